@@ -1,0 +1,53 @@
+import { z } from "zod";
+import { unknownAlong } from "./unknowns";
+
+export interface CheckFailure {
+    property: string;
+    reason: string;
+}
+
+/** Pulumi property path syntax: `settings["net.core.somaxconn"]`, `connection.port`. */
+export function propertyPath(path: readonly PropertyKey[]): string {
+    let out = "";
+    for (const part of path) {
+        if (typeof part === "number") {
+            out += `[${part}]`;
+        } else if (typeof part === "string" && /^[A-Za-z_][A-Za-z0-9_]*$/.test(part)) {
+            out += out ? `.${part}` : part;
+        } else {
+            out += `[${JSON.stringify(String(part))}]`;
+        }
+    }
+    return out;
+}
+
+/**
+ * Validation failures as Pulumi check failures naming the property. A value computed by another
+ * resource (unknown during preview) is validated once it is known.
+ */
+export function checkFailures(schema: z.ZodType, inputs: unknown): CheckFailure[] {
+    const parsed = schema.safeParse(inputs);
+    if (parsed.success) {
+        return [];
+    }
+    return parsed.error.issues
+        .filter((issue) => !unknownAlong(inputs, issue.path))
+        .map((issue) => ({ property: propertyPath(issue.path) || "(inputs)", reason: issue.message }));
+}
+
+/** Parses inputs that passed check; a failure here means a value that was unknown at check time is bad. */
+export function parseChecked<S extends z.ZodType>(schema: S, inputs: unknown): z.infer<S> {
+    const parsed = schema.safeParse(inputs);
+    if (!parsed.success) {
+        const detail = parsed.error.issues.map((i) => `${propertyPath(i.path)}: ${i.message}`).join("; ");
+        throw new Error(`invalid inputs: ${detail}`);
+    }
+    return parsed.data;
+}
+
+/** Removes the keys the dynamic-provider machinery adds to every property bag. */
+export function withoutEngineKeys(props: Record<string, unknown>): Record<string, unknown> {
+    const { __provider, ...rest } = props;
+    void __provider;
+    return rest;
+}

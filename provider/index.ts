@@ -1,0 +1,2 @@
+export { SysctlSet, SysctlSetArgs, SettingValue } from "./sysctl/resource";
+export { ConnectionArgs, ProxyConnectionArgs } from "./transport/connection";

@@ -1,0 +1,215 @@
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
+import { transportFor } from "../transport";
+import { hostIdentity, optionalConnectionSchema } from "../transport/connection";
+import { containsUnknown } from "../unknowns";
+import { canonicalKey } from "./keys";
+import { SysctlSetRecord, detectDrift, formatDrift, keysToRead, liveSettings, planApply, planRestore } from "./plan";
+import { HostSnapshot, applyToHost, readHost } from "./remote";
+import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "./schema";
+import { SettingValue, isBound, normalise, satisfies, sameValue } from "./values";
+
+/**
+ * SysctlSet's provider implementation. It runs in the dynamic-provider process, loaded by the
+ * thin provider object in resource.ts from the installed package.
+ */
+
+const INPUT_FIELDS = ["connection", "settings", "persist", "persistFile", "onMissing", "restoreOnDelete", "resourceName"] as const;
+
+type PersistedFileStatus = "in place" | "missing" | "edited" | "not persisted";
+
+export interface SysctlSetState extends SysctlSetRecord {
+    hostId: string;
+    settings: Record<string, SettingValue>;
+    persistedContent?: string;
+    persistedFileStatus: PersistedFileStatus;
+    warnings: string[];
+}
+
+function inputsOf(props: Record<string, unknown>): Record<string, unknown> {
+    const picked: Record<string, unknown> = {};
+    for (const field of INPUT_FIELDS) {
+        if (props[field] !== undefined) {
+            picked[field] = props[field];
+        }
+    }
+    return picked;
+}
+
+function parse(props: Record<string, unknown>): SysctlSetInputs {
+    return parseChecked(sysctlSetInputsSchema, inputsOf(props));
+}
+
+function recordOf(props: Record<string, unknown>): SysctlSetRecord {
+    return {
+        originals: (props.originals as Record<string, string>) ?? {},
+        skipped: (props.skipped as string[]) ?? [],
+        persistedFile: props.persistedFile as string | undefined,
+    };
+}
+
+function target(inputs: SysctlSetInputs) {
+    return transportFor(inputs.connection);
+}
+
+function fileStatus(inputs: SysctlSetInputs, snapshot: HostSnapshot, persistedContent: string | undefined): PersistedFileStatus {
+    if (!inputs.persist) {
+        return "not persisted";
+    }
+    if (snapshot.ownFile === null || snapshot.ownFile === undefined) {
+        return "missing";
+    }
+    return snapshot.ownFile === persistedContent ? "in place" : "edited";
+}
+
+function outputs(
+    raw: Record<string, unknown>,
+    inputs: SysctlSetInputs,
+    record: SysctlSetRecord,
+    snapshot: HostSnapshot,
+    persistedContent: string | undefined,
+    warnings: string[],
+): Record<string, unknown> & SysctlSetState {
+    return {
+        ...inputsOf(raw),
+        ...record,
+        hostId: hostIdentity(inputs.connection),
+        settings: liveSettings(inputs, snapshot),
+        persistedContent,
+        persistedFileStatus: fileStatus(inputs, snapshot, persistedContent),
+        warnings,
+    };
+}
+
+/** The snapshot after an apply: read-back values replace what was read before. */
+function afterApply(before: HostSnapshot, readBack: Map<string, string>, ownFile: string | null | undefined): HostSnapshot {
+    const values = new Map(before.values);
+    for (const [key, value] of readBack) {
+        values.set(key, { state: "value", value });
+    }
+    return { ...before, values, ownFile };
+}
+
+async function apply(raw: Record<string, unknown>, previous?: SysctlSetRecord) {
+    const inputs = parse(raw);
+    const transport = target(inputs);
+    const persistFile = inputs.persist ? persistFileOf(inputs) : previous?.persistedFile;
+    const snapshot = await readHost(transport, keysToRead(inputs, previous), persistFile);
+    const plan = planApply(inputs, snapshot, transport.target, previous);
+    for (const warning of plan.warnings) {
+        console.log(warning);
+    }
+    const outcome = await applyToHost(transport, plan.writes, plan.file);
+    const ownFile = plan.file.write ? plan.file.write.content : inputs.persist ? snapshot.ownFile : undefined;
+    const after = afterApply(snapshot, outcome.readBack, ownFile);
+    for (const write of plan.writes) {
+        const readBack = outcome.readBack.get(write.key);
+        if (readBack !== undefined && !sameValue(readBack, write.value)) {
+            plan.warnings.push(`${transport.target}: the kernel stored ${write.key} = ${readBack} when asked for ${write.value}`);
+        }
+    }
+    const persistedContent = inputs.persist ? (ownFile ?? undefined) : undefined;
+    return outputs(raw, inputs, plan.record, after, persistedContent, plan.warnings);
+}
+
+export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+    return { inputs: news, failures: checkFailures(sysctlSetInputsSchema, inputsOf(withoutEngineKeys(news))) };
+}
+
+/** Whether a recorded value (live, in declared shape) still meets what is now declared. */
+function settingMet(desired: SettingValue, recorded: SettingValue | undefined): boolean {
+    if (recorded === undefined) {
+        return false;
+    }
+    if (isBound(recorded)) {
+        return JSON.stringify(recorded) === JSON.stringify(desired);
+    }
+    return satisfies(desired, normalise(recorded));
+}
+
+function inputsChanged(olds: Record<string, unknown>, inputs: SysctlSetInputs): string[] {
+    const changed: string[] = [];
+    const oldSettings = (olds.settings as Record<string, SettingValue>) ?? {};
+    const oldKeys = new Set(Object.keys(oldSettings).map(canonicalKey));
+    const recorded = new Map(Object.entries(oldSettings).map(([k, v]) => [canonicalKey(k), v]));
+    for (const [key, desired] of Object.entries(inputs.settings)) {
+        oldKeys.delete(canonicalKey(key));
+        if (!settingMet(desired, recorded.get(canonicalKey(key)))) {
+            changed.push(`settings["${key}"]`);
+        }
+    }
+    changed.push(...[...oldKeys].map((k) => `settings["${k}"]`));
+    const old = parse(olds);
+    for (const field of ["persist", "persistFile", "onMissing", "restoreOnDelete"] as const) {
+        if (JSON.stringify(old[field]) !== JSON.stringify(inputs[field])) {
+            changed.push(field);
+        }
+    }
+    if (olds.persistedFileStatus === "missing" || olds.persistedFileStatus === "edited") {
+        changed.push("persistedFileStatus");
+    }
+    return changed;
+}
+
+export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
+    const raw = withoutEngineKeys(news);
+    if (containsUnknown(raw.connection)) {
+        return { changes: true, replaces: ["connection"] };
+    }
+    const inputs = parse(raw);
+    const oldConnection = parseChecked(optionalConnectionSchema, olds.connection);
+    if (hostIdentity(oldConnection) !== hostIdentity(inputs.connection)) {
+        return { changes: true, replaces: ["connection"] };
+    }
+    if (containsUnknown(raw)) {
+        return { changes: true };
+    }
+    if (inputsChanged(olds, inputs).length > 0) {
+        return { changes: true };
+    }
+    // Inputs match the state; the host may not. One read tells (`pulumi preview` flags drift
+    // without --refresh; `--refresh` shows it per key).
+    const transport = target(inputs);
+    try {
+        const snapshot = await readHost(transport, keysToRead(inputs), inputs.persist ? persistFileOf(inputs) : undefined);
+        const drift = detectDrift(inputs, snapshot, recordOf(olds).skipped);
+        if (drift.values.length > 0 || drift.file) {
+            console.log(formatDrift(transport.target, drift));
+            return { changes: true };
+        }
+    } catch (e) {
+        console.log(`${transport.target}: could not compare with live values: ${(e as Error).message}`);
+    }
+    return { changes: false };
+}
+
+export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {
+    const raw = withoutEngineKeys(news);
+    const outs = await apply(raw);
+    return { id: `${outs.hostId}#${String(raw.resourceName)}`, outs };
+}
+
+export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> {
+    return { outs: await apply(withoutEngineKeys(news), recordOf(olds)) };
+}
+
+export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
+    const raw = withoutEngineKeys(props);
+    const inputs = parse(raw);
+    const record = recordOf(raw);
+    const transport = target(inputs);
+    const snapshot = await readHost(transport, keysToRead(inputs), record.persistedFile);
+    const persistedContent = raw.persistedContent as string | undefined;
+    const live = outputs(raw, inputs, record, snapshot, persistedContent, (raw.warnings as string[]) ?? []);
+    return { id, props: live, inputs: { ...inputsOf(raw), settings: live.settings } };
+}
+
+export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
+    const raw = withoutEngineKeys(props);
+    const inputs = parse(raw);
+    const record = recordOf(raw);
+    const transport = target(inputs);
+    const snapshot = await readHost(transport, Object.keys(record.originals), undefined);
+    const plan = planRestore(record, snapshot, inputs.restoreOnDelete);
+    await applyToHost(transport, plan.writes, plan.file);
+}

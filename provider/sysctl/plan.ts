@@ -1,0 +1,209 @@
+import { canonicalKey } from "./keys";
+import { FileAction, HostSnapshot, OtherWriter, Write } from "./remote";
+import { SysctlSetInputs, persistFileOf } from "./schema";
+import { SettingValue, inDeclaredShape, normalise, sameValue, satisfies, targetValue } from "./values";
+
+/** What a SysctlSet keeps in state, besides its inputs. */
+export interface SysctlSetRecord {
+    /** Value each managed key had before this resource first wrote it (normalised). */
+    originals: Record<string, string>;
+    /** Keys absent on the host and skipped under onMissing: "skip". */
+    skipped: string[];
+    /** The persistence file this resource owns, when persisting. */
+    persistedFile?: string;
+}
+
+export interface SysctlPlan {
+    writes: Write[];
+    file: FileAction;
+    record: SysctlSetRecord;
+    /** Value each key will hold afterwards, by canonical key. */
+    expected: Record<string, string>;
+    warnings: string[];
+}
+
+export class MissingKeysError extends Error {}
+
+function managedKeys(inputs: SysctlSetInputs): [string, SettingValue][] {
+    return Object.entries(inputs.settings).map(([key, value]) => [canonicalKey(key), value]);
+}
+
+export function keysToRead(inputs: SysctlSetInputs, previous?: SysctlSetRecord): string[] {
+    const keys = new Set(managedKeys(inputs).map(([key]) => key));
+    for (const key of Object.keys(previous?.originals ?? {})) {
+        keys.add(key);
+    }
+    return [...keys];
+}
+
+export function renderPersistFile(resourceName: string, values: Record<string, string>): string {
+    const lines = [
+        `# Managed by pulumi-linux-tuning (SysctlSet "${resourceName.replace(/[\r\n]/g, " ")}").`,
+        "# Local edits are reported as drift and overwritten by the next `pulumi up`.",
+        ...Object.entries(values).map(([key, value]) => `${key} = ${value}`),
+    ];
+    return lines.join("\n") + "\n";
+}
+
+function otherWriterWarnings(writers: OtherWriter[], expected: Record<string, string>, target: string): string[] {
+    return writers
+        .filter((w) => w.key in expected && !sameValue(w.value, expected[w.key]))
+        .map(
+            (w) =>
+                `${target}: ${w.file} also sets ${w.key} = ${w.value} (we set ${expected[w.key]}); ` +
+                `at boot the sysctl.d file that sorts last wins, and tools re-applying it will undo this setting`,
+        );
+}
+
+/**
+ * Plans create and update. `previous` is the record of an existing resource: its originals
+ * are kept, keys it no longer declares are restored, and its old file is removed if renamed.
+ */
+export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, target: string, previous?: SysctlSetRecord): SysctlPlan {
+    const writes: Write[] = [];
+    const expected: Record<string, string> = {};
+    const originals: Record<string, string> = {};
+    const skipped: string[] = [];
+    const missing: string[] = [];
+    const unreadable: string[] = [];
+
+    for (const [key, desired] of managedKeys(inputs)) {
+        const live = snapshot.values.get(key);
+        if (!live || live.state === "missing") {
+            (inputs.onMissing === "skip" ? skipped : missing).push(key);
+            continue;
+        }
+        if (live.state === "unreadable") {
+            unreadable.push(`${key} (${live.message})`);
+            continue;
+        }
+        originals[key] = previous?.originals[key] ?? live.value;
+        const wanted = targetValue(desired, live.value);
+        expected[key] = wanted;
+        if (!sameValue(wanted, live.value)) {
+            writes.push({ key, value: wanted });
+        }
+    }
+    if (missing.length > 0) {
+        throw new MissingKeysError(
+            `${target}: ${missing.join(", ")} ${missing.length === 1 ? "does" : "do"} not exist on this host ` +
+                `(an older kernel, a module not loaded, or a global-only key inside a network namespace or container). ` +
+                `Set onMissing: "skip" to skip missing keys. Nothing was changed.`,
+        );
+    }
+    if (unreadable.length > 0) {
+        throw new Error(`${target}: cannot read ${unreadable.join(", ")}. Nothing was changed.`);
+    }
+
+    if (previous && inputs.restoreOnDelete) {
+        for (const [key, original] of Object.entries(previous.originals)) {
+            const live = snapshot.values.get(key);
+            if (!(key in expected) && live?.state === "value" && !sameValue(live.value, original)) {
+                writes.push({ key, value: original });
+            }
+        }
+    }
+
+    const persistFile = persistFileOf(inputs);
+    const file: FileAction = {};
+    if (inputs.persist) {
+        const content = renderPersistFile(inputs.resourceName, expected);
+        if (snapshot.ownFile !== content || previous?.persistedFile !== persistFile) {
+            file.write = { path: persistFile, content };
+        }
+    }
+    if (previous?.persistedFile !== undefined && (!inputs.persist || previous.persistedFile !== persistFile)) {
+        file.remove = previous.persistedFile;
+    }
+
+    const warnings = otherWriterWarnings(snapshot.otherWriters, expected, target);
+    if (skipped.length > 0) {
+        warnings.push(`${target}: skipped ${skipped.join(", ")}: not present on this host (onMissing: "skip")`);
+    }
+    return {
+        writes,
+        file,
+        expected,
+        warnings,
+        record: { originals, skipped, persistedFile: inputs.persist ? persistFile : undefined },
+    };
+}
+
+/** Plans delete: every original back, the file gone. */
+export function planRestore(record: SysctlSetRecord, snapshot: HostSnapshot, restore: boolean): { writes: Write[]; file: FileAction } {
+    const writes: Write[] = [];
+    if (restore) {
+        for (const [key, original] of Object.entries(record.originals)) {
+            const live = snapshot.values.get(key);
+            if (live?.state === "value" && !sameValue(live.value, original)) {
+                writes.push({ key, value: original });
+            }
+        }
+    }
+    return { writes, file: { remove: record.persistedFile } };
+}
+
+export interface Drift {
+    key: string;
+    live: string;
+    desired: string;
+}
+
+export interface DriftReport {
+    values: Drift[];
+    /** Why the persistence file is not what we wrote, if it is not. */
+    file?: string;
+}
+
+/** Compares what the host has now with what the inputs ask for. */
+export function detectDrift(inputs: SysctlSetInputs, snapshot: HostSnapshot, skipped: readonly string[]): DriftReport {
+    const values: Drift[] = [];
+    const expected: Record<string, string> = {};
+    for (const [key, desired] of managedKeys(inputs)) {
+        const live = snapshot.values.get(key);
+        if (!live || live.state !== "value") {
+            if (!skipped.includes(key) || inputs.onMissing === "fail") {
+                values.push({ key, live: live?.state ?? "missing", desired: describeDesired(desired) });
+            }
+            continue;
+        }
+        expected[key] = targetValue(desired, live.value);
+        if (!satisfies(desired, live.value)) {
+            values.push({ key, live: live.value, desired: describeDesired(desired) });
+        }
+    }
+    let file: string | undefined;
+    if (inputs.persist && snapshot.ownFile !== undefined) {
+        if (snapshot.ownFile === null) {
+            file = `${persistFileOf(inputs)} is missing`;
+        } else if (snapshot.ownFile !== renderPersistFile(inputs.resourceName, expected)) {
+            file = `${persistFileOf(inputs)} was edited`;
+        }
+    }
+    return { values, file };
+}
+
+function describeDesired(desired: SettingValue): string {
+    if (typeof desired === "object" && !Array.isArray(desired)) {
+        return "atLeast" in desired ? `>= ${normalise(desired.atLeast)}` : `<= ${normalise(desired.atMost)}`;
+    }
+    return normalise(desired);
+}
+
+export function formatDrift(target: string, drift: DriftReport): string {
+    const parts = drift.values.map((d) => `${d.key} live ${d.live}, desired ${d.desired}`);
+    if (drift.file) {
+        parts.push(drift.file);
+    }
+    return `${target}: drift: ${parts.join("; ")}`;
+}
+
+/** Live settings in the shape the user declared; skipped keys keep their declared value. */
+export function liveSettings(inputs: SysctlSetInputs, snapshot: HostSnapshot): Record<string, SettingValue> {
+    const result: Record<string, SettingValue> = {};
+    for (const [key, desired] of Object.entries(inputs.settings)) {
+        const live = snapshot.values.get(canonicalKey(key));
+        result[key] = live?.state === "value" ? inDeclaredShape(desired, live.value) : desired;
+    }
+    return result;
+}

@@ -1,0 +1,190 @@
+import { shProgram } from "../transport/argv";
+import { RemoteCommandError, Transport } from "../transport/transport";
+import { canonicalKey, keyFromConfLine, procPath } from "./keys";
+
+/**
+ * The two fixed programs SysctlSet runs on a host, one per phase. User data (keys, values, file
+ * content) only ever arrives as positional parameters.
+ */
+
+const SYSCTL_CONF_FILES = "/etc/sysctl.conf /etc/sysctl.d/*.conf /run/sysctl.d/*.conf /usr/local/lib/sysctl.d/*.conf /usr/lib/sysctl.d/*.conf";
+
+const READ_PROGRAM = `
+own=$1; shift
+flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
+for p in "$@"; do
+  f=/proc/sys/$p
+  if [ ! -e "$f" ]; then printf 'missing\\t%s\\n' "$p"; continue; fi
+  if v=$(cat "$f" 2>&1); then printf 'value\\t%s\\t%s\\n' "$p" "$(flat "$v")"
+  else printf 'unreadable\\t%s\\t%s\\n' "$p" "$(flat "$v")"; fi
+done
+if [ "$own" != - ]; then
+  if [ -f "$own" ]; then printf 'own\\t%s\\n' "$(base64 -w0 < "$own")"; else printf 'own-absent\\n'; fi
+fi
+for f in ${SYSCTL_CONF_FILES}; do
+  [ -f "$f" ] && [ "$f" != "$own" ] || continue
+  grep -e '=' "$f" 2>/dev/null | grep -v -e '^[[:space:]]*[#;]' | while IFS= read -r line; do
+    printf 'conf\\t%s\\t%s\\n' "$f" "$(flat "$line")"
+  done
+done
+exit 0
+`;
+
+const APPLY_PROGRAM = `
+file=$1 content=$2 stale=$3; shift 3
+n=0
+flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
+rollback() {
+  while [ "$n" -gt 0 ]; do
+    eval "k=\\$key_$n v=\\$old_$n"
+    sysctl -q -w "$k=$v" >/dev/null 2>&1 || printf 'rollback-failed\\t%s\\n' "$k"
+    n=$((n-1))
+  done
+}
+fail() { rollback; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
+while [ $# -ge 2 ]; do
+  k=$1 v=$2; shift 2
+  [ -e "/proc/sys/$k" ] || fail "$k" "No such file or directory: the key does not exist on this kernel or in this network namespace"
+  old=$(cat "/proc/sys/$k" 2>&1) || fail "$k" "$old"
+  n=$((n+1)); eval "key_$n=\\$k old_$n=\\$old"
+  err=$(sysctl -q -w "$k=$v" 2>&1 >/dev/null); rc=$?
+  if [ $rc -ne 0 ] || [ -n "$err" ]; then fail "$k" "$err"; fi
+  now=$(cat "/proc/sys/$k" 2>&1)
+  printf 'set\\t%s\\t%s\\t%s\\n' "$k" "$(flat "$old")" "$(flat "$now")"
+done
+if [ "$file" != - ]; then
+  dir=\${file%/*}
+  err=$( { mkdir -p "$dir" && tmp=$(mktemp "$dir/.pulumi-sysctl.XXXXXX") && printf '%s' "$content" > "$tmp" && chmod 0644 "$tmp" && mv -f "$tmp" "$file"; } 2>&1 ) || { rm -f "$dir"/.pulumi-sysctl.*; fail "$file" "$err"; }
+fi
+if [ "$stale" != - ]; then
+  err=$(rm -f "$stale" 2>&1) || fail "$stale" "$err"
+fi
+printf 'done\\n'
+`;
+
+export type LiveValue = { state: "value"; value: string } | { state: "missing" } | { state: "unreadable"; message: string };
+
+export interface OtherWriter {
+    file: string;
+    key: string;
+    value: string;
+}
+
+export interface HostSnapshot {
+    /** By canonical key. */
+    values: Map<string, LiveValue>;
+    /** Content of our persistence file; null when absent, undefined when not asked for. */
+    ownFile: string | null | undefined;
+    /** key = value lines in other sysctl.d/sysctl.conf files. */
+    otherWriters: OtherWriter[];
+}
+
+export function parseReadOutput(stdout: string): HostSnapshot {
+    const snapshot: HostSnapshot = { values: new Map(), ownFile: undefined, otherWriters: [] };
+    for (const line of stdout.split("\n")) {
+        const [kind, ...fields] = line.split("\t");
+        switch (kind) {
+            case "value":
+                snapshot.values.set(canonicalKey(fields[0]), { state: "value", value: fields.slice(1).join("\t").trim().split(/\s+/).join(" ") });
+                break;
+            case "missing":
+                snapshot.values.set(canonicalKey(fields[0]), { state: "missing" });
+                break;
+            case "unreadable":
+                snapshot.values.set(canonicalKey(fields[0]), { state: "unreadable", message: fields.slice(1).join(" ").trim() });
+                break;
+            case "own":
+                snapshot.ownFile = Buffer.from(fields[0] ?? "", "base64").toString("utf8");
+                break;
+            case "own-absent":
+                snapshot.ownFile = null;
+                break;
+            case "conf": {
+                const [file, ...rest] = fields;
+                const text = rest.join("\t");
+                const eq = text.indexOf("=");
+                if (eq > 0) {
+                    snapshot.otherWriters.push({
+                        file,
+                        key: keyFromConfLine(text.slice(0, eq)),
+                        value: text.slice(eq + 1).trim().split(/\s+/).join(" "),
+                    });
+                }
+                break;
+            }
+        }
+    }
+    return snapshot;
+}
+
+export async function readHost(transport: Transport, keys: readonly string[], ownFile: string | undefined): Promise<HostSnapshot> {
+    const argv = shProgram(READ_PROGRAM, "pulumi-sysctl-read", [ownFile ?? "-", ...keys.map(procPath)]);
+    const result = await transport.run(argv);
+    if (result.code !== 0) {
+        throw new RemoteCommandError(transport.target, "sysctl read", result);
+    }
+    return parseReadOutput(result.stdout);
+}
+
+export interface Write {
+    key: string;
+    value: string;
+}
+
+/** The persistence file to write (atomically, after every value is in) and/or a stale one to remove. */
+export interface FileAction {
+    write?: { path: string; content: string };
+    remove?: string;
+}
+
+export interface ApplyOutcome {
+    /** Value read back after each write, by canonical key. */
+    readBack: Map<string, string>;
+    /** Previous value of each key written. */
+    previous: Map<string, string>;
+}
+
+export class ApplyError extends Error {}
+
+export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
+    const outcome: ApplyOutcome = { readBack: new Map(), previous: new Map() };
+    const rollbackFailures: string[] = [];
+    let failure: string | undefined;
+    let done = false;
+    for (const line of stdout.split("\n")) {
+        const [kind, ...fields] = line.split("\t");
+        if (kind === "set") {
+            const key = canonicalKey(fields[0]);
+            outcome.previous.set(key, fields[1].trim());
+            outcome.readBack.set(key, fields[2].trim());
+        } else if (kind === "rollback-failed") {
+            rollbackFailures.push(canonicalKey(fields[0]));
+        } else if (kind === "failed") {
+            const subject = fields[0].startsWith("/") ? fields[0] : canonicalKey(fields[0]);
+            failure = `${subject}: ${fields.slice(1).join(" ").trim() || "rejected"}`;
+        } else if (kind === "done") {
+            done = true;
+        }
+    }
+    if (failure) {
+        const restored = rollbackFailures.length
+            ? ` Could NOT restore ${rollbackFailures.join(", ")}: check the host.`
+            : " Every value this operation had already written was restored; the host is as it was.";
+        throw new ApplyError(`${target}: the kernel refused ${failure}.${restored}`);
+    }
+    if (!done) {
+        throw new ApplyError(`${target}: the apply program ended early; output: ${stdout.trim() || "(none)"}`);
+    }
+    return outcome;
+}
+
+/** Writes values in order and the persistence file last; on any failure restores and reports. */
+export async function applyToHost(transport: Transport, writes: readonly Write[], file: FileAction): Promise<ApplyOutcome> {
+    const fileArgs = [file.write?.path ?? "-", file.write?.content ?? "", file.remove ?? "-"];
+    const pairs = writes.flatMap((w) => [procPath(w.key), w.value]);
+    const result = await transport.run(shProgram(APPLY_PROGRAM, "pulumi-sysctl-apply", [...fileArgs, ...pairs]));
+    if (result.code !== 0) {
+        throw new RemoteCommandError(transport.target, "sysctl apply", result);
+    }
+    return parseApplyOutput(transport.target, result.stdout);
+}

@@ -1,0 +1,83 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ConnectionArgs, secretConnection } from "../transport/connection";
+import type { SettingValue } from "./values";
+
+export type { SettingValue } from "./values";
+
+export interface SysctlSetArgs {
+    /** The host to tune. Omit to tune the machine running Pulumi. */
+    connection?: pulumi.Input<ConnectionArgs>;
+    /**
+     * Key → value. Values: a number, a string, an array of numbers for multi-value keys
+     * (`net.ipv4.tcp_rmem: [4096, 131072, 16777216]`), or a bound that only raises or only
+     * lowers: `{ atLeast: 65535 }`, `{ atMost: 10 }` (tuned's `>N` / `<N`).
+     */
+    settings: pulumi.Input<Record<string, pulumi.Input<SettingValue>>>;
+    /** Also write the values to a file in /etc/sysctl.d/ so they survive a reboot. Default true. */
+    persist?: pulumi.Input<boolean>;
+    /** The persistence file. Default /etc/sysctl.d/90-pulumi-<resource name>.conf. */
+    persistFile?: pulumi.Input<string>;
+    /**
+     * A key the host does not have (older kernel, module not loaded, global-only key inside a
+     * network namespace or container): "fail" (default) or "skip" (reported in `skipped`).
+     */
+    onMissing?: pulumi.Input<"fail" | "skip">;
+    /** On delete, put back the values the host had before this resource. Default true. */
+    restoreOnDelete?: pulumi.Input<boolean>;
+}
+
+/**
+ * The dynamic provider as stored in state: every method loads the implementation from the
+ * installed package at call time, so state never holds a copy of the code (refresh and
+ * destroy run the stored provider) and package upgrades take effect on the next run.
+ */
+const provider: pulumi.dynamic.ResourceProvider = {
+    check: (olds, news) => require("pulumi-linux-tuning/bin/provider/sysctl/handlers").check(olds, news),
+    diff: (id, olds, news) => require("pulumi-linux-tuning/bin/provider/sysctl/handlers").diff(id, olds, news),
+    create: (news) => require("pulumi-linux-tuning/bin/provider/sysctl/handlers").create(news),
+    read: (id, props) => require("pulumi-linux-tuning/bin/provider/sysctl/handlers").read(id, props),
+    update: (id, olds, news) => require("pulumi-linux-tuning/bin/provider/sysctl/handlers").update(id, olds, news),
+    delete: (id, props) => require("pulumi-linux-tuning/bin/provider/sysctl/handlers").remove(id, props),
+};
+
+/**
+ * A set of kernel parameters on one host: validated before anything is applied, written
+ * transactionally (a rejected value rolls back the others), persisted to /etc/sysctl.d/,
+ * read back for drift, and restored to the host's own values on delete.
+ */
+export class SysctlSet extends pulumi.dynamic.Resource {
+    /** Live values, in the shape they were declared (a satisfied bound shows as the bound). */
+    declare public readonly settings: pulumi.Output<Record<string, SettingValue>>;
+    /** What each key held before this resource first changed it; restored on delete. */
+    declare public readonly originals: pulumi.Output<Record<string, string>>;
+    /** Keys not present on the host, skipped under onMissing: "skip". */
+    declare public readonly skipped: pulumi.Output<string[]>;
+    /** The sysctl.d file this resource owns, if persisting. */
+    declare public readonly persistedFile: pulumi.Output<string | undefined>;
+    /** "in place", "missing", "edited" or "not persisted", as of the last apply or refresh. */
+    declare public readonly persistedFileStatus: pulumi.Output<string>;
+    /** Other config files that set the same keys, kernel clamps, skipped keys. */
+    declare public readonly warnings: pulumi.Output<string[]>;
+
+    constructor(name: string, args: SysctlSetArgs, opts?: pulumi.CustomResourceOptions) {
+        super(
+            provider,
+            name,
+            {
+                ...args,
+                connection: secretConnection(args.connection),
+                resourceName: name,
+                originals: undefined,
+                skipped: undefined,
+                persistedFile: undefined,
+                persistedContent: undefined,
+                persistedFileStatus: undefined,
+                hostId: undefined,
+                warnings: undefined,
+            },
+            opts,
+            "linux-tuning",
+            "SysctlSet",
+        );
+    }
+}

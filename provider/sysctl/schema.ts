@@ -1,0 +1,103 @@
+import { z } from "zod";
+import { optionalConnectionSchema } from "../transport/connection";
+import { canonicalKey, keyProblem } from "./keys";
+import type { SettingValue } from "./values";
+
+/**
+ * Keys whose values the kernel parses as integers. A string that is not a number here is a
+ * mistake caught before any host is contacted. Keys not listed accept strings too.
+ */
+const STRING_VALUED = new Set([
+    "net.core.default_qdisc",
+    "net.ipv4.tcp_congestion_control",
+    "net.ipv4.tcp_allowed_congestion_control",
+    "net.ipv4.tcp_fastopen_key",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_available_congestion_control",
+    "net.ipv4.tcp_available_ulp",
+]);
+const NUMERIC_TREES = [/^net\.core\./, /^net\.ipv4\.(tcp|udp)_/, /^net\.ipv4\.ip_local_port_range$/, /^net\.netfilter\.nf_conntrack_/, /^vm\./, /^fs\.(file-max|nr_open)$/, /^kernel\.(numa_balancing|nmi_watchdog|timer_migration|sched_)/];
+
+export function requiresNumbers(key: string): boolean {
+    const canonical = canonicalKey(key);
+    return !STRING_VALUED.has(canonical) && NUMERIC_TREES.some((tree) => tree.test(canonical));
+}
+
+const noControl = (s: string) => !/[\0\n\r]/.test(s);
+
+const integer = z.number().int("must be an integer").refine(Number.isSafeInteger, "is outside the safe integer range");
+const numbers = z.union([integer, z.array(integer).min(1, "must not be empty").max(16)]);
+const plainValue = z.union([
+    integer,
+    z.array(integer).min(1, "must not be empty").max(16, "has more than 16 values"),
+    z
+        .string()
+        .max(4096)
+        .refine(noControl, "must not contain newlines or NUL bytes")
+        .refine((s) => s.trim().length > 0, "must not be empty"),
+]);
+const bound = z.union([z.object({ atLeast: numbers }).strict(), z.object({ atMost: numbers }).strict()]);
+const settingValue = z.union([plainValue, bound], {
+    error: "must be a number, a string, an array of numbers, or { atLeast: N } / { atMost: N }",
+});
+
+const settings = z
+    .record(z.string(), z.unknown())
+    .superRefine((record, ctx) => {
+        if (Object.keys(record).length === 0) {
+            ctx.addIssue({ code: "custom", message: "must name at least one sysctl" });
+        }
+        const seen = new Map<string, string>();
+        for (const [key, value] of Object.entries(record)) {
+            const problem = keyProblem(key);
+            if (problem) {
+                ctx.addIssue({ code: "custom", path: [key], message: `${key} ${problem}` });
+                continue;
+            }
+            const canonical = canonicalKey(key);
+            const other = seen.get(canonical);
+            if (other !== undefined) {
+                ctx.addIssue({ code: "custom", path: [key], message: `${key} is the same setting as ${other}` });
+            }
+            seen.set(canonical, key);
+            const parsed = settingValue.safeParse(value);
+            if (!parsed.success) {
+                for (const issue of parsed.error.issues) {
+                    ctx.addIssue({ code: "custom", path: [key, ...issue.path], message: `${key} ${issue.message}` });
+                }
+            } else if (typeof value === "string" && requiresNumbers(key) && !/^\s*-?\d+(\s+-?\d+)*\s*$/.test(value)) {
+                ctx.addIssue({ code: "custom", path: [key], message: `${key} takes numbers, got "${value}"` });
+            }
+        }
+    })
+    .transform((record) => record as Record<string, SettingValue>);
+
+export const sysctlSetInputsSchema = z
+    .object({
+        connection: optionalConnectionSchema,
+        settings,
+        persist: z.boolean().default(true),
+        persistFile: z
+            .string()
+            .regex(
+                /^\/etc\/sysctl\.d\/[A-Za-z0-9_][A-Za-z0-9_.-]*\.conf$/,
+                "must be a .conf file directly in /etc/sysctl.d/ (e.g. /etc/sysctl.d/90-app.conf)",
+            )
+            .optional(),
+        onMissing: z.enum(["fail", "skip"]).default("fail"),
+        restoreOnDelete: z.boolean().default(true),
+        resourceName: z.string().min(1),
+    })
+    .strict();
+
+export type SysctlSetInputs = z.infer<typeof sysctlSetInputsSchema>;
+
+/** Default persistence file: one per resource, named after it, sorted late so it wins at boot. */
+export function defaultPersistFile(resourceName: string): string {
+    const safe = resourceName.replace(/[^A-Za-z0-9_.-]/g, "-").replace(/^[.-]+/, "");
+    return `/etc/sysctl.d/90-pulumi-${safe || "sysctl"}.conf`;
+}
+
+export function persistFileOf(inputs: SysctlSetInputs): string {
+    return inputs.persistFile ?? defaultPersistFile(inputs.resourceName);
+}

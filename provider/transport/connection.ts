@@ -1,0 +1,116 @@
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+
+/**
+ * How to reach a host. Field names follow @pulumi/command's `remote.ConnectionArgs` so a user
+ * can pass the same object to both, plus `sudo` and the host-key options.
+ */
+export interface ConnectionArgs {
+    host: pulumi.Input<string>;
+    /** Default 22. */
+    port?: pulumi.Input<number>;
+    /** Default "root". */
+    user?: pulumi.Input<string>;
+    privateKey?: pulumi.Input<string>;
+    privateKeyPassword?: pulumi.Input<string>;
+    password?: pulumi.Input<string>;
+    agentSocketPath?: pulumi.Input<string>;
+    /** Expected host public key, as in known_hosts/authorized_keys: "ssh-ed25519 AAAA...". */
+    hostKey?: pulumi.Input<string>;
+    /** known_hosts file consulted when `hostKey` is not given. Default ~/.ssh/known_hosts. */
+    knownHostsPath?: pulumi.Input<string>;
+    /** Accept any host key. Off by default; only for throwaway hosts. */
+    insecureSkipHostKeyCheck?: pulumi.Input<boolean>;
+    /** Wrap every command in `sudo -n` (for non-root users with passwordless sudo). */
+    sudo?: pulumi.Input<boolean>;
+    /** Seconds to wait for each connection attempt. Default 15. */
+    perDialTimeout?: pulumi.Input<number>;
+    /** Connection attempts before giving up. Default 3. */
+    dialErrorLimit?: pulumi.Input<number>;
+    /** A bastion to tunnel through. */
+    proxy?: pulumi.Input<ProxyConnectionArgs>;
+}
+
+export type ProxyConnectionArgs = Omit<ConnectionArgs, "proxy" | "sudo">;
+
+/** The plain values a provider works with. `local` means the machine running Pulumi. */
+export type Connection = z.infer<typeof connectionSchema>;
+export type ProxyConnection = z.infer<typeof proxySchema>;
+
+const hostName = z
+    .string()
+    .min(1, "must not be empty")
+    .max(253)
+    .regex(/^[A-Za-z0-9_.:%-]+$/, "must be a host name or an IP address");
+const noControlChars = z.string().refine((s) => !/[\0\r\n]/.test(s), "must not contain NUL or newlines");
+
+const sshFields = {
+    host: hostName,
+    port: z.number().int().min(1).max(65535).default(22),
+    user: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_.-]*\$?$/i, "must be a valid user name")
+        .default("root"),
+    privateKey: z.string().optional(),
+    privateKeyPassword: z.string().optional(),
+    password: z.string().optional(),
+    agentSocketPath: noControlChars.optional(),
+    hostKey: z
+        .string()
+        .regex(/^\s*(ssh|ecdsa|sk)-[A-Za-z0-9@.-]+\s+[A-Za-z0-9+/=]+(\s.*)?$/, 'must look like "ssh-ed25519 AAAA..."')
+        .optional(),
+    knownHostsPath: noControlChars.optional(),
+    insecureSkipHostKeyCheck: z.boolean().default(false),
+    perDialTimeout: z.number().positive().max(600).default(15),
+    dialErrorLimit: z.number().int().min(1).max(100).default(3),
+};
+
+const proxySchema = z.object(sshFields).strict();
+
+export const connectionSchema = z
+    .object({ ...sshFields, sudo: z.boolean().default(false), proxy: proxySchema.optional() })
+    .strict();
+
+/** `undefined` connection = the local machine. */
+export const optionalConnectionSchema = connectionSchema.optional();
+
+export const SECRET_CONNECTION_FIELDS = ["privateKey", "privateKeyPassword", "password"] as const;
+
+/** Stable identity of the target: a change of it means a different host, so a replacement. */
+export function hostIdentity(connection: Connection | undefined): string {
+    if (!connection) {
+        return "local";
+    }
+    const via = connection.proxy ? ` via ${connection.proxy.host}:${connection.proxy.port}` : "";
+    return `${connection.host}:${connection.port}${via}`;
+}
+
+export function describeTarget(connection: Connection | undefined): string {
+    return connection ? `${connection.user}@${connection.host}:${connection.port}` : "local";
+}
+
+/**
+ * Marks the secret fields of a connection as Pulumi secrets, so they are encrypted in state
+ * even when the user passed plain strings. A plain object keeps its other fields visible (the
+ * host shows in previews); a connection that is itself an Output can only be marked as a whole.
+ */
+export function secretConnection(
+    connection: pulumi.Input<ConnectionArgs> | undefined,
+): pulumi.Input<ConnectionArgs> | undefined {
+    if (connection === undefined) {
+        return undefined;
+    }
+    if (pulumi.Output.isInstance(connection) || connection instanceof Promise) {
+        return pulumi.secret(connection);
+    }
+    const marked: Record<string, unknown> = { ...connection };
+    for (const field of SECRET_CONNECTION_FIELDS) {
+        if (connection[field] !== undefined) {
+            marked[field] = pulumi.secret(connection[field]);
+        }
+    }
+    if (connection.proxy !== undefined) {
+        marked.proxy = secretConnection(connection.proxy as pulumi.Input<ConnectionArgs>);
+    }
+    return marked as unknown as ConnectionArgs;
+}

@@ -1,0 +1,212 @@
+import { readFileSync } from "fs";
+import { homedir } from "os";
+import * as path from "path";
+import { Client, ConnectConfig } from "ssh2";
+import { toCommandLine } from "./argv";
+import { Connection, ProxyConnection } from "./connection";
+import { HostKeyEntry, knownHostsName, lookUpKnownHosts, parsePublicKey, verifyHostKey } from "./known-hosts";
+import { CommandResult, Transport } from "./transport";
+
+/** sshd allows 10 sessions per connection by default; stay under it. */
+const MAX_CHANNELS_PER_CONNECTION = 8;
+
+type Endpoint = ProxyConnection;
+
+function describe(endpoint: Endpoint): string {
+    return `${endpoint.user}@${endpoint.host}:${endpoint.port}`;
+}
+
+function trustedKeys(endpoint: Endpoint): { trusted: HostKeyEntry[]; revoked: HostKeyEntry[] } {
+    if (endpoint.hostKey) {
+        return { trusted: [parsePublicKey(endpoint.hostKey)], revoked: [] };
+    }
+    const file = endpoint.knownHostsPath ?? path.join(homedir(), ".ssh", "known_hosts");
+    let content = "";
+    try {
+        content = readFileSync(file, "utf8");
+    } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") {
+            throw e;
+        }
+    }
+    const found = lookUpKnownHosts(content, knownHostsName(endpoint.host, endpoint.port));
+    return { trusted: found.accepted, revoked: found.revoked };
+}
+
+function connectOnce(endpoint: Endpoint, sock?: NodeJS.ReadableStream): Promise<Client> {
+    const target = describe(endpoint);
+    const keys = endpoint.insecureSkipHostKeyCheck ? undefined : trustedKeys(endpoint);
+    let refusal: string | undefined;
+    const config: ConnectConfig = {
+        host: endpoint.host,
+        port: endpoint.port,
+        username: endpoint.user,
+        privateKey: endpoint.privateKey,
+        passphrase: endpoint.privateKeyPassword,
+        password: endpoint.password,
+        agent: endpoint.agentSocketPath,
+        readyTimeout: endpoint.perDialTimeout * 1000,
+        keepaliveInterval: 15000,
+        sock: sock as ConnectConfig["sock"],
+        hostVerifier: (presented: Buffer) => {
+            if (!keys) {
+                return true;
+            }
+            const verdict = verifyHostKey(presented, keys.trusted, keys.revoked, target);
+            if (!verdict.ok) {
+                refusal = verdict.reason;
+            }
+            return verdict.ok;
+        },
+    };
+    return new Promise((resolve, reject) => {
+        const client = new Client();
+        client
+            .once("ready", () => resolve(client))
+            .once("error", (err: Error) => {
+                client.end();
+                reject(new HostConnectError(refusal ?? `${target}: ${err.message}`, refusal !== undefined));
+            })
+            .connect(config);
+    });
+}
+
+class HostConnectError extends Error {
+    constructor(message: string, readonly hostKeyRefused: boolean) {
+        super(message);
+    }
+}
+
+async function connectWithRetries(endpoint: Endpoint, sock?: () => Promise<NodeJS.ReadableStream>): Promise<Client> {
+    let lastError: Error = new Error(`${describe(endpoint)}: no connection attempt made`);
+    for (let attempt = 1; attempt <= endpoint.dialErrorLimit; attempt++) {
+        try {
+            return await connectOnce(endpoint, sock ? await sock() : undefined);
+        } catch (e) {
+            lastError = e as Error;
+            if (e instanceof HostConnectError && e.hostKeyRefused) {
+                break;
+            }
+            if (attempt < endpoint.dialErrorLimit) {
+                await new Promise((r) => setTimeout(r, 500 * attempt));
+            }
+        }
+    }
+    throw lastError;
+}
+
+async function connect(connection: Connection): Promise<Client> {
+    const proxy = connection.proxy;
+    if (!proxy) {
+        return connectWithRetries(connection);
+    }
+    const bastion = await connectWithRetries(proxy);
+    const tunnel = () =>
+        new Promise<NodeJS.ReadableStream>((resolve, reject) =>
+            bastion.forwardOut("127.0.0.1", 0, connection.host, connection.port, (err, stream) =>
+                err ? reject(new Error(`${describe(proxy)}: cannot tunnel to ${describe(connection)}: ${err.message}`)) : resolve(stream),
+            ),
+        );
+    const client = await connectWithRetries(connection, tunnel);
+    client.once("close", () => bastion.end());
+    return client;
+}
+
+/** A counting semaphore: at most `limit` channels open at once on one connection. */
+class Slots {
+    private free: number;
+    private readonly waiting: (() => void)[] = [];
+    constructor(limit: number) {
+        this.free = limit;
+    }
+    async acquire(): Promise<void> {
+        if (this.free > 0) {
+            this.free--;
+            return;
+        }
+        await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+    release(): void {
+        const next = this.waiting.shift();
+        if (next) {
+            next();
+        } else {
+            this.free++;
+        }
+    }
+}
+
+interface PooledConnection {
+    client: Promise<Client>;
+    slots: Slots;
+}
+
+/**
+ * One SSH connection per host for the life of the provider process (one engine run), shared by
+ * every resource that targets the host.
+ */
+const pool = new Map<string, PooledConnection>();
+
+function poolKey(connection: Connection): string {
+    const { privateKey, password, privateKeyPassword, ...rest } = connection;
+    return JSON.stringify({ ...rest, proxy: connection.proxy && { ...connection.proxy, privateKey: undefined, password: undefined } });
+}
+
+function pooled(connection: Connection): PooledConnection {
+    const key = poolKey(connection);
+    let entry = pool.get(key);
+    if (!entry) {
+        const client = connect(connection);
+        entry = { client, slots: new Slots(MAX_CHANNELS_PER_CONNECTION) };
+        pool.set(key, entry);
+        const forget = () => pool.get(key) === entry && pool.delete(key);
+        client.then(
+            (c) => {
+                c.once("close", forget);
+                // The provider process must be free to exit while connections are idle.
+                (c as unknown as { _sock?: { unref?: () => void } })._sock?.unref?.();
+            },
+            forget,
+        );
+    }
+    return entry;
+}
+
+export class SshTransport implements Transport {
+    readonly target: string;
+
+    constructor(private readonly connection: Connection) {
+        this.target = describe(connection);
+    }
+
+    async run(argv: readonly string[]): Promise<CommandResult> {
+        const full = this.connection.sudo ? ["sudo", "-n", "--", ...argv] : [...argv];
+        const commandLine = toCommandLine(full);
+        const entry = pooled(this.connection);
+        const client = await entry.client;
+        await entry.slots.acquire();
+        try {
+            return await new Promise<CommandResult>((resolve, reject) => {
+                client.exec(commandLine, (err, stream) => {
+                    if (err) {
+                        reject(new Error(`${this.target}: cannot start ${argv[0]}: ${err.message}`));
+                        return;
+                    }
+                    const stdout: Buffer[] = [];
+                    const stderr: Buffer[] = [];
+                    stream.on("data", (d: Buffer) => stdout.push(d));
+                    stream.stderr.on("data", (d: Buffer) => stderr.push(d));
+                    stream.on("close", (code: number | null, signal?: string) => {
+                        resolve({
+                            code: code ?? (signal ? 128 : 255),
+                            stdout: Buffer.concat(stdout).toString("utf8"),
+                            stderr: Buffer.concat(stderr).toString("utf8"),
+                        });
+                    });
+                });
+            });
+        } finally {
+            entry.slots.release();
+        }
+    }
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Makes the Pulumi CLI and the dynamic-provider shim available without get.pulumi.com.
+# Uses a `pulumi` already on PATH when its version matches; otherwise builds the CLI from the
+# Go module proxy into a cache outside the repository, keyed by version. Idempotent.
+# Prints the directory to put on PATH as its last line.
+set -euo pipefail
+
+version="${PULUMI_VERSION:-v3.274.1}"
+cache_root="${PULUMI_LT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pulumi-linux-tuning}"
+bin_dir="$cache_root/pulumi-$version/bin"
+repo_root="$(cd "$(dirname "$0")/.." && pwd)"
+
+log() { echo "[toolchain] $*" >&2; }
+
+write_shim() {
+  # The engine launches `pulumi-resource-pulumi-nodejs` for dynamic providers; it runs the
+  # provider host shipped in @pulumi/pulumi, resolved from the program's working directory.
+  mkdir -p "$bin_dir"
+  cat > "$bin_dir/pulumi-resource-pulumi-nodejs" <<'SHIM'
+#!/usr/bin/env bash
+entry="$(node -e 'process.stdout.write(require.resolve("@pulumi/pulumi/cmd/dynamic-provider/index.js", {paths: [process.cwd()]}))' 2>/dev/null)" || {
+  echo "pulumi-resource-pulumi-nodejs: @pulumi/pulumi is not installed under $PWD (run npm ci)" >&2
+  exit 1
+}
+exec node "$entry" "$@"
+SHIM
+  chmod +x "$bin_dir/pulumi-resource-pulumi-nodejs"
+}
+
+existing="$(command -v pulumi || true)"
+if [[ -n "$existing" && "$existing" != "$bin_dir/pulumi" ]]; then
+  have="$("$existing" version 2>/dev/null || true)"
+  if [[ "$have" == "$version" ]]; then
+    log "using $existing ($have)"
+    write_shim
+    echo "$bin_dir"
+    exit 0
+  fi
+  log "ignoring $existing (version '$have', want $version)"
+fi
+
+if [[ -x "$bin_dir/pulumi" && "$("$bin_dir/pulumi" version 2>/dev/null)" == "$version" ]]; then
+  log "cached pulumi $version in $bin_dir"
+  write_shim
+  echo "$bin_dir"
+  exit 0
+fi
+
+if ! command -v go >/dev/null; then
+  log "no 'pulumi' $version on PATH and no Go toolchain to build it."
+  log "install Go >= 1.26 (https://go.dev/doc/install or 'apt-get install golang'), or put pulumi $version on PATH."
+  exit 1
+fi
+
+build_dir="$cache_root/pulumi-$version/build"
+mkdir -p "$build_dir" "$bin_dir"
+cd "$build_dir"
+export GOFLAGS=-mod=mod
+log "building pulumi $version from the Go module proxy in $build_dir (a cold build takes 10-20 minutes on 2 cores)"
+
+if [[ ! -f go.mod ]]; then
+  go mod init pulumi-linux-tuning/toolchain >/dev/null 2>&1
+fi
+log "downloading github.com/pulumi/pulumi/{pkg,sdk}/v3@$version"
+pkg_mod="$(go mod download -json "github.com/pulumi/pulumi/pkg/v3@$version" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')"
+sdk_mod="$(go mod download -json "github.com/pulumi/pulumi/sdk/v3@$version" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')"
+# pkg/go.mod carries `replace` directives that `go install` refuses; a consuming module must
+# repeat the third-party ones (not the in-repo `=> ../sdk`).
+grep -h '^replace ' "$pkg_mod" "$sdk_mod" | grep -v '=> \.\./' | sort -u | while read -r _ from _ to to_version; do
+  go mod edit -replace "$from=$to@$to_version"
+done
+go mod edit -require "github.com/pulumi/pulumi/pkg/v3@$version" -require "github.com/pulumi/pulumi/sdk/v3@$version"
+log "resolving the module graph"
+go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$version" 2>&1 | tail -n 3 >&2 || true
+log "compiling (go build -v lists packages as they finish)"
+go build -v -o "$bin_dir/pulumi.tmp" \
+  -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
+  github.com/pulumi/pulumi/pkg/v3/cmd/pulumi 2>&1 | awk 'NR % 50 == 0 { printf "[toolchain] %d packages compiled\n", NR > "/dev/stderr" }'
+mv "$bin_dir/pulumi.tmp" "$bin_dir/pulumi"
+write_shim
+log "built $("$bin_dir/pulumi" version) into $bin_dir"
+echo "$bin_dir"

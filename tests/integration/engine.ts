@@ -1,0 +1,69 @@
+import { execFileSync } from "child_process";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { LocalWorkspace, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation";
+
+const REPO = path.resolve(__dirname, "../..");
+
+let toolchainBin: string | undefined;
+
+/** The real CLI, from PATH or the project's cache (built once by scripts/pulumi-toolchain.sh). */
+export function pulumiBin(): string {
+    toolchainBin ??= execFileSync("bash", [path.join(REPO, "scripts/pulumi-toolchain.sh")], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"],
+    })
+        .trim()
+        .split("\n")
+        .pop()!;
+    return toolchainBin;
+}
+
+export const PASSPHRASE = "lab passphrase, not a secret";
+
+/**
+ * A stack of an inline program on a local file:// backend in a fresh temp dir, run by the
+ * real engine. The work dir links the repo's node_modules so the dynamic-provider process
+ * resolves @pulumi/pulumi and this package.
+ */
+const backends = new WeakMap<Stack, string>();
+
+/** Every byte the backend stored for a stack (checkpoints, history, backups): what is really on disk. */
+export function storedStateText(stack: Stack): string {
+    const walk = (dir: string): string[] =>
+        readdirSync(dir).flatMap((name) => {
+            const full = path.join(dir, name);
+            return statSync(full).isDirectory() ? walk(full) : [readFileSync(full, "utf8")];
+        });
+    return walk(backends.get(stack)!).join("\n");
+}
+
+export async function labStack(project: string, program: PulumiFn): Promise<Stack> {
+    const root = mkdtempSync(path.join(tmpdir(), `plt-${project}-`));
+    const workDir = path.join(root, "work");
+    const backend = path.join(root, "state");
+    mkdirSync(workDir);
+    mkdirSync(backend);
+    symlinkSync(path.join(REPO, "node_modules"), path.join(workDir, "node_modules"));
+    const bin = pulumiBin();
+    const pulumiCommand = await PulumiCommand.get({ root: path.dirname(bin), skipVersionCheck: true });
+    const stack = await LocalWorkspace.createOrSelectStack(
+        { stackName: "lab", projectName: project, program },
+        {
+            workDir,
+            pulumiHome: path.join(root, "home"),
+            pulumiCommand,
+            envVars: {
+                PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+                PULUMI_BACKEND_URL: `file://${backend}`,
+                PULUMI_SKIP_UPDATE_CHECK: "true",
+                PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+                PATH: `${bin}:${process.env.PATH}`,
+            },
+            projectSettings: { name: project, runtime: "nodejs", backend: { url: `file://${backend}` } },
+        },
+    );
+    backends.set(stack, backend);
+    return stack;
+}

@@ -1,0 +1,69 @@
+import { execFileSync } from "child_process";
+import { readFileSync } from "fs";
+import * as path from "path";
+import type { ConnectionArgs } from "../../provider";
+
+const LAB_SCRIPT = path.resolve(__dirname, "../lab/lab.sh");
+
+export interface LabHost {
+    name: string;
+    netns: string;
+    address: string;
+    port: number;
+    hostKey: string;
+    sshdPid: number;
+    mountRoot: string;
+}
+
+export interface Lab {
+    id: string;
+    dir: string;
+    knownHostsPath: string;
+    privateKeyPath: string;
+    hosts: LabHost[];
+}
+
+export function labUp(hosts: number): Lab {
+    const out = execFileSync("bash", [LAB_SCRIPT, "up", String(hosts)], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    const stateFile = out.trim().split("\n").pop()!;
+    return JSON.parse(readFileSync(stateFile, "utf8"));
+}
+
+export function labDown(lab: Lab): void {
+    execFileSync("bash", [LAB_SCRIPT, "down", lab.dir], { stdio: ["ignore", "inherit", "inherit"] });
+}
+
+/** Runs a command on a lab host outside Pulumi and SSH: the independent check. */
+export function onHost(lab: Lab, host: LabHost, argv: string[]): string {
+    return execFileSync("bash", [LAB_SCRIPT, "exec", lab.dir, host.name, "--", ...argv], { encoding: "utf8" });
+}
+
+export function sysctlOn(lab: Lab, host: LabHost, key: string): string {
+    return onHost(lab, host, ["sysctl", "-n", key]).trim().split(/\s+/).join(" ");
+}
+
+export function setSysctlOn(lab: Lab, host: LabHost, key: string, value: string): void {
+    onHost(lab, host, ["sysctl", "-q", "-w", `${key}=${value}`]);
+}
+
+export function fileOn(lab: Lab, host: LabHost, file: string): string | null {
+    const out = onHost(lab, host, ["sh", "-c", 'if [ -f "$1" ]; then cat "$1"; else printf "<absent>"; fi', "sh", file]);
+    return out === "<absent>" ? null : out;
+}
+
+/** Incoming SSH connections sshd has logged so far on this host. */
+export function sshConnectionCount(lab: Lab, host: LabHost): number {
+    const log = readFileSync(path.join(lab.dir, "hosts", host.name, "sshd.log"), "utf8");
+    return (log.match(/Connection from /g) ?? []).length;
+}
+
+export function connectionTo(lab: Lab, host: LabHost, extra: Partial<ConnectionArgs> = {}): ConnectionArgs {
+    return {
+        host: host.address,
+        port: host.port,
+        user: "root",
+        privateKey: readFileSync(lab.privateKeyPath, "utf8"),
+        hostKey: host.hostKey,
+        ...extra,
+    };
+}

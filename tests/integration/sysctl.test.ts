@@ -1,0 +1,267 @@
+import { strict as assert } from "assert";
+import { existsSync, readFileSync } from "fs";
+import * as pulumi from "@pulumi/pulumi";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { SysctlSet } from "../../provider";
+import { labStack, storedStateText } from "./engine";
+import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, setSysctlOn, sshConnectionCount, sysctlOn } from "./lab";
+
+/** Captures everything the engine printed, for assertions on what a user would read. */
+function collect(): { onOutput: (s: string) => void; text: () => string } {
+    const chunks: string[] = [];
+    return { onOutput: (s) => chunks.push(s), text: () => chunks.join("") };
+}
+
+async function expectFailure(run: Promise<unknown>): Promise<string> {
+    try {
+        await run;
+    } catch (e) {
+        return String((e as Error).message ?? e);
+    }
+    assert.fail("the operation was expected to fail");
+}
+
+describe("SysctlSet through the real engine on lab hosts", function () {
+    this.timeout(10 * 60 * 1000);
+    let lab: Lab;
+    let h1: LabHost;
+    let h2: LabHost;
+
+    before(function () {
+        lab = labUp(2);
+        [h1, h2] = lab.hosts;
+    });
+    after(function () {
+        if (lab) {
+            labDown(lab);
+        }
+    });
+
+    describe("a two-host stack", function () {
+        let stack: Stack;
+        const keys = ["net.core.somaxconn", "net.ipv4.tcp_rmem", "net.ipv4.tcp_fin_timeout"];
+        const initial = new Map<string, string>();
+        const persistFile = (host: LabHost) => `/etc/sysctl.d/90-pulumi-tune-${host.name}.conf`;
+        const somaxconn = (host: LabHost) => (host === h1 ? 8192 : 9001);
+
+        before(async function () {
+            for (const host of [h1, h2]) {
+                for (const key of keys) {
+                    initial.set(`${host.name}/${key}`, sysctlOn(lab, host, key));
+                }
+            }
+            // The VM's own fin_timeout default (60) is above the bound, so the bound must lower it.
+            assert.ok(Number(initial.get(`${h1.name}/net.ipv4.tcp_fin_timeout`)) > 20);
+            stack = await labStack("sysctl-two-hosts", async () => {
+                const sets = [h1, h2].map(
+                    (host) =>
+                        new SysctlSet(`tune-${host.name}`, {
+                            connection: connectionTo(lab, host),
+                            settings: {
+                                "net.core.somaxconn": somaxconn(host),
+                                "net.ipv4.tcp_rmem": [4096, 131072, 8388608],
+                                "net.ipv4.tcp_fin_timeout": { atMost: 20 },
+                            },
+                        }),
+                );
+                return { settings: sets.map((s) => s.settings), originals: sets.map((s) => s.originals) };
+            });
+        });
+
+        after(async function () {
+            if (stack) {
+                await stack.destroy().catch(() => undefined);
+                await stack.workspace.removeStack("lab").catch(() => undefined);
+            }
+        });
+
+        it("up sets every value on both hosts and writes the persistence file", async function () {
+            const result = await stack.up();
+            assert.equal(result.summary.result, "succeeded");
+            for (const host of [h1, h2]) {
+                assert.equal(sysctlOn(lab, host, "net.core.somaxconn"), String(somaxconn(host)));
+                assert.equal(sysctlOn(lab, host, "net.ipv4.tcp_rmem"), "4096 131072 8388608");
+                assert.equal(sysctlOn(lab, host, "net.ipv4.tcp_fin_timeout"), "20");
+                const file = fileOn(lab, host, persistFile(host));
+                assert.ok(file, `${persistFile(host)} exists on ${host.name}`);
+                assert.match(file!, new RegExp(`^net\\.core\\.somaxconn = ${somaxconn(host)}$`, "m"));
+                assert.match(file!, /^net\.ipv4\.tcp_rmem = 4096 131072 8388608$/m);
+                assert.match(file!, /^net\.ipv4\.tcp_fin_timeout = 20$/m);
+            }
+            assert.ok(!existsSync(persistFile(h1)), "the lab host's file is not on the real machine");
+            const originals = result.outputs.originals.value as Record<string, string>[];
+            assert.equal(originals[0]["net.core.somaxconn"], initial.get(`${h1.name}/net.core.somaxconn`));
+        });
+
+        it("a second preview shows no changes", async function () {
+            const preview = await stack.preview();
+            assert.deepEqual(Object.keys(preview.changeSummary).sort(), ["same"]);
+        });
+
+        it("keeps private keys out of the state in plain text", async function () {
+            const state = storedStateText(stack);
+            const keyBody = readFileSync(lab.privateKeyPath, "utf8").split("\n")[1];
+            assert.ok(keyBody.length > 20);
+            assert.ok(!state.includes(keyBody), "a line of the private key appears in the exported state");
+            assert.ok(state.includes("ciphertext"), "the connection secrets are stored encrypted");
+        });
+
+        it("shows a value changed behind Pulumi's back as per-key drift, and up converges", async function () {
+            setSysctlOn(lab, h1, "net.core.somaxconn", "4096");
+
+            const plain = collect();
+            const flagged = await stack.preview({ onOutput: plain.onOutput });
+            assert.equal(flagged.changeSummary.update, 1, "plain preview flags the drifted host");
+            assert.match(plain.text(), /drift: net\.core\.somaxconn live 4096, desired 8192/);
+
+            const refreshed = collect();
+            const withRefresh = await stack.preview({ refresh: true, diff: true, onOutput: refreshed.onOutput });
+            assert.equal(withRefresh.changeSummary.update, 1);
+            assert.match(refreshed.text(), /net\.core\.somaxconn"?\s*:\s*4096\s*=>\s*8192/);
+
+            await stack.up();
+            assert.equal(sysctlOn(lab, h1, "net.core.somaxconn"), "8192");
+            const after = await stack.preview({ refresh: true });
+            assert.deepEqual(Object.keys(after.changeSummary).sort(), ["same"]);
+        });
+
+        it("notices a deleted persistence file and puts it back", async function () {
+            const { onOutput, text } = collect();
+            onHost(lab, h2, ["rm", "-f", persistFile(h2)]);
+            const preview = await stack.preview({ onOutput });
+            assert.equal(preview.changeSummary.update, 1);
+            assert.match(text(), new RegExp(`${persistFile(h2).replace(/\./g, "\\.")} is missing`));
+            await stack.up();
+            assert.match(fileOn(lab, h2, persistFile(h2)) ?? "", /net\.core\.somaxconn = 9001/);
+        });
+
+        it("destroy restores every original value and removes the files", async function () {
+            await stack.destroy();
+            for (const host of [h1, h2]) {
+                for (const key of keys) {
+                    assert.equal(sysctlOn(lab, host, key), initial.get(`${host.name}/${key}`), `${host.name} ${key}`);
+                }
+                assert.equal(fileOn(lab, host, persistFile(host)), null);
+            }
+        });
+    });
+
+    describe("refusals", function () {
+        it("fails check on a bad key or value, naming the property, without contacting the host", async function () {
+            const connectionsBefore = sshConnectionCount(lab, h1);
+            const stack = await labStack("sysctl-bad-input", async () => {
+                new SysctlSet("bad", {
+                    connection: connectionTo(lab, h1),
+                    settings: {
+                        "net.ipv4.tcp_tw_recycle": 1,
+                        "net.core.somaxconn": "lots",
+                        "net.ipv4.conf.eth0.100.rp_filter": 1,
+                    },
+                });
+            });
+            const message = await expectFailure(stack.up());
+            assert.match(message, /settings\["net\.ipv4\.tcp_tw_recycle"\].*removed in Linux 4\.12/);
+            assert.match(message, /settings\["net\.core\.somaxconn"\].*takes numbers/);
+            assert.match(message, /net\/ipv4\/conf\/eth0\.100\/rp_filter/);
+            assert.equal(sshConnectionCount(lab, h1), connectionsBefore, "no SSH connection was made");
+        });
+
+        it("a kernel rejection in the middle of a multi-key set leaves the host as it was", async function () {
+            const keys = ["net.core.somaxconn", "net.core.rmem_max", "net.ipv4.tcp_fin_timeout"];
+            const before = keys.map((k) => sysctlOn(lab, h1, k));
+            const stack = await labStack("sysctl-rollback", async () => {
+                new SysctlSet("rejected", {
+                    connection: connectionTo(lab, h1),
+                    settings: {
+                        "net.core.somaxconn": 5000,
+                        // Read-only inside a child network namespace: the kernel answers EINVAL.
+                        "net.core.rmem_max": Number(before[1]) + 4096,
+                        "net.ipv4.tcp_fin_timeout": 33,
+                    },
+                });
+            });
+            const message = await expectFailure(stack.up());
+            assert.match(message, /refused net\.core\.rmem_max: .*Invalid argument/);
+            assert.match(message, /the host is as it was/);
+            assert.deepEqual(keys.map((k) => sysctlOn(lab, h1, k)), before);
+            assert.equal(fileOn(lab, h1, "/etc/sysctl.d/90-pulumi-rejected.conf"), null);
+        });
+
+        it("fails on a global-only key inside a network namespace under onMissing: fail", async function () {
+            const before = sysctlOn(lab, h2, "net.core.somaxconn");
+            const stack = await labStack("sysctl-missing-fail", async () => {
+                new SysctlSet("global-only", {
+                    connection: connectionTo(lab, h2),
+                    settings: { "net.core.somaxconn": 5001, "net.core.netdev_max_backlog": 5000 },
+                });
+            });
+            const message = await expectFailure(stack.up());
+            assert.match(message, /net\.core\.netdev_max_backlog does not exist on this host/);
+            assert.match(message, /onMissing: "skip"/);
+            assert.equal(sysctlOn(lab, h2, "net.core.somaxconn"), before);
+        });
+
+        it("skips and reports a global-only key under onMissing: skip", async function () {
+            const before = sysctlOn(lab, h2, "net.core.somaxconn");
+            const stack = await labStack("sysctl-missing-skip", async () => {
+                const set = new SysctlSet("global-only", {
+                    connection: connectionTo(lab, h2),
+                    settings: { "net.core.somaxconn": 5001, "net.core.netdev_max_backlog": 5000 },
+                    onMissing: "skip",
+                });
+                return { skipped: set.skipped };
+            });
+            const { onOutput, text } = collect();
+            const result = await stack.up({ onOutput });
+            assert.deepEqual(result.outputs.skipped.value, ["net.core.netdev_max_backlog"]);
+            assert.match(text(), /skipped net\.core\.netdev_max_backlog/);
+            assert.equal(sysctlOn(lab, h2, "net.core.somaxconn"), "5001");
+            const preview = await stack.preview({ refresh: true });
+            assert.deepEqual(Object.keys(preview.changeSummary).sort(), ["same"]);
+            await stack.destroy();
+            assert.equal(sysctlOn(lab, h2, "net.core.somaxconn"), before);
+        });
+
+        it("refuses a host whose key does not match the pinned hostKey", async function () {
+            const stack = await labStack("sysctl-wrong-hostkey", async () => {
+                new SysctlSet("mitm", {
+                    connection: connectionTo(lab, h1, { hostKey: h2.hostKey }),
+                    settings: { "net.core.somaxconn": 5002 },
+                });
+            });
+            const message = await expectFailure(stack.up());
+            assert.match(message, /HOST KEY MISMATCH/);
+            assert.notEqual(sysctlOn(lab, h1, "net.core.somaxconn"), "5002");
+        });
+
+        it("refuses an unknown host when no hostKey is pinned and known_hosts lacks it", async function () {
+            const stack = await labStack("sysctl-unknown-host", async () => {
+                new SysctlSet("unknown", {
+                    connection: { ...connectionTo(lab, h1), hostKey: undefined, knownHostsPath: "/dev/null" },
+                    settings: { "net.core.somaxconn": 5003 },
+                });
+            });
+            const message = await expectFailure(stack.up());
+            assert.match(message, /unknown host key SHA256:/);
+        });
+    });
+
+    it("works as a non-root user through sudo, trusting the lab's known_hosts file", async function () {
+        const before = sysctlOn(lab, h2, "net.ipv4.tcp_fin_timeout");
+        const stack = await labStack("sysctl-sudo", async () => {
+            new SysctlSet("sudo", {
+                connection: pulumi.output({
+                    ...connectionTo(lab, h2, { user: "pltuser", sudo: true }),
+                    hostKey: undefined,
+                    knownHostsPath: lab.knownHostsPath,
+                }),
+                settings: { "net.ipv4.tcp_fin_timeout": 41 },
+            });
+        });
+        await stack.up();
+        assert.equal(sysctlOn(lab, h2, "net.ipv4.tcp_fin_timeout"), "41");
+        await stack.destroy();
+        assert.equal(sysctlOn(lab, h2, "net.ipv4.tcp_fin_timeout"), before);
+    });
+});
+

@@ -1,0 +1,358 @@
+#!/usr/bin/env bash
+# A lab of N Linux "hosts": one network namespace per host, each running a real sshd inside
+# its own private mount namespace, reachable from the root namespace over a veth /30.
+#
+#   lab.sh up N [--dir DIR]          bring up N hosts (1..60); last stdout line = path of lab.json
+#   lab.sh down DIR_OR_JSON          tear one lab down (idempotent, works on half-built labs)
+#   lab.sh down-all                  tear down every lab under the labs root
+#   lab.sh exec DIR_OR_JSON hI -- CMD...   run CMD in host hI's net + mount namespaces
+#
+# Labs live under ${PLT_LAB_ROOT:-/tmp/plt-labs}/<id>. Progress goes to stderr.
+# Set PLT_LAB_KEEP_FAILED=1 to leave a lab whose `up` failed in place for inspection.
+set -euo pipefail
+
+LAB_ROOT="${PLT_LAB_ROOT:-/tmp/plt-labs}"
+NET_PREFIX="10.239"
+MAX_HOSTS=60
+SSHD_WAIT_SECONDS=10
+
+log() { printf 'lab: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+usage() {
+  sed -n '5,8p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+rand_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+
+# Accepts a lab dir or its lab.json; prints the absolute lab dir.
+resolve_dir() {
+  local p="$1"
+  [[ "$p" == *.json ]] && p="$(dirname -- "$p")"
+  p="$(realpath -m -- "$p")"
+  [[ "$(basename -- "$p")" =~ ^[0-9a-f]{6}$ ]] || die "not a lab dir (basename must be a 6-hex lab id): $p"
+  printf '%s\n' "$p"
+}
+
+# True if pid is alive and its command line mentions one of this host's lab files,
+# so a recycled pid is never signalled.
+pid_is_lab_host() {
+  local pid="$1" hdir="$2" cmd
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  cmd="$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")" || return 1
+  [[ "$cmd" == *"$hdir/sshd_config"* || "$cmd" == *"$hdir/boot.sh"* ]]
+}
+
+# ---------------------------------------------------------------------------------------- down
+
+stop_host_pids() {
+  local hdir="$1" pid f i
+  local -a pids=()
+  for f in "$hdir/sshd.pid" "$hdir/launch.pid"; do
+    [[ -r "$f" ]] || continue
+    pid="$(tr -dc '0-9' <"$f")"
+    pid_is_lab_host "$pid" "$hdir" && pids+=("$pid")
+  done
+  ((${#pids[@]})) || return 0
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for ((i = 0; i < 50; i++)); do
+    local alive=0
+    for pid in "${pids[@]}"; do pid_is_lab_host "$pid" "$hdir" && alive=1; done
+    ((alive)) || return 0
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do
+    pid_is_lab_host "$pid" "$hdir" && kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+
+lab_down() {
+  local dir id hdir ns link leftover
+  dir="$(resolve_dir "$1")"
+  id="$(basename -- "$dir")"
+  log "down $id ($dir)"
+
+  if [[ -d "$dir/hosts" ]]; then
+    for hdir in "$dir"/hosts/h*; do
+      [[ -d "$hdir" ]] && stop_host_pids "$hdir"
+    done
+  fi
+
+  # Namespaces and veths are found by name, so a lab whose lab.json was never written
+  # (failed or interrupted `up`) is still cleaned up.
+  for ns in $(ip netns list 2>/dev/null | awk -v p="plt-$id-h" 'index($1, p) == 1 {print $1}'); do
+    leftover="$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ' || true)"
+    [[ -n "$leftover" ]] && log "warning: processes still in $ns (not started by the lab, not killed): $leftover"
+    ip netns delete "$ns" 2>/dev/null || true
+  done
+  for link in $(ip -o link show 2>/dev/null | awk -F': ' -v p="pv$id" '{sub(/@.*/, "", $2)} index($2, p) == 1 {print $2}'); do
+    ip link delete "$link" 2>/dev/null || true
+  done
+
+  if [[ -d "$dir" ]]; then
+    [[ -e "$dir/.plt-lab" || -z "$(ls -A -- "$dir")" ]] || die "refusing to remove $dir: no .plt-lab marker"
+    rm -rf -- "$dir"
+  fi
+}
+
+lab_down_all() {
+  local d
+  [[ -d "$LAB_ROOT" ]] || return 0
+  for d in "$LAB_ROOT"/*; do
+    [[ -d "$d" && "$(basename -- "$d")" =~ ^[0-9a-f]{6}$ ]] && lab_down "$d"
+  done
+  return 0
+}
+
+# ------------------------------------------------------------------------------------------ up
+
+ensure_pltuser() {
+  if ! command -v sudo >/dev/null 2>&1; then
+    log "installing sudo"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sudo >&2 ||
+      { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sudo >&2; }
+  fi
+  if ! id pltuser >/dev/null 2>&1; then
+    log "creating user pltuser"
+    useradd -m -s /bin/bash pltuser
+  fi
+  # useradd leaves the password as "!" (locked); with UsePAM no, sshd refuses locked accounts
+  # even for key login. "*" means "no password" without being locked.
+  if [[ "$(getent shadow pltuser | cut -d: -f2)" == '!'* ]]; then
+    usermod -p '*' pltuser
+  fi
+  if [[ ! -f /etc/sudoers.d/pltuser ]]; then
+    local tmp
+    tmp="$(mktemp)"
+    echo 'pltuser ALL=(ALL) NOPASSWD:ALL' >"$tmp"
+    visudo -cqf "$tmp" >&2
+    install -m 0440 -o root -g root "$tmp" /etc/sudoers.d/pltuser
+    rm -f -- "$tmp"
+  fi
+}
+
+octet_in_use() {
+  ip -o -4 addr show | awk '{print $4}' | grep -q "^${NET_PREFIX//./\\.}\.$1\."
+}
+
+# Runs with fd 9 open on the lock file: the octet choice and the address assignment are one
+# critical section, so concurrent `up` calls see each other's addresses.
+build_network() {
+  local id="$1" n="$2" i ns veth base tries=0
+  flock -w 120 9 || die "timed out waiting for $LAB_ROOT/.lock"
+  while :; do
+    OCTET=$((0x$(rand_hex 1)))
+    octet_in_use "$OCTET" || break
+    ((++tries < 1000)) || die "no free ${NET_PREFIX}.X.0/24 left"
+  done
+  for ((i = 1; i <= n; i++)); do
+    ns="plt-$id-h$i"
+    veth="pv$id$i"
+    base=$((4 * (i - 1)))
+    ip netns add "$ns"
+    # The peer is created directly inside the namespace so no "eth1" ever exists in the root ns.
+    ip link add "$veth" type veth peer name eth1 netns "$ns"
+    ip addr add "$NET_PREFIX.$OCTET.$((base + 1))/30" dev "$veth"
+    ip link set "$veth" up
+    ip -n "$ns" link set lo up
+    ip -n "$ns" addr add "$NET_PREFIX.$OCTET.$((base + 2))/30" dev eth1
+    ip -n "$ns" link set eth1 up
+  done
+}
+
+write_host_files() {
+  local dir="$1" i="$2" addr="$3" hdir="$dir/hosts/h$i"
+  mkdir -p "$hdir/root/etc/sysctl.d"
+  chmod 0755 "$hdir/root" "$hdir/root/etc" "$hdir/root/etc/sysctl.d"
+  echo /etc/sysctl.d >"$hdir/mounts"
+  ssh-keygen -q -t ed25519 -N '' -C "plt-lab-h$i" -f "$hdir/ssh_host_ed25519_key"
+
+  # AuthorizedKeysFile is opened with the *user's* uid, and the lab dir is 0700 root, so for
+  # pltuser the file is unreadable; AuthorizedKeysCommand runs as root and covers every user.
+  cat >"$hdir/sshd_config" <<EOF
+ListenAddress $addr
+Port 22
+HostKey $hdir/ssh_host_ed25519_key
+PidFile $hdir/sshd.pid
+AuthorizedKeysFile $dir/authorized_keys
+AuthorizedKeysCommand /usr/bin/cat $dir/authorized_keys
+AuthorizedKeysCommandUser root
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+MaxSessions 64
+MaxStartups 64:30:128
+UseDNS no
+LogLevel VERBOSE
+Subsystem sftp internal-sftp
+EOF
+
+  # Runs inside the host's netns and its fresh private mount namespace, so the binds below are
+  # seen only by this host's sshd and its sessions.
+  cat >"$hdir/boot.sh" <<EOF
+#!/bin/sh
+set -eu
+root='$hdir/root'
+while IFS= read -r target || [ -n "\$target" ]; do
+  case "\$target" in /*) ;; *) continue ;; esac
+  if [ -d "\$root\$target" ]; then
+    mount --bind "\$root\$target" "\$target"
+  else
+    echo "boot.sh: skipping \$target: \$root\$target is not a directory" >&2
+  fi
+done < '$hdir/mounts'
+mkdir -p -m 0755 /run/sshd
+exec /usr/sbin/sshd -D -e -f '$hdir/sshd_config'
+EOF
+}
+
+start_host() {
+  local hdir="$1" ns="$2"
+  setsid ip netns exec "$ns" unshare --mount --propagation private -- \
+    /bin/sh "$hdir/boot.sh" </dev/null >"$hdir/sshd.log" 2>&1 &
+  echo $! >"$hdir/launch.pid"
+}
+
+wait_host() {
+  local dir="$1" hdir="$2" addr="$3" deadline=$((SECONDS + SSHD_WAIT_SECONDS))
+  while ((SECONDS < deadline)); do
+    # launch.pid is normally the sshd pid itself (setsid, ip netns exec, unshare and sh all exec).
+    pid_is_lab_host "$(cat "$hdir/launch.pid")" "$hdir" ||
+      pid_is_lab_host "$(cat "$hdir/sshd.pid" 2>/dev/null)" "$hdir" || break
+    if [[ -s "$hdir/sshd.pid" ]] &&
+      ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout=2 -o IdentitiesOnly=yes \
+        -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$dir/known_hosts" \
+        -o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR \
+        -i "$dir/id_ed25519" "root@$addr" true </dev/null >/dev/null 2>&1; then
+      pid_is_lab_host "$(cat "$hdir/sshd.pid")" "$hdir" && return 0
+    fi
+    sleep 0.2
+  done
+  log "sshd at $addr exited or did not accept ssh within ${SSHD_WAIT_SECONDS}s; $hdir/sshd.log:"
+  sed 's/^/  | /' "$hdir/sshd.log" >&2 || true
+  return 1
+}
+
+write_state() {
+  local dir="$1" id="$2" n="$3"
+  LAB_DIR="$dir" LAB_ID="$id" LAB_N="$n" LAB_OCTET="$OCTET" LAB_PREFIX="$NET_PREFIX" node -e '
+    const fs = require("fs");
+    const { LAB_DIR: dir, LAB_ID: id, LAB_PREFIX: prefix } = process.env;
+    const n = Number(process.env.LAB_N), octet = process.env.LAB_OCTET;
+    const hosts = [];
+    for (let i = 1; i <= n; i++) {
+      const h = `${dir}/hosts/h${i}`, base = 4 * (i - 1);
+      const [type, key] = fs.readFileSync(`${h}/ssh_host_ed25519_key.pub`, "utf8").trim().split(/\s+/);
+      hosts.push({
+        name: `h${i}`,
+        netns: `plt-${id}-h${i}`,
+        address: `${prefix}.${octet}.${base + 2}`,
+        port: 22,
+        rootSideAddress: `${prefix}.${octet}.${base + 1}`,
+        vethRoot: `pv${id}${i}`,
+        hostKey: `${type} ${key}`,
+        sshdPid: Number(fs.readFileSync(`${h}/sshd.pid`, "utf8").trim()),
+        mountRoot: `${h}/root`,
+      });
+    }
+    const state = { id, dir, knownHostsPath: `${dir}/known_hosts`,
+                    privateKeyPath: `${dir}/id_ed25519`, hosts };
+    fs.writeFileSync(`${dir}/lab.json.tmp`, JSON.stringify(state, null, 2) + "\n", { mode: 0o600 });
+    fs.renameSync(`${dir}/lab.json.tmp`, `${dir}/lab.json`);
+  '
+}
+
+lab_up() {
+  local n="" dir="" id i hdir addr
+  while (($#)); do
+    case "$1" in
+      --dir) [[ $# -ge 2 ]] || usage; dir="$2"; shift 2 ;;
+      -*) usage ;;
+      *) [[ -z "$n" ]] || usage; n="$1"; shift ;;
+    esac
+  done
+  [[ "$n" =~ ^[0-9]+$ ]] && ((n >= 1 && n <= MAX_HOSTS)) || die "N must be 1..$MAX_HOSTS"
+
+  mkdir -p -m 0700 "$LAB_ROOT"
+  if [[ -n "$dir" ]]; then
+    dir="$(realpath -m -- "$dir")"
+    id="$(basename -- "$dir")"
+    [[ "$id" =~ ^[0-9a-f]{6}$ ]] || die "--dir basename must be a 6-hex lab id (it names netns and veths)"
+    mkdir -p -- "$(dirname -- "$dir")"
+    mkdir -m 0700 -- "$dir" 2>/dev/null || die "$dir already exists"
+  else
+    while :; do
+      id="$(rand_hex 3)"
+      dir="$LAB_ROOT/$id"
+      ip netns list | grep -q "^plt-$id-" && continue
+      mkdir -m 0700 -- "$dir" 2>/dev/null && break
+    done
+  fi
+  [[ "$dir" != *[[:space:]\'\"]* ]] || die "lab dir must not contain whitespace or quotes: $dir"
+  : >"$dir/.plt-lab"
+
+  # From here on, a failure tears the half-built lab down again.
+  # shellcheck disable=SC2064
+  trap "rc=\$?; if ((rc != 0)) && [[ -z \"\${PLT_LAB_KEEP_FAILED:-}\" ]]; then lab_down '$dir' || true; fi" EXIT
+
+  log "up $id: $n host(s) in $dir"
+  build_network "$id" "$n" 9>>"$LAB_ROOT/.lock"
+  log "network ${NET_PREFIX}.$OCTET.0/24"
+
+  # Locked too: concurrent labs would race on useradd / apt-get.
+  { flock -w 300 9 || die "timed out waiting for $LAB_ROOT/.lock"; ensure_pltuser; } 9>>"$LAB_ROOT/.lock"
+
+  ssh-keygen -q -t ed25519 -N '' -C "plt-lab-$id" -f "$dir/id_ed25519"
+  cp "$dir/id_ed25519.pub" "$dir/authorized_keys"
+  chmod 0644 "$dir/authorized_keys"
+  mkdir -p -m 0755 /run/sshd
+  : >"$dir/known_hosts"
+  for ((i = 1; i <= n; i++)); do
+    hdir="$dir/hosts/h$i"
+    addr="$NET_PREFIX.$OCTET.$((4 * (i - 1) + 2))"
+    write_host_files "$dir" "$i" "$addr"
+    echo "$addr $(cut -d' ' -f1,2 "$hdir/ssh_host_ed25519_key.pub")" >>"$dir/known_hosts"
+    start_host "$hdir" "plt-$id-h$i"
+  done
+  for ((i = 1; i <= n; i++)); do
+    wait_host "$dir" "$dir/hosts/h$i" "$NET_PREFIX.$OCTET.$((4 * (i - 1) + 2))"
+  done
+
+  write_state "$dir" "$id" "$n"
+  log "up $id: ready"
+  echo "$dir/lab.json"
+}
+
+# ---------------------------------------------------------------------------------------- exec
+
+lab_exec() {
+  (($# >= 3)) || usage
+  local dir host pid hdir
+  dir="$(resolve_dir "$1")"
+  host="$2"
+  shift 2
+  [[ "$1" == "--" ]] && shift
+  (($#)) || usage
+  [[ "$host" =~ ^h[0-9]+$ ]] || die "host must be h<i>, got: $host"
+  hdir="$dir/hosts/$host"
+  [[ -r "$hdir/sshd.pid" ]] || die "no sshd.pid for $host in $dir"
+  pid="$(tr -dc '0-9' <"$hdir/sshd.pid")"
+  pid_is_lab_host "$pid" "$hdir" || die "sshd of $host (pid $pid) is not running"
+  exec nsenter --target "$pid" --net --mount -- "$@"
+}
+
+# ---------------------------------------------------------------------------------------- main
+
+(($#)) || usage
+[[ "$(id -u)" == 0 ]] || die "must run as root"
+cmd="$1"
+shift
+case "$cmd" in
+  up) lab_up "$@" ;;
+  down) (($# == 1)) || usage; lab_down "$1" ;;
+  down-all) (($# == 0)) || usage; lab_down_all ;;
+  exec) lab_exec "$@" ;;
+  *) usage ;;
+esac

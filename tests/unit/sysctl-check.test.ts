@@ -1,0 +1,50 @@
+import { strict as assert } from "assert";
+import { checkFailures } from "../../provider/check";
+import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
+import { UNKNOWN } from "../../provider/unknowns";
+
+function failures(inputs: Record<string, unknown>) {
+    return checkFailures(sysctlSetInputsSchema, { resourceName: "t", ...inputs });
+}
+
+describe("SysctlSet check", function () {
+    it("passes good inputs", function () {
+        assert.deepEqual(
+            failures({
+                settings: { "net.core.somaxconn": 65535, "net.ipv4.tcp_rmem": [4096, 131072, 16777216], "net.core.default_qdisc": "fq", "net.ipv4.tcp_fin_timeout": { atMost: 20 } },
+                connection: { host: "10.0.0.5", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq" },
+            }),
+            [],
+        );
+    });
+
+    it("names the property for each problem", function () {
+        const found = failures({
+            settings: { "net.core.somaxconn": "lots", "net.ipv4.tcp_tw_recycle": 0, "kernel.x": "a\nb", "net.core.rmem_max": 1.5 },
+            connection: { host: "bad host; rm -rf /", port: 70000 },
+            onMissing: "ignore",
+        });
+        const byProperty = new Map(found.map((f) => [f.property, f.reason]));
+        assert.match(byProperty.get('settings["net.core.somaxconn"]') ?? "", /takes numbers/);
+        assert.match(byProperty.get('settings["net.ipv4.tcp_tw_recycle"]') ?? "", /removed/);
+        assert.ok(byProperty.has('settings["kernel.x"]'));
+        assert.ok(byProperty.has('settings["net.core.rmem_max"]'));
+        assert.match(byProperty.get("connection.host") ?? "", /host name or an IP address/);
+        assert.ok(byProperty.has("connection.port"));
+        assert.ok(byProperty.has("onMissing"));
+    });
+
+    it("refuses the same key spelled twice", function () {
+        const found = failures({ settings: { "net.core.somaxconn": 1, "net/core/somaxconn": 2 } });
+        assert.match(found[0].reason, /same setting/);
+    });
+
+    it("refuses an empty settings map and a persistence file outside /etc/sysctl.d", function () {
+        assert.ok(failures({ settings: {} }).some((f) => f.property === "settings"));
+        assert.ok(failures({ settings: { "vm.swappiness": 10 }, persistFile: "/etc/passwd" }).some((f) => f.property === "persistFile"));
+    });
+
+    it("leaves values that are not known yet for later", function () {
+        assert.deepEqual(failures({ settings: { "vm.swappiness": 10 }, connection: { host: UNKNOWN } }), []);
+    });
+});

@@ -1,0 +1,52 @@
+import { strict as assert } from "assert";
+import * as pulumi from "@pulumi/pulumi";
+
+describe("SysctlSet registration (mocks)", function () {
+    const registered: pulumi.runtime.MockResourceArgs[] = [];
+    let SysctlSet: typeof import("../../provider").SysctlSet;
+
+    before(async function () {
+        await pulumi.runtime.setMocks(
+            {
+                newResource: (args) => {
+                    registered.push(args);
+                    return { id: `${args.name}-id`, state: args.inputs };
+                },
+                call: (args) => args.inputs,
+            },
+            "project",
+            "stack",
+            false,
+        );
+        ({ SysctlSet } = await import("../../provider"));
+    });
+
+    function outputOf<T>(o: pulumi.Output<T>): Promise<{ value: T; secret: boolean }> {
+        return new Promise((resolve) =>
+            (o as any).isSecret.then((secret: boolean) => o.apply((value) => resolve({ value, secret }))),
+        );
+    }
+
+    it("marks the private key secret even when given as a plain string, and records its own name", async function () {
+        const set = new SysctlSet("web", {
+            connection: { host: "10.0.0.5", privateKey: "-----BEGIN KEY-----" },
+            settings: { "net.core.somaxconn": 65535 },
+        });
+        await outputOf(set.urn);
+        const args = registered.find((r) => r.name === "web")!;
+        assert.equal(args.type, "pulumi-nodejs:dynamic/linux-tuning:SysctlSet");
+        assert.equal(args.inputs.resourceName, "web");
+        // A secret travels to the engine inside the secret envelope (signature key below).
+        const envelope = args.inputs.connection;
+        assert.equal(envelope["4dabf18193072939515e22adb298388d"], "1b47061264138c4ac30d75fd1eb44270");
+        assert.equal(envelope.value.privateKey, "-----BEGIN KEY-----");
+    });
+
+    it("wraps only the secret connection fields, so the host stays readable in previews", async function () {
+        const { secretConnection } = await import("../../provider/transport/connection");
+        const marked = secretConnection({ host: "h", privateKey: "k", proxy: { host: "b", password: "p" } }) as any;
+        assert.equal((await outputOf(marked.privateKey)).secret, true);
+        assert.equal((await outputOf(marked.proxy.password)).secret, true);
+        assert.equal(marked.host, "h");
+    });
+});
