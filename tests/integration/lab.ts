@@ -51,10 +51,18 @@ export function fileOn(lab: Lab, host: LabHost, file: string): string | null {
     return out === "<absent>" ? null : out;
 }
 
+function sshdLog(lab: Lab, host: LabHost): string {
+    return readFileSync(path.join(lab.dir, "hosts", host.name, "sshd.log"), "utf8");
+}
+
 /** Incoming SSH connections sshd has logged so far on this host. */
 export function sshConnectionCount(lab: Lab, host: LabHost): number {
-    const log = readFileSync(path.join(lab.dir, "hosts", host.name, "sshd.log"), "utf8");
-    return (log.match(/Connection from /g) ?? []).length;
+    return (sshdLog(lab, host).match(/Connection from /g) ?? []).length;
+}
+
+/** Remote commands (SSH exec sessions) sshd has started so far on this host. */
+export function sshCommandCount(lab: Lab, host: LabHost): number {
+    return (sshdLog(lab, host).match(/Starting session: command/g) ?? []).length;
 }
 
 export function connectionTo(lab: Lab, host: LabHost, extra: Partial<ConnectionArgs> = {}): ConnectionArgs {

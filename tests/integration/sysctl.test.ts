@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { SysctlSet } from "../../provider";
 import { labStack, storedStateText } from "./engine";
-import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, setSysctlOn, sshConnectionCount, sysctlOn } from "./lab";
+import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, setSysctlOn, sshCommandCount, sshConnectionCount, sysctlOn } from "./lab";
 
 /** Captures everything the engine printed, for assertions on what a user would read. */
 function collect(): { onOutput: (s: string) => void; text: () => string } {
@@ -244,6 +244,24 @@ describe("SysctlSet through the real engine on lab hosts", function () {
             const message = await expectFailure(stack.up());
             assert.match(message, /unknown host key SHA256:/);
         });
+    });
+
+    it("shares one SSH connection per host per engine run, with one command per resource per phase", async function () {
+        const names = ["somaxconn", "fin", "rmem"];
+        const stack = await labStack("sysctl-one-connection", async () => {
+            new SysctlSet("somaxconn", { connection: connectionTo(lab, h2), settings: { "net.core.somaxconn": 6001 } });
+            new SysctlSet("fin", { connection: connectionTo(lab, h2), settings: { "net.ipv4.tcp_fin_timeout": 31 } });
+            new SysctlSet("rmem", { connection: connectionTo(lab, h2), settings: { "net.ipv4.tcp_rmem": [4096, 87380, 4194304] } });
+        });
+        const connections = sshConnectionCount(lab, h2);
+        const commands = sshCommandCount(lab, h2);
+        await stack.up();
+        assert.equal(sshConnectionCount(lab, h2) - connections, 1, "one connection for the whole run");
+        assert.equal(sshCommandCount(lab, h2) - commands, 2 * names.length, "a read and a write per resource");
+        const beforePreview = sshCommandCount(lab, h2);
+        await stack.preview();
+        assert.equal(sshCommandCount(lab, h2) - beforePreview, names.length, "one read per resource in preview");
+        await stack.destroy();
     });
 
     it("works as a non-root user through sudo, trusting the lab's known_hosts file", async function () {
