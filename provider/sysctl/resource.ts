@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { delegatingProvider } from "../dynamic";
 import { ConnectionArgs, secretConnection } from "../transport/connection";
 import type { SettingValue } from "./values";
 
@@ -26,19 +27,7 @@ export interface SysctlSetArgs {
     restoreOnDelete?: pulumi.Input<boolean>;
 }
 
-/**
- * The dynamic provider as stored in state: every method loads the implementation from the
- * installed package at call time, so state never holds a copy of the code (refresh and
- * destroy run the stored provider) and package upgrades take effect on the next run.
- */
-const provider: pulumi.dynamic.ResourceProvider = {
-    check: (olds, news) => require("pulumi-linux-tuning/bin/provider/sysctl/handlers").check(olds, news),
-    diff: (id, olds, news) => require("pulumi-linux-tuning/bin/provider/sysctl/handlers").diff(id, olds, news),
-    create: (news) => require("pulumi-linux-tuning/bin/provider/sysctl/handlers").create(news),
-    read: (id, props) => require("pulumi-linux-tuning/bin/provider/sysctl/handlers").read(id, props),
-    update: (id, olds, news) => require("pulumi-linux-tuning/bin/provider/sysctl/handlers").update(id, olds, news),
-    delete: (id, props) => require("pulumi-linux-tuning/bin/provider/sysctl/handlers").remove(id, props),
-};
+const provider = delegatingProvider("sysctl/handlers");
 
 /**
  * A set of kernel parameters on one host: validated before anything is applied, written

@@ -36,6 +36,10 @@ describe("SysctlSet registration (mocks)", function () {
         const args = registered.find((r) => r.name === "web")!;
         assert.equal(args.type, "pulumi-nodejs:dynamic/linux-tuning:SysctlSet");
         assert.equal(args.inputs.resourceName, "web");
+        const stored: string = args.inputs.__provider;
+        assert.match(stored, /require\(`pulumi-linux-tuning\/bin\/provider\/\$\{implementation\}`\)/);
+        assert.match(stored, /"sysctl\/handlers"/);
+        assert.ok(stored.length < 5000, "only the delegating object is serialized, not the implementation");
         // A secret travels to the engine inside the secret envelope (signature key below).
         const envelope = args.inputs.connection;
         assert.equal(envelope["4dabf18193072939515e22adb298388d"], "1b47061264138c4ac30d75fd1eb44270");

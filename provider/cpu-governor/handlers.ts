@@ -1,0 +1,150 @@
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
+import { applyTransaction, readFiles } from "../host/files";
+import { transportFor } from "../transport";
+import { hostIdentity, optionalConnectionSchema } from "../transport/connection";
+import { containsUnknown } from "../unknowns";
+import { GovernorRecord, PerCpu, detectGovernorDrift, liveState, planGovernor, planGovernorRestore, readRequests, renderUnit } from "./plan";
+import { CpuGovernorInputs, cpuGovernorInputsSchema } from "./schema";
+
+const INPUT_FIELDS = ["connection", "governor", "energyPerformancePreference", "cpus", "onUnsupported", "persist", "restoreOnDelete", "resourceName"] as const;
+
+function inputsOf(props: Record<string, unknown>): Record<string, unknown> {
+    return Object.fromEntries(INPUT_FIELDS.filter((f) => props[f] !== undefined).map((f) => [f, props[f]]));
+}
+
+const parse = (props: Record<string, unknown>): CpuGovernorInputs => parseChecked(cpuGovernorInputsSchema, inputsOf(props));
+
+function recordOf(props: Record<string, unknown>): GovernorRecord {
+    return {
+        originals: (props.originals as GovernorRecord["originals"]) ?? {},
+        unsupported: props.unsupported as string | undefined,
+        unitFile: props.unitFile as string | undefined,
+    };
+}
+
+interface Desired {
+    governors: PerCpu;
+    epp: PerCpu;
+}
+
+function desiredOf(props: Record<string, unknown>): Desired {
+    return { governors: (props.desiredGovernors as PerCpu) ?? {}, epp: (props.desiredEnergyPerformancePreferences as PerCpu) ?? {} };
+}
+
+async function apply(raw: Record<string, unknown>, previous?: GovernorRecord) {
+    const inputs = parse(raw);
+    const transport = transportFor(inputs.connection);
+    const snapshot = await readFiles(transport, readRequests(inputs));
+    const plan = planGovernor(inputs, snapshot, transport.target, previous);
+    plan.warnings.forEach((w) => console.log(w));
+    const outcome = await applyTransaction(transport, plan.writes, plan.files);
+    for (const [path, value] of outcome.after) {
+        snapshot.files.set(path, value);
+    }
+    const live = liveState(snapshot);
+    return {
+        ...inputsOf(raw),
+        ...plan.record,
+        hostId: hostIdentity(inputs.connection),
+        governors: live.governors,
+        energyPerformancePreferences: live.epp,
+        desiredGovernors: plan.desired.governors,
+        desiredEnergyPerformancePreferences: plan.desired.epp,
+        unitStatus: plan.record.unitFile ? "in place" : "not persisted",
+        warnings: plan.warnings,
+    };
+}
+
+export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+    return { inputs: news, failures: checkFailures(cpuGovernorInputsSchema, inputsOf(withoutEngineKeys(news))) };
+}
+
+function changedInputs(olds: Record<string, unknown>, inputs: CpuGovernorInputs): boolean {
+    const old = parse(olds);
+    return (["governor", "energyPerformancePreference", "cpus", "onUnsupported", "persist", "restoreOnDelete"] as const).some(
+        (field) => JSON.stringify(old[field]) !== JSON.stringify(inputs[field]),
+    );
+}
+
+function driftFromState(olds: Record<string, unknown>): boolean {
+    const desired = desiredOf(olds);
+    const live = { governors: (olds.governors as PerCpu) ?? {}, epp: (olds.energyPerformancePreferences as PerCpu) ?? {} };
+    const differs = (want: PerCpu, have: PerCpu) => Object.entries(want).some(([cpu, v]) => have[cpu] !== v);
+    return differs(desired.governors, live.governors) || differs(desired.epp, live.epp) || (olds.unitStatus !== undefined && olds.unitStatus !== "in place" && olds.unitStatus !== "not persisted");
+}
+
+export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
+    const raw = withoutEngineKeys(news);
+    if (containsUnknown(raw.connection)) {
+        return { changes: true, replaces: ["connection"] };
+    }
+    const inputs = parse(raw);
+    if (hostIdentity(parseChecked(optionalConnectionSchema, olds.connection)) !== hostIdentity(inputs.connection)) {
+        return { changes: true, replaces: ["connection"] };
+    }
+    if (containsUnknown(raw) || changedInputs(olds, inputs) || driftFromState(olds)) {
+        return { changes: true };
+    }
+    const record = recordOf(olds);
+    if (record.unsupported) {
+        console.log(`${transportFor(inputs.connection).target}: skipped: ${record.unsupported}`);
+        return { changes: false };
+    }
+    const transport = transportFor(inputs.connection);
+    try {
+        const snapshot = await readFiles(transport, readRequests(inputs));
+        const desired = desiredOf(olds);
+        const drift = detectGovernorDrift(desired, snapshot, record.unitFile, record.unitFile ? renderUnit(inputs.resourceName, desired) : undefined);
+        if (drift.cpus.length > 0 || drift.unit) {
+            const parts = drift.cpus.map((d) => `${d.cpu} live ${d.live}, desired ${d.desired}`);
+            console.log(`${transport.target}: drift: ${[...parts, ...(drift.unit ? [drift.unit] : [])].join("; ")}`);
+            return { changes: true };
+        }
+    } catch (e) {
+        console.log(`${transport.target}: could not compare with live values: ${(e as Error).message}`);
+    }
+    return { changes: false };
+}
+
+export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {
+    const raw = withoutEngineKeys(news);
+    const outs = await apply(raw);
+    return { id: `${outs.hostId}#${String(raw.resourceName)}`, outs };
+}
+
+export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> {
+    return { outs: await apply(withoutEngineKeys(news), recordOf(olds)) };
+}
+
+export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
+    const raw = withoutEngineKeys(props);
+    const inputs = parse(raw);
+    const record = recordOf(raw);
+    const snapshot = await readFiles(transportFor(inputs.connection), readRequests(inputs));
+    const live = liveState(snapshot);
+    const desired = desiredOf(raw);
+    const watched = (all: PerCpu, wanted: PerCpu) => Object.fromEntries(Object.keys(wanted).map((cpu) => [cpu, all[cpu] ?? "absent"]));
+    let unitStatus = "not persisted";
+    if (record.unitFile) {
+        const drift = detectGovernorDrift({ governors: {}, epp: {} }, snapshot, record.unitFile, renderUnit(inputs.resourceName, desired));
+        unitStatus = drift.unit ? (drift.unit.endsWith("missing") ? "missing" : "edited") : "in place";
+    }
+    const props2 = {
+        ...raw,
+        governors: record.unsupported ? live.governors : watched(live.governors, desired.governors),
+        energyPerformancePreferences: watched(live.epp, desired.epp),
+        unitStatus,
+    };
+    return { id, props: props2, inputs: inputsOf(raw) };
+}
+
+export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
+    const raw = withoutEngineKeys(props);
+    const inputs = parse(raw);
+    const record = recordOf(raw);
+    const transport = transportFor(inputs.connection);
+    const snapshot = await readFiles(transport, readRequests(inputs));
+    const plan = planGovernorRestore(record, snapshot, inputs.restoreOnDelete, inputs.resourceName);
+    await applyTransaction(transport, plan.writes, plan.files);
+}

@@ -1,0 +1,61 @@
+import * as pulumi from "@pulumi/pulumi";
+import { delegatingProvider } from "../dynamic";
+import { ConnectionArgs, secretConnection } from "../transport/connection";
+
+export interface CpuGovernorArgs {
+    /** The host. Omit for the machine running Pulumi. */
+    connection?: pulumi.Input<ConnectionArgs>;
+    /** A governor, or a preference list: the first one the CPU offers wins (like tuned). */
+    governor: pulumi.Input<string | string[]>;
+    /** energy_performance_preference (intel_pstate/amd-pstate active mode), or a preference list. */
+    energyPerformancePreference?: pulumi.Input<string | string[]>;
+    /** CPU list such as "0-3,8". Default: every online CPU. */
+    cpus?: pulumi.Input<string>;
+    /** A host without cpufreq (most VMs) or without EPP: "fail" (default) or "skip" (reported). */
+    onUnsupported?: pulumi.Input<"fail" | "skip">;
+    /** Install a systemd oneshot unit that re-applies the governor at boot. Default true. */
+    persist?: pulumi.Input<boolean>;
+    /** On delete, put back each CPU's governor and EPP. Default true. */
+    restoreOnDelete?: pulumi.Input<boolean>;
+}
+
+/** The cpufreq governor (and energy-performance preference) for a set of CPUs on one host. */
+export class CpuGovernor extends pulumi.dynamic.Resource {
+    /** Live governor per CPU ("cpu0" → "performance"). */
+    declare public readonly governors: pulumi.Output<Record<string, string>>;
+    /** Live energy_performance_preference per CPU, where requested. */
+    declare public readonly energyPerformancePreferences: pulumi.Output<Record<string, string>>;
+    /** Governor each CPU was given (the first available of the preference list). */
+    declare public readonly desiredGovernors: pulumi.Output<Record<string, string>>;
+    declare public readonly originals: pulumi.Output<Record<string, { governor: string; epp?: string }>>;
+    /** Why nothing was applied, when skipped under onUnsupported: "skip". */
+    declare public readonly unsupported: pulumi.Output<string | undefined>;
+    declare public readonly unitFile: pulumi.Output<string | undefined>;
+    declare public readonly unitStatus: pulumi.Output<string>;
+    declare public readonly warnings: pulumi.Output<string[]>;
+
+    constructor(name: string, args: CpuGovernorArgs, opts?: pulumi.CustomResourceOptions) {
+        super(
+            delegatingProvider("cpu-governor/handlers"),
+            name,
+            {
+                ...args,
+                connection: secretConnection(args.connection),
+                resourceName: name,
+                governors: undefined,
+                energyPerformancePreferences: undefined,
+                desiredGovernors: undefined,
+                desiredEnergyPerformancePreferences: undefined,
+                originals: undefined,
+                unsupported: undefined,
+                unitFile: undefined,
+                unitStatus: undefined,
+                hostId: undefined,
+                warnings: undefined,
+            },
+            opts,
+            "linux-tuning",
+            "CpuGovernor",
+        );
+    }
+}

@@ -1,0 +1,30 @@
+import { z } from "zod";
+import { isCpuList } from "../cpus";
+import { optionalConnectionSchema } from "../transport/connection";
+
+const policyName = z.string().regex(/^[a-z0-9_-]{1,32}$/, "must be a cpufreq name such as performance, powersave, balance_performance");
+const preference = z.union([policyName, z.array(policyName).min(1, "must name at least one")]);
+
+export const cpuGovernorInputsSchema = z
+    .object({
+        connection: optionalConnectionSchema,
+        governor: preference,
+        energyPerformancePreference: preference.optional(),
+        cpus: z.string().refine(isCpuList, 'must be a CPU list such as "0-3,8"').optional(),
+        onUnsupported: z.enum(["fail", "skip"]).default("fail"),
+        persist: z.boolean().default(true),
+        restoreOnDelete: z.boolean().default(true),
+        resourceName: z.string().min(1),
+    })
+    .strict();
+
+export type CpuGovernorInputs = z.infer<typeof cpuGovernorInputsSchema>;
+
+export function preferenceList(value: string | string[]): string[] {
+    return Array.isArray(value) ? value : [value];
+}
+
+export function unitName(resourceName: string): string {
+    const safe = resourceName.replace(/[^A-Za-z0-9_.-]/g, "-").replace(/^[.-]+/, "");
+    return `pulumi-cpu-governor-${safe || "cpus"}.service`;
+}

@@ -1,0 +1,151 @@
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
+import { transportFor } from "../transport";
+import { hostIdentity, optionalConnectionSchema } from "../transport/connection";
+import { containsUnknown } from "../unknowns";
+import { NicRecord, PerSection, liveDeclared, nicDrift, planNic, planNicRestore, renderRule, resolve } from "./plan";
+import { NicSnapshot, applyNic, readNic } from "./remote";
+import { NicRingConfigInputs, nicRingConfigInputsSchema, ruleFile } from "./schema";
+
+const INPUT_FIELDS = ["connection", "interface", "rings", "channels", "coalesce", "onUnsupported", "persist", "restoreOnDelete", "resourceName"] as const;
+
+function inputsOf(props: Record<string, unknown>): Record<string, unknown> {
+    return Object.fromEntries(INPUT_FIELDS.filter((f) => props[f] !== undefined).map((f) => [f, props[f]]));
+}
+
+const parse = (props: Record<string, unknown>): NicRingConfigInputs => parseChecked(nicRingConfigInputsSchema, inputsOf(props));
+
+function recordOf(props: Record<string, unknown>): NicRecord {
+    return { originals: (props.originals as PerSection) ?? {}, skipped: (props.skipped as string[]) ?? [], ruleFile: props.ruleFile as string | undefined };
+}
+
+function ruleStatus(snapshot: NicSnapshot, expected: string | undefined): string {
+    if (expected === undefined) {
+        return "not persisted";
+    }
+    return snapshot.ownRule === null ? "missing" : snapshot.ownRule === expected ? "in place" : "edited";
+}
+
+function outputs(raw: Record<string, unknown>, inputs: NicRingConfigInputs, record: NicRecord, desired: PerSection, snapshot: NicSnapshot, warnings: string[]) {
+    const expectedRule = record.ruleFile ? renderRule(inputs.resourceName, inputs.interface, snapshot.ethtoolPath || "/usr/sbin/ethtool", desired) : undefined;
+    const live = liveDeclared(desired, snapshot);
+    const maximums: PerSection = {};
+    for (const section of ["rings", "channels"] as const) {
+        const state = snapshot.sections[section];
+        if (state.supported && inputs[section]) {
+            maximums[section] = state.max;
+        }
+    }
+    return {
+        ...inputsOf(raw),
+        ...record,
+        hostId: hostIdentity(inputs.connection),
+        live,
+        desired,
+        maximums,
+        ruleStatus: ruleStatus(snapshot, expectedRule),
+        warnings,
+    };
+}
+
+async function apply(raw: Record<string, unknown>, previous?: NicRecord) {
+    const inputs = parse(raw);
+    const transport = transportFor(inputs.connection);
+    const rule = ruleFile(inputs.resourceName);
+    const snapshot = await readNic(transport, inputs.interface, rule);
+    const plan = planNic(inputs, snapshot, rule, transport.target, previous);
+    plan.warnings.forEach((w) => console.log(w));
+    const changed = plan.changes.length > 0 || plan.rule !== undefined;
+    const after = changed ? await applyNic(transport, inputs.interface, plan.changes, rule, plan.rule) : snapshot;
+    after.ownRule = plan.rule === undefined ? snapshot.ownRule : plan.rule;
+    after.ethtoolPath ||= snapshot.ethtoolPath;
+    return outputs(raw, inputs, plan.record, plan.desired, after, plan.warnings);
+}
+
+/**
+ * Besides validating the inputs, probes the host read-only when it can, so a ring size above
+ * the NIC's maximum or a parameter the driver lacks fails in preview, naming the maximum.
+ */
+export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+    const raw = inputsOf(withoutEngineKeys(news));
+    const failures = checkFailures(nicRingConfigInputsSchema, raw);
+    if (failures.length > 0 || containsUnknown(raw)) {
+        return { inputs: news, failures };
+    }
+    const inputs = parse(raw);
+    try {
+        const snapshot = await readNic(transportFor(inputs.connection), inputs.interface, ruleFile(inputs.resourceName));
+        return { inputs: news, failures: resolve(inputs, snapshot).problems };
+    } catch {
+        // Unreachable now: create/update will connect and report.
+        return { inputs: news, failures: [] };
+    }
+}
+
+export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
+    const raw = withoutEngineKeys(news);
+    if (containsUnknown(raw.connection)) {
+        return { changes: true, replaces: ["connection"] };
+    }
+    const inputs = parse(raw);
+    const old = parse(olds);
+    if (hostIdentity(parseChecked(optionalConnectionSchema, olds.connection)) !== hostIdentity(inputs.connection) || old.interface !== inputs.interface) {
+        return { changes: true, replaces: old.interface !== inputs.interface ? ["interface"] : ["connection"] };
+    }
+    const fields = ["rings", "channels", "coalesce", "onUnsupported", "persist", "restoreOnDelete"] as const;
+    if (containsUnknown(raw) || fields.some((f) => JSON.stringify(old[f]) !== JSON.stringify(inputs[f]))) {
+        return { changes: true };
+    }
+    const desired = (olds.desired as PerSection) ?? {};
+    if (nicDrift(desired, (olds.live as PerSection) ?? {}).length > 0 || olds.ruleStatus === "missing" || olds.ruleStatus === "edited") {
+        return { changes: true };
+    }
+    const transport = transportFor(inputs.connection);
+    try {
+        const snapshot = await readNic(transport, inputs.interface, ruleFile(inputs.resourceName));
+        const drift = nicDrift(desired, liveDeclared(desired, snapshot));
+        const record = recordOf(olds);
+        const status = ruleStatus(snapshot, record.ruleFile ? renderRule(inputs.resourceName, inputs.interface, snapshot.ethtoolPath, desired) : undefined);
+        if (status === "missing" || status === "edited") {
+            drift.push(`${record.ruleFile} is ${status}`);
+        }
+        if (drift.length > 0) {
+            console.log(`${transport.target}: drift on ${inputs.interface}: ${drift.join("; ")}`);
+            return { changes: true };
+        }
+    } catch (e) {
+        console.log(`${transport.target}: could not compare with live values: ${(e as Error).message}`);
+    }
+    return { changes: false };
+}
+
+export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {
+    const raw = withoutEngineKeys(news);
+    const outs = await apply(raw);
+    return { id: `${outs.hostId}#${String(raw.interface)}#${String(raw.resourceName)}`, outs };
+}
+
+export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> {
+    return { outs: await apply(withoutEngineKeys(news), recordOf(olds)) };
+}
+
+export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
+    const raw = withoutEngineKeys(props);
+    const inputs = parse(raw);
+    const record = recordOf(raw);
+    const snapshot = await readNic(transportFor(inputs.connection), inputs.interface, ruleFile(inputs.resourceName));
+    return { id, props: outputs(raw, inputs, record, (raw.desired as PerSection) ?? {}, snapshot, (raw.warnings as string[]) ?? []), inputs: inputsOf(raw) };
+}
+
+export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
+    const raw = withoutEngineKeys(props);
+    const inputs = parse(raw);
+    const record = recordOf(raw);
+    const transport = transportFor(inputs.connection);
+    const rule = ruleFile(inputs.resourceName);
+    const snapshot = await readNic(transport, inputs.interface, rule);
+    const changes = planNicRestore(record, snapshot, inputs.restoreOnDelete);
+    if (changes.length > 0 || record.ruleFile) {
+        await applyNic(transport, inputs.interface, changes, rule, record.ruleFile ? null : undefined);
+    }
+}

@@ -1,0 +1,191 @@
+import type { CheckFailure } from "../check";
+import { PARAMS, Section, Values, setWords, SECTION_OPTIONS } from "./ethtool";
+import { NicSnapshot, SectionChange } from "./remote";
+import { NicRingConfigInputs } from "./schema";
+
+export const SECTIONS: Section[] = ["rings", "channels", "coalesce"];
+
+export type PerSection = Partial<Record<Section, Values>>;
+
+export interface Resolved {
+    /** Numbers to set, "max" resolved from the NIC's pre-set maximums. */
+    desired: PerSection;
+    /** Parameters the NIC does not have, skipped under onUnsupported: "skip" ("rings.rxMini"). */
+    skipped: string[];
+    problems: CheckFailure[];
+}
+
+function declared(inputs: NicRingConfigInputs, section: Section): Record<string, number | boolean | "max"> {
+    return (inputs[section] ?? {}) as Record<string, number | boolean | "max">;
+}
+
+/** Resolves "max", checks every value against what the NIC reports; never throws. */
+export function resolve(inputs: NicRingConfigInputs, snapshot: NicSnapshot): Resolved {
+    const resolved: Resolved = { desired: {}, skipped: [], problems: [] };
+    const unsupported = (property: string, reason: string) => {
+        if (inputs.onUnsupported === "skip") {
+            resolved.skipped.push(property);
+        } else {
+            resolved.problems.push({ property, reason: `${reason}; set onUnsupported: "skip" to skip it` });
+        }
+    };
+    if (!snapshot.exists) {
+        resolved.problems.push({ property: "interface", reason: `${inputs.interface} does not exist on this host` });
+        return resolved;
+    }
+    for (const section of SECTIONS) {
+        const wanted = declared(inputs, section);
+        if (Object.keys(wanted).length === 0) {
+            continue;
+        }
+        const state = snapshot.sections[section];
+        if (!state.supported) {
+            unsupported(section, `${inputs.interface} does not support ${section} (ethtool ${SECTION_OPTIONS[section].show}: ${state.reason})`);
+            continue;
+        }
+        const values: Values = {};
+        for (const [param, value] of Object.entries(wanted)) {
+            const property = `${section}.${param}`;
+            if (!(param in state.current)) {
+                unsupported(property, `${inputs.interface} has no ${PARAMS[section][param][0]} ${section === "coalesce" ? "setting" : "parameter"} (n/a)`);
+                continue;
+            }
+            const max = state.max[param];
+            if (value === "max") {
+                if (max === undefined) {
+                    unsupported(property, `${inputs.interface} reports no pre-set maximum for ${PARAMS[section][param][0]}`);
+                    continue;
+                }
+                values[param] = max;
+            } else if (typeof value === "boolean") {
+                values[param] = value ? 1 : 0;
+            } else if (max !== undefined && value > max) {
+                resolved.problems.push({ property, reason: `${value} is above ${inputs.interface}'s pre-set maximum ${max}` });
+            } else {
+                values[param] = value;
+            }
+        }
+        resolved.desired[section] = values;
+    }
+    return resolved;
+}
+
+export interface NicRecord {
+    /** What each declared parameter had before this resource first changed it. */
+    originals: PerSection;
+    skipped: string[];
+    ruleFile?: string;
+}
+
+export interface NicPlan {
+    changes: SectionChange[];
+    rule: string | null | undefined;
+    desired: PerSection;
+    record: NicRecord;
+    warnings: string[];
+}
+
+export function renderRule(resourceName: string, iface: string, ethtool: string, desired: PerSection): string {
+    const lines = [`# Managed by pulumi-linux-tuning (NicRingConfig "${resourceName.replace(/[\r\n]/g, " ")}"): re-applied when ${iface} appears.`];
+    for (const section of SECTIONS) {
+        const values = desired[section];
+        if (values && Object.keys(values).length > 0) {
+            const command = [ethtool, SECTION_OPTIONS[section].set, iface, ...setWords(section, values)].join(" ");
+            lines.push(`ACTION=="add", SUBSYSTEM=="net", KERNEL=="${iface}", RUN+="${command}"`);
+        }
+    }
+    return lines.join("\n") + "\n";
+}
+
+function changeFor(section: Section, want: Values, have: Values): SectionChange | undefined {
+    const differing = Object.fromEntries(Object.entries(want).filter(([param, value]) => have[param] !== value));
+    if (Object.keys(differing).length === 0) {
+        return undefined;
+    }
+    const undo = Object.fromEntries(Object.keys(differing).filter((p) => have[p] !== undefined).map((p) => [p, have[p]]));
+    return { section, words: setWords(section, differing), undo: setWords(section, undo) };
+}
+
+export class NicPlanError extends Error {}
+
+export function planNic(inputs: NicRingConfigInputs, snapshot: NicSnapshot, rulePath: string, target: string, previous?: NicRecord): NicPlan {
+    const resolved = resolve(inputs, snapshot);
+    if (resolved.problems.length > 0) {
+        throw new NicPlanError(`${target}: ${resolved.problems.map((p) => `${p.property}: ${p.reason}`).join("; ")}. Nothing was changed.`);
+    }
+    const changes: SectionChange[] = [];
+    const originals: PerSection = {};
+    for (const section of SECTIONS) {
+        const state = snapshot.sections[section];
+        const current = state.supported ? state.current : {};
+        const want: Values = { ...(resolved.desired[section] ?? {}) };
+        const kept: Values = {};
+        for (const param of Object.keys(want)) {
+            const original = previous?.originals[section]?.[param] ?? current[param];
+            if (original !== undefined) {
+                kept[param] = original;
+            }
+        }
+        // Parameters no longer declared go back to their originals.
+        if (previous && inputs.restoreOnDelete) {
+            for (const [param, original] of Object.entries(previous.originals[section] ?? {})) {
+                if (!(param in want) && current[param] !== undefined) {
+                    want[param] = original;
+                }
+            }
+        }
+        if (Object.keys(kept).length > 0) {
+            originals[section] = kept;
+        }
+        const change = changeFor(section, want, current);
+        if (change) {
+            changes.push(change);
+        }
+    }
+    let rule: string | null | undefined;
+    if (inputs.persist) {
+        const content = renderRule(inputs.resourceName, inputs.interface, snapshot.ethtoolPath || "/usr/sbin/ethtool", resolved.desired);
+        rule = snapshot.ownRule === content ? undefined : content;
+    } else if (previous?.ruleFile) {
+        rule = null;
+    }
+    const warnings = resolved.skipped.length > 0 ? [`${target}: skipped ${resolved.skipped.join(", ")} on ${inputs.interface} (onUnsupported: "skip")`] : [];
+    return { changes, rule, desired: resolved.desired, warnings, record: { originals, skipped: resolved.skipped, ruleFile: inputs.persist ? rulePath : undefined } };
+}
+
+export function planNicRestore(record: NicRecord, snapshot: NicSnapshot, restore: boolean): SectionChange[] {
+    if (!restore) {
+        return [];
+    }
+    return SECTIONS.flatMap((section) => {
+        const state = snapshot.sections[section];
+        const change = state.supported ? changeFor(section, record.originals[section] ?? {}, state.current) : undefined;
+        return change ? [change] : [];
+    });
+}
+
+/** Live values of the declared parameters only, so refresh shows per-parameter drift. */
+export function liveDeclared(desired: PerSection, snapshot: NicSnapshot): PerSection {
+    const live: PerSection = {};
+    for (const section of SECTIONS) {
+        const state = snapshot.sections[section];
+        const want = desired[section];
+        if (want && state.supported) {
+            live[section] = Object.fromEntries(Object.keys(want).filter((p) => state.current[p] !== undefined).map((p) => [p, state.current[p]]));
+        }
+    }
+    return live;
+}
+
+export function nicDrift(desired: PerSection, live: PerSection): string[] {
+    const drift: string[] = [];
+    for (const section of SECTIONS) {
+        for (const [param, value] of Object.entries(desired[section] ?? {})) {
+            const have = live[section]?.[param];
+            if (have !== value) {
+                drift.push(`${section}.${param} live ${have ?? "absent"}, desired ${value}`);
+            }
+        }
+    }
+    return drift;
+}

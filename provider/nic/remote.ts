@@ -1,0 +1,133 @@
+import { shProgram } from "../transport/argv";
+import { RemoteCommandError, Transport } from "../transport/transport";
+import { MaxAndCurrent, SECTION_OPTIONS, Section, Values, parseCoalesce, parseMaxAndCurrent, CHANNEL_PARAMS, RING_PARAMS } from "./ethtool";
+
+/** One program shows rings, channels and coalescing and our udev rule; one applies changes. */
+
+const SHOW = `
+show() {
+  for opt in -g -l -c; do
+    out=$(ethtool "$opt" "$1" 2>&1); rc=$?
+    printf 'section\\t%s\\t%s\\t%s\\n' "$opt" "$rc" "$(printf '%s' "$out" | base64 -w0)"
+  done
+}
+`;
+
+const READ_PROGRAM = `${SHOW}
+printf 'ethtool\\t%s\\n' "$(command -v ethtool)"
+if [ -d "/sys/class/net/$1" ]; then show "$1"; else printf 'no-interface\\n'; fi
+if [ -f "$2" ]; then printf 'own\\t%s\\n' "$(base64 -w0 < "$2")"; else printf 'own-absent\\n'; fi
+exit 0
+`;
+
+// Arguments: IF, rule file, rule content (or -), then per section: option, new words, old words.
+// The words are built from validated numbers and fixed keywords only, so splitting them is safe.
+const APPLY_PROGRAM = `${SHOW}
+IF=$1 rule=$2 content=$3; shift 3
+n=0
+flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
+rollback() {
+  while [ "$n" -gt 0 ]; do
+    eval "o=\\$opt_$n w=\\$old_$n"
+    ethtool "$o" "$IF" $w >/dev/null 2>&1 || printf 'rollback-failed\\t%s\\n' "$o"
+    n=$((n-1))
+  done
+}
+fail() { rollback; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
+while [ $# -ge 3 ]; do
+  o=$1 new=$2 old=$3; shift 3
+  err=$(ethtool "$o" "$IF" $new 2>&1) || fail "$o" "$err"
+  n=$((n+1)); eval "opt_$n=\\$o old_$n=\\$old"
+done
+if [ "$content" = - ]; then
+  err=$(rm -f "$rule" 2>&1) || fail "$rule" "$err"
+elif [ -n "$content" ]; then
+  dir=\${rule%/*}
+  err=$( { mkdir -p "$dir" && tmp=$(mktemp "$dir/.pulumi-nic.XXXXXX") && printf '%s' "$content" > "$tmp" && chmod 0644 "$tmp" && mv -f "$tmp" "$rule"; } 2>&1 ) || { rm -f "$dir"/.pulumi-nic.*; fail "$rule" "$err"; }
+fi
+show "$IF"
+printf 'done\\n'
+`;
+
+export type SectionState = { supported: true; max: Values; current: Values } | { supported: false; reason: string };
+
+export interface NicSnapshot {
+    exists: boolean;
+    ethtoolPath: string;
+    sections: Record<Section, SectionState>;
+    ownRule: string | null;
+}
+
+const OPTION_SECTION: Record<string, Section> = { "-g": "rings", "-l": "channels", "-c": "coalesce" };
+
+function parseSection(section: Section, code: number, text: string): SectionState {
+    if (code !== 0) {
+        return { supported: false, reason: text.trim().split("\n").pop() || `ethtool exited with ${code}` };
+    }
+    if (section === "coalesce") {
+        return { supported: true, max: {}, current: parseCoalesce(text) };
+    }
+    const parsed: MaxAndCurrent = parseMaxAndCurrent(text, section === "rings" ? RING_PARAMS : CHANNEL_PARAMS);
+    return { supported: true, ...parsed };
+}
+
+export function parseNicOutput(stdout: string): NicSnapshot {
+    const unsupported: SectionState = { supported: false, reason: "not read" };
+    const snapshot: NicSnapshot = { exists: true, ethtoolPath: "", sections: { rings: unsupported, channels: unsupported, coalesce: unsupported }, ownRule: null };
+    for (const line of stdout.split("\n")) {
+        const [kind, a = "", b = "", c = ""] = line.split("\t");
+        if (kind === "ethtool") {
+            snapshot.ethtoolPath = a.trim();
+        } else if (kind === "no-interface") {
+            snapshot.exists = false;
+        } else if (kind === "section" && OPTION_SECTION[a]) {
+            snapshot.sections[OPTION_SECTION[a]] = parseSection(OPTION_SECTION[a], Number(b), Buffer.from(c, "base64").toString("utf8"));
+        } else if (kind === "own") {
+            snapshot.ownRule = Buffer.from(a, "base64").toString("utf8");
+        }
+    }
+    return snapshot;
+}
+
+export async function readNic(transport: Transport, iface: string, rule: string): Promise<NicSnapshot> {
+    const result = await transport.run(shProgram(READ_PROGRAM, "pulumi-nic-read", [iface, rule]));
+    if (result.code !== 0) {
+        throw new RemoteCommandError(transport.target, "ethtool read", result);
+    }
+    return parseNicOutput(result.stdout);
+}
+
+export interface SectionChange {
+    section: Section;
+    words: string[];
+    /** Words that put back what was there, for rollback. */
+    undo: string[];
+}
+
+export class NicApplyError extends Error {}
+
+/** rule: content to write, null to remove, undefined to leave alone. */
+export async function applyNic(transport: Transport, iface: string, changes: SectionChange[], rulePath: string, rule: string | null | undefined): Promise<NicSnapshot> {
+    for (const word of changes.flatMap((c) => [...c.words, ...c.undo])) {
+        if (!/^[a-z0-9-]+$/.test(word)) {
+            throw new Error(`internal: unexpected ethtool word "${word}"`);
+        }
+    }
+    const args = [iface, rulePath, rule === null ? "-" : (rule ?? ""), ...changes.flatMap((c) => [SECTION_OPTIONS[c.section].set, c.words.join(" "), c.undo.join(" ")])];
+    const result = await transport.run(shProgram(APPLY_PROGRAM, "pulumi-nic-apply", args));
+    if (result.code !== 0) {
+        throw new RemoteCommandError(transport.target, "ethtool apply", result);
+    }
+    const failed = /^failed\t([^\t]*)\t(.*)$/m.exec(result.stdout);
+    if (failed) {
+        const notRestored = [...result.stdout.matchAll(/^rollback-failed\t(.*)$/gm)].map((m) => `ethtool ${m[1]}`);
+        const restored = notRestored.length
+            ? ` Could NOT restore ${notRestored.join(", ")}: check the host.`
+            : " Everything this operation had already changed was restored; the host is as it was.";
+        throw new NicApplyError(`${transport.target}: ethtool ${failed[1]} ${iface} failed: ${failed[2].trim()}.${restored}`);
+    }
+    if (!/^done$/m.test(result.stdout)) {
+        throw new NicApplyError(`${transport.target}: the ethtool apply program ended early: ${result.stdout.trim() || result.stderr.trim()}`);
+    }
+    return parseNicOutput(result.stdout);
+}
