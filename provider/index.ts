@@ -2,3 +2,4 @@ export { SysctlSet, SysctlSetArgs, SettingValue } from "./sysctl/resource";
 export { ConnectionArgs, ProxyConnectionArgs } from "./transport/connection";
 export { CpuGovernor, CpuGovernorArgs } from "./cpu-governor/resource";
 export { NicRingConfig, NicRingConfigArgs } from "./nic/resource";
+export { IrqAffinity, IrqAffinityArgs } from "./irq/resource";

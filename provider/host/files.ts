@@ -13,8 +13,12 @@ IFS='
 '
 for arg in "$@"; do
   case $arg in
-    pidof:*) name=\${arg#pidof:}; printf 'pids\\t%s\\t%s\\n' "$name" "$(pidof -x "$name" 2>/dev/null | tr ' ' ',')"; continue ;;
+    pidof:*) name=\${arg#pidof:}; pids=$(pidof -x "$name" 2>/dev/null)
+      printf 'pids\\t%s\\t%s\\n' "$name" "$(printf '%s' "$pids" | tr ' ' ',')"
+      for pid in $(printf '%s' "$pids" | tr ' ' '\\n'); do printf 'cmdline\\t%s\\t%s\\n' "$pid" "$(base64 -w0 < "/proc/$pid/cmdline" 2>/dev/null)"; done
+      continue ;;
     which:*) name=\${arg#which:}; printf 'which\\t%s\\t%s\\n' "$name" "$(command -v "$name" 2>/dev/null)"; continue ;;
+    readlink:*) name=\${arg#readlink:}; printf 'link\\t%s\\t%s\\n' "$name" "$(readlink -f "$name" 2>/dev/null)"; continue ;;
   esac
   found=
   for f in $arg; do
@@ -38,10 +42,14 @@ export interface FileSnapshot {
     pids: Map<string, number[]>;
     /** Command paths, for `which:NAME` requests ("" when absent). */
     commands: Map<string, string>;
+    /** Resolved symlinks, for `readlink:PATH` requests ("" when absent). */
+    links: Map<string, string>;
+    /** Argument vectors of the processes found by `pidof:NAME`. */
+    cmdlines: Map<number, string[]>;
 }
 
 export function parseFileSnapshot(stdout: string): FileSnapshot {
-    const snapshot: FileSnapshot = { files: new Map(), dirs: new Map(), pids: new Map(), commands: new Map() };
+    const snapshot: FileSnapshot = { files: new Map(), dirs: new Map(), pids: new Map(), commands: new Map(), links: new Map(), cmdlines: new Map() };
     for (const line of stdout.split("\n")) {
         const [kind, name, value = ""] = line.split("\t");
         if (kind === "file") {
@@ -52,12 +60,19 @@ export function parseFileSnapshot(stdout: string): FileSnapshot {
             snapshot.pids.set(name, value.split(",").filter(Boolean).map(Number));
         } else if (kind === "which") {
             snapshot.commands.set(name, value.trim());
+        } else if (kind === "link") {
+            snapshot.links.set(name, value.trim());
+        } else if (kind === "cmdline" && value) {
+            snapshot.cmdlines.set(Number(name), Buffer.from(value, "base64").toString("utf8").split("\0").filter(Boolean));
         }
     }
     return snapshot;
 }
 
-/** Reads files (glob patterns allowed), directory listings, `pidof:NAME` and `which:NAME` in one command. */
+/**
+ * Reads, in one command: files (glob patterns allowed), directory listings, and the requests
+ * `pidof:NAME` (pids and their command lines), `which:NAME`, `readlink:PATH`.
+ */
 export async function readFiles(transport: Transport, requests: readonly string[]): Promise<FileSnapshot> {
     const result = await transport.run(shProgram(READ_PROGRAM, "pulumi-tuning-read", requests));
     if (result.code !== 0) {
@@ -66,7 +81,11 @@ export async function readFiles(transport: Transport, requests: readonly string[
     return parseFileSnapshot(result.stdout);
 }
 
-const TRANSACTION_PROGRAM = `
+/**
+ * The transaction body, shared by programs that do more first (irqbalance handling): they
+ * define `undo_extra` to revert that on failure.
+ */
+export const TRANSACTION_BODY = `
 n=0
 flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
 rollback() {
@@ -76,7 +95,7 @@ rollback() {
     n=$((n-1))
   done
 }
-fail() { rollback; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
+fail() { rollback; undo_extra; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
 count=$1; shift
 while [ "$count" -gt 0 ]; do
   p=$1 v=$2; shift 2; count=$((count-1))
@@ -101,6 +120,8 @@ for f in "$@"; do
 done
 printf 'done\\n'
 `;
+
+const TRANSACTION_PROGRAM = `undo_extra() { :; }\n${TRANSACTION_BODY}`;
 
 export interface ValueWrite {
     /** A sysfs/procfs file. */

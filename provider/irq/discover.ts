@@ -1,0 +1,68 @@
+/**
+ * Finding an interface's queue IRQs the way mlnx_tune and Intel's set_irq_affinity do: the
+ * MSI vectors under /sys/class/net/IF/device/msi_irqs/, else /proc/interrupts names.
+ */
+
+export interface InterruptLine {
+    irq: number;
+    name: string;
+}
+
+/** Numbered lines of /proc/interrupts with their action name (the last field). */
+export function parseInterrupts(text: string): InterruptLine[] {
+    const lines = text.split("\n");
+    const cpuCount = (lines[0] ?? "").trim().split(/\s+/).filter((c) => /^CPU\d+$/.test(c)).length;
+    const result: InterruptLine[] = [];
+    for (const line of lines.slice(1)) {
+        const match = /^\s*(\d+):\s+(.*)$/.exec(line);
+        if (!match) {
+            continue;
+        }
+        const fields = match[2].trim().split(/\s+/);
+        const rest = fields.slice(cpuCount);
+        // After the per-CPU counts: chip name, hwirq/trigger, then the action name(s).
+        const name = rest.length >= 3 ? rest.slice(2).join(" ") : (rest[rest.length - 1] ?? "");
+        result.push({ irq: Number(match[1]), name: name.replace(/,$/, "") });
+    }
+    return result;
+}
+
+function escape(s: string): string {
+    return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** Names drivers give per-queue vectors of `iface` (or of its device, e.g. virtio0). */
+export function isQueueIrqName(name: string, iface: string, device: string | undefined): boolean {
+    const i = escape(iface);
+    const patterns = [
+        new RegExp(`^${i}[-_](TxRx|rx|tx|txrx|combined|fp|q|queue)[-_]?\\d+$`, "i"),
+        new RegExp(`^${i}-\\d+$`),
+        new RegExp(`^[a-z0-9]+-${i}-TxRx-\\d+$`, "i"),
+        /^mlx5_comp\d+(@pci:.*)?$/,
+    ];
+    if (device) {
+        patterns.push(new RegExp(`^${escape(device)}-(input|output)\\.\\d+$`));
+    }
+    return patterns.some((p) => p.test(name));
+}
+
+const NOT_A_QUEUE = /(config|async|ctrl|misc|mbox|err|event)/i;
+
+export interface Discovery {
+    irqs: InterruptLine[];
+    source: "msi_irqs" | "/proc/interrupts";
+}
+
+export function discoverQueueIrqs(iface: string, msiIrqs: number[] | undefined, interrupts: InterruptLine[], device: string | undefined): Discovery {
+    if (msiIrqs && msiIrqs.length > 0) {
+        const byIrq = new Map(interrupts.map((l) => [l.irq, l]));
+        const vectors = msiIrqs.map((irq) => byIrq.get(irq) ?? { irq, name: "" });
+        const queues = vectors.filter((v) => isQueueIrqName(v.name, iface, device));
+        const chosen = queues.length > 0 ? queues : vectors.filter((v) => !NOT_A_QUEUE.test(v.name));
+        return { irqs: chosen.sort((a, b) => a.irq - b.irq), source: "msi_irqs" };
+    }
+    return {
+        irqs: interrupts.filter((l) => isQueueIrqName(l.name, iface, device)).sort((a, b) => a.irq - b.irq),
+        source: "/proc/interrupts",
+    };
+}

@@ -1,0 +1,191 @@
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
+import { FileChanges, ValueWrite, readFiles } from "../host/files";
+import { transportFor } from "../transport";
+import { hostIdentity, optionalConnectionSchema } from "../transport/connection";
+import { containsUnknown } from "../unknowns";
+import { IrqbalanceRecord, UNIT_DIR, affinityDrift, affinityFile, irqbalanceRestore, placement, planIrqbalance, readRequests, renderUnit, viewOf } from "./plan";
+import { applyIrq } from "./remote";
+import { IrqAffinityInputs, irqAffinityInputsSchema, unitName } from "./schema";
+
+const INPUT_FIELDS = ["connection", "interface", "cpus", "spread", "numaLocal", "perIrq", "exclude", "irqbalance", "persist", "restoreOnDelete", "resourceName", "nicState"] as const;
+
+function inputsOf(props: Record<string, unknown>): Record<string, unknown> {
+    return Object.fromEntries(INPUT_FIELDS.filter((f) => props[f] !== undefined).map((f) => [f, props[f]]));
+}
+
+const parse = (props: Record<string, unknown>): IrqAffinityInputs => parseChecked(irqAffinityInputsSchema, inputsOf(props));
+
+interface IrqRecord {
+    /** Affinity each IRQ had before this resource first changed it. */
+    originals: Record<string, string>;
+    irqbalanceState?: IrqbalanceRecord;
+    unitFile?: string;
+}
+
+function recordOf(props: Record<string, unknown>): IrqRecord {
+    return {
+        originals: (props.originals as Record<string, string>) ?? {},
+        irqbalanceState: props.irqbalanceState as IrqbalanceRecord | undefined,
+        unitFile: props.unitFile as string | undefined,
+    };
+}
+
+const paths = (resourceName: string) => ({ unit: `${UNIT_DIR}/${unitName(resourceName)}`, link: `${UNIT_DIR}/multi-user.target.wants/${unitName(resourceName)}` });
+
+function explain(e: unknown): never {
+    const message = (e as Error).message;
+    if (/Input\/output error/.test(message)) {
+        throw new Error(`${message} (EIO: a kernel-managed IRQ, whose affinity the kernel sets itself and refuses to change)`);
+    }
+    throw e;
+}
+
+async function apply(raw: Record<string, unknown>, previous?: IrqRecord) {
+    const inputs = parse(raw);
+    const transport = transportFor(inputs.connection);
+    const snapshot = await readFiles(transport, readRequests(inputs));
+    const view = viewOf(inputs, snapshot);
+    const { assignment, warnings } = placement(inputs, view, transport.target);
+    const irqs = Object.keys(assignment).map(Number);
+    const irqbalance = planIrqbalance(inputs, view, irqs, previous?.irqbalanceState, transport.target);
+    if (irqbalance.warning) {
+        warnings.push(irqbalance.warning);
+    }
+    const writes: ValueWrite[] = [];
+    const originals: Record<string, string> = {};
+    for (const [irq, cpus] of Object.entries(assignment)) {
+        const live = view.affinity.get(Number(irq)) ?? "";
+        originals[irq] = previous?.originals[irq] ?? live;
+        if (affinityDrift({ [irq]: cpus }, view.affinity).length > 0) {
+            writes.push({ path: affinityFile(Number(irq)), value: cpus });
+        }
+    }
+    // IRQs no longer targeted (the queue count changed, or the policy) go back to what they had.
+    if (previous && inputs.restoreOnDelete) {
+        for (const [irq, original] of Object.entries(previous.originals)) {
+            if (!(irq in assignment) && view.affinity.has(Number(irq)) && original) {
+                writes.push({ path: affinityFile(Number(irq)), value: original });
+            }
+        }
+    }
+    const unit = paths(inputs.resourceName);
+    const files: FileChanges = {};
+    if (inputs.persist) {
+        const content = renderUnit(inputs.resourceName, assignment);
+        if (snapshot.files.get(unit.unit) !== content) {
+            files.write = [{ path: unit.unit, content }];
+            files.link = [{ path: unit.link, target: unit.unit }];
+        }
+    } else if (previous?.unitFile) {
+        files.remove = [unit.unit, unit.link];
+    }
+    warnings.forEach((w) => console.log(w));
+    const outcome = await applyIrq(transport, view.irqbalance.configFile, irqbalance.action, irqbalance.undo, writes, files).catch(explain);
+    const live: Record<string, string> = {};
+    for (const irq of Object.keys(assignment)) {
+        live[irq] = outcome.after.get(affinityFile(Number(irq))) ?? view.affinity.get(Number(irq)) ?? "absent";
+    }
+    return {
+        ...inputsOf(raw),
+        originals,
+        irqbalanceState: irqbalance.record,
+        unitFile: inputs.persist ? unit.unit : undefined,
+        hostId: hostIdentity(inputs.connection),
+        irqs: Object.fromEntries(view.discovery.irqs.map((l) => [String(l.irq), l.name])),
+        discoveredFrom: view.discovery.source,
+        assignment,
+        affinity: live,
+        unitStatus: inputs.persist ? "in place" : "not persisted",
+        warnings,
+    };
+}
+
+export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+    return { inputs: news, failures: checkFailures(irqAffinityInputsSchema, inputsOf(withoutEngineKeys(news))) };
+}
+
+export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
+    const raw = withoutEngineKeys(news);
+    if (containsUnknown(raw.connection)) {
+        return { changes: true, replaces: ["connection"] };
+    }
+    const inputs = parse(raw);
+    const old = parse(olds);
+    if (hostIdentity(parseChecked(optionalConnectionSchema, olds.connection)) !== hostIdentity(inputs.connection) || old.interface !== inputs.interface) {
+        return { changes: true, replaces: old.interface !== inputs.interface ? ["interface"] : ["connection"] };
+    }
+    const fields = ["cpus", "spread", "numaLocal", "perIrq", "exclude", "irqbalance", "persist", "restoreOnDelete", "nicState"] as const;
+    if (containsUnknown(raw) || fields.some((f) => JSON.stringify(old[f]) !== JSON.stringify(inputs[f]))) {
+        return { changes: true };
+    }
+    const assignment = (olds.assignment as Record<string, string>) ?? {};
+    if (affinityDrift(assignment, (olds.affinity as Record<string, string>) ?? {}).length > 0 || olds.unitStatus === "missing" || olds.unitStatus === "edited") {
+        return { changes: true };
+    }
+    const transport = transportFor(inputs.connection);
+    try {
+        const snapshot = await readFiles(transport, readRequests(inputs));
+        const view = viewOf(inputs, snapshot);
+        const drift = affinityDrift(assignment, view.affinity);
+        const discovered = view.discovery.irqs.map((l) => String(l.irq)).sort();
+        if (JSON.stringify(discovered) !== JSON.stringify(Object.keys(assignment).sort()) && !inputs.perIrq) {
+            drift.push(`${inputs.interface}'s queue IRQs are now ${discovered.join(", ") || "none"}`);
+        }
+        const unit = paths(inputs.resourceName).unit;
+        if (inputs.persist && snapshot.files.get(unit) !== renderUnit(inputs.resourceName, assignment)) {
+            drift.push(`${unit} is ${snapshot.files.has(unit) ? "edited" : "missing"}`);
+        }
+        if (drift.length > 0) {
+            console.log(`${transport.target}: drift on ${inputs.interface}: ${drift.join("; ")}`);
+            return { changes: true };
+        }
+    } catch (e) {
+        console.log(`${transport.target}: could not compare with live values: ${(e as Error).message}`);
+    }
+    return { changes: false };
+}
+
+export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {
+    const raw = withoutEngineKeys(news);
+    const outs = await apply(raw);
+    return { id: `${outs.hostId}#${String(raw.interface)}#${String(raw.resourceName)}`, outs };
+}
+
+export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> {
+    return { outs: await apply(withoutEngineKeys(news), recordOf(olds)) };
+}
+
+export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
+    const raw = withoutEngineKeys(props);
+    const inputs = parse(raw);
+    const snapshot = await readFiles(transportFor(inputs.connection), readRequests(inputs));
+    const view = viewOf(inputs, snapshot);
+    const assignment = (raw.assignment as Record<string, string>) ?? {};
+    const affinity = Object.fromEntries(Object.keys(assignment).map((irq) => [irq, view.affinity.get(Number(irq)) ?? "absent"]));
+    const unit = paths(inputs.resourceName).unit;
+    const unitStatus = !inputs.persist ? "not persisted" : !snapshot.files.has(unit) ? "missing" : snapshot.files.get(unit) === renderUnit(inputs.resourceName, assignment) ? "in place" : "edited";
+    return { id, props: { ...raw, affinity, unitStatus }, inputs: inputsOf(raw) };
+}
+
+export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
+    const raw = withoutEngineKeys(props);
+    const inputs = parse(raw);
+    const record = recordOf(raw);
+    const transport = transportFor(inputs.connection);
+    const snapshot = await readFiles(transport, readRequests(inputs));
+    const view = viewOf(inputs, snapshot);
+    const writes: ValueWrite[] = [];
+    if (inputs.restoreOnDelete) {
+        for (const [irq, original] of Object.entries(record.originals)) {
+            const live = view.affinity.get(Number(irq));
+            if (live !== undefined && original && affinityDrift({ [irq]: original }, view.affinity).length > 0) {
+                writes.push({ path: affinityFile(Number(irq)), value: original });
+            }
+        }
+    }
+    const unit = paths(inputs.resourceName);
+    const files: FileChanges = record.unitFile ? { remove: [unit.unit, unit.link] } : {};
+    const restore = irqbalanceRestore(record.irqbalanceState, view);
+    await applyIrq(transport, record.irqbalanceState?.banned?.configFile ?? view.irqbalance.configFile, restore, {}, writes, files).catch(explain);
+}

@@ -1,0 +1,249 @@
+import { formatCpuList, parseCpuList, sameCpuList } from "../cpus";
+import { FileSnapshot } from "../host/files";
+import { Discovery, InterruptLine, discoverQueueIrqs, parseInterrupts } from "./discover";
+import { CONFIG_FILES, IrqbalanceState, banArgs, withBannedIrqs, withoutBannedIrqs } from "./irqbalance";
+import { IrqAffinityInputs, unitName } from "./schema";
+
+export const UNIT_DIR = "/etc/systemd/system";
+
+export function readRequests(inputs: IrqAffinityInputs): string[] {
+    const dev = `/sys/class/net/${inputs.interface}/device`;
+    return [
+        `/sys/class/net/${inputs.interface}`,
+        "/sys/devices/system/cpu/online",
+        `${dev}/msi_irqs`,
+        `${dev}/numa_node`,
+        `readlink:${dev}`,
+        "/sys/devices/system/node/node[0-9]*/cpulist",
+        "/proc/interrupts",
+        "/proc/irq/[0-9]*/smp_affinity_list",
+        "pidof:irqbalance",
+        ...CONFIG_FILES,
+        "which:systemctl",
+        "/run/systemd/system",
+        `${UNIT_DIR}/${unitName(inputs.resourceName)}`,
+    ];
+}
+
+export const affinityFile = (irq: number) => `/proc/irq/${irq}/smp_affinity_list`;
+
+export interface HostIrqView {
+    exists: boolean;
+    online: number[];
+    discovery: Discovery;
+    interrupts: InterruptLine[];
+    numaNode?: number;
+    numaCpus?: number[];
+    affinity: Map<number, string>;
+    irqbalance: IrqbalanceState;
+}
+
+export function viewOf(inputs: IrqAffinityInputs, snapshot: FileSnapshot): HostIrqView {
+    const dev = `/sys/class/net/${inputs.interface}/device`;
+    const interrupts = parseInterrupts(snapshot.files.get("/proc/interrupts") ?? "");
+    const msi = snapshot.dirs.get(`${dev}/msi_irqs`)?.map(Number).filter(Number.isInteger);
+    const deviceLink = snapshot.links.get(dev);
+    const device = deviceLink ? deviceLink.split("/").pop() : undefined;
+    const numaText = snapshot.files.get(`${dev}/numa_node`)?.trim();
+    const numaNode = numaText !== undefined && /^\d+$/.test(numaText) ? Number(numaText) : undefined;
+    const nodeCpus = numaNode !== undefined ? snapshot.files.get(`/sys/devices/system/node/node${numaNode}/cpulist`) : undefined;
+    const affinity = new Map<number, string>();
+    for (const [path, content] of snapshot.files) {
+        const match = /^\/proc\/irq\/(\d+)\/smp_affinity_list$/.exec(path);
+        if (match) {
+            affinity.set(Number(match[1]), content.trim());
+        }
+    }
+    const pids = snapshot.pids.get("irqbalance") ?? [];
+    const configFile = CONFIG_FILES.find((f) => snapshot.files.has(f)) ?? CONFIG_FILES[0];
+    return {
+        exists: snapshot.dirs.has(`/sys/class/net/${inputs.interface}`),
+        online: parseCpuList(snapshot.files.get("/sys/devices/system/cpu/online") ?? ""),
+        discovery: discoverQueueIrqs(inputs.interface, msi, interrupts, device),
+        interrupts,
+        numaNode,
+        numaCpus: nodeCpus !== undefined ? parseCpuList(nodeCpus) : undefined,
+        affinity,
+        irqbalance: {
+            running: pids.length > 0,
+            pids,
+            cmdline: pids.length > 0 ? (snapshot.cmdlines.get(pids[0]) ?? []) : [],
+            systemd: snapshot.dirs.has("/run/systemd/system") && (snapshot.commands.get("systemctl") ?? "") !== "",
+            configFile,
+            configContent: snapshot.files.get(configFile) ?? null,
+        },
+    };
+}
+
+export class PlacementError extends Error {}
+
+/** IRQ number → CPU list, by the chosen policy. */
+export function placement(inputs: IrqAffinityInputs, view: HostIrqView, target: string): { assignment: Record<string, string>; warnings: string[] } {
+    const warnings: string[] = [];
+    const irqs = view.discovery.irqs;
+    const fail = (why: string) => {
+        throw new PlacementError(`${target}: ${why}. Nothing was changed.`);
+    };
+    if (!view.exists) {
+        fail(`interface ${inputs.interface} does not exist`);
+    }
+    if (irqs.length === 0) {
+        fail(`found no queue IRQs for ${inputs.interface} (looked in /sys/class/net/${inputs.interface}/device/msi_irqs and /proc/interrupts)`);
+    }
+    const excluded = new Set(inputs.exclude ? parseCpuList(inputs.exclude) : []);
+    const usable = (cpus: number[], what: string) => {
+        const left = cpus.filter((c) => !excluded.has(c) && view.online.includes(c));
+        if (left.length === 0) {
+            fail(`no online CPU left in ${what} ${formatCpuList(cpus)}${excluded.size ? ` after excluding ${formatCpuList([...excluded])}` : ""} (online: ${formatCpuList(view.online)})`);
+        }
+        return left;
+    };
+    const assignment: Record<string, string> = {};
+    if (inputs.perIrq) {
+        for (const [key, list] of Object.entries(inputs.perIrq)) {
+            const irq = irqs.find((l) => String(l.irq) === key || l.name === key);
+            if (!irq) {
+                fail(`perIrq names "${key}", which is not one of ${inputs.interface}'s queue IRQs (${irqs.map((l) => `${l.irq} ${l.name}`.trim()).join(", ")})`);
+            }
+            usable(parseCpuList(list), `perIrq["${key}"]`);
+            assignment[String(irq!.irq)] = formatCpuList(parseCpuList(list));
+        }
+        return { assignment, warnings };
+    }
+    if (inputs.cpus) {
+        const list = formatCpuList(usable(parseCpuList(inputs.cpus), "cpus"));
+        irqs.forEach((l) => (assignment[String(l.irq)] = list));
+        return { assignment, warnings };
+    }
+    let pool: number[];
+    if (inputs.numaLocal) {
+        if (view.numaNode === undefined || !view.numaCpus) {
+            warnings.push(`${target}: ${inputs.interface} reports no NUMA node; spreading over all online CPUs`);
+            pool = usable(view.online, "online CPUs");
+        } else {
+            pool = usable(view.numaCpus, `NUMA node ${view.numaNode} CPUs`);
+        }
+    } else {
+        pool = usable(parseCpuList(inputs.spread!), "spread");
+    }
+    irqs.forEach((l, i) => (assignment[String(l.irq)] = String(pool[i % pool.length])));
+    return { assignment, warnings };
+}
+
+/** Steps on the irqbalance daemon, run in this order: config file, systemctl, kill, start. */
+export interface ServiceAction {
+    config?: string;
+    systemctl?: "stop" | "start" | "try-restart";
+    /** "pids": the listed pids; "all": every irqbalance running at that moment. */
+    kill?: "pids" | "all";
+    pids?: number[];
+    /** argv to start detached (a daemon not managed by systemd). */
+    start?: string[];
+}
+
+export interface IrqbalanceRecord {
+    policy: "ban" | "stop" | "leave";
+    /** Set when we stopped a running irqbalance, so delete starts it again. */
+    stopped?: { systemd: boolean; cmdline: string[] };
+    /** Set when we banned IRQs, so delete takes exactly those bans out again. */
+    banned?: { irqs: number[]; configFile: string; systemd: boolean; cmdline: string[] };
+}
+
+export interface IrqbalancePlan {
+    action: ServiceAction;
+    /** Puts the daemon back as it was if a later step fails. */
+    undo: ServiceAction;
+    record: IrqbalanceRecord;
+    warning?: string;
+}
+
+export function planIrqbalance(inputs: IrqAffinityInputs, view: HostIrqView, irqs: number[], previous: IrqbalanceRecord | undefined, target: string): IrqbalancePlan {
+    const state = view.irqbalance;
+    const record: IrqbalanceRecord = { policy: inputs.irqbalance, stopped: previous?.stopped, banned: previous?.banned };
+    const original: ServiceAction = {
+        config: state.configContent ?? undefined,
+        ...(state.running ? (state.systemd ? { systemctl: "try-restart" as const } : { kill: "all" as const, start: state.cmdline }) : {}),
+    };
+    if (inputs.irqbalance === "leave") {
+        const warning = state.running ? `${target}: irqbalance is running and will move these IRQs (irqbalance: "leave")` : undefined;
+        return { action: {}, undo: {}, record, warning };
+    }
+    if (inputs.irqbalance === "stop") {
+        if (!state.running) {
+            return { action: {}, undo: {}, record };
+        }
+        record.stopped ??= { systemd: state.systemd, cmdline: state.cmdline };
+        return state.systemd
+            ? { action: { systemctl: "stop" }, undo: { systemctl: "start" }, record }
+            : { action: { kill: "pids", pids: state.pids }, undo: { start: state.cmdline }, record };
+    }
+    const banned = [...new Set([...(previous?.banned?.irqs ?? []), ...irqs])].sort((a, b) => a - b);
+    const config = withBannedIrqs(state.configContent, banned);
+    const configChanged = config !== (state.configContent ?? "");
+    const runningArgs = new Set(state.cmdline);
+    const runningHasBans = banArgs(banned).every((a) => runningArgs.has(a));
+    record.banned = { irqs: banned, configFile: state.configFile, systemd: state.systemd, cmdline: previous?.banned?.cmdline ?? state.cmdline };
+    if (!state.running || state.systemd) {
+        const restart = state.running && (configChanged || !runningHasBans);
+        const action: ServiceAction = { ...(configChanged ? { config } : {}), ...(restart ? { systemctl: "try-restart" as const } : {}) };
+        return { action, undo: configChanged || restart ? original : {}, record };
+    }
+    if (runningHasBans && !configChanged) {
+        return { action: {}, undo: {}, record };
+    }
+    const base = state.cmdline.filter((a) => !a.startsWith("--banirq="));
+    return {
+        action: { ...(configChanged ? { config } : {}), kill: "pids", pids: state.pids, start: [...base, ...banArgs(banned)] },
+        undo: original,
+        record,
+    };
+}
+
+/** Delete: undo what we did to irqbalance. */
+export function irqbalanceRestore(record: IrqbalanceRecord | undefined, view: HostIrqView): ServiceAction {
+    const state = view.irqbalance;
+    if (record?.stopped && !state.running) {
+        return record.stopped.systemd ? { systemctl: "start" } : { start: record.stopped.cmdline };
+    }
+    if (record?.banned) {
+        const config = withoutBannedIrqs(state.configContent ?? "", record.banned.irqs);
+        const action: ServiceAction = config !== (state.configContent ?? "") ? { config } : {};
+        if (state.running && state.systemd) {
+            return { ...action, systemctl: "try-restart" };
+        }
+        if (state.running && state.cmdline.some((a) => record.banned!.irqs.some((irq) => a === `--banirq=${irq}`))) {
+            const ours = new Set(banArgs(record.banned.irqs));
+            return { ...action, kill: "all", start: state.cmdline.filter((a) => !ours.has(a)) };
+        }
+        return action;
+    }
+    return {};
+}
+
+export function renderUnit(resourceName: string, assignment: Record<string, string>): string {
+    const lines = [
+        "[Unit]",
+        `Description=IRQ affinity set by pulumi-linux-tuning (${resourceName.replace(/[\r\n]/g, " ")})`,
+        "After=network-pre.target irqbalance.service",
+        "",
+        "[Service]",
+        "Type=oneshot",
+        "RemainAfterExit=yes",
+        ...Object.entries(assignment).map(([irq, cpus]) => `ExecStart=/bin/sh -c 'echo ${cpus} > ${affinityFile(Number(irq))}'`),
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "",
+    ];
+    return lines.join("\n");
+}
+
+export function affinityDrift(assignment: Record<string, string>, live: Map<number, string> | Record<string, string>): string[] {
+    const get = (irq: string) => (live instanceof Map ? live.get(Number(irq)) : live[irq]);
+    return Object.entries(assignment)
+        .filter(([irq, cpus]) => {
+            const have = get(irq);
+            return have === undefined || !sameCpuList(have, cpus);
+        })
+        .map(([irq, cpus]) => `IRQ ${irq} live ${get(irq) ?? "absent"}, desired ${cpus}`);
+}

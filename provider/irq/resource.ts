@@ -1,0 +1,85 @@
+import * as pulumi from "@pulumi/pulumi";
+import { delegatingProvider } from "../dynamic";
+import type { NicRingConfig } from "../nic/resource";
+import { ConnectionArgs, secretConnection } from "../transport/connection";
+
+export interface IrqAffinityArgs {
+    connection?: pulumi.Input<ConnectionArgs>;
+    /** The interface whose queue IRQs to place. Defaults to `nic`'s interface. */
+    interface?: pulumi.Input<string>;
+    /**
+     * The NicRingConfig of the same interface. Affinity is then applied after it, and again
+     * whenever its rings or channels change (drivers reallocate IRQs, losing affinity).
+     */
+    nic?: NicRingConfig;
+    /** Policy: every queue IRQ on this CPU list. */
+    cpus?: pulumi.Input<string>;
+    /** Policy: one CPU per queue IRQ, round-robin over this CPU list (Intel's set_irq_affinity "custom"). */
+    spread?: pulumi.Input<string>;
+    /** Policy: one CPU per queue IRQ, round-robin over the CPUs of the NIC's NUMA node (mlnx_tune). */
+    numaLocal?: pulumi.Input<boolean>;
+    /** Policy: explicit CPU list per IRQ, keyed by IRQ number or /proc/interrupts name. */
+    perIrq?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** CPUs never to use (application or isolated cores); with cpus, spread and numaLocal. */
+    exclude?: pulumi.Input<string>;
+    /**
+     * What to do about irqbalance before writing: "ban" (default; add --banirq for these IRQs
+     * to IRQBALANCE_ARGS and restart it), "stop", or "leave". Undone on delete.
+     */
+    irqbalance?: pulumi.Input<"ban" | "stop" | "leave">;
+    /** Install a systemd oneshot unit that re-applies the affinity at boot. Default true. */
+    persist?: pulumi.Input<boolean>;
+    /** On delete, put back each IRQ's original affinity. Default true. */
+    restoreOnDelete?: pulumi.Input<boolean>;
+}
+
+/** CPU affinity for one interface's queue IRQs, with irqbalance dealt with first. */
+export class IrqAffinity extends pulumi.dynamic.Resource {
+    /** The interface's queue IRQs found on the host: number → /proc/interrupts name. */
+    declare public readonly irqs: pulumi.Output<Record<string, string>>;
+    /** Where they were found: "msi_irqs" or "/proc/interrupts". */
+    declare public readonly discoveredFrom: pulumi.Output<string>;
+    /** CPU list per IRQ that the policy chose. */
+    declare public readonly assignment: pulumi.Output<Record<string, string>>;
+    /** Live smp_affinity_list per IRQ. */
+    declare public readonly affinity: pulumi.Output<Record<string, string>>;
+    declare public readonly originals: pulumi.Output<Record<string, string>>;
+    declare public readonly unitFile: pulumi.Output<string | undefined>;
+    declare public readonly unitStatus: pulumi.Output<string>;
+    declare public readonly warnings: pulumi.Output<string[]>;
+
+    constructor(name: string, args: IrqAffinityArgs, opts?: pulumi.CustomResourceOptions) {
+        const { nic, ...rest } = args;
+        super(
+            delegatingProvider("irq/handlers"),
+            name,
+            {
+                ...rest,
+                interface: args.interface ?? nic?.interface,
+                nicState: nic ? nic.desired : undefined,
+                connection: secretConnection(args.connection),
+                resourceName: name,
+                irqs: undefined,
+                discoveredFrom: undefined,
+                assignment: undefined,
+                affinity: undefined,
+                originals: undefined,
+                irqbalanceState: undefined,
+                unitFile: undefined,
+                unitStatus: undefined,
+                hostId: undefined,
+                warnings: undefined,
+            },
+            nic ? { ...opts, dependsOn: mergeDependsOn(opts?.dependsOn, nic) } : opts,
+            "linux-tuning",
+            "IrqAffinity",
+        );
+    }
+}
+
+function mergeDependsOn(existing: pulumi.CustomResourceOptions["dependsOn"], extra: pulumi.Resource): pulumi.Input<pulumi.Input<pulumi.Resource>[]> {
+    if (existing === undefined) {
+        return [extra];
+    }
+    return pulumi.output(existing).apply((deps) => [...(Array.isArray(deps) ? deps : [deps]), extra]) as pulumi.Input<pulumi.Input<pulumi.Resource>[]>;
+}
