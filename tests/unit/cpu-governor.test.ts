@@ -1,0 +1,64 @@
+import { strict as assert } from "assert";
+import { FileSnapshot } from "../../provider/host/files";
+import { detectGovernorDrift, planGovernor, planGovernorRestore, renderUnit } from "../../provider/cpu-governor/plan";
+import { cpuGovernorInputsSchema } from "../../provider/cpu-governor/schema";
+
+const C = "/sys/devices/system/cpu";
+
+function host(cpufreq = true): FileSnapshot {
+    const files = new Map<string, string>([[`${C}/online`, "0-1\n"]]);
+    if (cpufreq) {
+        for (const cpu of [0, 1]) {
+            files.set(`${C}/cpu${cpu}/cpufreq/scaling_governor`, "powersave\n");
+            files.set(`${C}/cpu${cpu}/cpufreq/scaling_available_governors`, "performance powersave\n");
+            files.set(`${C}/cpu${cpu}/cpufreq/energy_performance_preference`, "balance_power\n");
+            files.set(`${C}/cpu${cpu}/cpufreq/energy_performance_available_preferences`, "default performance balance_performance balance_power power\n");
+        }
+    }
+    return { files, dirs: new Map(), pids: new Map(), commands: new Map(), links: new Map(), cmdlines: new Map() };
+}
+
+const inputs = (extra: Record<string, unknown>) => cpuGovernorInputsSchema.parse({ resourceName: "gov", governor: "performance", ...extra });
+
+describe("CpuGovernor planning", function () {
+    it("picks the first available governor of a preference list and captures originals", function () {
+        const plan = planGovernor(inputs({ governor: ["schedutil", "performance"], energyPerformancePreference: "balance_performance" }), host(), "h");
+        assert.deepEqual(plan.desired.governors, { cpu0: "performance", cpu1: "performance" });
+        assert.deepEqual(plan.writes.map((w) => w.path), [
+            `${C}/cpu0/cpufreq/scaling_governor`,
+            `${C}/cpu0/cpufreq/energy_performance_preference`,
+            `${C}/cpu1/cpufreq/scaling_governor`,
+            `${C}/cpu1/cpufreq/energy_performance_preference`,
+        ]);
+        assert.deepEqual(plan.record.originals.cpu0, { governor: "powersave", epp: "balance_power" });
+        assert.equal(plan.files.write?.[0].path, "/etc/systemd/system/pulumi-cpu-governor-gov.service");
+        assert.equal(plan.files.link?.[0].path, "/etc/systemd/system/multi-user.target.wants/pulumi-cpu-governor-gov.service");
+    });
+
+    it("refuses a governor the CPU does not offer, listing what it does", function () {
+        assert.throws(() => planGovernor(inputs({ governor: "ondemand" }), host(), "h"), /none of ondemand is available on cpu0 \(available: performance powersave\)/);
+    });
+
+    it("follows onUnsupported on a host without cpufreq", function () {
+        assert.throws(() => planGovernor(inputs({}), host(false), "h"), /no cpufreq .* onUnsupported: "skip"/);
+        const skipped = planGovernor(inputs({ onUnsupported: "skip" }), host(false), "h");
+        assert.deepEqual(skipped.writes, []);
+        assert.match(skipped.record.unsupported ?? "", /no cpufreq/);
+        assert.match(skipped.warnings[0], /skipped/);
+    });
+
+    it("refuses offline CPUs", function () {
+        assert.throws(() => planGovernor(inputs({ cpus: "0-3" }), host(), "h"), /CPU 2-3 are not online \(online: 0-1\)/);
+    });
+
+    it("detects per-CPU drift and restores originals", function () {
+        const desired = { governors: { cpu0: "performance", cpu1: "performance" }, epp: {} };
+        const live = host();
+        live.files.set(`${C}/cpu0/cpufreq/scaling_governor`, "performance");
+        const unit = renderUnit("gov", desired);
+        assert.deepEqual(detectGovernorDrift(desired, live, "/u", unit).cpus, [{ cpu: "cpu1", live: "powersave", desired: "performance" }]);
+        const restore = planGovernorRestore({ originals: { cpu0: { governor: "powersave" } }, unitFile: "/u" }, live, true, "gov");
+        assert.deepEqual(restore.writes, [{ path: `${C}/cpu0/cpufreq/scaling_governor`, value: "powersave" }]);
+        assert.ok(restore.files.remove?.includes("/u"));
+    });
+});

@@ -1,0 +1,104 @@
+import { strict as assert } from "assert";
+import { discoverQueueIrqs, parseInterrupts } from "../../provider/irq/discover";
+import { withBannedIrqs, withoutBannedIrqs } from "../../provider/irq/irqbalance";
+import { HostIrqView, irqbalanceRestore, placement, planIrqbalance } from "../../provider/irq/plan";
+import { irqAffinityInputsSchema } from "../../provider/irq/schema";
+import { checkFailures } from "../../provider/check";
+
+const INTERRUPTS = `           CPU0       CPU1       CPU2       CPU3
+  24:          1          0          0          0  IO-APIC   5-edge      ACPI:Ged
+ 101:          0          0          0          0  PCI-MSIX-0000:3b:00.0   0-edge      eth1
+ 102:        100          0          0          0  PCI-MSIX-0000:3b:00.0   1-edge      eth1-TxRx-0
+ 103:        100          0          0          0  PCI-MSIX-0000:3b:00.0   2-edge      eth1-TxRx-1
+ 104:        100          0          0          0  PCI-MSIX-0000:3b:00.0   3-edge      eth1-TxRx-2
+  40:          0          0          0          0  PCI-MSIX-0000:00:01.0   0-edge      virtio0-config
+  41:          9          0          0          0  PCI-MSIX-0000:00:01.0   1-edge      virtio0-input.0
+  42:          9          0          0          0  PCI-MSIX-0000:00:01.0   2-edge      virtio0-output.0
+`;
+
+function view(extra: Partial<HostIrqView> = {}): HostIrqView {
+    const interrupts = parseInterrupts(INTERRUPTS);
+    return {
+        exists: true,
+        online: [0, 1, 2, 3],
+        discovery: discoverQueueIrqs("eth1", [101, 102, 103, 104], interrupts, "0000:3b:00.0"),
+        interrupts,
+        numaNode: 0,
+        numaCpus: [0, 1],
+        affinity: new Map([[102, "0-3"], [103, "0-3"], [104, "0-3"]]),
+        irqbalance: { running: false, pids: [], cmdline: [], systemd: false, configFile: "/etc/default/irqbalance", configContent: null },
+        ...extra,
+    };
+}
+
+const inputs = (extra: Record<string, unknown>) => irqAffinityInputsSchema.parse({ interface: "eth1", resourceName: "irq", ...extra });
+
+describe("IRQ discovery", function () {
+    it("takes queue vectors from msi_irqs and leaves the misc vector out", function () {
+        assert.deepEqual(view().discovery.irqs.map((l) => l.irq), [102, 103, 104]);
+        assert.equal(view().discovery.source, "msi_irqs");
+    });
+
+    it("falls back to /proc/interrupts names, including virtio's per-device names", function () {
+        const interrupts = parseInterrupts(INTERRUPTS);
+        assert.deepEqual(discoverQueueIrqs("eth1", undefined, interrupts, undefined).irqs.map((l) => l.irq), [102, 103, 104]);
+        assert.deepEqual(discoverQueueIrqs("eth0", [], interrupts, "virtio0").irqs.map((l) => l.name), ["virtio0-input.0", "virtio0-output.0"]);
+    });
+});
+
+describe("IRQ placement", function () {
+    it("spreads round-robin over a set, minus excluded CPUs", function () {
+        assert.deepEqual(placement(inputs({ spread: "0-3", exclude: "0" }), view(), "h").assignment, { "102": "1", "103": "2", "104": "3" });
+    });
+
+    it("uses the NIC's NUMA node CPUs", function () {
+        assert.deepEqual(placement(inputs({ numaLocal: true }), view(), "h").assignment, { "102": "0", "103": "1", "104": "0" });
+        const noNuma = placement(inputs({ numaLocal: true }), view({ numaNode: undefined, numaCpus: undefined }), "h");
+        assert.ok(noNuma.warnings[0].includes("no NUMA node"));
+    });
+
+    it("assigns explicit lists per IRQ number or name", function () {
+        assert.deepEqual(placement(inputs({ perIrq: { "eth1-TxRx-0": "2", "104": "3" } }), view(), "h").assignment, { "102": "2", "104": "3" });
+        assert.throws(() => placement(inputs({ perIrq: { "999": "1" } }), view(), "h"), /not one of eth1's queue IRQs/);
+    });
+
+    it("refuses a mask with no online CPU", function () {
+        assert.throws(() => placement(inputs({ cpus: "6-7" }), view(), "h"), /no online CPU left in cpus 6-7 \(online: 0-3\)/);
+        assert.throws(() => placement(inputs({ cpus: "2", exclude: "2" }), view(), "h"), /after excluding 2/);
+    });
+
+    it("requires exactly one policy", function () {
+        assert.ok(checkFailures(irqAffinityInputsSchema, { interface: "eth1", resourceName: "x", cpus: "1", spread: "2" }).some((f) => /exactly one/.test(f.reason)));
+        assert.ok(checkFailures(irqAffinityInputsSchema, { interface: "eth1", resourceName: "x" }).some((f) => /exactly one/.test(f.reason)));
+    });
+});
+
+describe("irqbalance handling", function () {
+    it("adds and removes exactly our bans in IRQBALANCE_ARGS", function () {
+        const banned = withBannedIrqs('# comment\nIRQBALANCE_ARGS="--policyscript=/x"\n', [102, 103]);
+        assert.match(banned, /^IRQBALANCE_ARGS="--policyscript=\/x --banirq=102 --banirq=103"$/m);
+        assert.match(withoutBannedIrqs(banned, [102, 103]), /^IRQBALANCE_ARGS="--policyscript=\/x"$/m);
+        assert.equal(withBannedIrqs(null, [5]), 'IRQBALANCE_ARGS="--banirq=5"\n');
+    });
+
+    it("restarts a daemon not run by systemd with --banirq, and undoes it on failure", function () {
+        const running = view({ irqbalance: { running: true, pids: [77], cmdline: ["/usr/sbin/irqbalance", "--foreground"], systemd: false, configFile: "/etc/default/irqbalance", configContent: null } });
+        const plan = planIrqbalance(inputs({ spread: "1-3" }), running, [102, 103], undefined, "h");
+        assert.deepEqual(plan.action.start, ["/usr/sbin/irqbalance", "--foreground", "--banirq=102", "--banirq=103"]);
+        assert.deepEqual(plan.action.pids, [77]);
+        assert.deepEqual(plan.undo.start, ["/usr/sbin/irqbalance", "--foreground"]);
+        const after = view({ irqbalance: { ...running.irqbalance, cmdline: plan.action.start!, configContent: plan.action.config! } });
+        const restore = irqbalanceRestore(plan.record, after);
+        assert.deepEqual(restore.start, ["/usr/sbin/irqbalance", "--foreground"]);
+        assert.match(restore.config ?? "", /IRQBALANCE_ARGS=""/);
+    });
+
+    it("uses systemctl under systemd, and stop/start for the stop policy", function () {
+        const systemd = view({ irqbalance: { running: true, pids: [5], cmdline: ["irqbalance"], systemd: true, configFile: "/etc/default/irqbalance", configContent: "" } });
+        assert.equal(planIrqbalance(inputs({ cpus: "1", irqbalance: "ban" }), systemd, [102], undefined, "h").action.systemctl, "try-restart");
+        const stop = planIrqbalance(inputs({ cpus: "1", irqbalance: "stop" }), systemd, [102], undefined, "h");
+        assert.equal(stop.action.systemctl, "stop");
+        const stopped = view({ irqbalance: { ...systemd.irqbalance, running: false, pids: [] } });
+        assert.equal(irqbalanceRestore(stop.record, stopped).systemctl, "start");
+    });
+});

@@ -1,0 +1,116 @@
+import { strict as assert } from "assert";
+import { parseCoalesce, parseMaxAndCurrent, RING_PARAMS, CHANNEL_PARAMS, setWords } from "../../provider/nic/ethtool";
+import { planNic, planNicRestore, renderRule, resolve } from "../../provider/nic/plan";
+import { NicSnapshot, parseNicOutput } from "../../provider/nic/remote";
+import { nicRingConfigInputsSchema } from "../../provider/nic/schema";
+import { checkFailures } from "../../provider/check";
+
+const RINGS = `Ring parameters for eth1:
+Pre-set maximums:
+RX:		4096
+RX Mini:	n/a
+RX Jumbo:	n/a
+TX:		4096
+Current hardware settings:
+RX:		256
+RX Mini:	n/a
+RX Jumbo:	n/a
+TX:		256
+`;
+const CHANNELS = `Channel parameters for eth1:
+Pre-set maximums:
+RX:		2
+TX:		2
+Other:		n/a
+Combined:	n/a
+Current hardware settings:
+RX:		1
+TX:		1
+Other:		n/a
+Combined:	n/a
+`;
+const COALESCE = `Coalesce parameters for eth1:
+Adaptive RX: on  TX: off
+stats-block-usecs:	n/a
+rx-usecs: 50
+rx-frames: 0
+tx-usecs: 50
+tx-frames: n/a
+`;
+
+function snapshot(): NicSnapshot {
+    return {
+        exists: true,
+        ethtoolPath: "/usr/sbin/ethtool",
+        ownRule: null,
+        sections: {
+            rings: { supported: true, ...parseMaxAndCurrent(RINGS, RING_PARAMS) },
+            channels: { supported: true, ...parseMaxAndCurrent(CHANNELS, CHANNEL_PARAMS) },
+            coalesce: { supported: true, max: {}, current: parseCoalesce(COALESCE) },
+        },
+    };
+}
+
+const inputs = (extra: Record<string, unknown>) => nicRingConfigInputsSchema.parse({ interface: "eth1", resourceName: "nic", ...extra });
+
+describe("ethtool parsing", function () {
+    it("reads maximums and current values, n/a as absent", function () {
+        assert.deepEqual(parseMaxAndCurrent(RINGS, RING_PARAMS), { max: { rx: 4096, tx: 4096 }, current: { rx: 256, tx: 256 } });
+        assert.deepEqual(parseMaxAndCurrent(CHANNELS, CHANNEL_PARAMS).current, { rx: 1, tx: 1 });
+        assert.deepEqual(parseCoalesce(COALESCE), { adaptiveRx: 1, adaptiveTx: 0, rxUsecs: 50, rxFrames: 0, txUsecs: 50 });
+        assert.deepEqual(setWords("coalesce", { adaptiveRx: 0, rxUsecs: 0 }), ["adaptive-rx", "off", "rx-usecs", "0"]);
+    });
+
+    it("parses the read program's sections, including an unsupported one", function () {
+        const b64 = (s: string) => Buffer.from(s).toString("base64");
+        const out = [`ethtool\t/usr/sbin/ethtool`, `section\t-g\t1\t${b64("netlink error: Operation not supported")}`, `section\t-l\t0\t${b64(CHANNELS)}`, `section\t-c\t0\t${b64(COALESCE)}`, "own-absent"].join("\n");
+        const parsed = parseNicOutput(out);
+        assert.deepEqual(parsed.sections.rings, { supported: false, reason: "netlink error: Operation not supported" });
+        assert.equal(parsed.sections.channels.supported, true);
+        assert.equal(parsed.ownRule, null);
+    });
+});
+
+describe("NicRingConfig planning", function () {
+    it("resolves max from the pre-set maximums and writes only what differs", function () {
+        const plan = planNic(inputs({ rings: { rx: "max", tx: 256 }, coalesce: { adaptiveRx: false } }), snapshot(), "/etc/udev/rules.d/x.rules", "h1");
+        assert.deepEqual(plan.desired.rings, { rx: 4096, tx: 256 });
+        assert.deepEqual(plan.changes, [
+            { section: "rings", words: ["rx", "4096"], undo: ["rx", "256"] },
+            { section: "coalesce", words: ["adaptive-rx", "off"], undo: ["adaptive-rx", "on"] },
+        ]);
+        assert.deepEqual(plan.record.originals, { rings: { rx: 256, tx: 256 }, coalesce: { adaptiveRx: 1 } });
+        assert.match(plan.rule ?? "", /KERNEL=="eth1", RUN\+="\/usr\/sbin\/ethtool -G eth1 rx 4096 tx 256"/);
+    });
+
+    it("names the maximum when a size is above it, and unsupported parameters", function () {
+        const problems = resolve(inputs({ rings: { rx: 8192, rxMini: 64 }, channels: { combined: 2 } }), snapshot()).problems;
+        assert.deepEqual(problems.map((p) => p.property), ["rings.rx", "rings.rxMini", "channels.combined"]);
+        assert.match(problems[0].reason, /8192 is above eth1's pre-set maximum 4096/);
+        assert.throws(() => planNic(inputs({ rings: { rx: 8192 } }), snapshot(), "r", "h1"), /rings\.rx: 8192 is above .* Nothing was changed/);
+    });
+
+    it("skips unsupported parameters under onUnsupported: skip", function () {
+        const snap = snapshot();
+        snap.sections.rings = { supported: false, reason: "Operation not supported" };
+        const plan = planNic(inputs({ rings: { rx: "max" }, channels: { rx: 2 }, onUnsupported: "skip" }), snap, "r", "h1");
+        assert.deepEqual(plan.record.skipped, ["rings"]);
+        assert.deepEqual(plan.changes, [{ section: "channels", words: ["rx", "2"], undo: ["rx", "1"] }]);
+    });
+
+    it("restores originals on delete", function () {
+        const snap = snapshot();
+        assert.deepEqual(planNicRestore({ originals: { rings: { rx: 512 } }, skipped: [] }, snap, true), [{ section: "rings", words: ["rx", "512"], undo: ["rx", "256"] }]);
+        assert.deepEqual(planNicRestore({ originals: { rings: { rx: 256 } }, skipped: [] }, snap, true), []);
+    });
+
+    it("renders no RUN line for sections without values", function () {
+        assert.equal(renderRule("n", "eth1", "/sbin/ethtool", { rings: {} }).split("\n").filter((l) => l.startsWith("ACTION")).length, 0);
+    });
+
+    it("validates inputs before any probe", function () {
+        const failures = checkFailures(nicRingConfigInputsSchema, { interface: "eth1; reboot", resourceName: "n", rings: { rx: -1 } });
+        assert.deepEqual(failures.map((f) => f.property).sort(), ["interface", "rings.rx"]);
+        assert.ok(checkFailures(nicRingConfigInputsSchema, { interface: "eth1", resourceName: "n" }).some((f) => /at least one/.test(f.reason)));
+    });
+});
