@@ -65,12 +65,17 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
     const originals: Record<string, string> = {};
     const skipped: string[] = [];
     const missing: string[] = [];
+    const readOnly: string[] = [];
     const unreadable: string[] = [];
 
     for (const [key, desired] of managedKeys(inputs)) {
         const live = snapshot.values.get(key);
-        if (!live || live.state === "missing") {
-            (inputs.onMissing === "skip" ? skipped : missing).push(key);
+        if (!live || live.state === "missing" || live.state === "readonly") {
+            if (inputs.onMissing === "skip") {
+                skipped.push(key);
+            } else {
+                (live?.state === "readonly" ? readOnly : missing).push(key);
+            }
             continue;
         }
         if (live.state === "unreadable") {
@@ -84,12 +89,14 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
             writes.push({ key, value: wanted });
         }
     }
-    if (missing.length > 0) {
-        throw new MissingKeysError(
-            `${target}: ${missing.join(", ")} ${missing.length === 1 ? "does" : "do"} not exist on this host ` +
-                `(an older kernel, a module not loaded, or a global-only key inside a network namespace or container). ` +
-                `Set onMissing: "skip" to skip missing keys. Nothing was changed.`,
-        );
+    if (missing.length > 0 || readOnly.length > 0) {
+        const reasons = [
+            missing.length > 0 &&
+                `${missing.join(", ")} ${missing.length === 1 ? "does" : "do"} not exist on this host ` +
+                    `(an older kernel, a module not loaded, or a global-only key inside a network namespace or container)`,
+            readOnly.length > 0 && `${readOnly.join(", ")} ${readOnly.length === 1 ? "is" : "are"} read-only here (/proc/sys mounted read-only, as in a container)`,
+        ].filter(Boolean);
+        throw new MissingKeysError(`${target}: ${reasons.join("; ")}. Set onMissing: "skip" to skip them. Nothing was changed.`);
     }
     if (unreadable.length > 0) {
         throw new Error(`${target}: cannot read ${unreadable.join(", ")}. Nothing was changed.`);
@@ -118,7 +125,7 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
 
     const warnings = otherWriterWarnings(snapshot.otherWriters, expected, target);
     if (skipped.length > 0) {
-        warnings.push(`${target}: skipped ${skipped.join(", ")}: not present on this host (onMissing: "skip")`);
+        warnings.push(`${target}: skipped ${skipped.join(", ")}: absent or read-only on this host (onMissing: "skip")`);
     }
     return {
         writes,

@@ -15,6 +15,7 @@ flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
 for p in "$@"; do
   f=/proc/sys/$p
   if [ ! -e "$f" ]; then printf 'missing\\t%s\\n' "$p"; continue; fi
+  if [ ! -w "$f" ] && [ -r "$f" ]; then printf 'readonly\\t%s\\t%s\\n' "$p" "$(flat "$(cat "$f" 2>/dev/null)")"; continue; fi
   if v=$(cat "$f" 2>&1); then printf 'value\\t%s\\t%s\\n' "$p" "$(flat "$v")"
   else printf 'unreadable\\t%s\\t%s\\n' "$p" "$(flat "$v")"; fi
 done
@@ -62,7 +63,12 @@ fi
 printf 'done\\n'
 `;
 
-export type LiveValue = { state: "value"; value: string } | { state: "missing" } | { state: "unreadable"; message: string };
+/** "readonly": present but not writable here (a read-only /proc/sys, as in containers). */
+export type LiveValue =
+    | { state: "value"; value: string }
+    | { state: "readonly"; value: string }
+    | { state: "missing" }
+    | { state: "unreadable"; message: string };
 
 export interface OtherWriter {
     file: string;
@@ -86,6 +92,9 @@ export function parseReadOutput(stdout: string): HostSnapshot {
         switch (kind) {
             case "value":
                 snapshot.values.set(canonicalKey(fields[0]), { state: "value", value: fields.slice(1).join("\t").trim().split(/\s+/).join(" ") });
+                break;
+            case "readonly":
+                snapshot.values.set(canonicalKey(fields[0]), { state: "readonly", value: fields.slice(1).join("\t").trim().split(/\s+/).join(" ") });
                 break;
             case "missing":
                 snapshot.values.set(canonicalKey(fields[0]), { state: "missing" });

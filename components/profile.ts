@@ -1,0 +1,107 @@
+import type { SettingValue } from "../provider/sysctl/values";
+import type { SourceKey } from "./sources";
+
+/** One value a profile sets, with where it comes from. */
+export interface Cited<T> {
+    value: T;
+    sources: SourceKey[];
+    /** Why this value, when it is derived or the sources disagree. */
+    note?: string;
+}
+
+export interface NicPlan {
+    rings?: { rx?: number | "max"; tx?: number | "max" };
+    coalesce?: { adaptiveRx?: boolean; adaptiveTx?: boolean; rxUsecs?: number };
+    sources: SourceKey[];
+}
+
+export interface IrqPlan {
+    policy: "numaLocal" | "spread";
+    sources: SourceKey[];
+}
+
+export interface GovernorPlan {
+    governor: string[];
+    energyPerformancePreference?: string[];
+    sources: SourceKey[];
+}
+
+/** Everything a profile will do to one host, resolved from the declared facts. */
+export interface ProfilePlan {
+    profile: string;
+    sysctls: Record<string, Cited<SettingValue>>;
+    nic?: NicPlan;
+    irq?: IrqPlan;
+    governor?: GovernorPlan;
+    /** Where the sources disagree: what was chosen and why. */
+    choices: string[];
+    /** Settings that only take effect at boot (kernel command line): documented, not applied. */
+    bootOnly: string[];
+}
+
+/** A user's changes to a profile: a new value, or null to drop the setting. */
+export type SysctlOverrides = Record<string, SettingValue | null>;
+
+export function applyOverrides(plan: ProfilePlan, overrides: SysctlOverrides | undefined): ProfilePlan {
+    if (!overrides) {
+        return plan;
+    }
+    const sysctls = { ...plan.sysctls };
+    for (const [key, value] of Object.entries(overrides)) {
+        if (value === null) {
+            delete sysctls[key];
+        } else {
+            sysctls[key] = { value, sources: [], note: "user override" };
+        }
+    }
+    return { ...plan, sysctls };
+}
+
+export class ProfileConflictError extends Error {}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * Two profiles on one host. Settings both set must agree; every disagreement is reported
+ * (at preview, as the program runs), never silently resolved. Resolve one with an override.
+ */
+export function composePlans(a: ProfilePlan, b: ProfilePlan, overrides?: SysctlOverrides): ProfilePlan {
+    const conflicts: string[] = [];
+    const sysctls = { ...a.sysctls };
+    for (const [key, setting] of Object.entries(b.sysctls)) {
+        const existing = sysctls[key];
+        if (existing && !same(existing.value, setting.value) && !(overrides && key in overrides)) {
+            conflicts.push(`${key}: ${a.profile} sets ${JSON.stringify(existing.value)}, ${b.profile} sets ${JSON.stringify(setting.value)}`);
+        }
+        if (!existing) {
+            sysctls[key] = setting;
+        } else {
+            sysctls[key] = { ...existing, sources: [...new Set([...existing.sources, ...setting.sources])] };
+        }
+    }
+    for (const part of ["nic", "irq", "governor"] as const) {
+        if (a[part] && b[part] && !same({ ...a[part], sources: [] }, { ...b[part], sources: [] })) {
+            conflicts.push(`${part}: ${a.profile} and ${b.profile} ask for different ${part} settings`);
+        }
+    }
+    if (conflicts.length > 0) {
+        throw new ProfileConflictError(`profiles ${a.profile} and ${b.profile} conflict:\n  ${conflicts.join("\n  ")}\nOverride the setting to choose.`);
+    }
+    return applyOverrides(
+        {
+            profile: `${a.profile}+${b.profile}`,
+            sysctls,
+            nic: a.nic ?? b.nic,
+            irq: a.irq ?? b.irq,
+            governor: a.governor ?? b.governor,
+            choices: [...a.choices, ...b.choices],
+            bootOnly: [...new Set([...a.bootOnly, ...b.bootOnly])],
+        },
+        overrides,
+    );
+}
+
+/** Plain values for a SysctlSet. */
+export function sysctlValues(plan: ProfilePlan): Record<string, SettingValue> {
+    return Object.fromEntries(Object.entries(plan.sysctls).map(([k, v]) => [k, v.value]));
+}

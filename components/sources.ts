@@ -1,0 +1,22 @@
+/** Where each profile value comes from. Keys are cited next to every value. */
+export const SOURCES = {
+    TUNED: { title: "tuned profiles (network-latency, latency-performance, network-throughput)", url: "https://github.com/redhat-performance/tuned/tree/master/profiles" },
+    MLNX: { title: "mlnx_tune and set_irq_affinity (Mellanox/NVIDIA)", url: "https://github.com/Mellanox/mlnx-tools" },
+    OSG: { title: "OSG/perfSONAR fasterdata host tuning", url: "https://osg-htc.org/networking/perfsonar/tools_scripts/fasterdata-tuning" },
+    "FD-100G": { title: "ESnet fasterdata: 100G tuning", url: "https://fasterdata.es.net/host-tuning/linux/100g-tuning/" },
+    "FD-IRQ": { title: "ESnet fasterdata: interrupt binding", url: "https://fasterdata.es.net/host-tuning/linux/100g-tuning/interrupt-binding/" },
+    "FD-PACE": { title: "ESnet fasterdata: packet pacing", url: "https://fasterdata.es.net/host-tuning/linux/packet-pacing/" },
+    CF: { title: "Cloudflare: optimizing TCP for high throughput and low latency", url: "https://blog.cloudflare.com/optimizing-tcp-for-high-throughput-and-low-latency/" },
+    IPS: { title: "Linux kernel: ip-sysctl", url: "https://docs.kernel.org/networking/ip-sysctl.html" },
+    NETS: { title: "Linux kernel: /proc/sys/net", url: "https://docs.kernel.org/admin-guide/sysctl/net.html" },
+    SCAL: { title: "Linux kernel: scaling in the networking stack", url: "https://docs.kernel.org/networking/scaling.html" },
+    SIPCONF: { title: "Linux tuning for SIP servers", url: "https://github.com/oussamahammami/Linux-Tuning-SIP-Servers" },
+    KAM: { title: "Kamailio: TCP tuning notes (doc/tcp_tunning.txt)", url: "https://github.com/kamailio/kamailio/blob/master/doc/tcp_tunning.txt" },
+    VOIP1: { title: "Linux tuning for SIP routers, part 1", url: "https://voipmagazine.wordpress.com/" },
+    MAJEK: { title: "Marek Majkowski: lessons from defending the indefensible (SYN/accept queues)", url: "https://speakerdeck.com/majek04/lessons-from-defending-the-indefensible" },
+    NDUDP: { title: "Netdata: UDP receive buffer errors", url: "https://www.netdata.cloud/" },
+    KVM: { title: "Linux kernel: /proc/sys/vm", url: "https://docs.kernel.org/admin-guide/sysctl/vm.html" },
+    derived: { title: "Derived: arithmetic from the declared facts, explained next to the value", url: "" },
+} as const;
+
+export type SourceKey = keyof typeof SOURCES;

@@ -1,0 +1,110 @@
+import { strict as assert } from "assert";
+import { readFileSync } from "fs";
+import * as path from "path";
+import {
+    ProfileConflictError,
+    applyOverrides,
+    bufferForPath,
+    composePlans,
+    highConnectionRatePlan,
+    highThroughputPlan,
+    lowLatencyPlan,
+    sipRouterPlan,
+    sysctlValues,
+} from "../../components";
+import { withProfileDocs } from "../../components/docs";
+import { SOURCES } from "../../components/sources";
+import { checkFailures } from "../../provider/check";
+import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
+
+const MIB = 1048576;
+
+describe("profile plans", function () {
+    it("sizes buffers at twice the BDP, at least 16 MiB, at most INT_MAX", function () {
+        const table: [number, number, number][] = [
+            [1, 1, 16 * MIB],
+            [1, 50, 16 * MIB],
+            [1, 200, 48 * MIB],
+            [10, 1, 16 * MIB],
+            [10, 50, 120 * MIB],
+            [10, 200, 477 * MIB],
+            [100, 1, 24 * MIB],
+            [100, 50, 1193 * MIB],
+            [100, 200, 2147483647],
+        ];
+        for (const [gbps, ms, expected] of table) {
+            assert.equal(bufferForPath(gbps, ms).buffer, expected, `${gbps} Gbit/s, ${ms} ms`);
+        }
+        assert.equal(bufferForPath(10, 50).bdpBytes, 62_500_000);
+    });
+
+    it("puts the computed buffer into rmem/wmem and tcp_rmem/tcp_wmem", function () {
+        const plan = highThroughputPlan({ linkGbps: 10, rttMs: 50 });
+        assert.deepEqual(sysctlValues(plan)["net.ipv4.tcp_rmem"], [4096, 131072, 120 * MIB]);
+        assert.deepEqual(sysctlValues(plan)["net.ipv4.tcp_wmem"], [4096, 16384, 120 * MIB]);
+        assert.equal(sysctlValues(plan)["net.core.rmem_max"], 120 * MIB);
+        assert.equal(sysctlValues(plan)["net.core.netdev_max_backlog"], 250000);
+        assert.equal(sysctlValues(highThroughputPlan({ linkGbps: 400, rttMs: 1 }))["net.core.netdev_max_backlog"], 1000000);
+        assert.equal(sysctlValues(plan)["net.ipv4.tcp_mtu_probing"], undefined);
+        assert.equal(sysctlValues(highThroughputPlan({ linkGbps: 10, rttMs: 50, jumboFrames: true }))["net.ipv4.tcp_mtu_probing"], 1);
+        assert.deepEqual(plan.nic?.rings, { rx: "max", tx: "max" });
+    });
+
+    it("derives udp_mem from the host's RAM in pages", function () {
+        assert.deepEqual(sysctlValues(sipRouterPlan({ memoryGiB: 64 }))["net.ipv4.udp_mem"], [1048576, 2097152, 4194304]);
+        assert.deepEqual(sysctlValues(sipRouterPlan({ memoryGiB: 4 }))["net.ipv4.udp_mem"], [65536, 131072, 262144]);
+        assert.equal(sysctlValues(sipRouterPlan({ memoryGiB: 4 }))["net.ipv4.ip_nonlocal_bind"], undefined);
+        assert.equal(sysctlValues(sipRouterPlan({ memoryGiB: 4, highAvailabilityVip: true }))["net.ipv4.ip_nonlocal_bind"], 1);
+    });
+
+    it("sizes accept and SYN queues from the connection rate, only ever raising", function () {
+        const plan = highConnectionRatePlan({ connectionsPerSecond: 100000, acceptStallMs: 200, handshakeMs: 50 });
+        assert.deepEqual(sysctlValues(plan)["net.core.somaxconn"], { atLeast: 20000 });
+        assert.deepEqual(sysctlValues(plan)["net.ipv4.tcp_max_syn_backlog"], { atLeast: 5000 });
+        assert.deepEqual(sysctlValues(highConnectionRatePlan({ connectionsPerSecond: 100 }))["net.core.somaxconn"], { atLeast: 4096 });
+        assert.deepEqual(sysctlValues(highConnectionRatePlan({ connectionsPerSecond: 10_000_000 }))["net.core.somaxconn"], { atLeast: 65535 });
+    });
+
+    it("never emits removed or no-op keys, cites a known source for every value, and passes SysctlSet's check", function () {
+        for (const plan of [lowLatencyPlan(), highThroughputPlan({ linkGbps: 25, rttMs: 10 }), sipRouterPlan({ memoryGiB: 32, highAvailabilityVip: true }), highConnectionRatePlan({ connectionsPerSecond: 5000 })]) {
+            assert.ok(!("net.ipv4.tcp_tw_recycle" in plan.sysctls));
+            assert.ok(!("net.ipv4.tcp_low_latency" in plan.sysctls));
+            for (const [key, setting] of Object.entries(plan.sysctls)) {
+                assert.ok(setting.sources.length > 0 && setting.sources.every((s) => s in SOURCES), `${plan.profile} ${key}`);
+            }
+            assert.deepEqual(checkFailures(sysctlSetInputsSchema, { resourceName: "p", settings: sysctlValues(plan) }), [], plan.profile);
+        }
+    });
+});
+
+describe("profile overrides and composition", function () {
+    it("changes or drops single settings", function () {
+        const plan = applyOverrides(lowLatencyPlan(), { "vm.stat_interval": 30, "vm.swappiness": null });
+        assert.equal(sysctlValues(plan)["vm.stat_interval"], 30);
+        assert.equal(plan.sysctls["vm.stat_interval"].note, "user override");
+        assert.ok(!("vm.swappiness" in plan.sysctls));
+    });
+
+    it("composes compatible profiles", function () {
+        const plan = composePlans(lowLatencyPlan(), highConnectionRatePlan({ connectionsPerSecond: 20000 }));
+        assert.equal(plan.profile, "low-latency+high-connection-rate");
+        assert.equal(sysctlValues(plan)["net.core.busy_poll"], 50);
+        assert.deepEqual(sysctlValues(plan)["net.core.somaxconn"], { atLeast: 4096 });
+    });
+
+    it("reports every conflict instead of resolving it, unless an override decides", function () {
+        const a = sipRouterPlan({ memoryGiB: 8 });
+        const b = highThroughputPlan({ linkGbps: 10, rttMs: 20 });
+        assert.throws(
+            () => composePlans(a, b),
+            (e: Error) => e instanceof ProfileConflictError && /net\.core\.rmem_max: sip-router sets 67108864, high-throughput sets 50331648/.test(e.message) && /netdev_max_backlog/.test(e.message) && /nic:/.test(e.message),
+        );
+    });
+});
+
+describe("README profile table", function () {
+    it("is generated from the code (run `npm run docs` after changing a profile)", function () {
+        const readme = readFileSync(path.join(__dirname, "../../README.md"), "utf8");
+        assert.equal(readme, withProfileDocs(readme));
+    });
+});
