@@ -1,0 +1,31 @@
+// Rings at the NIC's maximum, adaptive coalescing, queue IRQs spread over the NIC's NUMA node
+// away from the application cores, and the performance governor, on one host.
+//
+//   pulumi config set host 10.0.0.5
+//   pulumi config set hostKey "$(ssh-keyscan -t ed25519 10.0.0.5 | cut -d' ' -f2-)"
+//   pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519
+//   pulumi config set interface ens1f0
+import * as pulumi from "@pulumi/pulumi";
+import { CpuGovernor, IrqAffinity, NicRingConfig } from "pulumi-linux-tuning";
+
+const config = new pulumi.Config();
+const connection = { host: config.require("host"), hostKey: config.require("hostKey"), privateKey: config.requireSecret("sshPrivateKey") };
+const iface = config.get("interface") ?? "eth1";
+
+const nic = new NicRingConfig("nic", {
+    connection,
+    interface: iface,
+    rings: { rx: "max", tx: "max" },
+    coalesce: { adaptiveRx: true, adaptiveTx: true },
+    onUnsupported: "skip",
+});
+
+// `nic` orders this after the ring change and re-applies it whenever the rings change.
+const irqs = new IrqAffinity("irqs", { connection, nic, numaLocal: true, exclude: config.get("applicationCpus"), irqbalance: "ban" });
+
+const cpu = new CpuGovernor("cpu", { connection, governor: ["performance"], onUnsupported: "skip" });
+
+export const rings = nic.desired;
+export const maximums = nic.maximums;
+export const irqPlacement = irqs.assignment;
+export const governors = cpu.governors;

@@ -1,0 +1,125 @@
+import { strict as assert } from "assert";
+import {
+    ComposedProfile,
+    HighConnectionRateProfile,
+    HighThroughputProfile,
+    LowLatencyProfile,
+    SipRouterProfile,
+    TuningProfile,
+    highConnectionRatePlan,
+    lowLatencyPlan,
+    sysctlValues,
+} from "../../components";
+import { normalise } from "../../provider/sysctl/values";
+import { labStack } from "./engine";
+import { Lab, LabHost, connectionTo, labDown, labUp, onHost, sysctlOn } from "./lab";
+
+/** Everything a profile can touch on the emulated server host, for before/after comparison. */
+function hostState(lab: Lab, host: LabHost, keys: string[]): Record<string, string> {
+    const state: Record<string, string> = {};
+    for (const key of keys) {
+        state[key] = onHost(lab, host, ["sh", "-c", 'sysctl -n "$1" 2>/dev/null || echo absent', "sh", key]).trim().split(/\s+/).join(" ");
+    }
+    state.rings = onHost(lab, host, ["sh", "-c", "ethtool -g eth1 | sed -n '/Current/,$p'"]);
+    state.coalesce = onHost(lab, host, ["ethtool", "-c", "eth1"]);
+    state.irqs = onHost(lab, host, ["sh", "-c", "for i in 102 103 104 105; do cat /proc/irq/$i/smp_affinity_list; done"]);
+    state.governors = onHost(lab, host, ["sh", "-c", "cat /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor"]);
+    return state;
+}
+
+function collect() {
+    const chunks: string[] = [];
+    return { onOutput: (s: string) => chunks.push(s), text: () => chunks.join("") };
+}
+
+describe("profiles through the real engine on a lab host", function () {
+    this.timeout(10 * 60 * 1000);
+    let lab: Lab;
+    let host: LabHost;
+
+    before(function () {
+        lab = labUp(1);
+        [host] = lab.hosts;
+    });
+    after(function () {
+        if (lab) {
+            labDown(lab);
+        }
+    });
+
+    const cases: { name: string; make: (lab: Lab, host: LabHost) => TuningProfile }[] = [
+        { name: "low-latency", make: (lab, host) => new LowLatencyProfile("p", { connection: connectionTo(lab, host), interface: "eth1", applicationCpus: "2-3" }) },
+        { name: "high-throughput", make: (lab, host) => new HighThroughputProfile("p", { connection: connectionTo(lab, host), interface: "eth1", linkGbps: 10, rttMs: 20 }) },
+        { name: "sip-router", make: (lab, host) => new SipRouterProfile("p", { connection: connectionTo(lab, host), interface: "eth1", memoryGiB: 8 }) },
+        { name: "high-connection-rate", make: (lab, host) => new HighConnectionRateProfile("p", { connection: connectionTo(lab, host), connectionsPerSecond: 100000, acceptStallMs: 200 }) },
+    ];
+
+    for (const { name, make } of cases) {
+        it(`${name}: up applies it (global-only keys skipped and shown), preview is clean, destroy restores the host`, async function () {
+            let profile: TuningProfile | undefined;
+            const stack = await labStack(`profile-${name}`, async () => {
+                profile = make(lab, host);
+                return { skipped: profile.skipped };
+            });
+            const up = collect();
+            const result = await stack.up({ onOutput: up.onOutput });
+            const plan = profile!.plan;
+            const settings = sysctlValues(plan);
+            const skipped: string[] = result.outputs.skipped.value;
+            for (const [key, value] of Object.entries(settings)) {
+                if (skipped.includes(key)) {
+                    continue;
+                }
+                const live = sysctlOn(lab, host, key);
+                if (typeof value === "object" && !Array.isArray(value)) {
+                    const bound = "atLeast" in value ? value.atLeast : value.atMost;
+                    assert.ok("atLeast" in value ? Number(live) >= Number(bound) : Number(live) <= Number(bound), `${key} = ${live}`);
+                } else {
+                    assert.equal(live, normalise(value), key);
+                }
+            }
+            // Keys outside net.* are global: read-only in the lab host as in a container.
+            assert.ok(skipped.length > 0 || name === "high-connection-rate", "a netns host skips global-only keys");
+            if (skipped.length > 0) {
+                assert.match(up.text(), /skipped .*absent or read-only on this host/);
+            }
+            const preview = await stack.preview();
+            assert.deepEqual(Object.keys(preview.changeSummary).sort(), ["same"], JSON.stringify(preview.changeSummary));
+            await stack.destroy();
+        });
+    }
+
+    it("restores the host exactly: sysctls, rings, coalescing, IRQ affinity and governors", async function () {
+        const keys = [...new Set([...Object.keys(lowLatencyPlan().sysctls), ...Object.keys(highConnectionRatePlan({ connectionsPerSecond: 1 }).sysctls), "net.ipv4.tcp_rmem", "net.core.somaxconn"])];
+        const before = hostState(lab, host, keys);
+        const stack = await labStack("profile-restore", async () => {
+            new ComposedProfile("p", {
+                connection: connectionTo(lab, host),
+                interface: "eth1",
+                applicationCpus: "0",
+                plans: [lowLatencyPlan(), highConnectionRatePlan({ connectionsPerSecond: 100000 })],
+                sysctlOverrides: { "net.ipv4.tcp_rmem": [4096, 65536, 8388608] },
+            });
+        });
+        await stack.up();
+        const during = hostState(lab, host, keys);
+        assert.notDeepEqual(during, before);
+        assert.equal(during["net.ipv4.tcp_rmem"], "4096 65536 8388608", "the override is applied");
+        assert.match(during.coalesce, /Adaptive RX: off/);
+        assert.doesNotMatch(during.irqs, /^0$/m, "no IRQ on the application core");
+        await stack.destroy();
+        assert.deepEqual(hostState(lab, host, keys), before);
+    });
+
+    it("reports conflicting profiles at preview, before anything is applied", async function () {
+        const before = sysctlOn(lab, host, "net.core.somaxconn");
+        const stack = await labStack("profile-conflict", async () => {
+            new ComposedProfile("p", {
+                connection: connectionTo(lab, host),
+                plans: [highConnectionRatePlan({ connectionsPerSecond: 100000 }), { ...highConnectionRatePlan({ connectionsPerSecond: 1 }), profile: "other" }],
+            });
+        });
+        await assert.rejects(stack.preview(), /net\.core\.somaxconn: high-connection-rate sets \{"atLeast":20000\}, other sets \{"atLeast":4096\}/);
+        assert.equal(sysctlOn(lab, host, "net.core.somaxconn"), before);
+    });
+});
