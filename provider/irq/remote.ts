@@ -12,7 +12,7 @@ const APPLY_PROGRAM = `
 conf=$1; shift
 run_action() { # config systemctl-verb kill pids start
   if [ -n "$1" ]; then
-    printf '%s' "$1" > "$conf.pulumi-tmp" && mv -f "$conf.pulumi-tmp" "$conf" || return 1
+    { mkdir -p "\${conf%/*}" && printf '%s' "$1" > "$conf.pulumi-tmp" && mv -f "$conf.pulumi-tmp" "$conf"; } || return 1
   fi
   if [ -n "$2" ]; then systemctl "$2" irqbalance >/dev/null 2>&1 || return 1; fi
   case $3 in

@@ -11,7 +11,7 @@
 # Set PLT_LAB_KEEP_FAILED=1 to leave a lab whose `up` failed in place for inspection.
 set -euo pipefail
 
-LAB_ROOT="${PLT_LAB_ROOT:-/tmp/plt-labs}"
+LAB_ROOT="$(realpath -m -- "${PLT_LAB_ROOT:-/tmp/plt-labs}")"
 NET_PREFIX="10.239"
 MAX_HOSTS=60
 SSHD_WAIT_SECONDS=10
@@ -62,12 +62,36 @@ stop_host_pids() {
     sleep 0.1
   done
   for pid in "${pids[@]}"; do
-    pid_is_lab_host "$pid" "$hdir" && kill -KILL "$pid" 2>/dev/null || true
+    if pid_is_lab_host "$pid" "$hdir"; then kill -KILL "$pid" 2>/dev/null || true; fi
   done
 }
 
+# Processes left inside a lab netns (open ssh sessions, whose per-connection sshd outlives the
+# listener; anything started with `lab.sh exec`) would keep the namespace alive and hang their
+# clients once the veth is gone. Each pid is re-checked to still be in this netns right before it
+# is signalled, so a recycled pid is never hit.
+stop_netns_pids() {
+  local ns="$1" nsid pid sig i
+  local -a pids
+  nsid="net:[$(stat -L -c %i "/run/netns/$ns" 2>/dev/null)]" || return 0
+  for sig in TERM TERM TERM KILL; do
+    mapfile -t pids < <(ip netns pids "$ns" 2>/dev/null || true)
+    ((${#pids[@]})) || return 0
+    for pid in "${pids[@]}"; do
+      if [[ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" == "$nsid" ]]; then
+        kill "-$sig" "$pid" 2>/dev/null || true
+      fi
+    done
+    for ((i = 0; i < 10; i++)); do
+      [[ -z "$(ip netns pids "$ns" 2>/dev/null)" ]] && return 0
+      sleep 0.1
+    done
+  done
+  log "warning: processes still in $ns after SIGKILL: $(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')"
+}
+
 lab_down() {
-  local dir id hdir ns link leftover
+  local dir id hdir ns link
   dir="$(resolve_dir "$1")"
   id="$(basename -- "$dir")"
   log "down $id ($dir)"
@@ -81,8 +105,7 @@ lab_down() {
   # Namespaces and veths are found by name, so a lab whose lab.json was never written
   # (failed or interrupted `up`) is still cleaned up.
   for ns in $(ip netns list 2>/dev/null | awk -v p="plt-$id-h" 'index($1, p) == 1 {print $1}'); do
-    leftover="$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ' || true)"
-    [[ -n "$leftover" ]] && log "warning: processes still in $ns (not started by the lab, not killed): $leftover"
+    stop_netns_pids "$ns"
     ip netns delete "$ns" 2>/dev/null || true
   done
   for link in $(ip -o link show 2>/dev/null | awk -F': ' -v p="pv$id" '{sub(/@.*/, "", $2)} index($2, p) == 1 {print $2}'); do
@@ -161,10 +184,11 @@ build_network() {
 }
 
 write_host_files() {
-  local dir="$1" i="$2" addr="$3" hdir="$dir/hosts/h$i"
-  mkdir -p "$hdir/root/etc/sysctl.d"
-  chmod 0755 "$hdir/root" "$hdir/root/etc" "$hdir/root/etc/sysctl.d"
-  echo /etc/sysctl.d >"$hdir/mounts"
+  local dir="$1" i="$2" addr="$3"
+  local hdir="$dir/hosts/h$i"
+  mkdir -p "$hdir/root" "$hdir/etc-upper" "$hdir/etc-work"
+  chmod 0755 "$hdir/root" "$hdir/etc-upper"
+  : >"$hdir/mounts"
   ssh-keygen -q -t ed25519 -N '' -C "plt-lab-h$i" -f "$hdir/ssh_host_ed25519_key"
 
   # AuthorizedKeysFile is opened with the *user's* uid, and the lab dir is 0700 root, so for
@@ -195,6 +219,9 @@ EOF
 #!/bin/sh
 set -eu
 root='$hdir/root'
+# The host's own /etc: reads fall through to the machine's, writes (sysctl.d files, systemd
+# units, udev rules, /etc/default) land in this host's upper dir and nowhere else.
+mount -t overlay overlay -o 'lowerdir=/etc,upperdir=$hdir/etc-upper,workdir=$hdir/etc-work' /etc
 while IFS= read -r target || [ -n "\$target" ]; do
   case "\$target" in /*) ;; *) continue ;; esac
   if [ -d "\$root\$target" ]; then
@@ -237,6 +264,7 @@ wait_host() {
 
 write_state() {
   local dir="$1" id="$2" n="$3"
+  # shellcheck disable=SC2016 # JavaScript template literals, not shell expansions
   LAB_DIR="$dir" LAB_ID="$id" LAB_N="$n" LAB_OCTET="$OCTET" LAB_PREFIX="$NET_PREFIX" node -e '
     const fs = require("fs");
     const { LAB_DIR: dir, LAB_ID: id, LAB_PREFIX: prefix } = process.env;
@@ -273,24 +301,32 @@ lab_up() {
       *) [[ -z "$n" ]] || usage; n="$1"; shift ;;
     esac
   done
-  [[ "$n" =~ ^[0-9]+$ ]] && ((n >= 1 && n <= MAX_HOSTS)) || die "N must be 1..$MAX_HOSTS"
+  if ! [[ "$n" =~ ^[0-9]+$ ]] || ((10#$n < 1 || 10#$n > MAX_HOSTS)); then die "N must be 1..$MAX_HOSTS"; fi
+  n=$((10#$n))
 
-  mkdir -p -m 0700 "$LAB_ROOT"
   if [[ -n "$dir" ]]; then
     dir="$(realpath -m -- "$dir")"
     id="$(basename -- "$dir")"
     [[ "$id" =~ ^[0-9a-f]{6}$ ]] || die "--dir basename must be a 6-hex lab id (it names netns and veths)"
+  fi
+  # Paths are written unquoted into sshd_config and boot.sh.
+  [[ "$LAB_ROOT/$dir" != *[[:space:]\'\"]* ]] || die "lab paths must not contain whitespace or quotes"
+
+  mkdir -p -- "$(dirname -- "$LAB_ROOT")"
+  mkdir -m 0700 -- "$LAB_ROOT" 2>/dev/null || [[ -d "$LAB_ROOT" ]] || die "cannot create $LAB_ROOT"
+  if [[ -n "$dir" ]]; then
+    ! ip netns list | grep -q "^plt-$id-" || die "lab id $id is already in use"
     mkdir -p -- "$(dirname -- "$dir")"
-    mkdir -m 0700 -- "$dir" 2>/dev/null || die "$dir already exists"
+    mkdir -m 0700 -- "$dir" 2>/dev/null || die "cannot create $dir (already exists?)"
   else
-    while :; do
+    for ((i = 0; ; i++)); do
+      ((i < 100)) || die "cannot create a lab dir under $LAB_ROOT"
       id="$(rand_hex 3)"
       dir="$LAB_ROOT/$id"
       ip netns list | grep -q "^plt-$id-" && continue
       mkdir -m 0700 -- "$dir" 2>/dev/null && break
     done
   fi
-  [[ "$dir" != *[[:space:]\'\"]* ]] || die "lab dir must not contain whitespace or quotes: $dir"
   : >"$dir/.plt-lab"
 
   # From here on, a failure tears the half-built lab down again.
@@ -307,7 +343,7 @@ lab_up() {
   ssh-keygen -q -t ed25519 -N '' -C "plt-lab-$id" -f "$dir/id_ed25519"
   cp "$dir/id_ed25519.pub" "$dir/authorized_keys"
   chmod 0644 "$dir/authorized_keys"
-  mkdir -p -m 0755 /run/sshd
+  mkdir -m 0755 /run/sshd 2>/dev/null || true
   : >"$dir/known_hosts"
   for ((i = 1; i <= n; i++)); do
     hdir="$dir/hosts/h$i"
