@@ -2,16 +2,14 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { applyTransaction, readFiles } from "../host/files";
 import { transportFor } from "../transport";
-import { hostIdentity, optionalConnectionSchema } from "../transport/connection";
-import { containsUnknown } from "../unknowns";
+import { hostIdentity } from "../transport/connection";
+import { diffResource, pickInputs, resourceId } from "../lifecycle";
 import { GovernorRecord, PerCpu, detectGovernorDrift, liveState, planGovernor, planGovernorRestore, readRequests, renderUnit } from "./plan";
 import { CpuGovernorInputs, cpuGovernorInputsSchema } from "./schema";
 
 const INPUT_FIELDS = ["connection", "governor", "energyPerformancePreference", "cpus", "onUnsupported", "persist", "restoreOnDelete", "resourceName"] as const;
 
-function inputsOf(props: Record<string, unknown>): Record<string, unknown> {
-    return Object.fromEntries(INPUT_FIELDS.filter((f) => props[f] !== undefined).map((f) => [f, props[f]]));
-}
+const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, props);
 
 const parse = (props: Record<string, unknown>): CpuGovernorInputs => parseChecked(cpuGovernorInputsSchema, inputsOf(props));
 
@@ -60,57 +58,39 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
     return { inputs: news, failures: checkFailures(cpuGovernorInputsSchema, inputsOf(withoutEngineKeys(news))) };
 }
 
-function changedInputs(olds: Record<string, unknown>, inputs: CpuGovernorInputs): boolean {
-    const old = parse(olds);
-    return (["governor", "energyPerformancePreference", "cpus", "onUnsupported", "persist", "restoreOnDelete"] as const).some(
-        (field) => JSON.stringify(old[field]) !== JSON.stringify(inputs[field]),
-    );
-}
-
 function driftFromState(olds: Record<string, unknown>): boolean {
     const desired = desiredOf(olds);
     const live = { governors: (olds.governors as PerCpu) ?? {}, epp: (olds.energyPerformancePreferences as PerCpu) ?? {} };
     const differs = (want: PerCpu, have: PerCpu) => Object.entries(want).some(([cpu, v]) => have[cpu] !== v);
-    return differs(desired.governors, live.governors) || differs(desired.epp, live.epp) || (olds.unitStatus !== undefined && olds.unitStatus !== "in place" && olds.unitStatus !== "not persisted");
+    return differs(desired.governors, live.governors) || differs(desired.epp, live.epp) || olds.unitStatus === "missing" || olds.unitStatus === "edited";
 }
 
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
-    const raw = withoutEngineKeys(news);
-    if (containsUnknown(raw.connection)) {
-        return { changes: true, replaces: ["connection"] };
-    }
-    const inputs = parse(raw);
-    if (hostIdentity(parseChecked(optionalConnectionSchema, olds.connection)) !== hostIdentity(inputs.connection)) {
-        return { changes: true, replaces: ["connection"] };
-    }
-    if (containsUnknown(raw) || changedInputs(olds, inputs) || driftFromState(olds)) {
-        return { changes: true };
-    }
     const record = recordOf(olds);
-    if (record.unsupported) {
-        console.log(`${transportFor(inputs.connection).target}: skipped: ${record.unsupported}`);
-        return { changes: false };
-    }
-    const transport = transportFor(inputs.connection);
-    try {
-        const snapshot = await readFiles(transport, readRequests(inputs));
-        const desired = desiredOf(olds);
-        const drift = detectGovernorDrift(desired, snapshot, record.unitFile, record.unitFile ? renderUnit(inputs.resourceName, desired) : undefined);
-        if (drift.cpus.length > 0 || drift.unit) {
-            const parts = drift.cpus.map((d) => `${d.cpu} live ${d.live}, desired ${d.desired}`);
-            console.log(`${transport.target}: drift: ${[...parts, ...(drift.unit ? [drift.unit] : [])].join("; ")}`);
-            return { changes: true };
-        }
-    } catch (e) {
-        console.log(`${transport.target}: could not compare with live values: ${(e as Error).message}`);
-    }
-    return { changes: false };
+    return diffResource({
+        olds,
+        news: withoutEngineKeys(news),
+        parse,
+        fields: ["governor", "energyPerformancePreference", "cpus", "onUnsupported", "persist", "restoreOnDelete"],
+        recordedDrift: () => driftFromState(olds),
+        probe: async (inputs) => {
+            if (record.unsupported) {
+                console.log(`${transportFor(inputs.connection).target}: skipped: ${record.unsupported}`);
+                return [];
+            }
+            const snapshot = await readFiles(transportFor(inputs.connection), readRequests(inputs));
+            const desired = desiredOf(olds);
+            const drift = detectGovernorDrift(desired, snapshot, record.unitFile, record.unitFile ? renderUnit(inputs.resourceName, desired) : undefined);
+            return [...drift.cpus.map((d) => `${d.cpu} live ${d.live}, desired ${d.desired}`), ...(drift.unit ? [drift.unit] : [])];
+        },
+        target: (inputs) => transportFor(inputs.connection).target,
+    });
 }
 
 export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {
     const raw = withoutEngineKeys(news);
     const outs = await apply(raw);
-    return { id: `${outs.hostId}#${String(raw.resourceName)}`, outs };
+    return { id: resourceId(outs, raw.resourceName), outs };
 }
 
 export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> {

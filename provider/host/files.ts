@@ -174,6 +174,19 @@ export function parseTransactionOutput(target: string, stdout: string, describe:
     return outcome;
 }
 
+/** Positional parameters of TRANSACTION_BODY: counted lists of writes, files and links, then removals. */
+export function transactionArgs(writes: readonly ValueWrite[], changes: FileChanges): string[] {
+    return [
+        String(writes.length),
+        ...writes.flatMap((w) => [w.path, w.value]),
+        String(changes.write?.length ?? 0),
+        ...(changes.write ?? []).flatMap((f) => [f.path, f.content]),
+        String(changes.link?.length ?? 0),
+        ...(changes.link ?? []).flatMap((l) => [l.path, l.target]),
+        ...(changes.remove ?? []),
+    ];
+}
+
 /**
  * Writes values in order (each file's old content kept), then whole files, links and removals.
  * Any failure restores every value already written and reports the kernel's reason.
@@ -184,16 +197,7 @@ export async function applyTransaction(
     changes: FileChanges,
     describe?: (path: string) => string,
 ): Promise<TransactionOutcome> {
-    const args = [
-        String(writes.length),
-        ...writes.flatMap((w) => [w.path, w.value]),
-        String(changes.write?.length ?? 0),
-        ...(changes.write ?? []).flatMap((f) => [f.path, f.content]),
-        String(changes.link?.length ?? 0),
-        ...(changes.link ?? []).flatMap((l) => [l.path, l.target]),
-        ...(changes.remove ?? []),
-    ];
-    const result = await transport.run(shProgram(TRANSACTION_PROGRAM, "pulumi-tuning-apply", args));
+    const result = await transport.run(shProgram(TRANSACTION_PROGRAM, "pulumi-tuning-apply", transactionArgs(writes, changes)));
     if (result.code !== 0) {
         throw new RemoteCommandError(transport.target, "apply", result);
     }

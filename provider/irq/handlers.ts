@@ -2,17 +2,15 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { FileChanges, ValueWrite, readFiles } from "../host/files";
 import { transportFor } from "../transport";
-import { hostIdentity, optionalConnectionSchema } from "../transport/connection";
-import { containsUnknown } from "../unknowns";
+import { hostIdentity } from "../transport/connection";
+import { diffResource, pickInputs, resourceId } from "../lifecycle";
 import { IrqbalanceRecord, UNIT_DIR, affinityDrift, affinityFile, irqbalanceRestore, placement, planIrqbalance, readRequests, renderUnit, viewOf } from "./plan";
 import { applyIrq } from "./remote";
 import { IrqAffinityInputs, irqAffinityInputsSchema, unitName } from "./schema";
 
 const INPUT_FIELDS = ["connection", "interface", "cpus", "spread", "numaLocal", "perIrq", "exclude", "irqbalance", "persist", "restoreOnDelete", "resourceName", "nicState"] as const;
 
-function inputsOf(props: Record<string, unknown>): Record<string, unknown> {
-    return Object.fromEntries(INPUT_FIELDS.filter((f) => props[f] !== undefined).map((f) => [f, props[f]]));
-}
+const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, props);
 
 const parse = (props: Record<string, unknown>): IrqAffinityInputs => parseChecked(irqAffinityInputsSchema, inputsOf(props));
 
@@ -106,50 +104,36 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
 }
 
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
-    const raw = withoutEngineKeys(news);
-    if (containsUnknown(raw.connection)) {
-        return { changes: true, replaces: ["connection"] };
-    }
-    const inputs = parse(raw);
-    const old = parse(olds);
-    if (hostIdentity(parseChecked(optionalConnectionSchema, olds.connection)) !== hostIdentity(inputs.connection) || old.interface !== inputs.interface) {
-        return { changes: true, replaces: old.interface !== inputs.interface ? ["interface"] : ["connection"] };
-    }
-    const fields = ["cpus", "spread", "numaLocal", "perIrq", "exclude", "irqbalance", "persist", "restoreOnDelete", "nicState"] as const;
-    if (containsUnknown(raw) || fields.some((f) => JSON.stringify(old[f]) !== JSON.stringify(inputs[f]))) {
-        return { changes: true };
-    }
     const assignment = (olds.assignment as Record<string, string>) ?? {};
-    if (affinityDrift(assignment, (olds.affinity as Record<string, string>) ?? {}).length > 0 || olds.unitStatus === "missing" || olds.unitStatus === "edited") {
-        return { changes: true };
-    }
-    const transport = transportFor(inputs.connection);
-    try {
-        const snapshot = await readFiles(transport, readRequests(inputs));
-        const view = viewOf(inputs, snapshot);
-        const drift = affinityDrift(assignment, view.affinity);
-        const discovered = view.discovery.irqs.map((l) => String(l.irq)).sort();
-        if (JSON.stringify(discovered) !== JSON.stringify(Object.keys(assignment).sort()) && !inputs.perIrq) {
-            drift.push(`${inputs.interface}'s queue IRQs are now ${discovered.join(", ") || "none"}`);
-        }
-        const unit = paths(inputs.resourceName).unit;
-        if (inputs.persist && snapshot.files.get(unit) !== renderUnit(inputs.resourceName, assignment)) {
-            drift.push(`${unit} is ${snapshot.files.has(unit) ? "edited" : "missing"}`);
-        }
-        if (drift.length > 0) {
-            console.log(`${transport.target}: drift on ${inputs.interface}: ${drift.join("; ")}`);
-            return { changes: true };
-        }
-    } catch (e) {
-        console.log(`${transport.target}: could not compare with live values: ${(e as Error).message}`);
-    }
-    return { changes: false };
+    return diffResource({
+        olds,
+        news: withoutEngineKeys(news),
+        parse,
+        identity: ["interface"],
+        fields: ["cpus", "spread", "numaLocal", "perIrq", "exclude", "irqbalance", "persist", "restoreOnDelete", "nicState"],
+        recordedDrift: () => affinityDrift(assignment, (olds.affinity as Record<string, string>) ?? {}).length > 0 || olds.unitStatus === "missing" || olds.unitStatus === "edited",
+        probe: async (inputs) => {
+            const snapshot = await readFiles(transportFor(inputs.connection), readRequests(inputs));
+            const view = viewOf(inputs, snapshot);
+            const drift = affinityDrift(assignment, view.affinity);
+            const discovered = view.discovery.irqs.map((l) => String(l.irq)).sort();
+            if (!inputs.perIrq && JSON.stringify(discovered) !== JSON.stringify(Object.keys(assignment).sort())) {
+                drift.push(`${inputs.interface}'s queue IRQs are now ${discovered.join(", ") || "none"}`);
+            }
+            const unit = paths(inputs.resourceName).unit;
+            if (inputs.persist && snapshot.files.get(unit) !== renderUnit(inputs.resourceName, assignment)) {
+                drift.push(`${unit} is ${snapshot.files.has(unit) ? "edited" : "missing"}`);
+            }
+            return drift;
+        },
+        target: (inputs) => transportFor(inputs.connection).target,
+    });
 }
 
 export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {
     const raw = withoutEngineKeys(news);
     const outs = await apply(raw);
-    return { id: `${outs.hostId}#${String(raw.interface)}#${String(raw.resourceName)}`, outs };
+    return { id: resourceId(outs, raw.interface, raw.resourceName), outs };
 }
 
 export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> {

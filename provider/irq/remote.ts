@@ -1,4 +1,4 @@
-import { FileChanges, TRANSACTION_BODY, TransactionOutcome, ValueWrite, parseTransactionOutput } from "../host/files";
+import { FileChanges, TRANSACTION_BODY, TransactionOutcome, ValueWrite, parseTransactionOutput, transactionArgs } from "../host/files";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 import { ServiceAction } from "./plan";
@@ -58,13 +58,7 @@ export async function applyIrq(
         configFile,
         ...actionArgs(action),
         ...actionArgs(undo),
-        String(writes.length),
-        ...writes.flatMap((w) => [w.path, w.value]),
-        String(changes.write?.length ?? 0),
-        ...(changes.write ?? []).flatMap((f) => [f.path, f.content]),
-        String(changes.link?.length ?? 0),
-        ...(changes.link ?? []).flatMap((l) => [l.path, l.target]),
-        ...(changes.remove ?? []),
+        ...transactionArgs(writes, changes),
     ];
     const result = await transport.run(shProgram(APPLY_PROGRAM, "pulumi-irq-apply", args));
     if (result.code !== 0) {

@@ -1,7 +1,8 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { transportFor } from "../transport";
-import { hostIdentity, optionalConnectionSchema } from "../transport/connection";
+import { hostIdentity } from "../transport/connection";
+import { diffResource, pickInputs, resourceId } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
 import { NicRecord, PerSection, liveDeclared, nicDrift, planNic, planNicRestore, renderRule, resolve } from "./plan";
 import { NicSnapshot, applyNic, readNic } from "./remote";
@@ -9,9 +10,7 @@ import { NicRingConfigInputs, nicRingConfigInputsSchema, ruleFile } from "./sche
 
 const INPUT_FIELDS = ["connection", "interface", "rings", "channels", "coalesce", "onUnsupported", "persist", "restoreOnDelete", "resourceName"] as const;
 
-function inputsOf(props: Record<string, unknown>): Record<string, unknown> {
-    return Object.fromEntries(INPUT_FIELDS.filter((f) => props[f] !== undefined).map((f) => [f, props[f]]));
-}
+const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, props);
 
 const parse = (props: Record<string, unknown>): NicRingConfigInputs => parseChecked(nicRingConfigInputsSchema, inputsOf(props));
 
@@ -83,46 +82,29 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
 }
 
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
-    const raw = withoutEngineKeys(news);
-    if (containsUnknown(raw.connection)) {
-        return { changes: true, replaces: ["connection"] };
-    }
-    const inputs = parse(raw);
-    const old = parse(olds);
-    if (hostIdentity(parseChecked(optionalConnectionSchema, olds.connection)) !== hostIdentity(inputs.connection) || old.interface !== inputs.interface) {
-        return { changes: true, replaces: old.interface !== inputs.interface ? ["interface"] : ["connection"] };
-    }
-    const fields = ["rings", "channels", "coalesce", "onUnsupported", "persist", "restoreOnDelete"] as const;
-    if (containsUnknown(raw) || fields.some((f) => JSON.stringify(old[f]) !== JSON.stringify(inputs[f]))) {
-        return { changes: true };
-    }
     const desired = (olds.desired as PerSection) ?? {};
-    if (nicDrift(desired, (olds.live as PerSection) ?? {}).length > 0 || olds.ruleStatus === "missing" || olds.ruleStatus === "edited") {
-        return { changes: true };
-    }
-    const transport = transportFor(inputs.connection);
-    try {
-        const snapshot = await readNic(transport, inputs.interface, ruleFile(inputs.resourceName));
-        const drift = nicDrift(desired, liveDeclared(desired, snapshot));
-        const record = recordOf(olds);
-        const status = ruleStatus(snapshot, record.ruleFile ? renderRule(inputs.resourceName, inputs.interface, snapshot.ethtoolPath, desired) : undefined);
-        if (status === "missing" || status === "edited") {
-            drift.push(`${record.ruleFile} is ${status}`);
-        }
-        if (drift.length > 0) {
-            console.log(`${transport.target}: drift on ${inputs.interface}: ${drift.join("; ")}`);
-            return { changes: true };
-        }
-    } catch (e) {
-        console.log(`${transport.target}: could not compare with live values: ${(e as Error).message}`);
-    }
-    return { changes: false };
+    const record = recordOf(olds);
+    return diffResource({
+        olds,
+        news: withoutEngineKeys(news),
+        parse,
+        identity: ["interface"],
+        fields: ["rings", "channels", "coalesce", "onUnsupported", "persist", "restoreOnDelete"],
+        recordedDrift: () => nicDrift(desired, (olds.live as PerSection) ?? {}).length > 0 || olds.ruleStatus === "missing" || olds.ruleStatus === "edited",
+        probe: async (inputs) => {
+            const snapshot = await readNic(transportFor(inputs.connection), inputs.interface, ruleFile(inputs.resourceName));
+            const drift = nicDrift(desired, liveDeclared(desired, snapshot)).map((d) => `${inputs.interface} ${d}`);
+            const status = ruleStatus(snapshot, record.ruleFile ? renderRule(inputs.resourceName, inputs.interface, snapshot.ethtoolPath, desired) : undefined);
+            return status === "missing" || status === "edited" ? [...drift, `${record.ruleFile} is ${status}`] : drift;
+        },
+        target: (inputs) => transportFor(inputs.connection).target,
+    });
 }
 
 export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {
     const raw = withoutEngineKeys(news);
     const outs = await apply(raw);
-    return { id: `${outs.hostId}#${String(raw.interface)}#${String(raw.resourceName)}`, outs };
+    return { id: resourceId(outs, raw.interface, raw.resourceName), outs };
 }
 
 export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> {

@@ -1,10 +1,10 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { transportFor } from "../transport";
-import { hostIdentity, optionalConnectionSchema } from "../transport/connection";
-import { containsUnknown } from "../unknowns";
+import { hostIdentity } from "../transport/connection";
+import { diffResource, pickInputs, resourceId } from "../lifecycle";
 import { canonicalKey } from "./keys";
-import { SysctlSetRecord, detectDrift, formatDrift, keysToRead, liveSettings, planApply, planRestore } from "./plan";
+import { SysctlSetRecord, describeDrift, detectDrift, keysToRead, liveSettings, planApply, planRestore } from "./plan";
 import { HostSnapshot, applyToHost, readHost } from "./remote";
 import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "./schema";
 import { SettingValue, isBound, normalise, satisfies, sameValue } from "./values";
@@ -26,15 +26,7 @@ export interface SysctlSetState extends SysctlSetRecord {
     warnings: string[];
 }
 
-function inputsOf(props: Record<string, unknown>): Record<string, unknown> {
-    const picked: Record<string, unknown> = {};
-    for (const field of INPUT_FIELDS) {
-        if (props[field] !== undefined) {
-            picked[field] = props[field];
-        }
-    }
-    return picked;
-}
+const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, props);
 
 function parse(props: Record<string, unknown>): SysctlSetInputs {
     return parseChecked(sysctlSetInputsSchema, inputsOf(props));
@@ -127,66 +119,33 @@ function settingMet(desired: SettingValue, recorded: SettingValue | undefined): 
     return satisfies(desired, normalise(recorded));
 }
 
-function inputsChanged(olds: Record<string, unknown>, inputs: SysctlSetInputs): string[] {
-    const changed: string[] = [];
+/** Declared settings the recorded (live, after refresh) values do not meet, and keys dropped or added. */
+function settingsChanged(olds: Record<string, unknown>, inputs: SysctlSetInputs): boolean {
     const oldSettings = (olds.settings as Record<string, SettingValue>) ?? {};
-    const oldKeys = new Set(Object.keys(oldSettings).map(canonicalKey));
     const recorded = new Map(Object.entries(oldSettings).map(([k, v]) => [canonicalKey(k), v]));
-    for (const [key, desired] of Object.entries(inputs.settings)) {
-        oldKeys.delete(canonicalKey(key));
-        if (!settingMet(desired, recorded.get(canonicalKey(key)))) {
-            changed.push(`settings["${key}"]`);
-        }
-    }
-    changed.push(...[...oldKeys].map((k) => `settings["${k}"]`));
-    const old = parse(olds);
-    for (const field of ["persist", "persistFile", "onMissing", "restoreOnDelete"] as const) {
-        if (JSON.stringify(old[field]) !== JSON.stringify(inputs[field])) {
-            changed.push(field);
-        }
-    }
-    if (olds.persistedFileStatus === "missing" || olds.persistedFileStatus === "edited") {
-        changed.push("persistedFileStatus");
-    }
-    return changed;
+    const declared = Object.entries(inputs.settings);
+    return declared.length !== recorded.size || declared.some(([key, desired]) => !settingMet(desired, recorded.get(canonicalKey(key))));
 }
 
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
-    const raw = withoutEngineKeys(news);
-    if (containsUnknown(raw.connection)) {
-        return { changes: true, replaces: ["connection"] };
-    }
-    const inputs = parse(raw);
-    const oldConnection = parseChecked(optionalConnectionSchema, olds.connection);
-    if (hostIdentity(oldConnection) !== hostIdentity(inputs.connection)) {
-        return { changes: true, replaces: ["connection"] };
-    }
-    if (containsUnknown(raw)) {
-        return { changes: true };
-    }
-    if (inputsChanged(olds, inputs).length > 0) {
-        return { changes: true };
-    }
-    // Inputs match the state; the host may not. One read tells (`pulumi preview` flags drift
-    // without --refresh; `--refresh` shows it per key).
-    const transport = target(inputs);
-    try {
-        const snapshot = await readHost(transport, keysToRead(inputs), inputs.persist ? persistFileOf(inputs) : undefined);
-        const drift = detectDrift(inputs, snapshot, recordOf(olds).skipped);
-        if (drift.values.length > 0 || drift.file) {
-            console.log(formatDrift(transport.target, drift));
-            return { changes: true };
-        }
-    } catch (e) {
-        console.log(`${transport.target}: could not compare with live values: ${(e as Error).message}`);
-    }
-    return { changes: false };
+    return diffResource({
+        olds,
+        news: withoutEngineKeys(news),
+        parse,
+        fields: ["persist", "persistFile", "onMissing", "restoreOnDelete"],
+        recordedDrift: (inputs) => settingsChanged(olds, inputs) || olds.persistedFileStatus === "missing" || olds.persistedFileStatus === "edited",
+        probe: async (inputs) => {
+            const snapshot = await readHost(target(inputs), keysToRead(inputs), inputs.persist ? persistFileOf(inputs) : undefined);
+            return describeDrift(detectDrift(inputs, snapshot, recordOf(olds).skipped));
+        },
+        target: (inputs) => target(inputs).target,
+    });
 }
 
 export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {
     const raw = withoutEngineKeys(news);
     const outs = await apply(raw);
-    return { id: `${outs.hostId}#${String(raw.resourceName)}`, outs };
+    return { id: resourceId(outs, raw.resourceName), outs };
 }
 
 export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> {

@@ -94,7 +94,7 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
             missing.length > 0 &&
                 `${missing.join(", ")} ${missing.length === 1 ? "does" : "do"} not exist on this host ` +
                     `(an older kernel, a module not loaded, or a global-only key inside a network namespace or container)`,
-            readOnly.length > 0 && `${readOnly.join(", ")} ${readOnly.length === 1 ? "is" : "are"} read-only here (/proc/sys mounted read-only, as in a container)`,
+            readOnly.length > 0 && `${readOnly.join(", ")} ${readOnly.length === 1 ? "is" : "are"} read-only here (a global key inside a network namespace, or /proc/sys mounted read-only as in a container)`,
         ].filter(Boolean);
         throw new MissingKeysError(`${target}: ${reasons.join("; ")}. Set onMissing: "skip" to skip them. Nothing was changed.`);
     }
@@ -197,12 +197,8 @@ function describeDesired(desired: SettingValue): string {
     return normalise(desired);
 }
 
-export function formatDrift(target: string, drift: DriftReport): string {
-    const parts = drift.values.map((d) => `${d.key} live ${d.live}, desired ${d.desired}`);
-    if (drift.file) {
-        parts.push(drift.file);
-    }
-    return `${target}: drift: ${parts.join("; ")}`;
+export function describeDrift(drift: DriftReport): string[] {
+    return [...drift.values.map((d) => `${d.key} live ${d.live}, desired ${d.desired}`), ...(drift.file ? [drift.file] : [])];
 }
 
 /** Live settings in the shape the user declared; skipped keys keep their declared value. */

@@ -11,6 +11,7 @@ import {
     sysctlValues,
 } from "../../components";
 import { normalise } from "../../provider/sysctl/values";
+import { collect } from "./support";
 import { labStack } from "./engine";
 import { Lab, LabHost, connectionTo, labDown, labUp, onHost, sysctlOn } from "./lab";
 
@@ -27,10 +28,6 @@ function hostState(lab: Lab, host: LabHost, keys: string[]): Record<string, stri
     return state;
 }
 
-function collect() {
-    const chunks: string[] = [];
-    return { onOutput: (s: string) => chunks.push(s), text: () => chunks.join("") };
-}
 
 describe("profiles through the real engine on a lab host", function () {
     this.timeout(10 * 60 * 1000);

@@ -3,23 +3,11 @@ import { existsSync, readFileSync } from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { SysctlSet } from "../../provider";
+import { collect, expectFailure } from "./support";
 import { labStack, storedStateText } from "./engine";
 import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, setSysctlOn, sshCommandCount, sshConnectionCount, sysctlOn } from "./lab";
 
-/** Captures everything the engine printed, for assertions on what a user would read. */
-function collect(): { onOutput: (s: string) => void; text: () => string } {
-    const chunks: string[] = [];
-    return { onOutput: (s) => chunks.push(s), text: () => chunks.join("") };
-}
 
-async function expectFailure(run: Promise<unknown>): Promise<string> {
-    try {
-        await run;
-    } catch (e) {
-        return String((e as Error).message ?? e);
-    }
-    assert.fail("the operation was expected to fail");
-}
 
 describe("SysctlSet through the real engine on lab hosts", function () {
     this.timeout(10 * 60 * 1000);
@@ -167,24 +155,33 @@ describe("SysctlSet through the real engine on lab hosts", function () {
         });
 
         it("a kernel rejection in the middle of a multi-key set leaves the host as it was", async function () {
-            const keys = ["net.core.somaxconn", "net.core.rmem_max", "net.ipv4.tcp_fin_timeout"];
+            const keys = ["net.core.somaxconn", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_fin_timeout"];
             const before = keys.map((k) => sysctlOn(lab, h1, k));
             const stack = await labStack("sysctl-rollback", async () => {
                 new SysctlSet("rejected", {
                     connection: connectionTo(lab, h1),
                     settings: {
                         "net.core.somaxconn": 5000,
-                        // Read-only inside a child network namespace: the kernel answers EINVAL.
-                        "net.core.rmem_max": Number(before[1]) + 4096,
+                        // Valid syntax, but the kernel refuses a range whose end is below its start (EINVAL).
+                        "net.ipv4.ip_local_port_range": [61000, 32768],
                         "net.ipv4.tcp_fin_timeout": 33,
                     },
                 });
             });
             const message = await expectFailure(stack.up());
-            assert.match(message, /refused net\.core\.rmem_max: .*Invalid argument/);
+            assert.match(message, /refused net\.ipv4\.ip_local_port_range: .*Invalid argument/);
             assert.match(message, /the host is as it was/);
             assert.deepEqual(keys.map((k) => sysctlOn(lab, h1, k)), before);
             assert.equal(fileOn(lab, h1, "/etc/sysctl.d/90-pulumi-rejected.conf"), null);
+        });
+
+        it("refuses a global key that is read-only inside a network namespace, naming it, before writing anything", async function () {
+            const before = sysctlOn(lab, h1, "net.core.somaxconn");
+            const stack = await labStack("sysctl-readonly", async () => {
+                new SysctlSet("readonly", { connection: connectionTo(lab, h1), settings: { "net.core.somaxconn": 5004, "net.core.rmem_max": 33554432 } });
+            });
+            assert.match(await expectFailure(stack.up()), /net\.core\.rmem_max is read-only here/);
+            assert.equal(sysctlOn(lab, h1, "net.core.somaxconn"), before);
         });
 
         it("fails on a global-only key inside a network namespace under onMissing: fail", async function () {

@@ -14,7 +14,7 @@ set -euo pipefail
 LAB_ROOT="$(realpath -m -- "${PLT_LAB_ROOT:-/tmp/plt-labs}")"
 NET_PREFIX="10.239"
 MAX_HOSTS=60
-SSHD_WAIT_SECONDS=10
+SSHD_WAIT_SECONDS=30
 
 log() { printf 'lab: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

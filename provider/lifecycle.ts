@@ -1,0 +1,63 @@
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { parseChecked } from "./check";
+import { Connection, hostIdentity, optionalConnectionSchema } from "./transport/connection";
+import { containsUnknown } from "./unknowns";
+
+/** The declared inputs out of a property bag (state outputs carry them alongside computed values). */
+export function pickInputs(fields: readonly string[], props: Record<string, unknown>): Record<string, unknown> {
+    return Object.fromEntries(fields.filter((f) => props[f] !== undefined).map((f) => [f, props[f]]));
+}
+
+export interface DiffSpec<I extends { connection?: Connection }> {
+    olds: Record<string, unknown>;
+    /** New inputs, engine keys removed. */
+    news: Record<string, unknown>;
+    parse: (props: Record<string, unknown>) => I;
+    /** Inputs besides the connection that name a different thing to tune (an interface). */
+    identity?: (keyof I & string)[];
+    /** Inputs whose change means an update. */
+    fields: (keyof I & string)[];
+    /** Drift already recorded in state by a refresh (or a declared value the state does not meet). */
+    recordedDrift: (inputs: I) => boolean;
+    /** Reads the host; returns drift descriptions (empty when the host is as declared). */
+    probe: (inputs: I) => Promise<string[]>;
+    target: (inputs: I) => string;
+}
+
+/**
+ * Every resource's diff: a different host (or interface) replaces; changed inputs or drift seen
+ * by a refresh update; otherwise one live read, so plain `pulumi preview` flags a host that
+ * drifted and prints how (the provider's output shows as a diagnostic).
+ */
+export async function diffResource<I extends { connection?: Connection }>(spec: DiffSpec<I>): Promise<dynamic.DiffResult> {
+    if (containsUnknown(spec.news.connection)) {
+        return { changes: true, replaces: ["connection"] };
+    }
+    const inputs = spec.parse(spec.news);
+    const old = spec.parse(spec.olds);
+    if (hostIdentity(parseChecked(optionalConnectionSchema, spec.olds.connection)) !== hostIdentity(inputs.connection)) {
+        return { changes: true, replaces: ["connection"] };
+    }
+    const renamed = (spec.identity ?? []).filter((f) => JSON.stringify(old[f]) !== JSON.stringify(inputs[f]));
+    if (renamed.length > 0) {
+        return { changes: true, replaces: renamed };
+    }
+    if (containsUnknown(spec.news) || spec.recordedDrift(inputs) || spec.fields.some((f) => JSON.stringify(old[f]) !== JSON.stringify(inputs[f]))) {
+        return { changes: true };
+    }
+    try {
+        const drift = await spec.probe(inputs);
+        if (drift.length > 0) {
+            console.log(`${spec.target(inputs)}: drift: ${drift.join("; ")}`);
+            return { changes: true };
+        }
+    } catch (e) {
+        console.log(`${spec.target(inputs)}: could not compare with live values: ${(e as Error).message}`);
+    }
+    return { changes: false };
+}
+
+/** A stable id: the host, then what on it (interface, resource name). */
+export function resourceId(outs: { hostId: string }, ...parts: unknown[]): string {
+    return [outs.hostId, ...parts.map(String)].join("#");
+}
