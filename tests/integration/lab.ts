@@ -13,6 +13,8 @@ export interface LabHost {
     hostKey: string;
     sshdPid: number;
     mountRoot: string;
+    /** Emulated hardware profile: "server" (cpufreq, NIC rings, MSI-X queues) or "vm". */
+    hardware: string;
 }
 
 export interface Lab {

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # A lab of N Linux "hosts": one network namespace per host, each running a real sshd inside
-# its own private mount namespace, reachable from the root namespace over a veth /30.
+# its own private mount and PID namespaces, reachable from the root namespace over a veth /30,
+# with emulated hardware (cpufreq, NIC rings/coalescing, queue IRQs; see hw.py).
 #
-#   lab.sh up N [--dir DIR]          bring up N hosts (1..60); last stdout line = path of lab.json
+#   lab.sh up N [--dir DIR] [--hw P1,P2,...]   bring up N hosts (1..60); last stdout line = lab.json
 #   lab.sh down DIR_OR_JSON          tear one lab down (idempotent, works on half-built labs)
 #   lab.sh down-all                  tear down every lab under the labs root
-#   lab.sh exec DIR_OR_JSON hI -- CMD...   run CMD in host hI's net + mount namespaces
+#   lab.sh exec DIR_OR_JSON hI -- CMD...   run CMD in host hI's net + mount + PID namespaces
+#   lab.sh irqbalance DIR_OR_JSON hI [ARGS...]   start a real `irqbalance --foreground` in hI
 #
+# --hw: one hardware profile per host, or one for all (server, vm); default h1 server, others vm.
 # Labs live under ${PLT_LAB_ROOT:-/tmp/plt-labs}/<id>. Progress goes to stderr.
 # Set PLT_LAB_KEEP_FAILED=1 to leave a lab whose `up` failed in place for inspection.
 set -euo pipefail
@@ -19,7 +22,7 @@ SSHD_WAIT_SECONDS=30
 log() { printf 'lab: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 usage() {
-  sed -n '5,8p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '6,12p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -34,21 +37,26 @@ resolve_dir() {
   printf '%s\n' "$p"
 }
 
-# True if pid is alive and its command line mentions one of this host's lab files,
-# so a recycled pid is never signalled.
+# True if pid is alive and its command line mentions one of this host's lab files (sshd_config,
+# boot.sh, boot-ns.sh, the hardware daemon), so a recycled pid is never signalled. h1's patterns
+# never match h10's files: each ends in a name or a slash.
 pid_is_lab_host() {
   local pid="$1" hdir="$2" cmd
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   cmd="$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")" || return 1
-  [[ "$cmd" == *"$hdir/sshd_config"* || "$cmd" == *"$hdir/boot.sh"* ]]
+  [[ "$cmd" == *"$hdir/sshd_config"* || "$cmd" == *"$hdir/boot.sh"* || "$cmd" == *"$hdir/boot-ns.sh"* ||
+    "$cmd" == *"hw.py serve $hdir/"* ]]
 }
 
 # ---------------------------------------------------------------------------------------- down
 
+# sshd is PID 1 of the host's PID namespace: when it ends, the kernel kills everything else in
+# that namespace (irqbalance, sessions, `lab.sh exec` commands). The hardware daemon (hw.pid) runs
+# outside it, in the host's netns, and unmounts its FUSE filesystem on SIGTERM.
 stop_host_pids() {
   local hdir="$1" pid f i
   local -a pids=()
-  for f in "$hdir/sshd.pid" "$hdir/launch.pid"; do
+  for f in "$hdir/sshd.pid" "$hdir/launch.pid" "$hdir/hw.pid"; do
     [[ -r "$f" ]] || continue
     pid="$(tr -dc '0-9' <"$f")"
     pid_is_lab_host "$pid" "$hdir" && pids+=("$pid")
@@ -154,6 +162,25 @@ ensure_pltuser() {
   fi
 }
 
+# The hardware emulation: a FUSE daemon in Python (Debian's python3-fusepy, with libfuse2), the
+# real ethtool it falls back to, and a real irqbalance for `lab.sh irqbalance`.
+ensure_hw_packages() {
+  local -a missing=()
+  local p
+  for p in python3-fusepy irqbalance ethtool; do
+    [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" == "install ok installed" ]] || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2 ||
+      { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2; }
+  fi
+  [[ -c /dev/fuse ]] || modprobe fuse 2>/dev/null || true
+  [[ -c /dev/fuse ]] || die "/dev/fuse is missing: the emulated hardware needs FUSE"
+  # irqbalance's socket dir (what its package would create); each host mounts its own tmpfs there.
+  [[ -d /run/irqbalance ]] || mkdir -m 0755 /run/irqbalance
+}
+
 octet_in_use() {
   ip -o -4 addr show | awk '{print $4}' | grep -q "^${NET_PREFIX//./\\.}\.$1\."
 }
@@ -184,20 +211,27 @@ build_network() {
 }
 
 write_host_files() {
-  local dir="$1" i="$2" addr="$3"
+  local dir="$1" i="$2" addr="$3" hw="$4"
   local hdir="$dir/hosts/h$i"
-  mkdir -p "$hdir/root" "$hdir/etc-upper" "$hdir/etc-work"
-  chmod 0755 "$hdir/root" "$hdir/etc-upper"
+  mkdir -p "$hdir/root" "$hdir/etc-upper" "$hdir/etc-work" "$hdir/hw" "$hdir/hw.mnt"
+  # 0711: users other than root (pltuser) running the emulated ethtool must reach hw.py and hw/.
+  chmod 0711 "$dir/hosts" "$hdir"
+  chmod 0755 "$hdir/root" "$hdir/etc-upper" "$hdir/hw"
   : >"$hdir/mounts"
+  /usr/bin/python3 -I "$dir/hw.py" init "$hdir" "$hw"
+  # What /usr/sbin/ethtool is inside the host (bound over it by boot-ns.sh).
+  printf '#!/bin/sh\nexec /usr/bin/python3 -I %s ethtool %s "$@"\n' "'$dir/hw.py'" "'$hdir'" >"$hdir/hw/ethtool"
+  chmod 0755 "$hdir/hw/ethtool"
   ssh-keygen -q -t ed25519 -N '' -C "plt-lab-h$i" -f "$hdir/ssh_host_ed25519_key"
 
-  # AuthorizedKeysFile is opened with the *user's* uid, and the lab dir is 0700 root, so for
-  # pltuser the file is unreadable; AuthorizedKeysCommand runs as root and covers every user.
+  # AuthorizedKeysFile is opened with the *user's* uid, and the labs root may be private to root,
+  # so for pltuser the file can be unreadable; AuthorizedKeysCommand runs as root and covers every
+  # user.
   cat >"$hdir/sshd_config" <<EOF
 ListenAddress $addr
 Port 22
 HostKey $hdir/ssh_host_ed25519_key
-PidFile $hdir/sshd.pid
+PidFile $hdir/sshd.nspid
 AuthorizedKeysFile $dir/authorized_keys
 AuthorizedKeysCommand /usr/bin/cat $dir/authorized_keys
 AuthorizedKeysCommandUser root
@@ -213,21 +247,51 @@ LogLevel VERBOSE
 Subsystem sftp internal-sftp
 EOF
 
-  # Runs inside the host's netns and its fresh private mount namespace, so the binds below are
-  # seen only by this host's sshd and its sessions.
+  # boot.sh runs inside the host's netns and a fresh private mount namespace: it starts the
+  # hardware daemon there (its FUSE mount exists in this namespace only), then boot-ns.sh becomes
+  # PID 1 of a new PID namespace with its own /proc and a private copy of the mounts, binds the
+  # emulated files over the real ones, and execs sshd. --kill-child: if unshare dies, so does sshd.
   cat >"$hdir/boot.sh" <<EOF
 #!/bin/sh
 set -eu
+/usr/bin/python3 -I '$dir/hw.py' serve '$hdir/' </dev/null >>'$hdir/hw.log' 2>&1 &
+hw=\$!
+echo "\$hw" >'$hdir/hw.pid'
+i=0
+until [ -e '$hdir/hw.mnt/interrupts' ]; do
+  kill -0 "\$hw" 2>/dev/null || { echo "boot.sh: the hardware emulation (hw.py serve) exited:" >&2; cat '$hdir/hw.log' >&2; exit 1; }
+  i=\$((i + 1))
+  [ "\$i" -lt 200 ] || { echo "boot.sh: the hardware emulation did not mount within 10s" >&2; exit 1; }
+  sleep 0.05
+done
+exec unshare --pid --kill-child --mount-proc --propagation private -- /bin/sh '$hdir/boot-ns.sh'
+EOF
+
+  cat >"$hdir/boot-ns.sh" <<EOF
+#!/bin/sh
+set -eu
 root='$hdir/root'
+hw='$hdir/hw.mnt'
 # The host's own /etc: reads fall through to the machine's, writes (sysctl.d files, systemd
 # units, udev rules, /etc/default) land in this host's upper dir and nowhere else.
 mount -t overlay overlay -o 'lowerdir=/etc,upperdir=$hdir/etc-upper,workdir=$hdir/etc-work' /etc
+# Emulated hardware (hw.py), over the very paths tools read on real machines.
+mount --bind "\$hw/cpu" /sys/devices/system/cpu
+if [ -d /sys/devices/system/node ]; then mount --bind "\$hw/node" /sys/devices/system/node; fi
+mount --bind "\$hw/pci" /sys/devices/pci0000:00
+mount --bind "\$hw/pcibus" /sys/bus/pci/devices
+mount --bind "\$hw/eth1" /sys/devices/virtual/net/eth1
+mount --bind "\$hw/irq" /proc/irq
+mount --bind "\$hw/interrupts" /proc/interrupts
+mount --bind "\$hw/stat" /proc/stat
+mount --bind '$hdir/hw/ethtool' /usr/sbin/ethtool
+mount -t tmpfs -o mode=0755,size=1m plt-irqbalance /run/irqbalance
 while IFS= read -r target || [ -n "\$target" ]; do
   case "\$target" in /*) ;; *) continue ;; esac
   if [ -d "\$root\$target" ]; then
     mount --bind "\$root\$target" "\$target"
   else
-    echo "boot.sh: skipping \$target: \$root\$target is not a directory" >&2
+    echo "boot-ns.sh: skipping \$target: \$root\$target is not a directory" >&2
   fi
 done < '$hdir/mounts'
 mkdir -p -m 0755 /run/sshd
@@ -242,23 +306,50 @@ start_host() {
   echo $! >"$hdir/launch.pid"
 }
 
+# launch.pid is the `unshare --pid` parent (setsid, ip netns exec, unshare --mount and sh all
+# exec); its one child is sshd, PID 1 of the host's PID namespace. sshd writes its pid as seen
+# there ("1") to sshd.nspid; sshd.pid gets the pid the real machine sees.
+sshd_outer_pid() {
+  local hdir="$1" launch child
+  launch="$(tr -dc '0-9' <"$hdir/launch.pid")"
+  [[ -n "$launch" ]] || return 1
+  for child in $(pgrep -P "$launch" 2>/dev/null); do
+    if [[ "$(tr '\0' ' ' 2>/dev/null <"/proc/$child/cmdline")" == *sshd*"$hdir/sshd_config"* ]]; then
+      echo "$child"
+      return 0
+    fi
+  done
+  return 1
+}
+
 wait_host() {
-  local dir="$1" hdir="$2" addr="$3" deadline=$((SECONDS + SSHD_WAIT_SECONDS))
+  local dir="$1" hdir="$2" addr="$3" deadline=$((SECONDS + SSHD_WAIT_SECONDS)) pid misses=0
   while ((SECONDS < deadline)); do
-    # launch.pid is normally the sshd pid itself (setsid, ip netns exec, unshare and sh all exec).
-    pid_is_lab_host "$(cat "$hdir/launch.pid")" "$hdir" ||
-      pid_is_lab_host "$(cat "$hdir/sshd.pid" 2>/dev/null)" "$hdir" || break
-    if [[ -s "$hdir/sshd.pid" ]] &&
+    # The launch chain execs several times (setsid, ip, unshare, sh, unshare): right after the
+    # fork and in the middle of an exec its cmdline does not match yet, so only a mismatch seen
+    # three polls in a row means the host died.
+    if pid_is_lab_host "$(cat "$hdir/launch.pid")" "$hdir"; then
+      misses=0
+    elif ((++misses >= 3)); then
+      break
+    fi
+    if [[ -s "$hdir/sshd.nspid" ]] && pid="$(sshd_outer_pid "$hdir")" &&
       ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout=2 -o IdentitiesOnly=yes \
         -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$dir/known_hosts" \
         -o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR \
         -i "$dir/id_ed25519" "root@$addr" true </dev/null >/dev/null 2>&1; then
-      pid_is_lab_host "$(cat "$hdir/sshd.pid")" "$hdir" && return 0
+      echo "$pid" >"$hdir/sshd.pid.tmp"
+      mv -f "$hdir/sshd.pid.tmp" "$hdir/sshd.pid"
+      pid_is_lab_host "$pid" "$hdir" && return 0
     fi
-    sleep 0.2
+    sleep 0.1
   done
   log "sshd at $addr exited or did not accept ssh within ${SSHD_WAIT_SECONDS}s; $hdir/sshd.log:"
   sed 's/^/  | /' "$hdir/sshd.log" >&2 || true
+  if [[ -s "$hdir/hw.log" ]]; then
+    log "$hdir/hw.log:"
+    sed 's/^/  | /' "$hdir/hw.log" >&2 || true
+  fi
   return 1
 }
 
@@ -283,6 +374,7 @@ write_state() {
         hostKey: `${type} ${key}`,
         sshdPid: Number(fs.readFileSync(`${h}/sshd.pid`, "utf8").trim()),
         mountRoot: `${h}/root`,
+        hardware: JSON.parse(fs.readFileSync(`${h}/hw/profile.json`, "utf8")).name,
       });
     }
     const state = { id, dir, knownHostsPath: `${dir}/known_hosts`,
@@ -293,16 +385,32 @@ write_state() {
 }
 
 lab_up() {
-  local n="" dir="" id i hdir addr
+  local n="" dir="" hw_arg="" id i hdir addr p
+  local -a hw=()
   while (($#)); do
     case "$1" in
       --dir) [[ $# -ge 2 ]] || usage; dir="$2"; shift 2 ;;
+      --hw) [[ $# -ge 2 ]] || usage; hw_arg="$2"; shift 2 ;;
+      --hw=*) hw_arg="${1#--hw=}"; shift ;;
       -*) usage ;;
       *) [[ -z "$n" ]] || usage; n="$1"; shift ;;
     esac
   done
   if ! [[ "$n" =~ ^[0-9]+$ ]] || ((10#$n < 1 || 10#$n > MAX_HOSTS)); then die "N must be 1..$MAX_HOSTS"; fi
   n=$((10#$n))
+  if [[ -n "$hw_arg" ]]; then
+    IFS=, read -r -a hw <<<"$hw_arg"
+    if ((${#hw[@]} == 1)); then
+      for ((i = 1; i < n; i++)); do hw+=("${hw[0]}"); done
+    fi
+    ((${#hw[@]} == n)) || die "--hw needs one profile for all hosts or exactly $n, got ${#hw[@]}: $hw_arg"
+  else
+    hw=(server)
+    for ((i = 1; i < n; i++)); do hw+=(vm); done
+  fi
+  for p in "${hw[@]}"; do
+    [[ "$p" == server || "$p" == vm ]] || die "unknown hardware profile '$p' (known: server, vm)"
+  done
 
   if [[ -n "$dir" ]]; then
     dir="$(realpath -m -- "$dir")"
@@ -314,6 +422,9 @@ lab_up() {
 
   mkdir -p -- "$(dirname -- "$LAB_ROOT")"
   mkdir -m 0700 -- "$LAB_ROOT" 2>/dev/null || [[ -d "$LAB_ROOT" ]] || die "cannot create $LAB_ROOT"
+  # Traversable (not listable) by other users: pltuser's /usr/sbin/ethtool in a host is hw.py in
+  # the lab dir. Private files below stay 0600. Only a private root (ours, or mktemp's) is changed.
+  if [[ "$(stat -c '%u %a' "$LAB_ROOT")" == "0 700" ]]; then chmod 0711 "$LAB_ROOT"; fi
   if [[ -n "$dir" ]]; then
     ! ip netns list | grep -q "^plt-$id-" || die "lab id $id is already in use"
     mkdir -p -- "$(dirname -- "$dir")"
@@ -338,7 +449,15 @@ lab_up() {
   log "network ${NET_PREFIX}.$OCTET.0/24"
 
   # Locked too: concurrent labs would race on useradd / apt-get.
-  { flock -w 300 9 || die "timed out waiting for $LAB_ROOT/.lock"; ensure_pltuser; } 9>>"$LAB_ROOT/.lock"
+  { flock -w 300 9 || die "timed out waiting for $LAB_ROOT/.lock"; ensure_pltuser; ensure_hw_packages; } 9>>"$LAB_ROOT/.lock"
+
+  # The lab's own copies: hw.py (a checkout changing under a running lab does not matter) and the
+  # real ethtool binary, which each host's /usr/sbin/ethtool (hw.py) runs for what it does not
+  # emulate. 0711: reachable, not listable, by pltuser; the private files in it stay 0600.
+  chmod 0711 "$dir"
+  install -m 0644 "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/hw.py" "$dir/hw.py"
+  install -d -m 0755 "$dir/bin"
+  install -m 0755 "$(command -v ethtool)" "$dir/bin/ethtool"
 
   ssh-keygen -q -t ed25519 -N '' -C "plt-lab-$id" -f "$dir/id_ed25519"
   cp "$dir/id_ed25519.pub" "$dir/authorized_keys"
@@ -348,7 +467,7 @@ lab_up() {
   for ((i = 1; i <= n; i++)); do
     hdir="$dir/hosts/h$i"
     addr="$NET_PREFIX.$OCTET.$((4 * (i - 1) + 2))"
-    write_host_files "$dir" "$i" "$addr"
+    write_host_files "$dir" "$i" "$addr" "${hw[i - 1]}"
     echo "$addr $(cut -d' ' -f1,2 "$hdir/ssh_host_ed25519_key.pub")" >>"$dir/known_hosts"
     start_host "$hdir" "plt-$id-h$i"
   done
@@ -376,7 +495,41 @@ lab_exec() {
   [[ -r "$hdir/sshd.pid" ]] || die "no sshd.pid for $host in $dir"
   pid="$(tr -dc '0-9' <"$hdir/sshd.pid")"
   pid_is_lab_host "$pid" "$hdir" || die "sshd of $host (pid $pid) is not running"
-  exec nsenter --target "$pid" --net --mount -- "$@"
+  exec nsenter --target "$pid" --net --mount --pid -- "$@"
+}
+
+# ---------------------------------------------------------------------------------- irqbalance
+
+# Starts the real irqbalance in the host (in its PID namespace, so `pidof irqbalance` there finds
+# it and nowhere else), detached, and checks that it still runs a moment later: irqbalance exits
+# on hardware it cannot balance, and then this command fails saying so, with its output.
+lab_irqbalance() {
+  (($# >= 2)) || usage
+  local dir host hdir pid i
+  dir="$(resolve_dir "$1")"
+  host="$2"
+  shift 2
+  [[ "$host" =~ ^h[0-9]+$ ]] || die "host must be h<i>, got: $host"
+  hdir="$dir/hosts/$host"
+  [[ -r "$hdir/sshd.pid" ]] || die "no sshd.pid for $host in $dir"
+  pid="$(tr -dc '0-9' <"$hdir/sshd.pid")"
+  pid_is_lab_host "$pid" "$hdir" || die "sshd of $host (pid $pid) is not running"
+  command -v irqbalance >/dev/null || die "irqbalance is not installed (apt-get install irqbalance)"
+  in_host() { nsenter --target "$pid" --net --mount --pid -- "$@"; }
+  ! in_host pidof -x irqbalance >/dev/null || die "irqbalance already runs in $host"
+  : >"$hdir/irqbalance.log"
+  # setsid -f: detached at once; the host's PID 1 (sshd) adopts and reaps it, as init would.
+  in_host setsid -f "$(command -v irqbalance)" --foreground "$@" </dev/null >>"$hdir/irqbalance.log" 2>&1
+  for ((i = 0; i < 20; i++)); do
+    sleep 0.1
+    in_host pidof -x irqbalance >/dev/null || break
+  done
+  if ! in_host pidof -x irqbalance >/dev/null; then
+    log "irqbalance exited right after starting in $host: it cannot run on this host; its output:"
+    sed 's/^/  | /' "$hdir/irqbalance.log" >&2 || true
+    exit 1
+  fi
+  log "irqbalance runs in $host (pid $(in_host pidof -x irqbalance) there); output in $hdir/irqbalance.log"
 }
 
 # ---------------------------------------------------------------------------------------- main
@@ -390,5 +543,6 @@ case "$cmd" in
   down) (($# == 1)) || usage; lab_down "$1" ;;
   down-all) (($# == 0)) || usage; lab_down_all ;;
   exec) lab_exec "$@" ;;
+  irqbalance) lab_irqbalance "$@" ;;
   *) usage ;;
 esac
