@@ -61,3 +61,11 @@ export async function diffResource<I extends { connection?: Connection }>(spec: 
 export function resourceId(outs: { hostId: string }, ...parts: unknown[]): string {
     return [outs.hostId, ...parts.map(String)].join("#");
 }
+
+/**
+ * State as the engine's protobuf Struct accepts it: `undefined` anywhere (an optional field left
+ * out of a nested record) makes the whole response fail with "Unexpected struct type".
+ */
+export function plainState<T>(state: T): T {
+    return JSON.parse(JSON.stringify(state)) as T;
+}

@@ -3,7 +3,7 @@ import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { applyTransaction, readFiles } from "../host/files";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
-import { diffResource, pickInputs, resourceId } from "../lifecycle";
+import { diffResource, pickInputs, plainState, resourceId } from "../lifecycle";
 import { GovernorRecord, PerCpu, detectGovernorDrift, liveState, planGovernor, planGovernorRestore, readRequests, renderUnit } from "./plan";
 import { CpuGovernorInputs, cpuGovernorInputsSchema } from "./schema";
 
@@ -89,12 +89,12 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
 
 export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {
     const raw = withoutEngineKeys(news);
-    const outs = await apply(raw);
+    const outs = plainState(await apply(raw));
     return { id: resourceId(outs, raw.resourceName), outs };
 }
 
 export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> {
-    return { outs: await apply(withoutEngineKeys(news), recordOf(olds)) };
+    return { outs: plainState(await apply(withoutEngineKeys(news), recordOf(olds))) };
 }
 
 export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
@@ -116,7 +116,7 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
         energyPerformancePreferences: watched(live.epp, desired.epp),
         unitStatus,
     };
-    return { id, props: props2, inputs: inputsOf(raw) };
+    return { id, props: plainState(props2), inputs: plainState(inputsOf(raw)) };
 }
 
 export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {

@@ -3,7 +3,7 @@ import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { FileChanges, ValueWrite, readFiles } from "../host/files";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
-import { diffResource, pickInputs, resourceId } from "../lifecycle";
+import { diffResource, pickInputs, plainState, resourceId } from "../lifecycle";
 import { IrqbalanceRecord, UNIT_DIR, affinityDrift, affinityFile, irqbalanceRestore, placement, planIrqbalance, readRequests, renderUnit, viewOf } from "./plan";
 import { applyIrq } from "./remote";
 import { IrqAffinityInputs, irqAffinityInputsSchema, unitName } from "./schema";
@@ -33,8 +33,8 @@ const paths = (resourceName: string) => ({ unit: `${UNIT_DIR}/${unitName(resourc
 
 function explain(e: unknown): never {
     const message = (e as Error).message;
-    if (/Input\/output error/.test(message)) {
-        throw new Error(`${message} (EIO: a kernel-managed IRQ, whose affinity the kernel sets itself and refuses to change)`);
+    if (/Input\/output error|Operation not permitted/.test(message) && /IRQ \d+ affinity/.test(message)) {
+        throw new Error(`${message} (a kernel-managed IRQ: the kernel sets its affinity itself and refuses changes)`);
     }
     throw e;
 }
@@ -132,12 +132,12 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
 
 export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {
     const raw = withoutEngineKeys(news);
-    const outs = await apply(raw);
+    const outs = plainState(await apply(raw));
     return { id: resourceId(outs, raw.interface, raw.resourceName), outs };
 }
 
 export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> {
-    return { outs: await apply(withoutEngineKeys(news), recordOf(olds)) };
+    return { outs: plainState(await apply(withoutEngineKeys(news), recordOf(olds))) };
 }
 
 export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
@@ -149,7 +149,7 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
     const affinity = Object.fromEntries(Object.keys(assignment).map((irq) => [irq, view.affinity.get(Number(irq)) ?? "absent"]));
     const unit = paths(inputs.resourceName).unit;
     const unitStatus = !inputs.persist ? "not persisted" : !snapshot.files.has(unit) ? "missing" : snapshot.files.get(unit) === renderUnit(inputs.resourceName, assignment) ? "in place" : "edited";
-    return { id, props: { ...raw, affinity, unitStatus }, inputs: inputsOf(raw) };
+    return { id, props: plainState({ ...raw, affinity, unitStatus }), inputs: plainState(inputsOf(raw)) };
 }
 
 export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {

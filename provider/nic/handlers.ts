@@ -2,7 +2,7 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
-import { diffResource, pickInputs, resourceId } from "../lifecycle";
+import { diffResource, pickInputs, plainState, resourceId } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
 import { NicRecord, PerSection, liveDeclared, nicDrift, planNic, planNicRestore, renderRule, resolve } from "./plan";
 import { NicSnapshot, applyNic, readNic } from "./remote";
@@ -103,12 +103,12 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
 
 export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {
     const raw = withoutEngineKeys(news);
-    const outs = await apply(raw);
+    const outs = plainState(await apply(raw));
     return { id: resourceId(outs, raw.interface, raw.resourceName), outs };
 }
 
 export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> {
-    return { outs: await apply(withoutEngineKeys(news), recordOf(olds)) };
+    return { outs: plainState(await apply(withoutEngineKeys(news), recordOf(olds))) };
 }
 
 export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
@@ -116,7 +116,7 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
     const inputs = parse(raw);
     const record = recordOf(raw);
     const snapshot = await readNic(transportFor(inputs.connection), inputs.interface, ruleFile(inputs.resourceName));
-    return { id, props: outputs(raw, inputs, record, (raw.desired as PerSection) ?? {}, snapshot, (raw.warnings as string[]) ?? []), inputs: inputsOf(raw) };
+    return { id, props: plainState(outputs(raw, inputs, record, (raw.desired as PerSection) ?? {}, snapshot, (raw.warnings as string[]) ?? [])), inputs: plainState(inputsOf(raw)) };
 }
 
 export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {

@@ -2,7 +2,7 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
-import { diffResource, pickInputs, resourceId } from "../lifecycle";
+import { diffResource, pickInputs, plainState, resourceId } from "../lifecycle";
 import { canonicalKey } from "./keys";
 import { SysctlSetRecord, describeDrift, detectDrift, keysToRead, liveSettings, planApply, planRestore } from "./plan";
 import { HostSnapshot, applyToHost, readHost } from "./remote";
@@ -144,12 +144,12 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
 
 export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {
     const raw = withoutEngineKeys(news);
-    const outs = await apply(raw);
+    const outs = plainState(await apply(raw));
     return { id: resourceId(outs, raw.resourceName), outs };
 }
 
 export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> {
-    return { outs: await apply(withoutEngineKeys(news), recordOf(olds)) };
+    return { outs: plainState(await apply(withoutEngineKeys(news), recordOf(olds))) };
 }
 
 export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
@@ -160,7 +160,7 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
     const snapshot = await readHost(transport, keysToRead(inputs), record.persistedFile);
     const persistedContent = raw.persistedContent as string | undefined;
     const live = outputs(raw, inputs, record, snapshot, persistedContent, (raw.warnings as string[]) ?? []);
-    return { id, props: live, inputs: { ...inputsOf(raw), settings: live.settings } };
+    return { id, props: plainState(live), inputs: plainState({ ...inputsOf(raw), settings: live.settings }) };
 }
 
 export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {

@@ -40,6 +40,11 @@ export function onHost(lab: Lab, host: LabHost, argv: string[]): string {
     return execFileSync("bash", [LAB_SCRIPT, "exec", lab.dir, host.name, "--", ...argv], { encoding: "utf8" });
 }
 
+/** Starts a real `irqbalance --foreground` inside the host (its own PID namespace). */
+export function startIrqbalance(lab: Lab, host: LabHost): void {
+    execFileSync("bash", [LAB_SCRIPT, "irqbalance", lab.dir, host.name], { stdio: ["ignore", "inherit", "inherit"] });
+}
+
 export function sysctlOn(lab: Lab, host: LabHost, key: string): string {
     return onHost(lab, host, ["sysctl", "-n", key]).trim().split(/\s+/).join(" ");
 }

@@ -1,0 +1,233 @@
+import { strict as assert } from "assert";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { CpuGovernor, IrqAffinity, NicRingConfig } from "../../provider";
+import { collect, expectFailure, assertNoChanges } from "./support";
+import { labStack } from "./engine";
+import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, startIrqbalance } from "./lab";
+
+
+
+const cat = (lab: Lab, host: LabHost, file: string) => onHost(lab, host, ["cat", file]).trim();
+const governorOf = (lab: Lab, host: LabHost, cpu: number) => cat(lab, host, `/sys/devices/system/cpu/cpu${cpu}/cpufreq/scaling_governor`);
+const affinityOf = (lab: Lab, host: LabHost, irq: number) => cat(lab, host, `/proc/irq/${irq}/smp_affinity_list`);
+function ringsOf(lab: Lab, host: LabHost): { rx: number; tx: number } {
+    const out = onHost(lab, host, ["ethtool", "-g", "eth1"]);
+    const current = out.slice(out.indexOf("Current hardware settings:"));
+    return { rx: Number(/^RX:\s+(\d+)/m.exec(current)![1]), tx: Number(/^TX:\s+(\d+)/m.exec(current)![1]) };
+}
+
+describe("hardware resources through the real engine on emulated lab hardware", function () {
+    this.timeout(10 * 60 * 1000);
+    let lab: Lab;
+    let server: LabHost;
+    let vm: LabHost;
+
+    before(function () {
+        lab = labUp(2);
+        [server, vm] = lab.hosts;
+        assert.equal(server.hardware, "server");
+        assert.equal(vm.hardware, "vm");
+    });
+    after(function () {
+        if (lab) {
+            labDown(lab);
+        }
+    });
+
+    describe("CpuGovernor", function () {
+        let stack: Stack;
+        const unit = "/etc/systemd/system/pulumi-cpu-governor-gov.service";
+
+        before(async function () {
+            stack = await labStack("cpu-governor", async () => {
+                new CpuGovernor("gov", {
+                    connection: connectionTo(lab, server),
+                    governor: ["schedutil", "performance"],
+                    energyPerformancePreference: "performance",
+                });
+            });
+        });
+        after(async () => {
+            await stack?.destroy().catch(() => undefined);
+        });
+
+        it("sets the first available governor and EPP on every CPU and installs a boot unit", async function () {
+            assert.equal(governorOf(lab, server, 0), "powersave");
+            await stack.up();
+            for (const cpu of [0, 1, 2, 3]) {
+                assert.equal(governorOf(lab, server, cpu), "performance");
+                assert.equal(cat(lab, server, `/sys/devices/system/cpu/cpu${cpu}/cpufreq/energy_performance_preference`), "performance");
+            }
+            assert.match(fileOn(lab, server, unit) ?? "", /ExecStart=.*echo performance > \/sys\/devices\/system\/cpu\/cpu3\/cpufreq\/scaling_governor/);
+            assert.ok(fileOn(lab, server, "/etc/systemd/system/multi-user.target.wants/pulumi-cpu-governor-gov.service"));
+            assertNoChanges((await stack.preview()).changeSummary);
+        });
+
+        it("shows a CPU changed behind Pulumi's back per CPU, and up converges", async function () {
+            onHost(lab, server, ["sh", "-c", "echo powersave > /sys/devices/system/cpu/cpu2/cpufreq/scaling_governor"]);
+            const plain = collect();
+            assert.equal((await stack.preview({ onOutput: plain.onOutput })).changeSummary.update, 1);
+            assert.match(plain.text(), /drift: cpu2 live powersave, desired performance/);
+            const refreshed = collect();
+            await stack.preview({ refresh: true, diff: true, onOutput: refreshed.onOutput });
+            assert.match(refreshed.text(), /cpu2\s*:\s*"performance"\s*=>\s*"powersave"/);
+            await stack.up();
+            assert.equal(governorOf(lab, server, 2), "performance");
+        });
+
+        it("destroy restores each CPU's governor and EPP and removes the unit", async function () {
+            await stack.destroy();
+            for (const cpu of [0, 1, 2, 3]) {
+                assert.equal(governorOf(lab, server, cpu), "powersave");
+                assert.equal(cat(lab, server, `/sys/devices/system/cpu/cpu${cpu}/cpufreq/energy_performance_preference`), "balance_power");
+            }
+            assert.equal(fileOn(lab, server, unit), null);
+        });
+
+        it("on a VM-like host without cpufreq, fails under onUnsupported: fail and is skipped and reported under skip", async function () {
+            const failing = await labStack("cpu-governor-vm-fail", async () => {
+                new CpuGovernor("gov", { connection: connectionTo(lab, vm), governor: "performance" });
+            });
+            assert.match(await expectFailure(failing.up()), /no cpufreq.*onUnsupported: "skip"/);
+            const skipping = await labStack("cpu-governor-vm-skip", async () => {
+                const gov = new CpuGovernor("gov", { connection: connectionTo(lab, vm), governor: "performance", onUnsupported: "skip" });
+                return { unsupported: gov.unsupported };
+            });
+            const { onOutput, text } = collect();
+            const result = await skipping.up({ onOutput });
+            assert.match(result.outputs.unsupported.value, /no cpufreq/);
+            assert.match(text(), /skipped: CPU 0-1 have no cpufreq/);
+            const preview = collect();
+            assertNoChanges((await skipping.preview({ onOutput: preview.onOutput })).changeSummary);
+            assert.match(preview.text(), /skipped: CPU 0-1 have no cpufreq/);
+            await skipping.destroy();
+        });
+    });
+
+    describe("NicRingConfig", function () {
+        let stack: Stack;
+        const rule = "/etc/udev/rules.d/90-pulumi-nic-rings.rules";
+
+        before(async function () {
+            stack = await labStack("nic-rings", async () => {
+                const nic = new NicRingConfig("rings", {
+                    connection: connectionTo(lab, server),
+                    interface: "eth1",
+                    rings: { rx: "max", tx: 1024 },
+                    coalesce: { adaptiveRx: false, rxUsecs: 0 },
+                });
+                return { desired: nic.desired, maximums: nic.maximums };
+            });
+        });
+        after(async () => {
+            await stack?.destroy().catch(() => undefined);
+        });
+
+        it("resolves rx: max to the NIC's maximum, sets coalescing and writes a udev rule", async function () {
+            const result = await stack.up();
+            assert.deepEqual(ringsOf(lab, server), { rx: 4096, tx: 1024 });
+            assert.deepEqual(result.outputs.desired.value.rings, { rx: 4096, tx: 1024 });
+            assert.equal(result.outputs.maximums.value.rings.rx, 4096);
+            const coalesce = onHost(lab, server, ["ethtool", "-c", "eth1"]);
+            assert.match(coalesce, /Adaptive RX: off/);
+            assert.match(coalesce, /^rx-usecs: 0$/m);
+            assert.match(fileOn(lab, server, rule) ?? "", /KERNEL=="eth1", RUN\+="\S*ethtool -G eth1 rx 4096 tx 1024"/);
+            assertNoChanges((await stack.preview()).changeSummary);
+        });
+
+        it("shows a ring size changed behind Pulumi's back per parameter, and up converges", async function () {
+            onHost(lab, server, ["ethtool", "-G", "eth1", "rx", "512"]);
+            const refreshed = collect();
+            await stack.preview({ refresh: true, diff: true, onOutput: refreshed.onOutput });
+            assert.match(refreshed.text(), /rx\s*:\s*4096\s*=>\s*512/);
+            await stack.up();
+            assert.deepEqual(ringsOf(lab, server), { rx: 4096, tx: 1024 });
+        });
+
+        it("destroy restores the original rings and coalescing and removes the rule", async function () {
+            await stack.destroy();
+            assert.deepEqual(ringsOf(lab, server), { rx: 256, tx: 256 });
+            assert.match(onHost(lab, server, ["ethtool", "-c", "eth1"]), /Adaptive RX: on/);
+            assert.equal(fileOn(lab, server, rule), null);
+        });
+
+        it("refuses a size above the maximum in preview, naming it, with nothing written", async function () {
+            const tooBig = await labStack("nic-too-big", async () => {
+                new NicRingConfig("big", { connection: connectionTo(lab, vm), interface: "eth1", rings: { rx: 4096 } });
+            });
+            const message = await expectFailure(tooBig.preview());
+            assert.match(message, /rings\.rx.*4096 is above eth1's pre-set maximum 256/);
+            assert.deepEqual(ringsOf(lab, vm), { rx: 256, tx: 256 });
+            assert.equal(fileOn(lab, vm, "/etc/udev/rules.d/90-pulumi-nic-big.rules"), null);
+        });
+    });
+
+    describe("IrqAffinity", function () {
+        it("bans its IRQs in a running irqbalance before writing, and puts irqbalance back on delete", async function () {
+            startIrqbalance(lab, server);
+            const irqbalanceBefore = irqbalanceArgs(lab, server);
+            assert.ok(irqbalanceBefore, "a real irqbalance runs on the host");
+            const stack = await labStack("irq-spread", async () => {
+                new IrqAffinity("irqs", { connection: connectionTo(lab, server), interface: "eth1", spread: "0-3", exclude: "0" });
+            });
+            await stack.up();
+            assert.deepEqual([102, 103, 104, 105].map((irq) => affinityOf(lab, server, irq)), ["1", "2", "3", "1"]);
+            assert.equal(affinityOf(lab, server, 101), "0-3", "the misc vector is not a queue");
+            const config = fileOn(lab, server, "/etc/default/irqbalance") ?? "";
+            assert.match(config, /IRQBALANCE_ARGS=".*--banirq=102 --banirq=103 --banirq=104 --banirq=105"/);
+            assert.ok(irqbalanceArgs(lab, server)?.includes("--banirq=105"), "the running irqbalance was restarted with the bans");
+            assertNoChanges((await stack.preview()).changeSummary);
+
+            onHost(lab, server, ["sh", "-c", "echo 0-3 > /proc/irq/103/smp_affinity_list"]);
+            const refreshed = collect();
+            await stack.preview({ refresh: true, diff: true, onOutput: refreshed.onOutput });
+            assert.match(refreshed.text(), /103\s*:\s*"2"\s*=>\s*"0-3"/);
+            await stack.up();
+            assert.equal(affinityOf(lab, server, 103), "2");
+
+            await stack.destroy();
+            assert.deepEqual([102, 103, 104, 105].map((irq) => affinityOf(lab, server, irq)), ["0-3", "0-3", "0-3", "0-3"]);
+            assert.doesNotMatch(fileOn(lab, server, "/etc/default/irqbalance") ?? "", /--banirq/);
+            assert.deepEqual(irqbalanceArgs(lab, server), irqbalanceBefore, "irqbalance runs as it did before");
+            assert.equal(fileOn(lab, server, "/etc/systemd/system/pulumi-irq-affinity-irqs.service"), null);
+        });
+
+        it("refuses CPUs that are not online, with the host unchanged", async function () {
+            const offline = await labStack("irq-offline", async () => {
+                new IrqAffinity("irqs", { connection: connectionTo(lab, server), interface: "eth1", cpus: "6-7", irqbalance: "leave" });
+            });
+            assert.match(await expectFailure(offline.up()), /no online CPU left in cpus 6-7 \(online: 0-3\)/);
+            assert.equal(affinityOf(lab, server, 102), "0-3");
+        });
+
+        it("finds virtio queue IRQs through /proc/interrupts on a VM-like host", async function () {
+            const stack = await labStack("irq-vm", async () => {
+                const irq = new IrqAffinity("irqs", { connection: connectionTo(lab, vm), interface: "eth1", numaLocal: true, irqbalance: "leave" });
+                return { irqs: irq.irqs, from: irq.discoveredFrom };
+            });
+            const result = await stack.up();
+            assert.deepEqual(result.outputs.irqs.value, { "41": "virtio1-input.0", "42": "virtio1-output.0" });
+            assert.equal(result.outputs.from.value, "/proc/interrupts");
+            assert.deepEqual([affinityOf(lab, vm, 41), affinityOf(lab, vm, 42)], ["0", "1"]);
+            await stack.destroy();
+        });
+
+        it("applied after a ring change on the same interface, ends with the requested affinity in place", async function () {
+            const stack = await labStack("irq-after-rings", async () => {
+                const nic = new NicRingConfig("rings", { connection: connectionTo(lab, server), interface: "eth1", rings: { rx: 2048 } });
+                new IrqAffinity("irqs", { connection: connectionTo(lab, server), nic, cpus: "3", irqbalance: "leave" });
+            });
+            await stack.up();
+            assert.equal(ringsOf(lab, server).rx, 2048);
+            assert.deepEqual([102, 103, 104, 105].map((irq) => affinityOf(lab, server, irq)), ["3", "3", "3", "3"]);
+            await stack.destroy();
+            assert.equal(ringsOf(lab, server).rx, 256);
+        });
+    });
+});
+
+/** Arguments of the irqbalance running on the host, or null when none runs. */
+function irqbalanceArgs(lab: Lab, host: LabHost): string[] | null {
+    const out = onHost(lab, host, ["sh", "-c", 'p=$(pidof irqbalance) && tr "\\0" "\\n" < /proc/${p%% *}/cmdline || true']).trim();
+    return out ? out.split("\n") : null;
+}
