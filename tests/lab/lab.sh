@@ -284,6 +284,11 @@ mount --bind "\$hw/eth1" /sys/devices/virtual/net/eth1
 mount --bind "\$hw/irq" /proc/irq
 mount --bind "\$hw/interrupts" /proc/interrupts
 mount --bind "\$hw/stat" /proc/stat
+# As in a container, only /proc/sys/net (per network namespace) stays writable: kernel.*, vm.*,
+# fs.* and global net.core keys belong to the machine and are never changed from a lab host.
+mount --bind /proc/sys /proc/sys
+mount --bind /proc/sys/net /proc/sys/net
+mount -o remount,bind,ro /proc/sys
 mount --bind '$hdir/hw/ethtool' /usr/sbin/ethtool
 mount -t tmpfs -o mode=0755,size=1m plt-irqbalance /run/irqbalance
 while IFS= read -r target || [ -n "\$target" ]; do
