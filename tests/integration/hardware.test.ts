@@ -151,6 +151,19 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             assert.equal(fileOn(lab, server, rule), null);
         });
 
+        it("sets real veth channels and restores them", async function () {
+            const channels = () => /Current hardware settings:[\s\S]*?RX:\s+(\d+)/.exec(onHost(lab, vm, ["ethtool", "-l", "eth1"]))![1];
+            assert.equal(channels(), "1");
+            const stack = await labStack("nic-channels", async () => {
+                new NicRingConfig("channels", { connection: connectionTo(lab, vm), interface: "eth1", channels: { rx: "max", tx: "max" } });
+            });
+            await stack.up();
+            assert.equal(channels(), "2");
+            assertNoChanges((await stack.preview()).changeSummary);
+            await stack.destroy();
+            assert.equal(channels(), "1");
+        });
+
         it("refuses a size above the maximum in preview, naming it, with nothing written", async function () {
             const tooBig = await labStack("nic-too-big", async () => {
                 new NicRingConfig("big", { connection: connectionTo(lab, vm), interface: "eth1", rings: { rx: 4096 } });
@@ -190,6 +203,20 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             assert.doesNotMatch(fileOn(lab, server, "/etc/default/irqbalance") ?? "", /--banirq/);
             assert.deepEqual(irqbalanceArgs(lab, server), irqbalanceBefore, "irqbalance runs as it did before");
             assert.equal(fileOn(lab, server, "/etc/systemd/system/pulumi-irq-affinity-irqs.service"), null);
+        });
+
+        it("stops irqbalance under irqbalance: stop and starts it again on delete", async function () {
+            const running = irqbalanceArgs(lab, server);
+            assert.ok(running, "irqbalance from the previous test runs");
+            const stack = await labStack("irq-stop", async () => {
+                new IrqAffinity("irqs", { connection: connectionTo(lab, server), interface: "eth1", cpus: "2-3", irqbalance: "stop" });
+            });
+            await stack.up();
+            assert.equal(irqbalanceArgs(lab, server), null, "irqbalance is stopped");
+            assert.equal(affinityOf(lab, server, 104), "2-3");
+            await stack.destroy();
+            assert.deepEqual(irqbalanceArgs(lab, server), running, "irqbalance runs again as before");
+            assert.equal(affinityOf(lab, server, 104), "0-3");
         });
 
         it("refuses CPUs that are not online, with the host unchanged", async function () {
