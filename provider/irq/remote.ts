@@ -23,6 +23,11 @@ run_action() { # config systemctl-verb kill pids start
   if [ -n "$victims" ]; then
     kill $victims 2>/dev/null
     i=0; while [ $i -lt 50 ] && kill -0 $victims 2>/dev/null; do sleep 0.1; i=$((i+1)); done
+    # A daemon still alive would go on moving the IRQs we are about to pin.
+    if kill -0 $victims 2>/dev/null; then
+      kill -KILL $victims 2>/dev/null
+      i=0; while [ $i -lt 20 ] && kill -0 $victims 2>/dev/null; do sleep 0.1; i=$((i+1)); done
+    fi
   fi
   if [ -n "$5" ]; then
     (set -f; IFS='

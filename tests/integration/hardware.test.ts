@@ -195,7 +195,8 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             const refreshed = collect();
             await stack.preview({ refresh: true, diff: true, onOutput: refreshed.onOutput });
             assert.match(refreshed.text(), /103\s*:\s*"2"\s*=>\s*"0-3"/);
-            await stack.up();
+            const converge = await stack.up();
+            assert.equal(converge.summary.resourceChanges?.update, 1, "up re-applies the drifted affinity");
             assert.equal(affinityOf(lab, server, 103), "2");
 
             await stack.destroy();
