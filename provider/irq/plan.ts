@@ -54,7 +54,8 @@ export function viewOf(inputs: IrqAffinityInputs, snapshot: FileSnapshot): HostI
             affinity.set(Number(match[1]), content.trim());
         }
     }
-    const pids = snapshot.pids.get("irqbalance") ?? [];
+    // A zombie (exited, not yet reaped) has an empty command line: it is not running.
+    const pids = (snapshot.pids.get("irqbalance") ?? []).filter((pid) => (snapshot.cmdlines.get(pid) ?? []).length > 0);
     const configFile = CONFIG_FILES.find((f) => snapshot.files.has(f)) ?? CONFIG_FILES[0];
     return {
         exists: snapshot.dirs.has(`/sys/class/net/${inputs.interface}`),

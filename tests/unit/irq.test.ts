@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import { discoverQueueIrqs, parseInterrupts } from "../../provider/irq/discover";
 import { withBannedIrqs, withoutBannedIrqs } from "../../provider/irq/irqbalance";
-import { HostIrqView, irqbalanceRestore, placement, planIrqbalance } from "../../provider/irq/plan";
+import { HostIrqView, irqbalanceRestore, placement, planIrqbalance, viewOf } from "../../provider/irq/plan";
 import { irqAffinityInputsSchema } from "../../provider/irq/schema";
 import { checkFailures } from "../../provider/check";
 
@@ -74,6 +74,20 @@ describe("IRQ placement", function () {
 });
 
 describe("irqbalance handling", function () {
+    it("does not take a zombie (empty command line) for a running daemon", function () {
+        const snapshot = {
+            files: new Map<string, string>(),
+            dirs: new Map<string, string[]>(),
+            pids: new Map([["irqbalance", [7, 9]]]),
+            commands: new Map<string, string>(),
+            links: new Map<string, string>(),
+            cmdlines: new Map([[9, ["/usr/sbin/irqbalance", "--foreground"]]]),
+        };
+        const state = viewOf(inputs({ cpus: "1" }), snapshot).irqbalance;
+        assert.deepEqual(state.pids, [9]);
+        assert.deepEqual(state.cmdline, ["/usr/sbin/irqbalance", "--foreground"]);
+    });
+
     it("adds and removes exactly our bans in IRQBALANCE_ARGS", function () {
         const banned = withBannedIrqs('# comment\nIRQBALANCE_ARGS="--policyscript=/x"\n', [102, 103]);
         assert.match(banned, /^IRQBALANCE_ARGS="--policyscript=\/x --banirq=102 --banirq=103"$/m);
