@@ -1,5 +1,5 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { parseChecked } from "./check";
+import { parseChecked, withoutEngineKeys } from "./check";
 import { Connection, hostIdentity, optionalConnectionSchema } from "./transport/connection";
 import { containsUnknown } from "./unknowns";
 
@@ -68,4 +68,26 @@ export function resourceId(outs: { hostId: string }, ...parts: unknown[]): strin
  */
 export function plainState<T>(state: T): T {
     return JSON.parse(JSON.stringify(state)) as T;
+}
+
+/**
+ * create and update for a resource whose create is an update from nothing: both run `apply`
+ * (with the previous record on update) and return plain state; the id names the host and
+ * `idFields` (interface, resource name).
+ */
+export function applyEntryPoints<R>(
+    apply: (raw: Record<string, unknown>, previous?: R) => Promise<{ hostId: string }>,
+    recordOf: (olds: Record<string, unknown>) => R,
+    idFields: string[],
+) {
+    return {
+        create: async (news: Record<string, unknown>): Promise<dynamic.CreateResult> => {
+            const raw = withoutEngineKeys(news);
+            const outs = plainState(await apply(raw));
+            return { id: resourceId(outs, ...idFields.map((f) => raw[f])), outs };
+        },
+        update: async (_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> => ({
+            outs: plainState(await apply(withoutEngineKeys(news), recordOf(olds))),
+        }),
+    };
 }

@@ -3,7 +3,7 @@ import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { applyTransaction, readFiles } from "../host/files";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
-import { diffResource, pickInputs, plainState, resourceId } from "../lifecycle";
+import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
 import { GovernorRecord, PerCpu, detectGovernorDrift, liveState, planGovernor, planGovernorRestore, readRequests, renderUnit } from "./plan";
 import { CpuGovernorInputs, cpuGovernorInputsSchema } from "./schema";
 
@@ -87,15 +87,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
     });
 }
 
-export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {
-    const raw = withoutEngineKeys(news);
-    const outs = plainState(await apply(raw));
-    return { id: resourceId(outs, raw.resourceName), outs };
-}
-
-export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> {
-    return { outs: plainState(await apply(withoutEngineKeys(news), recordOf(olds))) };
-}
+export const { create, update } = applyEntryPoints(apply, recordOf, ["resourceName"]);
 
 export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
     const raw = withoutEngineKeys(props);

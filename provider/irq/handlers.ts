@@ -3,7 +3,7 @@ import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { FileChanges, ValueWrite, readFiles } from "../host/files";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
-import { diffResource, pickInputs, plainState, resourceId } from "../lifecycle";
+import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
 import { IrqbalanceRecord, UNIT_DIR, affinityDrift, affinityFile, irqbalanceRestore, placement, planIrqbalance, readRequests, renderUnit, viewOf } from "./plan";
 import { applyIrq } from "./remote";
 import { IrqAffinityInputs, irqAffinityInputsSchema, unitName } from "./schema";
@@ -130,15 +130,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
     });
 }
 
-export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {
-    const raw = withoutEngineKeys(news);
-    const outs = plainState(await apply(raw));
-    return { id: resourceId(outs, raw.interface, raw.resourceName), outs };
-}
-
-export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> {
-    return { outs: plainState(await apply(withoutEngineKeys(news), recordOf(olds))) };
-}
+export const { create, update } = applyEntryPoints(apply, recordOf, ["interface", "resourceName"]);
 
 export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
     const raw = withoutEngineKeys(props);

@@ -2,7 +2,7 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
-import { diffResource, pickInputs, plainState, resourceId } from "../lifecycle";
+import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
 import { canonicalKey } from "./keys";
 import { SysctlSetRecord, describeDrift, detectDrift, keysToRead, liveSettings, planApply, planRestore } from "./plan";
 import { HostSnapshot, applyToHost, readHost } from "./remote";
@@ -142,15 +142,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
     });
 }
 
-export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {
-    const raw = withoutEngineKeys(news);
-    const outs = plainState(await apply(raw));
-    return { id: resourceId(outs, raw.resourceName), outs };
-}
-
-export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> {
-    return { outs: plainState(await apply(withoutEngineKeys(news), recordOf(olds))) };
-}
+export const { create, update } = applyEntryPoints(apply, recordOf, ["resourceName"]);
 
 export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
     const raw = withoutEngineKeys(props);
