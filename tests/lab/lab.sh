@@ -138,11 +138,6 @@ lab_down_all() {
 # ------------------------------------------------------------------------------------------ up
 
 ensure_pltuser() {
-  if ! command -v sudo >/dev/null 2>&1; then
-    log "installing sudo"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sudo >&2 ||
-      { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sudo >&2; }
-  fi
   if ! id pltuser >/dev/null 2>&1; then
     log "creating user pltuser"
     useradd -m -s /bin/bash pltuser
@@ -162,12 +157,16 @@ ensure_pltuser() {
   fi
 }
 
-# The hardware emulation: a FUSE daemon in Python (Debian's python3-fusepy, with libfuse2), the
-# real ethtool it falls back to, and a real irqbalance for `lab.sh irqbalance`.
-ensure_hw_packages() {
+# Every Debian package a lab host needs, installed when missing, so `npm run demo` and `npm test`
+# work on a fresh machine: sshd and ssh-keygen, ip, nsenter/unshare, sysctl, sudo (for pltuser),
+# and the hardware emulation: a FUSE daemon in Python (python3-fusepy, with libfuse2), the real
+# ethtool it falls back to, and a real irqbalance for `lab.sh irqbalance`.
+LAB_PACKAGES=(openssh-server openssh-client iproute2 util-linux procps sudo python3-fusepy irqbalance ethtool)
+
+ensure_packages() {
   local -a missing=()
   local p
-  for p in python3-fusepy irqbalance ethtool; do
+  for p in "${LAB_PACKAGES[@]}"; do
     [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" == "install ok installed" ]] || missing+=("$p")
   done
   if ((${#missing[@]})); then
@@ -430,6 +429,8 @@ lab_up() {
   # Traversable (not listable) by other users: pltuser's /usr/sbin/ethtool in a host is hw.py in
   # the lab dir. Private files below stay 0600. Only a private root (ours, or mktemp's) is changed.
   if [[ "$(stat -c '%u %a' "$LAB_ROOT")" == "0 700" ]]; then chmod 0711 "$LAB_ROOT"; fi
+  # Locked: concurrent labs would race on apt-get and useradd.
+  { flock -w 600 9 || die "timed out waiting for $LAB_ROOT/.lock"; ensure_packages; } 9>>"$LAB_ROOT/.lock"
   if [[ -n "$dir" ]]; then
     ! ip netns list | grep -q "^plt-$id-" || die "lab id $id is already in use"
     mkdir -p -- "$(dirname -- "$dir")"
@@ -454,7 +455,7 @@ lab_up() {
   log "network ${NET_PREFIX}.$OCTET.0/24"
 
   # Locked too: concurrent labs would race on useradd / apt-get.
-  { flock -w 300 9 || die "timed out waiting for $LAB_ROOT/.lock"; ensure_pltuser; ensure_hw_packages; } 9>>"$LAB_ROOT/.lock"
+  { flock -w 300 9 || die "timed out waiting for $LAB_ROOT/.lock"; ensure_pltuser; } 9>>"$LAB_ROOT/.lock"
 
   # The lab's own copies: hw.py (a checkout changing under a running lab does not matter) and the
   # real ethtool binary, which each host's /usr/sbin/ethtool (hw.py) runs for what it does not
