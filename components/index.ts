@@ -1,5 +1,8 @@
-export * from "./plans";
-export * from "./profile";
-export * from "./profiles";
-export * from "./sources";
-export { ProfileHostArgs, TuningProfile } from "./tuning-profile";
+export * from "./profile/plan";
+export * from "./profile/sources";
+export { ProfileHostArgs, TuningProfile } from "./profile/tuning-profile";
+export * from "./low-latency";
+export * from "./high-throughput";
+export * from "./sip-router";
+export * from "./high-connection-rate";
+export * from "./composed";

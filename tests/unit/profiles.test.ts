@@ -12,8 +12,8 @@ import {
     sipRouterPlan,
     sysctlValues,
 } from "../../components";
-import { withProfileDocs } from "../../components/docs";
-import { SOURCES } from "../../components/sources";
+import { withProfileDocs } from "../../components/profile/docs";
+import { SOURCES } from "../../components/profile/sources";
 import { checkFailures } from "../../provider/check";
 import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
 

@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CpuGovernor } from "../provider/cpu-governor/resource";
-import { IrqAffinity } from "../provider/irq/resource";
-import { NicRingConfig } from "../provider/nic/resource";
-import { SysctlSet } from "../provider/sysctl/resource";
-import type { ConnectionArgs } from "../provider/transport/connection";
-import { ProfilePlan, SysctlOverrides, applyOverrides, sysctlValues } from "./profile";
+import { CpuGovernor } from "../../provider/cpu-governor/resource";
+import { IrqAffinity } from "../../provider/irq/resource";
+import { NicRingConfig } from "../../provider/nic/resource";
+import { SysctlSet } from "../../provider/sysctl/resource";
+import type { ConnectionArgs } from "../../provider/transport/connection";
+import { ProfilePlan, SysctlOverrides, applyOverrides, sysctlValues } from "./plan";
 
 /** A CPU list covering any machine; IrqAffinity keeps only the online ones. */
 const EVERY_CPU = "0-4095";

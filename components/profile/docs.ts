@@ -1,5 +1,8 @@
-import { ProfilePlan } from "./profile";
-import { highConnectionRatePlan, highThroughputPlan, lowLatencyPlan, sipRouterPlan } from "./plans";
+import { highConnectionRatePlan } from "../high-connection-rate";
+import { highThroughputPlan } from "../high-throughput";
+import { lowLatencyPlan } from "../low-latency";
+import { sipRouterPlan } from "../sip-router";
+import { ProfilePlan } from "./plan";
 import { SOURCES, SourceKey } from "./sources";
 
 /** The plans shown in the README, for the example facts named in each heading. */

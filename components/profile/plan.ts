@@ -1,4 +1,4 @@
-import type { SettingValue } from "../provider/sysctl/values";
+import type { SettingValue } from "../../provider/sysctl/values";
 import type { SourceKey } from "./sources";
 
 /** One value a profile sets, with where it comes from. */

@@ -1,0 +1,16 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ProfilePlan, composePlans } from "../profile/plan";
+import { ProfileHostArgs, TuningProfile } from "../profile/tuning-profile";
+
+export interface ComposedProfileArgs extends ProfileHostArgs {
+    /** Plans to combine, e.g. [lowLatencyPlan(), highConnectionRatePlan({ connectionsPerSecond: 20000 })]. */
+    plans: ProfilePlan[];
+}
+
+/** Several profiles on one host; a setting they disagree on fails the preview until overridden. */
+export class ComposedProfile extends TuningProfile {
+    constructor(name: string, args: ComposedProfileArgs, opts?: pulumi.ComponentResourceOptions) {
+        const [first, ...rest] = args.plans;
+        super("linux-tuning:profiles:Composed", name, rest.reduce((a, b) => composePlans(a, b, args.sysctlOverrides), first), args, opts);
+    }
+}
