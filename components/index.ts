@@ -6,3 +6,4 @@ export * from "./high-throughput";
 export * from "./sip-router";
 export * from "./high-connection-rate";
 export * from "./composed";
+export * from "./fleet";

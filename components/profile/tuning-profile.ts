@@ -4,31 +4,14 @@ import { IrqAffinity } from "../../provider/irq/resource";
 import { NicRingConfig } from "../../provider/nic/resource";
 import { SysctlSet } from "../../provider/sysctl/resource";
 import type { ConnectionArgs } from "../../provider/transport/connection";
-import { ProfilePlan, SysctlOverrides, applyOverrides, sysctlValues } from "./plan";
-
-/** A CPU list covering any machine; IrqAffinity keeps only the online ones. */
-const EVERY_CPU = "0-4095";
+import { HostFacts, hostParts } from "./parts";
+import { ProfilePlan, SysctlOverrides, applyOverrides } from "./plan";
 
 /** What every profile needs to know about the host. */
-export interface ProfileHostArgs {
+export interface ProfileHostArgs extends HostFacts {
     connection?: pulumi.Input<ConnectionArgs>;
-    /** The NIC to tune (rings, coalescing, IRQs). Omit to leave NICs alone. */
-    interface?: string;
-    /** Cores the application runs on: NIC IRQs are kept off them. */
-    applicationCpus?: string;
-    /**
-     * Keys absent or read-only on the host (global keys inside a container or network
-     * namespace, older kernels): "skip" (default, listed in `skipped`) or "fail".
-     */
-    missingKeys?: "skip" | "fail";
-    /** Hosts without cpufreq (most VMs): "skip" (default), "fail", or "unmanaged" (no CpuGovernor). */
-    cpuFrequency?: "skip" | "fail" | "unmanaged";
-    /** irqbalance before IRQ affinity: "ban" (default), "stop" or "leave". */
-    irqbalance?: "ban" | "stop" | "leave";
     /** Change or drop (null) any sysctl the profile sets. */
     sysctlOverrides?: SysctlOverrides;
-    /** Keep the sysctl.d file, udev rule and systemd units for reboots. Default true. */
-    persist?: boolean;
 }
 
 /**
@@ -49,46 +32,19 @@ export class TuningProfile extends pulumi.ComponentResource {
         super(type, name, {}, opts);
         this.plan = applyOverrides(plan, args.sysctlOverrides);
         const child = { parent: this };
-        const persist = args.persist ?? true;
+        const connection = args.connection;
+        const parts = hostParts(this.plan, args);
 
-        this.sysctls = new SysctlSet(`${name}-sysctls`, { connection: args.connection, settings: sysctlValues(this.plan), onMissing: args.missingKeys ?? "skip", persist }, child);
+        this.sysctls = new SysctlSet(`${name}-sysctls`, { connection, ...parts.sysctls }, child);
         this.skipped = this.sysctls.skipped;
-
-        if (args.interface && this.plan.nic && (this.plan.nic.rings || this.plan.nic.coalesce)) {
-            this.nic = new NicRingConfig(
-                `${name}-nic`,
-                { connection: args.connection, interface: args.interface, rings: this.plan.nic.rings, coalesce: this.plan.nic.coalesce, onUnsupported: "skip", persist },
-                child,
-            );
+        if (parts.nic) {
+            this.nic = new NicRingConfig(`${name}-nic`, { connection, ...parts.nic }, child);
         }
-        if (args.interface && this.plan.irq) {
-            const placement = this.plan.irq.policy === "numaLocal" ? { numaLocal: true } : { spread: EVERY_CPU };
-            this.irqs = new IrqAffinity(
-                `${name}-irqs`,
-                {
-                    connection: args.connection,
-                    interface: args.interface,
-                    nic: this.nic,
-                    ...placement,
-                    exclude: args.applicationCpus,
-                    irqbalance: args.irqbalance ?? "ban",
-                    persist,
-                },
-                child,
-            );
+        if (parts.irqs) {
+            this.irqs = new IrqAffinity(`${name}-irqs`, { connection, nic: this.nic, ...parts.irqs }, child);
         }
-        if (this.plan.governor && args.cpuFrequency !== "unmanaged") {
-            this.governor = new CpuGovernor(
-                `${name}-governor`,
-                {
-                    connection: args.connection,
-                    governor: this.plan.governor.governor,
-                    energyPerformancePreference: this.plan.governor.energyPerformancePreference,
-                    onUnsupported: args.cpuFrequency ?? "skip",
-                    persist,
-                },
-                child,
-            );
+        if (parts.governor) {
+            this.governor = new CpuGovernor(`${name}-governor`, { connection, ...parts.governor }, child);
         }
         this.registerOutputs({ plan: this.plan, skipped: this.skipped });
     }

@@ -65,24 +65,29 @@ function driftFromState(olds: Record<string, unknown>): boolean {
     return differs(desired.governors, live.governors) || differs(desired.epp, live.epp) || olds.unitStatus === "missing" || olds.unitStatus === "edited";
 }
 
-export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
+async function probeDrift(olds: Record<string, unknown>, inputs: CpuGovernorInputs): Promise<string[]> {
     const record = recordOf(olds);
+    if (record.unsupported) {
+        console.log(`${transportFor(inputs.connection).target}: skipped: ${record.unsupported}`);
+        return [];
+    }
+    const snapshot = await readFiles(transportFor(inputs.connection), readRequests(inputs));
+    const desired = desiredOf(olds);
+    const drift = detectGovernorDrift(desired, snapshot, record.unitFile, record.unitFile ? renderUnit(inputs.resourceName, desired) : undefined);
+    return [...drift.cpus.map((d) => `${d.cpu} live ${d.live}, desired ${d.desired}`), ...(drift.unit ? [drift.unit] : [])];
+}
+
+/** How the host differs from a recorded state, from a fresh read (empty: as declared). */
+export const liveDrift = (props: Record<string, unknown>) => probeDrift(withoutEngineKeys(props), parse(withoutEngineKeys(props)));
+
+export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
     return diffResource({
         olds,
         news: withoutEngineKeys(news),
         parse,
         fields: ["governor", "energyPerformancePreference", "cpus", "onUnsupported", "persist", "restoreOnDelete"],
         recordedDrift: () => driftFromState(olds),
-        probe: async (inputs) => {
-            if (record.unsupported) {
-                console.log(`${transportFor(inputs.connection).target}: skipped: ${record.unsupported}`);
-                return [];
-            }
-            const snapshot = await readFiles(transportFor(inputs.connection), readRequests(inputs));
-            const desired = desiredOf(olds);
-            const drift = detectGovernorDrift(desired, snapshot, record.unitFile, record.unitFile ? renderUnit(inputs.resourceName, desired) : undefined);
-            return [...drift.cpus.map((d) => `${d.cpu} live ${d.live}, desired ${d.desired}`), ...(drift.unit ? [drift.unit] : [])];
-        },
+        probe: (inputs) => probeDrift(olds, inputs),
         target: (inputs) => transportFor(inputs.connection).target,
     });
 }

@@ -103,6 +103,25 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
     return { inputs: news, failures: checkFailures(irqAffinityInputsSchema, inputsOf(withoutEngineKeys(news))) };
 }
 
+async function probeDrift(olds: Record<string, unknown>, inputs: IrqAffinityInputs): Promise<string[]> {
+    const assignment = (olds.assignment as Record<string, string>) ?? {};
+    const snapshot = await readFiles(transportFor(inputs.connection), readRequests(inputs));
+    const view = viewOf(inputs, snapshot);
+    const drift = affinityDrift(assignment, view.affinity);
+    const discovered = view.discovery.irqs.map((l) => String(l.irq)).sort();
+    if (!inputs.perIrq && JSON.stringify(discovered) !== JSON.stringify(Object.keys(assignment).sort())) {
+        drift.push(`${inputs.interface}'s queue IRQs are now ${discovered.join(", ") || "none"}`);
+    }
+    const unit = paths(inputs.resourceName).unit;
+    if (inputs.persist && snapshot.files.get(unit) !== renderUnit(inputs.resourceName, assignment)) {
+        drift.push(`${unit} is ${snapshot.files.has(unit) ? "edited" : "missing"}`);
+    }
+    return drift;
+}
+
+/** How the host differs from a recorded state, from a fresh read (empty: as declared). */
+export const liveDrift = (props: Record<string, unknown>) => probeDrift(withoutEngineKeys(props), parse(withoutEngineKeys(props)));
+
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
     const assignment = (olds.assignment as Record<string, string>) ?? {};
     return diffResource({
@@ -112,20 +131,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         identity: ["interface"],
         fields: ["cpus", "spread", "numaLocal", "perIrq", "exclude", "irqbalance", "persist", "restoreOnDelete", "nicState"],
         recordedDrift: () => affinityDrift(assignment, (olds.affinity as Record<string, string>) ?? {}).length > 0 || olds.unitStatus === "missing" || olds.unitStatus === "edited",
-        probe: async (inputs) => {
-            const snapshot = await readFiles(transportFor(inputs.connection), readRequests(inputs));
-            const view = viewOf(inputs, snapshot);
-            const drift = affinityDrift(assignment, view.affinity);
-            const discovered = view.discovery.irqs.map((l) => String(l.irq)).sort();
-            if (!inputs.perIrq && JSON.stringify(discovered) !== JSON.stringify(Object.keys(assignment).sort())) {
-                drift.push(`${inputs.interface}'s queue IRQs are now ${discovered.join(", ") || "none"}`);
-            }
-            const unit = paths(inputs.resourceName).unit;
-            if (inputs.persist && snapshot.files.get(unit) !== renderUnit(inputs.resourceName, assignment)) {
-                drift.push(`${unit} is ${snapshot.files.has(unit) ? "edited" : "missing"}`);
-            }
-            return drift;
-        },
+        probe: (inputs) => probeDrift(olds, inputs),
         target: (inputs) => transportFor(inputs.connection).target,
     });
 }

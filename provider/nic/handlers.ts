@@ -81,9 +81,20 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
     }
 }
 
-export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
+async function probeDrift(olds: Record<string, unknown>, inputs: NicRingConfigInputs): Promise<string[]> {
     const desired = (olds.desired as PerSection) ?? {};
     const record = recordOf(olds);
+    const snapshot = await readNic(transportFor(inputs.connection), inputs.interface, ruleFile(inputs.resourceName));
+    const drift = nicDrift(desired, liveDeclared(desired, snapshot)).map((d) => `${inputs.interface} ${d}`);
+    const status = ruleStatus(snapshot, record.ruleFile ? renderRule(inputs.resourceName, inputs.interface, snapshot.ethtoolPath, desired) : undefined);
+    return status === "missing" || status === "edited" ? [...drift, `${record.ruleFile} is ${status}`] : drift;
+}
+
+/** How the host differs from a recorded state, from a fresh read (empty: as declared). */
+export const liveDrift = (props: Record<string, unknown>) => probeDrift(withoutEngineKeys(props), parse(withoutEngineKeys(props)));
+
+export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
+    const desired = (olds.desired as PerSection) ?? {};
     return diffResource({
         olds,
         news: withoutEngineKeys(news),
@@ -91,12 +102,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         identity: ["interface"],
         fields: ["rings", "channels", "coalesce", "onUnsupported", "persist", "restoreOnDelete"],
         recordedDrift: () => nicDrift(desired, (olds.live as PerSection) ?? {}).length > 0 || olds.ruleStatus === "missing" || olds.ruleStatus === "edited",
-        probe: async (inputs) => {
-            const snapshot = await readNic(transportFor(inputs.connection), inputs.interface, ruleFile(inputs.resourceName));
-            const drift = nicDrift(desired, liveDeclared(desired, snapshot)).map((d) => `${inputs.interface} ${d}`);
-            const status = ruleStatus(snapshot, record.ruleFile ? renderRule(inputs.resourceName, inputs.interface, snapshot.ethtoolPath, desired) : undefined);
-            return status === "missing" || status === "edited" ? [...drift, `${record.ruleFile} is ${status}`] : drift;
-        },
+        probe: (inputs) => probeDrift(olds, inputs),
         target: (inputs) => transportFor(inputs.connection).target,
     });
 }

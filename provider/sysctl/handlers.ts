@@ -134,13 +134,18 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         parse,
         fields: ["persist", "persistFile", "onMissing", "restoreOnDelete"],
         recordedDrift: (inputs) => settingsChanged(olds, inputs) || olds.persistedFileStatus === "missing" || olds.persistedFileStatus === "edited",
-        probe: async (inputs) => {
-            const snapshot = await readHost(target(inputs), keysToRead(inputs), inputs.persist ? persistFileOf(inputs) : undefined);
-            return describeDrift(detectDrift(inputs, snapshot, recordOf(olds).skipped));
-        },
+        probe: (inputs) => probeDrift(olds, inputs),
         target: (inputs) => target(inputs).target,
     });
 }
+
+async function probeDrift(olds: Record<string, unknown>, inputs: SysctlSetInputs): Promise<string[]> {
+    const snapshot = await readHost(target(inputs), keysToRead(inputs), inputs.persist ? persistFileOf(inputs) : undefined);
+    return describeDrift(detectDrift(inputs, snapshot, recordOf(olds).skipped));
+}
+
+/** How the host differs from a recorded state, from a fresh read (empty: as declared). */
+export const liveDrift = (props: Record<string, unknown>) => probeDrift(withoutEngineKeys(props), parse(withoutEngineKeys(props)));
 
 export const { create, update } = applyEntryPoints(apply, recordOf, ["resourceName"]);
 

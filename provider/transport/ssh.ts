@@ -179,7 +179,7 @@ export class SshTransport implements Transport {
         this.target = describe(connection);
     }
 
-    async run(argv: readonly string[]): Promise<CommandResult> {
+    async run(argv: readonly string[], stdin?: string): Promise<CommandResult> {
         const full = this.connection.sudo ? ["sudo", "-n", "--", ...argv] : [...argv];
         const commandLine = toCommandLine(full);
         const entry = pooled(this.connection);
@@ -196,6 +196,7 @@ export class SshTransport implements Transport {
                     const stderr: Buffer[] = [];
                     stream.on("data", (d: Buffer) => stdout.push(d));
                     stream.stderr.on("data", (d: Buffer) => stderr.push(d));
+                    stream.end(stdin ?? "");
                     stream.on("close", (code: number | null, signal?: string) => {
                         resolve({
                             code: code ?? (signal ? 128 : 255),

@@ -8,7 +8,8 @@ export interface CommandResult {
 export interface Transport {
     /** Human-readable target, used in every error message ("root@10.0.0.5:22", "local"). */
     readonly target: string;
-    run(argv: readonly string[]): Promise<CommandResult>;
+    /** Runs argv; `stdin` is written to the command's standard input, which is closed either way. */
+    run(argv: readonly string[], stdin?: string): Promise<CommandResult>;
 }
 
 export class RemoteCommandError extends Error {

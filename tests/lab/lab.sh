@@ -8,6 +8,7 @@
 #   lab.sh down-all                  tear down every lab under the labs root
 #   lab.sh exec DIR_OR_JSON hI -- CMD...   run CMD in host hI's net + mount + PID namespaces
 #   lab.sh irqbalance DIR_OR_JSON hI [ARGS...]   start a real `irqbalance --foreground` in hI
+#   lab.sh config DIR_OR_JSON [STACK]   write Pulumi.STACK.yaml (default lab) for the fleet program
 #
 # --hw: one hardware profile per host, or one for all (server, vm); default h1 server, others vm.
 # Labs live under ${PLT_LAB_ROOT:-/tmp/plt-labs}/<id>. Progress goes to stderr.
@@ -22,7 +23,7 @@ SSHD_WAIT_SECONDS=30
 log() { printf 'lab: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 usage() {
-  sed -n '6,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '6,13p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -549,6 +550,9 @@ case "$cmd" in
   down) (($# == 1)) || usage; lab_down "$1" ;;
   down-all) (($# == 0)) || usage; lab_down_all ;;
   exec) lab_exec "$@" ;;
+  config)
+    cd "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/../.."
+    TS_NODE_PROJECT=tests/tsconfig.json exec npx ts-node tests/lab/stack-config.ts "$@" ;;
   irqbalance) lab_irqbalance "$@" ;;
   *) usage ;;
 esac

@@ -1,0 +1,126 @@
+import { highConnectionRatePlan } from "../high-connection-rate";
+import { highThroughputPlan } from "../high-throughput";
+import { lowLatencyPlan } from "../low-latency";
+import { HostParts, hostParts } from "../profile/parts";
+import { ProfilePlan, SysctlOverrides, applyOverrides } from "../profile/plan";
+import { sipRouterPlan } from "../sip-router";
+import { Assignment, FleetConfig, HostFactsConfig, InventoryHost, matches } from "./inventory";
+
+/** The facts each profile cannot do without. */
+const REQUIRED_FACTS: Record<string, (keyof HostFactsConfig)[]> = {
+    "low-latency": [],
+    "high-throughput": ["linkGbps", "rttMs"],
+    "sip-router": ["memoryGiB"],
+    "high-connection-rate": ["connectionsPerSecond"],
+};
+
+function profilePlan(name: string, facts: HostFactsConfig): ProfilePlan {
+    switch (name) {
+        case "low-latency":
+            return lowLatencyPlan(facts);
+        case "high-throughput":
+            return highThroughputPlan(facts as Required<Pick<HostFactsConfig, "linkGbps" | "rttMs">>);
+        case "sip-router":
+            return sipRouterPlan(facts as Required<Pick<HostFactsConfig, "memoryGiB">>);
+        default:
+            return highConnectionRatePlan(facts as Required<Pick<HostFactsConfig, "connectionsPerSecond">>);
+    }
+}
+
+/** What one host gets: the parts, and which assignment set each sysctl or part (for reports and errors). */
+export interface HostAssignment {
+    parts: Partial<HostParts> & { sysctls?: HostParts["sysctls"] };
+    from: string[];
+}
+
+const label = (a: Assignment, i: number) => `assignments[${i}]${a.profile ? ` (${a.profile})` : ""}`;
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** One assignment's parts on one host. */
+function partsOf(assignment: Assignment, index: number, host: InventoryHost): Partial<HostParts> {
+    const facts = { ...assignment.facts, ...host.facts };
+    const parts: Partial<HostParts> = {};
+    if (assignment.profile) {
+        const missing = REQUIRED_FACTS[assignment.profile].filter((f) => facts[f] === undefined);
+        if (missing.length > 0) {
+            throw new Error(`${label(assignment, index)} on ${host.name}: the profile needs facts.${missing.join(", facts.")} (on the host or the assignment)`);
+        }
+        const plan = applyOverrides(profilePlan(assignment.profile, facts), assignment.sysctlOverrides as SysctlOverrides | undefined);
+        Object.assign(parts, hostParts(plan, facts));
+    }
+    const persist = facts.persist ?? true;
+    if (assignment.sysctls) {
+        const settings = { ...(parts.sysctls?.settings ?? {}), ...(assignment.sysctls as HostParts["sysctls"]["settings"]) };
+        parts.sysctls = { settings, onMissing: facts.missingKeys ?? "skip", persist };
+    }
+    for (const part of ["nic", "irqs", "governor"] as const) {
+        const spec = assignment[part];
+        if (spec) {
+            const iface = part === "governor" ? {} : { interface: facts.interface };
+            (parts as Record<string, unknown>)[part] = { ...iface, persist, ...spec };
+        }
+    }
+    return parts;
+}
+
+export class AssignmentConflictError extends Error {}
+
+/**
+ * Every assignment that selects the host, composed. Two that set one sysctl (or one part)
+ * differently fail, naming both and the key; the host's own `sysctlOverrides` settle it.
+ */
+export function assignHost(config: FleetConfig, host: InventoryHost): HostAssignment {
+    const composed: HostAssignment = { parts: {}, from: [] };
+    const owner = new Map<string, string>();
+    const conflicts: string[] = [];
+    const overridden = new Set(Object.keys(host.sysctlOverrides ?? {}));
+    config.assignments.forEach((assignment, index) => {
+        if (!matches(assignment.select, host)) {
+            return;
+        }
+        const name = label(assignment, index);
+        composed.from.push(name);
+        const parts = partsOf(assignment, index, host);
+        if (parts.sysctls) {
+            const current = composed.parts.sysctls;
+            const settings = { ...(current?.settings ?? {}) };
+            for (const [key, value] of Object.entries(parts.sysctls.settings)) {
+                if (key in settings && !same(settings[key], value) && !overridden.has(key)) {
+                    conflicts.push(`${key}: ${owner.get(key)} sets ${JSON.stringify(settings[key])}, ${name} sets ${JSON.stringify(value)}`);
+                }
+                if (!(key in settings)) {
+                    owner.set(key, name);
+                    settings[key] = value;
+                }
+            }
+            composed.parts.sysctls = { ...(current ?? parts.sysctls), settings };
+        }
+        for (const part of ["nic", "irqs", "governor"] as const) {
+            const spec = parts[part];
+            if (!spec) {
+                continue;
+            }
+            if (composed.parts[part] && !same(composed.parts[part], spec)) {
+                conflicts.push(`${part}: ${owner.get(part)} and ${name} ask for different settings`);
+            } else if (!composed.parts[part]) {
+                owner.set(part, name);
+                (composed.parts as Record<string, unknown>)[part] = spec;
+            }
+        }
+    });
+    if (conflicts.length > 0) {
+        throw new AssignmentConflictError(`${host.name}: assignments conflict:\n  ${conflicts.join("\n  ")}\nSet the key in the host's sysctlOverrides, or drop it (null) from one assignment's sysctlOverrides.`);
+    }
+    if (host.sysctlOverrides && composed.parts.sysctls) {
+        const settings = { ...composed.parts.sysctls.settings };
+        for (const [key, value] of Object.entries(host.sysctlOverrides)) {
+            if (value === null) {
+                delete settings[key];
+            } else {
+                settings[key] = value as HostParts["sysctls"]["settings"][string];
+            }
+        }
+        composed.parts.sysctls = { ...composed.parts.sysctls, settings };
+    }
+    return composed;
+}

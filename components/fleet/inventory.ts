@@ -1,0 +1,165 @@
+import { z } from "zod";
+import { isCpuList } from "../../provider/cpus";
+import { interfaceName } from "../../provider/nic/schema";
+import { connectionSchema } from "../../provider/transport/connection";
+import { failureBudgetSchema, healthCheckSchema } from "../../provider/wave-gate/schema";
+
+/**
+ * The fleet as declared: stack config for the default program, or a Fleet's args. Every shape is
+ * checked here, before any host is contacted, and every error names its path
+ * (`hosts[3].connection.host: must be a host name or an IP address`).
+ */
+
+const hostName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "must be 1-63 letters, digits, '.', '_' or '-'");
+const labelValue = z.string().min(1).max(63);
+const labels = z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,62}$/, "must be a label name"), labelValue);
+
+/** How to reach hosts; the fleet-wide defaults and each host's own fields are merged, the host's winning. */
+const connectionFields = {
+    host: z.string(),
+    port: z.number(),
+    user: z.string(),
+    hostKey: z.string(),
+    knownHostsPath: z.string(),
+    insecureSkipHostKeyCheck: z.boolean(),
+    sudo: z.boolean(),
+    perDialTimeout: z.number(),
+    dialErrorLimit: z.number(),
+    agentSocketPath: z.string(),
+    /** A private key file read by the program (the key itself goes into state only as a secret). */
+    privateKeyPath: z.string().min(1),
+    proxy: z.record(z.string(), z.unknown()),
+};
+const connectionDefaults = z.object(connectionFields).partial().strict();
+const hostConnection = z.object(connectionFields).partial().required({ host: true }).strict();
+
+/** What profiles need to know about a host (and any profile's own facts, checked per profile). */
+export const hostFactsSchema = z
+    .object({
+        interface: interfaceName.optional(),
+        applicationCpus: z.string().refine(isCpuList, 'must be a CPU list such as "2-5"').optional(),
+        missingKeys: z.enum(["skip", "fail"]).optional(),
+        cpuFrequency: z.enum(["skip", "fail", "unmanaged"]).optional(),
+        irqbalance: z.enum(["ban", "stop", "leave"]).optional(),
+        persist: z.boolean().optional(),
+        // Profile facts
+        busyPollMicros: z.number().int().min(0).max(1_000_000).optional(),
+        linkGbps: z.number().positive().max(1600).optional(),
+        rttMs: z.number().positive().max(10_000).optional(),
+        jumboFrames: z.boolean().optional(),
+        memoryGiB: z.number().positive().max(1 << 20).optional(),
+        highAvailabilityVip: z.boolean().optional(),
+        sipPorts: z.string().regex(/^[0-9]{1,5}(-[0-9]{1,5})?(,[0-9]{1,5}(-[0-9]{1,5})?)*$/, 'must be a port list such as "5060-5061"').optional(),
+        connectionsPerSecond: z.number().positive().max(100_000_000).optional(),
+        acceptStallMs: z.number().positive().max(60_000).optional(),
+        handshakeMs: z.number().positive().max(60_000).optional(),
+    })
+    .strict();
+
+export type HostFactsConfig = z.infer<typeof hostFactsSchema>;
+
+const settingsRecord = z.record(z.string().max(256), z.unknown());
+const overrides = z.record(z.string().max(256), z.unknown());
+
+export const hostSchema = z
+    .object({
+        name: hostName,
+        connection: hostConnection,
+        labels: labels.default({}),
+        facts: hostFactsSchema.default({}),
+        /** Wins over every assignment: the way to settle a conflict on one host. */
+        sysctlOverrides: overrides.optional(),
+    })
+    .strict();
+
+/** Matches hosts whose labels (and `name`) have these values; a list means any of them. Empty: every host. */
+export const selectorSchema = z.record(z.string(), z.union([labelValue, z.array(labelValue).min(1)]));
+
+export const PROFILE_NAMES = ["low-latency", "high-throughput", "sip-router", "high-connection-rate"] as const;
+
+export const assignmentSchema = z
+    .object({
+        select: selectorSchema.default({}),
+        /** A profile by name, with its facts (the host's own facts win) and overrides. */
+        profile: z.enum(PROFILE_NAMES).optional(),
+        facts: hostFactsSchema.default({}),
+        sysctlOverrides: overrides.optional(),
+        /** Raw resource specs: what SysctlSet's `settings`, NicRingConfig, IrqAffinity and CpuGovernor take. */
+        sysctls: settingsRecord.optional(),
+        nic: z.record(z.string(), z.unknown()).optional(),
+        irqs: z.record(z.string(), z.unknown()).optional(),
+        governor: z.record(z.string(), z.unknown()).optional(),
+    })
+    .strict()
+    .refine((a) => a.profile || a.sysctls || a.nic || a.irqs || a.governor, "names a profile or at least one of sysctls, nic, irqs, governor");
+
+const serialStep = z.union([z.number().int().min(1), z.string().regex(/^(100|[1-9]?[0-9])%$/, 'must be a count or a percentage such as "25%"')]);
+
+export const rolloutSchema = z
+    .object({
+        /** Ansible's `serial`: wave sizes as counts or percentages of the fleet, the last repeating. Default [1, "100%"]: a canary, then the rest. */
+        serial: z.array(serialStep).min(1).optional(),
+        /** Explicit waves by label, in order; hosts no wave selects form a last wave. */
+        waves: z.array(z.object({ select: selectorSchema, maxFailures: failureBudgetSchema.optional() }).strict()).min(1).optional(),
+        /** Failed hosts a wave may have before later waves are held: a count or a percentage (Ansible's max_fail_percentage). Default 0. */
+        maxFailures: failureBudgetSchema.default(0),
+        healthCheck: healthCheckSchema.optional(),
+    })
+    .strict()
+    .refine((r) => !(r.serial && r.waves), { message: "set serial or waves, not both", path: ["waves"] });
+
+export const fleetConfigSchema = z
+    .object({
+        defaults: connectionDefaults.default({}),
+        hosts: z.array(hostSchema).min(1, "must list at least one host"),
+        assignments: z.array(assignmentSchema).min(1, "must assign at least one profile or spec"),
+        rollout: rolloutSchema.default({ maxFailures: 0 }),
+    })
+    .strict()
+    .superRefine((config, ctx) => {
+        const seen = new Map<string, number>();
+        config.hosts.forEach((h, i) => {
+            const first = seen.get(h.name);
+            if (first !== undefined) {
+                ctx.addIssue({ code: "custom", path: ["hosts", i, "name"], message: `${h.name} is also hosts[${first}]'s name` });
+            }
+            seen.set(h.name, i);
+            // The connection each host really gets, checked as the resources will check it.
+            const { privateKeyPath, ...merged } = { ...config.defaults, ...h.connection };
+            void privateKeyPath;
+            for (const issue of connectionSchema.safeParse(merged).error?.issues ?? []) {
+                const field = issue.path[0];
+                const fromHost = field === undefined || field in h.connection;
+                const path = fromHost ? ["hosts", i, "connection", ...issue.path] : ["defaults", ...issue.path];
+                ctx.addIssue({ code: "custom", path, message: fromHost ? issue.message : `${issue.message} (for hosts[${i}], ${h.name})` });
+            }
+        });
+    });
+
+export type FleetConfig = z.infer<typeof fleetConfigSchema>;
+export type FleetConfigInput = z.input<typeof fleetConfigSchema>;
+export type InventoryHost = FleetConfig["hosts"][number];
+export type Assignment = FleetConfig["assignments"][number];
+export type Selector = z.infer<typeof selectorSchema>;
+
+/** Path syntax of config errors: `hosts[3].connection.host`. */
+function configPath(path: readonly PropertyKey[]): string {
+    return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : /^[A-Za-z_][A-Za-z0-9_]*$/.test(String(p)) ? `.${String(p)}` : `[${JSON.stringify(String(p))}]`)).join("");
+}
+
+export class FleetConfigError extends Error {}
+
+/** The validated fleet, or one error listing every problem by its path. */
+export function parseFleetConfig(raw: unknown): FleetConfig {
+    const parsed = fleetConfigSchema.safeParse(raw);
+    if (!parsed.success) {
+        const lines = parsed.error.issues.map((i) => `  ${configPath(i.path) || "(config)"}: ${i.message}`);
+        throw new FleetConfigError(`invalid fleet config:\n${lines.join("\n")}`);
+    }
+    return parsed.data;
+}
+
+export function matches(selector: Selector, host: InventoryHost): boolean {
+    const labelsOf: Record<string, string> = { ...host.labels, name: host.name };
+    return Object.entries(selector).every(([label, wanted]) => (Array.isArray(wanted) ? wanted : [wanted]).includes(labelsOf[label]));
+}

@@ -1,0 +1,24 @@
+import * as pulumi from "@pulumi/pulumi";
+import { Fleet } from "./fleet";
+
+/**
+ * The default program (Pulumi.yaml's main): the fleet from stack config, so a user runs this
+ * project as it is with only a `Pulumi.<stack>.yaml`:
+ *
+ *   pulumi-linux-tuning:defaults      connection fields every host shares (user, privateKeyPath, knownHostsPath, sudo, proxy, …)
+ *   pulumi-linux-tuning:hosts         [{ name, connection: { host, hostKey }, labels, facts }]
+ *   pulumi-linux-tuning:assignments   [{ select: { role: sip }, profile: sip-router, facts, sysctlOverrides } | { select, sysctls: {…} }]
+ *   pulumi-linux-tuning:rollout       { serial: [1, "25%", "100%"] | waves: [{ select }], maxFailures, healthCheck }
+ *   pulumi-linux-tuning:sshPrivateKey (secret) the key, when no privateKeyPath is given
+ */
+export function fleetProgram(): Record<string, pulumi.Output<unknown>> {
+    const config = new pulumi.Config("pulumi-linux-tuning");
+    const fleet = new Fleet("fleet", {
+        defaults: config.getObject("defaults"),
+        hosts: config.getObject("hosts") as never,
+        assignments: config.getObject("assignments") as never,
+        rollout: config.getObject("rollout"),
+        privateKey: config.getSecret("sshPrivateKey"),
+    });
+    return { hosts: fleet.hostRecords, waves: fleet.waveSummaries };
+}

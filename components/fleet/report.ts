@@ -1,0 +1,47 @@
+import type { HostVerdict } from "../../provider/wave-gate/schema";
+
+/** One host in `pulumi stack output hosts`. */
+export interface HostRecord {
+    wave: number;
+    /** "applied", "failed: why" or "not attempted". */
+    status: string;
+    /** Keys or items found different from what was applied (gate's fresh read). */
+    drifted: string[];
+    /** Keys or parameters the host lacks, skipped by policy. */
+    skipped: string[];
+    /** The health check's exit code and output, when it ran. */
+    check?: HostVerdict["check"];
+}
+
+/** One wave in `pulumi stack output waves`. */
+export interface WaveSummary {
+    wave: number;
+    hosts: string[];
+    passed: boolean;
+    outcome: string;
+    failed: number;
+    allowed: number;
+}
+
+export interface GateOutputs {
+    wave: number;
+    passed: boolean;
+    outcome: string;
+    failed: number;
+    allowed: number;
+    results: HostVerdict[];
+}
+
+export function hostRecords(gates: readonly GateOutputs[], skipped: Record<string, string[]>): Record<string, HostRecord> {
+    const records: Record<string, HostRecord> = {};
+    for (const gate of gates) {
+        for (const r of gate.results) {
+            records[r.host] = { wave: gate.wave, status: r.status, drifted: r.drifted, skipped: skipped[r.host] ?? [], ...(r.check ? { check: r.check } : {}) };
+        }
+    }
+    return records;
+}
+
+export function waveSummaries(gates: readonly GateOutputs[]): WaveSummary[] {
+    return gates.map((g) => ({ wave: g.wave, hosts: g.results.map((r) => r.host), passed: g.passed, outcome: g.outcome, failed: g.failed, allowed: g.allowed }));
+}

@@ -1,0 +1,57 @@
+import type { SettingValue } from "../../provider/sysctl/values";
+import { ProfilePlan, sysctlValues } from "./plan";
+
+/** A CPU list covering any machine; IrqAffinity keeps only the online ones. */
+const EVERY_CPU = "0-4095";
+
+/** What a profile needs to know about the host besides how to reach it. */
+export interface HostFacts {
+    /** The NIC to tune (rings, coalescing, IRQs). Omit to leave NICs alone. */
+    interface?: string;
+    /** Cores the application runs on: NIC IRQs are kept off them. */
+    applicationCpus?: string;
+    /**
+     * Keys absent or read-only on the host (global keys inside a container or network
+     * namespace, older kernels): "skip" (default, listed in `skipped`) or "fail".
+     */
+    missingKeys?: "skip" | "fail";
+    /** Hosts without cpufreq (most VMs): "skip" (default), "fail", or "unmanaged" (no CpuGovernor). */
+    cpuFrequency?: "skip" | "fail" | "unmanaged";
+    /** irqbalance before IRQ affinity: "ban" (default), "stop" or "leave". */
+    irqbalance?: "ban" | "stop" | "leave";
+    /** Keep the sysctl.d file, udev rule and systemd units for reboots. Default true. */
+    persist?: boolean;
+}
+
+/** The inputs of each resource a plan turns into on one host (connection aside). */
+export interface HostParts {
+    sysctls: { settings: Record<string, SettingValue>; onMissing: "skip" | "fail"; persist: boolean };
+    nic?: { interface: string; rings?: NonNullable<ProfilePlan["nic"]>["rings"]; coalesce?: NonNullable<ProfilePlan["nic"]>["coalesce"]; onUnsupported: "skip"; persist: boolean };
+    irqs?: { interface: string; numaLocal?: boolean; spread?: string; exclude?: string; irqbalance: "ban" | "stop" | "leave"; persist: boolean };
+    governor?: { governor: string[]; energyPerformancePreference?: string[]; onUnsupported: "skip" | "fail"; persist: boolean };
+}
+
+/**
+ * A SysctlSet always; where the plan asks for them and the host is described, a NIC config, IRQ
+ * affinity on the same interface (NUMA-local or spread, off the application cores), and a governor.
+ */
+export function hostParts(plan: ProfilePlan, facts: HostFacts): HostParts {
+    const persist = facts.persist ?? true;
+    const parts: HostParts = { sysctls: { settings: sysctlValues(plan), onMissing: facts.missingKeys ?? "skip", persist } };
+    if (facts.interface && plan.nic && (plan.nic.rings || plan.nic.coalesce)) {
+        parts.nic = { interface: facts.interface, rings: plan.nic.rings, coalesce: plan.nic.coalesce, onUnsupported: "skip", persist };
+    }
+    if (facts.interface && plan.irq) {
+        const placement = plan.irq.policy === "numaLocal" ? { numaLocal: true } : { spread: EVERY_CPU };
+        parts.irqs = { interface: facts.interface, ...placement, exclude: facts.applicationCpus, irqbalance: facts.irqbalance ?? "ban", persist };
+    }
+    if (plan.governor && facts.cpuFrequency !== "unmanaged") {
+        parts.governor = {
+            governor: plan.governor.governor,
+            energyPerformancePreference: plan.governor.energyPerformancePreference,
+            onUnsupported: facts.cpuFrequency ?? "skip",
+            persist,
+        };
+    }
+    return parts;
+}

@@ -1,0 +1,192 @@
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { CheckFailure, checkFailures, parseChecked, withoutEngineKeys } from "../check";
+import * as cpuGovernor from "../cpu-governor/handlers";
+import * as irq from "../irq/handlers";
+import * as nic from "../nic/handlers";
+import * as sysctl from "../sysctl/handlers";
+import { hostIdentity, optionalConnectionSchema } from "../transport/connection";
+import { plainState } from "../lifecycle";
+import { containsUnknown } from "../unknowns";
+import { droppedParts, partInputs, partRenamed, recordOf, skippedOf, warningsOf, withConnection } from "./plan";
+import { APPLIED, HostTuningInputs, NOT_ATTEMPTED, PART_ORDER, PartName, PartRecords, hostTuningInputsSchema } from "./schema";
+
+/**
+ * One host's tuning as one resource: the parts (sysctls, NIC, IRQs, governor) run through the
+ * standalone resources' own handlers, in order. A failed apply does not fail the engine run: the
+ * part's own transaction has rolled back what it wrote, state records each part as it is on the
+ * host, and `status` says `failed: why`. The fleet's wave gate counts it against the budget, and
+ * the next `up` retries it.
+ */
+
+interface PartHandlers {
+    check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult>;
+    diff(id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult>;
+    create(news: Record<string, unknown>): Promise<dynamic.CreateResult>;
+    update(id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult>;
+    read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult>;
+    remove(id: string, props: Record<string, unknown>): Promise<void>;
+    liveDrift(props: Record<string, unknown>): Promise<string[]>;
+}
+
+const HANDLERS: Record<PartName, PartHandlers> = { sysctls: sysctl, nic, irqs: irq, governor: cpuGovernor };
+
+const INPUT_FIELDS = ["connection", "resourceName", "admitted", ...PART_ORDER] as const;
+
+function inputsOf(props: Record<string, unknown>): Record<string, unknown> {
+    return Object.fromEntries(INPUT_FIELDS.filter((f) => props[f] !== undefined).map((f) => [f, props[f]]));
+}
+
+const parse = (props: Record<string, unknown>): HostTuningInputs => parseChecked(hostTuningInputsSchema, inputsOf(props));
+
+const partsOf = (props: Record<string, unknown>): PartRecords => (props.parts as PartRecords) ?? {};
+
+export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+    const raw = inputsOf(withoutEngineKeys(news));
+    const failures: CheckFailure[] = checkFailures(hostTuningInputsSchema, raw);
+    if (failures.length > 0) {
+        return { inputs: news, failures };
+    }
+    const inputs = raw as HostTuningInputs;
+    for (const part of PART_ORDER) {
+        if (!inputs[part] || containsUnknown(inputs[part])) {
+            continue;
+        }
+        const result = await HANDLERS[part].check({}, partInputs(inputs, part, raw.connection, {}));
+        for (const failure of result.failures ?? []) {
+            // The connection is checked once, above; each part reports only its own properties.
+            if (!/^(connection|resourceName)\b/.test(failure.property)) {
+                failures.push({ property: `${part}.${failure.property}`, reason: failure.reason });
+            }
+        }
+    }
+    return { inputs: news, failures };
+}
+
+export async function diff(_id: string, olds: Record<string, unknown>, rawNews: Record<string, unknown>): Promise<dynamic.DiffResult> {
+    const news = withoutEngineKeys(rawNews);
+    if (containsUnknown(news.connection)) {
+        return { changes: true, replaces: ["connection"] };
+    }
+    const oldConnection = parseChecked(optionalConnectionSchema, olds.connection);
+    const inputs = parse(news);
+    if (hostIdentity(oldConnection) !== hostIdentity(inputs.connection)) {
+        return { changes: true, replaces: ["connection"] };
+    }
+    if (news.admitted === false) {
+        // Held behind an earlier wave's gate: nothing is touched, whatever changed.
+        return { changes: false };
+    }
+    const drifted = (olds.drifted as string[] | undefined) ?? [];
+    if (containsUnknown(news) || olds.status !== APPLIED || drifted.length > 0) {
+        return { changes: true };
+    }
+    const parts = partsOf(olds);
+    if (PART_ORDER.some((p) => Boolean(parts[p]) !== Boolean(inputs[p]))) {
+        return { changes: true };
+    }
+    const results = await Promise.all(
+        PART_ORDER.filter((p) => parts[p]).map((p) => {
+            const record = parts[p]!;
+            return HANDLERS[p].diff(record.id, withConnection(record, olds.connection), partInputs(inputs, p, news.connection, parts));
+        }),
+    );
+    return { changes: results.some((r) => r.changes) };
+}
+
+/** Brings the host to the declared parts, in order, stopping at the first failure (recorded, not thrown). */
+async function apply(raw: Record<string, unknown>, olds?: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const inputs = parse(raw);
+    const connection = raw.connection;
+    const parts: PartRecords = { ...(olds ? partsOf(olds) : {}) };
+    const base = { ...inputsOf(raw), hostId: hostIdentity(inputs.connection) };
+    if (!inputs.admitted) {
+        return olds ? { ...olds, ...base, admitted: false } : { ...base, parts, status: NOT_ATTEMPTED, skipped: [], drifted: [], warnings: [] };
+    }
+    let failure: string | undefined;
+    let step: PartName | undefined;
+    try {
+        for (step of droppedParts(inputs, parts)) {
+            await HANDLERS[step].remove(parts[step]!.id, withConnection(parts[step]!, connection));
+            delete parts[step];
+        }
+        for (step of PART_ORDER) {
+            if (!inputs[step]) {
+                continue;
+            }
+            const handlers = HANDLERS[step];
+            const news = partInputs(inputs, step, connection, parts);
+            const record = parts[step];
+            if (record && partRenamed(step, record, news)) {
+                await handlers.remove(record.id, withConnection(record, connection));
+                delete parts[step];
+            }
+            const current = parts[step];
+            if (current) {
+                const result = await handlers.update(current.id, withConnection(current, connection), news);
+                parts[step] = recordOf(current.id, result.outs ?? {});
+            } else {
+                const result = await handlers.create(news);
+                parts[step] = recordOf(result.id, result.outs ?? {});
+            }
+        }
+    } catch (e) {
+        failure = `${step}: ${(e as Error).message}`;
+        console.log(`${hostIdentity(inputs.connection)}: failed: ${failure}`);
+    }
+    return {
+        ...base,
+        parts,
+        status: failure ? `failed: ${failure}` : APPLIED,
+        skipped: skippedOf(parts),
+        drifted: [],
+        warnings: warningsOf(parts),
+    };
+}
+
+export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {
+    const outs = plainState(await apply(withoutEngineKeys(news)));
+    return { id: `${outs.hostId}#${outs.resourceName}`, outs };
+}
+
+export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> {
+    return { outs: plainState(await apply(withoutEngineKeys(news), withoutEngineKeys(olds))) };
+}
+
+/** Fresh reads of every recorded part: how the host differs from what state says was applied. */
+export async function verifyParts(connection: unknown, parts: PartRecords): Promise<string[]> {
+    const drift = await Promise.all(
+        PART_ORDER.filter((p) => parts[p]).map(async (p) => (await HANDLERS[p].liveDrift(withConnection(parts[p]!, connection))).map((d) => `${p}: ${d}`)),
+    );
+    return drift.flat();
+}
+
+export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
+    const raw = withoutEngineKeys(props);
+    const parts = { ...partsOf(raw) };
+    const inputs = inputsOf(raw);
+    for (const part of PART_ORDER) {
+        const record = parts[part];
+        if (!record) {
+            continue;
+        }
+        const result = await HANDLERS[part].read(record.id, withConnection(record, raw.connection));
+        parts[part] = recordOf(record.id, result.props ?? {});
+        if (part === "sysctls" && inputs.sysctls && result.inputs) {
+            // Live values as the declared input, so the next diff is per key: `~ net.core.somaxconn: 4096 => 65535`.
+            inputs.sysctls = { ...(inputs.sysctls as object), settings: result.inputs.settings };
+        }
+    }
+    const drifted = await verifyParts(raw.connection, parts);
+    return { id, props: plainState({ ...raw, ...inputs, parts, drifted }), inputs: plainState(inputs) };
+}
+
+export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
+    const raw = withoutEngineKeys(props);
+    const parts = partsOf(raw);
+    for (const part of [...PART_ORDER].reverse()) {
+        const record = parts[part];
+        if (record) {
+            await HANDLERS[part].remove(record.id, withConnection(record, raw.connection));
+        }
+    }
+}

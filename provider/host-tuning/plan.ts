@@ -1,0 +1,70 @@
+import type { Connection } from "../transport/connection";
+import { HostTuningInputs, PART_ORDER, PartName, PartRecord, PartRecords } from "./schema";
+
+/** Each part's own resource name: it names the part's files on the host (sysctl.d, udev, systemd). */
+export function partResourceName(resourceName: string, part: PartName): string {
+    return `${resourceName}-${part}`;
+}
+
+/**
+ * The inputs a part's handlers expect, as its standalone resource would send them. The IRQ part
+ * follows the NIC part: its interface defaults to the NIC's and the NIC's resolved rings and
+ * channels are an input, so a ring or channel change re-applies the affinity (drivers
+ * reallocate IRQs and lose it).
+ */
+export function partInputs(inputs: HostTuningInputs, part: PartName, connection: unknown, parts: PartRecords): Record<string, unknown> {
+    const spec = { ...inputs[part] };
+    if (part === "irqs" && inputs.nic) {
+        spec.interface ??= inputs.nic.interface;
+        if (parts.nic) {
+            spec.nicState = parts.nic.state.desired;
+        }
+    }
+    return { ...spec, connection, resourceName: partResourceName(inputs.resourceName, part) };
+}
+
+/** A recorded part as its handlers expect the old state: the connection put back. */
+export function withConnection(record: PartRecord, connection: unknown): Record<string, unknown> {
+    return { ...record.state, connection };
+}
+
+/** State keeps no copy of the connection (and so no key material) per part: the host's one is secret. */
+export function recordOf(id: string, outs: Record<string, unknown>): PartRecord {
+    const { connection, ...state } = outs;
+    void connection;
+    return { id, state };
+}
+
+/** A part whose interface changed is a different thing to tune: removed, then created. */
+export function partRenamed(part: PartName, record: PartRecord, news: Record<string, unknown>): boolean {
+    return (part === "nic" || part === "irqs") && record.state.interface !== news.interface;
+}
+
+/** Parts to remove because they are no longer declared, in reverse order of application. */
+export function droppedParts(inputs: HostTuningInputs, parts: PartRecords): PartName[] {
+    return [...PART_ORDER].reverse().filter((p) => parts[p] && !inputs[p]);
+}
+
+/** What the host skipped, across parts: sysctl keys, NIC parameters, an unsupported governor. */
+export function skippedOf(parts: PartRecords): string[] {
+    const skipped: string[] = [];
+    for (const part of PART_ORDER) {
+        const state = parts[part]?.state;
+        if (!state) {
+            continue;
+        }
+        for (const item of (state.skipped as string[] | undefined) ?? []) {
+            skipped.push(part === "sysctls" ? item : `${part}: ${item}`);
+        }
+        if (typeof state.unsupported === "string" && state.unsupported) {
+            skipped.push(`${part}: ${state.unsupported}`);
+        }
+    }
+    return skipped;
+}
+
+export function warningsOf(parts: PartRecords): string[] {
+    return PART_ORDER.flatMap((p) => (parts[p]?.state.warnings as string[] | undefined) ?? []);
+}
+
+export type { Connection };

@@ -1,0 +1,62 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { CpuGovernorArgs } from "../cpu-governor/resource";
+import { delegatingProvider } from "../dynamic";
+import type { IrqAffinityArgs } from "../irq/resource";
+import type { NicRingConfigArgs } from "../nic/resource";
+import type { SysctlSetArgs } from "../sysctl/resource";
+import { ConnectionArgs, secretConnection } from "../transport/connection";
+import type { PartRecords } from "./schema";
+
+export interface HostTuningArgs {
+    connection?: pulumi.Input<ConnectionArgs>;
+    /** What SysctlSet would take, without the connection. */
+    sysctls?: pulumi.Input<Omit<SysctlSetArgs, "connection">>;
+    /** What NicRingConfig would take, without the connection. */
+    nic?: pulumi.Input<Omit<NicRingConfigArgs, "connection">>;
+    /** What IrqAffinity would take, without the connection or `nic` (the NIC part is used). */
+    irqs?: pulumi.Input<Omit<IrqAffinityArgs, "connection" | "nic">>;
+    /** What CpuGovernor would take, without the connection. */
+    governor?: pulumi.Input<Omit<CpuGovernorArgs, "connection">>;
+    /** False holds the host untouched (an earlier wave's gate did not pass). Default true. */
+    admitted?: pulumi.Input<boolean>;
+}
+
+/**
+ * Everything tuned on one host, applied in order (sysctls, NIC, IRQs, governor) with the same
+ * guarantees as the standalone resources. A failed apply is recorded, not thrown: `status` is
+ * `failed: why`, state holds each part as it is on the host, and the next `up` retries. This is
+ * what lets a fleet's wave proceed under a failure budget; use the standalone resources when a
+ * failure should stop the run.
+ */
+export class HostTuning extends pulumi.dynamic.Resource {
+    /** `applied`, `failed: <part>: <why>` or `not attempted`. */
+    declare public readonly status: pulumi.Output<string>;
+    /** Each part's state as the standalone resource would hold it. */
+    declare public readonly parts: pulumi.Output<PartRecords>;
+    /** Sysctl keys, NIC parameters or a governor the host does not have. */
+    declare public readonly skipped: pulumi.Output<string[]>;
+    /** How the host differed from state at the last refresh. */
+    declare public readonly drifted: pulumi.Output<string[]>;
+    declare public readonly warnings: pulumi.Output<string[]>;
+
+    constructor(name: string, args: HostTuningArgs, opts?: pulumi.CustomResourceOptions) {
+        super(
+            delegatingProvider("host-tuning/handlers"),
+            name,
+            {
+                ...args,
+                connection: secretConnection(args.connection),
+                resourceName: name,
+                status: undefined,
+                parts: undefined,
+                skipped: undefined,
+                drifted: undefined,
+                warnings: undefined,
+                hostId: undefined,
+            },
+            opts,
+            "linux-tuning",
+            "HostTuning",
+        );
+    }
+}

@@ -1,0 +1,38 @@
+import { z } from "zod";
+import { optionalConnectionSchema } from "../transport/connection";
+
+/** The parts of a host's tuning, in the order they are applied (and removed in reverse). */
+export const PART_ORDER = ["sysctls", "nic", "irqs", "governor"] as const;
+export type PartName = (typeof PART_ORDER)[number];
+
+/**
+ * A part holds the inputs of the standalone resource (SysctlSet, NicRingConfig, IrqAffinity,
+ * CpuGovernor) without `connection`; each part is validated by that resource's own check.
+ */
+const partSpec = z.record(z.string(), z.unknown());
+
+export const hostTuningInputsSchema = z
+    .object({
+        connection: optionalConnectionSchema,
+        resourceName: z.string().min(1).max(200),
+        /** False while the wave this host belongs to is held by an earlier wave's gate. */
+        admitted: z.boolean().default(true),
+        sysctls: partSpec.optional(),
+        nic: partSpec.optional(),
+        irqs: partSpec.optional(),
+        governor: partSpec.optional(),
+    })
+    .strict();
+
+export type HostTuningInputs = z.infer<typeof hostTuningInputsSchema>;
+
+/** One part as recorded in state: the standalone resource's id and outputs, less the connection. */
+export interface PartRecord {
+    id: string;
+    state: Record<string, unknown>;
+}
+
+export type PartRecords = Partial<Record<PartName, PartRecord>>;
+
+export const APPLIED = "applied";
+export const NOT_ATTEMPTED = "not attempted";

@@ -1,0 +1,123 @@
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
+import { verifyParts } from "../host-tuning/handlers";
+import { APPLIED, NOT_ATTEMPTED, PartRecords } from "../host-tuning/schema";
+import { plainState } from "../lifecycle";
+import { transportFor } from "../transport";
+import { containsUnknown } from "../unknowns";
+import { describeCheckFailure, waveOutcome } from "./plan";
+import { runHealthCheck, sleep } from "./remote";
+import { GateHost, HealthCheck, HostVerdict, WaveGateInputs, waveGateInputsSchema } from "./schema";
+
+/**
+ * The gate after a wave: every host's tuning verified against a fresh read, then the user's
+ * health check, then the failure budget. The gate records its verdict instead of throwing, so the
+ * report reaches state; the next wave takes `passed` as its `admitted` input.
+ */
+
+const INPUT_FIELDS = ["wave", "hosts", "maxFailures", "healthCheck", "admitted"] as const;
+
+const inputsOf = (props: Record<string, unknown>) => Object.fromEntries(INPUT_FIELDS.filter((f) => props[f] !== undefined).map((f) => [f, props[f]]));
+
+/** What the gate keeps in state: its inputs without the hosts' connections (key material stays with HostTuning). */
+function recorded(props: Record<string, unknown>): Record<string, unknown> {
+    const hosts = ((props.hosts as Record<string, unknown>[] | undefined) ?? []).map(({ connection, ...rest }) => (void connection, rest));
+    return { ...inputsOf(props), hosts };
+}
+
+const parse = (props: Record<string, unknown>): WaveGateInputs => parseChecked(waveGateInputsSchema, inputsOf(props));
+
+/**
+ * One condition a healthy host must meet. The gate runs them in order and the first failure is
+ * the host's verdict: the applied values are really live, then the user's check. Conditions on
+ * the kernel's drop counters join this list.
+ */
+type HealthProbe = (host: GateHost, verdict: HostVerdict) => Promise<string | undefined>;
+
+const liveValuesMatch: HealthProbe = async (host, verdict) => {
+    verdict.drifted = await verifyParts(host.connection, host.parts as PartRecords);
+    return verdict.drifted.length > 0 ? `live values differ from what was applied: ${verdict.drifted.join("; ")}` : undefined;
+};
+
+const userCheck =
+    (check: HealthCheck): HealthProbe =>
+    async (host, verdict) => {
+        const run = await runHealthCheck(transportFor(host.connection), check);
+        verdict.check = run;
+        return run.exitCode === 0 ? undefined : describeCheckFailure(run.exitCode, check.timeoutSeconds, run.output);
+    };
+
+async function judge(host: GateHost, probes: HealthProbe[]): Promise<HostVerdict> {
+    const verdict: HostVerdict = { host: host.name, status: host.status, drifted: [] };
+    if (host.status !== APPLIED) {
+        return verdict;
+    }
+    try {
+        for (const probe of probes) {
+            const failure = await probe(host, verdict);
+            if (failure) {
+                verdict.status = `failed: ${failure}`;
+                break;
+            }
+        }
+    } catch (e) {
+        verdict.status = `failed: ${(e as Error).message}`;
+    }
+    return verdict;
+}
+
+async function run(raw: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const inputs = parse(raw);
+    if (!inputs.admitted) {
+        const results = inputs.hosts.map((h): HostVerdict => ({ host: h.name, status: NOT_ATTEMPTED, drifted: [] }));
+        return { ...recorded(raw), passed: false, outcome: `wave ${inputs.wave}: not attempted: an earlier wave halted`, failed: 0, allowed: 0, results };
+    }
+    const probes = [liveValuesMatch, ...(inputs.healthCheck ? [userCheck(inputs.healthCheck)] : [])];
+    if (inputs.healthCheck?.settleSeconds) {
+        await sleep(inputs.healthCheck.settleSeconds);
+    }
+    const results = await Promise.all(inputs.hosts.map((h) => judge(h, probes)));
+    const outcome = waveOutcome(inputs.wave, results, inputs.maxFailures);
+    console.log(outcome.summary);
+    for (const r of results.filter((r) => r.status !== APPLIED)) {
+        console.log(`  ${r.host}: ${r.status}`);
+    }
+    return { ...recorded(raw), passed: outcome.passed, outcome: outcome.summary, failed: outcome.failed, allowed: outcome.allowed, results };
+}
+
+export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+    return { inputs: news, failures: checkFailures(waveGateInputsSchema, inputsOf(withoutEngineKeys(news))) };
+}
+
+/**
+ * Runs again whenever the wave's hosts changed, and on every `up` after a wave that had failures
+ * or did not pass: a fixed host or check is re-judged, and later waves resume.
+ */
+export async function diff(_id: string, olds: Record<string, unknown>, rawNews: Record<string, unknown>): Promise<dynamic.DiffResult> {
+    const news = recorded(withoutEngineKeys(rawNews));
+    if (containsUnknown(news)) {
+        return { changes: true };
+    }
+    if (news.admitted === false && olds.admitted === false) {
+        return { changes: false };
+    }
+    const unsettled = olds.passed !== true || Number(olds.failed ?? 0) > 0;
+    return { changes: unsettled || JSON.stringify(recorded(olds)) !== JSON.stringify(news) };
+}
+
+export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {
+    const raw = withoutEngineKeys(news);
+    return { id: `wave-${raw.wave}`, outs: plainState(await run(raw)) };
+}
+
+export async function update(_id: string, _olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> {
+    return { outs: plainState(await run(withoutEngineKeys(news))) };
+}
+
+export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
+    return { id, props: withoutEngineKeys(props) };
+}
+
+export async function remove(): Promise<void> {
+    // A gate changes nothing on any host.
+}

@@ -1,0 +1,29 @@
+import type { Transport } from "../transport/transport";
+import { checkArgv, outputTail } from "./plan";
+import { HealthCheck } from "./schema";
+
+const sleep = (seconds: number) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+
+export interface CheckRun {
+    exitCode: number;
+    output: string;
+    attempts: number;
+}
+
+/** Runs the user's check until it passes or the retries are spent. */
+export async function runHealthCheck(transport: Transport, check: HealthCheck): Promise<CheckRun> {
+    let last: CheckRun = { exitCode: -1, output: "", attempts: 0 };
+    for (let attempt = 1; attempt <= check.retries + 1; attempt++) {
+        if (attempt > 1) {
+            await sleep(check.retryDelaySeconds);
+        }
+        const result = await transport.run(checkArgv(check.create, check.timeoutSeconds, check.environment), check.stdin);
+        last = { exitCode: result.code, output: outputTail(result.stdout, result.stderr), attempts: attempt };
+        if (result.code === 0) {
+            break;
+        }
+    }
+    return last;
+}
+
+export { sleep };

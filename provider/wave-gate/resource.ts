@@ -1,0 +1,79 @@
+import * as pulumi from "@pulumi/pulumi";
+import { delegatingProvider } from "../dynamic";
+import { ConnectionArgs, secretConnection } from "../transport/connection";
+import type { FailureBudget, HostVerdict } from "./schema";
+
+export interface HealthCheckArgs {
+    /** A shell command line run on each host of the wave; exit status 0 means healthy. */
+    create: string;
+    environment?: Record<string, string>;
+    stdin?: string;
+    /** Per attempt. Default 30. */
+    timeoutSeconds?: number;
+    /** Wait after the wave is applied, before the first attempt. Default 0. */
+    settleSeconds?: number;
+    /** Further attempts after a failure. Default 0. */
+    retries?: number;
+    /** Wait between attempts. Default 5. */
+    retryDelaySeconds?: number;
+}
+
+export interface WaveGateHostArgs {
+    name: string;
+    connection?: pulumi.Input<ConnectionArgs>;
+    status: pulumi.Input<string>;
+    parts: pulumi.Input<unknown>;
+}
+
+export interface WaveGateArgs {
+    wave: number;
+    hosts: WaveGateHostArgs[];
+    /** Failed hosts allowed before later waves are held: a count, or "25%" of the wave. Default 0. */
+    maxFailures?: FailureBudget;
+    healthCheck?: HealthCheckArgs;
+    /** False when an earlier wave's gate did not pass. */
+    admitted?: pulumi.Input<boolean>;
+}
+
+/** Verifies a wave's hosts after they are tuned and decides whether the next wave may start. */
+export class WaveGate extends pulumi.dynamic.Resource {
+    /** The next wave may start. */
+    declare public readonly passed: pulumi.Output<boolean>;
+    /** One line: "wave 2: passed: 3 of 4 hosts healthy, 1 failed, budget 1". */
+    declare public readonly outcome: pulumi.Output<string>;
+    declare public readonly failed: pulumi.Output<number>;
+    declare public readonly allowed: pulumi.Output<number>;
+    declare public readonly results: pulumi.Output<HostVerdict[]>;
+
+    constructor(name: string, args: WaveGateArgs, opts?: pulumi.CustomResourceOptions) {
+        super(
+            delegatingProvider("wave-gate/handlers"),
+            name,
+            {
+                ...args,
+                hosts: args.hosts.map((h) => ({ ...h, connection: secretConnection(h.connection) })),
+                passed: undefined,
+                outcome: undefined,
+                failed: undefined,
+                allowed: undefined,
+                results: undefined,
+            },
+            opts,
+            "linux-tuning",
+            "WaveGate",
+        );
+    }
+}
+
+export interface RolloutVerdictArgs {
+    waves: pulumi.Input<{ wave: number; passed: boolean; outcome: string; results: HostVerdict[] }[]>;
+}
+
+/** Fails the engine run when a wave did not pass, after every gate's findings are recorded. */
+export class RolloutVerdict extends pulumi.dynamic.Resource {
+    declare public readonly outcome: pulumi.Output<string>;
+
+    constructor(name: string, args: RolloutVerdictArgs, opts?: pulumi.CustomResourceOptions) {
+        super(delegatingProvider("wave-gate/verdict"), name, { ...args, outcome: undefined }, opts, "linux-tuning", "RolloutVerdict");
+    }
+}

@@ -1,0 +1,71 @@
+import { z } from "zod";
+import { optionalConnectionSchema } from "../transport/connection";
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "must be an environment variable name");
+
+/**
+ * A user's health check, run on every host of a wave after it is tuned. Field names follow
+ * @pulumi/command's `remote.Command` where they fit (`create`, `environment`, `stdin`).
+ */
+export const healthCheckSchema = z
+    .object({
+        /** A shell command line; exit status 0 means healthy. */
+        create: z.string().min(1).max(8192).refine((s) => !s.includes("\0"), "must not contain NUL bytes"),
+        environment: z.record(envName, z.string().max(4096).refine((s) => !s.includes("\0"), "must not contain NUL bytes")).optional(),
+        stdin: z.string().max(65536).optional(),
+        /** Per attempt. Default 30. */
+        timeoutSeconds: z.number().positive().max(3600).default(30),
+        /** Wait after the wave is applied, before the first attempt. Default 0. */
+        settleSeconds: z.number().min(0).max(3600).default(0),
+        /** Further attempts after a failure. Default 0. */
+        retries: z.number().int().min(0).max(100).default(0),
+        /** Wait between attempts. Default 5. */
+        retryDelaySeconds: z.number().min(0).max(3600).default(5),
+    })
+    .strict();
+
+export type HealthCheck = z.infer<typeof healthCheckSchema>;
+
+/** A count of hosts, or a percentage of the wave ("25%"), as Ansible's max_fail_percentage. */
+export const failureBudgetSchema = z.union([
+    z.number().int().min(0),
+    z.string().regex(/^(100|[1-9]?[0-9])(\.[0-9]+)?%$/, 'must be a count or a percentage such as "25%"'),
+]);
+
+export type FailureBudget = z.infer<typeof failureBudgetSchema>;
+
+const gateHostSchema = z
+    .object({
+        name: z.string().min(1),
+        connection: optionalConnectionSchema,
+        /** The host's HostTuning status after its apply. */
+        status: z.string(),
+        /** The host's HostTuning parts, to verify against a fresh read. */
+        parts: z.record(z.string(), z.unknown()),
+    })
+    .strict();
+
+export const waveGateInputsSchema = z
+    .object({
+        wave: z.number().int().min(1),
+        hosts: z.array(gateHostSchema),
+        maxFailures: failureBudgetSchema.default(0),
+        healthCheck: healthCheckSchema.optional(),
+        /** False when an earlier wave did not pass: this wave was not attempted. */
+        admitted: z.boolean().default(true),
+    })
+    .strict();
+
+export type WaveGateInputs = z.infer<typeof waveGateInputsSchema>;
+export type GateHost = z.infer<typeof gateHostSchema>;
+
+/** What the gate found for one host. */
+export interface HostVerdict {
+    host: string;
+    /** "applied", "failed: why" or "not attempted". */
+    status: string;
+    /** Live values that differ from what was applied, from a fresh read. */
+    drifted: string[];
+    /** The health check's last attempt, when there is one. */
+    check?: { exitCode: number; output: string; attempts: number };
+}

@@ -1,0 +1,60 @@
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { withoutEngineKeys } from "../check";
+import { containsUnknown } from "../unknowns";
+import type { HostVerdict } from "./schema";
+
+/**
+ * The rollout's verdict, after the last gate: a wave that did not pass fails the engine run, so
+ * `pulumi up` exits non-zero, while every gate's findings are already in state and outputs.
+ */
+
+interface WaveResult {
+    wave: number;
+    passed: boolean;
+    outcome: string;
+    results: HostVerdict[];
+}
+
+export function haltMessage(waves: readonly WaveResult[]): string | undefined {
+    const halted = waves.find((w) => !w.passed && w.results.some((r) => r.status !== "not attempted"));
+    if (!halted) {
+        return undefined;
+    }
+    const failures = halted.results.filter((r) => r.status.startsWith("failed")).map((r) => `  ${r.host}: ${r.status}`);
+    const held = waves.filter((w) => w.wave > halted.wave).reduce((n, w) => n + w.results.length, 0);
+    return `rollout halted: ${halted.outcome}\n${failures.join("\n")}\n${held} host(s) in later waves were not touched; fix and run \`pulumi up\` again to resume.`;
+}
+
+function judge(news: Record<string, unknown>): Record<string, unknown> {
+    const waves = (news.waves as WaveResult[]) ?? [];
+    const message = haltMessage(waves);
+    if (message) {
+        throw new Error(message);
+    }
+    return { waves, outcome: `${waves.length} wave(s) passed` };
+}
+
+export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+    return { inputs: news, failures: [] };
+}
+
+export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
+    const waves = withoutEngineKeys(news).waves;
+    return { changes: containsUnknown(waves) || JSON.stringify(olds.waves) !== JSON.stringify(waves) };
+}
+
+export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {
+    return { id: "rollout", outs: judge(withoutEngineKeys(news)) };
+}
+
+export async function update(_id: string, _olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> {
+    return { outs: judge(withoutEngineKeys(news)) };
+}
+
+export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
+    return { id, props: withoutEngineKeys(props) };
+}
+
+export async function remove(): Promise<void> {
+    // Nothing on any host.
+}
