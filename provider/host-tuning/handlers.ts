@@ -162,6 +162,8 @@ export async function verifyParts(connection: unknown, parts: PartRecords): Prom
 
 export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
     const raw = withoutEngineKeys(props);
+    // Drift is judged against what was applied: a part's read puts live values in its state.
+    const drifted = await verifyParts(raw.connection, partsOf(raw));
     const parts = { ...partsOf(raw) };
     const inputs = inputsOf(raw);
     for (const part of PART_ORDER) {
@@ -176,7 +178,6 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
             inputs.sysctls = { ...(inputs.sysctls as object), settings: result.inputs.settings };
         }
     }
-    const drifted = await verifyParts(raw.connection, parts);
     return { id, props: plainState({ ...raw, ...inputs, parts, drifted }), inputs: plainState(inputs) };
 }
 

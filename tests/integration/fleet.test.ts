@@ -1,0 +1,221 @@
+import { strict as assert } from "assert";
+import { readFileSync } from "fs";
+import * as path from "path";
+import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
+import { fleetProgram } from "../../components/fleet";
+import type { FleetConfigInput } from "../../components/fleet/inventory";
+import { labFleetConfig } from "../lab/stack-config";
+import { labStack } from "./engine";
+import { Lab, LabHost, labDown, labUp, onHost, setSysctlOn, sshConnectionCount, sysctlOn } from "./lab";
+import { collect, expectFailure } from "./support";
+
+/** The default program (Pulumi.yaml's main) on a stack whose config is `config`. */
+async function fleetStack(project: string, config: FleetConfigInput): Promise<Stack> {
+    const stack = await labStack(project, async () => fleetProgram());
+    await setFleetConfig(stack, config);
+    return stack;
+}
+
+async function setFleetConfig(stack: Stack, config: FleetConfigInput): Promise<void> {
+    await stack.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`pulumi-linux-tuning:${k}`, { value: JSON.stringify(v) }])));
+}
+
+/** Engine events in order: which resource step started ("pre") or finished ("out"). */
+function eventLog() {
+    const log: { seq: number; kind: "pre" | "out"; name: string }[] = [];
+    const onEvent = (e: EngineEvent) => {
+        const pre = e.resourcePreEvent?.metadata;
+        const out = e.resOutputsEvent?.metadata;
+        if (pre && pre.op !== "same") {
+            log.push({ seq: e.sequence, kind: "pre", name: pre.urn.split("::").pop()! });
+        }
+        if (out && out.op !== "same") {
+            log.push({ seq: e.sequence, kind: "out", name: out.urn.split("::").pop()! });
+        }
+    };
+    return { onEvent, log };
+}
+
+const UNHEALTHY = "/etc/plt-unhealthy";
+/** Healthy unless the host has /etc/plt-unhealthy (each lab host has its own /etc). */
+const HEALTH_CHECK = { create: `if [ -e ${UNHEALTHY} ]; then echo "unhealthy: $(cat ${UNHEALTHY})"; exit 1; fi; echo ok`, timeoutSeconds: 10 };
+
+describe("Fleet rollout through the real engine on 8 lab hosts", function () {
+    this.timeout(15 * 60 * 1000);
+    let lab: Lab;
+    const original = new Map<string, string>();
+    const finTimeout = (host: LabHost) => sysctlOn(lab, host, "net.ipv4.tcp_fin_timeout");
+
+    before(function () {
+        lab = labUp(8);
+        for (const host of lab.hosts) {
+            original.set(host.name, finTimeout(host));
+            assert.notEqual(original.get(host.name), "30", "the VM default must differ from the profile's bound");
+        }
+    });
+    after(function () {
+        if (lab) {
+            labDown(lab);
+        }
+    });
+    afterEach(function () {
+        for (const host of lab.hosts) {
+            try {
+                onHost(lab, host, ["rm", "-f", UNHEALTHY]);
+            } catch {
+                // The host the unreachable test took away.
+            }
+        }
+    });
+
+    const untouched = (hosts: LabHost[]) => {
+        for (const host of hosts) {
+            assert.equal(finTimeout(host), original.get(host.name), `${host.name} must not have been touched`);
+        }
+    };
+    const tuned = (hosts: LabHost[]) => {
+        for (const host of hosts) {
+            assert.equal(finTimeout(host), "30", `${host.name} must be tuned`);
+        }
+    };
+
+    it("rolls out canary(1) → 25% → rest in that order, reports the waves, gates CI on drift, and restores on destroy", async function () {
+        const config = { ...labFleetConfig(lab), rollout: { serial: [1, "25%", "100%"], healthCheck: HEALTH_CHECK } };
+        const stack = await fleetStack("fleet-waves", config);
+        try {
+            const events = eventLog();
+            const up = await stack.up({ onEvent: events.onEvent });
+            const waves = up.outputs.waves.value as { wave: number; hosts: string[]; passed: boolean }[];
+            assert.deepEqual(
+                waves.map((w) => w.hosts),
+                [["h1"], ["h2", "h3"], ["h4", "h5", "h6", "h7", "h8"]],
+            );
+            assert.ok(waves.every((w) => w.passed));
+            // The engine's own events: every host of wave N finished before gate N started, and
+            // gate N finished before any host of wave N+1 started.
+            const seq = (kind: "pre" | "out", name: string) => events.log.find((e) => e.kind === kind && e.name === name)?.seq ?? assert.fail(`no ${kind} event for ${name}`);
+            for (const [i, wave] of waves.entries()) {
+                const gate = `fleet-wave-${wave.wave}`;
+                for (const host of wave.hosts) {
+                    assert.ok(seq("out", `fleet-${host}`) < seq("pre", gate), `${host} applied before ${gate}`);
+                }
+                for (const next of waves[i + 1]?.hosts ?? []) {
+                    assert.ok(seq("out", gate) < seq("pre", `fleet-${next}`), `${gate} passed before ${next} started`);
+                }
+            }
+            tuned(lab.hosts);
+            const hosts = up.outputs.hosts.value as Record<string, { wave: number; status: string; check?: { output: string } }>;
+            assert.equal(hosts.h5.wave, 3);
+            assert.equal(hosts.h5.status, "applied");
+            assert.equal(hosts.h5.check?.output, "ok");
+
+            // The CI gate: clean fleet → exit 0; one key changed on one host → non-zero, naming host and key.
+            await stack.preview({ refresh: true, expectNoChanges: true });
+            setSysctlOn(lab, lab.hosts[5], "net.ipv4.tcp_fin_timeout", "45");
+            const out = collect();
+            await expectFailure(stack.preview({ refresh: true, expectNoChanges: true, diff: true, onOutput: out.onOutput }));
+            assert.match(out.text(), /HostTuning::fleet-h6\][\s\S]*net\.ipv4\.tcp_fin_timeout\s*: 45/);
+            assert.match(out.text(), /drifted[\s\S]*"sysctls: net\.ipv4\.tcp_fin_timeout live 45, desired/);
+            assert.doesNotMatch(out.text(), /HostTuning::fleet-h[1-57-8]\]/, "only h6 drifted");
+            await stack.up();
+            tuned([lab.hosts[5]]);
+        } finally {
+            await stack.destroy();
+        }
+        untouched(lab.hosts);
+    });
+
+    it("a canary whose health check fails stops the rollout; after the fix a rerun completes", async function () {
+        const [canary, ...rest] = lab.hosts;
+        onHost(lab, canary, ["sh", "-c", `echo 'disk full' > ${UNHEALTHY}`]);
+        const stack = await fleetStack("fleet-canary", { ...labFleetConfig(lab), rollout: { serial: [1, "25%", "100%"], healthCheck: HEALTH_CHECK } });
+        try {
+            const message = await expectFailure(stack.up());
+            assert.match(message, /rollout halted: wave 1/);
+            assert.match(message, /h1: failed: health check exited with status 1: unhealthy: disk full/);
+            untouched(rest);
+            const outputs = await stack.outputs();
+            const hosts = outputs.hosts.value as Record<string, { status: string; check?: { output: string } }>;
+            assert.match(hosts.h1.status, /^failed: health check/);
+            assert.equal(hosts.h1.check?.output, "unhealthy: disk full");
+            assert.equal(hosts.h2.status, "not attempted");
+            assert.equal(hosts.h8.status, "not attempted");
+
+            onHost(lab, canary, ["rm", "-f", UNHEALTHY]);
+            const events = eventLog();
+            await stack.up({ onEvent: events.onEvent });
+            const changed = new Set(events.log.map((e) => e.name));
+            assert.ok(!changed.has("fleet-h1"), "the applied canary shows no changes");
+            for (const name of ["fleet-wave-1", "fleet-wave-2", "fleet-wave-3", ...rest.map((h) => `fleet-${h.name}`)]) {
+                assert.ok(changed.has(name), `${name} resumed`);
+            }
+            tuned(lab.hosts);
+        } finally {
+            await stack.destroy();
+        }
+        untouched(lab.hosts);
+    });
+
+    it("a wave of 4 with 1 failing host stops under a budget of 0 and proceeds under 25%", async function () {
+        const five = lab.hosts.slice(0, 5);
+        const base = labFleetConfig({ ...lab, hosts: five });
+        onHost(lab, five[1], ["sh", "-c", `echo 'app down' > ${UNHEALTHY}`]);
+        const stack = await fleetStack("fleet-budget", { ...base, rollout: { serial: [4, "100%"], maxFailures: 0, healthCheck: HEALTH_CHECK } });
+        try {
+            const message = await expectFailure(stack.up());
+            assert.match(message, /wave 1: halted: 3 of 4 hosts healthy, 1 failed, budget 0/);
+            untouched([five[4]]);
+
+            await setFleetConfig(stack, { ...base, rollout: { serial: [4, "100%"], maxFailures: "25%", healthCheck: HEALTH_CHECK } });
+            const up = await stack.up();
+            const waves = up.outputs.waves.value as { outcome: string }[];
+            assert.equal(waves[0].outcome, "wave 1: passed: 3 of 4 hosts healthy, 1 failed, budget 1");
+            assert.match((up.outputs.hosts.value as Record<string, { status: string }>).h2.status, /failed: health check exited with status 1: unhealthy: app down/);
+            tuned([five[4]]);
+        } finally {
+            await stack.destroy();
+        }
+        untouched(five);
+    });
+
+    it("a bad stack config fails before any SSH connection, naming the config path", async function () {
+        const config = labFleetConfig(lab);
+        config.hosts[3] = { ...config.hosts[3], connection: { ...config.hosts[3].connection, host: "h4; rm -rf /" } };
+        const before = lab.hosts.map((h) => sshConnectionCount(lab, h));
+        const stack = await fleetStack("fleet-bad-config", config);
+        const out = collect();
+        const message = await expectFailure(stack.preview({ onOutput: out.onOutput }));
+        assert.match(message + out.text(), /hosts\[3\]\.connection\.host: must be a host name or an IP address/);
+        assert.doesNotMatch(message + out.text(), /Unhandled exception/);
+        assert.deepEqual(
+            lab.hosts.map((h) => sshConnectionCount(lab, h)),
+            before,
+            "no host saw an SSH connection",
+        );
+    });
+
+    it("a host unreachable mid-rollout is reported failed and counts against the budget", async function () {
+        const three = lab.hosts.slice(5, 8);
+        const lost = three[2];
+        const stack = await fleetStack("fleet-unreachable", { ...labFleetConfig({ ...lab, hosts: three }), rollout: { serial: [1, "100%"], maxFailures: 1, healthCheck: HEALTH_CHECK } });
+        const sshdPid = Number(readFileSync(path.join(lab.dir, "hosts", lost.name, "sshd.pid"), "utf8").trim());
+        try {
+            const up = await stack.up({
+                onEvent: (e) => {
+                    // While wave 1's gate runs, the last host of wave 2 goes away.
+                    if (e.resourcePreEvent?.metadata.urn.endsWith("::fleet-wave-1")) {
+                        process.kill(sshdPid, "SIGKILL");
+                    }
+                },
+            });
+            const hosts = up.outputs.hosts.value as Record<string, { status: string }>;
+            assert.match(hosts[lost.name].status, /^failed: sysctls: .*(ECONNREFUSED|connect)/);
+            const waves = up.outputs.waves.value as { outcome: string }[];
+            assert.equal(waves[1].outcome, "wave 2: passed: 1 of 2 hosts healthy, 1 failed, budget 1");
+            tuned(three.slice(0, 2));
+        } finally {
+            await stack.destroy();
+        }
+        untouched(three.slice(0, 2));
+    });
+});
