@@ -190,7 +190,7 @@ export function detectDrift(inputs: SysctlSetInputs, snapshot: HostSnapshot, ski
     return { values, file };
 }
 
-function describeDesired(desired: SettingValue): string {
+export function describeDesired(desired: SettingValue): string {
     if (typeof desired === "object" && !Array.isArray(desired)) {
         return "atLeast" in desired ? `>= ${normalise(desired.atLeast)}` : `<= ${normalise(desired.atMost)}`;
     }

@@ -6,6 +6,7 @@ import { Transport } from "./transport";
 export * from "./argv";
 export * from "./connection";
 export * from "./transport";
+export { closeAllConnections } from "./ssh";
 
 export function transportFor(connection: Connection | undefined): Transport {
     return connection ? new SshTransport(connection) : new LocalTransport(false);

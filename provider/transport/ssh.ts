@@ -211,3 +211,10 @@ export class SshTransport implements Transport {
         }
     }
 }
+
+/** Ends every pooled connection: for a command-line process, which must exit when it is done. */
+export async function closeAllConnections(): Promise<void> {
+    const entries = [...pool.values()];
+    pool.clear();
+    await Promise.all(entries.map((e) => e.client.then((c) => c.end(), () => undefined)));
+}

@@ -1,5 +1,5 @@
 import { execFileSync } from "child_process";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync } from "fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { LocalWorkspace, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation";
@@ -66,4 +66,30 @@ export async function labStack(project: string, program: PulumiFn): Promise<Stac
     );
     backends.set(stack, backend);
     return stack;
+}
+
+/**
+ * A project directory as a user has it (the repository's Pulumi.yaml, node_modules) with its own
+ * file:// backend: for driving the `pulumi-linux-tuning` command as a separate process.
+ */
+export function labProject(name: string): { dir: string; env: NodeJS.ProcessEnv } {
+    const root = mkdtempSync(path.join(tmpdir(), `plt-${name}-`));
+    const dir = path.join(root, "work");
+    const backend = path.join(root, "state");
+    mkdirSync(dir);
+    mkdirSync(backend);
+    mkdirSync(path.join(root, "home"));
+    symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
+    // The command runs the fleet program inline; `main` would point into a checkout this dir is not.
+    writeFileSync(path.join(dir, "Pulumi.yaml"), readFileSync(path.join(REPO, "Pulumi.yaml"), "utf8").replace(/^main:.*\n/m, ""));
+    const env = {
+        ...process.env,
+        PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+        PULUMI_BACKEND_URL: `file://${backend}`,
+        PULUMI_HOME: path.join(root, "home"),
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        PATH: `${pulumiBin()}:${process.env.PATH}`,
+    };
+    return { dir, env };
 }

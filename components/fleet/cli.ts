@@ -1,0 +1,172 @@
+#!/usr/bin/env node
+// pulumi-linux-tuning: the fleet's command line, over the Automation API (the real CLI runs underneath).
+//   rollout --stack S   `pulumi up` of the default program, then the per-host table; exit 1 if a wave halted
+//   drift --stack S     host × key: desired, live, persisted copy; --json; exit 1 on drift
+//   drift --merge F...  one report from the shards' --json reports
+//   shard --stack S --by LABEL   one stack per label value (S-<value>), printed as a CI matrix
+import { readFileSync } from "fs";
+import * as path from "path";
+import { Command } from "commander";
+import Table from "cli-table3";
+import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { closeAllConnections } from "../../provider/transport";
+import { DriftReport, mergeReports, readFleetDrift, report } from "./drift";
+import { FleetConfigInput, parseFleetConfig } from "./inventory";
+import { fleetProgram } from "./program";
+import type { HostRecord } from "./report";
+
+const NAMESPACE = "pulumi-linux-tuning";
+const FLEET_KEYS = ["defaults", "hosts", "assignments", "rollout"] as const;
+
+function projectName(dir: string): string {
+    const yaml = readFileSync(path.join(dir, "Pulumi.yaml"), "utf8");
+    const name = /^name:\s*(\S+)/m.exec(yaml)?.[1];
+    if (!name) {
+        throw new Error(`${dir}/Pulumi.yaml has no project name`);
+    }
+    return name;
+}
+
+async function fleetStack(stackName: string, dir: string): Promise<Stack> {
+    return LocalWorkspace.createOrSelectStack({ stackName, projectName: projectName(dir), program: async () => fleetProgram() }, { workDir: dir });
+}
+
+/** The stack's fleet config, secrets decrypted: what the default program would see. */
+async function stackFleetConfig(stackName: string, dir: string): Promise<{ config: FleetConfigInput; privateKey?: string }> {
+    const workspace = await LocalWorkspace.create({ workDir: dir });
+    const all = await workspace.getAllConfig(stackName);
+    const config: Record<string, unknown> = {};
+    for (const key of FLEET_KEYS) {
+        const entry = all[`${NAMESPACE}:${key}`];
+        if (entry) {
+            config[key] = JSON.parse(entry.value);
+        }
+    }
+    return { config: config as FleetConfigInput, privateKey: all[`${NAMESPACE}:sshPrivateKey`]?.value };
+}
+
+/** No colour codes: the tables go to logs and CI output as often as to a terminal. */
+const PLAIN = { head: [], border: [] };
+
+function hostTable(hosts: Record<string, HostRecord>): string {
+    const table = new Table({ head: ["host", "wave", "status", "drifted", "skipped"], style: PLAIN, wordWrap: true, colWidths: [null, null, 60, null, null] });
+    for (const [name, h] of Object.entries(hosts)) {
+        table.push([name, h.wave, h.status, h.drifted.length, h.skipped.length]);
+    }
+    return table.toString();
+}
+
+function driftTable(r: DriftReport): string {
+    const table = new Table({ head: ["host", "key", "desired", "live", "persisted", "status"], style: PLAIN });
+    for (const row of r.rows) {
+        table.push([row.host, row.key, row.desired, row.live, row.persisted, row.status]);
+    }
+    return `${table.toString()}\n${r.drifted === 0 ? "no drift" : `${r.drifted} drifted`} across ${new Set(r.rows.map((x) => x.host)).size} host(s) in ${r.stacks.join(", ")}`;
+}
+
+async function rollout(opts: { stack: string; cwd: string; preview?: boolean }): Promise<number> {
+    const stack = await fleetStack(opts.stack, opts.cwd);
+    const onOutput = (s: string) => process.stdout.write(s);
+    if (opts.preview) {
+        await stack.preview({ onOutput, diff: true });
+        return 0;
+    }
+    let failed = false;
+    try {
+        await stack.up({ onOutput });
+    } catch {
+        failed = true;
+    }
+    const outputs = await stack.outputs();
+    if (outputs.hosts) {
+        console.log(hostTable(outputs.hosts.value as Record<string, HostRecord>));
+    }
+    return failed ? 1 : 0;
+}
+
+async function drift(opts: { stack?: string; cwd: string; json?: boolean; merge?: string[] }): Promise<number> {
+    let result: DriftReport;
+    if (opts.merge) {
+        result = mergeReports(opts.merge.map((f) => JSON.parse(readFileSync(f, "utf8")) as DriftReport));
+    } else if (opts.stack) {
+        const { config, privateKey } = await stackFleetConfig(opts.stack, opts.cwd);
+        result = report([opts.stack], await readFleetDrift(parseFleetConfig(config), privateKey));
+    } else {
+        throw new Error("drift needs --stack or --merge");
+    }
+    console.log(opts.json ? JSON.stringify(result, null, 2) : driftTable(result));
+    return result.drifted === 0 ? 0 : 1;
+}
+
+async function shard(opts: { stack: string; by: string; cwd: string }): Promise<number> {
+    const { config, privateKey } = await stackFleetConfig(opts.stack, opts.cwd);
+    const fleet = parseFleetConfig(config);
+    const groups = new Map<string, FleetConfigInput["hosts"]>();
+    for (const host of config.hosts) {
+        const value = host.labels?.[opts.by];
+        if (!value) {
+            throw new Error(`${host.name} has no label ${opts.by}: every host must belong to a shard`);
+        }
+        groups.set(value, [...(groups.get(value) ?? []), host]);
+    }
+    const include: { stack: string; hosts: number }[] = [];
+    for (const [value, hosts] of groups) {
+        const name = `${opts.stack}-${value}`;
+        const stack = await fleetStack(name, opts.cwd);
+        const values: Record<string, { value: string; secret?: boolean }> = {};
+        for (const key of FLEET_KEYS) {
+            const v = key === "hosts" ? hosts : key === "rollout" ? fleet.rollout : config[key];
+            if (v !== undefined) {
+                values[`${NAMESPACE}:${key}`] = { value: JSON.stringify(v) };
+            }
+        }
+        if (privateKey) {
+            values[`${NAMESPACE}:sshPrivateKey`] = { value: privateKey, secret: true };
+        }
+        await stack.setAllConfig(values);
+        include.push({ stack: name, hosts: hosts.length });
+    }
+    console.log(JSON.stringify({ include }));
+    return 0;
+}
+
+function run<O>(action: (opts: O) => Promise<number>) {
+    return async (opts: O) => {
+        try {
+            process.exitCode = await action(opts);
+        } catch (e) {
+            console.error(`error: ${(e as Error).message}`);
+            process.exitCode = 2;
+        } finally {
+            await closeAllConnections();
+        }
+    };
+}
+
+const program = new Command("pulumi-linux-tuning").description("Roll out, check and shard a fleet declared in stack config (see README, Fleet).");
+program
+    .command("rollout")
+    .description("pulumi up of the fleet program on a stack, then the per-host report; exit 1 if a wave halted")
+    .requiredOption("-s, --stack <name>", "stack")
+    .option("-C, --cwd <dir>", "project directory (Pulumi.yaml)", process.cwd())
+    .option("--preview", "preview only")
+    .action(run(rollout));
+program
+    .command("drift")
+    .description("host × key table of desired, live and persisted values; exit 1 on drift")
+    .option("-s, --stack <name>", "stack")
+    .option("-C, --cwd <dir>", "project directory (Pulumi.yaml)", process.cwd())
+    .option("--json", "machine-readable report")
+    .option("--merge <reports...>", "merge --json reports of several shards")
+    .action(run(drift));
+program
+    .command("shard")
+    .description("one stack per value of a host label, named <stack>-<value>; prints a CI matrix")
+    .requiredOption("-s, --stack <name>", "stack holding the whole fleet's config")
+    .requiredOption("--by <label>", "host label to shard by")
+    .option("-C, --cwd <dir>", "project directory (Pulumi.yaml)", process.cwd())
+    .action(run(shard));
+
+if (require.main === module) {
+    program.parseAsync(process.argv);
+}

@@ -1,0 +1,94 @@
+import { strict as assert } from "assert";
+import { execFile } from "child_process";
+import * as path from "path";
+import { promisify } from "util";
+import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { fleetProgram } from "../../components/fleet";
+import type { DriftReport } from "../../components/fleet/drift";
+import { labFleetConfig } from "../lab/stack-config";
+import { labProject } from "./engine";
+import { Lab, labDown, labUp, setSysctlOn, sysctlOn } from "./lab";
+
+const CLI = path.resolve(__dirname, "../../bin/components/fleet/cli.js");
+
+/** The installed command, as a separate process: exit code, stdout, stderr. */
+async function cli(project: { dir: string; env: NodeJS.ProcessEnv }, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    try {
+        const { stdout, stderr } = await promisify(execFile)("node", [CLI, ...args, "--cwd", project.dir], { env: project.env, maxBuffer: 64 << 20 });
+        return { code: 0, stdout, stderr };
+    } catch (e) {
+        const err = e as { code: number; stdout: string; stderr: string };
+        return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+    }
+}
+
+describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two racks", function () {
+    this.timeout(15 * 60 * 1000);
+    let lab: Lab;
+    let project: { dir: string; env: NodeJS.ProcessEnv };
+    const shards = ["fleet-a", "fleet-b"];
+
+    before(async function () {
+        lab = labUp(4);
+        project = labProject("fleet-cli");
+        const config = labFleetConfig(lab);
+        config.hosts = config.hosts.map((h, i) => ({ ...h, labels: { ...h.labels, rack: i < 2 ? "a" : "b" } }));
+        const ws = await LocalWorkspace.create({ workDir: project.dir, envVars: project.env as Record<string, string> });
+        await ws.createStack("fleet");
+        await ws.setAllConfig("fleet", Object.fromEntries(Object.entries(config).map(([k, v]) => [`pulumi-linux-tuning:${k}`, { value: JSON.stringify(v) }])));
+    });
+    after(async function () {
+        if (project) {
+            for (const name of shards) {
+                const stack = await LocalWorkspace.selectStack({ stackName: name, projectName: "pulumi-linux-tuning", program: async () => fleetProgram() }, { workDir: project.dir, envVars: project.env as Record<string, string> }).catch(() => undefined);
+                await stack?.destroy();
+            }
+        }
+        if (lab) {
+            for (const host of lab.hosts) {
+                assert.notEqual(sysctlOn(lab, host, "net.ipv4.tcp_fin_timeout"), "30", `${host.name} restored by destroy`);
+            }
+            labDown(lab);
+        }
+    });
+
+    it("shards by rack, rolls the shards out in parallel, and merges their drift reports", async function () {
+        const sharded = await cli(project, "shard", "--stack", "fleet", "--by", "rack");
+        assert.equal(sharded.code, 0, sharded.stderr);
+        assert.deepEqual(JSON.parse(sharded.stdout), { include: [{ stack: "fleet-a", hosts: 2 }, { stack: "fleet-b", hosts: 2 }] });
+
+        // As a CI matrix would: one process per shard, at the same time.
+        const rollouts = await Promise.all(shards.map((s) => cli(project, "rollout", "--stack", s)));
+        for (const r of rollouts) {
+            assert.equal(r.code, 0, r.stdout + r.stderr);
+            assert.match(r.stdout, /│ h\d\s+│ [12]\s+│ applied/);
+        }
+        for (const host of lab.hosts) {
+            assert.equal(sysctlOn(lab, host, "net.ipv4.tcp_fin_timeout"), "30");
+        }
+
+        const clean = await Promise.all(shards.map((s) => cli(project, "drift", "--stack", s, "--json")));
+        clean.forEach((r) => assert.equal(r.code, 0, r.stdout + r.stderr));
+        const files = clean.map((r, i) => {
+            const file = path.join(project.dir, `${shards[i]}.json`);
+            require("fs").writeFileSync(file, r.stdout);
+            return file;
+        });
+        const merged = await cli(project, "drift", "--merge", ...files);
+        assert.equal(merged.code, 0, merged.stdout);
+        assert.match(merged.stdout, /no drift across 4 host\(s\) in fleet-a, fleet-b/);
+
+        setSysctlOn(lab, lab.hosts[3], "net.ipv4.tcp_fin_timeout", "50");
+        const drifted = await cli(project, "drift", "--stack", "fleet-b", "--json");
+        assert.equal(drifted.code, 1);
+        const report = JSON.parse(drifted.stdout) as DriftReport;
+        assert.deepEqual(
+            report.rows.filter((r) => r.status !== "ok" && r.status !== "skipped").map((r) => [r.host, r.key, r.desired, r.live, r.persisted]),
+            [["h4", "net.ipv4.tcp_fin_timeout", "<= 30", "50", "30"]],
+        );
+        require("fs").writeFileSync(files[1], drifted.stdout);
+        const table = await cli(project, "drift", "--merge", ...files);
+        assert.equal(table.code, 1);
+        assert.match(table.stdout, /│ h4\s+│ net\.ipv4\.tcp_fin_timeout\s+│ <= 30\s+│ 50\s+│ 30\s+│ drifted/);
+    });
+});
