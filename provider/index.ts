@@ -5,3 +5,5 @@ export { NicRingConfig, NicRingConfigArgs } from "./nic/resource";
 export { IrqAffinity, IrqAffinityArgs } from "./irq/resource";
 export { HostTuning, HostTuningArgs } from "./host-tuning/resource";
 export { WaveGate, WaveGateArgs, HealthCheckArgs, RolloutVerdict } from "./wave-gate/resource";
+export { normalise, satisfies } from "./sysctl/values";
+export { describeDesired } from "./sysctl/plan";

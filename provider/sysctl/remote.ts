@@ -12,10 +12,12 @@ const SYSCTL_CONF_FILES = "/etc/sysctl.conf /etc/sysctl.d/*.conf /run/sysctl.d/*
 const READ_PROGRAM = `
 own=$1; shift
 flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
+# Only root's view tells a read-only key: every /proc/sys file is read-only to other users.
+root=; [ "$(id -u)" = 0 ] && root=1
 for p in "$@"; do
   f=/proc/sys/$p
   if [ ! -e "$f" ]; then printf 'missing\\t%s\\n' "$p"; continue; fi
-  if [ ! -w "$f" ] && [ -r "$f" ]; then printf 'readonly\\t%s\\t%s\\n' "$p" "$(flat "$(cat "$f" 2>/dev/null)")"; continue; fi
+  if [ -n "$root" ] && [ ! -w "$f" ] && [ -r "$f" ]; then printf 'readonly\\t%s\\t%s\\n' "$p" "$(flat "$(cat "$f" 2>/dev/null)")"; continue; fi
   if v=$(cat "$f" 2>&1); then printf 'value\\t%s\\t%s\\n' "$p" "$(flat "$v")"
   else printf 'unreadable\\t%s\\t%s\\n' "$p" "$(flat "$v")"; fi
 done
@@ -33,6 +35,7 @@ exit 0
 
 const APPLY_PROGRAM = `
 file=$1 content=$2 stale=$3; shift 3
+[ "$(id -u)" = 0 ] || { printf 'not-root\\t%s\\n' "$(id -un)"; exit 0; }
 n=0
 flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
 rollback() {
@@ -171,6 +174,8 @@ export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
         } else if (kind === "failed") {
             const subject = fields[0].startsWith("/") ? fields[0] : canonicalKey(fields[0]);
             failure = `${subject}: ${fields.slice(1).join(" ").trim() || "rejected"}`;
+        } else if (kind === "not-root") {
+            throw new ApplyError(`${target}: changing kernel settings needs root, and this runs as ${fields[0]}: run as root, or set the connection's sudo: true (passwordless sudo). Nothing was changed.`);
         } else if (kind === "done") {
             done = true;
         }

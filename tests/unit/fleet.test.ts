@@ -1,0 +1,157 @@
+import { strict as assert } from "assert";
+import fc from "fast-check";
+import { assignHost } from "../../components/fleet/assign";
+import { mergeReports, persistedValues, report, sysctlRows } from "../../components/fleet/drift";
+import { FleetConfigInput, parseFleetConfig } from "../../components/fleet/inventory";
+import { planWaves, serialSizes } from "../../components/fleet/waves";
+import { parseReadOutput } from "../../provider/sysctl/remote";
+import { allowedFailures, checkArgv, describeCheckFailure, outputTail, waveOutcome } from "../../provider/wave-gate/plan";
+import { haltMessage } from "../../provider/wave-gate/verdict";
+
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+
+function fleet(hosts: number, extra: Partial<FleetConfigInput> = {}): FleetConfigInput {
+    return {
+        defaults: { user: "root" },
+        hosts: Array.from({ length: hosts }, (_, i) => ({ name: `h${i + 1}`, connection: { host: `10.0.0.${i + 1}`, hostKey: KEY }, labels: { rack: i % 2 ? "b" : "a" } })),
+        assignments: [{ profile: "high-connection-rate", facts: { connectionsPerSecond: 20000 } }],
+        ...extra,
+    };
+}
+
+describe("fleet: waves", function () {
+    it("follows Ansible's serial: counts and percentages of the fleet, the last repeating", function () {
+        assert.deepEqual(serialSizes([1, "25%", "100%"], 8), [1, 2, 5]);
+        assert.deepEqual(serialSizes([1, "100%"], 1), [1]);
+        assert.deepEqual(serialSizes([2], 5), [2, 2, 1]);
+        assert.deepEqual(serialSizes(["10%"], 5), [1, 1, 1, 1, 1], "a percentage rounds down but never to 0");
+    });
+
+    it("places every host exactly once, in inventory order, whatever the serial", function () {
+        const step = fc.oneof(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 100 }).map((p) => `${p}%`));
+        fc.assert(
+            fc.property(fc.array(step, { minLength: 1, maxLength: 5 }), fc.integer({ min: 1, max: 60 }), (serial, total) => {
+                const waves = planWaves(parseFleetConfig(fleet(total, { rollout: { serial } })));
+                const order = waves.flatMap((w) => w.hosts.map((h) => h.name));
+                assert.deepEqual(order, Array.from({ length: total }, (_, i) => `h${i + 1}`));
+                assert.ok(waves.every((w) => w.hosts.length >= 1));
+            }),
+        );
+    });
+
+    it("explicit waves by label, with the unselected hosts as a last wave", function () {
+        const waves = planWaves(parseFleetConfig(fleet(5, { rollout: { waves: [{ select: { name: "h3" } }, { select: { rack: "b" } }] } })));
+        assert.deepEqual(
+            waves.map((w) => w.hosts.map((h) => h.name)),
+            [["h3"], ["h2", "h4"], ["h1", "h5"]],
+        );
+    });
+});
+
+describe("fleet: failure budget (Ansible's max_fail_percentage)", function () {
+    it("a wave halts only when the failed share exceeds the percentage", function () {
+        fc.assert(
+            fc.property(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 0, max: 100 }), fc.nat(), (size, percent, f) => {
+                const failed = f % (size + 1);
+                const halts = (failed / size) * 100 > percent;
+                assert.equal(failed > allowedFailures(`${percent}%`, size), halts, `${failed}/${size} at ${percent}%`);
+            }),
+        );
+        assert.equal(allowedFailures("25%", 4), 1);
+        assert.equal(allowedFailures(2, 4), 2);
+    });
+
+    it("summarises a wave and names the failed hosts when the rollout halts", function () {
+        const results = [
+            { host: "h1", status: "applied", drifted: [] },
+            { host: "h2", status: "failed: health check exited with status 1: down", drifted: [] },
+        ];
+        assert.equal(waveOutcome(1, results, 1).summary, "wave 1: passed: 1 of 2 hosts healthy, 1 failed, budget 1");
+        const halted = waveOutcome(1, results, 0);
+        assert.equal(halted.passed, false);
+        const message = haltMessage([
+            { wave: 1, passed: false, outcome: halted.summary, results },
+            { wave: 2, passed: false, outcome: "wave 2: not attempted", results: [{ host: "h3", status: "not attempted", drifted: [] }] },
+        ]);
+        assert.match(message!, /rollout halted: wave 1: halted.*\n  h2: failed: health check exited with status 1: down\n1 host\(s\) in later waves were not touched/);
+        assert.equal(haltMessage([{ wave: 1, passed: true, outcome: "ok", results }]), undefined);
+    });
+
+    it("runs the user's check as one sh -c argument under timeout, and says why it failed", function () {
+        assert.deepEqual(checkArgv("curl -f localhost; true", 10, { A: "b c" }), ["env", "A=b c", "timeout", "-k", "5", "10", "sh", "-c", "curl -f localhost; true"]);
+        assert.equal(describeCheckFailure(124, 10, ""), "health check timed out after 10 s");
+        assert.equal(describeCheckFailure(3, 10, "no"), "health check exited with status 3: no");
+        assert.equal(outputTail("x".repeat(10), "", 4), "…xxxx");
+    });
+});
+
+describe("fleet: config and assignments", function () {
+    it("names the config path of every problem, and the host a default applies to", function () {
+        const bad = fleet(4);
+        bad.hosts[3].connection.host = "h4; reboot";
+        bad.defaults = { user: "Robert'); DROP" };
+        assert.throws(() => parseFleetConfig(bad), (e: Error) => {
+            assert.match(e.message, /hosts\[3\]\.connection\.host: must be a host name or an IP address/);
+            assert.match(e.message, /defaults\.user: must be a valid user name \(for hosts\[0\], h1\)/);
+            return true;
+        });
+        assert.throws(() => parseFleetConfig({ ...fleet(2), rollout: { maxFailures: "150%" } }), /rollout\.maxFailures/);
+        assert.throws(() => parseFleetConfig({ ...fleet(2), hosts: [...fleet(2).hosts, fleet(1).hosts[0]] }), /hosts\[2\]\.name: h1 is also hosts\[0\]'s name/);
+    });
+
+    it("composes two assignments on a host and names both and the key when they conflict", function () {
+        const config = parseFleetConfig(
+            fleet(2, {
+                assignments: [
+                    { select: {}, profile: "high-connection-rate", facts: { connectionsPerSecond: 20000 } },
+                    { select: { rack: "b" }, sysctls: { "net.ipv4.tcp_fin_timeout": 10, "net.core.somaxconn": 8192 } },
+                    { select: { rack: "a" }, sysctls: { "net.ipv4.tcp_keepalive_time": 600 } },
+                ],
+            }),
+        );
+        const h1 = assignHost(config, config.hosts[0]);
+        assert.deepEqual(h1.from, ["assignments[0] (high-connection-rate)", "assignments[2]"]);
+        assert.equal(h1.parts.sysctls?.settings["net.ipv4.tcp_keepalive_time"], 600);
+        assert.throws(() => assignHost(config, config.hosts[1]), (e: Error) => {
+            assert.match(e.message, /^h2: assignments conflict:\n/);
+            assert.match(e.message, /  net\.core\.somaxconn: assignments\[0\] \(high-connection-rate\) sets \{"atLeast":4096\}, assignments\[1\] sets 8192/);
+            assert.match(e.message, /net\.ipv4\.tcp_fin_timeout: assignments\[0\] \(high-connection-rate\) sets \{"atMost":30\}, assignments\[1\] sets 10/);
+            return true;
+        });
+        const settled = parseFleetConfig({ ...config, hosts: [config.hosts[0], { ...config.hosts[1], sysctlOverrides: { "net.core.somaxconn": 8192, "net.ipv4.tcp_fin_timeout": 10 } }] });
+        assert.equal(assignHost(settled, settled.hosts[1]).parts.sysctls?.settings["net.ipv4.tcp_fin_timeout"], 10);
+    });
+
+    it("refuses a profile without the facts it needs, naming the assignment and host", function () {
+        const config = parseFleetConfig(fleet(1, { assignments: [{ profile: "high-throughput", facts: { linkGbps: 10 } }] }));
+        assert.throws(() => assignHost(config, config.hosts[0]), /assignments\[0\] \(high-throughput\) on h1: the profile needs facts\.rttMs/);
+    });
+});
+
+describe("fleet: drift report", function () {
+    const snapshot = parseReadOutput(
+        ["value\tnet/ipv4/tcp_fin_timeout\t45", "value\tnet/core/somaxconn\t4096", "missing\tnet/core/netdev_max_backlog", `own\t${Buffer.from("net.ipv4.tcp_fin_timeout = 30\nnet.core.somaxconn = 4096\n").toString("base64")}`].join("\n"),
+    );
+
+    it("reads a sysctl.d file's key = value lines", function () {
+        assert.deepEqual([...persistedValues("# c\nnet.core.somaxconn = 4096\n; x\nnet/ipv4/tcp_rmem=4096 1 2\n")], [
+            ["net.core.somaxconn", "4096"],
+            ["net.ipv4.tcp_rmem", "4096 1 2"],
+        ]);
+    });
+
+    it("lists desired, live and persisted per key, flagging what drifted", function () {
+        const rows = sysctlRows("h4", { "net.ipv4.tcp_fin_timeout": { atMost: 30 }, "net.core.somaxconn": { atLeast: 4096 }, "net.core.netdev_max_backlog": 1000 }, snapshot, true);
+        assert.deepEqual(
+            rows.map((r) => [r.key, r.desired, r.live, r.persisted, r.status]),
+            [
+                ["net.ipv4.tcp_fin_timeout", "<= 30", "45", "30", "drifted"],
+                ["net.core.somaxconn", ">= 4096", "4096", "4096", "ok"],
+                ["net.core.netdev_max_backlog", "1000", "missing", "absent", "skipped"],
+            ],
+        );
+        const merged = mergeReports([report(["a"], rows.slice(1)), report(["b"], rows.slice(0, 1))]);
+        assert.deepEqual(merged.stacks, ["a", "b"]);
+        assert.equal(merged.drifted, 1);
+    });
+});
