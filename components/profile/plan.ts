@@ -1,3 +1,4 @@
+import * as pulumi from "@pulumi/pulumi";
 import type { SettingValue } from "../../provider/sysctl/values";
 import type { SourceKey } from "./sources";
 
@@ -57,7 +58,8 @@ export function applyOverrides(plan: ProfilePlan, overrides: SysctlOverrides | u
     return { ...plan, sysctls };
 }
 
-export class ProfileConflictError extends Error {}
+/** Shown by the engine as its message alone: a declaration to fix, not a crash. */
+export class ProfileConflictError extends pulumi.RunError {}
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 

@@ -5,7 +5,7 @@ import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { fleetProgram } from "../../components/fleet";
 import type { FleetConfigInput } from "../../components/fleet/inventory";
 import { labFleetConfig } from "../lab/stack-config";
-import { labStack } from "./engine";
+import { labStack, storedStateText } from "./engine";
 import { Lab, LabHost, labDown, labUp, onHost, setSysctlOn, sshConnectionCount, sysctlOn } from "./lab";
 import { collect, expectFailure } from "./support";
 
@@ -108,6 +108,8 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
             assert.equal(hosts.h5.wave, 3);
             assert.equal(hosts.h5.status, "applied");
             assert.equal(hosts.h5.check?.output, "ok");
+            const key = readFileSync(lab.privateKeyPath, "utf8").split("\n")[2];
+            assert.ok(!storedStateText(stack).includes(key), "the private key is only ciphertext in state");
 
             // The CI gate: clean fleet → exit 0; one key changed on one host → non-zero, naming host and key.
             await stack.preview({ refresh: true, expectNoChanges: true });

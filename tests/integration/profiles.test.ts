@@ -119,7 +119,9 @@ describe("profiles through the real engine on a lab host", function () {
                 plans: [highConnectionRatePlan({ connectionsPerSecond: 100000 }), { ...highConnectionRatePlan({ connectionsPerSecond: 1 }), profile: "other" }],
             });
         });
-        await assert.rejects(stack.preview(), /net\.core\.somaxconn: high-connection-rate sets \{"atLeast":10000\}, other sets \{"atLeast":4096\}/);
+        const out = collect();
+        await assert.rejects(stack.preview({ onOutput: out.onOutput }), /net\.core\.somaxconn: high-connection-rate sets \{"atLeast":10000\}, other sets \{"atLeast":4096\}/);
+        assert.doesNotMatch(out.text(), /Unhandled exception|    at /, "a declaration to fix, not a crash with a stack trace");
         assert.equal(sysctlOn(lab, host, "net.core.somaxconn"), before);
     });
 });
