@@ -4,13 +4,15 @@
 //   drift --stack S     host × key: desired, live, persisted copy; --json; exit 1 on drift
 //   drift --merge F...  one report from the shards' --json reports
 //   shard --stack S --by LABEL   one stack per label value (S-<value>), printed as a CI matrix
+//   diagnose --stack S | --local   rising drop/overflow counters and the knob each points at
 import { readFileSync } from "fs";
 import * as path from "path";
 import { Command } from "commander";
 import Table from "cli-table3";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { closeAllConnections } from "../../provider/transport";
-import { DriftReport, mergeReports, readFleetDrift, report } from "./drift";
+import { closeAllConnections, transportFor } from "../../provider/transport";
+import { HostDiagnosis, diagnoseHost } from "../evidence";
+import { DriftReport, connectionFor, mergeReports, readFleetDrift, report } from "./drift";
 import { FleetConfigInput, parseFleetConfig } from "./inventory";
 import { fleetProgram } from "./program";
 import type { HostRecord } from "./report";
@@ -130,6 +132,38 @@ async function shard(opts: { stack: string; by: string; cwd: string }): Promise<
     return 0;
 }
 
+function diagnosisText(d: HostDiagnosis): string {
+    const lines = [`${d.target}: ${d.findings.length === 0 ? "no drop or overflow counter rose" : `${d.findings.length} finding(s)`} over ${d.windowSeconds} s`];
+    for (const f of d.findings) {
+        const now = Object.entries(f.settings).map(([k, v]) => `${k} = ${v}`).join(", ");
+        lines.push(`  ${f.counter} rising ${f.perSecond.toFixed(1)}/s: ${f.meaning}`, `    look at: ${f.knob}${now ? ` (now ${now})` : ""}`, `    sources: ${f.sources.join(" · ")}`);
+    }
+    if (d.missing.length > 0) {
+        lines.push(`  not available here: ${d.missing.join(", ")}`);
+    }
+    return lines.join("\n");
+}
+
+async function diagnoseCommand(opts: { stack?: string; local?: boolean; host?: string; interface?: string; window: string; cwd: string; json?: boolean }): Promise<number> {
+    const window = Number(opts.window);
+    let diagnoses: HostDiagnosis[];
+    if (opts.local) {
+        diagnoses = [await diagnoseHost(transportFor(undefined), opts.interface, window)];
+    } else if (opts.stack) {
+        const { config, privateKey } = await stackFleetConfig(opts.stack, opts.cwd);
+        const fleet = parseFleetConfig(config);
+        const hosts = fleet.hosts.filter((h) => !opts.host || h.name === opts.host);
+        if (hosts.length === 0) {
+            throw new Error(`no host ${opts.host} in ${opts.stack}`);
+        }
+        diagnoses = await Promise.all(hosts.map(async (h) => ({ ...(await diagnoseHost(transportFor(connectionFor(fleet, h, privateKey)), h.facts.interface, window)), target: h.name })));
+    } else {
+        throw new Error("diagnose needs --stack or --local");
+    }
+    console.log(opts.json ? JSON.stringify(diagnoses, null, 2) : diagnoses.map(diagnosisText).join("\n"));
+    return diagnoses.some((d) => d.findings.length > 0) ? 1 : 0;
+}
+
 function run<O>(action: (opts: O) => Promise<number>) {
     return async (opts: O) => {
         try {
@@ -166,6 +200,18 @@ program
     .requiredOption("--by <label>", "host label to shard by")
     .option("-C, --cwd <dir>", "project directory (Pulumi.yaml)", process.cwd())
     .action(run(shard));
+
+program
+    .command("diagnose")
+    .description("sample the kernel's drop and overflow counters twice and name the knob behind each rising one; read-only; exit 1 on findings")
+    .option("-s, --stack <name>", "every host of this stack")
+    .option("--host <name>", "only this host of the stack")
+    .option("--local", "the machine this runs on (no root needed)")
+    .option("-i, --interface <name>", "with --local: the NIC whose drops and interrupts to read")
+    .option("-w, --window <seconds>", "time between the two samples", "5")
+    .option("-C, --cwd <dir>", "project directory (Pulumi.yaml)", process.cwd())
+    .option("--json", "machine-readable")
+    .action(run(diagnoseCommand));
 
 if (require.main === module) {
     program.parseAsync(process.argv);

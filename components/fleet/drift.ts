@@ -58,7 +58,8 @@ export function sysctlRows(host: string, settings: Record<string, SettingValue>,
     });
 }
 
-function connectionFor(config: FleetConfig, host: InventoryHost, privateKey: string | undefined) {
+/** The connection a host gets from the config, with the key read (for commands outside the engine). */
+export function connectionFor(config: FleetConfig, host: InventoryHost, privateKey: string | undefined) {
     const { privateKeyPath, ...merged } = { ...config.defaults, ...host.connection };
     const key = privateKeyPath ? readFileSync(privateKeyPath, "utf8") : privateKey;
     return connectionSchema.parse({ ...merged, ...(key ? { privateKey: key } : {}) });

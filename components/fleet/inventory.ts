@@ -2,7 +2,7 @@ import { z } from "zod";
 import { isCpuList } from "../../provider/cpus";
 import { interfaceName } from "../../provider/nic/schema";
 import { connectionSchema } from "../../provider/transport/connection";
-import { failureBudgetSchema, healthCheckSchema } from "../../provider/wave-gate/schema";
+import { counterConditionSchema, failureBudgetSchema, healthCheckSchema } from "../../provider/wave-gate/schema";
 
 /**
  * The fleet as declared: stack config for the default program, or a Fleet's args. Every shape is
@@ -104,6 +104,8 @@ export const rolloutSchema = z
         /** Failed hosts a wave may have before later waves are held: a count or a percentage (Ansible's max_fail_percentage). Default 0. */
         maxFailures: failureBudgetSchema.default(0),
         healthCheck: healthCheckSchema.optional(),
+        /** Kernel counters each host of a wave must keep down after its apply: `[{ counter: "Udp.RcvbufErrors", maxPerSecond: 10, windowSeconds: 60 }]`. */
+        counterConditions: z.array(counterConditionSchema).max(64).optional(),
     })
     .strict()
     .refine((r) => !(r.serial && r.waves), { message: "set serial or waves, not both", path: ["waves"] });

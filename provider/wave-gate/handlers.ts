@@ -2,6 +2,8 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { verifyParts } from "../host-tuning/handlers";
 import { APPLIED, NOT_ATTEMPTED, PartRecords } from "../host-tuning/schema";
+import { CounterCondition, conditionFailure, counterRates } from "../counters/rates";
+import { sampleHost } from "../counters/sample";
 import { plainState } from "../lifecycle";
 import { transportFor } from "../transport";
 import { containsUnknown } from "../unknowns";
@@ -15,7 +17,7 @@ import { GateHost, HealthCheck, HostVerdict, WaveGateInputs, waveGateInputsSchem
  * report reaches state; the next wave takes `passed` as its `admitted` input.
  */
 
-const INPUT_FIELDS = ["wave", "hosts", "maxFailures", "healthCheck", "admitted"] as const;
+const INPUT_FIELDS = ["wave", "hosts", "maxFailures", "healthCheck", "counterConditions", "admitted"] as const;
 
 const inputsOf = (props: Record<string, unknown>) => Object.fromEntries(INPUT_FIELDS.filter((f) => props[f] !== undefined).map((f) => [f, props[f]]));
 
@@ -29,8 +31,8 @@ const parse = (props: Record<string, unknown>): WaveGateInputs => parseChecked(w
 
 /**
  * One condition a healthy host must meet. The gate runs them in order and the first failure is
- * the host's verdict: the applied values are really live, then the user's check. Conditions on
- * the kernel's drop counters join this list.
+ * the host's verdict: the applied values are really live, then the user's check, then the
+ * kernel's drop and overflow counters.
  */
 type HealthProbe = (host: GateHost, verdict: HostVerdict) => Promise<string | undefined>;
 
@@ -45,6 +47,19 @@ const userCheck =
         const run = await runHealthCheck(transportFor(host.connection), check);
         verdict.check = run;
         return run.exitCode === 0 ? undefined : describeCheckFailure(run.exitCode, check.timeoutSeconds, run.output);
+    };
+
+/** The kernel's own counters over a window after the apply: drops and overflows must not rise past the limits. */
+const countersStayDown =
+    (conditions: CounterCondition[]): HealthProbe =>
+    async (host, verdict) => {
+        const transport = transportFor(host.connection);
+        const before = await sampleHost(transport, host.interface);
+        await sleep(Math.max(...conditions.map((c) => c.windowSeconds)));
+        const rates = counterRates(before, await sampleHost(transport, host.interface));
+        verdict.counters = Object.fromEntries(conditions.map((c) => [c.counter, rates[c.counter]?.perSecond ?? null]));
+        const failures = conditions.map((c) => conditionFailure(c, rates)).filter((f): f is string => f !== undefined);
+        return failures.length > 0 ? failures.join("; ") : undefined;
     };
 
 async function judge(host: GateHost, probes: HealthProbe[]): Promise<HostVerdict> {
@@ -72,7 +87,11 @@ async function run(raw: Record<string, unknown>): Promise<Record<string, unknown
         const results = inputs.hosts.map((h): HostVerdict => ({ host: h.name, status: NOT_ATTEMPTED, drifted: [] }));
         return { ...recorded(raw), passed: false, outcome: `wave ${inputs.wave}: not attempted: an earlier wave halted`, failed: 0, allowed: 0, results };
     }
-    const probes = [liveValuesMatch, ...(inputs.healthCheck ? [userCheck(inputs.healthCheck)] : [])];
+    const probes = [
+        liveValuesMatch,
+        ...(inputs.healthCheck ? [userCheck(inputs.healthCheck)] : []),
+        ...(inputs.counterConditions?.length ? [countersStayDown(inputs.counterConditions)] : []),
+    ];
     if (inputs.healthCheck?.settleSeconds) {
         await sleep(inputs.healthCheck.settleSeconds);
     }

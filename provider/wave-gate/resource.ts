@@ -18,8 +18,16 @@ export interface HealthCheckArgs {
     retryDelaySeconds?: number;
 }
 
+export interface CounterConditionArgs {
+    /** As the sampler names it: "Udp.RcvbufErrors", "TcpExt.ListenOverflows", "softnet.dropped", "link.eth1.rx_dropped". */
+    counter: string;
+    maxPerSecond: number;
+    windowSeconds: number;
+}
+
 export interface WaveGateHostArgs {
     name: string;
+    interface?: string;
     connection?: pulumi.Input<ConnectionArgs>;
     status: pulumi.Input<string>;
     parts: pulumi.Input<unknown>;
@@ -31,6 +39,8 @@ export interface WaveGateArgs {
     /** Failed hosts allowed before later waves are held: a count, or "25%" of the wave. Default 0. */
     maxFailures?: FailureBudget;
     healthCheck?: HealthCheckArgs;
+    /** Kernel counters that must not rise faster than a rate over a window after the wave is applied. */
+    counterConditions?: CounterConditionArgs[];
     /** False when an earlier wave's gate did not pass. */
     admitted?: pulumi.Input<boolean>;
 }

@@ -26,6 +26,16 @@ export const healthCheckSchema = z
 
 export type HealthCheck = z.infer<typeof healthCheckSchema>;
 
+/** A kernel counter that must not rise faster than a rate over a window after the wave is applied. */
+export const counterConditionSchema = z
+    .object({
+        /** As the sampler names it: "Udp.RcvbufErrors", "TcpExt.ListenOverflows", "softnet.dropped", "link.eth1.rx_dropped". */
+        counter: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be a counter name such as "Udp.RcvbufErrors"'),
+        maxPerSecond: z.number().min(0),
+        windowSeconds: z.number().positive().max(3600),
+    })
+    .strict();
+
 /** A count of hosts, or a percentage of the wave ("25%"), as Ansible's max_fail_percentage. */
 export const failureBudgetSchema = z.union([
     z.number().int().min(0),
@@ -42,6 +52,8 @@ const gateHostSchema = z
         status: z.string(),
         /** The host's HostTuning parts, to verify against a fresh read. */
         parts: z.record(z.string(), z.unknown()),
+        /** The NIC whose counters (drops, per-CPU interrupts) conditions may name. */
+        interface: z.string().optional(),
     })
     .strict();
 
@@ -51,6 +63,7 @@ export const waveGateInputsSchema = z
         hosts: z.array(gateHostSchema),
         maxFailures: failureBudgetSchema.default(0),
         healthCheck: healthCheckSchema.optional(),
+        counterConditions: z.array(counterConditionSchema).max(64).optional(),
         /** False when an earlier wave did not pass: this wave was not attempted. */
         admitted: z.boolean().default(true),
     })
@@ -68,4 +81,6 @@ export interface HostVerdict {
     drifted: string[];
     /** The health check's last attempt, when there is one. */
     check?: { exitCode: number; output: string; attempts: number };
+    /** Per-second rates of the conditions' counters over the gate's window. */
+    counters?: Record<string, number | null>;
 }

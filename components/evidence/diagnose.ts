@@ -1,0 +1,147 @@
+import type { Rate } from "../../provider/counters/rates";
+import { SOURCES, SourceKey } from "../profile/sources";
+
+/** A rising counter and the knob the guides point to for it. */
+interface Rule {
+    /** Counter names (or patterns, with IF for the interface) this rule reads. */
+    counters: RegExp;
+    /** What it means, in plain words. */
+    meaning: string;
+    /** The knob(s) to look at; sysctl keys are read to show their current value. */
+    knob: string;
+    sysctls: string[];
+    sources: SourceKey[];
+    /** When a non-zero rate is normal background (a few retransmits), what makes it worth a finding. */
+    significant?: (rate: number, rates: Record<string, Rate>) => boolean;
+}
+
+const RULES: Rule[] = [
+    {
+        counters: /^TcpExt\.(ListenOverflows|ListenDrops)$/,
+        meaning: "connections arrived faster than the application accepted them: the accept queue overflowed",
+        knob: "net.core.somaxconn (caps every listen() backlog) and the application's own listen() backlog; HighConnectionRateProfile",
+        sysctls: ["net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog"],
+        sources: ["IPS", "MAJEK"],
+    },
+    {
+        counters: /^TcpExt\.(SyncookiesSent|TCPReqQFullDrop|TCPReqQFullDoCookies)$/,
+        meaning: "the SYN queue filled: half-open connections were answered with cookies or dropped",
+        knob: "net.ipv4.tcp_max_syn_backlog (and net.ipv4.tcp_syncookies = 1)",
+        sysctls: ["net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_syncookies"],
+        sources: ["IPS"],
+    },
+    {
+        counters: /^Udp\.(RcvbufErrors|InErrors)$/,
+        meaning: "UDP datagrams were dropped because a socket's receive buffer was full",
+        knob: "net.core.rmem_default / net.core.rmem_max (or SO_RCVBUF in the application); SipRouterProfile",
+        sysctls: ["net.core.rmem_default", "net.core.rmem_max"],
+        sources: ["NDUDP", "SIPCONF"],
+    },
+    {
+        counters: /^Udp\.SndbufErrors$/,
+        meaning: "UDP sends failed because a socket's send buffer was full",
+        knob: "net.core.wmem_default / net.core.wmem_max (or SO_SNDBUF)",
+        sysctls: ["net.core.wmem_default", "net.core.wmem_max"],
+        sources: ["NDUDP"],
+    },
+    {
+        counters: /^softnet\.time_squeeze$/,
+        meaning: "the softirq ran out of budget with packets still waiting (time_squeeze)",
+        knob: "net.core.netdev_budget and net.core.netdev_budget_usecs",
+        sysctls: ["net.core.netdev_budget", "net.core.netdev_budget_usecs"],
+        sources: ["NETS"],
+    },
+    {
+        counters: /^softnet\.dropped$/,
+        meaning: "packets were dropped because a CPU's input backlog queue was full",
+        knob: "net.core.netdev_max_backlog",
+        sysctls: ["net.core.netdev_max_backlog"],
+        sources: ["NETS"],
+    },
+    {
+        counters: /^(nic\.[^.]+\.(rx_missed_errors|rx_fifo_errors|rx_no_buffer_count|.*drop.*)|link\.[^.]+\.(rx_missed_errors|rx_fifo_errors|rx_dropped))$/,
+        meaning: "the NIC dropped received packets: its ring filled before the kernel drained it",
+        knob: "NicRingConfig rings (rx: \"max\"), and IrqAffinity so the queues' interrupts are served",
+        sysctls: [],
+        sources: ["FD-100G"],
+    },
+    {
+        counters: /^TcpExt\.TCPBacklogDrop$/,
+        meaning: "segments were dropped because a socket's backlog was full while the application held it",
+        knob: "net.ipv4.tcp_rmem (receive buffer maximum)",
+        sysctls: ["net.ipv4.tcp_rmem"],
+        sources: ["IPS"],
+    },
+    {
+        counters: /^(Tcp\.RetransSegs|TcpExt\.TCPTimeouts)$/,
+        meaning: "TCP retransmitted: loss on the path or buffers too small for the bandwidth-delay product",
+        knob: "net.ipv4.tcp_rmem / tcp_wmem from the path's BDP, fq + bbr; HighThroughputProfile",
+        sysctls: ["net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem", "net.ipv4.tcp_congestion_control"],
+        sources: ["OSG", "FD-100G"],
+        // Some retransmission is normal; more than 1% of segments sent is worth a look.
+        significant: (rate, rates) => rate > 0.01 * (rates["Tcp.OutSegs"]?.perSecond ?? 0),
+    },
+];
+
+export interface Finding {
+    counter: string;
+    perSecond: number;
+    meaning: string;
+    knob: string;
+    /** Current values of the knob's sysctls on the host, where it has them. */
+    settings: Record<string, string>;
+    sources: string[];
+}
+
+/** Which rising counters point at which knob, from the guides. */
+export function diagnose(rates: Record<string, Rate>, settings: Record<string, string> = {}): Finding[] {
+    const findings: Finding[] = [];
+    for (const [counter, rate] of Object.entries(rates)) {
+        if (!rate.perSecond || rate.perSecond <= 0) {
+            continue;
+        }
+        const rule = RULES.find((r) => r.counters.test(counter));
+        if (rule && (!rule.significant || rule.significant(rate.perSecond, rates))) {
+            findings.push({
+                counter,
+                perSecond: rate.perSecond,
+                meaning: rule.meaning,
+                knob: rule.knob,
+                settings: Object.fromEntries(rule.sysctls.filter((k) => settings[k] !== undefined).map((k) => [k, settings[k]])),
+                sources: rule.sources.map((s) => (SOURCES[s].url ? `${s} ${SOURCES[s].url}` : s)),
+            });
+        }
+    }
+    findings.push(...irqImbalance(rates));
+    return findings.sort((a, b) => b.perSecond - a.perSecond);
+}
+
+/** Every NIC interrupt on one CPU while others stay idle: the queues are not spread. */
+function irqImbalance(rates: Record<string, Rate>): Finding[] {
+    const perIface = new Map<string, [string, number][]>();
+    for (const [name, rate] of Object.entries(rates)) {
+        const match = /^irq\.([^.]+)\.(cpu\d+)$/.exec(name);
+        if (match && rate.perSecond !== null) {
+            perIface.set(match[1], [...(perIface.get(match[1]) ?? []), [match[2], rate.perSecond]]);
+        }
+    }
+    const findings: Finding[] = [];
+    for (const [iface, cpus] of perIface) {
+        const total = cpus.reduce((n, [, r]) => n + r, 0);
+        const busiest = cpus.reduce((a, b) => (b[1] > a[1] ? b : a), ["", 0] as [string, number]);
+        if (cpus.length > 1 && total > 100 && busiest[1] / total > 0.9) {
+            findings.push({
+                counter: `irq.${iface}.${busiest[0]}`,
+                perSecond: busiest[1],
+                meaning: `${Math.round((busiest[1] / total) * 100)}% of ${iface}'s interrupts land on ${busiest[0]}`,
+                knob: "IrqAffinity (spread or numaLocal) for the NIC's queue IRQs",
+                settings: {},
+                sources: [`SCAL ${SOURCES.SCAL.url}`, `FD-IRQ ${SOURCES["FD-IRQ"].url}`],
+            });
+        }
+    }
+    return findings;
+}
+
+/** The sysctls the rules may show, to read alongside the counters. */
+export const DIAGNOSED_SYSCTLS = [...new Set(RULES.flatMap((r) => r.sysctls))];

@@ -1,0 +1,38 @@
+import { CounterCondition, Rate, conditionFailure, counterRates } from "../../provider/counters/rates";
+import { Sample, sampleHost } from "../../provider/counters/sample";
+import { readHost } from "../../provider/sysctl/remote";
+import type { Transport } from "../../provider/transport/transport";
+import { DIAGNOSED_SYSCTLS, Finding, diagnose } from "./diagnose";
+
+export { CounterCondition, Finding, Rate, Sample, conditionFailure, counterRates, diagnose, sampleHost };
+
+const sleep = (seconds: number) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+
+export interface HostDiagnosis {
+    target: string;
+    windowSeconds: number;
+    /** Counters that rose during the window, per second. */
+    rising: Record<string, number>;
+    findings: Finding[];
+    /** Counter sources this host does not have. */
+    missing: string[];
+    /** Counters whose rate could not be computed (wrapped, reset, rebooted), and why. */
+    notes: Record<string, string>;
+}
+
+/** Two samples `windowSeconds` apart and the knobs' current values: read-only, no root needed for /proc/net. */
+export async function diagnoseHost(transport: Transport, iface: string | undefined, windowSeconds: number): Promise<HostDiagnosis> {
+    const before = await sampleHost(transport, iface);
+    await sleep(windowSeconds);
+    const [after, knobs] = await Promise.all([sampleHost(transport, iface), readHost(transport, DIAGNOSED_SYSCTLS, undefined)]);
+    const rates = counterRates(before, after);
+    const settings: Record<string, string> = {};
+    for (const [key, live] of knobs.values) {
+        if (live.state === "value" || live.state === "readonly") {
+            settings[key] = live.value;
+        }
+    }
+    const rising = Object.fromEntries(Object.entries(rates).filter(([, r]) => (r.perSecond ?? 0) > 0).map(([name, r]) => [name, r.perSecond!]));
+    const notes = Object.fromEntries(Object.entries(rates).filter(([, r]) => r.note && r.perSecond === null).map(([name, r]) => [name, r.note!]));
+    return { target: transport.target, windowSeconds, rising, findings: diagnose(rates, settings), missing: after.missing, notes };
+}

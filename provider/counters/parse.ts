@@ -1,0 +1,107 @@
+/**
+ * Parsers for the kernel's own counter files. Each returns flat `Group.Name → value` maps so a
+ * sample is one dictionary and rates are computed the same way for every source.
+ */
+
+/** /proc/net/snmp and /proc/net/netstat: pairs of "Group: names…" / "Group: values…" lines. */
+export function parseProtocolCounters(text: string): Record<string, number> {
+    const counters: Record<string, number> = {};
+    const lines = text.split("\n").filter((l) => l.trim());
+    for (let i = 0; i + 1 < lines.length; i += 2) {
+        const [group, ...names] = lines[i].trim().split(/\s+/);
+        const [valueGroup, ...values] = lines[i + 1].trim().split(/\s+/);
+        if (group !== valueGroup || !group.endsWith(":")) {
+            continue;
+        }
+        names.forEach((name, j) => {
+            const value = Number(values[j]);
+            if (values[j] !== undefined && Number.isFinite(value)) {
+                counters[`${group.slice(0, -1)}.${name}`] = value;
+            }
+        });
+    }
+    return counters;
+}
+
+/** /proc/net/softnet_stat: one hex row per CPU; column 1 processed, 2 dropped, 3 time_squeeze. */
+export function parseSoftnet(text: string): Record<string, number> {
+    const counters: Record<string, number> = { "softnet.processed": 0, "softnet.dropped": 0, "softnet.time_squeeze": 0 };
+    text.split("\n")
+        .filter((l) => l.trim())
+        .forEach((line, row) => {
+            const cols = line.trim().split(/\s+/).map((c) => parseInt(c, 16));
+            // Since Linux 5.x the 13th column is the CPU id (rows skip offline CPUs); before, the row index.
+            const cpu = cols.length >= 13 ? cols[12] : row;
+            const fields: [string, number][] = [
+                ["processed", cols[0]],
+                ["dropped", cols[1]],
+                ["time_squeeze", cols[2]],
+            ];
+            for (const [name, value] of fields) {
+                counters[`softnet.${name}`] += value;
+                counters[`softnet.cpu${cpu}.${name}`] = value;
+            }
+        });
+    return counters;
+}
+
+/** /proc/net/sockstat: gauges ("TCP: inuse 3 orphan 0 tw 40 …"). */
+export function parseSockstat(text: string): Record<string, number> {
+    const gauges: Record<string, number> = {};
+    for (const line of text.split("\n")) {
+        const [group, ...rest] = line.trim().split(/\s+/);
+        if (!group?.endsWith(":")) {
+            continue;
+        }
+        for (let i = 0; i + 1 < rest.length; i += 2) {
+            gauges[`sockstat.${group.slice(0, -1)}.${rest[i]}`] = Number(rest[i + 1]);
+        }
+    }
+    return gauges;
+}
+
+/**
+ * /proc/interrupts lines of one interface's queue IRQs (name containing the interface, or a
+ * virtio input queue), summed per CPU: where the NIC's interrupts really land.
+ */
+export function parseInterrupts(text: string, iface: string): Record<string, number> {
+    const [header, ...rows] = text.split("\n");
+    const cpus = (header ?? "").trim().split(/\s+/).filter((c) => /^CPU\d+$/.test(c));
+    const counters: Record<string, number> = {};
+    for (const row of rows) {
+        const cols = row.trim().split(/\s+/);
+        const name = cols[cols.length - 1] ?? "";
+        if (!/^\d+:$/.test(cols[0] ?? "") || !(name.includes(iface) || /^virtio\d+-input/.test(name))) {
+            continue;
+        }
+        cpus.forEach((cpu, i) => {
+            const key = `irq.${iface}.${cpu.toLowerCase()}`;
+            counters[key] = (counters[key] ?? 0) + (Number(cols[i + 1]) || 0);
+        });
+    }
+    return counters;
+}
+
+/** `ethtool -S IF`: "     rx_missed_errors: 12" lines. */
+export function parseEthtoolStats(text: string, iface: string): Record<string, number> {
+    const counters: Record<string, number> = {};
+    for (const line of text.split("\n")) {
+        const match = /^\s+([^:]+):\s+(-?\d+)\s*$/.exec(line);
+        if (match) {
+            counters[`nic.${iface}.${match[1].trim().replace(/\s+/g, "_")}`] = Number(match[2]);
+        }
+    }
+    return counters;
+}
+
+/** "name value" lines from /sys/class/net/IF/statistics/*. */
+export function parseLinkStats(text: string, iface: string): Record<string, number> {
+    const counters: Record<string, number> = {};
+    for (const line of text.split("\n")) {
+        const [name, value] = line.trim().split(/\s+/);
+        if (name && value !== undefined && /^\d+$/.test(value)) {
+            counters[`link.${iface}.${name}`] = Number(value);
+        }
+    }
+    return counters;
+}

@@ -1,0 +1,87 @@
+import { shProgram } from "../transport/argv";
+import { RemoteCommandError, Transport } from "../transport/transport";
+import { parseEthtoolStats, parseInterrupts, parseLinkStats, parseProtocolCounters, parseSockstat, parseSoftnet } from "./parse";
+
+/** One reading of a host's counters. Counters only grow (until a wrap or reboot); gauges are levels. */
+export interface Sample {
+    /** /proc/uptime: a smaller value in a later sample means the host rebooted in between. */
+    uptimeSeconds: number;
+    counters: Record<string, number>;
+    gauges: Record<string, number>;
+    /** Sources this host does not have (no softnet_stat in a container, no `ethtool -S` for a driver). */
+    missing: string[];
+}
+
+/** One read-only program per sample: every source in one command, as `@section` blocks. */
+const SAMPLE_PROGRAM = `
+iface=$1
+section() { printf '@%s\\n' "$1"; }
+section uptime; cat /proc/uptime 2>/dev/null
+section snmp; cat /proc/net/snmp 2>/dev/null
+section netstat; cat /proc/net/netstat 2>/dev/null
+section softnet; cat /proc/net/softnet_stat 2>/dev/null
+section sockstat; cat /proc/net/sockstat 2>/dev/null
+if [ -n "$iface" ]; then
+  section interrupts; awk -v i="$iface" 'NR == 1 || index($0, i) || /virtio[0-9]+-input/' /proc/interrupts 2>/dev/null
+  section link
+  for f in /sys/class/net/"$iface"/statistics/*; do [ -r "$f" ] && printf '%s %s\\n' "\${f##*/}" "$(cat "$f")"; done
+  section ethtool; ethtool -S "$iface" 2>/dev/null
+fi
+exit 0
+`;
+
+const SOURCE_NAMES: Record<string, string> = {
+    snmp: "/proc/net/snmp",
+    netstat: "/proc/net/netstat",
+    softnet: "/proc/net/softnet_stat",
+    sockstat: "/proc/net/sockstat",
+    interrupts: "/proc/interrupts",
+    link: "/sys/class/net/IF/statistics",
+    ethtool: "ethtool -S IF",
+};
+
+/** Values in /proc/net/snmp that are settings or levels, not counters. */
+const SNMP_GAUGES = ["Ip.Forwarding", "Ip.DefaultTTL", "Tcp.RtoAlgorithm", "Tcp.RtoMin", "Tcp.RtoMax", "Tcp.MaxConn", "Tcp.CurrEstab"];
+
+export function parseSample(stdout: string, iface?: string): Sample {
+    const sections = new Map<string, string>();
+    let current = "";
+    for (const line of stdout.split("\n")) {
+        const header = /^@([a-z]+)$/.exec(line);
+        if (header) {
+            current = header[1];
+            sections.set(current, "");
+        } else if (current) {
+            sections.set(current, sections.get(current) + line + "\n");
+        }
+    }
+    const text = (name: string) => sections.get(name) ?? "";
+    const counters = {
+        ...parseProtocolCounters(text("snmp")),
+        ...parseProtocolCounters(text("netstat")),
+        ...parseSoftnet(text("softnet")),
+        ...(iface ? { ...parseInterrupts(text("interrupts"), iface), ...parseLinkStats(text("link"), iface), ...parseEthtoolStats(text("ethtool"), iface) } : {}),
+    };
+    if (!text("softnet").trim()) {
+        for (const key of Object.keys(counters).filter((k) => k.startsWith("softnet."))) {
+            delete counters[key];
+        }
+    }
+    const expected = ["snmp", "netstat", "softnet", "sockstat", ...(iface ? ["interrupts", "link", "ethtool"] : [])];
+    const missing = expected.filter((s) => !text(s).trim()).map((s) => SOURCE_NAMES[s].replace("IF", iface ?? "IF"));
+    const gauges = parseSockstat(text("sockstat"));
+    for (const name of SNMP_GAUGES.filter((g) => g in counters)) {
+        gauges[name] = counters[name];
+        delete counters[name];
+    }
+    return { uptimeSeconds: Number(text("uptime").trim().split(/\s+/)[0]) || 0, counters, gauges, missing };
+}
+
+/** Reads every counter source in one remote command (read-only; no root needed for /proc/net). */
+export async function sampleHost(transport: Transport, iface?: string): Promise<Sample> {
+    const result = await transport.run(shProgram(SAMPLE_PROGRAM, "pulumi-counters", [iface ?? ""]));
+    if (result.code !== 0) {
+        throw new RemoteCommandError(transport.target, "counter sample", result);
+    }
+    return parseSample(result.stdout, iface);
+}

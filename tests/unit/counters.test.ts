@@ -1,0 +1,94 @@
+import { strict as assert } from "assert";
+import { readFileSync } from "fs";
+import * as path from "path";
+import { diagnose } from "../../components/evidence/diagnose";
+import { parseEthtoolStats, parseInterrupts, parseProtocolCounters, parseSoftnet } from "../../provider/counters/parse";
+import { conditionFailure, counterRates } from "../../provider/counters/rates";
+import { Sample, parseSample } from "../../provider/counters/sample";
+
+/** Real output of the sample program, captured on this project's machine (lo) and on a lab host (eth1). */
+const fixture = (name: string) => readFileSync(path.join(__dirname, "fixtures/counters", name), "utf8");
+
+const sample = (uptimeSeconds: number, counters: Record<string, number>): Sample => ({ uptimeSeconds, counters, gauges: {}, missing: [] });
+
+describe("counters: parsing the kernel's files", function () {
+    it("reads a sample taken on the machine itself", function () {
+        const s = parseSample(fixture("machine.txt"), "lo");
+        assert.ok(s.uptimeSeconds > 0);
+        for (const name of ["TcpExt.ListenOverflows", "TcpExt.ListenDrops", "Udp.RcvbufErrors", "Udp.InErrors", "Tcp.RetransSegs", "softnet.dropped", "softnet.time_squeeze", "link.lo.rx_dropped"]) {
+            assert.equal(typeof s.counters[name], "number", name);
+        }
+        assert.equal(s.counters["Tcp.CurrEstab"], undefined, "a level, not a counter");
+        assert.equal(typeof s.gauges["Tcp.CurrEstab"], "number");
+        assert.equal(typeof s.gauges["sockstat.TCP.inuse"], "number");
+        assert.deepEqual(s.missing, ["ethtool -S lo"]);
+    });
+
+    it("reads a sample taken on a lab host, where softnet_stat and the NIC's interrupts are visible", function () {
+        const s = parseSample(fixture("lab-host.txt"), "eth1");
+        assert.equal(typeof s.counters["TcpExt.ListenOverflows"], "number");
+        assert.ok(Object.keys(s.counters).some((k) => /^irq\.eth1\.cpu\d+$/.test(k)), "per-CPU interrupt counts of eth1's queues");
+        assert.equal(typeof s.counters["link.eth1.rx_packets"], "number");
+    });
+
+    it("pairs snmp header and value lines, and sums softnet_stat per column", function () {
+        assert.deepEqual(parseProtocolCounters("Udp: InDatagrams RcvbufErrors\nUdp: 10 3\nTcpExt: ListenOverflows\nTcpExt: 7\n"), { "Udp.InDatagrams": 10, "Udp.RcvbufErrors": 3, "TcpExt.ListenOverflows": 7 });
+        const softnet = parseSoftnet("0000000a 00000001 00000002 0 0 0 0 0 0 0 0 0 00000000\n00000005 00000000 00000003 0 0 0 0 0 0 0 0 0 00000002\n");
+        assert.equal(softnet["softnet.time_squeeze"], 5);
+        assert.equal(softnet["softnet.cpu2.time_squeeze"], 3, "the CPU id column, not the row");
+        assert.deepEqual(parseEthtoolStats("NIC statistics:\n     rx_missed_errors: 12\n     rx_queue_0_drops: 3\n", "ens1"), { "nic.ens1.rx_missed_errors": 12, "nic.ens1.rx_queue_0_drops": 3 });
+        assert.deepEqual(parseInterrupts("           CPU0       CPU1\n 30:        100          2   PCI-MSI  eth1-TxRx-0\n 31:          1          0   PCI-MSI  eth1-TxRx-1\n 40:          9          9   PCI-MSI  nvme0q1\n", "eth1"), { "irq.eth1.cpu0": 101, "irq.eth1.cpu1": 2 });
+    });
+});
+
+describe("counters: rates between samples", function () {
+    it("gives per-second rates, unwraps a 32-bit wrap, and refuses a counter that went backwards or a reboot", function () {
+        const rates = counterRates(sample(100, { a: 10, wrapped: 2 ** 32 - 10, reset: 5000, fresh: 1 }), sample(110, { a: 60, wrapped: 20, reset: 3, fresh: 2, added: 4 }));
+        assert.deepEqual(rates.a, { delta: 50, perSecond: 5 });
+        assert.equal(rates.wrapped.delta, 30);
+        assert.match(rates.reset.note ?? "", /went backwards \(5000 → 3\): reset/);
+        assert.equal(rates.reset.perSecond, null);
+        assert.match(rates.added.note ?? "", /not in the earlier sample/);
+        const rebooted = counterRates(sample(5000, { a: 900 }), sample(40, { a: 3 }));
+        assert.match(rebooted.a.note ?? "", /rebooted/);
+    });
+
+    it("notices a real counter going backwards between two real samples", function () {
+        const before = parseSample(fixture("lab-host.txt"), "eth1");
+        const after = parseSample(fixture("lab-host.txt"), "eth1");
+        after.uptimeSeconds += 10;
+        after.counters["link.eth1.rx_packets"] = 0; // the interface was re-created: its statistics restart
+        after.counters["TcpExt.ListenOverflows"] += 30;
+        const rates = counterRates(before, after);
+        assert.equal(rates["link.eth1.rx_packets"].perSecond, null);
+        assert.match(rates["link.eth1.rx_packets"].note ?? "", /went backwards/);
+        assert.equal(rates["TcpExt.ListenOverflows"].perSecond, 3);
+    });
+
+    it("judges a counter condition on the window's rate", function () {
+        const rates = counterRates(sample(0, { "Udp.RcvbufErrors": 0 }), sample(60, { "Udp.RcvbufErrors": 1200 }));
+        assert.equal(conditionFailure({ counter: "Udp.RcvbufErrors", maxPerSecond: 10, windowSeconds: 60 }, rates), "Udp.RcvbufErrors rose 20.0/s over 60 s (1200 in all; limit 10/s)");
+        assert.equal(conditionFailure({ counter: "Udp.RcvbufErrors", maxPerSecond: 30, windowSeconds: 60 }, rates), undefined);
+        assert.match(conditionFailure({ counter: "Nope.Missing", maxPerSecond: 0, windowSeconds: 1 }, rates) ?? "", /does not report it/);
+    });
+});
+
+describe("counters: diagnosis", function () {
+    it("points each rising counter at its knob, with the current value and sources", function () {
+        const rates = counterRates(
+            sample(0, { "TcpExt.ListenOverflows": 0, "Udp.RcvbufErrors": 0, "Tcp.RetransSegs": 0, "Tcp.OutSegs": 0, "irq.eth1.cpu0": 0, "irq.eth1.cpu1": 0 }),
+            sample(10, { "TcpExt.ListenOverflows": 500, "Udp.RcvbufErrors": 0, "Tcp.RetransSegs": 5, "Tcp.OutSegs": 100000, "irq.eth1.cpu0": 50000, "irq.eth1.cpu1": 10 }),
+        );
+        const findings = diagnose(rates, { "net.core.somaxconn": "16" });
+        assert.deepEqual(
+            findings.map((f) => f.counter),
+            ["irq.eth1.cpu0", "TcpExt.ListenOverflows"],
+            "retransmits at 0.005% of segments are background, not a finding",
+        );
+        const overflow = findings[1];
+        assert.match(overflow.knob, /net\.core\.somaxconn/);
+        assert.deepEqual(overflow.settings, { "net.core.somaxconn": "16" });
+        assert.ok(overflow.sources.some((s) => s.startsWith("IPS https://docs.kernel.org/networking/ip-sysctl.html")));
+        assert.match(findings[0].knob, /IrqAffinity/);
+    });
+});
