@@ -7,3 +7,4 @@ export * from "./sip-router";
 export * from "./high-connection-rate";
 export * from "./composed";
 export * from "./fleet";
+export { diagnoseHost, HostDiagnosis, Finding } from "./evidence";

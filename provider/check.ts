@@ -51,3 +51,17 @@ export function withoutEngineKeys(props: Record<string, unknown>): Record<string
     void __provider;
     return rest;
 }
+
+/**
+ * A check's read-only look at the host: `judge` turns what `read` found into failures. A host
+ * that cannot be reached now is not judged (no failures): create/update will connect and report.
+ */
+export async function hostFailures<S>(read: () => Promise<S>, judge: (snapshot: S) => CheckFailure[]): Promise<CheckFailure[]> {
+    let snapshot: S;
+    try {
+        snapshot = await read();
+    } catch {
+        return [];
+    }
+    return judge(snapshot);
+}

@@ -7,3 +7,4 @@ export { HostTuning, HostTuningArgs } from "./host-tuning/resource";
 export { WaveGate, WaveGateArgs, HealthCheckArgs, RolloutVerdict } from "./wave-gate/resource";
 export { normalise, satisfies } from "./sysctl/values";
 export { describeDesired } from "./sysctl/plan";
+export { CounterEvidence, CounterEvidenceArgs } from "./counters/resource";

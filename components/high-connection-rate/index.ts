@@ -38,6 +38,7 @@ export function highConnectionRatePlan(facts: ConnectionRateFacts): ProfilePlan 
             "somaxconn defaults to 4096 since Linux 5.4; it is only ever raised here.",
         ],
         bootOnly: [],
+        improves: { value: ["TcpExt.ListenOverflows", "TcpExt.ListenDrops"], sources: ["IPS", "MAJEK"] },
     };
 }
 

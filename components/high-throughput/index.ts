@@ -53,6 +53,7 @@ export function highThroughputPlan(facts: ThroughputFacts): ProfilePlan {
             "net.ipv4.tcp_congestion_control bbr needs the tcp_bbr module (check net.ipv4.tcp_available_congestion_control).",
         ],
         bootOnly: [],
+        improves: { value: ["Tcp.RetransSegs", "softnet.time_squeeze", "softnet.dropped", "link.IF.rx_dropped", "link.IF.rx_missed_errors"], sources: ["OSG", "FD-100G", "NETS"] },
     };
     if (facts.jumboFrames) {
         plan.sysctls["net.ipv4.tcp_mtu_probing"] = { value: 1, sources: ["OSG"] };

@@ -30,6 +30,7 @@ export function lowLatencyPlan(facts: LowLatencyFacts = {}): ProfilePlan {
             "Transparent huge pages (never) and C-state limits are not sysctls and are left to the host's boot configuration.",
         ],
         bootOnly: ["skew_tick=1", "nohz_full=<app cpus>", "rcu_nocbs=<app cpus>", "isolcpus=<app cpus>"],
+        improves: { value: ["softnet.time_squeeze", "softnet.dropped"], sources: ["TUNED", "NETS"] },
     };
 }
 

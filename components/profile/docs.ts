@@ -43,6 +43,9 @@ export function profileDocs(): string {
         if (plan.choices.length > 0) {
             parts.push("Choices where sources disagree or a value is left out:", "", ...plan.choices.map((c) => `- ${c}`), "");
         }
+        if (plan.improves.value.length > 0) {
+            parts.push(`Counters it should bring down (before vs now in \`evidence\`): ${plan.improves.value.map((c) => `\`${c}\``).join(", ")} (${cite(plan.improves.sources)}).`, "");
+        }
         if (plan.bootOnly.length > 0) {
             parts.push(`Boot-time only (kernel command line, documented, not applied): ${plan.bootOnly.map((b) => `\`${b}\``).join(", ")}.`, "");
         }

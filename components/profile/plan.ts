@@ -38,6 +38,11 @@ export interface ProfilePlan {
     choices: string[];
     /** Settings that only take effect at boot (kernel command line): documented, not applied. */
     bootOnly: string[];
+    /**
+     * The kernel counters this profile is meant to bring down ("IF" stands for the interface),
+     * measured before it is applied and at every refresh.
+     */
+    improves: Cited<string[]>;
 }
 
 /** A user's changes to a profile: a new value, or null to drop the setting. */
@@ -97,6 +102,7 @@ export function composePlans(a: ProfilePlan, b: ProfilePlan, overrides?: SysctlO
             irq: a.irq ?? b.irq,
             governor: a.governor ?? b.governor,
             choices: [...a.choices, ...b.choices],
+            improves: { value: [...new Set([...a.improves.value, ...b.improves.value])], sources: [...new Set([...a.improves.sources, ...b.improves.sources])] },
             bootOnly: [...new Set([...a.bootOnly, ...b.bootOnly])],
         },
         overrides,

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { CounterEvidence } from "../../provider/counters/resource";
 import { CpuGovernor } from "../../provider/cpu-governor/resource";
 import { IrqAffinity } from "../../provider/irq/resource";
 import { NicRingConfig } from "../../provider/nic/resource";
@@ -12,6 +13,17 @@ export interface ProfileHostArgs extends HostFacts {
     connection?: pulumi.Input<ConnectionArgs>;
     /** Change or drop (null) any sysctl the profile sets. */
     sysctlOverrides?: SysctlOverrides;
+    /**
+     * Before and after from the kernel's own counters: the counters the profile is meant to
+     * bring down, measured over `windowSeconds` (default 3) before anything is written and at
+     * every refresh. `false` to skip.
+     */
+    evidence?: false | { windowSeconds?: number };
+}
+
+/** The profile's counters on this host: "IF" becomes the interface; NIC counters need one. */
+export function watchedCounters(plan: ProfilePlan, iface: string | undefined): string[] {
+    return plan.improves.value.flatMap((c) => (c.includes(".IF.") ? (iface ? [c.replace(".IF.", `.${iface}.`)] : []) : [c]));
 }
 
 /**
@@ -27,13 +39,20 @@ export class TuningProfile extends pulumi.ComponentResource {
     public readonly governor?: CpuGovernor;
     /** Sysctls skipped on this host (absent or read-only). */
     public readonly skipped: pulumi.Output<string[]>;
+    /** The counters this profile is meant to improve, before it was applied and now (as of the last refresh). */
+    public readonly evidence?: CounterEvidence;
 
     constructor(type: string, name: string, plan: ProfilePlan, args: ProfileHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super(type, name, {}, opts);
         this.plan = applyOverrides(plan, args.sysctlOverrides);
-        const child = { parent: this };
         const connection = args.connection;
         const parts = hostParts(this.plan, args);
+        const counters = watchedCounters(this.plan, args.interface);
+        if (args.evidence !== false && counters.length > 0) {
+            this.evidence = new CounterEvidence(`${name}-evidence`, { connection, interface: args.interface, counters, windowSeconds: args.evidence?.windowSeconds }, { parent: this });
+        }
+        // The baseline is taken before anything is written.
+        const child = { parent: this, dependsOn: this.evidence ? [this.evidence] : [] };
 
         this.sysctls = new SysctlSet(`${name}-sysctls`, { connection, ...parts.sysctls }, child);
         this.skipped = this.sysctls.skipped;
@@ -46,6 +65,6 @@ export class TuningProfile extends pulumi.ComponentResource {
         if (parts.governor) {
             this.governor = new CpuGovernor(`${name}-governor`, { connection, ...parts.governor }, child);
         }
-        this.registerOutputs({ plan: this.plan, skipped: this.skipped });
+        this.registerOutputs({ plan: this.plan, skipped: this.skipped, evidence: this.evidence && { before: this.evidence.before, now: this.evidence.now } });
     }
 }

@@ -53,6 +53,7 @@ export function sipRouterPlan(facts: SipRouterFacts): ProfilePlan {
             "net.ipv4.tcp_tw_recycle is never set: removed in Linux 4.12 (SIP guides still list it).",
         ],
         bootOnly: [],
+        improves: { value: ["Udp.RcvbufErrors", "Udp.InErrors"], sources: ["NDUDP", "SIPCONF"] },
     };
     if (facts.highAvailabilityVip) {
         plan.sysctls["net.ipv4.ip_nonlocal_bind"] = { value: 1, sources: ["SIPCONF"] };

@@ -1,10 +1,11 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
+import { checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
 import { applyTransaction, readFiles } from "../host/files";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
-import { GovernorRecord, PerCpu, detectGovernorDrift, liveState, planGovernor, planGovernorRestore, readRequests, renderUnit } from "./plan";
+import { containsUnknown } from "../unknowns";
+import { GovernorRecord, PerCpu, detectGovernorDrift, governorProblems, liveState, planGovernor, planGovernorRestore, readRequests, renderUnit } from "./plan";
 import { CpuGovernorInputs, cpuGovernorInputsSchema } from "./schema";
 
 const INPUT_FIELDS = ["connection", "governor", "energyPerformancePreference", "cpus", "onUnsupported", "persist", "restoreOnDelete", "resourceName"] as const;
@@ -54,8 +55,24 @@ async function apply(raw: Record<string, unknown>, previous?: GovernorRecord) {
     };
 }
 
+/**
+ * Besides validating the inputs, reads the host when it can (read-only, as NicRingConfig's check
+ * does), so CPUs that are not online, a governor or EPP value the CPUs do not offer, or a host
+ * without cpufreq under onUnsupported: "fail" fail in preview, naming the property and the host.
+ */
 export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
-    return { inputs: news, failures: checkFailures(cpuGovernorInputsSchema, inputsOf(withoutEngineKeys(news))) };
+    const raw = inputsOf(withoutEngineKeys(news));
+    const failures = checkFailures(cpuGovernorInputsSchema, raw);
+    if (failures.length > 0 || containsUnknown(raw)) {
+        return { inputs: news, failures };
+    }
+    const inputs = parse(raw);
+    const transport = transportFor(inputs.connection);
+    const probed = await hostFailures(
+        () => readFiles(transport, readRequests(inputs)),
+        (snapshot) => governorProblems(inputs, snapshot, transport.target),
+    );
+    return { inputs: news, failures: probed };
 }
 
 function driftFromState(olds: Record<string, unknown>): boolean {

@@ -1,3 +1,4 @@
+import type { CheckFailure } from "../check";
 import { formatCpuList, parseCpuList } from "../cpus";
 import { FileChanges, FileSnapshot, ValueWrite } from "../host/files";
 import { CpuGovernorInputs, preferenceList, unitName } from "./schema";
@@ -94,26 +95,74 @@ export function unitPaths(resourceName: string): { unit: string; link: string } 
     return { unit: `${UNIT_DIR}/${name}`, link: `${WANTS_DIR}/${name}` };
 }
 
-export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, target: string, previous?: GovernorRecord): GovernorPlan {
+/** Something the host cannot do as declared: `property` is the input at fault, `why` says how. */
+export interface GovernorProblem {
+    property: string;
+    why: string;
+    /** No cpufreq or no EPP at all (the onUnsupported case). */
+    unsupported?: boolean;
+}
+
+interface Assessment {
+    requested: number[];
+    /** Why nothing can be applied, when the CPUs lack cpufreq or EPP. */
+    unsupported?: string;
+    /** What create/update would refuse, in the order they would find it; at most one per property. */
+    problems: GovernorProblem[];
+}
+
+/** Reads a snapshot against the inputs: offline CPUs, missing cpufreq/EPP, governors and EPP values the CPUs lack. */
+function assess(inputs: CpuGovernorInputs, snapshot: FileSnapshot): Assessment {
     const online = parseCpuList(read(snapshot, `${CPU_ROOT}/online`) ?? "");
     const requested = inputs.cpus ? parseCpuList(inputs.cpus) : online;
     const offline = requested.filter((cpu) => !online.includes(cpu));
     if (offline.length > 0) {
-        throw new Error(`${target}: CPU ${formatCpuList(offline)} ${offline.length === 1 ? "is" : "are"} not online (online: ${formatCpuList(online)}). Nothing was changed.`);
+        const why = `CPU ${formatCpuList(offline)} ${offline.length === 1 ? "is" : "are"} not online (online: ${formatCpuList(online)})`;
+        return { requested, problems: [{ property: "cpus", why }] };
     }
-    const paths = unitPaths(inputs.resourceName);
     const withoutCpufreq = requested.filter((cpu) => read(snapshot, governorFile(cpu)) === undefined);
     const wantsEpp = inputs.energyPerformancePreference !== undefined;
     const withoutEpp = wantsEpp ? requested.filter((cpu) => read(snapshot, eppFile(cpu)) === undefined) : [];
-    let unsupported: string | undefined;
+    let unsupported: GovernorProblem | undefined;
     if (withoutCpufreq.length > 0) {
-        unsupported = `CPU ${formatCpuList(withoutCpufreq)} ${withoutCpufreq.length === requested.length ? "have" : "has"} no cpufreq (${CPU_ROOT}/cpuN/cpufreq is absent, as in most VMs)`;
+        const why = `CPU ${formatCpuList(withoutCpufreq)} ${withoutCpufreq.length === requested.length ? "have" : "has"} no cpufreq (${CPU_ROOT}/cpuN/cpufreq is absent, as in most VMs)`;
+        unsupported = { property: "governor", why, unsupported: true };
     } else if (withoutEpp.length > 0) {
-        unsupported = `CPU ${formatCpuList(withoutEpp)} offer no energy_performance_preference (the driver is not intel_pstate/amd-pstate in active mode)`;
+        const why = `CPU ${formatCpuList(withoutEpp)} offer no energy_performance_preference (the driver is not intel_pstate/amd-pstate in active mode)`;
+        unsupported = { property: "energyPerformancePreference", why, unsupported: true };
     }
-    if (unsupported && inputs.onUnsupported === "fail") {
-        throw new UnsupportedError(`${target}: ${unsupported}. Set onUnsupported: "skip" to accept that. Nothing was changed.`);
+    if (unsupported) {
+        const problems = inputs.onUnsupported === "fail" ? [{ ...unsupported, why: `${unsupported.why}. Set onUnsupported: "skip" to accept that` }] : [];
+        return { requested, unsupported: unsupported.why, problems };
     }
+    const problems: GovernorProblem[] = [];
+    const lacking = (property: string, wanted: string | string[], availableFile: (cpu: number) => string) => {
+        const cpu = requested.find((c) => !firstAvailable(preferenceList(wanted), read(snapshot, availableFile(c))));
+        if (cpu !== undefined) {
+            const why = `none of ${preferenceList(wanted).join(", ")} is available on cpu${cpu} (available: ${read(snapshot, availableFile(cpu)) || "none"})`;
+            problems.push({ property, why });
+        }
+    };
+    lacking("governor", inputs.governor, availableGovernorsFile);
+    if (wantsEpp) {
+        lacking("energyPerformancePreference", inputs.energyPerformancePreference!, availableEppFile);
+    }
+    return { requested, problems };
+}
+
+/** What planGovernor would refuse on this host, as check failures naming the property and the host. */
+export function governorProblems(inputs: CpuGovernorInputs, snapshot: FileSnapshot, target: string): CheckFailure[] {
+    return assess(inputs, snapshot).problems.map((p) => ({ property: p.property, reason: `${target}: ${p.why}` }));
+}
+
+export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, target: string, previous?: GovernorRecord): GovernorPlan {
+    const { requested, unsupported, problems } = assess(inputs, snapshot);
+    if (problems.length > 0) {
+        const message = `${target}: ${problems[0].why}. Nothing was changed.`;
+        throw problems[0].unsupported ? new UnsupportedError(message) : new Error(message);
+    }
+    const paths = unitPaths(inputs.resourceName);
+    const wantsEpp = inputs.energyPerformancePreference !== undefined;
     if (unsupported) {
         const files: FileChanges = previous?.unitFile ? { remove: [previous.unitFile, paths.link] } : {};
         return {
@@ -134,25 +183,14 @@ export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, 
         const eppNow = read(snapshot, eppFile(cpu));
         originals[id] = previous?.originals[id] ?? { governor: governorNow, ...(eppNow !== undefined ? { epp: eppNow } : {}) };
 
-        const governor = firstAvailable(preferenceList(inputs.governor), read(snapshot, availableGovernorsFile(cpu)));
-        if (!governor) {
-            throw new Error(
-                `${target}: none of ${preferenceList(inputs.governor).join(", ")} is available on ${id} ` +
-                    `(available: ${read(snapshot, availableGovernorsFile(cpu)) || "none"}). Nothing was changed.`,
-            );
-        }
+        // assess() found every CPU offering one of the preference list.
+        const governor = firstAvailable(preferenceList(inputs.governor), read(snapshot, availableGovernorsFile(cpu)))!;
         desired.governors[id] = governor;
         if (governor !== governorNow) {
             writes.push({ path: governorFile(cpu), value: governor });
         }
         if (wantsEpp) {
-            const epp = firstAvailable(preferenceList(inputs.energyPerformancePreference!), read(snapshot, availableEppFile(cpu)));
-            if (!epp) {
-                throw new Error(
-                    `${target}: none of ${preferenceList(inputs.energyPerformancePreference!).join(", ")} is available on ${id} ` +
-                        `(available: ${read(snapshot, availableEppFile(cpu)) || "none"}). Nothing was changed.`,
-                );
-            }
+            const epp = firstAvailable(preferenceList(inputs.energyPerformancePreference!), read(snapshot, availableEppFile(cpu)))!;
             desired.epp[id] = epp;
             if (epp !== eppNow) {
                 writes.push({ path: eppFile(cpu), value: epp });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { isCpuList } from "../cpus";
+import { cpuListSchema } from "../cpus";
 import { optionalConnectionSchema } from "../transport/connection";
 
 const policyName = z.string().regex(/^[a-z0-9_-]{1,32}$/, "must be a cpufreq name such as performance, powersave, balance_performance");
@@ -10,7 +10,7 @@ export const cpuGovernorInputsSchema = z
         connection: optionalConnectionSchema,
         governor: preference,
         energyPerformancePreference: preference.optional(),
-        cpus: z.string().refine(isCpuList, 'must be a CPU list such as "0-3,8"').optional(),
+        cpus: cpuListSchema.optional(),
         onUnsupported: z.enum(["fail", "skip"]).default("fail"),
         persist: z.boolean().default(true),
         restoreOnDelete: z.boolean().default(true),

@@ -1,10 +1,11 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
+import { checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
 import { FileChanges, ValueWrite, readFiles } from "../host/files";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
-import { IrqbalanceRecord, UNIT_DIR, affinityDrift, affinityFile, irqbalanceRestore, placement, planIrqbalance, readRequests, renderUnit, viewOf } from "./plan";
+import { containsUnknown } from "../unknowns";
+import { IrqbalanceRecord, UNIT_DIR, affinityDrift, affinityFile, irqbalanceRestore, placement, placementProblems, planIrqbalance, readRequests, renderUnit, viewOf } from "./plan";
 import { applyIrq } from "./remote";
 import { IrqAffinityInputs, irqAffinityInputsSchema, unitName } from "./schema";
 
@@ -99,8 +100,27 @@ async function apply(raw: Record<string, unknown>, previous?: IrqRecord) {
     };
 }
 
+/**
+ * Besides validating the inputs, reads the host when it can (read-only, as NicRingConfig's check
+ * does), so CPUs that are not online, a set emptied by `exclude`, or an interface without queue
+ * IRQs fail in preview, naming the property and the host.
+ */
 export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
-    return { inputs: news, failures: checkFailures(irqAffinityInputsSchema, inputsOf(withoutEngineKeys(news))) };
+    const raw = inputsOf(withoutEngineKeys(news));
+    const failures = checkFailures(irqAffinityInputsSchema, raw);
+    // The linked NIC's state is unknown in preview; it does not change which CPUs are online.
+    const { nicState, ...placementInputs } = raw;
+    void nicState;
+    if (failures.length > 0 || containsUnknown(placementInputs)) {
+        return { inputs: news, failures };
+    }
+    const inputs = parse(raw);
+    const transport = transportFor(inputs.connection);
+    const probed = await hostFailures(
+        () => readFiles(transport, readRequests(inputs)),
+        (snapshot) => placementProblems(inputs, viewOf(inputs, snapshot), transport.target),
+    );
+    return { inputs: news, failures: probed };
 }
 
 async function probeDrift(olds: Record<string, unknown>, inputs: IrqAffinityInputs): Promise<string[]> {

@@ -1,3 +1,4 @@
+import { CheckFailure, propertyPath } from "../check";
 import { formatCpuList, parseCpuList, sameCpuList } from "../cpus";
 import { FileSnapshot } from "../host/files";
 import { Discovery, InterruptLine, discoverQueueIrqs, parseInterrupts } from "./discover";
@@ -76,43 +77,56 @@ export function viewOf(inputs: IrqAffinityInputs, snapshot: FileSnapshot): HostI
     };
 }
 
-export class PlacementError extends Error {}
+/** A placement the host cannot take: `property` is the input at fault, `why` says how. */
+export class PlacementError extends Error {
+    constructor(
+        readonly property: string,
+        readonly why: string,
+        target: string,
+    ) {
+        super(`${target}: ${why}. Nothing was changed.`);
+    }
+}
 
 /** IRQ number → CPU list, by the chosen policy. */
 export function placement(inputs: IrqAffinityInputs, view: HostIrqView, target: string): { assignment: Record<string, string>; warnings: string[] } {
     const warnings: string[] = [];
     const irqs = view.discovery.irqs;
-    const fail = (why: string) => {
-        throw new PlacementError(`${target}: ${why}. Nothing was changed.`);
+    const fail = (property: string, why: string): never => {
+        throw new PlacementError(property, why, target);
     };
     if (!view.exists) {
-        fail(`interface ${inputs.interface} does not exist`);
+        fail("interface", `interface ${inputs.interface} does not exist`);
     }
     if (irqs.length === 0) {
-        fail(`found no queue IRQs for ${inputs.interface} (looked in /sys/class/net/${inputs.interface}/device/msi_irqs and /proc/interrupts)`);
+        fail("interface", `found no queue IRQs for ${inputs.interface} (looked in /sys/class/net/${inputs.interface}/device/msi_irqs and /proc/interrupts)`);
     }
     const excluded = new Set(inputs.exclude ? parseCpuList(inputs.exclude) : []);
-    const usable = (cpus: number[], what: string) => {
+    const usable = (cpus: number[], what: string, property: string) => {
         const left = cpus.filter((c) => !excluded.has(c) && view.online.includes(c));
         if (left.length === 0) {
-            fail(`no online CPU left in ${what} ${formatCpuList(cpus)}${excluded.size ? ` after excluding ${formatCpuList([...excluded])}` : ""} (online: ${formatCpuList(view.online)})`);
+            fail(
+                property,
+                `no online CPU left in ${what} ${formatCpuList(cpus)}${excluded.size ? ` after excluding ${formatCpuList([...excluded])}` : ""} (online: ${formatCpuList(view.online)})`,
+            );
         }
         return left;
     };
     const assignment: Record<string, string> = {};
     if (inputs.perIrq) {
         for (const [key, list] of Object.entries(inputs.perIrq)) {
+            const property = propertyPath(["perIrq", key]);
             const irq = irqs.find((l) => String(l.irq) === key || l.name === key);
             if (!irq) {
-                fail(`perIrq names "${key}", which is not one of ${inputs.interface}'s queue IRQs (${irqs.map((l) => `${l.irq} ${l.name}`.trim()).join(", ")})`);
+                fail(property, `perIrq names "${key}", which is not one of ${inputs.interface}'s queue IRQs (${irqs.map((l) => `${l.irq} ${l.name}`.trim()).join(", ")})`);
             }
-            usable(parseCpuList(list), `perIrq["${key}"]`);
+            usable(parseCpuList(list), `perIrq["${key}"]`, property);
             assignment[String(irq!.irq)] = formatCpuList(parseCpuList(list));
         }
         return { assignment, warnings };
     }
     if (inputs.cpus) {
-        const list = formatCpuList(usable(parseCpuList(inputs.cpus), "cpus"));
+        const list = formatCpuList(usable(parseCpuList(inputs.cpus), "cpus", "cpus"));
         irqs.forEach((l) => (assignment[String(l.irq)] = list));
         return { assignment, warnings };
     }
@@ -120,15 +134,35 @@ export function placement(inputs: IrqAffinityInputs, view: HostIrqView, target: 
     if (inputs.numaLocal) {
         if (view.numaNode === undefined || !view.numaCpus) {
             warnings.push(`${target}: ${inputs.interface} reports no NUMA node; spreading over all online CPUs`);
-            pool = usable(view.online, "online CPUs");
+            pool = usable(view.online, "online CPUs", "numaLocal");
         } else {
-            pool = usable(view.numaCpus, `NUMA node ${view.numaNode} CPUs`);
+            pool = usable(view.numaCpus, `NUMA node ${view.numaNode} CPUs`, "numaLocal");
         }
     } else {
-        pool = usable(parseCpuList(inputs.spread!), "spread");
+        pool = usable(parseCpuList(inputs.spread!), "spread", "spread");
     }
     irqs.forEach((l, i) => (assignment[String(l.irq)] = String(pool[i % pool.length])));
     return { assignment, warnings };
+}
+
+/**
+ * What `placement` would refuse on this host, as check failures naming the property and the
+ * host. With a NicRingConfig on the same interface (`nicState`), its channel change may add
+ * queue IRQs before this resource runs, so IRQ names in perIrq are left to create/update.
+ */
+export function placementProblems(inputs: IrqAffinityInputs, view: HostIrqView, target: string): CheckFailure[] {
+    try {
+        placement(inputs, view, target);
+        return [];
+    } catch (e) {
+        if (!(e instanceof PlacementError)) {
+            throw e;
+        }
+        if (inputs.nicState !== undefined && /^perIrq\b/.test(e.property) && /is not one of/.test(e.why)) {
+            return [];
+        }
+        return [{ property: e.property, reason: `${target}: ${e.why}` }];
+    }
 }
 
 /** Steps on the irqbalance daemon, run in this order: config file, systemctl, kill, start. */

@@ -1,9 +1,9 @@
 import { z } from "zod";
-import { isCpuList } from "../cpus";
+import { cpuListSchema } from "../cpus";
 import { interfaceName } from "../nic/schema";
 import { optionalConnectionSchema } from "../transport/connection";
 
-const cpuList = z.string().refine(isCpuList, 'must be a CPU list such as "0-3,8"');
+const cpuList = cpuListSchema;
 
 export const irqAffinityInputsSchema = z
     .object({

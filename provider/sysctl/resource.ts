@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { delegatingProvider } from "../dynamic";
 import { ConnectionArgs, secretConnection } from "../transport/connection";
+import { settingsSizeProblems } from "./sizes";
 import type { SettingValue } from "./values";
 
 export type { SettingValue } from "./values";
@@ -49,6 +50,11 @@ export class SysctlSet extends pulumi.dynamic.Resource {
     declare public readonly warnings: pulumi.Output<string[]>;
 
     constructor(name: string, args: SysctlSetArgs, opts?: pulumi.CustomResourceOptions) {
+        // Before registration: the engine itself fails on huge strings, before check could refuse them.
+        const oversized = settingsSizeProblems(args.settings);
+        if (oversized.length > 0) {
+            throw new pulumi.RunError(`SysctlSet "${name}": ${oversized.join("; ")}`);
+        }
         super(
             provider,
             name,

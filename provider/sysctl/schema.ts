@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { optionalConnectionSchema } from "../transport/connection";
+import { shown, valueProblem } from "./grammar";
 import { canonicalKey, keyProblem } from "./keys";
 import type { SettingValue } from "./values";
 
@@ -51,7 +52,8 @@ const settings = z
         for (const [key, value] of Object.entries(record)) {
             const problem = keyProblem(key);
             if (problem) {
-                ctx.addIssue({ code: "custom", path: [key], message: `${key} ${problem}` });
+                const named = key.length > 80 ? `the ${key.length}-character key "${key.slice(0, 40)}…"` : key;
+                ctx.addIssue({ code: "custom", path: [key], message: `${named} ${problem}` });
                 continue;
             }
             const canonical = canonicalKey(key);
@@ -66,7 +68,12 @@ const settings = z
                     ctx.addIssue({ code: "custom", path: [key, ...issue.path], message: `${key} ${issue.message}` });
                 }
             } else if (typeof value === "string" && requiresNumbers(key) && !/^\s*-?\d+(\s+-?\d+)*\s*$/.test(value)) {
-                ctx.addIssue({ code: "custom", path: [key], message: `${key} takes numbers, got "${value}"` });
+                ctx.addIssue({ code: "custom", path: [key], message: `${key} takes numbers, got ${shown(value)}` });
+            } else {
+                const problem = valueProblem(key, parsed.data as SettingValue);
+                if (problem) {
+                    ctx.addIssue({ code: "custom", path: [key], message: `${key} ${problem}` });
+                }
             }
         }
     })
@@ -79,16 +86,50 @@ export const sysctlSetInputsSchema = z
         persist: z.boolean().default(true),
         persistFile: z
             .string()
-            .regex(
-                /^\/etc\/sysctl\.d\/[A-Za-z0-9_][A-Za-z0-9_.-]*\.conf$/,
-                "must be a .conf file directly in /etc/sysctl.d/ (e.g. /etc/sysctl.d/90-app.conf)",
-            )
+            .superRefine((path, ctx) => {
+                const problem = persistFileProblem(path);
+                if (problem) {
+                    ctx.addIssue({ code: "custom", message: problem });
+                }
+            })
             .optional(),
         onMissing: z.enum(["fail", "skip"]).default("fail"),
         restoreOnDelete: z.boolean().default(true),
         resourceName: z.string().min(1),
     })
-    .strict();
+    .strict()
+    .superRefine((inputs, ctx) => {
+        if (inputs.persist && inputs.persistFile === undefined) {
+            const file = defaultPersistFile(inputs.resourceName);
+            const name = file.slice(file.lastIndexOf("/") + 1);
+            if (name.length > NAME_MAX) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["persistFile"],
+                    message: `the default file name (90-pulumi-<resource name>.conf) is ${name.length} characters, above ${NAME_MAX}; set persistFile`,
+                });
+            }
+        }
+    });
+
+/** Linux PATH_MAX (with the NUL) and NAME_MAX: longer paths fail with ENAMETOOLONG. */
+const PATH_MAX = 4096;
+const NAME_MAX = 255;
+
+/** Why `path` cannot be the persistence file, or undefined when it can. */
+export function persistFileProblem(path: string): string | undefined {
+    if (path.length >= PATH_MAX) {
+        return `is ${path.length} characters; a path is at most ${PATH_MAX - 1} (PATH_MAX)`;
+    }
+    const tooLong = path.split("/").find((component) => component.length > NAME_MAX);
+    if (tooLong !== undefined) {
+        return `has a ${tooLong.length}-character file name; each path component is at most ${NAME_MAX} (NAME_MAX)`;
+    }
+    if (!/^\/etc\/sysctl\.d\/[A-Za-z0-9_][A-Za-z0-9_.-]*\.conf$/.test(path)) {
+        return "must be a .conf file directly in /etc/sysctl.d/ (e.g. /etc/sysctl.d/90-app.conf)";
+    }
+    return undefined;
+}
 
 export type SysctlSetInputs = z.infer<typeof sysctlSetInputsSchema>;
 

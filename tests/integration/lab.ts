@@ -1,4 +1,4 @@
-import { execFileSync } from "child_process";
+import { execFile, execFileSync } from "child_process";
 import { readFileSync } from "fs";
 import * as path from "path";
 import type { ConnectionArgs } from "../../provider";
@@ -81,4 +81,22 @@ export function connectionTo(lab: Lab, host: LabHost, extra: Partial<ConnectionA
         hostKey: host.hostKey,
         ...extra,
     };
+}
+
+/**
+ * Starts tests/lab/listen-burst.py inside a host (a slow-accepting listener and bursts of
+ * connections at it on the host's loopback) and resolves when it ends, bounded by `seconds`.
+ */
+export function listenBurst(lab: Lab, host: LabHost, seconds: number, extra: string[] = []): Promise<void> {
+    const script = path.resolve(__dirname, "../lab/listen-burst.py");
+    return new Promise((resolve, reject) => {
+        execFile("bash", [LAB_SCRIPT, "exec", lab.dir, host.name, "--", "python3", script, "--seconds", String(seconds), ...extra], (error) => (error ? reject(error) : resolve()));
+    });
+}
+
+/** One of the host's /proc/net/netstat or /proc/net/snmp counters, read outside the product. */
+export function netCounter(lab: Lab, host: LabHost, name: string): number {
+    const [group, field] = name.split(".");
+    const out = onHost(lab, host, ["sh", "-c", 'cat /proc/net/netstat /proc/net/snmp | awk -v g="$1:" -v f="$2" \'$1 == g && !h { for (i = 2; i <= NF; i++) if ($i == f) c = i; h = 1; next } $1 == g && h { print $c; exit }\'', "sh", group, field]);
+    return Number(out.trim());
 }

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { FileSnapshot } from "../../provider/host/files";
-import { detectGovernorDrift, planGovernor, planGovernorRestore, renderUnit } from "../../provider/cpu-governor/plan";
+import { detectGovernorDrift, governorProblems, planGovernor, planGovernorRestore, renderUnit } from "../../provider/cpu-governor/plan";
 import { cpuGovernorInputsSchema } from "../../provider/cpu-governor/schema";
 
 const C = "/sys/devices/system/cpu";
@@ -49,6 +49,23 @@ describe("CpuGovernor planning", function () {
 
     it("refuses offline CPUs", function () {
         assert.throws(() => planGovernor(inputs({ cpus: "0-3" }), host(), "h"), /CPU 2-3 are not online \(online: 0-1\)/);
+    });
+
+    it("reports at check what planning would refuse, once per property, naming the host", function () {
+        const target = "root@10.0.0.5:22";
+        assert.deepEqual(governorProblems(inputs({ governor: ["schedutil", "performance"], energyPerformancePreference: "balance_power" }), host(), target), []);
+        assert.deepEqual(governorProblems(inputs({ cpus: "1-3" }), host(), target), [{ property: "cpus", reason: "root@10.0.0.5:22: CPU 2-3 are not online (online: 0-1)" }]);
+        const lacking = governorProblems(inputs({ governor: ["ondemand", "conservative"], energyPerformancePreference: "turbo" }), host(), target);
+        assert.deepEqual(lacking.map((f) => f.property), ["governor", "energyPerformancePreference"]);
+        assert.equal(lacking[0].reason, "root@10.0.0.5:22: none of ondemand, conservative is available on cpu0 (available: performance powersave)");
+        assert.match(lacking[1].reason, /none of turbo is available on cpu0 \(available: default performance/);
+        const noCpufreq = governorProblems(inputs({}), host(false), target);
+        assert.deepEqual(noCpufreq.map((f) => f.property), ["governor"]);
+        assert.match(noCpufreq[0].reason, /^root@10\.0\.0\.5:22: CPU 0-1 have no cpufreq .*onUnsupported: "skip"/);
+        assert.deepEqual(governorProblems(inputs({ onUnsupported: "skip" }), host(false), target), []);
+        const noEpp = host();
+        noEpp.files.delete(`${C}/cpu1/cpufreq/energy_performance_preference`);
+        assert.deepEqual(governorProblems(inputs({ energyPerformancePreference: "performance" }), noEpp, target).map((f) => f.property), ["energyPerformancePreference"]);
     });
 
     it("detects per-CPU drift and restores originals", function () {

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import { discoverQueueIrqs, parseInterrupts } from "../../provider/irq/discover";
 import { withBannedIrqs, withoutBannedIrqs } from "../../provider/irq/irqbalance";
-import { HostIrqView, irqbalanceRestore, placement, planIrqbalance, viewOf } from "../../provider/irq/plan";
+import { HostIrqView, irqbalanceRestore, placement, placementProblems, planIrqbalance, viewOf } from "../../provider/irq/plan";
 import { irqAffinityInputsSchema } from "../../provider/irq/schema";
 import { checkFailures } from "../../provider/check";
 
@@ -65,6 +65,24 @@ describe("IRQ placement", function () {
     it("refuses a mask with no online CPU", function () {
         assert.throws(() => placement(inputs({ cpus: "6-7" }), view(), "h"), /no online CPU left in cpus 6-7 \(online: 0-3\)/);
         assert.throws(() => placement(inputs({ cpus: "2", exclude: "2" }), view(), "h"), /after excluding 2/);
+    });
+
+    it("reports at check what placement would refuse, naming the property and the host", function () {
+        const target = "root@10.0.0.5:22";
+        assert.deepEqual(placementProblems(inputs({ cpus: "1-2" }), view(), target), []);
+        assert.deepEqual(placementProblems(inputs({ cpus: "6-7" }), view(), target), [
+            { property: "cpus", reason: "root@10.0.0.5:22: no online CPU left in cpus 6-7 (online: 0-3)" },
+        ]);
+        assert.deepEqual(placementProblems(inputs({ cpus: "1-3" }), view({ online: [0] }), target)[0].property, "cpus");
+        const emptied = placementProblems(inputs({ spread: "2-3", exclude: "2-3" }), view(), target);
+        assert.deepEqual(emptied.map((f) => f.property), ["spread"]);
+        assert.match(emptied[0].reason, /^root@10\.0\.0\.5:22: no online CPU left in spread 2-3 after excluding 2-3/);
+        assert.deepEqual(placementProblems(inputs({ numaLocal: true, exclude: "0-1" }), view(), target).map((f) => f.property), ["numaLocal"]);
+        assert.deepEqual(placementProblems(inputs({ perIrq: { "103": "6" } }), view(), target).map((f) => f.property), ['perIrq["103"]']);
+        assert.deepEqual(placementProblems(inputs({ perIrq: { "999": "1" } }), view(), target).map((f) => f.property), ['perIrq["999"]']);
+        // A linked NicRingConfig may add queue IRQs before this resource runs: names are left to up.
+        assert.deepEqual(placementProblems(inputs({ perIrq: { "999": "1" }, nicState: { channels: { combined: 8 } } }), view(), target), []);
+        assert.deepEqual(placementProblems(inputs({ cpus: "1" }), view({ exists: false }), target).map((f) => f.property), ["interface"]);
     });
 
     it("requires exactly one policy", function () {

@@ -46,6 +46,16 @@ describe("SysctlSet registration (mocks)", function () {
         assert.equal(envelope.value.privateKey, "-----BEGIN KEY-----");
     });
 
+    it("refuses oversized settings in the constructor, before registration, naming resource and property", function () {
+        const key = `net.core.${"a".repeat(100000)}`;
+        assert.throws(
+            () => new SysctlSet("huge", { settings: { [key]: 1 } }),
+            (e: Error) => pulumi.RunError.isInstance(e) && /^SysctlSet "huge": settings\["net\.core\.a+…"\]: the key is 100009 characters; a sysctl key is at most 255$/.test(e.message),
+        );
+        assert.throws(() => new SysctlSet("long-value", { settings: { "kernel.x": "v".repeat(5000) } }), /SysctlSet "long-value": settings\["kernel\.x"\]: the value is 5000 characters/);
+        assert.ok(!registered.some((r) => r.name === "huge" || r.name === "long-value"), "nothing was registered");
+    });
+
     it("wraps only the secret connection fields, so the host stays readable in previews", async function () {
         const { secretConnection } = await import("../../provider/transport/connection");
         const marked = secretConnection({ host: "h", privateKey: "k", proxy: { host: "b", password: "p" } }) as any;

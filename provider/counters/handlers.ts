@@ -1,0 +1,93 @@
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
+import { diffResource, pickInputs, plainState, resourceId } from "../lifecycle";
+import { transportFor } from "../transport";
+import { hostIdentity } from "../transport/connection";
+import { counterRates } from "./rates";
+import { Sample, sampleHost } from "./sample";
+import { CounterEvidenceInputs, Rates, counterEvidenceInputsSchema } from "./schema";
+
+/**
+ * The evidence a tuning helped: the watched counters' rates over a window when first applied
+ * (taken before any tuning resource writes, which depend on this one) and again at each refresh,
+ * plus how much each rose since the baseline. Reads only; changes nothing on the host.
+ */
+
+const INPUT_FIELDS = ["connection", "interface", "counters", "windowSeconds", "resourceName"] as const;
+
+const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, props);
+
+const parse = (props: Record<string, unknown>): CounterEvidenceInputs => parseChecked(counterEvidenceInputsSchema, inputsOf(props));
+
+const sleep = (seconds: number) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+
+async function measure(inputs: CounterEvidenceInputs): Promise<{ rates: Rates; end: Sample }> {
+    const transport = transportFor(inputs.connection);
+    const start = await sampleHost(transport, inputs.interface);
+    await sleep(inputs.windowSeconds);
+    const end = await sampleHost(transport, inputs.interface);
+    const all = counterRates(start, end);
+    return { rates: Object.fromEntries(inputs.counters.map((c) => [c, all[c]?.perSecond ?? null])), end };
+}
+
+function totals(inputs: CounterEvidenceInputs, sample: Sample): Record<string, number | null> {
+    return Object.fromEntries(inputs.counters.map((c) => [c, sample.counters[c] ?? null]));
+}
+
+async function baseline(raw: Record<string, unknown>) {
+    const inputs = parse(raw);
+    const { rates, end } = await measure(inputs);
+    return { ...inputsOf(raw), hostId: hostIdentity(inputs.connection), before: rates, now: rates, baseline: { uptimeSeconds: end.uptimeSeconds, totals: totals(inputs, end) }, sinceBaseline: {}, missing: end.missing };
+}
+
+export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+    return { inputs: news, failures: checkFailures(counterEvidenceInputsSchema, inputsOf(withoutEngineKeys(news))) };
+}
+
+export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
+    return diffResource({
+        olds,
+        news: withoutEngineKeys(news),
+        parse,
+        identity: ["interface"],
+        fields: ["counters", "windowSeconds"],
+        recordedDrift: () => false,
+        probe: async () => [],
+        target: (inputs) => transportFor(inputs.connection).target,
+    });
+}
+
+export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {
+    const raw = withoutEngineKeys(news);
+    const outs = plainState(await baseline(raw));
+    return { id: resourceId(outs, raw.resourceName), outs };
+}
+
+/** New counters or window: a new baseline for what changed is not possible after tuning, so keep `before`. */
+export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> {
+    const raw = withoutEngineKeys(news);
+    const inputs = parse(raw);
+    const { rates } = await measure(inputs);
+    return { outs: plainState({ ...olds, ...inputsOf(raw), now: rates }) };
+}
+
+/** A refresh measures again: `now` beside `before`, and the rise since the baseline. */
+export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
+    const raw = withoutEngineKeys(props);
+    const inputs = parse(raw);
+    const { rates, end } = await measure(inputs);
+    const base = raw.baseline as { uptimeSeconds: number; totals: Record<string, number | null> };
+    const rebooted = end.uptimeSeconds < base.uptimeSeconds;
+    const sinceBaseline = Object.fromEntries(
+        inputs.counters.map((c) => {
+            const then = base.totals[c];
+            const now = end.counters[c];
+            return [c, rebooted || then === null || now === undefined || now < then ? null : now - then];
+        }),
+    );
+    return { id, props: plainState({ ...raw, now: rates, sinceBaseline, missing: end.missing }), inputs: plainState(inputsOf(raw)) };
+}
+
+export async function remove(): Promise<void> {
+    // Evidence only reads.
+}

@@ -1,0 +1,154 @@
+import { strict as assert } from "assert";
+import { checkFailures } from "../../provider/check";
+import { check as hostTuningCheck } from "../../provider/host-tuning/handlers";
+import { isUnsigned, valueProblem } from "../../provider/sysctl/grammar";
+import { persistFileProblem, sysctlSetInputsSchema } from "../../provider/sysctl/schema";
+import { MAX_KEYS, settingsSizeProblems } from "../../provider/sysctl/sizes";
+
+function failures(inputs: Record<string, unknown>) {
+    return checkFailures(sysctlSetInputsSchema, { resourceName: "t", ...inputs });
+}
+
+describe("sysctl value grammars", function () {
+    it("refuses negative counts, sizes and timeouts in every value shape", function () {
+        for (const value of [-1, [4096, -1, 6291456], "-1", "4096 -1 6291456", { atMost: -1 }, { atLeast: [1, -2, 3] }]) {
+            const key = Array.isArray(value) || (typeof value === "string" && value.includes(" ")) || (typeof value === "object" && "atLeast" in value) ? "net.ipv4.tcp_rmem" : "net.ipv4.tcp_fin_timeout";
+            assert.match(valueProblem(key, value as never) ?? "", /cannot be negative, got -[12]/, `${key}: ${JSON.stringify(value)}`);
+        }
+        assert.equal(valueProblem("net.ipv4.tcp_fin_timeout", 0), undefined);
+        assert.equal(valueProblem("net/ipv4/tcp_fin_timeout", { atMost: 20 }), undefined);
+    });
+
+    it("knows which families are unsigned, and leaves signed and unknown keys to the kernel", function () {
+        for (const key of [
+            "net.ipv4.tcp_fin_timeout",
+            "net.ipv4.tcp_keepalive_time",
+            "net.ipv4.tcp_syn_retries",
+            "net.ipv4.tcp_max_syn_backlog",
+            "net.ipv4.tcp_mem",
+            "net.ipv4.tcp_notsent_lowat",
+            "net.core.somaxconn",
+            "net.core.netdev_max_backlog",
+            "net.core.rmem_max",
+            "net.core.optmem_max",
+            "net.ipv4.udp_mem",
+            "net.ipv4.ip_local_port_range",
+            "net.netfilter.nf_conntrack_max",
+            "net.netfilter.nf_conntrack_tcp_timeout_established",
+            "vm.swappiness",
+            "vm.dirty_ratio",
+            "fs.file-max",
+            "kernel.numa_balancing",
+        ]) {
+            assert.ok(isUnsigned(key), key);
+            assert.ok(valueProblem(key, -5), key);
+        }
+        for (const key of ["net.ipv4.tcp_adv_win_scale", "kernel.sched_rt_runtime_us", "kernel.perf_event_paranoid", "net.ipv4.conf.all.rp_filter", "kernel.printk", "net.ipv4.tcp_something_new"]) {
+            assert.ok(!isUnsigned(key), key);
+            assert.equal(valueProblem(key, -1), undefined, key);
+        }
+    });
+
+    it("takes congestion-control and qdisc names only, refusing shell syntax", function () {
+        assert.equal(valueProblem("net.ipv4.tcp_congestion_control", "bbr"), undefined);
+        assert.equal(valueProblem("net.core.default_qdisc", "fq_codel"), undefined);
+        assert.equal(valueProblem("net/core/default_qdisc", " fq "), undefined);
+        for (const bad of ["cubic; touch x", "$(touch x)", "`id`", "bbr cubic", "BBR", "fq-codel", "a".repeat(16), "", 7]) {
+            assert.match(valueProblem("net.ipv4.tcp_congestion_control", bad as never) ?? "", /takes a congestion-control name/, String(bad));
+            assert.match(valueProblem("net.core.default_qdisc", bad as never) ?? "", /takes a qdisc name/, String(bad));
+        }
+    });
+
+    it("takes a space-separated name list for the allowed congestion controls", function () {
+        assert.equal(valueProblem("net.ipv4.tcp_allowed_congestion_control", "reno cubic bbr"), undefined);
+        assert.equal(valueProblem("net.ipv4.tcp_allowed_congestion_control", "reno\tcubic"), undefined);
+        for (const bad of ["reno,cubic", "reno; reboot", "$(touch x)", [1, 2]]) {
+            assert.match(valueProblem("net.ipv4.tcp_allowed_congestion_control", bad as never) ?? "", /names separated by spaces/, String(bad));
+        }
+    });
+
+    it("takes a port list for the reserved ports", function () {
+        const key = "net.ipv4.ip_local_reserved_ports";
+        for (const good of ["5060-5061", "8080", "0-65535", "5060-5061,8080,9000-9001", " 8080 ", 8080, 0]) {
+            assert.equal(valueProblem(key, good), undefined, String(good));
+        }
+        assert.match(valueProblem(key, "9000-8000") ?? "", /descending range 9000-8000; write 8000-9000/);
+        assert.match(valueProblem(key, "65536") ?? "", /ports 0-65535, got "65536"/);
+        assert.match(valueProblem(key, "1-99999") ?? "", /ports 0-65535/);
+        assert.match(valueProblem(key, 70000) ?? "", /ports 0-65535, got 70000/);
+        for (const bad of ["8080,", ",8080", "8080,,9000", "8080, 9000", "-1", "80-", "a-b", "$(touch x)", "8080 9000"]) {
+            assert.match(valueProblem(key, bad) ?? "", /takes a port list/, bad);
+        }
+        assert.match(valueProblem(key, [8080, 8081]) ?? "", /port list string/);
+        assert.match(valueProblem(key, { atLeast: 1 }) ?? "", /port list string/);
+    });
+
+    it("fails check naming each property once, and keeps long values out of the message", function () {
+        const found = failures({
+            settings: {
+                "net.ipv4.tcp_fin_timeout": -1,
+                "net.ipv4.tcp_congestion_control": "cubic; touch x",
+                "net.core.default_qdisc": "$(touch x)",
+                "net.ipv4.ip_local_reserved_ports": "9000-8000",
+                "net.ipv4.tcp_allowed_congestion_control": "x".repeat(3000),
+            },
+        });
+        assert.deepEqual(found.map((f) => f.property).sort(), [
+            'settings["net.core.default_qdisc"]',
+            'settings["net.ipv4.ip_local_reserved_ports"]',
+            'settings["net.ipv4.tcp_allowed_congestion_control"]',
+            'settings["net.ipv4.tcp_congestion_control"]',
+            'settings["net.ipv4.tcp_fin_timeout"]',
+        ]);
+        assert.ok(found.every((f) => f.reason.length < 300), JSON.stringify(found.map((f) => f.reason.length)));
+    });
+});
+
+describe("sysctl persistence file and sizes", function () {
+    it("refuses paths the kernel would refuse, once each", function () {
+        const long = `/etc/sysctl.d/${"a".repeat(4980)}.conf`;
+        assert.match(persistFileProblem(long) ?? "", /is 4999 characters; a path is at most 4095 \(PATH_MAX\)/);
+        assert.match(persistFileProblem(`/etc/sysctl.d/${"a".repeat(300)}.conf`) ?? "", /305-character file name; each path component is at most 255 \(NAME_MAX\)/);
+        assert.equal(persistFileProblem(`/etc/sysctl.d/${"a".repeat(250)}.conf`), undefined);
+        assert.match(persistFileProblem("/etc/sysctl.d/sub/x.conf") ?? "", /directly in \/etc\/sysctl\.d\//);
+        assert.match(persistFileProblem("/etc/sysctl.d/x.txt") ?? "", /\.conf file/);
+        const found = failures({ settings: { "vm.swappiness": 10 }, persistFile: long });
+        assert.deepEqual(found.map((f) => f.property), ["persistFile"]);
+    });
+
+    it("refuses a default file name made too long by the resource name", function () {
+        const found = checkFailures(sysctlSetInputsSchema, { resourceName: "r".repeat(300), settings: { "vm.swappiness": 10 } });
+        assert.deepEqual(found.map((f) => f.property), ["persistFile"]);
+        assert.match(found[0].reason, /set persistFile/);
+        assert.deepEqual(checkFailures(sysctlSetInputsSchema, { resourceName: "r".repeat(300), settings: { "vm.swappiness": 10 }, persist: false }), []);
+    });
+
+    it("finds oversized keys, values and key counts before registration, naming the property", function () {
+        assert.deepEqual(settingsSizeProblems({ "net.core.somaxconn": 4096 }), []);
+        const key = `net.core.${"a".repeat(100000)}`;
+        const [problem] = settingsSizeProblems({ [key]: 1 });
+        assert.match(problem, /^settings\["net\.core\.a+…"\]: the key is 100009 characters; a sysctl key is at most 255$/);
+        assert.ok(problem.length < 200);
+        assert.match(settingsSizeProblems({ "kernel.x": "v".repeat(5000) })[0], /settings\["kernel\.x"\]: the value is 5000 characters; a sysctl value is at most 4096/);
+        const many = Object.fromEntries(Array.from({ length: MAX_KEYS + 1 }, (_, i) => [`vm.k${i}`, 1]));
+        assert.match(settingsSizeProblems(many)[0], /settings has 1001 keys; at most 1000/);
+        assert.deepEqual(settingsSizeProblems(undefined), []);
+        // A key the constructor could not see (an Output) is still refused at check, without echoing it.
+        const [atCheck] = failures({ settings: { [`net.core.${"a".repeat(5000)}`]: 1 } });
+        assert.match(atCheck.reason, /^the 5009-character key "net\.core\.a+…" must be 1-255 characters$/);
+    });
+});
+
+describe("grammar failures through HostTuning", function () {
+    it("reach its check, prefixed with the part", async function () {
+        const result = await hostTuningCheck({}, {
+            resourceName: "h1",
+            sysctls: { settings: { "net.ipv4.tcp_fin_timeout": -1, "net.core.default_qdisc": "$(touch x)" }, persistFile: `/etc/sysctl.d/${"a".repeat(300)}.conf` },
+        });
+        assert.deepEqual((result.failures ?? []).map((f) => f.property).sort(), [
+            "sysctls.persistFile",
+            'sysctls.settings["net.core.default_qdisc"]',
+            'sysctls.settings["net.ipv4.tcp_fin_timeout"]',
+        ]);
+    });
+});
