@@ -11,6 +11,8 @@ export interface HostRecord {
     skipped: string[];
     /** The health check's exit code and output, when it ran. */
     check?: HostVerdict["check"];
+    /** Per-second rates of the gate's counter conditions over its window. */
+    counters?: HostVerdict["counters"];
 }
 
 /** One wave in `pulumi stack output waves`. */
@@ -36,7 +38,7 @@ export function hostRecords(gates: readonly GateOutputs[], skipped: Record<strin
     const records: Record<string, HostRecord> = {};
     for (const gate of gates) {
         for (const r of gate.results) {
-            records[r.host] = { wave: gate.wave, status: r.status, drifted: r.drifted, skipped: skipped[r.host] ?? [], ...(r.check ? { check: r.check } : {}) };
+            records[r.host] = { wave: gate.wave, status: r.status, drifted: r.drifted, skipped: skipped[r.host] ?? [], ...(r.check ? { check: r.check } : {}), ...(r.counters ? { counters: r.counters } : {}) };
         }
     }
     return records;

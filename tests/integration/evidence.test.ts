@@ -1,5 +1,8 @@
 import { strict as assert } from "assert";
-import { HighConnectionRateProfile } from "../../components";
+import { execFile } from "child_process";
+import { readFileSync } from "fs";
+import * as path from "path";
+import { HighConnectionRateProfile, SipRouterProfile, sipRouterPlan, sysctlValues } from "../../components";
 import { diagnoseHost } from "../../components/evidence";
 import { connectionSchema, transportFor } from "../../provider/transport";
 import { labStack } from "./engine";
@@ -68,5 +71,58 @@ describe("evidence: listen overflows before and after HighConnectionRateProfile 
             await stack.destroy();
         }
         assert.equal(sysctlOn(lab, host, "net.core.somaxconn"), "16", "destroy restores the host's own value");
+    });
+});
+
+describe("evidence: UDP receive-buffer errors before and after SipRouterProfile on this machine (local transport, loopback)", function () {
+    this.timeout(10 * 60 * 1000);
+    const RCVBUF = "Udp.RcvbufErrors";
+    // net.core.rmem_* are read-only in a lab network namespace, so this runs on the machine itself;
+    // destroy must give back every key byte for byte.
+    const keys = Object.keys(sysctlValues(sipRouterPlan({ memoryGiB: 8 })));
+    const raw = () => Object.fromEntries(keys.map((k) => [k, readFileSync(`/proc/sys/${k.replace(/\./g, "/")}`, "utf8")]));
+    const rcvbufErrors = () => {
+        const lines = readFileSync("/proc/net/snmp", "utf8").split("\n").filter((l) => l.startsWith("Udp: "));
+        const names = lines[0].split(/\s+/);
+        return Number(lines[1].split(/\s+/)[names.indexOf("RcvbufErrors")]);
+    };
+    const udpBurst = (repeatFor = 0) =>
+        new Promise<void>((resolve, reject) =>
+            execFile("python3", [path.resolve(__dirname, "../lab/udp-burst.py"), "--repeat-for", String(repeatFor)], (e) => (e ? reject(e) : resolve())),
+        );
+    const errorsOfABurst = async () => {
+        const start = rcvbufErrors();
+        await udpBurst();
+        return rcvbufErrors() - start;
+    };
+
+    it("a burst at a busy reader drops datagrams; after the profile the same burst drops fewer; destroy restores every key byte for byte", async function () {
+        const original = raw();
+        const untuned = await errorsOfABurst();
+        assert.ok(untuned > 1000, `the untuned machine drops (${untuned})`);
+
+        const stack = await labStack("evidence-sip-local", async () => {
+            const profile = new SipRouterProfile("sip-local", { memoryGiB: 8, persist: false, evidence: { windowSeconds: 3 } });
+            return { before: profile.evidence!.before, now: profile.evidence!.now };
+        });
+        try {
+            const during = udpBurst(5);
+            const up = await stack.up();
+            await during;
+            const before = up.outputs.before.value as Record<string, number>;
+            assert.ok(before[RCVBUF] > 100, `before: ${JSON.stringify(before)}`);
+
+            const tuned = await errorsOfABurst();
+            assert.ok(tuned < untuned / 10, `the same burst: ${untuned} dropped untuned, ${tuned} tuned`);
+
+            const again = udpBurst(5);
+            const refreshed = await stack.up({ refresh: true });
+            await again;
+            const now = refreshed.outputs.now.value as Record<string, number>;
+            assert.ok(now[RCVBUF] < before[RCVBUF] / 10, `now ${now[RCVBUF]}/s vs before ${before[RCVBUF]}/s`);
+        } finally {
+            await stack.destroy();
+        }
+        assert.deepEqual(raw(), original, "every key the profile set is back byte for byte");
     });
 });

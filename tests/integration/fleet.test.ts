@@ -6,7 +6,7 @@ import { fleetProgram } from "../../components/fleet";
 import type { FleetConfigInput } from "../../components/fleet/inventory";
 import { labFleetConfig } from "../lab/stack-config";
 import { labStack, storedStateText } from "./engine";
-import { Lab, LabHost, labDown, labUp, onHost, setSysctlOn, sshConnectionCount, sysctlOn } from "./lab";
+import { Lab, LabHost, labDown, labUp, listenBurst, onHost, setSysctlOn, sshConnectionCount, sysctlOn } from "./lab";
 import { collect, expectFailure } from "./support";
 
 /** The default program (Pulumi.yaml's main) on a stack whose config is `config`. */
@@ -178,6 +178,26 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
             await stack.destroy();
         }
         untouched(five);
+    });
+
+    it("a counter condition in the gate fails a wave whose host keeps overflowing its accept queue", async function () {
+        const three = lab.hosts.slice(0, 3);
+        const rollout = { serial: [1, "100%"], counterConditions: [{ counter: "TcpExt.ListenOverflows", maxPerSecond: 0, windowSeconds: 3 }] };
+        const stack = await fleetStack("fleet-counters", { ...labFleetConfig({ ...lab, hosts: three }), rollout });
+        // The canary's application listens with a backlog of 4 and accepts slowly, whatever somaxconn says.
+        const burst = listenBurst(lab, three[0], 25, ["--backlog", "4"]);
+        try {
+            const message = await expectFailure(stack.up());
+            assert.match(message, /rollout halted: wave 1: halted/);
+            assert.match(message, /h1: failed: TcpExt\.ListenOverflows rose \d+(\.\d)?\/s over 3 s \(\d+ in all; limit 0\/s\)/);
+            untouched(three.slice(1));
+            const hosts = (await stack.outputs()).hosts.value as Record<string, { counters?: Record<string, number> }>;
+            assert.ok((hosts.h1.counters?.["TcpExt.ListenOverflows"] ?? 0) > 0);
+        } finally {
+            await burst;
+            await stack.destroy();
+        }
+        untouched(three);
     });
 
     it("a bad stack config fails before any SSH connection, naming the config path", async function () {
