@@ -30,7 +30,7 @@ interface PartHandlers {
 
 const HANDLERS: Record<PartName, PartHandlers> = { sysctls: sysctl, nic, irqs: irq, governor: cpuGovernor };
 
-const INPUT_FIELDS = ["connection", "resourceName", "admitted", ...PART_ORDER] as const;
+const INPUT_FIELDS = ["connection", "resourceName", "owner", "admitted", ...PART_ORDER] as const;
 
 function inputsOf(props: Record<string, unknown>): Record<string, unknown> {
     return Object.fromEntries(INPUT_FIELDS.filter((f) => props[f] !== undefined).map((f) => [f, props[f]]));
@@ -40,7 +40,7 @@ const parse = (props: Record<string, unknown>): HostTuningInputs => parseChecked
 
 const partsOf = (props: Record<string, unknown>): PartRecords => (props.parts as PartRecords) ?? {};
 
-export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
     const raw = inputsOf(withoutEngineKeys(news));
     const failures: CheckFailure[] = checkFailures(hostTuningInputsSchema, raw);
     if (failures.length > 0) {
@@ -51,7 +51,9 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
         if (!inputs[part] || containsUnknown(inputs[part])) {
             continue;
         }
-        const result = await HANDLERS[part].check({}, partInputs(inputs, part, raw.connection, {}));
+        // A part that existed before is checked as an existing resource (no extra host read for ownership).
+        const partOlds = (olds[part] as Record<string, unknown> | undefined) ?? {};
+        const result = await HANDLERS[part].check(partOlds, partInputs(inputs, part, raw.connection, {}));
         for (const failure of result.failures ?? []) {
             // The connection is checked once, above; each part reports only its own properties.
             if (!/^(connection|resourceName)\b/.test(failure.property)) {

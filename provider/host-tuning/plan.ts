@@ -20,7 +20,8 @@ export function partInputs(inputs: HostTuningInputs, part: PartName, connection:
             spec.nicState = parts.nic.state.desired;
         }
     }
-    return { ...spec, connection, resourceName: partResourceName(inputs.resourceName, part) };
+    const owner = part === "sysctls" && inputs.owner ? { owner: `${inputs.owner}-${part}` } : {};
+    return { ...spec, ...owner, connection, resourceName: partResourceName(inputs.resourceName, part) };
 }
 
 /** A recorded part as its handlers expect the old state: the connection put back. */

@@ -47,6 +47,7 @@ export class HostTuning extends pulumi.dynamic.Resource {
                 ...args,
                 connection: secretConnection(args.connection),
                 resourceName: name,
+                owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
                 status: undefined,
                 parts: undefined,
                 skipped: undefined,

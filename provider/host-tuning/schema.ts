@@ -15,6 +15,8 @@ export const hostTuningInputsSchema = z
     .object({
         connection: optionalConnectionSchema,
         resourceName: z.string().min(1).max(200),
+        /** project/stack/resource, recorded as the owner in the host's sysctl ledger. */
+        owner: z.string().min(1).max(1024).optional(),
         /** False while the wave this host belongs to is held by an earlier wave's gate. */
         admitted: z.boolean().default(true),
         sysctls: partSpec.optional(),

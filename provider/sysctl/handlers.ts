@@ -3,8 +3,10 @@ import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
+import { containsUnknown } from "../unknowns";
 import { canonicalKey } from "./keys";
-import { SysctlSetRecord, describeDrift, detectDrift, keysToRead, liveSettings, planApply, planRestore } from "./plan";
+import { claimInRun } from "./ledger";
+import { SysctlSetRecord, describeDrift, detectDrift, keysToRead, liveSettings, ownerOf, ownershipConflicts, planApply, planRestore } from "./plan";
 import { HostSnapshot, applyToHost, readHost } from "./remote";
 import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "./schema";
 import { SettingValue, isBound, normalise, satisfies, sameValue } from "./values";
@@ -14,7 +16,7 @@ import { SettingValue, isBound, normalise, satisfies, sameValue } from "./values
  * thin provider object in resource.ts from the installed package.
  */
 
-const INPUT_FIELDS = ["connection", "settings", "persist", "persistFile", "onMissing", "restoreOnDelete", "resourceName"] as const;
+const INPUT_FIELDS = ["connection", "settings", "persist", "persistFile", "onMissing", "restoreOnDelete", "takeOver", "resourceName", "owner"] as const;
 
 type PersistedFileStatus = "in place" | "missing" | "edited" | "not persisted";
 
@@ -36,6 +38,7 @@ function recordOf(props: Record<string, unknown>): SysctlSetRecord {
     return {
         originals: (props.originals as Record<string, string>) ?? {},
         skipped: (props.skipped as string[]) ?? [],
+        ledgerFile: props.ledgerFile as string | undefined,
         persistedFile: props.persistedFile as string | undefined,
     };
 }
@@ -91,7 +94,7 @@ async function apply(raw: Record<string, unknown>, previous?: SysctlSetRecord) {
     for (const warning of plan.warnings) {
         console.log(warning);
     }
-    const outcome = await applyToHost(transport, plan.writes, plan.file);
+    const outcome = await applyToHost(transport, plan.writes, plan.file, plan.ledger);
     const ownFile = plan.file.write ? plan.file.write.content : inputs.persist ? snapshot.ownFile : undefined;
     const after = afterApply(snapshot, outcome.readBack, ownFile);
     for (const write of plan.writes) {
@@ -104,8 +107,38 @@ async function apply(raw: Record<string, unknown>, previous?: SysctlSetRecord) {
     return outputs(raw, inputs, plan.record, after, persistedContent, plan.warnings);
 }
 
-export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
-    return { inputs: news, failures: checkFailures(sysctlSetInputsSchema, inputsOf(withoutEngineKeys(news))) };
+/**
+ * Besides the grammar: a key another SysctlSet declares for the same host in this run, or (for a
+ * new resource, read-only on the host) one another SysctlSet's ledger holds, fails here naming
+ * the owner. An existing resource's ownership is checked again under the host's ledger lock at
+ * apply.
+ */
+export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+    const raw = inputsOf(withoutEngineKeys(news));
+    const failures = checkFailures(sysctlSetInputsSchema, raw);
+    if (failures.length > 0 || containsUnknown(raw)) {
+        return { inputs: news, failures };
+    }
+    const inputs = parse(raw);
+    const host = hostIdentity(inputs.connection);
+    const transport = target(inputs);
+    for (const key of Object.keys(inputs.settings)) {
+        const holder = claimInRun(host, canonicalKey(key), ownerOf(inputs));
+        if (holder !== undefined && !inputs.takeOver) {
+            failures.push({ property: `settings[${JSON.stringify(key)}]`, reason: `${transport.target}: ${canonicalKey(key)} is also declared by ${holder} in this program; one owner per key` });
+        }
+    }
+    if (failures.length === 0 && Object.keys(olds).length === 0) {
+        try {
+            const snapshot = await readHost(transport, [], undefined);
+            for (const conflict of ownershipConflicts(inputs, snapshot)) {
+                failures.push({ property: "settings", reason: `${transport.target}: ${conflict} (its ledger on the host); remove it there, or set takeOver: true` });
+            }
+        } catch {
+            // Unreachable now: create will connect, and the apply program checks ownership again.
+        }
+    }
+    return { inputs: news, failures };
 }
 
 /** Whether a recorded value (live, in declared shape) still meets what is now declared. */
@@ -132,7 +165,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         olds,
         news: withoutEngineKeys(news),
         parse,
-        fields: ["persist", "persistFile", "onMissing", "restoreOnDelete"],
+        fields: ["persist", "persistFile", "onMissing", "restoreOnDelete", "takeOver"],
         recordedDrift: (inputs) => settingsChanged(olds, inputs) || olds.persistedFileStatus === "missing" || olds.persistedFileStatus === "edited",
         probe: (inputs) => probeDrift(olds, inputs),
         target: (inputs) => target(inputs).target,
@@ -149,6 +182,23 @@ export const liveDrift = (props: Record<string, unknown>) => probeDrift(withoutE
 
 export const { create, update } = applyEntryPoints(apply, recordOf, ["resourceName"]);
 
+/** Whether the host's ledger still holds what state says this resource changed. */
+function ledgerStatus(record: SysctlSetRecord, snapshot: HostSnapshot): string {
+    if (!record.ledgerFile) {
+        return "none (created before ledgers)";
+    }
+    const ledger = snapshot.ledgers.get(record.ledgerFile);
+    if (!ledger) {
+        return `missing: ${record.ledgerFile}`;
+    }
+    const differing = Object.entries(record.originals).filter(([key, value]) => key in ledger.originals && ledger.originals[key] !== value);
+    const taken = Object.keys(record.originals).filter((key) => !(key in ledger.originals));
+    if (differing.length === 0 && taken.length === 0) {
+        return "in place";
+    }
+    return [differing.length > 0 && `originals differ for ${differing.map(([k]) => k).join(", ")}`, taken.length > 0 && `taken over by another SysctlSet: ${taken.join(", ")}`].filter(Boolean).join("; ");
+}
+
 export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
     const raw = withoutEngineKeys(props);
     const inputs = parse(raw);
@@ -156,7 +206,7 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
     const transport = target(inputs);
     const snapshot = await readHost(transport, keysToRead(inputs), record.persistedFile);
     const persistedContent = raw.persistedContent as string | undefined;
-    const live = outputs(raw, inputs, record, snapshot, persistedContent, (raw.warnings as string[]) ?? []);
+    const live = { ...outputs(raw, inputs, record, snapshot, persistedContent, (raw.warnings as string[]) ?? []), ledgerStatus: ledgerStatus(record, snapshot) };
     return { id, props: plainState(live), inputs: plainState({ ...inputsOf(raw), settings: live.settings }) };
 }
 
@@ -167,5 +217,5 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
     const transport = target(inputs);
     const snapshot = await readHost(transport, Object.keys(record.originals), undefined);
     const plan = planRestore(record, snapshot, inputs.restoreOnDelete);
-    await applyToHost(transport, plan.writes, plan.file);
+    await applyToHost(transport, plan.writes, plan.file, plan.ledger);
 }

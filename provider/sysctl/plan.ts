@@ -1,5 +1,6 @@
 import { canonicalKey } from "./keys";
-import { FileAction, HostSnapshot, OtherWriter, Write } from "./remote";
+import { foreignOwners, ledgerPath, renderLedger } from "./ledger";
+import { FileAction, HostSnapshot, LedgerAction, OtherWriter, OwnedKeyError, Write } from "./remote";
 import { SysctlSetInputs, persistFileOf } from "./schema";
 import { SettingValue, inDeclaredShape, normalise, sameValue, satisfies, targetValue } from "./values";
 
@@ -11,11 +12,14 @@ export interface SysctlSetRecord {
     skipped: string[];
     /** The persistence file this resource owns, when persisting. */
     persistedFile?: string;
+    /** The host-side ledger holding the originals and the owner. */
+    ledgerFile?: string;
 }
 
 export interface SysctlPlan {
     writes: Write[];
     file: FileAction;
+    ledger: LedgerAction;
     record: SysctlSetRecord;
     /** Value each key will hold afterwards, by canonical key. */
     expected: Record<string, string>;
@@ -59,7 +63,27 @@ function otherWriterWarnings(writers: OtherWriter[], expected: Record<string, st
  * Plans create and update. `previous` is the record of an existing resource: its originals
  * are kept, keys it no longer declares are restored, and its old file is removed if renamed.
  */
+/** Who owns this SysctlSet's keys in the host's ledger. */
+export const ownerOf = (inputs: SysctlSetInputs) => inputs.owner ?? inputs.resourceName;
+
+/** Declared keys another SysctlSet's ledger holds, as messages naming the owner (empty under takeOver). */
+export function ownershipConflicts(inputs: SysctlSetInputs, snapshot: HostSnapshot): string[] {
+    if (inputs.takeOver) {
+        return [];
+    }
+    const owners = foreignOwners(snapshot.ledgers, ledgerPath(ownerOf(inputs)), managedKeys(inputs).map(([key]) => key));
+    return [...owners].map(([key, ledger]) => `${key} is managed by ${ledger.owner}`);
+}
+
 export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, target: string, previous?: SysctlSetRecord): SysctlPlan {
+    const conflicts = ownershipConflicts(inputs, snapshot);
+    if (conflicts.length > 0) {
+        throw new OwnedKeyError(`${target}: ${conflicts.join("; ")}; remove it there, or set takeOver: true (its original value comes along). Nothing was changed.`);
+    }
+    const path = ledgerPath(ownerOf(inputs));
+    // A create after an interrupted run finds its own ledger: those are the true originals.
+    const ledgered = snapshot.ledgers.get(path)?.originals ?? {};
+    const takenOver = inputs.takeOver ? foreignOwners(snapshot.ledgers, path, managedKeys(inputs).map(([key]) => key)) : new Map();
     const writes: Write[] = [];
     const expected: Record<string, string> = {};
     const originals: Record<string, string> = {};
@@ -82,7 +106,7 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
             unreadable.push(`${key} (${live.message})`);
             continue;
         }
-        originals[key] = previous?.originals[key] ?? live.value;
+        originals[key] = previous?.originals[key] ?? ledgered[key] ?? takenOver.get(key)?.originals[key] ?? live.value;
         const wanted = targetValue(desired, live.value);
         expected[key] = wanted;
         if (!sameValue(wanted, live.value)) {
@@ -130,24 +154,32 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
     return {
         writes,
         file,
+        ledger: { path, record: renderLedger({ owner: ownerOf(inputs), originals }), takeOver: inputs.takeOver },
         expected,
         warnings,
-        record: { originals, skipped, persistedFile: inputs.persist ? persistFile : undefined },
+        record: { originals, skipped, persistedFile: inputs.persist ? persistFile : undefined, ledgerFile: path },
     };
 }
 
-/** Plans delete: every original back, the file gone. */
-export function planRestore(record: SysctlSetRecord, snapshot: HostSnapshot, restore: boolean): { writes: Write[]; file: FileAction } {
+/**
+ * Plans delete: every original back, the file and the ledger gone. Keys another SysctlSet took
+ * over (no longer in this one's ledger) are left to it.
+ */
+export function planRestore(record: SysctlSetRecord, snapshot: HostSnapshot, restore: boolean): { writes: Write[]; file: FileAction; ledger?: LedgerAction } {
     const writes: Write[] = [];
+    const ledgered = record.ledgerFile ? snapshot.ledgers.get(record.ledgerFile)?.originals : undefined;
     if (restore) {
         for (const [key, original] of Object.entries(record.originals)) {
+            if (ledgered && !(key in ledgered)) {
+                continue;
+            }
             const live = snapshot.values.get(key);
             if (live?.state === "value" && !sameValue(live.value, original)) {
                 writes.push({ key, value: original });
             }
         }
     }
-    return { writes, file: { remove: record.persistedFile } };
+    return { writes, file: { remove: record.persistedFile }, ledger: record.ledgerFile ? { path: record.ledgerFile } : undefined };
 }
 
 export interface Drift {

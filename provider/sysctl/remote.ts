@@ -1,6 +1,7 @@
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 import { canonicalKey, keyFromConfLine, procPath } from "./keys";
+import { LEDGER_DIR, Ledger, parseLedgerLines } from "./ledger";
 
 /**
  * The two fixed programs SysctlSet runs on a host, one per phase. User data (keys, values, file
@@ -30,11 +31,14 @@ for f in ${SYSCTL_CONF_FILES}; do
     printf 'conf\\t%s\\t%s\\n' "$f" "$(flat "$line")"
   done
 done
+for f in ${LEDGER_DIR}/*.ledger; do
+  [ -f "$f" ] && awk -v f="$f" '{ print "ledger\\t" f "\\t" $0 }' "$f"
+done
 exit 0
 `;
 
 const APPLY_PROGRAM = `
-file=$1 content=$2 stale=$3; shift 3
+ledger=$1 record=$2 takeover=$3 file=$4 content=$5 stale=$6; shift 6
 [ "$(id -u)" = 0 ] || { printf 'not-root\\t%s\\n' "$(id -un)"; exit 0; }
 n=0
 flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
@@ -44,8 +48,36 @@ rollback() {
     sysctl -q -w "$k=$v" >/dev/null 2>&1 || printf 'rollback-failed\\t%s\\n' "$k"
     n=$((n-1))
   done
+  # Ledgers back as they were: ours (or none), and any whose keys a takeover moved.
+  for b in "${LEDGER_DIR}"/*.ledger.prev; do [ -f "$b" ] && mv -f "$b" "\${b%.prev}"; done
+  [ -n "$created" ] && rm -f "$ledger"
 }
 fail() { rollback; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
+created=
+if [ "$ledger" != - ]; then
+  mkdir -p "${LEDGER_DIR}" && chmod 0700 "${LEDGER_DIR}" 2>/dev/null
+  exec 9>"${LEDGER_DIR}/.lock"
+  command -v flock >/dev/null && flock -w 30 9
+  rm -f "${LEDGER_DIR}"/*.ledger.prev
+  keys=$(printf '%s' "$record" | awk -F '\\t' '$1 == "key" { print $2 }')
+  # Keys another ledger holds: refused, or (takeover) moved out of it.
+  owned=$(for f in "${LEDGER_DIR}"/*.ledger; do
+    [ -f "$f" ] && [ "$f" != "$ledger" ] && awk -F '\\t' -v f="$f" -v keys="$keys" 'BEGIN { n = split(keys, k, "\\n"); for (i = 1; i <= n; i++) want[k[i]] = 1 } $1 == "owner" { o = $2 } $1 == "key" && ($2 in want) { print $2 "\\t" o "\\t" f }' "$f"
+  done)
+  if [ -n "$owned" ]; then
+    if [ "$takeover" != 1 ]; then
+      printf '%s\\n' "$owned" | while IFS= read -r line; do printf 'owned\\t%s\\n' "$line"; done
+      exit 0
+    fi
+    for f in $(printf '%s\\n' "$owned" | cut -f3 | sort -u); do
+      cp -p "$f" "$f.prev" && awk -F '\\t' -v keys="$keys" 'BEGIN { n = split(keys, k, "\\n"); for (i = 1; i <= n; i++) want[k[i]] = 1 } !($1 == "key" && ($2 in want))' "$f.prev" > "$f.tmp" && mv -f "$f.tmp" "$f" || fail "$f" "cannot take the keys over"
+    done
+  fi
+  if [ -n "$record" ]; then
+    if [ -f "$ledger" ]; then cp -p "$ledger" "$ledger.prev" || fail "$ledger" "cannot keep its previous copy"; else created=1; fi
+    err=$( { printf '%s' "$record" > "$ledger.tmp" && chmod 0600 "$ledger.tmp" && mv -f "$ledger.tmp" "$ledger"; } 2>&1 ) || fail "$ledger" "$err"
+  fi
+fi
 while [ $# -ge 2 ]; do
   k=$1 v=$2; shift 2
   [ -e "/proc/sys/$k" ] || fail "$k" "No such file or directory: the key does not exist on this kernel or in this network namespace"
@@ -62,6 +94,11 @@ if [ "$file" != - ]; then
 fi
 if [ "$stale" != - ]; then
   err=$(rm -f "$stale" 2>&1) || fail "$stale" "$err"
+fi
+if [ "$ledger" != - ]; then
+  # Everything is in: the previous ledgers are no longer needed; a delete removes ours last.
+  rm -f "${LEDGER_DIR}"/*.ledger.prev
+  [ -z "$record" ] && rm -f "$ledger"
 fi
 printf 'done\\n'
 `;
@@ -86,10 +123,13 @@ export interface HostSnapshot {
     ownFile: string | null | undefined;
     /** key = value lines in other sysctl.d/sysctl.conf files. */
     otherWriters: OtherWriter[];
+    /** Every SysctlSet ledger on the host, by file. */
+    ledgers: Map<string, Ledger>;
 }
 
 export function parseReadOutput(stdout: string): HostSnapshot {
-    const snapshot: HostSnapshot = { values: new Map(), ownFile: undefined, otherWriters: [] };
+    const snapshot: HostSnapshot = { values: new Map(), ownFile: undefined, otherWriters: [], ledgers: new Map() };
+    const ledgerLines: string[][] = [];
     for (const line of stdout.split("\n")) {
         const [kind, ...fields] = line.split("\t");
         switch (kind) {
@@ -111,6 +151,9 @@ export function parseReadOutput(stdout: string): HostSnapshot {
             case "own-absent":
                 snapshot.ownFile = null;
                 break;
+            case "ledger":
+                ledgerLines.push(fields);
+                break;
             case "conf": {
                 const [file, ...rest] = fields;
                 const text = rest.join("\t");
@@ -126,6 +169,7 @@ export function parseReadOutput(stdout: string): HostSnapshot {
             }
         }
     }
+    snapshot.ledgers = parseLedgerLines(ledgerLines);
     return snapshot;
 }
 
@@ -149,6 +193,16 @@ export interface FileAction {
     remove?: string;
 }
 
+/**
+ * The resource's ledger: written before the first value with `record`, removed after the last
+ * restore when `record` is absent. `takeOver` moves keys another ledger holds into this one.
+ */
+export interface LedgerAction {
+    path: string;
+    record?: string;
+    takeOver?: boolean;
+}
+
 export interface ApplyOutcome {
     /** Value read back after each write, by canonical key. */
     readBack: Map<string, string>;
@@ -158,9 +212,13 @@ export interface ApplyOutcome {
 
 export class ApplyError extends Error {}
 
+/** A key another SysctlSet owns, found by the apply program under the ledger lock. */
+export class OwnedKeyError extends ApplyError {}
+
 export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
     const outcome: ApplyOutcome = { readBack: new Map(), previous: new Map() };
     const rollbackFailures: string[] = [];
+    const owned: string[] = [];
     let failure: string | undefined;
     let done = false;
     for (const line of stdout.split("\n")) {
@@ -174,11 +232,16 @@ export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
         } else if (kind === "failed") {
             const subject = fields[0].startsWith("/") ? fields[0] : canonicalKey(fields[0]);
             failure = `${subject}: ${fields.slice(1).join(" ").trim() || "rejected"}`;
+        } else if (kind === "owned") {
+            owned.push(`${canonicalKey(fields[0])} (owned by ${fields[1]})`);
         } else if (kind === "not-root") {
             throw new ApplyError(`${target}: changing kernel settings needs root, and this runs as ${fields[0]}: run as root, or set the connection's sudo: true (passwordless sudo). Nothing was changed.`);
         } else if (kind === "done") {
             done = true;
         }
+    }
+    if (owned.length > 0) {
+        throw new OwnedKeyError(`${target}: ${owned.join(", ")}: another SysctlSet manages ${owned.length === 1 ? "this key" : "these keys"}; remove it there, or set takeOver: true to take ${owned.length === 1 ? "it" : "them"} over (its original value comes along). Nothing was changed.`);
     }
     if (failure) {
         const restored = rollbackFailures.length
@@ -193,8 +256,9 @@ export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
 }
 
 /** Writes values in order and the persistence file last; on any failure restores and reports. */
-export async function applyToHost(transport: Transport, writes: readonly Write[], file: FileAction): Promise<ApplyOutcome> {
-    const fileArgs = [file.write?.path ?? "-", file.write?.content ?? "", file.remove ?? "-"];
+export async function applyToHost(transport: Transport, writes: readonly Write[], file: FileAction, ledger?: LedgerAction): Promise<ApplyOutcome> {
+    const ledgerArgs = [ledger?.path ?? "-", ledger?.record ?? "", ledger?.takeOver ? "1" : "0"];
+    const fileArgs = [...ledgerArgs, file.write?.path ?? "-", file.write?.content ?? "", file.remove ?? "-"];
     const pairs = writes.flatMap((w) => [procPath(w.key), w.value]);
     const result = await transport.run(shProgram(APPLY_PROGRAM, "pulumi-sysctl-apply", [...fileArgs, ...pairs]));
     if (result.code !== 0) {

@@ -26,6 +26,12 @@ export interface SysctlSetArgs {
     onMissing?: pulumi.Input<"fail" | "skip">;
     /** On delete, put back the values the host had before this resource. Default true. */
     restoreOnDelete?: pulumi.Input<boolean>;
+    /**
+     * Keys another SysctlSet manages on the host (this stack or another, as its ledger in
+     * /var/lib/pulumi-linux-tuning says) are refused at preview; true takes them over, with the
+     * original values that SysctlSet recorded.
+     */
+    takeOver?: pulumi.Input<boolean>;
 }
 
 const provider = delegatingProvider("sysctl/handlers");
@@ -48,6 +54,10 @@ export class SysctlSet extends pulumi.dynamic.Resource {
     declare public readonly persistedFileStatus: pulumi.Output<string>;
     /** Other config files that set the same keys, kernel clamps, skipped keys. */
     declare public readonly warnings: pulumi.Output<string[]>;
+    /** The host-side record of the originals and owner (/var/lib/pulumi-linux-tuning/sysctl/…). */
+    declare public readonly ledgerFile: pulumi.Output<string | undefined>;
+    /** As of the last refresh: "in place", "missing: …", or how the ledger and state differ. */
+    declare public readonly ledgerStatus: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: SysctlSetArgs, opts?: pulumi.CustomResourceOptions) {
         // Before registration: the engine itself fails on huge strings, before check could refuse them.
@@ -62,12 +72,15 @@ export class SysctlSet extends pulumi.dynamic.Resource {
                 ...args,
                 connection: secretConnection(args.connection),
                 resourceName: name,
+                owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
                 originals: undefined,
                 skipped: undefined,
                 persistedFile: undefined,
                 persistedContent: undefined,
                 persistedFileStatus: undefined,
                 hostId: undefined,
+                ledgerFile: undefined,
+                ledgerStatus: undefined,
                 warnings: undefined,
             },
             opts,

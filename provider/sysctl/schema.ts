@@ -95,7 +95,11 @@ export const sysctlSetInputsSchema = z
             .optional(),
         onMissing: z.enum(["fail", "skip"]).default("fail"),
         restoreOnDelete: z.boolean().default(true),
+        /** Take keys another SysctlSet's ledger holds on the host (their original values come along). */
+        takeOver: z.boolean().default(false),
         resourceName: z.string().min(1),
+        /** project/stack/resource: who owns the keys in the host's ledger. */
+        owner: z.string().min(1).max(1024).optional(),
     })
     .strict()
     .superRefine((inputs, ctx) => {

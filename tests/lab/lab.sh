@@ -213,7 +213,7 @@ build_network() {
 write_host_files() {
   local dir="$1" i="$2" addr="$3" hw="$4"
   local hdir="$dir/hosts/h$i"
-  mkdir -p "$hdir/root" "$hdir/etc-upper" "$hdir/etc-work" "$hdir/hw" "$hdir/hw.mnt"
+  mkdir -p "$hdir/root" "$hdir/etc-upper" "$hdir/etc-work" "$hdir/varlib-upper" "$hdir/varlib-work" "$hdir/hw" "$hdir/hw.mnt"
   # 0711: users other than root (pltuser) running the emulated ethtool must reach hw.py and hw/.
   chmod 0711 "$dir/hosts" "$hdir"
   chmod 0755 "$hdir/root" "$hdir/etc-upper" "$hdir/hw"
@@ -275,6 +275,8 @@ hw='$hdir/hw.mnt'
 # The host's own /etc: reads fall through to the machine's, writes (sysctl.d files, systemd
 # units, udev rules, /etc/default) land in this host's upper dir and nowhere else.
 mount -t overlay overlay -o 'lowerdir=/etc,upperdir=$hdir/etc-upper,workdir=$hdir/etc-work' /etc
+# Its own /var/lib too: state a host keeps (the tuning ledgers in /var/lib/pulumi-linux-tuning).
+mount -t overlay overlay -o 'lowerdir=/var/lib,upperdir=$hdir/varlib-upper,workdir=$hdir/varlib-work' /var/lib
 # Emulated hardware (hw.py), over the very paths tools read on real machines.
 mount --bind "\$hw/cpu" /sys/devices/system/cpu
 if [ -d /sys/devices/system/node ]; then mount --bind "\$hw/node" /sys/devices/system/node; fi

@@ -12,7 +12,7 @@ function snapshot(values: Record<string, string | null>, ownFile: string | null 
     for (const [k, v] of Object.entries(values)) {
         map.set(k, v === null ? { state: "missing" } : { state: "value", value: v });
     }
-    return { values: map, ownFile, otherWriters: [] };
+    return { values: map, ownFile, otherWriters: [], ledgers: new Map() };
 }
 
 describe("SysctlSet planning", function () {

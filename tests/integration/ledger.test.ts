@@ -1,0 +1,109 @@
+import { strict as assert } from "assert";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { SysctlSet } from "../../provider";
+import * as sysctlHandlers from "../../provider/sysctl/handlers";
+import { LEDGER_DIR } from "../../provider/sysctl/ledger";
+import { labStack } from "./engine";
+import { Lab, LabHost, connectionTo, labDown, labUp, onHost, setSysctlOn, sysctlOn } from "./lab";
+import { collect, expectFailure } from "./support";
+
+const FIN = "net.ipv4.tcp_fin_timeout";
+
+describe("the host-side ledger: originals that survive an interrupted run, one owner per key", function () {
+    this.timeout(10 * 60 * 1000);
+    let lab: Lab;
+    let host: LabHost;
+    let original: string;
+    const ledgers = () => onHost(lab, host, ["sh", "-c", `ls ${LEDGER_DIR} 2>/dev/null || true`]).trim();
+
+    before(function () {
+        lab = labUp(1);
+        [host] = lab.hosts;
+        original = sysctlOn(lab, host, FIN);
+    });
+    after(function () {
+        if (lab) {
+            labDown(lab);
+        }
+    });
+    afterEach(function () {
+        assert.equal(sysctlOn(lab, host, FIN), original, "every test gives the host its value back");
+        assert.equal(ledgers(), "", "and leaves no ledger behind");
+    });
+
+    const fin = (stack: Stack | undefined, value: number, extra: Record<string, unknown> = {}) => {
+        void stack;
+        return new SysctlSet("fin", { connection: connectionTo(lab, host), settings: { [FIN]: value }, persist: false, ...extra });
+    };
+
+    it("a create whose run died after the host changed takes the true originals from the ledger", async function () {
+        // What a provider process does before it is killed: the host is tuned, the engine never
+        // recorded the resource. Same code path, same owner (project/stack/name) as the stack below.
+        await sysctlHandlers.create({
+            connection: connectionTo(lab, host),
+            settings: { [FIN]: 21 },
+            persist: false,
+            resourceName: "fin",
+            owner: "ledger-interrupted/lab/fin",
+        });
+        assert.equal(sysctlOn(lab, host, FIN), "21");
+        assert.match(ledgers(), /ledger-interrupted_lab_fin\.ledger/);
+
+        const stack = await labStack("ledger-interrupted", async () => ({ originals: fin(undefined, 21).originals }));
+        const up = await stack.up();
+        assert.deepEqual(up.outputs.originals.value, { [FIN]: original }, "not the 21 the interrupted run left");
+        await stack.destroy();
+        assert.equal(sysctlOn(lab, host, FIN), original);
+    });
+
+    it("a second stack setting the same key is refused at preview naming the owner; takeOver moves it with its original", async function () {
+        const a = await labStack("ledger-a", async () => {
+            fin(undefined, 20);
+        });
+        const b = await labStack("ledger-b", async () => {
+            fin(undefined, 25);
+        });
+        try {
+            await a.up();
+            const out = collect();
+            const message = await expectFailure(b.preview({ onOutput: out.onOutput }));
+            assert.match(message + out.text(), /net\.ipv4\.tcp_fin_timeout is managed by ledger-a\/lab\/fin \(its ledger on the host\); remove it there, or set takeOver: true/);
+            assert.equal(sysctlOn(lab, host, FIN), "20", "nothing changed");
+
+            const takeOver = await labStack("ledger-b", async () => ({ originals: fin(undefined, 25, { takeOver: true }).originals }));
+            const up = await takeOver.up();
+            assert.equal(sysctlOn(lab, host, FIN), "25");
+            assert.deepEqual(up.outputs.originals.value, { [FIN]: original }, "the host's own value, not ledger-a's 20");
+            await a.destroy();
+            assert.equal(sysctlOn(lab, host, FIN), "25", "ledger-a no longer owns the key: its destroy leaves it to ledger-b");
+            await takeOver.destroy();
+        } finally {
+            await a.destroy().catch(() => undefined);
+            await b.destroy().catch(() => undefined);
+        }
+    });
+
+    it("two SysctlSets of one program declaring one key on one host fail the preview", async function () {
+        const stack = await labStack("ledger-twice", async () => {
+            new SysctlSet("fin-1", { connection: connectionTo(lab, host), settings: { [FIN]: 20 }, persist: false });
+            new SysctlSet("fin-2", { connection: connectionTo(lab, host), settings: { [FIN]: 25 }, persist: false });
+        });
+        const out = collect();
+        const message = await expectFailure(stack.preview({ onOutput: out.onOutput }));
+        assert.match(message + out.text(), /net\.ipv4\.tcp_fin_timeout is also declared by ledger-twice\/lab\/fin-[12] in this program; one owner per key/);
+    });
+
+    it("refresh reports a ledger that went missing", async function () {
+        const stack = await labStack("ledger-refresh", async () => ({ status: fin(undefined, 22).ledgerStatus }));
+        try {
+            await stack.up();
+            onHost(lab, host, ["sh", "-c", `rm -f ${LEDGER_DIR}/*.ledger`]);
+            await stack.refresh();
+            const up = await stack.up();
+            assert.match(String(up.outputs.status.value), /^missing: \/var\/lib\/pulumi-linux-tuning\/sysctl\/ledger-refresh_lab_fin\.ledger$/);
+        } finally {
+            setSysctlOn(lab, host, FIN, "22");
+            await stack.destroy();
+        }
+    });
+});

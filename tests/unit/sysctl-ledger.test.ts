@@ -1,0 +1,64 @@
+import { strict as assert } from "assert";
+import { LEDGER_DIR, claimInRun, ledgerPath, parseLedgerLines, renderLedger } from "../../provider/sysctl/ledger";
+import { planApply, planRestore } from "../../provider/sysctl/plan";
+import { HostSnapshot, LiveValue, OwnedKeyError, parseReadOutput } from "../../provider/sysctl/remote";
+import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
+
+const inputs = (owner: string, extra: Record<string, unknown> = {}) =>
+    sysctlSetInputsSchema.parse({ resourceName: owner.split("/").pop(), owner, settings: { "net.ipv4.tcp_fin_timeout": 20, "net.core.somaxconn": 8192 }, ...extra });
+
+/** A host snapshot whose ledgers are given as rendered files, through the read program's own parser. */
+function host(values: Record<string, string>, ledgers: Record<string, { owner: string; originals: Record<string, string> }>): HostSnapshot {
+    const lines = [
+        ...Object.entries(values).map(([k, v]) => `value\t${k.replace(/\./g, "/")}\t${v}`),
+        ...Object.entries(ledgers).flatMap(([owner, l]) => renderLedger(l).trimEnd().split("\n").map((line) => `ledger\t${ledgerPath(owner)}\t${line}`)),
+    ];
+    const snapshot = parseReadOutput(lines.join("\n"));
+    return { ...snapshot, values: new Map<string, LiveValue>(snapshot.values) };
+}
+
+describe("SysctlSet ledger", function () {
+    it("names one file per owner under the fixed directory, safe and bounded", function () {
+        assert.equal(ledgerPath("proj/lab/tune h1"), `${LEDGER_DIR}/proj_lab_tune_h1.ledger`);
+        assert.equal(ledgerPath("../../etc/passwd"), `${LEDGER_DIR}/_.._etc_passwd.ledger`);
+        const long = ledgerPath("p/s/" + "x".repeat(500));
+        assert.ok(long.length < 255 + LEDGER_DIR.length && long.endsWith(".ledger"));
+        assert.notEqual(ledgerPath("p/s/" + "x".repeat(500)), ledgerPath("p/s/" + "x".repeat(501)));
+    });
+
+    it("round-trips owner and originals through the read program's lines", function () {
+        const rendered = renderLedger({ owner: "p/s/a", originals: { "net.ipv4.tcp_rmem": "4096 131072 6291456", "net.core.somaxconn": "4096" } });
+        const parsed = parseLedgerLines(rendered.trimEnd().split("\n").map((line) => ["/f", ...line.split("\t")]));
+        assert.deepEqual(parsed.get("/f"), { owner: "p/s/a", originals: { "net.ipv4.tcp_rmem": "4096 131072 6291456", "net.core.somaxconn": "4096" } });
+    });
+
+    it("a create after an interrupted run takes the originals from its own ledger, not the tuned live values", function () {
+        const snapshot = host({ "net.ipv4.tcp_fin_timeout": "20", "net.core.somaxconn": "8192" }, { "p/s/a": { owner: "p/s/a", originals: { "net.ipv4.tcp_fin_timeout": "60", "net.core.somaxconn": "4096" } } });
+        const plan = planApply(inputs("p/s/a"), snapshot, "h1");
+        assert.deepEqual(plan.record.originals, { "net.ipv4.tcp_fin_timeout": "60", "net.core.somaxconn": "4096" });
+        assert.equal(plan.ledger.path, ledgerPath("p/s/a"));
+        assert.match(plan.ledger.record ?? "", /^key\tnet\/ipv4\/tcp_fin_timeout\t60$/m);
+    });
+
+    it("refuses a key another owner's ledger holds, naming the owner; takeOver brings its original along", function () {
+        const snapshot = host({ "net.ipv4.tcp_fin_timeout": "25", "net.core.somaxconn": "4096" }, { "q/t/b": { owner: "q/t/b", originals: { "net.ipv4.tcp_fin_timeout": "60" } } });
+        assert.throws(() => planApply(inputs("p/s/a"), snapshot, "h1"), (e: Error) => e instanceof OwnedKeyError && /h1: net\.ipv4\.tcp_fin_timeout is managed by q\/t\/b; .*takeOver: true/.test(e.message));
+        const plan = planApply(inputs("p/s/a", { takeOver: true }), snapshot, "h1");
+        assert.equal(plan.record.originals["net.ipv4.tcp_fin_timeout"], "60");
+        assert.equal(plan.ledger.takeOver, true);
+    });
+
+    it("a delete restores only the keys still in its ledger, then removes the ledger", function () {
+        const snapshot = host({ "net.ipv4.tcp_fin_timeout": "25", "net.core.somaxconn": "8192" }, { "p/s/a": { owner: "p/s/a", originals: { "net.core.somaxconn": "4096" } } });
+        const plan = planRestore({ originals: { "net.ipv4.tcp_fin_timeout": "60", "net.core.somaxconn": "4096" }, skipped: [], ledgerFile: ledgerPath("p/s/a") }, snapshot, true);
+        assert.deepEqual(plan.writes, [{ key: "net.core.somaxconn", value: "4096" }], "tcp_fin_timeout was taken over: left to its new owner");
+        assert.deepEqual(plan.ledger, { path: ledgerPath("p/s/a") });
+    });
+
+    it("sees two owners of one key on one host within a run", function () {
+        assert.equal(claimInRun("h9:22", "net.core.somaxconn", "p/s/a"), undefined);
+        assert.equal(claimInRun("h9:22", "net.core.somaxconn", "p/s/a"), undefined, "the same owner again is fine");
+        assert.equal(claimInRun("h9:22", "net.core.somaxconn", "p/s/b"), "p/s/a");
+        assert.equal(claimInRun("h8:22", "net.core.somaxconn", "p/s/b"), undefined, "another host");
+    });
+});
