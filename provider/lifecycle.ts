@@ -25,22 +25,30 @@ export interface DiffSpec<I extends { connection?: Connection }> {
 }
 
 /**
+ * A different host, port or proxy replaces the resource; the old one is deleted first. A new route
+ * to the same machine (an IP becoming a name, a bastion added) would otherwise create the new
+ * resource over the tuned host — recording tuned values as originals — and then let the old one's
+ * delete undo it.
+ */
+export const REPLACE_HOST: dynamic.DiffResult = { changes: true, replaces: ["connection"], deleteBeforeReplace: true };
+
+/**
  * Every resource's diff: a different host (or interface) replaces; changed inputs or drift seen
  * by a refresh update; otherwise one live read, so plain `pulumi preview` flags a host that
  * drifted and prints how (the provider's output shows as a diagnostic).
  */
 export async function diffResource<I extends { connection?: Connection }>(spec: DiffSpec<I>): Promise<dynamic.DiffResult> {
     if (containsUnknown(spec.news.connection)) {
-        return { changes: true, replaces: ["connection"] };
+        return REPLACE_HOST;
     }
     const inputs = spec.parse(spec.news);
     const old = spec.parse(spec.olds);
     if (hostIdentity(parseChecked(optionalConnectionSchema, spec.olds.connection)) !== hostIdentity(inputs.connection)) {
-        return { changes: true, replaces: ["connection"] };
+        return REPLACE_HOST;
     }
     const renamed = (spec.identity ?? []).filter((f) => JSON.stringify(old[f]) !== JSON.stringify(inputs[f]));
     if (renamed.length > 0) {
-        return { changes: true, replaces: renamed };
+        return { changes: true, replaces: renamed, deleteBeforeReplace: true };
     }
     if (containsUnknown(spec.news) || spec.recordedDrift(inputs) || spec.fields.some((f) => JSON.stringify(old[f]) !== JSON.stringify(inputs[f]))) {
         return { changes: true };

@@ -34,17 +34,21 @@ async function fleetStack(stackName: string, dir: string): Promise<Stack> {
 }
 
 /** The stack's fleet config, secrets decrypted: what the default program would see. */
-async function stackFleetConfig(stackName: string, dir: string): Promise<{ config: FleetConfigInput; privateKey?: string }> {
+async function stackFleetConfig(stackName: string, dir: string): Promise<{ config: FleetConfigInput; privateKey?: string; secret: Set<string> }> {
     const workspace = await LocalWorkspace.create({ workDir: dir });
     const all = await workspace.getAllConfig(stackName);
     const config: Record<string, unknown> = {};
+    const secret = new Set<string>();
     for (const key of FLEET_KEYS) {
         const entry = all[`${NAMESPACE}:${key}`];
         if (entry) {
             config[key] = JSON.parse(entry.value);
+            if (entry.secret) {
+                secret.add(key);
+            }
         }
     }
-    return { config: config as FleetConfigInput, privateKey: all[`${NAMESPACE}:sshPrivateKey`]?.value };
+    return { config: config as FleetConfigInput, privateKey: all[`${NAMESPACE}:sshPrivateKey`]?.value, secret };
 }
 
 /** No colour codes: the tables go to logs and CI output as often as to a terminal. */
@@ -101,7 +105,7 @@ async function drift(opts: { stack?: string; cwd: string; json?: boolean; merge?
 }
 
 async function shard(opts: { stack: string; by: string; cwd: string }): Promise<number> {
-    const { config, privateKey } = await stackFleetConfig(opts.stack, opts.cwd);
+    const { config, privateKey, secret } = await stackFleetConfig(opts.stack, opts.cwd);
     const fleet = parseFleetConfig(config);
     const groups = new Map<string, FleetConfigInput["hosts"]>();
     for (const host of config.hosts) {
@@ -119,7 +123,7 @@ async function shard(opts: { stack: string; by: string; cwd: string }): Promise<
         for (const key of FLEET_KEYS) {
             const v = key === "hosts" ? hosts : key === "rollout" ? fleet.rollout : config[key];
             if (v !== undefined) {
-                values[`${NAMESPACE}:${key}`] = { value: JSON.stringify(v) };
+                values[`${NAMESPACE}:${key}`] = { value: JSON.stringify(v), secret: secret.has(key) };
             }
         }
         if (privateKey) {

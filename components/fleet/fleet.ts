@@ -44,7 +44,7 @@ export class Fleet extends pulumi.ComponentResource {
                 const connection = asRunError(() => connectionOf(this.config, host, privateKey));
                 const tuning = new HostTuning(`${name}-${host.name}`, { connection, admitted, ...assigned.get(host.name)!.parts }, { parent: this, dependsOn: previous ? [previous] : [] });
                 this.hosts[host.name] = tuning;
-                return { name: host.name, connection, interface: host.facts.interface, status: tuning.status, parts: tuning.parts };
+                return { name: host.name, connection, interface: host.facts.interface, status: tuning.status, parts: tuning.parts, revision: tuning.revision };
             });
             previous = new WaveGate(`${name}-wave-${wave.number}`, { wave: wave.number, hosts: members, maxFailures: wave.maxFailures, healthCheck: this.config.rollout.healthCheck, counterConditions: this.config.rollout.counterConditions, admitted }, { parent: this });
             gates.push(previous);

@@ -68,10 +68,12 @@ export function parseInterrupts(text: string, iface: string): Record<string, num
     const [header, ...rows] = text.split("\n");
     const cpus = (header ?? "").trim().split(/\s+/).filter((c) => /^CPU\d+$/.test(c));
     const counters: Record<string, number> = {};
+    // "eth1", "eth1-TxRx-0", "eth1@pci…", not "eth10" or "eth1.100"; a virtio NIC's queues are named after its device.
+    const own = new RegExp(`^${iface.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}([-_@].*)?$`);
     for (const row of rows) {
         const cols = row.trim().split(/\s+/);
         const name = cols[cols.length - 1] ?? "";
-        if (!/^\d+:$/.test(cols[0] ?? "") || !(name.includes(iface) || /^virtio\d+-input/.test(name))) {
+        if (!/^\d+:$/.test(cols[0] ?? "") || !(own.test(name) || /^virtio\d+-input/.test(name))) {
             continue;
         }
         cpus.forEach((cpu, i) => {

@@ -1,11 +1,17 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { createHash } from "crypto";
 import { CheckFailure, checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import * as cpuGovernor from "../cpu-governor/handlers";
 import * as irq from "../irq/handlers";
 import * as nic from "../nic/handlers";
 import * as sysctl from "../sysctl/handlers";
+import { sysctlSetInputsSchema } from "../sysctl/schema";
+import { nicRingConfigInputsSchema } from "../nic/schema";
+import { irqAffinityInputsSchema } from "../irq/schema";
+import { cpuGovernorInputsSchema } from "../cpu-governor/schema";
+import type { z } from "zod";
 import { hostIdentity, optionalConnectionSchema } from "../transport/connection";
-import { plainState } from "../lifecycle";
+import { REPLACE_HOST, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
 import { droppedParts, partInputs, partRenamed, recordOf, skippedOf, warningsOf, withConnection } from "./plan";
 import { APPLIED, HostTuningInputs, NOT_ATTEMPTED, PART_ORDER, PartName, PartRecords, hostTuningInputsSchema } from "./schema";
@@ -30,6 +36,8 @@ interface PartHandlers {
 
 const HANDLERS: Record<PartName, PartHandlers> = { sysctls: sysctl, nic, irqs: irq, governor: cpuGovernor };
 
+const PART_SCHEMAS: Record<PartName, z.ZodType> = { sysctls: sysctlSetInputsSchema, nic: nicRingConfigInputsSchema, irqs: irqAffinityInputsSchema, governor: cpuGovernorInputsSchema };
+
 const INPUT_FIELDS = ["connection", "resourceName", "owner", "admitted", ...PART_ORDER] as const;
 
 function inputsOf(props: Record<string, unknown>): Record<string, unknown> {
@@ -51,10 +59,13 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
         if (!inputs[part] || containsUnknown(inputs[part])) {
             continue;
         }
-        // A part that existed before is checked as an existing resource (no extra host read for ownership).
+        const news = partInputs(inputs, part, raw.connection, {});
+        // The parts' own checks read the host (maxima, online CPUs, owners): only once the host's
+        // wave is admitted. Until then, grammar only: a held host is never contacted.
         const partOlds = (olds[part] as Record<string, unknown> | undefined) ?? {};
-        const result = await HANDLERS[part].check(partOlds, partInputs(inputs, part, raw.connection, {}));
-        for (const failure of result.failures ?? []) {
+        const admitted = raw.admitted === undefined || raw.admitted === true;
+        const partFailures = admitted ? ((await HANDLERS[part].check(partOlds, news)).failures ?? []) : checkFailures(PART_SCHEMAS[part], news);
+        for (const failure of partFailures) {
             // The connection is checked once, above; each part reports only its own properties.
             if (!/^(connection|resourceName)\b/.test(failure.property)) {
                 failures.push({ property: `${part}.${failure.property}`, reason: failure.reason });
@@ -66,22 +77,22 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
 
 export async function diff(_id: string, olds: Record<string, unknown>, rawNews: Record<string, unknown>): Promise<dynamic.DiffResult> {
     const news = withoutEngineKeys(rawNews);
-    if (containsUnknown(news.connection)) {
-        return { changes: true, replaces: ["connection"] };
-    }
-    const oldConnection = parseChecked(optionalConnectionSchema, olds.connection);
-    const inputs = parse(news);
-    if (hostIdentity(oldConnection) !== hostIdentity(inputs.connection)) {
-        return { changes: true, replaces: ["connection"] };
-    }
     if (news.admitted === false) {
         // Held behind an earlier wave's gate: nothing is touched, whatever changed.
         return { changes: false };
+    }
+    if (containsUnknown(news.connection)) {
+        return REPLACE_HOST;
+    }
+    const oldConnection = parseChecked(optionalConnectionSchema, olds.connection);
+    if (hostIdentity(oldConnection) !== hostIdentity(parseChecked(optionalConnectionSchema, news.connection))) {
+        return REPLACE_HOST;
     }
     const drifted = (olds.drifted as string[] | undefined) ?? [];
     if (containsUnknown(news) || olds.status !== APPLIED || drifted.length > 0) {
         return { changes: true };
     }
+    const inputs = parse(news);
     const parts = partsOf(olds);
     if (PART_ORDER.some((p) => Boolean(parts[p]) !== Boolean(inputs[p]))) {
         return { changes: true };
@@ -135,10 +146,13 @@ async function apply(raw: Record<string, unknown>, olds?: Record<string, unknown
         failure = `${step}: ${(e as Error).message}`;
         console.log(`${hostIdentity(inputs.connection)}: failed: ${failure}`);
     }
+    const status = failure ? `failed: ${failure}` : APPLIED;
     return {
         ...base,
         parts,
-        status: failure ? `failed: ${failure}` : APPLIED,
+        // What the gate watches: changes with the declared parts and the outcome, not with a refresh.
+        revision: createHash("sha256").update(JSON.stringify({ declared: inputsOf(raw), status })).digest("hex").slice(0, 16),
+        status,
         skipped: skippedOf(parts),
         drifted: [],
         warnings: warningsOf(parts),

@@ -38,6 +38,8 @@ export class HostTuning extends pulumi.dynamic.Resource {
     /** How the host differed from state at the last refresh. */
     declare public readonly drifted: pulumi.Output<string[]>;
     declare public readonly warnings: pulumi.Output<string[]>;
+    /** Changes when the declared parts or the apply's outcome change (a refresh leaves it). */
+    declare public readonly revision: pulumi.Output<string>;
 
     constructor(name: string, args: HostTuningArgs, opts?: pulumi.CustomResourceOptions) {
         super(
@@ -54,6 +56,7 @@ export class HostTuning extends pulumi.dynamic.Resource {
                 drifted: undefined,
                 warnings: undefined,
                 hostId: undefined,
+                revision: undefined,
             },
             opts,
             "linux-tuning",

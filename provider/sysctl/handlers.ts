@@ -95,6 +95,8 @@ async function apply(raw: Record<string, unknown>, previous?: SysctlSetRecord) {
         console.log(warning);
     }
     const outcome = await applyToHost(transport, plan.writes, plan.file, plan.ledger);
+    // The ledger was just written with these originals.
+    snapshot.ledgers.set(plan.ledger.path, { owner: ownerOf(inputs), originals: plan.record.originals });
     const ownFile = plan.file.write ? plan.file.write.content : inputs.persist ? snapshot.ownFile : undefined;
     const after = afterApply(snapshot, outcome.readBack, ownFile);
     for (const write of plan.writes) {
@@ -104,7 +106,7 @@ async function apply(raw: Record<string, unknown>, previous?: SysctlSetRecord) {
         }
     }
     const persistedContent = inputs.persist ? (ownFile ?? undefined) : undefined;
-    return outputs(raw, inputs, plan.record, after, persistedContent, plan.warnings);
+    return { ...outputs(raw, inputs, plan.record, after, persistedContent, plan.warnings), ledgerStatus: ledgerStatus(plan.record, after) };
 }
 
 /**

@@ -27,6 +27,12 @@ function recorded(props: Record<string, unknown>): Record<string, unknown> {
     return { ...inputsOf(props), hosts };
 }
 
+/** What decides a re-run: the hosts' revisions and statuses, not their parts' volatile outputs (a refresh changes those). */
+function judged(props: Record<string, unknown>): string {
+    const { hosts, ...rest } = recorded(props);
+    return JSON.stringify({ ...rest, hosts: (hosts as Record<string, unknown>[]).map(({ parts, ...h }) => (void parts, h)) });
+}
+
 const parse = (props: Record<string, unknown>): WaveGateInputs => parseChecked(waveGateInputsSchema, inputsOf(props));
 
 /**
@@ -84,7 +90,8 @@ async function judge(host: GateHost, probes: HealthProbe[]): Promise<HostVerdict
 async function run(raw: Record<string, unknown>): Promise<Record<string, unknown>> {
     const inputs = parse(raw);
     if (!inputs.admitted) {
-        const results = inputs.hosts.map((h): HostVerdict => ({ host: h.name, status: NOT_ATTEMPTED, drifted: [] }));
+        // A held host may carry tuning from an earlier run: say so, rather than hide it.
+        const results = inputs.hosts.map((h): HostVerdict => ({ host: h.name, status: h.status === APPLIED ? `${NOT_ATTEMPTED} in this run (applied earlier)` : NOT_ATTEMPTED, drifted: [] }));
         return { ...recorded(raw), passed: false, outcome: `wave ${inputs.wave}: not attempted: an earlier wave halted`, failed: 0, allowed: 0, results };
     }
     const probes = [
@@ -113,15 +120,15 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
  * or did not pass: a fixed host or check is re-judged, and later waves resume.
  */
 export async function diff(_id: string, olds: Record<string, unknown>, rawNews: Record<string, unknown>): Promise<dynamic.DiffResult> {
-    const news = recorded(withoutEngineKeys(rawNews));
-    if (containsUnknown(news)) {
+    const news = withoutEngineKeys(rawNews);
+    if (containsUnknown(recorded(news))) {
         return { changes: true };
     }
     if (news.admitted === false && olds.admitted === false) {
         return { changes: false };
     }
     const unsettled = olds.passed !== true || Number(olds.failed ?? 0) > 0;
-    return { changes: unsettled || JSON.stringify(recorded(olds)) !== JSON.stringify(news) };
+    return { changes: unsettled || judged(olds) !== judged(news) };
 }
 
 export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {

@@ -3,7 +3,8 @@ import { FailureBudget, HostVerdict } from "./schema";
 /**
  * Failed hosts a wave may have and still let the next one start. A count is the number of
  * hosts; a percentage follows Ansible's max_fail_percentage: the wave stops only when the failed
- * share *exceeds* it, so "25%" of a 4-host wave allows 1.
+ * share *exceeds* it, so "25%" of a 4-host wave allows 1. A wave whose every host failed stops
+ * regardless (waveOutcome), as an Ansible batch does.
  */
 export function allowedFailures(budget: FailureBudget, waveSize: number): number {
     if (typeof budget === "number") {
@@ -23,7 +24,8 @@ export interface WaveOutcome {
 export function waveOutcome(wave: number, verdicts: readonly HostVerdict[], budget: FailureBudget): WaveOutcome {
     const failed = verdicts.filter((v) => v.status !== "applied").length;
     const allowed = allowedFailures(budget, verdicts.length);
-    const passed = failed <= allowed;
+    // As Ansible: a batch in which every host failed stops the play, whatever the percentage.
+    const passed = failed <= allowed && (failed < verdicts.length || verdicts.length === 0);
     const counts = `${verdicts.length - failed} of ${verdicts.length} hosts healthy, ${failed} failed, budget ${allowed}`;
     return { passed, failed, allowed, summary: `wave ${wave}: ${passed ? "passed" : "halted"}: ${counts}` };
 }

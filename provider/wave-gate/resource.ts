@@ -6,8 +6,10 @@ import type { FailureBudget, HostVerdict } from "./schema";
 export interface HealthCheckArgs {
     /** A shell command line run on each host of the wave; exit status 0 means healthy. */
     create: string;
-    environment?: Record<string, string>;
-    stdin?: string;
+    /** Kept secret in state (tokens often live here). */
+    environment?: pulumi.Input<Record<string, string>>;
+    /** Kept secret in state. */
+    stdin?: pulumi.Input<string>;
     /** Per attempt. Default 30. */
     timeoutSeconds?: number;
     /** Wait after the wave is applied, before the first attempt. Default 0. */
@@ -31,6 +33,7 @@ export interface WaveGateHostArgs {
     connection?: pulumi.Input<ConnectionArgs>;
     status: pulumi.Input<string>;
     parts: pulumi.Input<unknown>;
+    revision?: pulumi.Input<string>;
 }
 
 export interface WaveGateArgs {
@@ -62,13 +65,18 @@ export class WaveGate extends pulumi.dynamic.Resource {
             {
                 ...args,
                 hosts: args.hosts.map((h) => ({ ...h, connection: secretConnection(h.connection) })),
+                healthCheck: args.healthCheck && {
+                    ...args.healthCheck,
+                    environment: args.healthCheck.environment === undefined ? undefined : pulumi.secret(args.healthCheck.environment),
+                    stdin: args.healthCheck.stdin === undefined ? undefined : pulumi.secret(args.healthCheck.stdin),
+                },
                 passed: undefined,
                 outcome: undefined,
                 failed: undefined,
                 allowed: undefined,
                 results: undefined,
             },
-            opts,
+            { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "healthCheck"] },
             "linux-tuning",
             "WaveGate",
         );

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { interfaceName } from "../nic/schema";
 import { optionalConnectionSchema } from "../transport/connection";
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "must be an environment variable name");
@@ -52,8 +53,10 @@ const gateHostSchema = z
         status: z.string(),
         /** The host's HostTuning parts, to verify against a fresh read. */
         parts: z.record(z.string(), z.unknown()),
+        /** The host's HostTuning revision: a new one re-runs the gate. */
+        revision: z.string().optional(),
         /** The NIC whose counters (drops, per-CPU interrupts) conditions may name. */
-        interface: z.string().optional(),
+        interface: interfaceName.optional(),
     })
     .strict();
 

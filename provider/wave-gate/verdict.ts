@@ -16,7 +16,7 @@ interface WaveResult {
 }
 
 export function haltMessage(waves: readonly WaveResult[]): string | undefined {
-    const halted = waves.find((w) => !w.passed && w.results.some((r) => r.status !== "not attempted"));
+    const halted = waves.find((w) => !w.passed && w.results.some((r) => !r.status.startsWith("not attempted")));
     if (!halted) {
         return undefined;
     }

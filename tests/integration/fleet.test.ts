@@ -132,7 +132,13 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
         onHost(lab, canary, ["sh", "-c", `echo 'disk full' > ${UNHEALTHY}`]);
         const stack = await fleetStack("fleet-canary", { ...labFleetConfig(lab), rollout: { serial: [1, "25%", "100%"], healthCheck: HEALTH_CHECK } });
         try {
+            const connections = rest.map((h) => sshConnectionCount(lab, h));
             const message = await expectFailure(stack.up());
+            assert.deepEqual(
+                rest.map((h) => sshConnectionCount(lab, h)),
+                connections,
+                "no host of a held wave was even contacted (sshd's own log)",
+            );
             assert.match(message, /rollout halted: wave 1/);
             assert.match(message, /h1: failed: health check exited with status 1: unhealthy: disk full/);
             untouched(rest);

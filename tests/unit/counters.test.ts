@@ -37,7 +37,11 @@ describe("counters: parsing the kernel's files", function () {
         assert.equal(softnet["softnet.time_squeeze"], 5);
         assert.equal(softnet["softnet.cpu2.time_squeeze"], 3, "the CPU id column, not the row");
         assert.deepEqual(parseEthtoolStats("NIC statistics:\n     rx_missed_errors: 12\n     rx_queue_0_drops: 3\n", "ens1"), { "nic.ens1.rx_missed_errors": 12, "nic.ens1.rx_queue_0_drops": 3 });
-        assert.deepEqual(parseInterrupts("           CPU0       CPU1\n 30:        100          2   PCI-MSI  eth1-TxRx-0\n 31:          1          0   PCI-MSI  eth1-TxRx-1\n 40:          9          9   PCI-MSI  nvme0q1\n", "eth1"), { "irq.eth1.cpu0": 101, "irq.eth1.cpu1": 2 });
+        assert.deepEqual(
+            parseInterrupts("           CPU0       CPU1\n 30:        100          2   PCI-MSI  eth1-TxRx-0\n 31:          1          0   PCI-MSI  eth1-TxRx-1\n 32:        500        500   PCI-MSI  eth10-TxRx-0\n 40:          9          9   PCI-MSI  nvme0q1\n", "eth1"),
+            { "irq.eth1.cpu0": 101, "irq.eth1.cpu1": 2 },
+            "eth10's queues are not eth1's",
+        );
     });
 });
 

@@ -49,14 +49,18 @@ describe("fleet: waves", function () {
 });
 
 describe("fleet: failure budget (Ansible's max_fail_percentage)", function () {
-    it("a wave halts only when the failed share exceeds the percentage", function () {
+    it("a wave halts when the failed share exceeds the percentage, or when every host of it failed", function () {
         fc.assert(
             fc.property(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 0, max: 100 }), fc.nat(), (size, percent, f) => {
                 const failed = f % (size + 1);
-                const halts = (failed / size) * 100 > percent;
-                assert.equal(failed > allowedFailures(`${percent}%`, size), halts, `${failed}/${size} at ${percent}%`);
+                assert.equal(failed > allowedFailures(`${percent}%`, size), (failed / size) * 100 > percent, `${failed}/${size} at ${percent}%`);
+                const verdicts = Array.from({ length: size }, (_, i) => ({ host: `h${i}`, status: i < failed ? "failed: x" : "applied", drifted: [] }));
+                const halts = (failed / size) * 100 > percent || failed === size;
+                assert.equal(waveOutcome(1, verdicts, `${percent}%`).passed, !halts, `${failed}/${size} at ${percent}%`);
             }),
         );
+        const canary = [{ host: "h1", status: "failed: x", drifted: [] }];
+        assert.equal(waveOutcome(1, canary, 1).passed, false, "a failed canary stops the rollout even under a budget of 1");
         assert.equal(allowedFailures("25%", 4), 1);
         assert.equal(allowedFailures(2, 4), 2);
     });
