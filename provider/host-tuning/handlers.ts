@@ -64,7 +64,9 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
         // wave is admitted. Until then, grammar only: a held host is never contacted.
         const partOlds = (olds[part] as Record<string, unknown> | undefined) ?? {};
         const admitted = raw.admitted === undefined || raw.admitted === true;
-        const partFailures = admitted ? ((await HANDLERS[part].check(partOlds, news)).failures ?? []) : checkFailures(PART_SCHEMAS[part], news);
+        // The fleet names drift in its gates and refresh: no per-part drift read at check.
+        const partCheck = part === "sysctls" ? (o: Record<string, unknown>, n: Record<string, unknown>) => sysctl.checkSysctls(o, n, false) : HANDLERS[part].check;
+        const partFailures = admitted ? ((await partCheck(partOlds, news)).failures ?? []) : checkFailures(PART_SCHEMAS[part], news);
         for (const failure of partFailures) {
             // The connection is checked once, above; each part reports only its own properties.
             if (!/^(connection|resourceName)\b/.test(failure.property)) {

@@ -115,7 +115,14 @@ async function apply(raw: Record<string, unknown>, previous?: SysctlSetRecord) {
  * the owner. An existing resource's ownership is checked again under the host's ledger lock at
  * apply.
  */
-export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+export const check = (olds: Record<string, unknown>, news: Record<string, unknown>) => checkSysctls(olds, news, true);
+
+/**
+ * `withDrift`: for an existing resource, read the host here and put what drifted into the inputs
+ * (`liveDrift`), so every preview mode names the drifted key — `pulumi preview --diff` shows input
+ * changes but drops the provider's own output — and diff uses it instead of reading again.
+ */
+export async function checkSysctls(olds: Record<string, unknown>, news: Record<string, unknown>, withDrift: boolean): Promise<dynamic.CheckResult> {
     const raw = inputsOf(withoutEngineKeys(news));
     const failures = checkFailures(sysctlSetInputsSchema, raw);
     if (failures.length > 0 || containsUnknown(raw)) {
@@ -138,6 +145,16 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
             }
         } catch {
             // Unreachable now: create will connect, and the apply program checks ownership again.
+        }
+    }
+    if (failures.length === 0 && withDrift && Object.keys(olds).length > 0) {
+        try {
+            const snapshot = await readHost(transport, keysToRead(inputs), inputs.persist ? persistFileOf(inputs) : undefined);
+            const absent = [...snapshot.values].filter(([, live]) => live.state !== "value").map(([key]) => key);
+            const liveDrift = describeDrift(detectDrift(inputs, snapshot, inputs.onMissing === "skip" ? absent : []));
+            return { inputs: { ...news, liveDrift }, failures };
+        } catch {
+            // Unreachable now: diff reads again and says so.
         }
     }
     return { inputs: news, failures };
@@ -169,7 +186,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         parse,
         fields: ["persist", "persistFile", "onMissing", "restoreOnDelete", "takeOver"],
         recordedDrift: (inputs) => settingsChanged(olds, inputs) || olds.persistedFileStatus === "missing" || olds.persistedFileStatus === "edited",
-        probe: (inputs) => probeDrift(olds, inputs),
+        probe: Array.isArray(news.liveDrift) ? async () => news.liveDrift as string[] : (inputs) => probeDrift(olds, inputs),
         target: (inputs) => target(inputs).target,
     });
 }

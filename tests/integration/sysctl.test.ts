@@ -101,6 +101,13 @@ describe("SysctlSet through the real engine on lab hosts", function () {
             const flagged = await stack.preview({ onOutput: plain.onOutput });
             assert.equal(flagged.changeSummary.update, 1, "plain preview flags the drifted host");
             assert.match(plain.text(), /drift: net\.core\.somaxconn live 4096, desired 8192/);
+            assert.match(plain.text(), /SysctlSet tune-h1 update \[diff: \+liveDrift\]/, "the update line itself says why");
+
+            // --diff shows the resources' inputs but not the provider's messages: the drift is an input there.
+            const withDiff = collect();
+            await stack.preview({ diff: true, onOutput: withDiff.onOutput });
+            assert.match(withDiff.text(), /\+ liveDrift\s*: \[\s*\+\s*\[0\]: "net\.core\.somaxconn live 4096, desired 8192"/);
+            assert.doesNotMatch(withDiff.text(), /tune-h2[\s\S]*liveDrift/, "h2 did not drift");
 
             const refreshed = collect();
             const withRefresh = await stack.preview({ refresh: true, diff: true, onOutput: refreshed.onOutput });
