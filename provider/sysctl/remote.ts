@@ -50,7 +50,14 @@ rollback() {
   done
   # Ledgers back as they were: ours (or none), and any whose keys a takeover moved.
   for b in "${LEDGER_DIR}"/*.ledger.prev; do [ -f "$b" ] && mv -f "$b" "\${b%.prev}"; done
-  [ -n "$created" ] && rm -f "$ledger"
+  [ -n "$created" ] && rm -f "$ledger" && tidy
+}
+# With no ledger left, the directories we made go too: the host as it was, byte for byte.
+tidy() {
+  ls "${LEDGER_DIR}"/*.ledger >/dev/null 2>&1 && return 0
+  rm -f "${LEDGER_DIR}/.lock"
+  rmdir "${LEDGER_DIR}" 2>/dev/null && rmdir "${LEDGER_DIR.slice(0, LEDGER_DIR.lastIndexOf("/"))}" 2>/dev/null
+  return 0
 }
 fail() { rollback; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
 created=
@@ -98,7 +105,7 @@ fi
 if [ "$ledger" != - ]; then
   # Everything is in: the previous ledgers are no longer needed; a delete removes ours last.
   rm -f "${LEDGER_DIR}"/*.ledger.prev
-  [ -z "$record" ] && rm -f "$ledger"
+  [ -z "$record" ] && rm -f "$ledger" && tidy
 fi
 printf 'done\\n'
 `;

@@ -1,5 +1,5 @@
 import { execFileSync } from "child_process";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { LocalWorkspace, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation";
@@ -39,13 +39,15 @@ export function storedStateText(stack: Stack): string {
     return walk(backends.get(stack)!).join("\n");
 }
 
-export async function labStack(project: string, program: PulumiFn): Promise<Stack> {
-    const root = mkdtempSync(path.join(tmpdir(), `plt-${project}-`));
+/** `root`: reuse a stack's directory (another process's, to pick up after it was killed). */
+export async function labStack(project: string, program: PulumiFn, root = mkdtempSync(path.join(tmpdir(), `plt-${project}-`))): Promise<Stack> {
     const workDir = path.join(root, "work");
     const backend = path.join(root, "state");
-    mkdirSync(workDir);
-    mkdirSync(backend);
-    symlinkSync(path.join(REPO, "node_modules"), path.join(workDir, "node_modules"));
+    if (!existsSync(workDir)) {
+        mkdirSync(workDir);
+        mkdirSync(backend);
+        symlinkSync(path.join(REPO, "node_modules"), path.join(workDir, "node_modules"));
+    }
     const bin = pulumiBin();
     const pulumiCommand = await PulumiCommand.get({ root: path.dirname(bin), skipVersionCheck: true });
     const stack = await LocalWorkspace.createOrSelectStack(
