@@ -1,6 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
 import { applyTransaction, readFiles } from "../host/files";
+import { withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
@@ -19,6 +20,7 @@ function recordOf(props: Record<string, unknown>): GovernorRecord {
         originals: (props.originals as GovernorRecord["originals"]) ?? {},
         unsupported: props.unsupported as string | undefined,
         unitFile: props.unitFile as string | undefined,
+        managedFiles: props.managedFiles as GovernorRecord["managedFiles"],
     };
 }
 
@@ -38,6 +40,9 @@ async function apply(raw: Record<string, unknown>, previous?: GovernorRecord) {
     const plan = planGovernor(inputs, snapshot, transport.target, previous);
     plan.warnings.forEach((w) => console.log(w));
     const outcome = await applyTransaction(transport, plan.writes, plan.files);
+    if (plan.record.managedFiles) {
+        plan.record.managedFiles = withCreatedDirs(plan.record.managedFiles, outcome.createdDirs);
+    }
     for (const [path, value] of outcome.after) {
         snapshot.files.set(path, value);
     }
@@ -139,6 +144,7 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
     const record = recordOf(raw);
     const transport = transportFor(inputs.connection);
     const snapshot = await readFiles(transport, readRequests(inputs));
-    const plan = planGovernorRestore(record, snapshot, inputs.restoreOnDelete, inputs.resourceName);
+    const plan = planGovernorRestore(record, snapshot, inputs.restoreOnDelete, inputs.resourceName, transport.target);
+    plan.warnings.forEach((w) => console.log(w));
     await applyTransaction(transport, plan.writes, plan.files);
 }

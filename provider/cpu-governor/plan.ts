@@ -1,6 +1,7 @@
 import type { CheckFailure } from "../check";
 import { formatCpuList, parseCpuList } from "../cpus";
 import { FileChanges, FileSnapshot, ValueWrite } from "../host/files";
+import { ABSENT, ManagedFiles, fileContent, forget, linkTo, manage, pathContentOf, planRestore } from "../host/restore";
 import { CpuGovernorInputs, preferenceList, unitName } from "./schema";
 
 export const CPU_ROOT = "/sys/devices/system/cpu";
@@ -20,6 +21,7 @@ export function readRequests(inputs: CpuGovernorInputs): string[] {
         `${CPU_ROOT}/cpu[0-9]*/cpufreq/energy_performance_preference`,
         `${CPU_ROOT}/cpu[0-9]*/cpufreq/energy_performance_available_preferences`,
         `${UNIT_DIR}/${unitName(inputs.resourceName)}`,
+        `symlink:${unitPaths(inputs.resourceName).link}`,
     ];
 }
 
@@ -37,6 +39,8 @@ export interface GovernorRecord {
     /** Why nothing was applied, under onUnsupported: "skip". */
     unsupported?: string;
     unitFile?: string;
+    /** The unit and its link as they were before this resource, and the directories it created. */
+    managedFiles?: ManagedFiles;
 }
 
 export interface GovernorPlan {
@@ -46,6 +50,16 @@ export interface GovernorPlan {
     /** Governor and EPP each CPU will have. */
     desired: { governors: PerCpu; epp: PerCpu };
     warnings: string[];
+}
+
+/** Takes the unit and its link out: each path back as it was (legacy state without a record: removed). */
+function unitRemoval(previous: GovernorRecord, snapshot: FileSnapshot, target: string, resourceName: string, removeDirs: boolean): { files: FileChanges; warnings: string[]; managed?: ManagedFiles } {
+    const paths = unitPaths(resourceName);
+    if (!previous.managedFiles) {
+        return { files: previous.unitFile ? { remove: [previous.unitFile, paths.link] } : {}, warnings: [] };
+    }
+    const restore = planRestore(previous.managedFiles, (p) => pathContentOf(snapshot, p), target, { paths: [paths.unit, paths.link], removeDirs });
+    return { files: restore.changes, warnings: restore.warnings, managed: forget(previous.managedFiles, [paths.unit, paths.link]) };
 }
 
 export class UnsupportedError extends Error {}
@@ -164,13 +178,13 @@ export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, 
     const paths = unitPaths(inputs.resourceName);
     const wantsEpp = inputs.energyPerformancePreference !== undefined;
     if (unsupported) {
-        const files: FileChanges = previous?.unitFile ? { remove: [previous.unitFile, paths.link] } : {};
+        const removal = previous?.unitFile ? unitRemoval(previous, snapshot, target, inputs.resourceName, false) : { files: {}, warnings: [], managed: previous?.managedFiles };
         return {
             writes: [],
-            files,
-            record: { originals: previous?.originals ?? {}, unsupported },
+            files: removal.files,
+            record: { originals: previous?.originals ?? {}, unsupported, managedFiles: removal.managed },
             desired: { governors: {}, epp: {} },
-            warnings: [`${target}: skipped: ${unsupported} (onUnsupported: "skip")`],
+            warnings: [`${target}: skipped: ${unsupported} (onUnsupported: "skip")`, ...removal.warnings],
         };
     }
 
@@ -206,17 +220,24 @@ export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, 
         }
     }
 
-    const files: FileChanges = {};
+    let files: FileChanges = {};
+    const warnings: string[] = [];
+    // State from before these records: the unit and link were ours, absent before.
+    let managedFiles = previous?.managedFiles ?? (previous?.unitFile ? { originals: { [paths.unit]: ABSENT, [paths.link]: ABSENT }, written: {}, createdDirs: [] } : undefined);
     if (inputs.persist) {
         const content = renderUnit(inputs.resourceName, desired);
-        if (read(snapshot, paths.unit) !== content.trim() || previous?.unitFile !== paths.unit) {
+        if (snapshot.files.get(paths.unit) !== content || pathContentOf(snapshot, paths.link).kind !== "link" || previous?.unitFile !== paths.unit) {
             files.write = [{ path: paths.unit, content }];
             files.link = [{ path: paths.link, target: paths.unit }];
         }
+        managedFiles = manage(managedFiles, (p) => pathContentOf(snapshot, p), { [paths.unit]: fileContent(content), [paths.link]: linkTo(paths.unit) });
     } else if (previous?.unitFile) {
-        files.remove = [previous.unitFile, paths.link];
+        const removal = unitRemoval(previous, snapshot, target, inputs.resourceName, false);
+        files = removal.files;
+        warnings.push(...removal.warnings);
+        managedFiles = removal.managed;
     }
-    return { writes, files, desired, warnings: [], record: { originals, unitFile: inputs.persist ? paths.unit : undefined } };
+    return { writes, files, desired, warnings, record: { originals, unitFile: inputs.persist ? paths.unit : undefined, managedFiles } };
 }
 
 function restoreWrites(id: string, original: CpuState, snapshot: FileSnapshot): ValueWrite[] {
@@ -231,10 +252,23 @@ function restoreWrites(id: string, original: CpuState, snapshot: FileSnapshot): 
     return writes;
 }
 
-/** Delete: each CPU's original governor (then EPP) back, the unit gone. */
-export function planGovernorRestore(record: GovernorRecord, snapshot: FileSnapshot, restore: boolean, resourceName: string): { writes: ValueWrite[]; files: FileChanges } {
+/**
+ * Delete: each CPU's original governor (then EPP) back; the unit and its link back as they were
+ * (gone, when they did not exist), and the directories created for them removed when empty.
+ */
+export function planGovernorRestore(
+    record: GovernorRecord,
+    snapshot: FileSnapshot,
+    restore: boolean,
+    resourceName: string,
+    target = "",
+): { writes: ValueWrite[]; files: FileChanges; warnings: string[] } {
     const writes = restore ? Object.entries(record.originals).flatMap(([id, original]) => restoreWrites(id, original, snapshot)) : [];
-    return { writes, files: record.unitFile ? { remove: [record.unitFile, unitPaths(resourceName).link] } : {} };
+    if (record.managedFiles) {
+        const plan = planRestore(record.managedFiles, (p) => pathContentOf(snapshot, p), target, { removeDirs: true });
+        return { writes, files: plan.changes, warnings: plan.warnings };
+    }
+    return { writes, files: record.unitFile ? { remove: [record.unitFile, unitPaths(resourceName).link] } : {}, warnings: [] };
 }
 
 export interface GovernorDrift {

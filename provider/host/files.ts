@@ -19,6 +19,7 @@ for arg in "$@"; do
       continue ;;
     which:*) name=\${arg#which:}; printf 'which\\t%s\\t%s\\n' "$name" "$(command -v "$name" 2>/dev/null)"; continue ;;
     readlink:*) name=\${arg#readlink:}; printf 'link\\t%s\\t%s\\n' "$name" "$(readlink -f "$name" 2>/dev/null)"; continue ;;
+    symlink:*) name=\${arg#symlink:}; [ -L "$name" ] && printf 'symlink\\t%s\\t%s\\n' "$name" "$(readlink "$name")"; continue ;;
   esac
   found=
   for f in $arg; do
@@ -46,10 +47,12 @@ export interface FileSnapshot {
     links: Map<string, string>;
     /** Argument vectors of the processes found by `pidof:NAME`. */
     cmdlines: Map<number, string[]>;
+    /** Symlink targets as stored (not resolved), for `symlink:PATH` requests; absent: not a symlink. */
+    symlinks?: Map<string, string>;
 }
 
 export function parseFileSnapshot(stdout: string): FileSnapshot {
-    const snapshot: FileSnapshot = { files: new Map(), dirs: new Map(), pids: new Map(), commands: new Map(), links: new Map(), cmdlines: new Map() };
+    const snapshot: FileSnapshot = { files: new Map(), dirs: new Map(), pids: new Map(), commands: new Map(), links: new Map(), cmdlines: new Map(), symlinks: new Map() };
     for (const line of stdout.split("\n")) {
         const [kind, name, value = ""] = line.split("\t");
         if (kind === "file") {
@@ -62,6 +65,8 @@ export function parseFileSnapshot(stdout: string): FileSnapshot {
             snapshot.commands.set(name, value.trim());
         } else if (kind === "link") {
             snapshot.links.set(name, value.trim());
+        } else if (kind === "symlink") {
+            snapshot.symlinks!.set(name, value);
         } else if (kind === "cmdline" && value) {
             snapshot.cmdlines.set(Number(name), Buffer.from(value, "base64").toString("utf8").split("\0").filter(Boolean));
         }
@@ -71,7 +76,8 @@ export function parseFileSnapshot(stdout: string): FileSnapshot {
 
 /**
  * Reads, in one command: files (glob patterns allowed), directory listings, and the requests
- * `pidof:NAME` (pids and their command lines), `which:NAME`, `readlink:PATH`.
+ * `pidof:NAME` (pids and their command lines), `which:NAME`, `readlink:PATH` (resolved),
+ * `symlink:PATH` (the link's own target, when PATH is a symlink).
  */
 export async function readFiles(transport: Transport, requests: readonly string[]): Promise<FileSnapshot> {
     const result = await transport.run(shProgram(READ_PROGRAM, "pulumi-tuning-read", requests));
@@ -82,8 +88,44 @@ export async function readFiles(transport: Transport, requests: readonly string[
 }
 
 /**
+ * Shell functions for files in /etc, shared by every apply program. Each sets `err` on failure.
+ * mkdirs DIR: `mkdir -p`, printing "created<TAB>D" for each directory it made, so a resource
+ * can remove exactly those again. put_file PATH CONTENT: atomically (temp file + rename), an
+ * existing file keeping its mode and owner. put_link PATH TARGET. rm_dirs DIR...: each one
+ * removed if it is (still) an empty directory, in the order given (deepest first).
+ */
+export const FILE_HELPERS = `
+mkdirs() {
+  _made= _d=$1
+  while [ -n "$_d" ] && [ ! -d "$_d" ]; do _made="$_d
+$_made"; _d=\${_d%/*}; done
+  err=$(mkdir -p "$1" 2>&1) || return 1
+  printf '%s' "$_made" | while IFS= read -r _d; do [ -z "$_d" ] || printf 'created\\t%s\\n' "$_d"; done
+  return 0
+}
+put_file() {
+  _dir=\${1%/*}
+  mkdirs "$_dir" || return 1
+  _mode=0644 _own=
+  if [ -e "$1" ]; then _mode=$(stat -c %a "$1") _own=$(stat -c %u:%g "$1"); fi
+  _tmp=$(mktemp "$_dir/.pulumi-tuning.XXXXXX" 2>&1) || { err=$_tmp; return 1; }
+  err=$( { printf '%s' "$2" > "$_tmp" && chmod "$_mode" "$_tmp" && { [ -z "$_own" ] || chown "$_own" "$_tmp"; } && mv -f "$_tmp" "$1"; } 2>&1 ) || { rm -f "$_tmp"; return 1; }
+}
+put_link() {
+  mkdirs "\${1%/*}" || return 1
+  err=$(ln -sfn "$2" "$1" 2>&1)
+}
+rm_dirs() {
+  for _d in "$@"; do
+    [ -d "$_d" ] && [ ! -L "$_d" ] && rmdir "$_d" 2>/dev/null && printf 'removed-dir\\t%s\\n' "$_d"
+  done
+  return 0
+}
+`;
+
+/**
  * The transaction body, shared by programs that do more first (irqbalance handling): they
- * define `undo_extra` to revert that on failure.
+ * define `undo_extra` to revert that on failure, and FILE_HELPERS.
  */
 export const TRANSACTION_BODY = `
 n=0
@@ -107,21 +149,23 @@ done
 count=$1; shift
 while [ "$count" -gt 0 ]; do
   f=$1 content=$2; shift 2; count=$((count-1))
-  dir=\${f%/*}
-  err=$( { mkdir -p "$dir" && tmp=$(mktemp "$dir/.pulumi-tuning.XXXXXX") && printf '%s' "$content" > "$tmp" && chmod 0644 "$tmp" && mv -f "$tmp" "$f"; } 2>&1 ) || { rm -f "$dir"/.pulumi-tuning.*; fail "$f" "$err"; }
+  put_file "$f" "$content" || fail "$f" "$err"
 done
 count=$1; shift
 while [ "$count" -gt 0 ]; do
   l=$1 target=$2; shift 2; count=$((count-1))
-  err=$( { mkdir -p "\${l%/*}" && ln -sfn "$target" "$l"; } 2>&1 ) || fail "$l" "$err"
+  put_link "$l" "$target" || fail "$l" "$err"
 done
-for f in "$@"; do
+count=$1; shift
+while [ "$count" -gt 0 ]; do
+  f=$1; shift; count=$((count-1))
   err=$(rm -f "$f" 2>&1) || fail "$f" "$err"
 done
+rm_dirs "$@"
 printf 'done\\n'
 `;
 
-const TRANSACTION_PROGRAM = `undo_extra() { :; }\n${TRANSACTION_BODY}`;
+const TRANSACTION_PROGRAM = `undo_extra() { :; }\n${FILE_HELPERS}\n${TRANSACTION_BODY}`;
 
 export interface ValueWrite {
     /** A sysfs/procfs file. */
@@ -135,17 +179,21 @@ export interface FileChanges {
     /** Symlinks (path → target), e.g. enabling a systemd unit. */
     link?: { path: string; target: string }[];
     remove?: string[];
+    /** Directories removed after everything else when empty, in this order (deepest first). */
+    rmdir?: string[];
 }
 
 export interface TransactionOutcome {
     before: Map<string, string>;
     after: Map<string, string>;
+    /** Directories this operation created (they did not exist before), outermost first. */
+    createdDirs: string[];
 }
 
 export class TransactionError extends Error {}
 
 export function parseTransactionOutput(target: string, stdout: string, describe: (path: string) => string = (p) => p): TransactionOutcome {
-    const outcome: TransactionOutcome = { before: new Map(), after: new Map() };
+    const outcome: TransactionOutcome = { before: new Map(), after: new Map(), createdDirs: [] };
     const notRestored: string[] = [];
     let failure: string | undefined;
     let done = false;
@@ -154,6 +202,8 @@ export function parseTransactionOutput(target: string, stdout: string, describe:
         if (kind === "set") {
             outcome.before.set(path, a.trim());
             outcome.after.set(path, b.trim());
+        } else if (kind === "created") {
+            outcome.createdDirs.push(path);
         } else if (kind === "rollback-failed") {
             notRestored.push(describe(path));
         } else if (kind === "failed") {
@@ -174,7 +224,7 @@ export function parseTransactionOutput(target: string, stdout: string, describe:
     return outcome;
 }
 
-/** Positional parameters of TRANSACTION_BODY: counted lists of writes, files and links, then removals. */
+/** Positional parameters of TRANSACTION_BODY: counted lists of writes, files, links and removals, then directories to remove when empty. */
 export function transactionArgs(writes: readonly ValueWrite[], changes: FileChanges): string[] {
     return [
         String(writes.length),
@@ -183,12 +233,15 @@ export function transactionArgs(writes: readonly ValueWrite[], changes: FileChan
         ...(changes.write ?? []).flatMap((f) => [f.path, f.content]),
         String(changes.link?.length ?? 0),
         ...(changes.link ?? []).flatMap((l) => [l.path, l.target]),
+        String(changes.remove?.length ?? 0),
         ...(changes.remove ?? []),
+        ...(changes.rmdir ?? []),
     ];
 }
 
 /**
- * Writes values in order (each file's old content kept), then whole files, links and removals.
+ * Writes values in order (each file's old content kept), then whole files, links, removals and
+ * empty directories to remove.
  * Any failure restores every value already written and reports the kernel's reason.
  */
 export async function applyTransaction(

@@ -1,6 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
-import { FileChanges, ValueWrite, readFiles } from "../host/files";
+import { FileChanges, FileSnapshot, ValueWrite, readFiles } from "../host/files";
+import { ABSENT, ManagedFiles, PathContent, fileContent, forget, linkTo, manage, pathContentOf, planRestore, withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
@@ -20,6 +21,8 @@ interface IrqRecord {
     originals: Record<string, string>;
     irqbalanceState?: IrqbalanceRecord;
     unitFile?: string;
+    /** The unit, its link and irqbalance's environment file as they were before, and directories created. */
+    managedFiles?: ManagedFiles;
 }
 
 function recordOf(props: Record<string, unknown>): IrqRecord {
@@ -27,6 +30,7 @@ function recordOf(props: Record<string, unknown>): IrqRecord {
         originals: (props.originals as Record<string, string>) ?? {},
         irqbalanceState: props.irqbalanceState as IrqbalanceRecord | undefined,
         unitFile: props.unitFile as string | undefined,
+        managedFiles: props.managedFiles as ManagedFiles | undefined,
     };
 }
 
@@ -69,18 +73,40 @@ async function apply(raw: Record<string, unknown>, previous?: IrqRecord) {
         }
     }
     const unit = paths(inputs.resourceName);
-    const files: FileChanges = {};
+    const current = (path: string) => pathContentOf(snapshot, path);
+    let files: FileChanges = {};
+    // State from before these records: the unit and link were ours, absent before.
+    let managedFiles = previous?.managedFiles ?? (previous?.unitFile ? { originals: { [unit.unit]: ABSENT, [unit.link]: ABSENT }, written: {}, createdDirs: [] } : undefined);
+    const wanted: Record<string, PathContent> = {};
     if (inputs.persist) {
         const content = renderUnit(inputs.resourceName, assignment);
-        if (snapshot.files.get(unit.unit) !== content) {
+        if (snapshot.files.get(unit.unit) !== content || current(unit.link).kind !== "link") {
             files.write = [{ path: unit.unit, content }];
             files.link = [{ path: unit.link, target: unit.unit }];
         }
+        wanted[unit.unit] = fileContent(content);
+        wanted[unit.link] = linkTo(unit.unit);
     } else if (previous?.unitFile) {
-        files.remove = [unit.unit, unit.link];
+        if (managedFiles) {
+            const restore = planRestore(managedFiles, current, transport.target, { paths: [unit.unit, unit.link] });
+            files = restore.changes;
+            warnings.push(...restore.warnings);
+            managedFiles = forget(managedFiles, [unit.unit, unit.link]);
+        } else {
+            files.remove = [unit.unit, unit.link];
+        }
+    }
+    if (typeof irqbalance.action.config === "string") {
+        wanted[view.irqbalance.configFile] = fileContent(irqbalance.action.config);
+    }
+    if (Object.keys(wanted).length > 0) {
+        managedFiles = manage(managedFiles, current, wanted);
     }
     warnings.forEach((w) => console.log(w));
     const outcome = await applyIrq(transport, view.irqbalance.configFile, irqbalance.action, irqbalance.undo, writes, files).catch(explain);
+    if (managedFiles) {
+        managedFiles = withCreatedDirs(managedFiles, outcome.createdDirs);
+    }
     const live: Record<string, string> = {};
     for (const irq of Object.keys(assignment)) {
         live[irq] = outcome.after.get(affinityFile(Number(irq))) ?? view.affinity.get(Number(irq)) ?? "absent";
@@ -90,6 +116,7 @@ async function apply(raw: Record<string, unknown>, previous?: IrqRecord) {
         originals,
         irqbalanceState: irqbalance.record,
         unitFile: inputs.persist ? unit.unit : undefined,
+        managedFiles,
         hostId: hostIdentity(inputs.connection),
         irqs: Object.fromEntries(view.discovery.irqs.map((l) => [String(l.irq), l.name])),
         discoveredFrom: view.discovery.source,
@@ -186,8 +213,23 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
             }
         }
     }
-    const unit = paths(inputs.resourceName);
-    const files: FileChanges = record.unitFile ? { remove: [unit.unit, unit.link] } : {};
-    const restore = irqbalanceRestore(record.irqbalanceState, view);
-    await applyIrq(transport, record.irqbalanceState?.banned?.configFile ?? view.irqbalance.configFile, restore, {}, writes, files).catch(explain);
+    const files = fileRestore(record, snapshot, inputs.resourceName, transport.target);
+    const { warning, ...restore } = irqbalanceRestore(record.irqbalanceState, view, record.managedFiles, transport.target);
+    [...files.warnings, ...(warning ? [warning] : [])].forEach((w) => console.log(w));
+    await applyIrq(transport, record.irqbalanceState?.banned?.configFile ?? view.irqbalance.configFile, restore, {}, writes, files.changes).catch(explain);
+}
+
+/**
+ * Delete: the unit and its link back as they were (gone, when they did not exist), directories
+ * we created removed when empty. irqbalance's environment file is put back by irqbalanceRestore,
+ * before irqbalance restarts.
+ */
+function fileRestore(record: IrqRecord, snapshot: FileSnapshot, resourceName: string, target: string): { changes: FileChanges; warnings: string[] } {
+    const unit = paths(resourceName);
+    if (!record.managedFiles) {
+        return { changes: record.unitFile ? { remove: [unit.unit, unit.link] } : {}, warnings: [] };
+    }
+    const config = record.irqbalanceState?.banned?.configFile;
+    const others = Object.keys(record.managedFiles.originals).filter((p) => p !== config);
+    return planRestore(record.managedFiles, (p) => pathContentOf(snapshot, p), target, { paths: others, removeDirs: true });
 }

@@ -17,7 +17,7 @@ export interface IrqbalanceState {
     configContent: string | null;
 }
 
-const ARGS_LINE = /^(\s*IRQBALANCE_ARGS\s*=\s*)(["']?)(.*?)\2\s*$/m;
+const ARGS_LINE = /^([ \t]*IRQBALANCE_ARGS[ \t]*=[ \t]*)(["']?)(.*?)\2([ \t]*)$/m;
 
 function currentArgs(content: string): string[] {
     const match = ARGS_LINE.exec(content);
@@ -36,15 +36,32 @@ export function withBannedIrqs(content: string | null, irqs: number[]): string {
     return (text && !text.endsWith("\n") ? text + "\n" : text) + line + "\n";
 }
 
-/** The environment file with exactly our `--banirq=N` flags taken out again. */
-export function withoutBannedIrqs(content: string, irqs: number[]): string {
-    const ours = new Set(irqs.map((irq) => `--banirq=${irq}`));
+/** Whether the environment file sets IRQBALANCE_ARGS (a commented-out line does not). */
+export function setsArgs(content: string | null): boolean {
+    return content !== null && ARGS_LINE.test(content);
+}
+
+/**
+ * The environment file with exactly our `--banirq=N` flags taken out again, everything else on
+ * the line as it is. `ourLine`: we added the line, so it goes too when nothing else is left on it.
+ */
+export function withoutBannedIrqs(content: string, irqs: number[], ourLine = false): string {
+    const ours = new Set(banArgs(irqs));
     const match = ARGS_LINE.exec(content);
     if (!match) {
         return content;
     }
-    const args = currentArgs(content).filter((a) => !ours.has(a));
-    return content.replace(ARGS_LINE, `${match[1]}"${args.join(" ")}"`);
+    const args = match[3].split(/\s+/).filter(Boolean);
+    const kept = args.filter((a) => !ours.has(a));
+    if (kept.length === args.length) {
+        return content;
+    }
+    if (ourLine && kept.length === 0) {
+        const end = match.index + match[0].length;
+        return content.slice(0, match.index) + content.slice(content[end] === "\n" ? end + 1 : end);
+    }
+    const quote = match[2] || (kept.length > 1 ? '"' : "");
+    return content.slice(0, match.index) + `${match[1]}${quote}${kept.join(" ")}${quote}${match[4]}` + content.slice(match.index + match[0].length);
 }
 
 export function banArgs(irqs: number[]): string[] {

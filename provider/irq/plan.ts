@@ -2,7 +2,8 @@ import { CheckFailure, propertyPath } from "../check";
 import { formatCpuList, parseCpuList, sameCpuList } from "../cpus";
 import { FileSnapshot } from "../host/files";
 import { Discovery, InterruptLine, discoverQueueIrqs, parseInterrupts } from "./discover";
-import { CONFIG_FILES, IrqbalanceState, banArgs, withBannedIrqs, withoutBannedIrqs } from "./irqbalance";
+import { ManagedFiles, fileContent, samePathContent } from "../host/restore";
+import { CONFIG_FILES, IrqbalanceState, banArgs, setsArgs, withBannedIrqs, withoutBannedIrqs } from "./irqbalance";
 import { IrqAffinityInputs, unitName } from "./schema";
 
 export const UNIT_DIR = "/etc/systemd/system";
@@ -23,6 +24,7 @@ export function readRequests(inputs: IrqAffinityInputs): string[] {
         "which:systemctl",
         "/run/systemd/system",
         `${UNIT_DIR}/${unitName(inputs.resourceName)}`,
+        `symlink:${UNIT_DIR}/multi-user.target.wants/${unitName(inputs.resourceName)}`,
     ];
 }
 
@@ -167,7 +169,8 @@ export function placementProblems(inputs: IrqAffinityInputs, view: HostIrqView, 
 
 /** Steps on the irqbalance daemon, run in this order: config file, systemctl, kill, start. */
 export interface ServiceAction {
-    config?: string;
+    /** The environment file's new content; null: remove it (it did not exist before). */
+    config?: string | null;
     systemctl?: "stop" | "start" | "try-restart";
     /** "pids": the listed pids; "all": every irqbalance running at that moment. */
     kill?: "pids" | "all";
@@ -196,7 +199,6 @@ export function planIrqbalance(inputs: IrqAffinityInputs, view: HostIrqView, irq
     const state = view.irqbalance;
     const record: IrqbalanceRecord = { policy: inputs.irqbalance, stopped: previous?.stopped, banned: previous?.banned };
     const original: ServiceAction = {
-        config: state.configContent ?? undefined,
         ...(state.running ? (state.systemd ? { systemctl: "try-restart" as const } : { kill: "all" as const, start: state.cmdline }) : {}),
     };
     if (inputs.irqbalance === "leave") {
@@ -214,7 +216,10 @@ export function planIrqbalance(inputs: IrqAffinityInputs, view: HostIrqView, irq
     }
     const banned = [...new Set([...(previous?.banned?.irqs ?? []), ...irqs])].sort((a, b) => a - b);
     const config = withBannedIrqs(state.configContent, banned);
-    const configChanged = config !== (state.configContent ?? "");
+    const configChanged = config !== state.configContent;
+    if (configChanged) {
+        original.config = state.configContent;
+    }
     const runningArgs = new Set(state.cmdline);
     const runningHasBans = banArgs(banned).every((a) => runningArgs.has(a));
     record.banned = { irqs: banned, configFile: state.configFile, systemd: state.systemd, cmdline: previous?.banned?.cmdline ?? state.cmdline };
@@ -234,15 +239,24 @@ export function planIrqbalance(inputs: IrqAffinityInputs, view: HostIrqView, irq
     };
 }
 
-/** Delete: undo what we did to irqbalance. */
-export function irqbalanceRestore(record: IrqbalanceRecord | undefined, view: HostIrqView): ServiceAction {
+export interface IrqbalanceRestore extends ServiceAction {
+    /** Set when the environment file was edited since we wrote it. */
+    warning?: string;
+}
+
+/**
+ * Delete: undo what we did to irqbalance. The environment file gets its original bytes back (or
+ * is removed, when it did not exist) if it still holds exactly what we wrote; edited since, only
+ * our `--banirq` flags come out (and the IRQBALANCE_ARGS line, when we added it and nothing else
+ * is left on it), with a warning. `managed` is the resource's record of what the file held.
+ */
+export function irqbalanceRestore(record: IrqbalanceRecord | undefined, view: HostIrqView, managed?: ManagedFiles, target = ""): IrqbalanceRestore {
     const state = view.irqbalance;
+    const action: IrqbalanceRestore = record?.banned ? configRestore(record.banned, state, managed, target) : {};
     if (record?.stopped && !state.running) {
-        return record.stopped.systemd ? { systemctl: "start" } : { start: record.stopped.cmdline };
+        return { ...action, ...(record.stopped.systemd ? { systemctl: "start" as const } : { start: record.stopped.cmdline }) };
     }
     if (record?.banned) {
-        const config = withoutBannedIrqs(state.configContent ?? "", record.banned.irqs);
-        const action: ServiceAction = config !== (state.configContent ?? "") ? { config } : {};
         if (state.running && state.systemd) {
             return { ...action, systemctl: "try-restart" };
         }
@@ -250,9 +264,38 @@ export function irqbalanceRestore(record: IrqbalanceRecord | undefined, view: Ho
             const ours = new Set(banArgs(record.banned.irqs));
             return { ...action, kill: "all", start: state.cmdline.filter((a) => !ours.has(a)) };
         }
-        return action;
     }
-    return {};
+    return action;
+}
+
+function configRestore(banned: NonNullable<IrqbalanceRecord["banned"]>, state: IrqbalanceState, managed: ManagedFiles | undefined, target: string): IrqbalanceRestore {
+    const path = banned.configFile;
+    const now = state.configFile === path ? state.configContent : null;
+    const original = managed?.originals[path];
+    const written = managed?.written[path];
+    if (now === null) {
+        return {};
+    }
+    if (!original || !written) {
+        // State from before these records, or a file we never had to change.
+        const config = withoutBannedIrqs(now, banned.irqs);
+        return config !== now ? { config } : {};
+    }
+    if (samePathContent(fileContent(now), original)) {
+        return {};
+    }
+    if (samePathContent(fileContent(now), written)) {
+        return { config: original.kind === "file" ? original.content : null };
+    }
+    const ourLine = !setsArgs(original.kind === "file" ? original.content : null);
+    const config = withoutBannedIrqs(now, banned.irqs, ourLine);
+    if (config === now) {
+        return {};
+    }
+    return {
+        config: config === "" && original.kind === "absent" ? null : config,
+        warning: `${target}: ${path} was edited since this resource wrote it; took out only its --banirq flags${ourLine && !setsArgs(config) ? " and the IRQBALANCE_ARGS line it had added" : ""}, and kept the rest`,
+    };
 }
 
 export function renderUnit(resourceName: string, assignment: Record<string, string>): string {

@@ -1,4 +1,4 @@
-import { FileChanges, TRANSACTION_BODY, TransactionOutcome, ValueWrite, parseTransactionOutput, transactionArgs } from "../host/files";
+import { FILE_HELPERS, FileChanges, TRANSACTION_BODY, TransactionOutcome, ValueWrite, parseTransactionOutput, transactionArgs } from "../host/files";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 import { ServiceAction } from "./plan";
@@ -8,12 +8,13 @@ import { ServiceAction } from "./plan";
  * writes and then irqbalance. argv lists travel newline-separated and are split with globbing
  * off, so they are never re-parsed as shell.
  */
-const APPLY_PROGRAM = `
+const APPLY_PROGRAM = `${FILE_HELPERS}
 conf=$1; shift
-run_action() { # config systemctl-verb kill pids start
-  if [ -n "$1" ]; then
-    { mkdir -p "\${conf%/*}" && printf '%s' "$1" > "$conf.pulumi-tmp" && mv -f "$conf.pulumi-tmp" "$conf"; } || return 1
-  fi
+run_action() { # config ("" leave, w<content> write, r remove) systemctl-verb kill pids start
+  case $1 in
+    w*) put_file "$conf" "\${1#w}" || return 1 ;;
+    r) rm -f "$conf" || return 1 ;;
+  esac
   if [ -n "$2" ]; then systemctl "$2" irqbalance >/dev/null 2>&1 || return 1; fi
   case $3 in
     pids) victims=$(printf '%s' "$4" | tr ',' ' ') ;;
@@ -43,7 +44,8 @@ fi
 ${TRANSACTION_BODY}`;
 
 function actionArgs(action: ServiceAction): string[] {
-    return [action.config ?? "", action.systemctl ?? "", action.kill ?? "", (action.pids ?? []).join(","), (action.start ?? []).join("\n")];
+    const config = action.config === undefined ? "" : action.config === null ? "r" : `w${action.config}`;
+    return [config, action.systemctl ?? "", action.kill ?? "", (action.pids ?? []).join(","), (action.start ?? []).join("\n")];
 }
 
 export async function applyIrq(

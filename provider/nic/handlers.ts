@@ -4,7 +4,8 @@ import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
-import { NicRecord, PerSection, liveDeclared, nicDrift, planNic, planNicRestore, renderRule, resolve } from "./plan";
+import { withCreatedDirs } from "../host/restore";
+import { NicRecord, PerSection, liveDeclared, nicDrift, planNic, planNicRestore, planRuleRestore, renderRule, resolve } from "./plan";
 import { NicSnapshot, applyNic, readNic } from "./remote";
 import { NicRingConfigInputs, nicRingConfigInputsSchema, ruleFile } from "./schema";
 
@@ -15,7 +16,12 @@ const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, pr
 const parse = (props: Record<string, unknown>): NicRingConfigInputs => parseChecked(nicRingConfigInputsSchema, inputsOf(props));
 
 function recordOf(props: Record<string, unknown>): NicRecord {
-    return { originals: (props.originals as PerSection) ?? {}, skipped: (props.skipped as string[]) ?? [], ruleFile: props.ruleFile as string | undefined };
+    return {
+        originals: (props.originals as PerSection) ?? {},
+        skipped: (props.skipped as string[]) ?? [],
+        ruleFile: props.ruleFile as string | undefined,
+        managedFiles: props.managedFiles as NicRecord["managedFiles"],
+    };
 }
 
 function ruleStatus(snapshot: NicSnapshot, expected: string | undefined): string {
@@ -56,6 +62,9 @@ async function apply(raw: Record<string, unknown>, previous?: NicRecord) {
     plan.warnings.forEach((w) => console.log(w));
     const changed = plan.changes.length > 0 || plan.rule !== undefined;
     const after = changed ? await applyNic(transport, inputs.interface, plan.changes, rule, plan.rule) : snapshot;
+    if (plan.record.managedFiles && after.createdDirs) {
+        plan.record.managedFiles = withCreatedDirs(plan.record.managedFiles, after.createdDirs);
+    }
     after.ownRule = plan.rule === undefined ? snapshot.ownRule : plan.rule;
     after.ethtoolPath ||= snapshot.ethtoolPath;
     return outputs(raw, inputs, plan.record, plan.desired, after, plan.warnings);
@@ -125,7 +134,9 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
     const rule = ruleFile(inputs.resourceName);
     const snapshot = await readNic(transport, inputs.interface, rule);
     const changes = planNicRestore(record, snapshot, inputs.restoreOnDelete);
-    if (changes.length > 0 || record.ruleFile) {
-        await applyNic(transport, inputs.interface, changes, rule, record.ruleFile ? null : undefined);
+    const files = planRuleRestore(record, snapshot, rule, transport.target);
+    files.warnings.forEach((w) => console.log(w));
+    if (changes.length > 0 || files.rule !== undefined || files.rmdir.length > 0) {
+        await applyNic(transport, inputs.interface, changes, rule, files.rule, files.rmdir);
     }
 }

@@ -1,4 +1,5 @@
 import type { CheckFailure } from "../check";
+import { ABSENT, ManagedFiles, PathContent, fileContent, forget, manage, planRestore } from "../host/restore";
 import { PARAMS, Section, Values, setWords, SECTION_OPTIONS } from "./ethtool";
 import { NicSnapshot, SectionChange } from "./remote";
 import { NicRingConfigInputs } from "./schema";
@@ -75,6 +76,8 @@ export interface NicRecord {
     originals: PerSection;
     skipped: string[];
     ruleFile?: string;
+    /** The udev rule as it was before this resource, and the directories created for it. */
+    managedFiles?: ManagedFiles;
 }
 
 export interface NicPlan {
@@ -143,14 +146,45 @@ export function planNic(inputs: NicRingConfigInputs, snapshot: NicSnapshot, rule
         }
     }
     let rule: string | null | undefined;
+    const warnings = resolved.skipped.length > 0 ? [`${target}: skipped ${resolved.skipped.join(", ")} on ${inputs.interface} (onUnsupported: "skip")`] : [];
+    // State from before these records: the rule was ours, absent before.
+    let managedFiles = previous?.managedFiles ?? (previous?.ruleFile ? { originals: { [rulePath]: ABSENT }, written: {}, createdDirs: [] } : undefined);
     if (inputs.persist) {
         const content = renderRule(inputs.resourceName, inputs.interface, snapshot.ethtoolPath || "/usr/sbin/ethtool", resolved.desired);
         rule = snapshot.ownRule === content ? undefined : content;
-    } else if (previous?.ruleFile) {
-        rule = null;
+        managedFiles = manage(managedFiles, () => ruleContent(snapshot), { [rulePath]: fileContent(content) });
+    } else if (previous?.ruleFile && managedFiles) {
+        const restore = ruleRestore(managedFiles, snapshot, rulePath, target, false);
+        rule = restore.rule;
+        warnings.push(...restore.warnings);
+        managedFiles = forget(managedFiles, [rulePath]);
     }
-    const warnings = resolved.skipped.length > 0 ? [`${target}: skipped ${resolved.skipped.join(", ")} on ${inputs.interface} (onUnsupported: "skip")`] : [];
-    return { changes, rule, desired: resolved.desired, warnings, record: { originals, skipped: resolved.skipped, ruleFile: inputs.persist ? rulePath : undefined } };
+    return { changes, rule, desired: resolved.desired, warnings, record: { originals, skipped: resolved.skipped, ruleFile: inputs.persist ? rulePath : undefined, managedFiles } };
+}
+
+const ruleContent = (snapshot: NicSnapshot): PathContent => (snapshot.ownRule === null ? ABSENT : fileContent(snapshot.ownRule));
+
+export interface RuleRestore {
+    /** Content to write back, null to remove, undefined to leave alone. */
+    rule: string | null | undefined;
+    /** Directories to remove when empty, deepest first. */
+    rmdir: string[];
+    warnings: string[];
+}
+
+/** The udev rule back as it was (gone, when it did not exist); with `removeDirs`, the directories created for it removed when empty. */
+export function ruleRestore(managed: ManagedFiles, snapshot: NicSnapshot, rulePath: string, target: string, removeDirs: boolean): RuleRestore {
+    const plan = planRestore(managed, (p) => (p === rulePath ? ruleContent(snapshot) : ABSENT), target, { paths: [rulePath], removeDirs });
+    const rule = plan.changes.write?.[0]?.content ?? (plan.changes.remove?.length ? null : undefined);
+    return { rule, rmdir: plan.changes.rmdir ?? [], warnings: plan.warnings };
+}
+
+/** Delete: the rule as it was before, or (state from before these records) removed. */
+export function planRuleRestore(record: NicRecord, snapshot: NicSnapshot, rulePath: string, target: string): RuleRestore {
+    if (record.managedFiles) {
+        return ruleRestore(record.managedFiles, snapshot, rulePath, target, true);
+    }
+    return { rule: record.ruleFile ? null : undefined, rmdir: [], warnings: [] };
 }
 
 export function planNicRestore(record: NicRecord, snapshot: NicSnapshot, restore: boolean): SectionChange[] {

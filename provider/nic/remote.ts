@@ -1,3 +1,4 @@
+import { FILE_HELPERS } from "../host/files";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 import { MaxAndCurrent, SECTION_OPTIONS, Section, Values, parseCoalesce, parseMaxAndCurrent, CHANNEL_PARAMS, RING_PARAMS } from "./ethtool";
@@ -20,10 +21,31 @@ if [ -f "$2" ]; then printf 'own\\t%s\\n' "$(base64 -w0 < "$2")"; else printf 'o
 exit 0
 `;
 
-// Arguments: IF, rule file, rule content (or -), then per section: option, new words, old words.
-// The words are built from validated numbers and fixed keywords only, so splitting them is safe.
-const APPLY_PROGRAM = `${SHOW}
-IF=$1 rule=$2 content=$3; shift 3
+// Arguments: IF, rule file, rule action ("" leave, w<content> write, - remove), the number of
+// directories to remove when empty and those directories, then per section: option, new words,
+// old words. The words are built from validated numbers and fixed keywords only, so splitting
+// them is safe.
+const APPLY_PROGRAM = `${SHOW}${FILE_HELPERS}
+IF=$1 rule=$2 content=$3 ndirs=$4; shift 4
+dirs=
+while [ "$ndirs" -gt 0 ]; do dirs="$dirs$1
+"; shift; ndirs=$((ndirs-1)); done
+# Drivers reallocate the queue IRQs on a ring or channel change, and their affinity is lost:
+# each one's affinity is kept and put back after the change (IrqAffinity's, irqbalance's, or
+# whatever the host had), so this resource changes nothing but the NIC's own parameters.
+saved=
+for i in $({ ls "/sys/class/net/$IF/device/msi_irqs" 2>/dev/null
+             awk -v p="$IF-" 'NR > 1 { for (i = 2; i <= NF; i++) if (index($i, p) == 1) { sub(":", "", $1); print $1; break } }' /proc/interrupts 2>/dev/null; } | sort -un); do
+  a=$(cat "/proc/irq/$i/smp_affinity_list" 2>/dev/null) && saved="$saved $i=$a"
+done
+keep_affinity() {
+  for s in $saved; do
+    i=\${s%%=*} a=\${s#*=}
+    [ -e "/proc/irq/$i/smp_affinity_list" ] || continue
+    [ "$(cat "/proc/irq/$i/smp_affinity_list" 2>/dev/null)" = "$a" ] && continue
+    printf '%s\\n' "$a" > "/proc/irq/$i/smp_affinity_list" 2>/dev/null || printf 'affinity-lost\\t%s\\t%s\\n' "$i" "$a"
+  done
+}
 n=0
 flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
 rollback() {
@@ -33,18 +55,19 @@ rollback() {
     n=$((n-1))
   done
 }
-fail() { rollback; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
+fail() { rollback; keep_affinity; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
 while [ $# -ge 3 ]; do
   o=$1 new=$2 old=$3; shift 3
   err=$(ethtool "$o" "$IF" $new 2>&1) || fail "$o" "$err"
   n=$((n+1)); eval "opt_$n=\\$o old_$n=\\$old"
 done
-if [ "$content" = - ]; then
-  err=$(rm -f "$rule" 2>&1) || fail "$rule" "$err"
-elif [ -n "$content" ]; then
-  dir=\${rule%/*}
-  err=$( { mkdir -p "$dir" && tmp=$(mktemp "$dir/.pulumi-nic.XXXXXX") && printf '%s' "$content" > "$tmp" && chmod 0644 "$tmp" && mv -f "$tmp" "$rule"; } 2>&1 ) || { rm -f "$dir"/.pulumi-nic.*; fail "$rule" "$err"; }
-fi
+keep_affinity
+case $content in
+  -) err=$(rm -f "$rule" 2>&1) || fail "$rule" "$err" ;;
+  w*) put_file "$rule" "\${content#w}" || fail "$rule" "$err" ;;
+esac
+(set -f; IFS='
+'; rm_dirs $dirs)
 show "$IF"
 printf 'done\\n'
 `;
@@ -56,6 +79,8 @@ export interface NicSnapshot {
     ethtoolPath: string;
     sections: Record<Section, SectionState>;
     ownRule: string | null;
+    /** Directories an apply created (they did not exist before), outermost first. */
+    createdDirs?: string[];
 }
 
 const OPTION_SECTION: Record<string, Section> = { "-g": "rings", "-l": "channels", "-c": "coalesce" };
@@ -82,6 +107,8 @@ export function parseNicOutput(stdout: string): NicSnapshot {
             snapshot.exists = false;
         } else if (kind === "section" && OPTION_SECTION[a]) {
             snapshot.sections[OPTION_SECTION[a]] = parseSection(OPTION_SECTION[a], Number(b), Buffer.from(c, "base64").toString("utf8"));
+        } else if (kind === "created") {
+            (snapshot.createdDirs ??= []).push(a);
         } else if (kind === "own") {
             snapshot.ownRule = Buffer.from(a, "base64").toString("utf8");
         }
@@ -106,14 +133,14 @@ export interface SectionChange {
 
 export class NicApplyError extends Error {}
 
-/** rule: content to write, null to remove, undefined to leave alone. */
-export async function applyNic(transport: Transport, iface: string, changes: SectionChange[], rulePath: string, rule: string | null | undefined): Promise<NicSnapshot> {
+/** rule: content to write, null to remove, undefined to leave alone; rmdir: directories to remove when empty, deepest first. */
+export async function applyNic(transport: Transport, iface: string, changes: SectionChange[], rulePath: string, rule: string | null | undefined, rmdir: readonly string[] = []): Promise<NicSnapshot> {
     for (const word of changes.flatMap((c) => [...c.words, ...c.undo])) {
         if (!/^[a-z0-9-]+$/.test(word)) {
             throw new Error(`internal: unexpected ethtool word "${word}"`);
         }
     }
-    const args = [iface, rulePath, rule === null ? "-" : (rule ?? ""), ...changes.flatMap((c) => [SECTION_OPTIONS[c.section].set, c.words.join(" "), c.undo.join(" ")])];
+    const args = [iface, rulePath, rule === null ? "-" : rule === undefined ? "" : `w${rule}`, String(rmdir.length), ...rmdir, ...changes.flatMap((c) => [SECTION_OPTIONS[c.section].set, c.words.join(" "), c.undo.join(" ")])];
     const result = await transport.run(shProgram(APPLY_PROGRAM, "pulumi-nic-apply", args));
     if (result.code !== 0) {
         throw new RemoteCommandError(transport.target, "ethtool apply", result);
@@ -125,6 +152,9 @@ export async function applyNic(transport: Transport, iface: string, changes: Sec
             ? ` Could NOT restore ${notRestored.join(", ")}: check the host.`
             : " Everything this operation had already changed was restored; the host is as it was.";
         throw new NicApplyError(`${transport.target}: ethtool ${failed[1]} ${iface} failed: ${failed[2].trim()}.${restored}`);
+    }
+    for (const [, irq, cpus] of result.stdout.matchAll(/^affinity-lost\t(\d+)\t(.*)$/gm)) {
+        console.log(`${transport.target}: could not put IRQ ${irq}'s affinity back to ${cpus} after changing ${iface}'s rings or channels`);
     }
     if (!/^done$/m.test(result.stdout)) {
         throw new NicApplyError(`${transport.target}: the ethtool apply program ended early: ${result.stdout.trim() || result.stderr.trim()}`);

@@ -40,9 +40,9 @@ export function onHost(lab: Lab, host: LabHost, argv: string[]): string {
     return execFileSync("bash", [LAB_SCRIPT, "exec", lab.dir, host.name, "--", ...argv], { encoding: "utf8" });
 }
 
-/** Starts a real `irqbalance --foreground` inside the host (its own PID namespace). */
-export function startIrqbalance(lab: Lab, host: LabHost): void {
-    execFileSync("bash", [LAB_SCRIPT, "irqbalance", lab.dir, host.name], { stdio: ["ignore", "inherit", "inherit"] });
+/** Starts a real `irqbalance --foreground [args]` inside the host (its own PID namespace). */
+export function startIrqbalance(lab: Lab, host: LabHost, args: string[] = []): void {
+    execFileSync("bash", [LAB_SCRIPT, "irqbalance", lab.dir, host.name, ...args], { stdio: ["ignore", "inherit", "inherit"] });
 }
 
 export function sysctlOn(lab: Lab, host: LabHost, key: string): string {
