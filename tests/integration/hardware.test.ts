@@ -243,7 +243,8 @@ describe("hardware resources through the real engine on emulated lab hardware", 
         it("applied after a ring change on the same interface, ends with the requested affinity in place", async function () {
             const stack = await labStack("irq-after-rings", async () => {
                 const nic = new NicRingConfig("rings", { connection: connectionTo(lab, server), interface: "eth1", rings: { rx: 2048 } });
-                new IrqAffinity("irqs", { connection: connectionTo(lab, server), nic, cpus: "3", irqbalance: "leave" });
+                // ban: the irqbalance an earlier test left running must not move these IRQs mid-test.
+                new IrqAffinity("irqs", { connection: connectionTo(lab, server), nic, cpus: "3", irqbalance: "ban" });
             });
             await stack.up();
             assert.equal(ringsOf(lab, server).rx, 2048);
