@@ -19,8 +19,31 @@ ln -sfn .. node_modules/pulumi-linux-tuning
 export PLT_LAB_ROOT="$(mktemp -d /tmp/plt-labs.XXXXXX)"
 trap 'bash tests/lab/lab.sh down-all >/dev/null 2>&1 || true; rm -rf "$PLT_LAB_ROOT"' EXIT
 
-if [[ $# -eq 0 ]]; then
-  set -- 'tests/unit/**/*.test.ts' 'tests/integration/**/*.test.ts'
+run_mocha() {
+  TS_NODE_PROJECT=tests/tsconfig.json npx mocha --require ts-node/register --reporter tests/support/reporter.js \
+    --timeout 600000 "$@"
+}
+
+if [[ $# -gt 0 ]]; then
+  run_mocha "$@"
+  exit
 fi
-TS_NODE_PROJECT=tests/tsconfig.json npx mocha --require ts-node/register --reporter tests/support/reporter.js \
-  --timeout 600000 "$@"
+
+# The unit tests in one process; each integration file in its own, so one file's engine runs,
+# gRPC servers and SSH pools never outlive it. The counts are summed into the one closing line.
+passed=0 failed=0 status=0
+for group in 'tests/unit/**/*.test.ts' tests/integration/*.test.ts; do
+  log="$(mktemp)"
+  run_mocha "$group" | tee "$log" || status=1
+  if counts="$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)" && [[ -n "$counts" ]]; then
+    passed=$((passed + $(cut -d' ' -f1 <<<"$counts")))
+    failed=$((failed + $(cut -d' ' -f3 <<<"$counts")))
+  else
+    echo "[test] $group ended without a result line" >&2
+    failed=$((failed + 1))
+  fi
+  rm -f "$log"
+done
+echo
+echo "$passed passed, $failed failed"
+[[ $status -eq 0 && $failed -eq 0 ]]
