@@ -1,12 +1,10 @@
 import { CounterCondition, Rate, conditionFailure, counterRates } from "../../provider/counters/rates";
-import { Sample, sampleHost } from "../../provider/counters/sample";
+import { Sample, measureRates, sampleHost } from "../../provider/counters/sample";
 import { readHost } from "../../provider/sysctl/remote";
 import type { Transport } from "../../provider/transport/transport";
 import { DIAGNOSED_SYSCTLS, Finding, diagnose } from "./diagnose";
 
 export { CounterCondition, Finding, Rate, Sample, conditionFailure, counterRates, diagnose, sampleHost };
-
-const sleep = (seconds: number) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 
 export interface HostDiagnosis {
     target: string;
@@ -22,10 +20,7 @@ export interface HostDiagnosis {
 
 /** Two samples `windowSeconds` apart and the knobs' current values: read-only, no root needed for /proc/net. */
 export async function diagnoseHost(transport: Transport, iface: string | undefined, windowSeconds: number): Promise<HostDiagnosis> {
-    const before = await sampleHost(transport, iface);
-    await sleep(windowSeconds);
-    const [after, knobs] = await Promise.all([sampleHost(transport, iface), readHost(transport, DIAGNOSED_SYSCTLS, undefined)]);
-    const rates = counterRates(before, after);
+    const [{ rates, end: after }, knobs] = await Promise.all([measureRates(transport, iface, windowSeconds), readHost(transport, DIAGNOSED_SYSCTLS, undefined)]);
     const settings: Record<string, string> = {};
     for (const [key, live] of knobs.values) {
         if (live.state === "value" || live.state === "readonly") {

@@ -3,8 +3,7 @@ import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { diffResource, pickInputs, plainState, resourceId } from "../lifecycle";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
-import { counterRates } from "./rates";
-import { Sample, sampleHost } from "./sample";
+import { Sample, measureRates } from "./sample";
 import { CounterEvidenceInputs, Rates, counterEvidenceInputsSchema } from "./schema";
 
 /**
@@ -19,15 +18,9 @@ const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, pr
 
 const parse = (props: Record<string, unknown>): CounterEvidenceInputs => parseChecked(counterEvidenceInputsSchema, inputsOf(props));
 
-const sleep = (seconds: number) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-
 async function measure(inputs: CounterEvidenceInputs): Promise<{ rates: Rates; end: Sample }> {
-    const transport = transportFor(inputs.connection);
-    const start = await sampleHost(transport, inputs.interface);
-    await sleep(inputs.windowSeconds);
-    const end = await sampleHost(transport, inputs.interface);
-    const all = counterRates(start, end);
-    return { rates: Object.fromEntries(inputs.counters.map((c) => [c, all[c]?.perSecond ?? null])), end };
+    const { rates, end } = await measureRates(transportFor(inputs.connection), inputs.interface, inputs.windowSeconds);
+    return { rates: Object.fromEntries(inputs.counters.map((c) => [c, rates[c]?.perSecond ?? null])), end };
 }
 
 function totals(inputs: CounterEvidenceInputs, sample: Sample): Record<string, number | null> {

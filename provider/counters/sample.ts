@@ -1,5 +1,7 @@
+import { sleep } from "../sleep";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
+import { Rate, counterRates } from "./rates";
 import { parseEthtoolStats, parseInterrupts, parseLinkStats, parseProtocolCounters, parseSockstat, parseSoftnet } from "./parse";
 
 /** One reading of a host's counters. Counters only grow (until a wrap or reboot); gauges are levels. */
@@ -84,4 +86,12 @@ export async function sampleHost(transport: Transport, iface?: string): Promise<
         throw new RemoteCommandError(transport.target, "counter sample", result);
     }
     return parseSample(result.stdout, iface);
+}
+
+/** Two samples `windowSeconds` apart: every counter's rate over the window, and the later sample. */
+export async function measureRates(transport: Transport, iface: string | undefined, windowSeconds: number): Promise<{ rates: Record<string, Rate>; end: Sample }> {
+    const start = await sampleHost(transport, iface);
+    await sleep(windowSeconds);
+    const end = await sampleHost(transport, iface);
+    return { rates: counterRates(start, end), end };
 }

@@ -11,7 +11,7 @@ import { irqAffinityInputsSchema } from "../irq/schema";
 import { cpuGovernorInputsSchema } from "../cpu-governor/schema";
 import type { z } from "zod";
 import { hostIdentity, optionalConnectionSchema } from "../transport/connection";
-import { REPLACE_HOST, plainState } from "../lifecycle";
+import { REPLACE_HOST, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
 import { droppedParts, partInputs, partRenamed, recordOf, skippedOf, warningsOf, withConnection } from "./plan";
 import { APPLIED, HostTuningInputs, NOT_ATTEMPTED, PART_ORDER, PartName, PartRecords, hostTuningInputsSchema } from "./schema";
@@ -40,9 +40,7 @@ const PART_SCHEMAS: Record<PartName, z.ZodType> = { sysctls: sysctlSetInputsSche
 
 const INPUT_FIELDS = ["connection", "resourceName", "owner", "admitted", ...PART_ORDER] as const;
 
-function inputsOf(props: Record<string, unknown>): Record<string, unknown> {
-    return Object.fromEntries(INPUT_FIELDS.filter((f) => props[f] !== undefined).map((f) => [f, props[f]]));
-}
+const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, props);
 
 const parse = (props: Record<string, unknown>): HostTuningInputs => parseChecked(hostTuningInputsSchema, inputsOf(props));
 

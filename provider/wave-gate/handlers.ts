@@ -2,13 +2,14 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { verifyParts } from "../host-tuning/handlers";
 import { APPLIED, NOT_ATTEMPTED, PartRecords } from "../host-tuning/schema";
-import { CounterCondition, conditionFailure, counterRates } from "../counters/rates";
-import { sampleHost } from "../counters/sample";
-import { plainState } from "../lifecycle";
+import { CounterCondition, conditionFailure } from "../counters/rates";
+import { measureRates } from "../counters/sample";
+import { sleep } from "../sleep";
+import { pickInputs, plainState } from "../lifecycle";
 import { transportFor } from "../transport";
 import { containsUnknown } from "../unknowns";
 import { describeCheckFailure, waveOutcome } from "./plan";
-import { runHealthCheck, sleep } from "./remote";
+import { runHealthCheck } from "./remote";
 import { GateHost, HealthCheck, HostVerdict, WaveGateInputs, waveGateInputsSchema } from "./schema";
 
 /**
@@ -19,7 +20,7 @@ import { GateHost, HealthCheck, HostVerdict, WaveGateInputs, waveGateInputsSchem
 
 const INPUT_FIELDS = ["wave", "hosts", "maxFailures", "healthCheck", "counterConditions", "admitted"] as const;
 
-const inputsOf = (props: Record<string, unknown>) => Object.fromEntries(INPUT_FIELDS.filter((f) => props[f] !== undefined).map((f) => [f, props[f]]));
+const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, props);
 
 /** What the gate keeps in state: its inputs without the hosts' connections (key material stays with HostTuning). */
 function recorded(props: Record<string, unknown>): Record<string, unknown> {
@@ -59,10 +60,7 @@ const userCheck =
 const countersStayDown =
     (conditions: CounterCondition[]): HealthProbe =>
     async (host, verdict) => {
-        const transport = transportFor(host.connection);
-        const before = await sampleHost(transport, host.interface);
-        await sleep(Math.max(...conditions.map((c) => c.windowSeconds)));
-        const rates = counterRates(before, await sampleHost(transport, host.interface));
+        const { rates } = await measureRates(transportFor(host.connection), host.interface, Math.max(...conditions.map((c) => c.windowSeconds)));
         verdict.counters = Object.fromEntries(conditions.map((c) => [c.counter, rates[c.counter]?.perSecond ?? null]));
         const failures = conditions.map((c) => conditionFailure(c, rates)).filter((f): f is string => f !== undefined);
         return failures.length > 0 ? failures.join("; ") : undefined;

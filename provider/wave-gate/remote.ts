@@ -1,8 +1,8 @@
+import { sleep } from "../sleep";
 import type { Transport } from "../transport/transport";
 import { checkArgv, outputTail } from "./plan";
 import { HealthCheck } from "./schema";
 
-const sleep = (seconds: number) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 
 export interface CheckRun {
     exitCode: number;
@@ -25,5 +25,3 @@ export async function runHealthCheck(transport: Transport, check: HealthCheck): 
     }
     return last;
 }
-
-export { sleep };
