@@ -1,4 +1,3 @@
-import { readFileSync } from "fs";
 import { partResourceName } from "../../provider/host-tuning/plan";
 import { canonicalKey, keyFromConfLine } from "../../provider/sysctl/keys";
 import { describeDesired } from "../../provider/sysctl/plan";
@@ -8,7 +7,7 @@ import { SettingValue, normalise, satisfies } from "../../provider/sysctl/values
 import { connectionSchema, describeTarget } from "../../provider/transport/connection";
 import { transportFor } from "../../provider/transport";
 import { assignHost } from "./assign";
-import { FleetConfig, InventoryHost } from "./inventory";
+import { FleetConfig, InventoryHost, mergedConnection, readPrivateKey } from "./inventory";
 
 /** The default program's fleet resource name: it names the files each host part owns. */
 export const FLEET_NAME = "fleet";
@@ -60,9 +59,9 @@ export function sysctlRows(host: string, settings: Record<string, SettingValue>,
 
 /** The connection a host gets from the config, with the key read (for commands outside the engine). */
 export function connectionFor(config: FleetConfig, host: InventoryHost, privateKey: string | undefined) {
-    const { privateKeyPath, ...merged } = { ...config.defaults, ...host.connection };
-    const key = privateKeyPath ? readFileSync(privateKeyPath, "utf8") : privateKey;
-    return connectionSchema.parse({ ...merged, ...(key ? { privateKey: key } : {}) });
+    const { fields, keyFile } = mergedConnection(config.defaults, host.connection);
+    const key = keyFile ? readPrivateKey(keyFile, host) : privateKey;
+    return connectionSchema.parse({ ...fields, ...(key ? { privateKey: key } : {}) });
 }
 
 /** Reads every host's declared sysctls (one command per host, hosts in parallel). */

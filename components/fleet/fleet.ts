@@ -1,10 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
-import { readFileSync } from "fs";
 import { HostTuning } from "../../provider/host-tuning/resource";
 import type { ConnectionArgs } from "../../provider/transport/connection";
 import { RolloutVerdict, WaveGate } from "../../provider/wave-gate/resource";
 import { HostAssignment, assignHost } from "./assign";
-import { FleetConfig, FleetConfigInput, InventoryHost, parseFleetConfig } from "./inventory";
+import { FleetConfig, FleetConfigInput, InventoryHost, mergedConnection, parseFleetConfig, readPrivateKey } from "./inventory";
 import { GateOutputs, HostRecord, WaveSummary, hostRecords, waveSummaries } from "./report";
 import { Wave, planWaves } from "./waves";
 
@@ -79,15 +78,7 @@ function planHost(config: FleetConfig, host: InventoryHost): HostAssignment {
 }
 
 function connectionOf(config: FleetConfig, host: InventoryHost, privateKey: pulumi.Input<string> | undefined): ConnectionArgs {
-    const { privateKeyPath, ...merged } = { ...config.defaults, ...host.connection };
-    const key = privateKeyPath ? pulumi.secret(readKey(privateKeyPath, host)) : privateKey;
-    return { ...(merged as ConnectionArgs), ...(key !== undefined ? { privateKey: key } : {}) };
-}
-
-function readKey(file: string, host: InventoryHost): string {
-    try {
-        return readFileSync(file, "utf8");
-    } catch (e) {
-        throw new Error(`${host.name}: privateKeyPath ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
+    const { fields, keyFile } = mergedConnection(config.defaults, host.connection);
+    const key = keyFile ? pulumi.secret(readPrivateKey(keyFile, host)) : privateKey;
+    return { ...(fields as unknown as ConnectionArgs), ...(key !== undefined ? { privateKey: key } : {}) };
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from "fs";
 import { z } from "zod";
 import { isCpuList } from "../../provider/cpus";
 import { interfaceName } from "../../provider/nic/schema";
@@ -127,8 +128,7 @@ export const fleetConfigSchema = z
             }
             seen.set(h.name, i);
             // The connection each host really gets, checked as the resources will check it.
-            const { privateKeyPath, ...merged } = { ...config.defaults, ...h.connection };
-            void privateKeyPath;
+            const { fields: merged } = mergedConnection(config.defaults, h.connection);
             for (const issue of connectionSchema.safeParse(merged).error?.issues ?? []) {
                 const field = issue.path[0];
                 const fromHost = field === undefined || field in h.connection;
@@ -164,4 +164,18 @@ export function parseFleetConfig(raw: unknown): FleetConfig {
 export function matches(selector: Selector, host: InventoryHost): boolean {
     const labelsOf: Record<string, string> = { ...host.labels, name: host.name };
     return Object.entries(selector).every(([label, wanted]) => (Array.isArray(wanted) ? wanted : [wanted]).includes(labelsOf[label]));
+}
+
+/** A host's connection: the fleet's defaults under its own fields, and the key file to read, if any. */
+export function mergedConnection(defaults: FleetConfig["defaults"], own: InventoryHost["connection"]): { fields: Record<string, unknown>; keyFile?: string } {
+    const { privateKeyPath, ...fields } = { ...defaults, ...own };
+    return { fields, keyFile: privateKeyPath };
+}
+
+export function readPrivateKey(file: string, host: InventoryHost): string {
+    try {
+        return readFileSync(file, "utf8");
+    } catch (e) {
+        throw new Error(`${host.name}: privateKeyPath ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
 }
