@@ -178,17 +178,19 @@ export async function verifyParts(connection: unknown, parts: PartRecords): Prom
 
 export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
     const raw = withoutEngineKeys(props);
-    // Drift is judged against what was applied: a part's read puts live values in its state.
-    const drifted = await verifyParts(raw.connection, partsOf(raw));
-    const parts = { ...partsOf(raw) };
+    const recorded = partsOf(raw);
+    const present = PART_ORDER.filter((p) => recorded[p]);
+    // Drift is judged against what was applied (a part's read puts live values in its state);
+    // both reads are read-only, so they go out together.
+    const [drifted, reads] = await Promise.all([
+        verifyParts(raw.connection, recorded),
+        Promise.all(present.map((p) => HANDLERS[p].read(recorded[p]!.id, withConnection(recorded[p]!, raw.connection)))),
+    ]);
+    const parts = { ...recorded };
     const inputs = inputsOf(raw);
-    for (const part of PART_ORDER) {
-        const record = parts[part];
-        if (!record) {
-            continue;
-        }
-        const result = await HANDLERS[part].read(record.id, withConnection(record, raw.connection));
-        parts[part] = recordOf(record.id, result.props ?? {});
+    for (const [i, part] of present.entries()) {
+        const result = reads[i];
+        parts[part] = recordOf(recorded[part]!.id, result.props ?? {});
         if (part === "sysctls" && inputs.sysctls && result.inputs) {
             // Live values as the declared input, so the next diff is per key: `~ net.core.somaxconn: 4096 => 65535`.
             inputs.sysctls = { ...(inputs.sysctls as object), settings: result.inputs.settings };
