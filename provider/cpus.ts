@@ -90,3 +90,91 @@ export function formatCpuList(cpus: readonly number[]): string {
 export function sameCpuList(a: string, b: string): boolean {
     return formatCpuList(parseCpuList(a)) === formatCpuList(parseCpuList(b));
 }
+
+/** CPU placement policies shared by IrqAffinity and PacketSteering (one of cpus, spread, numaLocal; exclude). */
+export interface CpuPolicy {
+    cpus?: string;
+    spread?: string;
+    numaLocal?: boolean;
+    exclude?: string;
+}
+
+/** What a policy needs to know about the host. */
+export interface CpuHost {
+    online: number[];
+    /** The NIC's NUMA node and its CPUs, when it reports one. */
+    numaNode?: number;
+    numaCpus?: number[];
+}
+
+/** A policy the host cannot take: `property` is the input at fault (under the caller's prefix), `why` says how. */
+export class CpuPolicyError extends Error {
+    constructor(
+        readonly property: string,
+        readonly why: string,
+    ) {
+        super(why);
+    }
+}
+
+/** `cpus` less `excluded` and offline CPUs; none left throws CpuPolicyError naming `property` and `what` the list is. */
+export function usableCpus(cpus: number[], excluded: number[], online: number[], what: string, property: string): number[] {
+    const left = cpus.filter((c) => !excluded.includes(c) && online.includes(c));
+    if (left.length === 0) {
+        throw new CpuPolicyError(
+            property,
+            `no online CPU left in ${what} ${formatCpuList(cpus)}${excluded.length ? ` after excluding ${formatCpuList(excluded)}` : ""} (online: ${formatCpuList(online)})`,
+        );
+    }
+    return left;
+}
+
+/** The policy fields of an inputs schema: each CPU list validated by cpuListSchema. */
+export const cpuPolicyFields = {
+    cpus: cpuListSchema.optional(),
+    spread: cpuListSchema.optional(),
+    numaLocal: z.boolean().optional(),
+    exclude: cpuListSchema.optional(),
+};
+
+/** The policies set in `inputs` among `names` (numaLocal: false counts as unset). */
+export function chosenPolicies<K extends string>(inputs: Partial<Record<K, unknown>>, names: readonly K[]): K[] {
+    return names.filter((p) => inputs[p] !== undefined && inputs[p] !== false);
+}
+
+/** For a zod superRefine: exactly one of `names` must be set (issue at `path` + the offending name). */
+export function requireOnePolicy<K extends string>(inputs: Partial<Record<K, unknown>>, names: readonly K[], ctx: z.RefinementCtx, path: (string | number)[] = []): void {
+    const chosen = chosenPolicies(inputs, names);
+    if (chosen.length !== 1) {
+        const list = names.length > 1 ? `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}` : names[0];
+        ctx.addIssue({
+            code: "custom",
+            path: [...path, chosen[1] ?? names[0]],
+            message: `set exactly one placement policy: ${list}${chosen.length ? ` (got ${chosen.join(", ")})` : ""}`,
+        });
+    }
+}
+
+/**
+ * CPU sets for `count` items (queue IRQs, queues) by a policy: `cpus` gives every item the whole
+ * (usable) list, `spread` and `numaLocal` one CPU per item, round-robin. `exclude` and offline
+ * CPUs are left out; a policy left with no CPU throws CpuPolicyError naming the property under
+ * `prefix` ("" or "rps."). `noNuma` is set when numaLocal fell back to every online CPU.
+ */
+export function distributeCpus(policy: CpuPolicy, host: CpuHost, count: number, prefix = ""): { sets: number[][]; noNuma: boolean } {
+    const excluded = policy.exclude ? parseCpuList(policy.exclude) : [];
+    const usable = (cpus: number[], what: string, property: string) => usableCpus(cpus, excluded, host.online, what, prefix + property);
+    if (policy.cpus) {
+        const all = usable(parseCpuList(policy.cpus), `${prefix}cpus`, "cpus");
+        return { sets: Array.from({ length: count }, () => all), noNuma: false };
+    }
+    let pool: number[];
+    let noNuma = false;
+    if (policy.numaLocal) {
+        noNuma = host.numaNode === undefined || !host.numaCpus;
+        pool = noNuma ? usable(host.online, "online CPUs", "numaLocal") : usable(host.numaCpus!, `NUMA node ${host.numaNode} CPUs`, "numaLocal");
+    } else {
+        pool = usable(parseCpuList(policy.spread!), `${prefix}spread`, "spread");
+    }
+    return { sets: Array.from({ length: count }, (_, i) => [pool[i % pool.length]]), noNuma };
+}

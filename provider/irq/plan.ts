@@ -1,5 +1,5 @@
 import { CheckFailure, propertyPath } from "../check";
-import { formatCpuList, parseCpuList, sameCpuList } from "../cpus";
+import { CpuPolicyError, distributeCpus, formatCpuList, parseCpuList, sameCpuList, usableCpus } from "../cpus";
 import { FileSnapshot } from "../host/files";
 import { Discovery, InterruptLine, discoverQueueIrqs, parseInterrupts } from "./discover";
 import { ManagedFiles, fileContent, samePathContent } from "../host/restore";
@@ -103,47 +103,28 @@ export function placement(inputs: IrqAffinityInputs, view: HostIrqView, target: 
     if (irqs.length === 0) {
         fail("interface", `found no queue IRQs for ${inputs.interface} (looked in /sys/class/net/${inputs.interface}/device/msi_irqs and /proc/interrupts)`);
     }
-    const excluded = new Set(inputs.exclude ? parseCpuList(inputs.exclude) : []);
-    const usable = (cpus: number[], what: string, property: string) => {
-        const left = cpus.filter((c) => !excluded.has(c) && view.online.includes(c));
-        if (left.length === 0) {
-            fail(
-                property,
-                `no online CPU left in ${what} ${formatCpuList(cpus)}${excluded.size ? ` after excluding ${formatCpuList([...excluded])}` : ""} (online: ${formatCpuList(view.online)})`,
-            );
-        }
-        return left;
-    };
     const assignment: Record<string, string> = {};
-    if (inputs.perIrq) {
-        for (const [key, list] of Object.entries(inputs.perIrq)) {
-            const property = propertyPath(["perIrq", key]);
-            const irq = irqs.find((l) => String(l.irq) === key || l.name === key);
-            if (!irq) {
-                fail(property, `perIrq names "${key}", which is not one of ${inputs.interface}'s queue IRQs (${irqs.map((l) => `${l.irq} ${l.name}`.trim()).join(", ")})`);
+    try {
+        if (inputs.perIrq) {
+            for (const [key, list] of Object.entries(inputs.perIrq)) {
+                const property = propertyPath(["perIrq", key]);
+                const irq = irqs.find((l) => String(l.irq) === key || l.name === key);
+                if (!irq) {
+                    fail(property, `perIrq names "${key}", which is not one of ${inputs.interface}'s queue IRQs (${irqs.map((l) => `${l.irq} ${l.name}`.trim()).join(", ")})`);
+                }
+                usableCpus(parseCpuList(list), [], view.online, `perIrq["${key}"]`, property);
+                assignment[String(irq!.irq)] = formatCpuList(parseCpuList(list));
             }
-            usable(parseCpuList(list), `perIrq["${key}"]`, property);
-            assignment[String(irq!.irq)] = formatCpuList(parseCpuList(list));
+            return { assignment, warnings };
         }
-        return { assignment, warnings };
-    }
-    if (inputs.cpus) {
-        const list = formatCpuList(usable(parseCpuList(inputs.cpus), "cpus", "cpus"));
-        irqs.forEach((l) => (assignment[String(l.irq)] = list));
-        return { assignment, warnings };
-    }
-    let pool: number[];
-    if (inputs.numaLocal) {
-        if (view.numaNode === undefined || !view.numaCpus) {
+        const { sets, noNuma } = distributeCpus(inputs, view, irqs.length);
+        if (noNuma) {
             warnings.push(`${target}: ${inputs.interface} reports no NUMA node; spreading over all online CPUs`);
-            pool = usable(view.online, "online CPUs", "numaLocal");
-        } else {
-            pool = usable(view.numaCpus, `NUMA node ${view.numaNode} CPUs`, "numaLocal");
         }
-    } else {
-        pool = usable(parseCpuList(inputs.spread!), "spread", "spread");
+        irqs.forEach((l, i) => (assignment[String(l.irq)] = formatCpuList(sets[i])));
+    } catch (e) {
+        throw e instanceof CpuPolicyError ? new PlacementError(e.property, e.why, target) : e;
     }
-    irqs.forEach((l, i) => (assignment[String(l.irq)] = String(pool[i % pool.length])));
     return { assignment, warnings };
 }
 
