@@ -1,14 +1,16 @@
 import { strict as assert } from "assert";
-import { ChildProcess, spawn } from "child_process";
-import { mkdtempSync, writeFileSync } from "fs";
+import { ChildProcess, execFileSync, spawn } from "child_process";
+import { mkdtempSync, openSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { FAULT_SETTINGS, faultProgram } from "../fault/program";
+import type { Stack } from "@pulumi/pulumi/automation";
 import { labStack } from "./engine";
 import { Lab, LabHost, labDown, labUp, onHost } from "./lab";
 
 // Nightly length: PLT_FAULT_ROUNDS=20 npm test -- tests/integration/faults.test.ts
 const ROUNDS = Number(process.env.PLT_FAULT_ROUNDS ?? 4);
+const CUT_ROUNDS = Number(process.env.PLT_FAULT_CUT_ROUNDS ?? 1);
 const SEED = Number(process.env.PLT_FAULT_SEED ?? Date.now() % 100000);
 
 /** Everything the suite's SysctlSets can touch on a host: the values, /etc/sysctl.d, the ledgers. */
@@ -32,10 +34,26 @@ function random(seed: number): () => number {
     };
 }
 
+function exited(child: ChildProcess): Promise<number | null> {
+    return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+}
+
+/**
+ * Cuts the host off: its own side of the link goes down, so the controller's packets leave and
+ * nothing answers (a pulled cable at the far end, not a refused connection). Then back up.
+ */
+function setLink(lab: Lab, host: LabHost, state: "up" | "down"): void {
+    execFileSync("ip", ["-n", host.netns, "link", "set", "dev", "eth1", state]);
+    if (state === "up") {
+        onHost(lab, host, ["true"]);
+    }
+}
+
+/** The operation's stderr goes to ROOT/op.log, for the failure message. */
 function stackOp(root: string, labJson: string, op: "up" | "destroy"): ChildProcess {
     return spawn("node", ["-r", "ts-node/register", path.resolve(__dirname, "../fault/stack-op.ts"), root, labJson, op], {
         detached: true,
-        stdio: "ignore",
+        stdio: ["ignore", "ignore", openSync(path.join(root, "op.log"), "w")],
         env: { ...process.env, TS_NODE_PROJECT: path.resolve(__dirname, "../tsconfig.json") },
     });
 }
@@ -96,20 +114,49 @@ describe(`fault suite: kill -9 mid-run, then recovery leaves every host byte-exa
             figures.rounds++;
             figures.faults += killed ? 1 : 0;
 
-            await stack.cancel().catch(() => undefined);
-            await stack.refresh({ clearPendingCreates: true });
-            await stack.up();
-            const state = (await stack.exportStack()).deployment as { pending_operations?: unknown[] };
-            assert.deepEqual(state.pending_operations ?? [], [], "no pending operations left after the converging up");
-            await stack.destroy();
-
-            const different = lab.hosts.filter((h) => hostState(lab, h) !== original.get(h.name));
-            figures.hostsLeftDifferent += different.length;
-            assert.deepEqual(
-                different.map((h) => h.name),
-                [],
-                `killed after ${delay} ms (${killed ? "mid-run" : "after it ended"}): ${different.map((h) => `${h.name}:\n${hostState(lab, h)}\nwas\n${original.get(h.name)}`).join("\n")}`,
-            );
+            await recoverAndCompare(stack, `killed after ${delay} ms (${killed ? "mid-run" : "after it ended"})`);
         });
+    }
+
+    for (let round = 1; round <= CUT_ROUNDS; round++) {
+        it(`cut-off round ${round}: one host's link goes down during up (it stops answering), comes back, then refresh --clear-pending-creates, up, destroy`, async function () {
+            const root = mkdtempSync(path.join(tmpdir(), "plt-faults-stack-"));
+            const stack = await labStack("faults", faultProgram(lab), root);
+            const cut = lab.hosts[Math.floor(next() * lab.hosts.length)];
+            const delay = Math.round(2000 + next() * 5000);
+            const child = stackOp(root, labJson, "up");
+            const done = exited(child);
+            const timer = setTimeout(() => setLink(lab, cut, "down"), delay);
+            let code: number | null;
+            try {
+                // The SSH keepalive (15 s, 3 misses) notices a dead link; the run ends on its own.
+                code = await done;
+            } finally {
+                clearTimeout(timer);
+                setLink(lab, cut, "up");
+            }
+            figures.rounds++;
+            figures.faults += code === 0 ? 0 : 1;
+            const why = readFileSync(path.join(root, "op.log"), "utf8").match(/error: .*/)?.[0] ?? "";
+            await recoverAndCompare(stack, `${cut.name} cut off after ${delay} ms (the up exited ${code} ${why})`);
+        });
+    }
+
+    /** The documented recovery, then every host must be exactly as it was before the suite. */
+    async function recoverAndCompare(stack: Stack, what: string): Promise<void> {
+        await stack.cancel().catch(() => undefined);
+        await stack.refresh({ clearPendingCreates: true });
+        await stack.up();
+        const state = (await stack.exportStack()).deployment as { pending_operations?: unknown[] };
+        assert.deepEqual(state.pending_operations ?? [], [], "no pending operations left after the converging up");
+        await stack.destroy();
+
+        const different = lab.hosts.filter((h) => hostState(lab, h) !== original.get(h.name));
+        figures.hostsLeftDifferent += different.length;
+        assert.deepEqual(
+            different.map((h) => h.name),
+            [],
+            `${what}: ${different.map((h) => `${h.name}:\n${hostState(lab, h)}\nwas\n${original.get(h.name)}`).join("\n")}`,
+        );
     }
 });

@@ -11,6 +11,8 @@ export interface LabHost {
     address: string;
     port: number;
     hostKey: string;
+    /** The host's veth on the controller's side: its "cable". */
+    vethRoot: string;
     sshdPid: number;
     mountRoot: string;
     /** Emulated hardware profile: "server" (cpufreq, NIC rings, MSI-X queues) or "vm". */
