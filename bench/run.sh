@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
-# `npm run bench [-- sysctl|fleet]`: benchmarks on lab hosts (root). Not part of npm test.
+# `npm run bench [-- sysctl|fleet|ansible|effect]`: benchmarks on lab hosts (root). Not part of npm test.
 #   sysctl (default): 16 sysctls on 4 hosts, provider vs per-key ssh vs the engine
 #   fleet: the default fleet program at 5, 20, 50 hosts, one stack vs 4 shards in parallel
+#   ansible: ours vs tuned and default Ansible at 5, 20, 50, 200 hosts (see bench/ansible.ts);
+#            installs Debian's ansible package when ansible-playbook is missing
+#   effect: what each profile changes, measured with the kernel's counters (see bench/effect.ts);
+#           installs Debian's iperf3 and sockperf when missing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which="${1:-sysctl}"
 case "$which" in
   sysctl) script=bench/sysctl-apply.ts ;;
   fleet) script=bench/fleet-scale.ts ;;
-  *) echo "usage: npm run bench [-- sysctl|fleet]" >&2; exit 2 ;;
+  ansible)
+    script=bench/ansible.ts
+    bash bench/ansible/install.sh
+    ;;
+  effect)
+    script=bench/effect.ts
+    command -v iperf3 >/dev/null && command -v sockperf >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends iperf3 sockperf; }
+    ;;
+  *) echo "usage: npm run bench [-- sysctl|fleet|ansible|effect]" >&2; exit 2 ;;
 esac
 export PATH="$(bash scripts/pulumi-toolchain.sh | tail -n 1):$PATH"
 npm run --silent build

@@ -1,0 +1,306 @@
+// Ours (one SysctlSet per host through the real engine) against Ansible (ansible.posix.sysctl
+// with reload) on the same lab hosts and the same 16 sysctls. Every operation runs as its own
+// process tree inside a fresh cpuacct cgroup, so its controller CPU is what the kernel charged to
+// that tree (ssh ControlPersist masters that outlive ansible-playbook included); the lab hosts'
+// sshd (PID 1 of each host, every session a descendant) sit in one more cgroup, so host CPU is
+// what the sessions cost inside the hosts. SSH connections come from each sshd's log.
+import { execFile, execFileSync } from "child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, symlinkSync, writeFileSync } from "fs";
+import { cpus, loadavg, release, tmpdir, totalmem } from "os";
+import * as path from "path";
+import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { PASSPHRASE, pulumiBin } from "../../tests/integration/engine";
+import { Lab, LabHost, connectionTo, labDown, labUp, onHost, sshConnectionCount } from "../../tests/integration/lab";
+import { SETTINGS } from "../settings";
+
+export type Tool = "ours" | "ansible-tuned" | "ansible-default";
+export type Op = "apply" | "drift-check" | "preview";
+
+export interface Measurement {
+    n: number;
+    tool: Tool;
+    op: Op;
+    round: number;
+    wallS: number;
+    controllerCpuS: number;
+    /** Ours only: CPU the operation's process spent before the engine started (loading the SDK, selecting the stack). */
+    controllerSetupCpuS?: number;
+    hostCpuS: number;
+    sshConnectionsPerHost: number;
+    /** Largest sum of the resident sets of the operation's processes, sampled every 100 ms. */
+    peakRssMB: number;
+    hostsReached: number;
+    load1: number;
+}
+
+export interface NotMeasured {
+    n: number;
+    tool: Tool;
+    reason: string;
+}
+
+export interface BenchPlan {
+    /** Host counts and rounds per count. */
+    sizes: { n: number; rounds: number }[];
+    tools: (n: number) => Tool[];
+    /** Epoch ms after which nothing new starts; what is left is recorded as not measured. */
+    deadline?: number;
+    log?: (line: string) => void;
+}
+
+export interface BenchResult {
+    date: string;
+    machine: Record<string, string | number>;
+    measurements: Measurement[];
+    notMeasured: NotMeasured[];
+}
+
+const REPO = path.resolve(__dirname, "../..");
+const CGROUP_ROOT = "/sys/fs/cgroup/cpuacct";
+const LAB_SIZE = 50;
+const PERSIST_ANSIBLE = "/etc/sysctl.d/90-ansible-bench.conf";
+
+function cgroupNew(name: string): string {
+    const dir = path.join(CGROUP_ROOT, `plt-bench-${process.pid}-${name}`);
+    mkdirSync(dir);
+    return dir;
+}
+
+const cgroupUsage = (dir: string) => Number(readFileSync(path.join(dir, "cpuacct.usage"), "utf8"));
+const cgroupPids = (dir: string) => readFileSync(path.join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
+
+/** Ends what is left in a cgroup we made (ssh masters after ansible-playbook) and removes it. */
+function cgroupRemove(dir: string): void {
+    for (const pid of cgroupPids(dir)) {
+        try {
+            process.kill(pid, "SIGKILL");
+        } catch {
+            // already gone
+        }
+    }
+    for (let i = 0; i < 50 && cgroupPids(dir).length > 0; i++) execFileSync("sleep", ["0.1"]);
+    rmdirSync(dir);
+}
+
+function rssBytes(pid: number): number {
+    try {
+        return Number(readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]) * 4096;
+    } catch {
+        return 0;
+    }
+}
+
+/** The hosts of one or more labs (a lab has at most 60 hosts: one /24 of /30s), with each host's own key. */
+interface Fleet {
+    labs: Lab[];
+    hosts: { lab: Lab; host: LabHost }[];
+    knownHosts: string;
+    hostsCgroup: string;
+}
+
+function fleetUp(n: number, dir: string): Fleet {
+    const labs: Lab[] = [];
+    for (let left = n; left > 0; left -= LAB_SIZE) labs.push(labUp(Math.min(LAB_SIZE, left)));
+    const hosts = labs.flatMap((lab) => lab.hosts.map((host) => ({ lab, host })));
+    const knownHosts = path.join(dir, `known_hosts-${n}`);
+    writeFileSync(knownHosts, labs.map((lab) => readFileSync(lab.knownHostsPath, "utf8")).join(""));
+    const hostsCgroup = cgroupNew(`hosts-${n}`);
+    for (const { host } of hosts) writeFileSync(path.join(hostsCgroup, "cgroup.procs"), String(host.sshdPid));
+    return { labs, hosts, knownHosts, hostsCgroup };
+}
+
+function fleetDown(fleet: Fleet): void {
+    for (const lab of fleet.labs) labDown(lab);
+    cgroupRemove(fleet.hostsCgroup);
+}
+
+const connections = (fleet: Fleet) => fleet.hosts.map(({ lab, host }) => sshConnectionCount(lab, host));
+
+type Sample = Omit<Measurement, "n" | "tool" | "op" | "round" | "load1">;
+
+/**
+ * Runs one operation in a fresh cgroup and measures it. `argvFor(cgroup)` gives the command; unless
+ * `joinsItself`, a shell puts itself in the cgroup and execs it.
+ */
+async function measured(fleet: Fleet, argvFor: (cgroup: string) => string[], env: NodeJS.ProcessEnv, joinsItself: boolean): Promise<Sample & { stdout: string }> {
+    const cgroup = cgroupNew("op");
+    const argv = argvFor(cgroup);
+    const command = joinsItself ? argv : ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, ...argv];
+    const hostCpuBefore = cgroupUsage(fleet.hostsCgroup);
+    const connBefore = connections(fleet);
+    let peak = 0;
+    const sampler = setInterval(() => {
+        peak = Math.max(peak, cgroupPids(cgroup).reduce((sum, pid) => sum + rssBytes(pid), 0));
+    }, 100);
+    const start = process.hrtime.bigint();
+    try {
+        const stdout = await new Promise<string>((resolve, reject) =>
+            execFile(command[0], command.slice(1), { env, maxBuffer: 256 << 20 }, (error, out, err) =>
+                error ? reject(new Error(`${argv.join(" ")}: ${error.message}\n${err.slice(-4000)}\n${out.slice(-4000)}`)) : resolve(out),
+            ),
+        );
+        const wallS = Number(process.hrtime.bigint() - start) / 1e9;
+        const controllerCpuS = cgroupUsage(cgroup) / 1e9;
+        const hostCpuS = (cgroupUsage(fleet.hostsCgroup) - hostCpuBefore) / 1e9;
+        const deltas = connections(fleet).map((c, i) => c - connBefore[i]);
+        return {
+            wallS,
+            controllerCpuS,
+            hostCpuS,
+            peakRssMB: peak / 2 ** 20,
+            sshConnectionsPerHost: deltas.reduce((a, b) => a + b, 0) / deltas.length,
+            hostsReached: deltas.filter((d) => d > 0).length,
+            stdout,
+        };
+    } finally {
+        clearInterval(sampler);
+        cgroupRemove(cgroup);
+    }
+}
+
+type Runner = (op: Op | "reset") => Promise<Sample>;
+
+async function oursRunner(fleet: Fleet, dir: string): Promise<Runner> {
+    const n = fleet.hosts.length;
+    const root = mkdtempSync(path.join(dir, `ours-${n}-`));
+    const workDir = path.join(root, "work");
+    const backend = path.join(root, "state");
+    mkdirSync(workDir);
+    mkdirSync(backend);
+    symlinkSync(path.join(REPO, "node_modules"), path.join(workDir, "node_modules"));
+    const bin = pulumiBin();
+    const env = {
+        PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+        PULUMI_BACKEND_URL: `file://${backend}`,
+        PULUMI_HOME: path.join(root, "home"),
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        PATH: `${bin}:${process.env.PATH}`,
+    };
+    const project = `bench-${n}`;
+    await LocalWorkspace.createOrSelectStack(
+        { stackName: "bench", projectName: project, program: async () => undefined },
+        { workDir, envVars: env, projectSettings: { name: project, runtime: "nodejs", backend: { url: `file://${backend}` } } },
+    );
+    const hosts = fleet.hosts.map(({ lab, host }) => ({ name: `${lab.id}-${host.name}`, connection: connectionTo(lab, host) }));
+    const childOp = { apply: "up", "drift-check": "refresh-preview", preview: "preview", reset: "destroy" } as const;
+    const tsNode = path.join(REPO, "node_modules/ts-node/dist/bin.js");
+    return async (op) => {
+        const specFile = path.join(root, "op.json");
+        const m = await measured(
+            fleet,
+            (cgroup) => {
+                writeFileSync(specFile, JSON.stringify({ cgroup, op: childOp[op], workDir, env, pulumiRoot: path.dirname(bin), project, hosts, settings: SETTINGS }), { mode: 0o600 });
+                // ts-node compiles ours-op.ts before its first line, which joins the cgroup, runs.
+                return ["node", tsNode, "--transpile-only", "-P", path.join(REPO, "tests/tsconfig.json"), path.join(__dirname, "ours-op.ts"), specFile];
+            },
+            { ...process.env, ...env },
+            true,
+        );
+        const { stdout, ...sample } = m;
+        return { ...sample, controllerSetupCpuS: JSON.parse(stdout.trim().split("\n").pop()!).setupCpuNs / 1e9 };
+    };
+}
+
+function ansibleRunner(fleet: Fleet, dir: string, tuned: boolean): Runner {
+    const n = fleet.hosts.length;
+    const root = mkdtempSync(path.join(dir, `ansible-${tuned ? "tuned" : "default"}-${n}-`));
+    const inventory = path.join(root, "hosts.ini");
+    const hostVars = (lab: Lab, host: LabHost) =>
+        [`${lab.id}-${host.name}`, `ansible_host=${host.address}`, `ansible_port=${host.port}`, "ansible_user=root", `ansible_ssh_private_key_file=${lab.privateKeyPath}`].join(" ");
+    writeFileSync(
+        inventory,
+        [
+            "[lab]",
+            ...fleet.hosts.map(({ lab, host }) => hostVars(lab, host)),
+            "[lab:vars]",
+            `ansible_ssh_common_args='-F /dev/null -o UserKnownHostsFile=${fleet.knownHosts} -o StrictHostKeyChecking=yes -o BatchMode=yes'`,
+            ...(tuned ? ["ansible_python_interpreter=/usr/bin/python3"] : []),
+            "",
+        ].join("\n"),
+    );
+    const settings = Object.fromEntries(Object.entries(SETTINGS).map(([k, v]) => [k, Array.isArray(v) ? v.join(" ") : String(v)]));
+    const originals = Object.keys(SETTINGS).map((key) => `${key}=${onHost(fleet.hosts[0].lab, fleet.hosts[0].host, ["sysctl", "-n", key]).trim().split(/\s+/).join(" ")}`);
+    return async (op) => {
+        if (op === "reset") {
+            const start = process.hrtime.bigint();
+            for (const { lab, host } of fleet.hosts) onHost(lab, host, ["sh", "-c", 'f=$1; shift; rm -f "$f" && sysctl -q -w "$@"', "sh", PERSIST_ANSIBLE, ...originals]);
+            return { wallS: Number(process.hrtime.bigint() - start) / 1e9, controllerCpuS: 0, hostCpuS: 0, peakRssMB: 0, sshConnectionsPerHost: 0, hostsReached: 0 };
+        }
+        // Each operation its own ssh control dir: ControlPersist helps within a run, not across runs.
+        const controlDir = mkdtempSync(path.join(root, "cp-"));
+        const env = {
+            ...process.env,
+            ANSIBLE_CONTROL_PATH_DIR: controlDir,
+            ANSIBLE_LOCAL_TEMP: path.join(root, "tmp"),
+            ANSIBLE_HOST_KEY_CHECKING: "True",
+            ANSIBLE_RETRY_FILES_ENABLED: "False",
+            ANSIBLE_NOCOLOR: "1",
+            ...(tuned ? { ANSIBLE_FORKS: String(n), ANSIBLE_PIPELINING: "True", ANSIBLE_SSH_ARGS: "-C -o ControlMaster=auto -o ControlPersist=600s" } : {}),
+        };
+        const argv = ["ansible-playbook", "-i", inventory, path.join(__dirname, "playbook.yml"), "--extra-vars", JSON.stringify({ settings, gather: !tuned }), ...(op === "drift-check" ? ["--check", "--diff"] : [])];
+        const { stdout, ...sample } = await measured(fleet, () => argv, env, false);
+        const recap = stdout.slice(stdout.indexOf("PLAY RECAP"));
+        const ok = (recap.match(/\bok=\d+/g) ?? []).length;
+        if (ok !== n || /unreachable=[1-9]|failed=[1-9]/.test(recap)) throw new Error(`ansible-playbook did not reach all ${n} hosts:\n${recap}`);
+        return sample;
+    };
+}
+
+/** Runs the plan: per size, rounds in which the tools take turns (the first tool rotates), each tool apply, drift check, preview, reset. */
+export async function runBench(plan: BenchPlan): Promise<BenchResult> {
+    const log = plan.log ?? ((line: string) => console.error(line));
+    const dir = mkdtempSync(path.join(tmpdir(), "plt-bench-"));
+    const result: BenchResult = { date: new Date().toISOString(), machine: machine(), measurements: [], notMeasured: [] };
+    for (const { n, rounds } of plan.sizes) {
+        const tools = plan.tools(n);
+        if (plan.deadline && Date.now() > plan.deadline) {
+            tools.forEach((tool) => result.notMeasured.push({ n, tool, reason: "out of time before this size started" }));
+            continue;
+        }
+        const fleet = fleetUp(n, dir);
+        try {
+            const runners = new Map<Tool, Runner>();
+            for (const tool of tools) runners.set(tool, tool === "ours" ? await oursRunner(fleet, dir) : ansibleRunner(fleet, dir, tool === "ansible-tuned"));
+            const done = new Map<Tool, number>(tools.map((t) => [t, 0]));
+            for (let round = 0; round < rounds; round++) {
+                for (let i = 0; i < tools.length; i++) {
+                    const tool = tools[(round + i) % tools.length];
+                    if (plan.deadline && Date.now() > plan.deadline) continue;
+                    const run = runners.get(tool)!;
+                    for (const op of tool === "ours" ? (["apply", "drift-check", "preview"] as const) : (["apply", "drift-check"] as const)) {
+                        const sample = await run(op);
+                        const m: Measurement = { n, tool, op, round, ...sample, load1: loadavg()[0] };
+                        result.measurements.push(m);
+                        log(`n=${n} round=${round} ${tool} ${op}: wall ${m.wallS.toFixed(2)} s, controller ${m.controllerCpuS.toFixed(2)} CPU-s, hosts ${m.hostCpuS.toFixed(2)} CPU-s, ${m.sshConnectionsPerHost.toFixed(2)} ssh/host, ${m.peakRssMB.toFixed(0)} MB, reached ${m.hostsReached}/${n}, load ${m.load1.toFixed(2)}`);
+                    }
+                    await run("reset");
+                    done.set(tool, done.get(tool)! + 1);
+                }
+            }
+            for (const [tool, count] of done) if (count < rounds) result.notMeasured.push({ n, tool, reason: `out of time: ${count} of ${rounds} rounds done` });
+        } finally {
+            fleetDown(fleet);
+        }
+    }
+    return result;
+}
+
+function machine(): Record<string, string | number> {
+    const version = (argv: string[]) => {
+        try {
+            return execFileSync(argv[0], argv.slice(1), { encoding: "utf8" }).split("\n")[0].trim();
+        } catch {
+            return "absent";
+        }
+    };
+    return {
+        cpu: cpus()[0]?.model ?? "unknown",
+        cores: cpus().length,
+        memoryGB: Math.round(totalmem() / 2 ** 30),
+        kernel: release(),
+        node: process.version,
+        pulumi: version([path.join(pulumiBin(), "pulumi"), "version"]),
+        ansible: version(["ansible-playbook", "--version"]),
+    };
+}

@@ -1,0 +1,90 @@
+// Medians with min and max per (hosts, tool, operation), as JSON and as the Markdown tables the README shows.
+import type { BenchResult, Measurement, Op, Tool } from "./harness";
+
+export interface Stat {
+    median: number;
+    min: number;
+    max: number;
+}
+
+export interface SummaryRow {
+    n: number;
+    tool: Tool;
+    op: Op;
+    runs: number;
+    wallS: Stat;
+    controllerCpuS: Stat;
+    controllerCpuPerHostMs: Stat;
+    controllerSetupCpuS?: Stat;
+    hostCpuPerHostMs: Stat;
+    sshConnectionsPerHost: Stat;
+    peakRssMB: Stat;
+    load1: Stat;
+}
+
+function stat(xs: number[]): Stat {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    return { median, min: sorted[0], max: sorted[sorted.length - 1] };
+}
+
+export function summarize(result: BenchResult): SummaryRow[] {
+    const groups = new Map<string, Measurement[]>();
+    for (const m of result.measurements) {
+        const key = `${m.n}\t${m.tool}\t${m.op}`;
+        groups.set(key, [...(groups.get(key) ?? []), m]);
+    }
+    return [...groups.values()].map((ms) => {
+        const { n, tool, op } = ms[0];
+        const of = (f: (m: Measurement) => number) => stat(ms.map(f));
+        const setup = ms.filter((m) => m.controllerSetupCpuS !== undefined);
+        return {
+            n,
+            tool,
+            op,
+            runs: ms.length,
+            wallS: of((m) => m.wallS),
+            controllerCpuS: of((m) => m.controllerCpuS),
+            controllerCpuPerHostMs: of((m) => (m.controllerCpuS / n) * 1000),
+            ...(setup.length ? { controllerSetupCpuS: stat(setup.map((m) => m.controllerSetupCpuS!)) } : {}),
+            hostCpuPerHostMs: of((m) => (m.hostCpuS / n) * 1000),
+            sshConnectionsPerHost: of((m) => m.sshConnectionsPerHost),
+            peakRssMB: of((m) => m.peakRssMB),
+            load1: of((m) => m.load1),
+        };
+    });
+}
+
+const OP_TITLE: Record<Op, string> = {
+    apply: "apply (`pulumi up` / `ansible-playbook`)",
+    "drift-check": "drift check (`pulumi preview --refresh` / `ansible-playbook --check --diff`)",
+    preview: "plain `pulumi preview`",
+};
+
+export function markdown(result: BenchResult, rows: SummaryRow[]): string {
+    const f = (s: Stat, digits: number) => (s.min === s.max ? s.median.toFixed(digits) : `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`);
+    const out: string[] = [
+        `Machine: ${Object.entries(result.machine)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", ")}. Started ${result.date}.`,
+        "",
+        "Medians, (min–max) over the runs; CPU in CPU-seconds or milliseconds of CPU.",
+    ];
+    for (const op of Object.keys(OP_TITLE) as Op[]) {
+        const mine = rows.filter((r) => r.op === op).sort((a, b) => a.n - b.n || a.tool.localeCompare(b.tool));
+        if (mine.length === 0) continue;
+        out.push(
+            "",
+            `**${OP_TITLE[op]}**`,
+            "",
+            "| hosts | tool | runs | wall s | controller CPU-s | controller ms/host | host ms/host | ssh conn./host | peak RSS MB | load (1 min) |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+            ...mine.map((r) => `| ${r.n} | ${r.tool} | ${r.runs} | ${f(r.wallS, 2)} | ${f(r.controllerCpuS, 2)} | ${f(r.controllerCpuPerHostMs, 0)} | ${f(r.hostCpuPerHostMs, 0)} | ${f(r.sshConnectionsPerHost, 1)} | ${f(r.peakRssMB, 0)} | ${f(r.load1, 2)} |`),
+        );
+    }
+    if (result.notMeasured.length) {
+        out.push("", "Not measured:", "", ...result.notMeasured.map((x) => `- ${x.tool} at ${x.n} hosts: ${x.reason}`));
+    }
+    return out.join("\n") + "\n";
+}
