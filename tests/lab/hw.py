@@ -9,8 +9,8 @@ tuning tool reads on real hardware, with the real kernel's and tools' limits and
   hw.py init HOST_DIR PROFILE      write HOST_DIR/hw/{profile,nic}.json (lab.sh up)
   hw.py serve HOST_DIR             FUSE daemon at HOST_DIR/hw.mnt; boot-ns.sh binds its subtrees
                                    over /sys/devices/system/{cpu,node}, /proc/irq, /proc/interrupts,
-                                   /proc/stat, /sys/devices/virtual/net/eth1, /sys/devices/pci0000:00
-                                   and /sys/bus/pci/devices
+                                   /proc/stat, /sys/devices/virtual/net/eth1, /sys/devices/pci0000:00,
+                                   /sys/bus/pci/devices and /sys/kernel/mm/transparent_hugepage
   hw.py ethtool HOST_DIR ARGS...   what /usr/sbin/ethtool is inside the host: rings (-g/-G) and
                                    coalescing (-c/-C) of the emulated NIC; everything else execs the
                                    real ethtool (a copy kept at LAB_DIR/bin/ethtool)
@@ -351,6 +351,9 @@ class Machine:
                 self.cpufreq[cpu] = {"policy": cf["governor"], "epp": EPP_VALUES[cf["epp"]], "epp_powersave": -1,
                                      "min_req": cf["min_khz"], "max_req": cf["max_khz"]}
         self.pstate = {"no_turbo": 0, "max_perf_pct": 100, "min_perf_pct": 20}
+        # Each CPU's resume latency PM QoS request as the kernel holds it: S32_MAX is "no constraint".
+        self.resume_latency = {cpu: S32_MAX for cpu in self.present}
+        self.thp = {"enabled": "always", "defrag": "madvise"}
 
     # IRQs ----------------------------------------------------------------------------------
 
@@ -477,6 +480,68 @@ class Machine:
             if attr == "scaling_setspeed":
                 raise _err(errno.EINVAL)
         raise _err(errno.EIO)
+
+
+# ------------------------------------------------------------- THP and CPU wake-up latency
+
+S32_MAX = 2 ** 31 - 1
+THP_ROOT = "/sys/kernel/mm/transparent_hugepage"
+# mm/huge_memory.c: the words each file offers, in the order it shows them.
+THP_CHOICES = {"enabled": ["always", "madvise", "never"], "defrag": ["always", "defer", "defer+madvise", "madvise", "never"]}
+
+
+def sysfs_streq(text, word):
+    """sysfs_streq(): equal, ignoring one trailing newline."""
+    return text.split("\0", 1)[0] in (word, word + "\n")
+
+
+def thp_show(m, attr):
+    with m.lock:
+        return " ".join("[%s]" % w if w == m.thp[attr] else w for w in THP_CHOICES[attr]) + "\n"
+
+
+def thp_store(m, attr, text):
+    for word in THP_CHOICES[attr]:
+        if sysfs_streq(text, word):
+            with m.lock:
+                m.thp[attr] = word
+            return
+    raise _err(errno.EINVAL)
+
+
+def kstrtos32(text):
+    """kstrtos32(s, 0): the whole string (one trailing newline allowed), base 0, within s32."""
+    s = text.split("\0", 1)[0]
+    neg = s.startswith("-")
+    v = kstrtouint(s[1:] if neg else s, 0)  # a leading "+" and one trailing newline handled there
+    v = -v if neg else v
+    if not -S32_MAX - 1 <= v <= S32_MAX:
+        raise _err(errno.ERANGE)
+    return v
+
+
+def resume_latency_show(m, cpu):
+    """drivers/base/power/sysfs.c: a request of 0 shows "n/a", no constraint shows "0"."""
+    with m.lock:
+        value = m.resume_latency[cpu]
+    return "n/a\n" if value == 0 else "%d\n" % (0 if value == S32_MAX else value)
+
+
+def resume_latency_store(m, cpu, text):
+    """An integer in microseconds (0: no constraint; negative or S32_MAX: EINVAL), or "n/a" (a
+    request of 0: no resume latency tolerated); anything else EINVAL."""
+    try:
+        value = kstrtos32(text)
+    except OSError:
+        if not sysfs_streq(text, "n/a"):
+            raise _err(errno.EINVAL)
+        value = 0
+    else:
+        if value < 0 or value == S32_MAX:
+            raise _err(errno.EINVAL)
+        value = value or S32_MAX
+    with m.lock:
+        m.resume_latency[cpu] = value
 
 
 def kstrtouint(text, base):
@@ -701,6 +766,8 @@ class Tree:
                  "pcibus": self.pci_bus_devices()}
         if os.path.isdir("/sys/devices/system/node"):
             nodes["node"] = self.node_root()
+        if os.path.isdir(THP_ROOT):
+            nodes["thp"] = self.thp_dir()
         self.root = Dir(nodes)
 
     def lookup(self, path):
@@ -774,6 +841,9 @@ class Tree:
                 return self.topology_dir(cpu, real.path) if name == "topology" else self.cache_dir(cpu, real.path)
             if name == "cpufreq":
                 return None
+            if name == "power" and isinstance(real, RealDir):
+                latency = File(lambda: resume_latency_show(m, cpu), lambda t: resume_latency_store(m, cpu, t))
+                return RealDir(real.path, extra=lambda: {"pm_qos_resume_latency_us": latency})
             if re.fullmatch(r"node\d+", name):
                 return real
             return real
@@ -889,6 +959,13 @@ class Tree:
                     "max_perf_pct": value("max_perf_pct"), "min_perf_pct": value("min_perf_pct"),
                     "num_pstates": File(text("32\n")), "turbo_pct": File(text("24\n")),
                     "hwp_dynamic_boost": File(text("0\n"))})
+
+    def thp_dir(self):
+        """/sys/kernel/mm/transparent_hugepage: enabled and defrag are this host's; the rest is the
+        machine's, read-only."""
+        m = self.m
+        files = {attr: File(lambda a=attr: thp_show(m, a), lambda t, a=attr: thp_store(m, a, t)) for attr in THP_CHOICES}
+        return RealDir(THP_ROOT, extra=lambda: files)
 
     # /sys/devices/system/node ----------------------------------------------------------------
 

@@ -286,6 +286,8 @@ mount --bind "\$hw/eth1" /sys/devices/virtual/net/eth1
 mount --bind "\$hw/irq" /proc/irq
 mount --bind "\$hw/interrupts" /proc/interrupts
 mount --bind "\$hw/stat" /proc/stat
+# THP is global to the machine: each host gets its own enabled and defrag.
+if [ -d /sys/kernel/mm/transparent_hugepage ]; then mount --bind "\$hw/thp" /sys/kernel/mm/transparent_hugepage; fi
 # As in a container, only /proc/sys/net (per network namespace) stays writable: kernel.*, vm.*,
 # fs.* and global net.core keys belong to the machine and are never changed from a lab host.
 mount --bind /proc/sys /proc/sys
