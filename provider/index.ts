@@ -8,3 +8,6 @@ export { WaveGate, WaveGateArgs, HealthCheckArgs, RolloutVerdict } from "./wave-
 export { normalise, satisfies } from "./sysctl/values";
 export { describeDesired } from "./sysctl/plan";
 export { CounterEvidence, CounterEvidenceArgs } from "./counters/resource";
+export { SysfsSet, SysfsSetArgs } from "./sysfs/resource";
+export { TransparentHugepages, TransparentHugepagesArgs } from "./thp/resource";
+export { CpuWakeupLatency, CpuWakeupLatencyArgs } from "./wakeup-latency/resource";

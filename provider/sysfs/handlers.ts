@@ -1,0 +1,231 @@
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+import type { z } from "zod";
+import { CheckFailure, checkFailures, hostFailures, parseChecked, propertyPath, withoutEngineKeys } from "../check";
+import { applyTransaction } from "../host/files";
+import { withCreatedDirs } from "../host/restore";
+import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
+import { transportFor } from "../transport";
+import { hostIdentity } from "../transport/connection";
+import { containsUnknown } from "../unknowns";
+import {
+    PathValues,
+    SysfsRecord,
+    assessPaths,
+    liveValues,
+    normaliseValue,
+    persistedStatus,
+    planSysfs,
+    planSysfsRestore,
+    readBackWarnings,
+    renderTmpfiles,
+    sysfsDrift,
+} from "./plan";
+import { SysfsSnapshot, readSysfs } from "./remote";
+import { SysfsBaseInputs, SysfsSetInputs, sysfsSetInputsSchema, tmpfilesPath } from "./schema";
+
+/** Something the host cannot do as declared: the input at fault and why. */
+export interface HostProblem {
+    property: string;
+    why: string;
+}
+
+/**
+ * A resource made of sysfs attributes: SysfsSet itself, or a typed one (TransparentHugepages,
+ * CpuWakeupLatency) that computes its paths and values from its own inputs and runs through the
+ * same handlers.
+ */
+export interface SysfsKind<I extends SysfsBaseInputs> {
+    /** Names the tmpfiles.d file (90-pulumi-<name>-<resource>.conf), so parts of one HostTuning do not collide. */
+    name: string;
+    schema: z.ZodType<I>;
+    inputFields: readonly string[];
+    /** Inputs whose change means an update. */
+    fields: (keyof I & string)[];
+    /** Path → value to write. */
+    settings(inputs: I): PathValues;
+    /** The input a path comes from, for messages. */
+    property(inputs: I, path: string): string;
+    onMissing(inputs: I): "fail" | "skip";
+    /** More to read with the paths, for hostProblems (the online CPUs). */
+    extraReads?: readonly string[];
+    hostProblems?(inputs: I, snapshot: SysfsSnapshot): HostProblem[];
+    /** The inputs a refresh records: the live values in the declared inputs' shape, so `preview --refresh` diffs per input. */
+    refreshed?(inputs: Record<string, unknown>, live: PathValues): Record<string, unknown>;
+}
+
+/** One failure per property, naming the host. */
+function failuresOf(problems: HostProblem[], target: string): CheckFailure[] {
+    const byProperty = new Map<string, string[]>();
+    for (const p of problems) {
+        byProperty.set(p.property, [...(byProperty.get(p.property) ?? []), p.why]);
+    }
+    return [...byProperty].map(([property, whys]) => ({ property, reason: `${target}: ${whys.join("; ")}` }));
+}
+
+export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
+    const inputsOf = (props: Record<string, unknown>) => pickInputs(kind.inputFields, props);
+    const parse = (props: Record<string, unknown>): I => parseChecked(kind.schema, inputsOf(props)) as I;
+    const fileOf = (inputs: I) => tmpfilesPath(kind.name, inputs.resourceName);
+    const reads = (inputs: I, record?: SysfsRecord) => [...Object.keys(kind.settings(inputs)), ...Object.keys(record?.originals ?? {}), ...(kind.extraReads ?? []), fileOf(inputs)];
+    const desiredOf = (props: Record<string, unknown>) => (props.desired as PathValues) ?? {};
+
+    function recordOf(props: Record<string, unknown>): SysfsRecord {
+        return {
+            originals: (props.originals as PathValues) ?? {},
+            skipped: (props.skipped as string[]) ?? [],
+            persistedFile: props.persistedFile as string | undefined,
+            managedFiles: props.managedFiles as SysfsRecord["managedFiles"],
+        };
+    }
+
+    const problemsOn = (inputs: I, snapshot: SysfsSnapshot): HostProblem[] => [
+        ...(kind.hostProblems?.(inputs, snapshot) ?? []),
+        ...assessPaths(kind.settings(inputs), snapshot, kind.onMissing(inputs)).problems.map((p) => ({ property: kind.property(inputs, p.path), why: p.why })),
+    ];
+
+    function outputs(raw: Record<string, unknown>, inputs: I, record: SysfsRecord, desired: PathValues, snapshot: SysfsSnapshot, warnings: string[]) {
+        return {
+            ...inputsOf(raw),
+            ...record,
+            hostId: hostIdentity(inputs.connection),
+            desired,
+            live: liveValues(Object.keys(desired), snapshot),
+            persistedFileStatus: persistedStatus(snapshot, record.persistedFile, renderTmpfiles(inputs.resourceName, desired)),
+            warnings,
+        };
+    }
+
+    async function apply(raw: Record<string, unknown>, previous?: SysfsRecord) {
+        const inputs = parse(raw);
+        const transport = transportFor(inputs.connection);
+        const snapshot = await readSysfs(transport, reads(inputs, previous));
+        const problems = kind.hostProblems?.(inputs, snapshot) ?? [];
+        if (problems.length > 0) {
+            throw new Error(`${transport.target}: ${problems.map((p) => `${p.property}: ${p.why}`).join("; ")}. Nothing was changed.`);
+        }
+        const plan = planSysfs(
+            kind.settings(inputs),
+            snapshot,
+            {
+                onMissing: kind.onMissing(inputs),
+                persist: inputs.persist,
+                restoreOnDelete: inputs.restoreOnDelete,
+                resourceName: inputs.resourceName,
+                tmpfilesFile: fileOf(inputs),
+                target: transport.target,
+                property: (path) => kind.property(inputs, path),
+            },
+            previous,
+        );
+        const warnings = [...plan.warnings];
+        if (plan.writes.length > 0 || Object.keys(plan.files).length > 0) {
+            const describe = (path: string) => (path in plan.desired ? kind.property(inputs, path) : path);
+            const outcome = await applyTransaction(transport, plan.writes, plan.files, describe);
+            if (plan.record.managedFiles) {
+                plan.record.managedFiles = withCreatedDirs(plan.record.managedFiles, outcome.createdDirs);
+            }
+            for (const [path, content] of outcome.after) {
+                snapshot.set(path, { kind: "file", writable: true, content });
+            }
+            for (const file of plan.files.write ?? []) {
+                snapshot.set(file.path, { kind: "file", writable: true, content: file.content });
+            }
+            for (const path of plan.files.remove ?? []) {
+                snapshot.set(path, { kind: "absent" });
+            }
+            warnings.push(...readBackWarnings(plan.desired, liveValues([...outcome.after.keys()], snapshot), transport.target));
+        }
+        warnings.forEach((w) => console.log(w));
+        return outputs(raw, inputs, plan.record, plan.desired, snapshot, warnings);
+    }
+
+    /** Validates the inputs, then reads the host (read-only) so a path it lacks or cannot write, or a word a selection file does not offer, fails in preview. */
+    async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+        const raw = inputsOf(withoutEngineKeys(news));
+        const failures = checkFailures(kind.schema, raw);
+        if (failures.length > 0 || containsUnknown(raw)) {
+            return { inputs: news, failures };
+        }
+        const inputs = parse(raw);
+        const transport = transportFor(inputs.connection);
+        const probed = await hostFailures(
+            () => readSysfs(transport, reads(inputs)),
+            (snapshot) => failuresOf(problemsOn(inputs, snapshot), transport.target),
+        );
+        return { inputs: news, failures: probed };
+    }
+
+    function fileDrift(record: SysfsRecord, status: string): string[] {
+        return status === "missing" || status === "edited" ? [`${record.persistedFile} is ${status}`] : [];
+    }
+
+    async function probeDrift(olds: Record<string, unknown>, inputs: I): Promise<string[]> {
+        const record = recordOf(olds);
+        const desired = desiredOf(olds);
+        const snapshot = await readSysfs(transportFor(inputs.connection), reads(inputs, record));
+        const status = persistedStatus(snapshot, record.persistedFile, renderTmpfiles(inputs.resourceName, desired));
+        return [...sysfsDrift(desired, liveValues(Object.keys(desired), snapshot)), ...fileDrift(record, status)];
+    }
+
+    async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
+        return diffResource({
+            olds,
+            news: withoutEngineKeys(news),
+            parse,
+            fields: kind.fields,
+            recordedDrift: () => sysfsDrift(desiredOf(olds), (olds.live as PathValues) ?? {}).length > 0 || fileDrift(recordOf(olds), olds.persistedFileStatus as string).length > 0,
+            probe: (inputs) => probeDrift(olds, inputs),
+            target: (inputs) => transportFor(inputs.connection).target,
+        });
+    }
+
+    async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
+        const raw = withoutEngineKeys(props);
+        const inputs = parse(raw);
+        const record = recordOf(raw);
+        const snapshot = await readSysfs(transportFor(inputs.connection), reads(inputs, record));
+        const state = outputs(raw, inputs, record, desiredOf(raw), snapshot, (raw.warnings as string[]) ?? []);
+        const refreshed = kind.refreshed ? kind.refreshed(inputsOf(raw), state.live) : inputsOf(raw);
+        return { id, props: plainState(state), inputs: plainState(refreshed) };
+    }
+
+    async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
+        const raw = withoutEngineKeys(props);
+        const inputs = parse(raw);
+        const record = recordOf(raw);
+        const transport = transportFor(inputs.connection);
+        const snapshot = await readSysfs(transport, reads(inputs, record));
+        const plan = planSysfsRestore(record, snapshot, inputs.restoreOnDelete, transport.target);
+        plan.warnings.forEach((w) => console.log(w));
+        if (plan.writes.length > 0 || Object.keys(plan.files).length > 0) {
+            await applyTransaction(transport, plan.writes, plan.files);
+        }
+    }
+
+    /** How the host differs from a recorded state, from a fresh read (empty: as declared). */
+    const liveDrift = (props: Record<string, unknown>) => probeDrift(withoutEngineKeys(props), parse(withoutEngineKeys(props)));
+
+    return { check, diff, read, remove, liveDrift, ...applyEntryPoints(apply, recordOf, ["resourceName"]) };
+}
+
+const settingProperty = (path: string) => propertyPath(["settings", path]);
+
+export const sysfsSetKind: SysfsKind<SysfsSetInputs> = {
+    name: "sysfs",
+    schema: sysfsSetInputsSchema,
+    inputFields: ["connection", "settings", "onMissing", "persist", "restoreOnDelete", "resourceName"],
+    fields: ["settings", "onMissing", "persist", "restoreOnDelete"],
+    settings: (inputs) => Object.fromEntries(Object.entries(inputs.settings).map(([path, value]) => [path, normaliseValue(value)])),
+    property: (_inputs, path) => settingProperty(path),
+    onMissing: (inputs) => inputs.onMissing,
+    // A declared value the host still holds keeps its declared form (16, not "16").
+    refreshed: (inputs, live) => {
+        const declared = (inputs.settings as Record<string, string | number>) ?? {};
+        const settings = Object.fromEntries(
+            Object.entries(declared).map(([path, value]) => [path, live[path] === undefined || live[path] === normaliseValue(value) ? value : live[path]]),
+        );
+        return { ...inputs, settings };
+    },
+};
+
+export const { check, diff, create, update, read, remove, liveDrift } = sysfsHandlers(sysfsSetKind);

@@ -1,0 +1,222 @@
+import { FileChanges, ValueWrite } from "../host/files";
+import { ABSENT, ManagedFiles, PathContent, fileContent, forget, manage, planRestore } from "../host/restore";
+import { SysfsSnapshot } from "./remote";
+
+/**
+ * Pure planning for sysfs attributes: what a file's value is, what the host cannot take, what
+ * to write, what to put back, how the host drifted. No I/O.
+ */
+
+/** A file's value; for a selection file ("always [madvise] never") the bracketed word and the words offered. */
+export interface Selection {
+    value: string;
+    choices?: string[];
+}
+
+const words = (text: string) => text.trim().split(/\s+/).filter(Boolean);
+
+/** The value a file holds, whitespace normalised; a selection file's bracketed word, with its choices. */
+export function parseSelection(content: string): Selection {
+    const tokens = words(content);
+    const selected = tokens.filter((t) => /^\[[^\][]+\]$/.test(t));
+    if (selected.length === 1 && tokens.every((t) => t === selected[0] || !/[\][]/.test(t))) {
+        return { value: selected[0].slice(1, -1), choices: tokens.map((t) => (t === selected[0] ? t.slice(1, -1) : t)) };
+    }
+    return { value: tokens.join(" ") };
+}
+
+export function normaliseValue(value: string | number): string {
+    return words(String(value)).join(" ");
+}
+
+/** Path → value. */
+export type PathValues = Record<string, string>;
+
+export interface SysfsRecord {
+    /** What each path held before this resource first changed it (a selection file: its word). */
+    originals: PathValues;
+    /** Paths absent or read-only on the host, skipped under onMissing: "skip". */
+    skipped: string[];
+    persistedFile?: string;
+    /** The tmpfiles.d file as it was before this resource, and the directories it created. */
+    managedFiles?: ManagedFiles;
+}
+
+export interface PathProblem {
+    path: string;
+    why: string;
+}
+
+/** What the host cannot take: missing, unreadable or read-only paths, and words a selection file does not offer. */
+export function assessPaths(desired: PathValues, snapshot: SysfsSnapshot, onMissing: "fail" | "skip"): { problems: PathProblem[]; skipped: string[] } {
+    const problems: PathProblem[] = [];
+    const skipped: string[] = [];
+    for (const [path, value] of Object.entries(desired)) {
+        const state = snapshot.get(path) ?? { kind: "absent" };
+        let why: string | undefined;
+        let skippable = false;
+        if (state.kind === "absent") {
+            [why, skippable] = [`${path} does not exist on this host`, true];
+        } else if (state.kind === "dir") {
+            why = `${path} is a directory, not an attribute`;
+        } else if (state.kind === "unreadable") {
+            why = `${path} cannot be read: ${state.why || "unreadable"}`;
+        } else if (!state.writable) {
+            [why, skippable] = [`${path} is read-only on this host (the kernel takes no writes there)`, true];
+        } else {
+            const { choices } = parseSelection(state.content);
+            if (choices && !choices.includes(value)) {
+                why = `"${value}" is not offered by ${path} (it offers ${choices.join(", ")})`;
+            }
+        }
+        if (why && skippable && onMissing === "skip") {
+            skipped.push(path);
+        } else if (why) {
+            problems.push({ path, why });
+        }
+    }
+    return { problems, skipped };
+}
+
+/** The live value of each of `paths` that the host has. */
+export function liveValues(paths: readonly string[], snapshot: SysfsSnapshot): PathValues {
+    const live: PathValues = {};
+    for (const path of paths) {
+        const state = snapshot.get(path);
+        if (state?.kind === "file") {
+            live[path] = parseSelection(state.content).value;
+        }
+    }
+    return live;
+}
+
+/** A path as the snapshot saw it, for byte-exact restore of the files we write. */
+export function contentOf(snapshot: SysfsSnapshot, path: string): PathContent {
+    const state = snapshot.get(path);
+    return state?.kind === "file" ? fileContent(state.content) : ABSENT;
+}
+
+/**
+ * tmpfiles.d `w` lines: systemd-tmpfiles-setup.service writes each value early at boot, before
+ * sysinit.target, skipping paths that do not exist. `%` starts a specifier there, so it is doubled.
+ */
+export function renderTmpfiles(resourceName: string, desired: PathValues): string {
+    const lines = [`# Written by pulumi-linux-tuning for ${resourceName.replace(/[\r\n]/g, " ")}; pulumi destroy removes it.`];
+    for (const [path, value] of Object.entries(desired).sort(([a], [b]) => a.localeCompare(b))) {
+        lines.push(`w ${path} - - - - ${value.replace(/%/g, "%%")}`);
+    }
+    return lines.join("\n") + "\n";
+}
+
+export interface SysfsPlan {
+    writes: ValueWrite[];
+    files: FileChanges;
+    record: SysfsRecord;
+    /** What each path will hold (skipped paths left out). */
+    desired: PathValues;
+    warnings: string[];
+}
+
+export interface PlanOptions {
+    onMissing: "fail" | "skip";
+    persist: boolean;
+    restoreOnDelete: boolean;
+    resourceName: string;
+    tmpfilesFile: string;
+    target: string;
+    /** The input a path comes from, for messages: `settings["/sys/…"]`, `enabled`. */
+    property: (path: string) => string;
+}
+
+/** Takes our tmpfiles.d file back out (state from an update turning persistence off). */
+function unpersist(previous: SysfsRecord, snapshot: SysfsSnapshot, target: string): { files: FileChanges; warnings: string[]; managed?: ManagedFiles } {
+    if (!previous.persistedFile || !previous.managedFiles) {
+        return { files: {}, warnings: [], managed: previous.managedFiles };
+    }
+    const restore = planRestore(previous.managedFiles, (p) => contentOf(snapshot, p), target, { paths: [previous.persistedFile] });
+    return { files: restore.changes, warnings: restore.warnings, managed: forget(previous.managedFiles, [previous.persistedFile]) };
+}
+
+/**
+ * Create/update: originals taken the first time a path is seen (before any write), only the
+ * differing paths written, paths dropped from the set put back, then the tmpfiles.d file.
+ * Throws, naming the input and the host, when the host cannot take the values: nothing written.
+ */
+export function planSysfs(wanted: PathValues, snapshot: SysfsSnapshot, options: PlanOptions, previous?: SysfsRecord): SysfsPlan {
+    const { problems, skipped } = assessPaths(wanted, snapshot, options.onMissing);
+    if (problems.length > 0) {
+        const reasons = problems.map((p) => `${options.property(p.path)}: ${p.why}`);
+        throw new Error(`${options.target}: ${reasons.join("; ")}. Nothing was changed.`);
+    }
+    const desired = Object.fromEntries(Object.entries(wanted).filter(([path]) => !skipped.includes(path)));
+    const live = liveValues(Object.keys(desired), snapshot);
+    const writes: ValueWrite[] = [];
+    const originals: PathValues = {};
+    for (const [path, value] of Object.entries(desired)) {
+        originals[path] = previous?.originals[path] ?? live[path];
+        if (live[path] !== value) {
+            writes.push({ path, value });
+        }
+    }
+    if (previous && options.restoreOnDelete) {
+        writes.push(...restoreWrites(Object.fromEntries(Object.entries(previous.originals).filter(([path]) => !(path in desired))), snapshot));
+    }
+    const warnings = skipped.length > 0 ? [`${options.target}: skipped ${skipped.join(", ")}: absent or read-only on this host (onMissing: "skip")`] : [];
+    let files: FileChanges = {};
+    let managedFiles = previous?.managedFiles;
+    if (options.persist) {
+        const content = renderTmpfiles(options.resourceName, desired);
+        const now = contentOf(snapshot, options.tmpfilesFile);
+        if (now.kind !== "file" || now.content !== content) {
+            files.write = [{ path: options.tmpfilesFile, content }];
+        }
+        managedFiles = manage(managedFiles, (p) => contentOf(snapshot, p), { [options.tmpfilesFile]: fileContent(content) });
+    } else if (previous) {
+        const removal = unpersist(previous, snapshot, options.target);
+        [files, managedFiles] = [removal.files, removal.managed];
+        warnings.push(...removal.warnings);
+    }
+    const record: SysfsRecord = { originals, skipped, persistedFile: options.persist ? options.tmpfilesFile : undefined, managedFiles };
+    return { writes, files, record, desired, warnings };
+}
+
+/** Each path whose live value differs from its original gets the original back (paths gone from the host are left). */
+function restoreWrites(originals: PathValues, snapshot: SysfsSnapshot): ValueWrite[] {
+    const live = liveValues(Object.keys(originals), snapshot);
+    return Object.entries(originals)
+        .filter(([path, original]) => path in live && live[path] !== original)
+        .map(([path, value]) => ({ path, value }));
+}
+
+/** Delete: originals back, the tmpfiles.d file back as it was (gone, usually), directories we created removed when empty. */
+export function planSysfsRestore(record: SysfsRecord, snapshot: SysfsSnapshot, restore: boolean, target: string): { writes: ValueWrite[]; files: FileChanges; warnings: string[] } {
+    const writes = restore ? restoreWrites(record.originals, snapshot) : [];
+    if (!record.managedFiles) {
+        return { writes, files: {}, warnings: [] };
+    }
+    const plan = planRestore(record.managedFiles, (p) => contentOf(snapshot, p), target, { removeDirs: true });
+    return { writes, files: plan.changes, warnings: plan.warnings };
+}
+
+/** "in place", "missing", "edited", or "not persisted". */
+export function persistedStatus(snapshot: SysfsSnapshot, file: string | undefined, expected: string): string {
+    if (!file) {
+        return "not persisted";
+    }
+    const state = snapshot.get(file);
+    return state?.kind !== "file" ? "missing" : state.content === expected ? "in place" : "edited";
+}
+
+/** Per path: `PATH live X, desired Y` for each path that differs. */
+export function sysfsDrift(desired: PathValues, live: PathValues): string[] {
+    return Object.entries(desired)
+        .filter(([path, value]) => live[path] !== value)
+        .map(([path, value]) => `${path} live ${live[path] ?? "absent"}, desired ${value}`);
+}
+
+/** Values the kernel reads back differently from what it accepted (it normalised them): they would show as drift. */
+export function readBackWarnings(desired: PathValues, after: PathValues, target: string): string[] {
+    return Object.entries(after)
+        .filter(([path, value]) => path in desired && value !== desired[path])
+        .map(([path, value]) => `${target}: ${path} took "${desired[path]}" but reads back "${value}"; declare "${value}" or every preview shows drift`);
+}

@@ -1,0 +1,105 @@
+import { z } from "zod";
+import { Connection, optionalConnectionSchema } from "../transport/connection";
+
+/** A sysfs write is at most one page, its newline included. */
+export const MAX_VALUE_LENGTH = 4095;
+/** Far more than any tuning needs; a set this large is a generated mistake. */
+export const MAX_PATHS = 1000;
+const MAX_PATH_LENGTH = 4095;
+
+const PATH_COMPONENT = /^[A-Za-z0-9_.:+@,-]{1,255}$/;
+
+/** Why `path` is not a sysfs attribute path we write, or undefined. */
+export function sysfsPathProblem(path: string): string | undefined {
+    if (path.length > MAX_PATH_LENGTH) {
+        return `is ${path.length} characters; a path is at most ${MAX_PATH_LENGTH}`;
+    }
+    if (/[*?[\]]/.test(path)) {
+        return "has a glob: list each path (each one gets its own original and drift)";
+    }
+    if (!path.startsWith("/sys/")) {
+        return "must be an absolute path under /sys/";
+    }
+    const parts = path.slice(1).split("/");
+    if (parts.some((p) => p === "." || p === "..")) {
+        return "must be normalised: no . or .. components";
+    }
+    if (parts.some((p) => !PATH_COMPONENT.test(p))) {
+        return "must be normalised (no empty components, no trailing slash), components of letters, digits and _ . : + @ , - only";
+    }
+    return undefined;
+}
+
+/** Why `value` cannot be written (and persisted in a tmpfiles.d line), or undefined. */
+export function sysfsValueProblem(value: string | number): string | undefined {
+    if (typeof value === "number") {
+        return Number.isSafeInteger(value) ? undefined : `${value} is not an integer; sysfs numbers are integers (write other forms as strings)`;
+    }
+    if (value.length === 0 || value.length > MAX_VALUE_LENGTH) {
+        return `must be 1-${MAX_VALUE_LENGTH} characters (one page with its newline), got ${value.length}`;
+    }
+    if (!/^[\x20-\x7e]*$/.test(value)) {
+        return "must be printable ASCII on one line (no newlines, tabs or control characters)";
+    }
+    if (value.trim() !== value) {
+        return "must not start or end with a space";
+    }
+    if (/["'\\]/.test(value)) {
+        return "must not contain quotes or backslashes (tmpfiles.d would unquote them at boot)";
+    }
+    return undefined;
+}
+
+const sysfsValue = z.union([z.number(), z.string()]).superRefine((value, ctx) => {
+    const problem = sysfsValueProblem(value);
+    if (problem) {
+        ctx.addIssue({ code: "custom", message: problem });
+    }
+});
+
+/** What every sysfs-backed resource takes besides what it sets. */
+export const sysfsBaseShape = {
+    connection: optionalConnectionSchema,
+    /** Write /etc/tmpfiles.d/90-pulumi-<kind>-<name>.conf so the values come back at boot. */
+    persist: z.boolean().default(true),
+    restoreOnDelete: z.boolean().default(true),
+    resourceName: z.string().min(1),
+};
+
+export const sysfsSetInputsSchema = z
+    .object({
+        ...sysfsBaseShape,
+        settings: z
+            .record(z.string(), sysfsValue)
+            .superRefine((settings, ctx) => {
+                const paths = Object.keys(settings);
+                if (paths.length === 0 || paths.length > MAX_PATHS) {
+                    ctx.addIssue({ code: "custom", message: `must set 1-${MAX_PATHS} paths, got ${paths.length}` });
+                }
+                for (const path of paths) {
+                    const problem = sysfsPathProblem(path);
+                    if (problem) {
+                        ctx.addIssue({ code: "custom", path: [path], message: `the path ${problem}` });
+                    }
+                }
+            }),
+        /** A path the host lacks: "fail" (at preview) or "skip" (reported in `skipped`). */
+        onMissing: z.enum(["fail", "skip"]).default("fail"),
+    })
+    .strict();
+
+export type SysfsSetInputs = z.infer<typeof sysfsSetInputsSchema>;
+
+/** The inputs every sysfs kind shares, as parsed. */
+export interface SysfsBaseInputs {
+    connection?: Connection;
+    persist: boolean;
+    restoreOnDelete: boolean;
+    resourceName: string;
+}
+
+/** /etc/tmpfiles.d/90-pulumi-<kind>-<name>.conf: `kind` keeps a HostTuning's parts (same name) apart. */
+export function tmpfilesPath(kind: string, resourceName: string): string {
+    const safe = resourceName.replace(/[^A-Za-z0-9_.-]/g, "-").replace(/^[.-]+/, "");
+    return `/etc/tmpfiles.d/90-pulumi-${kind}-${safe || kind}.conf`;
+}

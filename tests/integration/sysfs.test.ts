@@ -1,0 +1,158 @@
+import { strict as assert } from "assert";
+import { readFileSync } from "fs";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { CpuWakeupLatency, SysfsSet, TransparentHugepages } from "../../provider";
+import { labStack } from "./engine";
+import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost } from "./lab";
+import { assertNoChanges, collect, expectFailure } from "./support";
+
+const THP = "/sys/kernel/mm/transparent_hugepage";
+const qos = (cpu: number) => `/sys/devices/system/cpu/cpu${cpu}/power/pm_qos_resume_latency_us`;
+
+/** The machine's own THP files: the lab emulates them per host, and these must never change. */
+const machineThp = () => ["enabled", "defrag"].map((f) => readFileSync(`${THP}/${f}`, "utf8")).join("");
+
+/** Every file, directory and symlink under /etc (type, mode, owner, content hash), as restore.test.ts takes it. */
+const ETC_SCRIPT = String.raw`
+find /etc -xdev \( -type f -o -type d -o -type l \) -printf '%y %m %U:%G %p -> %l\n' | sort
+find /etc -xdev -type f -print0 | xargs -0 sha256sum | sort -k 2
+`;
+
+describe("SysfsSet, TransparentHugepages and CpuWakeupLatency through the real engine on lab hosts", function () {
+    this.timeout(10 * 60 * 1000);
+    let lab: Lab;
+    let host: LabHost;
+    let machineBefore: string;
+    const cat = (file: string) => onHost(lab, host, ["cat", file]).trim();
+    const write = (file: string, value: string) => onHost(lab, host, ["sh", "-c", 'printf "%s\\n" "$2" > "$1"', "sh", file, value]);
+    const etc = () => onHost(lab, host, ["bash", "-c", ETC_SCRIPT]);
+    const sysfsState = () => [`${THP}/enabled`, `${THP}/defrag`, ...[0, 1, 2, 3].map(qos)].map((f) => `${f} ${cat(f)}`);
+
+    before(function () {
+        machineBefore = machineThp();
+        lab = labUp(1);
+        [host] = lab.hosts;
+        assert.equal(host.hardware, "server");
+        // Never write THP unless it is this host's emulated copy.
+        assert.match(onHost(lab, host, ["findmnt", "-no", "FSTYPE", THP]), /fuse\.plt-lab-hw/);
+    });
+    after(function () {
+        if (lab) {
+            labDown(lab);
+        }
+        assert.equal(machineThp(), machineBefore, "the machine's own THP settings changed");
+    });
+
+    describe("up, drift, converge, destroy", function () {
+        let stack: Stack;
+        let etcBefore: string;
+        let sysfsBefore: string[];
+        const thpFile = "/etc/tmpfiles.d/90-pulumi-thp-lowlat.conf";
+        const wakeupFile = "/etc/tmpfiles.d/90-pulumi-wakeup-app-cores.conf";
+        const rawFile = "/etc/tmpfiles.d/90-pulumi-sysfs-raw.conf";
+
+        before(async function () {
+            etcBefore = etc();
+            sysfsBefore = sysfsState();
+            stack = await labStack("sysfs", async () => {
+                const connection = connectionTo(lab, host);
+                new TransparentHugepages("lowlat", { connection, enabled: "never", defrag: "defer+madvise" });
+                new CpuWakeupLatency("app-cores", { connection, cpus: "2-3", latencyUs: "n/a" });
+                new SysfsSet("raw", { connection, settings: { [qos(1)]: 20 } });
+            });
+        });
+        after(async () => {
+            await stack?.destroy().catch(() => undefined);
+        });
+
+        it("up sets THP and the wake-up latency (read on the host), persists them, and a second preview is clean", async function () {
+            assert.equal(cat(`${THP}/enabled`), "[always] madvise never");
+            await stack.up();
+            assert.equal(cat(`${THP}/enabled`), "always madvise [never]");
+            assert.equal(cat(`${THP}/defrag`), "always defer [defer+madvise] madvise never");
+            assert.deepEqual([0, 1, 2, 3].map((cpu) => cat(qos(cpu))), ["0", "20", "n/a", "n/a"]);
+            assert.match(fileOn(lab, host, thpFile) ?? "", /^w \/sys\/kernel\/mm\/transparent_hugepage\/enabled - - - - never$/m);
+            assert.match(fileOn(lab, host, wakeupFile) ?? "", /^w \/sys\/devices\/system\/cpu\/cpu3\/power\/pm_qos_resume_latency_us - - - - n\/a$/m);
+            assert.match(fileOn(lab, host, rawFile) ?? "", /cpu1\/power\/pm_qos_resume_latency_us - - - - 20$/m);
+            assertNoChanges((await stack.preview()).changeSummary);
+        });
+
+        it("shows changes made behind Pulumi's back per path, and up converges", async function () {
+            write(`${THP}/enabled`, "always");
+            write(qos(3), "0");
+            const plain = collect();
+            assert.equal((await stack.preview({ onOutput: plain.onOutput })).changeSummary.update, 2);
+            assert.match(plain.text(), /drift: \/sys\/kernel\/mm\/transparent_hugepage\/enabled live always, desired never/);
+            assert.match(plain.text(), /drift: \/sys\/devices\/system\/cpu\/cpu3\/power\/pm_qos_resume_latency_us live 0, desired n\/a/);
+            const refreshed = collect();
+            await stack.preview({ refresh: true, diff: true, onOutput: refreshed.onOutput });
+            assert.match(refreshed.text(), /enabled\s*:\s*"always"\s*=>\s*"never"/);
+            assert.match(refreshed.text(), /cpu3\/power\/pm_qos_resume_latency_us"?\s*:\s*"n\/a"\s*=>\s*"0"/);
+            assert.doesNotMatch(refreshed.text(), /cpu2\/power\/pm_qos_resume_latency_us"?\s*:\s*"n\/a"\s*=>/);
+            await stack.up();
+            assert.equal(cat(`${THP}/enabled`), "always madvise [never]");
+            assert.equal(cat(qos(3)), "n/a");
+            assertNoChanges((await stack.preview()).changeSummary);
+        });
+
+        it("destroy puts every value back and leaves /etc byte for byte as it was", async function () {
+            await stack.destroy();
+            assert.deepEqual(sysfsState(), sysfsBefore);
+            assert.equal(etc(), etcBefore);
+            assert.equal(fileOn(lab, host, thpFile), null);
+        });
+    });
+
+    describe("refused before anything is written", function () {
+        let etcBefore: string;
+        let sysfsBefore: string[];
+        beforeEach(function () {
+            etcBefore = etc();
+            sysfsBefore = sysfsState();
+        });
+        afterEach(function () {
+            assert.deepEqual(sysfsState(), sysfsBefore, "a value changed");
+            assert.equal(etc(), etcBefore, "/etc changed");
+        });
+
+        it("a word a selection file does not offer fails in preview, naming the property, the host and the choices", async function () {
+            const stack = await labStack("sysfs-bad-word", async () => {
+                new SysfsSet("bad", { connection: connectionTo(lab, host), settings: { [`${THP}/enabled`]: "sometimes" } });
+            });
+            const message = await expectFailure(stack.preview());
+            assert.match(message, /settings\["\/sys\/kernel\/mm\/transparent_hugepage\/enabled"\]/);
+            assert.match(message, new RegExp(`root@${host.address.replace(/\./g, "\\.")}:22: "sometimes" is not offered by .* \\(it offers always, madvise, never\\)`));
+            assert.match(await expectFailure(stack.up()), /is not offered/);
+        });
+
+        it("TransparentHugepages refuses a word the kernel does not take, naming the property", async function () {
+            const stack = await labStack("sysfs-bad-thp", async () => {
+                new TransparentHugepages("bad", { connection: connectionTo(lab, host), enabled: "sometimes" as never });
+            });
+            assert.match(await expectFailure(stack.preview()), /property enabled value \{sometimes\} has a problem: .*"always"\|"madvise"\|"never"/);
+        });
+
+        it("an offline CPU fails in preview naming cpus and the host", async function () {
+            write("/sys/devices/system/cpu/cpu3/online", "0");
+            try {
+                const stack = await labStack("sysfs-offline", async () => {
+                    new CpuWakeupLatency("off", { connection: connectionTo(lab, host), cpus: "2-3", latencyUs: 10 });
+                });
+                const message = await expectFailure(stack.preview());
+                assert.match(message, new RegExp(`property cpus value \\{2-3\\} has a problem: root@${host.address.replace(/\./g, "\\.")}:22: CPU 3 is not online \\(online: 0-2\\)`));
+            } finally {
+                write("/sys/devices/system/cpu/cpu3/online", "1");
+            }
+        });
+
+        it("a value the kernel refuses at apply rolls back what was written, naming the path and the kernel's reason", async function () {
+            const stack = await labStack("sysfs-refused", async () => {
+                // S32_MAX is the kernel's own "no constraint" marker: EINVAL when written.
+                new SysfsSet("refused", { connection: connectionTo(lab, host), settings: { [`${THP}/enabled`]: "never", [qos(1)]: 2147483647 } });
+            });
+            const message = await expectFailure(stack.up());
+            assert.match(message, /settings\["\/sys\/devices\/system\/cpu\/cpu1\/power\/pm_qos_resume_latency_us"\]: .*Invalid argument/);
+            assert.match(message, /Everything this operation had already changed was restored/);
+        });
+    });
+});

@@ -1,0 +1,210 @@
+import { strict as assert } from "assert";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { TransactionError, applyTransaction } from "../../provider/host/files";
+import { LocalTransport } from "../../provider/transport/local";
+import {
+    PlanOptions,
+    assessPaths,
+    parseSelection,
+    planSysfs,
+    planSysfsRestore,
+    readBackWarnings,
+    renderTmpfiles,
+    sysfsDrift,
+} from "../../provider/sysfs/plan";
+import { SysfsSnapshot, parseSysfsSnapshot, readSysfs } from "../../provider/sysfs/remote";
+import { sysfsPathProblem, sysfsSetInputsSchema, sysfsValueProblem, tmpfilesPath } from "../../provider/sysfs/schema";
+import { transparentHugepagesInputsSchema } from "../../provider/thp/schema";
+import { cpuWakeupLatencyInputsSchema } from "../../provider/wakeup-latency/schema";
+import { checkFailures } from "../../provider/check";
+
+const THP = "/sys/kernel/mm/transparent_hugepage/enabled";
+const DEFRAG = "/sys/kernel/mm/transparent_hugepage/defrag";
+const QOS1 = "/sys/devices/system/cpu/cpu1/power/pm_qos_resume_latency_us";
+const FILE = tmpfilesPath("sysfs", "low");
+
+const file = (content: string, writable = true) => ({ kind: "file" as const, writable, content });
+
+function host(extra: [string, ReturnType<typeof file> | { kind: "absent" }][] = []): SysfsSnapshot {
+    return new Map([[THP, file("[always] madvise never\n")], [DEFRAG, file("always defer defer+madvise [madvise] never\n")], [QOS1, file("0\n")], ...extra]);
+}
+
+const options: PlanOptions = {
+    onMissing: "fail",
+    persist: true,
+    restoreOnDelete: true,
+    resourceName: "low",
+    tmpfilesFile: FILE,
+    target: "root@h:22",
+    property: (p) => `settings["${p}"]`,
+};
+
+describe("SysfsSet", function () {
+    describe("selection files", function () {
+        it("reads the bracketed word and the words offered", function () {
+            assert.deepEqual(parseSelection("always [madvise] never\n"), { value: "madvise", choices: ["always", "madvise", "never"] });
+            assert.deepEqual(parseSelection("always defer defer+madvise [madvise] never"), { value: "madvise", choices: ["always", "defer", "defer+madvise", "madvise", "never"] });
+            assert.deepEqual(parseSelection("[none] mq-deadline kyber"), { value: "none", choices: ["none", "mq-deadline", "kyber"] });
+        });
+        it("reads other files as their whitespace-normalised content", function () {
+            assert.deepEqual(parseSelection("n/a\n"), { value: "n/a" });
+            assert.deepEqual(parseSelection("4096\t 8192\n"), { value: "4096 8192" });
+            assert.deepEqual(parseSelection("[a] [b]"), { value: "[a] [b]" });
+        });
+    });
+
+    describe("grammar", function () {
+        it("takes absolute, normalised paths under /sys and nothing else", function () {
+            assert.equal(sysfsPathProblem(THP), undefined);
+            assert.equal(sysfsPathProblem("/sys/devices/pci0000:00/0000:00:1f.2/power/control"), undefined);
+            assert.match(sysfsPathProblem("/proc/sys/vm/swappiness")!, /under \/sys\//);
+            assert.match(sysfsPathProblem("/sys/kernel/../../etc/passwd")!, /no \. or \.\./);
+            assert.match(sysfsPathProblem("/sys/kernel//mm")!, /normalised/);
+            assert.match(sysfsPathProblem("/sys/kernel/mm/")!, /trailing slash/);
+            assert.match(sysfsPathProblem("/sys/bus/usb/devices/*/power/control")!, /glob/);
+            assert.match(sysfsPathProblem("/sys/a b")!, /letters, digits/);
+            assert.match(sysfsPathProblem("/sys/$(reboot)")!, /letters, digits/);
+        });
+        it("takes printable one-line values of at most a page", function () {
+            assert.equal(sysfsValueProblem("defer+madvise"), undefined);
+            assert.equal(sysfsValueProblem(20), undefined);
+            assert.match(sysfsValueProblem("never\nalways")!, /one line/);
+            assert.match(sysfsValueProblem("")!, /1-4095/);
+            assert.match(sysfsValueProblem("x".repeat(4096))!, /1-4095/);
+            assert.match(sysfsValueProblem(" never")!, /space/);
+            assert.match(sysfsValueProblem("a\\nb")!, /backslash/);
+            assert.match(sysfsValueProblem(1.5)!, /integer/);
+        });
+        it("names the property of a bad path", function () {
+            const failures = checkFailures(sysfsSetInputsSchema, { resourceName: "x", settings: { "/etc/passwd": "x" } });
+            assert.deepEqual(failures.map((f) => f.property), ['settings["/etc/passwd"]']);
+        });
+    });
+
+    describe("what the host cannot take", function () {
+        it("names a missing path, a read-only one and a word a selection file does not offer", function () {
+            const snapshot = host([["/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", file("2097152\n", false)]]);
+            const { problems } = assessPaths({ [THP]: "sometimes", "/sys/nope": "1", "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size": "4096" }, snapshot, "fail");
+            assert.deepEqual(problems.map((p) => p.why), [
+                `"sometimes" is not offered by ${THP} (it offers always, madvise, never)`,
+                "/sys/nope does not exist on this host",
+                "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size is read-only on this host (the kernel takes no writes there)",
+            ]);
+        });
+        it("skips missing and read-only paths under onMissing: skip, never a word not offered", function () {
+            const { problems, skipped } = assessPaths({ [THP]: "sometimes", "/sys/nope": "1" }, host(), "skip");
+            assert.deepEqual(skipped, ["/sys/nope"]);
+            assert.equal(problems.length, 1);
+        });
+        it("apply throws naming the property and the host, with nothing to write", function () {
+            assert.throws(() => planSysfs({ [THP]: "sometimes" }, host(), options), /root@h:22: settings\["\/sys\/kernel\/mm\/transparent_hugepage\/enabled"\]: "sometimes" is not offered.*Nothing was changed/);
+        });
+    });
+
+    describe("planning", function () {
+        it("records the selected word as the original, writes only what differs, and persists as tmpfiles.d w lines", function () {
+            const plan = planSysfs({ [THP]: "never", [DEFRAG]: "madvise", [QOS1]: "n/a" }, host(), options);
+            assert.deepEqual(plan.record.originals, { [THP]: "always", [DEFRAG]: "madvise", [QOS1]: "0" });
+            assert.deepEqual(plan.writes, [{ path: THP, value: "never" }, { path: QOS1, value: "n/a" }]);
+            assert.equal(plan.files.write?.[0].path, "/etc/tmpfiles.d/90-pulumi-sysfs-low.conf");
+            assert.match(plan.files.write![0].content, /^w \/sys\/kernel\/mm\/transparent_hugepage\/enabled - - - - never$/m);
+            assert.deepEqual(plan.record.managedFiles?.originals, { [FILE]: { kind: "absent" } });
+        });
+        it("keeps the first originals on update and puts back a path dropped from the set", function () {
+            const first = planSysfs({ [THP]: "never", [QOS1]: "20" }, host(), options);
+            const applied = host([[THP, file("always madvise [never]\n")], [QOS1, file("20\n")], [FILE, file(first.files.write![0].content)]]);
+            const second = planSysfs({ [THP]: "never" }, applied, options, first.record);
+            assert.deepEqual(second.record.originals, { [THP]: "always" });
+            assert.deepEqual(second.writes, [{ path: QOS1, value: "0" }]);
+            assert.doesNotMatch(second.files.write![0].content, /pm_qos/);
+            assert.deepEqual(second.record.managedFiles?.originals, { [FILE]: { kind: "absent" } });
+        });
+        it("persist: false on update takes its file back out", function () {
+            const first = planSysfs({ [THP]: "never" }, host(), options);
+            const applied = host([[THP, file("always madvise [never]\n")], [FILE, file(first.files.write![0].content)]]);
+            const second = planSysfs({ [THP]: "never" }, applied, { ...options, persist: false }, first.record);
+            assert.deepEqual(second.files.remove, [FILE]);
+            assert.equal(second.record.persistedFile, undefined);
+        });
+        it("doubles % in tmpfiles.d lines (a specifier there)", function () {
+            assert.match(renderTmpfiles("x", { "/sys/a": "50%" }), /^w \/sys\/a - - - - 50%%$/m);
+        });
+    });
+
+    describe("restore and drift", function () {
+        it("delete writes the originals back and removes the file and the directory it created", function () {
+            const plan = planSysfs({ [THP]: "never" }, host(), options);
+            const record = { ...plan.record, managedFiles: { ...plan.record.managedFiles!, createdDirs: ["/etc/tmpfiles.d"] } };
+            const applied = host([[THP, file("always madvise [never]\n")], [FILE, file(plan.files.write![0].content)]]);
+            const restore = planSysfsRestore(record, applied, true, "h");
+            assert.deepEqual(restore.writes, [{ path: THP, value: "always" }]);
+            assert.deepEqual(restore.files, { remove: [FILE], rmdir: ["/etc/tmpfiles.d"] });
+            assert.deepEqual(planSysfsRestore(record, applied, false, "h").writes, []);
+        });
+        it("describes drift per path and values the kernel normalises", function () {
+            assert.deepEqual(sysfsDrift({ [THP]: "never", [QOS1]: "n/a" }, { [THP]: "always", [QOS1]: "n/a" }), [`${THP} live always, desired never`]);
+            assert.match(readBackWarnings({ [QOS1]: "0x10" }, { [QOS1]: "16" }, "h")[0], /took "0x10" but reads back "16"/);
+        });
+        it("parses the read program's output", function () {
+            const out = `file\t${THP}\tw\t${Buffer.from("[always] madvise never\n").toString("base64")}\nabsent\t/sys/nope\nunreadable\t/sys/x\tPermission denied\n`;
+            const snapshot = parseSysfsSnapshot(out);
+            assert.deepEqual(snapshot.get(THP), file("[always] madvise never\n"));
+            assert.deepEqual(snapshot.get("/sys/nope"), { kind: "absent" });
+            assert.deepEqual(snapshot.get("/sys/x"), { kind: "unreadable", why: "Permission denied" });
+        });
+    });
+
+    describe("the remote programs, run locally on plain files", function () {
+        const local = new LocalTransport(false);
+        let dir: string;
+        before(function () {
+            dir = mkdtempSync(path.join(tmpdir(), "plt-sysfs-unit-"));
+        });
+        after(function () {
+            rmSync(dir, { recursive: true, force: true });
+        });
+
+        it("reads content and whether a file takes writes (0444 does not)", async function () {
+            writeFileSync(path.join(dir, "rw"), "[a] b\n");
+            writeFileSync(path.join(dir, "ro"), "1\n");
+            chmodSync(path.join(dir, "ro"), 0o444);
+            const snapshot = await readSysfs(local, [path.join(dir, "rw"), path.join(dir, "ro"), path.join(dir, "none"), dir]);
+            assert.deepEqual(snapshot.get(path.join(dir, "rw")), file("[a] b\n"));
+            assert.equal((snapshot.get(path.join(dir, "ro")) as { writable: boolean }).writable, false);
+            assert.deepEqual(snapshot.get(path.join(dir, "none")), { kind: "absent" });
+            assert.deepEqual(snapshot.get(dir), { kind: "dir" });
+        });
+
+        it("a refused write rolls back a selection file to its selected word, naming the path and the reason", async function () {
+            const selection = path.join(dir, "enabled");
+            writeFileSync(selection, "always [madvise] never\n");
+            mkdirSync(path.join(dir, "refuses"));
+            const failure = await applyTransaction(local, [{ path: selection, value: "never" }, { path: path.join(dir, "refuses"), value: "1" }], {}, (p) => `prop(${path.basename(p)})`).then(
+                () => assert.fail("expected a failure"),
+                (e: Error) => e,
+            );
+            assert.ok(failure instanceof TransactionError);
+            assert.match(failure.message, /prop\(refuses\): .*Is a directory\. Everything this operation had already changed was restored/);
+            assert.equal(readFileSync(selection, "utf8"), "madvise\n");
+        });
+    });
+});
+
+describe("TransparentHugepages and CpuWakeupLatency inputs", function () {
+    it("THP takes the kernel's words only, and at least one file", function () {
+        assert.equal(checkFailures(transparentHugepagesInputsSchema, { resourceName: "t", enabled: "never", defrag: "defer+madvise" }).length, 0);
+        assert.deepEqual(checkFailures(transparentHugepagesInputsSchema, { resourceName: "t", enabled: "sometimes" }).map((f) => f.property), ["enabled"]);
+        assert.match(checkFailures(transparentHugepagesInputsSchema, { resourceName: "t" })[0].reason, /set enabled, defrag or both/);
+    });
+    it('wake-up latency: microseconds or "n/a"; 0 refused because the kernel reads it as no constraint', function () {
+        const failures = (latencyUs: unknown, cpus = "2-3") => checkFailures(cpuWakeupLatencyInputsSchema, { resourceName: "w", cpus, latencyUs });
+        assert.deepEqual(failures(20), []);
+        assert.deepEqual(failures("n/a"), []);
+        assert.match(failures(0)[0].reason, /no constraint.*"n\/a"/);
+        assert.match(failures(-1)[0].reason, /1 to 2147483646/);
+        assert.match(failures(2147483647)[0].reason, /1 to 2147483646/);
+        assert.deepEqual(failures(20, "3-0").map((f) => f.property), ["cpus"]);
+    });
+});
