@@ -2,6 +2,7 @@ export { SysctlSet, SysctlSetArgs, SettingValue } from "./sysctl/resource";
 export { ConnectionArgs, ProxyConnectionArgs } from "./transport/connection";
 export { CpuGovernor, CpuGovernorArgs } from "./cpu-governor/resource";
 export { NicRingConfig, NicRingConfigArgs } from "./nic/resource";
+export { NicOffloads, NicOffloadsArgs } from "./nic-offload/resource";
 export { IrqAffinity, IrqAffinityArgs } from "./irq/resource";
 export { HostTuning, HostTuningArgs } from "./host-tuning/resource";
 export { WaveGate, WaveGateArgs, HealthCheckArgs, RolloutVerdict } from "./wave-gate/resource";

@@ -1,12 +1,13 @@
-// Rings at the NIC's maximum, adaptive coalescing, queue IRQs spread over the NIC's NUMA node
-// away from the application cores, and the performance governor, on one host.
+// Rings at the NIC's maximum, adaptive coalescing, GRO on and LRO off with a 10000-packet transmit
+// queue (OSG's value below 40G), queue IRQs spread over the NIC's NUMA node away from the
+// application cores, and the performance governor, on one host.
 //
 //   pulumi config set host 10.0.0.5
 //   pulumi config set hostKey "$(ssh-keyscan -t ed25519 10.0.0.5 | cut -d' ' -f2-)"
 //   pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519
 //   pulumi config set interface ens1f0
 import * as pulumi from "@pulumi/pulumi";
-import { CpuGovernor, IrqAffinity, NicRingConfig } from "pulumi-linux-tuning";
+import { CpuGovernor, IrqAffinity, NicOffloads, NicRingConfig } from "pulumi-linux-tuning";
 
 const config = new pulumi.Config();
 const connection = { host: config.require("host"), hostKey: config.require("hostKey"), privateKey: config.requireSecret("sshPrivateKey") };
@@ -20,6 +21,9 @@ const nic = new NicRingConfig("nic", {
     onUnsupported: "skip",
 });
 
+// After the ring change: some drivers reset the device for it.
+const offloads = new NicOffloads("offloads", { connection, interface: iface, features: { gro: true, lro: false }, txqueuelen: 10000, onUnsupported: "skip" }, { dependsOn: nic });
+
 // `nic` orders this after the ring change and re-applies it whenever the rings change.
 const irqs = new IrqAffinity("irqs", { connection, nic, numaLocal: true, exclude: config.get("applicationCpus"), irqbalance: "ban" });
 
@@ -27,5 +31,6 @@ const cpu = new CpuGovernor("cpu", { connection, governor: ["performance"], onUn
 
 export const rings = nic.desired;
 export const maximums = nic.maximums;
+export const offloadFeatures = offloads.live;
 export const irqPlacement = irqs.assignment;
 export const governors = cpu.governors;

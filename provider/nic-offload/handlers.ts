@@ -1,0 +1,131 @@
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
+import { transportFor } from "../transport";
+import { hostIdentity } from "../transport/connection";
+import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
+import { containsUnknown } from "../unknowns";
+import { withCreatedDirs } from "../host/restore";
+import { OffloadRecord, OffloadValues, expectedRule, liveOf, offloadDrift, planOffloadRestore, planOffloads, resolve } from "./plan";
+import { OffloadSnapshot, applyOffloads, readOffloads } from "./remote";
+import { NicOffloadsInputs, nicOffloadsInputsSchema, ruleFile } from "./schema";
+
+const INPUT_FIELDS = ["connection", "interface", "features", "txqueuelen", "onUnsupported", "persist", "restoreOnDelete", "resourceName"] as const;
+
+const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, props);
+
+const parse = (props: Record<string, unknown>): NicOffloadsInputs => parseChecked(nicOffloadsInputsSchema, inputsOf(props));
+
+const NO_VALUES: OffloadValues = { features: {} };
+
+function recordOf(props: Record<string, unknown>): OffloadRecord {
+    return {
+        originals: (props.originals as OffloadValues) ?? NO_VALUES,
+        skipped: (props.skipped as string[]) ?? [],
+        ruleFile: props.ruleFile as string | undefined,
+        managedFiles: props.managedFiles as OffloadRecord["managedFiles"],
+    };
+}
+
+function ruleStatus(inputs: NicOffloadsInputs, record: OffloadRecord, snapshot: OffloadSnapshot, desired: OffloadValues): string {
+    if (record.ruleFile === undefined) {
+        return "not persisted";
+    }
+    return snapshot.ownRule === null ? "missing" : snapshot.ownRule === expectedRule(inputs, snapshot, desired) ? "in place" : "edited";
+}
+
+function outputs(raw: Record<string, unknown>, inputs: NicOffloadsInputs, record: OffloadRecord, desired: OffloadValues, snapshot: OffloadSnapshot, warnings: string[]) {
+    return {
+        ...inputsOf(raw),
+        ...record,
+        hostId: hostIdentity(inputs.connection),
+        live: liveOf(desired, snapshot),
+        desired,
+        ruleStatus: ruleStatus(inputs, record, snapshot, desired),
+        warnings,
+    };
+}
+
+const readHost = (inputs: NicOffloadsInputs) => readOffloads(transportFor(inputs.connection), inputs.interface, ruleFile(inputs.resourceName));
+
+async function apply(raw: Record<string, unknown>, previous?: OffloadRecord) {
+    const inputs = parse(raw);
+    const transport = transportFor(inputs.connection);
+    const rule = ruleFile(inputs.resourceName);
+    const snapshot = await readOffloads(transport, inputs.interface, rule);
+    const plan = planOffloads(inputs, snapshot, rule, transport.target, previous);
+    plan.warnings.forEach((w) => console.log(w));
+    const changed = plan.change !== undefined || plan.rule !== undefined;
+    const after = changed ? await applyOffloads(transport, inputs.interface, plan.change, rule, plan.rule) : snapshot;
+    if (plan.record.managedFiles && after.createdDirs) {
+        plan.record.managedFiles = withCreatedDirs(plan.record.managedFiles, after.createdDirs);
+    }
+    after.ownRule = plan.rule === undefined ? snapshot.ownRule : plan.rule;
+    after.ethtoolPath ||= snapshot.ethtoolPath;
+    return outputs(raw, inputs, plan.record, plan.desired, after, plan.warnings);
+}
+
+/**
+ * Besides validating the inputs, reads `ethtool -k` on the host (read-only) when it can, so an
+ * unknown feature or a "[fixed]" one declared other than it is fails in preview, naming the host.
+ */
+export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+    const raw = inputsOf(withoutEngineKeys(news));
+    const failures = checkFailures(nicOffloadsInputsSchema, raw);
+    if (failures.length > 0 || containsUnknown(raw)) {
+        return { inputs: news, failures };
+    }
+    const inputs = parse(raw);
+    return { inputs: news, failures: await hostFailures(() => readHost(inputs), (snapshot) => resolve(inputs, snapshot, transportFor(inputs.connection).target).problems) };
+}
+
+async function probeDrift(olds: Record<string, unknown>, inputs: NicOffloadsInputs): Promise<string[]> {
+    const desired = (olds.desired as OffloadValues) ?? NO_VALUES;
+    const record = recordOf(olds);
+    const snapshot = await readHost(inputs);
+    const drift = offloadDrift(desired, liveOf(desired, snapshot)).map((d) => `${inputs.interface} ${d}`);
+    const status = ruleStatus(inputs, record, snapshot, desired);
+    return status === "missing" || status === "edited" ? [...drift, `${record.ruleFile} is ${status}`] : drift;
+}
+
+/** How the host differs from a recorded state, from a fresh read (empty: as declared). */
+export const liveDrift = (props: Record<string, unknown>) => probeDrift(withoutEngineKeys(props), parse(withoutEngineKeys(props)));
+
+export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
+    const desired = (olds.desired as OffloadValues) ?? NO_VALUES;
+    return diffResource({
+        olds,
+        news: withoutEngineKeys(news),
+        parse,
+        identity: ["interface"],
+        fields: ["features", "txqueuelen", "onUnsupported", "persist", "restoreOnDelete"],
+        recordedDrift: () => offloadDrift(desired, (olds.live as OffloadValues) ?? NO_VALUES).length > 0 || olds.ruleStatus === "missing" || olds.ruleStatus === "edited",
+        probe: (inputs) => probeDrift(olds, inputs),
+        target: (inputs) => transportFor(inputs.connection).target,
+    });
+}
+
+export const { create, update } = applyEntryPoints(apply, recordOf, ["interface", "resourceName"]);
+
+export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
+    const raw = withoutEngineKeys(props);
+    const inputs = parse(raw);
+    const snapshot = await readHost(inputs);
+    return {
+        id,
+        props: plainState(outputs(raw, inputs, recordOf(raw), (raw.desired as OffloadValues) ?? NO_VALUES, snapshot, (raw.warnings as string[]) ?? [])),
+        inputs: plainState(inputsOf(raw)),
+    };
+}
+
+export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
+    const raw = withoutEngineKeys(props);
+    const inputs = parse(raw);
+    const transport = transportFor(inputs.connection);
+    const rule = ruleFile(inputs.resourceName);
+    const snapshot = await readOffloads(transport, inputs.interface, rule);
+    const restore = planOffloadRestore(recordOf(raw), snapshot, rule, transport.target, inputs.restoreOnDelete);
+    restore.warnings.forEach((w) => console.log(w));
+    if (restore.change || restore.rule !== undefined || restore.rmdir.length > 0) {
+        await applyOffloads(transport, inputs.interface, restore.change, rule, restore.rule, restore.rmdir);
+    }
+}

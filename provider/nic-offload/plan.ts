@@ -1,0 +1,224 @@
+import { CheckFailure, propertyPath } from "../check";
+import { ABSENT, ManagedFiles, PathContent, fileContent, forget, manage, planRestore } from "../host/restore";
+import { OffloadChange, OffloadSnapshot } from "./remote";
+import { NicOffloadsInputs, canonicalFeature } from "./schema";
+
+/** Features by the name `ethtool -k` shows (a group expanded to its members), and the queue length. */
+export interface OffloadValues {
+    features: Record<string, boolean>;
+    txqueuelen?: number;
+}
+
+export interface Resolved {
+    desired: OffloadValues;
+    /** Properties skipped under onUnsupported: "skip" (`features.lro`). */
+    skipped: string[];
+    problems: CheckFailure[];
+}
+
+const onOff = (on: boolean) => (on ? "on" : "off");
+
+/**
+ * The declared features against what the interface shows, never throws: an unknown name, or a
+ * "[fixed]" feature (or group member) declared other than it is, is a problem naming the property
+ * and the host. A group (`tso`) stands for its changeable members; a member declared on its own
+ * overrides its group's value.
+ */
+export function resolve(inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, target: string): Resolved {
+    const resolved: Resolved = { desired: { features: {}, txqueuelen: inputs.txqueuelen }, skipped: [], problems: [] };
+    const where = `${inputs.interface} of ${target}`;
+    const unsupported = (property: string, reason: string) => {
+        if (inputs.onUnsupported === "skip") {
+            resolved.skipped.push(property);
+        } else {
+            resolved.problems.push({ property, reason: `${reason}; set onUnsupported: "skip" to skip it` });
+        }
+    };
+    if (!snapshot.exists) {
+        resolved.problems.push({ property: "interface", reason: `${inputs.interface} does not exist on ${target}` });
+        return resolved;
+    }
+    if (inputs.txqueuelen !== undefined && snapshot.txqueuelen === undefined) {
+        resolved.problems.push({ property: "txqueuelen", reason: `/sys/class/net/${inputs.interface}/tx_queue_len cannot be read on ${target}` });
+    }
+    const declared = Object.entries(inputs.features ?? {}).map(([name, on]) => ({ property: propertyPath(["features", name]), feature: canonicalFeature(name), on }));
+    if (declared.length > 0 && snapshot.featuresError !== undefined) {
+        unsupported("features", `ethtool -k ${inputs.interface} fails on ${target}: ${snapshot.featuresError}`);
+        return resolved;
+    }
+    const { features, groups } = snapshot.table;
+    const isGroup = (d: { feature: string }) => groups.has(d.feature);
+    for (const { property, feature, on } of [...declared.filter(isGroup), ...declared.filter((d) => !isGroup(d))]) {
+        const members = groups.get(feature);
+        if (members) {
+            const states = members.map((name) => ({ name, ...features.get(name)! }));
+            const stuck = states.filter((s) => s.fixed && s.on !== on);
+            const changeable = states.filter((s) => !s.fixed);
+            if (on ? changeable.length === 0 && !states.some((s) => s.on) : stuck.length > 0) {
+                const why = on ? "every feature in it is off [fixed]" : `${stuck.map((s) => s.name).join(", ")} ${stuck.length > 1 ? "are" : "is"} on [fixed]`;
+                unsupported(property, `${feature} cannot be turned ${onOff(on)} on ${where}: ${why}`);
+                continue;
+            }
+            changeable.forEach((s) => (resolved.desired.features[s.name] = on));
+            continue;
+        }
+        const state = features.get(feature);
+        if (!state) {
+            unsupported(property, `${where} has no feature ${feature} (ethtool -k ${inputs.interface} does not list it)`);
+        } else if (state.fixed && state.on !== on) {
+            unsupported(property, `${feature} is ${onOff(state.on)} [fixed] on ${where} and cannot be turned ${onOff(on)}`);
+        } else if (!state.fixed) {
+            resolved.desired.features[feature] = on;
+        }
+    }
+    return resolved;
+}
+
+/** What the interface shows for `desired`'s features and queue length. */
+export function liveOf(desired: OffloadValues, snapshot: OffloadSnapshot): OffloadValues {
+    const live: OffloadValues = { features: {} };
+    for (const name of Object.keys(desired.features)) {
+        const state = snapshot.table.features.get(name);
+        if (state) {
+            live.features[name] = state.on;
+        }
+    }
+    if (desired.txqueuelen !== undefined && snapshot.txqueuelen !== undefined) {
+        live.txqueuelen = snapshot.txqueuelen;
+    }
+    return live;
+}
+
+export function offloadDrift(desired: OffloadValues, live: OffloadValues): string[] {
+    const drift = Object.entries(desired.features)
+        .filter(([name, on]) => live.features[name] !== on)
+        .map(([name, on]) => `${name} live ${live.features[name] === undefined ? "absent" : onOff(live.features[name])}, desired ${onOff(on)}`);
+    if (desired.txqueuelen !== undefined && live.txqueuelen !== desired.txqueuelen) {
+        drift.push(`txqueuelen live ${live.txqueuelen ?? "absent"}, desired ${desired.txqueuelen}`);
+    }
+    return drift;
+}
+
+/** What brings the interface from `snapshot` to `want` (features it lacks or cannot change left out); undefined when it is there. */
+export function changeTo(want: OffloadValues, snapshot: OffloadSnapshot): OffloadChange | undefined {
+    const change: OffloadChange = { set: {}, undo: {}, expect: {} };
+    for (const [name, on] of Object.entries(want.features)) {
+        const state = snapshot.table.features.get(name);
+        if (!state || state.fixed) {
+            continue;
+        }
+        change.expect[name] = on;
+        if (state.on !== on) {
+            change.set[name] = on;
+            change.undo[name] = state.on;
+        }
+    }
+    if (want.txqueuelen !== undefined && snapshot.txqueuelen !== undefined && want.txqueuelen !== snapshot.txqueuelen) {
+        change.txqueuelen = { to: want.txqueuelen, from: snapshot.txqueuelen };
+    }
+    return Object.keys(change.set).length > 0 || change.txqueuelen ? change : undefined;
+}
+
+export interface OffloadRecord {
+    /** What each managed feature and the queue length had before this resource first changed them. */
+    originals: OffloadValues;
+    skipped: string[];
+    ruleFile?: string;
+    /** The udev rule as it was before this resource, and the directories created for it. */
+    managedFiles?: ManagedFiles;
+}
+
+export interface OffloadPlan {
+    change?: OffloadChange;
+    rule: string | null | undefined;
+    desired: OffloadValues;
+    record: OffloadRecord;
+    warnings: string[];
+}
+
+/** Feature names sorted, so the rule is the same whatever order state keeps them in. */
+export function renderRule(resourceName: string, iface: string, ethtool: string, desired: OffloadValues): string {
+    const match = `ACTION=="add", SUBSYSTEM=="net", KERNEL=="${iface}"`;
+    const lines = [`# Managed by pulumi-linux-tuning (NicOffloads "${resourceName.replace(/[\r\n]/g, " ")}"): re-applied when ${iface} appears.`];
+    const names = Object.keys(desired.features).sort();
+    if (names.length > 0) {
+        lines.push(`${match}, RUN+="${[ethtool, "-K", iface, ...names.flatMap((n) => [n, onOff(desired.features[n])])].join(" ")}"`);
+    }
+    if (desired.txqueuelen !== undefined) {
+        lines.push(`${match}, ATTR{tx_queue_len}="${desired.txqueuelen}"`);
+    }
+    return lines.join("\n") + "\n";
+}
+
+export const expectedRule = (inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, desired: OffloadValues) =>
+    renderRule(inputs.resourceName, inputs.interface, snapshot.ethtoolPath || "/usr/sbin/ethtool", desired);
+
+export class OffloadPlanError extends Error {}
+
+export function planOffloads(inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, rulePath: string, target: string, previous?: OffloadRecord): OffloadPlan {
+    const resolved = resolve(inputs, snapshot, target);
+    if (resolved.problems.length > 0) {
+        throw new OffloadPlanError(`${target}: ${resolved.problems.map((p) => `${p.property}: ${p.reason}`).join("; ")}. Nothing was changed.`);
+    }
+    const { desired } = resolved;
+    const originals: OffloadValues = { features: {} };
+    for (const name of Object.keys(desired.features)) {
+        originals.features[name] = previous?.originals.features[name] ?? snapshot.table.features.get(name)!.on;
+    }
+    if (desired.txqueuelen !== undefined) {
+        originals.txqueuelen = previous?.originals.txqueuelen ?? snapshot.txqueuelen;
+    }
+    // What is no longer declared goes back to its original.
+    const want: OffloadValues = { features: { ...desired.features }, txqueuelen: desired.txqueuelen };
+    if (previous && inputs.restoreOnDelete) {
+        for (const [name, original] of Object.entries(previous.originals.features)) {
+            want.features[name] ??= original;
+        }
+        want.txqueuelen ??= previous.originals.txqueuelen;
+    }
+    const warnings = resolved.skipped.length > 0 ? [`${target}: skipped ${resolved.skipped.join(", ")} on ${inputs.interface} (onUnsupported: "skip")`] : [];
+    let rule: string | null | undefined;
+    // State from before these records: the rule was ours, absent before.
+    let managedFiles = previous?.managedFiles ?? (previous?.ruleFile ? { originals: { [rulePath]: ABSENT }, written: {}, createdDirs: [] } : undefined);
+    if (inputs.persist) {
+        const content = expectedRule(inputs, snapshot, desired);
+        rule = snapshot.ownRule === content ? undefined : content;
+        managedFiles = manage(managedFiles, () => ruleContent(snapshot), { [rulePath]: fileContent(content) });
+    } else if (previous?.ruleFile && managedFiles) {
+        const restore = ruleRestore(managedFiles, snapshot, rulePath, target, false);
+        rule = restore.rule;
+        warnings.push(...restore.warnings);
+        managedFiles = forget(managedFiles, [rulePath]);
+    }
+    return {
+        change: changeTo(want, snapshot),
+        rule,
+        desired,
+        warnings,
+        record: { originals, skipped: resolved.skipped, ruleFile: inputs.persist ? rulePath : undefined, managedFiles },
+    };
+}
+
+const ruleContent = (snapshot: OffloadSnapshot): PathContent => (snapshot.ownRule === null ? ABSENT : fileContent(snapshot.ownRule));
+
+export interface RuleRestore {
+    /** Content to write back, null to remove, undefined to leave alone. */
+    rule: string | null | undefined;
+    /** Directories to remove when empty, deepest first. */
+    rmdir: string[];
+    warnings: string[];
+}
+
+function ruleRestore(managed: ManagedFiles, snapshot: OffloadSnapshot, rulePath: string, target: string, removeDirs: boolean): RuleRestore {
+    const plan = planRestore(managed, (p) => (p === rulePath ? ruleContent(snapshot) : ABSENT), target, { paths: [rulePath], removeDirs });
+    return { rule: plan.changes.write?.[0]?.content ?? (plan.changes.remove?.length ? null : undefined), rmdir: plan.changes.rmdir ?? [], warnings: plan.warnings };
+}
+
+/** Delete: originals written back (with restoreOnDelete), the rule as it was before, directories created for it removed when empty. */
+export function planOffloadRestore(record: OffloadRecord, snapshot: OffloadSnapshot, rulePath: string, target: string, restore: boolean): { change?: OffloadChange } & RuleRestore {
+    const change = restore ? changeTo(record.originals, snapshot) : undefined;
+    if (record.managedFiles) {
+        return { change, ...ruleRestore(record.managedFiles, snapshot, rulePath, target, true) };
+    }
+    return { change, rule: record.ruleFile ? null : undefined, rmdir: [], warnings: [] };
+}

@@ -1,0 +1,217 @@
+import { FILE_HELPERS } from "../host/files";
+import { shProgram } from "../transport/argv";
+import { RemoteCommandError, Transport } from "../transport/transport";
+
+/** One program reads `ethtool -k`, tx_queue_len and our udev rule; one applies changes. */
+
+const SHOW = `
+show() {
+  out=$(ethtool -k "$1" 2>&1); rc=$?
+  printf 'features\\t%s\\t%s\\n' "$rc" "$(printf '%s' "$out" | base64 -w0)"
+  printf 'txqueuelen\\t%s\\n' "$(cat "/sys/class/net/$1/tx_queue_len" 2>/dev/null)"
+}
+`;
+
+const READ_PROGRAM = `${SHOW}
+printf 'ethtool\\t%s\\n' "$(command -v ethtool)"
+if [ -d "/sys/class/net/$1" ]; then show "$1"; else printf 'no-interface\\n'; fi
+if [ -f "$2" ]; then printf 'own\\t%s\\n' "$(base64 -w0 < "$2")"; else printf 'own-absent\\n'; fi
+exit 0
+`;
+
+// Arguments: IF, rule file, rule action ("" leave, w<content> write, - remove), the number of
+// directories to remove when empty and those directories, then features to set, their previous
+// values, every feature the interface must show afterwards (each "NAME on|off ...", built from
+// validated names only, so splitting them is safe), and txqueuelen to set and its previous value.
+const APPLY_PROGRAM = `${SHOW}${FILE_HELPERS}
+IF=$1 rule=$2 content=$3 ndirs=$4; shift 4
+dirs=
+while [ "$ndirs" -gt 0 ]; do dirs="$dirs$1
+"; shift; ndirs=$((ndirs-1)); done
+set_f=$1 undo_f=$2 expect_f=$3 set_q=$4 undo_q=$5
+flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
+# A driver may leave a feature as it was and still exit 0 (ethtool then lists "Actual changes"):
+# what counts is what ethtool -k shows afterwards. Prints "NAME VALUE;" for each pair not shown.
+unmet() {
+  now=$(ethtool -k "$IF" 2>/dev/null | awk -F': ' 'NR > 1 && NF > 1 { sub(/^\\t/, "", $1); split($2, v, " "); print $1, v[1] }')
+  set -f; set -- $1; set +f
+  while [ $# -ge 2 ]; do
+    have=$(printf '%s\\n' "$now" | awk -v n="$1" '$1 == n { print $2; exit }')
+    [ "$have" = "$2" ] || printf '%s %s; ' "$1" "\${have:-absent}"
+    shift 2
+  done
+}
+wrote_f= wrote_q=
+rollback() {
+  if [ -n "$wrote_q" ]; then
+    { ip link set dev "$IF" txqueuelen "$undo_q" && [ "$(cat "/sys/class/net/$IF/tx_queue_len")" = "$undo_q" ]; } >/dev/null 2>&1 || printf 'rollback-failed\\ttxqueuelen %s;\\n' "$(cat "/sys/class/net/$IF/tx_queue_len")"
+  fi
+  if [ -n "$wrote_f" ]; then
+    ethtool -K "$IF" $undo_f >/dev/null 2>&1
+    left=$(unmet "$undo_f"); [ -z "$left" ] || printf 'rollback-failed\\t%s\\n' "$left"
+  fi
+}
+# fail WHAT UNMET MESSAGE
+fail() { rollback; printf 'failed\\t%s\\t%s\\t%s\\n' "$1" "$2" "$(flat "$3")"; exit 0; }
+if [ -n "$set_f" ]; then
+  wrote_f=1
+  out=$(ethtool -K "$IF" $set_f 2>&1) || fail "ethtool -K" "" "$out"
+  left=$(unmet "$expect_f"); [ -z "$left" ] || fail "ethtool -K" "$left" "$out"
+fi
+if [ -n "$set_q" ]; then
+  wrote_q=1
+  out=$(ip link set dev "$IF" txqueuelen "$set_q" 2>&1) || fail txqueuelen "" "$out"
+  now=$(cat "/sys/class/net/$IF/tx_queue_len" 2>&1)
+  [ "$now" = "$set_q" ] || fail txqueuelen "txqueuelen $now;" ""
+fi
+case $content in
+  -) err=$(rm -f "$rule" 2>&1) || fail "$rule" "" "$err" ;;
+  w*) put_file "$rule" "\${content#w}" || fail "$rule" "" "$err" ;;
+esac
+(set -f; IFS='
+'; rm_dirs $dirs)
+show "$IF"
+printf 'done\\n'
+`;
+
+export interface FeatureState {
+    on: boolean;
+    fixed: boolean;
+    /** The member of a group (`tx-tcp6-segmentation` of `tcp-segmentation-offload`). */
+    group?: string;
+}
+
+export interface FeatureTable {
+    /** Every feature `ethtool -k` shows with a state of its own, by the name it shows. */
+    features: Map<string, FeatureState>;
+    /** Group (a legacy flag matching several kernel features) → its members, as `-k` lists them. */
+    groups: Map<string, string[]>;
+}
+
+/**
+ * `ethtool -k` output: "name: on", "name: off [fixed]", "name: off [requested on]" (the kernel
+ * could not give what was asked: the active state is what counts); a group's line is a summary
+ * (on when any member is), its members follow indented by a tab.
+ */
+export function parseFeatures(text: string): FeatureTable {
+    const table: FeatureTable = { features: new Map(), groups: new Map() };
+    let header: string | undefined;
+    for (const line of text.split("\n")) {
+        const match = /^(\t?)([a-z0-9_-]+): (on|off)(?: \[(fixed|requested on|requested off)\])?\s*$/.exec(line);
+        if (!match) {
+            continue;
+        }
+        const [, indent, name, value, note] = match;
+        const state: FeatureState = { on: value === "on", fixed: note === "fixed" };
+        if (!indent) {
+            header = name;
+            table.features.set(name, state);
+        } else if (header !== undefined) {
+            table.groups.set(header, [...(table.groups.get(header) ?? []), name]);
+            table.features.set(name, { ...state, group: header });
+        }
+    }
+    for (const group of table.groups.keys()) {
+        table.features.delete(group);
+    }
+    return table;
+}
+
+export interface OffloadSnapshot {
+    exists: boolean;
+    ethtoolPath: string;
+    table: FeatureTable;
+    /** Why `ethtool -k` gave no features (no ethtool, a driver without the operation). */
+    featuresError?: string;
+    txqueuelen?: number;
+    ownRule: string | null;
+    /** Directories an apply created (they did not exist before), outermost first. */
+    createdDirs?: string[];
+}
+
+export function parseOffloadOutput(stdout: string): OffloadSnapshot {
+    const snapshot: OffloadSnapshot = { exists: true, ethtoolPath: "", table: { features: new Map(), groups: new Map() }, featuresError: "not read", ownRule: null };
+    for (const line of stdout.split("\n")) {
+        const [kind, a = "", b = ""] = line.split("\t");
+        if (kind === "ethtool") {
+            snapshot.ethtoolPath = a.trim();
+        } else if (kind === "no-interface") {
+            snapshot.exists = false;
+        } else if (kind === "features") {
+            const text = Buffer.from(b, "base64").toString("utf8");
+            snapshot.table = parseFeatures(a === "0" ? text : "");
+            snapshot.featuresError = a === "0" ? undefined : text.trim().split("\n").pop() || `ethtool exited with ${a}`;
+        } else if (kind === "txqueuelen" && /^\d+$/.test(a.trim())) {
+            snapshot.txqueuelen = Number(a.trim());
+        } else if (kind === "created") {
+            (snapshot.createdDirs ??= []).push(a);
+        } else if (kind === "own") {
+            snapshot.ownRule = Buffer.from(a, "base64").toString("utf8");
+        }
+    }
+    return snapshot;
+}
+
+export async function readOffloads(transport: Transport, iface: string, rule: string): Promise<OffloadSnapshot> {
+    const result = await transport.run(shProgram(READ_PROGRAM, "pulumi-offload-read", [iface, rule]));
+    if (result.code !== 0) {
+        throw new RemoteCommandError(transport.target, "ethtool -k read", result);
+    }
+    return parseOffloadOutput(result.stdout);
+}
+
+/** Features and queue length as one operation writes them; `expect` is checked after the write. */
+export interface OffloadChange {
+    set: Record<string, boolean>;
+    /** What the features set had, for rollback. */
+    undo: Record<string, boolean>;
+    /** Every feature the interface must show afterwards (those set and those already right). */
+    expect: Record<string, boolean>;
+    txqueuelen?: { to: number; from: number };
+}
+
+export class OffloadApplyError extends Error {}
+
+const words = (values: Record<string, boolean>) => Object.entries(values).flatMap(([name, on]) => [name, on ? "on" : "off"]);
+
+/** "name value; " pairs from the apply program → "tx-tcp-segmentation on (it is off)". */
+function unmetText(unmet: string, expect: Record<string, boolean>, txqueuelen?: number): string {
+    return unmet
+        .split(";")
+        .map((pair) => pair.trim().split(" "))
+        .filter((pair) => pair.length === 2)
+        .map(([name, have]) => `${name} ${name === "txqueuelen" ? txqueuelen : expect[name] ? "on" : "off"} (it is ${have})`)
+        .join(", ");
+}
+
+/** rule: content to write, null to remove, undefined to leave alone; rmdir: directories to remove when empty, deepest first. */
+export async function applyOffloads(transport: Transport, iface: string, change: OffloadChange = { set: {}, undo: {}, expect: {} }, rulePath: string, rule: string | null | undefined, rmdir: readonly string[] = []): Promise<OffloadSnapshot> {
+    const [set, undo, expect] = [change.set, change.undo, change.expect].map((values) => words(values));
+    for (const word of [...set, ...undo, ...expect]) {
+        if (!/^[a-z0-9_-]+$/.test(word)) {
+            throw new Error(`internal: unexpected ethtool word "${word}"`);
+        }
+    }
+    const queue = change.txqueuelen ? [String(change.txqueuelen.to), String(change.txqueuelen.from)] : ["", ""];
+    const args = [iface, rulePath, rule === null ? "-" : rule === undefined ? "" : `w${rule}`, String(rmdir.length), ...rmdir, set.join(" "), undo.join(" "), expect.join(" "), ...queue];
+    const result = await transport.run(shProgram(APPLY_PROGRAM, "pulumi-offload-apply", args));
+    if (result.code !== 0) {
+        throw new RemoteCommandError(transport.target, "ethtool -K apply", result);
+    }
+    const failed = /^failed\t([^\t]*)\t([^\t]*)\t(.*)$/m.exec(result.stdout);
+    if (failed) {
+        const [, what, unmet, message] = failed;
+        const notRestored = [...result.stdout.matchAll(/^rollback-failed\t(.*)$/gm)].map((m) => m[1]).join(" ");
+        const restored = notRestored
+            ? ` Could NOT put back ${unmetText(notRestored, change.undo, change.txqueuelen?.from)}: check the host.`
+            : " Everything this operation had already changed was restored; the host is as it was.";
+        const action = what === "ethtool -K" ? `ethtool -K ${iface}` : what === "txqueuelen" ? `ip link set dev ${iface} txqueuelen ${change.txqueuelen?.to}` : `writing ${what}`;
+        const said = message.trim();
+        const detail = unmet ? `the driver (or a feature it depends on) refused ${unmetText(unmet, change.expect, change.txqueuelen?.to)}${said ? `; ethtool said: ${said}` : ""}` : said || "failed";
+        throw new OffloadApplyError(`${transport.target}: ${action}: ${detail}.${restored}`);
+    }
+    if (!/^done$/m.test(result.stdout)) {
+        throw new OffloadApplyError(`${transport.target}: the ethtool -K apply program ended early: ${result.stdout.trim() || result.stderr.trim()}`);
+    }
+    return parseOffloadOutput(result.stdout);
+}

@@ -1,0 +1,129 @@
+import { strict as assert } from "assert";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { NicOffloads } from "../../provider";
+import { assertNoChanges, collect, expectFailure } from "./support";
+import { labStack } from "./engine";
+import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost } from "./lab";
+
+/** What NicOffloads can touch, one line per item: everything under /etc (type, mode, owner, SHA-256), eth1's features, its queue length. */
+const HOST_STATE = String.raw`
+find /etc -xdev \( -type f -o -type d -o -type l \) -printf '%y %m %U:%G %p -> %l\n' | sort
+find /etc -xdev -type f -print0 | xargs -0 sha256sum | sort -k 2
+ethtool -k eth1
+printf 'tx_queue_len %s\n' "$(cat /sys/class/net/eth1/tx_queue_len)"
+`;
+
+describe("NicOffloads through the real engine on a lab host's veth", function () {
+    this.timeout(10 * 60 * 1000);
+    let lab: Lab;
+    let host: LabHost;
+    const rule = "/etc/udev/rules.d/90-pulumi-offload-offloads.rules";
+
+    const state = () => onHost(lab, host, ["sh", "-c", HOST_STATE]);
+    const features = () => onHost(lab, host, ["ethtool", "-k", "eth1"]);
+    const queueLength = () => onHost(lab, host, ["cat", "/sys/class/net/eth1/tx_queue_len"]).trim();
+
+    before(function () {
+        lab = labUp(1);
+        [host] = lab.hosts;
+    });
+    after(function () {
+        if (lab) {
+            labDown(lab);
+        }
+    });
+
+    describe("up, drift, converge, destroy", function () {
+        let stack: Stack;
+        let original: string;
+
+        before(async function () {
+            original = state();
+            assert.match(original, /^generic-receive-offload: off$/m);
+            assert.match(original, /^tcp-segmentation-offload: on$/m);
+            assert.match(original, /^tx_queue_len 1000$/m);
+            stack = await labStack("nic-offloads", async () => {
+                const offloads = new NicOffloads("offloads", {
+                    connection: connectionTo(lab, host),
+                    interface: "eth1",
+                    features: { gro: true, tso: false, "tx-nocache-copy": true, "large-receive-offload": false },
+                    txqueuelen: 5000,
+                });
+                return { desired: offloads.desired };
+            });
+        });
+        after(async () => {
+            await stack?.destroy().catch(() => undefined);
+        });
+
+        it("sets the features (a group as each member) and txqueuelen, and writes a udev rule", async function () {
+            const result = await stack.up();
+            const now = features();
+            assert.match(now, /^generic-receive-offload: on$/m);
+            assert.match(now, /^tcp-segmentation-offload: off$/m);
+            for (const member of ["tx-tcp-segmentation", "tx-tcp-ecn-segmentation", "tx-tcp-mangleid-segmentation", "tx-tcp6-segmentation"]) {
+                assert.match(now, new RegExp(`^\\t${member}: off$`, "m"));
+            }
+            assert.match(now, /^tx-nocache-copy: on$/m);
+            assert.equal(queueLength(), "5000");
+            assert.equal(result.outputs.desired.value.features["generic-receive-offload"], true);
+            assert.equal(result.outputs.desired.value.features["large-receive-offload"], undefined, "off [fixed] already: nothing to manage");
+            const written = fileOn(lab, host, rule) ?? "";
+            assert.match(written, /KERNEL=="eth1", RUN\+="\S*ethtool -K eth1 generic-receive-offload on tx-nocache-copy on tx-tcp-accecn-segmentation off/);
+            assert.match(written, /KERNEL=="eth1", ATTR\{tx_queue_len\}="5000"/);
+            assertNoChanges((await stack.preview()).changeSummary);
+        });
+
+        it("shows a change behind Pulumi's back per item, and up converges", async function () {
+            onHost(lab, host, ["ethtool", "-K", "eth1", "gro", "off", "tx-tcp6-segmentation", "on"]);
+            onHost(lab, host, ["ip", "link", "set", "dev", "eth1", "txqueuelen", "1000"]);
+            const plain = collect();
+            assert.equal((await stack.preview({ onOutput: plain.onOutput })).changeSummary.update, 1);
+            assert.match(plain.text(), /drift: eth1 generic-receive-offload live off, desired on; eth1 tx-tcp6-segmentation live on, desired off; eth1 txqueuelen live 1000, desired 5000/);
+            const refreshed = collect();
+            await stack.preview({ refresh: true, diff: true, onOutput: refreshed.onOutput });
+            assert.match(refreshed.text(), /generic-receive-offload\s*:\s*true\s*=>\s*false/);
+            assert.match(refreshed.text(), /tx-tcp6-segmentation\s*:\s*false\s*=>\s*true/);
+            assert.match(refreshed.text(), /txqueuelen\s*:\s*5000\s*=>\s*1000/);
+            const converge = await stack.up();
+            assert.equal(converge.summary.resourceChanges?.update, 1);
+            assert.match(features(), /^generic-receive-offload: on$/m);
+            assert.match(features(), /^\ttx-tcp6-segmentation: off$/m);
+            assert.equal(queueLength(), "5000");
+            assertNoChanges((await stack.preview()).changeSummary);
+        });
+
+        it("destroy restores every feature and the queue length and removes the rule: /etc byte for byte", async function () {
+            await stack.destroy();
+            assert.equal(fileOn(lab, host, rule), null);
+            assert.equal(state(), original);
+        });
+    });
+
+    it("refuses a [fixed] feature and an unknown one in preview, naming the property and the host, with nothing written", async function () {
+        const before = state();
+        const stack = await labStack("nic-offloads-refused", async () => {
+            new NicOffloads("refused", { connection: connectionTo(lab, host), interface: "eth1", features: { lro: true, "no-such-offload": true, gro: true }, txqueuelen: 4000 });
+        });
+        const message = await expectFailure(stack.preview());
+        assert.match(message, new RegExp(`property features\\.lro value .* has a problem: large-receive-offload is off \\[fixed\\] on eth1 of root@${host.address.replace(/\./g, "\\.")}:${host.port} and cannot be turned on`));
+        assert.match(message, /property features\["no-such-offload"\] value .* has a problem: eth1 of root@\S+ has no feature no-such-offload/);
+        assert.equal(state(), before);
+        assert.match(await expectFailure(stack.up()), /features\.lro/);
+        assert.equal(state(), before);
+    });
+
+    it("a feature the kernel silently keeps off fails the up, naming it, with what was written rolled back", async function () {
+        const before = state();
+        const stack = await labStack("nic-offloads-silent", async () => {
+            // TSO needs scatter-gather: the kernel drops it without an error when sg goes off.
+            new NicOffloads("silent", { connection: connectionTo(lab, host), interface: "eth1", features: { sg: false, tso: true } });
+        });
+        await stack.preview();
+        const message = await expectFailure(stack.up());
+        assert.match(message, /ethtool -K eth1: the driver \(or a feature it depends on\) refused tx-tcp-segmentation on \(it is off\), .*tx-tcp6-segmentation on \(it is off\); ethtool said: Actual changes:/);
+        assert.match(message, /the host is as it was/);
+        assert.equal(state(), before);
+        await stack.destroy();
+    });
+});

@@ -1,0 +1,180 @@
+import { strict as assert } from "assert";
+import { readFileSync } from "fs";
+import * as path from "path";
+import { checkFailures } from "../../provider/check";
+import { changeTo, liveOf, offloadDrift, planOffloadRestore, planOffloads, renderRule, resolve } from "../../provider/nic-offload/plan";
+import { OffloadSnapshot, parseFeatures, parseOffloadOutput } from "../../provider/nic-offload/remote";
+import { canonicalFeature, nicOffloadsInputsSchema } from "../../provider/nic-offload/schema";
+
+/** `ethtool -k` (ethtool 6.1, Linux 6.18) on a lab host: its veth eth1, after `ethtool -K eth1 sg off`, and lo. */
+const fixture = (name: string) => readFileSync(path.join(__dirname, "fixtures", name), "utf8");
+const VETH = fixture("ethtool-k-veth.txt");
+const VETH_SG_OFF = fixture("ethtool-k-veth-sg-off.txt");
+const LO = fixture("ethtool-k-lo.txt");
+
+const TARGET = "root@10.0.0.5:22";
+const RULE = "/etc/udev/rules.d/90-pulumi-offload-off.rules";
+
+function snapshot(text = VETH, extra: Partial<OffloadSnapshot> = {}): OffloadSnapshot {
+    return { exists: true, ethtoolPath: "/usr/sbin/ethtool", table: parseFeatures(text), txqueuelen: 1000, ownRule: null, ...extra };
+}
+
+const inputs = (extra: Record<string, unknown>) => nicOffloadsInputsSchema.parse({ interface: "eth1", resourceName: "off", ...extra });
+
+describe("ethtool -k parsing", function () {
+    it("reads each feature's state and [fixed], groups with their members by the names -k shows", function () {
+        const { features, groups } = parseFeatures(VETH);
+        assert.deepEqual(features.get("generic-receive-offload"), { on: false, fixed: false });
+        assert.deepEqual(features.get("large-receive-offload"), { on: false, fixed: true });
+        assert.deepEqual(features.get("rx-gro-hw"), { on: false, fixed: true });
+        assert.deepEqual(features.get("tx-udp_tnl-segmentation"), { on: true, fixed: false });
+        assert.deepEqual(features.get("tx-checksum-ipv4"), { on: false, fixed: true, group: "tx-checksumming" });
+        assert.deepEqual(groups.get("tcp-segmentation-offload"), ["tx-tcp-segmentation", "tx-tcp-ecn-segmentation", "tx-tcp-mangleid-segmentation", "tx-tcp6-segmentation", "tx-tcp-accecn-segmentation"]);
+        assert.deepEqual([...groups.keys()], ["tx-checksumming", "scatter-gather", "tcp-segmentation-offload"]);
+        assert.equal(features.has("tcp-segmentation-offload"), false, "a group's own line is only a summary");
+        assert.equal(features.size, 60);
+    });
+
+    it("takes the active state of a feature the kernel could not give ([requested on])", function () {
+        const { features } = parseFeatures(VETH_SG_OFF);
+        assert.deepEqual(features.get("tx-tcp6-segmentation"), { on: false, fixed: false, group: "tcp-segmentation-offload" });
+        assert.deepEqual(features.get("generic-segmentation-offload"), { on: false, fixed: false });
+    });
+
+    it("parses the read program's output: ethtool, features, tx_queue_len, the rule; a failing ethtool -k", function () {
+        const b64 = (s: string) => Buffer.from(s).toString("base64");
+        const ok = parseOffloadOutput([`ethtool\t/usr/sbin/ethtool`, `features\t0\t${b64(VETH)}`, "txqueuelen\t1000", `own\t${b64("x\n")}`].join("\n"));
+        assert.equal(ok.featuresError, undefined);
+        assert.equal(ok.txqueuelen, 1000);
+        assert.equal(ok.ownRule, "x\n");
+        assert.equal(ok.table.features.get("generic-receive-offload")?.on, false);
+        const failing = parseOffloadOutput([`features\t72\t${b64("Cannot get device feature names: Operation not supported")}`, "txqueuelen\t", "own-absent"].join("\n"));
+        assert.equal(failing.featuresError, "Cannot get device feature names: Operation not supported");
+        assert.equal(failing.txqueuelen, undefined);
+        assert.equal(parseOffloadOutput("ethtool\t/usr/sbin/ethtool\nno-interface\nown-absent").exists, false);
+    });
+});
+
+describe("NicOffloads inputs", function () {
+    it("normalises ethtool -K's short names and kernel names to the names -k prints", function () {
+        assert.equal(canonicalFeature("gro"), "generic-receive-offload");
+        assert.equal(canonicalFeature("rx-gro"), "generic-receive-offload");
+        assert.equal(canonicalFeature("rx"), "rx-checksumming");
+        assert.equal(canonicalFeature("tso"), "tcp-segmentation-offload");
+        assert.equal(canonicalFeature("tx-tcp6-segmentation"), "tx-tcp6-segmentation");
+        assert.equal(canonicalFeature("rx-gro-hw"), "rx-gro-hw");
+    });
+
+    it("refuses two names for one feature, bad names, and bad queue lengths, naming the property", function () {
+        const failures = checkFailures(nicOffloadsInputsSchema, {
+            interface: "eth1",
+            resourceName: "n",
+            features: { gro: true, "generic-receive-offload": false, "rx-gro": true, "GRO;reboot": true, "": false },
+            txqueuelen: 2 ** 32,
+        });
+        assert.deepEqual(failures.map((f) => f.property), ['features["generic-receive-offload"]', 'features["rx-gro"]', 'features["GRO;reboot"]', 'features[""]', "txqueuelen"]);
+        assert.match(failures[0].reason, /names the same feature as features\.gro \(generic-receive-offload\); declare it once/);
+        assert.deepEqual(checkFailures(nicOffloadsInputsSchema, { interface: "eth1", resourceName: "n", txqueuelen: 2 ** 32 - 1 }), []);
+        assert.ok(checkFailures(nicOffloadsInputsSchema, { interface: "eth1", resourceName: "n", features: {} }).some((f) => /at least one/.test(f.reason)));
+        assert.ok(checkFailures(nicOffloadsInputsSchema, { interface: "eth1", resourceName: "n", features: { gro: "on" } }).length > 0);
+    });
+});
+
+describe("NicOffloads against the host", function () {
+    it("refuses an unknown feature and a [fixed] one declared other than it is, naming the property and the host", function () {
+        const problems = resolve(inputs({ features: { lro: true, "netns-local": true, "rx-gro-hw": false, gro: true } }), snapshot(), TARGET).problems;
+        assert.deepEqual(problems.map((p) => p.property), ["features.lro", 'features["netns-local"]']);
+        assert.match(problems[0].reason, /large-receive-offload is off \[fixed\] on eth1 of root@10\.0\.0\.5:22 and cannot be turned on/);
+        assert.match(problems[1].reason, /eth1 of root@10\.0\.0\.5:22 has no feature netns-local/);
+        assert.throws(() => planOffloads(inputs({ features: { lro: true } }), snapshot(), RULE, TARGET), /features\.lro: .* Nothing was changed/);
+    });
+
+    it("refuses a group that a fixed member keeps from its value", function () {
+        const [problem] = resolve(inputs({ features: { tx: false } }), snapshot(LO), TARGET).problems;
+        assert.equal(problem.property, "features.tx");
+        assert.match(problem.reason, /tx-checksumming cannot be turned off on eth1 of root@10\.0\.0\.5:22: tx-checksum-ip-generic, tx-checksum-sctp are on \[fixed\]/);
+        assert.deepEqual(resolve(inputs({ features: { tx: true } }), snapshot(LO), TARGET).problems, []);
+    });
+
+    it("skips under onUnsupported: skip, listing the properties", function () {
+        const resolved = resolve(inputs({ features: { lro: true, gro: true }, onUnsupported: "skip" }), snapshot(), TARGET);
+        assert.deepEqual(resolved.skipped, ["features.lro"]);
+        assert.deepEqual(resolved.desired.features, { "generic-receive-offload": true });
+    });
+
+    it("fails on a missing interface", function () {
+        const problems = resolve(inputs({ features: { gro: true } }), snapshot(VETH, { exists: false }), TARGET).problems;
+        assert.deepEqual(problems, [{ property: "interface", reason: "eth1 does not exist on root@10.0.0.5:22" }]);
+    });
+});
+
+describe("NicOffloads planning", function () {
+    it("expands a group to its changeable members, lets a member override it, writes only what differs", function () {
+        const plan = planOffloads(inputs({ features: { "tx-tcp-ecn-segmentation": false, tso: true, gro: true, "rx-gro-list": false }, txqueuelen: 5000 }), snapshot(), RULE, TARGET);
+        assert.deepEqual(plan.desired.features, {
+            "tx-tcp-segmentation": true,
+            "tx-tcp-ecn-segmentation": false,
+            "tx-tcp-mangleid-segmentation": true,
+            "tx-tcp6-segmentation": true,
+            "tx-tcp-accecn-segmentation": true,
+            "generic-receive-offload": true,
+            "rx-gro-list": false,
+        });
+        assert.deepEqual(plan.change?.set, { "tx-tcp-ecn-segmentation": false, "generic-receive-offload": true });
+        assert.deepEqual(plan.change?.undo, { "tx-tcp-ecn-segmentation": true, "generic-receive-offload": false });
+        assert.deepEqual(Object.keys(plan.change?.expect ?? {}).length, 7, "every managed feature is checked after the write");
+        assert.deepEqual(plan.change?.txqueuelen, { to: 5000, from: 1000 });
+        assert.deepEqual(plan.record.originals, {
+            features: { "tx-tcp-segmentation": true, "tx-tcp-ecn-segmentation": true, "tx-tcp-mangleid-segmentation": true, "tx-tcp6-segmentation": true, "tx-tcp-accecn-segmentation": true, "generic-receive-offload": false, "rx-gro-list": false },
+            txqueuelen: 1000,
+        });
+        assert.equal(
+            plan.rule,
+            '# Managed by pulumi-linux-tuning (NicOffloads "off"): re-applied when eth1 appears.\n' +
+                'ACTION=="add", SUBSYSTEM=="net", KERNEL=="eth1", RUN+="/usr/sbin/ethtool -K eth1 generic-receive-offload on rx-gro-list off tx-tcp-accecn-segmentation on tx-tcp-ecn-segmentation off tx-tcp-mangleid-segmentation on tx-tcp-segmentation on tx-tcp6-segmentation on"\n' +
+                'ACTION=="add", SUBSYSTEM=="net", KERNEL=="eth1", ATTR{tx_queue_len}="5000"\n',
+        );
+    });
+
+    it("a fixed feature already as declared needs nothing", function () {
+        const plan = planOffloads(inputs({ features: { lro: false } }), snapshot(), RULE, TARGET);
+        assert.deepEqual(plan.desired.features, {});
+        assert.equal(plan.change, undefined);
+    });
+
+    it("keeps the first originals across updates and puts back what is no longer declared", function () {
+        const first = planOffloads(inputs({ features: { gro: true }, txqueuelen: 5000 }), snapshot(), RULE, TARGET);
+        const tuned = snapshot(VETH.replace("generic-receive-offload: off", "generic-receive-offload: on"), { txqueuelen: 5000, ownRule: first.rule as string });
+        const second = planOffloads(inputs({ features: { "rx-gro-list": true } }), tuned, RULE, TARGET, first.record);
+        assert.deepEqual(second.change?.set, { "rx-gro-list": true, "generic-receive-offload": false });
+        assert.deepEqual(second.change?.txqueuelen, { to: 1000, from: 5000 });
+        assert.deepEqual(second.record.originals, { features: { "rx-gro-list": false } });
+        const same = planOffloads(inputs({ features: { gro: true }, txqueuelen: 5000 }), tuned, RULE, TARGET, first.record);
+        assert.equal(same.change, undefined);
+        assert.equal(same.rule, undefined, "the rule in place is not rewritten");
+        assert.deepEqual(same.record.originals, first.record.originals);
+    });
+
+    it("restores originals and removes the rule on delete", function () {
+        const first = planOffloads(inputs({ features: { gro: true }, txqueuelen: 5000 }), snapshot(), RULE, TARGET);
+        const tuned = snapshot(VETH.replace("generic-receive-offload: off", "generic-receive-offload: on"), { txqueuelen: 5000, ownRule: first.rule as string });
+        const restore = planOffloadRestore(first.record, tuned, RULE, TARGET, true);
+        assert.deepEqual(restore.change?.set, { "generic-receive-offload": false });
+        assert.deepEqual(restore.change?.txqueuelen, { to: 1000, from: 5000 });
+        assert.equal(restore.rule, null);
+        assert.deepEqual(planOffloadRestore(first.record, tuned, RULE, TARGET, false).change, undefined);
+    });
+
+    it("names drift per feature and for the queue length", function () {
+        const desired = { features: { "generic-receive-offload": true, "tx-tcp6-segmentation": true }, txqueuelen: 5000 };
+        const live = liveOf(desired, snapshot(VETH_SG_OFF));
+        assert.deepEqual(live, { features: { "generic-receive-offload": false, "tx-tcp6-segmentation": false }, txqueuelen: 1000 });
+        assert.deepEqual(offloadDrift(desired, live), ["generic-receive-offload live off, desired on", "tx-tcp6-segmentation live off, desired on", "txqueuelen live 1000, desired 5000"]);
+        assert.deepEqual(offloadDrift(desired, desired), []);
+    });
+
+    it("leaves out of a change what the interface lacks or cannot change", function () {
+        assert.equal(changeTo({ features: { "large-receive-offload": true, "no-such": true } }, snapshot()), undefined);
+        assert.equal(renderRule("n", "eth1", "/sbin/ethtool", { features: {} }).split("\n").filter((l) => l.startsWith("ACTION")).length, 0);
+    });
+});
