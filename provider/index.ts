@@ -12,3 +12,4 @@ export { CounterEvidence, CounterEvidenceArgs } from "./counters/resource";
 export { SysfsSet, SysfsSetArgs } from "./sysfs/resource";
 export { TransparentHugepages, TransparentHugepagesArgs } from "./thp/resource";
 export { CpuWakeupLatency, CpuWakeupLatencyArgs } from "./wakeup-latency/resource";
+export { KernelModule, KernelModuleArgs, KernelModuleSpec } from "./kernel-module/resource";

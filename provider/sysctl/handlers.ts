@@ -6,6 +6,7 @@ import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifec
 import { containsUnknown } from "../unknowns";
 import { canonicalKey } from "./keys";
 import { claimInRun } from "./ledger";
+import { missingModules, moduleNeeds, moduleProbeKeys } from "./modules";
 import { SysctlSetRecord, describeDrift, detectDrift, keysToRead, liveSettings, ownerOf, ownershipConflicts, planApply, planRestore } from "./plan";
 import { HostSnapshot, applyToHost, readHost } from "./remote";
 import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "./schema";
@@ -16,7 +17,7 @@ import { SettingValue, isBound, normalise, satisfies, sameValue } from "./values
  * thin provider object in resource.ts from the installed package.
  */
 
-const INPUT_FIELDS = ["connection", "settings", "persist", "persistFile", "onMissing", "restoreOnDelete", "takeOver", "resourceName", "owner"] as const;
+const INPUT_FIELDS = ["connection", "settings", "persist", "persistFile", "onMissing", "restoreOnDelete", "takeOver", "resourceName", "owner", "modules"] as const;
 
 type PersistedFileStatus = "in place" | "missing" | "edited" | "not persisted";
 
@@ -137,22 +138,25 @@ export async function checkSysctls(olds: Record<string, unknown>, news: Record<s
             failures.push({ property: `settings[${JSON.stringify(key)}]`, reason: `${transport.target}: ${canonicalKey(key)} is also declared by ${holder} in this program; one owner per key` });
         }
     }
+    // Same read as before: the keys that tell whether a needed kernel module is there come along.
+    const needsModules = (snapshot: HostSnapshot) => missingModules(moduleNeeds(inputs.settings, snapshot), inputs.modules ?? [], inputs.onMissing === "skip", transport.target);
     if (failures.length === 0 && Object.keys(olds).length === 0) {
         try {
-            const snapshot = await readHost(transport, [], undefined);
+            const snapshot = await readHost(transport, moduleProbeKeys(inputs.settings), undefined);
             for (const conflict of ownershipConflicts(inputs, snapshot)) {
                 failures.push({ property: "settings", reason: `${transport.target}: ${conflict} (its ledger on the host); remove it there, or set takeOver: true` });
             }
+            failures.push(...needsModules(snapshot));
         } catch {
             // Unreachable now: create will connect, and the apply program checks ownership again.
         }
     }
     if (failures.length === 0 && withDrift && Object.keys(olds).length > 0) {
         try {
-            const snapshot = await readHost(transport, keysToRead(inputs), inputs.persist ? persistFileOf(inputs) : undefined);
+            const snapshot = await readHost(transport, [...keysToRead(inputs), ...moduleProbeKeys(inputs.settings)], inputs.persist ? persistFileOf(inputs) : undefined);
             const absent = [...snapshot.values].filter(([, live]) => live.state !== "value").map(([key]) => key);
             const liveDrift = describeDrift(detectDrift(inputs, snapshot, inputs.onMissing === "skip" ? absent : []));
-            return { inputs: { ...news, liveDrift }, failures };
+            return { inputs: { ...news, liveDrift }, failures: needsModules(snapshot) };
         } catch {
             // Unreachable now: diff reads again and says so.
         }

@@ -32,6 +32,12 @@ export interface SysctlSetArgs {
      * original values that SysctlSet recorded.
      */
     takeOver?: pulumi.Input<boolean>;
+    /**
+     * Kernel modules these settings rely on, typically a KernelModule's `names`: then the settings
+     * are applied after the modules are loaded, and the preview accepts a value such as bbr (which
+     * needs tcp_bbr) before it is. A needed module neither loaded nor listed fails the preview.
+     */
+    modules?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
 const provider = delegatingProvider("sysctl/handlers");

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { moduleNameSchema } from "../kernel-module/schema";
 import { optionalConnectionSchema } from "../transport/connection";
 import { shown, valueProblem } from "./grammar";
 import { canonicalKey, keyProblem } from "./keys";
@@ -97,6 +98,8 @@ export const sysctlSetInputsSchema = z
         restoreOnDelete: z.boolean().default(true),
         /** Take keys another SysctlSet's ledger holds on the host (their original values come along). */
         takeOver: z.boolean().default(false),
+        /** Kernel modules these settings rely on (a KernelModule's names): check takes them as loaded. */
+        modules: z.array(moduleNameSchema).max(64).optional(),
         resourceName: z.string().min(1),
         /** project/stack/resource: who owns the keys in the host's ledger. */
         owner: z.string().min(1).max(1024).optional(),

@@ -14,6 +14,12 @@ tuning tool reads on real hardware, with the real kernel's and tools' limits and
   hw.py ethtool HOST_DIR ARGS...   what /usr/sbin/ethtool is inside the host: rings (-g/-G) and
                                    coalescing (-c/-C) of the emulated NIC; everything else execs the
                                    real ethtool (a copy kept at LAB_DIR/bin/ethtool)
+  hw.py modprobe|rmmod|lsmod HOST_DIR ARGS...
+                                   what /usr/sbin/{modprobe,rmmod,lsmod} are inside the host: kmod's
+                                   commands over the host's module catalogue (HOST_DIR/hw/modules.json);
+                                   loaded modules show in /sys/module, and bbr follows tcp_bbr in
+                                   /proc/sys/net/ipv4/tcp_{available_,}congestion_control (see
+                                   "kernel modules" below for what is emulated and why)
 
 The daemon runs in the host's network namespace and in a mount namespace of its own (where the
 real /sys and /proc are still visible: it reads them to pass real entries through); the binds
@@ -294,6 +300,7 @@ def cmd_init(hdir, name):
     write_json(os.path.join(hdir, "hw", "nic.json"), {"rings": nic["rings"]["cur"], "coalesce": nic["coalesce"]["cur"]})
     with open(os.path.join(hdir, "hw", "nic.json.lock"), "a"):
         pass
+    init_modules(hdir, name)
 
 
 def write_json(path, data):
@@ -768,6 +775,7 @@ class Tree:
             nodes["node"] = self.node_root()
         if os.path.isdir(THP_ROOT):
             nodes["thp"] = self.thp_dir()
+        nodes.update(module_nodes(hdir))
         self.root = Dir(nodes)
 
     def lookup(self, path):
@@ -1597,6 +1605,331 @@ def cmd_ethtool(hdir, args):
     os.execv(real, ["ethtool"] + args)
 
 
+# ----------------------------------------------------------------------------- kernel modules
+#
+# The lab kernel has no module support (no /proc/modules, no modprobe, no /lib/modules; bbr is
+# built in). Each host gets its own module catalogue (HOST_DIR/hw/modules.json) and, layered over
+# /usr in its mount namespace only (boot-ns.sh), modprobe, rmmod and lsmod (this program) and
+# /usr/lib/modules/RELEASE/{modules.dep,modules.builtin}. Loaded modules show in /sys/module
+# (initstate, refcnt, holders/, parameters/), which is where kmod reads a module's state; the
+# real /proc/modules cannot be emulated (procfs takes no new files), so it stays absent. bbr is
+# treated as the module tcp_bbr: tcp_available_congestion_control lists it, and
+# tcp_congestion_control accepts it (else ENOENT, as the kernel answers), only while tcp_bbr is
+# loaded; while bbr is the host's default, tcp_bbr is in use (refcnt 1), as in the kernel.
+
+def module_catalogue(profile):
+    """name -> {path, deps, params: {name: [type, default]}, congestion}; built-ins listed apart."""
+    mods = {
+        "tcp_bbr": {"path": "kernel/net/ipv4/tcp_bbr.ko", "deps": [], "params": {}},
+        "inet_diag": {"path": "kernel/net/ipv4/inet_diag.ko", "deps": [], "params": {}},
+        "tcp_diag": {"path": "kernel/net/ipv4/tcp_diag.ko", "deps": ["inet_diag"], "params": {}},
+        "udp_diag": {"path": "kernel/net/ipv4/udp_diag.ko", "deps": ["inet_diag"], "params": {}},
+        "dummy": {"path": "kernel/drivers/net/dummy.ko", "deps": [], "params": {"numdummies": ["int", "1"]}},
+    }
+    if profile == "vm":
+        del mods["tcp_bbr"]  # a kernel built without it: the "module unavailable" case
+    # What the real kernel has built in (it shows in the real /sys/module).
+    builtin = {"nf_conntrack": "kernel/net/netfilter/nf_conntrack.ko", "nf_conntrack_ftp": "kernel/net/netfilter/nf_conntrack_ftp.ko",
+               "tcp_cubic": "kernel/net/ipv4/tcp_cubic.ko"}
+    return {"release": os.uname().release, "modules": mods, "builtin": builtin, "loaded": {}}
+
+
+def init_modules(hdir, profile):
+    cat = module_catalogue(profile)
+    hw = os.path.join(hdir, "hw")
+    write_json(os.path.join(hw, "modules.json"), cat)
+    with open(os.path.join(hw, "modules.json.lock"), "a"):
+        pass
+    libdir = os.path.join(hw, "usr", "lib", "modules", cat["release"])
+    sbin = os.path.join(hw, "usr", "sbin")
+    os.makedirs(libdir, exist_ok=True)
+    os.makedirs(sbin, exist_ok=True)
+    for d in (os.path.join(hw, "usr"), os.path.join(hw, "usr", "lib"), os.path.join(hw, "usr", "lib", "modules"), libdir, sbin):
+        os.chmod(d, 0o755)
+    with open(os.path.join(libdir, "modules.dep"), "w") as f:
+        for m in cat["modules"].values():
+            f.write("%s:%s\n" % (m["path"], "".join(" " + cat["modules"][d]["path"] for d in m["deps"])))
+    with open(os.path.join(libdir, "modules.builtin"), "w") as f:
+        f.write("".join(p + "\n" for p in sorted(cat["builtin"].values())))
+    me = os.path.abspath(__file__)
+    for tool in ("modprobe", "rmmod", "lsmod"):
+        path = os.path.join(sbin, tool)
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\nexec /usr/bin/python3 -I '%s' %s '%s' \"$@\"\n" % (me, tool, hdir))
+        os.chmod(path, 0o755)
+
+
+class Modules(Nic):
+    """The host's module state (HOST_DIR/hw/modules.json), under flock as the NIC's state is."""
+
+    def __init__(self, hdir, write=False):
+        self.path = os.path.join(hdir, "hw", "modules.json")
+        self.write = write
+
+
+CC_FILE = "/proc/sys/net/ipv4/tcp_congestion_control"
+CC_AVAILABLE_FILE = "/proc/sys/net/ipv4/tcp_available_congestion_control"
+
+
+def real_cc():
+    with open(CC_FILE) as f:
+        return f.read().strip()
+
+
+# Congestion controls the real kernel has built in that the lab treats as modules. A host whose
+# catalogue lacks the module (profile "vm") has no such algorithm at all.
+CC_MODULES = {"bbr": "tcp_bbr"}
+
+
+def gated_cc(state):
+    """Congestion control name -> the module that provides it, and whether it is loaded."""
+    return {cc: (name, name in state["loaded"]) for cc, name in CC_MODULES.items()}
+
+
+def module_refcnt(state, name):
+    """Holders, plus the default congestion control's reference on its module."""
+    gated = gated_cc(state)
+    cc = real_cc()
+    return len(state["loaded"][name]["holders"]) + (1 if gated.get(cc, (None,))[0] == name else 0)
+
+
+def module_nodes(hdir):
+    """FUSE nodes: /sys/module with the emulated modules, and the two congestion-control files."""
+    with Modules(hdir) as mods:
+        state = mods.state
+    # Boot: bbr is the VM's (and so a new netns's) default, but tcp_bbr is not loaded here: the
+    # host starts with reno, the one algorithm always built in that a netns may set.
+    if gated_cc(state).get(real_cc(), (None, True))[1] is False:
+        with open(CC_FILE, "w") as f:
+            f.write("reno\n")
+
+    def current():
+        with Modules(hdir) as m:
+            return m.state
+
+    def module_dir(name):
+        def entries():
+            st = current()
+            info = st["loaded"].get(name)
+            if info is None:
+                return {}
+            params = Dir({p: File(text(v + "\n"), mode=0o444) for p, v in info["params"].items()})
+            return {"initstate": File(text("live\n")), "refcnt": File(lambda: "%d\n" % module_refcnt(current(), name)),
+                    "holders": Dir({h: Link("../../" + h) for h in info["holders"]}), "parameters": params,
+                    "coresize": File(text("16384\n")), "taint": File(text("\n")),
+                    "uevent": File(text(""), lambda t: None)}
+        return Dir(entries)
+
+    def extra():
+        return {name: module_dir(name) for name in current()["loaded"]}
+
+    def hide(name):
+        return name in current()["modules"]
+
+    def available():
+        st = current()
+        hidden = {cc for cc, (_, loaded) in gated_cc(st).items() if not loaded}
+        with open(CC_AVAILABLE_FILE) as f:
+            names = [n for n in f.read().split() if n not in hidden]
+        return " ".join(names) + "\n"
+
+    def cc_write(t):
+        words = t.split()
+        name = words[0] if words else ""
+        if gated_cc(current()).get(name, (None, True))[1] is False:
+            raise _err(errno.ENOENT)  # tcp_ca_find_autoload() finds no such algorithm
+        with open(CC_FILE, "w") as f:
+            f.write(t)
+
+    return {"module": RealDir("/sys/module", extra=extra, hide=hide),
+            "tcp_available_congestion_control": File(available, proc=True),
+            "tcp_congestion_control": File(lambda: real_cc() + "\n", cc_write, proc=True)}
+
+
+class ModExit(Exception):
+    def __init__(self, code, stderr=""):
+        super().__init__(code)
+        self.code = code
+        self.stderr = stderr
+
+
+def check_param(ptype, value):
+    """The kernel's param_set_* parsers: a value they reject fails the load with EINVAL."""
+    if ptype in ("int", "uint"):
+        if not re.fullmatch(r"[+-]?(0[xX][0-9a-fA-F]+|[0-9]+)", value) or (ptype == "uint" and value.startswith("-")):
+            return False
+    elif ptype == "bool":
+        return value in ("y", "Y", "n", "N", "1", "0", "on", "off", "")
+    elif ptype == "ushort_array":
+        return all(re.fullmatch(r"[0-9]+", v) and int(v) < 65536 for v in value.split(","))
+    return True
+
+
+def config_options(name):
+    """`options NAME words` from /etc/modprobe.d/*.conf, as modprobe merges them before the command line's."""
+    words = []
+    try:
+        files = sorted(f for f in os.listdir("/etc/modprobe.d") if f.endswith(".conf"))
+    except OSError:
+        files = []
+    for f in files:
+        try:
+            with open(os.path.join("/etc/modprobe.d", f)) as fh:
+                for line in fh:
+                    parts = line.split()
+                    if len(parts) >= 2 and parts[0] == "options" and parts[1].replace("-", "_") == name:
+                        words += parts[2:]
+        except OSError:
+            pass
+    return words
+
+
+def insert_module(st, name, words):
+    """Loads name (its dependencies first); EINVAL for a parameter value its type rejects."""
+    mod = st["modules"][name]
+    for dep in mod["deps"]:
+        if dep not in st["loaded"]:
+            insert_module(st, dep, config_options(dep))
+    params = {p: t[1] for p, t in mod["params"].items()}
+    for word in words:
+        p, _, v = word.partition("=")
+        p = p.replace("-", "_")
+        if p in mod["params"]:
+            if not check_param(mod["params"][p][0], v):
+                raise ModExit(1, "modprobe: ERROR: could not insert '%s': Invalid argument\n" % name)
+            params[p] = v
+        # unknown parameters: the kernel logs "unknown parameter ignored" and loads the module
+    st["loaded"][name] = {"params": params, "holders": []}
+    for dep in mod["deps"]:
+        st["loaded"][dep]["holders"].append(name)
+
+
+def busy(st, name):
+    """Why name cannot be removed: " by: HOLDERS", "" (in use, as the default congestion control), or None."""
+    holders = st["loaded"][name]["holders"]
+    if holders:
+        return " by: " + " ".join(holders)
+    return "" if module_refcnt(st, name) > 0 else None
+
+
+def remove_module(st, name):
+    del st["loaded"][name]
+    for dep in st["modules"][name]["deps"]:
+        if dep in st["loaded"] and name in st["loaded"][dep]["holders"]:
+            st["loaded"][dep]["holders"].remove(name)
+
+
+def cmd_modprobe(hdir, args):
+    """kmod 30's modprobe: NAME [PARAM=VALUE...], -n, -q, -v, -r, --first-time; its messages and exit codes."""
+    flags, rest = set(), []
+    for a in args:
+        if a.startswith("--"):
+            flags.add(a)
+        elif a.startswith("-") and len(a) > 1 and not rest:
+            flags.update("-" + c for c in a[1:])
+        else:
+            rest.append(a)
+    dry = flags & {"-n", "--dry-run"}
+    quiet = flags & {"-q", "--quiet"}
+    remove = flags & {"-r", "--remove"}
+    first = "--first-time" in flags
+    if not rest:
+        raise ModExit(1, "modprobe: ERROR: missing parameters. See -h.\n")
+    name = rest[0].replace("-", "_")
+    with Modules(hdir, write=bool(not dry)) as mods:
+        st = mods.state
+        release = st["release"]
+        say = (lambda msg: "") if quiet else (lambda msg: msg)
+        if remove:
+            if name in st["builtin"]:
+                raise ModExit(1, say("modprobe: FATAL: Module %s is builtin.\n" % name))
+            if name not in st["modules"]:
+                raise ModExit(1, say("modprobe: FATAL: Module %s not found.\n" % name))
+            if name not in st["loaded"]:
+                if first:
+                    raise ModExit(1, say("modprobe: FATAL: Module %s is not in kernel.\n" % name))
+                return 0
+            if dry:
+                return 0
+            if os.geteuid() != 0:
+                raise ModExit(1, "modprobe: FATAL: Module %s: Operation not permitted\n" % name)
+            if busy(st, name) is not None:
+                raise ModExit(1, say("modprobe: FATAL: Module %s is in use.\n" % name))
+            remove_module(st, name)
+            # then its dependencies nothing else uses, whoever loaded them
+            for dep in st["modules"][name]["deps"]:
+                if dep in st["loaded"] and busy(st, dep) is None:
+                    remove_module(st, dep)
+            mods.save()
+            return 0
+        if name in st["builtin"]:
+            if first:
+                raise ModExit(1, say("modprobe: ERROR: could not insert '%s': Module already in kernel\n" % name))
+            return 0
+        if name not in st["modules"]:
+            raise ModExit(1, say("modprobe: FATAL: Module %s not found in directory /lib/modules/%s\n" % (name, release)))
+        if name in st["loaded"]:
+            if first:
+                raise ModExit(1, say("modprobe: ERROR: could not insert '%s': Module already in kernel\n" % name))
+            return 0
+        if "-v" in flags or "--verbose" in flags:
+            for dep in st["modules"][name]["deps"] + [name]:
+                if dep not in st["loaded"]:
+                    sys.stdout.write("insmod /lib/modules/%s/%s\n" % (release, st["modules"][dep]["path"]))
+        if dry:
+            return 0
+        if os.geteuid() != 0:
+            raise ModExit(1, "modprobe: ERROR: could not insert '%s': Operation not permitted\n" % name)
+        insert_module(st, name, config_options(name) + rest[1:])
+        mods.save()
+    return 0
+
+
+def cmd_rmmod(hdir, args):
+    names = [a for a in args if not a.startswith("-")]
+    if not names:
+        raise ModExit(1, "rmmod: ERROR: missing module name.\n")
+    with Modules(hdir, write=True) as mods:
+        st = mods.state
+        for raw in names:
+            name = raw.replace("-", "_")
+            if name in st["builtin"]:
+                raise ModExit(1, "rmmod: ERROR: Module %s is builtin.\n" % name)
+            if name not in st["loaded"]:
+                raise ModExit(1, "rmmod: ERROR: Module %s is not currently loaded\n" % name)
+            if os.geteuid() != 0:
+                raise ModExit(1, "rmmod: ERROR: could not remove module %s: Operation not permitted\n" % name)
+            why = busy(st, name)
+            if why is not None:
+                raise ModExit(1, "rmmod: ERROR: Module %s is in use%s\n" % (name, why))
+            remove_module(st, name)
+            mods.save()
+    return 0
+
+
+def cmd_lsmod(hdir):
+    with Modules(hdir) as mods:
+        st = mods.state
+        lines = ["Module                  Size  Used by"]
+        for name in reversed(list(st["loaded"])):
+            info = st["loaded"][name]
+            lines.append("%-19s %8d  %d %s" % (name, 16384, module_refcnt(st, name), ",".join(info["holders"])))
+    sys.stdout.write("\n".join(l.rstrip() for l in lines) + "\n")
+    return 0
+
+
+def cmd_module_tool(tool, hdir, args):
+    try:
+        if tool == "modprobe":
+            return cmd_modprobe(hdir, args)
+        if tool == "rmmod":
+            return cmd_rmmod(hdir, args)
+        return cmd_lsmod(hdir)
+    except ModExit as e:
+        sys.stderr.write(e.stderr)
+        return e.code
+
+
 # --------------------------------------------------------------------------------------- main
 
 
@@ -1610,6 +1943,8 @@ def main(argv):
     if len(argv) >= 2 and argv[0] == "ethtool":
         sys.stdout.flush()
         return cmd_ethtool(argv[1], argv[2:])
+    if len(argv) >= 2 and argv[0] in ("modprobe", "rmmod", "lsmod"):
+        return cmd_module_tool(argv[0], argv[1], argv[2:])
     if len(argv) == 1 and argv[0] == "profiles":
         print(" ".join(PROFILES))
         return 0

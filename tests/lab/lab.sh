@@ -293,6 +293,12 @@ if [ -d /sys/kernel/mm/transparent_hugepage ]; then mount --bind "\$hw/thp" /sys
 mount --bind /proc/sys /proc/sys
 mount --bind /proc/sys/net /proc/sys/net
 mount -o remount,bind,ro /proc/sys
+mount --bind "\$hw/module" /sys/module
+mount --bind "\$hw/tcp_available_congestion_control" /proc/sys/net/ipv4/tcp_available_congestion_control
+mount --bind "\$hw/tcp_congestion_control" /proc/sys/net/ipv4/tcp_congestion_control
+# Kernel modules (hw.py modprobe): modprobe, rmmod, lsmod and /usr/lib/modules, which the real
+# /usr lacks, layered over it for this host only (read-only overlay, nothing written to /usr).
+mount -t overlay overlay -o 'lowerdir=$hdir/hw/usr:/usr' /usr
 mount --bind '$hdir/hw/ethtool' /usr/sbin/ethtool
 mount -t tmpfs -o mode=0755,size=1m plt-irqbalance /run/irqbalance
 while IFS= read -r target || [ -n "\$target" ]; do

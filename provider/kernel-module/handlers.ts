@@ -1,0 +1,145 @@
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
+import { withCreatedDirs } from "../host/restore";
+import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
+import { transportFor } from "../transport";
+import { hostIdentity } from "../transport/connection";
+import { containsUnknown } from "../unknowns";
+import { ModuleRecord, liveStates, moduleDrift, moduleProblems, persistStatus, planModules, planModulesRestore, renderLoadFile, renderOptionsFile } from "./plan";
+import { ModuleSnapshot, applyModules, readModules } from "./remote";
+import { KernelModuleInputs, kernelModuleInputsSchema, moduleSpecs, persistFiles } from "./schema";
+
+const INPUT_FIELDS = ["connection", "modules", "persist", "restoreOnDelete", "resourceName"] as const;
+
+const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, props);
+
+const parse = (props: Record<string, unknown>): KernelModuleInputs => parseChecked(kernelModuleInputsSchema, inputsOf(props));
+
+function recordOf(props: Record<string, unknown>): ModuleRecord {
+    return {
+        originals: (props.originals as ModuleRecord["originals"]) ?? {},
+        loadedByUs: (props.loadedByUs as ModuleRecord["loadedByUs"]) ?? {},
+        managedFiles: props.managedFiles as ModuleRecord["managedFiles"],
+    };
+}
+
+function wantedFiles(inputs: KernelModuleInputs) {
+    const specs = moduleSpecs(inputs);
+    return inputs.persist ? { load: renderLoadFile(inputs.resourceName, specs), options: renderOptionsFile(inputs.resourceName, specs) } : { load: null, options: null };
+}
+
+const snapshotOf = (inputs: KernelModuleInputs): Promise<ModuleSnapshot> =>
+    readModules(transportFor(inputs.connection), persistFiles(inputs.resourceName), moduleSpecs(inputs).map((s) => s.name));
+
+function outputs(raw: Record<string, unknown>, inputs: KernelModuleInputs, record: ModuleRecord, snapshot: ModuleSnapshot, warnings: string[]) {
+    const specs = moduleSpecs(inputs);
+    const names = specs.map((s) => s.name);
+    const files = persistFiles(inputs.resourceName);
+    const drift = moduleDrift(names, snapshot, files, wantedFiles(inputs));
+    const declaredParameters = (name: string, declared: Record<string, string>) =>
+        Object.fromEntries(Object.keys(declared).map((p) => [p, snapshot.parameters.get(name)?.[p] ?? "absent"]));
+    return {
+        ...inputsOf(raw),
+        ...record,
+        hostId: hostIdentity(inputs.connection),
+        names,
+        loaded: liveStates(names, snapshot),
+        parameters: Object.fromEntries(specs.filter((s) => Object.keys(s.parameters).length > 0).map((s) => [s.name, declaredParameters(s.name, s.parameters)])),
+        persistedFiles: inputs.persist ? [files.load, ...(wantedFiles(inputs).options !== null ? [files.options] : [])] : [],
+        persistStatus: persistStatus(inputs.persist, drift),
+        skipped: names.filter((n) => record.originals[n] && record.originals[n] !== "not loaded"),
+        warnings,
+    };
+}
+
+async function apply(raw: Record<string, unknown>, previous?: ModuleRecord) {
+    const inputs = parse(raw);
+    const transport = transportFor(inputs.connection);
+    const files = persistFiles(inputs.resourceName);
+    const specs = moduleSpecs(inputs);
+    const snapshot = await snapshotOf(inputs);
+    const plan = planModules(specs, inputs, snapshot, files, transport.target, previous);
+    plan.warnings.forEach((w) => console.log(w));
+    const changed = plan.changes.load.length > 0 || plan.changes.unload.length > 0 || plan.changes.files.load !== undefined || plan.changes.files.options !== undefined;
+    const outcome = changed ? await applyModules(transport, files, plan.changes, specs.map((s) => s.name)) : undefined;
+    const record = plan.record;
+    for (const [name, added] of Object.entries(outcome?.added ?? {})) {
+        // A module that was loaded before this resource stays loaded on delete, even when it had to be loaded again.
+        if (record.originals[name] === "not loaded") {
+            record.loadedByUs[name] = [...new Set([...(record.loadedByUs[name] ?? []), ...added])];
+        }
+    }
+    for (const dropped of Object.keys(previous?.loadedByUs ?? {}).filter((n) => !(n in record.originals))) {
+        delete record.loadedByUs[dropped];
+    }
+    if (record.managedFiles && outcome?.createdDirs.length) {
+        record.managedFiles = withCreatedDirs(record.managedFiles, outcome.createdDirs);
+    }
+    for (const kept of outcome?.inUse ?? []) {
+        plan.warnings.push(`${transport.target}: left ${kept.name} loaded: ${kept.message}`);
+    }
+    return outputs(raw, inputs, record, outcome?.snapshot ?? snapshot, plan.warnings);
+}
+
+/**
+ * Besides validating the inputs, reads the host when it can (read-only: /sys/module,
+ * modules.builtin, `modprobe -n`), so a module the host does not have, or parameters for a
+ * built-in one, fail in preview naming the property, the module and the host.
+ */
+export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+    const raw = inputsOf(withoutEngineKeys(news));
+    const failures = checkFailures(kernelModuleInputsSchema, raw);
+    if (failures.length > 0 || containsUnknown(raw)) {
+        return { inputs: news, failures };
+    }
+    const inputs = parse(raw);
+    const target = transportFor(inputs.connection).target;
+    return { inputs: news, failures: await hostFailures(() => snapshotOf(inputs), (snapshot) => moduleProblems(moduleSpecs(inputs), snapshot, target)) };
+}
+
+async function probeDrift(inputs: KernelModuleInputs): Promise<string[]> {
+    const names = moduleSpecs(inputs).map((s) => s.name);
+    return moduleDrift(names, await snapshotOf(inputs), persistFiles(inputs.resourceName), wantedFiles(inputs));
+}
+
+/** How the host differs from a recorded state, from a fresh read (empty: as declared). */
+export const liveDrift = (props: Record<string, unknown>) => probeDrift(parse(withoutEngineKeys(props)));
+
+export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
+    const recorded = Object.values((olds.loaded as Record<string, string>) ?? {}).includes("not loaded") || !["in place", "not persisted", undefined].includes(olds.persistStatus as string);
+    return diffResource({
+        olds,
+        news: withoutEngineKeys(news),
+        parse,
+        fields: ["modules", "persist", "restoreOnDelete"],
+        recordedDrift: () => recorded,
+        probe: probeDrift,
+        target: (inputs) => transportFor(inputs.connection).target,
+    });
+}
+
+export const { create, update } = applyEntryPoints(apply, recordOf, ["resourceName"]);
+
+export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
+    const raw = withoutEngineKeys(props);
+    const inputs = parse(raw);
+    const live = outputs(raw, inputs, recordOf(raw), await snapshotOf(inputs), (raw.warnings as string[]) ?? []);
+    return { id, props: plainState(live), inputs: plainState(inputsOf(raw)) };
+}
+
+export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
+    const raw = withoutEngineKeys(props);
+    const inputs = parse(raw);
+    const transport = transportFor(inputs.connection);
+    const files = persistFiles(inputs.resourceName);
+    const snapshot = await snapshotOf(inputs);
+    const plan = planModulesRestore(recordOf(raw), snapshot, files, inputs.restoreOnDelete, transport.target);
+    plan.warnings.forEach((w) => console.log(w));
+    const { changes } = plan;
+    if (changes.unload.length > 0 || changes.files.load !== undefined || changes.files.options !== undefined || changes.rmdir.length > 0) {
+        const outcome = await applyModules(transport, files, changes, []);
+        for (const kept of outcome.inUse) {
+            console.log(`${transport.target}: left ${kept.name} loaded (it is in use; this resource loaded it): ${kept.message}`);
+        }
+    }
+}

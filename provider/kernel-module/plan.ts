@@ -1,0 +1,173 @@
+import type { CheckFailure } from "../check";
+import type { FileChanges } from "../host/files";
+import { ABSENT, ManagedFiles, PathContent, fileContent, forget, manage, planRestore } from "../host/restore";
+import { FileAction, ModuleChanges, ModuleSnapshot } from "./remote";
+import { ModuleSpec } from "./schema";
+
+export type ModuleState = "loaded" | "built-in" | "not loaded";
+
+export function moduleState(name: string, snapshot: ModuleSnapshot): ModuleState {
+    return snapshot.builtin.has(name) ? "built-in" : snapshot.loaded.has(name) ? "loaded" : "not loaded";
+}
+
+export function liveStates(names: readonly string[], snapshot: ModuleSnapshot): Record<string, ModuleState> {
+    return Object.fromEntries(names.map((name) => [name, moduleState(name, snapshot)]));
+}
+
+/** What create/update would refuse on this host, as check failures naming the property and the host. */
+export function moduleProblems(specs: readonly ModuleSpec[], snapshot: ModuleSnapshot, target: string): CheckFailure[] {
+    const problems: CheckFailure[] = [];
+    const toLoad = specs.filter((s) => moduleState(s.name, snapshot) === "not loaded");
+    if (toLoad.length > 0 && !snapshot.modprobe) {
+        return [{ property: "modules", reason: `${target}: has no modprobe (kmod not installed, or a kernel without module support), so ${toLoad.map((s) => s.name).join(", ")} cannot be loaded` }];
+    }
+    specs.forEach((spec, i) => {
+        const state = moduleState(spec.name, snapshot);
+        const probe = snapshot.probe.get(spec.name);
+        if (state === "not loaded" && probe && !probe.ok) {
+            problems.push({ property: `modules[${i}]`, reason: `${target}: kernel module ${spec.name} is not available on this host: ${probe.message || "modprobe -n failed"}` });
+        } else if (state === "built-in" && Object.keys(spec.parameters).length > 0) {
+            const example = Object.entries(spec.parameters).map(([p, v]) => `${spec.name}.${p}=${v}`).join(" ");
+            problems.push({
+                property: `modules[${i}].parameters`,
+                reason: `${target}: ${spec.name} is built into the kernel (modules.builtin of ${snapshot.release}), so its parameters can only be set on the kernel command line (${example})`,
+            });
+        }
+    });
+    return problems;
+}
+
+/** What KernelModule keeps in state besides its inputs. */
+export interface ModuleRecord {
+    /** Each declared module's state before this resource first touched it. */
+    originals: Record<string, ModuleState>;
+    /** Declared module → the modules its load brought in (itself, dependencies): exactly what delete unloads. */
+    loadedByUs: Record<string, string[]>;
+    /** The persistence files as they were before this resource, and the directories it created. */
+    managedFiles?: ManagedFiles;
+}
+
+export interface ModulePlan {
+    changes: ModuleChanges;
+    record: ModuleRecord;
+    /** Content this resource wants in each persistence file (null: none). */
+    wanted: { load: string | null; options: string | null };
+    warnings: string[];
+}
+
+const header = (resourceName: string, what: string) => `# Managed by pulumi-linux-tuning (KernelModule "${resourceName.replace(/[\r\n]/g, " ")}"): ${what}.`;
+
+export function renderLoadFile(resourceName: string, specs: readonly ModuleSpec[]): string {
+    return [header(resourceName, "loaded at boot by systemd-modules-load"), ...specs.map((s) => s.name)].join("\n") + "\n";
+}
+
+/** The modprobe.d options file, or null when no module has parameters. */
+export function renderOptionsFile(resourceName: string, specs: readonly ModuleSpec[]): string | null {
+    const lines = specs.filter((s) => Object.keys(s.parameters).length > 0).map((s) => `options ${s.name} ${Object.entries(s.parameters).map(([p, v]) => `${p}=${v}`).join(" ")}`);
+    return lines.length > 0 ? [header(resourceName, "used by modprobe whenever these modules load"), ...lines].join("\n") + "\n" : null;
+}
+
+const contentOf = (snapshot: ModuleSnapshot, path: string): PathContent => {
+    const content = snapshot.files.get(path);
+    return content === null || content === undefined ? ABSENT : fileContent(content);
+};
+
+const actionFrom = (changes: FileChanges, path: string): FileAction => (changes.remove?.includes(path) ? null : changes.write?.find((w) => w.path === path)?.content);
+
+/** The modules `loadedByUs` lists for `names`, dependents first (reverse load order), each once. */
+export function unloadOrder(loadedByUs: Record<string, string[]>, names: readonly string[]): string[] {
+    return [...new Set([...names].reverse().flatMap((name) => loadedByUs[name] ?? []))];
+}
+
+/**
+ * Create and update: load what is not loaded, unload what a dropped module brought in (when it
+ * was this resource that loaded it), write the persistence files. Modules loaded before this
+ * resource, or built in, are recorded as such and never unloaded by it.
+ */
+export function planModules(
+    specs: readonly ModuleSpec[],
+    options: { resourceName: string; persist: boolean; restoreOnDelete: boolean },
+    snapshot: ModuleSnapshot,
+    files: { load: string; options: string },
+    target: string,
+    previous?: ModuleRecord,
+): ModulePlan {
+    const problems = moduleProblems(specs, snapshot, target);
+    if (problems.length > 0) {
+        throw new Error(`${problems.map((p) => `${p.property}: ${p.reason}`).join("; ")}. Nothing was changed.`);
+    }
+    const warnings: string[] = [];
+    const names = specs.map((s) => s.name);
+    const originals: Record<string, ModuleState> = {};
+    const loadedByUs: Record<string, string[]> = {};
+    for (const spec of specs) {
+        originals[spec.name] = previous?.originals[spec.name] ?? moduleState(spec.name, snapshot);
+        if (previous?.loadedByUs[spec.name]) {
+            loadedByUs[spec.name] = previous.loadedByUs[spec.name];
+        }
+        const live = snapshot.parameters.get(spec.name) ?? {};
+        const differing = Object.entries(spec.parameters).filter(([p, v]) => snapshot.loaded.has(spec.name) && live[p] !== undefined && live[p] !== v);
+        if (differing.length > 0) {
+            warnings.push(`${target}: ${spec.name} is already loaded with ${differing.map(([p]) => `${p}=${live[p]}`).join(" ")}; ${differing.map(([p, v]) => `${p}=${v}`).join(" ")} applies when it is next loaded`);
+        }
+    }
+    const dropped = Object.keys(previous?.originals ?? {}).filter((name) => !names.includes(name));
+    const unload = options.restoreOnDelete ? unloadOrder(previous?.loadedByUs ?? {}, dropped).filter((m) => snapshot.loaded.has(m)) : [];
+    const load = specs.filter((s) => moduleState(s.name, snapshot) === "not loaded").map((s) => ({ name: s.name, parameters: s.parameters }));
+
+    const wanted = options.persist ? { load: renderLoadFile(options.resourceName, specs), options: renderOptionsFile(options.resourceName, specs) } : { load: null, options: null };
+    let managed = previous?.managedFiles;
+    const actions: Record<string, FileAction> = {};
+    const stale: string[] = [];
+    for (const [path, content] of [[files.load, wanted.load], [files.options, wanted.options]] as const) {
+        if (content !== null) {
+            managed = manage(managed, (p) => contentOf(snapshot, p), { [path]: fileContent(content) });
+            actions[path] = (snapshot.files.get(path) ?? null) === content ? undefined : content;
+        } else if (managed && path in managed.originals) {
+            stale.push(path);
+        }
+    }
+    if (managed && stale.length > 0) {
+        const restore = planRestore(managed, (p) => contentOf(snapshot, p), target, { paths: stale });
+        warnings.push(...restore.warnings);
+        stale.forEach((path) => (actions[path] = actionFrom(restore.changes, path)));
+        managed = forget(managed, stale);
+    }
+    return {
+        changes: { load, unload, files: { load: actions[files.load], options: actions[files.options] }, rmdir: [] },
+        record: { originals, loadedByUs, managedFiles: managed },
+        wanted,
+        warnings,
+    };
+}
+
+/** Delete: what this resource loaded is unloaded (unless in use), the files go back as they were. */
+export function planModulesRestore(record: ModuleRecord, snapshot: ModuleSnapshot, files: { load: string; options: string }, restore: boolean, target: string): { changes: ModuleChanges; warnings: string[] } {
+    const unload = restore ? unloadOrder(record.loadedByUs, Object.keys(record.originals)).filter((m) => snapshot.loaded.has(m)) : [];
+    if (!record.managedFiles) {
+        return { changes: { load: [], unload, files: { load: undefined, options: undefined }, rmdir: [] }, warnings: [] };
+    }
+    const plan = planRestore(record.managedFiles, (p) => contentOf(snapshot, p), target, { removeDirs: true });
+    return { changes: { load: [], unload, files: { load: actionFrom(plan.changes, files.load), options: actionFrom(plan.changes, files.options) }, rmdir: plan.changes.rmdir ?? [] }, warnings: plan.warnings };
+}
+
+/** How the host differs from what this resource set up, per module and per file (empty: as declared). */
+export function moduleDrift(names: readonly string[], snapshot: ModuleSnapshot, files: { load: string; options: string }, wanted: { load: string | null; options: string | null }): string[] {
+    const drift = names.filter((name) => moduleState(name, snapshot) === "not loaded").map((name) => `${name} is not loaded`);
+    for (const [path, content] of [[files.load, wanted.load], [files.options, wanted.options]] as const) {
+        const now = snapshot.files.get(path) ?? null;
+        if (content !== null && now !== content) {
+            drift.push(`${path} is ${now === null ? "missing" : "edited"}`);
+        }
+    }
+    return drift;
+}
+
+/** "in place", or which persistence file is missing or edited; "not persisted". */
+export function persistStatus(persist: boolean, drift: readonly string[]): string {
+    if (!persist) {
+        return "not persisted";
+    }
+    const files = drift.filter((d) => d.startsWith("/"));
+    return files.length > 0 ? files.join("; ") : "in place";
+}

@@ -1,0 +1,227 @@
+import { FILE_HELPERS } from "../host/files";
+import { shProgram } from "../transport/argv";
+import { RemoteCommandError, Transport } from "../transport/transport";
+
+/**
+ * KernelModule's two fixed programs, one per phase. Loaded modules are read from /sys/module
+ * (a directory with `initstate` is a loaded loadable module; `refcnt` and `holders/` are its
+ * users), the same files kmod reads for a module's state; built-ins from
+ * /lib/modules/$(uname -r)/modules.builtin; availability from `modprobe -n NAME`.
+ * Module names and parameters arrive as positional parameters, validated by grammar.
+ */
+
+const REPORT = `
+flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
+loaded_set() {
+  for _f in /sys/module/*/initstate; do [ -f "$_f" ] || continue; _f=\${_f%/initstate}; printf '%s ' "\${_f##*/}"; done
+}
+# Arguments: the two persistence files, then the module names.
+report() {
+  _load=$1 _opts=$2; shift 2
+  printf 'modprobe\\t%s\\n' "$(command -v modprobe)"
+  rel=$(uname -r); printf 'release\\t%s\\n' "$rel"
+  for _m in $(loaded_set); do
+    printf 'loaded\\t%s\\t%s\\t%s\\n' "$_m" "$(cat "/sys/module/$_m/refcnt" 2>/dev/null)" "$(ls "/sys/module/$_m/holders" 2>/dev/null | tr '\\n' ' ')"
+  done
+  [ -f "/lib/modules/$rel/modules.builtin" ] && awk -F/ -v want=" $* " '{ n = $NF; sub(/\\.ko.*$/, "", n); gsub("-", "_", n); if (index(want, " " n " ")) print "builtin\\t" n }' "/lib/modules/$rel/modules.builtin"
+  for _m in "$@"; do
+    if command -v modprobe >/dev/null; then _out=$(modprobe -n "$_m" 2>&1); printf 'probe\\t%s\\t%s\\t%s\\n' "$_m" "$?" "$(flat "$_out")"; fi
+    for _p in "/sys/module/$_m/parameters"/*; do
+      [ -f "$_p" ] && printf 'param\\t%s\\t%s\\t%s\\n' "$_m" "\${_p##*/}" "$(flat "$(cat "$_p" 2>/dev/null)")"
+    done
+  done
+  for _f in "$_load" "$_opts"; do
+    if [ -f "$_f" ]; then printf 'file\\t%s\\t%s\\n' "$_f" "$(base64 -w0 < "$_f")"; else printf 'absent\\t%s\\n' "$_f"; fi
+  done
+}
+`;
+
+const READ_PROGRAM = `${REPORT}
+report "$@"
+exit 0
+`;
+
+// Arguments: the two persistence files, the action on each ("" leave, "-" remove, "w<content>"
+// write), the directories to remove when empty (counted), the modules to load (counted, each a
+// name and its "p=v" words), the modules to unload (counted), then the declared names for the
+// closing report. A load that fails unloads what this run loaded and writes no file.
+const APPLY_PROGRAM = `${REPORT}${FILE_HELPERS}
+load=$1 opts=$2 load_action=$3 opts_action=$4 ndirs=$5; shift 5
+dirs=
+while [ "$ndirs" -gt 0 ]; do dirs="$dirs$1
+"; shift; ndirs=$((ndirs-1)); done
+[ "$(id -u)" = 0 ] || { printf 'not-root\\t%s\\n' "$(id -un)"; exit 0; }
+# Unloads exactly these modules (rmmod, never modprobe -r, which would also take out
+# dependencies loaded before us), dependents before what they use; rmmod refuses a module in use.
+unload() {
+  _left="$*"
+  while [ -n "$_left" ]; do
+    _next= _progress=
+    for _m in $_left; do
+      [ -e "/sys/module/$_m/initstate" ] || continue
+      if rmmod "$_m" >/dev/null 2>&1; then printf 'unloaded\\t%s\\n' "$_m"; _progress=1; else _next="$_next $_m"; fi
+    done
+    _left=$_next
+    [ -n "$_progress" ] || break
+  done
+  for _m in $_left; do
+    if _e=$(rmmod "$_m" 2>&1); then printf 'unloaded\\t%s\\n' "$_m"; else printf 'in-use\\t%s\\t%s\\n' "$_m" "$(flat "$_e")"; fi
+  done
+}
+added_all=
+fail() { unload $added_all; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
+count=$1; shift
+while [ "$count" -gt 0 ]; do
+  m=$1 words=$2; shift 2; count=$((count-1))
+  before=" $(loaded_set)"
+  err=$(modprobe "$m" $words 2>&1) || fail "$m" "$err"
+  added=
+  for x in $(loaded_set); do case "$before" in *" $x "*) ;; *) added="$added $x" ;; esac; done
+  printf 'new\\t%s\\t%s\\n' "$m" "$added"
+  added_all="$added $added_all"
+done
+count=$1; shift
+unloads=
+while [ "$count" -gt 0 ]; do unloads="$unloads $1"; shift; count=$((count-1)); done
+apply_file() {
+  case $2 in
+    -) err=$(rm -f "$1" 2>&1) || fail "$1" "$err" ;;
+    w*) put_file "$1" "\${2#w}" || fail "$1" "$err" ;;
+  esac
+}
+apply_file "$load" "$load_action"
+apply_file "$opts" "$opts_action"
+unload $unloads
+(set -f; IFS='
+'; rm_dirs $dirs)
+report "$load" "$opts" "$@"
+printf 'done\\n'
+`;
+
+export interface LoadedModule {
+    refcnt: number;
+    holders: string[];
+}
+
+export interface ModuleSnapshot {
+    /** modprobe's path ("" when the host has none). */
+    modprobe: string;
+    release: string;
+    /** Every loaded loadable module, by name. */
+    loaded: Map<string, LoadedModule>;
+    /** Declared modules built into the kernel. */
+    builtin: Set<string>;
+    /** `modprobe -n NAME` for each declared module: exit code 0 = loadable (or loaded, or built in). */
+    probe: Map<string, { ok: boolean; message: string }>;
+    /** Live parameter values of declared modules that are loaded. */
+    parameters: Map<string, Record<string, string>>;
+    /** Content of each persistence file, null when absent. */
+    files: Map<string, string | null>;
+}
+
+export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
+    const snapshot: ModuleSnapshot = { modprobe: "", release: "", loaded: new Map(), builtin: new Set(), probe: new Map(), parameters: new Map(), files: new Map() };
+    for (const line of stdout.split("\n")) {
+        const [kind, a = "", b = "", c = ""] = line.split("\t");
+        if (kind === "modprobe") {
+            snapshot.modprobe = a.trim();
+        } else if (kind === "release") {
+            snapshot.release = a.trim();
+        } else if (kind === "loaded") {
+            snapshot.loaded.set(a, { refcnt: Number(b) || 0, holders: c.split(" ").filter(Boolean) });
+        } else if (kind === "builtin") {
+            snapshot.builtin.add(a);
+        } else if (kind === "probe") {
+            snapshot.probe.set(a, { ok: b === "0", message: c.trim() });
+        } else if (kind === "param") {
+            snapshot.parameters.set(a, { ...(snapshot.parameters.get(a) ?? {}), [b]: c.trim() });
+        } else if (kind === "file") {
+            snapshot.files.set(a, Buffer.from(b, "base64").toString("utf8"));
+        } else if (kind === "absent") {
+            snapshot.files.set(a, null);
+        }
+    }
+    return snapshot;
+}
+
+export async function readModules(transport: Transport, files: { load: string; options: string }, names: readonly string[]): Promise<ModuleSnapshot> {
+    const result = await transport.run(shProgram(READ_PROGRAM, "pulumi-modules-read", [files.load, files.options, ...names]));
+    if (result.code !== 0) {
+        throw new RemoteCommandError(transport.target, "module read", result);
+    }
+    return parseModuleSnapshot(result.stdout);
+}
+
+/** A file's new content, null to remove it, undefined to leave it. */
+export type FileAction = string | null | undefined;
+
+export interface ModuleChanges {
+    load: { name: string; parameters: Record<string, string> }[];
+    unload: string[];
+    files: { load: FileAction; options: FileAction };
+    rmdir: string[];
+}
+
+export interface ApplyOutcome {
+    snapshot: ModuleSnapshot;
+    /** Declared module → the modules its load brought in (itself and dependencies). */
+    added: Record<string, string[]>;
+    unloaded: string[];
+    /** Modules rmmod refused (in use), with its message. */
+    inUse: { name: string; message: string }[];
+    createdDirs: string[];
+}
+
+export class ModuleApplyError extends Error {}
+
+export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
+    const outcome: ApplyOutcome = { snapshot: parseModuleSnapshot(stdout), added: {}, unloaded: [], inUse: [], createdDirs: [] };
+    let failure: string | undefined;
+    for (const line of stdout.split("\n")) {
+        const [kind, a = "", b = ""] = line.split("\t");
+        if (kind === "new") {
+            outcome.added[a] = b.split(" ").filter(Boolean);
+        } else if (kind === "unloaded") {
+            outcome.unloaded.push(a);
+        } else if (kind === "in-use") {
+            outcome.inUse.push({ name: a, message: b.trim() });
+        } else if (kind === "created") {
+            outcome.createdDirs.push(a);
+        } else if (kind === "failed") {
+            failure = `${a}: ${b.trim() || "failed"}`;
+        } else if (kind === "not-root") {
+            throw new ModuleApplyError(`${target}: loading kernel modules needs root, and this runs as ${a}: run as root, or set the connection's sudo: true (passwordless sudo). Nothing was changed.`);
+        }
+    }
+    if (failure) {
+        const kept = outcome.inUse.length ? ` Could NOT unload ${outcome.inUse.map((m) => `${m.name} (${m.message})`).join(", ")}: check the host.` : " Every module this operation had loaded was unloaded again; no file was written.";
+        throw new ModuleApplyError(`${target}: ${failure}.${kept}`);
+    }
+    if (!/^done$/m.test(stdout)) {
+        throw new ModuleApplyError(`${target}: the module apply program ended early: ${stdout.trim() || "(no output)"}`);
+    }
+    return outcome;
+}
+
+const fileArg = (action: FileAction) => (action === undefined ? "" : action === null ? "-" : `w${action}`);
+
+export async function applyModules(transport: Transport, files: { load: string; options: string }, changes: ModuleChanges, names: readonly string[]): Promise<ApplyOutcome> {
+    const args = [
+        files.load,
+        files.options,
+        fileArg(changes.files.load),
+        fileArg(changes.files.options),
+        String(changes.rmdir.length),
+        ...changes.rmdir,
+        String(changes.load.length),
+        ...changes.load.flatMap((m) => [m.name, Object.entries(m.parameters).map(([p, v]) => `${p}=${v}`).join(" ")]),
+        String(changes.unload.length),
+        ...changes.unload,
+        ...names,
+    ];
+    const result = await transport.run(shProgram(APPLY_PROGRAM, "pulumi-modules-apply", args));
+    if (result.code !== 0) {
+        throw new RemoteCommandError(transport.target, "module apply", result);
+    }
+    return parseApplyOutput(transport.target, result.stdout);
+}

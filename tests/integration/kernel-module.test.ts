@@ -1,0 +1,168 @@
+import { strict as assert } from "assert";
+import { readFileSync } from "fs";
+import * as path from "path";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { KernelModule, SysctlSet } from "../../provider";
+import { labStack } from "./engine";
+import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, sysctlOn } from "./lab";
+import { assertNoChanges, collect, expectFailure } from "./support";
+
+/** What the host's kernel has loaded, as its own /sys/module says (initstate: a loaded loadable module). */
+const loadedOn = (lab: Lab, host: LabHost): string[] =>
+    onHost(lab, host, ["sh", "-c", 'for f in /sys/module/*/initstate; do [ -f "$f" ] && basename "${f%/initstate}"; done; true'])
+        .split("\n")
+        .filter(Boolean)
+        .sort();
+
+/** The emulation's own record, read from the controller: independent of anything the product reads. */
+const emulatedLoaded = (lab: Lab, host: LabHost): string[] =>
+    Object.keys(JSON.parse(readFileSync(path.join(lab.dir, "hosts", host.name, "hw", "modules.json"), "utf8")).loaded).sort();
+
+/** Type, mode and SHA-256 of everything under the directories a KernelModule writes in. */
+const moduleDirsOn = (lab: Lab, host: LabHost) =>
+    onHost(lab, host, ["sh", "-c", 'for d in /etc/modules-load.d /etc/modprobe.d; do [ -e "$d" ] || echo "$d absent"; done; find /etc/modules-load.d /etc/modprobe.d -printf "%y %m %p %l\\n" 2>/dev/null | sort; find /etc/modules-load.d /etc/modprobe.d -type f -exec sha256sum {} + 2>/dev/null | sort; true']);
+
+describe("KernelModule through the real engine on lab hosts (emulated modprobe)", function () {
+    this.timeout(10 * 60 * 1000);
+    let lab: Lab;
+    let server: LabHost;
+    let vm: LabHost;
+
+    before(function () {
+        lab = labUp(2);
+        [server, vm] = lab.hosts;
+    });
+    after(function () {
+        if (lab) {
+            labDown(lab);
+        }
+    });
+
+    describe("loading, drift and an unload of only what it loaded", function () {
+        let stack: Stack;
+        let etcBefore: string;
+        const loadFile = "/etc/modules-load.d/pulumi-mods.conf";
+        const optionsFile = "/etc/modprobe.d/pulumi-mods.conf";
+
+        before(async function () {
+            stack = await labStack("kernel-module", async () => {
+                const km = new KernelModule("mods", {
+                    connection: connectionTo(lab, server),
+                    modules: ["inet-diag", { name: "dummy", parameters: { numdummies: 3 } }, "tcp_bbr", "nf_conntrack"],
+                });
+                return { skipped: km.skipped, loadedByUs: km.loadedByUs };
+            });
+        });
+        after(async () => {
+            await stack?.destroy().catch(() => undefined);
+        });
+
+        it("loads what is not loaded, with its parameters, persists it, and a second preview is clean", async function () {
+            onHost(lab, server, ["modprobe", "tcp_bbr"]); // loaded before Pulumi: never to be unloaded by it
+            etcBefore = moduleDirsOn(lab, server);
+            assert.deepEqual(loadedOn(lab, server), ["tcp_bbr"]);
+            const result = await stack.up();
+            assert.deepEqual(loadedOn(lab, server), ["dummy", "inet_diag", "tcp_bbr"]);
+            assert.deepEqual(emulatedLoaded(lab, server), ["dummy", "inet_diag", "tcp_bbr"]);
+            assert.equal(onHost(lab, server, ["cat", "/sys/module/dummy/parameters/numdummies"]).trim(), "3");
+            assert.deepEqual(result.outputs.skipped.value, ["tcp_bbr", "nf_conntrack"]);
+            assert.deepEqual(result.outputs.loadedByUs.value, { inet_diag: ["inet_diag"], dummy: ["dummy"] });
+            assert.match(fileOn(lab, server, loadFile) ?? "", /^# Managed by pulumi-linux-tuning.*\ninet_diag\ndummy\ntcp_bbr\nnf_conntrack\n$/);
+            assert.match(fileOn(lab, server, optionsFile) ?? "", /\noptions dummy numdummies=3\n$/);
+            assertNoChanges((await stack.preview()).changeSummary);
+        });
+
+        it("shows a module unloaded and a file deleted behind Pulumi's back per module in preview --refresh, and up converges", async function () {
+            onHost(lab, server, ["rmmod", "dummy"]);
+            onHost(lab, server, ["rm", loadFile]);
+            const plain = collect();
+            assert.equal((await stack.preview({ onOutput: plain.onOutput })).changeSummary.update, 1);
+            assert.match(plain.text(), /drift: dummy is not loaded; \/etc\/modules-load\.d\/pulumi-mods\.conf is missing/);
+            const refreshed = collect();
+            await stack.preview({ refresh: true, diff: true, onOutput: refreshed.onOutput });
+            assert.match(refreshed.text(), /dummy\s*:\s*"loaded"\s*=>\s*"not loaded"/);
+            assert.match(refreshed.text(), /persistStatus\s*:\s*"in place"\s*=>\s*"\/etc\/modules-load\.d\/pulumi-mods\.conf is missing"/);
+            await stack.up();
+            assert.deepEqual(loadedOn(lab, server), ["dummy", "inet_diag", "tcp_bbr"]);
+            assert.equal(onHost(lab, server, ["cat", "/sys/module/dummy/parameters/numdummies"]).trim(), "3");
+            assert.ok(fileOn(lab, server, loadFile));
+            assertNoChanges((await stack.preview()).changeSummary);
+        });
+
+        it("destroy unloads only what it loaded, leaves a module in use loaded (saying so), and restores the files byte for byte", async function () {
+            onHost(lab, server, ["modprobe", "udp_diag"]); // now holds inet_diag
+            const out = collect();
+            await stack.destroy({ onOutput: out.onOutput });
+            assert.deepEqual(loadedOn(lab, server), ["inet_diag", "tcp_bbr", "udp_diag"]);
+            assert.match(out.text(), /left inet_diag loaded \(it is in use; this resource loaded it\): rmmod: ERROR: Module inet_diag is in use by: udp_diag/);
+            assert.equal(moduleDirsOn(lab, server), etcBefore);
+            assert.equal(fileOn(lab, server, optionsFile), null);
+            for (const m of ["udp_diag", "inet_diag", "tcp_bbr"]) {
+                onHost(lab, server, ["rmmod", m]);
+            }
+        });
+    });
+
+    it("refuses at preview a module the host does not have, and a bad name, naming the property, module and host", async function () {
+        const stack = await labStack("kernel-module-missing", async () => {
+            new KernelModule("bbr", { connection: connectionTo(lab, vm), modules: ["tcp_bbr"] });
+        });
+        const message = await expectFailure(stack.preview());
+        assert.match(message, new RegExp(`modules\\[0\\] value .* has a problem: root@${vm.address.replace(/\./g, "\\.")}:22: kernel module tcp_bbr is not available on this host: modprobe: FATAL: Module tcp_bbr not found in directory /lib/modules/`));
+        const bad = await labStack("kernel-module-bad-name", async () => {
+            new KernelModule("bad", { connection: connectionTo(lab, vm), modules: ["tcp_bbr; reboot"] });
+        });
+        assert.match(await expectFailure(bad.preview()), /modules\[0\] value .* has a problem: must be a kernel module name/);
+    });
+
+    describe("a SysctlSet that needs a module", function () {
+        const cc = "net.ipv4.tcp_congestion_control";
+
+        it("fails the preview naming tcp_bbr when no KernelModule provides it", async function () {
+            assert.equal(sysctlOn(lab, server, cc), "reno");
+            const stack = await labStack("sysctl-needs-module", async () => {
+                new SysctlSet("cc", { connection: connectionTo(lab, server), settings: { [cc]: "bbr" } });
+            });
+            const message = await expectFailure(stack.preview());
+            assert.match(message, new RegExp(`settings\\["net\\.ipv4\\.tcp_congestion_control"\\] value .* has a problem: bbr needs kernel module tcp_bbr, which is not loaded on root@${server.address.replace(/\./g, "\\.")}:22; load it with a KernelModule and pass it in modules`));
+        });
+
+        it("fails it too when the KernelModule passed in modules loads something else (its names are known at preview)", async function () {
+            const stack = await labStack("sysctl-wrong-module", async () => {
+                const km = new KernelModule("diag", { connection: connectionTo(lab, server), modules: ["tcp_diag"] });
+                new SysctlSet("cc", { connection: connectionTo(lab, server), settings: { [cc]: "bbr" }, modules: km.names });
+            });
+            assert.match(await expectFailure(stack.preview()), /bbr needs kernel module tcp_bbr/);
+        });
+
+        it("with modules: km.names, up loads tcp_bbr first and then sets bbr; destroy puts both back", async function () {
+            const stack = await labStack("sysctl-with-module", async () => {
+                const km = new KernelModule("bbr", { connection: connectionTo(lab, server), modules: ["tcp_bbr"] });
+                new SysctlSet("cc", { connection: connectionTo(lab, server), settings: { [cc]: "bbr" }, modules: km.names });
+            });
+            try {
+                assert.deepEqual(loadedOn(lab, server), []);
+                await stack.up();
+                assert.deepEqual(loadedOn(lab, server), ["tcp_bbr"]);
+                assert.equal(sysctlOn(lab, server, cc), "bbr");
+                assert.equal(onHost(lab, server, ["cat", "/sys/module/tcp_bbr/refcnt"]).trim(), "1"); // bbr is the default now
+                assertNoChanges((await stack.preview()).changeSummary);
+                await stack.destroy();
+                assert.equal(sysctlOn(lab, server, cc), "reno");
+                assert.deepEqual(loadedOn(lab, server), []);
+            } finally {
+                await stack.destroy().catch(() => undefined);
+            }
+        });
+
+        it("on a host whose kernel lacks tcp_bbr, the preview names the module", async function () {
+            const stack = await labStack("sysctl-module-unavailable", async () => {
+                const km = new KernelModule("bbr", { connection: connectionTo(lab, vm), modules: ["tcp_bbr"] });
+                new SysctlSet("cc", { connection: connectionTo(lab, vm), settings: { [cc]: "bbr" }, modules: km.names });
+            });
+            const message = await expectFailure(stack.preview());
+            assert.match(message, /kernel module tcp_bbr is not available on this host: modprobe: FATAL: Module tcp_bbr not found/);
+            assert.equal(sysctlOn(lab, vm, cc), "reno");
+        });
+    });
+});

@@ -1,0 +1,161 @@
+import { strict as assert } from "assert";
+import { checkFailures } from "../../provider/check";
+import { moduleDrift, moduleProblems, planModules, planModulesRestore, unloadOrder } from "../../provider/kernel-module/plan";
+import { parseApplyOutput, parseModuleSnapshot } from "../../provider/kernel-module/remote";
+import { kernelModuleInputsSchema, moduleSpecs, persistFiles } from "../../provider/kernel-module/schema";
+import { missingModules, moduleNeeds, moduleProbeKeys } from "../../provider/sysctl/modules";
+import type { HostSnapshot } from "../../provider/sysctl/remote";
+
+const FILES = persistFiles("mods");
+const TARGET = "root@10.0.0.5:22";
+
+const READ = [
+    "modprobe\t/usr/sbin/modprobe",
+    "release\t6.1.0-18-amd64",
+    "loaded\ttcp_diag\t0\t",
+    "loaded\tinet_diag\t1\ttcp_diag ",
+    "loaded\tdummy\t0\t",
+    "builtin\tnf_conntrack",
+    "probe\ttcp_bbr\t0\t",
+    "probe\tfoo\t1\tmodprobe: FATAL: Module foo not found in directory /lib/modules/6.1.0-18-amd64",
+    "param\tdummy\tnumdummies\t2",
+    `absent\t${FILES.load}`,
+    `absent\t${FILES.options}`,
+].join("\n");
+
+const inputs = (modules: unknown[], extra: Record<string, unknown> = {}) => kernelModuleInputsSchema.parse({ modules, resourceName: "mods", ...extra });
+
+describe("KernelModule: grammar", function () {
+    it("takes module names of A-Z a-z 0-9 _ -, at most 55, and normalises - to _", function () {
+        assert.deepEqual(moduleSpecs(inputs(["tcp-bbr", { name: "nf_conntrack", parameters: { hashsize: 65536, "expect-hashsize": "1024" } }])), [
+            { name: "tcp_bbr", parameters: {} },
+            { name: "nf_conntrack", parameters: { hashsize: "65536", expect_hashsize: "1024" } },
+        ]);
+        for (const bad of ["", "tcp bbr", "tcp_bbr;reboot", "$(x)", "a/b", "x".repeat(56)]) {
+            assert.match(checkFailures(kernelModuleInputsSchema, { modules: [bad], resourceName: "m" })[0].reason, /kernel module name/, bad);
+        }
+        assert.equal(checkFailures(kernelModuleInputsSchema, { modules: ["x".repeat(55)], resourceName: "m" }).length, 0);
+    });
+
+    it("refuses shell characters in parameter names and values, and a module listed twice as tcp-bbr and tcp_bbr", function () {
+        const failures = (parameters: Record<string, unknown>) => checkFailures(kernelModuleInputsSchema, { modules: [{ name: "dummy", parameters }], resourceName: "m" });
+        assert.equal(failures({ numdummies: 3, ports: "21,2121", loose: "Y" }).length, 0);
+        assert.deepEqual(failures({ numdummies: "3; reboot" })[0].property, 'modules[0].parameters.numdummies');
+        assert.match(failures({ "a b": 1 })[0].reason, /not a module parameter name/);
+        assert.match(failures({ p: "$(x)" })[0].reason, /no spaces, quotes or shell characters/);
+        assert.match(failures({ p: 1.5 })[0].reason, /integer/);
+        const twice = checkFailures(kernelModuleInputsSchema, { modules: ["tcp-bbr", "tcp_bbr"], resourceName: "m" });
+        assert.deepEqual(twice.map((f) => f.property), ["modules[1]"]);
+    });
+});
+
+describe("KernelModule: host state", function () {
+    it("parses /sys/module, modules.builtin, modprobe -n and the persistence files", function () {
+        const s = parseModuleSnapshot(READ);
+        assert.equal(s.release, "6.1.0-18-amd64");
+        assert.deepEqual([...s.loaded.keys()], ["tcp_diag", "inet_diag", "dummy"]);
+        assert.deepEqual(s.loaded.get("inet_diag"), { refcnt: 1, holders: ["tcp_diag"] });
+        assert.ok(s.builtin.has("nf_conntrack"));
+        assert.deepEqual(s.probe.get("foo"), { ok: false, message: "modprobe: FATAL: Module foo not found in directory /lib/modules/6.1.0-18-amd64" });
+        assert.deepEqual(s.parameters.get("dummy"), { numdummies: "2" });
+        assert.equal(s.files.get(FILES.load), null);
+    });
+
+    it("names an unavailable module, parameters for a built-in one, and a host without modprobe", function () {
+        const s = parseModuleSnapshot(READ);
+        const problems = moduleProblems(moduleSpecs(inputs(["tcp_bbr", "foo", { name: "nf_conntrack", parameters: { hashsize: 1 } }])), s, TARGET);
+        assert.deepEqual(problems.map((p) => p.property), ["modules[1]", "modules[2].parameters"]);
+        assert.match(problems[0].reason, /^root@10\.0\.0\.5:22: kernel module foo is not available on this host: modprobe: FATAL: Module foo not found/);
+        assert.match(problems[1].reason, /built into the kernel .* kernel command line \(nf_conntrack\.hashsize=1\)/);
+        const bare = parseModuleSnapshot(READ.replace("modprobe\t/usr/sbin/modprobe", "modprobe\t"));
+        assert.match(moduleProblems(moduleSpecs(inputs(["tcp_bbr"])), bare, TARGET)[0].reason, /has no modprobe/);
+        assert.deepEqual(moduleProblems(moduleSpecs(inputs(["dummy", "nf_conntrack"])), bare, TARGET), []);
+    });
+});
+
+describe("KernelModule: planning", function () {
+    const options = { resourceName: "mods", persist: true, restoreOnDelete: true };
+
+    it("loads only what is not loaded, records what was there before, and writes both files", function () {
+        const specs = moduleSpecs(inputs(["tcp_bbr", { name: "dummy", parameters: { numdummies: 3 } }, "nf_conntrack"]));
+        const plan = planModules(specs, options, parseModuleSnapshot(READ), FILES, TARGET);
+        assert.deepEqual(plan.changes.load, [{ name: "tcp_bbr", parameters: {} }]);
+        assert.deepEqual(plan.record.originals, { tcp_bbr: "not loaded", dummy: "loaded", nf_conntrack: "built-in" });
+        assert.match(plan.changes.files.load!, /\ntcp_bbr\ndummy\nnf_conntrack\n$/);
+        assert.match(plan.changes.files.options!, /\noptions dummy numdummies=3\n$/);
+        assert.deepEqual(plan.record.managedFiles!.originals, { [FILES.load]: { kind: "absent" }, [FILES.options]: { kind: "absent" } });
+        assert.match(plan.warnings[0], /dummy is already loaded with numdummies=2; numdummies=3 applies when it is next loaded/);
+    });
+
+    it("unloads what a dropped module brought in, never what was loaded before, and delete restores the files", function () {
+        const snapshot = parseModuleSnapshot(READ.replace(`absent\t${FILES.load}`, `file\t${FILES.load}\t${Buffer.from("ours\n").toString("base64")}`));
+        const previous = {
+            originals: { tcp_diag: "not loaded" as const, dummy: "loaded" as const },
+            loadedByUs: { tcp_diag: ["tcp_diag", "inet_diag"] },
+            managedFiles: { originals: { [FILES.load]: { kind: "absent" as const } }, written: { [FILES.load]: { kind: "file" as const, content: "ours\n" } }, createdDirs: ["/etc/modprobe.d"] },
+        };
+        const update = planModules(moduleSpecs(inputs(["dummy"])), options, snapshot, FILES, TARGET, previous);
+        assert.deepEqual(update.changes.unload, ["tcp_diag", "inet_diag"]);
+        assert.deepEqual(update.record.loadedByUs, {});
+        const restore = planModulesRestore(previous, snapshot, FILES, true, TARGET);
+        assert.deepEqual(restore.changes.unload, ["tcp_diag", "inet_diag"]);
+        assert.equal(restore.changes.files.load, null);
+        assert.deepEqual(restore.changes.rmdir, ["/etc/modprobe.d"]);
+        assert.deepEqual(planModulesRestore(previous, snapshot, FILES, false, TARGET).changes.unload, []);
+    });
+
+    it("unloads dependents before what they use, each once", function () {
+        assert.deepEqual(unloadOrder({ a: ["a", "dep"], b: ["b"] }, ["a", "b"]), ["b", "a", "dep"]);
+    });
+
+    it("reports drift per module and per file", function () {
+        const specs = moduleSpecs(inputs(["tcp_bbr", "dummy"]));
+        const wanted = { load: "x\n", options: null };
+        assert.deepEqual(moduleDrift(specs.map((s) => s.name), parseModuleSnapshot(READ), FILES, wanted), ["tcp_bbr is not loaded", `${FILES.load} is missing`]);
+    });
+
+    it("reads a failed load as a rolled-back error naming the module", function () {
+        assert.throws(
+            () => parseApplyOutput(TARGET, "failed\tdummy\tmodprobe: ERROR: could not insert 'dummy': Invalid argument\nunloaded\ttcp_bbr\n"),
+            /root@10\.0\.0\.5:22: dummy: modprobe: ERROR: could not insert 'dummy': Invalid argument\. Every module this operation had loaded was unloaded again; no file was written\./,
+        );
+        const ok = parseApplyOutput(TARGET, "new\ttcp_diag\t inet_diag tcp_diag\nin-use\tfoo\trmmod: ERROR: Module foo is in use\ndone\n");
+        assert.deepEqual(ok.added, { tcp_diag: ["inet_diag", "tcp_diag"] });
+        assert.deepEqual(ok.inUse, [{ name: "foo", message: "rmmod: ERROR: Module foo is in use" }]);
+    });
+});
+
+describe("SysctlSet: settings that need a kernel module", function () {
+    const host = (values: Record<string, string | null>): HostSnapshot => ({
+        values: new Map(Object.entries(values).map(([k, v]) => [k, v === null ? { state: "missing" as const } : { state: "value" as const, value: v }])),
+        ownFile: undefined,
+        otherWriters: [],
+        ledgers: new Map(),
+    });
+
+    it("reads the available congestion controls only when a congestion key is declared, and module-tree keys themselves", function () {
+        assert.deepEqual(moduleProbeKeys({ "net.core.somaxconn": 1 }), []);
+        assert.deepEqual(moduleProbeKeys({ "net/ipv4/tcp_congestion_control": "bbr", "net.netfilter.nf_conntrack_max": 1 }), ["net.netfilter.nf_conntrack_max", "net.ipv4.tcp_available_congestion_control"]);
+    });
+
+    it("needs tcp_<name> for a congestion control the host does not list, and nf_conntrack for its missing keys", function () {
+        const settings = { "net.ipv4.tcp_congestion_control": "bbr", "net.netfilter.nf_conntrack_max": 262144, "net.ipv4.tcp_allowed_congestion_control": "reno cubic htcp" };
+        const needs = moduleNeeds(settings, host({ "net.ipv4.tcp_available_congestion_control": "reno cubic", "net.netfilter.nf_conntrack_max": null }));
+        assert.deepEqual(needs.map((n) => n.module), ["tcp_bbr", "nf_conntrack", "tcp_htcp"]);
+        assert.deepEqual(moduleNeeds(settings, host({ "net.ipv4.tcp_available_congestion_control": "reno cubic bbr htcp", "net.netfilter.nf_conntrack_max": "65536" })), []);
+    });
+
+    it("fails naming the key, the module and the host, unless modules lists it (either spelling)", function () {
+        const needs = moduleNeeds({ "net.ipv4.tcp_congestion_control": "bbr" }, host({ "net.ipv4.tcp_available_congestion_control": "reno cubic" }));
+        assert.deepEqual(missingModules(needs, [], false, TARGET), [
+            {
+                property: 'settings["net.ipv4.tcp_congestion_control"]',
+                reason: "bbr needs kernel module tcp_bbr, which is not loaded on root@10.0.0.5:22; load it with a KernelModule and pass it in modules",
+            },
+        ]);
+        assert.deepEqual(missingModules(needs, ["tcp-bbr"], false, TARGET), []);
+        const missingKey = moduleNeeds({ "net.netfilter.nf_conntrack_max": 1 }, host({ "net.netfilter.nf_conntrack_max": null }));
+        assert.match(missingModules(missingKey, [], false, TARGET)[0].reason, /^net\.netfilter\.nf_conntrack_max exists only when kernel module nf_conntrack/);
+        assert.deepEqual(missingModules(missingKey, [], true, TARGET), []);
+    });
+});
