@@ -100,6 +100,27 @@ describe("NicOffloads through the real engine on a lab host's veth", function ()
         });
     });
 
+    it("an update that drops a feature or the queue length puts it back as it was before", async function () {
+        const before = state();
+        let declared: Record<string, boolean> = { gro: true, "rx-udp-gro-forwarding": true };
+        let txqueuelen: number | undefined = 3000;
+        const stack = await labStack("nic-offloads-update", async () => {
+            new NicOffloads("update", { connection: connectionTo(lab, host), interface: "eth1", features: declared, txqueuelen });
+        });
+        await stack.up();
+        assert.match(features(), /^generic-receive-offload: on$/m);
+        assert.match(features(), /^rx-udp-gro-forwarding: on$/m);
+        declared = { "rx-udp-gro-forwarding": true };
+        txqueuelen = undefined;
+        await stack.up();
+        assert.match(features(), /^generic-receive-offload: off$/m);
+        assert.match(features(), /^rx-udp-gro-forwarding: on$/m);
+        assert.equal(queueLength(), "1000");
+        assertNoChanges((await stack.preview()).changeSummary);
+        await stack.destroy();
+        assert.equal(state(), before);
+    });
+
     it("refuses a [fixed] feature and an unknown one in preview, naming the property and the host, with nothing written", async function () {
         const before = state();
         const stack = await labStack("nic-offloads-refused", async () => {
