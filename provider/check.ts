@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { unknownAlong } from "./unknowns";
+import { containsUnknown, unknownAlong } from "./unknowns";
 
 export interface CheckFailure {
     property: string;
@@ -64,4 +64,25 @@ export async function hostFailures<S>(read: () => Promise<S>, judge: (snapshot: 
         return [];
     }
     return judge(snapshot);
+}
+
+/**
+ * check for a resource that reads its host: the schema first; then, once every input except
+ * `knownLater` (a linked resource's state, unknown in preview) is known, the host read-only,
+ * so what the host cannot take fails in preview naming the property and the host.
+ */
+export async function checkAgainstHost<S extends z.ZodType, T>(
+    schema: S,
+    raw: Record<string, unknown>,
+    read: (inputs: z.infer<S>) => Promise<T>,
+    judge: (inputs: z.infer<S>, snapshot: T) => CheckFailure[],
+    knownLater: readonly string[] = [],
+): Promise<CheckFailure[]> {
+    const failures = checkFailures(schema, raw);
+    const needed = Object.fromEntries(Object.entries(raw).filter(([key]) => !knownLater.includes(key)));
+    if (failures.length > 0 || containsUnknown(needed)) {
+        return failures;
+    }
+    const inputs = parseChecked(schema, raw);
+    return hostFailures(() => read(inputs), (snapshot) => judge(inputs, snapshot));
 }

@@ -4,6 +4,7 @@ export { CpuGovernor, CpuGovernorArgs } from "./cpu-governor/resource";
 export { NicRingConfig, NicRingConfigArgs } from "./nic/resource";
 export { NicOffloads, NicOffloadsArgs } from "./nic-offload/resource";
 export { IrqAffinity, IrqAffinityArgs } from "./irq/resource";
+export { PacketSteering, PacketSteeringArgs, CpuPolicyArgs } from "./packet-steering/resource";
 export { HostTuning, HostTuningArgs } from "./host-tuning/resource";
 export { WaveGate, WaveGateArgs, HealthCheckArgs, RolloutVerdict } from "./wave-gate/resource";
 export { normalise, satisfies } from "./sysctl/values";

@@ -1,11 +1,10 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
+import { checkAgainstHost, parseChecked, withoutEngineKeys } from "../check";
 import { FileChanges, FileSnapshot, ValueWrite, readFiles } from "../host/files";
 import { ABSENT, ManagedFiles, PathContent, fileContent, forget, linkTo, manage, pathContentOf, planRestore, withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
-import { containsUnknown } from "../unknowns";
 import { IrqbalanceRecord, UNIT_DIR, affinityDrift, affinityFile, irqbalanceRestore, placement, placementProblems, planIrqbalance, readRequests, renderUnit, viewOf } from "./plan";
 import { applyIrq } from "./remote";
 import { IrqAffinityInputs, irqAffinityInputsSchema, unitName } from "./schema";
@@ -133,21 +132,15 @@ async function apply(raw: Record<string, unknown>, previous?: IrqRecord) {
  * IRQs fail in preview, naming the property and the host.
  */
 export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
-    const raw = inputsOf(withoutEngineKeys(news));
-    const failures = checkFailures(irqAffinityInputsSchema, raw);
-    // The linked NIC's state is unknown in preview; it does not change which CPUs are online.
-    const { nicState, ...placementInputs } = raw;
-    void nicState;
-    if (failures.length > 0 || containsUnknown(placementInputs)) {
-        return { inputs: news, failures };
-    }
-    const inputs = parse(raw);
-    const transport = transportFor(inputs.connection);
-    const probed = await hostFailures(
-        () => readFiles(transport, readRequests(inputs)),
-        (snapshot) => placementProblems(inputs, viewOf(inputs, snapshot), transport.target),
+    const failures = await checkAgainstHost(
+        irqAffinityInputsSchema,
+        inputsOf(withoutEngineKeys(news)),
+        (inputs) => readFiles(transportFor(inputs.connection), readRequests(inputs)),
+        (inputs, snapshot) => placementProblems(inputs, viewOf(inputs, snapshot), transportFor(inputs.connection).target),
+        // The linked NIC's state is unknown in preview; it does not change which CPUs are online.
+        ["nicState"],
     );
-    return { inputs: news, failures: probed };
+    return { inputs: news, failures };
 }
 
 async function probeDrift(olds: Record<string, unknown>, inputs: IrqAffinityInputs): Promise<string[]> {

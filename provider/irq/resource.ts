@@ -49,14 +49,12 @@ export class IrqAffinity extends pulumi.dynamic.Resource {
     declare public readonly warnings: pulumi.Output<string[]>;
 
     constructor(name: string, args: IrqAffinityArgs, opts?: pulumi.CustomResourceOptions) {
-        const { nic, ...rest } = args;
+        const linked = followNic(args, opts);
         super(
             delegatingProvider("irq/handlers"),
             name,
             {
-                ...rest,
-                interface: args.interface ?? nic?.interface,
-                nicState: nic ? nic.desired : undefined,
+                ...linked.inputs,
                 connection: secretConnection(args.connection),
                 resourceName: name,
                 irqs: undefined,
@@ -70,11 +68,24 @@ export class IrqAffinity extends pulumi.dynamic.Resource {
                 hostId: undefined,
                 warnings: undefined,
             },
-            nic ? { ...opts, dependsOn: mergeDependsOn(opts?.dependsOn, nic) } : opts,
+            linked.opts,
             "linux-tuning",
             "IrqAffinity",
         );
     }
+}
+
+/**
+ * For a resource that acts on a NicRingConfig's queues: the NIC's interface by default, its
+ * resolved values as the `nicState` input (so a ring or channel change re-applies in the same
+ * run), and ordered after it.
+ */
+export function followNic<A extends { interface?: pulumi.Input<string>; nic?: NicRingConfig }>(args: A, opts: pulumi.CustomResourceOptions | undefined) {
+    const { nic, ...rest } = args;
+    return {
+        inputs: { ...rest, interface: args.interface ?? nic?.interface, nicState: nic ? nic.desired : undefined },
+        opts: nic ? { ...opts, dependsOn: mergeDependsOn(opts?.dependsOn, nic) } : opts,
+    };
 }
 
 function mergeDependsOn(existing: pulumi.CustomResourceOptions["dependsOn"], extra: pulumi.Resource): pulumi.Input<pulumi.Input<pulumi.Resource>[]> {

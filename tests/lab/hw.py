@@ -1127,7 +1127,43 @@ class Tree:
     def eth1_dir(self):
         nic = self.prof["nic"]
         link = Link("../../../" + nic["device_path"])
-        return RealDir("/sys/devices/virtual/net/" + NIC, writable=True, extra=lambda: {"device": link})
+        masks = {}
+        return RealDir("/sys/devices/virtual/net/" + NIC, writable=True, extra=lambda: {"device": link},
+                       mods=lambda name, real: self.queues_dir(real, masks) if name == "queues" and isinstance(real, RealDir) else real)
+
+    def queues_dir(self, real, masks):
+        """The veth's real queues (ethtool -L creates and removes them), with rps_cpus and xps_cpus
+        over the emulated CPUs: the real kernel takes only the VM's own CPUs (EOVERFLOW above
+        nr_cpu_ids). As the kernel: bitmap_parse() errors (EINVAL, EOVERFLOW), only online CPUs
+        kept, and a queue removed and created again starts from what the real file shows (its
+        settings were freed with it; a new queue's kernel object has a new inode)."""
+        m = self.m
+
+        def queue(qname, qreal):
+            attr = {"rx": "rps_cpus", "tx": "xps_cpus"}.get(qname.split("-")[0])
+            if attr is None or not isinstance(qreal, RealDir):
+                return qreal
+            path = os.path.join(qreal.path, attr)
+
+            def key():
+                return (qname, os.lstat(qreal.path).st_ino)
+
+            def read():
+                with m.lock:
+                    k = key()
+                    if k not in masks:
+                        with open(path) as f:
+                            masks[k] = parse_mask(f.read(), 1 << 13)
+                    return fmt_mask(masks[k], m.ncpu) + "\n"
+
+            def write(t):
+                cpus = parse_mask(t, m.ncpu)
+                with m.lock:
+                    masks[key()] = cpus & m.online
+
+            return RealDir(qreal.path, True, mods=lambda f, r: File(read, write) if f == attr and isinstance(r, Real) else r)
+
+        return RealDir(real.path, True, mods=queue)
 
     def pci_root(self):
         nic = self.prof["nic"]

@@ -4,6 +4,7 @@ import { AddressInfo, Server, createServer } from "net";
 import * as cpuGovernor from "../../provider/cpu-governor/handlers";
 import * as irq from "../../provider/irq/handlers";
 import * as nic from "../../provider/nic/handlers";
+import * as steering from "../../provider/packet-steering/handlers";
 import * as sysctl from "../../provider/sysctl/handlers";
 
 /**
@@ -65,6 +66,12 @@ describe("check fuzz: nothing refused ever opens a connection", function () {
     it("IrqAffinity CPU lists and policies", async function () {
         const policy = fc.oneof(fc.record({ cpus: nasty }), fc.record({ spread: nasty }), fc.record({ numaLocal: fc.oneof(fc.boolean(), nasty) }), fc.record({ perIrq: fc.dictionary(fc.string({ maxLength: 10 }), nasty, { maxKeys: 2 }) }));
         await fc.assert(fc.asyncProperty(fc.oneof(fc.constant("eth1"), nasty), policy, fc.oneof(fc.constant(undefined), nasty), async (iface, placement, exclude) => refusedWithoutContact(irq.check, { interface: iface, ...placement, ...(exclude === undefined ? {} : { exclude }) })), { numRuns: 150 });
+    });
+
+    it("PacketSteering policies and flow entries", async function () {
+        const policy = fc.oneof(fc.record({ cpus: nasty }), fc.record({ spread: nasty }), fc.record({ numaLocal: fc.oneof(fc.boolean(), nasty) }), fc.record({ cpus: fc.constant("0"), exclude: nasty }));
+        const part = fc.record({ rps: policy, xps: policy, rfs: fc.record({ flowEntries: fc.oneof(nasty, fc.integer()) }) }, { requiredKeys: [] });
+        await fc.assert(fc.asyncProperty(fc.oneof(fc.constant("eth1"), nasty), part, async (iface, parts) => refusedWithoutContact(steering.check, { interface: iface, ...parts })), { numRuns: 150 });
     });
 
     it("CpuGovernor and NicRingConfig fields", async function () {

@@ -1,0 +1,140 @@
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { checkAgainstHost, parseChecked, withoutEngineKeys } from "../check";
+import { FileSnapshot } from "../host/files";
+import { withCreatedDirs } from "../host/restore";
+import { transportFor } from "../transport";
+import { hostIdentity } from "../transport/connection";
+import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
+import { SteeringError, SteeringRecord, SteeringView, desiredFor, itemPath, liveItems, planSteering, planSteeringRestore, renderRule, ruleStatus, steeringDrift, steeringProblems } from "./plan";
+import { applySteering, readSteering } from "./remote";
+import { PacketSteeringInputs, packetSteeringInputsSchema, ruleFile } from "./schema";
+
+const INPUT_FIELDS = ["connection", "interface", "rps", "rfs", "xps", "onMissing", "persist", "restoreOnDelete", "resourceName", "nicState"] as const;
+
+const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, props);
+
+const parse = (props: Record<string, unknown>): PacketSteeringInputs => parseChecked(packetSteeringInputsSchema, inputsOf(props));
+
+function recordOf(props: Record<string, unknown>): SteeringRecord {
+    return {
+        originals: (props.originals as Record<string, string>) ?? {},
+        ruleFile: props.ruleFile as string | undefined,
+        managedFiles: props.managedFiles as SteeringRecord["managedFiles"],
+    };
+}
+
+function outputs(raw: Record<string, unknown>, inputs: PacketSteeringInputs, record: SteeringRecord, desired: Record<string, string>, skipped: string[], view: SteeringView, snapshot: FileSnapshot, warnings: string[]) {
+    return {
+        ...inputsOf(raw),
+        ...record,
+        hostId: hostIdentity(inputs.connection),
+        queues: { rx: view.rx, tx: view.tx },
+        desired,
+        live: liveItems(Object.keys(desired), view),
+        skipped,
+        ruleStatus: ruleStatus(snapshot, record.ruleFile, renderRule(inputs.resourceName, inputs.interface, desired)),
+        warnings,
+    };
+}
+
+async function apply(raw: Record<string, unknown>, previous?: SteeringRecord) {
+    const inputs = parse(raw);
+    const transport = transportFor(inputs.connection);
+    const rule = ruleFile(inputs.resourceName);
+    const { snapshot, view } = await readSteering(transport, inputs, rule);
+    const plan = planSteering(inputs, view, snapshot, rule, transport.target, previous);
+    plan.warnings.forEach((w) => console.log(w));
+    if (plan.writes.length > 0 || Object.keys(plan.files).length > 0) {
+        const outcome = await applySteering(transport, plan.writes, plan.files);
+        if (plan.record.managedFiles) {
+            plan.record.managedFiles = withCreatedDirs(plan.record.managedFiles, outcome.createdDirs);
+        }
+        for (const item of Object.keys(plan.desired.values)) {
+            view.values[item] = outcome.after.get(itemPath(inputs.interface, item)) ?? view.values[item];
+        }
+        for (const file of plan.files.write ?? []) {
+            snapshot.files.set(file.path, file.content);
+        }
+    }
+    return outputs(raw, inputs, plan.record, plan.desired.values, plan.desired.skipped, view, snapshot, plan.warnings);
+}
+
+/**
+ * Besides validating the inputs, reads the host when it can (read-only, as NicRingConfig's check
+ * does): a missing interface, a policy left with no online CPU, and (under onMissing: "fail") a
+ * host without the global flow table fail in preview, naming the property and the host.
+ */
+export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+    const failures = await checkAgainstHost(
+        packetSteeringInputsSchema,
+        inputsOf(withoutEngineKeys(news)),
+        (inputs) => readSteering(transportFor(inputs.connection), inputs, ruleFile(inputs.resourceName)),
+        (inputs, { view }) => steeringProblems(inputs, view, transportFor(inputs.connection).target),
+        // The linked NIC's state is unknown in preview; it changes the queues, not the CPUs or the interface.
+        ["nicState"],
+    );
+    return { inputs: news, failures };
+}
+
+/** Drift against what the inputs mean on the host now, so queues a channel change added or removed show too. */
+async function probeDrift(olds: Record<string, unknown>, inputs: PacketSteeringInputs): Promise<string[]> {
+    const transport = transportFor(inputs.connection);
+    const rule = ruleFile(inputs.resourceName);
+    const { snapshot, view } = await readSteering(transport, inputs, rule);
+    let desired: Record<string, string>;
+    try {
+        desired = desiredFor(inputs, view, transport.target).values;
+    } catch (e) {
+        if (e instanceof SteeringError) {
+            return [`${e.property}: ${e.why}`];
+        }
+        throw e;
+    }
+    const drift = steeringDrift(desired, liveItems(Object.keys(desired), view)).map((d) => `${inputs.interface} ${d}`);
+    const gone = Object.keys((olds.desired as Record<string, string>) ?? {}).filter((item) => !(item in desired));
+    if (gone.length > 0) {
+        drift.push(`${inputs.interface} no longer has ${gone.join(", ")}`);
+    }
+    const status = ruleStatus(snapshot, recordOf(olds).ruleFile, renderRule(inputs.resourceName, inputs.interface, desired));
+    return status === "missing" || status === "edited" ? [...drift, `${rule} is ${status}`] : drift;
+}
+
+/** How the host differs from a recorded state, from a fresh read (empty: as declared). */
+export const liveDrift = (props: Record<string, unknown>) => probeDrift(withoutEngineKeys(props), parse(withoutEngineKeys(props)));
+
+export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
+    const desired = (olds.desired as Record<string, string>) ?? {};
+    return diffResource({
+        olds,
+        news: withoutEngineKeys(news),
+        parse,
+        identity: ["interface"],
+        fields: ["rps", "rfs", "xps", "onMissing", "persist", "restoreOnDelete", "nicState"],
+        recordedDrift: () => steeringDrift(desired, (olds.live as Record<string, string>) ?? {}).length > 0 || olds.ruleStatus === "missing" || olds.ruleStatus === "edited",
+        probe: (inputs) => probeDrift(olds, inputs),
+        target: (inputs) => transportFor(inputs.connection).target,
+    });
+}
+
+export const { create, update } = applyEntryPoints(apply, recordOf, ["interface", "resourceName"]);
+
+export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
+    const raw = withoutEngineKeys(props);
+    const inputs = parse(raw);
+    const rule = ruleFile(inputs.resourceName);
+    const { snapshot, view } = await readSteering(transportFor(inputs.connection), inputs, rule);
+    const state = outputs(raw, inputs, recordOf(raw), (raw.desired as Record<string, string>) ?? {}, (raw.skipped as string[]) ?? [], view, snapshot, (raw.warnings as string[]) ?? []);
+    return { id, props: plainState(state), inputs: plainState(inputsOf(raw)) };
+}
+
+export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
+    const raw = withoutEngineKeys(props);
+    const inputs = parse(raw);
+    const transport = transportFor(inputs.connection);
+    const { snapshot, view } = await readSteering(transport, inputs, ruleFile(inputs.resourceName));
+    const plan = planSteeringRestore(recordOf(raw), view, snapshot, inputs.interface, inputs.restoreOnDelete, transport.target);
+    plan.warnings.forEach((w) => console.log(w));
+    if (plan.writes.length > 0 || Object.keys(plan.files).length > 0) {
+        await applySteering(transport, plan.writes, plan.files);
+    }
+}

@@ -1,0 +1,353 @@
+import type { CheckFailure } from "../check";
+import { CpuHost, CpuPolicy, CpuPolicyError, distributeCpus, parseCpuList } from "../cpus";
+import { FileChanges, FileSnapshot, ValueWrite } from "../host/files";
+import { ManagedFiles, fileContent, forget, manage, pathContentOf, planRestore } from "../host/restore";
+import { PacketSteeringInputs, nextPowerOfTwo } from "./schema";
+
+/**
+ * RPS, RFS and XPS as in docs.kernel.org/networking/scaling.html. Each thing set is an "item":
+ * "rx-N/rps_cpus", "rx-N/rps_flow_cnt", "tx-N/xps_cpus" under /sys/class/net/IF/queues, or
+ * "net.core.rps_sock_flow_entries".
+ */
+
+export const FLOW_ENTRIES = "net.core.rps_sock_flow_entries";
+const FLOW_ENTRIES_PATH = "/proc/sys/net/core/rps_sock_flow_entries";
+/** A queue's files in the order they are set: the flow table before the CPUs that use it. */
+const QUEUE_FILES = ["rps_flow_cnt", "rps_cpus", "xps_cpus"];
+
+// --------------------------------------------------------------------------------- CPU masks
+
+/**
+ * A CPU set in the kernel's mask format (bitmap %*pb): hex, in 32-bit chunks separated by commas,
+ * most significant first; "0" for none. The kernel pads its own output to nr_cpu_ids bits
+ * ("00000000,00000003"); bitmap_parse() takes either.
+ */
+export function formatMask(cpus: readonly number[]): string {
+    const chunks: number[] = [];
+    for (const cpu of cpus) {
+        const chunk = Math.floor(cpu / 32);
+        while (chunks.length <= chunk) {
+            chunks.push(0);
+        }
+        chunks[chunk] = (chunks[chunk] | (1 << cpu % 32)) >>> 0;
+    }
+    if (chunks.length === 0) {
+        return "0";
+    }
+    const parts = chunks.reverse().map((c, i) => (i === 0 ? c.toString(16) : c.toString(16).padStart(8, "0")));
+    return parts.join(",");
+}
+
+/** The CPUs of a mask as the kernel prints it ("f", "00000000,00000003", "0"); throws on anything else. */
+export function parseMask(text: string): number[] {
+    const trimmed = text.trim();
+    if (!/^[0-9a-fA-F]{1,8}(,[0-9a-fA-F]{1,8})*$/.test(trimmed)) {
+        throw new Error(`"${trimmed.slice(0, 40)}" is not a CPU mask (hex, 32-bit chunks separated by commas)`);
+    }
+    const cpus: number[] = [];
+    trimmed
+        .split(",")
+        .reverse()
+        .forEach((chunk, i) => {
+            const value = parseInt(chunk, 16);
+            for (let bit = 0; bit < 32; bit++) {
+                if ((value >>> bit) & 1) {
+                    cpus.push(32 * i + bit);
+                }
+            }
+        });
+    return cpus;
+}
+
+const isMaskItem = (item: string) => /\/(rps|xps)_cpus$/.test(item);
+
+/** Equal as the kernel means them: masks by CPU set, counts by number. */
+export function sameValue(item: string, a: string, b: string): boolean {
+    if (isMaskItem(item)) {
+        try {
+            return formatMask(parseMask(a)) === formatMask(parseMask(b));
+        } catch {
+            return a.trim() === b.trim();
+        }
+    }
+    return a.trim() === b.trim();
+}
+
+// ------------------------------------------------------------------------------- the host view
+
+export function itemPath(iface: string, item: string): string {
+    return item === FLOW_ENTRIES ? FLOW_ENTRIES_PATH : `/sys/class/net/${iface}/queues/${item}`;
+}
+
+export function readRequests(inputs: PacketSteeringInputs, rulePath: string): string[] {
+    const net = `/sys/class/net/${inputs.interface}`;
+    return [
+        net,
+        `${net}/queues`,
+        `${net}/queues/rx-[0-9]*/rps_cpus`,
+        `${net}/queues/rx-[0-9]*/rps_flow_cnt`,
+        `${net}/queues/tx-[0-9]*/xps_cpus`,
+        FLOW_ENTRIES_PATH,
+        "/sys/devices/system/cpu/online",
+        `${net}/device/numa_node`,
+        "/sys/devices/system/node/node[0-9]*/cpulist",
+        rulePath,
+    ];
+}
+
+export interface SteeringView extends CpuHost {
+    exists: boolean;
+    /** Queue names, in number order: "rx-0", "rx-1", … */
+    rx: string[];
+    tx: string[];
+    /** Item → what the kernel shows now (trimmed); an item missing here could not be read. */
+    values: Record<string, string>;
+}
+
+const byNumber = (a: string, b: string) => Number(a.split("-")[1]) - Number(b.split("-")[1]);
+
+export function viewOf(inputs: PacketSteeringInputs, snapshot: FileSnapshot): SteeringView {
+    const net = `/sys/class/net/${inputs.interface}`;
+    const queues = snapshot.dirs.get(`${net}/queues`) ?? [];
+    const values: Record<string, string> = {};
+    for (const [path, content] of snapshot.files) {
+        if (path.startsWith(`${net}/queues/`)) {
+            values[path.slice(`${net}/queues/`.length)] = content.trim();
+        } else if (path === FLOW_ENTRIES_PATH) {
+            values[FLOW_ENTRIES] = content.trim();
+        }
+    }
+    const numaText = snapshot.files.get(`${net}/device/numa_node`)?.trim();
+    const numaNode = numaText !== undefined && /^\d+$/.test(numaText) ? Number(numaText) : undefined;
+    const nodeCpus = numaNode !== undefined ? snapshot.files.get(`/sys/devices/system/node/node${numaNode}/cpulist`) : undefined;
+    return {
+        exists: snapshot.dirs.has(net),
+        rx: queues.filter((q) => /^rx-\d+$/.test(q)).sort(byNumber),
+        tx: queues.filter((q) => /^tx-\d+$/.test(q)).sort(byNumber),
+        values,
+        online: parseCpuList(snapshot.files.get("/sys/devices/system/cpu/online") ?? ""),
+        numaNode,
+        numaCpus: nodeCpus !== undefined ? parseCpuList(nodeCpus) : undefined,
+    };
+}
+
+// ------------------------------------------------------------------------------------ desired
+
+/** Something the host cannot take: `property` is the input at fault, `why` says how. */
+export class SteeringError extends Error {
+    constructor(
+        readonly property: string,
+        readonly why: string,
+        target: string,
+    ) {
+        super(`${target}: ${why}. Nothing was changed.`);
+    }
+}
+
+export interface Desired {
+    /** Item → value to hold, in write order: the global table, flow counts, then masks. */
+    values: Record<string, string>;
+    /** Items left out under onMissing: "skip". */
+    skipped: string[];
+    warnings: string[];
+}
+
+/** rps_flow_cnt per rx queue: the global table shared out (scaling.html), as the kernel rounds it. */
+export function flowCountPerQueue(flowEntries: number, rxQueues: number): number {
+    return nextPowerOfTwo(Math.max(1, Math.floor(flowEntries / rxQueues)));
+}
+
+/** What every item should hold on this host now; throws SteeringError for what it cannot take. */
+export function desiredFor(inputs: PacketSteeringInputs, view: SteeringView, target: string): Desired {
+    const fail = (property: string, why: string): never => {
+        throw new SteeringError(property, why, target);
+    };
+    if (!view.exists) {
+        fail("interface", `interface ${inputs.interface} does not exist`);
+    }
+    const values: Record<string, string> = {};
+    const skipped: string[] = [];
+    const warnings: string[] = [];
+    const masks: Record<string, string> = {};
+    const place = (policy: CpuPolicy, queues: string[], file: string, property: string) => {
+        if (queues.length === 0) {
+            fail(property, `${inputs.interface} has no ${file === "rps_cpus" ? "receive" : "transmit"} queues under /sys/class/net/${inputs.interface}/queues`);
+        }
+        const unreadable = queues.filter((q) => view.values[`${q}/${file}`] === undefined);
+        if (unreadable.length > 0) {
+            fail(property, `${inputs.interface} has no readable ${file} in ${unreadable.join(", ")} (a kernel without ${file === "rps_cpus" ? "CONFIG_RPS" : "CONFIG_XPS"}, or a single-queue device)`);
+        }
+        try {
+            const { sets, noNuma } = distributeCpus(policy, view, queues.length, `${property}.`);
+            if (noNuma) {
+                warnings.push(`${target}: ${inputs.interface} reports no NUMA node; ${property} spreads over all online CPUs`);
+            }
+            queues.forEach((q, i) => (masks[`${q}/${file}`] = formatMask(sets[i])));
+        } catch (e) {
+            throw e instanceof CpuPolicyError ? new SteeringError(e.property, e.why, target) : e;
+        }
+    };
+    if (inputs.rfs) {
+        if (view.values[FLOW_ENTRIES] !== undefined) {
+            values[FLOW_ENTRIES] = String(inputs.rfs.flowEntries);
+        } else if (inputs.onMissing === "skip") {
+            skipped.push(FLOW_ENTRIES);
+            warnings.push(`${target}: skipped ${FLOW_ENTRIES}, which this host does not have (onMissing: "skip"); RFS steers only once the global table is set, by whoever owns the machine`);
+        } else {
+            fail(
+                "rfs.flowEntries",
+                `${FLOW_ENTRIES} does not exist on this host (a global key: the host is a network namespace or container, or the kernel lacks CONFIG_RPS); set onMissing: "skip" to set only the per-queue rps_flow_cnt`,
+            );
+        }
+        if (view.rx.length === 0) {
+            fail("rfs", `${inputs.interface} has no receive queues under /sys/class/net/${inputs.interface}/queues`);
+        }
+        const count = String(flowCountPerQueue(inputs.rfs.flowEntries, view.rx.length));
+        for (const q of view.rx) {
+            if (view.values[`${q}/rps_flow_cnt`] === undefined) {
+                fail("rfs", `${inputs.interface} has no readable ${q}/rps_flow_cnt (a kernel without CONFIG_RFS_ACCEL/CONFIG_RPS)`);
+            }
+            values[`${q}/rps_flow_cnt`] = count;
+        }
+    }
+    if (inputs.rps) {
+        place(inputs.rps, view.rx, "rps_cpus", "rps");
+    }
+    if (inputs.xps) {
+        place(inputs.xps, view.tx, "xps_cpus", "xps");
+    }
+    return { values: { ...values, ...masks }, skipped, warnings };
+}
+
+/** What desiredFor would refuse on this host, as check failures naming the property and the host. */
+export function steeringProblems(inputs: PacketSteeringInputs, view: SteeringView, target: string): CheckFailure[] {
+    try {
+        desiredFor(inputs, view, target);
+        return [];
+    } catch (e) {
+        if (!(e instanceof SteeringError)) {
+            throw e;
+        }
+        return [{ property: e.property, reason: `${target}: ${e.why}` }];
+    }
+}
+
+// --------------------------------------------------------------------------------------- plan
+
+export interface SteeringRecord {
+    /** Item → what it held before this resource first changed it (items of queues that still exist). */
+    originals: Record<string, string>;
+    ruleFile?: string;
+    /** The udev rule as it was before this resource, and the directories created for it. */
+    managedFiles?: ManagedFiles;
+}
+
+export interface SteeringPlan {
+    writes: ValueWrite[];
+    files: FileChanges;
+    desired: Desired;
+    record: SteeringRecord;
+    warnings: string[];
+}
+
+/**
+ * udev applies the values whenever the queues appear (at boot, and after a channel change adds
+ * them): one ATTR line per queue, matched by its path under the interface; the global table by
+ * SYSCTL{} when the interface appears.
+ */
+export function renderRule(resourceName: string, iface: string, desired: Record<string, string>): string {
+    const lines = [`# Managed by pulumi-linux-tuning (PacketSteering "${resourceName.replace(/[\r\n]/g, " ")}"): applied again when ${iface}'s queues appear.`];
+    if (desired[FLOW_ENTRIES] !== undefined) {
+        lines.push(`ACTION=="add", SUBSYSTEM=="net", KERNEL=="${iface}", SYSCTL{net/core/rps_sock_flow_entries}="${desired[FLOW_ENTRIES]}"`);
+    }
+    // State comes back with its keys sorted: the rule's order must not depend on the record's.
+    const queues = [...new Set(Object.keys(desired).filter((i) => i !== FLOW_ENTRIES).map((i) => i.split("/")[0]))];
+    for (const queue of queues.sort((a, b) => a.slice(0, 2).localeCompare(b.slice(0, 2)) || byNumber(a, b))) {
+        const attrs = QUEUE_FILES.filter((f) => desired[`${queue}/${f}`] !== undefined).map((f) => `ATTR{${f}}="${desired[`${queue}/${f}`]}"`);
+        lines.push(`ACTION=="add", SUBSYSTEM=="queues", DEVPATH=="*/net/${iface}/queues/${queue}", ${attrs.join(", ")}`);
+    }
+    return lines.join("\n") + "\n";
+}
+
+/**
+ * Writes for what differs, originals kept from the first change on. Items this resource set
+ * before and no longer sets go back to their originals; originals of queues that no longer
+ * exist are dropped (the kernel freed those queues with their settings).
+ */
+export function planSteering(inputs: PacketSteeringInputs, view: SteeringView, snapshot: FileSnapshot, rulePath: string, target: string, previous?: SteeringRecord): SteeringPlan {
+    const desired = desiredFor(inputs, view, target);
+    const warnings = [...desired.warnings];
+    const writes: ValueWrite[] = [];
+    const originals: Record<string, string> = {};
+    for (const [item, value] of Object.entries(desired.values)) {
+        const live = view.values[item];
+        originals[item] = previous?.originals[item] ?? live;
+        if (!sameValue(item, live, value)) {
+            writes.push({ path: itemPath(inputs.interface, item), value });
+        }
+    }
+    for (const [item, original] of Object.entries(previous?.originals ?? {})) {
+        const live = view.values[item];
+        if (item in desired.values || live === undefined) {
+            continue;
+        }
+        if (inputs.restoreOnDelete && !sameValue(item, live, original)) {
+            writes.push({ path: itemPath(inputs.interface, item), value: original });
+        }
+    }
+    let files: FileChanges = {};
+    let managedFiles = previous?.managedFiles;
+    const current = (p: string) => pathContentOf(snapshot, p);
+    if (inputs.persist) {
+        const content = renderRule(inputs.resourceName, inputs.interface, desired.values);
+        if (snapshot.files.get(rulePath) !== content) {
+            files.write = [{ path: rulePath, content }];
+        }
+        managedFiles = manage(managedFiles, current, { [rulePath]: fileContent(content) });
+    } else if (previous?.ruleFile && managedFiles) {
+        const restore = planRestore(managedFiles, current, target, { paths: [rulePath] });
+        files = restore.changes;
+        warnings.push(...restore.warnings);
+        managedFiles = forget(managedFiles, [rulePath]);
+    }
+    return { writes, files, desired, warnings, record: { originals, ruleFile: inputs.persist ? rulePath : undefined, managedFiles } };
+}
+
+/** Delete: each item that still exists back to its original; the rule as it was, directories created for it removed when empty. */
+export function planSteeringRestore(record: SteeringRecord, view: SteeringView, snapshot: FileSnapshot, iface: string, restore: boolean, target: string): { writes: ValueWrite[]; files: FileChanges; warnings: string[] } {
+    const writes: ValueWrite[] = [];
+    if (restore) {
+        for (const [item, original] of Object.entries(record.originals)) {
+            const live = view.values[item];
+            if (live !== undefined && !sameValue(item, live, original)) {
+                writes.push({ path: itemPath(iface, item), value: original });
+            }
+        }
+    }
+    if (!record.managedFiles) {
+        return { writes, files: {}, warnings: [] };
+    }
+    const plan = planRestore(record.managedFiles, (p) => pathContentOf(snapshot, p), target, { removeDirs: true });
+    return { writes, files: plan.changes, warnings: plan.warnings };
+}
+
+// -------------------------------------------------------------------------------------- drift
+
+/** Live values of `items` ("absent" for a queue that is gone). */
+export function liveItems(items: readonly string[], view: SteeringView): Record<string, string> {
+    return Object.fromEntries(items.map((item) => [item, view.values[item] ?? "absent"]));
+}
+
+export function steeringDrift(desired: Record<string, string>, live: Record<string, string>): string[] {
+    return Object.entries(desired)
+        .filter(([item, value]) => live[item] === undefined || !sameValue(item, live[item], value))
+        .map(([item, value]) => `${item} live ${live[item] ?? "absent"}, desired ${value}`);
+}
+
+export function ruleStatus(snapshot: FileSnapshot, rulePath: string | undefined, expected: string): string {
+    if (rulePath === undefined) {
+        return "not persisted";
+    }
+    const now = snapshot.files.get(rulePath);
+    return now === undefined ? "missing" : now === expected ? "in place" : "edited";
+}

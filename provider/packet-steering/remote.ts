@@ -1,0 +1,24 @@
+import { FileChanges, FileSnapshot, TransactionOutcome, ValueWrite, applyTransaction, readFiles } from "../host/files";
+import { Transport } from "../transport/transport";
+import { SteeringView, readRequests, viewOf } from "./plan";
+import { PacketSteeringInputs } from "./schema";
+
+/** One read: the interface's queues and their steering files, the global flow table, CPUs, NUMA node, our udev rule. */
+export async function readSteering(transport: Transport, inputs: PacketSteeringInputs, rulePath: string): Promise<{ snapshot: FileSnapshot; view: SteeringView }> {
+    const snapshot = await readFiles(transport, readRequests(inputs, rulePath));
+    return { snapshot, view: viewOf(inputs, snapshot) };
+}
+
+/** "/sys/class/net/eth1/queues/rx-0/rps_cpus" → "eth1 rx-0/rps_cpus", for the kernel's refusals. */
+export function describeSteeringPath(path: string): string {
+    const match = /^\/sys\/class\/net\/([^/]+)\/queues\/(.+)$/.exec(path);
+    return match ? `${match[1]} ${match[2]}` : path.replace(/^\/proc\/sys\//, "").replace(/\//g, ".");
+}
+
+/**
+ * One write: values in order, each file's old content kept, then the rule; a value the kernel
+ * refuses rolls back everything written before it and fails naming the file and the errno text.
+ */
+export function applySteering(transport: Transport, writes: readonly ValueWrite[], files: FileChanges): Promise<TransactionOutcome> {
+    return applyTransaction(transport, writes, files, describeSteeringPath);
+}

@@ -1,0 +1,59 @@
+import { z } from "zod";
+import { cpuPolicyFields, requireOnePolicy } from "../cpus";
+import { interfaceName } from "../nic/schema";
+import { optionalConnectionSchema } from "../transport/connection";
+
+/** rps_sock_flow_sysctl() refuses sizes above 1 << 29 with EINVAL (net/core/sysctl_net_core.c). */
+export const MAX_FLOW_ENTRIES = 1 << 29;
+
+const POLICIES = ["cpus", "spread", "numaLocal"] as const;
+
+const cpuPolicy = z
+    .object(cpuPolicyFields)
+    .strict()
+    .superRefine((policy, ctx) => requireOnePolicy(policy, POLICIES, ctx));
+
+const flowEntries = z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_FLOW_ENTRIES, `is above the kernel's maximum ${MAX_FLOW_ENTRIES} (1 << 29)`)
+    .superRefine((n, ctx) => {
+        if ((n & (n - 1)) !== 0) {
+            ctx.addIssue({ code: "custom", message: `${n} is not a power of two: the kernel rounds it up to ${nextPowerOfTwo(n)}; write that` });
+        }
+    });
+
+/** roundup_pow_of_two(), as the kernel sizes flow tables. */
+export function nextPowerOfTwo(n: number): number {
+    let p = 1;
+    while (p < n) {
+        p *= 2;
+    }
+    return p;
+}
+
+export const packetSteeringInputsSchema = z
+    .object({
+        connection: optionalConnectionSchema,
+        interface: interfaceName,
+        rps: cpuPolicy.optional(),
+        rfs: z.object({ flowEntries }).strict().optional(),
+        xps: cpuPolicy.optional(),
+        /** net.core.rps_sock_flow_entries is global: a host that is a network namespace (a container) has no such key. */
+        onMissing: z.enum(["fail", "skip"]).default("fail"),
+        persist: z.boolean().default(true),
+        restoreOnDelete: z.boolean().default(true),
+        resourceName: z.string().min(1),
+        /** Changes when the NIC's channels change, so steering is re-applied in the same run. */
+        nicState: z.unknown().optional(),
+    })
+    .strict()
+    .refine((i) => i.rps !== undefined || i.rfs !== undefined || i.xps !== undefined, { message: "set at least one of rps, rfs or xps", path: ["rps"] });
+
+export type PacketSteeringInputs = z.infer<typeof packetSteeringInputsSchema>;
+
+export function ruleFile(resourceName: string): string {
+    const safe = resourceName.replace(/[^A-Za-z0-9_.-]/g, "-").replace(/^[.-]+/, "");
+    return `/etc/udev/rules.d/90-pulumi-steering-${safe || "steering"}.rules`;
+}

@@ -1,0 +1,150 @@
+import { strict as assert } from "assert";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { NicRingConfig, PacketSteering } from "../../provider";
+import { labStack } from "./engine";
+import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost } from "./lab";
+import { assertNoChanges, collect, expectFailure } from "./support";
+
+const Q = "/sys/class/net/eth1/queues";
+const RULE = "/etc/udev/rules.d/90-pulumi-steering-steer.rules";
+
+/** Every file, directory and symlink under /etc with its type, mode, owner and content hash. */
+const ETC_SCRIPT = String.raw`
+find /etc -xdev \( -type f -o -type d -o -type l \) -printf '%y %m %U:%G %p -> %l\n' | sort
+find /etc -xdev -type f -print0 | xargs -0 sha256sum | sort -k 2
+`;
+
+/** Each queue's steering files, as the kernel shows them: "rx-0/rps_cpus=e", … */
+const QUEUES_SCRIPT = `cd ${Q} && for f in rx-*/rps_cpus rx-*/rps_flow_cnt tx-*/xps_cpus; do printf '%s=%s\\n' "$f" "$(cat "$f")"; done`;
+
+describe("PacketSteering through the real engine on a lab host (RPS, RFS, XPS)", function () {
+    this.timeout(10 * 60 * 1000);
+    let lab: Lab;
+    let host: LabHost;
+    const queues = () => Object.fromEntries(onHost(lab, host, ["sh", "-c", QUEUES_SCRIPT]).trim().split("\n").map((l) => l.split("=")));
+    const etc = () => onHost(lab, host, ["bash", "-c", ETC_SCRIPT]);
+    const channels = () => /Current hardware settings:[\s\S]*?RX:\s+(\d+)[\s\S]*?TX:\s+(\d+)/.exec(onHost(lab, host, ["ethtool", "-l", "eth1"]))!.slice(1, 3).join("/");
+
+    before(function () {
+        lab = labUp(1);
+        [host] = lab.hosts;
+        assert.equal(host.hardware, "server", "4 emulated CPUs over the VM's 2");
+    });
+    after(function () {
+        if (lab) {
+            labDown(lab);
+        }
+    });
+
+    describe("one interface", function () {
+        let etcBefore: string;
+        let s: Stack;
+        before(async function () {
+            s = await labStack("steering", async () => {
+                const steering = new PacketSteering("steer", {
+                    connection: connectionTo(lab, host),
+                    interface: "eth1",
+                    rps: { cpus: "0-3", exclude: "0" },
+                    rfs: { flowEntries: 32768 },
+                    xps: { spread: "2-3" },
+                    onMissing: "skip",
+                });
+                return { skipped: steering.skipped, desired: steering.desired };
+            });
+        });
+        after(async () => {
+            await s?.destroy().catch(() => undefined);
+        });
+
+        it("refuses in preview, naming the property and the host: an emptied CPU set, and the global flow table a netns lacks", async function () {
+            const emptied = await labStack("steering-empty", async () => {
+                new PacketSteering("steer", { connection: connectionTo(lab, host), interface: "eth1", xps: { cpus: "2-3", exclude: "2-3" } });
+            });
+            assert.match(await expectFailure(emptied.preview()), new RegExp(`xps\\.cpus.*root@${host.address}:${host.port}: no online CPU left in xps\\.cpus 2-3 after excluding 2-3 \\(online: 0-3\\)`));
+            const missing = await labStack("steering-missing", async () => {
+                new PacketSteering("steer", { connection: connectionTo(lab, host), interface: "eth1", rfs: { flowEntries: 32768 } });
+            });
+            assert.match(await expectFailure(missing.preview()), /rfs\.flowEntries.*net\.core\.rps_sock_flow_entries does not exist on this host.*onMissing: "skip"/);
+            assert.deepEqual(queues(), { "rx-0/rps_cpus": "0", "rx-0/rps_flow_cnt": "0", "tx-0/xps_cpus": "0" });
+            assert.equal(fileOn(lab, host, RULE), null);
+        });
+
+        it("up sets RPS, per-queue RFS and XPS (checked on the host), skips the missing global table, and a second preview is clean", async function () {
+            etcBefore = etc();
+            const { onOutput, text } = collect();
+            const result = await s.up({ onOutput });
+            assert.deepEqual(queues(), { "rx-0/rps_cpus": "e", "rx-0/rps_flow_cnt": "32768", "tx-0/xps_cpus": "4" });
+            assert.deepEqual(result.outputs.skipped.value, ["net.core.rps_sock_flow_entries"]);
+            assert.match(text(), /skipped net\.core\.rps_sock_flow_entries, which this host does not have/);
+            assert.equal(
+                fileOn(lab, host, RULE),
+                [
+                    `# Managed by pulumi-linux-tuning (PacketSteering "steer"): applied again when eth1's queues appear.`,
+                    `ACTION=="add", SUBSYSTEM=="queues", DEVPATH=="*/net/eth1/queues/rx-0", ATTR{rps_flow_cnt}="32768", ATTR{rps_cpus}="e"`,
+                    `ACTION=="add", SUBSYSTEM=="queues", DEVPATH=="*/net/eth1/queues/tx-0", ATTR{xps_cpus}="4"`,
+                    "",
+                ].join("\n"),
+            );
+            assertNoChanges((await s.preview()).changeSummary);
+        });
+
+        it("shows a queue changed behind Pulumi's back per queue in preview --refresh, and up converges", async function () {
+            onHost(lab, host, ["sh", "-c", `echo 3 > ${Q}/rx-0/rps_cpus`]);
+            const plain = collect();
+            assert.equal((await s.preview({ onOutput: plain.onOutput })).changeSummary.update, 1);
+            assert.match(plain.text(), /drift: eth1 rx-0\/rps_cpus live 3, desired e/);
+            const refreshed = collect();
+            await s.preview({ refresh: true, diff: true, onOutput: refreshed.onOutput });
+            assert.match(refreshed.text(), /rx-0\/rps_cpus\s*:\s*"e"\s*=>\s*"3"/);
+            assert.doesNotMatch(refreshed.text(), /ruleStatus/, "the rule is still in place");
+            await s.up();
+            assert.equal(queues()["rx-0/rps_cpus"], "e");
+            assertNoChanges((await s.preview()).changeSummary);
+        });
+
+        it("destroy restores each queue's original and removes the rule, /etc byte for byte", async function () {
+            await s.destroy();
+            assert.deepEqual(queues(), { "rx-0/rps_cpus": "0", "rx-0/rps_flow_cnt": "0", "tx-0/xps_cpus": "0" });
+            assert.equal(fileOn(lab, host, RULE), null);
+            assert.equal(etc(), etcBefore);
+        });
+    });
+
+    it("masks follow a channel change made by NicRingConfig in the same up", async function () {
+        assert.equal(channels(), "1/1");
+        const etcBefore = etc();
+        let count = 1;
+        const s = await labStack("steering-channels", async () => {
+            const nic = new NicRingConfig("ch", { connection: connectionTo(lab, host), interface: "eth1", channels: { rx: count, tx: count } });
+            const steering = new PacketSteering("steer", { connection: connectionTo(lab, host), nic, rps: { spread: "1-3" }, rfs: { flowEntries: 4096 }, xps: { spread: "0-3" }, onMissing: "skip" });
+            return { queues: steering.queues };
+        });
+        await s.up();
+        assert.deepEqual(queues(), { "rx-0/rps_cpus": "2", "rx-0/rps_flow_cnt": "4096", "tx-0/xps_cpus": "1" });
+
+        count = 2;
+        const grown = await s.up();
+        assert.equal(channels(), "2/2");
+        assert.deepEqual(grown.outputs.queues.value, { rx: ["rx-0", "rx-1"], tx: ["tx-0", "tx-1"] });
+        assert.deepEqual(queues(), {
+            "rx-0/rps_cpus": "2",
+            "rx-1/rps_cpus": "4",
+            "rx-0/rps_flow_cnt": "2048",
+            "rx-1/rps_flow_cnt": "2048",
+            "tx-0/xps_cpus": "1",
+            "tx-1/xps_cpus": "2",
+        });
+        assert.match(fileOn(lab, host, "/etc/udev/rules.d/90-pulumi-steering-steer.rules") ?? "", /DEVPATH=="\*\/net\/eth1\/queues\/rx-1", ATTR\{rps_flow_cnt\}="2048", ATTR\{rps_cpus\}="4"/);
+        assertNoChanges((await s.preview()).changeSummary);
+
+        count = 1;
+        await s.up();
+        assert.equal(channels(), "1/1");
+        assert.deepEqual(queues(), { "rx-0/rps_cpus": "2", "rx-0/rps_flow_cnt": "4096", "tx-0/xps_cpus": "1" });
+        assertNoChanges((await s.preview()).changeSummary);
+
+        await s.destroy();
+        assert.deepEqual(queues(), { "rx-0/rps_cpus": "0", "rx-0/rps_flow_cnt": "0", "tx-0/xps_cpus": "0" });
+        assert.equal(etc(), etcBefore);
+    });
+});
