@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
 import { readFileSync } from "fs";
 import * as path from "path";
 import type { Stack } from "@pulumi/pulumi/automation";
@@ -31,6 +32,8 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
     before(function () {
         lab = labUp(2);
         [server, vm] = lab.hosts;
+        // The second host's kernel is built without tcp_bbr: the "module unavailable" case.
+        execFileSync("/usr/bin/python3", ["-I", path.join(lab.dir, "hw.py"), "kernel-without", path.join(lab.dir, "hosts", vm.name), "tcp_bbr"]);
     });
     after(function () {
         if (lab) {

@@ -20,6 +20,9 @@ tuning tool reads on real hardware, with the real kernel's and tools' limits and
                                    loaded modules show in /sys/module, and bbr follows tcp_bbr in
                                    /proc/sys/net/ipv4/tcp_{available_,}congestion_control (see
                                    "kernel modules" below for what is emulated and why)
+  hw.py kernel-without HOST_DIR MODULE
+                                   the host's kernel no longer has MODULE (modprobe: not found), as
+                                   a kernel built without it
 
 The daemon runs in the host's network namespace and in a mount namespace of its own (where the
 real /sys and /proc are still visible: it reads them to pass real entries through); the binds
@@ -300,7 +303,7 @@ def cmd_init(hdir, name):
     write_json(os.path.join(hdir, "hw", "nic.json"), {"rings": nic["rings"]["cur"], "coalesce": nic["coalesce"]["cur"]})
     with open(os.path.join(hdir, "hw", "nic.json.lock"), "a"):
         pass
-    init_modules(hdir, name)
+    init_modules(hdir)
 
 
 def write_json(path, data):
@@ -1653,8 +1656,8 @@ def cmd_ethtool(hdir, args):
 # tcp_congestion_control accepts it (else ENOENT, as the kernel answers), only while tcp_bbr is
 # loaded; while bbr is the host's default, tcp_bbr is in use (refcnt 1), as in the kernel.
 
-def module_catalogue(profile):
-    """name -> {path, deps, params: {name: [type, default]}, congestion}; built-ins listed apart."""
+def module_catalogue():
+    """name -> {path, deps, params: {name: [type, default]}}; built-ins listed apart."""
     mods = {
         "tcp_bbr": {"path": "kernel/net/ipv4/tcp_bbr.ko", "deps": [], "params": {}},
         "inet_diag": {"path": "kernel/net/ipv4/inet_diag.ko", "deps": [], "params": {}},
@@ -1662,16 +1665,14 @@ def module_catalogue(profile):
         "udp_diag": {"path": "kernel/net/ipv4/udp_diag.ko", "deps": ["inet_diag"], "params": {}},
         "dummy": {"path": "kernel/drivers/net/dummy.ko", "deps": [], "params": {"numdummies": ["int", "1"]}},
     }
-    if profile == "vm":
-        del mods["tcp_bbr"]  # a kernel built without it: the "module unavailable" case
     # What the real kernel has built in (it shows in the real /sys/module).
     builtin = {"nf_conntrack": "kernel/net/netfilter/nf_conntrack.ko", "nf_conntrack_ftp": "kernel/net/netfilter/nf_conntrack_ftp.ko",
                "tcp_cubic": "kernel/net/ipv4/tcp_cubic.ko"}
     return {"release": os.uname().release, "modules": mods, "builtin": builtin, "loaded": {}}
 
 
-def init_modules(hdir, profile):
-    cat = module_catalogue(profile)
+def init_modules(hdir):
+    cat = module_catalogue()
     hw = os.path.join(hdir, "hw")
     write_json(os.path.join(hw, "modules.json"), cat)
     with open(os.path.join(hw, "modules.json.lock"), "a"):
@@ -1682,9 +1683,7 @@ def init_modules(hdir, profile):
     os.makedirs(sbin, exist_ok=True)
     for d in (os.path.join(hw, "usr"), os.path.join(hw, "usr", "lib"), os.path.join(hw, "usr", "lib", "modules"), libdir, sbin):
         os.chmod(d, 0o755)
-    with open(os.path.join(libdir, "modules.dep"), "w") as f:
-        for m in cat["modules"].values():
-            f.write("%s:%s\n" % (m["path"], "".join(" " + cat["modules"][d]["path"] for d in m["deps"])))
+    write_modules_dep(hdir, cat)
     with open(os.path.join(libdir, "modules.builtin"), "w") as f:
         f.write("".join(p + "\n" for p in sorted(cat["builtin"].values())))
     me = os.path.abspath(__file__)
@@ -1693,6 +1692,24 @@ def init_modules(hdir, profile):
         with open(path, "w") as f:
             f.write("#!/bin/sh\nexec /usr/bin/python3 -I '%s' %s '%s' \"$@\"\n" % (me, tool, hdir))
         os.chmod(path, 0o755)
+
+
+def write_modules_dep(hdir, cat):
+    with open(os.path.join(hdir, "hw", "usr", "lib", "modules", cat["release"], "modules.dep"), "w") as f:
+        for m in cat["modules"].values():
+            f.write("%s:%s\n" % (m["path"], "".join(" " + cat["modules"][d]["path"] for d in m["deps"])))
+
+
+def cmd_kernel_without(hdir, name):
+    """The host's kernel loses a module, as one built without it: the "module unavailable" case."""
+    with Modules(hdir, write=True) as mods:
+        st = mods.state
+        if name in st["loaded"] or any(name in m["deps"] for m in st["modules"].values()):
+            raise SystemExit("hw.py: %s is loaded or needed by another module" % name)
+        st["modules"].pop(name, None)
+        mods.save()
+        write_modules_dep(hdir, st)
+    return 0
 
 
 class Modules(Nic):
@@ -1713,7 +1730,7 @@ def real_cc():
 
 
 # Congestion controls the real kernel has built in that the lab treats as modules. A host whose
-# catalogue lacks the module (profile "vm") has no such algorithm at all.
+# catalogue lacks the module (hw.py kernel-without) has no such algorithm at all.
 CC_MODULES = {"bbr": "tcp_bbr"}
 
 
@@ -1979,6 +1996,8 @@ def main(argv):
     if len(argv) >= 2 and argv[0] == "ethtool":
         sys.stdout.flush()
         return cmd_ethtool(argv[1], argv[2:])
+    if len(argv) == 3 and argv[0] == "kernel-without":
+        return cmd_kernel_without(argv[1], argv[2])
     if len(argv) >= 2 and argv[0] in ("modprobe", "rmmod", "lsmod"):
         return cmd_module_tool(argv[0], argv[1], argv[2:])
     if len(argv) == 1 and argv[0] == "profiles":
