@@ -10,6 +10,7 @@ Run it inside a lab host (`lab.sh exec DIR h1 -- python3 listen-burst.py ...`): 
 on that host's loopback. Prints the number of connections accepted.
 """
 import argparse
+import resource
 import socket
 import threading
 import time
@@ -23,6 +24,9 @@ def main() -> None:
     parser.add_argument("--accept-per-second", type=int, default=100)
     parser.add_argument("--burst", type=int, default=200)
     args = parser.parse_args()
+    # A large --burst holds that many sockets at once: lift the soft file limit to the hard one.
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     deadline = time.monotonic() + args.seconds
 
     server = socket.socket()
