@@ -4,7 +4,7 @@ import { lowLatencyPlan } from "../low-latency";
 import { HostParts, hostParts } from "../profile/parts";
 import { ProfilePlan, SysctlOverrides, applyOverrides } from "../profile/plan";
 import { sipRouterPlan } from "../sip-router";
-import { Assignment, FleetConfig, HostFactsConfig, InventoryHost, matches } from "./inventory";
+import { Assignment, FleetConfig, HostFactsConfig, InventoryHost, RAW_PARTS, matches } from "./inventory";
 
 /** The facts each profile cannot do without. */
 const REQUIRED_FACTS: Record<string, (keyof HostFactsConfig)[]> = {
@@ -33,6 +33,10 @@ export interface HostAssignment {
     from: string[];
 }
 
+/** The parts besides sysctls; those on a NIC take the host's interface unless they name one. */
+const SPEC_PARTS = RAW_PARTS.filter((p): p is Exclude<(typeof RAW_PARTS)[number], "sysctls"> => p !== "sysctls");
+const ON_INTERFACE = new Set<string>(["nic", "offloads", "irqs"]);
+
 const label = (a: Assignment, i: number) => `assignments[${i}]${a.profile ? ` (${a.profile})` : ""}`;
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -53,10 +57,10 @@ function partsOf(assignment: Assignment, index: number, host: InventoryHost): Pa
         const settings = { ...(parts.sysctls?.settings ?? {}), ...(assignment.sysctls as HostParts["sysctls"]["settings"]) };
         parts.sysctls = { settings, onMissing: facts.missingKeys ?? "skip", persist };
     }
-    for (const part of ["nic", "irqs", "governor"] as const) {
+    for (const part of SPEC_PARTS) {
         const spec = assignment[part];
         if (spec) {
-            const iface = part === "governor" ? {} : { interface: facts.interface };
+            const iface = ON_INTERFACE.has(part) ? { interface: facts.interface } : {};
             (parts as Record<string, unknown>)[part] = { ...iface, persist, ...spec };
         }
     }
@@ -95,7 +99,7 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
             }
             composed.parts.sysctls = { ...(current ?? parts.sysctls), settings };
         }
-        for (const part of ["nic", "irqs", "governor"] as const) {
+        for (const part of SPEC_PARTS) {
             const spec = parts[part];
             if (!spec) {
                 continue;

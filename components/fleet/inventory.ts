@@ -45,6 +45,9 @@ export const hostFactsSchema = z
         persist: z.boolean().optional(),
         // Profile facts
         busyPollMicros: z.number().int().min(0).max(1_000_000).optional(),
+        wakeupLatencyUs: z.number().int().min(1).max(2_000_000_000).optional(),
+        rxQueues: z.number().int().min(1).max(4096).optional(),
+        cpus: z.number().int().min(1).max(8192).optional(),
         linkGbps: z.number().positive().max(1600).optional(),
         rttMs: z.number().positive().max(10_000).optional(),
         jumboFrames: z.boolean().optional(),
@@ -76,6 +79,11 @@ export const hostSchema = z
 /** Matches hosts whose labels (and `name`) have these values; a list means any of them. Empty: every host. */
 export const selectorSchema = z.record(z.string(), z.union([labelValue, z.array(labelValue).min(1)]));
 
+const rawPart = z.record(z.string(), z.unknown()).optional();
+
+/** What an assignment can set without a profile, as HostTuning's parts. */
+export const RAW_PARTS = ["sysctls", "nic", "offloads", "irqs", "governor", "thp", "wakeup"] as const;
+
 export const PROFILE_NAMES = ["low-latency", "high-throughput", "sip-router", "high-connection-rate"] as const;
 
 export const assignmentSchema = z
@@ -85,14 +93,17 @@ export const assignmentSchema = z
         profile: z.enum(PROFILE_NAMES).optional(),
         facts: hostFactsSchema.default({}),
         sysctlOverrides: overrides.optional(),
-        /** Raw resource specs: what SysctlSet's `settings`, NicRingConfig, IrqAffinity and CpuGovernor take. */
+        /** Raw resource specs: SysctlSet's `settings`, and what each other resource takes (less the connection). */
         sysctls: settingsRecord.optional(),
-        nic: z.record(z.string(), z.unknown()).optional(),
-        irqs: z.record(z.string(), z.unknown()).optional(),
-        governor: z.record(z.string(), z.unknown()).optional(),
+        nic: rawPart,
+        offloads: rawPart,
+        irqs: rawPart,
+        governor: rawPart,
+        thp: rawPart,
+        wakeup: rawPart,
     })
     .strict()
-    .refine((a) => a.profile || a.sysctls || a.nic || a.irqs || a.governor, "names a profile or at least one of sysctls, nic, irqs, governor");
+    .refine((a) => a.profile || RAW_PARTS.some((p) => a[p]), `names a profile or at least one of ${RAW_PARTS.join(", ")}`);
 
 const serialStep = z.union([z.number().int().min(1), z.string().regex(/^(100|[1-9]?[0-9])%$/, 'must be a count or a percentage such as "25%"')]);
 

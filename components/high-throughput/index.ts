@@ -17,6 +17,11 @@ export function bufferForPath(linkGbps: number, rttMs: number): { bdpBytes: numb
     return { bdpBytes, buffer };
 }
 
+/** OSG's transmit queue length tiers: 10000 below 40G, 15000-18000 at 40G, 20000-25000 at 100G; the low end of each. */
+export function txqueuelenForLink(linkGbps: number): number {
+    return linkGbps >= 100 ? 20000 : linkGbps >= 40 ? 15000 : 10000;
+}
+
 export interface ThroughputFacts {
     linkGbps: number;
     rttMs: number;
@@ -47,10 +52,13 @@ export function highThroughputPlan(facts: ThroughputFacts): ProfilePlan {
         nic: { rings: { rx: "max", tx: "max" }, coalesce: { adaptiveRx: true, adaptiveTx: true }, sources: ["FD-100G"] },
         irq: { policy: "numaLocal", sources: ["FD-IRQ"] },
         governor: { governor: ["performance"], sources: ["FD-100G", "TUNED"] },
+        queueLength: { txqueuelen: txqueuelenForLink(facts.linkGbps), sources: ["OSG"], note: "OSG's tier for the link speed, its low end" },
+        modules: { value: ["tcp_bbr"], sources: ["OSG", "FD-PACE"], note: "bbr is a module on most distribution kernels: loaded before the congestion control is set" },
         choices: [
             "netdev_max_backlog: sources range from 1000 (kernel) and 2000 (IBM) to 250000-1000000 (ESnet/Mellanox); high-throughput hosts follow ESnet, scaled with the link.",
             "tcp_rmem/tcp_wmem maximum: computed from the declared path instead of OSG's fixed 10G/100G tiers, so a short path does not get 1 GiB buffers.",
-            "net.ipv4.tcp_congestion_control bbr needs the tcp_bbr module (check net.ipv4.tcp_available_congestion_control).",
+            "net.ipv4.tcp_congestion_control bbr needs the tcp_bbr module: a KernelModule loads and persists it first; a host that cannot load it fails the preview, naming the module.",
+            "txqueuelen: OSG gives ranges (15000-18000 at 40G, 20000-25000 at 100G); the low end is taken, as fq paces the queue anyway.",
         ],
         bootOnly: [],
         improves: { value: ["Tcp.RetransSegs", "softnet.time_squeeze", "softnet.dropped", "link.IF.rx_dropped", "link.IF.rx_missed_errors"], sources: ["OSG", "FD-100G", "NETS"] },
@@ -63,7 +71,7 @@ export function highThroughputPlan(facts: ThroughputFacts): ProfilePlan {
 
 export interface HighThroughputProfileArgs extends ProfileHostArgs, ThroughputFacts {}
 
-/** Buffers from the declared link speed and RTT, fq + bbr, rings at max, adaptive coalescing, NUMA-local IRQs. */
+/** Buffers from the declared link speed and RTT, fq + bbr (module loaded first), rings at max, txqueuelen by link speed, adaptive coalescing, NUMA-local IRQs. */
 export class HighThroughputProfile extends TuningProfile {
     constructor(name: string, args: HighThroughputProfileArgs, opts?: pulumi.ComponentResourceOptions) {
         super("linux-tuning:profiles:HighThroughput", name, highThroughputPlan(args), args, opts);

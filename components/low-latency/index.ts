@@ -3,8 +3,12 @@ import { ProfilePlan } from "../profile/plan";
 import { ProfileHostArgs, TuningProfile } from "../profile/tuning-profile";
 
 export interface LowLatencyFacts {
-    /** Leave THP/C-states to the kernel command line; this profile never reboots a host. */
     busyPollMicros?: number;
+    /**
+     * The wake-up latency the application cores may take, in microseconds (their
+     * pm_qos_resume_latency_us): deeper C-states are not entered. Default 3, tuned's.
+     */
+    wakeupLatencyUs?: number;
 }
 
 export function lowLatencyPlan(facts: LowLatencyFacts = {}): ProfilePlan {
@@ -23,11 +27,19 @@ export function lowLatencyPlan(facts: LowLatencyFacts = {}): ProfilePlan {
         nic: { coalesce: { adaptiveRx: false, rxUsecs: 0 }, sources: ["MLNX"] },
         irq: { policy: "numaLocal", sources: ["MLNX", "FD-IRQ"] },
         governor: { governor: ["performance"], energyPerformancePreference: ["performance"], sources: ["TUNED"] },
+        idle: {
+            transparentHugepages: { value: "never", sources: ["TUNED", "MLNX"] },
+            wakeupLatencyUs: {
+                value: facts.wakeupLatencyUs ?? 3,
+                sources: ["TUNED", "CLR"],
+                note: "tuned's force_latency fallback (cstate.id_no_zero:1|3), per application core through sysfs instead of a process holding /dev/cpu_dma_latency",
+            },
+        },
         choices: [
             "vm.stat_interval: tuned (10) and mlnx_tune (30) disagree; 10 is tuned's shipped network-latency value. Override with 30 for fewer vmstat wake-ups.",
             "IRQ placement: NUMA-local cores minus the application cores (mlnx_tune); Red Hat RT also reports success running the application on the IRQ core - set applicationCpus accordingly.",
             "net.ipv4.tcp_low_latency is not set: it has had no effect since Linux 4.14.",
-            "Transparent huge pages (never) and C-state limits are not sysctls and are left to the host's boot configuration.",
+            "C-states: limited at run time on the application cores only (pm_qos_resume_latency_us), so the other cores still save power; without applicationCpus no limit is set. intel_idle.max_cstate= on the kernel command line is the boot-time alternative.",
         ],
         bootOnly: ["skew_tick=1", "nohz_full=<app cpus>", "rcu_nocbs=<app cpus>", "isolcpus=<app cpus>"],
         improves: { value: ["softnet.time_squeeze", "softnet.dropped"], sources: ["TUNED", "NETS"] },
@@ -36,7 +48,7 @@ export function lowLatencyPlan(facts: LowLatencyFacts = {}): ProfilePlan {
 
 export interface LowLatencyProfileArgs extends ProfileHostArgs, LowLatencyFacts {}
 
-/** Busy polling, fast open, performance governor, NUMA-local IRQs off the application cores, coalescing off. */
+/** Busy polling, fast open, THP off, application cores kept out of deep C-states, performance governor, NUMA-local IRQs off them, coalescing off. */
 export class LowLatencyProfile extends TuningProfile {
     constructor(name: string, args: LowLatencyProfileArgs, opts?: pulumi.ComponentResourceOptions) {
         super("linux-tuning:profiles:LowLatency", name, lowLatencyPlan(args), args, opts);

@@ -9,7 +9,7 @@ import { SOURCES, SourceKey } from "./sources";
 export const DOCUMENTED_PLANS: { heading: string; plan: ProfilePlan }[] = [
     { heading: "LowLatencyProfile", plan: lowLatencyPlan() },
     { heading: "HighThroughputProfile (linkGbps: 100, rttMs: 50)", plan: highThroughputPlan({ linkGbps: 100, rttMs: 50 }) },
-    { heading: "SipRouterProfile (memoryGiB: 64)", plan: sipRouterPlan({ memoryGiB: 64 }) },
+    { heading: "SipRouterProfile (memoryGiB: 64, linkGbps: 10, rxQueues: 4, cpus: 16)", plan: sipRouterPlan({ memoryGiB: 64, linkGbps: 10, rxQueues: 4, cpus: 16 }) },
     { heading: "HighConnectionRateProfile (connectionsPerSecond: 50000)", plan: highConnectionRatePlan({ connectionsPerSecond: 50000 }) },
 ];
 
@@ -27,6 +27,23 @@ function table(plan: ProfilePlan): string {
     }
     if (plan.irq) {
         rows.push(`| IRQs (IrqAffinity) | \`${plan.irq.policy}\`, application CPUs excluded, after the NIC | ${cite(plan.irq.sources)} | |`);
+    }
+    if (plan.modules) {
+        rows.push(`| kernel modules (KernelModule) | \`${plan.modules.value.join(", ")}\`, loaded before the sysctls | ${cite(plan.modules.sources)} | ${cell(plan.modules.note ?? "")} |`);
+    }
+    if (plan.queueLength) {
+        rows.push(`| txqueuelen (NicOffloads) | \`${plan.queueLength.txqueuelen}\` | ${cite(plan.queueLength.sources)} | ${cell(plan.queueLength.note ?? "")} |`);
+    }
+    if (plan.steering) {
+        rows.push(`| RPS/RFS (PacketSteering) | RPS spread over the CPUs, \`rps_sock_flow_entries\` ${plan.steering.flowEntries}, per queue entries / queues | ${cite(plan.steering.sources)} | ${cell(plan.steering.note ?? "")} |`);
+    }
+    const thp = plan.idle?.transparentHugepages;
+    if (thp) {
+        rows.push(`| transparent huge pages (TransparentHugepages) | \`${thp.value}\` | ${cite(thp.sources)} | ${cell(thp.note ?? "")} |`);
+    }
+    const wakeup = plan.idle?.wakeupLatencyUs;
+    if (wakeup) {
+        rows.push(`| wake-up latency (CpuWakeupLatency) | \`${wakeup.value}\` µs on the application CPUs | ${cite(wakeup.sources)} | ${cell(wakeup.note ?? "")} |`);
     }
     if (plan.governor) {
         const epp = plan.governor.energyPerformancePreference ? `, EPP ${plan.governor.energyPerformancePreference.join("/")}` : "";

@@ -29,11 +29,15 @@ export interface HostParts {
     nic?: { interface: string; rings?: NonNullable<ProfilePlan["nic"]>["rings"]; coalesce?: NonNullable<ProfilePlan["nic"]>["coalesce"]; onUnsupported: "skip"; persist: boolean };
     irqs?: { interface: string; numaLocal?: boolean; spread?: string; exclude?: string; irqbalance: "ban" | "stop" | "leave"; persist: boolean };
     governor?: { governor: string[]; energyPerformancePreference?: string[]; onUnsupported: "skip" | "fail"; persist: boolean };
+    offloads?: { interface: string; txqueuelen: number; onUnsupported: "skip"; persist: boolean };
+    thp?: { enabled: "never" | "madvise" | "always"; persist: boolean };
+    wakeup?: { cpus: string; latencyUs: number; persist: boolean };
 }
 
 /**
- * A SysctlSet always; where the plan asks for them and the host is described, a NIC config, IRQ
- * affinity on the same interface (NUMA-local or spread, off the application cores), and a governor.
+ * A SysctlSet always; where the plan asks for them and the host is described, a NIC config and
+ * queue length, IRQ affinity on the same interface (NUMA-local or spread, off the application
+ * cores), a governor, THP, and a wake-up latency limit on the application cores.
  */
 export function hostParts(plan: ProfilePlan, facts: HostFacts): HostParts {
     const persist = facts.persist ?? true;
@@ -52,6 +56,15 @@ export function hostParts(plan: ProfilePlan, facts: HostFacts): HostParts {
             onUnsupported: facts.cpuFrequency ?? "skip",
             persist,
         };
+    }
+    if (facts.interface && plan.queueLength) {
+        parts.offloads = { interface: facts.interface, txqueuelen: plan.queueLength.txqueuelen, onUnsupported: "skip", persist };
+    }
+    if (plan.idle?.transparentHugepages) {
+        parts.thp = { enabled: plan.idle.transparentHugepages.value, persist };
+    }
+    if (facts.applicationCpus && plan.idle?.wakeupLatencyUs) {
+        parts.wakeup = { cpus: facts.applicationCpus, latencyUs: plan.idle.wakeupLatencyUs.value, persist };
     }
     return parts;
 }

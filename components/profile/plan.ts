@@ -27,6 +27,27 @@ export interface GovernorPlan {
     sources: SourceKey[];
 }
 
+/** The interface's transmit queue length (NicOffloads). */
+export interface QueueLengthPlan {
+    txqueuelen: number;
+    sources: SourceKey[];
+    note?: string;
+}
+
+/** RPS spread over the CPUs with RFS flow tables (PacketSteering), for NICs with fewer queues than CPUs. */
+export interface SteeringPlan {
+    flowEntries: number;
+    sources: SourceKey[];
+    note?: string;
+}
+
+/** Memory and CPU-idle settings outside sysctl (SysfsSet underneath). */
+export interface IdlePlan {
+    transparentHugepages?: Cited<"never" | "madvise" | "always">;
+    /** Per-CPU wake-up latency limit on the application cores, in microseconds. */
+    wakeupLatencyUs?: Cited<number>;
+}
+
 /** Everything a profile will do to one host, resolved from the declared facts. */
 export interface ProfilePlan {
     profile: string;
@@ -34,6 +55,11 @@ export interface ProfilePlan {
     nic?: NicPlan;
     irq?: IrqPlan;
     governor?: GovernorPlan;
+    queueLength?: QueueLengthPlan;
+    steering?: SteeringPlan;
+    idle?: IdlePlan;
+    /** Kernel modules loaded (and persisted) before the sysctls that need them. */
+    modules?: Cited<string[]>;
     /** Where the sources disagree: what was chosen and why. */
     choices: string[];
     /** Settings that only take effect at boot (kernel command line): documented, not applied. */
@@ -86,7 +112,7 @@ export function composePlans(a: ProfilePlan, b: ProfilePlan, overrides?: SysctlO
             sysctls[key] = { ...existing, sources: [...new Set([...existing.sources, ...setting.sources])] };
         }
     }
-    for (const part of ["nic", "irq", "governor"] as const) {
+    for (const part of ["nic", "irq", "governor", "queueLength", "steering", "idle"] as const) {
         if (a[part] && b[part] && !same({ ...a[part], sources: [] }, { ...b[part], sources: [] })) {
             conflicts.push(`${part}: ${a.profile} and ${b.profile} ask for different ${part} settings`);
         }
@@ -101,12 +127,23 @@ export function composePlans(a: ProfilePlan, b: ProfilePlan, overrides?: SysctlO
             nic: a.nic ?? b.nic,
             irq: a.irq ?? b.irq,
             governor: a.governor ?? b.governor,
+            queueLength: a.queueLength ?? b.queueLength,
+            steering: a.steering ?? b.steering,
+            idle: a.idle ?? b.idle,
+            modules: composeModules(a.modules, b.modules),
             choices: [...a.choices, ...b.choices],
             improves: { value: [...new Set([...a.improves.value, ...b.improves.value])], sources: [...new Set([...a.improves.sources, ...b.improves.sources])] },
             bootOnly: [...new Set([...a.bootOnly, ...b.bootOnly])],
         },
         overrides,
     );
+}
+
+function composeModules(a: Cited<string[]> | undefined, b: Cited<string[]> | undefined): Cited<string[]> | undefined {
+    if (!a || !b) {
+        return a ?? b;
+    }
+    return { value: [...new Set([...a.value, ...b.value])], sources: [...new Set([...a.sources, ...b.sources])] };
 }
 
 /** Plain values for a SysctlSet. */

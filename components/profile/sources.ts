@@ -13,9 +13,11 @@ export const SOURCES = {
     SIPCONF: { title: "Linux tuning for SIP servers", url: "https://github.com/oussamahammami/Linux-Tuning-SIP-Servers" },
     KAM: { title: "Kamailio: TCP tuning notes (doc/tcp_tunning.txt)", url: "https://github.com/kamailio/kamailio/blob/master/doc/tcp_tunning.txt" },
     VOIP1: { title: "Linux tuning for SIP routers, part 1", url: "https://voipmagazine.wordpress.com/" },
+    VOIP4: { title: "Linux tuning for SIP routers, part 4 (queue lengths)", url: "https://voipmagazine.wordpress.com/" },
     MAJEK: { title: "Marek Majkowski: lessons from defending the indefensible (SYN/accept queues)", url: "https://speakerdeck.com/majek04/lessons-from-defending-the-indefensible" },
     NDUDP: { title: "Netdata: UDP receive buffer errors", url: "https://www.netdata.cloud/" },
     KVM: { title: "Linux kernel: /proc/sys/vm", url: "https://docs.kernel.org/admin-guide/sysctl/vm.html" },
+    CLR: { title: "Clear Linux: CPU power and performance (C-state latency limits)", url: "https://www.clearlinux.org/clear-linux-documentation/guides/maintenance/cpu-performance.html" },
     derived: { title: "Derived: arithmetic from the declared facts, explained next to the value", url: "" },
 } as const;
 

@@ -3,6 +3,9 @@ import { CounterEvidence } from "../../provider/counters/resource";
 import { CpuGovernor } from "../../provider/cpu-governor/resource";
 import { IrqAffinity } from "../../provider/irq/resource";
 import { NicRingConfig } from "../../provider/nic/resource";
+import { NicOffloads } from "../../provider/nic-offload/resource";
+import { TransparentHugepages } from "../../provider/thp/resource";
+import { CpuWakeupLatency } from "../../provider/wakeup-latency/resource";
 import { SysctlSet } from "../../provider/sysctl/resource";
 import type { ConnectionArgs } from "../../provider/transport/connection";
 import { HostFacts, hostParts } from "./parts";
@@ -28,7 +31,8 @@ export function watchedCounters(plan: ProfilePlan, iface: string | undefined): s
 
 /**
  * A profile applied to one host: a SysctlSet, and where the profile asks for them and the
- * host is described, a NicRingConfig, an IrqAffinity ordered after it, and a CpuGovernor.
+ * host is described, a NicRingConfig, NicOffloads and an IrqAffinity ordered after it, a
+ * CpuGovernor, TransparentHugepages and a CpuWakeupLatency on the application cores.
  */
 export class TuningProfile extends pulumi.ComponentResource {
     /** The settings this profile resolved to, with sources: visible in `pulumi preview`. */
@@ -37,6 +41,9 @@ export class TuningProfile extends pulumi.ComponentResource {
     public readonly nic?: NicRingConfig;
     public readonly irqs?: IrqAffinity;
     public readonly governor?: CpuGovernor;
+    public readonly offloads?: NicOffloads;
+    public readonly thp?: TransparentHugepages;
+    public readonly wakeup?: CpuWakeupLatency;
     /** Sysctls skipped on this host (absent or read-only). */
     public readonly skipped: pulumi.Output<string[]>;
     /** The counters this profile is meant to improve, before it was applied and now (as of the last refresh). */
@@ -59,11 +66,20 @@ export class TuningProfile extends pulumi.ComponentResource {
         if (parts.nic) {
             this.nic = new NicRingConfig(`${name}-nic`, { connection, ...parts.nic }, child);
         }
+        if (parts.offloads) {
+            this.offloads = new NicOffloads(`${name}-offloads`, { connection, ...parts.offloads }, { ...child, dependsOn: [...child.dependsOn, ...(this.nic ? [this.nic] : [])] });
+        }
         if (parts.irqs) {
             this.irqs = new IrqAffinity(`${name}-irqs`, { connection, nic: this.nic, ...parts.irqs }, child);
         }
         if (parts.governor) {
             this.governor = new CpuGovernor(`${name}-governor`, { connection, ...parts.governor }, child);
+        }
+        if (parts.thp) {
+            this.thp = new TransparentHugepages(`${name}-thp`, { connection, ...parts.thp }, child);
+        }
+        if (parts.wakeup) {
+            this.wakeup = new CpuWakeupLatency(`${name}-wakeup`, { connection, ...parts.wakeup }, child);
         }
         this.registerOutputs({ plan: this.plan, skipped: this.skipped, evidence: this.evidence && { before: this.evidence.before, now: this.evidence.now } });
     }

@@ -11,7 +11,18 @@ export interface SipRouterFacts {
     highAvailabilityVip?: boolean;
     /** SIP listening ports kept out of the ephemeral range. */
     sipPorts?: string;
+    /** The link speed: at 10 Gbit/s and above the transmit queue is lengthened. */
+    linkGbps?: number;
+    /**
+     * The NIC's receive queues and the host's CPUs: with fewer queues than CPUs, RPS spreads
+     * receive processing over the CPUs and RFS steers each flow to its application's CPU.
+     */
+    rxQueues?: number;
+    cpus?: number;
 }
+
+/** docs.kernel.org networking/scaling: 32768 flow entries for a moderately loaded server. */
+const RFS_FLOW_ENTRIES = 32768;
 
 export function sipRouterPlan(facts: SipRouterFacts): ProfilePlan {
     const pages = Math.floor((facts.memoryGiB * 1024 * MIB) / 4096);
@@ -51,10 +62,17 @@ export function sipRouterPlan(facts: SipRouterFacts): ProfilePlan {
             "tcp_timestamps: on (Kamailio) over SIPCONF's off: PAWS and RTT measurement need them.",
             "udp_mem: derived from RAM; SIPCONF's fixed value allows ~73 GiB of UDP buffers.",
             "net.ipv4.tcp_tw_recycle is never set: removed in Linux 4.12 (SIP guides still list it).",
+            "RPS/RFS only when the declared rxQueues are fewer than the declared cpus (SCAL: with a queue per CPU, RSS already spreads the load and RPS only adds inter-processor interrupts).",
         ],
         bootOnly: [],
         improves: { value: ["Udp.RcvbufErrors", "Udp.InErrors"], sources: ["NDUDP", "SIPCONF"] },
     };
+    if (facts.linkGbps !== undefined && facts.linkGbps >= 10) {
+        plan.queueLength = { txqueuelen: 10000, sources: ["VOIP4", "OSG"], note: "VOIP4: longer than 1000 at 10G and above; OSG's 10000 for links below 40G" };
+    }
+    if (facts.rxQueues !== undefined && facts.cpus !== undefined && facts.rxQueues < facts.cpus) {
+        plan.steering = { flowEntries: RFS_FLOW_ENTRIES, sources: ["SCAL"], note: `${facts.rxQueues} receive queues for ${facts.cpus} CPUs: rps_flow_cnt = ${RFS_FLOW_ENTRIES} / queues` };
+    }
     if (facts.highAvailabilityVip) {
         plan.sysctls["net.ipv4.ip_nonlocal_bind"] = { value: 1, sources: ["SIPCONF"] };
     }
@@ -63,7 +81,7 @@ export function sipRouterPlan(facts: SipRouterFacts): ProfilePlan {
 
 export interface SipRouterProfileArgs extends ProfileHostArgs, SipRouterFacts {}
 
-/** Large UDP buffers, backlogs, port range, keepalives; udp_mem from the declared RAM; IRQs one per core. */
+/** Large UDP buffers, backlogs, port range, keepalives; udp_mem from the declared RAM; IRQs one per core; RPS/RFS when queues are fewer than CPUs. */
 export class SipRouterProfile extends TuningProfile {
     constructor(name: string, args: SipRouterProfileArgs, opts?: pulumi.ComponentResourceOptions) {
         super("linux-tuning:profiles:SipRouter", name, sipRouterPlan(args), args, opts);

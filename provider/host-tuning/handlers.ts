@@ -5,6 +5,12 @@ import * as cpuGovernor from "../cpu-governor/handlers";
 import * as irq from "../irq/handlers";
 import * as nic from "../nic/handlers";
 import * as sysctl from "../sysctl/handlers";
+import * as offloads from "../nic-offload/handlers";
+import * as thp from "../thp/handlers";
+import * as wakeup from "../wakeup-latency/handlers";
+import { nicOffloadsInputsSchema } from "../nic-offload/schema";
+import { transparentHugepagesInputsSchema } from "../thp/schema";
+import { cpuWakeupLatencyInputsSchema } from "../wakeup-latency/schema";
 import { sysctlSetInputsSchema } from "../sysctl/schema";
 import { nicRingConfigInputsSchema } from "../nic/schema";
 import { irqAffinityInputsSchema } from "../irq/schema";
@@ -17,7 +23,7 @@ import { droppedParts, partInputs, partRenamed, recordOf, skippedOf, warningsOf,
 import { APPLIED, HostTuningInputs, NOT_ATTEMPTED, PART_ORDER, PartName, PartRecords, hostTuningInputsSchema } from "./schema";
 
 /**
- * One host's tuning as one resource: the parts (sysctls, NIC, IRQs, governor) run through the
+ * One host's tuning as one resource: the parts (sysctls, NIC, IRQs, governor, …) run through the
  * standalone resources' own handlers, in order. A failed apply does not fail the engine run: the
  * part's own transaction has rolled back what it wrote, state records each part as it is on the
  * host, and `status` says `failed: why`. The fleet's wave gate counts it against the budget, and
@@ -34,9 +40,17 @@ interface PartHandlers {
     liveDrift(props: Record<string, unknown>): Promise<string[]>;
 }
 
-const HANDLERS: Record<PartName, PartHandlers> = { sysctls: sysctl, nic, irqs: irq, governor: cpuGovernor };
+const HANDLERS: Record<PartName, PartHandlers> = { sysctls: sysctl, nic, offloads, irqs: irq, governor: cpuGovernor, thp, wakeup };
 
-const PART_SCHEMAS: Record<PartName, z.ZodType> = { sysctls: sysctlSetInputsSchema, nic: nicRingConfigInputsSchema, irqs: irqAffinityInputsSchema, governor: cpuGovernorInputsSchema };
+const PART_SCHEMAS: Record<PartName, z.ZodType> = {
+    sysctls: sysctlSetInputsSchema,
+    nic: nicRingConfigInputsSchema,
+    offloads: nicOffloadsInputsSchema,
+    irqs: irqAffinityInputsSchema,
+    governor: cpuGovernorInputsSchema,
+    thp: transparentHugepagesInputsSchema,
+    wakeup: cpuWakeupLatencyInputsSchema,
+};
 
 const INPUT_FIELDS = ["connection", "resourceName", "owner", "admitted", ...PART_ORDER] as const;
 

@@ -10,12 +10,14 @@ export function partResourceName(resourceName: string, part: PartName): string {
  * The inputs a part's handlers expect, as its standalone resource would send them. The IRQ part
  * follows the NIC part: its interface defaults to the NIC's and the NIC's resolved rings and
  * channels are an input, so a ring or channel change re-applies the affinity (drivers
- * reallocate IRQs and lose it).
+ * reallocate IRQs and lose it). The offloads part's interface defaults to the NIC's too.
  */
 export function partInputs(inputs: HostTuningInputs, part: PartName, connection: unknown, parts: PartRecords): Record<string, unknown> {
     const spec = { ...inputs[part] };
-    if (part === "irqs" && inputs.nic) {
+    if ((part === "irqs" || part === "offloads") && inputs.nic) {
         spec.interface ??= inputs.nic.interface;
+    }
+    if (part === "irqs" && inputs.nic) {
         if (parts.nic) {
             spec.nicState = parts.nic.state.desired;
         }
@@ -38,7 +40,7 @@ export function recordOf(id: string, outs: Record<string, unknown>): PartRecord 
 
 /** A part whose interface changed is a different thing to tune: removed, then created. */
 export function partRenamed(part: PartName, record: PartRecord, news: Record<string, unknown>): boolean {
-    return (part === "nic" || part === "irqs") && record.state.interface !== news.interface;
+    return "interface" in news && record.state.interface !== news.interface;
 }
 
 /** Parts to remove because they are no longer declared, in reverse order of application. */

@@ -4,6 +4,9 @@ import { delegatingProvider } from "../dynamic";
 import type { IrqAffinityArgs } from "../irq/resource";
 import type { NicRingConfigArgs } from "../nic/resource";
 import type { SysctlSetArgs } from "../sysctl/resource";
+import type { NicOffloadsArgs } from "../nic-offload/resource";
+import type { TransparentHugepagesArgs } from "../thp/resource";
+import type { CpuWakeupLatencyArgs } from "../wakeup-latency/resource";
 import { ConnectionArgs, secretConnection } from "../transport/connection";
 import type { PartRecords } from "./schema";
 
@@ -17,12 +20,19 @@ export interface HostTuningArgs {
     irqs?: pulumi.Input<Omit<IrqAffinityArgs, "connection" | "nic">>;
     /** What CpuGovernor would take, without the connection. */
     governor?: pulumi.Input<Omit<CpuGovernorArgs, "connection">>;
+    /** What NicOffloads would take, without the connection; the interface defaults to the NIC part's. */
+    offloads?: pulumi.Input<Omit<NicOffloadsArgs, "connection" | "interface"> & { interface?: string }>;
+    /** What TransparentHugepages would take, without the connection. */
+    thp?: pulumi.Input<Omit<TransparentHugepagesArgs, "connection">>;
+    /** What CpuWakeupLatency would take, without the connection. */
+    wakeup?: pulumi.Input<Omit<CpuWakeupLatencyArgs, "connection">>;
     /** False holds the host untouched (an earlier wave's gate did not pass). Default true. */
     admitted?: pulumi.Input<boolean>;
 }
 
 /**
- * Everything tuned on one host, applied in order (sysctls, NIC, IRQs, governor) with the same
+ * Everything tuned on one host, applied in order (sysctls, NIC, offloads, IRQs, governor, THP,
+ * wake-up latency) with the same
  * guarantees as the standalone resources. A failed apply is recorded, not thrown: `status` is
  * `failed: why`, state holds each part as it is on the host, and the next `up` retries. This is
  * what lets a fleet's wave proceed under a failure budget; use the standalone resources when a

@@ -2,12 +2,13 @@ import { z } from "zod";
 import { optionalConnectionSchema } from "../transport/connection";
 
 /** The parts of a host's tuning, in the order they are applied (and removed in reverse). */
-export const PART_ORDER = ["sysctls", "nic", "irqs", "governor"] as const;
+export const PART_ORDER = ["sysctls", "nic", "offloads", "irqs", "governor", "thp", "wakeup"] as const;
 export type PartName = (typeof PART_ORDER)[number];
 
 /**
- * A part holds the inputs of the standalone resource (SysctlSet, NicRingConfig, IrqAffinity,
- * CpuGovernor) without `connection`; each part is validated by that resource's own check.
+ * A part holds the inputs of the standalone resource (SysctlSet, NicRingConfig, NicOffloads,
+ * IrqAffinity, CpuGovernor, TransparentHugepages, CpuWakeupLatency) without `connection`; each
+ * part is validated by that resource's own check.
  */
 const partSpec = z.record(z.string(), z.unknown());
 
@@ -23,6 +24,9 @@ export const hostTuningInputsSchema = z
         nic: partSpec.optional(),
         irqs: partSpec.optional(),
         governor: partSpec.optional(),
+        offloads: partSpec.optional(),
+        thp: partSpec.optional(),
+        wakeup: partSpec.optional(),
     })
     .strict();
 

@@ -25,8 +25,13 @@ function hostState(lab: Lab, host: LabHost, keys: string[]): Record<string, stri
     state.coalesce = onHost(lab, host, ["ethtool", "-c", "eth1"]);
     state.irqs = onHost(lab, host, ["sh", "-c", "for i in 102 103 104 105; do cat /proc/irq/$i/smp_affinity_list; done"]);
     state.governors = onHost(lab, host, ["sh", "-c", "cat /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor"]);
+    state.thp = cat(lab, host, "/sys/kernel/mm/transparent_hugepage/enabled");
+    state.wakeup = onHost(lab, host, ["sh", "-c", "cat /sys/devices/system/cpu/cpu*/power/pm_qos_resume_latency_us"]);
+    state.txqueuelen = cat(lab, host, "/sys/class/net/eth1/tx_queue_len");
     return state;
 }
+
+const cat = (lab: Lab, host: LabHost, file: string) => onHost(lab, host, ["cat", file]).trim();
 
 
 describe("profiles through the real engine on a lab host", function () {
@@ -44,14 +49,29 @@ describe("profiles through the real engine on a lab host", function () {
         }
     });
 
-    const cases: { name: string; make: (lab: Lab, host: LabHost) => TuningProfile }[] = [
-        { name: "low-latency", make: (lab, host) => new LowLatencyProfile("p", { connection: connectionTo(lab, host), interface: "eth1", applicationCpus: "2-3" }) },
-        { name: "high-throughput", make: (lab, host) => new HighThroughputProfile("p", { connection: connectionTo(lab, host), interface: "eth1", linkGbps: 10, rttMs: 20 }) },
+    /** Beyond sysctls, what each profile sets on the host, read there. */
+    const cases: { name: string; make: (lab: Lab, host: LabHost) => TuningProfile; verify?: (lab: Lab, host: LabHost) => void }[] = [
+        {
+            name: "low-latency",
+            make: (lab, host) => new LowLatencyProfile("p", { connection: connectionTo(lab, host), interface: "eth1", applicationCpus: "2-3" }),
+            verify: (lab, host) => {
+                assert.equal(cat(lab, host, "/sys/kernel/mm/transparent_hugepage/enabled"), "always madvise [never]");
+                for (const cpu of [2, 3]) {
+                    assert.equal(cat(lab, host, `/sys/devices/system/cpu/cpu${cpu}/power/pm_qos_resume_latency_us`), "3", `cpu${cpu}`);
+                }
+                assert.equal(cat(lab, host, "/sys/devices/system/cpu/cpu0/power/pm_qos_resume_latency_us"), "0", "cores other than the application's keep their C-states");
+            },
+        },
+        {
+            name: "high-throughput",
+            make: (lab, host) => new HighThroughputProfile("p", { connection: connectionTo(lab, host), interface: "eth1", linkGbps: 10, rttMs: 20 }),
+            verify: (lab, host) => assert.equal(cat(lab, host, "/sys/class/net/eth1/tx_queue_len"), "10000"),
+        },
         { name: "sip-router", make: (lab, host) => new SipRouterProfile("p", { connection: connectionTo(lab, host), interface: "eth1", memoryGiB: 8 }) },
         { name: "high-connection-rate", make: (lab, host) => new HighConnectionRateProfile("p", { connection: connectionTo(lab, host), connectionsPerSecond: 100000, acceptStallMs: 200 }) },
     ];
 
-    for (const { name, make } of cases) {
+    for (const { name, make, verify } of cases) {
         it(`${name}: up applies it (global-only keys skipped and shown), preview is clean, destroy restores the host`, async function () {
             let profile: TuningProfile | undefined;
             const stack = await labStack(`profile-${name}`, async () => {
@@ -83,13 +103,14 @@ describe("profiles through the real engine on a lab host", function () {
             if (skipped.length > 0) {
                 assert.match(up.text(), /skipped .*absent or read-only on this host/);
             }
+            verify?.(lab, host);
             const preview = await stack.preview();
             assert.deepEqual(Object.keys(preview.changeSummary).sort(), ["same"], JSON.stringify(preview.changeSummary));
             await stack.destroy();
         });
     }
 
-    it("restores the host exactly: sysctls, rings, coalescing, IRQ affinity and governors", async function () {
+    it("restores the host exactly: sysctls, rings, coalescing, IRQ affinity, governors, THP, wake-up latency and queue length", async function () {
         const keys = [...new Set([...Object.keys(lowLatencyPlan().sysctls), ...Object.keys(highConnectionRatePlan({ connectionsPerSecond: 1 }).sysctls), "net.ipv4.tcp_rmem", "net.core.somaxconn"])];
         const before = hostState(lab, host, keys);
         const stack = await labStack("profile-restore", async () => {
@@ -107,6 +128,7 @@ describe("profiles through the real engine on a lab host", function () {
         assert.equal(during["net.ipv4.tcp_rmem"], "4096 65536 8388608", "the override is applied");
         assert.match(during.coalesce, /Adaptive RX: off/);
         assert.doesNotMatch(during.irqs, /^0$/m, "no IRQ on the application core");
+        assert.equal(during.thp, "always madvise [never]");
         await stack.destroy();
         assert.deepEqual(hostState(lab, host, keys), before);
     });

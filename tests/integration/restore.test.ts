@@ -10,8 +10,8 @@ import { collect } from "./support";
  * Everything the resources can touch on a host, one line per item: every file, directory and
  * symlink under /etc (type, mode, owner, and content hash or link target — so a directory left
  * behind or a file with one byte changed shows), the NIC's rings, channels and coalescing, the
- * affinity of eth1's queue IRQs, each CPU's governor and EPP, irqbalance's command line, and the
- * per-namespace sysctls.
+ * affinity of eth1's queue IRQs, each CPU's governor, EPP and wake-up latency, THP, eth1's offloads,
+ * queue length and RPS/RFS/XPS, irqbalance's command line, and the per-namespace sysctls.
  */
 const STATE_SCRIPT = String.raw`
 find /etc -xdev \( -type f -o -type d -o -type l \) -printf 'etc %y %m %U:%G %p -> %l\n' | sort
@@ -21,6 +21,11 @@ for i in $(ls /sys/class/net/eth1/device/msi_irqs); do printf 'irq %s %s\n' "$i"
 for c in /sys/devices/system/cpu/cpu[0-9]*/cpufreq; do
   for f in scaling_governor energy_performance_preference; do [ -e "$c/$f" ] && printf '%s/%s %s\n' "$c" "$f" "$(cat "$c/$f")"; done
 done
+for f in enabled defrag; do printf 'thp %s %s\n' "$f" "$(cat /sys/kernel/mm/transparent_hugepage/$f)"; done
+for c in /sys/devices/system/cpu/cpu[0-9]*/power/pm_qos_resume_latency_us; do printf '%s %s\n' "$c" "$(cat "$c")"; done
+printf 'eth1 tx_queue_len %s\n' "$(cat /sys/class/net/eth1/tx_queue_len)"
+ethtool -k eth1 | sed 's/^/ethtool -k: /'
+for q in /sys/class/net/eth1/queues/*/rps_cpus /sys/class/net/eth1/queues/*/rps_flow_cnt /sys/class/net/eth1/queues/*/xps_cpus; do [ -r "$q" ] && printf '%s %s\n' "$q" "$(cat "$q" 2>&1)"; done
 p=$(pidof irqbalance | cut -d' ' -f1); if [ -n "$p" ]; then printf 'irqbalance %s\n' "$(tr '\0' ' ' < "/proc/$p/cmdline")"; else echo 'irqbalance not running'; fi
 sysctl -a -r '^net\.(core|ipv4\.(tcp|udp|ip_local))' 2>/dev/null | sed 's/^/sysctl /'
 `;

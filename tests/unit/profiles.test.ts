@@ -65,6 +65,30 @@ describe("profile plans", function () {
         assert.deepEqual(sysctlValues(highConnectionRatePlan({ connectionsPerSecond: 10_000_000 }))["net.core.somaxconn"], { atLeast: 65535 });
     });
 
+    it("lengthens the transmit queue by OSG's link-speed tiers and loads tcp_bbr for bbr", function () {
+        const tiers: [number, number][] = [[1, 10000], [25, 10000], [40, 15000], [99, 15000], [100, 20000], [400, 20000]];
+        for (const [gbps, expected] of tiers) {
+            assert.equal(highThroughputPlan({ linkGbps: gbps, rttMs: 10 }).queueLength?.txqueuelen, expected, `${gbps} Gbit/s`);
+        }
+        const plan = highThroughputPlan({ linkGbps: 10, rttMs: 10 });
+        assert.equal(sysctlValues(plan)["net.ipv4.tcp_congestion_control"], "bbr");
+        assert.deepEqual(plan.modules?.value, ["tcp_bbr"]);
+    });
+
+    it("gives a SIP router RPS/RFS only with fewer receive queues than CPUs, and a long queue from 10G", function () {
+        assert.equal(sipRouterPlan({ memoryGiB: 8 }).steering, undefined);
+        assert.equal(sipRouterPlan({ memoryGiB: 8, rxQueues: 8, cpus: 8 }).steering, undefined);
+        assert.equal(sipRouterPlan({ memoryGiB: 8, rxQueues: 2, cpus: 8 }).steering?.flowEntries, 32768);
+        assert.equal(sipRouterPlan({ memoryGiB: 8, linkGbps: 1 }).queueLength, undefined);
+        assert.equal(sipRouterPlan({ memoryGiB: 8, linkGbps: 10 }).queueLength?.txqueuelen, 10000);
+    });
+
+    it("turns THP off and limits the application cores' wake-up latency for low latency", function () {
+        assert.equal(lowLatencyPlan().idle?.transparentHugepages?.value, "never");
+        assert.equal(lowLatencyPlan().idle?.wakeupLatencyUs?.value, 3);
+        assert.equal(lowLatencyPlan({ wakeupLatencyUs: 20 }).idle?.wakeupLatencyUs?.value, 20);
+    });
+
     it("never emits removed or no-op keys, cites a known source for every value, and passes SysctlSet's check", function () {
         for (const plan of [lowLatencyPlan(), highThroughputPlan({ linkGbps: 25, rttMs: 10 }), sipRouterPlan({ memoryGiB: 32, highAvailabilityVip: true }), highConnectionRatePlan({ connectionsPerSecond: 5000 })]) {
             assert.ok(!("net.ipv4.tcp_tw_recycle" in plan.sysctls));
@@ -90,6 +114,14 @@ describe("profile overrides and composition", function () {
         assert.equal(plan.profile, "low-latency+high-connection-rate");
         assert.equal(sysctlValues(plan)["net.core.busy_poll"], 50);
         assert.deepEqual(sysctlValues(plan)["net.core.somaxconn"], { atLeast: 4096 });
+    });
+
+    it("loads the modules of both profiles and refuses two queue lengths", function () {
+        const latency = { ...lowLatencyPlan(), modules: { value: ["tcp_bbr"], sources: ["OSG" as const] }, queueLength: { txqueuelen: 10000, sources: ["OSG" as const] } };
+        const api = { ...highConnectionRatePlan({ connectionsPerSecond: 100 }), modules: { value: ["tcp_bbr", "nf_conntrack"], sources: ["IPS" as const] } };
+        assert.deepEqual(composePlans(latency, api).modules?.value, ["tcp_bbr", "nf_conntrack"]);
+        const longer = { ...api, queueLength: { txqueuelen: 20000, sources: ["OSG" as const] } };
+        assert.throws(() => composePlans(latency, longer), (e: Error) => e instanceof ProfileConflictError && /queueLength: low-latency and high-connection-rate/.test(e.message));
     });
 
     it("reports every conflict instead of resolving it, unless an override decides", function () {
