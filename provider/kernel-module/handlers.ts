@@ -69,9 +69,6 @@ async function apply(raw: Record<string, unknown>, previous?: ModuleRecord) {
             record.loadedByUs[name] = [...new Set([...(record.loadedByUs[name] ?? []), ...added])];
         }
     }
-    for (const dropped of Object.keys(previous?.loadedByUs ?? {}).filter((n) => !(n in record.originals))) {
-        delete record.loadedByUs[dropped];
-    }
     if (record.managedFiles && outcome?.createdDirs.length) {
         record.managedFiles = withCreatedDirs(record.managedFiles, outcome.createdDirs);
     }
