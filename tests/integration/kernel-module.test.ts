@@ -118,6 +118,20 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         assert.match(await expectFailure(bad.preview()), /modules\[0\] value .* has a problem: must be a kernel module name/);
     });
 
+    it("a load the kernel refuses unloads what the operation loaded and writes no file", async function () {
+        const stack = await labStack("kernel-module-rollback", async () => {
+            new KernelModule("bad", { connection: connectionTo(lab, server), modules: ["udp_diag", { name: "dummy", parameters: { numdummies: "many" } }] });
+        });
+        try {
+            const message = await expectFailure(stack.up());
+            assert.match(message, /dummy: modprobe: ERROR: could not insert 'dummy': Invalid argument\. Every module this operation had loaded was unloaded again; no file was written\./);
+            assert.deepEqual(loadedOn(lab, server), []);
+            assert.equal(fileOn(lab, server, "/etc/modules-load.d/pulumi-bad.conf"), null);
+        } finally {
+            await stack.destroy().catch(() => undefined);
+        }
+    });
+
     describe("a SysctlSet that needs a module", function () {
         const cc = "net.ipv4.tcp_congestion_control";
 
