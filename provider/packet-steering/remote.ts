@@ -9,10 +9,13 @@ export async function readSteering(transport: Transport, inputs: PacketSteeringI
     return { snapshot, view: viewOf(inputs, snapshot) };
 }
 
-/** "/sys/class/net/eth1/queues/rx-0/rps_cpus" → "eth1 rx-0/rps_cpus", for the kernel's refusals. */
+/** "/sys/class/net/eth1/queues/rx-0/rps_cpus" → "eth1 rx-0/rps_cpus", a sysctl by its key, for the kernel's refusals. */
 export function describeSteeringPath(path: string): string {
-    const match = /^\/sys\/class\/net\/([^/]+)\/queues\/(.+)$/.exec(path);
-    return match ? `${match[1]} ${match[2]}` : path.replace(/^\/proc\/sys\//, "").replace(/\//g, ".");
+    const queue = /^\/sys\/class\/net\/([^/]+)\/queues\/(.+)$/.exec(path);
+    if (queue) {
+        return `${queue[1]} ${queue[2]}`;
+    }
+    return path.startsWith("/proc/sys/") ? path.slice("/proc/sys/".length).replace(/\//g, ".") : path;
 }
 
 /**

@@ -110,6 +110,28 @@ describe("PacketSteering through the real engine on a lab host (RPS, RFS, XPS)",
         });
     });
 
+    it("the lab's masks refuse as the kernel does: CPUs past the emulated 4, and what is not hex", function () {
+        const write = (value: string) => onHost(lab, host, ["sh", "-c", `printf '%s\\n' "$1" | tee ${Q}/rx-0/rps_cpus 2>&1 >/dev/null || true`, "sh", value]);
+        assert.match(write("1f"), /Value too large for defined data type/);
+        assert.match(write("zz"), /Invalid argument/);
+        assert.equal(queues()["rx-0/rps_cpus"], "0");
+    });
+
+    it("a failed apply rolls back every value it wrote and names what failed", async function () {
+        // /etc/udev/rules.d as a plain file: the rule, written after the values, cannot be.
+        onHost(lab, host, ["sh", "-c", "mkdir -p /etc/udev && { [ ! -e /etc/udev/rules.d ] || mv /etc/udev/rules.d /etc/udev/.rules.d.aside; } && printf x > /etc/udev/rules.d"]);
+        try {
+            const s = await labStack("steering-rollback", async () => {
+                new PacketSteering("steer", { connection: connectionTo(lab, host), interface: "eth1", rps: { cpus: "1-3" }, xps: { cpus: "2" } });
+            });
+            const message = await expectFailure(s.up());
+            assert.match(message, /\/etc\/udev\/rules\.d\/90-pulumi-steering-steer\.rules: .*Everything this operation had already changed was restored/);
+            assert.deepEqual(queues(), { "rx-0/rps_cpus": "0", "rx-0/rps_flow_cnt": "0", "tx-0/xps_cpus": "0" });
+        } finally {
+            onHost(lab, host, ["sh", "-c", "rm -f /etc/udev/rules.d && { [ ! -e /etc/udev/.rules.d.aside ] || mv /etc/udev/.rules.d.aside /etc/udev/rules.d; }"]);
+        }
+    });
+
     it("masks follow a channel change made by NicRingConfig in the same up", async function () {
         assert.equal(channels(), "1/1");
         const etcBefore = etc();

@@ -72,6 +72,7 @@ describe("PacketSteering masks", function () {
     it("names a refused file by interface and queue", function () {
         assert.equal(describeSteeringPath(`${Q}/rx-3/rps_cpus`), "eth1 rx-3/rps_cpus");
         assert.equal(describeSteeringPath("/proc/sys/net/core/rps_sock_flow_entries"), FLOW_ENTRIES);
+        assert.equal(describeSteeringPath("/etc/udev/rules.d/90-pulumi-steering-st.rules"), "/etc/udev/rules.d/90-pulumi-steering-st.rules");
     });
 });
 
