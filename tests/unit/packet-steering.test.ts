@@ -170,6 +170,10 @@ describe("PacketSteering plan", function () {
         assert.deepEqual(restore.writes, [{ path: `${Q}/tx-0/xps_cpus`, value: "0" }]);
         assert.deepEqual(restore.files.write, [{ path: RULE, content: "# the admin's own\n" }]);
         assert.deepEqual(planSteeringRestore(first.record, view(), snapshot(written), "eth1", false, TARGET).writes, []);
+        const unpersisted = planSteering(inputs({ xps: { spread: "0-1" }, persist: false }), view({ values: { ...view().values, "tx-1/xps_cpus": "2" } }), snapshot(written), RULE, TARGET, first.record);
+        assert.deepEqual(unpersisted.files.write, [{ path: RULE, content: "# the admin's own\n" }], "persist: false puts the rule back as it was");
+        assert.equal(unpersisted.record.ruleFile, undefined);
+        assert.deepEqual(unpersisted.record.managedFiles?.originals, {});
     });
 
     it("renders a udev rule per queue, and the global table on the interface", function () {
