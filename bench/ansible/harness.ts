@@ -5,7 +5,7 @@
 // sshd (PID 1 of each host, every session a descendant) sit in one more cgroup, so host CPU is
 // what the sessions cost inside the hosts. SSH connections come from each sshd's log.
 import { execFile, execFileSync } from "child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, symlinkSync, writeFileSync } from "fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, symlinkSync, writeFileSync } from "fs";
 import { cpus, loadavg, release, tmpdir, totalmem } from "os";
 import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
@@ -43,14 +43,21 @@ export interface BenchPlan {
     /** Host counts and rounds per count. */
     sizes: { n: number; rounds: number }[];
     tools: (n: number) => Tool[];
-    /** Epoch ms after which nothing new starts; what is left is recorded as not measured. */
+    /**
+     * Epoch ms by which the plan must end: a tool's round does not start when the same round at the
+     * previous size, scaled by the host count, would run past it; it is recorded as not measured.
+     */
     deadline?: number;
     log?: (line: string) => void;
+    /** Called after each size with the result so far (to keep partial results). */
+    progress?: (result: BenchResult) => void;
 }
 
 export interface BenchResult {
     date: string;
     machine: Record<string, string | number>;
+    /** Host CPU of one bare `ssh host true` per host (OpenSSH client), by host count: the floor of any remote operation. */
+    sshFloorMs: Record<number, number>;
     measurements: Measurement[];
     notMeasured: NotMeasured[];
 }
@@ -104,6 +111,17 @@ function fleetUp(n: number, dir: string): Fleet {
     const hosts = labs.flatMap((lab) => lab.hosts.map((host) => ({ lab, host })));
     const knownHosts = path.join(dir, `known_hosts-${n}`);
     writeFileSync(knownHosts, labs.map((lab) => readFileSync(lab.knownHostsPath, "utf8")).join(""));
+    // The lab hosts share this machine's /root, whose .bashrc starts pyenv: ~100 ms of CPU in every
+    // SSH session. Each host gets a /root of its own with Debian's default .bashrc, as a fresh host
+    // has, and an empty /var/lib/pulumi-linux-tuning: the lab's /var/lib shows this machine's through,
+    // ledgers of a SysctlSet run on the machine itself included.
+    for (const { lab, host } of hosts) {
+        const home = path.join(dir, `root-${lab.id}-${host.name}`);
+        mkdirSync(path.join(home, "var-lib-plt"), { recursive: true, mode: 0o700 });
+        copyFileSync("/etc/skel/.bashrc", path.join(home, ".bashrc"));
+        const script = 'mkdir -p /var/lib/pulumi-linux-tuning && mount --bind "$1/var-lib-plt" /var/lib/pulumi-linux-tuning && mount --bind "$1" /root';
+        onHost(lab, host, ["sh", "-c", script, "sh", home]);
+    }
     const hostsCgroup = cgroupNew(`hosts-${n}`);
     for (const { host } of hosts) writeFileSync(path.join(hostsCgroup, "cgroup.procs"), String(host.sshdPid));
     return { labs, hosts, knownHosts, hostsCgroup };
@@ -112,6 +130,14 @@ function fleetUp(n: number, dir: string): Fleet {
 function fleetDown(fleet: Fleet): void {
     for (const lab of fleet.labs) labDown(lab);
     cgroupRemove(fleet.hostsCgroup);
+}
+
+function sshFloor(fleet: Fleet): number {
+    const before = cgroupUsage(fleet.hostsCgroup);
+    for (const { lab, host } of fleet.hosts) {
+        execFileSync("ssh", ["-F", "/dev/null", "-o", "BatchMode=yes", "-o", `UserKnownHostsFile=${fleet.knownHosts}`, "-i", lab.privateKeyPath, "-p", String(host.port), `root@${host.address}`, "true"]);
+    }
+    return (cgroupUsage(fleet.hostsCgroup) - before) / 1e6 / fleet.hosts.length;
 }
 
 const connections = (fleet: Fleet) => fleet.hosts.map(({ lab, host }) => sshConnectionCount(lab, host));
@@ -251,7 +277,7 @@ function ansibleRunner(fleet: Fleet, dir: string, tuned: boolean): Runner {
 export async function runBench(plan: BenchPlan): Promise<BenchResult> {
     const log = plan.log ?? ((line: string) => console.error(line));
     const dir = mkdtempSync(path.join(tmpdir(), "plt-bench-"));
-    const result: BenchResult = { date: new Date().toISOString(), machine: machine(), measurements: [], notMeasured: [] };
+    const result: BenchResult = { date: new Date().toISOString(), machine: machine(), sshFloorMs: {}, measurements: [], notMeasured: [] };
     for (const { n, rounds } of plan.sizes) {
         const tools = plan.tools(n);
         if (plan.deadline && Date.now() > plan.deadline) {
@@ -260,13 +286,19 @@ export async function runBench(plan: BenchPlan): Promise<BenchResult> {
         }
         const fleet = fleetUp(n, dir);
         try {
+            result.sshFloorMs[n] = sshFloor(fleet);
             const runners = new Map<Tool, Runner>();
             for (const tool of tools) runners.set(tool, tool === "ours" ? await oursRunner(fleet, dir) : ansibleRunner(fleet, dir, tool === "ansible-tuned"));
             const done = new Map<Tool, number>(tools.map((t) => [t, 0]));
+            const skipped = new Map<Tool, string>();
             for (let round = 0; round < rounds; round++) {
                 for (let i = 0; i < tools.length; i++) {
                     const tool = tools[(round + i) % tools.length];
-                    if (plan.deadline && Date.now() > plan.deadline) continue;
+                    const late = plan.deadline ? lateBy(result, tool, n, plan.deadline) : undefined;
+                    if (late) {
+                        skipped.set(tool, late);
+                        continue;
+                    }
                     const run = runners.get(tool)!;
                     for (const op of tool === "ours" ? (["apply", "drift-check", "preview"] as const) : (["apply", "drift-check"] as const)) {
                         const sample = await run(op);
@@ -278,12 +310,25 @@ export async function runBench(plan: BenchPlan): Promise<BenchResult> {
                     done.set(tool, done.get(tool)! + 1);
                 }
             }
-            for (const [tool, count] of done) if (count < rounds) result.notMeasured.push({ n, tool, reason: `out of time: ${count} of ${rounds} rounds done` });
+            for (const [tool, count] of done) if (count < rounds) result.notMeasured.push({ n, tool, reason: `${count} of ${rounds} rounds done: ${skipped.get(tool)}` });
         } finally {
             fleetDown(fleet);
         }
+        plan.progress?.(result);
     }
     return result;
+}
+
+/** Why a round of `tool` at `n` hosts would end after the deadline, from its last round at a smaller size; undefined if it fits. */
+function lateBy(result: BenchResult, tool: Tool, n: number, deadline: number): string | undefined {
+    const left = (deadline - Date.now()) / 60_000;
+    if (left <= 0) return "out of time";
+    const last = result.measurements.filter((m) => m.tool === tool && m.n <= n);
+    if (last.length === 0) return undefined;
+    const prev = last[last.length - 1];
+    const roundS = last.filter((m) => m.n === prev.n && m.round === prev.round).reduce((sum, m) => sum + m.wallS, 0);
+    const estimate = (roundS * n) / prev.n / 60;
+    return estimate > left ? `out of time: a round here would take about ${estimate.toFixed(0)} min (its ${prev.n}-host round took ${(roundS / 60).toFixed(1)} min, scaled by the host count), ${left.toFixed(0)} min were left` : undefined;
 }
 
 function machine(): Record<string, string | number> {

@@ -34,6 +34,7 @@ describe("bench against Ansible: smoke", function () {
             assert.ok(m.controllerCpuS > 0 && m.hostCpuS > 0 && m.peakRssMB > 0, `${what}: ${JSON.stringify(m)}`);
         }
         assert.ok(result.measurements.filter((m) => m.tool === "ours").every((m) => m.controllerSetupCpuS! > 0 && m.controllerSetupCpuS! < m.controllerCpuS));
+        assert.ok(result.sshFloorMs[2] > 0, `ssh floor ${JSON.stringify(result.sshFloorMs)}`);
     });
 
     it("summarizes into medians and a table per operation, with the machine", function () {
