@@ -70,6 +70,9 @@ export function markdown(result: BenchResult, rows: SummaryRow[]): string {
             .join(", ")}. Started ${result.date}.`,
         "",
         "Medians, (min–max) over the runs; CPU in CPU-seconds or milliseconds of CPU.",
+        `Floor: one bare \`ssh host true\` costs each host ${Object.entries(result.sshFloorMs)
+            .map(([n, ms]) => `${ms.toFixed(1)} ms (${n} hosts)`)
+            .join(", ")} of CPU.`,
     ];
     for (const op of Object.keys(OP_TITLE) as Op[]) {
         const mine = rows.filter((r) => r.op === op).sort((a, b) => a.n - b.n || a.tool.localeCompare(b.tool));
