@@ -205,7 +205,7 @@ export function desiredFor(inputs: PacketSteeringInputs, view: SteeringView, tar
         const count = String(flowCountPerQueue(inputs.rfs.flowEntries, view.rx.length));
         for (const q of view.rx) {
             if (view.values[`${q}/rps_flow_cnt`] === undefined) {
-                fail("rfs", `${inputs.interface} has no readable ${q}/rps_flow_cnt (a kernel without CONFIG_RFS_ACCEL/CONFIG_RPS)`);
+                fail("rfs", `${inputs.interface} has no readable ${q}/rps_flow_cnt (a kernel without CONFIG_RPS)`);
             }
             values[`${q}/rps_flow_cnt`] = count;
         }
