@@ -18,7 +18,7 @@ import { sampleHost } from "../provider/counters/sample";
 import { closeAllConnections, connectionSchema, transportFor } from "../provider/transport";
 import type { Transport } from "../provider/transport";
 import { labStack } from "../tests/integration/engine";
-import { Lab, LabHost, connectionTo, labDown, labUp, listenBurst, sysctlOn } from "../tests/integration/lab";
+import { Lab, LabHost, connectionTo, labDown, labUp, listenBurst, onHost, sysctlOn } from "../tests/integration/lab";
 
 const run = promisify(execFile);
 const LAB_SCRIPT = path.resolve(__dirname, "../tests/lab/lab.sh");
@@ -305,6 +305,7 @@ export async function runEffect(options: EffectOptions): Promise<{ result: Effec
             } else if (row === "hcr") {
                 rows.push(await rounds(hcrRow(lab!, lab!.hosts[0], options.quick), options.rounds));
             } else if (row === "throughput") {
+                lab!.hosts.slice(1).forEach((h) => machineCongestionControl(lab!, h));
                 const line = await delayLine(lab!.hosts[1], lab!.hosts[2]);
                 try {
                     rows.push(await rounds(throughputRow(lab!, lab!.hosts[1], lab!.hosts[2], options.quick), options.rounds));
@@ -334,6 +335,16 @@ export async function runEffect(options: EffectOptions): Promise<{ result: Effec
     writeFileSync(`${base}.json`, JSON.stringify(result, null, 2) + "\n");
     writeFileSync(`${base}.md`, markdown(result));
     return { result, files: [`${base}.json`, `${base}.md`] };
+}
+
+/**
+ * A new netns starts with the machine's congestion control; the lab boots its hosts on reno
+ * instead (it treats bbr as the module tcp_bbr, not loaded). Give a host the machine's again, so
+ * "defaults" are this machine's defaults.
+ */
+function machineCongestionControl(lab: Lab, host: LabHost): void {
+    const cc = readFileSync("/proc/sys/net/ipv4/tcp_congestion_control", "utf8").trim();
+    onHost(lab, host, ["sh", "-c", 'modprobe "tcp_$1" 2>/dev/null; sysctl -q -w net.ipv4.tcp_congestion_control="$1"', "sh", cc]);
 }
 
 /** The delay line between two lab hosts; resolves once both TUN ends are up. */
