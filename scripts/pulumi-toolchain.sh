@@ -18,11 +18,17 @@ write_shim() {
   mkdir -p "$bin_dir"
   cat > "$bin_dir/pulumi-resource-pulumi-nodejs" <<'SHIM'
 #!/usr/bin/env bash
-entry="$(node -e 'process.stdout.write(require.resolve("@pulumi/pulumi/cmd/dynamic-provider/index.js", {paths: [process.cwd()]}))' 2>/dev/null)" || {
-  echo "pulumi-resource-pulumi-nodejs: @pulumi/pulumi is not installed under $PWD (run npm ci)" >&2
-  exit 1
-}
-exec node "$entry" "$@"
+# Node's lookup (node_modules here, then in each parent), without a node process of its own:
+# one provider start is one node start.
+d=$PWD
+while :; do
+  entry=$d/node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js
+  [[ -f $entry ]] && exec node "$entry" "$@"
+  [[ -n $d ]] || break
+  d=${d%/*}
+done
+echo "pulumi-resource-pulumi-nodejs: @pulumi/pulumi is not installed under $PWD (run npm ci)" >&2
+exit 1
 SHIM
   chmod +x "$bin_dir/pulumi-resource-pulumi-nodejs"
 }

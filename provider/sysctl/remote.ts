@@ -10,30 +10,54 @@ import { LEDGER_DIR, Ledger, parseLedgerLines } from "./ledger";
 
 const SYSCTL_CONF_FILES = "/etc/sysctl.conf /etc/sysctl.d/*.conf /run/sysctl.d/*.conf /usr/local/lib/sysctl.d/*.conf /usr/lib/sysctl.d/*.conf";
 
+// $1 with tabs and newlines as spaces, into $flat, without a fork: split by IFS in the function's own parameters.
+const FLAT = "flat() { local IFS='\t\n'; set -f; set -- $1; set +f; IFS=' '; flat=$*; }";
+
+// A drift check runs this on every host, so it forks a fixed handful of processes, none per key:
+// one awk reads every key (a /proc/sys file must be read in one read(2): a shell's byte-wise
+// `read` gets only the first byte), one awk lists the other sysctl files' lines and the ledgers.
+// mawk stops at a read error (net.ipv6.conf.*.stable_secret unset: EIO), so then, and only then,
+// each key is read again on its own with cat, which names the error.
 const READ_PROGRAM = `
 own=$1; shift
-flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
+${FLAT}
 # Only root's view tells a read-only key: every /proc/sys file is read-only to other users.
 root=; [ "$(id -u)" = 0 ] && root=1
-for p in "$@"; do
+n=$#
+for p do
   f=/proc/sys/$p
-  if [ ! -e "$f" ]; then printf 'missing\\t%s\\n' "$p"; continue; fi
-  if [ -n "$root" ] && [ ! -w "$f" ] && [ -r "$f" ]; then printf 'readonly\\t%s\\t%s\\n' "$p" "$(flat "$(cat "$f" 2>/dev/null)")"; continue; fi
-  if v=$(cat "$f" 2>&1); then printf 'value\\t%s\\t%s\\n' "$p" "$(flat "$v")"
-  else printf 'unreadable\\t%s\\t%s\\n' "$p" "$(flat "$v")"; fi
+  if [ ! -e "$f" ]; then printf 'missing\\t%s\\n' "$p"
+  elif [ -n "$root" ] && [ ! -w "$f" ] && [ -r "$f" ]; then set -- "$@" "readonly/$p"
+  else set -- "$@" "value/$p"; fi
 done
+shift $n
+if ! out=$(awk 'BEGIN {
+  for (i = 1; i < ARGC; i++) {
+    s = index(ARGV[i], "/"); f = "/proc/sys/" substr(ARGV[i], s + 1); v = ""; j = 0
+    while ((r = (getline line < f)) > 0) v = v (j++ ? " " : "") line
+    if (r < 0) exit 1
+    close(f); gsub(/\\t/, " ", v)
+    printf "%s\\t%s\\t%s\\n", substr(ARGV[i], 1, s - 1), substr(ARGV[i], s + 1), v
+  }
+}' "$@" 2>/dev/null); then
+  out=
+  for a do
+    p=\${a#*/} f=/proc/sys/\${a#*/}
+    if v=$(cat "$f" 2>&1); then flat "$v"; printf '%s\\t%s\\t%s\\n' "\${a%%/*}" "$p" "$flat"
+    else flat "$v"; printf 'unreadable\\t%s\\t%s\\n' "$p" "$flat"; fi
+  done
+fi
+[ -n "$out" ] && printf '%s\\n' "$out"
 if [ "$own" != - ]; then
   if [ -f "$own" ]; then printf 'own\\t%s\\n' "$(base64 -w0 < "$own")"; else printf 'own-absent\\n'; fi
 fi
-for f in ${SYSCTL_CONF_FILES}; do
-  [ -f "$f" ] && [ "$f" != "$own" ] || continue
-  grep -e '=' "$f" 2>/dev/null | grep -v -e '^[[:space:]]*[#;]' | while IFS= read -r line; do
-    printf 'conf\\t%s\\t%s\\n' "$f" "$(flat "$line")"
-  done
+set --
+for f in ${SYSCTL_CONF_FILES} ${LEDGER_DIR}/*.ledger; do
+  [ -f "$f" ] && [ -r "$f" ] && [ "$f" != "$own" ] && set -- "$@" "$f"
 done
-for f in ${LEDGER_DIR}/*.ledger; do
-  [ -f "$f" ] && awk -v f="$f" '{ print "ledger\\t" f "\\t" $0 }' "$f"
-done
+[ $# -gt 0 ] && awk -v ledgers="${LEDGER_DIR}/" '
+  index(FILENAME, ledgers) == 1 { print "ledger\\t" FILENAME "\\t" $0; next }
+  /=/ && !/^[[:space:]]*[#;]/ { gsub(/[\\t]/, " "); print "conf\\t" FILENAME "\\t" $0 }' "$@"
 exit 0
 `;
 
@@ -41,7 +65,7 @@ const APPLY_PROGRAM = `
 ledger=$1 record=$2 takeover=$3 file=$4 content=$5 stale=$6; shift 6
 [ "$(id -u)" = 0 ] || { printf 'not-root\\t%s\\n' "$(id -un)"; exit 0; }
 n=0
-flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
+${FLAT}
 rollback() {
   while [ "$n" -gt 0 ]; do
     eval "k=\\$key_$n v=\\$old_$n"
@@ -59,7 +83,7 @@ tidy() {
   rmdir "${LEDGER_DIR}" 2>/dev/null && rmdir "${LEDGER_DIR.slice(0, LEDGER_DIR.lastIndexOf("/"))}" 2>/dev/null
   return 0
 }
-fail() { rollback; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
+fail() { rollback; flat "$2"; printf 'failed\\t%s\\t%s\\n' "$1" "$flat"; exit 0; }
 created=
 if [ "$ledger" != - ]; then
   mkdir -p "${LEDGER_DIR}" && chmod 0700 "${LEDGER_DIR}" 2>/dev/null
@@ -93,7 +117,8 @@ while [ $# -ge 2 ]; do
   err=$(sysctl -q -w "$k=$v" 2>&1 >/dev/null); rc=$?
   if [ $rc -ne 0 ] || [ -n "$err" ]; then fail "$k" "$err"; fi
   now=$(cat "/proc/sys/$k" 2>&1)
-  printf 'set\\t%s\\t%s\\t%s\\n' "$k" "$(flat "$old")" "$(flat "$now")"
+  flat "$old"; was=$flat; flat "$now"
+  printf 'set\\t%s\\t%s\\t%s\\n' "$k" "$was" "$flat"
 done
 if [ "$file" != - ]; then
   dir=\${file%/*}
