@@ -35,7 +35,7 @@ export interface HostAssignment {
 
 /** The parts besides sysctls; those on a NIC take the host's interface unless they name one. */
 const SPEC_PARTS = RAW_PARTS.filter((p): p is Exclude<(typeof RAW_PARTS)[number], "sysctls"> => p !== "sysctls");
-const ON_INTERFACE = new Set<string>(["nic", "offloads", "irqs"]);
+const ON_INTERFACE = new Set<string>(["nic", "offloads", "steering", "irqs"]);
 
 const label = (a: Assignment, i: number) => `assignments[${i}]${a.profile ? ` (${a.profile})` : ""}`;
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);

@@ -82,7 +82,7 @@ export const selectorSchema = z.record(z.string(), z.union([labelValue, z.array(
 const rawPart = z.record(z.string(), z.unknown()).optional();
 
 /** What an assignment can set without a profile, as HostTuning's parts. */
-export const RAW_PARTS = ["sysctls", "nic", "offloads", "irqs", "governor", "thp", "wakeup"] as const;
+export const RAW_PARTS = ["modules", "sysctls", "nic", "offloads", "steering", "irqs", "governor", "thp", "wakeup"] as const;
 
 export const PROFILE_NAMES = ["low-latency", "high-throughput", "sip-router", "high-connection-rate"] as const;
 
@@ -95,8 +95,10 @@ export const assignmentSchema = z
         sysctlOverrides: overrides.optional(),
         /** Raw resource specs: SysctlSet's `settings`, and what each other resource takes (less the connection). */
         sysctls: settingsRecord.optional(),
+        modules: rawPart,
         nic: rawPart,
         offloads: rawPart,
+        steering: rawPart,
         irqs: rawPart,
         governor: rawPart,
         thp: rawPart,

@@ -29,15 +29,18 @@ export interface HostParts {
     nic?: { interface: string; rings?: NonNullable<ProfilePlan["nic"]>["rings"]; coalesce?: NonNullable<ProfilePlan["nic"]>["coalesce"]; onUnsupported: "skip"; persist: boolean };
     irqs?: { interface: string; numaLocal?: boolean; spread?: string; exclude?: string; irqbalance: "ban" | "stop" | "leave"; persist: boolean };
     governor?: { governor: string[]; energyPerformancePreference?: string[]; onUnsupported: "skip" | "fail"; persist: boolean };
+    modules?: { modules: string[]; persist: boolean };
     offloads?: { interface: string; txqueuelen: number; onUnsupported: "skip"; persist: boolean };
+    steering?: { interface: string; rps: { cpus: string; exclude?: string }; rfs: { flowEntries: number }; onMissing: "skip"; persist: boolean };
     thp?: { enabled: "never" | "madvise" | "always"; persist: boolean };
     wakeup?: { cpus: string; latencyUs: number; persist: boolean };
 }
 
 /**
- * A SysctlSet always; where the plan asks for them and the host is described, a NIC config and
- * queue length, IRQ affinity on the same interface (NUMA-local or spread, off the application
- * cores), a governor, THP, and a wake-up latency limit on the application cores.
+ * A SysctlSet always, after the kernel modules it needs; where the plan asks for them and the
+ * host is described, a NIC config and queue length, RPS/RFS and IRQ affinity on the same
+ * interface (off the application cores), a governor, THP, and a wake-up latency limit on the
+ * application cores.
  */
 export function hostParts(plan: ProfilePlan, facts: HostFacts): HostParts {
     const persist = facts.persist ?? true;
@@ -56,6 +59,15 @@ export function hostParts(plan: ProfilePlan, facts: HostFacts): HostParts {
             onUnsupported: facts.cpuFrequency ?? "skip",
             persist,
         };
+    }
+    if (plan.modules) {
+        parts.modules = { modules: plan.modules.value, persist };
+    }
+    if (facts.interface && plan.steering) {
+        // RFS steers each flow to its application's CPU whatever the RPS set; RPS itself, like
+        // the IRQs, stays off the application cores. The flow table is global: skipped in a container.
+        const rps = { cpus: EVERY_CPU, ...(facts.applicationCpus ? { exclude: facts.applicationCpus } : {}) };
+        parts.steering = { interface: facts.interface, rps, rfs: { flowEntries: plan.steering.flowEntries }, onMissing: "skip", persist };
     }
     if (facts.interface && plan.queueLength) {
         parts.offloads = { interface: facts.interface, txqueuelen: plan.queueLength.txqueuelen, onUnsupported: "skip", persist };

@@ -4,6 +4,8 @@ import { CpuGovernor } from "../../provider/cpu-governor/resource";
 import { IrqAffinity } from "../../provider/irq/resource";
 import { NicRingConfig } from "../../provider/nic/resource";
 import { NicOffloads } from "../../provider/nic-offload/resource";
+import { KernelModule } from "../../provider/kernel-module/resource";
+import { PacketSteering } from "../../provider/packet-steering/resource";
 import { TransparentHugepages } from "../../provider/thp/resource";
 import { CpuWakeupLatency } from "../../provider/wakeup-latency/resource";
 import { SysctlSet } from "../../provider/sysctl/resource";
@@ -30,9 +32,10 @@ export function watchedCounters(plan: ProfilePlan, iface: string | undefined): s
 }
 
 /**
- * A profile applied to one host: a SysctlSet, and where the profile asks for them and the
- * host is described, a NicRingConfig, NicOffloads and an IrqAffinity ordered after it, a
- * CpuGovernor, TransparentHugepages and a CpuWakeupLatency on the application cores.
+ * A profile applied to one host: a SysctlSet after the KernelModules it needs, and where the
+ * profile asks for them and the host is described, a NicRingConfig with NicOffloads,
+ * PacketSteering and an IrqAffinity ordered after it, a CpuGovernor, TransparentHugepages and
+ * a CpuWakeupLatency on the application cores.
  */
 export class TuningProfile extends pulumi.ComponentResource {
     /** The settings this profile resolved to, with sources: visible in `pulumi preview`. */
@@ -41,7 +44,9 @@ export class TuningProfile extends pulumi.ComponentResource {
     public readonly nic?: NicRingConfig;
     public readonly irqs?: IrqAffinity;
     public readonly governor?: CpuGovernor;
+    public readonly modules?: KernelModule;
     public readonly offloads?: NicOffloads;
+    public readonly steering?: PacketSteering;
     public readonly thp?: TransparentHugepages;
     public readonly wakeup?: CpuWakeupLatency;
     /** Sysctls skipped on this host (absent or read-only). */
@@ -61,13 +66,19 @@ export class TuningProfile extends pulumi.ComponentResource {
         // The baseline is taken before anything is written.
         const child = { parent: this, dependsOn: this.evidence ? [this.evidence] : [] };
 
-        this.sysctls = new SysctlSet(`${name}-sysctls`, { connection, ...parts.sysctls }, child);
+        if (parts.modules) {
+            this.modules = new KernelModule(`${name}-modules`, { connection, ...parts.modules }, child);
+        }
+        this.sysctls = new SysctlSet(`${name}-sysctls`, { connection, ...parts.sysctls, modules: this.modules?.names }, child);
         this.skipped = this.sysctls.skipped;
         if (parts.nic) {
             this.nic = new NicRingConfig(`${name}-nic`, { connection, ...parts.nic }, child);
         }
         if (parts.offloads) {
             this.offloads = new NicOffloads(`${name}-offloads`, { connection, ...parts.offloads }, { ...child, dependsOn: [...child.dependsOn, ...(this.nic ? [this.nic] : [])] });
+        }
+        if (parts.steering) {
+            this.steering = new PacketSteering(`${name}-steering`, { connection, nic: this.nic, ...parts.steering }, child);
         }
         if (parts.irqs) {
             this.irqs = new IrqAffinity(`${name}-irqs`, { connection, nic: this.nic, ...parts.irqs }, child);

@@ -6,6 +6,10 @@ import * as irq from "../irq/handlers";
 import * as nic from "../nic/handlers";
 import * as sysctl from "../sysctl/handlers";
 import * as offloads from "../nic-offload/handlers";
+import * as modules from "../kernel-module/handlers";
+import * as steering from "../packet-steering/handlers";
+import { kernelModuleInputsSchema } from "../kernel-module/schema";
+import { packetSteeringInputsSchema } from "../packet-steering/schema";
 import * as thp from "../thp/handlers";
 import * as wakeup from "../wakeup-latency/handlers";
 import { nicOffloadsInputsSchema } from "../nic-offload/schema";
@@ -40,10 +44,12 @@ interface PartHandlers {
     liveDrift(props: Record<string, unknown>): Promise<string[]>;
 }
 
-const HANDLERS: Record<PartName, PartHandlers> = { sysctls: sysctl, nic, offloads, irqs: irq, governor: cpuGovernor, thp, wakeup };
+const HANDLERS: Record<PartName, PartHandlers> = { modules, sysctls: sysctl, nic, offloads, steering, irqs: irq, governor: cpuGovernor, thp, wakeup };
 
 const PART_SCHEMAS: Record<PartName, z.ZodType> = {
+    modules: kernelModuleInputsSchema,
     sysctls: sysctlSetInputsSchema,
+    steering: packetSteeringInputsSchema,
     nic: nicRingConfigInputsSchema,
     offloads: nicOffloadsInputsSchema,
     irqs: irqAffinityInputsSchema,

@@ -1,3 +1,4 @@
+import { normaliseModuleName } from "../kernel-module/schema";
 import type { Connection } from "../transport/connection";
 import { HostTuningInputs, PART_ORDER, PartName, PartRecord, PartRecords } from "./schema";
 
@@ -10,20 +11,36 @@ export function partResourceName(resourceName: string, part: PartName): string {
  * The inputs a part's handlers expect, as its standalone resource would send them. The IRQ part
  * follows the NIC part: its interface defaults to the NIC's and the NIC's resolved rings and
  * channels are an input, so a ring or channel change re-applies the affinity (drivers
- * reallocate IRQs and lose it). The offloads part's interface defaults to the NIC's too.
+ * reallocate IRQs and lose it). Packet steering follows the NIC the same way (channel changes
+ * create and remove queues); the offloads part's interface defaults to the NIC's too. The
+ * sysctls part relies on the modules part's modules: its check takes them as loaded.
  */
 export function partInputs(inputs: HostTuningInputs, part: PartName, connection: unknown, parts: PartRecords): Record<string, unknown> {
     const spec = { ...inputs[part] };
-    if ((part === "irqs" || part === "offloads") && inputs.nic) {
+    if ((part === "irqs" || part === "offloads" || part === "steering") && inputs.nic) {
         spec.interface ??= inputs.nic.interface;
     }
-    if (part === "irqs" && inputs.nic) {
+    if ((part === "irqs" || part === "steering") && inputs.nic) {
         if (parts.nic) {
             spec.nicState = parts.nic.state.desired;
         }
     }
+    if (part === "sysctls" && inputs.modules) {
+        spec.modules = [...new Set([...((spec.modules as string[] | undefined) ?? []), ...moduleNames(inputs.modules.modules)])];
+    }
     const owner = part === "sysctls" && inputs.owner ? { owner: `${inputs.owner}-${part}` } : {};
     return { ...spec, ...owner, connection, resourceName: partResourceName(inputs.resourceName, part) };
+}
+
+/** The names of a KernelModule's `modules` input, as the kernel writes them. */
+function moduleNames(modules: unknown): string[] {
+    if (!Array.isArray(modules)) {
+        return [];
+    }
+    return modules.flatMap((m) => {
+        const name = typeof m === "string" ? m : (m as { name?: unknown })?.name;
+        return typeof name === "string" ? [normaliseModuleName(name)] : [];
+    });
 }
 
 /** A recorded part as its handlers expect the old state: the connection put back. */

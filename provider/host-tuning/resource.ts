@@ -5,6 +5,8 @@ import type { IrqAffinityArgs } from "../irq/resource";
 import type { NicRingConfigArgs } from "../nic/resource";
 import type { SysctlSetArgs } from "../sysctl/resource";
 import type { NicOffloadsArgs } from "../nic-offload/resource";
+import type { KernelModuleArgs } from "../kernel-module/resource";
+import type { PacketSteeringArgs } from "../packet-steering/resource";
 import type { TransparentHugepagesArgs } from "../thp/resource";
 import type { CpuWakeupLatencyArgs } from "../wakeup-latency/resource";
 import { ConnectionArgs, secretConnection } from "../transport/connection";
@@ -12,6 +14,8 @@ import type { PartRecords } from "./schema";
 
 export interface HostTuningArgs {
     connection?: pulumi.Input<ConnectionArgs>;
+    /** What KernelModule would take, without the connection: loaded first, and the sysctls part relies on them. */
+    modules?: pulumi.Input<Omit<KernelModuleArgs, "connection">>;
     /** What SysctlSet would take, without the connection. */
     sysctls?: pulumi.Input<Omit<SysctlSetArgs, "connection">>;
     /** What NicRingConfig would take, without the connection. */
@@ -22,6 +26,8 @@ export interface HostTuningArgs {
     governor?: pulumi.Input<Omit<CpuGovernorArgs, "connection">>;
     /** What NicOffloads would take, without the connection; the interface defaults to the NIC part's. */
     offloads?: pulumi.Input<Omit<NicOffloadsArgs, "connection" | "interface"> & { interface?: string }>;
+    /** What PacketSteering would take, without the connection or `nic` (the NIC part is used). */
+    steering?: pulumi.Input<Omit<PacketSteeringArgs, "connection" | "nic">>;
     /** What TransparentHugepages would take, without the connection. */
     thp?: pulumi.Input<Omit<TransparentHugepagesArgs, "connection">>;
     /** What CpuWakeupLatency would take, without the connection. */
@@ -31,8 +37,8 @@ export interface HostTuningArgs {
 }
 
 /**
- * Everything tuned on one host, applied in order (sysctls, NIC, offloads, IRQs, governor, THP,
- * wake-up latency) with the same
+ * Everything tuned on one host, applied in order (modules, sysctls, NIC, offloads, packet
+ * steering, IRQs, governor, THP, wake-up latency) with the same
  * guarantees as the standalone resources. A failed apply is recorded, not thrown: `status` is
  * `failed: why`, state holds each part as it is on the host, and the next `up` retries. This is
  * what lets a fleet's wave proceed under a failure budget; use the standalone resources when a

@@ -2,13 +2,13 @@ import { z } from "zod";
 import { optionalConnectionSchema } from "../transport/connection";
 
 /** The parts of a host's tuning, in the order they are applied (and removed in reverse). */
-export const PART_ORDER = ["sysctls", "nic", "offloads", "irqs", "governor", "thp", "wakeup"] as const;
+export const PART_ORDER = ["modules", "sysctls", "nic", "offloads", "steering", "irqs", "governor", "thp", "wakeup"] as const;
 export type PartName = (typeof PART_ORDER)[number];
 
 /**
- * A part holds the inputs of the standalone resource (SysctlSet, NicRingConfig, NicOffloads,
- * IrqAffinity, CpuGovernor, TransparentHugepages, CpuWakeupLatency) without `connection`; each
- * part is validated by that resource's own check.
+ * A part holds the inputs of the standalone resource (KernelModule, SysctlSet, NicRingConfig,
+ * NicOffloads, PacketSteering, IrqAffinity, CpuGovernor, TransparentHugepages, CpuWakeupLatency)
+ * without `connection`; each part is validated by that resource's own check.
  */
 const partSpec = z.record(z.string(), z.unknown());
 
@@ -24,7 +24,9 @@ export const hostTuningInputsSchema = z
         nic: partSpec.optional(),
         irqs: partSpec.optional(),
         governor: partSpec.optional(),
+        modules: partSpec.optional(),
         offloads: partSpec.optional(),
+        steering: partSpec.optional(),
         thp: partSpec.optional(),
         wakeup: partSpec.optional(),
     })

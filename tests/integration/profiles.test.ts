@@ -65,7 +65,25 @@ describe("profiles through the real engine on a lab host", function () {
         {
             name: "high-throughput",
             make: (lab, host) => new HighThroughputProfile("p", { connection: connectionTo(lab, host), interface: "eth1", linkGbps: 10, rttMs: 20 }),
-            verify: (lab, host) => assert.equal(cat(lab, host, "/sys/class/net/eth1/tx_queue_len"), "10000"),
+            verify: (lab, host) => {
+                assert.equal(cat(lab, host, "/sys/class/net/eth1/tx_queue_len"), "10000");
+                assert.ok(onHost(lab, host, ["lsmod"]).split("\n").some((l) => l.startsWith("tcp_bbr ")), "tcp_bbr loaded before bbr was set");
+                assert.equal(sysctlOn(lab, host, "net.ipv4.tcp_congestion_control"), "bbr");
+            },
+        },
+        {
+            name: "sip-router-rps-10g",
+            make: (lab, host) => new SipRouterProfile("p", { connection: connectionTo(lab, host), interface: "eth1", memoryGiB: 8, linkGbps: 10, rxQueues: 1, cpus: 4, applicationCpus: "3" }),
+            verify: (lab, host) => {
+                assert.equal(cat(lab, host, "/sys/class/net/eth1/tx_queue_len"), "10000");
+                const queues = onHost(lab, host, ["ls", "/sys/class/net/eth1/queues"]).split(/\s+/).filter((q) => q.startsWith("rx-"));
+                assert.ok(queues.length > 0);
+                for (const q of queues) {
+                    assert.equal(Number.parseInt(cat(lab, host, `/sys/class/net/eth1/queues/${q}/rps_cpus`).replace(/,/g, ""), 16) & 0b1000, 0, `${q}: RPS off the application core`);
+                    assert.notEqual(Number.parseInt(cat(lab, host, `/sys/class/net/eth1/queues/${q}/rps_cpus`).replace(/,/g, ""), 16), 0, `${q}: RPS on`);
+                    assert.equal(cat(lab, host, `/sys/class/net/eth1/queues/${q}/rps_flow_cnt`), String(32768 / queues.length), q);
+                }
+            },
         },
         { name: "sip-router", make: (lab, host) => new SipRouterProfile("p", { connection: connectionTo(lab, host), interface: "eth1", memoryGiB: 8 }) },
         { name: "high-connection-rate", make: (lab, host) => new HighConnectionRateProfile("p", { connection: connectionTo(lab, host), connectionsPerSecond: 100000, acceptStallMs: 200 }) },

@@ -61,7 +61,7 @@ describe("destroy gives the host back byte for byte (/etc, NIC, IRQs, CPUs)", fu
 
     async function upAndDestroy(name: string, program: PulumiFn, whileApplied: (applied: string[], before: string[]) => void): Promise<void> {
         const before = hostState(lab, host);
-        const stack = await labStack(`restore-${name}`, program);
+        const stack = await labStack(`restore-${name.replace(/[^A-Za-z0-9_.-]/g, "-")}`, program);
         await stack.up();
         const applied = hostState(lab, host);
         await stack.destroy();
@@ -130,6 +130,7 @@ describe("destroy gives the host back byte for byte (/etc, NIC, IRQs, CPUs)", fu
         ["LowLatencyProfile", (lab, host) => new LowLatencyProfile("p", { connection: connectionTo(lab, host), interface: "eth1", applicationCpus: "3", evidence: false })],
         ["HighThroughputProfile", (lab, host) => new HighThroughputProfile("p", { connection: connectionTo(lab, host), interface: "eth1", linkGbps: 10, rttMs: 20, evidence: false })],
         ["SipRouterProfile", (lab, host) => new SipRouterProfile("p", { connection: connectionTo(lab, host), interface: "eth1", memoryGiB: 8, evidence: false })],
+        ["SipRouterProfile with RPS/RFS and a long queue", (lab, host) => new SipRouterProfile("p", { connection: connectionTo(lab, host), interface: "eth1", memoryGiB: 8, linkGbps: 10, rxQueues: 1, cpus: 4, evidence: false })],
         ["HighConnectionRateProfile", (lab, host) => new HighConnectionRateProfile("p", { connection: connectionTo(lab, host), interface: "eth1", connectionsPerSecond: 100000, acceptStallMs: 200, evidence: false })],
     ];
     for (const [name, make] of profiles) {
