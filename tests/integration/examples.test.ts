@@ -71,7 +71,8 @@ describe("examples run against lab hosts", function () {
             dir: "fleet-sip-router",
             // Global-only keys (rmem_max, netdev_max_backlog, fs.file-max) are absent or read-only
             // in a lab host's namespace: the profile skips them and lists them per host.
-            config: (lab) => ({ hosts: { value: inventory(lab.hosts, () => ({ facts: { interface: "eth1" } })) }, memoryGiB: { value: "8" }, sshPrivateKey: key(lab) }),
+            // One receive queue for four CPUs at 10G: RPS/RFS and a long transmit queue as well.
+            config: (lab) => ({ hosts: { value: inventory(lab.hosts, () => ({ facts: { interface: "eth1", linkGbps: 10, rxQueues: 1, cpus: 4 } })) }, memoryGiB: { value: "8" }, sshPrivateKey: key(lab) }),
             touches: everyHost("net.ipv4.ip_local_reserved_ports", "5060-5061"),
             outputs: (out) => {
                 const waves = out.waveSummaries as { hosts: string[]; passed: boolean }[];
@@ -86,6 +87,7 @@ describe("examples run against lab hosts", function () {
                     assert.equal(records[name].status, "applied", name);
                     assert.equal(records[name].check?.output, "5060 is reserved (5060-5061)");
                     assert.ok(records[name].skipped.includes("net.core.netdev_max_backlog"), `${name} skipped the global-only key`);
+                    assert.ok(records[name].skipped.some((s) => /^steering: .*rps_sock_flow_entries/.test(s)), `${name} set RPS/RFS per queue and skipped the machine's flow table: ${records[name].skipped}`);
                 }
             },
         },
