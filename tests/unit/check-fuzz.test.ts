@@ -6,6 +6,11 @@ import * as irq from "../../provider/irq/handlers";
 import * as nic from "../../provider/nic/handlers";
 import * as steering from "../../provider/packet-steering/handlers";
 import * as sysctl from "../../provider/sysctl/handlers";
+import * as offloads from "../../provider/nic-offload/handlers";
+import * as modules from "../../provider/kernel-module/handlers";
+import * as sysfs from "../../provider/sysfs/handlers";
+import * as thp from "../../provider/thp/handlers";
+import * as wakeup from "../../provider/wakeup-latency/handlers";
 
 /**
  * Property: whatever a user writes, an input that check refuses never opens a connection to the
@@ -72,6 +77,23 @@ describe("check fuzz: nothing refused ever opens a connection", function () {
         const policy = fc.oneof(fc.record({ cpus: nasty }), fc.record({ spread: nasty }), fc.record({ numaLocal: fc.oneof(fc.boolean(), nasty) }), fc.record({ cpus: fc.constant("0"), exclude: nasty }));
         const part = fc.record({ rps: policy, xps: policy, rfs: fc.record({ flowEntries: fc.oneof(nasty, fc.integer()) }) }, { requiredKeys: [] });
         await fc.assert(fc.asyncProperty(fc.oneof(fc.constant("eth1"), nasty), part, async (iface, parts) => refusedWithoutContact(steering.check, { interface: iface, ...parts })), { numRuns: 150 });
+    });
+
+    it("NicOffloads features and queue length", async function () {
+        const features = fc.dictionary(fc.oneof(fc.constantFrom("gro", "rx-gro", "tso", "lro; reboot", "$(id)", "GRO"), fc.string({ maxLength: 20 })), fc.oneof(fc.boolean(), nasty), { maxKeys: 3 });
+        await fc.assert(fc.asyncProperty(fc.oneof(fc.constant("eth1"), nasty), features, fc.oneof(fc.constant(undefined), nasty), async (iface, f, txqueuelen) => refusedWithoutContact(offloads.check, { interface: iface, features: f, ...(txqueuelen === undefined ? {} : { txqueuelen }) })), { numRuns: 120 });
+    });
+
+    it("KernelModule names and parameters", async function () {
+        const spec = fc.oneof(nasty, fc.record({ name: fc.oneof(fc.constantFrom("tcp_bbr", "tcp-bbr", "a b", "x;y"), nasty), parameters: fc.dictionary(fc.string({ maxLength: 12 }), nasty, { maxKeys: 2 }) }, { requiredKeys: ["name"] }));
+        await fc.assert(fc.asyncProperty(fc.oneof(nasty, fc.array(spec, { maxLength: 3 })), async (list) => refusedWithoutContact(modules.check, { modules: list })), { numRuns: 120 });
+    });
+
+    it("SysfsSet paths and values, THP words, wake-up latencies", async function () {
+        const path = fc.oneof(fc.constantFrom("/sys/kernel/mm/transparent_hugepage/enabled", "/sys/../etc/passwd", "/sys/kernel/*/enabled", "/proc/sys/vm/swappiness", "/sys/a b", "/sys/x;reboot"), fc.string({ maxLength: 40 }));
+        await fc.assert(fc.asyncProperty(fc.dictionary(path, nasty, { maxKeys: 3 }), async (settings) => refusedWithoutContact(sysfs.check, { settings })), { numRuns: 120 });
+        await fc.assert(fc.asyncProperty(fc.oneof(fc.constant(undefined), nasty), fc.oneof(fc.constant(undefined), nasty), async (enabled, defrag) => refusedWithoutContact(thp.check, { enabled, defrag })), { numRuns: 80 });
+        await fc.assert(fc.asyncProperty(nasty, fc.oneof(nasty, fc.constant("n/a")), async (cpus, latencyUs) => refusedWithoutContact(wakeup.check, { cpus, latencyUs })), { numRuns: 80 });
     });
 
     it("CpuGovernor and NicRingConfig fields", async function () {
