@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { delegatingProvider } from "../dynamic";
+import { withinEngineLimits } from "../input-size";
 import { ConnectionArgs, secretConnection } from "../transport/connection";
 
 export interface CpuGovernorArgs {
@@ -38,7 +39,7 @@ export class CpuGovernor extends pulumi.dynamic.Resource {
         super(
             delegatingProvider("cpu-governor/handlers"),
             name,
-            {
+            withinEngineLimits("CpuGovernor", name, {
                 ...args,
                 connection: secretConnection(args.connection),
                 resourceName: name,
@@ -52,7 +53,7 @@ export class CpuGovernor extends pulumi.dynamic.Resource {
                 unitStatus: undefined,
                 hostId: undefined,
                 warnings: undefined,
-            },
+            }),
             opts,
             "linux-tuning",
             "CpuGovernor",

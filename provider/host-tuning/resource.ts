@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { CpuGovernorArgs } from "../cpu-governor/resource";
 import { delegatingProvider } from "../dynamic";
+import { withinEngineLimits } from "../input-size";
 import type { IrqAffinityArgs } from "../irq/resource";
 import type { NicRingConfigArgs } from "../nic/resource";
 import type { SysctlSetArgs } from "../sysctl/resource";
@@ -61,7 +62,7 @@ export class HostTuning extends pulumi.dynamic.Resource {
         super(
             delegatingProvider("host-tuning/handlers"),
             name,
-            {
+            withinEngineLimits("HostTuning", name, {
                 ...args,
                 connection: secretConnection(args.connection),
                 resourceName: name,
@@ -73,7 +74,7 @@ export class HostTuning extends pulumi.dynamic.Resource {
                 warnings: undefined,
                 hostId: undefined,
                 revision: undefined,
-            },
+            }),
             opts,
             "linux-tuning",
             "HostTuning",

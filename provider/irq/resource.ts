@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { delegatingProvider } from "../dynamic";
+import { withinEngineLimits } from "../input-size";
 import type { NicRingConfig } from "../nic/resource";
 import { ConnectionArgs, secretConnection } from "../transport/connection";
 
@@ -53,7 +54,7 @@ export class IrqAffinity extends pulumi.dynamic.Resource {
         super(
             delegatingProvider("irq/handlers"),
             name,
-            {
+            withinEngineLimits("IrqAffinity", name, {
                 ...linked.inputs,
                 connection: secretConnection(args.connection),
                 resourceName: name,
@@ -67,7 +68,7 @@ export class IrqAffinity extends pulumi.dynamic.Resource {
                 unitStatus: undefined,
                 hostId: undefined,
                 warnings: undefined,
-            },
+            }),
             linked.opts,
             "linux-tuning",
             "IrqAffinity",

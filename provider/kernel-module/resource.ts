@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { delegatingProvider } from "../dynamic";
+import { withinEngineLimits } from "../input-size";
 import { ConnectionArgs, secretConnection } from "../transport/connection";
 import { normaliseModuleName } from "./schema";
 
@@ -46,7 +47,7 @@ export class KernelModule extends pulumi.dynamic.Resource {
         super(
             delegatingProvider("kernel-module/handlers"),
             name,
-            {
+            withinEngineLimits("KernelModule", name, {
                 ...args,
                 connection: secretConnection(args.connection),
                 resourceName: name,
@@ -61,7 +62,7 @@ export class KernelModule extends pulumi.dynamic.Resource {
                 persistStatus: undefined,
                 hostId: undefined,
                 warnings: undefined,
-            },
+            }),
             opts,
             "linux-tuning",
             "KernelModule",

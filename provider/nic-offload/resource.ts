@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { delegatingProvider } from "../dynamic";
+import { withinEngineLimits } from "../input-size";
 import { ConnectionArgs, secretConnection } from "../transport/connection";
 
 export interface NicOffloadsArgs {
@@ -40,7 +41,7 @@ export class NicOffloads extends pulumi.dynamic.Resource {
         super(
             delegatingProvider("nic-offload/handlers"),
             name,
-            {
+            withinEngineLimits("NicOffloads", name, {
                 ...args,
                 connection: secretConnection(args.connection),
                 resourceName: name,
@@ -52,7 +53,7 @@ export class NicOffloads extends pulumi.dynamic.Resource {
                 ruleStatus: undefined,
                 hostId: undefined,
                 warnings: undefined,
-            },
+            }),
             opts,
             "linux-tuning",
             "NicOffloads",

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { delegatingProvider } from "../dynamic";
+import { withinEngineLimits } from "../input-size";
 import { ConnectionArgs, secretConnection } from "../transport/connection";
 
 type Size = number | "max";
@@ -45,7 +46,7 @@ export class NicRingConfig extends pulumi.dynamic.Resource {
         super(
             delegatingProvider("nic/handlers"),
             name,
-            {
+            withinEngineLimits("NicRingConfig", name, {
                 ...args,
                 connection: secretConnection(args.connection),
                 resourceName: name,
@@ -58,7 +59,7 @@ export class NicRingConfig extends pulumi.dynamic.Resource {
                 ruleStatus: undefined,
                 hostId: undefined,
                 warnings: undefined,
-            },
+            }),
             opts,
             "linux-tuning",
             "NicRingConfig",

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { delegatingProvider } from "../dynamic";
+import { withinEngineLimits } from "../input-size";
 import { followNic } from "../irq/resource";
 import type { NicRingConfig } from "../nic/resource";
 import { ConnectionArgs, secretConnection } from "../transport/connection";
@@ -61,7 +62,7 @@ export class PacketSteering extends pulumi.dynamic.Resource {
         super(
             delegatingProvider("packet-steering/handlers"),
             name,
-            {
+            withinEngineLimits("PacketSteering", name, {
                 ...linked.inputs,
                 connection: secretConnection(args.connection),
                 resourceName: name,
@@ -75,7 +76,7 @@ export class PacketSteering extends pulumi.dynamic.Resource {
                 managedFiles: undefined,
                 hostId: undefined,
                 warnings: undefined,
-            },
+            }),
             linked.opts,
             "linux-tuning",
             "PacketSteering",

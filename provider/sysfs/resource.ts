@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { delegatingProvider } from "../dynamic";
+import { withinEngineLimits } from "../input-size";
 import { ConnectionArgs, secretConnection } from "../transport/connection";
 
 /** What every sysfs-backed resource takes besides what it sets. */
@@ -31,7 +32,7 @@ export abstract class SysfsResource extends pulumi.dynamic.Resource {
         super(
             delegatingProvider(handlers),
             name,
-            {
+            withinEngineLimits(type, name, {
                 ...args,
                 connection: secretConnection(args.connection),
                 resourceName: name,
@@ -44,7 +45,7 @@ export abstract class SysfsResource extends pulumi.dynamic.Resource {
                 managedFiles: undefined,
                 hostId: undefined,
                 warnings: undefined,
-            },
+            }),
             opts,
             "linux-tuning",
             type,

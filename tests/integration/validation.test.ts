@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import type { PulumiFn } from "@pulumi/pulumi/automation";
-import { CpuGovernor, HostTuning, IrqAffinity, SysctlSet } from "../../provider";
+import { CpuGovernor, HostTuning, IrqAffinity, SysctlSet, SysfsSet } from "../../provider";
 import { collect, expectFailure } from "./support";
 import { labStack } from "./engine";
 import { Lab, LabHost, connectionTo, labDown, labUp, onHost, sshCommandCount, sshConnectionCount, sysctlOn } from "./lab";
@@ -106,6 +106,14 @@ describe("inputs refused at preview, through the real engine on a lab host", fun
             // The inline automation server logs a program's RunError and also returns it as the
             // run's error, so it shows twice here; `pulumi preview` on a project shows it once.
             assert.equal(section.split("\n").filter((l) => /error:/.test(l) && !refusal.test(`${l}\n`)).length, 0, section);
+        });
+
+        it("every resource's constructor refuses oversized inputs too: a 100,000-character sysfs path", async function () {
+            const path = `/sys/${"a".repeat(100000)}`;
+            const section = await refusedPreview("validation-huge-sysfs", async () => {
+                new SysfsSet("huge", { connection: connectionTo(lab, h1), settings: { [path]: "1" } });
+            });
+            assert.match(section, /error: SysfsSet "huge": settings\["\/sys\/a{35}…"\]: the name is 100005 characters; at most 8192\n/);
         });
 
         it("IrqAffinity: a reversed range and a CPU beyond NR_CPUS", async function () {
