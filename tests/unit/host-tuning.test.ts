@@ -1,0 +1,43 @@
+import { strict as assert } from "assert";
+import { droppedParts, partInputs, partRenamed } from "../../provider/host-tuning/plan";
+import { HostTuningInputs, PART_ORDER } from "../../provider/host-tuning/schema";
+
+const connection = { host: "10.0.0.5" };
+
+function host(parts: Partial<HostTuningInputs>): HostTuningInputs {
+    return { resourceName: "h1", admitted: true, ...parts } as HostTuningInputs;
+}
+
+describe("HostTuning parts", function () {
+    it("applies modules before the sysctls that need them and steering after the NIC that makes its queues", function () {
+        const at = (p: string) => PART_ORDER.indexOf(p as (typeof PART_ORDER)[number]);
+        assert.ok(at("modules") < at("sysctls"));
+        assert.ok(at("nic") < at("steering") && at("nic") < at("offloads") && at("nic") < at("irqs"));
+    });
+
+    it("gives the sysctls part the modules part's names, as the kernel writes them, besides its own", function () {
+        const inputs = host({ modules: { modules: ["tcp-bbr", { name: "nf_conntrack", parameters: { hashsize: 1024 } }] }, sysctls: { settings: {}, modules: ["tcp_htcp"] } });
+        assert.deepEqual(partInputs(inputs, "sysctls", connection, {}).modules, ["tcp_htcp", "tcp_bbr", "nf_conntrack"]);
+        assert.equal(partInputs(host({ sysctls: { settings: {} } }), "sysctls", connection, {}).modules, undefined);
+    });
+
+    it("points steering, offloads and IRQs at the NIC part's interface, and steering and IRQs at its applied state", function () {
+        const inputs = host({ nic: { interface: "ens1f0" }, steering: { rps: { cpus: "0-3" } }, offloads: { txqueuelen: 10000 }, irqs: { spread: "0-3" } });
+        const nicState = { channels: { combined: 2 } };
+        const parts = { nic: { id: "n", state: { desired: nicState } } };
+        for (const part of ["steering", "offloads", "irqs"] as const) {
+            assert.equal(partInputs(inputs, part, connection, parts).interface, "ens1f0", part);
+        }
+        assert.deepEqual(partInputs(inputs, "steering", connection, parts).nicState, nicState);
+        assert.equal(partInputs(inputs, "offloads", connection, parts).nicState, undefined);
+        assert.equal(partInputs(host({ ...inputs, steering: { interface: "ens2f0" } }), "steering", connection, parts).interface, "ens2f0", "its own interface wins");
+    });
+
+    it("replaces a part whose interface changed and removes undeclared parts in reverse order", function () {
+        const record = { id: "s", state: { interface: "eth1" } };
+        assert.equal(partRenamed("steering", record, { interface: "eth2" }), true);
+        assert.equal(partRenamed("thp", { id: "t", state: {} }, { enabled: "never" }), false);
+        const parts = { modules: { id: "m", state: {} }, sysctls: { id: "s", state: {} }, thp: { id: "t", state: {} } };
+        assert.deepEqual(droppedParts(host({ sysctls: { settings: {} } }), parts), ["thp", "modules"]);
+    });
+});
