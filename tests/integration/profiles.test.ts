@@ -1,4 +1,6 @@
 import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
+import * as path from "path";
 import {
     ComposedProfile,
     HighConnectionRateProfile,
@@ -163,5 +165,18 @@ describe("profiles through the real engine on a lab host", function () {
         await assert.rejects(stack.preview({ onOutput: out.onOutput }), /net\.core\.somaxconn: high-connection-rate sets \{"atLeast":10000\}, other sets \{"atLeast":4096\}/);
         assert.doesNotMatch(out.text(), /Unhandled exception|    at /, "a declaration to fix, not a crash with a stack trace");
         assert.equal(sysctlOn(lab, host, "net.core.somaxconn"), before);
+    });
+
+    // Last: it takes tcp_bbr out of this host's kernel.
+    it("high-throughput on a host whose kernel lacks tcp_bbr fails the preview naming the module, with nothing written", async function () {
+        execFileSync("/usr/bin/python3", ["-I", path.join(lab.dir, "hw.py"), "kernel-without", path.join(lab.dir, "hosts", host.name), "tcp_bbr"]);
+        const before = sysctlOn(lab, host, "net.ipv4.tcp_rmem");
+        const stack = await labStack("profile-no-bbr", async () => {
+            new HighThroughputProfile("p", { connection: connectionTo(lab, host), interface: "eth1", linkGbps: 10, rttMs: 20, evidence: false });
+        });
+        const out = collect();
+        await assert.rejects(stack.preview({ onOutput: out.onOutput }));
+        assert.match(out.text(), /modules\[0\][^\n]*kernel module tcp_bbr is not available on this host/);
+        assert.equal(sysctlOn(lab, host, "net.ipv4.tcp_rmem"), before);
     });
 });
