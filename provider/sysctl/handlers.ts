@@ -153,7 +153,7 @@ export async function checkSysctls(olds: Record<string, unknown>, news: Record<s
     }
     if (failures.length === 0 && withDrift && Object.keys(olds).length > 0) {
         try {
-            const snapshot = await readHost(transport, [...keysToRead(inputs), ...moduleProbeKeys(inputs.settings)], inputs.persist ? persistFileOf(inputs) : undefined);
+            const snapshot = await readHost(transport, [...keysToRead(inputs), ...moduleProbeKeys(inputs.settings)], inputs.persist ? persistFileOf(inputs) : undefined, "reuse");
             const absent = [...snapshot.values].filter(([, live]) => live.state !== "value").map(([key]) => key);
             const liveDrift = describeDrift(detectDrift(inputs, snapshot, inputs.onMissing === "skip" ? absent : []));
             return { inputs: { ...news, liveDrift }, failures: needsModules(snapshot) };
@@ -196,7 +196,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
 }
 
 async function probeDrift(olds: Record<string, unknown>, inputs: SysctlSetInputs): Promise<string[]> {
-    const snapshot = await readHost(target(inputs), keysToRead(inputs), inputs.persist ? persistFileOf(inputs) : undefined);
+    const snapshot = await readHost(target(inputs), keysToRead(inputs), inputs.persist ? persistFileOf(inputs) : undefined, "reuse");
     return describeDrift(detectDrift(inputs, snapshot, recordOf(olds).skipped));
 }
 
@@ -227,7 +227,7 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
     const inputs = parse(raw);
     const record = recordOf(raw);
     const transport = target(inputs);
-    const snapshot = await readHost(transport, keysToRead(inputs), record.persistedFile);
+    const snapshot = await readHost(transport, [...keysToRead(inputs), ...moduleProbeKeys(inputs.settings)], record.persistedFile, "remember");
     const persistedContent = raw.persistedContent as string | undefined;
     const live = { ...outputs(raw, inputs, record, snapshot, persistedContent, (raw.warnings as string[]) ?? []), ledgerStatus: ledgerStatus(record, snapshot) };
     return { id, props: plainState(live), inputs: plainState({ ...inputsOf(raw), settings: live.settings }) };

@@ -205,13 +205,37 @@ export function parseReadOutput(stdout: string): HostSnapshot {
     return snapshot;
 }
 
-export async function readHost(transport: Transport, keys: readonly string[], ownFile: string | undefined): Promise<HostSnapshot> {
-    const argv = shProgram(READ_PROGRAM, "pulumi-sysctl-read", [ownFile ?? "-", ...keys.map(procPath)]);
-    const result = await transport.run(argv);
-    if (result.code !== 0) {
-        throw new RemoteCommandError(transport.target, "sysctl read", result);
+/**
+ * Reads that report drift, kept for this provider process (one engine run) by host: under
+ * `preview --refresh` the refresh's read, check's drift read and one more drift read of a resource
+ * were three reads of the same host and keys. A read that plans a write (apply, delete,
+ * ownership at create) never uses them, and a write to a host drops that host's.
+ */
+const driftReads = new Map<string, { keys: Set<string>; ownFile: string | undefined; snapshot: Promise<HostSnapshot> }[]>();
+
+/**
+ * `fresh` (default) reads the host; `remember` reads it and keeps the read for drift reports;
+ * `reuse` takes a kept read of the same file covering these keys, else reads and keeps.
+ */
+export async function readHost(transport: Transport, keys: readonly string[], ownFile: string | undefined, memo: "fresh" | "remember" | "reuse" = "fresh"): Promise<HostSnapshot> {
+    const kept = driftReads.get(transport.target) ?? [];
+    const hit = memo === "reuse" ? kept.find((r) => r.ownFile === ownFile && keys.every((k) => r.keys.has(k))) : undefined;
+    if (hit) {
+        return hit.snapshot;
     }
-    return parseReadOutput(result.stdout);
+    const snapshot = (async () => {
+        const result = await transport.run(shProgram(READ_PROGRAM, "pulumi-sysctl-read", [ownFile ?? "-", ...keys.map(procPath)]));
+        if (result.code !== 0) {
+            throw new RemoteCommandError(transport.target, "sysctl read", result);
+        }
+        return parseReadOutput(result.stdout);
+    })();
+    if (memo !== "fresh") {
+        const entry = { keys: new Set(keys), ownFile, snapshot };
+        driftReads.set(transport.target, [...kept, entry]);
+        snapshot.catch(() => driftReads.set(transport.target, (driftReads.get(transport.target) ?? []).filter((r) => r !== entry)));
+    }
+    return snapshot;
 }
 
 export interface Write {
@@ -292,6 +316,7 @@ export async function applyToHost(transport: Transport, writes: readonly Write[]
     const ledgerArgs = [ledger?.path ?? "-", ledger?.record ?? "", ledger?.takeOver ? "1" : "0"];
     const fileArgs = [...ledgerArgs, file.write?.path ?? "-", file.write?.content ?? "", file.remove ?? "-"];
     const pairs = writes.flatMap((w) => [procPath(w.key), w.value]);
+    driftReads.delete(transport.target);
     const result = await transport.run(shProgram(APPLY_PROGRAM, "pulumi-sysctl-apply", [...fileArgs, ...pairs]));
     if (result.code !== 0) {
         throw new RemoteCommandError(transport.target, "sysctl apply", result);
