@@ -5,7 +5,7 @@
 // sshd (PID 1 of each host, every session a descendant) sit in one more cgroup, so host CPU is
 // what the sessions cost inside the hosts. SSH connections come from each sshd's log.
 import { execFile, execFileSync } from "child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, symlinkSync, writeFileSync } from "fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from "fs";
 import { cpus, loadavg, release, tmpdir, totalmem } from "os";
 import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
@@ -277,6 +277,15 @@ function ansibleRunner(fleet: Fleet, dir: string, tuned: boolean): Runner {
 export async function runBench(plan: BenchPlan): Promise<BenchResult> {
     const log = plan.log ?? ((line: string) => console.error(line));
     const dir = mkdtempSync(path.join(tmpdir(), "plt-bench-"));
+    try {
+        return await runSizes(plan, dir, log);
+    } finally {
+        // Stacks, inventories and the specs holding the (torn-down) labs' keys.
+        rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+async function runSizes(plan: BenchPlan, dir: string, log: (line: string) => void): Promise<BenchResult> {
     const result: BenchResult = { date: new Date().toISOString(), machine: machine(), sshFloorMs: {}, measurements: [], notMeasured: [] };
     for (const { n, rounds } of plan.sizes) {
         const tools = plan.tools(n);
