@@ -1,6 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { parseChecked, withoutEngineKeys } from "./check";
 import { Connection, hostIdentity, optionalConnectionSchema } from "./transport/connection";
+import { transportFor } from "./transport";
 import { containsUnknown } from "./unknowns";
 
 /** The declared inputs out of a property bag (state outputs carry them alongside computed values). */
@@ -21,8 +22,10 @@ export interface DiffSpec<I extends { connection?: Connection }> {
     recordedDrift: (inputs: I) => boolean;
     /** Reads the host; returns drift descriptions (empty when the host is as declared). */
     probe: (inputs: I) => Promise<string[]>;
-    target: (inputs: I) => string;
 }
+
+/** A persistence file (sysctl.d, udev rule, unit, tmpfiles.d) deleted or edited behind our back is drift. */
+export const persistenceDrifted = (status: unknown): boolean => status === "missing" || status === "edited";
 
 /**
  * A different host, port or proxy replaces the resource; the old one is deleted first. A new route
@@ -56,11 +59,11 @@ export async function diffResource<I extends { connection?: Connection }>(spec: 
     try {
         const drift = await spec.probe(inputs);
         if (drift.length > 0) {
-            console.log(`${spec.target(inputs)}: drift: ${drift.join("; ")}`);
+            console.log(`${transportFor(inputs.connection).target}: drift: ${drift.join("; ")}`);
             return { changes: true };
         }
     } catch (e) {
-        console.log(`${spec.target(inputs)}: could not compare with live values: ${(e as Error).message}`);
+        console.log(`${transportFor(inputs.connection).target}: could not compare with live values: ${(e as Error).message}`);
     }
     return { changes: false };
 }

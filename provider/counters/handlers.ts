@@ -46,7 +46,6 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         fields: ["counters", "windowSeconds"],
         recordedDrift: () => false,
         probe: async () => [],
-        target: (inputs) => transportFor(inputs.connection).target,
     });
 }
 

@@ -4,7 +4,7 @@ import { applyTransaction, readFiles } from "../host/files";
 import { withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
-import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
+import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
 import { GovernorRecord, PerCpu, detectGovernorDrift, governorProblems, liveState, planGovernor, planGovernorRestore, readRequests, renderUnit } from "./plan";
 import { CpuGovernorInputs, cpuGovernorInputsSchema } from "./schema";
@@ -84,7 +84,7 @@ function driftFromState(olds: Record<string, unknown>): boolean {
     const desired = desiredOf(olds);
     const live = { governors: (olds.governors as PerCpu) ?? {}, epp: (olds.energyPerformancePreferences as PerCpu) ?? {} };
     const differs = (want: PerCpu, have: PerCpu) => Object.entries(want).some(([cpu, v]) => have[cpu] !== v);
-    return differs(desired.governors, live.governors) || differs(desired.epp, live.epp) || olds.unitStatus === "missing" || olds.unitStatus === "edited";
+    return differs(desired.governors, live.governors) || differs(desired.epp, live.epp) || persistenceDrifted(olds.unitStatus);
 }
 
 async function probeDrift(olds: Record<string, unknown>, inputs: CpuGovernorInputs): Promise<string[]> {
@@ -110,7 +110,6 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         fields: ["governor", "energyPerformancePreference", "cpus", "onUnsupported", "persist", "restoreOnDelete"],
         recordedDrift: () => driftFromState(olds),
         probe: (inputs) => probeDrift(olds, inputs),
-        target: (inputs) => transportFor(inputs.connection).target,
     });
 }
 

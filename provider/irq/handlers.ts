@@ -4,7 +4,7 @@ import { FileChanges, FileSnapshot, ValueWrite, readFiles } from "../host/files"
 import { ABSENT, ManagedFiles, PathContent, fileContent, forget, linkTo, manage, pathContentOf, planRestore, withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
-import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
+import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { IrqbalanceRecord, UNIT_DIR, affinityDrift, affinityFile, irqbalanceRestore, placement, placementProblems, planIrqbalance, readRequests, renderUnit, viewOf } from "./plan";
 import { applyIrq } from "./remote";
 import { IrqAffinityInputs, irqAffinityInputsSchema, unitName } from "./schema";
@@ -170,9 +170,8 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         parse,
         identity: ["interface"],
         fields: ["cpus", "spread", "numaLocal", "perIrq", "exclude", "irqbalance", "persist", "restoreOnDelete", "nicState"],
-        recordedDrift: () => affinityDrift(assignment, (olds.affinity as Record<string, string>) ?? {}).length > 0 || olds.unitStatus === "missing" || olds.unitStatus === "edited",
+        recordedDrift: () => affinityDrift(assignment, (olds.affinity as Record<string, string>) ?? {}).length > 0 || persistenceDrifted(olds.unitStatus),
         probe: (inputs) => probeDrift(olds, inputs),
-        target: (inputs) => transportFor(inputs.connection).target,
     });
 }
 

@@ -111,7 +111,6 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         fields: ["modules", "persist", "restoreOnDelete"],
         recordedDrift: () => recorded,
         probe: probeDrift,
-        target: (inputs) => transportFor(inputs.connection).target,
     });
 }
 

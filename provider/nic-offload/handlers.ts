@@ -2,7 +2,7 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
-import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
+import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
 import { withCreatedDirs } from "../host/restore";
 import { OffloadRecord, OffloadValues, expectedRule, liveOf, offloadDrift, planOffloadRestore, planOffloads, resolve } from "./plan";
@@ -84,7 +84,7 @@ async function probeDrift(olds: Record<string, unknown>, inputs: NicOffloadsInpu
     const snapshot = await readHost(inputs);
     const drift = offloadDrift(desired, liveOf(desired, snapshot)).map((d) => `${inputs.interface} ${d}`);
     const status = ruleStatus(inputs, record, snapshot, desired);
-    return status === "missing" || status === "edited" ? [...drift, `${record.ruleFile} is ${status}`] : drift;
+    return persistenceDrifted(status) ? [...drift, `${record.ruleFile} is ${status}`] : drift;
 }
 
 /** How the host differs from a recorded state, from a fresh read (empty: as declared). */
@@ -98,9 +98,8 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         parse,
         identity: ["interface"],
         fields: ["features", "txqueuelen", "onUnsupported", "persist", "restoreOnDelete"],
-        recordedDrift: () => offloadDrift(desired, (olds.live as OffloadValues) ?? NO_VALUES).length > 0 || olds.ruleStatus === "missing" || olds.ruleStatus === "edited",
+        recordedDrift: () => offloadDrift(desired, (olds.live as OffloadValues) ?? NO_VALUES).length > 0 || persistenceDrifted(olds.ruleStatus),
         probe: (inputs) => probeDrift(olds, inputs),
-        target: (inputs) => transportFor(inputs.connection).target,
     });
 }
 

@@ -2,7 +2,7 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
-import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
+import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
 import { withCreatedDirs } from "../host/restore";
 import { NicRecord, PerSection, liveDeclared, nicDrift, planNic, planNicRestore, planRuleRestore, renderRule, resolve } from "./plan";
@@ -96,7 +96,7 @@ async function probeDrift(olds: Record<string, unknown>, inputs: NicRingConfigIn
     const snapshot = await readNic(transportFor(inputs.connection), inputs.interface, ruleFile(inputs.resourceName));
     const drift = nicDrift(desired, liveDeclared(desired, snapshot)).map((d) => `${inputs.interface} ${d}`);
     const status = ruleStatus(snapshot, record.ruleFile ? renderRule(inputs.resourceName, inputs.interface, snapshot.ethtoolPath, desired) : undefined);
-    return status === "missing" || status === "edited" ? [...drift, `${record.ruleFile} is ${status}`] : drift;
+    return persistenceDrifted(status) ? [...drift, `${record.ruleFile} is ${status}`] : drift;
 }
 
 /** How the host differs from a recorded state, from a fresh read (empty: as declared). */
@@ -110,9 +110,8 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         parse,
         identity: ["interface"],
         fields: ["rings", "channels", "coalesce", "onUnsupported", "persist", "restoreOnDelete"],
-        recordedDrift: () => nicDrift(desired, (olds.live as PerSection) ?? {}).length > 0 || olds.ruleStatus === "missing" || olds.ruleStatus === "edited",
+        recordedDrift: () => nicDrift(desired, (olds.live as PerSection) ?? {}).length > 0 || persistenceDrifted(olds.ruleStatus),
         probe: (inputs) => probeDrift(olds, inputs),
-        target: (inputs) => transportFor(inputs.connection).target,
     });
 }
 

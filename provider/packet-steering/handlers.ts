@@ -4,7 +4,7 @@ import { FileSnapshot } from "../host/files";
 import { withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
-import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
+import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { SteeringError, SteeringRecord, SteeringView, desiredFor, itemPath, liveItems, planSteering, planSteeringRestore, renderRule, ruleStatus, steeringDrift, steeringProblems } from "./plan";
 import { applySteering, readSteering } from "./remote";
 import { PacketSteeringInputs, packetSteeringInputsSchema, ruleFile } from "./schema";
@@ -96,7 +96,7 @@ async function probeDrift(olds: Record<string, unknown>, inputs: PacketSteeringI
         drift.push(`${inputs.interface} no longer has ${gone.join(", ")}`);
     }
     const status = ruleStatus(snapshot, recordOf(olds).ruleFile, renderRule(inputs.resourceName, inputs.interface, desired));
-    return status === "missing" || status === "edited" ? [...drift, `${rule} is ${status}`] : drift;
+    return persistenceDrifted(status) ? [...drift, `${rule} is ${status}`] : drift;
 }
 
 /** How the host differs from a recorded state, from a fresh read (empty: as declared). */
@@ -110,9 +110,8 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         parse,
         identity: ["interface"],
         fields: ["rps", "rfs", "xps", "onMissing", "persist", "restoreOnDelete", "nicState"],
-        recordedDrift: () => steeringDrift(desired, (olds.live as Record<string, string>) ?? {}).length > 0 || olds.ruleStatus === "missing" || olds.ruleStatus === "edited",
+        recordedDrift: () => steeringDrift(desired, (olds.live as Record<string, string>) ?? {}).length > 0 || persistenceDrifted(olds.ruleStatus),
         probe: (inputs) => probeDrift(olds, inputs),
-        target: (inputs) => transportFor(inputs.connection).target,
     });
 }
 

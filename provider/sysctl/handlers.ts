@@ -2,7 +2,7 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
-import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
+import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
 import { canonicalKey } from "./keys";
 import { claimInRun } from "./ledger";
@@ -189,9 +189,8 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         news: withoutEngineKeys(news),
         parse,
         fields: ["persist", "persistFile", "onMissing", "restoreOnDelete", "takeOver"],
-        recordedDrift: (inputs) => settingsChanged(olds, inputs) || olds.persistedFileStatus === "missing" || olds.persistedFileStatus === "edited",
+        recordedDrift: (inputs) => settingsChanged(olds, inputs) || persistenceDrifted(olds.persistedFileStatus),
         probe: Array.isArray(news.liveDrift) ? async () => news.liveDrift as string[] : (inputs) => probeDrift(olds, inputs),
-        target: (inputs) => target(inputs).target,
     });
 }
 

@@ -3,7 +3,7 @@ import type { z } from "zod";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, propertyPath, withoutEngineKeys } from "../check";
 import { applyTransaction } from "../host/files";
 import { withCreatedDirs } from "../host/restore";
-import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
+import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { containsUnknown } from "../unknowns";
@@ -156,7 +156,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
     }
 
     function fileDrift(record: SysfsRecord, status: string): string[] {
-        return status === "missing" || status === "edited" ? [`${record.persistedFile} is ${status}`] : [];
+        return persistenceDrifted(status) ? [`${record.persistedFile} is ${status}`] : [];
     }
 
     async function probeDrift(olds: Record<string, unknown>, inputs: I): Promise<string[]> {
@@ -175,7 +175,6 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
             fields: kind.fields,
             recordedDrift: () => sysfsDrift(desiredOf(olds), (olds.live as PathValues) ?? {}).length > 0 || fileDrift(recordOf(olds), olds.persistedFileStatus as string).length > 0,
             probe: (inputs) => probeDrift(olds, inputs),
-            target: (inputs) => transportFor(inputs.connection).target,
         });
     }
 
