@@ -5,7 +5,7 @@
 // sshd (PID 1 of each host, every session a descendant) sit in one more cgroup, so host CPU is
 // what the sessions cost inside the hosts. SSH connections come from each sshd's log.
 import { execFile, execFileSync } from "child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from "fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from "fs";
 import { cpus, loadavg, release, tmpdir, totalmem } from "os";
 import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
@@ -111,17 +111,6 @@ function fleetUp(n: number, dir: string): Fleet {
     const hosts = labs.flatMap((lab) => lab.hosts.map((host) => ({ lab, host })));
     const knownHosts = path.join(dir, `known_hosts-${n}`);
     writeFileSync(knownHosts, labs.map((lab) => readFileSync(lab.knownHostsPath, "utf8")).join(""));
-    // The lab hosts share this machine's /root, whose .bashrc starts pyenv: ~100 ms of CPU in every
-    // SSH session. Each host gets a /root of its own with Debian's default .bashrc, as a fresh host
-    // has, and an empty /var/lib/pulumi-linux-tuning: the lab's /var/lib shows this machine's through,
-    // ledgers of a SysctlSet run on the machine itself included.
-    for (const { lab, host } of hosts) {
-        const home = path.join(dir, `root-${lab.id}-${host.name}`);
-        mkdirSync(path.join(home, "var-lib-plt"), { recursive: true, mode: 0o700 });
-        copyFileSync("/etc/skel/.bashrc", path.join(home, ".bashrc"));
-        const script = 'mkdir -p /var/lib/pulumi-linux-tuning && mount --bind "$1/var-lib-plt" /var/lib/pulumi-linux-tuning && mount --bind "$1" /root';
-        onHost(lab, host, ["sh", "-c", script, "sh", home]);
-    }
     const hostsCgroup = cgroupNew(`hosts-${n}`);
     for (const { host } of hosts) writeFileSync(path.join(hostsCgroup, "cgroup.procs"), String(host.sshdPid));
     return { labs, hosts, knownHosts, hostsCgroup };

@@ -217,6 +217,13 @@ write_host_files() {
   # 0711: users other than root (pltuser) running the emulated ethtool must reach hw.py and hw/.
   chmod 0711 "$dir/hosts" "$hdir"
   chmod 0755 "$hdir/root" "$hdir/etc-upper" "$hdir/hw"
+  # A whiteout: the host starts without the machine's own ledgers (a local-transport run on this
+  # machine writes them there), and what the host writes there stays its own.
+  [[ -e "$hdir/varlib-upper/pulumi-linux-tuning" ]] || mknod "$hdir/varlib-upper/pulumi-linux-tuning" c 0 0
+  # root's home as a fresh Debian host has it: this machine's /root may start tools (pyenv) in
+  # every SSH session, CPU that would count against each lab host.
+  mkdir -p -m 0700 "$hdir/root-home"
+  cp /etc/skel/.bashrc /etc/skel/.profile "$hdir/root-home/" 2>/dev/null || true
   : >"$hdir/mounts"
   /usr/bin/python3 -I "$dir/hw.py" init "$hdir" "$hw"
   # What /usr/sbin/ethtool is inside the host (bound over it by boot-ns.sh).
@@ -277,6 +284,7 @@ hw='$hdir/hw.mnt'
 mount -t overlay overlay -o 'lowerdir=/etc,upperdir=$hdir/etc-upper,workdir=$hdir/etc-work' /etc
 # Its own /var/lib too: state a host keeps (the tuning ledgers in /var/lib/pulumi-linux-tuning).
 mount -t overlay overlay -o 'lowerdir=/var/lib,upperdir=$hdir/varlib-upper,workdir=$hdir/varlib-work' /var/lib
+mount --bind '$hdir/root-home' /root
 # Emulated hardware (hw.py), over the very paths tools read on real machines.
 mount --bind "\$hw/cpu" /sys/devices/system/cpu
 if [ -d /sys/devices/system/node ]; then mount --bind "\$hw/node" /sys/devices/system/node; fi
