@@ -68,6 +68,17 @@ describe("examples run against lab hosts", function () {
         { dir: "sip-router-profile", config: (lab) => single(lab, { memoryGiB: "8" }) },
         { dir: "low-latency-composed", config: (lab) => single(lab) },
         {
+            dir: "bbr-and-idle",
+            config: (lab) => single(lab, { applicationCpus: "2-3" }),
+            touches: [{ host: (lab) => lab.hosts[0], key: "net.ipv4.tcp_congestion_control", applied: "bbr" }],
+            outputs: (out) => {
+                assert.deepEqual(out.modules, { tcp_bbr: "loaded" });
+                assert.deepEqual(out.loadedByUs, { tcp_bbr: ["tcp_bbr"] });
+                assert.deepEqual(Object.values(out.transparentHugepages as object), ["never"]);
+                assert.deepEqual(Object.values(out.wakeupLatency as object), ["3", "3"]);
+            },
+        },
+        {
             dir: "fleet-sip-router",
             // Global-only keys (rmem_max, netdev_max_backlog, fs.file-max) are absent or read-only
             // in a lab host's namespace: the profile skips them and lists them per host.
