@@ -74,7 +74,10 @@ const contentOf = (snapshot: ModuleSnapshot, path: string): PathContent => {
 
 const actionFrom = (changes: FileChanges, path: string): FileAction => (changes.remove?.includes(path) ? null : changes.write?.find((w) => w.path === path)?.content);
 
-/** The modules `loadedByUs` lists for `names`, dependents first (reverse load order), each once. */
+/**
+ * The modules `loadedByUs` lists for `names`, later declared modules first, each once; rmmod
+ * refuses a module still in use, so the apply program retries until nothing more unloads.
+ */
 export function unloadOrder(loadedByUs: Record<string, string[]>, names: readonly string[]): string[] {
     return [...new Set([...names].reverse().flatMap((name) => loadedByUs[name] ?? []))];
 }
@@ -100,10 +103,16 @@ export function planModules(
     const names = specs.map((s) => s.name);
     const originals: Record<string, ModuleState> = {};
     const loadedByUs: Record<string, string[]> = {};
+    // A module an earlier load of this resource brought in as a dependency, declared now: it is
+    // still ours to unload, not one that was loaded before.
+    const broughtIn = new Set(Object.values(previous?.loadedByUs ?? {}).flat());
     for (const spec of specs) {
-        originals[spec.name] = previous?.originals[spec.name] ?? moduleState(spec.name, snapshot);
+        const ours = previous?.originals[spec.name] === undefined && broughtIn.has(spec.name) && snapshot.loaded.has(spec.name);
+        originals[spec.name] = previous?.originals[spec.name] ?? (ours ? "not loaded" : moduleState(spec.name, snapshot));
         if (previous?.loadedByUs[spec.name]) {
             loadedByUs[spec.name] = previous.loadedByUs[spec.name];
+        } else if (ours) {
+            loadedByUs[spec.name] = [spec.name];
         }
         const live = snapshot.parameters.get(spec.name) ?? {};
         const differing = Object.entries(spec.parameters).filter(([p, v]) => snapshot.loaded.has(spec.name) && live[p] !== undefined && live[p] !== v);
@@ -112,7 +121,9 @@ export function planModules(
         }
     }
     const dropped = Object.keys(previous?.originals ?? {}).filter((name) => !names.includes(name));
-    const unload = options.restoreOnDelete ? unloadOrder(previous?.loadedByUs ?? {}, dropped).filter((m) => snapshot.loaded.has(m)) : [];
+    // Never what is still declared, nor what a declared module brought in.
+    const kept = new Set([...names, ...Object.values(loadedByUs).flat()]);
+    const unload = options.restoreOnDelete ? unloadOrder(previous?.loadedByUs ?? {}, dropped).filter((m) => snapshot.loaded.has(m) && !kept.has(m)) : [];
     const load = specs.filter((s) => moduleState(s.name, snapshot) === "not loaded").map((s) => ({ name: s.name, parameters: s.parameters }));
 
     const wanted = options.persist ? { load: renderLoadFile(options.resourceName, specs), options: renderOptionsFile(options.resourceName, specs) } : { load: null, options: null };

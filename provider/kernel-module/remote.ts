@@ -44,7 +44,8 @@ exit 0
 // Arguments: the two persistence files, the action on each ("" leave, "-" remove, "w<content>"
 // write), the directories to remove when empty (counted), the modules to load (counted, each a
 // name and its "p=v" words), the modules to unload (counted), then the declared names for the
-// closing report. A load that fails unloads what this run loaded and writes no file.
+// closing report. A failed load or file write unloads what this run loaded and puts back the files
+// it had written.
 const APPLY_PROGRAM = `${REPORT}${FILE_HELPERS}
 load=$1 opts=$2 load_action=$3 opts_action=$4 ndirs=$5; shift 5
 dirs=
@@ -69,7 +70,17 @@ unload() {
   done
 }
 added_all=
-fail() { unload $added_all; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
+# Each file's bytes before this run ("" when absent; an x guards trailing newlines), so a failure
+# puts back the files already written as well as unloading what was loaded.
+saved() { if [ -e "$1" ]; then cat "$1"; printf x; fi; }
+load_before=$(saved "$load") opts_before=$(saved "$opts") written=
+restore_files() {
+  for _f in $written; do
+    if [ "$_f" = "$load" ]; then _was=$load_before; else _was=$opts_before; fi
+    if [ -n "$_was" ]; then put_file "$_f" "\${_was%x}"; else rm -f "$_f"; fi
+  done
+}
+fail() { restore_files; unload $added_all; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
 count=$1; shift
 while [ "$count" -gt 0 ]; do
   m=$1 words=$2; shift 2; count=$((count-1))
@@ -87,7 +98,9 @@ apply_file() {
   case $2 in
     -) err=$(rm -f "$1" 2>&1) || fail "$1" "$err" ;;
     w*) put_file "$1" "\${2#w}" || fail "$1" "$err" ;;
+    *) return 0 ;;
   esac
+  written="$written $1"
 }
 apply_file "$load" "$load_action"
 apply_file "$opts" "$opts_action"
@@ -194,7 +207,7 @@ export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
         }
     }
     if (failure) {
-        const kept = outcome.inUse.length ? ` Could NOT unload ${outcome.inUse.map((m) => `${m.name} (${m.message})`).join(", ")}: check the host.` : " Every module this operation had loaded was unloaded again; no file was written.";
+        const kept = outcome.inUse.length ? ` Could NOT unload ${outcome.inUse.map((m) => `${m.name} (${m.message})`).join(", ")}: check the host.` : " Every module this operation had loaded was unloaded again, and the files are as they were.";
         throw new ModuleApplyError(`${target}: ${failure}.${kept}`);
     }
     if (!/^done$/m.test(stdout)) {

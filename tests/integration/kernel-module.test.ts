@@ -124,11 +124,31 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         });
         try {
             const message = await expectFailure(stack.up());
-            assert.match(message, /dummy: modprobe: ERROR: could not insert 'dummy': Invalid argument\. Every module this operation had loaded was unloaded again; no file was written\./);
+            assert.match(message, /dummy: modprobe: ERROR: could not insert 'dummy': Invalid argument\. Every module this operation had loaded was unloaded again, and the files are as they were\./);
             assert.deepEqual(loadedOn(lab, server), []);
             assert.equal(fileOn(lab, server, "/etc/modules-load.d/pulumi-bad.conf"), null);
         } finally {
             await stack.destroy().catch(() => undefined);
+        }
+    });
+
+    it("a file write that fails puts back the file already written and unloads what was loaded", async function () {
+        // /etc/modprobe.d as a plain file: the options file cannot be written after the load file was.
+        onHost(lab, server, ["sh", "-c", "rmdir /etc/modprobe.d 2>/dev/null; test ! -e /etc/modprobe.d && : > /etc/modprobe.d"]);
+        const before = moduleDirsOn(lab, server);
+        const loadedBefore = loadedOn(lab, server);
+        const stack = await labStack("kernel-module-file-rollback", async () => {
+            new KernelModule("opts", { connection: connectionTo(lab, server), modules: [{ name: "dummy", parameters: { numdummies: 2 } }] });
+        });
+        try {
+            const message = await expectFailure(stack.up());
+            assert.match(message, /\/etc\/modprobe\.d\/pulumi-opts\.conf: [^\n]*the files are as they were/);
+            assert.deepEqual(loadedOn(lab, server), loadedBefore, "dummy unloaded again");
+            assert.equal(fileOn(lab, server, "/etc/modules-load.d/pulumi-opts.conf"), null, "the load file written first is gone again");
+            assert.equal(moduleDirsOn(lab, server), before);
+        } finally {
+            await stack.destroy().catch(() => undefined);
+            onHost(lab, server, ["sh", "-c", "[ -f /etc/modprobe.d ] && rm -f /etc/modprobe.d; true"]);
         }
     });
 

@@ -104,6 +104,18 @@ describe("KernelModule: planning", function () {
         assert.deepEqual(planModulesRestore(previous, snapshot, FILES, false, TARGET).changes.unload, []);
     });
 
+    it("never unloads a module still declared, and keeps one it brought in as a dependency as its own", function () {
+        // nf_nat loaded nf_conntrack (as a dependency); now only nf_conntrack is declared.
+        const snapshot = parseModuleSnapshot(READ.replace("builtin\tnf_conntrack", "loaded\tnf_conntrack\t1\tnf_nat \nloaded\tnf_nat\t0\t"));
+        const previous = { originals: { nf_nat: "not loaded" as const }, loadedByUs: { nf_nat: ["nf_conntrack", "nf_nat"] } };
+        const update = planModules(moduleSpecs(inputs(["nf_conntrack"])), options, snapshot, FILES, TARGET, previous);
+        assert.deepEqual(update.changes.unload, ["nf_nat"]);
+        assert.deepEqual(update.changes.load, []);
+        assert.deepEqual(update.record.originals, { nf_conntrack: "not loaded" });
+        assert.deepEqual(update.record.loadedByUs, { nf_conntrack: ["nf_conntrack"] });
+        assert.deepEqual(planModulesRestore(update.record, snapshot, FILES, true, TARGET).changes.unload, ["nf_conntrack"], "delete still unloads it: this resource loaded it");
+    });
+
     it("unloads dependents before what they use, each once", function () {
         assert.deepEqual(unloadOrder({ a: ["a", "dep"], b: ["b"] }, ["a", "b"]), ["b", "a", "dep"]);
     });
@@ -117,7 +129,7 @@ describe("KernelModule: planning", function () {
     it("reads a failed load as a rolled-back error naming the module", function () {
         assert.throws(
             () => parseApplyOutput(TARGET, "failed\tdummy\tmodprobe: ERROR: could not insert 'dummy': Invalid argument\nunloaded\ttcp_bbr\n"),
-            /root@10\.0\.0\.5:22: dummy: modprobe: ERROR: could not insert 'dummy': Invalid argument\. Every module this operation had loaded was unloaded again; no file was written\./,
+            /root@10\.0\.0\.5:22: dummy: modprobe: ERROR: could not insert 'dummy': Invalid argument\. Every module this operation had loaded was unloaded again, and the files are as they were\./,
         );
         const ok = parseApplyOutput(TARGET, "new\ttcp_diag\t inet_diag tcp_diag\nin-use\tfoo\trmmod: ERROR: Module foo is in use\ndone\n");
         assert.deepEqual(ok.added, { tcp_diag: ["inet_diag", "tcp_diag"] });
