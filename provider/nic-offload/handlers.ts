@@ -4,10 +4,10 @@ import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
-import { withCreatedDirs } from "../host/restore";
 import { OffloadRecord, OffloadValues, expectedRule, liveOf, offloadDrift, planOffloadRestore, planOffloads, resolve } from "./plan";
 import { OffloadSnapshot, applyOffloads, readOffloads } from "./remote";
 import { NicOffloadsInputs, nicOffloadsInputsSchema, ruleFile } from "./schema";
+import { afterRuleWrite } from "../nic/rule-snapshot";
 
 const INPUT_FIELDS = ["connection", "interface", "features", "txqueuelen", "onUnsupported", "persist", "restoreOnDelete", "resourceName"] as const;
 
@@ -56,11 +56,7 @@ async function apply(raw: Record<string, unknown>, previous?: OffloadRecord) {
     plan.warnings.forEach((w) => console.log(w));
     const changed = plan.change !== undefined || plan.rule !== undefined;
     const after = changed ? await applyOffloads(transport, inputs.interface, plan.change, rule, plan.rule) : snapshot;
-    if (plan.record.managedFiles && after.createdDirs) {
-        plan.record.managedFiles = withCreatedDirs(plan.record.managedFiles, after.createdDirs);
-    }
-    after.ownRule = plan.rule === undefined ? snapshot.ownRule : plan.rule;
-    after.ethtoolPath ||= snapshot.ethtoolPath;
+    afterRuleWrite(plan.record, snapshot, after, plan.rule);
     return outputs(raw, inputs, plan.record, plan.desired, after, plan.warnings);
 }
 

@@ -1,6 +1,7 @@
 import { FILE_HELPERS } from "../host/files";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
+import { RuleSnapshot, parseRuleLine } from "../nic/rule-snapshot";
 
 /** One program reads `ethtool -k`, tx_queue_len and our udev rule; one applies changes. */
 
@@ -117,36 +118,25 @@ export function parseFeatures(text: string): FeatureTable {
     return table;
 }
 
-export interface OffloadSnapshot {
-    exists: boolean;
-    ethtoolPath: string;
+export interface OffloadSnapshot extends RuleSnapshot {
     table: FeatureTable;
     /** Why `ethtool -k` gave no features (no ethtool, a driver without the operation). */
     featuresError?: string;
     txqueuelen?: number;
-    ownRule: string | null;
-    /** Directories an apply created (they did not exist before), outermost first. */
-    createdDirs?: string[];
 }
 
 export function parseOffloadOutput(stdout: string): OffloadSnapshot {
     const snapshot: OffloadSnapshot = { exists: true, ethtoolPath: "", table: { features: new Map(), groups: new Map() }, featuresError: "not read", ownRule: null };
     for (const line of stdout.split("\n")) {
         const [kind, a = "", b = ""] = line.split("\t");
-        if (kind === "ethtool") {
-            snapshot.ethtoolPath = a.trim();
-        } else if (kind === "no-interface") {
-            snapshot.exists = false;
-        } else if (kind === "features") {
+        if (kind === "features") {
             const text = Buffer.from(b, "base64").toString("utf8");
             snapshot.table = parseFeatures(a === "0" ? text : "");
             snapshot.featuresError = a === "0" ? undefined : text.trim().split("\n").pop() || `ethtool exited with ${a}`;
         } else if (kind === "txqueuelen" && /^\d+$/.test(a.trim())) {
             snapshot.txqueuelen = Number(a.trim());
-        } else if (kind === "created") {
-            (snapshot.createdDirs ??= []).push(a);
-        } else if (kind === "own") {
-            snapshot.ownRule = Buffer.from(a, "base64").toString("utf8");
+        } else {
+            parseRuleLine(snapshot, kind, a);
         }
     }
     return snapshot;

@@ -4,10 +4,10 @@ import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
-import { withCreatedDirs } from "../host/restore";
 import { NicRecord, PerSection, liveDeclared, nicDrift, planNic, planNicRestore, planRuleRestore, renderRule, resolve } from "./plan";
 import { NicSnapshot, applyNic, readNic } from "./remote";
 import { NicRingConfigInputs, nicRingConfigInputsSchema, ruleFile } from "./schema";
+import { afterRuleWrite } from "./rule-snapshot";
 
 const INPUT_FIELDS = ["connection", "interface", "rings", "channels", "coalesce", "onUnsupported", "persist", "restoreOnDelete", "resourceName"] as const;
 
@@ -62,11 +62,7 @@ async function apply(raw: Record<string, unknown>, previous?: NicRecord) {
     plan.warnings.forEach((w) => console.log(w));
     const changed = plan.changes.length > 0 || plan.rule !== undefined;
     const after = changed ? await applyNic(transport, inputs.interface, plan.changes, rule, plan.rule) : snapshot;
-    if (plan.record.managedFiles && after.createdDirs) {
-        plan.record.managedFiles = withCreatedDirs(plan.record.managedFiles, after.createdDirs);
-    }
-    after.ownRule = plan.rule === undefined ? snapshot.ownRule : plan.rule;
-    after.ethtoolPath ||= snapshot.ethtoolPath;
+    afterRuleWrite(plan.record, snapshot, after, plan.rule);
     return outputs(raw, inputs, plan.record, plan.desired, after, plan.warnings);
 }
 

@@ -2,6 +2,7 @@ import { FILE_HELPERS } from "../host/files";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 import { MaxAndCurrent, SECTION_OPTIONS, Section, Values, parseCoalesce, parseMaxAndCurrent, CHANNEL_PARAMS, RING_PARAMS } from "./ethtool";
+import { RuleSnapshot, parseRuleLine } from "./rule-snapshot";
 
 /** One program shows rings, channels and coalescing and our udev rule; one applies changes. */
 
@@ -74,13 +75,8 @@ printf 'done\\n'
 
 export type SectionState = { supported: true; max: Values; current: Values } | { supported: false; reason: string };
 
-export interface NicSnapshot {
-    exists: boolean;
-    ethtoolPath: string;
+export interface NicSnapshot extends RuleSnapshot {
     sections: Record<Section, SectionState>;
-    ownRule: string | null;
-    /** Directories an apply created (they did not exist before), outermost first. */
-    createdDirs?: string[];
 }
 
 const OPTION_SECTION: Record<string, Section> = { "-g": "rings", "-l": "channels", "-c": "coalesce" };
@@ -101,16 +97,10 @@ export function parseNicOutput(stdout: string): NicSnapshot {
     const snapshot: NicSnapshot = { exists: true, ethtoolPath: "", sections: { rings: unsupported, channels: unsupported, coalesce: unsupported }, ownRule: null };
     for (const line of stdout.split("\n")) {
         const [kind, a = "", b = "", c = ""] = line.split("\t");
-        if (kind === "ethtool") {
-            snapshot.ethtoolPath = a.trim();
-        } else if (kind === "no-interface") {
-            snapshot.exists = false;
-        } else if (kind === "section" && OPTION_SECTION[a]) {
+        if (kind === "section" && OPTION_SECTION[a]) {
             snapshot.sections[OPTION_SECTION[a]] = parseSection(OPTION_SECTION[a], Number(b), Buffer.from(c, "base64").toString("utf8"));
-        } else if (kind === "created") {
-            (snapshot.createdDirs ??= []).push(a);
-        } else if (kind === "own") {
-            snapshot.ownRule = Buffer.from(a, "base64").toString("utf8");
+        } else {
+            parseRuleLine(snapshot, kind, a);
         }
     }
     return snapshot;
