@@ -1,4 +1,5 @@
 import { shProgram } from "../transport/argv";
+import { LedgerAction, ledgerArgs, withLedger } from "./ledger";
 import { RemoteCommandError, Transport } from "../transport/transport";
 
 /**
@@ -168,7 +169,7 @@ rm_dirs "$@"
 printf 'done\\n'
 `;
 
-const TRANSACTION_PROGRAM = `undo_extra() { :; }\n${FILE_HELPERS}\n${TRANSACTION_BODY}`;
+const TRANSACTION_PROGRAM = withLedger(`undo_extra() { :; }\n${FILE_HELPERS}\n${TRANSACTION_BODY}`);
 
 export interface ValueWrite {
     /** A sysfs/procfs file. */
@@ -244,18 +245,19 @@ export function transactionArgs(writes: readonly ValueWrite[], changes: FileChan
 
 /**
  * Writes values in order (each file's old content kept), then whole files, links, removals and
- * empty directories to remove.
+ * empty directories to remove; the resource's ledger first (or, on delete, removed last).
  * Any failure restores every value already written and reports the kernel's reason.
  */
 export async function applyTransaction(
     transport: Transport,
     writes: readonly ValueWrite[],
     changes: FileChanges,
-    describe?: (path: string) => string,
+    options: { describe?: (path: string) => string; ledger?: LedgerAction } = {},
 ): Promise<TransactionOutcome> {
-    const result = await transport.run(shProgram(TRANSACTION_PROGRAM, "pulumi-tuning-apply", transactionArgs(writes, changes)));
+    const args = [...ledgerArgs(options.ledger), ...transactionArgs(writes, changes)];
+    const result = await transport.run(shProgram(TRANSACTION_PROGRAM, "pulumi-tuning-apply", args));
     if (result.code !== 0) {
         throw new RemoteCommandError(transport.target, "apply", result);
     }
-    return parseTransactionOutput(transport.target, result.stdout, describe);
+    return parseTransactionOutput(transport.target, result.stdout, options.describe);
 }

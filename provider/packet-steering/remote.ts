@@ -23,5 +23,5 @@ export function describeSteeringPath(path: string): string {
  * refuses rolls back everything written before it and fails naming the file and the errno text.
  */
 export function applySteering(transport: Transport, writes: readonly ValueWrite[], files: FileChanges): Promise<TransactionOutcome> {
-    return applyTransaction(transport, writes, files, describeSteeringPath);
+    return applyTransaction(transport, writes, files, { describe: describeSteeringPath });
 }

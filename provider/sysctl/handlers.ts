@@ -5,7 +5,7 @@ import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
 import { canonicalKey } from "./keys";
-import { claimInRun } from "./ledger";
+import { claimInRun } from "../host/ledger";
 import { missingModules, moduleNeeds, moduleProbeKeys } from "./modules";
 import { SysctlSetRecord, describeDrift, detectDrift, keysToRead, liveSettings, ownerOf, ownershipConflicts, planApply, planRestore } from "./plan";
 import { HostSnapshot, applyToHost, readHost } from "./remote";

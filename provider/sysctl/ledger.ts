@@ -1,4 +1,4 @@
-import { createHash } from "crypto";
+import { LEDGER_ROOT, ledgerFileIn } from "../host/ledger";
 import { canonicalKey, procPath } from "./keys";
 
 /**
@@ -9,7 +9,7 @@ import { canonicalKey, procPath } from "./keys";
  * the true originals from it instead of the already-tuned live values. It is also how a second
  * owner of a key — in this stack or another — is seen and refused.
  */
-export const LEDGER_DIR = "/var/lib/pulumi-linux-tuning/sysctl";
+export const LEDGER_DIR = `${LEDGER_ROOT}/sysctl`;
 
 export interface Ledger {
     owner: string;
@@ -19,11 +19,7 @@ export interface Ledger {
 
 /** Who owns a SysctlSet: project/stack/resource name, as the program that declares it says. */
 export function ledgerPath(owner: string): string {
-    let name = owner.replace(/[^A-Za-z0-9_.-]/g, "_").replace(/^[.-]+/, "");
-    if (name.length > 200) {
-        name = `${name.slice(0, 150)}-${createHash("sha256").update(owner).digest("hex").slice(0, 16)}`;
-    }
-    return `${LEDGER_DIR}/${name || "sysctl"}.ledger`;
+    return ledgerFileIn(LEDGER_DIR, owner, "sysctl");
 }
 
 export function renderLedger(ledger: Ledger): string {
@@ -65,20 +61,4 @@ export function foreignOwners(ledgers: Map<string, Ledger>, ownPath: string, key
         }
     }
     return owners;
-}
-
-/**
- * A key declared by two SysctlSets of one engine run on one host: seen as their checks run (both
- * are new, so neither host ledger exists yet). Module state lives for the provider process.
- */
-const declared = new Map<string, string>();
-
-export function claimInRun(hostId: string, key: string, owner: string): string | undefined {
-    const id = `${hostId}\0${key}`;
-    const holder = declared.get(id);
-    if (holder !== undefined && holder !== owner) {
-        return holder;
-    }
-    declared.set(id, owner);
-    return undefined;
 }

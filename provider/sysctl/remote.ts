@@ -1,6 +1,7 @@
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 import { canonicalKey, keyFromConfLine, procPath } from "./keys";
+import { LEDGER_ROOT } from "../host/ledger";
 import { LEDGER_DIR, Ledger, parseLedgerLines } from "./ledger";
 
 /**
@@ -80,7 +81,7 @@ rollback() {
 tidy() {
   ls "${LEDGER_DIR}"/*.ledger >/dev/null 2>&1 && return 0
   rm -f "${LEDGER_DIR}/.lock"
-  rmdir "${LEDGER_DIR}" 2>/dev/null && rmdir "${LEDGER_DIR.slice(0, LEDGER_DIR.lastIndexOf("/"))}" 2>/dev/null
+  rmdir "${LEDGER_DIR}" 2>/dev/null && rmdir "${LEDGER_ROOT}" 2>/dev/null
   return 0
 }
 fail() { rollback; flat "$2"; printf 'failed\\t%s\\t%s\\n' "$1" "$flat"; exit 0; }

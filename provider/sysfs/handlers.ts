@@ -120,7 +120,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
         const warnings = [...plan.warnings];
         if (plan.writes.length > 0 || Object.keys(plan.files).length > 0) {
             const describe = (path: string) => (path in plan.desired ? kind.property(inputs, path) : path);
-            const outcome = await applyTransaction(transport, plan.writes, plan.files, describe);
+            const outcome = await applyTransaction(transport, plan.writes, plan.files, { describe });
             if (plan.record.managedFiles) {
                 plan.record.managedFiles = withCreatedDirs(plan.record.managedFiles, outcome.createdDirs);
             }

@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
-import { LEDGER_DIR, claimInRun, ledgerPath, parseLedgerLines, renderLedger } from "../../provider/sysctl/ledger";
+import { claimInRun } from "../../provider/host/ledger";
+import { LEDGER_DIR, ledgerPath, parseLedgerLines, renderLedger } from "../../provider/sysctl/ledger";
 import { planApply, planRestore } from "../../provider/sysctl/plan";
 import { HostSnapshot, LiveValue, OwnedKeyError, parseReadOutput } from "../../provider/sysctl/remote";
 import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";

@@ -181,7 +181,7 @@ describe("SysfsSet", function () {
             const selection = path.join(dir, "enabled");
             writeFileSync(selection, "always [madvise] never\n");
             mkdirSync(path.join(dir, "refuses"));
-            const failure = await applyTransaction(local, [{ path: selection, value: "never" }, { path: path.join(dir, "refuses"), value: "1" }], {}, (p) => `prop(${path.basename(p)})`).then(
+            const failure = await applyTransaction(local, [{ path: selection, value: "never" }, { path: path.join(dir, "refuses"), value: "1" }], {}, { describe: (p) => `prop(${path.basename(p)})` }).then(
                 () => assert.fail("expected a failure"),
                 (e: Error) => e,
             );

@@ -1,0 +1,276 @@
+import { createHash } from "crypto";
+import { z } from "zod";
+
+/**
+ * The host-side ledger of every resource but SysctlSet (whose own format predates this one): one
+ * small root-only file per resource, written atomically by the apply program before its first
+ * write. It holds the owner (project/stack/resource), the items the resource changes (paths, or
+ * `ethtool:IF:FEATURE`-style names where there is no path) and the record the resource keeps in
+ * state — its originals and the files it manages. A run killed after the host changed but before
+ * the engine saved state leaves it behind: the next create takes its originals from it instead of
+ * the already-tuned live values. Every resource's ledger lists its items, so a second owner of an
+ * item, of any resource kind and any stack, is seen and refused.
+ */
+export const LEDGER_ROOT = "/var/lib/pulumi-linux-tuning";
+
+/** Every ledger on a host, for one read request or listing. */
+export const ALL_LEDGERS = `${LEDGER_ROOT}/*/*.ledger`;
+
+export interface HostLedger {
+    owner: string;
+    items: string[];
+    /** The resource's state record as it was when the ledger was written. */
+    record: Record<string, unknown>;
+    /** Directories the apply reported creating, appended once it completed. */
+    createdDirs: string[];
+}
+
+/** The ledger file of `owner` in `dir`: safe as one path component, bounded, distinct per owner. */
+export function ledgerFileIn(dir: string, owner: string, fallback: string): string {
+    let name = owner.replace(/[^A-Za-z0-9_.-]/g, "_").replace(/^[.-]+/, "");
+    if (name.length > 200) {
+        name = `${name.slice(0, 150)}-${createHash("sha256").update(owner).digest("hex").slice(0, 16)}`;
+    }
+    return `${dir}/${name || fallback}.ledger`;
+}
+
+/** `kind` names the directory: one per resource kind (nic, irq, cpu-governor, …). */
+export const hostLedgerPath = (kind: string, owner: string): string => ledgerFileIn(`${LEDGER_ROOT}/${kind}`, owner, kind);
+
+const oneLine = (s: string) => s.replace(/[\t\r\n]/g, " ");
+
+export function renderHostLedger(ledger: Omit<HostLedger, "createdDirs">): string {
+    return [
+        "# pulumi-linux-tuning: what the owner below found before it first changed these items.",
+        "# Restored and removed by `pulumi destroy`; do not edit.",
+        `owner\t${oneLine(ledger.owner)}`,
+        ...ledger.items.map((item) => `item\t${oneLine(item)}`),
+        `record\t${Buffer.from(JSON.stringify(ledger.record)).toString("base64")}`,
+    ].join("\n") + "\n";
+}
+
+/** A ledger's text; undefined for one this format does not describe (a SysctlSet's, a torn file). */
+export function parseHostLedger(text: string): HostLedger | undefined {
+    const ledger: HostLedger = { owner: "", items: [], record: {}, createdDirs: [] };
+    let record = false;
+    for (const line of text.split("\n")) {
+        const tab = line.indexOf("\t");
+        const [kind, value] = tab < 0 ? [line, ""] : [line.slice(0, tab), line.slice(tab + 1)];
+        if (kind === "owner") {
+            ledger.owner = value;
+        } else if (kind === "item") {
+            ledger.items.push(value);
+        } else if (kind === "dir") {
+            ledger.createdDirs.push(value);
+        } else if (kind === "record") {
+            try {
+                ledger.record = JSON.parse(Buffer.from(value, "base64").toString("utf8")) as Record<string, unknown>;
+                record = true;
+            } catch {
+                return undefined;
+            }
+        }
+    }
+    return record && ledger.owner ? ledger : undefined;
+}
+
+/** Ledgers out of file contents by path (a FileSnapshot's, or a listing's). */
+export function ledgersIn(files: ReadonlyMap<string, string>): Map<string, HostLedger> {
+    const ledgers = new Map<string, HostLedger>();
+    for (const [path, content] of files) {
+        const ledger = path.startsWith(`${LEDGER_ROOT}/`) && path.endsWith(".ledger") ? parseHostLedger(content) : undefined;
+        if (ledger) {
+            ledgers.set(path, ledger);
+        }
+    }
+    return ledgers;
+}
+
+/**
+ * Appended to a resource's own read program: prints `ledger-file<TAB>PATH<TAB>BASE64` for every
+ * ledger on the host (none when not root: the directory is root-only).
+ */
+export function withLedgerListing(program: string): string {
+    return `read_main() {\n${program}\n}\n( read_main "$@" )\nfor f in ${ALL_LEDGERS}; do [ -f "$f" ] && [ -r "$f" ] && printf 'ledger-file\\t%s\\t%s\\n' "$f" "$(base64 -w0 < "$f")"; done\nexit 0\n`;
+}
+
+/** The ledgers a withLedgerListing program printed. */
+export function parseLedgerListing(stdout: string): Map<string, HostLedger> {
+    const files = new Map<string, string>();
+    for (const line of stdout.split("\n")) {
+        const [kind, path, content = ""] = line.split("\t");
+        if (kind === "ledger-file" && path) {
+            files.set(path, Buffer.from(content, "base64").toString("utf8"));
+        }
+    }
+    return ledgersIn(files);
+}
+
+/**
+ * Wraps a resource's apply program (which prints `done` when everything is in, and on failure
+ * restores what it wrote itself). Two positional parameters come first: the ledger's path (`-`:
+ * none) and its content. With content, the ledger is written atomically before the program runs
+ * and, if the program fails, put back as it was (or removed, if this wrote it first). Without
+ * content (a delete), it is removed once the program has put everything back. On success, the
+ * directories the program reports creating are appended to it. With no ledger left, the
+ * directories made for them go too.
+ */
+export function withLedger(program: string): string {
+    return `ledger=$1 ledger_content=$2; shift 2
+apply_main() {
+${program}
+}
+if [ "$ledger" = - ] || [ "$(id -u)" != 0 ]; then apply_main "$@"; exit 0; fi
+ledger_dir=\${ledger%/*} ledger_root=\${ledger%/*/*}
+tidy_ledgers() {
+  ls "$ledger_dir"/*.ledger >/dev/null 2>&1 || { rmdir "$ledger_dir" 2>/dev/null && rmdir "$ledger_root" 2>/dev/null; }
+  return 0
+}
+created_ledger=
+rm -f "$ledger.prev"
+if [ -n "$ledger_content" ]; then
+  if [ -f "$ledger" ]; then cp -p "$ledger" "$ledger.prev"; else created_ledger=1; fi
+  err=$( { mkdir -p "$ledger_dir" && chmod 0700 "$ledger_root" "$ledger_dir" && printf '%s' "$ledger_content" > "$ledger.tmp" && chmod 0600 "$ledger.tmp" && mv -f "$ledger.tmp" "$ledger"; } 2>&1 ) || {
+    rm -f "$ledger.tmp" "$ledger.prev"; tidy_ledgers
+    printf 'failed\\t%s\\t%s\\n' "$ledger" "cannot write the ledger: $err" | tr '\\n' ' '; printf '\\n'; exit 0
+  }
+fi
+out=$(apply_main "$@")
+printf '%s\\n' "$out"
+case "
+$out
+" in
+  *"
+done
+"*)
+    rm -f "$ledger.prev"
+    if [ -z "$ledger_content" ]; then rm -f "$ledger"
+    else printf '%s\\n' "$out" | awk -F '\\t' '$1 == "created" { print "dir\\t" $2 }' >> "$ledger"; fi ;;
+  *)
+    if [ -f "$ledger.prev" ]; then mv -f "$ledger.prev" "$ledger"; elif [ -n "$created_ledger" ]; then rm -f "$ledger"; fi ;;
+esac
+tidy_ledgers
+exit 0
+`;
+}
+
+/** What an apply does with its ledger: write `content` before the first write, or (no content) remove it after the last restore. */
+export interface LedgerAction {
+    path: string;
+    content?: string;
+}
+
+/** withLedger's two leading positional parameters. */
+export const ledgerArgs = (action?: LedgerAction): [string, string] => [action?.path ?? "-", action?.content ?? ""];
+
+/** Items of `items` another ledger on the host holds, with its owner (and where it was seen). */
+export function foreignClaims(ledgers: ReadonlyMap<string, HostLedger>, ownPath: string, items: readonly string[]): { item: string; owner: string }[] {
+    const wanted = new Set(items);
+    const claims: { item: string; owner: string }[] = [];
+    for (const [path, ledger] of ledgers) {
+        if (path !== ownPath) {
+            claims.push(...ledger.items.filter((item) => wanted.has(item)).map((item) => ({ item, owner: `${ledger.owner} (its ledger on the host)` })));
+        }
+    }
+    return claims;
+}
+
+/** One message per owner: "ITEM, ITEM are managed by OWNER; remove it there first; …". */
+export function describeClaims(claims: readonly { item: string; owner: string }[]): string {
+    const byOwner = new Map<string, string[]>();
+    for (const { item, owner } of claims) {
+        byOwner.set(owner, [...(byOwner.get(owner) ?? []), item]);
+    }
+    return [...byOwner]
+        .map(([owner, items]) => `${items.join(", ")} ${items.length === 1 ? "is" : "are"} managed by ${owner}; remove it there first`)
+        .join("; ");
+}
+
+/**
+ * Items declared by two resources of one engine run on one host: both are new, so neither host
+ * ledger exists when their checks run. Module state lives for the provider process.
+ */
+const declared = new Map<string, string>();
+
+export function claimInRun(hostId: string, item: string, owner: string): string | undefined {
+    const id = `${hostId}\0${item}`;
+    const holder = declared.get(id);
+    if (holder !== undefined && holder !== owner) {
+        return holder;
+    }
+    declared.set(id, owner);
+    return undefined;
+}
+
+/** The record a create starts from: its own ledger's, left by an interrupted run, with the directories that run reported. */
+export function recoveredRecord<R>(ledgers: ReadonlyMap<string, HostLedger>, ownPath: string): R | undefined {
+    const ledger = ledgers.get(ownPath);
+    if (!ledger) {
+        return undefined;
+    }
+    const record = ledger.record as R & { managedFiles?: { createdDirs?: string[] } };
+    if (record.managedFiles && ledger.createdDirs.length > 0) {
+        record.managedFiles = { ...record.managedFiles, createdDirs: [...new Set([...(record.managedFiles.createdDirs ?? []), ...ledger.createdDirs])] };
+    }
+    return record;
+}
+
+/** As of a refresh: "in place", "missing: FILE", or that the ledger's originals differ from state's. */
+export function ledgerStatus(ledgers: ReadonlyMap<string, HostLedger>, ledgerFile: string | undefined, originals: unknown): string {
+    if (!ledgerFile) {
+        return "none (created before ledgers)";
+    }
+    const ledger = ledgers.get(ledgerFile);
+    if (!ledger) {
+        return `missing: ${ledgerFile}`;
+    }
+    return canonicalJson(ledger.record.originals) === canonicalJson(originals) ? "in place" : `differs from state: ${ledgerFile} holds other originals`;
+}
+
+function canonicalJson(value: unknown): string {
+    if (Array.isArray(value)) {
+        return `[${value.map(canonicalJson).join(",")}]`;
+    }
+    if (value && typeof value === "object") {
+        return `{${Object.keys(value)
+            .sort()
+            .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
+            .join(",")}}`;
+    }
+    return JSON.stringify(value ?? null);
+}
+
+/** The `owner` input every ledgered resource takes: project/stack/resource, set by its constructor. */
+export const ownerSchema = z.string().min(1).max(1024).optional();
+
+/** The items of a record: the paths it writes values to, and every file it manages. */
+export function itemsOf(valuePaths: readonly string[], managedFiles?: { originals: Record<string, unknown> }): string[] {
+    return [...new Set([...valuePaths, ...Object.keys(managedFiles?.originals ?? {})])];
+}
+
+export class OwnedItemsError extends Error {}
+
+/**
+ * The ledger action of an apply writing `record`; refused, naming the owner, when another
+ * resource's ledger holds one of `items` (the check refuses it first; this catches one written
+ * since).
+ */
+export function ledgerWrite(ledgers: ReadonlyMap<string, HostLedger>, path: string, owner: string, items: readonly string[], record: object, target: string): LedgerAction {
+    const claims = foreignClaims(ledgers, path, items);
+    if (claims.length > 0) {
+        throw new OwnedItemsError(`${target}: ${describeClaims(claims)}. Nothing was changed.`);
+    }
+    return { path, content: renderHostLedger({ owner, items: [...items], record: JSON.parse(JSON.stringify(record)) as Record<string, unknown> }) };
+}
+
+/** Check failures for items another resource holds: on the host (its ledger) or in this engine run. */
+export function ownershipFailures(ledgers: ReadonlyMap<string, HostLedger>, path: string, owner: string, hostId: string, items: readonly string[], target: string, property: string): { property: string; reason: string }[] {
+    const claims = foreignClaims(ledgers, path, items);
+    for (const item of items) {
+        const holder = claimInRun(hostId, item, owner);
+        if (holder !== undefined) {
+            claims.push({ item, owner: `${holder} in this program` });
+        }
+    }
+    return claims.length > 0 ? [{ property, reason: `${target}: ${describeClaims(claims)}` }] : [];
+}

@@ -1,0 +1,131 @@
+import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import {
+    LEDGER_ROOT,
+    OwnedItemsError,
+    hostLedgerPath,
+    ledgerArgs,
+    ledgerStatus,
+    ledgerWrite,
+    ledgersIn,
+    ownershipFailures,
+    parseHostLedger,
+    parseLedgerListing,
+    recoveredRecord,
+    renderHostLedger,
+    withLedger,
+    withLedgerListing,
+} from "../../provider/host/ledger";
+import { renderLedger } from "../../provider/sysctl/ledger";
+
+const record = { originals: { cpu0: { governor: "schedutil" } }, managedFiles: { originals: { "/etc/x": { kind: "absent" } }, written: {}, createdDirs: ["/etc/a"] } };
+
+describe("host ledger (every resource but SysctlSet)", function () {
+    it("names one file per owner and kind, safe as one path component", function () {
+        assert.equal(hostLedgerPath("cpu-governor", "proj/lab/gov 1"), `${LEDGER_ROOT}/cpu-governor/proj_lab_gov_1.ledger`);
+        assert.equal(hostLedgerPath("nic", "../../etc/passwd"), `${LEDGER_ROOT}/nic/_.._etc_passwd.ledger`);
+        assert.notEqual(hostLedgerPath("nic", "p/" + "x".repeat(500)), hostLedgerPath("nic", "p/" + "x".repeat(501)));
+    });
+
+    it("round-trips owner, items and the record; a SysctlSet's ledger or a torn one is not taken for one", function () {
+        const text = renderHostLedger({ owner: "p/s/gov\tx", items: ["/sys/a", "ethtool:eth1:rx"], record });
+        assert.deepEqual(parseHostLedger(text), { owner: "p/s/gov x", items: ["/sys/a", "ethtool:eth1:rx"], record, createdDirs: [] });
+        assert.deepEqual(parseHostLedger(text + "dir\t/etc/b\n")?.createdDirs, ["/etc/b"]);
+        assert.equal(parseHostLedger(renderLedger({ owner: "p/s/fin", originals: { "net.core.somaxconn": "4096" } })), undefined);
+        assert.equal(parseHostLedger(text.slice(0, text.indexOf("record"))), undefined);
+        assert.equal(parseHostLedger(text.replace(/record\t.*/, "record\tnot-base64-json")), undefined);
+    });
+
+    it("a create takes its own ledger's record, with the directories the interrupted apply reported", function () {
+        const own = hostLedgerPath("cpu-governor", "p/s/gov");
+        const ledgers = ledgersIn(new Map([[own, renderHostLedger({ owner: "p/s/gov", items: [], record }) + "dir\t/etc/b\n"]]));
+        const recovered = recoveredRecord<typeof record>(ledgers, own);
+        assert.deepEqual(recovered?.originals, record.originals);
+        assert.deepEqual(recovered?.managedFiles.createdDirs, ["/etc/a", "/etc/b"]);
+        assert.equal(recoveredRecord(ledgers, hostLedgerPath("cpu-governor", "p/s/other")), undefined);
+    });
+
+    it("refuses an item another ledger holds, at check (naming the owner and the property) and at apply", function () {
+        const theirs = hostLedgerPath("sysfs", "other/prod/thp");
+        const ledgers = ledgersIn(new Map([[theirs, renderHostLedger({ owner: "other/prod/thp", items: ["/sys/a", "/sys/b"], record: {} })]]));
+        const own = hostLedgerPath("cpu-governor", "p/s/gov");
+        const failures = ownershipFailures(ledgers, own, "p/s/gov", "host-1:22", ["/sys/b", "/sys/c"], "h1", "cpus");
+        assert.deepEqual(failures, [{ property: "cpus", reason: "h1: /sys/b is managed by other/prod/thp (its ledger on the host); remove it there first" }]);
+        assert.throws(() => ledgerWrite(ledgers, own, "p/s/gov", ["/sys/a"], {}, "h1"), (e: Error) => e instanceof OwnedItemsError && /\/sys\/a is managed by other\/prod\/thp/.test(e.message));
+        const write = ledgerWrite(ledgers, own, "p/s/gov", ["/sys/c"], record, "h1");
+        assert.equal(write.path, own);
+        assert.deepEqual(parseHostLedger(write.content!)?.items, ["/sys/c"]);
+    });
+
+    it("refuses an item two resources of one engine run declare on one host", function () {
+        const none = new Map();
+        assert.deepEqual(ownershipFailures(none, "/l/a", "p/s/a", "run-host:22", ["/sys/q"], "h1", "cpus"), []);
+        assert.deepEqual(ownershipFailures(none, "/l/a", "p/s/a", "run-host:22", ["/sys/q"], "h1", "cpus"), [], "the same owner again");
+        assert.match(ownershipFailures(none, "/l/b", "p/s/b", "run-host:22", ["/sys/q"], "h1", "paths")[0].reason, /\/sys\/q is managed by p\/s\/a in this program/);
+        assert.deepEqual(ownershipFailures(none, "/l/b", "p/s/b", "other-host:22", ["/sys/q"], "h1", "paths"), []);
+    });
+
+    it("reports at refresh whether the ledger still holds state's originals", function () {
+        const own = hostLedgerPath("cpu-governor", "p/s/gov");
+        const ledgers = ledgersIn(new Map([[own, renderHostLedger({ owner: "p/s/gov", items: [], record })]]));
+        assert.equal(ledgerStatus(ledgers, own, { cpu0: { governor: "schedutil" } }), "in place");
+        assert.match(ledgerStatus(ledgers, own, { cpu0: { governor: "performance" } }), /^differs from state: /);
+        assert.equal(ledgerStatus(new Map(), own, {}), `missing: ${own}`);
+        assert.equal(ledgerStatus(ledgers, undefined, {}), "none (created before ledgers)");
+    });
+
+    describe("the wrapping shell programs (run with sh here, as root)", function () {
+        const dir = mkdtempSync(path.join(tmpdir(), "plt-ledger-"));
+        const ledger = path.join(dir, "kind", "owner.ledger");
+        const target = path.join(dir, "value");
+        // A stand-in apply program: writes $1 to the value file, creating a directory; fails on "bad".
+        const program = withLedger(`[ "$1" = bad ] && { printf 'failed\\tvalue\\tbad\\n'; exit 0; }
+mkdir -p "${dir}/made" && printf 'created\\t%s\\n' "${dir}/made"
+printf '%s' "$1" > "${target}"
+printf 'done\\n'`);
+        const run = (content: string | undefined, value: string) =>
+            execFileSync("sh", ["-c", program, "t", ...ledgerArgs({ path: ledger, content }), value], { encoding: "utf8" });
+
+        before(function () {
+            if (process.getuid?.() !== 0) {
+                this.skip();
+            }
+        });
+
+        it("writes the ledger before the program, appends the directories it made, and removes it after a delete", function () {
+            const content = renderHostLedger({ owner: "p/s/o", items: [target], record });
+            assert.match(run(content, "1"), /^done$/m);
+            assert.equal(readFileSync(target, "utf8"), "1");
+            assert.equal(readFileSync(ledger, "utf8"), `${content}dir\t${dir}/made\n`);
+            assert.equal((execFileSync("stat", ["-c", "%a", ledger], { encoding: "utf8" })).trim(), "600");
+            assert.match(run(undefined, "0"), /^done$/m);
+            assert.equal(existsSync(ledger), false);
+            assert.equal(existsSync(path.dirname(ledger)), false, "its empty directory goes too");
+        });
+
+        it("a failed first apply leaves no ledger; a failed update puts the previous one back", function () {
+            assert.match(run(renderHostLedger({ owner: "p/s/o", items: [], record: { v: 1 } }), "bad"), /^failed/m);
+            assert.equal(existsSync(ledger), false);
+            const first = renderHostLedger({ owner: "p/s/o", items: [], record: { v: 1 } });
+            run(first, "1");
+            const kept = readFileSync(ledger, "utf8");
+            assert.match(run(renderHostLedger({ owner: "p/s/o", items: [], record: { v: 2 } }), "bad"), /^failed/m);
+            assert.equal(readFileSync(ledger, "utf8"), kept);
+            assert.deepEqual(readdirSync(path.dirname(ledger)), ["owner.ledger"], "no .prev or .tmp left");
+            run(undefined, "0");
+        });
+
+        it("a listing appended to a read program shows every ledger", function () {
+            writeFileSync(path.join(dir, "x"), "");
+            const listing = withLedgerListing(`printf 'own\\t%s\\n' "$1"; exit 0`);
+            const out = execFileSync("sh", ["-c", listing, "t", "arg"], { encoding: "utf8" });
+            assert.match(out, /^own\targ$/m, "the read program's own output, even though it exits");
+            for (const [file, parsed] of parseLedgerListing(out)) {
+                assert.ok(file.startsWith(`${LEDGER_ROOT}/`) && parsed.owner.length > 0);
+            }
+        });
+    });
+});
