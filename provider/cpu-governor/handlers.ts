@@ -1,15 +1,16 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
 import { applyTransaction, readFiles } from "../host/files";
+import { hostLedgerPath, ledgerStatus, ledgerWrite, ledgersIn, ownershipFailures, recoveredRecord } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
-import { GovernorRecord, PerCpu, detectGovernorDrift, governorProblems, liveState, planGovernor, planGovernorRestore, readRequests, renderUnit } from "./plan";
+import { GovernorRecord, LEDGER_KIND, PerCpu, detectGovernorDrift, governorItems, governorProblems, liveState, planGovernor, planGovernorRestore, readRequests, renderUnit } from "./plan";
 import { CpuGovernorInputs, cpuGovernorInputsSchema } from "./schema";
 
-const INPUT_FIELDS = ["connection", "governor", "energyPerformancePreference", "cpus", "onUnsupported", "persist", "restoreOnDelete", "resourceName"] as const;
+const INPUT_FIELDS = ["connection", "governor", "energyPerformancePreference", "cpus", "onUnsupported", "persist", "restoreOnDelete", "resourceName", "owner"] as const;
 
 const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, props);
 
@@ -20,6 +21,7 @@ function recordOf(props: Record<string, unknown>): GovernorRecord {
         originals: (props.originals as GovernorRecord["originals"]) ?? {},
         unsupported: props.unsupported as string | undefined,
         unitFile: props.unitFile as string | undefined,
+        ledgerFile: props.ledgerFile as string | undefined,
         managedFiles: props.managedFiles as GovernorRecord["managedFiles"],
     };
 }
@@ -33,13 +35,19 @@ function desiredOf(props: Record<string, unknown>): Desired {
     return { governors: (props.desiredGovernors as PerCpu) ?? {}, epp: (props.desiredEnergyPerformancePreferences as PerCpu) ?? {} };
 }
 
+const ownerOf = (inputs: CpuGovernorInputs) => inputs.owner ?? inputs.resourceName;
+
 async function apply(raw: Record<string, unknown>, previous?: GovernorRecord) {
     const inputs = parse(raw);
     const transport = transportFor(inputs.connection);
     const snapshot = await readFiles(transport, readRequests(inputs));
-    const plan = planGovernor(inputs, snapshot, transport.target, previous);
+    const ledgers = ledgersIn(snapshot.files);
+    const ledgerFile = hostLedgerPath(LEDGER_KIND, ownerOf(inputs));
+    const plan = planGovernor(inputs, snapshot, transport.target, previous ?? recoveredRecord(ledgers, ledgerFile));
+    plan.record.ledgerFile = ledgerFile;
+    const ledger = ledgerWrite(ledgers, ledgerFile, ownerOf(inputs), governorItems(plan.record), plan.record, transport.target);
     plan.warnings.forEach((w) => console.log(w));
-    const outcome = await applyTransaction(transport, plan.writes, plan.files);
+    const outcome = await applyTransaction(transport, plan.writes, plan.files, { ledger });
     if (plan.record.managedFiles) {
         plan.record.managedFiles = withCreatedDirs(plan.record.managedFiles, outcome.createdDirs);
     }
@@ -56,6 +64,7 @@ async function apply(raw: Record<string, unknown>, previous?: GovernorRecord) {
         desiredGovernors: plan.desired.governors,
         desiredEnergyPerformancePreferences: plan.desired.epp,
         unitStatus: plan.record.unitFile ? "in place" : "not persisted",
+        ledgerStatus: "in place",
         warnings: plan.warnings,
     };
 }
@@ -75,7 +84,16 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
     const transport = transportFor(inputs.connection);
     const probed = await hostFailures(
         () => readFiles(transport, readRequests(inputs)),
-        (snapshot) => governorProblems(inputs, snapshot, transport.target),
+        (snapshot) => {
+            const problems = governorProblems(inputs, snapshot, transport.target);
+            if (problems.length > 0) {
+                return problems;
+            }
+            const ledgers = ledgersIn(snapshot.files);
+            const ledgerFile = hostLedgerPath(LEDGER_KIND, ownerOf(inputs));
+            const plan = planGovernor(inputs, snapshot, transport.target, recoveredRecord(ledgers, ledgerFile));
+            return ownershipFailures(ledgers, ledgerFile, ownerOf(inputs), hostIdentity(inputs.connection), governorItems(plan.record), transport.target, "cpus");
+        },
     );
     return { inputs: news, failures: probed };
 }
@@ -133,6 +151,7 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
         governors: record.unsupported ? live.governors : watched(live.governors, desired.governors),
         energyPerformancePreferences: watched(live.epp, desired.epp),
         unitStatus,
+        ledgerStatus: ledgerStatus(ledgersIn(snapshot.files), record.ledgerFile, record.originals),
     };
     return { id, props: plainState(props2), inputs: plainState(inputsOf(raw)) };
 }
@@ -145,5 +164,5 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
     const snapshot = await readFiles(transport, readRequests(inputs));
     const plan = planGovernorRestore(record, snapshot, inputs.restoreOnDelete, inputs.resourceName, transport.target);
     plan.warnings.forEach((w) => console.log(w));
-    await applyTransaction(transport, plan.writes, plan.files);
+    await applyTransaction(transport, plan.writes, plan.files, { ledger: record.ledgerFile ? { path: record.ledgerFile } : undefined });
 }

@@ -1,6 +1,7 @@
 import type { CheckFailure } from "../check";
 import { formatCpuList, parseCpuList } from "../cpus";
 import { FileChanges, FileSnapshot, ValueWrite } from "../host/files";
+import { ALL_LEDGERS, itemsOf } from "../host/ledger";
 import { ABSENT, ManagedFiles, fileContent, forget, linkTo, manage, pathContentOf, planRestore } from "../host/restore";
 import { CpuGovernorInputs, preferenceList, unitName } from "./schema";
 
@@ -22,7 +23,20 @@ export function readRequests(inputs: CpuGovernorInputs): string[] {
         `${CPU_ROOT}/cpu[0-9]*/cpufreq/energy_performance_available_preferences`,
         `${UNIT_DIR}/${unitName(inputs.resourceName)}`,
         `symlink:${unitPaths(inputs.resourceName).link}`,
+        ALL_LEDGERS,
     ];
+}
+
+/** The ledger directory's name: /var/lib/pulumi-linux-tuning/cpu-governor. */
+export const LEDGER_KIND = "cpu-governor";
+
+/** What a record changes on the host, as its ledger lists it: each CPU's governor (and EPP) file, the unit and its link. */
+export function governorItems(record: GovernorRecord): string[] {
+    const cpuFiles = Object.entries(record.originals).flatMap(([id, original]) => {
+        const cpu = Number(id.slice(3));
+        return original.epp !== undefined ? [governorFile(cpu), eppFile(cpu)] : [governorFile(cpu)];
+    });
+    return itemsOf(cpuFiles, record.managedFiles);
 }
 
 /** Per-CPU policy: "cpu0" → value. */
@@ -39,6 +53,8 @@ export interface GovernorRecord {
     /** Why nothing was applied, under onUnsupported: "skip". */
     unsupported?: string;
     unitFile?: string;
+    /** The host-side ledger holding the originals and the owner. */
+    ledgerFile?: string;
     /** The unit and its link as they were before this resource, and the directories it created. */
     managedFiles?: ManagedFiles;
 }

@@ -33,6 +33,10 @@ export class CpuGovernor extends pulumi.dynamic.Resource {
     declare public readonly unsupported: pulumi.Output<string | undefined>;
     declare public readonly unitFile: pulumi.Output<string | undefined>;
     declare public readonly unitStatus: pulumi.Output<string>;
+    /** The host-side record of the originals and owner (/var/lib/pulumi-linux-tuning/cpu-governor/…). */
+    declare public readonly ledgerFile: pulumi.Output<string | undefined>;
+    /** As of the last refresh: "in place", "missing: …", or that the ledger and state differ. */
+    declare public readonly ledgerStatus: pulumi.Output<string | undefined>;
     declare public readonly warnings: pulumi.Output<string[]>;
 
     constructor(name: string, args: CpuGovernorArgs, opts?: pulumi.CustomResourceOptions) {
@@ -43,6 +47,7 @@ export class CpuGovernor extends pulumi.dynamic.Resource {
                 ...args,
                 connection: secretConnection(args.connection),
                 resourceName: name,
+                owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
                 governors: undefined,
                 energyPerformancePreferences: undefined,
                 desiredGovernors: undefined,
@@ -51,6 +56,8 @@ export class CpuGovernor extends pulumi.dynamic.Resource {
                 unsupported: undefined,
                 unitFile: undefined,
                 unitStatus: undefined,
+                ledgerFile: undefined,
+                ledgerStatus: undefined,
                 hostId: undefined,
                 warnings: undefined,
             }),

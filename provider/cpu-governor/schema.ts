@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { cpuListSchema } from "../cpus";
+import { ownerSchema } from "../host/ledger";
 import { optionalConnectionSchema } from "../transport/connection";
 
 const policyName = z.string().regex(/^[a-z0-9_-]{1,32}$/, "must be a cpufreq name such as performance, powersave, balance_performance");
@@ -15,6 +16,7 @@ export const cpuGovernorInputsSchema = z
         persist: z.boolean().default(true),
         restoreOnDelete: z.boolean().default(true),
         resourceName: z.string().min(1),
+        owner: ownerSchema,
     })
     .strict();
 

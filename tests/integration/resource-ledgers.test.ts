@@ -1,0 +1,90 @@
+import { strict as assert } from "assert";
+import { labStack } from "./engine";
+import { Lab, LabHost, labDown, labUp, onHost } from "./lab";
+import { LedgerCase } from "./ledgers/case";
+import { cpuGovernorCase } from "./ledgers/cpu-governor";
+import { collect, expectFailure } from "./support";
+
+const CASES: LedgerCase[] = [cpuGovernorCase];
+
+const LEDGER_ROOT = "/var/lib/pulumi-linux-tuning";
+
+describe("every resource's host-side ledger: originals that survive an interrupted run, one owner per item", function () {
+    this.timeout(10 * 60 * 1000);
+    let lab: Lab;
+
+    before(function () {
+        lab = labUp(1);
+    });
+    after(function () {
+        if (lab) {
+            labDown(lab);
+        }
+    });
+
+    for (const c of CASES) {
+        describe(c.name, function () {
+            let host: LabHost;
+            let before: string;
+            const ledgers = () => onHost(lab, host, ["sh", "-c", `find ${LEDGER_ROOT} 2>/dev/null || true`]).trim();
+            const project = (suffix: string) => `ledgers-${c.kind}-${suffix}`;
+
+            beforeEach(function () {
+                host = lab.hosts.find((h) => h.hardware === (c.hardware ?? "server"))!;
+                before = c.hostState(lab, host);
+                assert.equal(ledgers(), "", "no ledger before");
+            });
+            afterEach(function () {
+                assert.equal(c.hostState(lab, host), before, "the host is byte for byte as it was");
+                assert.equal(ledgers(), "", "and no ledger or directory of ours is left");
+            });
+
+            it("a create whose run died after the host changed takes the true originals from its ledger; destroy restores them", async function () {
+                // What a provider process does before it is killed: the host is tuned and the
+                // engine never records the resource. Same code, same owner as the stack below.
+                await c.create({ ...c.args(lab, host, "a"), resourceName: "r", owner: `${project("interrupted")}/lab/r` });
+                assert.notEqual(c.hostState(lab, host), before, "the interrupted create changed the host");
+                assert.match(ledgers(), new RegExp(`${c.kind}/${project("interrupted")}_lab_r\\.ledger`));
+
+                const stack = await labStack(project("interrupted"), async () => {
+                    c.declare("r", c.args(lab, host, "a"));
+                });
+                await stack.up();
+                await stack.destroy();
+            });
+
+            it("a second stack touching the same items is refused at preview naming the owner, with nothing changed", async function () {
+                const a = await labStack(project("a"), async () => {
+                    c.declare("r", c.args(lab, host, "a"));
+                });
+                const b = await labStack(project("b"), async () => {
+                    c.declare("r", c.args(lab, host, "b"));
+                });
+                try {
+                    await a.up();
+                    const tuned = c.hostState(lab, host);
+                    const out = collect();
+                    const message = await expectFailure(b.up({ onOutput: out.onOutput }));
+                    assert.match(message + out.text(), new RegExp(`managed by ${project("a")}/lab/r \\(its ledger on the host\\); remove it there first`));
+                    assert.equal(c.hostState(lab, host), tuned, "b changed nothing");
+                } finally {
+                    await a.destroy();
+                    await b.destroy();
+                }
+            });
+
+            it("refresh reports a ledger that went missing", async function () {
+                const stack = await labStack(project("refresh"), async () => ({ status: c.declare("r", c.args(lab, host, "a")).ledgerStatus }));
+                try {
+                    await stack.up();
+                    onHost(lab, host, ["sh", "-c", `rm -f ${LEDGER_ROOT}/${c.kind}/*.ledger`]);
+                    await stack.refresh();
+                    const up = await stack.up();
+                    assert.match(String(up.outputs.status.value), new RegExp(`^missing: ${LEDGER_ROOT}/${c.kind}/${project("refresh")}_lab_r\\.ledger$`));
+                } finally {
+                    await stack.destroy();
+                }
+            });
+        });
+    }
+});
