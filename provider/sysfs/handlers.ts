@@ -2,6 +2,7 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { z } from "zod";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, propertyPath, withoutEngineKeys } from "../check";
 import { applyTransaction } from "../host/files";
+import { hostLedgerPath, ledgerStatus, ledgerWrite, ownershipFailures, recoveredRecord } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { transportFor } from "../transport";
@@ -19,6 +20,7 @@ import {
     readBackWarnings,
     renderTmpfiles,
     sysfsDrift,
+    sysfsItems,
 } from "./plan";
 import { SysfsSnapshot, readSysfs } from "./remote";
 import { SysfsBaseInputs, SysfsSetInputs, sysfsSetInputsSchema, tmpfilesPath } from "./schema";
@@ -37,6 +39,8 @@ export interface HostProblem {
 export interface SysfsKind<I extends SysfsBaseInputs> {
     /** Names the tmpfiles.d file (90-pulumi-<name>-<resource>.conf), so parts of one HostTuning do not collide. */
     name: string;
+    /** Its ledgers' directory under /var/lib/pulumi-linux-tuning: one per resource class. */
+    ledgerKind: string;
     schema: z.ZodType<I>;
     inputFields: readonly string[];
     /** Inputs whose change means an update. */
@@ -45,6 +49,8 @@ export interface SysfsKind<I extends SysfsBaseInputs> {
     settings(inputs: I): PathValues;
     /** The input a path comes from, for messages. */
     property(inputs: I, path: string): string;
+    /** The input a refusal of paths another resource owns is reported on. */
+    mainProperty(inputs: I): string;
     onMissing(inputs: I): "fail" | "skip";
     /** More to read with the paths, for hostProblems (the online CPUs). */
     extraReads?: readonly string[];
@@ -68,6 +74,8 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
     const fileOf = (inputs: I) => tmpfilesPath(kind.name, inputs.resourceName);
     const reads = (inputs: I, record?: SysfsRecord) => [...Object.keys(kind.settings(inputs)), ...Object.keys(record?.originals ?? {}), ...(kind.extraReads ?? []), fileOf(inputs)];
     const desiredOf = (props: Record<string, unknown>) => (props.desired as PathValues) ?? {};
+    const ownerOf = (inputs: I) => inputs.owner ?? inputs.resourceName;
+    const ledgerFileOf = (inputs: I) => hostLedgerPath(kind.ledgerKind, ownerOf(inputs));
 
     function recordOf(props: Record<string, unknown>): SysfsRecord {
         return {
@@ -75,6 +83,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
             skipped: (props.skipped as string[]) ?? [],
             persistedFile: props.persistedFile as string | undefined,
             managedFiles: props.managedFiles as SysfsRecord["managedFiles"],
+            ledgerFile: props.ledgerFile as string | undefined,
         };
     }
 
@@ -83,7 +92,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
         ...assessPaths(kind.settings(inputs), snapshot, kind.onMissing(inputs)).problems.map((p) => ({ property: kind.property(inputs, p.path), why: p.why })),
     ];
 
-    function outputs(raw: Record<string, unknown>, inputs: I, record: SysfsRecord, desired: PathValues, snapshot: SysfsSnapshot, warnings: string[]) {
+    function outputs(raw: Record<string, unknown>, inputs: I, record: SysfsRecord, desired: PathValues, snapshot: SysfsSnapshot, ledgerState: string, warnings: string[]) {
         return {
             ...inputsOf(raw),
             ...record,
@@ -91,19 +100,14 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
             desired,
             live: liveValues(Object.keys(desired), snapshot),
             persistedFileStatus: persistedStatus(snapshot, record.persistedFile, renderTmpfiles(inputs.resourceName, desired)),
+            ledgerStatus: ledgerState,
             warnings,
         };
     }
 
-    async function apply(raw: Record<string, unknown>, previous?: SysfsRecord) {
-        const inputs = parse(raw);
-        const transport = transportFor(inputs.connection);
-        const snapshot = await readSysfs(transport, reads(inputs, previous));
-        const problems = kind.hostProblems?.(inputs, snapshot) ?? [];
-        if (problems.length > 0) {
-            throw new Error(`${transport.target}: ${problems.map((p) => `${p.property}: ${p.why}`).join("; ")}. Nothing was changed.`);
-        }
-        const plan = planSysfs(
+    /** Throws, naming the input and the host, when the host cannot take the values: nothing written. */
+    function plan(inputs: I, snapshot: SysfsSnapshot, target: string, previous?: SysfsRecord) {
+        return planSysfs(
             kind.settings(inputs),
             snapshot,
             {
@@ -112,34 +116,49 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
                 restoreOnDelete: inputs.restoreOnDelete,
                 resourceName: inputs.resourceName,
                 tmpfilesFile: fileOf(inputs),
-                target: transport.target,
+                target,
                 property: (path) => kind.property(inputs, path),
             },
             previous,
         );
-        const warnings = [...plan.warnings];
-        if (plan.writes.length > 0 || Object.keys(plan.files).length > 0) {
-            const describe = (path: string) => (path in plan.desired ? kind.property(inputs, path) : path);
-            const outcome = await applyTransaction(transport, plan.writes, plan.files, { describe });
-            if (plan.record.managedFiles) {
-                plan.record.managedFiles = withCreatedDirs(plan.record.managedFiles, outcome.createdDirs);
-            }
-            for (const [path, content] of outcome.after) {
-                snapshot.set(path, { kind: "file", writable: true, content });
-            }
-            for (const file of plan.files.write ?? []) {
-                snapshot.set(file.path, { kind: "file", writable: true, content: file.content });
-            }
-            for (const path of plan.files.remove ?? []) {
-                snapshot.set(path, { kind: "absent" });
-            }
-            warnings.push(...readBackWarnings(plan.desired, liveValues([...outcome.after.keys()], snapshot), transport.target));
-        }
-        warnings.forEach((w) => console.log(w));
-        return outputs(raw, inputs, plan.record, plan.desired, snapshot, warnings);
     }
 
-    /** Validates the inputs, then reads the host (read-only) so a path it lacks or cannot write, or a word a selection file does not offer, fails in preview. */
+    async function apply(raw: Record<string, unknown>, previous?: SysfsRecord) {
+        const inputs = parse(raw);
+        const transport = transportFor(inputs.connection);
+        const ledgerFile = ledgerFileOf(inputs);
+        const { snapshot, ledgers } = await readSysfs(transport, reads(inputs, previous));
+        const problems = kind.hostProblems?.(inputs, snapshot) ?? [];
+        if (problems.length > 0) {
+            throw new Error(`${transport.target}: ${problems.map((p) => `${p.property}: ${p.why}`).join("; ")}. Nothing was changed.`);
+        }
+        const planned = plan(inputs, snapshot, transport.target, previous ?? recoveredRecord(ledgers, ledgerFile));
+        planned.record.ledgerFile = ledgerFile;
+        const ledger = ledgerWrite(ledgers, ledgerFile, ownerOf(inputs), sysfsItems(planned.record, snapshot), planned.record, transport.target);
+        const warnings = [...planned.warnings];
+        const describe = (path: string) => (path in planned.desired ? kind.property(inputs, path) : path);
+        const outcome = await applyTransaction(transport, planned.writes, planned.files, { describe, ledger });
+        if (planned.record.managedFiles) {
+            planned.record.managedFiles = withCreatedDirs(planned.record.managedFiles, outcome.createdDirs);
+        }
+        for (const [path, content] of outcome.after) {
+            snapshot.set(path, { kind: "file", writable: true, content });
+        }
+        for (const file of planned.files.write ?? []) {
+            snapshot.set(file.path, { kind: "file", writable: true, content: file.content });
+        }
+        for (const path of planned.files.remove ?? []) {
+            snapshot.set(path, { kind: "absent" });
+        }
+        warnings.push(...readBackWarnings(planned.desired, liveValues([...outcome.after.keys()], snapshot), transport.target));
+        warnings.forEach((w) => console.log(w));
+        return outputs(raw, inputs, planned.record, planned.desired, snapshot, "in place", warnings);
+    }
+
+    /**
+     * Validates the inputs, then reads the host (read-only) so a path it lacks or cannot write, a
+     * word a selection file does not offer, or a path another resource owns fails in preview.
+     */
     async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
         const raw = inputsOf(withoutEngineKeys(news));
         const failures = checkFailures(kind.schema, raw);
@@ -150,7 +169,15 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
         const transport = transportFor(inputs.connection);
         const probed = await hostFailures(
             () => readSysfs(transport, reads(inputs)),
-            (snapshot) => failuresOf(problemsOn(inputs, snapshot), transport.target),
+            ({ snapshot, ledgers }) => {
+                const problems = failuresOf(problemsOn(inputs, snapshot), transport.target);
+                if (problems.length > 0) {
+                    return problems;
+                }
+                const ledgerFile = ledgerFileOf(inputs);
+                const planned = plan(inputs, snapshot, transport.target, recoveredRecord(ledgers, ledgerFile));
+                return ownershipFailures(ledgers, ledgerFile, ownerOf(inputs), hostIdentity(inputs.connection), sysfsItems(planned.record, snapshot), transport.target, kind.mainProperty(inputs));
+            },
         );
         return { inputs: news, failures: probed };
     }
@@ -162,7 +189,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
     async function probeDrift(olds: Record<string, unknown>, inputs: I): Promise<string[]> {
         const record = recordOf(olds);
         const desired = desiredOf(olds);
-        const snapshot = await readSysfs(transportFor(inputs.connection), reads(inputs, record));
+        const { snapshot } = await readSysfs(transportFor(inputs.connection), reads(inputs, record));
         const status = persistedStatus(snapshot, record.persistedFile, renderTmpfiles(inputs.resourceName, desired));
         return [...sysfsDrift(desired, liveValues(Object.keys(desired), snapshot)), ...fileDrift(record, status)];
     }
@@ -182,8 +209,8 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
         const raw = withoutEngineKeys(props);
         const inputs = parse(raw);
         const record = recordOf(raw);
-        const snapshot = await readSysfs(transportFor(inputs.connection), reads(inputs, record));
-        const state = outputs(raw, inputs, record, desiredOf(raw), snapshot, (raw.warnings as string[]) ?? []);
+        const { snapshot, ledgers } = await readSysfs(transportFor(inputs.connection), reads(inputs, record));
+        const state = outputs(raw, inputs, record, desiredOf(raw), snapshot, ledgerStatus(ledgers, record.ledgerFile, record.originals), (raw.warnings as string[]) ?? []);
         const refreshed = kind.refreshed ? kind.refreshed(inputsOf(raw), state.live) : inputsOf(raw);
         return { id, props: plainState(state), inputs: plainState(refreshed) };
     }
@@ -193,11 +220,11 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
         const inputs = parse(raw);
         const record = recordOf(raw);
         const transport = transportFor(inputs.connection);
-        const snapshot = await readSysfs(transport, reads(inputs, record));
-        const plan = planSysfsRestore(record, snapshot, inputs.restoreOnDelete, transport.target);
-        plan.warnings.forEach((w) => console.log(w));
-        if (plan.writes.length > 0 || Object.keys(plan.files).length > 0) {
-            await applyTransaction(transport, plan.writes, plan.files);
+        const { snapshot } = await readSysfs(transport, reads(inputs, record));
+        const restore = planSysfsRestore(record, snapshot, inputs.restoreOnDelete, transport.target);
+        restore.warnings.forEach((w) => console.log(w));
+        if (restore.writes.length > 0 || Object.keys(restore.files).length > 0 || record.ledgerFile) {
+            await applyTransaction(transport, restore.writes, restore.files, { ledger: record.ledgerFile ? { path: record.ledgerFile } : undefined });
         }
     }
 
@@ -211,11 +238,13 @@ const settingProperty = (path: string) => propertyPath(["settings", path]);
 
 export const sysfsSetKind: SysfsKind<SysfsSetInputs> = {
     name: "sysfs",
+    ledgerKind: "sysfs",
     schema: sysfsSetInputsSchema,
-    inputFields: ["connection", "settings", "onMissing", "persist", "restoreOnDelete", "resourceName"],
+    inputFields: ["connection", "settings", "onMissing", "persist", "restoreOnDelete", "resourceName", "owner"],
     fields: ["settings", "onMissing", "persist", "restoreOnDelete"],
     settings: (inputs) => Object.fromEntries(Object.entries(inputs.settings).map(([path, value]) => [path, normaliseValue(value)])),
     property: (_inputs, path) => settingProperty(path),
+    mainProperty: () => "settings",
     onMissing: (inputs) => inputs.onMissing,
     // A declared value the host still holds keeps its declared form (16, not "16").
     refreshed: (inputs, live) => {

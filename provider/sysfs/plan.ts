@@ -1,4 +1,5 @@
 import { FileChanges, ValueWrite } from "../host/files";
+import { itemsOf } from "../host/ledger";
 import { ABSENT, ManagedFiles, PathContent, fileContent, forget, manage, planRestore } from "../host/restore";
 import { SysfsSnapshot } from "./remote";
 
@@ -40,6 +41,20 @@ export interface SysfsRecord {
     persistedFile?: string;
     /** The tmpfiles.d file as it was before this resource, and the directories it created. */
     managedFiles?: ManagedFiles;
+    /** The host-side ledger holding the originals and the owner. */
+    ledgerFile?: string;
+}
+
+/**
+ * What a record changes on the host, as its ledger lists it: each path it writes, by the path
+ * declared and by its real path (a symlinked spelling names the same file), and its tmpfiles.d file.
+ */
+export function sysfsItems(record: SysfsRecord, snapshot: SysfsSnapshot): string[] {
+    const paths = Object.keys(record.originals).flatMap((path) => {
+        const state = snapshot.get(path);
+        return state?.kind === "file" && state.realPath ? [path, state.realPath] : [path];
+    });
+    return itemsOf(paths, record.managedFiles);
 }
 
 export interface PathProblem {

@@ -1,3 +1,4 @@
+import { HostLedger, parseLedgerListing, withLedgerListing } from "../host/ledger";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 
@@ -5,22 +6,24 @@ import { RemoteCommandError, Transport } from "../transport/transport";
  * Reads attributes and files in one command: content, and whether the attribute takes writes.
  * A sysfs attribute without a store method is 0444 and refuses opening for write (EACCES) even
  * for root, and a read-only /sys (a container) refuses every write: both are read-only here. A
- * preview as another user judges by the mode alone (writing needs root either way).
+ * preview as another user judges by the mode alone (writing needs root either way). A file reached
+ * through a symlink (/sys/class/net/IF → /sys/devices/…) is reported with its real path too, so
+ * ownership holds whichever way a path is spelt. Every ledger on the host follows.
  */
-const READ_PROGRAM = `
+const READ_PROGRAM = withLedgerListing(`
 u=$(id -u)
 for p in "$@"; do
   if [ ! -e "$p" ]; then printf 'absent\\t%s\\n' "$p"; continue; fi
   if [ -d "$p" ]; then printf 'dir\\t%s\\n' "$p"; continue; fi
   w=r
   m=$(stat -L -c %a "$p" 2>/dev/null) && [ $((0$m & 0222)) -ne 0 ] && { [ "$u" -ne 0 ] || [ -w "$p" ]; } && w=w
-  if c=$(base64 -w0 < "$p" 2>/dev/null); then printf 'file\\t%s\\t%s\\t%s\\n' "$p" "$w" "$c"
+  if c=$(base64 -w0 < "$p" 2>/dev/null); then printf 'file\\t%s\\t%s\\t%s\\t%s\\n' "$p" "$w" "$c" "$(readlink -f "$p")"
   else printf 'unreadable\\t%s\\t%s\\n' "$p" "$(cat "$p" 2>&1 >/dev/null | tr '\\t\\n' '  ')"; fi
 done
 exit 0
-`;
+`);
 
-export type PathState = { kind: "absent" } | { kind: "dir" } | { kind: "unreadable"; why: string } | { kind: "file"; writable: boolean; content: string };
+export type PathState = { kind: "absent" } | { kind: "dir" } | { kind: "unreadable"; why: string } | { kind: "file"; writable: boolean; content: string; realPath?: string };
 
 /** What each requested path held. */
 export type SysfsSnapshot = Map<string, PathState>;
@@ -28,23 +31,25 @@ export type SysfsSnapshot = Map<string, PathState>;
 export function parseSysfsSnapshot(stdout: string): SysfsSnapshot {
     const snapshot: SysfsSnapshot = new Map();
     for (const line of stdout.split("\n")) {
-        const [kind, path, a = "", b = ""] = line.split("\t");
+        const [kind, path, a = "", b = "", real = ""] = line.split("\t");
         if (kind === "absent" || kind === "dir") {
             snapshot.set(path, { kind });
         } else if (kind === "unreadable") {
             snapshot.set(path, { kind, why: a.trim() });
         } else if (kind === "file") {
-            snapshot.set(path, { kind, writable: a === "w", content: Buffer.from(b, "base64").toString("utf8") });
+            const content = Buffer.from(b, "base64").toString("utf8");
+            snapshot.set(path, real && real !== path ? { kind, writable: a === "w", content, realPath: real } : { kind, writable: a === "w", content });
         }
     }
     return snapshot;
 }
 
-export async function readSysfs(transport: Transport, paths: readonly string[]): Promise<SysfsSnapshot> {
+/** The paths' states and every ledger on the host, in one command. */
+export async function readSysfs(transport: Transport, paths: readonly string[]): Promise<{ snapshot: SysfsSnapshot; ledgers: Map<string, HostLedger> }> {
     const result = await transport.run(shProgram(READ_PROGRAM, "pulumi-tuning-sysfs-read", [...new Set(paths)]));
     if (result.code !== 0) {
         throw new RemoteCommandError(transport.target, "read", result);
     }
-    return parseSysfsSnapshot(result.stdout);
+    return { snapshot: parseSysfsSnapshot(result.stdout), ledgers: parseLedgerListing(result.stdout) };
 }
 

@@ -26,6 +26,10 @@ export abstract class SysfsResource extends pulumi.dynamic.Resource {
     declare public readonly persistedFile: pulumi.Output<string | undefined>;
     /** "in place", "missing", "edited" or "not persisted". */
     declare public readonly persistedFileStatus: pulumi.Output<string>;
+    /** The host-side record of the originals and owner (/var/lib/pulumi-linux-tuning/<kind>/…). */
+    declare public readonly ledgerFile: pulumi.Output<string | undefined>;
+    /** As of the last refresh: "in place", "missing: …", or that the ledger and state differ. */
+    declare public readonly ledgerStatus: pulumi.Output<string | undefined>;
     declare public readonly warnings: pulumi.Output<string[]>;
 
     protected constructor(handlers: string, type: string, name: string, args: SysfsBaseArgs, opts?: pulumi.CustomResourceOptions) {
@@ -36,6 +40,7 @@ export abstract class SysfsResource extends pulumi.dynamic.Resource {
                 ...args,
                 connection: secretConnection(args.connection),
                 resourceName: name,
+                owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
                 desired: undefined,
                 live: undefined,
                 originals: undefined,
@@ -43,6 +48,8 @@ export abstract class SysfsResource extends pulumi.dynamic.Resource {
                 persistedFile: undefined,
                 persistedFileStatus: undefined,
                 managedFiles: undefined,
+                ledgerFile: undefined,
+                ledgerStatus: undefined,
                 hostId: undefined,
                 warnings: undefined,
             }),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ownerSchema } from "../host/ledger";
 import { Connection, optionalConnectionSchema } from "../transport/connection";
 
 /** A sysfs write is at most one page, its newline included. */
@@ -64,6 +65,7 @@ export const sysfsBaseShape = {
     persist: z.boolean().default(true),
     restoreOnDelete: z.boolean().default(true),
     resourceName: z.string().min(1),
+    owner: ownerSchema,
 };
 
 export const sysfsSetInputsSchema = z
@@ -96,6 +98,8 @@ export interface SysfsBaseInputs {
     persist: boolean;
     restoreOnDelete: boolean;
     resourceName: string;
+    /** project/stack/resource, recorded in the host ledger. */
+    owner?: string;
 }
 
 /** /etc/tmpfiles.d/90-pulumi-<kind>-<name>.conf: `kind` keeps a HostTuning's parts (same name) apart. */

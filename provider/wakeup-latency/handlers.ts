@@ -8,11 +8,13 @@ const ONLINE = `${CPU_ROOT}/online`;
 /** SysfsSet's handlers on /sys/devices/system/cpu/cpuN/power/pm_qos_resume_latency_us, one path per CPU. */
 export const { check, diff, create, update, read, remove, liveDrift } = sysfsHandlers<CpuWakeupLatencyInputs>({
     name: "wakeup",
+    ledgerKind: "wakeup-latency",
     schema: cpuWakeupLatencyInputsSchema,
-    inputFields: ["connection", "cpus", "latencyUs", "persist", "restoreOnDelete", "resourceName"],
+    inputFields: ["connection", "cpus", "latencyUs", "persist", "restoreOnDelete", "resourceName", "owner"],
     fields: ["cpus", "latencyUs", "persist", "restoreOnDelete"],
     settings: (inputs) => Object.fromEntries(parseCpuList(inputs.cpus).map((cpu) => [`${CPU_ROOT}/cpu${cpu}/power/pm_qos_resume_latency_us`, String(inputs.latencyUs)])),
     property: () => "latencyUs",
+    mainProperty: () => "cpus",
     onMissing: () => "fail",
     extraReads: [ONLINE],
     // An offline CPU keeps its request but runs nothing: declaring it is a mistake about the host.

@@ -3,9 +3,11 @@ import { labStack } from "./engine";
 import { Lab, LabHost, labDown, labUp, onHost } from "./lab";
 import { LedgerCase } from "./ledgers/case";
 import { cpuGovernorCase } from "./ledgers/cpu-governor";
+import { sysfsSetCase } from "./ledgers/sysfs-set";
+import { transparentHugepagesCase } from "./ledgers/transparent-hugepages";
 import { collect, expectFailure } from "./support";
 
-const CASES: LedgerCase[] = [cpuGovernorCase];
+const CASES: LedgerCase[] = [cpuGovernorCase, sysfsSetCase, transparentHugepagesCase];
 
 const LEDGER_ROOT = "/var/lib/pulumi-linux-tuning";
 

@@ -145,6 +145,30 @@ describe("SysfsSet, TransparentHugepages and CpuWakeupLatency through the real e
             }
         });
 
+        it("a THP file a TransparentHugepages owns is refused to a SysfsSet at preview, naming the owner: in another stack (its ledger) and in the same program", async function () {
+            const thp = await labStack("sysfs-owner-thp", async () => {
+                new TransparentHugepages("owner", { connection: connectionTo(lab, host), defrag: "never" });
+            });
+            const raw = await labStack("sysfs-owner-raw", async () => {
+                new SysfsSet("second", { connection: connectionTo(lab, host), settings: { [`${THP}/defrag`]: "always" } });
+            });
+            const both = await labStack("sysfs-owner-both", async () => {
+                new TransparentHugepages("first", { connection: connectionTo(lab, host), enabled: "never" });
+                new SysfsSet("second", { connection: connectionTo(lab, host), settings: { [`${THP}/enabled`]: "madvise" } });
+            });
+            try {
+                await thp.up();
+                const tuned = sysfsState();
+                const out = collect();
+                const message = (await expectFailure(raw.preview({ onOutput: out.onOutput }))) + out.text();
+                assert.match(message, /property settings value .* has a problem: root@[0-9.]+:22: \/sys\/kernel\/mm\/transparent_hugepage\/defrag is managed by sysfs-owner-thp\/lab\/owner \(its ledger on the host\)/);
+                assert.deepEqual(sysfsState(), tuned, "the refused stack changed nothing");
+            } finally {
+                await thp.destroy();
+            }
+            assert.match(await expectFailure(both.preview()), /transparent_hugepage\/enabled is managed by sysfs-owner-both\/lab\/(first|second) in this program/);
+        });
+
         it("a value the kernel refuses at apply rolls back what was written, naming the path and the kernel's reason", async function () {
             const stack = await labStack("sysfs-refused", async () => {
                 // S32_MAX is the kernel's own "no constraint" marker: EINVAL when written.

@@ -1,8 +1,9 @@
 import { strict as assert } from "assert";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { TransactionError, applyTransaction } from "../../provider/host/files";
+import { hostLedgerPath, ownershipFailures } from "../../provider/host/ledger";
 import { LocalTransport } from "../../provider/transport/local";
 import {
     PlanOptions,
@@ -13,8 +14,9 @@ import {
     readBackWarnings,
     renderTmpfiles,
     sysfsDrift,
+    sysfsItems,
 } from "../../provider/sysfs/plan";
-import { SysfsSnapshot, parseSysfsSnapshot, readSysfs } from "../../provider/sysfs/remote";
+import { PathState, SysfsSnapshot, parseSysfsSnapshot, readSysfs } from "../../provider/sysfs/remote";
 import { sysfsPathProblem, sysfsSetInputsSchema, sysfsValueProblem, tmpfilesPath } from "../../provider/sysfs/schema";
 import { transparentHugepagesInputsSchema } from "../../provider/thp/schema";
 import { cpuWakeupLatencyInputsSchema } from "../../provider/wakeup-latency/schema";
@@ -27,7 +29,7 @@ const FILE = tmpfilesPath("sysfs", "low");
 
 const file = (content: string, writable = true) => ({ kind: "file" as const, writable, content });
 
-function host(extra: [string, ReturnType<typeof file> | { kind: "absent" }][] = []): SysfsSnapshot {
+function host(extra: [string, PathState][] = []): SysfsSnapshot {
     return new Map([[THP, file("[always] madvise never\n")], [DEFRAG, file("always defer defer+madvise [madvise] never\n")], [QOS1, file("0\n")], ...extra]);
 }
 
@@ -128,6 +130,21 @@ describe("SysfsSet", function () {
             assert.deepEqual(second.files.remove, [FILE]);
             assert.equal(second.record.persistedFile, undefined);
         });
+        it("lists as the ledger's items each path written, by its real path too, and the tmpfiles.d file; a skipped path is not one", function () {
+            const real = "/sys/devices/virtual/net/eth1/queues/rx-0/rps_cpus";
+            const snapshot = host([["/sys/class/net/eth1/queues/rx-0/rps_cpus", { ...file("0\n"), realPath: real }]]);
+            const plan = planSysfs({ [THP]: "never", "/sys/class/net/eth1/queues/rx-0/rps_cpus": "3", "/sys/nope": "1" }, snapshot, { ...options, onMissing: "skip" });
+            assert.deepEqual(sysfsItems(plan.record, snapshot), [THP, "/sys/class/net/eth1/queues/rx-0/rps_cpus", real, FILE]);
+        });
+        it("a path another resource's ledger holds, by either spelling, is refused on one property naming the owner", function () {
+            const real = "/sys/devices/virtual/net/eth1/queues/rx-0/rps_cpus";
+            const theirs = hostLedgerPath("packet-steering", "p/prod/steer");
+            const ledgers = new Map([[theirs, { owner: "p/prod/steer", items: [real], record: {}, createdDirs: [] }]]);
+            const snapshot = host([["/sys/class/net/eth1/queues/rx-0/rps_cpus", { ...file("0\n"), realPath: real }]]);
+            const plan = planSysfs({ "/sys/class/net/eth1/queues/rx-0/rps_cpus": "3" }, snapshot, options);
+            const failures = ownershipFailures(ledgers, hostLedgerPath("sysfs", "p/dev/raw"), "p/dev/raw", "unit-sysfs:22", sysfsItems(plan.record, snapshot), "root@h:22", "settings");
+            assert.deepEqual(failures, [{ property: "settings", reason: `root@h:22: ${real} is managed by p/prod/steer (its ledger on the host); remove it there first` }]);
+        });
         it("doubles % in tmpfiles.d lines (a specifier there)", function () {
             assert.match(renderTmpfiles("x", { "/sys/a": "50%" }), /^w \/sys\/a - - - - 50%%$/m);
         });
@@ -148,9 +165,10 @@ describe("SysfsSet", function () {
             assert.match(readBackWarnings({ [QOS1]: "0x10" }, { [QOS1]: "16" }, "h")[0], /took "0x10" but reads back "16"/);
         });
         it("parses the read program's output", function () {
-            const out = `file\t${THP}\tw\t${Buffer.from("[always] madvise never\n").toString("base64")}\nabsent\t/sys/nope\nunreadable\t/sys/x\tPermission denied\n`;
+            const out = `file\t${THP}\tw\t${Buffer.from("[always] madvise never\n").toString("base64")}\t${THP}\nfile\t/sys/l\tr\t${Buffer.from("1").toString("base64")}\t/sys/real\nabsent\t/sys/nope\nunreadable\t/sys/x\tPermission denied\n`;
             const snapshot = parseSysfsSnapshot(out);
             assert.deepEqual(snapshot.get(THP), file("[always] madvise never\n"));
+            assert.deepEqual(snapshot.get("/sys/l"), { ...file("1", false), realPath: "/sys/real" });
             assert.deepEqual(snapshot.get("/sys/nope"), { kind: "absent" });
             assert.deepEqual(snapshot.get("/sys/x"), { kind: "unreadable", why: "Permission denied" });
         });
@@ -166,12 +184,14 @@ describe("SysfsSet", function () {
             rmSync(dir, { recursive: true, force: true });
         });
 
-        it("reads content and whether a file takes writes (0444 does not)", async function () {
+        it("reads content, whether a file takes writes (0444 does not), and a symlinked path's real path", async function () {
             writeFileSync(path.join(dir, "rw"), "[a] b\n");
             writeFileSync(path.join(dir, "ro"), "1\n");
             chmodSync(path.join(dir, "ro"), 0o444);
-            const snapshot = await readSysfs(local, [path.join(dir, "rw"), path.join(dir, "ro"), path.join(dir, "none"), dir]);
+            symlinkSync(path.join(dir, "rw"), path.join(dir, "link"));
+            const { snapshot } = await readSysfs(local, [path.join(dir, "rw"), path.join(dir, "ro"), path.join(dir, "none"), dir, path.join(dir, "link")]);
             assert.deepEqual(snapshot.get(path.join(dir, "rw")), file("[a] b\n"));
+            assert.deepEqual(snapshot.get(path.join(dir, "link")), { ...file("[a] b\n"), realPath: path.join(dir, "rw") });
             assert.equal((snapshot.get(path.join(dir, "ro")) as { writable: boolean }).writable, false);
             assert.deepEqual(snapshot.get(path.join(dir, "none")), { kind: "absent" });
             assert.deepEqual(snapshot.get(dir), { kind: "dir" });
