@@ -1,15 +1,31 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkAgainstHost, parseChecked, withoutEngineKeys } from "../check";
 import { FileSnapshot } from "../host/files";
+import { hostLedgerPath, ledgerStatus, ledgerWrite, ledgersIn, ownershipFailures, recoveredRecord } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
-import { SteeringError, SteeringRecord, SteeringView, desiredFor, itemPath, liveItems, planSteering, planSteeringRestore, renderRule, ruleStatus, steeringDrift, steeringProblems } from "./plan";
+import {
+    LEDGER_KIND,
+    SteeringError,
+    SteeringRecord,
+    SteeringView,
+    desiredFor,
+    itemPath,
+    liveItems,
+    planSteering,
+    planSteeringRestore,
+    renderRule,
+    ruleStatus,
+    steeringDrift,
+    steeringItems,
+    steeringProblems,
+} from "./plan";
 import { applySteering, readSteering } from "./remote";
 import { PacketSteeringInputs, packetSteeringInputsSchema, ruleFile } from "./schema";
 
-const INPUT_FIELDS = ["connection", "interface", "rps", "rfs", "xps", "onMissing", "persist", "restoreOnDelete", "resourceName", "nicState"] as const;
+const INPUT_FIELDS = ["connection", "interface", "rps", "rfs", "xps", "onMissing", "persist", "restoreOnDelete", "resourceName", "owner", "nicState"] as const;
 
 const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, props);
 
@@ -20,10 +36,14 @@ function recordOf(props: Record<string, unknown>): SteeringRecord {
         originals: (props.originals as Record<string, string>) ?? {},
         ruleFile: props.ruleFile as string | undefined,
         managedFiles: props.managedFiles as SteeringRecord["managedFiles"],
+        ledgerFile: props.ledgerFile as string | undefined,
     };
 }
 
-function outputs(raw: Record<string, unknown>, inputs: PacketSteeringInputs, record: SteeringRecord, desired: Record<string, string>, skipped: string[], view: SteeringView, snapshot: FileSnapshot, warnings: string[]) {
+const ownerOf = (inputs: PacketSteeringInputs) => inputs.owner ?? inputs.resourceName;
+const ledgerFileOf = (inputs: PacketSteeringInputs) => hostLedgerPath(LEDGER_KIND, ownerOf(inputs));
+
+function outputs(raw: Record<string, unknown>, inputs: PacketSteeringInputs, record: SteeringRecord, desired: Record<string, string>, skipped: string[], view: SteeringView, snapshot: FileSnapshot, ledgerState: string, warnings: string[]) {
     return {
         ...inputsOf(raw),
         ...record,
@@ -33,6 +53,7 @@ function outputs(raw: Record<string, unknown>, inputs: PacketSteeringInputs, rec
         live: liveItems(Object.keys(desired), view),
         skipped,
         ruleStatus: ruleStatus(snapshot, record.ruleFile, renderRule(inputs.resourceName, inputs.interface, desired)),
+        ledgerStatus: ledgerState,
         warnings,
     };
 }
@@ -42,34 +63,47 @@ async function apply(raw: Record<string, unknown>, previous?: SteeringRecord) {
     const transport = transportFor(inputs.connection);
     const rule = ruleFile(inputs.resourceName);
     const { snapshot, view } = await readSteering(transport, inputs, rule);
-    const plan = planSteering(inputs, view, snapshot, rule, transport.target, previous);
+    const ledgers = ledgersIn(snapshot.files);
+    const ledgerFile = ledgerFileOf(inputs);
+    const plan = planSteering(inputs, view, snapshot, rule, transport.target, previous ?? recoveredRecord(ledgers, ledgerFile));
+    plan.record.ledgerFile = ledgerFile;
+    const ledger = ledgerWrite(ledgers, ledgerFile, ownerOf(inputs), steeringItems(plan.record, inputs.interface, view), plan.record, transport.target);
     plan.warnings.forEach((w) => console.log(w));
-    if (plan.writes.length > 0 || Object.keys(plan.files).length > 0) {
-        const outcome = await applySteering(transport, plan.writes, plan.files);
-        if (plan.record.managedFiles) {
-            plan.record.managedFiles = withCreatedDirs(plan.record.managedFiles, outcome.createdDirs);
-        }
-        for (const item of Object.keys(plan.desired.values)) {
-            view.values[item] = outcome.after.get(itemPath(inputs.interface, item)) ?? view.values[item];
-        }
-        for (const file of plan.files.write ?? []) {
-            snapshot.files.set(file.path, file.content);
-        }
+    const outcome = await applySteering(transport, plan.writes, plan.files, ledger);
+    if (plan.record.managedFiles) {
+        plan.record.managedFiles = withCreatedDirs(plan.record.managedFiles, outcome.createdDirs);
     }
-    return outputs(raw, inputs, plan.record, plan.desired.values, plan.desired.skipped, view, snapshot, plan.warnings);
+    for (const item of Object.keys(plan.desired.values)) {
+        view.values[item] = outcome.after.get(itemPath(inputs.interface, item)) ?? view.values[item];
+    }
+    for (const file of plan.files.write ?? []) {
+        snapshot.files.set(file.path, file.content);
+    }
+    return outputs(raw, inputs, plan.record, plan.desired.values, plan.desired.skipped, view, snapshot, "in place", plan.warnings);
 }
 
 /**
  * Besides validating the inputs, reads the host when it can (read-only, as NicRingConfig's check
- * does): a missing interface, a policy left with no online CPU, and (under onMissing: "fail") a
- * host without the global flow table fail in preview, naming the property and the host.
+ * does): a missing interface, a policy left with no online CPU, (under onMissing: "fail") a host
+ * without the global flow table, and queue files or the flow table another resource owns fail in
+ * preview, naming the property and the host.
  */
 export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
     const failures = await checkAgainstHost(
         packetSteeringInputsSchema,
         inputsOf(withoutEngineKeys(news)),
         (inputs) => readSteering(transportFor(inputs.connection), inputs, ruleFile(inputs.resourceName)),
-        (inputs, { view }) => steeringProblems(inputs, view, transportFor(inputs.connection).target),
+        (inputs, { snapshot, view }) => {
+            const target = transportFor(inputs.connection).target;
+            const problems = steeringProblems(inputs, view, target);
+            if (problems.length > 0) {
+                return problems;
+            }
+            const ledgers = ledgersIn(snapshot.files);
+            const ledgerFile = ledgerFileOf(inputs);
+            const plan = planSteering(inputs, view, snapshot, ruleFile(inputs.resourceName), target, recoveredRecord(ledgers, ledgerFile));
+            return ownershipFailures(ledgers, ledgerFile, ownerOf(inputs), hostIdentity(inputs.connection), steeringItems(plan.record, inputs.interface, view), target, "interface");
+        },
         // The linked NIC's state is unknown in preview; it changes the queues, not the CPUs or the interface.
         ["nicState"],
     );
@@ -122,7 +156,9 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
     const inputs = parse(raw);
     const rule = ruleFile(inputs.resourceName);
     const { snapshot, view } = await readSteering(transportFor(inputs.connection), inputs, rule);
-    const state = outputs(raw, inputs, recordOf(raw), (raw.desired as Record<string, string>) ?? {}, (raw.skipped as string[]) ?? [], view, snapshot, (raw.warnings as string[]) ?? []);
+    const record = recordOf(raw);
+    const status = ledgerStatus(ledgersIn(snapshot.files), record.ledgerFile, record.originals);
+    const state = outputs(raw, inputs, record, (raw.desired as Record<string, string>) ?? {}, (raw.skipped as string[]) ?? [], view, snapshot, status, (raw.warnings as string[]) ?? []);
     return { id, props: plainState(state), inputs: plainState(inputsOf(raw)) };
 }
 
@@ -131,9 +167,10 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
     const inputs = parse(raw);
     const transport = transportFor(inputs.connection);
     const { snapshot, view } = await readSteering(transport, inputs, ruleFile(inputs.resourceName));
-    const plan = planSteeringRestore(recordOf(raw), view, snapshot, inputs.interface, inputs.restoreOnDelete, transport.target);
+    const record = recordOf(raw);
+    const plan = planSteeringRestore(record, view, snapshot, inputs.interface, inputs.restoreOnDelete, transport.target);
     plan.warnings.forEach((w) => console.log(w));
-    if (plan.writes.length > 0 || Object.keys(plan.files).length > 0) {
-        await applySteering(transport, plan.writes, plan.files);
+    if (plan.writes.length > 0 || Object.keys(plan.files).length > 0 || record.ledgerFile) {
+        await applySteering(transport, plan.writes, plan.files, record.ledgerFile ? { path: record.ledgerFile } : undefined);
     }
 }

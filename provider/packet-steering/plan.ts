@@ -1,6 +1,7 @@
 import type { CheckFailure } from "../check";
 import { CpuHost, CpuPolicy, CpuPolicyError, distributeCpus, parseCpuList } from "../cpus";
 import { FileChanges, FileSnapshot, ValueWrite } from "../host/files";
+import { ALL_LEDGERS, itemsOf } from "../host/ledger";
 import { ManagedFiles, fileContent, forget, manage, pathContentOf, planRestore } from "../host/restore";
 import { PacketSteeringInputs, nextPowerOfTwo } from "./schema";
 
@@ -92,11 +93,15 @@ export function readRequests(inputs: PacketSteeringInputs, rulePath: string): st
         `${net}/device/numa_node`,
         "/sys/devices/system/node/node[0-9]*/cpulist",
         rulePath,
+        `readlink:${net}`,
+        ALL_LEDGERS,
     ];
 }
 
 export interface SteeringView extends CpuHost {
     exists: boolean;
+    /** The interface's real directory (/sys/devices/…/net/IF), when /sys/class/net/IF links elsewhere. */
+    realDir?: string;
     /** Queue names, in number order: "rx-0", "rx-1", … */
     rx: string[];
     tx: string[];
@@ -120,8 +125,10 @@ export function viewOf(inputs: PacketSteeringInputs, snapshot: FileSnapshot): St
     const numaText = snapshot.files.get(`${net}/device/numa_node`)?.trim();
     const numaNode = numaText !== undefined && /^\d+$/.test(numaText) ? Number(numaText) : undefined;
     const nodeCpus = numaNode !== undefined ? snapshot.files.get(`/sys/devices/system/node/node${numaNode}/cpulist`) : undefined;
+    const realDir = snapshot.links.get(net);
     return {
         exists: snapshot.dirs.has(net),
+        ...(realDir && realDir !== net ? { realDir } : {}),
         rx: queues.filter((q) => /^rx-\d+$/.test(q)).sort(byNumber),
         tx: queues.filter((q) => /^tx-\d+$/.test(q)).sort(byNumber),
         values,
@@ -240,6 +247,23 @@ export interface SteeringRecord {
     ruleFile?: string;
     /** The udev rule as it was before this resource, and the directories created for it. */
     managedFiles?: ManagedFiles;
+    /** The host-side ledger holding the originals and the owner. */
+    ledgerFile?: string;
+}
+
+/** The ledger directory's name: /var/lib/pulumi-linux-tuning/packet-steering. */
+export const LEDGER_KIND = "packet-steering";
+
+/**
+ * What a record changes on the host, as its ledger lists it: each queue file by its
+ * /sys/class/net path and its real one (a SysfsSet may spell either), the global flow table
+ * (one owner: a second one's delete would put it back under the first), and the udev rule.
+ */
+export function steeringItems(record: SteeringRecord, iface: string, view: SteeringView): string[] {
+    const paths = Object.keys(record.originals).flatMap((item) =>
+        item !== FLOW_ENTRIES && view.realDir ? [itemPath(iface, item), `${view.realDir}/queues/${item}`] : [itemPath(iface, item)],
+    );
+    return itemsOf(paths, record.managedFiles);
 }
 
 export interface SteeringPlan {

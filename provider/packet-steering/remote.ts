@@ -1,9 +1,10 @@
 import { FileChanges, FileSnapshot, TransactionOutcome, ValueWrite, applyTransaction, readFiles } from "../host/files";
+import { LedgerAction } from "../host/ledger";
 import { Transport } from "../transport/transport";
 import { SteeringView, readRequests, viewOf } from "./plan";
 import { PacketSteeringInputs } from "./schema";
 
-/** One read: the interface's queues and their steering files, the global flow table, CPUs, NUMA node, our udev rule. */
+/** One read: the interface's queues and their steering files, the global flow table, CPUs, NUMA node, our udev rule, every ledger. */
 export async function readSteering(transport: Transport, inputs: PacketSteeringInputs, rulePath: string): Promise<{ snapshot: FileSnapshot; view: SteeringView }> {
     const snapshot = await readFiles(transport, readRequests(inputs, rulePath));
     return { snapshot, view: viewOf(inputs, snapshot) };
@@ -19,9 +20,10 @@ export function describeSteeringPath(path: string): string {
 }
 
 /**
- * One write: values in order, each file's old content kept, then the rule; a value the kernel
- * refuses rolls back everything written before it and fails naming the file and the errno text.
+ * One write: the ledger first (on delete, removed last), values in order, each file's old content
+ * kept, then the rule; a value the kernel refuses rolls back everything written before it and
+ * fails naming the file and the errno text.
  */
-export function applySteering(transport: Transport, writes: readonly ValueWrite[], files: FileChanges): Promise<TransactionOutcome> {
-    return applyTransaction(transport, writes, files, { describe: describeSteeringPath });
+export function applySteering(transport: Transport, writes: readonly ValueWrite[], files: FileChanges, ledger?: LedgerAction): Promise<TransactionOutcome> {
+    return applyTransaction(transport, writes, files, { describe: describeSteeringPath, ledger });
 }

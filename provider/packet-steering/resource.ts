@@ -55,6 +55,10 @@ export class PacketSteering extends pulumi.dynamic.Resource {
     declare public readonly skipped: pulumi.Output<string[]>;
     declare public readonly ruleFile: pulumi.Output<string | undefined>;
     declare public readonly ruleStatus: pulumi.Output<string>;
+    /** The host-side record of the originals and owner (/var/lib/pulumi-linux-tuning/packet-steering/…). */
+    declare public readonly ledgerFile: pulumi.Output<string | undefined>;
+    /** As of the last refresh: "in place", "missing: …", or that the ledger and state differ. */
+    declare public readonly ledgerStatus: pulumi.Output<string | undefined>;
     declare public readonly warnings: pulumi.Output<string[]>;
 
     constructor(name: string, args: PacketSteeringArgs, opts?: pulumi.CustomResourceOptions) {
@@ -66,6 +70,7 @@ export class PacketSteering extends pulumi.dynamic.Resource {
                 ...linked.inputs,
                 connection: secretConnection(args.connection),
                 resourceName: name,
+                owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
                 queues: undefined,
                 desired: undefined,
                 live: undefined,
@@ -74,6 +79,8 @@ export class PacketSteering extends pulumi.dynamic.Resource {
                 ruleFile: undefined,
                 ruleStatus: undefined,
                 managedFiles: undefined,
+                ledgerFile: undefined,
+                ledgerStatus: undefined,
                 hostId: undefined,
                 warnings: undefined,
             }),

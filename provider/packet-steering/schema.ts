@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { cpuPolicyFields, requireOnePolicy } from "../cpus";
+import { ownerSchema } from "../host/ledger";
 import { interfaceName } from "../nic/schema";
 import { optionalConnectionSchema } from "../transport/connection";
 
@@ -45,6 +46,7 @@ export const packetSteeringInputsSchema = z
         persist: z.boolean().default(true),
         restoreOnDelete: z.boolean().default(true),
         resourceName: z.string().min(1),
+        owner: ownerSchema,
         /** Changes when the NIC's channels change, so steering is re-applied in the same run. */
         nicState: z.unknown().optional(),
     })

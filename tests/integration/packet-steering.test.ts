@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import type { Stack } from "@pulumi/pulumi/automation";
-import { NicRingConfig, PacketSteering } from "../../provider";
+import { NicRingConfig, PacketSteering, SysfsSet } from "../../provider";
 import { labStack } from "./engine";
 import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost } from "./lab";
 import { assertNoChanges, collect, expectFailure } from "./support";
@@ -130,6 +130,27 @@ describe("PacketSteering through the real engine on a lab host (RPS, RFS, XPS)",
         } finally {
             onHost(lab, host, ["sh", "-c", "rm -f /etc/udev/rules.d && { [ ! -e /etc/udev/.rules.d.aside ] || mv /etc/udev/.rules.d.aside /etc/udev/rules.d; }"]);
         }
+    });
+
+    it("a SysfsSet on a queue file PacketSteering owns, spelt by its real /sys/devices path, is refused at preview naming the owner", async function () {
+        const real = onHost(lab, host, ["readlink", "-f", "/sys/class/net/eth1"]).trim();
+        assert.notEqual(real, "/sys/class/net/eth1", "the class path is a link, so the two spellings differ");
+        const steer = await labStack("steering-owner", async () => {
+            new PacketSteering("steer", { connection: connectionTo(lab, host), interface: "eth1", rps: { cpus: "1" } });
+        });
+        const raw = await labStack("steering-owner-raw", async () => {
+            new SysfsSet("raw", { connection: connectionTo(lab, host), settings: { [`${real}/queues/rx-0/rps_cpus`]: "4" } });
+        });
+        try {
+            await steer.up();
+            const out = collect();
+            const message = (await expectFailure(raw.preview({ onOutput: out.onOutput }))) + out.text();
+            assert.match(message, new RegExp(`${real}/queues/rx-0/rps_cpus is managed by steering-owner/lab/steer \\(its ledger on the host\\)`));
+            assert.equal(queues()["rx-0/rps_cpus"], "2", "the refused stack changed nothing");
+        } finally {
+            await steer.destroy();
+        }
+        assert.equal(queues()["rx-0/rps_cpus"], "0");
     });
 
     it("masks follow a channel change made by NicRingConfig in the same up", async function () {

@@ -3,11 +3,12 @@ import { labStack } from "./engine";
 import { Lab, LabHost, labDown, labUp, onHost } from "./lab";
 import { LedgerCase } from "./ledgers/case";
 import { cpuGovernorCase } from "./ledgers/cpu-governor";
+import { packetSteeringCase } from "./ledgers/packet-steering";
 import { sysfsSetCase } from "./ledgers/sysfs-set";
 import { transparentHugepagesCase } from "./ledgers/transparent-hugepages";
 import { collect, expectFailure } from "./support";
 
-const CASES: LedgerCase[] = [cpuGovernorCase, sysfsSetCase, transparentHugepagesCase];
+const CASES: LedgerCase[] = [cpuGovernorCase, sysfsSetCase, transparentHugepagesCase, packetSteeringCase];
 
 const LEDGER_ROOT = "/var/lib/pulumi-linux-tuning";
 

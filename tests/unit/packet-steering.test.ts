@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import { checkFailures } from "../../provider/check";
 import { parseFileSnapshot } from "../../provider/host/files";
+import { hostLedgerPath, ownershipFailures } from "../../provider/host/ledger";
 import {
     FLOW_ENTRIES,
     SteeringView,
@@ -13,6 +14,7 @@ import {
     renderRule,
     sameValue,
     steeringDrift,
+    steeringItems,
     steeringProblems,
     viewOf,
 } from "../../provider/packet-steering/plan";
@@ -102,6 +104,8 @@ describe("PacketSteering plan", function () {
         assert.deepEqual([v.rx, v.tx], [["rx-2", "rx-10"], ["tx-2", "tx-10"]]);
         assert.equal(v.values["rx-2/rps_cpus"], "00000003");
         assert.deepEqual(v.online, [0, 1, 2, 3]);
+        assert.equal(v.realDir, undefined);
+        assert.equal(viewOf(inputs({ rps: { cpus: "0" } }), parseFileSnapshot(`${text}\nlink\t/sys/class/net/eth1\t/sys/devices/virtual/net/eth1`)).realDir, "/sys/devices/virtual/net/eth1");
     });
 
     it("places RPS and XPS by IrqAffinity's policies: the same set, spread, NUMA-local, with exclude", function () {
@@ -161,6 +165,32 @@ describe("PacketSteering plan", function () {
         const grown = planSteering(inputs({ rps: { spread: "0-3" }, persist: false }), view({ rx: ["rx-0", "rx-1", "rx-2"], values: { ...now.values, "rx-1/rps_cpus": "0", "rx-2/rps_cpus": "0" } }), snapshot(), RULE, TARGET, plan.record);
         assert.deepEqual(grown.writes.map((w) => [w.path, w.value]), [[`${Q}/rx-1/rps_cpus`, "2"], [`${Q}/rx-2/rps_cpus`, "4"]]);
         assert.deepEqual(grown.record.originals, { "rx-0/rps_cpus": "0", "rx-1/rps_cpus": "0", "rx-2/rps_cpus": "0" });
+    });
+
+    it("lists as the ledger's items each queue file by both its paths, the global flow table and the rule", function () {
+        const plan = planSteering(inputs({ rps: { cpus: "1" }, rfs: { flowEntries: 32768 } }), view({ rx: ["rx-0"] }), snapshot(), RULE, TARGET);
+        const real = "/sys/devices/virtual/net/eth1/queues";
+        assert.deepEqual(steeringItems(plan.record, "eth1", view({ realDir: "/sys/devices/virtual/net/eth1" })), [
+            "/proc/sys/net/core/rps_sock_flow_entries",
+            `${Q}/rx-0/rps_flow_cnt`,
+            `${real}/rx-0/rps_flow_cnt`,
+            `${Q}/rx-0/rps_cpus`,
+            `${real}/rx-0/rps_cpus`,
+            RULE,
+        ]);
+        assert.deepEqual(steeringItems({ originals: { "tx-0/xps_cpus": "0" } }, "eth1", view()), [`${Q}/tx-0/xps_cpus`]);
+    });
+
+    it("a queue file another resource's ledger holds by its real path, or the flow table, is refused on interface naming the owner", function () {
+        const theirs = new Map([[hostLedgerPath("sysfs", "p/prod/raw"), { owner: "p/prod/raw", items: ["/sys/devices/virtual/net/eth1/queues/rx-1/rps_cpus"], record: {}, createdDirs: [] }]]);
+        const plan = planSteering(inputs({ rps: { cpus: "1" } }), view(), snapshot(), RULE, TARGET);
+        const items = steeringItems(plan.record, "eth1", view({ realDir: "/sys/devices/virtual/net/eth1" }));
+        assert.deepEqual(ownershipFailures(theirs, hostLedgerPath("packet-steering", "p/dev/st"), "p/dev/st", "unit-steering:22", items, TARGET, "interface"), [
+            { property: "interface", reason: `${TARGET}: /sys/devices/virtual/net/eth1/queues/rx-1/rps_cpus is managed by p/prod/raw (its ledger on the host); remove it there first` },
+        ]);
+        const table = new Map([[hostLedgerPath("packet-steering", "p/prod/eth0"), { owner: "p/prod/eth0", items: ["/proc/sys/net/core/rps_sock_flow_entries"], record: {}, createdDirs: [] }]]);
+        const rfs = planSteering(inputs({ rfs: { flowEntries: 1024 } }), view(), snapshot(), RULE, TARGET);
+        assert.match(ownershipFailures(table, hostLedgerPath("packet-steering", "p/dev/st"), "p/dev/st", "unit-steering-rfs:22", steeringItems(rfs.record, "eth1", view()), TARGET, "interface")[0].reason, /rps_sock_flow_entries is managed by p\/prod\/eth0/);
     });
 
     it("restores what still exists and the rule byte for byte", function () {
