@@ -1,4 +1,5 @@
 import { FILE_HELPERS } from "../host/files";
+import { parseLedgerListing } from "../host/ledger";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 import { RuleSnapshot, parseRuleLine } from "../nic/rule-snapshot";
@@ -126,7 +127,14 @@ export interface OffloadSnapshot extends RuleSnapshot {
 }
 
 export function parseOffloadOutput(stdout: string): OffloadSnapshot {
-    const snapshot: OffloadSnapshot = { exists: true, ethtoolPath: "", table: { features: new Map(), groups: new Map() }, featuresError: "not read", ownRule: null };
+    const snapshot: OffloadSnapshot = {
+        exists: true,
+        ethtoolPath: "",
+        table: { features: new Map(), groups: new Map() },
+        featuresError: "not read",
+        ownRule: null,
+        ledgers: parseLedgerListing(stdout),
+    };
     for (const line of stdout.split("\n")) {
         const [kind, a = "", b = ""] = line.split("\t");
         if (kind === "features") {

@@ -1,15 +1,16 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
+import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
+import { hostLedgerPath, ledgerStatus, ledgerWrite, ownershipFailures, recoveredRecord } from "../host/ledger";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
-import { NicRecord, PerSection, liveDeclared, nicDrift, planNic, planNicRestore, planRuleRestore, renderRule, resolve } from "./plan";
+import { LEDGER_KIND, NicRecord, PerSection, liveDeclared, mainProperty, nicDrift, nicItems, planNic, planNicRestore, planRuleRestore, renderRule, resolve } from "./plan";
 import { NicSnapshot, applyNic, readNic } from "./remote";
 import { NicRingConfigInputs, nicRingConfigInputsSchema, ruleFile } from "./schema";
 import { afterRuleWrite } from "./rule-snapshot";
 
-const INPUT_FIELDS = ["connection", "interface", "rings", "channels", "coalesce", "onUnsupported", "persist", "restoreOnDelete", "resourceName"] as const;
+const INPUT_FIELDS = ["connection", "interface", "rings", "channels", "coalesce", "onUnsupported", "persist", "restoreOnDelete", "resourceName", "owner"] as const;
 
 const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, props);
 
@@ -21,8 +22,12 @@ function recordOf(props: Record<string, unknown>): NicRecord {
         skipped: (props.skipped as string[]) ?? [],
         ruleFile: props.ruleFile as string | undefined,
         managedFiles: props.managedFiles as NicRecord["managedFiles"],
+        ledgerFile: props.ledgerFile as string | undefined,
     };
 }
+
+const ownerOf = (inputs: NicRingConfigInputs) => inputs.owner ?? inputs.resourceName;
+const ledgerFileOf = (inputs: NicRingConfigInputs) => hostLedgerPath(LEDGER_KIND, ownerOf(inputs));
 
 function ruleStatus(snapshot: NicSnapshot, expected: string | undefined): string {
     if (expected === undefined) {
@@ -31,7 +36,7 @@ function ruleStatus(snapshot: NicSnapshot, expected: string | undefined): string
     return snapshot.ownRule === null ? "missing" : snapshot.ownRule === expected ? "in place" : "edited";
 }
 
-function outputs(raw: Record<string, unknown>, inputs: NicRingConfigInputs, record: NicRecord, desired: PerSection, snapshot: NicSnapshot, warnings: string[]) {
+function outputs(raw: Record<string, unknown>, inputs: NicRingConfigInputs, record: NicRecord, desired: PerSection, snapshot: NicSnapshot, ledgerState: string, warnings: string[]) {
     const expectedRule = record.ruleFile ? renderRule(inputs.resourceName, inputs.interface, snapshot.ethtoolPath || "/usr/sbin/ethtool", desired) : undefined;
     const live = liveDeclared(desired, snapshot);
     const maximums: PerSection = {};
@@ -49,6 +54,7 @@ function outputs(raw: Record<string, unknown>, inputs: NicRingConfigInputs, reco
         desired,
         maximums,
         ruleStatus: ruleStatus(snapshot, expectedRule),
+        ledgerStatus: ledgerState,
         warnings,
     };
 }
@@ -58,17 +64,32 @@ async function apply(raw: Record<string, unknown>, previous?: NicRecord) {
     const transport = transportFor(inputs.connection);
     const rule = ruleFile(inputs.resourceName);
     const snapshot = await readNic(transport, inputs.interface, rule);
-    const plan = planNic(inputs, snapshot, rule, transport.target, previous);
+    const ledgerFile = ledgerFileOf(inputs);
+    const plan = planNic(inputs, snapshot, rule, transport.target, previous ?? recoveredRecord(snapshot.ledgers, ledgerFile));
+    plan.record.ledgerFile = ledgerFile;
+    const ledger = ledgerWrite(snapshot.ledgers, ledgerFile, ownerOf(inputs), nicItems(inputs.interface, plan.record), plan.record, transport.target);
     plan.warnings.forEach((w) => console.log(w));
-    const changed = plan.changes.length > 0 || plan.rule !== undefined;
-    const after = changed ? await applyNic(transport, inputs.interface, plan.changes, rule, plan.rule) : snapshot;
+    // Run even with nothing to change: the ledger is what claims the parameters.
+    const after = await applyNic(transport, inputs.interface, plan.changes, rule, plan.rule, [], ledger);
     afterRuleWrite(plan.record, snapshot, after, plan.rule);
-    return outputs(raw, inputs, plan.record, plan.desired, after, plan.warnings);
+    return outputs(raw, inputs, plan.record, plan.desired, after, "in place", plan.warnings);
+}
+
+/** What the host cannot take (over a maximum, a parameter the driver lacks), else parameters or the rule another resource owns. */
+function hostProblems(inputs: NicRingConfigInputs, snapshot: NicSnapshot, target: string): CheckFailure[] {
+    const problems = resolve(inputs, snapshot).problems;
+    if (problems.length > 0) {
+        return problems;
+    }
+    const ledgerFile = ledgerFileOf(inputs);
+    const plan = planNic(inputs, snapshot, ruleFile(inputs.resourceName), target, recoveredRecord(snapshot.ledgers, ledgerFile));
+    return ownershipFailures(snapshot.ledgers, ledgerFile, ownerOf(inputs), hostIdentity(inputs.connection), nicItems(inputs.interface, plan.record), target, mainProperty(inputs));
 }
 
 /**
  * Besides validating the inputs, probes the host read-only when it can, so a ring size above
- * the NIC's maximum or a parameter the driver lacks fails in preview, naming the maximum.
+ * the NIC's maximum or a parameter the driver lacks fails in preview, naming the maximum, and so
+ * does a parameter another resource's ledger holds, naming its owner.
  */
 export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
     const raw = inputsOf(withoutEngineKeys(news));
@@ -77,13 +98,8 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
         return { inputs: news, failures };
     }
     const inputs = parse(raw);
-    try {
-        const snapshot = await readNic(transportFor(inputs.connection), inputs.interface, ruleFile(inputs.resourceName));
-        return { inputs: news, failures: resolve(inputs, snapshot).problems };
-    } catch {
-        // Unreachable now: create/update will connect and report.
-        return { inputs: news, failures: [] };
-    }
+    const transport = transportFor(inputs.connection);
+    return { inputs: news, failures: await hostFailures(() => readNic(transport, inputs.interface, ruleFile(inputs.resourceName)), (snapshot) => hostProblems(inputs, snapshot, transport.target)) };
 }
 
 async function probeDrift(olds: Record<string, unknown>, inputs: NicRingConfigInputs): Promise<string[]> {
@@ -118,7 +134,8 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
     const inputs = parse(raw);
     const record = recordOf(raw);
     const snapshot = await readNic(transportFor(inputs.connection), inputs.interface, ruleFile(inputs.resourceName));
-    return { id, props: plainState(outputs(raw, inputs, record, (raw.desired as PerSection) ?? {}, snapshot, (raw.warnings as string[]) ?? [])), inputs: plainState(inputsOf(raw)) };
+    const state = outputs(raw, inputs, record, (raw.desired as PerSection) ?? {}, snapshot, ledgerStatus(snapshot.ledgers, record.ledgerFile, record.originals), (raw.warnings as string[]) ?? []);
+    return { id, props: plainState(state), inputs: plainState(inputsOf(raw)) };
 }
 
 export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
@@ -131,7 +148,7 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
     const changes = planNicRestore(record, snapshot, inputs.restoreOnDelete);
     const files = planRuleRestore(record, snapshot, rule, transport.target);
     files.warnings.forEach((w) => console.log(w));
-    if (changes.length > 0 || files.rule !== undefined || files.rmdir.length > 0) {
-        await applyNic(transport, inputs.interface, changes, rule, files.rule, files.rmdir);
+    if (changes.length > 0 || files.rule !== undefined || files.rmdir.length > 0 || record.ledgerFile) {
+        await applyNic(transport, inputs.interface, changes, rule, files.rule, files.rmdir, record.ledgerFile ? { path: record.ledgerFile } : undefined);
     }
 }

@@ -1,4 +1,5 @@
 import type { CheckFailure } from "../check";
+import { itemsOf } from "../host/ledger";
 import { ABSENT, ManagedFiles, PathContent, fileContent, forget, manage, planRestore } from "../host/restore";
 import { PARAMS, Section, Values, setWords, SECTION_OPTIONS } from "./ethtool";
 import { NicSnapshot, SectionChange } from "./remote";
@@ -78,7 +79,26 @@ export interface NicRecord {
     ruleFile?: string;
     /** The udev rule as it was before this resource, and the directories created for it. */
     managedFiles?: ManagedFiles;
+    /** The host-side ledger holding the originals and the owner. */
+    ledgerFile?: string;
 }
+
+/** The ledger directory's name: /var/lib/pulumi-linux-tuning/nic. */
+export const LEDGER_KIND = "nic";
+
+const ITEM_SECTION: Record<Section, string> = { rings: "ring", channels: "channel", coalesce: "coalesce" };
+
+/**
+ * What a record changes on the host, as its ledger lists it: each parameter by ethtool's own word
+ * (`ethtool:eth1:ring:rx-jumbo`, `ethtool:eth1:coalesce:adaptive-rx`), and the udev rule.
+ */
+export function nicItems(iface: string, record: NicRecord): string[] {
+    const params = SECTIONS.flatMap((section) => Object.keys(record.originals[section] ?? {}).map((param) => `ethtool:${iface}:${ITEM_SECTION[section]}:${PARAMS[section][param][1]}`));
+    return itemsOf(params, record.managedFiles);
+}
+
+/** The input a refusal of items another resource owns is reported on: the first section declared. */
+export const mainProperty = (inputs: NicRingConfigInputs): Section => SECTIONS.find((section) => Object.keys(inputs[section] ?? {}).length > 0) ?? "rings";
 
 export interface NicPlan {
     changes: SectionChange[];

@@ -1,10 +1,14 @@
 import { FILE_HELPERS } from "../host/files";
+import { LedgerAction, ledgerArgs, parseLedgerListing, withLedger, withLedgerListing } from "../host/ledger";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 import { MaxAndCurrent, SECTION_OPTIONS, Section, Values, parseCoalesce, parseMaxAndCurrent, CHANNEL_PARAMS, RING_PARAMS } from "./ethtool";
 import { RuleSnapshot, parseRuleLine } from "./rule-snapshot";
 
-/** One program shows rings, channels and coalescing and our udev rule; one applies changes. */
+/**
+ * One program shows rings, channels and coalescing, our udev rule and every host ledger; one
+ * applies changes, with this resource's ledger written before its first write.
+ */
 
 const SHOW = `
 show() {
@@ -15,18 +19,18 @@ show() {
 }
 `;
 
-const READ_PROGRAM = `${SHOW}
+const READ_PROGRAM = withLedgerListing(`${SHOW}
 printf 'ethtool\\t%s\\n' "$(command -v ethtool)"
 if [ -d "/sys/class/net/$1" ]; then show "$1"; else printf 'no-interface\\n'; fi
 if [ -f "$2" ]; then printf 'own\\t%s\\n' "$(base64 -w0 < "$2")"; else printf 'own-absent\\n'; fi
 exit 0
-`;
+`);
 
-// Arguments: IF, rule file, rule action ("" leave, w<content> write, - remove), the number of
-// directories to remove when empty and those directories, then per section: option, new words,
-// old words. The words are built from validated numbers and fixed keywords only, so splitting
-// them is safe.
-const APPLY_PROGRAM = `${SHOW}${FILE_HELPERS}
+// Arguments (after withLedger's two): IF, rule file, rule action ("" leave, w<content> write,
+// - remove), the number of directories to remove when empty and those directories, then per
+// section: option, new words, old words. The words are built from validated numbers and fixed
+// keywords only, so splitting them is safe.
+const APPLY_PROGRAM = withLedger(`${SHOW}${FILE_HELPERS}
 IF=$1 rule=$2 content=$3 ndirs=$4; shift 4
 dirs=
 while [ "$ndirs" -gt 0 ]; do dirs="$dirs$1
@@ -71,7 +75,7 @@ esac
 '; rm_dirs $dirs)
 show "$IF"
 printf 'done\\n'
-`;
+`);
 
 export type SectionState = { supported: true; max: Values; current: Values } | { supported: false; reason: string };
 
@@ -94,7 +98,13 @@ function parseSection(section: Section, code: number, text: string): SectionStat
 
 export function parseNicOutput(stdout: string): NicSnapshot {
     const unsupported: SectionState = { supported: false, reason: "not read" };
-    const snapshot: NicSnapshot = { exists: true, ethtoolPath: "", sections: { rings: unsupported, channels: unsupported, coalesce: unsupported }, ownRule: null };
+    const snapshot: NicSnapshot = {
+        exists: true,
+        ethtoolPath: "",
+        sections: { rings: unsupported, channels: unsupported, coalesce: unsupported },
+        ownRule: null,
+        ledgers: parseLedgerListing(stdout),
+    };
     for (const line of stdout.split("\n")) {
         const [kind, a = "", b = "", c = ""] = line.split("\t");
         if (kind === "section" && OPTION_SECTION[a]) {
@@ -123,14 +133,25 @@ export interface SectionChange {
 
 export class NicApplyError extends Error {}
 
-/** rule: content to write, null to remove, undefined to leave alone; rmdir: directories to remove when empty, deepest first. */
-export async function applyNic(transport: Transport, iface: string, changes: SectionChange[], rulePath: string, rule: string | null | undefined, rmdir: readonly string[] = []): Promise<NicSnapshot> {
+/**
+ * rule: content to write, null to remove, undefined to leave alone; rmdir: directories to remove
+ * when empty, deepest first; ledger: written before the first change, or removed after a delete.
+ */
+export async function applyNic(
+    transport: Transport,
+    iface: string,
+    changes: SectionChange[],
+    rulePath: string,
+    rule: string | null | undefined,
+    rmdir: readonly string[],
+    ledger: LedgerAction | undefined,
+): Promise<NicSnapshot> {
     for (const word of changes.flatMap((c) => [...c.words, ...c.undo])) {
         if (!/^[a-z0-9-]+$/.test(word)) {
             throw new Error(`internal: unexpected ethtool word "${word}"`);
         }
     }
-    const args = [iface, rulePath, rule === null ? "-" : rule === undefined ? "" : `w${rule}`, String(rmdir.length), ...rmdir, ...changes.flatMap((c) => [SECTION_OPTIONS[c.section].set, c.words.join(" "), c.undo.join(" ")])];
+    const args = [...ledgerArgs(ledger), iface, rulePath, rule === null ? "-" : rule === undefined ? "" : `w${rule}`, String(rmdir.length), ...rmdir, ...changes.flatMap((c) => [SECTION_OPTIONS[c.section].set, c.words.join(" "), c.undo.join(" ")])];
     const result = await transport.run(shProgram(APPLY_PROGRAM, "pulumi-nic-apply", args));
     if (result.code !== 0) {
         throw new RemoteCommandError(transport.target, "ethtool apply", result);

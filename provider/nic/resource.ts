@@ -39,6 +39,10 @@ export class NicRingConfig extends pulumi.dynamic.Resource {
     declare public readonly skipped: pulumi.Output<string[]>;
     declare public readonly ruleFile: pulumi.Output<string | undefined>;
     declare public readonly ruleStatus: pulumi.Output<string>;
+    /** The host-side record of the originals and owner (/var/lib/pulumi-linux-tuning/nic/…). */
+    declare public readonly ledgerFile: pulumi.Output<string | undefined>;
+    /** As of the last refresh: "in place", "missing: …", or that the ledger and state differ. */
+    declare public readonly ledgerStatus: pulumi.Output<string | undefined>;
     declare public readonly warnings: pulumi.Output<string[]>;
     declare public readonly interface: pulumi.Output<string>;
 
@@ -50,6 +54,7 @@ export class NicRingConfig extends pulumi.dynamic.Resource {
                 ...args,
                 connection: secretConnection(args.connection),
                 resourceName: name,
+                owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
                 live: undefined,
                 desired: undefined,
                 maximums: undefined,
@@ -57,6 +62,8 @@ export class NicRingConfig extends pulumi.dynamic.Resource {
                 skipped: undefined,
                 ruleFile: undefined,
                 ruleStatus: undefined,
+                ledgerFile: undefined,
+                ledgerStatus: undefined,
                 hostId: undefined,
                 warnings: undefined,
             }),

@@ -1,14 +1,16 @@
+import type { HostLedger } from "../host/ledger";
 import { ManagedFiles, withCreatedDirs } from "../host/restore";
 
 /**
  * What every interface resource persisted by a udev rule (NicRingConfig, NicOffloads) reads
  * besides its own values: where ethtool is, whether the interface exists, this resource's rule,
- * and the directories an apply created.
+ * the directories an apply created, and every host ledger (a read's; an apply lists none).
  */
 export interface RuleSnapshot {
     exists: boolean;
     ethtoolPath: string;
     ownRule: string | null;
+    ledgers: ReadonlyMap<string, HostLedger>;
     /** Directories an apply created (they did not exist before), outermost first. */
     createdDirs?: string[];
 }

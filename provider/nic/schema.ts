@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ownerSchema } from "../host/ledger";
 import { optionalConnectionSchema } from "../transport/connection";
 
 const size = z.union([z.number().int().positive().max(1 << 20), z.literal("max")]);
@@ -25,6 +26,7 @@ export const nicRingConfigInputsSchema = z
         persist: z.boolean().default(true),
         restoreOnDelete: z.boolean().default(true),
         resourceName: z.string().min(1),
+        owner: ownerSchema,
     })
     .strict()
     .refine((i) => [i.rings, i.channels, i.coalesce].some((s) => s && Object.keys(s).length > 0), {

@@ -16,7 +16,7 @@ const TARGET = "root@10.0.0.5:22";
 const RULE = "/etc/udev/rules.d/90-pulumi-offload-off.rules";
 
 function snapshot(text = VETH, extra: Partial<OffloadSnapshot> = {}): OffloadSnapshot {
-    return { exists: true, ethtoolPath: "/usr/sbin/ethtool", table: parseFeatures(text), txqueuelen: 1000, ownRule: null, ...extra };
+    return { exists: true, ethtoolPath: "/usr/sbin/ethtool", table: parseFeatures(text), txqueuelen: 1000, ownRule: null, ledgers: new Map(), ...extra };
 }
 
 const inputs = (extra: Record<string, unknown>) => nicOffloadsInputsSchema.parse({ interface: "eth1", resourceName: "off", ...extra });

@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import { parseCoalesce, parseMaxAndCurrent, RING_PARAMS, CHANNEL_PARAMS, setWords } from "../../provider/nic/ethtool";
-import { planNic, planNicRestore, renderRule, resolve } from "../../provider/nic/plan";
+import { hostLedgerPath, ledgerWrite, ownershipFailures, recoveredRecord, renderHostLedger } from "../../provider/host/ledger";
+import { NicRecord, mainProperty, nicItems, planNic, planNicRestore, renderRule, resolve } from "../../provider/nic/plan";
 import { NicSnapshot, parseNicOutput } from "../../provider/nic/remote";
 import { nicRingConfigInputsSchema } from "../../provider/nic/schema";
 import { checkFailures } from "../../provider/check";
@@ -43,6 +44,7 @@ function snapshot(): NicSnapshot {
         exists: true,
         ethtoolPath: "/usr/sbin/ethtool",
         ownRule: null,
+        ledgers: new Map(),
         sections: {
             rings: { supported: true, ...parseMaxAndCurrent(RINGS, RING_PARAMS) },
             channels: { supported: true, ...parseMaxAndCurrent(CHANNELS, CHANNEL_PARAMS) },
@@ -112,5 +114,49 @@ describe("NicRingConfig planning", function () {
         const failures = checkFailures(nicRingConfigInputsSchema, { interface: "eth1; reboot", resourceName: "n", rings: { rx: -1 } });
         assert.deepEqual(failures.map((f) => f.property).sort(), ["interface", "rings.rx"]);
         assert.ok(checkFailures(nicRingConfigInputsSchema, { interface: "eth1", resourceName: "n" }).some((f) => /at least one/.test(f.reason)));
+    });
+});
+
+describe("NicRingConfig's host ledger", function () {
+    const RULE = "/etc/udev/rules.d/90-pulumi-nic-nic.rules";
+    const b64 = (s: string) => Buffer.from(s).toString("base64");
+    /** The read program's output for `snapshot()` with rings at `rx`, and these ledgers listed. */
+    const readOutput = (rx: number, ledgers: Record<string, string>) =>
+        [
+            `ethtool\t/usr/sbin/ethtool`,
+            `section\t-g\t0\t${b64(RINGS.replace(/(Current[\s\S]*?RX:\t\t)256/, `$1${rx}`))}`,
+            `section\t-l\t0\t${b64(CHANNELS)}`,
+            `section\t-c\t0\t${b64(COALESCE)}`,
+            "own-absent",
+            ...Object.entries(ledgers).map(([path, text]) => `ledger-file\t${path}\t${b64(text)}`),
+        ].join("\n");
+
+    it("lists each parameter it changes by ethtool's word for it, and the udev rule", function () {
+        const plan = planNic(inputs({ rings: { rx: "max" }, channels: { rx: 2 }, coalesce: { adaptiveRx: false, rxUsecs: 10 } }), snapshot(), RULE, "h1");
+        assert.deepEqual(nicItems("eth1", plan.record), ["ethtool:eth1:ring:rx", "ethtool:eth1:channel:rx", "ethtool:eth1:coalesce:adaptive-rx", "ethtool:eth1:coalesce:rx-usecs", RULE]);
+        const unpersisted = planNic(inputs({ coalesce: { txUsecs: 5 }, persist: false }), snapshot(), RULE, "h1");
+        assert.deepEqual(nicItems("eth1", unpersisted.record), ["ethtool:eth1:coalesce:tx-usecs"]);
+    });
+
+    it("a create after an interrupted run takes the originals from its ledger, not the tuned live values", function () {
+        const path = hostLedgerPath("nic", "p/s/nic");
+        const interrupted = planNic(inputs({ rings: { rx: 2048 } }), snapshot(), RULE, "h1");
+        const written = ledgerWrite(new Map(), path, "p/s/nic", nicItems("eth1", interrupted.record), interrupted.record, "h1");
+        const tuned = parseNicOutput(readOutput(2048, { [path]: written.content! }));
+        assert.deepEqual([...tuned.ledgers.keys()], [path]);
+        const recovered = recoveredRecord<NicRecord>(tuned.ledgers, path);
+        const plan = planNic(inputs({ rings: { rx: 2048 } }), tuned, RULE, "h1", recovered);
+        assert.deepEqual(plan.record.originals, { rings: { rx: 256 } });
+        assert.deepEqual(planNic(inputs({ rings: { rx: 2048 } }), tuned, RULE, "h1").record.originals, { rings: { rx: 2048 } }, "without it, the tuned value");
+    });
+
+    it("refuses a parameter another resource's ledger holds, once, on the first section declared, naming the owner", function () {
+        const other = renderHostLedger({ owner: "q/prod/rings", items: ["ethtool:eth1:coalesce:rx-usecs", "/etc/udev/rules.d/90-pulumi-nic-rings.rules"], record: { originals: {} } });
+        const snap = parseNicOutput(readOutput(256, { [hostLedgerPath("nic", "q/prod/rings")]: other }));
+        const mine = inputs({ coalesce: { rxUsecs: 10, adaptiveRx: false } });
+        const plan = planNic(mine, snap, RULE, "h1");
+        const failures = ownershipFailures(snap.ledgers, hostLedgerPath("nic", "p/s/nic"), "p/s/nic", "nic-unit-host", nicItems("eth1", plan.record), "root@h1:22", mainProperty(mine));
+        assert.deepEqual(failures, [{ property: "coalesce", reason: "root@h1:22: ethtool:eth1:coalesce:rx-usecs is managed by q/prod/rings (its ledger on the host); remove it there first" }]);
+        assert.equal(mainProperty(inputs({ channels: { rx: 1 }, coalesce: { rxUsecs: 1 } })), "channels");
     });
 });
