@@ -1,15 +1,16 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
+import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
+import { hostLedgerPath, ledgerStatus, ledgerWrite, ownershipFailures, recoveredRecord } from "../host/ledger";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
-import { OffloadRecord, OffloadValues, expectedRule, liveOf, offloadDrift, planOffloadRestore, planOffloads, resolve } from "./plan";
+import { LEDGER_KIND, OffloadRecord, OffloadValues, expectedRule, liveOf, mainProperty, offloadDrift, offloadItems, planOffloadRestore, planOffloads, resolve } from "./plan";
 import { OffloadSnapshot, applyOffloads, readOffloads } from "./remote";
 import { NicOffloadsInputs, nicOffloadsInputsSchema, ruleFile } from "./schema";
 import { afterRuleWrite } from "../nic/rule-snapshot";
 
-const INPUT_FIELDS = ["connection", "interface", "features", "txqueuelen", "onUnsupported", "persist", "restoreOnDelete", "resourceName"] as const;
+const INPUT_FIELDS = ["connection", "interface", "features", "txqueuelen", "onUnsupported", "persist", "restoreOnDelete", "resourceName", "owner"] as const;
 
 const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, props);
 
@@ -23,8 +24,12 @@ function recordOf(props: Record<string, unknown>): OffloadRecord {
         skipped: (props.skipped as string[]) ?? [],
         ruleFile: props.ruleFile as string | undefined,
         managedFiles: props.managedFiles as OffloadRecord["managedFiles"],
+        ledgerFile: props.ledgerFile as string | undefined,
     };
 }
+
+const ownerOf = (inputs: NicOffloadsInputs) => inputs.owner ?? inputs.resourceName;
+const ledgerFileOf = (inputs: NicOffloadsInputs) => hostLedgerPath(LEDGER_KIND, ownerOf(inputs));
 
 function ruleStatus(inputs: NicOffloadsInputs, record: OffloadRecord, snapshot: OffloadSnapshot, desired: OffloadValues): string {
     if (record.ruleFile === undefined) {
@@ -33,7 +38,7 @@ function ruleStatus(inputs: NicOffloadsInputs, record: OffloadRecord, snapshot: 
     return snapshot.ownRule === null ? "missing" : snapshot.ownRule === expectedRule(inputs, snapshot, desired) ? "in place" : "edited";
 }
 
-function outputs(raw: Record<string, unknown>, inputs: NicOffloadsInputs, record: OffloadRecord, desired: OffloadValues, snapshot: OffloadSnapshot, warnings: string[]) {
+function outputs(raw: Record<string, unknown>, inputs: NicOffloadsInputs, record: OffloadRecord, desired: OffloadValues, snapshot: OffloadSnapshot, ledgerState: string, warnings: string[]) {
     return {
         ...inputsOf(raw),
         ...record,
@@ -41,6 +46,7 @@ function outputs(raw: Record<string, unknown>, inputs: NicOffloadsInputs, record
         live: liveOf(desired, snapshot),
         desired,
         ruleStatus: ruleStatus(inputs, record, snapshot, desired),
+        ledgerStatus: ledgerState,
         warnings,
     };
 }
@@ -52,17 +58,32 @@ async function apply(raw: Record<string, unknown>, previous?: OffloadRecord) {
     const transport = transportFor(inputs.connection);
     const rule = ruleFile(inputs.resourceName);
     const snapshot = await readOffloads(transport, inputs.interface, rule);
-    const plan = planOffloads(inputs, snapshot, rule, transport.target, previous);
+    const ledgerFile = ledgerFileOf(inputs);
+    const plan = planOffloads(inputs, snapshot, rule, transport.target, previous ?? recoveredRecord(snapshot.ledgers, ledgerFile));
+    plan.record.ledgerFile = ledgerFile;
+    const ledger = ledgerWrite(snapshot.ledgers, ledgerFile, ownerOf(inputs), offloadItems(inputs.interface, plan.record, snapshot), plan.record, transport.target);
     plan.warnings.forEach((w) => console.log(w));
-    const changed = plan.change !== undefined || plan.rule !== undefined;
-    const after = changed ? await applyOffloads(transport, inputs.interface, plan.change, rule, plan.rule) : snapshot;
+    // Run even with nothing to change: the ledger is what claims the features.
+    const after = await applyOffloads(transport, inputs.interface, plan.change, rule, plan.rule, [], ledger);
     afterRuleWrite(plan.record, snapshot, after, plan.rule);
-    return outputs(raw, inputs, plan.record, plan.desired, after, plan.warnings);
+    return outputs(raw, inputs, plan.record, plan.desired, after, "in place", plan.warnings);
+}
+
+/** What the interface cannot take (an unknown or [fixed] feature), else features, the queue length or the rule another resource owns. */
+function hostProblems(inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, target: string): CheckFailure[] {
+    const problems = resolve(inputs, snapshot, target).problems;
+    if (problems.length > 0) {
+        return problems;
+    }
+    const ledgerFile = ledgerFileOf(inputs);
+    const plan = planOffloads(inputs, snapshot, ruleFile(inputs.resourceName), target, recoveredRecord(snapshot.ledgers, ledgerFile));
+    return ownershipFailures(snapshot.ledgers, ledgerFile, ownerOf(inputs), hostIdentity(inputs.connection), offloadItems(inputs.interface, plan.record, snapshot), target, mainProperty(inputs));
 }
 
 /**
  * Besides validating the inputs, reads `ethtool -k` on the host (read-only) when it can, so an
- * unknown feature or a "[fixed]" one declared other than it is fails in preview, naming the host.
+ * unknown feature or a "[fixed]" one declared other than it is fails in preview, naming the host,
+ * and so does a feature another resource's ledger holds, naming its owner.
  */
 export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
     const raw = inputsOf(withoutEngineKeys(news));
@@ -71,7 +92,7 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
         return { inputs: news, failures };
     }
     const inputs = parse(raw);
-    return { inputs: news, failures: await hostFailures(() => readHost(inputs), (snapshot) => resolve(inputs, snapshot, transportFor(inputs.connection).target).problems) };
+    return { inputs: news, failures: await hostFailures(() => readHost(inputs), (snapshot) => hostProblems(inputs, snapshot, transportFor(inputs.connection).target)) };
 }
 
 async function probeDrift(olds: Record<string, unknown>, inputs: NicOffloadsInputs): Promise<string[]> {
@@ -105,9 +126,11 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
     const raw = withoutEngineKeys(props);
     const inputs = parse(raw);
     const snapshot = await readHost(inputs);
+    const record = recordOf(raw);
+    const ledgerState = ledgerStatus(snapshot.ledgers, record.ledgerFile, record.originals);
     return {
         id,
-        props: plainState(outputs(raw, inputs, recordOf(raw), (raw.desired as OffloadValues) ?? NO_VALUES, snapshot, (raw.warnings as string[]) ?? [])),
+        props: plainState(outputs(raw, inputs, record, (raw.desired as OffloadValues) ?? NO_VALUES, snapshot, ledgerState, (raw.warnings as string[]) ?? [])),
         inputs: plainState(inputsOf(raw)),
     };
 }
@@ -118,9 +141,10 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
     const transport = transportFor(inputs.connection);
     const rule = ruleFile(inputs.resourceName);
     const snapshot = await readOffloads(transport, inputs.interface, rule);
-    const restore = planOffloadRestore(recordOf(raw), snapshot, rule, transport.target, inputs.restoreOnDelete);
+    const record = recordOf(raw);
+    const restore = planOffloadRestore(record, snapshot, rule, transport.target, inputs.restoreOnDelete);
     restore.warnings.forEach((w) => console.log(w));
-    if (restore.change || restore.rule !== undefined || restore.rmdir.length > 0) {
-        await applyOffloads(transport, inputs.interface, restore.change, rule, restore.rule, restore.rmdir);
+    if (restore.change || restore.rule !== undefined || restore.rmdir.length > 0 || record.ledgerFile) {
+        await applyOffloads(transport, inputs.interface, restore.change, rule, restore.rule, restore.rmdir, record.ledgerFile ? { path: record.ledgerFile } : undefined);
     }
 }

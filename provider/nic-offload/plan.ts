@@ -1,4 +1,5 @@
 import { CheckFailure, propertyPath } from "../check";
+import { itemsOf } from "../host/ledger";
 import { ABSENT, ManagedFiles, PathContent, fileContent, forget, manage, planRestore } from "../host/restore";
 import { OffloadChange, OffloadSnapshot } from "./remote";
 import { NicOffloadsInputs, canonicalFeature } from "./schema";
@@ -126,7 +127,26 @@ export interface OffloadRecord {
     ruleFile?: string;
     /** The udev rule as it was before this resource, and the directories created for it. */
     managedFiles?: ManagedFiles;
+    /** The host-side ledger holding the originals and the owner. */
+    ledgerFile?: string;
 }
+
+/** The ledger directory's name: /var/lib/pulumi-linux-tuning/nic-offload. */
+export const LEDGER_KIND = "nic-offload";
+
+/**
+ * What a record changes on the host, as its ledger lists it: each feature by the name `ethtool -k`
+ * shows (`ethtool:eth1:feature:generic-receive-offload`), tx_queue_len by its path under
+ * /sys/class/net and its real path (either is what a SysfsSet would list), and the udev rule.
+ */
+export function offloadItems(iface: string, record: OffloadRecord, snapshot: OffloadSnapshot): string[] {
+    const features = Object.keys(record.originals.features).map((name) => `ethtool:${iface}:feature:${name}`);
+    const queue = record.originals.txqueuelen === undefined ? [] : [`/sys/class/net/${iface}/tx_queue_len`, ...(snapshot.txqueuelenFile ? [snapshot.txqueuelenFile] : [])];
+    return itemsOf([...features, ...queue], record.managedFiles);
+}
+
+/** The input a refusal of items another resource owns is reported on. */
+export const mainProperty = (inputs: NicOffloadsInputs): string => (Object.keys(inputs.features ?? {}).length > 0 ? "features" : "txqueuelen");
 
 export interface OffloadPlan {
     change?: OffloadChange;

@@ -1,10 +1,14 @@
 import { FILE_HELPERS } from "../host/files";
-import { parseLedgerListing } from "../host/ledger";
+import { LedgerAction, ledgerArgs, parseLedgerListing, withLedger, withLedgerListing } from "../host/ledger";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 import { RuleSnapshot, parseRuleLine } from "../nic/rule-snapshot";
 
-/** One program reads `ethtool -k`, tx_queue_len and our udev rule; one applies changes. */
+/**
+ * One program reads `ethtool -k`, tx_queue_len (and its real path, the name a SysfsSet may use),
+ * our udev rule and every host ledger; one applies changes, with this resource's ledger written
+ * before its first write.
+ */
 
 const SHOW = `
 show() {
@@ -14,18 +18,22 @@ show() {
 }
 `;
 
-const READ_PROGRAM = `${SHOW}
+const READ_PROGRAM = withLedgerListing(`${SHOW}
 printf 'ethtool\\t%s\\n' "$(command -v ethtool)"
-if [ -d "/sys/class/net/$1" ]; then show "$1"; else printf 'no-interface\\n'; fi
+if [ -d "/sys/class/net/$1" ]; then
+  show "$1"
+  printf 'txqueuelen-file\\t%s\\n' "$(readlink -f "/sys/class/net/$1/tx_queue_len")"
+else printf 'no-interface\\n'; fi
 if [ -f "$2" ]; then printf 'own\\t%s\\n' "$(base64 -w0 < "$2")"; else printf 'own-absent\\n'; fi
 exit 0
-`;
+`);
 
-// Arguments: IF, rule file, rule action ("" leave, w<content> write, - remove), the number of
-// directories to remove when empty and those directories, then features to set, their previous
-// values, every feature the interface must show afterwards (each "NAME on|off ...", built from
-// validated names only, so splitting them is safe), and txqueuelen to set and its previous value.
-const APPLY_PROGRAM = `${SHOW}${FILE_HELPERS}
+// Arguments (after withLedger's two): IF, rule file, rule action ("" leave, w<content> write,
+// - remove), the number of directories to remove when empty and those directories, then features
+// to set, their previous values, every feature the interface must show afterwards (each
+// "NAME on|off ...", built from validated names only, so splitting them is safe), and txqueuelen
+// to set and its previous value.
+const APPLY_PROGRAM = withLedger(`${SHOW}${FILE_HELPERS}
 IF=$1 rule=$2 content=$3 ndirs=$4; shift 4
 dirs=
 while [ "$ndirs" -gt 0 ]; do dirs="$dirs$1
@@ -74,7 +82,7 @@ esac
 '; rm_dirs $dirs)
 show "$IF"
 printf 'done\\n'
-`;
+`);
 
 export interface FeatureState {
     on: boolean;
@@ -124,6 +132,8 @@ export interface OffloadSnapshot extends RuleSnapshot {
     /** Why `ethtool -k` gave no features (no ethtool, a driver without the operation). */
     featuresError?: string;
     txqueuelen?: number;
+    /** tx_queue_len's real path (/sys/devices/…/tx_queue_len), as a read found it. */
+    txqueuelenFile?: string;
 }
 
 export function parseOffloadOutput(stdout: string): OffloadSnapshot {
@@ -143,6 +153,8 @@ export function parseOffloadOutput(stdout: string): OffloadSnapshot {
             snapshot.featuresError = a === "0" ? undefined : text.trim().split("\n").pop() || `ethtool exited with ${a}`;
         } else if (kind === "txqueuelen" && /^\d+$/.test(a.trim())) {
             snapshot.txqueuelen = Number(a.trim());
+        } else if (kind === "txqueuelen-file" && a.startsWith("/")) {
+            snapshot.txqueuelenFile = a;
         } else {
             parseRuleLine(snapshot, kind, a);
         }
@@ -182,8 +194,19 @@ function unmetText(unmet: string, expect: Record<string, boolean>, txqueuelen?: 
         .join(", ");
 }
 
-/** rule: content to write, null to remove, undefined to leave alone; rmdir: directories to remove when empty, deepest first. */
-export async function applyOffloads(transport: Transport, iface: string, change: OffloadChange = { set: {}, undo: {}, expect: {} }, rulePath: string, rule: string | null | undefined, rmdir: readonly string[] = []): Promise<OffloadSnapshot> {
+/**
+ * rule: content to write, null to remove, undefined to leave alone; rmdir: directories to remove
+ * when empty, deepest first; ledger: written before the first change, or removed after a delete.
+ */
+export async function applyOffloads(
+    transport: Transport,
+    iface: string,
+    change: OffloadChange = { set: {}, undo: {}, expect: {} },
+    rulePath: string,
+    rule: string | null | undefined,
+    rmdir: readonly string[],
+    ledger: LedgerAction | undefined,
+): Promise<OffloadSnapshot> {
     const [set, undo, expect] = [change.set, change.undo, change.expect].map((values) => words(values));
     for (const word of [...set, ...undo, ...expect]) {
         if (!/^[a-z0-9_-]+$/.test(word)) {
@@ -191,7 +214,7 @@ export async function applyOffloads(transport: Transport, iface: string, change:
         }
     }
     const queue = change.txqueuelen ? [String(change.txqueuelen.to), String(change.txqueuelen.from)] : ["", ""];
-    const args = [iface, rulePath, rule === null ? "-" : rule === undefined ? "" : `w${rule}`, String(rmdir.length), ...rmdir, set.join(" "), undo.join(" "), expect.join(" "), ...queue];
+    const args = [...ledgerArgs(ledger), iface, rulePath, rule === null ? "-" : rule === undefined ? "" : `w${rule}`, String(rmdir.length), ...rmdir, set.join(" "), undo.join(" "), expect.join(" "), ...queue];
     const result = await transport.run(shProgram(APPLY_PROGRAM, "pulumi-offload-apply", args));
     if (result.code !== 0) {
         throw new RemoteCommandError(transport.target, "ethtool -K apply", result);

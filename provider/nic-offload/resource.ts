@@ -34,6 +34,10 @@ export class NicOffloads extends pulumi.dynamic.Resource {
     declare public readonly skipped: pulumi.Output<string[]>;
     declare public readonly ruleFile: pulumi.Output<string | undefined>;
     declare public readonly ruleStatus: pulumi.Output<string>;
+    /** The host-side record of the originals and owner (/var/lib/pulumi-linux-tuning/nic-offload/…). */
+    declare public readonly ledgerFile: pulumi.Output<string | undefined>;
+    /** As of the last refresh: "in place", "missing: …", or that the ledger and state differ. */
+    declare public readonly ledgerStatus: pulumi.Output<string | undefined>;
     declare public readonly warnings: pulumi.Output<string[]>;
     declare public readonly interface: pulumi.Output<string>;
 
@@ -45,12 +49,15 @@ export class NicOffloads extends pulumi.dynamic.Resource {
                 ...args,
                 connection: secretConnection(args.connection),
                 resourceName: name,
+                owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
                 live: undefined,
                 desired: undefined,
                 originals: undefined,
                 skipped: undefined,
                 ruleFile: undefined,
                 ruleStatus: undefined,
+                ledgerFile: undefined,
+                ledgerStatus: undefined,
                 hostId: undefined,
                 warnings: undefined,
             }),

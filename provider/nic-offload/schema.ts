@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { propertyPath } from "../check";
+import { ownerSchema } from "../host/ledger";
 import { interfaceName } from "../nic/schema";
 import { optionalConnectionSchema } from "../transport/connection";
 
@@ -64,6 +65,7 @@ export const nicOffloadsInputsSchema = z
         persist: z.boolean().default(true),
         restoreOnDelete: z.boolean().default(true),
         resourceName: z.string().min(1),
+        owner: ownerSchema,
     })
     .strict()
     .refine((i) => Object.keys(i.features ?? {}).length > 0 || i.txqueuelen !== undefined, {

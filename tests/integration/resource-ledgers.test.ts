@@ -3,13 +3,14 @@ import { labStack } from "./engine";
 import { Lab, LabHost, labDown, labUp, onHost } from "./lab";
 import { LedgerCase } from "./ledgers/case";
 import { cpuGovernorCase } from "./ledgers/cpu-governor";
+import { nicOffloadsCase } from "./ledgers/nic-offloads";
 import { nicRingConfigCase } from "./ledgers/nic-ring-config";
 import { packetSteeringCase } from "./ledgers/packet-steering";
 import { sysfsSetCase } from "./ledgers/sysfs-set";
 import { transparentHugepagesCase } from "./ledgers/transparent-hugepages";
 import { collect, expectFailure } from "./support";
 
-const CASES: LedgerCase[] = [cpuGovernorCase, sysfsSetCase, transparentHugepagesCase, packetSteeringCase, nicRingConfigCase];
+const CASES: LedgerCase[] = [cpuGovernorCase, sysfsSetCase, transparentHugepagesCase, packetSteeringCase, nicRingConfigCase, nicOffloadsCase];
 
 const LEDGER_ROOT = "/var/lib/pulumi-linux-tuning";
 

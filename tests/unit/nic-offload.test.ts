@@ -2,7 +2,8 @@ import { strict as assert } from "assert";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { checkFailures } from "../../provider/check";
-import { changeTo, liveOf, offloadDrift, planOffloadRestore, planOffloads, renderRule, resolve } from "../../provider/nic-offload/plan";
+import { hostLedgerPath, ledgerWrite, ownershipFailures, recoveredRecord } from "../../provider/host/ledger";
+import { OffloadRecord, changeTo, liveOf, mainProperty, offloadDrift, offloadItems, planOffloadRestore, planOffloads, renderRule, resolve } from "../../provider/nic-offload/plan";
 import { OffloadSnapshot, parseFeatures, parseOffloadOutput } from "../../provider/nic-offload/remote";
 import { canonicalFeature, nicOffloadsInputsSchema } from "../../provider/nic-offload/schema";
 
@@ -176,5 +177,60 @@ describe("NicOffloads planning", function () {
     it("leaves out of a change what the interface lacks or cannot change", function () {
         assert.equal(changeTo({ features: { "large-receive-offload": true, "no-such": true } }, snapshot()), undefined);
         assert.equal(renderRule("n", "eth1", "/sbin/ethtool", { features: {} }).split("\n").filter((l) => l.startsWith("ACTION")).length, 0);
+    });
+});
+
+describe("NicOffloads' host ledger", function () {
+    const QUEUE = "/sys/devices/virtual/net/eth1/tx_queue_len";
+    const b64 = (s: string) => Buffer.from(s).toString("base64");
+    /** The read program's output: `features` as -k shows them, the queue length, and these ledgers listed. */
+    const readOutput = (features: string, txqueuelen: number, ledgers: Record<string, string>) =>
+        [
+            `ethtool\t/usr/sbin/ethtool`,
+            `features\t0\t${b64(features)}`,
+            `txqueuelen\t${txqueuelen}`,
+            `txqueuelen-file\t${QUEUE}`,
+            "own-absent",
+            ...Object.entries(ledgers).map(([path, text]) => `ledger-file\t${path}\t${b64(text)}`),
+        ].join("\n");
+
+    it("lists each feature by the name ethtool -k shows, tx_queue_len by both its paths, and the udev rule", function () {
+        const snap = parseOffloadOutput(readOutput(VETH, 1000, {}));
+        assert.equal(snap.txqueuelenFile, QUEUE);
+        const plan = planOffloads(inputs({ features: { gro: true, tso: false }, txqueuelen: 5000 }), snap, RULE, TARGET);
+        assert.deepEqual(offloadItems("eth1", plan.record, snap), [
+            "ethtool:eth1:feature:tx-tcp-segmentation",
+            "ethtool:eth1:feature:tx-tcp-ecn-segmentation",
+            "ethtool:eth1:feature:tx-tcp-mangleid-segmentation",
+            "ethtool:eth1:feature:tx-tcp6-segmentation",
+            "ethtool:eth1:feature:tx-tcp-accecn-segmentation",
+            "ethtool:eth1:feature:generic-receive-offload",
+            "/sys/class/net/eth1/tx_queue_len",
+            QUEUE,
+            RULE,
+        ]);
+        const featuresOnly = planOffloads(inputs({ features: { "generic-receive-offload": true }, persist: false }), snap, RULE, TARGET);
+        assert.deepEqual(offloadItems("eth1", featuresOnly.record, snap), ["ethtool:eth1:feature:generic-receive-offload"], "gro and its long name are one item");
+    });
+
+    it("a create after an interrupted run takes the originals from its ledger, not the tuned live values", function () {
+        const path = hostLedgerPath("nic-offload", "p/s/off");
+        const declared = inputs({ features: { gro: true }, txqueuelen: 5000 });
+        const interrupted = planOffloads(declared, snapshot(), RULE, TARGET);
+        const written = ledgerWrite(new Map(), path, "p/s/off", offloadItems("eth1", interrupted.record, snapshot()), interrupted.record, TARGET);
+        const tuned = parseOffloadOutput(readOutput(VETH.replace("generic-receive-offload: off", "generic-receive-offload: on"), 5000, { [path]: written.content! }));
+        const plan = planOffloads(declared, tuned, RULE, TARGET, recoveredRecord<OffloadRecord>(tuned.ledgers, path));
+        assert.deepEqual(plan.record.originals, { features: { "generic-receive-offload": false }, txqueuelen: 1000 });
+        assert.deepEqual(planOffloads(declared, tuned, RULE, TARGET).record.originals, { features: { "generic-receive-offload": true }, txqueuelen: 5000 }, "without it, the tuned values");
+    });
+
+    it("refuses the queue length another resource's ledger holds by its real path, once, naming the owner", function () {
+        const other = ledgerWrite(new Map(), hostLedgerPath("sysfs", "q/prod/queues"), "q/prod/queues", [QUEUE], { originals: {} }, TARGET).content!;
+        const snap = parseOffloadOutput(readOutput(VETH, 1000, { [hostLedgerPath("sysfs", "q/prod/queues")]: other }));
+        const mine = inputs({ txqueuelen: 5000 });
+        const plan = planOffloads(mine, snap, RULE, TARGET);
+        const failures = ownershipFailures(snap.ledgers, hostLedgerPath("nic-offload", "p/s/off"), "p/s/off", "offload-unit-host", offloadItems("eth1", plan.record, snap), TARGET, mainProperty(mine));
+        assert.deepEqual(failures, [{ property: "txqueuelen", reason: `${TARGET}: ${QUEUE} is managed by q/prod/queues (its ledger on the host); remove it there first` }]);
+        assert.equal(mainProperty(inputs({ features: { gro: true }, txqueuelen: 5000 })), "features");
     });
 });
