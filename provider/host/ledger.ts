@@ -49,10 +49,14 @@ export function renderHostLedger(ledger: Omit<HostLedger, "createdDirs">): strin
     ].join("\n") + "\n";
 }
 
-/** A ledger's text; undefined for one this format does not describe (a SysctlSet's, a torn file). */
+/**
+ * A ledger's text; undefined for a torn file. A SysctlSet's ledger (its own older format) reads
+ * as its keys' /proc/sys files, with no record: enough to see who owns them.
+ */
 export function parseHostLedger(text: string): HostLedger | undefined {
     const ledger: HostLedger = { owner: "", items: [], record: {}, createdDirs: [] };
     let record = false;
+    let sysctlKeys = false;
     for (const line of text.split("\n")) {
         const tab = line.indexOf("\t");
         const [kind, value] = tab < 0 ? [line, ""] : [line.slice(0, tab), line.slice(tab + 1)];
@@ -60,6 +64,9 @@ export function parseHostLedger(text: string): HostLedger | undefined {
             ledger.owner = value;
         } else if (kind === "item") {
             ledger.items.push(value);
+        } else if (kind === "key" && value.includes("\t")) {
+            ledger.items.push(`/proc/sys/${value.slice(0, value.indexOf("\t"))}`);
+            sysctlKeys = true;
         } else if (kind === "dir") {
             ledger.createdDirs.push(value);
         } else if (kind === "record") {
@@ -71,7 +78,7 @@ export function parseHostLedger(text: string): HostLedger | undefined {
             }
         }
     }
-    return record && ledger.owner ? ledger : undefined;
+    return (record || sysctlKeys) && ledger.owner ? ledger : undefined;
 }
 
 /** Ledgers out of file contents by path (a FileSnapshot's, or a listing's). */

@@ -144,7 +144,7 @@ export async function checkSysctls(olds: Record<string, unknown>, news: Record<s
         try {
             const snapshot = await readHost(transport, moduleProbeKeys(inputs.settings), undefined);
             for (const conflict of ownershipConflicts(inputs, snapshot)) {
-                failures.push({ property: "settings", reason: `${transport.target}: ${conflict} (its ledger on the host); remove it there, or set takeOver: true` });
+                failures.push({ property: "settings", reason: `${transport.target}: ${conflict}` });
             }
             failures.push(...needsModules(snapshot));
         } catch {

@@ -1,5 +1,5 @@
 import { canonicalKey } from "./keys";
-import { foreignOwners, ledgerPath, renderLedger } from "./ledger";
+import { Ledger, foreignOwners, ledgerPath, renderLedger } from "./ledger";
 import { FileAction, HostSnapshot, LedgerAction, OtherWriter, OwnedKeyError, Write } from "./remote";
 import { SysctlSetInputs, persistFileOf } from "./schema";
 import { SettingValue, inDeclaredShape, normalise, sameValue, satisfies, targetValue } from "./values";
@@ -66,19 +66,24 @@ function otherWriterWarnings(writers: OtherWriter[], expected: Record<string, st
 /** Who owns this SysctlSet's keys in the host's ledger. */
 export const ownerOf = (inputs: SysctlSetInputs) => inputs.owner ?? inputs.resourceName;
 
-/** Declared keys another SysctlSet's ledger holds, as messages naming the owner (empty under takeOver). */
+/**
+ * Declared keys another resource's ledger holds, one message each naming the owner and the way
+ * out: another SysctlSet's (none under takeOver, which moves them here), or another kind's,
+ * whose restore would fight ours (PacketSteering's RFS table size) and which no takeOver moves.
+ */
 export function ownershipConflicts(inputs: SysctlSetInputs, snapshot: HostSnapshot): string[] {
-    if (inputs.takeOver) {
-        return [];
-    }
-    const owners = foreignOwners(snapshot.ledgers, ledgerPath(ownerOf(inputs)), managedKeys(inputs).map(([key]) => key));
-    return [...owners].map(([key, ledger]) => `${key} is managed by ${ledger.owner}`);
+    const keys = managedKeys(inputs).map(([key]) => key);
+    const sysctlOwners = inputs.takeOver ? new Map<string, Ledger>() : foreignOwners(snapshot.ledgers, ledgerPath(ownerOf(inputs)), keys);
+    return [
+        ...[...sysctlOwners].map(([key, ledger]) => `${key} is managed by ${ledger.owner} (its ledger on the host); remove it there, or set takeOver: true (its original value comes along)`),
+        ...keys.filter((key) => snapshot.otherOwners?.has(key)).map((key) => `${key} is managed by ${snapshot.otherOwners!.get(key)} (its ledger on the host); remove it there first`),
+    ];
 }
 
 export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, target: string, previous?: SysctlSetRecord): SysctlPlan {
     const conflicts = ownershipConflicts(inputs, snapshot);
     if (conflicts.length > 0) {
-        throw new OwnedKeyError(`${target}: ${conflicts.join("; ")}; remove it there, or set takeOver: true (its original value comes along). Nothing was changed.`);
+        throw new OwnedKeyError(`${target}: ${conflicts.join("; ")}. Nothing was changed.`);
     }
     const path = ledgerPath(ownerOf(inputs));
     // A create after an interrupted run finds its own ledger: those are the true originals.

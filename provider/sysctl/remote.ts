@@ -1,7 +1,7 @@
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 import { canonicalKey, keyFromConfLine, procPath } from "./keys";
-import { LEDGER_ROOT } from "../host/ledger";
+import { ALL_LEDGERS, LEDGER_ROOT } from "../host/ledger";
 import { LEDGER_DIR, Ledger, parseLedgerLines } from "./ledger";
 
 /**
@@ -53,11 +53,13 @@ if [ "$own" != - ]; then
   if [ -f "$own" ]; then printf 'own\\t%s\\n' "$(base64 -w0 < "$own")"; else printf 'own-absent\\n'; fi
 fi
 set --
-for f in ${SYSCTL_CONF_FILES} ${LEDGER_DIR}/*.ledger; do
+for f in ${SYSCTL_CONF_FILES} ${ALL_LEDGERS}; do
   [ -f "$f" ] && [ -r "$f" ] && [ "$f" != "$own" ] && set -- "$@" "$f"
 done
-[ $# -gt 0 ] && awk -v ledgers="${LEDGER_DIR}/" '
+# Other resources' ledgers (PacketSteering's flow table): only who holds which /proc/sys file.
+[ $# -gt 0 ] && awk -v ledgers="${LEDGER_DIR}/" -v others="${LEDGER_ROOT}/" '
   index(FILENAME, ledgers) == 1 { print "ledger\\t" FILENAME "\\t" $0; next }
+  index(FILENAME, others) == 1 { if ($1 == "owner") o = substr($0, 7); else if ($1 == "item" && index($2, "/proc/sys/") == 1) print "claim\\t" substr($2, 11) "\\t" o; next }
   /=/ && !/^[[:space:]]*[#;]/ { gsub(/[\\t]/, " "); print "conf\\t" FILENAME "\\t" $0 }' "$@"
 exit 0
 `;
@@ -158,10 +160,12 @@ export interface HostSnapshot {
     otherWriters: OtherWriter[];
     /** Every SysctlSet ledger on the host, by file. */
     ledgers: Map<string, Ledger>;
+    /** Keys another kind of resource's ledger holds (PacketSteering's rps_sock_flow_entries), with its owner. */
+    otherOwners?: Map<string, string>;
 }
 
 export function parseReadOutput(stdout: string): HostSnapshot {
-    const snapshot: HostSnapshot = { values: new Map(), ownFile: undefined, otherWriters: [], ledgers: new Map() };
+    const snapshot: HostSnapshot = { values: new Map(), ownFile: undefined, otherWriters: [], ledgers: new Map(), otherOwners: new Map() };
     const ledgerLines: string[][] = [];
     for (const line of stdout.split("\n")) {
         const [kind, ...fields] = line.split("\t");
@@ -186,6 +190,9 @@ export function parseReadOutput(stdout: string): HostSnapshot {
                 break;
             case "ledger":
                 ledgerLines.push(fields);
+                break;
+            case "claim":
+                snapshot.otherOwners!.set(canonicalKey(fields[0]), fields.slice(1).join("\t"));
                 break;
             case "conf": {
                 const [file, ...rest] = fields;

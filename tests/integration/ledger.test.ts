@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { SysctlSet } from "../../provider";
 import * as sysctlHandlers from "../../provider/sysctl/handlers";
+import { LEDGER_ROOT, renderHostLedger } from "../../provider/host/ledger";
 import { LEDGER_DIR } from "../../provider/sysctl/ledger";
 import { labStack } from "./engine";
 import { Lab, LabHost, connectionTo, labDown, labUp, onHost, setSysctlOn, sysctlOn } from "./lab";
@@ -80,6 +81,22 @@ describe("the host-side ledger: originals that survive an interrupted run, one o
         } finally {
             await a.destroy().catch(() => undefined);
             await b.destroy().catch(() => undefined);
+        }
+    });
+
+    it("a key another kind of resource's ledger holds (PacketSteering's RFS table) is refused at preview, even under takeOver", async function () {
+        const other = renderHostLedger({ owner: "other/prod/steer", items: [`/proc/sys/${FIN.replace(/\./g, "/")}`], record: {} });
+        onHost(lab, host, ["sh", "-c", 'mkdir -p "${1%/*}" && printf "%s" "$2" > "$1"', "sh", `${LEDGER_ROOT}/packet-steering/other.ledger`, other]);
+        try {
+            const stack = await labStack("ledger-other-kind", async () => {
+                fin(undefined, 23, { takeOver: true });
+            });
+            const out = collect();
+            const message = await expectFailure(stack.up({ onOutput: out.onOutput }));
+            assert.match(message + out.text(), /net\.ipv4\.tcp_fin_timeout is managed by other\/prod\/steer \(its ledger on the host\); remove it there first/);
+            assert.equal(sysctlOn(lab, host, FIN), original, "nothing changed");
+        } finally {
+            onHost(lab, host, ["rm", "-rf", LEDGER_ROOT]);
         }
     });
 

@@ -41,9 +41,15 @@ describe("SysctlSet ledger", function () {
         assert.match(plan.ledger.record ?? "", /^key\tnet\/ipv4\/tcp_fin_timeout\t60$/m);
     });
 
+    it("refuses a key another kind of resource's ledger holds, even under takeOver", function () {
+        const snapshot = parseReadOutput(["value\tnet/core/rps_sock_flow_entries\t32768", "claim\tnet/core/rps_sock_flow_entries\tq/t/steer"].join("\n"));
+        const rfs = sysctlSetInputsSchema.parse({ resourceName: "a", owner: "p/s/a", settings: { "net.core.rps_sock_flow_entries": 0 }, takeOver: true });
+        assert.throws(() => planApply(rfs, snapshot, "h1"), (e: Error) => e instanceof OwnedKeyError && /h1: net\.core\.rps_sock_flow_entries is managed by q\/t\/steer \(its ledger on the host\); remove it there first\. Nothing was changed\./.test(e.message));
+    });
+
     it("refuses a key another owner's ledger holds, naming the owner; takeOver brings its original along", function () {
         const snapshot = host({ "net.ipv4.tcp_fin_timeout": "25", "net.core.somaxconn": "4096" }, { "q/t/b": { owner: "q/t/b", originals: { "net.ipv4.tcp_fin_timeout": "60" } } });
-        assert.throws(() => planApply(inputs("p/s/a"), snapshot, "h1"), (e: Error) => e instanceof OwnedKeyError && /h1: net\.ipv4\.tcp_fin_timeout is managed by q\/t\/b; .*takeOver: true/.test(e.message));
+        assert.throws(() => planApply(inputs("p/s/a"), snapshot, "h1"), (e: Error) => e instanceof OwnedKeyError && /h1: net\.ipv4\.tcp_fin_timeout is managed by q\/t\/b \(its ledger on the host\); .*takeOver: true/.test(e.message));
         const plan = planApply(inputs("p/s/a", { takeOver: true }), snapshot, "h1");
         assert.equal(plan.record.originals["net.ipv4.tcp_fin_timeout"], "60");
         assert.equal(plan.ledger.takeOver, true);
