@@ -1,39 +1,49 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { checkAgainstHost, parseChecked, withoutEngineKeys } from "../check";
+import { CheckFailure, checkAgainstHost, parseChecked, withoutEngineKeys } from "../check";
 import { FileChanges, FileSnapshot, ValueWrite, readFiles } from "../host/files";
-import { ABSENT, ManagedFiles, PathContent, fileContent, forget, linkTo, manage, pathContentOf, planRestore, withCreatedDirs } from "../host/restore";
+import { hostLedgerPath, ledgerStatus, ledgerWrite, ledgersIn, ownershipFailures, recoveredRecord } from "../host/ledger";
+import { ManagedFiles, pathContentOf, planRestore, withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
-import { IrqbalanceRecord, UNIT_DIR, affinityDrift, affinityFile, irqbalanceRestore, placement, placementProblems, planIrqbalance, readRequests, renderUnit, viewOf } from "./plan";
+import {
+    IrqPlan,
+    IrqRecord,
+    IrqbalanceRecord,
+    LEDGER_KIND,
+    PlacementError,
+    affinityDrift,
+    affinityFile,
+    irqItems,
+    irqbalanceRestore,
+    placementProblems,
+    planIrqAffinity,
+    readRequests,
+    renderUnit,
+    unitPaths,
+    viewOf,
+} from "./plan";
 import { applyIrq } from "./remote";
-import { IrqAffinityInputs, irqAffinityInputsSchema, unitName } from "./schema";
+import { IrqAffinityInputs, irqAffinityInputsSchema } from "./schema";
 
-const INPUT_FIELDS = ["connection", "interface", "cpus", "spread", "numaLocal", "perIrq", "exclude", "irqbalance", "persist", "restoreOnDelete", "resourceName", "nicState"] as const;
+const INPUT_FIELDS = ["connection", "interface", "cpus", "spread", "numaLocal", "perIrq", "exclude", "irqbalance", "persist", "restoreOnDelete", "resourceName", "nicState", "owner"] as const;
 
 const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, props);
 
 const parse = (props: Record<string, unknown>): IrqAffinityInputs => parseChecked(irqAffinityInputsSchema, inputsOf(props));
-
-interface IrqRecord {
-    /** Affinity each IRQ had before this resource first changed it. */
-    originals: Record<string, string>;
-    irqbalanceState?: IrqbalanceRecord;
-    unitFile?: string;
-    /** The unit, its link and irqbalance's environment file as they were before, and directories created. */
-    managedFiles?: ManagedFiles;
-}
 
 function recordOf(props: Record<string, unknown>): IrqRecord {
     return {
         originals: (props.originals as Record<string, string>) ?? {},
         irqbalanceState: props.irqbalanceState as IrqbalanceRecord | undefined,
         unitFile: props.unitFile as string | undefined,
+        ledgerFile: props.ledgerFile as string | undefined,
         managedFiles: props.managedFiles as ManagedFiles | undefined,
     };
 }
 
-const paths = (resourceName: string) => ({ unit: `${UNIT_DIR}/${unitName(resourceName)}`, link: `${UNIT_DIR}/multi-user.target.wants/${unitName(resourceName)}` });
+const ownerOf = (inputs: IrqAffinityInputs) => inputs.owner ?? inputs.resourceName;
+const ledgerFileOf = (inputs: IrqAffinityInputs) => hostLedgerPath(LEDGER_KIND, ownerOf(inputs));
 
 function explain(e: unknown): never {
     const message = (e as Error).message;
@@ -48,82 +58,58 @@ async function apply(raw: Record<string, unknown>, previous?: IrqRecord) {
     const transport = transportFor(inputs.connection);
     const snapshot = await readFiles(transport, readRequests(inputs));
     const view = viewOf(inputs, snapshot);
-    const { assignment, warnings } = placement(inputs, view, transport.target);
-    const irqs = Object.keys(assignment).map(Number);
-    const irqbalance = planIrqbalance(inputs, view, irqs, previous?.irqbalanceState, transport.target);
-    if (irqbalance.warning) {
-        warnings.push(irqbalance.warning);
-    }
-    const writes: ValueWrite[] = [];
-    const originals: Record<string, string> = {};
-    for (const [irq, cpus] of Object.entries(assignment)) {
-        const live = view.affinity.get(Number(irq)) ?? "";
-        originals[irq] = previous?.originals[irq] ?? live;
-        if (affinityDrift({ [irq]: cpus }, view.affinity).length > 0) {
-            writes.push({ path: affinityFile(Number(irq)), value: cpus });
-        }
-    }
-    // IRQs no longer targeted (the queue count changed, or the policy) go back to what they had.
-    if (previous && inputs.restoreOnDelete) {
-        for (const [irq, original] of Object.entries(previous.originals)) {
-            if (!(irq in assignment) && view.affinity.has(Number(irq)) && original) {
-                writes.push({ path: affinityFile(Number(irq)), value: original });
-            }
-        }
-    }
-    const unit = paths(inputs.resourceName);
-    const current = (path: string) => pathContentOf(snapshot, path);
-    let files: FileChanges = {};
-    // State from before these records: the unit and link were ours, absent before.
-    let managedFiles = previous?.managedFiles ?? (previous?.unitFile ? { originals: { [unit.unit]: ABSENT, [unit.link]: ABSENT }, written: {}, createdDirs: [] } : undefined);
-    const wanted: Record<string, PathContent> = {};
-    if (inputs.persist) {
-        const content = renderUnit(inputs.resourceName, assignment);
-        if (snapshot.files.get(unit.unit) !== content || current(unit.link).kind !== "link") {
-            files.write = [{ path: unit.unit, content }];
-            files.link = [{ path: unit.link, target: unit.unit }];
-        }
-        wanted[unit.unit] = fileContent(content);
-        wanted[unit.link] = linkTo(unit.unit);
-    } else if (previous?.unitFile) {
-        if (managedFiles) {
-            const restore = planRestore(managedFiles, current, transport.target, { paths: [unit.unit, unit.link] });
-            files = restore.changes;
-            warnings.push(...restore.warnings);
-            managedFiles = forget(managedFiles, [unit.unit, unit.link]);
-        } else {
-            files.remove = [unit.unit, unit.link];
-        }
-    }
-    if (typeof irqbalance.action.config === "string") {
-        wanted[view.irqbalance.configFile] = fileContent(irqbalance.action.config);
-    }
-    if (Object.keys(wanted).length > 0) {
-        managedFiles = manage(managedFiles, current, wanted);
-    }
-    warnings.forEach((w) => console.log(w));
-    const outcome = await applyIrq(transport, view.irqbalance.configFile, irqbalance.action, irqbalance.undo, writes, files).catch(explain);
-    if (managedFiles) {
-        managedFiles = withCreatedDirs(managedFiles, outcome.createdDirs);
+    const ledgers = ledgersIn(snapshot.files);
+    const ledgerFile = ledgerFileOf(inputs);
+    const plan = planIrqAffinity(inputs, view, snapshot, transport.target, previous ?? recoveredRecord(ledgers, ledgerFile));
+    plan.record.ledgerFile = ledgerFile;
+    const ledger = ledgerWrite(ledgers, ledgerFile, ownerOf(inputs), irqItems(plan.record), plan.record, transport.target);
+    plan.warnings.forEach((w) => console.log(w));
+    const outcome = await applyIrq(transport, view.irqbalance.configFile, plan.irqbalance.action, plan.irqbalance.undo, plan.writes, plan.files, ledger).catch(explain);
+    const record = plan.record;
+    if (record.managedFiles) {
+        record.managedFiles = withCreatedDirs(record.managedFiles, outcome.createdDirs);
     }
     const live: Record<string, string> = {};
-    for (const irq of Object.keys(assignment)) {
+    for (const irq of Object.keys(plan.assignment)) {
         live[irq] = outcome.after.get(affinityFile(Number(irq))) ?? view.affinity.get(Number(irq)) ?? "absent";
     }
     return {
         ...inputsOf(raw),
-        originals,
-        irqbalanceState: irqbalance.record,
-        unitFile: inputs.persist ? unit.unit : undefined,
-        managedFiles,
+        ...record,
         hostId: hostIdentity(inputs.connection),
         irqs: Object.fromEntries(view.discovery.irqs.map((l) => [String(l.irq), l.name])),
         discoveredFrom: view.discovery.source,
-        assignment,
+        assignment: plan.assignment,
         affinity: live,
         unitStatus: inputs.persist ? "in place" : "not persisted",
-        warnings,
+        ledgerStatus: "in place",
+        warnings: plan.warnings,
     };
+}
+
+/**
+ * What the host cannot take (see placementProblems), else IRQs or files another resource's
+ * ledger (or another resource of this run) holds, naming its owner, on `interface`.
+ */
+function hostProblems(inputs: IrqAffinityInputs, snapshot: FileSnapshot, target: string): CheckFailure[] {
+    const view = viewOf(inputs, snapshot);
+    const problems = placementProblems(inputs, view, target);
+    if (problems.length > 0) {
+        return problems;
+    }
+    const ledgers = ledgersIn(snapshot.files);
+    const ledgerFile = ledgerFileOf(inputs);
+    let plan: IrqPlan;
+    try {
+        plan = planIrqAffinity(inputs, view, snapshot, target, recoveredRecord(ledgers, ledgerFile));
+    } catch (e) {
+        // A perIrq name the linked NIC's channel change may still create: create/update decide.
+        if (e instanceof PlacementError) {
+            return [];
+        }
+        throw e;
+    }
+    return ownershipFailures(ledgers, ledgerFile, ownerOf(inputs), hostIdentity(inputs.connection), irqItems(plan.record), target, "interface");
 }
 
 /**
@@ -136,7 +122,7 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
         irqAffinityInputsSchema,
         inputsOf(withoutEngineKeys(news)),
         (inputs) => readFiles(transportFor(inputs.connection), readRequests(inputs)),
-        (inputs, snapshot) => placementProblems(inputs, viewOf(inputs, snapshot), transportFor(inputs.connection).target),
+        (inputs, snapshot) => hostProblems(inputs, snapshot, transportFor(inputs.connection).target),
         // The linked NIC's state is unknown in preview; it does not change which CPUs are online.
         ["nicState"],
     );
@@ -152,7 +138,7 @@ async function probeDrift(olds: Record<string, unknown>, inputs: IrqAffinityInpu
     if (!inputs.perIrq && JSON.stringify(discovered) !== JSON.stringify(Object.keys(assignment).sort())) {
         drift.push(`${inputs.interface}'s queue IRQs are now ${discovered.join(", ") || "none"}`);
     }
-    const unit = paths(inputs.resourceName).unit;
+    const unit = unitPaths(inputs.resourceName).unit;
     if (inputs.persist && snapshot.files.get(unit) !== renderUnit(inputs.resourceName, assignment)) {
         drift.push(`${unit} is ${snapshot.files.has(unit) ? "edited" : "missing"}`);
     }
@@ -184,9 +170,10 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
     const view = viewOf(inputs, snapshot);
     const assignment = (raw.assignment as Record<string, string>) ?? {};
     const affinity = Object.fromEntries(Object.keys(assignment).map((irq) => [irq, view.affinity.get(Number(irq)) ?? "absent"]));
-    const unit = paths(inputs.resourceName).unit;
+    const unit = unitPaths(inputs.resourceName).unit;
     const unitStatus = !inputs.persist ? "not persisted" : !snapshot.files.has(unit) ? "missing" : snapshot.files.get(unit) === renderUnit(inputs.resourceName, assignment) ? "in place" : "edited";
-    return { id, props: plainState({ ...raw, affinity, unitStatus }), inputs: plainState(inputsOf(raw)) };
+    const ledger = ledgerStatus(ledgersIn(snapshot.files), recordOf(raw).ledgerFile, recordOf(raw).originals);
+    return { id, props: plainState({ ...raw, affinity, unitStatus, ledgerStatus: ledger }), inputs: plainState(inputsOf(raw)) };
 }
 
 export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
@@ -208,7 +195,8 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
     const files = fileRestore(record, snapshot, inputs.resourceName, transport.target);
     const { warning, ...restore } = irqbalanceRestore(record.irqbalanceState, view, record.managedFiles, transport.target);
     [...files.warnings, ...(warning ? [warning] : [])].forEach((w) => console.log(w));
-    await applyIrq(transport, record.irqbalanceState?.banned?.configFile ?? view.irqbalance.configFile, restore, {}, writes, files.changes).catch(explain);
+    const ledger = record.ledgerFile ? { path: record.ledgerFile } : undefined;
+    await applyIrq(transport, record.irqbalanceState?.banned?.configFile ?? view.irqbalance.configFile, restore, {}, writes, files.changes, ledger).catch(explain);
 }
 
 /**
@@ -217,7 +205,7 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
  * before irqbalance restarts.
  */
 function fileRestore(record: IrqRecord, snapshot: FileSnapshot, resourceName: string, target: string): { changes: FileChanges; warnings: string[] } {
-    const unit = paths(resourceName);
+    const unit = unitPaths(resourceName);
     if (!record.managedFiles) {
         return { changes: record.unitFile ? { remove: [unit.unit, unit.link] } : {}, warnings: [] };
     }

@@ -1,8 +1,9 @@
 import { CheckFailure, propertyPath } from "../check";
 import { CpuPolicyError, distributeCpus, formatCpuList, parseCpuList, sameCpuList, usableCpus } from "../cpus";
-import { FileSnapshot } from "../host/files";
+import { FileChanges, FileSnapshot, ValueWrite } from "../host/files";
+import { ALL_LEDGERS, itemsOf } from "../host/ledger";
 import { Discovery, InterruptLine, discoverQueueIrqs, parseInterrupts } from "./discover";
-import { ManagedFiles, fileContent, samePathContent } from "../host/restore";
+import { ABSENT, ManagedFiles, PathContent, fileContent, forget, linkTo, manage, pathContentOf, planRestore, samePathContent } from "../host/restore";
 import { CONFIG_FILES, IrqbalanceState, banArgs, setsArgs, withBannedIrqs, withoutBannedIrqs } from "./irqbalance";
 import { IrqAffinityInputs, unitName } from "./schema";
 
@@ -25,8 +26,14 @@ export function readRequests(inputs: IrqAffinityInputs): string[] {
         "/run/systemd/system",
         `${UNIT_DIR}/${unitName(inputs.resourceName)}`,
         `symlink:${UNIT_DIR}/multi-user.target.wants/${unitName(inputs.resourceName)}`,
+        ALL_LEDGERS,
     ];
 }
+
+/** The ledger directory's name: /var/lib/pulumi-linux-tuning/irq. */
+export const LEDGER_KIND = "irq";
+
+export const unitPaths = (resourceName: string) => ({ unit: `${UNIT_DIR}/${unitName(resourceName)}`, link: `${UNIT_DIR}/multi-user.target.wants/${unitName(resourceName)}` });
 
 export const affinityFile = (irq: number) => `/proc/irq/${irq}/smp_affinity_list`;
 
@@ -305,4 +312,105 @@ export function affinityDrift(assignment: Record<string, string>, live: Map<numb
             return have === undefined || !sameCpuList(have, cpus);
         })
         .map(([irq, cpus]) => `IRQ ${irq} live ${get(irq) ?? "absent"}, desired ${cpus}`);
+}
+
+/** What IrqAffinity keeps in state besides its inputs (and in its host ledger). */
+export interface IrqRecord {
+    /** Affinity each IRQ had before this resource first changed it. */
+    originals: Record<string, string>;
+    irqbalanceState?: IrqbalanceRecord;
+    unitFile?: string;
+    /** The host-side ledger holding the originals and the owner. */
+    ledgerFile?: string;
+    /** The unit, its link and irqbalance's environment file as they were before, and directories created. */
+    managedFiles?: ManagedFiles;
+}
+
+export interface IrqPlan {
+    assignment: Record<string, string>;
+    writes: ValueWrite[];
+    files: FileChanges;
+    irqbalance: IrqbalancePlan;
+    record: IrqRecord;
+    warnings: string[];
+}
+
+/**
+ * Create and update: the placement, the affinity writes (IRQs no longer targeted go back to
+ * what they had), irqbalance dealt with, the boot unit written or put back. Originals come from
+ * `previous` (state, or the ledger an interrupted run left) before the live values.
+ */
+export function planIrqAffinity(inputs: IrqAffinityInputs, view: HostIrqView, snapshot: FileSnapshot, target: string, previous?: IrqRecord): IrqPlan {
+    const { assignment, warnings } = placement(inputs, view, target);
+    const irqs = Object.keys(assignment).map(Number);
+    const irqbalance = planIrqbalance(inputs, view, irqs, previous?.irqbalanceState, target);
+    if (irqbalance.warning) {
+        warnings.push(irqbalance.warning);
+    }
+    const writes: ValueWrite[] = [];
+    const originals: Record<string, string> = {};
+    for (const [irq, cpus] of Object.entries(assignment)) {
+        originals[irq] = previous?.originals[irq] ?? view.affinity.get(Number(irq)) ?? "";
+        if (affinityDrift({ [irq]: cpus }, view.affinity).length > 0) {
+            writes.push({ path: affinityFile(Number(irq)), value: cpus });
+        }
+    }
+    if (previous && inputs.restoreOnDelete) {
+        for (const [irq, original] of Object.entries(previous.originals)) {
+            if (!(irq in assignment) && view.affinity.has(Number(irq)) && original) {
+                writes.push({ path: affinityFile(Number(irq)), value: original });
+            }
+        }
+    }
+    const unit = unitPaths(inputs.resourceName);
+    const current = (path: string) => pathContentOf(snapshot, path);
+    let files: FileChanges = {};
+    // State from before these records: the unit and link were ours, absent before.
+    let managedFiles = previous?.managedFiles ?? (previous?.unitFile ? { originals: { [unit.unit]: ABSENT, [unit.link]: ABSENT }, written: {}, createdDirs: [] } : undefined);
+    const wanted: Record<string, PathContent> = {};
+    if (inputs.persist) {
+        const content = renderUnit(inputs.resourceName, assignment);
+        if (snapshot.files.get(unit.unit) !== content || current(unit.link).kind !== "link") {
+            files.write = [{ path: unit.unit, content }];
+            files.link = [{ path: unit.link, target: unit.unit }];
+        }
+        wanted[unit.unit] = fileContent(content);
+        wanted[unit.link] = linkTo(unit.unit);
+    } else if (previous?.unitFile) {
+        if (managedFiles) {
+            const restore = planRestore(managedFiles, current, target, { paths: [unit.unit, unit.link] });
+            files = restore.changes;
+            warnings.push(...restore.warnings);
+            managedFiles = forget(managedFiles, [unit.unit, unit.link]);
+        } else {
+            files.remove = [unit.unit, unit.link];
+        }
+    }
+    if (typeof irqbalance.action.config === "string") {
+        wanted[view.irqbalance.configFile] = fileContent(irqbalance.action.config);
+    }
+    if (Object.keys(wanted).length > 0) {
+        managedFiles = manage(managedFiles, current, wanted);
+    }
+    return {
+        assignment,
+        writes,
+        files,
+        irqbalance,
+        record: { originals, irqbalanceState: irqbalance.record, unitFile: inputs.persist ? unit.unit : undefined, managedFiles },
+        warnings,
+    };
+}
+
+/** The ledger item of a resource that keeps irqbalance stopped. */
+export const IRQBALANCE_SERVICE = "service:irqbalance";
+
+/**
+ * What a record changes on the host, as its ledger lists it: each IRQ's affinity file, the unit,
+ * its link and irqbalance's environment file when edited, and irqbalance itself under "stop"
+ * (another resource's delete starting it again would move these IRQs).
+ */
+export function irqItems(record: IrqRecord): string[] {
+    const affinityFiles = Object.keys(record.originals).map((irq) => affinityFile(Number(irq)));
+    return itemsOf([...affinityFiles, ...(record.irqbalanceState?.policy === "stop" ? [IRQBALANCE_SERVICE] : [])], record.managedFiles);
 }

@@ -1,14 +1,16 @@
 import { FILE_HELPERS, FileChanges, TRANSACTION_BODY, TransactionOutcome, ValueWrite, parseTransactionOutput, transactionArgs } from "../host/files";
+import { LedgerAction, ledgerArgs, withLedger } from "../host/ledger";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 import { ServiceAction } from "./plan";
 
 /**
  * Deals with irqbalance first, then writes affinities transactionally; a failure reverts the
- * writes and then irqbalance. argv lists travel newline-separated and are split with globbing
- * off, so they are never re-parsed as shell.
+ * writes and then irqbalance. The resource's ledger is written before any of it (withLedger's
+ * two leading parameters), or removed after a delete's restore. argv lists travel
+ * newline-separated and are split with globbing off, so they are never re-parsed as shell.
  */
-const APPLY_PROGRAM = `${FILE_HELPERS}
+const APPLY_PROGRAM = withLedger(`${FILE_HELPERS}
 conf=$1; shift
 run_action() { # config ("" leave, w<content> write, r remove) systemctl-verb kill pids start
   case $1 in
@@ -41,7 +43,7 @@ undo_extra() { run_action "$un_conf" "$un_ctl" "$un_kill" "$un_pids" "$un_start"
 if ! run_action "$do_conf" "$do_ctl" "$do_kill" "$do_pids" "$do_start"; then
   undo_extra; printf 'failed\\tirqbalance\\tcould not reconfigure irqbalance\\n'; exit 0
 fi
-${TRANSACTION_BODY}`;
+${TRANSACTION_BODY}`);
 
 function actionArgs(action: ServiceAction): string[] {
     const config = action.config === undefined ? "" : action.config === null ? "r" : `w${action.config}`;
@@ -55,6 +57,7 @@ export async function applyIrq(
     undo: ServiceAction,
     writes: readonly ValueWrite[],
     changes: FileChanges,
+    ledger: LedgerAction | undefined,
 ): Promise<TransactionOutcome> {
     for (const word of [...(action.start ?? []), ...(undo.start ?? [])]) {
         if (word.includes("\n")) {
@@ -62,6 +65,7 @@ export async function applyIrq(
         }
     }
     const args = [
+        ...ledgerArgs(ledger),
         configFile,
         ...actionArgs(action),
         ...actionArgs(undo),

@@ -47,6 +47,10 @@ export class IrqAffinity extends pulumi.dynamic.Resource {
     declare public readonly originals: pulumi.Output<Record<string, string>>;
     declare public readonly unitFile: pulumi.Output<string | undefined>;
     declare public readonly unitStatus: pulumi.Output<string>;
+    /** The host-side record of the originals and owner (/var/lib/pulumi-linux-tuning/irq/…). */
+    declare public readonly ledgerFile: pulumi.Output<string | undefined>;
+    /** As of the last refresh: "in place", "missing: …", or that the ledger and state differ. */
+    declare public readonly ledgerStatus: pulumi.Output<string | undefined>;
     declare public readonly warnings: pulumi.Output<string[]>;
 
     constructor(name: string, args: IrqAffinityArgs, opts?: pulumi.CustomResourceOptions) {
@@ -58,6 +62,7 @@ export class IrqAffinity extends pulumi.dynamic.Resource {
                 ...linked.inputs,
                 connection: secretConnection(args.connection),
                 resourceName: name,
+                owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
                 irqs: undefined,
                 discoveredFrom: undefined,
                 assignment: undefined,
@@ -66,6 +71,8 @@ export class IrqAffinity extends pulumi.dynamic.Resource {
                 irqbalanceState: undefined,
                 unitFile: undefined,
                 unitStatus: undefined,
+                ledgerFile: undefined,
+                ledgerStatus: undefined,
                 hostId: undefined,
                 warnings: undefined,
             }),

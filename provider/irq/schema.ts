@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { cpuListSchema, cpuPolicyFields, requireOnePolicy } from "../cpus";
+import { ownerSchema } from "../host/ledger";
 import { interfaceName } from "../nic/schema";
 import { optionalConnectionSchema } from "../transport/connection";
 
@@ -13,6 +14,7 @@ export const irqAffinityInputsSchema = z
         persist: z.boolean().default(true),
         restoreOnDelete: z.boolean().default(true),
         resourceName: z.string().min(1),
+        owner: ownerSchema,
         /** Changes when the NIC's rings/channels change, so affinity is re-applied in the same run. */
         nicState: z.unknown().optional(),
     })

@@ -3,6 +3,7 @@ import { labStack } from "./engine";
 import { Lab, LabHost, labDown, labUp, onHost } from "./lab";
 import { LedgerCase } from "./ledgers/case";
 import { cpuGovernorCase } from "./ledgers/cpu-governor";
+import { irqAffinityCase } from "./ledgers/irq-affinity";
 import { nicOffloadsCase } from "./ledgers/nic-offloads";
 import { nicRingConfigCase } from "./ledgers/nic-ring-config";
 import { packetSteeringCase } from "./ledgers/packet-steering";
@@ -10,7 +11,7 @@ import { sysfsSetCase } from "./ledgers/sysfs-set";
 import { transparentHugepagesCase } from "./ledgers/transparent-hugepages";
 import { collect, expectFailure } from "./support";
 
-const CASES: LedgerCase[] = [cpuGovernorCase, sysfsSetCase, transparentHugepagesCase, packetSteeringCase, nicRingConfigCase, nicOffloadsCase];
+const CASES: LedgerCase[] = [cpuGovernorCase, sysfsSetCase, transparentHugepagesCase, packetSteeringCase, nicRingConfigCase, nicOffloadsCase, irqAffinityCase];
 
 const LEDGER_ROOT = "/var/lib/pulumi-linux-tuning";
 

@@ -1,7 +1,8 @@
 import { strict as assert } from "assert";
 import { discoverQueueIrqs, parseInterrupts } from "../../provider/irq/discover";
 import { withBannedIrqs, withoutBannedIrqs } from "../../provider/irq/irqbalance";
-import { HostIrqView, irqbalanceRestore, placement, placementProblems, planIrqbalance, viewOf } from "../../provider/irq/plan";
+import { FileSnapshot, parseFileSnapshot } from "../../provider/host/files";
+import { HostIrqView, IrqRecord, irqItems, irqbalanceRestore, placement, placementProblems, planIrqAffinity, planIrqbalance, viewOf } from "../../provider/irq/plan";
 import { irqAffinityInputsSchema } from "../../provider/irq/schema";
 import { checkFailures } from "../../provider/check";
 
@@ -132,5 +133,53 @@ describe("irqbalance handling", function () {
         assert.equal(stop.action.systemctl, "stop");
         const stopped = view({ irqbalance: { ...systemd.irqbalance, running: false, pids: [] } });
         assert.equal(irqbalanceRestore(stop.record, stopped).systemctl, "start");
+    });
+});
+
+describe("IrqAffinity's ledger", function () {
+    const snapshot = (files: Record<string, string> = {}): FileSnapshot => {
+        const read = parseFileSnapshot("");
+        Object.entries(files).forEach(([path, content]) => read.files.set(path, content));
+        return read;
+    };
+    const UNIT = "/etc/systemd/system/pulumi-irq-affinity-irq.service";
+    const LINK = "/etc/systemd/system/multi-user.target.wants/pulumi-irq-affinity-irq.service";
+
+    it("a create recovering its ledger takes the affinity the interrupted run found, not the tuned value now live", function () {
+        const tuned = view({ affinity: new Map([[102, "1"], [103, "2"], [104, "3"]]) });
+        const recovered: IrqRecord = { originals: { "102": "0-3", "103": "0-3", "104": "0-3" } };
+        const plan = planIrqAffinity(inputs({ spread: "1-3", irqbalance: "leave", persist: false }), tuned, snapshot(), "h", recovered);
+        assert.deepEqual(plan.record.originals, { "102": "0-3", "103": "0-3", "104": "0-3" });
+        assert.deepEqual(plan.writes, [], "the affinity is already as declared");
+        const fresh = planIrqAffinity(inputs({ spread: "1-3", irqbalance: "leave", persist: false }), tuned, snapshot(), "h");
+        assert.deepEqual(fresh.record.originals, { "102": "1", "103": "2", "104": "3" }, "without it, the tuned values");
+    });
+
+    it("lists each IRQ's affinity file, the unit, its link and irqbalance's file when it bans", function () {
+        const plan = planIrqAffinity(inputs({ spread: "1-3" }), view(), snapshot(), "h");
+        assert.deepEqual(irqItems(plan.record).sort(), [
+            "/etc/default/irqbalance",
+            LINK,
+            UNIT,
+            "/proc/irq/102/smp_affinity_list",
+            "/proc/irq/103/smp_affinity_list",
+            "/proc/irq/104/smp_affinity_list",
+        ]);
+    });
+
+    it("claims irqbalance itself under stop, and no file it does not write", function () {
+        const plan = planIrqAffinity(inputs({ cpus: "1", irqbalance: "stop", persist: false }), view(), snapshot(), "h");
+        assert.deepEqual(irqItems(plan.record).sort(), ["/proc/irq/102/smp_affinity_list", "/proc/irq/103/smp_affinity_list", "/proc/irq/104/smp_affinity_list", "service:irqbalance"]);
+        const leave = planIrqAffinity(inputs({ cpus: "1", irqbalance: "leave", persist: false }), view(), snapshot(), "h");
+        assert.ok(!irqItems(leave.record).includes("service:irqbalance"));
+    });
+
+    it("keeps the unit's original from the recovered record, not the unit the interrupted run wrote", function () {
+        const unitWritten = planIrqAffinity(inputs({ cpus: "1", irqbalance: "leave" }), view(), snapshot(), "h");
+        assert.deepEqual(unitWritten.record.managedFiles?.originals[UNIT], { kind: "absent" });
+        const content = unitWritten.files.write![0].content;
+        const now = snapshot({ [UNIT]: content });
+        const again = planIrqAffinity(inputs({ cpus: "1", irqbalance: "leave" }), view(), now, "h", unitWritten.record);
+        assert.deepEqual(again.record.managedFiles?.originals[UNIT], { kind: "absent" });
     });
 });
