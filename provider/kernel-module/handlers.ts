@@ -1,15 +1,31 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
+import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
+import { hostLedgerPath, ledgerStatus, ledgerWrite, ownershipFailures, recoveredRecord } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { containsUnknown } from "../unknowns";
-import { ModuleRecord, liveStates, moduleDrift, moduleProblems, persistStatus, planModules, planModulesRestore, renderLoadFile, renderOptionsFile } from "./plan";
+import {
+    LEDGER_KIND,
+    LedgeredModuleRecord,
+    ModuleRecord,
+    ledgerRecord,
+    liveStates,
+    moduleDrift,
+    moduleItems,
+    moduleProblems,
+    persistStatus,
+    planModules,
+    planModulesRestore,
+    recoveredLoads,
+    renderLoadFile,
+    renderOptionsFile,
+} from "./plan";
 import { ModuleSnapshot, applyModules, readModules } from "./remote";
 import { KernelModuleInputs, kernelModuleInputsSchema, moduleSpecs, persistFiles } from "./schema";
 
-const INPUT_FIELDS = ["connection", "modules", "persist", "restoreOnDelete", "resourceName"] as const;
+const INPUT_FIELDS = ["connection", "modules", "persist", "restoreOnDelete", "resourceName", "owner"] as const;
 
 const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, props);
 
@@ -20,7 +36,17 @@ function recordOf(props: Record<string, unknown>): ModuleRecord {
         originals: (props.originals as ModuleRecord["originals"]) ?? {},
         loadedByUs: (props.loadedByUs as ModuleRecord["loadedByUs"]) ?? {},
         managedFiles: props.managedFiles as ModuleRecord["managedFiles"],
+        ledgerFile: props.ledgerFile as string | undefined,
     };
+}
+
+const ownerOf = (inputs: KernelModuleInputs) => inputs.owner ?? inputs.resourceName;
+const ledgerFileOf = (inputs: KernelModuleInputs) => hostLedgerPath(LEDGER_KIND, ownerOf(inputs));
+
+/** What a create starts from: the ledger a run killed after its first write left, if any. */
+function recovered(inputs: KernelModuleInputs, snapshot: ModuleSnapshot): ModuleRecord | undefined {
+    const record = recoveredRecord<LedgeredModuleRecord>(snapshot.ledgers, ledgerFileOf(inputs));
+    return record && recoveredLoads(record, snapshot);
 }
 
 function wantedFiles(inputs: KernelModuleInputs) {
@@ -31,7 +57,7 @@ function wantedFiles(inputs: KernelModuleInputs) {
 const snapshotOf = (inputs: KernelModuleInputs): Promise<ModuleSnapshot> =>
     readModules(transportFor(inputs.connection), persistFiles(inputs.resourceName), moduleSpecs(inputs).map((s) => s.name));
 
-function outputs(raw: Record<string, unknown>, inputs: KernelModuleInputs, record: ModuleRecord, snapshot: ModuleSnapshot, warnings: string[]) {
+function outputs(raw: Record<string, unknown>, inputs: KernelModuleInputs, record: ModuleRecord, snapshot: ModuleSnapshot, ledgerState: string, warnings: string[]) {
     const specs = moduleSpecs(inputs);
     const names = specs.map((s) => s.name);
     const files = persistFiles(inputs.resourceName);
@@ -47,6 +73,7 @@ function outputs(raw: Record<string, unknown>, inputs: KernelModuleInputs, recor
         parameters: Object.fromEntries(specs.filter((s) => Object.keys(s.parameters).length > 0).map((s) => [s.name, declaredParameters(s.name, s.parameters)])),
         persistedFiles: inputs.persist ? [files.load, ...(wantedFiles(inputs).options !== null ? [files.options] : [])] : [],
         persistStatus: persistStatus(inputs.persist, drift),
+        ledgerStatus: ledgerState,
         skipped: names.filter((n) => record.originals[n] && record.originals[n] !== "not loaded"),
         warnings,
     };
@@ -58,24 +85,27 @@ async function apply(raw: Record<string, unknown>, previous?: ModuleRecord) {
     const files = persistFiles(inputs.resourceName);
     const specs = moduleSpecs(inputs);
     const snapshot = await snapshotOf(inputs);
-    const plan = planModules(specs, inputs, snapshot, files, transport.target, previous);
+    const ledgerFile = ledgerFileOf(inputs);
+    const plan = planModules(specs, inputs, snapshot, files, transport.target, previous ?? recovered(inputs, snapshot));
+    plan.record.ledgerFile = ledgerFile;
+    const ledger = ledgerWrite(snapshot.ledgers, ledgerFile, ownerOf(inputs), moduleItems(plan.record), ledgerRecord(plan.record, snapshot), transport.target);
     plan.warnings.forEach((w) => console.log(w));
-    const changed = plan.changes.load.length > 0 || plan.changes.unload.length > 0 || plan.changes.files.load !== undefined || plan.changes.files.options !== undefined;
-    const outcome = changed ? await applyModules(transport, files, plan.changes, specs.map((s) => s.name)) : undefined;
+    // Run even with nothing to change: the ledger is what claims the modules.
+    const outcome = await applyModules(transport, files, plan.changes, specs.map((s) => s.name), ledger);
     const record = plan.record;
-    for (const [name, added] of Object.entries(outcome?.added ?? {})) {
+    for (const [name, added] of Object.entries(outcome.added)) {
         // A module that was loaded before this resource stays loaded on delete, even when it had to be loaded again.
         if (record.originals[name] === "not loaded") {
             record.loadedByUs[name] = [...new Set([...(record.loadedByUs[name] ?? []), ...added])];
         }
     }
-    if (record.managedFiles && outcome?.createdDirs.length) {
+    if (record.managedFiles && outcome.createdDirs.length) {
         record.managedFiles = withCreatedDirs(record.managedFiles, outcome.createdDirs);
     }
-    for (const kept of outcome?.inUse ?? []) {
+    for (const kept of outcome.inUse) {
         plan.warnings.push(`${transport.target}: left ${kept.name} loaded: ${kept.message}`);
     }
-    return outputs(raw, inputs, record, outcome?.snapshot ?? snapshot, plan.warnings);
+    return outputs(raw, inputs, record, outcome.snapshot, "in place", plan.warnings);
 }
 
 /**
@@ -91,7 +121,18 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
     }
     const inputs = parse(raw);
     const target = transportFor(inputs.connection).target;
-    return { inputs: news, failures: await hostFailures(() => snapshotOf(inputs), (snapshot) => moduleProblems(moduleSpecs(inputs), snapshot, target)) };
+    return { inputs: news, failures: await hostFailures(() => snapshotOf(inputs), (snapshot) => hostProblems(inputs, snapshot, target)) };
+}
+
+/** What the host cannot give (see moduleProblems), else modules or files another resource's ledger (or another resource of this run) holds, naming its owner. */
+function hostProblems(inputs: KernelModuleInputs, snapshot: ModuleSnapshot, target: string): CheckFailure[] {
+    const specs = moduleSpecs(inputs);
+    const problems = moduleProblems(specs, snapshot, target);
+    if (problems.length > 0) {
+        return problems;
+    }
+    const plan = planModules(specs, inputs, snapshot, persistFiles(inputs.resourceName), target, recovered(inputs, snapshot));
+    return ownershipFailures(snapshot.ledgers, ledgerFileOf(inputs), ownerOf(inputs), hostIdentity(inputs.connection), moduleItems(plan.record), target, "modules");
 }
 
 async function probeDrift(inputs: KernelModuleInputs): Promise<string[]> {
@@ -119,7 +160,9 @@ export const { create, update } = applyEntryPoints(apply, recordOf, ["resourceNa
 export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
     const raw = withoutEngineKeys(props);
     const inputs = parse(raw);
-    const live = outputs(raw, inputs, recordOf(raw), await snapshotOf(inputs), (raw.warnings as string[]) ?? []);
+    const record = recordOf(raw);
+    const snapshot = await snapshotOf(inputs);
+    const live = outputs(raw, inputs, record, snapshot, ledgerStatus(snapshot.ledgers, record.ledgerFile, record.originals), (raw.warnings as string[]) ?? []);
     return { id, props: plainState(live), inputs: plainState(inputsOf(raw)) };
 }
 
@@ -129,11 +172,12 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
     const transport = transportFor(inputs.connection);
     const files = persistFiles(inputs.resourceName);
     const snapshot = await snapshotOf(inputs);
-    const plan = planModulesRestore(recordOf(raw), snapshot, files, inputs.restoreOnDelete, transport.target);
+    const record = recordOf(raw);
+    const plan = planModulesRestore(record, snapshot, files, inputs.restoreOnDelete, transport.target);
     plan.warnings.forEach((w) => console.log(w));
     const { changes } = plan;
-    if (changes.unload.length > 0 || changes.files.load !== undefined || changes.files.options !== undefined || changes.rmdir.length > 0) {
-        const outcome = await applyModules(transport, files, changes, []);
+    if (changes.unload.length > 0 || changes.files.load !== undefined || changes.files.options !== undefined || changes.rmdir.length > 0 || record.ledgerFile) {
+        const outcome = await applyModules(transport, files, changes, [], record.ledgerFile ? { path: record.ledgerFile } : undefined);
         for (const kept of outcome.inUse) {
             console.log(`${transport.target}: left ${kept.name} loaded (it is in use; this resource loaded it): ${kept.message}`);
         }

@@ -1,5 +1,6 @@
 import type { CheckFailure } from "../check";
 import type { FileChanges } from "../host/files";
+import { itemsOf } from "../host/ledger";
 import { ABSENT, ManagedFiles, PathContent, fileContent, forget, manage, planRestore } from "../host/restore";
 import { FileAction, ModuleChanges, ModuleSnapshot } from "./remote";
 import { ModuleSpec } from "./schema";
@@ -45,6 +46,60 @@ export interface ModuleRecord {
     loadedByUs: Record<string, string[]>;
     /** The persistence files as they were before this resource, and the directories it created. */
     managedFiles?: ManagedFiles;
+    /** The host-side ledger holding the originals and the owner. */
+    ledgerFile?: string;
+}
+
+/** The ledger directory's name: /var/lib/pulumi-linux-tuning/kernel-module. */
+export const LEDGER_KIND = "kernel-module";
+
+/**
+ * What the ledger holds: the record as it is before the apply, and every module loaded then. What
+ * a load brings in is only known after it, so a create recovering the ledger of a run killed
+ * after its loads tells them apart by this list (see recoveredLoads).
+ */
+export interface LedgeredModuleRecord extends ModuleRecord {
+    loadedBefore: string[];
+}
+
+export const ledgerRecord = (record: ModuleRecord, snapshot: ModuleSnapshot): LedgeredModuleRecord => ({ ...record, loadedBefore: [...snapshot.loaded.keys()].sort() });
+
+/**
+ * What a record changes on the host, as its ledger lists it: each declared module and each one
+ * its loads brought in (`module:NAME`; another resource's delete would unload it, or this one's
+ * would unload theirs), and the persistence files.
+ */
+export function moduleItems(record: ModuleRecord): string[] {
+    const modules = [...Object.keys(record.originals), ...Object.values(record.loadedByUs).flat()];
+    return itemsOf([...new Set(modules)].map((name) => `module:${name}`), record.managedFiles);
+}
+
+/** The modules `name` uses, directly or through others, as /sys/module/DEP/holders shows. */
+function dependenciesOf(name: string, snapshot: ModuleSnapshot, seen = new Set<string>()): string[] {
+    for (const [dep, info] of snapshot.loaded) {
+        if (info.holders.includes(name) && !seen.has(dep)) {
+            seen.add(dep);
+            dependenciesOf(dep, snapshot, seen);
+        }
+    }
+    return [...seen];
+}
+
+/**
+ * The record a create takes over from its ledger. A declared module the ledger found not loaded
+ * and that is loaded now was loaded by the interrupted run: it is this resource's to unload, with
+ * the dependencies that were not loaded before it, exactly as if the run had reported its load.
+ */
+export function recoveredLoads(record: LedgeredModuleRecord, snapshot: ModuleSnapshot): ModuleRecord {
+    const { loadedBefore, ...recovered } = record;
+    const before = new Set(loadedBefore);
+    const loadedByUs = { ...recovered.loadedByUs };
+    for (const [name, original] of Object.entries(recovered.originals)) {
+        if (original === "not loaded" && snapshot.loaded.has(name) && !loadedByUs[name]) {
+            loadedByUs[name] = [name, ...dependenciesOf(name, snapshot).filter((dep) => !before.has(dep))];
+        }
+    }
+    return { ...recovered, loadedByUs };
 }
 
 export interface ModulePlan {

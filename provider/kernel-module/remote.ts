@@ -1,4 +1,5 @@
 import { FILE_HELPERS } from "../host/files";
+import { HostLedger, LedgerAction, ledgerArgs, parseLedgerListing, withLedger, withLedgerListing } from "../host/ledger";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 
@@ -7,7 +8,9 @@ import { RemoteCommandError, Transport } from "../transport/transport";
  * (a directory with `initstate` is a loaded loadable module; `refcnt` and `holders/` are its
  * users), the same files kmod reads for a module's state; built-ins from
  * /lib/modules/$(uname -r)/modules.builtin; availability from `modprobe -n NAME`.
- * Module names and parameters arrive as positional parameters, validated by grammar.
+ * Module names and parameters arrive as positional parameters, validated by grammar. The read
+ * also lists every host ledger; the apply writes this resource's ledger before its first load
+ * or file write (withLedger's two leading parameters), or removes it after a delete.
  */
 
 const REPORT = `
@@ -36,17 +39,17 @@ report() {
 }
 `;
 
-const READ_PROGRAM = `${REPORT}
+const READ_PROGRAM = withLedgerListing(`${REPORT}
 report "$@"
 exit 0
-`;
+`);
 
-// Arguments: the two persistence files, the action on each ("" leave, "-" remove, "w<content>"
-// write), the directories to remove when empty (counted), the modules to load (counted, each a
-// name and its "p=v" words), the modules to unload (counted), then the declared names for the
-// closing report. A failed load or file write unloads what this run loaded and puts back the files
-// it had written.
-const APPLY_PROGRAM = `${REPORT}${FILE_HELPERS}
+// Arguments (after withLedger's two): the two persistence files, the action on each ("" leave,
+// "-" remove, "w<content>" write), the directories to remove when empty (counted), the modules to
+// load (counted, each a name and its "p=v" words), the modules to unload (counted), then the
+// declared names for the closing report. A failed load or file write unloads what this run loaded
+// and puts back the files it had written.
+const APPLY_PROGRAM = withLedger(`${REPORT}${FILE_HELPERS}
 load=$1 opts=$2 load_action=$3 opts_action=$4 ndirs=$5; shift 5
 dirs=
 while [ "$ndirs" -gt 0 ]; do dirs="$dirs$1
@@ -109,7 +112,7 @@ unload $unloads
 '; rm_dirs $dirs)
 report "$load" "$opts" "$@"
 printf 'done\\n'
-`;
+`);
 
 export interface LoadedModule {
     refcnt: number;
@@ -130,10 +133,12 @@ export interface ModuleSnapshot {
     parameters: Map<string, Record<string, string>>;
     /** Content of each persistence file, null when absent. */
     files: Map<string, string | null>;
+    /** Every resource's ledger on the host, by path (none after an apply). */
+    ledgers: Map<string, HostLedger>;
 }
 
 export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
-    const snapshot: ModuleSnapshot = { modprobe: "", release: "", loaded: new Map(), builtin: new Set(), probe: new Map(), parameters: new Map(), files: new Map() };
+    const snapshot: ModuleSnapshot = { modprobe: "", release: "", loaded: new Map(), builtin: new Set(), probe: new Map(), parameters: new Map(), files: new Map(), ledgers: parseLedgerListing(stdout) };
     for (const line of stdout.split("\n")) {
         const [kind, a = "", b = "", c = ""] = line.split("\t");
         if (kind === "modprobe") {
@@ -218,8 +223,9 @@ export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
 
 const fileArg = (action: FileAction) => (action === undefined ? "" : action === null ? "-" : `w${action}`);
 
-export async function applyModules(transport: Transport, files: { load: string; options: string }, changes: ModuleChanges, names: readonly string[]): Promise<ApplyOutcome> {
+export async function applyModules(transport: Transport, files: { load: string; options: string }, changes: ModuleChanges, names: readonly string[], ledger: LedgerAction | undefined): Promise<ApplyOutcome> {
     const args = [
+        ...ledgerArgs(ledger),
         files.load,
         files.options,
         fileArg(changes.files.load),

@@ -41,6 +41,10 @@ export class KernelModule extends pulumi.dynamic.Resource {
     declare public readonly persistedFiles: pulumi.Output<string[]>;
     /** "in place", "not persisted", or which file is missing or edited, as of the last apply or refresh. */
     declare public readonly persistStatus: pulumi.Output<string>;
+    /** The host-side record of the originals and owner (/var/lib/pulumi-linux-tuning/kernel-module/…). */
+    declare public readonly ledgerFile: pulumi.Output<string | undefined>;
+    /** As of the last refresh: "in place", "missing: …", or that the ledger and state differ. */
+    declare public readonly ledgerStatus: pulumi.Output<string | undefined>;
     declare public readonly warnings: pulumi.Output<string[]>;
 
     constructor(name: string, args: KernelModuleArgs, opts?: pulumi.CustomResourceOptions) {
@@ -51,6 +55,7 @@ export class KernelModule extends pulumi.dynamic.Resource {
                 ...args,
                 connection: secretConnection(args.connection),
                 resourceName: name,
+                owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
                 names: pulumi.output(args.modules).apply((modules) => (modules as KernelModuleSpec[]).map(nameOf)),
                 loaded: undefined,
                 parameters: undefined,
@@ -60,6 +65,8 @@ export class KernelModule extends pulumi.dynamic.Resource {
                 skipped: undefined,
                 persistedFiles: undefined,
                 persistStatus: undefined,
+                ledgerFile: undefined,
+                ledgerStatus: undefined,
                 hostId: undefined,
                 warnings: undefined,
             }),

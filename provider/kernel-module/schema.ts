@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ownerSchema } from "../host/ledger";
 import { optionalConnectionSchema } from "../transport/connection";
 
 /**
@@ -48,6 +49,7 @@ export const kernelModuleInputsSchema = z
         persist: z.boolean().default(true),
         restoreOnDelete: z.boolean().default(true),
         resourceName: z.string().min(1),
+        owner: ownerSchema,
     })
     .strict()
     .superRefine((inputs, ctx) => {

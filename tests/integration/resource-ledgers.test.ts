@@ -4,6 +4,7 @@ import { Lab, LabHost, labDown, labUp, onHost } from "./lab";
 import { LedgerCase } from "./ledgers/case";
 import { cpuGovernorCase } from "./ledgers/cpu-governor";
 import { irqAffinityCase } from "./ledgers/irq-affinity";
+import { kernelModuleCase } from "./ledgers/kernel-module";
 import { nicOffloadsCase } from "./ledgers/nic-offloads";
 import { nicRingConfigCase } from "./ledgers/nic-ring-config";
 import { packetSteeringCase } from "./ledgers/packet-steering";
@@ -11,7 +12,7 @@ import { sysfsSetCase } from "./ledgers/sysfs-set";
 import { transparentHugepagesCase } from "./ledgers/transparent-hugepages";
 import { collect, expectFailure } from "./support";
 
-const CASES: LedgerCase[] = [cpuGovernorCase, sysfsSetCase, transparentHugepagesCase, packetSteeringCase, nicRingConfigCase, nicOffloadsCase, irqAffinityCase];
+const CASES: LedgerCase[] = [cpuGovernorCase, sysfsSetCase, transparentHugepagesCase, packetSteeringCase, nicRingConfigCase, nicOffloadsCase, irqAffinityCase, kernelModuleCase];
 
 const LEDGER_ROOT = "/var/lib/pulumi-linux-tuning";
 

@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import { checkFailures } from "../../provider/check";
-import { moduleDrift, moduleProblems, planModules, planModulesRestore, unloadOrder } from "../../provider/kernel-module/plan";
+import { hostLedgerPath, renderHostLedger } from "../../provider/host/ledger";
+import { ledgerRecord, moduleDrift, moduleItems, moduleProblems, planModules, planModulesRestore, recoveredLoads, unloadOrder } from "../../provider/kernel-module/plan";
 import { parseApplyOutput, parseModuleSnapshot } from "../../provider/kernel-module/remote";
 import { kernelModuleInputsSchema, moduleSpecs, persistFiles } from "../../provider/kernel-module/schema";
 import { missingModules, moduleNeeds, moduleProbeKeys } from "../../provider/sysctl/modules";
@@ -134,6 +135,50 @@ describe("KernelModule: planning", function () {
         const ok = parseApplyOutput(TARGET, "new\ttcp_diag\t inet_diag tcp_diag\nin-use\tfoo\trmmod: ERROR: Module foo is in use\ndone\n");
         assert.deepEqual(ok.added, { tcp_diag: ["inet_diag", "tcp_diag"] });
         assert.deepEqual(ok.inUse, [{ name: "foo", message: "rmmod: ERROR: Module foo is in use" }]);
+    });
+});
+
+describe("KernelModule: ledger", function () {
+    const options = { resourceName: "mods", persist: true, restoreOnDelete: true };
+    // Before the interrupted run: only dummy loaded. It loaded tcp_diag, which brought inet_diag.
+    const BEFORE = READ.replace("loaded\ttcp_diag\t0\t\n", "").replace("loaded\tinet_diag\t1\ttcp_diag \n", "");
+
+    it("reads every host ledger the read program lists", function () {
+        const own = hostLedgerPath("kernel-module", "p/s/mods");
+        const text = renderHostLedger({ owner: "p/s/mods", items: ["module:tcp_diag"], record: { originals: {} } });
+        const s = parseModuleSnapshot(`${READ}\nledger-file\t${own}\t${Buffer.from(text).toString("base64")}\n`);
+        assert.deepEqual([...s.ledgers.keys()], [own]);
+        assert.equal(s.ledgers.get(own)?.owner, "p/s/mods");
+        assert.equal(parseModuleSnapshot(READ).ledgers.size, 0);
+    });
+
+    it("a create recovering the ledger of a run killed after its loads unloads on delete what that run loaded, with its new dependencies", function () {
+        const specs = moduleSpecs(inputs(["tcp_diag", "dummy"]));
+        const interrupted = planModules(specs, options, parseModuleSnapshot(BEFORE), FILES, TARGET);
+        const ledger = ledgerRecord(interrupted.record, parseModuleSnapshot(BEFORE));
+        assert.deepEqual(ledger.loadedBefore, ["dummy"]);
+        assert.deepEqual(ledger.originals, { tcp_diag: "not loaded", dummy: "loaded" });
+
+        const now = parseModuleSnapshot(READ);
+        const previous = recoveredLoads(JSON.parse(JSON.stringify(ledger)), now);
+        assert.deepEqual(previous.loadedByUs, { tcp_diag: ["tcp_diag", "inet_diag"] });
+        assert.ok(!("loadedBefore" in previous));
+        const create = planModules(specs, options, now, FILES, TARGET, previous);
+        assert.deepEqual(create.changes.load, []);
+        assert.deepEqual(create.record.originals, { tcp_diag: "not loaded", dummy: "loaded" });
+        assert.deepEqual(planModulesRestore(create.record, now, FILES, true, TARGET).changes.unload, ["tcp_diag", "inet_diag"]);
+        // Without the ledger, the create would take tcp_diag for one loaded before it, and keep it.
+        assert.deepEqual(planModules(specs, options, now, FILES, TARGET).record.originals.tcp_diag, "loaded");
+    });
+
+    it("takes nothing for its own that was loaded before the interrupted run, nor a module that run never got to", function () {
+        const ledger = { originals: { tcp_diag: "not loaded" as const, tcp_bbr: "not loaded" as const }, loadedByUs: {}, loadedBefore: ["inet_diag", "dummy"] };
+        assert.deepEqual(recoveredLoads(ledger, parseModuleSnapshot(READ)).loadedByUs, { tcp_diag: ["tcp_diag"] });
+    });
+
+    it("lists each declared module, each one its loads brought in, and the persistence files", function () {
+        const record = { originals: { tcp_diag: "not loaded" as const }, loadedByUs: { tcp_diag: ["inet_diag", "tcp_diag"] }, managedFiles: { originals: { [FILES.load]: { kind: "absent" as const } }, written: {}, createdDirs: [] } };
+        assert.deepEqual(moduleItems(record), ["module:tcp_diag", "module:inet_diag", FILES.load]);
     });
 });
 
