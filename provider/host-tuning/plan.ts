@@ -28,7 +28,8 @@ export function partInputs(inputs: HostTuningInputs, part: PartName, connection:
     if (part === "sysctls" && inputs.modules) {
         spec.modules = [...new Set([...((spec.modules as string[] | undefined) ?? []), ...moduleNames(inputs.modules.modules)])];
     }
-    const owner = part === "sysctls" && inputs.owner ? { owner: `${inputs.owner}-${part}` } : {};
+    // Each part has its own ledger on the host, owned as project/stack/name-part.
+    const owner = inputs.owner ? { owner: `${inputs.owner}-${part}` } : {};
     return { ...spec, ...owner, connection, resourceName: partResourceName(inputs.resourceName, part) };
 }
 

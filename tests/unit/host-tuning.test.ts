@@ -15,6 +15,14 @@ describe("HostTuning parts", function () {
         assert.ok(at("nic") < at("steering") && at("nic") < at("offloads") && at("nic") < at("irqs"));
     });
 
+    it("gives every part its own owner in the host's ledgers: the HostTuning's, with the part appended", function () {
+        const inputs = host({ owner: "proj/prod/web-1", sysctls: { settings: {} }, nic: { interface: "eth1", rings: { rx: 512 } }, governor: { governor: "performance" } });
+        for (const part of ["sysctls", "nic", "governor"] as const) {
+            assert.equal(partInputs(inputs, part, connection, {}).owner, `proj/prod/web-1-${part}`, part);
+        }
+        assert.equal(partInputs(host({ nic: { interface: "eth1" } }), "nic", connection, {}).owner, undefined, "no owner given: the part's resource name stands in");
+    });
+
     it("gives the sysctls part the modules part's names, as the kernel writes them, besides its own", function () {
         const inputs = host({ modules: { modules: ["tcp-bbr", { name: "nf_conntrack", parameters: { hashsize: 1024 } }] }, sysctls: { settings: {}, modules: ["tcp_htcp"] } });
         assert.deepEqual(partInputs(inputs, "sysctls", connection, {}).modules, ["tcp_htcp", "tcp_bbr", "nf_conntrack"]);
