@@ -13,13 +13,20 @@ const ROUNDS = Number(process.env.PLT_FAULT_ROUNDS ?? 4);
 const CUT_ROUNDS = Number(process.env.PLT_FAULT_CUT_ROUNDS ?? 1);
 const SEED = Number(process.env.PLT_FAULT_SEED ?? Date.now() % 100000);
 
-/** Everything the suite's SysctlSets can touch on a host: the values, /etc/sysctl.d, the ledgers. */
+/**
+ * Everything the suite's resources can touch on a host: the sysctls, the NIC's rings and
+ * coalescing, IRQ affinities, governors and EPP, all of /etc (paths, modes, bytes) and the ledgers.
+ */
 function hostState(lab: Lab, host: LabHost): string {
     const keys = Object.keys(FAULT_SETTINGS).map((k) => `/proc/sys/${k.replace(/\./g, "/")}`);
+    const hardware =
+        host.hardware === "server"
+            ? "ethtool -g eth1; ethtool -c eth1; grep -H . /proc/irq/*/smp_affinity_list /sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_governor /sys/devices/system/cpu/cpu[0-9]*/cpufreq/energy_performance_preference;"
+            : "";
     return onHost(lab, host, [
         "sh",
         "-c",
-        'for f in "$@"; do printf "%s=%s\\n" "$f" "$(cat "$f")"; done; ls -la --time-style=+ /etc/sysctl.d | sed 1d | awk "{print \\$1, \\$NF}"; cat /etc/sysctl.d/* 2>/dev/null | sha256sum; ls -A /var/lib/pulumi-linux-tuning/sysctl 2>/dev/null; true',
+        `for f in "$@"; do printf "%s=%s\\n" "$f" "$(cat "$f")"; done; ${hardware} find /etc -xdev -printf "%p %M %l\\n" | sort; find /etc -xdev -type f -exec sha256sum {} + | sort -k2; find /var/lib/pulumi-linux-tuning 2>/dev/null; true`,
         "sh",
         ...keys,
     ]);
@@ -85,7 +92,7 @@ describe(`fault suite: kill -9 mid-run, then recovery leaves every host byte-exa
     const next = random(SEED);
 
     before(function () {
-        lab = labUp(3);
+        lab = labUp(3, "server");
         labJson = path.join(mkdtempSync(path.join(tmpdir(), "plt-faults-")), "lab.json");
         writeFileSync(labJson, JSON.stringify(lab));
         for (const host of lab.hosts) {

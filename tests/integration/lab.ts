@@ -27,8 +27,9 @@ export interface Lab {
     hosts: LabHost[];
 }
 
-export function labUp(hosts: number): Lab {
-    const out = execFileSync("bash", [LAB_SCRIPT, "up", String(hosts)], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+/** `hardware`: one profile for every host ("server", "vm"); default h1 server, the others vm. */
+export function labUp(hosts: number, hardware?: string): Lab {
+    const out = execFileSync("bash", [LAB_SCRIPT, "up", String(hosts), ...(hardware ? ["--hw", hardware] : [])], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
     const stateFile = out.trim().split("\n").pop()!;
     return JSON.parse(readFileSync(stateFile, "utf8"));
 }
