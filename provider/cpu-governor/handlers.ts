@@ -45,7 +45,7 @@ async function apply(raw: Record<string, unknown>, previous?: GovernorRecord) {
     const ledgerFile = hostLedgerPath(LEDGER_KIND, ownerOf(inputs));
     const plan = planGovernor(inputs, snapshot, transport.target, previous ?? recoveredRecord(ledgers, ledgerFile));
     plan.record.ledgerFile = ledgerFile;
-    const ledger = ledgerWrite(ledgers, ledgerFile, ownerOf(inputs), governorItems(plan.record), plan.record, transport.target);
+    const ledger = ledgerWrite(ledgers, ledgerFile, ownerOf(inputs), governorItems(plan.record, snapshot), plan.record, transport.target);
     plan.warnings.forEach((w) => console.log(w));
     const outcome = await applyTransaction(transport, plan.writes, plan.files, { ledger });
     if (plan.record.managedFiles) {
@@ -92,7 +92,7 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
             const ledgers = ledgersIn(snapshot.files);
             const ledgerFile = hostLedgerPath(LEDGER_KIND, ownerOf(inputs));
             const plan = planGovernor(inputs, snapshot, transport.target, recoveredRecord(ledgers, ledgerFile));
-            return ownershipFailures(ledgers, ledgerFile, ownerOf(inputs), hostIdentity(inputs.connection), governorItems(plan.record), transport.target, "cpus");
+            return ownershipFailures(ledgers, ledgerFile, ownerOf(inputs), hostIdentity(inputs.connection), governorItems(plan.record, snapshot), transport.target, "cpus");
         },
     );
     return { inputs: news, failures: probed };

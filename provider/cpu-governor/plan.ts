@@ -23,6 +23,7 @@ export function readRequests(inputs: CpuGovernorInputs): string[] {
         `${CPU_ROOT}/cpu[0-9]*/cpufreq/energy_performance_available_preferences`,
         `${UNIT_DIR}/${unitName(inputs.resourceName)}`,
         `symlink:${unitPaths(inputs.resourceName).link}`,
+        `readlink:${CPU_ROOT}/cpu[0-9]*/cpufreq`,
         ALL_LEDGERS,
     ];
 }
@@ -30,11 +31,18 @@ export function readRequests(inputs: CpuGovernorInputs): string[] {
 /** The ledger directory's name: /var/lib/pulumi-linux-tuning/cpu-governor. */
 export const LEDGER_KIND = "cpu-governor";
 
-/** What a record changes on the host, as its ledger lists it: each CPU's governor (and EPP) file, the unit and its link. */
-export function governorItems(record: GovernorRecord): string[] {
+/**
+ * What a record changes on the host, as its ledger lists it: each CPU's governor (and EPP) file,
+ * also by its real path (`cpuN/cpufreq` links to a `cpufreq/policyM` that several CPUs may
+ * share, so two resources on CPUs of one policy write one file), the unit and its link.
+ */
+export function governorItems(record: GovernorRecord, snapshot?: FileSnapshot): string[] {
     const cpuFiles = Object.entries(record.originals).flatMap(([id, original]) => {
         const cpu = Number(id.slice(3));
-        return original.epp !== undefined ? [governorFile(cpu), eppFile(cpu)] : [governorFile(cpu)];
+        const files = original.epp !== undefined ? [governorFile(cpu), eppFile(cpu)] : [governorFile(cpu)];
+        const dir = `${CPU_ROOT}/cpu${cpu}/cpufreq`;
+        const real = snapshot?.links.get(dir);
+        return real && real !== dir ? [...files, ...files.map((f) => real + f.slice(dir.length))] : files;
     });
     return itemsOf(cpuFiles, record.managedFiles);
 }

@@ -19,7 +19,7 @@ for arg in "$@"; do
       for pid in $(printf '%s' "$pids" | tr ' ' '\\n'); do printf 'cmdline\\t%s\\t%s\\n' "$pid" "$(base64 -w0 < "/proc/$pid/cmdline" 2>/dev/null)"; done
       continue ;;
     which:*) name=\${arg#which:}; printf 'which\\t%s\\t%s\\n' "$name" "$(command -v "$name" 2>/dev/null)"; continue ;;
-    readlink:*) name=\${arg#readlink:}; printf 'link\\t%s\\t%s\\n' "$name" "$(readlink -f "$name" 2>/dev/null)"; continue ;;
+    readlink:*) name=\${arg#readlink:}; for f in $name; do printf 'link\\t%s\\t%s\\n' "$f" "$(readlink -f "$f" 2>/dev/null)"; done; continue ;;
     symlink:*) name=\${arg#symlink:}; [ -L "$name" ] && printf 'symlink\\t%s\\t%s\\n' "$name" "$(readlink "$name")"; continue ;;
   esac
   found=
@@ -77,7 +77,7 @@ export function parseFileSnapshot(stdout: string): FileSnapshot {
 
 /**
  * Reads, in one command: files (glob patterns allowed), directory listings, and the requests
- * `pidof:NAME` (pids and their command lines), `which:NAME`, `readlink:PATH` (resolved),
+ * `pidof:NAME` (pids and their command lines), `which:NAME`, `readlink:PATH` (resolved; PATH may be a glob),
  * `symlink:PATH` (the link's own target, when PATH is a symlink).
  */
 export async function readFiles(transport: Transport, requests: readonly string[]): Promise<FileSnapshot> {

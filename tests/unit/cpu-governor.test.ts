@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { FileSnapshot } from "../../provider/host/files";
-import { detectGovernorDrift, governorProblems, planGovernor, planGovernorRestore, renderUnit } from "../../provider/cpu-governor/plan";
+import { detectGovernorDrift, governorItems, governorProblems, planGovernor, planGovernorRestore, renderUnit } from "../../provider/cpu-governor/plan";
 import { cpuGovernorInputsSchema } from "../../provider/cpu-governor/schema";
 
 const C = "/sys/devices/system/cpu";
@@ -33,6 +33,16 @@ describe("CpuGovernor planning", function () {
         assert.deepEqual(plan.record.originals.cpu0, { governor: "powersave", epp: "balance_power" });
         assert.equal(plan.files.write?.[0].path, "/etc/systemd/system/pulumi-cpu-governor-gov.service");
         assert.equal(plan.files.link?.[0].path, "/etc/systemd/system/multi-user.target.wants/pulumi-cpu-governor-gov.service");
+    });
+
+    it("lists each CPU's files in its ledger also by their real policy path, which CPUs of one policy share", function () {
+        const snapshot = host();
+        snapshot.links.set(`${C}/cpu0/cpufreq`, `${C}/cpufreq/policy0`);
+        snapshot.links.set(`${C}/cpu1/cpufreq`, `${C}/cpufreq/policy0`);
+        const plan = planGovernor(inputs({ cpus: "1", persist: false }), snapshot, "h");
+        const files = ["scaling_governor", "energy_performance_preference"];
+        assert.deepEqual(governorItems(plan.record, snapshot), [...files.map((f) => `${C}/cpu1/cpufreq/${f}`), ...files.map((f) => `${C}/cpufreq/policy0/${f}`)]);
+        assert.deepEqual(governorItems(plan.record, host()), files.map((f) => `${C}/cpu1/cpufreq/${f}`), "a real directory is its own path");
     });
 
     it("refuses a governor the CPU does not offer, listing what it does", function () {
