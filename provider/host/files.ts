@@ -35,9 +35,40 @@ done
 exit 0
 `;
 
+/**
+ * A file's exact content: its text, and, when its bytes are not UTF-8 (the text has U+FFFD in
+ * their place and would not give them back), the bytes themselves, base64-encoded. Records from
+ * before `base64` existed hold text only.
+ */
+export interface FileData {
+    content: string;
+    base64?: string;
+}
+
+export function fileFromBytes(bytes: Buffer): FileData {
+    const content = bytes.toString("utf8");
+    return Buffer.from(content, "utf8").equals(bytes) ? { content } : { content, base64: bytes.toString("base64") };
+}
+
+/** A file as the read programs print it (base64). */
+export const fileFromBase64 = (base64: string): FileData => fileFromBytes(Buffer.from(base64, "base64"));
+
+export const bytesOf = (file: FileData): Buffer => (file.base64 !== undefined ? Buffer.from(file.base64, "base64") : Buffer.from(file.content, "utf8"));
+
+/** Only the content of `file` (a write, a PathContent), without its other fields. */
+export const fileDataOf = ({ content, base64 }: FileData): FileData => (base64 !== undefined ? { content, base64 } : { content });
+
+/** A file action as the apply programs take it: "" leave, "-" remove, "w" and the bytes in base64 write. */
+export const fileActionArg = (file: FileData | null | undefined): string => (file === undefined ? "" : file === null ? "-" : `w${bytesOf(file).toString("base64")}`);
+
+/** Whether `file` holds exactly `text` (bytes that are not UTF-8 never do). */
+export const holdsText = (file: FileData | null | undefined, text: string): boolean => file?.content === text && file.base64 === undefined;
+
 export interface FileSnapshot {
-    /** Content by path (globs expanded). */
+    /** Content by path (globs expanded), as text. */
     files: Map<string, string>;
+    /** The bytes (base64) of each file in `files` that is not UTF-8, so its text does not keep them. */
+    nonUtf8?: Map<string, string>;
     /** Directory listings by path. */
     dirs: Map<string, string[]>;
     /** pids by process name, for `pidof:NAME` requests. */
@@ -53,11 +84,15 @@ export interface FileSnapshot {
 }
 
 export function parseFileSnapshot(stdout: string): FileSnapshot {
-    const snapshot: FileSnapshot = { files: new Map(), dirs: new Map(), pids: new Map(), commands: new Map(), links: new Map(), cmdlines: new Map(), symlinks: new Map() };
+    const snapshot: FileSnapshot = { files: new Map(), nonUtf8: new Map(), dirs: new Map(), pids: new Map(), commands: new Map(), links: new Map(), cmdlines: new Map(), symlinks: new Map() };
     for (const line of stdout.split("\n")) {
         const [kind, name, value = ""] = line.split("\t");
         if (kind === "file") {
-            snapshot.files.set(name, Buffer.from(value, "base64").toString("utf8"));
+            const file = fileFromBase64(value);
+            snapshot.files.set(name, file.content);
+            if (file.base64 !== undefined) {
+                snapshot.nonUtf8!.set(name, file.base64);
+            }
         } else if (kind === "dir") {
             snapshot.dirs.set(name, value.split(" ").filter(Boolean));
         } else if (kind === "pids") {
@@ -88,12 +123,21 @@ export async function readFiles(transport: Transport, requests: readonly string[
     return parseFileSnapshot(result.stdout);
 }
 
+/** A file in `snapshot` with its exact bytes; undefined when it was not read. */
+export function fileIn(snapshot: FileSnapshot, path: string): FileData | undefined {
+    const content = snapshot.files.get(path);
+    const base64 = snapshot.nonUtf8?.get(path);
+    return content === undefined ? undefined : base64 !== undefined ? { content, base64 } : { content };
+}
+
 /**
  * Shell functions for files in /etc, shared by every apply program. Each sets `err` on failure.
  * mkdirs DIR: `mkdir -p`, printing "created<TAB>D" for each directory it made, so a resource
- * can remove exactly those again. put_file PATH CONTENT: atomically (temp file + rename), an
- * existing file keeping its mode and owner. put_link PATH TARGET. rm_dirs DIR...: each one
- * removed if it is (still) an empty directory, in the order given (deepest first).
+ * can remove exactly those again. put_file PATH BASE64: the bytes BASE64 encodes, atomically
+ * (temp file + rename), an existing file keeping its mode and owner; base64 carries any bytes,
+ * where a shell word would lose a NUL and text what is not UTF-8. put_link PATH TARGET.
+ * rm_dirs DIR...: each one removed if it is (still) an empty directory, in the order given
+ * (deepest first).
  */
 export const FILE_HELPERS = `
 mkdirs() {
@@ -110,7 +154,7 @@ put_file() {
   _mode=0644 _own=
   if [ -e "$1" ]; then _mode=$(stat -c %a "$1") _own=$(stat -c %u:%g "$1"); fi
   _tmp=$(mktemp "$_dir/.pulumi-tuning.XXXXXX" 2>&1) || { err=$_tmp; return 1; }
-  err=$( { printf '%s' "$2" > "$_tmp" && chmod "$_mode" "$_tmp" && { [ -z "$_own" ] || chown "$_own" "$_tmp"; } && mv -f "$_tmp" "$1"; } 2>&1 ) || { rm -f "$_tmp"; return 1; }
+  err=$( { printf '%s' "$2" | base64 -d > "$_tmp" && chmod "$_mode" "$_tmp" && { [ -z "$_own" ] || chown "$_own" "$_tmp"; } && mv -f "$_tmp" "$1"; } 2>&1 ) || { rm -f "$_tmp"; return 1; }
 }
 put_link() {
   mkdirs "\${1%/*}" || return 1
@@ -152,8 +196,8 @@ while [ "$count" -gt 0 ]; do
 done
 count=$1; shift
 while [ "$count" -gt 0 ]; do
-  f=$1 content=$2; shift 2; count=$((count-1))
-  put_file "$f" "$content" || fail "$f" "$err"
+  f=$1 bytes=$2; shift 2; count=$((count-1))
+  put_file "$f" "$bytes" || fail "$f" "$err"
 done
 count=$1; shift
 while [ "$count" -gt 0 ]; do
@@ -179,7 +223,7 @@ export interface ValueWrite {
 
 export interface FileChanges {
     /** Files written whole, atomically, after every value is in. */
-    write?: { path: string; content: string }[];
+    write?: ({ path: string } & FileData)[];
     /** Symlinks (path → target), e.g. enabling a systemd unit. */
     link?: { path: string; target: string }[];
     remove?: string[];
@@ -228,13 +272,13 @@ export function parseTransactionOutput(target: string, stdout: string, describe:
     return outcome;
 }
 
-/** Positional parameters of TRANSACTION_BODY: counted lists of writes, files, links and removals, then directories to remove when empty. */
+/** Positional parameters of TRANSACTION_BODY: counted lists of writes, files (their bytes in base64), links and removals, then directories to remove when empty. */
 export function transactionArgs(writes: readonly ValueWrite[], changes: FileChanges): string[] {
     return [
         String(writes.length),
         ...writes.flatMap((w) => [w.path, w.value]),
         String(changes.write?.length ?? 0),
-        ...(changes.write ?? []).flatMap((f) => [f.path, f.content]),
+        ...(changes.write ?? []).flatMap((f) => [f.path, bytesOf(f).toString("base64")]),
         String(changes.link?.length ?? 0),
         ...(changes.link ?? []).flatMap((l) => [l.path, l.target]),
         String(changes.remove?.length ?? 0),

@@ -1,4 +1,4 @@
-import { FileChanges, FileSnapshot } from "./files";
+import { FileChanges, FileData, FileSnapshot, fileDataOf, fileIn } from "./files";
 
 /**
  * Byte-exact restore of what a resource changes in /etc. For every path it writes, the state
@@ -8,7 +8,7 @@ import { FileChanges, FileSnapshot } from "./files";
  */
 
 /** What a path holds: nothing, a file's exact bytes, or a symlink's own target. */
-export type PathContent = { kind: "absent" } | { kind: "file"; content: string } | { kind: "link"; target: string };
+export type PathContent = { kind: "absent" } | ({ kind: "file" } & FileData) | { kind: "link"; target: string };
 
 export interface ManagedFiles {
     /** Path → what it held before this resource first changed it. */
@@ -23,13 +23,19 @@ export const ABSENT: PathContent = { kind: "absent" };
 
 export const fileContent = (content: string): PathContent => ({ kind: "file", content });
 
+export const fileOf = (file: FileData): PathContent => ({ kind: "file", ...fileDataOf(file) });
+
 export const linkTo = (target: string): PathContent => ({ kind: "link", target });
 
 export function samePathContent(a: PathContent | undefined, b: PathContent | undefined): boolean {
     if (!a || !b || a.kind !== b.kind) {
         return false;
     }
-    return a.kind === "file" ? a.content === (b as { content: string }).content : a.kind === "link" ? a.target === (b as { target: string }).target : true;
+    if (a.kind === "file") {
+        const other = b as FileData;
+        return a.content === other.content && a.base64 === other.base64;
+    }
+    return a.kind === "link" ? a.target === (b as { target: string }).target : true;
 }
 
 /** A path as a FileSnapshot saw it; symlinks are only known for `symlink:PATH` requests. */
@@ -38,8 +44,8 @@ export function pathContentOf(snapshot: FileSnapshot, path: string): PathContent
     if (target !== undefined) {
         return linkTo(target);
     }
-    const content = snapshot.files.get(path);
-    return content !== undefined ? fileContent(content) : ABSENT;
+    const file = fileIn(snapshot, path);
+    return file ? fileOf(file) : ABSENT;
 }
 
 /**
@@ -84,10 +90,19 @@ export function putBack(changes: FileChanges, path: string, content: PathContent
     if (content.kind === "absent") {
         (changes.remove ??= []).push(path);
     } else if (content.kind === "file") {
-        (changes.write ??= []).push({ path, content: content.content });
+        (changes.write ??= []).push({ path, ...fileDataOf(content) });
     } else {
         (changes.link ??= []).push({ path, target: content.target });
     }
+}
+
+/** What `changes` does to `path`: the content it writes there, null when it removes it, undefined when it leaves it. */
+export function changeAt(changes: FileChanges, path: string): FileData | null | undefined {
+    if (changes.remove?.includes(path)) {
+        return null;
+    }
+    const written = changes.write?.find((w) => w.path === path);
+    return written ? fileDataOf(written) : undefined;
 }
 
 export interface RestorePlan {

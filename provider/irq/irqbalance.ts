@@ -4,7 +4,20 @@
  * irqbalance plugin keeps its banned CPUs there) or stop it; delete puts it back as it was.
  */
 
+import { FileData, bytesOf, fileFromBytes } from "../host/files";
+import { PathContent, fileOf } from "../host/restore";
+
 export const CONFIG_FILES = ["/etc/default/irqbalance", "/etc/sysconfig/irqbalance"];
+
+/**
+ * The environment file is edited, not replaced, and may hold bytes that are not UTF-8 (a Latin-1
+ * comment): it is handled one character per byte (latin1), so editing its IRQBALANCE_ARGS line
+ * keeps every other byte as it was.
+ */
+export const configBytes = (file: FileData): string => bytesOf(file).toString("latin1");
+
+/** The environment file holding `bytes` (one character per byte), as its record keeps it. */
+export const configContent = (bytes: string): PathContent => fileOf(fileFromBytes(Buffer.from(bytes, "latin1")));
 
 export interface IrqbalanceState {
     running: boolean;
@@ -14,6 +27,7 @@ export interface IrqbalanceState {
     /** Managed by a running systemd. */
     systemd: boolean;
     configFile: string;
+    /** The environment file's bytes, one character each (configBytes); null when absent. */
     configContent: string | null;
 }
 

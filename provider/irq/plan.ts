@@ -1,10 +1,10 @@
 import { CheckFailure, propertyPath } from "../check";
 import { CpuPolicyError, distributeCpus, formatCpuList, parseCpuList, sameCpuList, usableCpus } from "../cpus";
-import { FileChanges, FileSnapshot, ValueWrite } from "../host/files";
+import { FileChanges, FileSnapshot, ValueWrite, fileIn } from "../host/files";
 import { ALL_LEDGERS, itemsOf } from "../host/ledger";
 import { Discovery, InterruptLine, discoverQueueIrqs, parseInterrupts } from "./discover";
 import { ABSENT, ManagedFiles, PathContent, fileContent, forget, linkTo, manage, pathContentOf, planRestore, samePathContent } from "../host/restore";
-import { CONFIG_FILES, IrqbalanceState, banArgs, setsArgs, withBannedIrqs, withoutBannedIrqs } from "./irqbalance";
+import { CONFIG_FILES, IrqbalanceState, banArgs, configBytes, configContent, setsArgs, withBannedIrqs, withoutBannedIrqs } from "./irqbalance";
 import { IrqAffinityInputs, unitName } from "./schema";
 
 export const UNIT_DIR = "/etc/systemd/system";
@@ -67,6 +67,7 @@ export function viewOf(inputs: IrqAffinityInputs, snapshot: FileSnapshot): HostI
     // A zombie (exited, not yet reaped) has an empty command line: it is not running.
     const pids = (snapshot.pids.get("irqbalance") ?? []).filter((pid) => (snapshot.cmdlines.get(pid) ?? []).length > 0);
     const configFile = CONFIG_FILES.find((f) => snapshot.files.has(f)) ?? CONFIG_FILES[0];
+    const config = fileIn(snapshot, configFile);
     return {
         exists: snapshot.dirs.has(`/sys/class/net/${inputs.interface}`),
         online: parseCpuList(snapshot.files.get("/sys/devices/system/cpu/online") ?? ""),
@@ -81,7 +82,7 @@ export function viewOf(inputs: IrqAffinityInputs, snapshot: FileSnapshot): HostI
             cmdline: pids.length > 0 ? (snapshot.cmdlines.get(pids[0]) ?? []) : [],
             systemd: snapshot.dirs.has("/run/systemd/system") && (snapshot.commands.get("systemctl") ?? "") !== "",
             configFile,
-            configContent: snapshot.files.get(configFile) ?? null,
+            configContent: config ? configBytes(config) : null,
         },
     };
 }
@@ -157,7 +158,7 @@ export function placementProblems(inputs: IrqAffinityInputs, view: HostIrqView, 
 
 /** Steps on the irqbalance daemon, run in this order: config file, systemctl, kill, start. */
 export interface ServiceAction {
-    /** The environment file's new content; null: remove it (it did not exist before). */
+    /** The environment file's new bytes, one character each (configBytes); null: remove it (it did not exist before). */
     config?: string | null;
     systemctl?: "stop" | "start" | "try-restart";
     /** "pids": the listed pids; "all": every irqbalance running at that moment. */
@@ -269,13 +270,14 @@ function configRestore(banned: NonNullable<IrqbalanceRecord["banned"]>, state: I
         const config = withoutBannedIrqs(now, banned.irqs);
         return config !== now ? { config } : {};
     }
-    if (samePathContent(fileContent(now), original)) {
+    if (samePathContent(configContent(now), original)) {
         return {};
     }
-    if (samePathContent(fileContent(now), written)) {
-        return { config: original.kind === "file" ? original.content : null };
+    const originalBytes = original.kind === "file" ? configBytes(original) : null;
+    if (samePathContent(configContent(now), written)) {
+        return { config: originalBytes };
     }
-    const ourLine = !setsArgs(original.kind === "file" ? original.content : null);
+    const ourLine = !setsArgs(originalBytes);
     const config = withoutBannedIrqs(now, banned.irqs, ourLine);
     if (config === now) {
         return {};
@@ -387,7 +389,7 @@ export function planIrqAffinity(inputs: IrqAffinityInputs, view: HostIrqView, sn
         }
     }
     if (typeof irqbalance.action.config === "string") {
-        wanted[view.irqbalance.configFile] = fileContent(irqbalance.action.config);
+        wanted[view.irqbalance.configFile] = configContent(irqbalance.action.config);
     }
     if (Object.keys(wanted).length > 0) {
         managedFiles = manage(managedFiles, current, wanted);

@@ -12,7 +12,7 @@ import { ServiceAction } from "./plan";
  */
 const APPLY_PROGRAM = withLedger(`${FILE_HELPERS}
 conf=$1; shift
-run_action() { # config ("" leave, w<content> write, r remove) systemctl-verb kill pids start
+run_action() { # config ("" leave, w<bytes in base64> write, r remove) systemctl-verb kill pids start
   case $1 in
     w*) put_file "$conf" "\${1#w}" || return 1 ;;
     r) rm -f "$conf" || return 1 ;;
@@ -46,7 +46,7 @@ fi
 ${TRANSACTION_BODY}`);
 
 function actionArgs(action: ServiceAction): string[] {
-    const config = action.config === undefined ? "" : action.config === null ? "r" : `w${action.config}`;
+    const config = action.config === undefined ? "" : action.config === null ? "r" : `w${Buffer.from(action.config, "latin1").toString("base64")}`;
     return [config, action.systemctl ?? "", action.kill ?? "", (action.pids ?? []).join(","), (action.start ?? []).join("\n")];
 }
 

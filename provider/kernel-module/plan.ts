@@ -1,7 +1,7 @@
 import type { CheckFailure } from "../check";
-import type { FileChanges } from "../host/files";
+import { holdsText } from "../host/files";
 import { itemsOf } from "../host/ledger";
-import { ABSENT, ManagedFiles, PathContent, fileContent, forget, manage, planRestore } from "../host/restore";
+import { ABSENT, ManagedFiles, PathContent, changeAt, fileContent, fileOf, forget, manage, planRestore } from "../host/restore";
 import { FileAction, ModuleChanges, ModuleSnapshot } from "./remote";
 import { ModuleSpec } from "./schema";
 
@@ -123,11 +123,9 @@ export function renderOptionsFile(resourceName: string, specs: readonly ModuleSp
 }
 
 const contentOf = (snapshot: ModuleSnapshot, path: string): PathContent => {
-    const content = snapshot.files.get(path);
-    return content === null || content === undefined ? ABSENT : fileContent(content);
+    const file = snapshot.files.get(path);
+    return file === null || file === undefined ? ABSENT : fileOf(file);
 };
-
-const actionFrom = (changes: FileChanges, path: string): FileAction => (changes.remove?.includes(path) ? null : changes.write?.find((w) => w.path === path)?.content);
 
 /**
  * The modules `loadedByUs` lists for `names`, later declared modules first, each once; rmmod
@@ -188,7 +186,7 @@ export function planModules(
     for (const [path, content] of [[files.load, wanted.load], [files.options, wanted.options]] as const) {
         if (content !== null) {
             managed = manage(managed, (p) => contentOf(snapshot, p), { [path]: fileContent(content) });
-            actions[path] = (snapshot.files.get(path) ?? null) === content ? undefined : content;
+            actions[path] = holdsText(snapshot.files.get(path), content) ? undefined : { content };
         } else if (managed && path in managed.originals) {
             stale.push(path);
         }
@@ -196,7 +194,7 @@ export function planModules(
     if (managed && stale.length > 0) {
         const restore = planRestore(managed, (p) => contentOf(snapshot, p), target, { paths: stale });
         warnings.push(...restore.warnings);
-        stale.forEach((path) => (actions[path] = actionFrom(restore.changes, path)));
+        stale.forEach((path) => (actions[path] = changeAt(restore.changes, path)));
         managed = forget(managed, stale);
     }
     return {
@@ -214,7 +212,7 @@ export function planModulesRestore(record: ModuleRecord, snapshot: ModuleSnapsho
         return { changes: { load: [], unload, files: { load: undefined, options: undefined }, rmdir: [] }, warnings: [] };
     }
     const plan = planRestore(record.managedFiles, (p) => contentOf(snapshot, p), target, { removeDirs: true });
-    return { changes: { load: [], unload, files: { load: actionFrom(plan.changes, files.load), options: actionFrom(plan.changes, files.options) }, rmdir: plan.changes.rmdir ?? [] }, warnings: plan.warnings };
+    return { changes: { load: [], unload, files: { load: changeAt(plan.changes, files.load), options: changeAt(plan.changes, files.options) }, rmdir: plan.changes.rmdir ?? [] }, warnings: plan.warnings };
 }
 
 /** How the host differs from what this resource set up, per module and per file (empty: as declared). */
@@ -222,7 +220,7 @@ export function moduleDrift(names: readonly string[], snapshot: ModuleSnapshot, 
     const drift = names.filter((name) => moduleState(name, snapshot) === "not loaded").map((name) => `${name} is not loaded`);
     for (const [path, content] of [[files.load, wanted.load], [files.options, wanted.options]] as const) {
         const now = snapshot.files.get(path) ?? null;
-        if (content !== null && now !== content) {
+        if (content !== null && !holdsText(now, content)) {
             drift.push(`${path} is ${now === null ? "missing" : "edited"}`);
         }
     }

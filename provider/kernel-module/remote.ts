@@ -1,4 +1,4 @@
-import { FILE_HELPERS } from "../host/files";
+import { FILE_HELPERS, FileData, fileActionArg, fileFromBase64 } from "../host/files";
 import { HostLedger, LedgerAction, ledgerArgs, parseLedgerListing, withLedger, withLedgerListing } from "../host/ledger";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
@@ -45,7 +45,7 @@ exit 0
 `);
 
 // Arguments (after withLedger's two): the two persistence files, the action on each ("" leave,
-// "-" remove, "w<content>" write), the directories to remove when empty (counted), the modules to
+// "-" remove, "w<bytes in base64>" write), the directories to remove when empty (counted), the modules to
 // load (counted, each a name and its "p=v" words), the modules to unload (counted), then the
 // declared names for the closing report. A failed load or file write unloads what this run loaded
 // and puts back the files it had written.
@@ -73,9 +73,9 @@ unload() {
   done
 }
 added_all=
-# Each file's bytes before this run ("" when absent; an x guards trailing newlines), so a failure
-# puts back the files already written as well as unloading what was loaded.
-saved() { if [ -e "$1" ]; then cat "$1"; printf x; fi; }
+# Each file's bytes before this run, in base64 ("" when absent; an x tells an empty file from
+# none), so a failure puts back the files already written as well as unloading what was loaded.
+saved() { if [ -e "$1" ]; then base64 -w0 < "$1"; printf x; fi; }
 load_before=$(saved "$load") opts_before=$(saved "$opts") written=
 restore_files() {
   for _f in $written; do
@@ -132,7 +132,7 @@ export interface ModuleSnapshot {
     /** Live parameter values of declared modules that are loaded. */
     parameters: Map<string, Record<string, string>>;
     /** Content of each persistence file, null when absent. */
-    files: Map<string, string | null>;
+    files: Map<string, FileData | null>;
     /** Every resource's ledger on the host, by path (none after an apply). */
     ledgers: Map<string, HostLedger>;
 }
@@ -154,7 +154,7 @@ export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
         } else if (kind === "param") {
             snapshot.parameters.set(a, { ...(snapshot.parameters.get(a) ?? {}), [b]: c.trim() });
         } else if (kind === "file") {
-            snapshot.files.set(a, Buffer.from(b, "base64").toString("utf8"));
+            snapshot.files.set(a, fileFromBase64(b));
         } else if (kind === "absent") {
             snapshot.files.set(a, null);
         }
@@ -171,7 +171,7 @@ export async function readModules(transport: Transport, files: { load: string; o
 }
 
 /** A file's new content, null to remove it, undefined to leave it. */
-export type FileAction = string | null | undefined;
+export type FileAction = FileData | null | undefined;
 
 export interface ModuleChanges {
     load: { name: string; parameters: Record<string, string> }[];
@@ -221,15 +221,13 @@ export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
     return outcome;
 }
 
-const fileArg = (action: FileAction) => (action === undefined ? "" : action === null ? "-" : `w${action}`);
-
 export async function applyModules(transport: Transport, files: { load: string; options: string }, changes: ModuleChanges, names: readonly string[], ledger: LedgerAction | undefined): Promise<ApplyOutcome> {
     const args = [
         ...ledgerArgs(ledger),
         files.load,
         files.options,
-        fileArg(changes.files.load),
-        fileArg(changes.files.options),
+        fileActionArg(changes.files.load),
+        fileActionArg(changes.files.options),
         String(changes.rmdir.length),
         ...changes.rmdir,
         String(changes.load.length),

@@ -1,6 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
 import { hostLedgerPath, ledgerStatus, ledgerWrite, ownershipFailures, recoveredRecord } from "../host/ledger";
+import { holdsText } from "../host/files";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
@@ -35,7 +36,7 @@ function ruleStatus(inputs: NicOffloadsInputs, record: OffloadRecord, snapshot: 
     if (record.ruleFile === undefined) {
         return "not persisted";
     }
-    return snapshot.ownRule === null ? "missing" : snapshot.ownRule === expectedRule(inputs, snapshot, desired) ? "in place" : "edited";
+    return snapshot.ownRule === null ? "missing" : holdsText(snapshot.ownRule, expectedRule(inputs, snapshot, desired)) ? "in place" : "edited";
 }
 
 function outputs(raw: Record<string, unknown>, inputs: NicOffloadsInputs, record: OffloadRecord, desired: OffloadValues, snapshot: OffloadSnapshot, ledgerState: string, warnings: string[]) {

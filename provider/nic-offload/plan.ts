@@ -1,6 +1,7 @@
 import { CheckFailure, propertyPath } from "../check";
 import { itemsOf } from "../host/ledger";
-import { ABSENT, ManagedFiles, PathContent, fileContent, forget, manage, planRestore } from "../host/restore";
+import { FileData, holdsText } from "../host/files";
+import { ABSENT, ManagedFiles, PathContent, changeAt, fileContent, fileOf, forget, manage, planRestore } from "../host/restore";
 import { OffloadChange, OffloadSnapshot } from "./remote";
 import { NicOffloadsInputs, canonicalFeature } from "./schema";
 
@@ -150,7 +151,7 @@ export const mainProperty = (inputs: NicOffloadsInputs): string => (Object.keys(
 
 export interface OffloadPlan {
     change?: OffloadChange;
-    rule: string | null | undefined;
+    rule: FileData | null | undefined;
     desired: OffloadValues;
     record: OffloadRecord;
     warnings: string[];
@@ -197,12 +198,12 @@ export function planOffloads(inputs: NicOffloadsInputs, snapshot: OffloadSnapsho
         want.txqueuelen ??= previous.originals.txqueuelen;
     }
     const warnings = resolved.skipped.length > 0 ? [`${target}: skipped ${resolved.skipped.join(", ")} on ${inputs.interface} (onUnsupported: "skip")`] : [];
-    let rule: string | null | undefined;
+    let rule: FileData | null | undefined;
     // State from before these records: the rule was ours, absent before.
     let managedFiles = previous?.managedFiles ?? (previous?.ruleFile ? { originals: { [rulePath]: ABSENT }, written: {}, createdDirs: [] } : undefined);
     if (inputs.persist) {
         const content = expectedRule(inputs, snapshot, desired);
-        rule = snapshot.ownRule === content ? undefined : content;
+        rule = holdsText(snapshot.ownRule, content) ? undefined : { content };
         managedFiles = manage(managedFiles, () => ruleContent(snapshot), { [rulePath]: fileContent(content) });
     } else if (previous?.ruleFile && managedFiles) {
         const restore = ruleRestore(managedFiles, snapshot, rulePath, target, false);
@@ -219,11 +220,11 @@ export function planOffloads(inputs: NicOffloadsInputs, snapshot: OffloadSnapsho
     };
 }
 
-const ruleContent = (snapshot: OffloadSnapshot): PathContent => (snapshot.ownRule === null ? ABSENT : fileContent(snapshot.ownRule));
+const ruleContent = (snapshot: OffloadSnapshot): PathContent => (snapshot.ownRule === null ? ABSENT : fileOf(snapshot.ownRule));
 
 export interface RuleRestore {
     /** Content to write back, null to remove, undefined to leave alone. */
-    rule: string | null | undefined;
+    rule: FileData | null | undefined;
     /** Directories to remove when empty, deepest first. */
     rmdir: string[];
     warnings: string[];
@@ -231,7 +232,7 @@ export interface RuleRestore {
 
 function ruleRestore(managed: ManagedFiles, snapshot: OffloadSnapshot, rulePath: string, target: string, removeDirs: boolean): RuleRestore {
     const plan = planRestore(managed, (p) => (p === rulePath ? ruleContent(snapshot) : ABSENT), target, { paths: [rulePath], removeDirs });
-    return { rule: plan.changes.write?.[0]?.content ?? (plan.changes.remove?.length ? null : undefined), rmdir: plan.changes.rmdir ?? [], warnings: plan.warnings };
+    return { rule: changeAt(plan.changes, rulePath), rmdir: plan.changes.rmdir ?? [], warnings: plan.warnings };
 }
 
 /** Delete: originals written back (with restoreOnDelete), the rule as it was before, directories created for it removed when empty. */

@@ -1,4 +1,4 @@
-import { FILE_HELPERS } from "../host/files";
+import { FILE_HELPERS, FileData, fileActionArg } from "../host/files";
 import { LedgerAction, ledgerArgs, parseLedgerListing, withLedger, withLedgerListing } from "../host/ledger";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
@@ -28,7 +28,7 @@ if [ -f "$2" ]; then printf 'own\\t%s\\n' "$(base64 -w0 < "$2")"; else printf 'o
 exit 0
 `);
 
-// Arguments (after withLedger's two): IF, rule file, rule action ("" leave, w<content> write,
+// Arguments (after withLedger's two): IF, rule file, rule action ("" leave, w<bytes in base64> write,
 // - remove), the number of directories to remove when empty and those directories, then features
 // to set, their previous values, every feature the interface must show afterwards (each
 // "NAME on|off ...", built from validated names only, so splitting them is safe), and txqueuelen
@@ -203,7 +203,7 @@ export async function applyOffloads(
     iface: string,
     change: OffloadChange = { set: {}, undo: {}, expect: {} },
     rulePath: string,
-    rule: string | null | undefined,
+    rule: FileData | null | undefined,
     rmdir: readonly string[],
     ledger: LedgerAction | undefined,
 ): Promise<OffloadSnapshot> {
@@ -214,7 +214,7 @@ export async function applyOffloads(
         }
     }
     const queue = change.txqueuelen ? [String(change.txqueuelen.to), String(change.txqueuelen.from)] : ["", ""];
-    const args = [...ledgerArgs(ledger), iface, rulePath, rule === null ? "-" : rule === undefined ? "" : `w${rule}`, String(rmdir.length), ...rmdir, set.join(" "), undo.join(" "), expect.join(" "), ...queue];
+    const args = [...ledgerArgs(ledger), iface, rulePath, fileActionArg(rule), String(rmdir.length), ...rmdir, set.join(" "), undo.join(" "), expect.join(" "), ...queue];
     const result = await transport.run(shProgram(APPLY_PROGRAM, "pulumi-offload-apply", args));
     if (result.code !== 0) {
         throw new RemoteCommandError(transport.target, "ethtool -K apply", result);

@@ -1,6 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
 import { hostLedgerPath, ledgerStatus, ledgerWrite, ownershipFailures, recoveredRecord } from "../host/ledger";
+import { holdsText } from "../host/files";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
@@ -33,7 +34,7 @@ function ruleStatus(snapshot: NicSnapshot, expected: string | undefined): string
     if (expected === undefined) {
         return "not persisted";
     }
-    return snapshot.ownRule === null ? "missing" : snapshot.ownRule === expected ? "in place" : "edited";
+    return snapshot.ownRule === null ? "missing" : holdsText(snapshot.ownRule, expected) ? "in place" : "edited";
 }
 
 function outputs(raw: Record<string, unknown>, inputs: NicRingConfigInputs, record: NicRecord, desired: PerSection, snapshot: NicSnapshot, ledgerState: string, warnings: string[]) {

@@ -1,6 +1,7 @@
 import type { CheckFailure } from "../check";
 import { itemsOf } from "../host/ledger";
-import { ABSENT, ManagedFiles, PathContent, fileContent, forget, manage, planRestore } from "../host/restore";
+import { FileData, holdsText } from "../host/files";
+import { ABSENT, ManagedFiles, PathContent, changeAt, fileContent, fileOf, forget, manage, planRestore } from "../host/restore";
 import { PARAMS, Section, Values, setWords, SECTION_OPTIONS } from "./ethtool";
 import { NicSnapshot, SectionChange } from "./remote";
 import { NicRingConfigInputs } from "./schema";
@@ -102,7 +103,7 @@ export const mainProperty = (inputs: NicRingConfigInputs): Section => SECTIONS.f
 
 export interface NicPlan {
     changes: SectionChange[];
-    rule: string | null | undefined;
+    rule: FileData | null | undefined;
     desired: PerSection;
     record: NicRecord;
     warnings: string[];
@@ -165,13 +166,13 @@ export function planNic(inputs: NicRingConfigInputs, snapshot: NicSnapshot, rule
             changes.push(change);
         }
     }
-    let rule: string | null | undefined;
+    let rule: FileData | null | undefined;
     const warnings = resolved.skipped.length > 0 ? [`${target}: skipped ${resolved.skipped.join(", ")} on ${inputs.interface} (onUnsupported: "skip")`] : [];
     // State from before these records: the rule was ours, absent before.
     let managedFiles = previous?.managedFiles ?? (previous?.ruleFile ? { originals: { [rulePath]: ABSENT }, written: {}, createdDirs: [] } : undefined);
     if (inputs.persist) {
         const content = renderRule(inputs.resourceName, inputs.interface, snapshot.ethtoolPath || "/usr/sbin/ethtool", resolved.desired);
-        rule = snapshot.ownRule === content ? undefined : content;
+        rule = holdsText(snapshot.ownRule, content) ? undefined : { content };
         managedFiles = manage(managedFiles, () => ruleContent(snapshot), { [rulePath]: fileContent(content) });
     } else if (previous?.ruleFile && managedFiles) {
         const restore = ruleRestore(managedFiles, snapshot, rulePath, target, false);
@@ -182,11 +183,11 @@ export function planNic(inputs: NicRingConfigInputs, snapshot: NicSnapshot, rule
     return { changes, rule, desired: resolved.desired, warnings, record: { originals, skipped: resolved.skipped, ruleFile: inputs.persist ? rulePath : undefined, managedFiles } };
 }
 
-const ruleContent = (snapshot: NicSnapshot): PathContent => (snapshot.ownRule === null ? ABSENT : fileContent(snapshot.ownRule));
+const ruleContent = (snapshot: NicSnapshot): PathContent => (snapshot.ownRule === null ? ABSENT : fileOf(snapshot.ownRule));
 
 export interface RuleRestore {
     /** Content to write back, null to remove, undefined to leave alone. */
-    rule: string | null | undefined;
+    rule: FileData | null | undefined;
     /** Directories to remove when empty, deepest first. */
     rmdir: string[];
     warnings: string[];
@@ -195,7 +196,7 @@ export interface RuleRestore {
 /** The udev rule back as it was (gone, when it did not exist); with `removeDirs`, the directories created for it removed when empty. */
 export function ruleRestore(managed: ManagedFiles, snapshot: NicSnapshot, rulePath: string, target: string, removeDirs: boolean): RuleRestore {
     const plan = planRestore(managed, (p) => (p === rulePath ? ruleContent(snapshot) : ABSENT), target, { paths: [rulePath], removeDirs });
-    const rule = plan.changes.write?.[0]?.content ?? (plan.changes.remove?.length ? null : undefined);
+    const rule = changeAt(plan.changes, rulePath);
     return { rule, rmdir: plan.changes.rmdir ?? [], warnings: plan.warnings };
 }
 

@@ -1,4 +1,4 @@
-import { FILE_HELPERS } from "../host/files";
+import { FILE_HELPERS, FileData, fileActionArg } from "../host/files";
 import { LedgerAction, ledgerArgs, parseLedgerListing, withLedger, withLedgerListing } from "../host/ledger";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
@@ -26,7 +26,7 @@ if [ -f "$2" ]; then printf 'own\\t%s\\n' "$(base64 -w0 < "$2")"; else printf 'o
 exit 0
 `);
 
-// Arguments (after withLedger's two): IF, rule file, rule action ("" leave, w<content> write,
+// Arguments (after withLedger's two): IF, rule file, rule action ("" leave, w<bytes in base64> write,
 // - remove), the number of directories to remove when empty and those directories, then per
 // section: option, new words, old words. The words are built from validated numbers and fixed
 // keywords only, so splitting them is safe.
@@ -142,7 +142,7 @@ export async function applyNic(
     iface: string,
     changes: SectionChange[],
     rulePath: string,
-    rule: string | null | undefined,
+    rule: FileData | null | undefined,
     rmdir: readonly string[],
     ledger: LedgerAction | undefined,
 ): Promise<NicSnapshot> {
@@ -151,7 +151,7 @@ export async function applyNic(
             throw new Error(`internal: unexpected ethtool word "${word}"`);
         }
     }
-    const args = [...ledgerArgs(ledger), iface, rulePath, rule === null ? "-" : rule === undefined ? "" : `w${rule}`, String(rmdir.length), ...rmdir, ...changes.flatMap((c) => [SECTION_OPTIONS[c.section].set, c.words.join(" "), c.undo.join(" ")])];
+    const args = [...ledgerArgs(ledger), iface, rulePath, fileActionArg(rule), String(rmdir.length), ...rmdir, ...changes.flatMap((c) => [SECTION_OPTIONS[c.section].set, c.words.join(" "), c.undo.join(" ")])];
     const result = await transport.run(shProgram(APPLY_PROGRAM, "pulumi-nic-apply", args));
     if (result.code !== 0) {
         throw new RemoteCommandError(transport.target, "ethtool apply", result);

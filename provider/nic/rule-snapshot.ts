@@ -1,3 +1,4 @@
+import { FileData, fileFromBase64 } from "../host/files";
 import type { HostLedger } from "../host/ledger";
 import { ManagedFiles, withCreatedDirs } from "../host/restore";
 
@@ -9,7 +10,7 @@ import { ManagedFiles, withCreatedDirs } from "../host/restore";
 export interface RuleSnapshot {
     exists: boolean;
     ethtoolPath: string;
-    ownRule: string | null;
+    ownRule: FileData | null;
     ledgers: ReadonlyMap<string, HostLedger>;
     /** Directories an apply created (they did not exist before), outermost first. */
     createdDirs?: string[];
@@ -24,7 +25,7 @@ export function parseRuleLine(snapshot: RuleSnapshot, kind: string, value: strin
     } else if (kind === "created") {
         (snapshot.createdDirs ??= []).push(value);
     } else if (kind === "own") {
-        snapshot.ownRule = Buffer.from(value, "base64").toString("utf8");
+        snapshot.ownRule = fileFromBase64(value);
     } else {
         return false;
     }
@@ -36,7 +37,7 @@ export function parseRuleLine(snapshot: RuleSnapshot, kind: string, value: strin
  * and the snapshot shows the rule as now on the host.
  */
 /** `rule`: what the apply wrote (null: removed it; undefined: left it). */
-export function afterRuleWrite(record: { managedFiles?: ManagedFiles }, before: RuleSnapshot, after: RuleSnapshot, rule: string | null | undefined): void {
+export function afterRuleWrite(record: { managedFiles?: ManagedFiles }, before: RuleSnapshot, after: RuleSnapshot, rule: FileData | null | undefined): void {
     if (record.managedFiles && after.createdDirs) {
         record.managedFiles = withCreatedDirs(record.managedFiles, after.createdDirs);
     }

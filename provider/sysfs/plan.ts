@@ -1,6 +1,6 @@
 import { FileChanges, ValueWrite } from "../host/files";
 import { itemsOf } from "../host/ledger";
-import { ABSENT, ManagedFiles, PathContent, fileContent, forget, manage, planRestore } from "../host/restore";
+import { ABSENT, ManagedFiles, PathContent, fileContent, fileOf, forget, manage, planRestore } from "../host/restore";
 import { SysfsSnapshot } from "./remote";
 
 /**
@@ -108,7 +108,7 @@ export function liveValues(paths: readonly string[], snapshot: SysfsSnapshot): P
 /** A path as the snapshot saw it, for byte-exact restore of the files we write. */
 export function contentOf(snapshot: SysfsSnapshot, path: string): PathContent {
     const state = snapshot.get(path);
-    return state?.kind === "file" ? fileContent(state.content) : ABSENT;
+    return state?.kind === "file" ? fileOf(state) : ABSENT;
 }
 
 /**

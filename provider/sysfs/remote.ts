@@ -1,3 +1,4 @@
+import { FileData, fileFromBase64 } from "../host/files";
 import { HostLedger, parseLedgerListing, withLedgerListing } from "../host/ledger";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
@@ -23,7 +24,7 @@ done
 exit 0
 `);
 
-export type PathState = { kind: "absent" } | { kind: "dir" } | { kind: "unreadable"; why: string } | { kind: "file"; writable: boolean; content: string; realPath?: string };
+export type PathState = { kind: "absent" } | { kind: "dir" } | { kind: "unreadable"; why: string } | ({ kind: "file"; writable: boolean; realPath?: string } & FileData);
 
 /** What each requested path held. */
 export type SysfsSnapshot = Map<string, PathState>;
@@ -37,8 +38,8 @@ export function parseSysfsSnapshot(stdout: string): SysfsSnapshot {
         } else if (kind === "unreadable") {
             snapshot.set(path, { kind, why: a.trim() });
         } else if (kind === "file") {
-            const content = Buffer.from(b, "base64").toString("utf8");
-            snapshot.set(path, real && real !== path ? { kind, writable: a === "w", content, realPath: real } : { kind, writable: a === "w", content });
+            const file = fileFromBase64(b);
+            snapshot.set(path, real && real !== path ? { kind, writable: a === "w", ...file, realPath: real } : { kind, writable: a === "w", ...file });
         }
     }
     return snapshot;

@@ -126,6 +126,31 @@ describe("destroy gives the host back byte for byte (/etc, NIC, IRQs, CPUs)", fu
         onHost(lab, host, ["sh", "-c", 'printf "%s" "$2" > "$1"', "sh", file, original ?? ""]);
     });
 
+    it("originals that are not UTF-8 (a Latin-1 irqbalance file, an earlier udev rule of stray bytes) come back byte for byte", async function () {
+        const irqbalanceFile = "/etc/default/irqbalance";
+        const ruleFile = "/etc/udev/rules.d/90-pulumi-nic-rings.rules";
+        const saved = onHost(lab, host, ["sh", "-c", 'if [ -f "$1" ]; then base64 -w0 < "$1"; else printf -; fi', "sh", irqbalanceFile]);
+        const hadUdev = onHost(lab, host, ["sh", "-c", "[ -d /etc/udev ] && echo yes || echo no"]).trim() === "yes";
+        // \351 is é in Latin-1; \377\376\200 is no UTF-8 at all; the rule has no final newline.
+        onHost(lab, host, ["sh", "-c", 'printf "# r\\351glage caf\\351\\n" >> "$1" && mkdir -p "${2%/*}" && printf "# an earlier rule \\377\\376\\200 kept by the admin" > "$2"', "sh", irqbalanceFile, ruleFile]);
+        const hashes = () => onHost(lab, host, ["sha256sum", irqbalanceFile, ruleFile]);
+        const original = hashes();
+        try {
+            await upAndDestroy("non-utf8", async () => {
+                new IrqAffinity("irqs", { connection: connectionTo(lab, host), interface: "eth1", cpus: "1", irqbalance: "ban" });
+                new NicRingConfig("rings", { connection: connectionTo(lab, host), interface: "eth1", rings: { tx: 1024 } });
+            }, (applied, before) => {
+                const hashOf = (state: string[], file: string) => state.find((l) => l.startsWith("etc sha256 ") && l.endsWith(` ${file}`));
+                assert.notEqual(hashOf(applied, irqbalanceFile), hashOf(before, irqbalanceFile), "up banned the IRQs in the irqbalance file");
+                assert.notEqual(hashOf(applied, ruleFile), hashOf(before, ruleFile), "up wrote its own rule");
+            });
+            assert.equal(hashes(), original, "sha256 of both files, read on the host");
+        } finally {
+            const restoreFile = 'if [ "$2" = - ]; then rm -f "$1"; else printf "%s" "$2" | base64 -d > "$1"; fi; rm -f "$3"';
+            onHost(lab, host, ["sh", "-c", `${restoreFile}${hadUdev ? "" : "; rmdir /etc/udev/rules.d /etc/udev"}`, "sh", irqbalanceFile, saved, ruleFile]);
+        }
+    });
+
     const profiles: [string, (lab: Lab, host: LabHost) => void][] = [
         ["LowLatencyProfile", (lab, host) => new LowLatencyProfile("p", { connection: connectionTo(lab, host), interface: "eth1", applicationCpus: "3", evidence: false })],
         ["HighThroughputProfile", (lab, host) => new HighThroughputProfile("p", { connection: connectionTo(lab, host), interface: "eth1", linkGbps: 10, rttMs: 20, evidence: false })],

@@ -82,8 +82,8 @@ describe("KernelModule: planning", function () {
         const plan = planModules(specs, options, parseModuleSnapshot(READ), FILES, TARGET);
         assert.deepEqual(plan.changes.load, [{ name: "tcp_bbr", parameters: {} }]);
         assert.deepEqual(plan.record.originals, { tcp_bbr: "not loaded", dummy: "loaded", nf_conntrack: "built-in" });
-        assert.match(plan.changes.files.load!, /\ntcp_bbr\ndummy\nnf_conntrack\n$/);
-        assert.match(plan.changes.files.options!, /\noptions dummy numdummies=3\n$/);
+        assert.match(plan.changes.files.load!.content, /\ntcp_bbr\ndummy\nnf_conntrack\n$/);
+        assert.match(plan.changes.files.options!.content, /\noptions dummy numdummies=3\n$/);
         assert.deepEqual(plan.record.managedFiles!.originals, { [FILES.load]: { kind: "absent" }, [FILES.options]: { kind: "absent" } });
         assert.match(plan.warnings[0], /dummy is already loaded with numdummies=2; numdummies=3 applies when it is next loaded/);
     });

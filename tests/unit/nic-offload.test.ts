@@ -47,7 +47,7 @@ describe("ethtool -k parsing", function () {
         const ok = parseOffloadOutput([`ethtool\t/usr/sbin/ethtool`, `features\t0\t${b64(VETH)}`, "txqueuelen\t1000", `own\t${b64("x\n")}`].join("\n"));
         assert.equal(ok.featuresError, undefined);
         assert.equal(ok.txqueuelen, 1000);
-        assert.equal(ok.ownRule, "x\n");
+        assert.deepEqual(ok.ownRule, { content: "x\n" });
         assert.equal(ok.table.features.get("generic-receive-offload")?.on, false);
         const failing = parseOffloadOutput([`features\t72\t${b64("Cannot get device feature names: Operation not supported")}`, "txqueuelen\t", "own-absent"].join("\n"));
         assert.equal(failing.featuresError, "Cannot get device feature names: Operation not supported");
@@ -130,7 +130,7 @@ describe("NicOffloads planning", function () {
             txqueuelen: 1000,
         });
         assert.equal(
-            plan.rule,
+            plan.rule?.content,
             '# Managed by pulumi-linux-tuning (NicOffloads "off"): re-applied when eth1 appears.\n' +
                 'ACTION=="add", SUBSYSTEM=="net", KERNEL=="eth1", RUN+="/usr/sbin/ethtool -K eth1 generic-receive-offload on rx-gro-list off tx-tcp-accecn-segmentation on tx-tcp-ecn-segmentation off tx-tcp-mangleid-segmentation on tx-tcp-segmentation on tx-tcp6-segmentation on"\n' +
                 'ACTION=="add", SUBSYSTEM=="net", KERNEL=="eth1", ATTR{tx_queue_len}="5000"\n',
@@ -145,7 +145,7 @@ describe("NicOffloads planning", function () {
 
     it("keeps the first originals across updates and puts back what is no longer declared", function () {
         const first = planOffloads(inputs({ features: { gro: true }, txqueuelen: 5000 }), snapshot(), RULE, TARGET);
-        const tuned = snapshot(VETH.replace("generic-receive-offload: off", "generic-receive-offload: on"), { txqueuelen: 5000, ownRule: first.rule as string });
+        const tuned = snapshot(VETH.replace("generic-receive-offload: off", "generic-receive-offload: on"), { txqueuelen: 5000, ownRule: first.rule! });
         const second = planOffloads(inputs({ features: { "rx-gro-list": true } }), tuned, RULE, TARGET, first.record);
         assert.deepEqual(second.change?.set, { "rx-gro-list": true, "generic-receive-offload": false });
         assert.deepEqual(second.change?.txqueuelen, { to: 1000, from: 5000 });
@@ -158,7 +158,7 @@ describe("NicOffloads planning", function () {
 
     it("restores originals and removes the rule on delete", function () {
         const first = planOffloads(inputs({ features: { gro: true }, txqueuelen: 5000 }), snapshot(), RULE, TARGET);
-        const tuned = snapshot(VETH.replace("generic-receive-offload: off", "generic-receive-offload: on"), { txqueuelen: 5000, ownRule: first.rule as string });
+        const tuned = snapshot(VETH.replace("generic-receive-offload: off", "generic-receive-offload: on"), { txqueuelen: 5000, ownRule: first.rule! });
         const restore = planOffloadRestore(first.record, tuned, RULE, TARGET, true);
         assert.deepEqual(restore.change?.set, { "generic-receive-offload": false });
         assert.deepEqual(restore.change?.txqueuelen, { to: 1000, from: 5000 });

@@ -1,14 +1,18 @@
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
+import fc from "fast-check";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { planGovernor, planGovernorRestore } from "../../provider/cpu-governor/plan";
 import { cpuGovernorInputsSchema } from "../../provider/cpu-governor/schema";
-import { FILE_HELPERS, FileSnapshot, TRANSACTION_BODY, parseTransactionOutput, transactionArgs } from "../../provider/host/files";
-import { ABSENT, fileContent, linkTo, manage, planRestore, withCreatedDirs } from "../../provider/host/restore";
+import { FILE_HELPERS, FileChanges, FileSnapshot, TRANSACTION_BODY, fileActionArg, fileFromBytes, parseFileSnapshot, parseTransactionOutput, transactionArgs } from "../../provider/host/files";
+import { ABSENT, ManagedFiles, fileContent, linkTo, manage, pathContentOf, planRestore, withCreatedDirs } from "../../provider/host/restore";
+import { parseModuleSnapshot } from "../../provider/kernel-module/remote";
+import { planModules, planModulesRestore } from "../../provider/kernel-module/plan";
+import { moduleSpecs, kernelModuleInputsSchema, persistFiles } from "../../provider/kernel-module/schema";
 import { withBannedIrqs, withoutBannedIrqs } from "../../provider/irq/irqbalance";
-import { HostIrqView, irqbalanceRestore, planIrqbalance } from "../../provider/irq/plan";
+import { HostIrqView, irqbalanceRestore, planIrqAffinity, planIrqbalance, viewOf } from "../../provider/irq/plan";
 import { irqAffinityInputsSchema } from "../../provider/irq/schema";
 import { parseNicOutput } from "../../provider/nic/remote";
 import { planNic, planRuleRestore } from "../../provider/nic/plan";
@@ -119,5 +123,135 @@ describe("byte-exact restore of files in /etc", function () {
         } finally {
             rmSync(root, { recursive: true, force: true });
         }
+    });
+});
+
+describe("originals of any bytes come back byte for byte", function () {
+    /** A host file as the read programs print it. */
+    const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
+    /** What reaches a state file or a host ledger and comes back. */
+    const throughState = <T>(record: T): T => JSON.parse(JSON.stringify(record));
+    /** The bytes an apply program's "w<base64>" file action writes. */
+    const written = (arg: string) => (assert.ok(arg.startsWith("w"), arg), Buffer.from(arg.slice(1), "base64"));
+    const notUtf8 = Buffer.from("# r\xe9glage caf\xe9\n\xff\xfe\x00\n\n", "latin1");
+    const anyBytes = fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.constant(new Uint8Array(notUtf8)), fc.string({ unit: "grapheme" }).map((t) => new Uint8Array(Buffer.from(t + "\n"))));
+
+    it("text keeps only UTF-8 files' bytes; the record carries the bytes of any other, and only then", function () {
+        assert.deepEqual(fileFromBytes(Buffer.from("caf\u00e9\n")), { content: "caf\u00e9\n" }, "UTF-8: the record is as it always was");
+        assert.deepEqual(fileFromBytes(notUtf8), { content: notUtf8.toString("utf8"), base64: notUtf8.toString("base64") });
+        fc.assert(
+            fc.property(anyBytes, (bytes) => {
+                const file = fileFromBytes(Buffer.from(bytes));
+                assert.equal(file.base64 !== undefined, !Buffer.from(Buffer.from(bytes).toString("utf8")).equals(Buffer.from(bytes)));
+            }),
+        );
+    });
+
+    it("read → record → state → restore plan → the apply's arguments give back the same bytes", function () {
+        const path = "/etc/default/thing";
+        fc.assert(
+            fc.property(anyBytes, (bytes) => {
+                const snapshot = parseFileSnapshot(`file\t${path}\t${b64(bytes)}\n`);
+                const managed = throughState<ManagedFiles>(manage(undefined, (p) => pathContentOf(snapshot, p), { [path]: fileContent("ours\n") }));
+                const plan = planRestore(managed, () => fileContent("ours\n"), "h");
+                const args = transactionArgs([], plan.changes);
+                assert.deepEqual(args.slice(0, 2), ["0", "1"]);
+                assert.equal(args[2], path);
+                assert.ok(Buffer.from(args[3], "base64").equals(Buffer.from(bytes)));
+                const untouched = planRestore(managed, (p) => pathContentOf(snapshot, p), "h");
+                assert.deepEqual(untouched.changes, {}, "a file that still holds its original is left alone");
+            }),
+        );
+    });
+
+    it("a record from before the bytes were kept (text only) still puts its text back", function () {
+        const legacy: ManagedFiles = { originals: { "/etc/a": { kind: "file", content: "orig\n" } }, written: { "/etc/a": { kind: "file", content: "ours\n" } }, createdDirs: [] };
+        const plan = planRestore(legacy, () => fileContent("ours\n"), "h");
+        assert.deepEqual(plan.changes, { write: [{ path: "/etc/a", content: "orig\n" }] });
+        assert.equal(Buffer.from(transactionArgs([], plan.changes)[3], "base64").toString("utf8"), "orig\n");
+        assert.deepEqual(planRestore(legacy, () => fileContent("orig\n"), "h").changes, {});
+    });
+
+    it("the apply program writes exactly the bytes it is given: NUL, trailing newlines, no UTF-8", function () {
+        const root = mkdtempSync(path.join(tmpdir(), "plt-bytes-"));
+        try {
+            const file = path.join(root, "f");
+            const run = (changes: FileChanges) => parseTransactionOutput("local", execFileSync("sh", ["-c", `undo_extra() { :; }\n${FILE_HELPERS}\n${TRANSACTION_BODY}`, "t", ...transactionArgs([], changes)], { encoding: "utf8" }));
+            for (const bytes of [notUtf8, Buffer.from("a\0b\n\n\n"), Buffer.alloc(0), Buffer.from([0xc3]), Buffer.from("plain\n")]) {
+                run({ write: [{ path: file, ...fileFromBytes(bytes) }] });
+                assert.ok(readFileSync(file).equals(bytes), `wrote ${bytes.toString("hex")}`);
+            }
+            fc.assert(
+                fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+                    run({ write: [{ path: file, ...fileFromBytes(Buffer.from(bytes)) }] });
+                    assert.ok(readFileSync(file).equals(Buffer.from(bytes)));
+                }),
+                { numRuns: 25 },
+            );
+        } finally {
+            rmSync(root, { recursive: true, force: true });
+        }
+    });
+
+    it("IrqAffinity edits irqbalance's file byte for byte, and delete gives back its exact bytes (or keeps an admin's edit, bytes and all)", function () {
+        const config = "/etc/default/irqbalance";
+        const inputs = irqAffinityInputsSchema.parse({ interface: "eth1", resourceName: "irq", cpus: "1", irqbalance: "ban" });
+        const line = (s: string) => `${s.split("\n")[0]}\n`;
+        const hostWith = (bytes: Buffer) =>
+            parseFileSnapshot(
+                [
+                    "dir\t/sys/class/net/eth1\t",
+                    "dir\t/sys/class/net/eth1/device/msi_irqs\t102 103",
+                    `file\t/proc/interrupts\t${b64(Buffer.from("           CPU0       CPU1\n102:  1  0  PCI-MSI 1-edge  eth1-TxRx-0\n103:  1  0  PCI-MSI 2-edge  eth1-TxRx-1\n"))}`,
+                    `file\t/sys/devices/system/cpu/online\t${b64(Buffer.from("0-3\n"))}`,
+                    `file\t${config}\t${b64(bytes)}`,
+                ].join("\n"),
+            );
+        const comment = fc.uint8Array({ maxLength: 80 }).map((b) => Buffer.concat([Buffer.from("# "), Buffer.from(b.filter((x) => x !== 0x0a)), Buffer.from("\n")]));
+        fc.assert(
+            fc.property(fc.oneof(comment, fc.constant(Buffer.from(line(notUtf8.toString("latin1")), "latin1"))), (extra) => {
+                const original = Buffer.concat([extra, Buffer.from(DEBIAN)]);
+                const before = hostWith(original);
+                const plan = planIrqAffinity(inputs, viewOf(inputs, before), before, "h");
+                const banned = Buffer.from(plan.irqbalance.action.config!, "latin1");
+                assert.ok(banned.equals(Buffer.concat([original, Buffer.from('IRQBALANCE_ARGS="--banirq=102 --banirq=103"\n')])), "only the IRQBALANCE_ARGS line is added");
+                const record = throughState(plan.record);
+                const after = hostWith(banned);
+                const restore = irqbalanceRestore(record.irqbalanceState, viewOf(inputs, after), record.managedFiles, "h");
+                assert.ok(Buffer.from(restore.config!, "latin1").equals(original), "delete puts the original bytes back");
+                const edited = hostWith(Buffer.concat([banned, Buffer.from("# admin \xe9\n", "latin1")]));
+                const kept = irqbalanceRestore(record.irqbalanceState, viewOf(inputs, edited), record.managedFiles, "h");
+                assert.ok(Buffer.from(kept.config!, "latin1").equals(Buffer.concat([original, Buffer.from("# admin \xe9\n", "latin1")])), "an edit since keeps its bytes; only our line goes");
+            }),
+            { numRuns: 60 },
+        );
+    });
+
+    it("NicRingConfig: an earlier udev rule at its path, of any bytes, is written back as it was", function () {
+        const rulePath = "/etc/udev/rules.d/90-pulumi-nic-n.rules";
+        const inputs = nicRingConfigInputsSchema.parse({ interface: "eth1", resourceName: "n", coalesce: { adaptiveRx: true }, onUnsupported: "skip" });
+        fc.assert(
+            fc.property(anyBytes, (bytes) => {
+                const snapshot = parseNicOutput(`ethtool\t/usr/sbin/ethtool\nsection\t-g\t1\t\nsection\t-l\t1\t\nsection\t-c\t1\t\nown\t${b64(bytes)}\n`);
+                const plan = planNic(inputs, snapshot, rulePath, "h");
+                const record = throughState(plan.record);
+                const restore = planRuleRestore(record, { ...snapshot, ownRule: plan.rule! }, rulePath, "h");
+                assert.ok(written(fileActionArg(restore.rule)).equals(Buffer.from(bytes)));
+            }),
+        );
+    });
+
+    it("KernelModule: an earlier modules-load.d file of any bytes is written back as it was", function () {
+        const files = persistFiles("mods");
+        const inputs = kernelModuleInputsSchema.parse({ modules: ["dummy"], resourceName: "mods" });
+        const read = (load: string) => parseModuleSnapshot(["modprobe\t/usr/sbin/modprobe", "release\t6.1.0", "loaded\tdummy\t0\t", load, `absent\t${files.options}`].join("\n"));
+        fc.assert(
+            fc.property(anyBytes, (bytes) => {
+                const plan = planModules(moduleSpecs(inputs), { resourceName: "mods", persist: true, restoreOnDelete: true }, read(`file\t${files.load}\t${b64(bytes)}`), files, "h");
+                const ours = fileActionArg(plan.changes.files.load);
+                const restore = planModulesRestore(throughState(plan.record), read(`file\t${files.load}\t${ours.slice(1)}`), files, true, "h");
+                assert.ok(written(fileActionArg(restore.changes.files.load)).equals(Buffer.from(bytes)));
+            }),
+        );
     });
 });
