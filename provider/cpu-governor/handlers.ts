@@ -1,7 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
 import { applyTransaction, readFiles } from "../host/files";
-import { hostLedgerPath, ledgerStatus, ledgerWrite, ledgersIn, ownershipFailures, recoveredRecord } from "../host/ledger";
+import { ledgersIn, ledgerStatus, ledgerWrite, ownershipFailures, ownLedgerFiles, recoveredRecord } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
@@ -42,10 +42,11 @@ async function apply(raw: Record<string, unknown>, previous?: GovernorRecord) {
     const transport = transportFor(inputs.connection);
     const snapshot = await readFiles(transport, readRequests(inputs));
     const ledgers = ledgersIn(snapshot.files);
-    const ledgerFile = hostLedgerPath(LEDGER_KIND, ownerOf(inputs));
+    const own = ownLedgerFiles(LEDGER_KIND, ownerOf(inputs), previous);
+    const [ledgerFile] = own;
     const plan = planGovernor(inputs, snapshot, transport.target, previous ?? recoveredRecord(ledgers, ledgerFile));
     plan.record.ledgerFile = ledgerFile;
-    const ledger = ledgerWrite(ledgers, ledgerFile, ownerOf(inputs), governorItems(plan.record, snapshot), plan.record, transport.target);
+    const ledger = ledgerWrite(ledgers, own, ownerOf(inputs), governorItems(plan.record, snapshot), plan.record, transport.target);
     plan.warnings.forEach((w) => console.log(w));
     const outcome = await applyTransaction(transport, plan.writes, plan.files, { ledger });
     if (plan.record.managedFiles) {
@@ -74,7 +75,7 @@ async function apply(raw: Record<string, unknown>, previous?: GovernorRecord) {
  * does), so CPUs that are not online, a governor or EPP value the CPUs do not offer, or a host
  * without cpufreq under onUnsupported: "fail" fail in preview, naming the property and the host.
  */
-export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
     const raw = inputsOf(withoutEngineKeys(news));
     const failures = checkFailures(cpuGovernorInputsSchema, raw);
     if (failures.length > 0 || containsUnknown(raw)) {
@@ -90,9 +91,10 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
                 return problems;
             }
             const ledgers = ledgersIn(snapshot.files);
-            const ledgerFile = hostLedgerPath(LEDGER_KIND, ownerOf(inputs));
+            const own = ownLedgerFiles(LEDGER_KIND, ownerOf(inputs), withoutEngineKeys(olds));
+            const [ledgerFile] = own;
             const plan = planGovernor(inputs, snapshot, transport.target, recoveredRecord(ledgers, ledgerFile));
-            return ownershipFailures(ledgers, ledgerFile, ownerOf(inputs), hostIdentity(inputs.connection), governorItems(plan.record, snapshot), transport.target, "cpus");
+            return ownershipFailures(ledgers, own, ownerOf(inputs), hostIdentity(inputs.connection), governorItems(plan.record, snapshot), transport.target, "cpus");
         },
     );
     return { inputs: news, failures: probed };

@@ -37,6 +37,20 @@ export function ledgerFileIn(dir: string, owner: string, fallback: string): stri
 /** `kind` names the directory: one per resource kind (nic, irq, cpu-governor, …). */
 export const hostLedgerPath = (kind: string, owner: string): string => ledgerFileIn(`${LEDGER_ROOT}/${kind}`, owner, kind);
 
+/** What says which ledger a resource already has: its state record (`ledgerFile`) or its old inputs (`owner`). */
+export type LedgerHolder = { ledgerFile?: unknown; owner?: unknown };
+
+/**
+ * The ledger files that are a resource's own: the one its owner names now and, for an existing
+ * resource, the one it already has (state's `ledgerFile`, or its previous owner's): after
+ * `pulumi stack rename` the owner changes, and the resource must neither be refused by its own
+ * old ledger nor leave it behind. The first is the one to write: the existing one when there is.
+ */
+export function ownLedgerFiles(kind: string, owner: string, previous?: LedgerHolder): string[] {
+    const existing = typeof previous?.ledgerFile === "string" ? previous.ledgerFile : typeof previous?.owner === "string" ? hostLedgerPath(kind, previous.owner) : undefined;
+    return [...new Set([...(existing ? [existing] : []), hostLedgerPath(kind, owner)])];
+}
+
 const oneLine = (s: string) => s.replace(/[\t\r\n]/g, " ");
 
 export function renderHostLedger(ledger: Omit<HostLedger, "createdDirs">): string {
@@ -171,11 +185,12 @@ export interface LedgerAction {
 export const ledgerArgs = (action?: LedgerAction): [string, string] => [action?.path ?? "-", action?.content ?? ""];
 
 /** Items of `items` another ledger on the host holds, with its owner (and where it was seen). */
-export function foreignClaims(ledgers: ReadonlyMap<string, HostLedger>, ownPath: string, items: readonly string[]): { item: string; owner: string }[] {
+export function foreignClaims(ledgers: ReadonlyMap<string, HostLedger>, own: string | readonly string[], items: readonly string[]): { item: string; owner: string }[] {
     const wanted = new Set(items);
+    const ownPaths = new Set(typeof own === "string" ? [own] : own);
     const claims: { item: string; owner: string }[] = [];
     for (const [path, ledger] of ledgers) {
-        if (path !== ownPath) {
+        if (!ownPaths.has(path)) {
             claims.push(...ledger.items.filter((item) => wanted.has(item)).map((item) => ({ item, owner: `${ledger.owner} (its ledger on the host)` })));
         }
     }
@@ -189,8 +204,13 @@ export function describeClaims(claims: readonly { item: string; owner: string }[
         byOwner.set(owner, [...(byOwner.get(owner) ?? []), item]);
     }
     return [...byOwner]
-        .map(([owner, items]) => `${items.join(", ")} ${items.length === 1 ? "is" : "are"} managed by ${owner}; remove it there first`)
+        .map(([owner, items]) => `${listed(items)} ${items.length === 1 ? "is" : "are"} managed by ${owner}; remove it there first`)
         .join("; ");
+}
+
+/** A few items by name, then how many more: a CPU's files by every spelling make long lists. */
+function listed(items: readonly string[], shown = 4): string {
+    return items.length <= shown ? items.join(", ") : `${items.slice(0, shown).join(", ")} and ${items.length - shown} more`;
 }
 
 /**
@@ -258,12 +278,13 @@ export function itemsOf(valuePaths: readonly string[], managedFiles?: { original
 export class OwnedItemsError extends Error {}
 
 /**
- * The ledger action of an apply writing `record`; refused, naming the owner, when another
- * resource's ledger holds one of `items` (the check refuses it first; this catches one written
+ * The ledger action of an apply writing `record` to its own ledger (the first of `own`, see
+ * ownLedgerFiles); refused, naming the owner, when another resource's ledger holds one of `items` (the check refuses it first; this catches one written
  * since).
  */
-export function ledgerWrite(ledgers: ReadonlyMap<string, HostLedger>, path: string, owner: string, items: readonly string[], record: object, target: string): LedgerAction {
-    const claims = foreignClaims(ledgers, path, items);
+export function ledgerWrite(ledgers: ReadonlyMap<string, HostLedger>, own: string | readonly string[], owner: string, items: readonly string[], record: object, target: string): LedgerAction {
+    const path = typeof own === "string" ? own : own[0];
+    const claims = foreignClaims(ledgers, own, items);
     if (claims.length > 0) {
         throw new OwnedItemsError(`${target}: ${describeClaims(claims)}. Nothing was changed.`);
     }
@@ -271,8 +292,8 @@ export function ledgerWrite(ledgers: ReadonlyMap<string, HostLedger>, path: stri
 }
 
 /** Check failures for items another resource holds: on the host (its ledger) or in this engine run. */
-export function ownershipFailures(ledgers: ReadonlyMap<string, HostLedger>, path: string, owner: string, hostId: string, items: readonly string[], target: string, property: string): { property: string; reason: string }[] {
-    const claims = foreignClaims(ledgers, path, items);
+export function ownershipFailures(ledgers: ReadonlyMap<string, HostLedger>, own: string | readonly string[], owner: string, hostId: string, items: readonly string[], target: string, property: string): { property: string; reason: string }[] {
+    const claims = foreignClaims(ledgers, own, items);
     for (const item of items) {
         const holder = claimInRun(hostId, item, owner);
         if (holder !== undefined) {

@@ -1,7 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkAgainstHost, parseChecked, withoutEngineKeys } from "../check";
 import { FileChanges, FileSnapshot, ValueWrite, readFiles } from "../host/files";
-import { hostLedgerPath, ledgerStatus, ledgerWrite, ledgersIn, ownershipFailures, recoveredRecord } from "../host/ledger";
+import { LedgerHolder, ledgersIn, ledgerStatus, ledgerWrite, ownershipFailures, ownLedgerFiles, recoveredRecord } from "../host/ledger";
 import { ManagedFiles, pathContentOf, planRestore, withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
@@ -43,7 +43,7 @@ function recordOf(props: Record<string, unknown>): IrqRecord {
 }
 
 const ownerOf = (inputs: IrqAffinityInputs) => inputs.owner ?? inputs.resourceName;
-const ledgerFileOf = (inputs: IrqAffinityInputs) => hostLedgerPath(LEDGER_KIND, ownerOf(inputs));
+const ledgerFilesOf = (inputs: IrqAffinityInputs, previous?: LedgerHolder) => ownLedgerFiles(LEDGER_KIND, ownerOf(inputs), previous);
 
 function explain(e: unknown): never {
     const message = (e as Error).message;
@@ -59,10 +59,11 @@ async function apply(raw: Record<string, unknown>, previous?: IrqRecord) {
     const snapshot = await readFiles(transport, readRequests(inputs));
     const view = viewOf(inputs, snapshot);
     const ledgers = ledgersIn(snapshot.files);
-    const ledgerFile = ledgerFileOf(inputs);
+    const own = ledgerFilesOf(inputs, previous);
+    const [ledgerFile] = own;
     const plan = planIrqAffinity(inputs, view, snapshot, transport.target, previous ?? recoveredRecord(ledgers, ledgerFile));
     plan.record.ledgerFile = ledgerFile;
-    const ledger = ledgerWrite(ledgers, ledgerFile, ownerOf(inputs), irqItems(plan.record), plan.record, transport.target);
+    const ledger = ledgerWrite(ledgers, own, ownerOf(inputs), irqItems(plan.record), plan.record, transport.target);
     plan.warnings.forEach((w) => console.log(w));
     const outcome = await applyIrq(transport, view.irqbalance.configFile, plan.irqbalance.action, plan.irqbalance.undo, plan.writes, plan.files, ledger).catch(explain);
     const record = plan.record;
@@ -91,14 +92,15 @@ async function apply(raw: Record<string, unknown>, previous?: IrqRecord) {
  * What the host cannot take (see placementProblems), else IRQs or files another resource's
  * ledger (or another resource of this run) holds, naming its owner, on `interface`.
  */
-function hostProblems(inputs: IrqAffinityInputs, snapshot: FileSnapshot, target: string): CheckFailure[] {
+function hostProblems(inputs: IrqAffinityInputs, snapshot: FileSnapshot, target: string, olds: LedgerHolder): CheckFailure[] {
     const view = viewOf(inputs, snapshot);
     const problems = placementProblems(inputs, view, target);
     if (problems.length > 0) {
         return problems;
     }
     const ledgers = ledgersIn(snapshot.files);
-    const ledgerFile = ledgerFileOf(inputs);
+    const own = ledgerFilesOf(inputs, olds);
+    const [ledgerFile] = own;
     let plan: IrqPlan;
     try {
         plan = planIrqAffinity(inputs, view, snapshot, target, recoveredRecord(ledgers, ledgerFile));
@@ -109,7 +111,7 @@ function hostProblems(inputs: IrqAffinityInputs, snapshot: FileSnapshot, target:
         }
         throw e;
     }
-    return ownershipFailures(ledgers, ledgerFile, ownerOf(inputs), hostIdentity(inputs.connection), irqItems(plan.record), target, "interface");
+    return ownershipFailures(ledgers, own, ownerOf(inputs), hostIdentity(inputs.connection), irqItems(plan.record), target, "interface");
 }
 
 /**
@@ -117,12 +119,12 @@ function hostProblems(inputs: IrqAffinityInputs, snapshot: FileSnapshot, target:
  * does), so CPUs that are not online, a set emptied by `exclude`, or an interface without queue
  * IRQs fail in preview, naming the property and the host.
  */
-export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
     const failures = await checkAgainstHost(
         irqAffinityInputsSchema,
         inputsOf(withoutEngineKeys(news)),
         (inputs) => readFiles(transportFor(inputs.connection), readRequests(inputs)),
-        (inputs, snapshot) => hostProblems(inputs, snapshot, transportFor(inputs.connection).target),
+        (inputs, snapshot) => hostProblems(inputs, snapshot, transportFor(inputs.connection).target, withoutEngineKeys(olds)),
         // The linked NIC's state is unknown in preview; it does not change which CPUs are online.
         ["nicState"],
     );

@@ -1,6 +1,6 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
-import { hostLedgerPath, ledgerStatus, ledgerWrite, ownershipFailures, recoveredRecord } from "../host/ledger";
+import { LedgerHolder, ledgerStatus, ledgerWrite, ownershipFailures, ownLedgerFiles, recoveredRecord } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
 import { transportFor } from "../transport";
@@ -41,11 +41,11 @@ function recordOf(props: Record<string, unknown>): ModuleRecord {
 }
 
 const ownerOf = (inputs: KernelModuleInputs) => inputs.owner ?? inputs.resourceName;
-const ledgerFileOf = (inputs: KernelModuleInputs) => hostLedgerPath(LEDGER_KIND, ownerOf(inputs));
+const ledgerFilesOf = (inputs: KernelModuleInputs, previous?: LedgerHolder) => ownLedgerFiles(LEDGER_KIND, ownerOf(inputs), previous);
 
 /** What a create starts from: the ledger a run killed after its first write left, if any. */
 function recovered(inputs: KernelModuleInputs, snapshot: ModuleSnapshot): ModuleRecord | undefined {
-    const record = recoveredRecord<LedgeredModuleRecord>(snapshot.ledgers, ledgerFileOf(inputs));
+    const record = recoveredRecord<LedgeredModuleRecord>(snapshot.ledgers, ledgerFilesOf(inputs)[0]);
     return record && recoveredLoads(record, snapshot);
 }
 
@@ -85,10 +85,11 @@ async function apply(raw: Record<string, unknown>, previous?: ModuleRecord) {
     const files = persistFiles(inputs.resourceName);
     const specs = moduleSpecs(inputs);
     const snapshot = await snapshotOf(inputs);
-    const ledgerFile = ledgerFileOf(inputs);
+    const own = ledgerFilesOf(inputs, previous);
+    const [ledgerFile] = own;
     const plan = planModules(specs, inputs, snapshot, files, transport.target, previous ?? recovered(inputs, snapshot));
     plan.record.ledgerFile = ledgerFile;
-    const ledger = ledgerWrite(snapshot.ledgers, ledgerFile, ownerOf(inputs), moduleItems(plan.record), ledgerRecord(plan.record, snapshot), transport.target);
+    const ledger = ledgerWrite(snapshot.ledgers, own, ownerOf(inputs), moduleItems(plan.record), ledgerRecord(plan.record, snapshot), transport.target);
     plan.warnings.forEach((w) => console.log(w));
     // Run even with nothing to change: the ledger is what claims the modules.
     const outcome = await applyModules(transport, files, plan.changes, specs.map((s) => s.name), ledger);
@@ -113,7 +114,7 @@ async function apply(raw: Record<string, unknown>, previous?: ModuleRecord) {
  * modules.builtin, `modprobe -n`), so a module the host does not have, or parameters for a
  * built-in one, fail in preview naming the property, the module and the host.
  */
-export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
     const raw = inputsOf(withoutEngineKeys(news));
     const failures = checkFailures(kernelModuleInputsSchema, raw);
     if (failures.length > 0 || containsUnknown(raw)) {
@@ -121,18 +122,18 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
     }
     const inputs = parse(raw);
     const target = transportFor(inputs.connection).target;
-    return { inputs: news, failures: await hostFailures(() => snapshotOf(inputs), (snapshot) => hostProblems(inputs, snapshot, target)) };
+    return { inputs: news, failures: await hostFailures(() => snapshotOf(inputs), (snapshot) => hostProblems(inputs, snapshot, target, withoutEngineKeys(olds))) };
 }
 
 /** What the host cannot give (see moduleProblems), else modules or files another resource's ledger (or another resource of this run) holds, naming its owner. */
-function hostProblems(inputs: KernelModuleInputs, snapshot: ModuleSnapshot, target: string): CheckFailure[] {
+function hostProblems(inputs: KernelModuleInputs, snapshot: ModuleSnapshot, target: string, olds: LedgerHolder): CheckFailure[] {
     const specs = moduleSpecs(inputs);
     const problems = moduleProblems(specs, snapshot, target);
     if (problems.length > 0) {
         return problems;
     }
     const plan = planModules(specs, inputs, snapshot, persistFiles(inputs.resourceName), target, recovered(inputs, snapshot));
-    return ownershipFailures(snapshot.ledgers, ledgerFileOf(inputs), ownerOf(inputs), hostIdentity(inputs.connection), moduleItems(plan.record), target, "modules");
+    return ownershipFailures(snapshot.ledgers, ledgerFilesOf(inputs, olds), ownerOf(inputs), hostIdentity(inputs.connection), moduleItems(plan.record), target, "modules");
 }
 
 async function probeDrift(inputs: KernelModuleInputs): Promise<string[]> {

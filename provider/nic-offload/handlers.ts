@@ -1,6 +1,6 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
-import { hostLedgerPath, ledgerStatus, ledgerWrite, ownershipFailures, recoveredRecord } from "../host/ledger";
+import { LedgerHolder, ledgerStatus, ledgerWrite, ownershipFailures, ownLedgerFiles, recoveredRecord } from "../host/ledger";
 import { holdsText } from "../host/files";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
@@ -30,7 +30,7 @@ function recordOf(props: Record<string, unknown>): OffloadRecord {
 }
 
 const ownerOf = (inputs: NicOffloadsInputs) => inputs.owner ?? inputs.resourceName;
-const ledgerFileOf = (inputs: NicOffloadsInputs) => hostLedgerPath(LEDGER_KIND, ownerOf(inputs));
+const ledgerFilesOf = (inputs: NicOffloadsInputs, previous?: LedgerHolder) => ownLedgerFiles(LEDGER_KIND, ownerOf(inputs), previous);
 
 function ruleStatus(inputs: NicOffloadsInputs, record: OffloadRecord, snapshot: OffloadSnapshot, desired: OffloadValues): string {
     if (record.ruleFile === undefined) {
@@ -59,10 +59,11 @@ async function apply(raw: Record<string, unknown>, previous?: OffloadRecord) {
     const transport = transportFor(inputs.connection);
     const rule = ruleFile(inputs.resourceName);
     const snapshot = await readOffloads(transport, inputs.interface, rule);
-    const ledgerFile = ledgerFileOf(inputs);
+    const own = ledgerFilesOf(inputs, previous);
+    const [ledgerFile] = own;
     const plan = planOffloads(inputs, snapshot, rule, transport.target, previous ?? recoveredRecord(snapshot.ledgers, ledgerFile));
     plan.record.ledgerFile = ledgerFile;
-    const ledger = ledgerWrite(snapshot.ledgers, ledgerFile, ownerOf(inputs), offloadItems(inputs.interface, plan.record, snapshot), plan.record, transport.target);
+    const ledger = ledgerWrite(snapshot.ledgers, own, ownerOf(inputs), offloadItems(inputs.interface, plan.record, snapshot), plan.record, transport.target);
     plan.warnings.forEach((w) => console.log(w));
     // Run even with nothing to change: the ledger is what claims the features.
     const after = await applyOffloads(transport, inputs.interface, plan.change, rule, plan.rule, [], ledger);
@@ -71,14 +72,15 @@ async function apply(raw: Record<string, unknown>, previous?: OffloadRecord) {
 }
 
 /** What the interface cannot take (an unknown or [fixed] feature), else features, the queue length or the rule another resource owns. */
-function hostProblems(inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, target: string): CheckFailure[] {
+function hostProblems(inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, target: string, olds: LedgerHolder): CheckFailure[] {
     const problems = resolve(inputs, snapshot, target).problems;
     if (problems.length > 0) {
         return problems;
     }
-    const ledgerFile = ledgerFileOf(inputs);
+    const own = ledgerFilesOf(inputs, olds);
+    const [ledgerFile] = own;
     const plan = planOffloads(inputs, snapshot, ruleFile(inputs.resourceName), target, recoveredRecord(snapshot.ledgers, ledgerFile));
-    return ownershipFailures(snapshot.ledgers, ledgerFile, ownerOf(inputs), hostIdentity(inputs.connection), offloadItems(inputs.interface, plan.record, snapshot), target, mainProperty(inputs));
+    return ownershipFailures(snapshot.ledgers, own, ownerOf(inputs), hostIdentity(inputs.connection), offloadItems(inputs.interface, plan.record, snapshot), target, mainProperty(inputs));
 }
 
 /**
@@ -86,14 +88,14 @@ function hostProblems(inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, targ
  * unknown feature or a "[fixed]" one declared other than it is fails in preview, naming the host,
  * and so does a feature another resource's ledger holds, naming its owner.
  */
-export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
     const raw = inputsOf(withoutEngineKeys(news));
     const failures = checkFailures(nicOffloadsInputsSchema, raw);
     if (failures.length > 0 || containsUnknown(raw)) {
         return { inputs: news, failures };
     }
     const inputs = parse(raw);
-    return { inputs: news, failures: await hostFailures(() => readHost(inputs), (snapshot) => hostProblems(inputs, snapshot, transportFor(inputs.connection).target)) };
+    return { inputs: news, failures: await hostFailures(() => readHost(inputs), (snapshot) => hostProblems(inputs, snapshot, transportFor(inputs.connection).target, withoutEngineKeys(olds))) };
 }
 
 async function probeDrift(olds: Record<string, unknown>, inputs: NicOffloadsInputs): Promise<string[]> {

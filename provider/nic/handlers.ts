@@ -1,6 +1,6 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
-import { hostLedgerPath, ledgerStatus, ledgerWrite, ownershipFailures, recoveredRecord } from "../host/ledger";
+import { LedgerHolder, ledgerStatus, ledgerWrite, ownershipFailures, ownLedgerFiles, recoveredRecord } from "../host/ledger";
 import { holdsText } from "../host/files";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
@@ -28,7 +28,7 @@ function recordOf(props: Record<string, unknown>): NicRecord {
 }
 
 const ownerOf = (inputs: NicRingConfigInputs) => inputs.owner ?? inputs.resourceName;
-const ledgerFileOf = (inputs: NicRingConfigInputs) => hostLedgerPath(LEDGER_KIND, ownerOf(inputs));
+const ledgerFilesOf = (inputs: NicRingConfigInputs, previous?: LedgerHolder) => ownLedgerFiles(LEDGER_KIND, ownerOf(inputs), previous);
 
 function ruleStatus(snapshot: NicSnapshot, expected: string | undefined): string {
     if (expected === undefined) {
@@ -65,10 +65,11 @@ async function apply(raw: Record<string, unknown>, previous?: NicRecord) {
     const transport = transportFor(inputs.connection);
     const rule = ruleFile(inputs.resourceName);
     const snapshot = await readNic(transport, inputs.interface, rule);
-    const ledgerFile = ledgerFileOf(inputs);
+    const own = ledgerFilesOf(inputs, previous);
+    const [ledgerFile] = own;
     const plan = planNic(inputs, snapshot, rule, transport.target, previous ?? recoveredRecord(snapshot.ledgers, ledgerFile));
     plan.record.ledgerFile = ledgerFile;
-    const ledger = ledgerWrite(snapshot.ledgers, ledgerFile, ownerOf(inputs), nicItems(inputs.interface, plan.record), plan.record, transport.target);
+    const ledger = ledgerWrite(snapshot.ledgers, own, ownerOf(inputs), nicItems(inputs.interface, plan.record), plan.record, transport.target);
     plan.warnings.forEach((w) => console.log(w));
     // Run even with nothing to change: the ledger is what claims the parameters.
     const after = await applyNic(transport, inputs.interface, plan.changes, rule, plan.rule, [], ledger);
@@ -77,14 +78,15 @@ async function apply(raw: Record<string, unknown>, previous?: NicRecord) {
 }
 
 /** What the host cannot take (over a maximum, a parameter the driver lacks), else parameters or the rule another resource owns. */
-function hostProblems(inputs: NicRingConfigInputs, snapshot: NicSnapshot, target: string): CheckFailure[] {
+function hostProblems(inputs: NicRingConfigInputs, snapshot: NicSnapshot, target: string, olds: LedgerHolder): CheckFailure[] {
     const problems = resolve(inputs, snapshot).problems;
     if (problems.length > 0) {
         return problems;
     }
-    const ledgerFile = ledgerFileOf(inputs);
+    const own = ledgerFilesOf(inputs, olds);
+    const [ledgerFile] = own;
     const plan = planNic(inputs, snapshot, ruleFile(inputs.resourceName), target, recoveredRecord(snapshot.ledgers, ledgerFile));
-    return ownershipFailures(snapshot.ledgers, ledgerFile, ownerOf(inputs), hostIdentity(inputs.connection), nicItems(inputs.interface, plan.record), target, mainProperty(inputs));
+    return ownershipFailures(snapshot.ledgers, own, ownerOf(inputs), hostIdentity(inputs.connection), nicItems(inputs.interface, plan.record), target, mainProperty(inputs));
 }
 
 /**
@@ -92,7 +94,7 @@ function hostProblems(inputs: NicRingConfigInputs, snapshot: NicSnapshot, target
  * the NIC's maximum or a parameter the driver lacks fails in preview, naming the maximum, and so
  * does a parameter another resource's ledger holds, naming its owner.
  */
-export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
     const raw = inputsOf(withoutEngineKeys(news));
     const failures = checkFailures(nicRingConfigInputsSchema, raw);
     if (failures.length > 0 || containsUnknown(raw)) {
@@ -100,7 +102,7 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
     }
     const inputs = parse(raw);
     const transport = transportFor(inputs.connection);
-    return { inputs: news, failures: await hostFailures(() => readNic(transport, inputs.interface, ruleFile(inputs.resourceName)), (snapshot) => hostProblems(inputs, snapshot, transport.target)) };
+    return { inputs: news, failures: await hostFailures(() => readNic(transport, inputs.interface, ruleFile(inputs.resourceName)), (snapshot) => hostProblems(inputs, snapshot, transport.target, withoutEngineKeys(olds))) };
 }
 
 async function probeDrift(olds: Record<string, unknown>, inputs: NicRingConfigInputs): Promise<string[]> {

@@ -1,7 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkAgainstHost, parseChecked, withoutEngineKeys } from "../check";
 import { FileSnapshot } from "../host/files";
-import { hostLedgerPath, ledgerStatus, ledgerWrite, ledgersIn, ownershipFailures, recoveredRecord } from "../host/ledger";
+import { LedgerHolder, ledgersIn, ledgerStatus, ledgerWrite, ownershipFailures, ownLedgerFiles, recoveredRecord } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
@@ -41,7 +41,7 @@ function recordOf(props: Record<string, unknown>): SteeringRecord {
 }
 
 const ownerOf = (inputs: PacketSteeringInputs) => inputs.owner ?? inputs.resourceName;
-const ledgerFileOf = (inputs: PacketSteeringInputs) => hostLedgerPath(LEDGER_KIND, ownerOf(inputs));
+const ledgerFilesOf = (inputs: PacketSteeringInputs, previous?: LedgerHolder) => ownLedgerFiles(LEDGER_KIND, ownerOf(inputs), previous);
 
 function outputs(raw: Record<string, unknown>, inputs: PacketSteeringInputs, record: SteeringRecord, desired: Record<string, string>, skipped: string[], view: SteeringView, snapshot: FileSnapshot, ledgerState: string, warnings: string[]) {
     return {
@@ -64,10 +64,11 @@ async function apply(raw: Record<string, unknown>, previous?: SteeringRecord) {
     const rule = ruleFile(inputs.resourceName);
     const { snapshot, view } = await readSteering(transport, inputs, rule);
     const ledgers = ledgersIn(snapshot.files);
-    const ledgerFile = ledgerFileOf(inputs);
+    const own = ledgerFilesOf(inputs, previous);
+    const [ledgerFile] = own;
     const plan = planSteering(inputs, view, snapshot, rule, transport.target, previous ?? recoveredRecord(ledgers, ledgerFile));
     plan.record.ledgerFile = ledgerFile;
-    const ledger = ledgerWrite(ledgers, ledgerFile, ownerOf(inputs), steeringItems(plan.record, inputs.interface, view), plan.record, transport.target);
+    const ledger = ledgerWrite(ledgers, own, ownerOf(inputs), steeringItems(plan.record, inputs.interface, view), plan.record, transport.target);
     plan.warnings.forEach((w) => console.log(w));
     const outcome = await applySteering(transport, plan.writes, plan.files, ledger);
     if (plan.record.managedFiles) {
@@ -88,7 +89,7 @@ async function apply(raw: Record<string, unknown>, previous?: SteeringRecord) {
  * without the global flow table, and queue files or the flow table another resource owns fail in
  * preview, naming the property and the host.
  */
-export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
     const failures = await checkAgainstHost(
         packetSteeringInputsSchema,
         inputsOf(withoutEngineKeys(news)),
@@ -100,9 +101,10 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
                 return problems;
             }
             const ledgers = ledgersIn(snapshot.files);
-            const ledgerFile = ledgerFileOf(inputs);
+            const own = ledgerFilesOf(inputs, withoutEngineKeys(olds));
+            const [ledgerFile] = own;
             const plan = planSteering(inputs, view, snapshot, ruleFile(inputs.resourceName), target, recoveredRecord(ledgers, ledgerFile));
-            return ownershipFailures(ledgers, ledgerFile, ownerOf(inputs), hostIdentity(inputs.connection), steeringItems(plan.record, inputs.interface, view), target, "interface");
+            return ownershipFailures(ledgers, own, ownerOf(inputs), hostIdentity(inputs.connection), steeringItems(plan.record, inputs.interface, view), target, "interface");
         },
         // The linked NIC's state is unknown in preview; it changes the queues, not the CPUs or the interface.
         ["nicState"],

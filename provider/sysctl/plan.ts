@@ -71,9 +71,9 @@ export const ownerOf = (inputs: SysctlSetInputs) => inputs.owner ?? inputs.resou
  * out: another SysctlSet's (none under takeOver, which moves them here), or another kind's,
  * whose restore would fight ours (PacketSteering's RFS table size) and which no takeOver moves.
  */
-export function ownershipConflicts(inputs: SysctlSetInputs, snapshot: HostSnapshot): string[] {
+export function ownershipConflicts(inputs: SysctlSetInputs, snapshot: HostSnapshot, ownLedger = ledgerPath(ownerOf(inputs))): string[] {
     const keys = managedKeys(inputs).map(([key]) => key);
-    const sysctlOwners = inputs.takeOver ? new Map<string, Ledger>() : foreignOwners(snapshot.ledgers, ledgerPath(ownerOf(inputs)), keys);
+    const sysctlOwners = inputs.takeOver ? new Map<string, Ledger>() : foreignOwners(snapshot.ledgers, ownLedger, keys);
     return [
         ...[...sysctlOwners].map(([key, ledger]) => `${key} is managed by ${ledger.owner} (its ledger on the host); remove it there, or set takeOver: true (its original value comes along)`),
         ...keys.filter((key) => snapshot.otherOwners?.has(key)).map((key) => `${key} is managed by ${snapshot.otherOwners!.get(key)} (its ledger on the host); remove it there first`),
@@ -81,11 +81,12 @@ export function ownershipConflicts(inputs: SysctlSetInputs, snapshot: HostSnapsh
 }
 
 export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, target: string, previous?: SysctlSetRecord): SysctlPlan {
-    const conflicts = ownershipConflicts(inputs, snapshot);
+    // The ledger it has (a stack or project renamed since keeps it), else its owner's.
+    const path = previous?.ledgerFile ?? ledgerPath(ownerOf(inputs));
+    const conflicts = ownershipConflicts(inputs, snapshot, path);
     if (conflicts.length > 0) {
         throw new OwnedKeyError(`${target}: ${conflicts.join("; ")}. Nothing was changed.`);
     }
-    const path = ledgerPath(ownerOf(inputs));
     // A create after an interrupted run finds its own ledger: those are the true originals.
     const ledgered = snapshot.ledgers.get(path)?.originals ?? {};
     const takenOver = inputs.takeOver ? foreignOwners(snapshot.ledgers, path, managedKeys(inputs).map(([key]) => key)) : new Map();

@@ -2,7 +2,7 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { z } from "zod";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, propertyPath, withoutEngineKeys } from "../check";
 import { applyTransaction } from "../host/files";
-import { hostLedgerPath, ledgerStatus, ledgerWrite, ownershipFailures, recoveredRecord } from "../host/ledger";
+import { LedgerHolder, ledgerStatus, ledgerWrite, ownershipFailures, ownLedgerFiles, recoveredRecord } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { transportFor } from "../transport";
@@ -75,7 +75,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
     const reads = (inputs: I, record?: SysfsRecord) => [...Object.keys(kind.settings(inputs)), ...Object.keys(record?.originals ?? {}), ...(kind.extraReads ?? []), fileOf(inputs)];
     const desiredOf = (props: Record<string, unknown>) => (props.desired as PathValues) ?? {};
     const ownerOf = (inputs: I) => inputs.owner ?? inputs.resourceName;
-    const ledgerFileOf = (inputs: I) => hostLedgerPath(kind.ledgerKind, ownerOf(inputs));
+    const ledgerFilesOf = (inputs: I, previous?: LedgerHolder) => ownLedgerFiles(kind.ledgerKind, ownerOf(inputs), previous);
 
     function recordOf(props: Record<string, unknown>): SysfsRecord {
         return {
@@ -126,7 +126,8 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
     async function apply(raw: Record<string, unknown>, previous?: SysfsRecord) {
         const inputs = parse(raw);
         const transport = transportFor(inputs.connection);
-        const ledgerFile = ledgerFileOf(inputs);
+        const own = ledgerFilesOf(inputs, previous);
+        const [ledgerFile] = own;
         const { snapshot, ledgers } = await readSysfs(transport, reads(inputs, previous));
         const problems = kind.hostProblems?.(inputs, snapshot) ?? [];
         if (problems.length > 0) {
@@ -134,7 +135,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
         }
         const planned = plan(inputs, snapshot, transport.target, previous ?? recoveredRecord(ledgers, ledgerFile));
         planned.record.ledgerFile = ledgerFile;
-        const ledger = ledgerWrite(ledgers, ledgerFile, ownerOf(inputs), sysfsItems(planned.record, snapshot), planned.record, transport.target);
+        const ledger = ledgerWrite(ledgers, own, ownerOf(inputs), sysfsItems(planned.record, snapshot), planned.record, transport.target);
         const warnings = [...planned.warnings];
         const describe = (path: string) => (path in planned.desired ? kind.property(inputs, path) : path);
         const outcome = await applyTransaction(transport, planned.writes, planned.files, { describe, ledger });
@@ -159,7 +160,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
      * Validates the inputs, then reads the host (read-only) so a path it lacks or cannot write, a
      * word a selection file does not offer, or a path another resource owns fails in preview.
      */
-    async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
+    async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
         const raw = inputsOf(withoutEngineKeys(news));
         const failures = checkFailures(kind.schema, raw);
         if (failures.length > 0 || containsUnknown(raw)) {
@@ -174,9 +175,10 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
                 if (problems.length > 0) {
                     return problems;
                 }
-                const ledgerFile = ledgerFileOf(inputs);
+                const own = ledgerFilesOf(inputs, withoutEngineKeys(olds));
+                const [ledgerFile] = own;
                 const planned = plan(inputs, snapshot, transport.target, recoveredRecord(ledgers, ledgerFile));
-                return ownershipFailures(ledgers, ledgerFile, ownerOf(inputs), hostIdentity(inputs.connection), sysfsItems(planned.record, snapshot), transport.target, kind.mainProperty(inputs));
+                return ownershipFailures(ledgers, own, ownerOf(inputs), hostIdentity(inputs.connection), sysfsItems(planned.record, snapshot), transport.target, kind.mainProperty(inputs));
             },
         );
         return { inputs: news, failures: probed };

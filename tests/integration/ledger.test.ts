@@ -110,6 +110,23 @@ describe("the host-side ledger: originals that survive an interrupted run, one o
         assert.match(message + out.text(), /net\.ipv4\.tcp_fin_timeout is also declared by ledger-twice\/lab\/fin-[12] in this program; one owner per key/);
     });
 
+    it("after `pulumi stack rename`, an update keeps its ledger instead of being refused by its old name", async function () {
+        let value = 22;
+        const stack = await labStack("ledger-rename", async () => {
+            fin(undefined, value);
+        });
+        try {
+            await stack.up();
+            await stack.rename({ stackName: "renamed" });
+            value = 23;
+            await stack.up();
+            assert.equal(sysctlOn(lab, host, FIN), "23");
+            assert.equal(ledgers(), "ledger-rename_lab_fin.ledger", "the one ledger it had");
+        } finally {
+            await stack.destroy();
+        }
+    });
+
     it("refresh reports a ledger that went missing", async function () {
         const stack = await labStack("ledger-refresh", async () => ({ status: fin(undefined, 22).ledgerStatus }));
         try {

@@ -80,6 +80,22 @@ describe("every resource's host-side ledger: originals that survive an interrupt
                 }
             });
 
+            it("after `pulumi stack rename`, an update keeps its own ledger instead of being refused by its old name", async function () {
+                let variant: "a" | "b" = "a";
+                const stack = await labStack(project("rename"), async () => {
+                    c.declare("r", c.args(lab, host, variant));
+                });
+                try {
+                    await stack.up();
+                    await stack.rename({ stackName: "renamed" });
+                    variant = "b";
+                    await stack.up();
+                    assert.match(ledgers(), new RegExp(`${c.kind}/${project("rename")}_lab_r\\.ledger`), "the one ledger it had");
+                } finally {
+                    await stack.destroy();
+                }
+            });
+
             it("refresh reports a ledger that went missing", async function () {
                 const stack = await labStack(project("refresh"), async () => ({ status: c.declare("r", c.args(lab, host, "a")).ledgerStatus }));
                 try {

@@ -11,6 +11,7 @@ import {
     ledgerStatus,
     ledgerWrite,
     ledgersIn,
+    ownLedgerFiles,
     ownershipFailures,
     parseHostLedger,
     parseLedgerListing,
@@ -71,6 +72,23 @@ describe("host ledger (every resource but SysctlSet)", function () {
         assert.deepEqual(ownershipFailures(none, "/l/a", "p/s/a", "run-host:22", ["/sys/q"], "h1", "cpus"), [], "the same owner again");
         assert.match(ownershipFailures(none, "/l/b", "p/s/b", "run-host:22", ["/sys/q"], "h1", "paths")[0].reason, /\/sys\/q is managed by p\/s\/a in this program/);
         assert.deepEqual(ownershipFailures(none, "/l/b", "p/s/b", "other-host:22", ["/sys/q"], "h1", "paths"), []);
+    });
+
+    it("after a stack rename keeps writing the ledger it has, and counts it as its own at check", function () {
+        const old = hostLedgerPath("nic", "proj/old/r");
+        assert.deepEqual(ownLedgerFiles("nic", "proj/new/r", { ledgerFile: old }), [old, hostLedgerPath("nic", "proj/new/r")]);
+        assert.deepEqual(ownLedgerFiles("nic", "proj/new/r", { owner: "proj/old/r" }), [old, hostLedgerPath("nic", "proj/new/r")], "check's old inputs");
+        assert.deepEqual(ownLedgerFiles("nic", "proj/new/r", {}), [hostLedgerPath("nic", "proj/new/r")]);
+        const ledgers = ledgersIn(new Map([[old, renderHostLedger({ owner: "proj/old/r", items: ["ethtool:eth1:ring:rx"], record: {} })]]));
+        const own = ownLedgerFiles("nic", "proj/new/r", { owner: "proj/old/r" });
+        assert.deepEqual(ownershipFailures(ledgers, own, "proj/new/r", "h:22", ["ethtool:eth1:ring:rx"], "h", "rings"), []);
+        assert.equal(ledgerWrite(ledgers, own, "proj/new/r", ["ethtool:eth1:ring:rx"], {}, "h").path, old);
+        assert.equal(ownershipFailures(ledgers, ownLedgerFiles("nic", "proj/new/r"), "proj/new/r", "h2:22", ["ethtool:eth1:ring:rx"], "h", "rings").length, 1, "a new resource of that name is another owner");
+    });
+
+    it("names a few items, then how many more", function () {
+        const ledgers = ledgersIn(new Map([["/var/lib/pulumi-linux-tuning/x/o.ledger", renderHostLedger({ owner: "o", items: ["a", "b", "c", "d", "e", "f"], record: {} })]]));
+        assert.match(ownershipFailures(ledgers, "/mine", "me", "h3:22", ["a", "b", "c", "d", "e", "f"], "h", "p")[0].reason, /^h: a, b, c, d and 2 more are managed by o/);
     });
 
     it("reports at refresh whether the ledger still holds state's originals", function () {

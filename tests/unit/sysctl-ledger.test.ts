@@ -62,6 +62,14 @@ describe("SysctlSet ledger", function () {
         assert.deepEqual(plan.ledger, { path: ledgerPath("p/s/a") });
     });
 
+    it("after a stack rename, an update keeps the ledger it has instead of being refused by its old owner name", function () {
+        const snapshot = host({ "net.ipv4.tcp_fin_timeout": "20", "net.core.somaxconn": "8192" }, { "p/old/a": { owner: "p/old/a", originals: { "net.ipv4.tcp_fin_timeout": "60", "net.core.somaxconn": "4096" } } });
+        const previous = { originals: { "net.ipv4.tcp_fin_timeout": "60", "net.core.somaxconn": "4096" }, skipped: [], ledgerFile: ledgerPath("p/old/a") };
+        const plan = planApply(inputs("p/new/a"), snapshot, "h1", previous);
+        assert.equal(plan.ledger.path, ledgerPath("p/old/a"));
+        assert.throws(() => planApply(inputs("p/new/a"), snapshot, "h1"), OwnedKeyError, "a new resource of the new name is another owner");
+    });
+
     it("sees two owners of one key on one host within a run", function () {
         assert.equal(claimInRun("h9:22", "net.core.somaxconn", "p/s/a"), undefined);
         assert.equal(claimInRun("h9:22", "net.core.somaxconn", "p/s/a"), undefined, "the same owner again is fine");
