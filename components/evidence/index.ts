@@ -20,7 +20,7 @@ export interface HostDiagnosis {
 
 /** Two samples `windowSeconds` apart and the knobs' current values: read-only, no root needed for /proc/net. */
 export async function diagnoseHost(transport: Transport, iface: string | undefined, windowSeconds: number): Promise<HostDiagnosis> {
-    const [{ rates, end: after }, knobs] = await Promise.all([measureRates(transport, iface, windowSeconds), readHost(transport, DIAGNOSED_SYSCTLS, undefined)]);
+    const [{ rates, end: after }, knobs] = await Promise.all([measureRates(transport, iface, windowSeconds), readHost(transport, DIAGNOSED_SYSCTLS, [])]);
     const settings: Record<string, string> = {};
     for (const [key, live] of knobs.values) {
         if (live.state === "value" || live.state === "readonly") {

@@ -75,7 +75,7 @@ export async function readFleetDrift(config: FleetConfig, privateKey: string | u
             const connection = connectionFor(config, host, privateKey);
             const file = defaultPersistFile(partResourceName(`${FLEET_NAME}-${host.name}`, "sysctls"));
             try {
-                const snapshot = await readHost(transportFor(connection), Object.keys(sysctls.settings), sysctls.persist ? file : undefined);
+                const snapshot = await readHost(transportFor(connection), Object.keys(sysctls.settings), sysctls.persist ? [file] : []);
                 return sysctlRows(host.name, sysctls.settings, snapshot, sysctls.persist);
             } catch (e) {
                 return [{ host: host.name, key: "(host)", desired: describeTarget(connection), live: (e as Error).message, persisted: "", status: "unreachable" }];

@@ -169,6 +169,29 @@ rm_dirs() {
 `;
 
 /**
+ * Applies the file part of a FileChanges (fileChangeArgs, the rest of the positional parameters):
+ * whole files, links, removals, then empty directories. Needs FILE_HELPERS and a `fail WHAT WHY`.
+ */
+export const FILE_CHANGES = `
+count=$1; shift
+while [ "$count" -gt 0 ]; do
+  f=$1 bytes=$2; shift 2; count=$((count-1))
+  put_file "$f" "$bytes" || fail "$f" "$err"
+done
+count=$1; shift
+while [ "$count" -gt 0 ]; do
+  l=$1 target=$2; shift 2; count=$((count-1))
+  put_link "$l" "$target" || fail "$l" "$err"
+done
+count=$1; shift
+while [ "$count" -gt 0 ]; do
+  f=$1; shift; count=$((count-1))
+  err=$(rm -f "$f" 2>&1) || fail "$f" "$err"
+done
+rm_dirs "$@"
+`;
+
+/**
  * The transaction body, shared by programs that do more first (irqbalance handling): they
  * define `undo_extra` to revert that on failure, and FILE_HELPERS.
  */
@@ -194,23 +217,7 @@ while [ "$count" -gt 0 ]; do
   err=$(printf '%s\\n' "$v" | tee "$p" 2>&1 >/dev/null) || fail "$p" "\${err#tee: }"
   printf 'set\\t%s\\t%s\\t%s\\n' "$p" "$(flat "$old")" "$(flat "$(cat "$p" 2>&1)")"
 done
-count=$1; shift
-while [ "$count" -gt 0 ]; do
-  f=$1 bytes=$2; shift 2; count=$((count-1))
-  put_file "$f" "$bytes" || fail "$f" "$err"
-done
-count=$1; shift
-while [ "$count" -gt 0 ]; do
-  l=$1 target=$2; shift 2; count=$((count-1))
-  put_link "$l" "$target" || fail "$l" "$err"
-done
-count=$1; shift
-while [ "$count" -gt 0 ]; do
-  f=$1; shift; count=$((count-1))
-  err=$(rm -f "$f" 2>&1) || fail "$f" "$err"
-done
-rm_dirs "$@"
-printf 'done\\n'
+${FILE_CHANGES}printf 'done\\n'
 `;
 
 const TRANSACTION_PROGRAM = withLedger(`undo_extra() { :; }\n${FILE_HELPERS}\n${TRANSACTION_BODY}`);
@@ -274,9 +281,12 @@ export function parseTransactionOutput(target: string, stdout: string, describe:
 
 /** Positional parameters of TRANSACTION_BODY: counted lists of writes, files (their bytes in base64), links and removals, then directories to remove when empty. */
 export function transactionArgs(writes: readonly ValueWrite[], changes: FileChanges): string[] {
+    return [String(writes.length), ...writes.flatMap((w) => [w.path, w.value]), ...fileChangeArgs(changes)];
+}
+
+/** Positional parameters of FILE_CHANGES: counted lists of files (their bytes in base64), links and removals, then directories to remove when empty. */
+export function fileChangeArgs(changes: FileChanges): string[] {
     return [
-        String(writes.length),
-        ...writes.flatMap((w) => [w.path, w.value]),
         String(changes.write?.length ?? 0),
         ...(changes.write ?? []).flatMap((f) => [f.path, bytesOf(f).toString("base64")]),
         String(changes.link?.length ?? 0),

@@ -6,8 +6,9 @@ import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainSt
 import { containsUnknown } from "../unknowns";
 import { canonicalKey } from "./keys";
 import { claimInRun } from "../host/ledger";
+import { ManagedFiles, withCreatedDirs } from "../host/restore";
 import { missingModules, moduleNeeds, moduleProbeKeys } from "./modules";
-import { SysctlSetRecord, describeDrift, detectDrift, keysToRead, liveSettings, ownerOf, ownershipConflicts, planApply, planRestore } from "./plan";
+import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, liveSettings, ownerOf, ownershipConflicts, planApply, planRestore } from "./plan";
 import { HostSnapshot, applyToHost, readHost } from "./remote";
 import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "./schema";
 import { SettingValue, isBound, normalise, satisfies, sameValue } from "./values";
@@ -41,6 +42,7 @@ function recordOf(props: Record<string, unknown>): SysctlSetRecord {
         skipped: (props.skipped as string[]) ?? [],
         ledgerFile: props.ledgerFile as string | undefined,
         persistedFile: props.persistedFile as string | undefined,
+        managedFiles: props.managedFiles as ManagedFiles | undefined,
     };
 }
 
@@ -89,16 +91,18 @@ function afterApply(before: HostSnapshot, readBack: Map<string, string>, ownFile
 async function apply(raw: Record<string, unknown>, previous?: SysctlSetRecord) {
     const inputs = parse(raw);
     const transport = target(inputs);
-    const persistFile = inputs.persist ? persistFileOf(inputs) : previous?.persistedFile;
-    const snapshot = await readHost(transport, keysToRead(inputs, previous), persistFile);
+    const snapshot = await readHost(transport, keysToRead(inputs, previous), filesToRead(inputs, previous));
     const plan = planApply(inputs, snapshot, transport.target, previous);
     for (const warning of plan.warnings) {
         console.log(warning);
     }
     const outcome = await applyToHost(transport, plan.writes, plan.file, plan.ledger);
+    if (plan.record.managedFiles) {
+        plan.record.managedFiles = withCreatedDirs(plan.record.managedFiles, outcome.createdDirs);
+    }
     // The ledger was just written with these originals.
-    snapshot.ledgers.set(plan.ledger.path, { owner: ownerOf(inputs), originals: plan.record.originals });
-    const ownFile = plan.file.write ? plan.file.write.content : inputs.persist ? snapshot.ownFile : undefined;
+    snapshot.ledgers.set(plan.ledger.path, { owner: ownerOf(inputs), originals: plan.record.originals, files: plan.record.managedFiles?.originals, createdDirs: plan.record.managedFiles?.createdDirs });
+    const ownFile = plan.persistedContent;
     const after = afterApply(snapshot, outcome.readBack, ownFile);
     for (const write of plan.writes) {
         const readBack = outcome.readBack.get(write.key);
@@ -138,11 +142,16 @@ export async function checkSysctls(olds: Record<string, unknown>, news: Record<s
             failures.push({ property: `settings[${JSON.stringify(key)}]`, reason: `${transport.target}: ${canonicalKey(key)} is also declared by ${holder} in this program; one owner per key` });
         }
     }
+    const persistFile = inputs.persist ? persistFileOf(inputs) : undefined;
+    const fileHolder = persistFile && claimInRun(host, persistFile, ownerOf(inputs));
+    if (fileHolder) {
+        failures.push({ property: "persistFile", reason: `${transport.target}: ${persistFile} is also the persistence file of ${fileHolder} in this program; one SysctlSet per file` });
+    }
     // Same read as before: the keys that tell whether a needed kernel module is there come along.
     const needsModules = (snapshot: HostSnapshot) => missingModules(moduleNeeds(inputs.settings, snapshot), inputs.modules ?? [], inputs.onMissing === "skip", transport.target);
     if (failures.length === 0 && Object.keys(olds).length === 0) {
         try {
-            const snapshot = await readHost(transport, moduleProbeKeys(inputs.settings), undefined);
+            const snapshot = await readHost(transport, moduleProbeKeys(inputs.settings), []);
             for (const conflict of ownershipConflicts(inputs, snapshot)) {
                 failures.push({ property: "settings", reason: `${transport.target}: ${conflict}` });
             }
@@ -153,7 +162,7 @@ export async function checkSysctls(olds: Record<string, unknown>, news: Record<s
     }
     if (failures.length === 0 && withDrift && Object.keys(olds).length > 0) {
         try {
-            const snapshot = await readHost(transport, [...keysToRead(inputs), ...moduleProbeKeys(inputs.settings)], inputs.persist ? persistFileOf(inputs) : undefined, "reuse");
+            const snapshot = await readHost(transport, [...keysToRead(inputs), ...moduleProbeKeys(inputs.settings)], filesToRead(inputs), "reuse");
             const absent = [...snapshot.values].filter(([, live]) => live.state !== "value").map(([key]) => key);
             const liveDrift = describeDrift(detectDrift(inputs, snapshot, inputs.onMissing === "skip" ? absent : []));
             return { inputs: { ...news, liveDrift }, failures: needsModules(snapshot) };
@@ -195,7 +204,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
 }
 
 async function probeDrift(olds: Record<string, unknown>, inputs: SysctlSetInputs): Promise<string[]> {
-    const snapshot = await readHost(target(inputs), keysToRead(inputs), inputs.persist ? persistFileOf(inputs) : undefined, "reuse");
+    const snapshot = await readHost(target(inputs), keysToRead(inputs), filesToRead(inputs), "reuse");
     return describeDrift(detectDrift(inputs, snapshot, recordOf(olds).skipped));
 }
 
@@ -226,7 +235,7 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
     const inputs = parse(raw);
     const record = recordOf(raw);
     const transport = target(inputs);
-    const snapshot = await readHost(transport, [...keysToRead(inputs), ...moduleProbeKeys(inputs.settings)], record.persistedFile, "remember");
+    const snapshot = await readHost(transport, [...keysToRead(inputs), ...moduleProbeKeys(inputs.settings)], record.persistedFile ? [record.persistedFile] : [], "remember");
     const persistedContent = raw.persistedContent as string | undefined;
     const live = { ...outputs(raw, inputs, record, snapshot, persistedContent, (raw.warnings as string[]) ?? []), ledgerStatus: ledgerStatus(record, snapshot) };
     return { id, props: plainState(live), inputs: plainState({ ...inputsOf(raw), settings: live.settings }) };
@@ -237,7 +246,8 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
     const inputs = parse(raw);
     const record = recordOf(raw);
     const transport = target(inputs);
-    const snapshot = await readHost(transport, Object.keys(record.originals), undefined);
-    const plan = planRestore(record, snapshot, inputs.restoreOnDelete);
+    const snapshot = await readHost(transport, Object.keys(record.originals), filesToRead(undefined, record));
+    const plan = planRestore(record, snapshot, inputs.restoreOnDelete, transport.target);
+    plan.warnings.forEach((warning) => console.log(warning));
     await applyToHost(transport, plan.writes, plan.file, plan.ledger);
 }

@@ -1,3 +1,5 @@
+import { FileChanges } from "../host/files";
+import { ABSENT, ManagedFiles, PathContent, RestorePlan, fileContent, forget, manage, planRestore as planFilesRestore, putBack, samePathContent } from "../host/restore";
 import { canonicalKey } from "./keys";
 import { Ledger, foreignOwners, ledgerPath, renderLedger } from "./ledger";
 import { FileAction, HostSnapshot, LedgerAction, OtherWriter, OwnedKeyError, Write } from "./remote";
@@ -14,6 +16,8 @@ export interface SysctlSetRecord {
     persistedFile?: string;
     /** The host-side ledger holding the originals and the owner. */
     ledgerFile?: string;
+    /** What each persistence file path held before this resource first wrote it, and the directories it created. */
+    managedFiles?: ManagedFiles;
 }
 
 export interface SysctlPlan {
@@ -23,6 +27,8 @@ export interface SysctlPlan {
     record: SysctlSetRecord;
     /** Value each key will hold afterwards, by canonical key. */
     expected: Record<string, string>;
+    /** What the persistence file holds afterwards, when persisting. */
+    persistedContent?: string;
     warnings: string[];
 }
 
@@ -38,6 +44,41 @@ export function keysToRead(inputs: SysctlSetInputs, previous?: SysctlSetRecord):
         keys.add(key);
     }
     return [...keys];
+}
+
+/**
+ * The persistence files a record manages. State from before their originals were kept knows only
+ * the file it wrote, and that as one it created: delete removes it, as it did then.
+ */
+export function managedFilesOf(record: SysctlSetRecord | undefined): ManagedFiles | undefined {
+    if (record?.managedFiles || record?.persistedFile === undefined) {
+        return record?.managedFiles;
+    }
+    return { originals: { [record.persistedFile]: ABSENT }, written: {}, createdDirs: [] };
+}
+
+/** Persistence file paths an apply (or delete) must read: the one it persists to, first, then every one it manages. */
+export function filesToRead(inputs: SysctlSetInputs | undefined, record?: SysctlSetRecord): string[] {
+    const persisted = inputs?.persist ? [persistFileOf(inputs)] : [];
+    return [...new Set([...persisted, ...Object.keys(managedFilesOf(record)?.originals ?? {})])];
+}
+
+/** A create after an interrupted run: the files and directories its ledger kept. */
+function recoveredFiles(ledger: Ledger | undefined): ManagedFiles | undefined {
+    return ledger && { originals: { ...(ledger.files ?? {}) }, written: {}, createdDirs: [...(ledger.createdDirs ?? [])] };
+}
+
+/**
+ * `paths` put back as they were before this resource. A path the read did not cover (a
+ * recovered ledger's, when persistFile changed since) is put back without comparing.
+ */
+function putBackFiles(managed: ManagedFiles, paths: readonly string[], snapshot: HostSnapshot, target: string, removeDirs: boolean): RestorePlan {
+    const read = paths.filter((path) => snapshot.ownPaths.has(path));
+    const plan = planFilesRestore(managed, (path) => snapshot.ownPaths.get(path) ?? ABSENT, target, { paths: read, removeDirs });
+    for (const path of paths.filter((p) => !read.includes(p))) {
+        putBack(plan.changes, path, managed.originals[path]);
+    }
+    return plan;
 }
 
 export function renderPersistFile(resourceName: string, values: Record<string, string>): string {
@@ -74,10 +115,53 @@ export const ownerOf = (inputs: SysctlSetInputs) => inputs.owner ?? inputs.resou
 export function ownershipConflicts(inputs: SysctlSetInputs, snapshot: HostSnapshot, ownLedger = ledgerPath(ownerOf(inputs))): string[] {
     const keys = managedKeys(inputs).map(([key]) => key);
     const sysctlOwners = inputs.takeOver ? new Map<string, Ledger>() : foreignOwners(snapshot.ledgers, ownLedger, keys);
+    const persistFile = inputs.persist ? persistFileOf(inputs) : undefined;
+    // One owner per persistence file too: a second would take the first's file for its original.
+    const fileOwners = [...snapshot.ledgers].filter(([file, ledger]) => file !== ownLedger && persistFile !== undefined && persistFile in (ledger.files ?? {})).map(([, ledger]) => ledger.owner);
     return [
+        ...fileOwners.map((owner) => `${persistFile} is the persistence file of ${owner} (its ledger on the host); give this SysctlSet another persistFile`),
         ...[...sysctlOwners].map(([key, ledger]) => `${key} is managed by ${ledger.owner} (its ledger on the host); remove it there, or set takeOver: true (its original value comes along)`),
         ...keys.filter((key) => snapshot.otherOwners?.has(key)).map((key) => `${key} is managed by ${snapshot.otherOwners!.get(key)} (its ledger on the host); remove it there first`),
     ];
+}
+
+/**
+ * The persistence file: ours written where the path holds anything else, its original taken the
+ * first time; paths no longer ours (persist off, or persistFile changed) put back as they were,
+ * before ours is written; with persist off, the directories made for them removed when empty.
+ */
+function planFiles(inputs: SysctlSetInputs, snapshot: HostSnapshot, target: string, expected: Record<string, string>, previous: ManagedFiles | undefined) {
+    const persistFile = persistFileOf(inputs);
+    const pathAt = (p: string): PathContent => {
+        const content = snapshot.ownPaths.get(p);
+        if (!content) {
+            throw new Error(`${target}: ${p} was not read, so what it holds now cannot be kept. Nothing was changed.`);
+        }
+        return content;
+    };
+    let managed = previous;
+    const persistedContent = inputs.persist ? renderPersistFile(inputs.resourceName, expected) : undefined;
+    if (persistedContent !== undefined) {
+        managed = manage(managed, pathAt, { [persistFile]: fileContent(persistedContent) });
+    }
+    let changes: FileChanges = {};
+    const warnings: string[] = [];
+    const stale = Object.keys(managed?.originals ?? {}).filter((p) => persistedContent === undefined || p !== persistFile);
+    if (managed && stale.length > 0) {
+        const restore = putBackFiles(managed, stale, snapshot, target, persistedContent === undefined);
+        changes = restore.changes;
+        warnings.push(...restore.warnings);
+        managed = forget(managed, stale);
+        if (persistedContent === undefined) {
+            managed = { ...managed, createdDirs: [] };
+        }
+    }
+    const file: FileAction = { changes };
+    if (persistedContent !== undefined && !samePathContent(pathAt(persistFile), fileContent(persistedContent))) {
+        (changes.write ??= []).push({ path: persistFile, content: persistedContent });
+        file.dir = persistFile.slice(0, persistFile.lastIndexOf("/"));
+    }
+    return { file, managed, persistedContent, warnings };
 }
 
 export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, target: string, previous?: SysctlSetRecord): SysctlPlan {
@@ -141,37 +225,31 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
         }
     }
 
-    const persistFile = persistFileOf(inputs);
-    const file: FileAction = {};
-    if (inputs.persist) {
-        const content = renderPersistFile(inputs.resourceName, expected);
-        if (snapshot.ownFile !== content || previous?.persistedFile !== persistFile) {
-            file.write = { path: persistFile, content };
-        }
-    }
-    if (previous?.persistedFile !== undefined && (!inputs.persist || previous.persistedFile !== persistFile)) {
-        file.remove = previous.persistedFile;
-    }
+    const files = planFiles(inputs, snapshot, target, expected, previous ? managedFilesOf(previous) : recoveredFiles(snapshot.ledgers.get(path)));
+    const managed = files.managed;
+    const warnings = [...otherWriterWarnings(snapshot.otherWriters, expected, target), ...files.warnings];
 
-    const warnings = otherWriterWarnings(snapshot.otherWriters, expected, target);
     if (skipped.length > 0) {
         warnings.push(`${target}: skipped ${skipped.join(", ")}: absent or read-only on this host (onMissing: "skip")`);
     }
     return {
         writes,
-        file,
-        ledger: { path, record: renderLedger({ owner: ownerOf(inputs), originals }), takeOver: inputs.takeOver },
+        file: files.file,
+        ledger: { path, record: renderLedger({ owner: ownerOf(inputs), originals, files: managed?.originals, createdDirs: managed?.createdDirs }), takeOver: inputs.takeOver },
         expected,
+        persistedContent: files.persistedContent,
         warnings,
-        record: { originals, skipped, persistedFile: inputs.persist ? persistFile : undefined, ledgerFile: path },
+        record: { originals, skipped, persistedFile: inputs.persist ? persistFileOf(inputs) : undefined, ledgerFile: path, managedFiles: managed },
     };
 }
 
 /**
- * Plans delete: every original back, the file and the ledger gone. Keys another SysctlSet took
- * over (no longer in this one's ledger) are left to it.
+ * Plans delete: every original back, the persistence file's path as it was before (byte for
+ * byte; state from before that was kept: removed), the directories made for it removed when
+ * empty, the ledger gone. Keys another SysctlSet took over (no longer in this one's ledger) are
+ * left to it.
  */
-export function planRestore(record: SysctlSetRecord, snapshot: HostSnapshot, restore: boolean): { writes: Write[]; file: FileAction; ledger?: LedgerAction } {
+export function planRestore(record: SysctlSetRecord, snapshot: HostSnapshot, restore: boolean, target: string): { writes: Write[]; file: FileAction; ledger?: LedgerAction; warnings: string[] } {
     const writes: Write[] = [];
     const ledgered = record.ledgerFile ? snapshot.ledgers.get(record.ledgerFile)?.originals : undefined;
     if (restore) {
@@ -185,7 +263,9 @@ export function planRestore(record: SysctlSetRecord, snapshot: HostSnapshot, res
             }
         }
     }
-    return { writes, file: { remove: record.persistedFile }, ledger: record.ledgerFile ? { path: record.ledgerFile } : undefined };
+    const managed = managedFilesOf(record);
+    const files = managed ? putBackFiles(managed, Object.keys(managed.originals), snapshot, target, true) : { changes: {}, warnings: [] };
+    return { writes, file: { changes: files.changes }, ledger: record.ledgerFile ? { path: record.ledgerFile } : undefined, warnings: files.warnings };
 }
 
 export interface Drift {

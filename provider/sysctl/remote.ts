@@ -1,5 +1,7 @@
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
+import { FILE_CHANGES, FILE_HELPERS, FileChanges, fileChangeArgs, fileFromBase64 } from "../host/files";
+import { ABSENT, PathContent, fileOf, linkTo } from "../host/restore";
 import { canonicalKey, keyFromConfLine, procPath } from "./keys";
 import { ALL_LEDGERS, LEDGER_ROOT } from "../host/ledger";
 import { LEDGER_DIR, Ledger, parseLedgerLines } from "./ledger";
@@ -20,7 +22,16 @@ const FLAT = "flat() { local IFS='\t\n'; set -f; set -- $1; set +f; IFS=' '; fla
 // mawk stops at a read error (net.ipv6.conf.*.stable_secret unset: EIO), so then, and only then,
 // each key is read again on its own with cat, which names the error.
 const READ_PROGRAM = `
-own=$1; shift
+# The persistence file paths (counted): each one's exact bytes, a link's target, or its absence.
+nown=$1; shift
+own=
+while [ "$nown" -gt 0 ]; do
+  f=$1; shift; nown=$((nown-1)); own="$own
+$f"
+  if [ -L "$f" ]; then printf 'own-link\\t%s\\t%s\\n' "$f" "$(printf '%s' "$(readlink "$f")" | base64 -w0)"
+  elif [ -f "$f" ]; then printf 'own\\t%s\\t%s\\n' "$f" "$(base64 -w0 < "$f")"
+  else printf 'own-absent\\t%s\\n' "$f"; fi
+done
 ${FLAT}
 # Only root's view tells a read-only key: every /proc/sys file is read-only to other users.
 root=; [ "$(id -u)" = 0 ] && root=1
@@ -49,12 +60,13 @@ if ! out=$(awk 'BEGIN {
   done
 fi
 [ -n "$out" ] && printf '%s\\n' "$out"
-if [ "$own" != - ]; then
-  if [ -f "$own" ]; then printf 'own\\t%s\\n' "$(base64 -w0 < "$own")"; else printf 'own-absent\\n'; fi
-fi
 set --
 for f in ${SYSCTL_CONF_FILES} ${ALL_LEDGERS}; do
-  [ -f "$f" ] && [ -r "$f" ] && [ "$f" != "$own" ] && set -- "$@" "$f"
+  case "$own
+" in *"
+$f
+"*) continue ;; esac
+  [ -f "$f" ] && [ -r "$f" ] && set -- "$@" "$f"
 done
 # Other resources' ledgers (PacketSteering's flow table): only who holds which /proc/sys file.
 [ $# -gt 0 ] && awk -v ledgers="${LEDGER_DIR}/" -v others="${LEDGER_ROOT}/" '
@@ -65,10 +77,11 @@ exit 0
 `;
 
 const APPLY_PROGRAM = `
-ledger=$1 record=$2 takeover=$3 file=$4 content=$5 stale=$6; shift 6
+ledger=$1 record=$2 takeover=$3 dir=$4 npairs=$5; shift 5
 [ "$(id -u)" = 0 ] || { printf 'not-root\\t%s\\n' "$(id -un)"; exit 0; }
-n=0
+n=0 made=
 ${FLAT}
+${FILE_HELPERS}
 rollback() {
   while [ "$n" -gt 0 ]; do
     eval "k=\\$key_$n v=\\$old_$n"
@@ -78,6 +91,7 @@ rollback() {
   # Ledgers back as they were: ours (or none), and any whose keys a takeover moved.
   for b in "${LEDGER_DIR}"/*.ledger.prev; do [ -f "$b" ] && mv -f "$b" "\${b%.prev}"; done
   [ -n "$created" ] && rm -f "$ledger" && tidy
+  [ -z "$made" ] || rm_dirs $(printf '%s\\n' "$made" | cut -f2 | sort -r) >/dev/null
 }
 # With no ledger left, the directories we made go too: the host as it was, byte for byte.
 tidy() {
@@ -112,8 +126,8 @@ if [ "$ledger" != - ]; then
     err=$( { printf '%s' "$record" > "$ledger.tmp" && chmod 0600 "$ledger.tmp" && mv -f "$ledger.tmp" "$ledger"; } 2>&1 ) || fail "$ledger" "$err"
   fi
 fi
-while [ $# -ge 2 ]; do
-  k=$1 v=$2; shift 2
+while [ "$npairs" -gt 0 ]; do
+  k=$1 v=$2; shift 2; npairs=$((npairs-1))
   [ -e "/proc/sys/$k" ] || fail "$k" "No such file or directory: the key does not exist on this kernel or in this network namespace"
   old=$(cat "/proc/sys/$k" 2>&1) || fail "$k" "$old"
   n=$((n+1)); eval "key_$n=\\$k old_$n=\\$old"
@@ -123,14 +137,17 @@ while [ $# -ge 2 ]; do
   flat "$old"; was=$flat; flat "$now"
   printf 'set\\t%s\\t%s\\t%s\\n' "$k" "$was" "$flat"
 done
-if [ "$file" != - ]; then
-  dir=\${file%/*}
-  err=$( { mkdir -p "$dir" && tmp=$(mktemp "$dir/.pulumi-sysctl.XXXXXX") && printf '%s' "$content" > "$tmp" && chmod 0644 "$tmp" && mv -f "$tmp" "$file"; } 2>&1 ) || { rm -f "$dir"/.pulumi-sysctl.*; fail "$file" "$err"; }
+# The persistence file's directory, and each one made for it in the ledger at once: a run killed
+# from here on still removes them on destroy.
+if [ "$dir" != - ]; then
+  out=$(mkdirs "$dir" || { printf '%s' "$err"; exit 1; }) || fail "$dir" "$out"
+  made=$out
+  if [ -n "$made" ]; then
+    printf '%s\\n' "$made"
+    [ "$ledger" != - ] && [ -n "$record" ] && printf '%s\\n' "$made" >> "$ledger"
+  fi
 fi
-if [ "$stale" != - ]; then
-  err=$(rm -f "$stale" 2>&1) || fail "$stale" "$err"
-fi
-if [ "$ledger" != - ]; then
+${FILE_CHANGES}if [ "$ledger" != - ]; then
   # Everything is in: the previous ledgers are no longer needed; a delete removes ours last.
   rm -f "${LEDGER_DIR}"/*.ledger.prev
   [ -z "$record" ] && rm -f "$ledger" && tidy
@@ -154,8 +171,10 @@ export interface OtherWriter {
 export interface HostSnapshot {
     /** By canonical key. */
     values: Map<string, LiveValue>;
-    /** Content of our persistence file; null when absent, undefined when not asked for. */
+    /** Text of the first persistence file asked for; null when it is absent or not a regular file, undefined when none was asked for. */
     ownFile: string | null | undefined;
+    /** Exactly what each persistence file path asked for holds. */
+    ownPaths: Map<string, PathContent>;
     /** key = value lines in other sysctl.d/sysctl.conf files. */
     otherWriters: OtherWriter[];
     /** Every SysctlSet ledger on the host, by file. */
@@ -165,7 +184,15 @@ export interface HostSnapshot {
 }
 
 export function parseReadOutput(stdout: string): HostSnapshot {
-    const snapshot: HostSnapshot = { values: new Map(), ownFile: undefined, otherWriters: [], ledgers: new Map(), otherOwners: new Map() };
+    const snapshot: HostSnapshot = { values: new Map(), ownFile: undefined, ownPaths: new Map(), otherWriters: [], ledgers: new Map(), otherOwners: new Map() };
+    const own = (path: string | undefined, content: PathContent) => {
+        if (path) {
+            if (snapshot.ownPaths.size === 0) {
+                snapshot.ownFile = content.kind === "file" ? content.content : null;
+            }
+            snapshot.ownPaths.set(path, content);
+        }
+    };
     const ledgerLines: string[][] = [];
     for (const line of stdout.split("\n")) {
         const [kind, ...fields] = line.split("\t");
@@ -183,10 +210,13 @@ export function parseReadOutput(stdout: string): HostSnapshot {
                 snapshot.values.set(canonicalKey(fields[0]), { state: "unreadable", message: fields.slice(1).join(" ").trim() });
                 break;
             case "own":
-                snapshot.ownFile = Buffer.from(fields[0] ?? "", "base64").toString("utf8");
+                own(fields[0], fileOf(fileFromBase64(fields[1] ?? "")));
+                break;
+            case "own-link":
+                own(fields[0], linkTo(Buffer.from(fields[1] ?? "", "base64").toString("utf8")));
                 break;
             case "own-absent":
-                snapshot.ownFile = null;
+                own(fields[0], ABSENT);
                 break;
             case "ledger":
                 ledgerLines.push(fields);
@@ -219,27 +249,29 @@ export function parseReadOutput(stdout: string): HostSnapshot {
  * were three reads of the same host and keys. A read that plans a write (apply, delete,
  * ownership at create) never uses them, and a write to a host drops that host's.
  */
-const driftReads = new Map<string, { keys: Set<string>; ownFile: string | undefined; snapshot: Promise<HostSnapshot> }[]>();
+const driftReads = new Map<string, { keys: Set<string>; ownFiles: string; snapshot: Promise<HostSnapshot> }[]>();
 
 /**
+ * `ownFiles`: persistence file paths to read exactly (the first one's text is `ownFile`).
  * `fresh` (default) reads the host; `remember` reads it and keeps the read for drift reports;
- * `reuse` takes a kept read of the same file covering these keys, else reads and keeps.
+ * `reuse` takes a kept read of the same files covering these keys, else reads and keeps.
  */
-export async function readHost(transport: Transport, keys: readonly string[], ownFile: string | undefined, memo: "fresh" | "remember" | "reuse" = "fresh"): Promise<HostSnapshot> {
+export async function readHost(transport: Transport, keys: readonly string[], ownFiles: readonly string[], memo: "fresh" | "remember" | "reuse" = "fresh"): Promise<HostSnapshot> {
     const kept = driftReads.get(transport.target) ?? [];
-    const hit = memo === "reuse" ? kept.find((r) => r.ownFile === ownFile && keys.every((k) => r.keys.has(k))) : undefined;
+    const files = ownFiles.join("\n");
+    const hit = memo === "reuse" ? kept.find((r) => r.ownFiles === files && keys.every((k) => r.keys.has(k))) : undefined;
     if (hit) {
         return hit.snapshot;
     }
     const snapshot = (async () => {
-        const result = await transport.run(shProgram(READ_PROGRAM, "pulumi-sysctl-read", [ownFile ?? "-", ...keys.map(procPath)]));
+        const result = await transport.run(shProgram(READ_PROGRAM, "pulumi-sysctl-read", [String(ownFiles.length), ...ownFiles, ...keys.map(procPath)]));
         if (result.code !== 0) {
             throw new RemoteCommandError(transport.target, "sysctl read", result);
         }
         return parseReadOutput(result.stdout);
     })();
     if (memo !== "fresh") {
-        const entry = { keys: new Set(keys), ownFile, snapshot };
+        const entry = { keys: new Set(keys), ownFiles: files, snapshot };
         driftReads.set(transport.target, [...kept, entry]);
         snapshot.catch(() => driftReads.set(transport.target, (driftReads.get(transport.target) ?? []).filter((r) => r !== entry)));
     }
@@ -251,10 +283,14 @@ export interface Write {
     value: string;
 }
 
-/** The persistence file to write (atomically, after every value is in) and/or a stale one to remove. */
+/**
+ * The persistence files' changes, after every value is in: the file written (atomically), paths
+ * put back as they were, directories removed when empty. `dir`: the written file's directory,
+ * made first, each directory made for it noted in the ledger at once.
+ */
 export interface FileAction {
-    write?: { path: string; content: string };
-    remove?: string;
+    changes: FileChanges;
+    dir?: string;
 }
 
 /**
@@ -272,6 +308,8 @@ export interface ApplyOutcome {
     readBack: Map<string, string>;
     /** Previous value of each key written. */
     previous: Map<string, string>;
+    /** Directories this apply created (they did not exist before), outermost first. */
+    createdDirs: string[];
 }
 
 export class ApplyError extends Error {}
@@ -280,7 +318,7 @@ export class ApplyError extends Error {}
 export class OwnedKeyError extends ApplyError {}
 
 export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
-    const outcome: ApplyOutcome = { readBack: new Map(), previous: new Map() };
+    const outcome: ApplyOutcome = { readBack: new Map(), previous: new Map(), createdDirs: [] };
     const rollbackFailures: string[] = [];
     const owned: string[] = [];
     let failure: string | undefined;
@@ -291,6 +329,8 @@ export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
             const key = canonicalKey(fields[0]);
             outcome.previous.set(key, fields[1].trim());
             outcome.readBack.set(key, fields[2].trim());
+        } else if (kind === "created") {
+            outcome.createdDirs.push(fields[0]);
         } else if (kind === "rollback-failed") {
             rollbackFailures.push(canonicalKey(fields[0]));
         } else if (kind === "failed") {
@@ -319,13 +359,13 @@ export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
     return outcome;
 }
 
-/** Writes values in order and the persistence file last; on any failure restores and reports. */
+/** Writes values in order and the persistence files last; on any failure restores the values and reports. */
 export async function applyToHost(transport: Transport, writes: readonly Write[], file: FileAction, ledger?: LedgerAction): Promise<ApplyOutcome> {
     const ledgerArgs = [ledger?.path ?? "-", ledger?.record ?? "", ledger?.takeOver ? "1" : "0"];
-    const fileArgs = [...ledgerArgs, file.write?.path ?? "-", file.write?.content ?? "", file.remove ?? "-"];
     const pairs = writes.flatMap((w) => [procPath(w.key), w.value]);
     driftReads.delete(transport.target);
-    const result = await transport.run(shProgram(APPLY_PROGRAM, "pulumi-sysctl-apply", [...fileArgs, ...pairs]));
+    const args = [...ledgerArgs, file.dir ?? "-", String(writes.length), ...pairs, ...fileChangeArgs(file.changes)];
+    const result = await transport.run(shProgram(APPLY_PROGRAM, "pulumi-sysctl-apply", args));
     if (result.code !== 0) {
         throw new RemoteCommandError(transport.target, "sysctl apply", result);
     }

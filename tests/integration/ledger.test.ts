@@ -5,7 +5,7 @@ import * as sysctlHandlers from "../../provider/sysctl/handlers";
 import { LEDGER_ROOT, renderHostLedger } from "../../provider/host/ledger";
 import { LEDGER_DIR } from "../../provider/sysctl/ledger";
 import { labStack } from "./engine";
-import { Lab, LabHost, connectionTo, labDown, labUp, onHost, setSysctlOn, sysctlOn } from "./lab";
+import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, setSysctlOn, sysctlOn } from "./lab";
 import { collect, expectFailure } from "./support";
 
 const FIN = "net.ipv4.tcp_fin_timeout";
@@ -37,16 +37,13 @@ describe("the host-side ledger: originals that survive an interrupted run, one o
         return new SysctlSet("fin", { connection: connectionTo(lab, host), settings: { [FIN]: value }, persist: false, ...extra });
     };
 
+    // What a provider process does before it is killed: the host is tuned, the engine never
+    // recorded the resource. Same code path, same owner (project/stack/name) as `project`'s stack.
+    const interruptedCreate = (project: string, value: number, extra: Record<string, unknown> = {}) =>
+        sysctlHandlers.create({ connection: connectionTo(lab, host), settings: { [FIN]: value }, persist: false, resourceName: "fin", owner: `${project}/lab/fin`, ...extra });
+
     it("a create whose run died after the host changed takes the true originals from the ledger", async function () {
-        // What a provider process does before it is killed: the host is tuned, the engine never
-        // recorded the resource. Same code path, same owner (project/stack/name) as the stack below.
-        await sysctlHandlers.create({
-            connection: connectionTo(lab, host),
-            settings: { [FIN]: 21 },
-            persist: false,
-            resourceName: "fin",
-            owner: "ledger-interrupted/lab/fin",
-        });
+        await interruptedCreate("ledger-interrupted", 21);
         assert.equal(sysctlOn(lab, host, FIN), "21");
         assert.match(ledgers(), /ledger-interrupted_lab_fin\.ledger/);
 
@@ -55,6 +52,27 @@ describe("the host-side ledger: originals that survive an interrupted run, one o
         assert.deepEqual(up.outputs.originals.value, { [FIN]: original }, "not the 21 the interrupted run left");
         await stack.destroy();
         assert.equal(sysctlOn(lab, host, FIN), original);
+    });
+
+    it("a create whose run died after it overwrote a file at persistFile still puts that file back, byte for byte", async function () {
+        const file = "/etc/sysctl.d/99-admin.conf";
+        // Not UTF-8 (\351, \377), no final newline: kept in the ledger as bytes.
+        onHost(lab, host, ["sh", "-c", 'printf "# r\\351glage\\nvm.swappiness = 30\\n\\377" > "$1"', "sh", file]);
+        const sha = () => onHost(lab, host, ["sh", "-c", 'if [ -e "$1" ]; then sha256sum "$1"; else echo absent; fi', "sh", file]);
+        const before = sha();
+        try {
+            await interruptedCreate("ledger-file", 24, { persist: true, persistFile: file });
+            assert.match(fileOn(lab, host, file) ?? "", /tcp_fin_timeout = 24/, "the interrupted run overwrote it");
+
+            const stack = await labStack("ledger-file", async () => {
+                fin(undefined, 24, { persist: true, persistFile: file });
+            });
+            await stack.up();
+            await stack.destroy();
+            assert.equal(sha(), before, "sha256 read on the host: the admin's file, not ours and not gone");
+        } finally {
+            onHost(lab, host, ["rm", "-f", file]);
+        }
     });
 
     it("a second stack setting the same key is refused at preview naming the owner; takeOver moves it with its original", async function () {

@@ -141,6 +141,55 @@ describe("SysctlSet through the real engine on lab hosts", function () {
         });
     });
 
+    describe("the persistence file's path, byte for byte (issue 8)", function () {
+        const KEY = "net.ipv4.tcp_fin_timeout";
+        const sha = (host: LabHost, file: string) => onHost(lab, host, ["sh", "-c", 'if [ -e "$1" ]; then sha256sum "$1"; stat -c "%a %u:%g" "$1"; else echo absent; fi', "sh", file]);
+
+        it("a file already at persistFile (bytes that are not UTF-8, no final newline) is back byte for byte after up + destroy, and after persist is turned off", async function () {
+            const file = "/etc/sysctl.d/99-custom.conf";
+            // \351 is é in Latin-1; \377\376 is no UTF-8 at all; no newline at the end.
+            onHost(lab, h1, ["sh", "-c", 'printf "# r\\351glage admin\\nvm.swappiness = 30\\n# \\377\\376 end" > "$1" && chmod 0600 "$1"', "sh", file]);
+            const before = sha(h1, file);
+            const value = sysctlOn(lab, h1, KEY);
+            let persist = true;
+            const stack = await labStack("sysctl-own-file", async () => {
+                new SysctlSet("custom", { connection: connectionTo(lab, h1), settings: { [KEY]: 27 }, persistFile: file, persist });
+            });
+            try {
+                await stack.up();
+                assert.match(fileOn(lab, h1, file) ?? "", /^net\.ipv4\.tcp_fin_timeout = 27$/m, "up wrote ours over it");
+                persist = false;
+                await stack.up();
+                assert.equal(sha(h1, file), before, "persist turned off: the admin's file is back");
+                persist = true;
+                await stack.up();
+                await stack.destroy();
+                assert.equal(sha(h1, file), before, "sha256, mode and owner, read on the host");
+                assert.equal(sysctlOn(lab, h1, KEY), value);
+            } finally {
+                await stack.destroy().catch(() => undefined);
+                onHost(lab, h1, ["rm", "-f", file]);
+            }
+        });
+
+        it("a host without /etc/sysctl.d ends without it after destroy", async function () {
+            const saved = "/root/sysctl.d.saved-by-test";
+            onHost(lab, h2, ["sh", "-c", 'rm -rf "$2" && if [ -d /etc/sysctl.d ]; then cp -a /etc/sysctl.d "$2"; fi && rm -rf /etc/sysctl.d', "sh", "/etc/sysctl.d", saved]);
+            const stack = await labStack("sysctl-no-dir", async () => {
+                new SysctlSet("nodir", { connection: connectionTo(lab, h2), settings: { [KEY]: 28 } });
+            });
+            try {
+                await stack.up();
+                assert.match(fileOn(lab, h2, "/etc/sysctl.d/90-pulumi-nodir.conf") ?? "", /tcp_fin_timeout = 28/);
+                await stack.destroy();
+                assert.equal(sha(h2, "/etc/sysctl.d"), "absent\n", "the directory the apply made is gone");
+            } finally {
+                await stack.destroy().catch(() => undefined);
+                onHost(lab, h2, ["sh", "-c", 'rm -rf /etc/sysctl.d && if [ -d "$1" ]; then cp -a "$1" /etc/sysctl.d && rm -rf "$1"; fi', "sh", saved]);
+            }
+        });
+    });
+
     describe("refusals", function () {
         it("fails check on a bad key or value, naming the property, without contacting the host", async function () {
             const connectionsBefore = sshConnectionCount(lab, h1);

@@ -134,7 +134,7 @@ describe("fleet: config and assignments", function () {
 
 describe("fleet: drift report", function () {
     const snapshot = parseReadOutput(
-        ["value\tnet/ipv4/tcp_fin_timeout\t45", "value\tnet/core/somaxconn\t4096", "missing\tnet/core/netdev_max_backlog", `own\t${Buffer.from("net.ipv4.tcp_fin_timeout = 30\nnet.core.somaxconn = 4096\n").toString("base64")}`].join("\n"),
+        ["value\tnet/ipv4/tcp_fin_timeout\t45", "value\tnet/core/somaxconn\t4096", "missing\tnet/core/netdev_max_backlog", `own\t/etc/sysctl.d/90-x.conf\t${Buffer.from("net.ipv4.tcp_fin_timeout = 30\nnet.core.somaxconn = 4096\n").toString("base64")}`].join("\n"),
     );
 
     it("reads a sysctl.d file's key = value lines", function () {

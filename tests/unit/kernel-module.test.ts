@@ -186,6 +186,7 @@ describe("SysctlSet: settings that need a kernel module", function () {
     const host = (values: Record<string, string | null>): HostSnapshot => ({
         values: new Map(Object.entries(values).map(([k, v]) => [k, v === null ? { state: "missing" as const } : { state: "value" as const, value: v }])),
         ownFile: undefined,
+        ownPaths: new Map(),
         otherWriters: [],
         ledgers: new Map(),
     });

@@ -6,7 +6,7 @@ import { HostSnapshot, LiveValue, OwnedKeyError, parseReadOutput } from "../../p
 import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
 
 const inputs = (owner: string, extra: Record<string, unknown> = {}) =>
-    sysctlSetInputsSchema.parse({ resourceName: owner.split("/").pop(), owner, settings: { "net.ipv4.tcp_fin_timeout": 20, "net.core.somaxconn": 8192 }, ...extra });
+    sysctlSetInputsSchema.parse({ resourceName: owner.split("/").pop(), owner, settings: { "net.ipv4.tcp_fin_timeout": 20, "net.core.somaxconn": 8192 }, persist: false, ...extra });
 
 /** A host snapshot whose ledgers are given as rendered files, through the read program's own parser. */
 function host(values: Record<string, string>, ledgers: Record<string, { owner: string; originals: Record<string, string> }>): HostSnapshot {
@@ -57,7 +57,7 @@ describe("SysctlSet ledger", function () {
 
     it("a delete restores only the keys still in its ledger, then removes the ledger", function () {
         const snapshot = host({ "net.ipv4.tcp_fin_timeout": "25", "net.core.somaxconn": "8192" }, { "p/s/a": { owner: "p/s/a", originals: { "net.core.somaxconn": "4096" } } });
-        const plan = planRestore({ originals: { "net.ipv4.tcp_fin_timeout": "60", "net.core.somaxconn": "4096" }, skipped: [], ledgerFile: ledgerPath("p/s/a") }, snapshot, true);
+        const plan = planRestore({ originals: { "net.ipv4.tcp_fin_timeout": "60", "net.core.somaxconn": "4096" }, skipped: [], ledgerFile: ledgerPath("p/s/a") }, snapshot, true, "h1");
         assert.deepEqual(plan.writes, [{ key: "net.core.somaxconn", value: "4096" }], "tcp_fin_timeout was taken over: left to its new owner");
         assert.deepEqual(plan.ledger, { path: ledgerPath("p/s/a") });
     });

@@ -2,17 +2,24 @@ import { strict as assert } from "assert";
 import { MissingKeysError, detectDrift, liveSettings, planApply, planRestore, renderPersistFile } from "../../provider/sysctl/plan";
 import { HostSnapshot, LiveValue, parseApplyOutput, parseReadOutput } from "../../provider/sysctl/remote";
 import { SysctlSetInputs, sysctlSetInputsSchema } from "../../provider/sysctl/schema";
+import { ABSENT, PathContent, fileContent, fileOf, linkTo } from "../../provider/host/restore";
+import { bytesOf, fileFromBytes } from "../../provider/host/files";
+import { ledgerPath, parseLedgerLines, renderLedger } from "../../provider/sysctl/ledger";
 
 function inputs(extra: Record<string, unknown>): SysctlSetInputs {
     return sysctlSetInputsSchema.parse({ resourceName: "web", ...extra });
 }
 
-function snapshot(values: Record<string, string | null>, ownFile: string | null = null): HostSnapshot {
+const WEB_FILE = "/etc/sysctl.d/90-pulumi-web.conf";
+
+/** `files`: what each persistence file path read holds (null: absent); the first is `ownFile`. */
+function snapshot(values: Record<string, string | null>, files: Record<string, string | null> = { [WEB_FILE]: null }): HostSnapshot {
     const map = new Map<string, LiveValue>();
     for (const [k, v] of Object.entries(values)) {
         map.set(k, v === null ? { state: "missing" } : { state: "value", value: v });
     }
-    return { values: map, ownFile, otherWriters: [], ledgers: new Map() };
+    const ownPaths = new Map(Object.entries(files).map(([path, text]): [string, PathContent] => [path, text === null ? ABSENT : fileContent(text)]));
+    return { values: map, ownFile: Object.values(files)[0], ownPaths, otherWriters: [], ledgers: new Map() };
 }
 
 describe("SysctlSet planning", function () {
@@ -24,20 +31,20 @@ describe("SysctlSet planning", function () {
         );
         assert.deepEqual(plan.writes, [{ key: "net.core.somaxconn", value: "65535" }]);
         assert.deepEqual(plan.record.originals, { "net.core.somaxconn": "4096", "net.ipv4.tcp_rmem": "4096 131072 6291456" });
-        assert.equal(plan.file.write?.path, "/etc/sysctl.d/90-pulumi-web.conf");
-        assert.match(plan.file.write?.content ?? "", /^net\.core\.somaxconn = 65535$/m);
+        assert.equal(plan.file.changes.write?.[0].path, "/etc/sysctl.d/90-pulumi-web.conf");
+        assert.match(plan.file.changes.write?.[0].content ?? "", /^net\.core\.somaxconn = 65535$/m);
     });
 
     it("does not rewrite a persistence file that is already right", function () {
         const desired = inputs({ settings: { "vm.swappiness": 10 } });
         const content = renderPersistFile("web", { "vm.swappiness": "10" });
-        const plan = planApply(desired, snapshot({ "vm.swappiness": "10" }, content), "h1", {
+        const plan = planApply(desired, snapshot({ "vm.swappiness": "10" }, { [WEB_FILE]: content }), "h1", {
             originals: { "vm.swappiness": "60" },
             skipped: [],
             persistedFile: "/etc/sysctl.d/90-pulumi-web.conf",
         });
         assert.deepEqual(plan.writes, []);
-        assert.deepEqual(plan.file, {});
+        assert.deepEqual(plan.file, { changes: {} });
         assert.deepEqual(plan.record.originals, { "vm.swappiness": "60" }, "keeps the first-captured original");
     });
 
@@ -48,19 +55,19 @@ describe("SysctlSet planning", function () {
         const plan = planApply(inputs({ settings, onMissing: "skip" }), host, "h1");
         assert.deepEqual(plan.record.skipped, ["net.core.busy_poll", "net.core.busy_read"]);
         assert.ok(plan.warnings.some((w) => /skipped net\.core\.busy_poll/.test(w)));
-        assert.doesNotMatch(plan.file.write?.content ?? "", /busy_poll/);
+        assert.doesNotMatch(plan.file.changes.write?.[0].content ?? "", /busy_poll/);
     });
 
     it("restores keys dropped from the declaration and removes a renamed file", function () {
         const plan = planApply(
             inputs({ settings: { "vm.swappiness": 10 }, persistFile: "/etc/sysctl.d/80-new.conf" }),
-            snapshot({ "vm.swappiness": "10", "net.core.somaxconn": "65535" }),
+            snapshot({ "vm.swappiness": "10", "net.core.somaxconn": "65535" }, { "/etc/sysctl.d/80-new.conf": null, [WEB_FILE]: "ours" }),
             "h1",
             { originals: { "vm.swappiness": "60", "net.core.somaxconn": "4096" }, skipped: [], persistedFile: "/etc/sysctl.d/90-pulumi-web.conf" },
         );
         assert.deepEqual(plan.writes, [{ key: "net.core.somaxconn", value: "4096" }]);
-        assert.equal(plan.file.write?.path, "/etc/sysctl.d/80-new.conf");
-        assert.equal(plan.file.remove, "/etc/sysctl.d/90-pulumi-web.conf");
+        assert.equal(plan.file.changes.write?.[0].path, "/etc/sysctl.d/80-new.conf");
+        assert.deepEqual(plan.file.changes.remove, ["/etc/sysctl.d/90-pulumi-web.conf"]);
     });
 
     it("warns when another sysctl.d file sets a managed key differently", function () {
@@ -73,17 +80,18 @@ describe("SysctlSet planning", function () {
     it("restores originals on delete, writing only what changed since", function () {
         const restore = planRestore(
             { originals: { "a.b": "1", "c.d": "2" }, skipped: [], persistedFile: "/etc/sysctl.d/x.conf" },
-            snapshot({ "a.b": "5", "c.d": "2" }),
+            snapshot({ "a.b": "5", "c.d": "2" }, { "/etc/sysctl.d/x.conf": "ours" }),
             true,
+            "h1",
         );
         assert.deepEqual(restore.writes, [{ key: "a.b", value: "1" }]);
-        assert.equal(restore.file.remove, "/etc/sysctl.d/x.conf");
-        assert.deepEqual(planRestore({ originals: { "a.b": "1" }, skipped: [] }, snapshot({ "a.b": "5" }), false).writes, []);
+        assert.deepEqual(restore.file.changes.remove, ["/etc/sysctl.d/x.conf"], "state from before originals were kept: removed, as then");
+        assert.deepEqual(planRestore({ originals: { "a.b": "1" }, skipped: [] }, snapshot({ "a.b": "5" }), false, "h1").writes, []);
     });
 
     it("reports drift per key and for the persistence file, in the declared shape", function () {
         const desired = inputs({ settings: { "net.core.somaxconn": 65535, "net.ipv4.tcp_fin_timeout": { atMost: 20 } } });
-        const live = snapshot({ "net.core.somaxconn": "4096", "net.ipv4.tcp_fin_timeout": "15" }, null);
+        const live = snapshot({ "net.core.somaxconn": "4096", "net.ipv4.tcp_fin_timeout": "15" });
         const drift = detectDrift(desired, live, []);
         assert.deepEqual(drift.values, [{ key: "net.core.somaxconn", live: "4096", desired: "65535" }]);
         assert.equal(drift.file, "/etc/sysctl.d/90-pulumi-web.conf is missing");
@@ -97,7 +105,7 @@ describe("SysctlSet remote output parsing", function () {
             "value\tnet/ipv4/tcp_rmem\t4096 131072  6291456",
             "missing\tnet/core/busy_poll",
             "unreadable\tnet/ipv4/route/flush\tPermission denied",
-            `own\t${Buffer.from("a = 1\n").toString("base64")}`,
+            `own\t/etc/sysctl.d/90-a.conf\t${Buffer.from("a = 1\n").toString("base64")}`,
             "conf\t/etc/sysctl.d/99-x.conf\tnet.core.somaxconn = 1024",
             "",
         ].join("\n");
@@ -119,5 +127,100 @@ describe("SysctlSet remote output parsing", function () {
         assert.throws(() => parseApplyOutput("local", "not-root\talice\n"), /^Error: local: changing kernel settings needs root, and this runs as alice: .*sudo: true.*Nothing was changed\.$/);
         const ok = parseApplyOutput("h", "set\tnet/core/somaxconn\t4096\t5000\ndone\n");
         assert.equal(ok.readBack.get("net.core.somaxconn"), "5000");
+    });
+});
+
+describe("SysctlSet persistence file: what its path held comes back byte for byte", function () {
+    const CUSTOM = "/etc/sysctl.d/99-custom.conf";
+    // Latin-1 é and bytes that are no UTF-8 at all, no final newline: text would not keep them.
+    const userBytes = Buffer.from([0x23, 0x20, 0x72, 0xe9, 0x67, 0x6c, 0x61, 0x67, 0x65, 0x0a, 0x76, 0x6d, 0x2e, 0x78, 0x20, 0x3d, 0x20, 0x31, 0xff, 0xfe]);
+    const userFile: PathContent = fileOf(fileFromBytes(userBytes));
+    const custom = (extra: Record<string, unknown> = {}) => inputs({ owner: "p/s/web", settings: { "vm.swappiness": 10 }, persistFile: CUSTOM, ...extra });
+    const withPaths = (paths: Record<string, PathContent>, ledgers: HostSnapshot["ledgers"] = new Map()): HostSnapshot => ({
+        ...snapshot({ "vm.swappiness": "60" }),
+        ownFile: undefined,
+        ownPaths: new Map(Object.entries(paths)),
+        ledgers,
+    });
+    const ours = renderPersistFile("web", { "vm.swappiness": "10" });
+
+    it("a create records the exact bytes it overwrites, in state and in the ledger before the first write", function () {
+        const plan = planApply(custom(), withPaths({ [CUSTOM]: userFile }), "h1");
+        assert.deepEqual(plan.record.managedFiles?.originals, { [CUSTOM]: userFile });
+        assert.equal(plan.record.managedFiles?.originals[CUSTOM].kind === "file" && plan.record.managedFiles.originals[CUSTOM].base64, userBytes.toString("base64"));
+        assert.deepEqual(plan.file.changes.write, [{ path: CUSTOM, content: ours }]);
+        assert.equal(plan.file.dir, "/etc/sysctl.d", "its directory is made (and noted in the ledger) first");
+        assert.ok(plan.ledger.record?.includes(`file\t${CUSTOM}\tbytes\t${userBytes.toString("base64")}\n`));
+    });
+
+    it("a delete writes those bytes back and removes the directories it created when empty", function () {
+        const record = { ...planApply(custom(), withPaths({ [CUSTOM]: userFile }), "h1").record };
+        record.managedFiles = { ...record.managedFiles!, createdDirs: ["/etc/sysctl.d"] };
+        const restore = planRestore(record, withPaths({ [CUSTOM]: fileContent(ours) }), true, "h1");
+        assert.equal(restore.file.changes.write?.length, 1);
+        assert.ok(bytesOf(restore.file.changes.write![0]).equals(userBytes), "the original bytes, not their UTF-8 reading");
+        assert.deepEqual(restore.file.changes.rmdir, ["/etc/sysctl.d"]);
+        assert.deepEqual(restore.warnings, []);
+    });
+
+    it("a path that did not exist is removed on delete, as before", function () {
+        const record = planApply(custom(), withPaths({ [CUSTOM]: ABSENT }), "h1").record;
+        const restore = planRestore(record, withPaths({ [CUSTOM]: fileContent(ours) }), true, "h1");
+        assert.deepEqual(restore.file.changes, { remove: [CUSTOM] });
+    });
+
+    it("a create after an interrupted run takes the file's original and the directories made from its ledger", function () {
+        const ledgerFile = ledgerPath("p/s/web");
+        const left = new Map([[ledgerFile, { owner: "p/s/web", originals: { "vm.swappiness": "60" }, files: { [CUSTOM]: userFile }, createdDirs: ["/etc/sysctl.d"] }]]);
+        // The killed run had written our file already: it is not the original.
+        const plan = planApply(custom(), { ...withPaths({ [CUSTOM]: fileContent(ours) }, left), values: new Map([["vm.swappiness", { state: "value", value: "10" }]]) }, "h1");
+        assert.deepEqual(plan.record.managedFiles?.originals, { [CUSTOM]: userFile });
+        assert.deepEqual(plan.record.managedFiles?.createdDirs, ["/etc/sysctl.d"]);
+        assert.deepEqual(plan.file.changes, {}, "the file is already what we want");
+        const restore = planRestore(plan.record, withPaths({ [CUSTOM]: fileContent(ours) }), true, "h1");
+        assert.ok(bytesOf(restore.file.changes.write![0]).equals(userBytes));
+        assert.deepEqual(restore.file.changes.rmdir, ["/etc/sysctl.d"]);
+    });
+
+    it("turning persist off puts the original back and removes the directories it made; changing persistFile puts the old path back and keeps the new one's original", function () {
+        const first = planApply(custom(), withPaths({ [CUSTOM]: userFile }), "h1").record;
+        first.managedFiles = { ...first.managedFiles!, createdDirs: ["/etc/sysctl.d"] };
+        const off = planApply(custom({ persist: false }), withPaths({ [CUSTOM]: fileContent(ours) }), "h1", first);
+        assert.ok(bytesOf(off.file.changes.write![0]).equals(userBytes));
+        assert.deepEqual(off.file.changes.rmdir, ["/etc/sysctl.d"]);
+        assert.deepEqual(off.record.managedFiles, { originals: {}, written: {}, createdDirs: [] });
+        assert.equal(off.record.persistedFile, undefined);
+
+        const moved = planApply(custom({ persistFile: "/etc/sysctl.d/80-new.conf" }), withPaths({ "/etc/sysctl.d/80-new.conf": ABSENT, [CUSTOM]: fileContent(ours) }), "h1", first);
+        assert.deepEqual(moved.file.changes.write?.map((w) => w.path), [CUSTOM, "/etc/sysctl.d/80-new.conf"], "the old path back before the new file");
+        assert.deepEqual(moved.record.managedFiles?.originals, { "/etc/sysctl.d/80-new.conf": ABSENT });
+        assert.deepEqual(moved.record.managedFiles?.createdDirs, ["/etc/sysctl.d"], "still holding the new file: removed on delete when empty");
+    });
+
+    it("state from before originals were kept: an update keeps treating its file as its own (removed on delete)", function () {
+        const legacy = { originals: { "vm.swappiness": "60" }, skipped: [], persistedFile: CUSTOM };
+        const plan = planApply(custom(), withPaths({ [CUSTOM]: fileContent(ours) }), "h1", legacy);
+        assert.deepEqual(plan.record.managedFiles?.originals, { [CUSTOM]: ABSENT });
+        assert.deepEqual(planRestore(legacy, withPaths({ [CUSTOM]: fileContent(ours) }), true, "h1").file.changes, { remove: [CUSTOM] });
+    });
+
+    it("refuses a persistFile another SysctlSet's ledger holds, naming it", function () {
+        const other = new Map([[ledgerPath("q/t/b"), { owner: "q/t/b", originals: {}, files: { [CUSTOM]: ABSENT } }]]);
+        assert.throws(() => planApply(custom(), withPaths({ [CUSTOM]: fileContent("x") }, other), "h1"), /h1: \/etc\/sysctl\.d\/99-custom\.conf is the persistence file of q\/t\/b \(its ledger on the host\)/);
+    });
+
+    it("the ledger keeps files (bytes, links, absence) and created directories through the read program's lines", function () {
+        const ledger = { owner: "p/s/web", originals: { "vm.swappiness": "60" }, files: { [CUSTOM]: userFile, "/etc/sysctl.d/99-sysctl.conf": linkTo("../sysctl.conf"), "/etc/sysctl.d/80-x.conf": ABSENT }, createdDirs: ["/etc/sysctl.d"] };
+        const parsed = parseLedgerLines(renderLedger(ledger).trimEnd().split("\n").map((line) => ["/f", ...line.split("\t")]));
+        assert.deepEqual(parsed.get("/f"), ledger);
+    });
+
+    it("reads each persistence file exactly: bytes, a link, or absence; the first is ownFile", function () {
+        const snap = parseReadOutput(
+            [`own-absent\t${CUSTOM}`, `own\t/etc/sysctl.d/a.conf\t${userBytes.toString("base64")}`, `own-link\t/etc/sysctl.d/b.conf\t${Buffer.from("../sysctl.conf").toString("base64")}`].join("\n"),
+        );
+        assert.equal(snap.ownFile, null);
+        assert.deepEqual(snap.ownPaths, new Map<string, PathContent>([[CUSTOM, ABSENT], ["/etc/sysctl.d/a.conf", userFile], ["/etc/sysctl.d/b.conf", linkTo("../sysctl.conf")]]));
+        assert.deepEqual(parseApplyOutput("h", "created\t/etc/sysctl.d\ndone\n").createdDirs, ["/etc/sysctl.d"]);
     });
 });
