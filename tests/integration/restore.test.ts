@@ -137,8 +137,9 @@ describe("destroy gives the host back byte for byte (/etc, NIC, IRQs, CPUs)", fu
         const original = hashes();
         try {
             await upAndDestroy("non-utf8", async () => {
-                new IrqAffinity("irqs", { connection: connectionTo(lab, host), interface: "eth1", cpus: "1", irqbalance: "ban" });
-                new NicRingConfig("rings", { connection: connectionTo(lab, host), interface: "eth1", rings: { tx: 1024 } });
+                // The ring change reallocates the NIC's IRQs: the affinity follows it (`nic`), as documented.
+                const nic = new NicRingConfig("rings", { connection: connectionTo(lab, host), interface: "eth1", rings: { tx: 1024 } });
+                new IrqAffinity("irqs", { connection: connectionTo(lab, host), nic, cpus: "1", irqbalance: "ban" });
             }, (applied, before) => {
                 const hashOf = (state: string[], file: string) => state.find((l) => l.startsWith("etc sha256 ") && l.endsWith(` ${file}`));
                 assert.notEqual(hashOf(applied, irqbalanceFile), hashOf(before, irqbalanceFile), "up banned the IRQs in the irqbalance file");
