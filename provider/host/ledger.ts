@@ -132,8 +132,8 @@ export function parseLedgerListing(stdout: string): Map<string, HostLedger> {
  * restores what it wrote itself). Two positional parameters come first: the ledger's path (`-`:
  * none) and its content. With content, the ledger is written atomically before the program runs
  * and, if the program fails, put back as it was (or removed, if this wrote it first). Without
- * content (a delete), it is removed once the program has put everything back. On success, the
- * directories the program reports creating are appended to it. With no ledger left, the
+ * content (a delete), it is removed once the program has put everything back. FILE_HELPERS'
+ * mkdirs appends each directory it creates to it as it goes. With no ledger left, the
  * directories made for them go too.
  */
 export function withLedger(program: string): string {
@@ -165,8 +165,7 @@ $out
 done
 "*)
     rm -f "$ledger.prev"
-    if [ -z "$ledger_content" ]; then rm -f "$ledger"
-    else printf '%s\\n' "$out" | awk -F '\\t' '$1 == "created" { print "dir\\t" $2 }' >> "$ledger"; fi ;;
+    [ -z "$ledger_content" ] && rm -f "$ledger" ;;
   *)
     if [ -f "$ledger.prev" ]; then mv -f "$ledger.prev" "$ledger"; elif [ -n "$created_ledger" ]; then rm -f "$ledger"; fi ;;
 esac

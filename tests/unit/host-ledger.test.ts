@@ -20,6 +20,7 @@ import {
     withLedger,
     withLedgerListing,
 } from "../../provider/host/ledger";
+import { FILE_HELPERS } from "../../provider/host/files";
 import { renderLedger } from "../../provider/sysctl/ledger";
 
 const record = { originals: { cpu0: { governor: "schedutil" } }, managedFiles: { originals: { "/etc/x": { kind: "absent" } }, written: {}, createdDirs: ["/etc/a"] } };
@@ -104,9 +105,10 @@ describe("host ledger (every resource but SysctlSet)", function () {
         const dir = mkdtempSync(path.join(tmpdir(), "plt-ledger-"));
         const ledger = path.join(dir, "kind", "owner.ledger");
         const target = path.join(dir, "value");
-        // A stand-in apply program: writes $1 to the value file, creating a directory; fails on "bad".
-        const program = withLedger(`[ "$1" = bad ] && { printf 'failed\\tvalue\\tbad\\n'; exit 0; }
-mkdir -p "${dir}/made" && printf 'created\\t%s\\n' "${dir}/made"
+        // A stand-in apply program: makes a directory with FILE_HELPERS' mkdirs, writes $1 to the value file; fails on "bad".
+        const program = withLedger(`${FILE_HELPERS}
+[ "$1" = bad ] && { printf 'failed\\tvalue\\tbad\\n'; exit 0; }
+mkdirs "${dir}/made"
 printf '%s' "$1" > "${target}"
 printf 'done\\n'`);
         const run = (content: string | undefined, value: string) =>
@@ -118,7 +120,7 @@ printf 'done\\n'`);
             }
         });
 
-        it("writes the ledger before the program, appends the directories it made, and removes it after a delete", function () {
+        it("writes the ledger before the program, appends each directory mkdirs makes as it makes it, and removes it after a delete", function () {
             const content = renderHostLedger({ owner: "p/s/o", items: [target], record });
             assert.match(run(content, "1"), /^done$/m);
             assert.equal(readFileSync(target, "utf8"), "1");
