@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { ChildProcess, execFileSync, spawn } from "child_process";
+import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
 import { mkdtempSync, openSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
@@ -65,8 +65,12 @@ function stackOp(root: string, labJson: string, op: "up" | "destroy"): ChildProc
     });
 }
 
-/** kill -9 of the operation's whole process group (node, the pulumi CLI, the provider) after `ms`; false if it ended first. */
-function killAfter(child: ChildProcess, ms: number): Promise<boolean> {
+/**
+ * kill -9 of the operation's whole process group (node, the pulumi CLI) and of the dynamic
+ * provider, which the CLI starts in a group of its own (it runs from the stack's `root`), after
+ * `ms`; false if the operation ended first.
+ */
+function killAfter(child: ChildProcess, root: string, ms: number): Promise<boolean> {
     return new Promise((resolve) => {
         const timer = setTimeout(() => {
             try {
@@ -74,6 +78,8 @@ function killAfter(child: ChildProcess, ms: number): Promise<boolean> {
                 resolve(true);
             } catch {
                 resolve(false);
+            } finally {
+                spawnSync("pkill", ["-KILL", "-f", `${root}/work/node_modules/`]);
             }
         }, ms);
         child.once("exit", () => {
@@ -117,7 +123,7 @@ describe(`fault suite: kill -9 mid-run, then recovery leaves every host byte-exa
             // ts-node and the engine take a few seconds to start; the kill lands anywhere from
             // before the first host command to after the last one.
             const delay = Math.round(2000 + next() * 5000);
-            const killed = await killAfter(stackOp(root, labJson, op), delay);
+            const killed = await killAfter(stackOp(root, labJson, op), root, delay);
             figures.rounds++;
             figures.faults += killed ? 1 : 0;
 
