@@ -1,13 +1,13 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
-import { applyTransaction, readFiles } from "../host/files";
-import { ledgersIn, ledgerStatus, ledgerWrite, ownershipFailures, ownLedgerFiles, recoveredRecord } from "../host/ledger";
+import { FileSnapshot, applyTransaction, readFiles } from "../host/files";
+import { LedgerScope, LedgeredPlanner, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
-import { GovernorRecord, LEDGER_KIND, PerCpu, detectGovernorDrift, governorItems, governorProblems, liveState, planGovernor, planGovernorRestore, readRequests, renderUnit } from "./plan";
+import { GovernorPlan, GovernorRecord, LEDGER_KIND, PerCpu, detectGovernorDrift, governorItems, governorProblems, liveState, planGovernor, planGovernorRestore, readRequests, renderUnit } from "./plan";
 import { CpuGovernorInputs, cpuGovernorInputsSchema } from "./schema";
 
 const INPUT_FIELDS = ["connection", "governor", "energyPerformancePreference", "cpus", "onUnsupported", "persist", "restoreOnDelete", "resourceName", "owner"] as const;
@@ -35,18 +35,18 @@ function desiredOf(props: Record<string, unknown>): Desired {
     return { governors: (props.desiredGovernors as PerCpu) ?? {}, epp: (props.desiredEnergyPerformancePreferences as PerCpu) ?? {} };
 }
 
-const ownerOf = (inputs: CpuGovernorInputs) => inputs.owner ?? inputs.resourceName;
+const ledgerScope = (inputs: CpuGovernorInputs, snapshot: FileSnapshot, target: string): LedgerScope => ({ kind: LEDGER_KIND, owner: inputs.owner ?? inputs.resourceName, ledgers: ledgersIn(snapshot.files), target });
+
+const planner = (inputs: CpuGovernorInputs, snapshot: FileSnapshot, target: string): LedgeredPlanner<GovernorRecord, GovernorPlan> => ({
+    plan: (start) => planGovernor(inputs, snapshot, target, start),
+    items: (record) => governorItems(record, snapshot),
+});
 
 async function apply(raw: Record<string, unknown>, previous?: GovernorRecord) {
     const inputs = parse(raw);
     const transport = transportFor(inputs.connection);
     const snapshot = await readFiles(transport, readRequests(inputs));
-    const ledgers = ledgersIn(snapshot.files);
-    const own = ownLedgerFiles(LEDGER_KIND, ownerOf(inputs), previous);
-    const [ledgerFile] = own;
-    const plan = planGovernor(inputs, snapshot, transport.target, previous ?? recoveredRecord(ledgers, ledgerFile));
-    plan.record.ledgerFile = ledgerFile;
-    const ledger = ledgerWrite(ledgers, own, ownerOf(inputs), governorItems(plan.record, snapshot), plan.record, transport.target);
+    const { plan, ledger } = planWithLedger(ledgerScope(inputs, snapshot, transport.target), previous, planner(inputs, snapshot, transport.target));
     plan.warnings.forEach((w) => console.log(w));
     const outcome = await applyTransaction(transport, plan.writes, plan.files, { ledger });
     if (plan.record.managedFiles) {
@@ -90,11 +90,7 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
             if (problems.length > 0) {
                 return problems;
             }
-            const ledgers = ledgersIn(snapshot.files);
-            const own = ownLedgerFiles(LEDGER_KIND, ownerOf(inputs), withoutEngineKeys(olds));
-            const [ledgerFile] = own;
-            const plan = planGovernor(inputs, snapshot, transport.target, recoveredRecord(ledgers, ledgerFile));
-            return ownershipFailures(ledgers, own, ownerOf(inputs), hostIdentity(inputs.connection), governorItems(plan.record, snapshot), transport.target, "cpus");
+            return plannedOwnershipFailures(ledgerScope(inputs, snapshot, transport.target), withoutEngineKeys(olds), planner(inputs, snapshot, transport.target), hostIdentity(inputs.connection), "cpus");
         },
     );
     return { inputs: news, failures: probed };

@@ -184,7 +184,7 @@ export interface LedgerAction {
 export const ledgerArgs = (action?: LedgerAction): [string, string] => [action?.path ?? "-", action?.content ?? ""];
 
 /** Items of `items` another ledger on the host holds, with its owner (and where it was seen). */
-export function foreignClaims(ledgers: ReadonlyMap<string, HostLedger>, own: string | readonly string[], items: readonly string[]): { item: string; owner: string }[] {
+function foreignClaims(ledgers: ReadonlyMap<string, HostLedger>, own: string | readonly string[], items: readonly string[]): { item: string; owner: string }[] {
     const wanted = new Set(items);
     const ownPaths = new Set(typeof own === "string" ? [own] : own);
     const claims: { item: string; owner: string }[] = [];
@@ -197,7 +197,7 @@ export function foreignClaims(ledgers: ReadonlyMap<string, HostLedger>, own: str
 }
 
 /** One message per owner: "ITEM, ITEM are managed by OWNER; remove it there first; …". */
-export function describeClaims(claims: readonly { item: string; owner: string }[]): string {
+function describeClaims(claims: readonly { item: string; owner: string }[]): string {
     const byOwner = new Map<string, string[]>();
     for (const { item, owner } of claims) {
         byOwner.set(owner, [...(byOwner.get(owner) ?? []), item]);
@@ -239,6 +239,76 @@ export function recoveredRecord<R>(ledgers: ReadonlyMap<string, HostLedger>, own
         record.managedFiles = { ...record.managedFiles, createdDirs: [...new Set([...(record.managedFiles.createdDirs ?? []), ...ledger.createdDirs])] };
     }
     return record;
+}
+
+/**
+ * The record an apply starts from: state's, completed from the resource's own ledger. A run killed
+ * after the host changed but before the engine saved state leaves there what state lacks: a
+ * create's whole record; an update's added items' originals, the files it began to manage and the
+ * directories it created. Where both hold a value, state's stands (an original, once taken, never
+ * changes); lists stand as state has them, except created directories, which add up.
+ */
+export function startingRecord<R>(previous: R | undefined, recovered: R | undefined): R | undefined {
+    return previous === undefined ? recovered : recovered === undefined ? previous : (completed(previous, recovered, "") as R);
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function completed(kept: unknown, from: unknown, key: string): unknown {
+    if (key === "createdDirs" && Array.isArray(kept) && Array.isArray(from)) {
+        return [...new Set([...kept, ...from])];
+    }
+    if (!isPlainObject(kept) || !isPlainObject(from)) {
+        return kept === undefined ? from : kept;
+    }
+    const out: Record<string, unknown> = { ...kept };
+    for (const [k, v] of Object.entries(from)) {
+        out[k] = completed(kept[k], v, k);
+    }
+    return out;
+}
+
+/** A resource among the host's ledgers: its kind (their directory), its owner, every ledger the read found, and the host's name for messages. */
+export interface LedgerScope {
+    kind: string;
+    owner: string;
+    ledgers: ReadonlyMap<string, HostLedger>;
+    target: string;
+}
+
+/** How one resource kind plans from a starting record (see startingRecord) and names its items. */
+export interface LedgeredPlanner<R, P extends { record: R }> {
+    plan(start: R | undefined): P;
+    items(record: R): string[];
+    /** What a ledger's record stands for once its run was killed (KernelModule: which loads were its own). */
+    recovered?(record: R): R;
+    /** The record as the ledger keeps it, if more than state's (KernelModule: what was loaded before). */
+    stored?(record: R): object;
+}
+
+function recoveredFor<R, P extends { record: R }>(scope: LedgerScope, own: readonly string[], planner: LedgeredPlanner<R, P>): R | undefined {
+    const recovered = recoveredRecord<R>(scope.ledgers, own[0]);
+    return recovered && planner.recovered ? planner.recovered(recovered) : recovered;
+}
+
+/**
+ * A create or update: the plan from state's record completed from the resource's own ledger, and
+ * the ledger action that claims its items before the first write (refused when another owner
+ * holds one). `previous` is state's record; undefined for a create.
+ */
+export function planWithLedger<R extends { ledgerFile?: string }, P extends { record: R }>(scope: LedgerScope, previous: R | undefined, planner: LedgeredPlanner<R, P>): { plan: P; ledger: LedgerAction } {
+    const own = ownLedgerFiles(scope.kind, scope.owner, previous);
+    const plan = planner.plan(startingRecord(previous, recoveredFor(scope, own, planner)));
+    plan.record.ledgerFile = own[0];
+    const stored = planner.stored ? planner.stored(plan.record) : plan.record;
+    return { plan, ledger: ledgerWrite(scope.ledgers, own, scope.owner, planner.items(plan.record), stored, scope.target) };
+}
+
+/** A check's refusal of items another resource holds, from what the apply would claim; `olds` are the old inputs (none for a new resource). */
+export function plannedOwnershipFailures<R, P extends { record: R }>(scope: LedgerScope, olds: LedgerHolder, planner: LedgeredPlanner<R, P>, hostId: string, property: string): { property: string; reason: string }[] {
+    const own = ownLedgerFiles(scope.kind, scope.owner, olds);
+    const plan = planner.plan(recoveredFor(scope, own, planner));
+    return ownershipFailures(scope.ledgers, own, scope.owner, hostId, planner.items(plan.record), scope.target, property);
 }
 
 /** As of a refresh: "in place", "missing: FILE", or that the ledger's originals differ from state's. */

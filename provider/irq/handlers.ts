@@ -1,12 +1,13 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkAgainstHost, parseChecked, withoutEngineKeys } from "../check";
 import { FileChanges, FileSnapshot, ValueWrite, readFiles } from "../host/files";
-import { LedgerHolder, ledgersIn, ledgerStatus, ledgerWrite, ownershipFailures, ownLedgerFiles, recoveredRecord } from "../host/ledger";
+import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures } from "../host/ledger";
 import { ManagedFiles, pathContentOf, planRestore, withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import {
+    HostIrqView,
     IrqPlan,
     IrqRecord,
     IrqbalanceRecord,
@@ -42,8 +43,12 @@ function recordOf(props: Record<string, unknown>): IrqRecord {
     };
 }
 
-const ownerOf = (inputs: IrqAffinityInputs) => inputs.owner ?? inputs.resourceName;
-const ledgerFilesOf = (inputs: IrqAffinityInputs, previous?: LedgerHolder) => ownLedgerFiles(LEDGER_KIND, ownerOf(inputs), previous);
+const ledgerScope = (inputs: IrqAffinityInputs, snapshot: FileSnapshot, target: string): LedgerScope => ({ kind: LEDGER_KIND, owner: inputs.owner ?? inputs.resourceName, ledgers: ledgersIn(snapshot.files), target });
+
+const planner = (inputs: IrqAffinityInputs, view: HostIrqView, snapshot: FileSnapshot, target: string): LedgeredPlanner<IrqRecord, IrqPlan> => ({
+    plan: (start) => planIrqAffinity(inputs, view, snapshot, target, start),
+    items: irqItems,
+});
 
 function explain(e: unknown): never {
     const message = (e as Error).message;
@@ -58,12 +63,7 @@ async function apply(raw: Record<string, unknown>, previous?: IrqRecord) {
     const transport = transportFor(inputs.connection);
     const snapshot = await readFiles(transport, readRequests(inputs));
     const view = viewOf(inputs, snapshot);
-    const ledgers = ledgersIn(snapshot.files);
-    const own = ledgerFilesOf(inputs, previous);
-    const [ledgerFile] = own;
-    const plan = planIrqAffinity(inputs, view, snapshot, transport.target, previous ?? recoveredRecord(ledgers, ledgerFile));
-    plan.record.ledgerFile = ledgerFile;
-    const ledger = ledgerWrite(ledgers, own, ownerOf(inputs), irqItems(plan.record), plan.record, transport.target);
+    const { plan, ledger } = planWithLedger(ledgerScope(inputs, snapshot, transport.target), previous, planner(inputs, view, snapshot, transport.target));
     plan.warnings.forEach((w) => console.log(w));
     const outcome = await applyIrq(transport, view.irqbalance.configFile, plan.irqbalance.action, plan.irqbalance.undo, plan.writes, plan.files, ledger).catch(explain);
     const record = plan.record;
@@ -98,12 +98,8 @@ function hostProblems(inputs: IrqAffinityInputs, snapshot: FileSnapshot, target:
     if (problems.length > 0) {
         return problems;
     }
-    const ledgers = ledgersIn(snapshot.files);
-    const own = ledgerFilesOf(inputs, olds);
-    const [ledgerFile] = own;
-    let plan: IrqPlan;
     try {
-        plan = planIrqAffinity(inputs, view, snapshot, target, recoveredRecord(ledgers, ledgerFile));
+        return plannedOwnershipFailures(ledgerScope(inputs, snapshot, target), olds, planner(inputs, view, snapshot, target), hostIdentity(inputs.connection), "interface");
     } catch (e) {
         // A perIrq name the linked NIC's channel change may still create: create/update decide.
         if (e instanceof PlacementError) {
@@ -111,7 +107,6 @@ function hostProblems(inputs: IrqAffinityInputs, snapshot: FileSnapshot, target:
         }
         throw e;
     }
-    return ownershipFailures(ledgers, own, ownerOf(inputs), hostIdentity(inputs.connection), irqItems(plan.record), target, "interface");
 }
 
 /**

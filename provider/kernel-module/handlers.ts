@@ -1,6 +1,6 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
-import { LedgerHolder, ledgerStatus, ledgerWrite, ownershipFailures, ownLedgerFiles, recoveredRecord } from "../host/ledger";
+import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerStatus, planWithLedger, plannedOwnershipFailures } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
 import { transportFor } from "../transport";
@@ -9,6 +9,7 @@ import { containsUnknown } from "../unknowns";
 import {
     LEDGER_KIND,
     LedgeredModuleRecord,
+    ModulePlan,
     ModuleRecord,
     ledgerRecord,
     liveStates,
@@ -40,14 +41,15 @@ function recordOf(props: Record<string, unknown>): ModuleRecord {
     };
 }
 
-const ownerOf = (inputs: KernelModuleInputs) => inputs.owner ?? inputs.resourceName;
-const ledgerFilesOf = (inputs: KernelModuleInputs, previous?: LedgerHolder) => ownLedgerFiles(LEDGER_KIND, ownerOf(inputs), previous);
+const ledgerScope = (inputs: KernelModuleInputs, snapshot: ModuleSnapshot, target: string): LedgerScope => ({ kind: LEDGER_KIND, owner: inputs.owner ?? inputs.resourceName, ledgers: snapshot.ledgers, target });
 
-/** What a create starts from: the ledger a run killed after its first write left, if any. */
-function recovered(inputs: KernelModuleInputs, snapshot: ModuleSnapshot): ModuleRecord | undefined {
-    const record = recoveredRecord<LedgeredModuleRecord>(snapshot.ledgers, ledgerFilesOf(inputs)[0]);
-    return record && recoveredLoads(record, snapshot);
-}
+const planner = (inputs: KernelModuleInputs, snapshot: ModuleSnapshot, target: string): LedgeredPlanner<ModuleRecord, ModulePlan> => ({
+    plan: (start) => planModules(moduleSpecs(inputs), inputs, snapshot, persistFiles(inputs.resourceName), target, start),
+    items: moduleItems,
+    // A ledger left by a killed run keeps what was loaded before it, which tells its own loads apart.
+    recovered: (record) => recoveredLoads(record as LedgeredModuleRecord, snapshot),
+    stored: (record) => ledgerRecord(record, snapshot),
+});
 
 function wantedFiles(inputs: KernelModuleInputs) {
     const specs = moduleSpecs(inputs);
@@ -85,11 +87,7 @@ async function apply(raw: Record<string, unknown>, previous?: ModuleRecord) {
     const files = persistFiles(inputs.resourceName);
     const specs = moduleSpecs(inputs);
     const snapshot = await snapshotOf(inputs);
-    const own = ledgerFilesOf(inputs, previous);
-    const [ledgerFile] = own;
-    const plan = planModules(specs, inputs, snapshot, files, transport.target, previous ?? recovered(inputs, snapshot));
-    plan.record.ledgerFile = ledgerFile;
-    const ledger = ledgerWrite(snapshot.ledgers, own, ownerOf(inputs), moduleItems(plan.record), ledgerRecord(plan.record, snapshot), transport.target);
+    const { plan, ledger } = planWithLedger(ledgerScope(inputs, snapshot, transport.target), previous, planner(inputs, snapshot, transport.target));
     plan.warnings.forEach((w) => console.log(w));
     // Run even with nothing to change: the ledger is what claims the modules.
     const outcome = await applyModules(transport, files, plan.changes, specs.map((s) => s.name), ledger);
@@ -132,8 +130,7 @@ function hostProblems(inputs: KernelModuleInputs, snapshot: ModuleSnapshot, targ
     if (problems.length > 0) {
         return problems;
     }
-    const plan = planModules(specs, inputs, snapshot, persistFiles(inputs.resourceName), target, recovered(inputs, snapshot));
-    return ownershipFailures(snapshot.ledgers, ledgerFilesOf(inputs, olds), ownerOf(inputs), hostIdentity(inputs.connection), moduleItems(plan.record), target, "modules");
+    return plannedOwnershipFailures(ledgerScope(inputs, snapshot, target), olds, planner(inputs, snapshot, target), hostIdentity(inputs.connection), "modules");
 }
 
 async function probeDrift(inputs: KernelModuleInputs): Promise<string[]> {

@@ -1,12 +1,12 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
-import { LedgerHolder, ledgerStatus, ledgerWrite, ownershipFailures, ownLedgerFiles, recoveredRecord } from "../host/ledger";
+import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerStatus, planWithLedger, plannedOwnershipFailures } from "../host/ledger";
 import { holdsText } from "../host/files";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
-import { LEDGER_KIND, OffloadRecord, OffloadValues, expectedRule, liveOf, mainProperty, offloadDrift, offloadItems, planOffloadRestore, planOffloads, resolve } from "./plan";
+import { LEDGER_KIND, OffloadPlan, OffloadRecord, OffloadValues, expectedRule, liveOf, mainProperty, offloadDrift, offloadItems, planOffloadRestore, planOffloads, resolve } from "./plan";
 import { OffloadSnapshot, applyOffloads, readOffloads } from "./remote";
 import { NicOffloadsInputs, nicOffloadsInputsSchema, ruleFile } from "./schema";
 import { afterRuleWrite } from "../nic/rule-snapshot";
@@ -29,8 +29,12 @@ function recordOf(props: Record<string, unknown>): OffloadRecord {
     };
 }
 
-const ownerOf = (inputs: NicOffloadsInputs) => inputs.owner ?? inputs.resourceName;
-const ledgerFilesOf = (inputs: NicOffloadsInputs, previous?: LedgerHolder) => ownLedgerFiles(LEDGER_KIND, ownerOf(inputs), previous);
+const ledgerScope = (inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, target: string): LedgerScope => ({ kind: LEDGER_KIND, owner: inputs.owner ?? inputs.resourceName, ledgers: snapshot.ledgers, target });
+
+const planner = (inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, target: string): LedgeredPlanner<OffloadRecord, OffloadPlan> => ({
+    plan: (start) => planOffloads(inputs, snapshot, ruleFile(inputs.resourceName), target, start),
+    items: (record) => offloadItems(inputs.interface, record, snapshot),
+});
 
 function ruleStatus(inputs: NicOffloadsInputs, record: OffloadRecord, snapshot: OffloadSnapshot, desired: OffloadValues): string {
     if (record.ruleFile === undefined) {
@@ -59,11 +63,7 @@ async function apply(raw: Record<string, unknown>, previous?: OffloadRecord) {
     const transport = transportFor(inputs.connection);
     const rule = ruleFile(inputs.resourceName);
     const snapshot = await readOffloads(transport, inputs.interface, rule);
-    const own = ledgerFilesOf(inputs, previous);
-    const [ledgerFile] = own;
-    const plan = planOffloads(inputs, snapshot, rule, transport.target, previous ?? recoveredRecord(snapshot.ledgers, ledgerFile));
-    plan.record.ledgerFile = ledgerFile;
-    const ledger = ledgerWrite(snapshot.ledgers, own, ownerOf(inputs), offloadItems(inputs.interface, plan.record, snapshot), plan.record, transport.target);
+    const { plan, ledger } = planWithLedger(ledgerScope(inputs, snapshot, transport.target), previous, planner(inputs, snapshot, transport.target));
     plan.warnings.forEach((w) => console.log(w));
     // Run even with nothing to change: the ledger is what claims the features.
     const after = await applyOffloads(transport, inputs.interface, plan.change, rule, plan.rule, [], ledger);
@@ -77,10 +77,7 @@ function hostProblems(inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, targ
     if (problems.length > 0) {
         return problems;
     }
-    const own = ledgerFilesOf(inputs, olds);
-    const [ledgerFile] = own;
-    const plan = planOffloads(inputs, snapshot, ruleFile(inputs.resourceName), target, recoveredRecord(snapshot.ledgers, ledgerFile));
-    return ownershipFailures(snapshot.ledgers, own, ownerOf(inputs), hostIdentity(inputs.connection), offloadItems(inputs.interface, plan.record, snapshot), target, mainProperty(inputs));
+    return plannedOwnershipFailures(ledgerScope(inputs, snapshot, target), olds, planner(inputs, snapshot, target), hostIdentity(inputs.connection), mainProperty(inputs));
 }
 
 /**

@@ -1,12 +1,12 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
-import { LedgerHolder, ledgerStatus, ledgerWrite, ownershipFailures, ownLedgerFiles, recoveredRecord } from "../host/ledger";
+import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerStatus, planWithLedger, plannedOwnershipFailures } from "../host/ledger";
 import { holdsText } from "../host/files";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
-import { LEDGER_KIND, NicRecord, PerSection, liveDeclared, mainProperty, nicDrift, nicItems, planNic, planNicRestore, planRuleRestore, renderRule, resolve } from "./plan";
+import { LEDGER_KIND, NicPlan, NicRecord, PerSection, liveDeclared, mainProperty, nicDrift, nicItems, planNic, planNicRestore, planRuleRestore, renderRule, resolve } from "./plan";
 import { NicSnapshot, applyNic, readNic } from "./remote";
 import { NicRingConfigInputs, nicRingConfigInputsSchema, ruleFile } from "./schema";
 import { afterRuleWrite } from "./rule-snapshot";
@@ -27,8 +27,12 @@ function recordOf(props: Record<string, unknown>): NicRecord {
     };
 }
 
-const ownerOf = (inputs: NicRingConfigInputs) => inputs.owner ?? inputs.resourceName;
-const ledgerFilesOf = (inputs: NicRingConfigInputs, previous?: LedgerHolder) => ownLedgerFiles(LEDGER_KIND, ownerOf(inputs), previous);
+const ledgerScope = (inputs: NicRingConfigInputs, snapshot: NicSnapshot, target: string): LedgerScope => ({ kind: LEDGER_KIND, owner: inputs.owner ?? inputs.resourceName, ledgers: snapshot.ledgers, target });
+
+const planner = (inputs: NicRingConfigInputs, snapshot: NicSnapshot, target: string): LedgeredPlanner<NicRecord, NicPlan> => ({
+    plan: (start) => planNic(inputs, snapshot, ruleFile(inputs.resourceName), target, start),
+    items: (record) => nicItems(inputs.interface, record),
+});
 
 function ruleStatus(snapshot: NicSnapshot, expected: string | undefined): string {
     if (expected === undefined) {
@@ -65,11 +69,7 @@ async function apply(raw: Record<string, unknown>, previous?: NicRecord) {
     const transport = transportFor(inputs.connection);
     const rule = ruleFile(inputs.resourceName);
     const snapshot = await readNic(transport, inputs.interface, rule);
-    const own = ledgerFilesOf(inputs, previous);
-    const [ledgerFile] = own;
-    const plan = planNic(inputs, snapshot, rule, transport.target, previous ?? recoveredRecord(snapshot.ledgers, ledgerFile));
-    plan.record.ledgerFile = ledgerFile;
-    const ledger = ledgerWrite(snapshot.ledgers, own, ownerOf(inputs), nicItems(inputs.interface, plan.record), plan.record, transport.target);
+    const { plan, ledger } = planWithLedger(ledgerScope(inputs, snapshot, transport.target), previous, planner(inputs, snapshot, transport.target));
     plan.warnings.forEach((w) => console.log(w));
     // Run even with nothing to change: the ledger is what claims the parameters.
     const after = await applyNic(transport, inputs.interface, plan.changes, rule, plan.rule, [], ledger);
@@ -83,10 +83,7 @@ function hostProblems(inputs: NicRingConfigInputs, snapshot: NicSnapshot, target
     if (problems.length > 0) {
         return problems;
     }
-    const own = ledgerFilesOf(inputs, olds);
-    const [ledgerFile] = own;
-    const plan = planNic(inputs, snapshot, ruleFile(inputs.resourceName), target, recoveredRecord(snapshot.ledgers, ledgerFile));
-    return ownershipFailures(snapshot.ledgers, own, ownerOf(inputs), hostIdentity(inputs.connection), nicItems(inputs.interface, plan.record), target, mainProperty(inputs));
+    return plannedOwnershipFailures(ledgerScope(inputs, snapshot, target), olds, planner(inputs, snapshot, target), hostIdentity(inputs.connection), mainProperty(inputs));
 }
 
 /**

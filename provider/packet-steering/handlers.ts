@@ -1,7 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkAgainstHost, parseChecked, withoutEngineKeys } from "../check";
 import { FileSnapshot } from "../host/files";
-import { LedgerHolder, ledgersIn, ledgerStatus, ledgerWrite, ownershipFailures, ownLedgerFiles, recoveredRecord } from "../host/ledger";
+import { LedgerScope, LedgeredPlanner, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
@@ -10,6 +10,7 @@ import {
     LEDGER_KIND,
     SteeringError,
     SteeringRecord,
+    SteeringPlan,
     SteeringView,
     desiredFor,
     itemPath,
@@ -40,8 +41,12 @@ function recordOf(props: Record<string, unknown>): SteeringRecord {
     };
 }
 
-const ownerOf = (inputs: PacketSteeringInputs) => inputs.owner ?? inputs.resourceName;
-const ledgerFilesOf = (inputs: PacketSteeringInputs, previous?: LedgerHolder) => ownLedgerFiles(LEDGER_KIND, ownerOf(inputs), previous);
+const ledgerScope = (inputs: PacketSteeringInputs, snapshot: FileSnapshot, target: string): LedgerScope => ({ kind: LEDGER_KIND, owner: inputs.owner ?? inputs.resourceName, ledgers: ledgersIn(snapshot.files), target });
+
+const planner = (inputs: PacketSteeringInputs, view: SteeringView, snapshot: FileSnapshot, target: string): LedgeredPlanner<SteeringRecord, SteeringPlan> => ({
+    plan: (start) => planSteering(inputs, view, snapshot, ruleFile(inputs.resourceName), target, start),
+    items: (record) => steeringItems(record, inputs.interface, view),
+});
 
 function outputs(raw: Record<string, unknown>, inputs: PacketSteeringInputs, record: SteeringRecord, desired: Record<string, string>, skipped: string[], view: SteeringView, snapshot: FileSnapshot, ledgerState: string, warnings: string[]) {
     return {
@@ -63,12 +68,7 @@ async function apply(raw: Record<string, unknown>, previous?: SteeringRecord) {
     const transport = transportFor(inputs.connection);
     const rule = ruleFile(inputs.resourceName);
     const { snapshot, view } = await readSteering(transport, inputs, rule);
-    const ledgers = ledgersIn(snapshot.files);
-    const own = ledgerFilesOf(inputs, previous);
-    const [ledgerFile] = own;
-    const plan = planSteering(inputs, view, snapshot, rule, transport.target, previous ?? recoveredRecord(ledgers, ledgerFile));
-    plan.record.ledgerFile = ledgerFile;
-    const ledger = ledgerWrite(ledgers, own, ownerOf(inputs), steeringItems(plan.record, inputs.interface, view), plan.record, transport.target);
+    const { plan, ledger } = planWithLedger(ledgerScope(inputs, snapshot, transport.target), previous, planner(inputs, view, snapshot, transport.target));
     plan.warnings.forEach((w) => console.log(w));
     const outcome = await applySteering(transport, plan.writes, plan.files, ledger);
     if (plan.record.managedFiles) {
@@ -100,11 +100,7 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
             if (problems.length > 0) {
                 return problems;
             }
-            const ledgers = ledgersIn(snapshot.files);
-            const own = ledgerFilesOf(inputs, withoutEngineKeys(olds));
-            const [ledgerFile] = own;
-            const plan = planSteering(inputs, view, snapshot, ruleFile(inputs.resourceName), target, recoveredRecord(ledgers, ledgerFile));
-            return ownershipFailures(ledgers, own, ownerOf(inputs), hostIdentity(inputs.connection), steeringItems(plan.record, inputs.interface, view), target, "interface");
+            return plannedOwnershipFailures(ledgerScope(inputs, snapshot, target), withoutEngineKeys(olds), planner(inputs, view, snapshot, target), hostIdentity(inputs.connection), "interface");
         },
         // The linked NIC's state is unknown in preview; it changes the queues, not the CPUs or the interface.
         ["nicState"],

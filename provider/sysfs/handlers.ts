@@ -2,7 +2,7 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { z } from "zod";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, propertyPath, withoutEngineKeys } from "../check";
 import { applyTransaction } from "../host/files";
-import { LedgerHolder, ledgerStatus, ledgerWrite, ownershipFailures, ownLedgerFiles, recoveredRecord } from "../host/ledger";
+import { HostLedger, LedgerScope, LedgeredPlanner, ledgerStatus, planWithLedger, plannedOwnershipFailures } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { transportFor } from "../transport";
@@ -10,6 +10,7 @@ import { hostIdentity } from "../transport/connection";
 import { containsUnknown } from "../unknowns";
 import {
     PathValues,
+    SysfsPlan,
     SysfsRecord,
     assessPaths,
     liveValues,
@@ -74,8 +75,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
     const fileOf = (inputs: I) => tmpfilesPath(kind.name, inputs.resourceName);
     const reads = (inputs: I, record?: SysfsRecord) => [...Object.keys(kind.settings(inputs)), ...Object.keys(record?.originals ?? {}), ...(kind.extraReads ?? []), fileOf(inputs)];
     const desiredOf = (props: Record<string, unknown>) => (props.desired as PathValues) ?? {};
-    const ownerOf = (inputs: I) => inputs.owner ?? inputs.resourceName;
-    const ledgerFilesOf = (inputs: I, previous?: LedgerHolder) => ownLedgerFiles(kind.ledgerKind, ownerOf(inputs), previous);
+    const ledgerScope = (inputs: I, ledgers: ReadonlyMap<string, HostLedger>, target: string): LedgerScope => ({ kind: kind.ledgerKind, owner: inputs.owner ?? inputs.resourceName, ledgers, target });
 
     function recordOf(props: Record<string, unknown>): SysfsRecord {
         return {
@@ -105,6 +105,11 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
         };
     }
 
+    const planner = (inputs: I, snapshot: SysfsSnapshot, target: string): LedgeredPlanner<SysfsRecord, SysfsPlan> => ({
+        plan: (start) => plan(inputs, snapshot, target, start),
+        items: (record) => sysfsItems(record, snapshot),
+    });
+
     /** Throws, naming the input and the host, when the host cannot take the values: nothing written. */
     function plan(inputs: I, snapshot: SysfsSnapshot, target: string, previous?: SysfsRecord) {
         return planSysfs(
@@ -126,16 +131,12 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
     async function apply(raw: Record<string, unknown>, previous?: SysfsRecord) {
         const inputs = parse(raw);
         const transport = transportFor(inputs.connection);
-        const own = ledgerFilesOf(inputs, previous);
-        const [ledgerFile] = own;
         const { snapshot, ledgers } = await readSysfs(transport, reads(inputs, previous));
         const problems = kind.hostProblems?.(inputs, snapshot) ?? [];
         if (problems.length > 0) {
             throw new Error(`${transport.target}: ${problems.map((p) => `${p.property}: ${p.why}`).join("; ")}. Nothing was changed.`);
         }
-        const planned = plan(inputs, snapshot, transport.target, previous ?? recoveredRecord(ledgers, ledgerFile));
-        planned.record.ledgerFile = ledgerFile;
-        const ledger = ledgerWrite(ledgers, own, ownerOf(inputs), sysfsItems(planned.record, snapshot), planned.record, transport.target);
+        const { plan: planned, ledger } = planWithLedger(ledgerScope(inputs, ledgers, transport.target), previous, planner(inputs, snapshot, transport.target));
         const warnings = [...planned.warnings];
         const describe = (path: string) => (path in planned.desired ? kind.property(inputs, path) : path);
         const outcome = await applyTransaction(transport, planned.writes, planned.files, { describe, ledger });
@@ -175,10 +176,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
                 if (problems.length > 0) {
                     return problems;
                 }
-                const own = ledgerFilesOf(inputs, withoutEngineKeys(olds));
-                const [ledgerFile] = own;
-                const planned = plan(inputs, snapshot, transport.target, recoveredRecord(ledgers, ledgerFile));
-                return ownershipFailures(ledgers, own, ownerOf(inputs), hostIdentity(inputs.connection), sysfsItems(planned.record, snapshot), transport.target, kind.mainProperty(inputs));
+                return plannedOwnershipFailures(ledgerScope(inputs, ledgers, transport.target), withoutEngineKeys(olds), planner(inputs, snapshot, transport.target), hostIdentity(inputs.connection), kind.mainProperty(inputs));
             },
         );
         return { inputs: news, failures: probed };

@@ -60,6 +60,24 @@ describe("every resource's host-side ledger: originals that survive an interrupt
                 await stack.destroy();
             });
 
+            it("an update whose run died after the host changed keeps the true originals of what it added; destroy restores them", async function () {
+                let args = c.fewer(lab, host);
+                const stack = await labStack(project("update"), async () => {
+                    c.declare("r", args);
+                });
+                try {
+                    await stack.up();
+                    const beforeUpdate = await stack.exportStack();
+                    args = c.args(lab, host, "a");
+                    await stack.up();
+                    // As if the engine had been killed before saving that update: state as before it, host and ledger as after.
+                    await stack.importStack(beforeUpdate);
+                    await stack.up();
+                } finally {
+                    await stack.destroy();
+                }
+            });
+
             it("a second stack touching the same items is refused at preview naming the owner, with nothing changed", async function () {
                 const a = await labStack(project("a"), async () => {
                     c.declare("r", c.args(lab, host, "a"));

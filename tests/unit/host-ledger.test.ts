@@ -15,8 +15,10 @@ import {
     ownershipFailures,
     parseHostLedger,
     parseLedgerListing,
+    planWithLedger,
     recoveredRecord,
     renderHostLedger,
+    startingRecord,
     withLedger,
     withLedgerListing,
 } from "../../provider/host/ledger";
@@ -53,6 +55,42 @@ describe("host ledger (every resource but SysctlSet)", function () {
         assert.deepEqual(recovered?.originals, record.originals);
         assert.deepEqual(recovered?.managedFiles.createdDirs, ["/etc/a", "/etc/b"]);
         assert.equal(recoveredRecord(ledgers, hostLedgerPath("cpu-governor", "p/s/other")), undefined);
+    });
+
+    it("an update starts from state completed by its ledger: what a killed update added, state's values where both have one", function () {
+        const state = { originals: { cpu0: { governor: "schedutil" } }, skipped: ["cpu9"], managedFiles: { originals: { "/etc/x": "absent" }, written: {}, createdDirs: ["/etc/a"] } };
+        const ledger = {
+            originals: { cpu0: { governor: "performance" }, cpu1: { governor: "powersave", epp: "balance_power" } },
+            skipped: [],
+            ruleFile: "/etc/y",
+            managedFiles: { originals: { "/etc/x": "tuned", "/etc/y": "absent" }, written: {}, createdDirs: ["/etc/b"] },
+        };
+        assert.deepEqual(startingRecord(state, ledger), {
+            originals: { cpu0: { governor: "schedutil" }, cpu1: { governor: "powersave", epp: "balance_power" } },
+            skipped: ["cpu9"],
+            ruleFile: "/etc/y",
+            managedFiles: { originals: { "/etc/x": "absent", "/etc/y": "absent" }, written: {}, createdDirs: ["/etc/a", "/etc/b"] },
+        });
+        assert.equal(startingRecord(undefined, ledger), ledger);
+        assert.equal(startingRecord(state, undefined), state);
+    });
+
+    it("plans an update from that record and claims its items in the ledger it already has", function () {
+        type Rec = { originals: Record<string, string>; ledgerFile?: string };
+        const own = hostLedgerPath("sysfs", "p/s/r");
+        const ledgers = ledgersIn(new Map([[own, renderHostLedger({ owner: "p/s/r", items: ["/sys/a", "/sys/b"], record: { originals: { "/sys/a": "1", "/sys/b": "2" } } })]]));
+        const seen: (Rec | undefined)[] = [];
+        const { plan, ledger } = planWithLedger({ kind: "sysfs", owner: "p/s/r", ledgers, target: "h1" }, { originals: { "/sys/a": "1" }, ledgerFile: own }, {
+            plan: (start: Rec | undefined) => {
+                seen.push(start);
+                return { record: { originals: { ...start?.originals } } as Rec };
+            },
+            items: (r) => Object.keys(r.originals),
+        });
+        assert.deepEqual(seen, [{ originals: { "/sys/a": "1", "/sys/b": "2" }, ledgerFile: own }]);
+        assert.equal(plan.record.ledgerFile, own);
+        assert.equal(ledger.path, own);
+        assert.deepEqual(parseHostLedger(ledger.content!)?.items, ["/sys/a", "/sys/b"]);
     });
 
     it("refuses an item another ledger holds, at check (naming the owner and the property) and at apply", function () {

@@ -13,6 +13,8 @@ export interface LedgerCase {
     kind: string;
     /** Its inputs on `host`; `variant` "b" differs in values, not in what it touches (a second owner). */
     args(lab: Lab, host: LabHost, variant: "a" | "b"): Record<string, unknown>;
+    /** Inputs on `host` that touch only part of what variant "a" touches: an update to "a" adds items. */
+    fewer(lab: Lab, host: LabHost): Record<string, unknown>;
     /** Declares the resource (in a Pulumi program). */
     declare(name: string, args: Record<string, unknown>): pulumi.CustomResource & { ledgerStatus: pulumi.Output<string | undefined> };
     /** The provider's create, as the dynamic provider calls it. */

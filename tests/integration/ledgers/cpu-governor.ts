@@ -13,6 +13,7 @@ export const cpuGovernorCase: LedgerCase = {
         energyPerformancePreference: "performance",
         cpus: "1-2",
     }),
+    fewer: (lab, host) => ({ connection: connectionTo(lab, host), governor: "performance", energyPerformancePreference: "performance", cpus: "1" }),
     declare: (name, args) => new CpuGovernor(name, args as never),
     create: handlers.create,
     hostState: (lab, host) =>

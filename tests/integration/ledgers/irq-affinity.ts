@@ -21,6 +21,7 @@ export const irqAffinityCase: LedgerCase = {
         ...(variant === "a" ? { spread: "1-3" } : { cpus: "2-3" }),
         irqbalance: "ban",
     }),
+    fewer: (lab, host) => ({ connection: connectionTo(lab, host), interface: "eth1", spread: "1-3", irqbalance: "ban", persist: false }),
     declare: (name, args) => new IrqAffinity(name, args as never),
     create: handlers.create,
     hostState: (lab, host) => onHost(lab, host, ["sh", "-c", IRQ_STATE]),

@@ -20,6 +20,7 @@ export const kernelModuleCase: LedgerCase = {
         // tcp_diag brings in inet_diag: what an interrupted load brought in must go on destroy too.
         modules: ["tcp_diag", { name: "dummy", parameters: { numdummies: variant === "a" ? 3 : 2 } }],
     }),
+    fewer: (lab, host) => ({ connection: connectionTo(lab, host), modules: ["tcp_diag"] }),
     declare: (name, args) => new KernelModule(name, args as never),
     create: handlers.create,
     hostState: (lab, host) => onHost(lab, host, ["sh", "-c", MODULE_STATE]),

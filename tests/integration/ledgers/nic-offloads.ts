@@ -14,6 +14,7 @@ export const nicOffloadsCase: LedgerCase = {
         features: variant === "a" ? { gro: true, tso: false } : { gro: false, tso: true },
         txqueuelen: variant === "a" ? 5000 : 2000,
     }),
+    fewer: (lab, host) => ({ connection: connectionTo(lab, host), interface: "eth1", features: { gro: true } }),
     declare: (name, args) => new NicOffloads(name, args as never),
     create: handlers.create,
     hostState: nicHostState,

@@ -30,6 +30,7 @@ export const nicRingConfigCase: LedgerCase = {
         channels: { rx: variant === "a" ? "max" : 1 },
         coalesce: variant === "a" ? { adaptiveRx: false, rxUsecs: 10 } : { adaptiveRx: true, rxUsecs: 20 },
     }),
+    fewer: (lab, host) => ({ connection: connectionTo(lab, host), interface: "eth1", rings: { rx: 2048, tx: 1024 } }),
     declare: (name, args) => new NicRingConfig(name, args as never),
     create: handlers.create,
     hostState: nicHostState,

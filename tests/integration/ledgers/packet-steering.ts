@@ -23,6 +23,7 @@ export const packetSteeringCase: LedgerCase = {
         xps: { spread: variant === "a" ? "0-3" : "1-3" },
         onMissing: "skip",
     }),
+    fewer: (lab, host) => ({ connection: connectionTo(lab, host), interface: "eth1", rps: { cpus: "1-2" }, onMissing: "skip" }),
     declare: (name, args) => new PacketSteering(name, args as never),
     create: handlers.create,
     hostState: (lab, host) => onHost(lab, host, ["sh", "-c", STEERING_STATE]),

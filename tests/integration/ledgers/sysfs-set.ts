@@ -24,6 +24,7 @@ export const sysfsSetCase: LedgerCase = {
         connection: connectionTo(lab, host),
         settings: variant === "a" ? { [qos(1)]: 20, [qos(2)]: 40 } : { [qos(1)]: 30, [qos(2)]: 50 },
     }),
+    fewer: (lab, host) => ({ connection: connectionTo(lab, host), settings: { [qos(1)]: 20 } }),
     declare: (name, args) => new SysfsSet(name, args as never),
     create: handlers.create,
     hostState: (lab, host) => sysfsHostState(lab, host, [qos(1), qos(2)]),

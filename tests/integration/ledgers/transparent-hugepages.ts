@@ -14,6 +14,7 @@ export const transparentHugepagesCase: LedgerCase = {
         connection: connectionTo(lab, host),
         ...(variant === "a" ? { enabled: "never", defrag: "defer+madvise" } : { enabled: "madvise", defrag: "never" }),
     }),
+    fewer: (lab, host) => ({ connection: connectionTo(lab, host), enabled: "never" }),
     declare: (name, args) => new TransparentHugepages(name, args as never),
     create: handlers.create,
     hostState: (lab, host) => sysfsHostState(lab, host, [`${THP}/enabled`, `${THP}/defrag`]),
