@@ -254,11 +254,14 @@ export function startingRecord<R>(previous: R | undefined, recovered: R | undefi
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
+/** A file's content (absent, file, link: its fields are alternatives) is one value, never mixed from two. */
+const isPathContent = (v: Record<string, unknown>) => typeof v.kind === "string";
+
 function completed(kept: unknown, from: unknown, key: string): unknown {
     if (key === "createdDirs" && Array.isArray(kept) && Array.isArray(from)) {
         return [...new Set([...kept, ...from])];
     }
-    if (!isPlainObject(kept) || !isPlainObject(from)) {
+    if (!isPlainObject(kept) || !isPlainObject(from) || isPathContent(kept) || isPathContent(from)) {
         return kept === undefined ? from : kept;
     }
     const out: Record<string, unknown> = { ...kept };

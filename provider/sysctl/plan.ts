@@ -1,4 +1,5 @@
 import { FileChanges } from "../host/files";
+import { startingRecord } from "../host/ledger";
 import { ABSENT, ManagedFiles, PathContent, RestorePlan, fileContent, forget, manage, planRestore as planFilesRestore, putBack, samePathContent } from "../host/restore";
 import { canonicalKey } from "./keys";
 import { Ledger, foreignOwners, ledgerPath, renderLedger } from "./ledger";
@@ -63,7 +64,7 @@ export function filesToRead(inputs: SysctlSetInputs | undefined, record?: Sysctl
     return [...new Set([...persisted, ...Object.keys(managedFilesOf(record)?.originals ?? {})])];
 }
 
-/** A create after an interrupted run: the files and directories its ledger kept. */
+/** After an interrupted run: the files and directories its ledger kept. */
 function recoveredFiles(ledger: Ledger | undefined): ManagedFiles | undefined {
     return ledger && { originals: { ...(ledger.files ?? {}) }, written: {}, createdDirs: [...(ledger.createdDirs ?? [])] };
 }
@@ -225,7 +226,8 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
         }
     }
 
-    const files = planFiles(inputs, snapshot, target, expected, previous ? managedFilesOf(previous) : recoveredFiles(snapshot.ledgers.get(path)));
+    // State's files completed by the ledger: an update killed before the engine saved it may have begun to manage one.
+    const files = planFiles(inputs, snapshot, target, expected, startingRecord(managedFilesOf(previous), recoveredFiles(snapshot.ledgers.get(path))));
     const managed = files.managed;
     const warnings = [...otherWriterWarnings(snapshot.otherWriters, expected, target), ...files.warnings];
 

@@ -58,18 +58,23 @@ describe("host ledger (every resource but SysctlSet)", function () {
     });
 
     it("an update starts from state completed by its ledger: what a killed update added, state's values where both have one", function () {
-        const state = { originals: { cpu0: { governor: "schedutil" } }, skipped: ["cpu9"], managedFiles: { originals: { "/etc/x": "absent" }, written: {}, createdDirs: ["/etc/a"] } };
+        const absent = { kind: "absent" };
+        const state = {
+            originals: { cpu0: { governor: "schedutil" } },
+            skipped: ["cpu9"],
+            managedFiles: { originals: { "/etc/x": absent }, written: { "/etc/x": { kind: "file", content: "a\n" } }, createdDirs: ["/etc/a"] },
+        };
         const ledger = {
             originals: { cpu0: { governor: "performance" }, cpu1: { governor: "powersave", epp: "balance_power" } },
             skipped: [],
             ruleFile: "/etc/y",
-            managedFiles: { originals: { "/etc/x": "tuned", "/etc/y": "absent" }, written: {}, createdDirs: ["/etc/b"] },
+            managedFiles: { originals: { "/etc/x": { kind: "file", content: "tuned\n" }, "/etc/y": absent }, written: { "/etc/x": { kind: "file", content: "\ufffd", base64: "/w==" } }, createdDirs: ["/etc/b"] },
         };
-        assert.deepEqual(startingRecord(state, ledger), {
+        assert.deepEqual(startingRecord<object>(state, ledger), {
             originals: { cpu0: { governor: "schedutil" }, cpu1: { governor: "powersave", epp: "balance_power" } },
             skipped: ["cpu9"],
             ruleFile: "/etc/y",
-            managedFiles: { originals: { "/etc/x": "absent", "/etc/y": "absent" }, written: {}, createdDirs: ["/etc/a", "/etc/b"] },
+            managedFiles: { originals: { "/etc/x": absent, "/etc/y": absent }, written: { "/etc/x": { kind: "file", content: "a\n" } }, createdDirs: ["/etc/a", "/etc/b"] },
         });
         assert.equal(startingRecord(undefined, ledger), ledger);
         assert.equal(startingRecord(state, undefined), state);
