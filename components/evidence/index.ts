@@ -20,6 +20,10 @@ export interface HostDiagnosis {
 
 /** Two samples `windowSeconds` apart and the knobs' current values: read-only, no root needed for /proc/net. */
 export async function diagnoseHost(transport: Transport, iface: string | undefined, windowSeconds: number): Promise<HostDiagnosis> {
+    // A NaN, zero or negative window samples twice at once: "nothing rose" would be a false all-clear.
+    if (!(windowSeconds >= 0.1 && windowSeconds <= 3600)) {
+        throw new Error(`window: ${windowSeconds} is not a number of seconds from 0.1 to 3600`);
+    }
     const [{ rates, end: after }, knobs] = await Promise.all([measureRates(transport, iface, windowSeconds), readHost(transport, DIAGNOSED_SYSCTLS, [])]);
     const settings: Record<string, string> = {};
     for (const [key, live] of knobs.values) {

@@ -48,7 +48,8 @@ export function conditionFailure(condition: CounterCondition, rates: Record<stri
         return `${condition.counter}: this host does not report it`;
     }
     if (rate.perSecond === null) {
-        return undefined;
+        // A reset or a reboot inside the window hides what happened in it: not a pass.
+        return `${condition.counter}: no rate over the window (${rate.note}); cannot judge the limit ${condition.maxPerSecond}/s`;
     }
     if (rate.perSecond > condition.maxPerSecond) {
         return `${condition.counter} rose ${rate.perSecond.toFixed(1)}/s over ${condition.windowSeconds} s (${rate.delta} in all; limit ${condition.maxPerSecond}/s)`;

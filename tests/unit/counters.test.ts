@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import { readFileSync } from "fs";
 import * as path from "path";
+import { diagnoseHost } from "../../components/evidence";
 import { diagnose } from "../../components/evidence/diagnose";
 import { parseEthtoolStats, parseInterrupts, parseProtocolCounters, parseSoftnet } from "../../provider/counters/parse";
 import { conditionFailure, counterRates } from "../../provider/counters/rates";
@@ -75,9 +76,26 @@ describe("counters: rates between samples", function () {
         assert.equal(conditionFailure({ counter: "Udp.RcvbufErrors", maxPerSecond: 30, windowSeconds: 60 }, rates), undefined);
         assert.match(conditionFailure({ counter: "Nope.Missing", maxPerSecond: 0, windowSeconds: 1 }, rates) ?? "", /does not report it/);
     });
+
+    it("fails a condition it cannot judge: a counter that went backwards or a host that rebooted in the window is no proof of health", function () {
+        const condition = { counter: "TcpExt.ListenOverflows", maxPerSecond: 0, windowSeconds: 3 };
+        const reset = counterRates(sample(100, { "TcpExt.ListenOverflows": 5000 }), sample(103, { "TcpExt.ListenOverflows": 3 }));
+        assert.equal(conditionFailure(condition, reset), "TcpExt.ListenOverflows: no rate over the window (went backwards (5000 → 3): reset); cannot judge the limit 0/s");
+        const rebooted = counterRates(sample(5000, { "TcpExt.ListenOverflows": 900 }), sample(2, { "TcpExt.ListenOverflows": 0 }));
+        assert.match(conditionFailure(condition, rebooted) ?? "", /no rate over the window \(the host rebooted between the samples\)/);
+    });
 });
 
 describe("counters: diagnosis", function () {
+    it("refuses a window that is not a positive number of seconds, before contacting the host", async function () {
+        let commands = 0;
+        const transport = { target: "h1", run: async () => (commands++, { code: 0, stdout: "", stderr: "" }) };
+        for (const window of [NaN, -3, 0, Infinity]) {
+            await assert.rejects(diagnoseHost(transport, undefined, window), /window: .* is not a number of seconds from 0\.1 to 3600/);
+        }
+        assert.equal(commands, 0);
+    });
+
     it("points each rising counter at its knob, with the current value and sources", function () {
         const rates = counterRates(
             sample(0, { "TcpExt.ListenOverflows": 0, "Udp.RcvbufErrors": 0, "Tcp.RetransSegs": 0, "Tcp.OutSegs": 0, "irq.eth1.cpu0": 0, "irq.eth1.cpu1": 0 }),
