@@ -14,16 +14,23 @@ const cpuPolicy = z
     .strict()
     .superRefine((policy, ctx) => requireOnePolicy(policy, POLICIES, ctx));
 
-const flowEntries = z
-    .number()
-    .int()
-    .min(1)
-    .max(MAX_FLOW_ENTRIES, `is above the kernel's maximum ${MAX_FLOW_ENTRIES} (1 << 29)`)
-    .superRefine((n, ctx) => {
-        if ((n & (n - 1)) !== 0) {
-            ctx.addIssue({ code: "custom", message: `${n} is not a power of two: the kernel rounds it up to ${nextPowerOfTwo(n)}; write that` });
-        }
-    });
+/** One message per bad value: zod's own checks would each add theirs (-1 was also "not a power of two"). */
+function flowEntriesProblem(n: number): string | undefined {
+    if (!Number.isInteger(n) || n < 1 || n > MAX_FLOW_ENTRIES) {
+        return `${n} is not a whole number from 1 to the kernel's maximum ${MAX_FLOW_ENTRIES} (1 << 29)`;
+    }
+    if ((n & (n - 1)) !== 0) {
+        return `${n} is not a power of two: the kernel rounds it up to ${nextPowerOfTwo(n)}; write that`;
+    }
+    return undefined;
+}
+
+const flowEntries = z.number().superRefine((n, ctx) => {
+    const problem = flowEntriesProblem(n);
+    if (problem) {
+        ctx.addIssue({ code: "custom", message: problem });
+    }
+});
 
 /** roundup_pow_of_two(), as the kernel sizes flow tables. */
 export function nextPowerOfTwo(n: number): number {

@@ -10,20 +10,17 @@ const NO_CONSTRAINT = 2147483647;
  * for no constraint at all (the default, read back as "0"), and "n/a" asks for a wake-up latency
  * of 0 (read back as "n/a"): cpuidle governors then pick only the shallowest state (polling).
  */
-const latency = z.union([
-    z.literal("n/a"),
-    z.number().superRefine((n, ctx) => {
-        let problem: string | undefined;
-        if (n === 0) {
-            problem = 'is 0, which the kernel reads as "no constraint", not as no latency: write "n/a" for no wake-up latency at all (polling only), or a limit such as 10';
-        } else if (!Number.isInteger(n) || n < 1 || n >= NO_CONSTRAINT) {
-            problem = `must be a whole number of microseconds from 1 to ${NO_CONSTRAINT - 1}, or "n/a"`;
-        }
-        if (problem) {
-            ctx.addIssue({ code: "custom", message: problem });
-        }
-    }),
-]);
+const latency = z.unknown().superRefine((n, ctx) => {
+    let problem: string | undefined;
+    if (n === 0) {
+        problem = 'is 0, which the kernel reads as "no constraint", not as no latency: write "n/a" for no wake-up latency at all (polling only), or a limit such as 10';
+    } else if (n !== "n/a" && !(Number.isInteger(n) && (n as number) >= 1 && (n as number) < NO_CONSTRAINT)) {
+        problem = `must be a whole number of microseconds from 1 to ${NO_CONSTRAINT - 1}, or "n/a"`;
+    }
+    if (problem) {
+        ctx.addIssue({ code: "custom", message: problem });
+    }
+}) as z.ZodType<number | "n/a">;
 
 export const cpuWakeupLatencyInputsSchema = z
     .object({

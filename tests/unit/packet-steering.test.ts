@@ -94,6 +94,11 @@ describe("PacketSteering inputs", function () {
         assert.match(failures({ rfs: { flowEntries: 30000 } })[0].reason, /not a power of two: the kernel rounds it up to 32768/);
         assert.deepEqual(failures({ rfs: { flowEntries: 2 ** 30 } }).map((f) => f.property), ["rfs.flowEntries"]);
         assert.deepEqual(failures({ rfs: { flowEntries: 0 } }).map((f) => f.property), ["rfs.flowEntries"]);
+        for (const bad of [-1, 0, 1.5, 2 ** 53, -(2 ** 40)]) {
+            const found = failures({ rfs: { flowEntries: bad } });
+            assert.equal(found.length, 1, `one failure for ${bad}: ${JSON.stringify(found)}`);
+            assert.doesNotMatch(found[0].reason, /rounds it up to 1;|safe|expected/, `${bad}: ${found[0].reason}`);
+        }
     });
 });
 
