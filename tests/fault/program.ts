@@ -15,18 +15,25 @@ export const FAULT_SETTINGS: Record<string, number | number[]> = {
 /**
  * On every (emulated server) host: the sysctls, the NIC's rings and coalescing, its queue IRQs
  * and the CPU governor, each with its persistence in /etc — what a profile changes, so a kill can
- * land between any two of them.
+ * land between any two of them. "partial" touches part of it, without persistence: an update from
+ * it to "full" adds items, files and directories, so a kill can land inside an update too.
  */
-export function faultProgram(lab: Lab): PulumiFn {
+export function faultProgram(lab: Lab, variant: FaultVariant = "full"): PulumiFn {
+    const full = variant === "full";
     return async () => {
         for (const host of lab.hosts) {
             const connection = connectionTo(lab, host);
-            new SysctlSet(`faults-${host.name}`, { connection, settings: FAULT_SETTINGS });
+            const settings = full ? FAULT_SETTINGS : Object.fromEntries(Object.entries(FAULT_SETTINGS).slice(0, 3));
+            new SysctlSet(`faults-${host.name}`, { connection, settings, persist: full });
             if (host.hardware === "server") {
-                const nic = new NicRingConfig(`faults-nic-${host.name}`, { connection, interface: "eth1", rings: { rx: "max", tx: 2048 }, coalesce: { adaptiveRx: false, rxUsecs: 8 } });
-                new IrqAffinity(`faults-irqs-${host.name}`, { connection, interface: "eth1", spread: "1-3" }, { dependsOn: nic });
-                new CpuGovernor(`faults-governor-${host.name}`, { connection, governor: "performance", energyPerformancePreference: "performance" });
+                const coalesce = full ? { coalesce: { adaptiveRx: false, rxUsecs: 8 } } : {};
+                const nic = new NicRingConfig(`faults-nic-${host.name}`, { connection, interface: "eth1", rings: { rx: "max", tx: 2048 }, ...coalesce, persist: full });
+                new IrqAffinity(`faults-irqs-${host.name}`, { connection, interface: "eth1", spread: "1-3", persist: full }, { dependsOn: nic });
+                const governor = full ? { energyPerformancePreference: "performance" } : { cpus: "1" };
+                new CpuGovernor(`faults-governor-${host.name}`, { connection, governor: "performance", ...governor, persist: full });
             }
         }
     };
 }
+
+export type FaultVariant = "full" | "partial";

@@ -113,12 +113,16 @@ describe(`fault suite: kill -9 mid-run, then recovery leaves every host byte-exa
     });
 
     for (let round = 1; round <= ROUNDS; round++) {
-        it(`round ${round}: kill -9 during ${round % 2 ? "up" : "destroy"}, then cancel, refresh --clear-pending-creates, up, destroy`, async function () {
+        // A create, a destroy, an update that adds items, in turn.
+        const kind = (["update", "create", "destroy"] as const)[round % 3];
+        const op = kind === "destroy" ? "destroy" : "up";
+        it(`round ${round}: kill -9 during ${kind === "update" ? "an up that updates" : op}, then cancel, refresh --clear-pending-creates, up, destroy`, async function () {
             const root = mkdtempSync(path.join(tmpdir(), "plt-faults-stack-"));
             const stack = await labStack("faults", faultProgram(lab), root);
-            const op = round % 2 ? "up" : "destroy";
-            if (op === "destroy") {
+            if (kind === "destroy") {
                 await stack.up();
+            } else if (kind === "update") {
+                await (await labStack("faults", faultProgram(lab, "partial"), root)).up();
             }
             // ts-node and the engine take a few seconds to start; the kill lands anywhere from
             // before the first host command to after the last one.
