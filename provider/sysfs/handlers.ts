@@ -87,10 +87,14 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
         };
     }
 
-    const problemsOn = (inputs: I, snapshot: SysfsSnapshot): HostProblem[] => [
-        ...(kind.hostProblems?.(inputs, snapshot) ?? []),
-        ...assessPaths(kind.settings(inputs), snapshot, kind.onMissing(inputs)).problems.map((p) => ({ property: kind.property(inputs, p.path), why: p.why })),
-    ];
+    /** The kind's own problems first and alone: CPUs the host lacks would otherwise fail again as each CPU's missing file. */
+    const problemsOn = (inputs: I, snapshot: SysfsSnapshot): HostProblem[] => {
+        const own = kind.hostProblems?.(inputs, snapshot) ?? [];
+        if (own.length > 0) {
+            return own;
+        }
+        return assessPaths(kind.settings(inputs), snapshot, kind.onMissing(inputs)).problems.map((p) => ({ property: kind.property(inputs, p.path), why: p.why }));
+    };
 
     function outputs(raw: Record<string, unknown>, inputs: I, record: SysfsRecord, desired: PathValues, snapshot: SysfsSnapshot, ledgerState: string, warnings: string[]) {
         return {

@@ -145,6 +145,18 @@ describe("SysfsSet, TransparentHugepages and CpuWakeupLatency through the real e
             }
         });
 
+        it("CPUs the host does not have fail in preview once, on cpus: not again as one missing pm_qos file per CPU under latencyUs", async function () {
+            const stack = await labStack("sysfs-absent-cpus", async () => {
+                new CpuWakeupLatency("absent", { connection: connectionTo(lab, host), cpus: "0-63", latencyUs: 10 });
+            });
+            const out = collect();
+            await expectFailure(stack.preview({ onOutput: out.onOutput }));
+            const diagnostics = out.text().slice(out.text().indexOf("Diagnostics:"));
+            const errors = diagnostics.split("\n").filter((l) => /error:/.test(l));
+            assert.equal(errors.length, 1, diagnostics);
+            assert.match(errors[0], new RegExp(`property cpus value \\{0-63\\} has a problem: root@${host.address.replace(/\./g, "\\.")}:22: CPU 4-63 are not online \\(online: 0-3\\)`));
+        });
+
         it("a THP file a TransparentHugepages owns is refused to a SysfsSet at preview, naming the owner: in another stack (its ledger) and in the same program", async function () {
             const thp = await labStack("sysfs-owner-thp", async () => {
                 new TransparentHugepages("owner", { connection: connectionTo(lab, host), defrag: "never" });
