@@ -35,3 +35,26 @@ export async function diagnoseHost(transport: Transport, iface: string | undefin
     const notes = Object.fromEntries(Object.entries(rates).filter(([, r]) => r.note && r.perSecond === null).map(([name, r]) => [name, r.note!]));
     return { target: transport.target, windowSeconds, rising, findings: diagnose(rates, settings), missing: after.missing, notes };
 }
+
+/** Notes that several counters share (a reboot gives every counter the same one) are one line. */
+function noteLines(notes: Record<string, string>): string[] {
+    const byNote = new Map<string, string[]>();
+    for (const [counter, note] of Object.entries(notes)) {
+        byNote.set(note, [...(byNote.get(note) ?? []), counter]);
+    }
+    return [...byNote].map(([note, counters]) => `  no rate (cannot tell whether it rose): ${counters.length === 1 ? `${counters[0]} ${note}` : `${counters.length} counters: ${note}`}`);
+}
+
+/** The diagnosis for people: findings first, then what could not be rated and what the host lacks. */
+export function diagnosisText(d: HostDiagnosis): string {
+    const lines = [`${d.target}: ${d.findings.length === 0 ? "no drop or overflow counter rose" : `${d.findings.length} finding(s)`} over ${d.windowSeconds} s`];
+    for (const f of d.findings) {
+        const now = Object.entries(f.settings).map(([k, v]) => `${k} = ${v}`).join(", ");
+        lines.push(`  ${f.counter} rising ${f.perSecond.toFixed(1)}/s: ${f.meaning}`, `    look at: ${f.knob}${now ? ` (now ${now})` : ""}`, `    sources: ${f.sources.join(" · ")}`);
+    }
+    lines.push(...noteLines(d.notes));
+    if (d.missing.length > 0) {
+        lines.push(`  not available here: ${d.missing.join(", ")}`);
+    }
+    return lines.join("\n");
+}

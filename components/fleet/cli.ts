@@ -11,7 +11,7 @@ import { Command } from "commander";
 import Table from "cli-table3";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { closeAllConnections, transportFor } from "../../provider/transport";
-import { HostDiagnosis, diagnoseHost } from "../evidence";
+import { HostDiagnosis, diagnoseHost, diagnosisText } from "../evidence";
 import { DriftReport, connectionFor, mergeReports, readFleetDrift, report } from "./drift";
 import { FleetConfigInput, parseFleetConfig } from "./inventory";
 import { fleetProgram } from "./program";
@@ -134,18 +134,6 @@ async function shard(opts: { stack: string; by: string; cwd: string }): Promise<
     }
     console.log(JSON.stringify({ include }));
     return 0;
-}
-
-function diagnosisText(d: HostDiagnosis): string {
-    const lines = [`${d.target}: ${d.findings.length === 0 ? "no drop or overflow counter rose" : `${d.findings.length} finding(s)`} over ${d.windowSeconds} s`];
-    for (const f of d.findings) {
-        const now = Object.entries(f.settings).map(([k, v]) => `${k} = ${v}`).join(", ");
-        lines.push(`  ${f.counter} rising ${f.perSecond.toFixed(1)}/s: ${f.meaning}`, `    look at: ${f.knob}${now ? ` (now ${now})` : ""}`, `    sources: ${f.sources.join(" · ")}`);
-    }
-    if (d.missing.length > 0) {
-        lines.push(`  not available here: ${d.missing.join(", ")}`);
-    }
-    return lines.join("\n");
 }
 
 async function diagnoseCommand(opts: { stack?: string; local?: boolean; host?: string; interface?: string; window: string; cwd: string; json?: boolean }): Promise<number> {

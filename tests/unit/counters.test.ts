@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import { readFileSync } from "fs";
 import * as path from "path";
-import { diagnoseHost } from "../../components/evidence";
+import { diagnoseHost, diagnosisText } from "../../components/evidence";
 import { diagnose } from "../../components/evidence/diagnose";
 import { parseEthtoolStats, parseInterrupts, parseProtocolCounters, parseSoftnet } from "../../provider/counters/parse";
 import { conditionFailure, counterRates } from "../../provider/counters/rates";
@@ -94,6 +94,17 @@ describe("counters: diagnosis", function () {
             await assert.rejects(diagnoseHost(transport, undefined, window), /window: .* is not a number of seconds from 0\.1 to 3600/);
         }
         assert.equal(commands, 0);
+    });
+
+    it("the text report says which counters it could not rate (reset, reboot) instead of a bare all-clear", function () {
+        const base = { target: "h1", windowSeconds: 3, rising: {}, findings: [], missing: [] };
+        assert.equal(diagnosisText({ ...base, notes: {} }), "h1: no drop or overflow counter rose over 3 s");
+        const reset = diagnosisText({ ...base, notes: { "nic.eth1.rx_missed_errors": "went backwards (900 → 2): reset" } });
+        assert.match(reset, /^h1: no drop or overflow counter rose over 3 s\n {2}no rate \(cannot tell whether it rose\): nic\.eth1\.rx_missed_errors went backwards \(900 → 2\): reset$/);
+        const rebooted = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`c${i}`, "the host rebooted between the samples"]));
+        const text = diagnosisText({ ...base, notes: rebooted });
+        assert.equal(text.split("\n").length, 2, text);
+        assert.match(text, /no rate \(cannot tell whether it rose\): 40 counters: the host rebooted between the samples$/);
     });
 
     it("points each rising counter at its knob, with the current value and sources", function () {
