@@ -1,5 +1,6 @@
 import { CounterCondition, Rate, conditionFailure, counterRates } from "../../provider/counters/rates";
 import { Sample, measureRates, sampleHost } from "../../provider/counters/sample";
+import { interfaceName } from "../../provider/nic/schema";
 import { readHost } from "../../provider/sysctl/remote";
 import type { Transport } from "../../provider/transport/transport";
 import { DIAGNOSED_SYSCTLS, Finding, diagnose } from "./diagnose";
@@ -24,7 +25,15 @@ export async function diagnoseHost(transport: Transport, iface: string | undefin
     if (!(windowSeconds >= 0.1 && windowSeconds <= 3600)) {
         throw new Error(`window: ${windowSeconds} is not a number of seconds from 0.1 to 3600`);
     }
+    if (iface !== undefined && !interfaceName.safeParse(iface).success) {
+        throw new Error(`interface: ${JSON.stringify(iface)} is not a network interface name`);
+    }
     const [{ rates, end: after }, knobs] = await Promise.all([measureRates(transport, iface, windowSeconds), readHost(transport, DIAGNOSED_SYSCTLS, [])]);
+    // Every netdev has statistics/: without it a typo (-i eht1) would read as "no NIC counter rose".
+    const linkStats = `/sys/class/net/${iface}/statistics`;
+    if (iface !== undefined && after.missing.includes(linkStats)) {
+        throw new Error(`${transport.target}: interface ${iface} does not exist (no ${linkStats})`);
+    }
     const settings: Record<string, string> = {};
     for (const [key, live] of knobs.values) {
         if (live.state === "value" || live.state === "readonly") {

@@ -96,6 +96,18 @@ describe("counters: diagnosis", function () {
         assert.equal(commands, 0);
     });
 
+    it("refuses an interface that is not a name, before contacting the host, and one the host does not have, instead of an all-clear", async function () {
+        let commands = 0;
+        const noSuchInterface = fixture("lab-host.txt").replace(/@link\n[^@]*@ethtool\n[\s\S]*$/, "@link\n@ethtool\n");
+        const transport = {
+            target: "h1",
+            run: async (argv: readonly string[]) => (commands++, { code: 0, stdout: argv.includes("pulumi-counters") ? noSuchInterface : "", stderr: "" }),
+        };
+        await assert.rejects(diagnoseHost(transport, "eth1;id", 1), /interface: "eth1;id" is not a network interface name/);
+        assert.equal(commands, 0);
+        await assert.rejects(diagnoseHost(transport, "eht1", 0.1), /^Error: h1: interface eht1 does not exist \(no \/sys\/class\/net\/eht1\/statistics\)$/);
+    });
+
     it("the text report says which counters it could not rate (reset, reboot) instead of a bare all-clear", function () {
         const base = { target: "h1", windowSeconds: 3, rising: {}, findings: [], missing: [] };
         assert.equal(diagnosisText({ ...base, notes: {} }), "h1: no drop or overflow counter rose over 3 s");
