@@ -34,7 +34,10 @@ export function sysfsPathProblem(path: string): string | undefined {
 /** Why `value` cannot be written (and persisted in a tmpfiles.d line), or undefined. */
 export function sysfsValueProblem(value: string | number): string | undefined {
     if (typeof value === "number") {
-        return Number.isSafeInteger(value) ? undefined : `${value} is not an integer; sysfs numbers are integers (write other forms as strings)`;
+        if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+            return `${value} is beyond 2^53 - 1, where numbers lose digits: write it as a string`;
+        }
+        return Number.isInteger(value) ? undefined : `${value} is not an integer; sysfs numbers are integers (write other forms as strings)`;
     }
     if (value.length === 0 || value.length > MAX_VALUE_LENGTH) {
         return `must be 1-${MAX_VALUE_LENGTH} characters (one page with its newline), got ${value.length}`;

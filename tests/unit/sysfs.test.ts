@@ -72,6 +72,8 @@ describe("SysfsSet", function () {
         it("takes printable one-line values of at most a page", function () {
             assert.equal(sysfsValueProblem("defer+madvise"), undefined);
             assert.equal(sysfsValueProblem(20), undefined);
+            assert.equal(sysfsValueProblem(2 ** 60), "1152921504606847000 is beyond 2^53 - 1, where numbers lose digits: write it as a string");
+            assert.match(sysfsValueProblem(1.5)!, /^1\.5 is not an integer/);
             assert.match(sysfsValueProblem("never\nalways")!, /one line/);
             assert.match(sysfsValueProblem("")!, /1-4095/);
             assert.match(sysfsValueProblem("x".repeat(4096))!, /1-4095/);
