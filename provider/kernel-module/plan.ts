@@ -1,4 +1,4 @@
-import type { CheckFailure } from "../check";
+import { CheckFailure, propertyPath } from "../check";
 import { holdsText } from "../host/files";
 import { itemsOf } from "../host/ledger";
 import { ABSENT, ManagedFiles, PathContent, changeAt, fileContent, fileOf, forget, manage, planRestore } from "../host/restore";
@@ -33,9 +33,28 @@ export function moduleProblems(specs: readonly ModuleSpec[], snapshot: ModuleSna
                 property: `modules[${i}].parameters`,
                 reason: `${target}: ${spec.name} is built into the kernel (modules.builtin of ${snapshot.release}), so its parameters can only be set on the kernel command line (${example})`,
             });
+        } else {
+            problems.push(...unknownParameters(spec, i, snapshot, target));
         }
     });
     return problems;
+}
+
+/** Parameters the module does not take: the kernel logs "unknown parameter ignored" and loads it anyway. */
+function unknownParameters(spec: ModuleSpec, index: number, snapshot: ModuleSnapshot, target: string): CheckFailure[] {
+    const described = snapshot.parameterNames.get(spec.name);
+    if (!described) {
+        return [];
+    }
+    // A parameter declared without type or description is missing from modinfo but shows in /sys once loaded.
+    const known = new Set([...described, ...Object.keys(snapshot.parameters.get(spec.name) ?? {})]);
+    const listed = [...known].join(", ") || "none";
+    return Object.keys(spec.parameters)
+        .filter((p) => !known.has(p))
+        .map((p) => ({
+            property: propertyPath(["modules", index, "parameters", p]),
+            reason: `${target}: ${spec.name} has no parameter ${p} (modinfo -F parm ${spec.name} lists ${listed}): the kernel would ignore it`,
+        }));
 }
 
 /** What KernelModule keeps in state besides its inputs. */

@@ -29,6 +29,7 @@ report() {
   [ -f "/lib/modules/$rel/modules.builtin" ] && awk -F/ -v want=" $* " '{ n = $NF; sub(/\\.ko.*$/, "", n); gsub("-", "_", n); if (index(want, " " n " ")) print "builtin\\t" n }' "/lib/modules/$rel/modules.builtin"
   for _m in "$@"; do
     if command -v modprobe >/dev/null; then _out=$(modprobe -n "$_m" 2>&1); printf 'probe\\t%s\\t%s\\t%s\\n' "$_m" "$?" "$(flat "$_out")"; fi
+    if command -v modinfo >/dev/null && _out=$(modinfo -F parm "$_m" 2>/dev/null); then printf 'parms\\t%s\\t%s\\n' "$_m" "$(printf '%s\\n' "$_out" | sed 's/:.*//' | tr '\\n' ' ')"; fi
     for _p in "/sys/module/$_m/parameters"/*; do
       [ -f "$_p" ] && printf 'param\\t%s\\t%s\\t%s\\n' "$_m" "\${_p##*/}" "$(flat "$(cat "$_p" 2>/dev/null)")"
     done
@@ -129,6 +130,8 @@ export interface ModuleSnapshot {
     builtin: Set<string>;
     /** `modprobe -n NAME` for each declared module: exit code 0 = loadable (or loaded, or built in). */
     probe: Map<string, { ok: boolean; message: string }>;
+    /** `modinfo -F parm NAME`: the parameters each declared module takes, where modinfo could say. */
+    parameterNames: Map<string, Set<string>>;
     /** Live parameter values of declared modules that are loaded. */
     parameters: Map<string, Record<string, string>>;
     /** Content of each persistence file, null when absent. */
@@ -138,7 +141,7 @@ export interface ModuleSnapshot {
 }
 
 export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
-    const snapshot: ModuleSnapshot = { modprobe: "", release: "", loaded: new Map(), builtin: new Set(), probe: new Map(), parameters: new Map(), files: new Map(), ledgers: parseLedgerListing(stdout) };
+    const snapshot: ModuleSnapshot = { modprobe: "", release: "", loaded: new Map(), builtin: new Set(), probe: new Map(), parameterNames: new Map(), parameters: new Map(), files: new Map(), ledgers: parseLedgerListing(stdout) };
     for (const line of stdout.split("\n")) {
         const [kind, a = "", b = "", c = ""] = line.split("\t");
         if (kind === "modprobe") {
@@ -151,6 +154,8 @@ export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
             snapshot.builtin.add(a);
         } else if (kind === "probe") {
             snapshot.probe.set(a, { ok: b === "0", message: c.trim() });
+        } else if (kind === "parms") {
+            snapshot.parameterNames.set(a, new Set(b.split(" ").filter(Boolean)));
         } else if (kind === "param") {
             snapshot.parameters.set(a, { ...(snapshot.parameters.get(a) ?? {}), [b]: c.trim() });
         } else if (kind === "file") {

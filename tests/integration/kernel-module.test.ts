@@ -118,6 +118,16 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         assert.match(await expectFailure(bad.preview()), /modules\[0\] value .* has a problem: must be a kernel module name/);
     });
 
+    it("refuses at preview a parameter the module does not have (the kernel would ignore it and load), naming the property, module and host", async function () {
+        const stack = await labStack("kernel-module-unknown-param", async () => {
+            new KernelModule("dummies", { connection: connectionTo(lab, vm), modules: [{ name: "dummy", parameters: { numdummies: 2, no_such_param: 3 } }] });
+        });
+        const message = await expectFailure(stack.preview());
+        assert.match(message, new RegExp(`modules\\[0\\]\\.parameters\\.no_such_param value .* has a problem: root@${vm.address.replace(/\./g, "\\.")}:22: dummy has no parameter no_such_param \\(modinfo -F parm dummy lists numdummies\\)`));
+        assert.doesNotMatch(message, /numdummies value/);
+        assert.equal(onHost(lab, vm, ["sh", "-c", "[ -d /sys/module/dummy ] && echo loaded || echo absent"]).trim(), "absent");
+    });
+
     it("a load the kernel refuses unloads what the operation loaded and writes no file", async function () {
         const stack = await labStack("kernel-module-rollback", async () => {
             new KernelModule("bad", { connection: connectionTo(lab, server), modules: ["udp_diag", { name: "dummy", parameters: { numdummies: "many" } }] });

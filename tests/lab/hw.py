@@ -14,8 +14,8 @@ tuning tool reads on real hardware, with the real kernel's and tools' limits and
   hw.py ethtool HOST_DIR ARGS...   what /usr/sbin/ethtool is inside the host: rings (-g/-G) and
                                    coalescing (-c/-C) of the emulated NIC; everything else execs the
                                    real ethtool (a copy kept at LAB_DIR/bin/ethtool)
-  hw.py modprobe|rmmod|lsmod HOST_DIR ARGS...
-                                   what /usr/sbin/{modprobe,rmmod,lsmod} are inside the host: kmod's
+  hw.py modprobe|rmmod|lsmod|modinfo HOST_DIR ARGS...
+                                   what /usr/sbin/{modprobe,rmmod,lsmod,modinfo} are inside the host: kmod's
                                    commands over the host's module catalogue (HOST_DIR/hw/modules.json);
                                    loaded modules show in /sys/module, and bbr follows tcp_bbr in
                                    /proc/sys/net/ipv4/tcp_{available_,}congestion_control (see
@@ -1687,7 +1687,7 @@ def init_modules(hdir):
     with open(os.path.join(libdir, "modules.builtin"), "w") as f:
         f.write("".join(p + "\n" for p in sorted(cat["builtin"].values())))
     me = os.path.abspath(__file__)
-    for tool in ("modprobe", "rmmod", "lsmod"):
+    for tool in ("modprobe", "rmmod", "lsmod", "modinfo"):
         path = os.path.join(sbin, tool)
         with open(path, "w") as f:
             f.write("#!/bin/sh\nexec /usr/bin/python3 -I '%s' %s '%s' \"$@\"\n" % (me, tool, hdir))
@@ -1960,6 +1960,22 @@ def cmd_rmmod(hdir, args):
     return 0
 
 
+def cmd_modinfo(hdir, args):
+    """kmod's `modinfo -F parm NAME`: one "name:description" line per parameter the module takes."""
+    if len(args) != 3 or args[:2] != ["-F", "parm"]:
+        raise ModExit(2, "modinfo (lab): only -F parm NAME is emulated\n")
+    name = args[2].replace("-", "_")
+    with Modules(hdir, write=False) as mods:
+        st = mods.state
+        if name in st["builtin"]:
+            return 0
+        if name not in st["modules"]:
+            raise ModExit(1, "modinfo: ERROR: Module %s not found.\n" % name)
+        for p, (kind, _) in sorted(st["modules"][name]["params"].items()):
+            sys.stdout.write("%s:(%s)\n" % (p, kind))
+    return 0
+
+
 def cmd_lsmod(hdir):
     with Modules(hdir) as mods:
         st = mods.state
@@ -1977,6 +1993,8 @@ def cmd_module_tool(tool, hdir, args):
             return cmd_modprobe(hdir, args)
         if tool == "rmmod":
             return cmd_rmmod(hdir, args)
+        if tool == "modinfo":
+            return cmd_modinfo(hdir, args)
         return cmd_lsmod(hdir)
     except ModExit as e:
         sys.stderr.write(e.stderr)
@@ -1998,7 +2016,7 @@ def main(argv):
         return cmd_ethtool(argv[1], argv[2:])
     if len(argv) == 3 and argv[0] == "kernel-without":
         return cmd_kernel_without(argv[1], argv[2])
-    if len(argv) >= 2 and argv[0] in ("modprobe", "rmmod", "lsmod"):
+    if len(argv) >= 2 and argv[0] in ("modprobe", "rmmod", "lsmod", "modinfo"):
         return cmd_module_tool(argv[0], argv[1], argv[2:])
     if len(argv) == 1 and argv[0] == "profiles":
         print(" ".join(PROFILES))

@@ -20,6 +20,7 @@ const READ = [
     "probe\ttcp_bbr\t0\t",
     "probe\tfoo\t1\tmodprobe: FATAL: Module foo not found in directory /lib/modules/6.1.0-18-amd64",
     "param\tdummy\tnumdummies\t2",
+    "parms\tdummy\tnumdummies ",
     `absent\t${FILES.load}`,
     `absent\t${FILES.options}`,
 ].join("\n");
@@ -68,6 +69,12 @@ describe("KernelModule: host state", function () {
         assert.deepEqual(problems.map((p) => p.property), ["modules[1]", "modules[2].parameters"]);
         assert.match(problems[0].reason, /^root@10\.0\.0\.5:22: kernel module foo is not available on this host: modprobe: FATAL: Module foo not found/);
         assert.match(problems[1].reason, /built into the kernel .* kernel command line \(nf_conntrack\.hashsize=1\)/);
+        const unknown = moduleProblems(moduleSpecs(inputs([{ name: "dummy", parameters: { numdummies: 2, no_such_param: 3 } }])), s, TARGET);
+        assert.deepEqual(unknown, [
+            { property: "modules[0].parameters.no_such_param", reason: `${TARGET}: dummy has no parameter no_such_param (modinfo -F parm dummy lists numdummies): the kernel would ignore it` },
+        ]);
+        const noModinfo = parseModuleSnapshot(READ.replace(/^parms\t.*\n/m, ""));
+        assert.deepEqual(moduleProblems(moduleSpecs(inputs([{ name: "dummy", parameters: { no_such_param: 3 } }])), noModinfo, TARGET), [], "no modinfo: not judged");
         const bare = parseModuleSnapshot(READ.replace("modprobe\t/usr/sbin/modprobe", "modprobe\t"));
         assert.match(moduleProblems(moduleSpecs(inputs(["tcp_bbr"])), bare, TARGET)[0].reason, /has no modprobe/);
         assert.deepEqual(moduleProblems(moduleSpecs(inputs(["dummy", "nf_conntrack"])), bare, TARGET), []);
