@@ -60,9 +60,10 @@ const userCheck =
 const countersStayDown =
     (conditions: CounterCondition[]): HealthProbe =>
     async (host, verdict) => {
-        const { rates } = await measureRates(transportFor(host.connection), host.interface, Math.max(...conditions.map((c) => c.windowSeconds)));
+        const window = Math.max(...conditions.map((c) => c.windowSeconds));
+        const { rates } = await measureRates(transportFor(host.connection), host.interface, window);
         verdict.counters = Object.fromEntries(conditions.map((c) => [c.counter, rates[c.counter]?.perSecond ?? null]));
-        const failures = conditions.map((c) => conditionFailure(c, rates)).filter((f): f is string => f !== undefined);
+        const failures = conditions.map((c) => conditionFailure(c, rates, window)).filter((f): f is string => f !== undefined);
         return failures.length > 0 ? failures.join("; ") : undefined;
     };
 
