@@ -1,7 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
 import { FileSnapshot, applyTransaction, readFiles } from "../host/files";
-import { LedgerScope, LedgeredPlanner, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures } from "../host/ledger";
+import { LedgerScope, LedgeredPlanner, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
@@ -157,9 +157,9 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
 export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
     const raw = withoutEngineKeys(props);
     const inputs = parse(raw);
-    const record = recordOf(raw);
     const transport = transportFor(inputs.connection);
     const snapshot = await readFiles(transport, readRequests(inputs));
+    const record = recordToRestore(recordOf(raw), ledgersIn(snapshot.files));
     const plan = planGovernorRestore(record, snapshot, inputs.restoreOnDelete, inputs.resourceName, transport.target);
     plan.warnings.forEach((w) => console.log(w));
     await applyTransaction(transport, plan.writes, plan.files, { ledger: record.ledgerFile ? { path: record.ledgerFile } : undefined });

@@ -271,6 +271,15 @@ function completed(kept: unknown, from: unknown, key: string): unknown {
     return out;
 }
 
+/**
+ * What a delete restores: state's record completed from the resource's own ledger, so an update
+ * killed before the engine saved it is undone too when destroy comes before any other up.
+ */
+export function recordToRestore<R extends { ledgerFile?: string }>(record: R, ledgers: ReadonlyMap<string, HostLedger>, recover?: (recovered: R) => R): R {
+    const recovered = record.ledgerFile ? recoveredRecord<R>(ledgers, record.ledgerFile) : undefined;
+    return startingRecord(record, recovered && recover ? recover(recovered) : recovered)!;
+}
+
 /** A resource among the host's ledgers: its kind (their directory), its owner, every ledger the read found, and the host's name for messages. */
 export interface LedgerScope {
     kind: string;

@@ -1,7 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkAgainstHost, parseChecked, withoutEngineKeys } from "../check";
 import { FileChanges, FileSnapshot, ValueWrite, readFiles } from "../host/files";
-import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures } from "../host/ledger";
+import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { ManagedFiles, pathContentOf, planRestore, withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
@@ -176,9 +176,9 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
 export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
     const raw = withoutEngineKeys(props);
     const inputs = parse(raw);
-    const record = recordOf(raw);
     const transport = transportFor(inputs.connection);
     const snapshot = await readFiles(transport, readRequests(inputs));
+    const record = recordToRestore(recordOf(raw), ledgersIn(snapshot.files));
     const view = viewOf(inputs, snapshot);
     const writes: ValueWrite[] = [];
     if (inputs.restoreOnDelete) {

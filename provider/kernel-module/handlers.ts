@@ -1,6 +1,6 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
-import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerStatus, planWithLedger, plannedOwnershipFailures } from "../host/ledger";
+import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
 import { transportFor } from "../transport";
@@ -170,7 +170,7 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
     const transport = transportFor(inputs.connection);
     const files = persistFiles(inputs.resourceName);
     const snapshot = await snapshotOf(inputs);
-    const record = recordOf(raw);
+    const record = recordToRestore(recordOf(raw), snapshot.ledgers, planner(inputs, snapshot, transport.target).recovered);
     const plan = planModulesRestore(record, snapshot, files, inputs.restoreOnDelete, transport.target);
     plan.warnings.forEach((w) => console.log(w));
     const { changes } = plan;

@@ -1,6 +1,6 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
-import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerStatus, planWithLedger, plannedOwnershipFailures } from "../host/ledger";
+import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { holdsText } from "../host/files";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
@@ -141,7 +141,7 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
     const transport = transportFor(inputs.connection);
     const rule = ruleFile(inputs.resourceName);
     const snapshot = await readOffloads(transport, inputs.interface, rule);
-    const record = recordOf(raw);
+    const record = recordToRestore(recordOf(raw), snapshot.ledgers);
     const restore = planOffloadRestore(record, snapshot, rule, transport.target, inputs.restoreOnDelete);
     restore.warnings.forEach((w) => console.log(w));
     if (restore.change || restore.rule !== undefined || restore.rmdir.length > 0 || record.ledgerFile) {

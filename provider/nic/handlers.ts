@@ -1,6 +1,6 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
-import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerStatus, planWithLedger, plannedOwnershipFailures } from "../host/ledger";
+import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { holdsText } from "../host/files";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
@@ -141,10 +141,10 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
 export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
     const raw = withoutEngineKeys(props);
     const inputs = parse(raw);
-    const record = recordOf(raw);
     const transport = transportFor(inputs.connection);
     const rule = ruleFile(inputs.resourceName);
     const snapshot = await readNic(transport, inputs.interface, rule);
+    const record = recordToRestore(recordOf(raw), snapshot.ledgers);
     const changes = planNicRestore(record, snapshot, inputs.restoreOnDelete);
     const files = planRuleRestore(record, snapshot, rule, transport.target);
     files.warnings.forEach((w) => console.log(w));

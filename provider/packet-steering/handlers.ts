@@ -1,7 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkAgainstHost, parseChecked, withoutEngineKeys } from "../check";
 import { FileSnapshot } from "../host/files";
-import { LedgerScope, LedgeredPlanner, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures } from "../host/ledger";
+import { LedgerScope, LedgeredPlanner, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
@@ -165,7 +165,7 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
     const inputs = parse(raw);
     const transport = transportFor(inputs.connection);
     const { snapshot, view } = await readSteering(transport, inputs, ruleFile(inputs.resourceName));
-    const record = recordOf(raw);
+    const record = recordToRestore(recordOf(raw), ledgersIn(snapshot.files));
     const plan = planSteeringRestore(record, view, snapshot, inputs.interface, inputs.restoreOnDelete, transport.target);
     plan.warnings.forEach((w) => console.log(w));
     if (plan.writes.length > 0 || Object.keys(plan.files).length > 0 || record.ledgerFile) {

@@ -8,7 +8,7 @@ import { canonicalKey } from "./keys";
 import { claimInRun } from "../host/ledger";
 import { ManagedFiles, withCreatedDirs } from "../host/restore";
 import { missingModules, moduleNeeds, moduleProbeKeys } from "./modules";
-import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, liveSettings, ownerOf, ownershipConflicts, planApply, planRestore } from "./plan";
+import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, liveSettings, ownerOf, ownershipConflicts, planApply, planRestore, recordToRestore } from "./plan";
 import { HostSnapshot, applyToHost, readHost } from "./remote";
 import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "./schema";
 import { SettingValue, isBound, normalise, satisfies, sameValue } from "./values";
@@ -244,9 +244,12 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
 export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
     const raw = withoutEngineKeys(props);
     const inputs = parse(raw);
-    const record = recordOf(raw);
     const transport = target(inputs);
-    const snapshot = await readHost(transport, Object.keys(record.originals), filesToRead(undefined, record));
+    const first = await readHost(transport, Object.keys(recordOf(raw).originals), filesToRead(undefined, recordOf(raw)));
+    const record = recordToRestore(recordOf(raw), first.ledgers);
+    // Keys or files only the ledger knows (an update killed before the engine saved it) were not read yet.
+    const unread = Object.keys(record.originals).some((key) => !first.values.has(key)) || filesToRead(undefined, record).some((path) => !first.ownPaths.has(path));
+    const snapshot = unread ? await readHost(transport, Object.keys(record.originals), filesToRead(undefined, record)) : first;
     const plan = planRestore(record, snapshot, inputs.restoreOnDelete, transport.target);
     plan.warnings.forEach((warning) => console.log(warning));
     await applyToHost(transport, plan.writes, plan.file, plan.ledger);

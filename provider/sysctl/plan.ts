@@ -246,6 +246,18 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
 }
 
 /**
+ * What a delete restores: state's record completed from its own ledger (the keys and files an
+ * update killed before the engine saved it added), so destroy undoes that update too.
+ */
+export function recordToRestore(record: SysctlSetRecord, ledgers: ReadonlyMap<string, Ledger>): SysctlSetRecord {
+    const ledger = record.ledgerFile ? ledgers.get(record.ledgerFile) : undefined;
+    if (!ledger) {
+        return record;
+    }
+    return { ...record, originals: { ...ledger.originals, ...record.originals }, managedFiles: startingRecord(managedFilesOf(record), recoveredFiles(ledger)) };
+}
+
+/**
  * Plans delete: every original back, the persistence file's path as it was before (byte for
  * byte; state from before that was kept: removed), the directories made for it removed when
  * empty, the ledger gone. Keys another SysctlSet took over (no longer in this one's ledger) are

@@ -2,7 +2,7 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { z } from "zod";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, propertyPath, withoutEngineKeys } from "../check";
 import { applyTransaction } from "../host/files";
-import { HostLedger, LedgerScope, LedgeredPlanner, ledgerStatus, planWithLedger, plannedOwnershipFailures } from "../host/ledger";
+import { HostLedger, LedgerScope, LedgeredPlanner, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { transportFor } from "../transport";
@@ -222,9 +222,12 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
     async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
         const raw = withoutEngineKeys(props);
         const inputs = parse(raw);
-        const record = recordOf(raw);
         const transport = transportFor(inputs.connection);
-        const { snapshot } = await readSysfs(transport, reads(inputs, record));
+        const first = await readSysfs(transport, reads(inputs, recordOf(raw)));
+        const record = recordToRestore(recordOf(raw), first.ledgers);
+        // A path only the ledger knows (an update killed before the engine saved it) was not read yet.
+        const unread = Object.keys(record.originals).some((path) => !first.snapshot.has(path));
+        const { snapshot } = unread ? await readSysfs(transport, reads(inputs, record)) : first;
         const restore = planSysfsRestore(record, snapshot, inputs.restoreOnDelete, transport.target);
         restore.warnings.forEach((w) => console.log(w));
         if (restore.writes.length > 0 || Object.keys(restore.files).length > 0 || record.ledgerFile) {

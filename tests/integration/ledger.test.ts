@@ -75,30 +75,43 @@ describe("the host-side ledger: originals that survive an interrupted run, one o
         }
     });
 
-    it("an update that turned persistence on and died before the engine saved it still puts the file back, byte for byte", async function () {
-        const file = "/etc/sysctl.d/99-admin.conf";
-        onHost(lab, host, ["sh", "-c", 'printf "# r\\351glage\\nvm.swappiness = 30\\n\\377" > "$1"', "sh", file]);
-        const sha = () => onHost(lab, host, ["sh", "-c", 'if [ -e "$1" ]; then sha256sum "$1"; else echo absent; fi', "sh", file]);
-        const before = sha();
-        let persisted = false;
-        const stack = await labStack("ledger-update-file", async () => {
-            fin(undefined, 26, persisted ? { persist: true, persistFile: file } : {});
+    for (const next of ["up", "destroy"] as const) {
+        it(`an update that added a key and turned persistence on, killed before the engine saved it: ${next === "up" ? "up, then destroy" : "destroy straight after"} puts the key and the file back, byte for byte`, async function () {
+            const file = "/etc/sysctl.d/99-admin.conf";
+            const KEEPALIVE = "net.ipv4.tcp_keepalive_time";
+            const keepalive = sysctlOn(lab, host, KEEPALIVE);
+            onHost(lab, host, ["sh", "-c", 'printf "# r\\351glage\\nvm.swappiness = 30\\n\\377" > "$1"', "sh", file]);
+            const sha = () => onHost(lab, host, ["sh", "-c", 'if [ -e "$1" ]; then sha256sum "$1"; else echo absent; fi', "sh", file]);
+            const before = sha();
+            let updated = false;
+            const stack = await labStack(`ledger-update-${next}`, async () => {
+                if (updated) {
+                    new SysctlSet("fin", { connection: connectionTo(lab, host), settings: { [FIN]: 26, [KEEPALIVE]: 333 }, persist: true, persistFile: file });
+                } else {
+                    fin(undefined, 26);
+                }
+            });
+            try {
+                await stack.up();
+                const beforeUpdate = await stack.exportStack();
+                updated = true;
+                await stack.up();
+                assert.match(fileOn(lab, host, file) ?? "", /tcp_fin_timeout = 26/, "the update overwrote it");
+                assert.equal(sysctlOn(lab, host, KEEPALIVE), "333");
+                // As if the engine had been killed before saving that update: state as before it, host and ledger as after.
+                await stack.importStack(beforeUpdate);
+                if (next === "up") {
+                    await stack.up();
+                }
+                await stack.destroy();
+                assert.equal(sha(), before, "sha256 read on the host: the admin's file, not ours and not gone");
+                assert.equal(sysctlOn(lab, host, KEEPALIVE), keepalive, "the key the update added is back too");
+            } finally {
+                onHost(lab, host, ["rm", "-f", file]);
+                setSysctlOn(lab, host, KEEPALIVE, keepalive);
+            }
         });
-        try {
-            await stack.up();
-            const beforeUpdate = await stack.exportStack();
-            persisted = true;
-            await stack.up();
-            assert.match(fileOn(lab, host, file) ?? "", /tcp_fin_timeout = 26/, "the update overwrote it");
-            // As if the engine had been killed before saving that update: state as before it, host and ledger as after.
-            await stack.importStack(beforeUpdate);
-            await stack.up();
-            await stack.destroy();
-            assert.equal(sha(), before, "sha256 read on the host: the admin's file, not ours and not gone");
-        } finally {
-            onHost(lab, host, ["rm", "-f", file]);
-        }
-    });
+    }
 
     it("a second stack setting the same key is refused at preview naming the owner; takeOver moves it with its original", async function () {
         const a = await labStack("ledger-a", async () => {

@@ -60,23 +60,27 @@ describe("every resource's host-side ledger: originals that survive an interrupt
                 await stack.destroy();
             });
 
-            it("an update whose run died after the host changed keeps the true originals of what it added; destroy restores them", async function () {
-                let args = c.fewer(lab, host);
-                const stack = await labStack(project("update"), async () => {
-                    c.declare("r", args);
+            for (const next of ["up", "destroy"] as const) {
+                it(`an update whose run died after the host changed: ${next === "up" ? "the next up keeps the true originals of what it added, and destroy restores them" : "a destroy straight after restores what it added too"}`, async function () {
+                    let args = c.fewer(lab, host);
+                    const stack = await labStack(project(`update-${next}`), async () => {
+                        c.declare("r", args);
+                    });
+                    try {
+                        await stack.up();
+                        const beforeUpdate = await stack.exportStack();
+                        args = c.args(lab, host, "a");
+                        await stack.up();
+                        // As if the engine had been killed before saving that update: state as before it, host and ledger as after.
+                        await stack.importStack(beforeUpdate);
+                        if (next === "up") {
+                            await stack.up();
+                        }
+                    } finally {
+                        await stack.destroy();
+                    }
                 });
-                try {
-                    await stack.up();
-                    const beforeUpdate = await stack.exportStack();
-                    args = c.args(lab, host, "a");
-                    await stack.up();
-                    // As if the engine had been killed before saving that update: state as before it, host and ledger as after.
-                    await stack.importStack(beforeUpdate);
-                    await stack.up();
-                } finally {
-                    await stack.destroy();
-                }
-            });
+            }
 
             it("a second stack touching the same items is refused at preview naming the owner, with nothing changed", async function () {
                 const a = await labStack(project("a"), async () => {
