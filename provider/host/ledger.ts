@@ -92,6 +92,8 @@ export function parseHostLedger(text: string): HostLedger | undefined {
             }
         }
     }
+    // An apply appends what it brought in as it goes (KernelModule's loads), which may repeat an item.
+    ledger.items = [...new Set(ledger.items)];
     return (record || sysctlKeys) && ledger.owner ? ledger : undefined;
 }
 

@@ -93,6 +93,8 @@ while [ "$count" -gt 0 ]; do
   added=
   for x in $(loaded_set); do case "$before" in *" $x "*) ;; *) added="$added $x" ;; esac; done
   printf 'new\\t%s\\t%s\\n' "$m" "$added"
+  # Under withLedger, into the ledger at once: what the load brought in is this resource's from now on.
+  if [ -n "\${ledger_content:-}" ]; then for x in $added; do printf 'item\\tmodule:%s\\n' "$x" >> "$ledger"; done; fi
   added_all="$added $added_all"
 done
 count=$1; shift

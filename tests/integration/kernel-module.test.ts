@@ -128,6 +128,28 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         assert.equal(onHost(lab, vm, ["sh", "-c", "[ -d /sys/module/dummy ] && echo loaded || echo absent"]).trim(), "absent");
     });
 
+    it("a module another resource's load brought in is that resource's at once: a second stack declaring it is refused at preview", async function () {
+        const before = emulatedLoaded(lab, server);
+        assert.ok(!before.includes("inet_diag"), "inet_diag is not loaded before");
+        const a = await labStack("kernel-module-deps-a", async () => {
+            new KernelModule("diag", { connection: connectionTo(lab, server), modules: ["tcp_diag"] });
+        });
+        const b = await labStack("kernel-module-deps-b", async () => {
+            new KernelModule("inet", { connection: connectionTo(lab, server), modules: ["inet_diag"] });
+        });
+        try {
+            await a.up();
+            assert.ok(emulatedLoaded(lab, server).includes("inet_diag"), "tcp_diag's load brought inet_diag in");
+            const out = collect();
+            const message = await expectFailure(b.preview({ onOutput: out.onOutput }));
+            assert.match(message + out.text(), /module:inet_diag is managed by kernel-module-deps-a\/lab\/diag \(its ledger on the host\)/);
+        } finally {
+            await b.destroy();
+            await a.destroy();
+        }
+        assert.deepEqual(emulatedLoaded(lab, server), before, "a's destroy unloaded what its load brought in");
+    });
+
     it("a load the kernel refuses unloads what the operation loaded and writes no file", async function () {
         const stack = await labStack("kernel-module-rollback", async () => {
             new KernelModule("bad", { connection: connectionTo(lab, server), modules: ["udp_diag", { name: "dummy", parameters: { numdummies: "many" } }] });

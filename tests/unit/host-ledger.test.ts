@@ -38,6 +38,7 @@ describe("host ledger (every resource but SysctlSet)", function () {
         const text = renderHostLedger({ owner: "p/s/gov\tx", items: ["/sys/a", "ethtool:eth1:rx"], record });
         assert.deepEqual(parseHostLedger(text), { owner: "p/s/gov x", items: ["/sys/a", "ethtool:eth1:rx"], record, createdDirs: [] });
         assert.deepEqual(parseHostLedger(text + "dir\t/etc/b\n")?.createdDirs, ["/etc/b"]);
+        assert.deepEqual(parseHostLedger(text + "item\tmodule:x\nitem\t/sys/a\n")?.items, ["/sys/a", "ethtool:eth1:rx", "module:x"], "items an apply appended, once each");
         assert.equal(parseHostLedger(text.slice(0, text.indexOf("record"))), undefined);
         assert.equal(parseHostLedger(text.replace(/record\t.*/, "record\tnot-base64-json")), undefined);
     });
