@@ -186,12 +186,15 @@ export interface LedgerAction {
 export const ledgerArgs = (action?: LedgerAction): [string, string] => [action?.path ?? "-", action?.content ?? ""];
 
 /** Items of `items` another ledger on the host holds, with its owner (and where it was seen). */
-function foreignClaims(ledgers: ReadonlyMap<string, HostLedger>, own: string | readonly string[], items: readonly string[]): { item: string; owner: string }[] {
+function foreignClaims(ledgers: ReadonlyMap<string, HostLedger>, own: string | readonly string[], owner: string, items: readonly string[]): { item: string; owner: string }[] {
     const wanted = new Set(items);
-    const ownPaths = new Set(typeof own === "string" ? [own] : own);
+    const ownPaths = typeof own === "string" ? [own] : own;
+    const ownDir = ownPaths[0].slice(0, ownPaths[0].lastIndexOf("/"));
+    // After a stack rename, the first up rewrites the old-path ledger under the new owner; check sees only old inputs, not that path.
+    const isOwn = (path: string, ledger: HostLedger) => ownPaths.includes(path) || (ledger.owner === owner && path.slice(0, path.lastIndexOf("/")) === ownDir);
     const claims: { item: string; owner: string }[] = [];
     for (const [path, ledger] of ledgers) {
-        if (!ownPaths.has(path)) {
+        if (!isOwn(path, ledger)) {
             claims.push(...ledger.items.filter((item) => wanted.has(item)).map((item) => ({ item, owner: `${ledger.owner} (its ledger on the host)` })));
         }
     }
@@ -367,7 +370,7 @@ export class OwnedItemsError extends Error {}
  */
 export function ledgerWrite(ledgers: ReadonlyMap<string, HostLedger>, own: string | readonly string[], owner: string, items: readonly string[], record: object, target: string): LedgerAction {
     const path = typeof own === "string" ? own : own[0];
-    const claims = foreignClaims(ledgers, own, items);
+    const claims = foreignClaims(ledgers, own, owner, items);
     if (claims.length > 0) {
         throw new OwnedItemsError(`${target}: ${describeClaims(claims)}. Nothing was changed.`);
     }
@@ -376,7 +379,7 @@ export function ledgerWrite(ledgers: ReadonlyMap<string, HostLedger>, own: strin
 
 /** Check failures for items another resource holds: on the host (its ledger) or in this engine run. */
 export function ownershipFailures(ledgers: ReadonlyMap<string, HostLedger>, own: string | readonly string[], owner: string, hostId: string, items: readonly string[], target: string, property: string): { property: string; reason: string }[] {
-    const claims = foreignClaims(ledgers, own, items);
+    const claims = foreignClaims(ledgers, own, owner, items);
     for (const item of items) {
         const holder = claimInRun(hostId, item, owner);
         if (holder !== undefined) {
