@@ -217,21 +217,31 @@ function listed(items: readonly string[], shown = 4): string {
     return items.length <= shown ? items.join(", ") : `${items.slice(0, shown).join(", ")} and ${items.length - shown} more`;
 }
 
+/** Who declares an item in an engine run: its kind (its ledgers' directory) and owner; one name may be used by two kinds. */
+export interface Claimant {
+    kind: string;
+    owner: string;
+}
+
 /**
  * Items declared by two resources of one engine run on one host: both are new, so neither host
  * ledger exists when their checks run. Module state lives for the provider process.
  */
-const declared = new Map<string, string>();
+const declared = new Map<string, Claimant>();
 
-export function claimInRun(hostId: string, item: string, owner: string): string | undefined {
+/** The other resource of this run that already declared `item` on the host, if any. */
+export function claimInRun(hostId: string, item: string, claimant: Claimant): Claimant | undefined {
     const id = `${hostId}\0${item}`;
     const holder = declared.get(id);
-    if (holder !== undefined && holder !== owner) {
+    if (holder !== undefined && (holder.kind !== claimant.kind || holder.owner !== claimant.owner)) {
         return holder;
     }
-    declared.set(id, owner);
+    declared.set(id, claimant);
     return undefined;
 }
+
+/** A claimant in a message: "project/stack/name (kind) in this program". */
+export const inThisProgram = (holder: Claimant): string => `${holder.owner} (${holder.kind}) in this program`;
 
 /** The record a create starts from: its own ledger's, left by an interrupted run, with the directories that run reported. */
 export function recoveredRecord<R>(ledgers: ReadonlyMap<string, HostLedger>, ownPath: string): R | undefined {
@@ -325,7 +335,7 @@ export function planWithLedger<R extends { ledgerFile?: string }, P extends { re
 export function plannedOwnershipFailures<R, P extends { record: R }>(scope: LedgerScope, olds: LedgerHolder, planner: LedgeredPlanner<R, P>, hostId: string, property: string): { property: string; reason: string }[] {
     const own = ownLedgerFiles(scope.kind, scope.owner, olds);
     const plan = planner.plan(recoveredFor(scope, own, planner));
-    return ownershipFailures(scope.ledgers, own, scope.owner, hostId, planner.items(plan.record), scope.target, property);
+    return ownershipFailures(scope, own, hostId, planner.items(plan.record), property);
 }
 
 /** As of a refresh: "in place", "missing: FILE", or that the ledger's originals differ from state's. */
@@ -378,13 +388,13 @@ export function ledgerWrite(ledgers: ReadonlyMap<string, HostLedger>, own: strin
 }
 
 /** Check failures for items another resource holds: on the host (its ledger) or in this engine run. */
-export function ownershipFailures(ledgers: ReadonlyMap<string, HostLedger>, own: string | readonly string[], owner: string, hostId: string, items: readonly string[], target: string, property: string): { property: string; reason: string }[] {
-    const claims = foreignClaims(ledgers, own, owner, items);
+export function ownershipFailures(scope: LedgerScope, own: readonly string[], hostId: string, items: readonly string[], property: string): { property: string; reason: string }[] {
+    const claims = foreignClaims(scope.ledgers, own, scope.owner, items);
     for (const item of items) {
-        const holder = claimInRun(hostId, item, owner);
+        const holder = claimInRun(hostId, item, { kind: scope.kind, owner: scope.owner });
         if (holder !== undefined) {
-            claims.push({ item, owner: `${holder} in this program` });
+            claims.push({ item, owner: inThisProgram(holder) });
         }
     }
-    return claims.length > 0 ? [{ property, reason: `${target}: ${describeClaims(claims)}` }] : [];
+    return claims.length > 0 ? [{ property, reason: `${scope.target}: ${describeClaims(claims)}` }] : [];
 }

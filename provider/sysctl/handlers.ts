@@ -4,8 +4,9 @@ import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
-import { canonicalKey } from "./keys";
-import { claimInRun } from "../host/ledger";
+import { canonicalKey, procPath } from "./keys";
+import { claimInRun, inThisProgram } from "../host/ledger";
+import { LEDGER_KIND } from "./ledger";
 import { ManagedFiles, withCreatedDirs } from "../host/restore";
 import { missingModules, moduleNeeds, moduleProbeKeys } from "./modules";
 import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, liveSettings, ownerOf, ownershipConflicts, planApply, planRestore, recordToRestore } from "./plan";
@@ -136,16 +137,18 @@ export async function checkSysctls(olds: Record<string, unknown>, news: Record<s
     const inputs = parse(raw);
     const host = hostIdentity(inputs.connection);
     const transport = target(inputs);
+    const claimant = { kind: LEDGER_KIND, owner: ownerOf(inputs) };
     for (const key of Object.keys(inputs.settings)) {
-        const holder = claimInRun(host, canonicalKey(key), ownerOf(inputs));
-        if (holder !== undefined && !inputs.takeOver) {
-            failures.push({ property: `settings[${JSON.stringify(key)}]`, reason: `${transport.target}: ${canonicalKey(key)} is also declared by ${holder} in this program; one owner per key` });
+        // Claimed by its /proc/sys file, as every other kind names it (PacketSteering's RFS table size).
+        const holder = claimInRun(host, `/proc/sys/${procPath(canonicalKey(key))}`, claimant);
+        if (holder !== undefined && !(inputs.takeOver && holder.kind === LEDGER_KIND)) {
+            failures.push({ property: `settings[${JSON.stringify(key)}]`, reason: `${transport.target}: ${canonicalKey(key)} is also declared by ${inThisProgram(holder)}; one owner per key` });
         }
     }
     const persistFile = inputs.persist ? persistFileOf(inputs) : undefined;
-    const fileHolder = persistFile && claimInRun(host, persistFile, ownerOf(inputs));
+    const fileHolder = persistFile && claimInRun(host, persistFile, claimant);
     if (fileHolder) {
-        failures.push({ property: "persistFile", reason: `${transport.target}: ${persistFile} is also the persistence file of ${fileHolder} in this program; one SysctlSet per file` });
+        failures.push({ property: "persistFile", reason: `${transport.target}: ${persistFile} is also the persistence file of ${inThisProgram(fileHolder)}; one SysctlSet per file` });
     }
     // Same read as before: the keys that tell whether a needed kernel module is there come along.
     const needsModules = (snapshot: HostSnapshot) => missingModules(moduleNeeds(inputs.settings, snapshot), inputs.modules ?? [], inputs.onMissing === "skip", transport.target);

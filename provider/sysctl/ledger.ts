@@ -14,7 +14,8 @@ import { canonicalKey, procPath } from "./keys";
  * bytes, or a link), and the directories the apply made for it (`created` lines, appended by the
  * apply program as it makes them), so a create after a killed run still puts them back.
  */
-export const LEDGER_DIR = `${LEDGER_ROOT}/sysctl`;
+export const LEDGER_KIND = "sysctl";
+export const LEDGER_DIR = `${LEDGER_ROOT}/${LEDGER_KIND}`;
 
 export interface Ledger {
     owner: string;
@@ -28,7 +29,7 @@ export interface Ledger {
 
 /** Who owns a SysctlSet: project/stack/resource name, as the program that declares it says. */
 export function ledgerPath(owner: string): string {
-    return ledgerFileIn(LEDGER_DIR, owner, "sysctl");
+    return ledgerFileIn(LEDGER_DIR, owner, LEDGER_KIND);
 }
 
 export function renderLedger(ledger: Ledger): string {

@@ -157,7 +157,7 @@ describe("SysfsSet, TransparentHugepages and CpuWakeupLatency through the real e
             assert.match(errors[0], new RegExp(`property cpus value \\{0-63\\} has a problem: root@${host.address.replace(/\./g, "\\.")}:22: CPU 4-63 are not online \\(online: 0-3\\)`));
         });
 
-        it("a THP file a TransparentHugepages owns is refused to a SysfsSet at preview, naming the owner: in another stack (its ledger) and in the same program", async function () {
+        it("a THP file a TransparentHugepages owns is refused to a SysfsSet at preview, naming the owner: in another stack (its ledger) and in the same program, even under the same name", async function () {
             const thp = await labStack("sysfs-owner-thp", async () => {
                 new TransparentHugepages("owner", { connection: connectionTo(lab, host), defrag: "never" });
             });
@@ -178,7 +178,12 @@ describe("SysfsSet, TransparentHugepages and CpuWakeupLatency through the real e
             } finally {
                 await thp.destroy();
             }
-            assert.match(await expectFailure(both.preview()), /transparent_hugepage\/enabled is managed by sysfs-owner-both\/lab\/(first|second) in this program/);
+            assert.match(await expectFailure(both.preview()), /transparent_hugepage\/enabled is managed by sysfs-owner-both\/lab\/(first \(thp\)|second \(sysfs\)) in this program/);
+            const sameName = await labStack("sysfs-owner-same-name", async () => {
+                new TransparentHugepages("same", { connection: connectionTo(lab, host), enabled: "never" });
+                new SysfsSet("same", { connection: connectionTo(lab, host), settings: { [`${THP}/enabled`]: "madvise" } });
+            });
+            assert.match(await expectFailure(sameName.preview()), /transparent_hugepage\/enabled is managed by sysfs-owner-same-name\/lab\/same \((thp|sysfs)\) in this program/, "one name, two kinds");
         });
 
         it("a value the kernel refuses at apply rolls back what was written, naming the path and the kernel's reason", async function () {

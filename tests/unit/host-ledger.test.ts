@@ -103,7 +103,7 @@ describe("host ledger (every resource but SysctlSet)", function () {
         const theirs = hostLedgerPath("sysfs", "other/prod/thp");
         const ledgers = ledgersIn(new Map([[theirs, renderHostLedger({ owner: "other/prod/thp", items: ["/sys/a", "/sys/b"], record: {} })]]));
         const own = hostLedgerPath("cpu-governor", "p/s/gov");
-        const failures = ownershipFailures(ledgers, own, "p/s/gov", "host-1:22", ["/sys/b", "/sys/c"], "h1", "cpus");
+        const failures = ownershipFailures({ kind: "cpu-governor", owner: "p/s/gov", ledgers, target: "h1" }, [own], "host-1:22", ["/sys/b", "/sys/c"], "cpus");
         assert.deepEqual(failures, [{ property: "cpus", reason: "h1: /sys/b is managed by other/prod/thp (its ledger on the host); remove it there first" }]);
         assert.throws(() => ledgerWrite(ledgers, own, "p/s/gov", ["/sys/a"], {}, "h1"), (e: Error) => e instanceof OwnedItemsError && /\/sys\/a is managed by other\/prod\/thp/.test(e.message));
         const write = ledgerWrite(ledgers, own, "p/s/gov", ["/sys/c"], record, "h1");
@@ -113,10 +113,11 @@ describe("host ledger (every resource but SysctlSet)", function () {
 
     it("refuses an item two resources of one engine run declare on one host", function () {
         const none = new Map();
-        assert.deepEqual(ownershipFailures(none, "/l/a", "p/s/a", "run-host:22", ["/sys/q"], "h1", "cpus"), []);
-        assert.deepEqual(ownershipFailures(none, "/l/a", "p/s/a", "run-host:22", ["/sys/q"], "h1", "cpus"), [], "the same owner again");
-        assert.match(ownershipFailures(none, "/l/b", "p/s/b", "run-host:22", ["/sys/q"], "h1", "paths")[0].reason, /\/sys\/q is managed by p\/s\/a in this program/);
-        assert.deepEqual(ownershipFailures(none, "/l/b", "p/s/b", "other-host:22", ["/sys/q"], "h1", "paths"), []);
+        assert.deepEqual(ownershipFailures({ kind: "test", owner: "p/s/a", ledgers: none, target: "h1" }, ["/l/a"], "run-host:22", ["/sys/q"], "cpus"), []);
+        assert.deepEqual(ownershipFailures({ kind: "test", owner: "p/s/a", ledgers: none, target: "h1" }, ["/l/a"], "run-host:22", ["/sys/q"], "cpus"), [], "the same owner again");
+        assert.match(ownershipFailures({ kind: "test", owner: "p/s/b", ledgers: none, target: "h1" }, ["/l/b"], "run-host:22", ["/sys/q"], "paths")[0].reason, /\/sys\/q is managed by p\/s\/a \(test\) in this program/);
+        assert.match(ownershipFailures({ kind: "other", owner: "p/s/a", ledgers: none, target: "h1" }, ["/m/a"], "run-host:22", ["/sys/q"], "paths")[0].reason, /\/sys\/q is managed by p\/s\/a \(test\) in this program/, "one name, another kind");
+        assert.deepEqual(ownershipFailures({ kind: "test", owner: "p/s/b", ledgers: none, target: "h1" }, ["/l/b"], "other-host:22", ["/sys/q"], "paths"), []);
     });
 
     it("after a stack rename keeps writing the ledger it has, and counts it as its own at check", function () {
@@ -126,14 +127,14 @@ describe("host ledger (every resource but SysctlSet)", function () {
         assert.deepEqual(ownLedgerFiles("nic", "proj/new/r", {}), [hostLedgerPath("nic", "proj/new/r")]);
         const ledgers = ledgersIn(new Map([[old, renderHostLedger({ owner: "proj/old/r", items: ["ethtool:eth1:ring:rx"], record: {} })]]));
         const own = ownLedgerFiles("nic", "proj/new/r", { owner: "proj/old/r" });
-        assert.deepEqual(ownershipFailures(ledgers, own, "proj/new/r", "h:22", ["ethtool:eth1:ring:rx"], "h", "rings"), []);
+        assert.deepEqual(ownershipFailures({ kind: "nic", owner: "proj/new/r", ledgers, target: "h" }, own, "h:22", ["ethtool:eth1:ring:rx"], "rings"), []);
         assert.equal(ledgerWrite(ledgers, own, "proj/new/r", ["ethtool:eth1:ring:rx"], {}, "h").path, old);
-        assert.equal(ownershipFailures(ledgers, ownLedgerFiles("nic", "proj/new/r"), "proj/new/r", "h2:22", ["ethtool:eth1:ring:rx"], "h", "rings").length, 1, "a new resource of that name is another owner");
+        assert.equal(ownershipFailures({ kind: "nic", owner: "proj/new/r", ledgers, target: "h" }, ownLedgerFiles("nic", "proj/new/r"), "h2:22", ["ethtool:eth1:ring:rx"], "rings").length, 1, "a new resource of that name is another owner");
     });
 
     it("names a few items, then how many more", function () {
         const ledgers = ledgersIn(new Map([["/var/lib/pulumi-linux-tuning/x/o.ledger", renderHostLedger({ owner: "o", items: ["a", "b", "c", "d", "e", "f"], record: {} })]]));
-        assert.match(ownershipFailures(ledgers, "/mine", "me", "h3:22", ["a", "b", "c", "d", "e", "f"], "h", "p")[0].reason, /^h: a, b, c, d and 2 more are managed by o/);
+        assert.match(ownershipFailures({ kind: "sysfs", owner: "me", ledgers, target: "h" }, ["/mine"], "h3:22", ["a", "b", "c", "d", "e", "f"], "p")[0].reason, /^h: a, b, c, d and 2 more are managed by o/);
     });
 
     it("reports at refresh whether the ledger still holds state's originals", function () {

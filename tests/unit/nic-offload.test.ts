@@ -229,7 +229,7 @@ describe("NicOffloads' host ledger", function () {
         const snap = parseOffloadOutput(readOutput(VETH, 1000, { [hostLedgerPath("sysfs", "q/prod/queues")]: other }));
         const mine = inputs({ txqueuelen: 5000 });
         const plan = planOffloads(mine, snap, RULE, TARGET);
-        const failures = ownershipFailures(snap.ledgers, hostLedgerPath("nic-offload", "p/s/off"), "p/s/off", "offload-unit-host", offloadItems("eth1", plan.record, snap), TARGET, mainProperty(mine));
+        const failures = ownershipFailures({ kind: "nic-offload", owner: "p/s/off", ledgers: snap.ledgers, target: TARGET }, [hostLedgerPath("nic-offload", "p/s/off")], "offload-unit-host", offloadItems("eth1", plan.record, snap), mainProperty(mine));
         assert.deepEqual(failures, [{ property: "txqueuelen", reason: `${TARGET}: ${QUEUE} is managed by q/prod/queues (its ledger on the host); remove it there first` }]);
         assert.equal(mainProperty(inputs({ features: { gro: true }, txqueuelen: 5000 })), "features");
     });

@@ -155,7 +155,7 @@ describe("NicRingConfig's host ledger", function () {
         const snap = parseNicOutput(readOutput(256, { [hostLedgerPath("nic", "q/prod/rings")]: other }));
         const mine = inputs({ coalesce: { rxUsecs: 10, adaptiveRx: false } });
         const plan = planNic(mine, snap, RULE, "h1");
-        const failures = ownershipFailures(snap.ledgers, hostLedgerPath("nic", "p/s/nic"), "p/s/nic", "nic-unit-host", nicItems("eth1", plan.record), "root@h1:22", mainProperty(mine));
+        const failures = ownershipFailures({ kind: "nic", owner: "p/s/nic", ledgers: snap.ledgers, target: "root@h1:22" }, [hostLedgerPath("nic", "p/s/nic")], "nic-unit-host", nicItems("eth1", plan.record), mainProperty(mine));
         assert.deepEqual(failures, [{ property: "coalesce", reason: "root@h1:22: ethtool:eth1:coalesce:rx-usecs is managed by q/prod/rings (its ledger on the host); remove it there first" }]);
         assert.equal(mainProperty(inputs({ channels: { rx: 1 }, coalesce: { rxUsecs: 1 } })), "channels");
     });

@@ -190,12 +190,12 @@ describe("PacketSteering plan", function () {
         const theirs = new Map([[hostLedgerPath("sysfs", "p/prod/raw"), { owner: "p/prod/raw", items: ["/sys/devices/virtual/net/eth1/queues/rx-1/rps_cpus"], record: {}, createdDirs: [] }]]);
         const plan = planSteering(inputs({ rps: { cpus: "1" } }), view(), snapshot(), RULE, TARGET);
         const items = steeringItems(plan.record, "eth1", view({ realDir: "/sys/devices/virtual/net/eth1" }));
-        assert.deepEqual(ownershipFailures(theirs, hostLedgerPath("packet-steering", "p/dev/st"), "p/dev/st", "unit-steering:22", items, TARGET, "interface"), [
+        assert.deepEqual(ownershipFailures({ kind: "packet-steering", owner: "p/dev/st", ledgers: theirs, target: TARGET }, [hostLedgerPath("packet-steering", "p/dev/st")], "unit-steering:22", items, "interface"), [
             { property: "interface", reason: `${TARGET}: /sys/devices/virtual/net/eth1/queues/rx-1/rps_cpus is managed by p/prod/raw (its ledger on the host); remove it there first` },
         ]);
         const table = new Map([[hostLedgerPath("packet-steering", "p/prod/eth0"), { owner: "p/prod/eth0", items: ["/proc/sys/net/core/rps_sock_flow_entries"], record: {}, createdDirs: [] }]]);
         const rfs = planSteering(inputs({ rfs: { flowEntries: 1024 } }), view(), snapshot(), RULE, TARGET);
-        assert.match(ownershipFailures(table, hostLedgerPath("packet-steering", "p/dev/st"), "p/dev/st", "unit-steering-rfs:22", steeringItems(rfs.record, "eth1", view()), TARGET, "interface")[0].reason, /rps_sock_flow_entries is managed by p\/prod\/eth0/);
+        assert.match(ownershipFailures({ kind: "packet-steering", owner: "p/dev/st", ledgers: table, target: TARGET }, [hostLedgerPath("packet-steering", "p/dev/st")], "unit-steering-rfs:22", steeringItems(rfs.record, "eth1", view()), "interface")[0].reason, /rps_sock_flow_entries is managed by p\/prod\/eth0/);
     });
 
     it("restores what still exists and the rule byte for byte", function () {

@@ -1,5 +1,7 @@
 import { strict as assert } from "assert";
 import { checkFailures } from "../../provider/check";
+import { claimInRun } from "../../provider/host/ledger";
+import { checkSysctls } from "../../provider/sysctl/handlers";
 import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
 import { UNKNOWN } from "../../provider/unknowns";
 
@@ -46,5 +48,15 @@ describe("SysctlSet check", function () {
 
     it("leaves values that are not known yet for later", function () {
         assert.deepEqual(failures({ settings: { "vm.swappiness": 10 }, connection: { host: UNKNOWN } }), []);
+    });
+
+    it("refuses a key another kind of resource declares in the same run by its /proc/sys file, whatever its name", async function () {
+        const connection = { host: "10.0.0.77", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq" };
+        claimInRun("10.0.0.77:22", "/proc/sys/net/core/rps_sock_flow_entries", { kind: "packet-steering", owner: "p/s/same" });
+        const news = { resourceName: "same", owner: "p/s/same", connection, settings: { "net/core/rps_sock_flow_entries": 4096 } };
+        const { failures } = await checkSysctls({}, news, false);
+        assert.deepEqual(failures, [
+            { property: 'settings["net/core/rps_sock_flow_entries"]', reason: "root@10.0.0.77:22: net.core.rps_sock_flow_entries is also declared by p/s/same (packet-steering) in this program; one owner per key" },
+        ]);
     });
 });

@@ -71,9 +71,11 @@ describe("SysctlSet ledger", function () {
     });
 
     it("sees two owners of one key on one host within a run", function () {
-        assert.equal(claimInRun("h9:22", "net.core.somaxconn", "p/s/a"), undefined);
-        assert.equal(claimInRun("h9:22", "net.core.somaxconn", "p/s/a"), undefined, "the same owner again is fine");
-        assert.equal(claimInRun("h9:22", "net.core.somaxconn", "p/s/b"), "p/s/a");
-        assert.equal(claimInRun("h8:22", "net.core.somaxconn", "p/s/b"), undefined, "another host");
+        const a = { kind: "sysctl", owner: "p/s/a" };
+        assert.equal(claimInRun("h9:22", "/proc/sys/net/core/somaxconn", a), undefined);
+        assert.equal(claimInRun("h9:22", "/proc/sys/net/core/somaxconn", a), undefined, "the same owner again is fine");
+        assert.deepEqual(claimInRun("h9:22", "/proc/sys/net/core/somaxconn", { kind: "sysctl", owner: "p/s/b" }), a);
+        assert.deepEqual(claimInRun("h9:22", "/proc/sys/net/core/somaxconn", { kind: "packet-steering", owner: "p/s/a" }), a, "one name, another kind");
+        assert.equal(claimInRun("h8:22", "/proc/sys/net/core/somaxconn", { kind: "sysctl", owner: "p/s/b" }), undefined, "another host");
     });
 });

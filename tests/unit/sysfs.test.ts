@@ -144,7 +144,7 @@ describe("SysfsSet", function () {
             const ledgers = new Map([[theirs, { owner: "p/prod/steer", items: [real], record: {}, createdDirs: [] }]]);
             const snapshot = host([["/sys/class/net/eth1/queues/rx-0/rps_cpus", { ...file("0\n"), realPath: real }]]);
             const plan = planSysfs({ "/sys/class/net/eth1/queues/rx-0/rps_cpus": "3" }, snapshot, options);
-            const failures = ownershipFailures(ledgers, hostLedgerPath("sysfs", "p/dev/raw"), "p/dev/raw", "unit-sysfs:22", sysfsItems(plan.record, snapshot), "root@h:22", "settings");
+            const failures = ownershipFailures({ kind: "sysfs", owner: "p/dev/raw", ledgers, target: "root@h:22" }, [hostLedgerPath("sysfs", "p/dev/raw")], "unit-sysfs:22", sysfsItems(plan.record, snapshot), "settings");
             assert.deepEqual(failures, [{ property: "settings", reason: `root@h:22: ${real} is managed by p/prod/steer (its ledger on the host); remove it there first` }]);
         });
         it("doubles % in tmpfiles.d lines (a specifier there)", function () {
