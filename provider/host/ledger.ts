@@ -25,13 +25,19 @@ export interface HostLedger {
     createdDirs: string[];
 }
 
-/** The ledger file of `owner` in `dir`: safe as one path component, bounded, distinct per owner. */
+/**
+ * The ledger file of `owner` in `dir`: safe as one path component, bounded, distinct per owner.
+ * An owner of letters, digits, dots, dashes and slashes reads as itself, each slash an
+ * underscore; any other owner (`nic 1` and `nic_1` would both read `nic_1`), or a long one, gets
+ * a hash of itself after a `+`, which no plain name contains.
+ */
 export function ledgerFileIn(dir: string, owner: string, fallback: string): string {
-    let name = owner.replace(/[^A-Za-z0-9_.-]/g, "_").replace(/^[.-]+/, "");
-    if (name.length > 200) {
-        name = `${name.slice(0, 150)}-${createHash("sha256").update(owner).digest("hex").slice(0, 16)}`;
+    const plain = owner.replace(/\//g, "_");
+    if (/^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/.test(plain) && !owner.includes("_")) {
+        return `${dir}/${plain}.ledger`;
     }
-    return `${dir}/${name || fallback}.ledger`;
+    const readable = owner.replace(/[^A-Za-z0-9_.-]/g, "_").replace(/^[.-]+/, "").slice(0, 150) || fallback;
+    return `${dir}/${readable}+${createHash("sha256").update(owner).digest("hex").slice(0, 16)}.ledger`;
 }
 
 /** `kind` names the directory: one per resource kind (nic, irq, cpu-governor, …). */

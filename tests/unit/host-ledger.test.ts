@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
+import fc from "fast-check";
 import * as path from "path";
 import {
     LEDGER_ROOT,
@@ -29,9 +30,18 @@ const record = { originals: { cpu0: { governor: "schedutil" } }, managedFiles: {
 
 describe("host ledger (every resource but SysctlSet)", function () {
     it("names one file per owner and kind, safe as one path component", function () {
-        assert.equal(hostLedgerPath("cpu-governor", "proj/lab/gov 1"), `${LEDGER_ROOT}/cpu-governor/proj_lab_gov_1.ledger`);
-        assert.equal(hostLedgerPath("nic", "../../etc/passwd"), `${LEDGER_ROOT}/nic/_.._etc_passwd.ledger`);
-        assert.notEqual(hostLedgerPath("nic", "p/" + "x".repeat(500)), hostLedgerPath("nic", "p/" + "x".repeat(501)));
+        assert.equal(hostLedgerPath("cpu-governor", "proj/lab/gov-1"), `${LEDGER_ROOT}/cpu-governor/proj_lab_gov-1.ledger`);
+        assert.match(hostLedgerPath("cpu-governor", "proj/lab/gov 1"), /^\/var\/lib\/pulumi-linux-tuning\/cpu-governor\/proj_lab_gov_1\+[0-9a-f]{16}\.ledger$/);
+        assert.match(hostLedgerPath("nic", "../../etc/passwd"), /^\/var\/lib\/pulumi-linux-tuning\/nic\/_\.\._etc_passwd\+[0-9a-f]{16}\.ledger$/);
+        const spellings = ["p/s/nic 1", "p/s/nic_1", "p/s/nic/1", "p/s_nic/1", "p/s/web-nic", "p/s/web/nic", "p/" + "x".repeat(500), "p/" + "x".repeat(501)];
+        assert.equal(new Set(spellings.map((owner) => hostLedgerPath("nic", owner))).size, spellings.length, "owners one sanitising would merge");
+        fc.assert(
+            fc.property(fc.string({ maxLength: 300 }), fc.string({ maxLength: 300 }), (a, b) => {
+                const [pa, pb] = [hostLedgerPath("nic", a || "x"), hostLedgerPath("nic", b || "x")];
+                const name = pa.slice(`${LEDGER_ROOT}/nic/`.length);
+                return (a || "x") === (b || "x") ? pa === pb : pa !== pb && !name.includes("/") && !name.startsWith(".") && name.length <= 220;
+            }),
+        );
     });
 
     it("round-trips owner, items and the record; a torn ledger is not taken for one", function () {
