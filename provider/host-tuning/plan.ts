@@ -28,8 +28,9 @@ export function partInputs(inputs: HostTuningInputs, part: PartName, connection:
     if (part === "sysctls" && inputs.modules) {
         spec.modules = [...new Set([...((spec.modules as string[] | undefined) ?? []), ...moduleNames(inputs.modules.modules)])];
     }
-    // Each part has its own ledger on the host, owned as project/stack/name-part.
-    const owner = inputs.owner ? { owner: `${inputs.owner}-${part}` } : {};
+    // Each part has its own ledger on the host, owned as project/stack/name/part: with a dash, a
+    // part would share its owner, and so its ledger, with a standalone resource named name-part.
+    const owner = inputs.owner ? { owner: `${inputs.owner}/${part}` } : {};
     return { ...spec, ...owner, connection, resourceName: partResourceName(inputs.resourceName, part) };
 }
 

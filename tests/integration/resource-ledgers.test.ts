@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
+import { CpuGovernor, HostTuning } from "../../provider";
 import { labStack } from "./engine";
-import { Lab, LabHost, labDown, labUp, onHost } from "./lab";
+import { Lab, LabHost, connectionTo, labDown, labUp, onHost } from "./lab";
 import { LedgerCase } from "./ledgers/case";
 import { cpuGovernorCase } from "./ledgers/cpu-governor";
 import { irqAffinityCase } from "./ledgers/irq-affinity";
@@ -135,4 +136,18 @@ describe("every resource's host-side ledger: originals that survive an interrupt
             });
         });
     }
+
+    it("a HostTuning part and a standalone resource named like it (web's governor, web-governor) are two owners: refused at preview, naming the files", async function () {
+        const host = lab.hosts.find((h) => h.hardware === "server")!;
+        const before = cpuGovernorCase.hostState(lab, host);
+        const stack = await labStack("ledgers-part-names", async () => {
+            new HostTuning("web", { connection: connectionTo(lab, host), governor: { governor: "performance", cpus: "0-1" } });
+            new CpuGovernor("web-governor", { connection: connectionTo(lab, host), governor: "powersave", cpus: "2-3" });
+        });
+        const out = collect();
+        const message = (await expectFailure(stack.preview({ onOutput: out.onOutput }))) + out.text();
+        assert.match(message, /\/etc\/systemd\/system\/pulumi-cpu-governor-web-governor\.service.* managed by ledgers-part-names\/lab\/(web\/governor|web-governor) \(cpu-governor\) in this program/);
+        assert.equal(cpuGovernorCase.hostState(lab, host), before, "nothing changed");
+        assert.equal(onHost(lab, host, ["sh", "-c", `find ${LEDGER_ROOT} 2>/dev/null || true`]).trim(), "", "no ledger written");
+    });
 });

@@ -15,10 +15,10 @@ describe("HostTuning parts", function () {
         assert.ok(at("nic") < at("steering") && at("nic") < at("offloads") && at("nic") < at("irqs"));
     });
 
-    it("gives every part its own owner in the host's ledgers: the HostTuning's, with the part appended", function () {
+    it("gives every part its own owner in the host's ledgers: the HostTuning's, with /part appended (a dash would be a standalone web-1-nic's)", function () {
         const inputs = host({ owner: "proj/prod/web-1", sysctls: { settings: {} }, nic: { interface: "eth1", rings: { rx: 512 } }, governor: { governor: "performance" } });
         for (const part of ["sysctls", "nic", "governor"] as const) {
-            assert.equal(partInputs(inputs, part, connection, {}).owner, `proj/prod/web-1-${part}`, part);
+            assert.equal(partInputs(inputs, part, connection, {}).owner, `proj/prod/web-1/${part}`, part);
         }
         assert.equal(partInputs(host({ nic: { interface: "eth1" } }), "nic", connection, {}).owner, undefined, "no owner given: the part's resource name stands in");
     });
