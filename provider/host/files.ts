@@ -137,14 +137,19 @@ export function fileIn(snapshot: FileSnapshot, path: string): FileData | undefin
  * (temp file + rename), an existing file keeping its mode and owner; base64 carries any bytes,
  * where a shell word would lose a NUL and text what is not UTF-8. put_link PATH TARGET.
  * rm_dirs DIR...: each one removed if it is (still) an empty directory, in the order given
- * (deepest first).
+ * (deepest first). keep PATH, before a change to it: what it holds (or that it is absent) into a
+ * private temporary directory; undo_files puts back every kept path, newest first, and removes
+ * the directories mkdirs made, so a failed apply leaves no file of ours behind when its ledger
+ * is rolled back; drop_kept forgets them once everything is in.
  */
 export const FILE_HELPERS = `
+made_dirs= kept_dir= kept_n=0
 mkdirs() {
   _made= _d=$1
   while [ -n "$_d" ] && [ ! -d "$_d" ]; do _made="$_d
 $_made"; _d=\${_d%/*}; done
   err=$(mkdir -p "$1" 2>&1) || return 1
+  made_dirs="$_made$made_dirs"
   printf '%s' "$_made" | while IFS= read -r _d; do
     [ -z "$_d" ] && continue
     printf 'created\\t%s\\n' "$_d"
@@ -171,6 +176,23 @@ rm_dirs() {
   done
   return 0
 }
+keep() {
+  [ -n "$kept_dir" ] || { kept_dir=$(mktemp -d 2>&1) || { err="cannot keep a copy of $1: $kept_dir"; kept_dir=; return 1; }; }
+  kept_n=$((kept_n+1)); eval "kept_path_$kept_n=\\$1"
+  if [ -e "$1" ] || [ -L "$1" ]; then err=$(cp -a "$1" "$kept_dir/$kept_n" 2>&1) || { err="cannot keep a copy of $1: $err"; return 1; }; fi
+}
+undo_files() {
+  while [ "$kept_n" -gt 0 ]; do
+    eval "_p=\\$kept_path_$kept_n"
+    if [ -e "$kept_dir/$kept_n" ] || [ -L "$kept_dir/$kept_n" ]; then rm -f "$_p" && mv -f "$kept_dir/$kept_n" "$_p"; else rm -f "$_p"; fi 2>/dev/null || printf 'rollback-failed\\t%s\\n' "$_p"
+    kept_n=$((kept_n-1))
+  done
+  drop_kept
+  printf '%s' "$made_dirs" | sort -r | while IFS= read -r _d; do [ -n "$_d" ] && rmdir "$_d" 2>/dev/null; done
+  made_dirs=
+  return 0
+}
+drop_kept() { [ -z "$kept_dir" ] || rm -rf "$kept_dir"; kept_dir= kept_n=0; }
 `;
 
 /**
@@ -181,18 +203,19 @@ export const FILE_CHANGES = `
 count=$1; shift
 while [ "$count" -gt 0 ]; do
   f=$1 bytes=$2; shift 2; count=$((count-1))
-  put_file "$f" "$bytes" || fail "$f" "$err"
+  keep "$f" && put_file "$f" "$bytes" || fail "$f" "$err"
 done
 count=$1; shift
 while [ "$count" -gt 0 ]; do
   l=$1 target=$2; shift 2; count=$((count-1))
-  put_link "$l" "$target" || fail "$l" "$err"
+  keep "$l" && put_link "$l" "$target" || fail "$l" "$err"
 done
 count=$1; shift
 while [ "$count" -gt 0 ]; do
   f=$1; shift; count=$((count-1))
-  err=$(rm -f "$f" 2>&1) || fail "$f" "$err"
+  keep "$f" && err=$(rm -f "$f" 2>&1) || fail "$f" "$err"
 done
+drop_kept
 rm_dirs "$@"
 `;
 
@@ -210,7 +233,7 @@ rollback() {
     n=$((n-1))
   done
 }
-fail() { rollback; undo_extra; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
+fail() { undo_files; rollback; undo_extra; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
 count=$1; shift
 while [ "$count" -gt 0 ]; do
   p=$1 v=$2; shift 2; count=$((count-1))

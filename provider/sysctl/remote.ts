@@ -100,7 +100,7 @@ tidy() {
   rmdir "${LEDGER_DIR}" 2>/dev/null && rmdir "${LEDGER_ROOT}" 2>/dev/null
   return 0
 }
-fail() { rollback; flat "$2"; printf 'failed\\t%s\\t%s\\n' "$1" "$flat"; exit 0; }
+fail() { undo_files; rollback; flat "$2"; printf 'failed\\t%s\\t%s\\n' "$1" "$flat"; exit 0; }
 created=
 if [ "$ledger" != - ]; then
   mkdir -p "${LEDGER_DIR}" && chmod 0700 "${LEDGER_DIR}" 2>/dev/null

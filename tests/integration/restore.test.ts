@@ -4,7 +4,7 @@ import { HighConnectionRateProfile, HighThroughputProfile, LowLatencyProfile, Si
 import { CpuGovernor, IrqAffinity, NicRingConfig, SysctlSet } from "../../provider";
 import { labStack } from "./engine";
 import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, startIrqbalance } from "./lab";
-import { collect } from "./support";
+import { collect, expectFailure } from "./support";
 
 /**
  * Everything the resources can touch on a host, one line per item: every file, directory and
@@ -94,6 +94,24 @@ describe("destroy gives the host back byte for byte (/etc, NIC, IRQs, CPUs)", fu
         await upAndDestroy("governor", async () => {
             new CpuGovernor("gov", { connection: connectionTo(lab, host), governor: ["performance"], energyPerformancePreference: "performance" });
         }, (state) => assert.ok(state.includes("/sys/devices/system/cpu/cpu1/cpufreq/scaling_governor performance")));
+    });
+
+    it("a failed up leaves /etc as it was: a CpuGovernor whose boot link's directory is read-only takes its unit file back", async function () {
+        const wants = "/etc/systemd/system/multi-user.target.wants";
+        onHost(lab, host, ["sh", "-c", 'mkdir -p "$1" && mount --bind "$1" "$1" && mount -o remount,bind,ro "$1"', "sh", wants]);
+        try {
+            const before = hostState(lab, host);
+            const stack = await labStack("restore-failed-files", async () => {
+                new CpuGovernor("gov", { connection: connectionTo(lab, host), governor: ["performance"], energyPerformancePreference: "performance" });
+            });
+            const message = await expectFailure(stack.up());
+            assert.match(message, /multi-user\.target\.wants\/pulumi-cpu-governor-gov\.service: .*Read-only file system.*Everything this operation had already changed was restored/);
+            assertSameState(before, hostState(lab, host), "a failed up");
+            assert.equal(onHost(lab, host, ["sh", "-c", "find /var/lib/pulumi-linux-tuning 2>/dev/null || true"]).trim(), "", "no ledger");
+            await stack.destroy();
+        } finally {
+            onHost(lab, host, ["umount", wants]);
+        }
     });
 
     it("IrqAffinity banning its IRQs in a running irqbalance", async function () {

@@ -124,6 +124,37 @@ describe("byte-exact restore of files in /etc", function () {
             rmSync(root, { recursive: true, force: true });
         }
     });
+
+    it("a failed apply puts back every file, link and removal it had made and removes the directories it made, values too", function () {
+        const root = mkdtempSync(path.join(tmpdir(), "plt-undo-"));
+        try {
+            const value = path.join(root, "value");
+            const conf = path.join(root, "conf");
+            const gone = path.join(root, "gone");
+            const link = path.join(root, "link");
+            writeFileSync(value, "1\n");
+            writeFileSync(conf, "original\n");
+            chmodSync(conf, 0o600);
+            writeFileSync(gone, "keep me\n");
+            execFileSync("ln", ["-s", "elsewhere", link]);
+            // A regular file where the last link's directory would go: mkdir fails after everything else was written.
+            writeFileSync(path.join(root, "blocker"), "");
+            const changes: FileChanges = {
+                write: [{ path: conf, content: "ours\n" }, { path: path.join(root, "new/deep/unit"), content: "x" }],
+                link: [{ path: link, target: "ours" }, { path: path.join(root, "blocker/l"), target: "x" }],
+            };
+            const listing = () => execFileSync("sh", ["-c", 'cd "$1" && find . -printf "%y %m %p -> %l\\n" | sort && cat conf gone value', "sh", root], { encoding: "utf8" });
+            const before = listing();
+            const stdout = execFileSync("sh", ["-c", `undo_extra() { :; }\n${FILE_HELPERS}\n${TRANSACTION_BODY}`, "t", ...transactionArgs([{ path: value, value: "2" }], changes)], { encoding: "utf8" });
+            assert.throws(() => parseTransactionOutput("local", stdout), /blocker\/l: .*Everything this operation had already changed was restored/);
+            assert.equal(listing(), before, "the directory is as it was: files, modes, links, no new directories");
+            const removal = execFileSync("sh", ["-c", `undo_extra() { :; }\n${FILE_HELPERS}\n${TRANSACTION_BODY}`, "t", ...transactionArgs([], { write: [{ path: path.join(root, "blocker/x"), content: "x" }], remove: [gone] })], { encoding: "utf8" });
+            assert.match(removal, /^failed/m);
+            assert.equal(listing(), before, "and a removal before a failure is undone too");
+        } finally {
+            rmSync(root, { recursive: true, force: true });
+        }
+    });
 });
 
 describe("originals of any bytes come back byte for byte", function () {
