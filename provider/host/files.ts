@@ -1,5 +1,5 @@
 import { shProgram } from "../transport/argv";
-import { LedgerAction, ledgerArgs, withLedger } from "./ledger";
+import { LedgerAction, ledgerArgs, throwIfLedgerUnwritten, withLedger } from "./ledger";
 import { RemoteCommandError, Transport } from "../transport/transport";
 
 /**
@@ -276,6 +276,7 @@ export interface TransactionOutcome {
 export class TransactionError extends Error {}
 
 export function parseTransactionOutput(target: string, stdout: string, describe: (path: string) => string = (p) => p): TransactionOutcome {
+    throwIfLedgerUnwritten(target, stdout);
     const outcome: TransactionOutcome = { before: new Map(), after: new Map(), createdDirs: [] };
     const notRestored: string[] = [];
     let failure: string | undefined;

@@ -161,7 +161,7 @@ if [ -n "$ledger_content" ]; then
   if [ -f "$ledger" ]; then cp -p "$ledger" "$ledger.prev"; else created_ledger=1; fi
   err=$( { mkdir -p "$ledger_dir" && chmod 0700 "$ledger_root" "$ledger_dir" && printf '%s' "$ledger_content" > "$ledger.tmp" && chmod 0600 "$ledger.tmp" && mv -f "$ledger.tmp" "$ledger"; } 2>&1 ) || {
     rm -f "$ledger.tmp" "$ledger.prev"; tidy_ledgers
-    printf 'failed\\t%s\\t%s\\n' "$ledger" "cannot write the ledger: $err" | tr '\\n' ' '; printf '\\n'; exit 0
+    printf 'ledger-failed\\t%s\\t%s\\n' "$ledger" "$err" | tr '\\n' ' '; printf '\\n'; exit 0
   }
 fi
 out=$(apply_main "$@")
@@ -180,6 +180,16 @@ esac
 tidy_ledgers
 exit 0
 `;
+}
+
+export class LedgerWriteError extends Error {}
+
+/** A withLedger program that could not write its ledger ran nothing else: says so, naming the file. */
+export function throwIfLedgerUnwritten(target: string, stdout: string): void {
+    const failed = /^ledger-failed\t([^\t]*)\t(.*)$/m.exec(stdout);
+    if (failed) {
+        throw new LedgerWriteError(`${target}: cannot write the ledger ${failed[1]}: ${failed[2].trim() || "failed"}. Nothing was changed.`);
+    }
 }
 
 /** What an apply does with its ledger: write `content` before the first write, or (no content) remove it after the last restore. */

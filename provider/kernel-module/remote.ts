@@ -1,5 +1,5 @@
 import { FILE_HELPERS, FileData, fileActionArg, fileFromBase64 } from "../host/files";
-import { HostLedger, LedgerAction, ledgerArgs, parseLedgerListing, withLedger, withLedgerListing } from "../host/ledger";
+import { HostLedger, LedgerAction, ledgerArgs, parseLedgerListing, throwIfLedgerUnwritten, withLedger, withLedgerListing } from "../host/ledger";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 
@@ -200,6 +200,7 @@ export interface ApplyOutcome {
 export class ModuleApplyError extends Error {}
 
 export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
+    throwIfLedgerUnwritten(target, stdout);
     const outcome: ApplyOutcome = { snapshot: parseModuleSnapshot(stdout), added: {}, unloaded: [], inUse: [], createdDirs: [] };
     let failure: string | undefined;
     for (const line of stdout.split("\n")) {

@@ -1,5 +1,5 @@
 import { FILE_HELPERS, FileData, fileActionArg } from "../host/files";
-import { LedgerAction, ledgerArgs, parseLedgerListing, withLedger, withLedgerListing } from "../host/ledger";
+import { LedgerAction, ledgerArgs, parseLedgerListing, throwIfLedgerUnwritten, withLedger, withLedgerListing } from "../host/ledger";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 import { RuleSnapshot, parseRuleLine } from "../nic/rule-snapshot";
@@ -219,6 +219,7 @@ export async function applyOffloads(
     if (result.code !== 0) {
         throw new RemoteCommandError(transport.target, "ethtool -K apply", result);
     }
+    throwIfLedgerUnwritten(transport.target, result.stdout);
     const failed = /^failed\t([^\t]*)\t([^\t]*)\t(.*)$/m.exec(result.stdout);
     if (failed) {
         const [, what, unmet, message] = failed;

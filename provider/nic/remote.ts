@@ -1,5 +1,5 @@
 import { FILE_HELPERS, FileData, fileActionArg } from "../host/files";
-import { LedgerAction, ledgerArgs, parseLedgerListing, withLedger, withLedgerListing } from "../host/ledger";
+import { LedgerAction, ledgerArgs, parseLedgerListing, throwIfLedgerUnwritten, withLedger, withLedgerListing } from "../host/ledger";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 import { MaxAndCurrent, SECTION_OPTIONS, Section, Values, parseCoalesce, parseMaxAndCurrent, CHANNEL_PARAMS, RING_PARAMS } from "./ethtool";
@@ -156,6 +156,7 @@ export async function applyNic(
     if (result.code !== 0) {
         throw new RemoteCommandError(transport.target, "ethtool apply", result);
     }
+    throwIfLedgerUnwritten(transport.target, result.stdout);
     const failed = /^failed\t([^\t]*)\t(.*)$/m.exec(result.stdout);
     if (failed) {
         const notRestored = [...result.stdout.matchAll(/^rollback-failed\t(.*)$/gm)].map((m) => `ethtool ${m[1]}`);

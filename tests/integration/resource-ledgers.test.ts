@@ -83,6 +83,22 @@ describe("every resource's host-side ledger: originals that survive an interrupt
                 });
             }
 
+            it("a ledger that cannot be written (its directory read-only) fails the up naming the file, with nothing changed", async function () {
+                const stack = await labStack(project("unwritable"), async () => {
+                    c.declare("r", c.args(lab, host, "a"));
+                });
+                onHost(lab, host, ["sh", "-c", 'mkdir -p "$1" && mount --bind "$1" "$1" && mount -o remount,bind,ro "$1"', "sh", LEDGER_ROOT]);
+                try {
+                    const out = collect();
+                    const message = (await expectFailure(stack.up({ onOutput: out.onOutput }))) + out.text();
+                    assert.match(message, new RegExp(`cannot write the ledger ${LEDGER_ROOT}/${c.kind}/${project("unwritable")}_lab_r\\.ledger: .*Read-only file system\\. Nothing was changed\\.`));
+                    assert.equal(c.hostState(lab, host), before, "nothing changed");
+                } finally {
+                    onHost(lab, host, ["sh", "-c", 'umount "$1" && rmdir "$1"', "sh", LEDGER_ROOT]);
+                    await stack.destroy();
+                }
+            });
+
             it("a second stack touching the same items is refused at preview naming the owner, with nothing changed", async function () {
                 const a = await labStack(project("a"), async () => {
                     c.declare("r", c.args(lab, host, "a"));
