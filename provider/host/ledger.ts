@@ -21,7 +21,7 @@ export interface HostLedger {
     items: string[];
     /** The resource's state record as it was when the ledger was written. */
     record: Record<string, unknown>;
-    /** Directories the apply reported creating, appended once it completed. */
+    /** Directories the apply created, appended as `dir` lines as it made them (FILE_HELPERS' mkdirs). */
     createdDirs: string[];
 }
 
@@ -266,10 +266,10 @@ export function recoveredRecord<R>(ledgers: ReadonlyMap<string, HostLedger>, own
         return undefined;
     }
     const record = ledger.record as R & { managedFiles?: { createdDirs?: string[] } };
-    if (record.managedFiles && ledger.createdDirs.length > 0) {
-        record.managedFiles = { ...record.managedFiles, createdDirs: [...new Set([...(record.managedFiles.createdDirs ?? []), ...ledger.createdDirs])] };
+    if (!record.managedFiles || ledger.createdDirs.length === 0) {
+        return record;
     }
-    return record;
+    return { ...record, managedFiles: { ...record.managedFiles, createdDirs: [...new Set([...(record.managedFiles.createdDirs ?? []), ...ledger.createdDirs])] } };
 }
 
 /**

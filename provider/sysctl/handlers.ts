@@ -9,7 +9,7 @@ import { claimInRun, inThisProgram } from "../host/ledger";
 import { LEDGER_KIND } from "./ledger";
 import { ManagedFiles, withCreatedDirs } from "../host/restore";
 import { missingModules, moduleNeeds, moduleProbeKeys } from "./modules";
-import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, liveSettings, ownerOf, ownershipConflicts, planApply, planRestore, recordToRestore } from "./plan";
+import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, liveSettings, ownerOf, ownershipConflicts, planApply, planRestore, sysctlRecordToRestore } from "./plan";
 import { HostSnapshot, applyToHost, readHost } from "./remote";
 import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "./schema";
 import { SettingValue, isBound, normalise, satisfies, sameValue } from "./values";
@@ -248,8 +248,9 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
     const raw = withoutEngineKeys(props);
     const inputs = parse(raw);
     const transport = target(inputs);
-    const first = await readHost(transport, Object.keys(recordOf(raw).originals), filesToRead(undefined, recordOf(raw)));
-    const record = recordToRestore(recordOf(raw), first.ledgers);
+    const stateRecord = recordOf(raw);
+    const first = await readHost(transport, Object.keys(stateRecord.originals), filesToRead(undefined, stateRecord));
+    const record = sysctlRecordToRestore(stateRecord, first.ledgers);
     // Keys or files only the ledger knows (an update killed before the engine saved it) were not read yet.
     const unread = Object.keys(record.originals).some((key) => !first.values.has(key)) || filesToRead(undefined, record).some((path) => !first.ownPaths.has(path));
     const snapshot = unread ? await readHost(transport, Object.keys(record.originals), filesToRead(undefined, record)) : first;

@@ -249,7 +249,7 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
  * What a delete restores: state's record completed from its own ledger (the keys and files an
  * update killed before the engine saved it added), so destroy undoes that update too.
  */
-export function recordToRestore(record: SysctlSetRecord, ledgers: ReadonlyMap<string, Ledger>): SysctlSetRecord {
+export function sysctlRecordToRestore(record: SysctlSetRecord, ledgers: ReadonlyMap<string, Ledger>): SysctlSetRecord {
     const ledger = record.ledgerFile ? ledgers.get(record.ledgerFile) : undefined;
     if (!ledger) {
         return record;
