@@ -21,9 +21,8 @@ export function partInputs(inputs: HostTuningInputs, part: PartName, connection:
         spec.interface ??= inputs.nic.interface;
     }
     if ((part === "irqs" || part === "steering") && inputs.nic) {
-        if (parts.nic) {
-            spec.nicState = parts.nic.state.desired;
-        }
+        // Linked to the NIC part even before it has applied (its check's null): a part applies after it.
+        spec.nicState = parts.nic ? parts.nic.state.desired : null;
     }
     if (part === "sysctls" && inputs.modules) {
         spec.modules = [...new Set([...((spec.modules as string[] | undefined) ?? []), ...moduleNames(inputs.modules.modules)])];

@@ -3,6 +3,7 @@ import { CheckFailure, checkAgainstHost, parseChecked, withoutEngineKeys } from 
 import { FileChanges, FileSnapshot, ValueWrite, readFiles } from "../host/files";
 import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { ManagedFiles, pathContentOf, planRestore, withCreatedDirs } from "../host/restore";
+import { unlinkedFollower } from "../nic/followers";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
@@ -97,6 +98,10 @@ function hostProblems(inputs: IrqAffinityInputs, snapshot: FileSnapshot, target:
     const problems = placementProblems(inputs, view, target);
     if (problems.length > 0) {
         return problems;
+    }
+    const unlinked = inputs.nicState === undefined ? unlinkedFollower(hostIdentity(inputs.connection), inputs.interface, { kind: LEDGER_KIND, owner: inputs.owner ?? inputs.resourceName, undoneBy: ["rings", "channels"] }) : undefined;
+    if (unlinked) {
+        return [{ property: "interface", reason: `${target}: ${unlinked}` }];
     }
     try {
         return plannedOwnershipFailures(ledgerScope(inputs, snapshot, target), olds, planner(inputs, view, snapshot, target), hostIdentity(inputs.connection), "interface");

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { delegatingProvider } from "../dynamic";
 import { withinEngineLimits } from "../input-size";
-import type { NicRingConfig } from "../nic/resource";
+import { NicRingConfig } from "../nic/resource";
 import { ConnectionArgs, secretConnection } from "../transport/connection";
 
 export interface IrqAffinityArgs {
@@ -86,14 +86,24 @@ export class IrqAffinity extends pulumi.dynamic.Resource {
 /**
  * For a resource that acts on a NicRingConfig's queues: the NIC's interface by default, its
  * resolved values as the `nicState` input (so a ring or channel change re-applies in the same
- * run), and ordered after it.
+ * run), and ordered after it. A NicRingConfig given in `dependsOn` instead is followed the same
+ * way (its interface is not assumed).
  */
 export function followNic<A extends { interface?: pulumi.Input<string>; nic?: NicRingConfig }>(args: A, opts: pulumi.CustomResourceOptions | undefined) {
     const { nic, ...rest } = args;
+    const followed = nic ?? nicAmong(opts?.dependsOn);
     return {
-        inputs: { ...rest, interface: args.interface ?? nic?.interface, nicState: nic ? nic.desired : undefined },
+        inputs: { ...rest, interface: args.interface ?? nic?.interface, nicState: followed ? followed.desired : undefined },
         opts: nic ? { ...opts, dependsOn: mergeDependsOn(opts?.dependsOn, nic) } : opts,
     };
+}
+
+/** A NicRingConfig among `dependsOn` given as plain values (not an Output of a list). */
+function nicAmong(dependsOn: pulumi.CustomResourceOptions["dependsOn"]): NicRingConfig | undefined {
+    if (dependsOn === undefined || pulumi.Output.isInstance(dependsOn) || dependsOn instanceof Promise) {
+        return undefined;
+    }
+    return (Array.isArray(dependsOn) ? dependsOn : [dependsOn]).find((d): d is NicRingConfig => d instanceof NicRingConfig);
 }
 
 function mergeDependsOn(existing: pulumi.CustomResourceOptions["dependsOn"], extra: pulumi.Resource): pulumi.Input<pulumi.Input<pulumi.Resource>[]> {

@@ -10,6 +10,7 @@ import { LEDGER_KIND, NicPlan, NicRecord, PerSection, liveDeclared, mainProperty
 import { NicSnapshot, applyNic, readNic } from "./remote";
 import { NicRingConfigInputs, nicRingConfigInputsSchema, ruleFile } from "./schema";
 import { afterRuleWrite } from "./rule-snapshot";
+import { nicResizes } from "./followers";
 
 const INPUT_FIELDS = ["connection", "interface", "rings", "channels", "coalesce", "onUnsupported", "persist", "restoreOnDelete", "resourceName", "owner"] as const;
 
@@ -83,7 +84,12 @@ function hostProblems(inputs: NicRingConfigInputs, snapshot: NicSnapshot, target
     if (problems.length > 0) {
         return problems;
     }
-    return plannedOwnershipFailures(ledgerScope(inputs, snapshot, target), olds, planner(inputs, snapshot, target), hostIdentity(inputs.connection), mainProperty(inputs));
+    const changes = (["rings", "channels"] as const).filter((section) => Object.keys(inputs[section] ?? {}).length > 0);
+    const undone = nicResizes(hostIdentity(inputs.connection), inputs.interface, { kind: LEDGER_KIND, owner: inputs.owner ?? inputs.resourceName }, changes);
+    return [
+        ...undone.map((reason) => ({ property: changes[0], reason: `${target}: ${reason}` })),
+        ...plannedOwnershipFailures(ledgerScope(inputs, snapshot, target), olds, planner(inputs, snapshot, target), hostIdentity(inputs.connection), mainProperty(inputs)),
+    ];
 }
 
 /**

@@ -25,6 +25,7 @@ import {
 } from "./plan";
 import { applySteering, readSteering } from "./remote";
 import { PacketSteeringInputs, packetSteeringInputsSchema, ruleFile } from "./schema";
+import { unlinkedFollower } from "../nic/followers";
 
 const INPUT_FIELDS = ["connection", "interface", "rps", "rfs", "xps", "onMissing", "persist", "restoreOnDelete", "resourceName", "owner", "nicState"] as const;
 
@@ -99,6 +100,10 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
             const problems = steeringProblems(inputs, view, target);
             if (problems.length > 0) {
                 return problems;
+            }
+            const unlinked = inputs.nicState === undefined ? unlinkedFollower(hostIdentity(inputs.connection), inputs.interface, { kind: LEDGER_KIND, owner: inputs.owner ?? inputs.resourceName, undoneBy: ["channels"] }) : undefined;
+            if (unlinked) {
+                return [{ property: "interface", reason: `${target}: ${unlinked}` }];
             }
             return plannedOwnershipFailures(ledgerScope(inputs, snapshot, target), withoutEngineKeys(olds), planner(inputs, view, snapshot, target), hostIdentity(inputs.connection), "interface");
         },

@@ -252,6 +252,28 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             await stack.destroy();
             assert.equal(ringsOf(lab, server).rx, 256);
         });
+
+        it("without nic on an interface a NicRingConfig of the program resizes, fails the preview saying to link them; nic or dependsOn passes", async function () {
+            const rings = ringsOf(lab, server);
+            const affinity = [102, 103, 104, 105].map((irq) => affinityOf(lab, server, irq));
+            const unlinked = await labStack("irq-unlinked", async () => {
+                new NicRingConfig("rings", { connection: connectionTo(lab, server), interface: "eth1", rings: { rx: 2048 } });
+                new IrqAffinity("irqs", { connection: connectionTo(lab, server), interface: "eth1", cpus: "3", irqbalance: "leave" });
+            });
+            const out = collect();
+            const message = (await expectFailure(unlinked.preview({ onOutput: out.onOutput }))) + out.text();
+            assert.match(message, /irq-unlinked\/lab\/(rings \(NicRingConfig\) in this program changes eth1's rings, which undoes this|irqs \(IrqAffinity\) in this program sets on it); pass (it|this NicRingConfig) as (its )?nic/);
+            for (const [name, link] of [["irq-linked-nic", "nic"], ["irq-linked-depends", "dependsOn"]] as const) {
+                const linked = await labStack(name, async () => {
+                    const nic = new NicRingConfig("rings", { connection: connectionTo(lab, server), interface: "eth1", rings: { rx: 2048 } });
+                    const args = { connection: connectionTo(lab, server), cpus: "3", irqbalance: "leave" as const };
+                    new IrqAffinity("irqs", link === "nic" ? { ...args, nic } : { ...args, interface: "eth1" }, link === "nic" ? {} : { dependsOn: [nic] });
+                });
+                await linked.preview();
+            }
+            assert.deepEqual(ringsOf(lab, server), rings, "previews changed nothing");
+            assert.deepEqual([102, 103, 104, 105].map((irq) => affinityOf(lab, server, irq)), affinity);
+        });
     });
 });
 
