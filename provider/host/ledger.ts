@@ -155,14 +155,38 @@ tidy_ledgers() {
   ls "$ledger_dir"/*.ledger >/dev/null 2>&1 || { rmdir "$ledger_dir" 2>/dev/null && rmdir "$ledger_root" 2>/dev/null; }
   return 0
 }
+ledger_failed() {
+  rm -f "$ledger.tmp" "$ledger.prev"; tidy_ledgers
+  printf 'ledger-failed\\t%s\\t%s\\n' "$ledger" "$err" | tr '\\n' ' '; printf '\\n'; exit 0
+}
+# Items of ours another owner's ledger holds: "owned<TAB>ITEM<TAB>OWNER" (a SysctlSet's keys as /proc/sys files).
+foreign_claims() {
+  _owner=$(printf '%s\\n' "$ledger_content" | awk -F '\\t' '$1 == "owner" { print substr($0, 7); exit }')
+  _items=$(printf '%s\\n' "$ledger_content" | awk -F '\\t' '$1 == "item" { print substr($0, 6) }')
+  [ -n "$_items" ] || return 0
+  for _f in "$ledger_root"/*/*.ledger; do
+    [ -f "$_f" ] && [ "$_f" != "$ledger" ] || continue
+    _same_dir=; [ "\${_f%/*}" = "$ledger_dir" ] && _same_dir=1
+    awk -F '\\t' -v items="$_items" -v own="$_owner" -v same_dir="$_same_dir" '
+      BEGIN { n = split(items, it, "\\n"); for (i = 1; i <= n; i++) want[it[i]] = 1 }
+      $1 == "owner" { o = substr($0, 7) }
+      $1 == "item" && (substr($0, 6) in want) { hit[substr($0, 6)] = 1 }
+      $1 == "key" && (("/proc/sys/" $2) in want) { hit["/proc/sys/" $2] = 1 }
+      END { if (same_dir && o == own) exit; for (i in hit) print "owned\\t" i "\\t" o }' "$_f"
+  done
+}
 created_ledger=
 rm -f "$ledger.prev"
 if [ -n "$ledger_content" ]; then
+  err=$( { mkdir -p "$ledger_dir" && chmod 0700 "$ledger_root" "$ledger_dir"; } 2>&1 ) || ledger_failed
+  # One apply at a time claims items on this host (held until the program exits): the check
+  # against the other ledgers and the write of ours see the same ledgers.
+  exec 8<"$ledger_root"
+  command -v flock >/dev/null && flock -w 30 8
+  owned=$(foreign_claims)
+  if [ -n "$owned" ]; then printf '%s\\n' "$owned"; tidy_ledgers; exit 0; fi
   if [ -f "$ledger" ]; then cp -p "$ledger" "$ledger.prev"; else created_ledger=1; fi
-  err=$( { mkdir -p "$ledger_dir" && chmod 0700 "$ledger_root" "$ledger_dir" && printf '%s' "$ledger_content" > "$ledger.tmp" && chmod 0600 "$ledger.tmp" && mv -f "$ledger.tmp" "$ledger"; } 2>&1 ) || {
-    rm -f "$ledger.tmp" "$ledger.prev"; tidy_ledgers
-    printf 'ledger-failed\\t%s\\t%s\\n' "$ledger" "$err" | tr '\\n' ' '; printf '\\n'; exit 0
-  }
+  err=$( { printf '%s' "$ledger_content" > "$ledger.tmp" && chmod 0600 "$ledger.tmp" && mv -f "$ledger.tmp" "$ledger"; } 2>&1 ) || ledger_failed
 fi
 out=$(apply_main "$@")
 printf '%s\\n' "$out"
@@ -184,11 +208,18 @@ exit 0
 
 export class LedgerWriteError extends Error {}
 
-/** A withLedger program that could not write its ledger ran nothing else: says so, naming the file. */
+/**
+ * A withLedger program that did not write its ledger ran nothing else: says why, naming the file,
+ * or the owner of an item whose ledger another apply wrote since this one read the host.
+ */
 export function throwIfLedgerUnwritten(target: string, stdout: string): void {
     const failed = /^ledger-failed\t([^\t]*)\t(.*)$/m.exec(stdout);
     if (failed) {
         throw new LedgerWriteError(`${target}: cannot write the ledger ${failed[1]}: ${failed[2].trim() || "failed"}. Nothing was changed.`);
+    }
+    const claims = [...stdout.matchAll(/^owned\t([^\t]*)\t(.*)$/gm)].map(([, item, owner]) => ({ item, owner: `${owner} (its ledger on the host)` }));
+    if (claims.length > 0) {
+        throw new OwnedItemsError(`${target}: ${describeClaims(claims)}. Nothing was changed.`);
     }
 }
 

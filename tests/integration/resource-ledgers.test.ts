@@ -99,6 +99,21 @@ describe("every resource's host-side ledger: originals that survive an interrupt
                 }
             });
 
+            it("two stacks creating the same items at the same moment: one wins, the other is refused naming it, and destroy restores the originals", async function () {
+                const [a, b] = await Promise.all(["x", "y"].map((suffix) => labStack(project(suffix), async () => {
+                    c.declare("r", c.args(lab, host, suffix === "x" ? "a" : "b"));
+                })));
+                try {
+                    const results = await Promise.allSettled([a.up(), b.up()]);
+                    const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+                    assert.equal(failed.length, 1, `exactly one up fails: ${results.map((r) => r.status).join(", ")}`);
+                    assert.match(String(failed[0].reason), new RegExp(`managed by ${project("[xy]")}/lab/r \\(its ledger on the host\\)`));
+                } finally {
+                    await a.destroy();
+                    await b.destroy();
+                }
+            });
+
             it("a second stack touching the same items is refused at preview naming the owner, with nothing changed", async function () {
                 const a = await labStack(project("a"), async () => {
                     c.declare("r", c.args(lab, host, "a"));

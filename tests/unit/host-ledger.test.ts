@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from "fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import fc from "fast-check";
 import * as path from "path";
@@ -20,6 +20,7 @@ import {
     recoveredRecord,
     renderHostLedger,
     startingRecord,
+    throwIfLedgerUnwritten,
     withLedger,
     withLedgerListing,
 } from "../../provider/host/ledger";
@@ -196,6 +197,32 @@ printf 'done\\n'`);
             assert.equal(readFileSync(ledger, "utf8"), kept);
             assert.deepEqual(readdirSync(path.dirname(ledger)), ["owner.ledger"], "no .prev or .tmp left");
             run(undefined, "0");
+        });
+
+        it("refuses, before anything runs, an item a ledger written since the read holds: another kind's, a SysctlSet's key; not its own old one", function () {
+            const theirs = path.join(dir, "other", "theirs.ledger");
+            const sysctl = path.join(dir, "sysctl", "s.ledger");
+            const renamed = path.join(dir, "kind", "old-name.ledger");
+            mkdirSync(path.dirname(theirs), { recursive: true });
+            mkdirSync(path.dirname(sysctl), { recursive: true });
+            mkdirSync(path.dirname(renamed), { recursive: true });
+            writeFileSync(theirs, renderHostLedger({ owner: "q/prod/theirs", items: ["/sys/x"], record: {} }));
+            writeFileSync(sysctl, renderLedger({ owner: "q/prod/s", originals: { "net.core.somaxconn": "4096" } }));
+            writeFileSync(renamed, renderHostLedger({ owner: "p/s/o", items: ["/sys/mine"], record: {} }));
+            try {
+                writeFileSync(target, "before");
+                const out = run(renderHostLedger({ owner: "p/s/o", items: ["/sys/x", "/proc/sys/net/core/somaxconn", "/sys/mine", "/sys/free"], record }), "1");
+                assert.deepEqual(out.split("\n").filter((l) => l.startsWith("owned")).sort(), ["owned\t/proc/sys/net/core/somaxconn\tq/prod/s", "owned\t/sys/x\tq/prod/theirs"]);
+                assert.equal(readFileSync(target, "utf8"), "before", "the program did not run");
+                assert.equal(existsSync(ledger), false, "no ledger written");
+                assert.throws(() => throwIfLedgerUnwritten("h", out), (e: Error) => e instanceof OwnedItemsError && /^h: .*\/sys\/x is managed by q\/prod\/theirs \(its ledger on the host\); remove it there first.*Nothing was changed\.$/.test(e.message));
+                assert.match(run(renderHostLedger({ owner: "p/s/o", items: ["/sys/mine", "/sys/free"], record }), "1"), /^done$/m, "its own ledger under an old name is no other owner's");
+                run(undefined, "0");
+            } finally {
+                rmSync(theirs);
+                rmSync(sysctl);
+                rmSync(renamed);
+            }
         });
 
         it("a listing appended to a read program shows every ledger", function () {
