@@ -287,8 +287,25 @@ export function claimInRun(hostId: string, item: string, claimant: Claimant): Cl
     return undefined;
 }
 
-/** A claimant in a message: "project/stack/name (kind) in this program". */
-export const inThisProgram = (holder: Claimant): string => `${holder.owner} (${holder.kind}) in this program`;
+/** The resource class whose ledgers a directory holds, as a program declares it. */
+const KIND_CLASSES: Record<string, string> = {
+    sysctl: "SysctlSet",
+    nic: "NicRingConfig",
+    "nic-offload": "NicOffloads",
+    irq: "IrqAffinity",
+    "cpu-governor": "CpuGovernor",
+    "kernel-module": "KernelModule",
+    "packet-steering": "PacketSteering",
+    sysfs: "SysfsSet",
+    thp: "TransparentHugepages",
+    "wakeup-latency": "CpuWakeupLatency",
+};
+
+/** A claimant in a message: "project/stack/name (Class)". */
+export const claimantName = (c: Claimant): string => `${c.owner} (${KIND_CLASSES[c.kind] ?? c.kind})`;
+
+/** A claimant in a message: "project/stack/name (Class) in this program". */
+export const inThisProgram = (holder: Claimant): string => `${claimantName(holder)} in this program`;
 
 /** The record a create starts from: its own ledger's, left by an interrupted run, with the directories that run reported. */
 export function recoveredRecord<R>(ledgers: ReadonlyMap<string, HostLedger>, ownPath: string): R | undefined {

@@ -1,4 +1,4 @@
-import type { Claimant } from "../host/ledger";
+import { Claimant, claimantName } from "../host/ledger";
 
 /**
  * A NicRingConfig that resizes rings or channels, and an IrqAffinity or PacketSteering on the same
@@ -20,8 +20,6 @@ const unlinkedFollowers = new Map<string, Follower[]>();
 
 const at = (hostId: string, iface: string) => `${hostId}\0${iface}`;
 
-const KIND_NAMES: Record<string, string> = { nic: "NicRingConfig", irq: "IrqAffinity", "packet-steering": "PacketSteering" };
-const named = (c: Claimant) => `${c.owner} (${KIND_NAMES[c.kind] ?? c.kind})`;
 
 /** A NicRingConfig's check: the unlinked followers it would undo, each as a reason. */
 export function nicResizes(hostId: string, iface: string, nic: Claimant, changes: readonly NicChange[]): string[] {
@@ -31,7 +29,7 @@ export function nicResizes(hostId: string, iface: string, nic: Claimant, changes
     resizers.set(at(hostId, iface), { ...nic, changes });
     return (unlinkedFollowers.get(at(hostId, iface)) ?? [])
         .filter((f) => f.undoneBy.some((c) => changes.includes(c)))
-        .map((f) => `${iface}'s ${changes.join(" and ")} change would undo what ${named(f)} in this program sets on it; pass this NicRingConfig as its nic (or in its dependsOn), so it applies after every change`);
+        .map((f) => `${iface}'s ${changes.join(" and ")} change would undo what ${claimantName(f)} in this program sets on it; pass this NicRingConfig as its nic (or in its dependsOn), so it applies after every change`);
 }
 
 /** An IrqAffinity's or PacketSteering's check without `nic`: the reason, when a NicRingConfig of this run resizes the interface. */
@@ -42,6 +40,6 @@ export function unlinkedFollower(hostId: string, iface: string, follower: Follow
     const nic = resizers.get(key);
     const undoing = nic?.changes.filter((c) => follower.undoneBy.includes(c)) ?? [];
     return nic && undoing.length > 0
-        ? `${named(nic)} in this program changes ${iface}'s ${undoing.join(" and ")}, which undoes this; pass it as nic (or in dependsOn), so this applies after every change`
+        ? `${claimantName(nic)} in this program changes ${iface}'s ${undoing.join(" and ")}, which undoes this; pass it as nic (or in dependsOn), so this applies after every change`
         : undefined;
 }

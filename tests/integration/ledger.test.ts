@@ -163,7 +163,7 @@ describe("the host-side ledger: originals that survive an interrupted run, one o
         });
         const out = collect();
         const message = await expectFailure(stack.preview({ onOutput: out.onOutput }));
-        assert.match(message + out.text(), /net\.ipv4\.tcp_fin_timeout is also declared by ledger-twice\/lab\/fin-[12] \(sysctl\) in this program; one owner per key/);
+        assert.match(message + out.text(), /net\.ipv4\.tcp_fin_timeout is also declared by ledger-twice\/lab\/fin-[12] \(SysctlSet\) in this program; one owner per key/);
     });
 
     it("after `pulumi stack rename`, an update keeps its ledger instead of being refused by its old name", async function () {

@@ -177,7 +177,7 @@ describe("every resource's host-side ledger: originals that survive an interrupt
         });
         const out = collect();
         const message = (await expectFailure(stack.preview({ onOutput: out.onOutput }))) + out.text();
-        assert.match(message, /\/etc\/systemd\/system\/pulumi-cpu-governor-web-governor\.service.* managed by ledgers-part-names\/lab\/(web\/governor|web-governor) \(cpu-governor\) in this program/);
+        assert.match(message, /\/etc\/systemd\/system\/pulumi-cpu-governor-web-governor\.service.* managed by ledgers-part-names\/lab\/(web\/governor|web-governor) \(CpuGovernor\) in this program/);
         assert.equal(cpuGovernorCase.hostState(lab, host), before, "nothing changed");
         assert.equal(onHost(lab, host, ["sh", "-c", `find ${LEDGER_ROOT} 2>/dev/null || true`]).trim(), "", "no ledger written");
     });

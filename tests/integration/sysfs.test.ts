@@ -178,12 +178,12 @@ describe("SysfsSet, TransparentHugepages and CpuWakeupLatency through the real e
             } finally {
                 await thp.destroy();
             }
-            assert.match(await expectFailure(both.preview()), /transparent_hugepage\/enabled is managed by sysfs-owner-both\/lab\/(first \(thp\)|second \(sysfs\)) in this program/);
+            assert.match(await expectFailure(both.preview()), /transparent_hugepage\/enabled is managed by sysfs-owner-both\/lab\/(first \(TransparentHugepages\)|second \(SysfsSet\)) in this program/);
             const sameName = await labStack("sysfs-owner-same-name", async () => {
                 new TransparentHugepages("same", { connection: connectionTo(lab, host), enabled: "never" });
                 new SysfsSet("same", { connection: connectionTo(lab, host), settings: { [`${THP}/enabled`]: "madvise" } });
             });
-            assert.match(await expectFailure(sameName.preview()), /transparent_hugepage\/enabled is managed by sysfs-owner-same-name\/lab\/same \((thp|sysfs)\) in this program/, "one name, two kinds");
+            assert.match(await expectFailure(sameName.preview()), /transparent_hugepage\/enabled is managed by sysfs-owner-same-name\/lab\/same \((TransparentHugepages|SysfsSet)\) in this program/, "one name, two kinds");
         });
 
         it("a value the kernel refuses at apply rolls back what was written, naming the path and the kernel's reason", async function () {

@@ -56,7 +56,7 @@ describe("SysctlSet check", function () {
         const news = { resourceName: "same", owner: "p/s/same", connection, settings: { "net/core/rps_sock_flow_entries": 4096 } };
         const { failures } = await checkSysctls({}, news, false);
         assert.deepEqual(failures, [
-            { property: 'settings["net/core/rps_sock_flow_entries"]', reason: "root@10.0.0.77:22: net.core.rps_sock_flow_entries is also declared by p/s/same (packet-steering) in this program; one owner per key" },
+            { property: 'settings["net/core/rps_sock_flow_entries"]', reason: "root@10.0.0.77:22: net.core.rps_sock_flow_entries is also declared by p/s/same (PacketSteering) in this program; one owner per key" },
         ]);
     });
 });
