@@ -2,11 +2,12 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { z } from "zod";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, propertyPath, withoutEngineKeys } from "../check";
 import { applyTransaction } from "../host/files";
-import { HostLedger, LedgerScope, LedgeredPlanner, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
+import { HostLedger, LedgerScope, LedgeredPlanner, ledgerStatus, ownLedgerFiles, planWithLedger, plannedOwnershipFailures, recordToRestore, recoveredRecord, startingRecord } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
+import type { Transport } from "../transport/transport";
 import { containsUnknown } from "../unknowns";
 import {
     PathValues,
@@ -75,7 +76,20 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
     const fileOf = (inputs: I) => tmpfilesPath(kind.name, inputs.resourceName);
     const reads = (inputs: I, record?: SysfsRecord) => [...Object.keys(kind.settings(inputs)), ...Object.keys(record?.originals ?? {}), ...(kind.extraReads ?? []), fileOf(inputs)];
     const desiredOf = (props: Record<string, unknown>) => (props.desired as PathValues) ?? {};
-    const ledgerScope = (inputs: I, ledgers: ReadonlyMap<string, HostLedger>, target: string): LedgerScope => ({ kind: kind.ledgerKind, owner: inputs.owner ?? inputs.resourceName, ledgers, target });
+    const ownerOf = (inputs: I) => inputs.owner ?? inputs.resourceName;
+    const ledgerScope = (inputs: I, ledgers: ReadonlyMap<string, HostLedger>, target: string): LedgerScope => ({ kind: kind.ledgerKind, owner: ownerOf(inputs), ledgers, target });
+
+    /**
+     * Reads the paths of the inputs and of state's record, and again with those of the resource's
+     * own ledger when it names one not read yet: a run killed after the host changed but before the
+     * engine saved state leaves paths only the ledger knows, whose originals must go back.
+     */
+    async function readWithLedgerPaths(transport: Transport, inputs: I, record: SysfsRecord | undefined, ownLedger: string | undefined) {
+        const first = await readSysfs(transport, reads(inputs, record));
+        const ledgered = ownLedger ? recoveredRecord<SysfsRecord>(first.ledgers, ownLedger) : undefined;
+        const unread = Object.keys(ledgered?.originals ?? {}).some((path) => !first.snapshot.has(path));
+        return unread ? readSysfs(transport, reads(inputs, startingRecord(record, ledgered))) : first;
+    }
 
     function recordOf(props: Record<string, unknown>): SysfsRecord {
         return {
@@ -135,7 +149,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
     async function apply(raw: Record<string, unknown>, previous?: SysfsRecord) {
         const inputs = parse(raw);
         const transport = transportFor(inputs.connection);
-        const { snapshot, ledgers } = await readSysfs(transport, reads(inputs, previous));
+        const { snapshot, ledgers } = await readWithLedgerPaths(transport, inputs, previous, ownLedgerFiles(kind.ledgerKind, ownerOf(inputs), previous)[0]);
         const problems = kind.hostProblems?.(inputs, snapshot) ?? [];
         if (problems.length > 0) {
             throw new Error(`${transport.target}: ${problems.map((p) => `${p.property}: ${p.why}`).join("; ")}. Nothing was changed.`);
@@ -223,11 +237,9 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
         const raw = withoutEngineKeys(props);
         const inputs = parse(raw);
         const transport = transportFor(inputs.connection);
-        const first = await readSysfs(transport, reads(inputs, recordOf(raw)));
-        const record = recordToRestore(recordOf(raw), first.ledgers);
-        // A path only the ledger knows (an update killed before the engine saved it) was not read yet.
-        const unread = Object.keys(record.originals).some((path) => !first.snapshot.has(path));
-        const { snapshot } = unread ? await readSysfs(transport, reads(inputs, record)) : first;
+        const inState = recordOf(raw);
+        const { snapshot, ledgers } = await readWithLedgerPaths(transport, inputs, inState, inState.ledgerFile);
+        const record = recordToRestore(inState, ledgers);
         const restore = planSysfsRestore(record, snapshot, inputs.restoreOnDelete, transport.target);
         restore.warnings.forEach((w) => console.log(w));
         if (restore.writes.length > 0 || Object.keys(restore.files).length > 0 || record.ledgerFile) {
