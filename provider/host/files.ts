@@ -178,8 +178,10 @@ rm_dirs() {
 }
 keep() {
   [ -n "$kept_dir" ] || { kept_dir=$(mktemp -d 2>&1) || { err="cannot keep a copy of $1: $kept_dir"; kept_dir=; return 1; }; }
-  kept_n=$((kept_n+1)); eval "kept_path_$kept_n=\\$1"
-  if [ -e "$1" ] || [ -L "$1" ]; then err=$(cp -a "$1" "$kept_dir/$kept_n" 2>&1) || { err="cannot keep a copy of $1: $err"; return 1; }; fi
+  _n=$((kept_n+1))
+  if [ -e "$1" ] || [ -L "$1" ]; then err=$(cp -a "$1" "$kept_dir/$_n" 2>&1) || { rm -rf "$kept_dir/$_n"; err="cannot keep a copy of $1: $err"; return 1; }; fi
+  # Counted only once its copy is whole: undo_files takes a counted path without one for absent.
+  kept_n=$_n; eval "kept_path_$kept_n=\\$1"
 }
 undo_files() {
   while [ "$kept_n" -gt 0 ]; do

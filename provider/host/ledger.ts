@@ -178,15 +178,24 @@ foreign_claims() {
 created_ledger=
 rm -f "$ledger.prev"
 if [ -n "$ledger_content" ]; then
-  err=$( { mkdir -p "$ledger_dir" && chmod 0700 "$ledger_root" "$ledger_dir"; } 2>&1 ) || ledger_failed
-  # One apply at a time claims items on this host (held until the program exits): the check
-  # against the other ledgers and the write of ours see the same ledgers.
-  exec 8<"$ledger_root"
-  command -v flock >/dev/null && flock -w 30 8
+  # One apply at a time claims items on this host: the check against the other ledgers and the
+  # write of ours see the same ledgers. The lock is the ledger root itself, taken again if a
+  # delete removed that directory while this waited for it.
+  tries=0
+  while :; do
+    err=$( { mkdir -p "$ledger_dir" && chmod 0700 "$ledger_root" "$ledger_dir"; } 2>&1 ) || ledger_failed
+    exec 8<"$ledger_root" || { err="cannot open $ledger_root"; ledger_failed; }
+    if command -v flock >/dev/null; then flock -w 120 8 || { err="another apply held the host's ledger lock for 120 s"; ledger_failed; }; fi
+    [ "/proc/$$/fd/8" -ef "$ledger_root" ] && [ -d "$ledger_dir" ] && break
+    exec 8<&-
+    tries=$((tries+1)); [ "$tries" -lt 5 ] || { err="$ledger_root kept disappearing"; ledger_failed; }
+  done
   owned=$(foreign_claims)
   if [ -n "$owned" ]; then printf '%s\\n' "$owned"; tidy_ledgers; exit 0; fi
   if [ -f "$ledger" ]; then cp -p "$ledger" "$ledger.prev"; else created_ledger=1; fi
   err=$( { printf '%s' "$ledger_content" > "$ledger.tmp" && chmod 0600 "$ledger.tmp" && mv -f "$ledger.tmp" "$ledger"; } 2>&1 ) || ledger_failed
+  # Our claim is on the host now; nothing the program starts (irqbalance) may keep the lock.
+  exec 8<&-
 fi
 out=$(apply_main "$@")
 printf '%s\\n' "$out"

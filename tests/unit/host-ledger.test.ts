@@ -225,6 +225,17 @@ printf 'done\\n'`);
             }
         });
 
+        it("lets go of the host's ledger lock once its ledger is written: a daemon the program starts does not keep it", function () {
+            const starts = withLedger(`setsid sleep 5 >/dev/null 2>&1 &\nprintf 'done\\n'`);
+            const content = renderHostLedger({ owner: "p/s/daemon", items: ["/sys/d"], record });
+            assert.match(execFileSync("sh", ["-c", starts, "t", ...ledgerArgs({ path: ledger, content })], { encoding: "utf8" }), /^done$/m);
+            try {
+                execFileSync("flock", ["-n", dir, "true"]);
+            } finally {
+                run(undefined, "0");
+            }
+        });
+
         it("a listing appended to a read program shows every ledger", function () {
             const listing = withLedgerListing(`printf 'own\\t%s\\n' "$1"; exit 0`);
             const theirs = renderHostLedger({ owner: "p/s/theirs", items: ["/sys/x"], record: { v: 1 } });
