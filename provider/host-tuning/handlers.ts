@@ -23,7 +23,7 @@ import type { z } from "zod";
 import { hostIdentity, optionalConnectionSchema } from "../transport/connection";
 import { REPLACE_HOST, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
-import { droppedParts, partInputs, partRenamed, recordOf, skippedOf, warningsOf, withConnection } from "./plan";
+import { droppedParts, partCheckOlds, partInputs, partRenamed, recordOf, skippedOf, warningsOf, withConnection } from "./plan";
 import { APPLIED, HostTuningInputs, NOT_ATTEMPTED, PART_ORDER, PartName, PartRecords, hostTuningInputsSchema } from "./schema";
 
 /**
@@ -80,7 +80,7 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
         const news = partInputs(inputs, part, raw.connection, {});
         // The parts' own checks read the host (maxima, online CPUs, owners): only once the host's
         // wave is admitted. Until then, grammar only: a held host is never contacted.
-        const partOlds = (olds[part] as Record<string, unknown> | undefined) ?? {};
+        const partOlds = partCheckOlds(olds, part);
         const admitted = raw.admitted === undefined || raw.admitted === true;
         // The fleet names drift in its gates and refresh: no per-part drift read at check.
         const partCheck = part === "sysctls" ? (o: Record<string, unknown>, n: Record<string, unknown>) => sysctl.checkSysctls(o, n, false) : HANDLERS[part].check;

@@ -1,3 +1,4 @@
+import { earlierHostLedgerPath } from "../host/ledger";
 import { normaliseModuleName } from "../kernel-module/schema";
 import type { Connection } from "../transport/connection";
 import { HostTuningInputs, PART_ORDER, PartName, PartRecord, PartRecords } from "./schema";
@@ -31,6 +32,32 @@ export function partInputs(inputs: HostTuningInputs, part: PartName, connection:
     // part would share its owner, and so its ledger, with a standalone resource named name-part.
     const owner = inputs.owner ? { owner: `${inputs.owner}/${part}` } : {};
     return { ...spec, ...owner, connection, resourceName: partResourceName(inputs.resourceName, part) };
+}
+
+/** Each part's ledger directory (its resource's kind). */
+const PART_LEDGER_KINDS: Record<PartName, string> = {
+    modules: "kernel-module",
+    sysctls: "sysctl",
+    nic: "nic",
+    offloads: "nic-offload",
+    steering: "packet-steering",
+    irqs: "irq",
+    governor: "cpu-governor",
+    thp: "thp",
+    wakeup: "wakeup-latency",
+};
+
+/**
+ * A part's old inputs for its check. Parts created by earlier versions were owned as
+ * `<owner>-<part>`, under the ledger names of then: that ledger is still the part's own (its
+ * next update rewrites it under the new owner), not another resource's.
+ */
+export function partCheckOlds(olds: Record<string, unknown>, part: PartName): Record<string, unknown> {
+    const old = olds[part] as Record<string, unknown> | undefined;
+    if (!old) {
+        return {};
+    }
+    return typeof olds.owner === "string" ? { ...old, ledgerFile: earlierHostLedgerPath(PART_LEDGER_KINDS[part], `${olds.owner}-${part}`) } : old;
 }
 
 /** The names of a KernelModule's `modules` input, as the kernel writes them. */

@@ -16,7 +16,7 @@ export const hostTuningInputsSchema = z
     .object({
         connection: optionalConnectionSchema,
         resourceName: z.string().min(1).max(200),
-        /** project/stack/resource: each part's owner in the host's ledgers is this with `-<part>` appended. */
+        /** project/stack/resource: each part's owner in the host's ledgers is this with `/<part>` appended. */
         owner: z.string().min(1).max(1024).optional(),
         /** False while the wave this host belongs to is held by an earlier wave's gate. */
         admitted: z.boolean().default(true),

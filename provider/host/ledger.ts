@@ -27,17 +27,29 @@ export interface HostLedger {
 
 /**
  * The ledger file of `owner` in `dir`: safe as one path component, bounded, distinct per owner.
- * An owner of letters, digits, dots, dashes and slashes reads as itself, each slash an
- * underscore; any other owner (`nic 1` and `nic_1` would both read `nic_1`), or a long one, gets
- * a hash of itself after a `+`, which no plain name contains.
+ * An owner of letters, digits, `_`, `.`, `-` and `/` reads as itself, each slash a comma; any
+ * other owner (`nic 1`), or a long one, gets a hash of itself after a `+`. Neither a comma nor a
+ * `+` was in the names of earlier versions (every other character an underscore), whose ledgers
+ * live on under the names their state records.
  */
 export function ledgerFileIn(dir: string, owner: string, fallback: string): string {
-    const plain = owner.replace(/\//g, "_");
-    if (/^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/.test(plain) && !owner.includes("_")) {
-        return `${dir}/${plain}.ledger`;
+    if (/^[A-Za-z0-9_][A-Za-z0-9_.\/-]{0,199}$/.test(owner)) {
+        return `${dir}/${owner.replace(/\//g, ",")}.ledger`;
     }
     const readable = owner.replace(/[^A-Za-z0-9_.-]/g, "_").replace(/^[.-]+/, "").slice(0, 150) || fallback;
     return `${dir}/${readable}+${createHash("sha256").update(owner).digest("hex").slice(0, 16)}.ledger`;
+}
+
+/**
+ * Where earlier versions kept `owner`'s ledger (every character but letters, digits, `_`, `.` and
+ * `-` as `_`): the resources they created keep it, and their state names it.
+ */
+export function earlierHostLedgerPath(kind: string, owner: string): string {
+    let name = owner.replace(/[^A-Za-z0-9_.-]/g, "_").replace(/^[.-]+/, "");
+    if (name.length > 200) {
+        name = `${name.slice(0, 150)}-${createHash("sha256").update(owner).digest("hex").slice(0, 16)}`;
+    }
+    return `${LEDGER_ROOT}/${kind}/${name || kind}.ledger`;
 }
 
 /** `kind` names the directory: one per resource kind (nic, irq, cpu-governor, …). */

@@ -45,7 +45,7 @@ describe("the host-side ledger: originals that survive an interrupted run, one o
     it("a create whose run died after the host changed takes the true originals from the ledger", async function () {
         await interruptedCreate("ledger-interrupted", 21);
         assert.equal(sysctlOn(lab, host, FIN), "21");
-        assert.match(ledgers(), /ledger-interrupted_lab_fin\.ledger/);
+        assert.match(ledgers(), /ledger-interrupted,lab,fin\.ledger/);
 
         const stack = await labStack("ledger-interrupted", async () => ({ originals: fin(undefined, 21).originals }));
         const up = await stack.up();
@@ -177,7 +177,7 @@ describe("the host-side ledger: originals that survive an interrupted run, one o
             value = 23;
             await stack.up();
             assert.equal(sysctlOn(lab, host, FIN), "23");
-            assert.equal(ledgers(), "ledger-rename_lab_fin.ledger", "the one ledger it had");
+            assert.equal(ledgers(), "ledger-rename,lab,fin.ledger", "the one ledger it had");
         } finally {
             await stack.destroy();
         }
@@ -190,7 +190,7 @@ describe("the host-side ledger: originals that survive an interrupted run, one o
             onHost(lab, host, ["sh", "-c", `rm -f ${LEDGER_DIR}/*.ledger`]);
             await stack.refresh();
             const up = await stack.up();
-            assert.match(String(up.outputs.status.value), /^missing: \/var\/lib\/pulumi-linux-tuning\/sysctl\/ledger-refresh_lab_fin\.ledger$/);
+            assert.match(String(up.outputs.status.value), /^missing: \/var\/lib\/pulumi-linux-tuning\/sysctl\/ledger-refresh,lab,fin\.ledger$/);
         } finally {
             setSysctlOn(lab, host, FIN, "22");
             await stack.destroy();

@@ -60,7 +60,7 @@ describe("every resource's host-side ledger: originals that survive an interrupt
                 // engine never records the resource. Same code, same owner as the stack below.
                 await c.create({ ...c.args(lab, host, "a"), resourceName: "r", owner: `${project("interrupted")}/lab/r` });
                 assert.notEqual(c.hostState(lab, host), before, "the interrupted create changed the host");
-                assert.match(ledgers(), new RegExp(`${c.kind}/${project("interrupted")}_lab_r\\.ledger`));
+                assert.match(ledgers(), new RegExp(`${c.kind}/${project("interrupted")},lab,r\\.ledger`));
 
                 const stack = await labStack(project("interrupted"), async () => {
                     c.declare("r", c.args(lab, host, "a"));
@@ -96,7 +96,7 @@ describe("every resource's host-side ledger: originals that survive an interrupt
                 const stack = await labStack(project("update-dropped"), async () => {
                     c.declare("r", args);
                 });
-                const ledgerItems = () => onHost(lab, host, ["sh", "-c", 'grep "^item" "$1" | sort', "sh", `${LEDGER_ROOT}/${c.kind}/${project("update-dropped")}_lab_r.ledger`]);
+                const ledgerItems = () => onHost(lab, host, ["sh", "-c", 'grep "^item" "$1" | sort', "sh", `${LEDGER_ROOT}/${c.kind}/${project("update-dropped")},lab,r.ledger`]);
                 try {
                     await stack.up();
                     const [tuned, items] = [c.hostState(lab, host), ledgerItems()];
@@ -123,7 +123,7 @@ describe("every resource's host-side ledger: originals that survive an interrupt
                 try {
                     const out = collect();
                     const message = (await expectFailure(stack.up({ onOutput: out.onOutput }))) + out.text();
-                    assert.match(message, new RegExp(`cannot write the ledger ${LEDGER_ROOT}/${c.kind}/${project("unwritable")}_lab_r\\.ledger: .*Read-only file system\\. Nothing was changed\\.`));
+                    assert.match(message, new RegExp(`cannot write the ledger ${LEDGER_ROOT}/${c.kind}/${project("unwritable")},lab,r\\.ledger: .*Read-only file system\\. Nothing was changed\\.`));
                     assert.equal(c.hostState(lab, host), before, "nothing changed");
                 } finally {
                     onHost(lab, host, ["sh", "-c", 'umount "$1" && rmdir "$1"', "sh", LEDGER_ROOT]);
@@ -179,7 +179,7 @@ describe("every resource's host-side ledger: originals that survive an interrupt
                     // Now state's inputs name the new owner, whose path is not the ledger's: still its own.
                     variant = "a";
                     await stack.up();
-                    assert.match(ledgers(), new RegExp(`${c.kind}/${project("rename")}_lab_r\\.ledger`), "the one ledger it had");
+                    assert.match(ledgers(), new RegExp(`${c.kind}/${project("rename")},lab,r\\.ledger`), "the one ledger it had");
                 } finally {
                     await stack.destroy();
                 }
@@ -192,7 +192,7 @@ describe("every resource's host-side ledger: originals that survive an interrupt
                     onHost(lab, host, ["sh", "-c", `rm -f ${LEDGER_ROOT}/${c.kind}/*.ledger`]);
                     await stack.refresh();
                     const up = await stack.up();
-                    assert.match(String(up.outputs.status.value), new RegExp(`^missing: ${LEDGER_ROOT}/${c.kind}/${project("refresh")}_lab_r\\.ledger$`));
+                    assert.match(String(up.outputs.status.value), new RegExp(`^missing: ${LEDGER_ROOT}/${c.kind}/${project("refresh")},lab,r\\.ledger$`));
                 } finally {
                     await stack.destroy();
                 }

@@ -31,11 +31,13 @@ const record = { originals: { cpu0: { governor: "schedutil" } }, managedFiles: {
 
 describe("host ledger (every resource but SysctlSet)", function () {
     it("names one file per owner and kind, safe as one path component", function () {
-        assert.equal(hostLedgerPath("cpu-governor", "proj/lab/gov-1"), `${LEDGER_ROOT}/cpu-governor/proj_lab_gov-1.ledger`);
+        assert.equal(hostLedgerPath("cpu-governor", "proj/lab/gov_1"), `${LEDGER_ROOT}/cpu-governor/proj,lab,gov_1.ledger`);
         assert.match(hostLedgerPath("cpu-governor", "proj/lab/gov 1"), /^\/var\/lib\/pulumi-linux-tuning\/cpu-governor\/proj_lab_gov_1\+[0-9a-f]{16}\.ledger$/);
         assert.match(hostLedgerPath("nic", "../../etc/passwd"), /^\/var\/lib\/pulumi-linux-tuning\/nic\/_\.\._etc_passwd\+[0-9a-f]{16}\.ledger$/);
-        const spellings = ["p/s/nic 1", "p/s/nic_1", "p/s/nic/1", "p/s_nic/1", "p/s/web-nic", "p/s/web/nic", "p/" + "x".repeat(500), "p/" + "x".repeat(501)];
+        const spellings = ["p/s/nic 1", "p/s/nic_1", "p/s/nic/1", "p/s_nic/1", "p/s/nic,1", "p/s/web-nic", "p/s/web/nic", "p/" + "x".repeat(500), "p/" + "x".repeat(501)];
         assert.equal(new Set(spellings.map((owner) => hostLedgerPath("nic", owner))).size, spellings.length, "owners one sanitising would merge");
+        // Earlier versions named p/s/web_nic's ledger p_s_web_nic.ledger (every other character an underscore): no name now is one of those.
+        assert.ok(spellings.every((owner) => /[,+]/.test(hostLedgerPath("nic", owner).slice(`${LEDGER_ROOT}/nic/`.length))), "no name of an earlier version");
         fc.assert(
             fc.property(fc.string({ maxLength: 300 }), fc.string({ maxLength: 300 }), (a, b) => {
                 const [pa, pb] = [hostLedgerPath("nic", a || "x"), hostLedgerPath("nic", b || "x")];

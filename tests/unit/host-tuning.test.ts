@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
-import { droppedParts, partInputs, partRenamed } from "../../provider/host-tuning/plan";
+import { earlierHostLedgerPath, hostLedgerPath, ledgersIn, ownLedgerFiles, ownershipFailures, renderHostLedger } from "../../provider/host/ledger";
+import { droppedParts, partCheckOlds, partInputs, partRenamed } from "../../provider/host-tuning/plan";
 import { HostTuningInputs, PART_ORDER } from "../../provider/host-tuning/schema";
 
 const connection = { host: "10.0.0.5" };
@@ -13,6 +14,17 @@ describe("HostTuning parts", function () {
         const at = (p: string) => PART_ORDER.indexOf(p as (typeof PART_ORDER)[number]);
         assert.ok(at("modules") < at("sysctls"));
         assert.ok(at("nic") < at("steering") && at("nic") < at("offloads") && at("nic") < at("irqs"));
+    });
+
+    it("a part created by an earlier version (owned as name-part, under that version's ledger name) counts that ledger as its own at check", function () {
+        const earlier = "/var/lib/pulumi-linux-tuning/cpu-governor/proj_prod_web_1-governor.ledger";
+        assert.equal(earlierHostLedgerPath("cpu-governor", "proj/prod/web_1-governor"), earlier);
+        const olds = partCheckOlds({ owner: "proj/prod/web_1", governor: { governor: "performance" } }, "governor");
+        assert.deepEqual(ownLedgerFiles("cpu-governor", "proj/prod/web_1/governor", olds), [earlier, hostLedgerPath("cpu-governor", "proj/prod/web_1/governor")]);
+        const ledgers = ledgersIn(new Map([[earlier, renderHostLedger({ owner: "proj/prod/web_1-governor", items: ["/sys/g"], record: {} })]]));
+        const scope = { kind: "cpu-governor", owner: "proj/prod/web_1/governor", ledgers, target: "h" };
+        assert.deepEqual(ownershipFailures(scope, ownLedgerFiles("cpu-governor", scope.owner, olds), "earlier-part:22", ["/sys/g"], "cpus"), []);
+        assert.deepEqual(partCheckOlds({ owner: "proj/prod/web_1" }, "governor"), {}, "a new part has no old inputs");
     });
 
     it("gives every part its own owner in the host's ledgers: the HostTuning's, with /part appended (a dash would be a standalone web-1-nic's)", function () {

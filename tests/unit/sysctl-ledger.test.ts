@@ -20,7 +20,7 @@ function host(values: Record<string, string>, ledgers: Record<string, { owner: s
 
 describe("SysctlSet ledger", function () {
     it("names one file per owner under the fixed directory, safe and bounded", function () {
-        assert.equal(ledgerPath("proj/lab/tune-h1"), `${LEDGER_DIR}/proj_lab_tune-h1.ledger`);
+        assert.equal(ledgerPath("proj/lab/tune-h1"), `${LEDGER_DIR}/proj,lab,tune-h1.ledger`);
         assert.notEqual(ledgerPath("proj/lab/tune h1"), ledgerPath("proj/lab/tune_h1"));
         assert.match(ledgerPath("../../etc/passwd"), /^\/var\/lib\/pulumi-linux-tuning\/sysctl\/_\.\._etc_passwd\+[0-9a-f]{16}\.ledger$/);
         const long = ledgerPath("p/s/" + "x".repeat(500));
