@@ -84,7 +84,9 @@ function hostProblems(inputs: NicRingConfigInputs, snapshot: NicSnapshot, target
     if (problems.length > 0) {
         return problems;
     }
-    const changes = (["rings", "channels"] as const).filter((section) => Object.keys(inputs[section] ?? {}).length > 0);
+    // Only a resize this run would make: a stack already applied, whose sizes stand, moves nothing.
+    const planned = new Set(planner(inputs, snapshot, target).plan(undefined).changes.map((change) => change.section));
+    const changes = (["rings", "channels"] as const).filter((section) => planned.has(section));
     const undone = nicResizes(hostIdentity(inputs.connection), inputs.interface, { kind: LEDGER_KIND, owner: inputs.owner ?? inputs.resourceName }, changes);
     return [
         ...undone.map((reason) => ({ property: changes[0], reason: `${target}: ${reason}` })),

@@ -253,7 +253,7 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             assert.equal(ringsOf(lab, server).rx, 256);
         });
 
-        it("without nic on an interface a NicRingConfig of the program resizes, fails the preview saying to link them; nic or dependsOn passes", async function () {
+        it("without nic on an interface a NicRingConfig of the program resizes, fails the preview saying to link them; sizes already in place, nic or dependsOn pass", async function () {
             const rings = ringsOf(lab, server);
             const affinity = [102, 103, 104, 105].map((irq) => affinityOf(lab, server, irq));
             const unlinked = await labStack("irq-unlinked", async () => {
@@ -263,6 +263,12 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             const out = collect();
             const message = (await expectFailure(unlinked.preview({ onOutput: out.onOutput }))) + out.text();
             assert.match(message, /irq-unlinked\/lab\/(rings \(NicRingConfig\) in this program changes eth1's rings, which undoes this|irqs \(IrqAffinity\) in this program sets on it); pass (it|this NicRingConfig) as (its )?nic/);
+            onHost(lab, server, ["ethtool", "-G", "eth1", "rx", "2048"]);
+            try {
+                await unlinked.preview();
+            } finally {
+                onHost(lab, server, ["ethtool", "-G", "eth1", "rx", String(rings.rx)]);
+            }
             for (const [name, link] of [["irq-linked-nic", "nic"], ["irq-linked-depends", "dependsOn"]] as const) {
                 const linked = await labStack(name, async () => {
                     const nic = new NicRingConfig("rings", { connection: connectionTo(lab, server), interface: "eth1", rings: { rx: 2048 } });
