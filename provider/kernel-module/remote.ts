@@ -84,7 +84,7 @@ restore_files() {
     if [ -n "$_was" ]; then put_file "$_f" "\${_was%x}"; else rm -f "$_f"; fi
   done
 }
-fail() { restore_files; unload $added_all; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
+fail() { restore_files; undo_files; unload $added_all; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
 count=$1; shift
 while [ "$count" -gt 0 ]; do
   m=$1 words=$2; shift 2; count=$((count-1))

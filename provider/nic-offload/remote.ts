@@ -62,7 +62,7 @@ rollback() {
   fi
 }
 # fail WHAT UNMET MESSAGE
-fail() { rollback; printf 'failed\\t%s\\t%s\\t%s\\n' "$1" "$2" "$(flat "$3")"; exit 0; }
+fail() { rollback; undo_files; printf 'failed\\t%s\\t%s\\t%s\\n' "$1" "$2" "$(flat "$3")"; exit 0; }
 if [ -n "$set_f" ]; then
   wrote_f=1
   out=$(ethtool -K "$IF" $set_f 2>&1) || fail "ethtool -K" "" "$out"

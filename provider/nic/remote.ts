@@ -60,7 +60,7 @@ rollback() {
     n=$((n-1))
   done
 }
-fail() { rollback; keep_affinity; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
+fail() { rollback; undo_files; keep_affinity; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
 while [ $# -ge 3 ]; do
   o=$1 new=$2 old=$3; shift 3
   err=$(ethtool "$o" "$IF" $new 2>&1) || fail "$o" "$err"
