@@ -131,19 +131,21 @@ describe("every resource's host-side ledger: originals that survive an interrupt
                 }
             });
 
-            it("two stacks creating the same items at the same moment: one wins, the other is refused naming it, and destroy restores the originals", async function () {
-                const [a, b] = await Promise.all(["x", "y"].map((suffix) => labStack(project(suffix), async () => {
-                    c.declare("r", c.args(lab, host, suffix === "x" ? "a" : "b"));
-                })));
-                try {
-                    const results = await Promise.allSettled([a.up(), b.up()]);
-                    const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
-                    assert.equal(failed.length, 1, `exactly one up fails: ${results.map((r) => r.status).join(", ")}`);
-                    assert.match(String(failed[0].reason), new RegExp(`managed by ${project("[xy]")}/lab/r \\(its ledger on the host\\)`));
-                } finally {
-                    await a.destroy();
-                    await b.destroy();
-                }
+            it("two stacks' applies creating the same items at the same moment: one wins, the other is refused naming it, and nothing is lost", async function () {
+                // Both providers' creates at once (one engine per Node process runs one update at a
+                // time, so the two run here, as two stacks' providers would on the host).
+                const news = (suffix: "x" | "y") => ({ ...c.args(lab, host, suffix === "x" ? "a" : "b"), resourceName: "r", owner: `${project(suffix)}/lab/r` });
+                const results = await Promise.allSettled([c.create(news("x")), c.create(news("y"))]);
+                const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+                assert.equal(failed.length, 1, `exactly one create fails: ${results.map((r) => r.status).join(", ")}`);
+                assert.match(String(failed[0].reason), new RegExp(`managed by ${project("[xy]")}/lab/r \\(its ledger on the host\\)`));
+                // The winner's stack takes over what its create left, and destroy gives the host back.
+                const winner = results[0].status === "fulfilled" ? "x" : "y";
+                const stack = await labStack(project(winner), async () => {
+                    c.declare("r", c.args(lab, host, winner === "x" ? "a" : "b"));
+                });
+                await stack.up();
+                await stack.destroy();
             });
 
             it("a second stack touching the same items is refused at preview naming the owner, with nothing changed", async function () {
