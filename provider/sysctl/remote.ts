@@ -3,7 +3,7 @@ import { RemoteCommandError, Transport } from "../transport/transport";
 import { FILE_CHANGES, FILE_HELPERS, FileChanges, fileChangeArgs, fileFromBase64 } from "../host/files";
 import { ABSENT, PathContent, fileOf, linkTo } from "../host/restore";
 import { canonicalKey, keyFromConfLine, procPath } from "./keys";
-import { ALL_LEDGERS, LEDGER_ROOT } from "../host/ledger";
+import { ALL_LEDGERS, LEDGER_ROOT, LedgerWriteError } from "../host/ledger";
 import { LEDGER_DIR, Ledger, parseLedgerLines } from "./ledger";
 
 /**
@@ -94,6 +94,7 @@ rollback() {
   [ -z "$made" ] || rm_dirs $(printf '%s\\n' "$made" | cut -f2 | sort -r) >/dev/null
 }
 # With no ledger left, the directories we made go too: the host as it was, byte for byte.
+# (.lock: the lock file of versions before the one host-wide lock.)
 tidy() {
   ls "${LEDGER_DIR}"/*.ledger >/dev/null 2>&1 && return 0
   rm -f "${LEDGER_DIR}/.lock"
@@ -103,11 +104,29 @@ tidy() {
 fail() { undo_files; rollback; flat "$2"; printf 'failed\\t%s\\t%s\\n' "$1" "$flat"; exit 0; }
 created=
 if [ "$ledger" != - ]; then
-  mkdir -p "${LEDGER_DIR}" && chmod 0700 "${LEDGER_DIR}" 2>/dev/null
-  exec 9>"${LEDGER_DIR}/.lock"
-  command -v flock >/dev/null && flock -w 30 9
+  # The host-wide lock every kind's apply takes (withLedger's): the ledger root itself, held to
+  # the end, and taken again if a delete removed that directory while this waited for it.
+  unlocked() { flat "$1"; printf 'ledger-failed\\t%s\\t%s\\n' "$ledger" "$flat"; tidy; exit 0; }
+  tries=0
+  while :; do
+    err=$( { mkdir -p "${LEDGER_DIR}" && chmod 0700 "${LEDGER_ROOT}" "${LEDGER_DIR}"; } 2>&1 ) || unlocked "$err"
+    exec 9<"${LEDGER_ROOT}" || unlocked "cannot open ${LEDGER_ROOT}"
+    if command -v flock >/dev/null; then flock -w 120 9 || unlocked "another apply held the host's ledger lock for 120 s"; fi
+    [ "/proc/$$/fd/9" -ef "${LEDGER_ROOT}" ] && [ -d "${LEDGER_DIR}" ] && break
+    exec 9<&-
+    tries=$((tries+1)); [ "$tries" -lt 5 ] || unlocked "${LEDGER_ROOT} kept disappearing"
+  done
   rm -f "${LEDGER_DIR}"/*.ledger.prev
   keys=$(printf '%s' "$record" | awk -F '\\t' '$1 == "key" { print $2 }')
+  # Keys another kind's ledger holds as /proc/sys files (PacketSteering's flow table): refused, never taken over.
+  claimed=$(for f in "${LEDGER_ROOT}"/*/*.ledger; do
+    [ -f "$f" ] && [ "\${f%/*}" != "${LEDGER_DIR}" ] || continue
+    awk -F '\\t' -v keys="$keys" 'BEGIN { n = split(keys, k, "\\n"); for (i = 1; i <= n; i++) want["/proc/sys/" k[i]] = 1 } $1 == "owner" { o = substr($0, 7) } $1 == "item" && (substr($0, 6) in want) { print substr($0, 16) "\\t" o }' "$f"
+  done)
+  if [ -n "$claimed" ]; then
+    printf '%s\\n' "$claimed" | while IFS= read -r line; do printf 'claimed\\t%s\\n' "$line"; done
+    tidy; exit 0
+  fi
   # Keys another ledger holds: refused, or (takeover) moved out of it.
   owned=$(for f in "${LEDGER_DIR}"/*.ledger; do
     [ -f "$f" ] && [ "$f" != "$ledger" ] && awk -F '\\t' -v f="$f" -v keys="$keys" 'BEGIN { n = split(keys, k, "\\n"); for (i = 1; i <= n; i++) want[k[i]] = 1 } $1 == "owner" { o = $2 } $1 == "key" && ($2 in want) { print $2 "\\t" o "\\t" f }' "$f"
@@ -321,6 +340,7 @@ export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
     const outcome: ApplyOutcome = { readBack: new Map(), previous: new Map(), createdDirs: [] };
     const rollbackFailures: string[] = [];
     const owned: string[] = [];
+    const claimed: string[] = [];
     let failure: string | undefined;
     let done = false;
     for (const line of stdout.split("\n")) {
@@ -338,11 +358,18 @@ export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
             failure = `${subject}: ${fields.slice(1).join(" ").trim() || "rejected"}`;
         } else if (kind === "owned") {
             owned.push(`${canonicalKey(fields[0])} (owned by ${fields[1]})`);
+        } else if (kind === "claimed") {
+            claimed.push(`${canonicalKey(fields[0])} is managed by ${fields[1]} (its ledger on the host); remove it there first`);
+        } else if (kind === "ledger-failed") {
+            throw new LedgerWriteError(`${target}: cannot write the ledger ${fields[0]}: ${fields.slice(1).join(" ").trim() || "failed"}. Nothing was changed.`);
         } else if (kind === "not-root") {
             throw new ApplyError(`${target}: changing kernel settings needs root, and this runs as ${fields[0]}: run as root, or set the connection's sudo: true (passwordless sudo). Nothing was changed.`);
         } else if (kind === "done") {
             done = true;
         }
+    }
+    if (claimed.length > 0) {
+        throw new OwnedKeyError(`${target}: ${claimed.join("; ")}. Nothing was changed.`);
     }
     if (owned.length > 0) {
         throw new OwnedKeyError(`${target}: ${owned.join(", ")}: another SysctlSet manages ${owned.length === 1 ? "this key" : "these keys"}; remove it there, or set takeOver: true to take ${owned.length === 1 ? "it" : "them"} over (its original value comes along). Nothing was changed.`);

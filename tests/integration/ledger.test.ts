@@ -4,6 +4,10 @@ import { SysctlSet } from "../../provider";
 import * as sysctlHandlers from "../../provider/sysctl/handlers";
 import { LEDGER_ROOT, renderHostLedger } from "../../provider/host/ledger";
 import { LEDGER_DIR } from "../../provider/sysctl/ledger";
+import { planApply } from "../../provider/sysctl/plan";
+import { applyToHost, readHost } from "../../provider/sysctl/remote";
+import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
+import { transportFor } from "../../provider/transport";
 import { labStack } from "./engine";
 import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, setSysctlOn, sysctlOn } from "./lab";
 import { collect, expectFailure } from "./support";
@@ -151,6 +155,21 @@ describe("the host-side ledger: originals that survive an interrupted run, one o
             const message = await expectFailure(stack.up({ onOutput: out.onOutput }));
             assert.match(message + out.text(), /net\.ipv4\.tcp_fin_timeout is managed by other\/prod\/steer \(its ledger on the host\); remove it there first/);
             assert.equal(sysctlOn(lab, host, FIN), original, "nothing changed");
+        } finally {
+            onHost(lab, host, ["rm", "-rf", LEDGER_ROOT]);
+        }
+    });
+
+    it("a key another kind's apply claims between this create's read and its write (another stack at the same moment) is refused under the host lock, with nothing changed", async function () {
+        const inputs = sysctlSetInputsSchema.parse({ connection: connectionTo(lab, host), settings: { [FIN]: 23 }, persist: false, resourceName: "fin", owner: "ledger-race/lab/fin" });
+        const transport = transportFor(inputs.connection);
+        const plan = planApply(inputs, await readHost(transport, [FIN], []), transport.target);
+        const other = renderHostLedger({ owner: "other/prod/steer", items: [`/proc/sys/${FIN.replace(/\./g, "/")}`], record: {} });
+        onHost(lab, host, ["sh", "-c", 'mkdir -p "${1%/*}" && printf "%s" "$2" > "$1"', "sh", `${LEDGER_ROOT}/packet-steering/other.ledger`, other]);
+        try {
+            await assert.rejects(applyToHost(transport, plan.writes, plan.file, plan.ledger), /net\.ipv4\.tcp_fin_timeout is managed by other\/prod\/steer \(its ledger on the host\); remove it there first\. Nothing was changed\./);
+            assert.equal(sysctlOn(lab, host, FIN), original, "nothing changed");
+            assert.equal(onHost(lab, host, ["cat", `${LEDGER_ROOT}/packet-steering/other.ledger`]), other, "the other ledger is untouched");
         } finally {
             onHost(lab, host, ["rm", "-rf", LEDGER_ROOT]);
         }
