@@ -423,8 +423,12 @@ export function plannedOwnershipFailures<R, P extends { record: R }>(scope: Ledg
     return ownershipFailures(scope, own, hostId, planner.items(plan.record), property);
 }
 
-/** As of a refresh: "in place", "missing: FILE", or that the ledger's originals differ from state's. */
-export function ledgerStatus(ledgers: ReadonlyMap<string, HostLedger>, ledgerFile: string | undefined, originals: unknown): string {
+/**
+ * As of a refresh: "in place", "missing: FILE", or how the ledger differs from state: other
+ * originals, or items state's record does not have (`items`: the record's), which an update
+ * killed after it wrote the ledger leaves.
+ */
+export function ledgerStatus(ledgers: ReadonlyMap<string, HostLedger>, ledgerFile: string | undefined, originals: unknown, items?: readonly string[]): string {
     if (!ledgerFile) {
         return "none (created before ledgers)";
     }
@@ -432,8 +436,16 @@ export function ledgerStatus(ledgers: ReadonlyMap<string, HostLedger>, ledgerFil
     if (!ledger) {
         return `missing: ${ledgerFile}`;
     }
-    return canonicalJson(ledger.record.originals) === canonicalJson(originals) ? "in place" : `differs from state: ${ledgerFile} holds other originals`;
+    if (canonicalJson(ledger.record.originals) !== canonicalJson(originals)) {
+        return `differs from state: ${ledgerFile} holds other originals`;
+    }
+    const known = new Set(items ?? ledger.items);
+    const extra = ledger.items.filter((item) => !known.has(item));
+    return extra.length > 0 ? `differs from state: ${ledgerFile} also holds ${listed(extra)} (an interrupted update's)` : "in place";
 }
+
+/** A ledger that differs from state is drift: the next up plans from both and puts back what only the ledger knew. */
+export const ledgerDiffers = (status: unknown): boolean => typeof status === "string" && status.startsWith("differs from state");
 
 function canonicalJson(value: unknown): string {
     if (Array.isArray(value)) {

@@ -1,7 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkAgainstHost, parseChecked, withoutEngineKeys } from "../check";
 import { FileChanges, FileSnapshot, ValueWrite, readFiles } from "../host/files";
-import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
+import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDiffers, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { ManagedFiles, pathContentOf, planRestore, withCreatedDirs } from "../host/restore";
 import { unlinkedFollower } from "../nic/followers";
 import { transportFor } from "../transport";
@@ -42,6 +42,11 @@ function recordOf(props: Record<string, unknown>): IrqRecord {
         ledgerFile: props.ledgerFile as string | undefined,
         managedFiles: props.managedFiles as ManagedFiles | undefined,
     };
+}
+
+function ledgerStatusOf(props: Record<string, unknown>, snapshot: FileSnapshot): string {
+    const record = recordOf(props);
+    return ledgerStatus(ledgersIn(snapshot.files), record.ledgerFile, record.originals, irqItems(record));
 }
 
 const ledgerScope = (inputs: IrqAffinityInputs, snapshot: FileSnapshot, target: string): LedgerScope => ({ kind: LEDGER_KIND, owner: inputs.owner ?? inputs.resourceName, ledgers: ledgersIn(snapshot.files), target });
@@ -144,7 +149,8 @@ async function probeDrift(olds: Record<string, unknown>, inputs: IrqAffinityInpu
     if (inputs.persist && snapshot.files.get(unit) !== renderUnit(inputs.resourceName, assignment)) {
         drift.push(`${unit} is ${snapshot.files.has(unit) ? "edited" : "missing"}`);
     }
-    return drift;
+    const ledger = ledgerStatusOf(olds, snapshot);
+    return ledgerDiffers(ledger) ? [...drift, ledger] : drift;
 }
 
 /** How the host differs from a recorded state, from a fresh read (empty: as declared). */
@@ -158,7 +164,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         parse,
         identity: ["interface"],
         fields: ["cpus", "spread", "numaLocal", "perIrq", "exclude", "irqbalance", "persist", "restoreOnDelete", "nicState"],
-        recordedDrift: () => affinityDrift(assignment, (olds.affinity as Record<string, string>) ?? {}).length > 0 || persistenceDrifted(olds.unitStatus),
+        recordedDrift: () => affinityDrift(assignment, (olds.affinity as Record<string, string>) ?? {}).length > 0 || persistenceDrifted(olds.unitStatus) || ledgerDiffers(olds.ledgerStatus),
         probe: (inputs) => probeDrift(olds, inputs),
     });
 }
@@ -174,8 +180,7 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
     const affinity = Object.fromEntries(Object.keys(assignment).map((irq) => [irq, view.affinity.get(Number(irq)) ?? "absent"]));
     const unit = unitPaths(inputs.resourceName).unit;
     const unitStatus = !inputs.persist ? "not persisted" : !snapshot.files.has(unit) ? "missing" : snapshot.files.get(unit) === renderUnit(inputs.resourceName, assignment) ? "in place" : "edited";
-    const ledger = ledgerStatus(ledgersIn(snapshot.files), recordOf(raw).ledgerFile, recordOf(raw).originals);
-    return { id, props: plainState({ ...raw, affinity, unitStatus, ledgerStatus: ledger }), inputs: plainState(inputsOf(raw)) };
+    return { id, props: plainState({ ...raw, affinity, unitStatus, ledgerStatus: ledgerStatusOf(raw, snapshot) }), inputs: plainState(inputsOf(raw)) };
 }
 
 export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {

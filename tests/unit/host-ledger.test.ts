@@ -9,6 +9,7 @@ import {
     OwnedItemsError,
     hostLedgerPath,
     ledgerArgs,
+    ledgerDiffers,
     ledgerStatus,
     ledgerWrite,
     ledgersIn,
@@ -157,6 +158,16 @@ describe("host ledger (every resource but SysctlSet)", function () {
         assert.match(ledgerStatus(ledgers, own, { cpu0: { governor: "performance" } }), /^differs from state: /);
         assert.equal(ledgerStatus(new Map(), own, {}), `missing: ${own}`);
         assert.equal(ledgerStatus(ledgers, undefined, {}), "none (created before ledgers)");
+    });
+
+    it("reports items only the ledger holds (an update killed after writing it) as differing from state", function () {
+        const own = hostLedgerPath("irq", "p/s/irqs");
+        const ledgers = ledgersIn(new Map([[own, renderHostLedger({ owner: "p/s/irqs", items: ["/proc/irq/30/smp_affinity_list", "/etc/systemd/system/u.service"], record: { originals: {} } })]]));
+        assert.equal(ledgerStatus(ledgers, own, {}, ["/proc/irq/30/smp_affinity_list", "/etc/systemd/system/u.service"]), "in place");
+        const status = ledgerStatus(ledgers, own, {}, ["/proc/irq/30/smp_affinity_list"]);
+        assert.equal(status, `differs from state: ${own} also holds /etc/systemd/system/u.service (an interrupted update's)`);
+        assert.ok(ledgerDiffers(status));
+        assert.ok(!ledgerDiffers("in place") && !ledgerDiffers(`missing: ${own}`));
     });
 
     describe("the wrapping shell programs (run with sh here, as root)", function () {
