@@ -72,6 +72,17 @@ export function withCreatedDirs(managed: ManagedFiles, dirs: readonly string[]):
     return { ...managed, createdDirs: [...new Set([...managed.createdDirs, ...dirs])] };
 }
 
+/**
+ * The directories this resource made that none of the paths it still manages lies in, deepest
+ * first, and the record without them: an update that put back the last file in one removes it
+ * (when empty), as a delete would.
+ */
+export function releaseUnusedDirs(managed: ManagedFiles): { managed: ManagedFiles; rmdir: string[] } {
+    const paths = Object.keys(managed.originals);
+    const unused = managed.createdDirs.filter((dir) => !paths.some((p) => p.startsWith(`${dir}/`)));
+    return { managed: { ...managed, createdDirs: managed.createdDirs.filter((dir) => !unused.includes(dir)) }, rmdir: deepestFirst(unused) };
+}
+
 /** The record without `paths` (put back by an update). */
 export function forget(managed: ManagedFiles, paths: readonly string[]): ManagedFiles {
     const drop = new Set(paths);

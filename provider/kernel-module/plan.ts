@@ -1,7 +1,7 @@
 import { CheckFailure, propertyPath } from "../check";
 import { holdsText } from "../host/files";
 import { itemsOf } from "../host/ledger";
-import { ABSENT, ManagedFiles, PathContent, changeAt, fileContent, fileOf, forget, manage, planRestore } from "../host/restore";
+import { ABSENT, ManagedFiles, PathContent, changeAt, fileContent, fileOf, forget, manage, planRestore, releaseUnusedDirs } from "../host/restore";
 import { FileAction, ModuleChanges, ModuleSnapshot } from "./remote";
 import { ModuleSpec } from "./schema";
 
@@ -210,14 +210,15 @@ export function planModules(
             stale.push(path);
         }
     }
+    let rmdir: string[] = [];
     if (managed && stale.length > 0) {
         const restore = planRestore(managed, (p) => contentOf(snapshot, p), target, { paths: stale });
         warnings.push(...restore.warnings);
         stale.forEach((path) => (actions[path] = changeAt(restore.changes, path)));
-        managed = forget(managed, stale);
+        ({ managed, rmdir } = releaseUnusedDirs(forget(managed, stale)));
     }
     return {
-        changes: { load, unload, files: { load: actions[files.load], options: actions[files.options] }, rmdir: [] },
+        changes: { load, unload, files: { load: actions[files.load], options: actions[files.options] }, rmdir },
         record: { originals, loadedByUs, managedFiles: managed },
         wanted,
         warnings,

@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import { checkFailures } from "../../provider/check";
 import { hostLedgerPath, renderHostLedger } from "../../provider/host/ledger";
+import { ABSENT } from "../../provider/host/restore";
 import { ledgerRecord, moduleDrift, moduleItems, moduleProblems, planModules, planModulesRestore, recoveredLoads, unloadOrder } from "../../provider/kernel-module/plan";
 import { parseApplyOutput, parseModuleSnapshot } from "../../provider/kernel-module/remote";
 import { kernelModuleInputsSchema, moduleSpecs, persistFiles } from "../../provider/kernel-module/schema";
@@ -110,6 +111,24 @@ describe("KernelModule: planning", function () {
         assert.equal(restore.changes.files.load, null);
         assert.deepEqual(restore.changes.rmdir, ["/etc/modprobe.d"]);
         assert.deepEqual(planModulesRestore(previous, snapshot, FILES, false, TARGET).changes.unload, []);
+    });
+
+    it("an update that puts back the options file also removes the directory it made for it, and keeps the one the load file still lies in", function () {
+        const ours = (content: string) => ({ kind: "file" as const, content });
+        const snapshot = parseModuleSnapshot(
+            READ.replace(`absent\t${FILES.load}`, `file\t${FILES.load}\t${Buffer.from("ours\n").toString("base64")}`).replace(`absent\t${FILES.options}`, `file\t${FILES.options}\t${Buffer.from("opts\n").toString("base64")}`),
+        );
+        const loadDir = FILES.load.slice(0, FILES.load.lastIndexOf("/"));
+        const optionsDir = FILES.options.slice(0, FILES.options.lastIndexOf("/"));
+        const previous = {
+            originals: { dummy: "loaded" as const },
+            loadedByUs: {},
+            managedFiles: { originals: { [FILES.load]: ABSENT, [FILES.options]: ABSENT }, written: { [FILES.load]: ours("ours\n"), [FILES.options]: ours("opts\n") }, createdDirs: [loadDir, optionsDir] },
+        };
+        const update = planModules(moduleSpecs(inputs(["dummy"])), options, snapshot, FILES, TARGET, previous);
+        assert.equal(update.changes.files.options, null, "the options file goes back to absent");
+        assert.deepEqual(update.changes.rmdir, [optionsDir]);
+        assert.deepEqual(update.record.managedFiles!.createdDirs, [loadDir]);
     });
 
     it("never unloads a module still declared, and keeps one it brought in as a dependency as its own", function () {
