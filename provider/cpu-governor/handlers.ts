@@ -1,7 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
 import { FileSnapshot, applyTransaction, readFiles } from "../host/files";
-import { LedgerScope, LedgeredPlanner, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
+import { LedgerScope, LedgeredPlanner, ledgerDiffers, ledgerDrift, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
@@ -34,6 +34,8 @@ interface Desired {
 function desiredOf(props: Record<string, unknown>): Desired {
     return { governors: (props.desiredGovernors as PerCpu) ?? {}, epp: (props.desiredEnergyPerformancePreferences as PerCpu) ?? {} };
 }
+
+const ledgerStatusOf = (record: GovernorRecord, snapshot: FileSnapshot) => ledgerStatus(ledgersIn(snapshot.files), record.ledgerFile, record.originals, governorItems(record, snapshot));
 
 const ledgerScope = (inputs: CpuGovernorInputs, snapshot: FileSnapshot, target: string): LedgerScope => ({ kind: LEDGER_KIND, owner: inputs.owner ?? inputs.resourceName, ledgers: ledgersIn(snapshot.files), target });
 
@@ -100,7 +102,7 @@ function driftFromState(olds: Record<string, unknown>): boolean {
     const desired = desiredOf(olds);
     const live = { governors: (olds.governors as PerCpu) ?? {}, epp: (olds.energyPerformancePreferences as PerCpu) ?? {} };
     const differs = (want: PerCpu, have: PerCpu) => Object.entries(want).some(([cpu, v]) => have[cpu] !== v);
-    return differs(desired.governors, live.governors) || differs(desired.epp, live.epp) || persistenceDrifted(olds.unitStatus);
+    return differs(desired.governors, live.governors) || differs(desired.epp, live.epp) || persistenceDrifted(olds.unitStatus) || ledgerDiffers(olds.ledgerStatus);
 }
 
 async function probeDrift(olds: Record<string, unknown>, inputs: CpuGovernorInputs): Promise<string[]> {
@@ -112,7 +114,7 @@ async function probeDrift(olds: Record<string, unknown>, inputs: CpuGovernorInpu
     const snapshot = await readFiles(transportFor(inputs.connection), readRequests(inputs));
     const desired = desiredOf(olds);
     const drift = detectGovernorDrift(desired, snapshot, record.unitFile, record.unitFile ? renderUnit(inputs.resourceName, desired) : undefined);
-    return [...drift.cpus.map((d) => `${d.cpu} live ${d.live}, desired ${d.desired}`), ...(drift.unit ? [drift.unit] : [])];
+    return [...drift.cpus.map((d) => `${d.cpu} live ${d.live}, desired ${d.desired}`), ...(drift.unit ? [drift.unit] : []), ...ledgerDrift(ledgerStatusOf(record, snapshot))];
 }
 
 /** How the host differs from a recorded state, from a fresh read (empty: as declared). */
@@ -149,7 +151,7 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
         governors: record.unsupported ? live.governors : watched(live.governors, desired.governors),
         energyPerformancePreferences: watched(live.epp, desired.epp),
         unitStatus,
-        ledgerStatus: ledgerStatus(ledgersIn(snapshot.files), record.ledgerFile, record.originals),
+        ledgerStatus: ledgerStatusOf(record, snapshot),
     };
     return { id, props: plainState(props2), inputs: plainState(inputsOf(raw)) };
 }

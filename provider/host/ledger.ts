@@ -428,7 +428,7 @@ export function plannedOwnershipFailures<R, P extends { record: R }>(scope: Ledg
  * originals, or items state's record does not have (`items`: the record's), which an update
  * killed after it wrote the ledger leaves.
  */
-export function ledgerStatus(ledgers: ReadonlyMap<string, HostLedger>, ledgerFile: string | undefined, originals: unknown, items?: readonly string[]): string {
+export function ledgerStatus(ledgers: ReadonlyMap<string, HostLedger>, ledgerFile: string | undefined, originals: unknown, items: readonly string[]): string {
     if (!ledgerFile) {
         return "none (created before ledgers)";
     }
@@ -439,13 +439,19 @@ export function ledgerStatus(ledgers: ReadonlyMap<string, HostLedger>, ledgerFil
     if (canonicalJson(ledger.record.originals) !== canonicalJson(originals)) {
         return `differs from state: ${ledgerFile} holds other originals`;
     }
-    const known = new Set(items ?? ledger.items);
+    const known = new Set(items);
     const extra = ledger.items.filter((item) => !known.has(item));
-    return extra.length > 0 ? `differs from state: ${ledgerFile} also holds ${listed(extra)} (an interrupted update's)` : "in place";
+    return extra.length > 0 ? ledgerHoldsMore(ledgerFile, extra) : "in place";
 }
+
+/** The status of a ledger holding items state does not have. */
+export const ledgerHoldsMore = (ledgerFile: string, items: readonly string[]): string => `differs from state: ${ledgerFile} also holds ${listed(items)} (an interrupted update's)`;
 
 /** A ledger that differs from state is drift: the next up plans from both and puts back what only the ledger knew. */
 export const ledgerDiffers = (status: unknown): boolean => typeof status === "string" && status.startsWith("differs from state");
+
+/** A fresh ledgerStatus as drift lines for a preview: none unless the ledger differs from state. */
+export const ledgerDrift = (status: string): string[] => (ledgerDiffers(status) ? [status] : []);
 
 function canonicalJson(value: unknown): string {
     if (Array.isArray(value)) {

@@ -1,7 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkAgainstHost, parseChecked, withoutEngineKeys } from "../check";
 import { FileChanges, FileSnapshot, ValueWrite, readFiles } from "../host/files";
-import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDiffers, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
+import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDiffers, ledgerDrift, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { ManagedFiles, pathContentOf, planRestore, withCreatedDirs } from "../host/restore";
 import { unlinkedFollower } from "../nic/followers";
 import { transportFor } from "../transport";
@@ -149,8 +149,7 @@ async function probeDrift(olds: Record<string, unknown>, inputs: IrqAffinityInpu
     if (inputs.persist && snapshot.files.get(unit) !== renderUnit(inputs.resourceName, assignment)) {
         drift.push(`${unit} is ${snapshot.files.has(unit) ? "edited" : "missing"}`);
     }
-    const ledger = ledgerStatusOf(olds, snapshot);
-    return ledgerDiffers(ledger) ? [...drift, ledger] : drift;
+    return [...drift, ...ledgerDrift(ledgerStatusOf(olds, snapshot))];
 }
 
 /** How the host differs from a recorded state, from a fresh read (empty: as declared). */

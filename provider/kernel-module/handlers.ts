@@ -1,6 +1,6 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
-import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
+import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDiffers, ledgerDrift, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
 import { transportFor } from "../transport";
@@ -40,6 +40,8 @@ function recordOf(props: Record<string, unknown>): ModuleRecord {
         ledgerFile: props.ledgerFile as string | undefined,
     };
 }
+
+const ledgerStatusOf = (record: ModuleRecord, snapshot: ModuleSnapshot) => ledgerStatus(snapshot.ledgers, record.ledgerFile, record.originals, moduleItems(record));
 
 const ledgerScope = (inputs: KernelModuleInputs, snapshot: ModuleSnapshot, target: string): LedgerScope => ({ kind: LEDGER_KIND, owner: inputs.owner ?? inputs.resourceName, ledgers: snapshot.ledgers, target });
 
@@ -133,23 +135,25 @@ function hostProblems(inputs: KernelModuleInputs, snapshot: ModuleSnapshot, targ
     return plannedOwnershipFailures(ledgerScope(inputs, snapshot, target), olds, planner(inputs, snapshot, target), hostIdentity(inputs.connection), "modules");
 }
 
-async function probeDrift(inputs: KernelModuleInputs): Promise<string[]> {
+async function probeDrift(olds: Record<string, unknown>, inputs: KernelModuleInputs): Promise<string[]> {
     const names = moduleSpecs(inputs).map((s) => s.name);
-    return moduleDrift(names, await snapshotOf(inputs), persistFiles(inputs.resourceName), wantedFiles(inputs));
+    const snapshot = await snapshotOf(inputs);
+    return [...moduleDrift(names, snapshot, persistFiles(inputs.resourceName), wantedFiles(inputs)), ...ledgerDrift(ledgerStatusOf(recordOf(olds), snapshot))];
 }
 
 /** How the host differs from a recorded state, from a fresh read (empty: as declared). */
-export const liveDrift = (props: Record<string, unknown>) => probeDrift(parse(withoutEngineKeys(props)));
+export const liveDrift = (props: Record<string, unknown>) => probeDrift(withoutEngineKeys(props), parse(withoutEngineKeys(props)));
 
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
-    const recorded = Object.values((olds.loaded as Record<string, string>) ?? {}).includes("not loaded") || !["in place", "not persisted", undefined].includes(olds.persistStatus as string);
+    const recorded =
+        Object.values((olds.loaded as Record<string, string>) ?? {}).includes("not loaded") || !["in place", "not persisted", undefined].includes(olds.persistStatus as string) || ledgerDiffers(olds.ledgerStatus);
     return diffResource({
         olds,
         news: withoutEngineKeys(news),
         parse,
         fields: ["modules", "persist", "restoreOnDelete"],
         recordedDrift: () => recorded,
-        probe: probeDrift,
+        probe: (inputs) => probeDrift(olds, inputs),
     });
 }
 
@@ -160,7 +164,7 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
     const inputs = parse(raw);
     const record = recordOf(raw);
     const snapshot = await snapshotOf(inputs);
-    const live = outputs(raw, inputs, record, snapshot, ledgerStatus(snapshot.ledgers, record.ledgerFile, record.originals), (raw.warnings as string[]) ?? []);
+    const live = outputs(raw, inputs, record, snapshot, ledgerStatusOf(record, snapshot), (raw.warnings as string[]) ?? []);
     return { id, props: plainState(live), inputs: plainState(inputsOf(raw)) };
 }
 

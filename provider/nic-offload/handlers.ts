@@ -1,6 +1,6 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
-import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
+import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDiffers, ledgerDrift, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { holdsText } from "../host/files";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
@@ -28,6 +28,9 @@ function recordOf(props: Record<string, unknown>): OffloadRecord {
         ledgerFile: props.ledgerFile as string | undefined,
     };
 }
+
+const ledgerStatusOf = (inputs: NicOffloadsInputs, record: OffloadRecord, snapshot: OffloadSnapshot) =>
+    ledgerStatus(snapshot.ledgers, record.ledgerFile, record.originals, offloadItems(inputs.interface, record, snapshot));
 
 const ledgerScope = (inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, target: string): LedgerScope => ({ kind: LEDGER_KIND, owner: inputs.owner ?? inputs.resourceName, ledgers: snapshot.ledgers, target });
 
@@ -101,7 +104,7 @@ async function probeDrift(olds: Record<string, unknown>, inputs: NicOffloadsInpu
     const snapshot = await readHost(inputs);
     const drift = offloadDrift(desired, liveOf(desired, snapshot)).map((d) => `${inputs.interface} ${d}`);
     const status = ruleStatus(inputs, record, snapshot, desired);
-    return persistenceDrifted(status) ? [...drift, `${record.ruleFile} is ${status}`] : drift;
+    return [...drift, ...(persistenceDrifted(status) ? [`${record.ruleFile} is ${status}`] : []), ...ledgerDrift(ledgerStatusOf(inputs, record, snapshot))];
 }
 
 /** How the host differs from a recorded state, from a fresh read (empty: as declared). */
@@ -115,7 +118,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         parse,
         identity: ["interface"],
         fields: ["features", "txqueuelen", "onUnsupported", "persist", "restoreOnDelete"],
-        recordedDrift: () => offloadDrift(desired, (olds.live as OffloadValues) ?? NO_VALUES).length > 0 || persistenceDrifted(olds.ruleStatus),
+        recordedDrift: () => offloadDrift(desired, (olds.live as OffloadValues) ?? NO_VALUES).length > 0 || persistenceDrifted(olds.ruleStatus) || ledgerDiffers(olds.ledgerStatus),
         probe: (inputs) => probeDrift(olds, inputs),
     });
 }
@@ -127,7 +130,7 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
     const inputs = parse(raw);
     const snapshot = await readHost(inputs);
     const record = recordOf(raw);
-    const ledgerState = ledgerStatus(snapshot.ledgers, record.ledgerFile, record.originals);
+    const ledgerState = ledgerStatusOf(inputs, record, snapshot);
     return {
         id,
         props: plainState(outputs(raw, inputs, record, (raw.desired as OffloadValues) ?? NO_VALUES, snapshot, ledgerState, (raw.warnings as string[]) ?? [])),

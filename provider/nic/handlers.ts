@@ -1,6 +1,6 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
-import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
+import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDiffers, ledgerDrift, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { holdsText } from "../host/files";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
@@ -27,6 +27,8 @@ function recordOf(props: Record<string, unknown>): NicRecord {
         ledgerFile: props.ledgerFile as string | undefined,
     };
 }
+
+const ledgerStatusOf = (inputs: NicRingConfigInputs, record: NicRecord, snapshot: NicSnapshot) => ledgerStatus(snapshot.ledgers, record.ledgerFile, record.originals, nicItems(inputs.interface, record));
 
 const ledgerScope = (inputs: NicRingConfigInputs, snapshot: NicSnapshot, target: string): LedgerScope => ({ kind: LEDGER_KIND, owner: inputs.owner ?? inputs.resourceName, ledgers: snapshot.ledgers, target });
 
@@ -116,7 +118,7 @@ async function probeDrift(olds: Record<string, unknown>, inputs: NicRingConfigIn
     const snapshot = await readNic(transportFor(inputs.connection), inputs.interface, ruleFile(inputs.resourceName));
     const drift = nicDrift(desired, liveDeclared(desired, snapshot)).map((d) => `${inputs.interface} ${d}`);
     const status = ruleStatus(snapshot, record.ruleFile ? renderRule(inputs.resourceName, inputs.interface, snapshot.ethtoolPath, desired) : undefined);
-    return persistenceDrifted(status) ? [...drift, `${record.ruleFile} is ${status}`] : drift;
+    return [...drift, ...(persistenceDrifted(status) ? [`${record.ruleFile} is ${status}`] : []), ...ledgerDrift(ledgerStatusOf(inputs, record, snapshot))];
 }
 
 /** How the host differs from a recorded state, from a fresh read (empty: as declared). */
@@ -130,7 +132,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         parse,
         identity: ["interface"],
         fields: ["rings", "channels", "coalesce", "onUnsupported", "persist", "restoreOnDelete"],
-        recordedDrift: () => nicDrift(desired, (olds.live as PerSection) ?? {}).length > 0 || persistenceDrifted(olds.ruleStatus),
+        recordedDrift: () => nicDrift(desired, (olds.live as PerSection) ?? {}).length > 0 || persistenceDrifted(olds.ruleStatus) || ledgerDiffers(olds.ledgerStatus),
         probe: (inputs) => probeDrift(olds, inputs),
     });
 }
@@ -142,7 +144,7 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
     const inputs = parse(raw);
     const record = recordOf(raw);
     const snapshot = await readNic(transportFor(inputs.connection), inputs.interface, ruleFile(inputs.resourceName));
-    const state = outputs(raw, inputs, record, (raw.desired as PerSection) ?? {}, snapshot, ledgerStatus(snapshot.ledgers, record.ledgerFile, record.originals), (raw.warnings as string[]) ?? []);
+    const state = outputs(raw, inputs, record, (raw.desired as PerSection) ?? {}, snapshot, ledgerStatusOf(inputs, record, snapshot), (raw.warnings as string[]) ?? []);
     return { id, props: plainState(state), inputs: plainState(inputsOf(raw)) };
 }
 

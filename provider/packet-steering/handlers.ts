@@ -1,7 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkAgainstHost, parseChecked, withoutEngineKeys } from "../check";
 import { FileSnapshot } from "../host/files";
-import { LedgerScope, LedgeredPlanner, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
+import { LedgerScope, LedgeredPlanner, ledgerDiffers, ledgerDrift, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
@@ -41,6 +41,9 @@ function recordOf(props: Record<string, unknown>): SteeringRecord {
         ledgerFile: props.ledgerFile as string | undefined,
     };
 }
+
+const ledgerStatusOf = (inputs: PacketSteeringInputs, record: SteeringRecord, view: SteeringView, snapshot: FileSnapshot) =>
+    ledgerStatus(ledgersIn(snapshot.files), record.ledgerFile, record.originals, steeringItems(record, inputs.interface, view));
 
 const ledgerScope = (inputs: PacketSteeringInputs, snapshot: FileSnapshot, target: string): LedgerScope => ({ kind: LEDGER_KIND, owner: inputs.owner ?? inputs.resourceName, ledgers: ledgersIn(snapshot.files), target });
 
@@ -133,7 +136,7 @@ async function probeDrift(olds: Record<string, unknown>, inputs: PacketSteeringI
         drift.push(`${inputs.interface} no longer has ${gone.join(", ")}`);
     }
     const status = ruleStatus(snapshot, recordOf(olds).ruleFile, renderRule(inputs.resourceName, inputs.interface, desired));
-    return persistenceDrifted(status) ? [...drift, `${rule} is ${status}`] : drift;
+    return [...drift, ...(persistenceDrifted(status) ? [`${rule} is ${status}`] : []), ...ledgerDrift(ledgerStatusOf(inputs, recordOf(olds), view, snapshot))];
 }
 
 /** How the host differs from a recorded state, from a fresh read (empty: as declared). */
@@ -147,7 +150,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         parse,
         identity: ["interface"],
         fields: ["rps", "rfs", "xps", "onMissing", "persist", "restoreOnDelete", "nicState"],
-        recordedDrift: () => steeringDrift(desired, (olds.live as Record<string, string>) ?? {}).length > 0 || persistenceDrifted(olds.ruleStatus),
+        recordedDrift: () => steeringDrift(desired, (olds.live as Record<string, string>) ?? {}).length > 0 || persistenceDrifted(olds.ruleStatus) || ledgerDiffers(olds.ledgerStatus),
         probe: (inputs) => probeDrift(olds, inputs),
     });
 }
@@ -160,7 +163,7 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
     const rule = ruleFile(inputs.resourceName);
     const { snapshot, view } = await readSteering(transportFor(inputs.connection), inputs, rule);
     const record = recordOf(raw);
-    const status = ledgerStatus(ledgersIn(snapshot.files), record.ledgerFile, record.originals);
+    const status = ledgerStatusOf(inputs, record, view, snapshot);
     const state = outputs(raw, inputs, record, (raw.desired as Record<string, string>) ?? {}, (raw.skipped as string[]) ?? [], view, snapshot, status, (raw.warnings as string[]) ?? []);
     return { id, props: plainState(state), inputs: plainState(inputsOf(raw)) };
 }

@@ -2,7 +2,7 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { z } from "zod";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, propertyPath, withoutEngineKeys } from "../check";
 import { applyTransaction } from "../host/files";
-import { HostLedger, LedgerScope, LedgeredPlanner, ledgerStatus, ownLedgerFiles, planWithLedger, plannedOwnershipFailures, recordToRestore, recoveredRecord, startingRecord } from "../host/ledger";
+import { HostLedger, LedgerScope, LedgeredPlanner, ledgerDiffers, ledgerDrift, ledgerStatus, ownLedgerFiles, planWithLedger, plannedOwnershipFailures, recordToRestore, recoveredRecord, startingRecord } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { transportFor } from "../transport";
@@ -123,6 +123,9 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
         };
     }
 
+    const ledgerStatusOf = (record: SysfsRecord, ledgers: ReadonlyMap<string, HostLedger>, snapshot: SysfsSnapshot) =>
+        ledgerStatus(ledgers, record.ledgerFile, record.originals, sysfsItems(record, snapshot));
+
     const planner = (inputs: I, snapshot: SysfsSnapshot, target: string): LedgeredPlanner<SysfsRecord, SysfsPlan> => ({
         plan: (start) => plan(inputs, snapshot, target, start),
         items: (record) => sysfsItems(record, snapshot),
@@ -207,9 +210,9 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
     async function probeDrift(olds: Record<string, unknown>, inputs: I): Promise<string[]> {
         const record = recordOf(olds);
         const desired = desiredOf(olds);
-        const { snapshot } = await readSysfs(transportFor(inputs.connection), reads(inputs, record));
+        const { snapshot, ledgers } = await readSysfs(transportFor(inputs.connection), reads(inputs, record));
         const status = persistedStatus(snapshot, record.persistedFile, renderTmpfiles(inputs.resourceName, desired));
-        return [...sysfsDrift(desired, liveValues(Object.keys(desired), snapshot)), ...fileDrift(record, status)];
+        return [...sysfsDrift(desired, liveValues(Object.keys(desired), snapshot)), ...fileDrift(record, status), ...ledgerDrift(ledgerStatusOf(record, ledgers, snapshot))];
     }
 
     async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
@@ -218,7 +221,8 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
             news: withoutEngineKeys(news),
             parse,
             fields: kind.fields,
-            recordedDrift: () => sysfsDrift(desiredOf(olds), (olds.live as PathValues) ?? {}).length > 0 || fileDrift(recordOf(olds), olds.persistedFileStatus as string).length > 0,
+            recordedDrift: () =>
+                sysfsDrift(desiredOf(olds), (olds.live as PathValues) ?? {}).length > 0 || fileDrift(recordOf(olds), olds.persistedFileStatus as string).length > 0 || ledgerDiffers(olds.ledgerStatus),
             probe: (inputs) => probeDrift(olds, inputs),
         });
     }
@@ -228,7 +232,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
         const inputs = parse(raw);
         const record = recordOf(raw);
         const { snapshot, ledgers } = await readSysfs(transportFor(inputs.connection), reads(inputs, record));
-        const state = outputs(raw, inputs, record, desiredOf(raw), snapshot, ledgerStatus(ledgers, record.ledgerFile, record.originals), (raw.warnings as string[]) ?? []);
+        const state = outputs(raw, inputs, record, desiredOf(raw), snapshot, ledgerStatusOf(record, ledgers, snapshot), (raw.warnings as string[]) ?? []);
         const refreshed = kind.refreshed ? kind.refreshed(inputsOf(raw), state.live) : inputsOf(raw);
         return { id, props: plainState(state), inputs: plainState(refreshed) };
     }

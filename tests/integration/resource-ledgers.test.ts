@@ -99,6 +99,9 @@ describe("every resource's host-side ledger: originals that survive an interrupt
                     // As if the engine had been killed before saving that update; then the user drops what it added.
                     await stack.importStack(beforeUpdate);
                     args = c.fewer(lab, host);
+                    const plain = collect();
+                    await stack.preview({ onOutput: plain.onOutput });
+                    assert.match(plain.text(), new RegExp(`drift: .*differs from state: ${LEDGER_ROOT}/${c.kind}/${project("update-dropped")},lab,r\\.ledger`), "a plain preview names the ledger that knows more than state");
                     await stack.up();
                     assert.equal(c.hostState(lab, host), tuned, "what only the ledger knew is back to its original");
                     assert.equal(ledgerItems(), items, "and the ledger no longer lists it");

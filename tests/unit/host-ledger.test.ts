@@ -154,10 +154,10 @@ describe("host ledger (every resource but SysctlSet)", function () {
     it("reports at refresh whether the ledger still holds state's originals", function () {
         const own = hostLedgerPath("cpu-governor", "p/s/gov");
         const ledgers = ledgersIn(new Map([[own, renderHostLedger({ owner: "p/s/gov", items: [], record })]]));
-        assert.equal(ledgerStatus(ledgers, own, { cpu0: { governor: "schedutil" } }), "in place");
-        assert.match(ledgerStatus(ledgers, own, { cpu0: { governor: "performance" } }), /^differs from state: /);
-        assert.equal(ledgerStatus(new Map(), own, {}), `missing: ${own}`);
-        assert.equal(ledgerStatus(ledgers, undefined, {}), "none (created before ledgers)");
+        assert.equal(ledgerStatus(ledgers, own, { cpu0: { governor: "schedutil" } }, []), "in place");
+        assert.match(ledgerStatus(ledgers, own, { cpu0: { governor: "performance" } }, []), /^differs from state: /);
+        assert.equal(ledgerStatus(new Map(), own, {}, []), `missing: ${own}`);
+        assert.equal(ledgerStatus(ledgers, undefined, {}, []), "none (created before ledgers)");
     });
 
     it("reports items only the ledger holds (an update killed after writing it) as differing from state", function () {
