@@ -5,11 +5,11 @@ import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
 import { canonicalKey, procPath } from "./keys";
-import { claimInRun, inThisProgram } from "../host/ledger";
-import { LEDGER_KIND } from "./ledger";
+import { claimInRun, inThisProgram, ledgerDiffers, ledgerDrift, ledgerHoldsMore } from "../host/ledger";
+import { LEDGER_KIND, ledgerPath } from "./ledger";
 import { ManagedFiles, withCreatedDirs } from "../host/restore";
 import { missingModules, moduleNeeds, moduleProbeKeys } from "./modules";
-import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, liveSettings, ownerOf, ownershipConflicts, planApply, planRestore, sysctlRecordToRestore } from "./plan";
+import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, ledgerOnlyItems, liveSettings, ownerOf, ownershipConflicts, planApply, planRestore, sysctlRecordToRestore } from "./plan";
 import { HostSnapshot, applyToHost, readHost } from "./remote";
 import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "./schema";
 import { SettingValue, isBound, normalise, satisfies, sameValue } from "./values";
@@ -167,7 +167,12 @@ export async function checkSysctls(olds: Record<string, unknown>, news: Record<s
         try {
             const snapshot = await readHost(transport, [...keysToRead(inputs), ...moduleProbeKeys(inputs.settings)], filesToRead(inputs), "reuse");
             const absent = [...snapshot.values].filter(([, live]) => live.state !== "value").map(([key]) => key);
-            const liveDrift = describeDrift(detectDrift(inputs, snapshot, inputs.onMissing === "skip" ? absent : []));
+            const ownLedger = ledgerPath(ownerOf(inputs));
+            const onlyInLedger = ledgerOnlyItems(snapshot.ledgers.get(ownLedger), inputsOf(withoutEngineKeys(olds)), inputs);
+            const liveDrift = [
+                ...describeDrift(detectDrift(inputs, snapshot, inputs.onMissing === "skip" ? absent : [])),
+                ...(onlyInLedger.length > 0 ? [ledgerHoldsMore(ownLedger, onlyInLedger)] : []),
+            ];
             return { inputs: { ...news, liveDrift }, failures: needsModules(snapshot) };
         } catch {
             // Unreachable now: diff reads again and says so.
@@ -201,14 +206,14 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         news: withoutEngineKeys(news),
         parse,
         fields: ["persist", "persistFile", "onMissing", "restoreOnDelete", "takeOver"],
-        recordedDrift: (inputs) => settingsChanged(olds, inputs) || persistenceDrifted(olds.persistedFileStatus),
+        recordedDrift: (inputs) => settingsChanged(olds, inputs) || persistenceDrifted(olds.persistedFileStatus) || ledgerDiffers(olds.ledgerStatus),
         probe: Array.isArray(news.liveDrift) ? async () => news.liveDrift as string[] : (inputs) => probeDrift(olds, inputs),
     });
 }
 
 async function probeDrift(olds: Record<string, unknown>, inputs: SysctlSetInputs): Promise<string[]> {
     const snapshot = await readHost(target(inputs), keysToRead(inputs), filesToRead(inputs), "reuse");
-    return describeDrift(detectDrift(inputs, snapshot, recordOf(olds).skipped));
+    return [...describeDrift(detectDrift(inputs, snapshot, recordOf(olds).skipped)), ...ledgerDrift(ledgerStatus(recordOf(olds), snapshot))];
 }
 
 /** How the host differs from a recorded state, from a fresh read (empty: as declared). */
@@ -227,6 +232,11 @@ function ledgerStatus(record: SysctlSetRecord, snapshot: HostSnapshot): string {
     }
     const differing = Object.entries(record.originals).filter(([key, value]) => key in ledger.originals && ledger.originals[key] !== value);
     const taken = Object.keys(record.originals).filter((key) => !(key in ledger.originals));
+    const managedFiles = record.managedFiles?.originals ?? {};
+    const onlyInLedger = [...Object.keys(ledger.originals).filter((key) => !(key in record.originals)), ...Object.keys(ledger.files ?? {}).filter((path) => !(path in managedFiles))];
+    if (onlyInLedger.length > 0) {
+        return ledgerHoldsMore(record.ledgerFile, onlyInLedger);
+    }
     if (differing.length === 0 && taken.length === 0) {
         return "in place";
     }

@@ -4,7 +4,7 @@ import { ABSENT, ManagedFiles, PathContent, RestorePlan, fileContent, forget, ma
 import { canonicalKey } from "./keys";
 import { Ledger, foreignOwners, ledgerPath, renderLedger } from "./ledger";
 import { FileAction, HostSnapshot, LedgerAction, OtherWriter, OwnedKeyError, Write } from "./remote";
-import { SysctlSetInputs, persistFileOf } from "./schema";
+import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "./schema";
 import { SettingValue, inDeclaredShape, normalise, sameValue, satisfies, targetValue } from "./values";
 
 /** What a SysctlSet keeps in state, besides its inputs. */
@@ -217,10 +217,13 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
         throw new Error(`${target}: cannot read ${unreadable.join(", ")}. Nothing was changed.`);
     }
 
-    if (previous && inputs.restoreOnDelete) {
-        for (const [key, original] of Object.entries(previous.originals)) {
+    // Keys no longer declared go back: state's, and those only the ledger knows (an update killed
+    // before the engine saved it), whose originals the new ledger would otherwise lose. The read
+    // did not ask for the latter, so they are written back without comparing.
+    if (inputs.restoreOnDelete) {
+        for (const [key, original] of Object.entries({ ...ledgered, ...(previous?.originals ?? {}) })) {
             const live = snapshot.values.get(key);
-            if (!(key in expected) && live?.state === "value" && !sameValue(live.value, original)) {
+            if (!(key in expected) && (live === undefined || (live.state === "value" && !sameValue(live.value, original)))) {
                 writes.push({ key, value: original });
             }
         }
@@ -243,6 +246,22 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
         warnings,
         record: { originals, skipped, persistedFile: inputs.persist ? persistFileOf(inputs) : undefined, ledgerFile: path, managedFiles: managed },
     };
+}
+
+/**
+ * Keys and files the resource's own ledger holds that neither its old inputs nor its new ones
+ * declare: what an update killed before the engine saved it left (in steady state the ledger
+ * holds exactly the declared keys and persistence file). `olds`: the old inputs, as check has them.
+ */
+export function ledgerOnlyItems(ledger: Ledger | undefined, olds: Record<string, unknown>, inputs: SysctlSetInputs): string[] {
+    if (!ledger) {
+        return [];
+    }
+    const old = sysctlSetInputsSchema.safeParse(olds);
+    const declared = [inputs, ...(old.success ? [old.data] : [])];
+    const keys = new Set(declared.flatMap((i) => Object.keys(i.settings).map(canonicalKey)));
+    const files = new Set(declared.filter((i) => i.persist).map(persistFileOf));
+    return [...Object.keys(ledger.originals).filter((key) => !keys.has(key)), ...Object.keys(ledger.files ?? {}).filter((path) => !files.has(path))];
 }
 
 /**

@@ -10,7 +10,7 @@ import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
 import { transportFor } from "../../provider/transport";
 import { labStack } from "./engine";
 import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, setSysctlOn, sysctlOn } from "./lab";
-import { collect, expectFailure } from "./support";
+import { assertNoChanges, collect, expectFailure } from "./support";
 
 const FIN = "net.ipv4.tcp_fin_timeout";
 
@@ -79,8 +79,13 @@ describe("the host-side ledger: originals that survive an interrupted run, one o
         }
     });
 
-    for (const next of ["up", "destroy"] as const) {
-        it(`an update that added a key and turned persistence on, killed before the engine saved it: ${next === "up" ? "up, then destroy" : "destroy straight after"} puts the key and the file back, byte for byte`, async function () {
+    const afterKill = {
+        up: "up, then destroy puts the key and the file back, byte for byte",
+        destroy: "destroy straight after puts the key and the file back, byte for byte",
+        revert: "then an up declaring what state has: preview names the ledger, and up puts the key and the file back",
+    };
+    for (const next of ["up", "destroy", "revert"] as const) {
+        it(`an update that added a key and turned persistence on, killed before the engine saved it: ${afterKill[next]}`, async function () {
             const file = "/etc/sysctl.d/99-admin.conf";
             const KEEPALIVE = "net.ipv4.tcp_keepalive_time";
             const keepalive = sysctlOn(lab, host, KEEPALIVE);
@@ -104,8 +109,19 @@ describe("the host-side ledger: originals that survive an interrupted run, one o
                 assert.equal(sysctlOn(lab, host, KEEPALIVE), "333");
                 // As if the engine had been killed before saving that update: state as before it, host and ledger as after.
                 await stack.importStack(beforeUpdate);
-                if (next === "up") {
+                if (next === "revert") {
+                    updated = false;
+                    const plain = collect();
+                    assert.equal((await stack.preview({ onOutput: plain.onOutput })).changeSummary.update, 1, "the ledger's extra key and file make it an update");
+                    assert.match(plain.text(), new RegExp(`drift: differs from state: ${LEDGER_DIR}/ledger-update-revert,lab,fin\\.ledger also holds net\\.ipv4\\.tcp_keepalive_time, ${file.replace(/\./g, "\\.")} \\(an interrupted update's\\)`));
+                }
+                if (next !== "destroy") {
                     await stack.up();
+                }
+                if (next === "revert") {
+                    assert.equal(sha(), before, "sha256 read on the host: the admin's file is back before destroy");
+                    assert.equal(sysctlOn(lab, host, KEEPALIVE), keepalive, "and so is the key only the ledger knew");
+                    assertNoChanges((await stack.preview()).changeSummary);
                 }
                 await stack.destroy();
                 assert.equal(sha(), before, "sha256 read on the host: the admin's file, not ours and not gone");

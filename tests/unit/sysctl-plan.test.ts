@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { MissingKeysError, detectDrift, liveSettings, planApply, planRestore, renderPersistFile } from "../../provider/sysctl/plan";
+import { MissingKeysError, detectDrift, ledgerOnlyItems, liveSettings, planApply, planRestore, renderPersistFile } from "../../provider/sysctl/plan";
 import { HostSnapshot, LiveValue, parseApplyOutput, parseReadOutput } from "../../provider/sysctl/remote";
 import { SysctlSetInputs, sysctlSetInputsSchema } from "../../provider/sysctl/schema";
 import { ABSENT, PathContent, fileContent, fileOf, linkTo } from "../../provider/host/restore";
@@ -23,6 +23,18 @@ function snapshot(values: Record<string, string | null>, files: Record<string, s
 }
 
 describe("SysctlSet planning", function () {
+    it("writes back a key only its own ledger holds (an update killed before the engine saved it), so the new ledger does not lose its original", function () {
+        const desired = inputs({ owner: "p/s/web", settings: { "vm.swappiness": 10 }, persist: false });
+        const host = snapshot({ "vm.swappiness": "10" });
+        host.ledgers.set(ledgerPath("p/s/web"), { owner: "p/s/web", originals: { "vm.swappiness": "60", "net.ipv4.tcp_keepalive_time": "7200" }, files: { [WEB_FILE]: ABSENT } });
+        const previous = { originals: { "vm.swappiness": "60" }, skipped: [], ledgerFile: ledgerPath("p/s/web") };
+        const plan = planApply(desired, host, "h1", previous);
+        assert.deepEqual(plan.writes, [{ key: "net.ipv4.tcp_keepalive_time", value: "7200" }]);
+        assert.deepEqual(plan.record.originals, { "vm.swappiness": "60" });
+        assert.deepEqual(ledgerOnlyItems(host.ledgers.get(ledgerPath("p/s/web")), { resourceName: "web", settings: { "vm.swappiness": 10 }, persist: false }, desired), ["net.ipv4.tcp_keepalive_time", WEB_FILE]);
+        assert.deepEqual(ledgerOnlyItems(host.ledgers.get(ledgerPath("p/s/web")), { resourceName: "web", settings: { "net.ipv4.tcp_keepalive_time": 333 }, persist: true }, desired), [], "what the old inputs declared is state's");
+    });
+
     it("writes only what differs and captures every original", function () {
         const plan = planApply(
             inputs({ settings: { "net.core.somaxconn": 65535, "net.ipv4.tcp_rmem": [4096, 131072, 6291456] } }),
