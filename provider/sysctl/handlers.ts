@@ -92,7 +92,10 @@ function afterApply(before: HostSnapshot, readBack: Map<string, string>, ownFile
 async function apply(raw: Record<string, unknown>, previous?: SysctlSetRecord) {
     const inputs = parse(raw);
     const transport = target(inputs);
-    const snapshot = await readHost(transport, keysToRead(inputs, previous), filesToRead(inputs, previous));
+    const first = await readHost(transport, keysToRead(inputs, previous), filesToRead(inputs, previous));
+    // Keys only its ledger knows (an update killed before the engine saved it) were not read yet.
+    const ledgerOnly = Object.keys(first.ledgers.get(previous?.ledgerFile ?? ledgerPath(ownerOf(inputs)))?.originals ?? {}).filter((key) => !first.values.has(key));
+    const snapshot = ledgerOnly.length > 0 ? await readHost(transport, [...keysToRead(inputs, previous), ...ledgerOnly], filesToRead(inputs, previous)) : first;
     const plan = planApply(inputs, snapshot, transport.target, previous);
     for (const warning of plan.warnings) {
         console.log(warning);

@@ -173,7 +173,8 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
         throw new OwnedKeyError(`${target}: ${conflicts.join("; ")}. Nothing was changed.`);
     }
     // A create after an interrupted run finds its own ledger: those are the true originals.
-    const ledgered = snapshot.ledgers.get(path)?.originals ?? {};
+    const ownLedger = snapshot.ledgers.get(path);
+    const ledgered = ownLedger?.originals ?? {};
     const takenOver = inputs.takeOver ? foreignOwners(snapshot.ledgers, path, managedKeys(inputs).map(([key]) => key)) : new Map();
     const writes: Write[] = [];
     const expected: Record<string, string> = {};
@@ -218,13 +219,22 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
     }
 
     // Keys no longer declared go back: state's, and those only the ledger knows (an update killed
-    // before the engine saved it), whose originals the new ledger would otherwise lose. The read
-    // did not ask for the latter, so they are written back without comparing.
+    // before the engine saved it), whose originals the new ledger would otherwise lose. A key of
+    // state's that its own ledger no longer holds was taken over by another SysctlSet: not ours.
+    const unrestorable: string[] = [];
     if (inputs.restoreOnDelete) {
-        for (const [key, original] of Object.entries({ ...ledgered, ...(previous?.originals ?? {}) })) {
+        const stateKeys = Object.entries(previous?.originals ?? {}).filter(([key]) => !ownLedger || key in ownLedger.originals);
+        for (const [key, original] of Object.entries({ ...ledgered, ...Object.fromEntries(stateKeys) })) {
             const live = snapshot.values.get(key);
-            if (!(key in expected) && (live === undefined || (live.state === "value" && !sameValue(live.value, original)))) {
-                writes.push({ key, value: original });
+            if (key in expected) {
+                continue;
+            }
+            if (live?.state === "value") {
+                if (!sameValue(live.value, original)) {
+                    writes.push({ key, value: original });
+                }
+            } else if (!(key in (previous?.originals ?? {}))) {
+                unrestorable.push(`${target}: ${key}, which only the ledger of an interrupted update held, cannot be put back to ${original}: it is ${live ? live.state : "not read"} here now`);
             }
         }
     }
@@ -232,7 +242,7 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
     // State's files completed by the ledger: an update killed before the engine saved it may have begun to manage one.
     const files = planFiles(inputs, snapshot, target, expected, startingRecord(managedFilesOf(previous), recoveredFiles(snapshot.ledgers.get(path))));
     const managed = files.managed;
-    const warnings = [...otherWriterWarnings(snapshot.otherWriters, expected, target), ...files.warnings];
+    const warnings = [...otherWriterWarnings(snapshot.otherWriters, expected, target), ...files.warnings, ...unrestorable];
 
     if (skipped.length > 0) {
         warnings.push(`${target}: skipped ${skipped.join(", ")}: absent or read-only on this host (onMissing: "skip")`);

@@ -134,8 +134,11 @@ describe("the host-side ledger: originals that survive an interrupted run, one o
     }
 
     it("a second stack setting the same key is refused at preview naming the owner; takeOver moves it with its original", async function () {
+        const KEEPALIVE = "net.ipv4.tcp_keepalive_time";
+        const keepalive = sysctlOn(lab, host, KEEPALIVE);
+        let aSettings: Record<string, number> = { [FIN]: 20 };
         const a = await labStack("ledger-a", async () => {
-            fin(undefined, 20);
+            new SysctlSet("fin", { connection: connectionTo(lab, host), settings: aSettings, persist: false });
         });
         const b = await labStack("ledger-b", async () => {
             fin(undefined, 25);
@@ -151,7 +154,11 @@ describe("the host-side ledger: originals that survive an interrupted run, one o
             const up = await takeOver.up();
             assert.equal(sysctlOn(lab, host, FIN), "25");
             assert.deepEqual(up.outputs.originals.value, { [FIN]: original }, "the host's own value, not ledger-a's 20");
+            aSettings = { [KEEPALIVE]: 600 };
+            await a.up();
+            assert.equal(sysctlOn(lab, host, FIN), "25", "ledger-a's update no longer declaring the key leaves it to ledger-b");
             await a.destroy();
+            assert.equal(sysctlOn(lab, host, KEEPALIVE), keepalive);
             assert.equal(sysctlOn(lab, host, FIN), "25", "ledger-a no longer owns the key: its destroy leaves it to ledger-b");
             await takeOver.destroy();
         } finally {

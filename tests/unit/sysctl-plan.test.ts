@@ -25,12 +25,16 @@ function snapshot(values: Record<string, string | null>, files: Record<string, s
 describe("SysctlSet planning", function () {
     it("writes back a key only its own ledger holds (an update killed before the engine saved it), so the new ledger does not lose its original", function () {
         const desired = inputs({ owner: "p/s/web", settings: { "vm.swappiness": 10 }, persist: false });
-        const host = snapshot({ "vm.swappiness": "10" });
+        const host = snapshot({ "vm.swappiness": "10", "net.ipv4.tcp_keepalive_time": "333" });
         host.ledgers.set(ledgerPath("p/s/web"), { owner: "p/s/web", originals: { "vm.swappiness": "60", "net.ipv4.tcp_keepalive_time": "7200" }, files: { [WEB_FILE]: ABSENT } });
         const previous = { originals: { "vm.swappiness": "60" }, skipped: [], ledgerFile: ledgerPath("p/s/web") };
         const plan = planApply(desired, host, "h1", previous);
         assert.deepEqual(plan.writes, [{ key: "net.ipv4.tcp_keepalive_time", value: "7200" }]);
         assert.deepEqual(plan.record.originals, { "vm.swappiness": "60" });
+        host.values.set("net.ipv4.tcp_keepalive_time", { state: "missing" });
+        const gone = planApply(desired, host, "h1", previous);
+        assert.deepEqual(gone.writes, [], "a key gone from the host (its interface removed) does not block the update");
+        assert.match(gone.warnings.join("\n"), /net\.ipv4\.tcp_keepalive_time, which only the ledger of an interrupted update held, cannot be put back to 7200: it is missing here now/);
         assert.deepEqual(ledgerOnlyItems(host.ledgers.get(ledgerPath("p/s/web")), { resourceName: "web", settings: { "vm.swappiness": 10 }, persist: false }, desired), ["net.ipv4.tcp_keepalive_time", WEB_FILE]);
         assert.deepEqual(ledgerOnlyItems(host.ledgers.get(ledgerPath("p/s/web")), { resourceName: "web", settings: { "net.ipv4.tcp_keepalive_time": 333 }, persist: true }, desired), [], "what the old inputs declared is state's");
     });
@@ -45,6 +49,16 @@ describe("SysctlSet planning", function () {
         assert.deepEqual(plan.record.originals, { "net.core.somaxconn": "4096", "net.ipv4.tcp_rmem": "4096 131072 6291456" });
         assert.equal(plan.file.changes.write?.[0].path, "/etc/sysctl.d/90-pulumi-web.conf");
         assert.match(plan.file.changes.write?.[0].content ?? "", /^net\.core\.somaxconn = 65535$/m);
+    });
+
+    it("leaves a key it no longer declares alone when another SysctlSet took it over (its own ledger no longer holds it)", function () {
+        const desired = inputs({ owner: "p/s/web", settings: { "vm.swappiness": 10 }, persist: false });
+        const host = snapshot({ "vm.swappiness": "10", "net.core.somaxconn": "8192" });
+        host.ledgers.set(ledgerPath("p/s/web"), { owner: "p/s/web", originals: { "vm.swappiness": "60" } });
+        const previous = { originals: { "vm.swappiness": "60", "net.core.somaxconn": "4096" }, skipped: [], ledgerFile: ledgerPath("p/s/web") };
+        assert.deepEqual(planApply(desired, host, "h1", previous).writes, []);
+        host.ledgers.set(ledgerPath("p/s/web"), { owner: "p/s/web", originals: { "vm.swappiness": "60", "net.core.somaxconn": "4096" } });
+        assert.deepEqual(planApply(desired, host, "h1", previous).writes, [{ key: "net.core.somaxconn", value: "4096" }], "still its own: put back");
     });
 
     it("does not rewrite a persistence file that is already right", function () {
