@@ -196,7 +196,7 @@ export function planModules(
     // Never what is still declared, nor what a declared module brought in.
     const kept = new Set([...names, ...Object.values(loadedByUs).flat()]);
     const unload = options.restoreOnDelete ? unloadOrder(previous?.loadedByUs ?? {}, dropped).filter((m) => snapshot.loaded.has(m) && !kept.has(m)) : [];
-    const load = specs.filter((s) => moduleState(s.name, snapshot) === "not loaded").map((s) => ({ name: s.name, parameters: s.parameters }));
+    const load = specs.filter((s) => moduleState(s.name, snapshot) === "not loaded").map((s) => ({ name: s.name, parameters: s.parameters, ours: originals[s.name] === "not loaded" }));
 
     const wanted = options.persist ? { load: renderLoadFile(options.resourceName, specs), options: renderOptionsFile(options.resourceName, specs) } : { load: null, options: null };
     let managed = previous?.managedFiles;

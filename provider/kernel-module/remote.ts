@@ -87,14 +87,15 @@ restore_files() {
 fail() { restore_files; undo_files; unload $added_all; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
 count=$1; shift
 while [ "$count" -gt 0 ]; do
-  m=$1 words=$2; shift 2; count=$((count-1))
+  m=$1 words=$2 ours=$3; shift 3; count=$((count-1))
   before=" $(loaded_set)"
   err=$(modprobe "$m" $words 2>&1) || fail "$m" "$err"
   added=
   for x in $(loaded_set); do case "$before" in *" $x "*) ;; *) added="$added $x" ;; esac; done
   printf 'new\\t%s\\t%s\\n' "$m" "$added"
-  # Under withLedger, into the ledger at once: what the load brought in is this resource's from now on.
-  if [ -n "\${ledger_content:-}" ]; then for x in $added; do printf 'item\\tmodule:%s\\n' "$x" >> "$ledger"; done; fi
+  # Under withLedger, into the ledger at once: what the load brought in is this resource's from now on
+  # (not when it loads again a module that was there before it: that stays the host's).
+  if [ "$ours" = 1 ] && [ -n "\${ledger_content:-}" ]; then for x in $added; do printf 'item\\tmodule:%s\\n' "$x" >> "$ledger"; done; fi
   added_all="$added $added_all"
 done
 count=$1; shift
@@ -181,7 +182,8 @@ export async function readModules(transport: Transport, files: { load: string; o
 export type FileAction = FileData | null | undefined;
 
 export interface ModuleChanges {
-    load: { name: string; parameters: Record<string, string> }[];
+    /** `ours`: loaded by this resource (its original is "not loaded"); what it brings in goes into the ledger. */
+    load: { name: string; parameters: Record<string, string>; ours: boolean }[];
     unload: string[];
     files: { load: FileAction; options: FileAction };
     rmdir: string[];
@@ -239,7 +241,7 @@ export async function applyModules(transport: Transport, files: { load: string; 
         String(changes.rmdir.length),
         ...changes.rmdir,
         String(changes.load.length),
-        ...changes.load.flatMap((m) => [m.name, Object.entries(m.parameters).map(([p, v]) => `${p}=${v}`).join(" ")]),
+        ...changes.load.flatMap((m) => [m.name, Object.entries(m.parameters).map(([p, v]) => `${p}=${v}`).join(" "), m.ours ? "1" : "0"]),
         String(changes.unload.length),
         ...changes.unload,
         ...names,

@@ -88,7 +88,9 @@ describe("KernelModule: planning", function () {
     it("loads only what is not loaded, records what was there before, and writes both files", function () {
         const specs = moduleSpecs(inputs(["tcp_bbr", { name: "dummy", parameters: { numdummies: 3 } }, "nf_conntrack"]));
         const plan = planModules(specs, options, parseModuleSnapshot(READ), FILES, TARGET);
-        assert.deepEqual(plan.changes.load, [{ name: "tcp_bbr", parameters: {} }]);
+        assert.deepEqual(plan.changes.load, [{ name: "tcp_bbr", parameters: {}, ours: true }]);
+        const reload = planModules(moduleSpecs(inputs(["tcp_bbr"])), options, parseModuleSnapshot(READ), FILES, TARGET, { originals: { tcp_bbr: "loaded" }, loadedByUs: {} });
+        assert.deepEqual(reload.changes.load, [{ name: "tcp_bbr", parameters: {}, ours: false }], "loaded again after someone unloaded it: still the host's, and so is what it brings in");
         assert.deepEqual(plan.record.originals, { tcp_bbr: "not loaded", dummy: "loaded", nf_conntrack: "built-in" });
         assert.match(plan.changes.files.load!.content, /\ntcp_bbr\ndummy\nnf_conntrack\n$/);
         assert.match(plan.changes.files.options!.content, /\noptions dummy numdummies=3\n$/);
