@@ -170,11 +170,10 @@ export async function checkSysctls(olds: Record<string, unknown>, news: Record<s
         try {
             const snapshot = await readHost(transport, [...keysToRead(inputs), ...moduleProbeKeys(inputs.settings)], filesToRead(inputs), "reuse");
             const absent = [...snapshot.values].filter(([, live]) => live.state !== "value").map(([key]) => key);
-            const ownLedger = ledgerPath(ownerOf(inputs));
-            const onlyInLedger = ledgerOnlyItems(snapshot.ledgers.get(ownLedger), inputsOf(withoutEngineKeys(olds)), inputs);
+            const onlyInLedger = ledgerOnlyItems(snapshot.ledgers, inputsOf(withoutEngineKeys(olds)), inputs);
             const liveDrift = [
                 ...describeDrift(detectDrift(inputs, snapshot, inputs.onMissing === "skip" ? absent : [])),
-                ...(onlyInLedger.length > 0 ? [ledgerHoldsMore(ownLedger, onlyInLedger)] : []),
+                ...(onlyInLedger ? [ledgerHoldsMore(onlyInLedger.file, onlyInLedger.items)] : []),
             ];
             return { inputs: { ...news, liveDrift }, failures: needsModules(snapshot) };
         } catch {

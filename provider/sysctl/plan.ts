@@ -261,17 +261,23 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
 /**
  * Keys and files the resource's own ledger holds that neither its old inputs nor its new ones
  * declare: what an update killed before the engine saved it left (in steady state the ledger
- * holds exactly the declared keys and persistence file). `olds`: the old inputs, as check has them.
+ * holds exactly the declared keys and persistence file). `olds`: the old inputs, as check has
+ * them. Its ledger is the one its owner, new or old, wrote: after `pulumi stack rename` it keeps
+ * the file named after the old owner.
  */
-export function ledgerOnlyItems(ledger: Ledger | undefined, olds: Record<string, unknown>, inputs: SysctlSetInputs): string[] {
-    if (!ledger) {
-        return [];
-    }
+export function ledgerOnlyItems(ledgers: ReadonlyMap<string, Ledger>, olds: Record<string, unknown>, inputs: SysctlSetInputs): { file: string; items: string[] } | undefined {
     const old = sysctlSetInputsSchema.safeParse(olds);
     const declared = [inputs, ...(old.success ? [old.data] : [])];
+    const owners = new Set(declared.map(ownerOf));
+    const own = [...ledgers].find(([, ledger]) => owners.has(ledger.owner));
+    if (!own) {
+        return undefined;
+    }
+    const [file, ledger] = own;
     const keys = new Set(declared.flatMap((i) => Object.keys(i.settings).map(canonicalKey)));
     const files = new Set(declared.filter((i) => i.persist).map(persistFileOf));
-    return [...Object.keys(ledger.originals).filter((key) => !keys.has(key)), ...Object.keys(ledger.files ?? {}).filter((path) => !files.has(path))];
+    const items = [...Object.keys(ledger.originals).filter((key) => !keys.has(key)), ...Object.keys(ledger.files ?? {}).filter((path) => !files.has(path))];
+    return items.length > 0 ? { file, items } : undefined;
 }
 
 /**

@@ -35,8 +35,11 @@ describe("SysctlSet planning", function () {
         const gone = planApply(desired, host, "h1", previous);
         assert.deepEqual(gone.writes, [], "a key gone from the host (its interface removed) does not block the update");
         assert.match(gone.warnings.join("\n"), /net\.ipv4\.tcp_keepalive_time, which only the ledger of an interrupted update held, cannot be put back to 7200: it is missing here now/);
-        assert.deepEqual(ledgerOnlyItems(host.ledgers.get(ledgerPath("p/s/web")), { resourceName: "web", settings: { "vm.swappiness": 10 }, persist: false }, desired), ["net.ipv4.tcp_keepalive_time", WEB_FILE]);
-        assert.deepEqual(ledgerOnlyItems(host.ledgers.get(ledgerPath("p/s/web")), { resourceName: "web", settings: { "net.ipv4.tcp_keepalive_time": 333 }, persist: true }, desired), [], "what the old inputs declared is state's");
+        const only = { file: ledgerPath("p/s/web"), items: ["net.ipv4.tcp_keepalive_time", WEB_FILE] };
+        assert.deepEqual(ledgerOnlyItems(host.ledgers, { owner: "p/s/web", resourceName: "web", settings: { "vm.swappiness": 10 }, persist: false }, desired), only);
+        assert.equal(ledgerOnlyItems(host.ledgers, { owner: "p/s/web", resourceName: "web", settings: { "net.ipv4.tcp_keepalive_time": 333 }, persist: true }, desired), undefined, "what the old inputs declared is state's");
+        const renamed = inputs({ owner: "p/renamed/web", settings: { "vm.swappiness": 10 }, persist: false });
+        assert.deepEqual(ledgerOnlyItems(host.ledgers, { owner: "p/s/web", resourceName: "web", settings: { "vm.swappiness": 10 }, persist: false }, renamed), only, "after a stack rename, the ledger of its old owner");
     });
 
     it("writes only what differs and captures every original", function () {
