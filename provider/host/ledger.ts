@@ -37,8 +37,10 @@ export function ledgerFileIn(dir: string, owner: string, fallback: string): stri
         return `${dir}/${owner.replace(/\//g, ",")}.ledger`;
     }
     const readable = owner.replace(/[^A-Za-z0-9_.-]/g, "_").replace(/^[.-]+/, "").slice(0, 150) || fallback;
-    return `${dir}/${readable}+${createHash("sha256").update(owner).digest("hex").slice(0, 16)}.ledger`;
+    return `${dir}/${readable}+${ownerHash(owner)}.ledger`;
 }
+
+const ownerHash = (owner: string): string => createHash("sha256").update(owner).digest("hex").slice(0, 16);
 
 /**
  * Where earlier versions kept `owner`'s ledger (every character but letters, digits, `_`, `.` and
@@ -47,7 +49,7 @@ export function ledgerFileIn(dir: string, owner: string, fallback: string): stri
 export function earlierHostLedgerPath(kind: string, owner: string): string {
     let name = owner.replace(/[^A-Za-z0-9_.-]/g, "_").replace(/^[.-]+/, "");
     if (name.length > 200) {
-        name = `${name.slice(0, 150)}-${createHash("sha256").update(owner).digest("hex").slice(0, 16)}`;
+        name = `${name.slice(0, 150)}-${ownerHash(owner)}`;
     }
     return `${LEDGER_ROOT}/${kind}/${name || kind}.ledger`;
 }
