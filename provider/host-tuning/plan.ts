@@ -1,5 +1,14 @@
 import { earlierHostLedgerPath } from "../host/ledger";
+import { LEDGER_KIND as GOVERNOR_KIND } from "../cpu-governor/plan";
+import { LEDGER_KIND as IRQS_KIND } from "../irq/plan";
+import { LEDGER_KIND as MODULES_KIND } from "../kernel-module/plan";
 import { normaliseModuleName } from "../kernel-module/schema";
+import { LEDGER_KIND as OFFLOADS_KIND } from "../nic-offload/plan";
+import { LEDGER_KIND as NIC_KIND } from "../nic/plan";
+import { LEDGER_KIND as STEERING_KIND } from "../packet-steering/plan";
+import { LEDGER_KIND as SYSCTLS_KIND } from "../sysctl/ledger";
+import { LEDGER_KIND as THP_KIND } from "../thp/schema";
+import { LEDGER_KIND as WAKEUP_KIND } from "../wakeup-latency/schema";
 import type { Connection } from "../transport/connection";
 import { HostTuningInputs, PART_ORDER, PartName, PartRecord, PartRecords } from "./schema";
 
@@ -36,15 +45,15 @@ export function partInputs(inputs: HostTuningInputs, part: PartName, connection:
 
 /** Each part's ledger directory (its resource's kind). */
 const PART_LEDGER_KINDS: Record<PartName, string> = {
-    modules: "kernel-module",
-    sysctls: "sysctl",
-    nic: "nic",
-    offloads: "nic-offload",
-    steering: "packet-steering",
-    irqs: "irq",
-    governor: "cpu-governor",
-    thp: "thp",
-    wakeup: "wakeup-latency",
+    modules: MODULES_KIND,
+    sysctls: SYSCTLS_KIND,
+    nic: NIC_KIND,
+    offloads: OFFLOADS_KIND,
+    steering: STEERING_KIND,
+    irqs: IRQS_KIND,
+    governor: GOVERNOR_KIND,
+    thp: THP_KIND,
+    wakeup: WAKEUP_KIND,
 };
 
 /**

@@ -1,10 +1,10 @@
 import { sysfsHandlers } from "../sysfs/handlers";
-import { THP_FILES, THP_ROOT, TransparentHugepagesInputs, transparentHugepagesInputsSchema } from "./schema";
+import { LEDGER_KIND, THP_FILES, THP_ROOT, TransparentHugepagesInputs, transparentHugepagesInputsSchema } from "./schema";
 
 /** SysfsSet's handlers on /sys/kernel/mm/transparent_hugepage/{enabled,defrag}. */
 export const { check, diff, create, update, read, remove, liveDrift } = sysfsHandlers<TransparentHugepagesInputs>({
     name: "thp",
-    ledgerKind: "thp",
+    ledgerKind: LEDGER_KIND,
     schema: transparentHugepagesInputsSchema,
     inputFields: ["connection", "enabled", "defrag", "persist", "restoreOnDelete", "resourceName", "owner"],
     fields: ["enabled", "defrag", "persist", "restoreOnDelete"],

@@ -1,6 +1,9 @@
 import { z } from "zod";
 import { sysfsBaseShape } from "../sysfs/schema";
 
+/** The ledger directory's name: /var/lib/pulumi-linux-tuning/thp. */
+export const LEDGER_KIND = "thp";
+
 export const THP_ROOT = "/sys/kernel/mm/transparent_hugepage";
 
 /** The words mm/huge_memory.c takes for each file (docs.kernel.org admin-guide/mm/transhuge). */

@@ -2,6 +2,9 @@ import { z } from "zod";
 import { cpuListSchema } from "../cpus";
 import { sysfsBaseShape } from "../sysfs/schema";
 
+/** The ledger directory's name: /var/lib/pulumi-linux-tuning/wakeup-latency. */
+export const LEDGER_KIND = "wakeup-latency";
+
 /** The kernel's "no constraint" value (PM_QOS_RESUME_LATENCY_NO_CONSTRAINT, S32_MAX): refused when written. */
 const NO_CONSTRAINT = 2147483647;
 
