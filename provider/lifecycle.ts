@@ -3,6 +3,7 @@ import { parseChecked, withoutEngineKeys } from "./check";
 import { Connection, hostIdentity, optionalConnectionSchema } from "./transport/connection";
 import { transportFor } from "./transport";
 import { containsUnknown } from "./unknowns";
+import { ledgerDiffers } from "./host/ledger";
 
 /** The declared inputs out of a property bag (state outputs carry them alongside computed values). */
 export function pickInputs(fields: readonly string[], props: Record<string, unknown>): Record<string, unknown> {
@@ -18,7 +19,7 @@ export interface DiffSpec<I extends { connection?: Connection }> {
     identity?: (keyof I & string)[];
     /** Inputs whose change means an update. */
     fields: (keyof I & string)[];
-    /** Drift already recorded in state by a refresh (or a declared value the state does not meet). */
+    /** Drift already recorded in state by a refresh (or a declared value the state does not meet); a ledger a refresh found differing from state counts too, for every kind. */
     recordedDrift: (inputs: I) => boolean;
     /** Reads the host; returns drift descriptions (empty when the host is as declared). */
     probe: (inputs: I) => Promise<string[]>;
@@ -53,7 +54,7 @@ export async function diffResource<I extends { connection?: Connection }>(spec: 
     if (renamed.length > 0) {
         return { changes: true, replaces: renamed, deleteBeforeReplace: true };
     }
-    if (containsUnknown(spec.news) || spec.recordedDrift(inputs) || spec.fields.some((f) => JSON.stringify(old[f]) !== JSON.stringify(inputs[f]))) {
+    if (containsUnknown(spec.news) || spec.recordedDrift(inputs) || ledgerDiffers(spec.olds.ledgerStatus) || spec.fields.some((f) => JSON.stringify(old[f]) !== JSON.stringify(inputs[f]))) {
         return { changes: true };
     }
     try {

@@ -1,7 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
 import { FileSnapshot, applyTransaction, readFiles } from "../host/files";
-import { LedgerScope, LedgeredPlanner, ledgerDiffers, ledgerDrift, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
+import { LedgerScope, LedgeredPlanner, ledgerDrift, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
@@ -102,7 +102,7 @@ function driftFromState(olds: Record<string, unknown>): boolean {
     const desired = desiredOf(olds);
     const live = { governors: (olds.governors as PerCpu) ?? {}, epp: (olds.energyPerformancePreferences as PerCpu) ?? {} };
     const differs = (want: PerCpu, have: PerCpu) => Object.entries(want).some(([cpu, v]) => have[cpu] !== v);
-    return differs(desired.governors, live.governors) || differs(desired.epp, live.epp) || persistenceDrifted(olds.unitStatus) || ledgerDiffers(olds.ledgerStatus);
+    return differs(desired.governors, live.governors) || differs(desired.epp, live.epp) || persistenceDrifted(olds.unitStatus);
 }
 
 async function probeDrift(olds: Record<string, unknown>, inputs: CpuGovernorInputs): Promise<string[]> {

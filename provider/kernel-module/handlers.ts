@@ -1,6 +1,6 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
-import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDiffers, ledgerDrift, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
+import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDrift, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
 import { transportFor } from "../transport";
@@ -145,8 +145,7 @@ async function probeDrift(olds: Record<string, unknown>, inputs: KernelModuleInp
 export const liveDrift = (props: Record<string, unknown>) => probeDrift(withoutEngineKeys(props), parse(withoutEngineKeys(props)));
 
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
-    const recorded =
-        Object.values((olds.loaded as Record<string, string>) ?? {}).includes("not loaded") || !["in place", "not persisted", undefined].includes(olds.persistStatus as string) || ledgerDiffers(olds.ledgerStatus);
+    const recorded = Object.values((olds.loaded as Record<string, string>) ?? {}).includes("not loaded") || !["in place", "not persisted", undefined].includes(olds.persistStatus as string);
     return diffResource({
         olds,
         news: withoutEngineKeys(news),

@@ -1,6 +1,6 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
-import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDiffers, ledgerDrift, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
+import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDrift, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { holdsText } from "../host/files";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
@@ -118,7 +118,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         parse,
         identity: ["interface"],
         fields: ["features", "txqueuelen", "onUnsupported", "persist", "restoreOnDelete"],
-        recordedDrift: () => offloadDrift(desired, (olds.live as OffloadValues) ?? NO_VALUES).length > 0 || persistenceDrifted(olds.ruleStatus) || ledgerDiffers(olds.ledgerStatus),
+        recordedDrift: () => offloadDrift(desired, (olds.live as OffloadValues) ?? NO_VALUES).length > 0 || persistenceDrifted(olds.ruleStatus),
         probe: (inputs) => probeDrift(olds, inputs),
     });
 }

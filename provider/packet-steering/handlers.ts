@@ -1,7 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkAgainstHost, parseChecked, withoutEngineKeys } from "../check";
 import { FileSnapshot } from "../host/files";
-import { LedgerScope, LedgeredPlanner, ledgerDiffers, ledgerDrift, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
+import { LedgerScope, LedgeredPlanner, ledgerDrift, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
@@ -150,7 +150,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         parse,
         identity: ["interface"],
         fields: ["rps", "rfs", "xps", "onMissing", "persist", "restoreOnDelete", "nicState"],
-        recordedDrift: () => steeringDrift(desired, (olds.live as Record<string, string>) ?? {}).length > 0 || persistenceDrifted(olds.ruleStatus) || ledgerDiffers(olds.ledgerStatus),
+        recordedDrift: () => steeringDrift(desired, (olds.live as Record<string, string>) ?? {}).length > 0 || persistenceDrifted(olds.ruleStatus),
         probe: (inputs) => probeDrift(olds, inputs),
     });
 }

@@ -5,11 +5,11 @@ import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
 import { canonicalKey, procPath } from "./keys";
-import { claimInRun, inThisProgram, ledgerDiffers, ledgerDrift, ledgerHoldsMore } from "../host/ledger";
-import { LEDGER_KIND, ledgerPath } from "./ledger";
+import { claimInRun, inThisProgram, ledgerDrift, ledgerHoldsMore } from "../host/ledger";
+import { LEDGER_KIND } from "./ledger";
 import { ManagedFiles, withCreatedDirs } from "../host/restore";
 import { missingModules, moduleNeeds, moduleProbeKeys } from "./modules";
-import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, ledgerOnlyItems, liveSettings, ownerOf, ownershipConflicts, planApply, planRestore, sysctlRecordToRestore } from "./plan";
+import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, ledgerBeyond, ledgerOnlyItems, liveSettings, ownLedgerPath, ownerOf, ownershipConflicts, planApply, planRestore, sysctlRecordToRestore } from "./plan";
 import { HostSnapshot, applyToHost, readHost } from "./remote";
 import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "./schema";
 import { SettingValue, isBound, normalise, satisfies, sameValue } from "./values";
@@ -94,7 +94,7 @@ async function apply(raw: Record<string, unknown>, previous?: SysctlSetRecord) {
     const transport = target(inputs);
     const first = await readHost(transport, keysToRead(inputs, previous), filesToRead(inputs, previous));
     // Keys only its ledger knows (an update killed before the engine saved it) were not read yet.
-    const ledgerOnly = Object.keys(first.ledgers.get(previous?.ledgerFile ?? ledgerPath(ownerOf(inputs)))?.originals ?? {}).filter((key) => !first.values.has(key));
+    const ledgerOnly = Object.keys(first.ledgers.get(ownLedgerPath(inputs, previous))?.originals ?? {}).filter((key) => !first.values.has(key));
     const snapshot = ledgerOnly.length > 0 ? await readHost(transport, [...keysToRead(inputs, previous), ...ledgerOnly], filesToRead(inputs, previous)) : first;
     const plan = planApply(inputs, snapshot, transport.target, previous);
     for (const warning of plan.warnings) {
@@ -208,7 +208,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         news: withoutEngineKeys(news),
         parse,
         fields: ["persist", "persistFile", "onMissing", "restoreOnDelete", "takeOver"],
-        recordedDrift: (inputs) => settingsChanged(olds, inputs) || persistenceDrifted(olds.persistedFileStatus) || ledgerDiffers(olds.ledgerStatus),
+        recordedDrift: (inputs) => settingsChanged(olds, inputs) || persistenceDrifted(olds.persistedFileStatus),
         probe: Array.isArray(news.liveDrift) ? async () => news.liveDrift as string[] : (inputs) => probeDrift(olds, inputs),
     });
 }
@@ -234,8 +234,7 @@ function ledgerStatus(record: SysctlSetRecord, snapshot: HostSnapshot): string {
     }
     const differing = Object.entries(record.originals).filter(([key, value]) => key in ledger.originals && ledger.originals[key] !== value);
     const taken = Object.keys(record.originals).filter((key) => !(key in ledger.originals));
-    const managedFiles = record.managedFiles?.originals ?? {};
-    const onlyInLedger = [...Object.keys(ledger.originals).filter((key) => !(key in record.originals)), ...Object.keys(ledger.files ?? {}).filter((path) => !(path in managedFiles))];
+    const onlyInLedger = ledgerBeyond(ledger, Object.keys(record.originals), Object.keys(record.managedFiles?.originals ?? {}));
     if (onlyInLedger.length > 0) {
         return ledgerHoldsMore(record.ledgerFile, onlyInLedger);
     }

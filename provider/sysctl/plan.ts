@@ -167,7 +167,7 @@ function planFiles(inputs: SysctlSetInputs, snapshot: HostSnapshot, target: stri
 
 export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, target: string, previous?: SysctlSetRecord): SysctlPlan {
     // The ledger it has (a stack or project renamed since keeps it), else its owner's.
-    const path = previous?.ledgerFile ?? ledgerPath(ownerOf(inputs));
+    const path = ownLedgerPath(inputs, previous);
     const conflicts = ownershipConflicts(inputs, snapshot, path);
     if (conflicts.length > 0) {
         throw new OwnedKeyError(`${target}: ${conflicts.join("; ")}. Nothing was changed.`);
@@ -274,11 +274,17 @@ export function ledgerOnlyItems(ledgers: ReadonlyMap<string, Ledger>, olds: Reco
         return undefined;
     }
     const [file, ledger] = own;
-    const keys = new Set(declared.flatMap((i) => Object.keys(i.settings).map(canonicalKey)));
-    const files = new Set(declared.filter((i) => i.persist).map(persistFileOf));
-    const items = [...Object.keys(ledger.originals).filter((key) => !keys.has(key)), ...Object.keys(ledger.files ?? {}).filter((path) => !files.has(path))];
+    const items = ledgerBeyond(ledger, declared.flatMap((i) => Object.keys(i.settings).map(canonicalKey)), declared.filter((i) => i.persist).map(persistFileOf));
     return items.length > 0 ? { file, items } : undefined;
 }
+
+/** The keys and files `ledger` holds besides `keys` and `files`. */
+export function ledgerBeyond(ledger: Ledger, keys: readonly string[], files: readonly string[]): string[] {
+    return [...Object.keys(ledger.originals).filter((key) => !keys.includes(key)), ...Object.keys(ledger.files ?? {}).filter((path) => !files.includes(path))];
+}
+
+/** The resource's own ledger file: the one state names (kept after a stack rename), else its owner's. */
+export const ownLedgerPath = (inputs: SysctlSetInputs, previous?: SysctlSetRecord): string => previous?.ledgerFile ?? ledgerPath(ownerOf(inputs));
 
 /**
  * What a delete restores: state's record completed from its own ledger (the keys and files an

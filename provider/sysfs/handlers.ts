@@ -2,7 +2,7 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { z } from "zod";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, propertyPath, withoutEngineKeys } from "../check";
 import { applyTransaction } from "../host/files";
-import { HostLedger, LedgerScope, LedgeredPlanner, ledgerDiffers, ledgerDrift, ledgerStatus, ownLedgerFiles, planWithLedger, plannedOwnershipFailures, recordToRestore, recoveredRecord, startingRecord } from "../host/ledger";
+import { HostLedger, LedgerScope, LedgeredPlanner, ledgerDrift, ledgerStatus, ownLedgerFiles, planWithLedger, plannedOwnershipFailures, recordToRestore, recoveredRecord, startingRecord } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { transportFor } from "../transport";
@@ -221,8 +221,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
             news: withoutEngineKeys(news),
             parse,
             fields: kind.fields,
-            recordedDrift: () =>
-                sysfsDrift(desiredOf(olds), (olds.live as PathValues) ?? {}).length > 0 || fileDrift(recordOf(olds), olds.persistedFileStatus as string).length > 0 || ledgerDiffers(olds.ledgerStatus),
+            recordedDrift: () => sysfsDrift(desiredOf(olds), (olds.live as PathValues) ?? {}).length > 0 || fileDrift(recordOf(olds), olds.persistedFileStatus as string).length > 0,
             probe: (inputs) => probeDrift(olds, inputs),
         });
     }
