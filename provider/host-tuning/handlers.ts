@@ -170,8 +170,8 @@ async function apply(raw: Record<string, unknown>, olds?: Record<string, unknown
     return {
         ...base,
         parts,
-        // What the gate watches: changes with the declared parts and the outcome, not with a refresh.
-        revision: createHash("sha256").update(JSON.stringify({ declared: inputsOf(raw), status })).digest("hex").slice(0, 16),
+        // What the gate watches: new on every apply (a drift fix too, chained from the last one), never on a refresh.
+        revision: createHash("sha256").update(JSON.stringify({ declared: inputsOf(raw), status, previous: olds?.revision })).digest("hex").slice(0, 16),
         status,
         skipped: skippedOf(parts),
         drifted: [],

@@ -119,8 +119,15 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
             assert.match(out.text(), /HostTuning::fleet-h6\][\s\S]*net\.ipv4\.tcp_fin_timeout\s*: 45/);
             assert.match(out.text(), /drifted[\s\S]*"sysctls: net\.ipv4\.tcp_fin_timeout live 45, desired/);
             assert.doesNotMatch(out.text(), /HostTuning::fleet-h[1-57-8]\]/, "only h6 drifted");
-            await stack.up();
+            // The drift fix changes h6 again, so its wave's gate judges it again: here it finds h6 unhealthy.
+            onHost(lab, lab.hosts[5], ["sh", "-c", `echo after-fix > ${UNHEALTHY}`]);
+            const fix = eventLog();
+            const fixOut = collect();
+            await expectFailure(stack.up({ onEvent: fix.onEvent, onOutput: fixOut.onOutput }));
             tuned([lab.hosts[5]]);
+            assert.ok(fix.log.some((e) => e.kind === "out" && e.name === "fleet-wave-3"), "the drift fix re-ran wave 3's gate");
+            assert.match(fixOut.text(), /h6[\s\S]*unhealthy: after-fix/);
+            assert.ok(!fix.log.some((e) => e.name === "fleet-wave-1" || e.name === "fleet-wave-2"), "the other waves' hosts did not change");
         } finally {
             await stack.destroy();
         }
