@@ -1,10 +1,11 @@
 import { highConnectionRatePlan } from "../high-connection-rate";
 import { highThroughputPlan } from "../high-throughput";
 import { lowLatencyPlan } from "../low-latency";
+import { PART_SCHEMAS, PartName } from "../../provider/host-tuning/schema";
 import { HostParts, hostParts } from "../profile/parts";
 import { ProfilePlan, SysctlOverrides, applyOverrides } from "../profile/plan";
 import { sipRouterPlan } from "../sip-router";
-import { Assignment, FleetConfig, HostFactsConfig, InventoryHost, RAW_PARTS, matches } from "./inventory";
+import { Assignment, FleetConfig, FleetConfigError, HostFactsConfig, InventoryHost, RAW_PARTS, configPath, matches } from "./inventory";
 
 /** The facts each profile cannot do without. */
 const REQUIRED_FACTS: Record<string, (keyof HostFactsConfig)[]> = {
@@ -76,6 +77,8 @@ export class AssignmentConflictError extends Error {}
 export function assignHost(config: FleetConfig, host: InventoryHost): HostAssignment {
     const composed: HostAssignment = { parts: {}, from: [] };
     const owner = new Map<string, string>();
+    // Where in the config each sysctl key and each part came from, for errors.
+    const origin = new Map<string, (string | number)[]>();
     const conflicts: string[] = [];
     const overridden = new Set(Object.keys(host.sysctlOverrides ?? {}));
     config.assignments.forEach((assignment, index) => {
@@ -94,6 +97,7 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
                 }
                 if (!(key in settings)) {
                     owner.set(key, name);
+                    origin.set(`sysctls:${key}`, sysctlOrigin(assignment, index, key));
                     settings[key] = value;
                 }
             }
@@ -108,6 +112,7 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
                 conflicts.push(`${part}: ${owner.get(part)} and ${name} ask for different settings`);
             } else if (!composed.parts[part]) {
                 owner.set(part, name);
+                origin.set(part, assignment[part] ? ["assignments", index, part] : ["assignments", index, "profile"]);
                 (composed.parts as Record<string, unknown>)[part] = spec;
             }
         }
@@ -122,9 +127,37 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
                 delete settings[key];
             } else {
                 settings[key] = value as HostParts["sysctls"]["settings"][string];
+                origin.set(`sysctls:${key}`, ["hosts", config.hosts.indexOf(host), "sysctlOverrides", key]);
             }
         }
         composed.parts.sysctls = { ...composed.parts.sysctls, settings };
     }
+    const problems = partProblems(composed.parts, origin);
+    if (problems.length > 0) {
+        throw new FleetConfigError(`invalid fleet config (for ${host.name}):\n  ${problems.join("\n  ")}`);
+    }
     return composed;
+}
+
+function sysctlOrigin(assignment: Assignment, index: number, key: string): (string | number)[] {
+    if (assignment.sysctlOverrides && key in assignment.sysctlOverrides) {
+        return ["assignments", index, "sysctlOverrides", key];
+    }
+    return assignment.sysctls && key in assignment.sysctls ? ["assignments", index, "sysctls", key] : ["assignments", index, "profile"];
+}
+
+/**
+ * Each composed part checked by its resource's own grammar, before any host is contacted, every
+ * problem named by the config path it came from (`assignments[1].nic.rings.rx: …`).
+ */
+function partProblems(parts: HostAssignment["parts"], origin: ReadonlyMap<string, (string | number)[]>): string[] {
+    return (Object.keys(parts) as PartName[]).flatMap((part) => {
+        const issues = PART_SCHEMAS[part].safeParse({ resourceName: part, ...parts[part] }).error?.issues ?? [];
+        return issues.map((issue) => {
+            const [first, key, ...rest] = issue.path;
+            const fromKey = part === "sysctls" && first === "settings" && typeof key === "string" ? origin.get(`sysctls:${key}`) : undefined;
+            const path = fromKey ? [...fromKey, ...(fromKey.includes(key as string) ? rest : [])] : [...(origin.get(part) ?? [part]), ...issue.path];
+            return `${configPath(path as PropertyKey[])}: ${issue.message}`;
+        });
+    });
 }

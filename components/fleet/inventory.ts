@@ -158,7 +158,7 @@ export type Assignment = FleetConfig["assignments"][number];
 export type Selector = z.infer<typeof selectorSchema>;
 
 /** Path syntax of config errors: `hosts[3].connection.host`. */
-function configPath(path: readonly PropertyKey[]): string {
+export function configPath(path: readonly PropertyKey[]): string {
     return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : /^[A-Za-z_][A-Za-z0-9_]*$/.test(String(p)) ? `.${String(p)}` : `[${JSON.stringify(String(p))}]`)).join("");
 }
 

@@ -8,23 +8,13 @@ import * as sysctl from "../sysctl/handlers";
 import * as offloads from "../nic-offload/handlers";
 import * as modules from "../kernel-module/handlers";
 import * as steering from "../packet-steering/handlers";
-import { kernelModuleInputsSchema } from "../kernel-module/schema";
-import { packetSteeringInputsSchema } from "../packet-steering/schema";
 import * as thp from "../thp/handlers";
 import * as wakeup from "../wakeup-latency/handlers";
-import { nicOffloadsInputsSchema } from "../nic-offload/schema";
-import { transparentHugepagesInputsSchema } from "../thp/schema";
-import { cpuWakeupLatencyInputsSchema } from "../wakeup-latency/schema";
-import { sysctlSetInputsSchema } from "../sysctl/schema";
-import { nicRingConfigInputsSchema } from "../nic/schema";
-import { irqAffinityInputsSchema } from "../irq/schema";
-import { cpuGovernorInputsSchema } from "../cpu-governor/schema";
-import type { z } from "zod";
 import { hostIdentity, optionalConnectionSchema } from "../transport/connection";
 import { REPLACE_HOST, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
 import { droppedParts, partCheckOlds, partInputs, partRenamed, recordOf, skippedOf, warningsOf, withConnection } from "./plan";
-import { APPLIED, HostTuningInputs, NOT_ATTEMPTED, PART_ORDER, PartName, PartRecords, hostTuningInputsSchema } from "./schema";
+import { APPLIED, HostTuningInputs, NOT_ATTEMPTED, PART_ORDER, PART_SCHEMAS, PartName, PartRecords, hostTuningInputsSchema } from "./schema";
 
 /**
  * One host's tuning as one resource: the parts (sysctls, NIC, IRQs, governor, …) run through the
@@ -46,19 +36,7 @@ interface PartHandlers {
 
 const HANDLERS: Record<PartName, PartHandlers> = { modules, sysctls: sysctl, nic, offloads, steering, irqs: irq, governor: cpuGovernor, thp, wakeup };
 
-const PART_SCHEMAS: Record<PartName, z.ZodType> = {
-    modules: kernelModuleInputsSchema,
-    sysctls: sysctlSetInputsSchema,
-    steering: packetSteeringInputsSchema,
-    nic: nicRingConfigInputsSchema,
-    offloads: nicOffloadsInputsSchema,
-    irqs: irqAffinityInputsSchema,
-    governor: cpuGovernorInputsSchema,
-    thp: transparentHugepagesInputsSchema,
-    wakeup: cpuWakeupLatencyInputsSchema,
-};
-
-const INPUT_FIELDS = ["connection", "resourceName", "owner", "admitted", ...PART_ORDER] as const;
+const INPUT_FIELDS = ["connection", "resourceName", "owner", "admitted", "hostProblems", ...PART_ORDER] as const;
 
 const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, props);
 
@@ -66,13 +44,21 @@ const parse = (props: Record<string, unknown>): HostTuningInputs => parseChecked
 
 const partsOf = (props: Record<string, unknown>): PartRecords => (props.parts as PartRecords) ?? {};
 
+/**
+ * Each part by its resource's own check. A bad value fails the preview. What only the host
+ * refuses (a ring above its NIC's maximum, a key another stack owns) fails it too, unless the
+ * host is gated (it has `admitted`, as in a fleet): then it is recorded as `hostProblems`, and the
+ * apply marks the host failed without touching it, so it counts against its wave's budget.
+ */
 export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
-    const raw = inputsOf(withoutEngineKeys(news));
+    const { hostProblems: _previous, ...raw } = inputsOf(withoutEngineKeys(news));
     const failures: CheckFailure[] = checkFailures(hostTuningInputsSchema, raw);
     if (failures.length > 0) {
         return { inputs: news, failures };
     }
     const inputs = raw as HostTuningInputs;
+    const gated = raw.admitted !== undefined;
+    const hostProblems: string[] = [];
     for (const part of PART_ORDER) {
         if (!inputs[part] || containsUnknown(inputs[part])) {
             continue;
@@ -80,19 +66,27 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
         const news = partInputs(inputs, part, raw.connection, {});
         // The parts' own checks read the host (maxima, online CPUs, owners): only once the host's
         // wave is admitted. Until then, grammar only: a held host is never contacted.
-        const partOlds = partCheckOlds(olds, part);
+        const grammar = checkFailures(PART_SCHEMAS[part], news);
         const admitted = raw.admitted === undefined || raw.admitted === true;
         // The fleet names drift in its gates and refresh: no per-part drift read at check.
         const partCheck = part === "sysctls" ? (o: Record<string, unknown>, n: Record<string, unknown>) => sysctl.checkSysctls(o, n, false) : HANDLERS[part].check;
-        const partFailures = admitted ? ((await partCheck(partOlds, news)).failures ?? []) : checkFailures(PART_SCHEMAS[part], news);
+        const fromHost = grammar.length === 0 && admitted;
+        const partFailures = fromHost ? ((await partCheck(partCheckOlds(olds, part), news)).failures ?? []) : grammar;
         for (const failure of partFailures) {
             // The connection is checked once, above; each part reports only its own properties.
-            if (!/^(connection|resourceName)\b/.test(failure.property)) {
-                failures.push({ property: `${part}.${failure.property}`, reason: failure.reason });
+            if (/^(connection|resourceName)\b/.test(failure.property)) {
+                continue;
+            }
+            const named = { property: `${part}.${failure.property}`, reason: failure.reason };
+            if (fromHost && gated) {
+                hostProblems.push(`${named.property}: ${named.reason}`);
+            } else {
+                failures.push(named);
             }
         }
     }
-    return { inputs: news, failures };
+    const { hostProblems: _stale, ...rest } = news;
+    return { inputs: hostProblems.length > 0 ? { ...rest, hostProblems } : rest, failures };
 }
 
 export async function diff(_id: string, olds: Record<string, unknown>, rawNews: Record<string, unknown>): Promise<dynamic.DiffResult> {
@@ -109,7 +103,8 @@ export async function diff(_id: string, olds: Record<string, unknown>, rawNews: 
         return REPLACE_HOST;
     }
     const drifted = (olds.drifted as string[] | undefined) ?? [];
-    if (containsUnknown(news) || olds.status !== APPLIED || drifted.length > 0) {
+    const refused = Array.isArray(news.hostProblems) && news.hostProblems.length > 0;
+    if (containsUnknown(news) || olds.status !== APPLIED || drifted.length > 0 || refused) {
         return { changes: true };
     }
     const inputs = parse(news);
@@ -135,9 +130,13 @@ async function apply(raw: Record<string, unknown>, olds?: Record<string, unknown
     if (!inputs.admitted) {
         return olds ? { ...olds, ...base, admitted: false } : { ...base, parts, status: NOT_ATTEMPTED, skipped: [], drifted: [], warnings: [] };
     }
-    let failure: string | undefined;
+    // What check found the host cannot take: recorded as its failure, nothing written.
+    let failure: string | undefined = inputs.hostProblems?.join("; ") || undefined;
     let step: PartName | undefined;
     try {
+        if (failure) {
+            throw new Error(failure);
+        }
         for (step of droppedParts(inputs, parts)) {
             await HANDLERS[step].remove(parts[step]!.id, withConnection(parts[step]!, connection));
             delete parts[step];
@@ -163,7 +162,7 @@ async function apply(raw: Record<string, unknown>, olds?: Record<string, unknown
             }
         }
     } catch (e) {
-        failure = `${step}: ${(e as Error).message}`;
+        failure = step ? `${step}: ${(e as Error).message}` : (e as Error).message;
         console.log(`${hostIdentity(inputs.connection)}: failed: ${failure}`);
     }
     const status = failure ? `failed: ${failure}` : APPLIED;

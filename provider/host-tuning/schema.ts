@@ -1,9 +1,31 @@
 import { z } from "zod";
+import { cpuGovernorInputsSchema } from "../cpu-governor/schema";
+import { irqAffinityInputsSchema } from "../irq/schema";
+import { kernelModuleInputsSchema } from "../kernel-module/schema";
+import { nicOffloadsInputsSchema } from "../nic-offload/schema";
+import { nicRingConfigInputsSchema } from "../nic/schema";
+import { packetSteeringInputsSchema } from "../packet-steering/schema";
+import { sysctlSetInputsSchema } from "../sysctl/schema";
+import { transparentHugepagesInputsSchema } from "../thp/schema";
 import { optionalConnectionSchema } from "../transport/connection";
+import { cpuWakeupLatencyInputsSchema } from "../wakeup-latency/schema";
 
 /** The parts of a host's tuning, in the order they are applied (and removed in reverse). */
 export const PART_ORDER = ["modules", "sysctls", "nic", "offloads", "steering", "irqs", "governor", "thp", "wakeup"] as const;
 export type PartName = (typeof PART_ORDER)[number];
+
+/** Each part's grammar: the standalone resource's inputs schema. */
+export const PART_SCHEMAS: Record<PartName, z.ZodType> = {
+    modules: kernelModuleInputsSchema,
+    sysctls: sysctlSetInputsSchema,
+    steering: packetSteeringInputsSchema,
+    nic: nicRingConfigInputsSchema,
+    offloads: nicOffloadsInputsSchema,
+    irqs: irqAffinityInputsSchema,
+    governor: cpuGovernorInputsSchema,
+    thp: transparentHugepagesInputsSchema,
+    wakeup: cpuWakeupLatencyInputsSchema,
+};
 
 /**
  * A part holds the inputs of the standalone resource (KernelModule, SysctlSet, NicRingConfig,
@@ -20,6 +42,8 @@ export const hostTuningInputsSchema = z
         owner: z.string().min(1).max(1024).optional(),
         /** False while the wave this host belongs to is held by an earlier wave's gate. */
         admitted: z.boolean().default(true),
+        /** Set by check on a gated host: what this host cannot take (a ring above its NIC's maximum, a key another stack owns). */
+        hostProblems: z.array(z.string()).optional(),
         sysctls: partSpec.optional(),
         nic: partSpec.optional(),
         irqs: partSpec.optional(),

@@ -193,6 +193,34 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
         untouched(five);
     });
 
+    it("a host that cannot take its parts fails alone, untouched, and counts against the budget", async function () {
+        const three = lab.hosts.slice(1, 4);
+        const base = labFleetConfig({ ...lab, hosts: three });
+        // h3 is a VM: its NIC's rx ring maximum is 256. Only the host can tell, at apply time.
+        const assignments = [...base.assignments, { select: { name: "h3" }, nic: { rings: { rx: 1024 } } }];
+        const ringOf = () => onHost(lab, three[1], ["ethtool", "-g", "eth1"]);
+        const rings = ringOf();
+        const stack = await fleetStack("fleet-host-problem", { ...base, assignments, rollout: { serial: [1, "100%"], maxFailures: 1, healthCheck: HEALTH_CHECK } });
+        try {
+            const up = await stack.up();
+            const hosts = up.outputs.hosts.value as Record<string, { status: string }>;
+            assert.match(hosts.h3.status, /^failed: nic\.rings\.rx: .*1024 is above eth1's pre-set maximum 256/);
+            assert.equal((up.outputs.waves.value as { outcome: string }[])[1].outcome, "wave 2: passed: 1 of 2 hosts healthy, 1 failed, budget 1");
+            tuned([three[0], three[2]]);
+            untouched([three[1]]);
+            assert.equal(ringOf(), rings);
+
+            await setFleetConfig(stack, { ...base, assignments, rollout: { serial: [1, "100%"], maxFailures: 0, healthCheck: HEALTH_CHECK } });
+            const message = await expectFailure(stack.up());
+            assert.match(message, /rollout halted: wave 2: halted/);
+            assert.match(message, /h3: failed: nic\.rings\.rx: .*maximum 256/);
+            untouched([three[1]]);
+        } finally {
+            await stack.destroy();
+        }
+        untouched(three);
+    });
+
     it("a counter condition in the gate fails a wave whose host keeps overflowing its accept queue", async function () {
         const three = lab.hosts.slice(0, 3);
         const rollout = { serial: [1, "100%"], counterConditions: [{ counter: "TcpExt.ListenOverflows", maxPerSecond: 0, windowSeconds: 3 }] };
@@ -222,6 +250,14 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
         const message = await expectFailure(stack.preview({ onOutput: out.onOutput }));
         assert.match(message + out.text(), /hosts\[3\]\.connection\.host: must be a host name or an IP address/);
         assert.doesNotMatch(message + out.text(), /Unhandled exception/);
+        // A raw spec one assignment gives is checked by its resource's grammar, before any host too, by preview and by up.
+        const spec = labFleetConfig(lab);
+        spec.assignments = [...spec.assignments, { select: { name: "h4" }, nic: { rings: { rx: -1 } } }];
+        await setFleetConfig(stack, spec);
+        for (const run of [() => stack.preview({ onOutput: out.onOutput }), () => stack.up({ onOutput: out.onOutput })]) {
+            const failed = await expectFailure(run());
+            assert.match(failed + out.text(), /invalid fleet config \(for h4\):\s+assignments\[1\]\.nic\.rings\.rx: /);
+        }
         assert.deepEqual(
             lab.hosts.map((h) => sshConnectionCount(lab, h)),
             before,

@@ -126,6 +126,31 @@ describe("fleet: config and assignments", function () {
         assert.equal(assignHost(settled, settled.hosts[1]).parts.sysctls?.settings["net.ipv4.tcp_fin_timeout"], 10);
     });
 
+    it("checks every composed part by its resource's grammar, naming the config path it came from", function () {
+        const config = parseFleetConfig(
+            fleet(2, {
+                hosts: [
+                    { name: "h1", connection: { host: "10.0.0.1", hostKey: KEY }, facts: { interface: "eth1" } },
+                    { name: "h2", connection: { host: "10.0.0.2", hostKey: KEY }, facts: { interface: "eth1" }, sysctlOverrides: { "net.core.somaxconn": -5 } },
+                ],
+                assignments: [
+                    { profile: "high-connection-rate", facts: { connectionsPerSecond: 20000 }, sysctlOverrides: { "net.ipv4.tcp_fin_timeout": -1 } },
+                    { select: { name: "h1" }, nic: { rings: { rx: -1 } }, sysctls: { "net.ipv4.tcp_congestion_control": "cubic; touch x" } },
+                ],
+            }),
+        );
+        assert.throws(() => assignHost(config, config.hosts[0]), (e: Error) => {
+            assert.match(e.message, /^invalid fleet config \(for h1\):\n/);
+            assert.match(e.message, /  assignments\[0\]\.sysctlOverrides\["net\.ipv4\.tcp_fin_timeout"\]: /);
+            assert.match(e.message, /  assignments\[1\]\.sysctls\["net\.ipv4\.tcp_congestion_control"\]: /);
+            assert.match(e.message, /  assignments\[1\]\.nic\.rings\.rx: /);
+            return true;
+        });
+        assert.throws(() => assignHost(config, config.hosts[1]), /  hosts\[1\]\.sysctlOverrides\["net\.core\.somaxconn"\]: /);
+        const fine = parseFleetConfig(fleet(2, { assignments: [{ nic: { interface: "eth1", rings: { rx: 1024 } } }] }));
+        assert.equal(assignHost(fine, fine.hosts[0]).parts.nic?.rings?.rx, 1024);
+    });
+
     it("refuses a profile without the facts it needs, naming the assignment and host", function () {
         const config = parseFleetConfig(fleet(1, { assignments: [{ profile: "high-throughput", facts: { linkGbps: 10 } }] }));
         assert.throws(() => assignHost(config, config.hosts[0]), /assignments\[0\] \(high-throughput\) on h1: the profile needs facts\.rttMs/);
