@@ -86,3 +86,37 @@ export async function checkAgainstHost<S extends z.ZodType, T>(
     const inputs = parseChecked(schema, raw);
     return hostFailures(() => read(inputs), (snapshot) => judge(inputs, snapshot));
 }
+
+/** Linux NAME_MAX: a longer file name (one path component) fails with ENAMETOOLONG. */
+export const NAME_MAX = 255;
+
+/** The length in bytes of the longest file name in `path` when it is above NAME_MAX; undefined when all fit. */
+export function overlongFileName(path: string): number | undefined {
+    const longest = Math.max(...path.split("/").map((name) => Buffer.byteLength(name)));
+    return longest > NAME_MAX ? longest : undefined;
+}
+
+/**
+ * A refinement for a resource that persists into files named after itself (`filesOf` its name):
+ * refuses, on resourceName, a name that makes one of them too long a file name, which preview
+ * would pass and `up` would fail to write.
+ */
+export function persistFileNamesFit(filesOf: (resourceName: string) => readonly string[]) {
+    return (inputs: { persist: boolean; resourceName: string }, ctx: z.RefinementCtx): void => {
+        if (!inputs.persist) {
+            return;
+        }
+        for (const file of filesOf(inputs.resourceName)) {
+            const bytes = overlongFileName(file);
+            if (bytes !== undefined) {
+                const name = file.slice(file.lastIndexOf("/") + 1);
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["resourceName"],
+                    message: `makes the file name ${name.slice(0, 32)}… ${bytes} characters long, above Linux's limit of ${NAME_MAX} (NAME_MAX): use a shorter resource name`,
+                });
+                return;
+            }
+        }
+    };
+}

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { persistFileNamesFit } from "../check";
 import { cpuListSchema } from "../cpus";
 import { ownerSchema } from "../host/ledger";
 import { optionalConnectionSchema } from "../transport/connection";
@@ -18,7 +19,8 @@ export const cpuGovernorInputsSchema = z
         resourceName: z.string().min(1),
         owner: ownerSchema,
     })
-    .strict();
+    .strict()
+    .superRefine(persistFileNamesFit((name) => [unitName(name)]));
 
 export type CpuGovernorInputs = z.infer<typeof cpuGovernorInputsSchema>;
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { persistFileNamesFit } from "../check";
 import { cpuListSchema, cpuPolicyFields, requireOnePolicy } from "../cpus";
 import { ownerSchema } from "../host/ledger";
 import { interfaceName } from "../nic/schema";
@@ -24,7 +25,8 @@ export const irqAffinityInputsSchema = z
         if (inputs.exclude && inputs.perIrq) {
             ctx.addIssue({ code: "custom", path: ["exclude"], message: "exclude applies to cpus, spread and numaLocal; perIrq lists CPUs explicitly" });
         }
-    });
+    })
+    .superRefine(persistFileNamesFit((name) => [unitName(name)]));
 
 export type IrqAffinityInputs = z.infer<typeof irqAffinityInputsSchema>;
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { persistFileNamesFit } from "../check";
 import { ownerSchema } from "../host/ledger";
 import { optionalConnectionSchema } from "../transport/connection";
 
@@ -61,7 +62,8 @@ export const kernelModuleInputsSchema = z
             }
             seen.set(name, i);
         });
-    });
+    })
+    .superRefine(persistFileNamesFit((name) => Object.values(persistFiles(name))));
 
 export type KernelModuleInputs = z.infer<typeof kernelModuleInputsSchema>;
 

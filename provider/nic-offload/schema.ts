@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { propertyPath } from "../check";
+import { propertyPath, persistFileNamesFit } from "../check";
 import { ownerSchema } from "../host/ledger";
 import { interfaceName } from "../nic/schema";
 import { optionalConnectionSchema } from "../transport/connection";
@@ -71,7 +71,8 @@ export const nicOffloadsInputsSchema = z
     .refine((i) => Object.keys(i.features ?? {}).length > 0 || i.txqueuelen !== undefined, {
         message: "set at least one of features or txqueuelen",
         path: ["features"],
-    });
+    })
+    .superRefine(persistFileNamesFit((name) => [ruleFile(name)]));
 
 export type NicOffloadsInputs = z.infer<typeof nicOffloadsInputsSchema>;
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { persistFileNamesFit } from "../check";
 import { ownerSchema } from "../host/ledger";
 import { optionalConnectionSchema } from "../transport/connection";
 
@@ -32,7 +33,8 @@ export const nicRingConfigInputsSchema = z
     .refine((i) => [i.rings, i.channels, i.coalesce].some((s) => s && Object.keys(s).length > 0), {
         message: "set at least one of rings, channels or coalesce",
         path: ["rings"],
-    });
+    })
+    .superRefine(persistFileNamesFit((name) => [ruleFile(name)]));
 
 export type NicRingConfigInputs = z.infer<typeof nicRingConfigInputsSchema>;
 

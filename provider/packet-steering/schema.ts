@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { persistFileNamesFit } from "../check";
 import { cpuPolicyFields, requireOnePolicy } from "../cpus";
 import { ownerSchema } from "../host/ledger";
 import { interfaceName } from "../nic/schema";
@@ -58,7 +59,8 @@ export const packetSteeringInputsSchema = z
         nicState: z.unknown().optional(),
     })
     .strict()
-    .refine((i) => i.rps !== undefined || i.rfs !== undefined || i.xps !== undefined, { message: "set at least one of rps, rfs or xps", path: ["rps"] });
+    .refine((i) => i.rps !== undefined || i.rfs !== undefined || i.xps !== undefined, { message: "set at least one of rps, rfs or xps", path: ["rps"] })
+    .superRefine(persistFileNamesFit((name) => [ruleFile(name)]));
 
 export type PacketSteeringInputs = z.infer<typeof packetSteeringInputsSchema>;
 

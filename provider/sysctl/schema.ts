@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { NAME_MAX, overlongFileName } from "../check";
 import { moduleNameSchema } from "../kernel-module/schema";
 import { optionalConnectionSchema } from "../transport/connection";
 import { shown, valueProblem } from "./grammar";
@@ -107,30 +108,28 @@ export const sysctlSetInputsSchema = z
     .strict()
     .superRefine((inputs, ctx) => {
         if (inputs.persist && inputs.persistFile === undefined) {
-            const file = defaultPersistFile(inputs.resourceName);
-            const name = file.slice(file.lastIndexOf("/") + 1);
-            if (name.length > NAME_MAX) {
+            const length = overlongFileName(defaultPersistFile(inputs.resourceName));
+            if (length !== undefined) {
                 ctx.addIssue({
                     code: "custom",
                     path: ["persistFile"],
-                    message: `the default file name (90-pulumi-<resource name>.conf) is ${name.length} characters, above ${NAME_MAX}; set persistFile`,
+                    message: `the default file name (90-pulumi-<resource name>.conf) is ${length} characters, above ${NAME_MAX}; set persistFile`,
                 });
             }
         }
     });
 
-/** Linux PATH_MAX (with the NUL) and NAME_MAX: longer paths fail with ENAMETOOLONG. */
+/** Linux PATH_MAX (with the NUL): longer paths fail with ENAMETOOLONG. */
 const PATH_MAX = 4096;
-const NAME_MAX = 255;
 
 /** Why `path` cannot be the persistence file, or undefined when it can. */
 export function persistFileProblem(path: string): string | undefined {
     if (path.length >= PATH_MAX) {
         return `is ${path.length} characters; a path is at most ${PATH_MAX - 1} (PATH_MAX)`;
     }
-    const tooLong = path.split("/").find((component) => component.length > NAME_MAX);
+    const tooLong = overlongFileName(path);
     if (tooLong !== undefined) {
-        return `has a ${tooLong.length}-character file name; each path component is at most ${NAME_MAX} (NAME_MAX)`;
+        return `has a ${tooLong}-character file name; each path component is at most ${NAME_MAX} (NAME_MAX)`;
     }
     if (!/^\/etc\/sysctl\.d\/[A-Za-z0-9_][A-Za-z0-9_.-]*\.conf$/.test(path)) {
         return "must be a .conf file directly in /etc/sysctl.d/ (e.g. /etc/sysctl.d/90-app.conf)";

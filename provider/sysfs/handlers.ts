@@ -25,7 +25,7 @@ import {
     sysfsItems,
 } from "./plan";
 import { SysfsSnapshot, readSysfs } from "./remote";
-import { SysfsBaseInputs, SysfsSetInputs, sysfsSetInputsSchema, tmpfilesPath } from "./schema";
+import { SYSFS_TMPFILES_KIND, SysfsBaseInputs, SysfsSetInputs, sysfsSetInputsSchema, tmpfilesPath } from "./schema";
 
 /** Something the host cannot do as declared: the input at fault and why. */
 export interface HostProblem {
@@ -259,7 +259,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
 const settingProperty = (path: string) => propertyPath(["settings", path]);
 
 export const sysfsSetKind: SysfsKind<SysfsSetInputs> = {
-    name: "sysfs",
+    name: SYSFS_TMPFILES_KIND,
     ledgerKind: "sysfs",
     schema: sysfsSetInputsSchema,
     inputFields: ["connection", "settings", "onMissing", "persist", "restoreOnDelete", "resourceName", "owner"],

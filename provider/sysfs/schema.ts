@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { persistFileNamesFit } from "../check";
 import { ownerSchema } from "../host/ledger";
 import { Connection, optionalConnectionSchema } from "../transport/connection";
 
@@ -7,6 +8,9 @@ export const MAX_VALUE_LENGTH = 4095;
 /** Far more than any tuning needs; a set this large is a generated mistake. */
 export const MAX_PATHS = 1000;
 const MAX_PATH_LENGTH = 4095;
+
+/** SysfsSet's `kind` in tmpfilesPath. */
+export const SYSFS_TMPFILES_KIND = "sysfs";
 
 const PATH_COMPONENT = /^[A-Za-z0-9_.:+@,-]{1,255}$/;
 
@@ -91,7 +95,8 @@ export const sysfsSetInputsSchema = z
         /** A path the host lacks: "fail" (at preview) or "skip" (reported in `skipped`). */
         onMissing: z.enum(["fail", "skip"]).default("fail"),
     })
-    .strict();
+    .strict()
+    .superRefine(tmpfilesNameFits(SYSFS_TMPFILES_KIND));
 
 export type SysfsSetInputs = z.infer<typeof sysfsSetInputsSchema>;
 
@@ -103,6 +108,11 @@ export interface SysfsBaseInputs {
     resourceName: string;
     /** project/stack/resource, recorded in the host ledger. */
     owner?: string;
+}
+
+/** The refinement of a sysfs-backed resource's inputs: its tmpfiles.d file's name is not too long. */
+export function tmpfilesNameFits(kind: string) {
+    return persistFileNamesFit((resourceName) => [tmpfilesPath(kind, resourceName)]);
 }
 
 /** /etc/tmpfiles.d/90-pulumi-<kind>-<name>.conf: `kind` keeps a HostTuning's parts (same name) apart. */

@@ -1,9 +1,9 @@
 import { sysfsHandlers } from "../sysfs/handlers";
-import { LEDGER_KIND, THP_FILES, THP_ROOT, TransparentHugepagesInputs, transparentHugepagesInputsSchema } from "./schema";
+import { LEDGER_KIND, THP_FILES, THP_ROOT, TMPFILES_KIND, TransparentHugepagesInputs, transparentHugepagesInputsSchema } from "./schema";
 
 /** SysfsSet's handlers on /sys/kernel/mm/transparent_hugepage/{enabled,defrag}. */
 export const { check, diff, create, update, read, remove, liveDrift } = sysfsHandlers<TransparentHugepagesInputs>({
-    name: "thp",
+    name: TMPFILES_KIND,
     ledgerKind: LEDGER_KIND,
     schema: transparentHugepagesInputsSchema,
     inputFields: ["connection", "enabled", "defrag", "persist", "restoreOnDelete", "resourceName", "owner"],

@@ -1,8 +1,11 @@
 import { z } from "zod";
-import { sysfsBaseShape } from "../sysfs/schema";
+import { sysfsBaseShape, tmpfilesNameFits } from "../sysfs/schema";
 
 /** The ledger directory's name: /var/lib/pulumi-linux-tuning/thp. */
 export const LEDGER_KIND = "thp";
+
+/** Names its tmpfiles.d file: /etc/tmpfiles.d/90-pulumi-thp-<resource name>.conf. */
+export const TMPFILES_KIND = "thp";
 
 export const THP_ROOT = "/sys/kernel/mm/transparent_hugepage";
 
@@ -21,6 +24,7 @@ export const transparentHugepagesInputsSchema = z
         defrag: z.enum(THP_WORDS.defrag).optional(),
     })
     .strict()
-    .refine((i) => i.enabled !== undefined || i.defrag !== undefined, { message: "set enabled, defrag or both", path: ["enabled"] });
+    .refine((i) => i.enabled !== undefined || i.defrag !== undefined, { message: "set enabled, defrag or both", path: ["enabled"] })
+    .superRefine(tmpfilesNameFits(TMPFILES_KIND));
 
 export type TransparentHugepagesInputs = z.infer<typeof transparentHugepagesInputsSchema>;

@@ -1,13 +1,13 @@
 import { formatCpuList, parseCpuList } from "../cpus";
 import { sysfsHandlers } from "../sysfs/handlers";
-import { CpuWakeupLatencyInputs, LEDGER_KIND, cpuWakeupLatencyInputsSchema } from "./schema";
+import { CpuWakeupLatencyInputs, LEDGER_KIND, TMPFILES_KIND, cpuWakeupLatencyInputsSchema } from "./schema";
 
 const CPU_ROOT = "/sys/devices/system/cpu";
 const ONLINE = `${CPU_ROOT}/online`;
 
 /** SysfsSet's handlers on /sys/devices/system/cpu/cpuN/power/pm_qos_resume_latency_us, one path per CPU. */
 export const { check, diff, create, update, read, remove, liveDrift } = sysfsHandlers<CpuWakeupLatencyInputs>({
-    name: "wakeup",
+    name: TMPFILES_KIND,
     ledgerKind: LEDGER_KIND,
     schema: cpuWakeupLatencyInputsSchema,
     inputFields: ["connection", "cpus", "latencyUs", "persist", "restoreOnDelete", "resourceName", "owner"],

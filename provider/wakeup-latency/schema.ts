@@ -1,9 +1,12 @@
 import { z } from "zod";
 import { cpuListSchema } from "../cpus";
-import { sysfsBaseShape } from "../sysfs/schema";
+import { sysfsBaseShape, tmpfilesNameFits } from "../sysfs/schema";
 
 /** The ledger directory's name: /var/lib/pulumi-linux-tuning/wakeup-latency. */
 export const LEDGER_KIND = "wakeup-latency";
+
+/** Names its tmpfiles.d file: /etc/tmpfiles.d/90-pulumi-wakeup-<resource name>.conf. */
+export const TMPFILES_KIND = "wakeup";
 
 /** The kernel's "no constraint" value (PM_QOS_RESUME_LATENCY_NO_CONSTRAINT, S32_MAX): refused when written. */
 const NO_CONSTRAINT = 2147483647;
@@ -31,6 +34,7 @@ export const cpuWakeupLatencyInputsSchema = z
         cpus: cpuListSchema,
         latencyUs: latency,
     })
-    .strict();
+    .strict()
+    .superRefine(tmpfilesNameFits(TMPFILES_KIND));
 
 export type CpuWakeupLatencyInputs = z.infer<typeof cpuWakeupLatencyInputsSchema>;

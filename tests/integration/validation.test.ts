@@ -116,6 +116,21 @@ describe("inputs refused at preview, through the real engine on a lab host", fun
             assert.match(section, /error: SysfsSet "huge": settings\["\/sys\/a{35}…"\]: the name is 100005 characters; at most 8192\n/);
         });
 
+        it("a resource name too long for the file named after it: refused on resourceName, nothing written", async function () {
+            const files = () => onHost(lab, h1, ["sh", "-c", "ls -a /etc/systemd/system /etc/tmpfiles.d 2>/dev/null; true"]);
+            const before = files();
+            const governor = await refusedPreview("validation-long-governor-name", async () => {
+                new CpuGovernor("g".repeat(250), { connection: connectionTo(lab, h1), governor: "performance" });
+            });
+            assertOnce(governor, [/property resourceName[^\n]*makes the file name pulumi-cpu-governor-g+… 278 characters long, above Linux's limit of 255 \(NAME_MAX\): use a shorter resource name/]);
+            const sysfs = await refusedPreview("validation-long-sysfs-name", async () => {
+                new SysfsSet("s".repeat(250), { connection: connectionTo(lab, h1), settings: { "/sys/kernel/mm/ksm/run": 0 } });
+            });
+            assertOnce(sysfs, [/property resourceName[^\n]*makes the file name 90-pulumi-sysfs-s+… 271 characters long, above Linux's limit of 255 \(NAME_MAX\)/]);
+            assert.equal(files(), before, "no unit or tmpfiles.d file written");
+            assert.equal(onHost(lab, h1, ["cat", "/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"]).trim(), "powersave");
+        });
+
         it("IrqAffinity: a reversed range and a CPU beyond NR_CPUS", async function () {
             const section = await refusedPreview("validation-irq-cpulists", async () => {
                 new IrqAffinity("irqs", { connection: connectionTo(lab, h1), interface: "eth1", cpus: "3-0", exclude: "0-99999999999", irqbalance: "leave" });
