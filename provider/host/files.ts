@@ -186,7 +186,8 @@ keep() {
 undo_files() {
   while [ "$kept_n" -gt 0 ]; do
     eval "_p=\\$kept_path_$kept_n"
-    if [ -e "$kept_dir/$kept_n" ] || [ -L "$kept_dir/$kept_n" ]; then rm -f "$_p" && mv -f "$kept_dir/$kept_n" "$_p"; else rm -f "$_p"; fi 2>/dev/null || printf 'rollback-failed\\t%s\\n' "$_p"
+    # A path that was absent and still is (a write that failed, or a name too long to create) is already restored.
+    if [ -e "$kept_dir/$kept_n" ] || [ -L "$kept_dir/$kept_n" ]; then rm -f "$_p" && mv -f "$kept_dir/$kept_n" "$_p"; elif [ -e "$_p" ] || [ -L "$_p" ]; then rm -f "$_p"; fi 2>/dev/null || printf 'rollback-failed\\t%s\\n' "$_p"
     kept_n=$((kept_n-1))
   done
   drop_kept

@@ -155,6 +155,21 @@ describe("byte-exact restore of files in /etc", function () {
             rmSync(root, { recursive: true, force: true });
         }
     });
+
+    it("a file it could not create (a name above NAME_MAX) counts as restored: the failure says the host is as it was", function () {
+        const root = mkdtempSync(path.join(tmpdir(), "plt-long-"));
+        try {
+            const conf = path.join(root, "conf");
+            writeFileSync(conf, "original\n");
+            const changes: FileChanges = { write: [{ path: conf, content: "ours\n" }, { path: path.join(root, "d", `${"n".repeat(300)}.rules`), content: "x" }] };
+            const stdout = execFileSync("sh", ["-c", `undo_extra() { :; }\n${FILE_HELPERS}\n${TRANSACTION_BODY}`, "t", ...transactionArgs([], changes)], { encoding: "utf8" });
+            assert.throws(() => parseTransactionOutput("local", stdout), (e: Error) => /n{300}\.rules: .*Everything this operation had already changed was restored; the host is as it was\.$/.test(e.message) && !/Could NOT/.test(e.message));
+            assert.equal(readFileSync(conf, "utf8"), "original\n");
+            assert.ok(!existsSync(path.join(root, "d")), "the directory it made for the file is removed");
+        } finally {
+            rmSync(root, { recursive: true, force: true });
+        }
+    });
 });
 
 describe("originals of any bytes come back byte for byte", function () {
