@@ -84,7 +84,7 @@ async function apply(raw: Record<string, unknown>, previous?: NicRecord) {
 function hostProblems(inputs: NicRingConfigInputs, snapshot: NicSnapshot, target: string, olds: LedgerHolder): CheckFailure[] {
     const problems = resolve(inputs, snapshot).problems;
     if (problems.length > 0) {
-        return problems;
+        return problems.map(({ property, reason }) => ({ property, reason: `${target}: ${reason}` }));
     }
     // Only a resize this run would make: a stack already applied, whose sizes stand, moves nothing.
     const planned = new Set(planner(inputs, snapshot, target).plan(undefined).changes.map((change) => change.section));

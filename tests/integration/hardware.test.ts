@@ -169,7 +169,7 @@ describe("hardware resources through the real engine on emulated lab hardware", 
                 new NicRingConfig("big", { connection: connectionTo(lab, vm), interface: "eth1", rings: { rx: 4096 } });
             });
             const message = await expectFailure(tooBig.preview());
-            assert.match(message, /rings\.rx.*4096 is above eth1's pre-set maximum 256/);
+            assert.match(message, new RegExp(`rings\\.rx.*root@${vm.address}:${vm.port}: 4096 is above eth1's pre-set maximum 256`));
             assert.deepEqual(ringsOf(lab, vm), { rx: 256, tx: 256 });
             assert.equal(fileOn(lab, vm, "/etc/udev/rules.d/90-pulumi-nic-big.rules"), null);
         });
