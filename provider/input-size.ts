@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { SECRET_CONNECTION_FIELDS } from "./transport/connection";
 
 /**
  * The engine copies every input into its state and diffs it; a string of ~100,000 characters
@@ -49,13 +50,27 @@ export function oversizedInputs(value: unknown, path: string): string[] {
 }
 
 /**
+ * A connection as withinEngineLimits measures it: without the secret fields, which
+ * secretConnection makes secrets and whose size is the key's own business (a long RSA key).
+ */
+function withoutSecrets(connection: unknown): unknown {
+    if (!isPlainObject(connection)) {
+        return connection;
+    }
+    const plain: Record<string, unknown> = Object.fromEntries(Object.entries(connection).filter(([field]) => !(SECRET_CONNECTION_FIELDS as readonly string[]).includes(field)));
+    if (plain.proxy !== undefined) {
+        plain.proxy = withoutSecrets(plain.proxy);
+    }
+    return plain;
+}
+
+/**
  * The inputs, once no plain value in them is too large for the engine; otherwise a RunError
- * naming the resource and each property (the connection is left to its own schema).
+ * naming the resource and each property (the connection's too, but for its secret fields).
  */
 export function withinEngineLimits<T extends object>(type: string, name: string, inputs: T): T {
     const { connection, ...rest } = inputs as Record<string, unknown>;
-    void connection;
-    const problems = oversizedInputs(rest, "");
+    const problems = oversizedInputs({ connection: withoutSecrets(connection), ...rest }, "");
     if (problems.length > 0) {
         throw new pulumi.RunError(`${type} "${name}": ${problems.slice(0, 5).join("; ")}`);
     }

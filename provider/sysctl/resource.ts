@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { delegatingProvider } from "../dynamic";
+import { withinEngineLimits } from "../input-size";
 import { ConnectionArgs, secretConnection } from "../transport/connection";
 import { settingsSizeProblems } from "./sizes";
 import type { SettingValue } from "./values";
@@ -74,7 +75,7 @@ export class SysctlSet extends pulumi.dynamic.Resource {
         super(
             provider,
             name,
-            {
+            withinEngineLimits("SysctlSet", name, {
                 ...args,
                 connection: secretConnection(args.connection),
                 resourceName: name,
@@ -88,7 +89,7 @@ export class SysctlSet extends pulumi.dynamic.Resource {
                 ledgerFile: undefined,
                 ledgerStatus: undefined,
                 warnings: undefined,
-            },
+            }),
             opts,
             "linux-tuning",
             "SysctlSet",

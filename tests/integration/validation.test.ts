@@ -114,6 +114,12 @@ describe("inputs refused at preview, through the real engine on a lab host", fun
                 new SysfsSet("huge", { connection: connectionTo(lab, h1), settings: { [path]: "1" } });
             });
             assert.match(section, /error: SysfsSet "huge": settings\["\/sys\/a{35}…"\]: the name is 100005 characters; at most 8192\n/);
+            // The connection's keys and plain values too, SysctlSet's included.
+            const key = "k".repeat(100000);
+            const inConnection = await refusedPreview("validation-huge-connection-key", async () => {
+                new SysctlSet("huge-conn", { connection: { ...connectionTo(lab, h1), [key]: 1 }, settings: { "vm.swappiness": 10 } });
+            });
+            assert.match(inConnection, /error: SysctlSet "huge-conn": connection\["k{40}…"\]: the name is 100000 characters; at most 8192\n/);
         });
 
         it("a resource name too long for the file named after it: refused on resourceName, nothing written", async function () {

@@ -15,8 +15,15 @@ describe("inputs too large for the engine", function () {
     });
 
     it("lets what fits through unchanged and refuses the rest as a RunError naming the resource", function () {
-        const inputs = { interface: "eth1", connection: { privateKey: "k".repeat(MAX_STRING_LENGTH + 1) } };
-        assert.equal(withinEngineLimits("NicOffloads", "nic", inputs), inputs, "the connection is its own schema's business");
+        const key = "k".repeat(MAX_STRING_LENGTH + 1);
+        const inputs = { interface: "eth1", connection: { host: "h", privateKey: key, proxy: { host: "b", password: key } } };
+        assert.equal(withinEngineLimits("NicOffloads", "nic", inputs), inputs, "a connection's secrets are their own schema's business");
+        assert.throws(
+            () => withinEngineLimits("SysctlSet", "s", { connection: { host: "h", ["x".repeat(100000)]: 1, proxy: { host: "h".repeat(100000) } } }),
+            (e: Error) =>
+                e instanceof pulumi.RunError &&
+                e.message === `SysctlSet "s": connection["${"x".repeat(40)}…"]: the name is 100000 characters; at most ${MAX_STRING_LENGTH}; connection.proxy.host: 100000 characters; at most ${MAX_STRING_LENGTH}`,
+        );
         assert.throws(
             () => withinEngineLimits("KernelModule", "mods", { modules: ["m".repeat(100000)] }),
             (e: Error) => e instanceof pulumi.RunError && e.message === `KernelModule "mods": modules[0]: 100000 characters; at most ${MAX_STRING_LENGTH}`,
