@@ -80,6 +80,7 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
     // Where in the config each sysctl key and each part came from, for errors.
     const origin = new Map<string, (string | number)[]>();
     const conflicts: string[] = [];
+    const partConflicts: string[] = [];
     const overridden = new Set(Object.keys(host.sysctlOverrides ?? {}));
     config.assignments.forEach((assignment, index) => {
         if (!matches(assignment.select, host)) {
@@ -108,17 +109,18 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
             if (!spec) {
                 continue;
             }
-            if (composed.parts[part] && !same(composed.parts[part], spec)) {
-                conflicts.push(`${part}: ${owner.get(part)} and ${name} ask for different settings`);
-            } else if (!composed.parts[part]) {
-                owner.set(part, name);
+            if (!composed.parts[part]) {
                 origin.set(part, assignment[part] ? ["assignments", index, part] : ["assignments", index, "profile"]);
-                (composed.parts as Record<string, unknown>)[part] = spec;
             }
+            (composed.parts as Record<string, unknown>)[part] = mergeSettings(part, composed.parts[part] ?? {}, spec, name, owner, partConflicts);
         }
     });
-    if (conflicts.length > 0) {
-        throw new AssignmentConflictError(`${host.name}: assignments conflict:\n  ${conflicts.join("\n  ")}\nSet the key in the host's sysctlOverrides, or drop it (null) from one assignment's sysctlOverrides.`);
+    if (conflicts.length + partConflicts.length > 0) {
+        const hints = [
+            ...(conflicts.length > 0 ? ["Set the key in the host's sysctlOverrides, or drop it (null) from one assignment's sysctlOverrides."] : []),
+            ...(partConflicts.length > 0 ? ["Make the assignments agree on the field, or select the host in only one of them."] : []),
+        ];
+        throw new AssignmentConflictError(`${host.name}: assignments conflict:\n  ${[...conflicts, ...partConflicts].join("\n  ")}\n${hints.join("\n")}`);
     }
     if (host.sysctlOverrides && composed.parts.sysctls) {
         const settings = { ...composed.parts.sysctls.settings };
@@ -137,6 +139,29 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
         throw new FleetConfigError(`invalid fleet config (for ${host.name}):\n  ${problems.join("\n  ")}`);
     }
     return composed;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Two assignments' settings of one part, field by field: rings from one and coalescing from
+ * another compose; the same field set to two values is a conflict naming the field and both.
+ */
+function mergeSettings(path: string, current: object, next: object, name: string, owner: Map<string, string>, conflicts: string[]): Record<string, unknown> {
+    const merged: Record<string, unknown> = { ...current };
+    for (const [field, value] of Object.entries(next)) {
+        const at = `${path}.${field}`;
+        const mine = merged[field];
+        if (isObject(value) && (isObject(mine) || !(field in merged))) {
+            merged[field] = mergeSettings(at, isObject(mine) ? mine : {}, value, name, owner, conflicts);
+        } else if (!(field in merged)) {
+            owner.set(at, name);
+            merged[field] = value;
+        } else if (!same(mine, value)) {
+            conflicts.push(`${at}: ${owner.get(at)} sets ${JSON.stringify(mine)}, ${name} sets ${JSON.stringify(value)}`);
+        }
+    }
+    return merged;
 }
 
 function sysctlOrigin(assignment: Assignment, index: number, key: string): (string | number)[] {

@@ -126,6 +126,19 @@ describe("fleet: config and assignments", function () {
         assert.equal(assignHost(settled, settled.hosts[1]).parts.sysctls?.settings["net.ipv4.tcp_fin_timeout"], 10);
     });
 
+    it("composes other parts field by field, and names the field two assignments set differently", function () {
+        const nic = (extra: Record<string, unknown>[]) =>
+            parseFleetConfig(fleet(1, { assignments: [{ nic: { interface: "eth1", rings: { rx: 1024 } } }, { nic: { interface: "eth1", coalesce: { rxUsecs: 50 } } }, ...extra] }));
+        const composed = nic([]);
+        assert.deepEqual(assignHost(composed, composed.hosts[0]).parts.nic, { interface: "eth1", persist: true, rings: { rx: 1024 }, coalesce: { rxUsecs: 50 } });
+        const clash = nic([{ nic: { interface: "eth1", rings: { rx: 2048, tx: 512 } } }]);
+        assert.throws(() => assignHost(clash, clash.hosts[0]), (e: Error) => {
+            assert.match(e.message, /^h1: assignments conflict:\n  nic\.rings\.rx: assignments\[0\] sets 1024, assignments\[2\] sets 2048\nMake the assignments agree/);
+            assert.doesNotMatch(e.message, /rings\.tx|sysctlOverrides/);
+            return true;
+        });
+    });
+
     it("checks every composed part by its resource's grammar, naming the config path it came from", function () {
         const config = parseFleetConfig(
             fleet(2, {
