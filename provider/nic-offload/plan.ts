@@ -4,6 +4,7 @@ import { FileData, holdsText } from "../host/files";
 import { ABSENT, ManagedFiles, PathContent, changeAt, fileContent, fileOf, forget, manage, planRestore } from "../host/restore";
 import { OffloadChange, OffloadSnapshot } from "./remote";
 import { NicOffloadsInputs, canonicalFeature } from "./schema";
+import { netAddLines } from "../nic/udev";
 
 /** Features by the name `ethtool -k` shows (a group expanded to its members), and the queue length. */
 export interface OffloadValues {
@@ -159,16 +160,16 @@ export interface OffloadPlan {
 
 /** Feature names sorted, so the rule is the same whatever order state keeps them in. */
 export function renderRule(resourceName: string, iface: string, ethtool: string, desired: OffloadValues): string {
-    const match = `ACTION=="add", SUBSYSTEM=="net", KERNEL=="${iface}"`;
-    const lines = [`# Managed by pulumi-linux-tuning (NicOffloads "${resourceName.replace(/[\r\n]/g, " ")}"): re-applied when ${iface} appears.`];
+    const assignments: string[] = [];
     const names = Object.keys(desired.features).sort();
     if (names.length > 0) {
-        lines.push(`${match}, RUN+="${[ethtool, "-K", iface, ...names.flatMap((n) => [n, onOff(desired.features[n])])].join(" ")}"`);
+        assignments.push(`RUN+="${[ethtool, "-K", iface, ...names.flatMap((n) => [n, onOff(desired.features[n])])].join(" ")}"`);
     }
     if (desired.txqueuelen !== undefined) {
-        lines.push(`${match}, ATTR{tx_queue_len}="${desired.txqueuelen}"`);
+        assignments.push(`ATTR{tx_queue_len}="${desired.txqueuelen}"`);
     }
-    return lines.join("\n") + "\n";
+    const header = `# Managed by pulumi-linux-tuning (NicOffloads "${resourceName.replace(/[\r\n]/g, " ")}"): re-applied when ${iface} appears.`;
+    return [header, ...netAddLines(iface, assignments)].join("\n") + "\n";
 }
 
 export const expectedRule = (inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, desired: OffloadValues) =>

@@ -5,6 +5,7 @@ import { ABSENT, ManagedFiles, PathContent, changeAt, fileContent, fileOf, forge
 import { PARAMS, Section, Values, setWords, SECTION_OPTIONS } from "./ethtool";
 import { NicSnapshot, SectionChange } from "./remote";
 import { NicRingConfigInputs } from "./schema";
+import { netAddLines } from "./udev";
 
 export const SECTIONS: Section[] = ["rings", "channels", "coalesce"];
 
@@ -110,15 +111,11 @@ export interface NicPlan {
 }
 
 export function renderRule(resourceName: string, iface: string, ethtool: string, desired: PerSection): string {
-    const lines = [`# Managed by pulumi-linux-tuning (NicRingConfig "${resourceName.replace(/[\r\n]/g, " ")}"): re-applied when ${iface} appears.`];
-    for (const section of SECTIONS) {
-        const values = desired[section];
-        if (values && Object.keys(values).length > 0) {
-            const command = [ethtool, SECTION_OPTIONS[section].set, iface, ...setWords(section, values)].join(" ");
-            lines.push(`ACTION=="add", SUBSYSTEM=="net", KERNEL=="${iface}", RUN+="${command}"`);
-        }
-    }
-    return lines.join("\n") + "\n";
+    const runs = SECTIONS.filter((section) => Object.keys(desired[section] ?? {}).length > 0).map(
+        (section) => `RUN+="${[ethtool, SECTION_OPTIONS[section].set, iface, ...setWords(section, desired[section]!)].join(" ")}"`,
+    );
+    const header = `# Managed by pulumi-linux-tuning (NicRingConfig "${resourceName.replace(/[\r\n]/g, " ")}"): re-applied when ${iface} appears.`;
+    return [header, ...netAddLines(iface, runs)].join("\n") + "\n";
 }
 
 function changeFor(section: Section, want: Values, have: Values): SectionChange | undefined {

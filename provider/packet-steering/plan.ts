@@ -4,6 +4,7 @@ import { FileChanges, FileSnapshot, ValueWrite } from "../host/files";
 import { ALL_LEDGERS, itemsOf } from "../host/ledger";
 import { ManagedFiles, fileContent, forget, manage, pathContentOf, planRestore } from "../host/restore";
 import { PacketSteeringInputs, nextPowerOfTwo } from "./schema";
+import { netAddLines } from "../nic/udev";
 
 /**
  * RPS, RFS and XPS as in docs.kernel.org/networking/scaling.html. Each thing set is an "item":
@@ -275,22 +276,24 @@ export interface SteeringPlan {
 }
 
 /**
- * udev applies the values whenever the queues appear (at boot, and after a channel change adds
- * them): one ATTR line per queue, matched by its path under the interface; the global table by
- * SYSCTL{} when the interface appears.
+ * udev applies the values when the interface appears, each queue's files as ATTR{queues/…} of
+ * the interface (the queues' own add events at boot carry the kernel's name in their path, and
+ * `udevadm trigger` never replays them), the global table by SYSCTL{}; and when a channel
+ * change adds queues later, one line per queue matched by its path under the interface.
  */
 export function renderRule(resourceName: string, iface: string, desired: Record<string, string>): string {
-    const lines = [`# Managed by pulumi-linux-tuning (PacketSteering "${resourceName.replace(/[\r\n]/g, " ")}"): applied again when ${iface}'s queues appear.`];
-    if (desired[FLOW_ENTRIES] !== undefined) {
-        lines.push(`ACTION=="add", SUBSYSTEM=="net", KERNEL=="${iface}", SYSCTL{net/core/rps_sock_flow_entries}="${desired[FLOW_ENTRIES]}"`);
-    }
+    const assignments = desired[FLOW_ENTRIES] === undefined ? [] : [`SYSCTL{net/core/rps_sock_flow_entries}="${desired[FLOW_ENTRIES]}"`];
+    const queueLines: string[] = [];
     // State comes back with its keys sorted: the rule's order must not depend on the record's.
     const queues = [...new Set(Object.keys(desired).filter((i) => i !== FLOW_ENTRIES).map((i) => i.split("/")[0]))];
     for (const queue of queues.sort((a, b) => a.slice(0, 2).localeCompare(b.slice(0, 2)) || byNumber(a, b))) {
-        const attrs = QUEUE_FILES.filter((f) => desired[`${queue}/${f}`] !== undefined).map((f) => `ATTR{${f}}="${desired[`${queue}/${f}`]}"`);
-        lines.push(`ACTION=="add", SUBSYSTEM=="queues", DEVPATH=="*/net/${iface}/queues/${queue}", ${attrs.join(", ")}`);
+        const files = QUEUE_FILES.filter((f) => desired[`${queue}/${f}`] !== undefined);
+        const attrs = (under: string) => files.map((f) => `ATTR{${under}${f}}="${desired[`${queue}/${f}`]}"`).join(", ");
+        assignments.push(attrs(`queues/${queue}/`));
+        queueLines.push(`ACTION=="add", SUBSYSTEM=="queues", DEVPATH=="*/net/${iface}/queues/${queue}", ${attrs("")}`);
     }
-    return lines.join("\n") + "\n";
+    const header = `# Managed by pulumi-linux-tuning (PacketSteering "${resourceName.replace(/[\r\n]/g, " ")}"): applied again when ${iface} or its queues appear.`;
+    return [header, ...netAddLines(iface, assignments), ...queueLines].join("\n") + "\n";
 }
 
 /**

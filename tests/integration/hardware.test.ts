@@ -131,7 +131,9 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             const coalesce = onHost(lab, server, ["ethtool", "-c", "eth1"]);
             assert.match(coalesce, /Adaptive RX: off/);
             assert.match(coalesce, /^rx-usecs: 0$/m);
-            assert.match(fileOn(lab, server, rule) ?? "", /KERNEL=="eth1", RUN\+="\S*ethtool -G eth1 rx 4096 tx 1024"/);
+            const written = fileOn(lab, server, rule) ?? "";
+            assert.match(written, /SUBSYSTEM=="net", NAME=="eth1", RUN\+="\S*ethtool -G eth1 rx 4096 tx 1024"/);
+            assert.match(written, /SUBSYSTEM=="net", KERNEL=="eth1", NAME=="", RUN\+="\S*ethtool -G eth1 rx 4096 tx 1024"/);
             assertNoChanges((await stack.preview()).changeSummary);
         });
 

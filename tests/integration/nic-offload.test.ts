@@ -69,8 +69,12 @@ describe("NicOffloads through the real engine on a lab host's veth", function ()
             assert.equal(result.outputs.desired.value.features["generic-receive-offload"], true);
             assert.equal(result.outputs.desired.value.features["large-receive-offload"], undefined, "off [fixed] already: nothing to manage");
             const written = fileOn(lab, host, rule) ?? "";
-            assert.match(written, /KERNEL=="eth1", RUN\+="\S*ethtool -K eth1 generic-receive-offload on tx-nocache-copy on tx-tcp-accecn-segmentation off/);
-            assert.match(written, /KERNEL=="eth1", ATTR\{tx_queue_len\}="5000"/);
+            const lines = written.split("\n");
+            for (const match of ['NAME=="eth1"', 'KERNEL=="eth1", NAME==""']) {
+                const start = `ACTION=="add", SUBSYSTEM=="net", ${match}, `;
+                assert.ok(lines.some((l) => l.startsWith(`${start}RUN+="`) && /ethtool -K eth1 generic-receive-offload on tx-nocache-copy on tx-tcp-accecn-segmentation off/.test(l)), `${match}: ethtool -K`);
+                assert.ok(lines.includes(`${start}ATTR{tx_queue_len}="5000"`), `${match}: tx_queue_len`);
+            }
             assertNoChanges((await stack.preview()).changeSummary);
         });
 

@@ -79,7 +79,11 @@ describe("PacketSteering through the real engine on a lab host (RPS, RFS, XPS)",
             assert.equal(
                 fileOn(lab, host, RULE),
                 [
-                    `# Managed by pulumi-linux-tuning (PacketSteering "steer"): applied again when eth1's queues appear.`,
+                    `# Managed by pulumi-linux-tuning (PacketSteering "steer"): applied again when eth1 or its queues appear.`,
+                    `ACTION=="add", SUBSYSTEM=="net", NAME=="eth1", ATTR{queues/rx-0/rps_flow_cnt}="32768", ATTR{queues/rx-0/rps_cpus}="e"`,
+                    `ACTION=="add", SUBSYSTEM=="net", KERNEL=="eth1", NAME=="", ATTR{queues/rx-0/rps_flow_cnt}="32768", ATTR{queues/rx-0/rps_cpus}="e"`,
+                    `ACTION=="add", SUBSYSTEM=="net", NAME=="eth1", ATTR{queues/tx-0/xps_cpus}="4"`,
+                    `ACTION=="add", SUBSYSTEM=="net", KERNEL=="eth1", NAME=="", ATTR{queues/tx-0/xps_cpus}="4"`,
                     `ACTION=="add", SUBSYSTEM=="queues", DEVPATH=="*/net/eth1/queues/rx-0", ATTR{rps_flow_cnt}="32768", ATTR{rps_cpus}="e"`,
                     `ACTION=="add", SUBSYSTEM=="queues", DEVPATH=="*/net/eth1/queues/tx-0", ATTR{xps_cpus}="4"`,
                     "",
@@ -177,7 +181,9 @@ describe("PacketSteering through the real engine on a lab host (RPS, RFS, XPS)",
             "tx-0/xps_cpus": "1",
             "tx-1/xps_cpus": "2",
         });
-        assert.match(fileOn(lab, host, "/etc/udev/rules.d/90-pulumi-steering-steer.rules") ?? "", /DEVPATH=="\*\/net\/eth1\/queues\/rx-1", ATTR\{rps_flow_cnt\}="2048", ATTR\{rps_cpus\}="4"/);
+        const grownRule = fileOn(lab, host, "/etc/udev/rules.d/90-pulumi-steering-steer.rules") ?? "";
+        assert.match(grownRule, /NAME=="eth1", ATTR\{queues\/rx-1\/rps_flow_cnt\}="2048", ATTR\{queues\/rx-1\/rps_cpus\}="4"/);
+        assert.match(grownRule, /DEVPATH=="\*\/net\/eth1\/queues\/rx-1", ATTR\{rps_flow_cnt\}="2048", ATTR\{rps_cpus\}="4"/);
         assertNoChanges((await s.preview()).changeSummary);
 
         count = 1;

@@ -132,8 +132,10 @@ describe("NicOffloads planning", function () {
         assert.equal(
             plan.rule?.content,
             '# Managed by pulumi-linux-tuning (NicOffloads "off"): re-applied when eth1 appears.\n' +
-                'ACTION=="add", SUBSYSTEM=="net", KERNEL=="eth1", RUN+="/usr/sbin/ethtool -K eth1 generic-receive-offload on rx-gro-list off tx-tcp-accecn-segmentation on tx-tcp-ecn-segmentation off tx-tcp-mangleid-segmentation on tx-tcp-segmentation on tx-tcp6-segmentation on"\n' +
-                'ACTION=="add", SUBSYSTEM=="net", KERNEL=="eth1", ATTR{tx_queue_len}="5000"\n',
+                'ACTION=="add", SUBSYSTEM=="net", NAME=="eth1", RUN+="/usr/sbin/ethtool -K eth1 generic-receive-offload on rx-gro-list off tx-tcp-accecn-segmentation on tx-tcp-ecn-segmentation off tx-tcp-mangleid-segmentation on tx-tcp-segmentation on tx-tcp6-segmentation on"\n' +
+                'ACTION=="add", SUBSYSTEM=="net", KERNEL=="eth1", NAME=="", RUN+="/usr/sbin/ethtool -K eth1 generic-receive-offload on rx-gro-list off tx-tcp-accecn-segmentation on tx-tcp-ecn-segmentation off tx-tcp-mangleid-segmentation on tx-tcp-segmentation on tx-tcp6-segmentation on"\n' +
+                'ACTION=="add", SUBSYSTEM=="net", NAME=="eth1", ATTR{tx_queue_len}="5000"\n' +
+                'ACTION=="add", SUBSYSTEM=="net", KERNEL=="eth1", NAME=="", ATTR{tx_queue_len}="5000"\n',
         );
     });
 

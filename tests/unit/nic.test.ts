@@ -82,7 +82,13 @@ describe("NicRingConfig planning", function () {
             { section: "coalesce", words: ["adaptive-rx", "off"], undo: ["adaptive-rx", "on"] },
         ]);
         assert.deepEqual(plan.record.originals, { rings: { rx: 256, tx: 256 }, coalesce: { adaptiveRx: 1 } });
-        assert.match(plan.rule?.content ?? "", /KERNEL=="eth1", RUN\+="\/usr\/sbin\/ethtool -G eth1 rx 4096 tx 256"/);
+        assert.deepEqual((plan.rule?.content ?? "").split("\n").slice(1), [
+            'ACTION=="add", SUBSYSTEM=="net", NAME=="eth1", RUN+="/usr/sbin/ethtool -G eth1 rx 4096 tx 256"',
+            'ACTION=="add", SUBSYSTEM=="net", KERNEL=="eth1", NAME=="", RUN+="/usr/sbin/ethtool -G eth1 rx 4096 tx 256"',
+            'ACTION=="add", SUBSYSTEM=="net", NAME=="eth1", RUN+="/usr/sbin/ethtool -C eth1 adaptive-rx off"',
+            'ACTION=="add", SUBSYSTEM=="net", KERNEL=="eth1", NAME=="", RUN+="/usr/sbin/ethtool -C eth1 adaptive-rx off"',
+            "",
+        ]);
     });
 
     it("names the maximum when a size is above it, and unsupported parameters", function () {

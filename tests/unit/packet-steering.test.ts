@@ -211,13 +211,22 @@ describe("PacketSteering plan", function () {
         assert.deepEqual(unpersisted.record.managedFiles?.originals, {});
     });
 
-    it("renders a udev rule per queue, and the global table on the interface", function () {
+    it("renders the queues' values on the interface's add (by its new name, or its kernel name where nothing names it), and a line per queue for queues added later", function () {
         const rule = renderRule("st", "eth1", { [FLOW_ENTRIES]: "32768", "rx-0/rps_flow_cnt": "16384", "rx-10/rps_cpus": "4", "rx-2/rps_cpus": "2", "rx-0/rps_cpus": "1", "tx-0/xps_cpus": "1" });
         assert.equal(
             rule,
             [
-                `# Managed by pulumi-linux-tuning (PacketSteering "st"): applied again when eth1's queues appear.`,
-                `ACTION=="add", SUBSYSTEM=="net", KERNEL=="eth1", SYSCTL{net/core/rps_sock_flow_entries}="32768"`,
+                `# Managed by pulumi-linux-tuning (PacketSteering "st"): applied again when eth1 or its queues appear.`,
+                `ACTION=="add", SUBSYSTEM=="net", NAME=="eth1", SYSCTL{net/core/rps_sock_flow_entries}="32768"`,
+                `ACTION=="add", SUBSYSTEM=="net", KERNEL=="eth1", NAME=="", SYSCTL{net/core/rps_sock_flow_entries}="32768"`,
+                `ACTION=="add", SUBSYSTEM=="net", NAME=="eth1", ATTR{queues/rx-0/rps_flow_cnt}="16384", ATTR{queues/rx-0/rps_cpus}="1"`,
+                `ACTION=="add", SUBSYSTEM=="net", KERNEL=="eth1", NAME=="", ATTR{queues/rx-0/rps_flow_cnt}="16384", ATTR{queues/rx-0/rps_cpus}="1"`,
+                `ACTION=="add", SUBSYSTEM=="net", NAME=="eth1", ATTR{queues/rx-2/rps_cpus}="2"`,
+                `ACTION=="add", SUBSYSTEM=="net", KERNEL=="eth1", NAME=="", ATTR{queues/rx-2/rps_cpus}="2"`,
+                `ACTION=="add", SUBSYSTEM=="net", NAME=="eth1", ATTR{queues/rx-10/rps_cpus}="4"`,
+                `ACTION=="add", SUBSYSTEM=="net", KERNEL=="eth1", NAME=="", ATTR{queues/rx-10/rps_cpus}="4"`,
+                `ACTION=="add", SUBSYSTEM=="net", NAME=="eth1", ATTR{queues/tx-0/xps_cpus}="1"`,
+                `ACTION=="add", SUBSYSTEM=="net", KERNEL=="eth1", NAME=="", ATTR{queues/tx-0/xps_cpus}="1"`,
                 `ACTION=="add", SUBSYSTEM=="queues", DEVPATH=="*/net/eth1/queues/rx-0", ATTR{rps_flow_cnt}="16384", ATTR{rps_cpus}="1"`,
                 `ACTION=="add", SUBSYSTEM=="queues", DEVPATH=="*/net/eth1/queues/rx-2", ATTR{rps_cpus}="2"`,
                 `ACTION=="add", SUBSYSTEM=="queues", DEVPATH=="*/net/eth1/queues/rx-10", ATTR{rps_cpus}="4"`,
