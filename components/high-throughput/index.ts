@@ -57,8 +57,9 @@ export function highThroughputPlan(facts: ThroughputFacts): ProfilePlan {
         choices: [
             "netdev_max_backlog: sources range from 1000 (kernel) and 2000 (IBM) to 250000-1000000 (ESnet/Mellanox); high-throughput hosts follow ESnet, scaled with the link.",
             "tcp_rmem/tcp_wmem maximum: computed from the declared path instead of OSG's fixed 10G/100G tiers, so a short path does not get 1 GiB buffers.",
-            "net.ipv4.tcp_congestion_control bbr needs the tcp_bbr module: a KernelModule loads and persists it first; a host that cannot load it fails the preview, naming the module.",
+            "net.ipv4.tcp_congestion_control bbr needs the tcp_bbr module: a KernelModule loads and persists it first; a host that cannot load it fails the preview, naming the module, and an override to another congestion control drops the module.",
             "txqueuelen: OSG gives ranges (15000-18000 at 40G, 20000-25000 at 100G); the low end is taken, as fq paces the queue anyway.",
+            "net.ipv4.tcp_mtu_probing = 1 (OSG) only when the host declares jumboFrames: probing finds the path's MTU where a jumbo-frame host talks across a smaller-MTU hop.",
         ],
         bootOnly: [],
         improves: { value: ["Tcp.RetransSegs", "softnet.time_squeeze", "softnet.dropped", "link.IF.rx_dropped", "link.IF.rx_missed_errors"], sources: ["OSG", "FD-100G", "NETS"] },

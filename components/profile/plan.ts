@@ -86,7 +86,22 @@ export function applyOverrides(plan: ProfilePlan, overrides: SysctlOverrides | u
             sysctls[key] = { value, sources: [], note: "user override" };
         }
     }
-    return { ...plan, sysctls };
+    return CONGESTION_CONTROL in overrides ? { ...plan, sysctls, modules: modulesStillNeeded(plan.modules, sysctls) } : { ...plan, sysctls };
+}
+
+const CONGESTION_CONTROL = "net.ipv4.tcp_congestion_control";
+
+/**
+ * A profile loads tcp_<name> for the congestion control it sets (bbr needs tcp_bbr): once an
+ * override sets another one (or drops it), that module is no longer the profile's to load.
+ */
+function modulesStillNeeded(modules: Cited<string[]> | undefined, sysctls: ProfilePlan["sysctls"]): Cited<string[]> | undefined {
+    if (!modules) {
+        return undefined;
+    }
+    const control = sysctls[CONGESTION_CONTROL]?.value;
+    const value = modules.value.filter((m) => !m.startsWith("tcp_") || control === m.slice("tcp_".length));
+    return value.length > 0 ? { ...modules, value } : undefined;
 }
 
 /** Shown by the engine as its message alone: a declaration to fix, not a crash. */

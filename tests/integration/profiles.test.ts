@@ -168,7 +168,7 @@ describe("profiles through the real engine on a lab host", function () {
     });
 
     // Last: it takes tcp_bbr out of this host's kernel.
-    it("high-throughput on a host whose kernel lacks tcp_bbr fails the preview naming the module, with nothing written", async function () {
+    it("high-throughput on a host whose kernel lacks tcp_bbr fails the preview naming the module, with nothing written; another congestion control applies", async function () {
         execFileSync("/usr/bin/python3", ["-I", path.join(lab.dir, "hw.py"), "kernel-without", path.join(lab.dir, "hosts", host.name), "tcp_bbr"]);
         const before = sysctlOn(lab, host, "net.ipv4.tcp_rmem");
         const stack = await labStack("profile-no-bbr", async () => {
@@ -177,6 +177,20 @@ describe("profiles through the real engine on a lab host", function () {
         const out = collect();
         await assert.rejects(stack.preview({ onOutput: out.onOutput }));
         assert.match(out.text(), /modules\[0\][^\n]*kernel module tcp_bbr is not available on this host/);
+        assert.equal(sysctlOn(lab, host, "net.ipv4.tcp_rmem"), before);
+
+        // The way out on such a kernel: another congestion control, and the profile no longer asks for tcp_bbr.
+        const reno = await labStack("profile-no-bbr-reno", async () => {
+            new HighThroughputProfile("p", { connection: connectionTo(lab, host), interface: "eth1", linkGbps: 10, rttMs: 20, evidence: false, sysctlOverrides: { "net.ipv4.tcp_congestion_control": "reno" } });
+        });
+        try {
+            await reno.up();
+            assert.equal(sysctlOn(lab, host, "net.ipv4.tcp_congestion_control"), "reno");
+            assert.notEqual(sysctlOn(lab, host, "net.ipv4.tcp_rmem"), before);
+            assert.ok(!onHost(lab, host, ["lsmod"]).split("\n").some((l) => l.startsWith("tcp_bbr ")), "tcp_bbr was not loaded");
+        } finally {
+            await reno.destroy();
+        }
         assert.equal(sysctlOn(lab, host, "net.ipv4.tcp_rmem"), before);
     });
 });

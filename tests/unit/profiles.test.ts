@@ -73,6 +73,10 @@ describe("profile plans", function () {
         const plan = highThroughputPlan({ linkGbps: 10, rttMs: 10 });
         assert.equal(sysctlValues(plan)["net.ipv4.tcp_congestion_control"], "bbr");
         assert.deepEqual(plan.modules?.value, ["tcp_bbr"]);
+        // An override to another congestion control (or none) no longer loads tcp_bbr.
+        assert.equal(applyOverrides(plan, { "net.ipv4.tcp_congestion_control": "cubic" }).modules, undefined);
+        assert.equal(applyOverrides(plan, { "net.ipv4.tcp_congestion_control": null }).modules, undefined);
+        assert.deepEqual(applyOverrides(plan, { "net.ipv4.tcp_fin_timeout": 20 }).modules?.value, ["tcp_bbr"]);
     });
 
     it("gives a SIP router RPS/RFS only with fewer receive queues than CPUs, and a long queue from 10G", function () {
