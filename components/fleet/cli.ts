@@ -5,7 +5,7 @@
 //   drift --merge F...  one report from the shards' --json reports
 //   shard --stack S --by LABEL   one stack per label value (S-<value>), printed as a CI matrix
 //   diagnose --stack S | --local   rising drop/overflow counters and the knob each points at
-import { readFileSync } from "fs";
+import { existsSync, readFileSync } from "fs";
 import * as path from "path";
 import { Command } from "commander";
 import Table from "cli-table3";
@@ -31,6 +31,16 @@ function projectName(dir: string): string {
 
 async function fleetStack(stackName: string, dir: string): Promise<Stack> {
     return LocalWorkspace.createOrSelectStack({ stackName, projectName: projectName(dir), program: async () => fleetProgram() }, { workDir: dir });
+}
+
+/** A stack to roll out: one that exists, or one whose Pulumi.<stack>.yaml is here; a mistyped name creates nothing. */
+async function existingFleetStack(stackName: string, dir: string): Promise<Stack> {
+    const workspace = await LocalWorkspace.create({ workDir: dir });
+    const known = (await workspace.listStacks()).some((s) => s.name === stackName);
+    if (!known && !existsSync(path.join(dir, `Pulumi.${stackName}.yaml`))) {
+        throw new Error(`no stack ${stackName}, and no Pulumi.${stackName}.yaml in ${dir} to create it from`);
+    }
+    return fleetStack(stackName, dir);
 }
 
 /** The stack's fleet config, secrets decrypted: what the default program would see. */
@@ -71,7 +81,7 @@ function driftTable(r: DriftReport): string {
 }
 
 async function rollout(opts: { stack: string; cwd: string; preview?: boolean }): Promise<number> {
-    const stack = await fleetStack(opts.stack, opts.cwd);
+    const stack = await existingFleetStack(opts.stack, opts.cwd);
     const onOutput = (s: string) => process.stdout.write(s);
     if (opts.preview) {
         await stack.preview({ onOutput, diff: true });

@@ -57,6 +57,12 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         assert.equal(sharded.code, 0, sharded.stderr);
         assert.deepEqual(JSON.parse(sharded.stdout), { include: [{ stack: "fleet-a", hosts: 2 }, { stack: "fleet-b", hosts: 2 }] });
 
+        const typo = await cli(project, "rollout", "--stack", "fleet-c");
+        assert.equal(typo.code, 2);
+        assert.match(typo.stderr, /no stack fleet-c, and no Pulumi\.fleet-c\.yaml/);
+        const listed = await (await LocalWorkspace.create({ workDir: project.dir, envVars: project.env as Record<string, string> })).listStacks();
+        assert.ok(!listed.some((s) => s.name === "fleet-c"), "a mistyped stack is not created");
+
         // As a CI matrix would: one process per shard, at the same time.
         const rollouts = await Promise.all(shards.map((s) => cli(project, "rollout", "--stack", s)));
         for (const r of rollouts) {
