@@ -68,12 +68,62 @@ const UNSIGNED = [
     /^kernel\.(numa_balancing|nmi_watchdog|timer_migration|pid_max|threads-max)$/,
 ];
 
+/**
+ * Keys the kernel reads as a fixed number of values. It takes fewer (leaving the rest as they
+ * were) and drops extra ones silently: either way the read-back never matches, and every preview
+ * after shows the same update again.
+ */
+const VALUE_COUNTS: Readonly<Record<string, number>> = {
+    "net.ipv4.tcp_rmem": 3,
+    "net.ipv4.tcp_wmem": 3,
+    "net.ipv4.tcp_mem": 3,
+    "net.ipv4.udp_mem": 3,
+    "net.ipv4.ip_local_port_range": 2,
+};
+
+/**
+ * Keys the kernel stores in a C int (proc_dointvec and kin): above 2^31-1 it refuses the write
+ * with EINVAL. Listed one by one, because neighbours take more: tcp_mem, udp_mem, fs.file-max,
+ * fs.aio-max-nr and vm.dirty_bytes are unsigned long, tcp_notsent_lowat an unsigned int.
+ */
+const INT_KEYS = new Set([
+    ...["somaxconn", "rmem_max", "wmem_max", "rmem_default", "wmem_default", "optmem_max", "netdev_max_backlog", "netdev_budget", "dev_weight"].map((k) => `net.core.${k}`),
+    ...["tcp_rmem", "tcp_wmem", "tcp_fin_timeout", "tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_max_syn_backlog", "tcp_max_tw_buckets", "tcp_max_orphans", "tcp_limit_output_bytes", "udp_rmem_min", "udp_wmem_min"].map(
+        (k) => `net.ipv4.${k}`,
+    ),
+    "net.netfilter.nf_conntrack_max",
+    "net.netfilter.nf_conntrack_buckets",
+    ...["swappiness", "dirty_ratio", "dirty_background_ratio", "dirty_expire_centisecs", "dirty_writeback_centisecs", "min_free_kbytes", "max_map_count", "vfs_cache_pressure", "overcommit_memory", "overcommit_ratio", "watermark_scale_factor"].map((k) => `vm.${k}`),
+    "fs.nr_open",
+    "fs.inotify.max_user_watches",
+    "fs.inotify.max_user_instances",
+    "fs.inotify.max_queued_events",
+    "kernel.pid_max",
+    "kernel.threads-max",
+]);
+const INT_MAX = 2 ** 31 - 1;
+
+const PORT_RANGE = "net.ipv4.ip_local_port_range";
+
+/**
+ * tcp_fastopen_key: a primary key and an optional backup after a comma, each four groups of hex
+ * digits. The kernel takes groups of fewer digits or in capitals but prints eight lowercase ones,
+ * so only that form is taken: any other would show as drift on every preview.
+ */
+const FASTOPEN_KEY = "net.ipv4.tcp_fastopen_key";
+const FASTOPEN_KEY_GRAMMAR = /^[0-9a-f]{8}(-[0-9a-f]{8}){3}(,[0-9a-f]{8}(-[0-9a-f]{8}){3})?$/;
+
 /** A congestion-control or qdisc name: TCP_CA_NAME_MAX and IFNAMSIZ are 16 bytes with the NUL. */
 const NAME = /^[a-z0-9_]{1,15}$/;
 const SINGLE_NAME: Readonly<Record<string, string>> = {
     "net.ipv4.tcp_congestion_control": 'a congestion-control name such as "bbr" or "cubic"',
     "net.core.default_qdisc": 'a qdisc name such as "fq" or "fq_codel"',
 };
+/** The qdiscs Linux ships (net/sched): default_qdisc takes one of these, or the write fails with ENOENT. */
+const QDISCS = new Set(
+    "pfifo_fast pfifo bfifo pfifo_head_drop noqueue fq fq_codel fq_pie cake codel pie dualpi2 sfq sfb red gred choke hhf tbf netem prio multiq mq mqprio htb hfsc drr qfq ets cbs etf taprio skbprio plug".split(" "),
+);
+const QDISC = "net.core.default_qdisc";
 const NAME_LIST = "net.ipv4.tcp_allowed_congestion_control";
 const PORT_LIST = "net.ipv4.ip_local_reserved_ports";
 const MAX_PORT = 65535;
@@ -89,8 +139,8 @@ export function shown(value: unknown): string {
     return JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text);
 }
 
-/** Every number a value holds: plain numbers, array elements, bound limits, integer tokens of a string. */
-function numbersIn(value: SettingValue): (number | string)[] {
+/** Every token a value holds: plain numbers, array elements, bound limits, words of a string. */
+function tokensIn(value: SettingValue): (number | string)[] {
     if (isBound(value)) {
         const limit = "atLeast" in value ? value.atLeast : value.atMost;
         return Array.isArray(limit) ? limit : [limit];
@@ -98,10 +148,24 @@ function numbersIn(value: SettingValue): (number | string)[] {
     if (Array.isArray(value)) {
         return value;
     }
-    if (typeof value === "number") {
-        return [value];
+    return typeof value === "number" ? [value] : value.trim().split(/\s+/);
+}
+
+/** Every number a value holds: plain numbers, array elements, bound limits, integer tokens of a string. */
+function numbersIn(value: SettingValue): (number | string)[] {
+    return tokensIn(value).filter((t) => typeof t === "number" || /^[-+]?\d+$/.test(t));
+}
+
+/** Why a port range's numbers are not one the kernel takes: 1-65535, the end not below the start. */
+function portRangeProblem(numbers: (number | string)[]): string | undefined {
+    const [from, to] = numbers.map(Number);
+    if (from < 1 || to > MAX_PORT) {
+        return `takes two ports within 1-${MAX_PORT}, got ${from} ${to}`;
     }
-    return value.trim().split(/\s+/).filter((t) => /^[-+]?\d+$/.test(t));
+    if (to < from) {
+        return `takes a range whose end is not below its start, got ${from} ${to} (the end ${to} is below the start ${from})`;
+    }
+    return undefined;
 }
 
 function portListProblem(text: string): string | undefined {
@@ -128,6 +192,16 @@ function portListProblem(text: string): string | undefined {
  */
 export function valueProblem(key: string, value: SettingValue): string | undefined {
     const canonical = canonicalKey(key);
+    if (canonical === FASTOPEN_KEY) {
+        // A secret: never echoed.
+        if (typeof value !== "string" || !FASTOPEN_KEY_GRAMMAR.test(value.trim())) {
+            return 'takes a key as the kernel prints it: four groups of 8 lowercase hex digits joined by "-", optionally a comma and a backup key in the same form';
+        }
+        return undefined;
+    }
+    if (canonical === QDISC && typeof value === "string" && NAME.test(value.trim()) && !QDISCS.has(value.trim())) {
+        return `takes a qdisc Linux ships, such as "fq" or "fq_codel", got ${shown(value)}`;
+    }
     const name = SINGLE_NAME[canonical];
     if (name !== undefined) {
         if (typeof value !== "string" || !NAME.test(value.trim())) {
@@ -150,11 +224,25 @@ export function valueProblem(key: string, value: SettingValue): string | undefin
         }
         return portListProblem(value);
     }
+    const count = VALUE_COUNTS[canonical];
+    const tokens = tokensIn(value);
+    if (count !== undefined && tokens.length !== count) {
+        return `takes exactly ${count} values, got ${tokens.length} (${shown(value)}); the kernel would ${tokens.length > count ? "drop the extra ones" : "keep the others as they are"}`;
+    }
     if (isUnsigned(canonical)) {
         const negative = numbersIn(value).find((n) => (typeof n === "number" ? n < 0 : n.startsWith("-")));
         if (negative !== undefined) {
             return `is a count, size or timeout and cannot be negative, got ${negative}`;
         }
+    }
+    if (INT_KEYS.has(canonical)) {
+        const tooLarge = numbersIn(value).find((n) => Number(n) > INT_MAX);
+        if (tooLarge !== undefined) {
+            return `is a C int in the kernel, at most ${INT_MAX} (2^31-1), got ${tooLarge}`;
+        }
+    }
+    if (canonical === PORT_RANGE) {
+        return portRangeProblem(numbersIn(value));
     }
     return undefined;
 }

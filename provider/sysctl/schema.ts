@@ -19,7 +19,19 @@ const STRING_VALUED = new Set([
     "net.ipv4.tcp_available_congestion_control",
     "net.ipv4.tcp_available_ulp",
 ]);
-const NUMERIC_TREES = [/^net\.core\./, /^net\.ipv4\.(tcp|udp)_/, /^net\.ipv4\.ip_local_port_range$/, /^net\.netfilter\.nf_conntrack_/, /^vm\./, /^fs\.(file-max|nr_open)$/, /^kernel\.(numa_balancing|nmi_watchdog|timer_migration|sched_)/];
+const NUMERIC_TREES = [
+    /^net\.core\./,
+    /^net\.ipv4\.(tcp|udp)_/,
+    /^net\.ipv4\.ip_local_port_range$/,
+    /^net\.netfilter\.nf_conntrack_/,
+    /^vm\./,
+    /^fs\.(nr_open$|.*max)/,
+    /^kernel\.(numa_balancing|nmi_watchdog|timer_migration|sched_|pid_max$|threads-max$)/,
+    // Per-interface keys, in either spelling (an interface with a dot keeps the slash form);
+    // IPv6's stable_secret alone takes an address.
+    /^net[./]ipv4[./]conf[./]/,
+    /^net[./]ipv6[./]conf[./].+[./](?!stable_secret$)[a-z0-9_]+$/,
+];
 
 export function requiresNumbers(key: string): boolean {
     const canonical = canonicalKey(key);

@@ -218,8 +218,8 @@ describe("SysctlSet through the real engine on lab hosts", function () {
                     connection: connectionTo(lab, h1),
                     settings: {
                         "net.core.somaxconn": 5000,
-                        // Valid syntax, but the kernel refuses a range whose end is below its start (EINVAL).
-                        "net.ipv4.ip_local_port_range": [61000, 32768],
+                        // Passes check, but the kernel refuses a range starting below ip_unprivileged_port_start (1024): EINVAL.
+                        "net.ipv4.ip_local_port_range": [512, 61000],
                         "net.ipv4.tcp_fin_timeout": 33,
                     },
                 });

@@ -83,6 +83,83 @@ describe("sysctl value grammars", function () {
         assert.match(valueProblem(key, { atLeast: 1 }) ?? "", /port list string/);
     });
 
+    it("takes exactly the number of values the kernel reads for the vector keys, in every value shape", function () {
+        for (const key of ["net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem", "net.ipv4.tcp_mem", "net/ipv4/udp_mem"]) {
+            assert.equal(valueProblem(key, [4096, 131072, 6291456]), undefined, key);
+            assert.equal(valueProblem(key, "4096 131072\t6291456"), undefined, key);
+            assert.equal(valueProblem(key, { atLeast: [4096, 131072, 6291456] }), undefined, key);
+        }
+        assert.match(valueProblem("net.ipv4.tcp_rmem", [4096, 131072, 6291456, 7]) ?? "", /takes exactly 3 values, got 4 .*drop the extra ones/);
+        assert.match(valueProblem("net.ipv4.tcp_wmem", "4096 131072 6291456 7") ?? "", /takes exactly 3 values, got 4/);
+        assert.match(valueProblem("net.ipv4.tcp_mem", 4096) ?? "", /takes exactly 3 values, got 1 .*keep the others as they are/);
+        assert.match(valueProblem("net.ipv4.udp_mem", { atLeast: 4096 }) ?? "", /takes exactly 3 values, got 1/);
+        assert.match(valueProblem("net.ipv4.ip_local_port_range", [1024, 2048, 4096]) ?? "", /takes exactly 2 values, got 3/);
+        assert.match(valueProblem("net.ipv4.ip_local_port_range", 1024) ?? "", /takes exactly 2 values, got 1/);
+    });
+
+    it("takes a port range within 1-65535 whose end is not below its start", function () {
+        const key = "net.ipv4.ip_local_port_range";
+        for (const good of [[32768, 60999], [1024, 1024], [1, 65535], "32768 60999"] as const) {
+            assert.equal(valueProblem(key, good as never), undefined, String(good));
+        }
+        assert.match(valueProblem(key, [60000, 1024]) ?? "", /end is not below its start, got 60000 1024/);
+        assert.match(valueProblem(key, "60000 1024") ?? "", /end is not below its start/);
+        assert.match(valueProblem(key, [1024, 99999]) ?? "", /two ports within 1-65535, got 1024 99999/);
+        assert.match(valueProblem(key, [0, 1024]) ?? "", /two ports within 1-65535, got 0 1024/);
+    });
+
+    it("refuses values above 2^31-1 for keys the kernel keeps in an int, and only for those", function () {
+        const tooLarge = [
+            ["net.ipv4.tcp_fin_timeout", 2 ** 31],
+            ["net.core.somaxconn", 2 ** 40],
+            ["net/core/rmem_max", "2147483648"],
+            ["net.ipv4.tcp_rmem", [4096, 131072, 2 ** 31]],
+            ["vm.max_map_count", { atLeast: 2 ** 31 }],
+            ["kernel.pid_max", "99999999999999999999"],
+            ["fs.inotify.max_user_watches", 2 ** 32],
+        ] as const;
+        for (const [key, value] of tooLarge) {
+            assert.match(valueProblem(key, value as never) ?? "", /is a C int in the kernel, at most 2147483647 \(2\^31-1\), got \d+/, key);
+        }
+        assert.equal(valueProblem("net.core.somaxconn", 2 ** 31 - 1), undefined);
+        // unsigned long and unsigned int keys take more
+        assert.equal(valueProblem("net.ipv4.tcp_mem", [2 ** 31, 2 ** 32, 2 ** 33]), undefined);
+        assert.equal(valueProblem("fs.file-max", 2 ** 40), undefined);
+        assert.equal(valueProblem("net.ipv4.tcp_notsent_lowat", 2 ** 31), undefined);
+        assert.equal(valueProblem("vm.dirty_bytes", 2 ** 33), undefined);
+    });
+
+    it("takes only numbers for kernel.pid_max, threads-max, the fs maxima and per-interface keys", function () {
+        const numeric = ["kernel.pid_max", "kernel.threads-max", "fs.file-max", "fs.aio-max-nr", "fs.inotify.max_user_watches", "fs.pipe-max-size", "net.ipv4.conf.all.rp_filter", "net/ipv4/conf/eth0.100/rp_filter", "net.ipv6.conf.eth1.disable_ipv6"];
+        for (const key of numeric) {
+            for (const bad of ["abc", "yes"]) {
+                const found = failures({ settings: { [key]: bad } });
+                assert.deepEqual(found, [{ property: `settings[${JSON.stringify(key)}]`, reason: `${key} takes numbers, got "${bad}"` }], key);
+            }
+            assert.deepEqual(failures({ settings: { [key]: "1" } }), [], key);
+        }
+        assert.deepEqual(failures({ settings: { "net.ipv6.conf.eth1.stable_secret": "fe80::1:2:3:4" } }), []);
+    });
+
+    it("takes a qdisc Linux ships for default_qdisc", function () {
+        for (const good of ["fq", "fq_codel", "cake", "pfifo_fast", "noqueue"]) {
+            assert.equal(valueProblem("net.core.default_qdisc", good), undefined, good);
+        }
+        assert.match(valueProblem("net.core.default_qdisc", "fq_codle") ?? "", /takes a qdisc Linux ships, such as "fq" or "fq_codel", got "fq_codle"/);
+    });
+
+    it("takes TCP Fast Open keys only as the kernel prints them, never echoing the key", function () {
+        const key = "net.ipv4.tcp_fastopen_key";
+        const primary = "0123abcd-00000001-deadbeef-0000000f";
+        assert.equal(valueProblem(key, primary), undefined);
+        assert.equal(valueProblem(key, `${primary},00000002-00000003-00000004-00000005`), undefined);
+        for (const bad of ["a-b-c-d", primary.toUpperCase(), primary.replace(/-/g, ""), `${primary},${primary},${primary}`, `${primary}, ${primary}`, "0123abcd-00000001-deadbeef", "0x123abc-00000001-deadbeef-0000000f", 7]) {
+            const problem = valueProblem(key, bad as never) ?? "";
+            assert.match(problem, /four groups of 8 lowercase hex digits joined by "-", optionally a comma and a backup key/, String(bad));
+            assert.ok(!problem.includes(String(bad)), "the key is not echoed");
+        }
+    });
+
     it("fails check naming each property once, and keeps long values out of the message", function () {
         const found = failures({
             settings: {
@@ -91,14 +168,18 @@ describe("sysctl value grammars", function () {
                 "net.core.default_qdisc": "$(touch x)",
                 "net.ipv4.ip_local_reserved_ports": "9000-8000",
                 "net.ipv4.tcp_allowed_congestion_control": "x".repeat(3000),
+                "net.ipv4.tcp_rmem": [4096, 131072, 6291456, 7],
+                "net.ipv4.ip_local_port_range": [60000, 1024],
             },
         });
         assert.deepEqual(found.map((f) => f.property).sort(), [
             'settings["net.core.default_qdisc"]',
+            'settings["net.ipv4.ip_local_port_range"]',
             'settings["net.ipv4.ip_local_reserved_ports"]',
             'settings["net.ipv4.tcp_allowed_congestion_control"]',
             'settings["net.ipv4.tcp_congestion_control"]',
             'settings["net.ipv4.tcp_fin_timeout"]',
+            'settings["net.ipv4.tcp_rmem"]',
         ]);
         assert.ok(found.every((f) => f.reason.length < 300), JSON.stringify(found.map((f) => f.reason.length)));
     });
