@@ -9,7 +9,7 @@ import { claimInRun, inThisProgram, ledgerDrift, ledgerHoldsMore } from "../host
 import { LEDGER_KIND } from "./ledger";
 import { ManagedFiles, withCreatedDirs } from "../host/restore";
 import { missingModules, moduleNeeds, moduleProbeKeys } from "./modules";
-import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, ledgerBeyond, ledgerOnlyItems, liveSettings, ownLedgerPath, ownerOf, ownershipConflicts, planApply, planRestore, sysctlRecordToRestore } from "./plan";
+import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, ledgerBeyond, ledgerOnlyItems, liveSettings, ownLedgerPath, ownerOf, ownershipConflicts, planApply, planRestore, sysctlRecordToRestore, unwritableKeys } from "./plan";
 import { HostSnapshot, applyToHost, readHost } from "./remote";
 import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "./schema";
 import { SettingValue, isBound, normalise, satisfies, sameValue } from "./values";
@@ -153,15 +153,17 @@ export async function checkSysctls(olds: Record<string, unknown>, news: Record<s
     if (fileHolder) {
         failures.push({ property: "persistFile", reason: `${transport.target}: ${persistFile} is also the persistence file of ${inThisProgram(fileHolder)}; one SysctlSet per file` });
     }
-    // Same read as before: the keys that tell whether a needed kernel module is there come along.
     const needsModules = (snapshot: HostSnapshot) => missingModules(moduleNeeds(inputs.settings, snapshot), inputs.modules ?? [], inputs.onMissing === "skip", transport.target);
     if (failures.length === 0 && Object.keys(olds).length === 0) {
         try {
-            const snapshot = await readHost(transport, moduleProbeKeys(inputs.settings), []);
+            // One read: the declared keys (one missing or read-only fails here as it would at apply),
+            // and those that tell whether a needed kernel module is there.
+            const snapshot = await readHost(transport, [...new Set([...keysToRead(inputs), ...moduleProbeKeys(inputs.settings)])], []);
             for (const conflict of ownershipConflicts(inputs, snapshot)) {
                 failures.push({ property: "settings", reason: `${transport.target}: ${conflict}` });
             }
-            failures.push(...needsModules(snapshot));
+            const byModule = new Set(moduleNeeds(inputs.settings, snapshot).filter((need) => need.what === "the key").map((need) => need.key));
+            failures.push(...needsModules(snapshot), ...unwritableKeys(inputs, snapshot, transport.target, byModule));
         } catch {
             // Unreachable now: create will connect, and the apply program checks ownership again.
         }

@@ -1,3 +1,4 @@
+import type { CheckFailure } from "../check";
 import { FileChanges } from "../host/files";
 import { startingRecord } from "../host/ledger";
 import { ABSENT, ManagedFiles, PathContent, RestorePlan, fileContent, forget, manage, planRestore as planFilesRestore, putBack, samePathContent } from "../host/restore";
@@ -34,6 +35,30 @@ export interface SysctlPlan {
 }
 
 export class MissingKeysError extends Error {}
+
+const WHY_MISSING = "(an older kernel, a module not loaded, or a global-only key inside a network namespace or container)";
+const WHY_READ_ONLY = "(a global key inside a network namespace, or /proc/sys mounted read-only as in a container)";
+
+/**
+ * What planApply would refuse, at check: under onMissing: "fail", each declared key the host
+ * lacks or will not let be written, on its own property. `byModule`: keys whose absence the
+ * module check judges (a module in `modules` creates them, or it names the module to load).
+ */
+export function unwritableKeys(inputs: SysctlSetInputs, snapshot: HostSnapshot, target: string, byModule: ReadonlySet<string>): CheckFailure[] {
+    if (inputs.onMissing === "skip") {
+        return [];
+    }
+    return Object.keys(inputs.settings).flatMap((key) => {
+        const live = snapshot.values.get(canonicalKey(key));
+        const why =
+            live?.state === "missing" && !byModule.has(key)
+                ? `does not exist on this host ${WHY_MISSING}`
+                : live?.state === "readonly"
+                  ? `is read-only here ${WHY_READ_ONLY}`
+                  : undefined;
+        return why ? [{ property: `settings[${JSON.stringify(key)}]`, reason: `${target}: ${canonicalKey(key)} ${why}; set onMissing: "skip" to skip it` }] : [];
+    });
+}
 
 function managedKeys(inputs: SysctlSetInputs): [string, SettingValue][] {
     return Object.entries(inputs.settings).map(([key, value]) => [canonicalKey(key), value]);
@@ -208,9 +233,8 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
     if (missing.length > 0 || readOnly.length > 0) {
         const reasons = [
             missing.length > 0 &&
-                `${missing.join(", ")} ${missing.length === 1 ? "does" : "do"} not exist on this host ` +
-                    `(an older kernel, a module not loaded, or a global-only key inside a network namespace or container)`,
-            readOnly.length > 0 && `${readOnly.join(", ")} ${readOnly.length === 1 ? "is" : "are"} read-only here (a global key inside a network namespace, or /proc/sys mounted read-only as in a container)`,
+                `${missing.join(", ")} ${missing.length === 1 ? "does" : "do"} not exist on this host ${WHY_MISSING}`,
+            readOnly.length > 0 && `${readOnly.join(", ")} ${readOnly.length === 1 ? "is" : "are"} read-only here ${WHY_READ_ONLY}`,
         ].filter(Boolean);
         throw new MissingKeysError(`${target}: ${reasons.join("; ")}. Set onMissing: "skip" to skip them. Nothing was changed.`);
     }

@@ -96,6 +96,21 @@ describe("inputs refused at preview, through the real engine on a lab host", fun
             assert.equal(sysctlOn(lab, h1, "net.ipv4.tcp_fin_timeout"), before);
         });
 
+        it("SysctlSet: a vector key with one value too many and a descending port range", async function () {
+            const before = sysctlOn(lab, h1, "net.ipv4.tcp_rmem");
+            const section = await refusedPreview("validation-sysctl-vectors", async () => {
+                new SysctlSet("vectors", {
+                    connection: connectionTo(lab, h1),
+                    settings: { "net.ipv4.tcp_rmem": [4096, 131072, 6291456, 7], "net.ipv4.ip_local_port_range": [60000, 1024] },
+                });
+            });
+            assertOnce(section, [
+                /property settings\["net\.ipv4\.tcp_rmem"\][^\n]*takes exactly 3 values, got 4/,
+                /property settings\["net\.ipv4\.ip_local_port_range"\][^\n]*end is not below its start, got 60000 1024/,
+            ]);
+            assert.equal(sysctlOn(lab, h1, "net.ipv4.tcp_rmem"), before);
+        });
+
         it("SysctlSet: a 100,000-character key is refused by the constructor, naming resource and property", async function () {
             const key = `net.core.${"a".repeat(100000)}`;
             const section = await refusedPreview("validation-huge-key", async () => {
@@ -220,6 +235,36 @@ describe("inputs refused at preview, through the real engine on a lab host", fun
             });
             const preview = await stack.preview();
             assert.equal(preview.changeSummary.create, 3, "the stack and both resources");
+        });
+    });
+
+    describe("SysctlSet: the declared keys, read at check", function () {
+        // net.core.somaxconnn: a typo; vm.swappiness: read-only in a lab host (/proc/sys outside net is mounted read-only).
+        const settings = { "net.core.somaxconn": 5005, "net.core.somaxconnn": 5005, "vm.swappiness": 10 };
+
+        it("onMissing: fail refuses a key the host lacks and one it will not let be written, naming the host, in the check's one read", async function () {
+            const commands = sshCommandCount(lab, h1);
+            const before = sysctlOn(lab, h1, "net.core.somaxconn");
+            const section = await refusedPreview("validation-sysctl-unwritable", async () => {
+                new SysctlSet("unwritable", { connection: connectionTo(lab, h1), settings });
+            });
+            assertOnce(section, [
+                new RegExp(`property settings\\["net\\.core\\.somaxconnn"\\][^\\n]*${host}: net\\.core\\.somaxconnn does not exist on this host`),
+                new RegExp(`property settings\\["vm\\.swappiness"\\][^\\n]*${host}: vm\\.swappiness is read-only here`),
+            ]);
+            assert.doesNotMatch(section, /settings\["net\.core\.somaxconn"\]/);
+            assert.equal(sshCommandCount(lab, h1) - commands, 1, "one read at check");
+            assert.equal(sysctlOn(lab, h1, "net.core.somaxconn"), before);
+        });
+
+        it("onMissing: skip lets the same preview pass", async function () {
+            const commands = sshCommandCount(lab, h1);
+            const stack = await labStack("validation-sysctl-unwritable-skip", async () => {
+                new SysctlSet("unwritable", { connection: connectionTo(lab, h1), settings, onMissing: "skip" });
+            });
+            const preview = await stack.preview();
+            assert.equal(preview.changeSummary.create, 2, "the stack and the SysctlSet");
+            assert.equal(sshCommandCount(lab, h1) - commands, 1, "one read at check");
         });
     });
 });

@@ -2,6 +2,8 @@ import { strict as assert } from "assert";
 import { checkFailures } from "../../provider/check";
 import { claimInRun } from "../../provider/host/ledger";
 import { checkSysctls } from "../../provider/sysctl/handlers";
+import { unwritableKeys } from "../../provider/sysctl/plan";
+import { parseReadOutput } from "../../provider/sysctl/remote";
 import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
 import { UNKNOWN } from "../../provider/unknowns";
 
@@ -48,6 +50,25 @@ describe("SysctlSet check", function () {
 
     it("leaves values that are not known yet for later", function () {
         assert.deepEqual(failures({ settings: { "vm.swappiness": 10 }, connection: { host: UNKNOWN } }), []);
+    });
+
+    it("refuses each declared key the host lacks or will not let be written under onMissing: fail, leaving module keys to the module check", function () {
+        const snapshot = parseReadOutput(
+            ["value\tnet/core/somaxconn\t4096", "missing\tnet/core/somaxconnn", "readonly\tvm/swappiness\t60", "missing\tnet/netfilter/nf_conntrack_max"].join("\n"),
+        );
+        const settings = { "net.core.somaxconn": 1, "net/core/somaxconnn": 1, "vm.swappiness": 10, "net.netfilter.nf_conntrack_max": 1 };
+        const inputs = sysctlSetInputsSchema.parse({ resourceName: "t", settings });
+        assert.deepEqual(unwritableKeys(inputs, snapshot, "root@h1:22", new Set(["net.netfilter.nf_conntrack_max"])), [
+            {
+                property: 'settings["net/core/somaxconnn"]',
+                reason: 'root@h1:22: net.core.somaxconnn does not exist on this host (an older kernel, a module not loaded, or a global-only key inside a network namespace or container); set onMissing: "skip" to skip it',
+            },
+            {
+                property: 'settings["vm.swappiness"]',
+                reason: 'root@h1:22: vm.swappiness is read-only here (a global key inside a network namespace, or /proc/sys mounted read-only as in a container); set onMissing: "skip" to skip it',
+            },
+        ]);
+        assert.deepEqual(unwritableKeys({ ...inputs, onMissing: "skip" }, snapshot, "root@h1:22", new Set()), []);
     });
 
     it("refuses a key another kind of resource declares in the same run by its /proc/sys file, whatever its name", async function () {
