@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { delegatingProvider } from "../dynamic";
+import { withinEngineLimits } from "../input-size";
 import { ConnectionArgs, secretConnection } from "../transport/connection";
 
 export interface CounterEvidenceArgs {
@@ -30,7 +31,7 @@ export class CounterEvidence extends pulumi.dynamic.Resource {
         super(
             delegatingProvider("counters/handlers"),
             name,
-            { ...args, connection: secretConnection(args.connection), resourceName: name, before: undefined, now: undefined, baseline: undefined, sinceBaseline: undefined, missing: undefined, hostId: undefined },
+            withinEngineLimits("CounterEvidence", name, { ...args, connection: secretConnection(args.connection), resourceName: name, before: undefined, now: undefined, baseline: undefined, sinceBaseline: undefined, missing: undefined, hostId: undefined }),
             opts,
             "linux-tuning",
             "CounterEvidence",

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { delegatingProvider } from "../dynamic";
+import { withinEngineLimits } from "../input-size";
 import { ConnectionArgs, secretConnection } from "../transport/connection";
 import type { FailureBudget, HostVerdict } from "./schema";
 
@@ -62,7 +63,7 @@ export class WaveGate extends pulumi.dynamic.Resource {
         super(
             delegatingProvider("wave-gate/handlers"),
             name,
-            {
+            withinEngineLimits("WaveGate", name, {
                 ...args,
                 hosts: args.hosts.map((h) => ({ ...h, connection: secretConnection(h.connection) })),
                 healthCheck: args.healthCheck && {
@@ -75,7 +76,7 @@ export class WaveGate extends pulumi.dynamic.Resource {
                 failed: undefined,
                 allowed: undefined,
                 results: undefined,
-            },
+            }),
             { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "healthCheck"] },
             "linux-tuning",
             "WaveGate",

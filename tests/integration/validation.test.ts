@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import type { PulumiFn } from "@pulumi/pulumi/automation";
-import { CpuGovernor, HostTuning, IrqAffinity, SysctlSet, SysfsSet } from "../../provider";
+import { CpuGovernor, HostTuning, IrqAffinity, SysctlSet, SysfsSet, WaveGate } from "../../provider";
 import { collect, expectFailure } from "./support";
 import { labStack } from "./engine";
 import { Lab, LabHost, connectionTo, labDown, labUp, onHost, sshCommandCount, sshConnectionCount, sysctlOn } from "./lab";
@@ -135,6 +135,11 @@ describe("inputs refused at preview, through the real engine on a lab host", fun
                 new SysctlSet("huge-conn", { connection: { ...connectionTo(lab, h1), [key]: 1 }, settings: { "vm.swappiness": 10 } });
             });
             assert.match(inConnection, /error: SysctlSet "huge-conn": connection\["k{40}…"\]: the name is 100000 characters; at most 8192\n/);
+            // The fleet's own resources too: a wave gate's health check.
+            const gate = await refusedPreview("validation-huge-gate", async () => {
+                new WaveGate("huge-gate", { wave: 1, hosts: [], admitted: true, healthCheck: { create: "x".repeat(100000) } });
+            });
+            assert.match(gate, /error: WaveGate "huge-gate": healthCheck\.create: 100000 characters; at most 8192\n/);
         });
 
         it("a resource name too long for the file named after it: refused on resourceName, nothing written", async function () {
