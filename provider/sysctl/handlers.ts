@@ -111,7 +111,9 @@ async function apply(raw: Record<string, unknown>, previous?: SysctlSetRecord) {
     for (const write of plan.writes) {
         const readBack = outcome.readBack.get(write.key);
         if (readBack !== undefined && !sameValue(readBack, write.value)) {
-            plan.warnings.push(`${transport.target}: the kernel stored ${write.key} = ${readBack} when asked for ${write.value}`);
+            const warning = `${transport.target}: the kernel stored ${write.key} = ${readBack} when asked for ${write.value}`;
+            console.log(warning);
+            plan.warnings.push(warning);
         }
     }
     const persistedContent = inputs.persist ? (ownFile ?? undefined) : undefined;
