@@ -1,7 +1,6 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
 import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDrift, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
-import { holdsText } from "../host/files";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
@@ -10,6 +9,7 @@ import { LEDGER_KIND, OffloadPlan, OffloadRecord, OffloadValues, expectedRule, l
 import { OffloadSnapshot, applyOffloads, readOffloads } from "./remote";
 import { NicOffloadsInputs, nicOffloadsInputsSchema, ruleFile } from "./schema";
 import { afterRuleWrite } from "../nic/rule-snapshot";
+import { ruleStatus } from "../nic/udev";
 
 const INPUT_FIELDS = ["connection", "interface", "features", "txqueuelen", "onUnsupported", "persist", "restoreOnDelete", "resourceName", "owner"] as const;
 
@@ -39,12 +39,8 @@ const planner = (inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, target: s
     items: (record) => offloadItems(inputs.interface, record, snapshot),
 });
 
-function ruleStatus(inputs: NicOffloadsInputs, record: OffloadRecord, snapshot: OffloadSnapshot, desired: OffloadValues): string {
-    if (record.ruleFile === undefined) {
-        return "not persisted";
-    }
-    return snapshot.ownRule === null ? "missing" : holdsText(snapshot.ownRule, expectedRule(inputs, snapshot, desired)) ? "in place" : "edited";
-}
+const ownRuleStatus = (inputs: NicOffloadsInputs, record: OffloadRecord, snapshot: OffloadSnapshot, desired: OffloadValues): string =>
+    ruleStatus(record, () => snapshot.ownRule, expectedRule(inputs, snapshot, desired));
 
 function outputs(raw: Record<string, unknown>, inputs: NicOffloadsInputs, record: OffloadRecord, desired: OffloadValues, snapshot: OffloadSnapshot, ledgerState: string, warnings: string[]) {
     return {
@@ -53,7 +49,7 @@ function outputs(raw: Record<string, unknown>, inputs: NicOffloadsInputs, record
         hostId: hostIdentity(inputs.connection),
         live: liveOf(desired, snapshot),
         desired,
-        ruleStatus: ruleStatus(inputs, record, snapshot, desired),
+        ruleStatus: ownRuleStatus(inputs, record, snapshot, desired),
         ledgerStatus: ledgerState,
         warnings,
     };
@@ -103,7 +99,7 @@ async function probeDrift(olds: Record<string, unknown>, inputs: NicOffloadsInpu
     const record = recordOf(olds);
     const snapshot = await readHost(inputs);
     const drift = offloadDrift(desired, liveOf(desired, snapshot)).map((d) => `${inputs.interface} ${d}`);
-    const status = ruleStatus(inputs, record, snapshot, desired);
+    const status = ownRuleStatus(inputs, record, snapshot, desired);
     return [...drift, ...(persistenceDrifted(status) ? [`${record.ruleFile} is ${status}`] : []), ...ledgerDrift(ledgerStatusOf(inputs, record, snapshot))];
 }
 

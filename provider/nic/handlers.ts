@@ -1,7 +1,6 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
 import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDrift, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
-import { holdsText } from "../host/files";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
@@ -10,6 +9,7 @@ import { LEDGER_KIND, NicPlan, NicRecord, PerSection, liveDeclared, mainProperty
 import { NicSnapshot, applyNic, readNic } from "./remote";
 import { NicRingConfigInputs, nicRingConfigInputsSchema, ruleFile } from "./schema";
 import { afterRuleWrite } from "./rule-snapshot";
+import { ruleStatus } from "./udev";
 import { nicResizes } from "./followers";
 
 const INPUT_FIELDS = ["connection", "interface", "rings", "channels", "coalesce", "onUnsupported", "persist", "restoreOnDelete", "resourceName", "owner"] as const;
@@ -37,15 +37,10 @@ const planner = (inputs: NicRingConfigInputs, snapshot: NicSnapshot, target: str
     items: (record) => nicItems(inputs.interface, record),
 });
 
-function ruleStatus(snapshot: NicSnapshot, expected: string | undefined): string {
-    if (expected === undefined) {
-        return "not persisted";
-    }
-    return snapshot.ownRule === null ? "missing" : holdsText(snapshot.ownRule, expected) ? "in place" : "edited";
-}
+const ownRuleStatus = (inputs: NicRingConfigInputs, record: NicRecord, snapshot: NicSnapshot, desired: PerSection): string =>
+    ruleStatus(record, () => snapshot.ownRule, renderRule(inputs.resourceName, inputs.interface, snapshot.ethtoolPath || "/usr/sbin/ethtool", desired));
 
 function outputs(raw: Record<string, unknown>, inputs: NicRingConfigInputs, record: NicRecord, desired: PerSection, snapshot: NicSnapshot, ledgerState: string, warnings: string[]) {
-    const expectedRule = record.ruleFile ? renderRule(inputs.resourceName, inputs.interface, snapshot.ethtoolPath || "/usr/sbin/ethtool", desired) : undefined;
     const live = liveDeclared(desired, snapshot);
     const maximums: PerSection = {};
     for (const section of ["rings", "channels"] as const) {
@@ -61,7 +56,7 @@ function outputs(raw: Record<string, unknown>, inputs: NicRingConfigInputs, reco
         live,
         desired,
         maximums,
-        ruleStatus: ruleStatus(snapshot, expectedRule),
+        ruleStatus: ownRuleStatus(inputs, record, snapshot, desired),
         ledgerStatus: ledgerState,
         warnings,
     };
@@ -117,7 +112,7 @@ async function probeDrift(olds: Record<string, unknown>, inputs: NicRingConfigIn
     const record = recordOf(olds);
     const snapshot = await readNic(transportFor(inputs.connection), inputs.interface, ruleFile(inputs.resourceName));
     const drift = nicDrift(desired, liveDeclared(desired, snapshot)).map((d) => `${inputs.interface} ${d}`);
-    const status = ruleStatus(snapshot, record.ruleFile ? renderRule(inputs.resourceName, inputs.interface, snapshot.ethtoolPath, desired) : undefined);
+    const status = ownRuleStatus(inputs, record, snapshot, desired);
     return [...drift, ...(persistenceDrifted(status) ? [`${record.ruleFile} is ${status}`] : []), ...ledgerDrift(ledgerStatusOf(inputs, record, snapshot))];
 }
 

@@ -1,6 +1,6 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkAgainstHost, parseChecked, withoutEngineKeys } from "../check";
-import { FileSnapshot } from "../host/files";
+import { FileSnapshot, fileIn } from "../host/files";
 import { LedgerScope, LedgeredPlanner, ledgerDrift, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { transportFor } from "../transport";
@@ -18,7 +18,6 @@ import {
     planSteering,
     planSteeringRestore,
     renderRule,
-    ruleStatus,
     steeringDrift,
     steeringItems,
     steeringProblems,
@@ -26,6 +25,7 @@ import {
 import { applySteering, readSteering } from "./remote";
 import { PacketSteeringInputs, packetSteeringInputsSchema, ruleFile } from "./schema";
 import { unlinkedFollower } from "../nic/followers";
+import { ruleStatus } from "../nic/udev";
 
 const INPUT_FIELDS = ["connection", "interface", "rps", "rfs", "xps", "onMissing", "persist", "restoreOnDelete", "resourceName", "owner", "nicState"] as const;
 
@@ -61,7 +61,7 @@ function outputs(raw: Record<string, unknown>, inputs: PacketSteeringInputs, rec
         desired,
         live: liveItems(Object.keys(desired), view),
         skipped,
-        ruleStatus: ruleStatus(snapshot, record.ruleFile, renderRule(inputs.resourceName, inputs.interface, desired)),
+        ruleStatus: ruleStatus(record, (path) => fileIn(snapshot, path), renderRule(inputs.resourceName, inputs.interface, desired)),
         ledgerStatus: ledgerState,
         warnings,
     };
@@ -135,7 +135,7 @@ async function probeDrift(olds: Record<string, unknown>, inputs: PacketSteeringI
     if (gone.length > 0) {
         drift.push(`${inputs.interface} no longer has ${gone.join(", ")}`);
     }
-    const status = ruleStatus(snapshot, recordOf(olds).ruleFile, renderRule(inputs.resourceName, inputs.interface, desired));
+    const status = ruleStatus(recordOf(olds), (path) => fileIn(snapshot, path), renderRule(inputs.resourceName, inputs.interface, desired));
     return [...drift, ...(persistenceDrifted(status) ? [`${rule} is ${status}`] : []), ...ledgerDrift(ledgerStatusOf(inputs, recordOf(olds), view, snapshot))];
 }
 

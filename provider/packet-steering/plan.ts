@@ -370,11 +370,3 @@ export function steeringDrift(desired: Record<string, string>, live: Record<stri
         .filter(([item, value]) => live[item] === undefined || !sameValue(item, live[item], value))
         .map(([item, value]) => `${item} live ${live[item] ?? "absent"}, desired ${value}`);
 }
-
-export function ruleStatus(snapshot: FileSnapshot, rulePath: string | undefined, expected: string): string {
-    if (rulePath === undefined) {
-        return "not persisted";
-    }
-    const now = snapshot.files.get(rulePath);
-    return now === undefined ? "missing" : now === expected ? "in place" : "edited";
-}

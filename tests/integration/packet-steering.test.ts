@@ -106,6 +106,28 @@ describe("PacketSteering through the real engine on a lab host (RPS, RFS, XPS)",
             assertNoChanges((await s.preview()).changeSummary);
         });
 
+        it("a rule an earlier version wrote (queues matched by their kernel path only) is outdated in preview, and up rewrites it", async function () {
+            const current = fileOn(lab, host, RULE);
+            const earlier = [
+                `# Managed by pulumi-linux-tuning (PacketSteering "steer"): applied again when eth1's queues appear.`,
+                `ACTION=="add", SUBSYSTEM=="queues", DEVPATH=="*/net/eth1/queues/rx-0", ATTR{rps_flow_cnt}="32768", ATTR{rps_cpus}="e"`,
+                `ACTION=="add", SUBSYSTEM=="queues", DEVPATH=="*/net/eth1/queues/tx-0", ATTR{xps_cpus}="4"`,
+                "",
+            ].join("\n");
+            // Host and state as the earlier version left them: its rule on the host, and in state as what it wrote.
+            onHost(lab, host, ["sh", "-c", `printf '%s' "$1" > ${RULE}`, "sh", earlier]);
+            const state = await s.exportStack();
+            const steering = (state.deployment.resources as { urn: string; outputs?: { managedFiles?: { written: Record<string, { content: string }> } } }[]).find((r) => r.urn.endsWith("::steer"));
+            steering!.outputs!.managedFiles!.written[RULE].content = earlier;
+            await s.importStack(state);
+            const plain = collect();
+            assert.equal((await s.preview({ onOutput: plain.onOutput })).changeSummary.update, 1);
+            assert.match(plain.text(), /drift: .*90-pulumi-steering-steer\.rules is outdated/);
+            await s.up();
+            assert.equal(fileOn(lab, host, RULE), current);
+            assertNoChanges((await s.preview()).changeSummary);
+        });
+
         it("destroy restores each queue's original and removes the rule, /etc byte for byte", async function () {
             await s.destroy();
             assert.deepEqual(queues(), { "rx-0/rps_cpus": "0", "rx-0/rps_flow_cnt": "0", "tx-0/xps_cpus": "0" });

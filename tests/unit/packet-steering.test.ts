@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import { checkFailures } from "../../provider/check";
 import { parseFileSnapshot } from "../../provider/host/files";
 import { hostLedgerPath, ownershipFailures } from "../../provider/host/ledger";
+import { fileContent } from "../../provider/host/restore";
 import {
     FLOW_ENTRIES,
     SteeringView,
@@ -196,6 +197,20 @@ describe("PacketSteering plan", function () {
         const table = new Map([[hostLedgerPath("packet-steering", "p/prod/eth0"), { owner: "p/prod/eth0", items: ["/proc/sys/net/core/rps_sock_flow_entries"], record: {}, createdDirs: [] }]]);
         const rfs = planSteering(inputs({ rfs: { flowEntries: 1024 } }), view(), snapshot(), RULE, TARGET);
         assert.match(ownershipFailures({ kind: "packet-steering", owner: "p/dev/st", ledgers: table, target: TARGET }, [hostLedgerPath("packet-steering", "p/dev/st")], "unit-steering-rfs:22", steeringItems(rfs.record, "eth1", view()), "interface")[0].reason, /rps_sock_flow_entries is managed by p\/prod\/eth0/);
+    });
+
+    it("rewrites a rule an earlier version wrote, keeping its original; a delete before that still removes it without a warning", function () {
+        const first = planSteering(inputs({ xps: { spread: "0-1" } }), view(), snapshot(), RULE, TARGET);
+        const earlier = `ACTION=="add", SUBSYSTEM=="queues", DEVPATH=="*/net/eth1/queues/tx-0", ATTR{xps_cpus}="1"\n`;
+        const upgraded = { ...first.record, managedFiles: { ...first.record.managedFiles!, written: { [RULE]: fileContent(earlier) } } };
+        const live = view({ values: { ...view().values, "tx-0/xps_cpus": "1", "tx-1/xps_cpus": "2" } });
+        const update = planSteering(inputs({ xps: { spread: "0-1" } }), live, snapshot(earlier), RULE, TARGET, upgraded);
+        assert.deepEqual(update.writes, []);
+        assert.deepEqual(update.files.write, [{ path: RULE, content: renderRule("st", "eth1", first.desired.values) }]);
+        assert.deepEqual(update.record.managedFiles?.originals, { [RULE]: { kind: "absent" } });
+        const removed = planSteeringRestore(upgraded, live, snapshot(earlier), "eth1", true, TARGET);
+        assert.deepEqual(removed.files.remove, [RULE]);
+        assert.deepEqual(removed.warnings, []);
     });
 
     it("restores what still exists and the rule byte for byte", function () {
