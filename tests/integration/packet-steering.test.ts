@@ -17,6 +17,28 @@ find /etc -xdev -type f -print0 | xargs -0 sha256sum | sort -k 2
 /** Each queue's steering files, as the kernel shows them: "rx-0/rps_cpus=e", … */
 const QUEUES_SCRIPT = `cd ${Q} && for f in rx-*/rps_cpus rx-*/rps_flow_cnt tx-*/xps_cpus; do printf '%s=%s\\n' "$f" "$(cat "$f")"; done`;
 
+/**
+ * Real udev processing eth1's add event in the host (`udevadm test`: it writes ATTRs, runs no
+ * RUN), in a mount namespace of its own with a private /run for its database and a
+ * 99-default.link that leaves eth1's random MAC alone (the lab's SSH runs over eth1). eth1's
+ * sysfs directory is the lab's emulation, hence SYSTEMD_DEVICE_VERIFY_SYSFS=0. "kernel-name"
+ * masks 80-net-setup-link.rules, so nothing sets NAME.
+ */
+const UDEV_ADD_SCRIPT = String.raw`
+unshare --mount --propagation private sh -c '
+mount -t tmpfs -o mode=0755 plt-udev-test /run
+mkdir -p /run/systemd/network /run/udev/rules.d
+printf "[Match]
+OriginalName=*
+
+[Link]
+NamePolicy=keep
+MACAddressPolicy=none
+" > /run/systemd/network/99-default.link
+if [ "$1" = kernel-name ]; then ln -s /dev/null /run/udev/rules.d/80-net-setup-link.rules; fi
+SYSTEMD_DEVICE_VERIFY_SYSFS=0 exec udevadm test --action=add /sys/class/net/eth1' sh "$1" 2>&1
+`;
+
 describe("PacketSteering through the real engine on a lab host (RPS, RFS, XPS)", function () {
     this.timeout(10 * 60 * 1000);
     let lab: Lab;
@@ -126,6 +148,25 @@ describe("PacketSteering through the real engine on a lab host (RPS, RFS, XPS)",
             await s.up();
             assert.equal(fileOn(lab, host, RULE), current);
             assertNoChanges((await s.preview()).changeSummary);
+        });
+
+        it("real udev writes the queues' values again from the rule at eth1's add: by the NAME 80-net-setup-link sets, by KERNEL where nothing sets it", function () {
+            if (onHost(lab, host, ["sh", "-c", "command -v udevadm || true"]).trim() === "") {
+                console.log("    udevadm is not installed on this machine: real udev not tried");
+                this.skip();
+            }
+            const rule = (fileOn(lab, host, RULE) ?? "").split("\n");
+            for (const [mode, match] of [
+                ["name", 'NAME=="eth1"'],
+                ["kernel-name", 'KERNEL=="eth1", NAME==""'],
+            ]) {
+                onHost(lab, host, ["sh", "-c", `echo 0 > ${Q}/rx-0/rps_cpus; echo 0 > ${Q}/rx-0/rps_flow_cnt; echo 0 > ${Q}/tx-0/xps_cpus`]);
+                const log = onHost(lab, host, ["sh", "-c", UDEV_ADD_SCRIPT, "sh", mode]);
+                assert.deepEqual(queues(), { "rx-0/rps_cpus": "e", "rx-0/rps_flow_cnt": "32768", "tx-0/xps_cpus": "4" }, `${mode}:\n${log}`);
+                const applied = [...new Set([...log.matchAll(/90-pulumi-steering-steer\.rules:(\d+) ATTR/g)].map((m) => rule[Number(m[1]) - 1]))];
+                assert.equal(applied.length, 2, `${mode}: one line per queue applied:\n${log}`);
+                assert.ok(applied.every((line) => line.startsWith(`ACTION=="add", SUBSYSTEM=="net", ${match}, `)), `${mode}: ${applied.join("\n")}`);
+            }
         });
 
         it("destroy restores each queue's original and removes the rule, /etc byte for byte", async function () {
