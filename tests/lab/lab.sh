@@ -161,7 +161,7 @@ ensure_pltuser() {
 # Every Debian package a lab host needs, installed when missing, so `npm run demo` and `npm test`
 # work on a fresh machine: sshd and ssh-keygen, ip, nsenter/unshare, sysctl, sudo (for pltuser),
 # and the hardware emulation: a FUSE daemon in Python (python3-fusepy, with libfuse2), the real
-# ethtool it falls back to, and a real irqbalance for `lab.sh irqbalance`.
+# ethtool it falls back to, and a real irqbalance for `lab.sh irqbalance` (and udev: ensure_udev).
 LAB_PACKAGES=(openssh-server openssh-client iproute2 util-linux procps sudo python3-fusepy irqbalance ethtool)
 
 ensure_packages() {
@@ -175,10 +175,24 @@ ensure_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2 ||
       { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2; }
   fi
+  ensure_udev
   [[ -c /dev/fuse ]] || modprobe fuse 2>/dev/null || true
   [[ -c /dev/fuse ]] || die "/dev/fuse is missing: the emulated hardware needs FUSE"
   # irqbalance's socket dir (what its package would create); each host mounts its own tmpfs there.
   [[ -d /run/irqbalance ]] || mkdir -m 0755 /run/irqbalance
+}
+
+# Real udev for the tests that run `udevadm test` on a host's rules. It must match the machine's
+# libudev1 exactly, or apt would upgrade systemd itself for a test tool; when that version is not
+# served, those tests say udev is missing and try nothing.
+ensure_udev() {
+  command -v udevadm >/dev/null && return 0
+  local version
+  version="$(dpkg-query -W -f='${Version}' libudev1 2>/dev/null)" || return 0
+  [[ -n "$version" ]] || return 0
+  log "installing udev=$version"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "udev=$version" >&2 ||
+    log "udev $version is not installable here: the real-udev checks are skipped"
 }
 
 octet_in_use() {
