@@ -15,10 +15,13 @@ import { HostDiagnosis, diagnoseHost, diagnosisText } from "../evidence";
 import { DriftReport, connectionFor, mergeReports, readFleetDrift, report } from "./drift";
 import { FleetConfigInput, parseFleetConfig } from "./inventory";
 import { fleetProgram } from "./program";
+import { shardsBy, staleShards } from "./shards";
 import type { HostRecord } from "./report";
 
 const NAMESPACE = "pulumi-linux-tuning";
 const FLEET_KEYS = ["defaults", "hosts", "assignments", "rollout"] as const;
+/** Marks a stack `shard` made, with the stack it was split from. */
+const SHARD_OF = `${NAMESPACE}:shardOf`;
 
 function projectName(dir: string): string {
     const yaml = readFileSync(path.join(dir, "Pulumi.yaml"), "utf8");
@@ -117,17 +120,16 @@ async function drift(opts: { stack?: string; cwd: string; json?: boolean; merge?
 async function shard(opts: { stack: string; by: string; cwd: string }): Promise<number> {
     const { config, privateKey, secret } = await stackFleetConfig(opts.stack, opts.cwd);
     const fleet = parseFleetConfig(config);
-    const groups = new Map<string, FleetConfigInput["hosts"]>();
-    for (const host of config.hosts) {
-        const value = host.labels?.[opts.by];
-        if (!value) {
-            throw new Error(`${host.name} has no label ${opts.by}: every host must belong to a shard`);
+    const shards = shardsBy(config.hosts, opts.by, opts.stack);
+    const workspace = await LocalWorkspace.create({ workDir: opts.cwd });
+    for (const candidate of staleShards((await workspace.listStacks()).map((s) => s.name), opts.stack, shards.keys())) {
+        const all = await workspace.getAllConfig(candidate);
+        if (all[SHARD_OF]?.value === opts.stack) {
+            console.error(`note: no host belongs to shard stack ${candidate} any more; its tuning stays on its hosts until \`pulumi destroy --stack ${candidate}\``);
         }
-        groups.set(value, [...(groups.get(value) ?? []), host]);
     }
     const include: { stack: string; hosts: number }[] = [];
-    for (const [value, hosts] of groups) {
-        const name = `${opts.stack}-${value}`;
+    for (const [name, hosts] of shards) {
         const stack = await fleetStack(name, opts.cwd);
         const values: Record<string, { value: string; secret?: boolean }> = {};
         for (const key of FLEET_KEYS) {
@@ -139,6 +141,7 @@ async function shard(opts: { stack: string; by: string; cwd: string }): Promise<
         if (privateKey) {
             values[`${NAMESPACE}:sshPrivateKey`] = { value: privateKey, secret: true };
         }
+        values[SHARD_OF] = { value: opts.stack };
         await stack.setAllConfig(values);
         include.push({ stack: name, hosts: hosts.length });
     }

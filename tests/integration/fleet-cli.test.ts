@@ -96,5 +96,18 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         const table = await cli(project, "drift", "--merge", ...files);
         assert.equal(table.code, 1);
         assert.match(table.stdout, /│ h4\s+│ net\.ipv4\.tcp_fin_timeout\s+│ <= 30\s+│ 50\s+│ 30\s+│ drifted/);
+
+        // Split again by another label: the rack shards are named as left behind, no other stack is.
+        const ws = await LocalWorkspace.create({ workDir: project.dir, envVars: project.env as Record<string, string> });
+        await ws.createStack("fleet-staging");
+        const resplit = await cli(project, "shard", "--stack", "fleet", "--by", "hardware");
+        assert.equal(resplit.code, 0, resplit.stderr);
+        const byHardware = (JSON.parse(resplit.stdout) as { include: { stack: string }[] }).include.map((i) => i.stack);
+        assert.deepEqual(byHardware, ["fleet-server", "fleet-vm"]);
+        assert.match(resplit.stderr, /no host belongs to shard stack fleet-a any more[\s\S]*fleet-b/);
+        assert.doesNotMatch(resplit.stderr, /fleet-staging/);
+        for (const name of [...byHardware, "fleet-staging"]) {
+            await ws.removeStack(name);
+        }
     });
 });

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { assignHost } from "../../components/fleet/assign";
 import { mergeReports, persistedValues, report, sysctlRows } from "../../components/fleet/drift";
 import { FleetConfigInput, parseFleetConfig } from "../../components/fleet/inventory";
+import { shardsBy, staleShards } from "../../components/fleet/shards";
 import { planWaves, serialSizes } from "../../components/fleet/waves";
 import { parseReadOutput } from "../../provider/sysctl/remote";
 import { allowedFailures, checkArgv, describeCheckFailure, outputTail, waveOutcome } from "../../provider/wave-gate/plan";
@@ -167,6 +168,19 @@ describe("fleet: config and assignments", function () {
     it("refuses a profile without the facts it needs, naming the assignment and host", function () {
         const config = parseFleetConfig(fleet(1, { assignments: [{ profile: "high-throughput", facts: { linkGbps: 10 } }] }));
         assert.throws(() => assignHost(config, config.hosts[0]), /assignments\[0\] \(high-throughput\) on h1: the profile needs facts\.rttMs/);
+    });
+});
+
+describe("fleet: shards", function () {
+    it("splits by a label into <stack>-<value> stacks, refusing a host without it or a value that cannot name a stack", function () {
+        const hosts = fleet(3).hosts;
+        assert.deepEqual([...shardsBy(hosts, "rack", "prod")].map(([name, members]) => [name, members.map((h) => h.name)]), [
+            ["prod-a", ["h1", "h3"]],
+            ["prod-b", ["h2"]],
+        ]);
+        assert.throws(() => shardsBy(hosts, "row", "prod"), /h1 has no label row/);
+        assert.throws(() => shardsBy([{ ...hosts[0], labels: { rack: "rack 1/2" } }], "rack", "prod"), /h1: label rack="rack 1\/2" cannot name a stack/);
+        assert.deepEqual(staleShards(["prod", "prod-a", "prod-c", "production", "dev-a"], "prod", ["prod-a", "prod-b"]), ["prod-c"]);
     });
 });
 

@@ -1,0 +1,32 @@
+import type { FleetConfigInput } from "./inventory";
+
+type Hosts = FleetConfigInput["hosts"];
+
+/** What Pulumi accepts as a stack name. */
+const STACK_NAME = /^[A-Za-z0-9_.-]{1,100}$/;
+
+/**
+ * The fleet split by one label: stack `<stack>-<value>` per value, hosts in inventory order.
+ * Every host must carry the label, and every value must make a stack name.
+ */
+export function shardsBy(hosts: Hosts, by: string, stack: string): Map<string, Hosts> {
+    const shards = new Map<string, Hosts>();
+    for (const host of hosts) {
+        const value = host.labels?.[by];
+        if (!value) {
+            throw new Error(`${host.name} has no label ${by}: every host must belong to a shard`);
+        }
+        const name = `${stack}-${value}`;
+        if (!STACK_NAME.test(name)) {
+            throw new Error(`${host.name}: label ${by}=${JSON.stringify(value)} cannot name a stack (${JSON.stringify(name)}): stack names are at most 100 letters, digits, '.', '_' or '-'`);
+        }
+        shards.set(name, [...(shards.get(name) ?? []), host]);
+    }
+    return shards;
+}
+
+/** Stacks named like shards of `stack` that the current split does not make: an earlier split's, if `shard` made them. */
+export function staleShards(existing: readonly string[], stack: string, current: Iterable<string>): string[] {
+    const now = new Set(current);
+    return existing.filter((name) => name.startsWith(`${stack}-`) && !now.has(name));
+}
