@@ -59,11 +59,19 @@ const RULES: Rule[] = [
         sources: ["NETS"],
     },
     {
-        counters: /^(nic\.[^.]+\.(rx_missed_errors|rx_fifo_errors|rx_no_buffer_count|.*drop.*)|link\.[^.]+\.(rx_missed_errors|rx_fifo_errors|rx_dropped))$/,
+        // Per-queue receive drops (rx_queue_0_drops, rx0_drops), not XDP's own drops nor any tx drop.
+        counters: /^(nic\.[^.]+\.(rx_missed_errors|rx_fifo_errors|rx_no_buffer_count|rx_?(queue_)?\d+_(?!.*xdp)\w*drops?)|link\.[^.]+\.(rx_missed_errors|rx_fifo_errors))$/,
         meaning: "the NIC dropped received packets: its ring filled before the kernel drained it",
         knob: "NicRingConfig rings (rx: \"max\"), and IrqAffinity so the queues' interrupts are served",
         sysctls: [],
         sources: ["FD-100G"],
+    },
+    {
+        counters: /^link\.[^.]+\.rx_dropped$/,
+        meaning: "the kernel dropped packets the NIC had delivered: a CPU's input backlog was full (softnet.dropped rises too), memory ran short, or no protocol handler took them; not ring overflow",
+        knob: "net.core.netdev_max_backlog when softnet.dropped rises with it (per-CPU drops in softnet.cpuN.dropped); otherwise an unhandled protocol or memory pressure, which no knob here fixes",
+        sysctls: ["net.core.netdev_max_backlog"],
+        sources: ["NETS"],
     },
     {
         counters: /^TcpExt\.TCPBacklogDrop$/,
