@@ -30,7 +30,7 @@ function totals(inputs: CounterEvidenceInputs, sample: Sample): Record<string, n
 async function baseline(raw: Record<string, unknown>) {
     const inputs = parse(raw);
     const { rates, end } = await measure(inputs);
-    return { ...inputsOf(raw), hostId: hostIdentity(inputs.connection), before: rates, now: rates, baseline: { uptimeSeconds: end.uptimeSeconds, totals: totals(inputs, end) }, sinceBaseline: {}, missing: end.missing };
+    return { ...inputsOf(raw), hostId: hostIdentity(inputs.connection), before: rates, now: rates, baseline: { uptimeSeconds: end.uptimeSeconds, ...(end.bootId ? { bootId: end.bootId } : {}), totals: totals(inputs, end) }, sinceBaseline: {}, missing: end.missing };
 }
 
 export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
@@ -63,21 +63,39 @@ export async function update(_id: string, olds: Record<string, unknown>, news: R
     return { outs: plainState({ ...olds, ...inputsOf(raw), now: rates }) };
 }
 
-/** A refresh measures again: `now` beside `before`, and the rise since the baseline. */
-export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
-    const raw = withoutEngineKeys(props);
-    const inputs = parse(raw);
-    const { rates, end } = await measure(inputs);
-    const base = raw.baseline as { uptimeSeconds: number; totals: Record<string, number | null> };
-    const rebooted = end.uptimeSeconds < base.uptimeSeconds;
-    const sinceBaseline = Object.fromEntries(
-        inputs.counters.map((c) => {
+/** Totals at the first measurement; `bootId` is absent in states written before it was sampled. */
+export interface Baseline {
+    uptimeSeconds: number;
+    bootId?: string;
+    totals: Record<string, number | null>;
+}
+
+/**
+ * How much each counter rose since the baseline; null where that cannot be said. After a reboot the
+ * counters restarted from zero, and a host up longer than at the baseline has no smaller uptime to
+ * show it: another boot id does.
+ */
+export function riseSinceBaseline(counters: readonly string[], base: Baseline, end: Sample): Record<string, number | null> {
+    const rebooted = base.bootId !== undefined && end.bootId !== undefined ? base.bootId !== end.bootId : end.uptimeSeconds < base.uptimeSeconds;
+    return Object.fromEntries(
+        counters.map((c) => {
             const then = base.totals[c];
             const now = end.counters[c];
             return [c, rebooted || then === null || now === undefined || now < then ? null : now - then];
         }),
     );
-    return { id, props: plainState({ ...raw, now: rates, sinceBaseline, missing: end.missing }), inputs: plainState(inputsOf(raw)) };
+}
+
+/** A refresh measures again: `now` beside `before`, and the rise since the baseline. */
+export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
+    const raw = withoutEngineKeys(props);
+    const inputs = parse(raw);
+    const { rates, end } = await measure(inputs);
+    return {
+        id,
+        props: plainState({ ...raw, now: rates, sinceBaseline: riseSinceBaseline(inputs.counters, raw.baseline as Baseline, end), missing: end.missing }),
+        inputs: plainState(inputsOf(raw)),
+    };
 }
 
 export async function remove(): Promise<void> {

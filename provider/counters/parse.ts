@@ -1,3 +1,5 @@
+import { discoverQueueIrqs, parseInterrupts as parseInterruptLines } from "../irq/discover";
+
 /**
  * Parsers for the kernel's own counter files. Each returns flat `Group.Name → value` maps so a
  * sample is one dictionary and rates are computed the same way for every source.
@@ -61,19 +63,20 @@ export function parseSockstat(text: string): Record<string, number> {
 }
 
 /**
- * /proc/interrupts lines of one interface's queue IRQs (name containing the interface, or a
- * virtio input queue), summed per CPU: where the NIC's interrupts really land.
+ * Per-CPU interrupt counts of one interface's queue IRQs, summed: where the NIC's interrupts
+ * really land. The queues are found as IrqAffinity finds them (the device's msi_irqs, else the
+ * driver's queue names, a virtio NIC's by its own virtio device), so another NIC's or another
+ * virtio device's interrupts never count. Empty when the interface has no queue IRQ (lo, veth).
  */
-export function parseInterrupts(text: string, iface: string): Record<string, number> {
+export function queueInterruptsPerCpu(text: string, iface: string, msiIrqs: number[] | undefined, device: string | undefined): Record<string, number> {
     const [header, ...rows] = text.split("\n");
     const cpus = (header ?? "").trim().split(/\s+/).filter((c) => /^CPU\d+$/.test(c));
+    const queues = new Set(discoverQueueIrqs(iface, msiIrqs, parseInterruptLines(text), device).irqs.map((l) => l.irq));
     const counters: Record<string, number> = {};
-    // "eth1", "eth1-TxRx-0", "eth1@pci…", not "eth10" or "eth1.100"; a virtio NIC's queues are named after its device.
-    const own = new RegExp(`^${iface.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}([-_@].*)?$`);
     for (const row of rows) {
         const cols = row.trim().split(/\s+/);
-        const name = cols[cols.length - 1] ?? "";
-        if (!/^\d+:$/.test(cols[0] ?? "") || !(own.test(name) || /^virtio\d+-input/.test(name))) {
+        const irq = /^(\d+):$/.exec(cols[0] ?? "");
+        if (!irq || !queues.has(Number(irq[1]))) {
             continue;
         }
         cpus.forEach((cpu, i) => {

@@ -2,12 +2,14 @@ import { sleep } from "../sleep";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 import { Rate, counterRates } from "./rates";
-import { parseEthtoolStats, parseInterrupts, parseLinkStats, parseProtocolCounters, parseSockstat, parseSoftnet } from "./parse";
+import { parseEthtoolStats, parseLinkStats, parseProtocolCounters, parseSockstat, parseSoftnet, queueInterruptsPerCpu } from "./parse";
 
 /** One reading of a host's counters. Counters only grow (until a wrap or reboot); gauges are levels. */
 export interface Sample {
     /** /proc/uptime: a smaller value in a later sample means the host rebooted in between. */
     uptimeSeconds: number;
+    /** /proc/sys/kernel/random/boot_id: another one means the host rebooted, however long ago. */
+    bootId?: string;
     counters: Record<string, number>;
     gauges: Record<string, number>;
     /** Sources this host does not have (no softnet_stat in a container, no `ethtool -S` for a driver). */
@@ -19,12 +21,20 @@ const SAMPLE_PROGRAM = `
 iface=$1
 section() { printf '@%s\\n' "$1"; }
 section uptime; cat /proc/uptime 2>/dev/null
+section bootid; cat /proc/sys/kernel/random/boot_id 2>/dev/null
 section snmp; cat /proc/net/snmp 2>/dev/null
 section netstat; cat /proc/net/netstat 2>/dev/null
 section softnet; cat /proc/net/softnet_stat 2>/dev/null
 section sockstat; cat /proc/net/sockstat 2>/dev/null
 if [ -n "$iface" ]; then
-  section interrupts; awk -v i="$iface" 'NR == 1 || index($0, i) || /virtio[0-9]+-input/' /proc/interrupts 2>/dev/null
+  dev=/sys/class/net/$iface/device
+  msi=$(ls "$dev/msi_irqs" 2>/dev/null | tr '\\n' ' ')
+  device=$(readlink "$dev" 2>/dev/null); device=\${device##*/}
+  section msi; [ -n "$msi" ] && printf '%s\\n' "$msi"
+  section device; [ -n "$device" ] && printf '%s\\n' "$device"
+  # Only lines that may be the interface's queues (its name, its device's, its MSI vectors); parseSample picks them.
+  section interrupts
+  awk -v i="$iface" -v d="$device" -v m=" $msi" 'NR == 1 || index($0, i) || (d != "" && index($0, d)) || /mlx5_comp/ || index(m, " " substr($1, 1, length($1) - 1) " ")' /proc/interrupts 2>/dev/null
   section link
   for f in /sys/class/net/"$iface"/statistics/*; do [ -r "$f" ] && printf '%s %s\\n' "\${f##*/}" "$(cat "$f")"; done
   section ethtool; ethtool -S "$iface" 2>/dev/null
@@ -37,7 +47,7 @@ const SOURCE_NAMES: Record<string, string> = {
     netstat: "/proc/net/netstat",
     softnet: "/proc/net/softnet_stat",
     sockstat: "/proc/net/sockstat",
-    interrupts: "/proc/interrupts",
+    interrupts: "/proc/interrupts (no queue IRQ of IF)",
     link: "/sys/class/net/IF/statistics",
     ethtool: "ethtool -S IF",
 };
@@ -58,11 +68,13 @@ export function parseSample(stdout: string, iface?: string): Sample {
         }
     }
     const text = (name: string) => sections.get(name) ?? "";
+    const msiIrqs = text("msi").trim().split(/\s+/).filter((n) => /^\d+$/.test(n)).map(Number);
+    const queueInterrupts = iface ? queueInterruptsPerCpu(text("interrupts"), iface, msiIrqs, text("device").trim() || undefined) : {};
     const counters = {
         ...parseProtocolCounters(text("snmp")),
         ...parseProtocolCounters(text("netstat")),
         ...parseSoftnet(text("softnet")),
-        ...(iface ? { ...parseInterrupts(text("interrupts"), iface), ...parseLinkStats(text("link"), iface), ...parseEthtoolStats(text("ethtool"), iface) } : {}),
+        ...(iface ? { ...queueInterrupts, ...parseLinkStats(text("link"), iface), ...parseEthtoolStats(text("ethtool"), iface) } : {}),
     };
     if (!text("softnet").trim()) {
         for (const key of Object.keys(counters).filter((k) => k.startsWith("softnet."))) {
@@ -70,13 +82,15 @@ export function parseSample(stdout: string, iface?: string): Sample {
         }
     }
     const expected = ["snmp", "netstat", "softnet", "sockstat", ...(iface ? ["interrupts", "link", "ethtool"] : [])];
-    const missing = expected.filter((s) => !text(s).trim()).map((s) => SOURCE_NAMES[s].replace("IF", iface ?? "IF"));
+    const found = (s: string) => (s === "interrupts" ? Object.keys(queueInterrupts).length > 0 : text(s).trim() !== "");
+    const missing = expected.filter((s) => !found(s)).map((s) => SOURCE_NAMES[s].replace("IF", iface ?? "IF"));
     const gauges = parseSockstat(text("sockstat"));
     for (const name of SNMP_GAUGES.filter((g) => g in counters)) {
         gauges[name] = counters[name];
         delete counters[name];
     }
-    return { uptimeSeconds: Number(text("uptime").trim().split(/\s+/)[0]) || 0, counters, gauges, missing };
+    const bootId = text("bootid").trim() || undefined;
+    return { uptimeSeconds: Number(text("uptime").trim().split(/\s+/)[0]) || 0, ...(bootId ? { bootId } : {}), counters, gauges, missing };
 }
 
 /** Reads every counter source in one remote command (read-only; no root needed for /proc/net). */

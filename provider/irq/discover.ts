@@ -38,10 +38,10 @@ export function isQueueIrqName(name: string, iface: string, device: string | und
         new RegExp(`^${i}[-_](TxRx|rx|tx|txrx|combined|fp|q|queue)[-_]?\\d+$`, "i"),
         new RegExp(`^${i}-\\d+$`),
         new RegExp(`^[a-z0-9]+-${i}-TxRx-\\d+$`, "i"),
-        /^mlx5_comp\d+(@pci:.*)?$/,
     ];
+    // mlx5 and virtio name vectors after the device, not the interface: without it they are another NIC's.
     if (device) {
-        patterns.push(new RegExp(`^${escape(device)}-(input|output)\\.\\d+$`));
+        patterns.push(new RegExp(`^mlx5_comp\\d+(@pci:${escape(device)})?$`), new RegExp(`^${escape(device)}-(input|output)\\.\\d+$`));
     }
     return patterns.some((p) => p.test(name));
 }

@@ -3,11 +3,17 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { diagnoseHost, diagnosisText } from "../../components/evidence";
 import { diagnose } from "../../components/evidence/diagnose";
-import { parseEthtoolStats, parseInterrupts, parseProtocolCounters, parseSoftnet } from "../../provider/counters/parse";
+import { riseSinceBaseline } from "../../provider/counters/handlers";
+import { parseEthtoolStats, parseProtocolCounters, parseSoftnet, queueInterruptsPerCpu } from "../../provider/counters/parse";
 import { conditionFailure, counterRates } from "../../provider/counters/rates";
 import { Sample, parseSample } from "../../provider/counters/sample";
 
-/** Real output of the sample program, captured on this project's machine (lo) and on a lab host (eth1). */
+/**
+ * Real output of the sample program (sampleHost's own command), captured on this project's machine
+ * (lo) and on lab host h1 (eth1), whose emulated server hardware (tests/lab/hw.py) has 4 CPUs and
+ * an MSI-X NIC at 0000:3b:00.0 with queue IRQs 102-105 and a misc vector 101; and on a lab host
+ * with the emulated vm hardware (eth1 is virtio1; virtio0 is a disk).
+ */
 const fixture = (name: string) => readFileSync(path.join(__dirname, "fixtures/counters", name), "utf8");
 
 const sample = (uptimeSeconds: number, counters: Record<string, number>): Sample => ({ uptimeSeconds, counters, gauges: {}, missing: [] });
@@ -22,14 +28,28 @@ describe("counters: parsing the kernel's files", function () {
         assert.equal(s.counters["Tcp.CurrEstab"], undefined, "a level, not a counter");
         assert.equal(typeof s.gauges["Tcp.CurrEstab"], "number");
         assert.equal(typeof s.gauges["sockstat.TCP.inuse"], "number");
-        assert.deepEqual(s.missing, ["ethtool -S lo"]);
+        assert.match(s.bootId ?? "", /^[0-9a-f-]{36}$/);
+        assert.deepEqual(
+            Object.keys(s.counters).filter((k) => k.startsWith("irq.")),
+            [],
+            "the machine's virtio NIC interrupts are not lo's",
+        );
+        assert.deepEqual(s.missing, ["/proc/interrupts (no queue IRQ of lo)", "ethtool -S lo"]);
     });
 
-    it("reads a sample taken on a lab host, where softnet_stat and the NIC's interrupts are visible", function () {
+    it("reads a sample taken on a lab host: eth1's queue IRQs per CPU from its MSI vectors, not its misc vector", function () {
         const s = parseSample(fixture("lab-host.txt"), "eth1");
         assert.equal(typeof s.counters["TcpExt.ListenOverflows"], "number");
-        assert.ok(Object.keys(s.counters).some((k) => /^irq\.eth1\.cpu\d+$/.test(k)), "per-CPU interrupt counts of eth1's queues");
+        const irq = Object.fromEntries(Object.entries(s.counters).filter(([k]) => k.startsWith("irq.")));
+        assert.deepEqual(irq, { "irq.eth1.cpu0": 18213, "irq.eth1.cpu1": 18310, "irq.eth1.cpu2": 18407, "irq.eth1.cpu3": 18504 }, "IRQ 101's 3 on CPU0 are not a queue's");
         assert.equal(typeof s.counters["link.eth1.rx_packets"], "number");
+        assert.deepEqual(s.missing, []);
+    });
+
+    it("reads a sample taken on a virtio lab host: eth1's virtio1 queues, not the virtio disk's", function () {
+        const s = parseSample(fixture("lab-vm-host.txt"), "eth1");
+        assert.deepEqual(Object.fromEntries(Object.entries(s.counters).filter(([k]) => k.startsWith("irq."))), { "irq.eth1.cpu0": 19283, "irq.eth1.cpu1": 20897 });
+        assert.deepEqual(s.missing, []);
     });
 
     it("pairs snmp header and value lines, and sums softnet_stat per column", function () {
@@ -38,11 +58,44 @@ describe("counters: parsing the kernel's files", function () {
         assert.equal(softnet["softnet.time_squeeze"], 5);
         assert.equal(softnet["softnet.cpu2.time_squeeze"], 3, "the CPU id column, not the row");
         assert.deepEqual(parseEthtoolStats("NIC statistics:\n     rx_missed_errors: 12\n     rx_queue_0_drops: 3\n", "ens1"), { "nic.ens1.rx_missed_errors": 12, "nic.ens1.rx_queue_0_drops": 3 });
-        assert.deepEqual(
-            parseInterrupts("           CPU0       CPU1\n 30:        100          2   PCI-MSI  eth1-TxRx-0\n 31:          1          0   PCI-MSI  eth1-TxRx-1\n 32:        500        500   PCI-MSI  eth10-TxRx-0\n 40:          9          9   PCI-MSI  nvme0q1\n", "eth1"),
-            { "irq.eth1.cpu0": 101, "irq.eth1.cpu1": 2 },
-            "eth10's queues are not eth1's",
-        );
+    });
+
+    it("counts an interface's own queue IRQs per CPU, whatever the driver calls them, and no other NIC's", function () {
+        const interrupts = [
+            "            CPU0       CPU1",
+            "  30:        100          2  PCI-MSIX-0000:3b:00.0   1-edge      i40e-eth1-TxRx-0",
+            "  31:          1          0  PCI-MSIX-0000:3b:00.0   2-edge      i40e-eth1-TxRx-1",
+            "  32:        500        500  PCI-MSIX-0000:3c:00.0   1-edge      i40e-eth10-TxRx-0",
+            "  33:          7          0  PCI-MSIX-0000:3d:00.0   1-edge      ice-eth2-TxRx-0",
+            "  40:          9          9  PCI-MSIX-0000:5e:00.0   1-edge      nvme0q1",
+            "  50:          4          0  PCI-MSIX-0000:af:00.0   0-edge      mlx5_async0@pci:0000:af:00.0",
+            "  51:         60          1  PCI-MSIX-0000:af:00.0   1-edge      mlx5_comp0@pci:0000:af:00.0",
+            "  52:          3         70  PCI-MSIX-0000:af:00.0   2-edge      mlx5_comp1@pci:0000:af:00.0",
+            "  53:        800        800  PCI-MSIX-0000:b0:00.0   1-edge      mlx5_comp0@pci:0000:b0:00.0",
+            "",
+        ].join("\n");
+        const vm = [
+            "            CPU0       CPU1",
+            "  60:          0          0  PCI-MSIX-0000:00:03.0   0-edge      virtio1-config",
+            "  61:       1000          5  PCI-MSIX-0000:00:03.0   1-edge      virtio1-input.0",
+            "  62:         10          0  PCI-MSIX-0000:00:03.0   2-edge      virtio1-output.0",
+            "  63:          0          0  PCI-MSIX-0000:00:04.0   0-edge      virtio2-config",
+            "  64:          2        300  PCI-MSIX-0000:00:04.0   1-edge      virtio2-input.0",
+            "",
+        ].join("\n");
+        assert.deepEqual(queueInterruptsPerCpu(interrupts, "eth1", undefined, "0000:3b:00.0"), { "irq.eth1.cpu0": 101, "irq.eth1.cpu1": 2 }, "i40e, not eth10's");
+        assert.deepEqual(queueInterruptsPerCpu(interrupts, "eth2", undefined, "0000:3d:00.0"), { "irq.eth2.cpu0": 7, "irq.eth2.cpu1": 0 }, "ice");
+        assert.deepEqual(queueInterruptsPerCpu(interrupts, "ens5f0", [50, 51, 52], "0000:af:00.0"), { "irq.ens5f0.cpu0": 63, "irq.ens5f0.cpu1": 71 }, "mlx5: its own completion vectors, not the async one nor the other port's");
+        assert.deepEqual(queueInterruptsPerCpu(vm, "eth0", [60, 61, 62], "virtio1"), { "irq.eth0.cpu0": 1010, "irq.eth0.cpu1": 5 }, "the first virtio NIC");
+        assert.deepEqual(queueInterruptsPerCpu(vm, "eth1", undefined, "virtio2"), { "irq.eth1.cpu0": 2, "irq.eth1.cpu1": 300 }, "the second virtio NIC, found by its device without msi_irqs");
+        assert.deepEqual(queueInterruptsPerCpu(interrupts, "lo", undefined, undefined), {}, "lo has no queue IRQs: no mlx5's");
+        assert.deepEqual(queueInterruptsPerCpu(vm, "lo", undefined, undefined), {}, "nor a virtio NIC's");
+    });
+
+    it("lists /proc/interrupts as missing for an interface with no queue IRQ, though the file was read", function () {
+        const s = parseSample("@interrupts\n            CPU0       CPU1\n  61:       1000          5  PCI-MSIX-0000:00:03.0   1-edge      virtio1-input.0\n@link\nrx_packets 3\n@ethtool\n", "veth0");
+        assert.deepEqual(Object.keys(s.counters).filter((k) => k.startsWith("irq.")), []);
+        assert.ok(s.missing.includes("/proc/interrupts (no queue IRQ of veth0)"), s.missing.join(", "));
     });
 });
 
@@ -87,6 +140,26 @@ describe("counters: rates between samples", function () {
         assert.equal(conditionFailure(condition, reset), "TcpExt.ListenOverflows: no rate over the window (went backwards (5000 → 3): reset); cannot judge the limit 0/s");
         const rebooted = counterRates(sample(5000, { "TcpExt.ListenOverflows": 900 }), sample(2, { "TcpExt.ListenOverflows": 0 }));
         assert.match(conditionFailure(condition, rebooted) ?? "", /no rate over the window \(the host rebooted between the samples\)/);
+    });
+});
+
+describe("counters: rise since the baseline", function () {
+    const base = { uptimeSeconds: 5000, bootId: "0b7c5c8e-0000-4000-8000-000000000001", totals: { "TcpExt.ListenOverflows": 100, "Udp.RcvbufErrors": null } };
+    const later = (uptimeSeconds: number, bootId: string | undefined, overflows: number): Sample => ({ ...sample(uptimeSeconds, { "TcpExt.ListenOverflows": overflows, "Udp.RcvbufErrors": 4 }), ...(bootId ? { bootId } : {}) });
+    const counters = ["TcpExt.ListenOverflows", "Udp.RcvbufErrors"];
+
+    it("is the growth of each counter on the same boot", function () {
+        assert.deepEqual(riseSinceBaseline(counters, base, later(9000, base.bootId, 160)), { "TcpExt.ListenOverflows": 60, "Udp.RcvbufErrors": null });
+    });
+
+    it("is unknown after a reboot the uptime does not show: another boot id, the host up longer than at the baseline", function () {
+        assert.deepEqual(riseSinceBaseline(counters, base, later(90000, "0b7c5c8e-0000-4000-8000-000000000002", 400)), { "TcpExt.ListenOverflows": null, "Udp.RcvbufErrors": null });
+    });
+
+    it("falls back to a smaller uptime for a baseline recorded before boot ids were sampled", function () {
+        const old = { uptimeSeconds: base.uptimeSeconds, totals: base.totals };
+        assert.equal(riseSinceBaseline(counters, old, later(40, base.bootId, 400))["TcpExt.ListenOverflows"], null);
+        assert.equal(riseSinceBaseline(counters, old, later(9000, base.bootId, 400))["TcpExt.ListenOverflows"], 300);
     });
 });
 
