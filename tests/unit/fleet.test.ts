@@ -101,6 +101,10 @@ describe("fleet: config and assignments", function () {
             return true;
         });
         assert.throws(() => parseFleetConfig({ ...fleet(2), rollout: { maxFailures: "150%" } }), /rollout\.maxFailures/);
+        const level = (counter: string) => parseFleetConfig({ ...fleet(2), rollout: { counterConditions: [{ counter, maxPerSecond: 1, windowSeconds: 10 }] } });
+        assert.throws(() => level("sockstat.TCP.inuse"), /rollout\.counterConditions\[0\]\.counter: is a level, not a counter/);
+        assert.throws(() => level("Tcp.CurrEstab"), /is a level, not a counter/);
+        assert.equal(level("Udp.RcvbufErrors").rollout.counterConditions?.[0].counter, "Udp.RcvbufErrors");
         assert.throws(() => parseFleetConfig({ ...fleet(2), hosts: [...fleet(2).hosts, fleet(1).hosts[0]] }), /hosts\[2\]\.name: h1 is also hosts\[0\]'s name/);
     });
 
