@@ -55,12 +55,22 @@ export async function create(news: Record<string, unknown>): Promise<dynamic.Cre
     return { id: resourceId(outs, raw.resourceName), outs };
 }
 
-/** New counters or window: a new baseline for what changed is not possible after tuning, so keep `before`. */
+/**
+ * New counters or window: a `before` for what changed is not possible after tuning, so keep the
+ * old one; a counter added now has its baseline total from now, so `sinceBaseline` counts its rise
+ * since it was added (rather than staying null), and `missing` is this host's as of now.
+ */
 export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> {
     const raw = withoutEngineKeys(news);
     const inputs = parse(raw);
-    const { rates } = await measure(inputs);
-    return { outs: plainState({ ...olds, ...inputsOf(raw), now: rates }) };
+    const { rates, end } = await measure(inputs);
+    return { outs: plainState({ ...olds, ...inputsOf(raw), now: rates, baseline: extendBaseline(olds.baseline as Baseline, inputs.counters, end), missing: end.missing }) };
+}
+
+/** The baseline with a total, from `end`, for each counter it has none for. */
+export function extendBaseline(base: Baseline, counters: readonly string[], end: Sample): Baseline {
+    const added = counters.filter((c) => !(c in base.totals));
+    return { ...base, totals: { ...base.totals, ...Object.fromEntries(added.map((c) => [c, end.counters[c] ?? null])) } };
 }
 
 /** Totals at the first measurement; `bootId` is absent in states written before it was sampled. */

@@ -4,6 +4,7 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { HighConnectionRateProfile, SipRouterProfile, sipRouterPlan, sysctlValues } from "../../components";
 import { diagnoseHost } from "../../components/evidence";
+import { CounterEvidence } from "../../provider";
 import { connectionSchema, transportFor } from "../../provider/transport";
 import { labStack } from "./engine";
 import { Lab, LabHost, connectionTo, labDown, labUp, listenBurst, netCounter, setSysctlOn, sysctlOn } from "./lab";
@@ -71,6 +72,27 @@ describe("evidence: listen overflows before and after HighConnectionRateProfile 
             await stack.destroy();
         }
         assert.equal(sysctlOn(lab, host, "net.core.somaxconn"), "16", "destroy restores the host's own value");
+    });
+
+    it("a counter an update adds counts its rise from the update, not null forever", async function () {
+        let counters = [OVERFLOWS];
+        const stack = await labStack("evidence-added-counter", async () => {
+            const evidence = new CounterEvidence("watch", { connection: connectionTo(lab, host), counters, windowSeconds: 1 });
+            return { sinceBaseline: evidence.sinceBaseline };
+        });
+        try {
+            await stack.up();
+            counters = [OVERFLOWS, "TcpExt.ListenDrops"];
+            await stack.up();
+            const start = netCounter(lab, host, "TcpExt.ListenDrops");
+            await listenBurst(lab, host, 3);
+            const rose = netCounter(lab, host, "TcpExt.ListenDrops") - start;
+            assert.ok(rose > 0, "the burst drops connections");
+            const since = (await stack.up({ refresh: true })).outputs.sinceBaseline.value as Record<string, number | null>;
+            assert.ok((since["TcpExt.ListenDrops"] ?? -1) >= rose, `sinceBaseline ${JSON.stringify(since)}, the host counted ${rose}`);
+        } finally {
+            await stack.destroy();
+        }
     });
 });
 

@@ -3,7 +3,7 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { diagnoseHost, diagnosisText } from "../../components/evidence";
 import { diagnose } from "../../components/evidence/diagnose";
-import { riseSinceBaseline } from "../../provider/counters/handlers";
+import { extendBaseline, riseSinceBaseline } from "../../provider/counters/handlers";
 import { parseEthtoolStats, parseProtocolCounters, parseSoftnet, queueInterruptsPerCpu } from "../../provider/counters/parse";
 import { conditionFailure, counterRates } from "../../provider/counters/rates";
 import { Sample, parseSample } from "../../provider/counters/sample";
@@ -160,6 +160,14 @@ describe("counters: rise since the baseline", function () {
         const old = { uptimeSeconds: base.uptimeSeconds, totals: base.totals };
         assert.equal(riseSinceBaseline(counters, old, later(40, base.bootId, 400))["TcpExt.ListenOverflows"], null);
         assert.equal(riseSinceBaseline(counters, old, later(9000, base.bootId, 400))["TcpExt.ListenOverflows"], 300);
+    });
+
+    it("counts a counter added by an update from when it was added; the others keep their baseline", function () {
+        const added = [...counters, "Tcp.RetransSegs"];
+        const extended = extendBaseline(base, added, { ...later(6000, base.bootId, 130), counters: { "TcpExt.ListenOverflows": 130, "Udp.RcvbufErrors": 4, "Tcp.RetransSegs": 70 } });
+        assert.deepEqual(extended.totals, { "TcpExt.ListenOverflows": 100, "Udp.RcvbufErrors": null, "Tcp.RetransSegs": 70 });
+        const end = { ...later(9000, base.bootId, 160), counters: { "TcpExt.ListenOverflows": 160, "Udp.RcvbufErrors": 4, "Tcp.RetransSegs": 75 } };
+        assert.deepEqual(riseSinceBaseline(added, extended, end), { "TcpExt.ListenOverflows": 60, "Udp.RcvbufErrors": null, "Tcp.RetransSegs": 5 });
     });
 });
 
