@@ -1,5 +1,5 @@
 import { execFileSync } from "child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { LocalWorkspace, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation";
@@ -39,8 +39,18 @@ export function storedStateText(stack: Stack): string {
     return walk(backends.get(stack)!).join("\n");
 }
 
+const scratch: string[] = [];
+process.once("exit", () => scratch.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+/** A fresh directory under the system's temp dir (a project, a backend), removed when the test process exits. */
+export function scratchDir(prefix: string): string {
+    const dir = mkdtempSync(path.join(tmpdir(), prefix));
+    scratch.push(dir);
+    return dir;
+}
+
 /** `root`: reuse a stack's directory (another process's, to pick up after it was killed). */
-export async function labStack(project: string, program: PulumiFn, root = mkdtempSync(path.join(tmpdir(), `plt-${project}-`))): Promise<Stack> {
+export async function labStack(project: string, program: PulumiFn, root = scratchDir(`plt-${project}-`)): Promise<Stack> {
     const workDir = path.join(root, "work");
     const backend = path.join(root, "state");
     if (!existsSync(workDir)) {
@@ -75,7 +85,7 @@ export async function labStack(project: string, program: PulumiFn, root = mkdtem
  * file:// backend: for driving the `pulumi-linux-tuning` command as a separate process.
  */
 export function labProject(name: string): { dir: string; env: NodeJS.ProcessEnv } {
-    const root = mkdtempSync(path.join(tmpdir(), `plt-${name}-`));
+    const root = scratchDir(`plt-${name}-`);
     const dir = path.join(root, "work");
     const backend = path.join(root, "state");
     mkdirSync(dir);

@@ -1,11 +1,10 @@
 import { strict as assert } from "assert";
 import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
-import { mkdtempSync, openSync, readFileSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
+import { openSync, readFileSync, writeFileSync } from "fs";
 import * as path from "path";
 import { FAULT_SETTINGS, faultProgram } from "../fault/program";
 import type { Stack } from "@pulumi/pulumi/automation";
-import { labStack } from "./engine";
+import { labStack, scratchDir } from "./engine";
 import { Lab, LabHost, labDown, labUp, onHost } from "./lab";
 
 // Nightly length: PLT_FAULT_ROUNDS=20 npm test -- tests/integration/faults.test.ts
@@ -99,7 +98,7 @@ describe(`fault suite: kill -9 mid-run, then recovery leaves every host byte-exa
 
     before(function () {
         lab = labUp(3, "server");
-        labJson = path.join(mkdtempSync(path.join(tmpdir(), "plt-faults-")), "lab.json");
+        labJson = path.join(scratchDir("plt-faults-"), "lab.json");
         writeFileSync(labJson, JSON.stringify(lab));
         for (const host of lab.hosts) {
             original.set(host.name, hostState(lab, host));
@@ -117,7 +116,7 @@ describe(`fault suite: kill -9 mid-run, then recovery leaves every host byte-exa
         const kind = (["update", "create", "destroy"] as const)[round % 3];
         const op = kind === "destroy" ? "destroy" : "up";
         it(`round ${round}: kill -9 during ${kind === "update" ? "an up that updates" : op}, then cancel, refresh --clear-pending-creates, up, destroy`, async function () {
-            const root = mkdtempSync(path.join(tmpdir(), "plt-faults-stack-"));
+            const root = scratchDir("plt-faults-stack-");
             const stack = await labStack("faults", faultProgram(lab), root);
             if (kind === "destroy") {
                 await stack.up();
@@ -137,7 +136,7 @@ describe(`fault suite: kill -9 mid-run, then recovery leaves every host byte-exa
 
     for (let round = 1; round <= CUT_ROUNDS; round++) {
         it(`cut-off round ${round}: one host's link goes down during up (it stops answering), comes back, then refresh --clear-pending-creates, up, destroy`, async function () {
-            const root = mkdtempSync(path.join(tmpdir(), "plt-faults-stack-"));
+            const root = scratchDir("plt-faults-stack-");
             const stack = await labStack("faults", faultProgram(lab), root);
             const cut = lab.hosts[Math.floor(next() * lab.hosts.length)];
             const delay = Math.round(2000 + next() * 5000);
