@@ -179,7 +179,11 @@ export async function checkSysctls(olds: Record<string, unknown>, news: Record<s
                 ...describeDrift(detectDrift(inputs, snapshot, inputs.onMissing === "skip" ? absent : [])),
                 ...(onlyInLedger ? [ledgerHoldsMore(onlyInLedger.file, onlyInLedger.items)] : []),
             ];
-            return { inputs: { ...news, liveDrift }, failures: needsModules(snapshot) };
+            // A key this update adds is judged as at create; one that was there and vanished is drift.
+            const before = new Set(Object.keys((olds.settings as Record<string, unknown> | undefined) ?? {}).map(canonicalKey));
+            const added = { ...inputs, settings: Object.fromEntries(Object.entries(inputs.settings).filter(([key]) => !before.has(canonicalKey(key)))) };
+            const byModule = new Set(moduleNeeds(inputs.settings, snapshot).filter((need) => need.what === "the key").map((need) => need.key));
+            return { inputs: { ...news, liveDrift }, failures: [...needsModules(snapshot), ...unwritableKeys(added, snapshot, transport.target, byModule)] };
         } catch {
             // Unreachable now: diff reads again and says so.
         }

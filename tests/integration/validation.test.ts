@@ -271,5 +271,22 @@ describe("inputs refused at preview, through the real engine on a lab host", fun
             assert.equal(preview.changeSummary.create, 2, "the stack and the SysctlSet");
             assert.equal(sshCommandCount(lab, h1) - commands, 1, "one read at check");
         });
+
+        it("a key an update adds is read at check too: a typo fails the preview of the update", async function () {
+            let declared: Record<string, number> = { "net.ipv4.tcp_fin_timeout": 33 };
+            const stack = await labStack("validation-sysctl-added-key", async () => {
+                new SysctlSet("added", { connection: connectionTo(lab, h1), settings: declared });
+            });
+            try {
+                await stack.up();
+                declared = { ...declared, "net.core.somaxconnn": 5005 };
+                const out = collect();
+                await expectFailure(stack.preview({ onOutput: out.onOutput }));
+                assertOnce(diagnostics(out.text()), [new RegExp(`property settings\\["net\\.core\\.somaxconnn"\\][^\\n]*${host}: net\\.core\\.somaxconnn does not exist on this host`)]);
+                assert.equal(sysctlOn(lab, h1, "net.ipv4.tcp_fin_timeout"), "33");
+            } finally {
+                await stack.destroy();
+            }
+        });
     });
 });
