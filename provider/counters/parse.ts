@@ -62,6 +62,12 @@ export function parseSockstat(text: string): Record<string, number> {
     return gauges;
 }
 
+/** What /proc/net/snmp prints beside its counters that is a level (a setting, a count of open connections). */
+export const SNMP_GAUGES = ["Ip.Forwarding", "Ip.DefaultTTL", "Tcp.RtoAlgorithm", "Tcp.RtoMin", "Tcp.RtoMax", "Tcp.MaxConn", "Tcp.CurrEstab"];
+
+/** A level, not a cumulative count: sockstat's (parseSockstat names them sockstat.*), and SNMP_GAUGES. */
+export const isGauge = (name: string): boolean => name.startsWith("sockstat.") || SNMP_GAUGES.includes(name);
+
 /**
  * Per-CPU interrupt counts of one interface's queue IRQs, summed: where the NIC's interrupts
  * really land. The queues are found as IrqAffinity finds them (the device's msi_irqs, else the

@@ -2,7 +2,7 @@ import { sleep } from "../sleep";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 import { Rate, counterRates } from "./rates";
-import { parseEthtoolStats, parseLinkStats, parseProtocolCounters, parseSockstat, parseSoftnet, queueInterruptsPerCpu } from "./parse";
+import { SNMP_GAUGES, parseEthtoolStats, parseLinkStats, parseProtocolCounters, parseSockstat, parseSoftnet, queueInterruptsPerCpu } from "./parse";
 
 /** One reading of a host's counters. Counters only grow (until a wrap or reboot); gauges are levels. */
 export interface Sample {
@@ -51,9 +51,6 @@ const SOURCE_NAMES: Record<string, string> = {
     link: "/sys/class/net/IF/statistics",
     ethtool: "ethtool -S IF",
 };
-
-/** Values in /proc/net/snmp that are settings or levels, not counters. */
-const SNMP_GAUGES = ["Ip.Forwarding", "Ip.DefaultTTL", "Tcp.RtoAlgorithm", "Tcp.RtoMin", "Tcp.RtoMax", "Tcp.MaxConn", "Tcp.CurrEstab"];
 
 export function parseSample(stdout: string, iface?: string): Sample {
     const sections = new Map<string, string>();

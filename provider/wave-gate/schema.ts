@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isGauge } from "../counters/parse";
 import { interfaceName } from "../nic/schema";
 import { optionalConnectionSchema } from "../transport/connection";
 
@@ -28,17 +29,13 @@ export const healthCheckSchema = z
 export type HealthCheck = z.infer<typeof healthCheckSchema>;
 
 /** A kernel counter that must not rise faster than a rate over a window after the wave is applied. */
-/** What the sampler reads that is a level, not a cumulative count: sockstat's, and the few in /proc/net/snmp. */
-const SNMP_LEVELS = new Set(["Tcp.CurrEstab", "Tcp.RtoAlgorithm", "Tcp.RtoMin", "Tcp.RtoMax", "Tcp.MaxConn", "Ip.Forwarding", "Ip.DefaultTTL"]);
-const isLevel = (counter: string) => counter.startsWith("sockstat.") || SNMP_LEVELS.has(counter);
-
 export const counterConditionSchema = z
     .object({
         /** As the sampler names it: "Udp.RcvbufErrors", "TcpExt.ListenOverflows", "softnet.dropped", "link.eth1.rx_dropped". */
         counter: z
             .string()
             .regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be a counter name such as "Udp.RcvbufErrors"')
-            .refine((c) => !isLevel(c), "is a level, not a counter: a rate over a window does not apply to it"),
+            .refine((c) => !isGauge(c), "is a level, not a counter: a rate over a window does not apply to it"),
         maxPerSecond: z.number().min(0),
         windowSeconds: z.number().positive().max(3600),
     })
