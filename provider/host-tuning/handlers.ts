@@ -51,10 +51,12 @@ const partsOf = (props: Record<string, unknown>): PartRecords => (props.parts as
  * apply marks the host failed without touching it, so it counts against its wave's budget.
  */
 export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
-    const { hostProblems: _previous, ...raw } = inputsOf(withoutEngineKeys(news));
+    // hostProblems is check's own finding: found afresh each time, never taken from the news.
+    const { hostProblems: _previous, ...declared } = news;
+    const raw = inputsOf(withoutEngineKeys(declared));
     const failures: CheckFailure[] = checkFailures(hostTuningInputsSchema, raw);
     if (failures.length > 0) {
-        return { inputs: news, failures };
+        return { inputs: declared, failures };
     }
     const inputs = raw as HostTuningInputs;
     const gated = raw.admitted !== undefined;
@@ -85,8 +87,7 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
             }
         }
     }
-    const { hostProblems: _stale, ...rest } = news;
-    return { inputs: hostProblems.length > 0 ? { ...rest, hostProblems } : rest, failures };
+    return { inputs: hostProblems.length > 0 ? { ...declared, hostProblems } : declared, failures };
 }
 
 export async function diff(_id: string, olds: Record<string, unknown>, rawNews: Record<string, unknown>): Promise<dynamic.DiffResult> {
@@ -121,22 +122,10 @@ export async function diff(_id: string, olds: Record<string, unknown>, rawNews: 
     return { changes: results.some((r) => r.changes) };
 }
 
-/** Brings the host to the declared parts, in order, stopping at the first failure (recorded, not thrown). */
-async function apply(raw: Record<string, unknown>, olds?: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const inputs = parse(raw);
-    const connection = raw.connection;
-    const parts: PartRecords = { ...(olds ? partsOf(olds) : {}) };
-    const base = { ...inputsOf(raw), hostId: hostIdentity(inputs.connection) };
-    if (!inputs.admitted) {
-        return olds ? { ...olds, ...base, admitted: false } : { ...base, parts, status: NOT_ATTEMPTED, skipped: [], drifted: [], warnings: [] };
-    }
-    // What check found the host cannot take: recorded as its failure, nothing written.
-    let failure: string | undefined = inputs.hostProblems?.join("; ") || undefined;
+/** Each declared part applied in order (dropped ones removed first) into `parts`; the first failure, said, stops it. */
+async function applyParts(inputs: HostTuningInputs, connection: unknown, parts: PartRecords): Promise<string | undefined> {
     let step: PartName | undefined;
     try {
-        if (failure) {
-            throw new Error(failure);
-        }
         for (step of droppedParts(inputs, parts)) {
             await HANDLERS[step].remove(parts[step]!.id, withConnection(parts[step]!, connection));
             delete parts[step];
@@ -161,10 +150,25 @@ async function apply(raw: Record<string, unknown>, olds?: Record<string, unknown
                 parts[step] = recordOf(result.id, result.outs ?? {});
             }
         }
+        return undefined;
     } catch (e) {
-        failure = step ? `${step}: ${(e as Error).message}` : (e as Error).message;
+        const failure = `${step}: ${(e as Error).message}`;
         console.log(`${hostIdentity(inputs.connection)}: failed: ${failure}`);
+        return failure;
     }
+}
+
+/** Brings the host to the declared parts, in order, stopping at the first failure (recorded, not thrown). */
+async function apply(raw: Record<string, unknown>, olds?: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const inputs = parse(raw);
+    const connection = raw.connection;
+    const parts: PartRecords = { ...(olds ? partsOf(olds) : {}) };
+    const base = { ...inputsOf(raw), hostId: hostIdentity(inputs.connection) };
+    if (!inputs.admitted) {
+        return olds ? { ...olds, ...base, admitted: false } : { ...base, parts, status: NOT_ATTEMPTED, skipped: [], drifted: [], warnings: [] };
+    }
+    // What check found the host cannot take is its failure, and nothing is written.
+    const failure = inputs.hostProblems?.join("; ") || (await applyParts(inputs, connection, parts));
     const status = failure ? `failed: ${failure}` : APPLIED;
     return {
         ...base,

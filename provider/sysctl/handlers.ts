@@ -156,6 +156,9 @@ export async function checkSysctls(olds: Record<string, unknown>, news: Record<s
         failures.push({ property: "persistFile", reason: `${transport.target}: ${persistFile} is also the persistence file of ${inThisProgram(fileHolder)}; one SysctlSet per file` });
     }
     const needsModules = (snapshot: HostSnapshot) => missingModules(moduleNeeds(inputs.settings, snapshot), inputs.modules ?? [], inputs.onMissing === "skip", transport.target);
+    // Keys the host lacks or will not let be written, but for those whose absence the module check judges.
+    const unwritable = (declared: SysctlSetInputs, snapshot: HostSnapshot) =>
+        unwritableKeys(declared, snapshot, transport.target, new Set(moduleNeeds(inputs.settings, snapshot).filter((need) => need.what === "the key").map((need) => need.key)));
     if (failures.length === 0 && Object.keys(olds).length === 0) {
         try {
             // One read: the declared keys (one missing or read-only fails here as it would at apply),
@@ -164,8 +167,7 @@ export async function checkSysctls(olds: Record<string, unknown>, news: Record<s
             for (const conflict of ownershipConflicts(inputs, snapshot)) {
                 failures.push({ property: "settings", reason: `${transport.target}: ${conflict}` });
             }
-            const byModule = new Set(moduleNeeds(inputs.settings, snapshot).filter((need) => need.what === "the key").map((need) => need.key));
-            failures.push(...needsModules(snapshot), ...unwritableKeys(inputs, snapshot, transport.target, byModule));
+            failures.push(...needsModules(snapshot), ...unwritable(inputs, snapshot));
         } catch {
             // Unreachable now: create will connect, and the apply program checks ownership again.
         }
@@ -182,8 +184,7 @@ export async function checkSysctls(olds: Record<string, unknown>, news: Record<s
             // A key this update adds is judged as at create; one that was there and vanished is drift.
             const before = new Set(Object.keys((olds.settings as Record<string, unknown> | undefined) ?? {}).map(canonicalKey));
             const added = { ...inputs, settings: Object.fromEntries(Object.entries(inputs.settings).filter(([key]) => !before.has(canonicalKey(key)))) };
-            const byModule = new Set(moduleNeeds(inputs.settings, snapshot).filter((need) => need.what === "the key").map((need) => need.key));
-            return { inputs: { ...news, liveDrift }, failures: [...needsModules(snapshot), ...unwritableKeys(added, snapshot, transport.target, byModule)] };
+            return { inputs: { ...news, liveDrift }, failures: [...needsModules(snapshot), ...unwritable(added, snapshot)] };
         } catch {
             // Unreachable now: diff reads again and says so.
         }
