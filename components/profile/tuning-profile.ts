@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
 import { CounterEvidence } from "../../provider/counters/resource";
 import { CpuGovernor } from "../../provider/cpu-governor/resource";
 import { IrqAffinity } from "../../provider/irq/resource";
@@ -10,6 +11,8 @@ import { TransparentHugepages } from "../../provider/thp/resource";
 import { CpuWakeupLatency } from "../../provider/wakeup-latency/resource";
 import { SysctlSet } from "../../provider/sysctl/resource";
 import type { ConnectionArgs } from "../../provider/transport/connection";
+import { APPLIED } from "../../provider/host-tuning/schema";
+import { CounterConditionArgs, HealthCheckArgs, RolloutVerdict, WaveGate } from "../../provider/wave-gate/resource";
 import { HostFacts, hostParts } from "./parts";
 import { ProfilePlan, SysctlOverrides, applyOverrides } from "./plan";
 
@@ -24,6 +27,14 @@ export interface ProfileHostArgs extends HostFacts {
      * every refresh. `false` to skip.
      */
     evidence?: false | { windowSeconds?: number };
+    /**
+     * Judged on this host once the profile is applied, as a Fleet wave's gate judges its hosts:
+     * the user's check, then counters that must not rise faster than a rate over a window. A
+     * failure fails `pulumi up` naming the host and the condition, after the verdict is in state;
+     * the tuning stays applied. The gate runs again when the declared tuning or the gate changes,
+     * and on every `up` after it failed.
+     */
+    healthGate?: { healthCheck?: HealthCheckArgs; counterConditions?: CounterConditionArgs[] };
 }
 
 /** The profile's counters on this host: "IF" becomes the interface; NIC counters need one. */
@@ -53,6 +64,8 @@ export class TuningProfile extends pulumi.ComponentResource {
     public readonly skipped: pulumi.Output<string[]>;
     /** The counters this profile is meant to improve, before it was applied and now (as of the last refresh). */
     public readonly evidence?: CounterEvidence;
+    /** The healthGate's verdict on this host, when one is declared. */
+    public readonly health?: WaveGate;
 
     constructor(type: string, name: string, plan: ProfilePlan, args: ProfileHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super(type, name, {}, opts);
@@ -92,6 +105,15 @@ export class TuningProfile extends pulumi.ComponentResource {
         if (parts.wakeup) {
             this.wakeup = new CpuWakeupLatency(`${name}-wakeup`, { connection, ...parts.wakeup }, child);
         }
-        this.registerOutputs({ plan: this.plan, skipped: this.skipped, evidence: this.evidence && { before: this.evidence.before, now: this.evidence.now } });
+        if (args.healthGate) {
+            const applied: pulumi.Resource[] = [this.modules, this.sysctls, this.nic, this.offloads, this.steering, this.irqs, this.governor, this.thp, this.wakeup].filter((r) => r !== undefined);
+            // What the profile declared, so a change of the tuning judges the host again.
+            const revision = createHash("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
+            const host = { name, connection, interface: args.interface, status: APPLIED, parts: {}, revision };
+            this.health = new WaveGate(`${name}-gate`, { wave: 1, hosts: [host], ...args.healthGate }, { parent: this, dependsOn: applied });
+            const verdict = pulumi.all([this.health.passed, this.health.outcome, this.health.results]).apply(([passed, outcome, results]) => [{ wave: 1, passed, outcome, results }]);
+            new RolloutVerdict(`${name}-verdict`, { waves: verdict, gateOf: name }, { parent: this, dependsOn: [this.health] });
+        }
+        this.registerOutputs({ plan: this.plan, skipped: this.skipped, evidence: this.evidence && { before: this.evidence.before, now: this.evidence.now }, health: this.health?.results });
     }
 }

@@ -86,6 +86,8 @@ export class WaveGate extends pulumi.dynamic.Resource {
 
 export interface RolloutVerdictArgs {
     waves: pulumi.Input<{ wave: number; passed: boolean; outcome: string; results: HostVerdict[] }[]>;
+    /** What a single gate guards (a profile, named in the failure) rather than a rollout's waves. */
+    gateOf?: string;
 }
 
 /** Fails the engine run when a wave did not pass, after every gate's findings are recorded. */

@@ -15,23 +15,31 @@ interface WaveResult {
     results: HostVerdict[];
 }
 
-export function haltMessage(waves: readonly WaveResult[]): string | undefined {
+/**
+ * Why the run fails, or undefined when every wave passed. `gateOf` names a single host's gate
+ * (a profile's), which has no later waves to hold.
+ */
+export function haltMessage(waves: readonly WaveResult[], gateOf?: string): string | undefined {
     const halted = waves.find((w) => !w.passed && w.results.some((r) => !r.status.startsWith("not attempted")));
     if (!halted) {
         return undefined;
     }
     const failures = halted.results.filter((r) => r.status.startsWith("failed")).map((r) => `  ${r.host}: ${r.status}`);
+    if (gateOf !== undefined) {
+        return `health gate of ${gateOf} failed:\n${failures.join("\n")}\nThe tuning stays applied: fix the host or the tuning and run \`pulumi up\` again (\`pulumi destroy\` undoes it).`;
+    }
     const held = waves.filter((w) => w.wave > halted.wave).reduce((n, w) => n + w.results.length, 0);
     return `rollout halted: ${halted.outcome}\n${failures.join("\n")}\n${held} host(s) in later waves were not touched; fix and run \`pulumi up\` again to resume.`;
 }
 
 function judge(news: Record<string, unknown>): Record<string, unknown> {
     const waves = (news.waves as WaveResult[]) ?? [];
-    const message = haltMessage(waves);
+    const gateOf = typeof news.gateOf === "string" ? news.gateOf : undefined;
+    const message = haltMessage(waves, gateOf);
     if (message) {
         throw new Error(message);
     }
-    return { waves, outcome: `${waves.length} wave(s) passed` };
+    return { waves, outcome: gateOf !== undefined ? `health gate of ${gateOf} passed` : `${waves.length} wave(s) passed` };
 }
 
 export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {

@@ -7,6 +7,7 @@ import { diagnoseHost } from "../../components/evidence";
 import { CounterEvidence } from "../../provider";
 import { connectionSchema, transportFor } from "../../provider/transport";
 import { labStack } from "./engine";
+import { assertNoChanges, expectFailure } from "./support";
 import { Lab, LabHost, connectionTo, labDown, labUp, listenBurst, netCounter, setSysctlOn, sysctlOn } from "./lab";
 
 const OVERFLOWS = "TcpExt.ListenOverflows";
@@ -69,6 +70,46 @@ describe("evidence: listen overflows before and after HighConnectionRateProfile 
             const now = refreshed.outputs.now.value as Record<string, number>;
             assert.ok(now[OVERFLOWS] < before[OVERFLOWS] / 10, `now ${now[OVERFLOWS]}/s vs before ${before[OVERFLOWS]}/s`);
         } finally {
+            await stack.destroy();
+        }
+        assert.equal(sysctlOn(lab, host, "net.core.somaxconn"), "16", "destroy restores the host's own value");
+    });
+
+    it("a profile's health gate with a counter condition fails the up while the host overflows, keeps the verdict in state, and passes once the overflows stop", async function () {
+        let windowSeconds = 3;
+        const stack = await labStack("evidence-gated-profile", async () => {
+            const profile = new HighConnectionRateProfile("hcr", {
+                connection: connectionTo(lab, host),
+                connectionsPerSecond: 20000,
+                evidence: false,
+                healthGate: { counterConditions: [{ counter: OVERFLOWS, maxPerSecond: 0, windowSeconds }] },
+            });
+            return { health: profile.health!.results };
+        });
+        // The application listens with a backlog of 4 and accepts slowly, whatever somaxconn says.
+        const burst = listenBurst(lab, host, 25, ["--backlog", "4"]);
+        try {
+            const message = await expectFailure(stack.up());
+            await burst;
+            assert.match(message, /health gate of hcr failed:\s+hcr: failed: TcpExt\.ListenOverflows rose \d+(\.\d)?\/s over 3 s \(\d+ in all; limit 0\/s\)/);
+            assert.match(message, /The tuning stays applied/);
+            assert.equal(sysctlOn(lab, host, "net.core.somaxconn"), "4096", "the profile was applied before it was judged");
+            const gate = (await stack.exportStack()).deployment.resources.find((r: { type: string }) => r.type.endsWith("WaveGate"));
+            assert.equal(gate?.outputs.passed, false, "the failed verdict is in state");
+
+            const preview = await stack.preview();
+            assert.equal(preview.changeSummary.update, 1, "a failed gate is judged again on the next up (and only the gate)");
+            const passed = await stack.up();
+            const [verdict] = passed.outputs.health.value as { status: string; counters: Record<string, number> }[];
+            assert.equal(verdict.status, "applied");
+            assert.equal(verdict.counters[OVERFLOWS], 0);
+            assertNoChanges((await stack.preview()).changeSummary);
+
+            windowSeconds = 1;
+            // The gate and the verdict that reads it.
+            assert.equal((await stack.preview()).changeSummary.update, 2, "a changed condition judges the host again");
+        } finally {
+            await burst.catch(() => undefined);
             await stack.destroy();
         }
         assert.equal(sysctlOn(lab, host, "net.core.somaxconn"), "16", "destroy restores the host's own value");

@@ -65,7 +65,16 @@ describe("examples run against lab hosts", function () {
     const examples: Example[] = [
         { dir: "sysctl-basic", config: (lab) => ({ hosts: { value: JSON.stringify([{ host: lab.hosts[0].address, hostKey: lab.hosts[0].hostKey }]) }, sshPrivateKey: key(lab) }) },
         { dir: "nic-and-irqs", config: (lab) => single(lab, { applicationCpus: "0" }) },
-        { dir: "sip-router-profile", config: (lab) => single(lab, { memoryGiB: "8" }) },
+        {
+            dir: "sip-router-profile",
+            config: (lab) => single(lab, { memoryGiB: "8", gateWindowSeconds: "2", healthCheck: "sysctl -n net.ipv4.ip_local_reserved_ports | grep -qx 5060-5061" }),
+            outputs: (out) => {
+                const [verdict] = out.health as { status: string; counters: Record<string, number>; check: { exitCode: number } }[];
+                assert.equal(verdict.status, "applied");
+                assert.ok("Udp.RcvbufErrors" in verdict.counters, JSON.stringify(verdict));
+                assert.equal(verdict.check.exitCode, 0);
+            },
+        },
         { dir: "low-latency-composed", config: (lab) => single(lab) },
         {
             dir: "bbr-and-idle",

@@ -80,6 +80,9 @@ describe("fleet: failure budget (Ansible's max_fail_percentage)", function () {
         ]);
         assert.match(message!, /rollout halted: wave 1: halted.*\n  h2: failed: health check exited with status 1: down\n1 host\(s\) in later waves were not touched/);
         assert.equal(haltMessage([{ wave: 1, passed: true, outcome: "ok", results }]), undefined);
+        const single = haltMessage([{ wave: 1, passed: false, outcome: halted.summary, results: results.slice(1) }], "web");
+        assert.match(single!, /^health gate of web failed:\n  h2: failed: health check exited with status 1: down\nThe tuning stays applied/);
+        assert.doesNotMatch(single!, /later waves/);
     });
 
     it("runs the user's check as one sh -c argument under timeout, and says why it failed", function () {
