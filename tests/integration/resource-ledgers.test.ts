@@ -90,8 +90,10 @@ describe("every resource's host-side ledger: originals that survive an interrupt
                 });
                 const ledgerItems = () => onHost(lab, host, ["sh", "-c", 'grep "^item" "$1" | sort -u', "sh", `${LEDGER_ROOT}/${c.kind}/${project("update-dropped")},lab,r.ledger`]);
                 try {
-                    await stack.up();
+                    const first = await stack.up();
                     const [tuned, items] = [c.hostState(lab, host), ledgerItems()];
+                    // Seen once in CI: no ledger after this up, and what followed failed obscurely. Say what the up did.
+                    assert.notEqual(items, "", `the first up wrote its ledger (changes ${JSON.stringify(first.summary.resourceChanges)}):\n${first.stdout}`);
                     const beforeUpdate = await stack.exportStack();
                     args = c.args(lab, host, "a");
                     await stack.up();
