@@ -188,6 +188,9 @@ printf 'done\\n'`);
                 this.skip();
             }
         });
+        after(function () {
+            rmSync(dir, { recursive: true, force: true });
+        });
 
         it("writes the ledger before the program, appends each directory mkdirs makes as it makes it, and removes it after a delete", function () {
             const content = renderHostLedger({ owner: "p/s/o", items: [target], record });
