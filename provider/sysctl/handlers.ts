@@ -129,7 +129,8 @@ async function apply(raw: Record<string, unknown>, previous?: SysctlSetRecord) {
 export const check = (olds: Record<string, unknown>, news: Record<string, unknown>) => checkSysctls(olds, news, true);
 
 /**
- * `withDrift`: for an existing resource, read the host here and put what drifted into the inputs
+ * For an existing resource, the keys an update adds are read as a new resource's are. `withDrift`:
+ * read every key here and put what drifted into the inputs
  * (`liveDrift`), so every preview mode names the drifted key — `pulumi preview --diff` shows input
  * changes but drops the provider's own output — and diff uses it instead of reading again.
  */
@@ -172,8 +173,18 @@ export async function checkSysctls(olds: Record<string, unknown>, news: Record<s
             // Unreachable now: create will connect, and the apply program checks ownership again.
         }
     }
-    if (failures.length === 0 && withDrift && Object.keys(olds).length > 0) {
+    if (failures.length === 0 && Object.keys(olds).length > 0) {
+        // A key this update adds is judged as at create; one that was there and vanished is drift.
+        const before = new Set(Object.keys((olds.settings as Record<string, unknown> | undefined) ?? {}).map(canonicalKey));
+        const added = { ...inputs, settings: Object.fromEntries(Object.entries(inputs.settings).filter(([key]) => !before.has(canonicalKey(key)))) };
         try {
+            if (!withDrift) {
+                if (Object.keys(added.settings).length === 0) {
+                    return { inputs: news, failures };
+                }
+                const snapshot = await readHost(transport, [...new Set([...keysToRead(added), ...moduleProbeKeys(inputs.settings)])], [], "reuse");
+                return { inputs: news, failures: [...needsModules(snapshot), ...unwritable(added, snapshot)] };
+            }
             const snapshot = await readHost(transport, [...keysToRead(inputs), ...moduleProbeKeys(inputs.settings)], filesToRead(inputs), "reuse");
             const absent = [...snapshot.values].filter(([, live]) => live.state !== "value").map(([key]) => key);
             const onlyInLedger = ledgerOnlyItems(snapshot.ledgers, inputsOf(withoutEngineKeys(olds)), inputs);
@@ -181,9 +192,6 @@ export async function checkSysctls(olds: Record<string, unknown>, news: Record<s
                 ...describeDrift(detectDrift(inputs, snapshot, inputs.onMissing === "skip" ? absent : [])),
                 ...(onlyInLedger ? [ledgerHoldsMore(onlyInLedger.file, onlyInLedger.items)] : []),
             ];
-            // A key this update adds is judged as at create; one that was there and vanished is drift.
-            const before = new Set(Object.keys((olds.settings as Record<string, unknown> | undefined) ?? {}).map(canonicalKey));
-            const added = { ...inputs, settings: Object.fromEntries(Object.entries(inputs.settings).filter(([key]) => !before.has(canonicalKey(key)))) };
             return { inputs: { ...news, liveDrift }, failures: [...needsModules(snapshot), ...unwritable(added, snapshot)] };
         } catch {
             // Unreachable now: diff reads again and says so.

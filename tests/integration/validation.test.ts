@@ -288,5 +288,22 @@ describe("inputs refused at preview, through the real engine on a lab host", fun
                 await stack.destroy();
             }
         });
+
+        it("the same for a HostTuning's sysctls part: the key an update adds is named with its part", async function () {
+            let declared: Record<string, number> = { "net.ipv4.tcp_fin_timeout": 33 };
+            const stack = await labStack("validation-host-tuning-added-key", async () => {
+                new HostTuning("h1", { connection: connectionTo(lab, h1), sysctls: { settings: declared } });
+            });
+            try {
+                await stack.up();
+                declared = { ...declared, "net.core.somaxconnn": 5005 };
+                const out = collect();
+                await expectFailure(stack.preview({ onOutput: out.onOutput }));
+                assertOnce(diagnostics(out.text()), [new RegExp(`property sysctls\\.settings\\["net\\.core\\.somaxconnn"\\][^\\n]*${host}: net\\.core\\.somaxconnn does not exist on this host`)]);
+                assert.equal(sysctlOn(lab, h1, "net.ipv4.tcp_fin_timeout"), "33");
+            } finally {
+                await stack.destroy();
+            }
+        });
     });
 });
