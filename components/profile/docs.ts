@@ -2,7 +2,7 @@ import { highConnectionRatePlan } from "../high-connection-rate";
 import { highThroughputPlan } from "../high-throughput";
 import { lowLatencyPlan } from "../low-latency";
 import { sipRouterPlan } from "../sip-router";
-import { ProfilePlan } from "./plan";
+import { APPLICATION_CPU_INTERRUPTS, ProfilePlan } from "./plan";
 import { SOURCES, SourceKey } from "./sources";
 
 /** The plans shown in the README, for the example facts named in each heading. */
@@ -61,7 +61,7 @@ export function profileDocs(): string {
             parts.push("Choices where sources disagree or a value is left out:", "", ...plan.choices.map((c) => `- ${c}`), "");
         }
         if (plan.improves.value.length > 0) {
-            parts.push(`Counters it should bring down (before vs now in \`evidence\`): ${plan.improves.value.map((c) => `\`${c}\``).join(", ")} (${cite(plan.improves.sources)}).`, "");
+            parts.push(`Counters it should bring down (before vs now in \`evidence\`): ${plan.improves.value.map((c) => (c === APPLICATION_CPU_INTERRUPTS ? "the NIC's interrupts on each application core (`irq.IF.cpuN`)" : `\`${c}\``)).join(", ")} (${cite(plan.improves.sources)}).`, "");
         }
         if (plan.bootOnly.length > 0) {
             parts.push(`Boot-time only (kernel command line, documented, not applied): ${plan.bootOnly.map((b) => `\`${b}\``).join(", ")}.`, "");

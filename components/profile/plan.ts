@@ -65,11 +65,15 @@ export interface ProfilePlan {
     /** Settings that only take effect at boot (kernel command line): documented, not applied. */
     bootOnly: string[];
     /**
-     * The kernel counters this profile is meant to bring down ("IF" stands for the interface),
-     * measured before it is applied and at every refresh.
+     * The kernel counters this profile is meant to bring down ("IF" stands for the interface;
+     * APPLICATION_CPU_INTERRUPTS for the NIC's interrupts on each application core), measured
+     * before it is applied and at every refresh.
      */
     improves: Cited<string[]>;
 }
+
+/** In `improves`: the NIC's queue interrupts on each of the host's application cores (irq.IF.cpuN). */
+export const APPLICATION_CPU_INTERRUPTS = "irq.IF.applicationCpus";
 
 /** A user's changes to a profile: a new value, or null to drop the setting. */
 export type SysctlOverrides = Record<string, SettingValue | null>;

@@ -97,6 +97,17 @@ export function listenBurst(lab: Lab, host: LabHost, seconds: number, extra: str
     });
 }
 
+/** The emulated NIC takes traffic: each queue IRQ raises `perSecond` interrupts a second on its effective CPU (0 stops it). */
+export function nicTraffic(lab: Lab, host: LabHost, perSecond: number): void {
+    execFileSync("/usr/bin/python3", ["-I", path.join(lab.dir, "hw.py"), "traffic", path.join(lab.dir, "hosts", host.name), String(perSecond)]);
+}
+
+/** The NIC's queue interrupts per CPU (the eth1-TxRx-N lines of /proc/interrupts, summed), read outside the product. */
+export function queueInterruptsOn(lab: Lab, host: LabHost): number[] {
+    const out = onHost(lab, host, ["awk", 'NR == 1 { n = NF } /eth1-TxRx-/ { for (i = 2; i <= n + 1; i++) c[i - 2] += $i } END { for (i = 0; i < n; i++) printf "%d ", c[i] }', "/proc/interrupts"]);
+    return out.trim().split(/\s+/).map(Number);
+}
+
 /** One of the host's /proc/net/netstat or /proc/net/snmp counters, read outside the product. */
 export function netCounter(lab: Lab, host: LabHost, name: string): number {
     const [group, field] = name.split(".");

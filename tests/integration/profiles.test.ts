@@ -15,7 +15,8 @@ import {
 import { normalise } from "../../provider/sysctl/values";
 import { collect } from "./support";
 import { labStack } from "./engine";
-import { Lab, LabHost, connectionTo, labDown, labUp, onHost, sysctlOn } from "./lab";
+import { Lab, LabHost, connectionTo, labDown, labUp, nicTraffic, onHost, queueInterruptsOn, sysctlOn } from "./lab";
+import { sleep } from "../../provider/sleep";
 
 /** Everything a profile can touch on the emulated server host, for before/after comparison. */
 function hostState(lab: Lab, host: LabHost, keys: string[]): Record<string, string> {
@@ -151,6 +152,34 @@ describe("profiles through the real engine on a lab host", function () {
         assert.equal(during.thp, "always madvise [never]");
         await stack.destroy();
         assert.deepEqual(hostState(lab, host, keys), before);
+    });
+
+    it("low latency moves the NIC's interrupts off the application cores, and its evidence shows them there before and gone after", async function () {
+        nicTraffic(lab, host, 200);
+        try {
+            const stack = await labStack("profile-irq-evidence", async () => {
+                const profile = new LowLatencyProfile("p", { connection: connectionTo(lab, host), interface: "eth1", applicationCpus: "2-3", evidence: { windowSeconds: 2 } });
+                return { before: profile.evidence!.before, now: profile.evidence!.now };
+            });
+            try {
+                const up = await stack.up();
+                const before = up.outputs.before.value as Record<string, number>;
+                assert.ok(before["irq.eth1.cpu2"] > 50 && before["irq.eth1.cpu3"] > 50, `before: ${JSON.stringify(before)}`);
+
+                const start = queueInterruptsOn(lab, host);
+                await sleep(2);
+                const rose = queueInterruptsOn(lab, host).map((n, cpu) => n - start[cpu]);
+                assert.deepEqual(rose.slice(2), [0, 0], `the host counts no queue interrupt on CPUs 2-3 (${rose})`);
+                assert.ok(rose[0] + rose[1] > 0, `the traffic goes on, on CPUs 0-1 (${rose})`);
+
+                const now = (await stack.up({ refresh: true })).outputs.now.value as Record<string, number>;
+                assert.deepEqual([now["irq.eth1.cpu2"], now["irq.eth1.cpu3"]], [0, 0], `now: ${JSON.stringify(now)}`);
+            } finally {
+                await stack.destroy();
+            }
+        } finally {
+            nicTraffic(lab, host, 0);
+        }
     });
 
     it("reports conflicting profiles at preview, before anything is applied", async function () {

@@ -23,6 +23,9 @@ tuning tool reads on real hardware, with the real kernel's and tools' limits and
   hw.py kernel-without HOST_DIR MODULE
                                    the host's kernel no longer has MODULE (modprobe: not found), as
                                    a kernel built without it
+  hw.py traffic HOST_DIR RATE      the NIC takes traffic: each queue IRQ raises RATE interrupts a
+                                   second on its effective CPU, in /proc/interrupts (0: none, the
+                                   default, where the counts stand still)
 
 The daemon runs in the host's network namespace and in a mount namespace of its own (where the
 real /sys and /proc are still visible: it reads them to pass real entries through); the binds
@@ -341,8 +344,12 @@ class Irq:
 class Machine:
     """CPU and IRQ state of one host, guarded by one lock."""
 
-    def __init__(self, prof):
+    def __init__(self, prof, traffic=lambda: (0.0, 0.0)):
         self.prof = prof
+        # () -> (interrupts per second per queue, since when): see tick().
+        self.traffic = traffic
+        self.ticked_at = time.time()
+        self.pending = 0.0
         self.lock = threading.RLock()
         self.ncpu = prof["cpus"]
         self.present = set(range(self.ncpu))
@@ -367,6 +374,22 @@ class Machine:
 
     # IRQs ----------------------------------------------------------------------------------
 
+    def tick(self):
+        """The NIC's queue interrupts since the last look, each on its queue IRQ's effective CPU.
+        Called before anything moves an IRQ, so what came before lands where it was."""
+        rate, since = self.traffic()
+        now = time.time()
+        self.pending += rate * max(0.0, now - max(self.ticked_at, since))
+        self.ticked_at = now
+        whole = int(self.pending)
+        if not whole:
+            return
+        self.pending -= whole
+        for n in self.prof.get("nic", {}).get("queue_irqs", []):
+            irq = self.irqs.get(n)
+            if irq is not None and irq.effective is not None:
+                irq.counts[irq.effective] += whole
+
     def pick_effective(self, irq):
         """x86 vector allocation: the least loaded online CPU of the affinity mask."""
         choices = sorted(irq.affinity & self.online)
@@ -381,6 +404,7 @@ class Machine:
 
     def set_affinity(self, irqno, text, as_list):
         with self.lock:
+            self.tick()
             irq = self.irqs[irqno]
             if irq.managed:
                 raise _err(getattr(errno, self.prof["managed"]["errno"]))
@@ -402,6 +426,7 @@ class Machine:
     def set_online(self, cpu, text):
         value = parse_bool(text)
         with self.lock:
+            self.tick()
             if value == (cpu in self.online):
                 return
             if value:
@@ -769,7 +794,7 @@ class Tree:
     def __init__(self, hdir):
         self.hdir = hdir
         self.prof = load_profile(hdir)
-        self.m = Machine(self.prof)
+        self.m = Machine(self.prof, lambda: read_traffic(hdir))
         self.real_cpus = sorted(int(n[3:]) for n in os.listdir("/sys/devices/system/cpu") if re.fullmatch(r"cpu\d+", n))
         nodes = {"cpu": self.cpu_root(), "irq": self.irq_root(), "interrupts": File(self.interrupts, proc=True),
                  "stat": File(self.proc_stat, proc=True), "eth1": self.eth1_dir(), "pci": self.pci_root(),
@@ -1068,6 +1093,7 @@ class Tree:
         m = self.m
         prec = self.prof["prec"]
         with m.lock:
+            m.tick()
             online = sorted(m.online)
             out = [" " * (prec + 8) + "".join("CPU%-8d" % c for c in online)]
             for n in sorted(m.irqs):
@@ -1700,6 +1726,30 @@ def write_modules_dep(hdir, cat):
             f.write("%s:%s\n" % (m["path"], "".join(" " + cat["modules"][d]["path"] for d in m["deps"])))
 
 
+def traffic_file(hdir):
+    return os.path.join(hdir, "hw", "traffic")
+
+
+def read_traffic(hdir):
+    """(interrupts per second per queue, when that was set); (0, 0) without traffic."""
+    try:
+        with open(traffic_file(hdir)) as f:
+            return float(f.read().strip() or 0), os.fstat(f.fileno()).st_mtime
+    except (OSError, ValueError):
+        return 0.0, 0.0
+
+
+def cmd_traffic(hdir, rate):
+    """Sets the NIC's traffic: RATE interrupts a second on each queue IRQ, from now."""
+    if not re.fullmatch(r"\d+(\.\d+)?", rate):
+        raise SystemExit("hw.py: traffic takes interrupts per second, a number: %r" % rate)
+    tmp = traffic_file(hdir) + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(rate + "\n")
+    os.replace(tmp, traffic_file(hdir))
+    return 0
+
+
 def cmd_kernel_without(hdir, name):
     """The host's kernel loses a module, as one built without it: the "module unavailable" case."""
     with Modules(hdir, write=True) as mods:
@@ -2016,6 +2066,8 @@ def main(argv):
         return cmd_ethtool(argv[1], argv[2:])
     if len(argv) == 3 and argv[0] == "kernel-without":
         return cmd_kernel_without(argv[1], argv[2])
+    if len(argv) == 3 and argv[0] == "traffic":
+        return cmd_traffic(argv[1], argv[2])
     if len(argv) >= 2 and argv[0] in ("modprobe", "rmmod", "lsmod", "modinfo"):
         return cmd_module_tool(argv[0], argv[1], argv[2:])
     if len(argv) == 1 and argv[0] == "profiles":

@@ -13,6 +13,7 @@ import {
     sysctlValues,
 } from "../../components";
 import { withProfileDocs } from "../../components/profile/docs";
+import { watchedCounters } from "../../components/profile/tuning-profile";
 import { SOURCES } from "../../components/profile/sources";
 import { checkFailures } from "../../provider/check";
 import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
@@ -106,6 +107,15 @@ describe("profile plans", function () {
 });
 
 describe("profile overrides and composition", function () {
+    it("watches the counters a profile improves on this host: IF named, the NIC's interrupts per application core", function () {
+        const plan = lowLatencyPlan();
+        assert.deepEqual(watchedCounters(plan, { interface: "eth1", applicationCpus: "2-3,6" }), ["softnet.time_squeeze", "softnet.dropped", "irq.eth1.cpu2", "irq.eth1.cpu3", "irq.eth1.cpu6"]);
+        assert.deepEqual(watchedCounters(plan, { interface: "eth1" }), ["softnet.time_squeeze", "softnet.dropped"], "no application cores, nothing to keep IRQs off");
+        assert.deepEqual(watchedCounters(plan, { applicationCpus: "2-3" }), ["softnet.time_squeeze", "softnet.dropped"], "no NIC, no NIC counters");
+        assert.deepEqual(watchedCounters(plan, { interface: "eth1", applicationCpus: "3-" }), ["softnet.time_squeeze", "softnet.dropped"], "a malformed list is IrqAffinity's to refuse");
+        assert.deepEqual(watchedCounters(highThroughputPlan({ linkGbps: 10, rttMs: 1 }), { interface: "ens1" }).filter((c) => c.startsWith("link.")), ["link.ens1.rx_dropped", "link.ens1.rx_missed_errors"]);
+    });
+
     it("changes or drops single settings", function () {
         const plan = applyOverrides(lowLatencyPlan(), { "vm.stat_interval": 30, "vm.swappiness": null });
         assert.equal(sysctlValues(plan)["vm.stat_interval"], 30);
