@@ -31,14 +31,14 @@ const RULES: Rule[] = [
         sources: ["IPS"],
     },
     {
-        counters: /^Udp\.(RcvbufErrors|InErrors)$/,
+        counters: /^Udp6?\.(RcvbufErrors|InErrors)$/,
         meaning: "UDP datagrams were dropped because a socket's receive buffer was full",
         knob: "net.core.rmem_default / net.core.rmem_max (or SO_RCVBUF in the application); SipRouterProfile",
         sysctls: ["net.core.rmem_default", "net.core.rmem_max"],
         sources: ["NDUDP", "SIPCONF"],
     },
     {
-        counters: /^Udp\.SndbufErrors$/,
+        counters: /^Udp6?\.SndbufErrors$/,
         meaning: "UDP sends failed because a socket's send buffer was full",
         knob: "net.core.wmem_default / net.core.wmem_max (or SO_SNDBUF)",
         sysctls: ["net.core.wmem_default", "net.core.wmem_max"],

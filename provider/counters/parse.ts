@@ -25,6 +25,21 @@ export function parseProtocolCounters(text: string): Record<string, number> {
     return counters;
 }
 
+/**
+ * /proc/net/snmp6: "Udp6RcvbufErrors 0" lines, named as the IPv4 ones are ("Udp6.RcvbufErrors",
+ * "Icmp6.InType133"). Every line is a count: the kernel prints no setting or level here.
+ */
+export function parseSnmp6(text: string): Record<string, number> {
+    const counters: Record<string, number> = {};
+    for (const line of text.split("\n")) {
+        const match = /^([A-Za-z]+6)(\w+)\s+(\d+)\s*$/.exec(line);
+        if (match) {
+            counters[`${match[1]}.${match[2]}`] = Number(match[3]);
+        }
+    }
+    return counters;
+}
+
 /** /proc/net/softnet_stat: one hex row per CPU; column 1 processed, 2 dropped, 3 time_squeeze. */
 export function parseSoftnet(text: string): Record<string, number> {
     const counters: Record<string, number> = { "softnet.processed": 0, "softnet.dropped": 0, "softnet.time_squeeze": 0 };

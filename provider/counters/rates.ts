@@ -11,7 +11,7 @@ export interface Rate {
 
 /**
  * softnet_stat prints each CPU's unsigned int fields (%08x): the only counters here known to be
- * 32-bit. Link statistics, ethtool -S and snmp/netstat are 64-bit on a 64-bit kernel.
+ * 32-bit. Link statistics, ethtool -S and snmp/netstat/snmp6 are 64-bit on a 64-bit kernel.
  */
 const PER_CPU_SOFTNET = /^softnet\.cpu\d+\.([a-z_]+)$/;
 const SOFTNET_TOTAL = /^softnet\.([a-z_]+)$/;

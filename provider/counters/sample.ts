@@ -2,7 +2,7 @@ import { sleep } from "../sleep";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 import { Rate, counterRates } from "./rates";
-import { SNMP_GAUGES, parseEthtoolStats, parseLinkStats, parseProtocolCounters, parseSockstat, parseSoftnet, queueInterruptsPerCpu } from "./parse";
+import { SNMP_GAUGES, parseEthtoolStats, parseLinkStats, parseProtocolCounters, parseSnmp6, parseSockstat, parseSoftnet, queueInterruptsPerCpu } from "./parse";
 
 /** One reading of a host's counters. Counters only grow (until a wrap or reboot); gauges are levels. */
 export interface Sample {
@@ -24,6 +24,7 @@ section uptime; cat /proc/uptime 2>/dev/null
 section bootid; cat /proc/sys/kernel/random/boot_id 2>/dev/null
 section snmp; cat /proc/net/snmp 2>/dev/null
 section netstat; cat /proc/net/netstat 2>/dev/null
+section snmp6; cat /proc/net/snmp6 2>/dev/null
 section softnet; cat /proc/net/softnet_stat 2>/dev/null
 section sockstat; cat /proc/net/sockstat 2>/dev/null
 if [ -n "$iface" ]; then
@@ -45,6 +46,7 @@ exit 0
 const SOURCE_NAMES: Record<string, string> = {
     snmp: "/proc/net/snmp",
     netstat: "/proc/net/netstat",
+    snmp6: "/proc/net/snmp6",
     softnet: "/proc/net/softnet_stat",
     sockstat: "/proc/net/sockstat",
     interrupts: "/proc/interrupts (no queue IRQ of IF)",
@@ -56,7 +58,7 @@ export function parseSample(stdout: string, iface?: string): Sample {
     const sections = new Map<string, string>();
     let current = "";
     for (const line of stdout.split("\n")) {
-        const header = /^@([a-z]+)$/.exec(line);
+        const header = /^@([a-z0-9]+)$/.exec(line);
         if (header) {
             current = header[1];
             sections.set(current, "");
@@ -70,6 +72,7 @@ export function parseSample(stdout: string, iface?: string): Sample {
     const counters = {
         ...parseProtocolCounters(text("snmp")),
         ...parseProtocolCounters(text("netstat")),
+        ...parseSnmp6(text("snmp6")),
         ...parseSoftnet(text("softnet")),
         ...(iface ? { ...queueInterrupts, ...parseLinkStats(text("link"), iface), ...parseEthtoolStats(text("ethtool"), iface) } : {}),
     };
@@ -78,7 +81,7 @@ export function parseSample(stdout: string, iface?: string): Sample {
             delete counters[key];
         }
     }
-    const expected = ["snmp", "netstat", "softnet", "sockstat", ...(iface ? ["interrupts", "link", "ethtool"] : [])];
+    const expected = ["snmp", "netstat", "snmp6", "softnet", "sockstat", ...(iface ? ["interrupts", "link", "ethtool"] : [])];
     const found = (s: string) => (s === "interrupts" ? Object.keys(queueInterrupts).length > 0 : text(s).trim() !== "");
     const missing = expected.filter((s) => !found(s)).map((s) => SOURCE_NAMES[s].replace("IF", iface ?? "IF"));
     const gauges = parseSockstat(text("sockstat"));

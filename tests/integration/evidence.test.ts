@@ -3,12 +3,12 @@ import { execFile } from "child_process";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { HighConnectionRateProfile, SipRouterProfile, sipRouterPlan, sysctlValues } from "../../components";
-import { diagnoseHost } from "../../components/evidence";
+import { diagnoseHost, sampleHost } from "../../components/evidence";
 import { CounterEvidence } from "../../provider";
 import { connectionSchema, transportFor } from "../../provider/transport";
 import { labStack } from "./engine";
 import { assertNoChanges, expectFailure } from "./support";
-import { Lab, LabHost, connectionTo, labDown, labUp, listenBurst, netCounter, setSysctlOn, sysctlOn } from "./lab";
+import { Lab, LabHost, connectionTo, labDown, labUp, listenBurst, netCounter, setSysctlOn, snmp6Counter, sysctlOn, udpBurstOn } from "./lab";
 
 const OVERFLOWS = "TcpExt.ListenOverflows";
 
@@ -113,6 +113,31 @@ describe("evidence: listen overflows before and after HighConnectionRateProfile 
             await stack.destroy();
         }
         assert.equal(sysctlOn(lab, host, "net.core.somaxconn"), "16", "destroy restores the host's own value");
+    });
+
+    it("an IPv6 UDP burst at a slow reader on ::1 raises Udp6.RcvbufErrors as the sampler reads it, the diagnosis points at rmem, and the host's /proc/net/snmp6 agrees", async function () {
+        const transport = transportFor(connectionSchema.parse(connectionTo(lab, host)));
+        const ipv4Start = netCounter(lab, host, "Udp.RcvbufErrors");
+        const start = snmp6Counter(lab, host, "Udp6RcvbufErrors");
+        const burst = udpBurstOn(lab, host, ["--address", "::1", "--repeat-for", "5"]);
+        const diagnosis = await diagnoseHost(transport, "eth1", 3);
+        await burst;
+        const rose = snmp6Counter(lab, host, "Udp6RcvbufErrors") - start;
+        assert.ok(rose > 1000, `the host dropped ${rose} IPv6 datagrams`);
+        assert.ok(diagnosis.rising["Udp6.RcvbufErrors"] > 0, JSON.stringify(diagnosis.rising));
+        assert.ok(diagnosis.rising["Udp6.RcvbufErrors"] * 3 <= rose, `the sampler's ${diagnosis.rising["Udp6.RcvbufErrors"]}/s over 3 s is within the host's ${rose}`);
+        const finding = diagnosis.findings.find((f) => f.counter === "Udp6.RcvbufErrors");
+        assert.ok(finding, JSON.stringify(diagnosis.findings));
+        assert.match(finding.knob, /net\.core\.rmem_default \/ net\.core\.rmem_max/);
+        assert.equal(finding.settings["net.core.rmem_default"], sysctlOn(lab, host, "net.core.rmem_default"));
+        assert.equal(netCounter(lab, host, "Udp.RcvbufErrors"), ipv4Start, "the IPv4 counter did not move: the drops are IPv6's");
+
+        // Quiet now: the sampler's totals are the host's own.
+        const sample = await sampleHost(transport, "eth1");
+        for (const field of ["RcvbufErrors", "InErrors", "InDatagrams", "SndbufErrors"]) {
+            assert.equal(sample.counters[`Udp6.${field}`], snmp6Counter(lab, host, `Udp6${field}`), field);
+        }
+        assert.ok(!sample.missing.includes("/proc/net/snmp6"), sample.missing.join(", "));
     });
 
     it("a counter an update adds counts its rise from the update, not null forever", async function () {

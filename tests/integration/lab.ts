@@ -91,9 +91,17 @@ export function connectionTo(lab: Lab, host: LabHost, extra: Partial<ConnectionA
  * connections at it on the host's loopback) and resolves when it ends, bounded by `seconds`.
  */
 export function listenBurst(lab: Lab, host: LabHost, seconds: number, extra: string[] = []): Promise<void> {
-    const script = path.resolve(__dirname, "../lab/listen-burst.py");
+    return labScriptOn(lab, host, "listen-burst.py", ["--seconds", String(seconds), ...extra]);
+}
+
+/** tests/lab/udp-burst.py inside a host: bursts of datagrams at a reader that does not read during them, on the host's loopback. */
+export function udpBurstOn(lab: Lab, host: LabHost, args: string[]): Promise<void> {
+    return labScriptOn(lab, host, "udp-burst.py", args);
+}
+
+function labScriptOn(lab: Lab, host: LabHost, script: string, args: string[]): Promise<void> {
     return new Promise((resolve, reject) => {
-        execFile("bash", [LAB_SCRIPT, "exec", lab.dir, host.name, "--", "python3", script, "--seconds", String(seconds), ...extra], (error) => (error ? reject(error) : resolve()));
+        execFile("bash", [LAB_SCRIPT, "exec", lab.dir, host.name, "--", "python3", path.resolve(__dirname, "../lab", script), ...args], (error) => (error ? reject(error) : resolve()));
     });
 }
 
@@ -106,6 +114,13 @@ export function nicTraffic(lab: Lab, host: LabHost, perSecond: number): void {
 export function queueInterruptsOn(lab: Lab, host: LabHost): number[] {
     const out = onHost(lab, host, ["awk", 'NR == 1 { n = NF } /eth1-TxRx-/ { for (i = 2; i <= n + 1; i++) c[i - 2] += $i } END { for (i = 0; i < n; i++) printf "%d ", c[i] }', "/proc/interrupts"]);
     return out.trim().split(/\s+/).map(Number);
+}
+
+/** One of the host's /proc/net/snmp6 counters by the kernel's own name ("Udp6RcvbufErrors"), read outside the product. */
+export function snmp6Counter(lab: Lab, host: LabHost, kernelName: string): number {
+    const out = onHost(lab, host, ["awk", "-v", `n=${kernelName}`, "$1 == n { print $2 }", "/proc/net/snmp6"]);
+    // No such line is NaN, not 0: Number("") would read as a counter that never rose.
+    return out.trim() === "" ? NaN : Number(out.trim());
 }
 
 /** One of the host's /proc/net/netstat or /proc/net/snmp counters, read outside the product. */

@@ -4,7 +4,7 @@ import * as path from "path";
 import { diagnoseHost, diagnosisText } from "../../components/evidence";
 import { diagnose } from "../../components/evidence/diagnose";
 import { extendBaseline, riseSinceBaseline } from "../../provider/counters/handlers";
-import { parseEthtoolStats, parseProtocolCounters, parseSoftnet, queueInterruptsPerCpu } from "../../provider/counters/parse";
+import { isGauge, parseEthtoolStats, parseProtocolCounters, parseSnmp6, parseSoftnet, queueInterruptsPerCpu } from "../../provider/counters/parse";
 import { conditionFailure, counterRates } from "../../provider/counters/rates";
 import { Sample, parseSample } from "../../provider/counters/sample";
 
@@ -12,17 +12,20 @@ import { Sample, parseSample } from "../../provider/counters/sample";
  * Real output of the sample program (sampleHost's own command), captured on this project's machine
  * (lo) and on lab host h1 (eth1), whose emulated server hardware (tests/lab/hw.py) has 4 CPUs and
  * an MSI-X NIC at 0000:3b:00.0 with queue IRQs 102-105 and a misc vector 101; and on a lab host
- * with the emulated vm hardware (eth1 is virtio1; virtio0 is a disk).
+ * with the emulated vm hardware (eth1 is virtio1; virtio0 is a disk). The program's @snmp6 section
+ * came later: NAME-snmp6.txt is /proc/net/snmp6 captured on the same machine or kind of lab host,
+ * and withSnmp6 adds it as the program prints it.
  */
 const fixture = (name: string) => readFileSync(path.join(__dirname, "fixtures/counters", name), "utf8");
+const withSnmp6 = (name: string) => `${fixture(`${name}.txt`)}@snmp6\n${fixture(`${name}-snmp6.txt`)}`;
 
 const sample = (uptimeSeconds: number, counters: Record<string, number>): Sample => ({ uptimeSeconds, counters, gauges: {}, missing: [] });
 
 describe("counters: parsing the kernel's files", function () {
     it("reads a sample taken on the machine itself", function () {
-        const s = parseSample(fixture("machine.txt"), "lo");
+        const s = parseSample(withSnmp6("machine"), "lo");
         assert.ok(s.uptimeSeconds > 0);
-        for (const name of ["TcpExt.ListenOverflows", "TcpExt.ListenDrops", "Udp.RcvbufErrors", "Udp.InErrors", "Tcp.RetransSegs", "softnet.dropped", "softnet.time_squeeze", "link.lo.rx_dropped"]) {
+        for (const name of ["TcpExt.ListenOverflows", "TcpExt.ListenDrops", "Udp.RcvbufErrors", "Udp.InErrors", "Tcp.RetransSegs", "softnet.dropped", "softnet.time_squeeze", "link.lo.rx_dropped", "Udp6.RcvbufErrors", "Udp6.InErrors"]) {
             assert.equal(typeof s.counters[name], "number", name);
         }
         assert.equal(s.counters["Tcp.CurrEstab"], undefined, "a level, not a counter");
@@ -38,7 +41,7 @@ describe("counters: parsing the kernel's files", function () {
     });
 
     it("reads a sample taken on a lab host: eth1's queue IRQs per CPU from its MSI vectors, not its misc vector", function () {
-        const s = parseSample(fixture("lab-host.txt"), "eth1");
+        const s = parseSample(withSnmp6("lab-host"), "eth1");
         assert.equal(typeof s.counters["TcpExt.ListenOverflows"], "number");
         const irq = Object.fromEntries(Object.entries(s.counters).filter(([k]) => k.startsWith("irq.")));
         assert.deepEqual(irq, { "irq.eth1.cpu0": 18213, "irq.eth1.cpu1": 18310, "irq.eth1.cpu2": 18407, "irq.eth1.cpu3": 18504 }, "IRQ 101's 3 on CPU0 are not a queue's");
@@ -47,9 +50,33 @@ describe("counters: parsing the kernel's files", function () {
     });
 
     it("reads a sample taken on a virtio lab host: eth1's virtio1 queues, not the virtio disk's", function () {
-        const s = parseSample(fixture("lab-vm-host.txt"), "eth1");
+        const s = parseSample(withSnmp6("lab-vm-host"), "eth1");
         assert.deepEqual(Object.fromEntries(Object.entries(s.counters).filter(([k]) => k.startsWith("irq."))), { "irq.eth1.cpu0": 19283, "irq.eth1.cpu1": 20897 });
         assert.deepEqual(s.missing, []);
+    });
+
+    it("names /proc/net/snmp6's counters as the IPv4 ones are named, from real captures", function () {
+        for (const name of ["machine", "lab-host", "lab-vm-host"]) {
+            const text = fixture(`${name}-snmp6.txt`);
+            const counters = parseSnmp6(text);
+            assert.equal(Object.keys(counters).length, text.trim().split("\n").length, `${name}: every line is a counter`);
+            for (const counter of ["Ip6.InReceives", "Ip6.InDiscards", "Icmp6.InMsgs", "Udp6.RcvbufErrors", "Udp6.SndbufErrors", "Udp6.InErrors", "UdpLite6.InErrors"]) {
+                assert.equal(typeof counters[counter], "number", `${name}: ${counter}`);
+            }
+            assert.deepEqual(Object.keys(counters).filter((c) => !/^(Ip6|Icmp6|Udp6|UdpLite6)\.[A-Z]\w+$/.test(c)), [], name);
+            assert.deepEqual(Object.keys(counters).filter(isGauge), [], `${name}: no level among them`);
+        }
+        const machine = parseSnmp6(fixture("machine-snmp6.txt"));
+        assert.equal(machine["Ip6.InReceives"], 13137);
+        assert.equal(machine["Icmp6.OutType133"], 5204, "a per-type ICMPv6 line");
+        assert.equal(parseSample(withSnmp6("machine"), "lo").counters["Icmp6.OutType133"], 5204);
+    });
+
+    it("lists /proc/net/snmp6 as missing on a host without IPv6, and has no Udp6 counter there", function () {
+        const s = parseSample(fixture("machine.txt").replace(/@sockstat/, "@snmp6\n@sockstat"), "lo");
+        assert.ok(s.missing.includes("/proc/net/snmp6"), s.missing.join(", "));
+        assert.equal(s.counters["Udp6.RcvbufErrors"], undefined);
+        assert.equal(typeof s.counters["Udp.RcvbufErrors"], "number");
     });
 
     it("pairs snmp header and value lines, and sums softnet_stat per column", function () {
@@ -220,5 +247,21 @@ describe("counters: diagnosis", function () {
         assert.deepEqual(overflow.settings, { "net.core.somaxconn": "16" });
         assert.ok(overflow.sources.some((s) => s.startsWith("IPS https://docs.kernel.org/networking/ip-sysctl.html")));
         assert.match(findings[0].knob, /IrqAffinity/);
+    });
+
+    it("points IPv6 UDP buffer errors at the same knobs and sources as IPv4's", function () {
+        const udp = ["RcvbufErrors", "InErrors", "SndbufErrors"];
+        const counters = udp.flatMap((field) => [`Udp.${field}`, `Udp6.${field}`]);
+        const rates = counterRates(sample(0, Object.fromEntries(counters.map((c) => [c, 0]))), sample(10, Object.fromEntries(counters.map((c) => [c, 100]))));
+        const findings = diagnose(rates, { "net.core.rmem_default": "212992", "net.core.wmem_default": "212992" });
+        const byCounter = Object.fromEntries(findings.map(({ counter, ...rest }) => [counter, rest]));
+        assert.deepEqual(Object.keys(byCounter).sort(), [...counters].sort());
+        for (const field of udp) {
+            assert.deepEqual(byCounter[`Udp6.${field}`], byCounter[`Udp.${field}`], field);
+        }
+        assert.match(byCounter["Udp6.RcvbufErrors"].knob, /net\.core\.rmem_default \/ net\.core\.rmem_max \(or SO_RCVBUF/);
+        assert.deepEqual(byCounter["Udp6.RcvbufErrors"].settings, { "net.core.rmem_default": "212992" });
+        assert.deepEqual(byCounter["Udp6.RcvbufErrors"].sources.map((s) => s.split(" ")[0]), ["NDUDP", "SIPCONF"]);
+        assert.match(byCounter["Udp6.SndbufErrors"].knob, /net\.core\.wmem_default/);
     });
 });
