@@ -2,7 +2,7 @@ import { highConnectionRatePlan } from "../high-connection-rate";
 import { highThroughputPlan } from "../high-throughput";
 import { lowLatencyPlan } from "../low-latency";
 import { PART_SCHEMAS, PartName } from "../../provider/host-tuning/schema";
-import { HostParts, hostParts } from "../profile/parts";
+import { HostParts, hostParts, watchedCounters } from "../profile/parts";
 import { ProfilePlan, SysctlOverrides, applyOverrides } from "../profile/plan";
 import { sipRouterPlan } from "../sip-router";
 import { Assignment, FleetConfig, FleetConfigError, HostFactsConfig, InventoryHost, RAW_PARTS, configPath, matches } from "./inventory";
@@ -32,6 +32,8 @@ function profilePlan(name: string, facts: HostFactsConfig): ProfilePlan {
 export interface HostAssignment {
     parts: Partial<HostParts> & { sysctls?: HostParts["sysctls"] };
     from: string[];
+    /** The counters the host's profiles are meant to bring down, as the sampler names them on this host. */
+    counters: string[];
 }
 
 /** The parts besides sysctls; those on a NIC take the host's interface unless they name one. */
@@ -41,10 +43,11 @@ const ON_INTERFACE = new Set<string>(["nic", "offloads", "steering", "irqs"]);
 const label = (a: Assignment, i: number) => `assignments[${i}]${a.profile ? ` (${a.profile})` : ""}`;
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
-/** One assignment's parts on one host. */
-function partsOf(assignment: Assignment, index: number, host: InventoryHost): Partial<HostParts> {
+/** One assignment's parts on one host, and the counters its profile watches there. */
+function partsOf(assignment: Assignment, index: number, host: InventoryHost): { parts: Partial<HostParts>; counters: string[] } {
     const facts = { ...assignment.facts, ...host.facts };
     const parts: Partial<HostParts> = {};
+    let counters: string[] = [];
     if (assignment.profile) {
         const missing = REQUIRED_FACTS[assignment.profile].filter((f) => facts[f] === undefined);
         if (missing.length > 0) {
@@ -52,6 +55,7 @@ function partsOf(assignment: Assignment, index: number, host: InventoryHost): Pa
         }
         const plan = applyOverrides(profilePlan(assignment.profile, facts), assignment.sysctlOverrides as SysctlOverrides | undefined);
         Object.assign(parts, hostParts(plan, facts));
+        counters = watchedCounters(plan, facts);
     }
     const persist = facts.persist ?? true;
     if (assignment.sysctls) {
@@ -65,7 +69,7 @@ function partsOf(assignment: Assignment, index: number, host: InventoryHost): Pa
             (parts as Record<string, unknown>)[part] = { ...iface, persist, ...spec };
         }
     }
-    return parts;
+    return { parts, counters };
 }
 
 export class AssignmentConflictError extends Error {}
@@ -75,7 +79,7 @@ export class AssignmentConflictError extends Error {}
  * differently fail, naming both and the key; the host's own `sysctlOverrides` settle it.
  */
 export function assignHost(config: FleetConfig, host: InventoryHost): HostAssignment {
-    const composed: HostAssignment = { parts: {}, from: [] };
+    const composed: HostAssignment = { parts: {}, from: [], counters: [] };
     const owner = new Map<string, string>();
     // Where in the config each sysctl key and each part came from, for errors.
     const origin = new Map<string, (string | number)[]>();
@@ -88,7 +92,8 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
         }
         const name = label(assignment, index);
         composed.from.push(name);
-        const parts = partsOf(assignment, index, host);
+        const { parts, counters } = partsOf(assignment, index, host);
+        composed.counters = [...new Set([...composed.counters, ...counters])];
         if (parts.sysctls) {
             const current = composed.parts.sysctls;
             const settings = { ...(current?.settings ?? {}) };

@@ -19,7 +19,7 @@ import { shardsBy, staleShards } from "./shards";
 import type { HostRecord } from "./report";
 
 const NAMESPACE = "pulumi-linux-tuning";
-const FLEET_KEYS = ["defaults", "hosts", "assignments", "rollout"] as const;
+const FLEET_KEYS = ["defaults", "hosts", "assignments", "rollout", "evidence"] as const;
 /** Marks a stack `shard` made, with the stack it was split from. */
 const SHARD_OF = `${NAMESPACE}:shardOf`;
 

@@ -1,10 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
+import { CounterEvidence } from "../../provider/counters/resource";
 import { HostTuning } from "../../provider/host-tuning/resource";
 import type { ConnectionArgs } from "../../provider/transport/connection";
 import { RolloutVerdict, WaveGate } from "../../provider/wave-gate/resource";
 import { HostAssignment, assignHost } from "./assign";
 import { FleetConfig, FleetConfigInput, InventoryHost, mergedConnection, parseFleetConfig, readPrivateKey } from "./inventory";
-import { GateOutputs, HostRecord, WaveSummary, hostRecords, waveSummaries } from "./report";
+import { GateOutputs, HostEvidence, HostRecord, WaveSummary, hostRecords, waveSummaries } from "./report";
 import { Wave, planWaves } from "./waves";
 
 export interface FleetArgs extends FleetConfigInput {
@@ -36,12 +37,21 @@ export class Fleet extends pulumi.ComponentResource {
         this.waves = planWaves(this.config);
 
         const gates: WaveGate[] = [];
+        const evidence: Record<string, CounterEvidence> = {};
         let previous: WaveGate | undefined;
         for (const wave of this.waves) {
             const admitted = previous ? previous.passed : true;
             const members = wave.hosts.map((host) => {
                 const connection = asRunError(() => connectionOf(this.config, host, privateKey));
-                const tuning = new HostTuning(`${name}-${host.name}`, { connection, admitted, ...assigned.get(host.name)!.parts }, { parent: this, dependsOn: previous ? [previous] : [] });
+                const { parts, counters } = assigned.get(host.name)!;
+                const afterGate = previous ? [previous] : [];
+                let measured: CounterEvidence | undefined;
+                if (this.config.evidence !== false && counters.length > 0) {
+                    measured = new CounterEvidence(`${name}-${host.name}-evidence`, { connection, interface: host.facts.interface, counters, windowSeconds: this.config.evidence.windowSeconds, admitted }, { parent: this, dependsOn: afterGate });
+                    evidence[host.name] = measured;
+                }
+                // The baseline is taken before the host's first write.
+                const tuning = new HostTuning(`${name}-${host.name}`, { connection, admitted, ...parts }, { parent: this, dependsOn: [...afterGate, ...(measured ? [measured] : [])] });
                 this.hosts[host.name] = tuning;
                 return { name: host.name, connection, interface: host.facts.interface, status: tuning.status, parts: tuning.parts, revision: tuning.revision };
             });
@@ -53,7 +63,8 @@ export class Fleet extends pulumi.ComponentResource {
             all.map(([passed, outcome, failed, allowed, results], i): GateOutputs => ({ wave: i + 1, passed, outcome, failed, allowed, results })),
         );
         const skipped = pulumi.all(Object.fromEntries(Object.entries(this.hosts).map(([n, t]) => [n, t.skipped])));
-        this.hostRecords = pulumi.all([gateOutputs, skipped]).apply(([g, s]) => hostRecords(g, s));
+        const measured = pulumi.all(Object.entries(evidence).map(([n, e]) => pulumi.all([e.before, e.now]).apply(([before, now]): [string, HostEvidence] => [n, { before, now }])));
+        this.hostRecords = pulumi.all([gateOutputs, skipped, measured]).apply(([g, s, m]) => hostRecords(g, s, Object.fromEntries(m)));
         this.waveSummaries = gateOutputs.apply(waveSummaries);
         new RolloutVerdict(`${name}-rollout`, { waves: gateOutputs }, { parent: this, dependsOn: gates });
         this.registerOutputs({ hosts: this.hostRecords, waves: this.waveSummaries });

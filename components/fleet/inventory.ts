@@ -130,6 +130,12 @@ export const fleetConfigSchema = z
         hosts: z.array(hostSchema).min(1, "must list at least one host"),
         assignments: z.array(assignmentSchema).min(1, "must assign at least one profile or spec"),
         rollout: rolloutSchema.default({ maxFailures: 0 }),
+        /**
+         * Before and after on each host: the counters its profiles are meant to bring down,
+         * measured over `windowSeconds` (default 3) before its first write and at every refresh.
+         * `false` to skip.
+         */
+        evidence: z.union([z.literal(false), z.object({ windowSeconds: z.number().positive().max(600).optional() }).strict()]).default({}),
     })
     .strict()
     .superRefine((config, ctx) => {

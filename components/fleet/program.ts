@@ -9,6 +9,7 @@ import { Fleet } from "./fleet";
  *   pulumi-linux-tuning:hosts         [{ name, connection: { host, hostKey }, labels, facts }]
  *   pulumi-linux-tuning:assignments   [{ select: { role: sip }, profile: sip-router, facts, sysctlOverrides } | { select, sysctls: {…} }]
  *   pulumi-linux-tuning:rollout       { serial: [1, "25%", "100%"] | waves: [{ select }], maxFailures, healthCheck }
+ *   pulumi-linux-tuning:evidence      { windowSeconds } (default 3) or false: each host's profile counters before and after
  *   pulumi-linux-tuning:sshPrivateKey (secret) the key, when no privateKeyPath is given
  */
 export function fleetProgram(): Record<string, pulumi.Output<unknown>> {
@@ -18,6 +19,7 @@ export function fleetProgram(): Record<string, pulumi.Output<unknown>> {
         hosts: config.getObject("hosts") as never,
         assignments: config.getObject("assignments") as never,
         rollout: config.getObject("rollout"),
+        evidence: config.getObject("evidence"),
         privateKey: config.getSecret("sshPrivateKey"),
     });
     return { hosts: fleet.hostRecords, waves: fleet.waveSummaries };

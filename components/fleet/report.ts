@@ -13,6 +13,14 @@ export interface HostRecord {
     check?: HostVerdict["check"];
     /** Per-second rates of the gate's counter conditions over its window. */
     counters?: HostVerdict["counters"];
+    /** The host's profile counters: rates before it was first tuned and at the last refresh. */
+    evidence?: HostEvidence;
+}
+
+/** Per-second rates of the counters a host's profiles are meant to bring down. */
+export interface HostEvidence {
+    before: Record<string, number | null>;
+    now: Record<string, number | null>;
 }
 
 /** One wave in `pulumi stack output waves`. */
@@ -34,11 +42,13 @@ export interface GateOutputs {
     results: HostVerdict[];
 }
 
-export function hostRecords(gates: readonly GateOutputs[], skipped: Record<string, string[]>): Record<string, HostRecord> {
+/** `evidence`: only hosts whose baseline was taken (admitted, with profile counters). */
+export function hostRecords(gates: readonly GateOutputs[], skipped: Record<string, string[]>, evidence: Record<string, HostEvidence> = {}): Record<string, HostRecord> {
     const records: Record<string, HostRecord> = {};
     for (const gate of gates) {
         for (const r of gate.results) {
-            records[r.host] = { wave: gate.wave, status: r.status, drifted: r.drifted, skipped: skipped[r.host] ?? [], ...(r.check ? { check: r.check } : {}), ...(r.counters ? { counters: r.counters } : {}) };
+            const measured = evidence[r.host] && Object.keys(evidence[r.host].before).length > 0 ? { evidence: evidence[r.host] } : {};
+            records[r.host] = { wave: gate.wave, status: r.status, drifted: r.drifted, skipped: skipped[r.host] ?? [], ...(r.check ? { check: r.check } : {}), ...(r.counters ? { counters: r.counters } : {}), ...measured };
         }
     }
     return records;

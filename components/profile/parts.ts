@@ -1,5 +1,6 @@
 import type { SettingValue } from "../../provider/sysctl/values";
-import { ProfilePlan, sysctlValues } from "./plan";
+import { isCpuList, parseCpuList } from "../../provider/cpus";
+import { APPLICATION_CPU_INTERRUPTS, ProfilePlan, sysctlValues } from "./plan";
 
 /** A CPU list covering any machine; IrqAffinity keeps only the online ones. */
 const EVERY_CPU = "0-4095";
@@ -79,4 +80,25 @@ export function hostParts(plan: ProfilePlan, facts: HostFacts): HostParts {
         parts.wakeup = { cpus: facts.applicationCpus, latencyUs: plan.idle.wakeupLatencyUs.value, persist };
     }
     return parts;
+}
+
+/**
+ * The profile's counters on this host: "IF" becomes the interface (NIC counters need one), and
+ * the NIC's interrupts on the application cores one counter per core (they need those cores).
+ */
+export function watchedCounters(plan: ProfilePlan, facts: Pick<HostFacts, "interface" | "applicationCpus">): string[] {
+    const iface = facts.interface;
+    return plan.improves.value.flatMap((c) => {
+        if (!c.includes(".IF.")) {
+            return [c];
+        }
+        if (!iface) {
+            return [];
+        }
+        if (c === APPLICATION_CPU_INTERRUPTS) {
+            // A malformed list is IrqAffinity's to refuse (its `exclude`), naming the property.
+            return facts.applicationCpus && isCpuList(facts.applicationCpus) ? parseCpuList(facts.applicationCpus).map((cpu) => `irq.${iface}.cpu${cpu}`) : [];
+        }
+        return [c.replace(".IF.", `.${iface}.`)];
+    });
 }

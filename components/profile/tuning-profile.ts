@@ -11,11 +11,10 @@ import { TransparentHugepages } from "../../provider/thp/resource";
 import { CpuWakeupLatency } from "../../provider/wakeup-latency/resource";
 import { SysctlSet } from "../../provider/sysctl/resource";
 import type { ConnectionArgs } from "../../provider/transport/connection";
-import { isCpuList, parseCpuList } from "../../provider/cpus";
 import { APPLIED } from "../../provider/host-tuning/schema";
 import { CounterConditionArgs, HealthCheckArgs, RolloutVerdict, WaveGate } from "../../provider/wave-gate/resource";
-import { HostFacts, hostParts } from "./parts";
-import { APPLICATION_CPU_INTERRUPTS, ProfilePlan, SysctlOverrides, applyOverrides } from "./plan";
+import { HostFacts, hostParts, watchedCounters } from "./parts";
+import { ProfilePlan, SysctlOverrides, applyOverrides } from "./plan";
 
 /** What every profile needs to know about the host. */
 export interface ProfileHostArgs extends HostFacts {
@@ -38,26 +37,6 @@ export interface ProfileHostArgs extends HostFacts {
     healthGate?: { healthCheck?: HealthCheckArgs; counterConditions?: CounterConditionArgs[] };
 }
 
-/**
- * The profile's counters on this host: "IF" becomes the interface (NIC counters need one), and
- * the NIC's interrupts on the application cores one counter per core (they need those cores).
- */
-export function watchedCounters(plan: ProfilePlan, facts: Pick<HostFacts, "interface" | "applicationCpus">): string[] {
-    const iface = facts.interface;
-    return plan.improves.value.flatMap((c) => {
-        if (!c.includes(".IF.")) {
-            return [c];
-        }
-        if (!iface) {
-            return [];
-        }
-        if (c === APPLICATION_CPU_INTERRUPTS) {
-            // A malformed list is IrqAffinity's to refuse (its `exclude`), naming the property.
-            return facts.applicationCpus && isCpuList(facts.applicationCpus) ? parseCpuList(facts.applicationCpus).map((cpu) => `irq.${iface}.cpu${cpu}`) : [];
-        }
-        return [c.replace(".IF.", `.${iface}.`)];
-    });
-}
 
 /**
  * A profile applied to one host: a SysctlSet after the KernelModules it needs, and where the

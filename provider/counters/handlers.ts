@@ -12,7 +12,7 @@ import { CounterEvidenceInputs, Rates, counterEvidenceInputsSchema } from "./sch
  * plus how much each rose since the baseline. Reads only; changes nothing on the host.
  */
 
-const INPUT_FIELDS = ["connection", "interface", "counters", "windowSeconds", "resourceName"] as const;
+const INPUT_FIELDS = ["connection", "interface", "counters", "windowSeconds", "resourceName", "admitted"] as const;
 
 const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, props);
 
@@ -29,7 +29,23 @@ function totals(inputs: CounterEvidenceInputs, sample: Sample): Record<string, n
 
 async function baseline(raw: Record<string, unknown>) {
     const inputs = parse(raw);
-    const { rates, end } = await measure(inputs);
+    const unmeasured = { ...inputsOf(raw), hostId: hostIdentity(inputs.connection), before: {}, now: {}, sinceBaseline: {}, missing: [] };
+    if (!inputs.admitted) {
+        // Held: nothing measured, and nothing said about the host until it is admitted.
+        return unmeasured;
+    }
+    let measured: { rates: Rates; end: Sample };
+    try {
+        measured = await measure(inputs);
+    } catch (e) {
+        if (raw.admitted === undefined) {
+            throw e;
+        }
+        // In a fleet the host's own apply reports it failed; an engine error here would stop every later wave.
+        // Never measured again: by the next up the host may be tuned, and a baseline then is no "before".
+        return { ...unmeasured, unmeasured: (e as Error).message };
+    }
+    const { rates, end } = measured;
     return { ...inputsOf(raw), hostId: hostIdentity(inputs.connection), before: rates, now: rates, baseline: { uptimeSeconds: end.uptimeSeconds, ...(end.bootId ? { bootId: end.bootId } : {}), totals: totals(inputs, end) }, sinceBaseline: {}, missing: end.missing };
 }
 
@@ -37,7 +53,17 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
     return { inputs: news, failures: checkFailures(counterEvidenceInputsSchema, inputsOf(withoutEngineKeys(news))) };
 }
 
+/** Held hosts are left alone; an admitted one without a baseline yet (it was held at create) takes it. */
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
+    if (news.admitted === false) {
+        return { changes: false };
+    }
+    if (olds.baseline === undefined && olds.unmeasured === undefined) {
+        return { changes: true };
+    }
+    if (olds.unmeasured !== undefined) {
+        return { changes: false };
+    }
     return diffResource({
         olds,
         news: withoutEngineKeys(news),
@@ -62,6 +88,9 @@ export async function create(news: Record<string, unknown>): Promise<dynamic.Cre
  */
 export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> {
     const raw = withoutEngineKeys(news);
+    if (olds.baseline === undefined) {
+        return { outs: plainState(await baseline(raw)) };
+    }
     const inputs = parse(raw);
     const { rates, end } = await measure(inputs);
     return { outs: plainState({ ...olds, ...inputsOf(raw), now: rates, baseline: extendBaseline(olds.baseline as Baseline, inputs.counters, end), missing: end.missing }) };
@@ -99,6 +128,10 @@ export function riseSinceBaseline(counters: readonly string[], base: Baseline, e
 /** A refresh measures again: `now` beside `before`, and the rise since the baseline. */
 export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
     const raw = withoutEngineKeys(props);
+    if (raw.baseline === undefined) {
+        // Never admitted: nothing to compare with, and the host is not contacted.
+        return { id, props: raw, inputs: plainState(inputsOf(raw)) };
+    }
     const inputs = parse(raw);
     const { rates, end } = await measure(inputs);
     return {

@@ -12,6 +12,8 @@ export const counterEvidenceInputsSchema = z
         /** Rates are measured over this window at apply (before tuning) and at each refresh. Default 3. */
         windowSeconds: z.number().positive().max(600).default(3),
         resourceName: z.string().min(1),
+        /** False while the host is held behind an earlier wave's gate: the host is not contacted, and the baseline waits for its admission. */
+        admitted: z.boolean().default(true),
     })
     .strict();
 

@@ -108,6 +108,9 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
             assert.equal(hosts.h5.wave, 3);
             assert.equal(hosts.h5.status, "applied");
             assert.equal(hosts.h5.check?.output, "ok");
+            // Each host's profile counters, measured before its first write.
+            const evidence = (up.outputs.hosts.value as Record<string, { evidence?: { before: Record<string, number | null> } }>).h5.evidence;
+            assert.deepEqual(Object.keys(evidence?.before ?? {}).sort(), ["TcpExt.ListenDrops", "TcpExt.ListenOverflows"]);
             const key = readFileSync(lab.privateKeyPath, "utf8").split("\n")[2];
             assert.ok(!storedStateText(stack).includes(key), "the private key is only ciphertext in state");
 
@@ -232,8 +235,10 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
             assert.match(message, /rollout halted: wave 1: halted/);
             assert.match(message, /h1: failed: TcpExt\.ListenOverflows rose \d+(\.\d)?\/s over 3 s \(\d+ in all; limit 0\/s\)/);
             untouched(three.slice(1));
-            const hosts = (await stack.outputs()).hosts.value as Record<string, { counters?: Record<string, number> }>;
+            const hosts = (await stack.outputs()).hosts.value as Record<string, { counters?: Record<string, number>; evidence?: { before: Record<string, number> } }>;
             assert.ok((hosts.h1.counters?.["TcpExt.ListenOverflows"] ?? 0) > 0);
+            assert.ok((hosts.h1.evidence?.before["TcpExt.ListenOverflows"] ?? 0) > 0, "the canary's evidence: overflowing before it was tuned");
+            assert.equal(hosts.h2.evidence, undefined, "a held host is not measured");
         } finally {
             await burst;
             await stack.destroy();

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { assignHost } from "../../components/fleet/assign";
 import { mergeReports, persistedValues, report, sysctlRows } from "../../components/fleet/drift";
 import { FleetConfigInput, parseFleetConfig } from "../../components/fleet/inventory";
+import { hostRecords } from "../../components/fleet/report";
 import { shardsBy, staleShards } from "../../components/fleet/shards";
 import { planWaves, serialSizes } from "../../components/fleet/waves";
 import { parseReadOutput } from "../../provider/sysctl/remote";
@@ -132,6 +133,32 @@ describe("fleet: config and assignments", function () {
         });
         const settled = parseFleetConfig({ ...config, hosts: [config.hosts[0], { ...config.hosts[1], sysctlOverrides: { "net.core.somaxconn": 8192, "net.ipv4.tcp_fin_timeout": 10 } }] });
         assert.equal(assignHost(settled, settled.hosts[1]).parts.sysctls?.settings["net.ipv4.tcp_fin_timeout"], 10);
+    });
+
+    it("watches the counters of every profile a host is assigned, on its interface; raw specs watch none", function () {
+        const config = parseFleetConfig(
+            fleet(2, {
+                hosts: fleet(2).hosts.map((h, i) => ({ ...h, facts: i === 0 ? { interface: "ens1" } : {} })),
+                assignments: [
+                    { select: {}, profile: "high-connection-rate", facts: { connectionsPerSecond: 20000 } },
+                    { select: { rack: "a" }, profile: "high-throughput", facts: { linkGbps: 10, rttMs: 1 }, sysctlOverrides: { "net.core.somaxconn": null, "net.ipv4.tcp_max_syn_backlog": null } },
+                    { select: { rack: "b" }, sysctls: { "net.ipv4.tcp_keepalive_time": 600 } },
+                ],
+            }),
+        );
+        const [h1, h2] = config.hosts.map((h) => assignHost(config, h).counters);
+        assert.deepEqual(h1, ["TcpExt.ListenOverflows", "TcpExt.ListenDrops", "Tcp.RetransSegs", "softnet.time_squeeze", "softnet.dropped", "link.ens1.rx_dropped", "link.ens1.rx_missed_errors"]);
+        assert.deepEqual(h2, ["TcpExt.ListenOverflows", "TcpExt.ListenDrops"]);
+        assert.deepEqual(assignHost(parseFleetConfig(fleet(1, { assignments: [{ sysctls: { "net.core.somaxconn": 4096 } }] })), parseFleetConfig(fleet(1)).hosts[0]).counters, []);
+        assert.deepEqual(parseFleetConfig(fleet(1)).evidence, {}, "on by default, with the resource's own window");
+        assert.throws(() => parseFleetConfig(fleet(1, { evidence: { windowSeconds: 0 } })), /evidence\.windowSeconds/);
+    });
+
+    it("records a host's evidence only once its baseline was taken", function () {
+        const gate = { wave: 1, passed: true, outcome: "", failed: 0, allowed: 0, results: [{ host: "h1", status: "applied", drifted: [] }, { host: "h2", status: "not attempted", drifted: [] }] };
+        const records = hostRecords([gate], {}, { h1: { before: { "Udp.RcvbufErrors": 12.5 }, now: { "Udp.RcvbufErrors": 0 } }, h2: { before: {}, now: {} } });
+        assert.deepEqual(records.h1.evidence, { before: { "Udp.RcvbufErrors": 12.5 }, now: { "Udp.RcvbufErrors": 0 } });
+        assert.equal(records.h2.evidence, undefined, "a held host was never measured");
     });
 
     it("composes other parts field by field, and names the field two assignments set differently", function () {

@@ -13,7 +13,7 @@ import {
     sysctlValues,
 } from "../../components";
 import { withProfileDocs } from "../../components/profile/docs";
-import { watchedCounters } from "../../components/profile/tuning-profile";
+import { watchedCounters } from "../../components/profile/parts";
 import { SOURCES } from "../../components/profile/sources";
 import { checkFailures } from "../../provider/check";
 import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
