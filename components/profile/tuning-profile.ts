@@ -37,12 +37,12 @@ export interface ProfileHostArgs extends HostFacts {
     healthGate?: { healthCheck?: HealthCheckArgs; counterConditions?: CounterConditionArgs[] };
 }
 
-
 /**
  * A profile applied to one host: a SysctlSet after the KernelModules it needs, and where the
  * profile asks for them and the host is described, a NicRingConfig with NicOffloads,
  * PacketSteering and an IrqAffinity ordered after it, a CpuGovernor, TransparentHugepages and
- * a CpuWakeupLatency on the application cores.
+ * a CpuWakeupLatency on the application cores; with a healthGate, a WaveGate judging the host
+ * after all of them and a RolloutVerdict that fails the run when it does not pass.
  */
 export class TuningProfile extends pulumi.ComponentResource {
     /** The settings this profile resolved to, with sources: visible in `pulumi preview`. */
