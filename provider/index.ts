@@ -7,6 +7,7 @@ export { IrqAffinity, IrqAffinityArgs } from "./irq/resource";
 export { PacketSteering, PacketSteeringArgs, CpuPolicyArgs } from "./packet-steering/resource";
 export { HostTuning, HostTuningArgs } from "./host-tuning/resource";
 export { WaveGate, WaveGateArgs, HealthCheckArgs, RolloutVerdict } from "./wave-gate/resource";
+export { WaveEvidence, WaveEvidenceArgs } from "./wave-evidence/resource";
 export { normalise, satisfies } from "./sysctl/values";
 export { describeDesired } from "./sysctl/plan";
 export { CounterEvidence, CounterEvidenceArgs } from "./counters/resource";

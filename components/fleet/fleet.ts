@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CounterEvidence } from "../../provider/counters/resource";
 import { HostTuning } from "../../provider/host-tuning/resource";
 import type { ConnectionArgs } from "../../provider/transport/connection";
+import { WaveEvidence } from "../../provider/wave-evidence/resource";
 import { RolloutVerdict, WaveGate } from "../../provider/wave-gate/resource";
 import { HostAssignment, assignHost } from "./assign";
 import { FleetConfig, FleetConfigInput, InventoryHost, mergedConnection, parseFleetConfig, readPrivateKey } from "./inventory";
@@ -14,7 +14,8 @@ export interface FleetArgs extends FleetConfigInput {
 }
 
 /**
- * A fleet rolled out in waves. Each host is one HostTuning; after each wave a WaveGate verifies
+ * A fleet rolled out in waves. Each host is one HostTuning, after its wave's WaveEvidence took the
+ * baselines of the counters its profiles watch; after each wave a WaveGate verifies
  * the live values, runs the health check and applies the failure budget, and the next wave's
  * hosts are created after it and take its verdict as `admitted`, so a plain `pulumi up` never
  * touches a later wave before the gate before it passed. A RolloutVerdict then fails the run if a
@@ -37,21 +38,27 @@ export class Fleet extends pulumi.ComponentResource {
         this.waves = planWaves(this.config);
 
         const gates: WaveGate[] = [];
-        const evidence: Record<string, CounterEvidence> = {};
+        const evidence: WaveEvidence[] = [];
         let previous: WaveGate | undefined;
         for (const wave of this.waves) {
             const admitted = previous ? previous.passed : true;
+            const connections = new Map(wave.hosts.map((host) => [host.name, asRunError(() => connectionOf(this.config, host, privateKey))]));
+            const afterGate = previous ? [previous] : [];
+            const watched = wave.hosts
+                .filter((host) => assigned.get(host.name)!.counters.length > 0)
+                .map((host) => ({ name: host.name, connection: connections.get(host.name), interface: host.facts.interface, counters: assigned.get(host.name)!.counters }));
+            const measured =
+                this.config.evidence !== false && watched.length > 0
+                    ? new WaveEvidence(`${name}-wave-${wave.number}-evidence`, { wave: wave.number, hosts: watched, windowSeconds: this.config.evidence.windowSeconds, admitted }, { parent: this, dependsOn: afterGate })
+                    : undefined;
+            if (measured) {
+                evidence.push(measured);
+            }
+            // Every baseline of the wave is taken before its hosts' first writes.
+            const beforeTuning = [...afterGate, ...(measured ? [measured] : [])];
             const members = wave.hosts.map((host) => {
-                const connection = asRunError(() => connectionOf(this.config, host, privateKey));
-                const { parts, counters } = assigned.get(host.name)!;
-                const afterGate = previous ? [previous] : [];
-                let measured: CounterEvidence | undefined;
-                if (this.config.evidence !== false && counters.length > 0) {
-                    measured = new CounterEvidence(`${name}-${host.name}-evidence`, { connection, interface: host.facts.interface, counters, windowSeconds: this.config.evidence.windowSeconds, admitted }, { parent: this, dependsOn: afterGate });
-                    evidence[host.name] = measured;
-                }
-                // The baseline is taken before the host's first write.
-                const tuning = new HostTuning(`${name}-${host.name}`, { connection, admitted, ...parts }, { parent: this, dependsOn: [...afterGate, ...(measured ? [measured] : [])] });
+                const connection = connections.get(host.name)!;
+                const tuning = new HostTuning(`${name}-${host.name}`, { connection, admitted, ...assigned.get(host.name)!.parts }, { parent: this, dependsOn: beforeTuning });
                 this.hosts[host.name] = tuning;
                 return { name: host.name, connection, interface: host.facts.interface, status: tuning.status, parts: tuning.parts, revision: tuning.revision };
             });
@@ -63,8 +70,8 @@ export class Fleet extends pulumi.ComponentResource {
             all.map(([passed, outcome, failed, allowed, results], i): GateOutputs => ({ wave: i + 1, passed, outcome, failed, allowed, results })),
         );
         const skipped = pulumi.all(Object.fromEntries(Object.entries(this.hosts).map(([n, t]) => [n, t.skipped])));
-        const measured = pulumi.all(Object.entries(evidence).map(([n, e]) => pulumi.all([e.before, e.now]).apply(([before, now]): [string, HostEvidence] => [n, { before, now }])));
-        this.hostRecords = pulumi.all([gateOutputs, skipped, measured]).apply(([g, s, m]) => hostRecords(g, s, Object.fromEntries(m)));
+        const baselines = pulumi.all(evidence.map((e) => e.evidence)).apply((waves) => Object.fromEntries(waves.flatMap((hosts) => Object.entries(hosts).map(([n, e]): [string, HostEvidence] => [n, { before: e.before, now: e.now }]))));
+        this.hostRecords = pulumi.all([gateOutputs, skipped, baselines]).apply(([g, s, m]) => hostRecords(g, s, m));
         this.waveSummaries = gateOutputs.apply(waveSummaries);
         new RolloutVerdict(`${name}-rollout`, { waves: gateOutputs }, { parent: this, dependsOn: gates });
         this.registerOutputs({ hosts: this.hostRecords, waves: this.waveSummaries });

@@ -11,8 +11,6 @@ export interface CounterEvidenceArgs {
     counters: pulumi.Input<pulumi.Input<string>[]>;
     /** Window the rates are measured over, at apply and at each refresh. Default 3 s. */
     windowSeconds?: pulumi.Input<number>;
-    /** False while the host is held behind an earlier wave's gate (a Fleet): not contacted; the baseline is taken once it is admitted. */
-    admitted?: pulumi.Input<boolean>;
 }
 
 /**
@@ -28,14 +26,12 @@ export class CounterEvidence extends pulumi.dynamic.Resource {
     declare public readonly sinceBaseline: pulumi.Output<Record<string, number | null>>;
     /** Counter sources the host does not have. */
     declare public readonly missing: pulumi.Output<string[]>;
-    /** In a fleet, why the baseline could not be taken (the host unreachable at its first apply); it is not taken later. */
-    declare public readonly unmeasured: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: CounterEvidenceArgs, opts?: pulumi.CustomResourceOptions) {
         super(
             delegatingProvider("counters/handlers"),
             name,
-            withinEngineLimits("CounterEvidence", name, { ...args, connection: secretConnection(args.connection), resourceName: name, before: undefined, now: undefined, baseline: undefined, sinceBaseline: undefined, missing: undefined, unmeasured: undefined, hostId: undefined }),
+            withinEngineLimits("CounterEvidence", name, { ...args, connection: secretConnection(args.connection), resourceName: name, before: undefined, now: undefined, baseline: undefined, sinceBaseline: undefined, missing: undefined, hostId: undefined }),
             opts,
             "linux-tuning",
             "CounterEvidence",

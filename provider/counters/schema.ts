@@ -12,7 +12,7 @@ export const counterEvidenceInputsSchema = z
         /** Rates are measured over this window at apply (before tuning) and at each refresh. Default 3. */
         windowSeconds: z.number().positive().max(600).default(3),
         resourceName: z.string().min(1),
-        /** False while the host is held behind an earlier wave's gate: the host is not contacted, and the baseline waits for its admission. */
+        /** Given by a fleet's WaveEvidence: false while the host is held behind an earlier wave's gate (not contacted; the baseline waits for its admission), and a failed measurement is recorded rather than thrown. */
         admitted: z.boolean().default(true),
     })
     .strict();

@@ -96,7 +96,13 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
             const seq = (kind: "pre" | "out", name: string) => events.log.find((e) => e.kind === kind && e.name === name)?.seq ?? assert.fail(`no ${kind} event for ${name}`);
             for (const [i, wave] of waves.entries()) {
                 const gate = `fleet-wave-${wave.wave}`;
+                // The wave's baselines are taken, all at once, after the gate before it and before any of its writes.
+                const evidence = `${gate}-evidence`;
+                if (i > 0) {
+                    assert.ok(seq("out", `fleet-wave-${wave.wave - 1}`) < seq("pre", evidence), `${evidence} after the gate before it`);
+                }
                 for (const host of wave.hosts) {
+                    assert.ok(seq("out", evidence) < seq("pre", `fleet-${host}`), `${evidence} before ${host} is tuned`);
                     assert.ok(seq("out", `fleet-${host}`) < seq("pre", gate), `${host} applied before ${gate}`);
                 }
                 for (const next of waves[i + 1]?.hosts ?? []) {
