@@ -6,6 +6,16 @@ import { LocalWorkspace, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/a
 
 const REPO = path.resolve(__dirname, "../..");
 
+// Every inline program in this process dials a new engine on a new ephemeral port. grpc-js keeps
+// subchannels in a process-wide pool keyed by address, so a port an earlier engine used can hand
+// a new program that engine's dead subchannel ("14 UNAVAILABLE: No connection established", seen
+// a few times per suite). Each program's clients get a pool of their own.
+// The option objects are exported by the SDK's runtime but not in its typings.
+const runtimeSettings = require("@pulumi/pulumi/runtime/settings") as Record<string, Record<string, unknown>>;
+for (const options of [runtimeSettings.grpcChannelOptions, runtimeSettings.grpcClientOptions]) {
+    options["grpc.use_local_subchannel_pool"] = 1;
+}
+
 let toolchainBin: string | undefined;
 
 /** The real CLI, from PATH or the project's cache (built once by scripts/pulumi-toolchain.sh). */
