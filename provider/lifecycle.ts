@@ -83,23 +83,35 @@ export function plainState<T>(state: T): T {
 }
 
 /**
- * create and update for a resource whose create is an update from nothing: both run `apply`
- * (with the previous record on update) and return plain state; the id names the host and
- * `idFields` (interface, resource name).
+ * How many applies (create, updates) have written this resource: a dependent that must act after
+ * every apply, a drift fix too, watches it (a profile's health gate). A refresh keeps it.
+ */
+export const APPLY_COUNT = "applyCount";
+
+/**
+ * create, update and read for a resource whose create is an update from nothing: create and
+ * update run `apply` (with the previous record on update) and count the apply; all three return
+ * plain state; the id names the host and `idFields` (interface, resource name).
  */
 export function applyEntryPoints<R>(
     apply: (raw: Record<string, unknown>, previous?: R) => Promise<{ hostId: string }>,
     recordOf: (olds: Record<string, unknown>) => R,
     idFields: string[],
+    refresh: (id: string, props: Record<string, unknown>) => Promise<dynamic.ReadResult>,
 ) {
+    const counted = (outs: { hostId: string }, previous?: Record<string, unknown>) => plainState({ ...outs, [APPLY_COUNT]: Number(previous?.[APPLY_COUNT] ?? 0) + 1 });
     return {
         create: async (news: Record<string, unknown>): Promise<dynamic.CreateResult> => {
             const raw = withoutEngineKeys(news);
-            const outs = plainState(await apply(raw));
+            const outs = counted(await apply(raw));
             return { id: resourceId(outs, ...idFields.map((f) => raw[f])), outs };
         },
         update: async (_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> => ({
-            outs: plainState(await apply(withoutEngineKeys(news), recordOf(olds))),
+            outs: counted(await apply(withoutEngineKeys(news), recordOf(olds)), olds),
         }),
+        read: async (id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> => {
+            const result = await refresh(id, props);
+            return { ...result, props: plainState({ ...result.props, [APPLY_COUNT]: props[APPLY_COUNT] }) };
+        },
     };
 }

@@ -102,9 +102,11 @@ export class TuningProfile extends pulumi.ComponentResource {
             this.wakeup = new CpuWakeupLatency(`${name}-wakeup`, { connection, ...parts.wakeup }, child);
         }
         if (args.healthGate) {
-            const applied: pulumi.Resource[] = [this.modules, this.sysctls, this.nic, this.offloads, this.steering, this.irqs, this.governor, this.thp, this.wakeup].filter((r) => r !== undefined);
-            // What the profile declared, so a change of the tuning judges the host again.
-            const revision = createHash("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
+            const applied = [this.modules, this.sysctls, this.nic, this.offloads, this.steering, this.irqs, this.governor, this.thp, this.wakeup].filter((r) => r !== undefined);
+            // What the profile declared and how often each part was applied: a changed tuning, or an up that only put drifted values back, judges the host again.
+            const revision = pulumi
+                .all(applied.map((part) => part.applyCount))
+                .apply((applyCounts) => createHash("sha256").update(JSON.stringify({ parts, applyCounts })).digest("hex").slice(0, 16));
             const host = { name, connection, interface: args.interface, status: APPLIED, parts: {}, revision };
             this.health = new WaveGate(`${name}-gate`, { wave: 1, hosts: [host], ...args.healthGate }, { parent: this, dependsOn: applied });
             const verdict = pulumi.all([this.health.passed, this.health.outcome, this.health.results]).apply(([passed, outcome, results]) => [{ wave: 1, passed, outcome, results }]);

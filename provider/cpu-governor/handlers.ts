@@ -131,9 +131,9 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
     });
 }
 
-export const { create, update } = applyEntryPoints(apply, recordOf, ["resourceName"]);
+export const { create, update, read } = applyEntryPoints(apply, recordOf, ["resourceName"], refresh);
 
-export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
+async function refresh(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
     const raw = withoutEngineKeys(props);
     const inputs = parse(raw);
     const record = recordOf(raw);

@@ -45,6 +45,8 @@ export class KernelModule extends pulumi.dynamic.Resource {
     declare public readonly ledgerFile: pulumi.Output<string | undefined>;
     /** As of the last refresh: "in place", "missing: …", or that the ledger and state differ. */
     declare public readonly ledgerStatus: pulumi.Output<string | undefined>;
+    /** How many applies (create, updates, drift fixes) have written this resource; a refresh keeps it. */
+    declare public readonly applyCount: pulumi.Output<number>;
     declare public readonly warnings: pulumi.Output<string[]>;
 
     constructor(name: string, args: KernelModuleArgs, opts?: pulumi.CustomResourceOptions) {
@@ -67,6 +69,7 @@ export class KernelModule extends pulumi.dynamic.Resource {
                 persistStatus: undefined,
                 ledgerFile: undefined,
                 ledgerStatus: undefined,
+                applyCount: undefined,
                 hostId: undefined,
                 warnings: undefined,
             }),

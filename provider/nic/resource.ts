@@ -43,6 +43,8 @@ export class NicRingConfig extends pulumi.dynamic.Resource {
     declare public readonly ledgerFile: pulumi.Output<string | undefined>;
     /** As of the last refresh: "in place", "missing: …", or that the ledger and state differ. */
     declare public readonly ledgerStatus: pulumi.Output<string | undefined>;
+    /** How many applies (create, updates, drift fixes) have written this resource; a refresh keeps it. */
+    declare public readonly applyCount: pulumi.Output<number>;
     declare public readonly warnings: pulumi.Output<string[]>;
     declare public readonly interface: pulumi.Output<string>;
 
@@ -64,6 +66,7 @@ export class NicRingConfig extends pulumi.dynamic.Resource {
                 ruleStatus: undefined,
                 ledgerFile: undefined,
                 ledgerStatus: undefined,
+                applyCount: undefined,
                 hostId: undefined,
                 warnings: undefined,
             }),

@@ -238,7 +238,7 @@ async function probeDrift(olds: Record<string, unknown>, inputs: SysctlSetInputs
 /** How the host differs from a recorded state, from a fresh read (empty: as declared). */
 export const liveDrift = (props: Record<string, unknown>) => probeDrift(withoutEngineKeys(props), parse(withoutEngineKeys(props)));
 
-export const { create, update } = applyEntryPoints(apply, recordOf, ["resourceName"]);
+export const { create, update, read } = applyEntryPoints(apply, recordOf, ["resourceName"], refresh);
 
 /** Whether the host's ledger still holds what state says this resource changed. */
 function ledgerStatus(record: SysctlSetRecord, snapshot: HostSnapshot): string {
@@ -261,7 +261,7 @@ function ledgerStatus(record: SysctlSetRecord, snapshot: HostSnapshot): string {
     return [differing.length > 0 && `originals differ for ${differing.map(([k]) => k).join(", ")}`, taken.length > 0 && `taken over by another SysctlSet: ${taken.join(", ")}`].filter(Boolean).join("; ");
 }
 
-export async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
+async function refresh(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
     const raw = withoutEngineKeys(props);
     const inputs = parse(raw);
     const record = recordOf(raw);

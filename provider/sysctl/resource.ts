@@ -65,6 +65,8 @@ export class SysctlSet extends pulumi.dynamic.Resource {
     declare public readonly ledgerFile: pulumi.Output<string | undefined>;
     /** As of the last refresh: "in place", "missing: …", or how the ledger and state differ. */
     declare public readonly ledgerStatus: pulumi.Output<string | undefined>;
+    /** How many applies (create, updates, drift fixes) have written this resource; a refresh keeps it. */
+    declare public readonly applyCount: pulumi.Output<number>;
 
     constructor(name: string, args: SysctlSetArgs, opts?: pulumi.CustomResourceOptions) {
         // Before registration: the engine itself fails on huge strings, before check could refuse them.
@@ -88,6 +90,7 @@ export class SysctlSet extends pulumi.dynamic.Resource {
                 hostId: undefined,
                 ledgerFile: undefined,
                 ledgerStatus: undefined,
+                applyCount: undefined,
                 warnings: undefined,
             }),
             opts,

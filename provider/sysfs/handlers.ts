@@ -226,7 +226,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
         });
     }
 
-    async function read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
+    async function refresh(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> {
         const raw = withoutEngineKeys(props);
         const inputs = parse(raw);
         const record = recordOf(raw);
@@ -253,7 +253,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
     /** How the host differs from a recorded state, from a fresh read (empty: as declared). */
     const liveDrift = (props: Record<string, unknown>) => probeDrift(withoutEngineKeys(props), parse(withoutEngineKeys(props)));
 
-    return { check, diff, read, remove, liveDrift, ...applyEntryPoints(apply, recordOf, ["resourceName"]) };
+    return { check, diff, remove, liveDrift, ...applyEntryPoints(apply, recordOf, ["resourceName"], refresh) };
 }
 
 const settingProperty = (path: string) => propertyPath(["settings", path]);

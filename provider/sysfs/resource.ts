@@ -30,6 +30,8 @@ export abstract class SysfsResource extends pulumi.dynamic.Resource {
     declare public readonly ledgerFile: pulumi.Output<string | undefined>;
     /** As of the last refresh: "in place", "missing: …", or that the ledger and state differ. */
     declare public readonly ledgerStatus: pulumi.Output<string | undefined>;
+    /** How many applies (create, updates, drift fixes) have written this resource; a refresh keeps it. */
+    declare public readonly applyCount: pulumi.Output<number>;
     declare public readonly warnings: pulumi.Output<string[]>;
 
     protected constructor(handlers: string, type: string, name: string, args: SysfsBaseArgs, opts?: pulumi.CustomResourceOptions) {
@@ -50,6 +52,7 @@ export abstract class SysfsResource extends pulumi.dynamic.Resource {
                 managedFiles: undefined,
                 ledgerFile: undefined,
                 ledgerStatus: undefined,
+                applyCount: undefined,
                 hostId: undefined,
                 warnings: undefined,
             }),

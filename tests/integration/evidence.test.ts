@@ -8,7 +8,7 @@ import { CounterEvidence } from "../../provider";
 import { connectionSchema, transportFor } from "../../provider/transport";
 import { labStack } from "./engine";
 import { assertNoChanges, expectFailure } from "./support";
-import { Lab, LabHost, connectionTo, labDown, labUp, listenBurst, netCounter, setSysctlOn, snmp6Counter, sysctlOn, udpBurstOn } from "./lab";
+import { Lab, LabHost, connectionTo, labDown, labUp, listenBurst, netCounter, onHost, setSysctlOn, snmp6Counter, sysctlOn, udpBurstOn } from "./lab";
 
 const OVERFLOWS = "TcpExt.ListenOverflows";
 
@@ -110,6 +110,41 @@ describe("evidence: listen overflows before and after HighConnectionRateProfile 
             assert.equal((await stack.preview()).changeSummary.update, 2, "a changed condition judges the host again");
         } finally {
             await burst.catch(() => undefined);
+            await stack.destroy();
+        }
+        assert.equal(sysctlOn(lab, host, "net.core.somaxconn"), "16", "destroy restores the host's own value");
+    });
+
+    it("a profile's health gate judges the host again after an up that only puts drifted values back", async function () {
+        const flag = "/tmp/plt-unhealthy";
+        const stack = await labStack("evidence-gate-after-drift", async () => {
+            const profile = new HighConnectionRateProfile("hcr", {
+                connection: connectionTo(lab, host),
+                connectionsPerSecond: 20000,
+                evidence: false,
+                healthGate: { healthCheck: { create: `test ! -e ${flag}` } },
+            });
+            return { health: profile.health!.results };
+        });
+        try {
+            await stack.up();
+            assertNoChanges((await stack.preview()).changeSummary);
+
+            // The application breaks while someone turns somaxconn back down; the fix rewrites it.
+            onHost(lab, host, ["touch", flag]);
+            setSysctlOn(lab, host, "net.core.somaxconn", "16");
+            const drifted = await stack.preview();
+            assert.equal(drifted.changeSummary.update, 3, "the preview shows the drift fix, the gate and its verdict");
+            const message = await expectFailure(stack.up());
+            assert.match(message, /health gate of hcr failed:\s+hcr: failed: health check exited with status 1/);
+            assert.equal(sysctlOn(lab, host, "net.core.somaxconn"), "4096", "the drift was fixed before the host was judged");
+
+            onHost(lab, host, ["rm", flag]);
+            const [verdict] = (await stack.up()).outputs.health.value as { status: string }[];
+            assert.equal(verdict.status, "applied");
+            assertNoChanges((await stack.preview()).changeSummary);
+        } finally {
+            onHost(lab, host, ["rm", "-f", flag]);
             await stack.destroy();
         }
         assert.equal(sysctlOn(lab, host, "net.core.somaxconn"), "16", "destroy restores the host's own value");
