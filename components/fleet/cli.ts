@@ -16,7 +16,7 @@ import { DriftReport, connectionFor, mergeReports, readFleetDrift, report } from
 import { FleetConfigInput, parseFleetConfig } from "./inventory";
 import { fleetProgram } from "./program";
 import { shardsBy, staleShards } from "./shards";
-import type { HostRecord } from "./report";
+import { HostRecord, evidenceCell } from "./report";
 
 const NAMESPACE = "pulumi-linux-tuning";
 const FLEET_KEYS = ["defaults", "hosts", "assignments", "rollout", "evidence"] as const;
@@ -68,9 +68,9 @@ async function stackFleetConfig(stackName: string, dir: string): Promise<{ confi
 const PLAIN = { head: [], border: [] };
 
 function hostTable(hosts: Record<string, HostRecord>): string {
-    const table = new Table({ head: ["host", "wave", "status", "drifted", "skipped"], style: PLAIN, wordWrap: true, colWidths: [null, null, 60, null, null] });
+    const table = new Table({ head: ["host", "wave", "status", "drifted", "skipped", "counters (before → now)"], style: PLAIN, wordWrap: true, colWidths: [null, null, 60, null, null, null] });
     for (const [name, h] of Object.entries(hosts)) {
-        table.push([name, h.wave, h.status, h.drifted.length, h.skipped.length]);
+        table.push([name, h.wave, h.status, h.drifted.length, h.skipped.length, evidenceCell(h.evidence)]);
     }
     return table.toString();
 }
@@ -83,16 +83,16 @@ function driftTable(r: DriftReport): string {
     return `${table.toString()}\n${r.drifted === 0 ? "no drift" : `${r.drifted} drifted`} across ${new Set(r.rows.map((x) => x.host)).size} host(s) in ${r.stacks.join(", ")}`;
 }
 
-async function rollout(opts: { stack: string; cwd: string; preview?: boolean }): Promise<number> {
+async function rollout(opts: { stack: string; cwd: string; preview?: boolean; refresh?: boolean }): Promise<number> {
     const stack = await existingFleetStack(opts.stack, opts.cwd);
     const onOutput = (s: string) => process.stdout.write(s);
     if (opts.preview) {
-        await stack.preview({ onOutput, diff: true });
+        await stack.preview({ onOutput, diff: true, refresh: opts.refresh });
         return 0;
     }
     let failed = false;
     try {
-        await stack.up({ onOutput });
+        await stack.up({ onOutput, refresh: opts.refresh });
     } catch {
         failed = true;
     }
@@ -189,6 +189,7 @@ program
     .requiredOption("-s, --stack <name>", "stack")
     .option("-C, --cwd <dir>", "project directory (Pulumi.yaml)", process.cwd())
     .option("--preview", "preview only")
+    .option("--refresh", "read every host first (and measure the evidence counters again)")
     .action(run(rollout));
 program
     .command("drift")

@@ -23,6 +23,18 @@ export interface HostEvidence {
     now: Record<string, number | null>;
 }
 
+const perSecond = (rate: number | null | undefined) => (rate === null || rate === undefined ? "n/a" : `${Math.round(rate * 10) / 10}/s`);
+
+/** The rollout table's evidence: each counter that moved, its rate before tuning → at the last refresh; "quiet" when none did. */
+export function evidenceCell(evidence?: HostEvidence): string {
+    if (!evidence) {
+        return "";
+    }
+    const counters = Object.keys({ ...evidence.before, ...evidence.now });
+    const moved = counters.filter((c) => (evidence.before[c] ?? 0) !== 0 || (evidence.now[c] ?? 0) !== 0);
+    return moved.length === 0 ? "quiet" : moved.map((c) => `${c} ${perSecond(evidence.before[c])} → ${perSecond(evidence.now[c])}`).join("\n");
+}
+
 /** One wave in `pulumi stack output waves`. */
 export interface WaveSummary {
     wave: number;

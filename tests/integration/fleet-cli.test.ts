@@ -67,8 +67,21 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         const rollouts = await Promise.all(shards.map((s) => cli(project, "rollout", "--stack", s)));
         for (const r of rollouts) {
             assert.equal(r.code, 0, r.stdout + r.stderr);
-            assert.match(r.stdout, /│ h\d\s+│ [12]\s+│ applied/);
+            assert.match(r.stdout, /counters \(before → now\)/);
+            // Evidence is on by default: every host's profile counters were measured, and none moved.
+            assert.match(r.stdout, /│ h\d\s+│ [12]\s+│ applied\s+│ 0\s+│ \d+\s+│ quiet/);
         }
+        // A refresh measures the counters again: the rise since each baseline appears in state.
+        const risesSinceBaseline = async () => {
+            const stack = await LocalWorkspace.selectStack({ stackName: shards[0], projectName: "pulumi-linux-tuning", program: async () => fleetProgram() }, { workDir: project.dir, envVars: project.env as Record<string, string> });
+            const waves = (await stack.exportStack()).deployment.resources.filter((r: { type: string }) => r.type.endsWith("WaveEvidence"));
+            return waves.flatMap((w: { outputs: { evidence: Record<string, { sinceBaseline: Record<string, number> }> } }) => Object.values(w.outputs.evidence).map((e) => Object.keys(e.sinceBaseline).length));
+        };
+        assert.deepEqual(await risesSinceBaseline(), [0, 0]);
+        const refreshed = await cli(project, "rollout", "--stack", shards[0], "--refresh");
+        assert.equal(refreshed.code, 0, refreshed.stdout + refreshed.stderr);
+        assert.match(refreshed.stdout, /│ h1\s+│ 1\s+│ applied\s+│ 0\s+│ \d+\s+│ quiet/);
+        assert.deepEqual(await risesSinceBaseline(), [2, 2], "each host's two connection-rate counters");
         for (const host of lab.hosts) {
             assert.equal(sysctlOn(lab, host, "net.ipv4.tcp_fin_timeout"), "30");
         }

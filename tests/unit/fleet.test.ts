@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { assignHost } from "../../components/fleet/assign";
 import { mergeReports, persistedValues, report, sysctlRows } from "../../components/fleet/drift";
 import { FleetConfigInput, parseFleetConfig } from "../../components/fleet/inventory";
-import { hostRecords } from "../../components/fleet/report";
+import { evidenceCell, hostRecords } from "../../components/fleet/report";
 import { shardsBy, staleShards } from "../../components/fleet/shards";
 import { planWaves, serialSizes } from "../../components/fleet/waves";
 import { parseReadOutput } from "../../provider/sysctl/remote";
@@ -159,6 +159,13 @@ describe("fleet: config and assignments", function () {
         const records = hostRecords([gate], {}, { h1: { before: { "Udp.RcvbufErrors": 12.5 }, now: { "Udp.RcvbufErrors": 0 } }, h2: { before: {}, now: {} } });
         assert.deepEqual(records.h1.evidence, { before: { "Udp.RcvbufErrors": 12.5 }, now: { "Udp.RcvbufErrors": 0 } });
         assert.equal(records.h2.evidence, undefined, "a held host was never measured");
+    });
+
+    it("shows in the rollout table the counters that moved, before tuning and now, and says so when none did", function () {
+        const evidence = { before: { "Udp.RcvbufErrors": 12.54, "Udp.InErrors": 0, "softnet.dropped": null }, now: { "Udp.RcvbufErrors": 0, "Udp.InErrors": 0, "softnet.dropped": 3 } };
+        assert.equal(evidenceCell(evidence), "Udp.RcvbufErrors 12.5/s → 0/s\nsoftnet.dropped n/a → 3/s");
+        assert.equal(evidenceCell({ before: { "Udp.InErrors": 0 }, now: { "Udp.InErrors": 0 } }), "quiet");
+        assert.equal(evidenceCell(undefined), "", "not measured");
     });
 
     it("composes other parts field by field, and names the field two assignments set differently", function () {
