@@ -53,16 +53,13 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
     return { inputs: news, failures: checkFailures(counterEvidenceInputsSchema, inputsOf(withoutEngineKeys(news))) };
 }
 
-/** Held hosts are left alone; an admitted one without a baseline yet (it was held at create) takes it. */
+/** Held hosts, and one never measured because it was unreachable, are left alone; an admitted one without a baseline yet (it was held at create) takes it. */
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
-    if (news.admitted === false) {
+    if (news.admitted === false || olds.unmeasured !== undefined) {
         return { changes: false };
     }
-    if (olds.baseline === undefined && olds.unmeasured === undefined) {
+    if (olds.baseline === undefined) {
         return { changes: true };
-    }
-    if (olds.unmeasured !== undefined) {
-        return { changes: false };
     }
     return diffResource({
         olds,

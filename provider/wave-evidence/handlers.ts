@@ -77,12 +77,13 @@ async function measure(raw: Record<string, unknown>, olds: Record<string, unknow
         inputs.hosts.map(async (host): Promise<[string, Record<string, unknown>]> => {
             const old = previous(olds, host.name);
             const news = hostInputs(host, inputs);
-            if (!old || (inputs.admitted && old.baseline === undefined && old.unmeasured === undefined)) {
+            if (!old) {
                 return [host.name, recordOf((await counters.create(news)).outs)];
             }
             if (!(await hostChanged(olds, host, inputs))) {
                 return [host.name, recordOf(old)];
             }
+            // A host held until now has no baseline: update takes it, as create would.
             return [host.name, recordOf((await counters.update(host.name, old, news)).outs ?? {})];
         }),
     );

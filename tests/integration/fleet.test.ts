@@ -167,9 +167,13 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
 
             onHost(lab, canary, ["rm", "-f", UNHEALTHY]);
             const events = eventLog();
-            await stack.up({ onEvent: events.onEvent });
+            const resumed = await stack.up({ onEvent: events.onEvent });
             const changed = new Set(events.log.map((e) => e.name));
             assert.ok(!changed.has("fleet-h1"), "the applied canary shows no changes");
+            const evidence = resumed.outputs.hosts.value as Record<string, { evidence?: { before: Record<string, number | null> } }>;
+            for (const host of rest) {
+                assert.deepEqual(Object.keys(evidence[host.name].evidence?.before ?? {}).sort(), ["TcpExt.ListenDrops", "TcpExt.ListenOverflows"], `${host.name}, held until now, measured before it was tuned`);
+            }
             for (const name of ["fleet-wave-1", "fleet-wave-2", "fleet-wave-3", ...rest.map((h) => `fleet-${h.name}`)]) {
                 assert.ok(changed.has(name), `${name} resumed`);
             }
