@@ -25,7 +25,14 @@ export function moduleProblems(specs: readonly ModuleSpec[], snapshot: ModuleSna
     specs.forEach((spec, i) => {
         const state = moduleState(spec.name, snapshot);
         const probe = snapshot.probe.get(spec.name);
-        if (state === "not loaded" && probe && !probe.ok) {
+        const resolved = snapshot.resolvesTo.get(spec.name) ?? [];
+        if (state !== "built-in" && resolved.length > 0 && !resolved.includes(spec.name)) {
+            // Loading by alias works, but /sys/module knows only the module: it would never show as loaded.
+            problems.push({
+                property: `modules[${i}]`,
+                reason: `${target}: ${spec.name} is an alias of the kernel module ${resolved.join(", ")} (modprobe -R ${spec.name}): declare ${resolved.join(", ")}, the name the kernel lists in /sys/module`,
+            });
+        } else if (state === "not loaded" && probe && !probe.ok) {
             problems.push({ property: `modules[${i}]`, reason: `${target}: kernel module ${spec.name} is not available on this host: ${probe.message || "modprobe -n failed"}` });
         } else if (state === "built-in" && Object.keys(spec.parameters).length > 0) {
             const example = Object.entries(spec.parameters).map(([p, v]) => `${spec.name}.${p}=${v}`).join(" ");

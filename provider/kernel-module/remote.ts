@@ -7,7 +7,8 @@ import { RemoteCommandError, Transport } from "../transport/transport";
  * KernelModule's two fixed programs, one per phase. Loaded modules are read from /sys/module
  * (a directory with `initstate` is a loaded loadable module; `refcnt` and `holders/` are its
  * users), the same files kmod reads for a module's state; built-ins from
- * /lib/modules/$(uname -r)/modules.builtin; availability from `modprobe -n NAME`.
+ * /lib/modules/$(uname -r)/modules.builtin; availability from `modprobe -n NAME`, aliases from
+ * `modprobe -R NAME`.
  * Module names and parameters arrive as positional parameters, validated by grammar. The read
  * also lists every host ledger; the apply writes this resource's ledger before its first load
  * or file write (withLedger's two leading parameters), or removes it after a delete.
@@ -28,7 +29,10 @@ report() {
   done
   [ -f "/lib/modules/$rel/modules.builtin" ] && awk -F/ -v want=" $* " '{ n = $NF; sub(/\\.ko.*$/, "", n); gsub("-", "_", n); if (index(want, " " n " ")) print "builtin\\t" n }' "/lib/modules/$rel/modules.builtin"
   for _m in "$@"; do
-    if command -v modprobe >/dev/null; then _out=$(modprobe -n "$_m" 2>&1); printf 'probe\\t%s\\t%s\\t%s\\n' "$_m" "$?" "$(flat "$_out")"; fi
+    if command -v modprobe >/dev/null; then
+      _out=$(modprobe -n "$_m" 2>&1); printf 'probe\\t%s\\t%s\\t%s\\n' "$_m" "$?" "$(flat "$_out")"
+      printf 'resolves\\t%s\\t%s\\n' "$_m" "$(modprobe -R "$_m" 2>/dev/null | tr '\\n' ' ')"
+    fi
     if command -v modinfo >/dev/null && _out=$(modinfo -F parm "$_m" 2>/dev/null); then printf 'parms\\t%s\\t%s\\n' "$_m" "$(printf '%s\\n' "$_out" | sed 's/:.*//' | tr '\\n' ' ')"; fi
     for _p in "/sys/module/$_m/parameters"/*; do
       [ -f "$_p" ] && printf 'param\\t%s\\t%s\\t%s\\n' "$_m" "\${_p##*/}" "$(flat "$(cat "$_p" 2>/dev/null)")"
@@ -133,6 +137,8 @@ export interface ModuleSnapshot {
     builtin: Set<string>;
     /** `modprobe -n NAME` for each declared module: exit code 0 = loadable (or loaded, or built in). */
     probe: Map<string, { ok: boolean; message: string }>;
+    /** `modprobe -R NAME`: the modules a declared name stands for (itself, unless it is an alias); none where modprobe cannot say. */
+    resolvesTo: Map<string, string[]>;
     /** `modinfo -F parm NAME`: the parameters each declared module takes, where modinfo could say. */
     parameterNames: Map<string, Set<string>>;
     /** Live parameter values of declared modules that are loaded. */
@@ -144,7 +150,7 @@ export interface ModuleSnapshot {
 }
 
 export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
-    const snapshot: ModuleSnapshot = { modprobe: "", release: "", loaded: new Map(), builtin: new Set(), probe: new Map(), parameterNames: new Map(), parameters: new Map(), files: new Map(), ledgers: parseLedgerListing(stdout) };
+    const snapshot: ModuleSnapshot = { modprobe: "", release: "", loaded: new Map(), builtin: new Set(), probe: new Map(), resolvesTo: new Map(), parameterNames: new Map(), parameters: new Map(), files: new Map(), ledgers: parseLedgerListing(stdout) };
     for (const line of stdout.split("\n")) {
         const [kind, a = "", b = "", c = ""] = line.split("\t");
         if (kind === "modprobe") {
@@ -157,6 +163,8 @@ export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
             snapshot.builtin.add(a);
         } else if (kind === "probe") {
             snapshot.probe.set(a, { ok: b === "0", message: c.trim() });
+        } else if (kind === "resolves") {
+            snapshot.resolvesTo.set(a, b.split(" ").filter(Boolean));
         } else if (kind === "parms") {
             snapshot.parameterNames.set(a, new Set(b.split(" ").filter(Boolean)));
         } else if (kind === "param") {

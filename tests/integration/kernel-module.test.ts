@@ -118,6 +118,16 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         assert.match(await expectFailure(bad.preview()), /modules\[0\] value .* has a problem: must be a kernel module name/);
     });
 
+    it("refuses at preview a module alias (the kernel lists the module under its own name), naming the module it stands for, with nothing loaded", async function () {
+        const stack = await labStack("kernel-module-alias", async () => {
+            new KernelModule("dummies", { connection: connectionTo(lab, vm), modules: ["tcp_diag", "rtnl-link-dummy"] });
+        });
+        const message = await expectFailure(stack.preview());
+        assert.match(message, new RegExp(`modules\\[1\\] value .* has a problem: root@${vm.address.replace(/\./g, "\\.")}:22: rtnl_link_dummy is an alias of the kernel module dummy \\(modprobe -R rtnl_link_dummy\\): declare dummy`));
+        assert.doesNotMatch(message, /modules\[0\] value/);
+        assert.equal(onHost(lab, vm, ["sh", "-c", "[ -d /sys/module/dummy ] && echo loaded || echo absent"]).trim(), "absent");
+    });
+
     it("refuses at preview a parameter the module does not have (the kernel would ignore it and load), naming the property, module and host", async function () {
         const stack = await labStack("kernel-module-unknown-param", async () => {
             new KernelModule("dummies", { connection: connectionTo(lab, vm), modules: [{ name: "dummy", parameters: { numdummies: 2, no_such_param: 3 } }] });

@@ -1694,7 +1694,15 @@ def module_catalogue():
     # What the real kernel has built in (it shows in the real /sys/module).
     builtin = {"nf_conntrack": "kernel/net/netfilter/nf_conntrack.ko", "nf_conntrack_ftp": "kernel/net/netfilter/nf_conntrack_ftp.ko",
                "tcp_cubic": "kernel/net/ipv4/tcp_cubic.ko"}
-    return {"release": os.uname().release, "modules": mods, "builtin": builtin, "loaded": {}}
+    # modules.alias: what `ip link add type dummy` asks modprobe for (dummy.c's MODULE_ALIAS_RTNL_LINK).
+    aliases = {"rtnl-link-dummy": "dummy"}
+    return {"release": os.uname().release, "modules": mods, "builtin": builtin, "aliases": aliases, "loaded": {}}
+
+
+def resolve_alias(st, name):
+    """The module an alias stands for (kmod matches aliases with - and _ alike); a module name stays."""
+    aliases = {a.replace("-", "_"): m for a, m in st.get("aliases", {}).items()}
+    return aliases.get(name.replace("-", "_"), name.replace("-", "_"))
 
 
 def init_modules(hdir):
@@ -1712,6 +1720,8 @@ def init_modules(hdir):
     write_modules_dep(hdir, cat)
     with open(os.path.join(libdir, "modules.builtin"), "w") as f:
         f.write("".join(p + "\n" for p in sorted(cat["builtin"].values())))
+    with open(os.path.join(libdir, "modules.alias"), "w") as f:
+        f.write("".join("alias %s %s\n" % a for a in sorted(cat["aliases"].items())))
     me = os.path.abspath(__file__)
     for tool in ("modprobe", "rmmod", "lsmod", "modinfo"):
         path = os.path.join(sbin, tool)
@@ -1923,7 +1933,7 @@ def remove_module(st, name):
 
 
 def cmd_modprobe(hdir, args):
-    """kmod 30's modprobe: NAME [PARAM=VALUE...], -n, -q, -v, -r, --first-time; its messages and exit codes."""
+    """kmod 30's modprobe: NAME [PARAM=VALUE...], -n, -q, -v, -r, -R, --first-time; its messages and exit codes; NAME may be an alias."""
     flags, rest = set(), []
     for a in args:
         if a.startswith("--"):
@@ -1936,13 +1946,19 @@ def cmd_modprobe(hdir, args):
     quiet = flags & {"-q", "--quiet"}
     remove = flags & {"-r", "--remove"}
     first = "--first-time" in flags
+    resolve = flags & {"-R", "--resolve-alias"}
     if not rest:
         raise ModExit(1, "modprobe: ERROR: missing parameters. See -h.\n")
-    name = rest[0].replace("-", "_")
-    with Modules(hdir, write=bool(not dry)) as mods:
+    with Modules(hdir, write=bool(not dry and not resolve)) as mods:
         st = mods.state
         release = st["release"]
         say = (lambda msg: "") if quiet else (lambda msg: msg)
+        name = resolve_alias(st, rest[0])
+        if resolve:
+            if name not in st["modules"] and name not in st["builtin"]:
+                raise ModExit(1, say("modprobe: FATAL: Module %s not found in directory /lib/modules/%s\n" % (rest[0].replace("-", "_"), release)))
+            sys.stdout.write(name + "\n")
+            return 0
         if remove:
             if name in st["builtin"]:
                 raise ModExit(1, say("modprobe: FATAL: Module %s is builtin.\n" % name))
@@ -2014,9 +2030,9 @@ def cmd_modinfo(hdir, args):
     """kmod's `modinfo -F parm NAME`: one "name:description" line per parameter the module takes."""
     if len(args) != 3 or args[:2] != ["-F", "parm"]:
         raise ModExit(2, "modinfo (lab): only -F parm NAME is emulated\n")
-    name = args[2].replace("-", "_")
     with Modules(hdir, write=False) as mods:
         st = mods.state
+        name = resolve_alias(st, args[2])
         if name in st["builtin"]:
             return 0
         if name not in st["modules"]:

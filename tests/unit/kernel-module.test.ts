@@ -19,6 +19,10 @@ const READ = [
     "loaded\tdummy\t0\t",
     "builtin\tnf_conntrack",
     "probe\ttcp_bbr\t0\t",
+    "resolves\ttcp_bbr\ttcp_bbr ",
+    "probe\trtnl_link_dummy\t0\t",
+    "resolves\trtnl_link_dummy\tdummy ",
+    "resolves\tfoo\t",
     "probe\tfoo\t1\tmodprobe: FATAL: Module foo not found in directory /lib/modules/6.1.0-18-amd64",
     "param\tdummy\tnumdummies\t2",
     "parms\tdummy\tnumdummies ",
@@ -78,6 +82,11 @@ describe("KernelModule: host state", function () {
         assert.deepEqual(moduleProblems(moduleSpecs(inputs([{ name: "dummy", parameters: { no_such_param: 3 } }])), noModinfo, TARGET), [], "no modinfo: not judged");
         const bare = parseModuleSnapshot(READ.replace("modprobe\t/usr/sbin/modprobe", "modprobe\t"));
         assert.match(moduleProblems(moduleSpecs(inputs(["tcp_bbr"])), bare, TARGET)[0].reason, /has no modprobe/);
+        assert.deepEqual(moduleProblems(moduleSpecs(inputs(["tcp_bbr", "rtnl-link-dummy"])), s, TARGET), [
+            { property: "modules[1]", reason: `${TARGET}: rtnl_link_dummy is an alias of the kernel module dummy (modprobe -R rtnl_link_dummy): declare dummy, the name the kernel lists in /sys/module` },
+        ]);
+        const noResolve = parseModuleSnapshot(READ.replace(/^resolves\t.*\n/gm, ""));
+        assert.deepEqual(moduleProblems(moduleSpecs(inputs(["rtnl_link_dummy"])), noResolve, TARGET), [], "a modprobe without -R (busybox): not judged");
         assert.deepEqual(moduleProblems(moduleSpecs(inputs(["dummy", "nf_conntrack"])), bare, TARGET), []);
     });
 });
