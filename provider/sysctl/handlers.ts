@@ -9,6 +9,7 @@ import { claimInRun, inThisProgram, ledgerDrift, ledgerHoldsMore } from "../host
 import { LEDGER_KIND } from "./ledger";
 import { ManagedFiles, withCreatedDirs } from "../host/restore";
 import { missingModules, moduleNeeds, moduleProbeKeys } from "./modules";
+import { netnsProbeKeys, restrictedCongestionControl } from "./netns";
 import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, ledgerBeyond, ledgerOnlyItems, liveSettings, ownLedgerPath, ownerOf, ownershipConflicts, planApply, planRestore, sysctlRecordToRestore, unwritableKeys } from "./plan";
 import { HostSnapshot, applyToHost, readHost } from "./remote";
 import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "./schema";
@@ -157,6 +158,9 @@ export async function checkSysctls(olds: Record<string, unknown>, news: Record<s
         failures.push({ property: "persistFile", reason: `${transport.target}: ${persistFile} is also the persistence file of ${inThisProgram(fileHolder)}; one SysctlSet per file` });
     }
     const needsModules = (snapshot: HostSnapshot) => missingModules(moduleNeeds(inputs.settings, snapshot), inputs.modules ?? [], inputs.onMissing === "skip", transport.target);
+    // What the host needs to judge: modules, and what its network namespace lets `judged` (the settings this operation writes) set.
+    const probeKeys = (judged: Record<string, SettingValue>) => [...moduleProbeKeys(inputs.settings), ...netnsProbeKeys(judged)];
+    const refusedByHost = (snapshot: HostSnapshot, judged: Record<string, SettingValue>) => [...needsModules(snapshot), ...restrictedCongestionControl(judged, snapshot, transport.target)];
     // Keys the host lacks or will not let be written, but for those whose absence the module check judges.
     const unwritable = (declared: SysctlSetInputs, snapshot: HostSnapshot) =>
         unwritableKeys(declared, snapshot, transport.target, new Set(moduleNeeds(inputs.settings, snapshot).filter((need) => need.what === "the key").map((need) => need.key)));
@@ -164,35 +168,36 @@ export async function checkSysctls(olds: Record<string, unknown>, news: Record<s
         try {
             // One read: the declared keys (one missing or read-only fails here as it would at apply),
             // and those that tell whether a needed kernel module is there.
-            const snapshot = await readHost(transport, [...new Set([...keysToRead(inputs), ...moduleProbeKeys(inputs.settings)])], []);
+            const snapshot = await readHost(transport, [...new Set([...keysToRead(inputs), ...probeKeys(inputs.settings)])], []);
             for (const conflict of ownershipConflicts(inputs, snapshot)) {
                 failures.push({ property: "settings", reason: `${transport.target}: ${conflict}` });
             }
-            failures.push(...needsModules(snapshot), ...unwritable(inputs, snapshot));
+            failures.push(...refusedByHost(snapshot, inputs.settings), ...unwritable(inputs, snapshot));
         } catch {
             // Unreachable now: create will connect, and the apply program checks ownership again.
         }
     }
     if (failures.length === 0 && Object.keys(olds).length > 0) {
         // A key this update adds is judged as at create; one that was there and vanished is drift.
-        const before = new Set(Object.keys((olds.settings as Record<string, unknown> | undefined) ?? {}).map(canonicalKey));
-        const added = { ...inputs, settings: Object.fromEntries(Object.entries(inputs.settings).filter(([key]) => !before.has(canonicalKey(key)))) };
+        const recorded = new Map(Object.entries((olds.settings as Record<string, SettingValue> | undefined) ?? {}).map(([key, value]) => [canonicalKey(key), value]));
+        const added = { ...inputs, settings: Object.fromEntries(Object.entries(inputs.settings).filter(([key]) => !recorded.has(canonicalKey(key)))) };
+        const changed = Object.fromEntries(Object.entries(inputs.settings).filter(([key, value]) => JSON.stringify(recorded.get(canonicalKey(key))) !== JSON.stringify(value)));
         try {
             if (!withDrift) {
-                if (Object.keys(added.settings).length === 0) {
+                if (Object.keys(added.settings).length === 0 && netnsProbeKeys(changed).length === 0) {
                     return { inputs: news, failures };
                 }
-                const snapshot = await readHost(transport, [...new Set([...keysToRead(added), ...moduleProbeKeys(inputs.settings)])], [], "reuse");
-                return { inputs: news, failures: [...needsModules(snapshot), ...unwritable(added, snapshot)] };
+                const snapshot = await readHost(transport, [...new Set([...keysToRead(added), ...probeKeys(changed)])], [], "reuse");
+                return { inputs: news, failures: [...refusedByHost(snapshot, changed), ...unwritable(added, snapshot)] };
             }
-            const snapshot = await readHost(transport, [...keysToRead(inputs), ...moduleProbeKeys(inputs.settings)], filesToRead(inputs), "reuse");
+            const snapshot = await readHost(transport, [...new Set([...keysToRead(inputs), ...probeKeys(changed)])], filesToRead(inputs), "reuse");
             const absent = [...snapshot.values].filter(([, live]) => live.state !== "value").map(([key]) => key);
             const onlyInLedger = ledgerOnlyItems(snapshot.ledgers, inputsOf(withoutEngineKeys(olds)), inputs);
             const liveDrift = [
                 ...describeDrift(detectDrift(inputs, snapshot, inputs.onMissing === "skip" ? absent : [])),
                 ...(onlyInLedger ? [ledgerHoldsMore(onlyInLedger.file, onlyInLedger.items)] : []),
             ];
-            return { inputs: { ...news, liveDrift }, failures: [...needsModules(snapshot), ...unwritable(added, snapshot)] };
+            return { inputs: { ...news, liveDrift }, failures: [...refusedByHost(snapshot, changed), ...unwritable(added, snapshot)] };
         } catch {
             // Unreachable now: diff reads again and says so.
         }

@@ -262,6 +262,20 @@ describe("inputs refused at preview, through the real engine on a lab host", fun
             assert.equal(sysctlOn(lab, h1, "net.core.somaxconn"), before);
         });
 
+        it("a congestion control a network namespace may not set (not in tcp_allowed_congestion_control) is refused, naming the allowed ones", async function () {
+            const allowed = sysctlOn(lab, h1, "net.ipv4.tcp_allowed_congestion_control");
+            assert.doesNotMatch(allowed, /cubic/, "the lab host is a network namespace whose kernel allows only reno and the machine's default");
+            const section = await refusedPreview("validation-sysctl-restricted-cc", async () => {
+                new SysctlSet("cc", { connection: connectionTo(lab, h1), settings: { "net.ipv4.tcp_congestion_control": "cubic" } });
+            });
+            assertOnce(section, [
+                new RegExp(`property settings\\["net\\.ipv4\\.tcp_congestion_control"\\][^\\n]*${host}: cubic is not in net\\.ipv4\\.tcp_allowed_congestion_control \\(${escape(allowed)}\\)`),
+            ]);
+            assert.equal(sysctlOn(lab, h1, "net.ipv4.tcp_congestion_control"), "reno");
+            // Outside the machine's own namespace the kernel answers EPERM: the refusal is the kernel's own rule.
+            assert.match(onHost(lab, h1, ["sh", "-c", "/bin/echo cubic 2>&1 >/proc/sys/net/ipv4/tcp_congestion_control; echo $?"]), /not permitted[\s\S]*1\s*$/i);
+        });
+
         it("onMissing: skip lets the same preview pass", async function () {
             const commands = sshCommandCount(lab, h1);
             const stack = await labStack("validation-sysctl-unwritable-skip", async () => {

@@ -3,6 +3,7 @@ import { checkFailures } from "../../provider/check";
 import { claimInRun } from "../../provider/host/ledger";
 import { checkSysctls } from "../../provider/sysctl/handlers";
 import { unwritableKeys } from "../../provider/sysctl/plan";
+import { restrictedCongestionControl } from "../../provider/sysctl/netns";
 import { parseReadOutput } from "../../provider/sysctl/remote";
 import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
 import { UNKNOWN } from "../../provider/unknowns";
@@ -69,6 +70,23 @@ describe("SysctlSet check", function () {
             },
         ]);
         assert.deepEqual(unwritableKeys({ ...inputs, onMissing: "skip" }, snapshot, "root@h1:22", new Set()), []);
+    });
+
+    it("refuses a congestion control outside tcp_allowed_congestion_control only in a network namespace other than the machine's own", function () {
+        const read = (...lines: string[]) => parseReadOutput(["value\tnet/ipv4/tcp_congestion_control\treno", "value\tnet/ipv4/tcp_allowed_congestion_control\treno bbr", ...lines].join("\n"));
+        const container = read("missing\tnet/core/netdev_max_backlog");
+        const cc = (value: string) => ({ "net/ipv4/tcp_congestion_control": value });
+        assert.deepEqual(restrictedCongestionControl(cc("cubic"), container, "root@h1:22"), [
+            {
+                property: 'settings["net/ipv4/tcp_congestion_control"]',
+                reason: "root@h1:22: cubic is not in net.ipv4.tcp_allowed_congestion_control (reno bbr): this host is a network namespace other than the machine's own (a container; it has no net.core.netdev_max_backlog), where the kernel sets only those (EPERM)",
+            },
+        ]);
+        assert.deepEqual(restrictedCongestionControl(cc("bbr"), container, "root@h1:22"), [], "allowed");
+        assert.deepEqual(restrictedCongestionControl(cc("reno"), container, "root@h1:22"), [], "already set");
+        assert.deepEqual(restrictedCongestionControl(cc("cubic"), read("value\tnet/core/netdev_max_backlog\t1000"), "root@h1:22"), [], "the machine's own namespace sets any");
+        assert.deepEqual(restrictedCongestionControl(cc("cubic"), parseReadOutput("missing\tnet/core/netdev_max_backlog"), "root@h1:22"), [], "no allowed list read: not judged");
+        assert.deepEqual(restrictedCongestionControl({ "net.core.somaxconn": 1 }, container, "root@h1:22"), []);
     });
 
     it("refuses a key another kind of resource declares in the same run by its /proc/sys file, whatever its name", async function () {
