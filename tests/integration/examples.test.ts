@@ -4,7 +4,7 @@ import { chmodSync, chownSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, r
 import { tmpdir } from "os";
 import * as path from "path";
 import { PASSPHRASE, labStack, pulumiBin } from "./engine";
-import { Lab, LabHost, labDown, labUp, sysctlOn } from "./lab";
+import { Lab, LabHost, fileOn, labDown, labUp, sysctlOn } from "./lab";
 
 const REPO = path.resolve(__dirname, "../..");
 
@@ -22,8 +22,14 @@ type Config = Record<string, { value: string; secret?: boolean }>;
 /** A value an example sets on a lab host: checked after `up`, and back to the host's own after `destroy`. */
 interface Touch {
     host: (lab: Lab) => LabHost;
+    /** A sysctl key, or an absolute path such as a sysfs attribute. */
     key: string;
     applied: string;
+}
+
+function touched(lab: Lab, t: Touch): string | null {
+    const host = t.host(lab);
+    return t.key.startsWith("/") ? (fileOn(lab, host, t.key)?.trimEnd() ?? null) : sysctlOn(lab, host, t.key);
 }
 
 interface Example {
@@ -88,6 +94,18 @@ describe("examples run against lab hosts", function () {
             },
         },
         {
+            dir: "napi-irq-deferral",
+            config: (lab) => single(lab),
+            touches: [
+                { host: (lab) => lab.hosts[0], key: "/sys/class/net/eth1/gro_flush_timeout", applied: "20000" },
+                { host: (lab) => lab.hosts[0], key: "/sys/class/net/eth1/napi_defer_hard_irqs", applied: "10" },
+            ],
+            outputs: (out) => {
+                assert.deepEqual(out.originals, { "/sys/class/net/eth1/gro_flush_timeout": "0", "/sys/class/net/eth1/napi_defer_hard_irqs": "0" });
+                assert.equal(out.persistedFile, "/etc/tmpfiles.d/90-pulumi-sysfs-napi.conf");
+            },
+        },
+        {
             dir: "fleet-sip-router",
             // Global-only keys (rmem_max, netdev_max_backlog, fs.file-max) are absent or read-only
             // in a lab host's namespace: the profile skips them and lists them per host.
@@ -144,7 +162,7 @@ describe("examples run against lab hosts", function () {
     for (const example of examples) {
         it(`examples/${example.dir}: up, a clean preview, destroy`, async function () {
             const touches = example.touches ?? [];
-            const originals = touches.map((t) => sysctlOn(lab, t.host(lab), t.key));
+            const originals = touches.map((t) => touched(lab, t));
             touches.forEach((t, i) => assert.notEqual(originals[i], t.applied, `${t.host(lab).name} ${t.key} must start different`));
             const stack = await labStack(`example-${example.dir}`, exampleProgram(example.dir));
             await stack.setAllConfig(example.config(lab));
@@ -153,13 +171,13 @@ describe("examples run against lab hosts", function () {
             assert.ok(Object.keys(up.outputs).length > 0, "the example exports what it did");
             example.outputs?.(Object.fromEntries(Object.entries(up.outputs).map(([k, v]) => [k, v.value])));
             for (const t of touches) {
-                assert.equal(sysctlOn(lab, t.host(lab), t.key), t.applied, `${t.host(lab).name} ${t.key} after up`);
+                assert.equal(touched(lab, t), t.applied, `${t.host(lab).name} ${t.key} after up`);
             }
             const preview = await stack.preview();
             assert.deepEqual(Object.keys(preview.changeSummary).sort(), ["same"], JSON.stringify(preview.changeSummary));
             const destroy = await stack.destroy();
             assert.equal(destroy.summary.result, "succeeded");
-            touches.forEach((t, i) => assert.equal(sysctlOn(lab, t.host(lab), t.key), originals[i], `${t.host(lab).name} ${t.key} restored`));
+            touches.forEach((t, i) => assert.equal(touched(lab, t), originals[i], `${t.host(lab).name} ${t.key} restored`));
         });
     }
 
