@@ -146,6 +146,21 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
     return composed;
 }
 
+/**
+ * Fields that each name a whole CPU placement (IrqAffinity's, PacketSteering's rps and xps): two
+ * assignments choosing different placements conflict, rather than adding up to two policies.
+ */
+const PLACEMENT_FIELDS: Record<string, readonly string[]> = {
+    irqs: ["cpus", "spread", "numaLocal", "perIrq"],
+    "steering.rps": ["cpus", "spread", "numaLocal"],
+    "steering.xps": ["cpus", "spread", "numaLocal"],
+};
+
+function chosen(settings: object, fields: readonly string[]): Record<string, unknown> | undefined {
+    const choice = Object.entries(settings).filter(([field, value]) => fields.includes(field) && value !== undefined);
+    return choice.length > 0 ? Object.fromEntries(choice.sort(([a], [b]) => a.localeCompare(b))) : undefined;
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
@@ -154,19 +169,31 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
  */
 function mergeSettings(path: string, current: object, next: object, name: string, owner: Map<string, string>, conflicts: string[]): Record<string, unknown> {
     const merged: Record<string, unknown> = { ...current };
-    for (const [field, value] of Object.entries(next)) {
+    const placement = PLACEMENT_FIELDS[path];
+    if (placement) {
+        const mine = chosen(merged, placement);
+        const theirs = chosen(next, placement);
+        if (mine && theirs && !same(mine, theirs)) {
+            conflicts.push(`${path} placement: ${owner.get(`${path}:placement`)} sets ${JSON.stringify(mine)}, ${name} sets ${JSON.stringify(theirs)}`);
+            next = Object.fromEntries(Object.entries(next).filter(([field]) => !placement.includes(field)));
+        } else if (!mine && theirs) {
+            owner.set(`${path}:placement`, name);
+        }
+    }
+    // A field a profile leaves undefined is unset: it neither conflicts nor hides another's value.
+    for (const [field, value] of Object.entries(next).filter(([, v]) => v !== undefined)) {
         const at = `${path}.${field}`;
         const mine = merged[field];
-        if (isObject(value) && (isObject(mine) || !(field in merged))) {
+        if (isObject(value) && (isObject(mine) || mine === undefined)) {
             merged[field] = mergeSettings(at, isObject(mine) ? mine : {}, value, name, owner, conflicts);
-        } else if (!(field in merged)) {
+        } else if (mine === undefined) {
             owner.set(at, name);
             merged[field] = value;
         } else if (!same(mine, value)) {
             conflicts.push(`${at}: ${owner.get(at)} sets ${JSON.stringify(mine)}, ${name} sets ${JSON.stringify(value)}`);
         }
     }
-    return merged;
+    return Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined));
 }
 
 function sysctlOrigin(assignment: Assignment, index: number, key: string): (string | number)[] {

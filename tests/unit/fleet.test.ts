@@ -135,6 +135,26 @@ describe("fleet: config and assignments", function () {
         assert.equal(assignHost(settled, settled.hosts[1]).parts.sysctls?.settings["net.ipv4.tcp_fin_timeout"], 10);
     });
 
+    it("composes profiles that leave a field unset with what another assignment sets, and names only real conflicts", function () {
+        const facts = { interface: "eth1", linkGbps: 25, rttMs: 20, memoryGiB: 64, applicationCpus: "2-5" };
+        const onOneHost = (assignments: FleetConfigInput["assignments"]) => {
+            const config = parseFleetConfig(fleet(1, { hosts: fleet(1).hosts.map((h) => ({ ...h, facts })), assignments }));
+            return assignHost(config, config.hosts[0]);
+        };
+        const composed = onOneHost([{ profile: "low-latency" }, { nic: { rings: { rx: "max", tx: "max" } } }]);
+        assert.deepEqual(composed.parts.nic?.rings, { rx: "max", tx: "max" }, "rings from the raw spec");
+        assert.deepEqual(composed.parts.nic?.coalesce, { adaptiveRx: false, rxUsecs: 0 }, "coalescing from low-latency");
+        const conflict = (assignments: FleetConfigInput["assignments"], expected: RegExp[]) =>
+            assert.throws(() => onOneHost(assignments), (e: Error) => {
+                expected.forEach((line) => assert.match(e.message, line));
+                assert.equal(e.message.split("\n").filter((line) => line.startsWith("  ")).length, expected.length, e.message);
+                assert.doesNotMatch(e.message, /undefined/);
+                return true;
+            });
+        conflict([{ profile: "high-throughput" }, { profile: "low-latency" }], [/^  nic\.coalesce\.adaptiveRx: assignments\[0\] \(high-throughput\) sets true, assignments\[1\] \(low-latency\) sets false$/m]);
+        conflict([{ profile: "low-latency" }, { profile: "sip-router" }], [/^  irqs placement: assignments\[0\] \(low-latency\) sets \{"numaLocal":true\}, assignments\[1\] \(sip-router\) sets \{"spread":"0-4095"\}$/m]);
+    });
+
     it("watches the counters of every profile a host is assigned, on its interface; raw specs watch none", function () {
         const config = parseFleetConfig(
             fleet(2, {
