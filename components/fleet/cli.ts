@@ -90,17 +90,22 @@ async function rollout(opts: { stack: string; cwd: string; preview?: boolean; re
         await stack.preview({ onOutput, diff: true, refresh: opts.refresh });
         return 0;
     }
-    let failed = false;
+    let halted = false;
     try {
         await stack.up({ onOutput, refresh: opts.refresh });
-    } catch {
-        failed = true;
+    } catch (e) {
+        // Only a halted wave has this run's report in the outputs; any other failure (a bad
+        // config, a crash) left the previous run's there, and is an error.
+        if (!/rollout halted: wave \d+/.test(String(e))) {
+            throw e;
+        }
+        halted = true;
     }
     const outputs = await stack.outputs();
     if (outputs.hosts) {
         console.log(hostTable(outputs.hosts.value as Record<string, HostRecord>));
     }
-    return failed ? 1 : 0;
+    return halted ? 1 : 0;
 }
 
 async function drift(opts: { stack?: string; cwd: string; json?: boolean; merge?: string[] }): Promise<number> {

@@ -116,7 +116,8 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
 
 /**
  * Runs again whenever the wave's hosts changed, and on every `up` after a wave that had failures
- * or did not pass: a fixed host or check is re-judged, and later waves resume.
+ * or did not pass (unless it is still held): a fixed host or check is re-judged, and later waves
+ * resume.
  */
 export async function diff(_id: string, olds: Record<string, unknown>, rawNews: Record<string, unknown>): Promise<dynamic.DiffResult> {
     const news = withoutEngineKeys(rawNews);
@@ -124,7 +125,8 @@ export async function diff(_id: string, olds: Record<string, unknown>, rawNews: 
         return { changes: true };
     }
     if (news.admitted === false && olds.admitted === false) {
-        return { changes: false };
+        // Still held: nothing to judge, but the report must list the wave's hosts as they are now.
+        return { changes: judged(olds) !== judged(news) };
     }
     const unsettled = olds.passed !== true || Number(olds.failed ?? 0) > 0;
     return { changes: unsettled || judged(olds) !== judged(news) };

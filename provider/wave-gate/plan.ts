@@ -1,4 +1,4 @@
-import { FailureBudget, HostVerdict } from "./schema";
+import { FailureBudget, HealthCheck, HostVerdict } from "./schema";
 
 /**
  * Failed hosts a wave may have and still let the next one start. A count is the number of
@@ -34,6 +34,24 @@ export function waveOutcome(wave: number, verdicts: readonly HostVerdict[], budg
 export function outputTail(stdout: string, stderr: string, limit = 2000): string {
     const text = [stdout.trimEnd(), stderr.trimEnd()].filter(Boolean).join("\n");
     return text.length > limit ? `…${text.slice(text.length - limit)}` : text;
+}
+
+/**
+ * What the check's output must never show: its environment values and its stdin (whole, then
+ * each line), longest first; they are secret in state too. Values under 8 characters (a port, a
+ * count, DEBUG=1) are left: too common in any output to hide, and too short for a credential.
+ */
+const SECRET_MIN_LENGTH = 8;
+
+export function secretsOf(check: Pick<HealthCheck, "environment" | "stdin">): string[] {
+    const stdin = check.stdin ? [check.stdin, ...check.stdin.split("\n")] : [];
+    const values = [...Object.values(check.environment ?? {}), ...stdin].filter((v) => v.length >= SECRET_MIN_LENGTH);
+    return [...new Set(values)].sort((a, b) => b.length - a.length);
+}
+
+/** The output with every secret replaced by "[secret]", before it reaches state, outputs or a message. */
+export function redactSecrets(output: string, secrets: readonly string[]): string {
+    return secrets.reduce((text, secret) => text.split(secret).join("[secret]"), output);
 }
 
 /** The gate's argv: the user's command under sh -c, bounded by coreutils' timeout, with its environment. */

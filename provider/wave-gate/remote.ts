@@ -1,8 +1,7 @@
 import { sleep } from "../sleep";
 import type { Transport } from "../transport/transport";
-import { checkArgv, outputTail } from "./plan";
+import { checkArgv, outputTail, redactSecrets, secretsOf } from "./plan";
 import { HealthCheck } from "./schema";
-
 
 export interface CheckRun {
     exitCode: number;
@@ -13,12 +12,14 @@ export interface CheckRun {
 /** Runs the user's check until it passes or the retries are spent. */
 export async function runHealthCheck(transport: Transport, check: HealthCheck): Promise<CheckRun> {
     let last: CheckRun = { exitCode: -1, output: "", attempts: 0 };
+    const secrets = secretsOf(check);
     for (let attempt = 1; attempt <= check.retries + 1; attempt++) {
         if (attempt > 1) {
             await sleep(check.retryDelaySeconds);
         }
         const result = await transport.run(checkArgv(check.create, check.timeoutSeconds, check.environment), check.stdin);
-        last = { exitCode: result.code, output: outputTail(result.stdout, result.stderr), attempts: attempt };
+        const output = outputTail(redactSecrets(result.stdout, secrets), redactSecrets(result.stderr, secrets));
+        last = { exitCode: result.code, output, attempts: attempt };
         if (result.code === 0) {
             break;
         }

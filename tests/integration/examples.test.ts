@@ -166,15 +166,21 @@ describe("examples run against lab hosts", function () {
             touches.forEach((t, i) => assert.notEqual(originals[i], t.applied, `${t.host(lab).name} ${t.key} must start different`));
             const stack = await labStack(`example-${example.dir}`, exampleProgram(example.dir));
             await stack.setAllConfig(example.config(lab));
-            const up = await stack.up();
-            assert.equal(up.summary.result, "succeeded");
-            assert.ok(Object.keys(up.outputs).length > 0, "the example exports what it did");
-            example.outputs?.(Object.fromEntries(Object.entries(up.outputs).map(([k, v]) => [k, v.value])));
-            for (const t of touches) {
-                assert.equal(touched(lab, t), t.applied, `${t.host(lab).name} ${t.key} after up`);
+            try {
+                const up = await stack.up();
+                assert.equal(up.summary.result, "succeeded");
+                assert.ok(Object.keys(up.outputs).length > 0, "the example exports what it did");
+                example.outputs?.(Object.fromEntries(Object.entries(up.outputs).map(([k, v]) => [k, v.value])));
+                for (const t of touches) {
+                    assert.equal(touched(lab, t), t.applied, `${t.host(lab).name} ${t.key} after up`);
+                }
+                const preview = await stack.preview();
+                assert.deepEqual(Object.keys(preview.changeSummary).sort(), ["same"], JSON.stringify(preview.changeSummary));
+            } catch (e) {
+                // The lab hosts are shared by the examples: a failed one must not leave its tuning (and ledgers) to the next.
+                await stack.destroy().catch(() => undefined);
+                throw e;
             }
-            const preview = await stack.preview();
-            assert.deepEqual(Object.keys(preview.changeSummary).sort(), ["same"], JSON.stringify(preview.changeSummary));
             const destroy = await stack.destroy();
             assert.equal(destroy.summary.result, "succeeded");
             touches.forEach((t, i) => assert.equal(touched(lab, t), originals[i], `${t.host(lab).name} ${t.key} restored`));

@@ -86,6 +86,18 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
             assert.equal(sysctlOn(lab, host, "net.ipv4.tcp_fin_timeout"), "30");
         }
 
+        // An error is not a halted wave: exit 2, and no table, which would show the previous run's outputs.
+        const workspace = await LocalWorkspace.create({ workDir: project.dir, envVars: project.env as Record<string, string> });
+        const inventory = await workspace.getConfig(shards[0], "pulumi-linux-tuning:hosts");
+        const broken = JSON.parse(inventory.value) as { connection: { host: string } }[];
+        broken[1].connection.host = "h2; reboot";
+        await workspace.setConfig(shards[0], "pulumi-linux-tuning:hosts", { value: JSON.stringify(broken) });
+        const errored = await cli(project, "rollout", "--stack", shards[0]);
+        await workspace.setConfig(shards[0], "pulumi-linux-tuning:hosts", inventory);
+        assert.equal(errored.code, 2, errored.stdout + errored.stderr);
+        assert.match(errored.stdout + errored.stderr, /hosts\[1\]\.connection\.host: must be a host name or an IP address/);
+        assert.doesNotMatch(errored.stdout, /counters \(before → now\)/);
+
         const clean = await Promise.all(shards.map((s) => cli(project, "drift", "--stack", s, "--json")));
         clean.forEach((r) => assert.equal(r.code, 0, r.stdout + r.stderr));
         const files = clean.map((r, i) => {

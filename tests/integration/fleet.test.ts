@@ -146,7 +146,13 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
     it("a canary whose health check fails stops the rollout; after the fix a rerun completes", async function () {
         const [canary, ...rest] = lab.hosts;
         onHost(lab, canary, ["sh", "-c", `echo 'disk full' > ${UNHEALTHY}`]);
-        const stack = await fleetStack("fleet-canary", { ...labFleetConfig(lab), rollout: { serial: [1, "25%", "100%"], healthCheck: HEALTH_CHECK } });
+        // A check that prints its credential when it fails, as `curl -v` prints an Authorization header.
+        const TOKEN = "tok-canary-7f3a9";
+        const healthCheck = { ...HEALTH_CHECK, create: HEALTH_CHECK.create.replace('exit 1', 'echo "Authorization: Bearer $API_TOKEN" >&2; exit 1'), environment: { API_TOKEN: TOKEN } };
+        const rollout = { serial: [1, "25%", "100%"], healthCheck };
+        const stack = await fleetStack("fleet-canary", { ...labFleetConfig(lab), rollout });
+        // As `pulumi config set --secret`: the token is ciphertext in the stack's config.
+        await stack.setConfig("pulumi-linux-tuning:rollout", { value: JSON.stringify(rollout), secret: true });
         try {
             const connections = rest.map((h) => sshConnectionCount(lab, h));
             const message = await expectFailure(stack.up());
@@ -157,11 +163,14 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
             );
             assert.match(message, /rollout halted: wave 1/);
             assert.match(message, /h1: failed: health check exited with status 1: unhealthy: disk full/);
+            assert.match(message, /Authorization: Bearer \[secret\]/);
+            assert.doesNotMatch(message, new RegExp(TOKEN));
+            assert.doesNotMatch(storedStateText(stack), new RegExp(TOKEN), "the token appears nowhere in the stored state in plain text");
             untouched(rest);
             const outputs = await stack.outputs();
             const hosts = outputs.hosts.value as Record<string, { status: string; check?: { output: string } }>;
             assert.match(hosts.h1.status, /^failed: health check/);
-            assert.equal(hosts.h1.check?.output, "unhealthy: disk full");
+            assert.equal(hosts.h1.check?.output, "unhealthy: disk full\nAuthorization: Bearer [secret]");
             assert.equal(hosts.h2.status, "not attempted");
             assert.equal(hosts.h8.status, "not attempted");
 

@@ -7,7 +7,8 @@ import { evidenceCell, hostRecords } from "../../components/fleet/report";
 import { shardsBy, staleShards } from "../../components/fleet/shards";
 import { planWaves, serialSizes } from "../../components/fleet/waves";
 import { parseReadOutput } from "../../provider/sysctl/remote";
-import { allowedFailures, checkArgv, describeCheckFailure, outputTail, waveOutcome } from "../../provider/wave-gate/plan";
+import { allowedFailures, checkArgv, describeCheckFailure, outputTail, redactSecrets, secretsOf, waveOutcome } from "../../provider/wave-gate/plan";
+import { diff as gateDiff } from "../../provider/wave-gate/handlers";
 import { haltMessage } from "../../provider/wave-gate/verdict";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
@@ -91,6 +92,20 @@ describe("fleet: failure budget (Ansible's max_fail_percentage)", function () {
         assert.equal(describeCheckFailure(124, 10, ""), "health check timed out after 10 s");
         assert.equal(describeCheckFailure(3, 10, "no"), "health check exited with status 3: no");
         assert.equal(outputTail("x".repeat(10), "", 4), "…xxxx");
+    });
+
+    it("a held gate is judged again when its wave's hosts change, and only then", async function () {
+        const held = (names: string[]) => ({ wave: 3, hosts: names.map((name) => ({ name, status: "not attempted", parts: {} })), maxFailures: 0, admitted: false });
+        const olds = { ...held(["h5", "h6"]), passed: false, outcome: "wave 3: not attempted", failed: 0, allowed: 0, results: [] };
+        assert.deepEqual(await gateDiff("wave-3", olds, held(["h5", "h6"])), { changes: false });
+        assert.deepEqual(await gateDiff("wave-3", olds, held(["h5", "h9"])), { changes: true }, "h6 left the wave, h9 joined it");
+    });
+
+    it("keeps the check's environment values and stdin out of the output it records", function () {
+        const secrets = secretsOf({ environment: { TOKEN: "s3cr3t-token", DEBUG: "1", SIP_PORT: "5060" }, stdin: "password-a\npassword-b\n" });
+        assert.equal(redactSecrets("> Authorization: Bearer s3cr3t-token\n1 login password-a", secrets), "> Authorization: Bearer [secret]\n1 login [secret]");
+        assert.equal(redactSecrets("read password-a\npassword-b\n", secrets), "read [secret]", "the whole stdin, then each of its lines");
+        assert.equal(redactSecrets("DEBUG=1 5060 is reserved (5060-5061)", secrets), "DEBUG=1 5060 is reserved (5060-5061)", "values under 8 characters are left");
     });
 });
 
