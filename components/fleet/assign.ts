@@ -62,6 +62,11 @@ function partsOf(assignment: Assignment, index: number, host: InventoryHost): { 
         const settings = { ...(parts.sysctls?.settings ?? {}), ...(assignment.sysctls as HostParts["sysctls"]["settings"]) };
         parts.sysctls = { settings, onMissing: facts.missingKeys ?? "skip", persist };
     }
+    if (!assignment.profile && assignment.sysctlOverrides) {
+        // Applied to the profile's plan above; without a profile, to the assignment's own sysctls.
+        const settings = withOverrides(parts.sysctls?.settings ?? {}, assignment.sysctlOverrides as SysctlOverrides);
+        parts.sysctls = { settings, onMissing: facts.missingKeys ?? "skip", persist };
+    }
     for (const part of SPEC_PARTS) {
         const spec = assignment[part];
         if (spec) {
@@ -107,6 +112,15 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
                     settings[key] = value;
                 }
             }
+            if (current) {
+                for (const field of ["persist", "onMissing"] as const) {
+                    if (current[field] !== parts.sysctls[field]) {
+                        partConflicts.push(`sysctls.${field}: ${owner.get("sysctls")} sets ${JSON.stringify(current[field])}, ${name} sets ${JSON.stringify(parts.sysctls[field])}`);
+                    }
+                }
+            } else {
+                owner.set("sysctls", name);
+            }
             composed.parts.sysctls = { ...(current ?? parts.sysctls), settings };
         }
         for (const part of SPEC_PARTS) {
@@ -114,10 +128,11 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
             if (!spec) {
                 continue;
             }
+            const claim = { name, from: assignment[part] ? ["assignments", index, part] : ["assignments", index, "profile"] };
             if (!composed.parts[part]) {
-                origin.set(part, assignment[part] ? ["assignments", index, part] : ["assignments", index, "profile"]);
+                origin.set(part, claim.from);
             }
-            (composed.parts as Record<string, unknown>)[part] = mergeSettings(part, composed.parts[part] ?? {}, spec, name, owner, partConflicts);
+            (composed.parts as Record<string, unknown>)[part] = mergeSettings(part, composed.parts[part] ?? {}, spec, claim, { owner, origin }, partConflicts);
         }
     });
     if (conflicts.length + partConflicts.length > 0) {
@@ -127,17 +142,18 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
         ];
         throw new AssignmentConflictError(`${host.name}: assignments conflict:\n  ${[...conflicts, ...partConflicts].join("\n  ")}\n${hints.join("\n")}`);
     }
-    if (host.sysctlOverrides && composed.parts.sysctls) {
-        const settings = { ...composed.parts.sysctls.settings };
+    if (host.sysctlOverrides) {
+        // A host whose assignments set no sysctl still gets (and has checked) its own.
+        const current = composed.parts.sysctls ?? { settings: {}, onMissing: host.facts?.missingKeys ?? "skip", persist: host.facts?.persist ?? true };
+        const settings = withOverrides(current.settings, host.sysctlOverrides as SysctlOverrides);
         for (const [key, value] of Object.entries(host.sysctlOverrides)) {
-            if (value === null) {
-                delete settings[key];
-            } else {
-                settings[key] = value as HostParts["sysctls"]["settings"][string];
+            if (value !== null) {
                 origin.set(`sysctls:${key}`, ["hosts", config.hosts.indexOf(host), "sysctlOverrides", key]);
             }
         }
-        composed.parts.sysctls = { ...composed.parts.sysctls, settings };
+        if (composed.parts.sysctls || Object.keys(settings).length > 0) {
+            composed.parts.sysctls = { ...current, settings };
+        }
     }
     const problems = partProblems(composed.parts, origin);
     if (problems.length > 0) {
@@ -161,13 +177,41 @@ function chosen(settings: object, fields: readonly string[]): Record<string, unk
     return choice.length > 0 ? Object.fromEntries(choice.sort(([a], [b]) => a.localeCompare(b))) : undefined;
 }
 
+/** Settings with overrides applied: a value sets the key, null drops it. */
+function withOverrides(settings: HostParts["sysctls"]["settings"], overrides: SysctlOverrides): HostParts["sysctls"]["settings"] {
+    const result = { ...settings };
+    for (const [key, value] of Object.entries(overrides)) {
+        if (value === null) {
+            delete result[key];
+        } else {
+            result[key] = value as HostParts["sysctls"]["settings"][string];
+        }
+    }
+    return result;
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
  * Two assignments' settings of one part, field by field: rings from one and coalescing from
  * another compose; the same field set to two values is a conflict naming the field and both.
  */
-function mergeSettings(path: string, current: object, next: object, name: string, owner: Map<string, string>, conflicts: string[]): Record<string, unknown> {
+interface Claim {
+    name: string;
+    /** Where in the config the values come from: ["assignments", 1, "nic"] or ["assignments", 1, "profile"]. */
+    from: (string | number)[];
+}
+
+function mergeSettings(
+    path: string,
+    current: object,
+    next: object,
+    claim: Claim,
+    claimed: { owner: Map<string, string>; origin: Map<string, (string | number)[]> },
+    conflicts: string[],
+): Record<string, unknown> {
+    const { owner, origin } = claimed;
+    const { name } = claim;
     const merged: Record<string, unknown> = { ...current };
     const placement = PLACEMENT_FIELDS[path];
     if (placement) {
@@ -185,9 +229,10 @@ function mergeSettings(path: string, current: object, next: object, name: string
         const at = `${path}.${field}`;
         const mine = merged[field];
         if (isObject(value) && (isObject(mine) || mine === undefined)) {
-            merged[field] = mergeSettings(at, isObject(mine) ? mine : {}, value, name, owner, conflicts);
+            merged[field] = mergeSettings(at, isObject(mine) ? mine : {}, value, claim, claimed, conflicts);
         } else if (mine === undefined) {
             owner.set(at, name);
+            origin.set(`field:${at}`, claim.from);
             merged[field] = value;
         } else if (!same(mine, value)) {
             conflicts.push(`${at}: ${owner.get(at)} sets ${JSON.stringify(mine)}, ${name} sets ${JSON.stringify(value)}`);
@@ -207,13 +252,24 @@ function sysctlOrigin(assignment: Assignment, index: number, key: string): (stri
  * Each composed part checked by its resource's own grammar, before any host is contacted, every
  * problem named by the config path it came from (`assignments[1].nic.rings.rx: …`).
  */
+/** The assignment that set the field an issue is about (or the nearest field above it), else the part's first. */
+function fieldOrigin(origin: ReadonlyMap<string, (string | number)[]>, part: string, path: readonly PropertyKey[]): (string | number)[] | undefined {
+    for (let depth = path.length; depth > 0; depth--) {
+        const from = origin.get(`field:${[part, ...path.slice(0, depth)].join(".")}`);
+        if (from) {
+            return from;
+        }
+    }
+    return origin.get(part);
+}
+
 function partProblems(parts: HostAssignment["parts"], origin: ReadonlyMap<string, (string | number)[]>): string[] {
     return (Object.keys(parts) as PartName[]).flatMap((part) => {
         const issues = PART_SCHEMAS[part].safeParse({ resourceName: part, ...parts[part] }).error?.issues ?? [];
         return issues.map((issue) => {
             const [first, key, ...rest] = issue.path;
             const fromKey = part === "sysctls" && first === "settings" && typeof key === "string" ? origin.get(`sysctls:${key}`) : undefined;
-            const path = fromKey ? [...fromKey, ...(fromKey.includes(key as string) ? rest : [])] : [...(origin.get(part) ?? [part]), ...issue.path];
+            const path = fromKey ? [...fromKey, ...(fromKey.includes(key as string) ? rest : [])] : [...(fieldOrigin(origin, part, issue.path) ?? [part]), ...issue.path];
             return `${configPath(path as PropertyKey[])}: ${issue.message}`;
         });
     });

@@ -170,6 +170,37 @@ describe("fleet: config and assignments", function () {
         conflict([{ profile: "low-latency" }, { profile: "sip-router" }], [/^  irqs placement: assignments\[0\] \(low-latency\) sets \{"numaLocal":true\}, assignments\[1\] \(sip-router\) sets \{"spread":"0-4095"\}$/m]);
     });
 
+    it("names the assignment a bad value came from, and a sysctls persist or onMissing two assignments disagree on", function () {
+        const blame = parseFleetConfig(fleet(1, { hosts: fleet(1).hosts.map((h) => ({ ...h, facts: { interface: "eth1" } })), assignments: [{ nic: { rings: { rx: 512 } } }, { nic: { coalesce: { rxUsecs: -1 } } }] }));
+        assert.throws(() => assignHost(blame, blame.hosts[0]), (e: Error) => {
+            assert.match(e.message, /assignments\[1\]\.nic\.coalesce\.rxUsecs: /);
+            assert.doesNotMatch(e.message, /assignments\[0\]/);
+            return true;
+        });
+        const persist = parseFleetConfig(
+            fleet(1, {
+                assignments: [
+                    { sysctls: { "net.core.somaxconn": 4096 }, facts: { persist: true, missingKeys: "fail" } },
+                    { sysctls: { "net.ipv4.tcp_fin_timeout": 30 }, facts: { persist: false, missingKeys: "skip" } },
+                ],
+            }),
+        );
+        assert.throws(() => assignHost(persist, persist.hosts[0]), (e: Error) => {
+            assert.match(e.message, /sysctls\.persist: assignments\[0\] sets true, assignments\[1\] sets false/);
+            assert.match(e.message, /sysctls\.onMissing: assignments\[0\] sets "fail", assignments\[1\] sets "skip"/);
+            return true;
+        });
+    });
+
+    it("applies sysctlOverrides without a profile too, checked like any value", function () {
+        const raw = parseFleetConfig(fleet(1, { assignments: [{ sysctls: { "net.ipv4.tcp_fin_timeout": 30 }, sysctlOverrides: { "net.core.somaxconn": 4096, "net.ipv4.tcp_fin_timeout": null } }] }));
+        assert.deepEqual(assignHost(raw, raw.hosts[0]).parts.sysctls?.settings, { "net.core.somaxconn": 4096 });
+        const nicOnly = fleet(1, { assignments: [{ nic: { rings: { rx: 512 } } }] });
+        nicOnly.hosts = nicOnly.hosts.map((h) => ({ ...h, facts: { interface: "eth1" }, sysctlOverrides: { "net.core.somaxconn": "banana" } }));
+        const config = parseFleetConfig(nicOnly);
+        assert.throws(() => assignHost(config, config.hosts[0]), /hosts\[0\]\.sysctlOverrides\["net\.core\.somaxconn"\]: /);
+    });
+
     it("watches the counters of every profile a host is assigned, on its interface; raw specs watch none", function () {
         const config = parseFleetConfig(
             fleet(2, {
