@@ -147,6 +147,11 @@ async function shard(opts: { stack: string; by: string; cwd: string }): Promise<
             values[`${NAMESPACE}:sshPrivateKey`] = { value: privateKey, secret: true };
         }
         values[SHARD_OF] = { value: opts.stack };
+        // setAllConfig only adds: a key since removed from the fleet's stack must go from its shards too.
+        const removed = Object.keys(await stack.getAllConfig()).filter((key) => key.startsWith(`${NAMESPACE}:`) && !(key in values));
+        if (removed.length > 0) {
+            await stack.removeAllConfig(removed);
+        }
         await stack.setAllConfig(values);
         include.push({ stack: name, hosts: hosts.length });
     }

@@ -125,8 +125,13 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         // Split again by another label: the rack shards are named as left behind, no other stack is.
         const ws = await LocalWorkspace.create({ workDir: project.dir, envVars: project.env as Record<string, string> });
         await ws.createStack("fleet-staging");
+        await ws.setConfig("fleet", "pulumi-linux-tuning:evidence", { value: "false" });
+        assert.equal((await cli(project, "shard", "--stack", "fleet", "--by", "hardware")).code, 0);
+        assert.equal((await ws.getAllConfig("fleet-server"))["pulumi-linux-tuning:evidence"]?.value, "false");
+        await ws.removeConfig("fleet", "pulumi-linux-tuning:evidence");
         const resplit = await cli(project, "shard", "--stack", "fleet", "--by", "hardware");
         assert.equal(resplit.code, 0, resplit.stderr);
+        assert.equal((await ws.getAllConfig("fleet-server"))["pulumi-linux-tuning:evidence"], undefined, "a key removed from the fleet's stack is removed from its shards");
         const byHardware = (JSON.parse(resplit.stdout) as { include: { stack: string }[] }).include.map((i) => i.stack);
         assert.deepEqual(byHardware, ["fleet-server", "fleet-vm"]);
         assert.match(resplit.stderr, /no host belongs to shard stack fleet-a any more[\s\S]*fleet-b/);
