@@ -192,16 +192,16 @@ function withOverrides(settings: HostParts["sysctls"]["settings"], overrides: Sy
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/**
- * Two assignments' settings of one part, field by field: rings from one and coalescing from
- * another compose; the same field set to two values is a conflict naming the field and both.
- */
 interface Claim {
     name: string;
     /** Where in the config the values come from: ["assignments", 1, "nic"] or ["assignments", 1, "profile"]. */
     from: (string | number)[];
 }
 
+/**
+ * Two assignments' settings of one part, field by field: rings from one and coalescing from
+ * another compose; the same field set to two values is a conflict naming the field and both.
+ */
 function mergeSettings(
     path: string,
     current: object,
@@ -248,10 +248,6 @@ function sysctlOrigin(assignment: Assignment, index: number, key: string): (stri
     return assignment.sysctls && key in assignment.sysctls ? ["assignments", index, "sysctls", key] : ["assignments", index, "profile"];
 }
 
-/**
- * Each composed part checked by its resource's own grammar, before any host is contacted, every
- * problem named by the config path it came from (`assignments[1].nic.rings.rx: …`).
- */
 /** The assignment that set the field an issue is about (or the nearest field above it), else the part's first. */
 function fieldOrigin(origin: ReadonlyMap<string, (string | number)[]>, part: string, path: readonly PropertyKey[]): (string | number)[] | undefined {
     for (let depth = path.length; depth > 0; depth--) {
@@ -263,6 +259,10 @@ function fieldOrigin(origin: ReadonlyMap<string, (string | number)[]>, part: str
     return origin.get(part);
 }
 
+/**
+ * Each composed part checked by its resource's own grammar, before any host is contacted, every
+ * problem named by the config path it came from (`assignments[1].nic.rings.rx: …`).
+ */
 function partProblems(parts: HostAssignment["parts"], origin: ReadonlyMap<string, (string | number)[]>): string[] {
     return (Object.keys(parts) as PartName[]).flatMap((part) => {
         const issues = PART_SCHEMAS[part].safeParse({ resourceName: part, ...parts[part] }).error?.issues ?? [];

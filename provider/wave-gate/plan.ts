@@ -36,13 +36,13 @@ export function outputTail(stdout: string, stderr: string, limit = 2000): string
     return text.length > limit ? `…${text.slice(text.length - limit)}` : text;
 }
 
+const SECRET_MIN_LENGTH = 8;
+
 /**
  * What the check's output must never show: its environment values and its stdin (whole, then
  * each line), longest first; they are secret in state too. Values under 8 characters (a port, a
  * count, DEBUG=1) are left: too common in any output to hide, and too short for a credential.
  */
-const SECRET_MIN_LENGTH = 8;
-
 export function secretsOf(check: Pick<HealthCheck, "environment" | "stdin">): string[] {
     const stdin = check.stdin ? [check.stdin, ...check.stdin.split("\n")] : [];
     const values = [...Object.values(check.environment ?? {}), ...stdin].filter((v) => v.length >= SECRET_MIN_LENGTH);
