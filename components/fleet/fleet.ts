@@ -34,7 +34,24 @@ export class Fleet extends pulumi.ComponentResource {
         const { privateKey, ...declared } = args;
         // Everything is resolved before any resource exists: a bad config, a conflict or a missing fact fails the preview.
         this.config = asRunError(() => parseFleetConfig(declared));
-        const assigned = new Map(this.config.hosts.map((h) => [h.name, asRunError(() => planHost(this.config, h))]));
+        // Every host's problems in one preview, not only the first host's.
+        const problems: string[] = [];
+        const forEveryHost = <T>(fn: (host: InventoryHost) => T): Map<string, T> => {
+            const results = new Map<string, T>();
+            for (const host of this.config.hosts) {
+                try {
+                    results.set(host.name, fn(host));
+                } catch (e) {
+                    problems.push((e as Error).message);
+                }
+            }
+            return results;
+        };
+        const assigned = forEveryHost((host) => planHost(this.config, host));
+        const connections = forEveryHost((host) => connectionOf(this.config, host, privateKey));
+        if (problems.length > 0) {
+            throw new pulumi.RunError(problems.join("\n"));
+        }
         this.waves = planWaves(this.config);
 
         const gates: WaveGate[] = [];
@@ -42,7 +59,6 @@ export class Fleet extends pulumi.ComponentResource {
         let previous: WaveGate | undefined;
         for (const wave of this.waves) {
             const admitted = previous ? previous.passed : true;
-            const connections = new Map(wave.hosts.map((host) => [host.name, asRunError(() => connectionOf(this.config, host, privateKey))]));
             const afterGate = previous ? [previous] : [];
             const watched = wave.hosts
                 .filter((host) => assigned.get(host.name)!.counters.length > 0)

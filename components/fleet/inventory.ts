@@ -138,24 +138,37 @@ export const fleetConfigSchema = z
         evidence: z.union([z.literal(false), z.object({ windowSeconds: z.number().positive().max(600).optional() }).strict()]).default({}),
     })
     .strict()
-    .superRefine((config, ctx) => {
-        const seen = new Map<string, number>();
-        config.hosts.forEach((h, i) => {
-            const first = seen.get(h.name);
-            if (first !== undefined) {
-                ctx.addIssue({ code: "custom", path: ["hosts", i, "name"], message: `${h.name} is also hosts[${first}]'s name` });
-            }
-            seen.set(h.name, i);
-            // The connection each host really gets, checked as the resources will check it.
-            const { fields: merged } = mergedConnection(config.defaults, h.connection);
-            for (const issue of connectionSchema.safeParse(merged).error?.issues ?? []) {
-                const field = issue.path[0];
-                const fromHost = field === undefined || field in h.connection;
-                const path = fromHost ? ["hosts", i, "connection", ...issue.path] : ["defaults", ...issue.path];
-                ctx.addIssue({ code: "custom", path, message: fromHost ? issue.message : `${issue.message} (for hosts[${i}], ${h.name})` });
-            }
-        });
+    // Run even when some hosts fail their own grammar, so one preview names every host's problems.
+    .superRefine((config, ctx) => checkHosts(config, ctx), { when: (payload) => Array.isArray((payload.value as { hosts?: unknown } | undefined)?.hosts) });
+
+/** Across hosts: names are unique, and each host's connection, its own fields over the defaults, is one the resources accept. */
+function checkHosts(config: { defaults?: unknown; hosts: unknown[] }, ctx: z.RefinementCtx): void {
+    const defaults = connectionDefaults.default({}).safeParse(config.defaults);
+    const seen = new Map<string, number>();
+    config.hosts.forEach((raw, i) => {
+        const parsed = hostSchema.safeParse(raw);
+        if (!parsed.success) {
+            return; // its own issues are reported already
+        }
+        const h = parsed.data;
+        const first = seen.get(h.name);
+        if (first !== undefined) {
+            ctx.addIssue({ code: "custom", path: ["hosts", i, "name"], message: `${h.name} is also hosts[${first}]'s name` });
+        }
+        seen.set(h.name, i);
+        if (!defaults.success) {
+            return;
+        }
+        // The connection each host really gets, checked as the resources will check it.
+        const { fields: merged } = mergedConnection(defaults.data, h.connection);
+        for (const issue of connectionSchema.safeParse(merged).error?.issues ?? []) {
+            const field = issue.path[0];
+            const fromHost = field === undefined || field in h.connection;
+            const path = fromHost ? ["hosts", i, "connection", ...issue.path] : ["defaults", ...issue.path];
+            ctx.addIssue({ code: "custom", path, message: fromHost ? issue.message : `${issue.message} (for hosts[${i}], ${h.name})` });
+        }
     });
+}
 
 export type FleetConfig = z.infer<typeof fleetConfigSchema>;
 export type FleetConfigInput = z.input<typeof fleetConfigSchema>;

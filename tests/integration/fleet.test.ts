@@ -268,19 +268,22 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
     it("a bad stack config fails before any SSH connection, naming the config path", async function () {
         const config = labFleetConfig(lab);
         config.hosts[3] = { ...config.hosts[3], connection: { ...config.hosts[3].connection, host: "h4; rm -rf /" } };
+        config.hosts[1] = { ...config.hosts[1], connection: { ...config.hosts[1].connection, port: "22" as never } };
         const before = lab.hosts.map((h) => sshConnectionCount(lab, h));
         const stack = await fleetStack("fleet-bad-config", config);
         const out = collect();
         const message = await expectFailure(stack.preview({ onOutput: out.onOutput }));
         assert.match(message + out.text(), /hosts\[3\]\.connection\.host: must be a host name or an IP address/);
+        assert.match(message + out.text(), /hosts\[1\]\.connection\.port: /, "every host's problem, in one preview");
         assert.doesNotMatch(message + out.text(), /Unhandled exception/);
         // A raw spec one assignment gives is checked by its resource's grammar, before any host too, by preview and by up.
         const spec = labFleetConfig(lab);
-        spec.assignments = [...spec.assignments, { select: { name: "h4" }, nic: { rings: { rx: -1 } } }];
+        spec.assignments = [...spec.assignments, { select: { name: "h4" }, nic: { rings: { rx: -1 } } }, { select: { name: "h5" }, irqs: { cpus: "3-0" } }];
         await setFleetConfig(stack, spec);
         for (const run of [() => stack.preview({ onOutput: out.onOutput }), () => stack.up({ onOutput: out.onOutput })]) {
             const failed = await expectFailure(run());
             assert.match(failed + out.text(), /invalid fleet config \(for h4\):\s+assignments\[1\]\.nic\.rings\.rx: /);
+            assert.match(failed + out.text(), /invalid fleet config \(for h5\):\s+assignments\[2\]\.irqs\.cpus: /);
         }
         assert.deepEqual(
             lab.hosts.map((h) => sshConnectionCount(lab, h)),

@@ -125,6 +125,14 @@ describe("fleet: config and assignments", function () {
         assert.throws(() => level("Tcp.CurrEstab"), /is a level, not a counter/);
         assert.equal(level("Udp.RcvbufErrors").rollout.counterConditions?.[0].counter, "Udp.RcvbufErrors");
         assert.throws(() => parseFleetConfig({ ...fleet(2), hosts: [...fleet(2).hosts, fleet(1).hosts[0]] }), /hosts\[2\]\.name: h1 is also hosts\[0\]'s name/);
+        const twice = fleet(3);
+        twice.hosts[0].connection.port = "x" as never;
+        twice.hosts[2].name = "h2";
+        assert.throws(() => parseFleetConfig(twice), (e: Error) => {
+            assert.match(e.message, /hosts\[0\]\.connection\.port: /);
+            assert.match(e.message, /hosts\[2\]\.name: h2 is also hosts\[1\]'s name/, "checked across hosts though one host is malformed");
+            return true;
+        });
     });
 
     it("composes two assignments on a host and names both and the key when they conflict", function () {
