@@ -81,7 +81,8 @@ export class AssignmentConflictError extends Error {}
 
 /**
  * Every assignment that selects the host, composed. Two that set one sysctl (or one part)
- * differently fail, naming both and the key; the host's own `sysctlOverrides` settle it.
+ * differently fail, naming both and the key; the host's own `sysctlOverrides` and `overrides`
+ * settle it, winning over every assignment.
  */
 export function assignHost(config: FleetConfig, host: InventoryHost): HostAssignment {
     const composed: HostAssignment = { parts: {}, from: [], counters: [] };
@@ -91,6 +92,7 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
     const conflicts: string[] = [];
     const partConflicts: string[] = [];
     const overridden = new Set(Object.keys(host.sysctlOverrides ?? {}));
+    const hostIndex = config.hosts.indexOf(host);
     config.assignments.forEach((assignment, index) => {
         if (!matches(assignment.select, host)) {
             return;
@@ -132,13 +134,25 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
             if (!composed.parts[part]) {
                 origin.set(part, claim.from);
             }
-            (composed.parts as Record<string, unknown>)[part] = mergeSettings(part, composed.parts[part] ?? {}, spec, claim, { owner, origin }, partConflicts);
+            (composed.parts as Record<string, unknown>)[part] = mergeSettings(part, composed.parts[part] ?? {}, spec, claim, { owner, origin, settledBy: host.overrides ?? {} }, partConflicts);
         }
     });
+    for (const part of SPEC_PARTS) {
+        const own = host.overrides?.[part];
+        if (!own) {
+            continue;
+        }
+        const from = ["hosts", hostIndex, "overrides", part];
+        const iface = ON_INTERFACE.has(part) ? { interface: host.facts.interface } : {};
+        if (!composed.parts[part]) {
+            origin.set(part, from);
+        }
+        (composed.parts as Record<string, unknown>)[part] = overrideSettings(part, composed.parts[part] ?? { ...iface, persist: host.facts.persist ?? true }, own, from, origin);
+    }
     if (conflicts.length + partConflicts.length > 0) {
         const hints = [
             ...(conflicts.length > 0 ? ["Set the key in the host's sysctlOverrides, or drop it (null) from one assignment's sysctlOverrides."] : []),
-            ...(partConflicts.length > 0 ? ["Make the assignments agree on the field, or select the host in only one of them."] : []),
+            ...(partConflicts.length > 0 ? ["Set the field in the host's overrides (overrides: { irqs: { cpus: ... } }), make the assignments agree on it, or select the host in only one of them."] : []),
         ];
         throw new AssignmentConflictError(`${host.name}: assignments conflict:\n  ${[...conflicts, ...partConflicts].join("\n  ")}\n${hints.join("\n")}`);
     }
@@ -148,7 +162,7 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
         const settings = withOverrides(current.settings, host.sysctlOverrides as SysctlOverrides);
         for (const [key, value] of Object.entries(host.sysctlOverrides)) {
             if (value !== null) {
-                origin.set(`sysctls:${key}`, ["hosts", config.hosts.indexOf(host), "sysctlOverrides", key]);
+                origin.set(`sysctls:${key}`, ["hosts", hostIndex, "sysctlOverrides", key]);
             }
         }
         if (composed.parts.sysctls || Object.keys(settings).length > 0) {
@@ -207,10 +221,10 @@ function mergeSettings(
     current: object,
     next: object,
     claim: Claim,
-    claimed: { owner: Map<string, string>; origin: Map<string, (string | number)[]> },
+    claimed: { owner: Map<string, string>; origin: Map<string, (string | number)[]>; settledBy: object },
     conflicts: string[],
 ): Record<string, unknown> {
-    const { owner, origin } = claimed;
+    const { owner, origin, settledBy } = claimed;
     const { name } = claim;
     const merged: Record<string, unknown> = { ...current };
     const placement = PLACEMENT_FIELDS[path];
@@ -218,7 +232,9 @@ function mergeSettings(
         const mine = chosen(merged, placement);
         const theirs = chosen(next, placement);
         if (mine && theirs && !same(mine, theirs)) {
-            conflicts.push(`${path} placement: ${owner.get(`${path}:placement`)} sets ${JSON.stringify(mine)}, ${name} sets ${JSON.stringify(theirs)}`);
+            if (!chosen(objectAt(settledBy, path), placement)) {
+                conflicts.push(`${path} placement: ${owner.get(`${path}:placement`)} sets ${JSON.stringify(mine)}, ${name} sets ${JSON.stringify(theirs)}`);
+            }
             next = Object.fromEntries(Object.entries(next).filter(([field]) => !placement.includes(field)));
         } else if (!mine && theirs) {
             owner.set(`${path}:placement`, name);
@@ -234,11 +250,44 @@ function mergeSettings(
             owner.set(at, name);
             origin.set(`field:${at}`, claim.from);
             merged[field] = value;
-        } else if (!same(mine, value)) {
+        } else if (!same(mine, value) && valueAt(settledBy, at) === undefined) {
             conflicts.push(`${at}: ${owner.get(at)} sets ${JSON.stringify(mine)}, ${name} sets ${JSON.stringify(value)}`);
         }
     }
     return Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined));
+}
+
+/**
+ * A host's own fields over the composed part: each replaces what the assignments set, and a CPU
+ * placement it chooses replaces theirs whole.
+ */
+function overrideSettings(path: string, composed: object, own: object, from: (string | number)[], origin: Map<string, (string | number)[]>): Record<string, unknown> {
+    const result: Record<string, unknown> = { ...composed };
+    const placement = PLACEMENT_FIELDS[path];
+    if (placement && chosen(own, placement)) {
+        placement.forEach((field) => delete result[field]);
+    }
+    for (const [field, value] of Object.entries(own)) {
+        const at = `${path}.${field}`;
+        const mine = result[field];
+        if (isObject(value) && isObject(mine)) {
+            result[field] = overrideSettings(at, mine, value, from, origin);
+        } else {
+            result[field] = value;
+            origin.set(`field:${at}`, from);
+        }
+    }
+    return result;
+}
+
+/** The value at a dotted path (`steering.rps.cpus`) of a host's overrides. */
+function valueAt(root: object, path: string): unknown {
+    return path.split(".").reduce<unknown>((value, field) => (isObject(value) ? value[field] : undefined), root);
+}
+
+function objectAt(root: object, path: string): object {
+    const value = valueAt(root, path);
+    return isObject(value) ? value : {};
 }
 
 function sysctlOrigin(assignment: Assignment, index: number, key: string): (string | number)[] {

@@ -62,6 +62,8 @@ export const hostFactsSchema = z
 
 export type HostFactsConfig = z.infer<typeof hostFactsSchema>;
 
+const rawPart = z.record(z.string(), z.unknown()).optional();
+
 const settingsRecord = z.record(z.string().max(256), z.unknown());
 const overrides = z.record(z.string().max(256), z.unknown());
 
@@ -73,13 +75,16 @@ export const hostSchema = z
         facts: hostFactsSchema.default({}),
         /** Wins over every assignment: the way to settle a conflict on one host. */
         sysctlOverrides: overrides.optional(),
+        /** The other parts' fields this host sets itself, over every assignment's (`irqs: { cpus: "2-3" }`): Ansible's host_vars over group_vars. */
+        overrides: z
+            .object({ modules: rawPart, nic: rawPart, offloads: rawPart, steering: rawPart, irqs: rawPart, governor: rawPart, thp: rawPart, wakeup: rawPart })
+            .strict()
+            .optional(),
     })
     .strict();
 
 /** Matches hosts whose labels (and `name`) have these values; a list means any of them. Empty: every host. */
 export const selectorSchema = z.record(z.string(), z.union([labelValue, z.array(labelValue).min(1)]));
-
-const rawPart = z.record(z.string(), z.unknown()).optional();
 
 /** What an assignment can set without a profile, as HostTuning's parts. */
 export const RAW_PARTS = ["modules", "sysctls", "nic", "offloads", "steering", "irqs", "governor", "thp", "wakeup"] as const;

@@ -6,7 +6,7 @@ import { Fleet } from "./fleet";
  * project as it is with only a `Pulumi.<stack>.yaml`:
  *
  *   pulumi-linux-tuning:defaults      connection fields every host shares (user, privateKeyPath, knownHostsPath, sudo, proxy, …)
- *   pulumi-linux-tuning:hosts         [{ name, connection: { host, hostKey }, labels, facts }]
+ *   pulumi-linux-tuning:hosts         [{ name, connection: { host, hostKey }, labels, facts, sysctlOverrides, overrides }]
  *   pulumi-linux-tuning:assignments   [{ select: { role: sip }, profile: sip-router, facts, sysctlOverrides } | { select, sysctls: {…} }]
  *   pulumi-linux-tuning:rollout       { serial: [1, "25%", "100%"] | waves: [{ select }], maxFailures, healthCheck }
  *   pulumi-linux-tuning:evidence      { windowSeconds } (default 3) or false: each host's profile counters before and after

@@ -243,6 +243,28 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
         untouched(three);
     });
 
+    it("a host's own overrides settle a CPU placement its assignments disagree on", async function () {
+        const server = lab.hosts[0];
+        const affinity = () => onHost(lab, server, ["sh", "-c", "for i in 102 103 104 105; do cat /proc/irq/$i/smp_affinity_list; done"]);
+        const before = affinity();
+        assert.notEqual(before, "1\n1\n1\n1\n", "the emulated NIC's IRQs must not start where the override puts them");
+        const assignments: FleetConfigInput["assignments"] = [{ select: {}, irqs: { spread: "0-3" } }, { select: { hardware: "server" }, irqs: { numaLocal: true } }];
+        const config = { ...labFleetConfig({ ...lab, hosts: [server] }), assignments };
+        const stack = await fleetStack("fleet-overrides", config);
+        try {
+            const out = collect();
+            const failed = await expectFailure(stack.preview({ onOutput: out.onOutput }));
+            assert.match(failed + out.text(), /h1: assignments conflict:\s+irqs placement: assignments\[0\] sets \{"spread":"0-3"\}, assignments\[1\] sets \{"numaLocal":true\}\s+Set the field in the host's overrides/);
+            await setFleetConfig(stack, { ...config, hosts: [{ ...config.hosts[0], overrides: { irqs: { cpus: "1" } } }] });
+            await stack.up();
+            assert.equal(affinity(), "1\n1\n1\n1\n");
+            await stack.preview({ expectNoChanges: true });
+        } finally {
+            await stack.destroy();
+        }
+        assert.equal(affinity(), before);
+    });
+
     it("a counter condition in the gate fails a wave whose host keeps overflowing its accept queue", async function () {
         const three = lab.hosts.slice(0, 3);
         const rollout = { serial: [1, "100%"], counterConditions: [{ counter: "TcpExt.ListenOverflows", maxPerSecond: 0, windowSeconds: 3 }] };

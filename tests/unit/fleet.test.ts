@@ -249,10 +249,32 @@ describe("fleet: config and assignments", function () {
         assert.deepEqual(assignHost(composed, composed.hosts[0]).parts.nic, { interface: "eth1", persist: true, rings: { rx: 1024 }, coalesce: { rxUsecs: 50 } });
         const clash = nic([{ nic: { interface: "eth1", rings: { rx: 2048, tx: 512 } } }]);
         assert.throws(() => assignHost(clash, clash.hosts[0]), (e: Error) => {
-            assert.match(e.message, /^h1: assignments conflict:\n  nic\.rings\.rx: assignments\[0\] sets 1024, assignments\[2\] sets 2048\nMake the assignments agree/);
+            assert.match(e.message, /^h1: assignments conflict:\n  nic\.rings\.rx: assignments\[0\] sets 1024, assignments\[2\] sets 2048\nSet the field in the host's overrides/);
             assert.doesNotMatch(e.message, /rings\.tx|sysctlOverrides/);
             return true;
         });
+    });
+
+    it("lets a host's own overrides settle a field or a CPU placement its assignments disagree on, and checks them", function () {
+        const facts = { interface: "eth1", linkGbps: 25, rttMs: 20, memoryGiB: 64, applicationCpus: "2-5" };
+        const onOneHost = (overrides: Record<string, unknown>, assignments: FleetConfigInput["assignments"] = [{ profile: "low-latency" }, { profile: "sip-router" }]) => {
+            const config = parseFleetConfig(fleet(1, { hosts: fleet(1).hosts.map((h) => ({ ...h, facts, overrides })), assignments }));
+            return assignHost(config, config.hosts[0]);
+        };
+        const settled = onOneHost({ irqs: { cpus: "0-1" } });
+        assert.equal((settled.parts.irqs as { cpus?: string }).cpus, "0-1");
+        assert.equal(settled.parts.irqs?.numaLocal, undefined, "the host's placement replaces the assignments' whole");
+        assert.equal(settled.parts.irqs?.spread, undefined);
+        assert.equal(settled.parts.irqs?.interface, "eth1");
+        const field = onOneHost({ nic: { coalesce: { adaptiveRx: false } } }, [{ profile: "high-throughput" }, { profile: "low-latency" }]);
+        assert.equal(field.parts.nic?.coalesce?.adaptiveRx, false);
+        assert.ok(field.parts.nic?.rings, "the fields no one disputes stay");
+        // Only what the host sets is settled: another field in dispute still fails.
+        assert.throws(() => onOneHost({ nic: { rings: { rx: 512 } } }, [{ profile: "high-throughput" }, { profile: "low-latency" }]), /nic\.coalesce\.adaptiveRx: assignments\[0\]/);
+        assert.throws(() => onOneHost({ irqs: { cpus: "9-2" } }), /invalid fleet config \(for h1\):\n  hosts\[0\]\.overrides\.irqs\.cpus: /);
+        const alone = onOneHost({ governor: { governor: "performance" } }, [{ sysctls: { "net.core.somaxconn": 4096 } }]);
+        assert.deepEqual(alone.parts.governor, { persist: true, governor: "performance" }, "a part no assignment sets");
+        assert.throws(() => parseFleetConfig(fleet(1, { hosts: fleet(1).hosts.map((h) => ({ ...h, overrides: { sysctls: {} } as never })) })), /hosts\[0\]\.overrides: /);
     });
 
     it("checks every composed part by its resource's grammar, naming the config path it came from", function () {
