@@ -174,6 +174,18 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
             assert.equal(hosts.h2.status, "not attempted");
             assert.equal(hosts.h8.status, "not attempted");
 
+            // While the rollout is held, h8 leaves the inventory: the held waves' report follows.
+            const seven = { ...labFleetConfig({ ...lab, hosts: lab.hosts.slice(0, 7) }), rollout };
+            await setFleetConfig(stack, seven);
+            await stack.setConfig("pulumi-linux-tuning:rollout", { value: JSON.stringify(rollout), secret: true });
+            await expectFailure(stack.up());
+            const held = (await stack.outputs()).hosts.value as Record<string, { wave: number; status: string }>;
+            assert.deepEqual(Object.keys(held).sort(), ["h1", "h2", "h3", "h4", "h5", "h6", "h7"], "h8 left the report with the inventory");
+            assert.deepEqual([held.h2.wave, held.h3.wave], [2, 3], "25% of 7 hosts is 1: h3 moved to wave 3");
+            untouched(rest);
+            await setFleetConfig(stack, { ...labFleetConfig(lab), rollout });
+            await stack.setConfig("pulumi-linux-tuning:rollout", { value: JSON.stringify(rollout), secret: true });
+
             onHost(lab, canary, ["rm", "-f", UNHEALTHY]);
             const events = eventLog();
             const resumed = await stack.up({ onEvent: events.onEvent });
