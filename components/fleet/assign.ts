@@ -258,8 +258,8 @@ function mergeSettings(
 }
 
 /**
- * A host's own fields over the composed part: each replaces what the assignments set, and a CPU
- * placement it chooses replaces theirs whole.
+ * A host's own fields over the composed part: each replaces what the assignments set (null drops
+ * it), and a CPU placement it chooses replaces theirs whole.
  */
 function overrideSettings(path: string, composed: object, own: object, from: (string | number)[], origin: Map<string, (string | number)[]>): Record<string, unknown> {
     const result: Record<string, unknown> = { ...composed };
@@ -270,7 +270,9 @@ function overrideSettings(path: string, composed: object, own: object, from: (st
     for (const [field, value] of Object.entries(own)) {
         const at = `${path}.${field}`;
         const mine = result[field];
-        if (isObject(value) && isObject(mine)) {
+        if (value === null) {
+            delete result[field];
+        } else if (isObject(value) && isObject(mine)) {
             result[field] = overrideSettings(at, mine, value, from, origin);
         } else {
             result[field] = value;

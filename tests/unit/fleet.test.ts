@@ -269,6 +269,8 @@ describe("fleet: config and assignments", function () {
         const field = onOneHost({ nic: { coalesce: { adaptiveRx: false } } }, [{ profile: "high-throughput" }, { profile: "low-latency" }]);
         assert.equal(field.parts.nic?.coalesce?.adaptiveRx, false);
         assert.ok(field.parts.nic?.rings, "the fields no one disputes stay");
+        const dropped = onOneHost({ nic: { coalesce: { adaptiveRx: null } } }, [{ profile: "high-throughput" }, { profile: "low-latency" }]);
+        assert.ok(dropped.parts.nic?.coalesce && !("adaptiveRx" in dropped.parts.nic.coalesce), "null drops the field, settling it");
         // Only what the host sets is settled: another field in dispute still fails.
         assert.throws(() => onOneHost({ nic: { rings: { rx: 512 } } }, [{ profile: "high-throughput" }, { profile: "low-latency" }]), /nic\.coalesce\.adaptiveRx: assignments\[0\]/);
         assert.throws(() => onOneHost({ irqs: { cpus: "9-2" } }), /invalid fleet config \(for h1\):\n  hosts\[0\]\.overrides\.irqs\.cpus: /);
