@@ -8,9 +8,10 @@ import { optionalConnectionSchema } from "../transport/connection";
  * names a loaded module with "_" (/sys/module/tcp_bbr), so names are compared in that form.
  * 55 characters: MODULE_NAME_LEN (64) less the ".ko.zst" a file name needs, with room to spare.
  */
-export const MODULE_NAME = /^[A-Za-z0-9_-]{1,55}$/;
+export const MODULE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,54}$/;
 
-export const moduleNameSchema = z.string().regex(MODULE_NAME, "must be a kernel module name: 1-55 of A-Z a-z 0-9 _ -");
+/** Not starting with "-": modprobe and rmmod would take the name for an option. */
+export const moduleNameSchema = z.string().regex(MODULE_NAME, "must be a kernel module name: 1-55 of A-Z a-z 0-9 _ -, not starting with -");
 
 export const normaliseModuleName = (name: string): string => name.replace(/-/g, "_");
 

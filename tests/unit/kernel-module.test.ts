@@ -38,7 +38,7 @@ describe("KernelModule: grammar", function () {
             { name: "tcp_bbr", parameters: {} },
             { name: "nf_conntrack", parameters: { hashsize: "65536", expect_hashsize: "1024" } },
         ]);
-        for (const bad of ["", "tcp bbr", "tcp_bbr;reboot", "$(x)", "a/b", "x".repeat(56)]) {
+        for (const bad of ["", "tcp bbr", "tcp_bbr;reboot", "$(x)", "a/b", "x".repeat(56), "-r", "--all"]) {
             assert.match(checkFailures(kernelModuleInputsSchema, { modules: [bad], resourceName: "m" })[0].reason, /kernel module name/, bad);
         }
         assert.equal(checkFailures(kernelModuleInputsSchema, { modules: ["x".repeat(55)], resourceName: "m" }).length, 0);

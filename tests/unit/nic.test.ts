@@ -120,6 +120,7 @@ describe("NicRingConfig planning", function () {
         const failures = checkFailures(nicRingConfigInputsSchema, { interface: "eth1; reboot", resourceName: "n", rings: { rx: -1 } });
         assert.deepEqual(failures.map((f) => f.property).sort(), ["interface", "rings.rx"]);
         assert.ok(checkFailures(nicRingConfigInputsSchema, { interface: "eth1", resourceName: "n" }).some((f) => /at least one/.test(f.reason)));
+        assert.match(checkFailures(nicRingConfigInputsSchema, { interface: "-s", resourceName: "n", rings: { rx: 512 } })[0].reason, /not starting with -/, "an option to ethtool");
     });
 });
 
