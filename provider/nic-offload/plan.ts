@@ -190,6 +190,16 @@ export function planOffloads(inputs: NicOffloadsInputs, snapshot: OffloadSnapsho
     if (desired.txqueuelen !== undefined) {
         originals.txqueuelen = previous?.originals.txqueuelen ?? snapshot.txqueuelen;
     }
+    // An original this read cannot see (ethtool -k failing, a feature gone with a driver reload) is
+    // kept: it is the only record of what to put back once the interface shows it again.
+    for (const [name, original] of Object.entries(previous?.originals.features ?? {})) {
+        if (!snapshot.table.features.has(name)) {
+            originals.features[name] ??= original;
+        }
+    }
+    if (snapshot.txqueuelen === undefined && previous?.originals.txqueuelen !== undefined) {
+        originals.txqueuelen ??= previous.originals.txqueuelen;
+    }
     // What is no longer declared goes back to its original.
     const want: OffloadValues = { features: { ...desired.features }, txqueuelen: desired.txqueuelen };
     if (previous && inputs.restoreOnDelete) {

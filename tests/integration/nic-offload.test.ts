@@ -125,6 +125,35 @@ describe("NicOffloads through the real engine on a lab host's veth", function ()
         assert.equal(state(), before);
     });
 
+    it("an up while ethtool -k fails keeps the originals, and destroy puts them back once it works again", async function () {
+        const before = state();
+        const stack = await labStack("nic-offloads-blind", async () => {
+            new NicOffloads("blind", { connection: connectionTo(lab, host), interface: "eth1", features: { gro: true }, onUnsupported: "skip", persist: false });
+        });
+        await stack.up();
+        assert.match(features(), /^generic-receive-offload: on$/m);
+        // As a driver that cannot list its features: ethtool -k fails, the rest of ethtool works.
+        const blind = String.raw`cp /usr/sbin/ethtool /run/plt-ethtool
+printf '#!/bin/sh
+[ "$1" = -k ] && { echo "Cannot get device feature names: Operation not supported" >&2; exit 95; }
+exec sh /run/plt-ethtool "$@"
+' > /run/plt-ethtool-blind
+chmod 0755 /run/plt-ethtool-blind
+mount --bind /run/plt-ethtool-blind /usr/sbin/ethtool`;
+        onHost(lab, host, ["sh", "-c", blind]);
+        try {
+            assert.throws(() => features(), /Operation not supported/);
+            const out = collect();
+            await stack.up({ onOutput: out.onOutput });
+            assert.match(out.text(), /skipped features on eth1/);
+        } finally {
+            onHost(lab, host, ["sh", "-c", "umount /usr/sbin/ethtool && rm -f /run/plt-ethtool /run/plt-ethtool-blind"]);
+        }
+        assert.match(features(), /^generic-receive-offload: on$/m);
+        await stack.destroy();
+        assert.equal(state(), before, "GRO back off: the original outlived the blind up");
+    });
+
     it("refuses a [fixed] feature and an unknown one in preview, naming the property and the host, with nothing written", async function () {
         const before = state();
         const stack = await labStack("nic-offloads-refused", async () => {

@@ -158,6 +158,21 @@ describe("NicOffloads planning", function () {
         assert.deepEqual(same.record.originals, first.record.originals);
     });
 
+    it("keeps an original the interface does not show now, to put it back once it does", function () {
+        const first = planOffloads(inputs({ features: { gro: true }, onUnsupported: "skip" }), snapshot(), RULE, TARGET);
+        assert.deepEqual(first.record.originals.features, { "generic-receive-offload": false });
+        const failing = snapshot("", { featuresError: "Cannot get device feature names: Operation not supported" });
+        const blind = planOffloads(inputs({ features: { gro: true }, onUnsupported: "skip" }), failing, RULE, TARGET, first.record);
+        assert.deepEqual(blind.record.skipped, ["features"]);
+        assert.deepEqual(blind.record.originals.features, { "generic-receive-offload": false }, "ethtool -k failing loses nothing");
+        const reloaded = snapshot(VETH.replace(/generic-receive-offload: .*\n/, ""));
+        const dropped = planOffloads(inputs({ features: { tso: false } }), { ...reloaded, txqueuelen: undefined }, RULE, TARGET, { ...first.record, originals: { ...first.record.originals, txqueuelen: 1000 } });
+        assert.equal(dropped.record.originals.features["generic-receive-offload"], false, "nor a feature the driver no longer lists");
+        assert.equal(dropped.record.originals.txqueuelen, 1000, "nor a queue length it cannot read");
+        const tuned = snapshot(VETH.replace("generic-receive-offload: off", "generic-receive-offload: on"));
+        assert.deepEqual(planOffloadRestore(blind.record, tuned, RULE, TARGET, true).change?.set, { "generic-receive-offload": false }, "delete puts it back");
+    });
+
     it("restores originals and removes the rule on delete", function () {
         const first = planOffloads(inputs({ features: { gro: true }, txqueuelen: 5000 }), snapshot(), RULE, TARGET);
         const tuned = snapshot(VETH.replace("generic-receive-offload: off", "generic-receive-offload: on"), { txqueuelen: 5000, ownRule: first.rule! });
