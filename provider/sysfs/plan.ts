@@ -66,11 +66,18 @@ export interface PathProblem {
 export function assessPaths(desired: PathValues, snapshot: SysfsSnapshot, onMissing: "fail" | "skip"): { problems: PathProblem[]; skipped: string[] } {
     const problems: PathProblem[] = [];
     const skipped: string[] = [];
+    const declaredAs = new Map<string, string>();
     for (const [path, value] of Object.entries(desired)) {
         const state = snapshot.get(path) ?? { kind: "absent" };
         let why: string | undefined;
         let skippable = false;
-        if (state.kind === "absent") {
+        const real = state.kind === "file" ? (state.realPath ?? path) : path;
+        const twin = declaredAs.get(real);
+        declaredAs.set(real, twin ?? path);
+        if (twin !== undefined) {
+            // Two writes to one file, the last winning, and each preview showing the other drifted.
+            why = `${path} is the same file as ${twin} (${real}): declare it once`;
+        } else if (state.kind === "absent") {
             [why, skippable] = [`${path} does not exist on this host`, true];
         } else if (state.kind === "dir") {
             why = `${path} is a directory, not an attribute`;

@@ -5,8 +5,13 @@ import { Connection, optionalConnectionSchema } from "../transport/connection";
 
 /** A sysfs write is at most one page, its newline included. */
 export const MAX_VALUE_LENGTH = 4095;
-/** Far more than any tuning needs; a set this large is a generated mistake. */
-export const MAX_PATHS = 1000;
+/**
+ * An apply passes every path, its original, its real path and the ledger on one command line,
+ * which Linux caps at 128 KiB (MAX_ARG_STRLEN). Measured through the real planning code: 150
+ * paths and 12,000 characters of paths and values make at most ~94 KB with long PCI real paths.
+ */
+export const MAX_PATHS = 150;
+export const MAX_DECLARED_CHARACTERS = 12_000;
 const MAX_PATH_LENGTH = 4095;
 
 /** SysfsSet's `kind` in tmpfilesPath. */
@@ -52,6 +57,9 @@ export function sysfsValueProblem(value: string | number): string | undefined {
     if (value.trim() !== value) {
         return "must not start or end with a space";
     }
+    if (value === "-") {
+        return 'must not be "-" alone (tmpfiles.d reads it as no value, and would drop the line at boot)';
+    }
     if (/["'\\]/.test(value)) {
         return "must not contain quotes or backslashes (tmpfiles.d would unquote them at boot)";
     }
@@ -83,7 +91,11 @@ export const sysfsSetInputsSchema = z
             .superRefine((settings, ctx) => {
                 const paths = Object.keys(settings);
                 if (paths.length === 0 || paths.length > MAX_PATHS) {
-                    ctx.addIssue({ code: "custom", message: `must set 1-${MAX_PATHS} paths, got ${paths.length}` });
+                    ctx.addIssue({ code: "custom", message: `must set 1-${MAX_PATHS} paths, got ${paths.length}${paths.length > 0 ? ": split them over several SysfsSets" : ""}` });
+                }
+                const declared = Object.entries(settings).reduce((sum, [path, value]) => sum + path.length + String(value).length, 0);
+                if (declared > MAX_DECLARED_CHARACTERS) {
+                    ctx.addIssue({ code: "custom", message: `paths and values come to ${declared} characters, above the ${MAX_DECLARED_CHARACTERS} one apply can pass the host: split them over several SysfsSets` });
                 }
                 for (const path of paths) {
                     const problem = sysfsPathProblem(path);

@@ -125,6 +125,18 @@ describe("SysfsSet, TransparentHugepages and CpuWakeupLatency through the real e
             assert.match(await expectFailure(stack.up()), /is not offered/);
         });
 
+        it("one file declared by its class path and its real path fails in preview, naming both", async function () {
+            const link = "/sys/class/net/eth1/gro_flush_timeout";
+            const real = onHost(lab, host, ["readlink", "-f", link]).trim();
+            assert.notEqual(real, link, "a symlinked spelling");
+            const stack = await labStack("sysfs-twice", async () => {
+                new SysfsSet("twice", { connection: connectionTo(lab, host), settings: { [link]: 20000, [real]: 0 } });
+            });
+            const message = await expectFailure(stack.preview());
+            assert.match(message, new RegExp(`${real.replace(/[.]/g, "\\.")} is the same file as ${link} \\(.*\\): declare it once`));
+            assert.match(await expectFailure(stack.up()), /declare it once/);
+        });
+
         it("TransparentHugepages refuses a word the kernel does not take, naming the property", async function () {
             const stack = await labStack("sysfs-bad-thp", async () => {
                 new TransparentHugepages("bad", { connection: connectionTo(lab, host), enabled: "sometimes" as never });

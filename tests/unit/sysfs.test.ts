@@ -79,11 +79,19 @@ describe("SysfsSet", function () {
             assert.match(sysfsValueProblem("x".repeat(4096))!, /1-4095/);
             assert.match(sysfsValueProblem(" never")!, /space/);
             assert.match(sysfsValueProblem("a\\nb")!, /backslash/);
+            assert.match(sysfsValueProblem("-")!, /tmpfiles\.d reads it as no value/);
+            assert.equal(sysfsValueProblem("-1"), undefined);
             assert.match(sysfsValueProblem(1.5)!, /integer/);
         });
         it("names the property of a bad path", function () {
             const failures = checkFailures(sysfsSetInputsSchema, { resourceName: "x", settings: { "/etc/passwd": "x" } });
             assert.deepEqual(failures.map((f) => f.property), ['settings["/etc/passwd"]']);
+        });
+        it("refuses a set too large for one apply's command line, asking to split it", function () {
+            const queues = (n: number, value: string) => Object.fromEntries(Array.from({ length: n }, (_, q) => [`/sys/class/net/eth1/queues/rx-${q}/rps_cpus`, value]));
+            assert.deepEqual(checkFailures(sysfsSetInputsSchema, { resourceName: "x", settings: queues(150, "ff") }), []);
+            assert.match(checkFailures(sysfsSetInputsSchema, { resourceName: "x", settings: queues(151, "ff") })[0].reason, /must set 1-150 paths, got 151: split them/);
+            assert.match(checkFailures(sysfsSetInputsSchema, { resourceName: "x", settings: queues(4, "f".repeat(4000)) })[0].reason, /come to 16\d{3} characters, above the 12000/);
         });
     });
 
@@ -96,6 +104,15 @@ describe("SysfsSet", function () {
                 "/sys/nope does not exist on this host",
                 "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size is read-only on this host (the kernel takes no writes there)",
             ]);
+        });
+        it("refuses one file declared by two paths (a symlinked spelling and its real path)", function () {
+            const real = "/sys/devices/pci0000:00/0000:00:03.0/net/eth1/mtu";
+            const snapshot = host([
+                ["/sys/class/net/eth1/mtu", { ...file("1500\n"), realPath: real }],
+                [real, file("1500\n")],
+            ]);
+            const { problems } = assessPaths({ "/sys/class/net/eth1/mtu": "9000", [real]: "1500" }, snapshot, "skip");
+            assert.deepEqual(problems, [{ path: real, why: `${real} is the same file as /sys/class/net/eth1/mtu (${real}): declare it once` }]);
         });
         it("skips missing and read-only paths under onMissing: skip, never a word not offered", function () {
             const { problems, skipped } = assessPaths({ [THP]: "sometimes", "/sys/nope": "1" }, host(), "skip");
