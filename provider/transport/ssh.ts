@@ -2,7 +2,7 @@ import { readFileSync } from "fs";
 import { homedir } from "os";
 import * as path from "path";
 import { Client, ConnectConfig } from "ssh2";
-import { toCommandLine } from "./argv";
+import { checkArgumentSizes, toCommandLine } from "./argv";
 import { Connection, ProxyConnection } from "./connection";
 import { HostKeyEntry, knownHostsName, lookUpKnownHosts, parsePublicKey, verifyHostKey } from "./known-hosts";
 import { CommandResult, Transport } from "./transport";
@@ -182,6 +182,7 @@ export class SshTransport implements Transport {
     async run(argv: readonly string[], stdin?: string): Promise<CommandResult> {
         const full = this.connection.sudo ? ["sudo", "-n", "--", ...argv] : [...argv];
         const commandLine = toCommandLine(full);
+        checkArgumentSizes(this.target, [commandLine]);
         const entry = pooled(this.connection);
         const client = await entry.client;
         await entry.slots.acquire();

@@ -4,6 +4,7 @@ import { createHmac, randomBytes } from "crypto";
 import { shProgram, shellQuote, toCommandLine } from "../../provider/transport/argv";
 import { fingerprint, knownHostsName, lookUpKnownHosts, verifyHostKey } from "../../provider/transport/known-hosts";
 import { LocalTransport } from "../../provider/transport/local";
+import { SshTransport } from "../../provider/transport/ssh";
 
 describe("command lines", function () {
     it("quotes every argument so a shell sees exactly the original words", function () {
@@ -21,6 +22,16 @@ describe("command lines", function () {
         const argv = shProgram('printf "%s\\n" "$@"', "t", ["$(echo injected)", "two words"]);
         const result = await new LocalTransport(false).run(argv);
         assert.equal(result.stdout, "$(echo injected)\ntwo words\n");
+    });
+
+    it("refuses, before running anything, an argument the kernel would refuse as too long", async function () {
+        const big = shProgram(': "$1"', "t", ["x".repeat(131072)]);
+        assert.throws(() => execFileSync("sh", ["-c", ': "$1"', "t", "x".repeat(131072)]), /E2BIG/, "the kernel's own limit");
+        await assert.rejects(new LocalTransport(false).run(big), /^Error: local: this operation would pass the host 131072 bytes in one argument, .* split it into several\.$/);
+        assert.equal((await new LocalTransport(false).run(shProgram(': "$1"', "t", ["x".repeat(131071)]))).code, 0);
+        // Over SSH the whole command line is one argument of the remote shell: refused before connecting.
+        const ssh = new SshTransport({ host: "192.0.2.1", port: 22, user: "root", insecureSkipHostKeyCheck: true } as never);
+        await assert.rejects(ssh.run(shProgram(': "$1"', "t", ["x".repeat(131100)])), /root@192\.0\.2\.1:22: this operation would pass the host 1311\d\d bytes/);
     });
 });
 
