@@ -30,7 +30,15 @@ function parameterValueProblem(value: unknown): string | undefined {
 }
 
 const parameters = z.record(z.string(), z.unknown()).superRefine((record, ctx) => {
+    const seen = new Map<string, string>();
     for (const [name, value] of Object.entries(record)) {
+        const normalised = normaliseModuleName(name);
+        const twin = seen.get(normalised);
+        seen.set(normalised, twin ?? name);
+        if (twin !== undefined) {
+            ctx.addIssue({ code: "custom", path: [name], message: `${name} is ${twin} again ("-" and "_" are the same to the kernel): set it once` });
+            continue;
+        }
         if (!parameterName.test(name)) {
             ctx.addIssue({ code: "custom", path: [name], message: `${JSON.stringify(name.slice(0, 80))} is not a module parameter name (a C identifier, at most 64 characters)` });
             continue;

@@ -51,6 +51,7 @@ describe("KernelModule: grammar", function () {
         assert.match(failures({ "a b": 1 })[0].reason, /not a module parameter name/);
         assert.match(failures({ p: "$(x)" })[0].reason, /no spaces, quotes or shell characters/);
         assert.match(failures({ p: 1.5 })[0].reason, /integer/);
+        assert.deepEqual(failures({ "expect-hashsize": 1024, expect_hashsize: 4096 }).map((f) => [f.property, f.reason]), [["modules[0].parameters.expect_hashsize", 'expect_hashsize is expect-hashsize again ("-" and "_" are the same to the kernel): set it once']]);
         const twice = checkFailures(kernelModuleInputsSchema, { modules: ["tcp-bbr", "tcp_bbr"], resourceName: "m" });
         assert.deepEqual(twice.map((f) => f.property), ["modules[1]"]);
     });
