@@ -52,8 +52,11 @@ exit 0
 // Arguments (after withLedger's two): the two persistence files, the action on each ("" leave,
 // "-" remove, "w<bytes in base64>" write), the directories to remove when empty (counted), the modules to
 // load (counted, each a name and its "p=v" words), the modules to unload (counted), then the
-// declared names for the closing report. A failed load or file write unloads what this run loaded
-// and puts back the files it had written.
+// declared names for the closing report. The files are written before the loads, so that a module
+// another declared module pulls in as a dependency is loaded with its options from the start
+// (modprobe reads /etc/modprobe.d for dependencies; a later `modprobe NAME p=v` of an already
+// loaded module ignores p=v). A failed load or file write unloads what this run loaded and puts
+// back the files it had written.
 const APPLY_PROGRAM = withLedger(`${REPORT}${FILE_HELPERS}
 load=$1 opts=$2 load_action=$3 opts_action=$4 ndirs=$5; shift 5
 dirs=
@@ -89,6 +92,16 @@ restore_files() {
   done
 }
 fail() { restore_files; undo_files; unload $added_all; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
+apply_file() {
+  case $2 in
+    -) err=$(rm -f "$1" 2>&1) || fail "$1" "$err" ;;
+    w*) put_file "$1" "\${2#w}" || fail "$1" "$err" ;;
+    *) return 0 ;;
+  esac
+  written="$written $1"
+}
+apply_file "$load" "$load_action"
+apply_file "$opts" "$opts_action"
 count=$1; shift
 while [ "$count" -gt 0 ]; do
   m=$1 words=$2 ours=$3; shift 3; count=$((count-1))
@@ -105,16 +118,6 @@ done
 count=$1; shift
 unloads=
 while [ "$count" -gt 0 ]; do unloads="$unloads $1"; shift; count=$((count-1)); done
-apply_file() {
-  case $2 in
-    -) err=$(rm -f "$1" 2>&1) || fail "$1" "$err" ;;
-    w*) put_file "$1" "\${2#w}" || fail "$1" "$err" ;;
-    *) return 0 ;;
-  esac
-  written="$written $1"
-}
-apply_file "$load" "$load_action"
-apply_file "$opts" "$opts_action"
 unload $unloads
 (set -f; IFS='
 '; rm_dirs $dirs)

@@ -160,6 +160,20 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         assert.deepEqual(emulatedLoaded(lab, server), before, "a's destroy unloaded what its load brought in");
     });
 
+    it("a declared module that another declared module pulls in as a dependency gets its parameters", async function () {
+        const stack = await labStack("kernel-module-dependency-options", async () => {
+            new KernelModule("ipvs", { connection: connectionTo(lab, server), modules: ["ip_vs_rr", { name: "ip_vs", parameters: { conn_tab_bits: 18 } }] });
+        });
+        try {
+            await stack.up();
+            assert.deepEqual(emulatedLoaded(lab, server), ["ip_vs", "ip_vs_rr"]);
+            assert.equal(onHost(lab, server, ["cat", "/sys/module/ip_vs/parameters/conn_tab_bits"]).trim(), "18", "not the default 12: modprobe ip_vs_rr loaded ip_vs first");
+        } finally {
+            await stack.destroy();
+        }
+        assert.deepEqual(emulatedLoaded(lab, server), []);
+    });
+
     it("a load the kernel refuses unloads what the operation loaded and writes no file", async function () {
         const stack = await labStack("kernel-module-rollback", async () => {
             new KernelModule("bad", { connection: connectionTo(lab, server), modules: ["udp_diag", { name: "dummy", parameters: { numdummies: "many" } }] });
@@ -174,7 +188,7 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         }
     });
 
-    it("a file write that fails puts back the file already written and unloads what was loaded", async function () {
+    it("a file write that fails puts back the file already written, and loads nothing", async function () {
         // /etc/modprobe.d as a plain file: the options file cannot be written after the load file was.
         onHost(lab, server, ["sh", "-c", "rmdir /etc/modprobe.d 2>/dev/null; test ! -e /etc/modprobe.d && : > /etc/modprobe.d"]);
         const before = moduleDirsOn(lab, server);
@@ -185,7 +199,7 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         try {
             const message = await expectFailure(stack.up());
             assert.match(message, /\/etc\/modprobe\.d\/pulumi-opts\.conf: [^\n]*the files are as they were/);
-            assert.deepEqual(loadedOn(lab, server), loadedBefore, "dummy unloaded again");
+            assert.deepEqual(loadedOn(lab, server), loadedBefore, "dummy not loaded (or unloaded again)");
             assert.equal(fileOn(lab, server, "/etc/modules-load.d/pulumi-opts.conf"), null, "the load file written first is gone again");
             assert.equal(moduleDirsOn(lab, server), before);
         } finally {

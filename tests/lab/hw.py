@@ -1690,6 +1690,9 @@ def module_catalogue():
         "tcp_diag": {"path": "kernel/net/ipv4/tcp_diag.ko", "deps": ["inet_diag"], "params": {}},
         "udp_diag": {"path": "kernel/net/ipv4/udp_diag.ko", "deps": ["inet_diag"], "params": {}},
         "dummy": {"path": "kernel/drivers/net/dummy.ko", "deps": [], "params": {"numdummies": ["int", "1"]}},
+        # A dependency with a parameter (ip_vs_conn.c's conn_tab_bits, 0444): loaded by ip_vs_rr's load, it takes options from modprobe.d only.
+        "ip_vs": {"path": "kernel/net/netfilter/ipvs/ip_vs.ko", "deps": [], "params": {"conn_tab_bits": ["int", "12"]}},
+        "ip_vs_rr": {"path": "kernel/net/netfilter/ipvs/ip_vs_rr.ko", "deps": ["ip_vs"], "params": {}},
     }
     # What the real kernel has built in (it shows in the real /sys/module).
     builtin = {"nf_conntrack": "kernel/net/netfilter/nf_conntrack.ko", "nf_conntrack_ftp": "kernel/net/netfilter/nf_conntrack_ftp.ko",
