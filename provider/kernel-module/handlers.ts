@@ -16,6 +16,7 @@ import {
     moduleDrift,
     moduleItems,
     moduleProblems,
+    pendingUnloads,
     persistStatus,
     planModules,
     planModulesRestore,
@@ -36,6 +37,7 @@ function recordOf(props: Record<string, unknown>): ModuleRecord {
     return {
         originals: (props.originals as ModuleRecord["originals"]) ?? {},
         loadedByUs: (props.loadedByUs as ModuleRecord["loadedByUs"]) ?? {},
+        stillToUnload: props.stillToUnload as ModuleRecord["stillToUnload"],
         managedFiles: props.managedFiles as ModuleRecord["managedFiles"],
         ledgerFile: props.ledgerFile as string | undefined,
     };
@@ -103,8 +105,10 @@ async function apply(raw: Record<string, unknown>, previous?: ModuleRecord) {
     if (record.managedFiles && outcome.createdDirs.length) {
         record.managedFiles = withCreatedDirs(record.managedFiles, outcome.createdDirs);
     }
+    // The program took each module it unloaded out of the ledger; what rmmod refused stays in both.
+    record.stillToUnload = record.stillToUnload && pendingUnloads(record.stillToUnload, (m) => outcome.snapshot.loaded.has(m));
     for (const kept of outcome.inUse) {
-        plan.warnings.push(`${transport.target}: left ${kept.name} loaded: ${kept.message}`);
+        plan.warnings.push(`${transport.target}: left ${kept.name} loaded (in use), to unload at the next update or the delete: ${kept.message}`);
     }
     return outputs(raw, inputs, record, outcome.snapshot, "in place", plan.warnings);
 }

@@ -34,6 +34,11 @@ export function moduleProblems(specs: readonly ModuleSpec[], snapshot: ModuleSna
             });
         } else if (state === "not loaded" && probe && !probe.ok) {
             problems.push({ property: `modules[${i}]`, reason: `${target}: kernel module ${spec.name} is not available on this host: ${probe.message || "modprobe -n failed"}` });
+        } else if (state === "not loaded" && probe && disablingRule(probe.message)) {
+            problems.push({
+                property: `modules[${i}]`,
+                reason: `${target}: kernel module ${spec.name} is disabled on this host: /etc/modprobe.d has modprobe run "${disablingRule(probe.message)}" instead of loading it (modprobe -n -v ${spec.name}); remove that install rule to use it`,
+            });
         } else if (state === "built-in" && Object.keys(spec.parameters).length > 0) {
             const example = Object.entries(spec.parameters).map(([p, v]) => `${spec.name}.${p}=${v}`).join(" ");
             problems.push({
@@ -45,6 +50,14 @@ export function moduleProblems(specs: readonly ModuleSpec[], snapshot: ModuleSna
         }
     });
     return problems;
+}
+
+/**
+ * The `install NAME /bin/true` (or false) rule that hardening guides use to keep a module from
+ * loading, as `modprobe -n -v` prints it; other install commands may well load the module.
+ */
+function disablingRule(probeOutput: string): string | undefined {
+    return /(?:^|\s)(install\s+(?:(?:\/usr)?\/bin\/)?(?:true|false))(?=\s|$)/.exec(probeOutput)?.[1];
 }
 
 /** Parameters the module does not take: the kernel logs "unknown parameter ignored" and loads it anyway. */
@@ -70,6 +83,11 @@ export interface ModuleRecord {
     originals: Record<string, ModuleState>;
     /** Declared module → the modules its load brought in (itself, dependencies): exactly what delete unloads. */
     loadedByUs: Record<string, string[]>;
+    /**
+     * A module dropped from `modules` → what of its loads rmmod refused (in use): still this
+     * resource's to unload, by the next update or the delete.
+     */
+    stillToUnload?: Record<string, string[]>;
     /** The persistence files as they were before this resource, and the directories it created. */
     managedFiles?: ManagedFiles;
     /** The host-side ledger holding the originals and the owner. */
@@ -96,7 +114,7 @@ export const ledgerRecord = (record: ModuleRecord, snapshot: ModuleSnapshot): Le
  * would unload theirs), and the persistence files.
  */
 export function moduleItems(record: ModuleRecord): string[] {
-    const modules = [...Object.keys(record.originals), ...Object.values(record.loadedByUs).flat()];
+    const modules = [...Object.keys(record.originals), ...Object.values(record.loadedByUs).flat(), ...Object.values(record.stillToUnload ?? {}).flat()];
     return itemsOf([...new Set(modules)].map((name) => `module:${name}`), record.managedFiles);
 }
 
@@ -161,6 +179,14 @@ export function unloadOrder(loadedByUs: Record<string, string[]>, names: readonl
     return [...new Set([...names].reverse().flatMap((name) => loadedByUs[name] ?? []))];
 }
 
+/** `pending` with only the modules `keep` accepts; undefined when none is left. */
+export function pendingUnloads(pending: Record<string, string[]>, keep: (module: string) => boolean): Record<string, string[]> | undefined {
+    const left = Object.entries(pending)
+        .map(([name, modules]) => [name, modules.filter(keep)] as const)
+        .filter(([, modules]) => modules.length > 0);
+    return left.length > 0 ? Object.fromEntries(left) : undefined;
+}
+
 /**
  * Create and update: load what is not loaded, unload what a dropped module brought in (when it
  * was this resource that loaded it), write the persistence files. Modules loaded before this
@@ -184,7 +210,7 @@ export function planModules(
     const loadedByUs: Record<string, string[]> = {};
     // A module an earlier load of this resource brought in as a dependency, declared now: it is
     // still ours to unload, not one that was loaded before.
-    const broughtIn = new Set(Object.values(previous?.loadedByUs ?? {}).flat());
+    const broughtIn = new Set([...Object.values(previous?.loadedByUs ?? {}), ...Object.values(previous?.stillToUnload ?? {})].flat());
     for (const spec of specs) {
         const ours = previous?.originals[spec.name] === undefined && broughtIn.has(spec.name) && snapshot.loaded.has(spec.name);
         originals[spec.name] = previous?.originals[spec.name] ?? (ours ? "not loaded" : moduleState(spec.name, snapshot));
@@ -199,10 +225,15 @@ export function planModules(
             warnings.push(`${target}: ${spec.name} is already loaded with ${differing.map(([p]) => `${p}=${live[p]}`).join(" ")}; ${differing.map(([p, v]) => `${p}=${v}`).join(" ")} applies when it is next loaded`);
         }
     }
-    const dropped = Object.keys(previous?.originals ?? {}).filter((name) => !names.includes(name));
-    // Never what is still declared, nor what a declared module brought in.
+    // What dropped modules brought in, and what an earlier update could not unload yet; never what
+    // is still declared, nor what a declared module brought in.
+    const pending: Record<string, string[]> = { ...previous?.stillToUnload };
+    for (const name of Object.keys(previous?.originals ?? {}).filter((n) => !names.includes(n))) {
+        pending[name] = [...new Set([...(pending[name] ?? []), ...(previous?.loadedByUs[name] ?? [])])];
+    }
     const kept = new Set([...names, ...Object.values(loadedByUs).flat()]);
-    const unload = options.restoreOnDelete ? unloadOrder(previous?.loadedByUs ?? {}, dropped).filter((m) => snapshot.loaded.has(m) && !kept.has(m)) : [];
+    const stillToUnload = options.restoreOnDelete ? pendingUnloads(pending, (m) => snapshot.loaded.has(m) && !kept.has(m)) : undefined;
+    const unload = unloadOrder(stillToUnload ?? {}, Object.keys(stillToUnload ?? {}));
     const load = specs.filter((s) => moduleState(s.name, snapshot) === "not loaded").map((s) => ({ name: s.name, parameters: s.parameters, ours: originals[s.name] === "not loaded" }));
 
     const wanted = options.persist ? { load: renderLoadFile(options.resourceName, specs), options: renderOptionsFile(options.resourceName, specs) } : { load: null, options: null };
@@ -226,7 +257,7 @@ export function planModules(
     }
     return {
         changes: { load, unload, files: { load: actions[files.load], options: actions[files.options] }, rmdir },
-        record: { originals, loadedByUs, managedFiles: managed },
+        record: { originals, loadedByUs, ...(stillToUnload && { stillToUnload }), managedFiles: managed },
         wanted,
         warnings,
     };
@@ -234,7 +265,8 @@ export function planModules(
 
 /** Delete: what this resource loaded is unloaded (unless in use), the files go back as they were. */
 export function planModulesRestore(record: ModuleRecord, snapshot: ModuleSnapshot, files: { load: string; options: string }, restore: boolean, target: string): { changes: ModuleChanges; warnings: string[] } {
-    const unload = restore ? unloadOrder(record.loadedByUs, Object.keys(record.originals)).filter((m) => snapshot.loaded.has(m)) : [];
+    const pending = record.stillToUnload ?? {};
+    const unload = restore ? [...new Set([...unloadOrder(pending, Object.keys(pending)), ...unloadOrder(record.loadedByUs, Object.keys(record.originals))])].filter((m) => snapshot.loaded.has(m)) : [];
     if (!record.managedFiles) {
         return { changes: { load: [], unload, files: { load: undefined, options: undefined }, rmdir: [] }, warnings: [] };
     }

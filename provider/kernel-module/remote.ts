@@ -7,8 +7,8 @@ import { RemoteCommandError, Transport } from "../transport/transport";
  * KernelModule's two fixed programs, one per phase. Loaded modules are read from /sys/module
  * (a directory with `initstate` is a loaded loadable module; `refcnt` and `holders/` are its
  * users), the same files kmod reads for a module's state; built-ins from
- * /lib/modules/$(uname -r)/modules.builtin; availability from `modprobe -n NAME`, aliases from
- * `modprobe -R NAME`.
+ * /lib/modules/$(uname -r)/modules.builtin; availability from `modprobe -n -v NAME` (which also
+ * shows an `install` rule modprobe would run instead of loading), aliases from `modprobe -R NAME`.
  * Module names and parameters arrive as positional parameters, validated by grammar. The read
  * also lists every host ledger; the apply writes this resource's ledger before its first load
  * or file write (withLedger's two leading parameters), or removes it after a delete.
@@ -30,7 +30,7 @@ report() {
   [ -f "/lib/modules/$rel/modules.builtin" ] && awk -F/ -v want=" $* " '{ n = $NF; sub(/\\.ko.*$/, "", n); gsub("-", "_", n); if (index(want, " " n " ")) print "builtin\\t" n }' "/lib/modules/$rel/modules.builtin"
   for _m in "$@"; do
     if command -v modprobe >/dev/null; then
-      _out=$(modprobe -n "$_m" 2>&1); printf 'probe\\t%s\\t%s\\t%s\\n' "$_m" "$?" "$(flat "$_out")"
+      _out=$(modprobe -n -v "$_m" 2>&1); printf 'probe\\t%s\\t%s\\t%s\\n' "$_m" "$?" "$(flat "$_out")"
       printf 'resolves\\t%s\\t%s\\n' "$_m" "$(modprobe -R "$_m" 2>/dev/null | tr '\\n' ' ')"
     fi
     if command -v modinfo >/dev/null && _out=$(modinfo -F parm "$_m" 2>/dev/null); then printf 'parms\\t%s\\t%s\\n' "$_m" "$(printf '%s\\n' "$_out" | sed 's/:.*//' | tr '\\n' ' ')"; fi
@@ -71,14 +71,20 @@ unload() {
     _next= _progress=
     for _m in $_left; do
       [ -e "/sys/module/$_m/initstate" ] || continue
-      if rmmod "$_m" >/dev/null 2>&1; then printf 'unloaded\\t%s\\n' "$_m"; _progress=1; else _next="$_next $_m"; fi
+      if rmmod "$_m" >/dev/null 2>&1; then unloaded "$_m"; _progress=1; else _next="$_next $_m"; fi
     done
     _left=$_next
     [ -n "$_progress" ] || break
   done
   for _m in $_left; do
-    if _e=$(rmmod "$_m" 2>&1); then printf 'unloaded\\t%s\\n' "$_m"; else printf 'in-use\\t%s\\t%s\\n' "$_m" "$(flat "$_e")"; fi
+    if _e=$(rmmod "$_m" 2>&1); then unloaded "$_m"; else printf 'in-use\\t%s\\t%s\\n' "$_m" "$(flat "$_e")"; fi
   done
+}
+# Under withLedger, out of the ledger at once: a module this resource unloaded is no longer its own.
+unloaded() {
+  printf 'unloaded\\t%s\\n' "$1"
+  [ -n "\${ledger_content:-}" ] || return 0
+  grep -vxF "$(printf 'item\\tmodule:%s' "$1")" "$ledger" > "$ledger.tmp" && chmod 0600 "$ledger.tmp" && mv -f "$ledger.tmp" "$ledger"
 }
 added_all=
 # Each file's bytes before this run, in base64 ("" when absent; an x tells an empty file from
@@ -106,14 +112,20 @@ count=$1; shift
 while [ "$count" -gt 0 ]; do
   m=$1 words=$2 ours=$3; shift 3; count=$((count-1))
   before=" $(loaded_set)"
-  err=$(modprobe "$m" $words 2>&1) || fail "$m" "$err"
+  err=$(modprobe "$m" $words 2>&1); code=$?
   added=
   for x in $(loaded_set); do case "$before" in *" $x "*) ;; *) added="$added $x" ;; esac; done
+  # A failed load can leave its dependencies loaded; an install rule can exit 0 without loading it.
+  added_all="$added $added_all"
+  [ "$code" = 0 ] || fail "$m" "$err"
+  if [ ! -e "/sys/module/$m/initstate" ]; then
+    rule=$(modprobe -n -v "$m" 2>/dev/null | grep '^install ' | head -n 1)
+    fail "$m" "modprobe exited 0 but the kernel has not loaded it\${rule:+ (modprobe.d has modprobe run this instead: $rule)}"
+  fi
   printf 'new\\t%s\\t%s\\n' "$m" "$added"
   # Under withLedger, into the ledger at once: what the load brought in is this resource's from now on
   # (not when it loads again a module that was there before it: that stays the host's).
   if [ "$ours" = 1 ] && [ -n "\${ledger_content:-}" ]; then for x in $added; do printf 'item\\tmodule:%s\\n' "$x" >> "$ledger"; done; fi
-  added_all="$added $added_all"
 done
 count=$1; shift
 unloads=
@@ -138,7 +150,7 @@ export interface ModuleSnapshot {
     loaded: Map<string, LoadedModule>;
     /** Declared modules built into the kernel. */
     builtin: Set<string>;
-    /** `modprobe -n NAME` for each declared module: exit code 0 = loadable (or loaded, or built in). */
+    /** `modprobe -n -v NAME` for each declared module: exit code 0 = loadable (or loaded, or built in); what it would do. */
     probe: Map<string, { ok: boolean; message: string }>;
     /** `modprobe -R NAME`: the modules a declared name stands for (itself, unless it is an alias); none where modprobe cannot say. */
     resolvesTo: Map<string, string[]>;

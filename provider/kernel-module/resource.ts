@@ -36,6 +36,8 @@ export class KernelModule extends pulumi.dynamic.Resource {
     declare public readonly originals: pulumi.Output<Record<string, string>>;
     /** Declared module → what its load brought in (itself, dependencies): what delete unloads. */
     declare public readonly loadedByUs: pulumi.Output<Record<string, string[]>>;
+    /** A module dropped from `modules` → what of its loads was in use when it was dropped: unloaded by the next update or the delete. */
+    declare public readonly stillToUnload: pulumi.Output<Record<string, string[]> | undefined>;
     /** Declared modules this resource did not load (built in, or loaded before it): never unloaded by it. */
     declare public readonly skipped: pulumi.Output<string[]>;
     declare public readonly persistedFiles: pulumi.Output<string[]>;
@@ -63,6 +65,7 @@ export class KernelModule extends pulumi.dynamic.Resource {
                 parameters: undefined,
                 originals: undefined,
                 loadedByUs: undefined,
+                stillToUnload: undefined,
                 managedFiles: undefined,
                 skipped: undefined,
                 persistedFiles: undefined,

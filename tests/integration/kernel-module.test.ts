@@ -174,15 +174,63 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         assert.deepEqual(emulatedLoaded(lab, server), []);
     });
 
-    it("a load the kernel refuses unloads what the operation loaded and writes no file", async function () {
+    it("a load the kernel refuses unloads what the operation loaded, the dependencies the refused load brought in too, and writes no file", async function () {
+        // ip_vs_ftp needs ip_vs: modprobe inserts ip_vs, then the kernel refuses ports=99999 and ip_vs stays.
         const stack = await labStack("kernel-module-rollback", async () => {
-            new KernelModule("bad", { connection: connectionTo(lab, server), modules: ["udp_diag", { name: "dummy", parameters: { numdummies: "many" } }] });
+            new KernelModule("bad", { connection: connectionTo(lab, server), modules: ["udp_diag", { name: "ip_vs_ftp", parameters: { ports: "99999" } }] });
         });
         try {
             const message = await expectFailure(stack.up());
-            assert.match(message, /dummy: modprobe: ERROR: could not insert 'dummy': Invalid argument\. Every module this operation had loaded was unloaded again, and the files are as they were\./);
+            assert.match(message, /ip_vs_ftp: modprobe: ERROR: could not insert 'ip_vs_ftp': Invalid argument\. Every module this operation had loaded was unloaded again, and the files are as they were\./);
             assert.deepEqual(loadedOn(lab, server), []);
             assert.equal(fileOn(lab, server, "/etc/modules-load.d/pulumi-bad.conf"), null);
+        } finally {
+            await stack.destroy().catch(() => undefined);
+        }
+    });
+
+    it("an install rule in modprobe.d: /bin/true is refused at preview; one that exits 0 without loading fails the up, which loads nothing", async function () {
+        const rule = "/etc/modprobe.d/local-dummy.conf";
+        const stack = await labStack("kernel-module-install-rule", async () => {
+            new KernelModule("dummies", { connection: connectionTo(lab, vm), modules: ["udp_diag", "dummy"] });
+        });
+        try {
+            onHost(lab, vm, ["sh", "-c", `mkdir -p /etc/modprobe.d && echo 'install dummy /bin/true' > ${rule}`]);
+            const message = await expectFailure(stack.preview());
+            assert.match(message, new RegExp(`modules\\[1\\] value .* has a problem: root@${vm.address.replace(/\./g, "\\.")}:22: kernel module dummy is disabled on this host: /etc/modprobe.d has modprobe run "install /bin/true" instead of loading it`));
+            onHost(lab, vm, ["sh", "-c", `echo 'install dummy /bin/echo dummy is off here' > ${rule}`]);
+            await stack.preview();
+            const failure = await expectFailure(stack.up());
+            assert.match(failure, /dummy: modprobe exited 0 but the kernel has not loaded it \(modprobe\.d has modprobe run this instead: install \/bin\/echo dummy is off here ?\)\. Every module this operation had loaded was unloaded again/);
+            assert.deepEqual(emulatedLoaded(lab, vm), [], "udp_diag and inet_diag unloaded again");
+            assert.equal(fileOn(lab, vm, "/etc/modules-load.d/pulumi-dummies.conf"), null);
+        } finally {
+            await stack.destroy().catch(() => undefined);
+            onHost(lab, vm, ["rm", "-f", rule]);
+        }
+    });
+
+    it("an update that drops a module in use keeps it as still to unload, claimed in the ledger, and the destroy unloads it once it is free", async function () {
+        let modules = ["tcp_diag", "dummy"];
+        const stack = await labStack("kernel-module-drop-in-use", async () => {
+            const km = new KernelModule("diag", { connection: connectionTo(lab, vm), modules });
+            return { stillToUnload: km.stillToUnload, ledgerFile: km.ledgerFile };
+        });
+        try {
+            await stack.up();
+            assert.deepEqual(emulatedLoaded(lab, vm), ["dummy", "inet_diag", "tcp_diag"]);
+            onHost(lab, vm, ["modprobe", "udp_diag"]); // now holds inet_diag, which tcp_diag's load brought in
+            modules = ["dummy"];
+            const result = await stack.up();
+            assert.deepEqual(emulatedLoaded(lab, vm), ["dummy", "inet_diag", "udp_diag"]);
+            assert.deepEqual(result.outputs.stillToUnload.value, { tcp_diag: ["inet_diag"] });
+            const ledger = onHost(lab, vm, ["cat", result.outputs.ledgerFile.value]);
+            assert.match(ledger, /^item\tmodule:inet_diag$/m, "still claimed on the host");
+            assert.doesNotMatch(ledger, /module:tcp_diag/, "unloaded, so no longer claimed");
+            assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+            onHost(lab, vm, ["rmmod", "udp_diag"]);
+            await stack.destroy();
+            assert.deepEqual(emulatedLoaded(lab, vm), [], "the destroy unloaded inet_diag, which this stack had loaded");
         } finally {
             await stack.destroy().catch(() => undefined);
         }

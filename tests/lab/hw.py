@@ -1681,6 +1681,9 @@ def cmd_ethtool(hdir, args):
 # treated as the module tcp_bbr: tcp_available_congestion_control lists it, and
 # tcp_congestion_control accepts it (else ENOENT, as the kernel answers), only while tcp_bbr is
 # loaded; while bbr is the host's default, tcp_bbr is in use (refcnt 1), as in the kernel.
+# modprobe reads /etc/modprobe.d as kmod does for `options` and `install` (the command runs
+# instead of the insert; `-n -v` prints it), and a refused insert leaves the dependencies it
+# had inserted loaded.
 
 def module_catalogue():
     """name -> {path, deps, params: {name: [type, default]}}; built-ins listed apart."""
@@ -1693,6 +1696,9 @@ def module_catalogue():
         # A dependency with a parameter (ip_vs_conn.c's conn_tab_bits, 0444): loaded by ip_vs_rr's load, it takes options from modprobe.d only.
         "ip_vs": {"path": "kernel/net/netfilter/ipvs/ip_vs.ko", "deps": [], "params": {"conn_tab_bits": ["int", "12"]}},
         "ip_vs_rr": {"path": "kernel/net/netfilter/ipvs/ip_vs_rr.ko", "deps": ["ip_vs"], "params": {}},
+        # A module with a parameter and a dependency (the real one has nf_nat and nf_conntrack too): a
+        # bad value fails its own insert after ip_vs went in, and ip_vs stays, as kmod leaves it.
+        "ip_vs_ftp": {"path": "kernel/net/netfilter/ipvs/ip_vs_ftp.ko", "deps": ["ip_vs"], "params": {"ports": ["ushort_array", "21"]}},
     }
     # What the real kernel has built in (it shows in the real /sys/module).
     builtin = {"nf_conntrack": "kernel/net/netfilter/nf_conntrack.ko", "nf_conntrack_ftp": "kernel/net/netfilter/nf_conntrack_ftp.ko",
@@ -1881,9 +1887,9 @@ def check_param(ptype, value):
     return True
 
 
-def config_options(name):
-    """`options NAME words` from /etc/modprobe.d/*.conf, as modprobe merges them before the command line's."""
-    words = []
+def config_lines(command, name):
+    """The words after `COMMAND NAME` on each such line of /etc/modprobe.d/*.conf, in modprobe's file order."""
+    found = []
     try:
         files = sorted(f for f in os.listdir("/etc/modprobe.d") if f.endswith(".conf"))
     except OSError:
@@ -1893,11 +1899,22 @@ def config_options(name):
             with open(os.path.join("/etc/modprobe.d", f)) as fh:
                 for line in fh:
                     parts = line.split()
-                    if len(parts) >= 2 and parts[0] == "options" and parts[1].replace("-", "_") == name:
-                        words += parts[2:]
+                    if len(parts) >= 2 and parts[0] == command and parts[1].replace("-", "_") == name:
+                        found.append(line.split(None, 2)[2].strip() if len(parts) > 2 else "")
         except OSError:
             pass
-    return words
+    return found
+
+
+def config_options(name):
+    """`options NAME words`, as modprobe merges them before the command line's."""
+    return [w for line in config_lines("options", name) for w in line.split()]
+
+
+def config_install(name):
+    """`install NAME COMMAND`: what modprobe runs instead of inserting NAME (the first such line)."""
+    commands = config_lines("install", name)
+    return commands[0] if commands else None
 
 
 def insert_module(st, name, words):
@@ -1994,7 +2011,19 @@ def cmd_modprobe(hdir, args):
             if first:
                 raise ModExit(1, say("modprobe: ERROR: could not insert '%s': Module already in kernel\n" % name))
             return 0
-        if "-v" in flags or "--verbose" in flags:
+        verbose = "-v" in flags or "--verbose" in flags
+        install = None if flags & {"-i", "--ignore-install"} else config_install(name)
+        if install is not None:
+            # kmod prints this in a verbose dry run, and runs the command through the shell instead of inserting.
+            if verbose:
+                sys.stdout.write("install %s %s\n" % (install, " ".join(rest[1:])))
+            if dry:
+                return 0
+            code = subprocess.call(["/bin/sh", "-c", install])
+            if code != 0:
+                raise ModExit(1, "modprobe: ERROR: Error running install command '%s' for module %s: retcode %d\n" % (install, name, code))
+            return 0
+        if verbose:
             for dep in st["modules"][name]["deps"] + [name]:
                 if dep not in st["loaded"]:
                     sys.stdout.write("insmod /lib/modules/%s/%s\n" % (release, st["modules"][dep]["path"]))
@@ -2002,8 +2031,11 @@ def cmd_modprobe(hdir, args):
             return 0
         if os.geteuid() != 0:
             raise ModExit(1, "modprobe: ERROR: could not insert '%s': Operation not permitted\n" % name)
-        insert_module(st, name, config_options(name) + rest[1:])
-        mods.save()
+        try:
+            insert_module(st, name, config_options(name) + rest[1:])
+        finally:
+            # A failed insert leaves the dependencies inserted before it loaded, as kmod does.
+            mods.save()
     return 0
 
 

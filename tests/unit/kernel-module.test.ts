@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { checkFailures } from "../../provider/check";
 import { hostLedgerPath, renderHostLedger } from "../../provider/host/ledger";
 import { ABSENT } from "../../provider/host/restore";
-import { ledgerRecord, moduleDrift, moduleItems, moduleProblems, planModules, planModulesRestore, recoveredLoads, unloadOrder } from "../../provider/kernel-module/plan";
+import { ledgerRecord, moduleDrift, moduleItems, moduleProblems, pendingUnloads, planModules, planModulesRestore, recoveredLoads, unloadOrder } from "../../provider/kernel-module/plan";
 import { parseApplyOutput, parseModuleSnapshot } from "../../provider/kernel-module/remote";
 import { kernelModuleInputsSchema, moduleSpecs, persistFiles } from "../../provider/kernel-module/schema";
 import { missingModules, moduleNeeds, moduleProbeKeys } from "../../provider/sysctl/modules";
@@ -90,6 +90,18 @@ describe("KernelModule: host state", function () {
         assert.deepEqual(moduleProblems(moduleSpecs(inputs(["rtnl_link_dummy"])), noResolve, TARGET), [], "a modprobe without -R (busybox): not judged");
         assert.deepEqual(moduleProblems(moduleSpecs(inputs(["dummy", "nf_conntrack"])), bare, TARGET), []);
     });
+
+    it("names a module an install rule disables (install NAME /bin/true), and lets other install commands through", function () {
+        const probed = (output: string) => parseModuleSnapshot(READ.replace("probe\ttcp_bbr\t0\t", `probe\ttcp_bbr\t0\t${output}`));
+        for (const rule of ["install /bin/true", "install /usr/bin/false", "install true"]) {
+            const problems = moduleProblems(moduleSpecs(inputs(["tcp_bbr"])), probed(`${rule} `), TARGET);
+            assert.deepEqual(problems.map((p) => p.property), ["modules[0]"], rule);
+            assert.match(problems[0].reason, new RegExp(`tcp_bbr is disabled on this host: /etc/modprobe.d has modprobe run "${rule}" instead of loading it`));
+        }
+        for (const fine of ["insmod /lib/modules/6.1.0-18-amd64/kernel/net/ipv4/tcp_bbr.ko ", "install /sbin/modprobe --ignore-install tcp_bbr ", "install /usrtrue", "install /bin/truer"]) {
+            assert.deepEqual(moduleProblems(moduleSpecs(inputs(["tcp_bbr"])), probed(fine), TARGET), [], fine);
+        }
+    });
 });
 
 describe("KernelModule: planning", function () {
@@ -152,7 +164,28 @@ describe("KernelModule: planning", function () {
         assert.deepEqual(update.changes.load, []);
         assert.deepEqual(update.record.originals, { nf_conntrack: "not loaded" });
         assert.deepEqual(update.record.loadedByUs, { nf_conntrack: ["nf_conntrack"] });
-        assert.deepEqual(planModulesRestore(update.record, snapshot, FILES, true, TARGET).changes.unload, ["nf_conntrack"], "delete still unloads it: this resource loaded it");
+        assert.deepEqual(update.record.stillToUnload, { nf_nat: ["nf_nat"] });
+        assert.deepEqual(planModulesRestore(update.record, snapshot, FILES, true, TARGET).changes.unload, ["nf_nat", "nf_conntrack"], "delete still unloads it: this resource loaded it");
+    });
+
+    it("keeps a dropped module that was in use as still to unload, retries it at the next update, and delete unloads it", function () {
+        const previous = { originals: { tcp_diag: "not loaded" as const, dummy: "loaded" as const }, loadedByUs: { tcp_diag: ["tcp_diag", "inet_diag"] } };
+        const update = planModules(moduleSpecs(inputs(["dummy"])), options, parseModuleSnapshot(READ), FILES, TARGET, previous);
+        assert.deepEqual(update.record.stillToUnload, { tcp_diag: ["tcp_diag", "inet_diag"] }, "claimed while the apply unloads them");
+        assert.deepEqual(moduleItems(update.record).filter((i) => i.startsWith("module:")), ["module:dummy", "module:tcp_diag", "module:inet_diag"]);
+        // rmmod refused inet_diag (another module came to use it): tcp_diag went, inet_diag stays.
+        const after = parseModuleSnapshot(READ.replace("loaded\ttcp_diag\t0\t\n", "").replace("loaded\tinet_diag\t1\ttcp_diag ", "loaded\tinet_diag\t1\tudp_diag "));
+        const kept = { ...update.record, stillToUnload: pendingUnloads(update.record.stillToUnload!, (m) => after.loaded.has(m)) };
+        assert.deepEqual(kept.stillToUnload, { tcp_diag: ["inet_diag"] });
+        const retry = planModules(moduleSpecs(inputs(["dummy"])), options, after, FILES, TARGET, kept);
+        assert.deepEqual(retry.changes.unload, ["inet_diag"]);
+        assert.deepEqual(planModulesRestore(kept, after, FILES, true, TARGET).changes.unload, ["inet_diag"]);
+        const redeclared = planModules(moduleSpecs(inputs(["dummy", "inet_diag"])), options, after, FILES, TARGET, kept);
+        assert.deepEqual([redeclared.changes.unload, redeclared.record.stillToUnload], [[], undefined]);
+        assert.deepEqual([redeclared.record.originals.inet_diag, redeclared.record.loadedByUs.inet_diag], ["not loaded", ["inet_diag"]], "still this resource's load");
+        const unloadedByHand = parseModuleSnapshot(READ.replace(/^loaded\t(tcp|inet)_diag.*\n/gm, ""));
+        assert.equal(planModules(moduleSpecs(inputs(["dummy"])), options, unloadedByHand, FILES, TARGET, kept).record.stillToUnload, undefined);
+        assert.equal(planModules(moduleSpecs(inputs(["dummy"])), { ...options, restoreOnDelete: false }, after, FILES, TARGET, kept).record.stillToUnload, undefined);
     });
 
     it("unloads dependents before what they use, each once", function () {
