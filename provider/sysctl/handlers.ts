@@ -184,7 +184,8 @@ export async function checkSysctls(olds: Record<string, unknown>, news: Record<s
         const changed = Object.fromEntries(Object.entries(inputs.settings).filter(([key, value]) => JSON.stringify(recorded.get(canonicalKey(key))) !== JSON.stringify(value)));
         try {
             if (!withDrift) {
-                if (Object.keys(added.settings).length === 0 && netnsProbeKeys(changed).length === 0) {
+                // A changed value can need a module (bbr into tcp_allowed_congestion_control) or a namespace's leave.
+                if (Object.keys(added.settings).length === 0 && moduleProbeKeys(changed).length === 0 && netnsProbeKeys(changed).length === 0) {
                     return { inputs: news, failures };
                 }
                 const snapshot = await readHost(transport, [...new Set([...keysToRead(added), ...probeKeys(changed)])], [], "reuse");

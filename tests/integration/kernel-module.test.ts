@@ -3,7 +3,7 @@ import { execFileSync } from "child_process";
 import { readFileSync } from "fs";
 import * as path from "path";
 import type { Stack } from "@pulumi/pulumi/automation";
-import { KernelModule, SysctlSet } from "../../provider";
+import { HostTuning, KernelModule, SysctlSet } from "../../provider";
 import { labStack } from "./engine";
 import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, sysctlOn } from "./lab";
 import { assertNoChanges, collect, expectFailure } from "./support";
@@ -304,6 +304,27 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
             const message = await expectFailure(stack.preview());
             assert.match(message, /kernel module tcp_bbr is not available on this host: modprobe: FATAL: Module tcp_bbr not found/);
             assert.equal(sysctlOn(lab, vm, cc), "reno");
+        });
+
+        it("a HostTuning update that only adds an algorithm to tcp_allowed_congestion_control names the module it needs (on this machine: a netns cannot set the key)", async function () {
+            const file = "/proc/sys/net/ipv4/tcp_allowed_congestion_control";
+            const before = readFileSync(file, "utf8").trim();
+            const available = readFileSync("/proc/sys/net/ipv4/tcp_available_congestion_control", "utf8").trim().split(/\s+/);
+            const absent = ["htcp", "vegas", "westwood", "illinois", "hybla", "scalable"].find((name) => !available.includes(name))!;
+            let allowed = before;
+            const stack = await labStack("sysctl-allowed-cc", async () => {
+                new HostTuning("allowed", { sysctls: { settings: { "net.ipv4.tcp_allowed_congestion_control": allowed }, persist: false } });
+            });
+            try {
+                await stack.up();
+                allowed = `${before} ${absent}`;
+                const message = await expectFailure(stack.preview());
+                assert.match(message, new RegExp(`sysctls\\.settings\\["net\\.ipv4\\.tcp_allowed_congestion_control"\\] value .* has a problem: ${absent} needs kernel module tcp_${absent}, which is not loaded on local`));
+            } finally {
+                allowed = before;
+                await stack.destroy();
+            }
+            assert.equal(readFileSync(file, "utf8").trim(), before);
         });
     });
 });
