@@ -2,6 +2,7 @@ import { FileChanges, ValueWrite } from "../host/files";
 import { itemsOf } from "../host/ledger";
 import { ABSENT, ManagedFiles, PathContent, fileContent, fileOf, forget, manage, planRestore } from "../host/restore";
 import { SysfsSnapshot } from "./remote";
+import { otherFilesystemProblem } from "./schema";
 
 /**
  * Pure planning for sysfs attributes: what a file's value is, what the host cannot take, what
@@ -77,6 +78,8 @@ export function assessPaths(desired: PathValues, snapshot: SysfsSnapshot, onMiss
         if (twin !== undefined) {
             // Two writes to one file, the last winning, and each preview showing the other drifted.
             why = `${path} is the same file as ${twin} (${real}): declare it once`;
+        } else if (state.kind === "file" && state.realPath && otherFilesystemProblem(state.realPath)) {
+            why = `${path} leads to ${state.realPath}, which ${otherFilesystemProblem(state.realPath)}`;
         } else if (state.kind === "absent") {
             [why, skippable] = [`${path} does not exist on this host`, true];
         } else if (state.kind === "dir") {

@@ -19,6 +19,30 @@ export const SYSFS_TMPFILES_KIND = "sysfs";
 
 const PATH_COMPONENT = /^[A-Za-z0-9_.:+@,-]{1,255}$/;
 
+/**
+ * Where other filesystems are mounted under /sys. Their files are not attributes with one value
+ * to read back and put back: cgroup.procs moves processes, a debugfs or tracefs file may be a
+ * trigger, an efivars write reaches the firmware.
+ */
+const OTHER_FILESYSTEMS: [string, string][] = [
+    ["/sys/kernel/debug", "debugfs"],
+    ["/sys/kernel/tracing", "tracefs"],
+    ["/sys/kernel/security", "securityfs"],
+    ["/sys/kernel/config", "configfs"],
+    ["/sys/fs/cgroup", "cgroup"],
+    ["/sys/fs/bpf", "bpf"],
+    ["/sys/fs/pstore", "pstore"],
+    ["/sys/fs/selinux", "selinuxfs"],
+    ["/sys/fs/fuse/connections", "fusectl"],
+    ["/sys/firmware/efi/efivars", "efivarfs"],
+];
+
+/** Why `path` lies on a filesystem mounted under /sys that is not sysfs, or undefined. */
+export function otherFilesystemProblem(path: string): string | undefined {
+    const mount = OTHER_FILESYSTEMS.find(([point]) => path === point || path.startsWith(`${point}/`));
+    return mount && `is on ${mount[1]} (mounted at ${mount[0]}), not sysfs: SysfsSet writes only sysfs attributes, whose values it can read back and put back`;
+}
+
 /** Why `path` is not a sysfs attribute path we write, or undefined. */
 export function sysfsPathProblem(path: string): string | undefined {
     if (path.length > MAX_PATH_LENGTH) {
@@ -37,7 +61,7 @@ export function sysfsPathProblem(path: string): string | undefined {
     if (parts.some((p) => !PATH_COMPONENT.test(p))) {
         return "must be normalised (no empty components, no trailing slash), components of letters, digits and _ . : + @ , - only";
     }
-    return undefined;
+    return otherFilesystemProblem(path);
 }
 
 /** Why `value` cannot be written (and persisted in a tmpfiles.d line), or undefined. */

@@ -68,6 +68,11 @@ describe("SysfsSet", function () {
             assert.match(sysfsPathProblem("/sys/bus/usb/devices/*/power/control")!, /glob/);
             assert.match(sysfsPathProblem("/sys/a b")!, /letters, digits/);
             assert.match(sysfsPathProblem("/sys/$(reboot)")!, /letters, digits/);
+            assert.match(sysfsPathProblem("/sys/fs/cgroup/system.slice/cgroup.procs")!, /^is on cgroup \(mounted at \/sys\/fs\/cgroup\), not sysfs/);
+            assert.match(sysfsPathProblem("/sys/firmware/efi/efivars/Boot0000-8be4df61-93ca-11d2-aa0d-00e098032b8c")!, /efivarfs/);
+            assert.match(sysfsPathProblem("/sys/kernel/debug")!, /debugfs/);
+            assert.equal(sysfsPathProblem("/sys/kernel/debugger"), undefined, "a sibling name is sysfs");
+            assert.equal(sysfsPathProblem("/sys/fs/ext4/features/lazy_itable_init"), undefined);
         });
         it("takes printable one-line values of at most a page", function () {
             assert.equal(sysfsValueProblem("defer+madvise"), undefined);
@@ -113,6 +118,12 @@ describe("SysfsSet", function () {
             ]);
             const { problems } = assessPaths({ "/sys/class/net/eth1/mtu": "9000", [real]: "1500" }, snapshot, "skip");
             assert.deepEqual(problems, [{ path: real, why: `${real} is the same file as /sys/class/net/eth1/mtu (${real}): declare it once` }]);
+        });
+        it("refuses a path whose real path lies on another filesystem under /sys, even under onMissing: skip", function () {
+            const snapshot = host([["/sys/class/x/trace", { ...file("0\n"), realPath: "/sys/kernel/tracing/tracing_on" }]]);
+            assert.deepEqual(assessPaths({ "/sys/class/x/trace": "1" }, snapshot, "skip").problems, [
+                { path: "/sys/class/x/trace", why: "/sys/class/x/trace leads to /sys/kernel/tracing/tracing_on, which is on tracefs (mounted at /sys/kernel/tracing), not sysfs: SysfsSet writes only sysfs attributes, whose values it can read back and put back" },
+            ]);
         });
         it("skips missing and read-only paths under onMissing: skip, never a word not offered", function () {
             const { problems, skipped } = assessPaths({ [THP]: "sometimes", "/sys/nope": "1" }, host(), "skip");
