@@ -1,7 +1,10 @@
 // The default fleet program at 5, 20 and 50 lab hosts: one stack, versus the same fleet sharded
 // by label into 4 stacks run in parallel (`pulumi-linux-tuning shard` + one `rollout` process per
 // shard, as a CI matrix runs them). Wall time of preview before the first up, up, a steady-state
-// preview and preview --refresh. Run: npm run bench -- fleet (as root).
+// preview and preview --refresh, and for the one stack the CPU the program's process spends in a
+// steady preview (the inline program runs in this process: resource construction, provider
+// serialization, registration). Run: npm run bench -- fleet (as root); BENCH_FLEET_SIZES=50,200
+// picks the sizes, BENCH_FLEET_SHARDED=0 measures the one stack only.
 import { execFile } from "child_process";
 import * as path from "path";
 import { promisify } from "util";
@@ -13,12 +16,21 @@ import { labDown, labUp } from "../tests/integration/lab";
 
 const SIZES = (process.env.BENCH_FLEET_SIZES ?? "5,20,50").split(",").map(Number);
 const SHARDS = 4;
+const SHARDED = process.env.BENCH_FLEET_SHARDED !== "0";
 const CLI = path.resolve(__dirname, "../bin/components/fleet/cli.js");
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
     const start = process.hrtime.bigint();
     await fn();
     return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+/** Seconds of this process's CPU (user + system) while fn runs. */
+async function cpuOf(fn: () => Promise<unknown>): Promise<number> {
+    const start = process.cpuUsage();
+    await fn();
+    const used = process.cpuUsage(start);
+    return (used.user + used.system) / 1e6;
 }
 
 async function main() {
@@ -41,8 +53,15 @@ async function main() {
                 up: await timed(() => one.up()),
                 steady: await timed(() => one.preview()),
                 refresh: await timed(() => one.preview({ refresh: true })),
+                programCpu: await cpuOf(() => one.preview()),
             };
             await one.destroy();
+            const f = (x: number) => x.toFixed(1);
+            rows.push(`| ${size} | one stack | ${f(single.preview)} | ${f(single.up)} | ${f(single.steady)} | ${f(single.refresh)} | ${single.programCpu.toFixed(2)} |`);
+            if (!SHARDED) {
+                console.error(rows.slice(-1).join("\n"));
+                continue;
+            }
 
             const cli = (...args: string[]) => promisify(execFile)("node", [CLI, ...args, "--cwd", project.dir], { env: project.env, maxBuffer: 64 << 20 });
             const matrix = JSON.parse((await cli("shard", "--stack", "fleet", "--by", "shard")).stdout) as { include: { stack: string }[] };
@@ -58,15 +77,13 @@ async function main() {
                 const st = await LocalWorkspace.selectStack({ stackName: s, projectName: "pulumi-linux-tuning", program: async () => fleetProgram() }, { workDir: project.dir, envVars: env });
                 await st.destroy();
             }
-            const f = (x: number) => x.toFixed(1);
-            rows.push(`| ${size} | one stack | ${f(single.preview)} | ${f(single.up)} | ${f(single.steady)} | ${f(single.refresh)} |`);
-            rows.push(`| ${size} | ${SHARDS} shards in parallel | ${f(sharded.preview)} | ${f(sharded.up)} | ${f(sharded.steady)} | ${f(sharded.refresh)} |`);
+            rows.push(`| ${size} | ${SHARDS} shards in parallel | ${f(sharded.preview)} | ${f(sharded.up)} | ${f(sharded.steady)} | ${f(sharded.refresh)} | |`);
             console.error(rows.slice(-2).join("\n"));
         } finally {
             labDown(lab);
         }
     }
-    console.log("\n| hosts | layout | preview (first) s | up s | preview (steady) s | preview --refresh s |\n|---|---|---|---|---|---|");
+    console.log("\n| hosts | layout | preview (first) s | up s | preview (steady) s | preview --refresh s | program CPU s (steady preview) |\n|---|---|---|---|---|---|---|");
     console.log(rows.join("\n"));
 }
 
