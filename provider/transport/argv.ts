@@ -26,17 +26,50 @@ export function toCommandLine(argv: readonly string[]): string {
 export const MAX_ARGUMENT_BYTES = 131072;
 
 /**
- * Refuses, before anything runs, a command with an argument the host's kernel would refuse with
- * E2BIG ("Argument list too long"): over SSH the whole command line is one argument of the remote
- * shell. The message says what to do instead of what execve said.
+ * What one command passes in all: well under Linux's usual limit (ARG_MAX, a quarter of the
+ * 8 MiB stack limit), which the environment shares.
+ */
+export const MAX_COMMAND_BYTES = 1 << 20;
+
+/**
+ * Refuses, before anything runs, a command the host's kernel would refuse with E2BIG ("Argument
+ * list too long"): an argument of 128 KiB or more, or too many bytes in all. The message says
+ * what to do instead of what execve said.
  */
 export function checkArgumentSizes(target: string, words: readonly string[]): void {
+    let total = 0;
     for (const word of words) {
         const bytes = Buffer.byteLength(word);
         if (bytes >= MAX_ARGUMENT_BYTES) {
             throw new Error(`${target}: this operation would pass the host ${bytes} bytes in one argument, above the ${MAX_ARGUMENT_BYTES - 1} Linux takes; nothing was run. The resource sets too much at once: split it into several.`);
         }
+        total += bytes + 1;
     }
+    if (total >= MAX_COMMAND_BYTES) {
+        throw new Error(`${target}: this operation would pass the host ${total} bytes of arguments, above the ${MAX_COMMAND_BYTES - 1} one command is given; nothing was run. The resource sets too much at once: split it into several.`);
+    }
+}
+
+/**
+ * The remote command that runs a command line sent on its standard input: for one too long to be
+ * the single argument of the remote login shell that SSH makes of it. The line is read whole
+ * before it runs, and what it runs reads no leftover of it.
+ */
+export const COMMAND_LINE_FROM_STDIN = `sh -c 'line=$(cat) && exec </dev/null && eval "$line"'`;
+
+/**
+ * How an SSH command travels: as the exec request's command line, or (when that is too long for
+ * the remote shell's one argument and the command takes no input) on stdin, so that only each word
+ * must fit. Refuses what the host would refuse either way.
+ */
+export function sshCommand(target: string, argv: readonly string[], stdin: string | undefined): { command: string; stdin: string } {
+    const commandLine = toCommandLine(argv);
+    if (stdin === undefined && Buffer.byteLength(commandLine) >= MAX_ARGUMENT_BYTES) {
+        checkArgumentSizes(target, argv);
+        return { command: COMMAND_LINE_FROM_STDIN, stdin: commandLine };
+    }
+    checkArgumentSizes(target, [commandLine]);
+    return { command: commandLine, stdin: stdin ?? "" };
 }
 
 /** Runs a fixed POSIX sh program with user data only as positional parameters ($1, $2, ...). */

@@ -2,7 +2,7 @@ import { readFileSync } from "fs";
 import { homedir } from "os";
 import * as path from "path";
 import { Client, ConnectConfig } from "ssh2";
-import { checkArgumentSizes, toCommandLine } from "./argv";
+import { sshCommand } from "./argv";
 import { Connection, ProxyConnection } from "./connection";
 import { HostKeyEntry, knownHostsName, lookUpKnownHosts, parsePublicKey, verifyHostKey } from "./known-hosts";
 import { CommandResult, Transport } from "./transport";
@@ -181,14 +181,13 @@ export class SshTransport implements Transport {
 
     async run(argv: readonly string[], stdin?: string): Promise<CommandResult> {
         const full = this.connection.sudo ? ["sudo", "-n", "--", ...argv] : [...argv];
-        const commandLine = toCommandLine(full);
-        checkArgumentSizes(this.target, [commandLine]);
+        const request = sshCommand(this.target, full, stdin);
         const entry = pooled(this.connection);
         const client = await entry.client;
         await entry.slots.acquire();
         try {
             return await new Promise<CommandResult>((resolve, reject) => {
-                client.exec(commandLine, (err, stream) => {
+                client.exec(request.command, (err, stream) => {
                     if (err) {
                         reject(new Error(`${this.target}: cannot start ${argv[0]}: ${err.message}`));
                         return;
@@ -197,7 +196,7 @@ export class SshTransport implements Transport {
                     const stderr: Buffer[] = [];
                     stream.on("data", (d: Buffer) => stdout.push(d));
                     stream.stderr.on("data", (d: Buffer) => stderr.push(d));
-                    stream.end(stdin ?? "");
+                    stream.end(request.stdin);
                     stream.on("close", (code: number | null, signal?: string) => {
                         resolve({
                             code: code ?? (signal ? 128 : 255),

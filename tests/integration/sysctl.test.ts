@@ -1,8 +1,10 @@
 import { strict as assert } from "assert";
+import { createHash } from "crypto";
 import { existsSync, readFileSync } from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { SysctlSet } from "../../provider";
+import { connectionSchema, shProgram, transportFor } from "../../provider/transport";
 import { collect, expectFailure } from "./support";
 import { labStack, storedStateText } from "./engine";
 import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, setSysctlOn, sshCommandCount, sshConnectionCount, sysctlOn } from "./lab";
@@ -340,6 +342,17 @@ describe("SysctlSet through the real engine on lab hosts", function () {
         assert.equal(sysctlOn(lab, h2, "net.ipv4.tcp_fin_timeout"), "41");
         await stack.destroy();
         assert.equal(sysctlOn(lab, h2, "net.ipv4.tcp_fin_timeout"), before);
+    });
+
+    it("a command line longer than the remote login shell takes travels on stdin, as root and through sudo, every word intact", async function () {
+        const sudo = { ...connectionTo(lab, h2, { user: "pltuser", sudo: true }), hostKey: undefined, knownHostsPath: lab.knownHostsPath };
+        const words = ["x".repeat(100_000), "y'z ".repeat(20_000), "$(touch /tmp/pwned)"];
+        for (const connection of [connectionTo(lab, h1), sudo]) {
+            const transport = transportFor(connectionSchema.parse(connection));
+            const result = await transport.run(shProgram('cat; printf "%s %s %s %s\\n" "$(id -u)" "${#1}" "$(printf %s "$2" | sha256sum)" "$3"', "t", words));
+            assert.equal(result.stdout, `0 100000 ${createHash("sha256").update(words[1]).digest("hex")}  - $(touch /tmp/pwned)\n`, transport.target);
+        }
+        assert.equal(onHost(lab, h1, ["sh", "-c", "[ -e /tmp/pwned ] && echo yes || echo no"]).trim(), "no");
     });
 });
 

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
 import { createHmac, randomBytes } from "crypto";
-import { shProgram, shellQuote, toCommandLine } from "../../provider/transport/argv";
+import { COMMAND_LINE_FROM_STDIN, MAX_COMMAND_BYTES, shProgram, shellQuote, sshCommand, toCommandLine } from "../../provider/transport/argv";
 import { fingerprint, knownHostsName, lookUpKnownHosts, verifyHostKey } from "../../provider/transport/known-hosts";
 import { LocalTransport } from "../../provider/transport/local";
 import { SshTransport } from "../../provider/transport/ssh";
@@ -32,6 +32,23 @@ describe("command lines", function () {
         // Over SSH the whole command line is one argument of the remote shell: refused before connecting.
         const ssh = new SshTransport({ host: "192.0.2.1", port: 22, user: "root", insecureSkipHostKeyCheck: true } as never);
         await assert.rejects(ssh.run(shProgram(': "$1"', "t", ["x".repeat(131100)])), /root@192\.0\.2\.1:22: this operation would pass the host 1311\d\d bytes/);
+        const many = shProgram(': "$@"', "t", Array.from({ length: 20 }, () => "x".repeat(60_000)));
+        await assert.rejects(new LocalTransport(false).run(many), new RegExp(`^Error: local: this operation would pass the host \\d+ bytes of arguments, above the ${MAX_COMMAND_BYTES - 1} one command is given`));
+    });
+
+    it("over SSH sends a command line too long for the remote shell's one argument on stdin, where only each word must fit", function () {
+        const short = shProgram('printf "%s" "$1"', "t", ["a b"]);
+        assert.deepEqual(sshCommand("h", short, undefined), { command: toCommandLine(short), stdin: "" });
+        assert.deepEqual(sshCommand("h", short, "input"), { command: toCommandLine(short), stdin: "input" });
+        // Each word fits, the line (over 140,000 bytes) does not: it travels on stdin.
+        const long = shProgram('cat; printf "%s %s %s\\n" "${#1}" "${#2}" "$3"', "t", ["x".repeat(70_000), "y'z ".repeat(17_500), "$(id)"]);
+        const request = sshCommand("h", long, undefined);
+        assert.equal(request.command, COMMAND_LINE_FROM_STDIN);
+        assert.equal(request.stdin, toCommandLine(long));
+        // What the remote login shell then runs: the words arrive intact, and nothing reads the line twice.
+        assert.equal(execFileSync("sh", ["-c", request.command], { input: request.stdin, encoding: "utf8" }), "70000 70000 $(id)\n");
+        assert.throws(() => sshCommand("h", long, "input"), /^Error: h: this operation would pass the host 1\d{5} bytes in one argument/, "a command that takes input cannot also take its line there");
+        assert.throws(() => sshCommand("h", shProgram(":", "t", ["x".repeat(131_072)]), undefined), /131072 bytes in one argument/);
     });
 });
 
