@@ -40,6 +40,9 @@ export interface HostAssignment {
 const SPEC_PARTS = RAW_PARTS.filter((p): p is Exclude<(typeof RAW_PARTS)[number], "sysctls"> => p !== "sysctls");
 const ON_INTERFACE = new Set<string>(["nic", "offloads", "steering", "irqs"]);
 
+/** What a part starts from before its spec: the host's interface, for a part on a NIC, and whether to persist. */
+const partDefaults = (part: string, facts: HostFactsConfig) => ({ ...(ON_INTERFACE.has(part) ? { interface: facts.interface } : {}), persist: facts.persist ?? true });
+
 const label = (a: Assignment, i: number) => `assignments[${i}]${a.profile ? ` (${a.profile})` : ""}`;
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -70,8 +73,7 @@ function partsOf(assignment: Assignment, index: number, host: InventoryHost): { 
     for (const part of SPEC_PARTS) {
         const spec = assignment[part];
         if (spec) {
-            const iface = ON_INTERFACE.has(part) ? { interface: facts.interface } : {};
-            (parts as Record<string, unknown>)[part] = { ...iface, persist, ...spec };
+            (parts as Record<string, unknown>)[part] = { ...partDefaults(part, facts), ...spec };
         }
     }
     return { parts, counters };
@@ -143,11 +145,10 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
             continue;
         }
         const from = ["hosts", hostIndex, "overrides", part];
-        const iface = ON_INTERFACE.has(part) ? { interface: host.facts.interface } : {};
         if (!composed.parts[part]) {
             origin.set(part, from);
         }
-        (composed.parts as Record<string, unknown>)[part] = overrideSettings(part, composed.parts[part] ?? { ...iface, persist: host.facts.persist ?? true }, own, from, origin);
+        (composed.parts as Record<string, unknown>)[part] = overrideSettings(part, composed.parts[part] ?? partDefaults(part, host.facts), own, from, origin);
     }
     if (conflicts.length + partConflicts.length > 0) {
         const hints = [
