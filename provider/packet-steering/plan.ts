@@ -1,5 +1,5 @@
 import type { CheckFailure } from "../check";
-import { CpuHost, CpuPolicy, CpuPolicyError, distributeCpus, parseCpuList } from "../cpus";
+import { CpuHost, CpuPolicy, CpuPolicyError, distributeCpus, formatCpuList, parseCpuList } from "../cpus";
 import { FileChanges, FileSnapshot, ValueWrite } from "../host/files";
 import { ALL_LEDGERS, itemsOf } from "../host/ledger";
 import { ManagedFiles, fileContent, forget, manage, pathContentOf, planRestore } from "../host/restore";
@@ -91,6 +91,7 @@ export function readRequests(inputs: PacketSteeringInputs, rulePath: string): st
         `${net}/queues/tx-[0-9]*/xps_cpus`,
         FLOW_ENTRIES_PATH,
         "/sys/devices/system/cpu/online",
+        ...ISOLATED_PATHS,
         `${net}/device/numa_node`,
         "/sys/devices/system/node/node[0-9]*/cpulist",
         rulePath,
@@ -108,6 +109,19 @@ export interface SteeringView extends CpuHost {
     tx: string[];
     /** Item → what the kernel shows now (trimmed); an item missing here could not be read. */
     values: Record<string, string>;
+    /** CPUs the host booted to keep RPS off (isolcpus=, nohz_full=): the kernel drops them from rps_cpus. */
+    isolated: number[];
+}
+
+const ISOLATED_PATHS = ["/sys/devices/system/cpu/isolated", "/sys/devices/system/cpu/nohz_full"];
+
+/** A CPU list file, empty when absent or not a list (nohz_full reads "(null)" without nohz_full=). */
+function cpuListFile(text: string | undefined): number[] {
+    try {
+        return text === undefined ? [] : parseCpuList(text.trim());
+    } catch {
+        return [];
+    }
 }
 
 const byNumber = (a: string, b: string) => Number(a.split("-")[1]) - Number(b.split("-")[1]);
@@ -134,6 +148,7 @@ export function viewOf(inputs: PacketSteeringInputs, snapshot: FileSnapshot): St
         tx: queues.filter((q) => /^tx-\d+$/.test(q)).sort(byNumber),
         values,
         online: parseCpuList(snapshot.files.get("/sys/devices/system/cpu/online") ?? ""),
+        isolated: [...new Set(ISOLATED_PATHS.flatMap((p) => cpuListFile(snapshot.files.get(p))))].sort((a, b) => a - b),
         numaNode,
         numaCpus: nodeCpus !== undefined ? parseCpuList(nodeCpus) : undefined,
     };
@@ -177,6 +192,30 @@ export function desiredFor(inputs: PacketSteeringInputs, view: SteeringView, tar
     const skipped: string[] = [];
     const warnings: string[] = [];
     const masks: Record<string, string> = {};
+    // rps_cpumask_housekeeping(): the kernel drops isolated CPUs from an RPS mask, so a mask naming
+    // them would read back without them and show as drift on every preview.
+    const rpsHost = (policy: CpuPolicy, property: string): CpuHost => {
+        const isolatedIn = (cpus: number[]) => cpus.filter((c) => view.isolated.includes(c));
+        const note = `isolated (isolcpus= or nohz_full=, as /sys/devices/system/cpu/isolated and nohz_full show): the kernel keeps RPS off them`;
+        if (policy.cpus) {
+            const named = isolatedIn(parseCpuList(policy.cpus));
+            if (named.length > 0) {
+                const which = named.length === 1 ? `CPU ${named[0]} is` : `CPUs ${formatCpuList(named)} are`;
+                fail(`${property}.cpus`, `${which} ${note} and drops them from rps_cpus; leave them out`);
+            }
+            return view;
+        }
+        const candidates = policy.numaLocal ? (view.numaCpus ?? view.online) : parseCpuList(policy.spread ?? "");
+        const left = candidates.filter((c) => !view.isolated.includes(c));
+        const policyName = policy.numaLocal ? "numaLocal" : "spread";
+        if (candidates.length > 0 && left.length === 0) {
+            fail(`${property}.${policyName}`, `every CPU of ${property}.${policyName} (${formatCpuList(candidates)}) is ${note}`);
+        }
+        if (left.length < candidates.length) {
+            warnings.push(`${target}: ${property} leaves out CPUs ${formatCpuList(isolatedIn(candidates))}, which are ${note}`);
+        }
+        return { ...view, online: view.online.filter((c) => !view.isolated.includes(c)) };
+    };
     const place = (policy: CpuPolicy, queues: string[], file: string, property: string) => {
         if (queues.length === 0) {
             fail(property, `${inputs.interface} has no ${file === "rps_cpus" ? "receive" : "transmit"} queues under /sys/class/net/${inputs.interface}/queues`);
@@ -186,7 +225,7 @@ export function desiredFor(inputs: PacketSteeringInputs, view: SteeringView, tar
             fail(property, `${inputs.interface} has no readable ${file} in ${unreadable.join(", ")} (a kernel without ${file === "rps_cpus" ? "CONFIG_RPS" : "CONFIG_XPS"}, or a single-queue device)`);
         }
         try {
-            const { sets, noNuma } = distributeCpus(policy, view, queues.length, `${property}.`);
+            const { sets, noNuma } = distributeCpus(policy, file === "rps_cpus" ? rpsHost(policy, property) : view, queues.length, `${property}.`);
             if (noNuma) {
                 warnings.push(`${target}: ${inputs.interface} reports no NUMA node; ${property} spreads over all online CPUs`);
             }

@@ -1,4 +1,6 @@
 import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
+import * as path from "path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { NicRingConfig, PacketSteering, SysfsSet } from "../../provider";
 import { labStack } from "./engine";
@@ -182,6 +184,37 @@ describe("PacketSteering through the real engine on a lab host (RPS, RFS, XPS)",
         assert.match(write("1f"), /Value too large for defined data type/);
         assert.match(write("zz"), /Invalid argument/);
         assert.equal(queues()["rx-0/rps_cpus"], "0");
+    });
+
+    it("on a host booted with isolcpus=, RPS stays off the isolated CPUs as the kernel keeps it: a spread leaves them out (no lasting drift), explicit ones fail the preview", async function () {
+        const bootIsolated = (isolated: string) => execFileSync("/usr/bin/python3", ["-I", path.join(lab.dir, "hw.py"), "boot-isolated", path.join(lab.dir, "hosts", host.name), isolated, ""]);
+        bootIsolated("1-2");
+        try {
+            assert.equal(onHost(lab, host, ["cat", "/sys/devices/system/cpu/isolated"]).trim(), "1-2");
+            const write = (value: string) => onHost(lab, host, ["sh", "-c", `printf '%s\\n' "$1" | tee ${Q}/rx-0/rps_cpus 2>&1 >/dev/null || true`, "sh", value]);
+            assert.match(write("6"), /Invalid argument/, "only isolated CPUs: the kernel refuses");
+            write("f");
+            assert.equal(queues()["rx-0/rps_cpus"], "9", "the kernel keeps the housekeeping CPUs only");
+            write("0");
+            let rps: Record<string, string> = { spread: "1-3" };
+            const s = await labStack("steering-isolated", async () => {
+                const steering = new PacketSteering("steer", { connection: connectionTo(lab, host), interface: "eth1", rps });
+                return { warnings: steering.warnings };
+            });
+            try {
+                const result = await s.up();
+                assert.equal(queues()["rx-0/rps_cpus"], "8", "CPU 3: 1 and 2 are isolated");
+                assert.match(JSON.stringify(result.outputs.warnings.value), /rps leaves out CPUs 1-2, which are isolated/);
+                assertNoChanges((await s.preview({ refresh: true })).changeSummary);
+                rps = { cpus: "0-1" };
+                assert.match(await expectFailure(s.preview()), /rps\.cpus value .* CPU 1 is isolated \(isolcpus= or nohz_full=.*\): the kernel keeps RPS off them and drops them from rps_cpus; leave them out/);
+            } finally {
+                await s.destroy();
+            }
+            assert.equal(queues()["rx-0/rps_cpus"], "0");
+        } finally {
+            bootIsolated("");
+        }
     });
 
     it("a failed apply rolls back every value it wrote and names what failed", async function () {

@@ -23,6 +23,10 @@ tuning tool reads on real hardware, with the real kernel's and tools' limits and
   hw.py kernel-without HOST_DIR MODULE
                                    the host's kernel no longer has MODULE (modprobe: not found), as
                                    a kernel built without it
+  hw.py boot-isolated HOST_DIR ISOLATED NOHZ_FULL
+                                   the host as booted with isolcpus=ISOLATED nohz_full=NOHZ_FULL (CPU
+                                   lists, "" for none): /sys/devices/system/cpu/{isolated,nohz_full}
+                                   show them, and rps_cpus leaves them out as the kernel does
   hw.py traffic HOST_DIR RATE      the NIC takes traffic: each queue IRQ raises RATE interrupts a
                                    second on its effective CPU, in /proc/interrupts (0: none, the
                                    default, where the counts stand still)
@@ -835,8 +839,16 @@ class Tree:
             with m.lock:
                 return fmt_list(m.present - m.online) + "\n"
 
+        def isolated():
+            return fmt_list(read_isolation(self.hdir)[0]) + "\n"
+
+        def nohz_full():
+            # drivers/base/cpu.c prints the mask, which is NULL without nohz_full=: " (null)".
+            cpus = read_isolation(self.hdir)[1]
+            return (fmt_list(cpus) if cpus else "(null)") + "\n"
+
         extra = {"online": File(online), "offline": File(offline), "possible": File(text(fmt_list(range(n)) + "\n")),
-                 "present": File(text(fmt_list(range(n)) + "\n"))}
+                 "present": File(text(fmt_list(range(n)) + "\n")), "isolated": File(isolated), "nohz_full": File(nohz_full)}
         for cpu in range(n):
             extra["cpu%d" % cpu] = self.cpu_dir(cpu)
         if self.prof.get("cpufreq"):
@@ -1187,6 +1199,12 @@ class Tree:
 
             def write(t):
                 cpus = parse_mask(t, m.ncpu)
+                if attr == "rps_cpus" and cpus:
+                    # rps_cpumask_housekeeping(): RPS stays off isolcpus= and nohz_full= CPUs; none left is EINVAL.
+                    isolated, nohz = read_isolation(self.hdir)
+                    cpus = cpus - isolated - nohz
+                    if not cpus:
+                        raise _err(errno.EINVAL)
                 with m.lock:
                     masks[key()] = cpus & m.online
 
@@ -1769,6 +1787,32 @@ def cmd_traffic(hdir, rate):
     return 0
 
 
+def isolation_file(hdir):
+    return os.path.join(hdir, "hw", "isolation.json")
+
+
+def read_isolation(hdir):
+    """(isolcpus CPUs, nohz_full CPUs) the host booted with; none unless boot-isolated said."""
+    try:
+        with open(isolation_file(hdir)) as f:
+            d = json.load(f)
+        return set(d["isolated"]), set(d["nohz_full"])
+    except FileNotFoundError:
+        return set(), set()
+
+
+def cmd_boot_isolated(hdir, isolated, nohz_full):
+    """The host as booted with isolcpus= and nohz_full= (the daemon reads this file on every access)."""
+    lists = {}
+    for name, text in (("isolated", isolated), ("nohz_full", nohz_full)):
+        try:
+            lists[name] = sorted(parse_list(text, 1 << 13)) if text else []
+        except OSError:
+            raise SystemExit("hw.py: %s takes a CPU list: %r" % (name, text))
+    write_json(isolation_file(hdir), lists)
+    return 0
+
+
 def cmd_kernel_without(hdir, name):
     """The host's kernel loses a module, as one built without it: the "module unavailable" case."""
     with Modules(hdir, write=True) as mods:
@@ -2117,6 +2161,8 @@ def main(argv):
         return cmd_ethtool(argv[1], argv[2:])
     if len(argv) == 3 and argv[0] == "kernel-without":
         return cmd_kernel_without(argv[1], argv[2])
+    if len(argv) == 4 and argv[0] == "boot-isolated":
+        return cmd_boot_isolated(argv[1], argv[2], argv[3])
     if len(argv) == 3 and argv[0] == "traffic":
         return cmd_traffic(argv[1], argv[2])
     if len(argv) >= 2 and argv[0] in ("modprobe", "rmmod", "lsmod", "modinfo"):

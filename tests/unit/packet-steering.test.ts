@@ -37,6 +37,7 @@ function view(extra: Partial<SteeringView> = {}): SteeringView {
         online: [0, 1, 2, 3],
         numaNode: 0,
         numaCpus: [2, 3],
+        isolated: [],
         ...extra,
     };
 }
@@ -121,6 +122,23 @@ describe("PacketSteering plan", function () {
         const noNuma = desiredFor(inputs({ rps: { numaLocal: true } }), view({ numaNode: undefined, numaCpus: undefined }), TARGET);
         assert.deepEqual(noNuma.values, { "rx-0/rps_cpus": "1", "rx-1/rps_cpus": "2" });
         assert.match(noNuma.warnings[0], /reports no NUMA node; rps spreads over all online CPUs/);
+    });
+
+    it("keeps RPS off the CPUs the host isolated (isolcpus=, nohz_full=), as the kernel does, and XPS as declared", function () {
+        const isolated = view({ isolated: [2, 3] });
+        const spread = desiredFor(inputs({ rps: { spread: "0-3" }, xps: { spread: "0-3" } }), isolated, TARGET);
+        assert.deepEqual(spread.values, { "rx-0/rps_cpus": "1", "rx-1/rps_cpus": "2", "tx-0/xps_cpus": "1", "tx-1/xps_cpus": "2" });
+        assert.deepEqual(spread.warnings, [`${TARGET}: rps leaves out CPUs 2-3, which are isolated (isolcpus= or nohz_full=, as /sys/devices/system/cpu/isolated and nohz_full show): the kernel keeps RPS off them`]);
+        const problems = (extra: Record<string, unknown>) => steeringProblems(inputs(extra), isolated, TARGET);
+        assert.deepEqual(problems({ rps: { cpus: "1-2" } }), [
+            { property: "rps.cpus", reason: `${TARGET}: CPU 2 is isolated (isolcpus= or nohz_full=, as /sys/devices/system/cpu/isolated and nohz_full show): the kernel keeps RPS off them and drops them from rps_cpus; leave them out` },
+        ]);
+        assert.deepEqual(problems({ rps: { numaLocal: true } }).map((p) => [p.property, p.reason.replace(/ is isolated.*/, "")]), [["rps.numaLocal", `${TARGET}: every CPU of rps.numaLocal (2-3)`]]);
+        assert.deepEqual(desiredFor(inputs({ rps: { cpus: "0-1" } }), isolated, TARGET).warnings, []);
+        const snap = parseFileSnapshot(
+            ["/sys/devices/system/cpu/isolated\t2-3\n", "/sys/devices/system/cpu/nohz_full\t(null)\n"].map((l) => { const [p, c] = l.split("\t"); return `file\t${p}\t${Buffer.from(c).toString("base64")}`; }).join("\n"),
+        );
+        assert.deepEqual(viewOf(inputs({ rps: { cpus: "0" } }), snap).isolated, [2, 3], "nohz_full's (null) is none");
     });
 
     it("shares the flow table out over the rx queues as the kernel rounds it (scaling.html)", function () {
