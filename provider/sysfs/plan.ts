@@ -183,8 +183,15 @@ export function planSysfs(wanted: PathValues, snapshot: SysfsSnapshot, options: 
             writes.push({ path, value });
         }
     }
+    // A path skipped now (gone, or read-only for a while) keeps the original this resource took:
+    // were it to come back, a fresh read could take this resource's own value for the host's.
+    for (const path of skipped) {
+        if (previous?.originals[path] !== undefined) {
+            originals[path] = previous.originals[path];
+        }
+    }
     if (previous && options.restoreOnDelete) {
-        writes.push(...restoreWrites(Object.fromEntries(Object.entries(previous.originals).filter(([path]) => !(path in desired))), snapshot));
+        writes.push(...restoreWrites(Object.fromEntries(Object.entries(previous.originals).filter(([path]) => !(path in originals))), snapshot));
     }
     const warnings = skipped.length > 0 ? [`${options.target}: skipped ${skipped.join(", ")}: absent or read-only on this host (onMissing: "skip")`] : [];
     let files: FileChanges = {};

@@ -144,6 +144,16 @@ describe("SysfsSet", function () {
             assert.match(plan.files.write![0].content, /^w \/sys\/kernel\/mm\/transparent_hugepage\/enabled - - - - never$/m);
             assert.deepEqual(plan.record.managedFiles?.originals, { [FILE]: { kind: "absent" } });
         });
+        it("keeps the original of a path skipped on a later update, so it is not taken again from this resource's own value", function () {
+            const skip = { ...options, onMissing: "skip" as const };
+            const first = planSysfs({ [THP]: "never", [QOS1]: "20" }, host(), skip);
+            const readOnly = host([[THP, file("always madvise [never]\n")], [QOS1, file("20\n", false)], [FILE, file(first.files.write![0].content)]]);
+            const second = planSysfs({ [THP]: "never", [QOS1]: "20" }, readOnly, skip, first.record);
+            assert.deepEqual([second.record.skipped, second.record.originals], [[QOS1], { [THP]: "always", [QOS1]: "0" }]);
+            assert.deepEqual(second.writes, [], "nothing written to the read-only path");
+            const writable = host([[THP, file("always madvise [never]\n")], [QOS1, file("20\n")], [FILE, file(second.files.write?.[0].content ?? first.files.write![0].content)]]);
+            assert.deepEqual(planSysfs({ [THP]: "never", [QOS1]: "20" }, writable, skip, second.record).record.originals[QOS1], "0", "not 20, this resource's own value");
+        });
         it("keeps the first originals on update and puts back a path dropped from the set", function () {
             const first = planSysfs({ [THP]: "never", [QOS1]: "20" }, host(), options);
             const applied = host([[THP, file("always madvise [never]\n")], [QOS1, file("20\n")], [FILE, file(first.files.write![0].content)]]);
