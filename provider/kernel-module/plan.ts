@@ -188,6 +188,29 @@ export function pendingUnloads(pending: Record<string, string[]>, keep: (module:
 }
 
 /**
+ * Loads in declared order, except that a declared module another one's load would insert as a
+ * dependency goes first: modprobe ignores the parameters of a module already in, so it must be
+ * loaded by its own command line. (With persist, the options file written first does this too.)
+ */
+export function dependenciesFirst<L extends { name: string }>(loads: readonly L[], snapshot: ModuleSnapshot): L[] {
+    const ordered: L[] = [];
+    const visit = (load: L, path: Set<string>) => {
+        if (ordered.includes(load) || path.has(load.name)) {
+            return;
+        }
+        for (const dep of snapshot.inserts.get(load.name) ?? []) {
+            const declared = loads.find((l) => l.name === dep && l !== load);
+            if (declared) {
+                visit(declared, new Set([...path, load.name]));
+            }
+        }
+        ordered.push(load);
+    };
+    loads.forEach((load) => visit(load, new Set()));
+    return ordered;
+}
+
+/**
  * Create and update: load what is not loaded, unload what a dropped module brought in (when it
  * was this resource that loaded it), write the persistence files. Modules loaded before this
  * resource, or built in, are recorded as such and never unloaded by it.
@@ -234,7 +257,10 @@ export function planModules(
     const kept = new Set([...names, ...Object.values(loadedByUs).flat()]);
     const stillToUnload = options.restoreOnDelete ? pendingUnloads(pending, (m) => snapshot.loaded.has(m) && !kept.has(m)) : undefined;
     const unload = unloadOrder(stillToUnload ?? {}, Object.keys(stillToUnload ?? {}));
-    const load = specs.filter((s) => moduleState(s.name, snapshot) === "not loaded").map((s) => ({ name: s.name, parameters: s.parameters, ours: originals[s.name] === "not loaded" }));
+    const load = dependenciesFirst(
+        specs.filter((s) => moduleState(s.name, snapshot) === "not loaded").map((s) => ({ name: s.name, parameters: s.parameters, ours: originals[s.name] === "not loaded" })),
+        snapshot,
+    );
 
     const wanted = options.persist ? { load: renderLoadFile(options.resourceName, specs), options: renderOptionsFile(options.resourceName, specs) } : { load: null, options: null };
     let managed = previous?.managedFiles;

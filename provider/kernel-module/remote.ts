@@ -152,6 +152,8 @@ export interface ModuleSnapshot {
     builtin: Set<string>;
     /** `modprobe -n -v NAME` for each declared module: exit code 0 = loadable (or loaded, or built in); what it would do. */
     probe: Map<string, { ok: boolean; message: string }>;
+    /** The modules `modprobe -n -v NAME` would insert for a declared module not loaded (its dependencies, then itself), by name. */
+    inserts: Map<string, string[]>;
     /** `modprobe -R NAME`: the modules a declared name stands for (itself, unless it is an alias); none where modprobe cannot say. */
     resolvesTo: Map<string, string[]>;
     /** `modinfo -F parm NAME`: the parameters each declared module takes, where modinfo could say. */
@@ -165,7 +167,7 @@ export interface ModuleSnapshot {
 }
 
 export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
-    const snapshot: ModuleSnapshot = { modprobe: "", release: "", loaded: new Map(), builtin: new Set(), probe: new Map(), resolvesTo: new Map(), parameterNames: new Map(), parameters: new Map(), files: new Map(), ledgers: parseLedgerListing(stdout) };
+    const snapshot: ModuleSnapshot = { modprobe: "", release: "", loaded: new Map(), builtin: new Set(), probe: new Map(), inserts: new Map(), resolvesTo: new Map(), parameterNames: new Map(), parameters: new Map(), files: new Map(), ledgers: parseLedgerListing(stdout) };
     for (const line of stdout.split("\n")) {
         const [kind, a = "", b = "", c = ""] = line.split("\t");
         if (kind === "modprobe") {
@@ -178,6 +180,7 @@ export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
             snapshot.builtin.add(a);
         } else if (kind === "probe") {
             snapshot.probe.set(a, { ok: b === "0", message: c.trim() });
+            snapshot.inserts.set(a, [...c.matchAll(/(?:^|\s)insmod\s+\S*?([^/\s]+)\.ko(?:\.\w+)?(?=\s|$)/g)].map((m) => m[1].replace(/-/g, "_")));
         } else if (kind === "resolves") {
             snapshot.resolvesTo.set(a, b.split(" ").filter(Boolean));
         } else if (kind === "parms") {

@@ -160,19 +160,21 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         assert.deepEqual(emulatedLoaded(lab, server), before, "a's destroy unloaded what its load brought in");
     });
 
-    it("a declared module that another declared module pulls in as a dependency gets its parameters", async function () {
-        const stack = await labStack("kernel-module-dependency-options", async () => {
-            new KernelModule("ipvs", { connection: connectionTo(lab, server), modules: ["ip_vs_rr", { name: "ip_vs", parameters: { conn_tab_bits: 18 } }] });
+    for (const persist of [true, false]) {
+        it(`a declared module that another declared module pulls in as a dependency gets its parameters (persist: ${persist})`, async function () {
+            const stack = await labStack(`kernel-module-dependency-options-${persist}`, async () => {
+                new KernelModule("ipvs", { connection: connectionTo(lab, server), modules: ["ip_vs_rr", { name: "ip_vs", parameters: { conn_tab_bits: 18 } }], persist });
+            });
+            try {
+                await stack.up();
+                assert.deepEqual(emulatedLoaded(lab, server), ["ip_vs", "ip_vs_rr"]);
+                assert.equal(onHost(lab, server, ["cat", "/sys/module/ip_vs/parameters/conn_tab_bits"]).trim(), "18", "not the default 12, as when modprobe ip_vs_rr loads ip_vs first");
+            } finally {
+                await stack.destroy();
+            }
+            assert.deepEqual(emulatedLoaded(lab, server), []);
         });
-        try {
-            await stack.up();
-            assert.deepEqual(emulatedLoaded(lab, server), ["ip_vs", "ip_vs_rr"]);
-            assert.equal(onHost(lab, server, ["cat", "/sys/module/ip_vs/parameters/conn_tab_bits"]).trim(), "18", "not the default 12: modprobe ip_vs_rr loaded ip_vs first");
-        } finally {
-            await stack.destroy();
-        }
-        assert.deepEqual(emulatedLoaded(lab, server), []);
-    });
+    }
 
     it("a load the kernel refuses unloads what the operation loaded, the dependencies the refused load brought in too, and writes no file", async function () {
         // ip_vs_ftp needs ip_vs: modprobe inserts ip_vs, then the kernel refuses ports=99999 and ip_vs stays.

@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { checkFailures } from "../../provider/check";
 import { hostLedgerPath, renderHostLedger } from "../../provider/host/ledger";
 import { ABSENT } from "../../provider/host/restore";
-import { ledgerRecord, moduleDrift, moduleItems, moduleProblems, pendingUnloads, planModules, planModulesRestore, recoveredLoads, unloadOrder } from "../../provider/kernel-module/plan";
+import { dependenciesFirst, ledgerRecord, moduleDrift, moduleItems, moduleProblems, pendingUnloads, planModules, planModulesRestore, recoveredLoads, unloadOrder } from "../../provider/kernel-module/plan";
 import { parseApplyOutput, parseModuleSnapshot } from "../../provider/kernel-module/remote";
 import { kernelModuleInputsSchema, moduleSpecs, persistFiles } from "../../provider/kernel-module/schema";
 import { missingModules, moduleNeeds, moduleProbeKeys } from "../../provider/sysctl/modules";
@@ -186,6 +186,21 @@ describe("KernelModule: planning", function () {
         const unloadedByHand = parseModuleSnapshot(READ.replace(/^loaded\t(tcp|inet)_diag.*\n/gm, ""));
         assert.equal(planModules(moduleSpecs(inputs(["dummy"])), options, unloadedByHand, FILES, TARGET, kept).record.stillToUnload, undefined);
         assert.equal(planModules(moduleSpecs(inputs(["dummy"])), { ...options, restoreOnDelete: false }, after, FILES, TARGET, kept).record.stillToUnload, undefined);
+    });
+
+    it("loads a declared module that another declared one would insert as a dependency first, with its own parameters", function () {
+        const probes = [
+            "probe\tip_vs_rr\t0\tinsmod /lib/modules/6.1.0-18-amd64/kernel/net/netfilter/ipvs/ip_vs.ko  insmod /lib/modules/6.1.0-18-amd64/kernel/net/netfilter/ipvs/ip_vs_rr.ko.zst ",
+            "probe\tip_vs\t0\tinsmod /lib/modules/6.1.0-18-amd64/kernel/net/netfilter/ipvs/ip_vs.ko conn_tab_bits=18 ",
+            "parms\tip_vs\tconn_tab_bits ",
+        ];
+        const snapshot = parseModuleSnapshot([READ, ...probes].join("\n"));
+        assert.deepEqual(snapshot.inserts.get("ip_vs_rr"), ["ip_vs", "ip_vs_rr"]);
+        const plan = planModules(moduleSpecs(inputs(["tcp_bbr", "ip_vs_rr", { name: "ip_vs", parameters: { conn_tab_bits: 18 } }])), { ...options, persist: false }, snapshot, FILES, TARGET);
+        assert.deepEqual(plan.changes.load.map((l) => l.name), ["tcp_bbr", "ip_vs", "ip_vs_rr"]);
+        assert.deepEqual(plan.changes.load[1].parameters, { conn_tab_bits: "18" });
+        const cycle = parseModuleSnapshot([READ, "probe\ta\t0\tinsmod /x/b.ko insmod /x/a.ko", "probe\tb\t0\tinsmod /x/a.ko insmod /x/b.ko"].join("\n"));
+        assert.deepEqual(dependenciesFirst([{ name: "a" }, { name: "b" }], cycle).map((l) => l.name), ["b", "a"], "each once, even where the listings loop");
     });
 
     it("unloads dependents before what they use, each once", function () {
