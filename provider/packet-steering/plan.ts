@@ -192,27 +192,23 @@ export function desiredFor(inputs: PacketSteeringInputs, view: SteeringView, tar
     const skipped: string[] = [];
     const warnings: string[] = [];
     const masks: Record<string, string> = {};
-    // rps_cpumask_housekeeping(): the kernel drops isolated CPUs from an RPS mask, so a mask naming
-    // them would read back without them and show as drift on every preview.
+    // rps_cpumask_housekeeping(): the kernel drops isolated CPUs from an RPS mask (EINVAL when
+    // none is left), so a mask naming them would read back without them: drift on every preview.
     const rpsHost = (policy: CpuPolicy, property: string): CpuHost => {
-        const isolatedIn = (cpus: number[]) => cpus.filter((c) => view.isolated.includes(c));
-        const note = `isolated (isolcpus= or nohz_full=, as /sys/devices/system/cpu/isolated and nohz_full show): the kernel keeps RPS off them`;
-        if (policy.cpus) {
-            const named = isolatedIn(parseCpuList(policy.cpus));
-            if (named.length > 0) {
-                const which = named.length === 1 ? `CPU ${named[0]} is` : `CPUs ${formatCpuList(named)} are`;
-                fail(`${property}.cpus`, `${which} ${note} and drops them from rps_cpus; leave them out`);
-            }
+        if (view.isolated.length === 0) {
             return view;
         }
-        const candidates = policy.numaLocal ? (view.numaCpus ?? view.online) : parseCpuList(policy.spread ?? "");
-        const left = candidates.filter((c) => !view.isolated.includes(c));
-        const policyName = policy.numaLocal ? "numaLocal" : "spread";
-        if (candidates.length > 0 && left.length === 0) {
-            fail(`${property}.${policyName}`, `every CPU of ${property}.${policyName} (${formatCpuList(candidates)}) is ${note}`);
+        const policyName = policy.cpus ? "cpus" : policy.numaLocal ? "numaLocal" : "spread";
+        const listed = policy.cpus ? parseCpuList(policy.cpus) : policy.numaLocal ? (view.numaCpus ?? view.online) : parseCpuList(policy.spread ?? "");
+        const excluded = policy.exclude ? parseCpuList(policy.exclude) : [];
+        const candidates = listed.filter((c) => view.online.includes(c) && !excluded.includes(c));
+        const isolated = candidates.filter((c) => view.isolated.includes(c));
+        const note = "isolated (isolcpus= or nohz_full=, as /sys/devices/system/cpu/isolated and nohz_full show): the kernel keeps RPS off them";
+        if (isolated.length > 0 && isolated.length === candidates.length) {
+            fail(`${property}.${policyName}`, `every online CPU of ${property}.${policyName} (${formatCpuList(candidates)}) is ${note}`);
         }
-        if (left.length < candidates.length) {
-            warnings.push(`${target}: ${property} leaves out CPUs ${formatCpuList(isolatedIn(candidates))}, which are ${note}`);
+        if (isolated.length > 0) {
+            warnings.push(`${target}: ${property} leaves out CPUs ${formatCpuList(isolated)}, which are ${note}`);
         }
         return { ...view, online: view.online.filter((c) => !view.isolated.includes(c)) };
     };

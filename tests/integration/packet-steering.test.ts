@@ -186,7 +186,7 @@ describe("PacketSteering through the real engine on a lab host (RPS, RFS, XPS)",
         assert.equal(queues()["rx-0/rps_cpus"], "0");
     });
 
-    it("on a host booted with isolcpus=, RPS stays off the isolated CPUs as the kernel keeps it: a spread leaves them out (no lasting drift), explicit ones fail the preview", async function () {
+    it("on a host booted with isolcpus=, RPS stays off the isolated CPUs as the kernel keeps it: policies leave them out (no lasting drift), one of only isolated CPUs fails the preview", async function () {
         const bootIsolated = (isolated: string) => execFileSync("/usr/bin/python3", ["-I", path.join(lab.dir, "hw.py"), "boot-isolated", path.join(lab.dir, "hosts", host.name), isolated, ""]);
         bootIsolated("1-2");
         try {
@@ -206,8 +206,12 @@ describe("PacketSteering through the real engine on a lab host (RPS, RFS, XPS)",
                 assert.equal(queues()["rx-0/rps_cpus"], "8", "CPU 3: 1 and 2 are isolated");
                 assert.match(JSON.stringify(result.outputs.warnings.value), /rps leaves out CPUs 1-2, which are isolated/);
                 assertNoChanges((await s.preview({ refresh: true })).changeSummary);
-                rps = { cpus: "0-1" };
-                assert.match(await expectFailure(s.preview()), /rps\.cpus value .* CPU 1 is isolated \(isolcpus= or nohz_full=.*\): the kernel keeps RPS off them and drops them from rps_cpus; leave them out/);
+                rps = { cpus: "0-4095", exclude: "3" }; // a profile's "every CPU but the application's"
+                await s.up();
+                assert.equal(queues()["rx-0/rps_cpus"], "1", "CPU 0");
+                assertNoChanges((await s.preview({ refresh: true })).changeSummary);
+                rps = { cpus: "1-2" };
+                assert.match(await expectFailure(s.preview()), /rps\.cpus value .* every online CPU of rps\.cpus \(1-2\) is isolated \(isolcpus= or nohz_full=.*\): the kernel keeps RPS off them/);
             } finally {
                 await s.destroy();
             }

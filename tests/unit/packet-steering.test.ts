@@ -129,12 +129,17 @@ describe("PacketSteering plan", function () {
         const spread = desiredFor(inputs({ rps: { spread: "0-3" }, xps: { spread: "0-3" } }), isolated, TARGET);
         assert.deepEqual(spread.values, { "rx-0/rps_cpus": "1", "rx-1/rps_cpus": "2", "tx-0/xps_cpus": "1", "tx-1/xps_cpus": "2" });
         assert.deepEqual(spread.warnings, [`${TARGET}: rps leaves out CPUs 2-3, which are isolated (isolcpus= or nohz_full=, as /sys/devices/system/cpu/isolated and nohz_full show): the kernel keeps RPS off them`]);
+        // A profile's "every CPU but the application's": the isolated ones are left out too.
+        const every = desiredFor(inputs({ rps: { cpus: "0-4095", exclude: "0" } }), isolated, TARGET);
+        assert.deepEqual(every.values, { "rx-0/rps_cpus": "2", "rx-1/rps_cpus": "2" });
+        assert.match(every.warnings[0], /rps leaves out CPUs 2-3, which are isolated/);
         const problems = (extra: Record<string, unknown>) => steeringProblems(inputs(extra), isolated, TARGET);
-        assert.deepEqual(problems({ rps: { cpus: "1-2" } }), [
-            { property: "rps.cpus", reason: `${TARGET}: CPU 2 is isolated (isolcpus= or nohz_full=, as /sys/devices/system/cpu/isolated and nohz_full show): the kernel keeps RPS off them and drops them from rps_cpus; leave them out` },
+        assert.deepEqual(problems({ rps: { cpus: "1-3", exclude: "1" } }), [
+            { property: "rps.cpus", reason: `${TARGET}: every online CPU of rps.cpus (2-3) is isolated (isolcpus= or nohz_full=, as /sys/devices/system/cpu/isolated and nohz_full show): the kernel keeps RPS off them` },
         ]);
-        assert.deepEqual(problems({ rps: { numaLocal: true } }).map((p) => [p.property, p.reason.replace(/ is isolated.*/, "")]), [["rps.numaLocal", `${TARGET}: every CPU of rps.numaLocal (2-3)`]]);
+        assert.deepEqual(problems({ rps: { numaLocal: true } }).map((p) => p.property), ["rps.numaLocal"]);
         assert.deepEqual(desiredFor(inputs({ rps: { cpus: "0-1" } }), isolated, TARGET).warnings, []);
+        assert.deepEqual(desiredFor(inputs({ rps: { cpus: "0-1", exclude: "1" } }), view({ isolated: [1] }), TARGET).warnings, [], "an excluded isolated CPU is no news");
         const snap = parseFileSnapshot(
             ["/sys/devices/system/cpu/isolated\t2-3\n", "/sys/devices/system/cpu/nohz_full\t(null)\n"].map((l) => { const [p, c] = l.split("\t"); return `file\t${p}\t${Buffer.from(c).toString("base64")}`; }).join("\n"),
         );
