@@ -29,10 +29,12 @@ const latency = z.unknown().superRefine((n, ctx) => {
 }) as z.ZodType<number | "n/a">;
 
 /**
- * One apply passes every CPU's path, original and ledger entry on one command line, which Linux
- * caps at 128 KiB: measured through the planning code, 256 CPUs come to ~116 KB, 200 to ~90 KB.
+ * One apply passes every CPU's path and original, and the ledger as one argument, which Linux
+ * caps at 128 KiB (over SSH a longer command line travels on stdin). Measured through the
+ * planning code, the ledger is the largest argument: ~52 KB for 200 CPUs, ~105 KB for 400,
+ * ~134 KB (too long) for 512.
  */
-export const MAX_CPUS = 200;
+export const MAX_CPUS = 400;
 
 export const cpuWakeupLatencyInputsSchema = z
     .object({

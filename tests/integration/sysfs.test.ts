@@ -170,9 +170,9 @@ describe("SysfsSet, TransparentHugepages and CpuWakeupLatency through the real e
 
         it("more CPUs than one apply can pass the host fail in preview, asking to split them", async function () {
             const stack = await labStack("sysfs-many-cpus", async () => {
-                new CpuWakeupLatency("many", { connection: connectionTo(lab, host), cpus: "0-255", latencyUs: 10 });
+                new CpuWakeupLatency("many", { connection: connectionTo(lab, host), cpus: "0-511", latencyUs: 10 });
             });
-            assert.match(await expectFailure(stack.preview()), /property cpus value \{0-255\} has a problem: names more than 200 CPUs, .*split them over several CpuWakeupLatency resources/);
+            assert.match(await expectFailure(stack.preview()), /property cpus value \{0-511\} has a problem: names more than 400 CPUs, .*split them over several CpuWakeupLatency resources/);
         });
 
         it("CPUs the host does not have fail in preview once, on cpus: not again as one missing pm_qos file per CPU under latencyUs", async function () {

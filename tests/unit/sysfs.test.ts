@@ -266,8 +266,8 @@ describe("TransparentHugepages and CpuWakeupLatency inputs", function () {
         assert.match(failures(-1)[0].reason, /1 to 2147483646/);
         assert.match(failures(2147483647)[0].reason, /1 to 2147483646/);
         assert.deepEqual(failures(20, "3-0").map((f) => f.property), ["cpus"]);
-        assert.deepEqual(failures(20, "0-199"), []);
-        assert.deepEqual(failures(20, "0-200").map((f) => [f.property, f.reason]), [["cpus", "names more than 200 CPUs, more than one apply can pass the host: split them over several CpuWakeupLatency resources"]]);
+        assert.deepEqual(failures(20, "0-399"), [], "400 CPUs: the largest argument ~105 KB");
+        assert.deepEqual(failures(20, "0-400").map((f) => [f.property, f.reason]), [["cpus", "names more than 400 CPUs, more than one apply can pass the host: split them over several CpuWakeupLatency resources"]]);
         for (const bad of ["N/A", "10", "", true]) {
             assert.deepEqual(failures(bad).map((f) => f.reason), ['must be a whole number of microseconds from 1 to 2147483646, or "n/a"'], String(bad));
         }
