@@ -78,8 +78,11 @@ export function assessPaths(desired: PathValues, snapshot: SysfsSnapshot, onMiss
         if (twin !== undefined) {
             // Two writes to one file, the last winning, and each preview showing the other drifted.
             why = `${path} is the same file as ${twin} (${real}): declare it once`;
-        } else if (state.kind === "file" && state.realPath && otherFilesystemProblem(state.realPath)) {
-            why = `${path} leads to ${state.realPath}, which ${otherFilesystemProblem(state.realPath)}`;
+        } else if (otherFilesystemProblem(path)) {
+            // Judged here, not by the input grammar: a resource created before keeps its refresh and destroy.
+            why = `${path} ${otherFilesystemProblem(path)}`;
+        } else if (otherFilesystemProblem(real)) {
+            why = `${path} leads to ${real}, which ${otherFilesystemProblem(real)}`;
         } else if (state.kind === "absent") {
             [why, skippable] = [`${path} does not exist on this host`, true];
         } else if (state.kind === "dir") {

@@ -20,13 +20,12 @@ export const SYSFS_TMPFILES_KIND = "sysfs";
 const PATH_COMPONENT = /^[A-Za-z0-9_.:+@,-]{1,255}$/;
 
 /**
- * Where other filesystems are mounted under /sys. Their files are not attributes with one value
- * to read back and put back: cgroup.procs moves processes, a debugfs or tracefs file may be a
- * trigger, an efivars write reaches the firmware.
+ * Where other filesystems are mounted under /sys whose files are not attributes with one value to
+ * read back and put back: cgroup.procs moves processes (and systemd owns the tree), an efivars
+ * write reaches the firmware, securityfs and selinuxfs load security policy. debugfs and tracefs
+ * are left open: tuned's scheduler knobs live in /sys/kernel/debug/sched since Linux 5.13.
  */
 const OTHER_FILESYSTEMS: [string, string][] = [
-    ["/sys/kernel/debug", "debugfs"],
-    ["/sys/kernel/tracing", "tracefs"],
     ["/sys/kernel/security", "securityfs"],
     ["/sys/kernel/config", "configfs"],
     ["/sys/fs/cgroup", "cgroup"],
@@ -61,7 +60,7 @@ export function sysfsPathProblem(path: string): string | undefined {
     if (parts.some((p) => !PATH_COMPONENT.test(p))) {
         return "must be normalised (no empty components, no trailing slash), components of letters, digits and _ . : + @ , - only";
     }
-    return otherFilesystemProblem(path);
+    return undefined;
 }
 
 /** Why `value` cannot be written (and persisted in a tmpfiles.d line), or undefined. */
