@@ -105,8 +105,8 @@ async function apply(raw: Record<string, unknown>, previous?: ModuleRecord) {
     if (record.managedFiles && outcome.createdDirs.length) {
         record.managedFiles = withCreatedDirs(record.managedFiles, outcome.createdDirs);
     }
-    // The program took each module it unloaded out of the ledger; what rmmod refused stays in both.
-    record.stillToUnload = record.stillToUnload && pendingUnloads(record.stillToUnload, (m) => outcome.snapshot.loaded.has(m));
+    // The program took each module it unloaded (or found gone) out of the ledger; the rest stays in both.
+    record.stillToUnload = record.stillToUnload && pendingUnloads(record.stillToUnload, (m) => !outcome.unloaded.includes(m));
     for (const kept of outcome.inUse) {
         plan.warnings.push(`${transport.target}: left ${kept.name} loaded (in use), to unload at the next update or the delete: ${kept.message}`);
     }

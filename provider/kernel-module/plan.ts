@@ -236,9 +236,13 @@ export function planModules(
     const broughtIn = new Set([...Object.values(previous?.loadedByUs ?? {}), ...Object.values(previous?.stillToUnload ?? {})].flat());
     for (const spec of specs) {
         const ours = previous?.originals[spec.name] === undefined && broughtIn.has(spec.name) && snapshot.loaded.has(spec.name);
-        originals[spec.name] = previous?.originals[spec.name] ?? (ours ? "not loaded" : moduleState(spec.name, snapshot));
+        // Declared again while what its earlier load brought in waits to be unloaded: all of it is its own again.
+        const stillOwned = (previous?.stillToUnload?.[spec.name] ?? []).filter((m) => snapshot.loaded.has(m));
+        originals[spec.name] = previous?.originals[spec.name] ?? (ours || stillOwned.length > 0 ? "not loaded" : moduleState(spec.name, snapshot));
         if (previous?.loadedByUs[spec.name]) {
             loadedByUs[spec.name] = previous.loadedByUs[spec.name];
+        } else if (stillOwned.length > 0) {
+            loadedByUs[spec.name] = stillOwned;
         } else if (ours) {
             loadedByUs[spec.name] = [spec.name];
         }

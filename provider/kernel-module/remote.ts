@@ -70,7 +70,7 @@ unload() {
   while [ -n "$_left" ]; do
     _next= _progress=
     for _m in $_left; do
-      [ -e "/sys/module/$_m/initstate" ] || continue
+      [ -e "/sys/module/$_m/initstate" ] || { unloaded "$_m"; continue; }
       if rmmod "$_m" >/dev/null 2>&1; then unloaded "$_m"; _progress=1; else _next="$_next $_m"; fi
     done
     _left=$_next

@@ -183,6 +183,9 @@ describe("KernelModule: planning", function () {
         const redeclared = planModules(moduleSpecs(inputs(["dummy", "inet_diag"])), options, after, FILES, TARGET, kept);
         assert.deepEqual([redeclared.changes.unload, redeclared.record.stillToUnload], [[], undefined]);
         assert.deepEqual([redeclared.record.originals.inet_diag, redeclared.record.loadedByUs.inet_diag], ["not loaded", ["inet_diag"]], "still this resource's load");
+        const bothInUse = { ...kept, stillToUnload: { tcp_diag: ["tcp_diag", "inet_diag"] } };
+        const again = planModules(moduleSpecs(inputs(["dummy", "tcp_diag"])), options, parseModuleSnapshot(READ), FILES, TARGET, bothInUse);
+        assert.deepEqual([again.changes.unload, again.record.stillToUnload, again.record.loadedByUs.tcp_diag], [[], undefined, ["tcp_diag", "inet_diag"]], "declared again: its dependency is its own, not retried");
         const unloadedByHand = parseModuleSnapshot(READ.replace(/^loaded\t(tcp|inet)_diag.*\n/gm, ""));
         assert.equal(planModules(moduleSpecs(inputs(["dummy"])), options, unloadedByHand, FILES, TARGET, kept).record.stillToUnload, undefined);
         assert.equal(planModules(moduleSpecs(inputs(["dummy"])), { ...options, restoreOnDelete: false }, after, FILES, TARGET, kept).record.stillToUnload, undefined);
