@@ -193,10 +193,12 @@ export function planSysfs(wanted: PathValues, snapshot: SysfsSnapshot, options: 
             originals[path] = previous.originals[path];
         }
     }
-    if (previous && options.restoreOnDelete) {
-        writes.push(...restoreWrites(Object.fromEntries(Object.entries(previous.originals).filter(([path]) => !(path in originals))), snapshot));
-    }
     const warnings = skipped.length > 0 ? [`${options.target}: skipped ${skipped.join(", ")}: absent or read-only on this host (onMissing: "skip")`] : [];
+    if (previous && options.restoreOnDelete) {
+        const restore = restoreWrites(Object.fromEntries(Object.entries(previous.originals).filter(([path]) => !(path in originals))), snapshot, options.target);
+        writes.push(...restore.writes);
+        warnings.push(...restore.warnings);
+    }
     let files: FileChanges = {};
     let managedFiles = previous?.managedFiles;
     if (options.persist) {
@@ -215,22 +217,37 @@ export function planSysfs(wanted: PathValues, snapshot: SysfsSnapshot, options: 
     return { writes, files, record, desired, warnings };
 }
 
-/** Each path whose live value differs from its original gets the original back (paths gone from the host are left). */
-function restoreWrites(originals: PathValues, snapshot: SysfsSnapshot): ValueWrite[] {
+/**
+ * Each path whose live value differs from its original gets the original back. Paths gone from
+ * the host are left, and so, with a warning, are paths that have turned read-only: a write would
+ * fail the whole operation and put nothing back.
+ */
+function restoreWrites(originals: PathValues, snapshot: SysfsSnapshot, target: string): { writes: ValueWrite[]; warnings: string[] } {
     const live = liveValues(Object.keys(originals), snapshot);
-    return Object.entries(originals)
-        .filter(([path, original]) => path in live && live[path] !== original)
-        .map(([path, value]) => ({ path, value }));
+    const writes: ValueWrite[] = [];
+    const warnings: string[] = [];
+    for (const [path, original] of Object.entries(originals)) {
+        const state = snapshot.get(path);
+        if (!(path in live) || live[path] === original || state?.kind !== "file") {
+            continue;
+        }
+        if (state.writable) {
+            writes.push({ path, value: original });
+        } else {
+            warnings.push(`${target}: left ${path} at ${live[path]}: it is read-only now, so its original ${original} cannot go back`);
+        }
+    }
+    return { writes, warnings };
 }
 
 /** Delete: originals back, the tmpfiles.d file back as it was (gone, usually), directories we created removed when empty. */
 export function planSysfsRestore(record: SysfsRecord, snapshot: SysfsSnapshot, restore: boolean, target: string): { writes: ValueWrite[]; files: FileChanges; warnings: string[] } {
-    const writes = restore ? restoreWrites(record.originals, snapshot) : [];
+    const { writes, warnings } = restore ? restoreWrites(record.originals, snapshot, target) : { writes: [], warnings: [] };
     if (!record.managedFiles) {
-        return { writes, files: {}, warnings: [] };
+        return { writes, files: {}, warnings };
     }
     const plan = planRestore(record.managedFiles, (p) => contentOf(snapshot, p), target, { removeDirs: true });
-    return { writes, files: plan.changes, warnings: plan.warnings };
+    return { writes, files: plan.changes, warnings: [...warnings, ...plan.warnings] };
 }
 
 /** "in place", "missing", "edited", or "not persisted". */

@@ -159,6 +159,9 @@ describe("SysfsSet", function () {
             assert.deepEqual(second.writes, [], "nothing written to the read-only path");
             const writable = host([[THP, file("always madvise [never]\n")], [QOS1, file("20\n")], [FILE, file(second.files.write?.[0].content ?? first.files.write![0].content)]]);
             assert.deepEqual(planSysfs({ [THP]: "never", [QOS1]: "20" }, writable, skip, second.record).record.originals[QOS1], "0", "not 20, this resource's own value");
+            const restore = planSysfsRestore(second.record, readOnly, true, "root@h:22");
+            assert.deepEqual(restore.writes, [{ path: THP, value: "always" }], "a delete does not fail on the path still read-only");
+            assert.equal(restore.warnings[0], `root@h:22: left ${QOS1} at 20: it is read-only now, so its original 0 cannot go back`);
         });
         it("keeps the first originals on update and puts back a path dropped from the set", function () {
             const first = planSysfs({ [THP]: "never", [QOS1]: "20" }, host(), options);
