@@ -9,12 +9,18 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, symlinkSync, w
 import { cpus, loadavg, release, tmpdir, totalmem } from "os";
 import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { FLEET_NAME } from "../../components/fleet/drift";
+import type { FleetConfigInput } from "../../components/fleet/inventory";
+import { CONFIG_NAMESPACE } from "../../components/fleet/program";
+import { partResourceName } from "../../provider/host-tuning/plan";
+import { defaultPersistFile } from "../../provider/sysctl/schema";
 import { PASSPHRASE, pulumiBin } from "../../tests/integration/engine";
 import { Lab, LabHost, connectionTo, labDown, labUp, onHost, sshConnectionCount } from "../../tests/integration/lab";
 import { SETTINGS } from "../settings";
 
 export type Tool = "ours" | "ansible-tuned" | "ansible-default";
-export type Op = "apply" | "drift-check" | "preview";
+/** `drift-report` is ours only: `pulumi-linux-tuning drift`, which reads the hosts outside the engine. */
+export type Op = "apply" | "drift-check" | "preview" | "drift-report";
 
 export interface Measurement {
     n: number;
@@ -137,7 +143,7 @@ type Sample = Omit<Measurement, "n" | "tool" | "op" | "round" | "load1">;
  * Runs one operation in a fresh cgroup and measures it. `argvFor(cgroup)` gives the command; unless
  * `joinsItself`, a shell puts itself in the cgroup and execs it.
  */
-async function measured(fleet: Fleet, argvFor: (cgroup: string) => string[], env: NodeJS.ProcessEnv, joinsItself: boolean): Promise<Sample & { stdout: string }> {
+async function measured(fleet: Fleet, argvFor: (cgroup: string) => string[], env: NodeJS.ProcessEnv, joinsItself: boolean, cwd?: string): Promise<Sample & { stdout: string }> {
     const cgroup = cgroupNew("op");
     const argv = argvFor(cgroup);
     const command = joinsItself ? argv : ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, ...argv];
@@ -150,7 +156,7 @@ async function measured(fleet: Fleet, argvFor: (cgroup: string) => string[], env
     const start = process.hrtime.bigint();
     try {
         const stdout = await new Promise<string>((resolve, reject) =>
-            execFile(command[0], command.slice(1), { env, maxBuffer: 256 << 20 }, (error, out, err) =>
+            execFile(command[0], command.slice(1), { env, cwd, maxBuffer: 256 << 20 }, (error, out, err) =>
                 error ? reject(new Error(`${argv.join(" ")}: ${error.message}\n${err.slice(-4000)}\n${out.slice(-4000)}`)) : resolve(out),
             ),
         );
@@ -197,10 +203,22 @@ async function oursRunner(fleet: Fleet, dir: string): Promise<Runner> {
         { stackName: "bench", projectName: project, program: async () => undefined },
         { workDir, envVars: env, projectSettings: { name: project, runtime: "nodejs", backend: { url: `file://${backend}` } } },
     );
-    const hosts = fleet.hosts.map(({ lab, host }) => ({ name: `${lab.id}-${host.name}`, connection: connectionTo(lab, host) }));
+    // Each SysctlSet persists to the file the fleet program's sysctls part of that host would, so
+    // the drift command, reading the same hosts as a fleet, finds the persisted copy and no drift.
+    const hosts = fleet.hosts.map(({ lab, host }) => {
+        const name = `${lab.id}-${host.name}`;
+        return { name, connection: connectionTo(lab, host), persistFile: defaultPersistFile(partResourceName(`${FLEET_NAME}-${name}`, "sysctls")) };
+    });
+    const driftDir = await driftReportStack(fleet, root, env);
     const childOp = { apply: "up", "drift-check": "refresh-preview", preview: "preview", reset: "destroy" } as const;
     const tsNode = path.join(REPO, "node_modules/ts-node/dist/bin.js");
     return async (op) => {
+        if (op === "drift-report") {
+            // Exit 1 (drift or an unreachable host) fails the run: after apply there must be none.
+            const { stdout, ...sample } = await measured(fleet, () => ["node", path.join(REPO, "bin/components/fleet/cli.js"), "drift", "--stack", "bench"], { ...process.env, ...env }, false, driftDir);
+            if (!/^no drift across (\d+) host/m.test(stdout) || Number(/across (\d+) host/.exec(stdout)![1]) !== n) throw new Error(`drift report after apply:\n${stdout.slice(-2000)}`);
+            return sample;
+        }
         const specFile = path.join(root, "op.json");
         const m = await measured(
             fleet,
@@ -215,6 +233,28 @@ async function oursRunner(fleet: Fleet, dir: string): Promise<Runner> {
         const { stdout, ...sample } = m;
         return { ...sample, controllerSetupCpuS: JSON.parse(stdout.trim().split("\n").pop()!).setupCpuNs / 1e9 };
     };
+}
+
+/**
+ * A project dir whose stack `bench` holds the same hosts and 16 sysctls as fleet config (what the
+ * default program reads), for `pulumi-linux-tuning drift --stack bench` run there.
+ */
+async function driftReportStack(fleet: Fleet, root: string, env: Record<string, string>): Promise<string> {
+    const dir = path.join(root, "drift");
+    mkdirSync(dir);
+    const project = `bench-drift-${fleet.hosts.length}`;
+    const config: FleetConfigInput = {
+        defaults: { user: "root" },
+        hosts: fleet.hosts.map(({ lab, host }) => ({
+            name: `${lab.id}-${host.name}`,
+            connection: { host: host.address, port: host.port, hostKey: host.hostKey, privateKeyPath: lab.privateKeyPath },
+        })),
+        assignments: [{ select: {}, sysctls: SETTINGS }],
+    };
+    const ws = await LocalWorkspace.create({ workDir: dir, envVars: env, projectSettings: { name: project, runtime: "nodejs" } });
+    await ws.createStack("bench");
+    await ws.setAllConfig("bench", Object.fromEntries(Object.entries(config).map(([key, value]) => [`${CONFIG_NAMESPACE}:${key}`, { value: JSON.stringify(value) }])));
+    return dir;
 }
 
 function ansibleRunner(fleet: Fleet, dir: string, tuned: boolean): Runner {
@@ -298,7 +338,7 @@ async function runSizes(plan: BenchPlan, dir: string, log: (line: string) => voi
                         continue;
                     }
                     const run = runners.get(tool)!;
-                    for (const op of tool === "ours" ? (["apply", "drift-check", "preview"] as const) : (["apply", "drift-check"] as const)) {
+                    for (const op of tool === "ours" ? (["apply", "drift-check", "preview", "drift-report"] as const) : (["apply", "drift-check"] as const)) {
                         const sample = await run(op);
                         const m: Measurement = { n, tool, op, round, ...sample, load1: loadavg()[0] };
                         result.measurements.push(m);

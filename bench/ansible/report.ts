@@ -60,6 +60,7 @@ const OP_TITLE: Record<Op, string> = {
     apply: "apply (`pulumi up` / `ansible-playbook`)",
     "drift-check": "drift check (`pulumi preview --refresh` / `ansible-playbook --check --diff`)",
     preview: "plain `pulumi preview`",
+    "drift-report": "drift report (`pulumi-linux-tuning drift --stack S`: the same hosts and keys as fleet config, read outside the engine)",
 };
 
 export function markdown(result: BenchResult, rows: SummaryRow[]): string {

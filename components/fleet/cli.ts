@@ -14,14 +14,13 @@ import { closeAllConnections, transportFor } from "../../provider/transport";
 import { HostDiagnosis, diagnoseHost, diagnosisText } from "../evidence";
 import { DriftReport, connectionFor, mergeReports, readFleetDrift, report } from "./drift";
 import { FleetConfigInput, parseFleetConfig } from "./inventory";
-import { fleetProgram } from "./program";
+import { CONFIG_NAMESPACE, fleetProgram } from "./program";
 import { shardsBy, staleShards } from "./shards";
 import { HostRecord, evidenceCell } from "./report";
 
-const NAMESPACE = "pulumi-linux-tuning";
 const FLEET_KEYS = ["defaults", "hosts", "assignments", "rollout", "evidence"] as const;
 /** Marks a stack `shard` made, with the stack it was split from. */
-const SHARD_OF = `${NAMESPACE}:shardOf`;
+const SHARD_OF = `${CONFIG_NAMESPACE}:shardOf`;
 
 function projectName(dir: string): string {
     const yaml = readFileSync(path.join(dir, "Pulumi.yaml"), "utf8");
@@ -53,7 +52,7 @@ async function stackFleetConfig(stackName: string, dir: string): Promise<{ confi
     const config: Record<string, unknown> = {};
     const secret = new Set<string>();
     for (const key of FLEET_KEYS) {
-        const entry = all[`${NAMESPACE}:${key}`];
+        const entry = all[`${CONFIG_NAMESPACE}:${key}`];
         if (entry) {
             config[key] = JSON.parse(entry.value);
             if (entry.secret) {
@@ -61,7 +60,7 @@ async function stackFleetConfig(stackName: string, dir: string): Promise<{ confi
             }
         }
     }
-    return { config: config as FleetConfigInput, privateKey: all[`${NAMESPACE}:sshPrivateKey`]?.value, secret };
+    return { config: config as FleetConfigInput, privateKey: all[`${CONFIG_NAMESPACE}:sshPrivateKey`]?.value, secret };
 }
 
 /** No colour codes: the tables go to logs and CI output as often as to a terminal. */
@@ -140,15 +139,15 @@ async function shard(opts: { stack: string; by: string; cwd: string }): Promise<
         for (const key of FLEET_KEYS) {
             const v = key === "hosts" ? hosts : key === "rollout" ? fleet.rollout : config[key];
             if (v !== undefined) {
-                values[`${NAMESPACE}:${key}`] = { value: JSON.stringify(v), secret: secret.has(key) };
+                values[`${CONFIG_NAMESPACE}:${key}`] = { value: JSON.stringify(v), secret: secret.has(key) };
             }
         }
         if (privateKey) {
-            values[`${NAMESPACE}:sshPrivateKey`] = { value: privateKey, secret: true };
+            values[`${CONFIG_NAMESPACE}:sshPrivateKey`] = { value: privateKey, secret: true };
         }
         values[SHARD_OF] = { value: opts.stack };
         // setAllConfig only adds: a key since removed from the fleet's stack must go from its shards too.
-        const removed = Object.keys(await stack.getAllConfig()).filter((key) => key.startsWith(`${NAMESPACE}:`) && !(key in values));
+        const removed = Object.keys(await stack.getAllConfig()).filter((key) => key.startsWith(`${CONFIG_NAMESPACE}:`) && !(key in values));
         if (removed.length > 0) {
             await stack.removeAllConfig(removed);
         }

@@ -12,8 +12,11 @@ import { Fleet } from "./fleet";
  *   pulumi-linux-tuning:evidence      { windowSeconds } (default 3) or false: each host's profile counters before and after
  *   pulumi-linux-tuning:sshPrivateKey (secret) the key, when no privateKeyPath is given
  */
+/** The stack config namespace the default program reads. */
+export const CONFIG_NAMESPACE = "pulumi-linux-tuning";
+
 export function fleetProgram(): Record<string, pulumi.Output<unknown>> {
-    const config = new pulumi.Config("pulumi-linux-tuning");
+    const config = new pulumi.Config(CONFIG_NAMESPACE);
     const fleet = new Fleet("fleet", {
         defaults: config.getObject("defaults"),
         hosts: config.getObject("hosts") as never,
