@@ -8,7 +8,7 @@ import { execFile, execFileSync } from "child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from "fs";
 import { cpus, loadavg, release, tmpdir, totalmem } from "os";
 import * as path from "path";
-import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { FLEET_NAME } from "../../components/fleet/drift";
 import type { FleetConfigInput } from "../../components/fleet/inventory";
 import { CONFIG_NAMESPACE } from "../../components/fleet/program";
@@ -199,7 +199,7 @@ async function oursRunner(fleet: Fleet, dir: string): Promise<Runner> {
         PATH: `${bin}:${process.env.PATH}`,
     };
     const project = `bench-${n}`;
-    await LocalWorkspace.createOrSelectStack(
+    const stack = await LocalWorkspace.createOrSelectStack(
         { stackName: "bench", projectName: project, program: async () => undefined },
         { workDir, envVars: env, projectSettings: { name: project, runtime: "nodejs", backend: { url: `file://${backend}` } } },
     );
@@ -209,13 +209,13 @@ async function oursRunner(fleet: Fleet, dir: string): Promise<Runner> {
         const name = `${lab.id}-${host.name}`;
         return { name, connection: connectionTo(lab, host), persistFile: defaultPersistFile(partResourceName(`${FLEET_NAME}-${name}`, "sysctls")) };
     });
-    const driftDir = await driftReportStack(fleet, root, env);
+    await setDriftReportConfig(fleet, stack);
     const childOp = { apply: "up", "drift-check": "refresh-preview", preview: "preview", reset: "destroy" } as const;
     const tsNode = path.join(REPO, "node_modules/ts-node/dist/bin.js");
     return async (op) => {
         if (op === "drift-report") {
             // Exit 1 (drift or an unreachable host) fails the run: after apply there must be none.
-            const { stdout, ...sample } = await measured(fleet, () => ["node", path.join(REPO, "bin/components/fleet/cli.js"), "drift", "--stack", "bench"], { ...process.env, ...env }, false, driftDir);
+            const { stdout, ...sample } = await measured(fleet, () => ["node", path.join(REPO, "bin/components/fleet/cli.js"), "drift", "--stack", "bench"], { ...process.env, ...env }, false, workDir);
             if (!/^no drift across (\d+) host/m.test(stdout) || Number(/across (\d+) host/.exec(stdout)![1]) !== n) throw new Error(`drift report after apply:\n${stdout.slice(-2000)}`);
             return sample;
         }
@@ -236,13 +236,11 @@ async function oursRunner(fleet: Fleet, dir: string): Promise<Runner> {
 }
 
 /**
- * A project dir whose stack `bench` holds the same hosts and 16 sysctls as fleet config (what the
- * default program reads), for `pulumi-linux-tuning drift --stack bench` run there.
+ * Ours' stack also holds the same hosts and 16 sysctls as fleet config (what the default program
+ * reads), for `pulumi-linux-tuning drift --stack bench`: it reads that config and exports the
+ * stack's state, one resource per host, so the export it pays grows with the fleet as it would.
  */
-async function driftReportStack(fleet: Fleet, root: string, env: Record<string, string>): Promise<string> {
-    const dir = path.join(root, "drift");
-    mkdirSync(dir);
-    const project = `bench-drift-${fleet.hosts.length}`;
+async function setDriftReportConfig(fleet: Fleet, stack: Stack): Promise<void> {
     const config: FleetConfigInput = {
         defaults: { user: "root" },
         hosts: fleet.hosts.map(({ lab, host }) => ({
@@ -251,10 +249,7 @@ async function driftReportStack(fleet: Fleet, root: string, env: Record<string, 
         })),
         assignments: [{ select: {}, sysctls: SETTINGS }],
     };
-    const ws = await LocalWorkspace.create({ workDir: dir, envVars: env, projectSettings: { name: project, runtime: "nodejs" } });
-    await ws.createStack("bench");
-    await ws.setAllConfig("bench", Object.fromEntries(Object.entries(config).map(([key, value]) => [`${CONFIG_NAMESPACE}:${key}`, { value: JSON.stringify(value) }])));
-    return dir;
+    await stack.setAllConfig(Object.fromEntries(Object.entries(config).map(([key, value]) => [`${CONFIG_NAMESPACE}:${key}`, { value: JSON.stringify(value) }])));
 }
 
 function ansibleRunner(fleet: Fleet, dir: string, tuned: boolean): Runner {

@@ -12,7 +12,7 @@ import Table from "cli-table3";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { closeAllConnections, transportFor } from "../../provider/transport";
 import { HostDiagnosis, diagnoseHost, diagnosisText } from "../evidence";
-import { DriftReport, connectionFor, mergeReports, readFleetDrift, report } from "./drift";
+import { DriftReport, connectionFor, mergeReports, readFleetDrift, recordedParts, report } from "./drift";
 import { FleetConfigInput, parseFleetConfig } from "./inventory";
 import { CONFIG_NAMESPACE, fleetProgram } from "./program";
 import { shardsBy, staleShards } from "./shards";
@@ -46,7 +46,7 @@ async function existingFleetStack(stackName: string, dir: string): Promise<Stack
 }
 
 /** The stack's fleet config, secrets decrypted: what the default program would see. */
-async function stackFleetConfig(stackName: string, dir: string): Promise<{ config: FleetConfigInput; privateKey?: string; secret: Set<string> }> {
+async function stackFleetConfig(stackName: string, dir: string): Promise<{ config: FleetConfigInput; privateKey?: string; secret: Set<string>; workspace: LocalWorkspace }> {
     const workspace = await LocalWorkspace.create({ workDir: dir });
     const all = await workspace.getAllConfig(stackName);
     const config: Record<string, unknown> = {};
@@ -60,7 +60,7 @@ async function stackFleetConfig(stackName: string, dir: string): Promise<{ confi
             }
         }
     }
-    return { config: config as FleetConfigInput, privateKey: all[`${CONFIG_NAMESPACE}:sshPrivateKey`]?.value, secret };
+    return { config: config as FleetConfigInput, privateKey: all[`${CONFIG_NAMESPACE}:sshPrivateKey`]?.value, secret, workspace };
 }
 
 /** No colour codes: the tables go to logs and CI output as often as to a terminal. */
@@ -112,8 +112,10 @@ async function drift(opts: { stack?: string; cwd: string; json?: boolean; merge?
     if (opts.merge) {
         result = mergeReports(opts.merge.map((f) => JSON.parse(readFileSync(f, "utf8")) as DriftReport));
     } else if (opts.stack) {
-        const { config, privateKey } = await stackFleetConfig(opts.stack, opts.cwd);
-        result = report([opts.stack], await readFleetDrift(parseFleetConfig(config), privateKey));
+        const { config, privateKey, workspace } = await stackFleetConfig(opts.stack, opts.cwd);
+        const fleet = parseFleetConfig(config);
+        const recorded = recordedParts((await workspace.exportStack(opts.stack)).deployment);
+        result = report([opts.stack], await readFleetDrift(fleet, privateKey, recorded));
     } else {
         throw new Error("drift needs --stack or --merge");
     }
@@ -122,10 +124,9 @@ async function drift(opts: { stack?: string; cwd: string; json?: boolean; merge?
 }
 
 async function shard(opts: { stack: string; by: string; cwd: string }): Promise<number> {
-    const { config, privateKey, secret } = await stackFleetConfig(opts.stack, opts.cwd);
+    const { config, privateKey, secret, workspace } = await stackFleetConfig(opts.stack, opts.cwd);
     const fleet = parseFleetConfig(config);
     const shards = shardsBy(config.hosts, opts.by, opts.stack);
-    const workspace = await LocalWorkspace.create({ workDir: opts.cwd });
     for (const candidate of staleShards((await workspace.listStacks()).map((s) => s.name), opts.stack, shards.keys())) {
         const all = await workspace.getAllConfig(candidate);
         if (all[SHARD_OF]?.value === opts.stack) {

@@ -1,4 +1,6 @@
+import { verifyParts } from "../../provider/host-tuning/handlers";
 import { partResourceName } from "../../provider/host-tuning/plan";
+import { PART_ORDER, PartName, PartRecords } from "../../provider/host-tuning/schema";
 import { canonicalKey, keyFromConfLine } from "../../provider/sysctl/keys";
 import { describeDesired } from "../../provider/sysctl/plan";
 import { HostSnapshot, readHost } from "../../provider/sysctl/remote";
@@ -57,6 +59,54 @@ export function sysctlRows(host: string, settings: Record<string, SettingValue>,
     });
 }
 
+/** What an exported stack recorded for each host's parts: the default program's HostTunings, by host name. */
+export function recordedParts(deployment: { resources?: { type: string; outputs?: Record<string, unknown> }[] }): Map<string, PartRecords> {
+    const byHost = new Map<string, PartRecords>();
+    const prefix = `${FLEET_NAME}-`;
+    for (const resource of deployment.resources ?? []) {
+        const name = resource.outputs?.resourceName;
+        if (resource.type.endsWith(":HostTuning") && typeof name === "string" && name.startsWith(prefix)) {
+            byHost.set(name.slice(prefix.length), (resource.outputs?.parts as PartRecords | undefined) ?? {});
+        }
+    }
+    return byHost;
+}
+
+const NOT_PERSISTED = "";
+
+/**
+ * The host's parts besides sysctls, judged against what the last rollout applied (state): one row
+ * per drifted item (`nic: eth1 rx`, live 512, desired 4096), one `ok` row per part as applied, and
+ * a part declared but not applied (or applied, no longer declared) as drifted.
+ * `drift` holds the lines of a fresh read (`verifyParts`), each `<part>: <what differs>`.
+ */
+export function partRows(host: string, declared: readonly PartName[], recorded: PartRecords, drift: readonly string[]): DriftRow[] {
+    const rows: DriftRow[] = [];
+    for (const part of PART_ORDER) {
+        if (part === "sysctls" || (!declared.includes(part) && !recorded[part])) {
+            continue;
+        }
+        const row = { host, key: part, persisted: NOT_PERSISTED };
+        if (!recorded[part]) {
+            rows.push({ ...row, desired: "declared", live: "not applied", status: "drifted" });
+            continue;
+        }
+        if (!declared.includes(part)) {
+            rows.push({ ...row, desired: "not declared", live: "applied", status: "drifted" });
+            continue;
+        }
+        const lines = drift.filter((line) => line.startsWith(`${part}: `)).map((line) => line.slice(part.length + 2));
+        if (lines.length === 0) {
+            rows.push({ ...row, desired: "as applied", live: "as applied", status: "ok" });
+        }
+        for (const line of lines) {
+            const item = /^(.+?) live (.+), desired (.+)$/.exec(line);
+            rows.push(item ? { ...row, key: `${part}: ${item[1]}`, live: item[2], desired: item[3], status: "drifted" } : { ...row, live: line, desired: "as applied", status: "drifted" });
+        }
+    }
+    return rows;
+}
+
 /** The connection a host gets from the config, with the key read (for commands outside the engine). */
 export function connectionFor(config: FleetConfig, host: InventoryHost, privateKey: string | undefined) {
     const { fields, keyFile } = mergedConnection(config.defaults, host.connection);
@@ -64,19 +114,29 @@ export function connectionFor(config: FleetConfig, host: InventoryHost, privateK
     return connectionSchema.parse({ ...fields, ...(key ? { privateKey: key } : {}) });
 }
 
-/** Reads every host's declared sysctls (one command per host, hosts in parallel). */
-export async function readFleetDrift(config: FleetConfig, privateKey: string | undefined): Promise<DriftRow[]> {
+/**
+ * Reads every host (one connection each, hosts in parallel): its declared sysctls against the
+ * config, its other parts against what state recorded (`recorded`, from `recordedParts`).
+ */
+export async function readFleetDrift(config: FleetConfig, privateKey: string | undefined, recorded: Map<string, PartRecords>): Promise<DriftRow[]> {
     const perHost = await Promise.all(
         config.hosts.map(async (host): Promise<DriftRow[]> => {
-            const sysctls = assignHost(config, host).parts.sysctls;
-            if (!sysctls) {
+            const { parts } = assignHost(config, host);
+            const declared = PART_ORDER.filter((p) => parts[p]);
+            const applied = recorded.get(host.name) ?? {};
+            const { sysctls: _sysctls, ...others } = applied;
+            if (declared.length === 0 && Object.keys(others).length === 0) {
                 return [];
             }
             const connection = connectionFor(config, host, privateKey);
             const file = defaultPersistFile(partResourceName(`${FLEET_NAME}-${host.name}`, "sysctls"));
             try {
-                const snapshot = await readHost(transportFor(connection), Object.keys(sysctls.settings), sysctls.persist ? [file] : []);
-                return sysctlRows(host.name, sysctls.settings, snapshot, sysctls.persist);
+                const sysctls = parts.sysctls;
+                const [sysctlDrift, otherDrift] = await Promise.all([
+                    sysctls ? readHost(transportFor(connection), Object.keys(sysctls.settings), sysctls.persist ? [file] : []).then((snapshot) => sysctlRows(host.name, sysctls.settings, snapshot, sysctls.persist)) : [],
+                    verifyParts(connection, others),
+                ]);
+                return [...sysctlDrift, ...partRows(host.name, declared, others, otherDrift)];
             } catch (e) {
                 return [{ host: host.name, key: "(host)", desired: describeTarget(connection), live: (e as Error).message, persisted: "", status: "unreachable" }];
             }

@@ -7,7 +7,7 @@ import { fleetProgram } from "../../components/fleet";
 import type { DriftReport } from "../../components/fleet/drift";
 import { labFleetConfig } from "../lab/stack-config";
 import { labProject } from "./engine";
-import { Lab, labDown, labUp, setSysctlOn, sysctlOn } from "./lab";
+import { Lab, labDown, labUp, onHost, setSysctlOn, sysctlOn } from "./lab";
 
 const CLI = path.resolve(__dirname, "../../bin/components/fleet/cli.js");
 
@@ -33,6 +33,8 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         project = labProject("fleet-cli");
         const config = labFleetConfig(lab);
         config.hosts = config.hosts.map((h, i) => ({ ...h, labels: { ...h.labels, rack: i < 2 ? "a" : "b" } }));
+        // A part besides sysctls, so the drift report reads it too.
+        config.assignments = [...config.assignments, { select: { rack: "b" }, thp: { enabled: "never" } }];
         const ws = await LocalWorkspace.create({ workDir: project.dir, envVars: project.env as Record<string, string> });
         await ws.createStack("fleet");
         await ws.setAllConfig("fleet", Object.fromEntries(Object.entries(config).map(([k, v]) => [`pulumi-linux-tuning:${k}`, { value: JSON.stringify(v) }])));
@@ -109,18 +111,47 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         assert.equal(merged.code, 0, merged.stdout);
         assert.match(merged.stdout, /no drift across 4 host\(s\) in fleet-a, fleet-b/);
 
+        const cleanB = JSON.parse(clean[1].stdout) as DriftReport;
+        assert.deepEqual(
+            cleanB.rows.filter((r) => r.key === "thp").map((r) => [r.host, r.status]),
+            [
+                ["h3", "ok"],
+                ["h4", "ok"],
+            ],
+        );
+
         setSysctlOn(lab, lab.hosts[3], "net.ipv4.tcp_fin_timeout", "50");
+        const thpFile = "/sys/kernel/mm/transparent_hugepage/enabled";
+        onHost(lab, lab.hosts[3], ["sh", "-c", `echo always > ${thpFile}`]);
         const drifted = await cli(project, "drift", "--stack", "fleet-b", "--json");
+        onHost(lab, lab.hosts[3], ["sh", "-c", `echo never > ${thpFile}`]);
         assert.equal(drifted.code, 1);
         const report = JSON.parse(drifted.stdout) as DriftReport;
         assert.deepEqual(
             report.rows.filter((r) => r.status !== "ok" && r.status !== "skipped").map((r) => [r.host, r.key, r.desired, r.live, r.persisted]),
-            [["h4", "net.ipv4.tcp_fin_timeout", "<= 30", "50", "30"]],
+            [
+                ["h4", "net.ipv4.tcp_fin_timeout", "<= 30", "50", "30"],
+                ["h4", `thp: ${thpFile}`, "never", "always", ""],
+            ],
         );
         require("fs").writeFileSync(files[1], drifted.stdout);
         const table = await cli(project, "drift", "--merge", ...files);
         assert.equal(table.code, 1);
         assert.match(table.stdout, /│ h4\s+│ net\.ipv4\.tcp_fin_timeout\s+│ <= 30\s+│ 50\s+│ 30\s+│ drifted/);
+
+        // A part declared and not yet rolled out is drift too, named as such.
+        const workspaceB = await LocalWorkspace.create({ workDir: project.dir, envVars: project.env as Record<string, string> });
+        const assignmentsB = await workspaceB.getConfig("fleet-b", "pulumi-linux-tuning:assignments");
+        await workspaceB.setConfig("fleet-b", "pulumi-linux-tuning:assignments", {
+            value: JSON.stringify([...JSON.parse(assignmentsB.value), { select: { name: "h3" }, wakeup: { cpus: "0", latencyUs: 20 } }]),
+        });
+        const pending = await cli(project, "drift", "--stack", "fleet-b", "--json");
+        await workspaceB.setConfig("fleet-b", "pulumi-linux-tuning:assignments", assignmentsB);
+        assert.equal(pending.code, 1, pending.stdout + pending.stderr);
+        assert.deepEqual(
+            (JSON.parse(pending.stdout) as DriftReport).rows.filter((r) => r.key === "wakeup").map((r) => [r.host, r.desired, r.live, r.status]),
+            [["h3", "declared", "not applied", "drifted"]],
+        );
 
         // Split again by another label: the rack shards are named as left behind, no other stack is.
         const ws = await LocalWorkspace.create({ workDir: project.dir, envVars: project.env as Record<string, string> });

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import fc from "fast-check";
 import { assignHost } from "../../components/fleet/assign";
-import { mergeReports, persistedValues, report, sysctlRows } from "../../components/fleet/drift";
+import { mergeReports, partRows, persistedValues, recordedParts, report, sysctlRows } from "../../components/fleet/drift";
 import { FleetConfigInput, parseFleetConfig } from "../../components/fleet/inventory";
 import { evidenceCell, hostRecords } from "../../components/fleet/report";
 import { shardsBy, staleShards } from "../../components/fleet/shards";
@@ -348,5 +348,41 @@ describe("fleet: drift report", function () {
         const merged = mergeReports([report(["a"], rows.slice(1)), report(["b"], rows.slice(0, 1))]);
         assert.deepEqual(merged.stacks, ["a", "b"]);
         assert.equal(merged.drifted, 1);
+    });
+
+    it("finds each host's recorded parts among the exported state's resources", function () {
+        const nic = { id: "n", state: { interface: "eth1" } };
+        const resources = [
+            { type: "pulumi:pulumi:Stack", outputs: {} },
+            { type: "pulumi-nodejs:dynamic/linux-tuning:HostTuning", outputs: { resourceName: "fleet-h1", parts: { nic } } },
+            { type: "pulumi-nodejs:dynamic/linux-tuning:HostTuning", outputs: { resourceName: "other-h2", parts: { nic } } },
+            { type: "pulumi-nodejs:dynamic/linux-tuning:HostTuning", outputs: { resourceName: "fleet-h3" } },
+            { type: "pulumi-nodejs:dynamic/linux-tuning:SysctlSet", outputs: { resourceName: "fleet-h4", parts: { nic } } },
+        ];
+        assert.deepEqual([...recordedParts({ resources })], [
+            ["h1", { nic }],
+            ["h3", {}],
+        ]);
+        assert.deepEqual([...recordedParts({})], []);
+    });
+
+    it("lists the other parts against what was applied: per drifted item, ok per clean part, and parts not applied or no longer declared", function () {
+        const applied = { id: "x", state: {} };
+        const rows = partRows("h1", ["sysctls", "nic", "irqs", "thp"], { sysctls: applied, nic: applied, irqs: applied, governor: applied }, [
+            "nic: eth1 rx live 512, desired 4096",
+            "nic: /etc/udev/rules.d/90-pulumi-x.rules is missing",
+            "sysctls: net.core.somaxconn live 1, desired 2",
+        ]);
+        assert.deepEqual(
+            rows.map((r) => [r.host, r.key, r.desired, r.live, r.status]),
+            [
+                ["h1", "nic: eth1 rx", "4096", "512", "drifted"],
+                ["h1", "nic", "as applied", "/etc/udev/rules.d/90-pulumi-x.rules is missing", "drifted"],
+                ["h1", "irqs", "as applied", "as applied", "ok"],
+                ["h1", "governor", "not declared", "applied", "drifted"],
+                ["h1", "thp", "declared", "not applied", "drifted"],
+            ],
+        );
+        assert.equal(report(["s"], rows).drifted, 4);
     });
 });
