@@ -19,7 +19,7 @@ const METRICS = [
 
 for (const [name, title, pick] of METRICS) {
     const values = result.summary.map((r) => ({ hosts: r.n, ...facetOf(r), median: pick(r).median, min: pick(r).min, max: pick(r).max }));
-    const base = { x: { field: "hosts", type: "quantitative", scale: { type: "log" }, axis: { values: [...new Set(values.map((v) => v.hosts))] } }, color: { field: "tool", type: "nominal" } };
+    const base = { x: { field: "hosts", type: "quantitative", scale: { type: "log" }, axis: { values: [...new Set(values.map((v) => v.hosts))] } }, color: { field: "tool", type: "nominal", legend: { labelLimit: 240 } } };
     const spec = {
         data: { values },
         facet: { column: { field: "op", type: "nominal", title: null, sort: Object.values(OPS) } },
