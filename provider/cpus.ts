@@ -162,19 +162,24 @@ export function requireOnePolicy<K extends string>(inputs: Partial<Record<K, unk
  * `prefix` ("" or "rps."). `noNuma` is set when numaLocal fell back to every online CPU.
  */
 export function distributeCpus(policy: CpuPolicy, host: CpuHost, count: number, prefix = ""): { sets: number[][]; noNuma: boolean } {
-    const excluded = policy.exclude ? parseCpuList(policy.exclude) : [];
-    const usable = (cpus: number[], what: string, property: string) => usableCpus(cpus, excluded, host.online, what, prefix + property);
+    const { name, listed, what, noNuma } = policyCpus(policy, host, prefix);
+    const usable = usableCpus(listed, policy.exclude ? parseCpuList(policy.exclude) : [], host.online, what, prefix + name);
+    const sets = name === "cpus" ? Array.from({ length: count }, () => usable) : Array.from({ length: count }, (_, i) => [usable[i % usable.length]]);
+    return { sets, noNuma };
+}
+
+/**
+ * The policy set, and the CPUs it names before exclusions and offline CPUs are left out: its own
+ * list, or for numaLocal the NIC's NUMA node's CPUs (every online CPU when the NIC reports no node:
+ * `noNuma`). `what` names the list in messages.
+ */
+export function policyCpus(policy: CpuPolicy, host: CpuHost, prefix = ""): { name: "cpus" | "numaLocal" | "spread"; listed: number[]; what: string; noNuma: boolean } {
     if (policy.cpus) {
-        const all = usable(parseCpuList(policy.cpus), `${prefix}cpus`, "cpus");
-        return { sets: Array.from({ length: count }, () => all), noNuma: false };
+        return { name: "cpus", listed: parseCpuList(policy.cpus), what: `${prefix}cpus`, noNuma: false };
     }
-    let pool: number[];
-    let noNuma = false;
     if (policy.numaLocal) {
-        noNuma = host.numaNode === undefined || !host.numaCpus;
-        pool = noNuma ? usable(host.online, "online CPUs", "numaLocal") : usable(host.numaCpus!, `NUMA node ${host.numaNode} CPUs`, "numaLocal");
-    } else {
-        pool = usable(parseCpuList(policy.spread!), `${prefix}spread`, "spread");
+        const noNuma = host.numaNode === undefined || !host.numaCpus;
+        return noNuma ? { name: "numaLocal", listed: host.online, what: "online CPUs", noNuma } : { name: "numaLocal", listed: host.numaCpus!, what: `NUMA node ${host.numaNode} CPUs`, noNuma };
     }
-    return { sets: Array.from({ length: count }, (_, i) => [pool[i % pool.length]]), noNuma };
+    return { name: "spread", listed: parseCpuList(policy.spread!), what: `${prefix}spread`, noNuma: false };
 }

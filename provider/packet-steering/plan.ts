@@ -1,5 +1,5 @@
 import type { CheckFailure } from "../check";
-import { CpuHost, CpuPolicy, CpuPolicyError, distributeCpus, formatCpuList, parseCpuList } from "../cpus";
+import { CpuHost, CpuPolicy, CpuPolicyError, distributeCpus, formatCpuList, parseCpuList, policyCpus } from "../cpus";
 import { FileChanges, FileSnapshot, ValueWrite } from "../host/files";
 import { ALL_LEDGERS, itemsOf } from "../host/ledger";
 import { ManagedFiles, fileContent, forget, manage, pathContentOf, planRestore } from "../host/restore";
@@ -198,8 +198,7 @@ export function desiredFor(inputs: PacketSteeringInputs, view: SteeringView, tar
         if (view.isolated.length === 0) {
             return view;
         }
-        const policyName = policy.cpus ? "cpus" : policy.numaLocal ? "numaLocal" : "spread";
-        const listed = policy.cpus ? parseCpuList(policy.cpus) : policy.numaLocal ? (view.numaCpus ?? view.online) : parseCpuList(policy.spread ?? "");
+        const { name: policyName, listed } = policyCpus(policy, view);
         const excluded = policy.exclude ? parseCpuList(policy.exclude) : [];
         const candidates = listed.filter((c) => view.online.includes(c) && !excluded.includes(c));
         const isolated = candidates.filter((c) => view.isolated.includes(c));
