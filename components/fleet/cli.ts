@@ -114,7 +114,7 @@ async function drift(opts: { stack?: string; cwd: string; json?: boolean; merge?
     } else if (opts.stack) {
         const { config, privateKey, workspace } = await stackFleetConfig(opts.stack, opts.cwd);
         const fleet = parseFleetConfig(config);
-        const recorded = recordedParts((await workspace.exportStack(opts.stack)).deployment);
+        const recorded = recordedParts((await workspace.exportStack(opts.stack)).deployment ?? {});
         result = report([opts.stack], await readFleetDrift(fleet, privateKey, recorded));
     } else {
         throw new Error("drift needs --stack or --merge");

@@ -123,8 +123,9 @@ export async function readFleetDrift(config: FleetConfig, privateKey: string | u
         config.hosts.map(async (host): Promise<DriftRow[]> => {
             const { parts } = assignHost(config, host);
             const declared = PART_ORDER.filter((p) => parts[p]);
-            const applied = recorded.get(host.name) ?? {};
-            const { sysctls: _sysctls, ...others } = applied;
+            const { sysctls: _sysctls, ...others } = recorded.get(host.name) ?? {};
+            // A part applied and no longer declared is drift as it is: nothing to read for it.
+            const stillDeclared: PartRecords = Object.fromEntries(Object.entries(others).filter(([part]) => declared.includes(part as PartName)));
             if (declared.length === 0 && Object.keys(others).length === 0) {
                 return [];
             }
@@ -134,7 +135,7 @@ export async function readFleetDrift(config: FleetConfig, privateKey: string | u
                 const sysctls = parts.sysctls;
                 const [sysctlDrift, otherDrift] = await Promise.all([
                     sysctls ? readHost(transportFor(connection), Object.keys(sysctls.settings), sysctls.persist ? [file] : []).then((snapshot) => sysctlRows(host.name, sysctls.settings, snapshot, sysctls.persist)) : [],
-                    verifyParts(connection, others),
+                    verifyParts(connection, stillDeclared),
                 ]);
                 return [...sysctlDrift, ...partRows(host.name, declared, others, otherDrift)];
             } catch (e) {
