@@ -12,7 +12,7 @@ import Table from "cli-table3";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { closeAllConnections, transportFor } from "../../provider/transport";
 import { HostDiagnosis, diagnoseHost, diagnosisText } from "../evidence";
-import { DriftReport, connectionFor, mergeReports, readFleetDrift, recordedParts, report } from "./drift";
+import { DriftReport, connectionFor, mergeReports, readFleetDrift, recordedHosts, report } from "./drift";
 import { FleetConfigInput, parseFleetConfig } from "./inventory";
 import { CONFIG_NAMESPACE, fleetProgram } from "./program";
 import { shardsBy, staleShards } from "./shards";
@@ -114,8 +114,16 @@ async function drift(opts: { stack?: string; cwd: string; json?: boolean; merge?
     } else if (opts.stack) {
         const { config, privateKey, workspace } = await stackFleetConfig(opts.stack, opts.cwd);
         const fleet = parseFleetConfig(config);
-        const recorded = recordedParts((await workspace.exportStack(opts.stack)).deployment ?? {});
-        result = report([opts.stack], await readFleetDrift(fleet, privateKey, recorded));
+        const recorded = recordedHosts((await workspace.exportStack(opts.stack)).deployment ?? {});
+        // The parts' reads speak to the engine with console.log ("…: skipped: no cpufreq"); here
+        // that is a note for stderr, and stdout stays the report alone (`--json > f` for --merge).
+        const log = console.log;
+        console.log = console.error;
+        try {
+            result = report([opts.stack], await readFleetDrift(fleet, privateKey, recorded));
+        } finally {
+            console.log = log;
+        }
     } else {
         throw new Error("drift needs --stack or --merge");
     }

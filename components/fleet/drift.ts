@@ -1,6 +1,6 @@
 import { verifyParts } from "../../provider/host-tuning/handlers";
 import { partResourceName } from "../../provider/host-tuning/plan";
-import { PART_ORDER, PartName, PartRecords } from "../../provider/host-tuning/schema";
+import { APPLIED, PART_ORDER, PartName, PartRecords } from "../../provider/host-tuning/schema";
 import { canonicalKey, keyFromConfLine } from "../../provider/sysctl/keys";
 import { describeDesired } from "../../provider/sysctl/plan";
 import { HostSnapshot, readHost } from "../../provider/sysctl/remote";
@@ -59,14 +59,21 @@ export function sysctlRows(host: string, settings: Record<string, SettingValue>,
     });
 }
 
-/** What an exported stack recorded for each host's parts: the default program's HostTunings, by host name. */
-export function recordedParts(deployment: { resources?: { type: string; outputs?: Record<string, unknown> }[] }): Map<string, PartRecords> {
-    const byHost = new Map<string, PartRecords>();
+/** One host as the last rollout left it in state: its parts, and `applied` or `failed: why` or `not attempted`. */
+export interface RecordedHost {
+    parts: PartRecords;
+    status?: string;
+}
+
+/** What an exported stack recorded for each host: the default program's HostTunings, by host name. */
+export function recordedHosts(deployment: { resources?: { type: string; outputs?: Record<string, unknown> }[] }): Map<string, RecordedHost> {
+    const byHost = new Map<string, RecordedHost>();
     const prefix = `${FLEET_NAME}-`;
     for (const resource of deployment.resources ?? []) {
         const name = resource.outputs?.resourceName;
         if (resource.type.endsWith(":HostTuning") && typeof name === "string" && name.startsWith(prefix)) {
-            byHost.set(name.slice(prefix.length), (resource.outputs?.parts as PartRecords | undefined) ?? {});
+            const status = resource.outputs?.status;
+            byHost.set(name.slice(prefix.length), { parts: (resource.outputs?.parts as PartRecords | undefined) ?? {}, ...(typeof status === "string" ? { status } : {}) });
         }
     }
     return byHost;
@@ -78,9 +85,10 @@ const NOT_PERSISTED = "";
  * The host's parts besides sysctls, judged against what the last rollout applied (state): one row
  * per drifted item (`nic: eth1 rx`, live 512, desired 4096), one `ok` row per part as applied, and
  * a part declared but not applied (or applied, no longer declared) as drifted.
- * `drift` holds the lines of a fresh read (`verifyParts`), each `<part>: <what differs>`.
+ * `drift` holds the lines of a fresh read (`verifyParts`), each `<part>: <what differs>`;
+ * `unreadable`, why a part's read failed.
  */
-export function partRows(host: string, declared: readonly PartName[], recorded: PartRecords, drift: readonly string[]): DriftRow[] {
+export function partRows(host: string, declared: readonly PartName[], recorded: PartRecords, drift: readonly string[], unreadable: Partial<Record<PartName, string>> = {}): DriftRow[] {
     const rows: DriftRow[] = [];
     for (const part of PART_ORDER) {
         if (part === "sysctls" || (!declared.includes(part) && !recorded[part])) {
@@ -93,6 +101,10 @@ export function partRows(host: string, declared: readonly PartName[], recorded: 
         }
         if (!declared.includes(part)) {
             rows.push({ ...row, desired: "not declared", live: "applied", status: "drifted" });
+            continue;
+        }
+        if (unreadable[part] !== undefined) {
+            rows.push({ ...row, desired: "as applied", live: `could not read: ${unreadable[part]}`, status: "drifted" });
             continue;
         }
         const lines = drift.filter((line) => line.startsWith(`${part}: `)).map((line) => line.slice(part.length + 2));
@@ -114,33 +126,45 @@ export function connectionFor(config: FleetConfig, host: InventoryHost, privateK
     return connectionSchema.parse({ ...fields, ...(key ? { privateKey: key } : {}) });
 }
 
+/** A host whose last rollout did not end `applied`: its parts may match state and still not be what was declared. */
+export function rolloutRow(host: string, status: string | undefined): DriftRow[] {
+    return status === undefined || status === APPLIED ? [] : [{ host, key: "(rollout)", desired: APPLIED, live: status, persisted: NOT_PERSISTED, status: "drifted" }];
+}
+
 /**
  * Reads every host (one connection each, hosts in parallel): its declared sysctls against the
- * config, its other parts against what state recorded (`recorded`, from `recordedParts`).
+ * config, its other parts against what state recorded (`recorded`, from `recordedHosts`). A part
+ * that cannot be read is a row of its own; a host where nothing can be read is `unreachable`.
  */
-export async function readFleetDrift(config: FleetConfig, privateKey: string | undefined, recorded: Map<string, PartRecords>): Promise<DriftRow[]> {
+export async function readFleetDrift(config: FleetConfig, privateKey: string | undefined, recorded: Map<string, RecordedHost>): Promise<DriftRow[]> {
     const perHost = await Promise.all(
         config.hosts.map(async (host): Promise<DriftRow[]> => {
             const { parts } = assignHost(config, host);
             const declared = PART_ORDER.filter((p) => parts[p]);
-            const { sysctls: _sysctls, ...others } = recorded.get(host.name) ?? {};
-            // A part applied and no longer declared is drift as it is: nothing to read for it.
-            const stillDeclared: PartRecords = Object.fromEntries(Object.entries(others).filter(([part]) => declared.includes(part as PartName)));
+            const { parts: applied, status } = recorded.get(host.name) ?? { parts: {} };
+            const { sysctls: _sysctls, ...others } = applied;
             if (declared.length === 0 && Object.keys(others).length === 0) {
-                return [];
+                return rolloutRow(host.name, status);
             }
             const connection = connectionFor(config, host, privateKey);
             const file = defaultPersistFile(partResourceName(`${FLEET_NAME}-${host.name}`, "sysctls"));
-            try {
-                const sysctls = parts.sysctls;
-                const [sysctlDrift, otherDrift] = await Promise.all([
-                    sysctls ? readHost(transportFor(connection), Object.keys(sysctls.settings), sysctls.persist ? [file] : []).then((snapshot) => sysctlRows(host.name, sysctls.settings, snapshot, sysctls.persist)) : [],
-                    verifyParts(connection, stillDeclared),
-                ]);
-                return [...sysctlDrift, ...partRows(host.name, declared, others, otherDrift)];
-            } catch (e) {
-                return [{ host: host.name, key: "(host)", desired: describeTarget(connection), live: (e as Error).message, persisted: "", status: "unreachable" }];
+            const sysctls = parts.sysctls;
+            // A part applied and no longer declared is drift as it is: nothing to read for it.
+            const toRead = PART_ORDER.filter((part) => part !== "sysctls" && others[part] && declared.includes(part));
+            const [sysctlRead, ...partReads] = await Promise.allSettled([
+                sysctls ? readHost(transportFor(connection), Object.keys(sysctls.settings), sysctls.persist ? [file] : []).then((snapshot) => sysctlRows(host.name, sysctls.settings, snapshot, sysctls.persist)) : Promise.resolve([]),
+                ...toRead.map((part) => verifyParts(connection, { [part]: others[part as keyof typeof others] })),
+            ]);
+            const reads = [...(sysctls ? [sysctlRead] : []), ...partReads];
+            const why = (r: PromiseSettledResult<unknown>) => (r.status === "rejected" ? (r.reason as Error).message : undefined);
+            if (reads.length > 0 && reads.every((r) => r.status === "rejected")) {
+                return [{ host: host.name, key: "(host)", desired: describeTarget(connection), live: why(reads[0])!, persisted: "", status: "unreachable" }];
             }
+            const unreadable = Object.fromEntries(toRead.flatMap((part, i) => (partReads[i].status === "rejected" ? [[part, why(partReads[i])!]] : [])));
+            const drift = partReads.flatMap((r) => (r.status === "fulfilled" ? r.value : []));
+            const sysctlRowsRead =
+                sysctlRead.status === "fulfilled" ? sysctlRead.value : [{ host: host.name, key: "sysctls", desired: "as declared", live: `could not read: ${why(sysctlRead)}`, persisted: NOT_PERSISTED, status: "drifted" as const }];
+            return [...rolloutRow(host.name, status), ...sysctlRowsRead, ...partRows(host.name, declared, others, drift, unreadable)];
         }),
     );
     return perHost.flat();

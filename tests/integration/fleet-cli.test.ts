@@ -33,8 +33,9 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         project = labProject("fleet-cli");
         const config = labFleetConfig(lab);
         config.hosts = config.hosts.map((h, i) => ({ ...h, labels: { ...h.labels, rack: i < 2 ? "a" : "b" } }));
-        // A part besides sysctls, so the drift report reads it too.
-        config.assignments = [...config.assignments, { select: { rack: "b" }, thp: { enabled: "never" } }];
+        // Parts besides sysctls, so the drift report reads them too; the VMs have no cpufreq, so
+        // their governor part is skipped, and its read says so (on stderr, not in the --json).
+        config.assignments = [...config.assignments, { select: { rack: "b" }, thp: { enabled: "never" }, governor: { governor: "performance", onUnsupported: "skip" } }];
         const ws = await LocalWorkspace.create({ workDir: project.dir, envVars: project.env as Record<string, string> });
         await ws.createStack("fleet");
         await ws.setAllConfig("fleet", Object.fromEntries(Object.entries(config).map(([k, v]) => [`pulumi-linux-tuning:${k}`, { value: JSON.stringify(v) }])));
@@ -113,12 +114,15 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
 
         const cleanB = JSON.parse(clean[1].stdout) as DriftReport;
         assert.deepEqual(
-            cleanB.rows.filter((r) => r.key === "thp").map((r) => [r.host, r.status]),
+            cleanB.rows.filter((r) => r.key === "thp" || r.key === "governor").map((r) => [r.host, r.key, r.status]),
             [
-                ["h3", "ok"],
-                ["h4", "ok"],
+                ["h3", "governor", "ok"],
+                ["h3", "thp", "ok"],
+                ["h4", "governor", "ok"],
+                ["h4", "thp", "ok"],
             ],
         );
+        assert.equal((clean[1].stderr.match(/: skipped: /g) ?? []).length, 2, clean[1].stderr);
 
         setSysctlOn(lab, lab.hosts[3], "net.ipv4.tcp_fin_timeout", "50");
         const thpFile = "/sys/kernel/mm/transparent_hugepage/enabled";

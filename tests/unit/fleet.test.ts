@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import fc from "fast-check";
 import { assignHost } from "../../components/fleet/assign";
-import { mergeReports, partRows, persistedValues, recordedParts, report, sysctlRows } from "../../components/fleet/drift";
+import { mergeReports, partRows, persistedValues, recordedHosts, report, rolloutRow, sysctlRows } from "../../components/fleet/drift";
 import { FleetConfigInput, parseFleetConfig } from "../../components/fleet/inventory";
 import { evidenceCell, hostRecords } from "../../components/fleet/report";
 import { shardsBy, staleShards } from "../../components/fleet/shards";
@@ -354,16 +354,24 @@ describe("fleet: drift report", function () {
         const nic = { id: "n", state: { interface: "eth1" } };
         const resources = [
             { type: "pulumi:pulumi:Stack", outputs: {} },
-            { type: "pulumi-nodejs:dynamic/linux-tuning:HostTuning", outputs: { resourceName: "fleet-h1", parts: { nic } } },
+            { type: "pulumi-nodejs:dynamic/linux-tuning:HostTuning", outputs: { resourceName: "fleet-h1", parts: { nic }, status: "failed: nic.rings.rx: 8192 is above the maximum 4096" } },
             { type: "pulumi-nodejs:dynamic/linux-tuning:HostTuning", outputs: { resourceName: "other-h2", parts: { nic } } },
             { type: "pulumi-nodejs:dynamic/linux-tuning:HostTuning", outputs: { resourceName: "fleet-h3" } },
             { type: "pulumi-nodejs:dynamic/linux-tuning:SysctlSet", outputs: { resourceName: "fleet-h4", parts: { nic } } },
         ];
-        assert.deepEqual([...recordedParts({ resources })], [
-            ["h1", { nic }],
-            ["h3", {}],
+        const hosts = recordedHosts({ resources });
+        assert.deepEqual([...hosts], [
+            ["h1", { parts: { nic }, status: "failed: nic.rings.rx: 8192 is above the maximum 4096" }],
+            ["h3", { parts: {} }],
         ]);
-        assert.deepEqual([...recordedParts({})], []);
+        assert.deepEqual([...recordedHosts({})], []);
+        // Parts that match state are not "ok" for a host whose last rollout failed.
+        assert.deepEqual(
+            rolloutRow("h1", hosts.get("h1")!.status).map((r) => [r.key, r.desired, r.live, r.status]),
+            [["(rollout)", "applied", "failed: nic.rings.rx: 8192 is above the maximum 4096", "drifted"]],
+        );
+        assert.deepEqual(rolloutRow("h3", "applied"), []);
+        assert.deepEqual(rolloutRow("h3", undefined), []);
     });
 
     it("lists the other parts against what was applied: per drifted item, ok per clean part, and parts not applied or no longer declared", function () {
@@ -384,5 +392,13 @@ describe("fleet: drift report", function () {
             ],
         );
         assert.equal(report(["s"], rows).drifted, 4);
+        const unread = partRows("h1", ["nic", "irqs"], { nic: applied, irqs: applied }, [], { nic: "eth1 does not exist" });
+        assert.deepEqual(
+            unread.map((r) => [r.key, r.live, r.status]),
+            [
+                ["nic", "could not read: eth1 does not exist", "drifted"],
+                ["irqs", "as applied", "ok"],
+            ],
+        );
     });
 });
