@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ConnectionArgs, SECRET_CONNECTION_FIELDS } from "./transport/connection";
 
 const providers = new Map<string, pulumi.dynamic.ResourceProvider>();
 
@@ -25,4 +26,30 @@ export function delegatingProvider(implementation: string): pulumi.dynamic.Resou
     };
     providers.set(implementation, provider);
     return provider;
+}
+
+/**
+ * Marks the secret fields of a connection as Pulumi secrets, so they are encrypted in state
+ * even when the user passed plain strings. A plain object keeps its other fields visible (the
+ * host shows in previews); a connection that is itself an Output can only be marked as a whole.
+ */
+export function secretConnection(
+    connection: pulumi.Input<ConnectionArgs> | undefined,
+): pulumi.Input<ConnectionArgs> | undefined {
+    if (connection === undefined) {
+        return undefined;
+    }
+    if (pulumi.Output.isInstance(connection) || connection instanceof Promise) {
+        return pulumi.secret(connection);
+    }
+    const marked: Record<string, unknown> = { ...connection };
+    for (const field of SECRET_CONNECTION_FIELDS) {
+        if (connection[field] !== undefined) {
+            marked[field] = pulumi.secret(connection[field]);
+        }
+    }
+    if (connection.proxy !== undefined) {
+        marked.proxy = secretConnection(connection.proxy as pulumi.Input<ConnectionArgs>);
+    }
+    return marked as unknown as ConnectionArgs;
 }

@@ -1,10 +1,10 @@
-import { highConnectionRatePlan } from "../high-connection-rate";
-import { highThroughputPlan } from "../high-throughput";
-import { lowLatencyPlan } from "../low-latency";
+import { highConnectionRatePlan } from "../high-connection-rate/plan";
+import { highThroughputPlan } from "../high-throughput/plan";
+import { lowLatencyPlan } from "../low-latency/plan";
 import { PART_SCHEMAS, PartName } from "../../provider/host-tuning/schema";
 import { HostParts, hostParts, watchedCounters } from "../profile/parts";
 import { ProfilePlan, SysctlOverrides, applyOverrides } from "../profile/plan";
-import { sipRouterPlan } from "../sip-router";
+import { sipRouterPlan } from "../sip-router/plan";
 import { Assignment, FleetConfig, FleetConfigError, HostFactsConfig, InventoryHost, RAW_PARTS, configPath, matches } from "./inventory";
 
 /** The facts each profile cannot do without. */

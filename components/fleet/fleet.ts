@@ -3,6 +3,7 @@ import { HostTuning } from "../../provider/host-tuning/resource";
 import type { ConnectionArgs } from "../../provider/transport/connection";
 import { WaveEvidence } from "../../provider/wave-evidence/resource";
 import { RolloutVerdict, WaveGate } from "../../provider/wave-gate/resource";
+import { asRunError } from "../profile/tuning-profile";
 import { HostAssignment, assignHost } from "./assign";
 import { FleetConfig, FleetConfigInput, InventoryHost, mergedConnection, parseFleetConfig, readPrivateKey } from "./inventory";
 import { GateOutputs, HostEvidence, HostRecord, WaveSummary, hostRecords, waveSummaries } from "./report";
@@ -91,15 +92,6 @@ export class Fleet extends pulumi.ComponentResource {
         this.waveSummaries = gateOutputs.apply(waveSummaries);
         new RolloutVerdict(`${name}-rollout`, { waves: gateOutputs }, { parent: this, dependsOn: gates });
         this.registerOutputs({ hosts: this.hostRecords, waves: this.waveSummaries });
-    }
-}
-
-/** Errors in what the user declared, shown as the message alone (not as a crash with a stack trace). */
-function asRunError<T>(fn: () => T): T {
-    try {
-        return fn();
-    } catch (e) {
-        throw new pulumi.RunError((e as Error).message);
     }
 }
 

@@ -1,7 +1,7 @@
-import { highConnectionRatePlan } from "../high-connection-rate";
-import { highThroughputPlan } from "../high-throughput";
-import { lowLatencyPlan } from "../low-latency";
-import { sipRouterPlan } from "../sip-router";
+import { highConnectionRatePlan } from "../high-connection-rate/plan";
+import { highThroughputPlan } from "../high-throughput/plan";
+import { lowLatencyPlan } from "../low-latency/plan";
+import { sipRouterPlan } from "../sip-router/plan";
 import { APPLICATION_CPU_INTERRUPTS, ProfilePlan } from "./plan";
 import { SOURCES, SourceKey } from "./sources";
 

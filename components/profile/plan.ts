@@ -1,4 +1,3 @@
-import * as pulumi from "@pulumi/pulumi";
 import type { SettingValue } from "../../provider/sysctl/values";
 import type { SourceKey } from "./sources";
 
@@ -108,8 +107,8 @@ function modulesStillNeeded(modules: Cited<string[]> | undefined, sysctls: Profi
     return value.length > 0 ? { ...modules, value } : undefined;
 }
 
-/** Shown by the engine as its message alone: a declaration to fix, not a crash. */
-export class ProfileConflictError extends pulumi.RunError {}
+/** A declaration to fix: the components raise it as a RunError, so the engine shows the message alone. */
+export class ProfileConflictError extends Error {}
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 

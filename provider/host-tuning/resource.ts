@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { CpuGovernorArgs } from "../cpu-governor/resource";
-import { delegatingProvider } from "../dynamic";
+import { delegatingProvider, secretConnection } from "../dynamic";
 import { withinEngineLimits } from "../input-size";
 import type { IrqAffinityArgs } from "../irq/resource";
 import type { NicRingConfigArgs } from "../nic/resource";
@@ -10,7 +10,7 @@ import type { KernelModuleArgs } from "../kernel-module/resource";
 import type { PacketSteeringArgs } from "../packet-steering/resource";
 import type { TransparentHugepagesArgs } from "../thp/resource";
 import type { CpuWakeupLatencyArgs } from "../wakeup-latency/resource";
-import { ConnectionArgs, secretConnection } from "../transport/connection";
+import { ConnectionArgs } from "../transport/connection";
 import type { PartRecords } from "./schema";
 
 export interface HostTuningArgs {

@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { delegatingProvider } from "../dynamic";
+import { delegatingProvider, secretConnection } from "../dynamic";
 import { withinEngineLimits } from "../input-size";
 import { NicRingConfig } from "../nic/resource";
-import { ConnectionArgs, secretConnection } from "../transport/connection";
+import { ConnectionArgs } from "../transport/connection";
 
 export interface IrqAffinityArgs {
     connection?: pulumi.Input<ConnectionArgs>;

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { delegatingProvider } from "../dynamic";
+import { delegatingProvider, secretConnection } from "../dynamic";
 import { withinEngineLimits } from "../input-size";
-import { ConnectionArgs, secretConnection } from "../transport/connection";
+import { ConnectionArgs } from "../transport/connection";
 import { normaliseModuleName } from "./schema";
 
 /** A module by name, or with parameters (`modprobe NAME p=v`; persisted as `options NAME p=v`). */

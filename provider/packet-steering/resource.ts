@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
-import { delegatingProvider } from "../dynamic";
+import { delegatingProvider, secretConnection } from "../dynamic";
 import { withinEngineLimits } from "../input-size";
 import { followNic } from "../irq/resource";
 import type { NicRingConfig } from "../nic/resource";
-import { ConnectionArgs, secretConnection } from "../transport/connection";
+import { ConnectionArgs } from "../transport/connection";
 
 /** Which CPUs a queue's packets go to: one policy, as IrqAffinity's, and CPUs to leave out. */
 export interface CpuPolicyArgs {

@@ -1,4 +1,4 @@
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 
 /**
@@ -87,30 +87,4 @@ export function hostIdentity(connection: Connection | undefined): string {
 
 export function describeTarget(connection: Connection | undefined): string {
     return connection ? `${connection.user}@${connection.host}:${connection.port}` : "local";
-}
-
-/**
- * Marks the secret fields of a connection as Pulumi secrets, so they are encrypted in state
- * even when the user passed plain strings. A plain object keeps its other fields visible (the
- * host shows in previews); a connection that is itself an Output can only be marked as a whole.
- */
-export function secretConnection(
-    connection: pulumi.Input<ConnectionArgs> | undefined,
-): pulumi.Input<ConnectionArgs> | undefined {
-    if (connection === undefined) {
-        return undefined;
-    }
-    if (pulumi.Output.isInstance(connection) || connection instanceof Promise) {
-        return pulumi.secret(connection);
-    }
-    const marked: Record<string, unknown> = { ...connection };
-    for (const field of SECRET_CONNECTION_FIELDS) {
-        if (connection[field] !== undefined) {
-            marked[field] = pulumi.secret(connection[field]);
-        }
-    }
-    if (connection.proxy !== undefined) {
-        marked.proxy = secretConnection(connection.proxy as pulumi.Input<ConnectionArgs>);
-    }
-    return marked as unknown as ConnectionArgs;
 }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { delegatingProvider } from "../dynamic";
+import { delegatingProvider, secretConnection } from "../dynamic";
 import { withinEngineLimits } from "../input-size";
-import { ConnectionArgs, secretConnection } from "../transport/connection";
+import { ConnectionArgs } from "../transport/connection";
 import type { FailureBudget, HostVerdict } from "./schema";
 
 export interface HealthCheckArgs {

@@ -57,7 +57,7 @@ describe("SysctlSet registration (mocks)", function () {
     });
 
     it("wraps only the secret connection fields, so the host stays readable in previews", async function () {
-        const { secretConnection } = await import("../../provider/transport/connection");
+        const { secretConnection } = await import("../../provider/dynamic");
         const marked = secretConnection({ host: "h", privateKey: "k", proxy: { host: "b", password: "p" } }) as any;
         assert.equal((await outputOf(marked.privateKey)).secret, true);
         assert.equal((await outputOf(marked.proxy.password)).secret, true);

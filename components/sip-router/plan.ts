@@ -1,0 +1,78 @@
+import { ProfilePlan } from "../profile/plan";
+
+const MIB = 1024 * 1024;
+
+export interface SipRouterFacts {
+    /** The host's RAM, for udp_mem. */
+    memoryGiB: number;
+    /** Virtual IPs that move between HA peers: allows binding before the address arrives. */
+    highAvailabilityVip?: boolean;
+    /** SIP listening ports kept out of the ephemeral range. */
+    sipPorts?: string;
+    /** The link speed: at 10 Gbit/s and above the transmit queue is lengthened. */
+    linkGbps?: number;
+    /**
+     * The NIC's receive queues and the host's CPUs: with fewer queues than CPUs, RPS spreads
+     * receive processing over the CPUs and RFS steers each flow to its application's CPU.
+     */
+    rxQueues?: number;
+    cpus?: number;
+}
+
+/** docs.kernel.org networking/scaling: 32768 flow entries for a moderately loaded server. */
+const RFS_FLOW_ENTRIES = 32768;
+
+export function sipRouterPlan(facts: SipRouterFacts): ProfilePlan {
+    const pages = Math.floor((facts.memoryGiB * 1024 * MIB) / 4096);
+    const udpMem = [Math.floor(pages / 16), Math.floor(pages / 8), Math.floor(pages / 4)];
+    const plan: ProfilePlan = {
+        profile: "sip-router",
+        sysctls: {
+            "net.core.rmem_max": { value: 67108864, sources: ["SIPCONF"] },
+            "net.core.wmem_max": { value: 33554432, sources: ["SIPCONF"] },
+            "net.core.rmem_default": { value: 31457280, sources: ["SIPCONF"] },
+            "net.core.wmem_default": { value: 31457280, sources: ["SIPCONF"] },
+            "net.ipv4.udp_rmem_min": { value: 131072, sources: ["SIPCONF"] },
+            "net.ipv4.udp_wmem_min": { value: 131072, sources: ["SIPCONF"] },
+            "net.ipv4.udp_mem": {
+                value: udpMem,
+                sources: ["NDUDP", "derived"],
+                note: `pages of ${facts.memoryGiB} GiB RAM: 1/16 min, 1/8 pressure, 1/4 max (SIPCONF's fixed value is ~73 GiB)`,
+            },
+            "net.core.netdev_max_backlog": { value: 300000, sources: ["SIPCONF"] },
+            "net.ipv4.tcp_max_syn_backlog": { value: 300000, sources: ["SIPCONF"] },
+            "net.core.somaxconn": { value: 65535, sources: ["SIPCONF"] },
+            "net.ipv4.ip_local_port_range": { value: [4096, 65534], sources: ["KAM"] },
+            "net.ipv4.ip_local_reserved_ports": { value: facts.sipPorts ?? "5060-5061", sources: ["derived"], note: "keeps the SIP ports out of the ephemeral range" },
+            "net.ipv4.tcp_keepalive_time": { value: 60, sources: ["SIPCONF"] },
+            "net.ipv4.tcp_keepalive_probes": { value: 5, sources: ["SIPCONF"] },
+            "net.ipv4.tcp_keepalive_intvl": { value: 60, sources: ["SIPCONF"] },
+            "net.ipv4.tcp_fin_timeout": { value: 15, sources: ["SIPCONF"] },
+            "net.ipv4.tcp_retries2": { value: 8, sources: ["IPS"], note: "RFC 1122's ~100 s minimum, over SIPCONF's 5" },
+            "net.ipv4.tcp_timestamps": { value: 1, sources: ["KAM", "IPS"], note: "kept on (PAWS, RTT), over SIPCONF's 0" },
+            "fs.file-max": { value: { atLeast: 500000 }, sources: ["SIPCONF"], note: "services also need LimitNOFILE" },
+        },
+        nic: { rings: { rx: "max", tx: "max" }, sources: ["VOIP1", "SCAL"] },
+        irq: { policy: "spread", sources: ["VOIP1", "SCAL"] },
+        choices: [
+            "ip_local_port_range: Kamailio's 4096-65534 over SIPCONF's 1024-65535, keeping well-known ports out; SIP ports reserved explicitly.",
+            "tcp_retries2: 8 (kernel docs, RFC 1122) over SIPCONF's 5, which drops live TCP SIP sessions after ~6 s of loss.",
+            "tcp_timestamps: on (Kamailio) over SIPCONF's off: PAWS and RTT measurement need them.",
+            "udp_mem: derived from RAM; SIPCONF's fixed value allows ~73 GiB of UDP buffers.",
+            "net.ipv4.tcp_tw_recycle is never set: removed in Linux 4.12 (SIP guides still list it).",
+            "RPS/RFS only when the declared rxQueues are fewer than the declared cpus (SCAL: with a queue per CPU, RSS already spreads the load and RPS only adds inter-processor interrupts).",
+        ],
+        bootOnly: [],
+        improves: { value: ["Udp.RcvbufErrors", "Udp.InErrors", "Udp6.RcvbufErrors"], sources: ["NDUDP", "SIPCONF"] },
+    };
+    if (facts.linkGbps !== undefined && facts.linkGbps >= 10) {
+        plan.queueLength = { txqueuelen: 10000, sources: ["VOIP4", "OSG"], note: "VOIP4: longer than 1000 at 10G and above; OSG's 10000 for links below 40G" };
+    }
+    if (facts.rxQueues !== undefined && facts.cpus !== undefined && facts.rxQueues < facts.cpus) {
+        plan.steering = { flowEntries: RFS_FLOW_ENTRIES, sources: ["SCAL"], note: `${facts.rxQueues} receive queues for ${facts.cpus} CPUs: rps_flow_cnt = ${RFS_FLOW_ENTRIES} / queues` };
+    }
+    if (facts.highAvailabilityVip) {
+        plan.sysctls["net.ipv4.ip_nonlocal_bind"] = { value: 1, sources: ["SIPCONF"] };
+    }
+    return plan;
+}
