@@ -11,7 +11,7 @@ import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { FLEET_NAME } from "../../components/fleet/drift";
 import type { FleetConfigInput } from "../../components/fleet/inventory";
-import { CONFIG_NAMESPACE } from "../../components/fleet/program";
+import { CONFIG_NAMESPACE } from "../../components/fleet/inventory";
 import { partResourceName } from "../../provider/host-tuning/plan";
 import { defaultPersistFile } from "../../provider/sysctl/schema";
 import { PASSPHRASE, pulumiBin } from "../../tests/integration/engine";

@@ -5,16 +5,17 @@
 //   drift --merge F...  one report from the shards' --json reports
 //   shard --stack S --by LABEL   one stack per label value (S-<value>), printed as a CI matrix
 //   diagnose --stack S | --local   rising drop/overflow counters and the knob each points at
+import { execFile } from "child_process";
 import { existsSync, readFileSync } from "fs";
 import * as path from "path";
+import { promisify } from "util";
 import { Command } from "commander";
 import Table from "cli-table3";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import type { ConfigMap, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { closeAllConnections, transportFor } from "../../provider/transport";
 import { HostDiagnosis, diagnoseHost, diagnosisText } from "../evidence";
 import { DriftReport, connectionFor, mergeReports, readFleetDrift, recordedHosts, report } from "./drift";
-import { FleetConfigInput, parseFleetConfig } from "./inventory";
-import { CONFIG_NAMESPACE, fleetProgram } from "./program";
+import { CONFIG_NAMESPACE, FleetConfigInput, parseFleetConfig } from "./inventory";
 import { shardsBy, staleShards } from "./shards";
 import { HostRecord, evidenceCell } from "./report";
 
@@ -31,13 +32,21 @@ function projectName(dir: string): string {
     return name;
 }
 
+// The Automation API's workspace and the fleet program load Pulumi's whole program runtime
+// (about 0.5 CPU-s): only rollout and shard need them; drift and diagnose run the CLI alone.
+async function workspaceIn(dir: string): Promise<LocalWorkspace> {
+    const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
+    return LocalWorkspace.create({ workDir: dir });
+}
+
 async function fleetStack(stackName: string, dir: string): Promise<Stack> {
+    const [{ LocalWorkspace }, { fleetProgram }] = await Promise.all([import("@pulumi/pulumi/automation"), import("./program")]);
     return LocalWorkspace.createOrSelectStack({ stackName, projectName: projectName(dir), program: async () => fleetProgram() }, { workDir: dir });
 }
 
 /** A stack to roll out: one that exists, or one whose Pulumi.<stack>.yaml is here; a mistyped name creates nothing. */
 async function existingFleetStack(stackName: string, dir: string): Promise<Stack> {
-    const workspace = await LocalWorkspace.create({ workDir: dir });
+    const workspace = await workspaceIn(dir);
     const known = (await workspace.listStacks()).some((s) => s.name === stackName);
     if (!known && !existsSync(path.join(dir, `Pulumi.${stackName}.yaml`))) {
         throw new Error(`no stack ${stackName}, and no Pulumi.${stackName}.yaml in ${dir} to create it from`);
@@ -45,10 +54,29 @@ async function existingFleetStack(stackName: string, dir: string): Promise<Stack
     return fleetStack(stackName, dir);
 }
 
+/** A `pulumi` command's JSON output, run as `LocalWorkspace` runs it (from PATH, non-interactive). */
+async function pulumiJson<T>(args: string[], dir: string): Promise<T> {
+    try {
+        const { stdout } = await promisify(execFile)("pulumi", [...args, "--non-interactive"], { cwd: dir, maxBuffer: 1 << 30 });
+        return JSON.parse(stdout) as T;
+    } catch (e) {
+        const stderr = (e as { stderr?: string }).stderr?.trim();
+        throw new Error(`pulumi ${args.join(" ")}: ${stderr || (e as Error).message}`);
+    }
+}
+
+/** What `LocalWorkspace.getAllConfig` returns, from the same command. */
+function stackConfig(stackName: string, dir: string): Promise<ConfigMap> {
+    return pulumiJson(["config", "--show-secrets", "--json", "--stack", stackName], dir);
+}
+
+/** The deployment `LocalWorkspace.exportStack` returns, from the same command. */
+async function stackDeployment(stackName: string, dir: string): Promise<Record<string, unknown>> {
+    return (await pulumiJson<{ deployment?: Record<string, unknown> }>(["stack", "export", "--show-secrets", "--stack", stackName], dir)).deployment ?? {};
+}
+
 /** The stack's fleet config, secrets decrypted: what the default program would see. */
-async function stackFleetConfig(stackName: string, dir: string): Promise<{ config: FleetConfigInput; privateKey?: string; secret: Set<string>; workspace: LocalWorkspace }> {
-    const workspace = await LocalWorkspace.create({ workDir: dir });
-    const all = await workspace.getAllConfig(stackName);
+function fleetConfigOf(all: ConfigMap): { config: FleetConfigInput; privateKey?: string; secret: Set<string> } {
     const config: Record<string, unknown> = {};
     const secret = new Set<string>();
     for (const key of FLEET_KEYS) {
@@ -60,7 +88,7 @@ async function stackFleetConfig(stackName: string, dir: string): Promise<{ confi
             }
         }
     }
-    return { config: config as FleetConfigInput, privateKey: all[`${CONFIG_NAMESPACE}:sshPrivateKey`]?.value, secret, workspace };
+    return { config: config as FleetConfigInput, privateKey: all[`${CONFIG_NAMESPACE}:sshPrivateKey`]?.value, secret };
 }
 
 /** No colour codes: the tables go to logs and CI output as often as to a terminal. */
@@ -112,9 +140,9 @@ async function drift(opts: { stack?: string; cwd: string; json?: boolean; merge?
     if (opts.merge) {
         result = mergeReports(opts.merge.map((f) => JSON.parse(readFileSync(f, "utf8")) as DriftReport));
     } else if (opts.stack) {
-        const { config, privateKey, workspace } = await stackFleetConfig(opts.stack, opts.cwd);
+        const { config, privateKey } = fleetConfigOf(await stackConfig(opts.stack, opts.cwd));
         const fleet = parseFleetConfig(config);
-        const recorded = recordedHosts((await workspace.exportStack(opts.stack)).deployment ?? {});
+        const recorded = recordedHosts(await stackDeployment(opts.stack, opts.cwd));
         // The parts' reads speak to the engine with console.log ("…: skipped: no cpufreq"); here
         // that is a note for stderr, and stdout stays the report alone (`--json > f` for --merge).
         const log = console.log;
@@ -132,7 +160,8 @@ async function drift(opts: { stack?: string; cwd: string; json?: boolean; merge?
 }
 
 async function shard(opts: { stack: string; by: string; cwd: string }): Promise<number> {
-    const { config, privateKey, secret, workspace } = await stackFleetConfig(opts.stack, opts.cwd);
+    const workspace = await workspaceIn(opts.cwd);
+    const { config, privateKey, secret } = fleetConfigOf(await workspace.getAllConfig(opts.stack));
     const fleet = parseFleetConfig(config);
     const shards = shardsBy(config.hosts, opts.by, opts.stack);
     for (const candidate of staleShards((await workspace.listStacks()).map((s) => s.name), opts.stack, shards.keys())) {
@@ -173,7 +202,7 @@ async function diagnoseCommand(opts: { stack?: string; local?: boolean; host?: s
     if (opts.local) {
         diagnoses = [await diagnoseHost(transportFor(undefined), opts.interface, window)];
     } else if (opts.stack) {
-        const { config, privateKey } = await stackFleetConfig(opts.stack, opts.cwd);
+        const { config, privateKey } = fleetConfigOf(await stackConfig(opts.stack, opts.cwd));
         const fleet = parseFleetConfig(config);
         const hosts = fleet.hosts.filter((h) => !opts.host || h.name === opts.host);
         if (hosts.length === 0) {

@@ -11,6 +11,9 @@ import { counterConditionSchema, failureBudgetSchema, healthCheckSchema } from "
  * (`hosts[3].connection.host: must be a host name or an IP address`).
  */
 
+/** The stack config namespace the default program reads. */
+export const CONFIG_NAMESPACE = "pulumi-linux-tuning";
+
 const hostName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "must be 1-63 letters, digits, '.', '_' or '-'");
 const labelValue = z.string().min(1).max(63);
 const labels = z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,62}$/, "must be a label name"), labelValue);

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Fleet } from "./fleet";
+import { CONFIG_NAMESPACE } from "./inventory";
 
 /**
  * The default program (Pulumi.yaml's main): the fleet from stack config, so a user runs this
@@ -12,9 +13,6 @@ import { Fleet } from "./fleet";
  *   pulumi-linux-tuning:evidence      { windowSeconds } (default 3) or false: each host's profile counters before and after
  *   pulumi-linux-tuning:sshPrivateKey (secret) the key, when no privateKeyPath is given
  */
-/** The stack config namespace the default program reads. */
-export const CONFIG_NAMESPACE = "pulumi-linux-tuning";
-
 export function fleetProgram(): Record<string, pulumi.Output<unknown>> {
     const config = new pulumi.Config(CONFIG_NAMESPACE);
     const fleet = new Fleet("fleet", {
