@@ -56,6 +56,9 @@ async function existingFleetStack(stackName: string, dir: string): Promise<Stack
 
 /** A `pulumi` command's JSON output, run as `LocalWorkspace` runs it (from PATH, non-interactive). */
 async function pulumiJson<T>(args: string[], dir: string): Promise<T> {
+    if (!existsSync(path.join(dir, "Pulumi.yaml"))) {
+        throw new Error(`no Pulumi.yaml in ${dir}: run in the project directory or pass --cwd`);
+    }
     try {
         const { stdout } = await promisify(execFile)("pulumi", [...args, "--non-interactive"], { cwd: dir, maxBuffer: 1 << 30 });
         return JSON.parse(stdout) as T;
