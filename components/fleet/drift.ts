@@ -132,9 +132,21 @@ export function rolloutRow(host: string, status: string | undefined): DriftRow[]
 }
 
 /**
+ * Hosts state holds a rollout's parts for and the config no longer declares: still tuned until
+ * the next `pulumi up` removes their parts, so drift without a read (nor a connection to read with).
+ */
+export function undeclaredHostRows(declared: readonly InventoryHost[], recorded: Map<string, RecordedHost>): DriftRow[] {
+    const names = new Set(declared.map((h) => h.name));
+    return [...recorded]
+        .filter(([host, { parts }]) => !names.has(host) && Object.keys(parts).length > 0)
+        .map(([host, { parts }]) => ({ host, key: "(host)", desired: "not declared", live: `applied: ${PART_ORDER.filter((p) => parts[p]).join(", ")}`, persisted: NOT_PERSISTED, status: "drifted" as const }));
+}
+
+/**
  * Reads every host (one connection each, hosts in parallel): its declared sysctls against the
  * config, its other parts against what state recorded (`recorded`, from `recordedHosts`). A part
- * that cannot be read is a row of its own; a host where nothing can be read is `unreachable`.
+ * that cannot be read is a row of its own; a host where nothing can be read is `unreachable`;
+ * a host in state and no longer in the config is a row of its own.
  */
 export async function readFleetDrift(config: FleetConfig, privateKey: string | undefined, recorded: Map<string, RecordedHost>): Promise<DriftRow[]> {
     const perHost = await Promise.all(
@@ -158,7 +170,7 @@ export async function readFleetDrift(config: FleetConfig, privateKey: string | u
             const reads = [...(sysctls ? [sysctlRead] : []), ...partReads];
             const why = (r: PromiseSettledResult<unknown>) => (r.status === "rejected" ? (r.reason as Error).message : undefined);
             if (reads.length > 0 && reads.every((r) => r.status === "rejected")) {
-                return [{ host: host.name, key: "(host)", desired: describeTarget(connection), live: why(reads[0])!, persisted: "", status: "unreachable" }];
+                return [{ host: host.name, key: "(host)", desired: describeTarget(connection), live: why(reads[0])!, persisted: NOT_PERSISTED, status: "unreachable" }];
             }
             const unreadable = Object.fromEntries(toRead.flatMap((part, i) => (partReads[i].status === "rejected" ? [[part, why(partReads[i])!]] : [])));
             const drift = partReads.flatMap((r) => (r.status === "fulfilled" ? r.value : []));
@@ -167,7 +179,7 @@ export async function readFleetDrift(config: FleetConfig, privateKey: string | u
             return [...rolloutRow(host.name, status), ...sysctlRowsRead, ...partRows(host.name, declared, others, drift, unreadable)];
         }),
     );
-    return perHost.flat();
+    return [...perHost.flat(), ...undeclaredHostRows(config.hosts, recorded)];
 }
 
 export function report(stacks: string[], rows: DriftRow[]): DriftReport {

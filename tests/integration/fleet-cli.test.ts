@@ -157,6 +157,22 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
             [["h3", "declared", "not applied", "drifted"]],
         );
 
+        // A host taken out of the config keeps its tuning until the next rollout: drift, named without a read.
+        const hostsB = await workspaceB.getConfig("fleet-b", "pulumi-linux-tuning:hosts");
+        await workspaceB.setConfig("fleet-b", "pulumi-linux-tuning:hosts", {
+            value: JSON.stringify((JSON.parse(hostsB.value) as { name: string }[]).filter((h) => h.name !== "h4")),
+        });
+        const removed = await cli(project, "drift", "--stack", "fleet-b", "--json");
+        await workspaceB.setConfig("fleet-b", "pulumi-linux-tuning:hosts", hostsB);
+        assert.equal(removed.code, 1, removed.stdout + removed.stderr);
+        const removedRows = (JSON.parse(removed.stdout) as DriftReport).rows;
+        assert.deepEqual(
+            removedRows.filter((r) => r.host === "h4").map((r) => [r.key, r.desired, r.status]),
+            [["(host)", "not declared", "drifted"]],
+        );
+        assert.match(removedRows.find((r) => r.host === "h4")!.live, /^applied: sysctls, .*thp/);
+        assert.ok(removedRows.filter((r) => r.host === "h3").every((r) => r.status === "ok" || r.status === "skipped"), "the host still declared reads clean");
+
         // Split again by another label: the rack shards are named as left behind, no other stack is.
         const ws = await LocalWorkspace.create({ workDir: project.dir, envVars: project.env as Record<string, string> });
         await ws.createStack("fleet-staging");

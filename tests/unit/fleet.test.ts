@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import fc from "fast-check";
 import { assignHost } from "../../components/fleet/assign";
-import { mergeReports, partRows, persistedValues, recordedHosts, report, rolloutRow, sysctlRows } from "../../components/fleet/drift";
+import { mergeReports, partRows, persistedValues, recordedHosts, report, rolloutRow, sysctlRows, undeclaredHostRows } from "../../components/fleet/drift";
 import { FleetConfigInput, parseFleetConfig } from "../../components/fleet/inventory";
 import { evidenceCell, hostRecords } from "../../components/fleet/report";
 import { shardsBy, staleShards } from "../../components/fleet/shards";
@@ -372,6 +372,22 @@ describe("fleet: drift report", function () {
         );
         assert.deepEqual(rolloutRow("h3", "applied"), []);
         assert.deepEqual(rolloutRow("h3", undefined), []);
+    });
+
+    it("reports a host still tuned in state and no longer in the config, without reading it", function () {
+        const applied = { id: "x", state: {} };
+        const recorded = new Map([
+            ["kept", { parts: { sysctls: applied } }],
+            ["removed", { parts: { nic: applied, sysctls: applied }, status: "applied" }],
+            ["never-tuned", { parts: {}, status: "not attempted" }],
+        ]);
+        const config = parseFleetConfig(fleet(1));
+        const kept = [{ ...config.hosts[0], name: "kept" }];
+        assert.deepEqual(
+            undeclaredHostRows(kept, recorded).map((r) => [r.host, r.key, r.desired, r.live, r.status]),
+            [["removed", "(host)", "not declared", "applied: sysctls, nic", "drifted"]],
+        );
+        assert.deepEqual(undeclaredHostRows([...kept, { ...kept[0], name: "removed" }], recorded), []);
     });
 
     it("lists the other parts against what was applied: per drifted item, ok per clean part, and parts not applied or no longer declared", function () {
