@@ -1,5 +1,6 @@
 export * from "./profile/plan";
 export * from "./profile/sources";
+export { DeclarationError } from "./profile/declaration-error";
 export { ProfileHostArgs, TuningProfile } from "./profile/tuning-profile";
 export * from "./low-latency";
 export * from "./high-throughput";

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ProfilePlan, composePlans } from "../profile/plan";
-import { ProfileHostArgs, TuningProfile, asRunError } from "../profile/tuning-profile";
+import { ProfileHostArgs, TuningProfile } from "../profile/tuning-profile";
 
 export interface ComposedProfileArgs extends ProfileHostArgs {
     /** Plans to combine, e.g. [lowLatencyPlan(), highConnectionRatePlan({ connectionsPerSecond: 20000 })]. */
@@ -11,6 +11,6 @@ export interface ComposedProfileArgs extends ProfileHostArgs {
 export class ComposedProfile extends TuningProfile {
     constructor(name: string, args: ComposedProfileArgs, opts?: pulumi.ComponentResourceOptions) {
         const [first, ...rest] = args.plans;
-        super("linux-tuning:profiles:Composed", name, asRunError(() => rest.reduce((a, b) => composePlans(a, b, args.sysctlOverrides), first)), args, opts);
+        super("linux-tuning:profiles:Composed", name, rest.reduce((a, b) => composePlans(a, b, args.sysctlOverrides), first), args, opts);
     }
 }

@@ -2,6 +2,7 @@ import { highConnectionRatePlan } from "../high-connection-rate/plan";
 import { highThroughputPlan } from "../high-throughput/plan";
 import { lowLatencyPlan } from "../low-latency/plan";
 import { PART_SCHEMAS, PartName } from "../../provider/host-tuning/schema";
+import { DeclarationError } from "../profile/declaration-error";
 import { HostParts, hostParts, watchedCounters } from "../profile/parts";
 import { ProfilePlan, SysctlOverrides, applyOverrides } from "../profile/plan";
 import { sipRouterPlan } from "../sip-router/plan";
@@ -79,7 +80,7 @@ function partsOf(assignment: Assignment, index: number, host: InventoryHost): { 
     return { parts, counters };
 }
 
-export class AssignmentConflictError extends Error {}
+export class AssignmentConflictError extends DeclarationError {}
 
 /**
  * Every assignment that selects the host, composed. Two that set one sysctl (or one part)

@@ -3,7 +3,6 @@ import { HostTuning } from "../../provider/host-tuning/resource";
 import type { ConnectionArgs } from "../../provider/transport/connection";
 import { WaveEvidence } from "../../provider/wave-evidence/resource";
 import { RolloutVerdict, WaveGate } from "../../provider/wave-gate/resource";
-import { asRunError } from "../profile/tuning-profile";
 import { HostAssignment, assignHost } from "./assign";
 import { FleetConfig, FleetConfigInput, InventoryHost, mergedConnection, parseFleetConfig, readPrivateKey } from "./inventory";
 import { GateOutputs, HostEvidence, HostRecord, WaveSummary, hostRecords, waveSummaries } from "./report";
@@ -34,7 +33,7 @@ export class Fleet extends pulumi.ComponentResource {
         super("linux-tuning:fleet:Fleet", name, {}, opts);
         const { privateKey, ...declared } = args;
         // Everything is resolved before any resource exists: a bad config, a conflict or a missing fact fails the preview.
-        this.config = asRunError(() => parseFleetConfig(declared));
+        this.config = parseFleetConfig(declared);
         // Every host's problems in one preview, not only the first host's.
         const problems: string[] = [];
         const forEveryHost = <T>(fn: (host: InventoryHost) => T): Map<string, T> => {

@@ -2,6 +2,7 @@ import { readFileSync } from "fs";
 import { z } from "zod";
 import { isCpuList } from "../../provider/cpus";
 import { interfaceName } from "../../provider/nic/schema";
+import { DeclarationError } from "../profile/declaration-error";
 import { connectionSchema } from "../../provider/transport/connection";
 import { counterConditionSchema, failureBudgetSchema, healthCheckSchema } from "../../provider/wave-gate/schema";
 
@@ -189,7 +190,7 @@ export function configPath(path: readonly PropertyKey[]): string {
     return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : /^[A-Za-z_][A-Za-z0-9_]*$/.test(String(p)) ? `.${String(p)}` : `[${JSON.stringify(String(p))}]`)).join("");
 }
 
-export class FleetConfigError extends Error {}
+export class FleetConfigError extends DeclarationError {}
 
 /** The validated fleet, or one error listing every problem by its path. */
 export function parseFleetConfig(raw: unknown): FleetConfig {

@@ -1,4 +1,5 @@
 import type { SettingValue } from "../../provider/sysctl/values";
+import { DeclarationError } from "./declaration-error";
 import type { SourceKey } from "./sources";
 
 /** One value a profile sets, with where it comes from. */
@@ -107,8 +108,7 @@ function modulesStillNeeded(modules: Cited<string[]> | undefined, sysctls: Profi
     return value.length > 0 ? { ...modules, value } : undefined;
 }
 
-/** A declaration to fix: the components raise it as a RunError, so the engine shows the message alone. */
-export class ProfileConflictError extends Error {}
+export class ProfileConflictError extends DeclarationError {}
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 

@@ -115,12 +115,3 @@ export class TuningProfile extends pulumi.ComponentResource {
         this.registerOutputs({ plan: this.plan, skipped: this.skipped, evidence: this.evidence && { before: this.evidence.before, now: this.evidence.now }, health: this.health?.results });
     }
 }
-
-/** Errors in what the user declared, shown as the message alone (not as a crash with a stack trace). */
-export function asRunError<T>(fn: () => T): T {
-    try {
-        return fn();
-    } catch (e) {
-        throw new pulumi.RunError((e as Error).message);
-    }
-}

@@ -1,8 +1,9 @@
 import { strict as assert } from "assert";
 import fc from "fast-check";
-import { assignHost } from "../../components/fleet/assign";
+import { RunError } from "@pulumi/pulumi/errors";
+import { AssignmentConflictError, assignHost } from "../../components/fleet/assign";
 import { mergeReports, partRows, persistedValues, recordedHosts, report, rolloutRow, sysctlRows, undeclaredHostRows } from "../../components/fleet/drift";
-import { FleetConfigInput, parseFleetConfig } from "../../components/fleet/inventory";
+import { FleetConfigError, FleetConfigInput, parseFleetConfig } from "../../components/fleet/inventory";
 import { evidenceCell, hostRecords } from "../../components/fleet/report";
 import { shardsBy, staleShards } from "../../components/fleet/shards";
 import { planWaves, serialSizes } from "../../components/fleet/waves";
@@ -115,6 +116,7 @@ describe("fleet: config and assignments", function () {
         bad.hosts[3].connection.host = "h4; reboot";
         bad.defaults = { user: "Robert'); DROP" };
         assert.throws(() => parseFleetConfig(bad), (e: Error) => {
+            assert.ok(e instanceof FleetConfigError && RunError.isInstance(e), "a declaration to fix: the SDK prints the message alone");
             assert.match(e.message, /hosts\[3\]\.connection\.host: must be a host name or an IP address/);
             assert.match(e.message, /defaults\.user: must be a valid user name \(for hosts\[0\], h1\)/);
             return true;
@@ -149,6 +151,7 @@ describe("fleet: config and assignments", function () {
         assert.deepEqual(h1.from, ["assignments[0] (high-connection-rate)", "assignments[2]"]);
         assert.equal(h1.parts.sysctls?.settings["net.ipv4.tcp_keepalive_time"], 600);
         assert.throws(() => assignHost(config, config.hosts[1]), (e: Error) => {
+            assert.ok(e instanceof AssignmentConflictError && RunError.isInstance(e));
             assert.match(e.message, /^h2: assignments conflict:\n/);
             assert.match(e.message, /  net\.core\.somaxconn: assignments\[0\] \(high-connection-rate\) sets \{"atLeast":4096\}, assignments\[1\] sets 8192/);
             assert.match(e.message, /net\.ipv4\.tcp_fin_timeout: assignments\[0\] \(high-connection-rate\) sets \{"atMost":30\}, assignments\[1\] sets 10/);

@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import { readFileSync } from "fs";
 import * as path from "path";
+import { RunError } from "@pulumi/pulumi/errors";
 import {
     ProfileConflictError,
     applyOverrides,
@@ -135,7 +136,7 @@ describe("profile overrides and composition", function () {
         const api = { ...highConnectionRatePlan({ connectionsPerSecond: 100 }), modules: { value: ["tcp_bbr", "nf_conntrack"], sources: ["IPS" as const] } };
         assert.deepEqual(composePlans(latency, api).modules?.value, ["tcp_bbr", "nf_conntrack"]);
         const longer = { ...api, queueLength: { txqueuelen: 20000, sources: ["OSG" as const] } };
-        assert.throws(() => composePlans(latency, longer), (e: Error) => e instanceof ProfileConflictError && /queueLength: low-latency and high-connection-rate/.test(e.message));
+        assert.throws(() => composePlans(latency, longer), (e: Error) => e instanceof ProfileConflictError && RunError.isInstance(e) && /queueLength: low-latency and high-connection-rate/.test(e.message));
     });
 
     it("reports every conflict instead of resolving it, unless an override decides", function () {
