@@ -75,14 +75,16 @@ export function assessPaths(desired: PathValues, snapshot: SysfsSnapshot, onMiss
         const real = state.kind === "file" ? (state.realPath ?? path) : path;
         const twin = declaredAs.get(real);
         declaredAs.set(real, twin ?? path);
+        // Judged here, not by the input grammar: a resource created before keeps its refresh and destroy.
+        const pathElsewhere = otherFilesystemProblem(path);
+        const realElsewhere = otherFilesystemProblem(real);
         if (twin !== undefined) {
             // Two writes to one file, the last winning, and each preview showing the other drifted.
             why = `${path} is the same file as ${twin} (${real}): declare it once`;
-        } else if (otherFilesystemProblem(path)) {
-            // Judged here, not by the input grammar: a resource created before keeps its refresh and destroy.
-            why = `${path} ${otherFilesystemProblem(path)}`;
-        } else if (otherFilesystemProblem(real)) {
-            why = `${path} leads to ${real}, which ${otherFilesystemProblem(real)}`;
+        } else if (pathElsewhere) {
+            why = `${path} ${pathElsewhere}`;
+        } else if (realElsewhere) {
+            why = `${path} leads to ${real}, which ${realElsewhere}`;
         } else if (state.kind === "absent") {
             [why, skippable] = [`${path} does not exist on this host`, true];
         } else if (state.kind === "dir") {
