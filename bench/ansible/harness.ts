@@ -13,7 +13,6 @@ import { FLEET_NAME } from "../../components/fleet/drift";
 import type { FleetConfigInput } from "../../components/fleet/inventory";
 import { CONFIG_NAMESPACE } from "../../components/fleet/inventory";
 import { partResourceName } from "../../provider/host-tuning/plan";
-import { defaultPersistFile } from "../../provider/sysctl/schema";
 import { PASSPHRASE, pulumiBin } from "../../tests/integration/engine";
 import { Lab, LabHost, connectionTo, labDown, labUp, onHost, sshConnectionCount } from "../../tests/integration/lab";
 import { SETTINGS } from "../settings";
@@ -203,11 +202,11 @@ async function oursRunner(fleet: Fleet, dir: string): Promise<Runner> {
         { stackName: "bench", projectName: project, program: async () => undefined },
         { workDir, envVars: env, projectSettings: { name: project, runtime: "nodejs", backend: { url: `file://${backend}` } } },
     );
-    // Each SysctlSet persists to the file the fleet program's sysctls part of that host would, so
-    // the drift command, reading the same hosts as a fleet, finds the persisted copy and no drift.
+    // Each SysctlSet is named as the fleet program's sysctls part of that host is, so it writes the
+    // same sysctl.d file, and the drift command, reading the same hosts as a fleet, finds no drift.
     const hosts = fleet.hosts.map(({ lab, host }) => {
         const name = `${lab.id}-${host.name}`;
-        return { name, connection: connectionTo(lab, host), persistFile: defaultPersistFile(partResourceName(`${FLEET_NAME}-${name}`, "sysctls")) };
+        return { name, connection: connectionTo(lab, host), resourceName: partResourceName(`${FLEET_NAME}-${name}`, "sysctls") };
     });
     await setDriftReportConfig(fleet, stack);
     const childOp = { apply: "up", "drift-check": "refresh-preview", preview: "preview", reset: "destroy" } as const;

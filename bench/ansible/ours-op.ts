@@ -13,7 +13,7 @@ interface OpSpec {
     env: Record<string, string>;
     pulumiRoot: string;
     project: string;
-    hosts: { name: string; connection: Record<string, unknown>; persistFile: string }[];
+    hosts: { name: string; connection: Record<string, unknown>; resourceName: string }[];
     settings: Record<string, number | number[]>;
 }
 
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     const program = async () => {
         const { SysctlSet } = require(path.resolve(__dirname, "../../bin/provider")) as typeof import("../../provider");
         for (const host of spec.hosts) {
-            new SysctlSet(`bench-${host.name}`, { connection: host.connection as never, settings: spec.settings, persistFile: host.persistFile });
+            new SysctlSet(host.resourceName, { connection: host.connection as never, settings: spec.settings });
         }
     };
     const stack = await auto.LocalWorkspace.selectStack({ stackName: "bench", projectName: spec.project, program }, { workDir: spec.workDir, pulumiCommand, envVars: spec.env });

@@ -9,7 +9,7 @@ import { execFile } from "child_process";
 import { existsSync, readFileSync } from "fs";
 import * as path from "path";
 import { promisify } from "util";
-import { Command } from "commander";
+import { Command, CommanderError } from "commander";
 import Table from "cli-table3";
 import type { ConfigMap, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { closeAllConnections, transportFor } from "../../provider/transport";
@@ -167,9 +167,20 @@ async function shard(opts: { stack: string; by: string; cwd: string }): Promise<
     const { config, privateKey, secret } = fleetConfigOf(await workspace.getAllConfig(opts.stack));
     const fleet = parseFleetConfig(config);
     const shards = shardsBy(config.hosts, opts.by, opts.stack);
-    for (const candidate of staleShards((await workspace.listStacks()).map((s) => s.name), opts.stack, shards.keys())) {
-        const all = await workspace.getAllConfig(candidate);
-        if (all[SHARD_OF]?.value === opts.stack) {
+    const existing = (await workspace.listStacks()).map((s) => s.name);
+    // The mark alone, not the stack's whole config: a stack that is not ours may hold secrets this passphrase cannot open.
+    const shardOf = (name: string) => workspace.getConfig(name, SHARD_OF).then((v) => v.value, () => undefined);
+    const notOurs: string[] = [];
+    for (const name of shards.keys()) {
+        if (existing.includes(name) && (await shardOf(name)) !== opts.stack) {
+            notOurs.push(name);
+        }
+    }
+    if (notOurs.length > 0) {
+        throw new Error(`${notOurs.join(", ")}: a stack of that name exists and \`shard --stack ${opts.stack}\` did not make it; nothing was written (rename the stack or the label's value)`);
+    }
+    for (const candidate of staleShards(existing, opts.stack, shards.keys())) {
+        if ((await shardOf(candidate)) === opts.stack) {
             console.error(`note: no host belongs to shard stack ${candidate} any more; its tuning stays on its hosts until \`pulumi destroy --stack ${candidate}\``);
         }
     }
@@ -233,6 +244,8 @@ function run<O>(action: (opts: O) => Promise<number>) {
 }
 
 const program = new Command("pulumi-linux-tuning").description("Roll out, check and shard a fleet declared in stack config (see README, Fleet).");
+// Before the commands: they inherit it. A usage error exits 2 like any other error, as 1 means drift or a halted wave.
+program.exitOverride();
 program
     .command("rollout")
     .description("pulumi up of the fleet program on a stack, then the per-host report; exit 1 if a wave halted")
@@ -270,5 +283,7 @@ program
     .action(run(diagnoseCommand));
 
 if (require.main === module) {
-    program.parseAsync(process.argv);
+    program.parseAsync(process.argv).catch((e: unknown) => {
+        process.exitCode = e instanceof CommanderError && e.exitCode === 0 ? 0 : 2;
+    });
 }

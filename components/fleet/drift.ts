@@ -2,10 +2,11 @@ import { verifyParts } from "../../provider/host-tuning/handlers";
 import { partResourceName } from "../../provider/host-tuning/plan";
 import { APPLIED, PART_ORDER, PartName, PartRecords } from "../../provider/host-tuning/schema";
 import { canonicalKey, keyFromConfLine } from "../../provider/sysctl/keys";
-import { describeDesired } from "../../provider/sysctl/plan";
+import { recordOf } from "../../provider/sysctl/handlers";
+import { SysctlSetRecord, describeDesired, detectDrift, keysToRead } from "../../provider/sysctl/plan";
 import { HostSnapshot, readHost } from "../../provider/sysctl/remote";
-import { defaultPersistFile } from "../../provider/sysctl/schema";
-import { SettingValue, normalise, satisfies } from "../../provider/sysctl/values";
+import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "../../provider/sysctl/schema";
+import { normalise, satisfies } from "../../provider/sysctl/values";
 import { connectionSchema, describeTarget } from "../../provider/transport/connection";
 import { transportFor } from "../../provider/transport";
 import { assignHost } from "./assign";
@@ -31,6 +32,8 @@ export interface DriftReport {
     drifted: number;
 }
 
+const NOT_PERSISTED = "";
+
 /** `key = value` lines of a sysctl.d file, by canonical key. */
 export function persistedValues(content: string | null | undefined): Map<string, string> {
     const values = new Map<string, string>();
@@ -43,20 +46,45 @@ export function persistedValues(content: string | null | undefined): Map<string,
     return values;
 }
 
-/** Desired vs live vs persisted for each declared key of one host. */
-export function sysctlRows(host: string, settings: Record<string, SettingValue>, snapshot: HostSnapshot, persist: boolean): DriftRow[] {
+/**
+ * One host's sysctls, judged as the provider judges them (`detectDrift`): desired vs live vs
+ * persisted per declared key; a key the last rollout set that the config no longer declares (the
+ * next `up` restores its original); the fleet's sysctl.d file not as `up` would write it. A key the host
+ * lacks is `skipped` where the provider skips it: under `missingKeys: skip`, when it was already
+ * missing at the rollout (`recorded`, the part as state holds it) or no rollout has been.
+ */
+export function sysctlRows(host: string, declared: SysctlSetInputs, snapshot: HostSnapshot, recorded?: SysctlSetRecord): DriftRow[] {
+    // The engine hands a provider an object's keys sorted (it marshals properties in stable order), so the file was written in that order.
+    const asDelivered = { ...declared, settings: Object.fromEntries(Object.entries(declared.settings).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
+    const { values, file } = detectDrift(asDelivered, snapshot, recorded?.skipped ?? []);
+    const drifted = new Set(values.map((d) => d.key));
     const persisted = persistedValues(snapshot.ownFile);
-    return Object.entries(settings).map(([key, desired]) => {
+    const liveOf = (key: string) => {
+        const live = snapshot.values.get(key);
+        return live?.state === "value" ? normalise(live.value) : (live?.state ?? "missing");
+    };
+    const rows: DriftRow[] = Object.entries(declared.settings).map(([key, desired]) => {
         const canonical = canonicalKey(key);
         const live = snapshot.values.get(canonical);
         const inFile = persisted.get(canonical);
-        const row = { host, key: canonical, desired: describeDesired(desired), persisted: inFile ?? "absent" };
-        if (!live || live.state === "missing" || live.state === "unreadable" || live.state === "readonly") {
-            return { ...row, live: live?.state ?? "missing", status: "skipped" as const };
+        const row = { host, key: canonical, desired: describeDesired(desired), live: liveOf(canonical), persisted: inFile ?? "absent" };
+        if (live?.state !== "value") {
+            return { ...row, status: drifted.has(canonical) && (recorded !== undefined || declared.onMissing === "fail") ? "drifted" : "skipped" };
         }
-        const fileOk = !persist || (inFile !== undefined && satisfies(desired, inFile));
-        return { ...row, live: normalise(live.value), status: satisfies(desired, live.value) && fileOk ? ("ok" as const) : ("drifted" as const) };
+        const fileOk = !declared.persist || (inFile !== undefined && satisfies(desired, inFile));
+        return { ...row, status: !drifted.has(canonical) && fileOk ? "ok" : "drifted" };
     });
+    const declaredKeys = new Set(rows.map((r) => r.key));
+    for (const [key, original] of Object.entries(recorded?.originals ?? {})) {
+        if (!declaredKeys.has(key)) {
+            rows.push({ host, key, desired: `not declared: restore ${original}`, live: liveOf(key), persisted: persisted.get(key) ?? "absent", status: "drifted" });
+        }
+    }
+    if (file) {
+        // Edited on the host or declared differently since: either way the next `up` rewrites it.
+        rows.push({ host, key: persistFileOf(declared), desired: "as the declared settings write it", live: snapshot.ownFile === null ? "missing" : "different", persisted: NOT_PERSISTED, status: "drifted" });
+    }
+    return rows;
 }
 
 /** One host as the last rollout left it in state: its parts, and `applied` or `failed: why` or `not attempted`. */
@@ -79,19 +107,18 @@ export function recordedHosts(deployment: { resources?: { type: string; outputs?
     return byHost;
 }
 
-const NOT_PERSISTED = "";
-
 /**
- * The host's parts besides sysctls, judged against what the last rollout applied (state): one row
- * per drifted item (`nic: eth1 rx`, live 512, desired 4096), one `ok` row per part as applied, and
- * a part declared but not applied (or applied, no longer declared) as drifted.
+ * The host's parts, judged against what the last rollout applied (state): one row per drifted item
+ * (`nic: eth1 rx`, live 512, desired 4096), one `ok` row per part as applied, and a part declared
+ * but not applied (or applied, no longer declared) as drifted. Declared sysctls are sysctlRows'.
  * `drift` holds the lines of a fresh read (`verifyParts`), each `<part>: <what differs>`;
  * `unreadable`, why a part's read failed.
  */
 export function partRows(host: string, declared: readonly PartName[], recorded: PartRecords, drift: readonly string[], unreadable: Partial<Record<PartName, string>> = {}): DriftRow[] {
     const rows: DriftRow[] = [];
     for (const part of PART_ORDER) {
-        if (part === "sysctls" || (!declared.includes(part) && !recorded[part])) {
+        // Declared sysctls are judged key by key (sysctlRows), applied or not.
+        if ((part === "sysctls" && declared.includes(part)) || (!declared.includes(part) && !recorded[part])) {
             continue;
         }
         const row = { host, key: part, persisted: NOT_PERSISTED };
@@ -154,17 +181,17 @@ export async function readFleetDrift(config: FleetConfig, privateKey: string | u
             const { parts } = assignHost(config, host);
             const declared = PART_ORDER.filter((p) => parts[p]);
             const { parts: applied, status } = recorded.get(host.name) ?? { parts: {} };
-            const { sysctls: _sysctls, ...others } = applied;
-            if (declared.length === 0 && Object.keys(others).length === 0) {
+            const { sysctls: appliedSysctls, ...others } = applied;
+            if (declared.length === 0 && Object.keys(applied).length === 0) {
                 return rolloutRow(host.name, status);
             }
             const connection = connectionFor(config, host, privateKey);
-            const file = defaultPersistFile(partResourceName(`${FLEET_NAME}-${host.name}`, "sysctls"));
-            const sysctls = parts.sysctls;
+            const sysctls = parts.sysctls && sysctlSetInputsSchema.parse({ ...parts.sysctls, resourceName: partResourceName(`${FLEET_NAME}-${host.name}`, "sysctls") });
+            const sysctlRecord = appliedSysctls && recordOf(appliedSysctls.state);
             // A part applied and no longer declared is drift as it is: nothing to read for it.
             const toRead = PART_ORDER.filter((part) => part !== "sysctls" && others[part] && declared.includes(part));
             const [sysctlRead, ...partReads] = await Promise.allSettled([
-                sysctls ? readHost(transportFor(connection), Object.keys(sysctls.settings), sysctls.persist ? [file] : []).then((snapshot) => sysctlRows(host.name, sysctls.settings, snapshot, sysctls.persist)) : Promise.resolve([]),
+                sysctls ? readHost(transportFor(connection), keysToRead(sysctls, sysctlRecord), sysctls.persist ? [persistFileOf(sysctls)] : []).then((snapshot) => sysctlRows(host.name, sysctls, snapshot, sysctlRecord)) : Promise.resolve([]),
                 ...toRead.map((part) => verifyParts(connection, { [part]: others[part as keyof typeof others] })),
             ]);
             const reads = [...(sysctls ? [sysctlRead] : []), ...partReads];
@@ -176,7 +203,7 @@ export async function readFleetDrift(config: FleetConfig, privateKey: string | u
             const drift = partReads.flatMap((r) => (r.status === "fulfilled" ? r.value : []));
             const sysctlRowsRead =
                 sysctlRead.status === "fulfilled" ? sysctlRead.value : [{ host: host.name, key: "sysctls", desired: "as declared", live: `could not read: ${why(sysctlRead)}`, persisted: NOT_PERSISTED, status: "drifted" as const }];
-            return [...rolloutRow(host.name, status), ...sysctlRowsRead, ...partRows(host.name, declared, others, drift, unreadable)];
+            return [...rolloutRow(host.name, status), ...sysctlRowsRead, ...partRows(host.name, declared, applied, drift, unreadable)];
         }),
     );
     return [...perHost.flat(), ...undeclaredHostRows(config.hosts, recorded)];

@@ -17,7 +17,8 @@ export function shardsBy(hosts: Hosts, by: string, stack: string): Map<string, H
             throw new Error(`${host.name} has no label ${by}: every host must belong to a shard`);
         }
         const name = `${stack}-${value}`;
-        if (!STACK_NAME.test(name)) {
+        // An org-qualified `org/project/stack` keeps its prefix; the stack's own name is what Pulumi limits.
+        if (!STACK_NAME.test(`${stack.slice(stack.lastIndexOf("/") + 1)}-${value}`)) {
             throw new Error(`${host.name}: label ${by}=${JSON.stringify(value)} cannot name a stack (${JSON.stringify(name)}): stack names are at most 100 letters, digits, '.', '_' or '-'`);
         }
         shards.set(name, [...(shards.get(name) ?? []), host]);

@@ -38,7 +38,7 @@ function parse(props: Record<string, unknown>): SysctlSetInputs {
     return parseChecked(sysctlSetInputsSchema, inputsOf(props));
 }
 
-function recordOf(props: Record<string, unknown>): SysctlSetRecord {
+export function recordOf(props: Record<string, unknown>): SysctlSetRecord {
     return {
         originals: (props.originals as Record<string, string>) ?? {},
         skipped: (props.skipped as string[]) ?? [],

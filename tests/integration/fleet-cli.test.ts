@@ -157,6 +157,24 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
             [["h3", "declared", "not applied", "drifted"]],
         );
 
+        // A key the rollout set and the config no longer declares is drift until the next rollout restores it.
+        const hostsBefore = await workspaceB.getConfig("fleet-b", "pulumi-linux-tuning:hosts");
+        const dropping = (JSON.parse(hostsBefore.value) as { name: string; sysctlOverrides?: object }[]).map((h) => (h.name === "h3" ? { ...h, sysctlOverrides: { "net.ipv4.tcp_fin_timeout": null } } : h));
+        await workspaceB.setConfig("fleet-b", "pulumi-linux-tuning:hosts", { value: JSON.stringify(dropping) });
+        const dropped = await cli(project, "drift", "--stack", "fleet-b", "--json");
+        await workspaceB.setConfig("fleet-b", "pulumi-linux-tuning:hosts", hostsBefore);
+        assert.equal(dropped.code, 1, dropped.stdout + dropped.stderr);
+        const droppedRows = (JSON.parse(dropped.stdout) as DriftReport).rows.filter((r) => r.host === "h3" && r.status === "drifted");
+        assert.deepEqual(
+            droppedRows.map((r) => [r.key, r.desired, r.live, r.persisted]),
+            [
+                ["net.ipv4.tcp_fin_timeout", "not declared: restore 60", "30", "30"],
+                ["/etc/sysctl.d/90-pulumi-fleet-h3-sysctls.conf", "as the declared settings write it", "different", ""],
+            ],
+        );
+        assert.match((await cli(project, "drift", "--stack", "fleet-b", "--jsn")).stderr, /unknown option '--jsn'/);
+        assert.equal((await cli(project, "drift", "--stack", "fleet-b", "--jsn")).code, 2, "a usage error is an error (2), not drift (1)");
+
         // A host taken out of the config keeps its tuning until the next rollout: drift, named without a read.
         const hostsB = await workspaceB.getConfig("fleet-b", "pulumi-linux-tuning:hosts");
         await workspaceB.setConfig("fleet-b", "pulumi-linux-tuning:hosts", {
@@ -173,9 +191,18 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         assert.match(removedRows.find((r) => r.host === "h4")!.live, /^applied: sysctls, .*thp/);
         assert.ok(removedRows.filter((r) => r.host === "h3").every((r) => r.status === "ok" || r.status === "skipped"), "the host still declared reads clean");
 
-        // Split again by another label: the rack shards are named as left behind, no other stack is.
+        // Split again by another label: the rack shards are named as left behind, no other stack is,
+        // and a stack that shard did not make is never written over.
         const ws = await LocalWorkspace.create({ workDir: project.dir, envVars: project.env as Record<string, string> });
         await ws.createStack("fleet-staging");
+        await ws.createStack("fleet-vm");
+        await ws.setConfig("fleet-vm", "pulumi-linux-tuning:hosts", { value: "[]" });
+        const collided = await cli(project, "shard", "--stack", "fleet", "--by", "hardware");
+        assert.equal(collided.code, 2, collided.stdout + collided.stderr);
+        assert.match(collided.stderr, /fleet-vm: a stack of that name exists and `shard --stack fleet` did not make it; nothing was written/);
+        assert.deepEqual(await ws.getAllConfig("fleet-vm"), { "pulumi-linux-tuning:hosts": { value: "[]", secret: false } });
+        assert.ok(!(await ws.listStacks()).some((st) => st.name === "fleet-server"), "no shard written when one collides");
+        await ws.removeStack("fleet-vm");
         await ws.setConfig("fleet", "pulumi-linux-tuning:evidence", { value: "false" });
         assert.equal((await cli(project, "shard", "--stack", "fleet", "--by", "hardware")).code, 0);
         assert.equal((await ws.getAllConfig("fleet-server"))["pulumi-linux-tuning:evidence"]?.value, "false");

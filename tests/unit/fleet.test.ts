@@ -2,12 +2,15 @@ import { strict as assert } from "assert";
 import fc from "fast-check";
 import { RunError } from "@pulumi/pulumi/errors";
 import { AssignmentConflictError, assignHost } from "../../components/fleet/assign";
-import { mergeReports, partRows, persistedValues, recordedHosts, report, rolloutRow, sysctlRows, undeclaredHostRows } from "../../components/fleet/drift";
+import { DriftRow, mergeReports, partRows, persistedValues, recordedHosts, report, rolloutRow, sysctlRows, undeclaredHostRows } from "../../components/fleet/drift";
 import { FleetConfigError, FleetConfigInput, parseFleetConfig } from "../../components/fleet/inventory";
 import { evidenceCell, hostRecords } from "../../components/fleet/report";
 import { shardsBy, staleShards } from "../../components/fleet/shards";
 import { planWaves, serialSizes } from "../../components/fleet/waves";
+import { renderPersistFile } from "../../provider/sysctl/plan";
 import { parseReadOutput } from "../../provider/sysctl/remote";
+import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
+import { SettingValue } from "../../provider/sysctl/values";
 import { allowedFailures, checkArgv, describeCheckFailure, outputTail, redactSecrets, secretsOf, waveOutcome } from "../../provider/wave-gate/plan";
 import { diff as gateDiff } from "../../provider/wave-gate/handlers";
 import { haltMessage } from "../../provider/wave-gate/verdict";
@@ -322,14 +325,21 @@ describe("fleet: shards", function () {
         ]);
         assert.throws(() => shardsBy(hosts, "row", "prod"), /h1 has no label row/);
         assert.throws(() => shardsBy([{ ...hosts[0], labels: { rack: "rack 1/2" } }], "rack", "prod"), /h1: label rack="rack 1\/2" cannot name a stack/);
+        assert.deepEqual([...shardsBy(hosts, "rack", "acme/prod").keys()], ["acme/prod-a", "acme/prod-b"], "an org-qualified stack keeps its prefix");
+        assert.throws(() => shardsBy([{ ...hosts[0], labels: { rack: "1/2" } }], "rack", "acme/prod"), /cannot name a stack/);
         assert.deepEqual(staleShards(["prod", "prod-a", "prod-c", "production", "dev-a"], "prod", ["prod-a", "prod-b"]), ["prod-c"]);
     });
 });
 
 describe("fleet: drift report", function () {
-    const snapshot = parseReadOutput(
-        ["value\tnet/ipv4/tcp_fin_timeout\t45", "value\tnet/core/somaxconn\t4096", "missing\tnet/core/netdev_max_backlog", `own\t/etc/sysctl.d/90-x.conf\t${Buffer.from("net.ipv4.tcp_fin_timeout = 30\nnet.core.somaxconn = 4096\n").toString("base64")}`].join("\n"),
-    );
+    const FILE = "/etc/sysctl.d/90-pulumi-fleet-h4-sysctls.conf";
+    const declared = (settings: Record<string, SettingValue>, onMissing: "skip" | "fail" = "skip") => sysctlSetInputsSchema.parse({ settings, onMissing, resourceName: "fleet-h4-sysctls" });
+    const read = (values: string[], file: string | null) => parseReadOutput([...values, file === null ? `own-absent\t${FILE}` : `own\t${FILE}\t${Buffer.from(file).toString("base64")}`].join("\n"));
+    const settings = { "net.ipv4.tcp_fin_timeout": { atMost: 30 }, "net.core.somaxconn": { atLeast: 4096 }, "net.core.netdev_max_backlog": 1000 };
+    // As the provider wrote it: the engine delivers the settings' keys sorted.
+    const written = renderPersistFile("fleet-h4-sysctls", { "net.core.somaxconn": "4096", "net.ipv4.tcp_fin_timeout": "30" });
+    const live = ["value\tnet/ipv4/tcp_fin_timeout\t45", "value\tnet/core/somaxconn\t4096", "missing\tnet/core/netdev_max_backlog"];
+    const rowsOf = (rows: DriftRow[]) => rows.map((r) => [r.key, r.desired, r.live, r.persisted, r.status]);
 
     it("reads a sysctl.d file's key = value lines", function () {
         assert.deepEqual([...persistedValues("# c\nnet.core.somaxconn = 4096\n; x\nnet/ipv4/tcp_rmem=4096 1 2\n")], [
@@ -339,18 +349,38 @@ describe("fleet: drift report", function () {
     });
 
     it("lists desired, live and persisted per key, flagging what drifted", function () {
-        const rows = sysctlRows("h4", { "net.ipv4.tcp_fin_timeout": { atMost: 30 }, "net.core.somaxconn": { atLeast: 4096 }, "net.core.netdev_max_backlog": 1000 }, snapshot, true);
-        assert.deepEqual(
-            rows.map((r) => [r.key, r.desired, r.live, r.persisted, r.status]),
-            [
-                ["net.ipv4.tcp_fin_timeout", "<= 30", "45", "30", "drifted"],
-                ["net.core.somaxconn", ">= 4096", "4096", "4096", "ok"],
-                ["net.core.netdev_max_backlog", "1000", "missing", "absent", "skipped"],
-            ],
-        );
+        const rows = sysctlRows("h4", declared(settings), read(live, written));
+        assert.deepEqual(rowsOf(rows), [
+            ["net.ipv4.tcp_fin_timeout", "<= 30", "45", "30", "drifted"],
+            ["net.core.somaxconn", ">= 4096", "4096", "4096", "ok"],
+            ["net.core.netdev_max_backlog", "1000", "missing", "absent", "skipped"],
+        ]);
         const merged = mergeReports([report(["a"], rows.slice(1)), report(["b"], rows.slice(0, 1))]);
         assert.deepEqual(merged.stacks, ["a", "b"]);
         assert.equal(merged.drifted, 1);
+    });
+
+    it("judges a key the host lacks as the provider does: skipped only where up would skip it", function () {
+        const missing = (rows: DriftRow[]) => rows.find((r) => r.key === "net.core.netdev_max_backlog")!.status;
+        const record = (skipped: string[]) => ({ originals: {}, skipped });
+        assert.equal(missing(sysctlRows("h4", declared(settings), read(live, written), record(["net.core.netdev_max_backlog"]))), "skipped", "missing at the rollout too");
+        assert.equal(missing(sysctlRows("h4", declared(settings), read(live, written), record([]))), "drifted", "set at the rollout, gone since (a module not loaded after a reboot)");
+        assert.equal(missing(sysctlRows("h4", declared(settings, "fail"), read(live, written))), "drifted", "missingKeys: fail would fail the up");
+    });
+
+    it("reports a key the rollout set and the config dropped, and a sysctl.d file changed behind the fleet's back", function () {
+        const rollout = { originals: { "net.ipv4.tcp_fin_timeout": "60", "net.ipv4.tcp_keepalive_time": "7200" }, skipped: [] };
+        const withDropped = renderPersistFile("fleet-h4-sysctls", { "net.ipv4.tcp_fin_timeout": "30", "net.ipv4.tcp_keepalive_time": "600" });
+        const rows = sysctlRows("h4", declared({ "net.ipv4.tcp_fin_timeout": 30 }), read(["value\tnet/ipv4/tcp_fin_timeout\t30", "value\tnet/ipv4/tcp_keepalive_time\t600"], withDropped), rollout);
+        assert.deepEqual(rowsOf(rows), [
+            ["net.ipv4.tcp_fin_timeout", "30", "30", "30", "ok"],
+            ["net.ipv4.tcp_keepalive_time", "not declared: restore 7200", "600", "600", "drifted"],
+            [FILE, "as the declared settings write it", "different", "", "drifted"],
+        ]);
+        const appended = sysctlRows("h4", declared(settings), read(live.slice(1, 2), `${renderPersistFile("fleet-h4-sysctls", { "net.core.somaxconn": "4096" })}vm.swappiness = 100\n`));
+        assert.deepEqual(rowsOf(appended).slice(-1), [[FILE, "as the declared settings write it", "different", "", "drifted"]], "a line the fleet never wrote");
+        assert.deepEqual(rowsOf(sysctlRows("h4", declared({ "net.core.somaxconn": 4096 }), read(live.slice(1, 2), null))).slice(-1), [[FILE, "as the declared settings write it", "missing", "", "drifted"]]);
+        assert.deepEqual(rowsOf(sysctlRows("h4", declared({ "net.core.somaxconn": 4096 }), read(live.slice(1, 2), renderPersistFile("fleet-h4-sysctls", { "net.core.somaxconn": "4096" })))), [["net.core.somaxconn", "4096", "4096", "4096", "ok"]]);
     });
 
     it("finds each host's recorded parts among the exported state's resources", function () {
@@ -411,6 +441,14 @@ describe("fleet: drift report", function () {
             ],
         );
         assert.equal(report(["s"], rows).drifted, 4);
+        assert.deepEqual(
+            partRows("h1", ["nic"], { sysctls: applied, nic: applied }, []).map((r) => [r.key, r.desired, r.live, r.status]),
+            [
+                ["sysctls", "not declared", "applied", "drifted"],
+                ["nic", "as applied", "as applied", "ok"],
+            ],
+            "sysctls rolled out and no longer declared",
+        );
         const unread = partRows("h1", ["nic", "irqs"], { nic: applied, irqs: applied }, [], { nic: "eth1 does not exist" });
         assert.deepEqual(
             unread.map((r) => [r.key, r.live, r.status]),
