@@ -16,6 +16,7 @@ import { partResourceName } from "../../provider/host-tuning/plan";
 import { PASSPHRASE, pulumiBin } from "../../tests/integration/engine";
 import { Lab, LabHost, connectionTo, labDown, labUp, onHost, sshConnectionCount } from "../../tests/integration/lab";
 import { SETTINGS } from "../settings";
+import { processRole } from "./roles";
 
 export type Tool = "ours" | "ansible-tuned" | "ansible-default";
 /** `drift-report` is ours only: `pulumi-linux-tuning drift`, which reads the hosts outside the engine. */
@@ -34,6 +35,8 @@ export interface Measurement {
     sshConnectionsPerHost: number;
     /** Largest sum of the resident sets of the operation's processes, sampled every 100 ms. */
     peakRssMB: number;
+    /** Controller CPU-s by the role of the process that spent it (`processRole`), sampled every 100 ms; `unattributed` is the rest. */
+    controllerCpuByRole?: Record<string, number>;
     hostsReached: number;
     load1: number;
 }
@@ -94,6 +97,19 @@ function cgroupRemove(dir: string): void {
     rmdirSync(dir);
 }
 
+/** CPU ticks (user + system) and command line of a process, or undefined once it is gone. */
+function processTicks(pid: number): { ticks: number; argv: string[] } | undefined {
+    try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        return { ticks: Number(fields[11]) + Number(fields[12]), argv: readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean) };
+    } catch {
+        return undefined;
+    }
+}
+
+const TICKS_PER_SECOND = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+
 function rssBytes(pid: number): number {
     try {
         return Number(readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]) * 4096;
@@ -138,6 +154,14 @@ const connections = (fleet: Fleet) => fleet.hosts.map(({ lab, host }) => sshConn
 
 type Sample = Omit<Measurement, "n" | "tool" | "op" | "round" | "load1">;
 
+/** The sampled processes' CPU by role; what the samples missed (processes shorter than a sample, the last 100 ms of each) is `unattributed`. */
+function byRole(lastSeen: ReadonlyMap<number, { ticks: number; role: string }>, totalCpuS: number): Record<string, number> {
+    const roles: Record<string, number> = {};
+    for (const { ticks, role } of lastSeen.values()) roles[role] = (roles[role] ?? 0) + ticks / TICKS_PER_SECOND;
+    const attributed = Object.values(roles).reduce((a, b) => a + b, 0);
+    return { ...roles, unattributed: Math.max(0, totalCpuS - attributed) };
+}
+
 /**
  * Runs one operation in a fresh cgroup and measures it. `argvFor(cgroup)` gives the command; unless
  * `joinsItself`, a shell puts itself in the cgroup and execs it.
@@ -149,16 +173,28 @@ async function measured(fleet: Fleet, argvFor: (cgroup: string) => string[], env
     const hostCpuBefore = cgroupUsage(fleet.hostsCgroup);
     const connBefore = connections(fleet);
     let peak = 0;
+    // The sampler runs in this process, outside the measured cgroup: it costs the operation nothing.
+    const lastSeen = new Map<number, { ticks: number; role: string }>();
+    // A process that joins the cgroup itself spent CPU before (ts-node compiling): counted from its first sample.
+    let joinedAt: number | undefined;
+    let rootPid: number | undefined;
     const sampler = setInterval(() => {
-        peak = Math.max(peak, cgroupPids(cgroup).reduce((sum, pid) => sum + rssBytes(pid), 0));
+        const pids = cgroupPids(cgroup);
+        peak = Math.max(peak, pids.reduce((sum, pid) => sum + rssBytes(pid), 0));
+        for (const pid of pids) {
+            const seen = processTicks(pid);
+            if (!seen) continue;
+            if (joinsItself && pid === rootPid && joinedAt === undefined) joinedAt = seen.ticks;
+            lastSeen.set(pid, { ticks: seen.ticks - (pid === rootPid ? (joinedAt ?? 0) : 0), role: processRole(seen.argv) });
+        }
     }, 100);
     const start = process.hrtime.bigint();
     try {
-        const stdout = await new Promise<string>((resolve, reject) =>
-            execFile(command[0], command.slice(1), { env, cwd, maxBuffer: 256 << 20 }, (error, out, err) =>
+        const stdout = await new Promise<string>((resolve, reject) => {
+            rootPid = execFile(command[0], command.slice(1), { env, cwd, maxBuffer: 256 << 20 }, (error, out, err) =>
                 error ? reject(new Error(`${argv.join(" ")}: ${error.message}\n${err.slice(-4000)}\n${out.slice(-4000)}`)) : resolve(out),
-            ),
-        );
+            ).pid;
+        });
         const wallS = Number(process.hrtime.bigint() - start) / 1e9;
         const controllerCpuS = cgroupUsage(cgroup) / 1e9;
         const hostCpuS = (cgroupUsage(fleet.hostsCgroup) - hostCpuBefore) / 1e9;
@@ -170,6 +206,7 @@ async function measured(fleet: Fleet, argvFor: (cgroup: string) => string[], env
             peakRssMB: peak / 2 ** 20,
             sshConnectionsPerHost: deltas.reduce((a, b) => a + b, 0) / deltas.length,
             hostsReached: deltas.filter((d) => d > 0).length,
+            controllerCpuByRole: byRole(lastSeen, controllerCpuS),
             stdout,
         };
     } finally {

@@ -20,6 +20,8 @@ export interface SummaryRow {
     sshConnectionsPerHost: Stat;
     peakRssMB: Stat;
     load1: Stat;
+    /** CPU-s by process role (`processRole`), over the runs that sampled it. */
+    controllerCpuByRole?: Record<string, Stat>;
 }
 
 function stat(xs: number[]): Stat {
@@ -39,6 +41,8 @@ export function summarize(result: BenchResult): SummaryRow[] {
         const { n, tool, op } = ms[0];
         const of = (f: (m: Measurement) => number) => stat(ms.map(f));
         const setup = ms.filter((m) => m.controllerSetupCpuS !== undefined);
+        const sampled = ms.filter((m) => m.controllerCpuByRole !== undefined);
+        const roles = [...new Set(sampled.flatMap((m) => Object.keys(m.controllerCpuByRole!)))];
         return {
             n,
             tool,
@@ -52,9 +56,13 @@ export function summarize(result: BenchResult): SummaryRow[] {
             sshConnectionsPerHost: of((m) => m.sshConnectionsPerHost),
             peakRssMB: of((m) => m.peakRssMB),
             load1: of((m) => m.load1),
+            ...(sampled.length ? { controllerCpuByRole: Object.fromEntries(roles.map((role) => [role, stat(sampled.map((m) => m.controllerCpuByRole![role] ?? 0))])) } : {}),
         };
     });
 }
+
+/** The process roles in the order of a run: what the user starts, what it starts. */
+const ROLE_ORDER = ["node", "engine", "provider", "pulumi commands", "ansible", "ssh", "other", "unattributed"];
 
 const OP_TITLE: Record<Op, string> = {
     apply: "apply (`pulumi up` / `ansible-playbook`)",
@@ -85,6 +93,18 @@ export function markdown(result: BenchResult, rows: SummaryRow[]): string {
             "| hosts | tool | runs | wall s | controller CPU-s | controller ms/host | host ms/host | ssh conn./host | peak RSS MB | load (1 min) |",
             "|---|---|---|---|---|---|---|---|---|---|",
             ...mine.map((r) => `| ${r.n} | ${r.tool} | ${r.runs} | ${f(r.wallS, 2)} | ${f(r.controllerCpuS, 2)} | ${f(r.controllerCpuPerHostMs, 0)} | ${f(r.hostCpuPerHostMs, 0)} | ${f(r.sshConnectionsPerHost, 1)} | ${f(r.peakRssMB, 0)} | ${f(r.load1, 2)} |`),
+        );
+    }
+    const profiled = rows.filter((r) => r.controllerCpuByRole).sort((a, b) => a.n - b.n || a.tool.localeCompare(b.tool) || a.op.localeCompare(b.op));
+    if (profiled.length) {
+        const roles = ROLE_ORDER.filter((role) => profiled.some((r) => r.controllerCpuByRole![role]?.median));
+        out.push(
+            "",
+            "**Where the controller's CPU goes**: CPU-s by process (medians), sampled every 100 ms from outside the measured cgroup; `node` is the operation's own Node.js process (ours: the program with the Automation API, or the drift report), `engine` the Pulumi CLI running the operation, `unattributed` what the samples missed (a process's last 100 ms, processes shorter than that)",
+            "",
+            `| hosts | tool | operation | ${roles.join(" | ")} |`,
+            `|---|---|---|${roles.map(() => "---|").join("")}`,
+            ...profiled.map((r) => `| ${r.n} | ${r.tool} | ${r.op} | ${roles.map((role) => (r.controllerCpuByRole![role]?.median ?? 0).toFixed(2)).join(" | ")} |`),
         );
     }
     if (result.notMeasured.length) {

@@ -38,13 +38,29 @@ describe("bench against Ansible: smoke", function () {
         assert.ok(result.sshFloorMs[2] > 0, `ssh floor ${JSON.stringify(result.sshFloorMs)}`);
     });
 
+    it("splits each operation's controller CPU by process: program, engine, providers; Ansible's Python and ssh", function () {
+        const roles = (tool: string, op: string) => result.measurements.find((m) => m.tool === tool && m.op === op)!.controllerCpuByRole!;
+        for (const op of ["apply", "drift-check", "preview"]) {
+            const ours = roles("ours", op);
+            assert.ok(ours.node > 0 && ours.engine > 0 && ours.provider > 0, `ours ${op}: ${JSON.stringify(ours)}`);
+        }
+        assert.ok(roles("ours", "drift-report").node > 0 && !roles("ours", "drift-report").engine, JSON.stringify(roles("ours", "drift-report")));
+        assert.ok(roles("ansible-tuned", "apply").ansible > 0, JSON.stringify(roles("ansible-tuned", "apply")));
+        for (const m of result.measurements) {
+            const attributed = Object.entries(m.controllerCpuByRole!).reduce((sum, [role, s]) => sum + (role === "unattributed" ? 0 : s), 0);
+            // Ticks are 10 ms: what a process is charged may round above the cgroup's exact count.
+            assert.ok(attributed <= m.controllerCpuS + 0.05 * Object.keys(m.controllerCpuByRole!).length, `${m.tool} ${m.op}: ${attributed} attributed of ${m.controllerCpuS}`);
+        }
+    });
+
     it("summarizes into medians and a table per operation, with the machine", function () {
         const rows = summarize(result);
         assert.equal(rows.length, 6);
         for (const row of rows) assert.ok(row.wallS.min <= row.wallS.median && row.wallS.median <= row.wallS.max);
         const md = markdown(result, rows);
         assert.match(md, /cores \d+/);
-        assert.equal((md.match(/^\| 2 \| (ours|ansible-tuned) \|/gm) ?? []).length, 6);
+        assert.equal((md.match(/^\| 2 \| (ours|ansible-tuned) \| \d+ \|/gm) ?? []).length, 6);
+        assert.equal((md.match(/^\| 2 \| (ours|ansible-tuned) \| [a-z-]+ \| \d/gm) ?? []).length, 6, "one line per operation in the CPU-by-process table");
         assert.ok(typeof result.machine.ansible === "string" && /core 2\./.test(result.machine.ansible as string), String(result.machine.ansible));
     });
 });

@@ -1,0 +1,33 @@
+import { strict as assert } from "assert";
+import type { BenchResult, Measurement } from "../../bench/ansible/harness";
+import { markdown, summarize } from "../../bench/ansible/report";
+import { processRole } from "../../bench/ansible/roles";
+
+describe("bench: controller CPU by process", function () {
+    it("names each process of a run by what it is there for", function () {
+        const pulumi = "/root/.cache/pulumi-linux-tuning/pulumi-v3.274.1/bin/pulumi";
+        assert.equal(processRole(["node", "/repo/node_modules/ts-node/dist/bin.js", "--transpile-only", "/repo/bench/ansible/ours-op.ts", "/tmp/op.json"]), "node");
+        assert.equal(processRole(["node", "/repo/bin/components/fleet/cli.js", "drift", "--stack", "bench"]), "node");
+        assert.equal(processRole([pulumi, "preview", "--refresh", "--client=127.0.0.1:1"]), "engine");
+        assert.equal(processRole([pulumi, "stack", "history", "--json"]), "pulumi commands");
+        assert.equal(processRole(["bash", `${pulumi}-resource-pulumi-nodejs`, "127.0.0.1:1"]), "provider", "the provider's launcher, before it execs node");
+        assert.equal(processRole(["node", "/w/node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js", "127.0.0.1:1"]), "provider");
+        assert.equal(processRole(["/usr/bin/python3", "/usr/bin/ansible-playbook", "-i", "hosts.ini"]), "ansible");
+        assert.equal(processRole(["ssh", "-o", "ControlPersist=60s", "root@10.0.0.1"]), "ssh");
+        assert.equal(processRole(["sleep", "1"]), "other");
+    });
+
+    it("summarizes the split into medians and one table line per operation", function () {
+        const run = (op: Measurement["op"], round: number, engine: number): Measurement => ({
+            n: 5, tool: "ours", op, round, wallS: 1, controllerCpuS: 3, hostCpuS: 0.2, sshConnectionsPerHost: 1, peakRssMB: 200, hostsReached: 5, load1: 0.5,
+            controllerCpuByRole: { node: 1, engine, provider: 0.5, unattributed: 1.5 - engine },
+        });
+        const result: BenchResult = { date: "d", machine: { cores: 2 }, sshFloorMs: { 5: 30 }, measurements: [run("preview", 0, 1), run("preview", 1, 1.2), run("preview", 2, 0.8), run("apply", 0, 1)], notMeasured: [] };
+        const rows = summarize(result);
+        assert.deepEqual(rows.find((r) => r.op === "preview")!.controllerCpuByRole!.engine, { median: 1, min: 0.8, max: 1.2 });
+        const md = markdown(result, rows);
+        assert.match(md, /\| hosts \| tool \| operation \| node \| engine \| provider \| unattributed \|/);
+        assert.match(md, /^\| 5 \| ours \| preview \| 1\.00 \| 1\.00 \| 0\.50 \| 0\.50 \|$/m);
+        assert.equal((md.match(/^\| 5 \| ours \| [a-z-]+ \| \d/gm) ?? []).length, 2);
+    });
+});
