@@ -185,7 +185,13 @@ export async function readFleetDrift(config: FleetConfig, privateKey: string | u
             if (declared.length === 0 && Object.keys(applied).length === 0) {
                 return rolloutRow(host.name, status);
             }
-            const connection = connectionFor(config, host, privateKey);
+            let connection: ReturnType<typeof connectionFor>;
+            try {
+                connection = connectionFor(config, host, privateKey);
+            } catch (e) {
+                // One host's unreadable key file is that host's row, not the end of the whole report.
+                return [{ host: host.name, key: "(host)", desired: "a connection", live: (e as Error).message, persisted: NOT_PERSISTED, status: "unreachable" }];
+            }
             const sysctls = parts.sysctls && sysctlSetInputsSchema.parse({ ...parts.sysctls, resourceName: partResourceName(`${FLEET_NAME}-${host.name}`, "sysctls") });
             const sysctlRecord = appliedSysctls && recordOf(appliedSysctls.state);
             // A part applied and no longer declared is drift as it is: nothing to read for it.

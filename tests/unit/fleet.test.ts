@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import fc from "fast-check";
 import { RunError } from "@pulumi/pulumi/errors";
 import { AssignmentConflictError, assignHost } from "../../components/fleet/assign";
-import { DriftRow, mergeReports, partRows, persistedValues, recordedHosts, report, rolloutRow, sysctlRows, undeclaredHostRows } from "../../components/fleet/drift";
+import { DriftRow, mergeReports, partRows, readFleetDrift, persistedValues, recordedHosts, report, rolloutRow, sysctlRows, undeclaredHostRows } from "../../components/fleet/drift";
 import { FleetConfigError, FleetConfigInput, parseFleetConfig } from "../../components/fleet/inventory";
 import { evidenceCell, hostRecords } from "../../components/fleet/report";
 import { shardsBy, staleShards } from "../../components/fleet/shards";
@@ -381,6 +381,13 @@ describe("fleet: drift report", function () {
         assert.deepEqual(rowsOf(appended).slice(-1), [[FILE, "as the declared settings write it", "different", "", "drifted"]], "a line the fleet never wrote");
         assert.deepEqual(rowsOf(sysctlRows("h4", declared({ "net.core.somaxconn": 4096 }), read(live.slice(1, 2), null))).slice(-1), [[FILE, "as the declared settings write it", "missing", "", "drifted"]]);
         assert.deepEqual(rowsOf(sysctlRows("h4", declared({ "net.core.somaxconn": 4096 }), read(live.slice(1, 2), renderPersistFile("fleet-h4-sysctls", { "net.core.somaxconn": "4096" })))), [["net.core.somaxconn", "4096", "4096", "4096", "ok"]]);
+    });
+
+    it("reports a host whose key file cannot be read as unreachable, without a connection", async function () {
+        const config = parseFleetConfig({ ...fleet(1), defaults: { user: "root", privateKeyPath: "/nonexistent/key" } });
+        const rows = await readFleetDrift(config, undefined, new Map());
+        assert.deepEqual(rows.map((r) => [r.host, r.key, r.status]), [["h1", "(host)", "unreachable"]]);
+        assert.match(rows[0].live, /^h1: privateKeyPath \/nonexistent\/key: ENOENT/);
     });
 
     it("finds each host's recorded parts among the exported state's resources", function () {
