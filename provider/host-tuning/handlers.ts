@@ -10,6 +10,7 @@ import * as modules from "../kernel-module/handlers";
 import * as steering from "../packet-steering/handlers";
 import * as thp from "../thp/handlers";
 import * as wakeup from "../wakeup-latency/handlers";
+import type { HostReads } from "../sysctl/remote";
 import { hostIdentity, optionalConnectionSchema } from "../transport/connection";
 import { REPLACE_HOST, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
@@ -31,7 +32,8 @@ interface PartHandlers {
     update(id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult>;
     read(id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult>;
     remove(id: string, props: Record<string, unknown>): Promise<void>;
-    liveDrift(props: Record<string, unknown>): Promise<string[]>;
+    /** How the host differs from a recorded state; `reuse` may take a read made earlier in this engine run (sysctls keep theirs). */
+    liveDrift(props: Record<string, unknown>, reads?: HostReads): Promise<string[]>;
 }
 
 const HANDLERS: Record<PartName, PartHandlers> = { modules, sysctls: sysctl, nic, offloads, steering, irqs: irq, governor: cpuGovernor, thp, wakeup };
@@ -191,10 +193,10 @@ export async function update(_id: string, olds: Record<string, unknown>, news: R
     return { outs: plainState(await apply(withoutEngineKeys(news), withoutEngineKeys(olds))) };
 }
 
-/** Fresh reads of every recorded part: how the host differs from what state says was applied. */
-export async function verifyParts(connection: unknown, parts: PartRecords): Promise<string[]> {
+/** Reads of every recorded part (fresh, unless `reuse`): how the host differs from what state says was applied. */
+export async function verifyParts(connection: unknown, parts: PartRecords, reads: HostReads = "fresh"): Promise<string[]> {
     const drift = await Promise.all(
-        PART_ORDER.filter((p) => parts[p]).map(async (p) => (await HANDLERS[p].liveDrift(withConnection(parts[p]!, connection))).map((d) => `${p}: ${d}`)),
+        PART_ORDER.filter((p) => parts[p]).map(async (p) => (await HANDLERS[p].liveDrift(withConnection(parts[p]!, connection), reads)).map((d) => `${p}: ${d}`)),
     );
     return drift.flat();
 }
@@ -206,7 +208,7 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
     // Drift is judged against what was applied (a part's read puts live values in its state);
     // both reads are read-only, so they go out together.
     const [drifted, reads] = await Promise.all([
-        verifyParts(raw.connection, recorded),
+        verifyParts(raw.connection, recorded, "reuse"),
         Promise.all(present.map((p) => HANDLERS[p].read(recorded[p]!.id, withConnection(recorded[p]!, raw.connection)))),
     ]);
     const parts = { ...recorded };

@@ -11,7 +11,7 @@ import { ManagedFiles, withCreatedDirs } from "../host/restore";
 import { missingModules, moduleNeeds, moduleProbeKeys } from "./modules";
 import { netnsProbeKeys, restrictedCongestionControl } from "./netns";
 import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, ledgerBeyond, ledgerOnlyItems, liveSettings, ownLedgerPath, ownerOf, ownershipConflicts, planApply, planRestore, sysctlRecordToRestore, unwritableKeys } from "./plan";
-import { HostSnapshot, applyToHost, readHost } from "./remote";
+import { HostReads, HostSnapshot, applyToHost, readHost } from "./remote";
 import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "./schema";
 import { SettingValue, isBound, normalise, satisfies, sameValue } from "./values";
 
@@ -236,13 +236,13 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
     });
 }
 
-async function probeDrift(olds: Record<string, unknown>, inputs: SysctlSetInputs): Promise<string[]> {
-    const snapshot = await readHost(target(inputs), keysToRead(inputs), filesToRead(inputs), "reuse");
+async function probeDrift(olds: Record<string, unknown>, inputs: SysctlSetInputs, reads: HostReads = "reuse"): Promise<string[]> {
+    const snapshot = await readHost(target(inputs), keysToRead(inputs), filesToRead(inputs), reads);
     return [...describeDrift(detectDrift(inputs, snapshot, recordOf(olds).skipped)), ...ledgerDrift(ledgerStatus(recordOf(olds), snapshot))];
 }
 
-/** How the host differs from a recorded state, from a fresh read (empty: as declared). */
-export const liveDrift = (props: Record<string, unknown>) => probeDrift(withoutEngineKeys(props), parse(withoutEngineKeys(props)));
+/** How the host differs from a recorded state (empty: as declared), from a fresh read unless `reuse`. */
+export const liveDrift = (props: Record<string, unknown>, reads: HostReads = "fresh") => probeDrift(withoutEngineKeys(props), parse(withoutEngineKeys(props)), reads);
 
 export const { create, update, read } = applyEntryPoints(apply, recordOf, ["resourceName"], refresh);
 

@@ -270,12 +270,15 @@ export function parseReadOutput(stdout: string): HostSnapshot {
  */
 const driftReads = new Map<string, { keys: Set<string>; ownFiles: string; snapshot: Promise<HostSnapshot> }[]>();
 
+/** A drift read: of the host now, or one kept from earlier in this engine run. */
+export type HostReads = "fresh" | "reuse";
+
 /**
  * `ownFiles`: persistence file paths to read exactly (the first one's text is `ownFile`).
  * `fresh` (default) reads the host; `remember` reads it and keeps the read for drift reports;
  * `reuse` takes a kept read of the same files covering these keys, else reads and keeps.
  */
-export async function readHost(transport: Transport, keys: readonly string[], ownFiles: readonly string[], memo: "fresh" | "remember" | "reuse" = "fresh"): Promise<HostSnapshot> {
+export async function readHost(transport: Transport, keys: readonly string[], ownFiles: readonly string[], memo: HostReads | "remember" = "fresh"): Promise<HostSnapshot> {
     const kept = driftReads.get(transport.target) ?? [];
     const files = ownFiles.join("\n");
     const hit = memo === "reuse" ? kept.find((r) => r.ownFiles === files && keys.every((k) => r.keys.has(k))) : undefined;

@@ -4,6 +4,8 @@ import * as path from "path";
 import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { fleetProgram } from "../../components/fleet";
 import type { FleetConfigInput } from "../../components/fleet/inventory";
+import { verifyParts } from "../../provider/host-tuning/handlers";
+import { create as judgeWave } from "../../provider/wave-gate/handlers";
 import { labFleetConfig } from "../lab/stack-config";
 import { labStack, storedStateText } from "./engine";
 import { Lab, LabHost, labDown, labUp, listenBurst, onHost, setSysctlOn, sshConnectionCount, sysctlOn } from "./lab";
@@ -349,5 +351,24 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
             await stack.destroy();
         }
         untouched(three.slice(0, 2));
+    });
+});
+
+describe("a wave gate's verification reads each host now, not a read kept from earlier in the run", function () {
+    // kernel.ns_last_pid is the last PID the kernel handed out: every read of it (which forks) finds
+    // a new value, so a read kept from earlier shows as the same number twice. Read-only, on this
+    // machine through the local transport.
+    const parts = { sysctls: { id: "local", state: { settings: { "kernel.ns_last_pid": { atMost: 1 } }, persist: false, onMissing: "fail", resourceName: "gate-read", originals: {}, skipped: [] } } };
+    const lastPid = (lines: string[]) => Number(/kernel\.ns_last_pid live (\d+)/.exec(lines.join("\n"))?.[1]);
+
+    it("the gate does not take the refresh's kept read", async function () {
+        // As a HostTuning's refresh or diff earlier in the engine run: a read kept for drift reports.
+        const kept = lastPid(await verifyParts(undefined, parts, "reuse"));
+        assert.equal(lastPid(await verifyParts(undefined, parts, "reuse")), kept, "reuse takes the kept read");
+        const { outs } = await judgeWave({ wave: 1, hosts: [{ name: "local", status: "applied", parts }] });
+        const verdict = (outs.results as { drifted: string[] }[])[0];
+        assert.ok(Number.isInteger(kept) && Number.isInteger(lastPid(verdict.drifted)), verdict.drifted.join("; "));
+        assert.notEqual(lastPid(verdict.drifted), kept, "the gate read the host again");
+        assert.equal(outs.passed, false);
     });
 });
