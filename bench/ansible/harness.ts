@@ -185,7 +185,9 @@ async function measured(fleet: Fleet, argvFor: (cgroup: string) => string[], env
             const seen = processTicks(pid);
             if (!seen) continue;
             if (joinsItself && pid === rootPid && joinedAt === undefined) joinedAt = seen.ticks;
-            lastSeen.set(pid, { ticks: seen.ticks - (pid === rootPid ? (joinedAt ?? 0) : 0), role: processRole(seen.argv) });
+            // An exited process not yet reaped has no command line left: it keeps the role it had.
+            const role = seen.argv.length > 0 ? processRole(seen.argv) : (lastSeen.get(pid)?.role ?? "other");
+            lastSeen.set(pid, { ticks: seen.ticks - (pid === rootPid ? (joinedAt ?? 0) : 0), role });
         }
     }, 100);
     const start = process.hrtime.bigint();
