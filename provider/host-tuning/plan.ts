@@ -57,13 +57,16 @@ const PART_LEDGER_KINDS: Record<PartName, string> = {
 };
 
 /**
- * A part's old inputs for its check. Parts created by earlier versions were owned as
- * `<owner>-<part>`, under the ledger names of then: that ledger is still the part's own (its
- * next update rewrites it under the new owner), not another resource's.
+ * A part's old inputs for its check. A host held behind a gate last time was not given them then,
+ * so its parts are judged as new, with every host check (owners, missing keys) a create has: the
+ * first admitted run must not find a problem only after an earlier part was written. Parts
+ * created by earlier versions were owned as `<owner>-<part>`, under the ledger names of then:
+ * that ledger is still the part's own (its next update rewrites it under the new owner), not
+ * another resource's.
  */
 export function partCheckOlds(olds: Record<string, unknown>, part: PartName): Record<string, unknown> {
     const old = olds[part] as Record<string, unknown> | undefined;
-    if (!old) {
+    if (!old || olds.admitted === false) {
         return {};
     }
     return typeof olds.owner === "string" ? { ...old, ledgerFile: earlierHostLedgerPath(PART_LEDGER_KINDS[part], `${olds.owner}-${part}`) } : old;

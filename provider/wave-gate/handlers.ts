@@ -86,11 +86,19 @@ async function judge(host: GateHost, probes: HealthProbe[]): Promise<HostVerdict
     return verdict;
 }
 
+/** A held host's status: what an earlier run left on it, if anything. */
+export function heldStatus(earlier: string): string {
+    if (earlier === APPLIED) {
+        return `${NOT_ATTEMPTED} in this run (applied earlier)`;
+    }
+    return earlier.startsWith("failed: ") ? `${NOT_ATTEMPTED} in this run (failed earlier: ${earlier.slice("failed: ".length)})` : NOT_ATTEMPTED;
+}
+
 async function run(raw: Record<string, unknown>): Promise<Record<string, unknown>> {
     const inputs = parse(raw);
     if (!inputs.admitted) {
-        // A held host may carry tuning from an earlier run: say so, rather than hide it.
-        const results = inputs.hosts.map((h): HostVerdict => ({ host: h.name, status: h.status === APPLIED ? `${NOT_ATTEMPTED} in this run (applied earlier)` : NOT_ATTEMPTED, drifted: [] }));
+        // A held host may carry tuning from an earlier run, whole or in part: say so, rather than hide it.
+        const results = inputs.hosts.map((h): HostVerdict => ({ host: h.name, status: heldStatus(h.status), drifted: [] }));
         return { ...recorded(raw), passed: false, outcome: `wave ${inputs.wave}: not attempted: an earlier wave halted`, failed: 0, allowed: 0, results };
     }
     const probes = [

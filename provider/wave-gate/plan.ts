@@ -1,3 +1,4 @@
+import { shProgram } from "../transport/argv";
 import { FailureBudget, HealthCheck, HostVerdict } from "./schema";
 
 /**
@@ -11,7 +12,12 @@ export function allowedFailures(budget: FailureBudget, waveSize: number): number
         return budget;
     }
     const percent = Number(budget.slice(0, -1));
-    return Math.floor((percent * waveSize) / 100 + 1e-9);
+    // Ansible's own arithmetic: it halts when failed / total * 100 > max_fail_percentage.
+    let allowed = 0;
+    while (allowed < waveSize && !(((allowed + 1) / waveSize) * 100 > percent)) {
+        allowed++;
+    }
+    return allowed;
 }
 
 export interface WaveOutcome {
@@ -54,10 +60,34 @@ export function redactSecrets(output: string, secrets: readonly string[]): strin
     return secrets.reduce((text, secret) => text.split(secret).join("[secret]"), output);
 }
 
-/** The gate's argv: the user's command under sh -c, bounded by coreutils' timeout, with its environment. */
-export function checkArgv(command: string, timeoutSeconds: number, environment: Record<string, string> = {}): string[] {
-    const env = Object.entries(environment).map(([k, v]) => `${k}=${v}`);
-    return ["env", ...env, "timeout", "-k", "5", String(timeoutSeconds), "sh", "-c", command];
+/**
+ * The check's wrapper on the host. The environment comes first on stdin, one `NAME=base64` line
+ * per variable, so no secret is in an argument (`ps`, sudo's log); what follows is the user's
+ * stdin. The command runs under coreutils' timeout with its output in files, so a child it leaves
+ * in the background cannot hold the session open past the timeout; the files are printed after.
+ */
+const CHECK_PROGRAM = `
+timeout=$1 count=$2 command=$3
+while [ "$count" -gt 0 ]; do
+  IFS= read -r line || exit 125
+  value=$(printf %s "\${line#*=}" | base64 -d && echo .) || exit 125
+  export "\${line%%=*}=\${value%.}"
+  count=$((count - 1))
+done
+out=$(mktemp) && err=$(mktemp) || exit 125
+trap 'rm -f "$out" "$err"' EXIT
+timeout -k 5 "$timeout" sh -c "$command" >"$out" 2>"$err"
+status=$?
+cat "$out"
+cat "$err" >&2
+exit $status
+`;
+
+/** The gate's command: argv (no secret in it) and the stdin that carries the environment, then the user's stdin. */
+export function checkCommand(check: Pick<HealthCheck, "create" | "timeoutSeconds" | "environment" | "stdin">): { argv: string[]; stdin: string } {
+    const environment = Object.entries(check.environment ?? {});
+    const lines = environment.map(([name, value]) => `${name}=${Buffer.from(value, "utf8").toString("base64")}\n`);
+    return { argv: shProgram(CHECK_PROGRAM, "pulumi-health-check", [String(check.timeoutSeconds), String(environment.length), check.create]), stdin: lines.join("") + (check.stdin ?? "") };
 }
 
 export function describeCheckFailure(exitCode: number, timeoutSeconds: number, output: string): string {

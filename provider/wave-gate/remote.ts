@@ -1,6 +1,6 @@
 import { sleep } from "../sleep";
 import type { Transport } from "../transport/transport";
-import { checkArgv, outputTail, redactSecrets, secretsOf } from "./plan";
+import { checkCommand, outputTail, redactSecrets, secretsOf } from "./plan";
 import { HealthCheck } from "./schema";
 
 export interface CheckRun {
@@ -17,7 +17,8 @@ export async function runHealthCheck(transport: Transport, check: HealthCheck): 
         if (attempt > 1) {
             await sleep(check.retryDelaySeconds);
         }
-        const result = await transport.run(checkArgv(check.create, check.timeoutSeconds, check.environment), check.stdin);
+        const { argv, stdin } = checkCommand(check);
+        const result = await transport.run(argv, stdin);
         const output = outputTail(redactSecrets(result.stdout, secrets), redactSecrets(result.stderr, secrets));
         last = { exitCode: result.code, output, attempts: attempt };
         if (result.code === 0) {

@@ -1,11 +1,15 @@
 import { strict as assert } from "assert";
+import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import * as path from "path";
 import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { fleetProgram } from "../../components/fleet";
 import type { FleetConfigInput } from "../../components/fleet/inventory";
 import { verifyParts } from "../../provider/host-tuning/handlers";
+import { transportFor } from "../../provider/transport";
 import { create as judgeWave } from "../../provider/wave-gate/handlers";
+import { runHealthCheck } from "../../provider/wave-gate/remote";
+import { healthCheckSchema } from "../../provider/wave-gate/schema";
 import { labFleetConfig } from "../lab/stack-config";
 import { labStack, storedStateText } from "./engine";
 import { Lab, LabHost, labDown, labUp, listenBurst, onHost, setSysctlOn, sshConnectionCount, sysctlOn } from "./lab";
@@ -370,5 +374,29 @@ describe("a wave gate's verification reads each host now, not a read kept from e
         assert.ok(Number.isInteger(kept) && Number.isInteger(lastPid(verdict.drifted)), verdict.drifted.join("; "));
         assert.notEqual(lastPid(verdict.drifted), kept, "the gate read the host again");
         assert.equal(outs.passed, false);
+    });
+});
+
+describe("the health check's wrapper, run on this machine through the local transport", function () {
+    this.timeout(20_000);
+    const check = (fields: Record<string, unknown>) => healthCheckSchema.parse({ timeoutSeconds: 10, ...fields });
+
+    it("gives the command its environment byte for byte and the user's stdin after it", async function () {
+        const tricky = `multi\nline 'quoted' "$(touch /nonexistent/x)" trailing\n\n`;
+        // Values of 8 characters or more read [secret] in the output: the command prints B's hash.
+        const run = await runHealthCheck(transportFor(undefined), check({ create: 'printf "[%s]" "$A"; printf %s "$B" | sha256sum; cat', environment: { A: "x y", B: tricky }, stdin: "in\n" }));
+        assert.equal(run.exitCode, 0, run.output);
+        assert.equal(run.output, `[x y]${createHash("sha256").update(tricky).digest("hex")}  -\nin`);
+    });
+
+    it("a child the check leaves in the background does not hold the gate: it ends with the check", async function () {
+        // Before, the session stayed open while anything held the check's output: here 60 s, past this test's timeout.
+        const run = await runHealthCheck(transportFor(undefined), check({ create: "(sleep 60; echo late) & echo early; exit 3" }));
+        assert.deepEqual([run.exitCode, run.output], [3, "early"]);
+    });
+
+    it("timeout ends a check that runs too long", async function () {
+        const run = await runHealthCheck(transportFor(undefined), check({ create: "echo started; exec sleep 60", timeoutSeconds: 1 }));
+        assert.deepEqual([run.exitCode, run.output], [124, "started"]);
     });
 });

@@ -11,8 +11,8 @@ import { renderPersistFile } from "../../provider/sysctl/plan";
 import { parseReadOutput } from "../../provider/sysctl/remote";
 import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
 import { SettingValue } from "../../provider/sysctl/values";
-import { allowedFailures, checkArgv, describeCheckFailure, outputTail, redactSecrets, secretsOf, waveOutcome } from "../../provider/wave-gate/plan";
-import { diff as gateDiff } from "../../provider/wave-gate/handlers";
+import { allowedFailures, checkCommand, describeCheckFailure, outputTail, redactSecrets, secretsOf, waveOutcome } from "../../provider/wave-gate/plan";
+import { diff as gateDiff, heldStatus } from "../../provider/wave-gate/handlers";
 import { haltMessage } from "../../provider/wave-gate/verdict";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
@@ -58,7 +58,7 @@ describe("fleet: waves", function () {
 describe("fleet: failure budget (Ansible's max_fail_percentage)", function () {
     it("a wave halts when the failed share exceeds the percentage, or when every host of it failed", function () {
         fc.assert(
-            fc.property(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 0, max: 100 }), fc.nat(), (size, percent, f) => {
+            fc.property(fc.integer({ min: 1, max: 200 }), fc.oneof(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 10 ** 10 }).map((x) => x / 10 ** 8)), fc.nat(), (size, percent, f) => {
                 const failed = f % (size + 1);
                 assert.equal(failed > allowedFailures(`${percent}%`, size), (failed / size) * 100 > percent, `${failed}/${size} at ${percent}%`);
                 const verdicts = Array.from({ length: size }, (_, i) => ({ host: `h${i}`, status: i < failed ? "failed: x" : "applied", drifted: [] }));
@@ -69,6 +69,8 @@ describe("fleet: failure budget (Ansible's max_fail_percentage)", function () {
         const canary = [{ host: "h1", status: "failed: x", drifted: [] }];
         assert.equal(waveOutcome(1, canary, 1).passed, false, "a failed canary stops the rollout even under a budget of 1");
         assert.equal(allowedFailures("25%", 4), 1);
+        assert.equal(allowedFailures("29%", 100), 29, "0.29 * 100 is 28.999… in floating point; Ansible compares 29 / 100 * 100 > 29");
+        assert.equal(allowedFailures("33.3333333333%", 3), 0, "1 of 3 is more than 33.3333333333%");
         assert.equal(allowedFailures(2, 4), 2);
     });
 
@@ -91,11 +93,21 @@ describe("fleet: failure budget (Ansible's max_fail_percentage)", function () {
         assert.doesNotMatch(single!, /later waves/);
     });
 
-    it("runs the user's check as one sh -c argument under timeout, and says why it failed", function () {
-        assert.deepEqual(checkArgv("curl -f localhost; true", 10, { A: "b c" }), ["env", "A=b c", "timeout", "-k", "5", "10", "sh", "-c", "curl -f localhost; true"]);
+    it("runs the user's check as one sh -c argument under timeout, its environment on stdin, and says why it failed", function () {
+        const { argv, stdin } = checkCommand({ create: "curl -f localhost; true", timeoutSeconds: 10, environment: { A: "b c", TOKEN: "s3cr3t-t0ken" }, stdin: "line\n" });
+        assert.deepEqual(argv.slice(0, 2), ["sh", "-c"]);
+        assert.deepEqual(argv.slice(3), ["pulumi-health-check", "10", "2", "curl -f localhost; true"]);
+        assert.ok(!argv.join(" ").includes("s3cr3t"), "no secret in an argument: ps and sudo's log show arguments");
+        assert.equal(stdin, `A=${Buffer.from("b c").toString("base64")}\nTOKEN=${Buffer.from("s3cr3t-t0ken").toString("base64")}\nline\n`);
         assert.equal(describeCheckFailure(124, 10, ""), "health check timed out after 10 s");
         assert.equal(describeCheckFailure(3, 10, "no"), "health check exited with status 3: no");
         assert.equal(outputTail("x".repeat(10), "", 4), "…xxxx");
+    });
+
+    it("a held host's status says what an earlier run left on it", function () {
+        assert.equal(heldStatus("not attempted"), "not attempted");
+        assert.equal(heldStatus("applied"), "not attempted in this run (applied earlier)");
+        assert.equal(heldStatus("failed: nic: eth1 rx: 8192 is above the maximum 4096"), "not attempted in this run (failed earlier: nic: eth1 rx: 8192 is above the maximum 4096)");
     });
 
     it("a held gate is judged again when its wave's hosts change, and only then", async function () {

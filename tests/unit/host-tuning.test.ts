@@ -25,6 +25,7 @@ describe("HostTuning parts", function () {
         const scope = { kind: "cpu-governor", owner: "proj/prod/web_1/governor", ledgers, target: "h" };
         assert.deepEqual(ownershipFailures(scope, ownLedgerFiles("cpu-governor", scope.owner, olds), "earlier-part:22", ["/sys/g"], "cpus"), []);
         assert.deepEqual(partCheckOlds({ owner: "proj/prod/web_1" }, "governor"), {}, "a new part has no old inputs");
+        assert.deepEqual(partCheckOlds({ owner: "p/s/h", admitted: false, sysctls: { settings: { "net.core.somaxconn": 4096 } } }, "sysctls"), {}, "held last time: declared, never given to the host");
     });
 
     it("gives every part its own owner in the host's ledgers: the HostTuning's, with /part appended (a dash would be a standalone web-1-nic's)", function () {
