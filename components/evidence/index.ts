@@ -19,12 +19,16 @@ export interface HostDiagnosis {
     notes: Record<string, string>;
 }
 
-/** Two samples `windowSeconds` apart and the knobs' current values: read-only, no root needed for /proc/net. */
-export async function diagnoseHost(transport: Transport, iface: string | undefined, windowSeconds: number): Promise<HostDiagnosis> {
-    // A NaN, zero or negative window samples twice at once: "nothing rose" would be a false all-clear.
+/** A NaN, zero or negative window samples twice at once: "nothing rose" would be a false all-clear. */
+export function checkWindow(windowSeconds: number): void {
     if (!(windowSeconds >= 0.1 && windowSeconds <= 3600)) {
         throw new Error(`window: ${windowSeconds} is not a number of seconds from 0.1 to 3600`);
     }
+}
+
+/** Two samples `windowSeconds` apart and the knobs' current values: read-only, no root needed for /proc/net. */
+export async function diagnoseHost(transport: Transport, iface: string | undefined, windowSeconds: number): Promise<HostDiagnosis> {
+    checkWindow(windowSeconds);
     if (iface !== undefined && !interfaceName.safeParse(iface).success) {
         throw new Error(`interface: ${JSON.stringify(iface)} is not a network interface name`);
     }

@@ -13,7 +13,7 @@ import { Command, CommanderError } from "commander";
 import Table from "cli-table3";
 import type { ConfigMap, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { closeAllConnections, transportFor } from "../../provider/transport";
-import { HostDiagnosis, diagnoseHost, diagnosisText } from "../evidence";
+import { HostDiagnosis, checkWindow, diagnoseHost, diagnosisText } from "../evidence";
 import { DriftReport, connectionFor, mergeReports, readFleetDrift, recordedHosts, report } from "./drift";
 import { CONFIG_NAMESPACE, FleetConfigInput, parseFleetConfig } from "./inventory";
 import { shardsBy, staleShards } from "./shards";
@@ -210,9 +210,16 @@ async function shard(opts: { stack: string; by: string; cwd: string }): Promise<
     return 0;
 }
 
+/** A host `diagnose --stack` could not read: its own entry, the others still diagnosed. */
+interface Undiagnosed {
+    target: string;
+    error: string;
+}
+
 async function diagnoseCommand(opts: { stack?: string; local?: boolean; host?: string; interface?: string; window: string; cwd: string; json?: boolean }): Promise<number> {
     const window = Number(opts.window);
-    let diagnoses: HostDiagnosis[];
+    checkWindow(window);
+    let diagnoses: (HostDiagnosis | Undiagnosed)[];
     if (opts.local) {
         diagnoses = [await diagnoseHost(transportFor(undefined), opts.interface, window)];
     } else if (opts.stack) {
@@ -222,12 +229,15 @@ async function diagnoseCommand(opts: { stack?: string; local?: boolean; host?: s
         if (hosts.length === 0) {
             throw new Error(`no host ${opts.host} in ${opts.stack}`);
         }
-        diagnoses = await Promise.all(hosts.map(async (h) => ({ ...(await diagnoseHost(transportFor(connectionFor(fleet, h, privateKey)), h.facts.interface, window)), target: h.name })));
+        // One host down or without its interface is that host's entry, not the end of the fleet's diagnosis.
+        const settled = await Promise.allSettled(hosts.map(async (h) => diagnoseHost(transportFor(connectionFor(fleet, h, privateKey)), h.facts.interface, window)));
+        diagnoses = settled.map((r, i) => (r.status === "fulfilled" ? { ...r.value, target: hosts[i].name } : { target: hosts[i].name, error: (r.reason as Error).message }));
     } else {
         throw new Error("diagnose needs --stack or --local");
     }
-    console.log(opts.json ? JSON.stringify(diagnoses, null, 2) : diagnoses.map(diagnosisText).join("\n"));
-    return diagnoses.some((d) => d.findings.length > 0) ? 1 : 0;
+    const text = (d: HostDiagnosis | Undiagnosed) => ("error" in d ? `${d.target}: could not diagnose: ${d.error}` : diagnosisText(d));
+    console.log(opts.json ? JSON.stringify(diagnoses, null, 2) : diagnoses.map(text).join("\n"));
+    return diagnoses.some((d) => "error" in d) ? 2 : diagnoses.some((d) => "findings" in d && d.findings.length > 0) ? 1 : 0;
 }
 
 function run<O>(action: (opts: O) => Promise<number>) {

@@ -101,6 +101,20 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         assert.match(errored.stdout + errored.stderr, /hosts\[1\]\.connection\.host: must be a host name or an IP address/);
         assert.doesNotMatch(errored.stdout, /counters \(before → now\)/);
 
+        // diagnose: every host of the stack; one it cannot reach is its own entry (exit 2), the others still diagnosed.
+        const offline = JSON.parse(inventory.value) as { connection: { port?: number } }[];
+        offline[1].connection.port = 1;
+        await workspace.setConfig(shards[0], "pulumi-linux-tuning:hosts", { value: JSON.stringify(offline) });
+        const partial = await cli(project, "diagnose", "--stack", shards[0], "--window", "0.5", "--json");
+        await workspace.setConfig(shards[0], "pulumi-linux-tuning:hosts", inventory);
+        assert.equal(partial.code, 2, partial.stdout + partial.stderr);
+        const entries = JSON.parse(partial.stdout) as { target: string; error?: string; findings?: unknown[] }[];
+        assert.deepEqual(entries.map((e) => [e.target, Array.isArray(e.findings), e.error !== undefined]), [["h1", true, false], ["h2", false, true]]);
+        assert.match(entries[1].error!, /ECONNREFUSED|refused/);
+        const bad = await cli(project, "diagnose", "--stack", shards[0], "--window", "abc");
+        assert.deepEqual([bad.code, bad.stdout], [2, ""], "a bad window fails before any host is sampled");
+        assert.match(bad.stderr, /window: NaN is not a number of seconds/);
+
         const clean = await Promise.all(shards.map((s) => cli(project, "drift", "--stack", s, "--json")));
         clean.forEach((r) => assert.equal(r.code, 0, r.stdout + r.stderr));
         const files = clean.map((r, i) => {
