@@ -5,6 +5,7 @@ import * as path from "path";
 import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { fleetProgram } from "../../components/fleet";
 import type { FleetConfigInput } from "../../components/fleet/inventory";
+import { LEDGER_ROOT, renderHostLedger } from "../../provider/host/ledger";
 import { verifyParts } from "../../provider/host-tuning/handlers";
 import { transportFor } from "../../provider/transport";
 import { create as judgeWave } from "../../provider/wave-gate/handlers";
@@ -259,6 +260,36 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
             await stack.destroy();
         }
         untouched(three);
+    });
+
+    it("a host held behind a gate is checked as a new one once admitted: a key another owner holds fails it before any part is written", async function () {
+        const [canary, held] = lab.hosts.slice(4, 6);
+        const base = labFleetConfig({ ...lab, hosts: [canary, held] });
+        // A part applied before the sysctls: what a refusal found only at apply would leave behind.
+        const config = { ...base, assignments: [...base.assignments, { select: {}, modules: { modules: ["inet_diag"] } }], rollout: { serial: [1, "100%"], healthCheck: HEALTH_CHECK } };
+        const modulesOn = (host: LabHost) => onHost(lab, host, ["sh", "-c", "ls -A /etc/modules-load.d 2>/dev/null; cat /sys/module/inet_diag/initstate 2>/dev/null; true"]);
+        const modulesBefore = modulesOn(held);
+        const foreign = `${LEDGER_ROOT}/packet-steering/other.ledger`;
+        onHost(lab, canary, ["sh", "-c", `echo 'not yet' > ${UNHEALTHY}`]);
+        const stack = await fleetStack("fleet-held-checked", config);
+        try {
+            assert.match(await expectFailure(stack.up()), /rollout halted: wave 1/);
+            untouched([held]);
+            // While it is held, another stack takes one of its keys.
+            const ledger = renderHostLedger({ owner: "other/prod/steer", items: ["/proc/sys/net/ipv4/tcp_fin_timeout"], record: {} });
+            onHost(lab, held, ["sh", "-c", 'mkdir -p "${1%/*}" && printf "%s" "$2" > "$1"', "sh", foreign, ledger]);
+            onHost(lab, canary, ["rm", "-f", UNHEALTHY]);
+            const message = await expectFailure(stack.up());
+            assert.match(message, /rollout halted: wave 2/);
+            assert.match(message, new RegExp(`${held.name}: failed: sysctls\\.settings: .*net\\.ipv4\\.tcp_fin_timeout is managed by other/prod/steer`));
+            untouched([held]);
+            assert.equal(modulesOn(held), modulesBefore, "its modules part, first in order, was not applied either");
+        } finally {
+            onHost(lab, held, ["rm", "-f", foreign]);
+            onHost(lab, canary, ["rm", "-f", UNHEALTHY]);
+            await stack.destroy();
+        }
+        untouched([canary, held]);
     });
 
     it("a host's own overrides settle a CPU placement its assignments disagree on", async function () {
