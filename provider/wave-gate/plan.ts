@@ -69,13 +69,13 @@ export function redactSecrets(output: string, secrets: readonly string[]): strin
 const CHECK_PROGRAM = `
 timeout=$1 count=$2 command=$3
 while [ "$count" -gt 0 ]; do
-  IFS= read -r line || exit 125
-  value=$(printf %s "\${line#*=}" | base64 -d && echo .) || exit 125
+  IFS= read -r line && value=$(printf %s "\${line#*=}" | base64 -d && echo .) || { echo "pulumi-health-check: cannot read the check's environment" >&2; exit 125; }
   export "\${line%%=*}=\${value%.}"
   count=$((count - 1))
 done
-out=$(mktemp) && err=$(mktemp) || exit 125
-trap 'rm -f "$out" "$err"' EXIT
+out= err=
+trap 'rm -f \${out:+"$out"} \${err:+"$err"}' EXIT
+out=$(mktemp) && err=$(mktemp) || { echo "pulumi-health-check: cannot make a temporary file for the check's output" >&2; exit 125; }
 timeout -k 5 "$timeout" sh -c "$command" >"$out" 2>"$err"
 status=$?
 cat "$out"
