@@ -12,9 +12,9 @@ export function allowedFailures(budget: FailureBudget, waveSize: number): number
         return budget;
     }
     const percent = Number(budget.slice(0, -1));
-    // Ansible's own arithmetic: it halts when failed / total * 100 > max_fail_percentage.
+    // Ansible's own arithmetic (its linear strategy): it halts when failed / batch_size > max_fail_percentage / 100.0.
     let allowed = 0;
-    while (allowed < waveSize && !(((allowed + 1) / waveSize) * 100 > percent)) {
+    while (allowed < waveSize && !((allowed + 1) / waveSize > percent / 100)) {
         allowed++;
     }
     return allowed;
@@ -65,22 +65,23 @@ export function redactSecrets(output: string, secrets: readonly string[]): strin
  * per variable, so no secret is in an argument (`ps`, sudo's log); what follows is the user's
  * stdin. The command runs under coreutils' timeout with its output in files, so a child it leaves
  * in the background cannot hold the session open past the timeout; the files are printed after.
+ * Its own variables are `plt_*`, names the schema refuses for the environment.
  */
 const CHECK_PROGRAM = `
-timeout=$1 count=$2 command=$3
-while [ "$count" -gt 0 ]; do
-  IFS= read -r line && value=$(printf %s "\${line#*=}" | base64 -d && echo .) || { echo "pulumi-health-check: cannot read the check's environment" >&2; exit 125; }
-  export "\${line%%=*}=\${value%.}"
-  count=$((count - 1))
+plt_count=$2
+while [ "$plt_count" -gt 0 ]; do
+  IFS= read -r plt_line && plt_value=$(printf %s "\${plt_line#*=}" | base64 -d && echo .) || { echo "pulumi-health-check: cannot read the check's environment" >&2; exit 125; }
+  export "\${plt_line%%=*}=\${plt_value%.}"
+  plt_count=$((plt_count - 1))
 done
-out= err=
-trap 'rm -f \${out:+"$out"} \${err:+"$err"}' EXIT
-out=$(mktemp) && err=$(mktemp) || { echo "pulumi-health-check: cannot make a temporary file for the check's output" >&2; exit 125; }
-timeout -k 5 "$timeout" sh -c "$command" >"$out" 2>"$err"
-status=$?
-cat "$out"
-cat "$err" >&2
-exit $status
+plt_out= plt_err=
+trap 'rm -f \${plt_out:+"$plt_out"} \${plt_err:+"$plt_err"}' EXIT
+plt_out=$(mktemp) && plt_err=$(mktemp) || { echo "pulumi-health-check: cannot make a temporary file for the check's output" >&2; exit 125; }
+timeout -k 5 "$1" sh -c "$3" >"$plt_out" 2>"$plt_err"
+plt_status=$?
+cat "$plt_out"
+cat "$plt_err" >&2
+exit $plt_status
 `;
 
 /** The gate's command: argv (no secret in it) and the stdin that carries the environment, then the user's stdin. */

@@ -3,7 +3,19 @@ import { isGauge } from "../counters/parse";
 import { interfaceName } from "../nic/schema";
 import { optionalConnectionSchema } from "../transport/connection";
 
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "must be an environment variable name");
+/** Variables a shell will not let be set (bash's read-only ones, where /bin/sh is bash). */
+const SHELL_READ_ONLY = ["BASHOPTS", "BASH_VERSINFO", "EUID", "PPID", "SHELLOPTS", "UID"];
+
+/** Why a name cannot be one of the check's environment variables, or undefined. */
+function envNameProblem(name: string): string | undefined {
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(name)) {
+        return "must be an environment variable name";
+    }
+    if (name.startsWith("plt_")) {
+        return "plt_* names are the check wrapper's own";
+    }
+    return SHELL_READ_ONLY.includes(name) ? "is set by the shell and cannot be passed" : undefined;
+}
 
 /**
  * A user's health check, run on every host of a wave after it is tuned. Field names follow
@@ -13,7 +25,17 @@ export const healthCheckSchema = z
     .object({
         /** A shell command line; exit status 0 means healthy. */
         create: z.string().min(1).max(8192).refine((s) => !s.includes("\0"), "must not contain NUL bytes"),
-        environment: z.record(envName, z.string().max(4096).refine((s) => !s.includes("\0"), "must not contain NUL bytes")).optional(),
+        environment: z
+            .record(z.string(), z.string().max(4096).refine((s) => !s.includes("\0"), "must not contain NUL bytes"))
+            .superRefine((environment, ctx) => {
+                for (const name of Object.keys(environment)) {
+                    const problem = envNameProblem(name);
+                    if (problem) {
+                        ctx.addIssue({ code: "custom", path: [name], message: problem });
+                    }
+                }
+            })
+            .optional(),
         stdin: z.string().max(65536).optional(),
         /** Per attempt. Default 30. */
         timeoutSeconds: z.number().positive().max(3600).default(30),

@@ -415,9 +415,12 @@ describe("the health check's wrapper, run on this machine through the local tran
     it("gives the command its environment byte for byte and the user's stdin after it", async function () {
         const tricky = `multi\nline 'quoted' "$(touch /nonexistent/x)" trailing\n\n`;
         // Values of 8 characters or more read [secret] in the output: the command prints B's hash.
-        const run = await runHealthCheck(transportFor(undefined), check({ create: 'printf "[%s]" "$A"; printf %s "$B" | sha256sum; cat', environment: { A: "x y", B: tricky }, stdin: "in\n" }));
+        // Names a wrapper might use for itself (count, line, value, command, timeout) reach the command as given.
+        const environment = { A: "x y", B: tricky, count: "0", line: "l", value: "v", command: "exit 9", timeout: "abc", EMPTY: "" };
+        const create = 'printf "[%s]" "$A" "$count" "$line" "$value" "$command" "$timeout" "${EMPTY-unset}"; printf %s "$B" | sha256sum; cat';
+        const run = await runHealthCheck(transportFor(undefined), check({ create, environment, stdin: "in\n" }));
         assert.equal(run.exitCode, 0, run.output);
-        assert.equal(run.output, `[x y]${createHash("sha256").update(tricky).digest("hex")}  -\nin`);
+        assert.equal(run.output, `[x y][0][l][v][exit 9][abc][]${createHash("sha256").update(tricky).digest("hex")}  -\nin`);
     });
 
     it("a child the check leaves in the background does not hold the gate: it ends with the check", async function () {

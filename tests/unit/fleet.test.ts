@@ -13,6 +13,7 @@ import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
 import { SettingValue } from "../../provider/sysctl/values";
 import { allowedFailures, checkCommand, describeCheckFailure, outputTail, redactSecrets, secretsOf, waveOutcome } from "../../provider/wave-gate/plan";
 import { diff as gateDiff, heldStatus } from "../../provider/wave-gate/handlers";
+import { healthCheckSchema } from "../../provider/wave-gate/schema";
 import { haltMessage } from "../../provider/wave-gate/verdict";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
@@ -60,17 +61,21 @@ describe("fleet: failure budget (Ansible's max_fail_percentage)", function () {
         fc.assert(
             fc.property(fc.integer({ min: 1, max: 200 }), fc.oneof(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 10 ** 10 }).map((x) => x / 10 ** 8)), fc.nat(), (size, percent, f) => {
                 const failed = f % (size + 1);
-                assert.equal(failed > allowedFailures(`${percent}%`, size), (failed / size) * 100 > percent, `${failed}/${size} at ${percent}%`);
+                // As ansible-core's linear strategy writes it: failed / batch_size > max_fail_percentage / 100.0.
+                const ansibleHalts = failed / size > percent / 100;
+                assert.equal(failed > allowedFailures(`${percent}%`, size), ansibleHalts, `${failed}/${size} at ${percent}%`);
                 const verdicts = Array.from({ length: size }, (_, i) => ({ host: `h${i}`, status: i < failed ? "failed: x" : "applied", drifted: [] }));
-                const halts = (failed / size) * 100 > percent || failed === size;
+                const halts = ansibleHalts || failed === size;
                 assert.equal(waveOutcome(1, verdicts, `${percent}%`).passed, !halts, `${failed}/${size} at ${percent}%`);
             }),
         );
         const canary = [{ host: "h1", status: "failed: x", drifted: [] }];
         assert.equal(waveOutcome(1, canary, 1).passed, false, "a failed canary stops the rollout even under a budget of 1");
         assert.equal(allowedFailures("25%", 4), 1);
-        assert.equal(allowedFailures("29%", 100), 29, "0.29 * 100 is 28.999… in floating point; Ansible compares 29 / 100 * 100 > 29");
+        assert.equal(allowedFailures("29%", 100), 29, "0.29 * 100 is 28.999… in floating point: 29 of 100 is not more than 29%");
         assert.equal(allowedFailures("33.3333333333%", 3), 0, "1 of 3 is more than 33.3333333333%");
+        assert.equal(allowedFailures("7%", 100), 7, "7 / 100 * 100 is 7.000000000000001 in floating point; Ansible divides the percentage instead");
+        assert.equal(allowedFailures("55%", 20), 11);
         assert.equal(allowedFailures(2, 4), 2);
     });
 
@@ -99,6 +104,10 @@ describe("fleet: failure budget (Ansible's max_fail_percentage)", function () {
         assert.deepEqual(argv.slice(3), ["pulumi-health-check", "10", "2", "curl -f localhost; true"]);
         assert.ok(!argv.join(" ").includes("s3cr3t"), "no secret in an argument: ps and sudo's log show arguments");
         assert.equal(stdin, `A=${Buffer.from("b c").toString("base64")}\nTOKEN=${Buffer.from("s3cr3t-t0ken").toString("base64")}\nline\n`);
+        const refused = (name: string) => healthCheckSchema.safeParse({ create: "true", environment: { [name]: "x" } }).error?.issues[0].message;
+        assert.equal(refused("plt_count"), "plt_* names are the check wrapper's own");
+        assert.equal(refused("UID"), "is set by the shell and cannot be passed");
+        assert.equal(refused("count"), undefined, "any other name: the wrapper's own are plt_*");
         assert.equal(describeCheckFailure(124, 10, ""), "health check timed out after 10 s");
         assert.equal(describeCheckFailure(3, 10, "no"), "health check exited with status 3: no");
         assert.equal(outputTail("x".repeat(10), "", 4), "…xxxx");
