@@ -2,7 +2,8 @@ import { verifyParts } from "../../provider/host-tuning/handlers";
 import { partResourceName } from "../../provider/host-tuning/plan";
 import { APPLIED, PART_ORDER, PartName, PartRecords } from "../../provider/host-tuning/schema";
 import { canonicalKey, keyFromConfLine } from "../../provider/sysctl/keys";
-import { recordOf } from "../../provider/sysctl/handlers";
+import { ledgerDrift } from "../../provider/host/ledger";
+import { ledgerStatus, recordOf } from "../../provider/sysctl/handlers";
 import { SysctlSetRecord, describeDesired, detectDrift, keysToRead } from "../../provider/sysctl/plan";
 import { HostSnapshot, readHost } from "../../provider/sysctl/remote";
 import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "../../provider/sysctl/schema";
@@ -49,7 +50,8 @@ export function persistedValues(content: string | null | undefined): Map<string,
 /**
  * One host's sysctls, judged as the provider judges them (`detectDrift`): desired vs live vs
  * persisted per declared key; a key the last rollout set that the config no longer declares (the
- * next `up` restores its original); the fleet's sysctl.d file not as `up` would write it. A key the host
+ * next `up` restores its original); the host's ledger no longer holding the originals state
+ * recorded; the fleet's sysctl.d file not as `up` would write it. A key the host
  * lacks is `skipped` where the provider skips it: under `missingKeys: skip`, when it was already
  * missing at the rollout (`recorded`, the part as state holds it) or no rollout has been.
  */
@@ -79,6 +81,10 @@ export function sysctlRows(host: string, declared: SysctlSetInputs, snapshot: Ho
         if (!declaredKeys.has(key)) {
             rows.push({ host, key, desired: `not declared: restore ${original}`, live: liveOf(key), persisted: persisted.get(key) ?? "absent", status: "drifted" });
         }
+    }
+    // As the provider's refresh: the host's ledger must still hold the originals the rollout recorded.
+    for (const line of recorded ? ledgerDrift(ledgerStatus(recorded, snapshot)) : []) {
+        rows.push({ host, key: "(ledger)", desired: "the originals the rollout recorded", live: line, persisted: NOT_PERSISTED, status: "drifted" });
     }
     if (file) {
         // Edited on the host or declared differently since: either way the next `up` rewrites it.

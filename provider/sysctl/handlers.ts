@@ -247,7 +247,7 @@ export const liveDrift = (props: Record<string, unknown>, reads: HostReads = "fr
 export const { create, update, read } = applyEntryPoints(apply, recordOf, ["resourceName"], refresh);
 
 /** Whether the host's ledger still holds what state says this resource changed. */
-function ledgerStatus(record: SysctlSetRecord, snapshot: HostSnapshot): string {
+export function ledgerStatus(record: SysctlSetRecord, snapshot: HostSnapshot): string {
     if (!record.ledgerFile) {
         return "none (created before ledgers)";
     }

@@ -398,6 +398,13 @@ describe("fleet: drift report", function () {
             ["net.ipv4.tcp_keepalive_time", "not declared: restore 7200", "600", "600", "drifted"],
             [FILE, "as the declared settings write it", "different", "", "drifted"],
         ]);
+        const ledgerFile = "/var/lib/pulumi-linux-tuning/sysctl/fleet-h4-sysctls.ledger";
+        const asWritten = renderPersistFile("fleet-h4-sysctls", { "net.core.somaxconn": "4096" });
+        const ledgerLines = [`ledger\t${ledgerFile}\towner\tp/s/fleet-h4/sysctls`, `ledger\t${ledgerFile}\tkey\tnet/ipv4/tcp_keepalive_time\t7200`];
+        const holdsMore = rowsOf(sysctlRows("h4", declared({ "net.core.somaxconn": 4096 }), read([...live.slice(1, 2), ...ledgerLines], asWritten), { originals: {}, skipped: [], ledgerFile }));
+        assert.deepEqual(holdsMore.slice(-1)[0].slice(0, 2), ["(ledger)", "the originals the rollout recorded"], "a ledger holding more than state, as refresh reports it");
+        assert.match(String(holdsMore.slice(-1)[0][2]), /^differs from state: .*net\.ipv4\.tcp_keepalive_time/);
+        assert.equal(sysctlRows("h4", declared({ "net.core.somaxconn": 4096 }), read(live.slice(1, 2), asWritten), { originals: {}, skipped: [], ledgerFile }).length, 1, "a ledger gone is not drift to refresh either");
         const appended = sysctlRows("h4", declared(settings), read(live.slice(1, 2), `${renderPersistFile("fleet-h4-sysctls", { "net.core.somaxconn": "4096" })}vm.swappiness = 100\n`));
         assert.deepEqual(rowsOf(appended).slice(-1), [[FILE, "as the declared settings write it", "different", "", "drifted"]], "a line the fleet never wrote");
         assert.deepEqual(rowsOf(sysctlRows("h4", declared({ "net.core.somaxconn": 4096 }), read(live.slice(1, 2), null))).slice(-1), [[FILE, "as the declared settings write it", "missing", "", "drifted"]]);
