@@ -75,7 +75,7 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
         // The fleet names drift in its gates and refresh: no per-part drift read at check.
         const partCheck = part === "sysctls" ? (o: Record<string, unknown>, n: Record<string, unknown>) => sysctl.checkSysctls(o, n, false) : HANDLERS[part].check;
         const fromHost = grammar.length === 0 && admitted;
-        const partFailures = fromHost ? ((await partCheck(partCheckOlds(olds, part), news)).failures ?? []) : grammar;
+        const partFailures = fromHost ? ((await partCheck(partCheckOlds(olds, part, raw.owner), news)).failures ?? []) : grammar;
         for (const failure of partFailures) {
             // The connection is checked once, above; each part reports only its own properties.
             if (/^(connection|resourceName)\b/.test(failure.property)) {

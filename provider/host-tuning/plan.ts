@@ -59,14 +59,15 @@ const PART_LEDGER_KINDS: Record<PartName, string> = {
 /**
  * A part's old inputs for its check. A host held behind a gate last time was not given them then,
  * so its parts are judged as new, with every host check (owners, missing keys) a create has: the
- * first admitted run must not find a problem only after an earlier part was written. Parts
- * created by earlier versions were owned as `<owner>-<part>`, under the ledger names of then:
- * that ledger is still the part's own (its next update rewrites it under the new owner), not
- * another resource's.
+ * first admitted run must not find a problem only after an earlier part was written. Not when its
+ * owner changed meanwhile (a renamed stack): a create's check knows only the new owner's ledger,
+ * and would take the host's own for another's. Parts created by earlier versions were owned as
+ * `<owner>-<part>`, under the ledger names of then: that ledger is still the part's own (its next
+ * update rewrites it under the new owner), not another resource's.
  */
-export function partCheckOlds(olds: Record<string, unknown>, part: PartName): Record<string, unknown> {
+export function partCheckOlds(olds: Record<string, unknown>, part: PartName, owner: unknown): Record<string, unknown> {
     const old = olds[part] as Record<string, unknown> | undefined;
-    if (!old || olds.admitted === false) {
+    if (!old || (olds.admitted === false && olds.owner === owner)) {
         return {};
     }
     return typeof olds.owner === "string" ? { ...old, ledgerFile: earlierHostLedgerPath(PART_LEDGER_KINDS[part], `${olds.owner}-${part}`) } : old;

@@ -19,13 +19,15 @@ describe("HostTuning parts", function () {
     it("a part created by an earlier version (owned as name-part, under that version's ledger name) counts that ledger as its own at check", function () {
         const earlier = "/var/lib/pulumi-linux-tuning/cpu-governor/proj_prod_web_1-governor.ledger";
         assert.equal(earlierHostLedgerPath("cpu-governor", "proj/prod/web_1-governor"), earlier);
-        const olds = partCheckOlds({ owner: "proj/prod/web_1", governor: { governor: "performance" } }, "governor");
+        const olds = partCheckOlds({ owner: "proj/prod/web_1", governor: { governor: "performance" } }, "governor", "proj/prod/web_1");
         assert.deepEqual(ownLedgerFiles("cpu-governor", "proj/prod/web_1/governor", olds), [earlier, hostLedgerPath("cpu-governor", "proj/prod/web_1/governor")]);
         const ledgers = ledgersIn(new Map([[earlier, renderHostLedger({ owner: "proj/prod/web_1-governor", items: ["/sys/g"], record: {} })]]));
         const scope = { kind: "cpu-governor", owner: "proj/prod/web_1/governor", ledgers, target: "h" };
         assert.deepEqual(ownershipFailures(scope, ownLedgerFiles("cpu-governor", scope.owner, olds), "earlier-part:22", ["/sys/g"], "cpus"), []);
-        assert.deepEqual(partCheckOlds({ owner: "proj/prod/web_1" }, "governor"), {}, "a new part has no old inputs");
-        assert.deepEqual(partCheckOlds({ owner: "p/s/h", admitted: false, sysctls: { settings: { "net.core.somaxconn": 4096 } } }, "sysctls"), {}, "held last time: declared, never given to the host");
+        assert.deepEqual(partCheckOlds({ owner: "proj/prod/web_1" }, "governor", "proj/prod/web_1"), {}, "a new part has no old inputs");
+        const held = { owner: "p/s/h", admitted: false, sysctls: { settings: { "net.core.somaxconn": 4096 } } };
+        assert.deepEqual(partCheckOlds(held, "sysctls", "p/s/h"), {}, "held last time: declared, never given to the host");
+        assert.deepEqual(partCheckOlds(held, "sysctls", "p/renamed/h").settings, held.sysctls.settings, "its stack renamed since: the old owner's ledger is still its own");
     });
 
     it("gives every part its own owner in the host's ledgers: the HostTuning's, with /part appended (a dash would be a standalone web-1-nic's)", function () {
