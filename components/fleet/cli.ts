@@ -16,7 +16,7 @@ import { closeAllConnections, transportFor } from "../../provider/transport";
 import { HostDiagnosis, checkWindow, diagnoseHost, diagnosisText } from "../evidence";
 import { DriftReport, connectionFor, mergeReports, readFleetDrift, recordedHosts, report } from "./drift";
 import { CONFIG_NAMESPACE, FleetConfigInput, parseFleetConfig } from "./inventory";
-import { shardsBy, staleShards } from "./shards";
+import { listedStack, shardsBy, staleShards } from "./shards";
 import { HostRecord, evidenceCell } from "./report";
 
 const FLEET_KEYS = ["defaults", "hosts", "assignments", "rollout", "evidence"] as const;
@@ -172,7 +172,7 @@ async function shard(opts: { stack: string; by: string; cwd: string }): Promise<
     const shardOf = (name: string) => workspace.getConfig(name, SHARD_OF).then((v) => v.value, () => undefined);
     const notOurs: string[] = [];
     for (const name of shards.keys()) {
-        if (existing.includes(name) && (await shardOf(name)) !== opts.stack) {
+        if (listedStack(existing, name) && (await shardOf(name)) !== opts.stack) {
             notOurs.push(name);
         }
     }

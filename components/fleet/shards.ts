@@ -18,7 +18,7 @@ export function shardsBy(hosts: Hosts, by: string, stack: string): Map<string, H
         }
         const name = `${stack}-${value}`;
         // An org-qualified `org/project/stack` keeps its prefix; the stack's own name is what Pulumi limits.
-        if (!STACK_NAME.test(`${stack.slice(stack.lastIndexOf("/") + 1)}-${value}`)) {
+        if (!STACK_NAME.test(`${stackOwnName(stack)}-${value}`)) {
             throw new Error(`${host.name}: label ${by}=${JSON.stringify(value)} cannot name a stack (${JSON.stringify(name)}): stack names are at most 100 letters, digits, '.', '_' or '-'`);
         }
         shards.set(name, [...(shards.get(name) ?? []), host]);
@@ -26,8 +26,14 @@ export function shardsBy(hosts: Hosts, by: string, stack: string): Map<string, H
     return shards;
 }
 
+/** A stack's own name, without the `org/` or `org/project/` that `pulumi stack ls` leaves out for the default org. */
+export const stackOwnName = (name: string): string => name.slice(name.lastIndexOf("/") + 1);
+
+/** Whether a stack of this name is among those listed, written with its org or without. */
+export const listedStack = (existing: readonly string[], name: string): boolean => existing.some((e) => stackOwnName(e) === stackOwnName(name));
+
 /** Stacks named like shards of `stack` that the current split does not make: an earlier split's, if `shard` made them. */
 export function staleShards(existing: readonly string[], stack: string, current: Iterable<string>): string[] {
-    const now = new Set(current);
-    return existing.filter((name) => name.startsWith(`${stack}-`) && !now.has(name));
+    const now = new Set([...current].map(stackOwnName));
+    return existing.filter((name) => stackOwnName(name).startsWith(`${stackOwnName(stack)}-`) && !now.has(stackOwnName(name)));
 }

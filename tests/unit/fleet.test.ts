@@ -5,7 +5,7 @@ import { AssignmentConflictError, assignHost } from "../../components/fleet/assi
 import { DriftRow, mergeReports, partRows, readFleetDrift, persistedValues, recordedHosts, report, rolloutRow, sysctlRows, undeclaredHostRows } from "../../components/fleet/drift";
 import { FleetConfigError, FleetConfigInput, parseFleetConfig } from "../../components/fleet/inventory";
 import { evidenceCell, hostRecords } from "../../components/fleet/report";
-import { shardsBy, staleShards } from "../../components/fleet/shards";
+import { listedStack, shardsBy, staleShards } from "../../components/fleet/shards";
 import { planWaves, serialSizes } from "../../components/fleet/waves";
 import { renderPersistFile } from "../../provider/sysctl/plan";
 import { parseReadOutput } from "../../provider/sysctl/remote";
@@ -348,6 +348,8 @@ describe("fleet: shards", function () {
         assert.throws(() => shardsBy([{ ...hosts[0], labels: { rack: "rack 1/2" } }], "rack", "prod"), /h1: label rack="rack 1\/2" cannot name a stack/);
         assert.deepEqual([...shardsBy(hosts, "rack", "acme/prod").keys()], ["acme/prod-a", "acme/prod-b"], "an org-qualified stack keeps its prefix");
         assert.throws(() => shardsBy([{ ...hosts[0], labels: { rack: "1/2" } }], "rack", "acme/prod"), /cannot name a stack/);
+        assert.deepEqual(staleShards(["acme/prod-a", "prod-b", "prod-c"], "acme/prod", ["acme/prod-a"]), ["prod-b", "prod-c"], "the default org's stacks are listed without it");
+        assert.ok(listedStack(["prod-a"], "acme/prod-a") && listedStack(["acme/prod-a"], "prod-a") && !listedStack(["prod-ab"], "acme/prod-a"));
         assert.deepEqual(staleShards(["prod", "prod-a", "prod-c", "production", "dev-a"], "prod", ["prod-a", "prod-b"]), ["prod-c"]);
     });
 });
