@@ -76,6 +76,9 @@ while [ "$plt_count" -gt 0 ]; do
 done
 plt_out= plt_err=
 trap 'rm -f \${plt_out:+"$plt_out"} \${plt_err:+"$plt_err"}' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 plt_out=$(mktemp) && plt_err=$(mktemp) || { echo "pulumi-health-check: cannot make a temporary file for the check's output" >&2; exit 125; }
 timeout -k 5 "$1" sh -c "$3" >"$plt_out" 2>"$plt_err"
 plt_status=$?

@@ -1,6 +1,8 @@
 import { strict as assert } from "assert";
+import { spawn } from "child_process";
 import { createHash } from "crypto";
-import { readFileSync } from "fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "fs";
+import * as os from "os";
 import * as path from "path";
 import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { fleetProgram } from "../../components/fleet";
@@ -9,6 +11,7 @@ import { LEDGER_ROOT, renderHostLedger } from "../../provider/host/ledger";
 import { verifyParts } from "../../provider/host-tuning/handlers";
 import { transportFor } from "../../provider/transport";
 import { create as judgeWave } from "../../provider/wave-gate/handlers";
+import { checkCommand } from "../../provider/wave-gate/plan";
 import { runHealthCheck } from "../../provider/wave-gate/remote";
 import { healthCheckSchema } from "../../provider/wave-gate/schema";
 import { labFleetConfig } from "../lab/stack-config";
@@ -432,5 +435,21 @@ describe("the health check's wrapper, run on this machine through the local tran
     it("timeout ends a check that runs too long", async function () {
         const run = await runHealthCheck(transportFor(undefined), check({ create: "echo started; exec sleep 60", timeoutSeconds: 1 }));
         assert.deepEqual([run.exitCode, run.output], [124, "started"]);
+    });
+
+    it("a wrapper stopped by a signal still removes the files that held the check's output", async function () {
+        const tmp = mkdtempSync(path.join(os.tmpdir(), "plt-check-"));
+        const started = path.join(tmp, "started");
+        const outputs = path.join(tmp, "outputs");
+        mkdirSync(outputs);
+        const { argv } = checkCommand(check({ create: `touch ${started}; exec sleep 60`, timeoutSeconds: 1 }));
+        const wrapper = spawn(argv[0], argv.slice(1), { env: { ...process.env, TMPDIR: outputs }, stdio: "ignore" });
+        const ended = new Promise<NodeJS.Signals | number | null>((resolve) => wrapper.on("exit", (code, signal) => resolve(signal ?? code)));
+        while (!existsSync(started)) await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.equal(readdirSync(outputs).length, 2, "the wrapper keeps the check's stdout and stderr in two files");
+        wrapper.kill("SIGTERM");
+        assert.equal(await ended, 143);
+        assert.deepEqual(readdirSync(outputs), []);
+        rmSync(tmp, { recursive: true });
     });
 });
