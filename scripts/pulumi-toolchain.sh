@@ -52,10 +52,58 @@ if [[ -x "$bin_dir/pulumi" && "$("$bin_dir/pulumi" version 2>/dev/null)" == "$ve
   exit 0
 fi
 
-if ! command -v go >/dev/null; then
-  log "no 'pulumi' $version on PATH and no Go toolchain to build it."
-  log "install Go >= 1.26 (https://go.dev/doc/install or 'apt-get install golang'), or put pulumi $version on PATH."
-  exit 1
+# The Go release that builds this CLI, fetched like any module (golang.org/toolchain) when the
+# machine has no Go this new (Debian 12's golang is 1.19); pinned by the zip's SHA-256.
+go_release="go1.26.8"
+declare -A go_zip_sha256=(
+  [amd64]=30c2b1bf7dcc88d3eb0a1364e47ddd9128edb3110a30e8a0ef61cd5856b31de7
+  [arm64]=02b36b6787b3ac767668f630e2998df45a3b1f9ffee08d1bf3ef6487cd658d99
+)
+
+go_is_new_enough() {
+  local have
+  have="$(go env GOVERSION 2>/dev/null)" || return 1
+  have="${have#go}"
+  [[ "$(printf '%s\n' "${go_release#go}" "$have" | sort -V | head -n 1)" == "${go_release#go}" ]]
+}
+
+fetch_go() {
+  local arch go_root zip proxy
+  case "$(uname -m)" in
+    x86_64) arch=amd64 ;;
+    aarch64) arch=arm64 ;;
+    *) log "no pinned Go toolchain for $(uname -m): install Go >= ${go_release#go} or put pulumi $version on PATH"; exit 1 ;;
+  esac
+  go_root="$cache_root/$go_release.linux-$arch"
+  if [[ ! -x "$go_root/bin/go" ]]; then
+    if ! command -v curl >/dev/null || ! command -v unzip >/dev/null; then
+      log "installing curl and unzip"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl unzip ca-certificates >&2 ||
+        { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl unzip ca-certificates >&2; }
+    fi
+    proxy="${GOPROXY:-https://proxy.golang.org}"
+    proxy="${proxy%%[,|]*}"
+    zip="$cache_root/$go_release.linux-$arch.zip"
+    log "fetching Go $go_release from the Go module proxy (golang.org/toolchain)"
+    mkdir -p "$cache_root"
+    curl -fsSL --retry 3 -o "$zip.part" "$proxy/golang.org/toolchain/@v/v0.0.1-$go_release.linux-$arch.zip"
+    if [[ "$(sha256sum "$zip.part" | cut -d' ' -f1)" != "${go_zip_sha256[$arch]}" ]]; then
+      rm -f "$zip.part"
+      log "the fetched Go toolchain does not match its pinned SHA-256; refusing it"
+      exit 1
+    fi
+    rm -rf "$go_root.part" && mkdir -p "$go_root.part"
+    unzip -q "$zip.part" -d "$go_root.part"
+    mv "$go_root.part/golang.org/toolchain@v0.0.1-$go_release.linux-$arch" "$go_root"
+    rm -rf "$go_root.part" "$zip.part"
+    chmod +x "$go_root"/bin/* "$go_root"/pkg/tool/*/*
+  fi
+  export PATH="$go_root/bin:$PATH" GOTOOLCHAIN=local
+}
+
+if ! go_is_new_enough; then
+  log "no Go >= ${go_release#go} on PATH"
+  fetch_go
 fi
 
 build_dir="$cache_root/pulumi-$version/build"
