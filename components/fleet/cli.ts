@@ -54,6 +54,16 @@ async function existingFleetStack(stackName: string, dir: string): Promise<Stack
     return fleetStack(stackName, dir);
 }
 
+/**
+ * Runs the rest from the project directory, as `pulumi up` runs a program: a relative
+ * `privateKeyPath` in the stack's config means the same file here as there.
+ */
+function enterProject(dir: string): string {
+    const absolute = path.resolve(dir);
+    process.chdir(absolute);
+    return absolute;
+}
+
 /** A `pulumi` command's JSON output, run as `LocalWorkspace` runs it (from PATH, non-interactive). */
 async function pulumiJson<T>(args: string[], dir: string): Promise<T> {
     if (!existsSync(path.join(dir, "Pulumi.yaml"))) {
@@ -114,7 +124,7 @@ function driftTable(r: DriftReport): string {
 }
 
 async function rollout(opts: { stack: string; cwd: string; preview?: boolean; refresh?: boolean }): Promise<number> {
-    const stack = await existingFleetStack(opts.stack, opts.cwd);
+    const stack = await existingFleetStack(opts.stack, enterProject(opts.cwd));
     const onOutput = (s: string) => process.stdout.write(s);
     if (opts.preview) {
         await stack.preview({ onOutput, diff: true, refresh: opts.refresh });
@@ -143,9 +153,10 @@ async function drift(opts: { stack?: string; cwd: string; json?: boolean; merge?
     if (opts.merge) {
         result = mergeReports(opts.merge.map((f) => JSON.parse(readFileSync(f, "utf8")) as DriftReport));
     } else if (opts.stack) {
-        const { config, privateKey } = fleetConfigOf(await stackConfig(opts.stack, opts.cwd));
+        const cwd = enterProject(opts.cwd);
+        const { config, privateKey } = fleetConfigOf(await stackConfig(opts.stack, cwd));
         const fleet = parseFleetConfig(config);
-        const recorded = recordedHosts(await stackDeployment(opts.stack, opts.cwd));
+        const recorded = recordedHosts(await stackDeployment(opts.stack, cwd));
         // The parts' reads speak to the engine with console.log ("…: skipped: no cpufreq"); here
         // that is a note for stderr, and stdout stays the report alone (`--json > f` for --merge).
         const log = console.log;
@@ -223,7 +234,7 @@ async function diagnoseCommand(opts: { stack?: string; local?: boolean; host?: s
     if (opts.local) {
         diagnoses = [await diagnoseHost(transportFor(undefined), opts.interface, window)];
     } else if (opts.stack) {
-        const { config, privateKey } = fleetConfigOf(await stackConfig(opts.stack, opts.cwd));
+        const { config, privateKey } = fleetConfigOf(await stackConfig(opts.stack, enterProject(opts.cwd)));
         const fleet = parseFleetConfig(config);
         const hosts = fleet.hosts.filter((h) => !opts.host || h.name === opts.host);
         if (hosts.length === 0) {

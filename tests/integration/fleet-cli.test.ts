@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
 import { execFile } from "child_process";
+import { copyFileSync, mkdirSync } from "fs";
 import * as path from "path";
 import { promisify } from "util";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
@@ -32,6 +33,10 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         lab = labUp(4);
         project = labProject("fleet-cli");
         const config = labFleetConfig(lab);
+        // Relative, as a project keeps it: the CLI runs from elsewhere with --cwd, and must read it from there as `pulumi up` would.
+        mkdirSync(path.join(project.dir, "keys"));
+        copyFileSync(lab.privateKeyPath, path.join(project.dir, "keys", "fleet"));
+        config.defaults = { ...config.defaults, privateKeyPath: "keys/fleet" };
         config.hosts = config.hosts.map((h, i) => ({ ...h, labels: { ...h.labels, rack: i < 2 ? "a" : "b" } }));
         // Parts besides sysctls, so the drift report reads them too; the VMs have no cpufreq, so
         // their governor part is skipped, and its read says so (on stderr, not in the --json).
