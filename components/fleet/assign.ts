@@ -2,9 +2,10 @@ import { highConnectionRatePlan } from "../high-connection-rate/plan";
 import { highThroughputPlan } from "../high-throughput/plan";
 import { lowLatencyPlan } from "../low-latency/plan";
 import { PART_SCHEMAS, PartName } from "../../provider/host-tuning/schema";
+import { canonicalKey } from "../../provider/sysctl/keys";
 import { DeclarationError } from "../profile/declaration-error";
 import { HostParts, hostParts, watchedCounters } from "../profile/parts";
-import { ProfilePlan, SysctlOverrides, applyOverrides } from "../profile/plan";
+import { ProfilePlan, SysctlOverrides, applyOverrides, spelledAs } from "../profile/plan";
 import { sipRouterPlan } from "../sip-router/plan";
 import { Assignment, FleetConfig, FleetConfigError, HostFactsConfig, InventoryHost, RAW_PARTS, configPath, matches } from "./inventory";
 
@@ -35,6 +36,8 @@ export interface HostAssignment {
     from: string[];
     /** The counters the host's profiles are meant to bring down, as the sampler names them on this host. */
     counters: string[];
+    /** The NIC the host's facts name (its own, or its assignments'): the one the gates and evidence sample. */
+    interface?: string;
 }
 
 /** The parts besides sysctls; those on a NIC take the host's interface unless they name one. */
@@ -48,7 +51,7 @@ const label = (a: Assignment, i: number) => `assignments[${i}]${a.profile ? ` ($
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /** One assignment's parts on one host, and the counters its profile watches there. */
-function partsOf(assignment: Assignment, index: number, host: InventoryHost): { parts: Partial<HostParts>; counters: string[] } {
+function partsOf(assignment: Assignment, index: number, host: InventoryHost): { parts: Partial<HostParts>; counters: string[]; interface?: string } {
     const facts = { ...assignment.facts, ...host.facts };
     const parts: Partial<HostParts> = {};
     let counters: string[] = [];
@@ -71,13 +74,16 @@ function partsOf(assignment: Assignment, index: number, host: InventoryHost): { 
         const settings = withOverrides(parts.sysctls?.settings ?? {}, assignment.sysctlOverrides as SysctlOverrides);
         parts.sysctls = { settings, onMissing: facts.missingKeys ?? "skip", persist };
     }
+    if (parts.sysctls && Object.keys(parts.sysctls.settings).length === 0) {
+        delete parts.sysctls;
+    }
     for (const part of SPEC_PARTS) {
         const spec = assignment[part];
         if (spec) {
             (parts as Record<string, unknown>)[part] = { ...partDefaults(part, facts), ...spec };
         }
     }
-    return { parts, counters };
+    return { parts, counters, interface: facts.interface };
 }
 
 export class AssignmentConflictError extends DeclarationError {}
@@ -94,7 +100,8 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
     const origin = new Map<string, (string | number)[]>();
     const conflicts: string[] = [];
     const partConflicts: string[] = [];
-    const overridden = new Set(Object.keys(host.sysctlOverrides ?? {}));
+    const factConflicts: string[] = [];
+    const overridden = new Set(Object.keys(host.sysctlOverrides ?? {}).map(canonicalKey));
     const hostIndex = config.hosts.indexOf(host);
     config.assignments.forEach((assignment, index) => {
         if (!matches(assignment.select, host)) {
@@ -102,16 +109,23 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
         }
         const name = label(assignment, index);
         composed.from.push(name);
-        const { parts, counters } = partsOf(assignment, index, host);
+        const { parts, counters, interface: nic } = partsOf(assignment, index, host);
         composed.counters = [...new Set([...composed.counters, ...counters])];
+        if (nic !== undefined && composed.interface !== undefined && nic !== composed.interface) {
+            factConflicts.push(`facts.interface: ${owner.get("facts.interface")} sets ${JSON.stringify(composed.interface)}, ${name} sets ${JSON.stringify(nic)}`);
+        } else if (nic !== undefined && composed.interface === undefined) {
+            owner.set("facts.interface", name);
+            composed.interface = nic;
+        }
         if (parts.sysctls) {
             const current = composed.parts.sysctls;
             const settings = { ...(current?.settings ?? {}) };
             for (const [key, value] of Object.entries(parts.sysctls.settings)) {
-                if (key in settings && !same(settings[key], value) && !overridden.has(key)) {
-                    conflicts.push(`${key}: ${owner.get(key)} sets ${JSON.stringify(settings[key])}, ${name} sets ${JSON.stringify(value)}`);
+                const held = spelledAs(settings, key);
+                if (held in settings && !same(settings[held], value) && !overridden.has(canonicalKey(key))) {
+                    conflicts.push(`${key}: ${owner.get(held)} sets ${JSON.stringify(settings[held])}, ${name} sets ${JSON.stringify(value)}`);
                 }
-                if (!(key in settings)) {
+                if (!(held in settings)) {
                     owner.set(key, name);
                     origin.set(`sysctls:${key}`, sysctlOrigin(assignment, index, key));
                     settings[key] = value;
@@ -120,7 +134,7 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
             if (current) {
                 for (const field of ["persist", "onMissing"] as const) {
                     if (current[field] !== parts.sysctls[field]) {
-                        partConflicts.push(`sysctls.${field}: ${owner.get("sysctls")} sets ${JSON.stringify(current[field])}, ${name} sets ${JSON.stringify(parts.sysctls[field])}`);
+                        factConflicts.push(`sysctls.${field}: ${owner.get("sysctls")} sets ${JSON.stringify(current[field])}, ${name} sets ${JSON.stringify(parts.sysctls[field])}`);
                     }
                 }
             } else {
@@ -151,12 +165,13 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
         }
         (composed.parts as Record<string, unknown>)[part] = overrideSettings(part, composed.parts[part] ?? partDefaults(part, host.facts), own, from, origin);
     }
-    if (conflicts.length + partConflicts.length > 0) {
+    if (conflicts.length + partConflicts.length + factConflicts.length > 0) {
         const hints = [
             ...(conflicts.length > 0 ? ["Set the key in the host's sysctlOverrides, or drop it (null) from one assignment's sysctlOverrides."] : []),
             ...(partConflicts.length > 0 ? ["Set the field in the host's overrides (overrides: { irqs: { cpus: ... } }), make the assignments agree on it, or select the host in only one of them."] : []),
+            ...(factConflicts.length > 0 ? ["Set it in the host's own facts (facts: { interface, persist, missingKeys }), which win over every assignment's, or make the assignments agree on it."] : []),
         ];
-        throw new AssignmentConflictError(`${host.name}: assignments conflict:\n  ${[...conflicts, ...partConflicts].join("\n  ")}\n${hints.join("\n")}`);
+        throw new AssignmentConflictError(`${host.name}: assignments conflict:\n  ${[...conflicts, ...partConflicts, ...factConflicts].join("\n  ")}\n${hints.join("\n")}`);
     }
     if (host.sysctlOverrides) {
         // A host whose assignments set no sysctl still gets (and has checked) its own.
@@ -167,8 +182,10 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
                 origin.set(`sysctls:${key}`, ["hosts", hostIndex, "sysctlOverrides", key]);
             }
         }
-        if (composed.parts.sysctls || Object.keys(settings).length > 0) {
+        if (Object.keys(settings).length > 0) {
             composed.parts.sysctls = { ...current, settings };
+        } else {
+            delete composed.parts.sysctls;
         }
     }
     const problems = partProblems(composed.parts, origin);
@@ -197,9 +214,8 @@ function chosen(settings: object, fields: readonly string[]): Record<string, unk
 function withOverrides(settings: HostParts["sysctls"]["settings"], overrides: SysctlOverrides): HostParts["sysctls"]["settings"] {
     const result = { ...settings };
     for (const [key, value] of Object.entries(overrides)) {
-        if (value === null) {
-            delete result[key];
-        } else {
+        delete result[spelledAs(result, key)];
+        if (value !== null) {
             result[key] = value as HostParts["sysctls"]["settings"][string];
         }
     }

@@ -3,6 +3,7 @@ import { HostTuning } from "../../provider/host-tuning/resource";
 import type { ConnectionArgs } from "../../provider/transport/connection";
 import { WaveEvidence } from "../../provider/wave-evidence/resource";
 import { RolloutVerdict, WaveGate } from "../../provider/wave-gate/resource";
+import { counterOnHost } from "../../provider/wave-gate/plan";
 import { HostAssignment, assignHost } from "./assign";
 import { FleetConfig, FleetConfigInput, InventoryHost, mergedConnection, parseFleetConfig, readPrivateKey } from "./inventory";
 import { GateOutputs, HostEvidence, HostRecord, WaveSummary, hostRecords, waveSummaries } from "./report";
@@ -62,7 +63,7 @@ export class Fleet extends pulumi.ComponentResource {
             const afterGate = previous ? [previous] : [];
             const watched = wave.hosts
                 .filter((host) => assigned.get(host.name)!.counters.length > 0)
-                .map((host) => ({ name: host.name, connection: connections.get(host.name), interface: host.facts.interface, counters: assigned.get(host.name)!.counters }));
+                .map((host) => ({ name: host.name, connection: connections.get(host.name), interface: assigned.get(host.name)!.interface, counters: assigned.get(host.name)!.counters }));
             const measured =
                 this.config.evidence !== false && watched.length > 0
                     ? new WaveEvidence(`${name}-wave-${wave.number}-evidence`, { wave: wave.number, hosts: watched, windowSeconds: this.config.evidence.windowSeconds, admitted }, { parent: this, dependsOn: afterGate })
@@ -76,7 +77,7 @@ export class Fleet extends pulumi.ComponentResource {
                 const connection = connections.get(host.name)!;
                 const tuning = new HostTuning(`${name}-${host.name}`, { connection, admitted, ...assigned.get(host.name)!.parts }, { parent: this, dependsOn: beforeTuning });
                 this.hosts[host.name] = tuning;
-                return { name: host.name, connection, interface: host.facts.interface, status: tuning.status, parts: tuning.parts, revision: tuning.revision };
+                return { name: host.name, connection, interface: assigned.get(host.name)!.interface, status: tuning.status, parts: tuning.parts, revision: tuning.revision };
             });
             previous = new WaveGate(`${name}-wave-${wave.number}`, { wave: wave.number, hosts: members, maxFailures: wave.maxFailures, healthCheck: this.config.rollout.healthCheck, counterConditions: this.config.rollout.counterConditions, admitted }, { parent: this });
             gates.push(previous);
@@ -98,6 +99,10 @@ function planHost(config: FleetConfig, host: InventoryHost): HostAssignment {
     const assignment = assignHost(config, host);
     if (assignment.from.length === 0) {
         throw new Error(`${host.name}: no assignment selects this host (labels ${JSON.stringify(host.labels)})`);
+    }
+    const onNic = (config.rollout.counterConditions ?? []).findIndex((c) => counterOnHost(c.counter, undefined) === undefined);
+    if (onNic >= 0 && assignment.interface === undefined) {
+        throw new Error(`${host.name}: rollout.counterConditions[${onNic}].counter names IF, and no facts.interface (the host's or an assignment's) names this host's NIC`);
     }
     return assignment;
 }

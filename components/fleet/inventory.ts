@@ -17,7 +17,13 @@ export const CONFIG_NAMESPACE = "pulumi-linux-tuning";
 
 const hostName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "must be 1-63 letters, digits, '.', '_' or '-'");
 const labelValue = z.string().min(1).max(63);
-const labels = z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,62}$/, "must be a label name"), labelValue);
+const labels = z
+    .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,62}$/, "must be a label name"), labelValue)
+    .superRefine((given, ctx) => {
+        if ("name" in given) {
+            ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["name"], message: "is the host's own name to a selector: use another label" });
+        }
+    });
 
 /** How to reach hosts; the fleet-wide defaults and each host's own fields are merged, the host's winning. */
 const connectionFields = {
@@ -103,7 +109,7 @@ export const assignmentSchema = z
         facts: hostFactsSchema.default({}),
         sysctlOverrides: overrides.optional(),
         /** Raw resource specs: SysctlSet's `settings`, and what each other resource takes (less the connection). */
-        sysctls: settingsRecord.optional(),
+        sysctls: settingsRecord.refine((settings) => Object.keys(settings).length > 0, "must name at least one sysctl").optional(),
         modules: rawPart,
         nic: rawPart,
         offloads: rawPart,
@@ -127,7 +133,7 @@ export const rolloutSchema = z
         /** Failed hosts a wave may have before later waves are held: a count or a percentage (Ansible's max_fail_percentage). Default 0. */
         maxFailures: failureBudgetSchema.default(0),
         healthCheck: healthCheckSchema.optional(),
-        /** Kernel counters each host of a wave must keep down after its apply: `[{ counter: "Udp.RcvbufErrors", maxPerSecond: 10, windowSeconds: 60 }]`. */
+        /** Kernel counters each host of a wave must keep down after its apply: `[{ counter: "Udp.RcvbufErrors", maxPerSecond: 10, windowSeconds: 60 }]`; `IF` in a name is the host's NIC. */
         counterConditions: z.array(counterConditionSchema).max(64).optional(),
     })
     .strict()

@@ -19,7 +19,8 @@ export function serialSizes(serial: readonly (number | string)[], total: number)
     let placed = 0;
     for (let i = 0; placed < total; i++) {
         const step = serial[Math.min(i, serial.length - 1)];
-        const size = typeof step === "number" ? step : Math.max(1, Math.floor((Number(step.slice(0, -1)) * total) / 100));
+        // As ansible's pct_to_int computes it, in floating point: 29% of 100 is 28 there, and so here.
+        const size = typeof step === "number" ? step : Math.floor((Number(step.slice(0, -1)) / 100) * total) || 1;
         const taken = Math.min(size, total - placed);
         sizes.push(taken);
         placed += taken;

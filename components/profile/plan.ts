@@ -1,3 +1,4 @@
+import { canonicalKey } from "../../provider/sysctl/keys";
 import type { SettingValue } from "../../provider/sysctl/values";
 import { DeclarationError } from "./declaration-error";
 import type { SourceKey } from "./sources";
@@ -84,13 +85,19 @@ export function applyOverrides(plan: ProfilePlan, overrides: SysctlOverrides | u
     }
     const sysctls = { ...plan.sysctls };
     for (const [key, value] of Object.entries(overrides)) {
-        if (value === null) {
-            delete sysctls[key];
-        } else {
+        delete sysctls[spelledAs(sysctls, key)];
+        if (value !== null) {
             sysctls[key] = { value, sources: [], note: "user override" };
         }
     }
-    return CONGESTION_CONTROL in overrides ? { ...plan, sysctls, modules: modulesStillNeeded(plan.modules, sysctls) } : { ...plan, sysctls };
+    const setsCongestionControl = Object.keys(overrides).some((key) => canonicalKey(key) === CONGESTION_CONTROL);
+    return setsCongestionControl ? { ...plan, sysctls, modules: modulesStillNeeded(plan.modules, sysctls) } : { ...plan, sysctls };
+}
+
+/** The key `settings` holds for `key` in either spelling (net/core/somaxconn is net.core.somaxconn), else `key` itself. */
+export function spelledAs(settings: object, key: string): string {
+    const canonical = canonicalKey(key);
+    return Object.keys(settings).find((held) => canonicalKey(held) === canonical) ?? key;
 }
 
 const CONGESTION_CONTROL = "net.ipv4.tcp_congestion_control";

@@ -74,7 +74,7 @@ export interface CounterCondition {
     windowSeconds: number;
 }
 /** `measuredSeconds`: the window the rates span, when it is not the condition's own (a gate measures every condition over its longest). */
-export function conditionFailure(condition: CounterCondition, rates: Record<string, Rate>, measuredSeconds = condition.windowSeconds): string | undefined {
+export function conditionFailure(condition: CounterCondition, rates: Record<string, Rate>): string | undefined {
     const rate = rates[condition.counter];
     if (!rate) {
         return `${condition.counter}: this host does not report it`;
@@ -84,7 +84,7 @@ export function conditionFailure(condition: CounterCondition, rates: Record<stri
         return `${condition.counter}: no rate over the window (${rate.note}); cannot judge the limit ${condition.maxPerSecond}/s`;
     }
     if (rate.perSecond > condition.maxPerSecond) {
-        return `${condition.counter} rose ${rate.perSecond.toFixed(1)}/s over ${measuredSeconds} s (${rate.delta} in all; limit ${condition.maxPerSecond}/s)`;
+        return `${condition.counter} rose ${rate.perSecond.toFixed(1)}/s over ${condition.windowSeconds} s (${rate.delta} in all; limit ${condition.maxPerSecond}/s)`;
     }
     return undefined;
 }

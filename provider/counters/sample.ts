@@ -109,3 +109,16 @@ export async function measureRates(transport: Transport, iface: string | undefin
     const end = await sampleHost(transport, iface);
     return { rates: counterRates(start, end), end };
 }
+
+/** Every counter's rate over each window, all from one first sample: one more sample at each window's end. */
+export async function measureRatesOver(transport: Transport, iface: string | undefined, windows: readonly number[]): Promise<Map<number, Record<string, Rate>>> {
+    const start = await sampleHost(transport, iface);
+    const rates = new Map<number, Record<string, Rate>>();
+    let slept = 0;
+    for (const window of [...new Set(windows)].sort((a, b) => a - b)) {
+        await sleep(window - slept);
+        slept = window;
+        rates.set(window, counterRates(start, await sampleHost(transport, iface)));
+    }
+    return rates;
+}

@@ -3,12 +3,12 @@ import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { verifyParts } from "../host-tuning/handlers";
 import { APPLIED, NOT_ATTEMPTED, PartRecords } from "../host-tuning/schema";
 import { CounterCondition, conditionFailure } from "../counters/rates";
-import { measureRates } from "../counters/sample";
+import { measureRatesOver } from "../counters/sample";
 import { sleep } from "../sleep";
 import { pickInputs, plainState } from "../lifecycle";
 import { transportFor } from "../transport";
 import { containsUnknown } from "../unknowns";
-import { describeCheckFailure, waveOutcome } from "./plan";
+import { counterOnHost, describeCheckFailure, waveOutcome } from "./plan";
 import { runHealthCheck } from "./remote";
 import { GateHost, HealthCheck, HostVerdict, WaveGateInputs, waveGateInputsSchema } from "./schema";
 
@@ -60,10 +60,16 @@ const userCheck =
 const countersStayDown =
     (conditions: CounterCondition[]): HealthProbe =>
     async (host, verdict) => {
-        const window = Math.max(...conditions.map((c) => c.windowSeconds));
-        const { rates } = await measureRates(transportFor(host.connection), host.interface, window);
-        verdict.counters = Object.fromEntries(conditions.map((c) => [c.counter, rates[c.counter]?.perSecond ?? null]));
-        const failures = conditions.map((c) => conditionFailure(c, rates, window)).filter((f): f is string => f !== undefined);
+        const named = conditions.map((c) => ({ ...c, counter: counterOnHost(c.counter, host.interface) }));
+        const unnamed = named.find((c) => c.counter === undefined);
+        if (unnamed) {
+            return `${conditions[named.indexOf(unnamed)].counter}: no facts.interface names this host's NIC`;
+        }
+        const judged = named as CounterCondition[];
+        // Each condition over its own window, all from one first sample.
+        const rates = await measureRatesOver(transportFor(host.connection), host.interface, judged.map((c) => c.windowSeconds));
+        verdict.counters = Object.fromEntries(judged.map((c) => [c.counter, rates.get(c.windowSeconds)![c.counter]?.perSecond ?? null]));
+        const failures = judged.map((c) => conditionFailure(c, rates.get(c.windowSeconds)!)).filter((f): f is string => f !== undefined);
         return failures.length > 0 ? failures.join("; ") : undefined;
     };
 

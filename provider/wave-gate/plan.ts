@@ -94,6 +94,15 @@ export function checkCommand(check: Pick<HealthCheck, "create" | "timeoutSeconds
     return { argv: shProgram(CHECK_PROGRAM, "pulumi-health-check", [String(check.timeoutSeconds), String(environment.length), check.create]), stdin: lines.join("") + (check.stdin ?? "") };
 }
 
+/** A condition's counter on one host: `IF` in it (`link.IF.rx_dropped`) is the host's NIC; undefined when it has none. */
+export function counterOnHost(counter: string, iface: string | undefined): string | undefined {
+    const parts = counter.split(".");
+    if (!parts.includes("IF")) {
+        return counter;
+    }
+    return iface === undefined ? undefined : parts.map((p) => (p === "IF" ? iface : p)).join(".");
+}
+
 export function describeCheckFailure(exitCode: number, timeoutSeconds: number, output: string): string {
     const why = exitCode === 124 || exitCode === 137 ? `timed out after ${timeoutSeconds} s` : `exited with status ${exitCode}`;
     return `health check ${why}${output ? `: ${output}` : ""}`;

@@ -319,19 +319,27 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
 
     it("a counter condition in the gate fails a wave whose host keeps overflowing its accept queue", async function () {
         const three = lab.hosts.slice(0, 3);
-        const rollout = { serial: [1, "100%"], counterConditions: [{ counter: "TcpExt.ListenOverflows", maxPerSecond: 0, windowSeconds: 3 }] };
-        const stack = await fleetStack("fleet-counters", { ...labFleetConfig({ ...lab, hosts: three }), rollout });
+        // The NIC named by the assignment's facts, not the hosts': IF in a condition is that NIC.
+        const counterConditions = [
+            { counter: "TcpExt.ListenOverflows", maxPerSecond: 0, windowSeconds: 3 },
+            { counter: "link.IF.rx_packets", maxPerSecond: 1e9, windowSeconds: 1 },
+        ];
+        const config = labFleetConfig({ ...lab, hosts: three });
+        const hosts = config.hosts.map((h) => ({ ...h, facts: {} }));
+        const assignments = [{ select: {}, profile: "high-connection-rate" as const, facts: { connectionsPerSecond: 20000, interface: "eth1" } }];
+        const stack = await fleetStack("fleet-counters", { ...config, hosts, assignments, rollout: { serial: [1, "100%"], counterConditions } });
         // The canary's application listens with a backlog of 4 and accepts slowly, whatever somaxconn says.
         const burst = listenBurst(lab, three[0], 25, ["--backlog", "4"]);
         try {
             const message = await expectFailure(stack.up());
             assert.match(message, /rollout halted: wave 1: halted/);
-            assert.match(message, /h1: failed: TcpExt\.ListenOverflows rose \d+(\.\d)?\/s over 3 s \(\d+ in all; limit 0\/s\)/);
+            assert.match(message, /h1: failed: TcpExt\.ListenOverflows rose \d+(\.\d)?\/s over 3 s \(\d+ in all; limit 0\/s\)\n/);
             untouched(three.slice(1));
-            const hosts = (await stack.outputs()).hosts.value as Record<string, { counters?: Record<string, number>; evidence?: { before: Record<string, number> } }>;
-            assert.ok((hosts.h1.counters?.["TcpExt.ListenOverflows"] ?? 0) > 0);
-            assert.ok((hosts.h1.evidence?.before["TcpExt.ListenOverflows"] ?? 0) > 0, "the canary's evidence: overflowing before it was tuned");
-            assert.equal(hosts.h2.evidence, undefined, "a held host is not measured");
+            const records = (await stack.outputs()).hosts.value as Record<string, { counters?: Record<string, number>; evidence?: { before: Record<string, number> } }>;
+            assert.ok((records.h1.counters?.["TcpExt.ListenOverflows"] ?? 0) > 0);
+            assert.equal(typeof records.h1.counters?.["link.eth1.rx_packets"], "number", "the NIC the assignment named was sampled");
+            assert.ok((records.h1.evidence?.before["TcpExt.ListenOverflows"] ?? 0) > 0, "the canary's evidence: overflowing before it was tuned");
+            assert.equal(records.h2.evidence, undefined, "a held host is not measured");
         } finally {
             await burst;
             await stack.destroy();

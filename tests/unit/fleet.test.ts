@@ -11,7 +11,7 @@ import { renderPersistFile } from "../../provider/sysctl/plan";
 import { parseReadOutput } from "../../provider/sysctl/remote";
 import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
 import { SettingValue } from "../../provider/sysctl/values";
-import { allowedFailures, checkCommand, describeCheckFailure, outputTail, redactSecrets, secretsOf, waveOutcome } from "../../provider/wave-gate/plan";
+import { allowedFailures, checkCommand, counterOnHost, describeCheckFailure, outputTail, redactSecrets, secretsOf, waveOutcome } from "../../provider/wave-gate/plan";
 import { diff as gateDiff, heldStatus } from "../../provider/wave-gate/handlers";
 import { healthCheckSchema } from "../../provider/wave-gate/schema";
 import { haltMessage } from "../../provider/wave-gate/verdict";
@@ -33,6 +33,8 @@ describe("fleet: waves", function () {
         assert.deepEqual(serialSizes([1, "100%"], 1), [1]);
         assert.deepEqual(serialSizes([2], 5), [2, 2, 1]);
         assert.deepEqual(serialSizes(["10%"], 5), [1, 1, 1, 1, 1], "a percentage rounds down but never to 0");
+        assert.deepEqual(serialSizes(["29%"], 100).slice(0, 1), [28], "ansible's float arithmetic: int(0.29 * 100) is 28");
+        assert.deepEqual(serialSizes(["58%"], 50).slice(0, 1), [28]);
     });
 
     it("places every host exactly once, in inventory order, whatever the serial", function () {
@@ -253,6 +255,56 @@ describe("fleet: config and assignments", function () {
         assert.deepEqual(assignHost(parseFleetConfig(fleet(1, { assignments: [{ sysctls: { "net.core.somaxconn": 4096 } }] })), parseFleetConfig(fleet(1)).hosts[0]).counters, []);
         assert.deepEqual(parseFleetConfig(fleet(1)).evidence, {}, "on by default, with the resource's own window");
         assert.throws(() => parseFleetConfig(fleet(1, { evidence: { windowSeconds: 0 } })), /evidence\.windowSeconds/);
+    });
+
+    it("takes the NIC the gates and evidence sample from the host's facts or its assignments', refusing two different ones", function () {
+        const onNic = (hostFacts: object, assignments: FleetConfigInput["assignments"]) => {
+            const config = parseFleetConfig(fleet(1, { hosts: fleet(1).hosts.map((h) => ({ ...h, facts: hostFacts })), assignments }));
+            return assignHost(config, config.hosts[0]);
+        };
+        const edge = { profile: "high-throughput" as const, facts: { interface: "eth1", linkGbps: 25, rttMs: 1 } };
+        assert.equal(onNic({}, [edge]).interface, "eth1", "the assignment's fact");
+        assert.equal(onNic({ interface: "ens5" }, [edge]).interface, "ens5", "the host's own wins");
+        assert.equal(onNic({}, [{ sysctls: { "net.core.somaxconn": 4096 } }]).interface, undefined);
+        assert.throws(() => onNic({}, [edge, { nic: { rings: { rx: 512 } }, facts: { interface: "eth2" } }]), (e: Error) => {
+            assert.match(e.message, /^  facts\.interface: assignments\[0\] \(high-throughput\) sets "eth1", assignments\[1\] sets "eth2"$/m);
+            assert.match(e.message, /Set it in the host's own facts/);
+            return true;
+        });
+    });
+
+    it("matches a sysctl override to the key in either spelling, and drops the sysctls part when overrides drop every key", function () {
+        const config = parseFleetConfig(
+            fleet(1, {
+                hosts: fleet(1).hosts.map((h) => ({ ...h, sysctlOverrides: { "net/core/somaxconn": null } })),
+                assignments: [
+                    { sysctls: { "net.core.somaxconn": 1024, "net.core.rmem_max": 5 } },
+                    { sysctls: { "net/core/somaxconn": 2048 }, sysctlOverrides: { "net/core/rmem_max": 5 } },
+                ],
+            }),
+        );
+        assert.deepEqual(assignHost(config, config.hosts[0]).parts.sysctls?.settings, { "net.core.rmem_max": 5 }, "the host's override settles the clash and drops the key");
+        const profiled = parseFleetConfig(fleet(1, { assignments: [{ profile: "high-connection-rate", facts: { connectionsPerSecond: 20000 }, sysctlOverrides: { "net/core/somaxconn": 1024 } }] }));
+        const settings = assignHost(profiled, profiled.hosts[0]).parts.sysctls!.settings;
+        assert.equal(settings["net/core/somaxconn"], 1024);
+        assert.ok(!("net.core.somaxconn" in settings), "the profile's own spelling is replaced");
+        const dropped = parseFleetConfig({ ...fleet(1, { assignments: [{ sysctls: { "net.core.somaxconn": 5 } }] }), hosts: fleet(1).hosts.map((h) => ({ ...h, sysctlOverrides: { "net.core.somaxconn": null } })) });
+        assert.equal(assignHost(dropped, dropped.hosts[0]).parts.sysctls, undefined);
+        assert.throws(() => parseFleetConfig(fleet(1, { assignments: [{ sysctls: {} }] })), /assignments\[0\]\.sysctls: must name at least one sysctl/);
+    });
+
+    it("refuses a label called name: selectors match the host's own name there", function () {
+        const named = fleet(1);
+        named.hosts[0].labels = { name: "primary" };
+        assert.throws(() => parseFleetConfig(named), /hosts\[0\]\.labels\.name: is the host's own name to a selector/);
+    });
+
+    it("puts the host's NIC for IF in a counter condition, and says when it has none", function () {
+        assert.equal(counterOnHost("link.IF.rx_dropped", "ens5"), "link.ens5.rx_dropped");
+        assert.equal(counterOnHost("irq.IF.cpu2", "eth0.100"), "irq.eth0.100.cpu2");
+        assert.equal(counterOnHost("Udp.RcvbufErrors", undefined), "Udp.RcvbufErrors");
+        assert.equal(counterOnHost("link.IF.rx_dropped", undefined), undefined);
+        assert.equal(counterOnHost("link.IFB0.rx_dropped", undefined), "link.IFB0.rx_dropped", "only a whole IF");
     });
 
     it("records a host's evidence only once its baseline was taken", function () {
