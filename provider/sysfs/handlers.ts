@@ -74,7 +74,14 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
     const inputsOf = (props: Record<string, unknown>) => pickInputs(kind.inputFields, props);
     const parse = (props: Record<string, unknown>): I => parseChecked(kind.schema, inputsOf(props)) as I;
     const fileOf = (inputs: I) => tmpfilesPath(kind.name, inputs.resourceName);
-    const reads = (inputs: I, record?: SysfsRecord) => [...Object.keys(kind.settings(inputs)), ...Object.keys(record?.originals ?? {}), ...(kind.extraReads ?? []), fileOf(inputs)];
+    // The paths of the inputs and the record, and every file the record manages: one from before a rename is put back.
+    const reads = (inputs: I, record?: SysfsRecord) => [
+        ...Object.keys(kind.settings(inputs)),
+        ...Object.keys(record?.originals ?? {}),
+        ...(kind.extraReads ?? []),
+        fileOf(inputs),
+        ...Object.keys(record?.managedFiles?.originals ?? {}),
+    ];
     const desiredOf = (props: Record<string, unknown>) => (props.desired as PathValues) ?? {};
     const ownerOf = (inputs: I) => inputs.owner ?? inputs.resourceName;
     const ledgerScope = (inputs: I, ledgers: ReadonlyMap<string, HostLedger>, target: string): LedgerScope => ({ kind: kind.ledgerKind, owner: ownerOf(inputs), ledgers, target });
@@ -87,7 +94,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
     async function readWithLedgerPaths(transport: Transport, inputs: I, record: SysfsRecord | undefined, ownLedger: string | undefined) {
         const first = await readSysfs(transport, reads(inputs, record));
         const ledgered = ownLedger ? recoveredRecord<SysfsRecord>(first.ledgers, ownLedger) : undefined;
-        const unread = Object.keys(ledgered?.originals ?? {}).some((path) => !first.snapshot.has(path));
+        const unread = [...Object.keys(ledgered?.originals ?? {}), ...Object.keys(ledgered?.managedFiles?.originals ?? {})].some((path) => !first.snapshot.has(path));
         return unread ? readSysfs(transport, reads(inputs, startingRecord(record, ledgered))) : first;
     }
 

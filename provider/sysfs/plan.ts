@@ -158,13 +158,18 @@ export interface PlanOptions {
     property: (path: string) => string;
 }
 
-/** Takes our tmpfiles.d file back out (state from an update turning persistence off). */
-function unpersist(previous: SysfsRecord, snapshot: SysfsSnapshot, target: string): { files: FileChanges; warnings: string[]; managed?: ManagedFiles } {
-    if (!previous.persistedFile || !previous.managedFiles) {
-        return { files: {}, warnings: [], managed: previous.managedFiles };
+/**
+ * Puts back every file this resource manages that is no longer its tmpfiles.d file: all of them
+ * when persistence is turned off, the old one when the file's name changed (a rename through
+ * aliases). Left, it would set the values again at every boot and outlive destroy.
+ */
+function unmanageStale(managed: ManagedFiles | undefined, current: string | undefined, snapshot: SysfsSnapshot, target: string): { files: FileChanges; warnings: string[]; managed?: ManagedFiles } {
+    const stale = Object.keys(managed?.originals ?? {}).filter((path) => path !== current);
+    if (!managed || stale.length === 0) {
+        return { files: {}, warnings: [], managed };
     }
-    const restore = planRestore(previous.managedFiles, (p) => contentOf(snapshot, p), target, { paths: [previous.persistedFile] });
-    return { files: restore.changes, warnings: restore.warnings, managed: forget(previous.managedFiles, [previous.persistedFile]) };
+    const restore = planRestore(managed, (p) => contentOf(snapshot, p), target, { paths: stale });
+    return { files: restore.changes, warnings: restore.warnings, managed: forget(managed, stale) };
 }
 
 /**
@@ -201,19 +206,17 @@ export function planSysfs(wanted: PathValues, snapshot: SysfsSnapshot, options: 
         writes.push(...restore.writes);
         warnings.push(...restore.warnings);
     }
-    let files: FileChanges = {};
-    let managedFiles = previous?.managedFiles;
+    const stale = unmanageStale(previous?.managedFiles, options.persist ? options.tmpfilesFile : undefined, snapshot, options.target);
+    const files: FileChanges = stale.files;
+    let managedFiles = stale.managed;
+    warnings.push(...stale.warnings);
     if (options.persist) {
         const content = renderTmpfiles(options.resourceName, desired);
         const now = contentOf(snapshot, options.tmpfilesFile);
         if (now.kind !== "file" || now.content !== content) {
-            files.write = [{ path: options.tmpfilesFile, content }];
+            files.write = [...(files.write ?? []), { path: options.tmpfilesFile, content }];
         }
         managedFiles = manage(managedFiles, (p) => contentOf(snapshot, p), { [options.tmpfilesFile]: fileContent(content) });
-    } else if (previous) {
-        const removal = unpersist(previous, snapshot, options.target);
-        [files, managedFiles] = [removal.files, removal.managed];
-        warnings.push(...removal.warnings);
     }
     const record: SysfsRecord = { originals, skipped, persistedFile: options.persist ? options.tmpfilesFile : undefined, managedFiles };
     return { writes, files, record, desired, warnings };

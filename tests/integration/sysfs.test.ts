@@ -50,6 +50,7 @@ describe("SysfsSet, TransparentHugepages and CpuWakeupLatency through the real e
         const thpFile = "/etc/tmpfiles.d/90-pulumi-thp-lowlat.conf";
         const wakeupFile = "/etc/tmpfiles.d/90-pulumi-wakeup-app-cores.conf";
         const rawFile = "/etc/tmpfiles.d/90-pulumi-sysfs-raw.conf";
+        let rawName = "raw";
 
         before(async function () {
             etcBefore = etc();
@@ -58,7 +59,7 @@ describe("SysfsSet, TransparentHugepages and CpuWakeupLatency through the real e
                 const connection = connectionTo(lab, host);
                 new TransparentHugepages("lowlat", { connection, enabled: "never", defrag: "defer+madvise" });
                 new CpuWakeupLatency("app-cores", { connection, cpus: "2-3", latencyUs: "n/a" });
-                new SysfsSet("raw", { connection, settings: { [qos(1)]: 20 } });
+                new SysfsSet(rawName, { connection, settings: { [qos(1)]: 20 } }, rawName === "raw" ? {} : { aliases: [{ name: "raw" }] });
             });
         });
         after(async () => {
@@ -92,6 +93,16 @@ describe("SysfsSet, TransparentHugepages and CpuWakeupLatency through the real e
             await stack.up();
             assert.equal(cat(`${THP}/enabled`), "always madvise [never]");
             assert.equal(cat(qos(3)), "n/a");
+            assertNoChanges((await stack.preview()).changeSummary);
+        });
+
+        it("renamed through aliases, a SysfsSet's update takes its old tmpfiles.d file away and writes the new one", async function () {
+            rawName = "raw-renamed";
+            const result = await stack.up();
+            assert.equal(result.summary.resourceChanges?.update, 1, JSON.stringify(result.summary.resourceChanges));
+            assert.equal(fileOn(lab, host, rawFile), null, "the old name's file would set the value again at every boot, and outlive destroy");
+            assert.match(fileOn(lab, host, "/etc/tmpfiles.d/90-pulumi-sysfs-raw-renamed.conf") ?? "", /cpu1\/power\/pm_qos_resume_latency_us - - - - 20$/m);
+            assert.equal(cat(qos(1)), "20");
             assertNoChanges((await stack.preview()).changeSummary);
         });
 
