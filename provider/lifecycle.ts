@@ -37,6 +37,16 @@ export const persistenceDrifted = (status: unknown): boolean => status === "miss
 export const REPLACE_HOST: dynamic.DiffResult = { changes: true, replaces: ["connection"], deleteBeforeReplace: true };
 
 /**
+ * New inputs under the name the resource's host files (and their headers) were written under. A
+ * rename through aliases is a refactoring of the program, not a change on the host: under the new
+ * name an update would write a second persistence file and leave the old one setting the values at
+ * every boot, and outliving destroy.
+ */
+export function keepingName(olds: Record<string, unknown>, news: Record<string, unknown>): Record<string, unknown> {
+    return typeof olds.resourceName === "string" ? { ...news, resourceName: olds.resourceName } : news;
+}
+
+/**
  * Every resource's diff: a different host (or interface) replaces; changed inputs or drift seen
  * by a refresh update; otherwise one live read, so plain `pulumi preview` flags a host that
  * drifted and prints how (the provider's output shows as a diagnostic).
@@ -45,7 +55,7 @@ export async function diffResource<I extends { connection?: Connection }>(spec: 
     if (containsUnknown(spec.news.connection)) {
         return REPLACE_HOST;
     }
-    const inputs = spec.parse(spec.news);
+    const inputs = spec.parse(keepingName(spec.olds, spec.news));
     const old = spec.parse(spec.olds);
     if (hostIdentity(parseChecked(optionalConnectionSchema, spec.olds.connection)) !== hostIdentity(inputs.connection)) {
         return REPLACE_HOST;
@@ -107,7 +117,7 @@ export function applyEntryPoints<R>(
             return { id: resourceId(outs, ...idFields.map((f) => raw[f])), outs };
         },
         update: async (_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.UpdateResult> => ({
-            outs: counted(await apply(withoutEngineKeys(news), recordOf(olds)), olds),
+            outs: counted(await apply(keepingName(olds, withoutEngineKeys(news)), recordOf(olds)), olds),
         }),
         read: async (id: string, props: Record<string, unknown>): Promise<dynamic.ReadResult> => {
             const result = await refresh(id, props);

@@ -96,14 +96,22 @@ describe("SysfsSet, TransparentHugepages and CpuWakeupLatency through the real e
             assertNoChanges((await stack.preview()).changeSummary);
         });
 
-        it("renamed through aliases, a SysfsSet's update takes its old tmpfiles.d file away and writes the new one", async function () {
+        it("renamed through aliases, a SysfsSet is the same resource on the host: no change, its file kept, and destroy still takes it away", async function () {
             rawName = "raw-renamed";
-            const result = await stack.up();
-            assert.equal(result.summary.resourceChanges?.update, 1, JSON.stringify(result.summary.resourceChanges));
-            assert.equal(fileOn(lab, host, rawFile), null, "the old name's file would set the value again at every boot, and outlive destroy");
-            assert.match(fileOn(lab, host, "/etc/tmpfiles.d/90-pulumi-sysfs-raw-renamed.conf") ?? "", /cpu1\/power\/pm_qos_resume_latency_us - - - - 20$/m);
-            assert.equal(cat(qos(1)), "20");
+            const before = fileOn(lab, host, rawFile);
             assertNoChanges((await stack.preview()).changeSummary);
+            const result = await stack.up();
+            assert.deepEqual(Object.keys(result.summary.resourceChanges ?? {}), ["same"], JSON.stringify(result.summary.resourceChanges));
+            // A file under the new name beside the old one would set the value at every boot after destroy.
+            assert.equal(fileOn(lab, host, "/etc/tmpfiles.d/90-pulumi-sysfs-raw-renamed.conf"), null);
+            assert.equal(fileOn(lab, host, rawFile), before);
+            assert.equal(cat(qos(1)), "20");
+            // An update for another reason keeps writing under the name its file has.
+            write(qos(1), "30");
+            await stack.up({ refresh: true });
+            assert.equal(cat(qos(1)), "20");
+            assert.equal(fileOn(lab, host, "/etc/tmpfiles.d/90-pulumi-sysfs-raw-renamed.conf"), null);
+            assert.equal(fileOn(lab, host, rawFile), before);
         });
 
         it("destroy puts every value back and leaves /etc byte for byte as it was", async function () {
