@@ -14,6 +14,7 @@ import {
     ledgerRecord,
     liveStates,
     moduleDrift,
+    parameterDrift,
     moduleItems,
     moduleProblems,
     pendingUnloads,
@@ -142,7 +143,12 @@ function hostProblems(inputs: KernelModuleInputs, snapshot: ModuleSnapshot, targ
 async function probeDrift(olds: Record<string, unknown>, inputs: KernelModuleInputs): Promise<string[]> {
     const names = moduleSpecs(inputs).map((s) => s.name);
     const snapshot = await snapshotOf(inputs);
-    return [...moduleDrift(names, snapshot, persistFiles(inputs.resourceName), wantedFiles(inputs)), ...ledgerDrift(ledgerStatusOf(recordOf(olds), snapshot))];
+    const record = recordOf(olds);
+    return [
+        ...moduleDrift(names, snapshot, persistFiles(inputs.resourceName), wantedFiles(inputs)),
+        ...parameterDrift(moduleSpecs(inputs), (name) => snapshot.parameters.get(name), record.loadedByUs),
+        ...ledgerDrift(ledgerStatusOf(record, snapshot)),
+    ];
 }
 
 /** How the host differs from a recorded state, from a fresh read (empty: as declared). */
@@ -155,7 +161,8 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         news: withoutEngineKeys(news),
         parse,
         fields: ["modules", "persist", "restoreOnDelete"],
-        recordedDrift: () => recorded,
+        // As a refresh read them: the `parameters` output holds the declared parameters' live values.
+        recordedDrift: (inputs) => recorded || parameterDrift(moduleSpecs(inputs), (name) => (olds.parameters as Record<string, Record<string, string>> | undefined)?.[name], recordOf(olds).loadedByUs).length > 0,
         probe: (inputs) => probeDrift(olds, inputs),
     });
 }

@@ -228,6 +228,7 @@ export function planModules(
         throw new Error(`${problems.map((p) => `${p.property}: ${p.reason}`).join("; ")}. Nothing was changed.`);
     }
     const warnings: string[] = [];
+    const parameters: ModuleChanges["parameters"] = [];
     const names = specs.map((s) => s.name);
     const originals: Record<string, ModuleState> = {};
     const loadedByUs: Record<string, string[]> = {};
@@ -247,9 +248,17 @@ export function planModules(
             loadedByUs[spec.name] = [spec.name];
         }
         const live = snapshot.parameters.get(spec.name) ?? {};
-        const differing = Object.entries(spec.parameters).filter(([p, v]) => snapshot.loaded.has(spec.name) && live[p] !== undefined && live[p] !== v);
-        if (differing.length > 0) {
-            warnings.push(`${target}: ${spec.name} is already loaded with ${differing.map(([p]) => `${p}=${live[p]}`).join(" ")}; ${differing.map(([p, v]) => `${p}=${v}`).join(" ")} applies when it is next loaded`);
+        const differing = Object.entries(spec.parameters).filter(([p, v]) => snapshot.loaded.has(spec.name) && live[p] !== undefined && !sameParameter(live[p], v));
+        // A module this resource loaded must hold what it declares: written where the kernel lets
+        // a parameter change at run time. One loaded before it keeps its values until next loaded.
+        const loadedHere = loadedByUs[spec.name] !== undefined;
+        const writable = snapshot.writableParameters.get(spec.name);
+        const written = loadedHere ? differing.filter(([p]) => writable?.has(p)) : [];
+        parameters.push(...written.map(([parameter, value]) => ({ name: spec.name, parameter, value })));
+        const left = differing.filter((d) => !written.includes(d));
+        if (left.length > 0) {
+            const why = loadedHere ? "read-only at run time, so it" : "already loaded, and";
+            warnings.push(`${target}: ${spec.name} is ${why} keeps ${left.map(([p]) => `${p}=${live[p]}`).join(" ")}; ${left.map(([p, v]) => `${p}=${v}`).join(" ")} applies when it is next loaded`);
         }
     }
     // What dropped modules brought in, and what an earlier update could not unload yet; never what
@@ -286,7 +295,7 @@ export function planModules(
         ({ managed, rmdir } = releaseUnusedDirs(forget(managed, stale)));
     }
     return {
-        changes: { load, unload, files: { load: actions[files.load], options: actions[files.options] }, rmdir },
+        changes: { load, parameters, unload, files: { load: actions[files.load], options: actions[files.options] }, rmdir },
         record: { originals, loadedByUs, ...(stillToUnload && { stillToUnload }), managedFiles: managed },
         wanted,
         warnings,
@@ -298,10 +307,36 @@ export function planModulesRestore(record: ModuleRecord, snapshot: ModuleSnapsho
     const pending = record.stillToUnload ?? {};
     const unload = restore ? [...new Set([...unloadOrder(pending, Object.keys(pending)), ...unloadOrder(record.loadedByUs, Object.keys(record.originals))])].filter((m) => snapshot.loaded.has(m)) : [];
     if (!record.managedFiles) {
-        return { changes: { load: [], unload, files: { load: undefined, options: undefined }, rmdir: [] }, warnings: [] };
+        return { changes: { load: [], parameters: [], unload, files: { load: undefined, options: undefined }, rmdir: [] }, warnings: [] };
     }
     const plan = planRestore(record.managedFiles, (p) => contentOf(snapshot, p), target, { removeDirs: true });
-    return { changes: { load: [], unload, files: { load: changeAt(plan.changes, files.load), options: changeAt(plan.changes, files.options) }, rmdir: plan.changes.rmdir ?? [] }, warnings: plan.warnings };
+    return { changes: { load: [], parameters: [], unload, files: { load: changeAt(plan.changes, files.load), options: changeAt(plan.changes, files.options) }, rmdir: plan.changes.rmdir ?? [] }, warnings: plan.warnings };
+}
+
+/** kstrtobool's reading of a bool parameter's value: y/Y/t/T/1/on true, n/N/f/F/0/off false. */
+function boolValue(value: string): "Y" | "N" | undefined {
+    const v = value.toLowerCase();
+    return /^[yt1]/.test(v) || v === "on" ? "Y" : /^[nf0]/.test(v) || v.startsWith("of") ? "N" : undefined;
+}
+
+/** A live parameter value against a declared one: a bool parameter reads back Y or N whatever it was given. */
+export function sameParameter(live: string, declared: string): boolean {
+    return live === declared || ((live === "Y" || live === "N") && boolValue(declared) === live);
+}
+
+/**
+ * Parameters of the modules this resource loaded that no longer hold what it declares (changed at
+ * run time, or the module loaded again with other options): `NAME.P live X, desired Y`.
+ */
+export function parameterDrift(specs: readonly ModuleSpec[], live: (name: string) => Record<string, string> | undefined, loadedByUs: Record<string, string[]>): string[] {
+    return specs
+        .filter((spec) => loadedByUs[spec.name] !== undefined)
+        .flatMap((spec) => {
+            const values = live(spec.name) ?? {};
+            return Object.entries(spec.parameters)
+                .filter(([p, v]) => values[p] !== undefined && !sameParameter(values[p], v))
+                .map(([p, v]) => `${spec.name}.${p} live ${values[p]}, desired ${v}`);
+        });
 }
 
 /** How the host differs from what this resource set up, per module and per file (empty: as declared). */

@@ -35,7 +35,8 @@ report() {
     fi
     if command -v modinfo >/dev/null && _out=$(modinfo -F parm "$_m" 2>/dev/null); then printf 'parms\\t%s\\t%s\\n' "$_m" "$(printf '%s\\n' "$_out" | sed 's/:.*//' | tr '\\n' ' ')"; fi
     for _p in "/sys/module/$_m/parameters"/*; do
-      [ -f "$_p" ] && printf 'param\\t%s\\t%s\\t%s\\n' "$_m" "\${_p##*/}" "$(flat "$(cat "$_p" 2>/dev/null)")"
+      # The mode, not test -w: root passes test -w on a 0444 attribute the kernel still refuses to write.
+      [ -f "$_p" ] && printf 'param\\t%s\\t%s\\t%s\\t%s\\n' "$_m" "\${_p##*/}" "$(flat "$(cat "$_p" 2>/dev/null)")" "$(stat -c %a "$_p" 2>/dev/null)"
     done
   done
   for _f in "$_load" "$_opts"; do
@@ -51,7 +52,8 @@ exit 0
 
 // Arguments (after withLedger's two): the two persistence files, the action on each ("" leave,
 // "-" remove, "w<bytes in base64>" write), the directories to remove when empty (counted), the modules to
-// load (counted, each a name and its "p=v" words), the modules to unload (counted), then the
+// load (counted, each a name and its "p=v" words), the parameters to write at run time (counted,
+// each a module, a parameter and its value), the modules to unload (counted), then the
 // declared names for the closing report. The files are written before the loads, so that a module
 // another declared module pulls in as a dependency is loaded with its options from the start
 // (modprobe reads /etc/modprobe.d for dependencies; a later `modprobe NAME p=v` of an already
@@ -128,6 +130,11 @@ while [ "$count" -gt 0 ]; do
   if [ "$ours" = 1 ] && [ -n "\${ledger_content:-}" ]; then for x in $added; do printf 'item\\tmodule:%s\\n' "$x" >> "$ledger"; done; fi
 done
 count=$1; shift
+while [ "$count" -gt 0 ]; do
+  m=$1 p=$2 v=$3; shift 3; count=$((count-1))
+  err=$( (printf '%s\\n' "$v" > "/sys/module/$m/parameters/$p") 2>&1) || fail "$m.$p" "$err"
+done
+count=$1; shift
 unloads=
 while [ "$count" -gt 0 ]; do unloads="$unloads $1"; shift; count=$((count-1)); done
 unload $unloads
@@ -160,6 +167,8 @@ export interface ModuleSnapshot {
     parameterNames: Map<string, Set<string>>;
     /** Live parameter values of declared modules that are loaded. */
     parameters: Map<string, Record<string, string>>;
+    /** The parameters of each, by name, the kernel lets a write change at run time (owner-writable mode). */
+    writableParameters: Map<string, Set<string>>;
     /** Content of each persistence file, null when absent. */
     files: Map<string, FileData | null>;
     /** Every resource's ledger on the host, by path (none after an apply). */
@@ -167,9 +176,9 @@ export interface ModuleSnapshot {
 }
 
 export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
-    const snapshot: ModuleSnapshot = { modprobe: "", release: "", loaded: new Map(), builtin: new Set(), probe: new Map(), inserts: new Map(), resolvesTo: new Map(), parameterNames: new Map(), parameters: new Map(), files: new Map(), ledgers: parseLedgerListing(stdout) };
+    const snapshot: ModuleSnapshot = { modprobe: "", release: "", loaded: new Map(), builtin: new Set(), probe: new Map(), inserts: new Map(), resolvesTo: new Map(), parameterNames: new Map(), parameters: new Map(), writableParameters: new Map(), files: new Map(), ledgers: parseLedgerListing(stdout) };
     for (const line of stdout.split("\n")) {
-        const [kind, a = "", b = "", c = ""] = line.split("\t");
+        const [kind, a = "", b = "", c = "", d = ""] = line.split("\t");
         if (kind === "modprobe") {
             snapshot.modprobe = a.trim();
         } else if (kind === "release") {
@@ -187,6 +196,9 @@ export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
             snapshot.parameterNames.set(a, new Set(b.split(" ").filter(Boolean)));
         } else if (kind === "param") {
             snapshot.parameters.set(a, { ...(snapshot.parameters.get(a) ?? {}), [b]: c.trim() });
+            if (/^[0-7]*[2367][0-7]{2}$/.test(d.trim())) {
+                snapshot.writableParameters.set(a, new Set([...(snapshot.writableParameters.get(a) ?? []), b]));
+            }
         } else if (kind === "file") {
             snapshot.files.set(a, fileFromBase64(b));
         } else if (kind === "absent") {
@@ -210,6 +222,8 @@ export type FileAction = FileData | null | undefined;
 export interface ModuleChanges {
     /** `ours`: loaded by this resource (its original is "not loaded"); what it brings in goes into the ledger. */
     load: { name: string; parameters: Record<string, string>; ours: boolean }[];
+    /** Run-time writes to /sys/module/NAME/parameters/P of modules this resource loaded, after the loads. */
+    parameters: { name: string; parameter: string; value: string }[];
     unload: string[];
     files: { load: FileAction; options: FileAction };
     rmdir: string[];
@@ -268,6 +282,8 @@ export async function applyModules(transport: Transport, files: { load: string; 
         ...changes.rmdir,
         String(changes.load.length),
         ...changes.load.flatMap((m) => [m.name, Object.entries(m.parameters).map(([p, v]) => `${p}=${v}`).join(" "), m.ours ? "1" : "0"]),
+        String(changes.parameters.length),
+        ...changes.parameters.flatMap((w) => [w.name, w.parameter, w.value]),
         String(changes.unload.length),
         ...changes.unload,
         ...names,

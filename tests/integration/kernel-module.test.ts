@@ -106,6 +106,33 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         });
     });
 
+    it("a parameter of a module it loaded, changed at run time behind Pulumi's back, shows as drift and up writes it back", async function () {
+        const param = "/sys/module/tcp_htcp/parameters/use_rtt_scaling";
+        const before = moduleDirsOn(lab, server);
+        const stack = await labStack("kernel-module-params", async () => {
+            new KernelModule("htcp", { connection: connectionTo(lab, server), modules: [{ name: "tcp_htcp", parameters: { use_rtt_scaling: 0 } }] });
+        });
+        try {
+            await stack.up();
+            assert.equal(onHost(lab, server, ["cat", param]).trim(), "0", "loaded with the declared value (its default is 1)");
+            onHost(lab, server, ["sh", "-c", 'echo 1 > "$1"', "sh", param]);
+            const plain = collect();
+            assert.equal((await stack.preview({ onOutput: plain.onOutput })).changeSummary.update, 1);
+            assert.match(plain.text(), /drift: tcp_htcp\.use_rtt_scaling live 1, desired 0/);
+            const refreshed = collect();
+            await stack.preview({ refresh: true, diff: true, onOutput: refreshed.onOutput });
+            assert.match(refreshed.text(), /use_rtt_scaling\s*:\s*"0"\s*=>\s*"1"/);
+            await stack.up();
+            assert.equal(onHost(lab, server, ["cat", param]).trim(), "0");
+            assert.deepEqual(loadedOn(lab, server), ["tcp_htcp"], "written in place: not unloaded and loaded again");
+            assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+        } finally {
+            await stack.destroy();
+        }
+        assert.deepEqual(loadedOn(lab, server), []);
+        assert.equal(moduleDirsOn(lab, server), before);
+    });
+
     it("refuses at preview a module the host does not have, and a bad name, naming the property, module and host", async function () {
         const stack = await labStack("kernel-module-missing", async () => {
             new KernelModule("bbr", { connection: connectionTo(lab, vm), modules: ["tcp_bbr"] });

@@ -1704,13 +1704,16 @@ def cmd_ethtool(hdir, args):
 # had inserted loaded.
 
 def module_catalogue():
-    """name -> {path, deps, params: {name: [type, default]}}; built-ins listed apart."""
+    """name -> {path, deps, params: {name: [type, default, mode?]}}; built-ins listed apart. A
+    parameter is 0444 (set only at load) unless its mode says it can be written at run time."""
     mods = {
         "tcp_bbr": {"path": "kernel/net/ipv4/tcp_bbr.ko", "deps": [], "params": {}},
         "inet_diag": {"path": "kernel/net/ipv4/inet_diag.ko", "deps": [], "params": {}},
         "tcp_diag": {"path": "kernel/net/ipv4/tcp_diag.ko", "deps": ["inet_diag"], "params": {}},
         "udp_diag": {"path": "kernel/net/ipv4/udp_diag.ko", "deps": ["inet_diag"], "params": {}},
         "dummy": {"path": "kernel/drivers/net/dummy.ko", "deps": [], "params": {"numdummies": ["int", "1"]}},
+        # A parameter writable at run time (tcp_htcp.c: module_param(use_rtt_scaling, int, 0644)).
+        "tcp_htcp": {"path": "kernel/net/ipv4/tcp_htcp.ko", "deps": [], "params": {"use_rtt_scaling": ["int", "1", 0o644]}},
         # A dependency with a parameter (ip_vs_conn.c's conn_tab_bits, 0444): loaded by ip_vs_rr's load, it takes options from modprobe.d only.
         "ip_vs": {"path": "kernel/net/netfilter/ipvs/ip_vs.ko", "deps": [], "params": {"conn_tab_bits": ["int", "12"]}},
         "ip_vs_rr": {"path": "kernel/net/netfilter/ipvs/ip_vs_rr.ko", "deps": ["ip_vs"], "params": {}},
@@ -1873,13 +1876,27 @@ def module_nodes(hdir):
         with Modules(hdir) as m:
             return m.state
 
+    def param_file(name, param, value, spec):
+        """/sys/module/NAME/parameters/P: 0444, or written through the type's parser (EINVAL when it refuses)."""
+        mode = spec[2] if len(spec) > 2 else 0o444
+
+        def write(data):
+            new = data.strip()
+            if not check_param(spec[0], new):
+                raise _err(errno.EINVAL)
+            with Modules(hdir, write=True) as mods:
+                mods.state["loaded"][name]["params"][param] = new
+                mods.save()
+        return File(text(value + "\n"), write if mode & 0o200 else None, mode=mode)
+
     def module_dir(name):
         def entries():
             st = current()
             info = st["loaded"].get(name)
             if info is None:
                 return {}
-            params = Dir({p: File(text(v + "\n"), mode=0o444) for p, v in info["params"].items()})
+            declared = st["modules"].get(name, {}).get("params", {})
+            params = Dir({p: param_file(name, p, v, declared.get(p, ["", "", 0o444])) for p, v in info["params"].items()})
             return {"initstate": File(text("live\n")), "refcnt": File(lambda: "%d\n" % module_refcnt(current(), name)),
                     "holders": Dir({h: Link("../../" + h) for h in info["holders"]}), "parameters": params,
                     "coresize": File(text("16384\n")), "taint": File(text("\n")),

@@ -2,7 +2,20 @@ import { strict as assert } from "assert";
 import { checkFailures } from "../../provider/check";
 import { hostLedgerPath, renderHostLedger } from "../../provider/host/ledger";
 import { ABSENT } from "../../provider/host/restore";
-import { dependenciesFirst, ledgerRecord, moduleDrift, moduleItems, moduleProblems, pendingUnloads, planModules, planModulesRestore, recoveredLoads, unloadOrder } from "../../provider/kernel-module/plan";
+import {
+    dependenciesFirst,
+    ledgerRecord,
+    moduleDrift,
+    moduleItems,
+    moduleProblems,
+    parameterDrift,
+    pendingUnloads,
+    planModules,
+    planModulesRestore,
+    recoveredLoads,
+    sameParameter,
+    unloadOrder,
+} from "../../provider/kernel-module/plan";
 import { parseApplyOutput, parseModuleSnapshot } from "../../provider/kernel-module/remote";
 import { kernelModuleInputsSchema, moduleSpecs, persistFiles } from "../../provider/kernel-module/schema";
 import { missingModules, moduleNeeds, moduleProbeKeys } from "../../provider/sysctl/modules";
@@ -117,7 +130,8 @@ describe("KernelModule: planning", function () {
         assert.match(plan.changes.files.load!.content, /\ntcp_bbr\ndummy\nnf_conntrack\n$/);
         assert.match(plan.changes.files.options!.content, /\noptions dummy numdummies=3\n$/);
         assert.deepEqual(plan.record.managedFiles!.originals, { [FILES.load]: { kind: "absent" }, [FILES.options]: { kind: "absent" } });
-        assert.match(plan.warnings[0], /dummy is already loaded with numdummies=2; numdummies=3 applies when it is next loaded/);
+        assert.match(plan.warnings[0], /dummy is already loaded, and keeps numdummies=2; numdummies=3 applies when it is next loaded/);
+        assert.deepEqual(plan.changes.parameters, [], "a module loaded before this resource keeps its values");
     });
 
     it("unloads what a dropped module brought in, never what was loaded before, and delete restores the files", function () {
@@ -204,6 +218,21 @@ describe("KernelModule: planning", function () {
         assert.deepEqual(plan.changes.load[1].parameters, { conn_tab_bits: "18" });
         const cycle = parseModuleSnapshot([READ, "probe\ta\t0\tinsmod /x/b.ko insmod /x/a.ko", "probe\tb\t0\tinsmod /x/a.ko insmod /x/b.ko"].join("\n"));
         assert.deepEqual(dependenciesFirst([{ name: "a" }, { name: "b" }], cycle).map((l) => l.name), ["b", "a"], "each once, even where the listings loop");
+    });
+
+    it("writes a drifted parameter of a module it loaded where the kernel allows it at run time, and says when it cannot", function () {
+        const read = READ.replace("param\tdummy\tnumdummies\t2", "param\tdummy\tnumdummies\t2\t444\nloaded\ttcp_htcp\t0\t\nparam\ttcp_htcp\tuse_rtt_scaling\t0\t644\nparam\ttcp_htcp\tbool_one\tY\t644");
+        const snapshot = parseModuleSnapshot(read);
+        assert.deepEqual([...(snapshot.writableParameters.get("tcp_htcp") ?? [])], ["use_rtt_scaling", "bool_one"]);
+        assert.equal(snapshot.writableParameters.get("dummy"), undefined, "0444: root passes test -w, the kernel still refuses");
+        const specs = moduleSpecs(inputs([{ name: "dummy", parameters: { numdummies: 3 } }, { name: "tcp_htcp", parameters: { use_rtt_scaling: 1, bool_one: "true" } }]));
+        const ours = { originals: { dummy: "not loaded" as const, tcp_htcp: "not loaded" as const }, loadedByUs: { dummy: ["dummy"], tcp_htcp: ["tcp_htcp"] } };
+        const plan = planModules(specs, options, snapshot, FILES, TARGET, ours);
+        assert.deepEqual(plan.changes.parameters, [{ name: "tcp_htcp", parameter: "use_rtt_scaling", value: "1" }], "bool_one reads back Y for true");
+        assert.match(plan.warnings.join("\n"), /dummy is read-only at run time, so it keeps numdummies=2; numdummies=3 applies when it is next loaded/);
+        assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), ours.loadedByUs), ["dummy.numdummies live 2, desired 3", "tcp_htcp.use_rtt_scaling live 0, desired 1"]);
+        assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), {}), [], "only modules this resource loaded");
+        assert.ok(sameParameter("N", "off") && sameParameter("Y", "1") && !sameParameter("Y", "0") && !sameParameter("1", "Y"));
     });
 
     it("unloads dependents before what they use, each once", function () {
