@@ -73,12 +73,12 @@ export function withCreatedDirs(managed: ManagedFiles, dirs: readonly string[]):
 }
 
 /**
- * The directories this resource made that none of the paths it still manages lies in, deepest
+ * The directories this resource made that none of the paths it still manages (or `alsoKept`) lies in, deepest
  * first, and the record without them: an update that put back the last file in one removes it
  * (when empty), as a delete would.
  */
-export function releaseUnusedDirs(managed: ManagedFiles): { managed: ManagedFiles; rmdir: string[] } {
-    const paths = Object.keys(managed.originals);
+export function releaseUnusedDirs(managed: ManagedFiles, alsoKept: readonly string[] = []): { managed: ManagedFiles; rmdir: string[] } {
+    const paths = [...Object.keys(managed.originals), ...alsoKept];
     const unused = managed.createdDirs.filter((dir) => !paths.some((p) => p.startsWith(`${dir}/`)));
     return { managed: { ...managed, createdDirs: managed.createdDirs.filter((dir) => !unused.includes(dir)) }, rmdir: deepestFirst(unused) };
 }

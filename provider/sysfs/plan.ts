@@ -1,6 +1,6 @@
 import { FileChanges, ValueWrite } from "../host/files";
 import { itemsOf } from "../host/ledger";
-import { ABSENT, ManagedFiles, PathContent, fileContent, fileOf, forget, manage, planRestore } from "../host/restore";
+import { ABSENT, ManagedFiles, PathContent, fileContent, fileOf, forget, manage, planRestore, releaseUnusedDirs } from "../host/restore";
 import { SysfsSnapshot } from "./remote";
 import { otherFilesystemProblem } from "./schema";
 
@@ -169,7 +169,10 @@ function unmanageStale(managed: ManagedFiles | undefined, current: string | unde
         return { files: {}, warnings: [], managed };
     }
     const restore = planRestore(managed, (p) => contentOf(snapshot, p), target, { paths: stale });
-    return { files: restore.changes, warnings: restore.warnings, managed: forget(managed, stale) };
+    // A directory made for a file no longer kept goes too (when empty), as a delete would take it.
+    const released = releaseUnusedDirs(forget(managed, stale), current ? [current] : []);
+    const files = released.rmdir.length > 0 ? { ...restore.changes, rmdir: released.rmdir } : restore.changes;
+    return { files, warnings: restore.warnings, managed: released.managed };
 }
 
 /**

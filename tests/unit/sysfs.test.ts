@@ -178,6 +178,21 @@ describe("SysfsSet", function () {
             const second = planSysfs({ [THP]: "never" }, applied, { ...options, persist: false }, first.record);
             assert.deepEqual(second.files.remove, [FILE]);
             assert.equal(second.record.persistedFile, undefined);
+            const madeDir = { ...first.record, managedFiles: { ...first.record.managedFiles!, createdDirs: ["/etc/tmpfiles.d"] } };
+            const third = planSysfs({ [THP]: "never" }, applied, { ...options, persist: false }, madeDir);
+            assert.deepEqual(third.files.rmdir, ["/etc/tmpfiles.d"], "the directory it made for the file goes with it, when empty");
+            assert.deepEqual(third.record.managedFiles?.createdDirs, []);
+        });
+        it("puts back a file under an earlier name, keeping the directory the current one lies in", function () {
+            const old = "/etc/tmpfiles.d/90-pulumi-sysfs-old.conf";
+            const first = planSysfs({ [THP]: "never" }, host(), { ...options, tmpfilesFile: old });
+            const record = { ...first.record, managedFiles: { ...first.record.managedFiles!, createdDirs: ["/etc/tmpfiles.d"] } };
+            const applied = host([[THP, file("always madvise [never]\n")], [old, file(first.files.write![0].content)], [FILE, { kind: "absent" }]]);
+            const second = planSysfs({ [THP]: "never" }, applied, options, record);
+            assert.deepEqual(second.files.remove, [old]);
+            assert.equal(second.files.write![0].path, FILE);
+            assert.equal(second.files.rmdir, undefined);
+            assert.deepEqual(Object.keys(second.record.managedFiles!.originals), [FILE]);
         });
         it("lists as the ledger's items each path written, by its real path too, and the tmpfiles.d file; a skipped path is not one", function () {
             const real = "/sys/devices/virtual/net/eth1/queues/rx-0/rps_cpus";
