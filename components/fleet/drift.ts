@@ -3,8 +3,9 @@ import { partResourceName } from "../../provider/host-tuning/plan";
 import { APPLIED, PART_ORDER, PartName, PartRecords } from "../../provider/host-tuning/schema";
 import { canonicalKey, keyFromConfLine } from "../../provider/sysctl/keys";
 import { ledgerDrift } from "../../provider/host/ledger";
+import { samePathContent } from "../../provider/host/restore";
 import { ledgerStatus, recordOf } from "../../provider/sysctl/handlers";
-import { SysctlSetRecord, describeDesired, detectDrift, keysToRead } from "../../provider/sysctl/plan";
+import { SysctlSetRecord, describeDesired, detectDrift, filesToRead, keysToRead, managedFilesOf } from "../../provider/sysctl/plan";
 import { HostSnapshot, readHost } from "../../provider/sysctl/remote";
 import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "../../provider/sysctl/schema";
 import { normalise, satisfies } from "../../provider/sysctl/values";
@@ -89,6 +90,16 @@ export function sysctlRows(host: string, declared: SysctlSetInputs, snapshot: Ho
     if (file) {
         // Edited on the host or declared differently since: either way the next `up` rewrites it.
         rows.push({ host, key: persistFileOf(declared), desired: "as the declared settings write it", live: snapshot.ownFile === null ? "missing" : "different", persisted: NOT_PERSISTED, status: "drifted" });
+    }
+    // A file the rollout wrote that the config no longer keeps (persist turned off, another
+    // persistFile): it still sets its values at every boot until the next `up` puts it back.
+    const kept = declared.persist ? persistFileOf(declared) : undefined;
+    for (const [path, original] of Object.entries(managedFilesOf(recorded)?.originals ?? {})) {
+        const now = snapshot.ownPaths.get(path);
+        if (path !== kept && now && !samePathContent(now, original)) {
+            const desired = original.kind === "absent" ? "absent: the config no longer persists here" : "as it was before the rollout";
+            rows.push({ host, key: path, desired, live: now.kind === "absent" ? "absent" : "written by the rollout", persisted: NOT_PERSISTED, status: "drifted" });
+        }
     }
     return rows;
 }
@@ -203,7 +214,7 @@ export async function readFleetDrift(config: FleetConfig, privateKey: string | u
             // A part applied and no longer declared is drift as it is: nothing to read for it.
             const toRead = PART_ORDER.filter((part) => part !== "sysctls" && others[part] && declared.includes(part));
             const [sysctlRead, ...partReads] = await Promise.allSettled([
-                sysctls ? readHost(transportFor(connection), keysToRead(sysctls, sysctlRecord), sysctls.persist ? [persistFileOf(sysctls)] : []).then((snapshot) => sysctlRows(host.name, sysctls, snapshot, sysctlRecord)) : Promise.resolve([]),
+                sysctls ? readHost(transportFor(connection), keysToRead(sysctls, sysctlRecord), filesToRead(sysctls, sysctlRecord)).then((snapshot) => sysctlRows(host.name, sysctls, snapshot, sysctlRecord)) : Promise.resolve([]),
                 ...toRead.map((part) => verifyParts(connection, { [part]: others[part as keyof typeof others] })),
             ]);
             const reads = [...(sysctls ? [sysctlRead] : []), ...partReads];

@@ -465,6 +465,17 @@ describe("fleet: drift report", function () {
         assert.deepEqual(rowsOf(sysctlRows("h4", declared({ "net.core.somaxconn": 4096 }), read(live.slice(1, 2), renderPersistFile("fleet-h4-sysctls", { "net.core.somaxconn": "4096" })))), [["net.core.somaxconn", "4096", "4096", "4096", "ok"]]);
     });
 
+    it("reports the sysctl.d file a rollout wrote that the config no longer persists to", function () {
+        const unpersisted = sysctlSetInputsSchema.parse({ settings: { "net.core.somaxconn": 4096 }, persist: false, resourceName: "fleet-h4-sysctls" });
+        const rollout = { originals: { "net.core.somaxconn": "128" }, skipped: [], managedFiles: { originals: { [FILE]: { kind: "absent" as const } }, written: {}, createdDirs: [] } };
+        const rows = rowsOf(sysctlRows("h4", unpersisted, read(live.slice(1, 2), renderPersistFile("fleet-h4-sysctls", { "net.core.somaxconn": "4096" })), rollout));
+        assert.deepEqual(rows, [
+            ["net.core.somaxconn", "4096", "4096", "4096", "ok"],
+            [FILE, "absent: the config no longer persists here", "written by the rollout", "", "drifted"],
+        ]);
+        assert.equal(sysctlRows("h4", unpersisted, read(live.slice(1, 2), null), rollout).length, 1, "once up has put it back, nothing to report");
+    });
+
     it("reports a host whose key file cannot be read as unreachable, without a connection", async function () {
         const config = parseFleetConfig({ ...fleet(1), defaults: { user: "root", privateKeyPath: "/nonexistent/key" } });
         const rows = await readFleetDrift(config, undefined, new Map());
