@@ -110,7 +110,7 @@ function modulesStillNeeded(modules: Cited<string[]> | undefined, sysctls: Profi
     if (!modules) {
         return undefined;
     }
-    const control = sysctls[CONGESTION_CONTROL]?.value;
+    const control = sysctls[spelledAs(sysctls, CONGESTION_CONTROL)]?.value;
     const value = modules.value.filter((m) => !m.startsWith("tcp_") || control === m.slice("tcp_".length));
     return value.length > 0 ? { ...modules, value } : undefined;
 }
@@ -119,42 +119,117 @@ export class ProfileConflictError extends DeclarationError {}
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
+const asNumber = (v: unknown): number | undefined => (typeof v === "number" ? v : typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : undefined);
+
 /**
- * Two profiles on one host. Settings both set must agree; every disagreement is reported
- * (at preview, as the program runs), never silently resolved. Resolve one with an override.
+ * One value both profiles accept, when there is one: the higher of two lower bounds, the lower of
+ * two upper bounds, a fixed value that meets the other's bound.
  */
-export function composePlans(a: ProfilePlan, b: ProfilePlan, overrides?: SysctlOverrides): ProfilePlan {
-    const conflicts: string[] = [];
-    const sysctls = { ...a.sysctls };
-    for (const [key, setting] of Object.entries(b.sysctls)) {
-        const existing = sysctls[key];
-        if (existing && !same(existing.value, setting.value) && !(overrides && key in overrides)) {
-            conflicts.push(`${key}: ${a.profile} sets ${JSON.stringify(existing.value)}, ${b.profile} sets ${JSON.stringify(setting.value)}`);
+export function meetSetting(a: SettingValue, b: SettingValue): SettingValue | undefined {
+    if (same(a, b)) {
+        return a;
+    }
+    const bound = (v: SettingValue) => (typeof v === "object" && v !== null && !Array.isArray(v) ? v : undefined);
+    const [boundA, boundB] = [bound(a), bound(b)];
+    if (boundA && boundB) {
+        if ("atLeast" in boundA && "atLeast" in boundB) {
+            return asNumber(boundA.atLeast)! >= asNumber(boundB.atLeast)! ? a : b;
         }
-        if (!existing) {
-            sysctls[key] = setting;
-        } else {
-            sysctls[key] = { ...existing, sources: [...new Set([...existing.sources, ...setting.sources])] };
+        if ("atMost" in boundA && "atMost" in boundB) {
+            return asNumber(boundA.atMost)! <= asNumber(boundB.atMost)! ? a : b;
+        }
+        return undefined;
+    }
+    const [limit, fixed] = boundA ? [boundA, b] : boundB ? [boundB, a] : [undefined, undefined];
+    const value = asNumber(fixed);
+    if (!limit || value === undefined) {
+        return undefined;
+    }
+    return ("atLeast" in limit ? value >= asNumber(limit.atLeast)! : value <= asNumber(limit.atMost)!) ? fixed : undefined;
+}
+
+/** The parts besides sysctls a profile may set, each of which composes field by field. */
+export const PLAN_PARTS = ["nic", "irq", "governor", "queueLength", "steering", "idle"] as const;
+export type PlanPart = (typeof PLAN_PARTS)[number];
+
+/** Which profile's setting of a part wins when two ask for different ones: `{ nic: "low-latency" }`. */
+export type PartPreferences = Partial<Record<PlanPart, string>>;
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Two profiles' settings of a part, field by field: sources add up, a field set to two values is a conflict. */
+function mergeFields(a: Record<string, unknown>, b: Record<string, unknown>, path: string, conflicts: string[]): Record<string, unknown> {
+    const merged: Record<string, unknown> = { ...a };
+    for (const [field, value] of Object.entries(b)) {
+        const mine = merged[field];
+        if (field === "sources" && Array.isArray(mine) && Array.isArray(value)) {
+            merged[field] = [...new Set([...mine, ...value])];
+        } else if (field === "note" && typeof mine === "string") {
+            merged[field] = mine === value ? mine : `${mine}; ${value}`;
+        } else if (mine === undefined) {
+            merged[field] = value;
+        } else if (isRecord(mine) && isRecord(value)) {
+            merged[field] = mergeFields(mine, value, `${path}.${field}`, conflicts);
+        } else if (!same(mine, value)) {
+            conflicts.push(`${path}.${field}: ${JSON.stringify(mine)} vs ${JSON.stringify(value)}`);
         }
     }
-    for (const part of ["nic", "irq", "governor", "queueLength", "steering", "idle"] as const) {
-        if (a[part] && b[part] && !same({ ...a[part], sources: [] }, { ...b[part], sources: [] })) {
-            conflicts.push(`${part}: ${a.profile} and ${b.profile} ask for different ${part} settings`);
+    return merged;
+}
+
+/** Whether a (possibly composed, "a+b") plan's profile is `name`, or includes it. */
+const isProfile = (plan: ProfilePlan, name: string) => plan.profile.split("+").includes(name);
+
+/**
+ * Two profiles on one host. Sysctls both set must admit one value (a bound met by the other's
+ * value, the tighter of two bounds); other parts compose field by field. Every disagreement left
+ * is reported (at preview, as the program runs), never silently resolved: an override decides a
+ * sysctl, `prefer` a part.
+ */
+export function composePlans(a: ProfilePlan, b: ProfilePlan, overrides?: SysctlOverrides, prefer: PartPreferences = {}): ProfilePlan {
+    const conflicts: string[] = [];
+    const overridden = new Set(Object.keys(overrides ?? {}).map(canonicalKey));
+    const sysctls = { ...a.sysctls };
+    for (const [key, setting] of Object.entries(b.sysctls)) {
+        const held = spelledAs(sysctls, key);
+        const existing = sysctls[held];
+        if (!existing) {
+            sysctls[key] = setting;
+            continue;
+        }
+        const met = meetSetting(existing.value, setting.value);
+        if (met === undefined && !overridden.has(canonicalKey(key))) {
+            conflicts.push(`${held}: ${a.profile} sets ${JSON.stringify(existing.value)}, ${b.profile} sets ${JSON.stringify(setting.value)}`);
+        }
+        const winner = met !== undefined && same(met, setting.value) && !same(met, existing.value) ? setting : existing;
+        sysctls[held] = { ...winner, sources: [...new Set([...existing.sources, ...setting.sources])] };
+    }
+    const parts: Partial<Pick<ProfilePlan, PlanPart>> = {};
+    for (const part of PLAN_PARTS) {
+        const [mine, theirs] = [a[part], b[part]];
+        if (!mine || !theirs) {
+            (parts as Record<string, unknown>)[part] = mine ?? theirs;
+            continue;
+        }
+        const preferred = prefer[part];
+        if (preferred !== undefined && (isProfile(a, preferred) || isProfile(b, preferred))) {
+            (parts as Record<string, unknown>)[part] = isProfile(a, preferred) ? mine : theirs;
+            continue;
+        }
+        const fields: string[] = [];
+        (parts as Record<string, unknown>)[part] = mergeFields(mine as unknown as Record<string, unknown>, theirs as unknown as Record<string, unknown>, part, fields);
+        if (fields.length > 0) {
+            conflicts.push(`${part}: ${a.profile} and ${b.profile} differ on ${fields.join(", ")}; choose with prefer: { ${part}: "${b.profile.split("+")[0]}" } or "${a.profile.split("+")[0]}"`);
         }
     }
     if (conflicts.length > 0) {
-        throw new ProfileConflictError(`profiles ${a.profile} and ${b.profile} conflict:\n  ${conflicts.join("\n  ")}\nOverride the setting to choose.`);
+        throw new ProfileConflictError(`profiles ${a.profile} and ${b.profile} conflict:\n  ${conflicts.join("\n  ")}\nOverride a sysctl (sysctlOverrides) or prefer one profile's part to choose.`);
     }
     return applyOverrides(
         {
             profile: `${a.profile}+${b.profile}`,
             sysctls,
-            nic: a.nic ?? b.nic,
-            irq: a.irq ?? b.irq,
-            governor: a.governor ?? b.governor,
-            queueLength: a.queueLength ?? b.queueLength,
-            steering: a.steering ?? b.steering,
-            idle: a.idle ?? b.idle,
+            ...parts,
             modules: composeModules(a.modules, b.modules),
             choices: [...a.choices, ...b.choices],
             improves: { value: [...new Set([...a.improves.value, ...b.improves.value])], sources: [...new Set([...a.improves.sources, ...b.improves.sources])] },

@@ -10,10 +10,11 @@ import {
     TuningProfile,
     highConnectionRatePlan,
     lowLatencyPlan,
+    sipRouterPlan,
     sysctlValues,
 } from "../../components";
 import { normalise } from "../../provider/sysctl/values";
-import { collect } from "./support";
+import { collect, expectFailure } from "./support";
 import { labStack } from "./engine";
 import { Lab, LabHost, connectionTo, labDown, labUp, nicTraffic, onHost, queueInterruptsOn, sysctlOn } from "./lab";
 import { sleep } from "../../provider/sleep";
@@ -182,18 +183,26 @@ describe("profiles through the real engine on a lab host", function () {
         }
     });
 
-    it("reports conflicting profiles at preview, before anything is applied", async function () {
-        const before = sysctlOn(lab, host, "net.core.somaxconn");
+    it("reports conflicting profiles at preview, before anything is applied, until an override and prefer decide", async function () {
+        const before = sysctlOn(lab, host, "net.ipv4.ip_local_port_range");
+        let decided = false;
         const stack = await labStack("profile-conflict", async () => {
             new ComposedProfile("p", {
                 connection: connectionTo(lab, host),
-                plans: [highConnectionRatePlan({ connectionsPerSecond: 100000 }), { ...highConnectionRatePlan({ connectionsPerSecond: 1 }), profile: "other" }],
+                interface: "eth1",
+                plans: [sipRouterPlan({ memoryGiB: 8 }), highConnectionRatePlan({ connectionsPerSecond: 100000 }), lowLatencyPlan()],
+                ...(decided ? { sysctlOverrides: { "net/ipv4/ip_local_port_range": [10240, 65535] }, prefer: { irq: "low-latency" } } : {}),
             });
         });
         const out = collect();
-        await assert.rejects(stack.preview({ onOutput: out.onOutput }), /net\.core\.somaxconn: high-connection-rate sets \{"atLeast":10000\}, other sets \{"atLeast":4096\}/);
+        const message = await expectFailure(stack.preview({ onOutput: out.onOutput }));
+        assert.match(message, /net\.ipv4\.ip_local_port_range: sip-router sets \[4096,65534\], high-connection-rate sets \[10240,65535\]/);
+        assert.doesNotMatch(message, /somaxconn/, "65535 meets high-connection-rate's lower bound");
         assert.doesNotMatch(out.text(), /Unhandled exception|    at /, "a declaration to fix, not a crash with a stack trace");
-        assert.equal(sysctlOn(lab, host, "net.core.somaxconn"), before);
+        decided = true;
+        const preview = await stack.preview();
+        assert.ok((preview.changeSummary.create ?? 0) > 0, JSON.stringify(preview.changeSummary));
+        assert.equal(sysctlOn(lab, host, "net.ipv4.ip_local_port_range"), before);
     });
 
     // Last: it takes tcp_bbr out of this host's kernel.

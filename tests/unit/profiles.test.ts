@@ -7,6 +7,7 @@ import {
     applyOverrides,
     bufferForPath,
     composePlans,
+    meetSetting,
     highConnectionRatePlan,
     highThroughputPlan,
     lowLatencyPlan,
@@ -144,8 +145,38 @@ describe("profile overrides and composition", function () {
         const b = highThroughputPlan({ linkGbps: 10, rttMs: 20 });
         assert.throws(
             () => composePlans(a, b),
-            (e: Error) => e instanceof ProfileConflictError && /net\.core\.rmem_max: sip-router sets 67108864, high-throughput sets 50331648/.test(e.message) && /netdev_max_backlog/.test(e.message) && /nic:/.test(e.message),
+            (e: Error) =>
+                e instanceof ProfileConflictError &&
+                /net\.core\.rmem_max: sip-router sets 67108864, high-throughput sets 50331648/.test(e.message) &&
+                /netdev_max_backlog/.test(e.message) &&
+                /irq: sip-router and high-throughput differ on irq\.policy: "spread" vs "numaLocal"; choose with prefer/.test(e.message),
         );
+    });
+
+    it("composes parts field by field, lets prefer pick a part two profiles set differently, and meets bounds", function () {
+        const throughput = highThroughputPlan({ linkGbps: 10, rttMs: 10 });
+        assert.throws(() => composePlans(lowLatencyPlan(), throughput), /nic: low-latency and high-throughput differ on nic\.coalesce\.adaptiveRx: false vs true/);
+        const composed = composePlans(lowLatencyPlan(), throughput, undefined, { nic: "low-latency" });
+        assert.deepEqual(composed.nic?.coalesce, lowLatencyPlan().nic?.coalesce);
+        assert.deepEqual(composed.governor?.energyPerformancePreference, lowLatencyPlan().governor?.energyPerformancePreference, "the governor both set alike, the EPP only low-latency sets");
+        const sip = sipRouterPlan({ memoryGiB: 8 });
+        const rate = highConnectionRatePlan({ connectionsPerSecond: 20000 });
+        const portRange = { "net/ipv4/ip_local_port_range": [10240, 65535] };
+        const met = composePlans(sip, rate, portRange);
+        assert.deepEqual(sysctlValues(met)["net.core.somaxconn"], 65535, "65535 meets high-connection-rate's at least 4096");
+        assert.deepEqual(sysctlValues(met)["net.ipv4.tcp_fin_timeout"], sysctlValues(sip)["net.ipv4.tcp_fin_timeout"]);
+        assert.deepEqual(sysctlValues(met)["net/ipv4/ip_local_port_range"], [10240, 65535], "an override in either spelling decides");
+        assert.ok(!("net.ipv4.ip_local_port_range" in met.sysctls));
+        assert.deepEqual(meetSetting({ atLeast: 4096 }, { atLeast: 8192 }), { atLeast: 8192 });
+        assert.deepEqual(meetSetting({ atMost: 30 }, { atMost: 15 }), { atMost: 15 });
+        assert.equal(meetSetting(100, { atLeast: 4096 }), undefined);
+        assert.equal(meetSetting({ atLeast: 1 }, { atMost: 2 }), undefined, "two kinds of bound are not merged into a range");
+    });
+
+    it("keeps the module a congestion control needs when an override sets it in either spelling", function () {
+        const plan = highThroughputPlan({ linkGbps: 100, rttMs: 50 });
+        assert.deepEqual(applyOverrides(plan, { "net/ipv4/tcp_congestion_control": "bbr" }).modules?.value, plan.modules?.value);
+        assert.equal(applyOverrides(plan, { "net/ipv4/tcp_congestion_control": "cubic" }).modules?.value.includes("tcp_bbr") ?? false, false);
     });
 });
 
