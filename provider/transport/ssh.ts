@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import { homedir } from "os";
 import * as path from "path";
@@ -95,21 +96,40 @@ async function connectWithRetries(endpoint: Endpoint, sock?: () => Promise<NodeJ
     throw lastError;
 }
 
+/**
+ * A channel through the bastion to the target's SSH port, within the target's perDialTimeout: a
+ * bastion whose own connect to a host that drops packets takes minutes would otherwise hold the
+ * run that long, and one that never answers, for ever.
+ */
+export function tunnel(bastion: Pick<Client, "forwardOut">, proxy: Endpoint, connection: Connection): Promise<NodeJS.ReadableStream> {
+    return new Promise((resolve, reject) => {
+        let timedOut = false;
+        const timer = setTimeout(() => {
+            timedOut = true;
+            reject(new Error(`${describe(proxy)}: no tunnel to ${describe(connection)} within ${connection.perDialTimeout} s`));
+        }, connection.perDialTimeout * 1000);
+        bastion.forwardOut("127.0.0.1", 0, connection.host, connection.port, (err, stream) => {
+            clearTimeout(timer);
+            if (timedOut) {
+                stream?.destroy();
+            } else if (err) {
+                reject(new Error(`${describe(proxy)}: cannot tunnel to ${describe(connection)}: ${err.message}`));
+            } else {
+                resolve(stream);
+            }
+        });
+    });
+}
+
 async function connect(connection: Connection): Promise<Client> {
     const proxy = connection.proxy;
     if (!proxy) {
         return connectWithRetries(connection);
     }
-    const bastion = await connectWithRetries(proxy);
-    const tunnel = () =>
-        new Promise<NodeJS.ReadableStream>((resolve, reject) =>
-            bastion.forwardOut("127.0.0.1", 0, connection.host, connection.port, (err, stream) =>
-                err ? reject(new Error(`${describe(proxy)}: cannot tunnel to ${describe(connection)}: ${err.message}`)) : resolve(stream),
-            ),
-        );
-    const client = await connectWithRetries(connection, tunnel);
-    client.once("close", () => bastion.end());
-    return client;
+    // The bastion is pooled like any host: one connection for every target behind it (not one
+    // login per target at once, which sshd's MaxStartups drops), closed with the others.
+    const bastion = await pooled(proxy as Connection).client;
+    return connectWithRetries(connection, () => tunnel(bastion, proxy, connection));
 }
 
 /** A counting semaphore: at most `limit` channels open at once on one connection. */
@@ -147,9 +167,15 @@ interface PooledConnection {
  */
 const pool = new Map<string, PooledConnection>();
 
-function poolKey(connection: Connection): string {
-    const { privateKey, password, privateKeyPassword, ...rest } = connection;
-    return JSON.stringify({ ...rest, proxy: connection.proxy && { ...connection.proxy, privateKey: undefined, password: undefined } });
+/**
+ * Everything that decides the connection, credentials included, as a digest (the key lives in
+ * memory only, but need not hold them): two resources reaching one host with different keys or
+ * passwords must each log in with their own, not ride on whichever connected first.
+ */
+function poolKey(endpoint: Endpoint & { proxy?: Endpoint }): string {
+    const { privateKey, password, privateKeyPassword, proxy, ...rest } = endpoint;
+    const credentials = createHash("sha256").update(JSON.stringify([privateKey ?? null, password ?? null, privateKeyPassword ?? null])).digest("hex");
+    return JSON.stringify({ ...rest, credentials, proxy: proxy && poolKey(proxy) });
 }
 
 function pooled(connection: Connection): PooledConnection {
@@ -163,6 +189,8 @@ function pooled(connection: Connection): PooledConnection {
         client.then(
             (c) => {
                 c.once("close", forget);
+                // A connection lost later (a reset) errors, then closes: the next command connects again.
+                c.on("error", forget);
                 // The provider process must be free to exit while connections are idle.
                 (c as unknown as { _sock?: { unref?: () => void } })._sock?.unref?.();
             },

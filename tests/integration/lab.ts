@@ -1,5 +1,6 @@
-import { execFile, execFileSync } from "child_process";
-import { readFileSync } from "fs";
+import { execFile, execFileSync, spawn } from "child_process";
+import { mkdirSync, openSync, readFileSync, writeFileSync } from "fs";
+import { connect } from "net";
 import * as path from "path";
 import type { ConnectionArgs } from "../../provider";
 
@@ -38,6 +39,51 @@ export function labDown(lab: Lab): void {
     execFileSync("bash", [LAB_SCRIPT, "down", lab.dir], { stdio: ["ignore", "inherit", "inherit"] });
 }
 
+/** A jump host: a real sshd on this machine's loopback, which reaches every lab host as a bastion reaches a fleet. */
+export interface Bastion {
+    host: string;
+    port: number;
+    hostKey: string;
+    /** Incoming SSH connections it has logged so far. */
+    connections(): number;
+    stop(): void;
+}
+
+/** Starts the lab's bastion (its own config, host key and log under the lab's directory; it listens on 127.0.0.1 only). */
+export async function startBastion(lab: Lab): Promise<Bastion> {
+    const dir = path.join(lab.dir, "bastion");
+    mkdirSync(dir, { recursive: true });
+    const key = path.join(dir, "ssh_host_ed25519_key");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "plt-lab-bastion", "-f", key]);
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const config = path.join(dir, "sshd_config");
+    const authorized = path.join(lab.dir, "authorized_keys");
+    writeFileSync(
+        config,
+        [`ListenAddress 127.0.0.1`, `Port ${port}`, `HostKey ${key}`, `PidFile ${dir}/sshd.pid`, `AuthorizedKeysFile ${authorized}`, `AuthorizedKeysCommand /usr/bin/cat ${authorized}`,
+            "AuthorizedKeysCommandUser root", "PermitRootLogin prohibit-password", "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no",
+            "AllowTcpForwarding yes", "UseDNS no", "LogLevel VERBOSE", ""].join("\n"),
+    );
+    const logFile = path.join(dir, "sshd.log");
+    const sshd = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", config], { stdio: ["ignore", "ignore", openSync(logFile, "a")] });
+    const accepting = () => new Promise<boolean>((resolve) => connect(port, "127.0.0.1").once("connect", function (this: { end(): void }) { this.end(); resolve(true); }).once("error", () => resolve(false)));
+    for (let tries = 0; !(await accepting()); tries++) {
+        if (tries > 50 || sshd.exitCode !== null) {
+            sshd.kill();
+            throw new Error(`the lab bastion did not start: ${readFileSync(logFile, "utf8")}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const hostKey = readFileSync(`${key}.pub`, "utf8").split(" ").slice(0, 2).join(" ");
+    return {
+        host: "127.0.0.1",
+        port,
+        hostKey,
+        connections: () => (readFileSync(logFile, "utf8").match(/Connection from /g) ?? []).length,
+        stop: () => void sshd.kill(),
+    };
+}
+
 /** Runs a command on a lab host outside Pulumi and SSH: the independent check. */
 export function onHost(lab: Lab, host: LabHost, argv: string[]): string {
     return execFileSync("bash", [LAB_SCRIPT, "exec", lab.dir, host.name, "--", ...argv], { encoding: "utf8" });
@@ -61,7 +107,7 @@ export function fileOn(lab: Lab, host: LabHost, file: string): string | null {
     return out === "<absent>" ? null : out;
 }
 
-function sshdLog(lab: Lab, host: LabHost): string {
+export function sshdLog(lab: Lab, host: LabHost): string {
     return readFileSync(path.join(lab.dir, "hosts", host.name, "sshd.log"), "utf8");
 }
 

@@ -4,7 +4,8 @@ import { createHmac, randomBytes } from "crypto";
 import { COMMAND_LINE_FROM_STDIN, MAX_COMMAND_BYTES, shProgram, shellQuote, sshCommand, toCommandLine } from "../../provider/transport/argv";
 import { fingerprint, knownHostsName, lookUpKnownHosts, verifyHostKey } from "../../provider/transport/known-hosts";
 import { LocalTransport } from "../../provider/transport/local";
-import { SshTransport } from "../../provider/transport/ssh";
+import { connectionSchema } from "../../provider/transport/connection";
+import { SshTransport, tunnel } from "../../provider/transport/ssh";
 
 describe("command lines", function () {
     it("quotes every argument so a shell sees exactly the original words", function () {
@@ -85,5 +86,24 @@ describe("host key verification", function () {
         assert.ok(!unknown.ok && /unknown host key/.test(unknown.reason));
         const revoked = verifyHostKey(key, trusted, trusted, "h");
         assert.ok(!revoked.ok && /revoked/.test(revoked.reason));
+    });
+});
+
+describe("a tunnel through a bastion", function () {
+    const proxy = connectionSchema.parse({ host: "bastion", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl" });
+    const target = connectionSchema.parse({ host: "10.0.0.9", perDialTimeout: 0.05, insecureSkipHostKeyCheck: true });
+
+    it("gives up after the target's perDialTimeout when the bastion never answers, and drops a channel that opens too late", async function () {
+        let late: ((err: Error | undefined, stream: { destroy(): void }) => void) | undefined;
+        const silent = { forwardOut: (_a: string, _b: number, _c: string, _d: number, callback: typeof late) => void (late = callback) };
+        await assert.rejects(tunnel(silent as never, proxy, target), /root@bastion:22: no tunnel to root@10\.0\.0\.9:22 within 0\.05 s/);
+        let destroyed = false;
+        late!(undefined, { destroy: () => void (destroyed = true) });
+        assert.ok(destroyed);
+    });
+
+    it("names the bastion and the target when the bastion refuses the channel", async function () {
+        const refusing = { forwardOut: (_a: string, _b: number, _c: string, _d: number, callback: (err: Error) => void) => callback(new Error("(SSH) Channel open failure: Connection refused")) };
+        await assert.rejects(tunnel(refusing as never, proxy, target), /root@bastion:22: cannot tunnel to root@10\.0\.0\.9:22: \(SSH\) Channel open failure: Connection refused/);
     });
 });

@@ -1,0 +1,90 @@
+import { strict as assert } from "assert";
+import { execFileSync, spawnSync } from "child_process";
+import { mkdtempSync, readFileSync, rmSync } from "fs";
+import * as os from "os";
+import * as path from "path";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { SysctlSet } from "../../provider";
+import { assertNoChanges, expectFailure } from "./support";
+import { labStack } from "./engine";
+import { Bastion, Lab, LabHost, connectionTo, labDown, labUp, sshConnectionCount, startBastion, sysctlOn } from "./lab";
+
+const KEY = "net.ipv4.tcp_fin_timeout";
+
+describe("SSH transport on lab hosts: a bastion (connection.proxy), and one pooled login per credentials", function () {
+    this.timeout(5 * 60 * 1000);
+    let lab: Lab;
+    let bastion: Bastion;
+    let targets: LabHost[];
+    const viaBastion = () => ({ proxy: { host: bastion.host, port: bastion.port, user: "root", privateKey: readFileSync(lab.privateKeyPath, "utf8"), hostKey: bastion.hostKey } });
+
+    before(async function () {
+        lab = labUp(2);
+        targets = lab.hosts;
+        bastion = await startBastion(lab);
+    });
+    after(function () {
+        bastion?.stop();
+        if (lab) {
+            labDown(lab);
+        }
+    });
+
+    it("tunes two hosts behind one bastion login: up, a clean preview, destroy, each target reached from the bastion", async function () {
+        const before = targets.map((t) => sysctlOn(lab, t, KEY));
+        const stack: Stack = await labStack("bastion", async () => {
+            for (const target of targets) {
+                new SysctlSet(`fin-${target.name}`, { connection: connectionTo(lab, target, viaBastion()), settings: { [KEY]: 23 } });
+            }
+        });
+        try {
+            const logins = bastion.connections();
+            const reached = targets.map((t) => sshConnectionCount(lab, t));
+            await stack.up();
+            assert.deepEqual(targets.map((t) => sysctlOn(lab, t, KEY)), ["23", "23"]);
+            // One engine run, one provider process: one bastion login carries both targets.
+            assert.equal(bastion.connections() - logins, 1);
+            assert.deepEqual(targets.map((t, i) => sshConnectionCount(lab, t) - reached[i]), [1, 1]);
+            assertNoChanges((await stack.preview()).changeSummary);
+        } finally {
+            await stack.destroy();
+        }
+        assert.deepEqual(targets.map((t) => sysctlOn(lab, t, KEY)), before);
+    });
+
+    it("a resource with a key the host refuses fails, even while another logged in to the same host with its own", async function () {
+        const dir = mkdtempSync(path.join(os.tmpdir(), "plt-wrong-key-"));
+        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "key")]);
+        const wrongKey = readFileSync(path.join(dir, "key"), "utf8");
+        rmSync(dir, { recursive: true });
+        const [target] = targets;
+        const before = sysctlOn(lab, target, "net.ipv4.tcp_keepalive_time");
+        const stack = await labStack("pool-credentials", async () => {
+            const right = new SysctlSet("right", { connection: connectionTo(lab, target), settings: { [KEY]: 24 } });
+            // After it: the pooled connection is open, and the only one to this user@host:port.
+            new SysctlSet("wrong", { connection: connectionTo(lab, target, { privateKey: wrongKey }), settings: { "net.ipv4.tcp_keepalive_time": 600 } }, { dependsOn: right });
+        });
+        try {
+            const message = await expectFailure(stack.up());
+            assert.match(message, /SysctlSet wrong .*All configured authentication methods failed/);
+            assert.equal(sysctlOn(lab, target, KEY), "24");
+            assert.equal(sysctlOn(lab, target, "net.ipv4.tcp_keepalive_time"), before, "nothing ran with a login the key could not make");
+        } finally {
+            await stack.destroy();
+        }
+    });
+
+    it("a target the bastion cannot reach fails naming both, and a command-line process that used it still exits", function () {
+        // What `pulumi-linux-tuning drift` or `diagnose` does: run, then close every connection and return.
+        const transport = path.resolve(__dirname, "../../bin/provider/transport");
+        const script = `
+            const { connectionSchema, transportFor, closeAllConnections } = require(${JSON.stringify(transport)});
+            const connection = connectionSchema.parse(JSON.parse(process.argv[1]));
+            transportFor(connection).run(["true"]).then(() => console.log("ran"), (e) => console.log(e.message)).finally(closeAllConnections);
+        `;
+        const unreachable = { ...connectionTo(lab, targets[0], viaBastion()), port: 1, perDialTimeout: 5, dialErrorLimit: 1 };
+        const run = spawnSync("node", ["-e", script, JSON.stringify(unreachable)], { encoding: "utf8", timeout: 30_000 });
+        assert.equal(run.signal, null, `the process had to be killed: a connection kept it alive (${run.stdout}${run.stderr})`);
+        assert.match(run.stdout, new RegExp(`root@127\\.0\\.0\\.1:${bastion.port}: cannot tunnel to root@${targets[0].address.replace(/\./g, "\\.")}:1: `));
+    });
+});
