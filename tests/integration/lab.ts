@@ -36,6 +36,12 @@ export function labUp(hosts: number, hardware?: string): Lab {
 }
 
 export function labDown(lab: Lab): void {
+    // A bastion left running by a test that stopped early goes with its lab.
+    try {
+        process.kill(Number(readFileSync(path.join(lab.dir, "bastion", "sshd.pid"), "utf8")));
+    } catch {
+        // none started, or stopped already
+    }
     execFileSync("bash", [LAB_SCRIPT, "down", lab.dir], { stdio: ["ignore", "inherit", "inherit"] });
 }
 
