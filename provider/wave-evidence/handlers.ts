@@ -37,6 +37,22 @@ function recordOf(outs: Record<string, unknown>): Record<string, unknown> {
 
 const recordsOf = (props: Record<string, unknown>): Records => (props.evidence as Records | undefined) ?? {};
 
+/**
+ * A host measured again, or, when it cannot be reached now, its record as it was with why: one
+ * host down must not fail the refresh (or the update) of every other host of the wave.
+ */
+async function remeasured(old: Record<string, unknown>, measure: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
+    const { lastMeasureFailed, ...kept } = recordOf(old);
+    void lastMeasureFailed;
+    try {
+        const { lastMeasureFailed: earlier, ...fresh } = recordOf(await measure());
+        void earlier;
+        return fresh;
+    } catch (e) {
+        return { ...kept, lastMeasureFailed: (e as Error).message };
+    }
+}
+
 /** What CounterEvidence's handlers saw last for `host`: its record, with the connection it was measured over. */
 function previous(olds: Record<string, unknown>, name: string): Record<string, unknown> | undefined {
     const record = recordsOf(olds)[name];
@@ -84,7 +100,7 @@ async function measure(raw: Record<string, unknown>, olds: Record<string, unknow
                 return [host.name, recordOf(old)];
             }
             // A host held until now has no baseline: update takes it, as create would.
-            return [host.name, recordOf((await counters.update(host.name, old, news)).outs ?? {})];
+            return [host.name, await remeasured(old, async () => (await counters.update(host.name, old, news)).outs ?? {})];
         }),
     );
     return { ...inputsOf(raw), evidence: Object.fromEntries(records) };
@@ -109,7 +125,7 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
             if (!old) {
                 return undefined;
             }
-            return [host.name, recordOf((await counters.read(host.name, { ...old, ...hostInputs(host, inputs), admitted: old.admitted })).props ?? {})];
+            return [host.name, await remeasured(old, async () => (await counters.read(host.name, { ...old, ...hostInputs(host, inputs), admitted: old.admitted })).props ?? {})];
         }),
     );
     return { id, props: plainState({ ...raw, evidence: Object.fromEntries(records.filter((r) => r !== undefined)) }), inputs: plainState(inputsOf(raw)) };

@@ -29,6 +29,8 @@ export interface HostCounterEvidence {
     missing: string[];
     /** Why the baseline could not be taken (the host unreachable at its first apply); it is not taken later. */
     unmeasured?: string;
+    /** Why the last refresh or update could not measure the host again (unreachable then): `now` is from the measurement before. */
+    lastMeasureFailed?: string;
 }
 
 /**

@@ -5,6 +5,7 @@ import * as path from "path";
 import { HighConnectionRateProfile, SipRouterProfile, sipRouterPlan, sysctlValues } from "../../components";
 import { diagnoseHost, sampleHost } from "../../components/evidence";
 import { CounterEvidence } from "../../provider";
+import * as waveEvidence from "../../provider/wave-evidence/handlers";
 import { connectionSchema, transportFor } from "../../provider/transport";
 import { labStack } from "./engine";
 import { assertNoChanges, expectFailure } from "./support";
@@ -247,5 +248,25 @@ describe("evidence: UDP receive-buffer errors before and after SipRouterProfile 
             await stack.destroy();
         }
         assert.deepEqual(raw(), original, "every key the profile set is back byte for byte");
+    });
+});
+
+describe("a wave's evidence refreshed with one host down, on this machine through the local transport", function () {
+    this.timeout(30_000);
+
+    it("measures the host it reaches again and keeps the other's record, saying why, instead of failing the refresh", async function () {
+        const host = (name: string, connection?: unknown) => ({ name, ...(connection ? { connection } : {}), counters: ["Udp.InDatagrams", "Tcp.OutSegs"] });
+        const measured = await waveEvidence.create({ wave: 1, hosts: [host("here")], windowSeconds: 0.2 });
+        const record = (measured.outs.evidence as Record<string, Record<string, unknown>>).here;
+        assert.ok(record.baseline, JSON.stringify(record));
+        const gone = connectionSchema.parse({ host: "127.0.0.1", port: 1, insecureSkipHostKeyCheck: true, dialErrorLimit: 1 });
+        const state = { ...measured.outs, hosts: [host("here"), host("gone", gone)], evidence: { here: record, gone: record } };
+        const refreshed = (await waveEvidence.read("wave-1", state)).props!.evidence as Record<string, Record<string, unknown>>;
+        assert.equal(refreshed.here.lastMeasureFailed, undefined);
+        assert.ok(Object.keys(refreshed.here.sinceBaseline as object).length > 0, "measured again: its rise since the baseline");
+        assert.match(String(refreshed.gone.lastMeasureFailed), /127\.0\.0\.1:1: .*ECONNREFUSED/);
+        assert.deepEqual(refreshed.gone.before, record.before, "kept as it was");
+        const back = (await waveEvidence.read("wave-1", { ...state, hosts: [host("here"), host("gone")], evidence: refreshed })).props!.evidence as Record<string, Record<string, unknown>>;
+        assert.equal(back.gone.lastMeasureFailed, undefined, "reached again: measured, and the old reason gone");
     });
 });
