@@ -11,17 +11,26 @@ interface Rule {
     knob: string;
     sysctls: string[];
     sources: SourceKey[];
-    /** When a non-zero rate is normal background (a few retransmits), what makes it worth a finding. */
-    significant?: (rate: number, rates: Record<string, Rate>) => boolean;
+    /** When a non-zero rate is normal background (a few retransmits), or counted by another rule, what makes it worth a finding. */
+    significant?: (rate: number, rates: Record<string, Rate>, counter: string) => boolean;
 }
 
 const RULES: Rule[] = [
     {
-        counters: /^TcpExt\.(ListenOverflows|ListenDrops)$/,
+        counters: /^TcpExt\.ListenOverflows$/,
         meaning: "connections arrived faster than the application accepted them: the accept queue overflowed",
         knob: "net.core.somaxconn (caps every listen() backlog) and the application's own listen() backlog; HighConnectionRateProfile",
         sysctls: ["net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog"],
         sources: ["IPS", "MAJEK"],
+    },
+    {
+        // ListenDrops counts every overflow too: only what it adds beyond them is its own finding.
+        counters: /^TcpExt\.ListenDrops$/,
+        meaning: "SYNs to a listening socket were dropped beyond accept-queue overflows: a full SYN queue or memory",
+        knob: "net.ipv4.tcp_max_syn_backlog (and net.ipv4.tcp_syncookies = 1)",
+        sysctls: ["net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_syncookies"],
+        sources: ["IPS", "MAJEK"],
+        significant: (rate, rates) => rate > (rates["TcpExt.ListenOverflows"]?.perSecond ?? 0),
     },
     {
         counters: /^TcpExt\.(SyncookiesSent|TCPReqQFullDrop|TCPReqQFullDoCookies)$/,
@@ -31,11 +40,30 @@ const RULES: Rule[] = [
         sources: ["IPS"],
     },
     {
-        counters: /^Udp6?\.(RcvbufErrors|InErrors)$/,
+        counters: /^Udp6?\.RcvbufErrors$/,
         meaning: "UDP datagrams were dropped because a socket's receive buffer was full",
         knob: "net.core.rmem_default / net.core.rmem_max (or SO_RCVBUF in the application); SipRouterProfile",
         sysctls: ["net.core.rmem_default", "net.core.rmem_max"],
         sources: ["NDUDP", "SIPCONF"],
+    },
+    {
+        // InErrors counts full buffers and bad checksums too: only what it adds beyond those is its own finding.
+        counters: /^Udp6?\.InErrors$/,
+        meaning: "UDP datagrams were dropped on receive beyond full buffers and bad checksums: memory pressure (udp_mem) or a socket filter",
+        knob: "net.ipv4.udp_mem (pages for all UDP sockets; SipRouterProfile derives it from RAM)",
+        sysctls: ["net.ipv4.udp_mem"],
+        sources: ["NDUDP"],
+        significant: (rate, rates, counter) => {
+            const family = counter.split(".")[0];
+            return rate > (rates[`${family}.RcvbufErrors`]?.perSecond ?? 0) + (rates[`${family}.InCsumErrors`]?.perSecond ?? 0);
+        },
+    },
+    {
+        counters: /^Udp6?\.InCsumErrors$/,
+        meaning: "UDP datagrams arrived with bad checksums: corrupted on the path or by the NIC",
+        knob: "no sysctl: the NIC and its link (ethtool -S CRC/error counters), or the path",
+        sysctls: [],
+        sources: ["NDUDP"],
     },
     {
         counters: /^Udp6?\.SndbufErrors$/,
@@ -60,14 +88,14 @@ const RULES: Rule[] = [
     },
     {
         // Per-queue receive drops (rx_queue_0_drops, rx0_drops), not XDP's own drops nor any tx drop.
-        counters: /^(nic\.[^.]+\.(rx_missed_errors|rx_fifo_errors|rx_no_buffer_count|rx_?(queue_)?\d+_(?!.*xdp)\w*drops?)|link\.[^.]+\.(rx_missed_errors|rx_fifo_errors))$/,
+        counters: /^(nic\..+\.(rx_missed_errors|rx_fifo_errors|rx_no_buffer_count|rx_?(queue_)?\d+_(?!\w*xdp)\w*drops?)|link\..+\.(rx_missed_errors|rx_fifo_errors))$/,
         meaning: "the NIC dropped received packets: its ring filled before the kernel drained it",
         knob: "NicRingConfig rings (rx: \"max\"), and IrqAffinity so the queues' interrupts are served",
         sysctls: [],
         sources: ["FD-100G"],
     },
     {
-        counters: /^link\.[^.]+\.rx_dropped$/,
+        counters: /^link\..+\.rx_dropped$/,
         meaning: "the kernel dropped packets the NIC had delivered: a CPU's input backlog was full (softnet.dropped rises too), memory ran short, or no protocol handler took them; not ring overflow",
         knob: "net.core.netdev_max_backlog when softnet.dropped rises with it (per-CPU drops in softnet.cpuN.dropped); otherwise an unhandled protocol or memory pressure, which no knob here fixes",
         sysctls: ["net.core.netdev_max_backlog"],
@@ -109,7 +137,7 @@ export function diagnose(rates: Record<string, Rate>, settings: Record<string, s
             continue;
         }
         const rule = RULES.find((r) => r.counters.test(counter));
-        if (rule && (!rule.significant || rule.significant(rate.perSecond, rates))) {
+        if (rule && (!rule.significant || rule.significant(rate.perSecond, rates, counter))) {
             findings.push({
                 counter,
                 perSecond: rate.perSecond,
@@ -128,7 +156,7 @@ export function diagnose(rates: Record<string, Rate>, settings: Record<string, s
 function irqImbalance(rates: Record<string, Rate>): Finding[] {
     const perIface = new Map<string, [string, number][]>();
     for (const [name, rate] of Object.entries(rates)) {
-        const match = /^irq\.([^.]+)\.(cpu\d+)$/.exec(name);
+        const match = /^irq\.(.+)\.(cpu\d+)$/.exec(name);
         if (match && rate.perSecond !== null) {
             perIface.set(match[1], [...(perIface.get(match[1]) ?? []), [match[2], rate.perSecond]]);
         }

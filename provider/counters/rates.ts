@@ -10,15 +10,18 @@ export interface Rate {
 }
 
 /**
- * softnet_stat prints each CPU's unsigned int fields (%08x): the only counters here known to be
- * 32-bit. Link statistics, ethtool -S and snmp/netstat/snmp6 are 64-bit on a 64-bit kernel.
+ * softnet_stat prints each CPU's unsigned int fields (%08x), and /proc/interrupts each IRQ's
+ * per-CPU unsigned int count (a NIC's are summed over its queues: still right modulo 2^32, one
+ * wrap per queue at most): the counters here that are 32-bit. Link statistics, ethtool -S and
+ * snmp/netstat/snmp6 are 64-bit on a 64-bit kernel.
  */
 const PER_CPU_SOFTNET = /^softnet\.cpu\d+\.([a-z_]+)$/;
+const PER_CPU_INTERRUPTS = /^irq\..+\.cpu\d+$/;
 const SOFTNET_TOTAL = /^softnet\.([a-z_]+)$/;
 
 /**
- * Per-second rates between two samples. A per-CPU softnet counter that went backwards wrapped at
- * 2^32; any other counter that went backwards was reset (driver reload, interface re-created). A
+ * Per-second rates between two samples. A per-CPU softnet or interrupt counter that went
+ * backwards wrapped at 2^32; any other counter that went backwards was reset (driver reload, interface re-created). A
  * softnet total is the sum of its CPUs' rates, since the sum of 32-bit counters wraps at no fixed
  * point and a CPU going offline drops its row. A smaller uptime means the host rebooted, and then
  * no rate is known.
@@ -33,7 +36,7 @@ export function counterRates(before: Sample, after: Sample): Record<string, Rate
         } else if (then === undefined) {
             rates[name] = { delta: null, perSecond: null, note: "not in the earlier sample" };
         } else {
-            rates[name] = counterRate(then, now, seconds, PER_CPU_SOFTNET.test(name));
+            rates[name] = counterRate(then, now, seconds, PER_CPU_SOFTNET.test(name) || PER_CPU_INTERRUPTS.test(name));
         }
     }
     if (seconds > 0) {

@@ -250,7 +250,7 @@ describe("counters: diagnosis", function () {
         const rates = counterRates(sample(0, Object.fromEntries(counters.map((c) => [c, 0]))), sample(10, Object.fromEntries(counters.map((c) => [c, 100]))));
         const findings = diagnose(rates, { "net.core.rmem_default": "212992", "net.core.wmem_default": "212992" });
         const byCounter = Object.fromEntries(findings.map(({ counter, ...rest }) => [counter, rest]));
-        assert.deepEqual(Object.keys(byCounter).sort(), [...counters].sort());
+        assert.deepEqual(Object.keys(byCounter).sort(), counters.filter((c) => !c.endsWith("InErrors")).sort(), "InErrors rising with RcvbufErrors is the same drops: one finding");
         for (const field of udp) {
             assert.deepEqual(byCounter[`Udp6.${field}`], byCounter[`Udp.${field}`], field);
         }
@@ -258,5 +258,30 @@ describe("counters: diagnosis", function () {
         assert.deepEqual(byCounter["Udp6.RcvbufErrors"].settings, { "net.core.rmem_default": "212992" });
         assert.deepEqual(byCounter["Udp6.RcvbufErrors"].sources.map((s) => s.split(" ")[0]), ["NDUDP", "SIPCONF"]);
         assert.match(byCounter["Udp6.SndbufErrors"].knob, /net\.core\.wmem_default/);
+    });
+
+    it("names InErrors and ListenDrops only for what they count beyond the buffer, checksum and overflow counters they include", function () {
+        const at = (t: number, values: Record<string, number>) => sample(t, values);
+        const rates = counterRates(
+            at(0, { "Udp.InErrors": 0, "Udp.RcvbufErrors": 0, "Udp.InCsumErrors": 0, "TcpExt.ListenOverflows": 0, "TcpExt.ListenDrops": 0 }),
+            at(10, { "Udp.InErrors": 100, "Udp.RcvbufErrors": 0, "Udp.InCsumErrors": 100, "TcpExt.ListenOverflows": 50, "TcpExt.ListenDrops": 80 }),
+        );
+        const findings = Object.fromEntries(diagnose(rates).map((f) => [f.counter, f]));
+        assert.deepEqual(Object.keys(findings).sort(), ["TcpExt.ListenDrops", "TcpExt.ListenOverflows", "Udp.InCsumErrors"]);
+        assert.match(findings["Udp.InCsumErrors"].knob, /no sysctl/);
+        assert.match(findings["TcpExt.ListenDrops"].knob, /tcp_max_syn_backlog/);
+        const memory = counterRates(at(0, { "Udp.InErrors": 0, "Udp.RcvbufErrors": 0 }), at(10, { "Udp.InErrors": 100, "Udp.RcvbufErrors": 20 }));
+        assert.match(diagnose(memory).find((f) => f.counter === "Udp.InErrors")?.knob ?? "", /udp_mem/, "drops beyond full buffers: memory");
+    });
+
+    it("reads an interface whose name has a dot (a VLAN), and an interrupt counter that wrapped at 2^32", function () {
+        const rates = counterRates(
+            sample(0, { "link.eth0.100.rx_missed_errors": 0, "nic.eth0.100.rx_queue_0_drops": 0, "link.eth0.100.rx_dropped": 0, "irq.bond0.10.cpu0": 4294967000, "irq.bond0.10.cpu1": 5 }),
+            sample(5, { "link.eth0.100.rx_missed_errors": 10, "nic.eth0.100.rx_queue_0_drops": 10, "link.eth0.100.rx_dropped": 10, "irq.bond0.10.cpu0": 49704, "irq.bond0.10.cpu1": 7 }),
+        );
+        assert.deepEqual(rates["irq.bond0.10.cpu0"], { delta: 50000, perSecond: 10000, note: "wrapped at 2^32" });
+        const findings = diagnose(rates);
+        assert.deepEqual(findings.map((f) => f.counter).sort(), ["irq.bond0.10.cpu0", "link.eth0.100.rx_dropped", "link.eth0.100.rx_missed_errors", "nic.eth0.100.rx_queue_0_drops"]);
+        assert.match(findings.find((f) => f.counter === "irq.bond0.10.cpu0")!.meaning, /of bond0\.10's interrupts land on cpu0/);
     });
 });
