@@ -62,6 +62,7 @@ export const hostFactsSchema = z
         rttMs: z.number().positive().max(10_000).optional(),
         jumboFrames: z.boolean().optional(),
         memoryGiB: z.number().positive().max(1 << 20).optional(),
+        pageSizeKiB: z.union([z.literal(4), z.literal(16), z.literal(64)]).optional(),
         highAvailabilityVip: z.boolean().optional(),
         sipPorts: z.string().regex(/^[0-9]{1,5}(-[0-9]{1,5})?(,[0-9]{1,5}(-[0-9]{1,5})?)*$/, 'must be a port list such as "5060-5061"').optional(),
         connectionsPerSecond: z.number().positive().max(100_000_000).optional(),

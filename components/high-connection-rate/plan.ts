@@ -1,4 +1,8 @@
-import { ProfilePlan } from "../profile/plan";
+import { ProfilePlan, requirePositiveFacts } from "../profile/plan";
+
+const INT_MAX = 2147483647;
+/** The largest accept queue every kernel takes (somaxconn was a 16-bit field before Linux 4.x). */
+const MAX_ACCEPT_QUEUE = 65535;
 
 export interface ConnectionRateFacts {
     connectionsPerSecond: number;
@@ -9,17 +13,22 @@ export interface ConnectionRateFacts {
 }
 
 export function highConnectionRatePlan(facts: ConnectionRateFacts): ProfilePlan {
+    requirePositiveFacts("high-connection-rate", {
+        connectionsPerSecond: { value: facts.connectionsPerSecond, max: 100_000_000, unit: "connections a second" },
+        acceptStallMs: { value: facts.acceptStallMs, max: 60_000, unit: "ms" },
+        handshakeMs: { value: facts.handshakeMs, max: 60_000, unit: "ms" },
+    });
     const accept = Math.ceil((facts.connectionsPerSecond * (facts.acceptStallMs ?? 100)) / 1000);
     const syn = Math.ceil((facts.connectionsPerSecond * (facts.handshakeMs ?? 100)) / 1000);
-    const acceptQueue = Math.min(65535, Math.max(4096, accept));
-    const synQueue = Math.max(4096, syn);
+    const acceptQueue = Math.min(MAX_ACCEPT_QUEUE, Math.max(4096, accept));
+    const synQueue = Math.min(INT_MAX, Math.max(4096, syn));
     return {
         profile: "high-connection-rate",
         sysctls: {
             "net.core.somaxconn": {
                 value: { atLeast: acceptQueue },
                 sources: ["IPS", "MAJEK", "derived"],
-                note: `${facts.connectionsPerSecond} conn/s x ${facts.acceptStallMs ?? 100} ms accept stall; the listen() backlog must be raised too`,
+                note: `${facts.connectionsPerSecond} conn/s x ${facts.acceptStallMs ?? 100} ms accept stall${accept > MAX_ACCEPT_QUEUE ? ` = ${accept}, capped at ${MAX_ACCEPT_QUEUE} (the largest every kernel takes): accept faster or spread over more listeners` : ""}; the listen() backlog must be raised too`,
             },
             "net.ipv4.tcp_max_syn_backlog": {
                 value: { atLeast: synQueue },
@@ -28,8 +37,16 @@ export function highConnectionRatePlan(facts: ConnectionRateFacts): ProfilePlan 
             },
             "net.ipv4.tcp_syncookies": { value: 1, sources: ["IPS"] },
             "net.ipv4.tcp_abort_on_overflow": { value: 0, sources: ["IPS"] },
-            "net.ipv4.ip_local_port_range": { value: [10240, 65535], sources: ["IPS"] },
-            "net.ipv4.tcp_fin_timeout": { value: { atMost: 30 }, sources: ["IPS"] },
+            "net.ipv4.ip_local_port_range": {
+                value: [10240, 65535],
+                sources: ["derived", "IPS"],
+                note: "more ephemeral ports for the outbound connections an API host makes to its backends; the two ends of different parity, as IPS advises (its default is 32768 60999)",
+            },
+            "net.ipv4.tcp_fin_timeout": {
+                value: { atMost: 30 },
+                sources: ["derived", "IPS"],
+                note: "orphaned FIN_WAIT_2 sockets of many short connections freed after 30 s rather than the kernel's 60 (IPS)",
+            },
         },
         choices: [
             "tcp_tw_reuse is left at the kernel default (2: loopback only) and tcp_max_tw_buckets is never lowered (IPS).",

@@ -1,4 +1,4 @@
-import { ProfilePlan } from "../profile/plan";
+import { ProfilePlan, requirePositiveFacts } from "../profile/plan";
 
 const MIB = 1024 * 1024;
 const INT_MAX = 2147483647;
@@ -28,8 +28,10 @@ export interface ThroughputFacts {
 }
 
 export function highThroughputPlan(facts: ThroughputFacts): ProfilePlan {
+    requirePositiveFacts("high-throughput", { linkGbps: { value: facts.linkGbps, max: 1600, unit: "Gbit/s" }, rttMs: { value: facts.rttMs, max: 10_000, unit: "ms" } });
     const { bdpBytes, buffer } = bufferForPath(facts.linkGbps, facts.rttMs);
-    const note = `BDP ${facts.linkGbps} Gbit/s x ${facts.rttMs} ms = ${bdpBytes} bytes; buffer = 2 x BDP, rounded up to a MiB, >= 16 MiB, <= INT_MAX`;
+    const capped = buffer === INT_MAX ? `; capped at INT_MAX, ${(buffer / bdpBytes).toFixed(2)} x BDP, the most a C int holds` : "";
+    const note = `BDP ${facts.linkGbps} Gbit/s x ${facts.rttMs} ms = ${bdpBytes} bytes; buffer = 2 x BDP, rounded up to a MiB, >= 16 MiB, <= INT_MAX${capped}`;
     const backlog = Math.min(1_000_000, Math.max(250_000, Math.round(facts.linkGbps * 2_500)));
     const plan: ProfilePlan = {
         profile: "high-throughput",

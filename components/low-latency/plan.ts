@@ -18,6 +18,7 @@ export function lowLatencyPlan(facts: LowLatencyFacts = {}): ProfilePlan {
             "net.core.busy_poll": { value: busy, sources: ["TUNED", "NETS"] },
             "net.ipv4.tcp_fastopen": { value: 3, sources: ["TUNED"] },
             "kernel.numa_balancing": { value: 0, sources: ["TUNED"] },
+            "kernel.nmi_watchdog": { value: 0, sources: ["TUNED"], note: "no periodic NMI on every CPU; the hard-lockup detector is off" },
             "kernel.timer_migration": { value: 0, sources: ["TUNED"] },
             "vm.stat_interval": { value: 10, sources: ["TUNED"], note: "tuned's 10 over mlnx_tune's 30" },
             "vm.swappiness": { value: 10, sources: ["TUNED"] },

@@ -117,6 +117,19 @@ function modulesStillNeeded(modules: Cited<string[]> | undefined, sysctls: Profi
 
 export class ProfileConflictError extends DeclarationError {}
 
+/** A fact a profile cannot compute from (zero, negative, not a number), named before anything is computed. */
+export class ProfileFactError extends DeclarationError {}
+
+/** Each given fact must be a finite number above 0 (and at most its limit): the values computed from it would be nonsense otherwise. */
+export function requirePositiveFacts(profile: string, facts: Record<string, { value: number | undefined; max: number; unit: string }>): void {
+    const bad = Object.entries(facts)
+        .filter(([, { value, max }]) => value !== undefined && !(Number.isFinite(value) && value > 0 && value <= max))
+        .map(([name, { value, max, unit }]) => `${name}: ${value} is not a number of ${unit} above 0 and at most ${max}`);
+    if (bad.length > 0) {
+        throw new ProfileFactError(`${profile}: ${bad.join("; ")}`);
+    }
+}
+
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 const asNumber = (v: unknown): number | undefined => (typeof v === "number" ? v : typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : undefined);

@@ -1,15 +1,18 @@
-import { ProfilePlan } from "../profile/plan";
+import { txqueuelenForLink } from "../high-throughput/plan";
+import { ProfileFactError, ProfilePlan, requirePositiveFacts } from "../profile/plan";
 
 const MIB = 1024 * 1024;
 
 export interface SipRouterFacts {
     /** The host's RAM, for udp_mem. */
     memoryGiB: number;
+    /** The kernel's page size in KiB (`getconf PAGESIZE` / 1024), which udp_mem counts in: 4 on x86-64, 16 or 64 on some arm64 and ppc64le kernels. Default 4. */
+    pageSizeKiB?: 4 | 16 | 64;
     /** Virtual IPs that move between HA peers: allows binding before the address arrives. */
     highAvailabilityVip?: boolean;
     /** SIP listening ports kept out of the ephemeral range. */
     sipPorts?: string;
-    /** The link speed: at 10 Gbit/s and above the transmit queue is lengthened. */
+    /** The link speed: at 10 Gbit/s and above the transmit queue is lengthened (OSG's tiers: 10000, 15000 at 40G, 20000 at 100G). */
     linkGbps?: number;
     /**
      * The NIC's receive queues and the host's CPUs: with fewer queues than CPUs, RPS spreads
@@ -23,7 +26,15 @@ export interface SipRouterFacts {
 const RFS_FLOW_ENTRIES = 32768;
 
 export function sipRouterPlan(facts: SipRouterFacts): ProfilePlan {
-    const pages = Math.floor((facts.memoryGiB * 1024 * MIB) / 4096);
+    requirePositiveFacts("sip-router", {
+        memoryGiB: { value: facts.memoryGiB, max: 1 << 20, unit: "GiB" },
+        linkGbps: { value: facts.linkGbps, max: 1600, unit: "Gbit/s" },
+    });
+    const pageSizeKiB = facts.pageSizeKiB ?? 4;
+    if (![4, 16, 64].includes(pageSizeKiB)) {
+        throw new ProfileFactError(`sip-router: pageSizeKiB: ${pageSizeKiB} is not a kernel page size (4, 16 or 64)`);
+    }
+    const pages = Math.floor((facts.memoryGiB * 1024 * MIB) / (pageSizeKiB * 1024));
     const udpMem = [Math.floor(pages / 16), Math.floor(pages / 8), Math.floor(pages / 4)];
     const plan: ProfilePlan = {
         profile: "sip-router",
@@ -37,7 +48,7 @@ export function sipRouterPlan(facts: SipRouterFacts): ProfilePlan {
             "net.ipv4.udp_mem": {
                 value: udpMem,
                 sources: ["NDUDP", "derived"],
-                note: `pages of ${facts.memoryGiB} GiB RAM: 1/16 min, 1/8 pressure, 1/4 max (SIPCONF's fixed value is ~73 GiB)`,
+                note: `${pageSizeKiB} KiB pages of ${facts.memoryGiB} GiB RAM: 1/16 min, 1/8 pressure, 1/4 max (SIPCONF's fixed value is ~73 GiB)`,
             },
             "net.core.netdev_max_backlog": { value: 300000, sources: ["SIPCONF"] },
             "net.ipv4.tcp_max_syn_backlog": { value: 300000, sources: ["SIPCONF"] },
@@ -56,7 +67,7 @@ export function sipRouterPlan(facts: SipRouterFacts): ProfilePlan {
         irq: { policy: "spread", sources: ["VOIP1", "SCAL"] },
         choices: [
             "ip_local_port_range: Kamailio's 4096-65534 over SIPCONF's 1024-65535, keeping well-known ports out; SIP ports reserved explicitly.",
-            "tcp_retries2: 8 (kernel docs, RFC 1122) over SIPCONF's 5, which drops live TCP SIP sessions after ~6 s of loss.",
+            "tcp_retries2: 8 (kernel docs, RFC 1122) over SIPCONF's 5, which drops live TCP SIP sessions after ~12.6 s of loss.",
             "tcp_timestamps: on (Kamailio) over SIPCONF's off: PAWS and RTT measurement need them.",
             "udp_mem: derived from RAM; SIPCONF's fixed value allows ~73 GiB of UDP buffers.",
             "net.ipv4.tcp_tw_recycle is never set: removed in Linux 4.12 (SIP guides still list it).",
@@ -66,7 +77,7 @@ export function sipRouterPlan(facts: SipRouterFacts): ProfilePlan {
         improves: { value: ["Udp.RcvbufErrors", "Udp.InErrors", "Udp6.RcvbufErrors"], sources: ["NDUDP", "SIPCONF"] },
     };
     if (facts.linkGbps !== undefined && facts.linkGbps >= 10) {
-        plan.queueLength = { txqueuelen: 10000, sources: ["VOIP4", "OSG"], note: "VOIP4: longer than 1000 at 10G and above; OSG's 10000 for links below 40G" };
+        plan.queueLength = { txqueuelen: txqueuelenForLink(facts.linkGbps), sources: ["VOIP4", "OSG"], note: "VOIP4: longer than 1000 at 10G and above; OSG's tier for the link speed, its low end" };
     }
     if (facts.rxQueues !== undefined && facts.cpus !== undefined && facts.rxQueues < facts.cpus) {
         plan.steering = { flowEntries: RFS_FLOW_ENTRIES, sources: ["SCAL"], note: `${facts.rxQueues} receive queues for ${facts.cpus} CPUs: rps_flow_cnt = ${RFS_FLOW_ENTRIES} / queues` };

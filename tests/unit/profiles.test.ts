@@ -6,6 +6,7 @@ import {
     ProfileConflictError,
     applyOverrides,
     bufferForPath,
+    ProfileFactError,
     composePlans,
     meetSetting,
     highConnectionRatePlan,
@@ -58,6 +59,16 @@ describe("profile plans", function () {
         assert.deepEqual(sysctlValues(sipRouterPlan({ memoryGiB: 4 }))["net.ipv4.udp_mem"], [65536, 131072, 262144]);
         assert.equal(sysctlValues(sipRouterPlan({ memoryGiB: 4 }))["net.ipv4.ip_nonlocal_bind"], undefined);
         assert.equal(sysctlValues(sipRouterPlan({ memoryGiB: 4, highAvailabilityVip: true }))["net.ipv4.ip_nonlocal_bind"], 1);
+        assert.deepEqual(sysctlValues(sipRouterPlan({ memoryGiB: 64, pageSizeKiB: 64 }))["net.ipv4.udp_mem"], [65536, 131072, 262144], "64 KiB pages: a quarter of RAM is 16x fewer pages");
+    });
+
+    it("refuses a fact it cannot compute from, naming the profile and the fact", function () {
+        const refused = (plan: () => unknown, pattern: RegExp) => assert.throws(plan, (e: Error) => e instanceof ProfileFactError && RunError.isInstance(e) && pattern.test(e.message));
+        refused(() => sipRouterPlan({ memoryGiB: 0 }), /^sip-router: memoryGiB: 0 is not a number of GiB above 0/);
+        refused(() => sipRouterPlan({ memoryGiB: 8, pageSizeKiB: 8 as never }), /pageSizeKiB: 8 is not a kernel page size/);
+        refused(() => highThroughputPlan({ linkGbps: NaN, rttMs: 10 }), /^high-throughput: linkGbps: NaN is not a number of Gbit\/s/);
+        refused(() => highThroughputPlan({ linkGbps: 10, rttMs: -1 }), /rttMs: -1/);
+        refused(() => highConnectionRatePlan({ connectionsPerSecond: 1e11 }), /connectionsPerSecond: 100000000000 is not a number of connections a second above 0 and at most 100000000/);
     });
 
     it("sizes accept and SYN queues from the connection rate, only ever raising", function () {
@@ -65,7 +76,9 @@ describe("profile plans", function () {
         assert.deepEqual(sysctlValues(plan)["net.core.somaxconn"], { atLeast: 20000 });
         assert.deepEqual(sysctlValues(plan)["net.ipv4.tcp_max_syn_backlog"], { atLeast: 5000 });
         assert.deepEqual(sysctlValues(highConnectionRatePlan({ connectionsPerSecond: 100 }))["net.core.somaxconn"], { atLeast: 4096 });
-        assert.deepEqual(sysctlValues(highConnectionRatePlan({ connectionsPerSecond: 10_000_000 }))["net.core.somaxconn"], { atLeast: 65535 });
+        const capped = highConnectionRatePlan({ connectionsPerSecond: 10_000_000 });
+        assert.deepEqual(sysctlValues(capped)["net.core.somaxconn"], { atLeast: 65535 });
+        assert.match(capped.sysctls["net.core.somaxconn"].note ?? "", /= 1000000, capped at 65535/, "the note says the formula's value was capped");
     });
 
     it("lengthens the transmit queue by OSG's link-speed tiers and loads tcp_bbr for bbr", function () {
@@ -88,6 +101,7 @@ describe("profile plans", function () {
         assert.equal(sipRouterPlan({ memoryGiB: 8, rxQueues: 2, cpus: 8 }).steering?.flowEntries, 32768);
         assert.equal(sipRouterPlan({ memoryGiB: 8, linkGbps: 1 }).queueLength, undefined);
         assert.equal(sipRouterPlan({ memoryGiB: 8, linkGbps: 10 }).queueLength?.txqueuelen, 10000);
+        assert.equal(sipRouterPlan({ memoryGiB: 8, linkGbps: 100 }).queueLength?.txqueuelen, 20000, "OSG's 100G tier, as high-throughput's");
     });
 
     it("turns THP off and limits the application cores' wake-up latency for low latency", function () {
