@@ -185,6 +185,17 @@ function assess(inputs: CpuGovernorInputs, snapshot: FileSnapshot): Assessment {
     if (wantsEpp) {
         lacking("energyPerformancePreference", inputs.energyPerformancePreference!, availableEppFile);
     }
+    if (wantsEpp && problems.length === 0) {
+        // intel_pstate and amd-pstate refuse any other EPP under the performance policy (EBUSY).
+        const cpu = requested.find(
+            (c) =>
+                firstAvailable(preferenceList(inputs.governor), read(snapshot, availableGovernorsFile(c))) === "performance" &&
+                firstAvailable(preferenceList(inputs.energyPerformancePreference!), read(snapshot, availableEppFile(c))) !== "performance",
+        );
+        if (cpu !== undefined) {
+            problems.push({ property: "energyPerformancePreference", why: `cpu${cpu} would run the performance governor, under which the driver takes only the EPP "performance" (it refuses others with EBUSY)` });
+        }
+    }
     return { requested, problems };
 }
 
@@ -230,7 +241,8 @@ export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, 
         if (wantsEpp) {
             const epp = firstAvailable(preferenceList(inputs.energyPerformancePreference!), read(snapshot, availableEppFile(cpu)))!;
             desired.epp[id] = epp;
-            if (epp !== eppNow) {
+            // A governor change makes the driver put back the EPP it kept for that policy: written after it, whatever it read before.
+            if (epp !== eppNow || governor !== governorNow) {
                 writes.push({ path: eppFile(cpu), value: epp });
             }
         }
@@ -267,10 +279,11 @@ export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, 
 function restoreWrites(id: string, original: CpuState, snapshot: FileSnapshot): ValueWrite[] {
     const cpu = Number(id.slice(3));
     const writes: ValueWrite[] = [];
-    if (read(snapshot, governorFile(cpu)) !== undefined && read(snapshot, governorFile(cpu)) !== original.governor) {
+    const governorBack = read(snapshot, governorFile(cpu)) !== undefined && read(snapshot, governorFile(cpu)) !== original.governor;
+    if (governorBack) {
         writes.push({ path: governorFile(cpu), value: original.governor });
     }
-    if (original.epp !== undefined && read(snapshot, eppFile(cpu)) !== undefined && read(snapshot, eppFile(cpu)) !== original.epp) {
+    if (original.epp !== undefined && read(snapshot, eppFile(cpu)) !== undefined && (governorBack || read(snapshot, eppFile(cpu)) !== original.epp)) {
         writes.push({ path: eppFile(cpu), value: original.epp });
     }
     return writes;

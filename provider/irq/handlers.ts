@@ -19,6 +19,7 @@ import {
     irqItems,
     irqbalanceRestore,
     placementProblems,
+    restoreAffinity,
     planIrqAffinity,
     readRequests,
     renderUnit,
@@ -189,18 +190,11 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
     const snapshot = await readFiles(transport, readRequests(inputs));
     const record = recordToRestore(recordOf(raw), ledgersIn(snapshot.files));
     const view = viewOf(inputs, snapshot);
-    const writes: ValueWrite[] = [];
-    if (inputs.restoreOnDelete) {
-        for (const [irq, original] of Object.entries(record.originals)) {
-            const live = view.affinity.get(Number(irq));
-            if (live !== undefined && original && affinityDrift({ [irq]: original }, view.affinity).length > 0) {
-                writes.push({ path: affinityFile(Number(irq)), value: original });
-            }
-        }
-    }
+    const affinity = inputs.restoreOnDelete ? restoreAffinity(record.originals, view, inputs.interface, transport.target) : { writes: [] as ValueWrite[], warnings: [] };
+    const writes = affinity.writes;
     const files = fileRestore(record, snapshot, inputs.resourceName, transport.target);
     const { warning, ...restore } = irqbalanceRestore(record.irqbalanceState, view, record.managedFiles, transport.target);
-    [...files.warnings, ...(warning ? [warning] : [])].forEach((w) => console.log(w));
+    [...affinity.warnings, ...files.warnings, ...(warning ? [warning] : [])].forEach((w) => console.log(w));
     const ledger = record.ledgerFile ? { path: record.ledgerFile } : undefined;
     await applyIrq(transport, record.irqbalanceState?.banned?.configFile ?? view.irqbalance.configFile, restore, {}, writes, files.changes, ledger).catch(explain);
 }

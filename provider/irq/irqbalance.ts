@@ -38,6 +38,11 @@ function currentArgs(content: string): string[] {
     return match ? match[3].split(/\s+/).filter(Boolean) : [];
 }
 
+/** The IRQs the environment file's IRQBALANCE_ARGS bans. */
+export function bannedIn(content: string | null): number[] {
+    return currentArgs(content ?? "").flatMap((a) => (/^--banirq=\d+$/.test(a) ? [Number(a.slice("--banirq=".length))] : []));
+}
+
 /** The environment file with `--banirq=N` for each IRQ added to IRQBALANCE_ARGS. */
 export function withBannedIrqs(content: string | null, irqs: number[]): string {
     const text = content ?? "";

@@ -1,10 +1,10 @@
 import { CheckFailure, propertyPath } from "../check";
-import { CpuPolicyError, distributeCpus, formatCpuList, parseCpuList, sameCpuList, usableCpus } from "../cpus";
+import { CpuPolicyError, distributeCpus, formatCpuList, parseCpuList, sameCpuList } from "../cpus";
 import { FileChanges, FileSnapshot, ValueWrite, fileIn } from "../host/files";
 import { ALL_LEDGERS, itemsOf } from "../host/ledger";
 import { Discovery, InterruptLine, discoverQueueIrqs, parseInterrupts } from "./discover";
 import { ABSENT, ManagedFiles, PathContent, fileContent, forget, linkTo, manage, pathContentOf, planRestore, samePathContent } from "../host/restore";
-import { CONFIG_FILES, IrqbalanceState, banArgs, configBytes, configContent, setsArgs, withBannedIrqs, withoutBannedIrqs } from "./irqbalance";
+import { CONFIG_FILES, IrqbalanceState, banArgs, bannedIn, configBytes, configContent, setsArgs, withBannedIrqs, withoutBannedIrqs } from "./irqbalance";
 import { IrqAffinityInputs, unitName } from "./schema";
 
 export const UNIT_DIR = "/etc/systemd/system";
@@ -120,7 +120,10 @@ export function placement(inputs: IrqAffinityInputs, view: HostIrqView, target: 
                 if (!irq) {
                     fail(property, `perIrq names "${key}", which is not one of ${inputs.interface}'s queue IRQs (${irqs.map((l) => `${l.irq} ${l.name}`.trim()).join(", ")})`);
                 }
-                usableCpus(parseCpuList(list), [], view.online, `perIrq["${key}"]`, property);
+                const absent = parseCpuList(list).filter((cpu) => !view.online.includes(cpu));
+                if (absent.length > 0) {
+                    fail(property, `CPU ${formatCpuList(absent)} in perIrq["${key}"] ${absent.length > 1 ? "are" : "is"} not online on this host (online: ${formatCpuList(view.online)}); the kernel refuses a CPU it does not have`);
+                }
                 assignment[String(irq!.irq)] = formatCpuList(parseCpuList(list));
             }
             return { assignment, warnings };
@@ -172,8 +175,11 @@ export interface IrqbalanceRecord {
     policy: "ban" | "stop" | "leave";
     /** Set when we stopped a running irqbalance, so delete starts it again. */
     stopped?: { systemd: boolean; cmdline: string[] };
-    /** Set when we banned IRQs, so delete takes exactly those bans out again. */
-    banned?: { irqs: number[]; configFile: string; systemd: boolean; cmdline: string[] };
+    /**
+     * Set when we banned IRQs, so delete takes exactly those bans out again: `added`, the ones
+     * this resource put in the file (a ban the host already had stays); absent in older records.
+     */
+    banned?: { irqs: number[]; added?: number[]; configFile: string; systemd: boolean; cmdline: string[] };
 }
 
 export interface IrqbalancePlan {
@@ -203,15 +209,20 @@ export function planIrqbalance(inputs: IrqAffinityInputs, view: HostIrqView, irq
             ? { action: { systemctl: "stop" }, undo: { systemctl: "start" }, record }
             : { action: { kill: "pids", pids: state.pids }, undo: { start: state.cmdline }, record };
     }
-    const banned = [...new Set([...(previous?.banned?.irqs ?? []), ...irqs])].sort((a, b) => a - b);
-    const config = withBannedIrqs(state.configContent, banned);
+    // Ours from before; an IRQ no longer targeted is balanced again, unless the host banned it itself.
+    const ours = previous?.banned ? (previous.banned.added ?? previous.banned.irqs) : [];
+    const hostBans = new Set(bannedIn(state.configContent));
+    const added = [...new Set([...ours.filter((irq) => irqs.includes(irq)), ...irqs.filter((irq) => !hostBans.has(irq))])].sort((a, b) => a - b);
+    const released = ours.filter((irq) => !irqs.includes(irq));
+    const banned = [...irqs].sort((a, b) => a - b);
+    const config = withBannedIrqs(state.configContent !== null && released.length > 0 ? withoutBannedIrqs(state.configContent, released) : state.configContent, banned);
     const configChanged = config !== state.configContent;
     if (configChanged) {
         original.config = state.configContent;
     }
     const runningArgs = new Set(state.cmdline);
     const runningHasBans = banArgs(banned).every((a) => runningArgs.has(a));
-    record.banned = { irqs: banned, configFile: state.configFile, systemd: state.systemd, cmdline: previous?.banned?.cmdline ?? state.cmdline };
+    record.banned = { irqs: banned, added, configFile: state.configFile, systemd: state.systemd, cmdline: previous?.banned?.cmdline ?? state.cmdline };
     if (!state.running || state.systemd) {
         const restart = state.running && (configChanged || !runningHasBans);
         const action: ServiceAction = { ...(configChanged ? { config } : {}), ...(restart ? { systemctl: "try-restart" as const } : {}) };
@@ -265,9 +276,10 @@ function configRestore(banned: NonNullable<IrqbalanceRecord["banned"]>, state: I
     if (now === null) {
         return {};
     }
+    const ours = banned.added ?? banned.irqs;
     if (!original || !written) {
-        // State from before these records, or a file we never had to change.
-        const config = withoutBannedIrqs(now, banned.irqs);
+        // State from before these records, or a file we never had to change (the host banned these IRQs itself).
+        const config = withoutBannedIrqs(now, ours);
         return config !== now ? { config } : {};
     }
     if (samePathContent(configContent(now), original)) {
@@ -278,7 +290,7 @@ function configRestore(banned: NonNullable<IrqbalanceRecord["banned"]>, state: I
         return { config: originalBytes };
     }
     const ourLine = !setsArgs(originalBytes);
-    const config = withoutBannedIrqs(now, banned.irqs, ourLine);
+    const config = withoutBannedIrqs(now, ours, ourLine);
     if (config === now) {
         return {};
     }
@@ -328,6 +340,29 @@ export interface IrqRecord {
     managedFiles?: ManagedFiles;
 }
 
+/**
+ * The original affinity of each IRQ that is still one of the interface's queue IRQs and differs.
+ * One that is no longer (the driver reloaded and renumbered its queues, the number now another
+ * device's) is left alone, with a warning: its original is not that device's.
+ */
+export function restoreAffinity(originals: Record<string, string>, view: HostIrqView, iface: string, target: string): { writes: ValueWrite[]; warnings: string[] } {
+    const queues = new Set(view.discovery.irqs.map((l) => String(l.irq)));
+    const writes: ValueWrite[] = [];
+    const gone: string[] = [];
+    for (const [irq, original] of Object.entries(originals)) {
+        if (!original || !view.affinity.has(Number(irq))) {
+            continue;
+        }
+        if (!queues.has(irq)) {
+            gone.push(irq);
+        } else if (affinityDrift({ [irq]: original }, view.affinity).length > 0) {
+            writes.push({ path: affinityFile(Number(irq)), value: original });
+        }
+    }
+    const warnings = gone.length > 0 ? [`${target}: left IRQ ${gone.join(", ")} as ${gone.length > 1 ? "they are" : "it is"}: no longer ${iface}'s queue IRQ${gone.length > 1 ? "s" : ""} (renumbered by a driver reload?), so ${iface}'s original affinity is not ${gone.length > 1 ? "theirs" : "its"}`] : [];
+    return { writes, warnings };
+}
+
 export interface IrqPlan {
     assignment: Record<string, string>;
     writes: ValueWrite[];
@@ -358,11 +393,9 @@ export function planIrqAffinity(inputs: IrqAffinityInputs, view: HostIrqView, sn
         }
     }
     if (previous && inputs.restoreOnDelete) {
-        for (const [irq, original] of Object.entries(previous.originals)) {
-            if (!(irq in assignment) && view.affinity.has(Number(irq)) && original) {
-                writes.push({ path: affinityFile(Number(irq)), value: original });
-            }
-        }
+        const { writes: back, warnings: left } = restoreAffinity(Object.fromEntries(Object.entries(previous.originals).filter(([irq]) => !(irq in assignment))), view, inputs.interface, target);
+        writes.push(...back);
+        warnings.push(...left);
     }
     const unit = unitPaths(inputs.resourceName);
     const current = (path: string) => pathContentOf(snapshot, path);

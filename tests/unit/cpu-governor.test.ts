@@ -22,7 +22,7 @@ const inputs = (extra: Record<string, unknown>) => cpuGovernorInputsSchema.parse
 
 describe("CpuGovernor planning", function () {
     it("picks the first available governor of a preference list and captures originals", function () {
-        const plan = planGovernor(inputs({ governor: ["schedutil", "performance"], energyPerformancePreference: "balance_performance" }), host(), "h");
+        const plan = planGovernor(inputs({ governor: ["schedutil", "performance"], energyPerformancePreference: "performance" }), host(), "h");
         assert.deepEqual(plan.desired.governors, { cpu0: "performance", cpu1: "performance" });
         assert.deepEqual(plan.writes.map((w) => w.path), [
             `${C}/cpu0/cpufreq/scaling_governor`,
@@ -63,7 +63,7 @@ describe("CpuGovernor planning", function () {
 
     it("reports at check what planning would refuse, once per property, naming the host", function () {
         const target = "root@10.0.0.5:22";
-        assert.deepEqual(governorProblems(inputs({ governor: ["schedutil", "performance"], energyPerformancePreference: "balance_power" }), host(), target), []);
+        assert.deepEqual(governorProblems(inputs({ governor: ["schedutil", "powersave"], energyPerformancePreference: "balance_power" }), host(), target), []);
         assert.deepEqual(governorProblems(inputs({ cpus: "1-3" }), host(), target), [{ property: "cpus", reason: "root@10.0.0.5:22: CPU 2-3 are not online (online: 0-1)" }]);
         const lacking = governorProblems(inputs({ governor: ["ondemand", "conservative"], energyPerformancePreference: "turbo" }), host(), target);
         assert.deepEqual(lacking.map((f) => f.property), ["governor", "energyPerformancePreference"]);
@@ -76,6 +76,28 @@ describe("CpuGovernor planning", function () {
         const noEpp = host();
         noEpp.files.delete(`${C}/cpu1/cpufreq/energy_performance_preference`);
         assert.deepEqual(governorProblems(inputs({ energyPerformancePreference: "performance" }), noEpp, target).map((f) => f.property), ["energyPerformancePreference"]);
+    });
+
+    it("refuses at check an EPP the performance governor does not take, and writes the EPP again after a governor change", function () {
+        const refused = governorProblems(inputs({ governor: "performance", energyPerformancePreference: "balance_power" }), host(), "root@h:22");
+        assert.deepEqual(refused, [{ property: "energyPerformancePreference", reason: 'root@h:22: cpu0 would run the performance governor, under which the driver takes only the EPP "performance" (it refuses others with EBUSY)' }]);
+        assert.deepEqual(governorProblems(inputs({ governor: "powersave", energyPerformancePreference: "balance_power" }), host(), "root@h:22"), []);
+        // On performance with EPP performance; switching to powersave, the driver puts back the EPP it kept for powersave.
+        const onPerformance = host();
+        for (const cpu of [0, 1]) {
+            onPerformance.files.set(`${C}/cpu${cpu}/cpufreq/scaling_governor`, "performance\n");
+            onPerformance.files.set(`${C}/cpu${cpu}/cpufreq/energy_performance_preference`, "performance\n");
+        }
+        const plan = planGovernor(inputs({ governor: "powersave", energyPerformancePreference: "performance" }), onPerformance, "h");
+        assert.deepEqual(plan.writes.filter((w) => w.path.includes("cpu0/")), [
+            { path: `${C}/cpu0/cpufreq/scaling_governor`, value: "powersave" },
+            { path: `${C}/cpu0/cpufreq/energy_performance_preference`, value: "performance" },
+        ]);
+        const restore = planGovernorRestore({ originals: { cpu0: { governor: "powersave", epp: "balance_power" } } }, onPerformance, true, "gov");
+        assert.deepEqual(restore.writes, [
+            { path: `${C}/cpu0/cpufreq/scaling_governor`, value: "powersave" },
+            { path: `${C}/cpu0/cpufreq/energy_performance_preference`, value: "balance_power" },
+        ]);
     });
 
     it("detects per-CPU drift and restores originals", function () {

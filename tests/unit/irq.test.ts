@@ -61,6 +61,19 @@ describe("IRQ placement", function () {
     it("assigns explicit lists per IRQ number or name", function () {
         assert.deepEqual(placement(inputs({ perIrq: { "eth1-TxRx-0": "2", "104": "3" } }), view(), "h").assignment, { "102": "2", "104": "3" });
         assert.throws(() => placement(inputs({ perIrq: { "999": "1" } }), view(), "h"), /not one of eth1's queue IRQs/);
+        assert.throws(() => placement(inputs({ perIrq: { "102": "1,200" } }), view(), "h"), /h: CPU 200 in perIrq\["102"\] is not online on this host \(online: 0-3\)/);
+    });
+
+    it("puts an IRQ's original back only while it is still one of the interface's queue IRQs", function () {
+        // The driver reloaded: eth1's queues are 110-111 now, and 102 belongs to another device.
+        const renumbered = view({ discovery: { ...view().discovery, irqs: [{ irq: 110, name: "eth1-TxRx-0" }, { irq: 111, name: "eth1-TxRx-1" }] }, affinity: new Map([[102, "2"], [110, "0-3"], [111, "0-3"]]) });
+        const previous: IrqRecord = { originals: { "102": "0-3", "103": "0-3" } };
+        const plan = planIrqAffinity(inputs({ cpus: "1" }), renumbered, parseFileSnapshot(""), "h", previous);
+        assert.ok(!plan.writes.some((w) => w.path.includes("/102/")), JSON.stringify(plan.writes));
+        assert.match(plan.warnings.join("\n"), /left IRQ 102 as it is: no longer eth1's queue IRQ/);
+        assert.deepEqual(Object.keys(plan.record.originals).sort(), ["110", "111"], "the stale original is forgotten");
+        const still = planIrqAffinity(inputs({ perIrq: { "102": "1" } }), view({ affinity: new Map([[102, "1"], [103, "2"], [104, "0-3"]]) }), parseFileSnapshot(""), "h", previous);
+        assert.deepEqual(still.writes.filter((w) => w.path.includes("/103/")), [{ path: "/proc/irq/103/smp_affinity_list", value: "0-3" }], "a queue IRQ no longer targeted gets its original back");
     });
 
     it("refuses a mask with no online CPU", function () {
@@ -112,6 +125,23 @@ describe("irqbalance handling", function () {
         assert.match(banned, /^IRQBALANCE_ARGS="--policyscript=\/x --banirq=102 --banirq=103"$/m);
         assert.match(withoutBannedIrqs(banned, [102, 103]), /^IRQBALANCE_ARGS="--policyscript=\/x"$/m);
         assert.equal(withBannedIrqs(null, [5]), 'IRQBALANCE_ARGS="--banirq=5"\n');
+    });
+
+    it("takes out only the bans it added: the host's own stay, and an IRQ no longer targeted is balanced again", function () {
+        const stopped = (configContent: string | null) => view({ irqbalance: { running: false, pids: [], cmdline: [], systemd: true, configFile: "/etc/default/irqbalance", configContent } });
+        const admin = '# admin\nIRQBALANCE_ARGS="--banirq=102 --banirq=103"\n';
+        const already = planIrqbalance(inputs({ spread: "1-3" }), stopped(admin), [102, 103], undefined, "h");
+        assert.equal(already.action.config, undefined, "nothing to add");
+        assert.deepEqual(already.record.banned?.added, []);
+        assert.deepEqual(irqbalanceRestore(already.record, stopped(admin), { originals: {}, written: {}, createdDirs: [] }), {}, "the admin's bans are not ours to take out");
+
+        const fresh = planIrqbalance(inputs({ spread: "1-3" }), stopped('IRQBALANCE_ARGS="--banirq=104"\n'), [102, 103, 104], undefined, "h");
+        assert.deepEqual(fresh.record.banned?.added, [102, 103]);
+        // The NIC now has two queues: 104 (the host's own ban) stays banned, 103 (ours) is balanced again.
+        const fewer = planIrqbalance(inputs({ spread: "1-3" }), stopped(fresh.action.config!), [102], fresh.record, "h");
+        assert.equal(fewer.action.config, 'IRQBALANCE_ARGS="--banirq=104 --banirq=102"\n');
+        assert.deepEqual(fewer.record.banned?.added, [102]);
+        assert.deepEqual(fewer.record.banned?.irqs, [102]);
     });
 
     it("restarts a daemon not run by systemd with --banirq, and undoes it on failure", function () {
