@@ -37,12 +37,13 @@ describe("hardware resources through the real engine on emulated lab hardware", 
     describe("CpuGovernor", function () {
         let stack: Stack;
         const unit = "/etc/systemd/system/pulumi-cpu-governor-gov.service";
+        let governor = ["schedutil", "performance"];
 
         before(async function () {
             stack = await labStack("cpu-governor", async () => {
                 new CpuGovernor("gov", {
                     connection: connectionTo(lab, server),
-                    governor: ["schedutil", "performance"],
+                    governor,
                     energyPerformancePreference: "performance",
                 });
             });
@@ -73,6 +74,16 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             assert.match(refreshed.text(), /cpu2\s*:\s*"performance"\s*=>\s*"powersave"/);
             await stack.up();
             assert.equal(governorOf(lab, server, 2), "performance");
+        });
+
+        it("writes the EPP again after a governor change, which makes the driver put back the EPP it kept for that policy", async function () {
+            governor = ["powersave"];
+            await stack.up();
+            for (const cpu of [0, 1, 2, 3]) {
+                assert.equal(governorOf(lab, server, cpu), "powersave");
+                assert.equal(cat(lab, server, `/sys/devices/system/cpu/cpu${cpu}/cpufreq/energy_performance_preference`), "performance", `cpu${cpu}: the driver had put back balance_power`);
+            }
+            assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
         });
 
         it("destroy restores each CPU's governor and EPP and removes the unit", async function () {
@@ -220,6 +231,29 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             await stack.destroy();
             assert.deepEqual(irqbalanceArgs(lab, server), running, "irqbalance runs again as before");
             assert.equal(affinityOf(lab, server, 104), "0-3");
+        });
+
+        it("leaves the bans the host already had in IRQBALANCE_ARGS: its file comes back byte for byte", async function () {
+            const file = "/etc/default/irqbalance";
+            const before = fileOn(lab, server, file);
+            const admin = '# our own: these queues stay out of irqbalance\nIRQBALANCE_ARGS="--banirq=102 --banirq=103 --banirq=104 --banirq=105"\n';
+            onHost(lab, server, ["sh", "-c", 'printf "%s" "$1" > /etc/default/irqbalance', "sh", admin]);
+            const stack = await labStack("irq-admin-bans", async () => {
+                new IrqAffinity("irqs", { connection: connectionTo(lab, server), interface: "eth1", cpus: "2-3" });
+            });
+            try {
+                await stack.up();
+                assert.equal(fileOn(lab, server, file), admin, "nothing to add");
+                assert.equal(affinityOf(lab, server, 104), "2-3");
+            } finally {
+                await stack.destroy();
+            }
+            assert.equal(fileOn(lab, server, file), admin, "the host's own bans are not this resource's to take out");
+            if (before === null) {
+                onHost(lab, server, ["rm", "-f", file]);
+            } else {
+                onHost(lab, server, ["sh", "-c", 'printf "%s" "$1" > /etc/default/irqbalance', "sh", before]);
+            }
         });
 
         it("refuses CPUs that are not online, with the host unchanged", async function () {
