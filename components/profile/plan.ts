@@ -1,5 +1,5 @@
 import { canonicalKey } from "../../provider/sysctl/keys";
-import type { SettingValue } from "../../provider/sysctl/values";
+import { SettingValue, isBound, satisfies } from "../../provider/sysctl/values";
 import { DeclarationError } from "./declaration-error";
 import type { SourceKey } from "./sources";
 
@@ -132,33 +132,26 @@ export function requirePositiveFacts(profile: string, facts: Record<string, { va
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
-const asNumber = (v: unknown): number | undefined => (typeof v === "number" ? v : typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : undefined);
-
 /**
  * One value both profiles accept, when there is one: the higher of two lower bounds, the lower of
- * two upper bounds, a fixed value that meets the other's bound.
+ * two upper bounds, a fixed value that meets the other's bound (judged as SysctlSet judges a live value).
  */
 export function meetSetting(a: SettingValue, b: SettingValue): SettingValue | undefined {
     if (same(a, b)) {
         return a;
     }
-    const bound = (v: SettingValue) => (typeof v === "object" && v !== null && !Array.isArray(v) ? v : undefined);
-    const [boundA, boundB] = [bound(a), bound(b)];
-    if (boundA && boundB) {
-        if ("atLeast" in boundA && "atLeast" in boundB) {
-            return asNumber(boundA.atLeast)! >= asNumber(boundB.atLeast)! ? a : b;
+    if (isBound(a) && isBound(b)) {
+        if ("atLeast" in a !== "atLeast" in b) {
+            return undefined;
         }
-        if ("atMost" in boundA && "atMost" in boundB) {
-            return asNumber(boundA.atMost)! <= asNumber(boundB.atMost)! ? a : b;
-        }
-        return undefined;
+        // b's threshold within a's bound: b is the tighter one.
+        return satisfies(a, String("atLeast" in b ? b.atLeast : b.atMost)) ? b : a;
     }
-    const [limit, fixed] = boundA ? [boundA, b] : boundB ? [boundB, a] : [undefined, undefined];
-    const value = asNumber(fixed);
-    if (!limit || value === undefined) {
-        return undefined;
+    if (isBound(a) !== isBound(b)) {
+        const [limit, fixed] = isBound(a) ? [a, b] : [b, a];
+        return satisfies(limit, String(fixed)) ? fixed : undefined;
     }
-    return ("atLeast" in limit ? value >= asNumber(limit.atLeast)! : value <= asNumber(limit.atMost)!) ? fixed : undefined;
+    return undefined;
 }
 
 /** The parts besides sysctls a profile may set, each of which composes field by field. */

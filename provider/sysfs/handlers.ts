@@ -74,7 +74,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
     const inputsOf = (props: Record<string, unknown>) => pickInputs(kind.inputFields, props);
     const parse = (props: Record<string, unknown>): I => parseChecked(kind.schema, inputsOf(props)) as I;
     const fileOf = (inputs: I) => tmpfilesPath(kind.name, inputs.resourceName);
-    // The paths of the inputs and the record, and every file the record manages: one from before a rename is put back.
+    // The paths of the inputs and the record, and every file the record manages, so one it no longer keeps is put back.
     const reads = (inputs: I, record?: SysfsRecord) => [
         ...Object.keys(kind.settings(inputs)),
         ...Object.keys(record?.originals ?? {}),

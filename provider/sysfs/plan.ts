@@ -160,8 +160,8 @@ export interface PlanOptions {
 
 /**
  * Puts back every file this resource manages that is no longer its tmpfiles.d file: all of them
- * when persistence is turned off, the old one when the file's name changed (a rename through
- * aliases). Left, it would set the values again at every boot and outlive destroy.
+ * when persistence is turned off, and one a recovered ledger names under another resource name.
+ * Left, it would set the values again at every boot and outlive destroy.
  */
 function unmanageStale(managed: ManagedFiles | undefined, current: string | undefined, snapshot: SysfsSnapshot, target: string): { files: FileChanges; warnings: string[]; managed?: ManagedFiles } {
     const stale = Object.keys(managed?.originals ?? {}).filter((path) => path !== current);
