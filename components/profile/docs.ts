@@ -35,7 +35,7 @@ function table(plan: ProfilePlan): string {
         rows.push(`| txqueuelen (NicOffloads) | \`${plan.queueLength.txqueuelen}\` | ${cite(plan.queueLength.sources)} | ${cell(plan.queueLength.note ?? "")} |`);
     }
     if (plan.steering) {
-        rows.push(`| RPS/RFS (PacketSteering) | RPS spread over the CPUs, \`rps_sock_flow_entries\` ${plan.steering.flowEntries}, per queue entries / queues | ${cite(plan.steering.sources)} | ${cell(plan.steering.note ?? "")} |`);
+        rows.push(`| RPS/RFS (PacketSteering) | RPS on every CPU but the application CPUs, \`rps_sock_flow_entries\` ${plan.steering.flowEntries}, per queue entries / queues | ${cite(plan.steering.sources)} | ${cell(plan.steering.note ?? "")} |`);
     }
     const thp = plan.idle?.transparentHugepages;
     if (thp) {
