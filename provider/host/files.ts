@@ -135,7 +135,9 @@ export function fileIn(snapshot: FileSnapshot, path: string): FileData | undefin
  * mkdirs DIR: `mkdir -p`, printing "created<TAB>D" for each directory it made, so a resource
  * can remove exactly those again (and, under withLedger, appending it to the ledger at once). put_file PATH BASE64: the bytes BASE64 encodes, atomically
  * (temp file + rename), an existing file keeping its mode and owner; base64 carries any bytes,
- * where a shell word would lose a NUL and text what is not UTF-8. put_link PATH TARGET.
+ * where a shell word would lose a NUL and text what is not UTF-8. A PATH that is a symlink to a
+ * file (an /etc/default file linked into a config checkout) is written through: the link stays
+ * a link, and `through PATH` names the file that changes, for keep. put_link PATH TARGET.
  * rm_dirs DIR...: each one removed if it is (still) an empty directory, in the order given
  * (deepest first). keep PATH, before a change to it: what it holds (or that it is absent) into a
  * private temporary directory; undo_files puts back every kept path, newest first, and removes
@@ -158,7 +160,12 @@ $_made"; _d=\${_d%/*}; done
   done
   return 0
 }
+through() {
+  _through=$1
+  if [ -L "$1" ] && _r=$(readlink -f "$1" 2>/dev/null) && [ -f "$_r" ]; then _through=$_r; fi
+}
 put_file() {
+  through "$1"; set -- "$_through" "$2"
   _dir=\${1%/*}
   mkdirs "$_dir" || return 1
   _mode=0644 _own=
@@ -206,7 +213,7 @@ export const FILE_CHANGES = `
 count=$1; shift
 while [ "$count" -gt 0 ]; do
   f=$1 bytes=$2; shift 2; count=$((count-1))
-  keep "$f" && put_file "$f" "$bytes" || fail "$f" "$err"
+  through "$f"; keep "$_through" && put_file "$f" "$bytes" || fail "$f" "$err"
 done
 count=$1; shift
 while [ "$count" -gt 0 ]; do

@@ -256,6 +256,31 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             }
         });
 
+        it("writes irqbalance's file through a symlink: the link stays, and destroy gives the file it names its bytes back", async function () {
+            const file = "/etc/default/irqbalance";
+            const checkout = "/etc/tuning-checkout/irqbalance";
+            const before = fileOn(lab, server, file);
+            const original = "# kept in a config checkout\n#IRQBALANCE_ARGS=\n";
+            onHost(lab, server, ["sh", "-c", 'mkdir -p "${2%/*}" && printf "%s" "$1" > "$2" && chmod 640 "$2" && rm -f "$3" && ln -s "$2" "$3"', "sh", original, checkout, file]);
+            const linkAndMode = () => onHost(lab, server, ["sh", "-c", 'readlink "$1"; stat -c %a "$2"', "sh", file, checkout]);
+            const stack = await labStack("irq-linked-conf", async () => {
+                new IrqAffinity("irqs", { connection: connectionTo(lab, server), interface: "eth1", cpus: "2-3", irqbalance: "ban" });
+            });
+            try {
+                await stack.up();
+                assert.equal(linkAndMode(), `${checkout}\n640\n`, "still a link, and the file it names keeps its mode");
+                assert.match(fileOn(lab, server, checkout) ?? "", /IRQBALANCE_ARGS=".*--banirq=102/);
+                await stack.destroy();
+                assert.equal(linkAndMode(), `${checkout}\n640\n`);
+                assert.equal(fileOn(lab, server, checkout), original, "the file behind the link has its bytes back");
+            } finally {
+                onHost(lab, server, ["sh", "-c", 'rm -rf "$1" "${2%/*}"', "sh", file, checkout]);
+                if (before !== null) {
+                    onHost(lab, server, ["sh", "-c", 'printf "%s" "$1" > /etc/default/irqbalance', "sh", before]);
+                }
+            }
+        });
+
         it("refuses CPUs that are not online, with the host unchanged", async function () {
             const offline = await labStack("irq-offline", async () => {
                 new IrqAffinity("irqs", { connection: connectionTo(lab, server), interface: "eth1", cpus: "6-7", irqbalance: "leave" });

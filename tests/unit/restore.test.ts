@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
 import fc from "fast-check";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from "fs";
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { planGovernor, planGovernorRestore } from "../../provider/cpu-governor/plan";
@@ -151,6 +151,31 @@ describe("byte-exact restore of files in /etc", function () {
             const removal = execFileSync("sh", ["-c", `undo_extra() { :; }\n${FILE_HELPERS}\n${TRANSACTION_BODY}`, "t", ...transactionArgs([], { write: [{ path: path.join(root, "blocker/x"), content: "x" }], remove: [gone] })], { encoding: "utf8" });
             assert.match(removal, /^failed/m);
             assert.equal(listing(), before, "and a removal before a failure is undone too");
+        } finally {
+            rmSync(root, { recursive: true, force: true });
+        }
+    });
+
+    it("a file that is a symlink is written through: the link stays, the file it names keeps its mode, and a failure puts its bytes back", function () {
+        const root = mkdtempSync(path.join(tmpdir(), "plt-link-"));
+        try {
+            const checkout = path.join(root, "checkout");
+            const conf = path.join(root, "irqbalance");
+            writeFileSync(checkout, "#IRQBALANCE_ARGS=\n");
+            chmodSync(checkout, 0o640);
+            execFileSync("ln", ["-s", "checkout", conf]);
+            const run = (changes: FileChanges) => execFileSync("sh", ["-c", `undo_extra() { :; }\n${FILE_HELPERS}\n${TRANSACTION_BODY}`, "t", ...transactionArgs([], changes)], { encoding: "utf8" });
+            const listing = () => execFileSync("sh", ["-c", 'cd "$1" && find . -printf "%y %m %p -> %l\\n" | sort && cat checkout', "sh", root], { encoding: "utf8" });
+            const before = listing();
+            writeFileSync(path.join(root, "blocker"), "");
+            const failed = run({ write: [{ path: conf, content: "IRQBALANCE_ARGS=--banirq=40\n" }, { path: path.join(root, "blocker/x"), content: "x" }] });
+            assert.throws(() => parseTransactionOutput("local", failed), /blocker\/x: .*the host is as it was/);
+            rmSync(path.join(root, "blocker"));
+            assert.equal(listing(), before, "the file behind the link has its bytes back, the link is untouched");
+            parseTransactionOutput("local", run({ write: [{ path: conf, content: "IRQBALANCE_ARGS=--banirq=40\n" }] }));
+            assert.ok(lstatSync(conf).isSymbolicLink(), "still a link");
+            assert.equal(readFileSync(checkout, "utf8"), "IRQBALANCE_ARGS=--banirq=40\n");
+            assert.equal(statSync(checkout).mode & 0o777, 0o640, "the file's mode kept, not the link's 777");
         } finally {
             rmSync(root, { recursive: true, force: true });
         }
