@@ -20,8 +20,10 @@ export function parseInterrupts(text: string): InterruptLine[] {
         }
         const fields = match[2].trim().split(/\s+/);
         const rest = fields.slice(cpuCount);
-        // After the per-CPU counts: chip name, hwirq/trigger, then the action name(s).
-        const name = rest.length >= 3 ? rest.slice(2).join(" ") : (rest[rest.length - 1] ?? "");
+        // After the per-CPU counts: chip name, hwirq/trigger, then the action name(s); arm64
+        // prints the trigger as a word of its own ("ITS-MSI 524288 Edge eth0-TxRx-0").
+        const actions = rest.length >= 3 ? rest.slice(/^(Edge|Level)$/.test(rest[2]) ? 3 : 2) : rest.slice(-1);
+        const name = actions.join(" ");
         result.push({ irq: Number(match[1]), name: name.replace(/,$/, "") });
     }
     return result;
@@ -35,7 +37,7 @@ function escape(s: string): string {
 export function isQueueIrqName(name: string, iface: string, device: string | undefined): boolean {
     const i = escape(iface);
     const patterns = [
-        new RegExp(`^${i}[-_](TxRx|rx|tx|txrx|combined|fp|q|queue)[-_]?\\d+$`, "i"),
+        new RegExp(`^${i}[-_](TxRx|Tx-Rx|rx|tx|combined|fp|q|queue)[-_]?\\d+$`, "i"),
         new RegExp(`^${i}-\\d+$`),
         new RegExp(`^[a-z0-9]+-${i}-TxRx-\\d+$`, "i"),
     ];
@@ -46,7 +48,7 @@ export function isQueueIrqName(name: string, iface: string, device: string | und
     return patterns.some((p) => p.test(name));
 }
 
-const NOT_A_QUEUE = /(config|async|ctrl|misc|mbox|err|event)/i;
+const NOT_A_QUEUE = /(config|async|ctrl|misc|mbox|err|event|mgmn?t|admin)/i;
 
 export interface Discovery {
     irqs: InterruptLine[];

@@ -45,6 +45,22 @@ describe("IRQ discovery", function () {
         assert.deepEqual(discoverQueueIrqs("eth1", undefined, interrupts, undefined).irqs.map((l) => l.irq), [102, 103, 104]);
         assert.deepEqual(discoverQueueIrqs("eth0", [], interrupts, "virtio0").irqs.map((l) => l.name), ["virtio0-input.0", "virtio0-output.0"]);
     });
+
+    it("ENA: Tx-Rx queue vectors only, its management vector left out, on x86 and on arm64's trigger column", function () {
+        const ena = (trigger: string) => `           CPU0       CPU1
+  26:          5          0   ${trigger.replace("%", "0")}      ena-mgmnt@pci:0000:00:05.0
+  27:        900          0   ${trigger.replace("%", "1")}      eth0-Tx-Rx-0
+  28:          0        800   ${trigger.replace("%", "2")}      eth0-Tx-Rx-1
+`;
+        for (const text of [ena("PCI-MSIX-0000:00:05.0   %-edge"), ena("ITS-MSI 8192% Edge")]) {
+            const interrupts = parseInterrupts(text);
+            assert.deepEqual(interrupts.map((l) => l.name), ["ena-mgmnt@pci:0000:00:05.0", "eth0-Tx-Rx-0", "eth0-Tx-Rx-1"]);
+            assert.deepEqual(discoverQueueIrqs("eth0", [26, 27, 28], interrupts, "0000:00:05.0").irqs.map((l) => l.irq), [27, 28]);
+            assert.deepEqual(discoverQueueIrqs("eth0", undefined, interrupts, undefined).irqs.map((l) => l.irq), [27, 28]);
+        }
+        const unnamedQueues = parseInterrupts(ena("PCI-MSIX-0000:00:05.0   %-edge").replace(/eth0-Tx-Rx-/g, "q"));
+        assert.deepEqual(discoverQueueIrqs("eth0", [26, 27, 28], unnamedQueues, "0000:00:05.0").irqs.map((l) => l.irq), [27, 28], "the management vector is not a queue");
+    });
 });
 
 describe("IRQ placement", function () {
