@@ -142,10 +142,10 @@ export function fileIn(snapshot: FileSnapshot, path: string): FileData | undefin
  * (deepest first). keep PATH, before a change to it: what it holds (or that it is absent) into a
  * private temporary directory; undo_files puts back every kept path, newest first, and removes
  * the directories mkdirs made, so a failed apply leaves no file of ours behind when its ledger
- * is rolled back; drop_kept forgets them once everything is in.
+ * is rolled back (setting `stuck` for a path it could not put back); drop_kept forgets them once everything is in.
  */
 export const FILE_HELPERS = `
-made_dirs= kept_dir= kept_n=0
+made_dirs= kept_dir= kept_n=0 stuck=
 mkdirs() {
   _made= _d=$1
   while [ -n "$_d" ] && [ ! -d "$_d" ]; do _made="$_d
@@ -194,7 +194,7 @@ undo_files() {
   while [ "$kept_n" -gt 0 ]; do
     eval "_p=\\$kept_path_$kept_n"
     # A path that was absent and still is (a write that failed, or a name too long to create) is already restored.
-    if [ -e "$kept_dir/$kept_n" ] || [ -L "$kept_dir/$kept_n" ]; then rm -f "$_p" && mv -f "$kept_dir/$kept_n" "$_p"; elif [ -e "$_p" ] || [ -L "$_p" ]; then rm -f "$_p"; fi 2>/dev/null || printf 'rollback-failed\\t%s\\n' "$_p"
+    if [ -e "$kept_dir/$kept_n" ] || [ -L "$kept_dir/$kept_n" ]; then rm -f "$_p" && mv -f "$kept_dir/$kept_n" "$_p"; elif [ -e "$_p" ] || [ -L "$_p" ]; then rm -f "$_p"; fi 2>/dev/null || { printf 'rollback-failed\\t%s\\n' "$_p"; stuck=1; }
     kept_n=$((kept_n-1))
   done
   drop_kept
@@ -299,7 +299,7 @@ export function parseTransactionOutput(target: string, stdout: string, describe:
         } else if (kind === "created") {
             outcome.createdDirs.push(path);
         } else if (kind === "rollback-failed") {
-            notRestored.push(describe(path));
+            notRestored.push(path);
         } else if (kind === "failed") {
             failure = `${describe(path)}: ${a.trim() || "rejected"}`;
         } else if (kind === "done") {
@@ -307,8 +307,9 @@ export function parseTransactionOutput(target: string, stdout: string, describe:
         }
     }
     if (failure) {
+        const wasHeld = (path: string) => (outcome.before.has(path) ? ` (it held ${outcome.before.get(path) || "nothing"})` : "");
         const restored = notRestored.length
-            ? ` Could NOT restore ${notRestored.join(", ")}: check the host.`
+            ? ` Could NOT restore ${notRestored.map((path) => `${describe(path)}${wasHeld(path)}`).join(", ")}: check the host.`
             : " Everything this operation had already changed was restored; the host is as it was.";
         throw new TransactionError(`${target}: ${failure}.${restored}`);
     }

@@ -154,7 +154,9 @@ export function parseLedgerListing(stdout: string): Map<string, HostLedger> {
  * restores what it wrote itself). Two positional parameters come first: the ledger's path (`-`:
  * none) and its content. With content, the ledger is written atomically before the program runs
  * and, if the program fails, put back as it was (or removed, if this wrote it first). Without
- * content (a delete), it is removed once the program has put everything back. FILE_HELPERS'
+ * content (a delete), it is removed once the program has put everything back. A failure
+ * that could not put something back (`rollback-failed`) keeps the new ledger, the one record
+ * of that item's original. FILE_HELPERS'
  * mkdirs appends each directory it creates to it as it goes. With no ledger left, the
  * directories made for them go too.
  */
@@ -221,6 +223,11 @@ done
 "*)
     rm -f "$ledger.prev"
     [ -z "$ledger_content" ] && rm -f "$ledger" ;;
+  *"
+rollback-failed"*)
+    # Something this run changed is still changed: its original is only in this ledger now
+    # (a failed create leaves no state), so it stays for the next run to restore from.
+    rm -f "$ledger.prev" ;;
   *)
     if [ -f "$ledger.prev" ]; then mv -f "$ledger.prev" "$ledger"; elif [ -n "$created_ledger" ]; then rm -f "$ledger"; fi ;;
 esac

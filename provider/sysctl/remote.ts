@@ -85,9 +85,12 @@ ${FILE_HELPERS}
 rollback() {
   while [ "$n" -gt 0 ]; do
     eval "k=\\$key_$n v=\\$old_$n"
-    sysctl -q -w "$k=$v" >/dev/null 2>&1 || printf 'rollback-failed\\t%s\\n' "$k"
+    sysctl -q -w "$k=$v" >/dev/null 2>&1 || { printf 'rollback-failed\\t%s\\n' "$k"; stuck=1; }
     n=$((n-1))
   done
+  # Something still changed has its original only in our new ledger (a failed create leaves no
+  # state): it stays, as the other ledgers stay without the keys it took over.
+  if [ -n "$stuck" ]; then rm -f "${LEDGER_DIR}"/*.ledger.prev; return 0; fi
   # Ledgers back as they were: ours (or none), and any whose keys a takeover moved.
   for b in "${LEDGER_DIR}"/*.ledger.prev; do [ -f "$b" ] && mv -f "$b" "\${b%.prev}"; done
   [ -n "$created" ] && rm -f "$ledger" && tidy
@@ -379,7 +382,7 @@ export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
     }
     if (failure) {
         const restored = rollbackFailures.length
-            ? ` Could NOT restore ${rollbackFailures.join(", ")}: check the host.`
+            ? ` Could NOT restore ${rollbackFailures.map((key) => (outcome.previous.has(key) ? `${key} (it held ${outcome.previous.get(key)})` : key)).join(", ")}: check the host.`
             : " Every value this operation had already written was restored; the host is as it was.";
         throw new ApplyError(`${target}: the kernel refused ${failure}.${restored}`);
     }

@@ -177,6 +177,7 @@ describe("host ledger (every resource but SysctlSet)", function () {
         // A stand-in apply program: makes a directory with FILE_HELPERS' mkdirs, writes $1 to the value file; fails on "bad".
         const program = withLedger(`${FILE_HELPERS}
 [ "$1" = bad ] && { printf 'failed\\tvalue\\tbad\\n'; exit 0; }
+[ "$1" = stuck ] && { printf 'rollback-failed\\tvalue\\nfailed\\tvalue\\tbad\\n'; exit 0; }
 mkdirs "${dir}/made"
 printf '%s' "$1" > "${target}"
 printf 'done\\n'`);
@@ -211,6 +212,17 @@ printf 'done\\n'`);
             const kept = readFileSync(ledger, "utf8");
             assert.match(run(renderHostLedger({ owner: "p/s/o", items: [], record: { v: 2 } }), "bad"), /^failed/m);
             assert.equal(readFileSync(ledger, "utf8"), kept);
+            assert.deepEqual(readdirSync(path.dirname(ledger)), ["owner.ledger"], "no .prev or .tmp left");
+            run(undefined, "0");
+        });
+
+        it("a failure that could not put something back keeps the ledger it wrote: the only record of that original", function () {
+            const first = renderHostLedger({ owner: "p/s/o", items: [], record: { v: 1 } });
+            assert.match(run(first, "stuck"), /^rollback-failed/m);
+            assert.equal(readFileSync(ledger, "utf8"), first, "a failed create's ledger stays");
+            const second = renderHostLedger({ owner: "p/s/o", items: [], record: { v: 2 } });
+            run(second, "stuck");
+            assert.equal(readFileSync(ledger, "utf8"), second, "a failed update's merged ledger stays, not the previous one");
             assert.deepEqual(readdirSync(path.dirname(ledger)), ["owner.ledger"], "no .prev or .tmp left");
             run(undefined, "0");
         });

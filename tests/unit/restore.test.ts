@@ -181,6 +181,11 @@ describe("byte-exact restore of files in /etc", function () {
         }
     });
 
+    it("a value it could not put back is named with what it held, the one place that original is shown", function () {
+        const stdout = "set\t/proc/irq/44/smp_affinity_list\t0-3\t2\nfailed\t/proc/irq/45/smp_affinity_list\tInvalid argument\nrollback-failed\t/proc/irq/44/smp_affinity_list\n";
+        assert.throws(() => parseTransactionOutput("h", stdout), /Could NOT restore \/proc\/irq\/44\/smp_affinity_list \(it held 0-3\): check the host\.$/);
+    });
+
     it("a file it could not create (a name above NAME_MAX) counts as restored: the failure says the host is as it was", function () {
         const root = mkdtempSync(path.join(tmpdir(), "plt-long-"));
         try {

@@ -1,8 +1,12 @@
 import { strict as assert } from "assert";
-import { claimInRun } from "../../provider/host/ledger";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { LEDGER_ROOT, claimInRun } from "../../provider/host/ledger";
 import { LEDGER_DIR, ledgerPath, parseLedgerLines, renderLedger } from "../../provider/sysctl/ledger";
 import { planApply, planRestore } from "../../provider/sysctl/plan";
-import { HostSnapshot, LiveValue, OwnedKeyError, parseReadOutput } from "../../provider/sysctl/remote";
+import { HostSnapshot, LiveValue, OwnedKeyError, applyToHost, parseReadOutput } from "../../provider/sysctl/remote";
+import { LocalTransport } from "../../provider/transport/local";
 import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
 
 const inputs = (owner: string, extra: Record<string, unknown> = {}) =>
@@ -78,5 +82,34 @@ describe("SysctlSet ledger", function () {
         assert.deepEqual(claimInRun("h9:22", "/proc/sys/net/core/somaxconn", { kind: "sysctl", owner: "p/s/b" }), a);
         assert.deepEqual(claimInRun("h9:22", "/proc/sys/net/core/somaxconn", { kind: "packet-steering", owner: "p/s/a" }), a, "one name, another kind");
         assert.equal(claimInRun("h8:22", "/proc/sys/net/core/somaxconn", { kind: "sysctl", owner: "p/s/b" }), undefined, "another host");
+    });
+});
+
+describe("SysctlSet apply program on this machine, with a sysctl that refuses (root; nothing is written)", function () {
+    it("a failure whose rollback fails too keeps the new ledger, the only record of the originals", async function () {
+        if (process.getuid?.() !== 0) {
+            this.skip();
+        }
+        const bin = mkdtempSync(path.join(tmpdir(), "plt-sysctl-"));
+        // The first write succeeds (and changes nothing), every later one fails: the second key and the first key's rollback.
+        writeFileSync(path.join(bin, "sysctl"), `#!/bin/sh\nn=$(cat "${bin}/calls" 2>/dev/null || echo 0); echo $((n+1)) > "${bin}/calls"\n[ "$n" = 0 ] && exit 0\necho "refused" >&2; exit 1\n`, { mode: 0o755 });
+        const ledger = ledgerPath("unit/stuck/rollback");
+        const record = renderLedger({ owner: "unit/stuck/rollback", originals: { "net.ipv4.tcp_fin_timeout": "60", "net.ipv4.tcp_keepalive_time": "7200" } });
+        const hadRoot = existsSync(LEDGER_ROOT);
+        const path0 = process.env.PATH;
+        process.env.PATH = `${bin}:${path0}`;
+        try {
+            const writes = [{ key: "net.ipv4.tcp_fin_timeout", value: "20" }, { key: "net.ipv4.tcp_keepalive_time", value: "600" }];
+            await assert.rejects(applyToHost(new LocalTransport(false), writes, { changes: {} }, { path: ledger, record }), /Could NOT restore .*net\.ipv4\.tcp_fin_timeout/);
+            assert.equal(readFileSync(ledger, "utf8"), record);
+            assert.deepEqual(readdirSync(LEDGER_DIR), [path.basename(ledger)], "no .prev left");
+        } finally {
+            process.env.PATH = path0;
+            rmSync(bin, { recursive: true, force: true });
+            rmSync(ledger, { force: true });
+            if (!hadRoot) {
+                rmSync(LEDGER_ROOT, { recursive: true, force: true });
+            }
+        }
     });
 });

@@ -152,6 +152,7 @@ describe("SysctlSet remote output parsing", function () {
             /root@h1:22: the kernel refused net\.core\.rmem_max: .*Invalid argument\. Every value .* restored/,
         );
         assert.throws(() => parseApplyOutput("h", "failed\ta/b\tx\nrollback-failed\ta/c\n"), /Could NOT restore a\.c/);
+        assert.throws(() => parseApplyOutput("h", "set\ta/c\t60\t20\nfailed\ta/b\tx\nrollback-failed\ta/c\n"), /Could NOT restore a\.c \(it held 60\): check the host\.$/);
         assert.throws(() => parseApplyOutput("h", "set\ta/b\t1\t2\n"), /ended early/);
         assert.throws(() => parseApplyOutput("local", "not-root\talice\n"), /^Error: local: changing kernel settings needs root, and this runs as alice: .*sudo: true.*Nothing was changed\.$/);
         const ok = parseApplyOutput("h", "set\tnet/core/somaxconn\t4096\t5000\ndone\n");
