@@ -99,7 +99,16 @@ restore_files() {
     if [ -n "$_was" ]; then put_file "$_f" "\${_was%x}"; else rm -f "$_f"; fi
   done
 }
-fail() { restore_files; undo_files; unload $added_all; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
+# Run-time parameter writes already made, put back newest first (before any unload).
+pn=0
+restore_parameters() {
+  while [ "$pn" -gt 0 ]; do
+    eval "_p=\\$param_path_$pn _v=\\$param_old_$pn"
+    (printf '%s\\n' "$_v" > "$_p") 2>/dev/null || printf 'rollback-failed\\t%s\\n' "$_p"
+    pn=$((pn-1))
+  done
+}
+fail() { restore_parameters; restore_files; undo_files; unload $added_all; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
 apply_file() {
   case $2 in
     -) err=$(rm -f "$1" 2>&1) || fail "$1" "$err" ;;
@@ -132,7 +141,10 @@ done
 count=$1; shift
 while [ "$count" -gt 0 ]; do
   m=$1 p=$2 v=$3; shift 3; count=$((count-1))
-  err=$( (printf '%s\\n' "$v" > "/sys/module/$m/parameters/$p") 2>&1) || fail "$m.$p" "$err"
+  path=/sys/module/$m/parameters/$p
+  old=$(cat "$path" 2>&1) || fail "$m.$p" "$old"
+  pn=$((pn+1)); eval "param_path_$pn=\\$path param_old_$pn=\\$old"
+  err=$( (printf '%s\\n' "$v" > "$path") 2>&1) || fail "$m.$p" "$err"
 done
 count=$1; shift
 unloads=
@@ -244,6 +256,7 @@ export class ModuleApplyError extends Error {}
 export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
     throwIfLedgerUnwritten(target, stdout);
     const outcome: ApplyOutcome = { snapshot: parseModuleSnapshot(stdout), added: {}, unloaded: [], inUse: [], createdDirs: [] };
+    const notRestored: string[] = [];
     let failure: string | undefined;
     for (const line of stdout.split("\n")) {
         const [kind, a = "", b = ""] = line.split("\t");
@@ -255,6 +268,8 @@ export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
             outcome.inUse.push({ name: a, message: b.trim() });
         } else if (kind === "created") {
             outcome.createdDirs.push(a);
+        } else if (kind === "rollback-failed") {
+            notRestored.push(a.replace(/^\/sys\/module\/([^/]+)\/parameters\//, "$1."));
         } else if (kind === "failed") {
             failure = `${a}: ${b.trim() || "failed"}`;
         } else if (kind === "not-root") {
@@ -262,7 +277,11 @@ export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
         }
     }
     if (failure) {
-        const kept = outcome.inUse.length ? ` Could NOT unload ${outcome.inUse.map((m) => `${m.name} (${m.message})`).join(", ")}: check the host.` : " Every module this operation had loaded was unloaded again, and the files are as they were.";
+        const stuck = [
+            ...(outcome.inUse.length ? [`Could NOT unload ${outcome.inUse.map((m) => `${m.name} (${m.message})`).join(", ")}`] : []),
+            ...(notRestored.length ? [`Could NOT put back parameter ${notRestored.join(", ")}`] : []),
+        ];
+        const kept = stuck.length ? ` ${stuck.join("; ")}: check the host.` : " Every parameter it had written is back, every module it had loaded was unloaded again, and the files are as they were.";
         throw new ModuleApplyError(`${target}: ${failure}.${kept}`);
     }
     if (!/^done$/m.test(stdout)) {

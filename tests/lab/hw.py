@@ -1712,8 +1712,8 @@ def module_catalogue():
         "tcp_diag": {"path": "kernel/net/ipv4/tcp_diag.ko", "deps": ["inet_diag"], "params": {}},
         "udp_diag": {"path": "kernel/net/ipv4/udp_diag.ko", "deps": ["inet_diag"], "params": {}},
         "dummy": {"path": "kernel/drivers/net/dummy.ko", "deps": [], "params": {"numdummies": ["int", "1"]}},
-        # A parameter writable at run time (tcp_htcp.c: module_param(use_rtt_scaling, int, 0644)).
-        "tcp_htcp": {"path": "kernel/net/ipv4/tcp_htcp.ko", "deps": [], "params": {"use_rtt_scaling": ["int", "1", 0o644]}},
+        # Parameters writable at run time (tcp_htcp.c: module_param(use_rtt_scaling, int, 0644), and use_bandwidth_switch).
+        "tcp_htcp": {"path": "kernel/net/ipv4/tcp_htcp.ko", "deps": [], "params": {"use_bandwidth_switch": ["int", "1", 0o644], "use_rtt_scaling": ["int", "1", 0o644]}},
         # A dependency with a parameter (ip_vs_conn.c's conn_tab_bits, 0444): loaded by ip_vs_rr's load, it takes options from modprobe.d only.
         "ip_vs": {"path": "kernel/net/netfilter/ipvs/ip_vs.ko", "deps": [], "params": {"conn_tab_bits": ["int", "12"]}},
         "ip_vs_rr": {"path": "kernel/net/netfilter/ipvs/ip_vs_rr.ko", "deps": ["ip_vs"], "params": {}},
