@@ -22,7 +22,7 @@ import {
     restoreAffinity,
     planIrqAffinity,
     readRequests,
-    renderUnit,
+    writtenUnit,
     unitPaths,
     viewOf,
 } from "./plan";
@@ -147,7 +147,7 @@ async function probeDrift(olds: Record<string, unknown>, inputs: IrqAffinityInpu
         drift.push(`${inputs.interface}'s queue IRQs are now ${discovered.join(", ") || "none"}`);
     }
     const unit = unitPaths(inputs.resourceName).unit;
-    if (inputs.persist && snapshot.files.get(unit) !== renderUnit(inputs.resourceName, assignment)) {
+    if (inputs.persist && snapshot.files.get(unit) !== writtenUnit(recordOf(olds), unit, inputs.resourceName, inputs.interface, assignment)) {
         drift.push(`${unit} is ${snapshot.files.has(unit) ? "edited" : "missing"}`);
     }
     return [...drift, ...ledgerDrift(ledgerStatusOf(olds, snapshot))];
@@ -179,7 +179,7 @@ async function refresh(id: string, props: Record<string, unknown>): Promise<dyna
     const assignment = (raw.assignment as Record<string, string>) ?? {};
     const affinity = Object.fromEntries(Object.keys(assignment).map((irq) => [irq, view.affinity.get(Number(irq)) ?? "absent"]));
     const unit = unitPaths(inputs.resourceName).unit;
-    const unitStatus = !inputs.persist ? "not persisted" : !snapshot.files.has(unit) ? "missing" : snapshot.files.get(unit) === renderUnit(inputs.resourceName, assignment) ? "in place" : "edited";
+    const unitStatus = !inputs.persist ? "not persisted" : !snapshot.files.has(unit) ? "missing" : snapshot.files.get(unit) === writtenUnit(recordOf(raw), unit, inputs.resourceName, inputs.interface, assignment) ? "in place" : "edited";
     return { id, props: plainState({ ...raw, affinity, unitStatus, ledgerStatus: ledgerStatusOf(raw, snapshot) }), inputs: plainState(inputsOf(raw)) };
 }
 

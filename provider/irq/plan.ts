@@ -300,22 +300,54 @@ function configRestore(banned: NonNullable<IrqbalanceRecord["banned"]>, state: I
     };
 }
 
-export function renderUnit(resourceName: string, assignment: Record<string, string>): string {
+/** A queue IRQ name the boot unit can look up as a plain shell word (no quote, glob or `%`, `$`). */
+const PINNABLE_NAME = /^[\w.:@-]+$/;
+
+/** systemd's name for the device unit of a network interface (`systemd-escape --path`). */
+export function deviceUnitName(iface: string): string {
+    const escaped = [...`sys/subsystem/net/devices/${iface}`]
+        .map((c, i) => (c === "/" ? "-" : /[A-Za-z0-9:_]/.test(c) || (c === "." && i > 0) ? c : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`))
+        .join("");
+    return `${escaped}.device`;
+}
+
+/**
+ * The boot unit: runs once the interface's device is there (after its udev rules, such as a
+ * NicRingConfig's ring and channel change, which reallocates the queue IRQs), and pins each IRQ
+ * by its name in /proc/interrupts, since IRQ numbers can change from one boot to the next; an
+ * IRQ without a usable name by its number. Each pin may fail alone (`-`): a queue that is gone
+ * leaves the others pinned. `$$` and `%%` are systemd's escapes for `$` and `%`.
+ */
+export function renderUnit(resourceName: string, iface: string, assignment: Record<string, string>, names: ReadonlyMap<number, string> = new Map()): string {
+    const device = deviceUnitName(iface);
+    const pin = (irq: string, cpus: string) => {
+        const name = names.get(Number(irq));
+        return name && PINNABLE_NAME.test(name)
+            ? `ExecStart=-/bin/sh -c 'while read -r irq rest; do case "$$rest" in *" ${name}") echo ${cpus} > /proc/irq/$\${irq%%:}/smp_affinity_list; exit;; esac; done < /proc/interrupts; exit 1'`
+            : `ExecStart=-/bin/sh -c 'echo ${cpus} > ${affinityFile(Number(irq))}'`;
+    };
     const lines = [
         "[Unit]",
         `Description=IRQ affinity set by pulumi-linux-tuning (${resourceName.replace(/[\r\n]/g, " ")})`,
-        "After=network-pre.target irqbalance.service",
+        `Wants=${device}`,
+        `After=network-pre.target irqbalance.service ${device}`,
         "",
         "[Service]",
         "Type=oneshot",
         "RemainAfterExit=yes",
-        ...Object.entries(assignment).map(([irq, cpus]) => `ExecStart=/bin/sh -c 'echo ${cpus} > ${affinityFile(Number(irq))}'`),
+        ...Object.entries(assignment).map(([irq, cpus]) => pin(irq, cpus)),
         "",
         "[Install]",
         "WantedBy=multi-user.target",
         "",
     ];
     return lines.join("\n");
+}
+
+/** The boot unit as this resource last wrote it (state from before managedFiles: as rendered by IRQ number). */
+export function writtenUnit(record: Pick<IrqRecord, "managedFiles">, unitPath: string, resourceName: string, iface: string, assignment: Record<string, string>): string {
+    const written = record.managedFiles?.written[unitPath];
+    return written?.kind === "file" ? written.content : renderUnit(resourceName, iface, assignment);
 }
 
 export function affinityDrift(assignment: Record<string, string>, live: Map<number, string> | Record<string, string>): string[] {
@@ -404,7 +436,7 @@ export function planIrqAffinity(inputs: IrqAffinityInputs, view: HostIrqView, sn
     let managedFiles = previous?.managedFiles ?? (previous?.unitFile ? { originals: { [unit.unit]: ABSENT, [unit.link]: ABSENT }, written: {}, createdDirs: [] } : undefined);
     const wanted: Record<string, PathContent> = {};
     if (inputs.persist) {
-        const content = renderUnit(inputs.resourceName, assignment);
+        const content = renderUnit(inputs.resourceName, inputs.interface, assignment, new Map(view.interrupts.map((l) => [l.irq, l.name])));
         if (snapshot.files.get(unit.unit) !== content || current(unit.link).kind !== "link") {
             files.write = [{ path: unit.unit, content }];
             files.link = [{ path: unit.link, target: unit.unit }];

@@ -281,6 +281,31 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             }
         });
 
+        it("its boot unit, run on the host as systemd would, pins the queue IRQs again by their names", async function () {
+            const irqs = [102, 103, 104, 105];
+            const stack = await labStack("irq-boot-unit", async () => {
+                new IrqAffinity("irqs", { connection: connectionTo(lab, server), interface: "eth1", cpus: "2" });
+            });
+            try {
+                await stack.up();
+                const unit = fileOn(lab, server, "/etc/systemd/system/pulumi-irq-affinity-irqs.service") ?? "";
+                assert.match(unit, /^After=.* sys-subsystem-net-devices-eth1\.device$/m);
+                const pins = unit.split("\n").filter((l) => l.startsWith("ExecStart=-")).map((l) => l.slice("ExecStart=-".length));
+                assert.equal(pins.filter((p) => /\/proc\/interrupts/.test(p)).length, irqs.length, "every queue IRQ pinned by its name");
+                for (const irq of irqs) {
+                    onHost(lab, server, ["sh", "-c", `echo 0-3 > /proc/irq/${irq}/smp_affinity_list`]);
+                }
+                for (const pin of pins) {
+                    // As systemd runs it: $$ and %% unescaped, then /bin/sh -c with the single-quoted script.
+                    const script = /^\/bin\/sh -c '(.*)'$/.exec(pin)?.[1] ?? assert.fail(`not a sh -c line: ${pin}`);
+                    onHost(lab, server, ["/bin/sh", "-c", script.replace(/\$\$/g, "$").replace(/%%/g, "%")]);
+                }
+                assert.deepEqual(irqs.map((irq) => affinityOf(lab, server, irq)), ["2", "2", "2", "2"]);
+            } finally {
+                await stack.destroy();
+            }
+        });
+
         it("refuses CPUs that are not online, with the host unchanged", async function () {
             const offline = await labStack("irq-offline", async () => {
                 new IrqAffinity("irqs", { connection: connectionTo(lab, server), interface: "eth1", cpus: "6-7", irqbalance: "leave" });

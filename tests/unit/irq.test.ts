@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { discoverQueueIrqs, parseInterrupts } from "../../provider/irq/discover";
 import { withBannedIrqs, withoutBannedIrqs } from "../../provider/irq/irqbalance";
 import { FileSnapshot, parseFileSnapshot } from "../../provider/host/files";
-import { HostIrqView, IrqRecord, irqItems, irqbalanceRestore, placement, placementProblems, planIrqAffinity, planIrqbalance, viewOf } from "../../provider/irq/plan";
+import { HostIrqView, IrqRecord, deviceUnitName, irqItems, irqbalanceRestore, placement, placementProblems, planIrqAffinity, planIrqbalance, renderUnit, viewOf, writtenUnit } from "../../provider/irq/plan";
 import { irqAffinityInputsSchema } from "../../provider/irq/schema";
 import { checkFailures } from "../../provider/check";
 
@@ -118,6 +118,31 @@ describe("IRQ placement", function () {
     it("requires exactly one policy", function () {
         assert.ok(checkFailures(irqAffinityInputsSchema, { interface: "eth1", resourceName: "x", cpus: "1", spread: "2" }).some((f) => /exactly one/.test(f.reason)));
         assert.ok(checkFailures(irqAffinityInputsSchema, { interface: "eth1", resourceName: "x" }).some((f) => /exactly one/.test(f.reason)));
+    });
+});
+
+describe("IrqAffinity's boot unit", function () {
+    it("waits for the interface's device unit, by systemd's escaped name", function () {
+        assert.equal(deviceUnitName("eth1"), "sys-subsystem-net-devices-eth1.device");
+        assert.equal(deviceUnitName("br-lan.100"), "sys-subsystem-net-devices-br\\x2dlan.100.device");
+        assert.match(renderUnit("irq", "br-lan", {}), /^Wants=sys-subsystem-net-devices-br\\x2dlan\.device$/m);
+        assert.match(renderUnit("irq", "eth1", {}), /^After=network-pre\.target irqbalance\.service sys-subsystem-net-devices-eth1\.device$/m);
+    });
+
+    it("pins each IRQ by its /proc/interrupts name, by number only when the name is unusable, each pin failing alone", function () {
+        const unit = renderUnit("irq", "eth1", { "102": "1", "103": "2" }, new Map([[102, "eth1-TxRx-0"], [103, "odd name"]]));
+        const pins = unit.split("\n").filter((l) => l.startsWith("ExecStart"));
+        assert.equal(pins.length, 2);
+        assert.ok(pins.every((l) => l.startsWith("ExecStart=-/bin/sh -c '")));
+        assert.match(pins[0], /case "\$\$rest" in \*" eth1-TxRx-0"\) echo 1 > \/proc\/irq\/\$\$\{irq%%:\}\/smp_affinity_list/);
+        assert.equal(pins[1], "ExecStart=-/bin/sh -c 'echo 2 > /proc/irq/103/smp_affinity_list'");
+    });
+
+    it("is compared with what was written, so a unit by names is no drift; state from before is rendered by number", function () {
+        const byName = renderUnit("irq", "eth1", { "102": "1" }, new Map([[102, "eth1-TxRx-0"]]));
+        const record = { managedFiles: { originals: {}, written: { "/u": { kind: "file" as const, content: byName } }, createdDirs: [] } };
+        assert.equal(writtenUnit(record, "/u", "irq", "eth1", { "102": "1" }), byName);
+        assert.equal(writtenUnit({}, "/u", "irq", "eth1", { "102": "1" }), renderUnit("irq", "eth1", { "102": "1" }));
     });
 });
 
