@@ -281,7 +281,7 @@ export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
             ...(outcome.inUse.length ? [`Could NOT unload ${outcome.inUse.map((m) => `${m.name} (${m.message})`).join(", ")}`] : []),
             ...(notRestored.length ? [`Could NOT put back parameter ${notRestored.join(", ")}`] : []),
         ];
-        const kept = stuck.length ? ` ${stuck.join("; ")}: check the host.` : " Every parameter it had written is back, every module it had loaded was unloaded again, and the files are as they were.";
+        const kept = stuck.length ? ` ${stuck.join("; ")}: check the host.` : " Every module this operation had loaded was unloaded again, every parameter it had written is back, and the files are as they were.";
         throw new ModuleApplyError(`${target}: ${failure}.${kept}`);
     }
     if (!/^done$/m.test(stdout)) {

@@ -146,7 +146,7 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
             assert.equal(live(), "1\n0\n");
             const refused = await declare({ use_bandwidth_switch: 0, use_rtt_scaling: "fast" });
             const failure = await refused.up().then(() => "", (e: Error) => e.message);
-            assert.match(failure, /tcp_htcp\.use_rtt_scaling: .*Every parameter it had written is back/);
+            assert.match(failure, /tcp_htcp\.use_rtt_scaling: .*every parameter it had written is back/);
             assert.equal(live(), "1\n0\n", "use_bandwidth_switch, written before the refused write, is back to 1");
             assert.deepEqual(loadedOn(lab, server), ["tcp_htcp"]);
         } finally {

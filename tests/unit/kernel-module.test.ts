@@ -248,7 +248,7 @@ describe("KernelModule: planning", function () {
     it("reads a failed load as a rolled-back error naming the module", function () {
         assert.throws(
             () => parseApplyOutput(TARGET, "failed\tdummy\tmodprobe: ERROR: could not insert 'dummy': Invalid argument\nunloaded\ttcp_bbr\n"),
-            /root@10\.0\.0\.5:22: dummy: modprobe: ERROR: could not insert 'dummy': Invalid argument\. Every module this operation had loaded was unloaded again, and the files are as they were\./,
+            /root@10\.0\.0\.5:22: dummy: modprobe: ERROR: could not insert 'dummy': Invalid argument\. Every module this operation had loaded was unloaded again, every parameter it had written is back, and the files are as they were\./,
         );
         const ok = parseApplyOutput(TARGET, "new\ttcp_diag\t inet_diag tcp_diag\nin-use\tfoo\trmmod: ERROR: Module foo is in use\ndone\n");
         assert.deepEqual(ok.added, { tcp_diag: ["inet_diag", "tcp_diag"] });
