@@ -87,8 +87,9 @@ const RULES: Rule[] = [
         sources: ["NETS"],
     },
     {
-        // Per-queue receive drops (rx_queue_0_drops, rx0_drops), not XDP's own drops nor any tx drop.
-        counters: /^(nic\..+\.(rx_missed_errors|rx_fifo_errors|rx_no_buffer_count|rx_?(queue_)?\d+_(?!\w*xdp)\w*drops?)|link\..+\.(rx_missed_errors|rx_fifo_errors))$/,
+        // Any driver's receive drops (rx_dropped, ENA's rx_drops, mlx5's rx_discards_phy and rx_out_of_buffer,
+        // rx_queue_0_drops, bnxt's ring0_rx_discards, vmxnet3's rxq0_pkts_rx_OOB), not XDP's own drops nor any tx drop.
+        counters: /^(nic\..+\.(?![^.]*xdp)(?![^.]*(?<![a-z])tx)(?=[^.]*(?<![a-z])rx)[^.]*(drop|discard|missed_errors|fifo_errors|no_buffer|out_of_buffer|oob)[^.]*|link\..+\.(rx_missed_errors|rx_fifo_errors))$/i,
         meaning: "the NIC dropped received packets: its ring filled before the kernel drained it",
         knob: "NicRingConfig rings (rx: \"max\"), and IrqAffinity so the queues' interrupts are served",
         sysctls: [],
@@ -152,13 +153,25 @@ export function diagnose(rates: Record<string, Rate>, settings: Record<string, s
     return findings.sort((a, b) => b.perSecond - a.perSecond);
 }
 
-/** Every NIC interrupt on one CPU while others stay idle: the queues are not spread. */
+/** Two queue IRQs or more: IrqAffinity spreads them over CPUs. */
+const SPREAD_QUEUE_IRQS = { knob: "IrqAffinity (spread or numaLocal) for the NIC's queue IRQs", sources: [`SCAL ${SOURCES.SCAL.url}`, `FD-IRQ ${SOURCES["FD-IRQ"].url}`] };
+/** One queue IRQ: RPS, which the scaling guide sets when a NIC has fewer queues than CPUs. */
+const SPREAD_RECEIVE_PROCESSING = {
+    knob: "PacketSteering (RPS, with RFS): the NIC's one queue IRQ serves one CPU however it is bound, and RPS spreads the receive processing over others",
+    sources: [`SCAL ${SOURCES.SCAL.url}`],
+};
+
+/** Every NIC interrupt on one CPU while others stay idle: the queue IRQs are not spread, or there is only one. */
 function irqImbalance(rates: Record<string, Rate>): Finding[] {
     const perIface = new Map<string, [string, number][]>();
+    const queueIrqs = new Map<string, Set<string>>();
     for (const [name, rate] of Object.entries(rates)) {
-        const match = /^irq\.(.+)\.(cpu\d+)$/.exec(name);
-        if (match && rate.perSecond !== null) {
-            perIface.set(match[1], [...(perIface.get(match[1]) ?? []), [match[2], rate.perSecond]]);
+        const total = /^irq\.(.+)\.(cpu\d+)$/.exec(name);
+        const part = /^irq\.(.+)\.cpu\d+\.(irq\d+)$/.exec(name);
+        if (total && rate.perSecond !== null) {
+            perIface.set(total[1], [...(perIface.get(total[1]) ?? []), [total[2], rate.perSecond]]);
+        } else if (part) {
+            queueIrqs.set(part[1], (queueIrqs.get(part[1]) ?? new Set()).add(part[2]));
         }
     }
     const findings: Finding[] = [];
@@ -170,9 +183,8 @@ function irqImbalance(rates: Record<string, Rate>): Finding[] {
                 counter: `irq.${iface}.${busiest[0]}`,
                 perSecond: busiest[1],
                 meaning: `${Math.round((busiest[1] / total) * 100)}% of ${iface}'s interrupts land on ${busiest[0]}`,
-                knob: "IrqAffinity (spread or numaLocal) for the NIC's queue IRQs",
                 settings: {},
-                sources: [`SCAL ${SOURCES.SCAL.url}`, `FD-IRQ ${SOURCES["FD-IRQ"].url}`],
+                ...((queueIrqs.get(iface)?.size ?? 0) >= 2 ? SPREAD_QUEUE_IRQS : SPREAD_RECEIVE_PROCESSING),
             });
         }
     }

@@ -3,6 +3,7 @@ import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { diffResource, pickInputs, plainState, resourceId } from "../lifecycle";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
+import { rebootedBetween } from "./rates";
 import { Sample, measureRates } from "./sample";
 import { CounterEvidenceInputs, Rates, counterEvidenceInputsSchema } from "./schema";
 
@@ -112,7 +113,7 @@ export interface Baseline {
  * show it: another boot id does.
  */
 export function riseSinceBaseline(counters: readonly string[], base: Baseline, end: Sample): Record<string, number | null> {
-    const rebooted = base.bootId !== undefined && end.bootId !== undefined ? base.bootId !== end.bootId : end.uptimeSeconds < base.uptimeSeconds;
+    const rebooted = rebootedBetween(base, end);
     return Object.fromEntries(
         counters.map((c) => {
             const then = base.totals[c];

@@ -84,10 +84,11 @@ export const SNMP_GAUGES = ["Ip.Forwarding", "Ip.DefaultTTL", "Tcp.RtoAlgorithm"
 export const isGauge = (name: string): boolean => name.startsWith("sockstat.") || SNMP_GAUGES.includes(name);
 
 /**
- * Per-CPU interrupt counts of one interface's queue IRQs, summed: where the NIC's interrupts
- * really land. The queues are found as IrqAffinity finds them (the device's msi_irqs, else the
- * driver's queue names, a virtio NIC's by its own virtio device), so another NIC's or another
- * virtio device's interrupts never count. Empty when the interface has no queue IRQ (lo, veth).
+ * Per-CPU interrupt counts of one interface's queue IRQs: each IRQ's (`irq.IF.cpuN.irqK`, 32-bit
+ * in the kernel, so each unwraps on its own) and their sum (`irq.IF.cpuN`), where the NIC's
+ * interrupts really land. The queues are found as IrqAffinity finds them (the device's msi_irqs,
+ * else the driver's queue names, a virtio NIC's by its own virtio device), so another NIC's or
+ * another virtio device's interrupts never count. Empty when the interface has no queue IRQ (lo, veth).
  */
 export function queueInterruptsPerCpu(text: string, iface: string, msiIrqs: number[] | undefined, device: string | undefined): Record<string, number> {
     const [header, ...rows] = text.split("\n");
@@ -101,23 +102,47 @@ export function queueInterruptsPerCpu(text: string, iface: string, msiIrqs: numb
             continue;
         }
         cpus.forEach((cpu, i) => {
-            const key = `irq.${iface}.${cpu.toLowerCase()}`;
-            counters[key] = (counters[key] ?? 0) + (Number(cols[i + 1]) || 0);
+            const total = `irq.${iface}.${cpu.toLowerCase()}`;
+            const count = Number(cols[i + 1]) || 0;
+            counters[`${total}.irq${irq[1]}`] = count;
+            counters[total] = (counters[total] ?? 0) + count;
         });
     }
     return counters;
 }
 
-/** `ethtool -S IF`: "     rx_missed_errors: 12" lines. */
+/**
+ * `ethtool -S IF`: "     rx_missed_errors: 12" lines. The value is the last ": N", since some names
+ * have a colon: bnxt_en's per-ring "[0]: rx_discards" is `ring0_rx_discards`. vmxnet3 repeats its
+ * names under "Rx Queue#: 0" / "Tx Queue#: 0" headers: the names indented below one are
+ * `rxq0_…` / `txq0_…`, and the header is no counter.
+ */
 export function parseEthtoolStats(text: string, iface: string): Record<string, number> {
     const counters: Record<string, number> = {};
+    let queue: { prefix: string; indent: number } | undefined;
     for (const line of text.split("\n")) {
-        const match = /^\s+([^:]+):\s+(-?\d+)\s*$/.exec(line);
-        if (match) {
-            counters[`nic.${iface}.${match[1].trim().replace(/\s+/g, "_")}`] = Number(match[2]);
+        const match = /^(\s+)(.+):\s+(-?\d+)\s*$/.exec(line);
+        if (!match) {
+            continue;
+        }
+        const [, indent, label, value] = match;
+        if (queue && indent.length <= queue.indent) {
+            queue = undefined;
+        }
+        const header = /^([RT]x) Queue#$/i.exec(label.trim());
+        if (header) {
+            queue = { prefix: `${header[1].toLowerCase()}q${value}_`, indent: indent.length };
+        } else {
+            counters[`nic.${iface}.${queue?.prefix ?? ""}${statName(label)}`] = Number(value);
         }
     }
     return counters;
+}
+
+/** "[0]: rx_discards" → ring0_rx_discards; "pkts rx OOB" → pkts_rx_OOB. */
+function statName(label: string): string {
+    const ring = /^\[(\d+)\]:\s*(.+)$/.exec(label.trim());
+    return (ring ? `ring${ring[1]}_${ring[2]}` : label).trim().replace(/\s+/g, "_");
 }
 
 /** "name value" lines from /sys/class/net/IF/statistics/*. */

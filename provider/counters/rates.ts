@@ -11,37 +11,52 @@ export interface Rate {
 
 /**
  * softnet_stat prints each CPU's unsigned int fields (%08x), and /proc/interrupts each IRQ's
- * per-CPU unsigned int count (a NIC's are summed over its queues: still right modulo 2^32, one
- * wrap per queue at most): the counters here that are 32-bit. Link statistics, ethtool -S and
+ * per-CPU unsigned int count: the counters here that are 32-bit. Link statistics, ethtool -S and
  * snmp/netstat/snmp6 are 64-bit on a 64-bit kernel.
  */
 const PER_CPU_SOFTNET = /^softnet\.cpu\d+\.([a-z_]+)$/;
-const PER_CPU_INTERRUPTS = /^irq\..+\.cpu\d+$/;
-const SOFTNET_TOTAL = /^softnet\.([a-z_]+)$/;
+const PER_IRQ_INTERRUPTS = /^(irq\..+\.cpu\d+)\.irq\d+$/;
+
+/** The sum a 32-bit count is a part of: a CPU's softnet field of `softnet.FIELD`, one queue IRQ's count on a CPU of `irq.IF.cpuN`. */
+function totalOf(name: string): string | undefined {
+    const softnet = PER_CPU_SOFTNET.exec(name);
+    return softnet ? `softnet.${softnet[1]}` : PER_IRQ_INTERRUPTS.exec(name)?.[1];
+}
+
+/** Another boot id means a reboot however long ago; only when one side has none can a smaller uptime tell. */
+export function rebootedBetween(before: Pick<Sample, "uptimeSeconds" | "bootId">, after: Pick<Sample, "uptimeSeconds" | "bootId">): boolean {
+    if (before.bootId !== undefined && after.bootId !== undefined) {
+        return before.bootId !== after.bootId;
+    }
+    return after.uptimeSeconds < before.uptimeSeconds;
+}
 
 /**
- * Per-second rates between two samples. A per-CPU softnet or interrupt counter that went
- * backwards wrapped at 2^32; any other counter that went backwards was reset (driver reload, interface re-created). A
- * softnet total is the sum of its CPUs' rates, since the sum of 32-bit counters wraps at no fixed
- * point and a CPU going offline drops its row. A smaller uptime means the host rebooted, and then
- * no rate is known.
+ * Per-second rates between two samples. A per-CPU softnet count or one IRQ's count on a CPU that
+ * went backwards wrapped at 2^32; any other counter that went backwards was reset (driver reload,
+ * interface re-created). A softnet total, and an interface's interrupts on a CPU (the sum of its
+ * queue IRQs' there), is the sum of its parts' rates: a sum of 32-bit counters wraps at no fixed
+ * point, and a CPU going offline drops its softnet row. Across a reboot no rate is known.
  */
 export function counterRates(before: Sample, after: Sample): Record<string, Rate> {
     const seconds = after.uptimeSeconds - before.uptimeSeconds;
+    const unrated = rebootedBetween(before, after) ? "the host rebooted between the samples" : seconds <= 0 ? "no time passed between the samples" : undefined;
     const rates: Record<string, Rate> = {};
     for (const [name, now] of Object.entries(after.counters)) {
         const then = before.counters[name];
-        if (seconds <= 0) {
-            rates[name] = { delta: null, perSecond: null, note: "the host rebooted between the samples" };
+        if (unrated) {
+            rates[name] = { delta: null, perSecond: null, note: unrated };
         } else if (then === undefined) {
             rates[name] = { delta: null, perSecond: null, note: "not in the earlier sample" };
         } else {
-            rates[name] = counterRate(then, now, seconds, PER_CPU_SOFTNET.test(name) || PER_CPU_INTERRUPTS.test(name));
+            rates[name] = counterRate(then, now, seconds, totalOf(name) !== undefined);
         }
     }
-    if (seconds > 0) {
-        for (const name of Object.keys(rates).filter((n) => SOFTNET_TOTAL.test(n) && n in before.counters)) {
-            rates[name] = softnetTotal(SOFTNET_TOTAL.exec(name)![1], rates, seconds);
+    if (!unrated) {
+        for (const [total, parts] of partsByTotal(Object.keys(rates))) {
+            if (total in rates && total in before.counters) {
+                rates[total] = sumOfParts(parts, rates, seconds);
+            }
         }
     }
     return rates;
@@ -51,22 +66,33 @@ function counterRate(then: number, now: number, seconds: number, is32Bit: boolea
     if (now >= then) {
         return { delta: now - then, perSecond: (now - then) / seconds };
     }
-    // A wrap is the reading that needs the counter to have moved less than half its range.
-    if (is32Bit && now + TWO_32 - then < TWO_32 / 2) {
-        const delta = now + TWO_32 - then;
-        return { delta, perSecond: delta / seconds, note: "wrapped at 2^32" };
+    // A wrap is the reading that needs the counter to have moved less than half its range, and
+    // forward: whatever the readings, no rate is negative.
+    const unwrapped = now + TWO_32 - then;
+    if (is32Bit && unwrapped > 0 && unwrapped < TWO_32 / 2) {
+        return { delta: unwrapped, perSecond: unwrapped / seconds, note: "wrapped at 2^32" };
     }
     return { delta: null, perSecond: null, note: `went backwards (${then} → ${now}): reset` };
 }
 
-/** The sum of the per-CPU rates of CPUs in both samples; a CPU in only one adds nothing. */
-function softnetTotal(field: string, rates: Record<string, Rate>, seconds: number): Rate {
-    const perCpu = Object.entries(rates).filter(([name]) => PER_CPU_SOFTNET.exec(name)?.[1] === field);
-    const unknown = perCpu.find(([, rate]) => rate.delta === null && rate.note !== "not in the earlier sample");
-    if (unknown) {
-        return { delta: null, perSecond: null, note: `${unknown[0]} ${unknown[1].note}` };
+function partsByTotal(names: string[]): Map<string, string[]> {
+    const parts = new Map<string, string[]>();
+    for (const name of names) {
+        const total = totalOf(name);
+        if (total) {
+            parts.set(total, [...(parts.get(total) ?? []), name]);
+        }
     }
-    const delta = perCpu.reduce((sum, [, rate]) => sum + (rate.delta ?? 0), 0);
+    return parts;
+}
+
+/** The sum of the parts' rates; a part in only one sample (a CPU or queue IRQ that came or went) adds nothing. */
+function sumOfParts(parts: string[], rates: Record<string, Rate>, seconds: number): Rate {
+    const unknown = parts.find((name) => rates[name].delta === null && rates[name].note !== "not in the earlier sample");
+    if (unknown) {
+        return { delta: null, perSecond: null, note: `${unknown} ${rates[unknown].note}` };
+    }
+    const delta = parts.reduce((sum, name) => sum + (rates[name].delta ?? 0), 0);
     return { delta, perSecond: delta / seconds };
 }
 

@@ -64,3 +64,77 @@ describe("counter diagnosis: which drop points at which knob", function () {
         assert.deepEqual(backlog.sources, ["NETS https://docs.kernel.org/admin-guide/sysctl/net.html"]);
     });
 });
+
+describe("counter rates: reboots and interrupt wraps", function () {
+    const booted = (bootId: string | undefined, uptimeSeconds: number, counters: Record<string, number>): Sample => ({ ...sample(uptimeSeconds, counters), ...(bootId ? { bootId } : {}) });
+
+    it("another boot id is a reboot even when the later sample's uptime is longer: no rate, and a gate cannot judge", function () {
+        const rates = counterRates(booted("boot-a", 100, { "TcpExt.ListenOverflows": 10 }), booted("boot-b", 5000, { "TcpExt.ListenOverflows": 50 }));
+        assert.deepEqual(rates["TcpExt.ListenOverflows"], { delta: null, perSecond: null, note: "the host rebooted between the samples" });
+        assert.match(conditionFailure({ counter: "TcpExt.ListenOverflows", maxPerSecond: 100, windowSeconds: 10 }, rates) ?? "", /cannot judge/);
+        assert.equal(counterRates(booted("boot-a", 100, { c: 10 }), booted("boot-a", 110, { c: 50 })).c.perSecond, 4, "the same boot");
+    });
+
+    it("falls back to the uptime only when a sample has no boot id", function () {
+        assert.match(counterRates(booted(undefined, 5000, { c: 10 }), booted("boot-b", 40, { c: 50 })).c.note ?? "", /rebooted/);
+        assert.equal(counterRates(booted("boot-a", 100, { c: 10 }), booted(undefined, 110, { c: 50 })).c.perSecond, 4);
+    });
+
+    /** A sample of eth1 whose /proc/interrupts has these queue IRQs (30, 31, …), each with its count on CPU0 and CPU1. */
+    const interrupts = (uptime: number, irqs: [number, number][]) =>
+        parseSample(
+            [`@uptime`, `${uptime}.00 1`, `@interrupts`, `            CPU0       CPU1`, ...irqs.map(([cpu0, cpu1], i) => ` ${30 + i}: ${cpu0} ${cpu1}  PCI-MSIX-0000:3b:00.0  ${i + 1}-edge  eth1-TxRx-${i}`), ""].join("\n"),
+            "eth1",
+        );
+
+    it("unwraps each queue IRQ's count on a CPU before summing them: two wraps in one window are no negative rate", function () {
+        const before = interrupts(100, [
+            [4294967000, 5],
+            [4294966000, 5],
+        ]);
+        const after = interrupts(110, [
+            [704, 5],
+            [1704, 5],
+        ]);
+        const rates = counterRates(before, after);
+        assert.deepEqual(rates["irq.eth1.cpu0"], { delta: 1000 + 3000, perSecond: 400 });
+        assert.deepEqual(rates["irq.eth1.cpu1"], { delta: 0, perSecond: 0 });
+        assert.equal(conditionFailure({ counter: "irq.eth1.cpu0", maxPerSecond: 100, windowSeconds: 10 }, rates), "irq.eth1.cpu0 rose 400.0/s over 10 s (4000 in all; limit 100/s)");
+    });
+
+    it("never rates a counter negative: a sum of interrupt counts that fell by more than 2^32, without its IRQs' own counts, has no rate", function () {
+        const rates = counterRates(sample(100, { "irq.eth1.cpu0": 8589933000 }), sample(110, { "irq.eth1.cpu0": 2408 }));
+        assert.equal(rates["irq.eth1.cpu0"].perSecond, null);
+        assert.match(rates["irq.eth1.cpu0"].note ?? "", /went backwards/);
+        assert.match(conditionFailure({ counter: "irq.eth1.cpu0", maxPerSecond: 100, windowSeconds: 10 }, rates) ?? "", /cannot judge the limit 100\/s/);
+        const beyond32Bits = counterRates(sample(100, { "irq.eth1.cpu0.irq30": 2 ** 33, "irq.eth1.cpu0": 2 ** 33 }), sample(110, { "irq.eth1.cpu0.irq30": 5, "irq.eth1.cpu0": 5 }));
+        assert.deepEqual([beyond32Bits["irq.eth1.cpu0.irq30"].perSecond, beyond32Bits["irq.eth1.cpu0"].perSecond], [null, null], "whatever an IRQ's count reads");
+    });
+
+    it("points one CPU's share of a NIC's interrupts at IrqAffinity only with two queue IRQs or more; with one, at RPS", function () {
+        const busyCpu0 = (irqs: number) => {
+            const rates = counterRates(interrupts(100, Array.from({ length: irqs }, () => [0, 0])), interrupts(110, Array.from({ length: irqs }, () => [50000 / irqs, 10])));
+            return diagnose(rates).find((f) => f.counter === "irq.eth1.cpu0")!;
+        };
+        const single = busyCpu0(1);
+        assert.match(single.meaning, /100% of eth1's interrupts land on cpu0/);
+        assert.match(single.knob, /^PacketSteering \(RPS/);
+        assert.deepEqual(single.sources, ["SCAL https://docs.kernel.org/networking/scaling.html"]);
+        const multi = busyCpu0(2);
+        assert.match(multi.knob, /^IrqAffinity/);
+        assert.deepEqual(multi.sources.map((s) => s.split(" ")[0]), ["SCAL", "FD-IRQ"]);
+    });
+});
+
+describe("counter diagnosis: any driver's receive drops point at the rings", function () {
+    it("reads rx drop and discard counters by their drivers' names, and still not tx or XDP ones", function () {
+        const ring = ["rx_dropped", "rx_drops", "rx_discards_phy", "rx_out_of_buffer", "queue_0_rx_drops", "ring0_rx_discards", "rxq0_pkts_rx_OOB", "port.rx_dropped"];
+        const other = ["tx_dropped", "tx_drops", "ring0_tx_discards", "txq0_pkts_tx_discard", "rx_xdp_drop", "rxq0_xdp_drops", "rx_packets", "ring0_rx_ucast_packets"];
+        const names = [...ring, ...other].map((n) => `nic.eth1.${n}`);
+        const rates = counterRates(sample(0, Object.fromEntries(names.map((n) => [n, 0]))), sample(10, Object.fromEntries(names.map((n) => [n, 100]))));
+        const rings = diagnose(rates)
+            .filter((f) => /rings \(rx: "max"\)/.test(f.knob))
+            .map((f) => f.counter.slice("nic.eth1.".length));
+        assert.deepEqual(rings.sort(), [...ring].sort());
+    });
+});

@@ -21,6 +21,15 @@ const withSnmp6 = (name: string) => `${fixture(`${name}.txt`)}@snmp6\n${fixture(
 
 const sample = (uptimeSeconds: number, counters: Record<string, number>): Sample => ({ uptimeSeconds, counters, gauges: {}, missing: [] });
 
+/** An interface's queue IRQs 30, 31, … per CPU as a sample has them: each IRQ's count (`irq.IF.cpuN.irqK`) and their sum (`irq.IF.cpuN`). */
+const queueIrqs = (iface: string, perCpu: Record<string, number[]>): Record<string, number> =>
+    Object.fromEntries(
+        Object.entries(perCpu).flatMap(([cpu, counts]) => [
+            [`irq.${iface}.${cpu}`, counts.reduce((a, b) => a + b, 0)],
+            ...counts.map((count, i) => [`irq.${iface}.${cpu}.irq${30 + i}`, count]),
+        ]),
+    );
+
 describe("counters: parsing the kernel's files", function () {
     it("reads a sample taken on the machine itself", function () {
         const s = parseSample(withSnmp6("machine"), "lo");
@@ -43,15 +52,24 @@ describe("counters: parsing the kernel's files", function () {
     it("reads a sample taken on a lab host: eth1's queue IRQs per CPU from its MSI vectors, not its misc vector", function () {
         const s = parseSample(withSnmp6("lab-host"), "eth1");
         assert.equal(typeof s.counters["TcpExt.ListenOverflows"], "number");
-        const irq = Object.fromEntries(Object.entries(s.counters).filter(([k]) => k.startsWith("irq.")));
+        const irq = Object.fromEntries(Object.entries(s.counters).filter(([k]) => /^irq\.eth1\.cpu\d+$/.test(k)));
         assert.deepEqual(irq, { "irq.eth1.cpu0": 18213, "irq.eth1.cpu1": 18310, "irq.eth1.cpu2": 18407, "irq.eth1.cpu3": 18504 }, "IRQ 101's 3 on CPU0 are not a queue's");
+        const queueIrqs = new Set(Object.keys(s.counters).map((k) => /^irq\.eth1\.cpu\d+\.irq(\d+)$/.exec(k)?.[1]).filter((n) => n !== undefined));
+        assert.deepEqual([...queueIrqs], ["102", "103", "104", "105"]);
         assert.equal(typeof s.counters["link.eth1.rx_packets"], "number");
         assert.deepEqual(s.missing, []);
     });
 
     it("reads a sample taken on a virtio lab host: eth1's virtio1 queues, not the virtio disk's", function () {
         const s = parseSample(withSnmp6("lab-vm-host"), "eth1");
-        assert.deepEqual(Object.fromEntries(Object.entries(s.counters).filter(([k]) => k.startsWith("irq."))), { "irq.eth1.cpu0": 19283, "irq.eth1.cpu1": 20897 });
+        assert.deepEqual(Object.fromEntries(Object.entries(s.counters).filter(([k]) => k.startsWith("irq."))), {
+            "irq.eth1.cpu0": 19283,
+            "irq.eth1.cpu0.irq41": 0,
+            "irq.eth1.cpu0.irq42": 19283,
+            "irq.eth1.cpu1": 20897,
+            "irq.eth1.cpu1.irq41": 20897,
+            "irq.eth1.cpu1.irq42": 0,
+        });
         assert.deepEqual(s.missing, []);
     });
 
@@ -110,11 +128,17 @@ describe("counters: parsing the kernel's files", function () {
             "  64:          2        300  PCI-MSIX-0000:00:04.0   1-edge      virtio2-input.0",
             "",
         ].join("\n");
-        assert.deepEqual(queueInterruptsPerCpu(interrupts, "eth1", undefined, "0000:3b:00.0"), { "irq.eth1.cpu0": 101, "irq.eth1.cpu1": 2 }, "i40e, not eth10's");
-        assert.deepEqual(queueInterruptsPerCpu(interrupts, "eth2", undefined, "0000:3d:00.0"), { "irq.eth2.cpu0": 7, "irq.eth2.cpu1": 0 }, "ice");
-        assert.deepEqual(queueInterruptsPerCpu(interrupts, "ens5f0", [50, 51, 52], "0000:af:00.0"), { "irq.ens5f0.cpu0": 63, "irq.ens5f0.cpu1": 71 }, "mlx5: its own completion vectors, not the async one nor the other port's");
-        assert.deepEqual(queueInterruptsPerCpu(vm, "eth0", [60, 61, 62], "virtio1"), { "irq.eth0.cpu0": 1010, "irq.eth0.cpu1": 5 }, "the first virtio NIC");
-        assert.deepEqual(queueInterruptsPerCpu(vm, "eth1", undefined, "virtio2"), { "irq.eth1.cpu0": 2, "irq.eth1.cpu1": 300 }, "the second virtio NIC, found by its device without msi_irqs");
+        // Each queue IRQ's own count on a CPU beside their sum there.
+        const perCpu = (counters: Record<string, number>) => Object.fromEntries(Object.entries(counters).filter(([k]) => /\.cpu\d+$/.test(k)));
+        assert.deepEqual(
+            queueInterruptsPerCpu(interrupts, "eth1", undefined, "0000:3b:00.0"),
+            { "irq.eth1.cpu0": 101, "irq.eth1.cpu0.irq30": 100, "irq.eth1.cpu0.irq31": 1, "irq.eth1.cpu1": 2, "irq.eth1.cpu1.irq30": 2, "irq.eth1.cpu1.irq31": 0 },
+            "i40e, not eth10's",
+        );
+        assert.deepEqual(perCpu(queueInterruptsPerCpu(interrupts, "eth2", undefined, "0000:3d:00.0")), { "irq.eth2.cpu0": 7, "irq.eth2.cpu1": 0 }, "ice");
+        assert.deepEqual(perCpu(queueInterruptsPerCpu(interrupts, "ens5f0", [50, 51, 52], "0000:af:00.0")), { "irq.ens5f0.cpu0": 63, "irq.ens5f0.cpu1": 71 }, "mlx5: its own completion vectors, not the async one nor the other port's");
+        assert.deepEqual(perCpu(queueInterruptsPerCpu(vm, "eth0", [60, 61, 62], "virtio1")), { "irq.eth0.cpu0": 1010, "irq.eth0.cpu1": 5 }, "the first virtio NIC");
+        assert.deepEqual(perCpu(queueInterruptsPerCpu(vm, "eth1", undefined, "virtio2")), { "irq.eth1.cpu0": 2, "irq.eth1.cpu1": 300 }, "the second virtio NIC, found by its device without msi_irqs");
         assert.deepEqual(queueInterruptsPerCpu(interrupts, "lo", undefined, undefined), {}, "lo has no queue IRQs: no mlx5's");
         assert.deepEqual(queueInterruptsPerCpu(vm, "lo", undefined, undefined), {}, "nor a virtio NIC's");
     });
@@ -228,8 +252,8 @@ describe("counters: diagnosis", function () {
 
     it("points each rising counter at its knob, with the current value and sources", function () {
         const rates = counterRates(
-            sample(0, { "TcpExt.ListenOverflows": 0, "Udp.RcvbufErrors": 0, "Tcp.RetransSegs": 0, "Tcp.OutSegs": 0, "irq.eth1.cpu0": 0, "irq.eth1.cpu1": 0 }),
-            sample(10, { "TcpExt.ListenOverflows": 500, "Udp.RcvbufErrors": 0, "Tcp.RetransSegs": 5, "Tcp.OutSegs": 100000, "irq.eth1.cpu0": 50000, "irq.eth1.cpu1": 10 }),
+            sample(0, { "TcpExt.ListenOverflows": 0, "Udp.RcvbufErrors": 0, "Tcp.RetransSegs": 0, "Tcp.OutSegs": 0, ...queueIrqs("eth1", { cpu0: [0, 0], cpu1: [0, 0] }) }),
+            sample(10, { "TcpExt.ListenOverflows": 500, "Udp.RcvbufErrors": 0, "Tcp.RetransSegs": 5, "Tcp.OutSegs": 100000, ...queueIrqs("eth1", { cpu0: [30000, 20000], cpu1: [10, 0] }) }),
         );
         const findings = diagnose(rates, { "net.core.somaxconn": "16" });
         assert.deepEqual(
@@ -276,12 +300,62 @@ describe("counters: diagnosis", function () {
 
     it("reads an interface whose name has a dot (a VLAN), and an interrupt counter that wrapped at 2^32", function () {
         const rates = counterRates(
-            sample(0, { "link.eth0.100.rx_missed_errors": 0, "nic.eth0.100.rx_queue_0_drops": 0, "link.eth0.100.rx_dropped": 0, "irq.bond0.10.cpu0": 4294967000, "irq.bond0.10.cpu1": 5 }),
-            sample(5, { "link.eth0.100.rx_missed_errors": 10, "nic.eth0.100.rx_queue_0_drops": 10, "link.eth0.100.rx_dropped": 10, "irq.bond0.10.cpu0": 49704, "irq.bond0.10.cpu1": 7 }),
+            sample(0, { "link.eth0.100.rx_missed_errors": 0, "nic.eth0.100.rx_queue_0_drops": 0, "link.eth0.100.rx_dropped": 0, ...queueIrqs("bond0.10", { cpu0: [4294967000, 0], cpu1: [5, 0] }) }),
+            sample(5, { "link.eth0.100.rx_missed_errors": 10, "nic.eth0.100.rx_queue_0_drops": 10, "link.eth0.100.rx_dropped": 10, ...queueIrqs("bond0.10", { cpu0: [49704, 0], cpu1: [7, 0] }) }),
         );
-        assert.deepEqual(rates["irq.bond0.10.cpu0"], { delta: 50000, perSecond: 10000, note: "wrapped at 2^32" });
+        assert.deepEqual(rates["irq.bond0.10.cpu0.irq30"], { delta: 50000, perSecond: 10000, note: "wrapped at 2^32" });
+        assert.deepEqual(rates["irq.bond0.10.cpu0"], { delta: 50000, perSecond: 10000 });
         const findings = diagnose(rates);
         assert.deepEqual(findings.map((f) => f.counter).sort(), ["irq.bond0.10.cpu0", "link.eth0.100.rx_dropped", "link.eth0.100.rx_missed_errors", "nic.eth0.100.rx_queue_0_drops"]);
         assert.match(findings.find((f) => f.counter === "irq.bond0.10.cpu0")!.meaning, /of bond0\.10's interrupts land on cpu0/);
+    });
+});
+
+describe("counters: ethtool -S names", function () {
+    it("reads bnxt_en's per-ring counters, whose names have a colon, as ring0_…", function () {
+        const bnxt = ["NIC statistics:", "     [0]: rx_ucast_packets: 1200", "     [0]: rx_discards: 12", "     [1]: rx_discards: 7", "     [1]: tx_discards: 3", "     rx_total_discard_pkts: 19", ""].join("\n");
+        assert.deepEqual(parseEthtoolStats(bnxt, "ens2f0np0"), {
+            "nic.ens2f0np0.ring0_rx_ucast_packets": 1200,
+            "nic.ens2f0np0.ring0_rx_discards": 12,
+            "nic.ens2f0np0.ring1_rx_discards": 7,
+            "nic.ens2f0np0.ring1_tx_discards": 3,
+            "nic.ens2f0np0.rx_total_discard_pkts": 19,
+        });
+    });
+
+    it("names vmxnet3's repeated per-queue counters by their queue, and records no queue header", function () {
+        const vmxnet3 = [
+            "NIC statistics:",
+            "     Tx Queue#: 0",
+            "       ucast pkts tx: 40",
+            "       drv dropped tx total: 1",
+            "          too many frags: 0",
+            "     Rx Queue#: 0",
+            "       ucast pkts rx: 50",
+            "       pkts rx OOB: 4",
+            "       drv dropped rx total: 2",
+            "          err: 2",
+            "     Rx Queue#: 1",
+            "       ucast pkts rx: 60",
+            "       pkts rx OOB: 5",
+            "       drv dropped rx total: 0",
+            "          err: 0",
+            "     tx timeout count: 0",
+            "",
+        ].join("\n");
+        assert.deepEqual(parseEthtoolStats(vmxnet3, "ens192"), {
+            "nic.ens192.txq0_ucast_pkts_tx": 40,
+            "nic.ens192.txq0_drv_dropped_tx_total": 1,
+            "nic.ens192.txq0_too_many_frags": 0,
+            "nic.ens192.rxq0_ucast_pkts_rx": 50,
+            "nic.ens192.rxq0_pkts_rx_OOB": 4,
+            "nic.ens192.rxq0_drv_dropped_rx_total": 2,
+            "nic.ens192.rxq0_err": 2,
+            "nic.ens192.rxq1_ucast_pkts_rx": 60,
+            "nic.ens192.rxq1_pkts_rx_OOB": 5,
+            "nic.ens192.rxq1_drv_dropped_rx_total": 0,
+            "nic.ens192.rxq1_err": 0,
+            "nic.ens192.tx_timeout_count": 0,
+        });
     });
 });
