@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // pulumi-linux-tuning: the fleet's command line, over the Automation API (the real CLI runs underneath).
-//   rollout --stack S   `pulumi up` of the default program, then the per-host table; exit 1 if a wave halted
+//   rollout --stack S   `pulumi up` of the default program, then the per-host table; exit 1 if a wave halted (and nothing else failed)
 //   drift --stack S     host × key: desired, live, persisted copy; --json; exit 1 on drift
 //   drift --merge F...  one report from the shards' --json reports
 //   shard --stack S --by LABEL   one stack per label value (S-<value>), printed as a CI matrix
@@ -11,12 +11,14 @@ import * as path from "path";
 import { promisify } from "util";
 import { Command, CommanderError } from "commander";
 import Table from "cli-table3";
-import type { ConfigMap, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import type { ConfigMap, EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { closeAllConnections, transportFor } from "../../provider/transport";
 import { HostDiagnosis, checkWindow, diagnoseHost, diagnosisText } from "../evidence";
 import { DriftReport, connectionFor, mergeReports, readFleetDrift, recordedHosts, report } from "./drift";
+import { EngineError, haltedAlone } from "./halt";
 import { CONFIG_NAMESPACE, FleetConfigInput, parseFleetConfig } from "./inventory";
-import { listedStack, shardsBy, staleShards } from "./shards";
+import { shardsBy, staleShards } from "./shards";
+import { listedStack, stackConfigFile } from "./stack-names";
 import { HostRecord, evidenceCell } from "./report";
 
 const FLEET_KEYS = ["defaults", "hosts", "assignments", "rollout", "evidence"] as const;
@@ -47,9 +49,9 @@ async function fleetStack(stackName: string, dir: string): Promise<Stack> {
 /** A stack to roll out: one that exists, or one whose Pulumi.<stack>.yaml is here; a mistyped name creates nothing. */
 async function existingFleetStack(stackName: string, dir: string): Promise<Stack> {
     const workspace = await workspaceIn(dir);
-    const known = (await workspace.listStacks()).some((s) => s.name === stackName);
-    if (!known && !existsSync(path.join(dir, `Pulumi.${stackName}.yaml`))) {
-        throw new Error(`no stack ${stackName}, and no Pulumi.${stackName}.yaml in ${dir} to create it from`);
+    const configFile = stackConfigFile(stackName);
+    if (!listedStack((await workspace.listStacks()).map((s) => s.name), stackName) && !existsSync(path.join(dir, configFile))) {
+        throw new Error(`no stack ${stackName}, and no ${configFile} in ${dir} to create it from`);
     }
     return fleetStack(stackName, dir);
 }
@@ -130,13 +132,19 @@ async function rollout(opts: { stack: string; cwd: string; preview?: boolean; re
         await stack.preview({ onOutput, diff: true, refresh: opts.refresh });
         return 0;
     }
+    const errors: EngineError[] = [];
+    const onEvent = ({ diagnosticEvent: d }: EngineEvent) => {
+        if (d?.severity === "error") {
+            errors.push({ urn: d.urn, message: d.message });
+        }
+    };
     let halted = false;
     try {
-        await stack.up({ onOutput, refresh: opts.refresh });
+        await stack.up({ onOutput, onEvent, refresh: opts.refresh });
     } catch (e) {
-        // Only a halted wave has this run's report in the outputs; any other failure (a bad
-        // config, a crash) left the previous run's there, and is an error.
-        if (!/rollout halted: wave \d+/.test(String(e))) {
+        // A halt alone is the rollout's verdict, its report in the outputs; any other failure (a bad
+        // config, a crash, another resource's error), beside a halt or not, is an error of the run.
+        if (!haltedAlone(errors)) {
             throw e;
         }
         halted = true;
@@ -269,7 +277,7 @@ const program = new Command("pulumi-linux-tuning").description("Roll out, check 
 program.exitOverride();
 program
     .command("rollout")
-    .description("pulumi up of the fleet program on a stack, then the per-host report; exit 1 if a wave halted")
+    .description("pulumi up of the fleet program on a stack, then the per-host report; exit 1 if a wave halted and nothing else failed")
     .requiredOption("-s, --stack <name>", "stack")
     .option("-C, --cwd <dir>", "project directory (Pulumi.yaml)", process.cwd())
     .option("--preview", "preview only")

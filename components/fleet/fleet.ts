@@ -6,7 +6,7 @@ import { RolloutVerdict, WaveGate } from "../../provider/wave-gate/resource";
 import { counterOnHost } from "../../provider/wave-gate/plan";
 import { HostAssignment, assignHost } from "./assign";
 import { FleetConfig, FleetConfigInput, InventoryHost, mergedConnection, parseFleetConfig, readPrivateKey } from "./inventory";
-import { GateOutputs, HostEvidence, HostRecord, WaveSummary, hostRecords, waveSummaries } from "./report";
+import { GateOutputs, HostEvidence, HostRecord, WaveSummary, hostEvidence, hostRecords, waveSummaries } from "./report";
 import { Wave, planWaves } from "./waves";
 
 export interface FleetArgs extends FleetConfigInput {
@@ -87,7 +87,7 @@ export class Fleet extends pulumi.ComponentResource {
             all.map(([passed, outcome, failed, allowed, results], i): GateOutputs => ({ wave: i + 1, passed, outcome, failed, allowed, results })),
         );
         const skipped = pulumi.all(Object.fromEntries(Object.entries(this.hosts).map(([n, t]) => [n, t.skipped])));
-        const baselines = pulumi.all(evidence.map((e) => e.evidence)).apply((waves) => Object.fromEntries(waves.flatMap((hosts) => Object.entries(hosts).map(([n, e]): [string, HostEvidence] => [n, { before: e.before, now: e.now }]))));
+        const baselines = pulumi.all(evidence.map((e) => e.evidence)).apply((waves) => Object.fromEntries(waves.flatMap((hosts) => Object.entries(hosts).map(([n, e]): [string, HostEvidence] => [n, hostEvidence(e)]))));
         this.hostRecords = pulumi.all([gateOutputs, skipped, baselines]).apply(([g, s, m]) => hostRecords(g, s, m));
         this.waveSummaries = gateOutputs.apply(waveSummaries);
         new RolloutVerdict(`${name}-rollout`, { waves: gateOutputs }, { parent: this, dependsOn: gates });

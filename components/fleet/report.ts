@@ -1,3 +1,4 @@
+import type { HostCounterEvidence } from "../../provider/wave-evidence/resource";
 import type { HostVerdict } from "../../provider/wave-gate/schema";
 
 /** One host in `pulumi stack output hosts`. */
@@ -13,7 +14,7 @@ export interface HostRecord {
     check?: HostVerdict["check"];
     /** Per-second rates of the gate's counter conditions over its window. */
     counters?: HostVerdict["counters"];
-    /** The host's profile counters: rates before it was first tuned and at the last refresh. */
+    /** The host's profile counters: rates before it was first tuned and at the last refresh, or why they could not be measured. */
     evidence?: HostEvidence;
 }
 
@@ -21,18 +22,39 @@ export interface HostRecord {
 export interface HostEvidence {
     before: Record<string, number | null>;
     now: Record<string, number | null>;
+    /** Why the baseline could not be taken (the host unreachable at its first apply); it is not taken later. */
+    unmeasured?: string;
+    /** Why the last refresh could not measure the host again: `now` is from the measurement before. */
+    lastMeasureFailed?: string;
+}
+
+/** A host's record of its wave's evidence, as the per-host output keeps it. */
+export function hostEvidence(measured: HostCounterEvidence): HostEvidence {
+    const { before, now, unmeasured, lastMeasureFailed } = measured;
+    return { before, now, ...(unmeasured !== undefined ? { unmeasured } : {}), ...(lastMeasureFailed !== undefined ? { lastMeasureFailed } : {}) };
 }
 
 const perSecond = (rate: number | null | undefined) => (rate === null || rate === undefined ? "n/a" : `${Math.round(rate * 10) / 10}/s`);
 
-/** The rollout table's evidence: each counter that moved, its rate before tuning → at the last refresh; "quiet" when none did. */
+function countersCell(evidence: HostEvidence): string {
+    const counters = Object.keys({ ...evidence.before, ...evidence.now });
+    const moved = counters.filter((c) => (evidence.before[c] ?? 0) !== 0 || (evidence.now[c] ?? 0) !== 0);
+    return moved.length === 0 ? "quiet" : moved.map((c) => `${c} ${perSecond(evidence.before[c])} → ${perSecond(evidence.now[c])}`).join("\n");
+}
+
+/**
+ * The rollout table's evidence: each counter that moved, its rate before tuning → at the last refresh,
+ * "quiet" when none did; "stale: why" under them when the last refresh could not measure the host,
+ * "unmeasured: why" alone when its baseline could not be taken.
+ */
 export function evidenceCell(evidence?: HostEvidence): string {
     if (!evidence) {
         return "";
     }
-    const counters = Object.keys({ ...evidence.before, ...evidence.now });
-    const moved = counters.filter((c) => (evidence.before[c] ?? 0) !== 0 || (evidence.now[c] ?? 0) !== 0);
-    return moved.length === 0 ? "quiet" : moved.map((c) => `${c} ${perSecond(evidence.before[c])} → ${perSecond(evidence.now[c])}`).join("\n");
+    if (evidence.unmeasured !== undefined) {
+        return `unmeasured: ${evidence.unmeasured}`;
+    }
+    return evidence.lastMeasureFailed === undefined ? countersCell(evidence) : `${countersCell(evidence)}\nstale: ${evidence.lastMeasureFailed}`;
 }
 
 /** One wave in `pulumi stack output waves`. */
@@ -54,12 +76,13 @@ export interface GateOutputs {
     results: HostVerdict[];
 }
 
-/** `evidence`: only hosts whose baseline was taken (admitted, with profile counters). */
+/** `evidence`: only hosts whose baseline was taken or could not be (admitted, with profile counters); a held host has none. */
 export function hostRecords(gates: readonly GateOutputs[], skipped: Record<string, string[]>, evidence: Record<string, HostEvidence> = {}): Record<string, HostRecord> {
     const records: Record<string, HostRecord> = {};
     for (const gate of gates) {
         for (const r of gate.results) {
-            const measured = evidence[r.host] && Object.keys(evidence[r.host].before).length > 0 ? { evidence: evidence[r.host] } : {};
+            const recorded = evidence[r.host];
+            const measured = recorded && (Object.keys(recorded.before).length > 0 || recorded.unmeasured !== undefined) ? { evidence: recorded } : {};
             records[r.host] = { wave: gate.wave, status: r.status, drifted: r.drifted, skipped: skipped[r.host] ?? [], ...(r.check ? { check: r.check } : {}), ...(r.counters ? { counters: r.counters } : {}), ...measured };
         }
     }

@@ -1,4 +1,5 @@
 import type { FleetConfigInput } from "./inventory";
+import { stackOwnName } from "./stack-names";
 
 type Hosts = FleetConfigInput["hosts"];
 
@@ -25,12 +26,6 @@ export function shardsBy(hosts: Hosts, by: string, stack: string): Map<string, H
     }
     return shards;
 }
-
-/** A stack's own name, without the `org/` or `org/project/` that `pulumi stack ls` leaves out for the default org. */
-export const stackOwnName = (name: string): string => name.slice(name.lastIndexOf("/") + 1);
-
-/** Whether a stack of this name is among those listed, written with its org or without. */
-export const listedStack = (existing: readonly string[], name: string): boolean => existing.some((e) => stackOwnName(e) === stackOwnName(name));
 
 /** Stacks named like shards of `stack` that the current split does not make: an earlier split's, if `shard` made them. */
 export function staleShards(existing: readonly string[], stack: string, current: Iterable<string>): string[] {

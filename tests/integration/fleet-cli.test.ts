@@ -106,6 +106,20 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         assert.match(errored.stdout + errored.stderr, /hosts\[1\]\.connection\.host: must be a host name or an IP address/);
         assert.doesNotMatch(errored.stdout, /counters \(before → now\)/);
 
+        // A halted wave is the rollout's verdict, not an error: exit 1, with this run's table; the next rollout resumes.
+        const rolloutConfig = await workspace.getConfig(shards[0], "pulumi-linux-tuning:rollout").catch(() => undefined);
+        await workspace.setConfig(shards[0], "pulumi-linux-tuning:rollout", { value: JSON.stringify({ healthCheck: { create: "echo sick; exit 1", timeoutSeconds: 5 } }) });
+        const halted = await cli(project, "rollout", "--stack", shards[0]);
+        if (rolloutConfig) {
+            await workspace.setConfig(shards[0], "pulumi-linux-tuning:rollout", rolloutConfig);
+        } else {
+            await workspace.removeConfig(shards[0], "pulumi-linux-tuning:rollout");
+        }
+        assert.equal(halted.code, 1, halted.stdout + halted.stderr);
+        assert.match(halted.stdout, /│ h1\s+│ 1\s+│ failed/);
+        const resumed = await cli(project, "rollout", "--stack", shards[0]);
+        assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+
         // diagnose: every host of the stack; one it cannot reach is its own entry (exit 2), the others still diagnosed.
         const offline = JSON.parse(inventory.value) as { connection: { port?: number } }[];
         offline[1].connection.port = 1;

@@ -4,8 +4,10 @@ import { RunError } from "@pulumi/pulumi/errors";
 import { AssignmentConflictError, assignHost } from "../../components/fleet/assign";
 import { DriftRow, mergeReports, partRows, readFleetDrift, persistedValues, recordedHosts, report, rolloutRow, sysctlRows, undeclaredHostRows } from "../../components/fleet/drift";
 import { FleetConfigError, FleetConfigInput, parseFleetConfig } from "../../components/fleet/inventory";
-import { evidenceCell, hostRecords } from "../../components/fleet/report";
-import { listedStack, shardsBy, staleShards } from "../../components/fleet/shards";
+import { haltedAlone } from "../../components/fleet/halt";
+import { evidenceCell, hostEvidence, hostRecords } from "../../components/fleet/report";
+import { shardsBy, staleShards } from "../../components/fleet/shards";
+import { listedStack, stackConfigFile } from "../../components/fleet/stack-names";
 import { planWaves, serialSizes } from "../../components/fleet/waves";
 import { renderPersistFile } from "../../provider/sysctl/plan";
 import { parseReadOutput } from "../../provider/sysctl/remote";
@@ -314,6 +316,19 @@ describe("fleet: config and assignments", function () {
         assert.equal(records.h2.evidence, undefined, "a held host was never measured");
     });
 
+    it("keeps why a host's evidence is stale or was never taken, and says so in the rollout table", function () {
+        const measured = { before: { "Udp.RcvbufErrors": 12.5 }, now: { "Udp.RcvbufErrors": 0 }, sinceBaseline: {}, missing: [] };
+        const stale = hostEvidence({ ...measured, lastMeasureFailed: "connect ECONNREFUSED 10.0.0.1:22" });
+        const unmeasured = hostEvidence({ before: {}, now: {}, sinceBaseline: {}, missing: [], unmeasured: "connect ETIMEDOUT 10.0.0.2:22" });
+        assert.deepEqual(hostEvidence(measured), { before: measured.before, now: measured.now });
+        const gate = { wave: 1, passed: false, outcome: "", failed: 1, allowed: 0, results: [{ host: "h1", status: "applied", drifted: [] }, { host: "h2", status: "failed: unreachable", drifted: [] }] };
+        const records = hostRecords([gate], {}, { h1: stale, h2: unmeasured });
+        assert.equal(records.h1.evidence?.lastMeasureFailed, "connect ECONNREFUSED 10.0.0.1:22");
+        assert.equal(records.h2.evidence?.unmeasured, "connect ETIMEDOUT 10.0.0.2:22", "a host whose baseline could not be taken says why");
+        assert.equal(evidenceCell(stale), "Udp.RcvbufErrors 12.5/s → 0/s\nstale: connect ECONNREFUSED 10.0.0.1:22");
+        assert.equal(evidenceCell(unmeasured), "unmeasured: connect ETIMEDOUT 10.0.0.2:22");
+    });
+
     it("shows in the rollout table the counters that moved, before tuning and now, and says so when none did", function () {
         const evidence = { before: { "Udp.RcvbufErrors": 12.54, "Udp.InErrors": 0, "softnet.dropped": null }, now: { "Udp.RcvbufErrors": 0, "Udp.InErrors": 0, "softnet.dropped": 3 } };
         assert.equal(evidenceCell(evidence), "Udp.RcvbufErrors 12.5/s → 0/s\nsoftnet.dropped n/a → 3/s");
@@ -402,7 +417,31 @@ describe("fleet: shards", function () {
         assert.throws(() => shardsBy([{ ...hosts[0], labels: { rack: "1/2" } }], "rack", "acme/prod"), /cannot name a stack/);
         assert.deepEqual(staleShards(["acme/prod-a", "prod-b", "prod-c"], "acme/prod", ["acme/prod-a"]), ["prod-b", "prod-c"], "the default org's stacks are listed without it");
         assert.ok(listedStack(["prod-a"], "acme/prod-a") && listedStack(["acme/prod-a"], "prod-a") && !listedStack(["prod-ab"], "acme/prod-a"));
+        assert.ok(listedStack(["acme/fleet/prod-a"], "acme/prod-a"), "a DIY backend lists organization/project/stack");
         assert.deepEqual(staleShards(["prod", "prod-a", "prod-c", "production", "dev-a"], "prod", ["prod-a", "prod-b"]), ["prod-c"]);
+    });
+});
+
+describe("fleet: rollout command", function () {
+    it("finds the stack to roll out however its org is written, and its config file by its own name", function () {
+        assert.equal(stackConfigFile("acme/fleet-a"), "Pulumi.fleet-a.yaml");
+        assert.equal(stackConfigFile("organization/tuning/fleet-a"), "Pulumi.fleet-a.yaml");
+        assert.equal(stackConfigFile("fleet-a"), "Pulumi.fleet-a.yaml");
+        assert.ok(listedStack(["dev", "fleet-a"], "acme/fleet-a"), "Pulumi Cloud lists the default org's stacks without it");
+        assert.ok(listedStack(["organization/tuning/fleet-a"], "fleet-a"));
+        assert.ok(!listedStack(["fleet-ab", "fleet"], "fleet-a"));
+    });
+
+    it("exits as for a halt only when the halt is the run's only error", function () {
+        const verdict = "urn:pulumi:fleet::tuning::linux-tuning:fleet:Fleet$pulumi-nodejs:dynamic/linux-tuning:RolloutVerdict::fleet-rollout";
+        const halt = { urn: verdict, message: "rollout halted: wave 2: halted: 1 of 2 hosts healthy\n  h3: failed: health check exited with status 1\n" };
+        const runFailed = { message: "update failed\n" };
+        assert.ok(haltedAlone([halt, runFailed]));
+        assert.ok(!haltedAlone([halt, runFailed, { urn: "urn:pulumi:fleet::tuning::pulumi-nodejs:dynamic:Resource::other", message: "boom\n" }]), "another resource failed too");
+        assert.ok(!haltedAlone([halt, runFailed, { urn: "urn:pulumi:fleet::tuning::pulumi:pulumi:Stack::tuning-fleet", message: "Running program failed with an unhandled exception" }]), "the program failed too");
+        assert.ok(!haltedAlone([halt, { message: "failed to save the checkpoint\n" }]), "an error of the run itself");
+        assert.ok(!haltedAlone([runFailed, { urn: "urn:pulumi:fleet::tuning::pulumi-nodejs:dynamic:Resource::other", message: "rollout halted: wave 1 (a host's own output)" }]), "a halt is the verdict's");
+        assert.ok(!haltedAlone([]));
     });
 });
 
