@@ -12,7 +12,7 @@ import { normalise, satisfies } from "../../provider/sysctl/values";
 import { connectionSchema, describeTarget } from "../../provider/transport/connection";
 import { transportFor } from "../../provider/transport";
 import { assignHost } from "./assign";
-import { FleetConfig, InventoryHost, mergedConnection, readPrivateKey } from "./inventory";
+import { FleetConfig, InventoryHost, connectionFields, readPrivateKey } from "./inventory";
 
 /** The default program's fleet resource name: it names the files each host part owns. */
 export const FLEET_NAME = "fleet";
@@ -165,9 +165,7 @@ export function partRows(host: string, declared: readonly PartName[], recorded: 
 
 /** The connection a host gets from the config, with the key read (for commands outside the engine). */
 export function connectionFor(config: FleetConfig, host: InventoryHost, privateKey: string | undefined) {
-    const { fields, keyFile } = mergedConnection(config.defaults, host.connection);
-    const key = keyFile ? readPrivateKey(keyFile, host) : privateKey;
-    return connectionSchema.parse({ ...fields, ...(key ? { privateKey: key } : {}) });
+    return connectionSchema.parse(connectionFields(config.defaults, host.connection, privateKey, (file) => readPrivateKey(file, host)));
 }
 
 /** A host whose last rollout did not end `applied`: its parts may match state and still not be what was declared. */

@@ -5,7 +5,7 @@ import { WaveEvidence } from "../../provider/wave-evidence/resource";
 import { RolloutVerdict, WaveGate } from "../../provider/wave-gate/resource";
 import { counterOnHost } from "../../provider/wave-gate/plan";
 import { HostAssignment, assignHost } from "./assign";
-import { FleetConfig, FleetConfigInput, InventoryHost, mergedConnection, parseFleetConfig, readPrivateKey } from "./inventory";
+import { FleetConfig, FleetConfigInput, InventoryHost, connectionFields, parseFleetConfig, readPrivateKey } from "./inventory";
 import { GateOutputs, HostEvidence, HostRecord, WaveSummary, hostEvidence, hostRecords, waveSummaries } from "./report";
 import { Wave, planWaves } from "./waves";
 
@@ -108,7 +108,5 @@ function planHost(config: FleetConfig, host: InventoryHost): HostAssignment {
 }
 
 function connectionOf(config: FleetConfig, host: InventoryHost, privateKey: pulumi.Input<string> | undefined): ConnectionArgs {
-    const { fields, keyFile } = mergedConnection(config.defaults, host.connection);
-    const key = keyFile ? pulumi.secret(readPrivateKey(keyFile, host)) : privateKey;
-    return { ...(fields as unknown as ConnectionArgs), ...(key !== undefined ? { privateKey: key } : {}) };
+    return connectionFields(config.defaults, host.connection, privateKey, (file) => pulumi.secret(readPrivateKey(file, host))) as unknown as ConnectionArgs;
 }

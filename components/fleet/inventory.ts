@@ -26,7 +26,7 @@ const labels = z
     });
 
 /** How to reach hosts; the fleet-wide defaults and each host's own fields are merged, the host's winning. */
-const connectionFields = {
+const connectionFieldSchemas = {
     host: z.string(),
     port: z.number(),
     user: z.string(),
@@ -41,8 +41,8 @@ const connectionFields = {
     privateKeyPath: z.string().min(1),
     proxy: z.record(z.string(), z.unknown()),
 };
-const connectionDefaults = z.object(connectionFields).partial().strict();
-const hostConnection = z.object(connectionFields).partial().required({ host: true }).strict();
+const connectionDefaults = z.object(connectionFieldSchemas).partial().strict();
+const hostConnection = z.object(connectionFieldSchemas).partial().required({ host: true }).strict();
 
 /** What profiles need to know about a host (and any profile's own facts, checked per profile). */
 export const hostFactsSchema = z
@@ -176,7 +176,7 @@ function checkHosts(config: { defaults?: unknown; hosts: unknown[] }, ctx: z.Ref
             return;
         }
         // The connection each host really gets, checked as the resources will check it.
-        const { fields: merged } = mergedConnection(defaults.data, h.connection);
+        const merged = connectionFields(defaults.data, h.connection, undefined, () => "a key read from privateKeyPath");
         for (const issue of connectionSchema.safeParse(merged).error?.issues ?? []) {
             const field = issue.path[0];
             const fromHost = field === undefined || field in h.connection;
@@ -214,10 +214,27 @@ export function matches(selector: Selector, host: InventoryHost): boolean {
     return Object.entries(selector).every(([label, wanted]) => (Array.isArray(wanted) ? wanted : [wanted]).includes(labelsOf[label]));
 }
 
-/** A host's connection: the fleet's defaults under its own fields, and the key file to read, if any. */
-export function mergedConnection(defaults: FleetConfig["defaults"], own: InventoryHost["connection"]): { fields: Record<string, unknown>; keyFile?: string } {
-    const { privateKeyPath, ...fields } = { ...defaults, ...own };
-    return { fields, keyFile: privateKeyPath };
+const PROXY_CREDENTIALS = ["privateKey", "password", "agentSocketPath"];
+
+/**
+ * A host's connection from the config: the fleet's defaults under its own fields, each
+ * `privateKeyPath` read with `readKey` (else the fleet's key); a bastion with no credential of
+ * its own logs in with the host's key, as `ssh -J` would.
+ */
+export function connectionFields<Key>(defaults: FleetConfig["defaults"], own: InventoryHost["connection"], fleetKey: Key | undefined, readKey: (file: string) => Key): Record<string, unknown> {
+    const { privateKeyPath, proxy, ...fields } = { ...defaults, ...own };
+    const key = privateKeyPath !== undefined ? readKey(privateKeyPath) : fleetKey;
+    const withKey = { ...fields, ...(key !== undefined ? { privateKey: key } : {}) };
+    if (!proxy) {
+        return withKey;
+    }
+    const { privateKeyPath: proxyKeyFile, ...proxyFields } = proxy;
+    if (proxyKeyFile !== undefined && typeof proxyKeyFile !== "string") {
+        // Left in, for the connection's own check to name it.
+        return { ...withKey, proxy };
+    }
+    const proxyKey = proxyKeyFile !== undefined ? readKey(proxyKeyFile) : PROXY_CREDENTIALS.some((c) => c in proxyFields) ? undefined : key;
+    return { ...withKey, proxy: { ...proxyFields, ...(proxyKey !== undefined ? { privateKey: proxyKey } : {}) } };
 }
 
 export function readPrivateKey(file: string, host: InventoryHost): string {

@@ -6,7 +6,9 @@ import * as path from "path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { SysctlSet } from "../../provider";
 import { assertNoChanges, expectFailure } from "./support";
-import { labStack } from "./engine";
+import { fleetProgram } from "../../components/fleet";
+import { labFleetConfig } from "../lab/stack-config";
+import { labStack, storedStateText } from "./engine";
 import { Bastion, Lab, LabHost, connectionTo, labDown, labUp, sshConnectionCount, startBastion, sysctlOn } from "./lab";
 
 const KEY = "net.ipv4.tcp_fin_timeout";
@@ -46,6 +48,26 @@ describe("SSH transport on lab hosts: a bastion (connection.proxy), and one pool
             assert.equal(bastion.connections() - logins, 1);
             assert.deepEqual(targets.map((t, i) => sshConnectionCount(lab, t) - reached[i]), [1, 1]);
             assertNoChanges((await stack.preview()).changeSummary);
+        } finally {
+            await stack.destroy();
+        }
+        assert.deepEqual(targets.map((t) => sysctlOn(lab, t, KEY)), before);
+    });
+
+    it("a fleet whose defaults name a bastion with no key of its own: the bastion logs in with the hosts' key file, kept secret", async function () {
+        const config = labFleetConfig(lab);
+        config.defaults = { ...config.defaults, proxy: { host: bastion.host, port: bastion.port, user: "root", hostKey: bastion.hostKey } };
+        config.evidence = false;
+        const stack = await labStack("bastion-fleet", async () => fleetProgram());
+        await stack.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`pulumi-linux-tuning:${k}`, { value: JSON.stringify(v) }])));
+        const before = targets.map((t) => sysctlOn(lab, t, KEY));
+        try {
+            const logins = bastion.connections();
+            await stack.up();
+            assert.ok(bastion.connections() > logins, "the hosts were reached through the bastion");
+            assert.deepEqual(targets.map((t) => sysctlOn(lab, t, KEY)), ["30", "30"]);
+            const key = readFileSync(lab.privateKeyPath, "utf8").split("\n")[1];
+            assert.ok(!storedStateText(stack).includes(key), "the key is in state only as a secret");
         } finally {
             await stack.destroy();
         }

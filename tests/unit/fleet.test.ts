@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { RunError } from "@pulumi/pulumi/errors";
 import { AssignmentConflictError, assignHost } from "../../components/fleet/assign";
 import { DriftRow, mergeReports, partRows, readFleetDrift, persistedValues, recordedHosts, report, rolloutRow, sysctlRows, undeclaredHostRows } from "../../components/fleet/drift";
-import { FleetConfigError, FleetConfigInput, parseFleetConfig } from "../../components/fleet/inventory";
+import { FleetConfigError, FleetConfigInput, connectionFields, parseFleetConfig } from "../../components/fleet/inventory";
 import { haltedAlone } from "../../components/fleet/halt";
 import { evidenceCell, hostEvidence, hostRecords } from "../../components/fleet/report";
 import { shardsBy, staleShards } from "../../components/fleet/shards";
@@ -163,6 +163,21 @@ describe("fleet: config and assignments", function () {
             assert.match(e.message, /hosts\[2\]\.name: h2 is also hosts\[1\]'s name/, "checked across hosts though one host is malformed");
             return true;
         });
+    });
+
+    it("gives a bastion with no credential of its own the host's key, or reads its own privateKeyPath", function () {
+        const read = (file: string) => `key from ${file}`;
+        const bastion = { host: "jump", user: "ops", hostKey: "ssh-ed25519 AAAA" };
+        const shared = connectionFields({ privateKeyPath: "/k/fleet", proxy: bastion }, { host: "h1" }, undefined, read);
+        assert.deepEqual(shared, { host: "h1", privateKey: "key from /k/fleet", proxy: { ...bastion, privateKey: "key from /k/fleet" } });
+        assert.deepEqual(connectionFields({}, { host: "h1", proxy: bastion }, "the fleet's sshPrivateKey", read).proxy, { ...bastion, privateKey: "the fleet's sshPrivateKey" });
+        assert.deepEqual(connectionFields({ privateKeyPath: "/k/fleet" }, { host: "h1", proxy: { ...bastion, privateKeyPath: "/k/jump" } }, undefined, read).proxy, { ...bastion, privateKey: "key from /k/jump" });
+        assert.deepEqual(connectionFields({ privateKeyPath: "/k/fleet" }, { host: "h1", proxy: { ...bastion, agentSocketPath: "/run/agent" } }, undefined, read).proxy, { ...bastion, agentSocketPath: "/run/agent" }, "its own credential, not the host's key");
+        const config = fleet(2);
+        config.defaults = { proxy: { host: "jump", privateKeyPath: "/k/jump" } };
+        assert.doesNotThrow(() => parseFleetConfig(config), "privateKeyPath is a bastion's field too");
+        config.hosts[1].connection.proxy = { host: "jump", privateKeyPath: 7 };
+        assert.throws(() => parseFleetConfig(config), /hosts\[1\]\.connection\.proxy/);
     });
 
     it("composes two assignments on a host and names both and the key when they conflict", function () {
