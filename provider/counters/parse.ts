@@ -40,25 +40,30 @@ export function parseSnmp6(text: string): Record<string, number> {
     return counters;
 }
 
-/** /proc/net/softnet_stat: one hex row per CPU; column 1 processed, 2 dropped, 3 time_squeeze. */
-export function parseSoftnet(text: string): Record<string, number> {
+/**
+ * /proc/net/softnet_stat: one hex row per online CPU; column 1 processed, 2 dropped, 3 time_squeeze.
+ * Since Linux 5.10 the 13th column is the CPU id; before, row N is the Nth online CPU
+ * (`onlineCpus`, read in the same sample). Without a way to name a row's CPU (the online list
+ * unknown, or changed between the two reads) only the totals are given.
+ */
+export function parseSoftnet(text: string, onlineCpus?: readonly number[]): Record<string, number> {
     const counters: Record<string, number> = { "softnet.processed": 0, "softnet.dropped": 0, "softnet.time_squeeze": 0 };
-    text.split("\n")
-        .filter((l) => l.trim())
-        .forEach((line, row) => {
-            const cols = line.trim().split(/\s+/).map((c) => parseInt(c, 16));
-            // Since Linux 5.x the 13th column is the CPU id (rows skip offline CPUs); before, the row index.
-            const cpu = cols.length >= 13 ? cols[12] : row;
-            const fields: [string, number][] = [
-                ["processed", cols[0]],
-                ["dropped", cols[1]],
-                ["time_squeeze", cols[2]],
-            ];
-            for (const [name, value] of fields) {
-                counters[`softnet.${name}`] += value;
+    const rows = text.split("\n").filter((l) => l.trim());
+    rows.forEach((line, row) => {
+        const cols = line.trim().split(/\s+/).map((c) => parseInt(c, 16));
+        const cpu = cols.length >= 13 ? cols[12] : onlineCpus?.length === rows.length ? onlineCpus[row] : undefined;
+        const fields: [string, number][] = [
+            ["processed", cols[0]],
+            ["dropped", cols[1]],
+            ["time_squeeze", cols[2]],
+        ];
+        for (const [name, value] of fields) {
+            counters[`softnet.${name}`] += value;
+            if (cpu !== undefined) {
                 counters[`softnet.cpu${cpu}.${name}`] = value;
             }
-        });
+        }
+    });
     return counters;
 }
 

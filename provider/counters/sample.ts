@@ -1,4 +1,5 @@
 import { sleep } from "../sleep";
+import { isCpuList, parseCpuList } from "../cpus";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 import { Rate, counterRates } from "./rates";
@@ -26,6 +27,7 @@ section snmp; cat /proc/net/snmp 2>/dev/null
 section netstat; cat /proc/net/netstat 2>/dev/null
 section snmp6; cat /proc/net/snmp6 2>/dev/null
 section softnet; cat /proc/net/softnet_stat 2>/dev/null
+section online; cat /sys/devices/system/cpu/online 2>/dev/null
 section sockstat; cat /proc/net/sockstat 2>/dev/null
 if [ -n "$iface" ]; then
   dev=/sys/class/net/$iface/device
@@ -73,7 +75,7 @@ export function parseSample(stdout: string, iface?: string): Sample {
         ...parseProtocolCounters(text("snmp")),
         ...parseProtocolCounters(text("netstat")),
         ...parseSnmp6(text("snmp6")),
-        ...parseSoftnet(text("softnet")),
+        ...parseSoftnet(text("softnet"), isCpuList(text("online").trim()) ? parseCpuList(text("online").trim()) : undefined),
         ...(iface ? { ...queueInterrupts, ...parseLinkStats(text("link"), iface), ...parseEthtoolStats(text("ethtool"), iface) } : {}),
     };
     if (!text("softnet").trim()) {

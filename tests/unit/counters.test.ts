@@ -102,6 +102,13 @@ describe("counters: parsing the kernel's files", function () {
         const softnet = parseSoftnet("0000000a 00000001 00000002 0 0 0 0 0 0 0 0 0 00000000\n00000005 00000000 00000003 0 0 0 0 0 0 0 0 0 00000002\n");
         assert.equal(softnet["softnet.time_squeeze"], 5);
         assert.equal(softnet["softnet.cpu2.time_squeeze"], 3, "the CPU id column, not the row");
+        // Before 5.10: 11 columns, one row per online CPU, so with CPU 1 offline the second row is CPU 2.
+        const old = "0000000a 00000001 00000002 0 0 0 0 0 0 0 0\n00000005 00000000 00000003 0 0 0 0 0 0 0 0\n";
+        assert.equal(parseSoftnet(old, [0, 2])["softnet.cpu2.time_squeeze"], 3);
+        assert.equal(parseSoftnet(old, [0, 2])["softnet.cpu1.time_squeeze"], undefined);
+        const unnamed = parseSoftnet(old, [0, 1, 2]);
+        assert.deepEqual(Object.keys(unnamed).filter((k) => k.includes(".cpu")), [], "no row named when the online list does not match the rows");
+        assert.equal(unnamed["softnet.time_squeeze"], 5);
         assert.deepEqual(parseEthtoolStats("NIC statistics:\n     rx_missed_errors: 12\n     rx_queue_0_drops: 3\n", "ens1"), { "nic.ens1.rx_missed_errors": 12, "nic.ens1.rx_queue_0_drops": 3 });
     });
 
