@@ -62,9 +62,14 @@ describe("destroy gives the host back byte for byte (/etc, NIC, IRQs, CPUs)", fu
     async function upAndDestroy(name: string, program: PulumiFn, whileApplied: (applied: string[], before: string[]) => void): Promise<void> {
         const before = hostState(lab, host);
         const stack = await labStack(`restore-${name.replace(/[^A-Za-z0-9_.-]/g, "-")}`, program);
-        await stack.up();
-        const applied = hostState(lab, host);
-        await stack.destroy();
+        let applied: string[];
+        try {
+            await stack.up();
+            applied = hostState(lab, host);
+        } finally {
+            // Also after a failed up: what it left would be refused to the next test as another owner's.
+            await stack.destroy();
+        }
         assertSameState(before, hostState(lab, host), name);
         whileApplied(applied, before);
     }
@@ -124,9 +129,16 @@ describe("destroy gives the host back byte for byte (/etc, NIC, IRQs, CPUs)", fu
     });
 
     it("IrqAffinity stopping irqbalance", async function () {
+        // Running, as the test before leaves it, or started here when this test runs alone.
+        if (!onHost(lab, host, ["sh", "-c", "pidof -x irqbalance || true"]).trim()) {
+            startIrqbalance(lab, host, ["--interval=3600"]);
+        }
         await upAndDestroy("irq-stop", async () => {
             new IrqAffinity("irqs", { connection: connectionTo(lab, host), interface: "eth1", cpus: "2-3", irqbalance: "stop" });
-        }, (state) => assert.ok(state.includes("irqbalance not running")));
+        }, (state, before) => {
+            assert.ok(before.some((l) => l.startsWith("irqbalance ")), "irqbalance ran before");
+            assert.ok(state.includes("irqbalance not running"));
+        });
     });
 
     it("IrqAffinity: irqbalance's file edited since keeps the edit; only our bans go, with a warning", async function () {

@@ -99,6 +99,18 @@ stop_netns_pids() {
   log "warning: processes still in $ns after SIGKILL: $(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')"
 }
 
+# The bastion sshd a test started on 127.0.0.1 for this lab (tests/integration/lab.ts), if its
+# process outlived the test: only an sshd run with this lab's bastion config.
+stop_bastion() {
+  local pidfile="$1/bastion/sshd.pid" pid
+  [[ -f "$pidfile" ]] || return 0
+  pid="$(cat -- "$pidfile")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
+  if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$1/bastion/sshd_config"; then
+    kill "$pid" 2>/dev/null || true
+  fi
+}
+
 lab_down() {
   local dir id hdir ns link
   dir="$(resolve_dir "$1")"
@@ -110,6 +122,7 @@ lab_down() {
       [[ -d "$hdir" ]] && stop_host_pids "$hdir"
     done
   fi
+  stop_bastion "$dir"
 
   # Namespaces and veths are found by name, so a lab whose lab.json was never written
   # (failed or interrupted `up`) is still cleaned up.
@@ -133,7 +146,21 @@ lab_down_all() {
   for d in "$LAB_ROOT"/*; do
     [[ -d "$d" && "$(basename -- "$d")" =~ ^[0-9a-f]{6}$ ]] && lab_down "$d"
   done
+  release_pltuser
   return 0
+}
+
+# With every lab of this root down, the machine loses the pltuser account and its sudo rule again,
+# when this root's labs made them (a passwordless-sudo account is not left behind on the machine).
+release_pltuser() {
+  if [[ -f "$LAB_ROOT/.pltuser-sudoers" ]]; then
+    rm -f /etc/sudoers.d/pltuser "$LAB_ROOT/.pltuser-sudoers"
+  fi
+  if [[ -f "$LAB_ROOT/.pltuser-created" ]]; then
+    pkill -u pltuser 2>/dev/null || true
+    userdel -r pltuser 2>/dev/null || userdel pltuser 2>/dev/null || true
+    rm -f "$LAB_ROOT/.pltuser-created"
+  fi
 }
 
 # ------------------------------------------------------------------------------------------ up
@@ -142,6 +169,7 @@ ensure_pltuser() {
   if ! id pltuser >/dev/null 2>&1; then
     log "creating user pltuser"
     useradd -m -s /bin/bash pltuser
+    touch "$LAB_ROOT/.pltuser-created"
   fi
   # useradd leaves the password as "!" (locked); with UsePAM no, sshd refuses locked accounts
   # even for key login. "*" means "no password" without being locked.
@@ -155,6 +183,7 @@ ensure_pltuser() {
     visudo -cqf "$tmp" >&2
     install -m 0440 -o root -g root "$tmp" /etc/sudoers.d/pltuser
     rm -f -- "$tmp"
+    touch "$LAB_ROOT/.pltuser-sudoers"
   fi
 }
 
