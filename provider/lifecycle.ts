@@ -55,16 +55,26 @@ export async function diffResource<I extends { connection?: Connection }>(spec: 
     if (containsUnknown(spec.news.connection)) {
         return REPLACE_HOST;
     }
-    const inputs = spec.parse(keepingName(spec.olds, spec.news));
-    const old = spec.parse(spec.olds);
-    if (hostIdentity(parseChecked(optionalConnectionSchema, spec.olds.connection)) !== hostIdentity(inputs.connection)) {
+    const oldConnection = parseChecked(optionalConnectionSchema, spec.olds.connection);
+    const newConnection = parseChecked(optionalConnectionSchema, spec.news.connection);
+    if (hostIdentity(oldConnection) !== hostIdentity(newConnection)) {
         return REPLACE_HOST;
     }
+    if (containsUnknown(spec.news)) {
+        // Not parsed: the engine's placeholder is no value. What is known decides replace or update.
+        const unsure = (spec.identity ?? []).filter((f) => containsUnknown(spec.news[f]) || JSON.stringify(spec.news[f]) !== JSON.stringify(spec.olds[f]));
+        return unsure.length > 0 ? { changes: true, replaces: unsure, deleteBeforeReplace: true } : { changes: true };
+    }
+    const inputs = spec.parse(keepingName(spec.olds, spec.news));
+    const old = spec.parse(spec.olds);
     const renamed = (spec.identity ?? []).filter((f) => JSON.stringify(old[f]) !== JSON.stringify(inputs[f]));
     if (renamed.length > 0) {
         return { changes: true, replaces: renamed, deleteBeforeReplace: true };
     }
-    if (containsUnknown(spec.news) || spec.recordedDrift(inputs) || ledgerDiffers(spec.olds.ledgerStatus) || spec.fields.some((f) => JSON.stringify(old[f]) !== JSON.stringify(inputs[f]))) {
+    // New credentials (a rotated key, another user, sudo) reach state only through an update; the
+    // engine keeps the old outputs otherwise, and a later refresh or destroy would log in with them.
+    const newCredentials = JSON.stringify(oldConnection) !== JSON.stringify(newConnection);
+    if (newCredentials || spec.recordedDrift(inputs) || ledgerDiffers(spec.olds.ledgerStatus) || spec.fields.some((f) => JSON.stringify(old[f]) !== JSON.stringify(inputs[f]))) {
         return { changes: true };
     }
     try {

@@ -136,16 +136,15 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
     it("a run-time parameter write the kernel refuses puts back the parameters the same up had already written", async function () {
         const params = "/sys/module/tcp_htcp/parameters";
         const live = () => onHost(lab, server, ["sh", "-c", 'cat "$1/use_bandwidth_switch" "$1/use_rtt_scaling"', "sh", params]);
-        const declare = (parameters: Record<string, string | number>) =>
-            labStack("kernel-module-param-rollback", async () => {
-                new KernelModule("htcp", { connection: connectionTo(lab, server), modules: [{ name: "tcp_htcp", parameters }] });
-            });
-        const stack = await declare({ use_bandwidth_switch: 1, use_rtt_scaling: 0 });
+        let parameters: Record<string, string | number> = { use_bandwidth_switch: 1, use_rtt_scaling: 0 };
+        const stack = await labStack("kernel-module-param-rollback", async () => {
+            new KernelModule("htcp", { connection: connectionTo(lab, server), modules: [{ name: "tcp_htcp", parameters }] });
+        });
         try {
             await stack.up();
             assert.equal(live(), "1\n0\n");
-            const refused = await declare({ use_bandwidth_switch: 0, use_rtt_scaling: "fast" });
-            const failure = await refused.up().then(() => "", (e: Error) => e.message);
+            parameters = { use_bandwidth_switch: 0, use_rtt_scaling: "fast" };
+            const failure = await stack.up().then(() => "", (e: Error) => e.message);
             assert.match(failure, /tcp_htcp\.use_rtt_scaling: .*every parameter it had written is back/);
             assert.equal(live(), "1\n0\n", "use_bandwidth_switch, written before the refused write, is back to 1");
             assert.deepEqual(loadedOn(lab, server), ["tcp_htcp"]);

@@ -1,6 +1,9 @@
 import { strict as assert } from "assert";
 import { createHash } from "crypto";
-import { existsSync, readFileSync } from "fs";
+import { execFileSync } from "child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import * as os from "os";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { SysctlSet } from "../../provider";
@@ -322,6 +325,54 @@ describe("SysctlSet through the real engine on lab hosts", function () {
             await stack.up();
             assert.equal(sshCommandCount(lab, h2) - beforeUpdate, names.length + 2, "an existing resource: one read each in diff, then a read and a write for the drifted one");
         } finally {
+            await stack.destroy();
+        }
+    });
+
+    it("a value not known until another resource is created previews as an update of the existing set, and up writes it", async function () {
+        const key = "net.ipv4.tcp_fin_timeout";
+        const before = sysctlOn(lab, h1, key);
+        let fromMarker = false;
+        const stack = await labStack("sysctl-unknown-input", async () => {
+            const marker = fromMarker ? new SysctlSet("marker", { connection: connectionTo(lab, h1), settings: { "net.ipv4.tcp_keepalive_probes": 7 }, persist: false }) : undefined;
+            new SysctlSet("fin", { connection: connectionTo(lab, h1), settings: { [key]: marker ? marker.originals.apply(() => 21) : 22 }, persist: false });
+        });
+        try {
+            await stack.up();
+            fromMarker = true;
+            const preview = await stack.preview();
+            assert.deepEqual([preview.changeSummary.create, preview.changeSummary.update], [1, 1], "fin's value is unknown at preview: an update");
+            await stack.up();
+            assert.equal(sysctlOn(lab, h1, key), "21");
+        } finally {
+            await stack.destroy();
+        }
+        assert.equal(sysctlOn(lab, h1, key), before);
+    });
+
+    it("a rotated SSH key reaches state through an update, so destroy logs in with it after the old key is revoked", async function () {
+        const authorized = path.join(lab.dir, "authorized_keys");
+        const original = readFileSync(authorized, "utf8");
+        const dir = mkdtempSync(path.join(os.tmpdir(), "plt-rotated-"));
+        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "key")]);
+        const rotated = readFileSync(path.join(dir, "key"), "utf8");
+        writeFileSync(authorized, original + readFileSync(path.join(dir, "key.pub"), "utf8"));
+        const key = "net.ipv4.tcp_fin_timeout";
+        const before = sysctlOn(lab, h2, key);
+        let privateKey: string | undefined;
+        const stack = await labStack("sysctl-rotated-key", async () => {
+            new SysctlSet("fin", { connection: connectionTo(lab, h2, privateKey ? { privateKey } : {}), settings: { [key]: 23 }, persist: false });
+        });
+        try {
+            await stack.up();
+            privateKey = rotated;
+            assert.equal((await stack.up()).summary.resourceChanges?.update, 1, "the new key is an update");
+            writeFileSync(authorized, readFileSync(path.join(dir, "key.pub"), "utf8"));
+            await stack.destroy();
+            assert.equal(sysctlOn(lab, h2, key), before);
+        } finally {
+            writeFileSync(authorized, original);
+            rmSync(dir, { recursive: true, force: true });
             await stack.destroy();
         }
     });

@@ -1,5 +1,9 @@
 import { strict as assert } from "assert";
-import { APPLY_COUNT, applyEntryPoints } from "../../provider/lifecycle";
+import { z } from "zod";
+import { parseChecked } from "../../provider/check";
+import { APPLY_COUNT, REPLACE_HOST, applyEntryPoints, diffResource } from "../../provider/lifecycle";
+import { optionalConnectionSchema } from "../../provider/transport/connection";
+import { UNKNOWN } from "../../provider/unknowns";
 
 describe("applyEntryPoints: every apply counted, a refresh keeping the count", function () {
     const entryPoints = applyEntryPoints(
@@ -24,5 +28,44 @@ describe("applyEntryPoints: every apply counted, a refresh keeping the count", f
         assert.equal(refreshed.props![APPLY_COUNT], 4);
         assert.ok(!(APPLY_COUNT in (await entryPoints.read("h#x", { hostId: "h" })).props!));
         assert.equal((await entryPoints.update("h#x", { hostId: "h" }, { resourceName: "x" })).outs![APPLY_COUNT], 1);
+    });
+});
+
+describe("diffResource: what decides replace, update or a live read", function () {
+    const schema = z.object({ connection: optionalConnectionSchema, interface: z.string(), count: z.number() });
+    type Inputs = z.infer<typeof schema>;
+    const host = { host: "10.0.0.5", hostKey: "ssh-ed25519 AAAA", privateKey: "old key" };
+    const olds = { connection: host, interface: "eth1", count: 1 };
+    let probes = 0;
+    const diff = (news: Record<string, unknown>) =>
+        diffResource<Inputs>({
+            olds,
+            news,
+            parse: (props) => parseChecked(schema, props),
+            identity: ["interface"],
+            fields: ["count"],
+            recordedDrift: () => false,
+            probe: async () => {
+                probes++;
+                return [];
+            },
+        });
+    beforeEach(() => (probes = 0));
+
+    it("an input not known yet is an update, not a parse of the engine's placeholder", async function () {
+        assert.deepEqual(await diff({ ...olds, count: UNKNOWN }), { changes: true });
+    });
+
+    it("an identity input not known yet, or changed beside an unknown, replaces", async function () {
+        assert.deepEqual(await diff({ ...olds, interface: UNKNOWN }), { changes: true, replaces: ["interface"], deleteBeforeReplace: true });
+        assert.deepEqual(await diff({ ...olds, interface: "eth2", count: UNKNOWN }), { changes: true, replaces: ["interface"], deleteBeforeReplace: true });
+    });
+
+    it("new credentials to the same host are an update, so state and a later destroy use them; the same inputs read the host", async function () {
+        assert.deepEqual(await diff({ ...olds, connection: { ...host, privateKey: "rotated key" } }), { changes: true });
+        assert.equal(probes, 0);
+        assert.deepEqual(await diff({ ...olds, connection: { ...host, port: 2222 } }), REPLACE_HOST);
+        assert.deepEqual(await diff(olds), { changes: false });
+        assert.equal(probes, 1);
     });
 });
