@@ -82,10 +82,15 @@ ledger=$1 record=$2 takeover=$3 dir=$4 npairs=$5; shift 5
 n=0 made=
 ${FLAT}
 ${FILE_HELPERS}
+# sysctl -w, for the kernel's reason in its message; an empty value (ip_local_reserved_ports'
+# default) straight to the file, since procps before 4 refuses "key=" as malformed.
+write_key() {
+  if [ -n "$2" ]; then sysctl -q -w "$1=$2"; else printf '\\n' > "/proc/sys/$1"; fi
+}
 rollback() {
   while [ "$n" -gt 0 ]; do
     eval "k=\\$key_$n v=\\$old_$n"
-    sysctl -q -w "$k=$v" >/dev/null 2>&1 || { printf 'rollback-failed\\t%s\\n' "$k"; stuck=1; }
+    write_key "$k" "$v" >/dev/null 2>&1 || { printf 'rollback-failed\\t%s\\n' "$k"; stuck=1; }
     n=$((n-1))
   done
   # Something still changed has its original only in our new ledger (a failed create leaves no
@@ -153,7 +158,7 @@ while [ "$npairs" -gt 0 ]; do
   [ -e "/proc/sys/$k" ] || fail "$k" "No such file or directory: the key does not exist on this kernel or in this network namespace"
   old=$(cat "/proc/sys/$k" 2>&1) || fail "$k" "$old"
   n=$((n+1)); eval "key_$n=\\$k old_$n=\\$old"
-  err=$(sysctl -q -w "$k=$v" 2>&1 >/dev/null); rc=$?
+  err=$(write_key "$k" "$v" 2>&1 >/dev/null); rc=$?
   if [ $rc -ne 0 ] || [ -n "$err" ]; then fail "$k" "$err"; fi
   now=$(cat "/proc/sys/$k" 2>&1)
   flat "$old"; was=$flat; flat "$now"

@@ -86,6 +86,24 @@ describe("SysctlSet ledger", function () {
 });
 
 describe("SysctlSet apply program on this machine, with a sysctl that refuses (root; nothing is written)", function () {
+    it("writes an empty value (ip_local_reserved_ports' default) though procps 3.3's sysctl refuses 'key=' as malformed", async function () {
+        const key = "net.ipv4.ip_local_reserved_ports";
+        if (process.getuid?.() !== 0 || readFileSync("/proc/sys/net/ipv4/ip_local_reserved_ports", "utf8").trim() !== "") {
+            this.skip();
+        }
+        const bin = mkdtempSync(path.join(tmpdir(), "plt-procps3-"));
+        writeFileSync(path.join(bin, "sysctl"), `#!/bin/sh\ncase "$3" in *=) echo "sysctl: malformed setting \\"$3\\"" >&2; exit 1 ;; esac\nexec /usr/sbin/sysctl "$@"\n`, { mode: 0o755 });
+        const path0 = process.env.PATH;
+        process.env.PATH = `${bin}:${path0}`;
+        try {
+            const outcome = await applyToHost(new LocalTransport(false), [{ key, value: "" }], { changes: {} });
+            assert.equal(outcome.readBack.get(key), "");
+        } finally {
+            process.env.PATH = path0;
+            rmSync(bin, { recursive: true, force: true });
+        }
+    });
+
     it("a failure whose rollback fails too keeps the new ledger, the only record of the originals", async function () {
         if (process.getuid?.() !== 0) {
             this.skip();
