@@ -2,7 +2,7 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
-import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
+import { applyEntryPoints, diffResource, keepingName, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
 import { canonicalKey, procPath } from "./keys";
 import { claimInRun, inThisProgram, ledgerDrift, ledgerHoldsMore } from "../host/ledger";
@@ -135,7 +135,10 @@ export const check = (olds: Record<string, unknown>, news: Record<string, unknow
  * (`liveDrift`), so every preview mode names the drifted key — `pulumi preview --diff` shows input
  * changes but drops the provider's own output — and diff uses it instead of reading again.
  */
-export async function checkSysctls(olds: Record<string, unknown>, news: Record<string, unknown>, withDrift: boolean): Promise<dynamic.CheckResult> {
+export async function checkSysctls(olds: Record<string, unknown>, rawNews: Record<string, unknown>, withDrift: boolean): Promise<dynamic.CheckResult> {
+    // A resource renamed through aliases keeps, in the inputs the engine stores too, the name its
+    // host files were written under: every later check reads those files, not the new name's.
+    const news = Object.keys(olds).length > 0 ? keepingName(olds, rawNews) : rawNews;
     const raw = inputsOf(withoutEngineKeys(news));
     const failures = checkFailures(sysctlSetInputsSchema, raw);
     if (failures.length > 0 || containsUnknown(raw)) {

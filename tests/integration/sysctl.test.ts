@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { SysctlSet } from "../../provider";
 import { connectionSchema, shProgram, transportFor } from "../../provider/transport";
-import { collect, expectFailure } from "./support";
+import { assertNoChanges, collect, expectFailure } from "./support";
 import { labStack, storedStateText } from "./engine";
 import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, setSysctlOn, sshCommandCount, sshConnectionCount, sysctlOn } from "./lab";
 
@@ -348,6 +348,32 @@ describe("SysctlSet through the real engine on lab hosts", function () {
             await stack.destroy();
         }
         assert.equal(sysctlOn(lab, h1, key), before);
+    });
+
+    it("renamed through aliases, a SysctlSet is the same resource on the host: previews and ups stay clean, its file kept", async function () {
+        const key = "net.ipv4.tcp_fin_timeout";
+        const before = sysctlOn(lab, h1, key);
+        let name = "fin";
+        const stack = await labStack("sysctl-renamed", async () => {
+            new SysctlSet(name, { connection: connectionTo(lab, h1), settings: { [key]: 24 } }, name === "fin" ? {} : { aliases: [{ name: "fin" }] });
+        });
+        try {
+            await stack.up();
+            const file = fileOn(lab, h1, "/etc/sysctl.d/90-pulumi-fin.conf");
+            assert.ok(file);
+            name = "fin-renamed";
+            assertNoChanges((await stack.preview()).changeSummary);
+            const upOut = collect();
+            await stack.up({ onOutput: upOut.onOutput });
+            assert.match(upOut.text(), /^\s*2 unchanged$/m, "nothing written on the host");
+            assertNoChanges((await stack.preview({ diff: true })).changeSummary);
+            assert.equal(fileOn(lab, h1, "/etc/sysctl.d/90-pulumi-fin-renamed.conf"), null);
+            assert.equal(fileOn(lab, h1, "/etc/sysctl.d/90-pulumi-fin.conf"), file);
+        } finally {
+            await stack.destroy();
+        }
+        assert.equal(sysctlOn(lab, h1, key), before);
+        assert.equal(fileOn(lab, h1, "/etc/sysctl.d/90-pulumi-fin.conf"), null);
     });
 
     it("a rotated SSH key reaches state through an update, so destroy logs in with it after the old key is revoked", async function () {
