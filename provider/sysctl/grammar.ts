@@ -244,5 +244,11 @@ export function valueProblem(key: string, value: SettingValue): string | undefin
     if (canonical === PORT_RANGE) {
         return portRangeProblem(numbersIn(value));
     }
+    if (WRITEBACK_BYTES.has(canonical) && numbersIn(value).some((n) => Number(n) === 0)) {
+        return `cannot be 0 (the kernel refuses it): to use ${canonical.replace("_bytes", "_ratio")} instead, set that`;
+    }
     return undefined;
 }
+
+/** Byte counts of the writeback limits: 0 is what the kernel shows while the ratio is in force, never a value to write. */
+const WRITEBACK_BYTES = new Set(["vm.dirty_bytes", "vm.dirty_background_bytes"]);

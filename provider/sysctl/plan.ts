@@ -64,8 +64,36 @@ function managedKeys(inputs: SysctlSetInputs): [string, SettingValue][] {
     return Object.entries(inputs.settings).map(([key, value]) => [canonicalKey(key), value]);
 }
 
+/**
+ * The writeback limits the kernel keeps as a ratio or a byte count, one in force: writing one
+ * sets its partner to 0 (mm/page-writeback.c), and a byte count refuses 0. Putting back a byte
+ * count that was 0 is writing its partner's original.
+ */
+const WRITEBACK_PARTNERS: Record<string, string> = {
+    "vm.dirty_bytes": "vm.dirty_ratio",
+    "vm.dirty_ratio": "vm.dirty_bytes",
+    "vm.dirty_background_bytes": "vm.dirty_background_ratio",
+    "vm.dirty_background_ratio": "vm.dirty_background_bytes",
+};
+
+/** Partners of declared keys that are not declared themselves: their originals are kept too, for the restore. */
+export function writebackCompanions(inputs: SysctlSetInputs): string[] {
+    const declared = new Set(managedKeys(inputs).map(([key]) => key));
+    return [...new Set([...declared].map((key) => WRITEBACK_PARTNERS[key]).filter((p): p is string => p !== undefined && !declared.has(p)))];
+}
+
+/** What to write to put `originals` back: a key whose original is 0 and whose partner goes back to a value in force is left to that write. */
+export function restoreWrites(originals: readonly [string, string][]): Write[] {
+    const back = new Map(originals);
+    const leftToPartner = (key: string, value: string) => {
+        const partner = WRITEBACK_PARTNERS[key];
+        return partner !== undefined && sameValue(value, "0") && back.has(partner) && !sameValue(back.get(partner)!, "0");
+    };
+    return originals.filter(([key, value]) => !leftToPartner(key, value)).map(([key, value]) => ({ key, value }));
+}
+
 export function keysToRead(inputs: SysctlSetInputs, previous?: SysctlSetRecord): string[] {
-    const keys = new Set(managedKeys(inputs).map(([key]) => key));
+    const keys = new Set([...managedKeys(inputs).map(([key]) => key), ...writebackCompanions(inputs)]);
     for (const key of Object.keys(previous?.originals ?? {})) {
         keys.add(key);
     }
@@ -241,6 +269,18 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
     if (unreadable.length > 0) {
         throw new Error(`${target}: cannot read ${unreadable.join(", ")}. Nothing was changed.`);
     }
+    for (const companion of writebackCompanions(inputs)) {
+        const live = snapshot.values.get(companion);
+        if (live?.state !== "value") {
+            continue;
+        }
+        originals[companion] = previous?.originals[companion] ?? ledgered[companion] ?? live.value;
+        // Written first, as it is, while in force: a rollback of the byte count (to 0, refused)
+        // then ends with this write undone, which puts the byte count back to 0 too.
+        if (!sameValue(live.value, "0") && writes.some((w) => WRITEBACK_PARTNERS[w.key] === companion)) {
+            writes.unshift({ key: companion, value: live.value });
+        }
+    }
 
     // Keys no longer declared go back: state's, and those only the ledger knows (an update killed
     // before the engine saved it), whose originals the new ledger would otherwise lose. A key of
@@ -248,19 +288,21 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
     const unrestorable: string[] = [];
     if (inputs.restoreOnDelete) {
         const stateKeys = Object.entries(previous?.originals ?? {}).filter(([key]) => !ownLedger || key in ownLedger.originals);
+        const putBack: [string, string][] = [];
         for (const [key, original] of Object.entries({ ...ledgered, ...Object.fromEntries(stateKeys) })) {
             const live = snapshot.values.get(key);
-            if (key in expected) {
+            if (key in expected || key in originals) {
                 continue;
             }
             if (live?.state === "value") {
                 if (!sameValue(live.value, original)) {
-                    writes.push({ key, value: original });
+                    putBack.push([key, original]);
                 }
             } else if (!(key in (previous?.originals ?? {}))) {
                 unrestorable.push(`${target}: ${key}, which only the ledger of an interrupted update held, cannot be put back to ${original}: it is ${live ? live.state : "not read"} here now`);
             }
         }
+        writes.push(...restoreWrites(putBack));
     }
 
     // State's files completed by the ledger: an update killed before the engine saved it may have begun to manage one.
@@ -298,7 +340,8 @@ export function ledgerOnlyItems(ledgers: ReadonlyMap<string, Ledger>, olds: Reco
         return undefined;
     }
     const [file, ledger] = own;
-    const items = ledgerBeyond(ledger, declared.flatMap((i) => Object.keys(i.settings).map(canonicalKey)), declared.filter((i) => i.persist).map(persistFileOf));
+    const keys = declared.flatMap((i) => [...Object.keys(i.settings).map(canonicalKey), ...writebackCompanions(i)]);
+    const items = ledgerBeyond(ledger, keys, declared.filter((i) => i.persist).map(persistFileOf));
     return items.length > 0 ? { file, items } : undefined;
 }
 
@@ -332,15 +375,11 @@ export function planRestore(record: SysctlSetRecord, snapshot: HostSnapshot, res
     const writes: Write[] = [];
     const ledgered = record.ledgerFile ? snapshot.ledgers.get(record.ledgerFile)?.originals : undefined;
     if (restore) {
-        for (const [key, original] of Object.entries(record.originals)) {
-            if (ledgered && !(key in ledgered)) {
-                continue;
-            }
+        const putBack = Object.entries(record.originals).filter(([key, original]) => {
             const live = snapshot.values.get(key);
-            if (live?.state === "value" && !sameValue(live.value, original)) {
-                writes.push({ key, value: original });
-            }
-        }
+            return !(ledgered && !(key in ledgered)) && live?.state === "value" && !sameValue(live.value, original);
+        });
+        writes.push(...restoreWrites(putBack));
     }
     const managed = managedFilesOf(record);
     const files = managed ? putBackFiles(managed, Object.keys(managed.originals), snapshot, target, true) : { changes: {}, warnings: [] };

@@ -88,10 +88,17 @@ write_key() {
   if [ -n "$2" ]; then sysctl -q -w "$1=$2"; else printf '\\n' > "/proc/sys/$1"; fi
 }
 rollback() {
+  _refused=
   while [ "$n" -gt 0 ]; do
     eval "k=\\$key_$n v=\\$old_$n"
-    write_key "$k" "$v" >/dev/null 2>&1 || { printf 'rollback-failed\\t%s\\n' "$k"; stuck=1; }
+    write_key "$k" "$v" >/dev/null 2>&1 || _refused="$_refused $n"
     n=$((n-1))
+  done
+  # A key the kernel would not take back (vm.dirty_bytes to 0) may be back all the same, once its
+  # partner written earlier went back too: only one still not as it was failed.
+  for _i in $_refused; do
+    eval "k=\\$key_$_i v=\\$old_$_i"
+    [ "$(cat "/proc/sys/$k" 2>/dev/null)" = "$v" ] || { printf 'rollback-failed\\t%s\\n' "$k"; stuck=1; }
   done
   # Something still changed has its original only in our new ledger (a failed create leaves no
   # state): it stays, as the other ledgers stay without the keys it took over.

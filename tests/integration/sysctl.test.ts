@@ -433,3 +433,27 @@ describe("SysctlSet through the real engine on lab hosts", function () {
     });
 });
 
+
+describe("SysctlSet on this machine (local transport): a writeback byte count, which the kernel will not set back to 0", function () {
+    this.timeout(5 * 60 * 1000);
+    const keys = ["vm.dirty_bytes", "vm.dirty_ratio"];
+    const raw = () => keys.map((k) => readFileSync(`/proc/sys/${k.replace(/\./g, "/")}`, "utf8"));
+
+    it("sets vm.dirty_bytes (the kernel zeroes vm.dirty_ratio), and destroy puts both back through the ratio", async function () {
+        const before = raw();
+        if (before[0].trim() !== "0") {
+            this.skip();
+        }
+        const stack = await labStack("sysctl-dirty-bytes", async () => {
+            new SysctlSet("writeback", { settings: { "vm.dirty_bytes": 268435456 }, persist: false });
+        });
+        try {
+            await stack.up();
+            assert.deepEqual(raw(), ["268435456\n", "0\n"]);
+            assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+        } finally {
+            await stack.destroy();
+        }
+        assert.deepEqual(raw(), before, "byte for byte");
+    });
+});

@@ -19,6 +19,13 @@ describe("sysctl value grammars", function () {
         assert.equal(valueProblem("net/ipv4/tcp_fin_timeout", { atMost: 20 }), undefined);
     });
 
+    it("refuses 0 for a writeback byte count, naming the ratio that takes over", function () {
+        assert.match(valueProblem("vm.dirty_bytes", 0) ?? "", /cannot be 0 \(the kernel refuses it\): to use vm\.dirty_ratio instead, set that/);
+        assert.match(valueProblem("vm.dirty_background_bytes", { atLeast: 0 }) ?? "", /vm\.dirty_background_ratio/);
+        assert.equal(valueProblem("vm.dirty_bytes", 268435456), undefined);
+        assert.equal(valueProblem("vm.dirty_ratio", 0), undefined);
+    });
+
     it("knows which families are unsigned, and leaves signed and unknown keys to the kernel", function () {
         for (const key of [
             "net.ipv4.tcp_fin_timeout",

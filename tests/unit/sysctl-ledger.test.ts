@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
@@ -109,8 +110,9 @@ describe("SysctlSet apply program on this machine, with a sysctl that refuses (r
             this.skip();
         }
         const bin = mkdtempSync(path.join(tmpdir(), "plt-sysctl-"));
-        // The first write succeeds (and changes nothing), every later one fails: the second key and the first key's rollback.
-        writeFileSync(path.join(bin, "sysctl"), `#!/bin/sh\nn=$(cat "${bin}/calls" 2>/dev/null || echo 0); echo $((n+1)) > "${bin}/calls"\n[ "$n" = 0 ] && exit 0\necho "refused" >&2; exit 1\n`, { mode: 0o755 });
+        // The first write goes through (this machine's fin_timeout changes), every later one fails: the second key and the first key's rollback.
+        writeFileSync(path.join(bin, "sysctl"), `#!/bin/sh\nn=$(cat "${bin}/calls" 2>/dev/null || echo 0); echo $((n+1)) > "${bin}/calls"\n[ "$n" = 0 ] && exec /usr/sbin/sysctl "$@"\necho "refused" >&2; exit 1\n`, { mode: 0o755 });
+        const finTimeout = readFileSync("/proc/sys/net/ipv4/tcp_fin_timeout", "utf8").trim();
         const ledger = ledgerPath("unit/stuck/rollback");
         const record = renderLedger({ owner: "unit/stuck/rollback", originals: { "net.ipv4.tcp_fin_timeout": "60", "net.ipv4.tcp_keepalive_time": "7200" } });
         const hadRoot = existsSync(LEDGER_ROOT);
@@ -118,11 +120,12 @@ describe("SysctlSet apply program on this machine, with a sysctl that refuses (r
         process.env.PATH = `${bin}:${path0}`;
         try {
             const writes = [{ key: "net.ipv4.tcp_fin_timeout", value: "20" }, { key: "net.ipv4.tcp_keepalive_time", value: "600" }];
-            await assert.rejects(applyToHost(new LocalTransport(false), writes, { changes: {} }, { path: ledger, record }), /Could NOT restore .*net\.ipv4\.tcp_fin_timeout/);
+            await assert.rejects(applyToHost(new LocalTransport(false), writes, { changes: {} }, { path: ledger, record }), /Could NOT restore net\.ipv4\.tcp_fin_timeout \(it held \d+\)/);
             assert.equal(readFileSync(ledger, "utf8"), record);
             assert.deepEqual(readdirSync(LEDGER_DIR), [path.basename(ledger)], "no .prev left");
         } finally {
             process.env.PATH = path0;
+            execFileSync("/usr/sbin/sysctl", ["-q", "-w", `net.ipv4.tcp_fin_timeout=${finTimeout}`]);
             rmSync(bin, { recursive: true, force: true });
             rmSync(ledger, { force: true });
             if (!hadRoot) {

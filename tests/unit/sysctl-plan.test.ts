@@ -23,6 +23,21 @@ function snapshot(values: Record<string, string | null>, files: Record<string, s
 }
 
 describe("SysctlSet planning", function () {
+    it("a writeback byte count (0 before, and 0 refused by the kernel) goes back by its ratio's original, kept beside it", function () {
+        const bytes = inputs({ owner: "p/s/web", settings: { "vm.dirty_bytes": 268435456 }, persist: false });
+        const plan = planApply(bytes, snapshot({ "vm.dirty_bytes": "0", "vm.dirty_ratio": "20" }), "h1");
+        assert.deepEqual(plan.record.originals, { "vm.dirty_bytes": "0", "vm.dirty_ratio": "20" });
+        assert.deepEqual(plan.writes, [{ key: "vm.dirty_ratio", value: "20" }, { key: "vm.dirty_bytes", value: "268435456" }], "the ratio first: a rollback ends with it");
+        const tuned = snapshot({ "vm.dirty_bytes": "268435456", "vm.dirty_ratio": "0" });
+        assert.deepEqual(planRestore(plan.record, tuned, true, "h1").writes, [{ key: "vm.dirty_ratio", value: "20" }]);
+        assert.deepEqual(planApply(bytes, tuned, "h1", plan.record).writes, [], "a second apply writes nothing, the ratio (0 now) is no drift");
+        assert.deepEqual(detectDrift(bytes, tuned, []).values, []);
+        const dropped = planApply(inputs({ owner: "p/s/web", settings: { "vm.swappiness": 10 }, persist: false }), { ...tuned, values: new Map([...tuned.values, ["vm.swappiness", { state: "value", value: "60" }]]) }, "h1", plan.record);
+        assert.deepEqual(dropped.writes, [{ key: "vm.swappiness", value: "10" }, { key: "vm.dirty_ratio", value: "20" }], "dropped from the settings: back by the ratio too");
+        const ratioKept = planApply(inputs({ owner: "p/s/web", settings: { "vm.dirty_ratio": 10 }, persist: false }), snapshot({ "vm.dirty_bytes": "0", "vm.dirty_ratio": "20" }), "h1");
+        assert.deepEqual(ratioKept.writes, [{ key: "vm.dirty_ratio", value: "10" }], "a ratio in force needs no help");
+    });
+
     it("writes back a key only its own ledger holds (an update killed before the engine saved it), so the new ledger does not lose its original", function () {
         const desired = inputs({ owner: "p/s/web", settings: { "vm.swappiness": 10 }, persist: false });
         const host = snapshot({ "vm.swappiness": "10", "net.ipv4.tcp_keepalive_time": "333" });
