@@ -187,6 +187,30 @@ function portListProblem(text: string): string | undefined {
 }
 
 /**
+ * A port list as the kernel prints it back (a bitmap, `%*pbl`): ascending, overlapping and
+ * adjacent ranges merged, so "8080,5061,5060" is read back as "5060-5061,8080", never as drift.
+ */
+export function kernelPortList(text: string): string {
+    const ranges = text
+        .split(",")
+        .map((part) => part.trim())
+        .filter(Boolean)
+        .map((part) => part.split("-").map(Number))
+        .map(([from, to = from]) => [from, to] as [number, number])
+        .sort((a, b) => a[0] - b[0]);
+    const merged: [number, number][] = [];
+    for (const [from, to] of ranges) {
+        const last = merged[merged.length - 1];
+        if (last && from <= last[1] + 1) {
+            last[1] = Math.max(last[1], to);
+        } else {
+            merged.push([from, to]);
+        }
+    }
+    return merged.map(([from, to]) => (from === to ? `${from}` : `${from}-${to}`)).join(",");
+}
+
+/**
  * Why `value` is not a value `key` can take, or undefined when it may be (the kernel has the
  * last word). The message starts with what the key takes; callers prefix the key.
  */

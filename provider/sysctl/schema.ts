@@ -2,7 +2,7 @@ import { z } from "zod";
 import { NAME_MAX, overlongFileName } from "../check";
 import { moduleNameSchema } from "../kernel-module/schema";
 import { optionalConnectionSchema } from "../transport/connection";
-import { shown, valueProblem } from "./grammar";
+import { kernelPortList, shown, valueProblem } from "./grammar";
 import { canonicalKey, keyProblem } from "./keys";
 import type { SettingValue } from "./values";
 
@@ -36,6 +36,18 @@ const NUMERIC_TREES = [
 export function requiresNumbers(key: string): boolean {
     const canonical = canonicalKey(key);
     return !STRING_VALUED.has(canonical) && NUMERIC_TREES.some((tree) => tree.test(canonical));
+}
+
+/** Numeric keys the kernel reads several values from; every other one keeps the first and ignores the rest. */
+const SEVERAL_NUMBERS = /^(net\.ipv4\.(tcp_[rw]?mem|udp_mem|ip_local_port_range)|vm\.lowmem_reserve_ratio)$/;
+
+function countProblem(key: string, value: SettingValue): string | undefined {
+    const plain = typeof value === "object" && !Array.isArray(value) ? ("atLeast" in value ? value.atLeast : value.atMost) : value;
+    const count = Array.isArray(plain) ? plain.length : String(plain).trim().split(/\s+/).length;
+    if (count > 1 && requiresNumbers(key) && !SEVERAL_NUMBERS.test(canonicalKey(key))) {
+        return `takes one number, got ${count}: the kernel would keep the first and ignore the rest`;
+    }
+    return undefined;
 }
 
 const noControl = (s: string) => !/[\0\n\r]/.test(s);
@@ -84,14 +96,18 @@ const settings = z
             } else if (typeof value === "string" && requiresNumbers(key) && !/^\s*-?\d+(\s+-?\d+)*\s*$/.test(value)) {
                 ctx.addIssue({ code: "custom", path: [key], message: `${key} takes numbers, got ${shown(value)}` });
             } else {
-                const problem = valueProblem(key, parsed.data as SettingValue);
+                const problem = valueProblem(key, parsed.data as SettingValue) ?? countProblem(key, parsed.data as SettingValue);
                 if (problem) {
                     ctx.addIssue({ code: "custom", path: [key], message: `${key} ${problem}` });
                 }
             }
         }
     })
-    .transform((record) => record as Record<string, SettingValue>);
+    .transform((record) =>
+        Object.fromEntries(
+            Object.entries(record).map(([key, value]) => [key, canonicalKey(key) === "net.ipv4.ip_local_reserved_ports" ? kernelPortList(String(value)) : (value as SettingValue)]),
+        ),
+    );
 
 export const sysctlSetInputsSchema = z
     .object({

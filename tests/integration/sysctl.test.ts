@@ -350,6 +350,23 @@ describe("SysctlSet through the real engine on lab hosts", function () {
         assert.equal(sysctlOn(lab, h1, key), before);
     });
 
+    it("a reserved port list written in any order is no drift once the kernel prints it back merged", async function () {
+        const key = "net.ipv4.ip_local_reserved_ports";
+        const before = sysctlOn(lab, h2, key);
+        const stack = await labStack("sysctl-reserved-ports", async () => {
+            new SysctlSet("ports", { connection: connectionTo(lab, h2), settings: { [key]: "8080,5061,5060" }, persist: false });
+        });
+        try {
+            await stack.up();
+            assert.equal(sysctlOn(lab, h2, key), "5060-5061,8080");
+            assertNoChanges((await stack.preview()).changeSummary);
+            assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+        } finally {
+            await stack.destroy();
+        }
+        assert.equal(sysctlOn(lab, h2, key), before);
+    });
+
     it("renamed through aliases, a SysctlSet is the same resource on the host: previews and ups stay clean, its file kept", async function () {
         const key = "net.ipv4.tcp_fin_timeout";
         const before = sysctlOn(lab, h1, key);

@@ -26,6 +26,19 @@ describe("sysctl value grammars", function () {
         assert.equal(valueProblem("vm.dirty_ratio", 0), undefined);
     });
 
+    it("takes a reserved port list in the form the kernel prints back, so no order of writing is drift", function () {
+        const parsed = (value: unknown) => sysctlSetInputsSchema.parse({ resourceName: "t", settings: { "net.ipv4.ip_local_reserved_ports": value } }).settings["net.ipv4.ip_local_reserved_ports"];
+        assert.equal(parsed("8080,5061,5060"), "5060-5061,8080");
+        assert.equal(parsed("5060-5070,5065-5080,5081"), "5060-5081");
+        assert.equal(parsed(8080), "8080");
+    });
+
+    it("refuses several numbers for a key the kernel reads one from, and takes them where it reads several", function () {
+        assert.match(failures({ settings: { "net.core.somaxconn": "4096 8192" } })[0]?.reason ?? "", /takes one number, got 2: the kernel would keep the first/);
+        assert.match(failures({ settings: { "vm.swappiness": [10, 20] } })[0]?.reason ?? "", /takes one number, got 2/);
+        assert.deepEqual(failures({ settings: { "net.ipv4.tcp_rmem": [4096, 131072, 6291456], "vm.lowmem_reserve_ratio": "256 256 32 0 0", "kernel.printk": "4 4 1 7" } }), []);
+    });
+
     it("knows which families are unsigned, and leaves signed and unknown keys to the kernel", function () {
         for (const key of [
             "net.ipv4.tcp_fin_timeout",
