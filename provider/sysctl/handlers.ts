@@ -10,6 +10,7 @@ import { LEDGER_KIND } from "./ledger";
 import { ManagedFiles, withCreatedDirs } from "../host/restore";
 import { missingModules, moduleNeeds, moduleProbeKeys } from "./modules";
 import { netnsProbeKeys, restrictedCongestionControl } from "./netns";
+import { portRangeProbeKeys, rangeBelowUnprivileged } from "./port-range";
 import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, ledgerBeyond, ledgerOnlyItems, liveSettings, ownLedgerPath, ownerOf, ownershipConflicts, planApply, planRestore, sysctlRecordToRestore, unwritableKeys } from "./plan";
 import { HostReads, HostSnapshot, applyToHost, readHost } from "./remote";
 import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "./schema";
@@ -162,8 +163,12 @@ export async function checkSysctls(olds: Record<string, unknown>, rawNews: Recor
     }
     const needsModules = (snapshot: HostSnapshot) => missingModules(moduleNeeds(inputs.settings, snapshot), inputs.modules ?? [], inputs.onMissing === "skip", transport.target);
     // What the host needs to judge: modules, and what its network namespace lets `judged` (the settings this operation writes) set.
-    const probeKeys = (judged: Record<string, SettingValue>) => [...moduleProbeKeys(inputs.settings), ...netnsProbeKeys(judged)];
-    const refusedByHost = (snapshot: HostSnapshot, judged: Record<string, SettingValue>) => [...needsModules(snapshot), ...restrictedCongestionControl(judged, snapshot, transport.target)];
+    const probeKeys = (judged: Record<string, SettingValue>) => [...moduleProbeKeys(inputs.settings), ...netnsProbeKeys(judged), ...portRangeProbeKeys(judged)];
+    const refusedByHost = (snapshot: HostSnapshot, judged: Record<string, SettingValue>) => [
+        ...needsModules(snapshot),
+        ...restrictedCongestionControl(judged, snapshot, transport.target),
+        ...rangeBelowUnprivileged(judged, snapshot, transport.target),
+    ];
     // Keys the host lacks or will not let be written, but for those whose absence the module check judges.
     const unwritable = (declared: SysctlSetInputs, snapshot: HostSnapshot) =>
         unwritableKeys(declared, snapshot, transport.target, new Set(moduleNeeds(inputs.settings, snapshot).filter((need) => need.what === "the key").map((need) => need.key)));
@@ -188,7 +193,7 @@ export async function checkSysctls(olds: Record<string, unknown>, rawNews: Recor
         try {
             if (!withDrift) {
                 // A changed value can need a module (bbr into tcp_allowed_congestion_control) or a namespace's leave.
-                if (Object.keys(added.settings).length === 0 && moduleProbeKeys(changed).length === 0 && netnsProbeKeys(changed).length === 0) {
+                if (Object.keys(added.settings).length === 0 && moduleProbeKeys(changed).length === 0 && netnsProbeKeys(changed).length === 0 && portRangeProbeKeys(changed).length === 0) {
                     return { inputs: news, failures };
                 }
                 const snapshot = await readHost(transport, [...new Set([...keysToRead(added), ...probeKeys(changed)])], [], "reuse");

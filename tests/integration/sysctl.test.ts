@@ -216,24 +216,34 @@ describe("SysctlSet through the real engine on lab hosts", function () {
         });
 
         it("a kernel rejection in the middle of a multi-key set leaves the host as it was", async function () {
-            const keys = ["net.core.somaxconn", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_fin_timeout"];
+            const keys = ["net.core.somaxconn", "net.ipv4.tcp_syn_retries", "net.ipv4.tcp_fin_timeout"];
             const before = keys.map((k) => sysctlOn(lab, h1, k));
             const stack = await labStack("sysctl-rollback", async () => {
                 new SysctlSet("rejected", {
                     connection: connectionTo(lab, h1),
                     settings: {
                         "net.core.somaxconn": 5000,
-                        // Passes check, but the kernel refuses a range starting below ip_unprivileged_port_start (1024): EINVAL.
-                        "net.ipv4.ip_local_port_range": [512, 61000],
+                        // Passes check, but the kernel refuses more than 127 SYN retries (MAX_TCP_SYNCNT): EINVAL.
+                        "net.ipv4.tcp_syn_retries": 200,
                         "net.ipv4.tcp_fin_timeout": 33,
                     },
                 });
             });
             const message = await expectFailure(stack.up());
-            assert.match(message, /refused net\.ipv4\.ip_local_port_range: .*Invalid argument/);
+            assert.match(message, /refused net\.ipv4\.tcp_syn_retries: .*Invalid argument/);
             assert.match(message, /the host is as it was/);
             assert.deepEqual(keys.map((k) => sysctlOn(lab, h1, k)), before);
             assert.equal(fileOn(lab, h1, "/etc/sysctl.d/90-pulumi-rejected.conf"), null);
+        });
+
+        it("refuses at preview a port range starting below the host's ip_unprivileged_port_start, naming it and the host", async function () {
+            const before = sysctlOn(lab, h1, "net.ipv4.ip_local_port_range");
+            const stack = await labStack("sysctl-port-range", async () => {
+                new SysctlSet("range", { connection: connectionTo(lab, h1), settings: { "net.ipv4.ip_local_port_range": [512, 61000] } });
+            });
+            const message = await expectFailure(stack.preview());
+            assert.match(message, /settings\["net\.ipv4\.ip_local_port_range"\].*root@[\d.]+:\d+: starts at 512, below net\.ipv4\.ip_unprivileged_port_start \(1024\) there/);
+            assert.equal(sysctlOn(lab, h1, "net.ipv4.ip_local_port_range"), before);
         });
 
         it("refuses a global key that is read-only inside a network namespace, naming it, before writing anything", async function () {

@@ -2,6 +2,8 @@ import { strict as assert } from "assert";
 import { checkFailures } from "../../provider/check";
 import { check as hostTuningCheck } from "../../provider/host-tuning/handlers";
 import { isUnsigned, valueProblem } from "../../provider/sysctl/grammar";
+import { portRangeProbeKeys, rangeBelowUnprivileged } from "../../provider/sysctl/port-range";
+import { parseReadOutput } from "../../provider/sysctl/remote";
 import { persistFileProblem, sysctlSetInputsSchema } from "../../provider/sysctl/schema";
 import { MAX_KEYS, settingsSizeProblems } from "../../provider/sysctl/sizes";
 
@@ -251,5 +253,16 @@ describe("grammar failures through HostTuning", function () {
             'sysctls.settings["net.core.default_qdisc"]',
             'sysctls.settings["net.ipv4.tcp_fin_timeout"]',
         ]);
+    });
+});
+
+describe("sysctl checks against the host's own values", function () {
+    it("refuses an ephemeral port range starting below the host's ip_unprivileged_port_start, and only then", function () {
+        const host = (start: string) => parseReadOutput(`value\tnet/ipv4/ip_unprivileged_port_start\t${start}\n`);
+        const settings = { "net.ipv4.ip_local_port_range": [512, 61000] };
+        assert.deepEqual(portRangeProbeKeys(settings), ["net.ipv4.ip_unprivileged_port_start"]);
+        assert.match(rangeBelowUnprivileged(settings, host("1024"), "h1")[0]?.reason ?? "", /^h1: starts at 512, below net\.ipv4\.ip_unprivileged_port_start \(1024\) there/);
+        assert.deepEqual(rangeBelowUnprivileged(settings, host("0"), "h1"), [], "a host that lowered it takes the range");
+        assert.deepEqual(rangeBelowUnprivileged({ "net.ipv4.ip_local_port_range": "1024 65000" }, host("1024"), "h1"), []);
     });
 });
