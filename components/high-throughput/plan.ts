@@ -40,7 +40,11 @@ export function highThroughputPlan(facts: ThroughputFacts): ProfilePlan {
             "net.core.wmem_max": { value: buffer, sources: ["OSG", "FD-100G", "derived"], note },
             "net.ipv4.tcp_rmem": { value: [4096, 131072, buffer], sources: ["OSG", "IPS", "derived"], note },
             "net.ipv4.tcp_wmem": { value: [4096, 16384, buffer], sources: ["OSG", "IPS", "derived"], note },
-            "net.core.default_qdisc": { value: "fq", sources: ["FD-100G", "FD-PACE"] },
+            "net.core.default_qdisc": {
+                value: "fq",
+                sources: ["FD-100G", "FD-PACE"],
+                note: "applies to qdiscs created after the change: an interface already up keeps its root qdisc until the next boot or until it is brought up again",
+            },
             "net.ipv4.tcp_congestion_control": { value: "bbr", sources: ["OSG", "FD-PACE"] },
             "net.ipv4.tcp_slow_start_after_idle": { value: 0, sources: ["TUNED"] },
             "net.core.netdev_max_backlog": {

@@ -1,5 +1,6 @@
+import { distance } from "fastest-levenshtein";
 import { canonicalKey } from "../../provider/sysctl/keys";
-import { SettingValue, isBound, satisfies } from "../../provider/sysctl/values";
+import { Bound, PlainValue, SettingValue, isBound, normalise, satisfies } from "../../provider/sysctl/values";
 import { DeclarationError } from "./declaration-error";
 import type { SourceKey } from "./sources";
 
@@ -85,6 +86,9 @@ export function applyOverrides(plan: ProfilePlan, overrides: SysctlOverrides | u
     }
     const sysctls = { ...plan.sysctls };
     for (const [key, value] of Object.entries(overrides)) {
+        if (value === null && !(spelledAs(plan.sysctls, key) in plan.sysctls)) {
+            throw new ProfileFactError(`${plan.profile}: sysctlOverrides: ${key} is null, but the profile does not set ${key}${closeMatches(key, Object.keys(plan.sysctls))}`);
+        }
         delete sysctls[spelledAs(sysctls, key)];
         if (value !== null) {
             sysctls[key] = { value, sources: [], note: "user override" };
@@ -99,6 +103,13 @@ export function spelledAs(settings: object, key: string): string {
     const canonical = canonicalKey(key);
     return Object.keys(settings).find((held) => canonicalKey(held) === canonical) ?? key;
 }
+
+/** "; did you mean a or b?" for the keys within two edits of `key` (a typo), else "". */
+function closeMatches(key: string, keys: string[]): string {
+    const close = keys.filter((k) => distance(canonicalKey(k), canonicalKey(key)) <= 2);
+    return close.length > 0 ? `; did you mean ${close.join(" or ")}?` : "";
+}
+
 
 const CONGESTION_CONTROL = "net.ipv4.tcp_congestion_control";
 
@@ -117,14 +128,20 @@ function modulesStillNeeded(modules: Cited<string[]> | undefined, sysctls: Profi
 
 export class ProfileConflictError extends DeclarationError {}
 
-/** A fact a profile cannot compute from (zero, negative, not a number), named before anything is computed. */
+/**
+ * A fact a profile cannot compute from (zero, negative, not a number), or an override it cannot
+ * apply (dropping a setting it does not set), named before anything is computed.
+ */
 export class ProfileFactError extends DeclarationError {}
 
-/** Each given fact must be a finite number above 0 (and at most its limit): the values computed from it would be nonsense otherwise. */
-export function requirePositiveFacts(profile: string, facts: Record<string, { value: number | undefined; max: number; unit: string }>): void {
+/**
+ * Each given fact must be a finite number above 0 (and at most its limit), a whole one where it
+ * counts things: the values computed from it would be nonsense otherwise.
+ */
+export function requirePositiveFacts(profile: string, facts: Record<string, { value: number | undefined; max: number; unit: string; whole?: boolean }>): void {
     const bad = Object.entries(facts)
-        .filter(([, { value, max }]) => value !== undefined && !(Number.isFinite(value) && value > 0 && value <= max))
-        .map(([name, { value, max, unit }]) => `${name}: ${value} is not a number of ${unit} above 0 and at most ${max}`);
+        .filter(([, { value, max, whole }]) => value !== undefined && !(Number.isFinite(value) && value > 0 && value <= max && (!whole || Number.isInteger(value))))
+        .map(([name, { value, max, unit, whole }]) => `${name}: ${value} is not a ${whole ? "whole " : ""}number of ${unit} above 0 and at most ${max}`);
     if (bad.length > 0) {
         throw new ProfileFactError(`${profile}: ${bad.join("; ")}`);
     }
@@ -134,25 +151,36 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
 /**
  * One value both profiles accept, when there is one: the higher of two lower bounds, the lower of
- * two upper bounds, a fixed value that meets the other's bound (judged as SysctlSet judges a live value).
+ * two upper bounds (element by element for multi-value keys), a fixed value that meets the other's
+ * bound (judged as SysctlSet judges a live value).
  */
 export function meetSetting(a: SettingValue, b: SettingValue): SettingValue | undefined {
     if (same(a, b)) {
         return a;
     }
     if (isBound(a) && isBound(b)) {
-        if ("atLeast" in a !== "atLeast" in b) {
-            return undefined;
-        }
-        // b's threshold within a's bound: b is the tighter one.
-        return satisfies(a, String("atLeast" in b ? b.atLeast : b.atMost)) ? b : a;
+        return tighterBound(a, b);
     }
     if (isBound(a) !== isBound(b)) {
-        const [limit, fixed] = isBound(a) ? [a, b] : [b, a];
-        return satisfies(limit, String(fixed)) ? fixed : undefined;
+        const [limit, fixed] = isBound(a) ? [a, b as PlainValue] : [b, a];
+        return satisfies(limit, normalise(fixed)) ? fixed : undefined;
     }
     return undefined;
 }
+
+/** Two bounds of one kind and length, element by element the tighter; undefined for a lower and an upper bound, or lengths that differ. */
+function tighterBound(a: Bound, b: Bound): Bound | undefined {
+    const atLeast = "atLeast" in a;
+    const [mine, theirs] = [[threshold(a)].flat(), [threshold(b)].flat()];
+    if (atLeast !== "atLeast" in b || mine.length !== theirs.length) {
+        return undefined;
+    }
+    const tighter = mine.map((limit, i) => (atLeast ? Math.max : Math.min)(limit, theirs[i]));
+    const shaped = Array.isArray(threshold(a)) ? tighter : tighter[0];
+    return atLeast ? { atLeast: shaped } : { atMost: shaped };
+}
+
+const threshold = (bound: Bound) => ("atLeast" in bound ? bound.atLeast : bound.atMost);
 
 /** The parts besides sysctls a profile may set, each of which composes field by field. */
 export const PLAN_PARTS = ["nic", "irq", "governor", "queueLength", "steering", "idle"] as const;
@@ -193,6 +221,15 @@ const isProfile = (plan: ProfilePlan, name: string) => plan.profile.split("+").i
  * sysctl, `prefer` a part.
  */
 export function composePlans(a: ProfilePlan, b: ProfilePlan, overrides?: SysctlOverrides, prefer: PartPreferences = {}): ProfilePlan {
+    return applyOverrides(composePlansBeforeOverrides(a, b, overrides, prefer), overrides);
+}
+
+/**
+ * composePlans without applying the overrides (which only decide conflicts here), for composing
+ * more than two plans: applied once to the whole, a null override is refused only when no plan
+ * sets the key.
+ */
+export function composePlansBeforeOverrides(a: ProfilePlan, b: ProfilePlan, overrides?: SysctlOverrides, prefer: PartPreferences = {}): ProfilePlan {
     const conflicts: string[] = [];
     const overridden = new Set(Object.keys(overrides ?? {}).map(canonicalKey));
     const sysctls = { ...a.sysctls };
@@ -207,8 +244,7 @@ export function composePlans(a: ProfilePlan, b: ProfilePlan, overrides?: SysctlO
         if (met === undefined && !overridden.has(canonicalKey(key))) {
             conflicts.push(`${held}: ${a.profile} sets ${JSON.stringify(existing.value)}, ${b.profile} sets ${JSON.stringify(setting.value)}`);
         }
-        const winner = met !== undefined && same(met, setting.value) && !same(met, existing.value) ? setting : existing;
-        sysctls[held] = { ...winner, sources: [...new Set([...existing.sources, ...setting.sources])] };
+        sysctls[held] = composedSetting(met, existing, setting);
     }
     const parts: Partial<Pick<ProfilePlan, PlanPart>> = {};
     for (const part of PLAN_PARTS) {
@@ -231,18 +267,32 @@ export function composePlans(a: ProfilePlan, b: ProfilePlan, overrides?: SysctlO
     if (conflicts.length > 0) {
         throw new ProfileConflictError(`profiles ${a.profile} and ${b.profile} conflict:\n  ${conflicts.join("\n  ")}\nOverride a sysctl (sysctlOverrides) or prefer one profile's part to choose.`);
     }
-    return applyOverrides(
-        {
-            profile: `${a.profile}+${b.profile}`,
-            sysctls,
-            ...parts,
-            modules: composeModules(a.modules, b.modules),
-            choices: [...a.choices, ...b.choices],
-            improves: { value: [...new Set([...a.improves.value, ...b.improves.value])], sources: [...new Set([...a.improves.sources, ...b.improves.sources])] },
-            bootOnly: [...new Set([...a.bootOnly, ...b.bootOnly])],
-        },
-        overrides,
-    );
+    return {
+        profile: `${a.profile}+${b.profile}`,
+        sysctls,
+        ...parts,
+        modules: composeModules(a.modules, b.modules),
+        choices: [...a.choices, ...b.choices],
+        improves: { value: [...new Set([...a.improves.value, ...b.improves.value])], sources: [...new Set([...a.improves.sources, ...b.improves.sources])] },
+        bootOnly: [...new Set([...a.bootOnly, ...b.bootOnly])],
+    };
+}
+
+/**
+ * The setting two profiles' settings of one key compose to, citing both: the side whose value
+ * they met in (the first on a conflict, which an override decides), or the new value two bounds
+ * met in element by element, with both notes.
+ */
+function composedSetting(met: SettingValue | undefined, existing: Cited<SettingValue>, incoming: Cited<SettingValue>): Cited<SettingValue> {
+    const sources = [...new Set([...existing.sources, ...incoming.sources])];
+    if (met === undefined || same(met, existing.value)) {
+        return { ...existing, sources };
+    }
+    if (same(met, incoming.value)) {
+        return { ...incoming, sources };
+    }
+    const notes = [existing.note, incoming.note].filter((note) => note !== undefined);
+    return { value: met, sources, ...(notes.length > 0 ? { note: notes.join("; ") } : {}) };
 }
 
 function composeModules(a: Cited<string[]> | undefined, b: Cited<string[]> | undefined): Cited<string[]> | undefined {

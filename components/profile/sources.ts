@@ -6,6 +6,7 @@ export const SOURCES = {
     "FD-100G": { title: "ESnet fasterdata: 100G tuning", url: "https://fasterdata.es.net/host-tuning/linux/100g-tuning/" },
     "FD-IRQ": { title: "ESnet fasterdata: interrupt binding", url: "https://fasterdata.es.net/host-tuning/linux/100g-tuning/interrupt-binding/" },
     "FD-PACE": { title: "ESnet fasterdata: packet pacing", url: "https://fasterdata.es.net/host-tuning/linux/packet-pacing/" },
+    "RH9-RING": { title: "Red Hat Enterprise Linux 9: increasing the ring buffers to reduce a high packet drop rate", url: "https://access.redhat.com/documentation/en-us/red_hat_enterprise_linux/9/html/configuring_and_managing_networking/increasing-the-ring-buffers-to-reduce-a-high-packet-drop-rate_configuring-and-managing-networking" },
     CF: { title: "Cloudflare: optimizing TCP for high throughput and low latency", url: "https://blog.cloudflare.com/optimizing-tcp-for-high-throughput-and-low-latency/" },
     IPS: { title: "Linux kernel: ip-sysctl", url: "https://docs.kernel.org/networking/ip-sysctl.html" },
     NETS: { title: "Linux kernel: /proc/sys/net", url: "https://docs.kernel.org/admin-guide/sysctl/net.html" },

@@ -29,6 +29,8 @@ export function sipRouterPlan(facts: SipRouterFacts): ProfilePlan {
     requirePositiveFacts("sip-router", {
         memoryGiB: { value: facts.memoryGiB, max: 1 << 20, unit: "GiB" },
         linkGbps: { value: facts.linkGbps, max: 1600, unit: "Gbit/s" },
+        rxQueues: { value: facts.rxQueues, max: 4096, unit: "receive queues", whole: true },
+        cpus: { value: facts.cpus, max: 8192, unit: "CPUs", whole: true },
     });
     const pageSizeKiB = facts.pageSizeKiB ?? 4;
     if (![4, 16, 64].includes(pageSizeKiB)) {
@@ -63,7 +65,7 @@ export function sipRouterPlan(facts: SipRouterFacts): ProfilePlan {
             "net.ipv4.tcp_timestamps": { value: 1, sources: ["KAM", "IPS"], note: "kept on (PAWS, RTT), over SIPCONF's 0" },
             "fs.file-max": { value: { atLeast: 500000 }, sources: ["SIPCONF"], note: "services also need LimitNOFILE" },
         },
-        nic: { rings: { rx: "max", tx: "max" }, sources: ["VOIP1", "SCAL"] },
+        nic: { rings: { rx: "max", tx: "max" }, sources: ["FD-100G", "RH9-RING"] },
         irq: { policy: "spread", sources: ["VOIP1", "SCAL"] },
         choices: [
             "ip_local_port_range: Kamailio's 4096-65534 over SIPCONF's 1024-65535, keeping well-known ports out; SIP ports reserved explicitly.",

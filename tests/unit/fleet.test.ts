@@ -261,7 +261,7 @@ describe("fleet: config and assignments", function () {
                 hosts: fleet(2).hosts.map((h, i) => ({ ...h, facts: i === 0 ? { interface: "ens1" } : {} })),
                 assignments: [
                     { select: {}, profile: "high-connection-rate", facts: { connectionsPerSecond: 20000 } },
-                    { select: { rack: "a" }, profile: "high-throughput", facts: { linkGbps: 10, rttMs: 1 }, sysctlOverrides: { "net.core.somaxconn": null, "net.ipv4.tcp_max_syn_backlog": null } },
+                    { select: { rack: "a" }, profile: "high-throughput", facts: { linkGbps: 10, rttMs: 1 } },
                     { select: { rack: "b" }, sysctls: { "net.ipv4.tcp_keepalive_time": 600 } },
                 ],
             }),

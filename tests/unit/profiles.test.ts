@@ -7,6 +7,7 @@ import {
     applyOverrides,
     bufferForPath,
     ProfileFactError,
+    ProfilePlan,
     composePlans,
     meetSetting,
     highConnectionRatePlan,
@@ -17,7 +18,7 @@ import {
 } from "../../components";
 import { withProfileDocs } from "../../components/profile/docs";
 import { watchedCounters } from "../../components/profile/parts";
-import { SOURCES } from "../../components/profile/sources";
+import { SOURCES, SourceKey } from "../../components/profile/sources";
 import { checkFailures } from "../../provider/check";
 import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
 
@@ -69,6 +70,9 @@ describe("profile plans", function () {
         refused(() => highThroughputPlan({ linkGbps: NaN, rttMs: 10 }), /^high-throughput: linkGbps: NaN is not a number of Gbit\/s/);
         refused(() => highThroughputPlan({ linkGbps: 10, rttMs: -1 }), /rttMs: -1/);
         refused(() => highConnectionRatePlan({ connectionsPerSecond: 1e11 }), /connectionsPerSecond: 100000000000 is not a number of connections a second above 0 and at most 100000000/);
+        refused(() => sipRouterPlan({ memoryGiB: 8, rxQueues: 0, cpus: 8 }), /^sip-router: rxQueues: 0 is not a whole number of receive queues above 0 and at most 4096$/);
+        refused(() => sipRouterPlan({ memoryGiB: 8, rxQueues: NaN, cpus: 8 }), /rxQueues: NaN is not a whole number of receive queues/);
+        refused(() => sipRouterPlan({ memoryGiB: 8, rxQueues: 2, cpus: 2.5 }), /^sip-router: cpus: 2\.5 is not a whole number of CPUs above 0 and at most 8192$/);
     });
 
     it("sizes accept and SYN queues from the connection rate, only ever raising", function () {
@@ -104,6 +108,15 @@ describe("profile plans", function () {
         assert.equal(sipRouterPlan({ memoryGiB: 8, linkGbps: 100 }).queueLength?.txqueuelen, 20000, "OSG's 100G tier, as high-throughput's");
     });
 
+    it("cites ring sizing to the guides that discuss rings", function () {
+        assert.deepEqual(sipRouterPlan({ memoryGiB: 8 }).nic?.sources, ["FD-100G", "RH9-RING"]);
+        assert.match(SOURCES["RH9-RING"].url, /^https:\/\/access\.redhat\.com\/.*increasing-the-ring-buffers/);
+    });
+
+    it("tells that the default qdisc reaches only qdiscs created after it is set", function () {
+        assert.match(highThroughputPlan({ linkGbps: 10, rttMs: 10 }).sysctls["net.core.default_qdisc"].note ?? "", /qdiscs created after the change: an interface already up keeps its root qdisc until the next boot or until it is brought up again/);
+    });
+
     it("turns THP off and limits the application cores' wake-up latency for low latency", function () {
         assert.equal(lowLatencyPlan().idle?.transparentHugepages?.value, "never");
         assert.equal(lowLatencyPlan().idle?.wakeupLatencyUs?.value, 3);
@@ -137,6 +150,20 @@ describe("profile overrides and composition", function () {
         assert.equal(sysctlValues(plan)["vm.stat_interval"], 30);
         assert.equal(plan.sysctls["vm.stat_interval"].note, "user override");
         assert.ok(!("vm.swappiness" in plan.sysctls));
+    });
+
+    it("refuses dropping a setting the profile does not set, naming close matches, and still takes new keys", function () {
+        assert.throws(
+            () => applyOverrides(lowLatencyPlan(), { "vm.swapiness": null }),
+            (e: Error) => e instanceof ProfileFactError && RunError.isInstance(e) && e.message === "low-latency: sysctlOverrides: vm.swapiness is null, but the profile does not set vm.swapiness; did you mean vm.swappiness?",
+        );
+        assert.throws(
+            () => applyOverrides(lowLatencyPlan(), { "kernel.sched_autogroup_enabled": null }),
+            (e: Error) => e.message === "low-latency: sysctlOverrides: kernel.sched_autogroup_enabled is null, but the profile does not set kernel.sched_autogroup_enabled",
+            "no close match, none named",
+        );
+        assert.ok(!("vm.swappiness" in applyOverrides(lowLatencyPlan(), { "vm/swappiness": null }).sysctls), "either spelling drops a key the profile sets");
+        assert.equal(sysctlValues(applyOverrides(lowLatencyPlan(), { "vm.dirty_ratio": 10 }))["vm.dirty_ratio"], 10);
     });
 
     it("composes compatible profiles", function () {
@@ -185,6 +212,21 @@ describe("profile overrides and composition", function () {
         assert.deepEqual(meetSetting({ atMost: 30 }, { atMost: 15 }), { atMost: 15 });
         assert.equal(meetSetting(100, { atLeast: 4096 }), undefined);
         assert.equal(meetSetting({ atLeast: 1 }, { atMost: 2 }), undefined, "two kinds of bound are not merged into a range");
+    });
+
+    it("meets multi-value bounds element by element, in either order, and a multi-value that satisfies one", function () {
+        const tuned = { atLeast: [4096, 131072, 16777216] };
+        const wider = { atLeast: [4096, 262144, 8388608] };
+        assert.deepEqual(meetSetting(tuned, wider), { atLeast: [4096, 262144, 16777216] });
+        assert.deepEqual(meetSetting(wider, tuned), { atLeast: [4096, 262144, 16777216] });
+        assert.deepEqual(meetSetting({ atMost: [10, 20] }, { atMost: [15, 5] }), { atMost: [10, 5] });
+        assert.equal(meetSetting({ atLeast: [1, 2] }, { atLeast: [1, 2, 3] }), undefined, "bounds of different lengths do not meet");
+        assert.deepEqual(meetSetting([4096, 131072, 33554432], tuned), [4096, 131072, 33554432]);
+        assert.deepEqual(meetSetting(tuned, "4096 131072 33554432"), "4096 131072 33554432");
+        assert.equal(meetSetting([4096, 65536, 33554432], tuned), undefined, "65536 is below 131072");
+        const rmem = (profile: string, value: typeof tuned, source: SourceKey): ProfilePlan => ({ profile, sysctls: { "net.ipv4.tcp_rmem": { value, sources: [source] } }, choices: [], bootOnly: [], improves: { value: [], sources: [] } });
+        const composed = composePlans(rmem("a", tuned, "TUNED"), rmem("b", wider, "OSG"));
+        assert.deepEqual(composed.sysctls["net.ipv4.tcp_rmem"], { value: { atLeast: [4096, 262144, 16777216] }, sources: ["TUNED", "OSG"] });
     });
 
     it("keeps the module a congestion control needs when an override sets it in either spelling", function () {
