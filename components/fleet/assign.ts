@@ -60,7 +60,9 @@ function partsOf(assignment: Assignment, index: number, host: InventoryHost): { 
         if (missing.length > 0) {
             throw new Error(`${label(assignment, index)} on ${host.name}: the profile needs facts.${missing.join(", facts.")} (on the host or the assignment)`);
         }
-        const plan = applyOverrides(profilePlan(assignment.profile, facts), assignment.sysctlOverrides as SysctlOverrides | undefined);
+        const profile = profilePlan(assignment.profile, facts);
+        refuseUnsetNulls(profile.sysctls, assignment.sysctlOverrides as SysctlOverrides | undefined, ["assignments", index, "sysctlOverrides"], host.name, (key) => `the ${assignment.profile} profile does not set ${key}`);
+        const plan = applyOverrides(profile, assignment.sysctlOverrides as SysctlOverrides | undefined);
         Object.assign(parts, hostParts(plan, facts));
         counters = watchedCounters(plan, facts);
     }
@@ -71,6 +73,7 @@ function partsOf(assignment: Assignment, index: number, host: InventoryHost): { 
     }
     if (!assignment.profile && assignment.sysctlOverrides) {
         // Applied to the profile's plan above; without a profile, to the assignment's own sysctls.
+        refuseUnsetNulls(parts.sysctls?.settings ?? {}, assignment.sysctlOverrides as SysctlOverrides, ["assignments", index, "sysctlOverrides"], host.name, (key) => `the assignment's sysctls do not set ${key}`);
         const settings = withOverrides(parts.sysctls?.settings ?? {}, assignment.sysctlOverrides as SysctlOverrides);
         parts.sysctls = { settings, onMissing: facts.missingKeys ?? "skip", persist };
     }
@@ -176,6 +179,7 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
     if (host.sysctlOverrides) {
         // A host whose assignments set no sysctl still gets (and has checked) its own.
         const current = composed.parts.sysctls ?? { settings: {}, onMissing: host.facts?.missingKeys ?? "skip", persist: host.facts?.persist ?? true };
+        refuseUnsetNulls(current.settings, host.sysctlOverrides as SysctlOverrides, ["hosts", hostIndex, "sysctlOverrides"], host.name, (key) => `no assignment of this host sets ${key}`);
         const settings = withOverrides(current.settings, host.sysctlOverrides as SysctlOverrides);
         for (const [key, value] of Object.entries(host.sysctlOverrides)) {
             if (value !== null) {
@@ -211,6 +215,14 @@ function chosen(settings: object, fields: readonly string[]): Record<string, unk
 }
 
 /** Settings with overrides applied: a value sets the key, null drops it. */
+/** A null override of a key `settings` does not hold drops nothing (a typo, usually): refused, named by its config path. */
+function refuseUnsetNulls(settings: object, overrides: SysctlOverrides | undefined, path: (string | number)[], host: string, unsetBy: (key: string) => string): void {
+    const unset = Object.entries(overrides ?? {}).filter(([key, value]) => value === null && !(spelledAs(settings, key) in settings));
+    if (unset.length > 0) {
+        throw new FleetConfigError(`invalid fleet config (for ${host}):\n  ${unset.map(([key]) => `${configPath([...path, key])}: null drops nothing: ${unsetBy(key)}`).join("\n  ")}`);
+    }
+}
+
 function withOverrides(settings: HostParts["sysctls"]["settings"], overrides: SysctlOverrides): HostParts["sysctls"]["settings"] {
     const result = { ...settings };
     for (const [key, value] of Object.entries(overrides)) {

@@ -255,6 +255,18 @@ describe("fleet: config and assignments", function () {
         assert.throws(() => assignHost(config, config.hosts[0]), /hosts\[0\]\.sysctlOverrides\["net\.core\.somaxconn"\]: /);
     });
 
+    it("refuses a null override that drops nothing (a typo), by its config path, at every level", function () {
+        const typo = (extra: Partial<FleetConfigInput>) => {
+            const config = parseFleetConfig(fleet(1, extra));
+            return () => assignHost(config, config.hosts[0]);
+        };
+        assert.throws(typo({ assignments: [{ select: {}, profile: "low-latency", sysctlOverrides: { "vm.swapiness": null } }] }), /assignments\[0\]\.sysctlOverrides\["vm\.swapiness"\]: null drops nothing: the low-latency profile does not set vm\.swapiness/);
+        assert.throws(typo({ assignments: [{ select: {}, sysctls: { "net.ipv4.tcp_fin_timeout": 30 }, sysctlOverrides: { "net.ipv4.tcp_fin_timeot": null } }] }), /assignments\[0\]\.sysctlOverrides\["net\.ipv4\.tcp_fin_timeot"\]: null drops nothing: the assignment's sysctls do not set/);
+        const onHost = fleet(1, { assignments: [{ select: {}, sysctls: { "net.ipv4.tcp_fin_timeout": 30 } }] });
+        onHost.hosts[0].sysctlOverrides = { "net.ipv4.tcp_fin_timeout": null, "net.core.somaxcon": null };
+        assert.throws(typo(onHost), (e: Error) => /hosts\[0\]\.sysctlOverrides\["net\.core\.somaxcon"\]: null drops nothing: no assignment of this host sets/.test(e.message) && !/tcp_fin_timeout/.test(e.message));
+    });
+
     it("watches the counters of every profile a host is assigned, on its interface; raw specs watch none", function () {
         const config = parseFleetConfig(
             fleet(2, {
