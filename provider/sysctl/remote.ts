@@ -5,6 +5,7 @@ import { ABSENT, PathContent, fileOf, linkTo } from "../host/restore";
 import { canonicalKey, keyFromConfLine, procPath } from "./keys";
 import { ALL_LEDGERS, LEDGER_ROOT, LedgerWriteError } from "../host/ledger";
 import { LEDGER_DIR, Ledger, parseLedgerLines } from "./ledger";
+import { comparable } from "./values";
 
 /**
  * The two fixed programs SysctlSet runs on a host, one per phase. User data (keys, values, file
@@ -232,7 +233,7 @@ export function parseReadOutput(stdout: string): HostSnapshot {
         const [kind, ...fields] = line.split("\t");
         switch (kind) {
             case "value":
-                snapshot.values.set(canonicalKey(fields[0]), { state: "value", value: fields.slice(1).join("\t").trim().split(/\s+/).join(" ") });
+                snapshot.values.set(canonicalKey(fields[0]), { state: "value", value: comparable(canonicalKey(fields[0]), fields.slice(1).join("\t").trim().split(/\s+/).join(" ")) });
                 break;
             case "readonly":
                 snapshot.values.set(canonicalKey(fields[0]), { state: "readonly", value: fields.slice(1).join("\t").trim().split(/\s+/).join(" ") });
@@ -365,8 +366,8 @@ export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
         const [kind, ...fields] = line.split("\t");
         if (kind === "set") {
             const key = canonicalKey(fields[0]);
-            outcome.previous.set(key, fields[1].trim());
-            outcome.readBack.set(key, fields[2].trim());
+            outcome.previous.set(key, comparable(key, fields[1].trim()));
+            outcome.readBack.set(key, comparable(key, fields[2].trim()));
         } else if (kind === "created") {
             outcome.createdDirs.push(fields[0]);
         } else if (kind === "rollback-failed") {

@@ -4,7 +4,7 @@ import { moduleNameSchema } from "../kernel-module/schema";
 import { optionalConnectionSchema } from "../transport/connection";
 import { kernelPortList, shown, valueProblem } from "./grammar";
 import { canonicalKey, keyProblem } from "./keys";
-import type { SettingValue } from "./values";
+import { SettingValue, comparable } from "./values";
 
 /**
  * Keys whose values the kernel parses as integers. A string that is not a number here is a
@@ -103,11 +103,28 @@ const settings = z
             }
         }
     })
-    .transform((record) =>
-        Object.fromEntries(
-            Object.entries(record).map(([key, value]) => [key, canonicalKey(key) === "net.ipv4.ip_local_reserved_ports" ? kernelPortList(String(value)) : (value as SettingValue)]),
-        ),
-    );
+    .superRefine((record, ctx) => {
+        const declared = (name: string) => Object.entries(record).find(([key]) => canonicalKey(key) === name);
+        const chosen = declared("net.ipv4.tcp_congestion_control");
+        const allowed = declared("net.ipv4.tcp_allowed_congestion_control");
+        const wellFormed = (entry: [string, unknown]) => typeof entry[1] === "string" && valueProblem(entry[0], entry[1]) === undefined;
+        if (chosen && allowed && wellFormed(chosen) && wellFormed(allowed) && !String(allowed[1]).trim().split(/\s+/).includes(String(chosen[1]).trim())) {
+            ctx.addIssue({
+                code: "custom",
+                path: [allowed[0]],
+                message: `${allowed[0]} must list ${String(chosen[1]).trim()}, the tcp_congestion_control declared beside it: the kernel adds it to the allowed list when it becomes the default`,
+            });
+        }
+    })
+    .transform((record) => Object.fromEntries(Object.entries(record).map(([key, value]) => [key, kernelForm(canonicalKey(key), value as SettingValue)])));
+
+/** A value in the form the kernel prints it back, where that differs from how it may be written. */
+function kernelForm(key: string, value: SettingValue): SettingValue {
+    if (key === "net.ipv4.ip_local_reserved_ports") {
+        return kernelPortList(String(value));
+    }
+    return typeof value === "string" ? comparable(key, value) : value;
+}
 
 export const sysctlSetInputsSchema = z
     .object({

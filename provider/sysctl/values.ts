@@ -92,3 +92,15 @@ export function inDeclaredShape(desired: SettingValue, live: string): SettingVal
     }
     return parts.join(" ");
 }
+
+/**
+ * Keys whose value is a set the kernel prints in its own order (tcp_allowed_congestion_control:
+ * the order the algorithms registered), taken and compared sorted, so the order a user writes
+ * is never drift.
+ */
+const UNORDERED = new Set(["net.ipv4.tcp_allowed_congestion_control"]);
+
+/** `value` of the canonical `key` in the form it is compared in. */
+export function comparable(key: string, value: string): string {
+    return UNORDERED.has(key) ? value.trim().split(/\s+/).filter(Boolean).sort().join(" ") : value;
+}

@@ -461,6 +461,30 @@ describe("SysctlSet through the real engine on lab hosts", function () {
 });
 
 
+describe("SysctlSet on this machine (local transport): the allowed congestion controls, a set the kernel prints in its own order", function () {
+    this.timeout(5 * 60 * 1000);
+    const file = "/proc/sys/net/ipv4/tcp_allowed_congestion_control";
+
+    it("written in another order is no drift, and destroy gives the list back byte for byte", async function () {
+        const before = readFileSync(file, "utf8");
+        const reversed = before.trim().split(/\s+/).reverse().join(" ");
+        if (reversed === before.trim()) {
+            this.skip();
+        }
+        const stack = await labStack("sysctl-allowed-cc", async () => {
+            new SysctlSet("allowed", { settings: { "net.ipv4.tcp_allowed_congestion_control": reversed }, persist: false });
+        });
+        try {
+            await stack.up();
+            assertNoChanges((await stack.preview()).changeSummary);
+            assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+        } finally {
+            await stack.destroy();
+        }
+        assert.equal(readFileSync(file, "utf8"), before);
+    });
+});
+
 describe("SysctlSet on this machine (local transport): a writeback byte count, which the kernel will not set back to 0", function () {
     this.timeout(5 * 60 * 1000);
     const keys = ["vm.dirty_bytes", "vm.dirty_ratio"];

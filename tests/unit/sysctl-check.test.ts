@@ -79,7 +79,7 @@ describe("SysctlSet check", function () {
         assert.deepEqual(restrictedCongestionControl(cc("cubic"), container, "root@h1:22"), [
             {
                 property: 'settings["net/ipv4/tcp_congestion_control"]',
-                reason: "root@h1:22: cubic is not in net.ipv4.tcp_allowed_congestion_control (reno bbr): this host is a network namespace other than the machine's own (a container; it has no net.core.netdev_max_backlog), where the kernel sets only those (EPERM)",
+                reason: "root@h1:22: cubic is not in net.ipv4.tcp_allowed_congestion_control (bbr reno): this host is a network namespace other than the machine's own (a container; it has no net.core.netdev_max_backlog), where the kernel sets only those (EPERM)",
             },
         ]);
         assert.deepEqual(restrictedCongestionControl(cc("bbr"), container, "root@h1:22"), [], "allowed");

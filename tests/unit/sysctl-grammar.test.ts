@@ -35,6 +35,15 @@ describe("sysctl value grammars", function () {
         assert.equal(parsed(8080), "8080");
     });
 
+    it("takes the allowed congestion controls as a set: sorted on both sides, and listing the default declared beside them", function () {
+        const parse = (settings: Record<string, unknown>) => sysctlSetInputsSchema.parse({ resourceName: "t", settings }).settings;
+        assert.equal(parse({ "net.ipv4.tcp_allowed_congestion_control": "reno cubic bbr" })["net.ipv4.tcp_allowed_congestion_control"], "bbr cubic reno");
+        assert.equal(parseReadOutput("value\tnet/ipv4/tcp_allowed_congestion_control\treno bbr\n").values.get("net.ipv4.tcp_allowed_congestion_control")?.state, "value");
+        assert.deepEqual(parseReadOutput("value\tnet/ipv4/tcp_allowed_congestion_control\treno bbr\n").values.get("net.ipv4.tcp_allowed_congestion_control"), { state: "value", value: "bbr reno" });
+        assert.match(failures({ settings: { "net.ipv4.tcp_congestion_control": "bbr", "net.ipv4.tcp_allowed_congestion_control": "reno cubic" } })[0]?.reason ?? "", /must list bbr, the tcp_congestion_control declared beside it/);
+        assert.deepEqual(failures({ settings: { "net.ipv4.tcp_congestion_control": "bbr", "net.ipv4.tcp_allowed_congestion_control": "reno bbr" } }), []);
+    });
+
     it("refuses several numbers for a key the kernel reads one from, and takes them where it reads several", function () {
         assert.match(failures({ settings: { "net.core.somaxconn": "4096 8192" } })[0]?.reason ?? "", /takes one number, got 2: the kernel would keep the first/);
         assert.match(failures({ settings: { "vm.swappiness": [10, 20] } })[0]?.reason ?? "", /takes one number, got 2/);
