@@ -224,14 +224,16 @@ describe("PacketSteering through the real engine on a lab host (RPS, RFS, XPS)",
     it("a failed apply rolls back every value it wrote and names what failed", async function () {
         // /etc/udev/rules.d as a plain file: the rule, written after the values, cannot be.
         onHost(lab, host, ["sh", "-c", "mkdir -p /etc/udev && { [ ! -e /etc/udev/rules.d ] || mv /etc/udev/rules.d /etc/udev/.rules.d.aside; } && printf x > /etc/udev/rules.d"]);
+        const s = await labStack("steering-rollback", async () => {
+            new PacketSteering("steer", { connection: connectionTo(lab, host), interface: "eth1", rps: { cpus: "1-3" }, xps: { cpus: "2" } });
+        });
         try {
-            const s = await labStack("steering-rollback", async () => {
-                new PacketSteering("steer", { connection: connectionTo(lab, host), interface: "eth1", rps: { cpus: "1-3" }, xps: { cpus: "2" } });
-            });
             const message = await expectFailure(s.up());
             assert.match(message, /\/etc\/udev\/rules\.d\/90-pulumi-steering-steer\.rules: .*Everything this operation had already changed was restored/);
             assert.deepEqual(queues(), { "rx-0/rps_cpus": "0", "rx-0/rps_flow_cnt": "0", "tx-0/xps_cpus": "0" });
         } finally {
+            // Had the up gone through after all, its masks would fail the next tests' exact checks.
+            await s.destroy();
             onHost(lab, host, ["sh", "-c", "rm -f /etc/udev/rules.d && { [ ! -e /etc/udev/.rules.d.aside ] || mv /etc/udev/.rules.d.aside /etc/udev/rules.d; }"]);
         }
     });
@@ -266,33 +268,36 @@ describe("PacketSteering through the real engine on a lab host (RPS, RFS, XPS)",
             const steering = new PacketSteering("steer", { connection: connectionTo(lab, host), nic, rps: { spread: "1-3" }, rfs: { flowEntries: 4096 }, xps: { spread: "0-3" }, onMissing: "skip" });
             return { queues: steering.queues };
         });
-        await s.up();
-        assert.deepEqual(queues(), { "rx-0/rps_cpus": "2", "rx-0/rps_flow_cnt": "4096", "tx-0/xps_cpus": "1" });
+        try {
+            await s.up();
+            assert.deepEqual(queues(), { "rx-0/rps_cpus": "2", "rx-0/rps_flow_cnt": "4096", "tx-0/xps_cpus": "1" });
 
-        count = 2;
-        const grown = await s.up();
-        assert.equal(channels(), "2/2");
-        assert.deepEqual(grown.outputs.queues.value, { rx: ["rx-0", "rx-1"], tx: ["tx-0", "tx-1"] });
-        assert.deepEqual(queues(), {
-            "rx-0/rps_cpus": "2",
-            "rx-1/rps_cpus": "4",
-            "rx-0/rps_flow_cnt": "2048",
-            "rx-1/rps_flow_cnt": "2048",
-            "tx-0/xps_cpus": "1",
-            "tx-1/xps_cpus": "2",
-        });
-        const grownRule = fileOn(lab, host, "/etc/udev/rules.d/90-pulumi-steering-steer.rules") ?? "";
-        assert.match(grownRule, /NAME=="eth1", ATTR\{queues\/rx-1\/rps_flow_cnt\}="2048", ATTR\{queues\/rx-1\/rps_cpus\}="4"/);
-        assert.match(grownRule, /DEVPATH=="\*\/net\/eth1\/queues\/rx-1", ATTR\{rps_flow_cnt\}="2048", ATTR\{rps_cpus\}="4"/);
-        assertNoChanges((await s.preview()).changeSummary);
+            count = 2;
+            const grown = await s.up();
+            assert.equal(channels(), "2/2");
+            assert.deepEqual(grown.outputs.queues.value, { rx: ["rx-0", "rx-1"], tx: ["tx-0", "tx-1"] });
+            assert.deepEqual(queues(), {
+                "rx-0/rps_cpus": "2",
+                "rx-1/rps_cpus": "4",
+                "rx-0/rps_flow_cnt": "2048",
+                "rx-1/rps_flow_cnt": "2048",
+                "tx-0/xps_cpus": "1",
+                "tx-1/xps_cpus": "2",
+            });
+            const grownRule = fileOn(lab, host, "/etc/udev/rules.d/90-pulumi-steering-steer.rules") ?? "";
+            assert.match(grownRule, /NAME=="eth1", ATTR\{queues\/rx-1\/rps_flow_cnt\}="2048", ATTR\{queues\/rx-1\/rps_cpus\}="4"/);
+            assert.match(grownRule, /DEVPATH=="\*\/net\/eth1\/queues\/rx-1", ATTR\{rps_flow_cnt\}="2048", ATTR\{rps_cpus\}="4"/);
+            assertNoChanges((await s.preview()).changeSummary);
 
-        count = 1;
-        await s.up();
-        assert.equal(channels(), "1/1");
-        assert.deepEqual(queues(), { "rx-0/rps_cpus": "2", "rx-0/rps_flow_cnt": "4096", "tx-0/xps_cpus": "1" });
-        assertNoChanges((await s.preview()).changeSummary);
-
-        await s.destroy();
+            count = 1;
+            await s.up();
+            assert.equal(channels(), "1/1");
+            assert.deepEqual(queues(), { "rx-0/rps_cpus": "2", "rx-0/rps_flow_cnt": "4096", "tx-0/xps_cpus": "1" });
+            assertNoChanges((await s.preview()).changeSummary);
+        } finally {
+            // Also after a failed assertion: what it left would fail the next tests' exact checks for the wrong reason.
+            await s.destroy();
+        }
         assert.deepEqual(queues(), { "rx-0/rps_cpus": "0", "rx-0/rps_flow_cnt": "0", "tx-0/xps_cpus": "0" });
         assert.equal(etc(), etcBefore);
     });

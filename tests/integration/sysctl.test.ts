@@ -442,9 +442,12 @@ describe("SysctlSet through the real engine on lab hosts", function () {
                 settings: { "net.ipv4.tcp_fin_timeout": 41 },
             });
         });
-        await stack.up();
-        assert.equal(sysctlOn(lab, h2, "net.ipv4.tcp_fin_timeout"), "41");
-        await stack.destroy();
+        try {
+            await stack.up();
+            assert.equal(sysctlOn(lab, h2, "net.ipv4.tcp_fin_timeout"), "41");
+        } finally {
+            await stack.destroy();
+        }
         assert.equal(sysctlOn(lab, h2, "net.ipv4.tcp_fin_timeout"), before);
     });
 
