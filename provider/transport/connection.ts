@@ -44,6 +44,8 @@ const hostName = z
     .regex(/^[A-Za-z0-9_.:%-]+$/, "must be a host name or an IP address");
 const noControlChars = z.string().refine((s) => !/[\0\r\n]/.test(s), "must not contain NUL or newlines");
 
+const PUBLIC_KEY = /^\s*(ssh|ecdsa|sk)-[A-Za-z0-9@.-]+[ \t]+[A-Za-z0-9+/=]+([ \t].*)?$/;
+
 const sshFields = {
     host: hostName,
     port: z.number().int().min(1).max(65535).default(22),
@@ -55,9 +57,10 @@ const sshFields = {
     privateKeyPassword: z.string().optional(),
     password: z.string().optional(),
     agentSocketPath: noControlChars.optional(),
+    /** One public key, or several one per line (a host known by its Ed25519 and its RSA key). */
     hostKey: z
         .string()
-        .regex(/^\s*(ssh|ecdsa|sk)-[A-Za-z0-9@.-]+\s+[A-Za-z0-9+/=]+(\s.*)?$/, 'must look like "ssh-ed25519 AAAA..."')
+        .refine((keys) => keys.split("\n").some((line) => line.trim()) && keys.split("\n").every((line) => !line.trim() || PUBLIC_KEY.test(line)), 'must look like "ssh-ed25519 AAAA...", one key per line')
         .optional(),
     knownHostsPath: noControlChars.optional(),
     insecureSkipHostKeyCheck: z.boolean().default(false),

@@ -19,9 +19,28 @@ export function fingerprint(blob: Buffer): string {
     return "SHA256:" + createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
 }
 
-/** The name known_hosts uses for a host: "host" on port 22, "[host]:port" otherwise. */
+/** The name known_hosts uses for a host, lowercased as ssh does: "host" on port 22, "[host]:port" otherwise. */
 export function knownHostsName(host: string, port: number): string {
-    return port === 22 ? host : `[${host}]:${port}`;
+    const name = host.toLowerCase();
+    return port === 22 ? name : `[${name}]:${port}`;
+}
+
+/** Host key algorithms ssh2 can negotiate, by the key type known_hosts names (an RSA key signs with SHA-2 first). */
+const ALGORITHMS_OF: Record<string, string[]> = {
+    "ssh-ed25519": ["ssh-ed25519"],
+    "ecdsa-sha2-nistp256": ["ecdsa-sha2-nistp256"],
+    "ecdsa-sha2-nistp384": ["ecdsa-sha2-nistp384"],
+    "ecdsa-sha2-nistp521": ["ecdsa-sha2-nistp521"],
+    "ssh-rsa": ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"],
+};
+
+/**
+ * The host key algorithms to offer: those of the keys we trust, as OpenSSH puts the types it
+ * knows for a host first. Without it the server shows its first key of ssh2's own order
+ * (Ed25519), and a host known by its RSA or ECDSA key would be refused as a mismatch.
+ */
+export function hostKeyAlgorithms(trusted: readonly HostKeyEntry[]): string[] {
+    return [...new Set(trusted.flatMap((entry) => ALGORITHMS_OF[entry.keyType] ?? []))];
 }
 
 function globMatches(pattern: string, name: string): boolean {

@@ -5,7 +5,7 @@ import * as path from "path";
 import { Client, ConnectConfig } from "ssh2";
 import { sshCommand } from "./argv";
 import { Connection, ProxyConnection } from "./connection";
-import { HostKeyEntry, knownHostsName, lookUpKnownHosts, parsePublicKey, verifyHostKey } from "./known-hosts";
+import { HostKeyEntry, hostKeyAlgorithms, knownHostsName, lookUpKnownHosts, parsePublicKey, verifyHostKey } from "./known-hosts";
 import { CommandResult, Transport } from "./transport";
 
 /** sshd allows 10 sessions per connection by default; stay under it. */
@@ -19,7 +19,7 @@ function describe(endpoint: Endpoint): string {
 
 function trustedKeys(endpoint: Endpoint): { trusted: HostKeyEntry[]; revoked: HostKeyEntry[] } {
     if (endpoint.hostKey) {
-        return { trusted: [parsePublicKey(endpoint.hostKey)], revoked: [] };
+        return { trusted: endpoint.hostKey.split("\n").filter((line) => line.trim()).map(parsePublicKey), revoked: [] };
     }
     const file = endpoint.knownHostsPath ?? path.join(homedir(), ".ssh", "known_hosts");
     let content = "";
@@ -36,7 +36,9 @@ function trustedKeys(endpoint: Endpoint): { trusted: HostKeyEntry[]; revoked: Ho
 
 function connectOnce(endpoint: Endpoint, sock?: NodeJS.ReadableStream): Promise<Client> {
     const target = describe(endpoint);
-    const keys = endpoint.insecureSkipHostKeyCheck ? undefined : trustedKeys(endpoint);
+    // A pinned key is checked whatever insecureSkipHostKeyCheck says (a fleet default left on).
+    const keys = endpoint.hostKey || !endpoint.insecureSkipHostKeyCheck ? trustedKeys(endpoint) : undefined;
+    const algorithms = keys ? hostKeyAlgorithms(keys.trusted) : [];
     let refusal: string | undefined;
     const config: ConnectConfig = {
         host: endpoint.host,
@@ -49,6 +51,7 @@ function connectOnce(endpoint: Endpoint, sock?: NodeJS.ReadableStream): Promise<
         readyTimeout: endpoint.perDialTimeout * 1000,
         keepaliveInterval: 15000,
         sock: sock as ConnectConfig["sock"],
+        ...(algorithms.length > 0 ? { algorithms: { serverHostKey: algorithms as NonNullable<ConnectConfig["algorithms"]>["serverHostKey"] } } : {}),
         hostVerifier: (presented: Buffer) => {
             if (!keys) {
                 return true;
@@ -64,19 +67,23 @@ function connectOnce(endpoint: Endpoint, sock?: NodeJS.ReadableStream): Promise<
         const client = new Client();
         client
             .once("ready", () => resolve(client))
-            .once("error", (err: Error) => {
+            .once("error", (err: Error & { level?: string }) => {
                 client.end();
-                reject(new HostConnectError(refusal ?? `${target}: ${err.message}`, refusal !== undefined));
+                // A refused host key or login fails the same way on every try: retrying only adds failed logins (fail2ban bans at 5).
+                reject(new HostConnectError(refusal ?? `${target}: ${err.message}`, refusal !== undefined || err.level === "client-authentication"));
             })
             .connect(config);
     });
 }
 
 class HostConnectError extends Error {
-    constructor(message: string, readonly hostKeyRefused: boolean) {
+    /** `final`: the host key or the credentials were refused; no other try would do better. */
+    constructor(message: string, readonly final: boolean) {
         super(message);
     }
 }
+
+const isFinal = (e: unknown) => e instanceof HostConnectError && e.final;
 
 async function connectWithRetries(endpoint: Endpoint, sock?: () => Promise<NodeJS.ReadableStream>): Promise<Client> {
     let lastError: Error = new Error(`${describe(endpoint)}: no connection attempt made`);
@@ -85,7 +92,7 @@ async function connectWithRetries(endpoint: Endpoint, sock?: () => Promise<NodeJ
             return await connectOnce(endpoint, sock ? await sock() : undefined);
         } catch (e) {
             lastError = e as Error;
-            if (e instanceof HostConnectError && e.hostKeyRefused) {
+            if (isFinal(e)) {
                 break;
             }
             if (attempt < endpoint.dialErrorLimit) {
@@ -194,7 +201,8 @@ function pooled(connection: Connection): PooledConnection {
                 // The provider process must be free to exit while connections are idle.
                 (c as unknown as { _sock?: { unref?: () => void } })._sock?.unref?.();
             },
-            forget,
+            // A refused key or login stays refused for this run: every later phase fails at once, without another login.
+            (e) => isFinal(e) || forget(),
         );
     }
     return entry;

@@ -74,6 +74,31 @@ describe("SSH transport on lab hosts: a bastion (connection.proxy), and one pool
         assert.deepEqual(targets.map((t) => sysctlOn(lab, t, KEY)), before);
     });
 
+    it("a bastion pinned by its RSA key (it has an Ed25519 one too) is reached, and a login it refuses is tried once, not dialErrorLimit times", async function () {
+        const [target] = targets;
+        const before = sysctlOn(lab, target, KEY);
+        let proxy = { ...viaBastion().proxy, hostKey: bastion.rsaHostKey };
+        const stack = await labStack("bastion-rsa", async () => {
+            new SysctlSet("fin", { connection: connectionTo(lab, target, { proxy, dialErrorLimit: 3 }), settings: { [KEY]: 26 }, persist: false });
+        });
+        try {
+            await stack.up();
+            assert.equal(sysctlOn(lab, target, KEY), "26");
+            const dir = mkdtempSync(path.join(os.tmpdir(), "plt-refused-"));
+            execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "key")]);
+            proxy = { ...proxy, privateKey: readFileSync(path.join(dir, "key"), "utf8") };
+            rmSync(dir, { recursive: true });
+            // The preview's read (new credentials are an update, so diff reads nothing more) meets the refusal.
+            const logins = bastion.connections();
+            await stack.preview();
+            assert.equal(bastion.connections() - logins, 1, "one refused login, not one per dialErrorLimit try");
+        } finally {
+            proxy = { ...proxy, privateKey: readFileSync(lab.privateKeyPath, "utf8") };
+            await stack.destroy();
+        }
+        assert.equal(sysctlOn(lab, target, KEY), before);
+    });
+
     it("a resource with a key the host refuses fails, even while another logged in to the same host with its own", async function () {
         const dir = mkdtempSync(path.join(os.tmpdir(), "plt-wrong-key-"));
         execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "key")]);

@@ -49,7 +49,9 @@ export function labDown(lab: Lab): void {
 export interface Bastion {
     host: string;
     port: number;
+    /** Its Ed25519 key, which a client offering every type is shown first. */
     hostKey: string;
+    rsaHostKey: string;
     /** Incoming SSH connections it has logged so far. */
     connections(): number;
     stop(): void;
@@ -59,14 +61,17 @@ export interface Bastion {
 export async function startBastion(lab: Lab): Promise<Bastion> {
     const dir = path.join(lab.dir, "bastion");
     mkdirSync(dir, { recursive: true });
+    // Two host keys, as most servers have: which one it shows depends on what the client offers.
     const key = path.join(dir, "ssh_host_ed25519_key");
+    const rsaKey = path.join(dir, "ssh_host_rsa_key");
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "plt-lab-bastion", "-f", key]);
+    execFileSync("ssh-keygen", ["-q", "-t", "rsa", "-b", "2048", "-N", "", "-C", "plt-lab-bastion", "-f", rsaKey]);
     const port = 20000 + Math.floor(Math.random() * 20000);
     const config = path.join(dir, "sshd_config");
     const authorized = path.join(lab.dir, "authorized_keys");
     writeFileSync(
         config,
-        [`ListenAddress 127.0.0.1`, `Port ${port}`, `HostKey ${key}`, `PidFile ${dir}/sshd.pid`, `AuthorizedKeysFile ${authorized}`, `AuthorizedKeysCommand /usr/bin/cat ${authorized}`,
+        [`ListenAddress 127.0.0.1`, `Port ${port}`, `HostKey ${key}`, `HostKey ${rsaKey}`, `PidFile ${dir}/sshd.pid`, `AuthorizedKeysFile ${authorized}`, `AuthorizedKeysCommand /usr/bin/cat ${authorized}`,
             "AuthorizedKeysCommandUser root", "PermitRootLogin prohibit-password", "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no",
             "AllowTcpForwarding yes", "UseDNS no", "LogLevel VERBOSE", ""].join("\n"),
     );
@@ -80,11 +85,12 @@ export async function startBastion(lab: Lab): Promise<Bastion> {
         }
         await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    const hostKey = readFileSync(`${key}.pub`, "utf8").split(" ").slice(0, 2).join(" ");
+    const publicKey = (file: string) => readFileSync(`${file}.pub`, "utf8").split(" ").slice(0, 2).join(" ");
     return {
         host: "127.0.0.1",
         port,
-        hostKey,
+        hostKey: publicKey(key),
+        rsaHostKey: publicKey(rsaKey),
         connections: () => (readFileSync(logFile, "utf8").match(/Connection from /g) ?? []).length,
         stop: () => void sshd.kill(),
     };

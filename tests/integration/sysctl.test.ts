@@ -290,10 +290,10 @@ describe("SysctlSet through the real engine on lab hosts", function () {
             assert.equal(sysctlOn(lab, h2, "net.core.somaxconn"), before);
         });
 
-        it("refuses a host whose key does not match the pinned hostKey", async function () {
+        it("refuses a host whose key does not match the pinned hostKey, even beside insecureSkipHostKeyCheck (a default left on)", async function () {
             const stack = await labStack("sysctl-wrong-hostkey", async () => {
                 new SysctlSet("mitm", {
-                    connection: connectionTo(lab, h1, { hostKey: h2.hostKey }),
+                    connection: connectionTo(lab, h1, { hostKey: h2.hostKey, insecureSkipHostKeyCheck: true }),
                     settings: { "net.core.somaxconn": 5002 },
                 });
             });

@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
 import { createHmac, randomBytes } from "crypto";
 import { COMMAND_LINE_FROM_STDIN, MAX_COMMAND_BYTES, shProgram, shellQuote, sshCommand, toCommandLine } from "../../provider/transport/argv";
-import { fingerprint, knownHostsName, lookUpKnownHosts, verifyHostKey } from "../../provider/transport/known-hosts";
+import { fingerprint, hostKeyAlgorithms, knownHostsName, lookUpKnownHosts, verifyHostKey } from "../../provider/transport/known-hosts";
 import { LocalTransport } from "../../provider/transport/local";
 import { connectionSchema } from "../../provider/transport/connection";
 import { SshTransport, tunnel } from "../../provider/transport/ssh";
@@ -86,6 +86,27 @@ describe("host key verification", function () {
         assert.ok(!unknown.ok && /unknown host key/.test(unknown.reason));
         const revoked = verifyHostKey(key, trusted, trusted, "h");
         assert.ok(!revoked.ok && /revoked/.test(revoked.reason));
+    });
+});
+
+describe("which host key to ask for", function () {
+    it("offers the algorithms of the trusted keys, an RSA key's SHA-2 signatures first", function () {
+        assert.deepEqual(hostKeyAlgorithms([{ keyType: "ssh-rsa", key: "x" }, { keyType: "ecdsa-sha2-nistp256", key: "y" }]), ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa", "ecdsa-sha2-nistp256"]);
+        assert.deepEqual(hostKeyAlgorithms([{ keyType: "sk-ssh-ed25519@openssh.com", key: "z" }]), [], "one ssh2 cannot check: its default list, and the check refuses");
+    });
+
+    it("looks a host up in known_hosts by its lowercased name, as ssh writes it, hashed entries too", function () {
+        const salt = randomBytes(20);
+        const hashed = `|1|${salt.toString("base64")}|${createHmac("sha1", salt).update("db1.example.com").digest("base64")}`;
+        assert.equal(lookUpKnownHosts(`${hashed} ssh-ed25519 AAAA`, knownHostsName("Db1.Example.com", 22)).accepted.length, 1);
+        assert.equal(knownHostsName("Db1.Example.com", 2222), "[db1.example.com]:2222");
+    });
+
+    it("takes several pinned keys one per line, and nothing else on a line", function () {
+        const parse = (hostKey: string) => connectionSchema.safeParse({ host: "h", hostKey }).success;
+        assert.ok(parse("ssh-ed25519 AAAA\nssh-rsa BBBB comment"));
+        assert.ok(!parse("ssh-ed25519 AAAA\nnot a key"));
+        assert.ok(!parse("\n"));
     });
 });
 
