@@ -36,6 +36,33 @@ export const persistenceDrifted = (status: unknown): boolean => status === "miss
  */
 export const REPLACE_HOST: dynamic.DiffResult = { changes: true, replaces: ["connection"], deleteBeforeReplace: true };
 
+/** The fields of a connection that say which machine it reaches. */
+function machineOf(connection: unknown): unknown {
+    if (!connection || typeof connection !== "object") {
+        return connection;
+    }
+    const { host, port, proxy } = connection as Record<string, unknown>;
+    const via = proxy && typeof proxy === "object" ? { host: (proxy as Record<string, unknown>).host, port: (proxy as Record<string, unknown>).port } : proxy;
+    return { host, port, ...(via !== undefined ? { proxy: via } : {}) };
+}
+
+/**
+ * For a connection with a value not known yet: a replace when it is which machine (host, port,
+ * bastion) that is unknown or changed, else an update (a key another resource makes). Undefined
+ * when every value is known.
+ */
+export function connectionChange(olds: unknown, news: unknown): dynamic.DiffResult | undefined {
+    if (!containsUnknown(news)) {
+        return undefined;
+    }
+    const machine = machineOf(news);
+    if (containsUnknown(machine)) {
+        return REPLACE_HOST;
+    }
+    const same = hostIdentity(parseChecked(optionalConnectionSchema, machineOf(olds))) === hostIdentity(parseChecked(optionalConnectionSchema, machine));
+    return same ? { changes: true } : REPLACE_HOST;
+}
+
 /**
  * New inputs under the name the resource's host files (and their headers) were written under. A
  * rename through aliases is a refactoring of the program, not a change on the host: under the new
@@ -52,8 +79,9 @@ export function keepingName(olds: Record<string, unknown>, news: Record<string, 
  * drifted and prints how (the provider's output shows as a diagnostic).
  */
 export async function diffResource<I extends { connection?: Connection }>(spec: DiffSpec<I>): Promise<dynamic.DiffResult> {
-    if (containsUnknown(spec.news.connection)) {
-        return REPLACE_HOST;
+    const unknownLogin = connectionChange(spec.olds.connection, spec.news.connection);
+    if (unknownLogin !== undefined) {
+        return unknownLogin;
     }
     const oldConnection = parseChecked(optionalConnectionSchema, spec.olds.connection);
     const newConnection = parseChecked(optionalConnectionSchema, spec.news.connection);

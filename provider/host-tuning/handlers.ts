@@ -12,7 +12,7 @@ import * as thp from "../thp/handlers";
 import * as wakeup from "../wakeup-latency/handlers";
 import type { HostReads } from "../sysctl/remote";
 import { hostIdentity, optionalConnectionSchema } from "../transport/connection";
-import { REPLACE_HOST, pickInputs, plainState } from "../lifecycle";
+import { REPLACE_HOST, connectionChange, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
 import { droppedParts, partCheckOlds, partInputs, partRenamed, recordOf, skippedOf, warningsOf, withConnection } from "./plan";
 import { APPLIED, HostTuningInputs, NOT_ATTEMPTED, PART_ORDER, PART_SCHEMAS, PartName, PartRecords, hostTuningInputsSchema } from "./schema";
@@ -98,8 +98,9 @@ export async function diff(_id: string, olds: Record<string, unknown>, rawNews: 
         // Held behind an earlier wave's gate: nothing is touched, whatever changed.
         return { changes: false };
     }
-    if (containsUnknown(news.connection)) {
-        return REPLACE_HOST;
+    const unknownLogin = connectionChange(olds.connection, news.connection);
+    if (unknownLogin !== undefined) {
+        return unknownLogin;
     }
     const oldConnection = parseChecked(optionalConnectionSchema, olds.connection);
     if (hostIdentity(oldConnection) !== hostIdentity(parseChecked(optionalConnectionSchema, news.connection))) {

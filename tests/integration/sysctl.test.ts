@@ -403,6 +403,26 @@ describe("SysctlSet through the real engine on lab hosts", function () {
         assert.equal(fileOn(lab, h1, "/etc/sysctl.d/90-pulumi-fin.conf"), null);
     });
 
+    it("a key not known until another resource is created previews as an update, never a replace that would undo the tuning first", async function () {
+        const key = "net.ipv4.tcp_fin_timeout";
+        const before = sysctlOn(lab, h2, key);
+        let keyFromMarker = false;
+        const stack = await labStack("sysctl-unknown-key", async () => {
+            const marker = keyFromMarker ? new SysctlSet("marker", { connection: connectionTo(lab, h2), settings: { "net.ipv4.tcp_keepalive_probes": 7 }, persist: false }) : undefined;
+            const privateKey = readFileSync(lab.privateKeyPath, "utf8");
+            new SysctlSet("fin", { connection: connectionTo(lab, h2, marker ? { privateKey: marker.originals.apply(() => privateKey) } : {}), settings: { [key]: 27 }, persist: false });
+        });
+        try {
+            await stack.up();
+            keyFromMarker = true;
+            const preview = await stack.preview();
+            assert.deepEqual([preview.changeSummary.create, preview.changeSummary.update, preview.changeSummary.replace], [1, 1, undefined], JSON.stringify(preview.changeSummary));
+        } finally {
+            await stack.destroy();
+        }
+        assert.equal(sysctlOn(lab, h2, key), before);
+    });
+
     it("a rotated SSH key reaches state through an update, so destroy logs in with it after the old key is revoked", async function () {
         const authorized = path.join(lab.dir, "authorized_keys");
         const original = readFileSync(authorized, "utf8");

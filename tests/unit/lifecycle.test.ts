@@ -61,6 +61,15 @@ describe("diffResource: what decides replace, update or a live read", function (
         assert.deepEqual(await diff({ ...olds, interface: "eth2", count: UNKNOWN }), { changes: true, replaces: ["interface"], deleteBeforeReplace: true });
     });
 
+    it("a connection value not known yet replaces only when it is which machine; an unknown key is an update", async function () {
+        assert.deepEqual(await diff({ ...olds, connection: { ...host, privateKey: UNKNOWN } }), { changes: true });
+        assert.deepEqual(await diff({ ...olds, connection: { ...host, host: UNKNOWN } }), REPLACE_HOST);
+        assert.deepEqual(await diff({ ...olds, connection: { ...host, proxy: { host: UNKNOWN } } }), REPLACE_HOST);
+        assert.deepEqual(await diff({ ...olds, connection: { ...host, port: 2222, privateKey: UNKNOWN } }), REPLACE_HOST);
+        assert.deepEqual(await diff({ ...olds, connection: UNKNOWN }), REPLACE_HOST);
+        assert.equal(probes, 0);
+    });
+
     it("new credentials to the same host are an update, so state and a later destroy use them; the same inputs read the host", async function () {
         assert.deepEqual(await diff({ ...olds, connection: { ...host, privateKey: "rotated key" } }), { changes: true });
         assert.equal(probes, 0);
