@@ -97,16 +97,40 @@ function labExec(lab: Lab, host: LabHost, argv: string[]): Promise<string> {
 }
 
 /** Raw /proc/sys contents of keys (null when absent): what "restored byte for byte" is checked against. */
-function rawSysctls(keys: string[]): Record<string, string | null> {
+const sysctlPath = (key: string) => `/proc/sys/${key.replace(/\./g, "/")}`;
+
+/** What each of the machine's own files holds (null: absent). */
+export function machineFiles(paths: string[]): Record<string, string | null> {
     return Object.fromEntries(
-        keys.map((k) => {
+        paths.map((p) => {
             try {
-                return [k, readFileSync(`/proc/sys/${k.replace(/\./g, "/")}`, "utf8")];
+                return [p, readFileSync(p, "utf8")];
             } catch {
-                return [k, null];
+                return [p, null];
             }
         }),
     );
+}
+
+/**
+ * Writes `original` back to the machine's own files, a selection file ("always [madvise] never")
+ * as its selected word: what a failed destroy left must not outlive the bench. The paths it could
+ * not write.
+ */
+export function putBack(original: Record<string, string | null>): string[] {
+    const failed: string[] = [];
+    for (const [path, content] of Object.entries(original)) {
+        if (content === null || readFileSync(path, "utf8") === content) {
+            continue;
+        }
+        const selected = /\[([^\]]+)\]/.exec(content)?.[1];
+        try {
+            writeFileSync(path, `${selected ?? content.trim()}\n`);
+        } catch {
+            failed.push(path);
+        }
+    }
+    return failed;
 }
 
 interface RowSpec extends RowDescription {
@@ -114,43 +138,54 @@ interface RowSpec extends RowDescription {
     measure: () => Promise<Run>;
     /** Keys of the machine itself that destroy must give back byte for byte. */
     localKeys?: string[];
+    /** Other files of the machine itself the profile changes (THP), checked the same way. */
+    localFiles?: string[];
 }
 
 async function rounds(spec: RowSpec, count: number): Promise<RowResult> {
     const defaults: Run[] = [];
     const tuned: Run[] = [];
     const skipped = new Set<string>();
-    const original = spec.localKeys && rawSysctls(spec.localKeys);
+    const machinePaths = [...(spec.localKeys ?? []).map(sysctlPath), ...(spec.localFiles ?? [])];
+    const original = machinePaths.length > 0 ? machineFiles(machinePaths) : undefined;
     const stack = await spec.stack();
     for (let i = 0; i < count; i++) {
         defaults.push(await spec.measure());
         try {
-            const up = await stack.up();
-            for (const k of (up.outputs.skipped?.value as string[] | undefined) ?? []) {
-                skipped.add(k);
+            try {
+                const up = await stack.up();
+                for (const k of (up.outputs.skipped?.value as string[] | undefined) ?? []) {
+                    skipped.add(k);
+                }
+                tuned.push(await spec.measure());
+            } finally {
+                await stack.destroy();
             }
-            tuned.push(await spec.measure());
-        } finally {
-            await stack.destroy();
-        }
-        if (original) {
-            const now = rawSysctls(spec.localKeys!);
-            const changed = Object.keys(original).filter((k) => original[k] !== now[k]);
-            if (changed.length) {
-                throw new Error(`${spec.row}: not restored byte for byte after destroy: ${changed.map((k) => `${k} ${JSON.stringify(original[k])} → ${JSON.stringify(now[k])}`).join("; ")}`);
+            if (original) {
+                const now = machineFiles(machinePaths);
+                const changed = Object.keys(original).filter((k) => original[k] !== now[k]);
+                if (changed.length) {
+                    throw new Error(`${spec.row}: not restored byte for byte after destroy: ${changed.map((k) => `${k} ${JSON.stringify(original[k])} → ${JSON.stringify(now[k])}`).join("; ")}`);
+                }
             }
+        } catch (e) {
+            if (!original) {
+                throw e;
+            }
+            const left = putBack(original);
+            throw new Error(`${(e as Error).message}\nThe machine's own values were written back${left.length > 0 ? `, except ${left.join(", ")}: put them back by hand` : ""}.`);
         }
         console.error(`effect ${spec.row} round ${i + 1}/${count}: defaults ${defaults[i].value} vs profile ${tuned[i].value} ${spec.unit}`);
     }
     await stack.workspace.removeStack("lab");
-    const { stack: _s, measure: _m, localKeys: _k, ...described } = spec;
+    const { stack: _s, measure: _m, localKeys: _k, localFiles: _f, ...described } = spec;
     return {
         ...described,
         defaults,
         tuned,
         summary: { defaults: summarize(defaults.map((r) => r.value)), tuned: summarize(tuned.map((r) => r.value)) },
         skipped: [...skipped].sort(),
-        notes: spec.localKeys ? [...spec.notes, `every key the profile sets was read from /proc/sys before and after each destroy: byte-for-byte equal (${spec.localKeys.length} keys)`] : spec.notes,
+        notes: original ? [...spec.notes, `every key and file the profile sets on this machine was read before and after each destroy: byte-for-byte equal (${machinePaths.length})`] : spec.notes,
     };
 }
 
@@ -280,6 +315,7 @@ function latencyRow(lab: Lab, client: LabHost, quick: boolean): RowSpec {
             }
         },
         localKeys: Object.keys(sysctlValues(lowLatencyPlan())),
+        localFiles: ["/sys/kernel/mm/transparent_hugepage/enabled", "/sys/kernel/mm/transparent_hugepage/defrag"],
         notes: [
             "busy_read/busy_poll are global keys (absent in a netns), so the profile is applied to the machine itself and destroyed after each round; they apply to the lab host's sockets too",
             "busy polling polls a NIC driver's queue; this path is a veth, so little difference is expected. The profile's NIC coalescing and IRQ parts are not applied (the machine's eth0 is never changed) and the governor is skipped (no cpufreq on this VM)",

@@ -1,4 +1,8 @@
 import { strict as assert } from "assert";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { machineFiles, putBack } from "../../bench/effect";
 import type { BenchResult, Measurement } from "../../bench/ansible/harness";
 import { markdown, summarize } from "../../bench/ansible/report";
 import { processRole } from "../../bench/ansible/roles";
@@ -29,5 +33,25 @@ describe("bench: controller CPU by process", function () {
         assert.match(md, /\| hosts \| tool \| operation \| node \| engine \| provider \| unattributed \|/);
         assert.match(md, /^\| 5 \| ours \| preview \| 1\.00 \| 1\.00 \| 0\.50 \| 0\.50 \|$/m);
         assert.equal((md.match(/^\| 5 \| ours \| [a-z-]+ \| \d/gm) ?? []).length, 2);
+    });
+});
+
+describe("the effect bench's own safety net", function () {
+    it("writes the machine's files back as they were, a selection file as its selected word", function () {
+        const dir = mkdtempSync(path.join(tmpdir(), "plt-putback-"));
+        try {
+            const value = path.join(dir, "rmem_default");
+            const selection = path.join(dir, "enabled");
+            writeFileSync(value, "212992\n");
+            writeFileSync(selection, "always [madvise] never\n");
+            const original = machineFiles([value, selection, path.join(dir, "absent")]);
+            writeFileSync(value, "31457280\n");
+            writeFileSync(selection, "never");
+            assert.deepEqual(putBack(original), []);
+            assert.equal(readFileSync(value, "utf8"), "212992\n");
+            assert.equal(readFileSync(selection, "utf8"), "madvise\n", "a selection file takes the word, as the kernel's does");
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
