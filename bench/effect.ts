@@ -14,6 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { HighConnectionRateProfile, HighThroughputProfile, LowLatencyProfile, SipRouterProfile, lowLatencyPlan, sipRouterPlan, sysctlValues } from "../components";
 import { counterRates } from "../provider/counters/rates";
+import { Spread, spread } from "./stats";
 import { sampleHost } from "../provider/counters/sample";
 import { closeAllConnections, connectionSchema, transportFor } from "../provider/transport";
 import type { Transport } from "../provider/transport";
@@ -40,11 +41,7 @@ interface Run {
     extra?: Record<string, number>;
 }
 
-interface Summary {
-    median: number;
-    min: number;
-    max: number;
-}
+type Summary = Spread;
 
 /** What a row measures, where, and how to read it. */
 interface RowDescription {
@@ -76,11 +73,6 @@ export interface EffectResult {
     rows: RowResult[];
 }
 
-export function summarize(xs: number[]): Summary {
-    const s = [...xs].sort((a, b) => a - b);
-    const mid = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    return { median: mid, min: s[0], max: s[s.length - 1] };
-}
 
 /** The named counters' increase while `work` runs, read by the product's own sampler. */
 async function countersAround<T>(transport: Transport, names: string[], work: () => Promise<T>): Promise<{ result: T; counters: Record<string, number | null> }> {
@@ -183,7 +175,7 @@ async function rounds(spec: RowSpec, count: number): Promise<RowResult> {
         ...described,
         defaults,
         tuned,
-        summary: { defaults: summarize(defaults.map((r) => r.value)), tuned: summarize(tuned.map((r) => r.value)) },
+        summary: { defaults: spread(defaults.map((r) => r.value)), tuned: spread(tuned.map((r) => r.value)) },
         skipped: [...skipped].sort(),
         notes: original ? [...spec.notes, `every key and file the profile sets on this machine was read before and after each destroy: byte-for-byte equal (${machinePaths.length})`] : spec.notes,
     };
@@ -405,7 +397,7 @@ function markdown(r: EffectResult): string {
         "|---|---|---|---|---|---|---|",
     ];
     for (const row of r.rows) {
-        const m = (runs: Run[], pick: (x: Run) => number | null | undefined) => f(summarize(runs.map((x) => pick(x) ?? NaN)).median);
+        const m = (runs: Run[], pick: (x: Run) => number | null | undefined) => f(spread(runs.map((x) => pick(x) ?? NaN)).median);
         const counters = [
             ...row.shown.map((e) => `${e} ${m(row.defaults, (x) => x.extra?.[e])} → ${m(row.tuned, (x) => x.extra?.[e])}`),
             ...Object.keys(row.defaults[0]?.counters ?? {}).map((c) => `${c} ${m(row.defaults, (x) => x.counters[c])} → ${m(row.tuned, (x) => x.counters[c])}`),

@@ -11,6 +11,7 @@ import { SysctlSet } from "../provider";
 import { SETTINGS } from "./settings";
 import { labStack } from "../tests/integration/engine";
 import { Lab, LabHost, connectionTo, labDown, labUp } from "../tests/integration/lab";
+import { spread } from "./stats";
 
 const run = promisify(execFile);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -21,10 +22,6 @@ async function timed(fn: () => Promise<void>): Promise<number> {
     return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-function median(xs: number[]): number {
-    const sorted = [...xs].sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)];
-}
 
 async function provider(lab: Lab): Promise<void> {
     await Promise.all(
@@ -81,7 +78,7 @@ async function main() {
         console.log(`\n${Object.keys(SETTINGS).length} sysctls on ${lab.hosts.length} lab hosts, median of ${ROUNDS} rounds:\n`);
         console.log("| way | median ms | min ms | max ms |\n|---|---|---|---|");
         for (const [name, xs] of results) {
-            console.log(`| ${name} | ${median(xs).toFixed(0)} | ${Math.min(...xs).toFixed(0)} | ${Math.max(...xs).toFixed(0)} |`);
+            console.log(`| ${name} | ${spread(xs).median.toFixed(0)} | ${Math.min(...xs).toFixed(0)} | ${Math.max(...xs).toFixed(0)} |`);
         }
     } finally {
         labDown(lab);

@@ -1,11 +1,8 @@
 // Medians with min and max per (hosts, tool, operation), as JSON and as the Markdown tables the README shows.
 import type { BenchResult, Measurement, Op, Tool } from "./harness";
+import { Spread, spread } from "../stats";
 
-export interface Stat {
-    median: number;
-    min: number;
-    max: number;
-}
+export type Stat = Spread;
 
 export interface SummaryRow {
     n: number;
@@ -24,12 +21,7 @@ export interface SummaryRow {
     controllerCpuByRole?: Record<string, Stat>;
 }
 
-function stat(xs: number[]): Stat {
-    const sorted = [...xs].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    return { median, min: sorted[0], max: sorted[sorted.length - 1] };
-}
+const stat = spread;
 
 export function summarize(result: BenchResult): SummaryRow[] {
     const groups = new Map<string, Measurement[]>();

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { machineFiles, putBack } from "../../bench/effect";
+import { spread } from "../../bench/stats";
 import type { BenchResult, Measurement } from "../../bench/ansible/harness";
 import { markdown, summarize } from "../../bench/ansible/report";
 import { processRole } from "../../bench/ansible/roles";
@@ -53,5 +54,12 @@ describe("the effect bench's own safety net", function () {
         } finally {
             rmSync(dir, { recursive: true, force: true });
         }
+    });
+});
+
+describe("bench statistics", function () {
+    it("takes the mean of the middle two for an even count, the middle one for an odd count", function () {
+        assert.deepEqual(spread([4, 1, 3, 2]), { median: 2.5, min: 1, max: 4 });
+        assert.deepEqual(spread([5, 1, 3]), { median: 3, min: 1, max: 5 });
     });
 });
