@@ -231,7 +231,7 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         });
         try {
             const message = await expectFailure(stack.up());
-            assert.match(message, /ip_vs_ftp: modprobe: ERROR: could not insert 'ip_vs_ftp': Invalid argument\. Every module this operation had loaded was unloaded again, and the files are as they were\./);
+            assert.match(message, /ip_vs_ftp: modprobe: ERROR: could not insert 'ip_vs_ftp': Invalid argument\. Every module this operation had loaded was unloaded again, every parameter it had written is back, and the files are as they were\./);
             assert.deepEqual(loadedOn(lab, server), []);
             assert.equal(fileOn(lab, server, "/etc/modules-load.d/pulumi-bad.conf"), null);
         } finally {
