@@ -5,7 +5,7 @@ import { PART_SCHEMAS, PartName } from "../../provider/host-tuning/schema";
 import { canonicalKey } from "../../provider/sysctl/keys";
 import { DeclarationError } from "../profile/declaration-error";
 import { HostParts, hostParts, watchedCounters } from "../profile/parts";
-import { ProfilePlan, SysctlOverrides, applyOverrides, spelledAs } from "../profile/plan";
+import { ProfilePlan, SysctlOverrides, applyOverrides, nullsDroppingNothing, spelledAs } from "../profile/plan";
 import { sipRouterPlan } from "../sip-router/plan";
 import { Assignment, FleetConfig, FleetConfigError, HostFactsConfig, InventoryHost, RAW_PARTS, configPath, matches } from "./inventory";
 
@@ -217,9 +217,9 @@ function chosen(settings: object, fields: readonly string[]): Record<string, unk
 /** Settings with overrides applied: a value sets the key, null drops it. */
 /** A null override of a key `settings` does not hold drops nothing (a typo, usually): refused, named by its config path. */
 function refuseUnsetNulls(settings: object, overrides: SysctlOverrides | undefined, path: (string | number)[], host: string, unsetBy: (key: string) => string): void {
-    const unset = Object.entries(overrides ?? {}).filter(([key, value]) => value === null && !(spelledAs(settings, key) in settings));
+    const unset = nullsDroppingNothing(settings, overrides);
     if (unset.length > 0) {
-        throw new FleetConfigError(`invalid fleet config (for ${host}):\n  ${unset.map(([key]) => `${configPath([...path, key])}: null drops nothing: ${unsetBy(key)}`).join("\n  ")}`);
+        throw new FleetConfigError(`invalid fleet config (for ${host}):\n  ${unset.map(({ key, didYouMean }) => `${configPath([...path, key])}: null drops nothing: ${unsetBy(key)}${didYouMean}`).join("\n  ")}`);
     }
 }
 

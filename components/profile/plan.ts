@@ -84,11 +84,12 @@ export function applyOverrides(plan: ProfilePlan, overrides: SysctlOverrides | u
     if (!overrides) {
         return plan;
     }
+    const [typo] = nullsDroppingNothing(plan.sysctls, overrides);
+    if (typo) {
+        throw new ProfileFactError(`${plan.profile}: sysctlOverrides: ${typo.key} is null, but the profile does not set ${typo.key}${typo.didYouMean}`);
+    }
     const sysctls = { ...plan.sysctls };
     for (const [key, value] of Object.entries(overrides)) {
-        if (value === null && !(spelledAs(plan.sysctls, key) in plan.sysctls)) {
-            throw new ProfileFactError(`${plan.profile}: sysctlOverrides: ${key} is null, but the profile does not set ${key}${closeMatches(key, Object.keys(plan.sysctls))}`);
-        }
         delete sysctls[spelledAs(sysctls, key)];
         if (value !== null) {
             sysctls[key] = { value, sources: [], note: "user override" };
@@ -104,10 +105,17 @@ export function spelledAs(settings: object, key: string): string {
     return Object.keys(settings).find((held) => canonicalKey(held) === canonical) ?? key;
 }
 
-/** "; did you mean a or b?" for the keys within two edits of `key` (a typo), else "". */
-function closeMatches(key: string, keys: string[]): string {
-    const close = keys.filter((k) => distance(canonicalKey(k), canonicalKey(key)) <= 2);
-    return close.length > 0 ? `; did you mean ${close.join(" or ")}?` : "";
+/**
+ * Keys `overrides` sets to null that `settings` does not hold: the null drops nothing, a typo
+ * usually, with "; did you mean a or b?" for the held keys within two edits of it (else "").
+ */
+export function nullsDroppingNothing(settings: object, overrides: SysctlOverrides | undefined): { key: string; didYouMean: string }[] {
+    return Object.entries(overrides ?? {})
+        .filter(([key, value]) => value === null && !(spelledAs(settings, key) in settings))
+        .map(([key]) => {
+            const close = Object.keys(settings).filter((held) => distance(canonicalKey(held), canonicalKey(key)) <= 2);
+            return { key, didYouMean: close.length > 0 ? `; did you mean ${close.join(" or ")}?` : "" };
+        });
 }
 
 
