@@ -36,6 +36,17 @@ describe("SysctlSet through the real engine on lab hosts", function () {
         return marker.originals.apply(() => value);
     }
 
+    /** Runs `body` on `stack`, destroys it whatever happened, and checks `key` on `host` is back to what it was. */
+    async function thenRestored(host: LabHost, key: string, stack: Stack, body: () => Promise<void>): Promise<void> {
+        const before = sysctlOn(lab, host, key);
+        try {
+            await body();
+        } finally {
+            await stack.destroy();
+        }
+        assert.equal(sysctlOn(lab, host, key), before);
+    }
+
     describe("a two-host stack", function () {
         let stack: Stack;
         const keys = ["net.core.somaxconn", "net.ipv4.tcp_rmem", "net.ipv4.tcp_fin_timeout"];
@@ -347,49 +358,40 @@ describe("SysctlSet through the real engine on lab hosts", function () {
 
     it("a value not known until another resource is created previews as an update of the existing set, and up writes it", async function () {
         const key = "net.ipv4.tcp_fin_timeout";
-        const before = sysctlOn(lab, h1, key);
         let fromMarker = false;
         const stack = await labStack("sysctl-unknown-input", async () => {
             new SysctlSet("fin", { connection: connectionTo(lab, h1), settings: { [key]: fromMarker ? knownAfterCreate(h1, 21) : 22 }, persist: false });
         });
-        try {
+        await thenRestored(h1, key, stack, async () => {
             await stack.up();
             fromMarker = true;
             const preview = await stack.preview();
             assert.deepEqual([preview.changeSummary.create, preview.changeSummary.update], [1, 1], "fin's value is unknown at preview: an update");
             await stack.up();
             assert.equal(sysctlOn(lab, h1, key), "21");
-        } finally {
-            await stack.destroy();
-        }
-        assert.equal(sysctlOn(lab, h1, key), before);
+        });
     });
 
     it("a reserved port list written in any order is no drift once the kernel prints it back merged", async function () {
         const key = "net.ipv4.ip_local_reserved_ports";
-        const before = sysctlOn(lab, h2, key);
         const stack = await labStack("sysctl-reserved-ports", async () => {
             new SysctlSet("ports", { connection: connectionTo(lab, h2), settings: { [key]: "8080,5061,5060" }, persist: false });
         });
-        try {
+        await thenRestored(h2, key, stack, async () => {
             await stack.up();
             assert.equal(sysctlOn(lab, h2, key), "5060-5061,8080");
             assertNoChanges((await stack.preview()).changeSummary);
             assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
-        } finally {
-            await stack.destroy();
-        }
-        assert.equal(sysctlOn(lab, h2, key), before);
+        });
     });
 
     it("renamed through aliases, a SysctlSet is the same resource on the host: previews and ups stay clean, its file kept", async function () {
         const key = "net.ipv4.tcp_fin_timeout";
-        const before = sysctlOn(lab, h1, key);
         let name = "fin";
         const stack = await labStack("sysctl-renamed", async () => {
             new SysctlSet(name, { connection: connectionTo(lab, h1), settings: { [key]: 24 } }, name === "fin" ? {} : { aliases: [{ name: "fin" }] });
         });
-        try {
+        await thenRestored(h1, key, stack, async () => {
             await stack.up();
             const file = fileOn(lab, h1, "/etc/sysctl.d/90-pulumi-fin.conf");
             assert.ok(file);
@@ -401,30 +403,23 @@ describe("SysctlSet through the real engine on lab hosts", function () {
             assertNoChanges((await stack.preview({ diff: true })).changeSummary);
             assert.equal(fileOn(lab, h1, "/etc/sysctl.d/90-pulumi-fin-renamed.conf"), null);
             assert.equal(fileOn(lab, h1, "/etc/sysctl.d/90-pulumi-fin.conf"), file);
-        } finally {
-            await stack.destroy();
-        }
-        assert.equal(sysctlOn(lab, h1, key), before);
+        });
         assert.equal(fileOn(lab, h1, "/etc/sysctl.d/90-pulumi-fin.conf"), null);
     });
 
     it("a key not known until another resource is created previews as an update, never a replace that would undo the tuning first", async function () {
         const key = "net.ipv4.tcp_fin_timeout";
-        const before = sysctlOn(lab, h2, key);
         let keyFromMarker = false;
         const stack = await labStack("sysctl-unknown-key", async () => {
             const privateKey = readFileSync(lab.privateKeyPath, "utf8");
             new SysctlSet("fin", { connection: connectionTo(lab, h2, keyFromMarker ? { privateKey: knownAfterCreate(h2, privateKey) } : {}), settings: { [key]: 27 }, persist: false });
         });
-        try {
+        await thenRestored(h2, key, stack, async () => {
             await stack.up();
             keyFromMarker = true;
             const preview = await stack.preview();
             assert.deepEqual([preview.changeSummary.create, preview.changeSummary.update, preview.changeSummary.replace], [1, 1, undefined], JSON.stringify(preview.changeSummary));
-        } finally {
-            await stack.destroy();
-        }
-        assert.equal(sysctlOn(lab, h2, key), before);
+        });
     });
 
     it("a rotated SSH key reaches state through an update, so destroy logs in with it after the old key is revoked", async function () {

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
+import { inTempDir } from "./temp-dir";
+import { readFileSync, writeFileSync } from "fs";
 import * as path from "path";
 import { machineFiles, putBack } from "../../bench/effect";
 import { spread } from "../../bench/stats";
@@ -39,8 +39,7 @@ describe("bench: controller CPU by process", function () {
 
 describe("the effect bench's own safety net", function () {
     it("writes the machine's files back as they were, a selection file as its selected word", function () {
-        const dir = mkdtempSync(path.join(tmpdir(), "plt-putback-"));
-        try {
+        inTempDir("plt-putback-", (dir) => {
             const value = path.join(dir, "rmem_default");
             const selection = path.join(dir, "enabled");
             writeFileSync(value, "212992\n");
@@ -51,9 +50,7 @@ describe("the effect bench's own safety net", function () {
             assert.deepEqual(putBack(original), []);
             assert.equal(readFileSync(value, "utf8"), "212992\n");
             assert.equal(readFileSync(selection, "utf8"), "madvise\n", "a selection file takes the word, as the kernel's does");
-        } finally {
-            rmSync(dir, { recursive: true, force: true });
-        }
+        });
     });
 });
 

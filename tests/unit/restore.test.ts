@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { inTempDir } from "./temp-dir";
 import { execFileSync } from "child_process";
 import fc from "fast-check";
 import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from "fs";
@@ -157,8 +158,7 @@ describe("byte-exact restore of files in /etc", function () {
     });
 
     it("a file that is a symlink is written through: the link stays, the file it names keeps its mode, and a failure puts its bytes back", function () {
-        const root = mkdtempSync(path.join(tmpdir(), "plt-link-"));
-        try {
+        inTempDir("plt-link-", (root) => {
             const checkout = path.join(root, "checkout");
             const conf = path.join(root, "irqbalance");
             writeFileSync(checkout, "#IRQBALANCE_ARGS=\n");
@@ -176,9 +176,7 @@ describe("byte-exact restore of files in /etc", function () {
             assert.ok(lstatSync(conf).isSymbolicLink(), "still a link");
             assert.equal(readFileSync(checkout, "utf8"), "IRQBALANCE_ARGS=--banirq=40\n");
             assert.equal(statSync(checkout).mode & 0o777, 0o640, "the file's mode kept, not the link's 777");
-        } finally {
-            rmSync(root, { recursive: true, force: true });
-        }
+        });
     });
 
     it("a value it could not put back is named with what it held, the one place that original is shown", function () {
