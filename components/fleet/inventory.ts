@@ -36,6 +36,7 @@ const connectionFieldSchemas = {
     sudo: z.boolean(),
     perDialTimeout: z.number(),
     dialErrorLimit: z.number(),
+    commandTimeout: z.number(),
     agentSocketPath: z.string(),
     /** A private key file read by the program (the key itself goes into state only as a secret). */
     privateKeyPath: z.string().min(1),

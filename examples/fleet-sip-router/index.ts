@@ -24,6 +24,8 @@ echo "$SIP_PORT is in the ephemeral range $1-$2 and not reserved"; exit 1`;
 const fleet = new Fleet("sip", {
     // The inventory as Fleet takes it, so a config error names its path (hosts[2].connection.host).
     hosts: config.requireObject("hosts"),
+    // A host whose command hangs (a stuck driver) fails after 2 minutes instead of holding its wave open.
+    defaults: { commandTimeout: 120 },
     assignments: [
         {
             select: {},

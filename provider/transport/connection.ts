@@ -1,5 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { DEFAULT_COMMAND_TIMEOUT_SECONDS } from "./transport";
 
 /**
  * How to reach a host. Field names follow @pulumi/command's `remote.ConnectionArgs` so a user
@@ -27,11 +28,17 @@ export interface ConnectionArgs {
     perDialTimeout?: pulumi.Input<number>;
     /** Connection attempts before giving up. Default 3. */
     dialErrorLimit?: pulumi.Input<number>;
+    /**
+     * Seconds any one command may run on the host before it is stopped there and the operation
+     * fails naming the host. Default 300. A host that hangs then fails alone instead of holding
+     * the whole run (and a fleet's wave) open.
+     */
+    commandTimeout?: pulumi.Input<number>;
     /** A bastion to tunnel through. */
     proxy?: pulumi.Input<ProxyConnectionArgs>;
 }
 
-export type ProxyConnectionArgs = Omit<ConnectionArgs, "proxy" | "sudo">;
+export type ProxyConnectionArgs = Omit<ConnectionArgs, "proxy" | "sudo" | "commandTimeout">;
 
 /** The plain values a provider works with. `local` means the machine running Pulumi. */
 export type Connection = z.infer<typeof connectionSchema>;
@@ -71,7 +78,12 @@ const sshFields = {
 const proxySchema = z.object(sshFields).strict();
 
 export const connectionSchema = z
-    .object({ ...sshFields, sudo: z.boolean().default(false), proxy: proxySchema.optional() })
+    .object({
+        ...sshFields,
+        sudo: z.boolean().default(false),
+        commandTimeout: z.number().positive().max(86400).default(DEFAULT_COMMAND_TIMEOUT_SECONDS),
+        proxy: proxySchema.optional(),
+    })
     .strict();
 
 /** `undefined` connection = the local machine. */

@@ -6,7 +6,7 @@ import { Client, ConnectConfig } from "ssh2";
 import { sshCommand } from "./argv";
 import { Connection, ProxyConnection } from "./connection";
 import { HostKeyEntry, hostKeyAlgorithms, knownHostsName, lookUpKnownHosts, parsePublicKey, verifyHostKey } from "./known-hosts";
-import { CommandResult, Transport } from "./transport";
+import { CONTROLLER_GRACE_SECONDS, CommandResult, CommandTimeoutError, RunOptions, Transport, limitFor, signalStatus, stoppedAtLimit, underTimeLimit } from "./transport";
 
 /** sshd allows 10 sessions per connection by default; stay under it. */
 const MAX_CHANNELS_PER_CONNECTION = 8;
@@ -215,33 +215,44 @@ export class SshTransport implements Transport {
         this.target = describe(connection);
     }
 
-    async run(argv: readonly string[], stdin?: string): Promise<CommandResult> {
-        const full = this.connection.sudo ? ["sudo", "-n", "--", ...argv] : [...argv];
-        const request = sshCommand(this.target, full, stdin);
+    async run(argv: readonly string[], stdin?: string, options?: RunOptions): Promise<CommandResult> {
+        const seconds = limitFor(this.connection.commandTimeout, options);
+        const limited = underTimeLimit(argv, seconds);
+        const request = sshCommand(this.target, this.connection.sudo ? ["sudo", "-n", "--", ...limited] : limited, stdin);
         const entry = pooled(this.connection);
         const client = await entry.client;
         await entry.slots.acquire();
         try {
-            return await new Promise<CommandResult>((resolve, reject) => {
+            const started = Date.now();
+            const result = await new Promise<CommandResult>((resolve, reject) => {
                 client.exec(request.command, (err, stream) => {
                     if (err) {
                         reject(new Error(`${this.target}: cannot start ${argv[0]}: ${err.message}`));
                         return;
                     }
+                    const backstop = setTimeout(() => {
+                        reject(new CommandTimeoutError(this.target, argv, seconds, true));
+                        stream.close();
+                    }, (seconds + CONTROLLER_GRACE_SECONDS) * 1000);
                     const stdout: Buffer[] = [];
                     const stderr: Buffer[] = [];
                     stream.on("data", (d: Buffer) => stdout.push(d));
                     stream.stderr.on("data", (d: Buffer) => stderr.push(d));
                     stream.end(request.stdin);
                     stream.on("close", (code: number | null, signal?: string) => {
+                        clearTimeout(backstop);
                         resolve({
-                            code: code ?? (signal ? 128 : 255),
+                            code: code ?? (signal ? signalStatus(signal) : 255),
                             stdout: Buffer.concat(stdout).toString("utf8"),
                             stderr: Buffer.concat(stderr).toString("utf8"),
                         });
                     });
                 });
             });
+            if (stoppedAtLimit(result, Date.now() - started, seconds)) {
+                throw new CommandTimeoutError(this.target, argv, seconds, false);
+            }
+            return result;
         } finally {
             entry.slots.release();
         }

@@ -18,7 +18,8 @@ export async function runHealthCheck(transport: Transport, check: HealthCheck): 
             await sleep(check.retryDelaySeconds);
         }
         const { argv, stdin } = checkCommand(check);
-        const result = await transport.run(argv, stdin);
+        // Its own `timeout` stops the check; the command around it gets that long and a margin.
+        const result = await transport.run(argv, stdin, { minimumLimitSeconds: check.timeoutSeconds + 10 });
         const output = outputTail(redactSecrets(result.stdout, secrets), redactSecrets(result.stderr, secrets));
         last = { exitCode: result.code, output, attempts: attempt };
         if (result.code === 0) {

@@ -18,11 +18,11 @@ export const FAULT_SETTINGS: Record<string, number | number[]> = {
  * land between any two of them. "partial" touches part of it, without persistence: an update from
  * it to "full" adds items, files and directories, so a kill can land inside an update too.
  */
-export function faultProgram(lab: Lab, variant: FaultVariant = "full"): PulumiFn {
+export function faultProgram(lab: Lab, variant: FaultVariant = "full", commandTimeout?: number): PulumiFn {
     const full = variant === "full";
     return async () => {
         for (const host of lab.hosts) {
-            const connection = connectionTo(lab, host);
+            const connection = connectionTo(lab, host, commandTimeout ? { commandTimeout } : {});
             const settings = full ? FAULT_SETTINGS : Object.fromEntries(Object.entries(FAULT_SETTINGS).slice(0, 3));
             new SysctlSet(`faults-${host.name}`, { connection, settings, persist: full });
             if (host.hardware === "server") {

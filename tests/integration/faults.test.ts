@@ -1,15 +1,17 @@
 import { strict as assert } from "assert";
 import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
-import { openSync, readFileSync, writeFileSync } from "fs";
+import { openSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
 import { FAULT_SETTINGS, faultProgram } from "../fault/program";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { labStack, scratchDir } from "./engine";
 import { Lab, LabHost, labDown, labUp, onHost } from "./lab";
+import { expectFailure } from "./support";
 
 // Nightly length: PLT_FAULT_ROUNDS=20 npm test -- tests/integration/faults.test.ts
 const ROUNDS = Number(process.env.PLT_FAULT_ROUNDS ?? 4);
 const CUT_ROUNDS = Number(process.env.PLT_FAULT_CUT_ROUNDS ?? 1);
+const HANG_ROUNDS = Number(process.env.PLT_FAULT_HANG_ROUNDS ?? 1);
 const SEED = Number(process.env.PLT_FAULT_SEED ?? Date.now() % 100000);
 
 /**
@@ -155,6 +157,29 @@ describe(`fault suite: kill -9 mid-run, then recovery leaves every host byte-exa
             figures.faults += code === 0 ? 0 : 1;
             const why = readFileSync(path.join(root, "op.log"), "utf8").match(/error: .*/)?.[0] ?? "";
             await recoverAndCompare(stack, `${cut.name} cut off after ${delay} ms (the up exited ${code} ${why})`);
+        });
+    }
+
+    for (let round = 1; round <= HANG_ROUNDS; round++) {
+        it(`hang round ${round}: one host's ring change never returns; the up fails at commandTimeout with the command stopped on the host, then the same recovery`, async function () {
+            const root = scratchDir("plt-faults-stack-");
+            const limit = 10;
+            const stack = await labStack("faults", faultProgram(lab, "full", limit), root);
+            const stalled = lab.hosts[Math.floor(next() * lab.hosts.length)];
+            const stall = path.join(lab.dir, "hosts", stalled.name, "hw", "stall-ring-change");
+            writeFileSync(stall, "");
+            let message: string;
+            try {
+                message = await expectFailure(stack.up());
+                assert.doesNotMatch(onHost(lab, stalled, ["ps", "-eo", "args"]), /ethtool|pulumi-nic-apply/, "the stalled command is not left running on the host");
+            } finally {
+                rmSync(stall, { force: true });
+            }
+            const target = `root@${stalled.address.replace(/\./g, "\\.")}:${stalled.port}`;
+            assert.match(message, new RegExp(`${target}: pulumi-nic-apply did not finish within ${limit} s \\(the connection's commandTimeout\\) and was stopped on the host`));
+            figures.rounds++;
+            figures.faults++;
+            await recoverAndCompare(stack, `${stalled.name}'s ring change stalled`);
         });
     }
 

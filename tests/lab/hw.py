@@ -1550,6 +1550,10 @@ def set_rings(hdir, ifname, args):
     order, values = parse_params("-G", args, RING_WORDS, RING_BOOL)
     if os.geteuid() != 0:
         raise EthtoolExit(81, netlink_error(None, errno.EPERM))
+    # A driver whose ring change never returns (firmware that stopped answering): the fault suite
+    # creates hw/stall-ring-change; the change waits, changing nothing, until it is gone.
+    while os.path.exists(os.path.join(hdir, "hw", "stall-ring-change")):
+        time.sleep(0.2)
     with Nic(hdir, write=True) as nic:
         rp = nic.prof["rings"]
         # ethnl_set_rings_validate(): features this driver does not have

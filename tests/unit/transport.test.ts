@@ -53,6 +53,39 @@ describe("command lines", function () {
     });
 });
 
+describe("a command's time limit", function () {
+    this.timeout(30_000);
+    const running = (marker: string) => execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((line) => line.includes(marker));
+
+    it("stops a command still running at commandTimeout, with everything it started, and names the program and the host", async function () {
+        const marker = `plt-limit-${randomBytes(4).toString("hex")}`;
+        const started = Date.now();
+        const hung = shProgram('sleep 60 & exec sleep 61', marker, []);
+        await assert.rejects(new LocalTransport(false, 1).run(hung), new RegExp(`^Error: local: ${marker} did not finish within 1 s \\(the connection's commandTimeout\\) and was stopped on the host\\.`));
+        assert.ok(Date.now() - started < 8000, "stopped at the limit, not after the sleep");
+        await new Promise((r) => setTimeout(r, 200));
+        assert.deepEqual(running("sleep 6"), [], "nothing the command started is left running");
+    });
+
+    it("kills a command that ignores TERM once its few seconds to clean up are over", async function () {
+        const ignoresTerm = shProgram('trap "" TERM; sleep 30; sleep 30', "plt-stubborn", []);
+        await assert.rejects(new LocalTransport(false, 1).run(ignoresTerm), /plt-stubborn did not finish within 1 s/);
+    });
+
+    it("tells a command that exits 124 itself from one stopped at the limit, and lets a long check ask for more time", async function () {
+        assert.equal((await new LocalTransport(false, 5).run(["sh", "-c", "exit 124"])).code, 124);
+        const slowCheck = await new LocalTransport(false, 1).run(["sh", "-c", "sleep 2; echo done"], undefined, { minimumLimitSeconds: 10 });
+        assert.deepEqual([slowCheck.code, slowCheck.stdout], [0, "done\n"]);
+    });
+
+    it("is a connection setting with a default, validated like the others", function () {
+        assert.equal(connectionSchema.parse({ host: "h" }).commandTimeout, 300);
+        assert.equal(connectionSchema.parse({ host: "h", commandTimeout: 20 }).commandTimeout, 20);
+        assert.equal(connectionSchema.safeParse({ host: "h", commandTimeout: 0 }).success, false);
+        assert.equal(connectionSchema.safeParse({ host: "h", proxy: { host: "b", commandTimeout: 20 } }).success, false, "a bastion runs no commands");
+    });
+});
+
 describe("host key verification", function () {
     const key = randomBytes(51);
     const other = randomBytes(51);
