@@ -183,3 +183,52 @@ export function policyCpus(policy: CpuPolicy, host: CpuHost, prefix = ""): { nam
     }
     return { name: "spread", listed: parseCpuList(policy.spread!), what: `${prefix}spread`, noNuma: false };
 }
+
+/**
+ * A CPU set in the kernel's mask format (bitmap %*pb): hex, in 32-bit chunks separated by commas,
+ * most significant first; "0" for none. The kernel pads its own output to nr_cpu_ids bits
+ * ("00000000,00000003"); bitmap_parse() takes either.
+ */
+export function formatMask(cpus: readonly number[]): string {
+    const chunks: number[] = [];
+    for (const cpu of cpus) {
+        const chunk = Math.floor(cpu / 32);
+        while (chunks.length <= chunk) {
+            chunks.push(0);
+        }
+        chunks[chunk] = (chunks[chunk] | (1 << cpu % 32)) >>> 0;
+    }
+    if (chunks.length === 0) {
+        return "0";
+    }
+    const parts = chunks.reverse().map((c, i) => (i === 0 ? c.toString(16) : c.toString(16).padStart(8, "0")));
+    return parts.join(",");
+}
+
+const CPU_MASK = /^[0-9a-fA-F]{1,8}(,[0-9a-fA-F]{1,8})*$/;
+
+/** Whether `text` is a CPU mask in the kernel's format. */
+export function isCpuMask(text: string): boolean {
+    return CPU_MASK.test(text.trim());
+}
+
+/** The CPUs of a mask as the kernel prints it ("f", "00000000,00000003", "0"); throws on anything else. */
+export function parseMask(text: string): number[] {
+    const trimmed = text.trim();
+    if (!CPU_MASK.test(trimmed)) {
+        throw new Error(`"${trimmed.slice(0, 40)}" is not a CPU mask (hex, 32-bit chunks separated by commas)`);
+    }
+    const cpus: number[] = [];
+    trimmed
+        .split(",")
+        .reverse()
+        .forEach((chunk, i) => {
+            const value = parseInt(chunk, 16);
+            for (let bit = 0; bit < 32; bit++) {
+                if ((value >>> bit) & 1) {
+                    cpus.push(32 * i + bit);
+                }
+            }
+        });
+    return cpus;
+}

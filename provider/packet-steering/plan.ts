@@ -1,5 +1,5 @@
 import type { CheckFailure } from "../check";
-import { CpuHost, CpuPolicy, CpuPolicyError, distributeCpus, formatCpuList, parseCpuList, policyCpus } from "../cpus";
+import { CpuHost, CpuPolicy, CpuPolicyError, distributeCpus, formatCpuList, formatMask, parseCpuList, parseMask, policyCpus } from "../cpus";
 import { FileChanges, FileSnapshot, ValueWrite } from "../host/files";
 import { ALL_LEDGERS, itemsOf } from "../host/ledger";
 import { ManagedFiles, fileContent, forget, manage, pathContentOf, planRestore } from "../host/restore";
@@ -16,50 +16,6 @@ export const FLOW_ENTRIES = "net.core.rps_sock_flow_entries";
 const FLOW_ENTRIES_PATH = "/proc/sys/net/core/rps_sock_flow_entries";
 /** A queue's files in the order they are set: the flow table before the CPUs that use it. */
 const QUEUE_FILES = ["rps_flow_cnt", "rps_cpus", "xps_cpus"];
-
-// --------------------------------------------------------------------------------- CPU masks
-
-/**
- * A CPU set in the kernel's mask format (bitmap %*pb): hex, in 32-bit chunks separated by commas,
- * most significant first; "0" for none. The kernel pads its own output to nr_cpu_ids bits
- * ("00000000,00000003"); bitmap_parse() takes either.
- */
-export function formatMask(cpus: readonly number[]): string {
-    const chunks: number[] = [];
-    for (const cpu of cpus) {
-        const chunk = Math.floor(cpu / 32);
-        while (chunks.length <= chunk) {
-            chunks.push(0);
-        }
-        chunks[chunk] = (chunks[chunk] | (1 << cpu % 32)) >>> 0;
-    }
-    if (chunks.length === 0) {
-        return "0";
-    }
-    const parts = chunks.reverse().map((c, i) => (i === 0 ? c.toString(16) : c.toString(16).padStart(8, "0")));
-    return parts.join(",");
-}
-
-/** The CPUs of a mask as the kernel prints it ("f", "00000000,00000003", "0"); throws on anything else. */
-export function parseMask(text: string): number[] {
-    const trimmed = text.trim();
-    if (!/^[0-9a-fA-F]{1,8}(,[0-9a-fA-F]{1,8})*$/.test(trimmed)) {
-        throw new Error(`"${trimmed.slice(0, 40)}" is not a CPU mask (hex, 32-bit chunks separated by commas)`);
-    }
-    const cpus: number[] = [];
-    trimmed
-        .split(",")
-        .reverse()
-        .forEach((chunk, i) => {
-            const value = parseInt(chunk, 16);
-            for (let bit = 0; bit < 32; bit++) {
-                if ((value >>> bit) & 1) {
-                    cpus.push(32 * i + bit);
-                }
-            }
-        });
-    return cpus;
-}
 
 const isMaskItem = (item: string) => /\/(rps|xps)_cpus$/.test(item);
 

@@ -4,7 +4,8 @@
  * A key outside these families is left to the kernel (it may legitimately take -1 or a string).
  */
 import { canonicalKey } from "./keys";
-import { SettingValue, isBound } from "./values";
+import { isCpuMask } from "../cpus";
+import { CPU_MASK_KEYS, SettingValue, isBound } from "./values";
 
 /**
  * Keys whose every number is a count, size, ratio or timeout: a negative one is certainly a
@@ -220,6 +221,13 @@ export function valueProblem(key: string, value: SettingValue): string | undefin
         // A secret: never echoed.
         if (typeof value !== "string" || !FASTOPEN_KEY_GRAMMAR.test(value.trim())) {
             return 'takes a key as the kernel prints it: four groups of 8 lowercase hex digits joined by "-", optionally a comma and a backup key in the same form';
+        }
+        return undefined;
+    }
+    if (CPU_MASK_KEYS.has(canonical)) {
+        if (typeof value !== "string" || !isCpuMask(value)) {
+            const why = typeof value === "number" ? ", as a string: a number would read as decimal" : "";
+            return `takes a CPU mask as the kernel writes one${why}: hex digits in 32-bit groups separated by commas ("f" is CPUs 0-3, "1,00000000" is CPU 32), got ${shown(value)}`;
         }
         return undefined;
     }

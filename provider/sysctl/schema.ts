@@ -4,7 +4,7 @@ import { moduleNameSchema } from "../kernel-module/schema";
 import { optionalConnectionSchema } from "../transport/connection";
 import { kernelPortList, shown, valueProblem } from "./grammar";
 import { canonicalKey, keyProblem } from "./keys";
-import { SettingValue, comparable } from "./values";
+import { CPU_MASK_KEYS, SettingValue, comparable } from "./values";
 
 /**
  * Keys whose values the kernel parses as integers. A string that is not a number here is a
@@ -35,7 +35,7 @@ const NUMERIC_TREES = [
 
 export function requiresNumbers(key: string): boolean {
     const canonical = canonicalKey(key);
-    return !STRING_VALUED.has(canonical) && NUMERIC_TREES.some((tree) => tree.test(canonical));
+    return !STRING_VALUED.has(canonical) && !CPU_MASK_KEYS.has(canonical) && NUMERIC_TREES.some((tree) => tree.test(canonical));
 }
 
 /** Numeric keys the kernel reads several values from; every other one keeps the first and ignores the rest. */

@@ -3,6 +3,7 @@
  * The kernel separates multi-value keys with tabs (`4096\t131072\t6291456`); users write
  * spaces or arrays. Everything is compared in one normal form: tokens joined by one space.
  */
+import { formatMask, isCpuMask, parseMask } from "../cpus";
 
 export type PlainValue = number | string | number[];
 export type Bound = { atLeast: number | number[] } | { atMost: number | number[] };
@@ -100,7 +101,19 @@ export function inDeclaredShape(desired: SettingValue, live: string): SettingVal
  */
 const UNORDERED = new Set(["net.ipv4.tcp_allowed_congestion_control"]);
 
+/**
+ * Keys whose value is a CPU mask (bitmap_parse): the kernel prints it padded to the host's CPU
+ * count ("00000000,00000003" for "3"), so masks are compared by the CPUs they name.
+ */
+export const CPU_MASK_KEYS = new Set(["net.core.rps_default_mask", "net.core.flow_limit_cpu_bitmap"]);
+
 /** `value` of the canonical `key` in the form it is compared in. */
 export function comparable(key: string, value: string): string {
-    return UNORDERED.has(key) ? value.trim().split(/\s+/).filter(Boolean).sort().join(" ") : value;
+    if (UNORDERED.has(key)) {
+        return value.trim().split(/\s+/).filter(Boolean).sort().join(" ");
+    }
+    if (CPU_MASK_KEYS.has(key) && isCpuMask(value)) {
+        return formatMask(parseMask(value));
+    }
+    return value;
 }

@@ -385,6 +385,25 @@ describe("SysctlSet through the real engine on lab hosts", function () {
         });
     });
 
+    it("a CPU mask padded as another machine prints it is no drift; one changed behind Pulumi's back is, and up converges", async function () {
+        const key = "net.core.rps_default_mask";
+        const stack = await labStack("sysctl-cpu-mask", async () => {
+            new SysctlSet("mask", { connection: connectionTo(lab, h2), settings: { [key]: "00000000,00000002" }, persist: false });
+        });
+        await thenRestored(h2, key, stack, async () => {
+            await stack.up();
+            assert.equal(sysctlOn(lab, h2, key), "2");
+            assertNoChanges((await stack.preview()).changeSummary);
+            setSysctlOn(lab, h2, key, "1");
+            const drift = collect();
+            const preview = await stack.preview({ refresh: true, diff: true, onOutput: drift.onOutput });
+            assert.equal(preview.changeSummary.update, 1, drift.text());
+            assert.match(drift.text(), /rps_default_mask/);
+            await stack.up();
+            assert.equal(sysctlOn(lab, h2, key), "2");
+        });
+    });
+
     it("renamed through aliases, a SysctlSet is the same resource on the host: previews and ups stay clean, its file kept", async function () {
         const key = "net.ipv4.tcp_fin_timeout";
         let name = "fin";

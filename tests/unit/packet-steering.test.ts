@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
 import { checkFailures } from "../../provider/check";
+import { formatMask, parseMask } from "../../provider/cpus";
 import { parseFileSnapshot } from "../../provider/host/files";
 import { hostLedgerPath, ownershipFailures } from "../../provider/host/ledger";
 import { fileContent } from "../../provider/host/restore";
@@ -8,8 +9,6 @@ import {
     SteeringView,
     desiredFor,
     flowCountPerQueue,
-    formatMask,
-    parseMask,
     planSteering,
     planSteeringRestore,
     renderRule,

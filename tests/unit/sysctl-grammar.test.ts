@@ -44,6 +44,19 @@ describe("sysctl value grammars", function () {
         assert.deepEqual(failures({ settings: { "net.ipv4.tcp_congestion_control": "bbr", "net.ipv4.tcp_allowed_congestion_control": "reno bbr" } }), []);
     });
 
+    it("takes the CPU-mask keys as masks, compared by the CPUs they name, and refuses a bare number", function () {
+        const parse = (value: unknown) => sysctlSetInputsSchema.parse({ resourceName: "t", settings: { "net.core.rps_default_mask": value } }).settings["net.core.rps_default_mask"];
+        assert.equal(parse("f"), "f");
+        assert.equal(parse("00000000,0000000F"), "f");
+        assert.equal(parse("1,00000000"), "1,00000000");
+        // The kernel pads to the host's CPU count: "00000003" on 32 CPUs reads as the "3" declared.
+        assert.deepEqual(parseReadOutput("value\tnet/core/rps_default_mask\t00000000,00000003\n").values.get("net.core.rps_default_mask"), { state: "value", value: "3" });
+        assert.deepEqual(failures({ settings: { "net.core.flow_limit_cpu_bitmap": "ff" } }), []);
+        assert.match(failures({ settings: { "net.core.rps_default_mask": 3 } })[0]?.reason ?? "", /net\.core\.rps_default_mask takes a CPU mask as the kernel writes one, as a string: a number would read as decimal: .* got "3"/);
+        assert.match(failures({ settings: { "net.core.rps_default_mask": "0x3" } })[0]?.reason ?? "", /takes a CPU mask as the kernel writes one: hex digits in 32-bit groups separated by commas/);
+        assert.match(failures({ settings: { "net.core.rps_default_mask": "123456789" } })[0]?.reason ?? "", /got "123456789"/, "more than 8 digits in a group");
+    });
+
     it("refuses several numbers for a key the kernel reads one from, and takes them where it reads several", function () {
         assert.match(failures({ settings: { "net.core.somaxconn": "4096 8192" } })[0]?.reason ?? "", /takes one number, got 2: the kernel would keep the first/);
         assert.match(failures({ settings: { "vm.swappiness": [10, 20] } })[0]?.reason ?? "", /takes one number, got 2/);
