@@ -16,7 +16,7 @@ import { closeAllConnections, transportFor } from "../../provider/transport";
 import { HostDiagnosis, checkWindow, diagnoseHost, diagnosisText } from "../evidence";
 import { DriftReport, connectionFor, mergeReports, readFleetDrift, recordedHosts, report } from "./drift";
 import { EngineError, haltedAlone } from "./halt";
-import { CONFIG_NAMESPACE, FleetConfigInput, parseFleetConfig } from "./inventory";
+import { CONFIG_NAMESPACE, FLEET_KEY_CONFIG, FleetConfigInput, FleetKey, parseFleetConfig } from "./inventory";
 import { shardsBy, staleShards } from "./shards";
 import { listedStack, stackConfigFile } from "./stack-names";
 import { HostRecord, evidenceCell } from "./report";
@@ -91,7 +91,7 @@ async function stackDeployment(stackName: string, dir: string): Promise<Record<s
 }
 
 /** The stack's fleet config, secrets decrypted: what the default program would see. */
-function fleetConfigOf(all: ConfigMap): { config: FleetConfigInput; privateKey?: string; secret: Set<string> } {
+function fleetConfigOf(all: ConfigMap): { config: FleetConfigInput; fleetKey: FleetKey<string>; secret: Set<string> } {
     const config: Record<string, unknown> = {};
     const secret = new Set<string>();
     for (const key of FLEET_KEYS) {
@@ -103,7 +103,8 @@ function fleetConfigOf(all: ConfigMap): { config: FleetConfigInput; privateKey?:
             }
         }
     }
-    return { config: config as FleetConfigInput, privateKey: all[`${CONFIG_NAMESPACE}:sshPrivateKey`]?.value, secret };
+    const fleetKey = { privateKey: all[`${CONFIG_NAMESPACE}:${FLEET_KEY_CONFIG.privateKey}`]?.value, privateKeyPassword: all[`${CONFIG_NAMESPACE}:${FLEET_KEY_CONFIG.privateKeyPassword}`]?.value };
+    return { config: config as FleetConfigInput, fleetKey, secret };
 }
 
 /** No colour codes: the tables go to logs and CI output as often as to a terminal. */
@@ -162,7 +163,7 @@ async function drift(opts: { stack?: string; cwd: string; json?: boolean; merge?
         result = mergeReports(opts.merge.map((f) => JSON.parse(readFileSync(f, "utf8")) as DriftReport));
     } else if (opts.stack) {
         const cwd = enterProject(opts.cwd);
-        const { config, privateKey } = fleetConfigOf(await stackConfig(opts.stack, cwd));
+        const { config, fleetKey } = fleetConfigOf(await stackConfig(opts.stack, cwd));
         const fleet = parseFleetConfig(config);
         const recorded = recordedHosts(await stackDeployment(opts.stack, cwd));
         // The parts' reads speak to the engine with console.log ("…: skipped: no cpufreq"); here
@@ -170,7 +171,7 @@ async function drift(opts: { stack?: string; cwd: string; json?: boolean; merge?
         const log = console.log;
         console.log = console.error;
         try {
-            result = report([opts.stack], await readFleetDrift(fleet, privateKey, recorded));
+            result = report([opts.stack], await readFleetDrift(fleet, fleetKey, recorded));
         } finally {
             console.log = log;
         }
@@ -183,7 +184,7 @@ async function drift(opts: { stack?: string; cwd: string; json?: boolean; merge?
 
 async function shard(opts: { stack: string; by: string; cwd: string }): Promise<number> {
     const workspace = await workspaceIn(opts.cwd);
-    const { config, privateKey, secret } = fleetConfigOf(await workspace.getAllConfig(opts.stack));
+    const { config, fleetKey, secret } = fleetConfigOf(await workspace.getAllConfig(opts.stack));
     const fleet = parseFleetConfig(config);
     const shards = shardsBy(config.hosts, opts.by, opts.stack);
     const existing = (await workspace.listStacks()).map((s) => s.name);
@@ -213,8 +214,11 @@ async function shard(opts: { stack: string; by: string; cwd: string }): Promise<
                 values[`${CONFIG_NAMESPACE}:${key}`] = { value: JSON.stringify(v), secret: secret.has(key) };
             }
         }
-        if (privateKey) {
-            values[`${CONFIG_NAMESPACE}:sshPrivateKey`] = { value: privateKey, secret: true };
+        for (const [field, key] of Object.entries(FLEET_KEY_CONFIG)) {
+            const value = fleetKey[field as keyof FleetKey<string>];
+            if (value) {
+                values[`${CONFIG_NAMESPACE}:${key}`] = { value, secret: true };
+            }
         }
         values[SHARD_OF] = { value: opts.stack };
         // setAllConfig only adds: a key since removed from the fleet's stack must go from its shards too.
@@ -242,14 +246,14 @@ async function diagnoseCommand(opts: { stack?: string; local?: boolean; host?: s
     if (opts.local) {
         diagnoses = [await diagnoseHost(transportFor(undefined), opts.interface, window)];
     } else if (opts.stack) {
-        const { config, privateKey } = fleetConfigOf(await stackConfig(opts.stack, enterProject(opts.cwd)));
+        const { config, fleetKey } = fleetConfigOf(await stackConfig(opts.stack, enterProject(opts.cwd)));
         const fleet = parseFleetConfig(config);
         const hosts = fleet.hosts.filter((h) => !opts.host || h.name === opts.host);
         if (hosts.length === 0) {
             throw new Error(`no host ${opts.host} in ${opts.stack}`);
         }
         // One host down or without its interface is that host's entry, not the end of the fleet's diagnosis.
-        const settled = await Promise.allSettled(hosts.map(async (h) => diagnoseHost(transportFor(connectionFor(fleet, h, privateKey)), h.facts.interface, window)));
+        const settled = await Promise.allSettled(hosts.map(async (h) => diagnoseHost(transportFor(connectionFor(fleet, h, fleetKey)), h.facts.interface, window)));
         diagnoses = settled.map((r, i) => (r.status === "fulfilled" ? { ...r.value, target: hosts[i].name } : { target: hosts[i].name, error: (r.reason as Error).message }));
     } else {
         throw new Error("diagnose needs --stack or --local");

@@ -12,7 +12,7 @@ import { normalise, satisfies } from "../../provider/sysctl/values";
 import { connectionSchema, describeTarget } from "../../provider/transport/connection";
 import { transportFor } from "../../provider/transport";
 import { assignHost } from "./assign";
-import { FleetConfig, InventoryHost, connectionFields, readPrivateKey } from "./inventory";
+import { FleetConfig, FleetKey, InventoryHost, connectionFields, readPrivateKey } from "./inventory";
 
 /** The default program's fleet resource name: it names the files each host part owns. */
 export const FLEET_NAME = "fleet";
@@ -164,8 +164,8 @@ export function partRows(host: string, declared: readonly PartName[], recorded: 
 }
 
 /** The connection a host gets from the config, with the key read (for commands outside the engine). */
-export function connectionFor(config: FleetConfig, host: InventoryHost, privateKey: string | undefined) {
-    return connectionSchema.parse(connectionFields(config.defaults, host.connection, privateKey, (file) => readPrivateKey(file, host)));
+export function connectionFor(config: FleetConfig, host: InventoryHost, fleetKey: FleetKey<string>) {
+    return connectionSchema.parse(connectionFields(config.defaults, host.connection, fleetKey, (file) => readPrivateKey(file, host)));
 }
 
 /** A host whose last rollout did not end `applied`: its parts may match state and still not be what was declared. */
@@ -190,7 +190,7 @@ export function undeclaredHostRows(declared: readonly InventoryHost[], recorded:
  * that cannot be read is a row of its own; a host where nothing can be read is `unreachable`;
  * a host in state and no longer in the config is a row of its own.
  */
-export async function readFleetDrift(config: FleetConfig, privateKey: string | undefined, recorded: Map<string, RecordedHost>): Promise<DriftRow[]> {
+export async function readFleetDrift(config: FleetConfig, fleetKey: FleetKey<string>, recorded: Map<string, RecordedHost>): Promise<DriftRow[]> {
     const perHost = await Promise.all(
         config.hosts.map(async (host): Promise<DriftRow[]> => {
             const { parts } = assignHost(config, host);
@@ -202,7 +202,7 @@ export async function readFleetDrift(config: FleetConfig, privateKey: string | u
             }
             let connection: ReturnType<typeof connectionFor>;
             try {
-                connection = connectionFor(config, host, privateKey);
+                connection = connectionFor(config, host, fleetKey);
             } catch (e) {
                 // One host's unreadable key file is that host's row, not the end of the whole report.
                 return [{ host: host.name, key: "(host)", desired: "a connection", live: (e as Error).message, persisted: NOT_PERSISTED, status: "unreachable" }];

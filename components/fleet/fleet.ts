@@ -5,13 +5,15 @@ import { WaveEvidence } from "../../provider/wave-evidence/resource";
 import { RolloutVerdict, WaveGate } from "../../provider/wave-gate/resource";
 import { counterOnHost } from "../../provider/wave-gate/plan";
 import { HostAssignment, assignHost } from "./assign";
-import { FleetConfig, FleetConfigInput, InventoryHost, connectionFields, parseFleetConfig, readPrivateKey } from "./inventory";
+import { FleetConfig, FleetConfigInput, FleetKey, InventoryHost, connectionFields, parseFleetConfig, readPrivateKey } from "./inventory";
 import { GateOutputs, HostEvidence, HostRecord, WaveSummary, hostEvidence, hostRecords, waveSummaries } from "./report";
 import { Wave, planWaves } from "./waves";
 
 export interface FleetArgs extends FleetConfigInput {
     /** The fleet-wide private key (a secret), for hosts whose connection names no privateKeyPath. */
     privateKey?: pulumi.Input<string>;
+    /** The passphrase (a secret) of the fleet's key and of every key read from a privateKeyPath. */
+    privateKeyPassword?: pulumi.Input<string>;
 }
 
 /**
@@ -32,7 +34,7 @@ export class Fleet extends pulumi.ComponentResource {
 
     constructor(name: string, args: FleetArgs, opts?: pulumi.ComponentResourceOptions) {
         super("linux-tuning:fleet:Fleet", name, {}, opts);
-        const { privateKey, ...declared } = args;
+        const { privateKey, privateKeyPassword, ...declared } = args;
         // Everything is resolved before any resource exists: a bad config, a conflict or a missing fact fails the preview.
         this.config = parseFleetConfig(declared);
         // Every host's problems in one preview, not only the first host's.
@@ -49,7 +51,7 @@ export class Fleet extends pulumi.ComponentResource {
             return results;
         };
         const assigned = forEveryHost((host) => planHost(this.config, host));
-        const connections = forEveryHost((host) => connectionOf(this.config, host, privateKey));
+        const connections = forEveryHost((host) => connectionOf(this.config, host, { privateKey, privateKeyPassword }));
         if (problems.length > 0) {
             throw new pulumi.RunError(problems.join("\n"));
         }
@@ -107,6 +109,6 @@ function planHost(config: FleetConfig, host: InventoryHost): HostAssignment {
     return assignment;
 }
 
-function connectionOf(config: FleetConfig, host: InventoryHost, privateKey: pulumi.Input<string> | undefined): ConnectionArgs {
-    return connectionFields(config.defaults, host.connection, privateKey, (file) => pulumi.secret(readPrivateKey(file, host))) as unknown as ConnectionArgs;
+function connectionOf(config: FleetConfig, host: InventoryHost, fleetKey: FleetKey<pulumi.Input<string>>): ConnectionArgs {
+    return connectionFields(config.defaults, host.connection, fleetKey, (file) => pulumi.secret(readPrivateKey(file, host))) as unknown as ConnectionArgs;
 }

@@ -15,6 +15,9 @@ import { counterConditionSchema, failureBudgetSchema, healthCheckSchema } from "
 /** The stack config namespace the default program reads. */
 export const CONFIG_NAMESPACE = "pulumi-linux-tuning";
 
+/** The secret config keys (in that namespace) that hold the fleet's key and its passphrase. */
+export const FLEET_KEY_CONFIG = { privateKey: "sshPrivateKey", privateKeyPassword: "sshPrivateKeyPassword" } as const;
+
 const hostName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "must be 1-63 letters, digits, '.', '_' or '-'");
 const labelValue = z.string().min(1).max(63);
 const labels = z
@@ -177,7 +180,7 @@ function checkHosts(config: { defaults?: unknown; hosts: unknown[] }, ctx: z.Ref
             return;
         }
         // The connection each host really gets, checked as the resources will check it.
-        const merged = connectionFields(defaults.data, h.connection, undefined, () => "a key read from privateKeyPath");
+        const merged = connectionFields(defaults.data, h.connection, {}, () => "a key read from privateKeyPath");
         for (const issue of connectionSchema.safeParse(merged).error?.issues ?? []) {
             const field = issue.path[0];
             const fromHost = field === undefined || field in h.connection;
@@ -217,15 +220,23 @@ export function matches(selector: Selector, host: InventoryHost): boolean {
 
 const PROXY_CREDENTIALS = ["privateKey", "password", "agentSocketPath"];
 
+/** The fleet's own key and the passphrase of the keys it reads: secrets, from stack config or a Fleet's args. */
+export interface FleetKey<Key> {
+    privateKey?: Key;
+    privateKeyPassword?: Key;
+}
+
 /**
  * A host's connection from the config: the fleet's defaults under its own fields, each
- * `privateKeyPath` read with `readKey` (else the fleet's key); a bastion with no credential of
- * its own logs in with the host's key, as `ssh -J` would.
+ * `privateKeyPath` read with `readKey` (else the fleet's key), every key with the fleet's
+ * passphrase; a bastion with no credential of its own logs in with the host's key, as `ssh -J` would.
  */
-export function connectionFields<Key>(defaults: FleetConfig["defaults"], own: InventoryHost["connection"], fleetKey: Key | undefined, readKey: (file: string) => Key): Record<string, unknown> {
+export function connectionFields<Key>(defaults: FleetConfig["defaults"], own: InventoryHost["connection"], fleet: FleetKey<Key>, readKey: (file: string) => Key): Record<string, unknown> {
     const { privateKeyPath, proxy, ...fields } = { ...defaults, ...own };
-    const key = privateKeyPath !== undefined ? readKey(privateKeyPath) : fleetKey;
-    const withKey = { ...fields, ...(key !== undefined ? { privateKey: key } : {}) };
+    const withPassphrase = (key: Key | undefined) =>
+        key === undefined ? {} : { privateKey: key, ...(fleet.privateKeyPassword !== undefined ? { privateKeyPassword: fleet.privateKeyPassword } : {}) };
+    const key = privateKeyPath !== undefined ? readKey(privateKeyPath) : fleet.privateKey;
+    const withKey = { ...fields, ...withPassphrase(key) };
     if (!proxy) {
         return withKey;
     }
@@ -235,7 +246,7 @@ export function connectionFields<Key>(defaults: FleetConfig["defaults"], own: In
         return { ...withKey, proxy };
     }
     const proxyKey = proxyKeyFile !== undefined ? readKey(proxyKeyFile) : PROXY_CREDENTIALS.some((c) => c in proxyFields) ? undefined : key;
-    return { ...withKey, proxy: { ...proxyFields, ...(proxyKey !== undefined ? { privateKey: proxyKey } : {}) } };
+    return { ...withKey, proxy: { ...proxyFields, ...withPassphrase(proxyKey) } };
 }
 
 export function readPrivateKey(file: string, host: InventoryHost): string {

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Fleet } from "./fleet";
-import { CONFIG_NAMESPACE } from "./inventory";
+import { CONFIG_NAMESPACE, FLEET_KEY_CONFIG } from "./inventory";
 
 /**
  * The default program (Pulumi.yaml's main): the fleet from stack config, so a user runs this
@@ -12,6 +12,7 @@ import { CONFIG_NAMESPACE } from "./inventory";
  *   pulumi-linux-tuning:rollout       { serial: [1, "25%", "100%"] | waves: [{ select }], maxFailures, healthCheck }
  *   pulumi-linux-tuning:evidence      { windowSeconds } (default 3) or false: each host's profile counters before and after
  *   pulumi-linux-tuning:sshPrivateKey (secret) the key, when no privateKeyPath is given
+ *   pulumi-linux-tuning:sshPrivateKeyPassword (secret) the passphrase of that key, or of the privateKeyPath keys
  */
 export function fleetProgram(): Record<string, pulumi.Output<unknown>> {
     const config = new pulumi.Config(CONFIG_NAMESPACE);
@@ -21,7 +22,8 @@ export function fleetProgram(): Record<string, pulumi.Output<unknown>> {
         assignments: config.getObject("assignments") as never,
         rollout: config.getObject("rollout"),
         evidence: config.getObject("evidence"),
-        privateKey: config.getSecret("sshPrivateKey"),
+        privateKey: config.getSecret(FLEET_KEY_CONFIG.privateKey),
+        privateKeyPassword: config.getSecret(FLEET_KEY_CONFIG.privateKeyPassword),
     });
     return { hosts: fleet.hostRecords, waves: fleet.waveSummaries };
 }

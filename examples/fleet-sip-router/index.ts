@@ -42,6 +42,7 @@ const fleet = new Fleet("sip", {
         healthCheck: { create: SIP_PORT_IS_SAFE, environment: { SIP_PORT: sipPorts.split(/[-,]/)[0] }, timeoutSeconds: 10, retries: 1, retryDelaySeconds: 2 },
     },
     privateKey: config.requireSecret("sshPrivateKey"),
+    privateKeyPassword: config.getSecret("sshPrivateKeyPassword"),
 });
 
 /** The waves as planned (known at preview). */

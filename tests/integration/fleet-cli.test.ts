@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
-import { execFile } from "child_process";
-import { copyFileSync, mkdirSync } from "fs";
+import { execFile, execFileSync } from "child_process";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync } from "fs";
 import * as path from "path";
 import { promisify } from "util";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
@@ -11,6 +11,7 @@ import { labProject } from "./engine";
 import { Lab, labDown, labUp, onHost, setSysctlOn, sysctlOn } from "./lab";
 
 const CLI = path.resolve(__dirname, "../../bin/components/fleet/cli.js");
+const KEY_PASSPHRASE = "fleet key passphrase for the lab";
 
 /** The installed command, as a separate process: exit code, stdout, stderr. */
 async function cli(project: { dir: string; env: NodeJS.ProcessEnv }, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -35,7 +36,13 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         const config = labFleetConfig(lab);
         // Relative, as a project keeps it: the CLI runs from elsewhere with --cwd, and must read it from there as `pulumi up` would.
         mkdirSync(path.join(project.dir, "keys"));
-        copyFileSync(lab.privateKeyPath, path.join(project.dir, "keys", "fleet"));
+        // Encrypted, as a fleet key should be: its passphrase is secret config that shard copies and every command uses.
+        const keyFile = path.join(project.dir, "keys", "fleet");
+        copyFileSync(lab.privateKeyPath, keyFile);
+        chmodSync(keyFile, 0o600);
+        execFileSync("ssh-keygen", ["-q", "-p", "-P", "", "-N", KEY_PASSPHRASE, "-f", keyFile]);
+        assert.match(readFileSync(keyFile, "utf8"), /BEGIN OPENSSH PRIVATE KEY/);
+        assert.throws(() => execFileSync("ssh-keygen", ["-y", "-P", "", "-f", keyFile], { stdio: "pipe" }), "the key file needs its passphrase now");
         config.defaults = { ...config.defaults, privateKeyPath: "keys/fleet" };
         config.hosts = config.hosts.map((h, i) => ({ ...h, labels: { ...h.labels, rack: i < 2 ? "a" : "b" } }));
         // Parts besides sysctls, so the drift report reads them too; the VMs have no cpufreq, so
@@ -43,7 +50,10 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         config.assignments = [...config.assignments, { select: { rack: "b" }, thp: { enabled: "never" }, governor: { governor: "performance", onUnsupported: "skip" } }];
         const ws = await LocalWorkspace.create({ workDir: project.dir, envVars: project.env as Record<string, string> });
         await ws.createStack("fleet");
-        await ws.setAllConfig("fleet", Object.fromEntries(Object.entries(config).map(([k, v]) => [`pulumi-linux-tuning:${k}`, { value: JSON.stringify(v) }])));
+        await ws.setAllConfig("fleet", {
+            ...Object.fromEntries(Object.entries(config).map(([k, v]) => [`pulumi-linux-tuning:${k}`, { value: JSON.stringify(v) }])),
+            "pulumi-linux-tuning:sshPrivateKeyPassword": { value: KEY_PASSPHRASE, secret: true },
+        });
     });
     after(async function () {
         if (project) {
@@ -64,6 +74,11 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         const sharded = await cli(project, "shard", "--stack", "fleet", "--by", "rack");
         assert.equal(sharded.code, 0, sharded.stderr);
         assert.deepEqual(JSON.parse(sharded.stdout), { include: [{ stack: "fleet-a", hosts: 2 }, { stack: "fleet-b", hosts: 2 }] });
+        for (const name of shards) {
+            const file = readFileSync(path.join(project.dir, `Pulumi.${name}.yaml`), "utf8");
+            assert.match(file, /pulumi-linux-tuning:sshPrivateKeyPassword:\s+secure: /, `${name} has the key's passphrase, encrypted`);
+            assert.ok(!file.includes(KEY_PASSPHRASE), `${name}'s config holds no passphrase in plain text`);
+        }
 
         const typo = await cli(project, "rollout", "--stack", "fleet-c");
         assert.equal(typo.code, 2);

@@ -168,11 +168,21 @@ describe("fleet: config and assignments", function () {
     it("gives a bastion with no credential of its own the host's key, or reads its own privateKeyPath", function () {
         const read = (file: string) => `key from ${file}`;
         const bastion = { host: "jump", user: "ops", hostKey: "ssh-ed25519 AAAA" };
-        const shared = connectionFields({ privateKeyPath: "/k/fleet", proxy: bastion }, { host: "h1" }, undefined, read);
+        const shared = connectionFields({ privateKeyPath: "/k/fleet", proxy: bastion }, { host: "h1" }, {}, read);
         assert.deepEqual(shared, { host: "h1", privateKey: "key from /k/fleet", proxy: { ...bastion, privateKey: "key from /k/fleet" } });
-        assert.deepEqual(connectionFields({}, { host: "h1", proxy: bastion }, "the fleet's sshPrivateKey", read).proxy, { ...bastion, privateKey: "the fleet's sshPrivateKey" });
-        assert.deepEqual(connectionFields({ privateKeyPath: "/k/fleet" }, { host: "h1", proxy: { ...bastion, privateKeyPath: "/k/jump" } }, undefined, read).proxy, { ...bastion, privateKey: "key from /k/jump" });
-        assert.deepEqual(connectionFields({ privateKeyPath: "/k/fleet" }, { host: "h1", proxy: { ...bastion, agentSocketPath: "/run/agent" } }, undefined, read).proxy, { ...bastion, agentSocketPath: "/run/agent" }, "its own credential, not the host's key");
+        assert.deepEqual(connectionFields({}, { host: "h1", proxy: bastion }, { privateKey: "the fleet's sshPrivateKey" }, read).proxy, { ...bastion, privateKey: "the fleet's sshPrivateKey" });
+        assert.deepEqual(connectionFields({ privateKeyPath: "/k/fleet" }, { host: "h1", proxy: { ...bastion, privateKeyPath: "/k/jump" } }, {}, read).proxy, { ...bastion, privateKey: "key from /k/jump" });
+        assert.deepEqual(connectionFields({ privateKeyPath: "/k/fleet" }, { host: "h1", proxy: { ...bastion, agentSocketPath: "/run/agent" } }, {}, read).proxy, { ...bastion, agentSocketPath: "/run/agent" }, "its own credential, not the host's key");
+        // The fleet's passphrase goes with every key it hands out, and not with an agent.
+        const passphrase = { privateKey: "the fleet's key", privateKeyPassword: "its passphrase" };
+        assert.deepEqual(connectionFields({ privateKeyPath: "/k/fleet" }, { host: "h1", proxy: { ...bastion, privateKeyPath: "/k/jump" } }, passphrase, read), {
+            host: "h1",
+            privateKey: "key from /k/fleet",
+            privateKeyPassword: "its passphrase",
+            proxy: { ...bastion, privateKey: "key from /k/jump", privateKeyPassword: "its passphrase" },
+        });
+        assert.deepEqual(connectionFields({ agentSocketPath: "/run/agent" }, { host: "h1" }, { privateKeyPassword: "its passphrase" }, read), { host: "h1", agentSocketPath: "/run/agent" });
+        assert.deepEqual(connectionFields({}, { host: "h1" }, passphrase, read), { host: "h1", privateKey: "the fleet's key", privateKeyPassword: "its passphrase" });
         const config = fleet(2);
         config.defaults = { proxy: { host: "jump", privateKeyPath: "/k/jump" } };
         assert.doesNotThrow(() => parseFleetConfig(config), "privateKeyPath is a bastion's field too");
@@ -544,7 +554,7 @@ describe("fleet: drift report", function () {
 
     it("reports a host whose key file cannot be read as unreachable, without a connection", async function () {
         const config = parseFleetConfig({ ...fleet(1), defaults: { user: "root", privateKeyPath: "/nonexistent/key" } });
-        const rows = await readFleetDrift(config, undefined, new Map());
+        const rows = await readFleetDrift(config, {}, new Map());
         assert.deepEqual(rows.map((r) => [r.host, r.key, r.status]), [["h1", "(host)", "unreachable"]]);
         assert.match(rows[0].live, /^h1: privateKeyPath \/nonexistent\/key: ENOENT/);
     });
