@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isRefusedConnection } from "./transport/transport";
 import { containsUnknown, unknownAlong } from "./unknowns";
 
 export interface CheckFailure {
@@ -53,15 +54,22 @@ export function withoutEngineKeys(props: Record<string, unknown>): Record<string
 }
 
 /**
- * A check's read-only look at the host: `judge` turns what `read` found into failures. A host
- * that cannot be reached now is not judged (no failures): create/update will connect and report.
+ * What a check makes of a host it could not read: a connection its own settings doom (a host key
+ * that does not match, a refused login, a key it cannot use) fails on `connection`, since `up`
+ * would fail the same way; a host that cannot be reached now is not judged: create/update will
+ * connect and report.
  */
+export function unreadHostFailures(error: unknown): CheckFailure[] {
+    return isRefusedConnection(error) ? [{ property: `connection.${error.setting}`, reason: error.message }] : [];
+}
+
+/** A check's read-only look at the host: `judge` turns what `read` found into failures. */
 export async function hostFailures<S>(read: () => Promise<S>, judge: (snapshot: S) => CheckFailure[]): Promise<CheckFailure[]> {
     let snapshot: S;
     try {
         snapshot = await read();
-    } catch {
-        return [];
+    } catch (e) {
+        return unreadHostFailures(e);
     }
     return judge(snapshot);
 }

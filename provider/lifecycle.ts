@@ -1,7 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { parseChecked, withoutEngineKeys } from "./check";
 import { Connection, hostIdentity, optionalConnectionSchema } from "./transport/connection";
-import { transportFor } from "./transport";
+import { isRefusedConnection, transportFor } from "./transport";
 import { containsUnknown } from "./unknowns";
 import { ledgerDiffers } from "./host/ledger";
 
@@ -112,6 +112,10 @@ export async function diffResource<I extends { connection?: Connection }>(spec: 
             return { changes: true };
         }
     } catch (e) {
+        if (isRefusedConnection(e)) {
+            // The same at every try: the preview fails naming it, rather than "no changes" for a host nothing can reach.
+            throw e;
+        }
         console.log(`${transportFor(inputs.connection).target}: could not compare with live values: ${(e as Error).message}`);
     }
     return { changes: false };

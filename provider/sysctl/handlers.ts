@@ -1,5 +1,5 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
+import { checkFailures, parseChecked, unreadHostFailures, withoutEngineKeys } from "../check";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, keepingName, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
@@ -181,8 +181,9 @@ export async function checkSysctls(olds: Record<string, unknown>, rawNews: Recor
                 failures.push({ property: "settings", reason: `${transport.target}: ${conflict}` });
             }
             failures.push(...refusedByHost(snapshot, inputs.settings), ...unwritable(inputs, snapshot));
-        } catch {
+        } catch (e) {
             // Unreachable now: create will connect, and the apply program checks ownership again.
+            failures.push(...unreadHostFailures(e));
         }
     }
     if (failures.length === 0 && Object.keys(olds).length > 0) {
@@ -207,8 +208,9 @@ export async function checkSysctls(olds: Record<string, unknown>, rawNews: Recor
                 ...(onlyInLedger ? [ledgerHoldsMore(onlyInLedger.file, onlyInLedger.items)] : []),
             ];
             return { inputs: { ...news, liveDrift }, failures: [...refusedByHost(snapshot, changed), ...unwritable(added, snapshot)] };
-        } catch {
+        } catch (e) {
             // Unreachable now: diff reads again and says so.
+            return { inputs: news, failures: unreadHostFailures(e) };
         }
     }
     return { inputs: news, failures };

@@ -6,7 +6,7 @@ import { Client, ConnectConfig } from "ssh2";
 import { sshCommand } from "./argv";
 import { Connection, ProxyConnection } from "./connection";
 import { HostKeyEntry, hostKeyAlgorithms, knownHostsName, lookUpKnownHosts, parsePublicKey, verifyHostKey } from "./known-hosts";
-import { CONTROLLER_GRACE_SECONDS, CommandResult, CommandTimeoutError, RunOptions, Transport, limitFor, signalStatus, stoppedAtLimit, underTimeLimit } from "./transport";
+import { CONTROLLER_GRACE_SECONDS, CommandResult, CommandTimeoutError, HostConnectError, isRefusedConnection, RunOptions, Transport, limitFor, signalStatus, stoppedAtLimit, underTimeLimit } from "./transport";
 
 /** sshd allows 10 sessions per connection by default; stay under it. */
 const MAX_CHANNELS_PER_CONNECTION = 8;
@@ -70,20 +70,18 @@ function connectOnce(endpoint: Endpoint, sock?: NodeJS.ReadableStream): Promise<
             .once("error", (err: Error & { level?: string }) => {
                 client.end();
                 // A refused host key or login fails the same way on every try: retrying only adds failed logins (fail2ban bans at 5).
-                reject(new HostConnectError(refusal ?? `${target}: ${err.message}`, refusal !== undefined || err.level === "client-authentication"));
-            })
-            .connect(config);
+                reject(new HostConnectError(refusal ?? `${target}: ${err.message}`, refusal !== undefined ? "hostKey" : err.level === "client-authentication" ? "user" : undefined));
+            });
+        try {
+            client.connect(config);
+        } catch (e) {
+            // Before any packet: a private key that cannot be read (encrypted without its passphrase, a wrong one, not a key).
+            const passphrase = /passphrase/.test((e as Error).message);
+            reject(new HostConnectError(`${target}: ${(e as Error).message}`, passphrase ? "privateKeyPassword" : "privateKey"));
+        }
     });
 }
 
-class HostConnectError extends Error {
-    /** `final`: the host key or the credentials were refused; no other try would do better. */
-    constructor(message: string, readonly final: boolean) {
-        super(message);
-    }
-}
-
-const isFinal = (e: unknown) => e instanceof HostConnectError && e.final;
 
 async function connectWithRetries(endpoint: Endpoint, sock?: () => Promise<NodeJS.ReadableStream>): Promise<Client> {
     let lastError: Error = new Error(`${describe(endpoint)}: no connection attempt made`);
@@ -92,7 +90,7 @@ async function connectWithRetries(endpoint: Endpoint, sock?: () => Promise<NodeJ
             return await connectOnce(endpoint, sock ? await sock() : undefined);
         } catch (e) {
             lastError = e as Error;
-            if (isFinal(e)) {
+            if (isRefusedConnection(e)) {
                 break;
             }
             if (attempt < endpoint.dialErrorLimit) {
@@ -135,7 +133,9 @@ async function connect(connection: Connection): Promise<Client> {
     }
     // The bastion is pooled like any host: one connection for every target behind it (not one
     // login per target at once, which sshd's MaxStartups drops), closed with the others.
-    const bastion = await pooled(proxy as Connection).client;
+    const bastion = await pooled(proxy as Connection).client.catch((e) => {
+        throw isRefusedConnection(e) ? new HostConnectError(e.message, `proxy.${e.setting}`) : e;
+    });
     return connectWithRetries(connection, () => tunnel(bastion, proxy, connection));
 }
 
@@ -202,7 +202,7 @@ function pooled(connection: Connection): PooledConnection {
                 (c as unknown as { _sock?: { unref?: () => void } })._sock?.unref?.();
             },
             // A refused key or login stays refused for this run: every later phase fails at once, without another login.
-            (e) => isFinal(e) || forget(),
+            (e) => isRefusedConnection(e) || forget(),
         );
     }
     return entry;

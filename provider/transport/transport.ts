@@ -30,6 +30,23 @@ export class RemoteCommandError extends Error {
     }
 }
 
+export class HostConnectError extends Error {
+    /**
+     * `setting`: the connection field that dooms every try — `hostKey`, `user` (a refused login),
+     * `privateKey`, `privateKeyPassword`, or one of the bastion's (`proxy.hostKey`) — when there
+     * is one; then no other try would do better.
+     */
+    constructor(
+        message: string,
+        readonly setting?: string,
+    ) {
+        super(message);
+    }
+}
+
+/** A connection that failed for its own settings (host key, login, private key), not for the network: the same on every try. */
+export const isRefusedConnection = (e: unknown): e is HostConnectError & { setting: string } => e instanceof HostConnectError && e.setting !== undefined;
+
 /** The default commandTimeout: far above what any of our commands takes on a healthy host. */
 export const DEFAULT_COMMAND_TIMEOUT_SECONDS = 300;
 

@@ -88,9 +88,9 @@ describe("SSH transport on lab hosts: a bastion (connection.proxy), and one pool
             execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "key")]);
             proxy = { ...proxy, privateKey: readFileSync(path.join(dir, "key"), "utf8") };
             rmSync(dir, { recursive: true });
-            // The preview's read (new credentials are an update, so diff reads nothing more) meets the refusal.
+            // The preview's read (new credentials are an update, so diff reads nothing more) meets the refusal, and fails on it.
             const logins = bastion.connections();
-            await stack.preview();
+            assert.match(await expectFailure(stack.preview()), /property connection\.proxy\.user value .* has a problem: root@127\.0\.0\.1:\d+: All configured authentication methods failed/);
             assert.equal(bastion.connections() - logins, 1, "one refused login, not one per dialErrorLimit try");
         } finally {
             proxy = { ...proxy, privateKey: readFileSync(lab.privateKeyPath, "utf8") };

@@ -314,9 +314,38 @@ describe("SysctlSet through the real engine on lab hosts", function () {
                     settings: { "net.core.somaxconn": 5002 },
                 });
             });
+            // At preview already, on the setting that dooms every try.
+            assert.match(await expectFailure(stack.preview()), /property connection\.hostKey value .* has a problem: .*HOST KEY MISMATCH/);
             const message = await expectFailure(stack.up());
             assert.match(message, /HOST KEY MISMATCH/);
             assert.notEqual(sysctlOn(lab, h1, "net.core.somaxconn"), "5002");
+        });
+
+        it("refuses at preview an encrypted private key without its passphrase, and logs in with it given", async function () {
+            const dir = mkdtempSync(path.join(os.tmpdir(), "plt-encrypted-key-"));
+            const keyFile = path.join(dir, "key");
+            writeFileSync(keyFile, readFileSync(lab.privateKeyPath), { mode: 0o600 });
+            execFileSync("ssh-keygen", ["-q", "-p", "-P", "", "-N", "lab key passphrase", "-f", keyFile]);
+            const encrypted = readFileSync(keyFile, "utf8");
+            rmSync(dir, { recursive: true });
+            let passphrase: string | undefined;
+            const stack = await labStack("sysctl-encrypted-key", async () => {
+                new SysctlSet("encrypted", {
+                    connection: connectionTo(lab, h1, { privateKey: encrypted, ...(passphrase ? { privateKeyPassword: passphrase } : {}) }),
+                    settings: { "net.core.somaxconn": 5004 },
+                    persist: false,
+                });
+            });
+            const hostName = `root@${h1.address.replace(/\./g, "\\.")}:${h1.port}`;
+            assert.match(await expectFailure(stack.preview()), new RegExp(`property connection\\.privateKeyPassword value .* has a problem: ${hostName}: Cannot parse privateKey: Encrypted private OpenSSH key detected, but no passphrase given`));
+            passphrase = "not the passphrase";
+            assert.match(await expectFailure(stack.preview()), /property connection\.privateKeyPassword value .* has a problem: .*bad passphrase/);
+            passphrase = "lab key passphrase";
+            await thenRestored(h1, "net.core.somaxconn", stack, async () => {
+                await stack.up();
+                assert.equal(sysctlOn(lab, h1, "net.core.somaxconn"), "5004");
+                assert.ok(!storedStateText(stack).includes("lab key passphrase"), "the passphrase is not in the state in plain text");
+            });
         });
 
         it("refuses an unknown host when no hostKey is pinned and known_hosts lacks it", async function () {
@@ -326,8 +355,7 @@ describe("SysctlSet through the real engine on lab hosts", function () {
                     settings: { "net.core.somaxconn": 5003 },
                 });
             });
-            const message = await expectFailure(stack.up());
-            assert.match(message, /unknown host key SHA256:/);
+            assert.match(await expectFailure(stack.preview()), /property connection\.hostKey value .* has a problem: .*unknown host key SHA256:/);
         });
     });
 
