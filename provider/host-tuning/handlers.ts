@@ -12,6 +12,7 @@ import * as thp from "../thp/handlers";
 import * as wakeup from "../wakeup-latency/handlers";
 import type { HostReads } from "../sysctl/remote";
 import { hostIdentity, optionalConnectionSchema } from "../transport/connection";
+import { isRefusedConnection } from "../transport/transport";
 import { REPLACE_HOST, connectionChange, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
 import { droppedParts, partCheckOlds, partInputs, partRenamed, recordOf, skippedOf, warningsOf, withConnection } from "./plan";
@@ -116,13 +117,22 @@ export async function diff(_id: string, olds: Record<string, unknown>, rawNews: 
     if (PART_ORDER.some((p) => Boolean(parts[p]) !== Boolean(inputs[p]))) {
         return { changes: true };
     }
-    const results = await Promise.all(
-        PART_ORDER.filter((p) => parts[p]).map((p) => {
-            const record = parts[p]!;
-            return HANDLERS[p].diff(record.id, withConnection(record, olds.connection), partInputs(inputs, p, news.connection, parts));
-        }),
-    );
-    return { changes: results.some((r) => r.changes) };
+    try {
+        const results = await Promise.all(
+            PART_ORDER.filter((p) => parts[p]).map((p) => {
+                const record = parts[p]!;
+                return HANDLERS[p].diff(record.id, withConnection(record, olds.connection), partInputs(inputs, p, news.connection, parts));
+            }),
+        );
+        return { changes: results.some((r) => r.changes) };
+    } catch (e) {
+        if (isRefusedConnection(e)) {
+            // One host's refused key or login is that host's failure at apply (counted against its wave), not the fleet's preview.
+            console.log(e.message);
+            return { changes: true };
+        }
+        throw e;
+    }
 }
 
 /** Each declared part applied in order (dropped ones removed first) into `parts`; the first failure, said, stops it. */

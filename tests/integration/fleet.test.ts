@@ -16,7 +16,7 @@ import { runHealthCheck } from "../../provider/wave-gate/remote";
 import { healthCheckSchema } from "../../provider/wave-gate/schema";
 import { labFleetConfig } from "../lab/stack-config";
 import { labStack, storedStateText } from "./engine";
-import { Lab, LabHost, labDown, labUp, listenBurst, onHost, setSysctlOn, sshConnectionCount, sysctlOn } from "./lab";
+import { Lab, LabHost, labDown, labUp, listenBurst, newHostKey, onHost, setSysctlOn, sshConnectionCount, sysctlOn } from "./lab";
 import { collect, expectFailure } from "./support";
 
 /** The default program (Pulumi.yaml's main) on a stack whose config is `config`. */
@@ -372,6 +372,36 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
             before,
             "no host saw an SSH connection",
         );
+    });
+
+    it("a host that comes back with a new host key (reinstalled) fails alone: the fleet's preview still runs, and up counts it against the budget", async function () {
+        const two = lab.hosts.slice(3, 5);
+        const reinstalled = two[1];
+        const stack = await fleetStack("fleet-host-key", { ...labFleetConfig({ ...lab, hosts: two }), rollout: { serial: ["100%"], maxFailures: 1, healthCheck: HEALTH_CHECK } });
+        let oldKeyBack: (() => Promise<void>) | undefined;
+        try {
+            await stack.up();
+            tuned(two);
+            oldKeyBack = await newHostKey(lab, reinstalled);
+            const previewed = collect();
+            await stack.preview({ onOutput: previewed.onOutput });
+            assert.match(previewed.text(), new RegExp(`HostTuning fleet-${reinstalled.name} update`));
+            assert.doesNotMatch(previewed.text(), new RegExp(`HostTuning fleet-${two[0].name} update`));
+            assert.match(previewed.text(), /HOST KEY MISMATCH/);
+            const up = await stack.up();
+            const hosts = up.outputs.hosts.value as Record<string, { status: string }>;
+            assert.match(hosts[reinstalled.name].status, /^failed: .*HOST KEY MISMATCH/);
+            assert.equal(hosts[two[0].name].status, "applied");
+            assert.equal((up.outputs.waves.value as { outcome: string }[])[0].outcome, "wave 1: passed: 1 of 2 hosts healthy, 1 failed, budget 1");
+            await oldKeyBack();
+            oldKeyBack = undefined;
+            const resumed = await stack.up();
+            assert.equal((resumed.outputs.hosts.value as Record<string, { status: string }>)[reinstalled.name].status, "applied");
+        } finally {
+            await oldKeyBack?.();
+            await stack.destroy();
+        }
+        untouched(two);
     });
 
     it("a host unreachable mid-rollout is reported failed and counts against the budget", async function () {

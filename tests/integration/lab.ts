@@ -1,6 +1,7 @@
 import { execFile, execFileSync, spawn } from "child_process";
-import { mkdirSync, openSync, readFileSync, writeFileSync } from "fs";
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { connect } from "net";
+import * as os from "os";
 import * as path from "path";
 import type { ConnectionArgs } from "../../provider";
 
@@ -121,6 +122,37 @@ export function fileOn(lab: Lab, host: LabHost, file: string): string | null {
 
 export function sshdLog(lab: Lab, host: LabHost): string {
     return readFileSync(path.join(lab.dir, "hosts", host.name, "sshd.log"), "utf8");
+}
+
+/**
+ * Gives the host a new SSH host key, as a reinstall does, and restarts its sshd (SIGHUP) to
+ * present it; the function returned puts the old key back the same way.
+ */
+export async function newHostKey(lab: Lab, host: LabHost): Promise<() => Promise<void>> {
+    const keyFile = path.join(lab.dir, "hosts", host.name, "ssh_host_ed25519_key");
+    const saved = [readFileSync(keyFile), readFileSync(`${keyFile}.pub`)];
+    const fresh = mkdtempSync(path.join(os.tmpdir(), "plt-host-key-"));
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(fresh, "key")]);
+    const install = async (key: Buffer, pub: Buffer) => {
+        writeFileSync(keyFile, key, { mode: 0o600 });
+        writeFileSync(`${keyFile}.pub`, pub);
+        await restartSshd(lab, host);
+    };
+    await install(readFileSync(path.join(fresh, "key")), readFileSync(path.join(fresh, "key.pub")));
+    rmSync(fresh, { recursive: true });
+    return () => install(saved[0], saved[1]);
+}
+
+async function restartSshd(lab: Lab, host: LabHost): Promise<void> {
+    const listening = () => (sshdLog(lab, host).match(/Server listening on /g) ?? []).length;
+    const before = listening();
+    process.kill(Number(readFileSync(path.join(lab.dir, "hosts", host.name, "sshd.pid"), "utf8").trim()), "SIGHUP");
+    for (let i = 0; listening() === before; i++) {
+        if (i === 200) {
+            throw new Error(`${host.name}: sshd did not listen again within 10 s of SIGHUP:\n${sshdLog(lab, host)}`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+    }
 }
 
 /** Incoming SSH connections sshd has logged so far on this host. */
