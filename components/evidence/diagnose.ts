@@ -153,9 +153,12 @@ export function diagnose(rates: Record<string, Rate>, settings: Record<string, s
     return findings.sort((a, b) => b.perSecond - a.perSecond);
 }
 
-/** Two queue IRQs or more: IrqAffinity spreads them over CPUs. */
+/** Two receive queue IRQs or more: IrqAffinity spreads them over CPUs. */
 const SPREAD_QUEUE_IRQS = { knob: "IrqAffinity (spread or numaLocal) for the NIC's queue IRQs", sources: [`SCAL ${SOURCES.SCAL.url}`, `FD-IRQ ${SOURCES["FD-IRQ"].url}`] };
-/** One queue IRQ: RPS, which the scaling guide sets when a NIC has fewer queues than CPUs. */
+/**
+ * One receive queue IRQ (a virtio NIC with one queue pair has an output IRQ beside it, which
+ * spreads no receive work): RPS, which the scaling guide sets when a NIC has fewer queues than CPUs.
+ */
 const SPREAD_RECEIVE_PROCESSING = {
     knob: "PacketSteering (RPS, with RFS): the NIC's one queue IRQ serves one CPU however it is bound, and RPS spreads the receive processing over others",
     sources: [`SCAL ${SOURCES.SCAL.url}`],
@@ -164,14 +167,14 @@ const SPREAD_RECEIVE_PROCESSING = {
 /** Every NIC interrupt on one CPU while others stay idle: the queue IRQs are not spread, or there is only one. */
 function irqImbalance(rates: Record<string, Rate>): Finding[] {
     const perIface = new Map<string, [string, number][]>();
-    const queueIrqs = new Map<string, Set<string>>();
+    const receiveIrqs = new Map<string, Set<string>>();
     for (const [name, rate] of Object.entries(rates)) {
         const total = /^irq\.(.+)\.(cpu\d+)$/.exec(name);
         const part = /^irq\.(.+)\.cpu\d+\.(irq\d+)$/.exec(name);
         if (total && rate.perSecond !== null) {
             perIface.set(total[1], [...(perIface.get(total[1]) ?? []), [total[2], rate.perSecond]]);
         } else if (part) {
-            queueIrqs.set(part[1], (queueIrqs.get(part[1]) ?? new Set()).add(part[2]));
+            receiveIrqs.set(part[1], (receiveIrqs.get(part[1]) ?? new Set()).add(part[2]));
         }
     }
     const findings: Finding[] = [];
@@ -184,7 +187,7 @@ function irqImbalance(rates: Record<string, Rate>): Finding[] {
                 perSecond: busiest[1],
                 meaning: `${Math.round((busiest[1] / total) * 100)}% of ${iface}'s interrupts land on ${busiest[0]}`,
                 settings: {},
-                ...((queueIrqs.get(iface)?.size ?? 0) >= 2 ? SPREAD_QUEUE_IRQS : SPREAD_RECEIVE_PROCESSING),
+                ...((receiveIrqs.get(iface)?.size ?? 0) >= 2 ? SPREAD_QUEUE_IRQS : SPREAD_RECEIVE_PROCESSING),
             });
         }
     }

@@ -1,4 +1,4 @@
-import { discoverQueueIrqs, parseInterrupts as parseInterruptLines } from "../irq/discover";
+import { discoverQueueIrqs, isTransmitOnlyIrqName, parseInterrupts as parseInterruptLines } from "../irq/discover";
 
 /**
  * Parsers for the kernel's own counter files. Each returns flat `Group.Name → value` maps so a
@@ -89,8 +89,9 @@ export const SNMP_GAUGES = ["Ip.Forwarding", "Ip.DefaultTTL", "Tcp.RtoAlgorithm"
 export const isGauge = (name: string): boolean => name.startsWith("sockstat.") || SNMP_GAUGES.includes(name);
 
 /**
- * Per-CPU interrupt counts of one interface's queue IRQs: each IRQ's (`irq.IF.cpuN.irqK`, 32-bit
- * in the kernel, so each unwraps on its own) and their sum (`irq.IF.cpuN`), where the NIC's
+ * Per-CPU interrupt counts of one interface's queue IRQs: each IRQ's (`irq.IF.cpuN.irqK`, or
+ * `txirqK` for one that only completes transmits; 32-bit in the kernel, so each unwraps on its
+ * own) and their sum (`irq.IF.cpuN`), where the NIC's
  * interrupts really land. The queues are found as IrqAffinity finds them (the device's msi_irqs,
  * else the driver's queue names, a virtio NIC's by its own virtio device), so another NIC's or
  * another virtio device's interrupts never count. Empty when the interface has no queue IRQ (lo, veth).
@@ -98,18 +99,20 @@ export const isGauge = (name: string): boolean => name.startsWith("sockstat.") |
 export function queueInterruptsPerCpu(text: string, iface: string, msiIrqs: number[] | undefined, device: string | undefined): Record<string, number> {
     const [header, ...rows] = text.split("\n");
     const cpus = (header ?? "").trim().split(/\s+/).filter((c) => /^CPU\d+$/.test(c));
-    const queues = new Set(discoverQueueIrqs(iface, msiIrqs, parseInterruptLines(text), device).irqs.map((l) => l.irq));
+    const queues = new Map(discoverQueueIrqs(iface, msiIrqs, parseInterruptLines(text), device).irqs.map((l) => [l.irq, l.name]));
     const counters: Record<string, number> = {};
     for (const row of rows) {
         const cols = row.trim().split(/\s+/);
         const irq = /^(\d+):$/.exec(cols[0] ?? "");
-        if (!irq || !queues.has(Number(irq[1]))) {
+        const name = irq ? queues.get(Number(irq[1])) : undefined;
+        if (!irq || name === undefined) {
             continue;
         }
+        const part = isTransmitOnlyIrqName(name) ? "txirq" : "irq";
         cpus.forEach((cpu, i) => {
             const total = `irq.${iface}.${cpu.toLowerCase()}`;
             const count = Number(cols[i + 1]) || 0;
-            counters[`${total}.irq${irq[1]}`] = count;
+            counters[`${total}.${part}${irq[1]}`] = count;
             counters[total] = (counters[total] ?? 0) + count;
         });
     }

@@ -15,7 +15,7 @@ export interface Rate {
  * snmp/netstat/snmp6 are 64-bit on a 64-bit kernel.
  */
 const PER_CPU_SOFTNET = /^softnet\.cpu\d+\.([a-z_]+)$/;
-const PER_IRQ_INTERRUPTS = /^(irq\..+\.cpu\d+)\.irq\d+$/;
+const PER_IRQ_INTERRUPTS = /^(irq\..+\.cpu\d+)\.(tx)?irq\d+$/;
 
 /** The sum a 32-bit count is a part of: a CPU's softnet field of `softnet.FIELD`, one queue IRQ's count on a CPU of `irq.IF.cpuN`. */
 function totalOf(name: string): string | undefined {

@@ -48,6 +48,14 @@ export function isQueueIrqName(name: string, iface: string, device: string | und
     return patterns.some((p) => p.test(name));
 }
 
+/**
+ * A queue IRQ that only completes transmits ("eth0-tx-0", virtio's "virtio1-output.0"): spreading
+ * it spreads no receive work. Combined ones ("TxRx", mlx5_comp, "eth0-0") carry both.
+ */
+export function isTransmitOnlyIrqName(name: string): boolean {
+    return /(^|[-_.])(tx|output)[-_.]?\d+$/i.test(name);
+}
+
 const NOT_A_QUEUE = /(config|async|ctrl|misc|mbox|err|event|mgmn?t|admin)/i;
 
 export interface Discovery {

@@ -9,7 +9,7 @@ import * as waveEvidence from "../../provider/wave-evidence/handlers";
 import { connectionSchema, transportFor } from "../../provider/transport";
 import { labStack } from "./engine";
 import { assertNoChanges, expectFailure } from "./support";
-import { Lab, LabHost, connectionTo, labDown, labUp, listenBurst, netCounter, onHost, setSysctlOn, snmp6Counter, sysctlOn, udpBurstOn } from "./lab";
+import { Lab, LabHost, connectionTo, labDown, labUp, listenBurst, netCounter, nicTraffic, onHost, setSysctlOn, snmp6Counter, sysctlOn, udpBurstOn } from "./lab";
 
 const OVERFLOWS = "TcpExt.ListenOverflows";
 
@@ -268,5 +268,35 @@ describe("a wave's evidence refreshed with one host down, on this machine throug
         assert.deepEqual(refreshed.gone.before, record.before, "kept as it was");
         const back = (await waveEvidence.read("wave-1", { ...state, hosts: [host("here"), host("gone")], evidence: refreshed })).props!.evidence as Record<string, Record<string, unknown>>;
         assert.equal(back.gone.lastMeasureFailed, undefined, "reached again: measured, and the old reason gone");
+    });
+});
+
+describe("diagnosis on a lab VM whose NIC has one queue pair (virtio1-input.0, virtio1-output.0)", function () {
+    this.timeout(5 * 60 * 1000);
+    let lab: Lab;
+    let vm: LabHost;
+
+    before(function () {
+        lab = labUp(1, "vm");
+        [vm] = lab.hosts;
+    });
+    after(function () {
+        if (lab) {
+            nicTraffic(lab, vm, 0);
+            labDown(lab);
+        }
+    });
+
+    it("with all its interrupts on one CPU points at RPS, since spreading an input and an output IRQ spreads no receive work", async function () {
+        for (const irq of [41, 42]) {
+            onHost(lab, vm, ["sh", "-c", 'echo 0 > "/proc/irq/$1/smp_affinity_list"', "sh", String(irq)]);
+        }
+        assert.match(onHost(lab, vm, ["grep", "-E", "^ *4[12]:", "/proc/interrupts"]), /virtio1-input\.0[\s\S]*virtio1-output\.0/);
+        nicTraffic(lab, vm, 500);
+        const diagnosis = await diagnoseHost(transportFor(connectionSchema.parse(connectionTo(lab, vm))), "eth1", 2);
+        const finding = diagnosis.findings.find((f) => f.counter === "irq.eth1.cpu0");
+        assert.ok(finding, JSON.stringify(diagnosis.findings));
+        assert.match(finding.meaning, /100% of eth1's interrupts land on cpu0/);
+        assert.match(finding.knob, /^PacketSteering \(RPS/);
     });
 });

@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import { diagnose } from "../../components/evidence/diagnose";
 import { conditionFailure, counterRates } from "../../provider/counters/rates";
+import { queueInterruptsPerCpu } from "../../provider/counters/parse";
 import { Sample, parseSample } from "../../provider/counters/sample";
 
 const sample = (uptimeSeconds: number, counters: Record<string, number>): Sample => ({ uptimeSeconds, counters, gauges: {}, missing: [] });
@@ -123,6 +124,23 @@ describe("counter rates: reboots and interrupt wraps", function () {
         const multi = busyCpu0(2);
         assert.match(multi.knob, /^IrqAffinity/);
         assert.deepEqual(multi.sources.map((s) => s.split(" ")[0]), ["SCAL", "FD-IRQ"]);
+    });
+
+    it("counts only receive queue IRQs: a virtio NIC's one queue pair (input.0, output.0) points at RPS, two pairs at IrqAffinity", function () {
+        const virtio = (pairs: number, counts: (cpu: number) => number) => {
+            const names = Array.from({ length: pairs }, (_, q) => [`virtio1-input.${q}`, `virtio1-output.${q}`]).flat();
+            const lines = names.map((name, i) => ` ${41 + i}: ${[0, 1].map((cpu) => counts(cpu)).join(" ")} PCI-MSIX-0000:00:0a.0 ${i + 1}-edge ${name}`);
+            return { header: "            CPU0       CPU1", lines };
+        };
+        const busyCpu0 = (pairs: number) => {
+            const sampled = (cpu0: number) => {
+                const text = virtio(pairs, (cpu) => (cpu === 0 ? cpu0 : 10));
+                return queueInterruptsPerCpu([text.header, ...text.lines].join("\n"), "eth1", undefined, "virtio1");
+            };
+            return diagnose(counterRates(sample(100, sampled(0)), sample(110, sampled(50000)))).find((f) => f.counter === "irq.eth1.cpu0")!;
+        };
+        assert.match(busyCpu0(1).knob, /^PacketSteering \(RPS/);
+        assert.match(busyCpu0(2).knob, /^IrqAffinity/);
     });
 });
 
