@@ -47,6 +47,18 @@ function machineOf(connection: unknown): unknown {
 }
 
 /**
+ * How a connection logs in: all of it but commandTimeout, a limit the controller keeps, which
+ * changes nothing on the host and reaches state with the next update.
+ */
+function loginOf(connection: Connection | undefined): Omit<Connection, "commandTimeout"> | undefined {
+    if (!connection) {
+        return undefined;
+    }
+    const { commandTimeout: _limit, ...login } = connection;
+    return login;
+}
+
+/**
  * For a connection with a value not known yet: a replace when it is which machine (host, port,
  * bastion) that is unknown or changed, else an update (a key another resource makes). Undefined
  * when every value is known.
@@ -101,7 +113,7 @@ export async function diffResource<I extends { connection?: Connection }>(spec: 
     }
     // New credentials (a rotated key, another user, sudo) reach state only through an update; the
     // engine keeps the old outputs otherwise, and a later refresh or destroy would log in with them.
-    const newCredentials = JSON.stringify(oldConnection) !== JSON.stringify(newConnection);
+    const newCredentials = JSON.stringify(loginOf(oldConnection)) !== JSON.stringify(loginOf(newConnection));
     if (newCredentials || spec.recordedDrift(inputs) || ledgerDiffers(spec.olds.ledgerStatus) || spec.fields.some((f) => JSON.stringify(old[f]) !== JSON.stringify(inputs[f]))) {
         return { changes: true };
     }

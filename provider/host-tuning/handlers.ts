@@ -78,7 +78,12 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
         const fromHost = grammar.length === 0 && admitted;
         const partFailures = fromHost ? ((await partCheck(partCheckOlds(olds, part, raw.owner), news)).failures ?? []) : grammar;
         for (const failure of partFailures) {
-            // The connection is checked once, above; each part reports only its own properties.
+            // Each part reports only its own properties. A connection doomed by its settings fails
+            // a standalone host's preview once, on the host's connection; a gated host's apply.
+            if (/^connection\b/.test(failure.property) && !gated && !failures.some((f) => f.property === failure.property)) {
+                failures.push(failure);
+                continue;
+            }
             if (/^(connection|resourceName)\b/.test(failure.property)) {
                 continue;
             }
@@ -126,7 +131,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, rawNews: 
         );
         return { changes: results.some((r) => r.changes) };
     } catch (e) {
-        if (isRefusedConnection(e)) {
+        if (isRefusedConnection(e) && news.admitted !== undefined) {
             // One host's refused key or login is that host's failure at apply (counted against its wave), not the fleet's preview.
             console.log(e.message);
             return { changes: true };

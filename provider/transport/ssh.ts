@@ -34,10 +34,22 @@ function trustedKeys(endpoint: Endpoint): { trusted: HostKeyEntry[]; revoked: Ho
     return { trusted: found.accepted, revoked: found.revoked };
 }
 
+/** A setting that fails before any packet is sent: the tunnel opened for the attempt is closed with it. */
+function refusedBeforeConnecting(target: string, error: unknown, setting: string, sock: NodeJS.ReadableStream | undefined): Promise<never> {
+    (sock as unknown as { destroy?: () => void } | undefined)?.destroy?.();
+    return Promise.reject(new HostConnectError(`${target}: ${(error as Error).message}`, setting));
+}
+
 function connectOnce(endpoint: Endpoint, sock?: NodeJS.ReadableStream): Promise<Client> {
     const target = describe(endpoint);
-    // A pinned key is checked whatever insecureSkipHostKeyCheck says (a fleet default left on).
-    const keys = endpoint.hostKey || !endpoint.insecureSkipHostKeyCheck ? trustedKeys(endpoint) : undefined;
+    let keys: ReturnType<typeof trustedKeys> | undefined;
+    try {
+        // A pinned key is checked whatever insecureSkipHostKeyCheck says (a fleet default left on).
+        keys = endpoint.hostKey || !endpoint.insecureSkipHostKeyCheck ? trustedKeys(endpoint) : undefined;
+    } catch (e) {
+        // An unreadable known_hosts file or a pinned key that does not decode.
+        return refusedBeforeConnecting(target, e, endpoint.hostKey ? "hostKey" : "knownHostsPath", sock);
+    }
     const algorithms = keys ? hostKeyAlgorithms(keys.trusted) : [];
     let refusal: string | undefined;
     const config: ConnectConfig = {
@@ -63,8 +75,8 @@ function connectOnce(endpoint: Endpoint, sock?: NodeJS.ReadableStream): Promise<
             return verdict.ok;
         },
     };
-    return new Promise((resolve, reject) => {
-        const client = new Client();
+    const client = new Client();
+    const connected = new Promise<Client>((resolve, reject) => {
         client
             .once("ready", () => resolve(client))
             .once("error", (err: Error & { level?: string }) => {
@@ -72,14 +84,14 @@ function connectOnce(endpoint: Endpoint, sock?: NodeJS.ReadableStream): Promise<
                 // A refused host key or login fails the same way on every try: retrying only adds failed logins (fail2ban bans at 5).
                 reject(new HostConnectError(refusal ?? `${target}: ${err.message}`, refusal !== undefined ? "hostKey" : err.level === "client-authentication" ? "user" : undefined));
             });
-        try {
-            client.connect(config);
-        } catch (e) {
-            // Before any packet: a private key that cannot be read (encrypted without its passphrase, a wrong one, not a key).
-            const passphrase = /passphrase/.test((e as Error).message);
-            reject(new HostConnectError(`${target}: ${(e as Error).message}`, passphrase ? "privateKeyPassword" : "privateKey"));
-        }
     });
+    try {
+        client.connect(config);
+    } catch (e) {
+        // A private key that cannot be read: encrypted without its passphrase, a wrong one, not a key.
+        return refusedBeforeConnecting(target, e, /passphrase/.test((e as Error).message) ? "privateKeyPassword" : "privateKey", sock);
+    }
+    return connected;
 }
 
 
@@ -179,8 +191,9 @@ const pool = new Map<string, PooledConnection>();
  * memory only, but need not hold them): two resources reaching one host with different keys or
  * passwords must each log in with their own, not ride on whichever connected first.
  */
-function poolKey(endpoint: Endpoint & { proxy?: Endpoint }): string {
-    const { privateKey, password, privateKeyPassword, proxy, ...rest } = endpoint;
+function poolKey(endpoint: Endpoint & { proxy?: Endpoint; commandTimeout?: number }): string {
+    // The commands' time limit is each command's own, not the login's.
+    const { privateKey, password, privateKeyPassword, proxy, commandTimeout: _limit, ...rest } = endpoint;
     const credentials = createHash("sha256").update(JSON.stringify([privateKey ?? null, password ?? null, privateKeyPassword ?? null])).digest("hex");
     return JSON.stringify({ ...rest, credentials, proxy: proxy && poolKey(proxy) });
 }
@@ -216,8 +229,8 @@ export class SshTransport implements Transport {
     }
 
     async run(argv: readonly string[], stdin?: string, options?: RunOptions): Promise<CommandResult> {
-        const seconds = limitFor(this.connection.commandTimeout, options);
-        const limited = underTimeLimit(argv, seconds);
+        const limit = limitFor(this.connection.commandTimeout, options);
+        const limited = underTimeLimit(argv, limit.seconds);
         const request = sshCommand(this.target, this.connection.sudo ? ["sudo", "-n", "--", ...limited] : limited, stdin);
         const entry = pooled(this.connection);
         const client = await entry.client;
@@ -231,9 +244,9 @@ export class SshTransport implements Transport {
                         return;
                     }
                     const backstop = setTimeout(() => {
-                        reject(new CommandTimeoutError(this.target, argv, seconds, true));
+                        reject(new CommandTimeoutError(this.target, argv, limit, true));
                         stream.close();
-                    }, (seconds + CONTROLLER_GRACE_SECONDS) * 1000);
+                    }, (limit.seconds + CONTROLLER_GRACE_SECONDS) * 1000);
                     const stdout: Buffer[] = [];
                     const stderr: Buffer[] = [];
                     stream.on("data", (d: Buffer) => stdout.push(d));
@@ -249,8 +262,8 @@ export class SshTransport implements Transport {
                     });
                 });
             });
-            if (stoppedAtLimit(result, Date.now() - started, seconds)) {
-                throw new CommandTimeoutError(this.target, argv, seconds, false);
+            if (stoppedAtLimit(result, Date.now() - started, limit.seconds)) {
+                throw new CommandTimeoutError(this.target, argv, limit, false);
             }
             return result;
         } finally {

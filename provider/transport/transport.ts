@@ -68,17 +68,25 @@ export function underTimeLimit(argv: readonly string[], seconds: number): string
     return ["timeout", "-k", String(KILL_AFTER_SECONDS), String(seconds), ...argv];
 }
 
-/** The limit for one command: the connection's, or a longer one the command asks for. */
-export function limitFor(commandTimeout: number, options?: RunOptions): number {
-    return Math.max(commandTimeout, options?.minimumLimitSeconds ?? 0);
+/** One command's limit: the connection's, or a longer one the command asks for. */
+export interface TimeLimit {
+    seconds: number;
+    /** Whose limit it is, for the message. */
+    source: "commandTimeout" | "asked";
+}
+
+export function limitFor(commandTimeout: number, options?: RunOptions): TimeLimit {
+    const asked = options?.minimumLimitSeconds ?? 0;
+    return asked > commandTimeout ? { seconds: asked, source: "asked" } : { seconds: commandTimeout, source: "commandTimeout" };
 }
 
 /**
  * Whether `timeout` stopped the command: its statuses (124 after TERM, 137 after KILL) only once
- * the limit has passed, since the command may exit with 124 itself.
+ * the limit has passed, since the command may exit with 124 itself. The controller's clock
+ * started before the host's, so it has always seen at least the host's time.
  */
 export function stoppedAtLimit(result: CommandResult, elapsedMs: number, seconds: number): boolean {
-    return (result.code === 124 || result.code === 137) && elapsedMs >= seconds * 1000 - 100;
+    return (result.code === 124 || result.code === 137) && elapsedMs >= seconds * 1000;
 }
 
 /** A shell's status for a process killed by a signal: 128 + its number (137 for KILL). */
@@ -93,14 +101,16 @@ export function commandName(argv: readonly string[]): string {
 }
 
 export class CommandTimeoutError extends Error {
-    constructor(target: string, argv: readonly string[], seconds: number, hostSilent: boolean) {
+    constructor(target: string, argv: readonly string[], limit: TimeLimit, hostSilent: boolean) {
         const how = hostSilent
-            ? `and the host did not answer for ${CONTROLLER_GRACE_SECONDS} s more (the connection is lost, or the process cannot be killed)`
+            ? `and had not ended ${CONTROLLER_GRACE_SECONDS} s later (its output still open: a process the kernel cannot kill, or one left holding it)`
             : "and was stopped on the host";
-        super(
-            `${target}: ${commandName(argv)} did not finish within ${seconds} s (the connection's commandTimeout) ${how}. ` +
-                "A read that hangs points at a device or file that blocks (see the host's kernel log); " +
-                "anything a write had changed is recorded in the host's ledger, from which the next up or destroy puts it back.",
-        );
+        const whose = limit.source === "commandTimeout" ? "the connection's commandTimeout" : "the time it asked for";
+        const advice =
+            limit.source === "commandTimeout"
+                ? " A read that hangs points at a device or file that blocks (see the host's kernel log); " +
+                  "anything a write had changed is recorded in the host's ledger, from which the next up or destroy puts it back."
+                : "";
+        super(`${target}: ${commandName(argv)} did not finish within ${limit.seconds} s (${whose}) ${how}.${advice}`);
     }
 }

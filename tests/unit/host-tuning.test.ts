@@ -1,7 +1,12 @@
 import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
+import { readFileSync } from "fs";
+import * as path from "path";
+import { check } from "../../provider/host-tuning/handlers";
 import { earlierHostLedgerPath, hostLedgerPath, ledgersIn, ownLedgerFiles, ownershipFailures, renderHostLedger } from "../../provider/host/ledger";
 import { droppedParts, partCheckOlds, partInputs, partRenamed } from "../../provider/host-tuning/plan";
 import { HostTuningInputs, PART_ORDER } from "../../provider/host-tuning/schema";
+import { inTempDir } from "./temp-dir";
 
 const connection = { host: "10.0.0.5" };
 
@@ -62,5 +67,37 @@ describe("HostTuning parts", function () {
         assert.equal(partRenamed("thp", { id: "t", state: {} }, { enabled: "never" }), false);
         const parts = { modules: { id: "m", state: {} }, sysctls: { id: "s", state: {} }, thp: { id: "t", state: {} } };
         assert.deepEqual(droppedParts(host({ sysctls: { settings: {} } }), parts), ["thp", "modules"]);
+    });
+});
+
+describe("HostTuning with a connection its own settings doom", function () {
+    this.timeout(20_000);
+    // An encrypted key given without its passphrase fails before any packet is sent (192.0.2.1 is TEST-NET-1).
+    const encryptedKey = () =>
+        inTempDir("plt-encrypted-key-", (dir) => {
+            execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "a passphrase", "-f", path.join(dir, "key")]);
+            return readFileSync(path.join(dir, "key"), "utf8");
+        });
+    const news = (extra: Record<string, unknown>) => ({
+        connection: { host: "192.0.2.1", insecureSkipHostKeyCheck: true, dialErrorLimit: 1, privateKey: encryptedKey() },
+        resourceName: "h1",
+        sysctls: { settings: { "net.core.somaxconn": 4096 } },
+        governor: { governor: "performance" },
+        ...extra,
+    });
+
+    it("standalone, fails the preview once, on the connection's field at fault", async function () {
+        const { failures } = await check({}, news({}));
+        assert.deepEqual(
+            failures?.map((f) => f.property),
+            ["connection.privateKeyPassword"],
+        );
+        assert.match(failures![0].reason, /^root@192\.0\.2\.1:22: Cannot parse privateKey: Encrypted private OpenSSH key detected, but no passphrase given$/);
+    });
+
+    it("in a fleet (gated), leaves it to the host's apply, which counts against its wave", async function () {
+        const result = await check({}, news({ admitted: true }));
+        assert.deepEqual(result.failures, []);
+        assert.equal((result.inputs as Record<string, unknown>).hostProblems, undefined);
     });
 });

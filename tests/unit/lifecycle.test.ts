@@ -77,4 +77,9 @@ describe("diffResource: what decides replace, update or a live read", function (
         assert.deepEqual(await diff(olds), { changes: false });
         assert.equal(probes, 1);
     });
+
+    it("a new commandTimeout is no change on the host: the live read decides, and a fleet does not roll out again for it", async function () {
+        assert.deepEqual(await diff({ ...olds, connection: { ...host, commandTimeout: 120 } }), { changes: false });
+        assert.equal(probes, 1);
+    });
 });

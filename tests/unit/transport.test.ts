@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import { createHmac, randomBytes } from "crypto";
 import { COMMAND_LINE_FROM_STDIN, MAX_COMMAND_BYTES, shProgram, shellQuote, sshCommand, toCommandLine } from "../../provider/transport/argv";
 import { fingerprint, hostKeyAlgorithms, knownHostsName, lookUpKnownHosts, verifyHostKey } from "../../provider/transport/known-hosts";
@@ -72,10 +72,25 @@ describe("a command's time limit", function () {
         await assert.rejects(new LocalTransport(false, 1).run(ignoresTerm), /plt-stubborn did not finish within 1 s/);
     });
 
-    it("tells a command that exits 124 itself from one stopped at the limit, and lets a long check ask for more time", async function () {
+    it("tells a command that exits 124 itself, even just before the limit, from one stopped at it, and lets a long check ask for more time", async function () {
         assert.equal((await new LocalTransport(false, 5).run(["sh", "-c", "exit 124"])).code, 124);
+        assert.equal((await new LocalTransport(false, 1).run(["sh", "-c", "sleep 0.95; exit 124"])).code, 124);
         const slowCheck = await new LocalTransport(false, 1).run(["sh", "-c", "sleep 2; echo done"], undefined, { minimumLimitSeconds: 10 });
         assert.deepEqual([slowCheck.code, slowCheck.stdout], [0, "done\n"]);
+        await assert.rejects(new LocalTransport(false, 1).run(shProgram("sleep 30", "plt-asked", []), undefined, { minimumLimitSeconds: 2 }), /plt-asked did not finish within 2 s \(the time it asked for\) and was stopped on the host\.$/);
+    });
+
+    it("stops waiting for a command whose output a process it left behind holds open, and names the program when it cannot run", async function () {
+        const marker = `sleep 60.${randomBytes(3).readUIntBE(0, 3)}`;
+        try {
+            // setsid: out of the command's process group, so `timeout` cannot stop it, and it keeps stdout open.
+            const held = shProgram(`setsid ${marker} & exit 0`, "plt-leaves-one", []);
+            await assert.rejects(new LocalTransport(false, 1).run(held), /plt-leaves-one did not finish within 1 s \(the connection's commandTimeout\) and had not ended 15 s later/);
+            assert.equal(running(marker).length, 1, "the process that held it open was out of reach, as intended");
+        } finally {
+            spawnSync("pkill", ["-f", marker]);
+        }
+        await assert.rejects(new LocalTransport(false).run(shProgram("head -c 70000000 /dev/zero", "plt-talkative", [])), /^Error: local: cannot run plt-talkative: stdout maxBuffer length exceeded/);
     });
 
     it("is a connection setting with a default, validated like the others", function () {
