@@ -11,6 +11,7 @@ import { ManagedFiles, withCreatedDirs } from "../host/restore";
 import { missingModules, moduleNeeds, moduleProbeKeys } from "./modules";
 import { netnsProbeKeys, restrictedCongestionControl } from "./netns";
 import { portRangeProbeKeys, rangeBelowUnprivileged } from "./port-range";
+import { declaresCpuMask, masksBeyondHost } from "./cpu-masks";
 import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, ledgerBeyond, ledgerOnlyItems, liveSettings, ownLedgerPath, ownerOf, ownershipConflicts, planApply, planRestore, sysctlRecordToRestore, unwritableKeys } from "./plan";
 import { HostReads, HostSnapshot, applyToHost, readHost } from "./remote";
 import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "./schema";
@@ -168,6 +169,7 @@ export async function checkSysctls(olds: Record<string, unknown>, rawNews: Recor
         ...needsModules(snapshot),
         ...restrictedCongestionControl(judged, snapshot, transport.target),
         ...rangeBelowUnprivileged(judged, snapshot, transport.target),
+        ...masksBeyondHost(judged, snapshot, transport.target),
     ];
     // Keys the host lacks or will not let be written, but for those whose absence the module check judges.
     const unwritable = (declared: SysctlSetInputs, snapshot: HostSnapshot) =>
@@ -194,7 +196,7 @@ export async function checkSysctls(olds: Record<string, unknown>, rawNews: Recor
         try {
             if (!withDrift) {
                 // A changed value can need a module (bbr into tcp_allowed_congestion_control) or a namespace's leave.
-                if (Object.keys(added.settings).length === 0 && moduleProbeKeys(changed).length === 0 && netnsProbeKeys(changed).length === 0 && portRangeProbeKeys(changed).length === 0) {
+                if (Object.keys(added.settings).length === 0 && moduleProbeKeys(changed).length === 0 && netnsProbeKeys(changed).length === 0 && portRangeProbeKeys(changed).length === 0 && !declaresCpuMask(changed)) {
                     return { inputs: news, failures };
                 }
                 const snapshot = await readHost(transport, [...new Set([...keysToRead(added), ...probeKeys(changed)])], [], "reuse");

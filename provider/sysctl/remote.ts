@@ -1,3 +1,4 @@
+import { cpuListProblem, parseCpuList } from "../cpus";
 import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 import { FILE_CHANGES, FILE_HELPERS, FileChanges, fileChangeArgs, fileFromBase64 } from "../host/files";
@@ -61,6 +62,8 @@ if ! out=$(awk 'BEGIN {
   done
 fi
 [ -n "$out" ] && printf '%s\\n' "$out"
+# The CPUs a CPU mask key may name (a builtin read: no fork).
+read -r cpus 2>/dev/null < /sys/devices/system/cpu/possible && printf 'possible\\t%s\\n' "$cpus"
 set --
 for f in ${SYSCTL_CONF_FILES} ${ALL_LEDGERS}; do
   case "$own
@@ -216,6 +219,8 @@ export interface HostSnapshot {
     ledgers: Map<string, Ledger>;
     /** Keys another kind of resource's ledger holds (PacketSteering's rps_sock_flow_entries), with its owner. */
     otherOwners?: Map<string, string>;
+    /** The CPUs this host can have (/sys/devices/system/cpu/possible), when readable. */
+    possibleCpus?: number[];
 }
 
 export function parseReadOutput(stdout: string): HostSnapshot {
@@ -255,6 +260,11 @@ export function parseReadOutput(stdout: string): HostSnapshot {
                 break;
             case "ledger":
                 ledgerLines.push(fields);
+                break;
+            case "possible":
+                if (!cpuListProblem(fields[0] ?? "")) {
+                    snapshot.possibleCpus = parseCpuList(fields[0]);
+                }
                 break;
             case "claim":
                 snapshot.otherOwners!.set(canonicalKey(fields[0]), fields.slice(1).join("\t"));

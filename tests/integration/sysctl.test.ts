@@ -263,6 +263,23 @@ describe("SysctlSet through the real engine on lab hosts", function () {
             assert.equal(sysctlOn(lab, h1, "net.ipv4.ip_local_port_range"), before);
         });
 
+        it("refuses at preview a CPU mask naming a CPU the host lacks, which the kernel would half-write before refusing", async function () {
+            const key = "net.core.rps_default_mask";
+            const before = sysctlOn(lab, h2, key);
+            const stack = await labStack("sysctl-mask-beyond", async () => {
+                new SysctlSet("mask", { connection: connectionTo(lab, h2), settings: { [key]: "5" }, persist: false });
+            });
+            const message = await expectFailure(stack.preview());
+            assert.match(message, /settings\["net\.core\.rps_default_mask"\].*root@[\d.]+:\d+: names CPU 2, but this host's CPUs are 0-1; the kernel refuses it/);
+            const diagnostics = message.split("Diagnostics:")[1]?.split("Resources:")[0] ?? "";
+            assert.equal(diagnostics.match(/names CPU 2/g)?.length, 1, `named once: ${message}`);
+            assert.equal(sysctlOn(lab, h2, key), before);
+            // The kernel's own answer on the host: refused, after keeping the bit that fits.
+            assert.throws(() => setSysctlOn(lab, h2, key, "5"), /Value too large/);
+            assert.equal(sysctlOn(lab, h2, key), "1");
+            setSysctlOn(lab, h2, key, before);
+        });
+
         it("refuses a global key that is read-only inside a network namespace, naming it, before writing anything", async function () {
             const before = sysctlOn(lab, h1, "net.core.somaxconn");
             const stack = await labStack("sysctl-readonly", async () => {

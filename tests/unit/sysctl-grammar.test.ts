@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import { checkFailures } from "../../provider/check";
 import { check as hostTuningCheck } from "../../provider/host-tuning/handlers";
 import { isUnsigned, valueProblem } from "../../provider/sysctl/grammar";
+import { declaresCpuMask, masksBeyondHost } from "../../provider/sysctl/cpu-masks";
 import { portRangeProbeKeys, rangeBelowUnprivileged } from "../../provider/sysctl/port-range";
 import { parseReadOutput } from "../../provider/sysctl/remote";
 import { persistFileProblem, sysctlSetInputsSchema } from "../../provider/sysctl/schema";
@@ -286,5 +287,22 @@ describe("sysctl checks against the host's own values", function () {
         assert.match(rangeBelowUnprivileged(settings, host("1024"), "h1")[0]?.reason ?? "", /^h1: starts at 512, below net\.ipv4\.ip_unprivileged_port_start \(1024\) there/);
         assert.deepEqual(rangeBelowUnprivileged(settings, host("0"), "h1"), [], "a host that lowered it takes the range");
         assert.deepEqual(rangeBelowUnprivileged({ "net.ipv4.ip_local_port_range": "1024 65000" }, host("1024"), "h1"), []);
+    });
+
+    it("refuses a CPU mask naming a CPU beyond the host's possible CPUs, and only then", function () {
+        const host = (possible: string) => parseReadOutput(`value\tnet/core/rps_default_mask\t0\npossible\t${possible}\n`);
+        const settings = sysctlSetInputsSchema.parse({ resourceName: "t", settings: { "net.core.rps_default_mask": "00000000,0000000c" } }).settings;
+        assert.ok(declaresCpuMask(settings));
+        assert.ok(!declaresCpuMask({ "net.core.somaxconn": 4096 }));
+        assert.deepEqual(host("0-1").possibleCpus, [0, 1]);
+        assert.deepEqual(
+            masksBeyondHost(settings, host("0-1"), "h2").map((f) => f.property),
+            ['settings["net.core.rps_default_mask"]'],
+        );
+        assert.match(masksBeyondHost(settings, host("0-1"), "h2")[0]?.reason ?? "", /^h2: names CPUs 2-3, but this host's CPUs are 0-1; the kernel refuses it \(EOVERFLOW\)$/);
+        assert.match(masksBeyondHost(settings, host("0-2"), "h2")[0]?.reason ?? "", /names CPU 3,/);
+        assert.deepEqual(masksBeyondHost(settings, host("0-3"), "h2"), []);
+        assert.deepEqual(masksBeyondHost(settings, parseReadOutput("possible\tgarbage\n"), "h2"), [], "an unreadable CPU list judges nothing");
+        assert.deepEqual(masksBeyondHost({ "net.core.rps_default_mask": "0" }, host("0"), "h2"), []);
     });
 });
