@@ -73,7 +73,6 @@ export interface EffectResult {
     rows: RowResult[];
 }
 
-
 /** The named counters' increase while `work` runs, read by the product's own sampler. */
 async function countersAround<T>(transport: Transport, names: string[], work: () => Promise<T>): Promise<{ result: T; counters: Record<string, number | null> }> {
     const start = await sampleHost(transport);

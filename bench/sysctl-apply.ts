@@ -22,7 +22,6 @@ async function timed(fn: () => Promise<void>): Promise<number> {
     return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-
 async function provider(lab: Lab): Promise<void> {
     await Promise.all(
         lab.hosts.map(async (host) => {

@@ -118,7 +118,6 @@ export function nullsDroppingNothing(settings: object, overrides: SysctlOverride
         });
 }
 
-
 const CONGESTION_CONTROL = "net.ipv4.tcp_congestion_control";
 
 /**

@@ -20,7 +20,6 @@ const unlinkedFollowers = new Map<string, Follower[]>();
 
 const at = (hostId: string, iface: string) => `${hostId}\0${iface}`;
 
-
 /** A NicRingConfig's check: the unlinked followers it would undo, each as a reason. */
 export function nicResizes(hostId: string, iface: string, nic: Claimant, changes: readonly NicChange[]): string[] {
     if (changes.length === 0) {

@@ -94,7 +94,6 @@ function connectOnce(endpoint: Endpoint, sock?: NodeJS.ReadableStream): Promise<
     return connected;
 }
 
-
 async function connectWithRetries(endpoint: Endpoint, sock?: () => Promise<NodeJS.ReadableStream>): Promise<Client> {
     let lastError: Error = new Error(`${describe(endpoint)}: no connection attempt made`);
     for (let attempt = 1; attempt <= endpoint.dialErrorLimit; attempt++) {

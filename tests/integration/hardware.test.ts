@@ -5,8 +5,6 @@ import { collect, expectFailure, assertNoChanges } from "./support";
 import { labStack } from "./engine";
 import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, startIrqbalance } from "./lab";
 
-
-
 const cat = (lab: Lab, host: LabHost, file: string) => onHost(lab, host, ["cat", file]).trim();
 const governorOf = (lab: Lab, host: LabHost, cpu: number) => cat(lab, host, `/sys/devices/system/cpu/cpu${cpu}/cpufreq/scaling_governor`);
 const affinityOf = (lab: Lab, host: LabHost, irq: number) => cat(lab, host, `/proc/irq/${irq}/smp_affinity_list`);

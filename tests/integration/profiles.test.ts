@@ -37,7 +37,6 @@ function hostState(lab: Lab, host: LabHost, keys: string[]): Record<string, stri
 
 const cat = (lab: Lab, host: LabHost, file: string) => onHost(lab, host, ["cat", file]).trim();
 
-
 describe("profiles through the real engine on a lab host", function () {
     this.timeout(10 * 60 * 1000);
     let lab: Lab;

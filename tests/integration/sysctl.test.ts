@@ -12,8 +12,6 @@ import { assertNoChanges, collect, expectFailure } from "./support";
 import { labStack, storedStateText } from "./engine";
 import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, setSysctlOn, sshCommandCount, sshConnectionCount, sysctlOn } from "./lab";
 
-
-
 describe("SysctlSet through the real engine on lab hosts", function () {
     this.timeout(10 * 60 * 1000);
     let lab: Lab;
@@ -545,7 +543,6 @@ describe("SysctlSet through the real engine on lab hosts", function () {
         assert.equal(onHost(lab, h1, ["sh", "-c", "[ -e /tmp/pwned ] && echo yes || echo no"]).trim(), "no");
     });
 });
-
 
 describe("SysctlSet on this machine (local transport): the allowed congestion controls, a set the kernel prints in its own order", function () {
     this.timeout(5 * 60 * 1000);
