@@ -14,6 +14,8 @@ import { RemoteCommandError, Transport } from "../transport/transport";
  * or file write (withLedger's two leading parameters), or removes it after a delete.
  */
 
+// A drift check runs this on every host, with every loaded module listed: builtins only (read,
+// globs) per module and per parameter, one stat per declared module for its parameters' modes.
 const REPORT = `
 flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
 loaded_set() {
@@ -25,7 +27,9 @@ report() {
   printf 'modprobe\\t%s\\n' "$(command -v modprobe)"
   rel=$(uname -r); printf 'release\\t%s\\n' "$rel"
   for _m in $(loaded_set); do
-    printf 'loaded\\t%s\\t%s\\t%s\\n' "$_m" "$(cat "/sys/module/$_m/refcnt" 2>/dev/null)" "$(ls "/sys/module/$_m/holders" 2>/dev/null | tr '\\n' ' ')"
+    _r=; read -r _r 2>/dev/null < "/sys/module/$_m/refcnt"
+    _h=; for _x in "/sys/module/$_m/holders"/*; do [ -e "$_x" ] && _h="$_h\${_x##*/} "; done
+    printf 'loaded\\t%s\\t%s\\t%s\\n' "$_m" "$_r" "$_h"
   done
   [ -f "/lib/modules/$rel/modules.builtin" ] && awk -F/ -v want=" $* " '{ n = $NF; sub(/\\.ko.*$/, "", n); gsub("-", "_", n); if (index(want, " " n " ")) print "builtin\\t" n }' "/lib/modules/$rel/modules.builtin"
   for _m in "$@"; do
@@ -34,9 +38,19 @@ report() {
       printf 'resolves\\t%s\\t%s\\n' "$_m" "$(modprobe -R "$_m" 2>/dev/null | tr '\\n' ' ')"
     fi
     if command -v modinfo >/dev/null && _out=$(modinfo -F parm "$_m" 2>/dev/null); then printf 'parms\\t%s\\t%s\\n' "$_m" "$(printf '%s\\n' "$_out" | sed 's/:.*//' | tr '\\n' ' ')"; fi
+    [ -d "/sys/module/$_m/parameters" ] || continue
+    # The mode, not test -w: root passes test -w on a 0444 attribute the kernel still refuses to write.
+    _modes="
+$(stat -c '%n %a' "/sys/module/$_m/parameters"/* 2>/dev/null)
+"
     for _p in "/sys/module/$_m/parameters"/*; do
-      # The mode, not test -w: root passes test -w on a 0444 attribute the kernel still refuses to write.
-      [ -f "$_p" ] && printf 'param\\t%s\\t%s\\t%s\\t%s\\n' "$_m" "\${_p##*/}" "$(flat "$(cat "$_p" 2>/dev/null)")" "$(stat -c %a "$_p" 2>/dev/null)"
+      [ -f "$_p" ] || continue
+      _v=; while IFS= read -r _l || [ -n "$_l" ]; do _v="$_v\${_v:+ }$_l"; done 2>/dev/null < "$_p"
+      while :; do case $_v in *"\t"*) _v="\${_v%%"\t"*} \${_v#*"\t"}" ;; *) break ;; esac; done
+      _a=\${_modes#*"
+$_p "}; [ "$_a" = "$_modes" ] && _a= || _a=\${_a%%"
+"*}
+      printf 'param\\t%s\\t%s\\t%s\\t%s\\n' "$_m" "\${_p##*/}" "$_v" "$_a"
     done
   done
   for _f in "$_load" "$_opts"; do
