@@ -54,7 +54,7 @@ unmet() {
 wrote_f= wrote_q=
 rollback() {
   if [ -n "$wrote_q" ]; then
-    { ip link set dev "$IF" txqueuelen "$undo_q" && [ "$(cat "/sys/class/net/$IF/tx_queue_len")" = "$undo_q" ]; } >/dev/null 2>&1 || printf 'rollback-failed\\ttxqueuelen %s;\\n' "$(cat "/sys/class/net/$IF/tx_queue_len")"
+    { printf '%s\\n' "$undo_q" | tee "/sys/class/net/$IF/tx_queue_len" && [ "$(cat "/sys/class/net/$IF/tx_queue_len")" = "$undo_q" ]; } >/dev/null 2>&1 || printf 'rollback-failed\\ttxqueuelen %s;\\n' "$(cat "/sys/class/net/$IF/tx_queue_len")"
   fi
   if [ -n "$wrote_f" ]; then
     ethtool -K "$IF" $undo_f >/dev/null 2>&1
@@ -70,7 +70,8 @@ if [ -n "$set_f" ]; then
 fi
 if [ -n "$set_q" ]; then
   wrote_q=1
-  out=$(ip link set dev "$IF" txqueuelen "$set_q" 2>&1) || fail txqueuelen "" "$out"
+  # The attribute itself, as the udev rule writes it: no dependency on iproute2.
+  out=$(printf '%s\\n' "$set_q" | tee "/sys/class/net/$IF/tx_queue_len" 2>&1 >/dev/null) || fail txqueuelen "" "\${out#tee: }"
   now=$(cat "/sys/class/net/$IF/tx_queue_len" 2>&1)
   [ "$now" = "$set_q" ] || fail txqueuelen "txqueuelen $now;" ""
 fi
@@ -227,7 +228,7 @@ export async function applyOffloads(
         const restored = notRestored
             ? ` Could NOT put back ${unmetText(notRestored, change.undo, change.txqueuelen?.from)}: check the host.`
             : " Everything this operation had already changed was restored; the host is as it was.";
-        const action = what === "ethtool -K" ? `ethtool -K ${iface}` : what === "txqueuelen" ? `ip link set dev ${iface} txqueuelen ${change.txqueuelen?.to}` : `writing ${what}`;
+        const action = what === "ethtool -K" ? `ethtool -K ${iface}` : what === "txqueuelen" ? `writing ${change.txqueuelen?.to} to /sys/class/net/${iface}/tx_queue_len` : `writing ${what}`;
         const said = message.trim();
         const detail = unmet ? `the driver (or a feature it depends on) refused ${unmetText(unmet, change.expect, change.txqueuelen?.to)}${said ? `; ethtool said: ${said}` : ""}` : said || "failed";
         throw new OffloadApplyError(`${transport.target}: ${action}: ${detail}.${restored}`);

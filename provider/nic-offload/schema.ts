@@ -59,8 +59,13 @@ export const nicOffloadsInputsSchema = z
         connection: optionalConnectionSchema,
         interface: interfaceName,
         features: features.optional(),
-        /** `ip link set dev IF txqueuelen N`: the kernel takes an unsigned int. */
-        txqueuelen: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+        /** Written to /sys/class/net/IF/tx_queue_len, which takes an unsigned int but reads back as a signed one (and ip(8) parses one). */
+        txqueuelen: z
+            .number()
+            .int()
+            .min(0)
+            .max(2 ** 31 - 1, "at most 2147483647: the kernel prints the length as a signed int, so a larger one reads back negative (and ip link refuses it)")
+            .optional(),
         onUnsupported: z.enum(["fail", "skip"]).default("fail"),
         persist: z.boolean().default(true),
         restoreOnDelete: z.boolean().default(true),

@@ -104,14 +104,16 @@ describe("NicOffloads through the real engine on a lab host's veth", function ()
         });
     });
 
-    it("an update that drops a feature or the queue length puts it back as it was before", async function () {
+    it("an update that drops a feature or the queue length (the largest) puts it back as it was before", async function () {
         const before = state();
         let declared: Record<string, boolean> = { gro: true, "rx-udp-gro-forwarding": true };
-        let txqueuelen: number | undefined = 3000;
+        // The largest length the kernel reads back as written.
+        let txqueuelen: number | undefined = 2147483647;
         const stack = await labStack("nic-offloads-update", async () => {
             new NicOffloads("update", { connection: connectionTo(lab, host), interface: "eth1", features: declared, txqueuelen });
         });
         await stack.up();
+        assert.equal(queueLength(), "2147483647");
         assert.match(features(), /^generic-receive-offload: on$/m);
         assert.match(features(), /^rx-udp-gro-forwarding: on$/m);
         declared = { "rx-udp-gro-forwarding": true };
