@@ -2,6 +2,7 @@ import { CheckFailure, propertyPath } from "../check";
 import { holdsText } from "../host/files";
 import { itemsOf } from "../host/ledger";
 import { ABSENT, ManagedFiles, PathContent, changeAt, fileContent, fileOf, forget, manage, planRestore, releaseUnusedDirs } from "../host/restore";
+import { parameterValueProblem } from "./parameter-types";
 import { FileAction, ModuleChanges, ModuleSnapshot } from "./remote";
 import { ModuleSpec } from "./schema";
 
@@ -46,7 +47,7 @@ export function moduleProblems(specs: readonly ModuleSpec[], snapshot: ModuleSna
                 reason: `${target}: ${spec.name} is built into the kernel (modules.builtin of ${snapshot.release}), so its parameters can only be set on the kernel command line (${example})`,
             });
         } else {
-            problems.push(...unknownParameters(spec, i, snapshot, target));
+            problems.push(...parameterProblems(spec, i, snapshot, target));
         }
     });
     return problems;
@@ -60,8 +61,11 @@ function disablingRule(probeOutput: string): string | undefined {
     return /(?:^|\s)(install\s+(?:(?:\/usr)?\/bin\/)?(?:true|false))(?=\s|$)/.exec(probeOutput)?.[1];
 }
 
-/** Parameters the module does not take: the kernel logs "unknown parameter ignored" and loads it anyway. */
-function unknownParameters(spec: ModuleSpec, index: number, snapshot: ModuleSnapshot, target: string): CheckFailure[] {
+/**
+ * Parameters the module does not take (the kernel logs "unknown parameter ignored" and loads it
+ * anyway), and values its type's parser refuses (the load fails, or the next boot's).
+ */
+function parameterProblems(spec: ModuleSpec, index: number, snapshot: ModuleSnapshot, target: string): CheckFailure[] {
     const described = snapshot.parameterNames.get(spec.name);
     if (!described) {
         return [];
@@ -69,12 +73,16 @@ function unknownParameters(spec: ModuleSpec, index: number, snapshot: ModuleSnap
     // A parameter declared without type or description is missing from modinfo but shows in /sys once loaded.
     const known = new Set([...described, ...Object.keys(snapshot.parameters.get(spec.name) ?? {})]);
     const listed = [...known].join(", ") || "none";
-    return Object.keys(spec.parameters)
-        .filter((p) => !known.has(p))
-        .map((p) => ({
-            property: propertyPath(["modules", index, "parameters", p]),
-            reason: `${target}: ${spec.name} has no parameter ${p} (modinfo -F parm ${spec.name} lists ${listed}): the kernel would ignore it`,
-        }));
+    const types = snapshot.parameterTypes.get(spec.name);
+    return Object.entries(spec.parameters).flatMap(([p, value]) => {
+        const property = propertyPath(["modules", index, "parameters", p]);
+        if (!known.has(p)) {
+            return [{ property, reason: `${target}: ${spec.name} has no parameter ${p} (modinfo -F parm ${spec.name} lists ${listed}): the kernel would ignore it` }];
+        }
+        const type = types?.get(p);
+        const problem = type && parameterValueProblem(type, String(value));
+        return problem ? [{ property, reason: `${target}: ${spec.name}.${p} (${type}) ${problem}; got ${JSON.stringify(String(value))}` }] : [];
+    });
 }
 
 /** What KernelModule keeps in state besides its inputs. */

@@ -1,6 +1,7 @@
 import { FILE_HELPERS, FileData, fileActionArg, fileFromBase64 } from "../host/files";
 import { HostLedger, LedgerAction, ledgerArgs, parseLedgerListing, throwIfLedgerUnwritten, withLedger, withLedgerListing } from "../host/ledger";
 import { shProgram } from "../transport/argv";
+import { parseModinfoParm } from "./parameter-types";
 import { RemoteCommandError, Transport } from "../transport/transport";
 
 /**
@@ -37,7 +38,10 @@ report() {
       _out=$(modprobe -n -v "$_m" 2>&1); printf 'probe\\t%s\\t%s\\t%s\\n' "$_m" "$?" "$(flat "$_out")"
       printf 'resolves\\t%s\\t%s\\n' "$_m" "$(modprobe -R "$_m" 2>/dev/null | tr '\\n' ' ')"
     fi
-    if command -v modinfo >/dev/null && _out=$(modinfo -F parm "$_m" 2>/dev/null); then printf 'parms\\t%s\\t%s\\n' "$_m" "$(printf '%s\\n' "$_out" | sed 's/:.*//' | tr '\\n' ' ')"; fi
+    if command -v modinfo >/dev/null && _out=$(modinfo -F parm "$_m" 2>/dev/null); then
+      printf 'parms\\t%s\\n' "$_m"
+      printf '%s\\n' "$_out" | awk -v m="$_m" 'NF { gsub(/\\t/, " "); print "modinfo-parm\\t" m "\\t" $0 }'
+    fi
     [ -d "/sys/module/$_m/parameters" ] || continue
     # The mode, not test -w: root passes test -w on a 0444 attribute the kernel still refuses to write.
     _modes="
@@ -191,6 +195,8 @@ export interface ModuleSnapshot {
     resolvesTo: Map<string, string[]>;
     /** `modinfo -F parm NAME`: the parameters each declared module takes, where modinfo could say. */
     parameterNames: Map<string, Set<string>>;
+    /** The type modinfo gives each of them ("int", "bool", "array of ushort"), where it gives one. */
+    parameterTypes: Map<string, Map<string, string>>;
     /** Live parameter values of declared modules that are loaded. */
     parameters: Map<string, Record<string, string>>;
     /** The parameters of each, by name, the kernel lets a write change at run time (owner-writable mode). */
@@ -202,7 +208,7 @@ export interface ModuleSnapshot {
 }
 
 export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
-    const snapshot: ModuleSnapshot = { modprobe: "", release: "", loaded: new Map(), builtin: new Set(), probe: new Map(), inserts: new Map(), resolvesTo: new Map(), parameterNames: new Map(), parameters: new Map(), writableParameters: new Map(), files: new Map(), ledgers: parseLedgerListing(stdout) };
+    const snapshot: ModuleSnapshot = { modprobe: "", release: "", loaded: new Map(), builtin: new Set(), probe: new Map(), inserts: new Map(), resolvesTo: new Map(), parameterNames: new Map(), parameterTypes: new Map(), parameters: new Map(), writableParameters: new Map(), files: new Map(), ledgers: parseLedgerListing(stdout) };
     for (const line of stdout.split("\n")) {
         const [kind, a = "", b = "", c = "", d = ""] = line.split("\t");
         if (kind === "modprobe") {
@@ -219,7 +225,15 @@ export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
         } else if (kind === "resolves") {
             snapshot.resolvesTo.set(a, b.split(" ").filter(Boolean));
         } else if (kind === "parms") {
-            snapshot.parameterNames.set(a, new Set(b.split(" ").filter(Boolean)));
+            snapshot.parameterNames.set(a, snapshot.parameterNames.get(a) ?? new Set());
+        } else if (kind === "modinfo-parm") {
+            const parm = parseModinfoParm(line.split("\t").slice(2).join(" "));
+            if (parm) {
+                snapshot.parameterNames.set(a, new Set([...(snapshot.parameterNames.get(a) ?? []), parm.name]));
+                if (parm.type) {
+                    snapshot.parameterTypes.set(a, new Map([...(snapshot.parameterTypes.get(a) ?? []), [parm.name, parm.type]]));
+                }
+            }
         } else if (kind === "param") {
             snapshot.parameters.set(a, { ...(snapshot.parameters.get(a) ?? {}), [b]: c.trim() });
             if (/^[0-7]*[2367][0-7]{2}$/.test(d.trim())) {

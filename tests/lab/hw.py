@@ -1948,7 +1948,9 @@ def check_param(ptype, value):
     elif ptype == "bool":
         return value in ("y", "Y", "n", "N", "1", "0", "on", "off", "")
     elif ptype == "ushort_array":
-        return all(re.fullmatch(r"[0-9]+", v) and int(v) < 65536 for v in value.split(","))
+        # module_param_array's count too: ip_vs_ftp holds IP_VS_APP_MAX_PORTS (8), which modinfo does not show.
+        values = value.split(",")
+        return len(values) <= 8 and all(re.fullmatch(r"[0-9]+", v) and int(v) < 65536 for v in values)
     return True
 
 
@@ -2127,7 +2129,7 @@ def cmd_rmmod(hdir, args):
 
 
 def cmd_modinfo(hdir, args):
-    """kmod's `modinfo -F parm NAME`: one "name:description" line per parameter the module takes."""
+    """kmod's `modinfo -F parm NAME`: one "name: (type)" line per parameter the module takes (no descriptions here)."""
     if len(args) != 3 or args[:2] != ["-F", "parm"]:
         raise ModExit(2, "modinfo (lab): only -F parm NAME is emulated\n")
     with Modules(hdir, write=False) as mods:
@@ -2138,7 +2140,7 @@ def cmd_modinfo(hdir, args):
         if name not in st["modules"]:
             raise ModExit(1, "modinfo: ERROR: Module %s not found.\n" % name)
         for p, (kind, _) in sorted(st["modules"][name]["params"].items()):
-            sys.stdout.write("%s:(%s)\n" % (p, kind))
+            sys.stdout.write("%s: (%s)\n" % (p, "array of " + kind[:-len("_array")] if kind.endswith("_array") else kind))
     return 0
 
 

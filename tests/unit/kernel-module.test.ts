@@ -16,6 +16,7 @@ import {
     sameParameter,
     unloadOrder,
 } from "../../provider/kernel-module/plan";
+import { parameterValueProblem, parseModinfoParm } from "../../provider/kernel-module/parameter-types";
 import { parseApplyOutput, parseModuleSnapshot } from "../../provider/kernel-module/remote";
 import { kernelModuleInputsSchema, moduleSpecs, persistFiles } from "../../provider/kernel-module/schema";
 import { missingModules, moduleNeeds, moduleProbeKeys } from "../../provider/sysctl/modules";
@@ -38,7 +39,8 @@ const READ = [
     "resolves\tfoo\t",
     "probe\tfoo\t1\tmodprobe: FATAL: Module foo not found in directory /lib/modules/6.1.0-18-amd64",
     "param\tdummy\tnumdummies\t2",
-    "parms\tdummy\tnumdummies ",
+    "parms\tdummy",
+    "modinfo-parm\tdummy\tnumdummies:Number of dummy pseudo devices (int)",
     `absent\t${FILES.load}`,
     `absent\t${FILES.options}`,
 ].join("\n");
@@ -92,8 +94,12 @@ describe("KernelModule: host state", function () {
         assert.deepEqual(unknown, [
             { property: "modules[0].parameters.no_such_param", reason: `${TARGET}: dummy has no parameter no_such_param (modinfo -F parm dummy lists numdummies): the kernel would ignore it` },
         ]);
-        const noModinfo = parseModuleSnapshot(READ.replace(/^parms\t.*\n/m, ""));
+        const noModinfo = parseModuleSnapshot(READ.replace(/^(parms|modinfo-parm)\t.*\n/gm, ""));
         assert.deepEqual(moduleProblems(moduleSpecs(inputs([{ name: "dummy", parameters: { no_such_param: 3 } }])), noModinfo, TARGET), [], "no modinfo: not judged");
+        assert.deepEqual(moduleProblems(moduleSpecs(inputs([{ name: "dummy", parameters: { numdummies: "many" } }])), s, TARGET), [
+            { property: "modules[0].parameters.numdummies", reason: `${TARGET}: dummy.numdummies (int) must be an integer from -2147483648 to 2147483647 (decimal, 0x hex or 0 octal); got "many"` },
+        ]);
+        assert.deepEqual(moduleProblems(moduleSpecs(inputs([{ name: "dummy", parameters: { numdummies: "0x10" } }])), s, TARGET), []);
         const bare = parseModuleSnapshot(READ.replace("modprobe\t/usr/sbin/modprobe", "modprobe\t"));
         assert.match(moduleProblems(moduleSpecs(inputs(["tcp_bbr"])), bare, TARGET)[0].reason, /has no modprobe/);
         assert.deepEqual(moduleProblems(moduleSpecs(inputs(["tcp_bbr", "rtnl-link-dummy"])), s, TARGET), [
@@ -209,7 +215,8 @@ describe("KernelModule: planning", function () {
         const probes = [
             "probe\tip_vs_rr\t0\tinsmod /lib/modules/6.1.0-18-amd64/kernel/net/netfilter/ipvs/ip_vs.ko  insmod /lib/modules/6.1.0-18-amd64/kernel/net/netfilter/ipvs/ip_vs_rr.ko.zst ",
             "probe\tip_vs\t0\tinsmod /lib/modules/6.1.0-18-amd64/kernel/net/netfilter/ipvs/ip_vs.ko conn_tab_bits=18 ",
-            "parms\tip_vs\tconn_tab_bits ",
+            "parms\tip_vs",
+            "modinfo-parm\tip_vs\tconn_tab_bits: (int)",
         ];
         const snapshot = parseModuleSnapshot([READ, ...probes].join("\n"));
         assert.deepEqual(snapshot.inserts.get("ip_vs_rr"), ["ip_vs", "ip_vs_rr"]);
@@ -333,5 +340,34 @@ describe("SysctlSet: settings that need a kernel module", function () {
         const missingKey = moduleNeeds({ "net.netfilter.nf_conntrack_max": 1 }, host({ "net.netfilter.nf_conntrack_max": null }));
         assert.match(missingModules(missingKey, [], false, TARGET)[0].reason, /^net\.netfilter\.nf_conntrack_max exists only when kernel module nf_conntrack/);
         assert.deepEqual(missingModules(missingKey, [], true, TARGET), []);
+    });
+});
+
+describe("KernelModule: parameter values as the kernel's parsers take them", function () {
+    it("reads the name and type from each modinfo -F parm form", function () {
+        assert.deepEqual(parseModinfoParm("nested:Enable support for nested virtualization (bool)"), { name: "nested", type: "bool" });
+        assert.deepEqual(parseModinfoParm("ports: (array of ushort)"), { name: "ports", type: "array of ushort" });
+        assert.deepEqual(parseModinfoParm("hashsize:Hash table size (default: auto)"), { name: "hashsize" }, "a description in parentheses is no type");
+        assert.equal(parseModinfoParm("no colon"), undefined);
+    });
+
+    it("takes what kstrtobool and kstrto* take, and refuses the rest", function () {
+        for (const ok of ["y", "N", "1", "0", "on", "OFF", "yes"]) {
+            assert.equal(parameterValueProblem("bool", ok), undefined, ok);
+        }
+        assert.match(parameterValueProblem("bool", "2") ?? "", /^must be y, n, Y, N, 1, 0, on or off$/);
+        assert.match(parameterValueProblem("invbool", "true") ?? "", /must be y, n/);
+        assert.equal(parameterValueProblem("int", "-2147483648"), undefined);
+        assert.match(parameterValueProblem("int", "2147483648") ?? "", /from -2147483648 to 2147483647/);
+        assert.equal(parameterValueProblem("uint", "0xffffffff"), undefined);
+        assert.match(parameterValueProblem("uint", "-1") ?? "", /from 0 to 4294967295/);
+        assert.equal(parameterValueProblem("uint", "+7"), undefined);
+        assert.equal(parameterValueProblem("byte", "0377"), undefined, "octal 255");
+        assert.ok(parameterValueProblem("byte", "08"), "8 is no octal digit");
+        assert.ok(parameterValueProblem("ulong", "18446744073709551616"));
+        assert.equal(parameterValueProblem("charp", "anything,at:all"), undefined);
+        assert.equal(parameterValueProblem("my_ops", "whatever"), undefined, "a type with its own parser is not judged");
+        assert.equal(parameterValueProblem("array of ushort", "21,2121"), undefined);
+        assert.match(parameterValueProblem("array of ushort", "21,99999") ?? "", /in each comma-separated element; "99999" is not$/);
     });
 });
