@@ -50,9 +50,42 @@ const partDefaults = (part: string, facts: HostFactsConfig) => ({ ...(ON_INTERFA
 const label = (a: Assignment, i: number) => `assignments[${i}]${a.profile ? ` (${a.profile})` : ""}`;
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
-/** One assignment's parts on one host, and the counters its profile watches there. */
-function partsOf(assignment: Assignment, index: number, host: InventoryHost): { parts: Partial<HostParts>; counters: string[]; interface?: string } {
-    const facts = { ...assignment.facts, ...host.facts };
+/** Facts of the host rather than of one profile: set by any of its assignments, they hold for all of them. */
+const HOST_WIDE_FACTS = ["interface", "persist", "missingKeys"] as const;
+
+interface Selecting {
+    assignment: Assignment;
+    index: number;
+}
+
+/**
+ * The host's facts, with the host-wide ones its assignments set: two that set one differently
+ * conflict, unless the host's own settles it.
+ */
+function composedFacts(selecting: readonly Selecting[], host: InventoryHost): { facts: HostFactsConfig; conflicts: string[] } {
+    const fromAssignments: Record<string, unknown> = {};
+    const setBy = new Map<string, string>();
+    const conflicts: string[] = [];
+    for (const { assignment, index } of selecting) {
+        for (const fact of HOST_WIDE_FACTS) {
+            const value = assignment.facts[fact];
+            if (value === undefined || host.facts[fact] !== undefined) {
+                continue;
+            }
+            if (!(fact in fromAssignments)) {
+                fromAssignments[fact] = value;
+                setBy.set(fact, label(assignment, index));
+            } else if (fromAssignments[fact] !== value) {
+                conflicts.push(`facts.${fact}: ${setBy.get(fact)} sets ${JSON.stringify(fromAssignments[fact])}, ${label(assignment, index)} sets ${JSON.stringify(value)}`);
+            }
+        }
+    }
+    return { facts: { ...fromAssignments, ...host.facts }, conflicts };
+}
+
+/** One assignment's parts on one host (whose facts are composed already), and the counters its profile watches there. */
+function partsOf(assignment: Assignment, index: number, host: InventoryHost, hostFacts: HostFactsConfig): { parts: Partial<HostParts>; counters: string[] } {
+    const facts = { ...assignment.facts, ...hostFacts };
     const parts: Partial<HostParts> = {};
     let counters: string[] = [];
     if (assignment.profile) {
@@ -86,7 +119,7 @@ function partsOf(assignment: Assignment, index: number, host: InventoryHost): { 
             (parts as Record<string, unknown>)[part] = { ...partDefaults(part, facts), ...spec };
         }
     }
-    return { parts, counters, interface: facts.interface };
+    return { parts, counters };
 }
 
 export class AssignmentConflictError extends DeclarationError {}
@@ -97,29 +130,21 @@ export class AssignmentConflictError extends DeclarationError {}
  * settle it, winning over every assignment.
  */
 export function assignHost(config: FleetConfig, host: InventoryHost): HostAssignment {
-    const composed: HostAssignment = { parts: {}, from: [], counters: [] };
+    const selecting = config.assignments.map((assignment, index) => ({ assignment, index })).filter(({ assignment }) => matches(assignment.select, host));
+    const { facts, conflicts: factConflicts } = composedFacts(selecting, host);
+    const composed: HostAssignment = { parts: {}, from: [], counters: [], interface: facts.interface };
     const owner = new Map<string, string>();
     // Where in the config each sysctl key and each part came from, for errors.
     const origin = new Map<string, (string | number)[]>();
     const conflicts: string[] = [];
     const partConflicts: string[] = [];
-    const factConflicts: string[] = [];
     const overridden = new Set(Object.keys(host.sysctlOverrides ?? {}).map(canonicalKey));
     const hostIndex = config.hosts.indexOf(host);
-    config.assignments.forEach((assignment, index) => {
-        if (!matches(assignment.select, host)) {
-            return;
-        }
+    for (const { assignment, index } of selecting) {
         const name = label(assignment, index);
         composed.from.push(name);
-        const { parts, counters, interface: nic } = partsOf(assignment, index, host);
+        const { parts, counters } = partsOf(assignment, index, host, facts);
         composed.counters = [...new Set([...composed.counters, ...counters])];
-        if (nic !== undefined && composed.interface !== undefined && nic !== composed.interface) {
-            factConflicts.push(`facts.interface: ${owner.get("facts.interface")} sets ${JSON.stringify(composed.interface)}, ${name} sets ${JSON.stringify(nic)}`);
-        } else if (nic !== undefined && composed.interface === undefined) {
-            owner.set("facts.interface", name);
-            composed.interface = nic;
-        }
         if (parts.sysctls) {
             const current = composed.parts.sysctls;
             const settings = { ...(current?.settings ?? {}) };
@@ -134,15 +159,6 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
                     settings[key] = value;
                 }
             }
-            if (current) {
-                for (const field of ["persist", "onMissing"] as const) {
-                    if (current[field] !== parts.sysctls[field]) {
-                        factConflicts.push(`sysctls.${field}: ${owner.get("sysctls")} sets ${JSON.stringify(current[field])}, ${name} sets ${JSON.stringify(parts.sysctls[field])}`);
-                    }
-                }
-            } else {
-                owner.set("sysctls", name);
-            }
             composed.parts.sysctls = { ...(current ?? parts.sysctls), settings };
         }
         for (const part of SPEC_PARTS) {
@@ -156,7 +172,7 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
             }
             (composed.parts as Record<string, unknown>)[part] = mergeSettings(part, composed.parts[part] ?? {}, spec, claim, { owner, origin, settledBy: host.overrides ?? {} }, partConflicts);
         }
-    });
+    }
     for (const part of SPEC_PARTS) {
         const own = host.overrides?.[part];
         if (!own) {
@@ -166,7 +182,7 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
         if (!composed.parts[part]) {
             origin.set(part, from);
         }
-        (composed.parts as Record<string, unknown>)[part] = overrideSettings(part, composed.parts[part] ?? partDefaults(part, host.facts), own, from, origin);
+        (composed.parts as Record<string, unknown>)[part] = overrideSettings(part, composed.parts[part] ?? partDefaults(part, facts), own, from, origin);
     }
     if (conflicts.length + partConflicts.length + factConflicts.length > 0) {
         const hints = [
@@ -178,7 +194,7 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
     }
     if (host.sysctlOverrides) {
         // A host whose assignments set no sysctl still gets (and has checked) its own.
-        const current = composed.parts.sysctls ?? { settings: {}, onMissing: host.facts?.missingKeys ?? "skip", persist: host.facts?.persist ?? true };
+        const current = composed.parts.sysctls ?? { settings: {}, onMissing: facts.missingKeys ?? "skip", persist: facts.persist ?? true };
         refuseUnsetNulls(current.settings, host.sysctlOverrides as SysctlOverrides, ["hosts", hostIndex, "sysctlOverrides"], host.name, (key) => `no assignment of this host sets ${key}`);
         const settings = withOverrides(current.settings, host.sysctlOverrides as SysctlOverrides);
         for (const [key, value] of Object.entries(host.sysctlOverrides)) {

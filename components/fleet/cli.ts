@@ -4,26 +4,26 @@
 //   drift --stack S     host × key: desired, live, persisted copy; --json; exit 1 on drift
 //   drift --merge F...  one report from the shards' --json reports
 //   shard --stack S --by LABEL   one stack per label value (S-<value>), printed as a CI matrix
-//   diagnose --stack S | --local   rising drop/overflow counters and the knob each points at
+//   diagnose --stack S | --local [-i NIC]   rising drop/overflow counters and the knob each points at
 import { execFile } from "child_process";
 import { existsSync, readFileSync } from "fs";
 import * as path from "path";
 import { promisify } from "util";
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import Table from "cli-table3";
 import type { ConfigMap, EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { closeAllConnections, transportFor } from "../../provider/transport";
 import { HostDiagnosis, checkWindow, diagnoseHost, diagnosisText } from "../evidence";
+import { assignHost } from "./assign";
 import { DriftReport, connectionFor, mergeReports, readFleetDrift, recordedHosts, report } from "./drift";
 import { EngineError, haltedAlone } from "./halt";
-import { CONFIG_NAMESPACE, FLEET_KEY_CONFIG, FleetConfigInput, FleetKey, parseFleetConfig } from "./inventory";
-import { shardsBy, staleShards } from "./shards";
+import { CONFIG_NAMESPACE, FLEET_CONFIG_KEYS, FLEET_KEY_CONFIG, FleetConfig, FleetConfigInput, FleetKey, InventoryHost, SHARD_OF_KEY, parseFleetConfig, refuseUnknownConfigKeys } from "./inventory";
+import { shardConfig, shardsBy, staleShards } from "./shards";
 import { listedStack, stackConfigFile } from "./stack-names";
 import { HostRecord, evidenceCell } from "./report";
 
-const FLEET_KEYS = ["defaults", "hosts", "assignments", "rollout", "evidence"] as const;
 /** Marks a stack `shard` made, with the stack it was split from. */
-const SHARD_OF = `${CONFIG_NAMESPACE}:shardOf`;
+const SHARD_OF = `${CONFIG_NAMESPACE}:${SHARD_OF_KEY}`;
 
 function projectName(dir: string): string {
     const yaml = readFileSync(path.join(dir, "Pulumi.yaml"), "utf8");
@@ -90,11 +90,12 @@ async function stackDeployment(stackName: string, dir: string): Promise<Record<s
     return (await pulumiJson<{ deployment?: Record<string, unknown> }>(["stack", "export", "--show-secrets", "--stack", stackName], dir)).deployment ?? {};
 }
 
-/** The stack's fleet config, secrets decrypted: what the default program would see. */
-function fleetConfigOf(all: ConfigMap): { config: FleetConfigInput; fleetKey: FleetKey<string>; secret: Set<string> } {
+/** The stack's fleet config, secrets decrypted: what the default program would see, and refuse. */
+export function fleetConfigOf(all: ConfigMap): { config: FleetConfigInput; fleetKey: FleetKey<string>; secret: Set<string> } {
+    refuseUnknownConfigKeys(Object.keys(all));
     const config: Record<string, unknown> = {};
     const secret = new Set<string>();
-    for (const key of FLEET_KEYS) {
+    for (const key of FLEET_CONFIG_KEYS) {
         const entry = all[`${CONFIG_NAMESPACE}:${key}`];
         if (entry) {
             config[key] = JSON.parse(entry.value);
@@ -208,8 +209,9 @@ async function shard(opts: { stack: string; by: string; cwd: string }): Promise<
     for (const [name, hosts] of shards) {
         const stack = await fleetStack(name, opts.cwd);
         const values: Record<string, { value: string; secret?: boolean }> = {};
-        for (const key of FLEET_KEYS) {
-            const v = key === "hosts" ? hosts : key === "rollout" ? fleet.rollout : config[key];
+        const own = shardConfig(fleet, config, hosts);
+        for (const key of FLEET_CONFIG_KEYS) {
+            const v = own[key];
             if (v !== undefined) {
                 values[`${CONFIG_NAMESPACE}:${key}`] = { value: JSON.stringify(v), secret: secret.has(key) };
             }
@@ -233,6 +235,11 @@ async function shard(opts: { stack: string; by: string; cwd: string }): Promise<
     return 0;
 }
 
+/** The NIC `diagnose --stack` reads on a host: the one given, else the one its rollout's gates sample (its facts' or its assignments'). */
+export function interfaceToDiagnose(fleet: FleetConfig, host: InventoryHost, given?: string): string | undefined {
+    return given ?? assignHost(fleet, host).interface;
+}
+
 /** A host `diagnose --stack` could not read: its own entry, the others still diagnosed. */
 interface Undiagnosed {
     target: string;
@@ -253,7 +260,7 @@ async function diagnoseCommand(opts: { stack?: string; local?: boolean; host?: s
             throw new Error(`no host ${opts.host} in ${opts.stack}`);
         }
         // One host down or without its interface is that host's entry, not the end of the fleet's diagnosis.
-        const settled = await Promise.allSettled(hosts.map(async (h) => diagnoseHost(transportFor(connectionFor(fleet, h, fleetKey)), h.facts.interface, window)));
+        const settled = await Promise.allSettled(hosts.map(async (h) => diagnoseHost(transportFor(connectionFor(fleet, h, fleetKey)), interfaceToDiagnose(fleet, h, opts.interface), window)));
         diagnoses = settled.map((r, i) => (r.status === "fulfilled" ? { ...r.value, target: hosts[i].name } : { target: hosts[i].name, error: (r.reason as Error).message }));
     } else {
         throw new Error("diagnose needs --stack or --local");
@@ -276,7 +283,7 @@ function run<O>(action: (opts: O) => Promise<number>) {
     };
 }
 
-const program = new Command("pulumi-linux-tuning").description("Roll out, check and shard a fleet declared in stack config (see README, Fleet).");
+export const program = new Command("pulumi-linux-tuning").description("Roll out, check and shard a fleet declared in stack config (see README, Fleet).");
 // Before the commands: they inherit it. A usage error exits 2 like any other error, as 1 means drift or a halted wave.
 program.exitOverride();
 program
@@ -293,7 +300,7 @@ program
     .option("-s, --stack <name>", "stack")
     .option("-C, --cwd <dir>", "project directory (Pulumi.yaml)", process.cwd())
     .option("--json", "machine-readable report")
-    .option("--merge <reports...>", "merge --json reports of several shards")
+    .addOption(new Option("--merge <reports...>", "merge --json reports of several shards (instead of reading a stack)").conflicts("stack"))
     .action(run(drift));
 program
     .command("shard")
@@ -308,8 +315,8 @@ program
     .description("sample the kernel's drop and overflow counters twice and name the knob behind each rising one; read-only; exit 1 on findings")
     .option("-s, --stack <name>", "every host of this stack")
     .option("--host <name>", "only this host of the stack")
-    .option("--local", "the machine this runs on (no root needed)")
-    .option("-i, --interface <name>", "with --local: the NIC whose drops and interrupts to read")
+    .addOption(new Option("--local", "the machine this runs on (no root needed)").conflicts(["stack", "host"]))
+    .option("-i, --interface <name>", "the NIC whose drops and interrupts to read (with --stack: instead of the one each host's facts or assignments name)")
     .option("-w, --window <seconds>", "time between the two samples", "5")
     .option("-C, --cwd <dir>", "project directory (Pulumi.yaml)", process.cwd())
     .option("--json", "machine-readable")

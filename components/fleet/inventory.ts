@@ -1,4 +1,5 @@
 import { readFileSync } from "fs";
+import { closest } from "fastest-levenshtein";
 import { z } from "zod";
 import { isCpuList } from "../../provider/cpus";
 import { interfaceName } from "../../provider/nic/schema";
@@ -17,6 +18,27 @@ export const CONFIG_NAMESPACE = "pulumi-linux-tuning";
 
 /** The secret config keys (in that namespace) that hold the fleet's key and its passphrase. */
 export const FLEET_KEY_CONFIG = { privateKey: "sshPrivateKey", privateKeyPassword: "sshPrivateKeyPassword" } as const;
+
+/** The config keys (in that namespace) that hold the fleet's config, each the field of that name. */
+export const FLEET_CONFIG_KEYS = ["defaults", "hosts", "assignments", "rollout", "evidence"] as const;
+
+/** The config key `shard` marks each shard stack with: the stack it was split from. */
+export const SHARD_OF_KEY = "shardOf";
+
+const KNOWN_CONFIG_KEYS: readonly string[] = [...FLEET_CONFIG_KEYS, ...Object.values(FLEET_KEY_CONFIG), SHARD_OF_KEY];
+
+/**
+ * Refuses a key in the namespace that nothing reads, naming the known key closest to it: a typo
+ * (`rolout`, `default`) would otherwise switch off the gates or the connection defaults unseen.
+ */
+export function refuseUnknownConfigKeys(keys: readonly string[]): void {
+    const prefix = `${CONFIG_NAMESPACE}:`;
+    const unknown = keys.filter((key) => key.startsWith(prefix) && !KNOWN_CONFIG_KEYS.includes(key.slice(prefix.length)));
+    if (unknown.length > 0) {
+        const lines = unknown.map((key) => `  ${key}: not a key of the fleet's config; did you mean ${prefix}${closest(key.slice(prefix.length), KNOWN_CONFIG_KEYS)}?`);
+        throw new FleetConfigError(`invalid fleet config:\n${lines.join("\n")}`);
+    }
+}
 
 const hostName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "must be 1-63 letters, digits, '.', '_' or '-'");
 const labelValue = z.string().min(1).max(63);
@@ -159,7 +181,8 @@ export const fleetConfigSchema = z
     })
     .strict()
     // Run even when some hosts fail their own grammar, so one preview names every host's problems.
-    .superRefine((config, ctx) => checkHosts(config, ctx), { when: (payload) => Array.isArray((payload.value as { hosts?: unknown } | undefined)?.hosts) });
+    .superRefine((config, ctx) => checkHosts(config, ctx), { when: (payload) => Array.isArray((payload.value as { hosts?: unknown } | undefined)?.hosts) })
+    .superRefine((config, ctx) => unmatchedSelectors(config).forEach((path) => ctx.addIssue({ code: "custom", path, message: `matches no host (${labelsInUse(config.hosts)})` })));
 
 /** Across hosts: names are unique, and each host's connection, its own fields over the defaults, is one the resources accept. */
 function checkHosts(config: { defaults?: unknown; hosts: unknown[] }, ctx: z.RefinementCtx): void {
@@ -188,6 +211,23 @@ function checkHosts(config: { defaults?: unknown; hosts: unknown[] }, ctx: z.Ref
             ctx.addIssue({ code: "custom", path, message: fromHost ? issue.message : `${issue.message} (for hosts[${i}], ${h.name})` });
         }
     });
+}
+
+/**
+ * The selectors, of assignments and of waves, that match no host: a mistyped label or value, which
+ * would otherwise leave an assignment unapplied or a wave empty (its hosts rolled out with the rest).
+ */
+export function unmatchedSelectors(config: Pick<FleetConfig, "hosts" | "assignments" | "rollout">): (string | number)[][] {
+    const matchesNone = (selector: Selector) => !config.hosts.some((h) => matches(selector, h));
+    return [
+        ...config.assignments.flatMap((a, i) => (matchesNone(a.select) ? [["assignments", i, "select"]] : [])),
+        ...(config.rollout.waves ?? []).flatMap((w, i) => (matchesNone(w.select) ? [["rollout", "waves", i, "select"]] : [])),
+    ];
+}
+
+function labelsInUse(hosts: readonly InventoryHost[]): string {
+    const names = [...new Set(hosts.flatMap((h) => Object.keys(h.labels)))].sort();
+    return names.length > 0 ? `labels in use: ${names.join(", ")}` : "no host has labels";
 }
 
 export type FleetConfig = z.infer<typeof fleetConfigSchema>;

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Fleet } from "./fleet";
-import { CONFIG_NAMESPACE, FLEET_KEY_CONFIG } from "./inventory";
+import { CONFIG_NAMESPACE, FLEET_KEY_CONFIG, refuseUnknownConfigKeys } from "./inventory";
 
 /**
  * The default program (Pulumi.yaml's main): the fleet from stack config, so a user runs this
@@ -15,6 +15,7 @@ import { CONFIG_NAMESPACE, FLEET_KEY_CONFIG } from "./inventory";
  *   pulumi-linux-tuning:sshPrivateKeyPassword (secret) the passphrase of that key, or of the privateKeyPath keys
  */
 export function fleetProgram(): Record<string, pulumi.Output<unknown>> {
+    refuseUnknownConfigKeys(Object.keys(pulumi.runtime.allConfig()));
     const config = new pulumi.Config(CONFIG_NAMESPACE);
     const fleet = new Fleet("fleet", {
         defaults: config.getObject("defaults"),

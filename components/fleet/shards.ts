@@ -1,4 +1,4 @@
-import type { FleetConfigInput } from "./inventory";
+import { FleetConfig, FleetConfigInput, Selector, matches } from "./inventory";
 import { stackOwnName } from "./stack-names";
 
 type Hosts = FleetConfigInput["hosts"];
@@ -31,4 +31,22 @@ export function shardsBy(hosts: Hosts, by: string, stack: string): Map<string, H
 export function staleShards(existing: readonly string[], stack: string, current: Iterable<string>): string[] {
     const now = new Set([...current].map(stackOwnName));
     return existing.filter((name) => stackOwnName(name).startsWith(`${stackOwnName(stack)}-`) && !now.has(stackOwnName(name)));
+}
+
+/**
+ * A shard's stack config: the fleet's, with the shard's hosts and only the assignments and waves
+ * that select one of them (the others are other shards', and a stack refuses a selector that
+ * matches none of its hosts). A shard no wave selects a host of is one wave, as the fleet's last.
+ */
+export function shardConfig(fleet: FleetConfig, declared: FleetConfigInput, hosts: Hosts): FleetConfigInput {
+    const names = new Set(hosts.map((h) => h.name));
+    const selectsOne = (selector: Selector) => fleet.hosts.some((h) => names.has(h.name) && matches(selector, h));
+    const { waves, ...rollout } = fleet.rollout;
+    const shardWaves = waves?.filter((w) => selectsOne(w.select));
+    return {
+        ...declared,
+        hosts,
+        assignments: declared.assignments.filter((_, i) => selectsOne(fleet.assignments[i].select)),
+        rollout: !shardWaves ? fleet.rollout : shardWaves.length > 0 ? { ...rollout, waves: shardWaves } : { ...rollout, serial: ["100%"] },
+    };
 }

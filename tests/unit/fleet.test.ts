@@ -1,12 +1,16 @@
 import { strict as assert } from "assert";
+import { CommanderError } from "commander";
 import fc from "fast-check";
+import * as pulumi from "@pulumi/pulumi";
 import { RunError } from "@pulumi/pulumi/errors";
 import { AssignmentConflictError, assignHost } from "../../components/fleet/assign";
+import { fleetConfigOf, interfaceToDiagnose, program as cliProgram } from "../../components/fleet/cli";
 import { DriftRow, mergeReports, partRows, readFleetDrift, persistedValues, recordedHosts, report, rolloutRow, sysctlRows, undeclaredHostRows } from "../../components/fleet/drift";
-import { FleetConfigError, FleetConfigInput, connectionFields, parseFleetConfig } from "../../components/fleet/inventory";
+import { FleetConfigError, FleetConfigInput, connectionFields, parseFleetConfig, refuseUnknownConfigKeys } from "../../components/fleet/inventory";
 import { haltedAlone } from "../../components/fleet/halt";
+import { fleetProgram } from "../../components/fleet/program";
 import { evidenceCell, hostEvidence, hostRecords } from "../../components/fleet/report";
-import { shardsBy, staleShards } from "../../components/fleet/shards";
+import { shardConfig, shardsBy, staleShards } from "../../components/fleet/shards";
 import { listedStack, stackConfigFile } from "../../components/fleet/stack-names";
 import { planWaves, serialSizes } from "../../components/fleet/waves";
 import { renderPersistFile } from "../../provider/sysctl/plan";
@@ -57,6 +61,21 @@ describe("fleet: waves", function () {
             waves.map((w) => w.hosts.map((h) => h.name)),
             [["h3"], ["h2", "h4"], ["h1", "h5"]],
         );
+    });
+
+    it("refuses a wave or an assignment whose selector matches no host, by its config path, before any host", function () {
+        const typo = fleet(3, {
+            hosts: fleet(3).hosts.map((h, i) => ({ ...h, labels: { ...h.labels, tier: i === 0 ? "canary" : "main" } })),
+            assignments: [...fleet(3).assignments, { select: { rack: "a" }, sysctls: { "net.core.somaxconn": 4096 } }, { select: { role: "sip" }, profile: "sip-router" }],
+            rollout: { waves: [{ select: { tier: "canry" } }, { select: { tier: "main" } }] },
+        });
+        assert.throws(() => parseFleetConfig(typo), (e: Error) => {
+            assert.ok(e instanceof FleetConfigError);
+            assert.equal(e.message, "invalid fleet config:\n  assignments[2].select: matches no host (labels in use: rack, tier)\n  rollout.waves[0].select: matches no host (labels in use: rack, tier)");
+            return true;
+        });
+        assert.throws(() => parseFleetConfig(fleet(2, { hosts: fleet(2).hosts.map((h) => ({ ...h, labels: {} })), assignments: [{ select: { name: "h3" }, thp: { enabled: "never" } }] })), /assignments\[0\]\.select: matches no host \(no host has labels\)/);
+        assert.doesNotThrow(() => parseFleetConfig(fleet(2, { assignments: [{ select: {}, thp: { enabled: "never" } }], rollout: { waves: [{ select: { rack: ["a", "z"] } }] } })), "an empty selector matches every host; a list, any value");
     });
 });
 
@@ -234,7 +253,7 @@ describe("fleet: config and assignments", function () {
         conflict([{ profile: "low-latency" }, { profile: "sip-router" }], [/^  irqs placement: assignments\[0\] \(low-latency\) sets \{"numaLocal":true\}, assignments\[1\] \(sip-router\) sets \{"spread":"0-4095"\}$/m]);
     });
 
-    it("names the assignment a bad value came from, and a sysctls persist or onMissing two assignments disagree on", function () {
+    it("names the assignment a bad value came from, and a persist or missingKeys two assignments disagree on", function () {
         const blame = parseFleetConfig(fleet(1, { hosts: fleet(1).hosts.map((h) => ({ ...h, facts: { interface: "eth1" } })), assignments: [{ nic: { rings: { rx: 512 } } }, { nic: { coalesce: { rxUsecs: -1 } } }] }));
         assert.throws(() => assignHost(blame, blame.hosts[0]), (e: Error) => {
             assert.match(e.message, /assignments\[1\]\.nic\.coalesce\.rxUsecs: /);
@@ -250,10 +269,31 @@ describe("fleet: config and assignments", function () {
             }),
         );
         assert.throws(() => assignHost(persist, persist.hosts[0]), (e: Error) => {
-            assert.match(e.message, /sysctls\.persist: assignments\[0\] sets true, assignments\[1\] sets false/);
-            assert.match(e.message, /sysctls\.onMissing: assignments\[0\] sets "fail", assignments\[1\] sets "skip"/);
+            assert.match(e.message, /^  facts\.persist: assignments\[0\] sets true, assignments\[1\] sets false$/m);
+            assert.match(e.message, /^  facts\.missingKeys: assignments\[0\] sets "fail", assignments\[1\] sets "skip"$/m);
             return true;
         });
+    });
+
+    it("shares the facts one assignment sets for the host (interface, persist, missingKeys) with its other assignments", function () {
+        const onOneHost = (hostFacts: object, assignments: FleetConfigInput["assignments"]) => {
+            const config = parseFleetConfig(fleet(1, { hosts: fleet(1).hosts.map((h) => ({ ...h, facts: hostFacts })), assignments }));
+            return assignHost(config, config.hosts[0]);
+        };
+        const nicFromAnother = onOneHost({}, [{ profile: "low-latency" }, { sysctls: { "net.core.somaxconn": 4096 }, facts: { interface: "eth1" } }]);
+        assert.equal(nicFromAnother.parts.nic?.interface, "eth1", "the profile's NIC part, on the interface the other assignment gave");
+        assert.deepEqual(nicFromAnother.parts.nic?.coalesce, { adaptiveRx: false, rxUsecs: 0 });
+        const oneSetsThem = onOneHost({}, [
+            { sysctls: { "net.core.somaxconn": 4096 }, facts: { missingKeys: "fail", persist: false } },
+            { sysctls: { "net.ipv4.tcp_fin_timeout": 30 } },
+            { thp: { enabled: "never" } },
+        ]);
+        assert.deepEqual([oneSetsThem.parts.sysctls?.onMissing, oneSetsThem.parts.sysctls?.persist, oneSetsThem.parts.thp?.persist], ["fail", false, false], "an assignment that sets nothing takes them, not the defaults");
+        const settled = onOneHost({ missingKeys: "skip", interface: "ens5" }, [
+            { sysctls: { "net.core.somaxconn": 4096 }, facts: { missingKeys: "fail", interface: "eth1" } },
+            { sysctls: { "net.ipv4.tcp_fin_timeout": 30 }, facts: { missingKeys: "skip", interface: "eth2" } },
+        ]);
+        assert.deepEqual([settled.parts.sysctls?.onMissing, settled.interface], ["skip", "ens5"], "the host's own settle what its assignments disagree on");
     });
 
     it("applies sysctlOverrides without a profile too, checked like any value", function () {
@@ -330,6 +370,28 @@ describe("fleet: config and assignments", function () {
         const dropped = parseFleetConfig({ ...fleet(1, { assignments: [{ sysctls: { "net.core.somaxconn": 5 } }] }), hosts: fleet(1).hosts.map((h) => ({ ...h, sysctlOverrides: { "net.core.somaxconn": null } })) });
         assert.equal(assignHost(dropped, dropped.hosts[0]).parts.sysctls, undefined);
         assert.throws(() => parseFleetConfig(fleet(1, { assignments: [{ sysctls: {} }] })), /assignments\[0\]\.sysctls: must name at least one sysctl/);
+    });
+
+    it("refuses a key of the config namespace that nothing reads, naming the closest known key, in the program and the CLI", function () {
+        const known = ["defaults", "hosts", "assignments", "rollout", "evidence", "sshPrivateKey", "sshPrivateKeyPassword", "shardOf"].map((k) => `pulumi-linux-tuning:${k}`);
+        assert.doesNotThrow(() => refuseUnknownConfigKeys([...known, "aws:region", "other:rolout"]), "every key the fleet reads; other namespaces are not ours");
+        assert.throws(() => refuseUnknownConfigKeys([...known, "pulumi-linux-tuning:rolout", "pulumi-linux-tuning:default"]), (e: Error) => {
+            assert.ok(e instanceof FleetConfigError && RunError.isInstance(e));
+            assert.equal(
+                e.message,
+                "invalid fleet config:\n  pulumi-linux-tuning:rolout: not a key of the fleet's config; did you mean pulumi-linux-tuning:rollout?\n  pulumi-linux-tuning:default: not a key of the fleet's config; did you mean pulumi-linux-tuning:defaults?",
+            );
+            return true;
+        });
+        const stack = { "pulumi-linux-tuning:hosts": { value: "[]", secret: false }, "pulumi-linux-tuning:sshPrivateKeys": { value: "k", secret: true } };
+        assert.throws(() => fleetConfigOf(stack), /pulumi-linux-tuning:sshPrivateKeys: .*did you mean pulumi-linux-tuning:sshPrivateKey\?/);
+        const saved = pulumi.runtime.allConfig();
+        pulumi.runtime.setAllConfig({ ...saved, "pulumi-linux-tuning:rolout": JSON.stringify({ maxFailures: 1 }) });
+        try {
+            assert.throws(() => fleetProgram(), /invalid fleet config:\n  pulumi-linux-tuning:rolout: .*did you mean pulumi-linux-tuning:rollout\?$/, "before it declares anything");
+        } finally {
+            pulumi.runtime.setAllConfig(saved);
+        }
     });
 
     it("refuses a label called name: selectors match the host's own name there", function () {
@@ -457,6 +519,28 @@ describe("fleet: shards", function () {
         assert.ok(listedStack(["acme/fleet/prod-a"], "acme/prod-a"), "a DIY backend lists organization/project/stack");
         assert.deepEqual(staleShards(["prod", "prod-a", "prod-c", "production", "dev-a"], "prod", ["prod-a", "prod-b"]), ["prod-c"]);
     });
+
+    it("gives each shard only the assignments and waves that select its hosts, so its stack's config is valid on its own", function () {
+        const declared = fleet(4, {
+            hosts: fleet(4).hosts.map((h, i) => ({ ...h, labels: { ...h.labels, tier: i === 0 ? "canary" : "main" } })),
+            assignments: [...fleet(4).assignments, { select: { rack: "b" }, thp: { enabled: "never" } }],
+            rollout: { waves: [{ select: { tier: "canary" }, maxFailures: 0 }, { select: { rack: "b", tier: "main" } }], maxFailures: 1 },
+        });
+        const whole = parseFleetConfig(declared);
+        const [a, b] = [...shardsBy(declared.hosts, "rack", "prod").values()].map((hosts) => shardConfig(whole, declared, hosts));
+        assert.deepEqual(a.assignments, declared.assignments.slice(0, 1));
+        assert.deepEqual(a.rollout, { waves: [{ select: { tier: "canary" }, maxFailures: 0 }], maxFailures: 1 });
+        assert.deepEqual(b.assignments, declared.assignments);
+        assert.deepEqual(b.rollout, { waves: [{ select: { rack: "b", tier: "main" } }], maxFailures: 1 });
+        assert.deepEqual(
+            [a, b].map((shard) => planWaves(parseFleetConfig(shard)).map((w) => w.hosts.map((h) => h.name))),
+            [[["h1"], ["h3"]], [["h2", "h4"]]],
+            "the waves the whole fleet's rollout gives each shard's hosts",
+        );
+        const noWaveOfTheirs = shardConfig(whole, declared, declared.hosts.slice(2, 3));
+        assert.deepEqual(noWaveOfTheirs.rollout, { serial: ["100%"], maxFailures: 1 }, "one wave, as the fleet's last");
+        assert.deepEqual(shardConfig(parseFleetConfig(fleet(2)), fleet(2), fleet(2).hosts.slice(1)).rollout, { maxFailures: 0 });
+    });
 });
 
 describe("fleet: rollout command", function () {
@@ -479,6 +563,43 @@ describe("fleet: rollout command", function () {
         assert.ok(!haltedAlone([halt, { message: "failed to save the checkpoint\n" }]), "an error of the run itself");
         assert.ok(!haltedAlone([runFailed, { urn: "urn:pulumi:fleet::tuning::pulumi-nodejs:dynamic:Resource::other", message: "rollout halted: wave 1 (a host's own output)" }]), "a halt is the verdict's");
         assert.ok(!haltedAlone([]));
+    });
+});
+
+describe("fleet: command options", function () {
+    /** The usage error commander raises for these arguments, before any action runs. */
+    const usageError = async (...args: string[]): Promise<CommanderError> => {
+        const silent = { writeErr: () => undefined, writeOut: () => undefined };
+        cliProgram.commands.forEach((command) => command.configureOutput(silent));
+        return cliProgram.parseAsync(args, { from: "user" }).then(
+            () => assert.fail(`${args.join(" ")} was accepted`),
+            (e: unknown) => (e instanceof CommanderError ? e : assert.fail(String(e))),
+        );
+    };
+
+    it("refuses options that would silently drop one another", async function () {
+        for (const args of [
+            ["drift", "--stack", "S", "--merge", "a.json"],
+            ["diagnose", "--local", "--stack", "S"],
+            ["diagnose", "--local", "--host", "h1"],
+            ["diagnose", "--stack", "S", "--host", "h1", "--local"],
+        ]) {
+            const e = await usageError(...args);
+            assert.equal(e.code, "commander.conflictingOption", args.join(" "));
+            assert.notEqual(e.exitCode, 0);
+        }
+        assert.equal((await usageError("drift", "--stack", "S", "--jsn")).code, "commander.unknownOption", "as any other usage error");
+    });
+
+    it("diagnoses on each host of a stack the NIC its gates sample, its facts' or its assignments', unless -i names one", function () {
+        const config = parseFleetConfig(
+            fleet(2, {
+                hosts: fleet(2).hosts.map((h, i) => ({ ...h, facts: i === 0 ? { interface: "ens5" } : {} })),
+                assignments: [{ profile: "high-throughput", facts: { interface: "eth1", linkGbps: 25, rttMs: 1 } }],
+            }),
+        );
+        assert.deepEqual(config.hosts.map((h) => interfaceToDiagnose(config, h)), ["ens5", "eth1"]);
+        assert.deepEqual(config.hosts.map((h) => interfaceToDiagnose(config, h, "eth2")), ["eth2", "eth2"]);
     });
 });
 
