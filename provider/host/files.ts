@@ -248,9 +248,12 @@ count=$1; shift
 while [ "$count" -gt 0 ]; do
   p=$1 v=$2; shift 2; count=$((count-1))
   old=$(cat "$p" 2>&1) || fail "$p" "$old"
-  # A selection file ("always [madvise] never") takes back only its selected word.
+  # A selection file ("always [madvise] never", debugfs's "none (voluntary) full") takes back only its selected word.
   back=$old
-  case $old in *\\[*\\]*) back=\${old#*\\[}; back=\${back%%\\]*} ;; esac
+  case $old in
+    *\\[*\\]*) back=\${old#*\\[}; back=\${back%%\\]*} ;;
+    *" ("*")"*|"("*") "*) back=\${old#*\\(}; back=\${back%%\\)*} ;;
+  esac
   n=$((n+1)); eval "path_$n=\\$p old_$n=\\$back"
   err=$(printf '%s\\n' "$v" | tee "$p" 2>&1 >/dev/null) || fail "$p" "\${err#tee: }"
   printf 'set\\t%s\\t%s\\t%s\\n' "$p" "$(flat "$old")" "$(flat "$(cat "$p" 2>&1)")"

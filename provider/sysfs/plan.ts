@@ -9,7 +9,11 @@ import { otherFilesystemProblem } from "./schema";
  * to write, what to put back, how the host drifted. No I/O.
  */
 
-/** A file's value; for a selection file ("always [madvise] never") the bracketed word and the words offered. */
+/**
+ * A file's value; for a selection file the marked word and the words offered. sysfs marks it
+ * with brackets ("always [madvise] never"); debugfs's sched/preempt with parentheses
+ * ("none (voluntary) full"), and only among other words, so a lone "(null)" stays a value.
+ */
 export interface Selection {
     value: string;
     choices?: string[];
@@ -17,12 +21,19 @@ export interface Selection {
 
 const words = (text: string) => text.trim().split(/\s+/).filter(Boolean);
 
-/** The value a file holds, whitespace normalised; a selection file's bracketed word, with its choices. */
+const MARKS = [
+    { marked: /^\[[^\][]+\]$/, mark: /[\][]/, alone: true },
+    { marked: /^\([^()]+\)$/, mark: /[()]/, alone: false },
+];
+
+/** The value a file holds, whitespace normalised; a selection file's marked word, with its choices. */
 export function parseSelection(content: string): Selection {
     const tokens = words(content);
-    const selected = tokens.filter((t) => /^\[[^\][]+\]$/.test(t));
-    if (selected.length === 1 && tokens.every((t) => t === selected[0] || !/[\][]/.test(t))) {
-        return { value: selected[0].slice(1, -1), choices: tokens.map((t) => (t === selected[0] ? t.slice(1, -1) : t)) };
+    for (const { marked, mark, alone } of MARKS) {
+        const selected = tokens.filter((t) => marked.test(t));
+        if (selected.length === 1 && (alone || tokens.length > 1) && tokens.every((t) => t === selected[0] || !mark.test(t))) {
+            return { value: selected[0].slice(1, -1), choices: tokens.map((t) => (t === selected[0] ? t.slice(1, -1) : t)) };
+        }
     }
     return { value: tokens.join(" ") };
 }

@@ -122,6 +122,25 @@ describe("SysfsSet, TransparentHugepages and CpuWakeupLatency through the real e
         });
     });
 
+    it("a debugfs selection file (sched/preempt, its mode in parentheses) is set, clean after, rolled back with a refused write, and put back on destroy", async function () {
+        const preempt = "/sys/kernel/debug/sched/preempt";
+        assert.equal(cat(preempt), "none (voluntary) full lazy");
+        const refused = await labStack("sysfs-preempt-refused", async () => {
+            // Written after preempt (paths in order), and refused: EINVAL above 2.
+            new SysfsSet("preempt-refused", { connection: connectionTo(lab, host), settings: { [preempt]: "full", "/sys/kernel/debug/sched/tunable_scaling": 3 } });
+        });
+        assert.match(await expectFailure(refused.up()), /Everything this operation had already changed was restored/);
+        assert.equal(cat(preempt), "none (voluntary) full lazy");
+        const stack = await labStack("sysfs-preempt", async () => {
+            new SysfsSet("preempt", { connection: connectionTo(lab, host), settings: { [preempt]: "full" }, persist: false });
+        });
+        await stack.up();
+        assert.equal(cat(preempt), "none voluntary (full) lazy");
+        assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+        await stack.destroy();
+        assert.equal(cat(preempt), "none (voluntary) full lazy");
+    });
+
     describe("refused before anything is written", function () {
         let etcBefore: string;
         let sysfsBefore: string[];

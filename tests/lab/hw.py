@@ -10,7 +10,8 @@ tuning tool reads on real hardware, with the real kernel's and tools' limits and
   hw.py serve HOST_DIR             FUSE daemon at HOST_DIR/hw.mnt; boot-ns.sh binds its subtrees
                                    over /sys/devices/system/{cpu,node}, /proc/irq, /proc/interrupts,
                                    /proc/stat, /sys/devices/virtual/net/eth1, /sys/devices/pci0000:00,
-                                   /sys/bus/pci/devices and /sys/kernel/mm/transparent_hugepage
+                                   /sys/bus/pci/devices, /sys/kernel/mm/transparent_hugepage and
+                                   /sys/kernel/debug (sched/preempt and sched/tunable_scaling only)
   hw.py ethtool HOST_DIR ARGS...   what /usr/sbin/ethtool is inside the host: rings (-g/-G) and
                                    coalescing (-c/-C) of the emulated NIC; everything else execs the
                                    real ethtool (a copy kept at LAB_DIR/bin/ethtool)
@@ -375,6 +376,8 @@ class Machine:
         # Each CPU's resume latency PM QoS request as the kernel holds it: S32_MAX is "no constraint".
         self.resume_latency = {cpu: S32_MAX for cpu in self.present}
         self.thp = {"enabled": "always", "defrag": "madvise"}
+        self.preempt = "voluntary"
+        self.tunable_scaling = 1
 
     # IRQs ----------------------------------------------------------------------------------
 
@@ -546,6 +549,35 @@ def thp_store(m, attr, text):
                 m.thp[attr] = word
             return
     raise _err(errno.EINVAL)
+
+
+# Two of debugfs's scheduler knobs (kernel/sched/debug.c), which tuned's scheduler plugin writes.
+# sched/preempt (PREEMPT_DYNAMIC) shows every mode with the current one in parentheses and takes
+# one mode name (strstrip'd, at most 15 bytes); sched/tunable_scaling takes 0, 1 or 2 (kstrtouint,
+# base 10). Anything else: EINVAL.
+PREEMPT_MODES = ["none", "voluntary", "full", "lazy"]
+
+
+def preempt_show(m):
+    with m.lock:
+        return " ".join("(%s)" % w if w == m.preempt else w for w in PREEMPT_MODES) + "\n"
+
+
+def preempt_store(m, text):
+    word = text.split("\0", 1)[0][:15].strip()
+    if word not in PREEMPT_MODES:
+        raise _err(errno.EINVAL)
+    with m.lock:
+        m.preempt = word
+
+
+def tunable_scaling_store(m, text):
+    s = text.split("\0", 1)[0][:15]
+    s = s[:-1] if s.endswith("\n") else s
+    if not re.fullmatch(r"\+?[0-9]+", s) or int(s) > 2:
+        raise _err(errno.EINVAL)
+    with m.lock:
+        m.tunable_scaling = int(s)
 
 
 def kstrtos32(text):
@@ -807,6 +839,9 @@ class Tree:
             nodes["node"] = self.node_root()
         if os.path.isdir(THP_ROOT):
             nodes["thp"] = self.thp_dir()
+        # debugfs is not mounted on this machine (and its sched/preempt is the machine's): each host gets its own.
+        nodes["debug"] = Dir({"sched": Dir({"preempt": File(lambda: preempt_show(self.m), lambda t: preempt_store(self.m, t)),
+                                            "tunable_scaling": File(lambda: "%d\n" % self.m.tunable_scaling, lambda t: tunable_scaling_store(self.m, t))})})
         nodes.update(module_nodes(hdir))
         self.root = Dir(nodes)
 

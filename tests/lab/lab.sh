@@ -339,6 +339,8 @@ mount --bind "\$hw/interrupts" /proc/interrupts
 mount --bind "\$hw/stat" /proc/stat
 # THP is global to the machine: each host gets its own enabled and defrag.
 if [ -d /sys/kernel/mm/transparent_hugepage ]; then mount --bind "\$hw/thp" /sys/kernel/mm/transparent_hugepage; fi
+# Two of debugfs's scheduler knobs (sched/preempt, sched/tunable_scaling), as a host's own.
+if [ -d /sys/kernel/debug ]; then mount --bind "\$hw/debug" /sys/kernel/debug; fi
 # As in a container, only /proc/sys/net (per network namespace) stays writable: kernel.*, vm.*,
 # fs.* and global net.core keys belong to the machine and are never changed from a lab host.
 mount --bind /proc/sys /proc/sys

@@ -50,6 +50,11 @@ describe("SysfsSet", function () {
             assert.deepEqual(parseSelection("always defer defer+madvise [madvise] never"), { value: "madvise", choices: ["always", "defer", "defer+madvise", "madvise", "never"] });
             assert.deepEqual(parseSelection("[none] mq-deadline kyber"), { value: "none", choices: ["none", "mq-deadline", "kyber"] });
         });
+        it("reads debugfs's parenthesised word (sched/preempt) the same way, but not a lone one", function () {
+            assert.deepEqual(parseSelection("none (voluntary) full lazy\n"), { value: "voluntary", choices: ["none", "voluntary", "full", "lazy"] });
+            assert.deepEqual(parseSelection("(null)\n"), { value: "(null)" });
+            assert.deepEqual(parseSelection("(a) (b)"), { value: "(a) (b)" });
+        });
         it("reads other files as their whitespace-normalised content", function () {
             assert.deepEqual(parseSelection("n/a\n"), { value: "n/a" });
             assert.deepEqual(parseSelection("4096\t 8192\n"), { value: "4096 8192" });
