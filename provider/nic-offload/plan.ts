@@ -21,6 +21,40 @@ export interface Resolved {
 
 const onOff = (on: boolean) => (on ? "on" : "off");
 
+// NETIF_F_ALL_TSO: AccECN segmentation is not among them (the lab's veth keeps it on without sg).
+const TCP_SEGMENTATION = ["tx-tcp-segmentation", "tx-tcp-ecn-segmentation", "tx-tcp-mangleid-segmentation", "tx-tcp6-segmentation"];
+
+/**
+ * What netdev_fix_features (net/core/dev.c) does to a feature turned on: drops it while another
+ * is off (`needs`) or on (`yieldsTo`). ethtool would still exit 0; the feature would just stay off.
+ */
+const KERNEL_RULES: { features: string[]; needs?: string; yieldsTo?: string }[] = [
+    { features: [...TCP_SEGMENTATION, "generic-segmentation-offload"], needs: "tx-scatter-gather" },
+    { features: ["rx-gro-hw"], needs: "rx-checksumming" },
+    { features: ["large-receive-offload"], yieldsTo: "rx-gro-hw" },
+    { features: ["large-receive-offload", "rx-gro-hw"], yieldsTo: "rx-fcs" },
+];
+
+/** Features declared on that the kernel would drop, given what the interface will show once `desired` is in. */
+function droppedByKernel(desired: Record<string, boolean>, shown: (name: string) => boolean | undefined, declaredBy: ReadonlyMap<string, string>, where: string): CheckFailure[] {
+    const after = (name: string) => desired[name] ?? shown(name) ?? false;
+    const problems = new Map<string, string>();
+    for (const rule of KERNEL_RULES) {
+        for (const feature of rule.features.filter((f) => desired[f] === true)) {
+            const property = declaredBy.get(feature)!;
+            if (problems.has(property)) {
+                continue;
+            }
+            if (rule.needs && !after(rule.needs)) {
+                problems.set(property, `${feature} needs ${rule.needs} on ${where}, which will be off: the kernel would keep ${feature} off; declare ${rule.needs}: true`);
+            } else if (rule.yieldsTo && after(rule.yieldsTo)) {
+                problems.set(property, `${feature} gives way to ${rule.yieldsTo} on ${where}, which will be on: the kernel would keep ${feature} off; declare ${rule.yieldsTo}: false`);
+            }
+        }
+    }
+    return [...problems].map(([property, reason]) => ({ property, reason }));
+}
+
 /**
  * The declared features against what the interface shows, never throws: an unknown name, or a
  * "[fixed]" feature (or group member) declared other than it is, is a problem naming the property
@@ -50,6 +84,7 @@ export function resolve(inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, ta
         return resolved;
     }
     const { features, groups } = snapshot.table;
+    const declaredBy = new Map<string, string>();
     const isGroup = (d: { feature: string }) => groups.has(d.feature);
     for (const { property, feature, on } of [...declared.filter(isGroup), ...declared.filter((d) => !isGroup(d))]) {
         const members = groups.get(feature);
@@ -62,7 +97,10 @@ export function resolve(inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, ta
                 unsupported(property, `${feature} cannot be turned ${onOff(on)} on ${where}: ${why}`);
                 continue;
             }
-            changeable.forEach((s) => (resolved.desired.features[s.name] = on));
+            changeable.forEach((s) => {
+                resolved.desired.features[s.name] = on;
+                declaredBy.set(s.name, property);
+            });
             continue;
         }
         const state = features.get(feature);
@@ -72,8 +110,10 @@ export function resolve(inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, ta
             unsupported(property, `${feature} is ${onOff(state.on)} [fixed] on ${where} and cannot be turned ${onOff(on)}`);
         } else if (!state.fixed) {
             resolved.desired.features[feature] = on;
+            declaredBy.set(feature, property);
         }
     }
+    resolved.problems.push(...droppedByKernel(resolved.desired.features, (name) => features.get(name)?.on, declaredBy, where));
     return resolved;
 }
 

@@ -169,11 +169,27 @@ mount --bind /run/plt-ethtool-blind /usr/sbin/ethtool`;
         assert.equal(state(), before);
     });
 
+    it("refuses at preview TSO declared on with scatter-gather off, which the kernel would keep off, naming the property and the host", async function () {
+        const before = state();
+        const stack = await labStack("nic-offloads-needs-sg", async () => {
+            new NicOffloads("needs-sg", { connection: connectionTo(lab, host), interface: "eth1", features: { sg: false, tso: true } });
+        });
+        const message = await expectFailure(stack.preview());
+        assert.match(message, /features\.tso value .* has a problem: tx-tcp-segmentation needs tx-scatter-gather on eth1 of root@[\d.]+:22, which will be off/);
+        assert.equal(state(), before);
+        // The kernel's own answer on the host: TSO goes off with sg, without an error.
+        onHost(lab, host, ["ethtool", "-K", "eth1", "sg", "off", "tso", "on"]);
+        const withoutSg = features();
+        onHost(lab, host, ["ethtool", "-K", "eth1", "sg", "on"]);
+        assert.match(withoutSg, /^\ttx-tcp-segmentation: off \[requested on\]$/m);
+        assert.equal(state(), before);
+    });
+
     it("a feature the kernel silently keeps off fails the up, naming it, with what was written rolled back", async function () {
         const before = state();
         const stack = await labStack("nic-offloads-silent", async () => {
-            // TSO needs scatter-gather: the kernel drops it without an error when sg goes off.
-            new NicOffloads("silent", { connection: connectionTo(lab, host), interface: "eth1", features: { sg: false, tso: true } });
+            // TSO needs a checksum offload: the kernel drops it without an error when the last one goes off.
+            new NicOffloads("silent", { connection: connectionTo(lab, host), interface: "eth1", features: { "tx-checksum-ip-generic": false, tso: true } });
         });
         await stack.preview();
         const message = await expectFailure(stack.up());

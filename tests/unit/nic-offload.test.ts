@@ -104,6 +104,15 @@ describe("NicOffloads against the host", function () {
         assert.deepEqual(resolved.desired.features, { "generic-receive-offload": true });
     });
 
+    it("refuses a feature the kernel would keep off for want of another (TSO and GSO without scatter-gather), naming the property", function () {
+        const problems = resolve(inputs({ features: { sg: false, tso: true, gso: true } }), snapshot(), TARGET).problems;
+        assert.deepEqual(problems.map((p) => p.property), ["features.tso", "features.gso"]);
+        assert.match(problems[0].reason, /^tx-tcp-segmentation needs tx-scatter-gather on eth1 of root@10\.0\.0\.5:22, which will be off: the kernel would keep tx-tcp-segmentation off; declare tx-scatter-gather: true$/);
+        assert.equal(resolve(inputs({ features: { tso: true } }), snapshot(VETH_SG_OFF), TARGET).problems[0]?.property, "features.tso", "sg already off on the host");
+        assert.deepEqual(resolve(inputs({ features: { sg: true, tso: true } }), snapshot(VETH_SG_OFF), TARGET).problems, []);
+        assert.deepEqual(resolve(inputs({ features: { sg: false, tso: false } }), snapshot(), TARGET).problems, [], "turning both off is fine");
+    });
+
     it("fails on a missing interface", function () {
         const problems = resolve(inputs({ features: { gro: true } }), snapshot(VETH, { exists: false }), TARGET).problems;
         assert.deepEqual(problems, [{ property: "interface", reason: "eth1 does not exist on root@10.0.0.5:22" }]);
