@@ -2,6 +2,7 @@ import { FILE_HELPERS, FileData, fileActionArg, fileFromBase64 } from "../host/f
 import { HostLedger, LedgerAction, ledgerArgs, parseLedgerListing, throwIfLedgerUnwritten, withLedger, withLedgerListing } from "../host/ledger";
 import { shProgram } from "../transport/argv";
 import { parseModinfoParm } from "./parameter-types";
+import { normaliseModuleName } from "./schema";
 import { RemoteCommandError, Transport } from "../transport/transport";
 
 /**
@@ -22,9 +23,20 @@ flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
 loaded_set() {
   for _f in /sys/module/*/initstate; do [ -f "$_f" ] || continue; _f=\${_f%/initstate}; printf '%s ' "\${_f##*/}"; done
 }
+# Other files' "options" lines for the declared modules, in the directories kmod reads, with their paths.
+other_options() {
+  _own=$1 _want=$2; set --
+  for _f in /etc/modprobe.d/*.conf /run/modprobe.d/*.conf /usr/local/lib/modprobe.d/*.conf /usr/lib/modprobe.d/*.conf /lib/modprobe.d/*.conf; do
+    [ -f "$_f" ] && [ "$_f" != "$_own" ] && set -- "$@" "$_f"
+  done
+  if [ $# -gt 0 ]; then
+    awk -v want="$_want" '$1 == "options" && NF > 2 { m = $2; gsub("-", "_", m); if (index(want, " " m " ")) { gsub(/\\t/, " "); print "options\\t" FILENAME "\\t" $0 } }' "$@" 2>/dev/null
+  fi
+}
 # Arguments: the two persistence files, then the module names.
 report() {
   _load=$1 _opts=$2; shift 2
+  _names=" $* "
   printf 'modprobe\\t%s\\n' "$(command -v modprobe)"
   rel=$(uname -r); printf 'release\\t%s\\n' "$rel"
   for _m in $(loaded_set); do
@@ -60,6 +72,7 @@ $_p "}; [ "$_a" = "$_modes" ] && _a= || _a=\${_a%%"
   for _f in "$_load" "$_opts"; do
     if [ -f "$_f" ]; then printf 'file\\t%s\\t%s\\n' "$_f" "$(base64 -w0 < "$_f")"; else printf 'absent\\t%s\\n' "$_f"; fi
   done
+  other_options "$_opts" "$_names"
 }
 `;
 
@@ -203,12 +216,21 @@ export interface ModuleSnapshot {
     writableParameters: Map<string, Set<string>>;
     /** Content of each persistence file, null when absent. */
     files: Map<string, FileData | null>;
+    /** Other modprobe.d files' `options` lines for the declared modules, as found (every directory kmod reads). */
+    otherOptions: ModuleOptionsLine[];
     /** Every resource's ledger on the host, by path (none after an apply). */
     ledgers: Map<string, HostLedger>;
 }
 
+/** One `options NAME p=v …` line of a modprobe.d file. */
+export interface ModuleOptionsLine {
+    file: string;
+    module: string;
+    parameters: Record<string, string>;
+}
+
 export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
-    const snapshot: ModuleSnapshot = { modprobe: "", release: "", loaded: new Map(), builtin: new Set(), probe: new Map(), inserts: new Map(), resolvesTo: new Map(), parameterNames: new Map(), parameterTypes: new Map(), parameters: new Map(), writableParameters: new Map(), files: new Map(), ledgers: parseLedgerListing(stdout) };
+    const snapshot: ModuleSnapshot = { modprobe: "", release: "", loaded: new Map(), builtin: new Set(), probe: new Map(), inserts: new Map(), resolvesTo: new Map(), parameterNames: new Map(), parameterTypes: new Map(), parameters: new Map(), writableParameters: new Map(), files: new Map(), otherOptions: [], ledgers: parseLedgerListing(stdout) };
     for (const line of stdout.split("\n")) {
         const [kind, a = "", b = "", c = "", d = ""] = line.split("\t");
         if (kind === "modprobe") {
@@ -239,6 +261,10 @@ export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
             if (/^[0-7]*[2367][0-7]{2}$/.test(d.trim())) {
                 snapshot.writableParameters.set(a, new Set([...(snapshot.writableParameters.get(a) ?? []), b]));
             }
+        } else if (kind === "options") {
+            const [, module = "", ...words] = b.trim().split(/\s+/);
+            const parameters = Object.fromEntries(words.map((w) => [normaliseModuleName(w.split("=")[0]), w.includes("=") ? w.slice(w.indexOf("=") + 1) : ""]));
+            snapshot.otherOptions.push({ file: a, module: normaliseModuleName(module), parameters });
         } else if (kind === "file") {
             snapshot.files.set(a, fileFromBase64(b));
         } else if (kind === "absent") {

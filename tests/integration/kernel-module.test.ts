@@ -198,6 +198,29 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         onHost(lab, vm, ["rmmod", "ip_vs"]);
     });
 
+    it("says when another modprobe.d file sorting after its own sets a declared parameter otherwise, which decides at boot", async function () {
+        const local = "/etc/modprobe.d/zz-local.conf";
+        onHost(lab, vm, ["sh", "-c", `mkdir -p /etc/modprobe.d && echo 'options dummy numdummies=5' > ${local}`]);
+        const stack = await labStack("kernel-module-boot-override", async () => {
+            const km = new KernelModule("dummies", { connection: connectionTo(lab, vm), modules: [{ name: "dummy", parameters: { numdummies: 2 } }] });
+            return { warnings: km.warnings };
+        });
+        try {
+            const out = collect();
+            const result = await stack.up({ onOutput: out.onOutput });
+            const warning = /\/etc\/modprobe\.d\/zz-local\.conf also sets dummy numdummies=5 and comes after \/etc\/modprobe\.d\/pulumi-dummies\.conf in modprobe's order, so at boot dummy loads with numdummies=5, not 2/;
+            assert.match(out.text(), warning);
+            assert.match(JSON.stringify(result.outputs.warnings.value), warning);
+            // What the boot's load would do, on the host: modprobe merges the files in name order.
+            onHost(lab, vm, ["rmmod", "dummy"]);
+            onHost(lab, vm, ["modprobe", "dummy"]);
+            assert.equal(onHost(lab, vm, ["cat", "/sys/module/dummy/parameters/numdummies"]).trim(), "5");
+        } finally {
+            await stack.destroy().catch(() => undefined);
+            onHost(lab, vm, ["sh", "-c", `rm -f ${local}; if [ -d /sys/module/dummy ]; then rmmod dummy; fi`]);
+        }
+    });
+
     it("a module another resource's load brought in is that resource's at once: a second stack declaring it is refused at preview", async function () {
         const before = emulatedLoaded(lab, server);
         assert.ok(!before.includes("inet_diag"), "inet_diag is not loaded before");

@@ -8,6 +8,7 @@ import {
     moduleDrift,
     moduleItems,
     moduleProblems,
+    overriddenAtBoot,
     parameterDrift,
     pendingUnloads,
     planModules,
@@ -369,5 +370,30 @@ describe("KernelModule: parameter values as the kernel's parsers take them", fun
         assert.equal(parameterValueProblem("my_ops", "whatever"), undefined, "a type with its own parser is not judged");
         assert.equal(parameterValueProblem("array of ushort", "21,2121"), undefined);
         assert.match(parameterValueProblem("array of ushort", "21,99999") ?? "", /in each comma-separated element; "99999" is not$/);
+    });
+});
+
+describe("KernelModule: other modprobe.d files at boot", function () {
+    const own = "/etc/modprobe.d/pulumi-mods.conf";
+    const specs = [{ name: "dummy", parameters: { numdummies: "2" } }];
+    const others = (lines: string[]) => parseModuleSnapshot(lines.map((l) => `options\t${l}`).join("\n")).otherOptions;
+
+    it("reads each options line with its file, names in the kernel's form", function () {
+        assert.deepEqual(others(["/etc/modprobe.d/zz.conf\toptions  dummy numdummies=5 verbose"]), [{ file: "/etc/modprobe.d/zz.conf", module: "dummy", parameters: { numdummies: "5", verbose: "" } }]);
+    });
+
+    it("warns of a file sorting after this resource's that sets a declared parameter otherwise, and only of that", function () {
+        const later = others(["/etc/modprobe.d/zz-local.conf\toptions dummy numdummies=4", "/etc/modprobe.d/zz-local.conf\toptions dummy numdummies=5"]);
+        assert.deepEqual(overriddenAtBoot(specs, later, own, "h1"), [
+            "h1: /etc/modprobe.d/zz-local.conf also sets dummy numdummies=5 and comes after /etc/modprobe.d/pulumi-mods.conf in modprobe's order, so at boot dummy loads with numdummies=5, not 2",
+        ]);
+        assert.deepEqual(overriddenAtBoot(specs, others(["/etc/modprobe.d/aa.conf\toptions dummy numdummies=5"]), own, "h1"), [], "an earlier file loses to ours");
+        assert.deepEqual(overriddenAtBoot(specs, others(["/usr/lib/modprobe.d/zz.conf\toptions dummy numdummies=2"]), own, "h1"), [], "the same value");
+        assert.deepEqual(
+            overriddenAtBoot(specs, others(["/usr/lib/modprobe.d/zz.conf\toptions dummy numdummies=5", "/etc/modprobe.d/zz.conf\toptions dummy other=1"]), own, "h1"),
+            [],
+            "a vendor file hidden by /etc's of the same name",
+        );
+        assert.deepEqual(overriddenAtBoot(specs, others(["/etc/modprobe.d/zz.conf\toptions tcp_htcp numdummies=5"]), own, "h1"), [], "another module");
     });
 });
