@@ -28,13 +28,16 @@ function parseKernelInteger(text: string, signed: boolean): bigint | undefined {
     return match[1] === "-" ? -magnitude : magnitude;
 }
 
-/** kstrtobool: only the first characters count. */
-const isKernelBool = (text: string) => /^[yYnN01]/.test(text) || /^[oO][nNfF]/.test(text);
+/**
+ * kstrtobool: only the first characters count. t/f since Linux 5.19 and e/d (enable, disable)
+ * since 6.16 are taken too: an older kernel refusing them at load is better than a false refusal.
+ */
+const isKernelBool = (text: string) => /^[yYtTeE1nNfFdD0]/.test(text) || /^[oO][nNfF]/.test(text);
 
 /** What the kernel takes for one value of `type`, and whether `text` is one; undefined for a type it does not parse itself. */
 function expectedValue(type: string, text: string): { takes: string; ok: boolean } | undefined {
     if (type === "bool" || type === "invbool") {
-        return { takes: "y, n, Y, N, 1, 0, on or off", ok: isKernelBool(text) };
+        return { takes: "y, n, 1, 0, on, off, true or false", ok: isKernelBool(text) };
     }
     const range = INTEGER_RANGES[type];
     if (!range) {

@@ -50,9 +50,10 @@ report() {
       _out=$(modprobe -n -v "$_m" 2>&1); printf 'probe\\t%s\\t%s\\t%s\\n' "$_m" "$?" "$(flat "$_out")"
       printf 'resolves\\t%s\\t%s\\n' "$_m" "$(modprobe -R "$_m" 2>/dev/null | tr '\\n' ' ')"
     fi
-    if command -v modinfo >/dev/null && _out=$(modinfo -F parm "$_m" 2>/dev/null); then
-      printf 'parms\\t%s\\n' "$_m"
-      printf '%s\\n' "$_out" | awk -v m="$_m" 'NF { gsub(/\\t/, " "); print "modinfo-parm\\t" m "\\t" $0 }'
+    # NUL-separated: a description may span lines, and the type follows the whole of it.
+    if command -v modinfo >/dev/null; then
+      { modinfo -0 -F parm "$_m" 2>/dev/null; printf 'modinfo-exit=%s' "$?"; } | tr '\\n\\0' ' \\n' |
+        awk -v m="$_m" '/^modinfo-exit=/ { if ($0 == "modinfo-exit=0") print "parms\\t" m; next } NF { gsub(/\\t/, " "); print "modinfo-parm\\t" m "\\t" $0 }'
     fi
     [ -d "/sys/module/$_m/parameters" ] || continue
     # The mode, not test -w: root passes test -w on a 0444 attribute the kernel still refuses to write.

@@ -2164,9 +2164,13 @@ def cmd_rmmod(hdir, args):
 
 
 def cmd_modinfo(hdir, args):
-    """kmod's `modinfo -F parm NAME`: one "name: (type)" line per parameter the module takes (no descriptions here)."""
+    """kmod's `modinfo [-0] -F parm NAME`: one "name: (type)" record per parameter the module takes
+    (no descriptions here), each ended by a newline, or by a NUL with -0."""
+    end = "\n"
+    if args[:1] == ["-0"]:
+        end, args = "\0", args[1:]
     if len(args) != 3 or args[:2] != ["-F", "parm"]:
-        raise ModExit(2, "modinfo (lab): only -F parm NAME is emulated\n")
+        raise ModExit(2, "modinfo (lab): only [-0] -F parm NAME is emulated\n")
     with Modules(hdir, write=False) as mods:
         st = mods.state
         name = resolve_alias(st, args[2])
@@ -2175,7 +2179,7 @@ def cmd_modinfo(hdir, args):
         if name not in st["modules"]:
             raise ModExit(1, "modinfo: ERROR: Module %s not found.\n" % name)
         for p, (kind, _) in sorted(st["modules"][name]["params"].items()):
-            sys.stdout.write("%s: (%s)\n" % (p, "array of " + kind[:-len("_array")] if kind.endswith("_array") else kind))
+            sys.stdout.write("%s: (%s)%s" % (p, "array of " + kind[:-len("_array")] if kind.endswith("_array") else kind, end))
     return 0
 
 

@@ -353,11 +353,11 @@ describe("KernelModule: parameter values as the kernel's parsers take them", fun
     });
 
     it("takes what kstrtobool and kstrto* take, and refuses the rest", function () {
-        for (const ok of ["y", "N", "1", "0", "on", "OFF", "yes"]) {
+        for (const ok of ["y", "N", "1", "0", "on", "OFF", "yes", "true", "False", "enable", "disable"]) {
             assert.equal(parameterValueProblem("bool", ok), undefined, ok);
         }
-        assert.match(parameterValueProblem("bool", "2") ?? "", /^must be y, n, Y, N, 1, 0, on or off$/);
-        assert.match(parameterValueProblem("invbool", "true") ?? "", /must be y, n/);
+        assert.match(parameterValueProblem("bool", "2") ?? "", /^must be y, n, 1, 0, on, off, true or false$/);
+        assert.match(parameterValueProblem("invbool", "maybe") ?? "", /must be y, n/);
         assert.equal(parameterValueProblem("int", "-2147483648"), undefined);
         assert.match(parameterValueProblem("int", "2147483648") ?? "", /from -2147483648 to 2147483647/);
         assert.equal(parameterValueProblem("uint", "0xffffffff"), undefined);
