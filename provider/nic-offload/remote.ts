@@ -51,10 +51,16 @@ unmet() {
     shift 2
   done
 }
+# ip(8) where the host has it: rtnetlink asks CAP_NET_ADMIN in the device's network namespace
+# only, the sysfs attribute in the initial user namespace (which an unprivileged container lacks).
+set_qlen() {
+  if command -v ip >/dev/null; then ip link set dev "$IF" txqueuelen "$1"
+  else printf '%s\\n' "$1" | tee "/sys/class/net/$IF/tx_queue_len" >/dev/null; fi
+}
 wrote_f= wrote_q=
 rollback() {
   if [ -n "$wrote_q" ]; then
-    { printf '%s\\n' "$undo_q" | tee "/sys/class/net/$IF/tx_queue_len" && [ "$(cat "/sys/class/net/$IF/tx_queue_len")" = "$undo_q" ]; } >/dev/null 2>&1 || printf 'rollback-failed\\ttxqueuelen %s;\\n' "$(cat "/sys/class/net/$IF/tx_queue_len")"
+    { set_qlen "$undo_q" && [ "$(cat "/sys/class/net/$IF/tx_queue_len")" = "$undo_q" ]; } >/dev/null 2>&1 || printf 'rollback-failed\\ttxqueuelen %s;\\n' "$(cat "/sys/class/net/$IF/tx_queue_len")"
   fi
   if [ -n "$wrote_f" ]; then
     ethtool -K "$IF" $undo_f >/dev/null 2>&1
@@ -70,8 +76,7 @@ if [ -n "$set_f" ]; then
 fi
 if [ -n "$set_q" ]; then
   wrote_q=1
-  # The attribute itself, as the udev rule writes it: no dependency on iproute2.
-  out=$(printf '%s\\n' "$set_q" | tee "/sys/class/net/$IF/tx_queue_len" 2>&1 >/dev/null) || fail txqueuelen "" "\${out#tee: }"
+  out=$(set_qlen "$set_q" 2>&1) || fail txqueuelen "" "\${out#tee: }"
   now=$(cat "/sys/class/net/$IF/tx_queue_len" 2>&1)
   [ "$now" = "$set_q" ] || fail txqueuelen "txqueuelen $now;" ""
 fi
@@ -228,7 +233,7 @@ export async function applyOffloads(
         const restored = notRestored
             ? ` Could NOT put back ${unmetText(notRestored, change.undo, change.txqueuelen?.from)}: check the host.`
             : " Everything this operation had already changed was restored; the host is as it was.";
-        const action = what === "ethtool -K" ? `ethtool -K ${iface}` : what === "txqueuelen" ? `writing ${change.txqueuelen?.to} to /sys/class/net/${iface}/tx_queue_len` : `writing ${what}`;
+        const action = what === "ethtool -K" ? `ethtool -K ${iface}` : what === "txqueuelen" ? `setting ${iface} txqueuelen ${change.txqueuelen?.to}` : `writing ${what}`;
         const said = message.trim();
         const detail = unmet ? `the driver (or a feature it depends on) refused ${unmetText(unmet, change.expect, change.txqueuelen?.to)}${said ? `; ethtool said: ${said}` : ""}` : said || "failed";
         throw new OffloadApplyError(`${transport.target}: ${action}: ${detail}.${restored}`);

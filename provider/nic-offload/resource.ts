@@ -12,7 +12,7 @@ export interface NicOffloadsArgs {
      * `generic-receive-offload`, `rx-gro-hw`, `tso`, `tx-tcp6-segmentation`, …).
      */
     features?: pulumi.Input<Record<string, pulumi.Input<boolean>>>;
-    /** The interface's transmit queue length, in packets (/sys/class/net/IF/tx_queue_len). */
+    /** `ip link set dev IF txqueuelen N`: the interface's transmit queue length, in packets. */
     txqueuelen?: pulumi.Input<number>;
     /** A feature the interface lacks or cannot change: "fail" (default, at preview) or "skip" (reported). */
     onUnsupported?: pulumi.Input<"fail" | "skip">;

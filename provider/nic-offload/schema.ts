@@ -59,7 +59,7 @@ export const nicOffloadsInputsSchema = z
         connection: optionalConnectionSchema,
         interface: interfaceName,
         features: features.optional(),
-        /** Written to /sys/class/net/IF/tx_queue_len, which takes an unsigned int but reads back as a signed one (and ip(8) parses one). */
+        /** `ip link set dev IF txqueuelen N` (a signed int there), read back from /sys/class/net/IF/tx_queue_len (signed too). */
         txqueuelen: z
             .number()
             .int()
