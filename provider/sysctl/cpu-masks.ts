@@ -5,9 +5,9 @@ import type { HostSnapshot } from "./remote";
 import { CPU_MASK_KEYS, SettingValue } from "./values";
 
 /**
- * A CPU mask may name only CPUs the host can have: the kernel parses it into a mask of its
- * possible CPUs and answers EOVERFLOW for a bit beyond them (bitmap_parse), after keeping the
- * bits that fit, so the write half-happens before it is refused.
+ * A CPU mask may name only CPUs the host can have: the kernel parses it into a mask of
+ * nr_cpu_ids bits (the highest possible CPU + 1) and answers EOVERFLOW for a bit beyond
+ * (bitmap_parse), after keeping the bits that fit, so the write half-happens before it is refused.
  */
 
 const declaredMasks = (settings: Record<string, SettingValue>) =>
@@ -23,9 +23,9 @@ export function masksBeyondHost(settings: Record<string, SettingValue>, snapshot
     if (!possible || possible.length === 0) {
         return [];
     }
-    const have = new Set(possible);
+    const highest = Math.max(...possible);
     return declaredMasks(settings).flatMap(([key, value]) => {
-        const beyond = parseMask(String(value)).filter((cpu) => !have.has(cpu));
+        const beyond = parseMask(String(value)).filter((cpu) => cpu > highest);
         return beyond.length > 0
             ? [
                   {

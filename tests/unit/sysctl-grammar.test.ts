@@ -302,6 +302,7 @@ describe("sysctl checks against the host's own values", function () {
         assert.match(masksBeyondHost(settings, host("0-1"), "h2")[0]?.reason ?? "", /^h2: names CPUs 2-3, but this host's CPUs are 0-1; the kernel refuses it \(EOVERFLOW\)$/);
         assert.match(masksBeyondHost(settings, host("0-2"), "h2")[0]?.reason ?? "", /names CPU 3,/);
         assert.deepEqual(masksBeyondHost(settings, host("0-3"), "h2"), []);
+        assert.deepEqual(masksBeyondHost(settings, host("0-1,3"), "h2"), [], "a gap in the possible CPUs is within the kernel's mask");
         assert.deepEqual(masksBeyondHost(settings, parseReadOutput("possible\tgarbage\n"), "h2"), [], "an unreadable CPU list judges nothing");
         assert.deepEqual(masksBeyondHost({ "net.core.rps_default_mask": "0" }, host("0"), "h2"), []);
     });
