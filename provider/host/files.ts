@@ -236,6 +236,23 @@ rm_dirs "$@"
 export const TRANSACTION_BODY = `
 n=0
 flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
+# As sysfs/plan.ts's parseSelection: exactly one "(word)" and no other parenthesis, among other
+# words or followed by a space; the word into $word.
+parenthesised() {
+  _all=$1 _marked=0 word=
+  set -f; set -- $1; set +f
+  for _t do
+    case $_t in
+      \\(*[\\(\\)]*\\)) _marked=2 ;;
+      \\(?*\\)) _marked=$((_marked+1)); word=\${_t#?}; word=\${word%?} ;;
+      *[\\(\\)]*) _marked=2 ;;
+    esac
+  done
+  [ "$_marked" = 1 ] || return 1
+  [ $# -gt 1 ] && return 0
+  case $_all in *") "|*")	") return 0 ;; esac
+  return 1
+}
 rollback() {
   while [ "$n" -gt 0 ]; do
     eval "p=\\$path_$n v=\\$old_$n"
@@ -248,11 +265,11 @@ count=$1; shift
 while [ "$count" -gt 0 ]; do
   p=$1 v=$2; shift 2; count=$((count-1))
   old=$(cat "$p" 2>&1) || fail "$p" "$old"
-  # A selection file ("always [madvise] never", debugfs's "none (voluntary) full") takes back only its selected word.
+  # A selection file ("always [madvise] never", debugfs's "none (voluntary) full ") takes back only its selected word.
   back=$old
   case $old in
     *\\[*\\]*) back=\${old#*\\[}; back=\${back%%\\]*} ;;
-    *" ("*")"*|"("*") "*) back=\${old#*\\(}; back=\${back%%\\)*} ;;
+    *\\(*) parenthesised "$old" && back=$word ;;
   esac
   n=$((n+1)); eval "path_$n=\\$p old_$n=\\$back"
   err=$(printf '%s\\n' "$v" | tee "$p" 2>&1 >/dev/null) || fail "$p" "\${err#tee: }"

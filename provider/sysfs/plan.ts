@@ -11,8 +11,9 @@ import { otherFilesystemProblem } from "./schema";
 
 /**
  * A file's value; for a selection file the marked word and the words offered. sysfs marks it
- * with brackets ("always [madvise] never"); debugfs's sched/preempt with parentheses
- * ("none (voluntary) full"), and only among other words, so a lone "(null)" stays a value.
+ * with brackets ("always [madvise] never"); debugfs's sched/preempt with parentheses, each word
+ * followed by a space ("none (voluntary) full ", "(full) " alone on PREEMPT_RT), so a lone
+ * "(null)" that a string attribute prints for none stays a value.
  */
 export interface Selection {
     value: string;
@@ -22,8 +23,8 @@ export interface Selection {
 const words = (text: string) => text.trim().split(/\s+/).filter(Boolean);
 
 const MARKS = [
-    { marked: /^\[[^\][]+\]$/, mark: /[\][]/, alone: true },
-    { marked: /^\([^()]+\)$/, mark: /[()]/, alone: false },
+    { marked: /^\[[^\][]+\]$/, mark: /[\][]/, alone: () => true },
+    { marked: /^\([^()]+\)$/, mark: /[()]/, alone: (content: string) => /\)[ \t]+\n?$/.test(content) },
 ];
 
 /** The value a file holds, whitespace normalised; a selection file's marked word, with its choices. */
@@ -31,7 +32,7 @@ export function parseSelection(content: string): Selection {
     const tokens = words(content);
     for (const { marked, mark, alone } of MARKS) {
         const selected = tokens.filter((t) => marked.test(t));
-        if (selected.length === 1 && (alone || tokens.length > 1) && tokens.every((t) => t === selected[0] || !mark.test(t))) {
+        if (selected.length === 1 && (tokens.length > 1 || alone(content)) && tokens.every((t) => t === selected[0] || !mark.test(t))) {
             return { value: selected[0].slice(1, -1), choices: tokens.map((t) => (t === selected[0] ? t.slice(1, -1) : t)) };
         }
     }
