@@ -50,8 +50,14 @@ const partDefaults = (part: string, facts: HostFactsConfig) => ({ ...(ON_INTERFA
 const label = (a: Assignment, i: number) => `assignments[${i}]${a.profile ? ` (${a.profile})` : ""}`;
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
-/** Facts of the host rather than of one profile: set by any of its assignments, they hold for all of them. */
-const HOST_WIDE_FACTS = ["interface", "persist", "missingKeys"] as const;
+/** Facts of the host rather than of one part: set by any of its assignments, they hold for all of them. */
+const HOST_WIDE_FACTS = ["interface"] as const;
+
+/** The facts that shape the sysctls part, which every assignment of the host adds to. */
+const SYSCTL_FACTS = [
+    ["persist", "persist"],
+    ["missingKeys", "onMissing"],
+] as const;
 
 interface Selecting {
     assignment: Assignment;
@@ -59,8 +65,9 @@ interface Selecting {
 }
 
 /**
- * The host's facts, with the host-wide ones its assignments set: two that set one differently
- * conflict, unless the host's own settles it.
+ * The host's facts, with the host-wide ones its assignments set (the interface): two that set
+ * one differently conflict, unless the host's own settles it. persist and missingKeys stay each
+ * assignment's, but for the sysctls part they share (see assignHost).
  */
 function composedFacts(selecting: readonly Selecting[], host: InventoryHost): { facts: HostFactsConfig; conflicts: string[] } {
     const fromAssignments: Record<string, unknown> = {};
@@ -140,6 +147,8 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
     const partConflicts: string[] = [];
     const overridden = new Set(Object.keys(host.sysctlOverrides ?? {}).map(canonicalKey));
     const hostIndex = config.hosts.indexOf(host);
+    // persist and missingKeys an assignment adding sysctls sets itself: they hold for the whole sysctls part.
+    const sysctlFacts = new Map<string, { value: unknown; by: string }>();
     for (const { assignment, index } of selecting) {
         const name = label(assignment, index);
         composed.from.push(name);
@@ -159,7 +168,21 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
                     settings[key] = value;
                 }
             }
-            composed.parts.sysctls = { ...(current ?? parts.sysctls), settings };
+            const explicit: Record<string, unknown> = {};
+            for (const [fact, field] of SYSCTL_FACTS) {
+                const value = assignment.facts[fact];
+                const earlier = sysctlFacts.get(fact);
+                if (value === undefined || host.facts[fact] !== undefined) {
+                    continue;
+                }
+                if (!earlier) {
+                    sysctlFacts.set(fact, { value, by: name });
+                    explicit[field] = value;
+                } else if (earlier.value !== value) {
+                    factConflicts.push(`facts.${fact}: ${earlier.by} sets ${JSON.stringify(earlier.value)}, ${name} sets ${JSON.stringify(value)} (for the sysctls both add)`);
+                }
+            }
+            composed.parts.sysctls = { ...(current ?? parts.sysctls), settings, ...explicit };
         }
         for (const part of SPEC_PARTS) {
             const spec = parts[part];
@@ -194,7 +217,7 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
     }
     if (host.sysctlOverrides) {
         // A host whose assignments set no sysctl still gets (and has checked) its own.
-        const current = composed.parts.sysctls ?? { settings: {}, onMissing: facts.missingKeys ?? "skip", persist: facts.persist ?? true };
+        const current = composed.parts.sysctls ?? { settings: {}, onMissing: host.facts.missingKeys ?? "skip", persist: host.facts.persist ?? true };
         refuseUnsetNulls(current.settings, host.sysctlOverrides as SysctlOverrides, ["hosts", hostIndex, "sysctlOverrides"], host.name, (key) => `no assignment of this host sets ${key}`);
         const settings = withOverrides(current.settings, host.sysctlOverrides as SysctlOverrides);
         for (const [key, value] of Object.entries(host.sysctlOverrides)) {

@@ -269,13 +269,13 @@ describe("fleet: config and assignments", function () {
             }),
         );
         assert.throws(() => assignHost(persist, persist.hosts[0]), (e: Error) => {
-            assert.match(e.message, /^  facts\.persist: assignments\[0\] sets true, assignments\[1\] sets false$/m);
-            assert.match(e.message, /^  facts\.missingKeys: assignments\[0\] sets "fail", assignments\[1\] sets "skip"$/m);
+            assert.match(e.message, /^  facts\.persist: assignments\[0\] sets true, assignments\[1\] sets false \(for the sysctls both add\)$/m);
+            assert.match(e.message, /^  facts\.missingKeys: assignments\[0\] sets "fail", assignments\[1\] sets "skip" \(for the sysctls both add\)$/m);
             return true;
         });
     });
 
-    it("shares the facts one assignment sets for the host (interface, persist, missingKeys) with its other assignments", function () {
+    it("shares the interface one assignment sets with the host's other assignments, and persist and missingKeys with the sysctls they add to", function () {
         const onOneHost = (hostFacts: object, assignments: FleetConfigInput["assignments"]) => {
             const config = parseFleetConfig(fleet(1, { hosts: fleet(1).hosts.map((h) => ({ ...h, facts: hostFacts })), assignments }));
             return assignHost(config, config.hosts[0]);
@@ -288,7 +288,13 @@ describe("fleet: config and assignments", function () {
             { sysctls: { "net.ipv4.tcp_fin_timeout": 30 } },
             { thp: { enabled: "never" } },
         ]);
-        assert.deepEqual([oneSetsThem.parts.sysctls?.onMissing, oneSetsThem.parts.sysctls?.persist, oneSetsThem.parts.thp?.persist], ["fail", false, false], "an assignment that sets nothing takes them, not the defaults");
+        assert.deepEqual([oneSetsThem.parts.sysctls?.onMissing, oneSetsThem.parts.sysctls?.persist], ["fail", false], "sysctls one assignment adds to take its facts, not the defaults");
+        assert.equal(oneSetsThem.parts.thp?.persist, true, "another assignment's own part keeps its own persist");
+        const apart = onOneHost({}, [
+            { sysctls: { "net.core.somaxconn": 4096 }, facts: { persist: false } },
+            { thp: { enabled: "never" }, facts: { persist: true, missingKeys: "fail" } },
+        ]);
+        assert.deepEqual([apart.parts.sysctls?.persist, apart.parts.sysctls?.onMissing, apart.parts.thp?.persist], [false, "skip", true], "facts of parts that do not meet never conflict");
         const settled = onOneHost({ missingKeys: "skip", interface: "ens5" }, [
             { sysctls: { "net.core.somaxconn": 4096 }, facts: { missingKeys: "fail", interface: "eth1" } },
             { sysctls: { "net.ipv4.tcp_fin_timeout": 30 }, facts: { missingKeys: "skip", interface: "eth2" } },
