@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Fleet } from "./fleet";
-import { CONFIG_NAMESPACE, FLEET_KEY_CONFIG, refuseUnknownConfigKeys } from "./inventory";
+import { CONFIG_NAMESPACE, FLEET_KEY_CONFIG, FleetConfigError, SHARD_OF_KEY, refuseUnknownConfigKeys } from "./inventory";
 
 /**
  * The default program (Pulumi.yaml's main): the fleet from stack config, so a user runs this
@@ -17,14 +17,22 @@ import { CONFIG_NAMESPACE, FLEET_KEY_CONFIG, refuseUnknownConfigKeys } from "./i
 export function fleetProgram(): Record<string, pulumi.Output<unknown>> {
     refuseUnknownConfigKeys(Object.keys(pulumi.runtime.allConfig()));
     const config = new pulumi.Config(CONFIG_NAMESPACE);
-    const fleet = new Fleet("fleet", {
-        defaults: config.getObject("defaults"),
-        hosts: config.getObject("hosts") as never,
-        assignments: config.getObject("assignments") as never,
-        rollout: config.getObject("rollout"),
-        evidence: config.getObject("evidence"),
-        privateKey: config.getSecret(FLEET_KEY_CONFIG.privateKey),
-        privateKeyPassword: config.getSecret(FLEET_KEY_CONFIG.privateKeyPassword),
-    });
-    return { hosts: fleet.hostRecords, waves: fleet.waveSummaries };
+    const shardOf = config.get(SHARD_OF_KEY);
+    try {
+        const fleet = new Fleet("fleet", {
+            defaults: config.getObject("defaults"),
+            hosts: config.getObject("hosts") as never,
+            assignments: config.getObject("assignments") as never,
+            rollout: config.getObject("rollout"),
+            evidence: config.getObject("evidence"),
+            privateKey: config.getSecret(FLEET_KEY_CONFIG.privateKey),
+            privateKeyPassword: config.getSecret(FLEET_KEY_CONFIG.privateKeyPassword),
+        });
+        return { hosts: fleet.hostRecords, waves: fleet.waveSummaries };
+    } catch (e) {
+        // A shard's config is written by `shard` (an older one held every assignment and wave).
+        throw shardOf && e instanceof FleetConfigError
+            ? new FleetConfigError(`${e.message}\nThis stack is a shard of ${shardOf}: \`pulumi-linux-tuning shard --stack ${shardOf}\` writes its config again from the fleet's.`)
+            : e;
+    }
 }

@@ -400,6 +400,18 @@ describe("fleet: config and assignments", function () {
         }
     });
 
+    it("tells a shard stack whose config the fleet has outgrown to shard again", function () {
+        const saved = pulumi.runtime.allConfig();
+        const stale = fleet(2, { rollout: { waves: [{ select: { rack: "c" } }] } });
+        const config = Object.fromEntries(Object.entries(stale).map(([key, value]) => [`pulumi-linux-tuning:${key}`, JSON.stringify(value)]));
+        pulumi.runtime.setAllConfig({ ...saved, ...config, "pulumi-linux-tuning:shardOf": "fleet" });
+        try {
+            assert.throws(() => fleetProgram(), /rollout\.waves\[0\]\.select: matches no host .*\nThis stack is a shard of fleet: `pulumi-linux-tuning shard --stack fleet` writes its config again/s);
+        } finally {
+            pulumi.runtime.setAllConfig(saved);
+        }
+    });
+
     it("refuses a label called name: selectors match the host's own name there", function () {
         const named = fleet(1);
         named.hosts[0].labels = { name: "primary" };
