@@ -51,11 +51,11 @@ unmet() {
     shift 2
   done
 }
-# ip(8) where the host has it: rtnetlink asks CAP_NET_ADMIN in the device's network namespace
-# only, the sysfs attribute in the initial user namespace (which an unprivileged container lacks).
+# iproute2's ip(8) first: rtnetlink asks CAP_NET_ADMIN in the device's network namespace only,
+# the sysfs attribute in the initial user namespace (which an unprivileged container lacks); the
+# attribute where ip is missing or fails (BusyBox's knows no txqueuelen), its error the one told.
 set_qlen() {
-  if command -v ip >/dev/null; then ip link set dev "$IF" txqueuelen "$1"
-  else printf '%s\\n' "$1" | tee "/sys/class/net/$IF/tx_queue_len" >/dev/null; fi
+  ip link set dev "$IF" txqueuelen "$1" 2>/dev/null || printf '%s\\n' "$1" | tee "/sys/class/net/$IF/tx_queue_len" >/dev/null
 }
 wrote_f= wrote_q=
 rollback() {
