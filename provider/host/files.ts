@@ -250,8 +250,8 @@ parenthesised() {
   done
   [ "$_marked" = 1 ] || return 1
   [ $# -gt 1 ] && return 0
-  case $_all in *") "|*")	") return 0 ;; esac
-  return 1
+  _t=\${_all##*\\)}
+  case $_t in "" | *[!" 	"]*) return 1 ;; esac
 }
 rollback() {
   while [ "$n" -gt 0 ]; do

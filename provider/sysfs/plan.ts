@@ -24,7 +24,7 @@ const words = (text: string) => text.trim().split(/\s+/).filter(Boolean);
 
 const MARKS = [
     { marked: /^\[[^\][]+\]$/, mark: /[\][]/, alone: () => true },
-    { marked: /^\([^()]+\)$/, mark: /[()]/, alone: (content: string) => /\)[ \t]+\n?$/.test(content) },
+    { marked: /^\([^()]+\)$/, mark: /[()]/, alone: (content: string) => /\)[ \t]+\s*$/.test(content) },
 ];
 
 /** The value a file holds, whitespace normalised; a selection file's marked word, with its choices. */

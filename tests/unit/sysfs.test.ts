@@ -53,6 +53,7 @@ describe("SysfsSet", function () {
         it("reads debugfs's parenthesised word (sched/preempt) the same way, but not a lone one", function () {
             assert.deepEqual(parseSelection("none (voluntary) full lazy\n"), { value: "voluntary", choices: ["none", "voluntary", "full", "lazy"] });
             assert.deepEqual(parseSelection("(full) \n"), { value: "full", choices: ["full"] }, "PREEMPT_RT without lazy: one mode, followed by a space");
+            assert.deepEqual(parseSelection("(full)  \n\n"), { value: "full", choices: ["full"] });
             assert.deepEqual(parseSelection("(null)\n"), { value: "(null)" });
             assert.deepEqual(parseSelection("(a) (b)"), { value: "(a) (b)" });
         });
