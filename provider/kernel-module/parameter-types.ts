@@ -29,15 +29,19 @@ function parseKernelInteger(text: string, signed: boolean): bigint | undefined {
 }
 
 /**
- * kstrtobool: only the first characters count. t/f since Linux 5.19 and e/d (enable, disable)
- * since 6.16 are taken too: an older kernel refusing them at load is better than a false refusal.
+ * kstrtobool's reading: only the first characters count. t/f (Linux 5.19) and e/d (enable,
+ * disable, newer still) are taken too: an older kernel refusing them at load is better than a
+ * false refusal here.
  */
-const isKernelBool = (text: string) => /^[yYtTeE1nNfFdD0]/.test(text) || /^[oO][nNfF]/.test(text);
+export function kernelBool(text: string): boolean | undefined {
+    return /^[yYtTeE1]/.test(text) || /^[oO][nN]/.test(text) ? true : /^[nNfFdD0]/.test(text) || /^[oO][fF]/.test(text) ? false : undefined;
+}
+
 
 /** What the kernel takes for one value of `type`, and whether `text` is one; undefined for a type it does not parse itself. */
 function expectedValue(type: string, text: string): { takes: string; ok: boolean } | undefined {
     if (type === "bool" || type === "invbool") {
-        return { takes: "y, n, 1, 0, on, off, true or false", ok: isKernelBool(text) };
+        return { takes: "y, n, 1, 0, on, off, true or false", ok: kernelBool(text) !== undefined };
     }
     const range = INTEGER_RANGES[type];
     if (!range) {
@@ -58,6 +62,23 @@ export function parameterValueProblem(type: string, value: string): string | und
     const verdicts = value.split(",").map((element) => ({ element, expected: expectedValue(array[1], element) }));
     const bad = verdicts.find((v) => v.expected && !v.expected.ok);
     return bad ? `must be ${bad.expected!.takes} in each comma-separated element; "${bad.element}" is not` : undefined;
+}
+
+/**
+ * Whether two spellings of a value mean the same to the parser of `type`: a bool by kstrtobool
+ * (a bare bool parameter, "", is true), an integer by its value (0x10 is 16); otherwise as text.
+ */
+export function sameValueAs(type: string | undefined, a: string, b: string): boolean {
+    if (type === "bool" || type === "invbool") {
+        const [x, y] = [a === "" ? true : kernelBool(a), b === "" ? true : kernelBool(b)];
+        return x !== undefined && x === y;
+    }
+    const range = type ? INTEGER_RANGES[type] : undefined;
+    if (range) {
+        const x = parseKernelInteger(a, range[0] < 0n);
+        return x !== undefined && x === parseKernelInteger(b, range[0] < 0n);
+    }
+    return a === b;
 }
 
 /** The parameter name and its type from one line of `modinfo -F parm` ("name:description (type)", "name: (type)", or "name:description" with no type). */

@@ -2,7 +2,7 @@ import { CheckFailure, propertyPath } from "../check";
 import { holdsText } from "../host/files";
 import { itemsOf } from "../host/ledger";
 import { ABSENT, ManagedFiles, PathContent, changeAt, fileContent, fileOf, forget, manage, planRestore, releaseUnusedDirs } from "../host/restore";
-import { parameterValueProblem } from "./parameter-types";
+import { kernelBool, parameterValueProblem, sameValueAs } from "./parameter-types";
 import { FileAction, ModuleChanges, ModuleOptionsLine, ModuleSnapshot } from "./remote";
 import { ModuleSpec } from "./schema";
 
@@ -285,7 +285,7 @@ export function planModules(
 
     const wanted = options.persist ? { load: renderLoadFile(options.resourceName, specs), options: renderOptionsFile(options.resourceName, specs) } : { load: null, options: null };
     if (options.persist) {
-        warnings.push(...overriddenAtBoot(specs, snapshot.otherOptions, files.options, target));
+        warnings.push(...overriddenAtBoot(specs, snapshot.otherOptions, files.options, snapshot.parameterTypes, target));
     }
     let managed = previous?.managedFiles;
     const actions: Record<string, FileAction> = {};
@@ -324,40 +324,32 @@ export function planModulesRestore(record: ModuleRecord, snapshot: ModuleSnapsho
     return { changes: { load: [], parameters: [], unload, files: { load: changeAt(plan.changes, files.load), options: changeAt(plan.changes, files.options) }, rmdir: plan.changes.rmdir ?? [] }, warnings: plan.warnings };
 }
 
-/** kmod's configuration directories, in precedence: a file name in an earlier one hides the same name in a later one. */
-const MODPROBE_DIRS = ["/etc/modprobe.d", "/run/modprobe.d", "/usr/local/lib/modprobe.d", "/usr/lib/modprobe.d", "/lib/modprobe.d"];
-
 const baseName = (file: string) => file.slice(file.lastIndexOf("/") + 1);
+const shown = (parameter: string, value: string) => (value === "" ? parameter : `${parameter}=${value}`);
 
 /**
  * Declared parameters another modprobe.d file sets otherwise and wins at boot: kmod reads every
  * directory's files as one list sorted by name, and a parameter given twice ends as the last one
- * (the kernel's parse_args), so a file sorting after this resource's decides.
+ * (the kernel's parse_args), so a file sorting after this resource's decides. `others` are the
+ * files kmod reads (the read leaves out those a same-named file hides); values are compared as
+ * the parameter's type reads them.
  */
-export function overriddenAtBoot(specs: readonly ModuleSpec[], others: readonly ModuleOptionsLine[], ownFile: string, target: string): string[] {
-    const precedence = (file: string) => MODPROBE_DIRS.indexOf(file.slice(0, file.lastIndexOf("/")));
-    const shadowed = (line: ModuleOptionsLine) => others.some((o) => baseName(o.file) === baseName(line.file) && precedence(o.file) < precedence(line.file));
-    const later = others.filter((line) => baseName(line.file) > baseName(ownFile) && !shadowed(line));
+export function overriddenAtBoot(specs: readonly ModuleSpec[], others: readonly ModuleOptionsLine[], ownFile: string, types: ModuleSnapshot["parameterTypes"], target: string): string[] {
+    const later = others.filter((line) => baseName(line.file) > baseName(ownFile));
     return specs.flatMap((spec) =>
         Object.entries(spec.parameters).flatMap(([parameter, value]) => {
             const last = later.filter((line) => line.module === spec.name && line.parameters[parameter] !== undefined).sort((a, b) => (baseName(a.file) < baseName(b.file) ? -1 : 1)).pop();
             const theirs = last?.parameters[parameter];
-            return last && theirs !== undefined && !sameParameter(theirs, value)
-                ? [`${target}: ${last.file} also sets ${spec.name} ${parameter}=${theirs} and comes after ${ownFile} in modprobe's order, so at boot ${spec.name} loads with ${parameter}=${theirs}, not ${value}`]
+            return last && theirs !== undefined && !sameValueAs(types.get(spec.name)?.get(parameter), theirs, value)
+                ? [`${target}: ${last.file} also sets ${spec.name} ${shown(parameter, theirs)} and comes after ${ownFile} in modprobe's order, so at boot ${spec.name} loads with ${shown(parameter, theirs)}, not ${value}`]
                 : [];
         }),
     );
 }
 
-/** kstrtobool's reading of a bool parameter's value: y/Y/t/T/1/on true, n/N/f/F/0/off false. */
-function boolValue(value: string): "Y" | "N" | undefined {
-    const v = value.toLowerCase();
-    return /^[yt1]/.test(v) || v === "on" ? "Y" : /^[nf0]/.test(v) || v.startsWith("of") ? "N" : undefined;
-}
-
 /** A live parameter value against a declared one: a bool parameter reads back Y or N whatever it was given. */
 export function sameParameter(live: string, declared: string): boolean {
-    return live === declared || ((live === "Y" || live === "N") && boolValue(declared) === live);
+    return live === declared || ((live === "Y" || live === "N") && kernelBool(declared) === (live === "Y"));
 }
 
 /**

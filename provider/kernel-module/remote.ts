@@ -23,15 +23,23 @@ flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
 loaded_set() {
   for _f in /sys/module/*/initstate; do [ -f "$_f" ] || continue; _f=\${_f%/initstate}; printf '%s ' "\${_f##*/}"; done
 }
-# Other files' "options" lines for the declared modules, in the directories kmod reads, with their paths.
+# Other files' "options" lines for the declared modules, with their paths, as kmod reads them: the
+# directories' files as one list, a name in an earlier directory hiding it in the later ones (a
+# link to /dev/null included), lines ending in a backslash joined with the next.
 other_options() {
-  _own=$1 _want=$2; set --
+  _want=$2 _seen="/\${1##*/}/"; set --
   for _f in /etc/modprobe.d/*.conf /run/modprobe.d/*.conf /usr/local/lib/modprobe.d/*.conf /usr/lib/modprobe.d/*.conf /lib/modprobe.d/*.conf; do
-    [ -f "$_f" ] && [ "$_f" != "$_own" ] && set -- "$@" "$_f"
+    { [ -e "$_f" ] || [ -L "$_f" ]; } || continue
+    case $_seen in *"/\${_f##*/}/"*) continue ;; esac
+    _seen="$_seen\${_f##*/}/"
+    [ -f "$_f" ] && set -- "$@" "$_f"
   done
   if [ $# -gt 0 ]; then
-    awk -v want="$_want" '$1 == "options" && NF > 2 { m = $2; gsub("-", "_", m); if (index(want, " " m " ")) { gsub(/\\t/, " "); print "options\\t" FILENAME "\\t" $0 } }' "$@" 2>/dev/null
+    awk -v want="$_want" '
+      { line = $0; while (line ~ /\\\\$/ && (getline more) > 0) line = substr(line, 1, length(line) - 1) " " more; $0 = line }
+      $1 == "options" && NF > 2 { m = $2; gsub("-", "_", m); if (index(want, " " m " ")) { gsub(/\\t/, " "); print "options\\t" FILENAME "\\t" $0 } }' "$@" 2>/dev/null
   fi
+  return 0
 }
 # Arguments: the two persistence files, then the module names.
 report() {
@@ -263,7 +271,8 @@ export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
                 snapshot.writableParameters.set(a, new Set([...(snapshot.writableParameters.get(a) ?? []), b]));
             }
         } else if (kind === "options") {
-            const [, module = "", ...words] = b.trim().split(/\s+/);
+            // Words as parse_args takes them: a value may be quoted, spaces and all.
+            const [, module = "", ...words] = (b.match(/(?:[^\s"]|"[^"]*")+/g) ?? []).map((w) => w.replace(/"/g, ""));
             const parameters = Object.fromEntries(words.map((w) => [normaliseModuleName(w.split("=")[0]), w.includes("=") ? w.slice(w.indexOf("=") + 1) : ""]));
             snapshot.otherOptions.push({ file: a, module: normaliseModuleName(module), parameters });
         } else if (kind === "file") {

@@ -241,6 +241,7 @@ describe("KernelModule: planning", function () {
         assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), ours.loadedByUs), ["dummy.numdummies live 2, desired 3", "tcp_htcp.use_rtt_scaling live 0, desired 1"]);
         assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), {}), [], "only modules this resource loaded");
         assert.ok(sameParameter("N", "off") && sameParameter("Y", "1") && !sameParameter("Y", "0") && !sameParameter("1", "Y"));
+        assert.ok(sameParameter("Y", "enable") && sameParameter("N", "false"), "every spelling the check takes reads back as the kernel shows it");
     });
 
     it("unloads dependents before what they use, each once", function () {
@@ -376,24 +377,25 @@ describe("KernelModule: parameter values as the kernel's parsers take them", fun
 describe("KernelModule: other modprobe.d files at boot", function () {
     const own = "/etc/modprobe.d/pulumi-mods.conf";
     const specs = [{ name: "dummy", parameters: { numdummies: "2" } }];
+    const types = new Map([["dummy", new Map([["numdummies", "int"]])]]);
     const others = (lines: string[]) => parseModuleSnapshot(lines.map((l) => `options\t${l}`).join("\n")).otherOptions;
 
-    it("reads each options line with its file, names in the kernel's form", function () {
+    it("reads each options line with its file, names in the kernel's form, a quoted value whole", function () {
         assert.deepEqual(others(["/etc/modprobe.d/zz.conf\toptions  dummy numdummies=5 verbose"]), [{ file: "/etc/modprobe.d/zz.conf", module: "dummy", parameters: { numdummies: "5", verbose: "" } }]);
+        assert.deepEqual(others(['/etc/modprobe.d/zz.conf\toptions ip-vs conn-tab-bits="1 2"'])[0], { file: "/etc/modprobe.d/zz.conf", module: "ip_vs", parameters: { conn_tab_bits: "1 2" } });
     });
 
     it("warns of a file sorting after this resource's that sets a declared parameter otherwise, and only of that", function () {
         const later = others(["/etc/modprobe.d/zz-local.conf\toptions dummy numdummies=4", "/etc/modprobe.d/zz-local.conf\toptions dummy numdummies=5"]);
-        assert.deepEqual(overriddenAtBoot(specs, later, own, "h1"), [
+        assert.deepEqual(overriddenAtBoot(specs, later, own, types, "h1"), [
             "h1: /etc/modprobe.d/zz-local.conf also sets dummy numdummies=5 and comes after /etc/modprobe.d/pulumi-mods.conf in modprobe's order, so at boot dummy loads with numdummies=5, not 2",
         ]);
-        assert.deepEqual(overriddenAtBoot(specs, others(["/etc/modprobe.d/aa.conf\toptions dummy numdummies=5"]), own, "h1"), [], "an earlier file loses to ours");
-        assert.deepEqual(overriddenAtBoot(specs, others(["/usr/lib/modprobe.d/zz.conf\toptions dummy numdummies=2"]), own, "h1"), [], "the same value");
-        assert.deepEqual(
-            overriddenAtBoot(specs, others(["/usr/lib/modprobe.d/zz.conf\toptions dummy numdummies=5", "/etc/modprobe.d/zz.conf\toptions dummy other=1"]), own, "h1"),
-            [],
-            "a vendor file hidden by /etc's of the same name",
-        );
-        assert.deepEqual(overriddenAtBoot(specs, others(["/etc/modprobe.d/zz.conf\toptions tcp_htcp numdummies=5"]), own, "h1"), [], "another module");
+        assert.deepEqual(overriddenAtBoot(specs, others(["/etc/modprobe.d/aa.conf\toptions dummy numdummies=5"]), own, types, "h1"), [], "an earlier file loses to ours");
+        assert.deepEqual(overriddenAtBoot(specs, others(["/usr/lib/modprobe.d/zz.conf\toptions dummy numdummies=0x2"]), own, types, "h1"), [], "the same value, as the int parser reads it");
+        assert.deepEqual(overriddenAtBoot(specs, others(["/etc/modprobe.d/zz.conf\toptions tcp_htcp numdummies=5"]), own, types, "h1"), [], "another module");
+        const nested = [{ name: "kvm_intel", parameters: { nested: "Y" } }];
+        const boolTypes = new Map([["kvm_intel", new Map([["nested", "bool"]])]]);
+        assert.deepEqual(overriddenAtBoot(nested, others(["/etc/modprobe.d/zz.conf\toptions kvm_intel nested=1", "/etc/modprobe.d/zz2.conf\toptions kvm_intel nested"]), own, boolTypes, "h1"), [], "1 and a bare bool are Y");
+        assert.match(overriddenAtBoot(nested, others(["/etc/modprobe.d/zz.conf\toptions kvm_intel nested=off"]), own, boolTypes, "h1")[0] ?? "", /loads with nested=off, not Y$/);
     });
 });
