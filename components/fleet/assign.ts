@@ -44,8 +44,12 @@ export interface HostAssignment {
 const SPEC_PARTS = RAW_PARTS.filter((p): p is Exclude<(typeof RAW_PARTS)[number], "sysctls"> => p !== "sysctls");
 const ON_INTERFACE = new Set<string>(["nic", "offloads", "steering", "irqs"]);
 
-/** What a part starts from before its spec: the host's interface, for a part on a NIC, and whether to persist. */
-const partDefaults = (part: string, facts: HostFactsConfig) => ({ ...(ON_INTERFACE.has(part) ? { interface: facts.interface } : {}), persist: facts.persist ?? true });
+/**
+ * What a part starts from before its spec: the host's interface, for a part on a NIC, and
+ * persist where the assignment or the host sets it; unset, it is no opinion (two assignments
+ * adding to one part conflict only over values they set), and true once every one is in.
+ */
+const partDefaults = (part: string, facts: HostFactsConfig) => ({ ...(ON_INTERFACE.has(part) ? { interface: facts.interface } : {}), ...(facts.persist !== undefined ? { persist: facts.persist } : {}) });
 
 const label = (a: Assignment, i: number) => `assignments[${i}]${a.profile ? ` (${a.profile})` : ""}`;
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -67,7 +71,7 @@ interface Selecting {
 /**
  * The host's facts, with the host-wide ones its assignments set (the interface): two that set
  * one differently conflict, unless the host's own settles it. persist and missingKeys stay each
- * assignment's, but for the sysctls part they share (see assignHost).
+ * assignment's, shared only by the parts several assignments add to (see partDefaults, assignHost).
  */
 function composedFacts(selecting: readonly Selecting[], host: InventoryHost): { facts: HostFactsConfig; conflicts: string[] } {
     const fromAssignments: Record<string, unknown> = {};
@@ -206,6 +210,12 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
             origin.set(part, from);
         }
         (composed.parts as Record<string, unknown>)[part] = overrideSettings(part, composed.parts[part] ?? partDefaults(part, facts), own, from, origin);
+    }
+    for (const part of SPEC_PARTS) {
+        const composedPart = composed.parts[part] as { persist?: boolean } | undefined;
+        if (composedPart && composedPart.persist === undefined) {
+            composedPart.persist = true;
+        }
     }
     if (conflicts.length + partConflicts.length + factConflicts.length > 0) {
         const hints = [

@@ -32,7 +32,9 @@ export function fleetProgram(): Record<string, pulumi.Output<unknown>> {
     } catch (e) {
         // A shard's config is written by `shard` (an older one held every assignment and wave).
         throw shardOf && e instanceof FleetConfigError
-            ? new FleetConfigError(`${e.message}\nThis stack is a shard of ${shardOf}: \`pulumi-linux-tuning shard --stack ${shardOf}\` writes its config again from the fleet's.`)
+            ? new FleetConfigError(
+                  `${e.message}\nThis stack is a shard of ${shardOf}: \`pulumi-linux-tuning shard --stack ${shardOf} --by LABEL\` writes its config again from the fleet's (and, when it no longer lists this stack, it is to be destroyed).`,
+              )
             : e;
     }
 }

@@ -295,6 +295,12 @@ describe("fleet: config and assignments", function () {
             { thp: { enabled: "never" }, facts: { persist: true, missingKeys: "fail" } },
         ]);
         assert.deepEqual([apart.parts.sysctls?.persist, apart.parts.sysctls?.onMissing, apart.parts.thp?.persist], [false, "skip", true], "facts of parts that do not meet never conflict");
+        const oneThp = onOneHost({}, [
+            { thp: { enabled: "never" }, facts: { persist: false } },
+            { thp: { enabled: "never" } },
+        ]);
+        assert.deepEqual([oneThp.parts.thp?.enabled, oneThp.parts.thp?.persist], ["never", false], "a part two assignments add to takes the persist one of them sets");
+        assert.equal(onOneHost({}, [{ thp: { enabled: "never" } }]).parts.thp?.persist, true, "and persists when none does");
         const settled = onOneHost({ missingKeys: "skip", interface: "ens5" }, [
             { sysctls: { "net.core.somaxconn": 4096 }, facts: { missingKeys: "fail", interface: "eth1" } },
             { sysctls: { "net.ipv4.tcp_fin_timeout": 30 }, facts: { missingKeys: "skip", interface: "eth2" } },
@@ -406,7 +412,7 @@ describe("fleet: config and assignments", function () {
         const config = Object.fromEntries(Object.entries(stale).map(([key, value]) => [`pulumi-linux-tuning:${key}`, JSON.stringify(value)]));
         pulumi.runtime.setAllConfig({ ...saved, ...config, "pulumi-linux-tuning:shardOf": "fleet" });
         try {
-            assert.throws(() => fleetProgram(), /rollout\.waves\[0\]\.select: matches no host .*\nThis stack is a shard of fleet: `pulumi-linux-tuning shard --stack fleet` writes its config again/s);
+            assert.throws(() => fleetProgram(), /rollout\.waves\[0\]\.select: matches no host .*\nThis stack is a shard of fleet: `pulumi-linux-tuning shard --stack fleet --by LABEL` writes its config again/s);
         } finally {
             pulumi.runtime.setAllConfig(saved);
         }
