@@ -54,9 +54,6 @@ const partDefaults = (part: string, facts: HostFactsConfig) => ({ ...(ON_INTERFA
 const label = (a: Assignment, i: number) => `assignments[${i}]${a.profile ? ` (${a.profile})` : ""}`;
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
-/** Facts of the host rather than of one part: set by any of its assignments, they hold for all of them. */
-const HOST_WIDE_FACTS = ["interface"] as const;
-
 /** The facts that shape the sysctls part, which every assignment of the host adds to. */
 const SYSCTL_FACTS = [
     ["persist", "persist"],
@@ -69,29 +66,17 @@ interface Selecting {
 }
 
 /**
- * The host's facts, with the host-wide ones its assignments set (the interface): two that set
- * one differently conflict, unless the host's own settles it. persist and missingKeys stay each
- * assignment's, shared only by the parts several assignments add to (see partDefaults, assignHost).
+ * The host's facts, with the interface its assignments give (the NIC is the host's, not one
+ * part's): two that give different ones conflict, unless the host's own settles it. persist and
+ * missingKeys stay each assignment's, shared only within a part (see partDefaults, assignHost).
  */
 function composedFacts(selecting: readonly Selecting[], host: InventoryHost): { facts: HostFactsConfig; conflicts: string[] } {
-    const fromAssignments: Record<string, unknown> = {};
-    const setBy = new Map<string, string>();
-    const conflicts: string[] = [];
-    for (const { assignment, index } of selecting) {
-        for (const fact of HOST_WIDE_FACTS) {
-            const value = assignment.facts[fact];
-            if (value === undefined || host.facts[fact] !== undefined) {
-                continue;
-            }
-            if (!(fact in fromAssignments)) {
-                fromAssignments[fact] = value;
-                setBy.set(fact, label(assignment, index));
-            } else if (fromAssignments[fact] !== value) {
-                conflicts.push(`facts.${fact}: ${setBy.get(fact)} sets ${JSON.stringify(fromAssignments[fact])}, ${label(assignment, index)} sets ${JSON.stringify(value)}`);
-            }
-        }
-    }
-    return { facts: { ...fromAssignments, ...host.facts }, conflicts };
+    const giving = host.facts.interface === undefined ? selecting.filter(({ assignment }) => assignment.facts.interface !== undefined) : [];
+    const [first] = giving;
+    const conflicts = giving
+        .filter(({ assignment }) => assignment.facts.interface !== first.assignment.facts.interface)
+        .map(({ assignment, index }) => `facts.interface: ${label(first.assignment, first.index)} sets ${JSON.stringify(first.assignment.facts.interface)}, ${label(assignment, index)} sets ${JSON.stringify(assignment.facts.interface)}`);
+    return { facts: { ...(first ? { interface: first.assignment.facts.interface } : {}), ...host.facts }, conflicts };
 }
 
 /** One assignment's parts on one host (whose facts are composed already), and the counters its profile watches there. */
