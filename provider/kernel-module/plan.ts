@@ -1,3 +1,4 @@
+import { posix } from "path";
 import { CheckFailure, propertyPath } from "../check";
 import { holdsText } from "../host/files";
 import { itemsOf } from "../host/ledger";
@@ -324,7 +325,6 @@ export function planModulesRestore(record: ModuleRecord, snapshot: ModuleSnapsho
     return { changes: { load: [], parameters: [], unload, files: { load: changeAt(plan.changes, files.load), options: changeAt(plan.changes, files.options) }, rmdir: plan.changes.rmdir ?? [] }, warnings: plan.warnings };
 }
 
-const baseName = (file: string) => file.slice(file.lastIndexOf("/") + 1);
 const shown = (parameter: string, value: string) => (value === "" ? parameter : `${parameter}=${value}`);
 
 /**
@@ -335,10 +335,10 @@ const shown = (parameter: string, value: string) => (value === "" ? parameter : 
  * the parameter's type reads them.
  */
 export function overriddenAtBoot(specs: readonly ModuleSpec[], others: readonly ModuleOptionsLine[], ownFile: string, types: ModuleSnapshot["parameterTypes"], target: string): string[] {
-    const later = others.filter((line) => baseName(line.file) > baseName(ownFile));
+    const later = others.filter((line) => posix.basename(line.file) > posix.basename(ownFile));
     return specs.flatMap((spec) =>
         Object.entries(spec.parameters).flatMap(([parameter, value]) => {
-            const last = later.filter((line) => line.module === spec.name && line.parameters[parameter] !== undefined).sort((a, b) => (baseName(a.file) < baseName(b.file) ? -1 : 1)).pop();
+            const last = later.filter((line) => line.module === spec.name && line.parameters[parameter] !== undefined).sort((a, b) => (posix.basename(a.file) < posix.basename(b.file) ? -1 : 1)).pop();
             const theirs = last?.parameters[parameter];
             return last && theirs !== undefined && !sameValueAs(types.get(spec.name)?.get(parameter), theirs, value)
                 ? [`${target}: ${last.file} also sets ${spec.name} ${shown(parameter, theirs)} and comes after ${ownFile} in modprobe's order, so at boot ${spec.name} loads with ${shown(parameter, theirs)}, not ${value}`]
