@@ -367,6 +367,17 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
             assert.match(failed + out.text(), /invalid fleet config \(for h4\):\s+assignments\[1\]\.nic\.rings\.rx: /);
             assert.match(failed + out.text(), /invalid fleet config \(for h5\):\s+assignments\[2\]\.irqs\.cpus: /);
         }
+        // A mistyped label value would leave its assignment unapplied, and a mistyped key its gate off: both refused.
+        const mistyped = labFleetConfig(lab);
+        mistyped.assignments = [...mistyped.assignments, { select: { hardware: "ixgbee" }, sysctls: { "net.core.somaxconn": "8192" } }];
+        await setFleetConfig(stack, mistyped);
+        const unmatched = collect();
+        assert.match(await expectFailure(stack.preview({ onOutput: unmatched.onOutput })) + unmatched.text(), /assignments\[1\]\.select: matches no host \(labels in use: hardware\)/);
+        await setFleetConfig(stack, labFleetConfig(lab));
+        await stack.setConfig("pulumi-linux-tuning:rolout", { value: JSON.stringify({ serial: ["100%"] }) });
+        const typoOutput = collect();
+        const typo = await expectFailure(stack.preview({ onOutput: typoOutput.onOutput }));
+        assert.match(typo + typoOutput.text(), /pulumi-linux-tuning:rolout: not a key of the fleet's config; did you mean pulumi-linux-tuning:rollout\?/);
         assert.deepEqual(
             lab.hosts.map((h) => sshConnectionCount(lab, h)),
             before,
