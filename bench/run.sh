@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# `npm run bench [-- sysctl|fleet|ansible|effect]`: benchmarks on lab hosts (root). Not part of npm test.
+# `npm run bench [-- sysctl|fleet|ansible|effect|programs]`: benchmarks on lab hosts (root). Not part of npm test.
 #   sysctl (default): 16 sysctls on 4 hosts, provider vs per-key ssh vs the engine
 #   fleet: the default fleet program at 5, 20, 50 hosts, one stack vs 4 shards in parallel
 #   ansible: ours vs tuned and default Ansible at 5, 20, 50, 200 hosts (see bench/ansible.ts);
 #            installs Debian's ansible package when ansible-playbook is missing
 #   effect: what each profile changes, measured with the kernel's counters (see bench/effect.ts);
 #           installs Debian's iperf3 and sockperf when missing
+#   programs: the host CPU of one read by the remote programs, on plain files (see bench/remote-programs.ts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which="${1:-sysctl}"
@@ -20,7 +21,8 @@ case "$which" in
     script=bench/effect.ts
     command -v iperf3 >/dev/null && command -v sockperf >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends iperf3 sockperf; }
     ;;
-  *) echo "usage: npm run bench [-- sysctl|fleet|ansible|effect]" >&2; exit 2 ;;
+  programs) script=bench/remote-programs.ts ;;
+  *) echo "usage: npm run bench [-- sysctl|fleet|ansible|effect|programs]" >&2; exit 2 ;;
 esac
 export PATH="$(bash scripts/pulumi-toolchain.sh | tail -n 1):$PATH"
 npm run --silent build

@@ -130,20 +130,22 @@ export function ledgersIn(files: ReadonlyMap<string, string>): Map<string, HostL
 }
 
 /**
- * Appended to a resource's own read program: prints `ledger-file<TAB>PATH<TAB>BASE64` for every
- * ledger on the host (none when not root: the directory is root-only).
+ * Appended to a resource's own read program: prints `ledger-line<TAB>PATH<TAB>LINE` for each line
+ * of every ledger on the host (none when not root: the directory is root-only). One awk for all
+ * of them: every resource of a profile reads every ledger, so a fork per ledger grows with the
+ * square of the resources on a host.
  */
 export function withLedgerListing(program: string): string {
-    return `read_main() {\n${program}\n}\n( read_main "$@" )\nfor f in ${ALL_LEDGERS}; do [ -f "$f" ] && [ -r "$f" ] && printf 'ledger-file\\t%s\\t%s\\n' "$f" "$(base64 -w0 < "$f")"; done\nexit 0\n`;
+    return `read_main() {\n${program}\n}\n( read_main "$@" )\nset --\nfor f in ${ALL_LEDGERS}; do [ -f "$f" ] && [ -r "$f" ] && set -- "$@" "$f"; done\n[ $# -gt 0 ] && awk '{ print "ledger-line\\t" FILENAME "\\t" $0 }' "$@"\nexit 0\n`;
 }
 
 /** The ledgers a withLedgerListing program printed. */
 export function parseLedgerListing(stdout: string): Map<string, HostLedger> {
     const files = new Map<string, string>();
     for (const line of stdout.split("\n")) {
-        const [kind, path, content = ""] = line.split("\t");
-        if (kind === "ledger-file" && path) {
-            files.set(path, Buffer.from(content, "base64").toString("utf8"));
+        const [kind, path] = line.split("\t", 2);
+        if (kind === "ledger-line" && path) {
+            files.set(path, `${files.get(path) ?? ""}${line.slice(kind.length + path.length + 2)}\n`);
         }
     }
     return ledgersIn(files);

@@ -10,17 +10,26 @@ import { RemoteCommandError, Transport } from "../transport/transport";
  * preview as another user judges by the mode alone (writing needs root either way). A file reached
  * through a symlink (/sys/class/net/IF → /sys/devices/…) is reported with its real path too, so
  * ownership holds whichever way a path is spelt. Every ledger on the host follows.
+ *
+ * A drift check runs this on every host, for every CPU's attribute on a many-core one, so each
+ * path costs one fork (its content's base64): the real path comes from a builtin `cd -P` (a
+ * `readlink -f` only when the path itself is a link) and every file's mode from one `stat`.
  */
 const READ_PROGRAM = withLedgerListing(`
 u=$(id -u)
-for p in "$@"; do
+n=$#
+for p do
   if [ ! -e "$p" ]; then printf 'absent\\t%s\\n' "$p"; continue; fi
   if [ -d "$p" ]; then printf 'dir\\t%s\\n' "$p"; continue; fi
-  w=r
-  m=$(stat -L -c %a "$p" 2>/dev/null) && [ $((0$m & 0222)) -ne 0 ] && { [ "$u" -ne 0 ] || [ -w "$p" ]; } && w=w
-  if c=$(base64 -w0 < "$p" 2>/dev/null); then printf 'file\\t%s\\t%s\\t%s\\t%s\\n' "$p" "$w" "$c" "$(readlink -f "$p")"
+  w=r; { [ "$u" -ne 0 ] || [ -w "$p" ]; } && w=w
+  real=$p
+  if [ -L "$p" ]; then real=$(readlink -f "$p")
+  elif cd -P "\${p%/*}/" 2>/dev/null; then real=\${PWD%/}/\${p##*/}; fi
+  if c=$(base64 -w0 < "$p" 2>/dev/null); then printf 'file\\t%s\\t%s\\t%s\\t%s\\n' "$p" "$w" "$c" "$real"; set -- "$@" "$p"
   else printf 'unreadable\\t%s\\t%s\\n' "$p" "$(cat "$p" 2>&1 >/dev/null | tr '\\t\\n' '  ')"; fi
 done
+shift $n
+[ $# -gt 0 ] && stat -L -c '%a %n' -- "$@" 2>/dev/null | while read -r mode path; do printf 'mode\\t%s\\t%s\\n' "$mode" "$path"; done
 exit 0
 `);
 
@@ -31,15 +40,18 @@ export type SysfsSnapshot = Map<string, PathState>;
 
 export function parseSysfsSnapshot(stdout: string): SysfsSnapshot {
     const snapshot: SysfsSnapshot = new Map();
-    for (const line of stdout.split("\n")) {
-        const [kind, path, a = "", b = "", real = ""] = line.split("\t");
+    const lines = stdout.split("\n").map((line) => line.split("\t"));
+    // A file takes writes when its mode has a write bit and (for root) access(2) agrees.
+    const modes = new Map(lines.filter(([kind]) => kind === "mode").map(([, mode, path]) => [path, parseInt(mode, 8)]));
+    for (const [kind, path, a = "", b = "", real = ""] of lines) {
         if (kind === "absent" || kind === "dir") {
             snapshot.set(path, { kind });
         } else if (kind === "unreadable") {
             snapshot.set(path, { kind, why: a.trim() });
         } else if (kind === "file") {
             const file = fileFromBase64(b);
-            snapshot.set(path, real && real !== path ? { kind, writable: a === "w", ...file, realPath: real } : { kind, writable: a === "w", ...file });
+            const writable = a === "w" && ((modes.get(path) ?? 0) & 0o222) !== 0;
+            snapshot.set(path, real && real !== path ? { kind, writable, ...file, realPath: real } : { kind, writable, ...file });
         }
     }
     return snapshot;

@@ -266,15 +266,27 @@ printf 'done\\n'`);
 
         it("a listing appended to a read program shows every ledger", function () {
             const listing = withLedgerListing(`printf 'own\\t%s\\n' "$1"; exit 0`);
-            const theirs = renderHostLedger({ owner: "p/s/theirs", items: ["/sys/x"], record: { v: 1 } });
+            const theirs = renderHostLedger({ owner: "p/s/theirs", items: ["/sys/x", "/sys/y"], record: { v: 1 } });
+            const others = renderHostLedger({ owner: "p/t/others", items: ["ethtool:eth1:gro"], record: { v: 2 } }) + "dir\t/etc/udev/rules.d\n";
             // A private mount namespace with an empty /var/lib: this machine's own is neither read nor touched.
             const out = execFileSync(
                 "unshare",
-                ["--mount", "--propagation", "private", "sh", "-c", 'mount -t tmpfs none /var/lib && mkdir -p "${1%/*}" && printf "%s" "$2" > "$1" && shift 2 && exec sh -c "$@"', "sh", `${LEDGER_ROOT}/nic/p_s_theirs.ledger`, theirs, listing, "t", "arg"],
+                [
+                    ...["--mount", "--propagation", "private", "sh", "-c"],
+                    'mount -t tmpfs none /var/lib && mkdir -p "${1%/*}" "${3%/*}" && printf "%s" "$2" > "$1" && printf "%s" "$4" > "$3" && shift 4 && exec sh -c "$@"',
+                    ...["sh", `${LEDGER_ROOT}/nic/p_s_theirs.ledger`, theirs, `${LEDGER_ROOT}/irq/p,t,others.ledger`, others, listing, "t", "arg"],
+                ],
                 { encoding: "utf8" },
             );
             assert.match(out, /^own\targ$/m, "the read program's own output, even though it exits");
-            assert.deepEqual([...parseLedgerListing(out)], [[`${LEDGER_ROOT}/nic/p_s_theirs.ledger`, parseHostLedger(theirs)]]);
+            assert.deepEqual(
+                [...parseLedgerListing(out)].sort(),
+                [
+                    [`${LEDGER_ROOT}/irq/p,t,others.ledger`, parseHostLedger(others)],
+                    [`${LEDGER_ROOT}/nic/p_s_theirs.ledger`, parseHostLedger(theirs)],
+                ],
+            );
+            assert.deepEqual(parseHostLedger(others)?.createdDirs, ["/etc/udev/rules.d"]);
         });
     });
 });

@@ -22,6 +22,7 @@ import { parseApplyOutput, parseModuleSnapshot } from "../../provider/kernel-mod
 import { kernelModuleInputsSchema, moduleSpecs, persistFiles } from "../../provider/kernel-module/schema";
 import { missingModules, moduleNeeds, moduleProbeKeys } from "../../provider/sysctl/modules";
 import type { HostSnapshot } from "../../provider/sysctl/remote";
+import { ledgerListing } from "./ledger-listing";
 
 const FILES = persistFiles("mods");
 const TARGET = "root@10.0.0.5:22";
@@ -273,7 +274,7 @@ describe("KernelModule: ledger", function () {
     it("reads every host ledger the read program lists", function () {
         const own = hostLedgerPath("kernel-module", "p/s/mods");
         const text = renderHostLedger({ owner: "p/s/mods", items: ["module:tcp_diag"], record: { originals: {} } });
-        const s = parseModuleSnapshot(`${READ}\nledger-file\t${own}\t${Buffer.from(text).toString("base64")}\n`);
+        const s = parseModuleSnapshot([READ, ...ledgerListing(own, text)].join("\n"));
         assert.deepEqual([...s.ledgers.keys()], [own]);
         assert.equal(s.ledgers.get(own)?.owner, "p/s/mods");
         assert.equal(parseModuleSnapshot(READ).ledgers.size, 0);

@@ -6,6 +6,7 @@ import { hostLedgerPath, ledgerWrite, ownershipFailures, recoveredRecord } from 
 import { OffloadRecord, changeTo, liveOf, mainProperty, offloadDrift, offloadItems, planOffloadRestore, planOffloads, renderRule, resolve } from "../../provider/nic-offload/plan";
 import { OffloadSnapshot, parseFeatures, parseOffloadOutput } from "../../provider/nic-offload/remote";
 import { canonicalFeature, nicOffloadsInputsSchema } from "../../provider/nic-offload/schema";
+import { ledgerListing } from "./ledger-listing";
 
 /** `ethtool -k` (ethtool 6.1, Linux 6.18) on a lab host: its veth eth1, after `ethtool -K eth1 sg off`, and lo. */
 const fixture = (name: string) => readFileSync(path.join(__dirname, "fixtures", name), "utf8");
@@ -218,7 +219,7 @@ describe("NicOffloads' host ledger", function () {
             `txqueuelen\t${txqueuelen}`,
             `txqueuelen-file\t${QUEUE}`,
             "own-absent",
-            ...Object.entries(ledgers).map(([path, text]) => `ledger-file\t${path}\t${b64(text)}`),
+            ...Object.entries(ledgers).flatMap(([path, text]) => ledgerListing(path, text)),
         ].join("\n");
 
     it("lists each feature by the name ethtool -k shows, tx_queue_len by both its paths, and the udev rule", function () {

@@ -5,6 +5,7 @@ import { NicRecord, mainProperty, nicItems, planNic, planNicRestore, renderRule,
 import { NicSnapshot, parseNicOutput } from "../../provider/nic/remote";
 import { nicRingConfigInputsSchema } from "../../provider/nic/schema";
 import { checkFailures } from "../../provider/check";
+import { ledgerListing } from "./ledger-listing";
 
 const RINGS = `Ring parameters for eth1:
 Pre-set maximums:
@@ -135,7 +136,7 @@ describe("NicRingConfig's host ledger", function () {
             `section\t-l\t0\t${b64(CHANNELS)}`,
             `section\t-c\t0\t${b64(COALESCE)}`,
             "own-absent",
-            ...Object.entries(ledgers).map(([path, text]) => `ledger-file\t${path}\t${b64(text)}`),
+            ...Object.entries(ledgers).flatMap(([path, text]) => ledgerListing(path, text)),
         ].join("\n");
 
     it("lists each parameter it changes by ethtool's word for it, and the udev rule", function () {

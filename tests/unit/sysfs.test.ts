@@ -236,9 +236,19 @@ describe("SysfsSet", function () {
             assert.match(readBackWarnings({ [QOS1]: "0x10" }, { [QOS1]: "16" }, "h")[0], /took "0x10" but reads back "16"/);
         });
         it("parses the read program's output", function () {
-            const out = `file\t${THP}\tw\t${Buffer.from("[always] madvise never\n").toString("base64")}\t${THP}\nfile\t/sys/l\tr\t${Buffer.from("1").toString("base64")}\t/sys/real\nabsent\t/sys/nope\nunreadable\t/sys/x\tPermission denied\n`;
+            const out = [
+                `file\t${THP}\tw\t${Buffer.from("[always] madvise never\n").toString("base64")}\t${THP}`,
+                `file\t/sys/l\tr\t${Buffer.from("1").toString("base64")}\t/sys/real`,
+                `file\t/sys/ro\tw\t${Buffer.from("2").toString("base64")}\t/sys/ro`,
+                "absent\t/sys/nope",
+                "unreadable\t/sys/x\tPermission denied",
+                `mode\t644\t${THP}`,
+                "mode\t644\t/sys/l",
+                "mode\t444\t/sys/ro",
+            ].join("\n");
             const snapshot = parseSysfsSnapshot(out);
             assert.deepEqual(snapshot.get(THP), file("[always] madvise never\n"));
+            assert.deepEqual(snapshot.get("/sys/ro"), file("2", false), "no write bit: read-only even where access(2) says root may write");
             assert.deepEqual(snapshot.get("/sys/l"), { ...file("1", false), realPath: "/sys/real" });
             assert.deepEqual(snapshot.get("/sys/nope"), { kind: "absent" });
             assert.deepEqual(snapshot.get("/sys/x"), { kind: "unreadable", why: "Permission denied" });
@@ -260,12 +270,16 @@ describe("SysfsSet", function () {
             writeFileSync(path.join(dir, "ro"), "1\n");
             chmodSync(path.join(dir, "ro"), 0o444);
             symlinkSync(path.join(dir, "rw"), path.join(dir, "link"));
-            const { snapshot } = await readSysfs(local, [path.join(dir, "rw"), path.join(dir, "ro"), path.join(dir, "none"), dir, path.join(dir, "link")]);
+            mkdirSync(path.join(dir, "device"));
+            writeFileSync(path.join(dir, "device", "attr"), "7\n");
+            symlinkSync(path.join(dir, "device"), path.join(dir, "class"));
+            const { snapshot } = await readSysfs(local, [path.join(dir, "rw"), path.join(dir, "ro"), path.join(dir, "none"), dir, path.join(dir, "link"), path.join(dir, "class", "attr")]);
             assert.deepEqual(snapshot.get(path.join(dir, "rw")), file("[a] b\n"));
             assert.deepEqual(snapshot.get(path.join(dir, "link")), { ...file("[a] b\n"), realPath: path.join(dir, "rw") });
             assert.equal((snapshot.get(path.join(dir, "ro")) as { writable: boolean }).writable, false);
             assert.deepEqual(snapshot.get(path.join(dir, "none")), { kind: "absent" });
             assert.deepEqual(snapshot.get(dir), { kind: "dir" });
+            assert.deepEqual(snapshot.get(path.join(dir, "class", "attr")), { ...file("7\n"), realPath: path.join(dir, "device", "attr") }, "reached through a linked directory");
         });
 
         it("a refused write rolls back a selection file to its selected word, naming the path and the reason", async function () {
