@@ -97,7 +97,12 @@ function partsOf(assignment: Assignment, index: number, host: InventoryHost, hos
     }
     const persist = facts.persist ?? true;
     if (assignment.sysctls) {
-        const settings = { ...(parts.sysctls?.settings ?? {}), ...(assignment.sysctls as HostParts["sysctls"]["settings"]) };
+        // The assignment's own value wins over its profile's, in whichever spelling either gives the key.
+        const settings = { ...(parts.sysctls?.settings ?? {}) };
+        for (const [key, value] of Object.entries(assignment.sysctls as HostParts["sysctls"]["settings"])) {
+            delete settings[spelledAs(settings, key)];
+            settings[key] = value;
+        }
         parts.sysctls = { settings, onMissing: facts.missingKeys ?? "skip", persist };
     }
     if (!assignment.profile && assignment.sysctlOverrides) {

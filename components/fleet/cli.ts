@@ -19,7 +19,7 @@ import { DriftReport, connectionFor, mergeReports, readFleetDrift, recordedHosts
 import { EngineError, haltedAlone } from "./halt";
 import { CONFIG_NAMESPACE, FLEET_CONFIG_KEYS, FLEET_KEY_CONFIG, FleetConfig, FleetConfigInput, FleetKey, InventoryHost, SHARD_OF_KEY, parseFleetConfig, refuseUnknownConfigKeys } from "./inventory";
 import { shardConfig, shardsBy, staleShards } from "./shards";
-import { listedStack, stackConfigFile } from "./stack-names";
+import { listedStack, sameStack, stackConfigFile } from "./stack-names";
 import { HostRecord, evidenceCell } from "./report";
 
 /** Marks a stack `shard` made, with the stack it was split from. */
@@ -193,7 +193,7 @@ async function shard(opts: { stack: string; by: string; cwd: string }): Promise<
     const shardOf = (name: string) => workspace.getConfig(name, SHARD_OF).then((v) => v.value, () => undefined);
     const notOurs: string[] = [];
     for (const name of shards.keys()) {
-        if (listedStack(existing, name) && (await shardOf(name)) !== opts.stack) {
+        if (listedStack(existing, name) && !sameStack(await shardOf(name), opts.stack)) {
             notOurs.push(name);
         }
     }
@@ -201,7 +201,7 @@ async function shard(opts: { stack: string; by: string; cwd: string }): Promise<
         throw new Error(`${notOurs.join(", ")}: a stack of that name exists and \`shard --stack ${opts.stack}\` did not make it; nothing was written (rename the stack or the label's value)`);
     }
     for (const candidate of staleShards(existing, opts.stack, shards.keys())) {
-        if ((await shardOf(candidate)) === opts.stack) {
+        if (sameStack(await shardOf(candidate), opts.stack)) {
             console.error(`note: no host belongs to shard stack ${candidate} any more; its tuning stays on its hosts until \`pulumi destroy --stack ${candidate}\``);
         }
     }

@@ -2,6 +2,7 @@ import { readFileSync } from "fs";
 import { closest } from "fastest-levenshtein";
 import { z } from "zod";
 import { isCpuList } from "../../provider/cpus";
+import { canonicalKey } from "../../provider/sysctl/keys";
 import { interfaceName } from "../../provider/nic/schema";
 import { DeclarationError } from "../profile/declaration-error";
 import { connectionSchema } from "../../provider/transport/connection";
@@ -101,8 +102,17 @@ export type HostFactsConfig = z.infer<typeof hostFactsSchema>;
 
 const rawPart = z.record(z.string(), z.unknown()).optional();
 
-const settingsRecord = z.record(z.string().max(256), z.unknown());
-const overrides = z.record(z.string().max(256), z.unknown());
+/** A sysctl record names each setting once: `net/core/somaxconn` is `net.core.somaxconn`. */
+const sysctlRecord = z.record(z.string().max(256), z.unknown()).superRefine((record, ctx) => {
+    const seen = new Map<string, string>();
+    for (const key of Object.keys(record)) {
+        const other = seen.get(canonicalKey(key));
+        if (other !== undefined) {
+            ctx.addIssue({ code: "custom", path: [key], message: `is the same setting as ${other}` });
+        }
+        seen.set(canonicalKey(key), key);
+    }
+});
 
 export const hostSchema = z
     .object({
@@ -111,7 +121,7 @@ export const hostSchema = z
         labels: labels.default({}),
         facts: hostFactsSchema.default({}),
         /** Wins over every assignment: the way to settle a conflict on one host. */
-        sysctlOverrides: overrides.optional(),
+        sysctlOverrides: sysctlRecord.optional(),
         /** The other parts' fields this host sets itself, over every assignment's (`irqs: { cpus: "2-3" }`): Ansible's host_vars over group_vars. */
         overrides: z
             .object({ modules: rawPart, nic: rawPart, offloads: rawPart, steering: rawPart, irqs: rawPart, governor: rawPart, thp: rawPart, wakeup: rawPart })
@@ -134,9 +144,9 @@ export const assignmentSchema = z
         /** A profile by name, with its facts (the host's own facts win) and overrides. */
         profile: z.enum(PROFILE_NAMES).optional(),
         facts: hostFactsSchema.default({}),
-        sysctlOverrides: overrides.optional(),
+        sysctlOverrides: sysctlRecord.optional(),
         /** Raw resource specs: SysctlSet's `settings`, and what each other resource takes (less the connection). */
-        sysctls: settingsRecord.refine((settings) => Object.keys(settings).length > 0, "must name at least one sysctl").optional(),
+        sysctls: sysctlRecord.refine((settings) => Object.keys(settings).length > 0, "must name at least one sysctl").optional(),
         modules: rawPart,
         nic: rawPart,
         offloads: rawPart,
@@ -182,7 +192,10 @@ export const fleetConfigSchema = z
     .strict()
     // Run even when some hosts fail their own grammar, so one preview names every host's problems.
     .superRefine((config, ctx) => checkHosts(config, ctx), { when: (payload) => Array.isArray((payload.value as { hosts?: unknown } | undefined)?.hosts) })
-    .superRefine((config, ctx) => unmatchedSelectors(config).forEach((path) => ctx.addIssue({ code: "custom", path, message: `matches no host (${labelsInUse(config.hosts)})` })));
+    .superRefine((config, ctx) => {
+        unmatchedSelectors(config).forEach((path) => ctx.addIssue({ code: "custom", path, message: `matches no host (${labelsInUse(config.hosts)})` }));
+        overlappedWaves(config).forEach((path) => ctx.addIssue({ code: "custom", path, message: "matches only hosts an earlier wave takes: it would roll out nothing (a canary listed after its rack goes with the rack)" }));
+    });
 
 /** Across hosts: names are unique, and each host's connection, its own fields over the defaults, is one the resources accept. */
 function checkHosts(config: { defaults?: unknown; hosts: unknown[] }, ctx: z.RefinementCtx): void {
@@ -223,6 +236,22 @@ export function unmatchedSelectors(config: Pick<FleetConfig, "hosts" | "assignme
         ...config.assignments.flatMap((a, i) => (matchesNone(a.select) ? [["assignments", i, "select"]] : [])),
         ...(config.rollout.waves ?? []).flatMap((w, i) => (matchesNone(w.select) ? [["rollout", "waves", i, "select"]] : [])),
     ];
+}
+
+/** Each explicit wave's hosts, in inventory order: those its selector matches that no earlier wave takes. */
+export function explicitWaveHosts(hosts: readonly InventoryHost[], waves: readonly { select: Selector }[]): InventoryHost[][] {
+    const placed = new Set<string>();
+    return waves.map((wave) => {
+        const members = hosts.filter((h) => !placed.has(h.name) && matches(wave.select, h));
+        members.forEach((h) => placed.add(h.name));
+        return members;
+    });
+}
+
+/** The waves whose selector matches hosts, every one of them taken by an earlier wave. */
+function overlappedWaves(config: Pick<FleetConfig, "hosts" | "rollout">): (string | number)[][] {
+    const waves = config.rollout.waves ?? [];
+    return explicitWaveHosts(config.hosts, waves).flatMap((members, i) => (members.length === 0 && config.hosts.some((h) => matches(waves[i].select, h)) ? [["rollout", "waves", i, "select"]] : []));
 }
 
 function labelsInUse(hosts: readonly InventoryHost[]): string {

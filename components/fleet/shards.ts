@@ -1,4 +1,4 @@
-import { FleetConfig, FleetConfigInput, Selector, matches } from "./inventory";
+import { FleetConfig, FleetConfigInput, Selector, explicitWaveHosts, matches } from "./inventory";
 import { stackOwnName } from "./stack-names";
 
 type Hosts = FleetConfigInput["hosts"];
@@ -34,15 +34,18 @@ export function staleShards(existing: readonly string[], stack: string, current:
 }
 
 /**
- * A shard's stack config: the fleet's, with the shard's hosts and only the assignments and waves
- * that select one of them (the others are other shards', and a stack refuses a selector that
- * matches none of its hosts). A shard no wave selects a host of is one wave, as the fleet's last.
+ * A shard's stack config: the fleet's, with the shard's hosts and only the assignments that
+ * select one of them and the waves that take one of them (the others are other shards', and a
+ * stack refuses a selector that matches none of its hosts, or a wave left with none an earlier
+ * one does not take). A shard no wave takes a host of is one wave, as the fleet's last.
  */
 export function shardConfig(fleet: FleetConfig, declared: FleetConfigInput, hosts: Hosts): FleetConfigInput {
     const names = new Set(hosts.map((h) => h.name));
-    const selectsOne = (selector: Selector) => fleet.hosts.some((h) => names.has(h.name) && matches(selector, h));
+    const shardHosts = fleet.hosts.filter((h) => names.has(h.name));
+    const selectsOne = (selector: Selector) => shardHosts.some((h) => matches(selector, h));
     const { waves, ...rollout } = fleet.rollout;
-    const shardWaves = waves?.filter((w) => selectsOne(w.select));
+    const taking = waves && explicitWaveHosts(shardHosts, waves);
+    const shardWaves = waves?.filter((_, i) => taking![i].length > 0);
     return {
         ...declared,
         hosts,

@@ -1,5 +1,5 @@
 import type { FailureBudget } from "../../provider/wave-gate/schema";
-import { FleetConfig, InventoryHost, matches } from "./inventory";
+import { FleetConfig, InventoryHost, explicitWaveHosts } from "./inventory";
 
 export interface Wave {
     /** 1-based. */
@@ -32,15 +32,12 @@ export function serialSizes(serial: readonly (number | string)[], total: number)
 export function planWaves(config: FleetConfig): Wave[] {
     const { hosts, rollout } = config;
     if (rollout.waves) {
-        const placed = new Set<string>();
-        const waves: Wave[] = [];
-        for (const spec of rollout.waves) {
-            const members = hosts.filter((h) => !placed.has(h.name) && matches(spec.select, h));
-            members.forEach((h) => placed.add(h.name));
-            if (members.length > 0) {
-                waves.push({ number: waves.length + 1, hosts: members, maxFailures: spec.maxFailures ?? rollout.maxFailures });
-            }
-        }
+        const specs = rollout.waves;
+        const waves: Wave[] = explicitWaveHosts(hosts, specs)
+            .map((members, i) => ({ members, maxFailures: specs[i].maxFailures ?? rollout.maxFailures }))
+            .filter(({ members }) => members.length > 0)
+            .map(({ members, maxFailures }, i) => ({ number: i + 1, hosts: members, maxFailures }));
+        const placed = new Set(waves.flatMap((w) => w.hosts.map((h) => h.name)));
         const rest = hosts.filter((h) => !placed.has(h.name));
         if (rest.length > 0) {
             waves.push({ number: waves.length + 1, hosts: rest, maxFailures: rollout.maxFailures });

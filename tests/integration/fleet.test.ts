@@ -370,9 +370,12 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
         // A mistyped label value would leave its assignment unapplied, and a mistyped key its gate off: both refused.
         const mistyped = labFleetConfig(lab);
         mistyped.assignments = [...mistyped.assignments, { select: { hardware: "ixgbee" }, sysctls: { "net.core.somaxconn": "8192" } }];
+        mistyped.rollout = { ...mistyped.rollout, serial: undefined, waves: [{ select: {} }, { select: { name: "h1" } }] };
         await setFleetConfig(stack, mistyped);
         const unmatched = collect();
-        assert.match(await expectFailure(stack.preview({ onOutput: unmatched.onOutput })) + unmatched.text(), /assignments\[1\]\.select: matches no host \(labels in use: hardware\)/);
+        const refused = (await expectFailure(stack.preview({ onOutput: unmatched.onOutput }))) + unmatched.text();
+        assert.match(refused, /assignments\[1\]\.select: matches no host \(labels in use: hardware\)/);
+        assert.match(refused, /rollout\.waves\[1\]\.select: matches only hosts an earlier wave takes/, "a canary after the wave holding it");
         await setFleetConfig(stack, labFleetConfig(lab));
         await stack.setConfig("pulumi-linux-tuning:rolout", { value: JSON.stringify({ serial: ["100%"] }) });
         const typoOutput = collect();

@@ -11,7 +11,7 @@ import { haltedAlone } from "../../components/fleet/halt";
 import { fleetProgram } from "../../components/fleet/program";
 import { evidenceCell, hostEvidence, hostRecords } from "../../components/fleet/report";
 import { shardConfig, shardsBy, staleShards } from "../../components/fleet/shards";
-import { listedStack, stackConfigFile } from "../../components/fleet/stack-names";
+import { listedStack, sameStack, stackConfigFile } from "../../components/fleet/stack-names";
 import { planWaves, serialSizes } from "../../components/fleet/waves";
 import { renderPersistFile } from "../../provider/sysctl/plan";
 import { parseReadOutput } from "../../provider/sysctl/remote";
@@ -76,6 +76,13 @@ describe("fleet: waves", function () {
         });
         assert.throws(() => parseFleetConfig(fleet(2, { hosts: fleet(2).hosts.map((h) => ({ ...h, labels: {} })), assignments: [{ select: { name: "h3" }, thp: { enabled: "never" } }] })), /assignments\[0\]\.select: matches no host \(no host has labels\)/);
         assert.doesNotThrow(() => parseFleetConfig(fleet(2, { assignments: [{ select: {}, thp: { enabled: "never" } }], rollout: { waves: [{ select: { rack: ["a", "z"] } }] } })), "an empty selector matches every host; a list, any value");
+    });
+
+    it("refuses a wave every host of which an earlier wave takes: a canary listed after its rack would go with the rack", function () {
+        const canaryLast = fleet(4, { rollout: { waves: [{ select: { rack: "a" } }, { select: { name: "h1" }, maxFailures: 0 }] } });
+        assert.throws(() => parseFleetConfig(canaryLast), /invalid fleet config:\n  rollout\.waves\[1\]\.select: matches only hosts an earlier wave takes: it would roll out nothing/);
+        const overlapping = planWaves(parseFleetConfig(fleet(4, { rollout: { waves: [{ select: { name: "h1" } }, { select: { rack: "a" } }] } })));
+        assert.deepEqual(overlapping.map((w) => w.hosts.map((h) => h.name)), [["h1"], ["h3"], ["h2", "h4"]], "a wave that still takes a host stands");
     });
 });
 
@@ -384,6 +391,23 @@ describe("fleet: config and assignments", function () {
         assert.throws(() => parseFleetConfig(fleet(1, { assignments: [{ sysctls: {} }] })), /assignments\[0\]\.sysctls: must name at least one sysctl/);
     });
 
+    it("an assignment's own sysctl wins over its profile's in either spelling, and a record naming one setting twice is refused", function () {
+        const lowLatency = { profile: "low-latency" as const, facts: { interface: "eth1" } };
+        for (const key of ["net.core.busy_poll", "net/core/busy_poll"]) {
+            const config = parseFleetConfig(fleet(1, { assignments: [{ ...lowLatency, sysctls: { [key]: 10 } }] }));
+            const settings = assignHost(config, config.hosts[0]).parts.sysctls!.settings;
+            assert.deepEqual(
+                Object.entries(settings).filter(([held]) => held.endsWith("busy_poll")),
+                [[key, 10]],
+                `${key}: the assignment's value, once`,
+            );
+        }
+        const twice = { "net.core.somaxconn": 4096, "net/core/somaxconn": 1 };
+        assert.throws(() => parseFleetConfig(fleet(1, { assignments: [{ sysctls: twice }] })), /assignments\[0\]\.sysctls\["net\/core\/somaxconn"\]: is the same setting as net\.core\.somaxconn/);
+        assert.throws(() => parseFleetConfig(fleet(1, { assignments: [{ ...lowLatency, sysctlOverrides: twice }] })), /assignments\[0\]\.sysctlOverrides\["net\/core\/somaxconn"\]: is the same/);
+        assert.throws(() => parseFleetConfig({ ...fleet(1), hosts: fleet(1).hosts.map((h) => ({ ...h, sysctlOverrides: twice })) }), /hosts\[0\]\.sysctlOverrides\["net\/core\/somaxconn"\]: is the same/);
+    });
+
     it("refuses a key of the config namespace that nothing reads, naming the closest known key, in the program and the CLI", function () {
         const known = ["defaults", "hosts", "assignments", "rollout", "evidence", "sshPrivateKey", "sshPrivateKeyPassword", "shardOf"].map((k) => `pulumi-linux-tuning:${k}`);
         assert.doesNotThrow(() => refuseUnknownConfigKeys([...known, "aws:region", "other:rolout"]), "every key the fleet reads; other namespaces are not ours");
@@ -541,6 +565,7 @@ describe("fleet: shards", function () {
         assert.deepEqual(staleShards(["acme/prod-a", "prod-b", "prod-c"], "acme/prod", ["acme/prod-a"]), ["prod-b", "prod-c"], "the default org's stacks are listed without it");
         assert.ok(listedStack(["prod-a"], "acme/prod-a") && listedStack(["acme/prod-a"], "prod-a") && !listedStack(["prod-ab"], "acme/prod-a"));
         assert.ok(listedStack(["acme/fleet/prod-a"], "acme/prod-a"), "a DIY backend lists organization/project/stack");
+        assert.ok(sameStack("prod", "acme/prod") && sameStack("acme/prod", "prod") && !sameStack("prod", "prod-a") && !sameStack(undefined, "prod"), "a shard's mark, however the org was written");
         assert.deepEqual(staleShards(["prod", "prod-a", "prod-c", "production", "dev-a"], "prod", ["prod-a", "prod-b"]), ["prod-c"]);
     });
 
@@ -564,6 +589,15 @@ describe("fleet: shards", function () {
         const noWaveOfTheirs = shardConfig(whole, declared, declared.hosts.slice(2, 3));
         assert.deepEqual(noWaveOfTheirs.rollout, { serial: ["100%"], maxFailures: 1 }, "one wave, as the fleet's last");
         assert.deepEqual(shardConfig(parseFleetConfig(fleet(2)), fleet(2), fleet(2).hosts.slice(1)).rollout, { maxFailures: 0 });
+    });
+
+    it("leaves out of a shard a wave whose hosts there all go in its earlier waves", function () {
+        const declared = fleet(4, { rollout: { waves: [{ select: { name: "h1" } }, { select: { rack: "a" } }, { select: { rack: ["a", "b"] } }] } });
+        const whole = parseFleetConfig(declared);
+        const [a, b] = [...shardsBy(declared.hosts, "rack", "prod").values()].map((hosts) => shardConfig(whole, declared, hosts));
+        assert.deepEqual(a.rollout?.waves, [{ select: { name: "h1" } }, { select: { rack: "a" } }]);
+        assert.deepEqual(b.rollout?.waves, [{ select: { rack: ["a", "b"] } }]);
+        assert.deepEqual(planWaves(parseFleetConfig(a)).map((w) => w.hosts.map((h) => h.name)), [["h1"], ["h3"]]);
     });
 });
 
