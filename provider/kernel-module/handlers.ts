@@ -14,6 +14,8 @@ import {
     ledgerRecord,
     liveStates,
     moduleDrift,
+    ParameterTypes,
+    declaredParameterTypes,
     parameterDrift,
     moduleItems,
     moduleProblems,
@@ -78,6 +80,7 @@ function outputs(raw: Record<string, unknown>, inputs: KernelModuleInputs, recor
         names,
         loaded: liveStates(names, snapshot),
         parameters: Object.fromEntries(specs.filter((s) => Object.keys(s.parameters).length > 0).map((s) => [s.name, declaredParameters(s.name, s.parameters)])),
+        parameterTypes: declaredParameterTypes(specs, snapshot.parameterTypes),
         persistedFiles: inputs.persist ? [files.load, ...(wantedFiles(inputs).options !== null ? [files.options] : [])] : [],
         persistStatus: persistStatus(inputs.persist, drift),
         ledgerStatus: ledgerState,
@@ -146,7 +149,7 @@ async function probeDrift(olds: Record<string, unknown>, inputs: KernelModuleInp
     const record = recordOf(olds);
     return [
         ...moduleDrift(names, snapshot, persistFiles(inputs.resourceName), wantedFiles(inputs)),
-        ...parameterDrift(moduleSpecs(inputs), (name) => snapshot.parameters.get(name), record.loadedByUs),
+        ...parameterDrift(moduleSpecs(inputs), (name) => snapshot.parameters.get(name), record.loadedByUs, declaredParameterTypes(moduleSpecs(inputs), snapshot.parameterTypes)),
         ...ledgerDrift(ledgerStatusOf(record, snapshot)),
     ];
 }
@@ -161,8 +164,10 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         news: withoutEngineKeys(news),
         parse,
         fields: ["modules", "persist", "restoreOnDelete"],
-        // As a refresh read them: the `parameters` output holds the declared parameters' live values.
-        recordedDrift: (inputs) => recorded || parameterDrift(moduleSpecs(inputs), (name) => (olds.parameters as Record<string, Record<string, string>> | undefined)?.[name], recordOf(olds).loadedByUs).length > 0,
+        // As a refresh read them: the `parameters` output holds the declared parameters' live values, `parameterTypes` their types.
+        recordedDrift: (inputs) =>
+            recorded ||
+            parameterDrift(moduleSpecs(inputs), (name) => (olds.parameters as Record<string, Record<string, string>> | undefined)?.[name], recordOf(olds).loadedByUs, (olds.parameterTypes as ParameterTypes | undefined) ?? {}).length > 0,
         probe: (inputs) => probeDrift(olds, inputs),
     });
 }

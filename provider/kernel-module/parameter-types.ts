@@ -81,6 +81,26 @@ export function sameValueAs(type: string | undefined, a: string, b: string): boo
     return a === b;
 }
 
+/**
+ * A value read back from /sys/module/NAME/parameters against the declared one. The kernel shows
+ * its own form: an integer in decimal (hexint as 0x%08x), a bool as Y or N, and an array every
+ * slot it holds (all of them for an array without a count: snd_hda_intel's index reads
+ * `1,-1,-1,…` for a declared 1), so a declared array is compared with the slots it sets. With no
+ * type known (a parameter with its own parser), only Y or N against a bool spelling is the same
+ * value in other words.
+ */
+export function sameLiveValue(type: string | undefined, live: string, declared: string): boolean {
+    const array = type && /^array of (\w+)$/.exec(type);
+    if (array) {
+        const [slots, elements] = [live.split(","), declared.split(",")];
+        return elements.length <= slots.length && elements.every((element, i) => sameValueAs(array[1], slots[i], element));
+    }
+    if (type) {
+        return sameValueAs(type, live, declared);
+    }
+    return live === declared || ((live === "Y" || live === "N") && kernelBool(declared) === (live === "Y"));
+}
+
 /** The parameter name and its type from one line of `modinfo -F parm` ("name:description (type)", "name: (type)", or "name:description" with no type). */
 export function parseModinfoParm(line: string): { name: string; type?: string } | undefined {
     const colon = line.indexOf(":");

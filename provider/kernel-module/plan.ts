@@ -3,8 +3,8 @@ import { CheckFailure, propertyPath } from "../check";
 import { holdsText } from "../host/files";
 import { itemsOf } from "../host/ledger";
 import { ABSENT, ManagedFiles, PathContent, changeAt, fileContent, fileOf, forget, manage, planRestore, releaseUnusedDirs } from "../host/restore";
-import { kernelBool, parameterValueProblem, sameValueAs } from "./parameter-types";
-import { FileAction, ModuleChanges, ModuleOptionsLine, ModuleSnapshot } from "./remote";
+import { parameterValueProblem, sameLiveValue, sameValueAs } from "./parameter-types";
+import { FileAction, KERNEL_COMMAND_LINE, ModuleChanges, ModuleOptionsLine, ModuleSnapshot } from "./remote";
 import { ModuleSpec } from "./schema";
 
 export type ModuleState = "loaded" | "built-in" | "not loaded";
@@ -257,7 +257,7 @@ export function planModules(
             loadedByUs[spec.name] = [spec.name];
         }
         const live = snapshot.parameters.get(spec.name) ?? {};
-        const differing = Object.entries(spec.parameters).filter(([p, v]) => snapshot.loaded.has(spec.name) && live[p] !== undefined && !sameParameter(live[p], v));
+        const differing = Object.entries(spec.parameters).filter(([p, v]) => snapshot.loaded.has(spec.name) && live[p] !== undefined && !sameLiveValue(snapshot.parameterTypes.get(spec.name)?.get(p), live[p], v));
         // A module this resource loaded must hold what it declares: written where the kernel lets
         // a parameter change at run time. One loaded before it keeps its values until next loaded.
         const loadedHere = loadedByUs[spec.name] !== undefined;
@@ -286,7 +286,7 @@ export function planModules(
 
     const wanted = options.persist ? { load: renderLoadFile(options.resourceName, specs), options: renderOptionsFile(options.resourceName, specs) } : { load: null, options: null };
     if (options.persist) {
-        warnings.push(...overriddenAtBoot(specs, snapshot.otherOptions, files.options, snapshot.parameterTypes, target));
+        warnings.push(...blacklistedAtBoot(specs.filter((spec) => !snapshot.builtin.has(spec.name)), snapshot.blacklist, files.load, target), ...overriddenAtBoot(specs, snapshot.otherOptions, files.options, snapshot.parameterTypes, target));
     }
     let managed = previous?.managedFiles;
     const actions: Record<string, FileAction> = {};
@@ -329,40 +329,66 @@ const shown = (parameter: string, value: string) => (value === "" ? parameter : 
 
 /**
  * Declared parameters another modprobe.d file sets otherwise and wins at boot: kmod reads every
- * directory's files as one list sorted by name, and a parameter given twice ends as the last one
- * (the kernel's parse_args), so a file sorting after this resource's decides. `others` are the
- * files kmod reads (the read leaves out those a same-named file hides); values are compared as
- * the parameter's type reads them.
+ * directory's files as one list sorted by name, then the kernel command line's MODULE.PARAM=VALUE,
+ * and a parameter given twice ends as the last one (the kernel's parse_args), so a file sorting
+ * after this resource's, or the command line, decides. (An apply's `modprobe NAME p=v` passes
+ * the declared values after all of them.) `others` are the files kmod reads (the read leaves out
+ * those a same-named file hides); values are compared as the parameter's type reads them.
  */
 export function overriddenAtBoot(specs: readonly ModuleSpec[], others: readonly ModuleOptionsLine[], ownFile: string, types: ModuleSnapshot["parameterTypes"], target: string): string[] {
-    const later = others.filter((line) => posix.basename(line.file) > posix.basename(ownFile));
+    const order = (line: ModuleOptionsLine) => (line.file === KERNEL_COMMAND_LINE ? "\uffff" : posix.basename(line.file));
+    const later = others.filter((line) => order(line) > posix.basename(ownFile));
     return specs.flatMap((spec) =>
         Object.entries(spec.parameters).flatMap(([parameter, value]) => {
-            const last = later.filter((line) => line.module === spec.name && line.parameters[parameter] !== undefined).sort((a, b) => (posix.basename(a.file) < posix.basename(b.file) ? -1 : 1)).pop();
+            const last = later.filter((line) => line.module === spec.name && line.parameters[parameter] !== undefined).sort((a, b) => (order(a) < order(b) ? -1 : 1)).pop();
             const theirs = last?.parameters[parameter];
-            return last && theirs !== undefined && !sameValueAs(types.get(spec.name)?.get(parameter), theirs, value)
-                ? [`${target}: ${last.file} also sets ${spec.name} ${shown(parameter, theirs)} and comes after ${ownFile} in modprobe's order, so at boot ${spec.name} loads with ${shown(parameter, theirs)}, not ${value}`]
-                : [];
+            if (!last || theirs === undefined || sameValueAs(types.get(spec.name)?.get(parameter), theirs, value)) {
+                return [];
+            }
+            const where =
+                last.file === KERNEL_COMMAND_LINE
+                    ? `the kernel command line sets ${spec.name}.${shown(parameter, theirs)}, which kmod applies after every modprobe.d file`
+                    : `${last.file} also sets ${spec.name} ${shown(parameter, theirs)} and comes after ${ownFile} in modprobe's order`;
+            return [`${target}: ${where}, so at boot ${spec.name} loads with ${shown(parameter, theirs)}, not ${value}`];
         }),
     );
 }
 
-/** A live parameter value against a declared one: a bool parameter reads back Y or N whatever it was given. */
-export function sameParameter(live: string, declared: string): boolean {
-    return live === declared || ((live === "Y" || live === "N") && kernelBool(declared) === (live === "Y"));
+/**
+ * Declared modules blacklisted on the host: `modprobe NAME`, as an apply loads them, ignores a
+ * blacklist, but systemd-modules-load applies it and skips the module, so the persisted load does
+ * not happen at boot (unless another module pulls it in).
+ */
+export function blacklistedAtBoot(specs: readonly ModuleSpec[], blacklist: ModuleSnapshot["blacklist"], loadFile: string, target: string): string[] {
+    return specs.flatMap((spec) => {
+        const by = blacklist.find((entry) => entry.module === spec.name);
+        const where = by?.file === KERNEL_COMMAND_LINE ? "the kernel command line's modprobe.blacklist=" : by?.file;
+        return by ? [`${target}: ${where} blacklists ${spec.name}, and systemd-modules-load skips a blacklisted module, so at boot ${loadFile} does not load it (modprobe, as this resource loads it now, ignores the blacklist)`] : [];
+    });
+}
+
+/** modinfo's type of each declared parameter that has one, by module: what tells a live value's spelling from a change. */
+export type ParameterTypes = Record<string, Record<string, string>>;
+
+export function declaredParameterTypes(specs: readonly ModuleSpec[], types: ModuleSnapshot["parameterTypes"]): ParameterTypes {
+    return Object.fromEntries(
+        specs
+            .map((spec) => [spec.name, Object.fromEntries(Object.keys(spec.parameters).flatMap((p) => (types.get(spec.name)?.has(p) ? [[p, types.get(spec.name)!.get(p)!]] : [])))] as const)
+            .filter(([, typed]) => Object.keys(typed).length > 0),
+    );
 }
 
 /**
  * Parameters of the modules this resource loaded that no longer hold what it declares (changed at
  * run time, or the module loaded again with other options): `NAME.P live X, desired Y`.
  */
-export function parameterDrift(specs: readonly ModuleSpec[], live: (name: string) => Record<string, string> | undefined, loadedByUs: Record<string, string[]>): string[] {
+export function parameterDrift(specs: readonly ModuleSpec[], live: (name: string) => Record<string, string> | undefined, loadedByUs: Record<string, string[]>, types: ParameterTypes): string[] {
     return specs
         .filter((spec) => loadedByUs[spec.name] !== undefined)
         .flatMap((spec) => {
             const values = live(spec.name) ?? {};
             return Object.entries(spec.parameters)
-                .filter(([p, v]) => values[p] !== undefined && !sameParameter(values[p], v))
+                .filter(([p, v]) => values[p] !== undefined && !sameLiveValue(types[spec.name]?.[p], values[p], v))
                 .map(([p, v]) => `${spec.name}.${p} live ${values[p]}, desired ${v}`);
         });
 }

@@ -23,21 +23,31 @@ flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
 loaded_set() {
   for _f in /sys/module/*/initstate; do [ -f "$_f" ] || continue; _f=\${_f%/initstate}; printf '%s ' "\${_f##*/}"; done
 }
-# Other files' "options" lines for the declared modules, with their paths, as kmod reads them: the
-# directories' files as one list, a name in an earlier directory hiding it in the later ones (a
-# link to /dev/null included), lines ending in a backslash joined with the next.
+# Other files' "options" and "blacklist" lines for the declared modules, with their paths, as kmod
+# reads them: the directories' files as one list, a name in an earlier directory hiding it in the
+# later ones (a link to /dev/null included; a dangling link, which kmod cannot stat, not), a
+# backslash at a line's end joining it to the next line of its file.
 other_options() {
   _want=$2 _seen="/\${1##*/}/"; set --
   for _f in /etc/modprobe.d/*.conf /run/modprobe.d/*.conf /usr/local/lib/modprobe.d/*.conf /usr/lib/modprobe.d/*.conf /lib/modprobe.d/*.conf; do
-    { [ -e "$_f" ] || [ -L "$_f" ]; } || continue
+    [ -e "$_f" ] || continue
     case $_seen in *"/\${_f##*/}/"*) continue ;; esac
     _seen="$_seen\${_f##*/}/"
     [ -f "$_f" ] && set -- "$@" "$_f"
   done
   if [ $# -gt 0 ]; then
     awk -v want="$_want" '
-      { line = $0; while (line ~ /\\\\$/ && (getline more) > 0) line = substr(line, 1, length(line) - 1) " " more; $0 = line }
-      $1 == "options" && NF > 2 { m = $2; gsub("-", "_", m); if (index(want, " " m " ")) { gsub(/\\t/, " "); print "options\\t" FILENAME "\\t" $0 } }' "$@" 2>/dev/null
+      function emit(file, line,   f, n, m) {
+        n = split(line, f); m = f[2]; gsub("-", "_", m)
+        if (n < 2 || !index(want, " " m " ")) return
+        if (f[1] == "options" && n > 2) { gsub(/\\t/, " ", line); print "options\\t" file "\\t" line }
+        else if (f[1] == "blacklist") print "blacklist\\t" file "\\t" m
+      }
+      FNR == 1 && held != "" { emit(heldfile, held); held = "" }
+      { line = held $0; held = "" }
+      line ~ /\\\\$/ { held = substr(line, 1, length(line) - 1); heldfile = FILENAME; next }
+      { emit(FILENAME, line) }
+      END { if (held != "") emit(heldfile, held) }' "$@" 2>/dev/null
   fi
   return 0
 }
@@ -82,6 +92,8 @@ $_p "}; [ "$_a" = "$_modes" ] && _a= || _a=\${_a%%"
     if [ -f "$_f" ]; then printf 'file\\t%s\\t%s\\n' "$_f" "$(base64 -w0 < "$_f")"; else printf 'absent\\t%s\\n' "$_f"; fi
   done
   other_options "$_opts" "$_names"
+  # kmod takes MODULE.PARAM=VALUE and modprobe.blacklist= from here too, after every file.
+  _c=; read -r _c 2>/dev/null < /proc/cmdline; printf 'cmdline\\t%s\\n' "$_c"
 }
 `;
 
@@ -225,21 +237,47 @@ export interface ModuleSnapshot {
     writableParameters: Map<string, Set<string>>;
     /** Content of each persistence file, null when absent. */
     files: Map<string, FileData | null>;
-    /** Other modprobe.d files' `options` lines for the declared modules, as found (every directory kmod reads). */
+    /**
+     * Other modprobe.d files' `options` lines for the declared modules, as found (every directory
+     * kmod reads), then the kernel command line's MODULE.PARAM=VALUE words (file /proc/cmdline).
+     */
     otherOptions: ModuleOptionsLine[];
+    /** Where a declared module is blacklisted: a modprobe.d `blacklist` line, or the command line's modprobe.blacklist=. */
+    blacklist: { module: string; file: string }[];
     /** Every resource's ledger on the host, by path (none after an apply). */
     ledgers: Map<string, HostLedger>;
 }
 
-/** One `options NAME p=v …` line of a modprobe.d file. */
+/** One `options NAME p=v …` line of a modprobe.d file, or a module's words on the kernel command line. */
 export interface ModuleOptionsLine {
     file: string;
     module: string;
     parameters: Record<string, string>;
 }
 
+export const KERNEL_COMMAND_LINE = "/proc/cmdline";
+
+/** Words as the kernel's parser and kmod split them: a value may be quoted, spaces and all. */
+const quotedWords = (text: string): string[] => (text.match(/(?:[^\s"]|"[^"]*")+/g) ?? []).map((w) => w.replace(/"/g, ""));
+
+/** What kmod takes from the kernel command line: MODULE.PARAM=VALUE as options, modprobe.blacklist=A,B. */
+export function parseKernelCommandLine(text: string): { options: ModuleOptionsLine[]; blacklisted: string[] } {
+    const options: ModuleOptionsLine[] = [];
+    const blacklisted: string[] = [];
+    for (const word of quotedWords(text.split(" -- ")[0])) {
+        const match = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_.-]+?)(?:=(.*))?$/.exec(word);
+        if (match && match[1] === "modprobe" && match[2] === "blacklist") {
+            blacklisted.push(...(match[3] ?? "").split(",").filter(Boolean).map(normaliseModuleName));
+        } else if (match) {
+            options.push({ file: KERNEL_COMMAND_LINE, module: normaliseModuleName(match[1]), parameters: { [normaliseModuleName(match[2])]: match[3] ?? "" } });
+        }
+    }
+    return { options, blacklisted };
+}
+
 export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
-    const snapshot: ModuleSnapshot = { modprobe: "", release: "", loaded: new Map(), builtin: new Set(), probe: new Map(), inserts: new Map(), resolvesTo: new Map(), parameterNames: new Map(), parameterTypes: new Map(), parameters: new Map(), writableParameters: new Map(), files: new Map(), otherOptions: [], ledgers: parseLedgerListing(stdout) };
+    const snapshot: ModuleSnapshot = { modprobe: "", release: "", loaded: new Map(), builtin: new Set(), probe: new Map(), inserts: new Map(), resolvesTo: new Map(), parameterNames: new Map(), parameterTypes: new Map(), parameters: new Map(), writableParameters: new Map(), files: new Map(), otherOptions: [], blacklist: [], ledgers: parseLedgerListing(stdout) };
+    let commandLine: ReturnType<typeof parseKernelCommandLine> | undefined;
     for (const line of stdout.split("\n")) {
         const [kind, a = "", b = "", c = "", d = ""] = line.split("\t");
         if (kind === "modprobe") {
@@ -271,16 +309,22 @@ export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
                 snapshot.writableParameters.set(a, new Set([...(snapshot.writableParameters.get(a) ?? []), b]));
             }
         } else if (kind === "options") {
-            // Words as parse_args takes them: a value may be quoted, spaces and all.
-            const [, module = "", ...words] = (b.match(/(?:[^\s"]|"[^"]*")+/g) ?? []).map((w) => w.replace(/"/g, ""));
+            const [, module = "", ...words] = quotedWords(b);
             const parameters = Object.fromEntries(words.map((w) => [normaliseModuleName(w.split("=")[0]), w.includes("=") ? w.slice(w.indexOf("=") + 1) : ""]));
             snapshot.otherOptions.push({ file: a, module: normaliseModuleName(module), parameters });
+        } else if (kind === "blacklist") {
+            snapshot.blacklist.push({ module: b, file: a });
+        } else if (kind === "cmdline") {
+            commandLine = parseKernelCommandLine(line.slice(kind.length + 1));
         } else if (kind === "file") {
             snapshot.files.set(a, fileFromBase64(b));
         } else if (kind === "absent") {
             snapshot.files.set(a, null);
         }
     }
+    // After every file: kmod reads the command line last.
+    snapshot.otherOptions.push(...(commandLine?.options ?? []));
+    snapshot.blacklist.push(...(commandLine?.blacklisted ?? []).map((module) => ({ module, file: KERNEL_COMMAND_LINE })));
     return snapshot;
 }
 

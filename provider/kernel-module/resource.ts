@@ -32,6 +32,8 @@ export class KernelModule extends pulumi.dynamic.Resource {
     declare public readonly loaded: pulumi.Output<Record<string, string>>;
     /** Live values of the declared parameters (/sys/module/NAME/parameters). */
     declare public readonly parameters: pulumi.Output<Record<string, Record<string, string>>>;
+    /** modinfo's type of each declared parameter that has one ("int", "bool", "array of ushort"): a live 31 is a declared 0x1f. */
+    declare public readonly parameterTypes: pulumi.Output<Record<string, Record<string, string>>>;
     /** Each module's state before this resource first touched it. */
     declare public readonly originals: pulumi.Output<Record<string, string>>;
     /** Declared module → what its load brought in (itself, dependencies): what delete unloads. */
@@ -63,6 +65,7 @@ export class KernelModule extends pulumi.dynamic.Resource {
                 names: pulumi.output(args.modules).apply((modules) => (modules as KernelModuleSpec[]).map(nameOf)),
                 loaded: undefined,
                 parameters: undefined,
+                parameterTypes: undefined,
                 originals: undefined,
                 loadedByUs: undefined,
                 stillToUnload: undefined,

@@ -51,7 +51,8 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
             stack = await labStack("kernel-module", async () => {
                 const km = new KernelModule("mods", {
                     connection: connectionTo(lab, server),
-                    modules: ["inet-diag", { name: "dummy", parameters: { numdummies: 3 } }, "tcp_bbr", "nf_conntrack"],
+                    // 0x3: the kernel reads back 3, which is no change.
+                    modules: ["inet-diag", { name: "dummy", parameters: { numdummies: "0x3" } }, "tcp_bbr", "nf_conntrack"],
                 });
                 return { skipped: km.skipped, loadedByUs: km.loadedByUs };
             });
@@ -71,7 +72,7 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
             assert.deepEqual(result.outputs.skipped.value, ["tcp_bbr", "nf_conntrack"]);
             assert.deepEqual(result.outputs.loadedByUs.value, { inet_diag: ["inet_diag"], dummy: ["dummy"] });
             assert.match(fileOn(lab, server, loadFile) ?? "", /^# Managed by pulumi-linux-tuning.*\ninet_diag\ndummy\ntcp_bbr\nnf_conntrack\n$/);
-            assert.match(fileOn(lab, server, optionsFile) ?? "", /\noptions dummy numdummies=3\n$/);
+            assert.match(fileOn(lab, server, optionsFile) ?? "", /\noptions dummy numdummies=0x3\n$/);
             assertNoChanges((await stack.preview()).changeSummary);
         });
 
@@ -200,7 +201,7 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
 
     it("says when another modprobe.d file sorting after its own sets a declared parameter otherwise, which decides at boot", async function () {
         const local = "/etc/modprobe.d/zz-local.conf";
-        onHost(lab, vm, ["sh", "-c", `mkdir -p /etc/modprobe.d && echo 'options dummy numdummies=5' > ${local}`]);
+        onHost(lab, vm, ["sh", "-c", `mkdir -p /etc/modprobe.d && printf 'options dummy numdummies=5\\nblacklist dummy\\n' > ${local}`]);
         const stack = await labStack("kernel-module-boot-override", async () => {
             const km = new KernelModule("dummies", { connection: connectionTo(lab, vm), modules: [{ name: "dummy", parameters: { numdummies: 2 } }] });
             return { warnings: km.warnings };
@@ -211,6 +212,7 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
             const warning = /\/etc\/modprobe\.d\/zz-local\.conf also sets dummy numdummies=5 and comes after \/etc\/modprobe\.d\/pulumi-dummies\.conf in modprobe's order, so at boot dummy loads with numdummies=5, not 2/;
             assert.match(out.text(), warning);
             assert.match(JSON.stringify(result.outputs.warnings.value), warning);
+            assert.match(out.text(), /\/etc\/modprobe\.d\/zz-local\.conf blacklists dummy, and systemd-modules-load skips a blacklisted module, so at boot \/etc\/modules-load\.d\/pulumi-dummies\.conf does not load it/);
             // What the boot's load would do, on the host: modprobe merges the files in name order.
             onHost(lab, vm, ["rmmod", "dummy"]);
             onHost(lab, vm, ["modprobe", "dummy"]);
@@ -219,6 +221,25 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
             await stack.destroy().catch(() => undefined);
             onHost(lab, vm, ["sh", "-c", `rm -f ${local}; if [ -d /sys/module/dummy ]; then rmmod dummy; fi`]);
         }
+    });
+
+    it("says when the kernel command line sets a declared parameter, which decides at boot, or blacklists a declared module", async function () {
+        // The host's kernel command line, at its real path in the host's own mount namespace.
+        onHost(lab, vm, ["sh", "-c", "printf 'BOOT_IMAGE=/vmlinuz quiet dummy.numdummies=6 modprobe.blacklist=floppy,tcp-htcp\\n' > /root/cmdline && mount --bind /root/cmdline /proc/cmdline"]);
+        const stack = await labStack("kernel-module-command-line", async () => {
+            new KernelModule("boot", { connection: connectionTo(lab, vm), modules: [{ name: "dummy", parameters: { numdummies: 2 } }, "tcp_htcp"] });
+        });
+        try {
+            const out = collect();
+            await stack.up({ onOutput: out.onOutput });
+            assert.match(out.text(), /the kernel command line sets dummy\.numdummies=6, which kmod applies after every modprobe\.d file, so at boot dummy loads with numdummies=6, not 2/);
+            assert.match(out.text(), /the kernel command line's modprobe\.blacklist= blacklists tcp_htcp, and systemd-modules-load skips a blacklisted module/);
+            assert.equal(onHost(lab, vm, ["cat", "/sys/module/dummy/parameters/numdummies"]).trim(), "2", "now: the declared value, passed last");
+        } finally {
+            await stack.destroy().catch(() => undefined);
+            onHost(lab, vm, ["sh", "-c", "umount /proc/cmdline; rm -f /root/cmdline"]);
+        }
+        assert.deepEqual(loadedOn(lab, vm), []);
     });
 
     it("a module another resource's load brought in is that resource's at once: a second stack declaring it is refused at preview", async function () {

@@ -1924,7 +1924,7 @@ def module_nodes(hdir):
             if not check_param(spec[0], new):
                 raise _err(errno.EINVAL)
             with Modules(hdir, write=True) as mods:
-                mods.state["loaded"][name]["params"][param] = new
+                mods.state["loaded"][name]["params"][param] = kernel_form(spec[0], new)
                 mods.save()
         return File(text(value + "\n"), write if mode & 0o200 else None, mode=mode)
 
@@ -1975,10 +1975,25 @@ class ModExit(Exception):
         self.stderr = stderr
 
 
+KERNEL_INTEGER = r"[+-]?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)"
+
+
+def kernel_form(ptype, value):
+    """What /sys/module/NAME/parameters/P reads back: the kernel prints its own form (param_get_*),
+    an integer in decimal and a bool as Y or N, whatever spelling set it."""
+    if ptype in ("int", "uint"):
+        return str(int(value, 0) if not re.fullmatch(r"[+-]?0[0-7]+", value) else int(value, 8))
+    if ptype == "bool":
+        return "Y" if value in ("y", "Y", "1", "on", "") else "N"
+    if ptype == "ushort_array":
+        return ",".join(str(int(v, 0) if not re.fullmatch(r"0[0-7]+", v) else int(v, 8)) for v in value.split(","))
+    return value
+
+
 def check_param(ptype, value):
     """The kernel's param_set_* parsers: a value they reject fails the load with EINVAL."""
     if ptype in ("int", "uint"):
-        if not re.fullmatch(r"[+-]?(0[xX][0-9a-fA-F]+|[0-9]+)", value) or (ptype == "uint" and value.startswith("-")):
+        if not re.fullmatch(KERNEL_INTEGER, value) or (ptype == "uint" and value.startswith("-")):
             return False
     elif ptype == "bool":
         return value in ("y", "Y", "n", "N", "1", "0", "on", "off", "")
@@ -2032,7 +2047,7 @@ def insert_module(st, name, words):
         if p in mod["params"]:
             if not check_param(mod["params"][p][0], v):
                 raise ModExit(1, "modprobe: ERROR: could not insert '%s': Invalid argument\n" % name)
-            params[p] = v
+            params[p] = kernel_form(mod["params"][p][0], v)
         # unknown parameters: the kernel logs "unknown parameter ignored" and loads the module
     st["loaded"][name] = {"params": params, "holders": []}
     for dep in mod["deps"]:

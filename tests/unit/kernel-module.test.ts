@@ -3,6 +3,8 @@ import { checkFailures } from "../../provider/check";
 import { hostLedgerPath, renderHostLedger } from "../../provider/host/ledger";
 import { ABSENT } from "../../provider/host/restore";
 import {
+    blacklistedAtBoot,
+    declaredParameterTypes,
     dependenciesFirst,
     ledgerRecord,
     moduleDrift,
@@ -14,10 +16,9 @@ import {
     planModules,
     planModulesRestore,
     recoveredLoads,
-    sameParameter,
     unloadOrder,
 } from "../../provider/kernel-module/plan";
-import { parameterValueProblem, parseModinfoParm } from "../../provider/kernel-module/parameter-types";
+import { parameterValueProblem, parseModinfoParm, sameLiveValue } from "../../provider/kernel-module/parameter-types";
 import { parseApplyOutput, parseModuleSnapshot } from "../../provider/kernel-module/remote";
 import { kernelModuleInputsSchema, moduleSpecs, persistFiles } from "../../provider/kernel-module/schema";
 import { missingModules, moduleNeeds, moduleProbeKeys } from "../../provider/sysctl/modules";
@@ -239,10 +240,30 @@ describe("KernelModule: planning", function () {
         const plan = planModules(specs, options, snapshot, FILES, TARGET, ours);
         assert.deepEqual(plan.changes.parameters, [{ name: "tcp_htcp", parameter: "use_rtt_scaling", value: "1" }], "bool_one reads back Y for true");
         assert.match(plan.warnings.join("\n"), /dummy is read-only at run time, so it keeps numdummies=2; numdummies=3 applies when it is next loaded/);
-        assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), ours.loadedByUs), ["dummy.numdummies live 2, desired 3", "tcp_htcp.use_rtt_scaling live 0, desired 1"]);
-        assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), {}), [], "only modules this resource loaded");
-        assert.ok(sameParameter("N", "off") && sameParameter("Y", "1") && !sameParameter("Y", "0") && !sameParameter("1", "Y"));
-        assert.ok(sameParameter("Y", "enable") && sameParameter("N", "false"), "every spelling the check takes reads back as the kernel shows it");
+        assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), ours.loadedByUs, {}), ["dummy.numdummies live 2, desired 3", "tcp_htcp.use_rtt_scaling live 0, desired 1"]);
+        assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), {}, {}), [], "only modules this resource loaded");
+    });
+
+    it("takes a live value in the kernel's own form for the declared one: an integer in decimal, a bool as Y or N, every slot of an array", function () {
+        const read = READ.replace("param\tdummy\tnumdummies\t2", "param\tdummy\tnumdummies\t31\t644");
+        const snapshot = parseModuleSnapshot(read);
+        const ours = { originals: { dummy: "not loaded" as const }, loadedByUs: { dummy: ["dummy"] } };
+        for (const declared of ["0x1f", "037", "+31", "31"]) {
+            const specs = moduleSpecs(inputs([{ name: "dummy", parameters: { numdummies: declared } }]));
+            assert.deepEqual(planModules(specs, options, snapshot, FILES, TARGET, ours).changes.parameters, [], `${declared} is 31: nothing to write`);
+            assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), ours.loadedByUs, declaredParameterTypes(specs, snapshot.parameterTypes)), [], `${declared}: no drift`);
+        }
+        const specs = moduleSpecs(inputs([{ name: "dummy", parameters: { numdummies: "0x1e" } }]));
+        assert.deepEqual(declaredParameterTypes(specs, snapshot.parameterTypes), { dummy: { numdummies: "int" } });
+        assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), ours.loadedByUs, { dummy: { numdummies: "int" } }), ["dummy.numdummies live 31, desired 0x1e"]);
+        assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), ours.loadedByUs, {}), ["dummy.numdummies live 31, desired 0x1e"], "no type known: as text");
+
+        assert.ok(sameLiveValue("hexint", "0x0000001f", "31") && sameLiveValue("hexint", "00000000", "0") && !sameLiveValue("hexint", "0x0000001f", "0x1e"));
+        assert.ok(sameLiveValue("bool", "N", "off") && sameLiveValue("bool", "Y", "") && sameLiveValue("invbool", "Y", "1") && !sameLiveValue("bool", "Y", "0"));
+        assert.ok(sameLiveValue(undefined, "N", "off") && sameLiveValue(undefined, "Y", "enable") && !sameLiveValue(undefined, "1", "Y") && !sameLiveValue(undefined, "16", "0x10"));
+        assert.ok(sameLiveValue("array of int", "1,-1,-1,-1", "1") && sameLiveValue("array of bool", "Y,N", "1,0") && sameLiveValue("array of ushort", "21,21", "0x15,025"));
+        assert.ok(!sameLiveValue("array of int", "1,-1", "1,2") && !sameLiveValue("array of int", "1", "1,2"), "a declared slot the kernel does not hold differs");
+        assert.ok(sameLiveValue("charp", "a,b", "a,b") && !sameLiveValue("charp", "A", "a"));
     });
 
     it("unloads dependents before what they use, each once", function () {
@@ -398,5 +419,44 @@ describe("KernelModule: other modprobe.d files at boot", function () {
         const boolTypes = new Map([["kvm_intel", new Map([["nested", "bool"]])]]);
         assert.deepEqual(overriddenAtBoot(nested, others(["/etc/modprobe.d/zz.conf\toptions kvm_intel nested=1", "/etc/modprobe.d/zz2.conf\toptions kvm_intel nested"]), own, boolTypes, "h1"), [], "1 and a bare bool are Y");
         assert.match(overriddenAtBoot(nested, others(["/etc/modprobe.d/zz.conf\toptions kvm_intel nested=off"]), own, boolTypes, "h1")[0] ?? "", /loads with nested=off, not Y$/);
+    });
+
+    it("takes the kernel command line's MODULE.PARAM=VALUE as coming after every file, and modprobe.blacklist= as a blacklist", function () {
+        const snapshot = parseModuleSnapshot(
+            [
+                "options\t/etc/modprobe.d/zz.conf\toptions dummy numdummies=4",
+                'cmdline\tBOOT_IMAGE=/vmlinuz quiet dummy.numdummies=7 ip-vs.conn_tab_bits="1 2" modprobe.blacklist=sctp,floppy console=ttyS0 -- init.x=1',
+                "blacklist\t/lib/modprobe.d/blacklist.conf\tsoftdog",
+            ].join("\n"),
+        );
+        assert.deepEqual(snapshot.otherOptions.slice(1), [
+            { file: "/proc/cmdline", module: "dummy", parameters: { numdummies: "7" } },
+            { file: "/proc/cmdline", module: "ip_vs", parameters: { conn_tab_bits: "1 2" } },
+        ]);
+        assert.deepEqual(snapshot.blacklist, [
+            { module: "softdog", file: "/lib/modprobe.d/blacklist.conf" },
+            { module: "sctp", file: "/proc/cmdline" },
+            { module: "floppy", file: "/proc/cmdline" },
+        ]);
+        assert.deepEqual(overriddenAtBoot(specs, snapshot.otherOptions, own, types, "h1"), [
+            "h1: the kernel command line sets dummy.numdummies=7, which kmod applies after every modprobe.d file, so at boot dummy loads with numdummies=7, not 2",
+        ]);
+        assert.deepEqual(overriddenAtBoot([{ name: "dummy", parameters: { numdummies: "0x7" } }], snapshot.otherOptions, own, types, "h1"), [], "the same value");
+    });
+
+    it("warns of a declared module blacklisted on the host, which systemd-modules-load skips at boot", function () {
+        const blacklist = [
+            { module: "softdog", file: "/lib/modprobe.d/blacklist_linux.conf" },
+            { module: "sctp", file: "/proc/cmdline" },
+        ];
+        assert.deepEqual(blacklistedAtBoot([{ name: "softdog", parameters: {} }, { name: "sctp", parameters: {} }, { name: "dummy", parameters: {} }], blacklist, FILES.load, "h1"), [
+            `h1: /lib/modprobe.d/blacklist_linux.conf blacklists softdog, and systemd-modules-load skips a blacklisted module, so at boot ${FILES.load} does not load it (modprobe, as this resource loads it now, ignores the blacklist)`,
+            `h1: the kernel command line's modprobe.blacklist= blacklists sctp, and systemd-modules-load skips a blacklisted module, so at boot ${FILES.load} does not load it (modprobe, as this resource loads it now, ignores the blacklist)`,
+        ]);
+        const read = parseModuleSnapshot(`${READ}\nblacklist\t/etc/modprobe.d/zz.conf\tdummy`);
+        const specs = moduleSpecs(inputs(["dummy"]));
+        const options = { resourceName: "mods", persist: true, restoreOnDelete: true };
+        assert.match(planModules(specs, options, read, FILES, TARGET).warnings.join("\n"), /zz\.conf blacklists dummy/);
+        assert.doesNotMatch(planModules(specs, { ...options, persist: false }, read, FILES, TARGET).warnings.join("\n"), /blacklists/, "nothing persisted, nothing skipped at boot");
     });
 });
