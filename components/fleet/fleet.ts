@@ -5,7 +5,7 @@ import { WaveEvidence } from "../../provider/wave-evidence/resource";
 import { RolloutVerdict, WaveGate } from "../../provider/wave-gate/resource";
 import { counterOnHost } from "../../provider/wave-gate/plan";
 import { HostAssignment, assignHost } from "./assign";
-import { FleetConfig, FleetConfigInput, FleetKey, InventoryHost, connectionFields, parseFleetConfig, readPrivateKey } from "./inventory";
+import { FleetConfig, FleetConfigError, FleetConfigInput, FleetKey, InventoryHost, connectionFields, parseFleetConfig, readPrivateKey } from "./inventory";
 import { GateOutputs, HostEvidence, HostRecord, WaveSummary, hostEvidence, hostRecords, waveSummaries } from "./report";
 import { Wave, planWaves } from "./waves";
 
@@ -53,7 +53,7 @@ export class Fleet extends pulumi.ComponentResource {
         const assigned = forEveryHost((host) => planHost(this.config, host));
         const connections = forEveryHost((host) => connectionOf(this.config, host, { privateKey, privateKeyPassword }));
         if (problems.length > 0) {
-            throw new pulumi.RunError(problems.join("\n"));
+            throw new FleetConfigError(problems.join("\n"));
         }
         this.waves = planWaves(this.config);
 

@@ -15,10 +15,10 @@ import { CONFIG_NAMESPACE, FLEET_KEY_CONFIG, FleetConfigError, SHARD_OF_KEY, ref
  *   pulumi-linux-tuning:sshPrivateKeyPassword (secret) the passphrase of that key, or of the privateKeyPath keys
  */
 export function fleetProgram(): Record<string, pulumi.Output<unknown>> {
-    refuseUnknownConfigKeys(Object.keys(pulumi.runtime.allConfig()));
     const config = new pulumi.Config(CONFIG_NAMESPACE);
     const shardOf = config.get(SHARD_OF_KEY);
     try {
+        refuseUnknownConfigKeys(Object.keys(pulumi.runtime.allConfig()));
         const fleet = new Fleet("fleet", {
             defaults: config.getObject("defaults"),
             hosts: config.getObject("hosts") as never,

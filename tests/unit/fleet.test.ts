@@ -437,6 +437,12 @@ describe("fleet: config and assignments", function () {
         pulumi.runtime.setAllConfig({ ...saved, ...config, "pulumi-linux-tuning:shardOf": "fleet" });
         try {
             assert.throws(() => fleetProgram(), /rollout\.waves\[0\]\.select: matches no host .*\nThis stack is a shard of fleet: `pulumi-linux-tuning shard --stack fleet --by LABEL` writes its config again/s);
+            // A problem found per host, and a key the fleet no longer reads, say so too.
+            const unassigned = fleet(2, { assignments: [{ select: { rack: "a" }, sysctls: { "net.core.somaxconn": 4096 } }] });
+            pulumi.runtime.setAllConfig({ ...saved, ...Object.fromEntries(Object.entries(unassigned).map(([key, value]) => [`pulumi-linux-tuning:${key}`, JSON.stringify(value)])), "pulumi-linux-tuning:shardOf": "fleet" });
+            assert.throws(() => fleetProgram(), /h2: no assignment selects this host .*\nThis stack is a shard of fleet: /s);
+            pulumi.runtime.setAllConfig({ ...saved, ...config, "pulumi-linux-tuning:shardOf": "fleet", "pulumi-linux-tuning:shardsOf": "x" });
+            assert.throws(() => fleetProgram(), /pulumi-linux-tuning:shardsOf: not a key of the fleet's config; did you mean pulumi-linux-tuning:shardOf\?\nThis stack is a shard of fleet: /);
         } finally {
             pulumi.runtime.setAllConfig(saved);
         }
