@@ -27,17 +27,17 @@ const RULES: Rule[] = [
         // ListenDrops counts every overflow too: only what it adds beyond them is its own finding.
         counters: /^TcpExt\.ListenDrops$/,
         meaning: "SYNs to a listening socket were dropped beyond accept-queue overflows: a full SYN queue or memory",
-        knob: "net.ipv4.tcp_max_syn_backlog (and net.ipv4.tcp_syncookies = 1)",
-        sysctls: ["net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_syncookies"],
+        knob: "net.core.somaxconn and the application's listen() backlog, which cap the SYN queue as they cap the accept queue (Linux 4.4 on); net.ipv4.tcp_syncookies = 1 (with it off, net.ipv4.tcp_max_syn_backlog drops early)",
+        sysctls: ["net.core.somaxconn", "net.ipv4.tcp_syncookies", "net.ipv4.tcp_max_syn_backlog"],
         sources: ["IPS", "MAJEK"],
         significant: (rate, rates) => rate > (rates["TcpExt.ListenOverflows"]?.perSecond ?? 0),
     },
     {
         counters: /^TcpExt\.(SyncookiesSent|TCPReqQFullDrop|TCPReqQFullDoCookies)$/,
         meaning: "the SYN queue filled: half-open connections were answered with cookies or dropped",
-        knob: "net.ipv4.tcp_max_syn_backlog (and net.ipv4.tcp_syncookies = 1)",
-        sysctls: ["net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_syncookies"],
-        sources: ["IPS"],
+        knob: "net.core.somaxconn and the application's listen() backlog, which cap the SYN queue (Linux 4.4 on; net.ipv4.tcp_max_syn_backlog does not); net.ipv4.tcp_syncookies = 1 answers with cookies rather than dropping",
+        sysctls: ["net.core.somaxconn", "net.ipv4.tcp_syncookies"],
+        sources: ["IPS", "MAJEK"],
     },
     {
         counters: /^Udp6?\.RcvbufErrors$/,
@@ -87,16 +87,18 @@ const RULES: Rule[] = [
         sources: ["NETS"],
     },
     {
-        // Any driver's receive drops (rx_dropped, ENA's rx_drops, mlx5's rx_discards_phy and rx_out_of_buffer,
-        // rx_queue_0_drops, bnxt's ring0_rx_discards, vmxnet3's rxq0_pkts_rx_OOB), not XDP's own drops nor any tx drop.
-        counters: /^(nic\..+\.(?![^.]*xdp)(?![^.]*(?<![a-z])tx)(?=[^.]*(?<![a-z])rx)[^.]*(drop|discard|missed_errors|fifo_errors|no_buffer|out_of_buffer|oob)[^.]*|link\..+\.(rx_missed_errors|rx_fifo_errors))$/i,
+        // Any driver's receive drops (ENA's rx_drops, mlx5's rx_discards_phy and rx_out_of_buffer, rx_queue_0_drops,
+        // bnxt's ring0_rx_discards, vmxnet3's rxq0_pkts_rx_OOB), not XDP's own drops nor any tx drop, nor a bare
+        // rx_dropped: ixgbe, i40e and igb print the kernel's own rx_dropped under that name (the rule below; i40e's
+        // port.rx_dropped is the port's own discards).
+        counters: /^(nic\..+\.(?:(?<=\.port\.)|(?!rx_dropped$))(?![^.]*xdp)(?![^.]*(?<![a-z])tx)(?=[^.]*(?<![a-z])rx)[^.]*(drop|discard|missed_errors|fifo_errors|no_buffer|out_of_buffer|oob)[^.]*|link\..+\.(rx_missed_errors|rx_fifo_errors))$/i,
         meaning: "the NIC dropped received packets: its ring filled before the kernel drained it",
         knob: "NicRingConfig rings (rx: \"max\"), and IrqAffinity so the queues' interrupts are served",
         sysctls: [],
         sources: ["FD-100G"],
     },
     {
-        counters: /^link\..+\.rx_dropped$/,
+        counters: /^(link\..+|nic\..+(?<!\.port))\.rx_dropped$/,
         meaning: "the kernel dropped packets the NIC had delivered: a CPU's input backlog was full (softnet.dropped rises too), memory ran short, or no protocol handler took them; not ring overflow",
         knob: "net.core.netdev_max_backlog when softnet.dropped rises with it (per-CPU drops in softnet.cpuN.dropped); otherwise an unhandled protocol or memory pressure, which no knob here fixes",
         sysctls: ["net.core.netdev_max_backlog"],

@@ -83,7 +83,7 @@ export function parseSockstat(text: string): Record<string, number> {
 }
 
 /** What /proc/net/snmp prints beside its counters that is a level (a setting, a count of open connections). */
-export const SNMP_GAUGES = ["Ip.Forwarding", "Ip.DefaultTTL", "Tcp.RtoAlgorithm", "Tcp.RtoMin", "Tcp.RtoMax", "Tcp.MaxConn", "Tcp.CurrEstab"];
+export const SNMP_GAUGES = ["Ip.Forwarding", "Ip.DefaultTTL", "Tcp.RtoAlgorithm", "Tcp.RtoMin", "Tcp.RtoMax", "Tcp.MaxConn", "Tcp.CurrEstab", "MPTcpExt.MPCurrEstab"];
 
 /** A level, not a cumulative count: sockstat's (parseSockstat names them sockstat.*), and SNMP_GAUGES. */
 export const isGauge = (name: string): boolean => name.startsWith("sockstat.") || SNMP_GAUGES.includes(name);

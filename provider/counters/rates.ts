@@ -53,9 +53,12 @@ export function counterRates(before: Sample, after: Sample): Record<string, Rate
         }
     }
     if (!unrated) {
+        const earlierParts = partsByTotal(Object.keys(before.counters));
         for (const [total, parts] of partsByTotal(Object.keys(rates))) {
             if (total in rates && total in before.counters) {
-                rates[total] = sumOfParts(parts, rates, seconds);
+                // A CPU keeps its number; queue IRQs are given new ones when a driver resets.
+                const gone = total.startsWith("irq.") ? (earlierParts.get(total) ?? []).filter((part) => !(part in after.counters)) : [];
+                rates[total] = sumOfParts(parts, gone, rates, seconds);
             }
         }
     }
@@ -86,8 +89,17 @@ function partsByTotal(names: string[]): Map<string, string[]> {
     return parts;
 }
 
-/** The sum of the parts' rates; a part in only one sample (a CPU or queue IRQ that came or went) adds nothing. */
-function sumOfParts(parts: string[], rates: Record<string, Rate>, seconds: number): Rate {
+/**
+ * The sum of the parts' rates; a part in only one sample (a CPU or queue IRQ that came or went)
+ * adds nothing. Parts gone and others new at once were renumbered (a driver reset or `ethtool -L`
+ * reallocating the queue IRQs): what the new ones counted before they had their numbers is
+ * unknown, so the total has no rate rather than a made-up calm.
+ */
+function sumOfParts(parts: string[], gone: string[], rates: Record<string, Rate>, seconds: number): Rate {
+    const arrived = parts.filter((name) => rates[name].note === "not in the earlier sample");
+    if (gone.length > 0 && arrived.length > 0) {
+        return { delta: null, perSecond: null, note: `its parts changed between the samples (${gone.join(", ")} gone, ${arrived.join(", ")} new: renumbered by a driver reset or ethtool -L?)` };
+    }
     const unknown = parts.find((name) => rates[name].delta === null && rates[name].note !== "not in the earlier sample");
     if (unknown) {
         return { delta: null, perSecond: null, note: `${unknown} ${rates[unknown].note}` };

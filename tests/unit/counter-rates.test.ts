@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import { diagnose } from "../../components/evidence/diagnose";
 import { conditionFailure, counterRates } from "../../provider/counters/rates";
-import { queueInterruptsPerCpu } from "../../provider/counters/parse";
+import { isGauge, queueInterruptsPerCpu } from "../../provider/counters/parse";
 import { Sample, parseSample } from "../../provider/counters/sample";
 
 const sample = (uptimeSeconds: number, counters: Record<string, number>): Sample => ({ uptimeSeconds, counters, gauges: {}, missing: [] });
@@ -103,6 +103,16 @@ describe("counter rates: reboots and interrupt wraps", function () {
         assert.equal(conditionFailure({ counter: "irq.eth1.cpu0", maxPerSecond: 100, windowSeconds: 10 }, rates), "irq.eth1.cpu0 rose 400.0/s over 10 s (4000 in all; limit 100/s)");
     });
 
+    it("a total whose queue IRQs were renumbered in the window (a driver reset) has no rate: not a calm 0/s for a gate to pass", function () {
+        const rates = counterRates(sample(100, { "irq.eth0.cpu2.irq40": 5000, "irq.eth0.cpu2": 5000 }), sample(110, { "irq.eth0.cpu2.irq70": 90000, "irq.eth0.cpu2": 90000 }));
+        assert.equal(rates["irq.eth0.cpu2"].perSecond, null);
+        assert.match(rates["irq.eth0.cpu2"].note ?? "", /irq\.eth0\.cpu2\.irq40 gone, irq\.eth0\.cpu2\.irq70 new: renumbered/);
+        assert.match(conditionFailure({ counter: "irq.eth0.cpu2", maxPerSecond: 0, windowSeconds: 10 }, rates) ?? "", /cannot judge/);
+        const added = counterRates(sample(100, { "irq.eth0.cpu2.irq40": 5000, "irq.eth0.cpu2": 5000 }), sample(110, { "irq.eth0.cpu2.irq40": 5010, "irq.eth0.cpu2.irq41": 7, "irq.eth0.cpu2": 5017 }));
+        assert.deepEqual(added["irq.eth0.cpu2"], { delta: 10, perSecond: 1 }, "a queue added, none gone: the ones known add up");
+        assert.ok(isGauge("MPTcpExt.MPCurrEstab"), "open MPTCP connections: a level, which falls as they close, not a count reset");
+    });
+
     it("never rates a counter negative: a sum of interrupt counts that fell by more than 2^32, without its IRQs' own counts, has no rate", function () {
         const rates = counterRates(sample(100, { "irq.eth1.cpu0": 8589933000 }), sample(110, { "irq.eth1.cpu0": 2408 }));
         assert.equal(rates["irq.eth1.cpu0"].perSecond, null);
@@ -146,7 +156,7 @@ describe("counter rates: reboots and interrupt wraps", function () {
 
 describe("counter diagnosis: any driver's receive drops point at the rings", function () {
     it("reads rx drop and discard counters by their drivers' names, and still not tx or XDP ones", function () {
-        const ring = ["rx_dropped", "rx_drops", "rx_discards_phy", "rx_out_of_buffer", "queue_0_rx_drops", "ring0_rx_discards", "rxq0_pkts_rx_OOB", "port.rx_dropped"];
+        const ring = ["rx_drops", "rx_discards_phy", "rx_out_of_buffer", "queue_0_rx_drops", "ring0_rx_discards", "rxq0_pkts_rx_OOB", "port.rx_dropped"];
         const other = ["tx_dropped", "tx_drops", "ring0_tx_discards", "txq0_pkts_tx_discard", "rx_xdp_drop", "rxq0_xdp_drops", "rx_packets", "ring0_rx_ucast_packets"];
         const names = [...ring, ...other].map((n) => `nic.eth1.${n}`);
         const rates = counterRates(sample(0, Object.fromEntries(names.map((n) => [n, 0]))), sample(10, Object.fromEntries(names.map((n) => [n, 100]))));
@@ -154,5 +164,22 @@ describe("counter diagnosis: any driver's receive drops point at the rings", fun
             .filter((f) => /rings \(rx: "max"\)/.test(f.knob))
             .map((f) => f.counter.slice("nic.eth1.".length));
         assert.deepEqual(rings.sort(), [...ring].sort());
+    });
+
+    it("takes a bare rx_dropped in ethtool -S as the kernel's own (ixgbe, i40e and igb copy it there): the backlog, not the ring", function () {
+        const rates = counterRates(sample(0, { "nic.eth1.rx_dropped": 0, "link.eth1.rx_dropped": 0 }), sample(10, { "nic.eth1.rx_dropped": 100, "link.eth1.rx_dropped": 100 }));
+        const knobs = diagnose(rates).map((f) => [f.counter, f.knob.split(" ")[0]]).sort();
+        assert.deepEqual(knobs, [["link.eth1.rx_dropped", "net.core.netdev_max_backlog"], ["nic.eth1.rx_dropped", "net.core.netdev_max_backlog"]].sort());
+    });
+});
+
+describe("counter diagnosis: a full SYN queue", function () {
+    it("points SYN cookies and SYN-queue drops at somaxconn and the listen() backlog, which cap that queue since Linux 4.4", function () {
+        const names = ["TcpExt.SyncookiesSent", "TcpExt.TCPReqQFullDrop", "TcpExt.TCPReqQFullDoCookies", "TcpExt.ListenDrops"];
+        const rates = counterRates(sample(0, Object.fromEntries(names.map((n) => [n, 0]))), sample(10, Object.fromEntries(names.map((n) => [n, 100]))));
+        for (const finding of diagnose(rates)) {
+            assert.match(finding.knob, /^net\.core\.somaxconn and the application's listen\(\) backlog/, finding.counter);
+        }
+        assert.equal(diagnose(rates).length, names.length);
     });
 });
