@@ -2,6 +2,7 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import * as counters from "../counters/handlers";
 import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { pickInputs, plainState } from "../lifecycle";
+import { hostIdentity } from "../transport/connection";
 import { containsUnknown } from "../unknowns";
 import { WaveEvidenceHost, WaveEvidenceInputs, waveEvidenceInputsSchema } from "./schema";
 
@@ -62,7 +63,16 @@ function previous(olds: Record<string, unknown>, name: string): Record<string, u
 
 async function hostChanged(olds: Record<string, unknown>, host: WaveEvidenceHost, inputs: WaveEvidenceInputs): Promise<boolean> {
     const old = previous(olds, host.name);
-    return !old || (await counters.diff(host.name, old, hostInputs(host, inputs))).changes === true;
+    return !old || elsewhere(old, host) || (await counters.diff(host.name, old, hostInputs(host, inputs))).changes === true;
+}
+
+/**
+ * The host's record is another machine's or NIC's (its address or interface changed): what a
+ * CounterEvidence would replace, so its evidence starts afresh, not carried over from the old
+ * one (nor left unmeasured because the old address was unreachable).
+ */
+function elsewhere(old: Record<string, unknown>, host: WaveEvidenceHost): boolean {
+    return (typeof old.hostId === "string" && old.hostId !== hostIdentity(host.connection)) || old.interface !== host.interface;
 }
 
 export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
@@ -93,7 +103,7 @@ async function measure(raw: Record<string, unknown>, olds: Record<string, unknow
         inputs.hosts.map(async (host): Promise<[string, Record<string, unknown>]> => {
             const old = previous(olds, host.name);
             const news = hostInputs(host, inputs);
-            if (!old) {
+            if (!old || elsewhere(old, host)) {
                 return [host.name, recordOf((await counters.create(news)).outs)];
             }
             if (!(await hostChanged(olds, host, inputs))) {

@@ -269,6 +269,20 @@ describe("a wave's evidence refreshed with one host down, on this machine throug
         const back = (await waveEvidence.read("wave-1", { ...state, hosts: [host("here"), host("gone")], evidence: refreshed })).props!.evidence as Record<string, Record<string, unknown>>;
         assert.equal(back.gone.lastMeasureFailed, undefined, "reached again: measured, and the old reason gone");
     });
+
+    it("a host given another address is another machine: its evidence starts afresh, even where the old address was never reached", async function () {
+        const host = (connection?: unknown) => ({ name: "h", ...(connection ? { connection } : {}), counters: ["Udp.InDatagrams", "Tcp.OutSegs"] });
+        const wrong = connectionSchema.parse({ host: "127.0.0.1", port: 1, insecureSkipHostKeyCheck: true, dialErrorLimit: 1 });
+        const first = await waveEvidence.create({ wave: 1, hosts: [host(wrong)], windowSeconds: 0.2, admitted: true });
+        const unreached = (first.outs.evidence as Record<string, Record<string, unknown>>).h;
+        assert.match(String(unreached.unmeasured), /ECONNREFUSED/);
+        const fixed = { wave: 1, hosts: [host()], windowSeconds: 0.2, admitted: true };
+        assert.equal((await waveEvidence.diff("wave-1", first.outs, fixed)).changes, true, "the address changed: measure it");
+        const measured = ((await waveEvidence.update("wave-1", first.outs, fixed)).outs!.evidence as Record<string, Record<string, unknown>>).h;
+        assert.equal(measured.unmeasured, undefined);
+        assert.equal(measured.hostId, "local");
+        assert.ok(measured.baseline && Object.keys(measured.before as object).length > 0, JSON.stringify(measured));
+    });
 });
 
 describe("diagnosis on a lab VM whose NIC has one queue pair (virtio1-input.0, virtio1-output.0)", function () {
