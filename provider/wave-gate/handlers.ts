@@ -52,8 +52,8 @@ const userCheck =
     (check: HealthCheck): HealthProbe =>
     async (host, verdict) => {
         const run = await runHealthCheck(transportFor(host.connection), check);
-        verdict.check = run;
-        return run.exitCode === 0 ? undefined : describeCheckFailure(run.exitCode, check.timeoutSeconds, run.output);
+        verdict.check = { exitCode: run.exitCode, output: run.output, attempts: run.attempts };
+        return run.exitCode === 0 ? undefined : describeCheckFailure(run, check.timeoutSeconds);
     };
 
 /** The kernel's own counters over a window after the apply: drops and overflows must not rise past the limits. */

@@ -103,7 +103,7 @@ export function counterOnHost(counter: string, iface: string | undefined): strin
     return iface === undefined ? undefined : parts.map((p) => (p === "IF" ? iface : p)).join(".");
 }
 
-export function describeCheckFailure(exitCode: number, timeoutSeconds: number, output: string): string {
-    const why = exitCode === 124 || exitCode === 137 ? `timed out after ${timeoutSeconds} s` : `exited with status ${exitCode}`;
-    return `health check ${why}${output ? `: ${output}` : ""}`;
+export function describeCheckFailure(run: { exitCode: number; timedOut: boolean; output: string }, timeoutSeconds: number): string {
+    const why = run.timedOut ? `timed out after ${timeoutSeconds} s` : `exited with status ${run.exitCode}`;
+    return `health check ${why}${run.output ? `: ${run.output}` : ""}`;
 }

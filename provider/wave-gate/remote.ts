@@ -7,22 +7,38 @@ export interface CheckRun {
     exitCode: number;
     output: string;
     attempts: number;
+    /** The last attempt ran into timeoutSeconds (an exit of 124 or 137 that came sooner is the check's own). */
+    timedOut: boolean;
 }
 
-/** Runs the user's check until it passes or the retries are spent. */
+/**
+ * Runs the user's check until it passes or the retries are spent. An attempt that could not run
+ * (the host unreachable for a moment after its tuning) is retried as a failed one is; the last
+ * attempt's error is the verdict's.
+ */
 export async function runHealthCheck(transport: Transport, check: HealthCheck): Promise<CheckRun> {
-    let last: CheckRun = { exitCode: -1, output: "", attempts: 0 };
+    let last: CheckRun = { exitCode: -1, output: "", attempts: 0, timedOut: false };
     const secrets = secretsOf(check);
-    for (let attempt = 1; attempt <= check.retries + 1; attempt++) {
+    const attempts = check.retries + 1;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
         if (attempt > 1) {
             await sleep(check.retryDelaySeconds);
         }
         const { argv, stdin } = checkCommand(check);
-        // Its own `timeout` stops the check; the command around it gets that long and a margin.
-        const result = await transport.run(argv, stdin, { minimumLimitSeconds: check.timeoutSeconds + 10 });
-        const output = outputTail(redactSecrets(result.stdout, secrets), redactSecrets(result.stderr, secrets));
-        last = { exitCode: result.code, output, attempts: attempt };
-        if (result.code === 0) {
+        const started = Date.now();
+        try {
+            // Its own `timeout` stops the check; the command around it gets that long and a margin.
+            const result = await transport.run(argv, stdin, { minimumLimitSeconds: check.timeoutSeconds + 10 });
+            const output = outputTail(redactSecrets(result.stdout, secrets), redactSecrets(result.stderr, secrets));
+            const timedOut = (result.code === 124 || result.code === 137) && Date.now() - started >= check.timeoutSeconds * 1000;
+            last = { exitCode: result.code, output, attempts: attempt, timedOut };
+        } catch (e) {
+            if (attempt === attempts) {
+                throw e;
+            }
+            continue;
+        }
+        if (last.exitCode === 0) {
             break;
         }
     }

@@ -10,6 +10,7 @@ import type { FleetConfigInput } from "../../components/fleet/inventory";
 import { LEDGER_ROOT, renderHostLedger } from "../../provider/host/ledger";
 import { verifyParts } from "../../provider/host-tuning/handlers";
 import { transportFor } from "../../provider/transport";
+import type { Transport } from "../../provider/transport/transport";
 import { create as judgeWave } from "../../provider/wave-gate/handlers";
 import { checkCommand } from "../../provider/wave-gate/plan";
 import { runHealthCheck } from "../../provider/wave-gate/remote";
@@ -486,7 +487,26 @@ describe("the health check's wrapper, run on this machine through the local tran
 
     it("timeout ends a check that runs too long", async function () {
         const run = await runHealthCheck(transportFor(undefined), check({ create: "echo started; exec sleep 60", timeoutSeconds: 1 }));
-        assert.deepEqual([run.exitCode, run.output], [124, "started"]);
+        assert.deepEqual([run.exitCode, run.output, run.timedOut], [124, "started", true]);
+        const own = await runHealthCheck(transportFor(undefined), check({ create: "exit 124", timeoutSeconds: 5 }));
+        assert.deepEqual([own.exitCode, own.timedOut], [124, false], "the check's own 124, long before its time");
+    });
+
+    it("retries an attempt that could not run at all, as it retries a failed one", async function () {
+        let calls = 0;
+        const flaky: Transport = {
+            target: "flaky",
+            run: async (argv, stdin, options) => {
+                calls += 1;
+                if (calls === 1) {
+                    throw new Error("connect ECONNREFUSED");
+                }
+                return transportFor(undefined).run(argv, stdin, options);
+            },
+        };
+        const run = await runHealthCheck(flaky, check({ create: "echo ok", retries: 1, retryDelaySeconds: 0 }));
+        assert.deepEqual([run.exitCode, run.output, run.attempts], [0, "ok", 2]);
+        await assert.rejects(runHealthCheck({ target: "down", run: async () => Promise.reject(new Error("connect ECONNREFUSED")) }, check({ create: "true", retries: 1, retryDelaySeconds: 0 })), /ECONNREFUSED/);
     });
 
     it("a wrapper stopped by a signal still removes the files that held the check's output", async function () {

@@ -138,8 +138,9 @@ describe("fleet: failure budget (Ansible's max_fail_percentage)", function () {
         assert.equal(refused("plt_count"), "plt_* names are the check wrapper's own");
         assert.equal(refused("UID"), "is set by the shell and cannot be passed");
         assert.equal(refused("count"), undefined, "any other name: the wrapper's own are plt_*");
-        assert.equal(describeCheckFailure(124, 10, ""), "health check timed out after 10 s");
-        assert.equal(describeCheckFailure(3, 10, "no"), "health check exited with status 3: no");
+        assert.equal(describeCheckFailure({ exitCode: 124, timedOut: true, output: "" }, 10), "health check timed out after 10 s");
+        assert.equal(describeCheckFailure({ exitCode: 137, timedOut: false, output: "oom" }, 10), "health check exited with status 137: oom", "killed before its time: not a timeout");
+        assert.equal(describeCheckFailure({ exitCode: 3, timedOut: false, output: "no" }, 10), "health check exited with status 3: no");
         assert.equal(outputTail("x".repeat(10), "", 4), "…xxxx");
     });
 
