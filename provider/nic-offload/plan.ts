@@ -25,12 +25,18 @@ const onOff = (on: boolean) => (on ? "on" : "off");
 const TCP_SEGMENTATION = ["tx-tcp-segmentation", "tx-tcp-ecn-segmentation", "tx-tcp-mangleid-segmentation", "tx-tcp6-segmentation"];
 
 /**
- * What netdev_fix_features (net/core/dev.c) does to a feature turned on: drops it while another
- * is off (`needs`) or on (`yieldsTo`). ethtool would still exit 0; the feature would just stay off.
+ * What netdev_fix_features (net/core/dev.c) does to a feature turned on: drops it while every
+ * feature it `needs` (one of them is enough) is off, or while the one it `yieldsTo` is on.
+ * ethtool would still exit 0; the feature would just stay off.
  */
-const KERNEL_RULES: { features: string[]; needs?: string; yieldsTo?: string }[] = [
-    { features: [...TCP_SEGMENTATION, "generic-segmentation-offload"], needs: "tx-scatter-gather" },
-    { features: ["rx-gro-hw"], needs: "rx-checksumming" },
+const KERNEL_RULES: { features: string[]; needs?: string[]; yieldsTo?: string }[] = [
+    { features: [...TCP_SEGMENTATION, "generic-segmentation-offload"], needs: ["tx-scatter-gather"] },
+    { features: ["tx-tcp-segmentation", "tx-tcp-ecn-segmentation"], needs: ["tx-checksum-ipv4", "tx-checksum-ip-generic"] },
+    { features: ["tx-tcp6-segmentation"], needs: ["tx-checksum-ipv6", "tx-checksum-ip-generic"] },
+    { features: ["tx-tcp-mangleid-segmentation"], needs: ["tx-tcp-segmentation"] },
+    // "mixed HW and IP checksum settings": the protocol-specific ones go.
+    { features: ["tx-checksum-ipv4", "tx-checksum-ipv6"], yieldsTo: "tx-checksum-ip-generic" },
+    { features: ["rx-gro-hw"], needs: ["rx-checksumming"] },
     { features: ["large-receive-offload"], yieldsTo: "rx-gro-hw" },
     { features: ["large-receive-offload", "rx-gro-hw"], yieldsTo: "rx-fcs" },
 ];
@@ -45,8 +51,10 @@ function droppedByKernel(desired: Record<string, boolean>, shown: (name: string)
             if (problems.has(property)) {
                 continue;
             }
-            if (rule.needs && !after(rule.needs)) {
-                problems.set(property, `${feature} needs ${rule.needs} on ${where}, which will be off: the kernel would keep ${feature} off; declare ${rule.needs}: true`);
+            if (rule.needs && !rule.needs.some(after)) {
+                const needs = rule.needs.join(" or ");
+                const fix = rule.needs.map((n) => `${n}: true`).join(" or ");
+                problems.set(property, `${feature} needs ${needs} on ${where}, which will be off: the kernel would keep ${feature} off; declare ${fix}`);
             } else if (rule.yieldsTo && after(rule.yieldsTo)) {
                 problems.set(property, `${feature} gives way to ${rule.yieldsTo} on ${where}, which will be on: the kernel would keep ${feature} off; declare ${rule.yieldsTo}: false`);
             }

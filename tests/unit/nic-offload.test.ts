@@ -114,6 +114,21 @@ describe("NicOffloads against the host", function () {
         assert.deepEqual(resolve(inputs({ features: { sg: false, tso: false } }), snapshot(), TARGET).problems, [], "turning both off is fine");
     });
 
+    it("refuses TSO without a transmit checksum for its IP version, mangle-ID TSO without TSO, and IPv4/IPv6 checksums beside the generic one", function () {
+        const veth = resolve(inputs({ features: { tx: false, tso: true } }), snapshot(), TARGET).problems;
+        assert.deepEqual(veth.map((p) => p.property), ["features.tso"]);
+        assert.match(veth[0].reason, /^tx-tcp-segmentation needs tx-checksum-ipv4 or tx-checksum-ip-generic on eth1 of root@10\.0\.0\.5:22, which will be off: the kernel would keep tx-tcp-segmentation off; declare tx-checksum-ipv4: true or tx-checksum-ip-generic: true$/);
+        // An Intel-style NIC: checksums per IP version, no generic one.
+        const perVersion = VETH.replace("tx-checksum-ipv4: off [fixed]", "tx-checksum-ipv4: on").replace("tx-checksum-ip-generic: on", "tx-checksum-ip-generic: off [fixed]").replace("tx-checksum-ipv6: off [fixed]", "tx-checksum-ipv6: on");
+        assert.deepEqual(resolve(inputs({ features: { tso: true } }), snapshot(perVersion), TARGET).problems, []);
+        const noV6 = resolve(inputs({ features: { "tx-checksum-ipv6": false, tso: true } }), snapshot(perVersion), TARGET).problems;
+        assert.match(noV6[0]?.reason ?? "", /^tx-tcp6-segmentation needs tx-checksum-ipv6 or tx-checksum-ip-generic/);
+        assert.match(resolve(inputs({ features: { "tx-tcp-segmentation": false, "tx-tcp-mangleid-segmentation": true } }), snapshot(), TARGET).problems[0]?.reason ?? "", /^tx-tcp-mangleid-segmentation needs tx-tcp-segmentation/);
+        const both = VETH.replace("tx-checksum-ipv4: off [fixed]", "tx-checksum-ipv4: off");
+        assert.match(resolve(inputs({ features: { "tx-checksum-ipv4": true } }), snapshot(both), TARGET).problems[0]?.reason ?? "", /^tx-checksum-ipv4 gives way to tx-checksum-ip-generic/);
+        assert.deepEqual(resolve(inputs({ features: { "tx-checksum-ipv4": true, "tx-checksum-ip-generic": false } }), snapshot(both), TARGET).problems, []);
+    });
+
     it("fails on a missing interface", function () {
         const problems = resolve(inputs({ features: { gro: true } }), snapshot(VETH, { exists: false }), TARGET).problems;
         assert.deepEqual(problems, [{ property: "interface", reason: "eth1 does not exist on root@10.0.0.5:22" }]);
