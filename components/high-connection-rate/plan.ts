@@ -20,20 +20,23 @@ export function highConnectionRatePlan(facts: ConnectionRateFacts): ProfilePlan 
     });
     const accept = Math.ceil((facts.connectionsPerSecond * (facts.acceptStallMs ?? 100)) / 1000);
     const syn = Math.ceil((facts.connectionsPerSecond * (facts.handshakeMs ?? 100)) / 1000);
-    const acceptQueue = Math.min(MAX_ACCEPT_QUEUE, Math.max(4096, accept));
+    // somaxconn caps both queues of a listener (the SYN queue too, since Linux 4.4): the larger need sizes it.
+    const needed = Math.max(accept, syn);
+    const queues = Math.min(MAX_ACCEPT_QUEUE, Math.max(4096, needed));
     const synQueue = Math.min(INT_MAX, Math.max(4096, syn));
+    const sizing = `${facts.connectionsPerSecond} conn/s x ${syn > accept ? `${facts.handshakeMs ?? 100} ms handshake (the SYN queue, which it caps too since Linux 4.4)` : `${facts.acceptStallMs ?? 100} ms accept stall`}`;
     return {
         profile: "high-connection-rate",
         sysctls: {
             "net.core.somaxconn": {
-                value: { atLeast: acceptQueue },
+                value: { atLeast: queues },
                 sources: ["IPS", "MAJEK", "derived"],
-                note: `${facts.connectionsPerSecond} conn/s x ${facts.acceptStallMs ?? 100} ms accept stall${accept > MAX_ACCEPT_QUEUE ? ` = ${accept}, capped at ${MAX_ACCEPT_QUEUE} (the largest every kernel takes): accept faster or spread over more listeners` : ""}; the listen() backlog must be raised too`,
+                note: `${sizing}${needed > MAX_ACCEPT_QUEUE ? ` = ${needed}, capped at ${MAX_ACCEPT_QUEUE} (the largest every kernel takes): accept faster or spread over more listeners` : ""}; the listen() backlog must be raised too`,
             },
             "net.ipv4.tcp_max_syn_backlog": {
                 value: { atLeast: synQueue },
-                sources: ["IPS", "derived"],
-                note: `${facts.connectionsPerSecond} conn/s x ${facts.handshakeMs ?? 100} ms handshake (~304 bytes per entry)`,
+                sources: ["IPS", "MAJEK", "derived"],
+                note: `${facts.connectionsPerSecond} conn/s x ${facts.handshakeMs ?? 100} ms handshake (~304 bytes per entry); since Linux 4.4 it only drops early with tcp_syncookies = 0, somaxconn capping the SYN queue`,
             },
             "net.ipv4.tcp_syncookies": { value: 1, sources: ["IPS"] },
             "net.ipv4.tcp_abort_on_overflow": { value: 0, sources: ["IPS"] },

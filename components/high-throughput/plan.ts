@@ -50,7 +50,7 @@ export function highThroughputPlan(facts: ThroughputFacts): ProfilePlan {
             "net.core.netdev_max_backlog": {
                 value: backlog,
                 sources: ["OSG", "derived"],
-                note: "2500 per Gbit/s, within ESnet's 250000 (10G) .. 1000000 (400G)",
+                note: "ESnet's 250000 up to 100G, then 2500 per Gbit/s up to their 1000000 (400G)",
             },
         },
         nic: { rings: { rx: "max", tx: "max" }, coalesce: { adaptiveRx: true, adaptiveTx: true }, sources: ["FD-100G"] },

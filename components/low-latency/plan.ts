@@ -1,4 +1,4 @@
-import { APPLICATION_CPU_INTERRUPTS, ProfilePlan } from "../profile/plan";
+import { APPLICATION_CPU_INTERRUPTS, ProfilePlan, requirePositiveFacts } from "../profile/plan";
 
 export interface LowLatencyFacts {
     busyPollMicros?: number;
@@ -10,6 +10,11 @@ export interface LowLatencyFacts {
 }
 
 export function lowLatencyPlan(facts: LowLatencyFacts = {}): ProfilePlan {
+    requirePositiveFacts("low-latency", {
+        busyPollMicros: { value: facts.busyPollMicros, max: 1_000_000, unit: "microseconds", whole: true },
+        // S32_MAX is the kernel's "no constraint": below it.
+        wakeupLatencyUs: { value: facts.wakeupLatencyUs, max: 2147483646, unit: "microseconds", whole: true },
+    });
     const busy = facts.busyPollMicros ?? 50;
     return {
         profile: "low-latency",

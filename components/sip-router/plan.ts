@@ -55,7 +55,7 @@ export function sipRouterPlan(facts: SipRouterFacts): ProfilePlan {
             "net.core.netdev_max_backlog": { value: 300000, sources: ["SIPCONF"] },
             "net.ipv4.tcp_max_syn_backlog": { value: 300000, sources: ["SIPCONF"] },
             "net.core.somaxconn": { value: 65535, sources: ["SIPCONF"] },
-            "net.ipv4.ip_local_port_range": { value: [4096, 65534], sources: ["KAM"] },
+            "net.ipv4.ip_local_port_range": { value: [4096, 65535], sources: ["KAM", "IPS"], note: "Kamailio's 4096-65534 with the upper end odd: the two ends of different parity, as IPS advises" },
             "net.ipv4.ip_local_reserved_ports": { value: facts.sipPorts ?? "5060-5061", sources: ["derived"], note: "keeps the SIP ports out of the ephemeral range" },
             "net.ipv4.tcp_keepalive_time": { value: 60, sources: ["SIPCONF"] },
             "net.ipv4.tcp_keepalive_probes": { value: 5, sources: ["SIPCONF"] },
@@ -68,7 +68,7 @@ export function sipRouterPlan(facts: SipRouterFacts): ProfilePlan {
         nic: { rings: { rx: "max", tx: "max" }, sources: ["FD-100G", "RH9-RING"] },
         irq: { policy: "spread", sources: ["VOIP1", "SCAL"] },
         choices: [
-            "ip_local_port_range: Kamailio's 4096-65534 over SIPCONF's 1024-65535, keeping well-known ports out; SIP ports reserved explicitly.",
+            "ip_local_port_range: Kamailio's 4096-65534 (its upper end made odd, 65535) over SIPCONF's 1024-65535, keeping well-known ports out; SIP ports reserved explicitly.",
             "tcp_retries2: 8 (kernel docs, RFC 1122) over SIPCONF's 5, which drops live TCP SIP sessions after ~12.6 s of loss.",
             "tcp_timestamps: on (Kamailio) over SIPCONF's off: PAWS and RTT measurement need them.",
             "udp_mem: derived from RAM; SIPCONF's fixed value allows ~73 GiB of UDP buffers.",

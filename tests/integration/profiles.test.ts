@@ -195,7 +195,7 @@ describe("profiles through the real engine on a lab host", function () {
         });
         const out = collect();
         const message = await expectFailure(stack.preview({ onOutput: out.onOutput }));
-        assert.match(message, /net\.ipv4\.ip_local_port_range: sip-router sets \[4096,65534\], high-connection-rate sets \[10240,65535\]/);
+        assert.match(message, /net\.ipv4\.ip_local_port_range: sip-router sets \[4096,65535\], high-connection-rate sets \[10240,65535\]/);
         assert.doesNotMatch(message, /somaxconn/, "65535 meets high-connection-rate's lower bound");
         assert.doesNotMatch(out.text(), /Unhandled exception|    at /, "a declaration to fix, not a crash with a stack trace");
         decided = true;

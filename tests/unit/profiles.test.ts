@@ -83,6 +83,10 @@ describe("profile plans", function () {
         const capped = highConnectionRatePlan({ connectionsPerSecond: 10_000_000 });
         assert.deepEqual(sysctlValues(capped)["net.core.somaxconn"], { atLeast: 65535 });
         assert.match(capped.sysctls["net.core.somaxconn"].note ?? "", /= 1000000, capped at 65535/, "the note says the formula's value was capped");
+        // somaxconn caps the SYN queue too (Linux 4.4 on): a handshake longer than the accept stall sizes it.
+        const slowHandshakes = highConnectionRatePlan({ connectionsPerSecond: 50000, acceptStallMs: 10, handshakeMs: 300 });
+        assert.deepEqual(sysctlValues(slowHandshakes)["net.core.somaxconn"], { atLeast: 15000 });
+        assert.match(slowHandshakes.sysctls["net.core.somaxconn"].note ?? "", /^50000 conn\/s x 300 ms handshake \(the SYN queue/);
     });
 
     it("lengthens the transmit queue by OSG's link-speed tiers and loads tcp_bbr for bbr", function () {
