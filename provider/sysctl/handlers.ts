@@ -12,7 +12,7 @@ import { missingModules, moduleNeeds, moduleProbeKeys } from "./modules";
 import { netnsProbeKeys, restrictedCongestionControl } from "./netns";
 import { portRangeProbeKeys, rangeBelowUnprivileged } from "./port-range";
 import { declaresCpuMask, masksBeyondHost } from "./cpu-masks";
-import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, ledgerBeyond, ledgerOnlyItems, liveSettings, ownLedgerPath, ownerOf, ownershipConflicts, planApply, planRestore, sysctlRecordToRestore, unwritableKeys } from "./plan";
+import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, ledgerBeyond, ledgerOnlyItems, liveSettings, ownLedgerPath, ownerOf, ownershipConflicts, persistFileProblem, planApply, planRestore, sysctlRecordToRestore, unwritableKeys } from "./plan";
 import { HostReads, HostSnapshot, applyToHost, readHost } from "./remote";
 import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "./schema";
 import { SettingValue, isBound, normalise, satisfies, sameValue } from "./values";
@@ -178,9 +178,13 @@ export async function checkSysctls(olds: Record<string, unknown>, rawNews: Recor
         try {
             // One read: the declared keys (one missing or read-only fails here as it would at apply),
             // and those that tell whether a needed kernel module is there.
-            const snapshot = await readHost(transport, [...new Set([...keysToRead(inputs), ...probeKeys(inputs.settings)])], []);
+            const snapshot = await readHost(transport, [...new Set([...keysToRead(inputs), ...probeKeys(inputs.settings)])], persistFile ? [persistFile] : []);
             for (const conflict of ownershipConflicts(inputs, snapshot)) {
                 failures.push({ property: "settings", reason: `${transport.target}: ${conflict}` });
+            }
+            const fileProblem = persistFileProblem(inputs, snapshot);
+            if (fileProblem) {
+                failures.push({ property: "persistFile", reason: `${transport.target}: ${fileProblem}` });
             }
             failures.push(...refusedByHost(snapshot, inputs.settings), ...unwritable(inputs, snapshot));
         } catch (e) {

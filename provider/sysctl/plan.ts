@@ -5,7 +5,7 @@ import { ABSENT, ManagedFiles, PathContent, RestorePlan, fileContent, forget, ma
 import { canonicalKey } from "./keys";
 import { Ledger, foreignOwners, ledgerPath, renderLedger } from "./ledger";
 import { FileAction, HostSnapshot, LedgerAction, OtherWriter, OwnedKeyError, Write } from "./remote";
-import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "./schema";
+import { SysctlSetInputs, defaultPersistFile, persistFileOf, sysctlSetInputsSchema } from "./schema";
 import { SettingValue, inDeclaredShape, normalise, sameValue, satisfies, targetValue } from "./values";
 
 /** What a SysctlSet keeps in state, besides its inputs. */
@@ -180,6 +180,22 @@ export function ownershipConflicts(inputs: SysctlSetInputs, snapshot: HostSnapsh
 }
 
 /**
+ * Why `persistFile` cannot be ours on this host: a symbolic link (Debian's
+ * /etc/sysctl.d/99-sysctl.conf → ../sysctl.conf) would have the write change the file it points
+ * to, another file, which restore could not put back.
+ */
+export function persistFileProblem(inputs: SysctlSetInputs, snapshot: HostSnapshot): string | undefined {
+    if (!inputs.persist) {
+        return undefined;
+    }
+    const file = persistFileOf(inputs);
+    const content = snapshot.ownPaths.get(file);
+    return content?.kind === "link"
+        ? `${file} is a symbolic link to ${content.target}: writing it would change that file, which is not this SysctlSet's to put back; name a file of its own (such as the default, ${defaultPersistFile(inputs.resourceName)})`
+        : undefined;
+}
+
+/**
  * The persistence file: ours written where the path holds anything else, its original taken the
  * first time; paths no longer ours (persist off, or persistFile changed) put back as they were,
  * before ours is written; with persist off, the directories made for them removed when empty.
@@ -224,6 +240,10 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
     const conflicts = ownershipConflicts(inputs, snapshot, path);
     if (conflicts.length > 0) {
         throw new OwnedKeyError(`${target}: ${conflicts.join("; ")}. Nothing was changed.`);
+    }
+    const fileProblem = persistFileProblem(inputs, snapshot);
+    if (fileProblem) {
+        throw new Error(`${target}: ${fileProblem}. Nothing was changed.`);
     }
     // A create after an interrupted run finds its own ledger: those are the true originals.
     const ownLedger = snapshot.ledgers.get(path);

@@ -192,6 +192,26 @@ describe("SysctlSet through the real engine on lab hosts", function () {
             }
         });
 
+        it("refuses at preview, and at up, a persistFile that is a symbolic link (Debian's 99-sysctl.conf → ../sysctl.conf), with the file it points to untouched", async function () {
+            const link = "/etc/sysctl.d/99-linked.conf";
+            onHost(lab, h1, ["ln", "-sfn", "../sysctl.conf", link]);
+            const before = [sha(h1, "/etc/sysctl.conf"), onHost(lab, h1, ["readlink", link])];
+            const value = sysctlOn(lab, h1, KEY);
+            const stack = await labStack("sysctl-linked-file", async () => {
+                new SysctlSet("linked", { connection: connectionTo(lab, h1), settings: { [KEY]: 26 }, persistFile: link });
+            });
+            try {
+                const refused = /property persistFile value .* has a problem: root@[\d.]+:\d+: \/etc\/sysctl\.d\/99-linked\.conf is a symbolic link to \.\.\/sysctl\.conf: writing it would change that file/;
+                assert.match(await expectFailure(stack.preview()), refused);
+                assert.match(await expectFailure(stack.up()), /99-linked\.conf is a symbolic link/);
+                assert.deepEqual([sha(h1, "/etc/sysctl.conf"), onHost(lab, h1, ["readlink", link])], before);
+                assert.equal(sysctlOn(lab, h1, KEY), value, "nothing written");
+            } finally {
+                await stack.destroy().catch(() => undefined);
+                onHost(lab, h1, ["rm", "-f", link]);
+            }
+        });
+
         it("a host without /etc/sysctl.d ends without it after destroy", async function () {
             const saved = "/root/sysctl.d.saved-by-test";
             onHost(lab, h2, ["sh", "-c", 'rm -rf "$2" && if [ -d /etc/sysctl.d ]; then cp -a /etc/sysctl.d "$2"; fi && rm -rf /etc/sysctl.d', "sh", "/etc/sysctl.d", saved]);
