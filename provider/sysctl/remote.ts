@@ -120,7 +120,10 @@ tidy() {
   rmdir "${LEDGER_DIR}" 2>/dev/null && rmdir "${LEDGER_ROOT}" 2>/dev/null
   return 0
 }
-fail() { undo_files; rollback; flat "$2"; printf 'failed\\t%s\\t%s\\n' "$1" "$flat"; exit 0; }
+fail() { trap '' TERM INT HUP; undo_files; rollback; flat "$2"; printf 'failed\\t%s\\t%s\\n' "$1" "$flat"; exit 0; }
+# Stopped by the command's time limit (timeout's TERM, then KILL 5 s later) or a dropped session:
+# what was written goes back before the end, as on any failure.
+trap 'fail "-" "stopped by a signal (the command time limit?) before it finished"' TERM INT HUP
 created=
 if [ "$ledger" != - ]; then
   # The host-wide lock every kind's apply takes (withLedger's): the ledger root itself, held to

@@ -105,6 +105,27 @@ describe("SysctlSet apply program on this machine, with a sysctl that refuses (r
         }
     });
 
+    it("an apply stopped by its time limit puts back what it had written before the end", async function () {
+        if (process.getuid?.() !== 0) {
+            this.skip();
+        }
+        const bin = mkdtempSync(path.join(tmpdir(), "plt-sysctl-hang-"));
+        // The second write hangs (an rtnl lock held elsewhere, say); the rollback's own writes go through.
+        writeFileSync(path.join(bin, "sysctl"), `#!/bin/sh\ncase "$*" in *tcp_keepalive_time=601*) exec sleep 60 ;; esac\nexec /usr/sbin/sysctl "$@"\n`, { mode: 0o755 });
+        const finTimeout = readFileSync("/proc/sys/net/ipv4/tcp_fin_timeout", "utf8").trim();
+        const path0 = process.env.PATH;
+        process.env.PATH = `${bin}:${path0}`;
+        try {
+            const writes = [{ key: "net.ipv4.tcp_fin_timeout", value: finTimeout === "21" ? "22" : "21" }, { key: "net.ipv4.tcp_keepalive_time", value: "601" }];
+            await assert.rejects(applyToHost(new LocalTransport(false, 1), writes, { changes: {} }), /time limit|timed out|commandTimeout/i);
+            assert.equal(readFileSync("/proc/sys/net/ipv4/tcp_fin_timeout", "utf8").trim(), finTimeout, "written, then put back when the limit stopped the apply");
+        } finally {
+            process.env.PATH = path0;
+            execFileSync("/usr/sbin/sysctl", ["-q", "-w", `net.ipv4.tcp_fin_timeout=${finTimeout}`]);
+            rmSync(bin, { recursive: true, force: true });
+        }
+    });
+
     it("a failure whose rollback fails too keeps the new ledger, the only record of the originals", async function () {
         if (process.getuid?.() !== 0) {
             this.skip();
