@@ -297,6 +297,7 @@ export function parseReadOutput(stdout: string): HostSnapshot {
  * were three reads of the same host and keys. A read that plans a write (apply, delete,
  * ownership at create) never uses them, and a write to a host drops that host's.
  */
+const hostKeyOf = (transport: Transport): string => transport.identity ?? transport.target;
 const driftReads = new Map<string, { keys: Set<string>; ownFiles: string; snapshot: Promise<HostSnapshot> }[]>();
 
 /** A drift read: of the host now, or one kept from earlier in this engine run. */
@@ -308,7 +309,7 @@ export type HostReads = "fresh" | "reuse";
  * `reuse` takes a kept read of the same files covering these keys, else reads and keeps.
  */
 export async function readHost(transport: Transport, keys: readonly string[], ownFiles: readonly string[], memo: HostReads | "remember" = "fresh"): Promise<HostSnapshot> {
-    const kept = driftReads.get(transport.target) ?? [];
+    const kept = driftReads.get(hostKeyOf(transport)) ?? [];
     const files = ownFiles.join("\n");
     const hit = memo === "reuse" ? kept.find((r) => r.ownFiles === files && keys.every((k) => r.keys.has(k))) : undefined;
     if (hit) {
@@ -323,8 +324,8 @@ export async function readHost(transport: Transport, keys: readonly string[], ow
     })();
     if (memo !== "fresh") {
         const entry = { keys: new Set(keys), ownFiles: files, snapshot };
-        driftReads.set(transport.target, [...kept, entry]);
-        snapshot.catch(() => driftReads.set(transport.target, (driftReads.get(transport.target) ?? []).filter((r) => r !== entry)));
+        driftReads.set(hostKeyOf(transport), [...kept, entry]);
+        snapshot.catch(() => driftReads.set(hostKeyOf(transport), (driftReads.get(hostKeyOf(transport)) ?? []).filter((r) => r !== entry)));
     }
     return snapshot;
 }
@@ -422,7 +423,7 @@ export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
 export async function applyToHost(transport: Transport, writes: readonly Write[], file: FileAction, ledger?: LedgerAction): Promise<ApplyOutcome> {
     const ledgerArgs = [ledger?.path ?? "-", ledger?.record ?? "", ledger?.takeOver ? "1" : "0"];
     const pairs = writes.flatMap((w) => [procPath(w.key), w.value]);
-    driftReads.delete(transport.target);
+    driftReads.delete(hostKeyOf(transport));
     const args = [...ledgerArgs, file.dir ?? "-", String(writes.length), ...pairs, ...fileChangeArgs(file.changes)];
     const result = await transport.run(shProgram(APPLY_PROGRAM, "pulumi-sysctl-apply", args));
     if (result.code !== 0) {

@@ -4,7 +4,7 @@ import { homedir } from "os";
 import * as path from "path";
 import { Client, ConnectConfig } from "ssh2";
 import { sshCommand } from "./argv";
-import { Connection, ProxyConnection } from "./connection";
+import { Connection, ProxyConnection, hostIdentity } from "./connection";
 import { HostKeyEntry, hostKeyAlgorithms, knownHostsName, lookUpKnownHosts, parsePublicKey, verifyHostKey } from "./known-hosts";
 import { CONTROLLER_GRACE_SECONDS, CommandResult, CommandTimeoutError, HostConnectError, isRefusedConnection, RunOptions, Transport, limitFor, signalStatus, stoppedAtLimit, underTimeLimit } from "./transport";
 
@@ -222,9 +222,11 @@ function pooled(connection: Connection): PooledConnection {
 
 export class SshTransport implements Transport {
     readonly target: string;
+    readonly identity: string;
 
     constructor(private readonly connection: Connection) {
         this.target = describe(connection);
+        this.identity = `${connection.user}${connection.sudo ? " (sudo)" : ""}@${hostIdentity(connection)}`;
     }
 
     async run(argv: readonly string[], stdin?: string, options?: RunOptions): Promise<CommandResult> {

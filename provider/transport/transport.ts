@@ -16,6 +16,11 @@ export interface Transport {
     /** Human-readable target, used in every error message ("root@10.0.0.5:22", "local"). */
     readonly target: string;
     /**
+     * The machine and the way there, where the target alone does not say it: two VPCs' 10.0.0.5,
+     * each behind its own bastion, are two hosts. What a read kept for a host is keyed by.
+     */
+    readonly identity?: string;
+    /**
      * Runs argv; `stdin` is written to the command's standard input, which is closed either way.
      * A command still running at the connection's commandTimeout is stopped on the host and fails
      * with a CommandTimeoutError.

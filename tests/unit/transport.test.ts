@@ -93,6 +93,14 @@ describe("a command's time limit", function () {
         await assert.rejects(new LocalTransport(false).run(shProgram("head -c 70000000 /dev/zero", "plt-talkative", [])), /^Error: local: cannot run plt-talkative: stdout maxBuffer length exceeded/);
     });
 
+    it("tells apart one address behind two bastions (two VPCs' 10.0.0.5), which share a target's words", function () {
+        const via = (bastion: string) => new SshTransport(connectionSchema.parse({ host: "10.0.0.5", user: "root", proxy: { host: bastion, user: "jump" } }));
+        const [a, b] = [via("bastion-a"), via("bastion-b")];
+        assert.equal(a.target, b.target);
+        assert.notEqual(a.identity, b.identity, "a read kept for one is not the other's");
+        assert.notEqual(new SshTransport(connectionSchema.parse({ host: "10.0.0.5", user: "root" })).identity, new SshTransport(connectionSchema.parse({ host: "10.0.0.5", user: "root", sudo: true })).identity);
+    });
+
     it("is a connection setting with a default, validated like the others", function () {
         assert.equal(connectionSchema.parse({ host: "h" }).commandTimeout, 300);
         assert.equal(connectionSchema.parse({ host: "h", commandTimeout: 20 }).commandTimeout, 20);
