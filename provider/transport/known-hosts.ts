@@ -89,7 +89,8 @@ export function lookUpKnownHosts(content: string, name: string): KnownHostsLooku
         const fields = line.split(/\s+/);
         const marker = fields[0].startsWith("@") ? fields.shift() : undefined;
         const [patterns, keyType, key] = fields;
-        if (!patterns || !keyType || !key || marker === "@cert-authority") {
+        // OpenSSH ignores a line whose marker it does not know: a mistyped @revoked must not grant trust.
+        if (!patterns || !keyType || !key || (marker !== undefined && marker !== "@revoked")) {
             continue;
         }
         if (patternListMatches(patterns, name)) {

@@ -131,6 +131,9 @@ describe("host key verification", function () {
         assert.equal(lookUpKnownHosts(file, "bad.lab").accepted.length, 0);
         assert.equal(lookUpKnownHosts(file, "10.0.0.9").accepted.length, 1);
         assert.equal(lookUpKnownHosts(file, "10.0.0.7").revoked.length, 1);
+        for (const typo of ["@revoke", "@Revoked", "@cert-authority"]) {
+            assert.deepEqual(lookUpKnownHosts(`${typo} 10.0.0.8 ssh-ed25519 ${b64}`, "10.0.0.8"), { accepted: [], revoked: [] }, `${typo}: a line OpenSSH ignores grants no trust`);
+        }
     });
 
     it("accepts the pinned key and refuses others with both fingerprints", function () {
