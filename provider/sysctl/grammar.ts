@@ -256,6 +256,12 @@ export function valueProblem(key: string, value: SettingValue): string | undefin
         }
         return portListProblem(value);
     }
+    // proc_get_long reads integers in base 0: "010" is 8 to the kernel, and would read back so forever.
+    const octal = typeof value === "string" ? tokensIn(value).find((t) => /^[+-]?0\d+$/.test(String(t))) : undefined;
+    if (octal !== undefined) {
+        const reads = /^[+-]?0[0-7]+$/.test(String(octal)) ? `storing ${parseInt(String(octal), 8)}` : "and refuses (8 and 9 are no octal digits)";
+        return `has ${octal}, which the kernel reads as octal (a leading 0), ${reads}: write the number without its leading zeros`;
+    }
     const count = VALUE_COUNTS[canonical];
     const tokens = tokensIn(value);
     if (count !== undefined && tokens.length !== count) {

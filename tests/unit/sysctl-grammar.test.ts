@@ -22,6 +22,14 @@ describe("sysctl value grammars", function () {
         assert.equal(valueProblem("net/ipv4/tcp_fin_timeout", { atMost: 20 }), undefined);
     });
 
+    it("refuses a number with a leading 0, which the kernel reads as octal (010 is 8) and would read back so on every preview", function () {
+        assert.match(valueProblem("net.ipv4.ip_forward", "010") ?? "", /^has 010, which the kernel reads as octal \(a leading 0\), storing 8: write the number without its leading zeros$/);
+        assert.match(valueProblem("net.ipv4.tcp_rmem", "4096 087380 6291456") ?? "", /has 087380, .* and refuses \(8 and 9 are no octal digits\)/);
+        for (const fine of ["0", "10", "4096 0 6291456", " 8 "]) {
+            assert.equal(valueProblem("net.ipv4.tcp_fin_timeout", fine), undefined, fine);
+        }
+    });
+
     it("refuses 0 for a writeback byte count, naming the ratio that takes over", function () {
         assert.match(valueProblem("vm.dirty_bytes", 0) ?? "", /cannot be 0 \(the kernel refuses it\): to use vm\.dirty_ratio instead, set that/);
         assert.match(valueProblem("vm.dirty_background_bytes", { atLeast: 0 }) ?? "", /vm\.dirty_background_ratio/);
