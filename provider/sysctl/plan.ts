@@ -6,7 +6,7 @@ import { canonicalKey } from "./keys";
 import { Ledger, foreignOwners, ledgerPath, renderLedger } from "./ledger";
 import { FileAction, HostSnapshot, LedgerAction, OtherWriter, OwnedKeyError, Write } from "./remote";
 import { SysctlSetInputs, defaultPersistFile, persistFileOf, sysctlSetInputsSchema } from "./schema";
-import { SettingValue, inDeclaredShape, normalise, sameValue, satisfies, targetValue } from "./values";
+import { SettingValue, comparable, inDeclaredShape, normalise, sameValue, satisfies, targetValue } from "./values";
 
 /** What a SysctlSet keeps in state, besides its inputs. */
 export interface SysctlSetRecord {
@@ -144,14 +144,26 @@ export function renderPersistFile(resourceName: string, values: Record<string, s
     return lines.join("\n") + "\n";
 }
 
-function otherWriterWarnings(writers: OtherWriter[], expected: Record<string, string>, target: string): string[] {
+/**
+ * Other files that set a managed key otherwise and win at boot: systemd-sysctl applies the sysctl.d
+ * files in the order of their names, so with our file persisted only one sorting after it (or
+ * /etc/sysctl.conf, which `sysctl --system` applies after them all) undoes ours; not persisted,
+ * any does.
+ */
+function otherWriterWarnings(writers: OtherWriter[], expected: Record<string, string>, ownFile: string | undefined, target: string): string[] {
+    const base = (file: string) => file.slice(file.lastIndexOf("/") + 1);
     return writers
-        .filter((w) => w.key in expected && !sameValue(w.value, expected[w.key]))
-        .map(
-            (w) =>
-                `${target}: ${w.file} also sets ${w.key} = ${w.value} (we set ${expected[w.key]}); ` +
-                `at boot the sysctl.d file that sorts last wins, and tools re-applying it will undo this setting`,
-        );
+        .filter((w) => w.key in expected && !sameValue(comparable(w.key, w.value), comparable(w.key, expected[w.key])))
+        .filter((w) => ownFile === undefined || w.file === "/etc/sysctl.conf" || base(w.file) > base(ownFile))
+        .map((w) => {
+            const why =
+                ownFile === undefined
+                    ? "this SysctlSet persists nothing, so at boot that file's value is the one set"
+                    : w.file === "/etc/sysctl.conf"
+                      ? "`sysctl --system` applies that file after every sysctl.d file, undoing this setting"
+                      : `it sorts after ${ownFile}, so at boot it is applied last and wins`;
+            return `${target}: ${w.file} also sets ${w.key} = ${w.value} (we set ${expected[w.key]}); ${why}`;
+        });
 }
 
 /**
@@ -328,7 +340,7 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
     // State's files completed by the ledger: an update killed before the engine saved it may have begun to manage one.
     const files = planFiles(inputs, snapshot, target, expected, startingRecord(managedFilesOf(previous), recoveredFiles(snapshot.ledgers.get(path))));
     const managed = files.managed;
-    const warnings = [...otherWriterWarnings(snapshot.otherWriters, expected, target), ...files.warnings, ...unrestorable];
+    const warnings = [...otherWriterWarnings(snapshot.otherWriters, expected, inputs.persist ? persistFileOf(inputs) : undefined, target), ...files.warnings, ...unrestorable];
 
     if (skipped.length > 0) {
         warnings.push(`${target}: skipped ${skipped.join(", ")}: absent or read-only on this host (onMissing: "skip")`);

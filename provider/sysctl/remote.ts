@@ -13,7 +13,7 @@ import { comparable } from "./values";
  * content) only ever arrives as positional parameters.
  */
 
-const SYSCTL_CONF_FILES = "/etc/sysctl.conf /etc/sysctl.d/*.conf /run/sysctl.d/*.conf /usr/local/lib/sysctl.d/*.conf /usr/lib/sysctl.d/*.conf";
+const SYSCTL_CONF_FILES = "/etc/sysctl.conf /etc/sysctl.d/*.conf /run/sysctl.d/*.conf /usr/local/lib/sysctl.d/*.conf /usr/lib/sysctl.d/*.conf /lib/sysctl.d/*.conf";
 
 // $1 with tabs and newlines as spaces, into $flat, without a fork: split by IFS in the function's own parameters.
 const FLAT = "flat() { local IFS='\t\n'; set -f; set -- $1; set +f; IFS=' '; flat=$*; }";
@@ -65,7 +65,15 @@ fi
 # The CPUs a CPU mask key may name (a builtin read: no fork).
 read -r cpus 2>/dev/null < /sys/devices/system/cpu/possible && printf 'possible\\t%s\\n' "$cpus"
 set --
+# A sysctl.d name in an earlier directory hides it in the later ones (a link to /dev/null too), as
+# systemd-sysctl reads them; /lib after /usr/lib is the same file on a merged-/usr host.
+seen=/
 for f in ${SYSCTL_CONF_FILES} ${ALL_LEDGERS}; do
+  case $f in
+    */sysctl.d/*)
+      case $seen in *"/\${f##*/}/"*) continue ;; esac
+      [ -e "$f" ] && seen="$seen\${f##*/}/" ;;
+  esac
   case "$own
 " in *"
 $f

@@ -121,6 +121,23 @@ describe("SysctlSet planning", function () {
         assert.ok(plan.warnings.some((w) => w.includes("/etc/sysctl.d/99-old.conf also sets net.core.somaxconn = 1024")));
     });
 
+    it("warns only of a file that wins at boot: one sorting after ours, or /etc/sysctl.conf; any, when nothing is persisted", function () {
+        const host = snapshot({ "net.core.default_qdisc": "fq_codel" });
+        host.otherWriters.push(
+            { file: "/usr/lib/sysctl.d/50-default.conf", key: "net.core.default_qdisc", value: "fq_codel" },
+            { file: "/etc/sysctl.conf", key: "net.core.default_qdisc", value: "pfifo_fast" },
+            { file: "/run/sysctl.d/95-late.conf", key: "net.core.default_qdisc", value: "cake" },
+        );
+        const warnings = planApply(inputs({ settings: { "net.core.default_qdisc": "fq" } }), host, "h1").warnings;
+        assert.deepEqual(warnings, [
+            "h1: /etc/sysctl.conf also sets net.core.default_qdisc = pfifo_fast (we set fq); `sysctl --system` applies that file after every sysctl.d file, undoing this setting",
+            "h1: /run/sysctl.d/95-late.conf also sets net.core.default_qdisc = cake (we set fq); it sorts after /etc/sysctl.d/90-pulumi-web.conf, so at boot it is applied last and wins",
+        ]);
+        const unpersisted = planApply(inputs({ settings: { "net.core.default_qdisc": "fq" }, persist: false }), host, "h1").warnings;
+        assert.equal(unpersisted.length, 3);
+        assert.match(unpersisted[0], /50-default\.conf also sets .*this SysctlSet persists nothing, so at boot that file's value is the one set/);
+    });
+
     it("restores originals on delete, writing only what changed since", function () {
         const restore = planRestore(
             { originals: { "a.b": "1", "c.d": "2" }, skipped: [], persistedFile: "/etc/sysctl.d/x.conf" },
