@@ -164,10 +164,17 @@ export function parseLedgerListing(stdout: string): Map<string, HostLedger> {
  */
 export function withLedger(program: string): string {
     return `ledger=$1 ledger_content=$2; shift 2
+# Stopped by the command's time limit (timeout's TERM, then KILL 5 s later) or a dropped session:
+# the program's own fail puts back what it wrote, as on any failure, and the ledger is settled
+# as after one.
+stopped() { trap '' TERM INT HUP; fail - "stopped by a signal (the command time limit?) before it finished"; exit 0; }
 apply_main() {
+trap stopped TERM INT HUP
 ${program}
 }
 if [ "$ledger" = - ] || [ "$(id -u)" != 0 ]; then apply_main "$@"; exit 0; fi
+# This shell waits for the program's report: a signal must not end it first.
+trap : TERM INT HUP
 ledger_dir=\${ledger%/*} ledger_root=\${ledger%/*/*}
 tidy_ledgers() {
   ls "$ledger_dir"/*.ledger >/dev/null 2>&1 || { rmdir "$ledger_dir" 2>/dev/null && rmdir "$ledger_root" 2>/dev/null; }

@@ -114,7 +114,7 @@ export class CommandTimeoutError extends Error {
         const advice =
             limit.source === "commandTimeout"
                 ? " A read that hangs points at a device or file that blocks (see the host's kernel log); " +
-                  "a SysctlSet's apply puts back what it had written before it stops; what another resource's write had changed is recorded in the host's ledger, from which the next up or destroy puts it back."
+                  "an apply puts back what it had written in the 5 s it has before the KILL; what it could not is recorded in the host's ledger, from which the next up or destroy puts it back."
                 : "";
         super(`${target}: ${commandName(argv)} did not finish within ${limit.seconds} s (${whose}) ${how}.${advice}`);
     }

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import fc from "fast-check";
@@ -176,6 +176,8 @@ describe("host ledger (every resource but SysctlSet)", function () {
         const target = path.join(dir, "value");
         // A stand-in apply program: makes a directory with FILE_HELPERS' mkdirs, writes $1 to the value file; fails on "bad".
         const program = withLedger(`${FILE_HELPERS}
+fail() { printf 'rolled-back\\nfailed\\t%s\\t%s\\n' "$1" "$2"; exit 0; }
+[ "$1" = hang ] && { printf 'started\\n' > "${dir}/hanging"; sleep 60; printf 'done\\n'; exit 0; }
 [ "$1" = bad ] && { printf 'failed\\tvalue\\tbad\\n'; exit 0; }
 [ "$1" = stuck ] && { printf 'rollback-failed\\tvalue\\nfailed\\tvalue\\tbad\\n'; exit 0; }
 mkdirs "${dir}/made"
@@ -202,6 +204,16 @@ printf 'done\\n'`);
             assert.match(run(undefined, "0"), /^done$/m);
             assert.equal(existsSync(ledger), false);
             assert.equal(existsSync(path.dirname(ledger)), false, "its empty directory goes too");
+        });
+
+        it("a program stopped by its time limit runs its own fail, and the ledger is settled as after any failure", function () {
+            const stopped = spawnSync("timeout", ["-k", "5", "1", "sh", "-c", program, "t", ...ledgerArgs({ path: ledger, content: renderHostLedger({ owner: "p/s/o", items: [], record: { v: 1 } }) }), "hang"], { encoding: "utf8" });
+            assert.equal(stopped.status, 124, "timeout's own status: the limit was reached");
+            const out = stopped.stdout;
+            assert.ok(existsSync(path.join(dir, "hanging")), "it was running when the limit came");
+            assert.match(out, /^rolled-back\nfailed\t-\tstopped by a signal/m);
+            assert.equal(existsSync(ledger), false, "a stopped first apply leaves no ledger, as a failed one");
+            rmSync(path.join(dir, "hanging"));
         });
 
         it("a failed first apply leaves no ledger; a failed update puts the previous one back", function () {
