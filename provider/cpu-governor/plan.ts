@@ -118,10 +118,11 @@ export function renderUnit(resourceName: string, desired: { governors: PerCpu; e
         "RemainAfterExit=yes",
     ];
     const cpus = Object.keys(desired.governors).map((c) => Number(c.slice(3)));
+    // "-": a CPU the boot lacks (nosmt, maxcpus=, offline) fails alone; a oneshot stops at its first failing line.
     for (const cpu of cpus.sort((a, b) => a - b)) {
-        lines.push(`ExecStart=/bin/sh -c 'echo ${desired.governors[`cpu${cpu}`]} > ${governorFile(cpu)}'`);
+        lines.push(`ExecStart=-/bin/sh -c 'echo ${desired.governors[`cpu${cpu}`]} > ${governorFile(cpu)}'`);
         if (desired.epp[`cpu${cpu}`]) {
-            lines.push(`ExecStart=/bin/sh -c 'echo ${desired.epp[`cpu${cpu}`]} > ${eppFile(cpu)}'`);
+            lines.push(`ExecStart=-/bin/sh -c 'echo ${desired.epp[`cpu${cpu}`]} > ${eppFile(cpu)}'`);
         }
     }
     lines.push("", "[Install]", "WantedBy=multi-user.target", "");

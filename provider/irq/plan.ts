@@ -205,9 +205,13 @@ export function planIrqbalance(inputs: IrqAffinityInputs, view: HostIrqView, irq
             return { action: {}, undo: {}, record };
         }
         record.stopped ??= { systemd: state.systemd, cmdline: state.cmdline };
+        // Stopped, not disabled: the next boot starts it again, and it moves what the boot unit pins.
+        const warning = inputs.persist
+            ? `${target}: irqbalance is stopped until the next boot, where it starts again and moves the IRQs this boot unit pins until the next up; irqbalance: "ban" keeps it off them across boots, while their numbers hold`
+            : undefined;
         return state.systemd
-            ? { action: { systemctl: "stop" }, undo: { systemctl: "start" }, record }
-            : { action: { kill: "pids", pids: state.pids }, undo: { start: state.cmdline }, record };
+            ? { action: { systemctl: "stop" }, undo: { systemctl: "start" }, record, warning }
+            : { action: { kill: "pids", pids: state.pids }, undo: { start: state.cmdline }, record, warning };
     }
     // Ours from before; an IRQ no longer targeted is balanced again, unless the host banned it itself.
     const ours = previous?.banned ? (previous.banned.added ?? previous.banned.irqs) : [];

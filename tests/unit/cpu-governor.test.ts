@@ -105,6 +105,11 @@ describe("CpuGovernor planning", function () {
         const live = host();
         live.files.set(`${C}/cpu0/cpufreq/scaling_governor`, "performance");
         const unit = renderUnit("gov", desired);
+        assert.deepEqual(
+            unit.split("\n").filter((l) => l.startsWith("ExecStart")),
+            [0, 1].map((cpu) => `ExecStart=-/bin/sh -c 'echo performance > ${C}/cpu${cpu}/cpufreq/scaling_governor'`),
+            "each CPU's line on its own: one the boot lacks does not stop the others",
+        );
         assert.deepEqual(detectGovernorDrift(desired, live, "/u", unit).cpus, [{ cpu: "cpu1", live: "powersave", desired: "performance" }]);
         const restore = planGovernorRestore({ originals: { cpu0: { governor: "powersave" } }, unitFile: "/u" }, live, true, "gov");
         assert.deepEqual(restore.writes, [{ path: `${C}/cpu0/cpufreq/scaling_governor`, value: "powersave" }]);

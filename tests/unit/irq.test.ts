@@ -202,6 +202,8 @@ describe("irqbalance handling", function () {
         assert.equal(planIrqbalance(inputs({ cpus: "1", irqbalance: "ban" }), systemd, [102], undefined, "h").action.systemctl, "try-restart");
         const stop = planIrqbalance(inputs({ cpus: "1", irqbalance: "stop" }), systemd, [102], undefined, "h");
         assert.equal(stop.action.systemctl, "stop");
+        assert.match(stop.warning ?? "", /^h: irqbalance is stopped until the next boot, where it starts again and moves the IRQs this boot unit pins/, "persisted (the default): the boot brings it back");
+        assert.equal(planIrqbalance(inputs({ cpus: "1", irqbalance: "stop", persist: false }), systemd, [102], undefined, "h").warning, undefined);
         const stopped = view({ irqbalance: { ...systemd.irqbalance, running: false, pids: [] } });
         assert.equal(irqbalanceRestore(stop.record, stopped).systemctl, "start");
     });
