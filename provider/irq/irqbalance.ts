@@ -31,10 +31,15 @@ export interface IrqbalanceState {
     configContent: string | null;
 }
 
-const ARGS_LINE = /^([ \t]*IRQBALANCE_ARGS[ \t]*=[ \t]*)(["']?)(.*?)\2([ \t]*)$/m;
+const ARGS_LINE = /^([ \t]*IRQBALANCE_ARGS[ \t]*=[ \t]*)(["']?)(.*?)\2([ \t]*)$/gm;
+
+/** The IRQBALANCE_ARGS line that counts: systemd's EnvironmentFile, like a shell, takes the last. */
+function argsLine(content: string): RegExpExecArray | undefined {
+    return [...content.matchAll(ARGS_LINE)].pop() as RegExpExecArray | undefined;
+}
 
 function currentArgs(content: string): string[] {
-    const match = ARGS_LINE.exec(content);
+    const match = argsLine(content);
     return match ? match[3].split(/\s+/).filter(Boolean) : [];
 }
 
@@ -49,15 +54,16 @@ export function withBannedIrqs(content: string | null, irqs: number[]): string {
     const args = currentArgs(text);
     const wanted = [...args, ...irqs.map((irq) => `--banirq=${irq}`).filter((a) => !args.includes(a))];
     const line = `IRQBALANCE_ARGS="${wanted.join(" ")}"`;
-    if (ARGS_LINE.test(text)) {
-        return text.replace(ARGS_LINE, line);
+    const match = argsLine(text);
+    if (match) {
+        return text.slice(0, match.index) + line + text.slice(match.index + match[0].length);
     }
     return (text && !text.endsWith("\n") ? text + "\n" : text) + line + "\n";
 }
 
 /** Whether the environment file sets IRQBALANCE_ARGS (a commented-out line does not). */
 export function setsArgs(content: string | null): boolean {
-    return content !== null && ARGS_LINE.test(content);
+    return content !== null && argsLine(content) !== undefined;
 }
 
 /**
@@ -66,7 +72,7 @@ export function setsArgs(content: string | null): boolean {
  */
 export function withoutBannedIrqs(content: string, irqs: number[], ourLine = false): string {
     const ours = new Set(banArgs(irqs));
-    const match = ARGS_LINE.exec(content);
+    const match = argsLine(content);
     if (!match) {
         return content;
     }

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { discoverQueueIrqs, parseInterrupts } from "../../provider/irq/discover";
-import { withBannedIrqs, withoutBannedIrqs } from "../../provider/irq/irqbalance";
+import { bannedIn, withBannedIrqs, withoutBannedIrqs } from "../../provider/irq/irqbalance";
 import { FileSnapshot, parseFileSnapshot } from "../../provider/host/files";
 import { HostIrqView, IrqRecord, deviceUnitName, irqItems, irqbalanceRestore, placement, placementProblems, planIrqAffinity, planIrqbalance, renderUnit, viewOf, writtenUnit } from "../../provider/irq/plan";
 import { irqAffinityInputsSchema } from "../../provider/irq/schema";
@@ -166,6 +166,15 @@ describe("irqbalance handling", function () {
         assert.match(banned, /^IRQBALANCE_ARGS="--policyscript=\/x --banirq=102 --banirq=103"$/m);
         assert.match(withoutBannedIrqs(banned, [102, 103]), /^IRQBALANCE_ARGS="--policyscript=\/x"$/m);
         assert.equal(withBannedIrqs(null, [5]), 'IRQBALANCE_ARGS="--banirq=5"\n');
+    });
+
+    it("edits the IRQBALANCE_ARGS line that counts, the last, as systemd's EnvironmentFile takes it", function () {
+        const overridden = 'IRQBALANCE_ARGS="--foo"\n# local override\nIRQBALANCE_ARGS="--bar"\n';
+        const banned = withBannedIrqs(overridden, [7]);
+        assert.equal(banned, 'IRQBALANCE_ARGS="--foo"\n# local override\nIRQBALANCE_ARGS="--bar --banirq=7"\n');
+        assert.deepEqual(bannedIn(banned), [7]);
+        assert.deepEqual(bannedIn('IRQBALANCE_ARGS="--banirq=7"\nIRQBALANCE_ARGS=""\n'), [], "a ban an override drops is no ban");
+        assert.equal(withoutBannedIrqs(banned, [7]), overridden, "byte for byte");
     });
 
     it("takes out only the bans it added: the host's own stay, and an IRQ no longer targeted is balanced again", function () {
