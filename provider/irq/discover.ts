@@ -22,7 +22,10 @@ export function parseInterrupts(text: string): InterruptLine[] {
         const rest = fields.slice(cpuCount);
         // After the per-CPU counts: chip name, hwirq/trigger, then the action name(s); arm64
         // prints the trigger as a word of its own ("ITS-MSI 524288 Edge eth0-TxRx-0").
-        const actions = rest.length >= 3 ? rest.slice(/^(Edge|Level)$/.test(rest[2]) ? 3 : 2) : rest.slice(-1);
+        // Two fields are "CHIP HWIRQ-trigger" of a vector no action holds yet (an interface that
+        // is down: no name to pin by), or an old kernel's "CHIP-trigger NAME".
+        const unnamed = rest.length < 3 && /^\d+-[a-z]+$/i.test(rest[rest.length - 1] ?? "");
+        const actions = rest.length >= 3 ? rest.slice(/^(Edge|Level)$/.test(rest[2]) ? 3 : 2) : unnamed ? [] : rest.slice(-1);
         const name = actions.join(" ");
         result.push({ irq: Number(match[1]), name: name.replace(/,$/, "") });
     }

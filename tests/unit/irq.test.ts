@@ -46,6 +46,16 @@ describe("IRQ discovery", function () {
         assert.deepEqual(discoverQueueIrqs("eth0", [], interrupts, "virtio0").irqs.map((l) => l.name), ["virtio0-input.0", "virtio0-output.0"]);
     });
 
+    it("a vector no action holds yet (its interface down) has no name, not its hardware number: pinned by number", function () {
+        const down = parseInterrupts(`           CPU0       CPU1
+ 130:          0          0  IR-PCI-MSI 1048576-edge
+ 131:          0          0  IR-PCI-MSI 1048577-edge      eth2-TxRx-0
+ 132:          0          0  PCI-MSI-edge      eth3
+`);
+        assert.deepEqual(down.map((l) => l.name), ["", "eth2-TxRx-0", "eth3"], "an old kernel's CHIP-trigger NAME keeps its name");
+        assert.deepEqual(discoverQueueIrqs("eth2", [130], down, "0000:3b:00.0").irqs, [{ irq: 130, name: "" }]);
+    });
+
     it("ENA: Tx-Rx queue vectors only, its management vector left out, on x86 and on arm64's trigger column", function () {
         const ena = (trigger: string) => `           CPU0       CPU1
   26:          5          0   ${trigger.replace("%", "0")}      ena-mgmnt@pci:0000:00:05.0
