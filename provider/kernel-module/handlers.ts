@@ -144,12 +144,13 @@ function hostProblems(inputs: KernelModuleInputs, snapshot: ModuleSnapshot, targ
 }
 
 async function probeDrift(olds: Record<string, unknown>, inputs: KernelModuleInputs): Promise<string[]> {
-    const names = moduleSpecs(inputs).map((s) => s.name);
+    const specs = moduleSpecs(inputs);
+    const names = specs.map((s) => s.name);
     const snapshot = await snapshotOf(inputs);
     const record = recordOf(olds);
     return [
         ...moduleDrift(names, snapshot, persistFiles(inputs.resourceName), wantedFiles(inputs)),
-        ...parameterDrift(moduleSpecs(inputs), (name) => snapshot.parameters.get(name), record.loadedByUs, declaredParameterTypes(moduleSpecs(inputs), snapshot.parameterTypes)),
+        ...parameterDrift(specs, (name) => snapshot.parameters.get(name), record.loadedByUs, declaredParameterTypes(specs, snapshot.parameterTypes)),
         ...ledgerDrift(ledgerStatusOf(record, snapshot)),
     ];
 }

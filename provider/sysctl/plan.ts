@@ -1,3 +1,4 @@
+import { posix } from "path";
 import type { CheckFailure } from "../check";
 import { FileChanges } from "../host/files";
 import { startingRecord } from "../host/ledger";
@@ -151,10 +152,9 @@ export function renderPersistFile(resourceName: string, values: Record<string, s
  * any does.
  */
 function otherWriterWarnings(writers: OtherWriter[], expected: Record<string, string>, ownFile: string | undefined, target: string): string[] {
-    const base = (file: string) => file.slice(file.lastIndexOf("/") + 1);
     return writers
         .filter((w) => w.key in expected && !sameValue(comparable(w.key, w.value), comparable(w.key, expected[w.key])))
-        .filter((w) => ownFile === undefined || w.file === "/etc/sysctl.conf" || base(w.file) > base(ownFile))
+        .filter((w) => ownFile === undefined || w.file === "/etc/sysctl.conf" || posix.basename(w.file) > posix.basename(ownFile))
         .map((w) => {
             const why =
                 ownFile === undefined
