@@ -47,15 +47,24 @@ const RULES: Rule[] = [
         sources: ["NDUDP", "SIPCONF"],
     },
     {
-        // InErrors counts full buffers and bad checksums too: only what it adds beyond those is its own finding.
+        counters: /^Udp6?\.MemErrors$/,
+        meaning: "UDP datagrams were dropped because all UDP sockets together reached the memory limit (udp_mem's max, or its pressure level with the socket over its share)",
+        knob: "net.ipv4.udp_mem (pages for all UDP sockets; SipRouterProfile derives it from RAM)",
+        sysctls: ["net.ipv4.udp_mem"],
+        sources: ["IPS", "NDUDP"],
+    },
+    {
+        // InErrors counts full buffers, bad checksums and memory-limit drops too: only what it adds beyond those is its own
+        // finding. Kernels without a MemErrors column count the memory-limit drops only here.
         counters: /^Udp6?\.InErrors$/,
-        meaning: "UDP datagrams were dropped on receive beyond full buffers and bad checksums: memory pressure (udp_mem) or a socket filter",
+        meaning: "UDP datagrams were dropped on receive beyond full buffers, bad checksums and counted memory-limit drops: memory pressure (udp_mem) where the kernel has no MemErrors counter, otherwise a socket filter or IPsec policy",
         knob: "net.ipv4.udp_mem (pages for all UDP sockets; SipRouterProfile derives it from RAM)",
         sysctls: ["net.ipv4.udp_mem"],
         sources: ["NDUDP"],
         significant: (rate, rates, counter) => {
             const family = counter.split(".")[0];
-            return rate > (rates[`${family}.RcvbufErrors`]?.perSecond ?? 0) + (rates[`${family}.InCsumErrors`]?.perSecond ?? 0);
+            const counted = ["RcvbufErrors", "InCsumErrors", "MemErrors"].reduce((sum, field) => sum + (rates[`${family}.${field}`]?.perSecond ?? 0), 0);
+            return rate > counted;
         },
     },
     {

@@ -76,7 +76,7 @@ export function sipRouterPlan(facts: SipRouterFacts): ProfilePlan {
             "RPS/RFS only when the declared rxQueues are fewer than the declared cpus (SCAL: with a queue per CPU, RSS already spreads the load and RPS only adds inter-processor interrupts).",
         ],
         bootOnly: [],
-        improves: { value: ["Udp.RcvbufErrors", "Udp.InErrors", "Udp6.RcvbufErrors"], sources: ["NDUDP", "SIPCONF"] },
+        improves: { value: ["Udp.RcvbufErrors", "Udp.MemErrors", "Udp.InErrors", "Udp6.RcvbufErrors", "Udp6.MemErrors"], sources: ["NDUDP", "SIPCONF"] },
     };
     if (facts.linkGbps !== undefined && facts.linkGbps >= 10) {
         plan.queueLength = { txqueuelen: txqueuelenForLink(facts.linkGbps), sources: ["VOIP4", "OSG"], note: "VOIP4: longer than 1000 at 10G and above; OSG's tier for the link speed, its low end" };

@@ -302,7 +302,17 @@ describe("counters: diagnosis", function () {
         assert.match(findings["Udp.InCsumErrors"].knob, /no sysctl/);
         assert.match(findings["TcpExt.ListenDrops"].knob, /tcp_max_syn_backlog/);
         const memory = counterRates(at(0, { "Udp.InErrors": 0, "Udp.RcvbufErrors": 0 }), at(10, { "Udp.InErrors": 100, "Udp.RcvbufErrors": 20 }));
-        assert.match(diagnose(memory).find((f) => f.counter === "Udp.InErrors")?.knob ?? "", /udp_mem/, "drops beyond full buffers: memory");
+        assert.match(diagnose(memory).find((f) => f.counter === "Udp.InErrors")?.knob ?? "", /udp_mem/, "drops beyond full buffers, on a kernel without MemErrors: memory");
+    });
+
+    it("points UDP memory-limit drops (MemErrors) at udp_mem, and then InErrors, which counts them too, adds no finding of its own", function () {
+        const before = { "Udp6.InErrors": 0, "Udp6.RcvbufErrors": 0, "Udp6.MemErrors": 0, "Udp.InErrors": 0, "Udp.MemErrors": 0 };
+        const rates = counterRates(sample(0, before), sample(10, { "Udp6.InErrors": 300, "Udp6.RcvbufErrors": 100, "Udp6.MemErrors": 200, "Udp.InErrors": 50, "Udp.MemErrors": 20 }));
+        const findings = Object.fromEntries(diagnose(rates, { "net.ipv4.udp_mem": "45996\t61330\t91992" }).map((f) => [f.counter, f]));
+        assert.deepEqual(Object.keys(findings).sort(), ["Udp.InErrors", "Udp.MemErrors", "Udp6.MemErrors", "Udp6.RcvbufErrors"]);
+        assert.match(findings["Udp6.MemErrors"].knob, /^net\.ipv4\.udp_mem/);
+        assert.deepEqual(findings["Udp6.MemErrors"].settings, { "net.ipv4.udp_mem": "45996\t61330\t91992" });
+        assert.match(findings["Udp.InErrors"].meaning, /socket filter/, "3/s beyond the 2/s MemErrors counted");
     });
 
     it("reads an interface whose name has a dot (a VLAN), and an interrupt counter that wrapped at 2^32", function () {
