@@ -65,7 +65,8 @@ export function canonicalKey(key: string): string {
 
 /**
  * Converts a key as written in a sysctl.d file (either spelling, leading '-' = ignore errors)
- * to its canonical form.
+ * to its canonical form. As sysctl(8) and systemd-sysctl read it, a dotted key's slashes stand
+ * for dots in a component: `net.ipv4.conf.eth0/100.rp_filter` is eth0.100's rp_filter.
  */
 export function keyFromConfLine(raw: string): string {
     const key = raw.trim().replace(/^-/, "");
@@ -73,5 +74,5 @@ export function keyFromConfLine(raw: string): string {
     if (firstSep >= 0 && key[firstSep] === "/") {
         return canonicalKey(key);
     }
-    return key;
+    return canonicalKey(key.replace(/[./]/g, (sep) => (sep === "." ? "/" : ".")));
 }

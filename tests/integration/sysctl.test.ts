@@ -562,6 +562,33 @@ describe("SysctlSet through the real engine on lab hosts", function () {
         }
         assert.equal(onHost(lab, h1, ["sh", "-c", "[ -e /tmp/pwned ] && echo yes || echo no"]).trim(), "no");
     });
+
+    it("knows a sysctl.d line for a VLAN-style interface in dotted spelling (vl/100 for vl.100) as the key it declares, and says that file wins at boot", async function () {
+        const iface = "vl.100";
+        const key = `net/ipv4/conf/${iface}/rp_filter`;
+        const admin = "/etc/sysctl.d/99-vlan.conf";
+        onHost(lab, h1, ["ip", "link", "add", iface, "type", "veth", "peer", "name", "vl.101"]);
+        onHost(lab, h1, ["sh", "-c", 'printf "net.ipv4.conf.vl/100.rp_filter = 2\n" > "$1"', "sh", admin]);
+        const stack = await labStack("sysctl-vlan-spelling", async () => {
+            const set = new SysctlSet("vlan", { connection: connectionTo(lab, h1), settings: { [key]: 1 } });
+            return { warnings: set.warnings };
+        });
+        try {
+            const out = collect();
+            const result = await stack.up({ onOutput: out.onOutput });
+            const warning = `${admin} also sets ${key} = 2 (we set 1); it sorts after /etc/sysctl.d/90-pulumi-vlan.conf, so at boot it is applied last and wins`;
+            assert.ok(out.text().includes(warning), out.text());
+            assert.ok(JSON.stringify(result.outputs.warnings.value).includes(warning));
+            assert.equal(onHost(lab, h1, ["cat", `/proc/sys/${key}`]).trim(), "1");
+            // What boot would do with that file, by the host's own sysctl: it is vl.100's rp_filter.
+            onHost(lab, h1, ["sysctl", "-q", "-p", admin]);
+            assert.equal(onHost(lab, h1, ["cat", `/proc/sys/${key}`]).trim(), "2");
+        } finally {
+            await stack.destroy().catch(() => undefined);
+            onHost(lab, h1, ["rm", "-f", admin]);
+        }
+        onHost(lab, h1, ["ip", "link", "del", iface]);
+    });
 });
 
 describe("SysctlSet on this machine (local transport): the allowed congestion controls, a set the kernel prints in its own order", function () {

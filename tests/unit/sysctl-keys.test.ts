@@ -32,6 +32,7 @@ describe("sysctl keys", function () {
         assert.equal(canonicalKey("net/core/somaxconn"), "net.core.somaxconn");
         assert.equal(canonicalKey("net/ipv4/conf/eth0.100/rp_filter"), "net/ipv4/conf/eth0.100/rp_filter");
         assert.equal(keyFromConfLine(" -net/core/somaxconn "), "net.core.somaxconn");
-        assert.equal(keyFromConfLine("net.ipv4.conf.eth0/100.rp_filter"), "net.ipv4.conf.eth0/100.rp_filter");
+        assert.equal(keyFromConfLine("net.ipv4.conf.eth0/100.rp_filter"), "net/ipv4/conf/eth0.100/rp_filter", "a slash in a dotted key is a dot in the interface name");
+        assert.equal(keyFromConfLine("net.ipv4.conf.eth0.rp_filter"), "net.ipv4.conf.eth0.rp_filter");
     });
 });
