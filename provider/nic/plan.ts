@@ -110,21 +110,62 @@ export interface NicPlan {
     warnings: string[];
 }
 
+/** A coalescing direction: its adaptive switch and the interval that switch pins on some drivers. */
+const DIRECTIONS = [
+    { adaptive: "adaptiveRx", usecs: "rxUsecs" },
+    { adaptive: "adaptiveTx", usecs: "txUsecs" },
+] as const;
+
+/**
+ * i40e, ice and iavf refuse (EINVAL) a request that changes rx-usecs while it leaves adaptive-rx
+ * on, as a restore of "adaptive on, 50 µs" after "off, 0 µs" does (tx alike). At boot the state
+ * is unknown, so a direction declared adaptive with an interval is set with adaptive off, and
+ * adaptive goes on in a second command, with the interval already in place.
+ */
+function bootSteps(section: Section, desired: Values): Values[] {
+    const last = section === "coalesce" ? DIRECTIONS.filter((d) => desired[d.adaptive] === 1 && desired[d.usecs] !== undefined) : [];
+    if (last.length === 0) {
+        return [desired];
+    }
+    return [{ ...desired, ...Object.fromEntries(last.map((d) => [d.adaptive, 0])) }, Object.fromEntries(last.map((d) => [d.adaptive, 1]))];
+}
+
 export function renderRule(resourceName: string, iface: string, ethtool: string, desired: PerSection): string {
-    const runs = SECTIONS.filter((section) => Object.keys(desired[section] ?? {}).length > 0).map(
-        (section) => `RUN+="${[ethtool, SECTION_OPTIONS[section].set, iface, ...setWords(section, desired[section]!)].join(" ")}"`,
+    const runs = SECTIONS.filter((section) => Object.keys(desired[section] ?? {}).length > 0).flatMap((section) =>
+        bootSteps(section, desired[section]!).map((values) => `RUN+="${[ethtool, SECTION_OPTIONS[section].set, iface, ...setWords(section, values)].join(" ")}"`),
     );
     const header = `# Managed by pulumi-linux-tuning (NicRingConfig "${resourceName.replace(/[\r\n]/g, " ")}"): re-applied when ${iface} appears.`;
     return [header, ...netAddLines(iface, runs)].join("\n") + "\n";
 }
 
-function changeFor(section: Section, want: Values, have: Values): SectionChange | undefined {
+const step = (section: Section, values: Values, have: Values): SectionChange => ({
+    section,
+    words: setWords(section, values),
+    undo: setWords(section, Object.fromEntries(Object.keys(values).filter((p) => have[p] !== undefined).map((p) => [p, have[p]]))),
+});
+
+/**
+ * The commands that take `have` to `want`, each undone on its own in reverse order. A coalescing
+ * direction whose interval changes has adaptive off while it does (see bootSteps): turned off
+ * first when it is on, and on last when it ends on, so neither a step nor its undo asks the driver
+ * for a new interval with adaptive on.
+ */
+function changesFor(section: Section, want: Values, have: Values): SectionChange[] {
     const differing = Object.fromEntries(Object.entries(want).filter(([param, value]) => have[param] !== value));
     if (Object.keys(differing).length === 0) {
-        return undefined;
+        return [];
     }
-    const undo = Object.fromEntries(Object.keys(differing).filter((p) => have[p] !== undefined).map((p) => [p, have[p]]));
-    return { section, words: setWords(section, differing), undo: setWords(section, undo) };
+    const sequenced = section === "coalesce" ? DIRECTIONS.filter((d) => d.usecs in differing && (have[d.adaptive] === 1 || differing[d.adaptive] === 1)) : [];
+    const off = Object.fromEntries(sequenced.filter((d) => have[d.adaptive] === 1).map((d) => [d.adaptive, 0]));
+    const on = Object.fromEntries(sequenced.filter((d) => (differing[d.adaptive] ?? have[d.adaptive]) === 1).map((d) => [d.adaptive, 1]));
+    const values = Object.fromEntries(Object.entries(differing).filter(([param]) => !sequenced.some((d) => d.adaptive === param)));
+    const afterOff = { ...have, ...off };
+    const afterValues = { ...afterOff, ...values };
+    return [
+        ...(Object.keys(off).length > 0 ? [step(section, off, have)] : []),
+        ...(Object.keys(values).length > 0 ? [step(section, values, afterOff)] : []),
+        ...(Object.keys(on).length > 0 ? [step(section, on, afterValues)] : []),
+    ];
 }
 
 export class NicPlanError extends Error {}
@@ -158,10 +199,7 @@ export function planNic(inputs: NicRingConfigInputs, snapshot: NicSnapshot, rule
         if (Object.keys(kept).length > 0) {
             originals[section] = kept;
         }
-        const change = changeFor(section, want, current);
-        if (change) {
-            changes.push(change);
-        }
+        changes.push(...changesFor(section, want, current));
     }
     let rule: FileData | null | undefined;
     const warnings = resolved.skipped.length > 0 ? [`${target}: skipped ${resolved.skipped.join(", ")} on ${inputs.interface} (onUnsupported: "skip")`] : [];
@@ -211,8 +249,7 @@ export function planNicRestore(record: NicRecord, snapshot: NicSnapshot, restore
     }
     return SECTIONS.flatMap((section) => {
         const state = snapshot.sections[section];
-        const change = state.supported ? changeFor(section, record.originals[section] ?? {}, state.current) : undefined;
-        return change ? [change] : [];
+        return state.supported ? changesFor(section, record.originals[section] ?? {}, state.current) : [];
     });
 }
 

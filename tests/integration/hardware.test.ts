@@ -175,6 +175,34 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             assert.equal(channels(), "1");
         });
 
+        it("on a NIC that refuses a new interval while adaptive is on (i40e, ice, iavf), sets one under adaptive, its boot rule replays from the driver's defaults, and destroy puts 50 µs back", async function () {
+            const coalesce = () => onHost(lab, server, ["ethtool", "-c", "eth1"]);
+            const rulePath = "/etc/udev/rules.d/90-pulumi-nic-adaptive.rules";
+            assert.match(coalesce(), /Adaptive RX: on[\s\S]*^rx-usecs: 50$/m, "the emulated NIC starts at the driver's defaults");
+            assert.match(await expectFailure(Promise.resolve().then(() => onHost(lab, server, ["ethtool", "-C", "eth1", "rx-usecs", "8"]))), /Invalid argument/, "the NIC pins the interval");
+            const adaptive = await labStack("nic-adaptive", async () => {
+                new NicRingConfig("adaptive", { connection: connectionTo(lab, server), interface: "eth1", coalesce: { adaptiveRx: true, rxUsecs: 8 } });
+            });
+            try {
+                await adaptive.up();
+                assert.match(coalesce(), /Adaptive RX: on[\s\S]*^rx-usecs: 8$/m);
+                // A reboot: the driver's defaults, then the rule's commands in order, as udev runs them.
+                for (const words of [["adaptive-rx", "off"], ["rx-usecs", "50"], ["adaptive-rx", "on"]]) {
+                    onHost(lab, server, ["ethtool", "-C", "eth1", ...words]);
+                }
+                const runs = [...new Set([...(fileOn(lab, server, rulePath) ?? "").matchAll(/RUN\+="([^"]*)"/g)].map((m) => m[1]))];
+                assert.equal(runs.length, 2, runs.join("\n"));
+                for (const run of runs) {
+                    onHost(lab, server, run.split(" "));
+                }
+                assert.match(coalesce(), /Adaptive RX: on[\s\S]*^rx-usecs: 8$/m, "the boot rule took");
+                await adaptive.destroy();
+                assert.match(coalesce(), /Adaptive RX: on[\s\S]*^rx-usecs: 50$/m);
+            } finally {
+                await adaptive.destroy().catch(() => undefined);
+            }
+        });
+
         it("refuses a size above the maximum in preview, naming it, with nothing written", async function () {
             const tooBig = await labStack("nic-too-big", async () => {
                 new NicRingConfig("big", { connection: connectionTo(lab, vm), interface: "eth1", rings: { rx: 4096 } });

@@ -265,7 +265,7 @@ def build_profile(name):
                 "coalesce": {"supported": ["adaptive-rx", "adaptive-tx", "rx-usecs", "rx-frames", "tx-usecs", "tx-frames"],
                              "cur": {"adaptive-rx": 1, "adaptive-tx": 0, "rx-usecs": 50, "rx-frames": 0,
                                      "tx-usecs": 50, "tx-frames": 0},
-                             "max_usecs": 8160, "max_frames": 65535},
+                             "max_usecs": 8160, "max_frames": 65535, "adaptive_pins_usecs": True},
             },
         }
     if name == "vm":
@@ -1668,6 +1668,10 @@ def set_coalesce(hdir, ifname, args):
         new.update(values)
         if new == cur:
             return 0
+        # i40e, ice and iavf: "RX interrupt moderation cannot be changed if adaptive-rx is enabled."
+        for direction in ("rx", "tx") if cp.get("adaptive_pins_usecs") else ():
+            if new.get("adaptive-" + direction) and new.get(direction + "-usecs") != cur.get(direction + "-usecs"):
+                raise EthtoolExit(1, netlink_error(None, errno.EINVAL))
         for word, value in new.items():
             limit = cp.get("max_usecs") if word.endswith("usecs") else cp.get("max_frames") if word.endswith("frames") else None
             if limit is not None and value > limit:

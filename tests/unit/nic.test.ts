@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
-import { parseCoalesce, parseMaxAndCurrent, RING_PARAMS, CHANNEL_PARAMS, setWords } from "../../provider/nic/ethtool";
+import fc from "fast-check";
+import { COALESCE_PARAMS, Values, parseCoalesce, parseMaxAndCurrent, RING_PARAMS, CHANNEL_PARAMS, setWords } from "../../provider/nic/ethtool";
 import { hostLedgerPath, ledgerWrite, ownershipFailures, recoveredRecord, renderHostLedger } from "../../provider/host/ledger";
 import { NicRecord, mainProperty, nicItems, planNic, planNicRestore, renderRule, resolve } from "../../provider/nic/plan";
 import { NicSnapshot, parseNicOutput } from "../../provider/nic/remote";
@@ -111,6 +112,74 @@ describe("NicRingConfig planning", function () {
         const snap = snapshot();
         assert.deepEqual(planNicRestore({ originals: { rings: { rx: 512 } }, skipped: [] }, snap, true), [{ section: "rings", words: ["rx", "512"], undo: ["rx", "256"] }]);
         assert.deepEqual(planNicRestore({ originals: { rings: { rx: 256 } }, skipped: [] }, snap, true), []);
+    });
+
+    /**
+     * i40e's, ice's and iavf's rule (ethtool -C): a request leaving adaptive on for a direction
+     * must not change that direction's interval; the request is refused whole (EINVAL).
+     */
+    function intelCoalesce(state: Values, words: string[]): Values | "EINVAL" {
+        const byWord = Object.fromEntries(Object.entries(COALESCE_PARAMS).map(([param, [, word]]) => [word, param]));
+        const request: Values = {};
+        for (let i = 0; i < words.length; i += 2) {
+            request[byWord[words[i]]] = words[i + 1] === "on" ? 1 : words[i + 1] === "off" ? 0 : Number(words[i + 1]);
+        }
+        const next = { ...state, ...request };
+        const pinned = [["adaptiveRx", "rxUsecs"], ["adaptiveTx", "txUsecs"]].some(([adaptive, usecs]) => next[adaptive] === 1 && next[usecs] !== state[usecs]);
+        return pinned ? "EINVAL" : next;
+    }
+
+    it("orders coalescing so a driver that pins the interval while adaptive is on takes every step, every undo and the restore", function () {
+        const coalesce = fc.record({ adaptiveRx: fc.constantFrom(0, 1), adaptiveTx: fc.constantFrom(0, 1), rxUsecs: fc.constantFrom(0, 8, 50), txUsecs: fc.constantFrom(0, 50) });
+        const declared = fc.record(
+            { adaptiveRx: fc.boolean(), adaptiveTx: fc.boolean(), rxUsecs: fc.constantFrom(0, 8, 50), txUsecs: fc.constantFrom(0, 50) },
+            { requiredKeys: [] },
+        ).filter((want) => Object.keys(want).length > 0);
+        fc.assert(
+            fc.property(coalesce, declared, fc.nat(), (generated, want, failAt) => {
+                const have: Values = { ...generated };
+                const snap = snapshot();
+                snap.sections.coalesce = { supported: true, max: {}, current: have };
+                const plan = planNic(inputs({ coalesce: want }), snap, "r", "h1");
+                const applied: Values[] = [have];
+                for (const change of plan.changes) {
+                    const next = intelCoalesce(applied[applied.length - 1], change.words);
+                    assert.notEqual(next, "EINVAL", `${change.words.join(" ")} from ${JSON.stringify(applied[applied.length - 1])}`);
+                    applied.push(next as Values);
+                }
+                const end = applied[applied.length - 1];
+                for (const [param, value] of Object.entries(want)) {
+                    assert.equal(end[param], Number(value), param);
+                }
+                // A failure after step k: the apply program undoes k-1 … 0, and the NIC is as it was.
+                const k = plan.changes.length === 0 ? 0 : failAt % plan.changes.length;
+                let state = applied[k];
+                for (const change of plan.changes.slice(0, k).reverse()) {
+                    const back = intelCoalesce(state, change.undo);
+                    assert.notEqual(back, "EINVAL", `undo ${change.undo.join(" ")} from ${JSON.stringify(state)}`);
+                    state = back as Values;
+                }
+                assert.deepEqual(state, have);
+                snap.sections.coalesce = { supported: true, max: {}, current: end };
+                let restored = end;
+                for (const change of planNicRestore(plan.record, snap, true)) {
+                    const back = intelCoalesce(restored, change.words);
+                    assert.notEqual(back, "EINVAL", `restore ${change.words.join(" ")} from ${JSON.stringify(restored)}`);
+                    restored = back as Values;
+                }
+                assert.deepEqual(restored, have, "destroy restores every original");
+            }),
+        );
+    });
+
+    it("writes a boot rule that such a driver takes from any state: interval with adaptive off, then adaptive on", function () {
+        const rule = renderRule("n", "eth1", "/sbin/ethtool", { coalesce: { adaptiveRx: 1, rxUsecs: 8, adaptiveTx: 0, txUsecs: 50 } });
+        const runs = [...new Set(rule.split("\n").flatMap((line) => /RUN\+="\/sbin\/ethtool -C eth1 ([^"]*)"/.exec(line)?.[1] ?? []))];
+        assert.deepEqual(runs, ["adaptive-rx off rx-usecs 8 adaptive-tx off tx-usecs 50", "adaptive-rx on"]);
+        for (const boot of [{ adaptiveRx: 1, adaptiveTx: 1, rxUsecs: 50, txUsecs: 50 }, { adaptiveRx: 0, adaptiveTx: 0, rxUsecs: 0, txUsecs: 0 }]) {
+            const end = runs.reduce<Values | "EINVAL">((state, run) => (state === "EINVAL" ? state : intelCoalesce(state, run.split(" "))), boot);
+            assert.deepEqual(end, { adaptiveRx: 1, rxUsecs: 8, adaptiveTx: 0, txUsecs: 50 });
+        }
     });
 
     it("renders no RUN line for sections without values", function () {
