@@ -94,9 +94,9 @@ export async function update(_id: string, olds: Record<string, unknown>, news: R
     return { outs: plainState({ ...olds, ...inputsOf(raw), now: rates, baseline: extendBaseline(olds.baseline as Baseline, inputs.counters, end), missing: end.missing }) };
 }
 
-/** The baseline with a total, from `end`, for each counter it has none for. */
+/** The baseline with a total, from `end`, for each counter it has none for: added since, or missing when it was taken. */
 export function extendBaseline(base: Baseline, counters: readonly string[], end: Sample): Baseline {
-    const added = counters.filter((c) => !(c in base.totals));
+    const added = counters.filter((c) => (base.totals[c] ?? null) === null);
     return { ...base, totals: { ...base.totals, ...Object.fromEntries(added.map((c) => [c, end.counters[c] ?? null])) } };
 }
 

@@ -1,6 +1,11 @@
 import type { Sample } from "./sample";
 
 const TWO_32 = 2 ** 32;
+/**
+ * One CPU spends well over 100 ns on each interrupt or packet through its softirq: a 32-bit count
+ * unwrapped to a faster rate than this was reset (a driver re-allocating its vectors), not wrapped.
+ */
+const MAX_PER_CPU_PER_SECOND = 10_000_000;
 
 /** How fast a counter rose between two samples, or why that cannot be said. */
 export interface Rate {
@@ -33,10 +38,11 @@ export function rebootedBetween(before: Pick<Sample, "uptimeSeconds" | "bootId">
 
 /**
  * Per-second rates between two samples. A per-CPU softnet count or one IRQ's count on a CPU that
- * went backwards wrapped at 2^32; any other counter that went backwards was reset (driver reload,
- * interface re-created). A softnet total, and an interface's interrupts on a CPU (the sum of its
- * queue IRQs' there), is the sum of its parts' rates: a sum of 32-bit counters wraps at no fixed
- * point, and a CPU going offline drops its softnet row. Across a reboot no rate is known.
+ * went backwards wrapped at 2^32 if a CPU could have counted that far; any other counter that went
+ * backwards was reset (driver reload, interface re-created). A softnet total, and an interface's
+ * interrupts on a CPU (the sum of its queue IRQs' there), is the sum of its parts' rates: a sum of
+ * 32-bit counters wraps at no fixed point, and a CPU going offline drops its softnet row. Across a
+ * reboot no rate is known.
  */
 export function counterRates(before: Sample, after: Sample): Record<string, Rate> {
     const seconds = after.uptimeSeconds - before.uptimeSeconds;
@@ -58,7 +64,7 @@ export function counterRates(before: Sample, after: Sample): Record<string, Rate
             if (total in rates && total in before.counters) {
                 // A CPU keeps its number; queue IRQs are given new ones when a driver resets.
                 const gone = total.startsWith("irq.") ? (earlierParts.get(total) ?? []).filter((part) => !(part in after.counters)) : [];
-                rates[total] = sumOfParts(parts, gone, rates, seconds);
+                rates[total] = sumOfParts(parts, gone, rates, seconds, rates[total]);
             }
         }
     }
@@ -72,7 +78,7 @@ function counterRate(then: number, now: number, seconds: number, is32Bit: boolea
     // A wrap is the reading that needs the counter to have moved less than half its range, and
     // forward: whatever the readings, no rate is negative.
     const unwrapped = now + TWO_32 - then;
-    if (is32Bit && unwrapped > 0 && unwrapped < TWO_32 / 2) {
+    if (is32Bit && unwrapped > 0 && unwrapped < TWO_32 / 2 && unwrapped / seconds <= MAX_PER_CPU_PER_SECOND) {
         return { delta: unwrapped, perSecond: unwrapped / seconds, note: "wrapped at 2^32" };
     }
     return { delta: null, perSecond: null, note: `went backwards (${then} → ${now}): reset` };
@@ -93,12 +99,17 @@ function partsByTotal(names: string[]): Map<string, string[]> {
  * The sum of the parts' rates; a part in only one sample (a CPU or queue IRQ that came or went)
  * adds nothing. Parts gone and others new at once were renumbered (a driver reset or `ethtool -L`
  * reallocating the queue IRQs): what the new ones counted before they had their numbers is
- * unknown, so the total has no rate rather than a made-up calm.
+ * unknown, so the total has no rate rather than a made-up calm. With no part in the earlier sample
+ * (before Linux 5.10, a softnet row is named only when the online CPU list matches the rows) there
+ * is nothing to sum, and `totalsRate`, the rate between the two totals, is the total's.
  */
-function sumOfParts(parts: string[], gone: string[], rates: Record<string, Rate>, seconds: number): Rate {
+function sumOfParts(parts: string[], gone: string[], rates: Record<string, Rate>, seconds: number, totalsRate: Rate): Rate {
     const arrived = parts.filter((name) => rates[name].note === "not in the earlier sample");
     if (gone.length > 0 && arrived.length > 0) {
         return { delta: null, perSecond: null, note: `its parts changed between the samples (${gone.join(", ")} gone, ${arrived.join(", ")} new: renumbered by a driver reset or ethtool -L?)` };
+    }
+    if (arrived.length === parts.length) {
+        return totalsRate;
     }
     const unknown = parts.find((name) => rates[name].delta === null && rates[name].note !== "not in the earlier sample");
     if (unknown) {

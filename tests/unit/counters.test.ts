@@ -180,6 +180,26 @@ describe("counters: rates between samples", function () {
         assert.equal(rates["TcpExt.ListenOverflows"].perSecond, 3);
     });
 
+    it("rates a softnet total by itself when the earlier sample named no CPU's row (before 5.10, the online CPU list did not match the rows)", function () {
+        const perCpu = sample(110, { "softnet.dropped": 160, "softnet.cpu0.dropped": 100, "softnet.cpu1.dropped": 60 });
+        assert.deepEqual(counterRates(sample(100, { "softnet.dropped": 100 }), perCpu)["softnet.dropped"], { delta: 60, perSecond: 6 });
+        const reset = counterRates(sample(100, { "softnet.dropped": 500 }), perCpu)["softnet.dropped"];
+        assert.equal(reset.perSecond, null);
+        assert.match(reset.note ?? "", /went backwards \(500 → 160\): reset/);
+    });
+
+    it("takes a 32-bit count that went down for a reset, not a wrap, when the wrap would need a rate no CPU reaches", function () {
+        const rates = counterRates(
+            sample(100, { "softnet.processed": 3000000010, "softnet.cpu0.processed": 3000000000, "softnet.cpu1.processed": 10, ...queueIrqs("eth1", { cpu0: [3000000000, 7] }) }),
+            sample(103, { "softnet.processed": 520, "softnet.cpu0.processed": 500, "softnet.cpu1.processed": 20, ...queueIrqs("eth1", { cpu0: [500, 10] }) }),
+        );
+        for (const name of ["irq.eth1.cpu0.irq30", "softnet.cpu0.processed"]) {
+            assert.deepEqual(rates[name], { delta: null, perSecond: null, note: "went backwards (3000000000 → 500): reset" }, name);
+        }
+        assert.equal(rates["irq.eth1.cpu0"].perSecond, null);
+        assert.equal(rates["softnet.processed"].perSecond, null);
+    });
+
     it("judges a counter condition on the window's rate", function () {
         const rates = counterRates(sample(0, { "Udp.RcvbufErrors": 0 }), sample(60, { "Udp.RcvbufErrors": 1200 }));
         assert.equal(conditionFailure({ counter: "Udp.RcvbufErrors", maxPerSecond: 10, windowSeconds: 60 }, rates), "Udp.RcvbufErrors rose 20.0/s over 60 s (1200 in all; limit 10/s)");
@@ -217,10 +237,17 @@ describe("counters: rise since the baseline", function () {
 
     it("counts a counter added by an update from when it was added; the others keep their baseline", function () {
         const added = [...counters, "Tcp.RetransSegs"];
-        const extended = extendBaseline(base, added, { ...later(6000, base.bootId, 130), counters: { "TcpExt.ListenOverflows": 130, "Udp.RcvbufErrors": 4, "Tcp.RetransSegs": 70 } });
+        const extended = extendBaseline(base, added, { ...later(6000, base.bootId, 130), counters: { "TcpExt.ListenOverflows": 130, "Tcp.RetransSegs": 70 } });
         assert.deepEqual(extended.totals, { "TcpExt.ListenOverflows": 100, "Udp.RcvbufErrors": null, "Tcp.RetransSegs": 70 });
         const end = { ...later(9000, base.bootId, 160), counters: { "TcpExt.ListenOverflows": 160, "Udp.RcvbufErrors": 4, "Tcp.RetransSegs": 75 } };
         assert.deepEqual(riseSinceBaseline(added, extended, end), { "TcpExt.ListenOverflows": 60, "Udp.RcvbufErrors": null, "Tcp.RetransSegs": 5 });
+    });
+
+    it("gives a counter the host lacked at the baseline its total at the next update that finds it", function () {
+        const extended = extendBaseline(base, counters, later(6000, base.bootId, 130));
+        assert.deepEqual(extended.totals, { "TcpExt.ListenOverflows": 100, "Udp.RcvbufErrors": 4 });
+        const end = { ...later(9000, base.bootId, 160), counters: { "TcpExt.ListenOverflows": 160, "Udp.RcvbufErrors": 9 } };
+        assert.deepEqual(riseSinceBaseline(counters, extended, end), { "TcpExt.ListenOverflows": 60, "Udp.RcvbufErrors": 5 });
     });
 });
 
@@ -325,6 +352,18 @@ describe("counters: diagnosis", function () {
         const findings = diagnose(rates);
         assert.deepEqual(findings.map((f) => f.counter).sort(), ["irq.bond0.10.cpu0", "link.eth0.100.rx_dropped", "link.eth0.100.rx_missed_errors", "nic.eth0.100.rx_queue_0_drops"]);
         assert.match(findings.find((f) => f.counter === "irq.bond0.10.cpu0")!.meaning, /of bond0\.10's interrupts land on cpu0/);
+    });
+});
+
+describe("counters: NIC port discards", function () {
+    it("points ice's port discards (rx_dropped.nic) at the rings, as i40e's port.rx_dropped, and a bare rx_dropped at the backlog", function () {
+        const counters = ["nic.eth0.rx_dropped.nic", "nic.eth1.port.rx_dropped", "nic.eth2.rx_dropped", "nic.eth0.tx_dropped_link_down.nic"];
+        const rates = counterRates(sample(0, Object.fromEntries(counters.map((c) => [c, 0]))), sample(10, Object.fromEntries(counters.map((c) => [c, 100]))));
+        const knobs = Object.fromEntries(diagnose(rates).map((f) => [f.counter, f.knob]));
+        assert.deepEqual(Object.keys(knobs).sort(), ["nic.eth0.rx_dropped.nic", "nic.eth1.port.rx_dropped", "nic.eth2.rx_dropped"]);
+        assert.match(knobs["nic.eth0.rx_dropped.nic"], /^NicRingConfig rings/);
+        assert.equal(knobs["nic.eth0.rx_dropped.nic"], knobs["nic.eth1.port.rx_dropped"]);
+        assert.match(knobs["nic.eth2.rx_dropped"], /^net\.core\.netdev_max_backlog/);
     });
 });
 
