@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // pulumi-linux-tuning: the fleet's command line, over the Automation API (the real CLI runs underneath).
-//   rollout --stack S   `pulumi up` of the default program, then the per-host table; exit 1 if a wave halted (and nothing else failed)
+//   rollout --stack S   `pulumi up` of the default program, then the per-host table; exit 1 if a wave halted (and nothing else failed), 3 if hosts failed within the budget
 //   drift --stack S     host × key: desired, live, persisted copy; --json; exit 1 on drift
 //   drift --merge F...  one report from the shards' --json reports
 //   shard --stack S --by LABEL   one stack per label value (S-<value>), printed as a CI matrix
@@ -152,10 +152,20 @@ async function rollout(opts: { stack: string; cwd: string; preview?: boolean; re
         halted = true;
     }
     const outputs = await stack.outputs();
+    const hosts = (outputs.hosts?.value ?? {}) as Record<string, HostRecord>;
     if (outputs.hosts) {
-        console.log(hostTable(outputs.hosts.value as Record<string, HostRecord>));
+        console.log(hostTable(hosts));
     }
-    return halted ? 1 : 0;
+    if (halted) {
+        return 1;
+    }
+    // As ansible-playbook exits non-zero for a host that failed under max_fail_percentage: the run went on, the host is not tuned.
+    const failed = Object.entries(hosts).filter(([, h]) => h.status.startsWith("failed")).map(([name]) => name);
+    if (failed.length > 0) {
+        console.error(`${failed.length} host(s) failed within the failure budget, and the rollout went on: ${failed.join(", ")}`);
+        return 3;
+    }
+    return 0;
 }
 
 async function drift(opts: { stack?: string; cwd: string; json?: boolean; merge?: string[] }): Promise<number> {
@@ -288,7 +298,7 @@ export const program = new Command("pulumi-linux-tuning").description("Roll out,
 program.exitOverride();
 program
     .command("rollout")
-    .description("pulumi up of the fleet program on a stack, then the per-host report; exit 1 if a wave halted and nothing else failed")
+    .description("pulumi up of the fleet program on a stack, then the per-host report; exit 1 if a wave halted and nothing else failed, 3 if every wave passed with hosts failed within the budget")
     .requiredOption("-s, --stack <name>", "stack")
     .option("-C, --cwd <dir>", "project directory (Pulumi.yaml)", process.cwd())
     .option("--preview", "preview only")

@@ -167,7 +167,7 @@ export const rolloutSchema = z
         serial: z.array(serialStep).min(1).optional(),
         /** Explicit waves by label, in order; hosts no wave selects form a last wave. */
         waves: z.array(z.object({ select: selectorSchema, maxFailures: failureBudgetSchema.optional() }).strict()).min(1).optional(),
-        /** Failed hosts a wave may have before later waves are held: a count or a percentage (Ansible's max_fail_percentage). Default 0. */
+        /** Failed hosts a wave may have before later waves are held: a count of hosts, or a percentage string such as "25%" (Ansible's max_fail_percentage: 25). Default 0. */
         maxFailures: failureBudgetSchema.default(0),
         healthCheck: healthCheckSchema.optional(),
         /** Kernel counters each host of a wave must keep down after its apply: `[{ counter: "Udp.RcvbufErrors", maxPerSecond: 10, windowSeconds: 60 }]`; `IF` in a name is the host's NIC. */

@@ -124,14 +124,25 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         // A halted wave is the rollout's verdict, not an error: exit 1, with this run's table; the next rollout resumes.
         const rolloutConfig = await workspace.getConfig(shards[0], "pulumi-linux-tuning:rollout").catch(() => undefined);
         await workspace.setConfig(shards[0], "pulumi-linux-tuning:rollout", { value: JSON.stringify({ healthCheck: { create: "echo sick; exit 1", timeoutSeconds: 5 } }) });
+        const restoreRolloutConfig = () =>
+            rolloutConfig ? workspace.setConfig(shards[0], "pulumi-linux-tuning:rollout", rolloutConfig) : workspace.removeConfig(shards[0], "pulumi-linux-tuning:rollout");
         const halted = await cli(project, "rollout", "--stack", shards[0]);
-        if (rolloutConfig) {
-            await workspace.setConfig(shards[0], "pulumi-linux-tuning:rollout", rolloutConfig);
-        } else {
-            await workspace.removeConfig(shards[0], "pulumi-linux-tuning:rollout");
-        }
+        await restoreRolloutConfig();
         assert.equal(halted.code, 1, halted.stdout + halted.stderr);
         assert.match(halted.stdout, /│ h1\s+│ 1\s+│ failed/);
+        // A host failed within the budget: every wave passed and the rollout went on, and the exit says a host is not tuned.
+        const unhealthy = "/etc/plt-unhealthy";
+        onHost(lab, lab.hosts[1], ["sh", "-c", `echo 'app down' > ${unhealthy}`]);
+        await workspace.setConfig(shards[0], "pulumi-linux-tuning:rollout", {
+            value: JSON.stringify({ serial: ["100%"], maxFailures: 1, healthCheck: { create: `if [ -e ${unhealthy} ]; then cat ${unhealthy}; exit 1; fi`, timeoutSeconds: 5 } }),
+        });
+        const withinBudget = await cli(project, "rollout", "--stack", shards[0]);
+        onHost(lab, lab.hosts[1], ["rm", "-f", unhealthy]);
+        await restoreRolloutConfig();
+        assert.equal(withinBudget.code, 3, withinBudget.stdout + withinBudget.stderr);
+        assert.match(withinBudget.stdout, /│ h1\s+│ 1\s+│ applied/);
+        assert.match(withinBudget.stdout, /│ h2\s+│ 1\s+│ failed: health check exited with status 1: app down/);
+        assert.match(withinBudget.stderr, /1 host\(s\) failed within the failure budget, and the rollout went on: h2/);
         const resumed = await cli(project, "rollout", "--stack", shards[0]);
         assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
 
