@@ -298,7 +298,7 @@ export interface FleetKey<Key> {
 /**
  * A host's connection from the config: the fleet's defaults under its own fields, each
  * `privateKeyPath` read with `readKey` (else the fleet's key), every key with the fleet's
- * passphrase; a bastion with no credential of its own logs in with the host's key, as `ssh -J` would.
+ * passphrase; a bastion with no credential of its own logs in with the host's key and agent, as `ssh -J` would.
  */
 export function connectionFields<Key>(defaults: FleetConfig["defaults"], own: InventoryHost["connection"], fleet: FleetKey<Key>, readKey: (file: string) => Key): Record<string, unknown> {
     const { privateKeyPath, proxy, ...fields } = { ...defaults, ...own };
@@ -314,8 +314,14 @@ export function connectionFields<Key>(defaults: FleetConfig["defaults"], own: In
         // Left in, for the connection's own check to name it.
         return { ...withKey, proxy };
     }
-    const proxyKey = proxyKeyFile !== undefined ? readKey(proxyKeyFile) : PROXY_CREDENTIALS.some((c) => c in proxyFields) ? undefined : key;
-    return { ...withKey, proxy: { ...proxyFields, ...withPassphrase(proxyKey) } };
+    if (proxyKeyFile !== undefined) {
+        return { ...withKey, proxy: { ...proxyFields, ...withPassphrase(readKey(proxyKeyFile)) } };
+    }
+    if (PROXY_CREDENTIALS.some((c) => c in proxyFields)) {
+        return { ...withKey, proxy: proxyFields };
+    }
+    const agent = typeof fields.agentSocketPath === "string" ? { agentSocketPath: fields.agentSocketPath } : {};
+    return { ...withKey, proxy: { ...proxyFields, ...agent, ...withPassphrase(key) } };
 }
 
 export function readPrivateKey(file: string, host: InventoryHost): string {

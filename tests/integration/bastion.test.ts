@@ -74,6 +74,33 @@ describe("SSH transport on lab hosts: a bastion (connection.proxy), and one pool
         assert.deepEqual(targets.map((t) => sysctlOn(lab, t, KEY)), before);
     });
 
+    it("a fleet on an SSH agent alone, with a bastion of no credential of its own: the agent is offered to the bastion too, as ssh -J does", async function () {
+        const dir = mkdtempSync(path.join(os.tmpdir(), "plt-agent-"));
+        const socket = path.join(dir, "agent.sock");
+        const agent = spawnSync("ssh-agent", ["-a", socket, "-s"], { encoding: "utf8" });
+        const agentPid = /SSH_AGENT_PID=(\d+)/.exec(agent.stdout)?.[1];
+        assert.ok(agentPid, agent.stderr);
+        const config = labFleetConfig(lab);
+        const { privateKeyPath, ...noKey } = config.defaults!;
+        execFileSync("ssh-add", ["-q", privateKeyPath as string], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: "pipe" });
+        config.defaults = { ...noKey, agentSocketPath: socket, proxy: { host: bastion.host, port: bastion.port, user: "root", hostKey: bastion.hostKey } };
+        config.evidence = false;
+        const stack = await labStack("bastion-agent", async () => fleetProgram());
+        await stack.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`pulumi-linux-tuning:${k}`, { value: JSON.stringify(v) }])));
+        const before = targets.map((t) => sysctlOn(lab, t, KEY));
+        try {
+            const logins = bastion.connections();
+            await stack.up();
+            assert.ok(bastion.connections() > logins, "the hosts were reached through the bastion");
+            assert.deepEqual(targets.map((t) => sysctlOn(lab, t, KEY)), ["30", "30"]);
+        } finally {
+            await stack.destroy();
+            process.kill(Number(agentPid));
+            rmSync(dir, { recursive: true, force: true });
+        }
+        assert.deepEqual(targets.map((t) => sysctlOn(lab, t, KEY)), before);
+    });
+
     it("a bastion pinned by its RSA key (it has an Ed25519 one too) is reached, and a login it refuses is tried once, not dialErrorLimit times", async function () {
         const [target] = targets;
         const before = sysctlOn(lab, target, KEY);

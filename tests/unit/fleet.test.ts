@@ -192,7 +192,7 @@ describe("fleet: config and assignments", function () {
         });
     });
 
-    it("gives a bastion with no credential of its own the host's key, or reads its own privateKeyPath", function () {
+    it("gives a bastion with no credential of its own the host's key and agent, or reads its own privateKeyPath", function () {
         const read = (file: string) => `key from ${file}`;
         const bastion = { host: "jump", user: "ops", hostKey: "ssh-ed25519 AAAA" };
         const shared = connectionFields({ privateKeyPath: "/k/fleet", proxy: bastion }, { host: "h1" }, {}, read);
@@ -209,6 +209,11 @@ describe("fleet: config and assignments", function () {
             proxy: { ...bastion, privateKey: "key from /k/jump", privateKeyPassword: "its passphrase" },
         });
         assert.deepEqual(connectionFields({ agentSocketPath: "/run/agent" }, { host: "h1" }, { privateKeyPassword: "its passphrase" }, read), { host: "h1", agentSocketPath: "/run/agent" });
+        assert.deepEqual(
+            connectionFields({ agentSocketPath: "/run/agent", proxy: bastion }, { host: "h1" }, {}, read).proxy,
+            { ...bastion, agentSocketPath: "/run/agent" },
+            "a fleet on an SSH agent alone offers the agent to the bastion too, as ssh -J does",
+        );
         assert.deepEqual(connectionFields({}, { host: "h1" }, passphrase, read), { host: "h1", privateKey: "the fleet's key", privateKeyPassword: "its passphrase" });
         const config = fleet(2);
         config.defaults = { proxy: { host: "jump", privateKeyPath: "/k/jump" } };
