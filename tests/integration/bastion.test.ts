@@ -54,11 +54,11 @@ describe("SSH transport on lab hosts: a bastion (connection.proxy), and one pool
         assert.deepEqual(targets.map((t) => sysctlOn(lab, t, KEY)), before);
     });
 
-    it("a fleet whose defaults name a bastion with no key of its own: the bastion logs in with the hosts' key file, kept secret", async function () {
-        const config = labFleetConfig(lab);
-        config.defaults = { ...config.defaults, proxy: { host: bastion.host, port: bastion.port, user: "root", hostKey: bastion.hostKey } };
-        config.evidence = false;
-        const stack = await labStack("bastion-fleet", async () => fleetProgram());
+    /** A fleet of the lab's hosts with `defaults`, behind the bastion (no credential of its own), rolled out, checked and destroyed; `checkState` sees the stack while it is up. */
+    async function rollOutBehindBastion(name: string, defaults: NonNullable<ReturnType<typeof labFleetConfig>["defaults"]>, checkState: (stack: Stack) => void = () => undefined): Promise<void> {
+        const config = { ...labFleetConfig(lab), evidence: false };
+        config.defaults = { ...defaults, proxy: { host: bastion.host, port: bastion.port, user: "root", hostKey: bastion.hostKey } };
+        const stack = await labStack(name, async () => fleetProgram());
         await stack.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`pulumi-linux-tuning:${k}`, { value: JSON.stringify(v) }])));
         const before = targets.map((t) => sysctlOn(lab, t, KEY));
         try {
@@ -66,12 +66,18 @@ describe("SSH transport on lab hosts: a bastion (connection.proxy), and one pool
             await stack.up();
             assert.ok(bastion.connections() > logins, "the hosts were reached through the bastion");
             assert.deepEqual(targets.map((t) => sysctlOn(lab, t, KEY)), ["30", "30"]);
-            const key = readFileSync(lab.privateKeyPath, "utf8").split("\n")[1];
-            assert.ok(!storedStateText(stack).includes(key), "the key is in state only as a secret");
+            checkState(stack);
         } finally {
             await stack.destroy();
         }
         assert.deepEqual(targets.map((t) => sysctlOn(lab, t, KEY)), before);
+    }
+
+    it("a fleet whose defaults name a bastion with no key of its own: the bastion logs in with the hosts' key file, kept secret", async function () {
+        await rollOutBehindBastion("bastion-fleet", labFleetConfig(lab).defaults!, (stack) => {
+            const key = readFileSync(lab.privateKeyPath, "utf8").split("\n")[1];
+            assert.ok(!storedStateText(stack).includes(key), "the key is in state only as a secret");
+        });
     });
 
     it("a fleet on an SSH agent alone, with a bastion of no credential of its own: the agent is offered to the bastion too, as ssh -J does", async function () {
@@ -80,25 +86,14 @@ describe("SSH transport on lab hosts: a bastion (connection.proxy), and one pool
         const agent = spawnSync("ssh-agent", ["-a", socket, "-s"], { encoding: "utf8" });
         const agentPid = /SSH_AGENT_PID=(\d+)/.exec(agent.stdout)?.[1];
         assert.ok(agentPid, agent.stderr);
-        const config = labFleetConfig(lab);
-        const { privateKeyPath, ...noKey } = config.defaults!;
-        execFileSync("ssh-add", ["-q", privateKeyPath as string], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: "pipe" });
-        config.defaults = { ...noKey, agentSocketPath: socket, proxy: { host: bastion.host, port: bastion.port, user: "root", hostKey: bastion.hostKey } };
-        config.evidence = false;
-        const stack = await labStack("bastion-agent", async () => fleetProgram());
-        await stack.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`pulumi-linux-tuning:${k}`, { value: JSON.stringify(v) }])));
-        const before = targets.map((t) => sysctlOn(lab, t, KEY));
         try {
-            const logins = bastion.connections();
-            await stack.up();
-            assert.ok(bastion.connections() > logins, "the hosts were reached through the bastion");
-            assert.deepEqual(targets.map((t) => sysctlOn(lab, t, KEY)), ["30", "30"]);
+            const { privateKeyPath, ...noKey } = labFleetConfig(lab).defaults!;
+            execFileSync("ssh-add", ["-q", privateKeyPath as string], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: "pipe" });
+            await rollOutBehindBastion("bastion-agent", { ...noKey, agentSocketPath: socket });
         } finally {
-            await stack.destroy();
             process.kill(Number(agentPid));
             rmSync(dir, { recursive: true, force: true });
         }
-        assert.deepEqual(targets.map((t) => sysctlOn(lab, t, KEY)), before);
     });
 
     it("a bastion pinned by its RSA key (it has an Ed25519 one too) is reached, and a login it refuses is tried once, not dialErrorLimit times", async function () {
