@@ -90,6 +90,15 @@ async function stackDeployment(stackName: string, dir: string): Promise<Record<s
     return (await pulumiJson<{ deployment?: Record<string, unknown> }>(["stack", "export", "--show-secrets", "--stack", stackName], dir)).deployment ?? {};
 }
 
+/** JSON text from `where`, or an error naming it and what it should hold. */
+function parseJson(text: string, where: string, expected: string): unknown {
+    try {
+        return JSON.parse(text);
+    } catch (e) {
+        throw new Error(`${where}: not JSON (${(e as Error).message}); it should be ${expected}`);
+    }
+}
+
 /** The stack's fleet config, secrets decrypted: what the default program would see, and refuse. */
 export function fleetConfigOf(all: ConfigMap): { config: FleetConfigInput; fleetKey: FleetKey<string>; secret: Set<string> } {
     refuseUnknownConfigKeys(Object.keys(all));
@@ -98,7 +107,7 @@ export function fleetConfigOf(all: ConfigMap): { config: FleetConfigInput; fleet
     for (const key of FLEET_CONFIG_KEYS) {
         const entry = all[`${CONFIG_NAMESPACE}:${key}`];
         if (entry) {
-            config[key] = JSON.parse(entry.value);
+            config[key] = parseJson(entry.value, `${CONFIG_NAMESPACE}:${key}`, "a mapping or list in Pulumi.<stack>.yaml, as the README shows");
             if (entry.secret) {
                 secret.add(key);
             }
@@ -171,7 +180,7 @@ async function rollout(opts: { stack: string; cwd: string; preview?: boolean; re
 async function drift(opts: { stack?: string; cwd: string; json?: boolean; merge?: string[] }): Promise<number> {
     let result: DriftReport;
     if (opts.merge) {
-        result = mergeReports(opts.merge.map((f) => JSON.parse(readFileSync(f, "utf8")) as DriftReport));
+        result = mergeReports(opts.merge.map((f) => parseJson(readFileSync(f, "utf8"), f, "a report of `drift --stack S --json`") as DriftReport));
     } else if (opts.stack) {
         const cwd = enterProject(opts.cwd);
         const { config, fleetKey } = fleetConfigOf(await stackConfig(opts.stack, cwd));

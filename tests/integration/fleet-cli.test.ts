@@ -170,6 +170,18 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         const merged = await cli(project, "drift", "--merge", ...files);
         assert.equal(merged.code, 0, merged.stdout);
         assert.match(merged.stdout, /no drift across 4 host\(s\) in fleet-a, fleet-b/);
+        // Not JSON: a truncated report, and a config value set as a string (`pulumi config set rollout '{serial: [1]}'`): each named.
+        require("fs").writeFileSync(files[1], clean[1].stdout.slice(0, 20));
+        const truncated = await cli(project, "drift", "--merge", ...files);
+        assert.equal(truncated.code, 2, truncated.stdout + truncated.stderr);
+        assert.match(truncated.stderr, new RegExp(`${files[1].replace(/[.]/g, "\\.")}: not JSON \\(.*\\); it should be a report of \`drift --stack S --json\``));
+        require("fs").writeFileSync(files[1], clean[1].stdout);
+        const rollout = await workspace.getConfig(shards[0], "pulumi-linux-tuning:rollout").catch(() => undefined);
+        await workspace.setConfig(shards[0], "pulumi-linux-tuning:rollout", { value: "{serial: [1]}" });
+        const stringValue = await cli(project, "drift", "--stack", shards[0]);
+        await (rollout ? workspace.setConfig(shards[0], "pulumi-linux-tuning:rollout", rollout) : workspace.removeConfig(shards[0], "pulumi-linux-tuning:rollout"));
+        assert.equal(stringValue.code, 2, stringValue.stdout + stringValue.stderr);
+        assert.match(stringValue.stderr, /pulumi-linux-tuning:rollout: not JSON \(.*\); it should be a mapping or list in Pulumi\.<stack>\.yaml/);
 
         const cleanB = JSON.parse(clean[1].stdout) as DriftReport;
         assert.deepEqual(
