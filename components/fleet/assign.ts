@@ -2,6 +2,7 @@ import { highConnectionRatePlan } from "../high-connection-rate/plan";
 import { highThroughputPlan } from "../high-throughput/plan";
 import { lowLatencyPlan } from "../low-latency/plan";
 import { PART_SCHEMAS, PartName } from "../../provider/host-tuning/schema";
+import { counterOnHost } from "../../provider/wave-gate/plan";
 import { canonicalKey } from "../../provider/sysctl/keys";
 import { DeclarationError } from "../profile/declaration-error";
 import { HostParts, hostParts, watchedCounters } from "../profile/parts";
@@ -393,4 +394,34 @@ function partProblems(parts: HostAssignment["parts"], origin: ReadonlyMap<string
             return `${configPath(path as PropertyKey[])}: ${issue.message}`;
         });
     });
+}
+
+/** A host's assignment as the rollout takes it: refused when nothing selects the host, or a gate's counter names a NIC it has none of. */
+export function planHost(config: FleetConfig, host: InventoryHost): HostAssignment {
+    const assignment = assignHost(config, host);
+    if (assignment.from.length === 0) {
+        throw new Error(`${host.name}: no assignment selects this host (labels ${JSON.stringify(host.labels)})`);
+    }
+    const onNic = (config.rollout.counterConditions ?? []).findIndex((c) => counterOnHost(c.counter, undefined) === undefined);
+    if (onNic >= 0 && assignment.interface === undefined) {
+        throw new Error(`${host.name}: rollout.counterConditions[${onNic}].counter names IF, and no facts.interface (the host's or an assignment's) names this host's NIC`);
+    }
+    return assignment;
+}
+
+/** Every host's plan, as `planHost`, for the commands that read a fleet outside the engine: every host's problem in one error, as the rollout's preview gives it. */
+export function planHosts(config: FleetConfig): Map<string, HostAssignment> {
+    const plans = new Map<string, HostAssignment>();
+    const problems: string[] = [];
+    for (const host of config.hosts) {
+        try {
+            plans.set(host.name, planHost(config, host));
+        } catch (e) {
+            problems.push((e as Error).message);
+        }
+    }
+    if (problems.length > 0) {
+        throw new FleetConfigError(problems.join("\n"));
+    }
+    return plans;
 }

@@ -11,7 +11,7 @@ import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "../../pro
 import { normalise, satisfies } from "../../provider/sysctl/values";
 import { connectionSchema, describeTarget } from "../../provider/transport/connection";
 import { transportFor } from "../../provider/transport";
-import { assignHost } from "./assign";
+import { planHosts } from "./assign";
 import { FleetConfig, FleetKey, InventoryHost, connectionFields, readPrivateKey } from "./inventory";
 
 /** The default program's fleet resource name: it names the files each host part owns. */
@@ -191,9 +191,10 @@ export function undeclaredHostRows(declared: readonly InventoryHost[], recorded:
  * a host in state and no longer in the config is a row of its own.
  */
 export async function readFleetDrift(config: FleetConfig, fleetKey: FleetKey<string>, recorded: Map<string, RecordedHost>): Promise<DriftRow[]> {
+    const plans = planHosts(config);
     const perHost = await Promise.all(
         config.hosts.map(async (host): Promise<DriftRow[]> => {
-            const { parts } = assignHost(config, host);
+            const { parts } = plans.get(host.name)!;
             const declared = PART_ORDER.filter((p) => parts[p]);
             const { parts: applied, status } = recorded.get(host.name) ?? { parts: {} };
             const { sysctls: appliedSysctls, ...others } = applied;

@@ -3,8 +3,7 @@ import { HostTuning } from "../../provider/host-tuning/resource";
 import type { ConnectionArgs } from "../../provider/transport/connection";
 import { WaveEvidence } from "../../provider/wave-evidence/resource";
 import { RolloutVerdict, WaveGate } from "../../provider/wave-gate/resource";
-import { counterOnHost } from "../../provider/wave-gate/plan";
-import { HostAssignment, assignHost } from "./assign";
+import { planHost } from "./assign";
 import { FleetConfig, FleetConfigError, FleetConfigInput, FleetKey, InventoryHost, connectionFields, parseFleetConfig, readPrivateKey } from "./inventory";
 import { GateOutputs, HostEvidence, HostRecord, WaveSummary, hostEvidence, hostRecords, waveSummaries } from "./report";
 import { Wave, planWaves } from "./waves";
@@ -95,18 +94,6 @@ export class Fleet extends pulumi.ComponentResource {
         new RolloutVerdict(`${name}-rollout`, { waves: gateOutputs }, { parent: this, dependsOn: gates });
         this.registerOutputs({ hosts: this.hostRecords, waves: this.waveSummaries });
     }
-}
-
-function planHost(config: FleetConfig, host: InventoryHost): HostAssignment {
-    const assignment = assignHost(config, host);
-    if (assignment.from.length === 0) {
-        throw new Error(`${host.name}: no assignment selects this host (labels ${JSON.stringify(host.labels)})`);
-    }
-    const onNic = (config.rollout.counterConditions ?? []).findIndex((c) => counterOnHost(c.counter, undefined) === undefined);
-    if (onNic >= 0 && assignment.interface === undefined) {
-        throw new Error(`${host.name}: rollout.counterConditions[${onNic}].counter names IF, and no facts.interface (the host's or an assignment's) names this host's NIC`);
-    }
-    return assignment;
 }
 
 function connectionOf(config: FleetConfig, host: InventoryHost, fleetKey: FleetKey<pulumi.Input<string>>): ConnectionArgs {

@@ -750,6 +750,19 @@ describe("fleet: drift report", function () {
         assert.match(rows[0].live, /^h1: privateKeyPath \/nonexistent\/key: ENOENT/);
     });
 
+    it("refuses, before reading any host, a config the rollout would refuse: a host no assignment selects, a NIC counter for a host without an interface", async function () {
+        const config = fleet(2);
+        config.assignments = [{ select: { name: "h1" }, profile: "high-connection-rate", facts: { connectionsPerSecond: 20000 } }];
+        config.rollout = { counterConditions: [{ counter: "link.IF.rx_dropped", maxPerSecond: 1, windowSeconds: 1 }] };
+        config.hosts = config.hosts.map((h) => ({ ...h, facts: {} }));
+        await assert.rejects(readFleetDrift(parseFleetConfig(config), {}, new Map()), (e: Error) => {
+            assert.ok(e instanceof FleetConfigError);
+            assert.match(e.message, /h1: rollout\.counterConditions\[0\]\.counter names IF, and no facts\.interface/);
+            assert.match(e.message, /h2: no assignment selects this host/);
+            return true;
+        });
+    });
+
     it("finds each host's recorded parts among the exported state's resources", function () {
         const nic = { id: "n", state: { interface: "eth1" } };
         const resources = [
