@@ -18,7 +18,7 @@ import { assignHost } from "./assign";
 import { DriftReport, connectionFor, mergeReports, readFleetDrift, recordedHosts, report } from "./drift";
 import { EngineError, haltedAlone } from "./halt";
 import { CONFIG_NAMESPACE, FLEET_CONFIG_KEYS, FLEET_KEY_CONFIG, FleetConfig, FleetConfigInput, FleetKey, InventoryHost, SHARD_OF_KEY, parseFleetConfig, refuseUnknownConfigKeys } from "./inventory";
-import { shardConfig, shardsBy, staleShards } from "./shards";
+import { shardConfig, shardsBy, shardsWithoutFirstWave, staleShards } from "./shards";
 import { listedStack, sameStack, stackConfigFile } from "./stack-names";
 import { HostRecord, evidenceCell } from "./report";
 
@@ -249,6 +249,13 @@ async function shard(opts: { stack: string; by: string; cwd: string }): Promise<
         }
         await stack.setAllConfig(values);
         include.push({ stack: name, hosts: hosts.length });
+    }
+    const ungated = shardsWithoutFirstWave(fleet, shards);
+    if (ungated.length > 0) {
+        console.error(
+            `note: no host of the fleet's first wave is in ${ungated.join(", ")}: run side by side with the shard that has one, they do not wait for it; ` +
+                "roll that shard out first, or give each shard a first wave of its own",
+        );
     }
     console.log(JSON.stringify({ include }));
     return 0;

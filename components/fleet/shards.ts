@@ -37,7 +37,8 @@ export function staleShards(existing: readonly string[], stack: string, current:
  * A shard's stack config: the fleet's, with the shard's hosts and only the assignments that
  * select one of them and the waves that take one of them (the others are other shards', and a
  * stack refuses a selector that matches none of its hosts, or a wave left with none an earlier
- * one does not take). A shard no wave takes a host of is one wave, as the fleet's last.
+ * one does not take). A shard no wave takes a host of has a canary of its own, then the rest:
+ * shards run side by side, so no other shard's canary holds it back.
  */
 export function shardConfig(fleet: FleetConfig, declared: FleetConfigInput, hosts: Hosts): FleetConfigInput {
     const names = new Set(hosts.map((h) => h.name));
@@ -50,6 +51,16 @@ export function shardConfig(fleet: FleetConfig, declared: FleetConfigInput, host
         ...declared,
         hosts,
         assignments: declared.assignments.filter((_, i) => selectsOne(fleet.assignments[i].select)),
-        rollout: !shardWaves ? fleet.rollout : shardWaves.length > 0 ? { ...rollout, waves: shardWaves } : { ...rollout, serial: ["100%"] },
+        rollout: !shardWaves ? fleet.rollout : shardWaves.length > 0 ? { ...rollout, waves: shardWaves } : { ...rollout, serial: [1, "100%"] },
     };
+}
+
+/** Shards holding no host of the fleet's first explicit wave (its canary): their rollouts, run beside the canary's shard, do not wait for it. */
+export function shardsWithoutFirstWave(fleet: FleetConfig, shards: ReadonlyMap<string, Hosts>): string[] {
+    const waves = fleet.rollout.waves;
+    if (!waves) {
+        return [];
+    }
+    const first = new Set(explicitWaveHosts(fleet.hosts, waves)[0].map((h) => h.name));
+    return [...shards].filter(([, hosts]) => !hosts.some((h) => first.has(h.name))).map(([name]) => name);
 }

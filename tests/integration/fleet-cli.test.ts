@@ -48,6 +48,9 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         // Parts besides sysctls, so the drift report reads them too; the VMs have no cpufreq, so
         // their governor part is skipped, and its read says so (on stderr, not in the --json).
         config.assignments = [...config.assignments, { select: { rack: "b" }, thp: { enabled: "never" }, governor: { governor: "performance", onUnsupported: "skip" } }];
+        // A canary wave in rack a: rack b's shard, run beside it, does not wait for it.
+        const { serial, ...rollout } = config.rollout!;
+        config.rollout = { ...rollout, waves: [{ select: { name: "h1" } }] };
         const ws = await LocalWorkspace.create({ workDir: project.dir, envVars: project.env as Record<string, string> });
         await ws.createStack("fleet");
         await ws.setAllConfig("fleet", {
@@ -74,6 +77,9 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         const sharded = await cli(project, "shard", "--stack", "fleet", "--by", "rack");
         assert.equal(sharded.code, 0, sharded.stderr);
         assert.deepEqual(JSON.parse(sharded.stdout), { include: [{ stack: "fleet-a", hosts: 2 }, { stack: "fleet-b", hosts: 2 }] });
+        assert.match(sharded.stderr, /note: no host of the fleet's first wave is in fleet-b: run side by side with the shard that has one, they do not wait for it/);
+        const shardWorkspace = await LocalWorkspace.create({ workDir: project.dir, envVars: project.env as Record<string, string> });
+        assert.deepEqual(JSON.parse((await shardWorkspace.getConfig("fleet-b", "pulumi-linux-tuning:rollout")).value).serial, [1, "100%"], "a canary of its own");
         for (const name of shards) {
             const file = readFileSync(path.join(project.dir, `Pulumi.${name}.yaml`), "utf8");
             assert.match(file, /pulumi-linux-tuning:sshPrivateKeyPassword:\s+secure: /, `${name} has the key's passphrase, encrypted`);

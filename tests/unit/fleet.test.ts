@@ -10,7 +10,7 @@ import { FleetConfigError, FleetConfigInput, connectionFields, parseFleetConfig,
 import { haltedAlone } from "../../components/fleet/halt";
 import { fleetProgram } from "../../components/fleet/program";
 import { evidenceCell, hostEvidence, hostRecords } from "../../components/fleet/report";
-import { shardConfig, shardsBy, staleShards } from "../../components/fleet/shards";
+import { shardConfig, shardsBy, shardsWithoutFirstWave, staleShards } from "../../components/fleet/shards";
 import { listedStack, sameStack, stackConfigFile } from "../../components/fleet/stack-names";
 import { planWaves, serialSizes } from "../../components/fleet/waves";
 import { renderPersistFile } from "../../provider/sysctl/plan";
@@ -599,7 +599,10 @@ describe("fleet: shards", function () {
             "the waves the whole fleet's rollout gives each shard's hosts",
         );
         const noWaveOfTheirs = shardConfig(whole, declared, declared.hosts.slice(2, 3));
-        assert.deepEqual(noWaveOfTheirs.rollout, { serial: ["100%"], maxFailures: 1 }, "one wave, as the fleet's last");
+        assert.deepEqual(noWaveOfTheirs.rollout, { serial: [1, "100%"], maxFailures: 1 }, "a canary of its own: no other shard's holds it back");
+        const shards = shardsBy(declared.hosts, "rack", "prod");
+        assert.deepEqual(shardsWithoutFirstWave(whole, shards), ["prod-b"], "rack b holds no host of the canary wave");
+        assert.deepEqual(shardsWithoutFirstWave(parseFleetConfig(fleet(4)), shardsBy(fleet(4).hosts, "rack", "prod")), [], "serial: each shard has a canary of its own");
         assert.deepEqual(shardConfig(parseFleetConfig(fleet(2)), fleet(2), fleet(2).hosts.slice(1)).rollout, { maxFailures: 0 });
     });
 
