@@ -3,7 +3,7 @@ import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { diffResource, pickInputs, plainState, resourceId } from "../lifecycle";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
-import { rebootedBetween } from "./rates";
+import { isInterfaceCounter, rebootedBetween, recreatedBetween } from "./rates";
 import { Sample, measureRates } from "./sample";
 import { CounterEvidenceInputs, Rates, counterEvidenceInputsSchema } from "./schema";
 
@@ -47,7 +47,7 @@ async function baseline(raw: Record<string, unknown>) {
         return { ...unmeasured, unmeasured: (e as Error).message };
     }
     const { rates, end } = measured;
-    return { ...inputsOf(raw), hostId: hostIdentity(inputs.connection), before: rates, now: rates, baseline: { uptimeSeconds: end.uptimeSeconds, ...(end.bootId ? { bootId: end.bootId } : {}), totals: totals(inputs, end) }, sinceBaseline: {}, missing: end.missing };
+    return { ...inputsOf(raw), hostId: hostIdentity(inputs.connection), before: rates, now: rates, baseline: { uptimeSeconds: end.uptimeSeconds, ...(end.bootId ? { bootId: end.bootId } : {}), ...(end.ifindex !== undefined ? { ifindex: end.ifindex } : {}), totals: totals(inputs, end) }, sinceBaseline: {}, missing: end.missing };
 }
 
 export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
@@ -100,25 +100,27 @@ export function extendBaseline(base: Baseline, counters: readonly string[], end:
     return { ...base, totals: { ...base.totals, ...Object.fromEntries(added.map((c) => [c, end.counters[c] ?? null])) } };
 }
 
-/** Totals at the first measurement; `bootId` is absent in states written before it was sampled. */
+/** Totals at the first measurement; `bootId` and `ifindex` are absent in states written before they were sampled. */
 export interface Baseline {
     uptimeSeconds: number;
     bootId?: string;
+    ifindex?: number;
     totals: Record<string, number | null>;
 }
 
 /**
  * How much each counter rose since the baseline; null where that cannot be said. After a reboot the
  * counters restarted from zero, and a host up longer than at the baseline has no smaller uptime to
- * show it: another boot id does.
+ * show it: another boot id does. An interface re-created since (another ifindex) restarted its own.
  */
 export function riseSinceBaseline(counters: readonly string[], base: Baseline, end: Sample): Record<string, number | null> {
     const rebooted = rebootedBetween(base, end);
+    const recreated = recreatedBetween(base, end);
     return Object.fromEntries(
         counters.map((c) => {
             const then = base.totals[c];
             const now = end.counters[c];
-            return [c, rebooted || then === null || now === undefined || now < then ? null : now - then];
+            return [c, rebooted || (recreated && isInterfaceCounter(c)) || then === null || now === undefined || now < then ? null : now - then];
         }),
     );
 }

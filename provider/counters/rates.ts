@@ -28,6 +28,14 @@ function totalOf(name: string): string | undefined {
     return softnet ? `softnet.${softnet[1]}` : PER_IRQ_INTERRUPTS.exec(name)?.[1];
 }
 
+/** The counters of the sampled interface: its link statistics, `ethtool -S` and queue interrupts. */
+export const isInterfaceCounter = (name: string): boolean => /^(link|nic|irq)\./.test(name);
+
+/** Another ifindex means the interface was re-created (a driver reload) and its counters restarted; a sample without one cannot tell. */
+export function recreatedBetween(before: Pick<Sample, "ifindex">, after: Pick<Sample, "ifindex">): boolean {
+    return before.ifindex !== undefined && after.ifindex !== undefined && before.ifindex !== after.ifindex;
+}
+
 /** Another boot id means a reboot however long ago; only when one side has none can a smaller uptime tell. */
 export function rebootedBetween(before: Pick<Sample, "uptimeSeconds" | "bootId">, after: Pick<Sample, "uptimeSeconds" | "bootId">): boolean {
     if (before.bootId !== undefined && after.bootId !== undefined) {
@@ -42,16 +50,19 @@ export function rebootedBetween(before: Pick<Sample, "uptimeSeconds" | "bootId">
  * backwards was reset (driver reload, interface re-created). A softnet total, and an interface's
  * interrupts on a CPU (the sum of its queue IRQs' there), is the sum of its parts' rates: a sum of
  * 32-bit counters wraps at no fixed point, and a CPU going offline drops its softnet row. Across a
- * reboot no rate is known.
+ * reboot no rate is known, nor for an interface's counters across its re-creation.
  */
 export function counterRates(before: Sample, after: Sample): Record<string, Rate> {
     const seconds = after.uptimeSeconds - before.uptimeSeconds;
     const unrated = rebootedBetween(before, after) ? "the host rebooted between the samples" : seconds <= 0 ? "no time passed between the samples" : undefined;
+    const recreated = recreatedBetween(before, after) ? `the interface was re-created between the samples (ifindex ${before.ifindex} → ${after.ifindex}): its counters restarted` : undefined;
     const rates: Record<string, Rate> = {};
     for (const [name, now] of Object.entries(after.counters)) {
         const then = before.counters[name];
         if (unrated) {
             rates[name] = { delta: null, perSecond: null, note: unrated };
+        } else if (recreated && isInterfaceCounter(name)) {
+            rates[name] = { delta: null, perSecond: null, note: recreated };
         } else if (then === undefined) {
             rates[name] = { delta: null, perSecond: null, note: "not in the earlier sample" };
         } else {

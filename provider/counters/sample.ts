@@ -11,6 +11,8 @@ export interface Sample {
     uptimeSeconds: number;
     /** /proc/sys/kernel/random/boot_id: another one means the host rebooted, however long ago. */
     bootId?: string;
+    /** The sampled interface's ifindex: another one means it was re-created (a driver reload), its counters restarted. */
+    ifindex?: number;
     counters: Record<string, number>;
     gauges: Record<string, number>;
     /** Sources this host does not have (no softnet_stat in a container, no `ethtool -S` for a driver). */
@@ -33,6 +35,7 @@ if [ -n "$iface" ]; then
   dev=/sys/class/net/$iface/device
   msi=$(ls "$dev/msi_irqs" 2>/dev/null | tr '\\n' ' ')
   device=$(readlink "$dev" 2>/dev/null); device=\${device##*/}
+  section ifindex; cat "/sys/class/net/$iface/ifindex" 2>/dev/null
   section msi; [ -n "$msi" ] && printf '%s\\n' "$msi"
   section device; [ -n "$device" ] && printf '%s\\n' "$device"
   # Only lines that may be the interface's queues (its name, its device's, its MSI vectors); parseSample picks them.
@@ -93,7 +96,8 @@ export function parseSample(stdout: string, iface?: string): Sample {
         delete counters[name];
     }
     const bootId = text("bootid").trim() || undefined;
-    return { uptimeSeconds: Number(text("uptime").trim().split(/\s+/)[0]) || 0, ...(bootId ? { bootId } : {}), counters, gauges, missing };
+    const ifindex = /^\d+$/.test(text("ifindex").trim()) ? Number(text("ifindex").trim()) : undefined;
+    return { uptimeSeconds: Number(text("uptime").trim().split(/\s+/)[0]) || 0, ...(bootId ? { bootId } : {}), ...(ifindex !== undefined ? { ifindex } : {}), counters, gauges, missing };
 }
 
 /** Reads every counter source in one remote command (read-only; no root needed for /proc/net). */

@@ -174,6 +174,7 @@ describe("evidence: listen overflows before and after HighConnectionRateProfile 
             assert.equal(sample.counters[`Udp6.${field}`], snmp6Counter(lab, host, `Udp6${field}`), field);
         }
         assert.ok(!sample.missing.includes("/proc/net/snmp6"), sample.missing.join(", "));
+        assert.equal(sample.ifindex, Number(onHost(lab, host, ["cat", "/sys/class/net/eth1/ifindex"]).trim()), "the interface's ifindex, to tell a re-created one");
     });
 
     it("a counter an update adds counts its rise from the update, not null forever", async function () {

@@ -58,6 +58,8 @@ describe("counters: parsing the kernel's files", function () {
         assert.deepEqual([...queueIrqs], ["102", "103", "104", "105"]);
         assert.equal(typeof s.counters["link.eth1.rx_packets"], "number");
         assert.deepEqual(s.missing, []);
+        assert.equal(s.ifindex, undefined, "captured before the ifindex was sampled");
+        assert.equal(parseSample(withSnmp6("lab-host").replace("@msi\n", "@ifindex\n7\n@msi\n"), "eth1").ifindex, 7);
     });
 
     it("reads a sample taken on a virtio lab host: eth1's virtio1 queues, not the virtio disk's, its output queue's as transmit-only", function () {
@@ -227,6 +229,20 @@ describe("counters: rise since the baseline", function () {
 
     it("is unknown after a reboot the uptime does not show: another boot id, the host up longer than at the baseline", function () {
         assert.deepEqual(riseSinceBaseline(counters, base, later(90000, "0b7c5c8e-0000-4000-8000-000000000002", 400)), { "TcpExt.ListenOverflows": null, "Udp.RcvbufErrors": null });
+    });
+
+    it("is unknown for an interface's counters once it was re-created (another ifindex: a driver reload restarted them), and in a window across it", function () {
+        const watched = ["TcpExt.ListenOverflows", "link.eth1.rx_dropped", "nic.eth1.rx_queue_0_drops", "irq.eth1.cpu1"];
+        const at = (uptimeSeconds: number, ifindex: number, value: number): Sample => ({ ...sample(uptimeSeconds, Object.fromEntries(watched.map((c) => [c, value]))), bootId: base.bootId, ifindex });
+        const baseline = { uptimeSeconds: 5000, bootId: base.bootId, ifindex: 4, totals: Object.fromEntries(watched.map((c) => [c, 5000])) };
+        assert.deepEqual(riseSinceBaseline(watched, baseline, at(9000, 4, 6000)), Object.fromEntries(watched.map((c) => [c, 1000])));
+        assert.deepEqual(riseSinceBaseline(watched, baseline, at(9000, 9, 6000)), { "TcpExt.ListenOverflows": 1000, "link.eth1.rx_dropped": null, "nic.eth1.rx_queue_0_drops": null, "irq.eth1.cpu1": null });
+        const { ifindex, ...older } = baseline;
+        assert.equal(ifindex, 4);
+        assert.equal(riseSinceBaseline(watched, older, at(9000, 9, 6000))["link.eth1.rx_dropped"], 1000, "a baseline from before ifindex was sampled cannot tell");
+        const rates = counterRates(at(100, 4, 5000), at(105, 9, 6000));
+        assert.deepEqual(rates["TcpExt.ListenOverflows"], { delta: 1000, perSecond: 200 });
+        assert.deepEqual(rates["link.eth1.rx_dropped"], { delta: null, perSecond: null, note: "the interface was re-created between the samples (ifindex 4 → 9): its counters restarted" });
     });
 
     it("falls back to a smaller uptime for a baseline recorded before boot ids were sampled", function () {
