@@ -167,12 +167,19 @@ export function withLedger(program: string): string {
 # Stopped by the command's time limit (timeout's TERM, then KILL 5 s later) or a dropped session:
 # the program's own fail puts back what it wrote, as on any failure, and the ledger is settled
 # as after one.
-stopped() { trap '' TERM INT HUP; fail - "stopped by a signal (the command time limit?) before it finished"; exit 0; }
+# Before the program has a fail, nothing says what it wrote: the ledger is kept.
+stopped() {
+  trap '' TERM INT HUP
+  command -v fail >/dev/null 2>&1 || { printf 'rollback-failed\\twhatever it had begun (stopped before it could undo)\\nfailed\\t-\\tstopped by a signal\\n'; exit 0; }
+  fail - "stopped by a signal (the command time limit?) before it finished"; exit 0
+}
 apply_main() {
 trap stopped TERM INT HUP
 ${program}
 }
-if [ "$ledger" = - ] || [ "$(id -u)" != 0 ]; then apply_main "$@"; exit 0; fi
+if [ "$ledger" = - ]; then apply_main "$@"; exit 0; fi
+# The ledger is root's: without it nothing would record the originals.
+[ "$(id -u)" = 0 ] || { printf 'not-root\\t%s\\n' "$(id -un)"; exit 0; }
 # This shell waits for the program's report: a signal must not end it first.
 trap : TERM INT HUP
 ledger_dir=\${ledger%/*} ledger_root=\${ledger%/*/*}
@@ -252,6 +259,10 @@ export class LedgerWriteError extends Error {}
  * or the owner of an item whose ledger another apply wrote since this one read the host.
  */
 export function throwIfLedgerUnwritten(target: string, stdout: string): void {
+    const user = /^not-root\t(.*)$/m.exec(stdout);
+    if (user) {
+        throw new LedgerWriteError(`${target}: changing the host needs root, and this runs as ${user[1]}: run as root, or set the connection's sudo: true (passwordless sudo). Nothing was changed.`);
+    }
     const failed = /^ledger-failed\t([^\t]*)\t(.*)$/m.exec(stdout);
     if (failed) {
         throw new LedgerWriteError(`${target}: cannot write the ledger ${failed[1]}: ${failed[2].trim() || "failed"}. Nothing was changed.`);

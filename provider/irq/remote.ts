@@ -40,9 +40,9 @@ run_action() { # config ("" leave, w<bytes in base64> write, r remove) systemctl
 do_conf=$1 do_ctl=$2 do_kill=$3 do_pids=$4 do_start=$5
 un_conf=$6 un_ctl=$7 un_kill=$8 un_pids=$9; shift 9; un_start=$1; shift
 undo_extra() { run_action "$un_conf" "$un_ctl" "$un_kill" "$un_pids" "$un_start" || printf 'rollback-failed\\tirqbalance\\n'; }
-if ! run_action "$do_conf" "$do_ctl" "$do_kill" "$do_pids" "$do_start"; then
-  undo_extra; printf 'failed\\tirqbalance\\tcould not reconfigure irqbalance\\n'; exit 0
-fi
+# Until the transaction's own: a stop while irqbalance is reconfigured puts it back too.
+fail() { undo_extra; printf 'failed\\t%s\\t%s\\n' "$1" "$2"; exit 0; }
+run_action "$do_conf" "$do_ctl" "$do_kill" "$do_pids" "$do_start" || fail irqbalance "could not reconfigure irqbalance"
 ${TRANSACTION_BODY}`);
 
 function actionArgs(action: ServiceAction): string[] {

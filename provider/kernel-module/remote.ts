@@ -160,7 +160,14 @@ restore_parameters() {
     pn=$((pn-1))
   done
 }
-fail() { restore_parameters; restore_files; undo_files; unload $added_all; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
+# Modules loaded since $before (the set before the modprobe under way).
+newly_loaded() { for x in $(loaded_set); do case "$before" in *" $x "*) ;; *) printf ' %s' "$x" ;; esac; done; }
+# A stop while modprobe runs may find the module loaded: what it brought in goes too.
+loading=
+fail() {
+  [ -z "$loading" ] || added_all="$(newly_loaded) $added_all"
+  restore_parameters; restore_files; undo_files; unload $added_all; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0
+}
 apply_file() {
   case $2 in
     -) err=$(rm -f "$1" 2>&1) || fail "$1" "$err" ;;
@@ -174,12 +181,11 @@ apply_file "$opts" "$opts_action"
 count=$1; shift
 while [ "$count" -gt 0 ]; do
   m=$1 words=$2 ours=$3; shift 3; count=$((count-1))
-  before=" $(loaded_set)"
+  before=" $(loaded_set) " loading=1
   err=$(modprobe "$m" $words 2>&1); code=$?
-  added=
-  for x in $(loaded_set); do case "$before" in *" $x "*) ;; *) added="$added $x" ;; esac; done
+  added=$(newly_loaded)
   # A failed load can leave its dependencies loaded; an install rule can exit 0 without loading it.
-  added_all="$added $added_all"
+  added_all="$added $added_all" loading=
   [ "$code" = 0 ] || fail "$m" "$err"
   if [ ! -e "/sys/module/$m/initstate" ]; then
     rule=$(modprobe -n -v "$m" 2>/dev/null | grep '^install ' | head -n 1)

@@ -21,6 +21,7 @@ import {
     recoveredRecord,
     renderHostLedger,
     startingRecord,
+    LedgerWriteError,
     throwIfLedgerUnwritten,
     withLedger,
     withLedgerListing,
@@ -214,6 +215,27 @@ printf 'done\\n'`);
             assert.match(out, /^rolled-back\nfailed\t-\tstopped by a signal/m);
             assert.equal(existsSync(ledger), false, "a stopped first apply leaves no ledger, as a failed one");
             rmSync(path.join(dir, "hanging"));
+        });
+
+        it("a program stopped before it has a fail of its own keeps the ledger: nothing else records what it had begun", function () {
+            const early = withLedger(`[ "$1" = hang ] && { printf 'started\\n' > "${dir}/hanging"; sleep 60; }
+fail() { printf 'failed\\t%s\\t%s\\n' "$1" "$2"; exit 0; }
+printf 'done\\n'`);
+            const content = renderHostLedger({ owner: "p/s/o", items: [], record: { v: 1 } });
+            const stopped = spawnSync("timeout", ["-k", "5", "1", "sh", "-c", early, "t", ...ledgerArgs({ path: ledger, content }), "hang"], { encoding: "utf8" });
+            assert.equal(stopped.status, 124);
+            assert.ok(existsSync(path.join(dir, "hanging")), "it was running when the limit came");
+            assert.match(stopped.stdout, /^rollback-failed\twhatever it had begun/m);
+            assert.equal(readFileSync(ledger, "utf8"), content, "the ledger stays");
+            rmSync(path.join(dir, "hanging"));
+            run(undefined, "0");
+        });
+
+        it("refuses to run as another user than root: the ledger, which records the originals, is root's", function () {
+            const out = execFileSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c", program, "t", ...ledgerArgs({ path: ledger, content: renderHostLedger({ owner: "p/s/o", items: [], record }) }), "1"], { encoding: "utf8" });
+            assert.match(out, /^not-root\t\S+$/m);
+            assert.doesNotMatch(out, /^done$/m, "the program did not run");
+            assert.throws(() => throwIfLedgerUnwritten("h", out), (e: Error) => e instanceof LedgerWriteError && /^h: changing the host needs root, and this runs as \S+: .*sudo: true.*Nothing was changed\.$/.test(e.message));
         });
 
         it("a failed first apply leaves no ledger; a failed update puts the previous one back", function () {

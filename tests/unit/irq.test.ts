@@ -1,4 +1,10 @@
 import { strict as assert } from "assert";
+import { spawn, spawnSync } from "child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { applyIrq } from "../../provider/irq/remote";
+import type { Transport } from "../../provider/transport/transport";
 import { discoverQueueIrqs, parseInterrupts } from "../../provider/irq/discover";
 import { bannedIn, withBannedIrqs, withoutBannedIrqs } from "../../provider/irq/irqbalance";
 import { FileSnapshot, parseFileSnapshot } from "../../provider/host/files";
@@ -273,5 +279,31 @@ describe("IrqAffinity's ledger", function () {
         const now = snapshot({ [UNIT]: content });
         const again = planIrqAffinity(inputs({ cpus: "1", irqbalance: "leave" }), view(), now, "h", unitWritten.record);
         assert.deepEqual(again.record.managedFiles?.originals[UNIT], { kind: "absent" });
+    });
+});
+
+describe("IrqAffinity's apply program (run with sh here)", function () {
+    this.timeout(30_000);
+
+    it("stopped while it waits for irqbalance to go, puts irqbalance's file back rather than failing on a fail it has not yet", async function () {
+        const dir = mkdtempSync(path.join(tmpdir(), "plt-irq-"));
+        const conf = path.join(dir, "irqbalance");
+        writeFileSync(conf, "IRQBALANCE_ARGS=\n");
+        // A daemon that ignores TERM: the program waits 5 s for it before KILL, and the time limit comes first.
+        const daemon = spawn("sh", ["-c", "trap '' TERM; while :; do sleep 1; done"], { stdio: "ignore" });
+        let argv: string[] = [];
+        const capture = { target: "h", run: async (words: string[]) => ((argv = words), { code: 0, stdout: "", stderr: "" }) } as unknown as Transport;
+        try {
+            // The capture's empty output is no report: only the program it was given is wanted here.
+            await applyIrq(capture, conf, { config: "IRQBALANCE_ARGS=--banirq=45\n", kill: "pids", pids: [daemon.pid!] }, { config: "IRQBALANCE_ARGS=\n" }, [], {}, undefined).catch(() => undefined);
+            const stopped = spawnSync("timeout", ["-k", "5", "1", ...argv], { encoding: "utf8" });
+            assert.equal(stopped.status, 124);
+            assert.doesNotMatch(stopped.stderr, /not found/);
+            assert.match(stopped.stdout, /^failed\t-\tstopped by a signal/m);
+            assert.equal(readFileSync(conf, "utf8"), "IRQBALANCE_ARGS=\n", "the environment file is back");
+        } finally {
+            daemon.kill("SIGKILL");
+            rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
