@@ -38,9 +38,11 @@ while [ "$ndirs" -gt 0 ]; do dirs="$dirs$1
 # Drivers reallocate the queue IRQs on a ring or channel change, and their affinity is lost:
 # each one's affinity is kept and put back after the change (IrqAffinity's, irqbalance's, or
 # whatever the host had), so this resource changes nothing but the NIC's own parameters.
+# A virtio NIC's vectors are its virtio device's (virtio0-input.0), and on its PCI function, not under device/.
 saved=
+dev=$(readlink "/sys/class/net/$IF/device" 2>/dev/null); dev=\${dev##*/}
 for i in $({ ls "/sys/class/net/$IF/device/msi_irqs" 2>/dev/null
-             awk -v p="$IF-" 'NR > 1 { for (i = 2; i <= NF; i++) if (index($i, p) == 1) { sub(":", "", $1); print $1; break } }' /proc/interrupts 2>/dev/null; } | sort -un); do
+             awk -v p="$IF-" -v d="\${dev:+$dev-}" 'NR > 1 { for (i = 2; i <= NF; i++) if (index($i, p) == 1 || (d != "" && index($i, d) == 1)) { sub(":", "", $1); print $1; break } }' /proc/interrupts 2>/dev/null; } | sort -un); do
   a=$(cat "/proc/irq/$i/smp_affinity_list" 2>/dev/null) && saved="$saved $i=$a"
 done
 keep_affinity() {
@@ -53,18 +55,24 @@ keep_affinity() {
 }
 n=0
 flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
+# ethtool before netlink (RHEL 8) refuses a set that changes nothing, as the undo of a step the
+# driver never took (or rounded back) is: the NIC already holds the old values.
 rollback() {
   while [ "$n" -gt 0 ]; do
     eval "o=\\$opt_$n w=\\$old_$n"
-    ethtool "$o" "$IF" $w >/dev/null 2>&1 || printf 'rollback-failed\\t%s\\n' "$o"
+    err=$(ethtool "$o" "$IF" $w 2>&1) || case $err in
+      *" parameters changed, aborting"*) ;;
+      *) printf 'rollback-failed\\t%s\\n' "$o" ;;
+    esac
     n=$((n-1))
   done
 }
 fail() { rollback; undo_files; keep_affinity; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }
 while [ $# -ge 3 ]; do
   o=$1 new=$2 old=$3; shift 3
-  err=$(ethtool "$o" "$IF" $new 2>&1) || fail "$o" "$err"
+  # Registered before it runs: a stop while ethtool runs may find the change made.
   n=$((n+1)); eval "opt_$n=\\$o old_$n=\\$old"
+  err=$(ethtool "$o" "$IF" $new 2>&1) || { n=$((n-1)); fail "$o" "$err"; }
 done
 keep_affinity
 case $content in

@@ -162,17 +162,21 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             assert.equal(fileOn(lab, server, rule), null);
         });
 
-        it("sets real veth channels and restores them", async function () {
+        it("sets real veth channels and restores them, the virtio queue IRQs (virtio1-input.0, on the PCI function) keeping their affinity", async function () {
             const channels = () => /Current hardware settings:[\s\S]*?RX:\s+(\d+)/.exec(onHost(lab, vm, ["ethtool", "-l", "eth1"]))![1];
             assert.equal(channels(), "1");
             const stack = await labStack("nic-channels", async () => {
                 new NicRingConfig("channels", { connection: connectionTo(lab, vm), interface: "eth1", channels: { rx: "max", tx: "max" } });
             });
+            onHost(lab, vm, ["sh", "-c", "echo 1 > /proc/irq/41/smp_affinity_list"]);
             await stack.up();
             assert.equal(channels(), "2");
+            assert.equal(affinityOf(lab, vm, 41), "1", "virtio_net resets its queue IRQs' affinity on a channel change; it was put back");
             assertNoChanges((await stack.preview()).changeSummary);
             await stack.destroy();
             assert.equal(channels(), "1");
+            assert.equal(affinityOf(lab, vm, 41), "1");
+            onHost(lab, vm, ["sh", "-c", "echo 0-1 > /proc/irq/41/smp_affinity_list"]);
         });
 
         it("on a NIC that refuses a new interval while adaptive is on (i40e, ice, iavf), sets one under adaptive, its boot rule replays from the driver's defaults, and destroy puts 50 µs back", async function () {
