@@ -5,7 +5,7 @@ import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
-import { LEDGER_KIND, NicPlan, NicRecord, PerSection, liveDeclared, mainProperty, nicDrift, nicItems, planNic, planNicRestore, planRuleRestore, renderRule, resolve } from "./plan";
+import { Adjusted, LEDGER_KIND, NicPlan, NicRecord, PerSection, adjustmentsAfterApply, expectedValues, liveDeclared, mainProperty, nicDrift, nicItems, planNic, planNicRestore, planRuleRestore, renderRule, resolve } from "./plan";
 import { NicSnapshot, applyNic, readNic } from "./remote";
 import { NicRingConfigInputs, nicRingConfigInputsSchema, ruleFile } from "./schema";
 import { afterRuleWrite } from "./rule-snapshot";
@@ -21,6 +21,7 @@ const parse = (props: Record<string, unknown>): NicRingConfigInputs => parseChec
 function recordOf(props: Record<string, unknown>): NicRecord {
     return {
         originals: (props.originals as PerSection) ?? {},
+        ...(props.adjusted ? { adjusted: props.adjusted as Adjusted } : {}),
         skipped: (props.skipped as string[]) ?? [],
         ruleFile: props.ruleFile as string | undefined,
         managedFiles: props.managedFiles as NicRecord["managedFiles"],
@@ -72,7 +73,20 @@ async function apply(raw: Record<string, unknown>, previous?: NicRecord) {
     // Run even with nothing to change: the ledger is what claims the parameters.
     const after = await applyNic(transport, inputs.interface, plan.changes, rule, plan.rule, [], ledger);
     afterRuleWrite(plan.record, snapshot, after, plan.rule);
-    return outputs(raw, inputs, plan.record, plan.desired, after, "in place", plan.warnings);
+    const { adjusted: known, ...record } = plan.record;
+    const adjusted = adjustmentsAfterApply(plan.desired, liveDeclared(plan.desired, after));
+    const warnings = [...plan.warnings, ...newAdjustments(adjusted, known).map((w) => `${transport.target}: ${inputs.interface} ${w}`)];
+    warnings.slice(plan.warnings.length).forEach((w) => console.log(w));
+    return outputs(raw, inputs, { ...record, ...(Object.keys(adjusted).length > 0 ? { adjusted } : {}) }, plan.desired, after, "in place", warnings);
+}
+
+/** The adjustments a driver made in this apply, in words. */
+function newAdjustments(adjusted: Adjusted, known: Adjusted | undefined): string[] {
+    return Object.entries(adjusted).flatMap(([section, params]) =>
+        Object.entries(params ?? {})
+            .filter(([param, [asked, got]]) => known?.[section as keyof Adjusted]?.[param]?.join() !== [asked, got].join())
+            .map(([param, [asked, got]]) => `${section}.${param}: the driver set ${got} when asked for ${asked}; ${got} is what this resource expects from now on`),
+    );
 }
 
 /** What the host cannot take (over a maximum, a parameter the driver lacks), else parameters or the rule another resource owns. */
@@ -111,7 +125,7 @@ async function probeDrift(olds: Record<string, unknown>, inputs: NicRingConfigIn
     const desired = (olds.desired as PerSection) ?? {};
     const record = recordOf(olds);
     const snapshot = await readNic(transportFor(inputs.connection), inputs.interface, ruleFile(inputs.resourceName));
-    const drift = nicDrift(desired, liveDeclared(desired, snapshot)).map((d) => `${inputs.interface} ${d}`);
+    const drift = nicDrift(expectedValues(desired, record.adjusted), liveDeclared(desired, snapshot)).map((d) => `${inputs.interface} ${d}`);
     const status = ownRuleStatus(inputs, record, snapshot, desired);
     return [...drift, ...(persistenceDrifted(status) ? [`${record.ruleFile} is ${status}`] : []), ...ledgerDrift(ledgerStatusOf(inputs, record, snapshot))];
 }
@@ -127,7 +141,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         parse,
         identity: ["interface"],
         fields: ["rings", "channels", "coalesce", "onUnsupported", "persist", "restoreOnDelete"],
-        recordedDrift: () => nicDrift(desired, (olds.live as PerSection) ?? {}).length > 0 || persistenceDrifted(olds.ruleStatus),
+        recordedDrift: () => nicDrift(expectedValues(desired, recordOf(olds).adjusted), (olds.live as PerSection) ?? {}).length > 0 || persistenceDrifted(olds.ruleStatus),
         probe: (inputs) => probeDrift(olds, inputs),
     });
 }

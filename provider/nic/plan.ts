@@ -74,9 +74,46 @@ export function resolve(inputs: NicRingConfigInputs, snapshot: NicSnapshot): Res
     return resolved;
 }
 
+/**
+ * What the driver set when asked for a declared value, [asked, got] per parameter: i40e aligns a
+ * ring to 32 descriptors and its interval to an even number of µs, mlx5 and ena take a power of two.
+ */
+export type Adjusted = Partial<Record<Section, Record<string, [number, number]>>>;
+
+/** The values the host should show: the declared ones, each as its driver took it when it adjusted one. */
+export function expectedValues(desired: PerSection, adjusted: Adjusted | undefined): PerSection {
+    return Object.fromEntries(
+        Object.entries(desired).map(([section, values]) => [
+            section,
+            Object.fromEntries(Object.entries(values ?? {}).map(([param, value]) => {
+                const taken = adjusted?.[section as Section]?.[param];
+                return [param, taken && taken[0] === value ? taken[1] : value];
+            })),
+        ]),
+    );
+}
+
+/** Per declared parameter, when the host holds another value than declared: [declared, held]. */
+function differences(desired: PerSection, held: (section: Section, param: string) => number | undefined): Adjusted {
+    const result: Adjusted = {};
+    for (const [section, values] of Object.entries(desired) as [Section, Values][]) {
+        for (const [param, value] of Object.entries(values)) {
+            const got = held(section, param);
+            if (got !== undefined && got !== value) {
+                result[section] = { ...result[section], [param]: [value, got] };
+            }
+        }
+    }
+    return result;
+}
+
+/** After an apply that asked for every declared value: what `live` shows the driver made of each. */
+export const adjustmentsAfterApply = (desired: PerSection, live: PerSection): Adjusted => differences(desired, (section, param) => live[section]?.[param]);
+
 export interface NicRecord {
     /** What each declared parameter had before this resource first changed it. */
     originals: PerSection;
+    adjusted?: Adjusted;
     skipped: string[];
     ruleFile?: string;
     /** The udev rule as it was before this resource, and the directories created for it. */
@@ -177,10 +214,11 @@ export function planNic(inputs: NicRingConfigInputs, snapshot: NicSnapshot, rule
     }
     const changes: SectionChange[] = [];
     const originals: PerSection = {};
+    const expected = expectedValues(resolved.desired, previous?.adjusted);
     for (const section of SECTIONS) {
         const state = snapshot.sections[section];
         const current = state.supported ? state.current : {};
-        const want: Values = { ...(resolved.desired[section] ?? {}) };
+        const want: Values = { ...(expected[section] ?? {}) };
         const kept: Values = {};
         for (const param of Object.keys(want)) {
             const original = previous?.originals[section]?.[param] ?? current[param];
@@ -215,7 +253,15 @@ export function planNic(inputs: NicRingConfigInputs, snapshot: NicSnapshot, rule
         warnings.push(...restore.warnings);
         managedFiles = forget(managedFiles, [rulePath]);
     }
-    return { changes, rule, desired: resolved.desired, warnings, record: { originals, skipped: resolved.skipped, ruleFile: inputs.persist ? rulePath : undefined, managedFiles } };
+    // Adjustments about values still declared; the apply's read-back finds any new one.
+    const adjusted = differences(resolved.desired, (section, param) => expected[section]?.[param]);
+    return {
+        changes,
+        rule,
+        desired: resolved.desired,
+        warnings,
+        record: { originals, ...(Object.keys(adjusted).length > 0 ? { adjusted } : {}), skipped: resolved.skipped, ruleFile: inputs.persist ? rulePath : undefined, managedFiles },
+    };
 }
 
 const ruleContent = (snapshot: NicSnapshot): PathContent => (snapshot.ownRule === null ? ABSENT : fileOf(snapshot.ownRule));

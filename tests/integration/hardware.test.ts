@@ -207,6 +207,26 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             }
         });
 
+        it("a ring size the driver aligns (1001 → 1008) is in place after one up: clean previews, no drift on refresh, destroy restores", async function () {
+            const rounded = await labStack("nic-rounded", async () => {
+                const nic = new NicRingConfig("rounded", { connection: connectionTo(lab, server), interface: "eth1", rings: { rx: 1001 } });
+                return { warnings: nic.warnings };
+            });
+            try {
+                const out = collect();
+                const up = await rounded.up({ onOutput: out.onOutput });
+                assert.equal(ringsOf(lab, server).rx, 1008, "the emulated driver aligns to 8 descriptors");
+                assert.match(out.text(), /eth1 rings\.rx: the driver set 1008 when asked for 1001; 1008 is what this resource expects from now on/);
+                assert.match(JSON.stringify(up.outputs.warnings.value), /the driver set 1008 when asked for 1001/);
+                assertNoChanges((await rounded.preview()).changeSummary);
+                assertNoChanges((await rounded.preview({ refresh: true })).changeSummary);
+                assert.equal((await rounded.up()).summary.resourceChanges?.update ?? 0, 0, "a second up changes nothing");
+            } finally {
+                await rounded.destroy();
+            }
+            assert.equal(ringsOf(lab, server).rx, 256);
+        });
+
         it("refuses a size above the maximum in preview, naming it, with nothing written", async function () {
             const tooBig = await labStack("nic-too-big", async () => {
                 new NicRingConfig("big", { connection: connectionTo(lab, vm), interface: "eth1", rings: { rx: 4096 } });

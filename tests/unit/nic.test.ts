@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import fc from "fast-check";
 import { COALESCE_PARAMS, Values, parseCoalesce, parseMaxAndCurrent, RING_PARAMS, CHANNEL_PARAMS, setWords } from "../../provider/nic/ethtool";
 import { hostLedgerPath, ledgerWrite, ownershipFailures, recoveredRecord, renderHostLedger } from "../../provider/host/ledger";
-import { NicRecord, mainProperty, nicItems, planNic, planNicRestore, renderRule, resolve } from "../../provider/nic/plan";
+import { NicRecord, adjustmentsAfterApply, expectedValues, mainProperty, nicDrift, nicItems, planNic, planNicRestore, renderRule, resolve } from "../../provider/nic/plan";
 import { NicSnapshot, parseNicOutput } from "../../provider/nic/remote";
 import { nicRingConfigInputsSchema } from "../../provider/nic/schema";
 import { checkFailures } from "../../provider/check";
@@ -180,6 +180,26 @@ describe("NicRingConfig planning", function () {
             const end = runs.reduce<Values | "EINVAL">((state, run) => (state === "EINVAL" ? state : intelCoalesce(state, run.split(" "))), boot);
             assert.deepEqual(end, { adaptiveRx: 1, rxUsecs: 8, adaptiveTx: 0, txUsecs: 50 });
         }
+    });
+
+    it("takes a value the driver adjusted (i40e aligns rings to 32) as in place from then on, until the declaration changes", function () {
+        const asked = inputs({ rings: { rx: 1000 } });
+        const first = planNic(asked, snapshot(), "r", "h1");
+        assert.deepEqual(first.changes, [{ section: "rings", words: ["rx", "1000"], undo: ["rx", "256"] }]);
+        const adjusted = adjustmentsAfterApply(first.desired, { rings: { rx: 1024 } });
+        assert.deepEqual(adjusted, { rings: { rx: [1000, 1024] } });
+        const after = snapshot();
+        after.sections.rings = { supported: true, max: { rx: 4096, tx: 4096 }, current: { rx: 1024, tx: 256 } };
+        const again = planNic(asked, after, "r", "h1", { ...first.record, adjusted });
+        assert.deepEqual(again.changes, [], "1024 is what 1000 gives on this NIC: nothing to do");
+        assert.deepEqual(again.record.adjusted, adjusted);
+        assert.deepEqual(again.desired, { rings: { rx: 1000 } }, "desired stays what was declared");
+        assert.deepEqual(expectedValues(again.desired, adjusted), { rings: { rx: 1024 } });
+        assert.deepEqual(nicDrift(expectedValues(again.desired, adjusted), { rings: { rx: 1024 } }), []);
+        assert.deepEqual(nicDrift(expectedValues(again.desired, adjusted), { rings: { rx: 512 } }), ["rings.rx live 512, desired 1024"]);
+        const changed = planNic(inputs({ rings: { rx: 2000 } }), after, "r", "h1", { ...first.record, adjusted });
+        assert.deepEqual(changed.changes.map((c) => c.words), [["rx", "2000"]], "a new declaration is asked for as it is");
+        assert.equal(changed.record.adjusted, undefined);
     });
 
     it("renders no RUN line for sections without values", function () {
