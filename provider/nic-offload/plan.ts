@@ -2,7 +2,7 @@ import { CheckFailure, propertyPath } from "../check";
 import { itemsOf } from "../host/ledger";
 import { FileData, holdsText } from "../host/files";
 import { ABSENT, ManagedFiles, PathContent, changeAt, fileContent, fileOf, forget, manage, planRestore } from "../host/restore";
-import { OffloadChange, OffloadSnapshot } from "./remote";
+import { OffloadChange, OffloadSnapshot, wantedState } from "./remote";
 import { NicOffloadsInputs, canonicalFeature } from "./schema";
 import { netAddLines } from "../nic/udev";
 
@@ -150,18 +150,23 @@ export function offloadDrift(desired: OffloadValues, live: OffloadValues): strin
     return drift;
 }
 
-/** What brings the interface from `snapshot` to `want` (features it lacks or cannot change left out); undefined when it is there. */
-export function changeTo(want: OffloadValues, snapshot: OffloadSnapshot): OffloadChange | undefined {
-    const change: OffloadChange = { set: {}, undo: {}, expect: {} };
+/**
+ * What brings the interface from `snapshot` to `want` (features it lacks or cannot change left
+ * out); undefined when it is there. A feature the kernel holds otherwise than requested ("off
+ * [requested on]") is set too, though it shows as wanted: its request would turn it back the
+ * moment the feature it depends on changes. Its undo is the request, which a restore puts back.
+ */
+export function changeTo(want: OffloadValues, snapshot: OffloadSnapshot, restore = false): OffloadChange | undefined {
+    const change: OffloadChange = { set: {}, undo: {}, expect: {}, ...(restore ? { restore } : {}) };
     for (const [name, on] of Object.entries(want.features)) {
         const state = snapshot.table.features.get(name);
         if (!state || state.fixed) {
             continue;
         }
         change.expect[name] = on;
-        if (state.on !== on) {
+        if (wantedState(state) !== on || (!restore && state.on !== on)) {
             change.set[name] = on;
-            change.undo[name] = state.on;
+            change.undo[name] = wantedState(state);
         }
     }
     if (want.txqueuelen !== undefined && snapshot.txqueuelen !== undefined && want.txqueuelen !== snapshot.txqueuelen) {
@@ -233,7 +238,7 @@ export function planOffloads(inputs: NicOffloadsInputs, snapshot: OffloadSnapsho
     const { desired } = resolved;
     const originals: OffloadValues = { features: {} };
     for (const name of Object.keys(desired.features)) {
-        originals.features[name] = previous?.originals.features[name] ?? snapshot.table.features.get(name)!.on;
+        originals.features[name] = previous?.originals.features[name] ?? wantedState(snapshot.table.features.get(name)!);
     }
     if (desired.txqueuelen !== undefined) {
         originals.txqueuelen = previous?.originals.txqueuelen ?? snapshot.txqueuelen;
@@ -296,7 +301,7 @@ function ruleRestore(managed: ManagedFiles, snapshot: OffloadSnapshot, rulePath:
 
 /** Delete: originals written back (with restoreOnDelete), the rule as it was before, directories created for it removed when empty. */
 export function planOffloadRestore(record: OffloadRecord, snapshot: OffloadSnapshot, rulePath: string, target: string, restore: boolean): { change?: OffloadChange } & RuleRestore {
-    const change = restore ? changeTo(record.originals, snapshot) : undefined;
+    const change = restore ? changeTo(record.originals, snapshot, true) : undefined;
     if (record.managedFiles) {
         return { change, ...ruleRestore(record.managedFiles, snapshot, rulePath, target, true) };
     }

@@ -31,20 +31,23 @@ exit 0
 // Arguments (after withLedger's two): IF, rule file, rule action ("" leave, w<bytes in base64> write,
 // - remove), the number of directories to remove when empty and those directories, then features
 // to set, their previous values, every feature the interface must show afterwards (each
-// "NAME on|off ...", built from validated names only, so splitting them is safe), and txqueuelen
-// to set and its previous value.
+// "NAME on|off ...", built from validated names only, so splitting them is safe) and whether as
+// its state ("active": an apply) or as requested ("wanted": a restore), and txqueuelen to set and
+// its previous value.
 const APPLY_PROGRAM = withLedger(`${SHOW}${FILE_HELPERS}
 IF=$1 rule=$2 content=$3 ndirs=$4; shift 4
 dirs=
 while [ "$ndirs" -gt 0 ]; do dirs="$dirs$1
 "; shift; ndirs=$((ndirs-1)); done
-set_f=$1 undo_f=$2 expect_f=$3 set_q=$4 undo_q=$5
+set_f=$1 undo_f=$2 expect_f=$3 check=$4 set_q=$5 undo_q=$6
 flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
 # A driver may leave a feature as it was and still exit 0 (ethtool then lists "Actual changes"):
 # what counts is what ethtool -k shows afterwards. Prints "NAME VALUE;" for each pair not shown.
+# unmet active LIST: the state the NIC is in; unmet wanted LIST: the requested one where ethtool
+# shows "[requested on|off]" (what a restore puts back), else the state.
 unmet() {
-  now=$(ethtool -k "$IF" 2>/dev/null | awk -F': ' 'NR > 1 && NF > 1 { sub(/^\\t/, "", $1); split($2, v, " "); print $1, v[1] }')
-  set -f; set -- $1; set +f
+  now=$(ethtool -k "$IF" 2>/dev/null | awk -F': ' -v mode="$1" 'NR > 1 && NF > 1 { sub(/^\\t/, "", $1); n = split($2, v, " "); s = v[1]; if (mode == "wanted" && n >= 3 && v[2] == "[requested") s = substr(v[3], 1, length(v[3]) - 1); print $1, s }')
+  set -f; set -- $2; set +f
   while [ $# -ge 2 ]; do
     have=$(printf '%s\\n' "$now" | awk -v n="$1" '$1 == n { print $2; exit }')
     [ "$have" = "$2" ] || printf '%s %s; ' "$1" "\${have:-absent}"
@@ -64,7 +67,7 @@ rollback() {
   fi
   if [ -n "$wrote_f" ]; then
     ethtool -K "$IF" $undo_f >/dev/null 2>&1
-    left=$(unmet "$undo_f"); [ -z "$left" ] || printf 'rollback-failed\\t%s\\n' "$left"
+    left=$(unmet wanted "$undo_f"); [ -z "$left" ] || printf 'rollback-failed\\t%s\\n' "$left"
   fi
 }
 # fail WHAT UNMET MESSAGE
@@ -72,7 +75,7 @@ fail() { rollback; undo_files; printf 'failed\\t%s\\t%s\\t%s\\n' "$1" "$2" "$(fl
 if [ -n "$set_f" ]; then
   wrote_f=1
   out=$(ethtool -K "$IF" $set_f 2>&1) || fail "ethtool -K" "" "$out"
-  left=$(unmet "$expect_f"); [ -z "$left" ] || fail "ethtool -K" "$left" "$out"
+  left=$(unmet "$check" "$expect_f"); [ -z "$left" ] || fail "ethtool -K" "$left" "$out"
 fi
 if [ -n "$set_q" ]; then
   wrote_q=1
@@ -93,6 +96,8 @@ printf 'done\\n'
 export interface FeatureState {
     on: boolean;
     fixed: boolean;
+    /** "off [requested on]": what `ethtool -K` last asked, when the kernel holds it otherwise (a feature it depends on is off). */
+    requested?: boolean;
     /** The member of a group (`tx-tcp6-segmentation` of `tcp-segmentation-offload`). */
     group?: string;
 }
@@ -106,8 +111,9 @@ export interface FeatureTable {
 
 /**
  * `ethtool -k` output: "name: on", "name: off [fixed]", "name: off [requested on]" (the kernel
- * could not give what was asked: the active state is what counts); a group's line is a summary
- * (on when any member is), its members follow indented by a tab.
+ * could not give what was asked; the active state is what the NIC does, the requested one what it
+ * does once the feature's dependency is back); a group's line is a summary (on when any member
+ * is), its members follow indented by a tab.
  */
 export function parseFeatures(text: string): FeatureTable {
     const table: FeatureTable = { features: new Map(), groups: new Map() };
@@ -118,7 +124,7 @@ export function parseFeatures(text: string): FeatureTable {
             continue;
         }
         const [, indent, name, value, note] = match;
-        const state: FeatureState = { on: value === "on", fixed: note === "fixed" };
+        const state: FeatureState = { on: value === "on", fixed: note === "fixed", ...(note?.startsWith("requested") ? { requested: note === "requested on" } : {}) };
         if (!indent) {
             header = name;
             table.features.set(name, state);
@@ -183,6 +189,8 @@ export interface OffloadChange {
     undo: Record<string, boolean>;
     /** Every feature the interface must show afterwards (those set and those already right). */
     expect: Record<string, boolean>;
+    /** A restore: `expect` is checked against the requested states it puts back, not the states the kernel derives from them. */
+    restore?: boolean;
     txqueuelen?: { to: number; from: number };
 }
 
@@ -220,7 +228,7 @@ export async function applyOffloads(
         }
     }
     const queue = change.txqueuelen ? [String(change.txqueuelen.to), String(change.txqueuelen.from)] : ["", ""];
-    const args = [...ledgerArgs(ledger), iface, rulePath, fileActionArg(rule), String(rmdir.length), ...rmdir, set.join(" "), undo.join(" "), expect.join(" "), ...queue];
+    const args = [...ledgerArgs(ledger), iface, rulePath, fileActionArg(rule), String(rmdir.length), ...rmdir, set.join(" "), undo.join(" "), expect.join(" "), change.restore ? "wanted" : "active", ...queue];
     const result = await transport.run(shProgram(APPLY_PROGRAM, "pulumi-offload-apply", args));
     if (result.code !== 0) {
         throw new RemoteCommandError(transport.target, "ethtool -K apply", result);
@@ -243,3 +251,6 @@ export async function applyOffloads(
     }
     return parseOffloadOutput(result.stdout);
 }
+
+/** The state `ethtool -K` sets, and a restore puts back: the requested one where the kernel holds the feature otherwise. */
+export const wantedState = (state: FeatureState): boolean => state.requested ?? state.on;

@@ -201,6 +201,29 @@ mount --bind /run/plt-ethtool-blind /usr/sbin/ethtool`;
         assert.equal(state(), before);
     });
 
+    it("a feature held off but requested on (GSO with sg off) is asked off when declared so, not brought back by sg on; destroy puts the request back byte for byte", async function () {
+        // The host's admin turned sg off: GSO shows "off [requested on]".
+        onHost(lab, host, ["ethtool", "-K", "eth1", "sg", "off"]);
+        try {
+            const before = state();
+            assert.match(before, /^generic-segmentation-offload: off \[requested on\]$/m);
+            const stack = await labStack("nic-offloads-requested", async () => {
+                new NicOffloads("requested", { connection: connectionTo(lab, host), interface: "eth1", features: { sg: true, gso: false }, persist: false });
+            });
+            try {
+                await stack.up();
+                assert.match(features(), /^scatter-gather: on$/m);
+                assert.match(features(), /^generic-segmentation-offload: off$/m, "asked off, not on as requested before");
+                assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+            } finally {
+                await stack.destroy();
+            }
+            assert.equal(state(), before, "sg off and GSO's request on, as the admin left them");
+        } finally {
+            onHost(lab, host, ["ethtool", "-K", "eth1", "sg", "on"]);
+        }
+    });
+
     it("a feature the kernel silently keeps off fails the up, naming it, with what was written rolled back", async function () {
         const before = state();
         const stack = await labStack("nic-offloads-silent", async () => {

@@ -37,10 +37,11 @@ describe("ethtool -k parsing", function () {
         assert.equal(features.size, 60);
     });
 
-    it("takes the active state of a feature the kernel could not give ([requested on])", function () {
+    it("takes the active state of a feature the kernel could not give, and what was requested ([requested on])", function () {
         const { features } = parseFeatures(VETH_SG_OFF);
-        assert.deepEqual(features.get("tx-tcp6-segmentation"), { on: false, fixed: false, group: "tcp-segmentation-offload" });
-        assert.deepEqual(features.get("generic-segmentation-offload"), { on: false, fixed: false });
+        assert.deepEqual(features.get("tx-tcp6-segmentation"), { on: false, fixed: false, requested: true, group: "tcp-segmentation-offload" });
+        assert.deepEqual(features.get("generic-segmentation-offload"), { on: false, fixed: false, requested: true });
+        assert.deepEqual(features.get("tx-scatter-gather"), { on: false, fixed: false, group: "scatter-gather" });
     });
 
     it("parses the read program's output: ethtool, features, tx_queue_len, the rule; a failing ethtool -k", function () {
@@ -215,6 +216,20 @@ describe("NicOffloads planning", function () {
         assert.deepEqual(live, { features: { "generic-receive-offload": false, "tx-tcp6-segmentation": false }, txqueuelen: 1000 });
         assert.deepEqual(offloadDrift(desired, live), ["generic-receive-offload live off, desired on", "tx-tcp6-segmentation live off, desired on", "txqueuelen live 1000, desired 5000"]);
         assert.deepEqual(offloadDrift(desired, desired), []);
+    });
+
+    it("sets a feature held off but requested on, so turning on what it depends on does not bring it back; undoes and restores the request", function () {
+        // sg off holds GSO off [requested on]: declaring sg on and GSO off must ask for GSO off too.
+        const want = { features: { "tx-scatter-gather": true, "generic-segmentation-offload": false } };
+        const change = changeTo(want, snapshot(VETH_SG_OFF))!;
+        assert.deepEqual(change.set, { "tx-scatter-gather": true, "generic-segmentation-offload": false });
+        assert.deepEqual(change.undo, { "tx-scatter-gather": false, "generic-segmentation-offload": true }, "the undo puts the request back");
+        assert.equal(change.restore, undefined, "an apply checks the states the NIC is in");
+        const first = planOffloads(inputs({ features: { "tx-scatter-gather": true, gso: false } }), snapshot(VETH_SG_OFF), RULE, TARGET);
+        assert.deepEqual(first.record.originals.features, { "tx-scatter-gather": false, "generic-segmentation-offload": true }, "the original of GSO is its request");
+        const restore = planOffloadRestore(first.record, snapshot(VETH), RULE, TARGET, true).change!;
+        assert.equal(restore.restore, true, "a restore checks the requests it puts back");
+        assert.deepEqual(restore.set, { "tx-scatter-gather": false }, "GSO's request is on already");
     });
 
     it("leaves out of a change what the interface lacks or cannot change", function () {
