@@ -1,5 +1,5 @@
 import { sleep } from "../sleep";
-import type { Transport } from "../transport/transport";
+import { Transport, stoppedAtLimit } from "../transport/transport";
 import { checkCommand, outputTail, redactSecrets, secretsOf } from "./plan";
 import { HealthCheck } from "./schema";
 
@@ -30,8 +30,7 @@ export async function runHealthCheck(transport: Transport, check: HealthCheck): 
             // Its own `timeout` stops the check; the command around it gets that long and a margin.
             const result = await transport.run(argv, stdin, { minimumLimitSeconds: check.timeoutSeconds + 10 });
             const output = outputTail(redactSecrets(result.stdout, secrets), redactSecrets(result.stderr, secrets));
-            const timedOut = (result.code === 124 || result.code === 137) && Date.now() - started >= check.timeoutSeconds * 1000;
-            last = { exitCode: result.code, output, attempts: attempt, timedOut };
+            last = { exitCode: result.code, output, attempts: attempt, timedOut: stoppedAtLimit(result, Date.now() - started, check.timeoutSeconds) };
         } catch (e) {
             if (attempt === attempts) {
                 throw e;
