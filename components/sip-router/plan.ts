@@ -37,7 +37,10 @@ export function sipRouterPlan(facts: SipRouterFacts): ProfilePlan {
         throw new ProfileFactError(`sip-router: pageSizeKiB: ${pageSizeKiB} is not a kernel page size (4, 16 or 64)`);
     }
     const pages = Math.floor((facts.memoryGiB * 1024 * MIB) / (pageSizeKiB * 1024));
-    const udpMem = [Math.floor(pages / 16), Math.floor(pages / 8), Math.floor(pages / 4)];
+    // UDP keeps no pressure state: past min, a socket holding more than udp_rmem_min is refused
+    // (Udp.MemErrors), so min is the limit that counts, and none may be below the kernel's own
+    // (3/32, 1/8 and 3/16 of free pages, udp_init()).
+    const udpMem = [Math.floor(pages / 8), Math.floor(pages / 6), Math.floor(pages / 4)];
     const plan: ProfilePlan = {
         profile: "sip-router",
         sysctls: {
@@ -50,7 +53,7 @@ export function sipRouterPlan(facts: SipRouterFacts): ProfilePlan {
             "net.ipv4.udp_mem": {
                 value: udpMem,
                 sources: ["NDUDP", "derived"],
-                note: `${pageSizeKiB} KiB pages of ${facts.memoryGiB} GiB RAM: 1/16 min, 1/8 pressure, 1/4 max (SIPCONF's fixed value is ~73 GiB)`,
+                note: `${pageSizeKiB} KiB pages of ${facts.memoryGiB} GiB RAM: 1/8 min, 1/6 pressure, 1/4 max, each above the kernel's default; min is where UDP starts refusing (SIPCONF's fixed value is ~73 GiB)`,
             },
             "net.core.netdev_max_backlog": { value: 300000, sources: ["SIPCONF"] },
             "net.ipv4.tcp_max_syn_backlog": { value: 300000, sources: ["SIPCONF"] },

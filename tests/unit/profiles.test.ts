@@ -56,11 +56,15 @@ describe("profile plans", function () {
     });
 
     it("derives udp_mem from the host's RAM in pages", function () {
-        assert.deepEqual(sysctlValues(sipRouterPlan({ memoryGiB: 64 }))["net.ipv4.udp_mem"], [1048576, 2097152, 4194304]);
-        assert.deepEqual(sysctlValues(sipRouterPlan({ memoryGiB: 4 }))["net.ipv4.udp_mem"], [65536, 131072, 262144]);
+        assert.deepEqual(sysctlValues(sipRouterPlan({ memoryGiB: 64 }))["net.ipv4.udp_mem"], [2097152, 2796202, 4194304]);
+        assert.deepEqual(sysctlValues(sipRouterPlan({ memoryGiB: 4 }))["net.ipv4.udp_mem"], [131072, 174762, 262144]);
+        // The kernel's default (udp_init(): 3/32, 1/8, 3/16 of free pages, at most all of them): never lowered.
+        const pages = (64 * 1024 * MIB) / 4096;
+        const kernelDefault = [(pages / 8 / 4) * 3, pages / 8, (pages / 8 / 4) * 3 * 2];
+        (sysctlValues(sipRouterPlan({ memoryGiB: 64 }))["net.ipv4.udp_mem"] as number[]).forEach((v, i) => assert.ok(v >= kernelDefault[i], `udp_mem[${i}] ${v} below the kernel's ${kernelDefault[i]}`));
         assert.equal(sysctlValues(sipRouterPlan({ memoryGiB: 4 }))["net.ipv4.ip_nonlocal_bind"], undefined);
         assert.equal(sysctlValues(sipRouterPlan({ memoryGiB: 4, highAvailabilityVip: true }))["net.ipv4.ip_nonlocal_bind"], 1);
-        assert.deepEqual(sysctlValues(sipRouterPlan({ memoryGiB: 64, pageSizeKiB: 64 }))["net.ipv4.udp_mem"], [65536, 131072, 262144], "64 KiB pages: a quarter of RAM is 16x fewer pages");
+        assert.deepEqual(sysctlValues(sipRouterPlan({ memoryGiB: 64, pageSizeKiB: 64 }))["net.ipv4.udp_mem"], [131072, 174762, 262144], "64 KiB pages: a quarter of RAM is 16x fewer pages");
     });
 
     it("refuses a fact it cannot compute from, naming the profile and the fact", function () {
