@@ -14,7 +14,7 @@ export interface ConnectionRateFacts {
 
 export function highConnectionRatePlan(facts: ConnectionRateFacts): ProfilePlan {
     requirePositiveFacts("high-connection-rate", {
-        connectionsPerSecond: { value: facts.connectionsPerSecond, max: 100_000_000, unit: "connections a second" },
+        connectionsPerSecond: { value: facts.connectionsPerSecond, max: 100_000_000, unit: "connections a second", required: true },
         acceptStallMs: { value: facts.acceptStallMs, max: 60_000, unit: "ms" },
         handshakeMs: { value: facts.handshakeMs, max: 60_000, unit: "ms" },
     });

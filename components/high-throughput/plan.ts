@@ -28,7 +28,7 @@ export interface ThroughputFacts {
 }
 
 export function highThroughputPlan(facts: ThroughputFacts): ProfilePlan {
-    requirePositiveFacts("high-throughput", { linkGbps: { value: facts.linkGbps, max: 1600, unit: "Gbit/s" }, rttMs: { value: facts.rttMs, max: 10_000, unit: "ms" } });
+    requirePositiveFacts("high-throughput", { linkGbps: { value: facts.linkGbps, max: 1600, unit: "Gbit/s", required: true }, rttMs: { value: facts.rttMs, max: 10_000, unit: "ms", required: true } });
     const { bdpBytes, buffer } = bufferForPath(facts.linkGbps, facts.rttMs);
     const capped = buffer === INT_MAX ? `; capped at INT_MAX, ${(buffer / bdpBytes).toFixed(2)} x BDP, the most a C int holds` : "";
     const note = `BDP ${facts.linkGbps} Gbit/s x ${facts.rttMs} ms = ${bdpBytes} bytes; buffer = 2 x BDP, rounded up to a MiB, >= 16 MiB, <= INT_MAX${capped}`;

@@ -143,12 +143,16 @@ export class ProfileFactError extends DeclarationError {}
 
 /**
  * Each given fact must be a finite number above 0 (and at most its limit), a whole one where it
- * counts things: the values computed from it would be nonsense otherwise.
+ * counts things, and a required one given (a JavaScript caller or a config value may leave it
+ * out): the values computed from it would be nonsense (NaN) otherwise.
  */
-export function requirePositiveFacts(profile: string, facts: Record<string, { value: number | undefined; max: number; unit: string; whole?: boolean }>): void {
+export function requirePositiveFacts(profile: string, facts: Record<string, { value: number | undefined; max: number; unit: string; whole?: boolean; required?: boolean }>): void {
     const bad = Object.entries(facts)
-        .filter(([, { value, max, whole }]) => value !== undefined && !(Number.isFinite(value) && value > 0 && value <= max && (!whole || Number.isInteger(value))))
-        .map(([name, { value, max, unit, whole }]) => `${name}: ${value} is not a ${whole ? "whole " : ""}number of ${unit} above 0 and at most ${max}`);
+        .filter(([, { value, max, whole, required }]) => (value === undefined ? required : !(Number.isFinite(value) && value > 0 && value <= max && (!whole || Number.isInteger(value)))))
+        .map(([name, { value, max, unit, whole }]) => {
+            const wanted = `a ${whole ? "whole " : ""}number of ${unit} above 0 and at most ${max}`;
+            return value === undefined ? `${name}: missing; the profile computes from it (${wanted})` : `${name}: ${value} is not ${wanted}`;
+        });
     if (bad.length > 0) {
         throw new ProfileFactError(`${profile}: ${bad.join("; ")}`);
     }

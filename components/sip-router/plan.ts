@@ -27,7 +27,7 @@ const RFS_FLOW_ENTRIES = 32768;
 
 export function sipRouterPlan(facts: SipRouterFacts): ProfilePlan {
     requirePositiveFacts("sip-router", {
-        memoryGiB: { value: facts.memoryGiB, max: 1 << 20, unit: "GiB" },
+        memoryGiB: { value: facts.memoryGiB, max: 1 << 20, unit: "GiB", required: true },
         linkGbps: { value: facts.linkGbps, max: 1600, unit: "Gbit/s" },
         rxQueues: { value: facts.rxQueues, max: 4096, unit: "receive queues", whole: true },
         cpus: { value: facts.cpus, max: 8192, unit: "CPUs", whole: true },

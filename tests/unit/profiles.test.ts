@@ -70,6 +70,10 @@ describe("profile plans", function () {
     it("refuses a fact it cannot compute from, naming the profile and the fact", function () {
         const refused = (plan: () => unknown, pattern: RegExp) => assert.throws(plan, (e: Error) => e instanceof ProfileFactError && RunError.isInstance(e) && pattern.test(e.message));
         refused(() => sipRouterPlan({ memoryGiB: 0 }), /^sip-router: memoryGiB: 0 is not a number of GiB above 0/);
+        // A JavaScript caller, or a config value not set: named, rather than NaN in every value computed from it.
+        refused(() => highThroughputPlan({ linkGbps: 10 } as never), /^high-throughput: rttMs: missing; the profile computes from it \(a number of ms above 0 and at most 10000\)$/);
+        refused(() => sipRouterPlan({} as never), /^sip-router: memoryGiB: missing/);
+        refused(() => highConnectionRatePlan({} as never), /^high-connection-rate: connectionsPerSecond: missing/);
         refused(() => sipRouterPlan({ memoryGiB: 8, pageSizeKiB: 8 as never }), /pageSizeKiB: 8 is not a kernel page size/);
         refused(() => highThroughputPlan({ linkGbps: NaN, rttMs: 10 }), /^high-throughput: linkGbps: NaN is not a number of Gbit\/s/);
         refused(() => highThroughputPlan({ linkGbps: 10, rttMs: -1 }), /rttMs: -1/);
