@@ -111,7 +111,9 @@ export function renderUnit(resourceName: string, desired: { governors: PerCpu; e
     const lines = [
         "[Unit]",
         `Description=CPU frequency governor set by pulumi-linux-tuning (${resourceName.replace(/[\r\n]/g, " ")})`,
-        "After=sysinit.target",
+        // Last among the services that set governors at boot (Ubuntu's ondemand.service writes
+        // powersave), so the declared one is what the boot ends with; After= a unit not installed is no error.
+        "After=sysinit.target ondemand.service cpufrequtils.service power-profiles-daemon.service tuned.service",
         "",
         "[Service]",
         "Type=oneshot",

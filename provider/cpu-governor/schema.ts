@@ -11,7 +11,10 @@ export const cpuGovernorInputsSchema = z
     .object({
         connection: optionalConnectionSchema,
         governor: preference,
-        energyPerformancePreference: preference.optional(),
+        // "default" asks for the firmware's value, which the file then shows by its own name (or a number): never as declared.
+        energyPerformancePreference: preference
+            .refine((value) => !preferenceList(value).includes("default"), 'cannot be "default": the kernel then shows the firmware\'s own value, so it would always look drifted; name the preference')
+            .optional(),
         cpus: cpuListSchema.optional(),
         onUnsupported: z.enum(["fail", "skip"]).default("fail"),
         persist: z.boolean().default(true),

@@ -93,6 +93,15 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             assert.equal(fileOn(lab, server, unit), null);
         });
 
+        it("refuses the EPP \"default\" at preview, naming the property, with the unit file not written", async function () {
+            const stack = await labStack("governor-default-epp", async () => {
+                new CpuGovernor("gov-default", { connection: connectionTo(lab, server), governor: "powersave", energyPerformancePreference: "default" });
+            });
+            const message = await expectFailure(stack.preview());
+            assert.match(message, /energyPerformancePreference.*cannot be "default": the kernel then shows the firmware's own value/);
+            assert.equal(fileOn(lab, server, "/etc/systemd/system/pulumi-cpu-governor-gov-default.service"), null);
+        });
+
         it("on a VM-like host without cpufreq, fails under onUnsupported: fail and is skipped and reported under skip", async function () {
             const failing = await labStack("cpu-governor-vm-fail", async () => {
                 new CpuGovernor("gov", { connection: connectionTo(lab, vm), governor: "performance" });

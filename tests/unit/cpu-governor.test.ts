@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import { FileSnapshot } from "../../provider/host/files";
 import { detectGovernorDrift, governorItems, governorProblems, planGovernor, planGovernorRestore, renderUnit } from "../../provider/cpu-governor/plan";
 import { cpuGovernorInputsSchema } from "../../provider/cpu-governor/schema";
+import { checkFailures } from "../../provider/check";
 
 const C = "/sys/devices/system/cpu";
 
@@ -110,9 +111,16 @@ describe("CpuGovernor planning", function () {
             [0, 1].map((cpu) => `ExecStart=-/bin/sh -c 'echo performance > ${C}/cpu${cpu}/cpufreq/scaling_governor'`),
             "each CPU's line on its own: one the boot lacks does not stop the others",
         );
+        assert.match(unit, /^After=sysinit\.target ondemand\.service .*power-profiles-daemon\.service tuned\.service$/m, "after what else sets governors at boot: the declared one is the last word");
         assert.deepEqual(detectGovernorDrift(desired, live, "/u", unit).cpus, [{ cpu: "cpu1", live: "powersave", desired: "performance" }]);
         const restore = planGovernorRestore({ originals: { cpu0: { governor: "powersave" } }, unitFile: "/u" }, live, true, "gov");
         assert.deepEqual(restore.writes, [{ path: `${C}/cpu0/cpufreq/scaling_governor`, value: "powersave" }]);
         assert.ok(restore.files.remove?.includes("/u"));
+    });
+
+    it("refuses the EPP \"default\", which the kernel shows by the firmware's own name, never as declared", function () {
+        const failures = checkFailures(cpuGovernorInputsSchema, { governor: "powersave", energyPerformancePreference: ["default", "balance_power"], resourceName: "g" });
+        assert.deepEqual(failures.map((f) => f.property), ["energyPerformancePreference"]);
+        assert.match(failures[0].reason, /cannot be "default": .*always look drifted/);
     });
 });
