@@ -64,6 +64,7 @@ export function highThroughputPlan(facts: ThroughputFacts): ProfilePlan {
             "net.ipv4.tcp_congestion_control bbr needs the tcp_bbr module: a KernelModule loads and persists it first; a host that cannot load it fails the preview, naming the module, and an override to another congestion control drops the module.",
             "txqueuelen: OSG gives ranges (15000-18000 at 40G, 20000-25000 at 100G); the low end is taken, as fq paces the queue anyway.",
             "net.ipv4.tcp_mtu_probing = 1 (OSG) only when the host declares jumboFrames: probing finds the path's MTU where a jumbo-frame host talks across a smaller-MTU hop.",
+            "net.ipv4.tcp_mem is left at the kernel's default (3/64, 1/16 and 3/32 of free RAM for all TCP sockets, tcp_init_mem()): one flow filling a 1.17 GiB buffer (100 Gbit/s x 50 ms) already reaches its pressure level on a 16 GiB host, where buffers stop growing; size tcp_mem with an override on such a host.",
         ],
         bootOnly: [],
         improves: { value: ["Tcp.RetransSegs", "softnet.time_squeeze", "softnet.dropped", "link.IF.rx_dropped", "link.IF.rx_missed_errors"], sources: ["OSG", "FD-100G", "NETS"] },
