@@ -29,7 +29,7 @@ export function lowLatencyPlan(facts: LowLatencyFacts = {}): ProfilePlan {
             "vm.swappiness": { value: 10, sources: ["TUNED"] },
         },
         nic: { coalesce: { adaptiveRx: false, rxUsecs: 0 }, sources: ["MLNX"] },
-        irq: { policy: "numaLocal", sources: ["MLNX", "FD-IRQ"] },
+        irq: { policy: "numaLocal", sources: ["MLNX", "RH-RT"] },
         governor: { governor: ["performance"], energyPerformancePreference: ["performance"], sources: ["TUNED"] },
         idle: {
             transparentHugepages: { value: "never", sources: ["TUNED", "MLNX"] },

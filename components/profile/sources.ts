@@ -6,6 +6,7 @@ export const SOURCES = {
     "FD-100G": { title: "ESnet fasterdata: 100G tuning", url: "https://fasterdata.es.net/host-tuning/linux/100g-tuning/" },
     "FD-IRQ": { title: "ESnet fasterdata: interrupt binding", url: "https://fasterdata.es.net/host-tuning/linux/100g-tuning/interrupt-binding/" },
     "FD-PACE": { title: "ESnet fasterdata: packet pacing", url: "https://fasterdata.es.net/host-tuning/linux/packet-pacing/" },
+    "RH-RT": { title: "Red Hat Enterprise Linux 9 for Real Time: binding interrupts and processes", url: "https://access.redhat.com/documentation/en-us/red_hat_enterprise_linux_for_real_time/9" },
     "RH9-RING": { title: "Red Hat Enterprise Linux 9: increasing the ring buffers to reduce a high packet drop rate", url: "https://access.redhat.com/documentation/en-us/red_hat_enterprise_linux/9/html/configuring_and_managing_networking/increasing-the-ring-buffers-to-reduce-a-high-packet-drop-rate_configuring-and-managing-networking" },
     CF: { title: "Cloudflare: optimizing TCP for high throughput and low latency", url: "https://blog.cloudflare.com/optimizing-tcp-for-high-throughput-and-low-latency/" },
     IPS: { title: "Linux kernel: ip-sysctl", url: "https://docs.kernel.org/networking/ip-sysctl.html" },
