@@ -154,17 +154,19 @@ export function offloadDrift(desired: OffloadValues, live: OffloadValues): strin
  * What brings the interface from `snapshot` to `want` (features it lacks or cannot change left
  * out); undefined when it is there. A feature the kernel holds otherwise than requested ("off
  * [requested on]") is set too, though it shows as wanted: its request would turn it back the
- * moment the feature it depends on changes. Its undo is the request, which a restore puts back.
+ * moment the feature it depends on changes. Its undo is the request. An original put back
+ * (`isOriginal`) is a request too, checked as one: the kernel may hold it off as it did before.
  */
-export function changeTo(want: OffloadValues, snapshot: OffloadSnapshot, restore = false): OffloadChange | undefined {
-    const change: OffloadChange = { set: {}, undo: {}, expect: {}, ...(restore ? { restore } : {}) };
+export function changeTo(want: OffloadValues, snapshot: OffloadSnapshot, isOriginal: (feature: string) => boolean = () => false): OffloadChange | undefined {
+    const change: OffloadChange = { set: {}, undo: {}, expect: {}, expectRequested: {} };
     for (const [name, on] of Object.entries(want.features)) {
         const state = snapshot.table.features.get(name);
         if (!state || state.fixed) {
             continue;
         }
-        change.expect[name] = on;
-        if (wantedState(state) !== on || (!restore && state.on !== on)) {
+        const original = isOriginal(name);
+        (original ? change.expectRequested : change.expect)[name] = on;
+        if (wantedState(state) !== on || (!original && state.on !== on)) {
             change.set[name] = on;
             change.undo[name] = wantedState(state);
         }
@@ -276,7 +278,7 @@ export function planOffloads(inputs: NicOffloadsInputs, snapshot: OffloadSnapsho
         managedFiles = forget(managedFiles, [rulePath]);
     }
     return {
-        change: changeTo(want, snapshot),
+        change: changeTo(want, snapshot, (feature) => !(feature in desired.features)),
         rule,
         desired,
         warnings,
@@ -301,7 +303,7 @@ function ruleRestore(managed: ManagedFiles, snapshot: OffloadSnapshot, rulePath:
 
 /** Delete: originals written back (with restoreOnDelete), the rule as it was before, directories created for it removed when empty. */
 export function planOffloadRestore(record: OffloadRecord, snapshot: OffloadSnapshot, rulePath: string, target: string, restore: boolean): { change?: OffloadChange } & RuleRestore {
-    const change = restore ? changeTo(record.originals, snapshot, true) : undefined;
+    const change = restore ? changeTo(record.originals, snapshot, () => true) : undefined;
     if (record.managedFiles) {
         return { change, ...ruleRestore(record.managedFiles, snapshot, rulePath, target, true) };
     }

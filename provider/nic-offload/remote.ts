@@ -31,15 +31,15 @@ exit 0
 // Arguments (after withLedger's two): IF, rule file, rule action ("" leave, w<bytes in base64> write,
 // - remove), the number of directories to remove when empty and those directories, then features
 // to set, their previous values, every feature the interface must show afterwards (each
-// "NAME on|off ...", built from validated names only, so splitting them is safe) and whether as
-// its state ("active": an apply) or as requested ("wanted": a restore), and txqueuelen to set and
-// its previous value.
+// "NAME on|off ...", built from validated names only, so splitting them is safe), the originals
+// put back (checked as requested, not as the states the kernel derives), and txqueuelen to set
+// and its previous value.
 const APPLY_PROGRAM = withLedger(`${SHOW}${FILE_HELPERS}
 IF=$1 rule=$2 content=$3 ndirs=$4; shift 4
 dirs=
 while [ "$ndirs" -gt 0 ]; do dirs="$dirs$1
 "; shift; ndirs=$((ndirs-1)); done
-set_f=$1 undo_f=$2 expect_f=$3 check=$4 set_q=$5 undo_q=$6
+set_f=$1 undo_f=$2 expect_f=$3 expect_w=$4 set_q=$5 undo_q=$6
 flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
 # A driver may leave a feature as it was and still exit 0 (ethtool then lists "Actual changes"):
 # what counts is what ethtool -k shows afterwards. Prints "NAME VALUE;" for each pair not shown.
@@ -75,7 +75,7 @@ fail() { rollback; undo_files; printf 'failed\\t%s\\t%s\\t%s\\n' "$1" "$2" "$(fl
 if [ -n "$set_f" ]; then
   wrote_f=1
   out=$(ethtool -K "$IF" $set_f 2>&1) || fail "ethtool -K" "" "$out"
-  left=$(unmet "$check" "$expect_f"); [ -z "$left" ] || fail "ethtool -K" "$left" "$out"
+  left=$(unmet active "$expect_f")$(unmet wanted "$expect_w"); [ -z "$left" ] || fail "ethtool -K" "$left" "$out"
 fi
 if [ -n "$set_q" ]; then
   wrote_q=1
@@ -187,10 +187,10 @@ export interface OffloadChange {
     set: Record<string, boolean>;
     /** What the features set had, for rollback. */
     undo: Record<string, boolean>;
-    /** Every feature the interface must show afterwards (those set and those already right). */
+    /** Every declared feature the interface must show afterwards (those set and those already right). */
     expect: Record<string, boolean>;
-    /** A restore: `expect` is checked against the requested states it puts back, not the states the kernel derives from them. */
-    restore?: boolean;
+    /** Originals put back: checked as the requests they are, not the states the kernel derives from them. */
+    expectRequested: Record<string, boolean>;
     txqueuelen?: { to: number; from: number };
 }
 
@@ -215,20 +215,20 @@ function unmetText(unmet: string, expect: Record<string, boolean>, txqueuelen?: 
 export async function applyOffloads(
     transport: Transport,
     iface: string,
-    change: OffloadChange = { set: {}, undo: {}, expect: {} },
+    change: OffloadChange = { set: {}, undo: {}, expect: {}, expectRequested: {} },
     rulePath: string,
     rule: FileData | null | undefined,
     rmdir: readonly string[],
     ledger: LedgerAction | undefined,
 ): Promise<OffloadSnapshot> {
-    const [set, undo, expect] = [change.set, change.undo, change.expect].map((values) => words(values));
-    for (const word of [...set, ...undo, ...expect]) {
+    const [set, undo, expect, expectRequested] = [change.set, change.undo, change.expect, change.expectRequested].map((values) => words(values));
+    for (const word of [...set, ...undo, ...expect, ...expectRequested]) {
         if (!/^[a-z0-9_-]+$/.test(word)) {
             throw new Error(`internal: unexpected ethtool word "${word}"`);
         }
     }
     const queue = change.txqueuelen ? [String(change.txqueuelen.to), String(change.txqueuelen.from)] : ["", ""];
-    const args = [...ledgerArgs(ledger), iface, rulePath, fileActionArg(rule), String(rmdir.length), ...rmdir, set.join(" "), undo.join(" "), expect.join(" "), change.restore ? "wanted" : "active", ...queue];
+    const args = [...ledgerArgs(ledger), iface, rulePath, fileActionArg(rule), String(rmdir.length), ...rmdir, set.join(" "), undo.join(" "), expect.join(" "), expectRequested.join(" "), ...queue];
     const result = await transport.run(shProgram(APPLY_PROGRAM, "pulumi-offload-apply", args));
     if (result.code !== 0) {
         throw new RemoteCommandError(transport.target, "ethtool -K apply", result);
@@ -243,7 +243,7 @@ export async function applyOffloads(
             : " Everything this operation had already changed was restored; the host is as it was.";
         const action = what === "ethtool -K" ? `ethtool -K ${iface}` : what === "txqueuelen" ? `setting ${iface} txqueuelen ${change.txqueuelen?.to}` : `writing ${what}`;
         const said = message.trim();
-        const detail = unmet ? `the driver (or a feature it depends on) refused ${unmetText(unmet, change.expect, change.txqueuelen?.to)}${said ? `; ethtool said: ${said}` : ""}` : said || "failed";
+        const detail = unmet ? `the driver (or a feature it depends on) refused ${unmetText(unmet, { ...change.expect, ...change.expectRequested }, change.txqueuelen?.to)}${said ? `; ethtool said: ${said}` : ""}` : said || "failed";
         throw new OffloadApplyError(`${transport.target}: ${action}: ${detail}.${restored}`);
     }
     if (!/^done$/m.test(result.stdout)) {

@@ -224,6 +224,30 @@ mount --bind /run/plt-ethtool-blind /usr/sbin/ethtool`;
         }
     });
 
+    it("an update that stops declaring a feature the kernel holds off puts its request back, and succeeds though it stays off", async function () {
+        onHost(lab, host, ["ethtool", "-K", "eth1", "sg", "off"]);
+        try {
+            const before = state();
+            let declared: Record<string, boolean> = { gso: false };
+            const stack = await labStack("nic-offloads-requested-dropped", async () => {
+                new NicOffloads("dropped", { connection: connectionTo(lab, host), interface: "eth1", features: declared, persist: false });
+            });
+            try {
+                await stack.up();
+                assert.match(features(), /^generic-segmentation-offload: off$/m, "its request now off too");
+                declared = { gro: true };
+                await stack.up();
+                assert.match(features(), /^generic-segmentation-offload: off \[requested on\]$/m, "the request is back; sg off still holds it off");
+                assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+            } finally {
+                await stack.destroy();
+            }
+            assert.equal(state(), before);
+        } finally {
+            onHost(lab, host, ["ethtool", "-K", "eth1", "sg", "on"]);
+        }
+    });
+
     it("a feature the kernel silently keeps off fails the up, naming it, with what was written rolled back", async function () {
         const before = state();
         const stack = await labStack("nic-offloads-silent", async () => {

@@ -224,12 +224,16 @@ describe("NicOffloads planning", function () {
         const change = changeTo(want, snapshot(VETH_SG_OFF))!;
         assert.deepEqual(change.set, { "tx-scatter-gather": true, "generic-segmentation-offload": false });
         assert.deepEqual(change.undo, { "tx-scatter-gather": false, "generic-segmentation-offload": true }, "the undo puts the request back");
-        assert.equal(change.restore, undefined, "an apply checks the states the NIC is in");
+        assert.deepEqual([change.expect, change.expectRequested], [want.features, {}], "an apply checks the states the NIC is in");
         const first = planOffloads(inputs({ features: { "tx-scatter-gather": true, gso: false } }), snapshot(VETH_SG_OFF), RULE, TARGET);
         assert.deepEqual(first.record.originals.features, { "tx-scatter-gather": false, "generic-segmentation-offload": true }, "the original of GSO is its request");
         const restore = planOffloadRestore(first.record, snapshot(VETH), RULE, TARGET, true).change!;
-        assert.equal(restore.restore, true, "a restore checks the requests it puts back");
+        assert.deepEqual([restore.expect, restore.expectRequested], [{}, first.record.originals.features], "a restore checks the requests it puts back");
         assert.deepEqual(restore.set, { "tx-scatter-gather": false }, "GSO's request is on already");
+        // An update that stops declaring GSO puts its original request back, checked as a request: the kernel holds it off while sg is off.
+        const dropped = planOffloads(inputs({ features: { "tx-scatter-gather": true } }), snapshot(VETH_SG_OFF), RULE, TARGET, first.record).change!;
+        assert.deepEqual(dropped.expectRequested, { "generic-segmentation-offload": true });
+        assert.deepEqual(dropped.expect, { "tx-scatter-gather": true });
     });
 
     it("leaves out of a change what the interface lacks or cannot change", function () {
