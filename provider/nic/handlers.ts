@@ -5,7 +5,7 @@ import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
-import { Adjusted, LEDGER_KIND, NicPlan, NicRecord, PerSection, adjustmentsAfterApply, expectedValues, liveDeclared, mainProperty, nicDrift, nicItems, planNic, planNicRestore, planRuleRestore, renderRule, resolve } from "./plan";
+import { Adjusted, LEDGER_KIND, NicPlan, NicRecord, PerSection, adjustmentsAfterApply, declaredDrift, liveDeclared, mainProperty, nicItems, planNic, planNicRestore, planRuleRestore, renderRule, resolve } from "./plan";
 import { NicSnapshot, applyNic, readNic } from "./remote";
 import { NicRingConfigInputs, nicRingConfigInputsSchema, ruleFile } from "./schema";
 import { afterRuleWrite } from "./rule-snapshot";
@@ -74,7 +74,7 @@ async function apply(raw: Record<string, unknown>, previous?: NicRecord) {
     const after = await applyNic(transport, inputs.interface, plan.changes, rule, plan.rule, [], ledger);
     afterRuleWrite(plan.record, snapshot, after, plan.rule);
     const { adjusted: known, ...record } = plan.record;
-    const adjusted = adjustmentsAfterApply(plan.desired, liveDeclared(plan.desired, after));
+    const adjusted = adjustmentsAfterApply(plan.desired, plan.asked, known, liveDeclared(plan.desired, after));
     const warnings = [...plan.warnings, ...newAdjustments(adjusted, known).map((w) => `${transport.target}: ${inputs.interface} ${w}`)];
     warnings.slice(plan.warnings.length).forEach((w) => console.log(w));
     return outputs(raw, inputs, { ...record, ...(Object.keys(adjusted).length > 0 ? { adjusted } : {}) }, plan.desired, after, "in place", warnings);
@@ -90,13 +90,14 @@ function newAdjustments(adjusted: Adjusted, known: Adjusted | undefined): string
 }
 
 /** What the host cannot take (over a maximum, a parameter the driver lacks), else parameters or the rule another resource owns. */
-function hostProblems(inputs: NicRingConfigInputs, snapshot: NicSnapshot, target: string, olds: LedgerHolder): CheckFailure[] {
+function hostProblems(inputs: NicRingConfigInputs, snapshot: NicSnapshot, target: string, olds: LedgerHolder & Record<string, unknown>): CheckFailure[] {
     const problems = resolve(inputs, snapshot).problems;
     if (problems.length > 0) {
         return problems.map(({ property, reason }) => ({ property, reason: `${target}: ${reason}` }));
     }
-    // Only a resize this run would make: a stack already applied, whose sizes stand, moves nothing.
-    const planned = new Set(planner(inputs, snapshot, target).plan(undefined).changes.map((change) => change.section));
+    // Only a resize this run would make: a stack already applied, whose sizes stand (as its driver took them), moves nothing.
+    const previous = olds.originals ? recordOf(olds) : undefined;
+    const planned = new Set(planner(inputs, snapshot, target).plan(previous).changes.map((change) => change.section));
     const changes = (["rings", "channels"] as const).filter((section) => planned.has(section));
     const undone = nicResizes(hostIdentity(inputs.connection), inputs.interface, { kind: LEDGER_KIND, owner: inputs.owner ?? inputs.resourceName }, changes);
     return [
@@ -125,7 +126,7 @@ async function probeDrift(olds: Record<string, unknown>, inputs: NicRingConfigIn
     const desired = (olds.desired as PerSection) ?? {};
     const record = recordOf(olds);
     const snapshot = await readNic(transportFor(inputs.connection), inputs.interface, ruleFile(inputs.resourceName));
-    const drift = nicDrift(expectedValues(desired, record.adjusted), liveDeclared(desired, snapshot)).map((d) => `${inputs.interface} ${d}`);
+    const drift = declaredDrift(desired, record.adjusted, liveDeclared(desired, snapshot)).map((d) => `${inputs.interface} ${d}`);
     const status = ownRuleStatus(inputs, record, snapshot, desired);
     return [...drift, ...(persistenceDrifted(status) ? [`${record.ruleFile} is ${status}`] : []), ...ledgerDrift(ledgerStatusOf(inputs, record, snapshot))];
 }
@@ -141,7 +142,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         parse,
         identity: ["interface"],
         fields: ["rings", "channels", "coalesce", "onUnsupported", "persist", "restoreOnDelete"],
-        recordedDrift: () => nicDrift(expectedValues(desired, recordOf(olds).adjusted), (olds.live as PerSection) ?? {}).length > 0 || persistenceDrifted(olds.ruleStatus),
+        recordedDrift: () => declaredDrift(desired, recordOf(olds).adjusted, (olds.live as PerSection) ?? {}).length > 0 || persistenceDrifted(olds.ruleStatus),
         probe: (inputs) => probeDrift(olds, inputs),
     });
 }

@@ -107,8 +107,20 @@ function differences(desired: PerSection, held: (section: Section, param: string
     return result;
 }
 
-/** After an apply that asked for every declared value: what `live` shows the driver made of each. */
-export const adjustmentsAfterApply = (desired: PerSection, live: PerSection): Adjusted => differences(desired, (section, param) => live[section]?.[param]);
+/**
+ * After an apply: what the driver made of each value it was asked for (`asked`), and the earlier
+ * adjustments (`known`) of the others that the host still shows.
+ */
+export function adjustmentsAfterApply(desired: PerSection, asked: PerSection, known: Adjusted | undefined, live: PerSection): Adjusted {
+    return differences(desired, (section, param) => {
+        const got = live[section]?.[param];
+        if (asked[section]?.[param] !== undefined) {
+            return got;
+        }
+        const earlier = known?.[section]?.[param];
+        return earlier && earlier[0] === desired[section]![param] && earlier[1] === got ? got : undefined;
+    });
+}
 
 export interface NicRecord {
     /** What each declared parameter had before this resource first changed it. */
@@ -141,6 +153,8 @@ export const mainProperty = (inputs: NicRingConfigInputs): Section => SECTIONS.f
 
 export interface NicPlan {
     changes: SectionChange[];
+    /** The declared values this plan asks the driver for (those not in place). */
+    asked: PerSection;
     rule: FileData | null | undefined;
     desired: PerSection;
     record: NicRecord;
@@ -214,11 +228,19 @@ export function planNic(inputs: NicRingConfigInputs, snapshot: NicSnapshot, rule
     }
     const changes: SectionChange[] = [];
     const originals: PerSection = {};
+    const asked: PerSection = {};
     const expected = expectedValues(resolved.desired, previous?.adjusted);
     for (const section of SECTIONS) {
         const state = snapshot.sections[section];
         const current = state.supported ? state.current : {};
-        const want: Values = { ...(expected[section] ?? {}) };
+        // In place as the driver took it, a value stays; any other is asked for as declared.
+        const want: Values = Object.fromEntries(
+            Object.entries(resolved.desired[section] ?? {}).map(([param, value]) => [param, current[param] !== undefined && current[param] === expected[section]?.[param] ? current[param] : value]),
+        );
+        const asking = Object.fromEntries(Object.entries(want).filter(([param, value]) => current[param] !== value));
+        if (Object.keys(asking).length > 0) {
+            asked[section] = asking;
+        }
         const kept: Values = {};
         for (const param of Object.keys(want)) {
             const original = previous?.originals[section]?.[param] ?? current[param];
@@ -257,6 +279,7 @@ export function planNic(inputs: NicRingConfigInputs, snapshot: NicSnapshot, rule
     const adjusted = differences(resolved.desired, (section, param) => expected[section]?.[param]);
     return {
         changes,
+        asked,
         rule,
         desired: resolved.desired,
         warnings,
@@ -310,6 +333,15 @@ export function liveDeclared(desired: PerSection, snapshot: NicSnapshot): PerSec
         }
     }
     return live;
+}
+
+/** Drift of the declared values, each in place either as declared or as its driver took it. */
+export function declaredDrift(desired: PerSection, adjusted: Adjusted | undefined, live: PerSection): string[] {
+    const expected = expectedValues(desired, adjusted);
+    const off = Object.fromEntries(
+        Object.entries(expected).map(([section, values]) => [section, Object.fromEntries(Object.entries(values ?? {}).filter(([param]) => live[section as Section]?.[param] !== desired[section as Section]?.[param]))]),
+    );
+    return nicDrift(off, live);
 }
 
 export function nicDrift(desired: PerSection, live: PerSection): string[] {

@@ -230,6 +230,11 @@ describe("hardware resources through the real engine on emulated lab hardware", 
                 assertNoChanges((await rounded.preview()).changeSummary);
                 assertNoChanges((await rounded.preview({ refresh: true })).changeSummary);
                 assert.equal((await rounded.up()).summary.resourceChanges?.update ?? 0, 0, "a second up changes nothing");
+                // Changed behind its back: asked for as declared again, and the driver aligns it as before.
+                onHost(lab, server, ["ethtool", "-G", "eth1", "rx", "512"]);
+                assert.equal((await rounded.up({ refresh: true })).summary.resourceChanges?.update, 1);
+                assert.equal(ringsOf(lab, server).rx, 1008);
+                assertNoChanges((await rounded.preview({ refresh: true })).changeSummary);
             } finally {
                 await rounded.destroy();
             }
