@@ -21,6 +21,7 @@ export function readRequests(inputs: CpuGovernorInputs): string[] {
         `${CPU_ROOT}/cpu[0-9]*/cpufreq/scaling_available_governors`,
         `${CPU_ROOT}/cpu[0-9]*/cpufreq/energy_performance_preference`,
         `${CPU_ROOT}/cpu[0-9]*/cpufreq/energy_performance_available_preferences`,
+        `${CPU_ROOT}/cpu[0-9]*/cpufreq/scaling_driver`,
         `${UNIT_DIR}/${unitName(inputs.resourceName)}`,
         `symlink:${unitPaths(inputs.resourceName).link}`,
         `readlink:${CPU_ROOT}/cpu[0-9]*/cpufreq`,
@@ -189,9 +190,12 @@ function assess(inputs: CpuGovernorInputs, snapshot: FileSnapshot): Assessment {
         lacking("energyPerformancePreference", inputs.energyPerformancePreference!, availableEppFile);
     }
     if (wantsEpp && problems.length === 0) {
-        // intel_pstate and amd-pstate refuse any other EPP under the performance policy (EBUSY).
+        // intel_pstate and amd-pstate-epp, in their active modes, refuse any other EPP under the
+        // performance policy (EBUSY); in passive mode (intel_cpufreq) the governor runs and the EPP is taken.
+        const pinsEpp = (c: number) => read(snapshot, `${CPU_ROOT}/cpu${c}/cpufreq/scaling_driver`) !== "intel_cpufreq";
         const cpu = requested.find(
             (c) =>
+                pinsEpp(c) &&
                 firstAvailable(preferenceList(inputs.governor), read(snapshot, availableGovernorsFile(c))) === "performance" &&
                 firstAvailable(preferenceList(inputs.energyPerformancePreference!), read(snapshot, availableEppFile(c))) !== "performance",
         );

@@ -83,6 +83,12 @@ describe("CpuGovernor planning", function () {
         const refused = governorProblems(inputs({ governor: "performance", energyPerformancePreference: "balance_power" }), host(), "root@h:22");
         assert.deepEqual(refused, [{ property: "energyPerformancePreference", reason: 'root@h:22: cpu0 would run the performance governor, under which the driver takes only the EPP "performance" (it refuses others with EBUSY)' }]);
         assert.deepEqual(governorProblems(inputs({ governor: "powersave", energyPerformancePreference: "balance_power" }), host(), "root@h:22"), []);
+        // intel_pstate in passive mode (intel_cpufreq): the governor runs, and the EPP is taken under performance too.
+        const passive = host();
+        for (const cpu of [0, 1]) {
+            passive.files.set(`${C}/cpu${cpu}/cpufreq/scaling_driver`, "intel_cpufreq");
+        }
+        assert.deepEqual(governorProblems(inputs({ governor: "performance", energyPerformancePreference: "balance_power" }), passive, "root@h:22"), []);
         // On performance with EPP performance; switching to powersave, the driver puts back the EPP it kept for powersave.
         const onPerformance = host();
         for (const cpu of [0, 1]) {
