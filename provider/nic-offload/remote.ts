@@ -46,6 +46,7 @@ flat() { printf '%s' "$1" | tr '\\t\\n' '  '; }
 # unmet active LIST: the state the NIC is in; unmet wanted LIST: the requested one where ethtool
 # shows "[requested on|off]" (what a restore puts back), else the state.
 unmet() {
+  [ -n "$2" ] || return 0
   now=$(ethtool -k "$IF" 2>/dev/null | awk -F': ' -v mode="$1" 'NR > 1 && NF > 1 { sub(/^\\t/, "", $1); n = split($2, v, " "); s = v[1]; if (mode == "wanted" && n >= 3 && v[2] == "[requested") s = substr(v[3], 1, length(v[3]) - 1); print $1, s }')
   set -f; set -- $2; set +f
   while [ $# -ge 2 ]; do
