@@ -36,10 +36,11 @@ export function hostEvidence(measured: HostCounterEvidence): HostEvidence {
 
 const perSecond = (rate: number | null | undefined) => (rate === null || rate === undefined ? "n/a" : `${Math.round(rate * 10) / 10}/s`);
 
+/** A counter with no rate (the host lacks it, or a reset or reboot hid it) is shown as such: never part of "quiet". */
 function countersCell(evidence: HostEvidence): string {
     const counters = Object.keys({ ...evidence.before, ...evidence.now });
-    const moved = counters.filter((c) => (evidence.before[c] ?? 0) !== 0 || (evidence.now[c] ?? 0) !== 0);
-    return moved.length === 0 ? "quiet" : moved.map((c) => `${c} ${perSecond(evidence.before[c])} → ${perSecond(evidence.now[c])}`).join("\n");
+    const shown = counters.filter((c) => evidence.before[c] !== 0 || evidence.now[c] !== 0);
+    return shown.length === 0 ? "quiet" : shown.map((c) => `${c} ${perSecond(evidence.before[c])} → ${perSecond(evidence.now[c])}`).join("\n");
 }
 
 /**

@@ -492,6 +492,8 @@ describe("fleet: config and assignments", function () {
         const evidence = { before: { "Udp.RcvbufErrors": 12.54, "Udp.InErrors": 0, "softnet.dropped": null }, now: { "Udp.RcvbufErrors": 0, "Udp.InErrors": 0, "softnet.dropped": 3 } };
         assert.equal(evidenceCell(evidence), "Udp.RcvbufErrors 12.5/s → 0/s\nsoftnet.dropped n/a → 3/s");
         assert.equal(evidenceCell({ before: { "Udp.InErrors": 0 }, now: { "Udp.InErrors": 0 } }), "quiet");
+        const unrated = { before: { "Udp.InErrors": 0, "irq.eth0.cpu2": null }, now: { "Udp.InErrors": 0, "irq.eth0.cpu2": null } };
+        assert.equal(evidenceCell(unrated), "irq.eth0.cpu2 n/a → n/a", "a counter never rated is no all-clear");
         assert.equal(evidenceCell(undefined), "", "not measured");
     });
 
