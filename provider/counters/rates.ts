@@ -2,10 +2,12 @@ import type { Sample } from "./sample";
 
 const TWO_32 = 2 ** 32;
 /**
- * One CPU spends well over 100 ns on each interrupt or packet through its softirq: a 32-bit count
- * unwrapped to a faster rate than this was reset (a driver re-allocating its vectors), not wrapped.
+ * The fastest a 32-bit count can rise on one CPU: its softirq spends well over 100 ns on each
+ * packet, and taking an interrupt (entry, handler, exit) well over a microsecond. A count that
+ * unwrapped to a faster rate was reset (a driver re-allocating its vectors), not wrapped.
  */
-const MAX_PER_CPU_PER_SECOND = 10_000_000;
+const MAX_SOFTNET_PER_CPU_PER_SECOND = 10_000_000;
+const MAX_INTERRUPTS_PER_CPU_PER_SECOND = 1_000_000;
 
 /** How fast a counter rose between two samples, or why that cannot be said. */
 export interface Rate {
@@ -26,6 +28,11 @@ const PER_IRQ_INTERRUPTS = /^(irq\..+\.cpu\d+)\.(tx)?irq\d+$/;
 function totalOf(name: string): string | undefined {
     const softnet = PER_CPU_SOFTNET.exec(name);
     return softnet ? `softnet.${softnet[1]}` : PER_IRQ_INTERRUPTS.exec(name)?.[1];
+}
+
+/** How fast a 32-bit count could rise, for telling its wrap from a reset; undefined for a 64-bit counter, which never wraps. */
+function wrapRateLimit(name: string): number | undefined {
+    return PER_CPU_SOFTNET.test(name) ? MAX_SOFTNET_PER_CPU_PER_SECOND : PER_IRQ_INTERRUPTS.test(name) ? MAX_INTERRUPTS_PER_CPU_PER_SECOND : undefined;
 }
 
 /** The counters of the sampled interface: its link statistics, `ethtool -S` and queue interrupts. */
@@ -66,7 +73,7 @@ export function counterRates(before: Sample, after: Sample): Record<string, Rate
         } else if (then === undefined) {
             rates[name] = { delta: null, perSecond: null, note: "not in the earlier sample" };
         } else {
-            rates[name] = counterRate(then, now, seconds, totalOf(name) !== undefined);
+            rates[name] = counterRate(then, now, seconds, wrapRateLimit(name));
         }
     }
     if (!unrated) {
@@ -82,14 +89,14 @@ export function counterRates(before: Sample, after: Sample): Record<string, Rate
     return rates;
 }
 
-function counterRate(then: number, now: number, seconds: number, is32Bit: boolean): Rate {
+function counterRate(then: number, now: number, seconds: number, maxPerSecond32Bit: number | undefined): Rate {
     if (now >= then) {
         return { delta: now - then, perSecond: (now - then) / seconds };
     }
     // A wrap is the reading that needs the counter to have moved less than half its range, and
     // forward: whatever the readings, no rate is negative.
     const unwrapped = now + TWO_32 - then;
-    if (is32Bit && unwrapped > 0 && unwrapped < TWO_32 / 2 && unwrapped / seconds <= MAX_PER_CPU_PER_SECOND) {
+    if (maxPerSecond32Bit !== undefined && unwrapped > 0 && unwrapped < TWO_32 / 2 && unwrapped / seconds <= maxPerSecond32Bit) {
         return { delta: unwrapped, perSecond: unwrapped / seconds, note: "wrapped at 2^32" };
     }
     return { delta: null, perSecond: null, note: `went backwards (${then} → ${now}): reset` };

@@ -103,6 +103,16 @@ describe("counter rates: reboots and interrupt wraps", function () {
         assert.equal(conditionFailure({ counter: "irq.eth1.cpu0", maxPerSecond: 100, windowSeconds: 10 }, rates), "irq.eth1.cpu0 rose 400.0/s over 10 s (4000 in all; limit 100/s)");
     });
 
+    it("a queue IRQ's count that restarted (vectors freed and given back the same numbers) is a reset even over a long window", function () {
+        const rates = counterRates(sample(100, { "irq.eth0.cpu0.irq40": 2_500_000_000, "irq.eth0.cpu0": 2_500_000_000 }), sample(700, { "irq.eth0.cpu0.irq40": 5, "irq.eth0.cpu0": 5 }));
+        assert.match(rates["irq.eth0.cpu0.irq40"].note ?? "", /went backwards \(2500000000 → 5\): reset/, "a wrap would be 3M interrupts/s on one CPU");
+        assert.equal(rates["irq.eth0.cpu0"].perSecond, null);
+        const wrapped = counterRates(sample(100, { "irq.eth0.cpu0.irq40": 4_294_000_000, "irq.eth0.cpu0": 4_294_000_000 }), sample(700, { "irq.eth0.cpu0.irq40": 5, "irq.eth0.cpu0": 5 }));
+        assert.equal(wrapped["irq.eth0.cpu0"].delta, 967_301, "under 2k interrupts/s: wrapped");
+        const softnet = counterRates(sample(100, { "softnet.cpu0.processed": 2_500_000_000 }), sample(700, { "softnet.cpu0.processed": 5 }));
+        assert.equal(softnet["softnet.cpu0.processed"].note, "wrapped at 2^32", "3M packets/s through one CPU's softirq is possible");
+    });
+
     it("a total whose queue IRQs were renumbered in the window (a driver reset) has no rate: not a calm 0/s for a gate to pass", function () {
         const rates = counterRates(sample(100, { "irq.eth0.cpu2.irq40": 5000, "irq.eth0.cpu2": 5000 }), sample(110, { "irq.eth0.cpu2.irq70": 90000, "irq.eth0.cpu2": 90000 }));
         assert.equal(rates["irq.eth0.cpu2"].perSecond, null);
