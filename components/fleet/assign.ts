@@ -93,7 +93,17 @@ function partsOf(assignment: Assignment, index: number, host: InventoryHost, hos
         const profile = profilePlan(assignment.profile, facts);
         refuseUnsetNulls(profile.sysctls, assignment.sysctlOverrides as SysctlOverrides | undefined, ["assignments", index, "sysctlOverrides"], host.name, (key) => `the ${assignment.profile} profile does not set ${key}`);
         const plan = applyOverrides(profile, assignment.sysctlOverrides as SysctlOverrides | undefined);
-        Object.assign(parts, hostParts(plan, facts));
+        const profileParts = hostParts(plan, facts);
+        if (facts.persist === undefined) {
+            // The profile's default persist is no opinion: another assignment's persist on the same part holds.
+            for (const part of SPEC_PARTS) {
+                const spec = profileParts[part] as { persist?: boolean } | undefined;
+                if (spec) {
+                    spec.persist = undefined;
+                }
+            }
+        }
+        Object.assign(parts, profileParts);
         counters = watchedCounters(plan, facts);
     }
     const persist = facts.persist ?? true;

@@ -314,6 +314,12 @@ describe("fleet: config and assignments", function () {
         ]);
         assert.deepEqual([oneThp.parts.thp?.enabled, oneThp.parts.thp?.persist], ["never", false], "a part two assignments add to takes the persist one of them sets");
         assert.equal(onOneHost({}, [{ thp: { enabled: "never" } }]).parts.thp?.persist, true, "and persists when none does");
+        for (const order of [0, 1]) {
+            const withProfile: FleetConfigInput["assignments"] = [{ profile: "low-latency", facts: { interface: "eth1" } }, { nic: { coalesce: { adaptiveTx: false } }, facts: { persist: false } }];
+            const composed = onOneHost({}, order ? withProfile.reverse() : withProfile);
+            assert.deepEqual([composed.parts.nic?.persist, composed.parts.nic?.coalesce?.rxUsecs], [false, 0], "a profile that sets no persist has no opinion on the part it shares");
+            assert.equal(composed.parts.irqs?.persist, true, "and its own parts persist");
+        }
         const settled = onOneHost({ missingKeys: "skip", interface: "ens5" }, [
             { sysctls: { "net.core.somaxconn": 4096 }, facts: { missingKeys: "fail", interface: "eth1" } },
             { sysctls: { "net.ipv4.tcp_fin_timeout": 30 }, facts: { missingKeys: "skip", interface: "eth2" } },
