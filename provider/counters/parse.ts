@@ -128,6 +128,9 @@ export function queueInterruptsPerCpu(text: string, iface: string, msiIrqs: numb
 export function parseEthtoolStats(text: string, iface: string): Record<string, number> {
     const counters: Record<string, number> = {};
     let queue: { prefix: string; indent: number } | undefined;
+    // The counter lines below one indented deeper are its parts ("drv dropped tx total" → "giant hdr"),
+    // named after it: the same label may also stand on its own (vmxnet3's other "giant hdr").
+    let whole: { name: string; indent: number } | undefined;
     for (const line of text.split("\n")) {
         const match = /^(\s+)(.+):\s+(-?\d+)\s*$/.exec(line);
         if (!match) {
@@ -140,8 +143,12 @@ export function parseEthtoolStats(text: string, iface: string): Record<string, n
         const header = /^([RT]x) Queue#$/i.exec(label.trim());
         if (header) {
             queue = { prefix: `${header[1].toLowerCase()}q${value}_`, indent: indent.length };
+            whole = undefined;
+        } else if (whole && indent.length > whole.indent) {
+            counters[`nic.${iface}.${whole.name}_${statName(label)}`] = Number(value);
         } else {
-            counters[`nic.${iface}.${queue?.prefix ?? ""}${statName(label)}`] = Number(value);
+            whole = { name: `${queue?.prefix ?? ""}${statName(label)}`, indent: indent.length };
+            counters[`nic.${iface}.${whole.name}`] = Number(value);
         }
     }
     return counters;

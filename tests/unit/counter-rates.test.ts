@@ -52,11 +52,11 @@ describe("counter rates: wraps and resets", function () {
 
 describe("counter diagnosis: which drop points at which knob", function () {
     it("points receive ring overflow at the rings, and nothing else there: not tx or XDP drops, not the kernel's rx_dropped", function () {
-        const names = ["nic.eth1.rx_missed_errors", "nic.eth1.rx_fifo_errors", "nic.eth1.rx_no_buffer_count", "nic.eth1.rx_queue_0_drops", "nic.eth1.rx0_drops", "link.eth1.rx_missed_errors", "nic.eth1.tx_queue_0_drops", "nic.eth1.rx_queue_0_xdp_drops", "nic.eth1.rx0_xdp_drop", "link.eth1.rx_dropped", "link.eth1.tx_dropped"];
+        const names = ["nic.eth1.rx_missed_errors", "nic.eth1.rx_fifo_errors", "nic.eth1.rx_no_buffer_count", "nic.eth1.rx_queue_0_drops", "nic.eth1.rx0_drops", "link.eth1.rx_missed_errors", "nic.eth1.tx_queue_0_drops", "nic.eth1.rx_queue_0_xdp_drops", "nic.eth1.rx0_xdp_drop", "link.eth1.rx_dropped", "link.eth1.tx_dropped", "nic.eth1.rxq0_drv_dropped_rx_total", "nic.eth1.rxq0_drv_dropped_rx_total_fcs", "nic.eth1.rxq0_pkts_rx_OOB"];
         const rates = counterRates(sample(0, Object.fromEntries(names.map((n) => [n, 0]))), sample(10, Object.fromEntries(names.map((n) => [n, 100]))));
         const knobs = Object.fromEntries(diagnose(rates, { "net.core.netdev_max_backlog": "1000" }).map((f) => [f.counter, f]));
         const rings = names.filter((n) => /rings \(rx: "max"\)/.test(knobs[n]?.knob ?? ""));
-        assert.deepEqual(rings, ["nic.eth1.rx_missed_errors", "nic.eth1.rx_fifo_errors", "nic.eth1.rx_no_buffer_count", "nic.eth1.rx_queue_0_drops", "nic.eth1.rx0_drops", "link.eth1.rx_missed_errors"]);
+        assert.deepEqual(rings, ["nic.eth1.rx_missed_errors", "nic.eth1.rx_fifo_errors", "nic.eth1.rx_no_buffer_count", "nic.eth1.rx_queue_0_drops", "nic.eth1.rx0_drops", "link.eth1.rx_missed_errors", "nic.eth1.rxq0_pkts_rx_OOB"]);
         assert.equal(knobs["nic.eth1.tx_queue_0_drops"], undefined);
         assert.equal(knobs["nic.eth1.rx_queue_0_xdp_drops"], undefined);
         const backlog = knobs["link.eth1.rx_dropped"];

@@ -395,13 +395,16 @@ describe("counters: ethtool -S names", function () {
         });
     });
 
-    it("names vmxnet3's repeated per-queue counters by their queue, and records no queue header", function () {
+    it("names vmxnet3's repeated per-queue counters by their queue, and a total's parts by the total, and records no queue header", function () {
         const vmxnet3 = [
             "NIC statistics:",
             "     Tx Queue#: 0",
             "       ucast pkts tx: 40",
             "       drv dropped tx total: 1",
             "          too many frags: 0",
+            "          giant hdr: 3",
+            "       ring full: 0",
+            "       giant hdr: 0",
             "     Rx Queue#: 0",
             "       ucast pkts rx: 50",
             "       pkts rx OOB: 4",
@@ -418,15 +421,18 @@ describe("counters: ethtool -S names", function () {
         assert.deepEqual(parseEthtoolStats(vmxnet3, "ens192"), {
             "nic.ens192.txq0_ucast_pkts_tx": 40,
             "nic.ens192.txq0_drv_dropped_tx_total": 1,
-            "nic.ens192.txq0_too_many_frags": 0,
+            "nic.ens192.txq0_drv_dropped_tx_total_too_many_frags": 0,
+            "nic.ens192.txq0_drv_dropped_tx_total_giant_hdr": 3,
+            "nic.ens192.txq0_ring_full": 0,
+            "nic.ens192.txq0_giant_hdr": 0,
             "nic.ens192.rxq0_ucast_pkts_rx": 50,
             "nic.ens192.rxq0_pkts_rx_OOB": 4,
             "nic.ens192.rxq0_drv_dropped_rx_total": 2,
-            "nic.ens192.rxq0_err": 2,
+            "nic.ens192.rxq0_drv_dropped_rx_total_err": 2,
             "nic.ens192.rxq1_ucast_pkts_rx": 60,
             "nic.ens192.rxq1_pkts_rx_OOB": 5,
             "nic.ens192.rxq1_drv_dropped_rx_total": 0,
-            "nic.ens192.rxq1_err": 0,
+            "nic.ens192.rxq1_drv_dropped_rx_total_err": 0,
             "nic.ens192.tx_timeout_count": 0,
         });
     });
