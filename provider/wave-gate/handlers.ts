@@ -8,7 +8,7 @@ import { sleep } from "../sleep";
 import { pickInputs, plainState } from "../lifecycle";
 import { transportFor } from "../transport";
 import { containsUnknown } from "../unknowns";
-import { counterOnHost, describeCheckFailure, waveOutcome } from "./plan";
+import { counterOnHost, describeCheckFailure, ratesByCondition, waveOutcome } from "./plan";
 import { runHealthCheck } from "./remote";
 import { GateHost, HealthCheck, HostVerdict, WaveGateInputs, waveGateInputsSchema } from "./schema";
 
@@ -68,7 +68,7 @@ const countersStayDown =
         const judged = named as CounterCondition[];
         // Each condition over its own window, all from one first sample.
         const rates = await measureRatesOver(transportFor(host.connection), host.interface, judged.map((c) => c.windowSeconds));
-        verdict.counters = Object.fromEntries(judged.map((c) => [c.counter, rates.get(c.windowSeconds)![c.counter]?.perSecond ?? null]));
+        verdict.counters = ratesByCondition(judged, (c) => rates.get(c.windowSeconds)![c.counter]?.perSecond ?? null);
         const failures = judged.map((c) => conditionFailure(c, rates.get(c.windowSeconds)!)).filter((f): f is string => f !== undefined);
         return failures.length > 0 ? failures.join("; ") : undefined;
     };

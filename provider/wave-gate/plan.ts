@@ -1,3 +1,4 @@
+import type { CounterCondition } from "../counters/rates";
 import { shProgram } from "../transport/argv";
 import { FailureBudget, HealthCheck, HostVerdict } from "./schema";
 
@@ -101,6 +102,12 @@ export function counterOnHost(counter: string, iface: string | undefined): strin
         return counter;
     }
     return iface === undefined ? undefined : parts.map((p) => (p === "IF" ? iface : p)).join(".");
+}
+
+/** Each condition's measured rate, by its counter; by `counter over N s` where one counter is judged over several windows. */
+export function ratesByCondition(conditions: readonly CounterCondition[], rateOf: (condition: CounterCondition) => number | null): Record<string, number | null> {
+    const windows = (counter: string) => new Set(conditions.filter((c) => c.counter === counter).map((c) => c.windowSeconds)).size;
+    return Object.fromEntries(conditions.map((c) => [windows(c.counter) > 1 ? `${c.counter} over ${c.windowSeconds} s` : c.counter, rateOf(c)]));
 }
 
 export function describeCheckFailure(run: { exitCode: number; timedOut: boolean; output: string }, timeoutSeconds: number): string {

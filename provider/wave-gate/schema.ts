@@ -110,6 +110,6 @@ export interface HostVerdict {
     drifted: string[];
     /** The health check's last attempt, when there is one. */
     check?: { exitCode: number; output: string; attempts: number };
-    /** Per-second rates of the conditions' counters over the gate's window. */
+    /** Per-second rates of the conditions' counters, each over its condition's window (`counter over N s` for a counter judged over several). */
     counters?: Record<string, number | null>;
 }

@@ -17,7 +17,7 @@ import { renderPersistFile } from "../../provider/sysctl/plan";
 import { parseReadOutput } from "../../provider/sysctl/remote";
 import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
 import { SettingValue } from "../../provider/sysctl/values";
-import { allowedFailures, checkCommand, counterOnHost, describeCheckFailure, outputTail, redactSecrets, secretsOf, waveOutcome } from "../../provider/wave-gate/plan";
+import { allowedFailures, checkCommand, counterOnHost, describeCheckFailure, outputTail, ratesByCondition, redactSecrets, secretsOf, waveOutcome } from "../../provider/wave-gate/plan";
 import { diff as gateDiff, heldStatus } from "../../provider/wave-gate/handlers";
 import { healthCheckSchema } from "../../provider/wave-gate/schema";
 import { haltMessage } from "../../provider/wave-gate/verdict";
@@ -469,6 +469,12 @@ describe("fleet: config and assignments", function () {
     it("puts the host's NIC for IF in a counter condition, and says when it has none", function () {
         assert.equal(counterOnHost("link.IF.rx_dropped", "ens5"), "link.ens5.rx_dropped");
         assert.equal(counterOnHost("irq.IF.cpu2", "eth0.100"), "irq.eth0.100.cpu2");
+        const conditions = [
+            { counter: "Udp.RcvbufErrors", maxPerSecond: 50, windowSeconds: 10 },
+            { counter: "Udp.RcvbufErrors", maxPerSecond: 10, windowSeconds: 60 },
+            { counter: "TcpExt.ListenDrops", maxPerSecond: 0, windowSeconds: 60 },
+        ];
+        assert.deepEqual(ratesByCondition(conditions, (c) => c.windowSeconds / 10), { "Udp.RcvbufErrors over 10 s": 1, "Udp.RcvbufErrors over 60 s": 6, "TcpExt.ListenDrops": 6 }, "each window's own rate");
         assert.equal(counterOnHost("Udp.RcvbufErrors", undefined), "Udp.RcvbufErrors");
         assert.equal(counterOnHost("link.IF.rx_dropped", undefined), undefined);
         assert.equal(counterOnHost("link.IFB0.rx_dropped", undefined), "link.IFB0.rx_dropped", "only a whole IF");
