@@ -7,7 +7,7 @@ import { canonicalKey } from "./keys";
 import { Ledger, foreignOwners, ledgerPath, renderLedger } from "./ledger";
 import { FileAction, HostSnapshot, LedgerAction, OtherWriter, OwnedKeyError, Write } from "./remote";
 import { SysctlSetInputs, defaultPersistFile, persistFileOf, sysctlSetInputsSchema } from "./schema";
-import { SettingValue, comparable, inDeclaredShape, normalise, sameValue, satisfies, targetValue } from "./values";
+import { SettingValue, comparable, inDeclaredShape, isBound, normalise, sameValue, satisfies, targetValue } from "./values";
 
 /** What a SysctlSet keeps in state, besides its inputs. */
 export interface SysctlSetRecord {
@@ -430,7 +430,11 @@ export interface DriftReport {
     file?: string;
 }
 
-/** Compares what the host has now with what the inputs ask for. */
+/**
+ * Compares what the host has now with what the inputs ask for. A bound's value in the persistence
+ * file is the live one when it was written: any value there that meets the bound is as written,
+ * so the live value moving within the bound since is no edit of the file.
+ */
 export function detectDrift(inputs: SysctlSetInputs, snapshot: HostSnapshot, skipped: readonly string[]): DriftReport {
     const values: Drift[] = [];
     const expected: Record<string, string> = {};
@@ -451,11 +455,25 @@ export function detectDrift(inputs: SysctlSetInputs, snapshot: HostSnapshot, ski
     if (inputs.persist && snapshot.ownFile !== undefined) {
         if (snapshot.ownFile === null) {
             file = `${persistFileOf(inputs)} is missing`;
-        } else if (snapshot.ownFile !== renderPersistFile(inputs.resourceName, expected)) {
+        } else if (snapshot.ownFile !== renderPersistFile(inputs.resourceName, { ...expected, ...boundsPersisted(inputs, snapshot.ownFile) })) {
             file = `${persistFileOf(inputs)} was edited`;
         }
     }
     return { values, file };
+}
+
+/** The values our persistence file gives the declared bounds, where they meet them. */
+function boundsPersisted(inputs: SysctlSetInputs, file: string): Record<string, string> {
+    const persisted = new Map(file.split("\n").flatMap((line) => {
+        const match = /^(\S+) = (.*)$/.exec(line);
+        return match ? [[match[1], match[2]] as const] : [];
+    }));
+    return Object.fromEntries(
+        managedKeys(inputs).flatMap(([key, desired]) => {
+            const value = persisted.get(key);
+            return isBound(desired) && value !== undefined && satisfies(desired, value) ? [[key, value]] : [];
+        }),
+    );
 }
 
 export function describeDesired(desired: SettingValue): string {

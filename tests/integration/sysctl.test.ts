@@ -140,6 +140,18 @@ describe("SysctlSet through the real engine on lab hosts", function () {
             assert.deepEqual(Object.keys(after.changeSummary).sort(), ["same"]);
         });
 
+        it("a bound's value moved within the bound behind Pulumi's back is no drift, and its persistence file stays as written", async function () {
+            const written = fileOn(lab, h2, persistFile(h2));
+            setSysctlOn(lab, h2, "net.ipv4.tcp_fin_timeout", "15");
+            const { onOutput, text } = collect();
+            const preview = await stack.preview({ diff: true, onOutput });
+            assert.deepEqual(Object.keys(preview.changeSummary), ["same"], text());
+            assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+            await stack.up();
+            assert.equal(sysctlOn(lab, h2, "net.ipv4.tcp_fin_timeout"), "15", "within the bound: left as it is");
+            assert.equal(fileOn(lab, h2, persistFile(h2)), written);
+        });
+
         it("notices a deleted persistence file and puts it back", async function () {
             const { onOutput, text } = collect();
             onHost(lab, h2, ["rm", "-f", persistFile(h2)]);

@@ -158,6 +158,18 @@ describe("SysctlSet planning", function () {
         assert.equal(drift.file, "/etc/sysctl.d/90-pulumi-web.conf is missing");
         assert.deepEqual(liveSettings(desired, live), { "net.core.somaxconn": 4096, "net.ipv4.tcp_fin_timeout": { atMost: 20 } });
     });
+
+    it("a bound's live value moving within the bound is no edit of the file that persisted it", function () {
+        const bound = inputs({ owner: "p/s/web", settings: { "net.core.somaxconn": { atLeast: 8192 } } });
+        const written = planApply(bound, snapshot({ "net.core.somaxconn": "10000" }), "h1").persistedContent!;
+        assert.match(written, /^net\.core\.somaxconn = 10000$/m, "the live value, which meets the bound, is what boots");
+        const raised = snapshot({ "net.core.somaxconn": "20000" }, { [WEB_FILE]: written });
+        assert.deepEqual(detectDrift(bound, raised, []), { values: [], file: undefined });
+        const edited = snapshot({ "net.core.somaxconn": "20000" }, { [WEB_FILE]: written.replace("10000", "100") });
+        assert.equal(detectDrift(bound, edited, []).file, `${WEB_FILE} was edited`);
+        const slashed = inputs({ owner: "p/s/web", settings: { "net/core/somaxconn": { atLeast: 8192 } } });
+        assert.deepEqual(detectDrift(slashed, raised, []), { values: [], file: undefined }, "in either spelling");
+    });
 });
 
 describe("SysctlSet remote output parsing", function () {
