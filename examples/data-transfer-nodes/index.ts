@@ -3,7 +3,7 @@
 // Nodes are labelled with their path; each path is one assignment with its own facts, and a
 // node's own facts (a longer rttMs for one far-away peer) win over its path's.
 import * as pulumi from "@pulumi/pulumi";
-import { Fleet, bufferForPath, highThroughputPlan } from "pulumi-linux-tuning";
+import { Fleet, FleetArgs, bufferForPath, highThroughputPlan } from "pulumi-linux-tuning";
 
 interface PathFacts {
     linkGbps: number;
@@ -16,9 +16,15 @@ const paths = config.getObject<Record<string, PathFacts>>("paths") ?? {
     "long-haul": { linkGbps: 100, rttMs: 80 },
 };
 
+const hosts = config.requireObject<FleetArgs["hosts"]>("hosts");
+// Only the paths some node serves: an assignment that selects no host is refused as a likely typo.
+const served = new Set(hosts.map((host) => host.labels?.path));
+
 const fleet = new Fleet("dtn", {
-    hosts: config.requireObject("hosts"),
-    assignments: Object.entries(paths).map(([path, facts]) => ({ select: { path }, profile: "high-throughput" as const, facts })),
+    hosts,
+    assignments: Object.entries(paths)
+        .filter(([path]) => served.has(path))
+        .map(([path, facts]) => ({ select: { path }, profile: "high-throughput" as const, facts })),
     // A canary, then the rest; the gate re-reads every value before the next wave.
     rollout: { serial: [1, "100%"] },
     privateKey: config.requireSecret("sshPrivateKey"),

@@ -134,6 +134,8 @@ describe("examples run against lab hosts", function () {
             // h1, h2 regional (10 ms), h3, h4 long-haul (80 ms); h4's own rttMs (150) wins over its path's.
             config: (lab) => ({
                 hosts: { value: inventory(lab.hosts, (_h, i) => ({ labels: { path: i < 2 ? "regional" : "long-haul" }, facts: { interface: "eth1", ...(i === 3 ? { rttMs: 150 } : {}) } })) },
+                // A path no node serves yet is no assignment (one that selects no host is refused).
+                paths: { value: JSON.stringify({ regional: { linkGbps: 100, rttMs: 10 }, "long-haul": { linkGbps: 100, rttMs: 80 }, transatlantic: { linkGbps: 400, rttMs: 90 } }) },
                 sshPrivateKey: key(lab),
             }),
             touches: [
