@@ -203,7 +203,7 @@ export type PartPreferences = Partial<Record<PlanPart, string>>;
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Two profiles' settings of a part, field by field: sources add up, a field set to two values is a conflict. */
-function mergeFields(a: Record<string, unknown>, b: Record<string, unknown>, path: string, conflicts: string[]): Record<string, unknown> {
+function mergeFields(a: Record<string, unknown>, b: Record<string, unknown>, path: string, conflicts: string[], preferred?: "a" | "b"): Record<string, unknown> {
     const merged: Record<string, unknown> = { ...a };
     for (const [field, value] of Object.entries(b)) {
         const mine = merged[field];
@@ -214,9 +214,13 @@ function mergeFields(a: Record<string, unknown>, b: Record<string, unknown>, pat
         } else if (mine === undefined) {
             merged[field] = value;
         } else if (isRecord(mine) && isRecord(value)) {
-            merged[field] = mergeFields(mine, value, `${path}.${field}`, conflicts);
+            merged[field] = mergeFields(mine, value, `${path}.${field}`, conflicts, preferred);
         } else if (!same(mine, value)) {
-            conflicts.push(`${path}.${field}: ${JSON.stringify(mine)} vs ${JSON.stringify(value)}`);
+            if (preferred === undefined) {
+                conflicts.push(`${path}.${field}: ${JSON.stringify(mine)} vs ${JSON.stringify(value)}`);
+            } else if (preferred === "b") {
+                merged[field] = value;
+            }
         }
     }
     return merged;
@@ -229,7 +233,7 @@ const isProfile = (plan: ProfilePlan, name: string) => plan.profile.split("+").i
  * Two profiles on one host. Sysctls both set must admit one value (a bound met by the other's
  * value, the tighter of two bounds); other parts compose field by field. Every disagreement left
  * is reported (at preview, as the program runs), never silently resolved: an override decides a
- * sysctl, `prefer` a part.
+ * sysctl, `prefer` the fields of a part the two set differently.
  */
 export function composePlans(a: ProfilePlan, b: ProfilePlan, overrides?: SysctlOverrides, prefer: PartPreferences = {}): ProfilePlan {
     return applyOverrides(composePlansBeforeOverrides(a, b, overrides, prefer), overrides);
@@ -264,13 +268,11 @@ export function composePlansBeforeOverrides(a: ProfilePlan, b: ProfilePlan, over
             (parts as Record<string, unknown>)[part] = mine ?? theirs;
             continue;
         }
+        // `prefer` decides the fields the two set differently; a field only one sets is kept either way.
         const preferred = prefer[part];
-        if (preferred !== undefined && (isProfile(a, preferred) || isProfile(b, preferred))) {
-            (parts as Record<string, unknown>)[part] = isProfile(a, preferred) ? mine : theirs;
-            continue;
-        }
+        const side = preferred === undefined ? undefined : isProfile(a, preferred) ? "a" : isProfile(b, preferred) ? "b" : undefined;
         const fields: string[] = [];
-        (parts as Record<string, unknown>)[part] = mergeFields(mine as unknown as Record<string, unknown>, theirs as unknown as Record<string, unknown>, part, fields);
+        (parts as Record<string, unknown>)[part] = mergeFields(mine as unknown as Record<string, unknown>, theirs as unknown as Record<string, unknown>, part, fields, side);
         if (fields.length > 0) {
             conflicts.push(`${part}: ${a.profile} and ${b.profile} differ on ${fields.join(", ")}; choose with prefer: { ${part}: "${b.profile.split("+")[0]}" } or "${a.profile.split("+")[0]}"`);
         }

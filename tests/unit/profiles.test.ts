@@ -210,7 +210,9 @@ describe("profile overrides and composition", function () {
         const throughput = highThroughputPlan({ linkGbps: 10, rttMs: 10 });
         assert.throws(() => composePlans(lowLatencyPlan(), throughput), /nic: low-latency and high-throughput differ on nic\.coalesce\.adaptiveRx: false vs true/);
         const composed = composePlans(lowLatencyPlan(), throughput, undefined, { nic: "low-latency" });
-        assert.deepEqual(composed.nic?.coalesce, lowLatencyPlan().nic?.coalesce);
+        assert.deepEqual(composed.nic?.coalesce, { ...throughput.nic?.coalesce, ...lowLatencyPlan().nic?.coalesce }, "low-latency's where they differ, high-throughput's adaptiveTx beside");
+        assert.deepEqual(composed.nic?.rings, { rx: "max", tx: "max" }, "rings only high-throughput sets are kept");
+        assert.deepEqual(composePlans(throughput, lowLatencyPlan(), undefined, { nic: "low-latency" }).nic?.coalesce, composed.nic?.coalesce, "in either order");
         assert.deepEqual(composed.governor?.energyPerformancePreference, lowLatencyPlan().governor?.energyPerformancePreference, "the governor both set alike, the EPP only low-latency sets");
         const sip = sipRouterPlan({ memoryGiB: 8 });
         const rate = highConnectionRatePlan({ connectionsPerSecond: 20000 });
