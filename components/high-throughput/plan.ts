@@ -62,7 +62,7 @@ export function highThroughputPlan(facts: ThroughputFacts): ProfilePlan {
             "netdev_max_backlog: sources range from 1000 (kernel) and 2000 (IBM) to 250000-1000000 (ESnet/Mellanox); high-throughput hosts follow ESnet, scaled with the link.",
             "tcp_rmem/tcp_wmem maximum: computed from the declared path instead of OSG's fixed 10G/100G tiers, so a short path does not get 1 GiB buffers.",
             "net.ipv4.tcp_congestion_control bbr needs the tcp_bbr module: a KernelModule loads and persists it first; a host that cannot load it fails the preview, naming the module, and an override to another congestion control drops the module.",
-            "txqueuelen: OSG gives ranges (15000-18000 at 40G, 20000-25000 at 100G); the low end is taken, as fq paces the queue anyway.",
+            "txqueuelen: OSG gives ranges (15000-18000 at 40G, 20000-25000 at 100G); the low end is taken. Only pfifo_fast reads it: fq and fq_codel keep their own packet limits (10000, 10240), so once the NIC's qdisc is this profile's fq (default_qdisc applies to qdiscs created after it, at the next boot for a NIC already up) the value is inert.",
             "net.ipv4.tcp_mtu_probing = 1 (OSG) only when the host declares jumboFrames: probing finds the path's MTU where a jumbo-frame host talks across a smaller-MTU hop.",
             "net.ipv4.tcp_mem is left at the kernel's default (3/64, 1/16 and 3/32 of free RAM for all TCP sockets, tcp_init_mem()): one flow filling a 1.17 GiB buffer (100 Gbit/s x 50 ms) already reaches its pressure level on a 16 GiB host, where buffers stop growing; size tcp_mem with an override on such a host.",
         ],
