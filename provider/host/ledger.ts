@@ -425,11 +425,37 @@ export interface LedgeredPlanner<R, P extends { record: R }> {
     recovered?(record: R): R;
     /** The record as the ledger keeps it, if more than state's (KernelModule: what was loaded before). */
     stored?(record: R): object;
+    /**
+     * Whether items() names a record's items after the inputs too (the interface): a create's own
+     * ledger written under other inputs then lists items this declaration does not name.
+     */
+    itemsNameTheDevice?: boolean;
 }
 
 function recoveredFor<R, P extends { record: R }>(scope: LedgerScope, own: readonly string[], planner: LedgeredPlanner<R, P>): R | undefined {
     const recovered = recoveredRecord<R>(scope.ledgers, own[0]);
     return recovered && planner.recovered ? planner.recovered(recovered) : recovered;
+}
+
+/**
+ * What a create's own ledger, left by an interrupted run, lists that this declaration would name
+ * otherwise from the same record: that run declared another interface (or device), so its
+ * originals are not this one's to take, and what it changed there would be forgotten.
+ */
+function strayRecoveredItems<R, P extends { record: R }>(scope: LedgerScope, own: readonly string[], planner: LedgeredPlanner<R, P>): string[] {
+    const ledger = scope.ledgers.get(own[0]);
+    if (!ledger || !planner.itemsNameTheDevice) {
+        return [];
+    }
+    const named = new Set(planner.items(ledger.record as R));
+    return ledger.items.filter((item) => !named.has(item));
+}
+
+function strayRecoveredMessage(scope: LedgerScope, own: readonly string[], stray: readonly string[]): string {
+    return (
+        `${scope.target}: ${own[0]} holds the originals of what an interrupted run of ${scope.owner} changed (${stray.join(", ")}), ` +
+        `which this declaration no longer names: declare the resource as that run did and run up, then change it (or put those back by hand and remove the ledger)`
+    );
 }
 
 /**
@@ -439,6 +465,10 @@ function recoveredFor<R, P extends { record: R }>(scope: LedgerScope, own: reado
  */
 export function planWithLedger<R extends { ledgerFile?: string }, P extends { record: R }>(scope: LedgerScope, previous: R | undefined, planner: LedgeredPlanner<R, P>): { plan: P; ledger: LedgerAction } {
     const own = ownLedgerFiles(scope.kind, scope.owner, previous);
+    const stray = previous === undefined ? strayRecoveredItems(scope, own, planner) : [];
+    if (stray.length > 0) {
+        throw new Error(`${strayRecoveredMessage(scope, own, stray)}. Nothing was changed.`);
+    }
     const plan = planner.plan(startingRecord(previous, recoveredFor(scope, own, planner)));
     plan.record.ledgerFile = own[0];
     const stored = planner.stored ? planner.stored(plan.record) : plan.record;
@@ -448,6 +478,10 @@ export function planWithLedger<R extends { ledgerFile?: string }, P extends { re
 /** A check's refusal of items another resource holds, from what the apply would claim; `olds` are the old inputs (none for a new resource). */
 export function plannedOwnershipFailures<R, P extends { record: R }>(scope: LedgerScope, olds: LedgerHolder, planner: LedgeredPlanner<R, P>, hostId: string, property: string): { property: string; reason: string }[] {
     const own = ownLedgerFiles(scope.kind, scope.owner, olds);
+    const stray = olds.owner === undefined && olds.ledgerFile === undefined ? strayRecoveredItems(scope, own, planner) : [];
+    if (stray.length > 0) {
+        return [{ property, reason: strayRecoveredMessage(scope, own, stray) }];
+    }
     const plan = planner.plan(recoveredFor(scope, own, planner));
     return ownershipFailures(scope, own, hostId, planner.items(plan.record), property);
 }

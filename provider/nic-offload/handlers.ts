@@ -37,6 +37,7 @@ const ledgerScope = (inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, targe
 const planner = (inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, target: string): LedgeredPlanner<OffloadRecord, OffloadPlan> => ({
     plan: (start) => planOffloads(inputs, snapshot, ruleFile(inputs.resourceName), target, start),
     items: (record) => offloadItems(inputs.interface, record, snapshot),
+    itemsNameTheDevice: true,
 });
 
 const ownRuleStatus = (inputs: NicOffloadsInputs, record: OffloadRecord, snapshot: OffloadSnapshot, desired: OffloadValues): string =>

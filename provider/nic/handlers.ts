@@ -36,6 +36,7 @@ const ledgerScope = (inputs: NicRingConfigInputs, snapshot: NicSnapshot, target:
 const planner = (inputs: NicRingConfigInputs, snapshot: NicSnapshot, target: string): LedgeredPlanner<NicRecord, NicPlan> => ({
     plan: (start) => planNic(inputs, snapshot, ruleFile(inputs.resourceName), target, start),
     items: (record) => nicItems(inputs.interface, record),
+    itemsNameTheDevice: true,
 });
 
 const ownRuleStatus = (inputs: NicRingConfigInputs, record: NicRecord, snapshot: NicSnapshot, desired: PerSection): string =>

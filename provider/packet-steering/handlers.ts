@@ -50,6 +50,7 @@ const ledgerScope = (inputs: PacketSteeringInputs, snapshot: FileSnapshot, targe
 const planner = (inputs: PacketSteeringInputs, view: SteeringView, snapshot: FileSnapshot, target: string): LedgeredPlanner<SteeringRecord, SteeringPlan> => ({
     plan: (start) => planSteering(inputs, view, snapshot, ruleFile(inputs.resourceName), target, start),
     items: (record) => steeringItems(record, inputs.interface, view),
+    itemsNameTheDevice: true,
 });
 
 function outputs(raw: Record<string, unknown>, inputs: PacketSteeringInputs, record: SteeringRecord, desired: Record<string, string>, skipped: string[], view: SteeringView, snapshot: FileSnapshot, ledgerState: string, warnings: string[]) {

@@ -259,6 +259,29 @@ describe("PacketSteering through the real engine on a lab host (RPS, RFS, XPS)",
         assert.equal(queues()["rx-0/rps_cpus"], "0");
     });
 
+    it("a create whose interrupted first run left its ledger refuses another interface at preview, and on its own interface takes that run's originals", async function () {
+        let iface = "eth1";
+        const stack = await labStack("steering-lost-create", async () => {
+            new PacketSteering("steer", { connection: connectionTo(lab, host), interface: iface, rps: { cpus: "1" } });
+        });
+        const empty = await stack.exportStack();
+        await stack.up();
+        assert.equal(queues()["rx-0/rps_cpus"], "2");
+        // As if the engine had been killed before saving the create: no state, host and ledger as after it.
+        await stack.importStack(empty);
+        try {
+            iface = "lo";
+            const refused = await expectFailure(stack.preview());
+            assert.match(refused, /interface.*steering-lost-create,lab,steer\.ledger holds the originals of what an interrupted run of steering-lost-create\/lab\/steer changed \(\/sys\/class\/net\/eth1\/queues\/rx-0\/rps_cpus/);
+            assert.equal(onHost(lab, host, ["cat", "/sys/class/net/lo/queues/rx-0/rps_cpus"]).trim(), "0", "nothing written on lo");
+            iface = "eth1";
+            await stack.up();
+        } finally {
+            await stack.destroy();
+        }
+        assert.equal(queues()["rx-0/rps_cpus"], "0", "destroy put back what the interrupted run found, not its own value");
+    });
+
     it("masks follow a channel change made by NicRingConfig in the same up", async function () {
         assert.equal(channels(), "1/1");
         const etcBefore = etc();

@@ -18,6 +18,7 @@ import {
     parseHostLedger,
     parseLedgerListing,
     planWithLedger,
+    plannedOwnershipFailures,
     recoveredRecord,
     renderHostLedger,
     startingRecord,
@@ -112,6 +113,24 @@ describe("host ledger (every resource but SysctlSet)", function () {
         assert.equal(plan.record.ledgerFile, own);
         assert.equal(ledger.path, own);
         assert.deepEqual(parseHostLedger(ledger.content!)?.items, ["/sys/a", "/sys/b"]);
+    });
+
+    it("refuses a create whose own ledger, left by an interrupted run on another interface, names what this declaration does not", function () {
+        type Rec = { originals: Record<string, string>; ledgerFile?: string };
+        const own = hostLedgerPath("nic", "p/s/nic");
+        const ledgers = ledgersIn(new Map([[own, renderHostLedger({ owner: "p/s/nic", items: ["ethtool:eth0:ring:rx"], record: { originals: { rx: "512" } } })]]));
+        const onInterface = (iface: string) => ({
+            plan: (start: Rec | undefined) => ({ record: { originals: { rx: "1024", ...start?.originals } } as Rec }),
+            items: (r: Rec) => Object.keys(r.originals).map((p) => `ethtool:${iface}:ring:${p}`),
+            itemsNameTheDevice: true,
+        });
+        const scope = { kind: "nic", owner: "p/s/nic", ledgers, target: "h1" };
+        assert.throws(
+            () => planWithLedger(scope, undefined, onInterface("eth1")),
+            /^Error: h1: \/var\/lib\/pulumi-linux-tuning\/nic\/p,s,nic\.ledger holds the originals of what an interrupted run of p\/s\/nic changed \(ethtool:eth0:ring:rx\), which this declaration no longer names: .*Nothing was changed\.$/,
+        );
+        assert.match(plannedOwnershipFailures(scope, {}, onInterface("eth1"), "host-1:22", "rings")[0]?.reason ?? "", /interrupted run of p\/s\/nic changed \(ethtool:eth0:ring:rx\)/, "at preview, on the property");
+        assert.deepEqual(planWithLedger(scope, undefined, onInterface("eth0")).plan.record.originals, { rx: "512" }, "the same interface takes the originals that run found");
     });
 
     it("refuses an item another ledger holds, at check (naming the owner and the property) and at apply", function () {
