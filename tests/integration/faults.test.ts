@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
-import { openSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "fs";
 import * as path from "path";
 import { FAULT_SETTINGS, faultProgram } from "../fault/program";
 import type { Stack } from "@pulumi/pulumi/automation";
@@ -69,11 +69,13 @@ function stackOp(root: string, labJson: string, op: "up" | "destroy"): ChildProc
 /**
  * kill -9 of the operation's whole process group (node, the pulumi CLI) and of the dynamic
  * provider, which the CLI starts in a group of its own (it runs from the stack's `root`), after
- * `ms`; false if the operation ended first.
+ * `ms`, or as soon as `now()` says so; false if the operation ended first.
  */
-function killAfter(child: ChildProcess, root: string, ms: number): Promise<boolean> {
+function killAfter(child: ChildProcess, root: string, ms: number, now: () => boolean = () => false): Promise<boolean> {
     return new Promise((resolve) => {
-        const timer = setTimeout(() => {
+        const kill = () => {
+            clearTimeout(timer);
+            clearInterval(poll);
             try {
                 process.kill(-child.pid!, "SIGKILL");
                 resolve(true);
@@ -82,12 +84,30 @@ function killAfter(child: ChildProcess, root: string, ms: number): Promise<boole
             } finally {
                 spawnSync("pkill", ["-KILL", "-f", `${root}/work/node_modules/`]);
             }
-        }, ms);
+        };
+        const timer = setTimeout(kill, ms);
+        const poll = setInterval(() => now() && kill(), 20);
         child.once("exit", () => {
             clearTimeout(timer);
+            clearInterval(poll);
             resolve(false);
         });
     });
+}
+
+/** Whether a resource has written its ledger on some host (it does so before its first change there), read from the host's /var/lib overlay. */
+function someLedgerWritten(lab: Lab): boolean {
+    const files = (dir: string): boolean => {
+        try {
+            return readdirSync(dir).some((name) => {
+                const entry = path.join(dir, name);
+                return statSync(entry).isDirectory() ? files(entry) : statSync(entry).isFile();
+            });
+        } catch {
+            return false;
+        }
+    };
+    return lab.hosts.some((host) => files(path.join(lab.dir, "hosts", host.name, "varlib-upper", "pulumi-linux-tuning")));
 }
 
 describe(`fault suite: kill -9 mid-run, then recovery leaves every host byte-exact (${ROUNDS} rounds, seed ${SEED})`, function () {
@@ -126,13 +146,19 @@ describe(`fault suite: kill -9 mid-run, then recovery leaves every host byte-exa
                 await (await labStack("faults", faultProgram(lab, "partial"), root)).up();
             }
             // ts-node and the engine take a few seconds to start; the kill lands anywhere from
-            // before the first host command to after the last one.
+            // before the first host command to after the last one, except in the first round: there
+            // it lands once the first ledger is written, with that host's changes under way.
             const delay = Math.round(2000 + next() * 5000);
-            const killed = await killAfter(stackOp(root, labJson, op), root, delay);
+            const atFirstLedger = round === 1 && kind === "create";
+            const killed = await killAfter(stackOp(root, labJson, op), root, atFirstLedger ? 120_000 : delay, atFirstLedger ? () => someLedgerWritten(lab) : undefined);
             figures.rounds++;
             figures.faults += killed ? 1 : 0;
+            if (atFirstLedger) {
+                assert.ok(killed, `the create ended before any ledger was written: ${readFileSync(path.join(root, "op.log"), "utf8")}`);
+                assert.ok(lab.hosts.some((host) => hostState(lab, host) !== original.get(host.name)), "killed with a host changed");
+            }
 
-            await recoverAndCompare(stack, `killed after ${delay} ms (${killed ? "mid-run" : "after it ended"})`);
+            await recoverAndCompare(stack, atFirstLedger ? "killed at the first ledger write" : `killed after ${delay} ms (${killed ? "mid-run" : "after it ended"})`);
         });
     }
 

@@ -10,7 +10,7 @@ import { SysctlSet } from "../../provider";
 import { connectionSchema, shProgram, transportFor } from "../../provider/transport";
 import { assertNoChanges, collect, expectFailure } from "./support";
 import { labStack, storedStateText } from "./engine";
-import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, setSysctlOn, sshCommandCount, sshConnectionCount, sysctlOn } from "./lab";
+import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, setSysctlOn, sshCommandCount, sshConnectionCount, sshdLog, sysctlOn } from "./lab";
 
 describe("SysctlSet through the real engine on lab hosts", function () {
     this.timeout(10 * 60 * 1000);
@@ -555,6 +555,8 @@ describe("SysctlSet through the real engine on lab hosts", function () {
                 settings: { "net.ipv4.tcp_fin_timeout": 41 },
             });
         });
+        const pltuserLogins = () => (sshdLog(lab, h2).match(/Accepted publickey for pltuser /g) ?? []).length;
+        const logins = pltuserLogins();
         try {
             await stack.up();
             assert.equal(sysctlOn(lab, h2, "net.ipv4.tcp_fin_timeout"), "41");
@@ -562,6 +564,7 @@ describe("SysctlSet through the real engine on lab hosts", function () {
             await stack.destroy();
         }
         assert.equal(sysctlOn(lab, h2, "net.ipv4.tcp_fin_timeout"), before);
+        assert.ok(pltuserLogins() > logins, "sshd logged the logins as pltuser, not root");
     });
 
     it("a command line longer than the remote login shell takes travels on stdin, as root and through sudo, every word intact", async function () {
@@ -572,7 +575,9 @@ describe("SysctlSet through the real engine on lab hosts", function () {
             const result = await transport.run(shProgram('cat; printf "%s %s %s %s\\n" "$(id -u)" "${#1}" "$(printf %s "$2" | sha256sum)" "$3"', "t", words));
             assert.equal(result.stdout, `0 100000 ${createHash("sha256").update(words[1]).digest("hex")}  - $(touch /tmp/pwned)\n`, transport.target);
         }
-        assert.equal(onHost(lab, h1, ["sh", "-c", "[ -e /tmp/pwned ] && echo yes || echo no"]).trim(), "no");
+        for (const host of [h1, h2]) {
+            assert.equal(onHost(lab, host, ["sh", "-c", "[ -e /tmp/pwned ] && echo yes || echo no"]).trim(), "no", host.name);
+        }
     });
 
     it("knows a sysctl.d line for a VLAN-style interface in dotted spelling (vl/100 for vl.100) as the key it declares, and says that file wins at boot", async function () {
