@@ -169,9 +169,11 @@ put_file() {
   _dir=\${1%/*}
   mkdirs "$_dir" || return 1
   _mode=0644 _own=
-  if [ -e "$1" ]; then _mode=$(stat -c %a "$1") _own=$(stat -c %u:%g "$1"); fi
+  if [ -f "$1" ] && [ ! -L "$1" ]; then _mode=$(stat -c %a "$1") _own=$(stat -c %u:%g "$1"); fi
   _tmp=$(mktemp "$_dir/.pulumi-tuning.XXXXXX" 2>&1) || { err=$_tmp; return 1; }
-  err=$( { printf '%s' "$2" | base64 -d > "$_tmp" && chmod "$_mode" "$_tmp" && { [ -z "$_own" ] || chown "$_own" "$_tmp"; } && mv -f "$_tmp" "$1"; } 2>&1 ) || { rm -f "$_tmp"; return 1; }
+  # A link still here names no regular file (/dev/null, a directory, nothing): the link itself is
+  # replaced, never the mode of its 777 taken, nor the file moved into a directory it names.
+  err=$( { printf '%s' "$2" | base64 -d > "$_tmp" && chmod "$_mode" "$_tmp" && { [ -z "$_own" ] || chown "$_own" "$_tmp"; } && { [ ! -L "$1" ] || rm -f "$1"; } && mv -f "$_tmp" "$1"; } 2>&1 ) || { rm -f "$_tmp"; return 1; }
 }
 put_link() {
   mkdirs "\${1%/*}" || return 1

@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { inTempDir } from "./temp-dir";
 import { execFileSync } from "child_process";
 import fc from "fast-check";
-import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from "fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { planGovernor, planGovernorRestore } from "../../provider/cpu-governor/plan";
@@ -176,6 +176,25 @@ describe("byte-exact restore of files in /etc", function () {
             assert.ok(lstatSync(conf).isSymbolicLink(), "still a link");
             assert.equal(readFileSync(checkout, "utf8"), "IRQBALANCE_ARGS=--banirq=40\n");
             assert.equal(statSync(checkout).mode & 0o777, 0o640, "the file's mode kept, not the link's 777");
+        });
+    });
+
+    it("a symlink to no regular file (/dev/null, a directory, nothing) is replaced by a 0644 file, never given the link's 777 nor written into the directory", function () {
+        inTempDir("plt-link-", (root) => {
+            mkdirSync(path.join(root, "dir"));
+            const links = { masked: "/dev/null", toDir: "dir", dangling: "nowhere" };
+            for (const [name, target] of Object.entries(links)) {
+                execFileSync("ln", ["-s", target, path.join(root, name)]);
+            }
+            const run = (changes: FileChanges) => execFileSync("sh", ["-c", `undo_extra() { :; }\n${FILE_HELPERS}\n${TRANSACTION_BODY}`, "t", ...transactionArgs([], changes)], { encoding: "utf8" });
+            parseTransactionOutput("local", run({ write: Object.keys(links).map((name) => ({ path: path.join(root, name), content: "ours\n" })) }));
+            for (const name of Object.keys(links)) {
+                const written = lstatSync(path.join(root, name));
+                assert.ok(written.isFile(), `${name} is a regular file now`);
+                assert.equal(written.mode & 0o777, 0o644, name);
+                assert.equal(readFileSync(path.join(root, name), "utf8"), "ours\n");
+            }
+            assert.deepEqual(readdirSync(path.join(root, "dir")), [], "nothing moved into the directory");
         });
     });
 
