@@ -230,7 +230,8 @@ if [ -n "$ledger_content" ]; then
   exec 8<&-
 fi
 out=$(apply_main "$@")
-printf '%s\\n' "$out"
+# Settled before the report is printed: with the controller gone (killed, a dropped session),
+# printing it ends this shell (SIGPIPE), and a settled ledger is what the next run reads.
 case "
 $out
 " in
@@ -248,6 +249,7 @@ rollback-failed"*)
     if [ -f "$ledger.prev" ]; then mv -f "$ledger.prev" "$ledger"; elif [ -n "$created_ledger" ]; then rm -f "$ledger"; fi ;;
 esac
 tidy_ledgers
+printf '%s\\n' "$out"
 exit 0
 `;
 }

@@ -269,6 +269,17 @@ printf 'done\\n'`);
             run(undefined, "0");
         });
 
+        it("settles the ledger even when the controller is gone before the report (its pipe closed): a failed update puts the previous one back", function () {
+            const first = renderHostLedger({ owner: "p/s/o", items: [], record: { v: 1 } });
+            run(first, "1");
+            const kept = readFileSync(ledger, "utf8");
+            // The reader exits at once, as a killed provider's end of the SSH channel: the report's printf meets a closed pipe.
+            execFileSync("sh", ["-c", 'sh -c "$0" t "$@" | true', program, ...ledgerArgs({ path: ledger, content: renderHostLedger({ owner: "p/s/o", items: [], record: { v: 2 } }) }), "bad"]);
+            assert.equal(readFileSync(ledger, "utf8"), kept);
+            assert.deepEqual(readdirSync(path.dirname(ledger)), ["owner.ledger"], "no .prev left");
+            run(undefined, "0");
+        });
+
         it("a failure that could not put something back keeps the ledger it wrote: the only record of that original", function () {
             const first = renderHostLedger({ owner: "p/s/o", items: [], record: { v: 1 } });
             assert.match(run(first, "stuck"), /^rollback-failed/m);
