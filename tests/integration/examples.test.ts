@@ -69,11 +69,23 @@ describe("examples run against lab hosts", function () {
     const everyHost = (key: string, applied: string): Touch[] => [0, 1, 2, 3].map((i) => ({ host: (lab) => lab.hosts[i], key, applied }));
 
     const examples: Example[] = [
-        { dir: "sysctl-basic", config: (lab) => ({ hosts: { value: JSON.stringify([{ host: lab.hosts[0].address, hostKey: lab.hosts[0].hostKey }]) }, sshPrivateKey: key(lab) }) },
-        { dir: "nic-and-irqs", config: (lab) => single(lab, { applicationCpus: "0" }) },
+        {
+            dir: "sysctl-basic",
+            config: (lab) => ({ hosts: { value: JSON.stringify([{ host: lab.hosts[0].address, hostKey: lab.hosts[0].hostKey }]) }, sshPrivateKey: key(lab) }),
+            touches: [{ host: (lab) => lab.hosts[0], key: "net.ipv4.tcp_fin_timeout", applied: "15" }],
+        },
+        {
+            dir: "nic-and-irqs",
+            config: (lab) => single(lab, { applicationCpus: "0" }),
+            touches: [{ host: (lab) => lab.hosts[0], key: "/sys/class/net/eth1/tx_queue_len", applied: "10000" }],
+        },
         {
             dir: "sip-router-profile",
             config: (lab) => single(lab, { memoryGiB: "8", gateWindowSeconds: "2", healthCheck: "sysctl -n net.ipv4.ip_local_reserved_ports | grep -qx 5060-5061" }),
+            touches: [
+                { host: (lab) => lab.hosts[0], key: "net.ipv4.ip_local_reserved_ports", applied: "5060-5061" },
+                { host: (lab) => lab.hosts[0], key: "net.ipv4.tcp_keepalive_time", applied: "60" },
+            ],
             outputs: (out) => {
                 const [verdict] = out.health as { status: string; counters: Record<string, number>; check: { exitCode: number } }[];
                 assert.equal(verdict.status, "applied");
@@ -81,7 +93,7 @@ describe("examples run against lab hosts", function () {
                 assert.equal(verdict.check.exitCode, 0);
             },
         },
-        { dir: "low-latency-composed", config: (lab) => single(lab) },
+        { dir: "low-latency-composed", config: (lab) => single(lab), touches: [{ host: (lab) => lab.hosts[0], key: "net.ipv4.tcp_fastopen", applied: "3" }] },
         {
             dir: "bbr-and-idle",
             config: (lab) => single(lab, { applicationCpus: "2-3" }),
