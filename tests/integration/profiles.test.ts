@@ -53,9 +53,10 @@ describe("profiles through the real engine on a lab host", function () {
     });
 
     /** Beyond sysctls, what each profile sets on the host, read there. */
-    const cases: { name: string; make: (lab: Lab, host: LabHost) => TuningProfile; verify?: (lab: Lab, host: LabHost) => void }[] = [
+    const cases: { name: string; make: (lab: Lab, host: LabHost) => TuningProfile; verify?: (lab: Lab, host: LabHost) => void; expect: [string, string] }[] = [
         {
             name: "low-latency",
+            expect: ["net.ipv4.tcp_fastopen", "3"],
             make: (lab, host) => new LowLatencyProfile("p", { connection: connectionTo(lab, host), interface: "eth1", applicationCpus: "2-3" }),
             verify: (lab, host) => {
                 assert.equal(cat(lab, host, "/sys/kernel/mm/transparent_hugepage/enabled"), "always madvise [never]");
@@ -67,6 +68,8 @@ describe("profiles through the real engine on a lab host", function () {
         },
         {
             name: "high-throughput",
+            // 10 Gbit/s x 20 ms = 25 MB; twice that, rounded up to a MiB: 48 MiB.
+            expect: ["net.ipv4.tcp_rmem", "4096 131072 50331648"],
             make: (lab, host) => new HighThroughputProfile("p", { connection: connectionTo(lab, host), interface: "eth1", linkGbps: 10, rttMs: 20 }),
             verify: (lab, host) => {
                 assert.equal(cat(lab, host, "/sys/class/net/eth1/tx_queue_len"), "10000");
@@ -76,6 +79,7 @@ describe("profiles through the real engine on a lab host", function () {
         },
         {
             name: "sip-router-rps-10g",
+            expect: ["net.ipv4.tcp_keepalive_time", "60"],
             make: (lab, host) => new SipRouterProfile("p", { connection: connectionTo(lab, host), interface: "eth1", memoryGiB: 8, linkGbps: 10, rxQueues: 1, cpus: 4, applicationCpus: "3" }),
             verify: (lab, host) => {
                 assert.equal(cat(lab, host, "/sys/class/net/eth1/tx_queue_len"), "10000");
@@ -88,46 +92,69 @@ describe("profiles through the real engine on a lab host", function () {
                 }
             },
         },
-        { name: "sip-router", make: (lab, host) => new SipRouterProfile("p", { connection: connectionTo(lab, host), interface: "eth1", memoryGiB: 8 }) },
-        { name: "high-connection-rate", make: (lab, host) => new HighConnectionRateProfile("p", { connection: connectionTo(lab, host), connectionsPerSecond: 100000, acceptStallMs: 200 }) },
+        { name: "sip-router", expect: ["net.ipv4.ip_local_reserved_ports", "5060-5061"], make: (lab, host) => new SipRouterProfile("p", { connection: connectionTo(lab, host), interface: "eth1", memoryGiB: 8 }) },
+        {
+            name: "high-connection-rate",
+            // 100000 conn/s x 200 ms accept stall.
+            expect: ["net.core.somaxconn", "20000"],
+            make: (lab, host) => new HighConnectionRateProfile("p", { connection: connectionTo(lab, host), connectionsPerSecond: 100000, acceptStallMs: 200 }),
+        },
     ];
 
-    for (const { name, make, verify } of cases) {
+    /** The net.* keys the kernel keeps for the whole machine, which a network namespace cannot write (tuning-guides.md, kernel facts). */
+    const GLOBAL_ONLY = /^net\.(ipv4\.(tcp_mem|udp_mem)|core\.(netdev_max_backlog|netdev_budget.*|dev_weight.*|busy_poll|busy_read|default_qdisc|rps_sock_flow_entries|flow_limit_.*|[rw]mem_(default|max)))$/;
+
+    for (const { name, make, verify, expect } of cases) {
         it(`${name}: up applies it (global-only keys skipped and shown), preview is clean, destroy restores the host`, async function () {
             let profile: TuningProfile | undefined;
             const stack = await labStack(`profile-${name}`, async () => {
                 profile = make(lab, host);
                 return { skipped: profile.skipped };
             });
-            const up = collect();
-            const result = await stack.up({ onOutput: up.onOutput });
-            const plan = profile!.plan;
-            const settings = sysctlValues(plan);
-            const skipped: string[] = result.outputs.skipped.value;
-            for (const [key, value] of Object.entries(settings)) {
-                if (skipped.includes(key)) {
-                    continue;
+            const keys = Object.keys(sysctlValues((await stack.preview(), profile!.plan)));
+            const before = hostState(lab, host, keys);
+            assert.notEqual(sysctlOn(lab, host, expect[0]), expect[1], `${expect[0]} must start different`);
+            try {
+                await upAndCheck();
+            } finally {
+                await stack.destroy();
+            }
+            assert.deepEqual(hostState(lab, host, keys), before, "destroy restored every value");
+
+            async function upAndCheck() {
+                const up = collect();
+                const result = await stack.up({ onOutput: up.onOutput });
+                assert.equal(sysctlOn(lab, host, expect[0]).split(/\s+/).join(" "), expect[1]);
+                const plan = profile!.plan;
+                const settings = sysctlValues(plan);
+                const skipped: string[] = result.outputs.skipped.value;
+                for (const key of skipped.filter((k) => k.startsWith("net."))) {
+                    assert.match(key, GLOBAL_ONLY, "a per-namespace key is never skipped");
                 }
-                const live = sysctlOn(lab, host, key);
-                if (typeof value === "object" && !Array.isArray(value)) {
-                    const bound = "atLeast" in value ? value.atLeast : value.atMost;
-                    assert.ok("atLeast" in value ? Number(live) >= Number(bound) : Number(live) <= Number(bound), `${key} = ${live}`);
-                } else {
-                    assert.equal(live, normalise(value), key);
+                for (const [key, value] of Object.entries(settings)) {
+                    if (skipped.includes(key)) {
+                        continue;
+                    }
+                    const live = sysctlOn(lab, host, key);
+                    if (typeof value === "object" && !Array.isArray(value)) {
+                        const bound = "atLeast" in value ? value.atLeast : value.atMost;
+                        assert.ok("atLeast" in value ? Number(live) >= Number(bound) : Number(live) <= Number(bound), `${key} = ${live}`);
+                    } else {
+                        assert.equal(live, normalise(value), key);
+                    }
                 }
+                // Keys outside net.* are the machine's: read-only in the lab host as in a container.
+                for (const key of Object.keys(settings).filter((k) => !k.startsWith("net."))) {
+                    assert.ok(skipped.includes(key), `${key} is skipped on a container-like host`);
+                }
+                assert.ok(skipped.length > 0 || name === "high-connection-rate", "a netns host skips global-only keys");
+                if (skipped.length > 0) {
+                    assert.match(up.text(), /skipped .*absent or read-only on this host/);
+                }
+                verify?.(lab, host);
+                const preview = await stack.preview();
+                assert.deepEqual(Object.keys(preview.changeSummary).sort(), ["same"], JSON.stringify(preview.changeSummary));
             }
-            // Keys outside net.* are the machine's: read-only in the lab host as in a container.
-            for (const key of Object.keys(settings).filter((k) => !k.startsWith("net."))) {
-                assert.ok(skipped.includes(key), `${key} is skipped on a container-like host`);
-            }
-            assert.ok(skipped.length > 0 || name === "high-connection-rate", "a netns host skips global-only keys");
-            if (skipped.length > 0) {
-                assert.match(up.text(), /skipped .*absent or read-only on this host/);
-            }
-            verify?.(lab, host);
-            const preview = await stack.preview();
-            assert.deepEqual(Object.keys(preview.changeSummary).sort(), ["same"], JSON.stringify(preview.changeSummary));
-            await stack.destroy();
         });
     }
 
