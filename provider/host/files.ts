@@ -133,7 +133,7 @@ export function fileIn(snapshot: FileSnapshot, path: string): FileData | undefin
 /**
  * Shell functions for files in /etc, shared by every apply program. Each sets `err` on failure.
  * mkdirs DIR: `mkdir -p`, printing "created<TAB>D" for each directory it made, so a resource
- * can remove exactly those again (and, under withLedger, appending it to the ledger at once). put_file PATH BASE64: the bytes BASE64 encodes, atomically
+ * can remove exactly those again (and, under withLedger, listing each in the ledger before making it). put_file PATH BASE64: the bytes BASE64 encodes, atomically
  * (temp file + rename), an existing file keeping its mode and owner; base64 carries any bytes,
  * where a shell word would lose a NUL and text what is not UTF-8. A PATH that is a symlink to a
  * file (an /etc/default file linked into a config checkout) is written through: the link stays
@@ -150,13 +150,15 @@ mkdirs() {
   _made= _d=$1
   while [ -n "$_d" ] && [ ! -d "$_d" ]; do _made="$_d
 $_made"; _d=\${_d%/*}; done
+  # Under withLedger, into the ledger before they exist: a run killed right after mkdir still
+  # removes them (one it never made is no directory to remove).
+  if [ -n "\${ledger_content:-}" ]; then
+    printf '%s' "$_made" | while IFS= read -r _d; do [ -z "$_d" ] || printf 'dir\\t%s\\n' "$_d" >> "$ledger"; done
+  fi
   err=$(mkdir -p "$1" 2>&1) || return 1
   made_dirs="$_made$made_dirs"
   printf '%s' "$_made" | while IFS= read -r _d; do
-    [ -z "$_d" ] && continue
-    printf 'created\\t%s\\n' "$_d"
-    # Under withLedger, into the ledger at once: a run killed right after still removes it.
-    [ -n "\${ledger_content:-}" ] && printf 'dir\\t%s\\n' "$_d" >> "$ledger"
+    [ -z "$_d" ] || printf 'created\\t%s\\n' "$_d"
   done
   return 0
 }

@@ -226,6 +226,20 @@ printf 'done\\n'`);
             assert.equal(existsSync(path.dirname(ledger)), false, "its empty directory goes too");
         });
 
+        it("lists each directory in the ledger before it makes it: a run killed right after mkdir leaves none unrecorded", function () {
+            const probe = withLedger(`${FILE_HELPERS}
+mkdir() { grep -qx "dir	$2" "$ledger" && printf 'listed first\\n' > "${dir}/order"; command mkdir "$@"; }
+mkdirs "${dir}/made2/sub"
+printf 'done\\n'`);
+            const content = renderHostLedger({ owner: "p/s/o", items: [target], record });
+            execFileSync("sh", ["-c", probe, "t", ...ledgerArgs({ path: ledger, content })], { encoding: "utf8" });
+            assert.equal(readFileSync(path.join(dir, "order"), "utf8"), "listed first\n");
+            assert.equal(readFileSync(ledger, "utf8"), `${content}dir\t${dir}/made2\ndir\t${dir}/made2/sub\n`);
+            rmSync(path.join(dir, "order"));
+            rmSync(path.join(dir, "made2"), { recursive: true });
+            run(undefined, "0");
+        });
+
         it("a program stopped by its time limit runs its own fail, and the ledger is settled as after any failure", function () {
             const stopped = spawnSync("timeout", ["-k", "5", "1", "sh", "-c", program, "t", ...ledgerArgs({ path: ledger, content: renderHostLedger({ owner: "p/s/o", items: [], record: { v: 1 } }) }), "hang"], { encoding: "utf8" });
             assert.equal(stopped.status, 124, "timeout's own status: the limit was reached");
