@@ -39,6 +39,8 @@ if [[ -n "$existing" && "$existing" != "$bin_dir/pulumi" ]]; then
   if [[ "$have" == "$version" ]]; then
     log "using $existing ($have)"
     write_shim
+    # The Automation API and the tests look for the CLI in the printed directory itself.
+    ln -sfn "$(readlink -f "$existing")" "$bin_dir/pulumi"
     echo "$bin_dir"
     exit 0
   fi
