@@ -4,6 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A run that stops before its tests report still ends with the closing line CI reads.
+reported=
+on_exit() {
+  if [[ -n "${PLT_LAB_ROOT:-}" ]]; then
+    bash tests/lab/lab.sh down-all >/dev/null 2>&1 || true
+    rm -rf "$PLT_LAB_ROOT"
+  fi
+  [[ -n "$reported" ]] || { echo; echo "0 passed, 1 failed"; }
+}
+trap on_exit EXIT
+
 if [[ $EUID -ne 0 ]]; then
   echo "npm test needs root: the lab creates network namespaces and runs sshd in them" >&2
   exit 1
@@ -17,7 +28,8 @@ ln -sfn .. node_modules/pulumi-linux-tuning
 
 # Labs of this run live under their own root, so cleanup never touches another run's lab.
 export PLT_LAB_ROOT="$(mktemp -d /tmp/plt-labs.XXXXXX)"
-trap 'bash tests/lab/lab.sh down-all >/dev/null 2>&1 || true; rm -rf "$PLT_LAB_ROOT"' EXIT
+# The Debian packages the tests use, unit tests too (ssh-keygen, sysctl), before any of them runs.
+bash tests/lab/lab.sh packages
 
 run_mocha() {
   TS_NODE_PROJECT=tests/tsconfig.json npx mocha --require ts-node/register --reporter tests/support/reporter.js \
@@ -25,6 +37,7 @@ run_mocha() {
 }
 
 if [[ $# -gt 0 ]]; then
+  reported=1
   run_mocha "$@"
   exit
 fi
@@ -45,6 +58,7 @@ for group in 'tests/unit/**/*.test.ts' tests/integration/*.test.ts; do
   fi
   rm -f "$log"
 done
+reported=1
 echo
 # A test this machine cannot run skips itself (marked "-" above): said here, so a green line hides none.
 [[ $skipped -eq 0 ]] || echo "[test] $skipped skipped: this machine lacks what they need (each is marked - in its file's output)"

@@ -9,6 +9,7 @@
 #   lab.sh exec DIR_OR_JSON hI -- CMD...   run CMD in host hI's net + mount + PID namespaces
 #   lab.sh irqbalance DIR_OR_JSON hI [ARGS...]   start a real `irqbalance --foreground` in hI
 #   lab.sh config DIR_OR_JSON [STACK]   write Pulumi.STACK.yaml (default lab) for the fleet program
+#   lab.sh packages                  install the Debian packages the lab and the tests use, if missing
 #
 # --hw: one hardware profile per host, or one for all (server, vm); default h1 server, others vm.
 # Labs live under ${PLT_LAB_ROOT:-/tmp/plt-labs}/<id>. Progress goes to stderr.
@@ -23,7 +24,7 @@ SSHD_WAIT_SECONDS=30
 log() { printf 'lab: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 usage() {
-  sed -n '6,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '6,14p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -193,6 +194,13 @@ ensure_pltuser() {
 # ethtool it falls back to, and a real irqbalance for `lab.sh irqbalance` (and udev: ensure_udev).
 LAB_PACKAGES=(openssh-server openssh-client iproute2 util-linux procps sudo python3-fusepy irqbalance ethtool)
 
+# Locked: concurrent labs would race on apt-get and useradd.
+locked_ensure_packages() {
+  mkdir -p -- "$(dirname -- "$LAB_ROOT")"
+  mkdir -m 0700 -- "$LAB_ROOT" 2>/dev/null || [[ -d "$LAB_ROOT" ]] || die "cannot create $LAB_ROOT"
+  { flock -w 600 9 || die "timed out waiting for $LAB_ROOT/.lock"; ensure_packages; } 9>>"$LAB_ROOT/.lock"
+}
+
 ensure_packages() {
   local -a missing=()
   local p
@@ -221,6 +229,7 @@ ensure_udev() {
   [[ -n "$version" ]] || return 0
   log "installing udev=$version"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "udev=$version" >&2 ||
+    { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "udev=$version" >&2; } ||
     log "udev $version is not installable here: the real-udev checks are skipped"
 }
 
@@ -493,8 +502,7 @@ lab_up() {
   # Traversable (not listable) by other users: pltuser's /usr/sbin/ethtool in a host is hw.py in
   # the lab dir. Private files below stay 0600. Only a private root (ours, or mktemp's) is changed.
   if [[ "$(stat -c '%u %a' "$LAB_ROOT")" == "0 700" ]]; then chmod 0711 "$LAB_ROOT"; fi
-  # Locked: concurrent labs would race on apt-get and useradd.
-  { flock -w 600 9 || die "timed out waiting for $LAB_ROOT/.lock"; ensure_packages; } 9>>"$LAB_ROOT/.lock"
+  locked_ensure_packages
   if [[ -n "$dir" ]]; then
     ! ip netns list | grep -q "^plt-$id-" || die "lab id $id is already in use"
     mkdir -p -- "$(dirname -- "$dir")"
@@ -617,5 +625,6 @@ case "$cmd" in
     cd "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/../.."
     TS_NODE_PROJECT=tests/tsconfig.json exec npx ts-node tests/lab/stack-config.ts "$@" ;;
   irqbalance) lab_irqbalance "$@" ;;
+  packages) (($# == 0)) || usage; locked_ensure_packages ;;
   *) usage ;;
 esac
