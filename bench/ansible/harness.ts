@@ -1,6 +1,6 @@
 // Ours (one SysctlSet per host through the real engine) against Ansible (ansible.posix.sysctl
 // with reload) on the same lab hosts and the same 16 sysctls. Every operation runs as its own
-// process tree inside a fresh cpuacct cgroup, so its controller CPU is what the kernel charged to
+// process tree inside a fresh cgroup, so its controller CPU is what the kernel charged to
 // that tree (ssh ControlPersist masters that outlive ansible-playbook included); the lab hosts'
 // sshd (PID 1 of each host, every session a descendant) sit in one more cgroup, so host CPU is
 // what the sessions cost inside the hosts. SSH connections come from each sshd's log.
@@ -13,6 +13,7 @@ import { FLEET_NAME } from "../../components/fleet/drift";
 import type { FleetConfigInput } from "../../components/fleet/inventory";
 import { CONFIG_NAMESPACE } from "../../components/fleet/inventory";
 import { partResourceName } from "../../provider/host-tuning/plan";
+import { CGROUP_ROOT, cgroupUsageNs } from "./cgroup";
 import { PASSPHRASE, pulumiBin } from "../../tests/integration/engine";
 import { Lab, LabHost, connectionTo, labDown, labUp, onHost, sshConnectionCount } from "../../tests/integration/lab";
 import { SETTINGS } from "../settings";
@@ -71,7 +72,6 @@ export interface BenchResult {
 }
 
 const REPO = path.resolve(__dirname, "../..");
-const CGROUP_ROOT = "/sys/fs/cgroup/cpuacct";
 const LAB_SIZE = 50;
 const PERSIST_ANSIBLE = "/etc/sysctl.d/90-ansible-bench.conf";
 
@@ -81,7 +81,7 @@ function cgroupNew(name: string): string {
     return dir;
 }
 
-const cgroupUsage = (dir: string) => Number(readFileSync(path.join(dir, "cpuacct.usage"), "utf8"));
+const cgroupUsage = cgroupUsageNs;
 const cgroupPids = (dir: string) => readFileSync(path.join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
 
 /** Ends what is left in a cgroup we made (ssh masters after ansible-playbook) and removes it. */

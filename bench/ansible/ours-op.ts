@@ -5,6 +5,7 @@
 // Usage: ours-op.ts SPEC.json (written by harness.ts); prints {"setupCpuNs": ...} on stdout.
 import { readFileSync, writeFileSync } from "fs";
 import * as path from "path";
+import { cgroupUsageNs } from "./cgroup";
 
 interface OpSpec {
     cgroup: string;
@@ -19,7 +20,7 @@ interface OpSpec {
 
 const spec: OpSpec = JSON.parse(readFileSync(process.argv[2], "utf8"));
 writeFileSync(path.join(spec.cgroup, "cgroup.procs"), String(process.pid));
-const usage = () => Number(readFileSync(path.join(spec.cgroup, "cpuacct.usage"), "utf8"));
+const usage = () => cgroupUsageNs(spec.cgroup);
 
 async function main(): Promise<void> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -7,6 +7,7 @@ import { spread } from "../../bench/stats";
 import type { BenchResult, Measurement } from "../../bench/ansible/harness";
 import { markdown, summarize } from "../../bench/ansible/report";
 import { processRole } from "../../bench/ansible/roles";
+import { usageFromCpuStat } from "../../bench/ansible/cgroup";
 
 describe("bench: controller CPU by process", function () {
     it("names each process of a run by what it is there for", function () {
@@ -58,5 +59,12 @@ describe("bench statistics", function () {
     it("takes the mean of the middle two for an even count, the middle one for an odd count", function () {
         assert.deepEqual(spread([4, 1, 3, 2]), { median: 2.5, min: 1, max: 4 });
         assert.deepEqual(spread([5, 1, 3]), { median: 3, min: 1, max: 5 });
+    });
+});
+
+describe("bench: a cgroup's CPU on cgroup v2", function () {
+    it("reads cpu.stat's usage_usec as ns, and refuses a file without it", function () {
+        assert.equal(usageFromCpuStat("usage_usec 1234567\nuser_usec 1000000\nsystem_usec 234567\nnr_periods 0\n"), 1234567000);
+        assert.throws(() => usageFromCpuStat("nr_periods 0\n"), /no usage_usec/);
     });
 });
