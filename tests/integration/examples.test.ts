@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { execFileSync, spawnSync } from "child_process";
-import { chmodSync, chownSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "fs";
+import { chmodSync, chownSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { PASSPHRASE, labStack, pulumiBin } from "./engine";
@@ -204,8 +204,11 @@ describe("examples run against lab hosts", function () {
     describe("examples/local-preview on this machine, as the non-root user pltuser", function () {
         // The example's program runs in the process that drives the engine, so it is run here in
         // a child process as pltuser (created by the lab), with its own backend and CLI copy (the
-        // cached CLI lives under /root). Its `up` is never run as root: that would tune this machine.
+        // cached CLI lives under /root), and this checkout bound at ROOT/repo in a mount namespace
+        // of its own: a clone under /root (0700) is out of pltuser's reach at its own path. Its
+        // `up` is never run as root: that would tune this machine.
         let root: string;
+        const repoView = () => path.join(root, "repo");
         const uid = () => Number(execFileSync("id", ["-u", "pltuser"], { encoding: "utf8" }).trim());
         const KEYS = ["net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_syncookies", "net.ipv4.tcp_abort_on_overflow", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_fin_timeout"];
         const machine = () => KEYS.map((k) => readFileSync(`/proc/sys/${k.replace(/\./g, "/")}`, "utf8"));
@@ -215,10 +218,11 @@ describe("examples run against lab hosts", function () {
             const bin = path.join(root, "cli", "bin");
             mkdirSync(bin, { recursive: true });
             for (const file of ["pulumi", "pulumi-resource-pulumi-nodejs"]) {
+                const source = realpathSync(path.join(pulumiBin(), file));
                 try {
-                    linkSync(path.join(pulumiBin(), file), path.join(bin, file));
+                    linkSync(source, path.join(bin, file));
                 } catch {
-                    copyFileSync(path.join(pulumiBin(), file), path.join(bin, file));
+                    copyFileSync(source, path.join(bin, file));
                     chmodSync(path.join(bin, file), 0o755);
                 }
             }
@@ -226,7 +230,8 @@ describe("examples run against lab hosts", function () {
                 mkdirSync(path.join(root, dir));
                 chownSync(path.join(root, dir), uid(), uid());
             }
-            symlinkSync(path.join(REPO, "node_modules"), path.join(root, "work", "node_modules"));
+            mkdirSync(repoView());
+            symlinkSync(path.join(repoView(), "node_modules"), path.join(root, "work", "node_modules"));
             chmodSync(root, 0o755);
         });
         after(function () {
@@ -253,10 +258,11 @@ const [root, entry, op, passphrase] = process.argv.slice(1);
   const result = await stack[op]({ onOutput: (s) => process.stdout.write(s) });
   console.log("\\nRESULT " + JSON.stringify(result.changeSummary ?? result.summary.resourceChanges));
 })().catch((e) => { console.log("\\nFAILED " + e.message); process.exit(1); });`;
+            const asPltuser = 'mount --bind "$1" "$2" && cd "$2" && shift 2 && exec runuser -u pltuser -- "$@"';
             const run = spawnSync(
-                "runuser",
-                ["-u", "pltuser", "--", "node", "-r", "ts-node/register", "-e", script, root, path.join(REPO, "examples/local-preview"), op, PASSPHRASE],
-                { cwd: REPO, encoding: "utf8", env: { ...process.env, HOME: path.join(root, "home"), TS_NODE_PROJECT: path.join(REPO, "tests/tsconfig.json") }, timeout: 5 * 60 * 1000 },
+                "unshare",
+                ["--mount", "--propagation", "private", "sh", "-c", asPltuser, "sh", REPO, repoView(), "node", "-r", "ts-node/register", "-e", script, root, path.join(repoView(), "examples/local-preview"), op, PASSPHRASE],
+                { encoding: "utf8", env: { ...process.env, HOME: path.join(root, "home"), TS_NODE_PROJECT: path.join(repoView(), "tests/tsconfig.json") }, timeout: 5 * 60 * 1000 },
             );
             return { status: run.status, output: run.stdout + run.stderr };
         }
