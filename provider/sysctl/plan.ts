@@ -6,7 +6,7 @@ import { ABSENT, ManagedFiles, PathContent, RestorePlan, fileContent, forget, ma
 import { canonicalKey } from "./keys";
 import { Ledger, foreignOwners, ledgerPath, renderLedger } from "./ledger";
 import { FileAction, HostSnapshot, LedgerAction, OtherWriter, OwnedKeyError, Write } from "./remote";
-import { SysctlSetInputs, defaultPersistFile, persistFileOf, sysctlSetInputsSchema } from "./schema";
+import { SysctlSetInputs, declarable, defaultPersistFile, persistFileOf, sysctlSetInputsSchema } from "./schema";
 import { SettingValue, comparable, inDeclaredShape, isBound, normalise, sameValue, satisfies, targetValue } from "./values";
 
 /** What a SysctlSet keeps in state, besides its inputs. */
@@ -492,7 +492,10 @@ export function liveSettings(inputs: SysctlSetInputs, snapshot: HostSnapshot): R
     const result: Record<string, SettingValue> = {};
     for (const [key, desired] of Object.entries(inputs.settings)) {
         const live = snapshot.values.get(canonicalKey(key));
-        result[key] = live?.state === "value" ? inDeclaredShape(desired, live.value) : desired;
+        const shaped = live?.state === "value" ? inDeclaredShape(desired, live.value) : desired;
+        // A live value no one could declare (an emptied ip_local_reserved_ports) would not parse as
+        // inputs again: the declared one stands, and the live read at every diff shows the drift.
+        result[key] = declarable(key, shaped) ? shaped : desired;
     }
     return result;
 }

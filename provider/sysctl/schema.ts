@@ -126,6 +126,9 @@ function kernelForm(key: string, value: SettingValue): SettingValue {
     return typeof value === "string" ? comparable(key, value) : value;
 }
 
+/** Whether `value` is one a user may declare for `key` (what state's inputs must hold to parse again). */
+export const declarable = (key: string, value: unknown): boolean => settings.safeParse({ [key]: value }).success;
+
 export const sysctlSetInputsSchema = z
     .object({
         connection: optionalConnectionSchema,

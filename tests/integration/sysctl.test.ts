@@ -460,6 +460,28 @@ describe("SysctlSet through the real engine on lab hosts", function () {
         });
     });
 
+    it("a key emptied behind Pulumi's back (its kernel default, no value one may declare) shows as drift after a refresh; up converges, and destroy works straight after a refresh", async function () {
+        const key = "net.ipv4.ip_local_reserved_ports";
+        const stack = await labStack("sysctl-emptied", async () => {
+            new SysctlSet("ports", { connection: connectionTo(lab, h2), settings: { [key]: "5060-5061" }, persist: false });
+        });
+        await thenRestored(h2, key, stack, async () => {
+            await stack.up();
+            setSysctlOn(lab, h2, key, "");
+            await stack.refresh();
+            await stack.refresh();
+            const drift = collect();
+            const preview = await stack.preview({ onOutput: drift.onOutput });
+            assert.equal(preview.changeSummary.update, 1, drift.text());
+            assert.match(drift.text(), /drift: net\.ipv4\.ip_local_reserved_ports live , desired 5060-5061/);
+            await stack.up();
+            assert.equal(sysctlOn(lab, h2, key), "5060-5061");
+            assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+            setSysctlOn(lab, h2, key, "");
+            await stack.refresh();
+        });
+    });
+
     it("a CPU mask padded as another machine prints it is no drift; one changed behind Pulumi's back is, and up converges", async function () {
         const key = "net.core.rps_default_mask";
         const stack = await labStack("sysctl-cpu-mask", async () => {
@@ -541,6 +563,33 @@ describe("SysctlSet through the real engine on lab hosts", function () {
             rmSync(dir, { recursive: true, force: true });
             await stack.destroy();
         }
+    });
+
+    it("moved to another host, it is judged there as a new one at preview: a key another stack owns there fails it, with the first host left as it is", async function () {
+        const key = "net.ipv4.tcp_fin_timeout";
+        const owner = await labStack("sysctl-owner-h2", async () => {
+            new SysctlSet("owner", { connection: connectionTo(lab, h2), settings: { [key]: 33 }, persist: false });
+        });
+        let on = h1;
+        const moving = await labStack("sysctl-moving", async () => {
+            new SysctlSet("moving", { connection: connectionTo(lab, on), settings: { [key]: 44 }, persist: false });
+        });
+        const before = sysctlOn(lab, h1, key);
+        try {
+            await owner.up();
+            await moving.up();
+            assert.equal(sysctlOn(lab, h1, key), "44");
+            on = h2;
+            const message = await expectFailure(moving.preview());
+            assert.match(message, /net\.ipv4\.tcp_fin_timeout is managed by sysctl-owner-h2\/lab\/owner \(its ledger on the host\)/);
+            assert.equal(sysctlOn(lab, h1, key), "44", "the preview touched neither host");
+            assert.equal(sysctlOn(lab, h2, key), "33");
+            on = h1;
+        } finally {
+            await moving.destroy();
+            await owner.destroy();
+        }
+        assert.equal(sysctlOn(lab, h1, key), before);
     });
 
     it("works as a non-root user through sudo, trusting the lab's known_hosts file", async function () {

@@ -159,6 +159,16 @@ describe("SysctlSet planning", function () {
         assert.deepEqual(liveSettings(desired, live), { "net.core.somaxconn": 4096, "net.ipv4.tcp_fin_timeout": { atMost: 20 } });
     });
 
+    it("records a live value no one could declare (an emptied reserved port list) as the declared one, so state parses again and the diff's read shows the drift", function () {
+        const ports = inputs({ owner: "p/s/web", settings: { "net.ipv4.ip_local_reserved_ports": "5060-5061", "net.ipv4.tcp_fin_timeout": 30 } });
+        const emptied = snapshot({ "net.ipv4.ip_local_reserved_ports": "", "net.ipv4.tcp_fin_timeout": "20" });
+        assert.deepEqual(liveSettings(ports, emptied), { "net.ipv4.ip_local_reserved_ports": "5060-5061", "net.ipv4.tcp_fin_timeout": 20 });
+        assert.deepEqual(detectDrift(ports, emptied, []).values, [
+            { key: "net.ipv4.ip_local_reserved_ports", live: "", desired: "5060-5061" },
+            { key: "net.ipv4.tcp_fin_timeout", live: "20", desired: "30" },
+        ]);
+    });
+
     it("a bound's live value moving within the bound is no edit of the file that persisted it", function () {
         const bound = inputs({ owner: "p/s/web", settings: { "net.core.somaxconn": { atLeast: 8192 } } });
         const written = planApply(bound, snapshot({ "net.core.somaxconn": "10000" }), "h1").persistedContent!;
