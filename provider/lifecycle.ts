@@ -92,12 +92,12 @@ export function keepingName(olds: Record<string, unknown>, news: Record<string, 
  */
 export async function diffResource<I extends { connection?: Connection }>(spec: DiffSpec<I>): Promise<dynamic.DiffResult> {
     const unknownLogin = connectionChange(spec.olds.connection, spec.news.connection);
-    if (unknownLogin !== undefined) {
-        return unknownLogin;
+    if (unknownLogin === REPLACE_HOST) {
+        return REPLACE_HOST;
     }
-    const oldConnection = parseChecked(optionalConnectionSchema, spec.olds.connection);
-    const newConnection = parseChecked(optionalConnectionSchema, spec.news.connection);
-    if (hostIdentity(oldConnection) !== hostIdentity(newConnection)) {
+    // The same machine with a login value not known yet (a key another resource makes) goes on to
+    // the interface: one changed beside it replaces, at preview as at up.
+    if (unknownLogin === undefined && hostIdentity(parseChecked(optionalConnectionSchema, spec.olds.connection)) !== hostIdentity(parseChecked(optionalConnectionSchema, spec.news.connection))) {
         return REPLACE_HOST;
     }
     if (containsUnknown(spec.news)) {
@@ -113,7 +113,8 @@ export async function diffResource<I extends { connection?: Connection }>(spec: 
     }
     // New credentials (a rotated key, another user, sudo) reach state only through an update; the
     // engine keeps the old outputs otherwise, and a later refresh or destroy would log in with them.
-    const newCredentials = JSON.stringify(loginOf(oldConnection)) !== JSON.stringify(loginOf(newConnection));
+    const [oldLogin, newLogin] = [spec.olds.connection, spec.news.connection].map((c) => loginOf(parseChecked(optionalConnectionSchema, c)));
+    const newCredentials = JSON.stringify(oldLogin) !== JSON.stringify(newLogin);
     if (newCredentials || spec.recordedDrift(inputs) || ledgerDiffers(spec.olds.ledgerStatus) || spec.fields.some((f) => JSON.stringify(old[f]) !== JSON.stringify(inputs[f]))) {
         return { changes: true };
     }

@@ -70,6 +70,11 @@ describe("diffResource: what decides replace, update or a live read", function (
         assert.equal(probes, 0);
     });
 
+    it("a key not known yet beside a changed interface replaces, at preview as the known key will at up", async function () {
+        assert.deepEqual(await diff({ ...olds, interface: "eth2", connection: { ...host, privateKey: UNKNOWN } }), { changes: true, replaces: ["interface"], deleteBeforeReplace: true });
+        assert.deepEqual(await diff({ ...olds, interface: "eth2", connection: { ...host, privateKey: "new key" } }), { changes: true, replaces: ["interface"], deleteBeforeReplace: true });
+    });
+
     it("new credentials to the same host are an update, so state and a later destroy use them; the same inputs read the host", async function () {
         assert.deepEqual(await diff({ ...olds, connection: { ...host, privateKey: "rotated key" } }), { changes: true });
         assert.equal(probes, 0);
