@@ -333,8 +333,10 @@ export function renderUnit(resourceName: string, iface: string, assignment: Reco
     const lines = [
         "[Unit]",
         `Description=IRQ affinity set by pulumi-linux-tuning (${resourceName.replace(/[\r\n]/g, " ")})`,
-        `Wants=${device}`,
-        `After=network-pre.target irqbalance.service ${device}`,
+        // Most drivers (ixgbe, i40e, ice, bnxt, ena) name their queue IRQs only once the link is
+        // opened: the pins wait for the network to be up, not only for the device.
+        `Wants=${device} network-online.target`,
+        `After=network-online.target irqbalance.service ${device}`,
         "",
         "[Service]",
         "Type=oneshot",

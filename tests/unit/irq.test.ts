@@ -141,8 +141,9 @@ describe("IrqAffinity's boot unit", function () {
     it("waits for the interface's device unit, by systemd's escaped name", function () {
         assert.equal(deviceUnitName("eth1"), "sys-subsystem-net-devices-eth1.device");
         assert.equal(deviceUnitName("br-lan.100"), "sys-subsystem-net-devices-br\\x2dlan.100.device");
-        assert.match(renderUnit("irq", "br-lan", {}), /^Wants=sys-subsystem-net-devices-br\\x2dlan\.device$/m);
-        assert.match(renderUnit("irq", "eth1", {}), /^After=network-pre\.target irqbalance\.service sys-subsystem-net-devices-eth1\.device$/m);
+        assert.match(renderUnit("irq", "br-lan", {}), /^Wants=sys-subsystem-net-devices-br\\x2dlan\.device network-online\.target$/m);
+        assert.match(renderUnit("irq", "eth1", {}), /^After=network-online\.target irqbalance\.service sys-subsystem-net-devices-eth1\.device$/m);
+        assert.match(renderUnit("irq", "eth1", {}), /^Wants=sys-subsystem-net-devices-eth1\.device network-online\.target$/m, "most drivers name their queue IRQs only once the link is open");
     });
 
     it("pins each IRQ by its /proc/interrupts name, by number only when the name is unusable, each pin failing alone", function () {
