@@ -2,7 +2,7 @@ import { CheckFailure, propertyPath } from "../check";
 import { CpuPolicyError, distributeCpus, formatCpuList, parseCpuList, sameCpuList } from "../cpus";
 import { FileChanges, FileSnapshot, ValueWrite, fileIn } from "../host/files";
 import { ALL_LEDGERS, itemsOf } from "../host/ledger";
-import { Discovery, InterruptLine, discoverQueueIrqs, parseInterrupts } from "./discover";
+import { Discovery, InterruptLine, discoverQueueIrqs, isTransmitOnlyIrqName, parseInterrupts } from "./discover";
 import { ABSENT, ManagedFiles, PathContent, fileContent, forget, linkTo, manage, pathContentOf, planRestore, samePathContent } from "../host/restore";
 import { CONFIG_FILES, IrqbalanceState, banArgs, bannedIn, configBytes, configContent, setsArgs, withBannedIrqs, withoutBannedIrqs } from "./irqbalance";
 import { IrqAffinityInputs, unitName } from "./schema";
@@ -128,15 +128,28 @@ export function placement(inputs: IrqAffinityInputs, view: HostIrqView, target: 
             }
             return { assignment, warnings };
         }
+        // Receive work first, one queue per CPU; a transmit-only IRQ (virtio's output.N) then goes
+        // with its queue's receive IRQ, as virtio itself pairs them, or round-robin after them.
+        const receiving = irqs.filter((l) => !isTransmitOnlyIrqName(l.name));
+        const transmitting = irqs.filter((l) => isTransmitOnlyIrqName(l.name));
         const { sets, noNuma } = distributeCpus(inputs, view, irqs.length);
         if (noNuma) {
             warnings.push(`${target}: ${inputs.interface} reports no NUMA node; spreading over all online CPUs`);
         }
-        irqs.forEach((l, i) => (assignment[String(l.irq)] = formatCpuList(sets[i])));
+        receiving.forEach((l, i) => (assignment[String(l.irq)] = formatCpuList(sets[i])));
+        transmitting.forEach((l, i) => {
+            const partner = receiving.find((r) => r.name === receiveQueueName(l.name));
+            assignment[String(l.irq)] = partner ? assignment[String(partner.irq)] : formatCpuList(sets[receiving.length + i]);
+        });
     } catch (e) {
         throw e instanceof CpuPolicyError ? new PlacementError(e.property, e.why, target) : e;
     }
     return { assignment, warnings };
+}
+
+/** The receive IRQ's name of a transmit-only queue IRQ's queue: "virtio0-output.2" → "virtio0-input.2", "eth0-tx-2" → "eth0-rx-2". */
+function receiveQueueName(name: string): string {
+    return name.replace(/(tx|output)([-_.]?\d+)$/i, (_, kind: string, index: string) => (/^output$/i.test(kind) ? "input" : kind === "TX" ? "RX" : kind === "Tx" ? "Rx" : "rx") + index);
 }
 
 /**
@@ -317,7 +330,8 @@ export function deviceUnitName(iface: string): string {
 
 /**
  * The boot unit: runs once the interface's device is there (after its udev rules, such as a
- * NicRingConfig's ring and channel change, which reallocates the queue IRQs), and pins each IRQ
+ * NicRingConfig's ring and channel change, which reallocates the queue IRQs) and the network is
+ * up, and pins each IRQ
  * by its name in /proc/interrupts, since IRQ numbers can change from one boot to the next; an
  * IRQ without a usable name by its number. Each pin may fail alone (`-`): a queue that is gone
  * leaves the others pinned. `$$` and `%%` are systemd's escapes for `$` and `%`.

@@ -84,6 +84,19 @@ describe("IRQ placement", function () {
         assert.deepEqual(placement(inputs({ spread: "0-3", exclude: "0" }), view(), "h").assignment, { "102": "1", "103": "2", "104": "3" });
     });
 
+    it("puts each receive queue on a CPU of its own first, and a transmit-only IRQ with its queue's receive IRQ (virtio's input.N and output.N)", function () {
+        const pairs = [0, 1, 2, 3].flatMap((q) => [`  ${41 + 2 * q}:  0  0  PCI-MSI 4917${q}-edge  virtio0-input.${q}`, `  ${42 + 2 * q}:  0  0  PCI-MSI 4918${q}-edge  virtio0-output.${q}`]);
+        const interrupts = parseInterrupts(["           CPU0       CPU1", "  40:  0  0  PCI-MSI 49152-edge  virtio0-config", ...pairs, ""].join("\n"));
+        const virtio = view({ discovery: discoverQueueIrqs("eth1", undefined, interrupts, "virtio0"), interrupts });
+        assert.equal(virtio.discovery.irqs.length, 8);
+        assert.deepEqual(placement(inputs({ spread: "0-3" }), virtio, "h").assignment, {
+            "41": "0", "42": "0",
+            "43": "1", "44": "1",
+            "45": "2", "46": "2",
+            "47": "3", "48": "3",
+        });
+    });
+
     it("uses the NIC's NUMA node CPUs", function () {
         assert.deepEqual(placement(inputs({ numaLocal: true }), view(), "h").assignment, { "102": "0", "103": "1", "104": "0" });
         const noNuma = placement(inputs({ numaLocal: true }), view({ numaNode: undefined, numaCpus: undefined }), "h");
