@@ -151,10 +151,7 @@ async function rollout(opts: { stack: string; cwd: string; preview?: boolean; re
     };
     let halted = false;
     try {
-        // The halt is an error (the verdict's), and the engine skips every delete after an error
-        // unless told to go on: a host taken out of the inventory would keep its tuning. The waves
-        // after a halt wait on its gate's verdict, not on the error, so they are held either way.
-        await stack.up({ onOutput, onEvent, refresh: opts.refresh, continueOnError: true });
+        await stack.up({ onOutput, onEvent, refresh: opts.refresh });
     } catch (e) {
         // A halt alone is the rollout's verdict, its report in the outputs; any other failure (a bad
         // config, a crash, another resource's error), beside a halt or not, is an error of the run.
