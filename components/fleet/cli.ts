@@ -11,12 +11,11 @@ import * as path from "path";
 import { promisify } from "util";
 import { Command, CommanderError, Option } from "commander";
 import Table from "cli-table3";
-import type { ConfigMap, EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import type { ConfigMap, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { closeAllConnections, transportFor } from "../../provider/transport";
 import { HostDiagnosis, checkWindow, diagnoseHost, diagnosisText } from "../evidence";
 import { assignHost } from "./assign";
 import { DriftReport, connectionFor, mergeReports, readFleetDrift, recordedHosts, report } from "./drift";
-import { EngineError, haltedAlone } from "./halt";
 import { CONFIG_NAMESPACE, FLEET_CONFIG_KEYS, FLEET_KEY_CONFIG, FleetConfig, FleetConfigInput, FleetKey, InventoryHost, SHARD_OF_KEY, parseFleetConfig, refuseUnknownConfigKeys } from "./inventory";
 import { shardConfig, shardsBy, shardsWithoutFirstWave, staleShards } from "./shards";
 import { listedStack, sameStack, stackConfigFile } from "./stack-names";
@@ -41,9 +40,13 @@ async function workspaceIn(dir: string): Promise<LocalWorkspace> {
     return LocalWorkspace.create({ workDir: dir });
 }
 
+/**
+ * The fleet program as the commands run it: a halted wave recorded in the `halted` output rather
+ * than failing the engine run, so the run still restores the hosts taken out of the inventory.
+ */
 async function fleetStack(stackName: string, dir: string): Promise<Stack> {
     const [{ LocalWorkspace }, { fleetProgram }] = await Promise.all([import("@pulumi/pulumi/automation"), import("./program")]);
-    return LocalWorkspace.createOrSelectStack({ stackName, projectName: projectName(dir), program: async () => fleetProgram() }, { workDir: dir });
+    return LocalWorkspace.createOrSelectStack({ stackName, projectName: projectName(dir), program: async () => fleetProgram({ haltFailsRun: false }) }, { workDir: dir });
 }
 
 /** A stack to roll out: one that exists, or one whose Pulumi.<stack>.yaml is here; a mistyped name creates nothing. */
@@ -143,29 +146,17 @@ async function rollout(opts: { stack: string; cwd: string; preview?: boolean; re
         await stack.preview({ onOutput, diff: true, refresh: opts.refresh });
         return 0;
     }
-    const errors: EngineError[] = [];
-    const onEvent = ({ diagnosticEvent: d }: EngineEvent) => {
-        if (d?.severity === "error") {
-            errors.push({ urn: d.urn, message: d.message });
-        }
-    };
-    let halted = false;
-    try {
-        await stack.up({ onOutput, onEvent, refresh: opts.refresh });
-    } catch (e) {
-        // A halt alone is the rollout's verdict, its report in the outputs; any other failure (a bad
-        // config, a crash, another resource's error), beside a halt or not, is an error of the run.
-        if (!haltedAlone(errors)) {
-            throw e;
-        }
-        halted = true;
-    }
+    // A halt is the rollout's verdict, in the outputs; a failed run (a bad config, a crash, a
+    // resource's error) is an error, with no table, since the outputs may be the previous run's.
+    await stack.up({ onOutput, refresh: opts.refresh });
     const outputs = await stack.outputs();
     const hosts = (outputs.hosts?.value ?? {}) as Record<string, HostRecord>;
     if (outputs.hosts) {
         console.log(hostTable(hosts));
     }
+    const halted = outputs.halted?.value as string | undefined;
     if (halted) {
+        console.error(halted);
         return 1;
     }
     // As ansible-playbook exits non-zero for a host that failed under max_fail_percentage: the run went on, the host is not tuned.

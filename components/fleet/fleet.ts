@@ -13,6 +13,11 @@ export interface FleetArgs extends FleetConfigInput {
     privateKey?: pulumi.Input<string>;
     /** The passphrase (a secret) of the fleet's key and of every key read from a privateKeyPath. */
     privateKeyPassword?: pulumi.Input<string>;
+    /**
+     * false: a halted wave is reported in `halted` rather than failing the engine run, so the run
+     * still deletes the hosts taken out of the inventory (the rollout command's choice; default true).
+     */
+    haltFailsRun?: boolean;
 }
 
 /**
@@ -30,10 +35,12 @@ export class Fleet extends pulumi.ComponentResource {
     public readonly hostRecords: pulumi.Output<Record<string, HostRecord>>;
     public readonly waveSummaries: pulumi.Output<WaveSummary[]>;
     public readonly hosts: Record<string, HostTuning> = {};
+    /** Why the rollout halted, under `haltFailsRun: false`; undefined when no wave did. */
+    public readonly halted: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: FleetArgs, opts?: pulumi.ComponentResourceOptions) {
         super("linux-tuning:fleet:Fleet", name, {}, opts);
-        const { privateKey, privateKeyPassword, ...declared } = args;
+        const { privateKey, privateKeyPassword, haltFailsRun, ...declared } = args;
         // Everything is resolved before any resource exists: a bad config, a conflict or a missing fact fails the preview.
         this.config = parseFleetConfig(declared);
         // Every host's problems in one preview, not only the first host's.
@@ -91,8 +98,9 @@ export class Fleet extends pulumi.ComponentResource {
         const baselines = pulumi.all(evidence.map((e) => e.evidence)).apply((waves) => Object.fromEntries(waves.flatMap((hosts) => Object.entries(hosts).map(([n, e]): [string, HostEvidence] => [n, hostEvidence(e)]))));
         this.hostRecords = pulumi.all([gateOutputs, skipped, baselines]).apply(([g, s, m]) => hostRecords(g, s, m));
         this.waveSummaries = gateOutputs.apply(waveSummaries);
-        new RolloutVerdict(`${name}-rollout`, { waves: gateOutputs }, { parent: this, dependsOn: gates });
-        this.registerOutputs({ hosts: this.hostRecords, waves: this.waveSummaries });
+        const verdict = new RolloutVerdict(`${name}-rollout`, { waves: gateOutputs, haltFailsRun }, { parent: this, dependsOn: gates });
+        this.halted = pulumi.all([verdict.halted, verdict.outcome]).apply(([halted, outcome]) => (halted ? outcome : undefined));
+        this.registerOutputs({ hosts: this.hostRecords, waves: this.waveSummaries, halted: this.halted });
     }
 }
 

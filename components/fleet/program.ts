@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { Fleet } from "./fleet";
+import { Fleet, FleetArgs } from "./fleet";
 import { CONFIG_NAMESPACE, FLEET_KEY_CONFIG, FleetConfigError, SHARD_OF_KEY, refuseUnknownConfigKeys } from "./inventory";
 
 /**
@@ -14,7 +14,7 @@ import { CONFIG_NAMESPACE, FLEET_KEY_CONFIG, FleetConfigError, SHARD_OF_KEY, ref
  *   pulumi-linux-tuning:sshPrivateKey (secret) the key, when no privateKeyPath is given
  *   pulumi-linux-tuning:sshPrivateKeyPassword (secret) the passphrase of that key, or of the privateKeyPath keys
  */
-export function fleetProgram(): Record<string, pulumi.Output<unknown>> {
+export function fleetProgram(options: Pick<FleetArgs, "haltFailsRun"> = {}): Record<string, pulumi.Output<unknown>> {
     const config = new pulumi.Config(CONFIG_NAMESPACE);
     const shardOf = config.get(SHARD_OF_KEY);
     try {
@@ -27,8 +27,9 @@ export function fleetProgram(): Record<string, pulumi.Output<unknown>> {
             evidence: config.getObject("evidence"),
             privateKey: config.getSecret(FLEET_KEY_CONFIG.privateKey),
             privateKeyPassword: config.getSecret(FLEET_KEY_CONFIG.privateKeyPassword),
+            ...options,
         });
-        return { hosts: fleet.hostRecords, waves: fleet.waveSummaries };
+        return { hosts: fleet.hostRecords, waves: fleet.waveSummaries, ...(options.haltFailsRun === false ? { halted: fleet.halted } : {}) };
     } catch (e) {
         // A shard's config is written by `shard` (an older one held every assignment and wave).
         throw shardOf && e instanceof FleetConfigError

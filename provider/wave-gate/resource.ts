@@ -88,13 +88,16 @@ export interface RolloutVerdictArgs {
     waves: pulumi.Input<{ wave: number; passed: boolean; outcome: string; results: HostVerdict[] }[]>;
     /** What a single gate guards (a profile, named in the failure) rather than a rollout's waves. */
     gateOf?: string;
+    /** false: a halt is recorded in `outcome` and `halted` instead of failing the run (default true). */
+    haltFailsRun?: boolean;
 }
 
 /** Fails the engine run when a wave did not pass, after every gate's findings are recorded. */
 export class RolloutVerdict extends pulumi.dynamic.Resource {
     declare public readonly outcome: pulumi.Output<string>;
+    declare public readonly halted: pulumi.Output<boolean>;
 
     constructor(name: string, args: RolloutVerdictArgs, opts?: pulumi.CustomResourceOptions) {
-        super(delegatingProvider("wave-gate/verdict"), name, { ...args, outcome: undefined }, opts, "linux-tuning", "RolloutVerdict");
+        super(delegatingProvider("wave-gate/verdict"), name, { ...args, outcome: undefined, halted: undefined }, opts, "linux-tuning", "RolloutVerdict");
     }
 }

@@ -32,14 +32,16 @@ export function haltMessage(waves: readonly WaveResult[], gateOf?: string): stri
     return `rollout halted: ${halted.outcome}\n${failures.join("\n")}\n${held} host(s) in later waves were not touched; fix and run \`pulumi up\` again to resume.`;
 }
 
+/** `haltFailsRun: false` (the rollout command's): a halt is recorded, not thrown, so the run goes on to its deletes. */
 function judge(news: Record<string, unknown>): Record<string, unknown> {
     const waves = (news.waves as WaveResult[]) ?? [];
     const gateOf = typeof news.gateOf === "string" ? news.gateOf : undefined;
     const message = haltMessage(waves, gateOf);
-    if (message) {
+    if (message && news.haltFailsRun !== false) {
         throw new Error(message);
     }
-    return { waves, outcome: gateOf !== undefined ? `health gate of ${gateOf} passed` : `${waves.length} wave(s) passed` };
+    const passed = gateOf !== undefined ? `health gate of ${gateOf} passed` : `${waves.length} wave(s) passed`;
+    return { waves, ...(news.haltFailsRun !== undefined ? { haltFailsRun: news.haltFailsRun } : {}), outcome: message ?? passed, halted: message !== undefined };
 }
 
 export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.CheckResult> {
@@ -47,8 +49,9 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
 }
 
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
-    const waves = withoutEngineKeys(news).waves;
-    return { changes: containsUnknown(waves) || JSON.stringify(olds.waves) !== JSON.stringify(waves) };
+    const { waves, haltFailsRun } = withoutEngineKeys(news);
+    // A halt only recorded is judged again at every run, so a plain `pulumi up` after it fails as it should.
+    return { changes: containsUnknown(waves) || JSON.stringify(olds.waves) !== JSON.stringify(waves) || olds.halted === true || olds.haltFailsRun !== haltFailsRun };
 }
 
 export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {

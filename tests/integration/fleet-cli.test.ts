@@ -132,10 +132,18 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         await workspace.setConfig(shards[0], "pulumi-linux-tuning:rollout", { value: JSON.stringify({ healthCheck: { create: "echo sick; exit 1", timeoutSeconds: 5 } }) });
         const restoreRolloutConfig = () =>
             rolloutConfig ? workspace.setConfig(shards[0], "pulumi-linux-tuning:rollout", rolloutConfig) : workspace.removeConfig(shards[0], "pulumi-linux-tuning:rollout");
+        // h2 leaves the inventory in the same run: it is restored although the wave halts.
+        const withoutH2 = (JSON.parse(inventory.value) as { name: string }[]).filter((h) => h.name !== "h2");
+        assert.equal(withoutH2.length, 1);
+        await workspace.setConfig(shards[0], "pulumi-linux-tuning:hosts", { value: JSON.stringify(withoutH2) });
         const halted = await cli(project, "rollout", "--stack", shards[0]);
+        await workspace.setConfig(shards[0], "pulumi-linux-tuning:hosts", inventory);
         await restoreRolloutConfig();
         assert.equal(halted.code, 1, halted.stdout + halted.stderr);
         assert.match(halted.stdout, /│ h1\s+│ 1\s+│ failed/);
+        assert.match(halted.stderr, /rollout halted: wave 1: halted: 0 of 1 hosts healthy/);
+        assert.notEqual(sysctlOn(lab, lab.hosts[1], "net.ipv4.tcp_fin_timeout"), "30", "h2, taken out of the inventory, was restored");
+        assert.equal(sysctlOn(lab, lab.hosts[0], "net.ipv4.tcp_fin_timeout"), "30", "h1, still declared, keeps its tuning");
         // A host failed within the budget: every wave passed and the rollout went on, and the exit says a host is not tuned.
         const unhealthy = "/etc/plt-unhealthy";
         onHost(lab, lab.hosts[1], ["sh", "-c", `echo 'app down' > ${unhealthy}`]);

@@ -7,7 +7,6 @@ import { AssignmentConflictError, assignHost } from "../../components/fleet/assi
 import { fleetConfigOf, interfaceToDiagnose, program as cliProgram } from "../../components/fleet/cli";
 import { DriftRow, mergeReports, partRows, readFleetDrift, persistedValues, recordedHosts, report, rolloutRow, sysctlRows, undeclaredHostRows } from "../../components/fleet/drift";
 import { FleetConfigError, FleetConfigInput, connectionFields, parseFleetConfig, refuseUnknownConfigKeys } from "../../components/fleet/inventory";
-import { haltedAlone } from "../../components/fleet/halt";
 import { fleetProgram } from "../../components/fleet/program";
 import { evidenceCell, hostEvidence, hostRecords } from "../../components/fleet/report";
 import { shardConfig, shardsBy, shardsWithoutFirstWave, staleShards } from "../../components/fleet/shards";
@@ -20,6 +19,7 @@ import { SettingValue } from "../../provider/sysctl/values";
 import { allowedFailures, checkCommand, counterOnHost, describeCheckFailure, outputTail, ratesByCondition, redactSecrets, secretsOf, waveOutcome } from "../../provider/wave-gate/plan";
 import { diff as gateDiff, heldStatus } from "../../provider/wave-gate/handlers";
 import { healthCheckSchema } from "../../provider/wave-gate/schema";
+import * as verdict from "../../provider/wave-gate/verdict";
 import { haltMessage } from "../../provider/wave-gate/verdict";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
@@ -126,6 +126,19 @@ describe("fleet: failure budget (Ansible's max_fail_percentage)", function () {
         const single = haltMessage([{ wave: 1, passed: false, outcome: halted.summary, results: results.slice(1) }], "web");
         assert.match(single!, /^health gate of web failed:\n  h2: failed: health check exited with status 1: down\nThe tuning stays applied/);
         assert.doesNotMatch(single!, /later waves/);
+    });
+
+    it("records a halt rather than failing the run under haltFailsRun: false, and judges a recorded halt again at the next run", async function () {
+        const waves = [{ wave: 1, passed: false, outcome: "wave 1: halted: 0 of 1 hosts healthy, 1 failed, budget 0", results: [{ host: "h1", status: "failed: sick", drifted: [] }] }];
+        await assert.rejects(verdict.create({ waves }), /rollout halted: wave 1/);
+        const recorded = (await verdict.create({ waves, haltFailsRun: false })).outs;
+        assert.equal(recorded.halted, true);
+        assert.match(recorded.outcome, /^rollout halted: wave 1: halted.*\n  h1: failed: sick/);
+        assert.deepEqual(await verdict.diff("rollout", recorded, { waves, haltFailsRun: false }), { changes: true }, "the same halt, judged again");
+        assert.deepEqual(await verdict.diff("rollout", recorded, { waves }), { changes: true }, "a plain up after the command's run fails as it should");
+        const passed = (await verdict.create({ waves: [{ ...waves[0], passed: true }], haltFailsRun: false })).outs;
+        assert.deepEqual([passed.halted, passed.outcome], [false, "1 wave(s) passed"]);
+        assert.deepEqual(await verdict.diff("rollout", passed, { waves: [{ ...waves[0], passed: true }], haltFailsRun: false }), { changes: false });
     });
 
     it("runs the user's check as one sh -c argument under timeout, its environment on stdin, and says why it failed", function () {
@@ -640,17 +653,6 @@ describe("fleet: rollout command", function () {
         assert.ok(!listedStack(["fleet-ab", "fleet"], "fleet-a"));
     });
 
-    it("exits as for a halt only when the halt is the run's only error", function () {
-        const verdict = "urn:pulumi:fleet::tuning::linux-tuning:fleet:Fleet$pulumi-nodejs:dynamic/linux-tuning:RolloutVerdict::fleet-rollout";
-        const halt = { urn: verdict, message: "rollout halted: wave 2: halted: 1 of 2 hosts healthy\n  h3: failed: health check exited with status 1\n" };
-        const runFailed = { message: "update failed\n" };
-        assert.ok(haltedAlone([halt, runFailed]));
-        assert.ok(!haltedAlone([halt, runFailed, { urn: "urn:pulumi:fleet::tuning::pulumi-nodejs:dynamic:Resource::other", message: "boom\n" }]), "another resource failed too");
-        assert.ok(!haltedAlone([halt, runFailed, { urn: "urn:pulumi:fleet::tuning::pulumi:pulumi:Stack::tuning-fleet", message: "Running program failed with an unhandled exception" }]), "the program failed too");
-        assert.ok(!haltedAlone([halt, { message: "failed to save the checkpoint\n" }]), "an error of the run itself");
-        assert.ok(!haltedAlone([runFailed, { urn: "urn:pulumi:fleet::tuning::pulumi-nodejs:dynamic:Resource::other", message: "rollout halted: wave 1 (a host's own output)" }]), "a halt is the verdict's");
-        assert.ok(!haltedAlone([]));
-    });
 });
 
 describe("fleet: command options", function () {
