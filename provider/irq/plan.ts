@@ -1,8 +1,9 @@
 import { CheckFailure, propertyPath } from "../check";
-import { CpuPolicyError, distributeCpus, formatCpuList, parseCpuList, sameCpuList } from "../cpus";
+import { CpuHost, CpuPolicyError, distributeCpus, formatCpuList, parseCpuList, sameCpuList } from "../cpus";
 import { FileChanges, FileSnapshot, ValueWrite, fileIn } from "../host/files";
 import { ALL_LEDGERS, itemsOf } from "../host/ledger";
 import { Discovery, InterruptLine, discoverQueueIrqs, isTransmitOnlyIrqName, parseInterrupts } from "./discover";
+import { nicNuma, nicNumaRequests } from "../nic-numa";
 import { ABSENT, ManagedFiles, PathContent, fileContent, forget, linkTo, manage, pathContentOf, planRestore, samePathContent } from "../host/restore";
 import { CONFIG_FILES, IrqbalanceState, banArgs, bannedIn, configBytes, configContent, setsArgs, withBannedIrqs, withoutBannedIrqs } from "./irqbalance";
 import { IrqAffinityInputs, unitName } from "./schema";
@@ -15,9 +16,8 @@ export function readRequests(inputs: IrqAffinityInputs): string[] {
         `/sys/class/net/${inputs.interface}`,
         "/sys/devices/system/cpu/online",
         `${dev}/msi_irqs`,
-        `${dev}/numa_node`,
+        ...nicNumaRequests(`/sys/class/net/${inputs.interface}`),
         `readlink:${dev}`,
-        "/sys/devices/system/node/node[0-9]*/cpulist",
         "/proc/interrupts",
         "/proc/irq/[0-9]*/smp_affinity_list",
         "pidof:irqbalance",
@@ -37,13 +37,10 @@ export const unitPaths = (resourceName: string) => ({ unit: `${UNIT_DIR}/${unitN
 
 export const affinityFile = (irq: number) => `/proc/irq/${irq}/smp_affinity_list`;
 
-export interface HostIrqView {
+export interface HostIrqView extends CpuHost {
     exists: boolean;
-    online: number[];
     discovery: Discovery;
     interrupts: InterruptLine[];
-    numaNode?: number;
-    numaCpus?: number[];
     affinity: Map<number, string>;
     irqbalance: IrqbalanceState;
 }
@@ -54,9 +51,6 @@ export function viewOf(inputs: IrqAffinityInputs, snapshot: FileSnapshot): HostI
     const msi = snapshot.dirs.get(`${dev}/msi_irqs`)?.map(Number).filter(Number.isInteger);
     const deviceLink = snapshot.links.get(dev);
     const device = deviceLink ? deviceLink.split("/").pop() : undefined;
-    const numaText = snapshot.files.get(`${dev}/numa_node`)?.trim();
-    const numaNode = numaText !== undefined && /^\d+$/.test(numaText) ? Number(numaText) : undefined;
-    const nodeCpus = numaNode !== undefined ? snapshot.files.get(`/sys/devices/system/node/node${numaNode}/cpulist`) : undefined;
     const affinity = new Map<number, string>();
     for (const [path, content] of snapshot.files) {
         const match = /^\/proc\/irq\/(\d+)\/smp_affinity_list$/.exec(path);
@@ -73,8 +67,7 @@ export function viewOf(inputs: IrqAffinityInputs, snapshot: FileSnapshot): HostI
         online: parseCpuList(snapshot.files.get("/sys/devices/system/cpu/online") ?? ""),
         discovery: discoverQueueIrqs(inputs.interface, msi, interrupts, device),
         interrupts,
-        numaNode,
-        numaCpus: nodeCpus !== undefined ? parseCpuList(nodeCpus) : undefined,
+        ...nicNuma(snapshot, `/sys/class/net/${inputs.interface}`),
         affinity,
         irqbalance: {
             running: pids.length > 0,

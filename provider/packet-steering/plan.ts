@@ -5,6 +5,7 @@ import { ALL_LEDGERS, itemsOf } from "../host/ledger";
 import { ManagedFiles, fileContent, forget, manage, pathContentOf, planRestore } from "../host/restore";
 import { PacketSteeringInputs, nextPowerOfTwo } from "./schema";
 import { netAddLines } from "../nic/udev";
+import { nicNuma, nicNumaRequests } from "../nic-numa";
 
 /**
  * RPS, RFS and XPS as in docs.kernel.org/networking/scaling.html. Each thing set is an "item":
@@ -48,8 +49,7 @@ export function readRequests(inputs: PacketSteeringInputs, rulePath: string): st
         FLOW_ENTRIES_PATH,
         "/sys/devices/system/cpu/online",
         ...ISOLATED_PATHS,
-        `${net}/device/numa_node`,
-        "/sys/devices/system/node/node[0-9]*/cpulist",
+        ...nicNumaRequests(net),
         rulePath,
         `readlink:${net}`,
         ALL_LEDGERS,
@@ -93,9 +93,6 @@ export function viewOf(inputs: PacketSteeringInputs, snapshot: FileSnapshot): St
             values[FLOW_ENTRIES] = content.trim();
         }
     }
-    const numaText = snapshot.files.get(`${net}/device/numa_node`)?.trim();
-    const numaNode = numaText !== undefined && /^\d+$/.test(numaText) ? Number(numaText) : undefined;
-    const nodeCpus = numaNode !== undefined ? snapshot.files.get(`/sys/devices/system/node/node${numaNode}/cpulist`) : undefined;
     const realDir = snapshot.links.get(net);
     return {
         exists: snapshot.dirs.has(net),
@@ -105,8 +102,7 @@ export function viewOf(inputs: PacketSteeringInputs, snapshot: FileSnapshot): St
         values,
         online: parseCpuList(snapshot.files.get("/sys/devices/system/cpu/online") ?? ""),
         isolated: [...new Set(ISOLATED_PATHS.flatMap((p) => cpuListFile(snapshot.files.get(p))))].sort((a, b) => a - b),
-        numaNode,
-        numaCpus: nodeCpus !== undefined ? parseCpuList(nodeCpus) : undefined,
+        ...nicNuma(snapshot, net),
     };
 }
 

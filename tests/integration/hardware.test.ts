@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import type { Stack } from "@pulumi/pulumi/automation";
-import { CpuGovernor, IrqAffinity, NicRingConfig } from "../../provider";
+import { CpuGovernor, IrqAffinity, NicRingConfig, PacketSteering } from "../../provider";
 import { collect, expectFailure, assertNoChanges } from "./support";
 import { labStack } from "./engine";
 import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, startIrqbalance } from "./lab";
@@ -379,15 +379,21 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             assert.equal(affinityOf(lab, server, 102), "0-3");
         });
 
-        it("finds virtio queue IRQs through /proc/interrupts on a VM-like host, and pins a queue's output IRQ with its input", async function () {
+        it("finds virtio queue IRQs through /proc/interrupts on a VM-like host, pins a queue's output IRQ with its input, on the NUMA node of the virtio device's PCI function", async function () {
+            assert.equal(cat(lab, vm, "/sys/class/net/eth1/device/../numa_node"), "1");
+            assert.equal(onHost(lab, vm, ["sh", "-c", "cat /sys/class/net/eth1/device/numa_node 2>&1 || true"]).includes("No such file"), true, "virtioN has no numa_node of its own");
             const stack = await labStack("irq-vm", async () => {
                 const irq = new IrqAffinity("irqs", { connection: connectionTo(lab, vm), interface: "eth1", numaLocal: true, irqbalance: "leave" });
+                new PacketSteering("steer", { connection: connectionTo(lab, vm), interface: "eth1", rps: { numaLocal: true } });
                 return { irqs: irq.irqs, from: irq.discoveredFrom };
             });
-            const result = await stack.up();
+            const out = collect();
+            const result = await stack.up({ onOutput: out.onOutput });
             assert.deepEqual(result.outputs.irqs.value, { "41": "virtio1-input.0", "42": "virtio1-output.0" });
             assert.equal(result.outputs.from.value, "/proc/interrupts");
-            assert.deepEqual([affinityOf(lab, vm, 41), affinityOf(lab, vm, 42)], ["0", "0"], "as virtio_net pairs them itself");
+            assert.deepEqual([affinityOf(lab, vm, 41), affinityOf(lab, vm, 42)], ["1", "1"], "node 1's CPU, the pair together as virtio_net pairs them itself");
+            assert.equal(cat(lab, vm, "/sys/class/net/eth1/queues/rx-0/rps_cpus"), "2");
+            assert.doesNotMatch(out.text(), /reports no NUMA node/);
             await stack.destroy();
         });
 

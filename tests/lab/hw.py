@@ -283,11 +283,12 @@ def build_profile(name):
             {"irq": 42, "name": "virtio1-output.0", "chip": chip, "hwirq": 2, "hint": [0, 1], "counts": [19283, 0]},
         ]
         return {
+            # Two sockets with the NIC on the second, as on large cloud VMs.
             "name": "vm", "cpus": 2, "prec": 3, "managed": managed, "cpufreq": None,
-            "numa_cpus": {"0": [0, 1]},
+            "numa_cpus": {"0": [0], "1": [1]},
             "irqs": irqs,
             "nic": {
-                "kind": "virtio", "slot": slot, "virtio": "virtio1", "numa_node": -1,
+                "kind": "virtio", "slot": slot, "virtio": "virtio1", "numa_node": 1,
                 "device_path": "pci0000:00/%s/virtio1" % slot,
                 "msi_irqs": [40, 41, 42], "queue_irqs": [41, 42],
                 "vendor": "0x1af4", "device": "0x1000",
@@ -1071,13 +1072,23 @@ class Tree:
 
             return RealDir(path, mods=mods, extra=lambda: links)
 
+        root = "/sys/devices/system/node"
+        # A node this machine lacks is its node0 directory with the node's own CPUs.
+        added = {"node%d" % nid: node_dir(nid, os.path.join(root, "node0")) for nid in numa
+                 if not os.path.isdir(os.path.join(root, "node%d" % nid))}
+        node_list = File(text(fmt_list(set(numa)) + "\n"))
+
         def mods(name, real):
-            if real is None or real is _Probe:
+            if real is None:
+                return real
+            if name in ("online", "possible", "has_cpu"):
+                return node_list
+            if real is _Probe:
                 return real
             match = re.fullmatch(r"node(\d+)", name)
             return node_dir(int(match.group(1)), real.path) if match and isinstance(real, RealDir) else real
 
-        return RealDir("/sys/devices/system/node", mods=mods)
+        return RealDir(root, mods=mods, extra=lambda: added)
 
     # /proc/irq, /proc/interrupts, /proc/stat ---------------------------------------------------
 
