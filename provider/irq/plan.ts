@@ -193,60 +193,84 @@ export interface IrqbalancePlan {
     /** Puts the daemon back as it was if a later step fails. */
     undo: ServiceAction;
     record: IrqbalanceRecord;
-    warning?: string;
+    warnings: string[];
 }
 
-export function planIrqbalance(inputs: IrqAffinityInputs, view: HostIrqView, irqs: number[], previous: IrqbalanceRecord | undefined, target: string): IrqbalancePlan {
+/**
+ * irqbalance as the policy wants it: "ban" puts this resource's IRQs in its bans, "stop" stops
+ * it, "leave" neither. What an earlier policy did and this one does not is undone as delete would
+ * undo it: bans no longer wanted come out of the file and the daemon, a daemon no longer to be
+ * stopped is started again. `managed` is the resource's record of the files it wrote.
+ */
+export function planIrqbalance(
+    inputs: IrqAffinityInputs,
+    view: HostIrqView,
+    irqs: number[],
+    previous: IrqbalanceRecord | undefined,
+    target: string,
+    managed?: ManagedFiles,
+): IrqbalancePlan {
     const state = view.irqbalance;
-    const record: IrqbalanceRecord = { policy: inputs.irqbalance, stopped: previous?.stopped, banned: previous?.banned };
-    const original: ServiceAction = {
-        ...(state.running ? (state.systemd ? { systemctl: "try-restart" as const } : { kill: "all" as const, start: state.cmdline }) : {}),
-    };
-    if (inputs.irqbalance === "leave") {
-        const warning = state.running ? `${target}: irqbalance is running and will move these IRQs (irqbalance: "leave")` : undefined;
-        return { action: {}, undo: {}, record, warning };
-    }
-    if (inputs.irqbalance === "stop") {
-        if (!state.running) {
-            return { action: {}, undo: {}, record };
-        }
-        record.stopped ??= { systemd: state.systemd, cmdline: state.cmdline };
-        // Stopped, not disabled: the next boot starts it again, and it moves what the boot unit pins.
-        const warning = inputs.persist
-            ? `${target}: irqbalance is stopped until the next boot, where it starts again and moves the IRQs this boot unit pins until the next up; irqbalance: "ban" keeps it off them across boots, while their numbers hold`
-            : undefined;
-        return state.systemd
-            ? { action: { systemctl: "stop" }, undo: { systemctl: "start" }, record, warning }
-            : { action: { kill: "pids", pids: state.pids }, undo: { start: state.cmdline }, record, warning };
-    }
-    // Ours from before; an IRQ no longer targeted is balanced again, unless the host banned it itself.
+    const policy = inputs.irqbalance;
+    const warnings: string[] = [];
     const ours = previous?.banned ? (previous.banned.added ?? previous.banned.irqs) : [];
-    const hostBans = new Set(bannedIn(state.configContent));
-    const added = [...new Set([...ours.filter((irq) => irqs.includes(irq)), ...irqs.filter((irq) => !hostBans.has(irq))])].sort((a, b) => a - b);
-    const released = ours.filter((irq) => !irqs.includes(irq));
-    const banned = [...irqs].sort((a, b) => a - b);
-    const config = withBannedIrqs(state.configContent !== null && released.length > 0 ? withoutBannedIrqs(state.configContent, released) : state.configContent, banned);
+    const targeted = [...irqs].sort((a, b) => a - b);
+    let config = state.configContent;
+    let banned: IrqbalanceRecord["banned"];
+    if (policy === "ban") {
+        // An IRQ no longer targeted is balanced again, unless the host banned it itself.
+        const hostBans = new Set(bannedIn(state.configContent));
+        const added = [...new Set([...ours.filter((irq) => irqs.includes(irq)), ...irqs.filter((irq) => !hostBans.has(irq))])].sort((a, b) => a - b);
+        const released = ours.filter((irq) => !irqs.includes(irq));
+        config = withBannedIrqs(config !== null && released.length > 0 ? withoutBannedIrqs(config, released) : config, targeted);
+        banned = { irqs: targeted, added, configFile: state.configFile, systemd: state.systemd, cmdline: previous?.banned?.cmdline ?? state.cmdline };
+    } else if (previous?.banned) {
+        const release = configRestore(previous.banned, state, managed, target);
+        if (release.config !== undefined) {
+            config = release.config;
+        }
+        if (release.warning) {
+            warnings.push(release.warning);
+        }
+    }
     const configChanged = config !== state.configContent;
-    if (configChanged) {
-        original.config = state.configContent;
+    // A daemon not run by systemd takes its bans as arguments: ours out, the wanted ones in.
+    const ourArgs = new Set(banArgs(ours));
+    const withoutOurs = (argv: string[]) => argv.filter((a) => !ourArgs.has(a));
+    const withWanted = (argv: string[]) => [...withoutOurs(argv), ...(policy === "ban" ? banArgs(targeted).filter((a) => !withoutOurs(argv).includes(a)) : [])];
+    const action: ServiceAction = configChanged ? { config } : {};
+    const undo: ServiceAction = configChanged ? { config: state.configContent } : {};
+    let stopped: IrqbalanceRecord["stopped"];
+    let runsAfter = state.running;
+    if (policy === "stop") {
+        stopped = previous?.stopped ?? (state.running ? { systemd: state.systemd, cmdline: withoutOurs(state.cmdline) } : undefined);
+        if (state.running) {
+            Object.assign(action, state.systemd ? { systemctl: "stop" } : { kill: "pids", pids: state.pids });
+            Object.assign(undo, state.systemd ? { systemctl: "start" } : { start: state.cmdline });
+            runsAfter = false;
+            if (inputs.persist) {
+                // Stopped, not disabled: the next boot starts it again, and it moves what the boot unit pins.
+                warnings.push(`${target}: irqbalance is stopped until the next boot, where it starts again and moves the IRQs this boot unit pins until the next up; irqbalance: "ban" keeps it off them across boots, while their numbers hold`);
+            }
+        }
+    } else if (previous?.stopped && !state.running) {
+        Object.assign(action, previous.stopped.systemd ? { systemctl: "start" } : { start: withWanted(previous.stopped.cmdline) });
+        Object.assign(undo, previous.stopped.systemd ? { systemctl: "stop" } : { kill: "all" });
+        runsAfter = true;
+    } else if (state.running) {
+        const argsWrong = policy === "ban" ? !banArgs(targeted).every((a) => state.cmdline.includes(a)) : state.cmdline.some((a) => ourArgs.has(a));
+        if (state.systemd && (configChanged || argsWrong)) {
+            action.systemctl = undo.systemctl = "try-restart";
+        } else if (!state.systemd && argsWrong) {
+            Object.assign(action, { kill: "pids", pids: state.pids, start: withWanted(state.cmdline) });
+            Object.assign(undo, { kill: "all", start: state.cmdline });
+        }
     }
-    const runningArgs = new Set(state.cmdline);
-    const runningHasBans = banArgs(banned).every((a) => runningArgs.has(a));
-    record.banned = { irqs: banned, added, configFile: state.configFile, systemd: state.systemd, cmdline: previous?.banned?.cmdline ?? state.cmdline };
-    if (!state.running || state.systemd) {
-        const restart = state.running && (configChanged || !runningHasBans);
-        const action: ServiceAction = { ...(configChanged ? { config } : {}), ...(restart ? { systemctl: "try-restart" as const } : {}) };
-        return { action, undo: configChanged || restart ? original : {}, record };
+    if (policy === "leave" && runsAfter) {
+        warnings.push(`${target}: irqbalance is running and will move these IRQs (irqbalance: "leave")`);
     }
-    if (runningHasBans && !configChanged) {
-        return { action: {}, undo: {}, record };
-    }
-    const base = state.cmdline.filter((a) => !a.startsWith("--banirq="));
-    return {
-        action: { ...(configChanged ? { config } : {}), kill: "pids", pids: state.pids, start: [...base, ...banArgs(banned)] },
-        undo: original,
-        record,
-    };
+    const record: IrqbalanceRecord = { policy, ...(stopped ? { stopped } : {}), ...(banned ? { banned } : {}) };
+    return { action, undo, record, warnings };
 }
 
 export interface IrqbalanceRestore extends ServiceAction {
@@ -425,10 +449,8 @@ export interface IrqPlan {
 export function planIrqAffinity(inputs: IrqAffinityInputs, view: HostIrqView, snapshot: FileSnapshot, target: string, previous?: IrqRecord): IrqPlan {
     const { assignment, warnings } = placement(inputs, view, target);
     const irqs = Object.keys(assignment).map(Number);
-    const irqbalance = planIrqbalance(inputs, view, irqs, previous?.irqbalanceState, target);
-    if (irqbalance.warning) {
-        warnings.push(irqbalance.warning);
-    }
+    const irqbalance = planIrqbalance(inputs, view, irqs, previous?.irqbalanceState, target, previous?.managedFiles);
+    warnings.push(...irqbalance.warnings);
     const writes: ValueWrite[] = [];
     const originals: Record<string, string> = {};
     for (const [irq, cpus] of Object.entries(assignment)) {
@@ -466,7 +488,11 @@ export function planIrqAffinity(inputs: IrqAffinityInputs, view: HostIrqView, sn
             files.remove = [unit.unit, unit.link];
         }
     }
-    if (typeof irqbalance.action.config === "string") {
+    const releasedConfig = irqbalance.record.banned ? undefined : previous?.irqbalanceState?.banned?.configFile;
+    if (managedFiles && releasedConfig) {
+        managedFiles = forget(managedFiles, [releasedConfig]);
+    }
+    if (irqbalance.record.banned && typeof irqbalance.action.config === "string") {
         wanted[view.irqbalance.configFile] = configContent(irqbalance.action.config);
     }
     if (Object.keys(wanted).length > 0) {

@@ -298,6 +298,42 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             assert.equal(affinityOf(lab, server, 104), "0-3");
         });
 
+        it("a changed irqbalance policy undoes what the old one did: bans out under leave, started again after stop", async function () {
+            if (!irqbalanceArgs(lab, server)) {
+                startIrqbalance(lab, server, ["--interval=3600"]);
+            }
+            const running = irqbalanceArgs(lab, server);
+            assert.ok(running, "a real irqbalance runs on the host");
+            const configBefore = fileOn(lab, server, "/etc/default/irqbalance");
+            let policy: "ban" | "leave" | "stop" = "ban";
+            const stack = await labStack("irq-policy-switch", async () => {
+                new IrqAffinity("irqs", { connection: connectionTo(lab, server), interface: "eth1", cpus: "2-3", irqbalance: policy });
+            });
+            try {
+                await stack.up();
+                assert.ok(irqbalanceArgs(lab, server)?.includes("--banirq=104"));
+                policy = "leave";
+                await stack.up();
+                assert.equal(fileOn(lab, server, "/etc/default/irqbalance"), configBefore, "the file's own bytes back");
+                assert.deepEqual(irqbalanceArgs(lab, server), running, "irqbalance runs without the bans");
+                assertNoChanges((await stack.preview()).changeSummary);
+                policy = "stop";
+                await stack.up();
+                assert.equal(irqbalanceArgs(lab, server), null, "stopped");
+                policy = "ban";
+                await stack.up();
+                assert.ok(irqbalanceArgs(lab, server)?.includes("--banirq=104"), "started again, with the bans");
+                policy = "stop";
+                await stack.up();
+                assert.equal(irqbalanceArgs(lab, server), null);
+            } finally {
+                await stack.destroy();
+            }
+            assert.equal(fileOn(lab, server, "/etc/default/irqbalance"), configBefore);
+            assert.deepEqual(irqbalanceArgs(lab, server), running, "irqbalance runs as it did before");
+            assert.equal(affinityOf(lab, server, 104), "0-3");
+        });
+
         it("leaves the bans the host already had in IRQBALANCE_ARGS: its file comes back byte for byte", async function () {
             const file = "/etc/default/irqbalance";
             const before = fileOn(lab, server, file);

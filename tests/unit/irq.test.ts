@@ -8,6 +8,7 @@ import type { Transport } from "../../provider/transport/transport";
 import { discoverQueueIrqs, parseInterrupts } from "../../provider/irq/discover";
 import { bannedIn, withBannedIrqs, withoutBannedIrqs } from "../../provider/irq/irqbalance";
 import { FileSnapshot, parseFileSnapshot } from "../../provider/host/files";
+import { fileContent } from "../../provider/host/restore";
 import { HostIrqView, IrqRecord, deviceUnitName, irqItems, irqbalanceRestore, placement, placementProblems, planIrqAffinity, planIrqbalance, renderUnit, viewOf, writtenUnit } from "../../provider/irq/plan";
 import { irqAffinityInputsSchema } from "../../provider/irq/schema";
 import { checkFailures } from "../../provider/check";
@@ -241,10 +242,57 @@ describe("irqbalance handling", function () {
         assert.equal(planIrqbalance(inputs({ cpus: "1", irqbalance: "ban" }), systemd, [102], undefined, "h").action.systemctl, "try-restart");
         const stop = planIrqbalance(inputs({ cpus: "1", irqbalance: "stop" }), systemd, [102], undefined, "h");
         assert.equal(stop.action.systemctl, "stop");
-        assert.match(stop.warning ?? "", /^h: irqbalance is stopped until the next boot, where it starts again and moves the IRQs this boot unit pins/, "persisted (the default): the boot brings it back");
-        assert.equal(planIrqbalance(inputs({ cpus: "1", irqbalance: "stop", persist: false }), systemd, [102], undefined, "h").warning, undefined);
+        assert.match(stop.warnings.join("\n"), /^h: irqbalance is stopped until the next boot, where it starts again and moves the IRQs this boot unit pins/, "persisted (the default): the boot brings it back");
+        assert.deepEqual(planIrqbalance(inputs({ cpus: "1", irqbalance: "stop", persist: false }), systemd, [102], undefined, "h").warnings, []);
         const stopped = view({ irqbalance: { ...systemd.irqbalance, running: false, pids: [] } });
         assert.equal(irqbalanceRestore(stop.record, stopped).systemctl, "start");
+    });
+
+    it("undoes what a policy switched away from did, as delete would: bans out, a stopped daemon started again", function () {
+        const file = "/etc/default/irqbalance";
+        const systemd = view({ irqbalance: { running: true, pids: [5], cmdline: ["irqbalance"], systemd: true, configFile: file, configContent: "#IRQBALANCE_ARGS=\n" } });
+        const ban = planIrqbalance(inputs({ cpus: "1", irqbalance: "ban" }), systemd, [102], undefined, "h");
+        const managed = { originals: { [file]: fileContent("#IRQBALANCE_ARGS=\n") }, written: { [file]: fileContent(ban.action.config!) }, createdDirs: [] };
+        const banning = view({ irqbalance: { ...systemd.irqbalance, cmdline: ["irqbalance", "--banirq=102"], configContent: ban.action.config! } });
+
+        const leave = planIrqbalance(inputs({ cpus: "1", irqbalance: "leave" }), banning, [102], ban.record, "h", managed);
+        assert.deepEqual(leave.action, { config: "#IRQBALANCE_ARGS=\n", systemctl: "try-restart" }, "the file's own bytes back, the daemon restarted without the ban");
+        assert.deepEqual(leave.undo, { config: ban.action.config, systemctl: "try-restart" });
+        assert.deepEqual(leave.record, { policy: "leave" });
+        assert.match(leave.warnings.join("\n"), /irqbalance is running and will move these IRQs/);
+
+        const stop = planIrqbalance(inputs({ cpus: "1", irqbalance: "stop" }), banning, [102], ban.record, "h", managed);
+        assert.deepEqual(stop.action, { config: "#IRQBALANCE_ARGS=\n", systemctl: "stop" });
+        assert.deepEqual(stop.record, { policy: "stop", stopped: { systemd: true, cmdline: ["irqbalance"] } }, "delete starts it again, without the bans");
+
+        const stoppedView = view({ irqbalance: { ...systemd.irqbalance, running: false, pids: [], cmdline: [] } });
+        const banAgain = planIrqbalance(inputs({ cpus: "1", irqbalance: "ban" }), stoppedView, [102], stop.record, "h");
+        assert.deepEqual(banAgain.action, { config: ban.action.config, systemctl: "start" }, "started again, now with the ban");
+        assert.deepEqual(banAgain.undo, { config: "#IRQBALANCE_ARGS=\n", systemctl: "stop" });
+        assert.equal(banAgain.record.stopped, undefined);
+        assert.deepEqual(planIrqbalance(inputs({ cpus: "1", irqbalance: "leave" }), stoppedView, [102], stop.record, "h").action, { systemctl: "start" });
+
+        const daemon = view({ irqbalance: { running: false, pids: [], cmdline: [], systemd: false, configFile: file, configContent: null } });
+        const stoppedDaemon = { policy: "stop" as const, stopped: { systemd: false, cmdline: ["/usr/sbin/irqbalance", "--banirq=7"] } };
+        assert.deepEqual(planIrqbalance(inputs({ cpus: "1", irqbalance: "ban" }), daemon, [102], stoppedDaemon, "h").action.start, ["/usr/sbin/irqbalance", "--banirq=7", "--banirq=102"], "the host's own ban kept");
+        const running = view({ irqbalance: { running: true, pids: [9], cmdline: ["/usr/sbin/irqbalance", "--banirq=7", "--banirq=102"], systemd: false, configFile: file, configContent: null } });
+        const ours = { policy: "ban" as const, banned: { irqs: [102], added: [102], configFile: file, systemd: false, cmdline: ["/usr/sbin/irqbalance", "--banirq=7"] } };
+        assert.deepEqual(planIrqbalance(inputs({ cpus: "1", irqbalance: "leave" }), running, [102], ours, "h").action, { kill: "pids", pids: [9], start: ["/usr/sbin/irqbalance", "--banirq=7"] });
+    });
+
+    it("forgets irqbalance's file once a policy switch has put it back, so delete does not write it again", function () {
+        const file = "/etc/default/irqbalance";
+        const snap = parseFileSnapshot(`file\t${file}\t${Buffer.from('IRQBALANCE_ARGS="--banirq=102"\n').toString("base64")}`);
+        const banning = view({ irqbalance: { running: false, pids: [], cmdline: [], systemd: true, configFile: file, configContent: 'IRQBALANCE_ARGS="--banirq=102"\n' } });
+        const previous: IrqRecord = {
+            originals: { "102": "0-3" },
+            irqbalanceState: { policy: "ban", banned: { irqs: [102], added: [102], configFile: file, systemd: true, cmdline: [] } },
+            managedFiles: { originals: { [file]: { kind: "absent" } }, written: { [file]: fileContent('IRQBALANCE_ARGS="--banirq=102"\n') }, createdDirs: [] },
+        };
+        const plan = planIrqAffinity(inputs({ cpus: "1", irqbalance: "leave", persist: false }), banning, snap, "h", previous);
+        assert.equal(plan.irqbalance.action.config, null, "the file did not exist: removed");
+        assert.equal(plan.record.managedFiles?.originals[file], undefined);
+        assert.equal(plan.record.irqbalanceState?.banned, undefined);
     });
 });
 
