@@ -11,6 +11,7 @@ import { ManagedFiles, withCreatedDirs } from "../host/restore";
 import { missingModules, moduleNeeds, moduleProbeKeys } from "./modules";
 import { netnsProbeKeys, restrictedCongestionControl } from "./netns";
 import { portRangeProbeKeys, rangeBelowUnprivileged } from "./port-range";
+import { memoryBeyondHost, pageCountedProbeKeys } from "./page-counted";
 import { declaresCpuMask, masksBeyondHost } from "./cpu-masks";
 import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, ledgerBeyond, ledgerOnlyItems, liveSettings, ownLedgerPath, ownerOf, ownershipConflicts, persistFileProblem, planApply, planRestore, sysctlRecordToRestore, unwritableKeys } from "./plan";
 import { HostReads, HostSnapshot, applyToHost, readHost } from "./remote";
@@ -164,12 +165,13 @@ export async function checkSysctls(olds: Record<string, unknown>, rawNews: Recor
     }
     const needsModules = (snapshot: HostSnapshot) => missingModules(moduleNeeds(inputs.settings, snapshot), inputs.modules ?? [], inputs.onMissing === "skip", transport.target);
     // What the host needs to judge: modules, and what its network namespace lets `judged` (the settings this operation writes) set.
-    const probeKeys = (judged: Record<string, SettingValue>) => [...moduleProbeKeys(inputs.settings), ...netnsProbeKeys(judged), ...portRangeProbeKeys(judged)];
+    const probeKeys = (judged: Record<string, SettingValue>) => [...moduleProbeKeys(inputs.settings), ...netnsProbeKeys(judged), ...portRangeProbeKeys(judged), ...pageCountedProbeKeys(judged)];
     const refusedByHost = (snapshot: HostSnapshot, judged: Record<string, SettingValue>) => [
         ...needsModules(snapshot),
         ...restrictedCongestionControl(judged, snapshot, transport.target),
         ...rangeBelowUnprivileged(judged, snapshot, transport.target),
         ...masksBeyondHost(judged, snapshot, transport.target),
+        ...memoryBeyondHost(judged, snapshot, transport.target),
     ];
     // Keys the host lacks or will not let be written, but for those whose absence the module check judges.
     const unwritable = (declared: SysctlSetInputs, snapshot: HostSnapshot) =>
@@ -200,7 +202,7 @@ export async function checkSysctls(olds: Record<string, unknown>, rawNews: Recor
         try {
             if (!withDrift) {
                 // A changed value can need a module (bbr into tcp_allowed_congestion_control) or a namespace's leave.
-                if (Object.keys(added.settings).length === 0 && moduleProbeKeys(changed).length === 0 && netnsProbeKeys(changed).length === 0 && portRangeProbeKeys(changed).length === 0 && !declaresCpuMask(changed)) {
+                if (Object.keys(added.settings).length === 0 && moduleProbeKeys(changed).length === 0 && netnsProbeKeys(changed).length === 0 && portRangeProbeKeys(changed).length === 0 && pageCountedProbeKeys(changed).length === 0 && !declaresCpuMask(changed)) {
                     return { inputs: news, failures };
                 }
                 const snapshot = await readHost(transport, [...new Set([...keysToRead(added), ...probeKeys(changed)])], [], "reuse");

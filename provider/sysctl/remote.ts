@@ -37,9 +37,10 @@ done
 ${FLAT}
 # Only root's view tells a read-only key: every /proc/sys file is read-only to other users.
 root=; [ "$(id -u)" = 0 ] && root=1
-n=$#
+n=$# pages=
 for p do
   f=/proc/sys/$p
+  case $p in net/ipv4/tcp_mem|net/ipv4/udp_mem) pages=1 ;; esac
   if [ ! -e "$f" ]; then printf 'missing\\t%s\\n' "$p"
   elif [ -n "$root" ] && [ ! -w "$f" ] && [ -r "$f" ]; then set -- "$@" "readonly/$p"
   else set -- "$@" "value/$p"; fi
@@ -64,6 +65,12 @@ fi
 [ -n "$out" ] && printf '%s\\n' "$out"
 # The CPUs a CPU mask key may name (a builtin read: no fork).
 read -r cpus 2>/dev/null < /sys/devices/system/cpu/possible && printf 'possible\\t%s\\n' "$cpus"
+# RAM and the page size for keys counted in pages: the shell's own first mapping is of base pages.
+if [ -n "$pages" ]; then
+  while read -r a kib _; do [ "$a" = MemTotal: ] && break; done < /proc/meminfo
+  while read -r a page _; do [ "$a" = KernelPageSize: ] && break; done 2>/dev/null < /proc/self/smaps
+  printf 'memory\\t%s\\t%s\\n' "$kib" "$page"
+fi
 set --
 # A sysctl.d name in an earlier directory hides it in the later ones (a link to /dev/null too), as
 # systemd-sysctl reads them; /lib after /usr/lib is the same file on a merged-/usr host.
@@ -232,6 +239,8 @@ export interface HostSnapshot {
     otherOwners?: Map<string, string>;
     /** The CPUs this host can have (/sys/devices/system/cpu/possible), when readable. */
     possibleCpus?: number[];
+    /** MemTotal and the page size, both in KiB, when a key counted in pages was read. */
+    memory?: { totalKiB: number; pageKiB: number };
 }
 
 export function parseReadOutput(stdout: string): HostSnapshot {
@@ -277,6 +286,13 @@ export function parseReadOutput(stdout: string): HostSnapshot {
                     snapshot.possibleCpus = parseCpuList(fields[0]);
                 }
                 break;
+            case "memory": {
+                const [totalKiB, pageKiB] = fields.map(Number);
+                if (totalKiB > 0 && pageKiB > 0) {
+                    snapshot.memory = { totalKiB, pageKiB };
+                }
+                break;
+            }
             case "claim":
                 snapshot.otherOwners!.set(canonicalKey(fields[0]), fields.slice(1).join("\t"));
                 break;

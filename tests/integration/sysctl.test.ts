@@ -704,3 +704,28 @@ describe("SysctlSet on this machine (local transport): a writeback byte count, w
         assert.deepEqual(raw(), before, "byte for byte");
     });
 });
+
+describe("SysctlSet on this machine (local transport): udp_mem and tcp_mem count pages of the machine's size", function () {
+    this.timeout(5 * 60 * 1000);
+    const file = "/proc/sys/net/ipv4/udp_mem";
+
+    it("refuses at preview a maximum that reaches the machine's RAM (a value copied from a bigger host), and takes one below it", async function () {
+        const before = readFileSync(file, "utf8");
+        const pageSize = Number(execFileSync("getconf", ["PAGESIZE"], { encoding: "utf8" }));
+        const ramPages = Math.floor((Number(/^MemTotal:\s+(\d+) kB/m.exec(readFileSync("/proc/meminfo", "utf8"))![1]) * 1024) / pageSize);
+        let udpMem = [ramPages, ramPages, ramPages];
+        const stack = await labStack("sysctl-udp-mem-pages", async () => {
+            new SysctlSet("udp", { settings: { "net.ipv4.udp_mem": udpMem }, persist: false });
+        });
+        const out = collect();
+        const message = (await expectFailure(stack.preview({ onOutput: out.onOutput }))) + out.text();
+        const reason = new RegExp(String.raw`settings\["net\.ipv4\.udp_mem"\]\S* value .* has a problem: local: allows UDP buffers \d+ pages, [\d.]+ GiB at this host's ${pageSize / 1024} KiB pages, not less than its [\d.]+ GiB of RAM`);
+        assert.match(message, reason);
+        const printed = out.text();
+        const diagnostics = printed.slice(printed.indexOf("\nDiagnostics:"), printed.indexOf("\nResources:") < 0 ? undefined : printed.indexOf("\nResources:"));
+        assert.equal(diagnostics.split("not less than its").length - 1, 1, `said once in the Diagnostics section:\n${diagnostics}`);
+        udpMem = [Math.floor(ramPages / 8), Math.floor(ramPages / 6), Math.floor(ramPages / 4)];
+        await stack.preview();
+        assert.equal(readFileSync(file, "utf8"), before, "a preview writes nothing");
+    });
+});

@@ -4,6 +4,7 @@ import { check as hostTuningCheck } from "../../provider/host-tuning/handlers";
 import { isUnsigned, valueProblem } from "../../provider/sysctl/grammar";
 import { declaresCpuMask, masksBeyondHost } from "../../provider/sysctl/cpu-masks";
 import { portRangeProbeKeys, rangeBelowUnprivileged } from "../../provider/sysctl/port-range";
+import { memoryBeyondHost, pageCountedProbeKeys } from "../../provider/sysctl/page-counted";
 import { parseReadOutput } from "../../provider/sysctl/remote";
 import { persistFileProblem, sysctlSetInputsSchema } from "../../provider/sysctl/schema";
 import { MAX_KEYS, settingsSizeProblems } from "../../provider/sysctl/sizes";
@@ -313,5 +314,22 @@ describe("sysctl checks against the host's own values", function () {
         assert.deepEqual(masksBeyondHost(settings, host("0-1,3"), "h2"), [], "a gap in the possible CPUs is within the kernel's mask");
         assert.deepEqual(masksBeyondHost(settings, parseReadOutput("possible\tgarbage\n"), "h2"), [], "an unreadable CPU list judges nothing");
         assert.deepEqual(masksBeyondHost({ "net.core.rps_default_mask": "0" }, host("0"), "h2"), []);
+    });
+
+    it("refuses a tcp_mem or udp_mem whose maximum reaches the host's RAM in its own pages, and only then", function () {
+        // 16 GiB: 4194304 pages of 4 KiB, 262144 of 64 KiB.
+        const host = (pageKiB: number) => parseReadOutput(`value\tnet/ipv4/udp_mem\t1 2 3\nmemory\t16777216\t${pageKiB}\n`);
+        const sip = { "net.ipv4.udp_mem": [524288, 699050, 1048576] }; // a quarter of 16 GiB in 4 KiB pages
+        assert.deepEqual(pageCountedProbeKeys({ ...sip, "net.core.somaxconn": 4096 }), ["net.ipv4.udp_mem"]);
+        assert.deepEqual(host(4).memory, { totalKiB: 16777216, pageKiB: 4 });
+        assert.deepEqual(memoryBeyondHost(sip, host(4), "h1"), []);
+        assert.match(
+            memoryBeyondHost(sip, host(64), "h1")[0]?.reason ?? "",
+            /^h1: allows UDP buffers 1048576 pages, 64\.0 GiB at this host's 64 KiB pages, not less than its 16\.0 GiB of RAM: the kernel would never press on them/,
+        );
+        assert.deepEqual(memoryBeyondHost({ "net.ipv4.tcp_mem": "1 2 4194304" }, host(4), "h1").map((f) => f.property), ['settings["net.ipv4.tcp_mem"]'], "equal to the RAM is refused too");
+        assert.deepEqual(memoryBeyondHost({ "net.ipv4.tcp_mem": { atLeast: [1, 2, 4194304] } }, host(4), "h1").length, 1);
+        assert.deepEqual(memoryBeyondHost({ "net.ipv4.tcp_mem": { atMost: [1, 2, 4194304] } }, host(4), "h1"), [], "at most: it can only lower it");
+        assert.deepEqual(memoryBeyondHost(sip, parseReadOutput("memory\t\t\n"), "h1"), [], "a host whose memory could not be read judges nothing");
     });
 });
