@@ -41,9 +41,9 @@ export function highConnectionRatePlan(facts: ConnectionRateFacts): ProfilePlan 
             "net.ipv4.tcp_syncookies": { value: 1, sources: ["IPS"] },
             "net.ipv4.tcp_abort_on_overflow": { value: 0, sources: ["IPS"] },
             "net.ipv4.ip_local_port_range": {
-                value: [10240, 65535],
+                value: { covers: [10240, 65535] },
                 sources: ["derived", "IPS"],
-                note: "more ephemeral ports for the outbound connections an API host makes to its backends; the two ends of different parity, as IPS advises (its default is 32768 60999)",
+                note: "more ephemeral ports for the outbound connections an API host makes to its backends, never fewer: a host's wider range is kept; the two ends of different parity, as IPS advises (its default is 32768 60999)",
             },
             "net.ipv4.tcp_fin_timeout": {
                 value: { atMost: 30 },

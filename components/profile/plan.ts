@@ -1,6 +1,6 @@
 import { distance } from "fastest-levenshtein";
 import { canonicalKey } from "../../provider/sysctl/keys";
-import { Bound, PlainValue, SettingValue, isBound, normalise, satisfies } from "../../provider/sysctl/values";
+import { Bound, PlainValue, SettingValue, isBound, keepsHigher, limitsOf, normalise, satisfies } from "../../provider/sysctl/values";
 import { DeclarationError } from "./declaration-error";
 import type { SourceKey } from "./sources";
 
@@ -179,19 +179,19 @@ export function meetSetting(a: SettingValue, b: SettingValue): SettingValue | un
     return undefined;
 }
 
-/** Two bounds of one kind and length, element by element the tighter; undefined for a lower and an upper bound, or lengths that differ. */
+/** Two bounds of one kind and length, element by element the tighter; undefined for bounds of two kinds, or lengths that differ. */
 function tighterBound(a: Bound, b: Bound): Bound | undefined {
-    const atLeast = "atLeast" in a;
-    const [mine, theirs] = [[threshold(a)].flat(), [threshold(b)].flat()];
-    if (atLeast !== "atLeast" in b || mine.length !== theirs.length) {
+    const kind = boundKind(a);
+    const [mine, theirs] = [[limitsOf(a)].flat(), [limitsOf(b)].flat()];
+    if (kind !== boundKind(b) || mine.length !== theirs.length) {
         return undefined;
     }
-    const tighter = mine.map((limit, i) => (atLeast ? Math.max : Math.min)(limit, theirs[i]));
-    const shaped = Array.isArray(threshold(a)) ? tighter : tighter[0];
-    return atLeast ? { atLeast: shaped } : { atMost: shaped };
+    const tighter = mine.map((limit, i) => (keepsHigher(a, i) ? Math.max : Math.min)(limit, theirs[i]));
+    const shaped = Array.isArray(limitsOf(a)) ? tighter : tighter[0];
+    return kind === "atLeast" ? { atLeast: shaped } : kind === "atMost" ? { atMost: shaped } : { covers: tighter as [number, number] };
 }
 
-const threshold = (bound: Bound) => ("atLeast" in bound ? bound.atLeast : bound.atMost);
+const boundKind = (bound: Bound) => ("atLeast" in bound ? "atLeast" : "atMost" in bound ? "atMost" : "covers");
 
 /** The parts besides sysctls a profile may set, each of which composes field by field. */
 export const PLAN_PARTS = ["nic", "irq", "governor", "queueLength", "steering", "idle"] as const;

@@ -5,7 +5,7 @@
  */
 import { canonicalKey } from "./keys";
 import { isCpuMask } from "../cpus";
-import { CPU_MASK_KEYS, SettingValue, isBound } from "./values";
+import { CPU_MASK_KEYS, SettingValue, isBound, limitsOf } from "./values";
 
 /**
  * Keys whose every number is a count, size, ratio or timeout: a negative one is certainly a
@@ -143,7 +143,7 @@ export function shown(value: unknown): string {
 /** Every token a value holds: plain numbers, array elements, bound limits, words of a string. */
 function tokensIn(value: SettingValue): (number | string)[] {
     if (isBound(value)) {
-        const limit = "atLeast" in value ? value.atLeast : value.atMost;
+        const limit = limitsOf(value);
         return Array.isArray(limit) ? limit : [limit];
     }
     if (Array.isArray(value)) {

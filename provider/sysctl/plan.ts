@@ -478,7 +478,7 @@ function boundsPersisted(inputs: SysctlSetInputs, file: string): Record<string, 
 
 export function describeDesired(desired: SettingValue): string {
     if (typeof desired === "object" && !Array.isArray(desired)) {
-        return "atLeast" in desired ? `>= ${normalise(desired.atLeast)}` : `<= ${normalise(desired.atMost)}`;
+        return "atLeast" in desired ? `>= ${normalise(desired.atLeast)}` : "atMost" in desired ? `<= ${normalise(desired.atMost)}` : `covering ${normalise(desired.covers)}`;
     }
     return normalise(desired);
 }

@@ -1,7 +1,7 @@
 import type { CheckFailure } from "../check";
 import { canonicalKey } from "./keys";
 import type { HostSnapshot } from "./remote";
-import { SettingValue, isBound, normalise } from "./values";
+import { SettingValue, isBound, limitsOf, normalise } from "./values";
 
 /**
  * The ephemeral port range may not start below the host's first unprivileged port: the kernel
@@ -21,10 +21,15 @@ export function portRangeProbeKeys(settings: Record<string, SettingValue>): stri
 export function rangeBelowUnprivileged(settings: Record<string, SettingValue>, snapshot: HostSnapshot, target: string): CheckFailure[] {
     const declared = declaredRange(settings);
     const live = snapshot.values.get(UNPRIVILEGED_START);
-    if (!declared || isBound(declared[1]) || live?.state !== "value") {
+    if (!declared || live?.state !== "value") {
         return [];
     }
-    const start = Number(normalise(declared[1]).split(" ")[0]);
+    const value = declared[1];
+    if (isBound(value) && !("covers" in value)) {
+        return [];
+    }
+    // A covering range starts at the declared start or the host's own, which the kernel took.
+    const start = isBound(value) ? [limitsOf(value)].flat()[0] : Number(normalise(value).split(" ")[0]);
     const unprivileged = Number(live.value);
     return start < unprivileged
         ? [{ property: `settings[${JSON.stringify(declared[0])}]`, reason: `${target}: starts at ${start}, below ${UNPRIVILEGED_START} (${unprivileged}) there; the kernel refuses it (EINVAL)` }]

@@ -13,7 +13,8 @@ export interface SysctlSetArgs {
     /**
      * Key → value. Values: a number, a string, an array of numbers for multi-value keys
      * (`net.ipv4.tcp_rmem: [4096, 131072, 16777216]`), or a bound that only raises or only
-     * lowers: `{ atLeast: 65535 }`, `{ atMost: 10 }` (tuned's `>N` / `<N`).
+     * lowers: `{ atLeast: 65535 }`, `{ atMost: 10 }` (tuned's `>N` / `<N`); for a range key, a
+     * range that contains these ends: `{ covers: [10240, 65535] }`.
      */
     settings: pulumi.Input<Record<string, pulumi.Input<SettingValue>>>;
     /** Also write the values to a file in /etc/sysctl.d/ so they survive a reboot. Default true. */

@@ -4,7 +4,7 @@ import { moduleNameSchema } from "../kernel-module/schema";
 import { optionalConnectionSchema } from "../transport/connection";
 import { kernelPortList, shown, valueProblem } from "./grammar";
 import { canonicalKey, keyProblem } from "./keys";
-import { CPU_MASK_KEYS, SettingValue, comparable } from "./values";
+import { CPU_MASK_KEYS, SettingValue, comparable, isBound, limitsOf } from "./values";
 
 /**
  * Keys whose values the kernel parses as integers. A string that is not a number here is a
@@ -42,7 +42,7 @@ export function requiresNumbers(key: string): boolean {
 const SEVERAL_NUMBERS = /^(net\.ipv4\.(tcp_[rw]?mem|udp_mem|ip_local_port_range)|vm\.lowmem_reserve_ratio)$/;
 
 function countProblem(key: string, value: SettingValue): string | undefined {
-    const plain = typeof value === "object" && !Array.isArray(value) ? ("atLeast" in value ? value.atLeast : value.atMost) : value;
+    const plain = isBound(value) ? limitsOf(value) : value;
     const count = Array.isArray(plain) ? plain.length : String(plain).trim().split(/\s+/).length;
     if (count > 1 && requiresNumbers(key) && !SEVERAL_NUMBERS.test(canonicalKey(key))) {
         return `takes one number, got ${count}: the kernel would keep the first and ignore the rest`;
@@ -63,10 +63,13 @@ const plainValue = z.union([
         .refine(noControl, "must not contain newlines or NUL bytes")
         .refine((s) => s.trim().length > 0, "must not be empty"),
 ]);
-const bound = z.union([z.object({ atLeast: numbers }).strict(), z.object({ atMost: numbers }).strict()]);
+const bound = z.union([z.object({ atLeast: numbers }).strict(), z.object({ atMost: numbers }).strict(), z.object({ covers: z.tuple([integer, integer]) }).strict()]);
 const settingValue = z.union([plainValue, bound], {
-    error: "must be a number, a string, an array of numbers, or { atLeast: N } / { atMost: N }",
+    error: "must be a number, a string, an array of numbers, or { atLeast: N } / { atMost: N } / { covers: [FROM, TO] }",
 });
+
+/** Keys whose value is a range FROM TO, which a `covers` bound may declare. */
+const RANGE_KEYS = new Set(["net.ipv4.ip_local_port_range", "net.ipv4.ping_group_range"]);
 
 const settings = z
     .record(z.string(), z.unknown())
@@ -95,6 +98,8 @@ const settings = z
                 }
             } else if (typeof value === "string" && requiresNumbers(key) && !/^\s*-?\d+(\s+-?\d+)*\s*$/.test(value)) {
                 ctx.addIssue({ code: "custom", path: [key], message: `${key} takes numbers, got ${shown(value)}` });
+            } else if (typeof value === "object" && value !== null && "covers" in value && !RANGE_KEYS.has(canonical)) {
+                ctx.addIssue({ code: "custom", path: [key], message: `${key} is not a range: covers is for ${[...RANGE_KEYS].join(" and ")}; use atLeast or atMost` });
             } else {
                 const problem = valueProblem(key, parsed.data as SettingValue) ?? countProblem(key, parsed.data as SettingValue);
                 if (problem) {

@@ -6,12 +6,19 @@
 import { formatMask, isCpuMask, parseMask } from "../cpus";
 
 export type PlainValue = number | string | number[];
-export type Bound = { atLeast: number | number[] } | { atMost: number | number[] };
+/** `covers`: a range (two numbers) that contains this one, the host's own ends kept where wider. */
+export type Bound = { atLeast: number | number[] } | { atMost: number | number[] } | { covers: [number, number] };
 export type SettingValue = PlainValue | Bound;
 
 export function isBound(value: SettingValue): value is Bound {
     return typeof value === "object" && !Array.isArray(value);
 }
+
+/** A bound's numbers. */
+export const limitsOf = (bound: Bound): number | number[] => ("atLeast" in bound ? bound.atLeast : "atMost" in bound ? bound.atMost : bound.covers);
+
+/** Per element, whether the bound wants the live number kept when at least (true) or at most (false) its limit. */
+export const keepsHigher = (bound: Bound, index: number): boolean => ("covers" in bound ? index === 1 : "atLeast" in bound);
 
 export function normalise(value: PlainValue): string {
     if (Array.isArray(value)) {
@@ -52,8 +59,7 @@ export function targetValue(desired: SettingValue, live: string): string {
     if (!isBound(desired)) {
         return normalise(desired);
     }
-    const isAtLeast = "atLeast" in desired;
-    const bound = isAtLeast ? desired.atLeast : desired.atMost;
+    const bound = limitsOf(desired);
     const limits = Array.isArray(bound) ? bound : [bound];
     const current = tokens(canonicalNumbers(live));
     if (current.length !== limits.length || current.some((t) => !INTEGER.test(t))) {
@@ -63,7 +69,7 @@ export function targetValue(desired: SettingValue, live: string): string {
         .map((t, i) => {
             const have = BigInt(t);
             const limit = BigInt(limits[i]);
-            const keep = isAtLeast ? have >= limit : have <= limit;
+            const keep = keepsHigher(desired, i) ? have >= limit : have <= limit;
             return (keep ? have : limit).toString();
         })
         .join(" ");
@@ -82,7 +88,7 @@ export function inDeclaredShape(desired: SettingValue, live: string): SettingVal
     if (isBound(desired) && satisfies(desired, live)) {
         return desired;
     }
-    const shapeOf = isBound(desired) ? ("atLeast" in desired ? desired.atLeast : desired.atMost) : desired;
+    const shapeOf = isBound(desired) ? limitsOf(desired) : desired;
     const parts = tokens(canonicalNumbers(live));
     const allIntegers = parts.length > 0 && parts.every((t) => INTEGER.test(t) && Number.isSafeInteger(Number(t)));
     if (Array.isArray(shapeOf) && allIntegers) {

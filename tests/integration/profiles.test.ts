@@ -9,6 +9,7 @@ import {
     SipRouterProfile,
     TuningProfile,
     highConnectionRatePlan,
+    highThroughputPlan,
     lowLatencyPlan,
     sipRouterPlan,
     sysctlValues,
@@ -136,7 +137,10 @@ describe("profiles through the real engine on a lab host", function () {
                         continue;
                     }
                     const live = sysctlOn(lab, host, key);
-                    if (typeof value === "object" && !Array.isArray(value)) {
+                    if (typeof value === "object" && !Array.isArray(value) && "covers" in value) {
+                        const [from, to] = live.split(" ").map(Number);
+                        assert.ok(from <= value.covers[0] && to >= value.covers[1], `${key} = ${live} covers ${value.covers.join("-")}`);
+                    } else if (typeof value === "object" && !Array.isArray(value)) {
                         const bound = "atLeast" in value ? value.atLeast : value.atMost;
                         assert.ok("atLeast" in value ? Number(live) >= Number(bound) : Number(live) <= Number(bound), `${key} = ${live}`);
                     } else {
@@ -216,14 +220,18 @@ describe("profiles through the real engine on a lab host", function () {
             new ComposedProfile("p", {
                 connection: connectionTo(lab, host),
                 interface: "eth1",
-                plans: [sipRouterPlan({ memoryGiB: 8 }), highConnectionRatePlan({ connectionsPerSecond: 100000 }), lowLatencyPlan()],
-                ...(decided ? { sysctlOverrides: { "net/ipv4/ip_local_port_range": [10240, 65535] }, prefer: { irq: "low-latency" } } : {}),
+                plans: [sipRouterPlan({ memoryGiB: 8 }), highConnectionRatePlan({ connectionsPerSecond: 100000 }), highThroughputPlan({ linkGbps: 10, rttMs: 20 })],
+                ...(decided
+                    ? { sysctlOverrides: { "net.core.rmem_max": 67108864, "net/core/wmem_max": 50331648, "net.core.netdev_max_backlog": 300000 }, prefer: { irq: "high-throughput" } }
+                    : {}),
             });
         });
         const out = collect();
         const message = await expectFailure(stack.preview({ onOutput: out.onOutput }));
-        assert.match(message, /net\.ipv4\.ip_local_port_range: sip-router sets \[4096,65535\], high-connection-rate sets \[10240,65535\]/);
+        assert.match(message, /net\.core\.rmem_max: sip-router\+high-connection-rate sets 67108864, high-throughput sets 50331648/);
+        assert.match(message, /irq: sip-router\+high-connection-rate and high-throughput differ on irq\.policy/);
         assert.doesNotMatch(message, /somaxconn/, "65535 meets high-connection-rate's lower bound");
+        assert.doesNotMatch(message, /ip_local_port_range/, "sip-router's 4096-65535 covers high-connection-rate's 10240-65535");
         assert.doesNotMatch(out.text(), /Unhandled exception|    at /, "a declaration to fix, not a crash with a stack trace");
         decided = true;
         const preview = await stack.preview();

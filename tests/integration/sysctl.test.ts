@@ -460,6 +460,30 @@ describe("SysctlSet through the real engine on lab hosts", function () {
         });
     });
 
+    it("a covering port range keeps a host's wider ends, widens a narrower range to it, and a range narrowed behind Pulumi's back is drift", async function () {
+        const key = "net.ipv4.ip_local_port_range";
+        const original = sysctlOn(lab, h2, key);
+        const stack = await labStack("sysctl-port-range-covers", async () => {
+            new SysctlSet("ports", { connection: connectionTo(lab, h2), settings: { [key]: { covers: [10240, 65535] } }, persist: false });
+        });
+        setSysctlOn(lab, h2, key, "1024 65535");
+        try {
+            await thenRestored(h2, key, stack, async () => {
+                await stack.up();
+                assert.equal(sysctlOn(lab, h2, key), "1024 65535", "already covers 10240-65535: kept");
+                setSysctlOn(lab, h2, key, "32768 60999");
+                const refreshed = collect();
+                await stack.preview({ refresh: true, diff: true, onOutput: refreshed.onOutput });
+                assert.match(refreshed.text(), /ip_local_port_range/);
+                await stack.up({ refresh: true });
+                assert.equal(sysctlOn(lab, h2, key), "10240 65535", "widened to the declared range");
+                assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+            });
+        } finally {
+            setSysctlOn(lab, h2, key, original);
+        }
+    });
+
     it("a key emptied behind Pulumi's back (its kernel default, no value one may declare) shows as drift after a refresh; up converges, and destroy works straight after a refresh", async function () {
         const key = "net.ipv4.ip_local_reserved_ports";
         const stack = await labStack("sysctl-emptied", async () => {

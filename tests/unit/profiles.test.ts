@@ -226,6 +226,11 @@ describe("profile overrides and composition", function () {
         assert.deepEqual(meetSetting({ atMost: 30 }, { atMost: 15 }), { atMost: 15 });
         assert.equal(meetSetting(100, { atLeast: 4096 }), undefined);
         assert.equal(meetSetting({ atLeast: 1 }, { atMost: 2 }), undefined, "two kinds of bound are not merged into a range");
+        assert.deepEqual(meetSetting({ covers: [10240, 65535] }, { covers: [4096, 60999] }), { covers: [4096, 65535] }, "the range covering both");
+        assert.deepEqual(meetSetting([4096, 65535], { covers: [10240, 65535] }), [4096, 65535], "a fixed range that covers it");
+        assert.equal(meetSetting([32768, 60999], { covers: [10240, 65535] }), undefined);
+        assert.equal(meetSetting({ atLeast: [1, 2] }, { covers: [1, 2] }), undefined);
+        assert.deepEqual(sysctlValues(composePlans(sip, rate))["net.ipv4.ip_local_port_range"], [4096, 65535], "sip-router's range covers high-connection-rate's");
     });
 
     it("meets multi-value bounds element by element, in either order, and a multi-value that satisfies one", function () {

@@ -298,6 +298,17 @@ describe("sysctl checks against the host's own values", function () {
         assert.deepEqual(rangeBelowUnprivileged({ "net.ipv4.ip_local_port_range": "1024 65000" }, host("1024"), "h1"), []);
     });
 
+    it("takes covers only for a range key, as a range the kernel would take; judged against ip_unprivileged_port_start as a fixed range is", function () {
+        const failures = (settings: Record<string, unknown>) => checkFailures(sysctlSetInputsSchema, { resourceName: "t", settings }).map((f) => f.reason);
+        assert.deepEqual(failures({ "net.ipv4.ip_local_port_range": { covers: [10240, 65535] } }), []);
+        assert.match(failures({ "net.core.somaxconn": { covers: [1, 2] } })[0] ?? "", /net\.core\.somaxconn is not a range: covers is for net\.ipv4\.ip_local_port_range and net\.ipv4\.ping_group_range; use atLeast or atMost/);
+        assert.match(failures({ "net.ipv4.ip_local_port_range": { covers: [65535, 10240] } })[0] ?? "", /end is not below its start/);
+        assert.match(failures({ "net.ipv4.ip_local_port_range": { covers: [10240] } })[0] ?? "", /must be/);
+        const host = parseReadOutput("value\tnet/ipv4/ip_unprivileged_port_start\t1024\n");
+        assert.match(rangeBelowUnprivileged({ "net.ipv4.ip_local_port_range": { covers: [512, 65535] } }, host, "h1")[0]?.reason ?? "", /starts at 512, below/);
+        assert.deepEqual(rangeBelowUnprivileged({ "net.ipv4.ip_local_port_range": { covers: [2048, 65535] } }, host, "h1"), []);
+    });
+
     it("refuses a CPU mask naming a CPU beyond the host's possible CPUs, and only then", function () {
         const host = (possible: string) => parseReadOutput(`value\tnet/core/rps_default_mask\t0\npossible\t${possible}\n`);
         const settings = sysctlSetInputsSchema.parse({ resourceName: "t", settings: { "net.core.rps_default_mask": "00000000,0000000c" } }).settings;

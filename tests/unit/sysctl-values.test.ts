@@ -27,6 +27,15 @@ describe("sysctl values", function () {
         assert.equal(targetValue({ atMost: 20 }, "15"), "15");
     });
 
+    it("covers keeps each end of a live range that is wider, and widens the other to the declared end", function () {
+        assert.equal(targetValue({ covers: [10240, 65535] }, "32768 60999"), "10240 65535");
+        assert.equal(targetValue({ covers: [10240, 65535] }, "1024 65535"), "1024 65535");
+        assert.equal(targetValue({ covers: [10240, 60000] }, "32768 60999"), "10240 60999");
+        assert.ok(satisfies({ covers: [10240, 65535] }, "1024 65535"));
+        assert.ok(!satisfies({ covers: [10240, 65535] }, "10241 65535"));
+        assert.deepEqual(inDeclaredShape({ covers: [10240, 65535] }, "32768 60999"), [32768, 60999]);
+    });
+
     it("presents live values in the declared shape", function () {
         assert.equal(inDeclaredShape(65535, "4096"), 4096);
         assert.deepEqual(inDeclaredShape([1, 2, 3], "4096\t131072\t6291456".replace(/\t/g, " ")), [4096, 131072, 6291456]);
