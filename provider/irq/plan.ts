@@ -243,7 +243,9 @@ export function planIrqbalance(
     let stopped: IrqbalanceRecord["stopped"];
     let runsAfter = state.running;
     if (policy === "stop") {
-        stopped = previous?.stopped ?? (state.running ? { systemd: state.systemd, cmdline: withoutOurs(state.cmdline) } : undefined);
+        // A record from before kept our bans in the command line it stopped.
+        const before = previous?.stopped ?? (state.running ? { systemd: state.systemd, cmdline: state.cmdline } : undefined);
+        stopped = before && { ...before, cmdline: withoutOurs(before.cmdline) };
         if (state.running) {
             Object.assign(action, state.systemd ? { systemctl: "stop" } : { kill: "pids", pids: state.pids });
             Object.assign(undo, state.systemd ? { systemctl: "start" } : { start: state.cmdline });
@@ -258,7 +260,8 @@ export function planIrqbalance(
         Object.assign(undo, previous.stopped.systemd ? { systemctl: "stop" } : { kill: "all" });
         runsAfter = true;
     } else if (state.running) {
-        const argsWrong = policy === "ban" ? !banArgs(targeted).every((a) => state.cmdline.includes(a)) : state.cmdline.some((a) => ourArgs.has(a));
+        const wanted = new Set(policy === "ban" ? banArgs(targeted) : []);
+        const argsWrong = [...wanted].some((a) => !state.cmdline.includes(a)) || state.cmdline.some((a) => ourArgs.has(a) && !wanted.has(a));
         if (state.systemd && (configChanged || argsWrong)) {
             action.systemctl = undo.systemctl = "try-restart";
         } else if (!state.systemd && argsWrong) {

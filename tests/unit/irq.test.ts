@@ -278,6 +278,11 @@ describe("irqbalance handling", function () {
         const running = view({ irqbalance: { running: true, pids: [9], cmdline: ["/usr/sbin/irqbalance", "--banirq=7", "--banirq=102"], systemd: false, configFile: file, configContent: null } });
         const ours = { policy: "ban" as const, banned: { irqs: [102], added: [102], configFile: file, systemd: false, cmdline: ["/usr/sbin/irqbalance", "--banirq=7"] } };
         assert.deepEqual(planIrqbalance(inputs({ cpus: "1", irqbalance: "leave" }), running, [102], ours, "h").action, { kill: "pids", pids: [9], start: ["/usr/sbin/irqbalance", "--banirq=7"] });
+        const fewer = { ...ours, banned: { ...ours.banned, irqs: [102, 105], added: [102, 105] } };
+        const banningBoth = view({ irqbalance: { ...running.irqbalance, cmdline: [...running.irqbalance.cmdline, "--banirq=105"] } });
+        assert.deepEqual(planIrqbalance(inputs({ cpus: "1", irqbalance: "ban" }), banningBoth, [102], fewer, "h").action.start, ["/usr/sbin/irqbalance", "--banirq=7", "--banirq=102"], "a ban no longer wanted comes out of the daemon too");
+        const olderRecord = { policy: "stop" as const, stopped: { systemd: false, cmdline: ["/usr/sbin/irqbalance", "--banirq=102"] }, banned: ours.banned };
+        assert.deepEqual(planIrqbalance(inputs({ cpus: "1", irqbalance: "stop" }), daemon, [102], olderRecord, "h").record.stopped?.cmdline, ["/usr/sbin/irqbalance"], "delete starts it without our bans");
     });
 
     it("forgets irqbalance's file once a policy switch has put it back, so delete does not write it again", function () {
