@@ -68,8 +68,11 @@ const settingValue = z.union([plainValue, bound], {
     error: "must be a number, a string, an array of numbers, or { atLeast: N } / { atMost: N } / { covers: [FROM, TO] }",
 });
 
-/** Keys whose value is a range FROM TO, which a `covers` bound may declare. */
-const RANGE_KEYS = new Set(["net.ipv4.ip_local_port_range", "net.ipv4.ping_group_range"]);
+/**
+ * Keys whose value is a range FROM TO, which a `covers` bound may declare. Not ping_group_range:
+ * its "1 0" means no group, which covering end by end would turn into a grant to groups never named.
+ */
+const RANGE_KEYS = new Set(["net.ipv4.ip_local_port_range"]);
 
 const settings = z
     .record(z.string(), z.unknown())
@@ -99,7 +102,7 @@ const settings = z
             } else if (typeof value === "string" && requiresNumbers(key) && !/^\s*-?\d+(\s+-?\d+)*\s*$/.test(value)) {
                 ctx.addIssue({ code: "custom", path: [key], message: `${key} takes numbers, got ${shown(value)}` });
             } else if (typeof value === "object" && value !== null && "covers" in value && !RANGE_KEYS.has(canonical)) {
-                ctx.addIssue({ code: "custom", path: [key], message: `${key} is not a range: covers is for ${[...RANGE_KEYS].join(" and ")}; use atLeast or atMost` });
+                ctx.addIssue({ code: "custom", path: [key], message: `${key} takes no covers: it is for ${[...RANGE_KEYS].join(" and ")}; use atLeast or atMost` });
             } else {
                 const problem = valueProblem(key, parsed.data as SettingValue) ?? countProblem(key, parsed.data as SettingValue);
                 if (problem) {

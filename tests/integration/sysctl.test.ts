@@ -472,10 +472,11 @@ describe("SysctlSet through the real engine on lab hosts", function () {
                 await stack.up();
                 assert.equal(sysctlOn(lab, h2, key), "1024 65535", "already covers 10240-65535: kept");
                 setSysctlOn(lab, h2, key, "32768 60999");
-                const refreshed = collect();
-                await stack.preview({ refresh: true, diff: true, onOutput: refreshed.onOutput });
-                assert.match(refreshed.text(), /ip_local_port_range/);
-                await stack.up({ refresh: true });
+                const drifted = collect();
+                const preview = await stack.preview({ onOutput: drifted.onOutput });
+                assert.equal(preview.changeSummary.update, 1, "a plain preview reads the host and finds the narrower range");
+                assert.match(drifted.text(), /net\.ipv4\.ip_local_port_range live 32768 60999, desired covering 10240 65535/);
+                await stack.up();
                 assert.equal(sysctlOn(lab, h2, key), "10240 65535", "widened to the declared range");
                 assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
             });

@@ -301,8 +301,9 @@ describe("sysctl checks against the host's own values", function () {
     it("takes covers only for a range key, as a range the kernel would take; judged against ip_unprivileged_port_start as a fixed range is", function () {
         const failures = (settings: Record<string, unknown>) => checkFailures(sysctlSetInputsSchema, { resourceName: "t", settings }).map((f) => f.reason);
         assert.deepEqual(failures({ "net.ipv4.ip_local_port_range": { covers: [10240, 65535] } }), []);
-        assert.match(failures({ "net.core.somaxconn": { covers: [1, 2] } })[0] ?? "", /net\.core\.somaxconn is not a range: covers is for net\.ipv4\.ip_local_port_range and net\.ipv4\.ping_group_range; use atLeast or atMost/);
+        assert.match(failures({ "net.core.somaxconn": { covers: [1, 2] } })[0] ?? "", /net\.core\.somaxconn takes no covers: it is for net\.ipv4\.ip_local_port_range; use atLeast or atMost/);
         assert.match(failures({ "net.ipv4.ip_local_port_range": { covers: [65535, 10240] } })[0] ?? "", /end is not below its start/);
+        assert.match(failures({ "net.ipv4.ping_group_range": { covers: [1000, 1999] } })[0] ?? "", /takes no covers/, "its 1 0 (no group) is no range to widen");
         assert.match(failures({ "net.ipv4.ip_local_port_range": { covers: [10240] } })[0] ?? "", /must be/);
         const host = parseReadOutput("value\tnet/ipv4/ip_unprivileged_port_start\t1024\n");
         assert.match(rangeBelowUnprivileged({ "net.ipv4.ip_local_port_range": { covers: [512, 65535] } }, host, "h1")[0]?.reason ?? "", /starts at 512, below/);
