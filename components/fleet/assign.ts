@@ -6,7 +6,8 @@ import { counterOnHost } from "../../provider/wave-gate/plan";
 import { canonicalKey } from "../../provider/sysctl/keys";
 import { DeclarationError } from "../profile/declaration-error";
 import { HostParts, hostParts, watchedCounters } from "../profile/parts";
-import { ProfilePlan, SysctlOverrides, applyOverrides, nullsDroppingNothing, spelledAs } from "../profile/plan";
+import { ProfilePlan, SysctlOverrides, applyOverrides, meetSetting, nullsDroppingNothing, spelledAs } from "../profile/plan";
+import { settingValue } from "../../provider/sysctl/schema";
 import { sipRouterPlan } from "../sip-router/plan";
 import { Assignment, FleetConfig, FleetConfigError, HostFactsConfig, InventoryHost, RAW_PARTS, configPath, matches } from "./inventory";
 
@@ -164,8 +165,15 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
             const settings = { ...(current?.settings ?? {}) };
             for (const [key, value] of Object.entries(parts.sysctls.settings)) {
                 const held = spelledAs(settings, key);
-                if (held in settings && !same(settings[held], value) && !overridden.has(canonicalKey(key))) {
-                    conflicts.push(`${key}: ${owner.get(held)} sets ${JSON.stringify(settings[held])}, ${name} sets ${JSON.stringify(value)}`);
+                if (held in settings && !overridden.has(canonicalKey(key))) {
+                    // As ComposedProfile composes: a value meeting the other's bound, or the tighter bound.
+                    const [mine, theirs] = [settingValue.safeParse(settings[held]), settingValue.safeParse(value)];
+                    const met = same(settings[held], value) ? value : mine.success && theirs.success ? meetSetting(mine.data, theirs.data) : undefined;
+                    if (met === undefined) {
+                        conflicts.push(`${key}: ${owner.get(held)} sets ${JSON.stringify(settings[held])}, ${name} sets ${JSON.stringify(value)}`);
+                    } else {
+                        settings[held] = met;
+                    }
                 }
                 if (!(held in settings)) {
                     owner.set(key, name);

@@ -64,7 +64,8 @@ const plainValue = z.union([
         .refine((s) => s.trim().length > 0, "must not be empty"),
 ]);
 const bound = z.union([z.object({ atLeast: numbers }).strict(), z.object({ atMost: numbers }).strict(), z.object({ covers: z.tuple([integer, integer]) }).strict()]);
-const settingValue = z.union([plainValue, bound], {
+/** One setting's value in any declared shape (the key's own grammar is checked beside it). */
+export const settingValue = z.union([plainValue, bound], {
     error: "must be a number, a string, an array of numbers, or { atLeast: N } / { atMost: N } / { covers: [FROM, TO] }",
 });
 

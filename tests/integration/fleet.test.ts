@@ -318,6 +318,27 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
         assert.equal(affinity(), before);
     });
 
+    it("two assignments on a host compose as ComposedProfile does: a value meeting a profile's bound, a range covering its range", async function () {
+        const server = lab.hosts[0];
+        const keys = ["net.core.somaxconn", "net.ipv4.ip_local_port_range"];
+        const live = () => keys.map((key) => sysctlOn(lab, server, key));
+        const before = live();
+        assert.notDeepEqual(before, ["8192", "4096 65535"]);
+        const assignments: FleetConfigInput["assignments"] = [
+            { select: {}, profile: "high-connection-rate", facts: { connectionsPerSecond: 20000 } },
+            { select: { hardware: "server" }, sysctls: { "net.core.somaxconn": 8192, "net.ipv4.ip_local_port_range": [4096, 65535] } },
+        ];
+        const stack = await fleetStack("fleet-compose", { ...labFleetConfig({ ...lab, hosts: [server] }), assignments });
+        try {
+            await stack.up();
+            assert.deepEqual(live(), ["8192", "4096 65535"], "8192 meets at least 4096; 4096-65535 covers 10240-65535");
+            await stack.preview({ expectNoChanges: true });
+        } finally {
+            await stack.destroy();
+        }
+        assert.deepEqual(live(), before);
+    });
+
     it("a counter condition in the gate fails a wave whose host keeps overflowing its accept queue", async function () {
         const three = lab.hosts.slice(0, 3);
         // The NIC named by the assignment's facts, not the hosts': IF in a condition is that NIC.

@@ -235,28 +235,30 @@ describe("fleet: config and assignments", function () {
         assert.throws(() => parseFleetConfig(config), /hosts\[1\]\.connection\.proxy/);
     });
 
-    it("composes two assignments on a host and names both and the key when they conflict", function () {
+    it("composes two assignments on a host as ComposedProfile does, and names both and the key when they conflict", function () {
         const config = parseFleetConfig(
             fleet(2, {
                 assignments: [
                     { select: {}, profile: "high-connection-rate", facts: { connectionsPerSecond: 20000 } },
-                    { select: { rack: "b" }, sysctls: { "net.ipv4.tcp_fin_timeout": 10, "net.core.somaxconn": 8192 } },
-                    { select: { rack: "a" }, sysctls: { "net.ipv4.tcp_keepalive_time": 600 } },
+                    { select: { rack: "b" }, sysctls: { "net.ipv4.tcp_fin_timeout": 45, "net.core.somaxconn": 2048 } },
+                    { select: { rack: "a" }, sysctls: { "net.ipv4.tcp_keepalive_time": 600, "net.core.somaxconn": 8192, "net.ipv4.ip_local_port_range": [4096, 65535] } },
                 ],
             }),
         );
         const h1 = assignHost(config, config.hosts[0]);
         assert.deepEqual(h1.from, ["assignments[0] (high-connection-rate)", "assignments[2]"]);
         assert.equal(h1.parts.sysctls?.settings["net.ipv4.tcp_keepalive_time"], 600);
+        assert.equal(h1.parts.sysctls?.settings["net.core.somaxconn"], 8192, "8192 meets high-connection-rate's at least 4096");
+        assert.deepEqual(h1.parts.sysctls?.settings["net.ipv4.ip_local_port_range"], [4096, 65535], "4096-65535 covers its 10240-65535");
         assert.throws(() => assignHost(config, config.hosts[1]), (e: Error) => {
             assert.ok(e instanceof AssignmentConflictError && RunError.isInstance(e));
             assert.match(e.message, /^h2: assignments conflict:\n/);
-            assert.match(e.message, /  net\.core\.somaxconn: assignments\[0\] \(high-connection-rate\) sets \{"atLeast":4096\}, assignments\[1\] sets 8192/);
-            assert.match(e.message, /net\.ipv4\.tcp_fin_timeout: assignments\[0\] \(high-connection-rate\) sets \{"atMost":30\}, assignments\[1\] sets 10/);
+            assert.match(e.message, /  net\.core\.somaxconn: assignments\[0\] \(high-connection-rate\) sets \{"atLeast":4096\}, assignments\[1\] sets 2048/);
+            assert.match(e.message, /net\.ipv4\.tcp_fin_timeout: assignments\[0\] \(high-connection-rate\) sets \{"atMost":30\}, assignments\[1\] sets 45/);
             return true;
         });
-        const settled = parseFleetConfig({ ...config, hosts: [config.hosts[0], { ...config.hosts[1], sysctlOverrides: { "net.core.somaxconn": 8192, "net.ipv4.tcp_fin_timeout": 10 } }] });
-        assert.equal(assignHost(settled, settled.hosts[1]).parts.sysctls?.settings["net.ipv4.tcp_fin_timeout"], 10);
+        const settled = parseFleetConfig({ ...config, hosts: [config.hosts[0], { ...config.hosts[1], sysctlOverrides: { "net.core.somaxconn": 2048, "net.ipv4.tcp_fin_timeout": 45 } }] });
+        assert.equal(assignHost(settled, settled.hosts[1]).parts.sysctls?.settings["net.ipv4.tcp_fin_timeout"], 45);
     });
 
     it("composes profiles that leave a field unset with what another assignment sets, and names only real conflicts", function () {
