@@ -162,6 +162,10 @@ function assess(inputs: CpuGovernorInputs, snapshot: FileSnapshot): Assessment {
         const why = `CPU ${formatCpuList(offline)} ${offline.length === 1 ? "is" : "are"} not online (online: ${formatCpuList(online)})`;
         return { requested, problems: [{ property: "cpus", why }] };
     }
+    const split = inputs.cpus ? policySplit(requested, online, snapshot) : undefined;
+    if (split) {
+        return { requested, problems: [{ property: "cpus", why: split }] };
+    }
     const withoutCpufreq = requested.filter((cpu) => read(snapshot, governorFile(cpu)) === undefined);
     const wantsEpp = inputs.energyPerformancePreference !== undefined;
     const withoutEpp = wantsEpp ? requested.filter((cpu) => read(snapshot, eppFile(cpu)) === undefined) : [];
@@ -204,6 +208,28 @@ function assess(inputs: CpuGovernorInputs, snapshot: FileSnapshot): Assessment {
         }
     }
     return { requested, problems };
+}
+
+/**
+ * A declared CPU whose cpufreq policy (the directory `cpuN/cpufreq` links to) also covers online
+ * CPUs the set leaves out: one governor and EPP hold for the whole policy, so setting it for some
+ * sets it for all, and giving the others theirs back would undo it.
+ */
+function policySplit(requested: number[], online: number[], snapshot: FileSnapshot): string | undefined {
+    const policyOf = (cpu: number) => {
+        const dir = `${CPU_ROOT}/cpu${cpu}/cpufreq`;
+        const real = snapshot.links.get(dir);
+        return real && real !== dir ? real : undefined;
+    };
+    for (const cpu of requested) {
+        const policy = policyOf(cpu);
+        const left = policy ? online.filter((c) => !requested.includes(c) && policyOf(c) === policy) : [];
+        if (left.length > 0) {
+            const all = online.filter((c) => policyOf(c) === policy);
+            return `cpu${cpu} shares its cpufreq policy (${policy}) with CPU ${formatCpuList(left)}, which cpus leaves out: one governor holds for the whole policy, so declare CPU ${formatCpuList(all)} together, or none of them`;
+        }
+    }
+    return undefined;
 }
 
 /** What planGovernor would refuse on this host, as check failures naming the property and the host. */

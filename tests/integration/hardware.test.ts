@@ -19,12 +19,12 @@ describe("hardware resources through the real engine on emulated lab hardware", 
     let lab: Lab;
     let server: LabHost;
     let vm: LabHost;
+    let cluster: LabHost;
 
     before(function () {
-        lab = labUp(2);
-        [server, vm] = lab.hosts;
-        assert.equal(server.hardware, "server");
-        assert.equal(vm.hardware, "vm");
+        lab = labUp(3, "server,vm,cluster");
+        [server, vm, cluster] = lab.hosts;
+        assert.deepEqual(lab.hosts.map((h) => h.hardware), ["server", "vm", "cluster"]);
     });
     after(function () {
         if (lab) {
@@ -119,6 +119,30 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             assertNoChanges((await skipping.preview({ onOutput: preview.onOutput })).changeSummary);
             assert.match(preview.text(), /skipped: CPU 0-1 have no cpufreq/);
             await skipping.destroy();
+        });
+
+        it("refuses at preview a set that splits a shared cpufreq policy; the whole policy sets both CPUs and destroy gives both back", async function () {
+            assert.equal(cat(lab, cluster, "/sys/devices/system/cpu/cpu1/cpufreq/related_cpus"), "0 1");
+            assert.equal(onHost(lab, cluster, ["readlink", "-f", "/sys/devices/system/cpu/cpu1/cpufreq"]).trim(), "/sys/devices/system/cpu/cpufreq/policy0");
+            const governors = () => [0, 1, 2, 3].map((cpu) => governorOf(lab, cluster, cpu));
+            assert.deepEqual(governors(), ["powersave", "powersave", "powersave", "powersave"]);
+            let cpus = "1";
+            const stack = await labStack("cpu-governor-cluster", async () => {
+                new CpuGovernor("gov", { connection: connectionTo(lab, cluster), cpus, governor: "performance", persist: false });
+            });
+            const out = collect();
+            const message = (await expectFailure(stack.preview({ onOutput: out.onOutput }))) + out.text();
+            assert.match(message, /cpus.*cpu1 shares its cpufreq policy \(\/sys\/devices\/system\/cpu\/cpufreq\/policy0\) with CPU 0, which cpus leaves out: .*declare CPU 0-1 together, or none of them/);
+            assert.deepEqual(governors(), ["powersave", "powersave", "powersave", "powersave"]);
+            cpus = "0-1";
+            try {
+                await stack.up();
+                assert.deepEqual(governors(), ["performance", "performance", "powersave", "powersave"]);
+                assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+            } finally {
+                await stack.destroy();
+            }
+            assert.deepEqual(governors(), ["powersave", "powersave", "powersave", "powersave"]);
         });
     });
 

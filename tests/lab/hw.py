@@ -298,10 +298,17 @@ def build_profile(name):
                 "coalesce": {"supported": ["rx-usecs", "tx-usecs"], "cur": {"rx-usecs": 0, "tx-usecs": 0}},
             },
         }
-    raise SystemExit("hw.py: unknown hardware profile %r (known: server, vm)" % name)
+    if name == "cluster":
+        # The server with two CPUs to a cpufreq policy, as acpi-cpufreq with hardware coordination
+        # or an arm64 cluster: cpu1 and cpu3 link to policy0 and policy2, one governor per pair.
+        prof = build_profile("server")
+        prof["name"] = "cluster"
+        prof["cpufreq"]["policies"] = [[0, 1], [2, 3]]
+        return prof
+    raise SystemExit("hw.py: unknown hardware profile %r (known: %s)" % (name, ", ".join(PROFILES)))
 
 
-PROFILES = ("server", "vm")
+PROFILES = ("server", "vm", "cluster")
 
 
 def cmd_init(hdir, name):
@@ -370,9 +377,12 @@ class Machine:
         cf = prof.get("cpufreq")
         self.cpufreq = {}
         if cf:
-            for cpu in self.present:
-                self.cpufreq[cpu] = {"policy": cf["governor"], "epp": EPP_VALUES[cf["epp"]], "epp_powersave": -1,
-                                     "min_req": cf["min_khz"], "max_req": cf["max_khz"]}
+            # One state per policy, shared by the CPUs it covers.
+            for group in self.policy_groups():
+                state = {"policy": cf["governor"], "epp": EPP_VALUES[cf["epp"]], "epp_powersave": -1,
+                         "min_req": cf["min_khz"], "max_req": cf["max_khz"]}
+                for cpu in group:
+                    self.cpufreq[cpu] = state
         self.pstate = {"no_turbo": 0, "max_perf_pct": 100, "min_perf_pct": 20}
         # Each CPU's resume latency PM QoS request as the kernel holds it: S32_MAX is "no constraint".
         self.resume_latency = {cpu: S32_MAX for cpu in self.present}
@@ -453,6 +463,13 @@ class Machine:
                     self.pick_effective(irq)
 
     # cpufreq (intel_pstate, HWP active mode) -------------------------------------------------
+
+    def policy_groups(self):
+        return self.prof["cpufreq"].get("policies") or [[cpu] for cpu in sorted(self.present)]
+
+    def policy_of(self, cpu):
+        """The CPUs of cpu's policy; the policy is named after the first."""
+        return next(group for group in self.policy_groups() if cpu in group)
 
     def _policy(self, cpu):
         if cpu not in self.online:
@@ -888,7 +905,7 @@ class Tree:
         for cpu in range(n):
             extra["cpu%d" % cpu] = self.cpu_dir(cpu)
         if self.prof.get("cpufreq"):
-            extra["cpufreq"] = Dir({"policy%d" % cpu: self.policy_dir(cpu) for cpu in range(n)})
+            extra["cpufreq"] = Dir({"policy%d" % g[0]: self.policy_dir(g[0]) for g in self.m.policy_groups() if g[0] < n})
             extra["intel_pstate"] = self.pstate_dir()
         else:
             extra["cpufreq"] = Dir({})
@@ -912,7 +929,7 @@ class Tree:
             if has_online:
                 e["online"] = File(read_online, lambda t: m.set_online(cpu, t))
             if self.prof.get("cpufreq"):
-                e["cpufreq"] = Link("../cpufreq/policy%d" % cpu)
+                e["cpufreq"] = Link("../cpufreq/policy%d" % m.policy_of(cpu)[0])
             return e
 
         def mods(name, real):
@@ -1002,8 +1019,8 @@ class Tree:
             return read
 
         return Dir({
-            "affected_cpus": File(static("%d\n" % cpu)),
-            "related_cpus": File(static("%d\n" % cpu)),
+            "affected_cpus": File(static(" ".join(map(str, m.policy_of(cpu))) + "\n")),
+            "related_cpus": File(static(" ".join(map(str, m.policy_of(cpu))) + "\n")),
             "base_frequency": File(static("%d\n" % cf["base_khz"])),
             "cpuinfo_max_freq": File(static("%d\n" % cf["max_khz"])),
             "cpuinfo_min_freq": File(static("%d\n" % cf["min_khz"])),

@@ -40,10 +40,23 @@ describe("CpuGovernor planning", function () {
         const snapshot = host();
         snapshot.links.set(`${C}/cpu0/cpufreq`, `${C}/cpufreq/policy0`);
         snapshot.links.set(`${C}/cpu1/cpufreq`, `${C}/cpufreq/policy0`);
-        const plan = planGovernor(inputs({ cpus: "1", persist: false }), snapshot, "h");
+        const plan = planGovernor(inputs({ cpus: "0-1", persist: false }), snapshot, "h");
         const files = ["scaling_governor", "energy_performance_preference"];
-        assert.deepEqual(governorItems(plan.record, snapshot), [...files.map((f) => `${C}/cpu1/cpufreq/${f}`), ...files.map((f) => `${C}/cpufreq/policy0/${f}`)]);
-        assert.deepEqual(governorItems(plan.record, host()), files.map((f) => `${C}/cpu1/cpufreq/${f}`), "a real directory is its own path");
+        const items = governorItems(plan.record, snapshot);
+        assert.deepEqual(items.filter((i) => i.includes("/policy0/")), files.map((f) => `${C}/cpufreq/policy0/${f}`), "one policy, one set of items");
+        assert.ok(files.every((f) => items.includes(`${C}/cpu0/cpufreq/${f}`) && items.includes(`${C}/cpu1/cpufreq/${f}`)));
+        assert.deepEqual(governorItems(planGovernor(inputs({ cpus: "1", persist: false }), host(), "h").record, host()), files.map((f) => `${C}/cpu1/cpufreq/${f}`), "a real directory is its own path");
+    });
+
+    it("refuses a set that splits a cpufreq policy, whose one governor holds for every CPU it covers", function () {
+        const snapshot = host();
+        snapshot.links.set(`${C}/cpu0/cpufreq`, `${C}/cpufreq/policy0`);
+        snapshot.links.set(`${C}/cpu1/cpufreq`, `${C}/cpufreq/policy0`);
+        const expected = /cpu1 shares its cpufreq policy \(\/sys\/devices\/system\/cpu\/cpufreq\/policy0\) with CPU 0, which cpus leaves out: one governor holds for the whole policy, so declare CPU 0-1 together, or none of them/;
+        assert.throws(() => planGovernor(inputs({ cpus: "1" }), snapshot, "h"), expected);
+        assert.deepEqual(governorProblems(inputs({ cpus: "1" }), snapshot, "h").map((f) => f.property), ["cpus"]);
+        assert.deepEqual(governorProblems(inputs({ cpus: "0-1" }), snapshot, "h"), []);
+        assert.deepEqual(governorProblems(inputs({}), snapshot, "h"), [], "every online CPU: no split");
     });
 
     it("refuses a governor the CPU does not offer, listing what it does", function () {
