@@ -171,7 +171,12 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
                     const met = same(settings[held], value) ? value : mine.success && theirs.success ? meetSetting(mine.data, theirs.data) : undefined;
                     if (met === undefined) {
                         conflicts.push(`${key}: ${owner.get(held)} sets ${JSON.stringify(settings[held])}, ${name} sets ${JSON.stringify(value)}`);
-                    } else {
+                    } else if (!same(met, settings[held])) {
+                        // The value is both assignments' now; a later conflict names them both.
+                        owner.set(held, `${owner.get(held)} with ${name}`);
+                        if (same(met, value)) {
+                            origin.set(`sysctls:${held}`, sysctlOrigin(assignment, index, key));
+                        }
                         settings[held] = met;
                     }
                 }

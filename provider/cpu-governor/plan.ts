@@ -211,16 +211,13 @@ function assess(inputs: CpuGovernorInputs, snapshot: FileSnapshot): Assessment {
 }
 
 /**
- * A declared CPU whose cpufreq policy (the directory `cpuN/cpufreq` links to) also covers online
- * CPUs the set leaves out: one governor and EPP hold for the whole policy, so setting it for some
- * sets it for all, and giving the others theirs back would undo it.
+ * A declared CPU whose cpufreq policy (the directory `cpuN/cpufreq` resolves to: `cpufreq/policyM`,
+ * or before Linux 4.3 the first CPU's own `cpuN/cpufreq`) also covers online CPUs the set leaves
+ * out: one governor and EPP hold for the whole policy, so setting it for some sets it for all, and
+ * giving the others theirs back would undo it.
  */
 function policySplit(requested: number[], online: number[], snapshot: FileSnapshot): string | undefined {
-    const policyOf = (cpu: number) => {
-        const dir = `${CPU_ROOT}/cpu${cpu}/cpufreq`;
-        const real = snapshot.links.get(dir);
-        return real && real !== dir ? real : undefined;
-    };
+    const policyOf = (cpu: number) => snapshot.links.get(`${CPU_ROOT}/cpu${cpu}/cpufreq`) || undefined;
     for (const cpu of requested) {
         const policy = policyOf(cpu);
         const left = policy ? online.filter((c) => !requested.includes(c) && policyOf(c) === policy) : [];

@@ -299,7 +299,7 @@ def build_profile(name):
             },
         }
     if name == "cluster":
-        # The server with two CPUs to a cpufreq policy, as acpi-cpufreq with hardware coordination
+        # The server with two CPUs to a cpufreq policy, as acpi-cpufreq under software coordination
         # or an arm64 cluster: cpu1 and cpu3 link to policy0 and policy2, one governor per pair.
         prof = build_profile("server")
         prof["name"] = "cluster"
@@ -472,8 +472,8 @@ class Machine:
         return next(group for group in self.policy_groups() if cpu in group)
 
     def _policy(self, cpu):
-        if cpu not in self.online:
-            raise _err(errno.EBUSY)  # an inactive policy: cpufreq's show()/store() return -EBUSY
+        if not self.online.intersection(self.policy_of(cpu)):
+            raise _err(errno.EBUSY)  # an inactive policy (all its CPUs offline): cpufreq's show()/store() return -EBUSY
         return self.cpufreq[cpu]
 
     def cf_show(self, cpu, attr):
@@ -1019,7 +1019,7 @@ class Tree:
             return read
 
         return Dir({
-            "affected_cpus": File(static(" ".join(map(str, m.policy_of(cpu))) + "\n")),
+            "affected_cpus": File(lambda: " ".join(str(c) for c in m.policy_of(cpu) if c in m.online) + "\n"),
             "related_cpus": File(static(" ".join(map(str, m.policy_of(cpu))) + "\n")),
             "base_frequency": File(static("%d\n" % cf["base_khz"])),
             "cpuinfo_max_freq": File(static("%d\n" % cf["max_khz"])),

@@ -57,6 +57,10 @@ describe("CpuGovernor planning", function () {
         assert.deepEqual(governorProblems(inputs({ cpus: "1" }), snapshot, "h").map((f) => f.property), ["cpus"]);
         assert.deepEqual(governorProblems(inputs({ cpus: "0-1" }), snapshot, "h"), []);
         assert.deepEqual(governorProblems(inputs({}), snapshot, "h"), [], "every online CPU: no split");
+        const before43 = host();
+        before43.links.set(`${C}/cpu0/cpufreq`, `${C}/cpu0/cpufreq`);
+        before43.links.set(`${C}/cpu1/cpufreq`, `${C}/cpu0/cpufreq`);
+        assert.match(governorProblems(inputs({ cpus: "0" }), before43, "h")[0]?.reason ?? "", /cpu0 shares its cpufreq policy \(\/sys\/devices\/system\/cpu\/cpu0\/cpufreq\) with CPU 1/, "before Linux 4.3: the first CPU's own directory");
     });
 
     it("refuses a governor the CPU does not offer, listing what it does", function () {

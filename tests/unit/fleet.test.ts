@@ -258,6 +258,12 @@ describe("fleet: config and assignments", function () {
             return true;
         });
         const settled = parseFleetConfig({ ...config, hosts: [config.hosts[0], { ...config.hosts[1], sysctlOverrides: { "net.core.somaxconn": 2048, "net.ipv4.tcp_fin_timeout": 45 } }] });
+        const three = parseFleetConfig(fleet(1, { assignments: [config.assignments[0], { sysctls: { "net.core.somaxconn": 8192 } }, { sysctls: { "net.core.somaxconn": 16384 } }] }));
+        assert.throws(
+            () => assignHost(three, three.hosts[0]),
+            /  net\.core\.somaxconn: assignments\[0\] \(high-connection-rate\) with assignments\[1\] sets 8192, assignments\[2\] sets 16384/,
+            "the value two assignments met at is named as both's",
+        );
         assert.equal(assignHost(settled, settled.hosts[1]).parts.sysctls?.settings["net.ipv4.tcp_fin_timeout"], 45);
     });
 
