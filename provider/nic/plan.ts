@@ -69,6 +69,31 @@ export function resolve(inputs: NicRingConfigInputs, snapshot: NicSnapshot): Res
                 values[param] = value;
             }
         }
+        if (section === "channels") {
+            // ethtool's netlink refuses a count that leaves a direction with no channel at all.
+            const after = { ...state.current, ...values };
+            for (const direction of ["rx", "tx"] as const) {
+                if ((after.combined ?? 0) + (after[direction] ?? 0) === 0) {
+                    resolved.problems.push({
+                        property: `channels.${"combined" in values ? "combined" : direction}`,
+                        reason: `leaves ${inputs.interface} no ${direction === "rx" ? "receive" : "transmit"} channel (combined ${after.combined ?? 0}, ${direction} ${after[direction] ?? 0}); the kernel refuses it (EINVAL)`,
+                    });
+                    break;
+                }
+            }
+        }
+        if (section === "coalesce" && inputs.persist) {
+            for (const d of DIRECTIONS) {
+                if (d.usecs in values && !(d.adaptive in wanted) && d.adaptive in state.current) {
+                    resolved.problems.push({
+                        property: `coalesce.${d.usecs}`,
+                        reason:
+                            `declare coalesce.${d.adaptive} beside it: ${inputs.interface} has ${PARAMS.coalesce[d.adaptive][0]}, and at boot its default decides whether the udev rule's interval is taken ` +
+                            `(i40e, ice and iavf refuse an interval under adaptive); ${d.adaptive}: false fixes the interval, true makes it adaptive's starting value`,
+                    });
+                }
+            }
+        }
         resolved.desired[section] = values;
     }
     return resolved;

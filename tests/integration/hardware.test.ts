@@ -240,6 +240,31 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             }
         });
 
+        it("refuses at preview an interval without its adaptive switch in a boot rule, and a channel count leaving no receive channel; without persistence the interval is set under adaptive", async function () {
+            const coalesce = () => onHost(lab, server, ["ethtool", "-c", "eth1"]);
+            const before = coalesce();
+            let persist = true;
+            const stack = await labStack("nic-interval-alone", async () => {
+                new NicRingConfig("interval", { connection: connectionTo(lab, server), interface: "eth1", coalesce: { rxUsecs: 8 }, persist });
+            });
+            const out = collect();
+            const message = (await expectFailure(stack.preview({ onOutput: out.onOutput }))) + out.text();
+            assert.match(message, new RegExp(`coalesce\\.rxUsecs.*root@${server.address.replace(/\./g, "\\.")}:${server.port}: declare coalesce\\.adaptiveRx beside it: eth1 has Adaptive RX`));
+            assert.equal(fileOn(lab, server, "/etc/udev/rules.d/90-pulumi-nic-interval.rules"), null);
+            persist = false;
+            try {
+                await stack.up();
+                assert.match(coalesce(), /Adaptive RX: on[\s\S]*^rx-usecs: 8$/m, "off, the interval, on again: the switch as it was");
+            } finally {
+                await stack.destroy();
+            }
+            assert.equal(coalesce(), before);
+            const channels = await labStack("nic-no-rx-channel", async () => {
+                new NicRingConfig("channels", { connection: connectionTo(lab, vm), interface: "eth1", channels: { rx: 0 } });
+            });
+            assert.match(await expectFailure(channels.preview()), /channels\.rx.*leaves eth1 no receive channel \(combined 0, rx 0\); the kernel refuses it \(EINVAL\)/);
+        });
+
         it("a ring size the driver aligns (1001 → 1008) is in place after one up: clean previews, no drift on refresh, destroy restores", async function () {
             const rounded = await labStack("nic-rounded", async () => {
                 const nic = new NicRingConfig("rounded", { connection: connectionTo(lab, server), interface: "eth1", rings: { rx: 1001 } });

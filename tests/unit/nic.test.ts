@@ -100,6 +100,18 @@ describe("NicRingConfig planning", function () {
         assert.throws(() => planNic(inputs({ rings: { rx: 8192 } }), snapshot(), "r", "h1"), /rings\.rx: 8192 is above .* Nothing was changed/);
     });
 
+    it("refuses channel counts that leave a direction no channel, and an interval without its adaptive switch in a boot rule", function () {
+        const channels = (declared: Record<string, number>) => resolve(inputs({ channels: declared }), snapshot()).problems.map((p) => `${p.property}: ${p.reason}`);
+        assert.deepEqual(channels({ rx: 1 }), []);
+        assert.match(channels({ rx: 0 })[0] ?? "", /^channels\.rx: leaves eth1 no receive channel \(combined 0, rx 0\); the kernel refuses it \(EINVAL\)$/);
+        assert.match(channels({ rx: 1, tx: 0 })[0] ?? "", /^channels\.tx: leaves eth1 no transmit channel/);
+        const interval = resolve(inputs({ coalesce: { rxUsecs: 50 } }), snapshot()).problems;
+        assert.deepEqual(interval.map((p) => p.property), ["coalesce.rxUsecs"]);
+        assert.match(interval[0].reason, /declare coalesce\.adaptiveRx beside it: eth1 has Adaptive RX, and at boot its default decides whether the udev rule's interval is taken/);
+        assert.deepEqual(resolve(inputs({ coalesce: { rxUsecs: 50 }, persist: false }), snapshot()).problems, [], "no boot rule: apply sequences it against the live switch");
+        assert.deepEqual(resolve(inputs({ coalesce: { adaptiveRx: true, rxUsecs: 50 } }), snapshot()).problems, []);
+    });
+
     it("skips unsupported parameters under onUnsupported: skip", function () {
         const snap = snapshot();
         snap.sections.rings = { supported: false, reason: "Operation not supported" };
@@ -140,7 +152,8 @@ describe("NicRingConfig planning", function () {
                 const have: Values = { ...generated };
                 const snap = snapshot();
                 snap.sections.coalesce = { supported: true, max: {}, current: have };
-                const plan = planNic(inputs({ coalesce: want }), snap, "r", "h1");
+                // persist: false, as an interval without its adaptive switch makes no boot rule.
+                const plan = planNic(inputs({ coalesce: want, persist: false }), snap, "r", "h1");
                 const applied: Values[] = [have];
                 for (const change of plan.changes) {
                     const next = intelCoalesce(applied[applied.length - 1], change.words);
