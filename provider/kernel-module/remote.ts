@@ -131,7 +131,11 @@ unload() {
     [ -n "$_progress" ] || break
   done
   for _m in $_left; do
-    if _e=$(rmmod "$_m" 2>&1); then unloaded "$_m"; else printf 'in-use\\t%s\\t%s\\n' "$_m" "$(flat "$_e")"; fi
+    if _e=$(rmmod "$_m" 2>&1); then unloaded "$_m"; else
+      printf 'in-use\\t%s\\t%s\\n' "$_m" "$(flat "$_e")"
+      # A failed run's load it could not take back stays in this run's ledger, for the next run.
+      [ -z "$failing" ] || printf 'rollback-failed\\tmodule:%s\\n' "$_m"
+    fi
   done
 }
 # Under withLedger, out of the ledger at once: a module this resource unloaded is no longer its own.
@@ -163,8 +167,9 @@ restore_parameters() {
 # Modules loaded since $before (the set before the modprobe under way).
 newly_loaded() { for x in $(loaded_set); do case "$before" in *" $x "*) ;; *) printf ' %s' "$x" ;; esac; done; }
 # A stop while modprobe runs may find the module loaded: what it brought in goes too.
-loading=
+loading= failing=
 fail() {
+  failing=1
   [ -z "$loading" ] || added_all="$(newly_loaded) $added_all"
   restore_parameters; restore_files; undo_files; unload $added_all; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0
 }
@@ -382,7 +387,7 @@ export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
             outcome.inUse.push({ name: a, message: b.trim() });
         } else if (kind === "created") {
             outcome.createdDirs.push(a);
-        } else if (kind === "rollback-failed") {
+        } else if (kind === "rollback-failed" && !a.startsWith("module:")) {
             notRestored.push(a.replace(/^\/sys\/module\/([^/]+)\/parameters\//, "$1."));
         } else if (kind === "failed") {
             failure = `${a}: ${b.trim() || "failed"}`;
@@ -392,7 +397,7 @@ export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
     }
     if (failure) {
         const stuck = [
-            ...(outcome.inUse.length ? [`Could NOT unload ${outcome.inUse.map((m) => `${m.name} (${m.message})`).join(", ")}`] : []),
+            ...(outcome.inUse.length ? [`Could NOT unload ${outcome.inUse.map((m) => `${m.name} (${m.message})`).join(", ")}, which the host-side ledger keeps as this resource's for the next up or destroy`] : []),
             ...(notRestored.length ? [`Could NOT put back parameter ${notRestored.join(", ")}`] : []),
         ];
         const kept = stuck.length ? ` ${stuck.join("; ")}: check the host.` : " Every module this operation had loaded was unloaded again, every parameter it had written is back, and the files are as they were.";

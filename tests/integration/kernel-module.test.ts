@@ -296,6 +296,33 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         }
     });
 
+    it("a failed up that cannot unload a module it loaded (taken into use meanwhile) keeps it in the host-side ledger, so a later destroy unloads it", async function () {
+        const hw = (...args: string[]) => execFileSync("/usr/bin/python3", ["-I", path.join(lab.dir, "hw.py"), ...args]);
+        const hostDir = path.join(lab.dir, "hosts", server.name);
+        let ports = "21,22,23,24,25,26,27,28,29";
+        const stack = await labStack("kernel-module-held", async () => {
+            new KernelModule("held", { connection: connectionTo(lab, server), modules: ["ip_vs", { name: "ip_vs_ftp", parameters: { ports } }], persist: false });
+        });
+        hw("module-held", hostDir, "ip_vs", "on");
+        try {
+            const message = await expectFailure(stack.up());
+            assert.match(message, /Could NOT unload ip_vs \(rmmod: ERROR: Module ip_vs is in use by: lab_user\), which the host-side ledger keeps as this resource's/);
+            assert.deepEqual(emulatedLoaded(lab, server), ["ip_vs"]);
+            const ledgers = onHost(lab, server, ["sh", "-c", "cat /var/lib/pulumi-linux-tuning/kernel-module/*.ledger"]);
+            assert.match(ledgers, /^item\tmodule:ip_vs$/m, "the failed run's ledger stays, claiming ip_vs");
+            hw("module-held", hostDir, "ip_vs", "off");
+            ports = "21";
+            await stack.up();
+            assert.deepEqual(emulatedLoaded(lab, server), ["ip_vs", "ip_vs_ftp"]);
+            await stack.destroy();
+            assert.deepEqual(emulatedLoaded(lab, server), [], "ip_vs, which the failed run had loaded, is unloaded too");
+        } finally {
+            hw("module-held", hostDir, "ip_vs", "off");
+            await stack.destroy().catch(() => undefined);
+            onHost(lab, server, ["sh", "-c", "rmmod ip_vs_ftp 2>/dev/null; rmmod ip_vs 2>/dev/null; true"]);
+        }
+    });
+
     it("an install rule in modprobe.d: /bin/true is refused at preview; one that exits 0 without loading fails the up, which loads nothing", async function () {
         const rule = "/etc/modprobe.d/local-dummy.conf";
         const stack = await labStack("kernel-module-install-rule", async () => {

@@ -24,6 +24,10 @@ tuning tool reads on real hardware, with the real kernel's and tools' limits and
   hw.py kernel-without HOST_DIR MODULE
                                    the host's kernel no longer has MODULE (modprobe: not found), as
                                    a kernel built without it
+  hw.py module-held HOST_DIR MODULE on|off
+                                   something on the host takes MODULE into use as soon as it loads
+                                   (a holder named "lab_user", as a firewall rule holds its module),
+                                   so rmmod refuses it; off lets go of it
   hw.py boot-isolated HOST_DIR ISOLATED NOHZ_FULL
                                    the host as booted with isolcpus=ISOLATED nohz_full=NOHZ_FULL (CPU
                                    lists, "" for none): /sys/devices/system/cpu/{isolated,nohz_full}
@@ -1899,6 +1903,18 @@ def cmd_kernel_without(hdir, name):
     return 0
 
 
+def cmd_module_held(hdir, name, switch):
+    """MODULE taken into use by something on the host as soon as it loads (on), or let go (off)."""
+    with Modules(hdir, write=True) as mods:
+        st = mods.state
+        held = [m for m in st.get("held", []) if m != name]
+        st["held"] = held + [name] if switch == "on" else held
+        if switch == "off" and name in st["loaded"]:
+            st["loaded"][name]["holders"] = [h for h in st["loaded"][name]["holders"] if h != "lab_user"]
+        mods.save()
+    return 0
+
+
 class Modules(Nic):
     """The host's module state (HOST_DIR/hw/modules.json), under flock as the NIC's state is."""
 
@@ -2081,7 +2097,7 @@ def insert_module(st, name, words):
                 raise ModExit(1, "modprobe: ERROR: could not insert '%s': Invalid argument\n" % name)
             params[p] = kernel_form(mod["params"][p][0], v)
         # unknown parameters: the kernel logs "unknown parameter ignored" and loads the module
-    st["loaded"][name] = {"params": params, "holders": []}
+    st["loaded"][name] = {"params": params, "holders": ["lab_user"] if name in st.get("held", []) else []}
     for dep in mod["deps"]:
         st["loaded"][dep]["holders"].append(name)
 
@@ -2270,6 +2286,8 @@ def main(argv):
         return cmd_ethtool(argv[1], argv[2:])
     if len(argv) == 3 and argv[0] == "kernel-without":
         return cmd_kernel_without(argv[1], argv[2])
+    if len(argv) == 4 and argv[0] == "module-held" and argv[3] in ("on", "off"):
+        return cmd_module_held(argv[1], argv[2], argv[3])
     if len(argv) == 4 and argv[0] == "boot-isolated":
         return cmd_boot_isolated(argv[1], argv[2], argv[3])
     if len(argv) == 3 and argv[0] == "traffic":
