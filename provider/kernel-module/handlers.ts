@@ -43,6 +43,7 @@ function recordOf(props: Record<string, unknown>): ModuleRecord {
         stillToUnload: props.stillToUnload as ModuleRecord["stillToUnload"],
         managedFiles: props.managedFiles as ModuleRecord["managedFiles"],
         ledgerFile: props.ledgerFile as string | undefined,
+        parameterFiles: props.parameterFiles as string[] | undefined,
     };
 }
 

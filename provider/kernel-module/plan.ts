@@ -101,6 +101,8 @@ export interface ModuleRecord {
     managedFiles?: ManagedFiles;
     /** The host-side ledger holding the originals and the owner. */
     ledgerFile?: string;
+    /** The parameter files of what it declares (/sys/module/NAME/parameters/P): a SysfsSet writing one would fight it. */
+    parameterFiles?: string[];
 }
 
 /** The ledger directory's name: /var/lib/pulumi-linux-tuning/kernel-module. */
@@ -124,7 +126,7 @@ export const ledgerRecord = (record: ModuleRecord, snapshot: ModuleSnapshot): Le
  */
 export function moduleItems(record: ModuleRecord): string[] {
     const modules = [...Object.keys(record.originals), ...Object.values(record.loadedByUs).flat(), ...Object.values(record.stillToUnload ?? {}).flat()];
-    return itemsOf([...new Set(modules)].map((name) => `module:${name}`), record.managedFiles);
+    return itemsOf([...[...new Set(modules)].map((name) => `module:${name}`), ...(record.parameterFiles ?? [])], record.managedFiles);
 }
 
 /** The modules `name` uses, directly or through others, as /sys/module/DEP/holders shows. */
@@ -284,6 +286,7 @@ export function planModules(
         snapshot,
     );
 
+    const parameterFiles = specs.flatMap((s) => Object.keys(s.parameters).map((p) => `/sys/module/${s.name}/parameters/${p}`));
     const wanted = options.persist ? { load: renderLoadFile(options.resourceName, specs), options: renderOptionsFile(options.resourceName, specs) } : { load: null, options: null };
     if (options.persist) {
         warnings.push(...blacklistedAtBoot(specs.filter((spec) => !snapshot.builtin.has(spec.name)), snapshot.blacklist, files.load, target), ...overriddenAtBoot(specs, snapshot.otherOptions, files.options, snapshot.parameterTypes, target));
@@ -308,7 +311,7 @@ export function planModules(
     }
     return {
         changes: { load, parameters, unload, files: { load: actions[files.load], options: actions[files.options] }, rmdir },
-        record: { originals, loadedByUs, ...(stillToUnload && { stillToUnload }), managedFiles: managed },
+        record: { originals, loadedByUs, ...(stillToUnload && { stillToUnload }), managedFiles: managed, ...(parameterFiles.length > 0 && { parameterFiles }) },
         wanted,
         warnings,
     };

@@ -3,7 +3,7 @@ import { execFileSync } from "child_process";
 import { readFileSync } from "fs";
 import * as path from "path";
 import type { Stack } from "@pulumi/pulumi/automation";
-import { HostTuning, KernelModule, SysctlSet } from "../../provider";
+import { HostTuning, KernelModule, SysctlSet, SysfsSet } from "../../provider";
 import { labStack } from "./engine";
 import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, sysctlOn } from "./lab";
 import { assertNoChanges, collect, expectFailure } from "./support";
@@ -127,6 +127,14 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
             assert.equal(onHost(lab, server, ["cat", param]).trim(), "0");
             assert.deepEqual(loadedOn(lab, server), ["tcp_htcp"], "written in place: not unloaded and loaded again");
             assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+            // A SysfsSet on the same parameter file would fight it: refused, naming the owner.
+            const rival = await labStack("kernel-module-params-rival", async () => {
+                new SysfsSet("rtt", { connection: connectionTo(lab, server), settings: { [param]: 1 }, persist: false });
+            });
+            const out = collect();
+            const refused = (await expectFailure(rival.preview({ onOutput: out.onOutput }))) + out.text();
+            assert.match(refused, /\/sys\/module\/tcp_htcp\/parameters\/use_rtt_scaling.*kernel-module-params\/lab\/htcp/);
+            assert.equal(onHost(lab, server, ["cat", param]).trim(), "0");
         } finally {
             await stack.destroy();
         }

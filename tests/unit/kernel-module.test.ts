@@ -141,6 +141,8 @@ describe("KernelModule: planning", function () {
         assert.deepEqual(plan.record.managedFiles!.originals, { [FILES.load]: { kind: "absent" }, [FILES.options]: { kind: "absent" } });
         assert.match(plan.warnings[0], /dummy is already loaded, and keeps numdummies=2; numdummies=3 applies when it is next loaded/);
         assert.deepEqual(plan.changes.parameters, [], "a module loaded before this resource keeps its values");
+        assert.deepEqual(plan.record.parameterFiles, ["/sys/module/dummy/parameters/numdummies"]);
+        assert.ok(moduleItems(plan.record).includes("/sys/module/dummy/parameters/numdummies"), "claimed: a SysfsSet writing it would fight this resource");
     });
 
     it("unloads what a dropped module brought in, never what was loaded before, and delete restores the files", function () {
