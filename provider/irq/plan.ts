@@ -237,7 +237,11 @@ export function planIrqbalance(
     // A daemon not run by systemd takes its bans as arguments: ours out, the wanted ones in.
     const ourArgs = new Set(banArgs(ours));
     const withoutOurs = (argv: string[]) => argv.filter((a) => !ourArgs.has(a));
-    const withWanted = (argv: string[]) => [...withoutOurs(argv), ...(policy === "ban" ? banArgs(targeted).filter((a) => !withoutOurs(argv).includes(a)) : [])];
+    const wantedArgs = policy === "ban" ? banArgs(targeted) : [];
+    const withWanted = (argv: string[]) => {
+        const kept = withoutOurs(argv);
+        return [...kept, ...wantedArgs.filter((a) => !kept.includes(a))];
+    };
     const action: ServiceAction = configChanged ? { config } : {};
     const undo: ServiceAction = configChanged ? { config: state.configContent } : {};
     let stopped: IrqbalanceRecord["stopped"];
@@ -260,8 +264,7 @@ export function planIrqbalance(
         Object.assign(undo, previous.stopped.systemd ? { systemctl: "stop" } : { kill: "all" });
         runsAfter = true;
     } else if (state.running) {
-        const wanted = new Set(policy === "ban" ? banArgs(targeted) : []);
-        const argsWrong = [...wanted].some((a) => !state.cmdline.includes(a)) || state.cmdline.some((a) => ourArgs.has(a) && !wanted.has(a));
+        const argsWrong = wantedArgs.some((a) => !state.cmdline.includes(a)) || state.cmdline.some((a) => ourArgs.has(a) && !wantedArgs.includes(a));
         if (state.systemd && (configChanged || argsWrong)) {
             action.systemctl = undo.systemctl = "try-restart";
         } else if (!state.systemd && argsWrong) {

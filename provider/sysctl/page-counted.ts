@@ -1,7 +1,7 @@
 import type { CheckFailure } from "../check";
 import { canonicalKey } from "./keys";
 import type { HostSnapshot } from "./remote";
-import { SettingValue, normalise } from "./values";
+import { SettingValue, isBound, normalise } from "./values";
 
 /**
  * tcp_mem and udp_mem count pages of the host's own size: a value sized for 4 KiB pages is 16
@@ -30,7 +30,7 @@ export function memoryBeyondHost(settings: Record<string, SettingValue>, snapsho
     const ramPages = Math.floor(memory.totalKiB / memory.pageKiB);
     return declaredPageCounted(settings).flatMap(([key, value]) => {
         // A bound in the right direction (atMost) can only lower it; atLeast asks for at least this.
-        const plain = typeof value === "object" && !Array.isArray(value) ? ("atLeast" in value ? value.atLeast : undefined) : value;
+        const plain = isBound(value) ? ("atLeast" in value ? value.atLeast : undefined) : value;
         const max = plain === undefined ? undefined : Number(normalise(plain).split(" ").pop());
         if (max === undefined || !Number.isFinite(max) || max < ramPages) {
             return [];
