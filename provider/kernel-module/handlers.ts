@@ -12,6 +12,7 @@ import {
     ModulePlan,
     ModuleRecord,
     ledgerRecord,
+    kernelAdjustments,
     liveStates,
     moduleDrift,
     ParameterTypes,
@@ -44,6 +45,7 @@ function recordOf(props: Record<string, unknown>): ModuleRecord {
         managedFiles: props.managedFiles as ModuleRecord["managedFiles"],
         ledgerFile: props.ledgerFile as string | undefined,
         parameterFiles: props.parameterFiles as string[] | undefined,
+        adjusted: props.adjusted as ModuleRecord["adjusted"],
     };
 }
 
@@ -115,6 +117,17 @@ async function apply(raw: Record<string, unknown>, previous?: ModuleRecord) {
     for (const kept of outcome.inUse) {
         plan.warnings.push(`${transport.target}: left ${kept.name} loaded (in use), to unload at the next update or the delete: ${kept.message}`);
     }
+    const loadedNow = new Set(Object.values(outcome.added).flat());
+    const written = new Set(plan.changes.parameters.map((w) => `${w.name}.${w.parameter}`));
+    const adjusted = kernelAdjustments(specs, (name) => outcome.snapshot.parameters.get(name), outcome.snapshot.parameterTypes, (name, p) => loadedNow.has(name) || written.has(`${name}.${p}`), record.adjusted);
+    for (const [name, params] of Object.entries(adjusted)) {
+        for (const [p, { declared, live }] of Object.entries(params)) {
+            if (record.adjusted?.[name]?.[p]?.live !== live) {
+                plan.warnings.push(`${transport.target}: the kernel made ${name}.${p} ${live} when given ${declared} (its own limit or rounding); ${live} now counts as the declared ${declared}, not as drift`);
+            }
+        }
+    }
+    record.adjusted = Object.keys(adjusted).length > 0 ? adjusted : undefined;
     return outputs(raw, inputs, record, outcome.snapshot, "in place", plan.warnings);
 }
 
@@ -151,7 +164,7 @@ async function probeDrift(olds: Record<string, unknown>, inputs: KernelModuleInp
     const record = recordOf(olds);
     return [
         ...moduleDrift(names, snapshot, persistFiles(inputs.resourceName), wantedFiles(inputs)),
-        ...parameterDrift(specs, (name) => snapshot.parameters.get(name), record.loadedByUs, declaredParameterTypes(specs, snapshot.parameterTypes)),
+        ...parameterDrift(specs, (name) => snapshot.parameters.get(name), record.loadedByUs, declaredParameterTypes(specs, snapshot.parameterTypes), record.adjusted),
         ...ledgerDrift(ledgerStatusOf(record, snapshot)),
     ];
 }
@@ -169,7 +182,13 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         // As a refresh read them: the `parameters` output holds the declared parameters' live values, `parameterTypes` their types.
         recordedDrift: (inputs) =>
             recorded ||
-            parameterDrift(moduleSpecs(inputs), (name) => (olds.parameters as Record<string, Record<string, string>> | undefined)?.[name], recordOf(olds).loadedByUs, (olds.parameterTypes as ParameterTypes | undefined) ?? {}).length > 0,
+            parameterDrift(
+                moduleSpecs(inputs),
+                (name) => (olds.parameters as Record<string, Record<string, string>> | undefined)?.[name],
+                recordOf(olds).loadedByUs,
+                (olds.parameterTypes as ParameterTypes | undefined) ?? {},
+                recordOf(olds).adjusted,
+            ).length > 0,
         probe: (inputs) => probeDrift(olds, inputs),
     });
 }

@@ -103,6 +103,50 @@ export interface ModuleRecord {
     ledgerFile?: string;
     /** The parameter files of what it declares (/sys/module/NAME/parameters/P): a SysfsSet writing one would fight it. */
     parameterFiles?: string[];
+    /** Declared parameters the kernel took otherwise when this resource set them (see kernelAdjustments). */
+    adjusted?: ParameterAdjustments;
+}
+
+/** Module → parameter → the value declared and the one the kernel kept when given it. */
+export type ParameterAdjustments = Record<string, Record<string, { declared: string; live: string }>>;
+
+/**
+ * Whether a parameter's live value holds the declared one: the same value in the kernel's own
+ * spelling, or the value the kernel itself made of that declared one when this resource set it.
+ */
+export function holdsDeclared(type: string | undefined, live: string, declared: string, adjustment: { declared: string; live: string } | undefined): boolean {
+    return sameLiveValue(type, live, declared) || (adjustment?.declared === declared && adjustment.live === live);
+}
+
+/**
+ * Declared parameters that read back otherwise right after this resource set them (loaded the
+ * module with them, or wrote them at run time): the kernel's own adjustment, not drift. ip_vs
+ * clamps conn_tab_bits to what the host's memory allows (ip_vs_conn_init), nf_conntrack rounds
+ * hashsize up to whole pages of buckets; writing the declared value again would only be adjusted
+ * again (and rehash a live table each time). An adjustment recorded earlier stays while the
+ * declared value and the live one are unchanged.
+ */
+export function kernelAdjustments(
+    specs: readonly ModuleSpec[],
+    live: (name: string) => Record<string, string> | undefined,
+    types: ModuleSnapshot["parameterTypes"],
+    setNow: (name: string, parameter: string) => boolean,
+    known: ParameterAdjustments | undefined,
+): ParameterAdjustments {
+    const adjusted: ParameterAdjustments = {};
+    for (const spec of specs) {
+        for (const [parameter, declared] of Object.entries(spec.parameters)) {
+            const value = live(spec.name)?.[parameter];
+            if (value === undefined || sameLiveValue(types.get(spec.name)?.get(parameter), value, declared)) {
+                continue;
+            }
+            const earlier = known?.[spec.name]?.[parameter];
+            if (setNow(spec.name, parameter) || (earlier?.declared === declared && earlier.live === value)) {
+                adjusted[spec.name] = { ...adjusted[spec.name], [parameter]: { declared, live: value } };
+            }
+        }
+    }
+    return adjusted;
 }
 
 /** The ledger directory's name: /var/lib/pulumi-linux-tuning/kernel-module. */
@@ -259,7 +303,9 @@ export function planModules(
             loadedByUs[spec.name] = [spec.name];
         }
         const live = snapshot.parameters.get(spec.name) ?? {};
-        const differing = Object.entries(spec.parameters).filter(([p, v]) => snapshot.loaded.has(spec.name) && live[p] !== undefined && !sameLiveValue(snapshot.parameterTypes.get(spec.name)?.get(p), live[p], v));
+        const differing = Object.entries(spec.parameters).filter(
+            ([p, v]) => snapshot.loaded.has(spec.name) && live[p] !== undefined && !holdsDeclared(snapshot.parameterTypes.get(spec.name)?.get(p), live[p], v, previous?.adjusted?.[spec.name]?.[p]),
+        );
         // A module this resource loaded must hold what it declares: written where the kernel lets
         // a parameter change at run time. One loaded before it keeps its values until next loaded.
         const loadedHere = loadedByUs[spec.name] !== undefined;
@@ -311,7 +357,7 @@ export function planModules(
     }
     return {
         changes: { load, parameters, unload, files: { load: actions[files.load], options: actions[files.options] }, rmdir },
-        record: { originals, loadedByUs, ...(stillToUnload && { stillToUnload }), managedFiles: managed, ...(parameterFiles.length > 0 && { parameterFiles }) },
+        record: { originals, loadedByUs, ...(stillToUnload && { stillToUnload }), managedFiles: managed, ...(parameterFiles.length > 0 && { parameterFiles }), ...(previous?.adjusted && { adjusted: previous.adjusted }) },
         wanted,
         warnings,
     };
@@ -385,13 +431,19 @@ export function declaredParameterTypes(specs: readonly ModuleSpec[], types: Modu
  * Parameters of the modules this resource loaded that no longer hold what it declares (changed at
  * run time, or the module loaded again with other options): `NAME.P live X, desired Y`.
  */
-export function parameterDrift(specs: readonly ModuleSpec[], live: (name: string) => Record<string, string> | undefined, loadedByUs: Record<string, string[]>, types: ParameterTypes): string[] {
+export function parameterDrift(
+    specs: readonly ModuleSpec[],
+    live: (name: string) => Record<string, string> | undefined,
+    loadedByUs: Record<string, string[]>,
+    types: ParameterTypes,
+    adjusted: ParameterAdjustments | undefined,
+): string[] {
     return specs
         .filter((spec) => loadedByUs[spec.name] !== undefined)
         .flatMap((spec) => {
             const values = live(spec.name) ?? {};
             return Object.entries(spec.parameters)
-                .filter(([p, v]) => values[p] !== undefined && !sameLiveValue(types[spec.name]?.[p], values[p], v))
+                .filter(([p, v]) => values[p] !== undefined && !holdsDeclared(types[spec.name]?.[p], values[p], v, adjusted?.[spec.name]?.[p]))
                 .map(([p, v]) => `${spec.name}.${p} live ${values[p]}, desired ${v}`);
         });
 }

@@ -40,6 +40,8 @@ export class KernelModule extends pulumi.dynamic.Resource {
     declare public readonly loadedByUs: pulumi.Output<Record<string, string[]>>;
     /** A module dropped from `modules` → what of its loads was in use when it was dropped: unloaded by the next update or the delete. */
     declare public readonly stillToUnload: pulumi.Output<Record<string, string[]> | undefined>;
+    /** Module → parameter → `{ declared, live }`: a value the kernel took otherwise when this resource set it (ip_vs clamps conn_tab_bits), which then counts as the declared one. */
+    declare public readonly adjusted: pulumi.Output<Record<string, Record<string, { declared: string; live: string }>> | undefined>;
     /** Declared modules this resource did not load (built in, or loaded before it): never unloaded by it. */
     declare public readonly skipped: pulumi.Output<string[]>;
     declare public readonly persistedFiles: pulumi.Output<string[]>;
@@ -69,6 +71,7 @@ export class KernelModule extends pulumi.dynamic.Resource {
                 originals: undefined,
                 loadedByUs: undefined,
                 stillToUnload: undefined,
+                adjusted: undefined,
                 managedFiles: undefined,
                 skipped: undefined,
                 persistedFiles: undefined,

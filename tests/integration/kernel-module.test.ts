@@ -142,6 +142,29 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         assert.equal(moduleDirsOn(lab, server), before);
     });
 
+    it("a parameter the kernel clamps when loading (ip_vs conn_tab_bits) is recorded as its answer: said once, a second preview is clean", async function () {
+        const param = "/sys/module/ip_vs/parameters/conn_tab_bits";
+        const stack = await labStack("kernel-module-clamped", async () => {
+            const km = new KernelModule("ipvs", { connection: connectionTo(lab, server), modules: [{ name: "ip_vs", parameters: { conn_tab_bits: 30 } }] });
+            return { adjusted: km.adjusted, warnings: km.warnings };
+        });
+        try {
+            const up = await stack.up();
+            assert.equal(onHost(lab, server, ["cat", param]).trim(), "20", "the emulated kernel keeps at most 20");
+            assert.deepEqual(up.outputs.adjusted.value, { ip_vs: { conn_tab_bits: { declared: "30", live: "20" } } });
+            assert.match(up.outputs.warnings.value.join("\n"), /the kernel made ip_vs\.conn_tab_bits 20 when given 30 \(its own limit or rounding\)/);
+            const plain = collect();
+            assertNoChanges((await stack.preview({ onOutput: plain.onOutput })).changeSummary);
+            assert.doesNotMatch(plain.text(), /drift/);
+            assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+            const again = await stack.up();
+            assert.equal(again.summary.resourceChanges?.update ?? 0, 0);
+        } finally {
+            await stack.destroy();
+        }
+        assert.deepEqual(emulatedLoaded(lab, server), []);
+    });
+
     it("a run-time parameter write the kernel refuses puts back the parameters the same up had already written", async function () {
         const params = "/sys/module/tcp_htcp/parameters";
         const live = () => onHost(lab, server, ["sh", "-c", 'cat "$1/use_bandwidth_switch" "$1/use_rtt_scaling"', "sh", params]);

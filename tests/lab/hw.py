@@ -1790,7 +1790,8 @@ def module_catalogue():
         # Parameters writable at run time (tcp_htcp.c: module_param(use_rtt_scaling, int, 0644), and use_bandwidth_switch).
         "tcp_htcp": {"path": "kernel/net/ipv4/tcp_htcp.ko", "deps": [], "params": {"use_bandwidth_switch": ["int", "1", 0o644], "use_rtt_scaling": ["int", "1", 0o644]}},
         # A dependency with a parameter (ip_vs_conn.c's conn_tab_bits, 0444): loaded by ip_vs_rr's load, it takes options from modprobe.d only.
-        "ip_vs": {"path": "kernel/net/netfilter/ipvs/ip_vs.ko", "deps": [], "params": {"conn_tab_bits": ["int", "12"]}},
+        # ip_vs_conn_init clamps it to [8, what the host's memory allows] and the parameter reads back the clamped value.
+        "ip_vs": {"path": "kernel/net/netfilter/ipvs/ip_vs.ko", "deps": [], "params": {"conn_tab_bits": ["int", "12"]}, "clamp": {"conn_tab_bits": [8, 20]}},
         "ip_vs_rr": {"path": "kernel/net/netfilter/ipvs/ip_vs_rr.ko", "deps": ["ip_vs"], "params": {}},
         # A module with a parameter and a dependency (the real one has nf_nat and nf_conntrack too): a
         # bad value fails its own insert after ip_vs went in, and ip_vs stays, as kmod leaves it.
@@ -2097,6 +2098,8 @@ def insert_module(st, name, words):
                 raise ModExit(1, "modprobe: ERROR: could not insert '%s': Invalid argument\n" % name)
             params[p] = kernel_form(mod["params"][p][0], v)
         # unknown parameters: the kernel logs "unknown parameter ignored" and loads the module
+    for p, (low, high) in mod.get("clamp", {}).items():
+        params[p] = str(min(max(int(params[p]), low), high))
     st["loaded"][name] = {"params": params, "holders": ["lab_user"] if name in st.get("held", []) else []}
     for dep in mod["deps"]:
         st["loaded"][dep]["holders"].append(name)

@@ -6,6 +6,7 @@ import {
     blacklistedAtBoot,
     declaredParameterTypes,
     dependenciesFirst,
+    kernelAdjustments,
     ledgerRecord,
     moduleDrift,
     moduleItems,
@@ -242,8 +243,30 @@ describe("KernelModule: planning", function () {
         const plan = planModules(specs, options, snapshot, FILES, TARGET, ours);
         assert.deepEqual(plan.changes.parameters, [{ name: "tcp_htcp", parameter: "use_rtt_scaling", value: "1" }], "bool_one reads back Y for true");
         assert.match(plan.warnings.join("\n"), /dummy is read-only at run time, so it keeps numdummies=2; numdummies=3 applies when it is next loaded/);
-        assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), ours.loadedByUs, {}), ["dummy.numdummies live 2, desired 3", "tcp_htcp.use_rtt_scaling live 0, desired 1"]);
-        assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), {}, {}), [], "only modules this resource loaded");
+        assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), ours.loadedByUs, {}, undefined), ["dummy.numdummies live 2, desired 3", "tcp_htcp.use_rtt_scaling live 0, desired 1"]);
+        assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), {}, {}, undefined), [], "only modules this resource loaded");
+    });
+
+    it("takes a value the kernel adjusted when this resource set it (clamped, rounded) as the declared one, until the declared or the live value changes", function () {
+        // nf_conntrack's hashsize has its own parser (no modinfo type) and rounds up to whole pages of buckets; writable at run time.
+        const read = READ.replace("builtin\tnf_conntrack", "loaded\tnf_conntrack\t0\t").replace("param\tdummy\tnumdummies\t2", "param\tdummy\tnumdummies\t2\t444\nparam\tnf_conntrack\thashsize\t100352\t600");
+        const snapshot = parseModuleSnapshot(read);
+        const specs = moduleSpecs(inputs([{ name: "nf_conntrack", parameters: { hashsize: 100000 } }, { name: "dummy", parameters: { numdummies: 2 } }]));
+        const live = (name: string) => snapshot.parameters.get(name);
+        const adjusted = kernelAdjustments(specs, live, snapshot.parameterTypes, (name) => name === "nf_conntrack", undefined);
+        assert.deepEqual(adjusted, { nf_conntrack: { hashsize: { declared: "100000", live: "100352" } } });
+        assert.deepEqual(kernelAdjustments(specs, live, snapshot.parameterTypes, () => false, undefined), {}, "not set by this apply: not the kernel's answer to it");
+        assert.deepEqual(kernelAdjustments(specs, live, snapshot.parameterTypes, () => false, adjusted), adjusted, "kept while both values stand");
+        const other = moduleSpecs(inputs([{ name: "nf_conntrack", parameters: { hashsize: 200000 } }]));
+        assert.deepEqual(kernelAdjustments(other, live, snapshot.parameterTypes, () => false, adjusted), {}, "another declared value drops it");
+
+        const ours = { originals: { nf_conntrack: "not loaded" as const, dummy: "not loaded" as const }, loadedByUs: { nf_conntrack: ["nf_conntrack"], dummy: ["dummy"] } };
+        assert.deepEqual(parameterDrift(specs, live, ours.loadedByUs, {}, adjusted), []);
+        assert.deepEqual(parameterDrift(specs, live, ours.loadedByUs, {}, undefined), ["nf_conntrack.hashsize live 100352, desired 100000"]);
+        assert.deepEqual(parameterDrift(specs, live, ours.loadedByUs, {}, { nf_conntrack: { hashsize: { declared: "100000", live: "131072" } } }), ["nf_conntrack.hashsize live 100352, desired 100000"], "a live value the kernel did not make: drift");
+        assert.deepEqual(planModules(specs, options, snapshot, FILES, TARGET, { ...ours, adjusted }).changes.parameters, [], "not written again (a rehash each up)");
+        assert.deepEqual(planModules(specs, options, snapshot, FILES, TARGET, { ...ours, adjusted }).record.adjusted, adjusted);
+        assert.deepEqual(planModules(specs, options, snapshot, FILES, TARGET, ours).changes.parameters, [{ name: "nf_conntrack", parameter: "hashsize", value: "100000" }]);
     });
 
     it("takes a live value in the kernel's own form for the declared one: an integer in decimal, a bool as Y or N, every slot of an array", function () {
@@ -253,12 +276,12 @@ describe("KernelModule: planning", function () {
         for (const declared of ["0x1f", "037", "+31", "31"]) {
             const specs = moduleSpecs(inputs([{ name: "dummy", parameters: { numdummies: declared } }]));
             assert.deepEqual(planModules(specs, options, snapshot, FILES, TARGET, ours).changes.parameters, [], `${declared} is 31: nothing to write`);
-            assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), ours.loadedByUs, declaredParameterTypes(specs, snapshot.parameterTypes)), [], `${declared}: no drift`);
+            assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), ours.loadedByUs, declaredParameterTypes(specs, snapshot.parameterTypes), undefined), [], `${declared}: no drift`);
         }
         const specs = moduleSpecs(inputs([{ name: "dummy", parameters: { numdummies: "0x1e" } }]));
         assert.deepEqual(declaredParameterTypes(specs, snapshot.parameterTypes), { dummy: { numdummies: "int" } });
-        assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), ours.loadedByUs, { dummy: { numdummies: "int" } }), ["dummy.numdummies live 31, desired 0x1e"]);
-        assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), ours.loadedByUs, {}), ["dummy.numdummies live 31, desired 0x1e"], "no type known: as text");
+        assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), ours.loadedByUs, { dummy: { numdummies: "int" } }, undefined), ["dummy.numdummies live 31, desired 0x1e"]);
+        assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), ours.loadedByUs, {}, undefined), ["dummy.numdummies live 31, desired 0x1e"], "no type known: as text");
 
         assert.ok(sameLiveValue("hexint", "0x0000001f", "31") && sameLiveValue("hexint", "00000000", "0") && !sameLiveValue("hexint", "0x0000001f", "0x1e"));
         assert.ok(sameLiveValue("bool", "N", "off") && sameLiveValue("bool", "Y", "") && sameLiveValue("invbool", "Y", "1") && !sameLiveValue("bool", "Y", "0"));
