@@ -477,6 +477,11 @@ export function planWithLedger<R extends { ledgerFile?: string }, P extends { re
     return { plan, ledger: ledgerWrite(scope.ledgers, own, scope.owner, planner.items(plan.record), stored, scope.target) };
 }
 
+/** For a check, which has only the old inputs: the record this resource's own ledger on the host holds, if any. */
+export function ownLedgerRecord<R>(scope: LedgerScope, olds: LedgerHolder): R | undefined {
+    return recoveredRecord<R>(scope.ledgers, ownLedgerFiles(scope.kind, scope.owner, olds)[0]);
+}
+
 /** A check's refusal of items another resource holds, from what the apply would claim; `olds` are the old inputs (none for a new resource). */
 export function plannedOwnershipFailures<R, P extends { record: R }>(scope: LedgerScope, olds: LedgerHolder, planner: LedgeredPlanner<R, P>, hostId: string, property: string): { property: string; reason: string }[] {
     const own = ownLedgerFiles(scope.kind, scope.owner, olds);

@@ -1,6 +1,6 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
-import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDrift, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
+import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDrift, ledgerStatus, ownLedgerRecord, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
@@ -73,7 +73,7 @@ async function apply(raw: Record<string, unknown>, previous?: OffloadRecord) {
 
 /** What the interface cannot take (an unknown or [fixed] feature), else features, the queue length or the rule another resource owns. */
 function hostProblems(inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, target: string, olds: LedgerHolder): CheckFailure[] {
-    const problems = resolve(inputs, snapshot, target).problems;
+    const problems = resolve(inputs, snapshot, target, ownLedgerRecord<OffloadRecord>(ledgerScope(inputs, snapshot, target), olds)).problems;
     if (problems.length > 0) {
         return problems;
     }

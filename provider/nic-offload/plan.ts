@@ -41,9 +41,22 @@ const KERNEL_RULES: { features: string[]; needs?: string[]; yieldsTo?: string }[
     { features: ["large-receive-offload", "rx-gro-hw"], yieldsTo: "rx-fcs" },
 ];
 
-/** Features declared on that the kernel would drop, given what the interface will show once `desired` is in. */
-function droppedByKernel(desired: Record<string, boolean>, shown: (name: string) => boolean | undefined, declaredBy: ReadonlyMap<string, string>, where: string): CheckFailure[] {
-    const after = (name: string) => desired[name] ?? shown(name) ?? false;
+/**
+ * Features declared on that the kernel would drop, given what the interface will show once
+ * `desired` is in and the originals of what is no longer declared (`putBack`) are back.
+ */
+function droppedByKernel(
+    desired: Record<string, boolean>,
+    putBack: Record<string, boolean>,
+    shown: (name: string) => boolean | undefined,
+    declaredBy: ReadonlyMap<string, string>,
+    where: string,
+): CheckFailure[] {
+    const after = (name: string) => desired[name] ?? putBack[name] ?? shown(name) ?? false;
+    const why = (names: readonly string[]) => {
+        const restored = names.filter((n) => n in putBack && !(n in desired));
+        return restored.length > 0 ? ` (${restored.join(", ")} no longer declared: put back to ${restored.length > 1 ? "their originals" : "its original"})` : "";
+    };
     const problems = new Map<string, string>();
     for (const rule of KERNEL_RULES) {
         for (const feature of rule.features.filter((f) => desired[f] === true)) {
@@ -54,9 +67,9 @@ function droppedByKernel(desired: Record<string, boolean>, shown: (name: string)
             if (rule.needs && !rule.needs.some(after)) {
                 const needs = rule.needs.join(" or ");
                 const fix = rule.needs.map((n) => `${n}: true`).join(" or ");
-                problems.set(property, `${feature} needs ${needs} on ${where}, which will be off: the kernel would keep ${feature} off; declare ${fix}`);
+                problems.set(property, `${feature} needs ${needs} on ${where}, which will be off${why(rule.needs)}: the kernel would keep ${feature} off; declare ${fix}`);
             } else if (rule.yieldsTo && after(rule.yieldsTo)) {
-                problems.set(property, `${feature} gives way to ${rule.yieldsTo} on ${where}, which will be on: the kernel would keep ${feature} off; declare ${rule.yieldsTo}: false`);
+                problems.set(property, `${feature} gives way to ${rule.yieldsTo} on ${where}, which will be on${why([rule.yieldsTo])}: the kernel would keep ${feature} off; declare ${rule.yieldsTo}: false`);
             }
         }
     }
@@ -67,9 +80,10 @@ function droppedByKernel(desired: Record<string, boolean>, shown: (name: string)
  * The declared features against what the interface shows, never throws: an unknown name, or a
  * "[fixed]" feature (or group member) declared other than it is, is a problem naming the property
  * and the host. A group (`tso`) stands for its changeable members; a member declared on its own
- * overrides its group's value.
+ * overrides its group's value. `previous`: the record of an existing resource, whose originals
+ * of what is no longer declared go back in the same apply.
  */
-export function resolve(inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, target: string): Resolved {
+export function resolve(inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, target: string, previous?: OffloadRecord): Resolved {
     const resolved: Resolved = { desired: { features: {}, txqueuelen: inputs.txqueuelen }, skipped: [], problems: [] };
     const where = `${inputs.interface} of ${target}`;
     const unsupported = (property: string, reason: string) => {
@@ -121,7 +135,8 @@ export function resolve(inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, ta
             declaredBy.set(feature, property);
         }
     }
-    resolved.problems.push(...droppedByKernel(resolved.desired.features, (name) => features.get(name)?.on, declaredBy, where));
+    const putBack = previous && inputs.restoreOnDelete ? previous.originals.features : {};
+    resolved.problems.push(...droppedByKernel(resolved.desired.features, putBack, (name) => features.get(name)?.on, declaredBy, where));
     return resolved;
 }
 
@@ -233,7 +248,7 @@ export const expectedRule = (inputs: NicOffloadsInputs, snapshot: OffloadSnapsho
 export class OffloadPlanError extends Error {}
 
 export function planOffloads(inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, rulePath: string, target: string, previous?: OffloadRecord): OffloadPlan {
-    const resolved = resolve(inputs, snapshot, target);
+    const resolved = resolve(inputs, snapshot, target, previous);
     if (resolved.problems.length > 0) {
         throw new OffloadPlanError(`${target}: ${resolved.problems.map((p) => `${p.property}: ${p.reason}`).join("; ")}. Nothing was changed.`);
     }

@@ -185,6 +185,33 @@ mount --bind /run/plt-ethtool-blind /usr/sbin/ethtool`;
         assert.equal(state(), before);
     });
 
+    it("refuses at preview an update whose dropped feature goes back to an original the declared TSO cannot do without", async function () {
+        // The admin had sg off; this resource turns it on with TSO, then stops declaring sg.
+        onHost(lab, host, ["ethtool", "-K", "eth1", "sg", "off"]);
+        try {
+            const before = state();
+            let declared: Record<string, boolean> = { sg: true, tso: true };
+            const stack = await labStack("nic-offloads-sg-put-back", async () => {
+                new NicOffloads("sg-back", { connection: connectionTo(lab, host), interface: "eth1", features: declared, persist: false });
+            });
+            try {
+                await stack.up();
+                assert.match(features(), /^scatter-gather: on$/m);
+                const tuned = state();
+                declared = { tso: true };
+                const message = await expectFailure(stack.preview());
+                assert.match(message, /features\.tso value .* has a problem: tx-tcp-segmentation needs tx-scatter-gather on eth1 of root@[\d.]+:22, which will be off \(tx-scatter-gather no longer declared: put back to its original\)/);
+                assert.equal(state(), tuned, "nothing written by the refused preview");
+                declared = { sg: true, tso: true };
+            } finally {
+                await stack.destroy();
+            }
+            assert.equal(state(), before, "sg off again, as the admin left it");
+        } finally {
+            onHost(lab, host, ["ethtool", "-K", "eth1", "sg", "on"]);
+        }
+    });
+
     it("refuses at preview TSO declared on with every transmit checksum off, which the kernel would keep off", async function () {
         const before = state();
         const stack = await labStack("nic-offloads-needs-csum", async () => {

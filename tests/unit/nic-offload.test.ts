@@ -115,6 +115,17 @@ describe("NicOffloads against the host", function () {
         assert.deepEqual(resolve(inputs({ features: { sg: false, tso: false } }), snapshot(), TARGET).problems, [], "turning both off is fine");
     });
 
+    it("counts an original the same update puts back (a feature no longer declared) among what the interface will show", function () {
+        const previous = { originals: { features: { "tx-scatter-gather": false, "tx-tcp-segmentation": false } }, skipped: [] };
+        const [problem, ...rest] = resolve(inputs({ features: { tso: true } }), snapshot(), TARGET, previous).problems;
+        assert.deepEqual(rest, []);
+        assert.equal(problem?.property, "features.tso");
+        assert.match(problem.reason, /tx-tcp-segmentation needs tx-scatter-gather on eth1 of root@10\.0\.0\.5:22, which will be off \(tx-scatter-gather no longer declared: put back to its original\): the kernel would keep/);
+        assert.deepEqual(resolve(inputs({ features: { tso: true }, restoreOnDelete: false }), snapshot(), TARGET, previous).problems, [], "left as it is without restoreOnDelete");
+        assert.deepEqual(resolve(inputs({ features: { tso: true } }), snapshot(), TARGET).problems, [], "a new resource: sg stays on");
+        assert.throws(() => planOffloads(inputs({ features: { tso: true } }), snapshot(), RULE, TARGET, previous), /features\.tso: .*Nothing was changed/);
+    });
+
     it("refuses TSO without a transmit checksum for its IP version, mangle-ID TSO without TSO, and IPv4/IPv6 checksums beside the generic one", function () {
         const veth = resolve(inputs({ features: { tx: false, tso: true } }), snapshot(), TARGET).problems;
         assert.deepEqual(veth.map((p) => p.property), ["features.tso"]);
