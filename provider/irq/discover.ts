@@ -36,8 +36,13 @@ function escape(s: string): string {
     return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-/** Names drivers give per-queue vectors of `iface` (or of its device, e.g. virtio0). */
-export function isQueueIrqName(name: string, iface: string, device: string | undefined): boolean {
+/**
+ * Names drivers give per-queue vectors of `iface` (or of its device, e.g. virtio0). `ownVector`:
+ * the vector is known to be the device's (listed in its msi_irqs), so a bare `mlx5_compN`, which
+ * every port of an mlx5 card may print, is its own; read from /proc/interrupts alone, only one
+ * naming the device (`mlx5_compN@pci:<device>`) is.
+ */
+export function isQueueIrqName(name: string, iface: string, device: string | undefined, ownVector = false): boolean {
     const i = escape(iface);
     const patterns = [
         new RegExp(`^${i}[-_](TxRx|Tx-Rx|rx|tx|combined|fp|q|queue)[-_]?\\d+$`, "i"),
@@ -46,7 +51,7 @@ export function isQueueIrqName(name: string, iface: string, device: string | und
     ];
     // mlx5 and virtio name vectors after the device, not the interface: without it they are another NIC's.
     if (device) {
-        patterns.push(new RegExp(`^mlx5_comp\\d+(@pci:${escape(device)})?$`), new RegExp(`^${escape(device)}-(input|output)\\.\\d+$`));
+        patterns.push(new RegExp(`^mlx5_comp\\d+(@pci:${escape(device)})${ownVector ? "?" : ""}$`), new RegExp(`^${escape(device)}-(input|output)\\.\\d+$`));
     }
     return patterns.some((p) => p.test(name));
 }
@@ -70,7 +75,7 @@ export function discoverQueueIrqs(iface: string, msiIrqs: number[] | undefined, 
     if (msiIrqs && msiIrqs.length > 0) {
         const byIrq = new Map(interrupts.map((l) => [l.irq, l]));
         const vectors = msiIrqs.map((irq) => byIrq.get(irq) ?? { irq, name: "" });
-        const queues = vectors.filter((v) => isQueueIrqName(v.name, iface, device));
+        const queues = vectors.filter((v) => isQueueIrqName(v.name, iface, device, true));
         const chosen = queues.length > 0 ? queues : vectors.filter((v) => !NOT_A_QUEUE.test(v.name));
         return { irqs: chosen.sort((a, b) => a.irq - b.irq), source: "msi_irqs" };
     }

@@ -356,14 +356,17 @@ export function deviceUnitName(iface: string): string {
  * NicRingConfig's ring and channel change, which reallocates the queue IRQs) and the network is
  * up, and pins each IRQ
  * by its name in /proc/interrupts, since IRQ numbers can change from one boot to the next; an
- * IRQ without a usable name by its number. Each pin may fail alone (`-`): a queue that is gone
+ * IRQ without a usable name, or with one another IRQ shares (each port of an mlx5 card may print
+ * a bare `mlx5_comp0`), by its number. Each pin may fail alone (`-`): a queue that is gone
  * leaves the others pinned. `$$` and `%%` are systemd's escapes for `$` and `%`.
  */
 export function renderUnit(resourceName: string, iface: string, assignment: Record<string, string>, names: ReadonlyMap<number, string> = new Map()): string {
     const device = deviceUnitName(iface);
+    const uses = new Map<string, number>();
+    names.forEach((name) => uses.set(name, (uses.get(name) ?? 0) + 1));
     const pin = (irq: string, cpus: string) => {
         const name = names.get(Number(irq));
-        return name && PINNABLE_NAME.test(name)
+        return name && PINNABLE_NAME.test(name) && uses.get(name) === 1
             ? `ExecStart=-/bin/sh -c 'while read -r irq rest; do case "$$rest" in *" ${name}") echo ${cpus} > /proc/irq/$\${irq%%:}/smp_affinity_list; exit;; esac; done < /proc/interrupts; exit 1'`
             : `ExecStart=-/bin/sh -c 'echo ${cpus} > ${affinityFile(Number(irq))}'`;
     };

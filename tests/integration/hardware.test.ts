@@ -20,11 +20,12 @@ describe("hardware resources through the real engine on emulated lab hardware", 
     let server: LabHost;
     let vm: LabHost;
     let cluster: LabHost;
+    let mlx5: LabHost;
 
     before(function () {
-        lab = labUp(3, "server,vm,cluster");
-        [server, vm, cluster] = lab.hosts;
-        assert.deepEqual(lab.hosts.map((h) => h.hardware), ["server", "vm", "cluster"]);
+        lab = labUp(4, "server,vm,cluster,mlx5");
+        [server, vm, cluster, mlx5] = lab.hosts;
+        assert.deepEqual(lab.hosts.map((h) => h.hardware), ["server", "vm", "cluster", "mlx5"]);
     });
     after(function () {
         if (lab) {
@@ -451,6 +452,32 @@ describe("hardware resources through the real engine on emulated lab hardware", 
                     onHost(lab, server, ["/bin/sh", "-c", script.replace(/\$\$/g, "$").replace(/%%/g, "%")]);
                 }
                 assert.deepEqual(irqs.map((irq) => affinityOf(lab, server, irq)), ["2", "2", "2", "2"]);
+            } finally {
+                await stack.destroy();
+            }
+        });
+
+        it("its boot unit pins by number a queue IRQ whose name another IRQ shares (both ports of an mlx5 card print mlx5_comp0)", async function () {
+            const [ours, otherPorts] = [[61, 62, 63, 64], [41, 42, 43, 44]];
+            assert.match(cat(lab, mlx5, "/proc/interrupts"), /^\s*41:.* mlx5_comp0$/m);
+            const stack = await labStack("irq-boot-unit-shared-names", async () => {
+                new IrqAffinity("irqs", { connection: connectionTo(lab, mlx5), interface: "eth1", cpus: "2", irqbalance: "leave" });
+            });
+            try {
+                await stack.up();
+                assert.deepEqual(ours.map((irq) => affinityOf(lab, mlx5, irq)), ["2", "2", "2", "2"]);
+                const unit = fileOn(lab, mlx5, "/etc/systemd/system/pulumi-irq-affinity-irqs.service") ?? "";
+                const pins = unit.split("\n").filter((l) => l.startsWith("ExecStart=-")).map((l) => l.slice("ExecStart=-".length));
+                assert.equal(pins.length, ours.length);
+                for (const irq of [...ours, ...otherPorts]) {
+                    onHost(lab, mlx5, ["sh", "-c", `echo 0-3 > /proc/irq/${irq}/smp_affinity_list`]);
+                }
+                for (const pin of pins) {
+                    const script = /^\/bin\/sh -c '(.*)'$/.exec(pin)?.[1] ?? assert.fail(`not a sh -c line: ${pin}`);
+                    onHost(lab, mlx5, ["/bin/sh", "-c", script.replace(/\$\$/g, "$").replace(/%%/g, "%")]);
+                }
+                assert.deepEqual(ours.map((irq) => affinityOf(lab, mlx5, irq)), ["2", "2", "2", "2"], "eth1's own vectors pinned at boot");
+                assert.deepEqual(otherPorts.map((irq) => affinityOf(lab, mlx5, irq)), ["0-3", "0-3", "0-3", "0-3"], "the other port's untouched");
             } finally {
                 await stack.destroy();
             }

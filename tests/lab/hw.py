@@ -309,10 +309,27 @@ def build_profile(name):
         prof["name"] = "cluster"
         prof["cpufreq"]["policies"] = [[0, 1], [2, 3]]
         return prof
+    if name == "mlx5":
+        # The server's NIC as the second port of a dual-port ConnectX card on a kernel that names
+        # its vectors without the device (mlx5_comp0, not mlx5_comp0@pci:0000:3b:00.1): the first
+        # port's vectors (no interface here) print the same names in /proc/interrupts.
+        prof = build_profile("server")
+        prof["name"] = "mlx5"
+        nic = prof["nic"]
+        nic.update({"bdf": "0000:3b:00.1", "vendor": "0x15b3", "device": "0x1017", "msi_irqs": [60, 61, 62, 63, 64], "queue_irqs": [61, 62, 63, 64]})
+        nic["device_path"] = "pci0000:00/%s/%s" % (nic["bridge"], nic["bdf"])
+        ports = []
+        for base, bdf in ((40, "0000:3b:00.0"), (60, nic["bdf"])):
+            ports.append({"irq": base, "name": "mlx5_async_eq", "chip": "PCI-MSIX-" + bdf, "hwirq": 0, "node": 0, "counts": [3, 0, 0, 0]})
+            for q in range(4):
+                ports.append({"irq": base + 1 + q, "name": "mlx5_comp%d" % q, "chip": "PCI-MSIX-" + bdf, "hwirq": 1 + q, "node": 0,
+                              "hint": [q], "counts": [0] * q + [9000 + q] + [0] * (3 - q)})
+        prof["irqs"] = [d for d in prof["irqs"] if not d["chip"].startswith("PCI-MSIX-0000:3b:")] + ports
+        return prof
     raise SystemExit("hw.py: unknown hardware profile %r (known: %s)" % (name, ", ".join(PROFILES)))
 
 
-PROFILES = ("server", "vm", "cluster")
+PROFILES = ("server", "vm", "cluster", "mlx5")
 
 
 def cmd_init(hdir, name):

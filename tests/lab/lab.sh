@@ -11,7 +11,7 @@
 #   lab.sh config DIR_OR_JSON [STACK]   write Pulumi.STACK.yaml (default lab) for the fleet program
 #   lab.sh packages                  install the Debian packages the lab and the tests use, if missing
 #
-# --hw: one hardware profile per host, or one for all (server, vm, cluster); default h1 server, others vm.
+# --hw: one hardware profile per host, or one for all (server, vm, cluster, mlx5); default h1 server, others vm.
 # Labs live under ${PLT_LAB_ROOT:-/tmp/plt-labs}/<id>. Progress goes to stderr.
 # Set PLT_LAB_KEEP_FAILED=1 to leave a lab whose `up` failed in place for inspection.
 set -euo pipefail
@@ -486,7 +486,7 @@ lab_up() {
     for ((i = 1; i < n; i++)); do hw+=(vm); done
   fi
   for p in "${hw[@]}"; do
-    [[ "$p" == server || "$p" == vm || "$p" == cluster ]] || die "unknown hardware profile '$p' (known: server, vm, cluster)"
+    [[ "$p" == server || "$p" == vm || "$p" == cluster || "$p" == mlx5 ]] || die "unknown hardware profile '$p' (known: server, vm, cluster, mlx5)"
   done
 
   if [[ -n "$dir" ]]; then

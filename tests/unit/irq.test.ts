@@ -53,6 +53,22 @@ describe("IRQ discovery", function () {
         assert.deepEqual(discoverQueueIrqs("eth0", [], interrupts, "virtio0").irqs.map((l) => l.name), ["virtio0-input.0", "virtio0-output.0"]);
     });
 
+    it("a bare mlx5_compN, which each port of the card may print, is the interface's only among its own msi_irqs vectors", function () {
+        const twoPorts = parseInterrupts(`           CPU0       CPU1
+  40:          1          0  PCI-MSIX-0000:3b:00.0   1-edge      mlx5_comp0
+  41:          1          0  PCI-MSIX-0000:3b:00.0   2-edge      mlx5_comp1
+  60:          1          0  PCI-MSIX-0000:3b:00.1   1-edge      mlx5_comp0
+  61:          1          0  PCI-MSIX-0000:3b:00.1   2-edge      mlx5_comp1
+  62:          1          0  PCI-MSIX-0000:3b:00.1   3-edge      mlx5_comp2@pci:0000:3b:00.1
+`);
+        assert.deepEqual(discoverQueueIrqs("ens1f1", [60, 61], twoPorts, "0000:3b:00.1").irqs.map((l) => l.irq), [60, 61]);
+        assert.deepEqual(discoverQueueIrqs("ens1f1", undefined, twoPorts, "0000:3b:00.1").irqs.map((l) => l.irq), [62], "from /proc/interrupts alone, only a name with the device is its own");
+        const unit = renderUnit("irq", "ens1f1", { "60": "4", "61": "5" }, new Map(twoPorts.map((l) => [l.irq, l.name])));
+        assert.match(unit, /echo 4 > \/proc\/irq\/60\/smp_affinity_list/, "a name another IRQ shares: pinned by number");
+        assert.doesNotMatch(unit, /mlx5_comp0/);
+        assert.match(renderUnit("irq", "ens1f1", { "62": "4" }, new Map(twoPorts.map((l) => [l.irq, l.name]))), /\*" mlx5_comp2@pci:0000:3b:00\.1"\)/);
+    });
+
     it("a vector no action holds yet (its interface down) has no name, not its hardware number: pinned by number", function () {
         const down = parseInterrupts(`           CPU0       CPU1
  130:          0          0  IR-PCI-MSI 1048576-edge
