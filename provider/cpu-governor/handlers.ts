@@ -20,6 +20,9 @@ function recordOf(props: Record<string, unknown>): GovernorRecord {
     return {
         originals: (props.originals as GovernorRecord["originals"]) ?? {},
         unsupported: props.unsupported as string | undefined,
+        eppUnsupported: props.eppUnsupported as string | undefined,
+        // State from before the flag: the EPP it set is in its desired values.
+        ...((props.eppDeclared === true || Object.keys(desiredOf(props).epp).length > 0) && { eppDeclared: true }),
         unitFile: props.unitFile as string | undefined,
         ledgerFile: props.ledgerFile as string | undefined,
         managedFiles: props.managedFiles as GovernorRecord["managedFiles"],

@@ -61,6 +61,10 @@ export interface GovernorRecord {
     originals: Record<string, CpuState>;
     /** Why nothing was applied, under onUnsupported: "skip". */
     unsupported?: string;
+    /** Whether it set the EPP: an update that stops declaring it puts each CPU's back. */
+    eppDeclared?: boolean;
+    /** Why the declared EPP was left out on some CPUs, under onUnsupported: "skip". */
+    eppUnsupported?: string;
     unitFile?: string;
     /** The host-side ledger holding the originals and the owner. */
     ledgerFile?: string;
@@ -147,10 +151,23 @@ export interface GovernorProblem {
 
 interface Assessment {
     requested: number[];
-    /** Why nothing can be applied, when the CPUs lack cpufreq or EPP. */
+    /** Why nothing can be applied, when the CPUs lack cpufreq. */
     unsupported?: string;
+    /** The requested CPUs that take a declared EPP (every one, or the task fails, unless skipped). */
+    eppCpus: number[];
+    /** Why the declared EPP is left out on some CPUs, under onUnsupported: "skip". */
+    eppUnsupported?: string;
     /** What create/update would refuse, in the order they would find it; at most one per property. */
     problems: GovernorProblem[];
+}
+
+/**
+ * Whether the driver holds the CPU's EPP at "performance" under `governor`: intel_pstate and
+ * amd-pstate-epp, in their active modes, refuse any other EPP under the performance policy
+ * (EBUSY); in passive mode (intel_cpufreq) the governor runs and the EPP is taken.
+ */
+function pinsEppUnder(cpu: number, governor: string | undefined, snapshot: FileSnapshot): boolean {
+    return governor === "performance" && read(snapshot, `${CPU_ROOT}/cpu${cpu}/cpufreq/scaling_driver`) !== "intel_cpufreq";
 }
 
 /** Reads a snapshot against the inputs: offline CPUs, missing cpufreq/EPP, governors and EPP values the CPUs lack. */
@@ -160,54 +177,53 @@ function assess(inputs: CpuGovernorInputs, snapshot: FileSnapshot): Assessment {
     const offline = requested.filter((cpu) => !online.includes(cpu));
     if (offline.length > 0) {
         const why = `CPU ${formatCpuList(offline)} ${offline.length === 1 ? "is" : "are"} not online (online: ${formatCpuList(online)})`;
-        return { requested, problems: [{ property: "cpus", why }] };
+        return { requested, eppCpus: [], problems: [{ property: "cpus", why }] };
     }
     const split = inputs.cpus ? policySplit(requested, online, snapshot) : undefined;
     if (split) {
-        return { requested, problems: [{ property: "cpus", why: split }] };
+        return { requested, eppCpus: [], problems: [{ property: "cpus", why: split }] };
     }
+    const unsupportedProblem = (property: string, why: string): GovernorProblem[] =>
+        inputs.onUnsupported === "fail" ? [{ property, why: `${why}. Set onUnsupported: "skip" to accept that`, unsupported: true }] : [];
     const withoutCpufreq = requested.filter((cpu) => read(snapshot, governorFile(cpu)) === undefined);
-    const wantsEpp = inputs.energyPerformancePreference !== undefined;
-    const withoutEpp = wantsEpp ? requested.filter((cpu) => read(snapshot, eppFile(cpu)) === undefined) : [];
-    let unsupported: GovernorProblem | undefined;
     if (withoutCpufreq.length > 0) {
         const why = `CPU ${formatCpuList(withoutCpufreq)} ${withoutCpufreq.length === requested.length ? "have" : "has"} no cpufreq (${CPU_ROOT}/cpuN/cpufreq is absent, as in most VMs)`;
-        unsupported = { property: "governor", why, unsupported: true };
-    } else if (withoutEpp.length > 0) {
-        const why = `CPU ${formatCpuList(withoutEpp)} offer no energy_performance_preference (the driver is not intel_pstate/amd-pstate in active mode)`;
-        unsupported = { property: "energyPerformancePreference", why, unsupported: true };
+        return { requested, eppCpus: [], unsupported: why, problems: unsupportedProblem("governor", why) };
     }
-    if (unsupported) {
-        const problems = inputs.onUnsupported === "fail" ? [{ ...unsupported, why: `${unsupported.why}. Set onUnsupported: "skip" to accept that` }] : [];
-        return { requested, unsupported: unsupported.why, problems };
+    const wantsEpp = inputs.energyPerformancePreference !== undefined;
+    const eppCpus = wantsEpp ? requested.filter((cpu) => read(snapshot, eppFile(cpu)) !== undefined) : [];
+    const withoutEpp = wantsEpp ? requested.filter((cpu) => !eppCpus.includes(cpu)) : [];
+    // A driver without EPP (acpi-cpufreq, cppc_cpufreq, intel_pstate in passive mode) still takes the governor.
+    const eppUnsupported =
+        withoutEpp.length > 0
+            ? `CPU ${formatCpuList(withoutEpp)} ${withoutEpp.length === 1 ? "offers" : "offer"} no energy_performance_preference (driver ${read(snapshot, `${CPU_ROOT}/cpu${withoutEpp[0]}/cpufreq/scaling_driver`) || "unknown"}, not intel_pstate or amd-pstate-epp in active mode)`
+            : undefined;
+    if (eppUnsupported && inputs.onUnsupported === "fail") {
+        return { requested, eppCpus, problems: unsupportedProblem("energyPerformancePreference", eppUnsupported) };
     }
     const problems: GovernorProblem[] = [];
-    const lacking = (property: string, wanted: string | string[], availableFile: (cpu: number) => string) => {
-        const cpu = requested.find((c) => !firstAvailable(preferenceList(wanted), read(snapshot, availableFile(c))));
+    const lacking = (property: string, wanted: string | string[], cpus: number[], availableFile: (cpu: number) => string) => {
+        const cpu = cpus.find((c) => !firstAvailable(preferenceList(wanted), read(snapshot, availableFile(c))));
         if (cpu !== undefined) {
             const why = `none of ${preferenceList(wanted).join(", ")} is available on cpu${cpu} (available: ${read(snapshot, availableFile(cpu)) || "none"})`;
             problems.push({ property, why });
         }
     };
-    lacking("governor", inputs.governor, availableGovernorsFile);
-    if (wantsEpp) {
-        lacking("energyPerformancePreference", inputs.energyPerformancePreference!, availableEppFile);
+    lacking("governor", inputs.governor, requested, availableGovernorsFile);
+    if (eppCpus.length > 0) {
+        lacking("energyPerformancePreference", inputs.energyPerformancePreference!, eppCpus, availableEppFile);
     }
-    if (wantsEpp && problems.length === 0) {
-        // intel_pstate and amd-pstate-epp, in their active modes, refuse any other EPP under the
-        // performance policy (EBUSY); in passive mode (intel_cpufreq) the governor runs and the EPP is taken.
-        const pinsEpp = (c: number) => read(snapshot, `${CPU_ROOT}/cpu${c}/cpufreq/scaling_driver`) !== "intel_cpufreq";
-        const cpu = requested.find(
+    if (eppCpus.length > 0 && problems.length === 0) {
+        const cpu = eppCpus.find(
             (c) =>
-                pinsEpp(c) &&
-                firstAvailable(preferenceList(inputs.governor), read(snapshot, availableGovernorsFile(c))) === "performance" &&
+                pinsEppUnder(c, firstAvailable(preferenceList(inputs.governor), read(snapshot, availableGovernorsFile(c))), snapshot) &&
                 firstAvailable(preferenceList(inputs.energyPerformancePreference!), read(snapshot, availableEppFile(c))) !== "performance",
         );
         if (cpu !== undefined) {
             problems.push({ property: "energyPerformancePreference", why: `cpu${cpu} would run the performance governor, under which the driver takes only the EPP "performance" (it refuses others with EBUSY)` });
         }
     }
-    return { requested, problems };
+    return { requested, eppCpus, ...(eppUnsupported && { eppUnsupported }), problems };
 }
 
 /**
@@ -235,21 +251,22 @@ export function governorProblems(inputs: CpuGovernorInputs, snapshot: FileSnapsh
 }
 
 export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, target: string, previous?: GovernorRecord): GovernorPlan {
-    const { requested, unsupported, problems } = assess(inputs, snapshot);
+    const { requested, unsupported, eppCpus, eppUnsupported, problems } = assess(inputs, snapshot);
     if (problems.length > 0) {
         const message = `${target}: ${problems[0].why}. Nothing was changed.`;
         throw problems[0].unsupported ? new UnsupportedError(message) : new Error(message);
     }
     const paths = unitPaths(inputs.resourceName);
-    const wantsEpp = inputs.energyPerformancePreference !== undefined;
     if (unsupported) {
         const removal = previous?.unitFile ? unitRemoval(previous, snapshot, target, inputs.resourceName, false) : { files: {}, warnings: [], managed: previous?.managedFiles };
+        // Skipped now after an earlier apply: what it set and can still be reached goes back, as for a delete.
+        const putBack = inputs.restoreOnDelete ? Object.entries(previous?.originals ?? {}).flatMap(([id, original]) => restoreWrites(id, original, snapshot)) : [];
         return {
-            writes: [],
+            writes: putBack,
             files: removal.files,
-            record: { originals: previous?.originals ?? {}, unsupported, managedFiles: removal.managed },
+            record: { originals: inputs.restoreOnDelete ? {} : (previous?.originals ?? {}), unsupported, managedFiles: removal.managed },
             desired: { governors: {}, epp: {} },
-            warnings: [`${target}: skipped: ${unsupported} (onUnsupported: "skip")`, ...removal.warnings],
+            warnings: [`${target}: skipped: ${unsupported} (onUnsupported: "skip")${putBack.length > 0 ? "; what an earlier apply set is put back" : ""}`, ...removal.warnings],
         };
     }
 
@@ -268,12 +285,18 @@ export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, 
         if (governor !== governorNow) {
             writes.push({ path: governorFile(cpu), value: governor });
         }
-        if (wantsEpp) {
+        if (eppCpus.includes(cpu)) {
             const epp = firstAvailable(preferenceList(inputs.energyPerformancePreference!), read(snapshot, availableEppFile(cpu)))!;
             desired.epp[id] = epp;
             // A governor change makes the driver put back the EPP it kept for that policy: written after it, whatever it read before.
             if (epp !== eppNow || governor !== governorNow) {
                 writes.push({ path: eppFile(cpu), value: epp });
+            }
+        } else if (previous?.eppDeclared && inputs.restoreOnDelete) {
+            // No longer declared: the EPP goes back, unless the driver pins it under this governor.
+            const original = originals[id].epp;
+            if (original !== undefined && eppNow !== undefined && !pinsEppUnder(cpu, governor, snapshot) && (original !== eppNow || governor !== governorNow)) {
+                writes.push({ path: eppFile(cpu), value: original });
             }
         }
     }
@@ -287,7 +310,7 @@ export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, 
     }
 
     let files: FileChanges = {};
-    const warnings: string[] = [];
+    const warnings: string[] = eppUnsupported ? [`${target}: skipped energyPerformancePreference: ${eppUnsupported} (onUnsupported: "skip"); the governor is set`] : [];
     // State from before these records: the unit and link were ours, absent before.
     let managedFiles = previous?.managedFiles ?? (previous?.unitFile ? { originals: { [paths.unit]: ABSENT, [paths.link]: ABSENT }, written: {}, createdDirs: [] } : undefined);
     if (inputs.persist) {
@@ -303,7 +326,8 @@ export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, 
         warnings.push(...removal.warnings);
         managedFiles = removal.managed;
     }
-    return { writes, files, desired, warnings, record: { originals, unitFile: inputs.persist ? paths.unit : undefined, managedFiles } };
+    const record: GovernorRecord = { originals, ...(eppCpus.length > 0 && { eppDeclared: true }), ...(eppUnsupported && { eppUnsupported }), unitFile: inputs.persist ? paths.unit : undefined, managedFiles };
+    return { writes, files, desired, warnings, record };
 }
 
 function restoreWrites(id: string, original: CpuState, snapshot: FileSnapshot): ValueWrite[] {

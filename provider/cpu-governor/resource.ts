@@ -31,6 +31,8 @@ export class CpuGovernor extends pulumi.dynamic.Resource {
     declare public readonly originals: pulumi.Output<Record<string, { governor: string; epp?: string }>>;
     /** Why nothing was applied, when skipped under onUnsupported: "skip". */
     declare public readonly unsupported: pulumi.Output<string | undefined>;
+    /** Why the declared EPP was left out on some CPUs (a driver without EPP, such as acpi-cpufreq) while the governor was set, under onUnsupported: "skip". */
+    declare public readonly eppUnsupported: pulumi.Output<string | undefined>;
     declare public readonly unitFile: pulumi.Output<string | undefined>;
     declare public readonly unitStatus: pulumi.Output<string>;
     /** The host-side record of the originals and owner (/var/lib/pulumi-linux-tuning/cpu-governor/…). */
@@ -56,6 +58,7 @@ export class CpuGovernor extends pulumi.dynamic.Resource {
                 desiredEnergyPerformancePreferences: undefined,
                 originals: undefined,
                 unsupported: undefined,
+                eppUnsupported: undefined,
                 unitFile: undefined,
                 unitStatus: undefined,
                 ledgerFile: undefined,

@@ -106,7 +106,7 @@ export function droppedParts(inputs: HostTuningInputs, parts: PartRecords): Part
     return [...PART_ORDER].reverse().filter((p) => parts[p] && !inputs[p]);
 }
 
-/** What the host skipped, across parts: sysctl keys, NIC parameters, an unsupported governor. */
+/** What the host skipped, across parts: sysctl keys, NIC parameters, an unsupported governor or EPP. */
 export function skippedOf(parts: PartRecords): string[] {
     const skipped: string[] = [];
     for (const part of PART_ORDER) {
@@ -119,6 +119,9 @@ export function skippedOf(parts: PartRecords): string[] {
         }
         if (typeof state.unsupported === "string" && state.unsupported) {
             skipped.push(`${part}: ${state.unsupported}`);
+        }
+        if (typeof state.eppUnsupported === "string" && state.eppUnsupported) {
+            skipped.push(`${part}: energyPerformancePreference: ${state.eppUnsupported}`);
         }
     }
     return skipped;

@@ -94,6 +94,50 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             assert.equal(fileOn(lab, server, unit), null);
         });
 
+        it("an update that stops declaring the EPP puts each CPU's back", async function () {
+            const epp = (cpu: number) => cat(lab, server, `/sys/devices/system/cpu/cpu${cpu}/cpufreq/energy_performance_preference`);
+            let energyPerformancePreference: string | undefined = "power";
+            const stack = await labStack("cpu-governor-epp-dropped", async () => {
+                new CpuGovernor("gov", { connection: connectionTo(lab, server), governor: "powersave", energyPerformancePreference, persist: false });
+            });
+            try {
+                await stack.up();
+                assert.deepEqual([0, 1, 2, 3].map(epp), ["power", "power", "power", "power"]);
+                energyPerformancePreference = undefined;
+                await stack.up();
+                assert.deepEqual([0, 1, 2, 3].map(epp), ["balance_power", "balance_power", "balance_power", "balance_power"], "the original, no longer declared");
+                assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+            } finally {
+                await stack.destroy();
+            }
+            assert.deepEqual([0, 1, 2, 3].map(epp), ["balance_power", "balance_power", "balance_power", "balance_power"]);
+        });
+
+        it("where the driver has no EPP (acpi-cpufreq), sets the governor and says the EPP was left out under onUnsupported: skip; fails the preview under fail", async function () {
+            assert.equal(cat(lab, cluster, "/sys/devices/system/cpu/cpu0/cpufreq/scaling_driver"), "acpi-cpufreq");
+            let onUnsupported: "skip" | "fail" = "fail";
+            const stack = await labStack("cpu-governor-no-epp", async () => {
+                const gov = new CpuGovernor("gov", { connection: connectionTo(lab, cluster), cpus: "0-1", governor: "performance", energyPerformancePreference: "performance", onUnsupported, persist: false });
+                return { eppUnsupported: gov.eppUnsupported, unsupported: gov.unsupported };
+            });
+            try {
+                const out = collect();
+                const refused = (await expectFailure(stack.preview({ onOutput: out.onOutput }))) + out.text();
+                assert.match(refused, /energyPerformancePreference.*CPU 0-1 offer no energy_performance_preference \(driver acpi-cpufreq/);
+                onUnsupported = "skip";
+                const applied = collect();
+                const up = await stack.up({ onOutput: applied.onOutput });
+                assert.deepEqual([0, 1, 2, 3].map((cpu) => governorOf(lab, cluster, cpu)), ["performance", "performance", "powersave", "powersave"]);
+                assert.match(up.outputs.eppUnsupported.value, /^CPU 0-1 offer no energy_performance_preference/);
+                assert.equal(up.outputs.unsupported?.value, undefined, "the governor was set: not skipped");
+                assert.match(applied.text(), /skipped energyPerformancePreference: CPU 0-1 .*the governor is set/);
+                assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+            } finally {
+                await stack.destroy();
+            }
+            assert.deepEqual([0, 1, 2, 3].map((cpu) => governorOf(lab, cluster, cpu)), ["powersave", "powersave", "powersave", "powersave"]);
+        });
+
         it("refuses the EPP \"default\" at preview, naming the property, with the unit file not written", async function () {
             const stack = await labStack("governor-default-epp", async () => {
                 new CpuGovernor("gov-default", { connection: connectionTo(lab, server), governor: "powersave", energyPerformancePreference: "default" });

@@ -304,10 +304,11 @@ def build_profile(name):
         }
     if name == "cluster":
         # The server with two CPUs to a cpufreq policy, as acpi-cpufreq under software coordination
-        # or an arm64 cluster: cpu1 and cpu3 link to policy0 and policy2, one governor per pair.
+        # or an arm64 cluster: cpu1 and cpu3 link to policy0 and policy2, one governor per pair;
+        # and, as with those drivers, no energy_performance_preference.
         prof = build_profile("server")
         prof["name"] = "cluster"
-        prof["cpufreq"]["policies"] = [[0, 1], [2, 3]]
+        prof["cpufreq"].update({"policies": [[0, 1], [2, 3]], "driver": "acpi-cpufreq", "epp": None})
         return prof
     if name == "mlx5":
         # The server's NIC as the second port of a dual-port ConnectX card on a kernel that names
@@ -400,7 +401,7 @@ class Machine:
         if cf:
             # One state per policy, shared by the CPUs it covers.
             for group in self.policy_groups():
-                state = {"policy": cf["governor"], "epp": EPP_VALUES[cf["epp"]], "epp_powersave": -1,
+                state = {"policy": cf["governor"], "epp": EPP_VALUES[cf["epp"]] if cf["epp"] else 0, "epp_powersave": -1,
                          "min_req": cf["min_khz"], "max_req": cf["max_khz"]}
                 for cpu in group:
                     self.cpufreq[cpu] = state
@@ -533,6 +534,8 @@ class Machine:
                 p["policy"] = word
                 # intel_pstate_hwp_set(): performance forces EPP 0 and saves the old value;
                 # back to powersave restores it unless the EPP was changed meanwhile.
+                if not self.prof["cpufreq"]["epp"]:
+                    return
                 if word == "performance":
                     p["epp_powersave"] = p["epp"]
                     p["epp"] = 0
@@ -1039,15 +1042,18 @@ class Tree:
                 return value
             return read
 
+        hwp = {
+            "energy_performance_available_preferences": File(static(" ".join(EPP_NAMES) + " \n")),
+            "energy_performance_preference": File(show("energy_performance_preference"), store("energy_performance_preference")),
+        } if cf["epp"] else {}
         return Dir({
+            **hwp,
             "affected_cpus": File(lambda: " ".join(str(c) for c in m.policy_of(cpu) if c in m.online) + "\n"),
             "related_cpus": File(static(" ".join(map(str, m.policy_of(cpu))) + "\n")),
             "base_frequency": File(static("%d\n" % cf["base_khz"])),
             "cpuinfo_max_freq": File(static("%d\n" % cf["max_khz"])),
             "cpuinfo_min_freq": File(static("%d\n" % cf["min_khz"])),
             "cpuinfo_transition_latency": File(static("0\n")),
-            "energy_performance_available_preferences": File(static(" ".join(EPP_NAMES) + " \n")),
-            "energy_performance_preference": File(show("energy_performance_preference"), store("energy_performance_preference")),
             "scaling_available_governors": File(static("performance powersave\n")),
             "scaling_cur_freq": File(show("scaling_cur_freq")),
             "scaling_driver": File(static(cf["driver"] + "\n")),

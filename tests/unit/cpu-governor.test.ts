@@ -75,6 +75,56 @@ describe("CpuGovernor planning", function () {
         assert.match(skipped.warnings[0], /skipped/);
     });
 
+    it("skipped by an update after an earlier apply set the governors (a CPU lost its cpufreq): puts back what it can reach, as a delete would", function () {
+        const applied = planGovernor(inputs({ persist: false }), host(), "h").record;
+        const tuned = host();
+        tuned.files.set(`${C}/cpu0/cpufreq/scaling_governor`, "performance\n");
+        [...tuned.files.keys()].filter((path) => path.startsWith(`${C}/cpu1/cpufreq/`)).forEach((path) => tuned.files.delete(path));
+        const skipped = planGovernor(inputs({ persist: false, onUnsupported: "skip" }), tuned, "h", applied);
+        assert.deepEqual(skipped.writes, [
+            { path: `${C}/cpu0/cpufreq/scaling_governor`, value: "powersave" },
+            { path: `${C}/cpu0/cpufreq/energy_performance_preference`, value: "balance_power" },
+        ]);
+        assert.deepEqual(skipped.record.originals, {}, "nothing of the host is its own any more");
+        assert.match(skipped.warnings[0], /skipped: CPU 1 has no cpufreq .*; what an earlier apply set is put back/);
+        const kept = planGovernor(inputs({ persist: false, onUnsupported: "skip", restoreOnDelete: false }), tuned, "h", applied);
+        assert.deepEqual(kept.writes, []);
+        assert.deepEqual(kept.record.originals, applied.originals);
+    });
+
+    it("sets the governor where the driver has no EPP (acpi-cpufreq) under onUnsupported: skip, saying the EPP was left out; fails under fail", function () {
+        const acpi = host();
+        for (const cpu of [0, 1]) {
+            acpi.files.delete(`${C}/cpu${cpu}/cpufreq/energy_performance_preference`);
+            acpi.files.delete(`${C}/cpu${cpu}/cpufreq/energy_performance_available_preferences`);
+            acpi.files.set(`${C}/cpu${cpu}/cpufreq/scaling_driver`, "acpi-cpufreq\n");
+        }
+        const plan = planGovernor(inputs({ energyPerformancePreference: "performance", onUnsupported: "skip", persist: false }), acpi, "h");
+        assert.deepEqual(plan.writes, [0, 1].map((cpu) => ({ path: `${C}/cpu${cpu}/cpufreq/scaling_governor`, value: "performance" })));
+        assert.deepEqual(plan.desired, { governors: { cpu0: "performance", cpu1: "performance" }, epp: {} });
+        assert.equal(plan.record.unsupported, undefined);
+        assert.equal(plan.record.eppUnsupported, "CPU 0-1 offer no energy_performance_preference (driver acpi-cpufreq, not intel_pstate or amd-pstate-epp in active mode)");
+        assert.match(plan.warnings[0], /skipped energyPerformancePreference: CPU 0-1 .*; the governor is set/);
+        assert.throws(() => planGovernor(inputs({ energyPerformancePreference: "performance" }), acpi, "h"), /CPU 0-1 offer no energy_performance_preference .*onUnsupported: "skip"/);
+        assert.deepEqual(governorProblems(inputs({ energyPerformancePreference: "performance" }), acpi, "h").map((p) => p.property), ["energyPerformancePreference"]);
+    });
+
+    it("an update that stops declaring the EPP puts each CPU's back, unless the driver pins it under the governor", function () {
+        const applied = planGovernor(inputs({ governor: "powersave", energyPerformancePreference: "power", persist: false }), host(), "h").record;
+        assert.equal(applied.eppDeclared, true);
+        const tuned = host();
+        for (const cpu of [0, 1]) {
+            tuned.files.set(`${C}/cpu${cpu}/cpufreq/energy_performance_preference`, "power\n");
+        }
+        const dropped = planGovernor(inputs({ governor: "powersave", persist: false }), tuned, "h", applied);
+        assert.deepEqual(dropped.writes, [0, 1].map((cpu) => ({ path: `${C}/cpu${cpu}/cpufreq/energy_performance_preference`, value: "balance_power" })));
+        assert.equal(dropped.record.eppDeclared, undefined);
+        assert.deepEqual(planGovernor(inputs({ governor: "powersave", persist: false }), tuned, "h", dropped.record).writes, [], "once back, not its own any more");
+        const performance = planGovernor(inputs({ governor: "performance", persist: false }), tuned, "h", applied);
+        assert.deepEqual(performance.writes.map((w) => w.path), [0, 1].map((cpu) => `${C}/cpu${cpu}/cpufreq/scaling_governor`), "active intel_pstate holds the EPP at performance under it");
+        assert.deepEqual(planGovernor(inputs({ governor: "powersave", persist: false, restoreOnDelete: false }), tuned, "h", applied).writes, []);
+    });
+
     it("refuses offline CPUs", function () {
         assert.throws(() => planGovernor(inputs({ cpus: "0-3" }), host(), "h"), /CPU 2-3 are not online \(online: 0-1\)/);
     });

@@ -4,7 +4,7 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { check } from "../../provider/host-tuning/handlers";
 import { earlierHostLedgerPath, hostLedgerPath, ledgersIn, ownLedgerFiles, ownershipFailures, renderHostLedger } from "../../provider/host/ledger";
-import { droppedParts, partCheckOlds, partInputs, partRenamed } from "../../provider/host-tuning/plan";
+import { droppedParts, partCheckOlds, partInputs, partRenamed, skippedOf } from "../../provider/host-tuning/plan";
 import { HostTuningInputs, PART_ORDER } from "../../provider/host-tuning/schema";
 import { inTempDir } from "./temp-dir";
 
@@ -59,6 +59,16 @@ describe("HostTuning parts", function () {
         assert.deepEqual(partInputs(inputs, "steering", connection, parts).nicState, nicState);
         assert.equal(partInputs(inputs, "offloads", connection, parts).nicState, undefined);
         assert.equal(partInputs(host({ ...inputs, steering: { interface: "ens2f0" } }), "steering", connection, parts).interface, "ens2f0", "its own interface wins");
+    });
+
+    it("lists what each part skipped: sysctl keys, a part's items, an unsupported governor, an EPP the driver lacks", function () {
+        const skipped = skippedOf({
+            sysctls: { state: { skipped: ["net.core.busy_poll"] } },
+            nic: { state: { skipped: ["coalesce.rxFrames"] } },
+            governor: { state: { eppUnsupported: "CPU 0-3 offer no energy_performance_preference (driver acpi-cpufreq, …)" } },
+        } as never);
+        assert.deepEqual(skipped, ["net.core.busy_poll", "nic: coalesce.rxFrames", "governor: energyPerformancePreference: CPU 0-3 offer no energy_performance_preference (driver acpi-cpufreq, …)"]);
+        assert.deepEqual(skippedOf({ governor: { state: { unsupported: "CPU 0-1 have no cpufreq" } } } as never), ["governor: CPU 0-1 have no cpufreq"]);
     });
 
     it("replaces a part whose interface changed and removes undeclared parts in reverse order", function () {
