@@ -83,7 +83,11 @@ export class Fleet extends pulumi.ComponentResource {
             const beforeTuning = [...afterGate, ...(measured ? [measured] : [])];
             const members = wave.hosts.map((host) => {
                 const connection = connections.get(host.name)!;
-                const tuning = new HostTuning(`${name}-${host.name}`, { connection, admitted, ...assigned.get(host.name)!.parts }, { parent: this, dependsOn: beforeTuning });
+                const waveBaseline = measured?.evidence.apply((records) => {
+                    const record = records[host.name];
+                    return record && { before: record.before, ...(record.unmeasured !== undefined ? { unmeasured: record.unmeasured } : {}) };
+                });
+                const tuning = new HostTuning(`${name}-${host.name}`, { connection, admitted, waveBaseline, ...assigned.get(host.name)!.parts }, { parent: this, dependsOn: beforeTuning });
                 this.hosts[host.name] = tuning;
                 return { name: host.name, connection, interface: assigned.get(host.name)!.interface, status: tuning.status, parts: tuning.parts, revision: tuning.revision };
             });
@@ -95,7 +99,10 @@ export class Fleet extends pulumi.ComponentResource {
             all.map(([passed, outcome, failed, allowed, results], i): GateOutputs => ({ wave: i + 1, passed, outcome, failed, allowed, results })),
         );
         const skipped = pulumi.all(Object.fromEntries(Object.entries(this.hosts).map(([n, t]) => [n, t.skipped])));
-        const baselines = pulumi.all(evidence.map((e) => e.evidence)).apply((waves) => Object.fromEntries(waves.flatMap((hosts) => Object.entries(hosts).map(([n, e]): [string, HostEvidence] => [n, hostEvidence(e)]))));
+        const kept = pulumi.all(Object.fromEntries(Object.entries(this.hosts).map(([n, t]) => [n, t.baseline])));
+        const baselines = pulumi
+            .all([pulumi.all(evidence.map((e) => e.evidence)), kept])
+            .apply(([waves, keptBaselines]) => Object.fromEntries(waves.flatMap((hosts) => Object.entries(hosts).map(([n, e]): [string, HostEvidence] => [n, hostEvidence(e, keptBaselines[n])]))));
         this.hostRecords = pulumi.all([gateOutputs, skipped, baselines]).apply(([g, s, m]) => hostRecords(g, s, m));
         this.waveSummaries = gateOutputs.apply(waveSummaries);
         const verdict = new RolloutVerdict(`${name}-rollout`, { waves: gateOutputs, haltFailsRun }, { parent: this, dependsOn: gates });

@@ -1,3 +1,4 @@
+import type { HostBaseline } from "../../provider/host-tuning/schema";
 import type { HostCounterEvidence } from "../../provider/wave-evidence/resource";
 import type { HostVerdict } from "../../provider/wave-gate/schema";
 
@@ -28,9 +29,15 @@ export interface HostEvidence {
     lastMeasureFailed?: string;
 }
 
-/** A host's record of its wave's evidence, as the per-host output keeps it. */
-export function hostEvidence(measured: HostCounterEvidence): HostEvidence {
-    const { before, now, unmeasured, lastMeasureFailed } = measured;
+/**
+ * A host's evidence as the per-host output keeps it: `before` from the baseline its tuning kept
+ * at its first apply (`kept`), which a wave's evidence measuring it again (the host moved to
+ * another wave, or evidence was turned on after it was tuned) never replaces; `now` from its
+ * wave's latest measurement. State from before kept baselines (`kept` undefined) takes the wave's.
+ */
+export function hostEvidence(measured: HostCounterEvidence, kept?: HostBaseline | null): HostEvidence {
+    const { now, lastMeasureFailed } = measured;
+    const { before, unmeasured } = kept ?? measured;
     return { before, now, ...(unmeasured !== undefined ? { unmeasured } : {}), ...(lastMeasureFailed !== undefined ? { lastMeasureFailed } : {}) };
 }
 

@@ -16,7 +16,7 @@ import { isRefusedConnection } from "../transport/transport";
 import { REPLACE_HOST, connectionChange, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
 import { droppedParts, partCheckOlds, partInputs, partRenamed, recordOf, skippedOf, warningsOf, withConnection } from "./plan";
-import { APPLIED, HostTuningInputs, NOT_ATTEMPTED, PART_ORDER, PART_SCHEMAS, PartName, PartRecords, hostTuningInputsSchema } from "./schema";
+import { APPLIED, HostBaseline, HostTuningInputs, NOT_ATTEMPTED, PART_ORDER, PART_SCHEMAS, PartName, PartRecords, hostTuningInputsSchema } from "./schema";
 
 /**
  * One host's tuning as one resource: the parts (sysctls, NIC, IRQs, governor, …) run through the
@@ -39,7 +39,7 @@ interface PartHandlers {
 
 const HANDLERS: Record<PartName, PartHandlers> = { modules, sysctls: sysctl, nic, offloads, steering, irqs: irq, governor: cpuGovernor, thp, wakeup };
 
-const INPUT_FIELDS = ["connection", "resourceName", "owner", "admitted", "hostProblems", ...PART_ORDER] as const;
+const INPUT_FIELDS = ["connection", "resourceName", "owner", "admitted", "hostProblems", "waveBaseline", ...PART_ORDER] as const;
 
 const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, props);
 
@@ -99,7 +99,8 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
 }
 
 export async function diff(_id: string, olds: Record<string, unknown>, rawNews: Record<string, unknown>): Promise<dynamic.DiffResult> {
-    const news = withoutEngineKeys(rawNews);
+    // A new measurement of the wave's counters (unknown while its evidence is measured again) changes nothing to apply.
+    const { waveBaseline: _measured, ...news } = withoutEngineKeys(rawNews);
     if (news.admitted === false) {
         // Held behind an earlier wave's gate: nothing is touched, whatever changed.
         return { changes: false };
@@ -183,8 +184,9 @@ async function apply(raw: Record<string, unknown>, olds?: Record<string, unknown
     const parts: PartRecords = { ...(olds ? partsOf(olds) : {}) };
     const base = { ...inputsOf(raw), hostId: hostIdentity(inputs.connection) };
     if (!inputs.admitted) {
-        return olds ? { ...olds, ...base, admitted: false } : { ...base, parts, status: NOT_ATTEMPTED, skipped: [], drifted: [], warnings: [] };
+        return olds ? { ...olds, ...base, admitted: false } : { ...base, parts, status: NOT_ATTEMPTED, skipped: [], drifted: [], warnings: [], baseline: null };
     }
+    const baseline = keptBaseline(olds, inputs.waveBaseline);
     // What check found the host cannot take is its failure, and nothing is written.
     const failure = inputs.hostProblems?.join("; ") || (await applyParts(inputs, connection, parts));
     const status = failure ? `failed: ${failure}` : APPLIED;
@@ -198,7 +200,21 @@ async function apply(raw: Record<string, unknown>, olds?: Record<string, unknown
         skipped: skippedOf(parts),
         drifted: [],
         warnings: warningsOf(parts),
+        ...(baseline !== undefined && { baseline }),
     };
+}
+
+/**
+ * The counter rates from before this host's first apply, kept for good: its wave's evidence then,
+ * or, with none measured then (no profile counters, evidence off), `unmeasured`, since any later
+ * measurement is of the tuned host. Held until now (null), it is taken at this apply. State from
+ * before this record has none (undefined): the wave's evidence stands in for it.
+ */
+export function keptBaseline(olds: Record<string, unknown> | undefined, measured: HostTuningInputs["waveBaseline"]): HostBaseline | undefined {
+    if (olds && olds.baseline !== null) {
+        return olds.baseline as HostBaseline | undefined;
+    }
+    return measured ?? { before: {}, unmeasured: "no counters were measured before this host was first tuned" };
 }
 
 export async function create(news: Record<string, unknown>): Promise<dynamic.CreateResult> {

@@ -11,7 +11,7 @@ import type { PacketSteeringArgs } from "../packet-steering/resource";
 import type { TransparentHugepagesArgs } from "../thp/resource";
 import type { CpuWakeupLatencyArgs } from "../wakeup-latency/resource";
 import { ConnectionArgs } from "../transport/connection";
-import type { PartRecords } from "./schema";
+import type { HostBaseline, PartRecords } from "./schema";
 
 export interface HostTuningArgs {
     connection?: pulumi.Input<ConnectionArgs>;
@@ -35,6 +35,8 @@ export interface HostTuningArgs {
     wakeup?: pulumi.Input<Omit<CpuWakeupLatencyArgs, "connection">>;
     /** False holds the host untouched (an earlier wave's gate did not pass). Default true. */
     admitted?: pulumi.Input<boolean>;
+    /** The counter rates measured before this host's apply (a fleet's wave evidence); the first apply keeps them as `baseline`. */
+    waveBaseline?: pulumi.Input<HostBaseline>;
 }
 
 /**
@@ -57,6 +59,8 @@ export class HostTuning extends pulumi.dynamic.Resource {
     declare public readonly warnings: pulumi.Output<string[]>;
     /** Changes when the declared parts or the apply's outcome change (a refresh leaves it). */
     declare public readonly revision: pulumi.Output<string>;
+    /** The counter rates from before its first apply, kept for good (`unmeasured` says why there are none); null while held. */
+    declare public readonly baseline: pulumi.Output<HostBaseline | null | undefined>;
 
     constructor(name: string, args: HostTuningArgs, opts?: pulumi.CustomResourceOptions) {
         super(
@@ -74,6 +78,7 @@ export class HostTuning extends pulumi.dynamic.Resource {
                 warnings: undefined,
                 hostId: undefined,
                 revision: undefined,
+                baseline: undefined,
             }),
             opts,
             "linux-tuning",

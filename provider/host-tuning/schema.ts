@@ -44,6 +44,8 @@ export const hostTuningInputsSchema = z
         admitted: z.boolean().default(true),
         /** Set by check on a gated host: what this host cannot take (a ring above its NIC's maximum, a key another stack owns). */
         hostProblems: z.array(z.string()).optional(),
+        /** In a fleet: the counter rates its wave's evidence measured, the latest; the first apply keeps them as `baseline`. */
+        waveBaseline: z.object({ before: z.record(z.string(), z.number().nullable()), unmeasured: z.string().optional() }).strict().optional(),
         sysctls: partSpec.optional(),
         nic: partSpec.optional(),
         irqs: partSpec.optional(),
@@ -57,6 +59,9 @@ export const hostTuningInputsSchema = z
     .strict();
 
 export type HostTuningInputs = z.infer<typeof hostTuningInputsSchema>;
+
+/** The counter rates from before a host's first apply (see keptBaseline), or why there are none. */
+export type HostBaseline = NonNullable<HostTuningInputs["waveBaseline"]>;
 
 /** One part as recorded in state: the standalone resource's id and outputs, less the connection. */
 export interface PartRecord {

@@ -369,6 +369,36 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
         untouched(three);
     });
 
+    it("a host moved to another wave keeps the evidence baseline from before its first apply: the new wave's measurement of the tuned host is no 'before'", async function () {
+        const two = lab.hosts.slice(0, 2);
+        const config = labFleetConfig({ ...lab, hosts: two });
+        const hosts = config.hosts.map((h) => ({ ...h, facts: {} }));
+        const assignments = [{ select: {}, profile: "high-connection-rate" as const, facts: { connectionsPerSecond: 20000, interface: "eth1" } }];
+        const rollout = { serial: [1, "100%"] };
+        const stack = await fleetStack("fleet-moved-host", { ...config, hosts, assignments, rollout });
+        type Evidence = Record<string, { wave: number; evidence?: { before: Record<string, number | null>; now: Record<string, number | null> } }>;
+        // The canary overflows its accept queue while its baseline is taken.
+        const burst = listenBurst(lab, two[0], 12, ["--backlog", "4"]);
+        try {
+            const first = (await stack.up()).outputs.hosts.value as Evidence;
+            await burst;
+            const before = first.h1.evidence?.before ?? {};
+            assert.equal(first.h1.wave, 1);
+            assert.ok((before["TcpExt.ListenOverflows"] ?? 0) > 0, "overflowing before it was tuned");
+            // The inventory reordered: h1 is now in the second wave, whose evidence measures it afresh.
+            await setFleetConfig(stack, { ...config, hosts: [hosts[1], hosts[0]], assignments, rollout });
+            const second = (await stack.up()).outputs.hosts.value as Evidence;
+            assert.equal(second.h1.wave, 2);
+            assert.deepEqual(second.h1.evidence?.before, before, "still the rates from before its first apply");
+            assert.equal(second.h1.evidence?.now["TcpExt.ListenOverflows"], 0, "quiet now, measured by its new wave");
+            assert.deepEqual(second.h2.evidence?.before, first.h2.evidence?.before);
+        } finally {
+            await burst.catch(() => undefined);
+            await stack.destroy();
+        }
+        untouched(two);
+    });
+
     it("a bad stack config fails before any SSH connection, naming the config path", async function () {
         const config = labFleetConfig(lab);
         config.hosts[3] = { ...config.hosts[3], connection: { ...config.hosts[3].connection, host: "h4; rm -rf /" } };

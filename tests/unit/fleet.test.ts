@@ -9,6 +9,7 @@ import { DriftRow, mergeReports, partRows, readFleetDrift, persistedValues, reco
 import { FleetConfigError, FleetConfigInput, connectionFields, parseFleetConfig, refuseUnknownConfigKeys } from "../../components/fleet/inventory";
 import { fleetProgram } from "../../components/fleet/program";
 import { evidenceCell, hostEvidence, hostRecords } from "../../components/fleet/report";
+import { keptBaseline } from "../../provider/host-tuning/handlers";
 import { shardConfig, shardsBy, shardsWithoutFirstWave, staleShards } from "../../components/fleet/shards";
 import { listedStack, sameStack, stackConfigFile } from "../../components/fleet/stack-names";
 import { planWaves, serialSizes } from "../../components/fleet/waves";
@@ -519,6 +520,22 @@ describe("fleet: config and assignments", function () {
         assert.equal(records.h2.evidence?.unmeasured, "connect ETIMEDOUT 10.0.0.2:22", "a host whose baseline could not be taken says why");
         assert.equal(evidenceCell(stale), "Udp.RcvbufErrors 12.5/s → 0/s\nstale: connect ECONNREFUSED 10.0.0.1:22");
         assert.equal(evidenceCell(unmeasured), "unmeasured: connect ETIMEDOUT 10.0.0.2:22");
+    });
+
+    it("takes `before` from the baseline the host's tuning kept at its first apply, and `now` from its wave's latest measurement", function () {
+        const remeasured = { before: { "TcpExt.ListenOverflows": 0 }, now: { "TcpExt.ListenOverflows": 0 }, sinceBaseline: {}, missing: [] };
+        const kept = { before: { "TcpExt.ListenOverflows": 271.1 } };
+        assert.deepEqual(hostEvidence(remeasured, kept), { before: kept.before, now: remeasured.now }, "moved to another wave, measured there again");
+        assert.deepEqual(hostEvidence(remeasured, { before: {}, unmeasured: "no counters were measured before this host was first tuned" }).unmeasured, "no counters were measured before this host was first tuned");
+        assert.deepEqual(hostEvidence(remeasured, undefined), { before: remeasured.before, now: remeasured.now }, "state from before kept baselines");
+        assert.deepEqual(hostEvidence(remeasured, null), { before: remeasured.before, now: remeasured.now }, "held: its wave's (empty) record");
+
+        const measured = { before: { "TcpExt.ListenOverflows": 271.1 } };
+        assert.equal(keptBaseline({ baseline: null }, measured), measured, "held until now: taken at this first apply");
+        assert.equal(keptBaseline(undefined, measured), measured);
+        assert.deepEqual(keptBaseline({ baseline: kept }, { before: { "TcpExt.ListenOverflows": 0 } }), kept, "never replaced");
+        assert.equal(keptBaseline({}, measured), undefined, "state from before: the wave's evidence stands in");
+        assert.match(keptBaseline(undefined, undefined)?.unmeasured ?? "", /no counters were measured before this host was first tuned/, "a later measurement would be of the tuned host");
     });
 
     it("shows in the rollout table the counters that moved, before tuning and now, and says so when none did", function () {
