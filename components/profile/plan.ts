@@ -84,6 +84,12 @@ export function applyOverrides(plan: ProfilePlan, overrides: SysctlOverrides | u
     if (!overrides) {
         return plan;
     }
+    const keys = Object.keys(overrides);
+    const twice = keys.find((key, i) => keys.findIndex((other) => canonicalKey(other) === canonicalKey(key)) !== i);
+    if (twice) {
+        const first = keys.find((key) => canonicalKey(key) === canonicalKey(twice))!;
+        throw new ProfileFactError(`${plan.profile}: sysctlOverrides names ${canonicalKey(twice)} twice (${first} and ${twice}): keep one`);
+    }
     const [typo] = nullsDroppingNothing(plan.sysctls, overrides);
     if (typo) {
         throw new ProfileFactError(`${plan.profile}: sysctlOverrides: ${typo.key} is null, but the profile does not set ${typo.key}${typo.didYouMean}`);

@@ -79,7 +79,12 @@ export function sipRouterPlan(facts: SipRouterFacts): ProfilePlan {
             "RPS/RFS only when the declared rxQueues are fewer than the declared cpus (SCAL: with a queue per CPU, RSS already spreads the load and RPS only adds inter-processor interrupts).",
         ],
         bootOnly: [],
-        improves: { value: ["Udp.RcvbufErrors", "Udp.MemErrors", "Udp.InErrors", "Udp6.RcvbufErrors", "Udp6.MemErrors"], sources: ["NDUDP", "SIPCONF"] },
+        // The UDP buffers first; then what its backlog (softnet.dropped), rings (the NIC's drops) and
+        // listen queues (SIP over TCP/TLS) are set for.
+        improves: {
+            value: ["Udp.RcvbufErrors", "Udp.MemErrors", "Udp.InErrors", "Udp6.RcvbufErrors", "Udp6.MemErrors", "softnet.dropped", "link.IF.rx_dropped", "link.IF.rx_missed_errors", "TcpExt.ListenOverflows", "TcpExt.ListenDrops"],
+            sources: ["NDUDP", "SIPCONF", "NETS", "RH9-RING"],
+        },
     };
     if (facts.linkGbps !== undefined && facts.linkGbps >= 10) {
         plan.queueLength = { txqueuelen: txqueuelenForLink(facts.linkGbps), sources: ["VOIP4", "OSG"], note: "VOIP4: longer than 1000 at 10G and above; OSG's tier for the link speed, its low end" };

@@ -150,10 +150,10 @@ describe("profile plans", function () {
 describe("profile overrides and composition", function () {
     it("watches the counters a profile improves on this host: IF named, the NIC's interrupts per application core", function () {
         const plan = lowLatencyPlan();
-        assert.deepEqual(watchedCounters(plan, { interface: "eth1", applicationCpus: "2-3,6" }), ["softnet.time_squeeze", "softnet.dropped", "irq.eth1.cpu2", "irq.eth1.cpu3", "irq.eth1.cpu6"]);
-        assert.deepEqual(watchedCounters(plan, { interface: "eth1" }), ["softnet.time_squeeze", "softnet.dropped"], "no application cores, nothing to keep IRQs off");
-        assert.deepEqual(watchedCounters(plan, { applicationCpus: "2-3" }), ["softnet.time_squeeze", "softnet.dropped"], "no NIC, no NIC counters");
-        assert.deepEqual(watchedCounters(plan, { interface: "eth1", applicationCpus: "3-" }), ["softnet.time_squeeze", "softnet.dropped"], "a malformed list is IrqAffinity's to refuse");
+        assert.deepEqual(watchedCounters(plan, { interface: "eth1", applicationCpus: "2-3,6" }), ["irq.eth1.cpu2", "irq.eth1.cpu3", "irq.eth1.cpu6"]);
+        assert.deepEqual(watchedCounters(plan, { interface: "eth1" }), [], "no application cores, nothing to keep IRQs off");
+        assert.deepEqual(watchedCounters(plan, { applicationCpus: "2-3" }), [], "no NIC, no NIC counters");
+        assert.deepEqual(watchedCounters(plan, { interface: "eth1", applicationCpus: "3-" }), [], "a malformed list is IrqAffinity's to refuse");
         assert.deepEqual(watchedCounters(highThroughputPlan({ linkGbps: 10, rttMs: 1 }), { interface: "ens1" }).filter((c) => c.startsWith("link.")), ["link.ens1.rx_dropped", "link.ens1.rx_missed_errors"]);
     });
 
@@ -176,6 +176,13 @@ describe("profile overrides and composition", function () {
         );
         assert.ok(!("vm.swappiness" in applyOverrides(lowLatencyPlan(), { "vm/swappiness": null }).sysctls), "either spelling drops a key the profile sets");
         assert.equal(sysctlValues(applyOverrides(lowLatencyPlan(), { "vm.dirty_ratio": 10 }))["vm.dirty_ratio"], 10);
+    });
+
+    it("refuses an override naming one key in both spellings, which would keep only the last silently", function () {
+        assert.throws(
+            () => applyOverrides(highConnectionRatePlan({ connectionsPerSecond: 50000 }), { "net.core.somaxconn": 100000, "net/core/somaxconn": null }),
+            (e: Error) => e instanceof ProfileFactError && e.message === "high-connection-rate: sysctlOverrides names net.core.somaxconn twice (net.core.somaxconn and net/core/somaxconn): keep one",
+        );
     });
 
     it("composes compatible profiles", function () {
