@@ -45,6 +45,9 @@ export interface FileData {
     base64?: string;
 }
 
+/** A file to write whole; `mode` (octal) for one that holds a secret, else it keeps the mode it has (0644 when new). */
+export type FileWrite = { path: string; mode?: string } & FileData;
+
 export function fileFromBytes(bytes: Buffer): FileData {
     const content = bytes.toString("utf8");
     return Buffer.from(content, "utf8").equals(bytes) ? { content } : { content, base64: bytes.toString("base64") };
@@ -134,7 +137,8 @@ export function fileIn(snapshot: FileSnapshot, path: string): FileData | undefin
  * Shell functions for files in /etc, shared by every apply program. Each sets `err` on failure.
  * mkdirs DIR: `mkdir -p`, printing "created<TAB>D" for each directory it made, so a resource
  * can remove exactly those again (and, under withLedger, listing each in the ledger before making it). put_file PATH BASE64: the bytes BASE64 encodes, atomically
- * (temp file + rename), an existing file keeping its mode and owner; base64 carries any bytes,
+ * (temp file + rename), an existing file keeping its mode and owner unless a MODE follows (a
+ * file holding a secret: 0600); base64 carries any bytes,
  * where a shell word would lose a NUL and text what is not UTF-8. A PATH that is a symlink to a
  * file (an /etc/default file linked into a config checkout) is written through: the link stays
  * a link, and `through PATH` names the file that changes, for keep. put_link PATH TARGET.
@@ -167,11 +171,12 @@ through() {
   if [ -L "$1" ] && _r=$(readlink -f "$1" 2>/dev/null) && [ -f "$_r" ]; then _through=$_r; fi
 }
 put_file() {
-  through "$1"; set -- "$_through" "$2"
+  through "$1"; set -- "$_through" "$2" "\${3:-}"
   _dir=\${1%/*}
   mkdirs "$_dir" || return 1
   _mode=0644 _own=
   if [ -f "$1" ] && [ ! -L "$1" ]; then _mode=$(stat -c %a "$1") _own=$(stat -c %u:%g "$1"); fi
+  case \${3:--} in -) ;; *) _mode=$3 ;; esac
   _tmp=$(mktemp "$_dir/.pulumi-tuning.XXXXXX" 2>&1) || { err=$_tmp; return 1; }
   # A link still here names no regular file (/dev/null, a directory, nothing): the link itself is
   # replaced, never the mode of its 777 taken, nor the file moved into a directory it names.
@@ -216,8 +221,8 @@ drop_kept() { [ -z "$kept_dir" ] || rm -rf "$kept_dir"; kept_dir= kept_n=0; }
 export const FILE_CHANGES = `
 count=$1; shift
 while [ "$count" -gt 0 ]; do
-  f=$1 bytes=$2; shift 2; count=$((count-1))
-  through "$f"; keep "$_through" && put_file "$f" "$bytes" || fail "$f" "$err"
+  f=$1 bytes=$2 mode=$3; shift 3; count=$((count-1))
+  through "$f"; keep "$_through" && put_file "$f" "$bytes" "$mode" || fail "$f" "$err"
 done
 count=$1; shift
 while [ "$count" -gt 0 ]; do
@@ -292,7 +297,7 @@ export interface ValueWrite {
 
 export interface FileChanges {
     /** Files written whole, atomically, after every value is in. */
-    write?: ({ path: string } & FileData)[];
+    write?: FileWrite[];
     /** Symlinks (path → target), e.g. enabling a systemd unit. */
     link?: { path: string; target: string }[];
     remove?: string[];
@@ -348,11 +353,11 @@ export function transactionArgs(writes: readonly ValueWrite[], changes: FileChan
     return [String(writes.length), ...writes.flatMap((w) => [w.path, w.value]), ...fileChangeArgs(changes)];
 }
 
-/** Positional parameters of FILE_CHANGES: counted lists of files (their bytes in base64), links and removals, then directories to remove when empty. */
+/** Positional parameters of FILE_CHANGES: counted lists of files (path, bytes in base64, mode or "-"), links and removals, then directories to remove when empty. */
 export function fileChangeArgs(changes: FileChanges): string[] {
     return [
         String(changes.write?.length ?? 0),
-        ...(changes.write ?? []).flatMap((f) => [f.path, bytesOf(f).toString("base64")]),
+        ...(changes.write ?? []).flatMap((f) => [f.path, bytesOf(f).toString("base64"), f.mode ?? "-"]),
         String(changes.link?.length ?? 0),
         ...(changes.link ?? []).flatMap((l) => [l.path, l.target]),
         String(changes.remove?.length ?? 0),

@@ -4,7 +4,7 @@ import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, keepingName, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
-import { canonicalKey, procPath } from "./keys";
+import { canonicalKey, procPath, shownValue } from "./keys";
 import { claimInRun, inThisProgram, ledgerDrift, ledgerHoldsMore } from "../host/ledger";
 import { LEDGER_KIND } from "./ledger";
 import { ManagedFiles, withCreatedDirs } from "../host/restore";
@@ -115,7 +115,7 @@ async function apply(raw: Record<string, unknown>, previous?: SysctlSetRecord) {
     for (const write of plan.writes) {
         const readBack = outcome.readBack.get(write.key);
         if (readBack !== undefined && !sameValue(readBack, write.value)) {
-            const warning = `${transport.target}: the kernel stored ${write.key} = ${readBack} when asked for ${write.value}`;
+            const warning = `${transport.target}: the kernel stored ${write.key} = ${shownValue(write.key, readBack)} when asked for ${shownValue(write.key, write.value)}`;
             console.log(warning);
             plan.warnings.push(warning);
         }

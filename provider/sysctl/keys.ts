@@ -76,3 +76,15 @@ export function keyFromConfLine(raw: string): string {
     }
     return canonicalKey(key.replace(/[./]/g, (sep) => (sep === "." ? "/" : ".")));
 }
+
+/**
+ * Keys whose values are secrets, which the kernel keeps readable by root alone (mode 0600):
+ * the TCP Fast Open cookie key, and IPv6's stable_secret (RFC 7217 address generation).
+ */
+export function isSecretKey(key: string): boolean {
+    const canonical = canonicalKey(key);
+    return canonical === "net.ipv4.tcp_fastopen_key" || /^net[./]ipv6[./]conf[./].+[./]stable_secret$/.test(canonical);
+}
+
+/** A value as messages may show it: never a secret key's. */
+export const shownValue = (key: string, value: string): string => (isSecretKey(key) ? "(secret, not shown)" : value);

@@ -3,7 +3,7 @@ import type { CheckFailure } from "../check";
 import { FileChanges } from "../host/files";
 import { startingRecord } from "../host/ledger";
 import { ABSENT, ManagedFiles, PathContent, RestorePlan, fileContent, forget, manage, planRestore as planFilesRestore, putBack, samePathContent } from "../host/restore";
-import { canonicalKey } from "./keys";
+import { canonicalKey, isSecretKey, shownValue } from "./keys";
 import { Ledger, foreignOwners, ledgerPath, renderLedger } from "./ledger";
 import { FileAction, HostSnapshot, LedgerAction, OtherWriter, OwnedKeyError, Write } from "./remote";
 import { SysctlSetInputs, declarable, defaultPersistFile, persistFileOf, sysctlSetInputsSchema } from "./schema";
@@ -162,7 +162,7 @@ function otherWriterWarnings(writers: OtherWriter[], expected: Record<string, st
                     : w.file === "/etc/sysctl.conf"
                       ? "`sysctl --system` applies that file after every sysctl.d file, undoing this setting"
                       : `it sorts after ${ownFile}, so at boot it is applied last and wins`;
-            return `${target}: ${w.file} also sets ${w.key} = ${w.value} (we set ${expected[w.key]}); ${why}`;
+            return `${target}: ${w.file} also sets ${w.key} = ${shownValue(w.key, w.value)} (we set ${shownValue(w.key, expected[w.key])}); ${why}`;
         });
 }
 
@@ -240,7 +240,8 @@ function planFiles(inputs: SysctlSetInputs, snapshot: HostSnapshot, target: stri
     }
     const file: FileAction = { changes };
     if (persistedContent !== undefined && !samePathContent(pathAt(persistFile), fileContent(persistedContent))) {
-        (changes.write ??= []).push({ path: persistFile, content: persistedContent });
+        // The kernel keeps a secret key's file root's alone; so is the file that sets it at boot.
+        (changes.write ??= []).push({ path: persistFile, content: persistedContent, ...(Object.keys(expected).some(isSecretKey) && { mode: "0600" }) });
         file.dir = persistFile.slice(0, persistFile.lastIndexOf("/"));
     }
     return { file, managed, persistedContent, warnings };
@@ -484,7 +485,8 @@ export function describeDesired(desired: SettingValue): string {
 }
 
 export function describeDrift(drift: DriftReport): string[] {
-    return [...drift.values.map((d) => `${d.key} live ${d.live}, desired ${d.desired}`), ...(drift.file ? [drift.file] : [])];
+    const described = (d: DriftReport["values"][number]) => (isSecretKey(d.key) ? `${d.key} differs from the declared value (a secret, not shown)` : `${d.key} live ${d.live}, desired ${d.desired}`);
+    return [...drift.values.map(described), ...(drift.file ? [drift.file] : [])];
 }
 
 /** Live settings in the shape the user declared; skipped keys keep their declared value. */

@@ -3,7 +3,7 @@ import { shProgram } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 import { FILE_CHANGES, FILE_HELPERS, FileChanges, fileChangeArgs, fileFromBase64 } from "../host/files";
 import { ABSENT, PathContent, fileOf, linkTo } from "../host/restore";
-import { canonicalKey, keyFromConfLine, procPath } from "./keys";
+import { canonicalKey, keyFromConfLine, procPath, shownValue } from "./keys";
 import { ALL_LEDGERS, LEDGER_ROOT, LedgerWriteError } from "../host/ledger";
 import { LEDGER_DIR, Ledger, parseLedgerLines } from "./ledger";
 import { comparable } from "./values";
@@ -433,7 +433,7 @@ export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
     }
     if (failure) {
         const restored = rollbackFailures.length
-            ? ` Could NOT restore ${rollbackFailures.map((key) => (outcome.previous.has(key) ? `${key} (it held ${outcome.previous.get(key)})` : key)).join(", ")}: check the host.`
+            ? ` Could NOT restore ${rollbackFailures.map((key) => (outcome.previous.has(key) ? `${key} (it held ${shownValue(key, outcome.previous.get(key)!)})` : key)).join(", ")}: check the host.`
             : " Every value this operation had already written was restored; the host is as it was.";
         throw new ApplyError(`${target}: the kernel refused ${failure}.${restored}`);
     }

@@ -2,7 +2,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { delegatingProvider, secretConnection } from "../dynamic";
 import { withinEngineLimits } from "../input-size";
 import { ConnectionArgs } from "../transport/connection";
+import { isSecretKey } from "./keys";
 import { settingsSizeProblems } from "./sizes";
+
+/** Whether declared settings, as far as they are known when the resource is declared, set a secret key. */
+export function declaresSecretKey(settings: unknown): boolean {
+    return typeof settings === "object" && settings !== null && !pulumi.Output.isInstance(settings) && Object.keys(settings).some(isSecretKey);
+}
+
+/** The outputs that hold declared or original values (and the persisted file's text). */
+const SECRET_HOLDING_OUTPUTS = ["settings", "originals", "persistedContent", "managedFiles", "liveDrift"];
 import type { SettingValue } from "./values";
 
 export type { SettingValue } from "./values";
@@ -75,11 +84,14 @@ export class SysctlSet extends pulumi.dynamic.Resource {
         if (oversized.length > 0) {
             throw new pulumi.RunError(`SysctlSet "${name}": ${oversized.join("; ")}`);
         }
+        // A secret key's value, the host's original and the file that persists it stay encrypted in state.
+        const secret = declaresSecretKey(args.settings);
         super(
             provider,
             name,
             withinEngineLimits("SysctlSet", name, {
                 ...args,
+                settings: secret ? pulumi.secret(args.settings) : args.settings,
                 connection: secretConnection(args.connection),
                 resourceName: name,
                 owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
@@ -94,7 +106,7 @@ export class SysctlSet extends pulumi.dynamic.Resource {
                 applyCount: undefined,
                 warnings: undefined,
             }),
-            opts,
+            secret ? { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...SECRET_HOLDING_OUTPUTS] } : opts,
             "linux-tuning",
             "SysctlSet",
         );

@@ -447,6 +447,36 @@ describe("SysctlSet through the real engine on lab hosts", function () {
         });
     });
 
+    it("a secret key (TCP Fast Open's) is persisted in a file only root reads, kept out of state and out of every message", async function () {
+        const key = "net.ipv4.tcp_fastopen_key";
+        const ours = "0123abcd-4567ef01-89abcdef-01234567";
+        const original = sysctlOn(lab, h2, key);
+        const file = "/etc/sysctl.d/90-pulumi-tfo.conf";
+        const stack = await labStack("sysctl-secret-key", async () => {
+            new SysctlSet("tfo", { connection: connectionTo(lab, h2), settings: { [key]: ours } });
+        });
+        await thenRestored(h2, key, stack, async () => {
+            const up = collect();
+            await stack.up({ onOutput: up.onOutput });
+            assert.equal(sysctlOn(lab, h2, key), ours);
+            assert.equal(onHost(lab, h2, ["stat", "-c", "%a %U", file]).trim(), "600 root");
+            assertNoChanges((await stack.preview()).changeSummary);
+            onHost(lab, h2, ["sysctl", "-qw", `${key}=89abcdef-89abcdef-89abcdef-89abcdef`]);
+            const drift = collect();
+            assert.equal((await stack.preview({ onOutput: drift.onOutput, diff: true })).changeSummary.update, 1);
+            const plainPreview = collect();
+            await stack.preview({ onOutput: plainPreview.onOutput });
+            assert.match(plainPreview.text(), /net\.ipv4\.tcp_fastopen_key differs from the declared value \(a secret, not shown\)/);
+            await stack.up({ onOutput: up.onOutput });
+            assert.equal(sysctlOn(lab, h2, key), ours);
+            const everything = [up.text(), drift.text(), plainPreview.text(), storedStateText(stack)].join("\n");
+            for (const secret of [ours, original, "89abcdef-89abcdef-89abcdef-89abcdef"]) {
+                assert.ok(!everything.includes(secret), `${secret.slice(0, 8)}… never in output or state in plain text`);
+            }
+        });
+        assert.equal(fileOn(lab, h2, file), null);
+    });
+
     it("a reserved port list written in any order is no drift once the kernel prints it back merged", async function () {
         const key = "net.ipv4.ip_local_reserved_ports";
         const stack = await labStack("sysctl-reserved-ports", async () => {

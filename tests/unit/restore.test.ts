@@ -179,6 +179,22 @@ describe("byte-exact restore of files in /etc", function () {
         });
     });
 
+    it("a file written with a mode (one holding a secret) gets it, new or existing; a failure puts the old mode back with the bytes", function () {
+        inTempDir("plt-mode-", (root) => {
+            const [fresh, existing] = [path.join(root, "fresh.conf"), path.join(root, "existing.conf")];
+            writeFileSync(existing, "old\n");
+            chmodSync(existing, 0o644);
+            const run = (changes: FileChanges) => execFileSync("sh", ["-c", `undo_extra() { :; }\n${FILE_HELPERS}\n${TRANSACTION_BODY}`, "t", ...transactionArgs([], changes)], { encoding: "utf8" });
+            writeFileSync(path.join(root, "blocker"), "");
+            const failed = run({ write: [{ path: existing, content: "secret\n", mode: "0600" }, { path: path.join(root, "blocker/x"), content: "x" }] });
+            assert.throws(() => parseTransactionOutput("local", failed), /blocker\/x/);
+            assert.equal(statSync(existing).mode & 0o777, 0o644);
+            assert.equal(readFileSync(existing, "utf8"), "old\n");
+            parseTransactionOutput("local", run({ write: [{ path: fresh, content: "secret\n", mode: "0600" }, { path: existing, content: "secret\n", mode: "0600" }] }));
+            assert.deepEqual([fresh, existing].map((f) => statSync(f).mode & 0o777), [0o600, 0o600]);
+        });
+    });
+
     it("a symlink to no regular file (/dev/null, a directory, nothing) is replaced by a 0644 file, never given the link's 777 nor written into the directory", function () {
         inTempDir("plt-link-", (root) => {
             mkdirSync(path.join(root, "dir"));

@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
-import { MissingKeysError, detectDrift, ledgerOnlyItems, liveSettings, planApply, planRestore, renderPersistFile } from "../../provider/sysctl/plan";
+import { MissingKeysError, describeDrift, detectDrift, ledgerOnlyItems, liveSettings, planApply, planRestore, renderPersistFile } from "../../provider/sysctl/plan";
+import { isSecretKey } from "../../provider/sysctl/keys";
 import { HostSnapshot, LiveValue, parseApplyOutput, parseReadOutput } from "../../provider/sysctl/remote";
 import { SysctlSetInputs, sysctlSetInputsSchema } from "../../provider/sysctl/schema";
 import { ABSENT, PathContent, fileContent, fileOf, linkTo } from "../../provider/host/restore";
@@ -55,6 +56,22 @@ describe("SysctlSet planning", function () {
         assert.equal(ledgerOnlyItems(host.ledgers, { owner: "p/s/web", resourceName: "web", settings: { "net.ipv4.tcp_keepalive_time": 333 }, persist: true }, desired), undefined, "what the old inputs declared is state's");
         const renamed = inputs({ owner: "p/renamed/web", settings: { "vm.swappiness": 10 }, persist: false });
         assert.deepEqual(ledgerOnlyItems(host.ledgers, { owner: "p/s/web", resourceName: "web", settings: { "vm.swappiness": 10 }, persist: false }, renamed), only, "after a stack rename, the ledger of its old owner");
+    });
+
+    it("a secret key (TCP Fast Open's, IPv6's stable_secret) is persisted in a file only root reads, and never shown in drift or warnings", function () {
+        const key = "0123abcd-0123abcd-0123abcd-0123abcd";
+        const original = "deadbeef-deadbeef-deadbeef-deadbeef";
+        const tfo = inputs({ owner: "p/s/web", settings: { "net.ipv4.tcp_fastopen_key": key } });
+        const host = snapshot({ "net.ipv4.tcp_fastopen_key": original });
+        host.otherWriters.push({ file: "/etc/sysctl.d/99-tfo.conf", key: "net.ipv4.tcp_fastopen_key", value: original });
+        const plan = planApply(tfo, host, "h1");
+        assert.equal(plan.file.changes.write?.[0].mode, "0600");
+        const shown = [...plan.warnings, ...describeDrift(detectDrift(tfo, host, []))].join("\n");
+        assert.match(shown, /99-tfo\.conf also sets net\.ipv4\.tcp_fastopen_key = \(secret, not shown\)/);
+        assert.match(shown, /net\.ipv4\.tcp_fastopen_key differs from the declared value \(a secret, not shown\)/);
+        assert.doesNotMatch(shown, /deadbeef|0123abcd/);
+        assert.equal(planApply(inputs({ owner: "p/s/web", settings: { "net.core.somaxconn": 4096 } }), snapshot({ "net.core.somaxconn": "128" }), "h1").file.changes.write?.[0].mode, undefined);
+        assert.ok(isSecretKey("net/ipv6/conf/eth0.100/stable_secret") && isSecretKey("net.ipv6.conf.default.stable_secret") && !isSecretKey("net.ipv6.conf.all.forwarding"));
     });
 
     it("writes only what differs and captures every original", function () {

@@ -56,6 +56,18 @@ describe("SysctlSet registration (mocks)", function () {
         assert.ok(!registered.some((r) => r.name === "huge" || r.name === "long-value"), "nothing was registered");
     });
 
+    it("sends a secret key's settings in the secret envelope, and only those", async function () {
+        const key = "0123abcd-0123abcd-0123abcd-0123abcd";
+        const tfo = new SysctlSet("tfo", { settings: { "net.ipv4.tcp_fastopen_key": key } });
+        await outputOf(tfo.urn);
+        const args = registered.find((r) => r.name === "tfo")!;
+        assert.equal(args.inputs.settings["4dabf18193072939515e22adb298388d"], "1b47061264138c4ac30d75fd1eb44270", "the settings travel in the secret envelope");
+        assert.deepEqual(args.inputs.settings.value, { "net.ipv4.tcp_fastopen_key": key });
+        const plain = new SysctlSet("plain", { settings: { "net.core.somaxconn": 4096 } });
+        await outputOf(plain.urn);
+        assert.deepEqual(registered.find((r) => r.name === "plain")!.inputs.settings, { "net.core.somaxconn": 4096 }, "others stay readable in previews");
+    });
+
     it("wraps only the secret connection fields, so the host stays readable in previews", async function () {
         const { secretConnection } = await import("../../provider/dynamic");
         const marked = secretConnection({ host: "h", privateKey: "k", proxy: { host: "b", password: "p" } }) as any;
