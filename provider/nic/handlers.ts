@@ -166,7 +166,15 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
     const rule = ruleFile(inputs.resourceName);
     const snapshot = await readNic(transport, inputs.interface, rule);
     const record = recordToRestore(recordOf(raw), snapshot.ledgers);
-    const changes = planNicRestore(record, snapshot, inputs.restoreOnDelete);
+    const { changes, unreadable } = planNicRestore(record, snapshot, inputs.restoreOnDelete);
+    if (unreadable.length > 0) {
+        throw new Error(
+            `${transport.target}: cannot put back the originals of ${inputs.interface}'s ${unreadable.join(", ")}. Nothing was changed, and the host-side ledger keeps them: run the delete again once ethtool reads the NIC`,
+        );
+    }
+    if (!snapshot.exists && Object.keys(record.originals).length > 0) {
+        console.log(`${transport.target}: ${inputs.interface} is gone, with the values this resource set on it: nothing to put back`);
+    }
     const files = planRuleRestore(record, snapshot, rule, transport.target);
     files.warnings.forEach((w) => console.log(w));
     if (changes.length > 0 || files.rule !== undefined || files.rmdir.length > 0 || record.ledgerFile) {

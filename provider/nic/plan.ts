@@ -273,11 +273,14 @@ export function planNic(inputs: NicRingConfigInputs, snapshot: NicSnapshot, rule
                 kept[param] = original;
             }
         }
-        // Parameters no longer declared go back to their originals.
+        // Parameters no longer declared go back to their originals; one whose section cannot be
+        // read now (a driver resetting) keeps its original for a later update or the delete.
         if (previous && inputs.restoreOnDelete) {
             for (const [param, original] of Object.entries(previous.originals[section] ?? {})) {
                 if (!(param in want) && current[param] !== undefined) {
                     want[param] = original;
+                } else if (!(param in want) && !state.supported) {
+                    kept[param] = original;
                 }
             }
         }
@@ -337,14 +340,27 @@ export function planRuleRestore(record: NicRecord, snapshot: NicSnapshot, rulePa
     return { rule: record.ruleFile ? null : undefined, rmdir: [], warnings: [] };
 }
 
-export function planNicRestore(record: NicRecord, snapshot: NicSnapshot, restore: boolean): SectionChange[] {
+/**
+ * Delete: each section's originals back. `unreadable`: sections holding originals that ethtool
+ * cannot read now on an interface that is there (a driver resetting): the delete must fail, the
+ * ledger kept, rather than forget them. An interface that is gone has nothing left to restore.
+ */
+export function planNicRestore(record: NicRecord, snapshot: NicSnapshot, restore: boolean): { changes: SectionChange[]; unreadable: string[] } {
     if (!restore) {
-        return [];
+        return { changes: [], unreadable: [] };
     }
-    return SECTIONS.flatMap((section) => {
+    const held = (section: Section) => Object.keys(record.originals[section] ?? {}).length > 0;
+    const unreadable = snapshot.exists
+        ? SECTIONS.filter((section) => held(section) && !snapshot.sections[section].supported).map((section) => {
+              const state = snapshot.sections[section];
+              return `${section} (ethtool ${SECTION_OPTIONS[section].show}: ${state.supported ? "" : state.reason})`;
+          })
+        : [];
+    const changes = SECTIONS.flatMap((section) => {
         const state = snapshot.sections[section];
         return state.supported ? changesFor(section, record.originals[section] ?? {}, state.current) : [];
     });
+    return { changes, unreadable };
 }
 
 /** Live values of the declared parameters only, so refresh shows per-parameter drift. */

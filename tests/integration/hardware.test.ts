@@ -335,6 +335,40 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             assert.equal(ringsOf(lab, server).rx, 256);
         });
 
+        it("a delete while ethtool cannot read the rings fails naming them and keeps the originals; run again once it can, it puts them back", async function () {
+            const stack = await labStack("nic-busy-delete", async () => {
+                new NicRingConfig("busy", { connection: connectionTo(lab, server), interface: "eth1", rings: { rx: 2048 }, persist: false });
+            });
+            let unmounted = false;
+            const unmount = () => {
+                if (!unmounted) {
+                    onHost(lab, server, ["sh", "-c", "umount /usr/sbin/ethtool && rm -f /run/plt-ethtool /run/plt-ethtool-busy"]);
+                    unmounted = true;
+                }
+            };
+            try {
+                await stack.up();
+                assert.equal(ringsOf(lab, server).rx, 2048);
+                // A driver in the middle of a reset: ethtool -g fails, the rest of ethtool works.
+                const busy = String.raw`cp /usr/sbin/ethtool /run/plt-ethtool
+printf '#!/bin/sh
+[ "$1" = -g ] && { echo "netlink error: Device or resource busy" >&2; exit 75; }
+exec sh /run/plt-ethtool "$@"
+' > /run/plt-ethtool-busy
+chmod 0755 /run/plt-ethtool-busy
+mount --bind /run/plt-ethtool-busy /usr/sbin/ethtool`;
+                onHost(lab, server, ["sh", "-c", busy]);
+                const message = await expectFailure(stack.destroy());
+                assert.match(message, /cannot put back the originals of eth1's rings \(ethtool -g: netlink error: Device or resource busy\)\. Nothing was changed, and the host-side ledger keeps them/);
+                unmount();
+                assert.equal(ringsOf(lab, server).rx, 2048, "nothing was changed");
+            } finally {
+                unmount();
+                await stack.destroy();
+            }
+            assert.equal(ringsOf(lab, server).rx, 256, "the original, kept through the failed delete");
+        });
+
         it("refuses a size above the maximum in preview, naming it, with nothing written", async function () {
             const tooBig = await labStack("nic-too-big", async () => {
                 new NicRingConfig("big", { connection: connectionTo(lab, vm), interface: "eth1", rings: { rx: 4096 } });

@@ -122,8 +122,19 @@ describe("NicRingConfig planning", function () {
 
     it("restores originals on delete", function () {
         const snap = snapshot();
-        assert.deepEqual(planNicRestore({ originals: { rings: { rx: 512 } }, skipped: [] }, snap, true), [{ section: "rings", words: ["rx", "512"], undo: ["rx", "256"] }]);
-        assert.deepEqual(planNicRestore({ originals: { rings: { rx: 256 } }, skipped: [] }, snap, true), []);
+        assert.deepEqual(planNicRestore({ originals: { rings: { rx: 512 } }, skipped: [] }, snap, true).changes, [{ section: "rings", words: ["rx", "512"], undo: ["rx", "256"] }]);
+        assert.deepEqual(planNicRestore({ originals: { rings: { rx: 256 } }, skipped: [] }, snap, true).changes, []);
+    });
+
+    it("never forgets an original it cannot read now: the delete names the section, an update keeps it", function () {
+        const resetting = snapshot();
+        resetting.sections.rings = { supported: false, reason: "netlink error: Device or resource busy" };
+        const record = { originals: { rings: { rx: 512 }, channels: { combined: 4 } }, skipped: [] };
+        assert.deepEqual(planNicRestore(record, resetting, true).unreadable, ["rings (ethtool -g: netlink error: Device or resource busy)"]);
+        const gone = { ...resetting, exists: false };
+        assert.deepEqual(planNicRestore(record, gone, true).unreadable, [], "an interface that is gone has nothing to put back");
+        const update = planNic(inputs({ channels: { rx: 2 } }), resetting, "r", "h1", record);
+        assert.deepEqual(update.record.originals.rings, { rx: 512 }, "no longer declared, unreadable now: kept");
     });
 
     /**
@@ -175,7 +186,7 @@ describe("NicRingConfig planning", function () {
                 assert.deepEqual(state, have);
                 snap.sections.coalesce = { supported: true, max: {}, current: end };
                 let restored = end;
-                for (const change of planNicRestore(plan.record, snap, true)) {
+                for (const change of planNicRestore(plan.record, snap, true).changes) {
                     const back = intelCoalesce(restored, change.words);
                     assert.notEqual(back, "EINVAL", `restore ${change.words.join(" ")} from ${JSON.stringify(restored)}`);
                     restored = back as Values;
