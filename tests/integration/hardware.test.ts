@@ -3,7 +3,7 @@ import type { Stack } from "@pulumi/pulumi/automation";
 import { CpuGovernor, IrqAffinity, NicRingConfig, PacketSteering } from "../../provider";
 import { collect, expectFailure, assertNoChanges } from "./support";
 import { labStack } from "./engine";
-import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, startIrqbalance } from "./lab";
+import { Lab, LabHost, connectionTo, failingEthtool, fileOn, labDown, labUp, onHost, startIrqbalance } from "./lab";
 
 const cat = (lab: Lab, host: LabHost, file: string) => onHost(lab, host, ["cat", file]).trim();
 const governorOf = (lab: Lab, host: LabHost, cpu: number) => cat(lab, host, `/sys/devices/system/cpu/cpu${cpu}/cpufreq/scaling_governor`);
@@ -339,25 +339,12 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             const stack = await labStack("nic-busy-delete", async () => {
                 new NicRingConfig("busy", { connection: connectionTo(lab, server), interface: "eth1", rings: { rx: 2048 }, persist: false });
             });
-            let unmounted = false;
-            const unmount = () => {
-                if (!unmounted) {
-                    onHost(lab, server, ["sh", "-c", "umount /usr/sbin/ethtool && rm -f /run/plt-ethtool /run/plt-ethtool-busy"]);
-                    unmounted = true;
-                }
-            };
+            let unmount = () => {};
             try {
                 await stack.up();
                 assert.equal(ringsOf(lab, server).rx, 2048);
                 // A driver in the middle of a reset: ethtool -g fails, the rest of ethtool works.
-                const busy = String.raw`cp /usr/sbin/ethtool /run/plt-ethtool
-printf '#!/bin/sh
-[ "$1" = -g ] && { echo "netlink error: Device or resource busy" >&2; exit 75; }
-exec sh /run/plt-ethtool "$@"
-' > /run/plt-ethtool-busy
-chmod 0755 /run/plt-ethtool-busy
-mount --bind /run/plt-ethtool-busy /usr/sbin/ethtool`;
-                onHost(lab, server, ["sh", "-c", busy]);
+                unmount = failingEthtool(lab, server, "-g", "netlink error: Device or resource busy", 75);
                 const message = await expectFailure(stack.destroy());
                 assert.match(message, /cannot put back the originals of eth1's rings \(ethtool -g: netlink error: Device or resource busy\)\. Nothing was changed, and the host-side ledger keeps them/);
                 unmount();

@@ -102,6 +102,28 @@ export function onHost(lab: Lab, host: LabHost, argv: string[]): string {
     return execFileSync("bash", [LAB_SCRIPT, "exec", lab.dir, host.name, "--", ...argv], { encoding: "utf8" });
 }
 
+/**
+ * Makes `ethtool OPTION …` fail on the host with `message` and exit `code`, the rest of ethtool
+ * working, as a driver that cannot answer it (now, or at all) does; returns what undoes it.
+ */
+export function failingEthtool(lab: Lab, host: LabHost, option: string, message: string, code: number): () => void {
+    const wrapper = String.raw`cp /usr/sbin/ethtool /run/plt-ethtool
+printf '#!/bin/sh
+[ "$1" = %s ] && { echo "%s" >&2; exit %d; }
+exec sh /run/plt-ethtool "$@"
+' "$1" "$2" "$3" > /run/plt-ethtool-failing
+chmod 0755 /run/plt-ethtool-failing
+mount --bind /run/plt-ethtool-failing /usr/sbin/ethtool`;
+    onHost(lab, host, ["sh", "-c", wrapper, "sh", option, message, String(code)]);
+    let undone = false;
+    return () => {
+        if (!undone) {
+            undone = true;
+            onHost(lab, host, ["sh", "-c", "umount /usr/sbin/ethtool && rm -f /run/plt-ethtool /run/plt-ethtool-failing"]);
+        }
+    };
+}
+
 /** Starts a real `irqbalance --foreground [args]` inside the host (its own PID namespace). */
 export function startIrqbalance(lab: Lab, host: LabHost, args: string[] = []): void {
     execFileSync("bash", [LAB_SCRIPT, "irqbalance", lab.dir, host.name, ...args], { stdio: ["ignore", "inherit", "inherit"] });

@@ -3,7 +3,7 @@ import type { Stack } from "@pulumi/pulumi/automation";
 import { NicOffloads } from "../../provider";
 import { assertNoChanges, collect, expectFailure } from "./support";
 import { labStack } from "./engine";
-import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost } from "./lab";
+import { Lab, LabHost, connectionTo, failingEthtool, fileOn, labDown, labUp, onHost } from "./lab";
 
 /** What NicOffloads can touch, one line per item: everything under /etc (type, mode, owner, SHA-256), eth1's features, its queue length. */
 const HOST_STATE = String.raw`
@@ -135,21 +135,14 @@ describe("NicOffloads through the real engine on a lab host's veth", function ()
         await stack.up();
         assert.match(features(), /^generic-receive-offload: on$/m);
         // As a driver that cannot list its features: ethtool -k fails, the rest of ethtool works.
-        const blind = String.raw`cp /usr/sbin/ethtool /run/plt-ethtool
-printf '#!/bin/sh
-[ "$1" = -k ] && { echo "Cannot get device feature names: Operation not supported" >&2; exit 95; }
-exec sh /run/plt-ethtool "$@"
-' > /run/plt-ethtool-blind
-chmod 0755 /run/plt-ethtool-blind
-mount --bind /run/plt-ethtool-blind /usr/sbin/ethtool`;
-        onHost(lab, host, ["sh", "-c", blind]);
+        const restore = failingEthtool(lab, host, "-k", "Cannot get device feature names: Operation not supported", 95);
         try {
             assert.throws(() => features(), /Operation not supported/);
             const out = collect();
             await stack.up({ onOutput: out.onOutput });
             assert.match(out.text(), /skipped features on eth1/);
         } finally {
-            onHost(lab, host, ["sh", "-c", "umount /usr/sbin/ethtool && rm -f /run/plt-ethtool /run/plt-ethtool-blind"]);
+            restore();
         }
         assert.match(features(), /^generic-receive-offload: on$/m);
         await stack.destroy();
