@@ -117,6 +117,10 @@ dirs=
 while [ "$ndirs" -gt 0 ]; do dirs="$dirs$1
 "; shift; ndirs=$((ndirs-1)); done
 [ "$(id -u)" = 0 ] || { printf 'not-root\\t%s\\n' "$(id -un)"; exit 0; }
+# One KernelModule's loads and unloads at a time on this host: what a modprobe brought in is what
+# appeared in /sys/module meanwhile, which another resource's load must not add to. The lock is
+# the kind's ledger directory (no file left behind); a failed redirection would end this shell.
+if command -v flock >/dev/null 2>&1 && [ -d "\${ledger_dir:-}" ]; then exec 7<"$ledger_dir" && flock 7; fi
 # Unloads exactly these modules (rmmod, never modprobe -r, which would also take out
 # dependencies loaded before us), dependents before what they use; rmmod refuses a module in use.
 unload() {
@@ -187,7 +191,8 @@ count=$1; shift
 while [ "$count" -gt 0 ]; do
   m=$1 words=$2 ours=$3; shift 3; count=$((count-1))
   before=" $(loaded_set) " loading=1
-  err=$(modprobe "$m" $words 2>&1); code=$?
+  # Without the lock's descriptor: an install rule that leaves a process behind must not hold it.
+  err=$(modprobe "$m" $words 2>&1 7<&-); code=$?
   added=$(newly_loaded)
   # A failed load can leave its dependencies loaded; an install rule can exit 0 without loading it.
   added_all="$added $added_all" loading=

@@ -142,6 +142,27 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         assert.equal(moduleDirsOn(lab, server), before);
     });
 
+    it("two KernelModules loading at once on one host each claim only their own modules, and each destroy unloads only its own", async function () {
+        const hw = (...args: string[]) => execFileSync("/usr/bin/python3", ["-I", path.join(lab.dir, "hw.py"), ...args]);
+        // dummy's load takes 3 s, during which the other resource's load would land in /sys/module.
+        hw("module-slow", path.join(lab.dir, "hosts", server.name), "dummy", "3");
+        const stack = await labStack("kernel-module-concurrent", async () => {
+            const slow = new KernelModule("slow", { connection: connectionTo(lab, server), modules: ["dummy"], persist: false });
+            const quick = new KernelModule("quick", { connection: connectionTo(lab, server), modules: ["tcp_htcp"], persist: false });
+            return { slow: slow.loadedByUs, quick: quick.loadedByUs };
+        });
+        try {
+            const up = await stack.up();
+            assert.deepEqual(up.outputs.slow.value, { dummy: ["dummy"] });
+            assert.deepEqual(up.outputs.quick.value, { tcp_htcp: ["tcp_htcp"] });
+            assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+        } finally {
+            hw("module-slow", path.join(lab.dir, "hosts", server.name), "dummy", "0");
+            await stack.destroy();
+        }
+        assert.deepEqual(emulatedLoaded(lab, server), []);
+    });
+
     it("a parameter the kernel clamps when loading (ip_vs conn_tab_bits) is recorded as its answer: said once, a second preview is clean", async function () {
         const param = "/sys/module/ip_vs/parameters/conn_tab_bits";
         const stack = await labStack("kernel-module-clamped", async () => {

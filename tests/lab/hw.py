@@ -28,6 +28,9 @@ tuning tool reads on real hardware, with the real kernel's and tools' limits and
                                    something on the host takes MODULE into use as soon as it loads
                                    (a holder named "lab_user", as a firewall rule holds its module),
                                    so rmmod refuses it; off lets go of it
+  hw.py module-slow HOST_DIR MODULE SECONDS
+                                   MODULE's load takes SECONDS (its init waiting on firmware, say),
+                                   during which other loads on the host go ahead
   hw.py boot-isolated HOST_DIR ISOLATED NOHZ_FULL
                                    the host as booted with isolcpus=ISOLATED nohz_full=NOHZ_FULL (CPU
                                    lists, "" for none): /sys/devices/system/cpu/{isolated,nohz_full}
@@ -1939,6 +1942,14 @@ def cmd_module_held(hdir, name, switch):
     return 0
 
 
+def cmd_module_slow(hdir, name, seconds):
+    """MODULE's load takes SECONDS, the host's other loads going ahead meanwhile."""
+    with Modules(hdir, write=True) as mods:
+        mods.state.setdefault("slow", {})[name] = seconds
+        mods.save()
+    return 0
+
+
 class Modules(Nic):
     """The host's module state (HOST_DIR/hw/modules.json), under flock as the NIC's state is."""
 
@@ -2155,6 +2166,11 @@ def cmd_modprobe(hdir, args):
             rest.append(a)
     dry = flags & {"-n", "--dry-run"}
     quiet = flags & {"-q", "--quiet"}
+    if rest and not dry and not flags & {"-r", "--remove", "-R", "--resolve-alias"}:
+        with Modules(hdir) as mods:
+            slow = mods.state.get("slow", {}).get(resolve_alias(mods.state, rest[0]), 0)
+        if slow and resolve_alias(mods.state, rest[0]) not in mods.state["loaded"]:
+            time.sleep(slow)  # outside the state's lock: other loads go ahead meanwhile
     remove = flags & {"-r", "--remove"}
     first = "--first-time" in flags
     resolve = flags & {"-R", "--resolve-alias"}
@@ -2314,6 +2330,8 @@ def main(argv):
         return cmd_kernel_without(argv[1], argv[2])
     if len(argv) == 4 and argv[0] == "module-held" and argv[3] in ("on", "off"):
         return cmd_module_held(argv[1], argv[2], argv[3])
+    if len(argv) == 4 and argv[0] == "module-slow":
+        return cmd_module_slow(argv[1], argv[2], float(argv[3]))
     if len(argv) == 4 and argv[0] == "boot-isolated":
         return cmd_boot_isolated(argv[1], argv[2], argv[3])
     if len(argv) == 3 and argv[0] == "traffic":
