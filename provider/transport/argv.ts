@@ -3,7 +3,8 @@
  * splits again, so every element is quoted on the way out: nothing a user typed is ever parsed
  * as shell syntax.
  */
-const SAFE_WORD = /^[A-Za-z0-9_\/.,:=@%+-]+$/;
+// Not starting with "=": zsh, as a login shell, reads a word "=cmd" as the path of cmd.
+const SAFE_WORD = /^[A-Za-z0-9_\/.,:@%+-][A-Za-z0-9_\/.,:=@%+-]*$/;
 
 export function shellQuote(word: string): string {
     if (word.includes("\0")) {

@@ -16,6 +16,8 @@ describe("command lines", function () {
 
     it("leaves plain words alone and refuses NUL", function () {
         assert.equal(shellQuote("net/core/somaxconn"), "net/core/somaxconn");
+        assert.equal(shellQuote("numdummies=2"), "numdummies=2");
+        assert.equal(shellQuote("=ls"), "'=ls'", "zsh would read a leading = as a command's path");
         assert.throws(() => shellQuote("a\0b"), /NUL/);
     });
 
