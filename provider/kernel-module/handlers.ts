@@ -57,7 +57,7 @@ const planner = (inputs: KernelModuleInputs, snapshot: ModuleSnapshot, target: s
     plan: (start) => planModules(moduleSpecs(inputs), inputs, snapshot, persistFiles(inputs.resourceName), target, start),
     items: moduleItems,
     // A ledger left by a killed run keeps what was loaded before it, which tells its own loads apart.
-    recovered: (record) => recoveredLoads(record as LedgeredModuleRecord, snapshot),
+    recovered: (record) => recoveredLoads(record as LedgeredModuleRecord, snapshot, (record.ledgerFile && snapshot.ledgers.get(record.ledgerFile)?.items) || []),
     stored: (record) => ledgerRecord(record, snapshot),
 });
 

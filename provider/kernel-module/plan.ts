@@ -188,15 +188,28 @@ function dependenciesOf(name: string, snapshot: ModuleSnapshot, seen = new Set<s
  * The record a create takes over from its ledger. A declared module the ledger found not loaded
  * and that is loaded now was loaded by the interrupted run: it is this resource's to unload, with
  * the dependencies that were not loaded before it, exactly as if the run had reported its load.
+ * So is each module the run added to the ledger's items as it loaded it (`items`), loaded now and
+ * not before, though no holder link ties it to a declared one (a softdep, an install rule's):
+ * it goes with the first declared module that run loaded.
  */
-export function recoveredLoads(record: LedgeredModuleRecord, snapshot: ModuleSnapshot): ModuleRecord {
+export function recoveredLoads(record: LedgeredModuleRecord, snapshot: ModuleSnapshot, items: readonly string[] = []): ModuleRecord {
     const { loadedBefore, ...recovered } = record;
     const before = new Set(loadedBefore);
     const loadedByUs = { ...recovered.loadedByUs };
+    const loadedByRun: string[] = [];
     for (const [name, original] of Object.entries(recovered.originals)) {
         if (original === "not loaded" && snapshot.loaded.has(name) && !loadedByUs[name]) {
             loadedByUs[name] = [name, ...dependenciesOf(name, snapshot).filter((dep) => !before.has(dep))];
+            loadedByRun.push(name);
         }
+    }
+    const known = new Set([...Object.values(loadedByUs).flat(), ...Object.values(recovered.stillToUnload ?? {}).flat()]);
+    const unattributed = items
+        .filter((item) => item.startsWith("module:"))
+        .map((item) => item.slice("module:".length))
+        .filter((name) => snapshot.loaded.has(name) && !before.has(name) && !known.has(name));
+    if (unattributed.length > 0 && loadedByRun.length > 0) {
+        loadedByUs[loadedByRun[0]] = [...loadedByUs[loadedByRun[0]], ...unattributed];
     }
     return { ...recovered, loadedByUs };
 }

@@ -345,6 +345,16 @@ describe("KernelModule: ledger", function () {
         assert.deepEqual(planModules(specs, options, now, FILES, TARGET).record.originals.tcp_diag, "loaded");
     });
 
+    it("takes for its own a module the interrupted run put in the ledger's items as it loaded it, though no holder link names it (a softdep)", function () {
+        const ledger = { originals: { tcp_diag: "not loaded" as const }, loadedByUs: {}, loadedBefore: ["dummy"] };
+        const items = ["module:tcp_diag", "module:inet_diag", "module:dummy", "module:gone"];
+        // READ has inet_diag held by tcp_diag, and dummy loaded before; "gone" is not loaded now.
+        assert.deepEqual(recoveredLoads(ledger, parseModuleSnapshot(READ), items).loadedByUs, { tcp_diag: ["tcp_diag", "inet_diag"] });
+        const softdep = READ.replace("loaded\tinet_diag\t1\ttcp_diag ", "loaded\tinet_diag\t0\t");
+        assert.deepEqual(recoveredLoads(ledger, parseModuleSnapshot(softdep), items).loadedByUs, { tcp_diag: ["tcp_diag", "inet_diag"] }, "no holder link: from the ledger's items");
+        assert.deepEqual(recoveredLoads(ledger, parseModuleSnapshot(softdep)).loadedByUs, { tcp_diag: ["tcp_diag"] }, "without them it would be forgotten");
+    });
+
     it("takes nothing for its own that was loaded before the interrupted run, nor a module that run never got to", function () {
         const ledger = { originals: { tcp_diag: "not loaded" as const, tcp_bbr: "not loaded" as const }, loadedByUs: {}, loadedBefore: ["inet_diag", "dummy"] };
         assert.deepEqual(recoveredLoads(ledger, parseModuleSnapshot(READ)).loadedByUs, { tcp_diag: ["tcp_diag"] });
