@@ -51,7 +51,7 @@ const RULES: Rule[] = [
         meaning: "UDP datagrams were dropped because all UDP sockets together reached the memory limit (udp_mem's max, or its pressure level with the socket over its share)",
         knob: "net.ipv4.udp_mem (pages for all UDP sockets; SipRouterProfile derives it from RAM)",
         sysctls: ["net.ipv4.udp_mem"],
-        sources: ["IPS", "NDUDP"],
+        sources: ["IPS", "KMEMERR"],
     },
     {
         // InErrors counts full buffers, bad checksums and memory-limit drops too: only what it adds beyond those is its own
@@ -60,7 +60,7 @@ const RULES: Rule[] = [
         meaning: "UDP datagrams were dropped on receive beyond full buffers, bad checksums and counted memory-limit drops: memory pressure (udp_mem) where the kernel has no MemErrors counter, otherwise a socket filter or IPsec policy",
         knob: "net.ipv4.udp_mem (pages for all UDP sockets; SipRouterProfile derives it from RAM)",
         sysctls: ["net.ipv4.udp_mem"],
-        sources: ["NDUDP"],
+        sources: ["KMEMERR", "NDUDP"],
         significant: (rate, rates, counter) => {
             const family = counter.split(".")[0];
             const counted = ["RcvbufErrors", "InCsumErrors", "MemErrors"].reduce((sum, field) => sum + (rates[`${family}.${field}`]?.perSecond ?? 0), 0);
@@ -72,14 +72,14 @@ const RULES: Rule[] = [
         meaning: "UDP datagrams arrived with bad checksums: corrupted on the path or by the NIC",
         knob: "no sysctl: the NIC and its link (ethtool -S CRC/error counters), or the path",
         sysctls: [],
-        sources: ["NDUDP"],
+        sources: ["KCSUM"],
     },
     {
         counters: /^Udp6?\.SndbufErrors$/,
         meaning: "UDP sends failed because a socket's send buffer was full",
         knob: "net.core.wmem_default / net.core.wmem_max (or SO_SNDBUF)",
         sysctls: ["net.core.wmem_default", "net.core.wmem_max"],
-        sources: ["NDUDP"],
+        sources: ["NDUDPSND"],
     },
     {
         counters: /^softnet\.time_squeeze$/,
