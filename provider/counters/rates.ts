@@ -90,6 +90,11 @@ export function counterRates(before: Sample, after: Sample): Record<string, Rate
 }
 
 function counterRate(then: number, now: number, seconds: number, maxPerSecond32Bit: number | undefined): Rate {
+    // A 32-bit counter that can turn over within the window, at the fastest it counts, may have
+    // wrapped any number of times: no reading tells how many.
+    if (maxPerSecond32Bit !== undefined && seconds * maxPerSecond32Bit >= TWO_32) {
+        return { delta: null, perSecond: null, note: `a 32-bit counter: at up to ${maxPerSecond32Bit}/s it can wrap more than once in ${seconds} s` };
+    }
     if (now >= then) {
         return { delta: now - then, perSecond: (now - then) / seconds };
     }

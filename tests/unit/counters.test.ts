@@ -358,6 +358,15 @@ describe("counters: diagnosis", function () {
         assert.match(findings["Udp.InErrors"].meaning, /socket filter/, "3/s beyond the 2/s MemErrors counted");
     });
 
+    it("gives no rate for a 32-bit counter over a window long enough for it to wrap more than once", function () {
+        const at = (seconds: number, processed: number) => sample(seconds, { "softnet.cpu0.processed": processed });
+        assert.deepEqual(counterRates(at(0, 4294000000), at(60, 100000))["softnet.cpu0.processed"]?.note, "wrapped at 2^32");
+        // 3600 s at 4 million/s is 3.35 turns of 2^32: the readings cannot say how many.
+        const long = counterRates(at(0, 1000), at(3600, 1515099112))["softnet.cpu0.processed"];
+        assert.equal(long.perSecond, null);
+        assert.match(long.note ?? "", /a 32-bit counter: at up to \d+\/s it can wrap more than once in 3600 s/);
+    });
+
     it("reads an interface whose name has a dot (a VLAN), and an interrupt counter that wrapped at 2^32", function () {
         const rates = counterRates(
             sample(0, { "link.eth0.100.rx_missed_errors": 0, "nic.eth0.100.rx_queue_0_drops": 0, "link.eth0.100.rx_dropped": 0, ...queueIrqs("bond0.10", { cpu0: [4294967000, 0], cpu1: [5, 0] }) }),
