@@ -48,6 +48,15 @@ export interface FileData {
 /** A file to write whole; `mode` (octal) for one that holds a secret, else it keeps the mode it has (0644 when new). */
 export type FileWrite = { path: string; mode?: string } & FileData;
 
+/**
+ * Why a resource that persists cannot write its own file at `path`: a symbolic link there (a
+ * /dev/null mask, or a file kept elsewhere) would have the write go through to the file it names,
+ * or replace the link, and neither is this resource's to change.
+ */
+export function linkedOwnFile(path: string, link: string | undefined, persist: boolean): string | undefined {
+    return persist && link !== undefined ? `${path} is a symbolic link (to ${link}), not a file this resource may write: remove the link, give the resource another name, or set persist: false` : undefined;
+}
+
 export function fileFromBytes(bytes: Buffer): FileData {
     const content = bytes.toString("utf8");
     return Buffer.from(content, "utf8").equals(bytes) ? { content } : { content, base64: bytes.toString("base64") };

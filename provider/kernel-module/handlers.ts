@@ -13,6 +13,7 @@ import {
     ModuleRecord,
     ledgerRecord,
     kernelAdjustments,
+    linkedFiles,
     liveStates,
     moduleDrift,
     ParameterTypes,
@@ -150,7 +151,7 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
 /** What the host cannot give (see moduleProblems), else modules or files another resource's ledger (or another resource of this run) holds, naming its owner. */
 function hostProblems(inputs: KernelModuleInputs, snapshot: ModuleSnapshot, target: string, olds: LedgerHolder): CheckFailure[] {
     const specs = moduleSpecs(inputs);
-    const problems = moduleProblems(specs, snapshot, target);
+    const problems = [...moduleProblems(specs, snapshot, target), ...linkedFiles(inputs.persist, persistFiles(inputs.resourceName), snapshot, target)];
     if (problems.length > 0) {
         return problems;
     }

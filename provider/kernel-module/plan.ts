@@ -1,6 +1,6 @@
 import { posix } from "path";
 import { CheckFailure, propertyPath } from "../check";
-import { holdsText } from "../host/files";
+import { holdsText, linkedOwnFile } from "../host/files";
 import { itemsOf } from "../host/ledger";
 import { ABSENT, ManagedFiles, PathContent, changeAt, fileContent, fileOf, forget, manage, planRestore, releaseUnusedDirs } from "../host/restore";
 import { parameterValueProblem, sameLiveValue, sameValueAs } from "./parameter-types";
@@ -278,6 +278,14 @@ export function dependenciesFirst<L extends { name: string }>(loads: readonly L[
     return ordered;
 }
 
+/** The persistence files this resource would write that are symbolic links on the host. */
+export function linkedFiles(persist: boolean, files: { load: string; options: string }, snapshot: ModuleSnapshot, target: string): CheckFailure[] {
+    return [files.load, files.options].flatMap((path) => {
+        const linked = linkedOwnFile(path, snapshot.links.get(path), persist);
+        return linked ? [{ property: "persist", reason: `${target}: ${linked}` }] : [];
+    });
+}
+
 /**
  * Create and update: load what is not loaded, unload what a dropped module brought in (when it
  * was this resource that loaded it), write the persistence files. Modules loaded before this
@@ -291,7 +299,7 @@ export function planModules(
     target: string,
     previous?: ModuleRecord,
 ): ModulePlan {
-    const problems = moduleProblems(specs, snapshot, target);
+    const problems = [...moduleProblems(specs, snapshot, target), ...linkedFiles(options.persist, files, snapshot, target)];
     if (problems.length > 0) {
         throw new Error(`${problems.map((p) => `${p.property}: ${p.reason}`).join("; ")}. Nothing was changed.`);
     }

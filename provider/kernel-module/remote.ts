@@ -89,7 +89,8 @@ $_p "}; [ "$_a" = "$_modes" ] && _a= || _a=\${_a%%"
     done
   done
   for _f in "$_load" "$_opts"; do
-    if [ -f "$_f" ]; then printf 'file\\t%s\\t%s\\n' "$_f" "$(base64 -w0 < "$_f")"; else printf 'absent\\t%s\\n' "$_f"; fi
+    if [ -L "$_f" ]; then printf 'link\\t%s\\t%s\\n' "$_f" "$(readlink "$_f")"
+    elif [ -f "$_f" ]; then printf 'file\\t%s\\t%s\\n' "$_f" "$(base64 -w0 < "$_f")"; else printf 'absent\\t%s\\n' "$_f"; fi
   done
   other_options "$_opts" "$_names"
   # kmod takes MODULE.PARAM=VALUE and modprobe.blacklist= from here too, after every file.
@@ -253,6 +254,8 @@ export interface ModuleSnapshot {
     writableParameters: Map<string, Set<string>>;
     /** Content of each persistence file, null when absent. */
     files: Map<string, FileData | null>;
+    /** Persistence file paths that are symbolic links, to these targets: never written through, nor replaced. */
+    links: Map<string, string>;
     /**
      * Other modprobe.d files' `options` lines for the declared modules, as found (every directory
      * kmod reads), then the kernel command line's MODULE.PARAM=VALUE words (file /proc/cmdline).
@@ -292,7 +295,7 @@ export function parseKernelCommandLine(text: string): { options: ModuleOptionsLi
 }
 
 export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
-    const snapshot: ModuleSnapshot = { modprobe: "", release: "", loaded: new Map(), builtin: new Set(), probe: new Map(), inserts: new Map(), resolvesTo: new Map(), parameterNames: new Map(), parameterTypes: new Map(), parameters: new Map(), writableParameters: new Map(), files: new Map(), otherOptions: [], blacklist: [], ledgers: parseLedgerListing(stdout) };
+    const snapshot: ModuleSnapshot = { modprobe: "", release: "", loaded: new Map(), builtin: new Set(), probe: new Map(), inserts: new Map(), resolvesTo: new Map(), parameterNames: new Map(), parameterTypes: new Map(), parameters: new Map(), writableParameters: new Map(), files: new Map(), links: new Map(), otherOptions: [], blacklist: [], ledgers: parseLedgerListing(stdout) };
     let commandLine: ReturnType<typeof parseKernelCommandLine> | undefined;
     for (const line of stdout.split("\n")) {
         const [kind, a = "", b = "", c = "", d = ""] = line.split("\t");
@@ -336,6 +339,8 @@ export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
             snapshot.files.set(a, fileFromBase64(b));
         } else if (kind === "absent") {
             snapshot.files.set(a, null);
+        } else if (kind === "link") {
+            snapshot.links.set(a, b);
         }
     }
     // After every file: kmod reads the command line last.

@@ -1,9 +1,9 @@
 import { CheckFailure, propertyPath } from "../check";
 import { itemsOf } from "../host/ledger";
-import { FileData, holdsText } from "../host/files";
+import { FileData, holdsText, linkedOwnFile } from "../host/files";
 import { ABSENT, ManagedFiles, PathContent, changeAt, fileContent, fileOf, forget, manage, planRestore } from "../host/restore";
 import { OffloadChange, OffloadSnapshot, wantedState } from "./remote";
-import { NicOffloadsInputs, canonicalFeature } from "./schema";
+import { NicOffloadsInputs, canonicalFeature, ruleFile } from "./schema";
 import { netAddLines } from "../nic/udev";
 
 /** Features by the name `ethtool -k` shows (a group expanded to its members), and the queue length. */
@@ -96,6 +96,10 @@ export function resolve(inputs: NicOffloadsInputs, snapshot: OffloadSnapshot, ta
     if (!snapshot.exists) {
         resolved.problems.push({ property: "interface", reason: `${inputs.interface} does not exist on ${target}` });
         return resolved;
+    }
+    const linked = linkedOwnFile(ruleFile(inputs.resourceName), snapshot.ownLink, inputs.persist);
+    if (linked) {
+        resolved.problems.push({ property: "persist", reason: `on ${target}, ${linked}` });
     }
     if (inputs.txqueuelen !== undefined && snapshot.txqueuelen === undefined) {
         resolved.problems.push({ property: "txqueuelen", reason: `/sys/class/net/${inputs.interface}/tx_queue_len cannot be read on ${target}` });

@@ -24,7 +24,8 @@ if [ -d "/sys/class/net/$1" ]; then
   show "$1"
   printf 'txqueuelen-file\\t%s\\n' "$(readlink -f "/sys/class/net/$1/tx_queue_len")"
 else printf 'no-interface\\n'; fi
-if [ -f "$2" ]; then printf 'own\\t%s\\n' "$(base64 -w0 < "$2")"; else printf 'own-absent\\n'; fi
+if [ -L "$2" ]; then printf 'own-link\\t%s\\n' "$(readlink "$2")"
+elif [ -f "$2" ]; then printf 'own\\t%s\\n' "$(base64 -w0 < "$2")"; else printf 'own-absent\\n'; fi
 exit 0
 `);
 

@@ -1,10 +1,10 @@
 import type { CheckFailure } from "../check";
 import { itemsOf } from "../host/ledger";
-import { FileData, holdsText } from "../host/files";
+import { FileData, holdsText, linkedOwnFile } from "../host/files";
 import { ABSENT, ManagedFiles, PathContent, changeAt, fileContent, fileOf, forget, manage, planRestore } from "../host/restore";
 import { PARAMS, Section, Values, setWords, SECTION_OPTIONS } from "./ethtool";
 import { NicSnapshot, SectionChange } from "./remote";
-import { NicRingConfigInputs } from "./schema";
+import { NicRingConfigInputs, ruleFile } from "./schema";
 import { netAddLines } from "./udev";
 
 export const SECTIONS: Section[] = ["rings", "channels", "coalesce"];
@@ -36,6 +36,10 @@ export function resolve(inputs: NicRingConfigInputs, snapshot: NicSnapshot): Res
     if (!snapshot.exists) {
         resolved.problems.push({ property: "interface", reason: `${inputs.interface} does not exist on this host` });
         return resolved;
+    }
+    const linked = linkedOwnFile(ruleFile(inputs.resourceName), snapshot.ownLink, inputs.persist);
+    if (linked) {
+        resolved.problems.push({ property: "persist", reason: linked });
     }
     for (const section of SECTIONS) {
         const wanted = declared(inputs, section);

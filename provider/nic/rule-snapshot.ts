@@ -11,6 +11,8 @@ export interface RuleSnapshot {
     exists: boolean;
     ethtoolPath: string;
     ownRule: FileData | null;
+    /** The rule's path is a symbolic link, to this target: never written through, nor replaced. */
+    ownLink?: string;
     ledgers: ReadonlyMap<string, HostLedger>;
     /** Directories an apply created (they did not exist before), outermost first. */
     createdDirs?: string[];
@@ -26,6 +28,8 @@ export function parseRuleLine(snapshot: RuleSnapshot, kind: string, value: strin
         (snapshot.createdDirs ??= []).push(value);
     } else if (kind === "own") {
         snapshot.ownRule = fileFromBase64(value);
+    } else if (kind === "own-link") {
+        snapshot.ownLink = value;
     } else {
         return false;
     }

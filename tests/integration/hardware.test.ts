@@ -356,6 +356,22 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             assert.equal(ringsOf(lab, server).rx, 256, "the original, kept through the failed delete");
         });
 
+        it("refuses at preview a symbolic link at its rule's path (a /dev/null mask), which stays as it was", async function () {
+            const rule = "/etc/udev/rules.d/90-pulumi-nic-masked.rules";
+            onHost(lab, server, ["ln", "-s", "/dev/null", rule]);
+            try {
+                const stack = await labStack("nic-masked-rule", async () => {
+                    new NicRingConfig("masked", { connection: connectionTo(lab, server), interface: "eth1", rings: { rx: 512 } });
+                });
+                const message = await expectFailure(stack.preview());
+                assert.match(message, /persist.*root@[\d.]+:\d+: \/etc\/udev\/rules\.d\/90-pulumi-nic-masked\.rules is a symbolic link \(to \/dev\/null\), not a file this resource may write/);
+                assert.equal(ringsOf(lab, server).rx, 256);
+                assert.equal(onHost(lab, server, ["readlink", rule]).trim(), "/dev/null", "the mask untouched");
+            } finally {
+                onHost(lab, server, ["rm", "-f", rule]);
+            }
+        });
+
         it("refuses a size above the maximum in preview, naming it, with nothing written", async function () {
             const tooBig = await labStack("nic-too-big", async () => {
                 new NicRingConfig("big", { connection: connectionTo(lab, vm), interface: "eth1", rings: { rx: 4096 } });

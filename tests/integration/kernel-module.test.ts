@@ -142,6 +142,28 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         assert.equal(moduleDirsOn(lab, server), before);
     });
 
+    it("refuses at preview a persistence file path that is a symbolic link, which a write would go through", async function () {
+        const target = "/etc/modules-load.d/site.conf";
+        const link = "/etc/modules-load.d/pulumi-linked.conf";
+        const before = moduleDirsOn(lab, server);
+        onHost(lab, server, ["sh", "-c", 'mkdir -p /etc/modules-load.d && printf "# site modules\\n" > "$1" && ln -s site.conf "$2"', "sh", target, link]);
+        try {
+            const stack = await labStack("kernel-module-linked-file", async () => {
+                new KernelModule("linked", { connection: connectionTo(lab, server), modules: ["tcp_bbr"] });
+            });
+            const message = await expectFailure(stack.preview());
+            assert.match(message, /persist.*\/etc\/modules-load\.d\/pulumi-linked\.conf is a symbolic link \(to site\.conf\)/);
+            assert.equal(fileOn(lab, server, target), "# site modules\n", "the file it names untouched");
+            assert.deepEqual(emulatedLoaded(lab, server), []);
+        } finally {
+            onHost(lab, server, ["sh", "-c", 'rm -f "$1" "$2"; rmdir /etc/modules-load.d 2>/dev/null; true', "sh", target, link]);
+            if (before.includes("d 755 /etc/modules-load.d")) {
+                onHost(lab, server, ["mkdir", "-p", "-m", "755", "/etc/modules-load.d"]);
+            }
+        }
+        assert.equal(moduleDirsOn(lab, server), before);
+    });
+
     it("two KernelModules loading at once on one host each claim only their own modules, and each destroy unloads only its own", async function () {
         const hw = (...args: string[]) => execFileSync("/usr/bin/python3", ["-I", path.join(lab.dir, "hw.py"), ...args]);
         // dummy's load takes 3 s, during which the other resource's load would land in /sys/module.

@@ -247,6 +247,14 @@ describe("KernelModule: planning", function () {
         assert.deepEqual(parameterDrift(specs, (name) => snapshot.parameters.get(name), {}, {}, undefined), [], "only modules this resource loaded");
     });
 
+    it("refuses a symbolic link at a persistence file's path, which a write would go through or replace", function () {
+        const masked = parseModuleSnapshot([READ, `link\t${FILES.load}\t/dev/null`].join("\n"));
+        assert.equal(masked.links.get(FILES.load), "/dev/null");
+        const specs = moduleSpecs(inputs(["tcp_bbr"]));
+        assert.throws(() => planModules(specs, options, masked, FILES, TARGET), /persist: root@10\.0\.0\.5:22: \/etc\/modules-load\.d\/pulumi-mods\.conf is a symbolic link \(to \/dev\/null\)/);
+        assert.doesNotThrow(() => planModules(specs, { ...options, persist: false }, masked, FILES, TARGET));
+    });
+
     it("takes a value the kernel adjusted when this resource set it (clamped, rounded) as the declared one, until the declared or the live value changes", function () {
         // nf_conntrack's hashsize has its own parser (no modinfo type) and rounds up to whole pages of buckets; writable at run time.
         const read = READ.replace("builtin\tnf_conntrack", "loaded\tnf_conntrack\t0\t").replace("param\tdummy\tnumdummies\t2", "param\tdummy\tnumdummies\t2\t444\nparam\tnf_conntrack\thashsize\t100352\t600");

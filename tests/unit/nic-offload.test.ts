@@ -115,6 +115,13 @@ describe("NicOffloads against the host", function () {
         assert.deepEqual(resolve(inputs({ features: { sg: false, tso: false } }), snapshot(), TARGET).problems, [], "turning both off is fine");
     });
 
+    it("refuses a symbolic link at its rule's path, which a write would go through or replace", function () {
+        const [problem] = resolve(inputs({ features: { gro: true } }), snapshot(VETH, { ownLink: "../other.rules" }), TARGET).problems;
+        assert.equal(problem?.property, "persist");
+        assert.match(problem.reason, /^on root@10\.0\.0\.5:22, \/etc\/udev\/rules\.d\/\S+ is a symbolic link \(to \.\.\/other\.rules\)/);
+        assert.deepEqual(resolve(inputs({ features: { gro: true }, persist: false }), snapshot(VETH, { ownLink: "../other.rules" }), TARGET).problems, []);
+    });
+
     it("counts an original the same update puts back (a feature no longer declared) among what the interface will show", function () {
         const previous = { originals: { features: { "tx-scatter-gather": false, "tx-tcp-segmentation": false } }, skipped: [] };
         const [problem, ...rest] = resolve(inputs({ features: { tso: true } }), snapshot(), TARGET, previous).problems;

@@ -126,6 +126,15 @@ describe("NicRingConfig planning", function () {
         assert.deepEqual(planNicRestore({ originals: { rings: { rx: 256 } }, skipped: [] }, snap, true).changes, []);
     });
 
+    it("refuses a symbolic link at its rule's path (a /dev/null mask), which a write would go through or replace", function () {
+        const masked = { ...snapshot(), ownLink: "/dev/null" };
+        const [problem] = resolve(inputs({ rings: { rx: 512 } }), masked).problems;
+        assert.equal(problem?.property, "persist");
+        assert.match(problem.reason, /^\/etc\/udev\/rules\.d\/90-pulumi-nic-nic\.rules is a symbolic link \(to \/dev\/null\), not a file this resource may write: remove the link, give the resource another name, or set persist: false$/);
+        assert.deepEqual(resolve(inputs({ rings: { rx: 512 }, persist: false }), masked).problems, []);
+        assert.match(parseNicOutput("own-link\t/dev/null\n").ownLink ?? "", /^\/dev\/null$/);
+    });
+
     it("never forgets an original it cannot read now: the delete names the section, an update keeps it", function () {
         const resetting = snapshot();
         resetting.sections.rings = { supported: false, reason: "netlink error: Device or resource busy" };
