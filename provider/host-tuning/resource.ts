@@ -4,7 +4,7 @@ import { delegatingProvider, secretConnection } from "../dynamic";
 import { withinEngineLimits } from "../input-size";
 import type { IrqAffinityArgs } from "../irq/resource";
 import type { NicRingConfigArgs } from "../nic/resource";
-import { declaresSecretKey, type SysctlSetArgs } from "../sysctl/resource";
+import { declaresSecretSysctl, type SysctlSetArgs } from "../sysctl/resource";
 import type { NicOffloadsArgs } from "../nic-offload/resource";
 import type { KernelModuleArgs } from "../kernel-module/resource";
 import type { PacketSteeringArgs } from "../packet-steering/resource";
@@ -64,14 +64,13 @@ export class HostTuning extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: HostTuningArgs, opts?: pulumi.CustomResourceOptions) {
         // A secret sysctl key's value, the host's original and the file that persists it stay encrypted in state.
-        const sysctls = args.sysctls;
-        const secret = typeof sysctls === "object" && sysctls !== null && !pulumi.Output.isInstance(sysctls) && declaresSecretKey((sysctls as { settings?: unknown }).settings);
+        const secret = declaresSecretSysctl(args.sysctls);
         super(
             delegatingProvider("host-tuning/handlers"),
             name,
             withinEngineLimits("HostTuning", name, {
                 ...args,
-                ...(secret && { sysctls: pulumi.secret(sysctls) }),
+                ...(secret && { sysctls: pulumi.secret(args.sysctls) }),
                 connection: secretConnection(args.connection),
                 resourceName: name,
                 owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,

@@ -5,9 +5,16 @@ import { ConnectionArgs } from "../transport/connection";
 import { isSecretKey } from "./keys";
 import { settingsSizeProblems } from "./sizes";
 
+const isKnownObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !pulumi.Output.isInstance(value);
+
 /** Whether declared settings, as far as they are known when the resource is declared, set a secret key. */
 export function declaresSecretKey(settings: unknown): boolean {
-    return typeof settings === "object" && settings !== null && !pulumi.Output.isInstance(settings) && Object.keys(settings).some(isSecretKey);
+    return isKnownObject(settings) && Object.keys(settings).some(isSecretKey);
+}
+
+/** Whether SysctlSet arguments nested in another resource's (as far as known) set a secret key. */
+export function declaresSecretSysctl(args: unknown): boolean {
+    return isKnownObject(args) && declaresSecretKey(args.settings);
 }
 
 /** The outputs that hold declared or original values (and the persisted file's text). */
