@@ -13,6 +13,7 @@ import {
     ModuleRecord,
     ledgerRecord,
     kernelAdjustments,
+    newAdjustmentWarnings,
     linkedFiles,
     liveStates,
     moduleDrift,
@@ -121,13 +122,7 @@ async function apply(raw: Record<string, unknown>, previous?: ModuleRecord) {
     const loadedNow = new Set(Object.values(outcome.added).flat());
     const written = new Set(plan.changes.parameters.map((w) => `${w.name}.${w.parameter}`));
     const adjusted = kernelAdjustments(specs, (name) => outcome.snapshot.parameters.get(name), outcome.snapshot.parameterTypes, (name, p) => loadedNow.has(name) || written.has(`${name}.${p}`), record.adjusted);
-    for (const [name, params] of Object.entries(adjusted)) {
-        for (const [p, { declared, live }] of Object.entries(params)) {
-            if (record.adjusted?.[name]?.[p]?.live !== live) {
-                plan.warnings.push(`${transport.target}: the kernel made ${name}.${p} ${live} when given ${declared} (its own limit or rounding); ${live} now counts as the declared ${declared}, not as drift`);
-            }
-        }
-    }
+    plan.warnings.push(...newAdjustmentWarnings(adjusted, record.adjusted, transport.target));
     record.adjusted = Object.keys(adjusted).length > 0 ? adjusted : undefined;
     return outputs(raw, inputs, record, outcome.snapshot, "in place", plan.warnings);
 }
@@ -175,6 +170,7 @@ export const liveDrift = (props: Record<string, unknown>) => probeDrift(withoutE
 
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {
     const recorded = Object.values((olds.loaded as Record<string, string>) ?? {}).includes("not loaded") || !["in place", "not persisted", undefined].includes(olds.persistStatus as string);
+    const record = recordOf(olds);
     return diffResource({
         olds,
         news: withoutEngineKeys(news),
@@ -186,9 +182,9 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
             parameterDrift(
                 moduleSpecs(inputs),
                 (name) => (olds.parameters as Record<string, Record<string, string>> | undefined)?.[name],
-                recordOf(olds).loadedByUs,
+                record.loadedByUs,
                 (olds.parameterTypes as ParameterTypes | undefined) ?? {},
-                recordOf(olds).adjusted,
+                record.adjusted,
             ).length > 0,
         probe: (inputs) => probeDrift(olds, inputs),
     });

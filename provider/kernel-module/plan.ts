@@ -149,6 +149,15 @@ export function kernelAdjustments(
     return adjusted;
 }
 
+/** A warning for each adjustment the kernel made anew (not one already recorded with the same live value). */
+export function newAdjustmentWarnings(adjusted: ParameterAdjustments, recorded: ParameterAdjustments | undefined, target: string): string[] {
+    return Object.entries(adjusted).flatMap(([name, params]) =>
+        Object.entries(params)
+            .filter(([p, { live }]) => recorded?.[name]?.[p]?.live !== live)
+            .map(([p, { declared, live }]) => `${target}: the kernel made ${name}.${p} ${live} when given ${declared} (its own limit or rounding); ${live} now counts as the declared ${declared}, not as drift`),
+    );
+}
+
 /** The ledger directory's name: /var/lib/pulumi-linux-tuning/kernel-module. */
 export const LEDGER_KIND = "kernel-module";
 

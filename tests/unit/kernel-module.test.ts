@@ -7,6 +7,7 @@ import {
     declaredParameterTypes,
     dependenciesFirst,
     kernelAdjustments,
+    newAdjustmentWarnings,
     ledgerRecord,
     moduleDrift,
     moduleItems,
@@ -267,6 +268,10 @@ describe("KernelModule: planning", function () {
         assert.deepEqual(kernelAdjustments(specs, live, snapshot.parameterTypes, () => false, adjusted), adjusted, "kept while both values stand");
         const other = moduleSpecs(inputs([{ name: "nf_conntrack", parameters: { hashsize: 200000 } }]));
         assert.deepEqual(kernelAdjustments(other, live, snapshot.parameterTypes, () => false, adjusted), {}, "another declared value drops it");
+        assert.deepEqual(newAdjustmentWarnings(adjusted, undefined, TARGET), [
+            `${TARGET}: the kernel made nf_conntrack.hashsize 100352 when given 100000 (its own limit or rounding); 100352 now counts as the declared 100000, not as drift`,
+        ]);
+        assert.deepEqual(newAdjustmentWarnings(adjusted, adjusted, TARGET), [], "said once, when first made");
 
         const ours = { originals: { nf_conntrack: "not loaded" as const, dummy: "not loaded" as const }, loadedByUs: { nf_conntrack: ["nf_conntrack"], dummy: ["dummy"] } };
         assert.deepEqual(parameterDrift(specs, live, ours.loadedByUs, {}, adjusted), []);
