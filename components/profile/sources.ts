@@ -11,6 +11,7 @@ export const SOURCES = {
     CF: { title: "Cloudflare: optimizing TCP for high throughput and low latency", url: "https://blog.cloudflare.com/optimizing-tcp-for-high-throughput-and-low-latency/" },
     IPS: { title: "Linux kernel: ip-sysctl", url: "https://docs.kernel.org/networking/ip-sysctl.html" },
     NETS: { title: "Linux kernel: /proc/sys/net", url: "https://docs.kernel.org/admin-guide/sysctl/net.html" },
+    KSTATS: { title: "Linux kernel: interface statistics (struct rtnl_link_stats64)", url: "https://docs.kernel.org/networking/statistics.html" },
     SCAL: { title: "Linux kernel: scaling in the networking stack", url: "https://docs.kernel.org/networking/scaling.html" },
     SIPCONF: { title: "Linux tuning for SIP servers", url: "https://github.com/oussamahammami/Linux-Tuning-SIP-Servers" },
     KAM: { title: "Kamailio: TCP tuning notes (doc/tcp_tunning.txt)", url: "https://github.com/kamailio/kamailio/blob/master/doc/tcp_tunning.txt" },

@@ -168,7 +168,7 @@ describe("counter rates: reboots and interrupt wraps", function () {
 
 describe("counter diagnosis: any driver's receive drops point at the rings", function () {
     it("reads rx drop and discard counters by their drivers' names, and still not tx or XDP ones", function () {
-        const ring = ["rx_drops", "rx_discards_phy", "rx_out_of_buffer", "queue_0_rx_drops", "ring0_rx_discards", "rxq0_pkts_rx_OOB", "port.rx_dropped"];
+        const ring = ["rx_drops", "rx_discards_phy", "rx_out_of_buffer", "queue_0_rx_drops", "ring0_rx_discards", "rxq0_pkts_rx_OOB", "port.rx_dropped", "rx_no_dma_resources"];
         const other = ["tx_dropped", "tx_drops", "ring0_tx_discards", "txq0_pkts_tx_discard", "rx_xdp_drop", "rxq0_xdp_drops", "rx_packets", "ring0_rx_ucast_packets"];
         const names = [...ring, ...other].map((n) => `nic.eth1.${n}`);
         const rates = counterRates(sample(0, Object.fromEntries(names.map((n) => [n, 0]))), sample(10, Object.fromEntries(names.map((n) => [n, 100]))));
@@ -176,6 +176,17 @@ describe("counter diagnosis: any driver's receive drops point at the rings", fun
             .filter((f) => /rings \(rx: "max"\)/.test(f.knob))
             .map((f) => f.counter.slice("nic.eth1.".length));
         assert.deepEqual(rings.sort(), [...ring].sort());
+    });
+
+    it("points rx_over_errors (frames that did not fit the host's buffers) at the rings, or the MTU, citing the kernel's definition", function () {
+        const names = ["link.eth1.rx_over_errors", "nic.eth1.rx_over_errors", "link.eth1.tx_fifo_errors"];
+        const rates = counterRates(sample(0, Object.fromEntries(names.map((n) => [n, 0]))), sample(10, Object.fromEntries(names.map((n) => [n, 100]))));
+        const findings = diagnose(rates);
+        assert.deepEqual(findings.map((f) => f.counter).sort(), ["link.eth1.rx_over_errors", "nic.eth1.rx_over_errors"]);
+        for (const finding of findings) {
+            assert.match(finding.knob, /^NicRingConfig rings \(rx: "max"\).*the MTU instead$/);
+            assert.deepEqual(finding.sources[0], "KSTATS https://docs.kernel.org/networking/statistics.html");
+        }
     });
 
     it("takes a bare rx_dropped in ethtool -S as the kernel's own (ixgbe, i40e and igb copy it there): the backlog, not the ring", function () {
