@@ -1,7 +1,7 @@
 import { verifyParts } from "../../provider/host-tuning/handlers";
 import { partResourceName } from "../../provider/host-tuning/plan";
 import { APPLIED, PART_ORDER, PartName, PartRecords } from "../../provider/host-tuning/schema";
-import { canonicalKey, keyFromConfLine } from "../../provider/sysctl/keys";
+import { canonicalKey, keyFromConfLine, shownValue } from "../../provider/sysctl/keys";
 import { ledgerDrift } from "../../provider/host/ledger";
 import { samePathContent } from "../../provider/host/restore";
 import { ledgerStatus, recordOf } from "../../provider/sysctl/handlers";
@@ -64,13 +64,17 @@ export function sysctlRows(host: string, declared: SysctlSetInputs, snapshot: Ho
     const persisted = persistedValues(snapshot.ownFile);
     const liveOf = (key: string) => {
         const live = snapshot.values.get(key);
-        return live?.state === "value" ? normalise(live.value) : (live?.state ?? "missing");
+        return live?.state === "value" ? shownValue(key, normalise(live.value)) : (live?.state ?? "missing");
+    };
+    const persistedOf = (key: string) => {
+        const inFile = persisted.get(key);
+        return inFile === undefined ? "absent" : shownValue(key, inFile);
     };
     const rows: DriftRow[] = Object.entries(declared.settings).map(([key, desired]) => {
         const canonical = canonicalKey(key);
         const live = snapshot.values.get(canonical);
         const inFile = persisted.get(canonical);
-        const row = { host, key: canonical, desired: describeDesired(desired), live: liveOf(canonical), persisted: inFile ?? "absent" };
+        const row = { host, key: canonical, desired: shownValue(canonical, describeDesired(desired)), live: liveOf(canonical), persisted: persistedOf(canonical) };
         if (live?.state !== "value") {
             return { ...row, status: drifted.has(canonical) && (recorded !== undefined || declared.onMissing === "fail") ? "drifted" : "skipped" };
         }
@@ -80,7 +84,7 @@ export function sysctlRows(host: string, declared: SysctlSetInputs, snapshot: Ho
     const declaredKeys = new Set(rows.map((r) => r.key));
     for (const [key, original] of Object.entries(recorded?.originals ?? {})) {
         if (!declaredKeys.has(key)) {
-            rows.push({ host, key, desired: `not declared: restore ${original}`, live: liveOf(key), persisted: persisted.get(key) ?? "absent", status: "drifted" });
+            rows.push({ host, key, desired: `not declared: restore ${shownValue(key, original)}`, live: liveOf(key), persisted: persistedOf(key), status: "drifted" });
         }
     }
     // As the provider's refresh: the host's ledger must still hold the originals the rollout recorded.
@@ -110,15 +114,33 @@ export interface RecordedHost {
     status?: string;
 }
 
+/** The signature key and value that mark a secret in an exported deployment (apitype.SecretV1). */
+const SECRET_SIGNATURE = ["4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"] as const;
+
+/**
+ * An output as `pulumi stack export --show-secrets` holds it, with a secret's envelope opened: a
+ * host declaring a secret sysctl key has its `parts` kept secret, as `{ <signature>, plaintext: "<JSON>" }`.
+ */
+export function revealed(value: unknown): unknown {
+    const envelope = value as Record<string, unknown> | null;
+    if (typeof envelope === "object" && envelope !== null && envelope[SECRET_SIGNATURE[0]] === SECRET_SIGNATURE[1]) {
+        if (typeof envelope.plaintext !== "string") {
+            throw new Error("the exported stack holds a secret without its plaintext: export it with --show-secrets");
+        }
+        return JSON.parse(envelope.plaintext);
+    }
+    return value;
+}
+
 /** What an exported stack recorded for each host: the default program's HostTunings, by host name. */
 export function recordedHosts(deployment: { resources?: { type: string; outputs?: Record<string, unknown> }[] }): Map<string, RecordedHost> {
     const byHost = new Map<string, RecordedHost>();
     const prefix = `${FLEET_NAME}-`;
     for (const resource of deployment.resources ?? []) {
-        const name = resource.outputs?.resourceName;
+        const name = revealed(resource.outputs?.resourceName);
         if (resource.type.endsWith(":HostTuning") && typeof name === "string" && name.startsWith(prefix)) {
-            const status = resource.outputs?.status;
-            byHost.set(name.slice(prefix.length), { parts: (resource.outputs?.parts as PartRecords | undefined) ?? {}, ...(typeof status === "string" ? { status } : {}) });
+            const status = revealed(resource.outputs?.status);
+            byHost.set(name.slice(prefix.length), { parts: (revealed(resource.outputs?.parts) as PartRecords | undefined) ?? {}, ...(typeof status === "string" ? { status } : {}) });
         }
     }
     return byHost;

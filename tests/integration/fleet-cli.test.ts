@@ -12,6 +12,9 @@ import { Lab, labDown, labUp, onHost, setSysctlOn, sysctlOn } from "./lab";
 
 const CLI = path.resolve(__dirname, "../../bin/components/fleet/cli.js");
 const KEY_PASSPHRASE = "fleet key passphrase for the lab";
+/** TCP Fast Open's key, declared for rack b: a secret sysctl key keeps those hosts' parts secret in state. */
+const FASTOPEN_KEY = "net.ipv4.tcp_fastopen_key";
+const FASTOPEN_VALUE = "0123abcd-4567ef01-89abcdef-01234567";
 
 /** The installed command, as a separate process: exit code, stdout, stderr. */
 async function cli(project: { dir: string; env: NodeJS.ProcessEnv }, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -29,6 +32,7 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
     let lab: Lab;
     let project: { dir: string; env: NodeJS.ProcessEnv };
     const shards = ["fleet-a", "fleet-b"];
+    const fastopenOriginals = new Map<string, string>();
 
     before(async function () {
         lab = labUp(4);
@@ -47,7 +51,13 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         config.hosts = config.hosts.map((h, i) => ({ ...h, labels: { ...h.labels, rack: i < 2 ? "a" : "b" } }));
         // Parts besides sysctls, so the drift report reads them too; the VMs have no cpufreq, so
         // their governor part is skipped, and its read says so (on stderr, not in the --json).
-        config.assignments = [...config.assignments, { select: { rack: "b" }, thp: { enabled: "never" }, governor: { governor: "performance", onUnsupported: "skip" } }];
+        config.assignments = [
+            ...config.assignments,
+            { select: { rack: "b" }, thp: { enabled: "never" }, governor: { governor: "performance", onUnsupported: "skip" }, sysctls: { [FASTOPEN_KEY]: FASTOPEN_VALUE } },
+        ];
+        for (const host of lab.hosts.slice(2)) {
+            fastopenOriginals.set(host.name, sysctlOn(lab, host, FASTOPEN_KEY));
+        }
         // A canary wave in rack a: rack b's shard, run beside it, does not wait for it.
         const { serial, ...rollout } = config.rollout!;
         config.rollout = { ...rollout, waves: [{ select: { name: "h1" } }] };
@@ -68,6 +78,9 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         if (lab) {
             for (const host of lab.hosts) {
                 assert.notEqual(sysctlOn(lab, host, "net.ipv4.tcp_fin_timeout"), "30", `${host.name} restored by destroy`);
+                if (fastopenOriginals.has(host.name)) {
+                    assert.equal(sysctlOn(lab, host, FASTOPEN_KEY), fastopenOriginals.get(host.name), `${host.name}'s Fast Open key restored by destroy`);
+                }
             }
             labDown(lab);
         }
@@ -219,15 +232,30 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         );
         assert.equal((clean[1].stderr.match(/: skipped: /g) ?? []).length, 2, clean[1].stderr);
 
+        assert.equal(sysctlOn(lab, lab.hosts[3], FASTOPEN_KEY), FASTOPEN_VALUE);
         setSysctlOn(lab, lab.hosts[3], "net.ipv4.tcp_fin_timeout", "50");
+        const changedKey = "89abcdef-89abcdef-89abcdef-89abcdef";
+        setSysctlOn(lab, lab.hosts[3], FASTOPEN_KEY, changedKey);
         const thpFile = "/sys/kernel/mm/transparent_hugepage/enabled";
         onHost(lab, lab.hosts[3], ["sh", "-c", `echo always > ${thpFile}`]);
         const drifted = await cli(project, "drift", "--stack", "fleet-b", "--json");
+        const driftedTable = await cli(project, "drift", "--stack", "fleet-b");
         onHost(lab, lab.hosts[3], ["sh", "-c", `echo never > ${thpFile}`]);
+        setSysctlOn(lab, lab.hosts[3], FASTOPEN_KEY, FASTOPEN_VALUE);
         assert.equal(drifted.code, 1);
+        for (const secret of [FASTOPEN_VALUE, changedKey, ...fastopenOriginals.values()]) {
+            assert.ok(![drifted.stdout, drifted.stderr, driftedTable.stdout, driftedTable.stderr].join("\n").includes(secret), `${secret.slice(0, 8)}… never in the drift report`);
+        }
         const report = JSON.parse(drifted.stdout) as DriftReport;
         assert.deepEqual(
-            report.rows.filter((r) => r.status !== "ok" && r.status !== "skipped").map((r) => [r.host, r.key, r.desired, r.live, r.persisted]),
+            report.rows.filter((r) => r.key === FASTOPEN_KEY).map((r) => [r.host, r.desired, r.live, r.persisted, r.status]),
+            [
+                ["h3", "(secret, not shown)", "(secret, not shown)", "(secret, not shown)", "ok"],
+                ["h4", "(secret, not shown)", "(secret, not shown)", "(secret, not shown)", "drifted"],
+            ],
+        );
+        assert.deepEqual(
+            report.rows.filter((r) => r.status !== "ok" && r.status !== "skipped" && r.key !== FASTOPEN_KEY).map((r) => [r.host, r.key, r.desired, r.live, r.persisted]),
             [
                 ["h4", "net.ipv4.tcp_fin_timeout", "<= 30", "50", "30"],
                 ["h4", `thp: ${thpFile}`, "never", "always", ""],

@@ -746,6 +746,18 @@ describe("fleet: drift report", function () {
         assert.equal(merged.drifted, 1);
     });
 
+    it("never shows a secret key's value: declared, live, persisted or original", function () {
+        const key = "net.ipv4.tcp_fastopen_key";
+        const value = "00000000-00000000-00000000-0000000a";
+        const file = renderPersistFile("fleet-h4-sysctls", { [key]: value });
+        const rows = sysctlRows("h4", declared({ [key]: value }), read([`value\tnet/ipv4/tcp_fastopen_key\t${value.replace("a", "b")}`], file), { originals: { [key]: value, "net.ipv6.conf.all.stable_secret": "::1" }, skipped: [] });
+        assert.deepEqual(rowsOf(rows).slice(0, 2), [
+            [key, "(secret, not shown)", "(secret, not shown)", "(secret, not shown)", "drifted"],
+            ["net.ipv6.conf.all.stable_secret", "not declared: restore (secret, not shown)", "missing", "absent", "drifted"],
+        ]);
+        assert.ok(!JSON.stringify(rows).includes("0000000"), "no part of the key anywhere in the report");
+    });
+
     it("judges a key the host lacks as the provider does: skipped only where up would skip it", function () {
         const missing = (rows: DriftRow[]) => rows.find((r) => r.key === "net.core.netdev_max_backlog")!.status;
         const record = (skipped: string[]) => ({ originals: {}, skipped });
@@ -822,6 +834,11 @@ describe("fleet: drift report", function () {
             ["h3", { parts: {} }],
         ]);
         assert.deepEqual([...recordedHosts({})], []);
+        const secret = (value: unknown) => ({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", plaintext: JSON.stringify(value) });
+        const withSecretKey = [{ type: "pulumi-nodejs:dynamic/linux-tuning:HostTuning", outputs: { resourceName: "fleet-h5", parts: secret({ nic }), status: "applied" } }];
+        assert.deepEqual([...recordedHosts({ resources: withSecretKey })], [["h5", { parts: { nic }, status: "applied" }]], "parts kept secret for a secret sysctl key, as --show-secrets exports them");
+        const { plaintext: _, ...sealed } = secret({ nic });
+        assert.throws(() => recordedHosts({ resources: [{ ...withSecretKey[0], outputs: { ...withSecretKey[0].outputs, parts: sealed } }] }), /export it with --show-secrets/);
         // Parts that match state are not "ok" for a host whose last rollout failed.
         assert.deepEqual(
             rolloutRow("h1", hosts.get("h1")!.status).map((r) => [r.key, r.desired, r.live, r.status]),
