@@ -8,7 +8,7 @@ export const counterEvidenceInputsSchema = z
         /** The NIC whose drops and interrupts count. */
         interface: interfaceName.optional(),
         /** Counters to report before vs now, as the sampler names them ("TcpExt.ListenOverflows"). */
-        counters: z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be a counter name such as "Udp.RcvbufErrors"')).min(1).max(64),
+        counters: z.array(z.string().regex(/^[A-Za-z0-9_.@-]{1,128}$/, 'must be a counter name such as "Udp.RcvbufErrors"')).min(1).max(64),
         /** Rates are measured over this window at apply (before tuning) and at each refresh. Default 3. */
         windowSeconds: z.number().positive().max(600).default(3),
         resourceName: z.string().min(1),

@@ -9,8 +9,8 @@ const usecs = z.number().int().min(0).max(1_000_000);
 
 export const interfaceName = z
     .string()
-    // Not starting with "-": ethtool and ip would take it for an option.
-    .regex(/^[A-Za-z0-9_.:@][A-Za-z0-9_.:@-]{0,14}$/, "must be a network interface name (1-15 characters, no '/' or spaces, not starting with -)")
+    // Not starting with "-": ethtool and ip would take it for an option. No ":", which the kernel refuses in a name (dev_valid_name).
+    .regex(/^[A-Za-z0-9_.@][A-Za-z0-9_.@-]{0,14}$/, "must be a network interface name (1-15 characters, no '/', ':' or spaces, not starting with -)")
     .refine((s) => s !== "." && s !== "..", "must be a network interface name");
 
 export const nicRingConfigInputsSchema = z

@@ -56,7 +56,7 @@ export const counterConditionSchema = z
         /** As the sampler names it: "Udp.RcvbufErrors", "TcpExt.ListenOverflows", "softnet.dropped", "link.eth1.rx_dropped". */
         counter: z
             .string()
-            .regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be a counter name such as "Udp.RcvbufErrors"')
+            .regex(/^[A-Za-z0-9_.@-]{1,128}$/, 'must be a counter name such as "Udp.RcvbufErrors"')
             .refine((c) => !isGauge(c), "is a level, not a counter: a rate over a window does not apply to it"),
         maxPerSecond: z.number().min(0),
         windowSeconds: z.number().positive().max(3600),

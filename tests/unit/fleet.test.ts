@@ -9,6 +9,8 @@ import { DriftRow, mergeReports, partRows, readFleetDrift, persistedValues, reco
 import { FleetConfigError, FleetConfigInput, connectionFields, parseFleetConfig, refuseUnknownConfigKeys } from "../../components/fleet/inventory";
 import { fleetProgram } from "../../components/fleet/program";
 import { evidenceCell, hostEvidence, hostRecords } from "../../components/fleet/report";
+import { checkFailures } from "../../provider/check";
+import { counterEvidenceInputsSchema } from "../../provider/counters/schema";
 import { keptBaseline } from "../../provider/host-tuning/handlers";
 import { shardConfig, shardsBy, shardsWithoutFirstWave, staleShards } from "../../components/fleet/shards";
 import { listedStack, sameStack, stackConfigFile } from "../../components/fleet/stack-names";
@@ -286,6 +288,15 @@ describe("fleet: config and assignments", function () {
             });
         conflict([{ profile: "high-throughput" }, { profile: "low-latency" }], [/^  nic\.coalesce\.adaptiveRx: assignments\[0\] \(high-throughput\) sets true, assignments\[1\] \(low-latency\) sets false$/m]);
         conflict([{ profile: "low-latency" }, { profile: "sip-router" }], [/^  irqs placement: assignments\[0\] \(low-latency\) sets \{"numaLocal":true\}, assignments\[1\] \(sip-router\) sets \{"spread":"0-4095"\}$/m]);
+    });
+
+    it("refuses an interface name the kernel would refuse (a ':' alias label) at its config path, and takes one with '@' through to the counters", function () {
+        const withInterface = (name: string) => fleet(1, { hosts: fleet(1).hosts.map((h) => ({ ...h, facts: { interface: name, memoryGiB: 16 } })), assignments: [{ profile: "sip-router" }] });
+        assert.throws(() => parseFleetConfig(withInterface("eth0:1")), /hosts\[0\]\.facts\.interface: must be a network interface name \(1-15 characters, no '\/', ':' or spaces/);
+        const at = parseFleetConfig(withInterface("veth@1"));
+        const { counters } = assignHost(at, at.hosts[0]);
+        assert.ok(counters.includes("link.veth@1.rx_dropped"), counters.join(", "));
+        assert.deepEqual(checkFailures(counterEvidenceInputsSchema, { interface: "veth@1", counters, resourceName: "e" }), []);
     });
 
     it("names the assignment a bad value came from, and a persist or missingKeys two assignments disagree on", function () {
