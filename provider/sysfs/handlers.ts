@@ -16,6 +16,7 @@ import {
     assessPaths,
     liveValues,
     normaliseValue,
+    pathsNowPresent,
     persistedStatus,
     planSysfs,
     planSysfsRestore,
@@ -219,7 +220,8 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
         const desired = desiredOf(olds);
         const { snapshot, ledgers } = await readSysfs(transportFor(inputs.connection), reads(inputs, record));
         const status = persistedStatus(snapshot, record.persistedFile, renderTmpfiles(inputs.resourceName, desired));
-        return [...sysfsDrift(desired, liveValues(Object.keys(desired), snapshot)), ...fileDrift(record, status), ...ledgerDrift(ledgerStatusOf(record, ledgers, snapshot))];
+        const present = pathsNowPresent(record, kind.settings(inputs), snapshot, kind.onMissing(inputs)).map((path) => `${path} skipped when applied, now on the host: not yet set`);
+        return [...sysfsDrift(desired, liveValues(Object.keys(desired), snapshot)), ...present, ...fileDrift(record, status), ...ledgerDrift(ledgerStatusOf(record, ledgers, snapshot))];
     }
 
     async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {

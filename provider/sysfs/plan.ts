@@ -202,8 +202,16 @@ export function planSysfs(wanted: PathValues, snapshot: SysfsSnapshot, options: 
     const live = liveValues(Object.keys(desired), snapshot);
     const writes: ValueWrite[] = [];
     const originals: PathValues = {};
+    // A path declared now under another spelling of a file this resource changed before
+    // (/sys/class/net/IF/… for /sys/devices/…/net/IF/…) keeps that file's original: the live value is this resource's own.
+    const realOf = (path: string) => {
+        const state = snapshot.get(path);
+        return state?.kind === "file" ? (state.realPath ?? path) : path;
+    };
+    const previousByFile = new Map(Object.entries(previous?.originals ?? {}).map(([path, original]) => [realOf(path), original]));
+    const originalOf = (path: string) => previous?.originals[path] ?? previousByFile.get(realOf(path));
     for (const [path, value] of Object.entries(desired)) {
-        originals[path] = previous?.originals[path] ?? live[path];
+        originals[path] = originalOf(path) ?? live[path];
         if (live[path] !== value) {
             writes.push({ path, value });
         }
@@ -211,13 +219,16 @@ export function planSysfs(wanted: PathValues, snapshot: SysfsSnapshot, options: 
     // A path skipped now (gone, or read-only for a while) keeps the original this resource took:
     // were it to come back, a fresh read could take this resource's own value for the host's.
     for (const path of skipped) {
-        if (previous?.originals[path] !== undefined) {
-            originals[path] = previous.originals[path];
+        const original = originalOf(path);
+        if (original !== undefined) {
+            originals[path] = original;
         }
     }
     const warnings = skipped.length > 0 ? [`${options.target}: skipped ${skipped.join(", ")}: absent or read-only on this host (onMissing: "skip")`] : [];
     if (previous && options.restoreOnDelete) {
-        const restore = restoreWrites(Object.fromEntries(Object.entries(previous.originals).filter(([path]) => !(path in originals))), snapshot, options.target);
+        const keptFiles = new Set(Object.keys(originals).map(realOf));
+        const dropped = Object.entries(previous.originals).filter(([path]) => !(path in originals) && !keptFiles.has(realOf(path)));
+        const restore = restoreWrites(Object.fromEntries(dropped), snapshot, options.target);
         writes.push(...restore.writes);
         warnings.push(...restore.warnings);
     }
@@ -277,6 +288,15 @@ export function persistedStatus(snapshot: SysfsSnapshot, file: string | undefine
     }
     const state = snapshot.get(file);
     return state?.kind !== "file" ? "missing" : state.content === expected ? "in place" : "edited";
+}
+
+/**
+ * Paths skipped at the last apply (absent or read-only then) that the host now takes: a NIC
+ * plugged in, a driver loaded. Drift until an `up` sets them, as the declared settings say.
+ */
+export function pathsNowPresent(recorded: SysfsRecord, wanted: PathValues, snapshot: SysfsSnapshot, onMissing: "fail" | "skip"): string[] {
+    const { problems, skipped } = assessPaths(wanted, snapshot, onMissing);
+    return recorded.skipped.filter((path) => path in wanted && !skipped.includes(path) && !problems.some((p) => p.path === path));
 }
 
 /** Per path: `PATH live X, desired Y` for each path that differs. */

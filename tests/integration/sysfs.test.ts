@@ -141,6 +141,41 @@ describe("SysfsSet, TransparentHugepages and CpuWakeupLatency through the real e
         assert.equal(cat(preempt), "none (voluntary) full lazy");
     });
 
+    it("a path skipped while absent shows as drift once the host has it; declared again by its real path, a file keeps its original", async function () {
+        const link = "/sys/class/net/eth1/gro_flush_timeout";
+        const real = onHost(lab, host, ["readlink", "-f", link]).trim();
+        const plugged = "/sys/class/net/pltx0/gro_flush_timeout";
+        const original = cat(link);
+        assert.notEqual(original, "20000");
+        let eth1Path = link;
+        const stack = await labStack("sysfs-appearing", async () => {
+            new SysfsSet("appearing", { connection: connectionTo(lab, host), settings: { [eth1Path]: 20000, [plugged]: 30000 }, onMissing: "skip" });
+        });
+        try {
+            await stack.up();
+            assert.equal(cat(link), "20000");
+            assertNoChanges((await stack.preview()).changeSummary);
+            onHost(lab, host, ["ip", "link", "add", "pltx0", "type", "veth", "peer", "name", "pltx1"]);
+            const pluggedOriginal = cat(plugged);
+            const drift = collect();
+            assert.equal((await stack.preview({ onOutput: drift.onOutput })).changeSummary.update, 1);
+            assert.match(drift.text(), /pltx0\/gro_flush_timeout skipped when applied, now on the host: not yet set/);
+            await stack.up();
+            assert.equal(cat(plugged), "30000");
+            assertNoChanges((await stack.preview()).changeSummary);
+
+            eth1Path = real;
+            await stack.up();
+            assert.equal(cat(link), "20000", "not put back as a path dropped from the set");
+            assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+            await stack.destroy();
+            assert.deepEqual([cat(link), cat(plugged)], [original, pluggedOriginal], "each file's own original, not the resource's value");
+        } finally {
+            await stack.destroy().catch(() => undefined);
+            onHost(lab, host, ["sh", "-c", "ip link del pltx0 2>/dev/null || true"]);
+        }
+    });
+
     describe("refused before anything is written", function () {
         let etcBefore: string;
         let sysfsBefore: string[];

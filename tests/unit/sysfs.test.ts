@@ -10,6 +10,7 @@ import {
     assessPaths,
     parseSelection,
     planSysfs,
+    pathsNowPresent,
     planSysfsRestore,
     readBackWarnings,
     renderTmpfiles,
@@ -178,6 +179,27 @@ describe("SysfsSet", function () {
             assert.deepEqual(second.writes, [{ path: QOS1, value: "0" }]);
             assert.doesNotMatch(second.files.write![0].content, /pm_qos/);
             assert.deepEqual(second.record.managedFiles?.originals, { [FILE]: { kind: "absent" } });
+        });
+        it("keeps a file's original when the path is declared again by another spelling of it, and does not put it back as dropped", function () {
+            const [link, real] = ["/sys/class/net/eth1/mtu", "/sys/devices/virtual/net/eth1/mtu"];
+            const first = planSysfs({ [link]: "9000" }, host([[link, { ...file("1500\n"), realPath: real }]]), options);
+            assert.deepEqual(first.record.originals, { [link]: "1500" });
+            const tuned = host([[link, { ...file("9000\n"), realPath: real }], [real, file("9000\n")], [FILE, file(first.files.write![0].content)]]);
+            const second = planSysfs({ [real]: "9000" }, tuned, options, first.record);
+            assert.deepEqual(second.record.originals, { [real]: "1500" }, "not 9000, this resource's own value");
+            assert.deepEqual(second.writes, [], "the old spelling's original is not written over the value just declared");
+            assert.deepEqual(planSysfsRestore(second.record, tuned, true, "root@h:22").writes, [{ path: real, value: "1500" }]);
+        });
+        it("reports a path skipped when applied that the host now takes, until an up sets it", function () {
+            const skip = { ...options, onMissing: "skip" as const };
+            const eth2 = "/sys/class/net/eth2/mtu";
+            const first = planSysfs({ [THP]: "never", [eth2]: "9000" }, host(), skip);
+            assert.deepEqual(first.record.skipped, [eth2]);
+            assert.deepEqual(pathsNowPresent(first.record, { [THP]: "never", [eth2]: "9000" }, host(), "skip"), [], "still absent");
+            const plugged = host([[eth2, file("1500\n")]]);
+            assert.deepEqual(pathsNowPresent(first.record, { [THP]: "never", [eth2]: "9000" }, plugged, "skip"), [eth2]);
+            assert.deepEqual(pathsNowPresent(first.record, { [THP]: "never" }, plugged, "skip"), [], "no longer declared");
+            assert.deepEqual(pathsNowPresent(first.record, { [THP]: "never", [eth2]: "9000" }, host([[eth2, file("1500\n", false)]]), "skip"), [], "there, but read-only still");
         });
         it("persist: false on update takes its file back out", function () {
             const first = planSysfs({ [THP]: "never" }, host(), options);
