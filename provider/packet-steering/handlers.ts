@@ -20,6 +20,7 @@ import {
     renderRule,
     steeringDrift,
     steeringItems,
+    ruleLinkProblems,
     steeringProblems,
 } from "./plan";
 import { applySteering, readSteering } from "./remote";
@@ -101,7 +102,7 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
         (inputs) => readSteering(transportFor(inputs.connection), inputs, ruleFile(inputs.resourceName)),
         (inputs, { snapshot, view }) => {
             const target = transportFor(inputs.connection).target;
-            const problems = steeringProblems(inputs, view, target);
+            const problems = [...steeringProblems(inputs, view, target), ...ruleLinkProblems(inputs, snapshot, ruleFile(inputs.resourceName), target)];
             if (problems.length > 0) {
                 return problems;
             }

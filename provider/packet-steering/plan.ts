@@ -1,6 +1,6 @@
 import type { CheckFailure } from "../check";
 import { CpuHost, CpuPolicy, CpuPolicyError, distributeCpus, formatCpuList, formatMask, parseCpuList, parseMask, policyCpus } from "../cpus";
-import { FileChanges, FileSnapshot, ValueWrite } from "../host/files";
+import { FileChanges, FileSnapshot, ValueWrite, linkedOwnFile } from "../host/files";
 import { ALL_LEDGERS, itemsOf } from "../host/ledger";
 import { ManagedFiles, fileContent, forget, manage, pathContentOf, planRestore } from "../host/restore";
 import { PacketSteeringInputs, nextPowerOfTwo } from "./schema";
@@ -51,6 +51,7 @@ export function readRequests(inputs: PacketSteeringInputs, rulePath: string): st
         ...ISOLATED_PATHS,
         ...nicNumaRequests(net),
         rulePath,
+        `symlink:${rulePath}`,
         `readlink:${net}`,
         ALL_LEDGERS,
     ];
@@ -287,7 +288,17 @@ export function renderRule(resourceName: string, iface: string, desired: Record<
  * before and no longer sets go back to their originals; originals of queues that no longer
  * exist are dropped (the kernel freed those queues with their settings).
  */
+/** A symbolic link where the udev rule goes: a write would go through it, or replace it, and delete would remove it. */
+export function ruleLinkProblems(inputs: PacketSteeringInputs, snapshot: FileSnapshot, rulePath: string, target: string): CheckFailure[] {
+    const why = linkedOwnFile(rulePath, snapshot.symlinks?.get(rulePath), inputs.persist);
+    return why ? [{ property: "persist", reason: `${target}: ${why}` }] : [];
+}
+
 export function planSteering(inputs: PacketSteeringInputs, view: SteeringView, snapshot: FileSnapshot, rulePath: string, target: string, previous?: SteeringRecord): SteeringPlan {
+    const linked = linkedOwnFile(rulePath, snapshot.symlinks?.get(rulePath), inputs.persist);
+    if (linked) {
+        throw new SteeringError("persist", linked, target);
+    }
     const desired = desiredFor(inputs, view, target);
     const warnings = [...desired.warnings];
     const writes: ValueWrite[] = [];

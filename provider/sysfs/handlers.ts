@@ -1,7 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { z } from "zod";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, propertyPath, withoutEngineKeys } from "../check";
-import { applyTransaction } from "../host/files";
+import { applyTransaction, linkedOwnFile } from "../host/files";
 import { HostLedger, LedgerScope, LedgeredPlanner, ledgerDrift, ledgerStatus, ownLedgerFiles, planWithLedger, plannedOwnershipFailures, recordToRestore, recoveredRecord, startingRecord } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
@@ -109,13 +109,20 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
         };
     }
 
+    /** A symbolic link where the tmpfiles.d file goes: a write would go through it, or replace it, and delete would remove it. */
+    const linkedFile = (inputs: I, links: ReadonlyMap<string, string>): HostProblem[] => {
+        const why = linkedOwnFile(fileOf(inputs), links.get(fileOf(inputs)), inputs.persist);
+        return why ? [{ property: "persist", why }] : [];
+    };
+
     /** The kind's own problems first and alone: CPUs the host lacks would otherwise fail again as each CPU's missing file. */
-    const problemsOn = (inputs: I, snapshot: SysfsSnapshot): HostProblem[] => {
+    const problemsOn = (inputs: I, snapshot: SysfsSnapshot, links: ReadonlyMap<string, string>): HostProblem[] => {
         const own = kind.hostProblems?.(inputs, snapshot) ?? [];
         if (own.length > 0) {
             return own;
         }
-        return assessPaths(kind.settings(inputs), snapshot, kind.onMissing(inputs)).problems.map((p) => ({ property: kind.property(inputs, p.path), why: p.why }));
+        const paths = assessPaths(kind.settings(inputs), snapshot, kind.onMissing(inputs)).problems.map((p) => ({ property: kind.property(inputs, p.path), why: p.why }));
+        return [...paths, ...linkedFile(inputs, links)];
     };
 
     function outputs(raw: Record<string, unknown>, inputs: I, record: SysfsRecord, desired: PathValues, snapshot: SysfsSnapshot, ledgerState: string, warnings: string[]) {
@@ -160,8 +167,8 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
     async function apply(raw: Record<string, unknown>, previous?: SysfsRecord) {
         const inputs = parse(raw);
         const transport = transportFor(inputs.connection);
-        const { snapshot, ledgers } = await readWithLedgerPaths(transport, inputs, previous, ownLedgerFiles(kind.ledgerKind, ownerOf(inputs), previous)[0]);
-        const problems = kind.hostProblems?.(inputs, snapshot) ?? [];
+        const { snapshot, links, ledgers } = await readWithLedgerPaths(transport, inputs, previous, ownLedgerFiles(kind.ledgerKind, ownerOf(inputs), previous)[0]);
+        const problems = [...(kind.hostProblems?.(inputs, snapshot) ?? []), ...linkedFile(inputs, links)];
         if (problems.length > 0) {
             throw new Error(`${transport.target}: ${problems.map((p) => `${p.property}: ${p.why}`).join("; ")}. Nothing was changed.`);
         }
@@ -200,8 +207,8 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
         const transport = transportFor(inputs.connection);
         const probed = await hostFailures(
             () => readSysfs(transport, reads(inputs)),
-            ({ snapshot, ledgers }) => {
-                const problems = failuresOf(problemsOn(inputs, snapshot), transport.target);
+            ({ snapshot, links, ledgers }) => {
+                const problems = failuresOf(problemsOn(inputs, snapshot, links), transport.target);
                 if (problems.length > 0) {
                     return problems;
                 }

@@ -9,7 +9,8 @@ import { RemoteCommandError, Transport } from "../transport/transport";
  * for root, and a read-only /sys (a container) refuses every write: both are read-only here. A
  * preview as another user judges by the mode alone (writing needs root either way). A file reached
  * through a symlink (/sys/class/net/IF → /sys/devices/…) is reported with its real path too, so
- * ownership holds whichever way a path is spelt. Every ledger on the host follows.
+ * ownership holds whichever way a path is spelt; a path that is itself a link (dangling too),
+ * with the link's own target. Every ledger on the host follows.
  *
  * A drift check runs this on every host, for every CPU's attribute on a many-core one, so each
  * path costs one fork (its content's base64): the real path comes from a builtin `cd -P` (a
@@ -19,6 +20,7 @@ const READ_PROGRAM = withLedgerListing(`
 u=$(id -u)
 n=$#
 for p do
+  [ -L "$p" ] && printf 'symlink\t%s\t%s\n' "$p" "$(readlink "$p")"
   if [ ! -e "$p" ]; then printf 'absent\\t%s\\n' "$p"; continue; fi
   if [ -d "$p" ]; then printf 'dir\\t%s\\n' "$p"; continue; fi
   w=r; { [ "$u" -ne 0 ] || [ -w "$p" ]; } && w=w
@@ -57,12 +59,23 @@ export function parseSysfsSnapshot(stdout: string): SysfsSnapshot {
     return snapshot;
 }
 
-/** The paths' states and every ledger on the host, in one command. */
-export async function readSysfs(transport: Transport, paths: readonly string[]): Promise<{ snapshot: SysfsSnapshot; ledgers: Map<string, HostLedger> }> {
+/** Each read path that is itself a symbolic link → the link's target, as stored. */
+export function parseSymlinks(stdout: string): Map<string, string> {
+    return new Map(
+        stdout
+            .split("\n")
+            .map((line) => line.split("\t"))
+            .filter(([kind]) => kind === "symlink")
+            .map(([, path, target = ""]) => [path, target]),
+    );
+}
+
+/** The paths' states, which of them are links, and every ledger on the host, in one command. */
+export async function readSysfs(transport: Transport, paths: readonly string[]): Promise<{ snapshot: SysfsSnapshot; links: Map<string, string>; ledgers: Map<string, HostLedger> }> {
     const result = await transport.run(shProgram(READ_PROGRAM, "pulumi-tuning-sysfs-read", [...new Set(paths)]));
     if (result.code !== 0) {
         throw new RemoteCommandError(transport.target, "read", result);
     }
-    return { snapshot: parseSysfsSnapshot(result.stdout), ledgers: parseLedgerListing(result.stdout) };
+    return { snapshot: parseSysfsSnapshot(result.stdout), links: parseSymlinks(result.stdout), ledgers: parseLedgerListing(result.stdout) };
 }
 

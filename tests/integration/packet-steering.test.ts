@@ -80,7 +80,7 @@ describe("PacketSteering through the real engine on a lab host (RPS, RFS, XPS)",
             await s?.destroy().catch(() => undefined);
         });
 
-        it("refuses in preview, naming the property and the host: an emptied CPU set, and the global flow table a netns lacks", async function () {
+        it("refuses in preview, naming the property and the host: an emptied CPU set, the global flow table a netns lacks, a link at the rule's path", async function () {
             const emptied = await labStack("steering-empty", async () => {
                 new PacketSteering("steer", { connection: connectionTo(lab, host), interface: "eth1", xps: { cpus: "2-3", exclude: "2-3" } });
             });
@@ -89,6 +89,16 @@ describe("PacketSteering through the real engine on a lab host (RPS, RFS, XPS)",
                 new PacketSteering("steer", { connection: connectionTo(lab, host), interface: "eth1", rfs: { flowEntries: 32768 } });
             });
             assert.match(await expectFailure(missing.preview()), /rfs\.flowEntries.*net\.core\.rps_sock_flow_entries does not exist on this host.*onMissing: "skip"/);
+            onHost(lab, host, ["ln", "-s", "/dev/null", RULE]);
+            try {
+                const masked = await labStack("steering-masked", async () => {
+                    new PacketSteering("steer", { connection: connectionTo(lab, host), interface: "eth1", rps: { cpus: "1" } });
+                });
+                assert.match(await expectFailure(masked.preview()), /persist.*root@[\d.]+:\d+: \/etc\/udev\/rules\.d\/90-pulumi-steering-steer\.rules is a symbolic link \(to \/dev\/null\), not a file this resource may write/);
+                assert.equal(onHost(lab, host, ["readlink", RULE]).trim(), "/dev/null", "the mask untouched");
+            } finally {
+                onHost(lab, host, ["rm", "-f", RULE]);
+            }
             assert.deepEqual(queues(), { "rx-0/rps_cpus": "0", "rx-0/rps_flow_cnt": "0", "tx-0/xps_cpus": "0" });
             assert.equal(fileOn(lab, host, RULE), null);
         });

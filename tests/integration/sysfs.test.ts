@@ -210,6 +210,22 @@ describe("SysfsSet, TransparentHugepages and CpuWakeupLatency through the real e
             assert.match(await expectFailure(stack.up()), /declare it once/);
         });
 
+        it("a symbolic link where the tmpfiles.d file goes (a /dev/null mask) fails in preview and apply on persist, and stays as it was", async function () {
+            const file = "/etc/tmpfiles.d/90-pulumi-thp-masked.conf";
+            onHost(lab, host, ["ln", "-s", "/dev/null", file]);
+            try {
+                const stack = await labStack("sysfs-masked", async () => {
+                    new TransparentHugepages("masked", { connection: connectionTo(lab, host), enabled: "never" });
+                });
+                const expected = /persist.*root@[\d.]+:\d+: \/etc\/tmpfiles\.d\/90-pulumi-thp-masked\.conf is a symbolic link \(to \/dev\/null\), not a file this resource may write/;
+                assert.match(await expectFailure(stack.preview()), expected);
+                assert.match(await expectFailure(stack.up()), /90-pulumi-thp-masked\.conf is a symbolic link/);
+                assert.equal(onHost(lab, host, ["readlink", file]).trim(), "/dev/null", "the mask untouched");
+            } finally {
+                onHost(lab, host, ["rm", "-f", file]);
+            }
+        });
+
         it("a path on another filesystem mounted under /sys (cgroup, efivars) fails in preview, naming the property, the host and the filesystem", async function () {
             const procs = "/sys/fs/cgroup/cgroup.procs";
             const stack = await labStack("sysfs-cgroup", async () => {

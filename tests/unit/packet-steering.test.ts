@@ -11,7 +11,9 @@ import {
     flowCountPerQueue,
     planSteering,
     planSteeringRestore,
+    readRequests,
     renderRule,
+    ruleLinkProblems,
     sameValue,
     steeringDrift,
     steeringItems,
@@ -193,6 +195,15 @@ describe("PacketSteering plan", function () {
         const grown = planSteering(inputs({ rps: { spread: "0-3" }, persist: false }), view({ rx: ["rx-0", "rx-1", "rx-2"], values: { ...now.values, "rx-1/rps_cpus": "0", "rx-2/rps_cpus": "0" } }), snapshot(), RULE, TARGET, plan.record);
         assert.deepEqual(grown.writes.map((w) => [w.path, w.value]), [[`${Q}/rx-1/rps_cpus`, "2"], [`${Q}/rx-2/rps_cpus`, "4"]]);
         assert.deepEqual(grown.record.originals, { "rx-0/rps_cpus": "0", "rx-1/rps_cpus": "0", "rx-2/rps_cpus": "0" });
+    });
+
+    it("refuses a symbolic link at its rule's path (a /dev/null mask), which a write would go through or replace", function () {
+        const masked = parseFileSnapshot(`symlink\t${RULE}\t/dev/null\n`);
+        const why = `${RULE} is a symbolic link (to /dev/null), not a file this resource may write: remove the link, give the resource another name, or set persist: false`;
+        assert.deepEqual(ruleLinkProblems(inputs({ rps: { cpus: "1" } }), masked, RULE, TARGET), [{ property: "persist", reason: `${TARGET}: ${why}` }]);
+        assert.throws(() => planSteering(inputs({ rps: { cpus: "1" } }), view({ rx: ["rx-0"] }), masked, RULE, TARGET), (e: Error) => e.message === `${TARGET}: ${why}. Nothing was changed.`);
+        assert.deepEqual(ruleLinkProblems(inputs({ rps: { cpus: "1" }, persist: false }), masked, RULE, TARGET), []);
+        assert.ok(readRequests(inputs({ rps: { cpus: "1" } }), RULE).includes(`symlink:${RULE}`));
     });
 
     it("lists as the ledger's items each queue file by both its paths, the global flow table and the rule", function () {

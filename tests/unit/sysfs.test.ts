@@ -302,6 +302,9 @@ describe("SysfsSet", function () {
             assert.deepEqual(snapshot.get(path.join(dir, "none")), { kind: "absent" });
             assert.deepEqual(snapshot.get(dir), { kind: "dir" });
             assert.deepEqual(snapshot.get(path.join(dir, "class", "attr")), { ...file("7\n"), realPath: path.join(dir, "device", "attr") }, "reached through a linked directory");
+            symlinkSync("/nowhere", path.join(dir, "dangling"));
+            const { links } = await readSysfs(local, [path.join(dir, "rw"), path.join(dir, "link"), path.join(dir, "dangling"), path.join(dir, "class", "attr")]);
+            assert.deepEqual([...links], [[path.join(dir, "link"), path.join(dir, "rw")], [path.join(dir, "dangling"), "/nowhere"]], "only paths that are links themselves, dangling too");
         });
 
         it("a refused write rolls back a selection file to its selected word, naming the path and the reason", async function () {
