@@ -300,17 +300,25 @@ export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, 
             }
         }
     }
-    // CPUs dropped from the set go back to what they had.
+    const warnings: string[] = eppUnsupported ? [`${target}: skipped energyPerformancePreference: ${eppUnsupported} (onUnsupported: "skip"); the governor is set`] : [];
+    // CPUs dropped from the set go back to what they had; one whose policy cannot be read now
+    // (offline, its policy inactive) keeps its original until it can, rather than losing it.
     if (previous && inputs.restoreOnDelete) {
-        for (const [id, original] of Object.entries(previous.originals)) {
-            if (!(id in desired.governors)) {
+        const dropped = Object.entries(previous.originals).filter(([id]) => !(id in desired.governors));
+        const waiting = unrestorable(Object.fromEntries(dropped), snapshot);
+        for (const [id, original] of dropped) {
+            if (waiting.includes(id)) {
+                originals[id] = original;
+            } else {
                 writes.push(...restoreWrites(id, original, snapshot));
             }
+        }
+        if (waiting.length > 0) {
+            warnings.push(`${target}: ${waiting.join(", ")} cannot be read now (offline, its cpufreq policy inactive): its original governor is kept, to go back at an update or the delete once it is online`);
         }
     }
 
     let files: FileChanges = {};
-    const warnings: string[] = eppUnsupported ? [`${target}: skipped energyPerformancePreference: ${eppUnsupported} (onUnsupported: "skip"); the governor is set`] : [];
     // State from before these records: the unit and link were ours, absent before.
     let managedFiles = previous?.managedFiles ?? (previous?.unitFile ? { originals: { [paths.unit]: ABSENT, [paths.link]: ABSENT }, written: {}, createdDirs: [] } : undefined);
     if (inputs.persist) {
@@ -328,6 +336,11 @@ export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, 
     }
     const record: GovernorRecord = { originals, ...(eppCpus.length > 0 && { eppDeclared: true }), ...(eppUnsupported && { eppUnsupported }), unitFile: inputs.persist ? paths.unit : undefined, managedFiles };
     return { writes, files, desired, warnings, record };
+}
+
+/** CPUs with an original whose governor cannot be read (an offline CPU's inactive policy answers EBUSY): nothing can go back there now. */
+export function unrestorable(originals: Record<string, CpuState>, snapshot: FileSnapshot): string[] {
+    return Object.keys(originals).filter((id) => read(snapshot, governorFile(Number(id.slice(3)))) === undefined);
 }
 
 function restoreWrites(id: string, original: CpuState, snapshot: FileSnapshot): ValueWrite[] {
@@ -354,6 +367,14 @@ export function planGovernorRestore(
     resourceName: string,
     target = "",
 ): { writes: ValueWrite[]; files: FileChanges; warnings: string[] } {
+    const waiting = restore ? unrestorable(record.originals, snapshot) : [];
+    if (waiting.length > 0) {
+        // The ledger stays, with state: once the CPU is online the delete can put its governor back.
+        throw new Error(
+            `${target}: cannot put back the original governor of ${waiting.join(", ")}: its cpufreq cannot be read (the CPU is offline and its policy inactive, or gone). ` +
+                `Bring it online and delete again, or set restoreOnDelete: false to leave it. Nothing was changed.`,
+        );
+    }
     const writes = restore ? Object.entries(record.originals).flatMap(([id, original]) => restoreWrites(id, original, snapshot)) : [];
     if (record.managedFiles) {
         const plan = planRestore(record.managedFiles, (p) => pathContentOf(snapshot, p), target, { removeDirs: true });

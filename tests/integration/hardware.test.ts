@@ -113,6 +113,32 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             assert.deepEqual([0, 1, 2, 3].map(epp), ["balance_power", "balance_power", "balance_power", "balance_power"]);
         });
 
+        it("a CPU gone offline keeps its original through an update, and the delete waits for it rather than losing it", async function () {
+            const online = "/sys/devices/system/cpu/cpu3/online";
+            const governors = () => [0, 1, 2, 3].map((cpu) => governorOf(lab, server, cpu));
+            assert.deepEqual(governors(), ["powersave", "powersave", "powersave", "powersave"]);
+            const stack = await labStack("cpu-governor-offline", async () => {
+                new CpuGovernor("gov-offline", { connection: connectionTo(lab, server), governor: "performance", persist: false });
+            });
+            try {
+                await stack.up();
+                assert.deepEqual(governors(), ["performance", "performance", "performance", "performance"]);
+                onHost(lab, server, ["sh", "-c", `echo 0 > ${online}`]);
+                const update = collect();
+                await stack.up({ onOutput: update.onOutput });
+                assert.match(update.text(), /cpu3 cannot be read now \(offline, its cpufreq policy inactive\): its original governor is kept/);
+                assert.match(await expectFailure(stack.destroy()), /cannot put back the original governor of cpu3: .*Bring it online and delete again, or set restoreOnDelete: false/);
+                assert.deepEqual([0, 1, 2].map((cpu) => governorOf(lab, server, cpu)), ["performance", "performance", "performance"], "nothing changed by the refused delete");
+                onHost(lab, server, ["sh", "-c", `echo 1 > ${online}`]);
+                assert.equal(governorOf(lab, server, 3), "performance", "back online, its policy keeps the governor it last had: ours");
+                await stack.destroy();
+                assert.deepEqual(governors(), ["powersave", "powersave", "powersave", "powersave"], "cpu3's original too");
+            } finally {
+                onHost(lab, server, ["sh", "-c", `echo 1 > ${online}`]);
+                await stack.destroy().catch(() => undefined);
+            }
+        });
+
         it("where the driver has no EPP (acpi-cpufreq), sets the governor and says the EPP was left out under onUnsupported: skip; fails the preview under fail", async function () {
             assert.equal(cat(lab, cluster, "/sys/devices/system/cpu/cpu0/cpufreq/scaling_driver"), "acpi-cpufreq");
             let onUnsupported: "skip" | "fail" = "fail";

@@ -191,6 +191,28 @@ describe("CpuGovernor planning", function () {
         assert.ok(restore.files.remove?.includes("/u"));
     });
 
+    it("keeps the original of a CPU gone offline (its policy inactive) until it is back, and refuses a delete that cannot put it back", function () {
+        const first = planGovernor(inputs({}), host(), "h");
+        const offline = host();
+        offline.files.set(`${C}/online`, "0\n");
+        offline.files.set(`${C}/cpu0/cpufreq/scaling_governor`, "performance\n");
+        offline.files.delete(`${C}/cpu1/cpufreq/scaling_governor`);
+        const update = planGovernor(inputs({}), offline, "h", first.record);
+        assert.deepEqual(update.record.originals, { cpu0: { governor: "powersave", epp: "balance_power" }, cpu1: { governor: "powersave", epp: "balance_power" } });
+        assert.deepEqual(update.desired.governors, { cpu0: "performance" });
+        assert.match(update.warnings.join("\n"), /h: cpu1 cannot be read now \(offline, its cpufreq policy inactive\): its original governor is kept/);
+        assert.throws(() => planGovernorRestore(update.record, offline, true, "gov", "h"), /^Error: h: cannot put back the original governor of cpu1: .*Bring it online and delete again, or set restoreOnDelete: false to leave it\. Nothing was changed\.$/);
+        assert.deepEqual(planGovernorRestore(update.record, offline, false, "gov", "h").writes, [], "restoreOnDelete: false leaves it");
+        const back = host();
+        back.files.set(`${C}/cpu0/cpufreq/scaling_governor`, "performance\n");
+        back.files.set(`${C}/cpu1/cpufreq/scaling_governor`, "performance\n");
+        assert.deepEqual(planGovernorRestore(update.record, back, true, "gov", "h").writes.filter((w) => w.path.endsWith("scaling_governor")), [
+            { path: `${C}/cpu0/cpufreq/scaling_governor`, value: "powersave" },
+            { path: `${C}/cpu1/cpufreq/scaling_governor`, value: "powersave" },
+        ]);
+        assert.deepEqual(planGovernor(inputs({}), back, "h", update.record).record.originals.cpu1, { governor: "powersave", epp: "balance_power" }, "online again: its kept original, not this resource's value");
+    });
+
     it("refuses the EPP \"default\", which the kernel shows by the firmware's own name, never as declared", function () {
         const failures = checkFailures(cpuGovernorInputsSchema, { governor: "powersave", energyPerformancePreference: ["default", "balance_power"], resourceName: "g" });
         assert.deepEqual(failures.map((f) => f.property), ["energyPerformancePreference"]);
