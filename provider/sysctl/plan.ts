@@ -332,7 +332,7 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
                     putBack.push([key, original]);
                 }
             } else if (!(key in (previous?.originals ?? {}))) {
-                unrestorable.push(`${target}: ${key}, which only the ledger of an interrupted update held, cannot be put back to ${original}: it is ${live ? live.state : "not read"} here now`);
+                unrestorable.push(`${target}: ${key}, which only the ledger of an interrupted update held, cannot be put back to ${shownValue(key, original)}: it is ${live ? live.state : "not read"} here now`);
             }
         }
         writes.push(...restoreWrites(putBack));

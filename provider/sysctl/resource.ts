@@ -5,16 +5,21 @@ import { ConnectionArgs } from "../transport/connection";
 import { isSecretKey } from "./keys";
 import { settingsSizeProblems } from "./sizes";
 
-const isKnownObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !pulumi.Output.isInstance(value);
+/** An Output or a Promise: what it holds is known only once the program has run. */
+const isPending = (value: unknown): boolean => pulumi.Output.isInstance(value) || (typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function");
 
-/** Whether declared settings, as far as they are known when the resource is declared, set a secret key. */
+/**
+ * Whether declared settings set a secret key, or may: settings not known when the resource is
+ * declared (an Output computed from another resource) are kept secret in case, since the host's
+ * original of a secret key would otherwise sit in state in plain text.
+ */
 export function declaresSecretKey(settings: unknown): boolean {
-    return isKnownObject(settings) && Object.keys(settings).some(isSecretKey);
+    return isPending(settings) || (typeof settings === "object" && settings !== null && Object.keys(settings).some(isSecretKey));
 }
 
-/** Whether SysctlSet arguments nested in another resource's (as far as known) set a secret key. */
+/** The same for SysctlSet arguments nested in another resource's (a HostTuning's sysctls). */
 export function declaresSecretSysctl(args: unknown): boolean {
-    return isKnownObject(args) && declaresSecretKey(args.settings);
+    return isPending(args) || (typeof args === "object" && args !== null && declaresSecretKey((args as { settings?: unknown }).settings));
 }
 
 /** The outputs that hold declared or original values (and the persisted file's text). */

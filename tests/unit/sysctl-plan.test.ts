@@ -51,6 +51,14 @@ describe("SysctlSet planning", function () {
         const gone = planApply(desired, host, "h1", previous);
         assert.deepEqual(gone.writes, [], "a key gone from the host (its interface removed) does not block the update");
         assert.match(gone.warnings.join("\n"), /net\.ipv4\.tcp_keepalive_time, which only the ledger of an interrupted update held, cannot be put back to 7200: it is missing here now/);
+        const key = "net.ipv4.tcp_fastopen_key";
+        host.ledgers.get(ledgerPath("p/s/web"))!.originals[key] = "01234567-89abcdef-01234567-89abcdef";
+        host.values.set(key, { state: "unreadable", message: "Permission denied" });
+        const secret = planApply(desired, host, "h1", previous).warnings.join("\n");
+        assert.match(secret, /net\.ipv4\.tcp_fastopen_key, which only the ledger of an interrupted update held, cannot be put back to \(secret, not shown\)/);
+        assert.ok(!secret.includes("01234567"), "a secret original never in a message");
+        host.ledgers.get(ledgerPath("p/s/web"))!.originals = { "vm.swappiness": "60", "net.ipv4.tcp_keepalive_time": "7200" };
+        host.values.delete(key);
         const only = { file: ledgerPath("p/s/web"), items: ["net.ipv4.tcp_keepalive_time", WEB_FILE] };
         assert.deepEqual(ledgerOnlyItems(host.ledgers, { owner: "p/s/web", resourceName: "web", settings: { "vm.swappiness": 10 }, persist: false }, desired), only);
         assert.equal(ledgerOnlyItems(host.ledgers, { owner: "p/s/web", resourceName: "web", settings: { "net.ipv4.tcp_keepalive_time": 333 }, persist: true }, desired), undefined, "what the old inputs declared is state's");

@@ -68,6 +68,23 @@ describe("SysctlSet registration (mocks)", function () {
         assert.deepEqual(registered.find((r) => r.name === "plain")!.inputs.settings, { "net.core.somaxconn": 4096 }, "others stay readable in previews");
     });
 
+    it("keeps settings not known when declared (an Output) secret in case they hold a secret key", async function () {
+        const { declaresSecretKey, declaresSecretSysctl } = await import("../../provider/sysctl/resource");
+        const computed = pulumi.output({ "net.ipv4.tcp_fastopen_key": "0123abcd-0123abcd-0123abcd-0123abcd" });
+        assert.equal(declaresSecretKey(computed), true);
+        assert.equal(declaresSecretKey(Promise.resolve({})), true);
+        assert.equal(declaresSecretKey({ "net.core.somaxconn": pulumi.output(4096) }), false, "keys known: known not secret");
+        assert.equal(declaresSecretKey(undefined), false);
+        assert.equal(declaresSecretSysctl({ settings: computed }), true);
+        assert.equal(declaresSecretSysctl(pulumi.output({ settings: {} })), true);
+        assert.equal(declaresSecretSysctl({ settings: { "vm.swappiness": 10 } }), false);
+        assert.equal(declaresSecretSysctl(undefined), false);
+        const fromOutput = new SysctlSet("computed", { settings: computed });
+        await outputOf(fromOutput.urn);
+        const args = registered.find((r) => r.name === "computed")!;
+        assert.equal(args.inputs.settings["4dabf18193072939515e22adb298388d"], "1b47061264138c4ac30d75fd1eb44270");
+    });
+
     it("wraps only the secret connection fields, so the host stays readable in previews", async function () {
         const { secretConnection } = await import("../../provider/dynamic");
         const marked = secretConnection({ host: "h", privateKey: "k", proxy: { host: "b", password: "p" } }) as any;
