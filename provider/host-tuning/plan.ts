@@ -70,7 +70,8 @@ export function partCheckOlds(olds: Record<string, unknown>, part: PartName, own
     if (!old || (olds.admitted === false && olds.owner === owner)) {
         return {};
     }
-    return typeof olds.owner === "string" ? { ...old, ledgerFile: earlierHostLedgerPath(PART_LEDGER_KINDS[part], `${olds.owner}-${part}`) } : old;
+    // Its own ledger either way: named as an earlier version named it, or as this one does, under the owner it had then.
+    return typeof olds.owner === "string" ? { ...old, ledgerFile: earlierHostLedgerPath(PART_LEDGER_KINDS[part], `${olds.owner}-${part}`), owner: `${olds.owner}/${part}` } : old;
 }
 
 /** The names of a KernelModule's `modules` input, as the kernel writes them. */

@@ -67,8 +67,11 @@ export type LedgerHolder = { ledgerFile?: unknown; owner?: unknown };
  * old ledger nor leave it behind. The first is the one to write: the existing one when there is.
  */
 export function ownLedgerFiles(kind: string, owner: string, previous?: LedgerHolder): string[] {
-    const existing = typeof previous?.ledgerFile === "string" ? previous.ledgerFile : typeof previous?.owner === "string" ? hostLedgerPath(kind, previous.owner) : undefined;
-    return [...new Set([...(existing ? [existing] : []), hostLedgerPath(kind, owner)])];
+    const existing = [
+        ...(typeof previous?.ledgerFile === "string" ? [previous.ledgerFile] : []),
+        ...(typeof previous?.owner === "string" ? [hostLedgerPath(kind, previous.owner)] : []),
+    ];
+    return [...new Set([...existing, hostLedgerPath(kind, owner)])];
 }
 
 const oneLine = (s: string) => s.replace(/[\t\r\n]/g, " ");

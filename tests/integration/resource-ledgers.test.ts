@@ -199,6 +199,26 @@ describe("every resource's host-side ledger: originals that survive an interrupt
         });
     }
 
+    it("after `pulumi stack rename`, a HostTuning's parts keep their own ledgers: the next up and destroy are not refused by them", async function () {
+        const host = lab.hosts.find((h) => h.hardware === "server")!;
+        const before = cpuGovernorCase.hostState(lab, host);
+        let governor = "performance";
+        const stack = await labStack("ledgers-part-rename", async () => {
+            new HostTuning("web", { connection: connectionTo(lab, host), governor: { governor, cpus: "0-1", persist: false } });
+        });
+        try {
+            await stack.up();
+            await stack.rename({ stackName: "renamed" });
+            governor = "powersave";
+            await stack.up();
+            assert.equal(onHost(lab, host, ["cat", "/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"]).trim(), "powersave");
+            assert.match(onHost(lab, host, ["sh", "-c", `ls ${LEDGER_ROOT}/cpu-governor`]), /^ledgers-part-rename,lab,web,governor\.ledger$/m, "the one ledger it had");
+        } finally {
+            await stack.destroy();
+        }
+        assert.equal(cpuGovernorCase.hostState(lab, host), before, "restored");
+    });
+
     it("a HostTuning part and a standalone resource named like it (web's governor, web-governor) are two owners: refused at preview, naming the files", async function () {
         const host = lab.hosts.find((h) => h.hardware === "server")!;
         const before = cpuGovernorCase.hostState(lab, host);

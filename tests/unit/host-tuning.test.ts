@@ -26,6 +26,12 @@ describe("HostTuning parts", function () {
         assert.equal(earlierHostLedgerPath("cpu-governor", "proj/prod/web_1-governor"), earlier);
         const olds = partCheckOlds({ owner: "proj/prod/web_1", governor: { governor: "performance" } }, "governor", "proj/prod/web_1");
         assert.deepEqual(ownLedgerFiles("cpu-governor", "proj/prod/web_1/governor", olds), [earlier, hostLedgerPath("cpu-governor", "proj/prod/web_1/governor")]);
+        // Its stack renamed: the part's ledger as this version names it, under the old owner, is its own too.
+        const renamedOlds = partCheckOlds({ owner: "proj/old/web_1", governor: { governor: "performance" } }, "governor", "proj/prod/web_1");
+        const oldLedger = hostLedgerPath("cpu-governor", "proj/old/web_1/governor");
+        assert.ok(ownLedgerFiles("cpu-governor", "proj/prod/web_1/governor", renamedOlds).includes(oldLedger));
+        const renamedScope = { kind: "cpu-governor", owner: "proj/prod/web_1/governor", ledgers: ledgersIn(new Map([[oldLedger, renderHostLedger({ owner: "proj/old/web_1/governor", items: ["/sys/g"], record: {} })]])), target: "h" };
+        assert.deepEqual(ownershipFailures(renamedScope, ownLedgerFiles("cpu-governor", renamedScope.owner, renamedOlds), "renamed:22", ["/sys/g"], "cpus"), [], "not refused by its own ledger");
         const ledgers = ledgersIn(new Map([[earlier, renderHostLedger({ owner: "proj/prod/web_1-governor", items: ["/sys/g"], record: {} })]]));
         const scope = { kind: "cpu-governor", owner: "proj/prod/web_1/governor", ledgers, target: "h" };
         assert.deepEqual(ownershipFailures(scope, ownLedgerFiles("cpu-governor", scope.owner, olds), "earlier-part:22", ["/sys/g"], "cpus"), []);
