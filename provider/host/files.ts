@@ -243,6 +243,8 @@ while [ "$count" -gt 0 ]; do
   f=$1; shift; count=$((count-1))
   keep "$f" && err=$(rm -f "$f" 2>&1) || fail "$f" "$err"
 done
+# Everything is in: a stop from here would undo the values with their files no longer kept.
+trap '' TERM INT HUP
 drop_kept
 rm_dirs "$@"
 `;

@@ -85,6 +85,9 @@ if [ -n "$set_q" ]; then
   now=$(cat "/sys/class/net/$IF/tx_queue_len" 2>&1)
   [ "$now" = "$set_q" ] || fail txqueuelen "txqueuelen $now;" ""
 fi
+# The rule is the last change, and no failure after it takes it back: a stop from here must not
+# undo the NIC's values under a rule that would set them again at the next boot.
+trap '' TERM INT HUP
 case $content in
   -) err=$(rm -f "$rule" 2>&1) || fail "$rule" "" "$err" ;;
   w*) put_file "$rule" "\${content#w}" || fail "$rule" "" "$err" ;;

@@ -76,6 +76,9 @@ while [ $# -ge 3 ]; do
   err=$(ethtool "$o" "$IF" $new 2>&1) || { n=$((n-1)); fail "$o" "$err"; }
 done
 keep_affinity
+# The rule is the last change, and no failure after it takes it back: a stop from here must not
+# undo the NIC's values under a rule that would set them again at the next boot.
+trap '' TERM INT HUP
 case $content in
   -) err=$(rm -f "$rule" 2>&1) || fail "$rule" "$err" ;;
   w*) put_file "$rule" "\${content#w}" || fail "$rule" "$err" ;;

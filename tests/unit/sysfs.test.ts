@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
@@ -305,6 +306,29 @@ describe("SysfsSet", function () {
             symlinkSync("/nowhere", path.join(dir, "dangling"));
             const { links } = await readSysfs(local, [path.join(dir, "rw"), path.join(dir, "link"), path.join(dir, "dangling"), path.join(dir, "class", "attr")]);
             assert.deepEqual([...links], [[path.join(dir, "link"), path.join(dir, "rw")], [path.join(dir, "dangling"), "/nowhere"]], "only paths that are links themselves, dangling too");
+        });
+
+        it("stopped once every file is in (while it tidies directories), finishes rather than undoing values whose files it no longer keeps", async function () {
+            const value = path.join(dir, "value");
+            const conf = path.join(dir, "etc", "tuning.conf");
+            const empty = path.join(dir, "empty");
+            writeFileSync(value, "1\n");
+            mkdirSync(empty);
+            // An rmdir that stops the program that runs it, as the command time limit or a dropped session would.
+            const shims = mkdtempSync(path.join(tmpdir(), "plt-shims-"));
+            writeFileSync(path.join(shims, "rmdir"), '#!/bin/sh\nkill -TERM "$PPID"\nsleep 0.2\nexec /bin/rmdir "$@"\n', { mode: 0o755 });
+            let argv: string[] = [];
+            const capture = { target: "h", run: async (words: string[]) => ((argv = words), { code: 0, stdout: "done\n", stderr: "" }) } as unknown as LocalTransport;
+            await applyTransaction(capture, [{ path: value, value: "2" }], { write: [{ path: conf, content: "x = 2\n" }], rmdir: [empty] });
+            try {
+                const run = spawnSync(argv[0], argv.slice(1), { encoding: "utf8", env: { ...process.env, PATH: `${shims}:${process.env.PATH}` } });
+                assert.match(run.stdout, /^done$/m, run.stdout + run.stderr);
+                assert.doesNotMatch(run.stdout, /^failed/m);
+                assert.equal(readFileSync(value, "utf8"), "2\n", "the value stays with the file that persists it");
+                assert.equal(readFileSync(conf, "utf8"), "x = 2\n");
+            } finally {
+                rmSync(shims, { recursive: true, force: true });
+            }
         });
 
         it("a refused write rolls back a selection file to its selected word, naming the path and the reason", async function () {
