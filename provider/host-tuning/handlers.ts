@@ -15,7 +15,7 @@ import { hostIdentity, optionalConnectionSchema } from "../transport/connection"
 import { isRefusedConnection } from "../transport/transport";
 import { REPLACE_HOST, connectionChange, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
-import { droppedParts, partCheckOlds, partInputs, partRenamed, recordOf, skippedOf, warningsOf, withConnection } from "./plan";
+import { partCheckOlds, partInputs, partsToRemove, recordOf, skippedOf, warningsOf, withConnection } from "./plan";
 import { APPLIED, HostBaseline, HostTuningInputs, NOT_ATTEMPTED, PART_ORDER, PART_SCHEMAS, PartName, PartRecords, hostTuningInputsSchema } from "./schema";
 
 /**
@@ -145,7 +145,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, rawNews: 
 async function applyParts(inputs: HostTuningInputs, connection: unknown, parts: PartRecords): Promise<string | undefined> {
     let step: PartName | undefined;
     try {
-        for (step of droppedParts(inputs, parts)) {
+        for (step of partsToRemove(inputs, parts, (part) => partInputs(inputs, part, connection, parts))) {
             await HANDLERS[step].remove(parts[step]!.id, withConnection(parts[step]!, connection));
             delete parts[step];
         }
@@ -155,11 +155,6 @@ async function applyParts(inputs: HostTuningInputs, connection: unknown, parts: 
             }
             const handlers = HANDLERS[step];
             const news = partInputs(inputs, step, connection, parts);
-            const record = parts[step];
-            if (record && partRenamed(step, record, news)) {
-                await handlers.remove(record.id, withConnection(record, connection));
-                delete parts[step];
-            }
             const current = parts[step];
             if (current) {
                 const result = await handlers.update(current.id, withConnection(current, connection), news);

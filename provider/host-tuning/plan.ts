@@ -102,9 +102,14 @@ export function partRenamed(part: PartName, record: PartRecord, news: Record<str
     return "interface" in news && record.state.interface !== news.interface;
 }
 
-/** Parts to remove because they are no longer declared, in reverse order of application. */
-export function droppedParts(inputs: HostTuningInputs, parts: PartRecords): PartName[] {
-    return [...PART_ORDER].reverse().filter((p) => parts[p] && !inputs[p]);
+/**
+ * Parts to remove before the others apply, in reverse order of application: those no longer
+ * declared, and those now declared on another interface (created again there). All before any
+ * part applies: the NIC's channels going back renumber its queues and IRQs, so steering and IRQs
+ * on the old interface must be put back first, as a delete would.
+ */
+export function partsToRemove(inputs: HostTuningInputs, parts: PartRecords, newsOf: (part: PartName) => Record<string, unknown>): PartName[] {
+    return [...PART_ORDER].reverse().filter((p) => parts[p] && (!inputs[p] || partRenamed(p, parts[p]!, newsOf(p))));
 }
 
 /** What the host skipped, across parts: sysctl keys, NIC parameters, an unsupported governor or EPP. */

@@ -4,7 +4,7 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { check } from "../../provider/host-tuning/handlers";
 import { earlierHostLedgerPath, hostLedgerPath, ledgersIn, ownLedgerFiles, ownershipFailures, renderHostLedger } from "../../provider/host/ledger";
-import { droppedParts, partCheckOlds, partInputs, partRenamed, skippedOf } from "../../provider/host-tuning/plan";
+import { partCheckOlds, partInputs, partRenamed, partsToRemove, skippedOf } from "../../provider/host-tuning/plan";
 import { HostTuningInputs, PART_ORDER } from "../../provider/host-tuning/schema";
 import { inTempDir } from "./temp-dir";
 
@@ -77,12 +77,17 @@ describe("HostTuning parts", function () {
         assert.deepEqual(skippedOf({ governor: { state: { unsupported: "CPU 0-1 have no cpufreq" } } } as never), ["governor: CPU 0-1 have no cpufreq"]);
     });
 
-    it("replaces a part whose interface changed and removes undeclared parts in reverse order", function () {
+    it("removes parts no longer declared and parts moved to another interface first, in reverse order, then creates the moved ones", function () {
         const record = { id: "s", state: { interface: "eth1" } };
         assert.equal(partRenamed("steering", record, { interface: "eth2" }), true);
         assert.equal(partRenamed("thp", { id: "t", state: {} }, { enabled: "never" }), false);
         const parts = { modules: { id: "m", state: {} }, sysctls: { id: "s", state: {} }, thp: { id: "t", state: {} } };
-        assert.deepEqual(droppedParts(host({ sysctls: { settings: {} } }), parts), ["thp", "modules"]);
+        const none = () => ({});
+        assert.deepEqual(partsToRemove(host({ sysctls: { settings: {} } }), parts, none), ["thp", "modules"]);
+        // The NIC moved to eth2 and its followers with it, irqs dropped: all removed before anything applies, followers before the NIC.
+        const onEth1 = { nic: { id: "n", state: { interface: "eth1" } }, steering: { id: "s", state: { interface: "eth1" } }, irqs: { id: "i", state: { interface: "eth1" } }, thp: { id: "t", state: {} } };
+        const moved = host({ nic: { interface: "eth2" }, steering: { rps: { cpus: "1" } }, thp: { enabled: "never" } });
+        assert.deepEqual(partsToRemove(moved, onEth1, (part) => (part === "thp" ? {} : { interface: "eth2" })), ["irqs", "steering", "nic"]);
     });
 });
 
