@@ -15,6 +15,7 @@ import {
     LEDGER_KIND,
     PlacementError,
     affinityDrift,
+    irqbalanceDrift,
     affinityFile,
     irqItems,
     irqbalanceRestore,
@@ -150,7 +151,7 @@ async function probeDrift(olds: Record<string, unknown>, inputs: IrqAffinityInpu
     if (inputs.persist && snapshot.files.get(unit) !== writtenUnit(recordOf(olds), unit, inputs.resourceName, inputs.interface, assignment)) {
         drift.push(`${unit} is ${snapshot.files.has(unit) ? "edited" : "missing"}`);
     }
-    return [...drift, ...ledgerDrift(ledgerStatusOf(olds, snapshot))];
+    return [...drift, ...irqbalanceDrift(recordOf(olds).irqbalanceState, view.irqbalance), ...ledgerDrift(ledgerStatusOf(olds, snapshot))];
 }
 
 /** How the host differs from a recorded state, from a fresh read (empty: as declared). */

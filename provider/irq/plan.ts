@@ -235,7 +235,8 @@ export function planIrqbalance(
     }
     const configChanged = config !== state.configContent;
     // A daemon not run by systemd takes its bans as arguments: ours out, the wanted ones in.
-    const ourArgs = new Set(banArgs(ours));
+    // Not a ban the daemon was started with before this resource: that one is the host's.
+    const ourArgs = new Set(banArgs(ours).filter((a) => !(previous?.banned?.cmdline ?? state.cmdline).includes(a)));
     const withoutOurs = (argv: string[]) => argv.filter((a) => !ourArgs.has(a));
     const wantedArgs = policy === "ban" ? banArgs(targeted) : [];
     const withWanted = (argv: string[]) => {
@@ -301,11 +302,29 @@ export function irqbalanceRestore(record: IrqbalanceRecord | undefined, view: Ho
             return { ...action, systemctl: "try-restart" };
         }
         if (state.running && state.cmdline.some((a) => record.banned!.irqs.some((irq) => a === `--banirq=${irq}`))) {
-            const ours = new Set(banArgs(record.banned.irqs));
+            const ours = new Set(banArgs(record.banned.irqs).filter((a) => !record.banned!.cmdline.includes(a)));
             return { ...action, kill: "all", start: state.cmdline.filter((a) => !ours.has(a)) };
         }
     }
     return action;
+}
+
+/**
+ * irqbalance's file edited since this resource last wrote it, about to be written again: what a
+ * delete should put back is the file as edited, without this resource's bans, not the bytes from
+ * before its first write (which would undo the edit once the file holds what this write puts there).
+ */
+export function originalWithEdits(banned: IrqbalanceRecord["banned"], state: IrqbalanceState, managed: ManagedFiles): PathContent | undefined {
+    const path = banned?.configFile;
+    const original = path ? managed.originals[path] : undefined;
+    const written = path ? managed.written[path] : undefined;
+    if (!banned || !original || !written || state.configFile !== path || state.configContent === null || samePathContent(configContent(state.configContent), written)) {
+        return undefined;
+    }
+    const originalBytes = original.kind === "file" ? configBytes(original) : null;
+    const without = withoutBannedIrqs(state.configContent, banned.added ?? banned.irqs, !setsArgs(originalBytes));
+    const edited = without === "" && original.kind === "absent" ? ABSENT : configContent(without);
+    return samePathContent(edited, original) ? undefined : edited;
 }
 
 function configRestore(banned: NonNullable<IrqbalanceRecord["banned"]>, state: IrqbalanceState, managed: ManagedFiles | undefined, target: string): IrqbalanceRestore {
@@ -406,6 +425,24 @@ export function affinityDrift(assignment: Record<string, string>, live: Map<numb
         .map(([irq, cpus]) => `IRQ ${irq} live ${get(irq) ?? "absent"}, desired ${cpus}`);
 }
 
+/**
+ * irqbalance no longer as the policy left it: under "ban", IRQs its file no longer bans (the
+ * boot's irqbalance would move what the boot unit pins); under "stop", a daemon running again,
+ * which moves them now or soon.
+ */
+export function irqbalanceDrift(record: IrqbalanceRecord | undefined, state: IrqbalanceState): string[] {
+    if (record?.policy === "stop" && state.running) {
+        return [`irqbalance is running again (irqbalance: "stop")`];
+    }
+    const banned = record?.policy === "ban" ? record.banned : undefined;
+    if (!banned) {
+        return [];
+    }
+    const now = state.configFile === banned.configFile ? bannedIn(state.configContent) : [];
+    const missing = banned.irqs.filter((irq) => !now.includes(irq));
+    return missing.length > 0 ? [`${banned.configFile} no longer bans IRQ ${missing.join(", ")}`] : [];
+}
+
 /** What IrqAffinity keeps in state besides its inputs (and in its host ledger). */
 export interface IrqRecord {
     /** Affinity each IRQ had before this resource first changed it. */
@@ -502,6 +539,11 @@ export function planIrqAffinity(inputs: IrqAffinityInputs, view: HostIrqView, sn
         managedFiles = forget(managedFiles, [releasedConfig]);
     }
     if (irqbalance.record.banned && typeof irqbalance.action.config === "string") {
+        const edited = managedFiles && originalWithEdits(previous?.irqbalanceState?.banned, view.irqbalance, managedFiles);
+        if (managedFiles && edited) {
+            managedFiles = { ...managedFiles, originals: { ...managedFiles.originals, [view.irqbalance.configFile]: edited } };
+            warnings.push(`${target}: ${view.irqbalance.configFile} was edited since this resource wrote it; the edits stay, and a delete takes out only its --banirq flags`);
+        }
         wanted[view.irqbalance.configFile] = configContent(irqbalance.action.config);
     }
     if (Object.keys(wanted).length > 0) {

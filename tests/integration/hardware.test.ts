@@ -434,6 +434,16 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             assert.equal(converge.summary.resourceChanges?.update, 1, "up re-applies the drifted affinity");
             assert.equal(affinityOf(lab, server, 103), "2");
 
+            // A ban taken out of irqbalance's file behind Pulumi's back: the next boot's irqbalance would move that IRQ.
+            const banned = fileOn(lab, server, "/etc/default/irqbalance") ?? "";
+            onHost(lab, server, ["sh", "-c", 'printf "%s" "$2" > "$1"', "sh", "/etc/default/irqbalance", banned.replace(" --banirq=104", "")]);
+            const unbanned = collect();
+            assert.equal((await stack.preview({ onOutput: unbanned.onOutput })).changeSummary.update, 1);
+            assert.match(unbanned.text(), /drift: .*\/etc\/default\/irqbalance no longer bans IRQ 104/);
+            await stack.up();
+            assert.match(fileOn(lab, server, "/etc/default/irqbalance") ?? "", /IRQBALANCE_ARGS=".*--banirq=104/, "banned again");
+            assertNoChanges((await stack.preview()).changeSummary);
+
             await stack.destroy();
             assert.deepEqual([102, 103, 104, 105].map((irq) => affinityOf(lab, server, irq)), ["0-3", "0-3", "0-3", "0-3"]);
             assert.doesNotMatch(fileOn(lab, server, "/etc/default/irqbalance") ?? "", /--banirq/);
@@ -450,6 +460,12 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             await stack.up();
             assert.equal(irqbalanceArgs(lab, server), null, "irqbalance is stopped");
             assert.equal(affinityOf(lab, server, 104), "2-3");
+            startIrqbalance(lab, server, ["--interval=3600"]);
+            const started = collect();
+            assert.equal((await stack.preview({ onOutput: started.onOutput })).changeSummary.update, 1);
+            assert.match(started.text(), /drift: .*irqbalance is running again \(irqbalance: "stop"\)/);
+            await stack.up();
+            assert.equal(irqbalanceArgs(lab, server), null, "stopped again");
             await stack.destroy();
             assert.deepEqual(irqbalanceArgs(lab, server), running, "irqbalance runs again as before");
             assert.equal(affinityOf(lab, server, 104), "0-3");

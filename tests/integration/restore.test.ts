@@ -156,6 +156,34 @@ describe("destroy gives the host back byte for byte (/etc, NIC, IRQs, CPUs)", fu
         onHost(lab, host, ["sh", "-c", 'printf "%s" "$2" > "$1"', "sh", file, original ?? ""]);
     });
 
+    it("IrqAffinity: an edit to irqbalance's file that an update then writes over (a ban put back) survives the delete", async function () {
+        const file = "/etc/default/irqbalance";
+        const original = fileOn(lab, host, file);
+        let cpus = "1";
+        const stack = await labStack("restore-irq-edited-updated", async () => {
+            new IrqAffinity("irqs", { connection: connectionTo(lab, host), interface: "eth1", cpus, irqbalance: "ban" });
+        });
+        try {
+            await stack.up();
+            const banned = fileOn(lab, host, file) ?? "";
+            const ban = /--banirq=\d+/.exec(banned)![0];
+            // An admin adds a line and, by mistake, takes one of our bans out; the next up (new CPUs) bans it again.
+            const editedByAdmin = `${banned.replace(` ${ban}`, "").replace(`${ban} `, "")}# an admin was here\n`;
+            onHost(lab, host, ["sh", "-c", 'printf "%s" "$2" > "$1"', "sh", file, editedByAdmin]);
+            assert.ok(!(fileOn(lab, host, file) ?? "").includes(ban));
+            cpus = "2";
+            const out = collect();
+            await stack.up({ onOutput: out.onOutput });
+            assert.ok((fileOn(lab, host, file) ?? "").includes(ban), "banned again");
+            assert.match(out.text(), /\/etc\/default\/irqbalance was edited since this resource wrote it; the edits stay/);
+            await stack.destroy();
+            assert.equal(fileOn(lab, host, file), `${original ?? ""}# an admin was here\n`);
+        } finally {
+            await stack.destroy().catch(() => undefined);
+            onHost(lab, host, ["sh", "-c", 'printf "%s" "$2" > "$1"', "sh", file, original ?? ""]);
+        }
+    });
+
     it("originals that are not UTF-8 (a Latin-1 irqbalance file, an earlier udev rule of stray bytes) come back byte for byte", async function () {
         const irqbalanceFile = "/etc/default/irqbalance";
         const ruleFile = "/etc/udev/rules.d/90-pulumi-nic-rings.rules";

@@ -9,7 +9,7 @@ import { discoverQueueIrqs, parseInterrupts } from "../../provider/irq/discover"
 import { bannedIn, withBannedIrqs, withoutBannedIrqs } from "../../provider/irq/irqbalance";
 import { FileSnapshot, parseFileSnapshot } from "../../provider/host/files";
 import { fileContent } from "../../provider/host/restore";
-import { HostIrqView, IrqRecord, deviceUnitName, irqItems, irqbalanceRestore, placement, placementProblems, planIrqAffinity, planIrqbalance, renderUnit, viewOf, writtenUnit } from "../../provider/irq/plan";
+import { HostIrqView, IrqRecord, deviceUnitName, irqItems, irqbalanceDrift, irqbalanceRestore, placement, placementProblems, planIrqAffinity, planIrqbalance, renderUnit, viewOf, writtenUnit } from "../../provider/irq/plan";
 import { irqAffinityInputsSchema } from "../../provider/irq/schema";
 import { checkFailures } from "../../provider/check";
 
@@ -251,6 +251,14 @@ describe("irqbalance handling", function () {
         const restore = irqbalanceRestore(plan.record, after);
         assert.deepEqual(restore.start, ["/usr/sbin/irqbalance", "--foreground"]);
         assert.match(restore.config ?? "", /IRQBALANCE_ARGS=""/);
+
+        // Started by the admin with a ban of its own on one of these IRQs: that ban stays the host's.
+        const banning = view({ irqbalance: { ...running.irqbalance, cmdline: ["/usr/sbin/irqbalance", "--banirq=103"] } });
+        const own = planIrqbalance(inputs({ spread: "1-3" }), banning, [102, 103], undefined, "h");
+        assert.deepEqual(own.action.start, ["/usr/sbin/irqbalance", "--banirq=103", "--banirq=102"]);
+        const tuned = view({ irqbalance: { ...banning.irqbalance, cmdline: own.action.start!, configContent: own.action.config! } });
+        assert.deepEqual(irqbalanceRestore(own.record, tuned).start, ["/usr/sbin/irqbalance", "--banirq=103"], "delete keeps the admin's ban");
+        assert.equal(planIrqbalance(inputs({ spread: "1-3" }), tuned, [102], own.record, "h").action.start, undefined, "nor does an update that stops targeting 103 restart it without");
     });
 
     it("uses systemctl under systemd, and stop/start for the stop policy", function () {
@@ -299,6 +307,40 @@ describe("irqbalance handling", function () {
         assert.deepEqual(planIrqbalance(inputs({ cpus: "1", irqbalance: "ban" }), banningBoth, [102], fewer, "h").action.start, ["/usr/sbin/irqbalance", "--banirq=7", "--banirq=102"], "a ban no longer wanted comes out of the daemon too");
         const olderRecord = { policy: "stop" as const, stopped: { systemd: false, cmdline: ["/usr/sbin/irqbalance", "--banirq=102"] }, banned: ours.banned };
         assert.deepEqual(planIrqbalance(inputs({ cpus: "1", irqbalance: "stop" }), daemon, [102], olderRecord, "h").record.stopped?.cmdline, ["/usr/sbin/irqbalance"], "delete starts it without our bans");
+    });
+
+    it("reports irqbalance as drift when it no longer does what the policy left: a ban gone from its file, a stopped daemon running", function () {
+        const file = "/etc/default/irqbalance";
+        const state = (configContent: string | null, running = false) => ({ running, pids: running ? [7] : [], cmdline: running ? ["/usr/sbin/irqbalance"] : [], systemd: true, configFile: file, configContent });
+        const ban = { policy: "ban" as const, banned: { irqs: [102, 103], added: [102, 103], configFile: file, systemd: true, cmdline: [] } };
+        assert.deepEqual(irqbalanceDrift(ban, state('IRQBALANCE_ARGS="--banirq=102 --banirq=103"\n')), []);
+        assert.deepEqual(irqbalanceDrift(ban, state('IRQBALANCE_ARGS="--banirq=102"\n')), [`${file} no longer bans IRQ 103`]);
+        assert.deepEqual(irqbalanceDrift(ban, state(null)), [`${file} no longer bans IRQ 102, 103`]);
+        assert.deepEqual(irqbalanceDrift({ policy: "stop" }, state(null, true)), ['irqbalance is running again (irqbalance: "stop")']);
+        assert.deepEqual(irqbalanceDrift({ policy: "stop" }, state(null)), []);
+        assert.deepEqual(irqbalanceDrift({ policy: "leave" }, state(null, true)), []);
+        assert.deepEqual(irqbalanceDrift(undefined, state(null, true)), []);
+    });
+
+    it("keeps an edit made to irqbalance's file before an update writes it again: the delete takes out only its bans", function () {
+        const file = "/etc/default/irqbalance";
+        const original = "# irqbalance\n#IRQBALANCE_ONESHOT=\n";
+        const irqbalanceWith = (content: string) => ({ running: false, pids: [], cmdline: [], systemd: true, configFile: file, configContent: content });
+        const first = planIrqAffinity(inputs({ cpus: "1" }), view({ irqbalance: irqbalanceWith(original), affinity: new Map([[102, "0-3"], [103, "0-3"], [104, "0-3"]]) }), parseFileSnapshot(""), "h");
+        const written = first.irqbalance.action.config!;
+        assert.match(written, /--banirq=102 --banirq=103 --banirq=104/);
+        const edited = written.replace("#IRQBALANCE_ONESHOT=", "IRQBALANCE_ONESHOT=yes");
+        // The admin took 104 out of the bans too: the update writes the file again, with the edit.
+        const update = planIrqAffinity(inputs({ cpus: "1" }), view({ irqbalance: irqbalanceWith(edited.replace(" --banirq=104", "")) }), parseFileSnapshot(""), "h", first.record);
+        const rewritten = update.irqbalance.action.config!;
+        assert.match(rewritten, /^IRQBALANCE_ONESHOT=yes$/m);
+        assert.deepEqual(update.record.managedFiles?.originals[file], fileContent(original.replace("#IRQBALANCE_ONESHOT=", "IRQBALANCE_ONESHOT=yes")));
+        assert.match(update.warnings.join("\n"), /h: \/etc\/default\/irqbalance was edited since this resource wrote it; the edits stay/);
+        const restore = irqbalanceRestore(update.record.irqbalanceState, view({ irqbalance: irqbalanceWith(rewritten) }), update.record.managedFiles, "h");
+        assert.equal(restore.config, original.replace("#IRQBALANCE_ONESHOT=", "IRQBALANCE_ONESHOT=yes"), "the edit survives the delete");
+        const again = planIrqAffinity(inputs({ cpus: "1" }), view({ irqbalance: irqbalanceWith(rewritten) }), parseFileSnapshot(""), "h", update.record);
+        assert.deepEqual(again.record.managedFiles?.originals[file], update.record.managedFiles?.originals[file], "not edited since: the original stands");
+        assert.doesNotMatch(again.warnings.join("\n"), /edited since/);
     });
 
     it("forgets irqbalance's file once a policy switch has put it back, so delete does not write it again", function () {
