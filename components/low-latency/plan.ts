@@ -30,7 +30,7 @@ export function lowLatencyPlan(facts: LowLatencyFacts = {}): ProfilePlan {
         },
         nic: { coalesce: { adaptiveRx: false, rxUsecs: 0 }, sources: ["MLNX"] },
         irq: { policy: "numaLocal", sources: ["MLNX", "RH-RT"] },
-        governor: { governor: ["performance"], energyPerformancePreference: ["performance"], sources: ["TUNED"] },
+        governor: { governor: ["performance"], energyPerformancePreference: ["performance"], minPerfPct: 100, sources: ["TUNED"] },
         idle: {
             transparentHugepages: { value: "never", sources: ["TUNED", "MLNX"] },
             wakeupLatencyUs: {

@@ -47,7 +47,8 @@ function table(plan: ProfilePlan): string {
     }
     if (plan.governor) {
         const epp = plan.governor.energyPerformancePreference ? `, EPP ${plan.governor.energyPerformancePreference.join("/")}` : "";
-        rows.push(`| CPU (CpuGovernor) | \`${plan.governor.governor.join("/")}\`${epp} | ${cite(plan.governor.sources)} | |`);
+        const floor = plan.governor.minPerfPct !== undefined ? `, intel_pstate \`min_perf_pct\` ${plan.governor.minPerfPct}` : "";
+        rows.push(`| CPU (CpuGovernor) | \`${plan.governor.governor.join("/")}\`${epp}${floor} | ${cite(plan.governor.sources)} | |`);
     }
     return rows.join("\n");
 }

@@ -29,7 +29,7 @@ export interface HostParts {
     sysctls: { settings: Record<string, SettingValue>; onMissing: "skip" | "fail"; persist: boolean };
     nic?: { interface: string; rings?: NonNullable<ProfilePlan["nic"]>["rings"]; coalesce?: NonNullable<ProfilePlan["nic"]>["coalesce"]; onUnsupported: "skip"; persist: boolean };
     irqs?: { interface: string; numaLocal?: boolean; spread?: string; exclude?: string; irqbalance: "ban" | "stop" | "leave"; persist: boolean };
-    governor?: { governor: string[]; energyPerformancePreference?: string[]; onUnsupported: "skip" | "fail"; persist: boolean };
+    governor?: { governor: string[]; energyPerformancePreference?: string[]; minPerfPct?: number; onUnsupported: "skip" | "fail"; persist: boolean };
     modules?: { modules: string[]; persist: boolean };
     offloads?: { interface: string; txqueuelen: number; onUnsupported: "skip"; persist: boolean };
     steering?: { interface: string; rps: { cpus: string; exclude?: string }; rfs: { flowEntries: number }; onMissing: "skip"; persist: boolean };
@@ -57,6 +57,7 @@ export function hostParts(plan: ProfilePlan, facts: HostFacts): HostParts {
         parts.governor = {
             governor: plan.governor.governor,
             energyPerformancePreference: plan.governor.energyPerformancePreference,
+            ...(plan.governor.minPerfPct !== undefined && { minPerfPct: plan.governor.minPerfPct }),
             onUnsupported: facts.cpuFrequency ?? "skip",
             persist,
         };

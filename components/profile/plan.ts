@@ -26,6 +26,8 @@ export interface IrqPlan {
 export interface GovernorPlan {
     governor: string[];
     energyPerformancePreference?: string[];
+    /** intel_pstate's performance floor, where the host has intel_pstate (skipped elsewhere, like the EPP). */
+    minPerfPct?: number;
     sources: SourceKey[];
 }
 

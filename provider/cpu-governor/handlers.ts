@@ -7,10 +7,10 @@ import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
-import { GovernorPlan, GovernorRecord, LEDGER_KIND, PerCpu, detectGovernorDrift, governorItems, governorProblems, liveState, planGovernor, planGovernorRestore, readRequests, renderUnit } from "./plan";
+import { Desired, GovernorPlan, GovernorRecord, LEDGER_KIND, PerCpu, detectGovernorDrift, governorItems, governorProblems, liveMinPerf, liveState, planGovernor, planGovernorRestore, readRequests, renderUnit } from "./plan";
 import { CpuGovernorInputs, cpuGovernorInputsSchema } from "./schema";
 
-const INPUT_FIELDS = ["connection", "governor", "energyPerformancePreference", "cpus", "onUnsupported", "persist", "restoreOnDelete", "resourceName", "owner"] as const;
+const INPUT_FIELDS = ["connection", "governor", "energyPerformancePreference", "cpus", "minPerfPct", "onUnsupported", "persist", "restoreOnDelete", "resourceName", "owner"] as const;
 
 const inputsOf = (props: Record<string, unknown>) => pickInputs(INPUT_FIELDS, props);
 
@@ -21,6 +21,7 @@ function recordOf(props: Record<string, unknown>): GovernorRecord {
         originals: (props.originals as GovernorRecord["originals"]) ?? {},
         unsupported: props.unsupported as string | undefined,
         eppUnsupported: props.eppUnsupported as string | undefined,
+        minPerfPctOriginal: props.minPerfPctOriginal as string | undefined,
         // State from before the flag: the EPP it set is in its desired values.
         ...((props.eppDeclared === true || Object.keys(desiredOf(props).epp).length > 0) && { eppDeclared: true }),
         unitFile: props.unitFile as string | undefined,
@@ -29,13 +30,9 @@ function recordOf(props: Record<string, unknown>): GovernorRecord {
     };
 }
 
-interface Desired {
-    governors: PerCpu;
-    epp: PerCpu;
-}
-
 function desiredOf(props: Record<string, unknown>): Desired {
-    return { governors: (props.desiredGovernors as PerCpu) ?? {}, epp: (props.desiredEnergyPerformancePreferences as PerCpu) ?? {} };
+    const minPerfPct = props.desiredMinPerfPct as string | undefined;
+    return { governors: (props.desiredGovernors as PerCpu) ?? {}, epp: (props.desiredEnergyPerformancePreferences as PerCpu) ?? {}, ...(minPerfPct !== undefined && { minPerfPct }) };
 }
 
 const ledgerStatusOf = (record: GovernorRecord, snapshot: FileSnapshot) => ledgerStatus(ledgersIn(snapshot.files), record.ledgerFile, record.originals, governorItems(record, snapshot));
@@ -69,6 +66,7 @@ async function apply(raw: Record<string, unknown>, previous?: GovernorRecord) {
         energyPerformancePreferences: live.epp,
         desiredGovernors: plan.desired.governors,
         desiredEnergyPerformancePreferences: plan.desired.epp,
+        ...minPerfOutputs(plan.desired, snapshot),
         unitStatus: plan.record.unitFile ? "in place" : "not persisted",
         ledgerStatus: "in place",
         warnings: plan.warnings,
@@ -101,11 +99,18 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
     return { inputs: news, failures: probed };
 }
 
+/** The declared min_perf_pct and its live value, only where declared: outputs hold no undefined. */
+function minPerfOutputs(desired: Desired, snapshot: FileSnapshot) {
+    const live = liveMinPerf(snapshot);
+    return desired.minPerfPct === undefined ? {} : { desiredMinPerfPct: desired.minPerfPct, minPerfPctLive: live ?? "absent" };
+}
+
 function driftFromState(olds: Record<string, unknown>): boolean {
     const desired = desiredOf(olds);
     const live = { governors: (olds.governors as PerCpu) ?? {}, epp: (olds.energyPerformancePreferences as PerCpu) ?? {} };
     const differs = (want: PerCpu, have: PerCpu) => Object.entries(want).some(([cpu, v]) => have[cpu] !== v);
-    return differs(desired.governors, live.governors) || differs(desired.epp, live.epp) || persistenceDrifted(olds.unitStatus);
+    const minPerfDiffers = desired.minPerfPct !== undefined && olds.minPerfPctLive !== desired.minPerfPct;
+    return differs(desired.governors, live.governors) || differs(desired.epp, live.epp) || minPerfDiffers || persistenceDrifted(olds.unitStatus);
 }
 
 async function probeDrift(olds: Record<string, unknown>, inputs: CpuGovernorInputs): Promise<string[]> {
@@ -117,7 +122,7 @@ async function probeDrift(olds: Record<string, unknown>, inputs: CpuGovernorInpu
     const snapshot = await readFiles(transportFor(inputs.connection), readRequests(inputs));
     const desired = desiredOf(olds);
     const drift = detectGovernorDrift(desired, snapshot, record.unitFile, record.unitFile ? renderUnit(inputs.resourceName, desired) : undefined);
-    return [...drift.cpus.map((d) => `${d.cpu} live ${d.live}, desired ${d.desired}`), ...(drift.unit ? [drift.unit] : []), ...ledgerDrift(ledgerStatusOf(record, snapshot))];
+    return [...drift.values.map((d) => `${d.name} live ${d.live}, desired ${d.desired}`), ...(drift.unit ? [drift.unit] : []), ...ledgerDrift(ledgerStatusOf(record, snapshot))];
 }
 
 /** How the host differs from a recorded state, from a fresh read (empty: as declared). */
@@ -128,7 +133,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         olds,
         news: withoutEngineKeys(news),
         parse,
-        fields: ["governor", "energyPerformancePreference", "cpus", "onUnsupported", "persist", "restoreOnDelete"],
+        fields: ["governor", "energyPerformancePreference", "cpus", "minPerfPct", "onUnsupported", "persist", "restoreOnDelete"],
         recordedDrift: () => driftFromState(olds),
         probe: (inputs) => probeDrift(olds, inputs),
     });
@@ -153,6 +158,7 @@ async function refresh(id: string, props: Record<string, unknown>): Promise<dyna
         ...raw,
         governors: record.unsupported ? live.governors : watched(live.governors, desired.governors),
         energyPerformancePreferences: watched(live.epp, desired.epp),
+        ...minPerfOutputs(desired, snapshot),
         unitStatus,
         ledgerStatus: ledgerStatusOf(record, snapshot),
     };

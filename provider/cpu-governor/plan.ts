@@ -13,6 +13,9 @@ const governorFile = (cpu: number) => `${CPU_ROOT}/cpu${cpu}/cpufreq/scaling_gov
 const availableGovernorsFile = (cpu: number) => `${CPU_ROOT}/cpu${cpu}/cpufreq/scaling_available_governors`;
 const eppFile = (cpu: number) => `${CPU_ROOT}/cpu${cpu}/cpufreq/energy_performance_preference`;
 const availableEppFile = (cpu: number) => `${CPU_ROOT}/cpu${cpu}/cpufreq/energy_performance_available_preferences`;
+/** intel_pstate's floor for every CPU, in percent of the maximum performance (global, not per CPU). */
+const MIN_PERF_FILE = `${CPU_ROOT}/intel_pstate/min_perf_pct`;
+const MAX_PERF_FILE = `${CPU_ROOT}/intel_pstate/max_perf_pct`;
 
 export function readRequests(inputs: CpuGovernorInputs): string[] {
     return [
@@ -22,6 +25,8 @@ export function readRequests(inputs: CpuGovernorInputs): string[] {
         `${CPU_ROOT}/cpu[0-9]*/cpufreq/energy_performance_preference`,
         `${CPU_ROOT}/cpu[0-9]*/cpufreq/energy_performance_available_preferences`,
         `${CPU_ROOT}/cpu[0-9]*/cpufreq/scaling_driver`,
+        MIN_PERF_FILE,
+        MAX_PERF_FILE,
         `${UNIT_DIR}/${unitName(inputs.resourceName)}`,
         `symlink:${unitPaths(inputs.resourceName).link}`,
         `readlink:${CPU_ROOT}/cpu[0-9]*/cpufreq`,
@@ -45,7 +50,7 @@ export function governorItems(record: GovernorRecord, snapshot?: FileSnapshot): 
         const real = snapshot?.links.get(dir);
         return real && real !== dir ? [...files, ...files.map((f) => real + f.slice(dir.length))] : files;
     });
-    return itemsOf(cpuFiles, record.managedFiles);
+    return itemsOf([...cpuFiles, ...(record.minPerfPctOriginal !== undefined ? [MIN_PERF_FILE] : [])], record.managedFiles);
 }
 
 /** Per-CPU policy: "cpu0" → value. */
@@ -65,6 +70,8 @@ export interface GovernorRecord {
     eppDeclared?: boolean;
     /** Why the declared EPP was left out on some CPUs, under onUnsupported: "skip". */
     eppUnsupported?: string;
+    /** intel_pstate's min_perf_pct before this resource first set it. */
+    minPerfPctOriginal?: string;
     unitFile?: string;
     /** The host-side ledger holding the originals and the owner. */
     ledgerFile?: string;
@@ -76,9 +83,15 @@ export interface GovernorPlan {
     writes: ValueWrite[];
     files: FileChanges;
     record: GovernorRecord;
-    /** Governor and EPP each CPU will have. */
-    desired: { governors: PerCpu; epp: PerCpu };
+    /** Governor and EPP each CPU will have, and intel_pstate's min_perf_pct. */
+    desired: Desired;
     warnings: string[];
+}
+
+export interface Desired {
+    governors: PerCpu;
+    epp: PerCpu;
+    minPerfPct?: string;
 }
 
 /** Takes the unit and its link out: each path back as it was (legacy state without a record: removed). */
@@ -112,7 +125,7 @@ function firstAvailable(wanted: string[], available: string | undefined): string
     return wanted.find((w) => offered.includes(w));
 }
 
-export function renderUnit(resourceName: string, desired: { governors: PerCpu; epp: PerCpu }): string {
+export function renderUnit(resourceName: string, desired: Desired): string {
     const lines = [
         "[Unit]",
         `Description=CPU frequency governor set by pulumi-linux-tuning (${resourceName.replace(/[\r\n]/g, " ")})`,
@@ -131,6 +144,9 @@ export function renderUnit(resourceName: string, desired: { governors: PerCpu; e
         if (desired.epp[`cpu${cpu}`]) {
             lines.push(`ExecStart=-/bin/sh -c 'echo ${desired.epp[`cpu${cpu}`]} > ${eppFile(cpu)}'`);
         }
+    }
+    if (desired.minPerfPct !== undefined) {
+        lines.push(`ExecStart=-/bin/sh -c 'echo ${desired.minPerfPct} > ${MIN_PERF_FILE}'`);
     }
     lines.push("", "[Install]", "WantedBy=multi-user.target", "");
     return lines.join("\n");
@@ -157,6 +173,8 @@ interface Assessment {
     eppCpus: number[];
     /** Why the declared EPP is left out on some CPUs, under onUnsupported: "skip". */
     eppUnsupported?: string;
+    /** Why the declared minPerfPct is left out (no intel_pstate), under onUnsupported: "skip". */
+    minPerfUnsupported?: string;
     /** What create/update would refuse, in the order they would find it; at most one per property. */
     problems: GovernorProblem[];
 }
@@ -223,7 +241,31 @@ function assess(inputs: CpuGovernorInputs, snapshot: FileSnapshot): Assessment {
             problems.push({ property: "energyPerformancePreference", why: `cpu${cpu} would run the performance governor, under which the driver takes only the EPP "performance" (it refuses others with EBUSY)` });
         }
     }
-    return { requested, eppCpus, ...(eppUnsupported && { eppUnsupported }), problems };
+    const minPerf = minPerfAssessment(inputs, snapshot);
+    if (minPerf.unsupported && inputs.onUnsupported === "fail") {
+        problems.push(...unsupportedProblem("minPerfPct", minPerf.unsupported));
+    }
+    problems.push(...minPerf.problems);
+    return { requested, eppCpus, ...(eppUnsupported && { eppUnsupported }), ...(minPerf.unsupported && { minPerfUnsupported: minPerf.unsupported }), problems };
+}
+
+/**
+ * A declared minPerfPct against the host: intel_pstate's file absent (another driver, or
+ * intel_pstate off), or a floor above its max_perf_pct, which the kernel clamps it to.
+ */
+function minPerfAssessment(inputs: CpuGovernorInputs, snapshot: FileSnapshot): { unsupported?: string; problems: GovernorProblem[] } {
+    if (inputs.minPerfPct === undefined) {
+        return { problems: [] };
+    }
+    if (read(snapshot, MIN_PERF_FILE) === undefined) {
+        const driver = read(snapshot, `${CPU_ROOT}/cpu0/cpufreq/scaling_driver`);
+        return { unsupported: `no ${MIN_PERF_FILE} (driver ${driver || "unknown"}): min_perf_pct is intel_pstate's own`, problems: [] };
+    }
+    const max = Number(read(snapshot, MAX_PERF_FILE) ?? 100);
+    if (inputs.minPerfPct > max) {
+        return { problems: [{ property: "minPerfPct", why: `${inputs.minPerfPct} is above intel_pstate's max_perf_pct ${max} here, and the kernel keeps min_perf_pct at or below it` }] };
+    }
+    return { problems: [] };
 }
 
 /**
@@ -251,7 +293,7 @@ export function governorProblems(inputs: CpuGovernorInputs, snapshot: FileSnapsh
 }
 
 export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, target: string, previous?: GovernorRecord): GovernorPlan {
-    const { requested, unsupported, eppCpus, eppUnsupported, problems } = assess(inputs, snapshot);
+    const { requested, unsupported, eppCpus, eppUnsupported, minPerfUnsupported, problems } = assess(inputs, snapshot);
     if (problems.length > 0) {
         const message = `${target}: ${problems[0].why}. Nothing was changed.`;
         throw problems[0].unsupported ? new UnsupportedError(message) : new Error(message);
@@ -271,7 +313,7 @@ export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, 
     }
 
     const writes: ValueWrite[] = [];
-    const desired = { governors: {} as PerCpu, epp: {} as PerCpu };
+    const desired: Desired = { governors: {}, epp: {} };
     const originals: Record<string, CpuState> = {};
     for (const cpu of requested) {
         const id = `cpu${cpu}`;
@@ -318,6 +360,15 @@ export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, 
         }
     }
 
+    if (minPerfUnsupported) {
+        warnings.push(`${target}: skipped minPerfPct: ${minPerfUnsupported} (onUnsupported: "skip")`);
+    }
+    const minPerf = planMinPerf(inputs, snapshot, previous?.minPerfPctOriginal);
+    writes.push(...minPerf.writes);
+    if (minPerf.desired !== undefined) {
+        desired.minPerfPct = minPerf.desired;
+    }
+
     let files: FileChanges = {};
     // State from before these records: the unit and link were ours, absent before.
     let managedFiles = previous?.managedFiles ?? (previous?.unitFile ? { originals: { [paths.unit]: ABSENT, [paths.link]: ABSENT }, written: {}, createdDirs: [] } : undefined);
@@ -334,9 +385,37 @@ export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, 
         warnings.push(...removal.warnings);
         managedFiles = removal.managed;
     }
-    const record: GovernorRecord = { originals, ...(eppCpus.length > 0 && { eppDeclared: true }), ...(eppUnsupported && { eppUnsupported }), unitFile: inputs.persist ? paths.unit : undefined, managedFiles };
+    const record: GovernorRecord = {
+        originals,
+        ...(eppCpus.length > 0 && { eppDeclared: true }),
+        ...(eppUnsupported && { eppUnsupported }),
+        ...(minPerf.original !== undefined && { minPerfPctOriginal: minPerf.original }),
+        unitFile: inputs.persist ? paths.unit : undefined,
+        managedFiles,
+    };
     return { writes, files, desired, warnings, record };
 }
+
+/**
+ * intel_pstate's min_perf_pct: set when declared (its original taken the first time), put back
+ * when no longer declared (kept while intel_pstate cannot be read, to go back when it can).
+ */
+function planMinPerf(inputs: CpuGovernorInputs, snapshot: FileSnapshot, original: string | undefined): { writes: ValueWrite[]; desired?: string; original?: string } {
+    const now = read(snapshot, MIN_PERF_FILE);
+    if (inputs.minPerfPct !== undefined && now !== undefined) {
+        const desired = String(inputs.minPerfPct);
+        return { writes: now !== desired ? [{ path: MIN_PERF_FILE, value: desired }] : [], desired, original: original ?? now };
+    }
+    if (original === undefined || now === undefined || !inputs.restoreOnDelete) {
+        return { writes: [], original: now === undefined && inputs.restoreOnDelete ? original : undefined };
+    }
+    return { writes: now !== original ? [{ path: MIN_PERF_FILE, value: original }] : [] };
+}
+
+const minPerfRestore = (record: GovernorRecord, snapshot: FileSnapshot): ValueWrite[] => {
+    const now = read(snapshot, MIN_PERF_FILE);
+    return record.minPerfPctOriginal !== undefined && now !== undefined && now !== record.minPerfPctOriginal ? [{ path: MIN_PERF_FILE, value: record.minPerfPctOriginal }] : [];
+};
 
 /** CPUs with an original whose governor cannot be read (an offline CPU's inactive policy answers EBUSY): nothing can go back there now. */
 export function unrestorable(originals: Record<string, CpuState>, snapshot: FileSnapshot): string[] {
@@ -375,7 +454,7 @@ export function planGovernorRestore(
                 `Bring it online and delete again, or set restoreOnDelete: false to leave it. Nothing was changed.`,
         );
     }
-    const writes = restore ? Object.entries(record.originals).flatMap(([id, original]) => restoreWrites(id, original, snapshot)) : [];
+    const writes = restore ? [...Object.entries(record.originals).flatMap(([id, original]) => restoreWrites(id, original, snapshot)), ...minPerfRestore(record, snapshot)] : [];
     if (record.managedFiles) {
         const plan = planRestore(record.managedFiles, (p) => pathContentOf(snapshot, p), target, { removeDirs: true });
         return { writes, files: plan.changes, warnings: plan.warnings };
@@ -384,27 +463,35 @@ export function planGovernorRestore(
 }
 
 export interface GovernorDrift {
-    cpus: { cpu: string; live: string; desired: string }[];
+    /** Per CPU ("cpu2", "cpu2 energy_performance_preference"), and intel_pstate's min_perf_pct. */
+    values: { name: string; live: string; desired: string }[];
     unit?: string;
 }
 
-export function detectGovernorDrift(desired: { governors: PerCpu; epp: PerCpu }, snapshot: FileSnapshot, unitFile: string | undefined, unitContent: string | undefined): GovernorDrift {
+export function detectGovernorDrift(desired: Desired, snapshot: FileSnapshot, unitFile: string | undefined, unitContent: string | undefined): GovernorDrift {
     const live = liveState(snapshot);
-    const cpus: GovernorDrift["cpus"] = [];
+    const values: GovernorDrift["values"] = [];
     for (const [cpu, governor] of Object.entries(desired.governors)) {
         if (live.governors[cpu] !== governor) {
-            cpus.push({ cpu, live: live.governors[cpu] ?? "absent", desired: governor });
+            values.push({ name: cpu, live: live.governors[cpu] ?? "absent", desired: governor });
         }
     }
     for (const [cpu, epp] of Object.entries(desired.epp)) {
         if (live.epp[cpu] !== epp) {
-            cpus.push({ cpu: `${cpu} energy_performance_preference`, live: live.epp[cpu] ?? "absent", desired: epp });
+            values.push({ name: `${cpu} energy_performance_preference`, live: live.epp[cpu] ?? "absent", desired: epp });
         }
+    }
+    const minPerf = read(snapshot, MIN_PERF_FILE);
+    if (desired.minPerfPct !== undefined && minPerf !== desired.minPerfPct) {
+        values.push({ name: "intel_pstate min_perf_pct", live: minPerf ?? "absent", desired: desired.minPerfPct });
     }
     let unit: string | undefined;
     if (unitFile) {
         const content = snapshot.files.get(unitFile);
         unit = content === undefined ? `${unitFile} is missing` : content !== unitContent ? `${unitFile} was edited` : undefined;
     }
-    return { cpus, unit };
+    return { values, unit };
 }
+
+/** intel_pstate's live min_perf_pct, where the host has it. */
+export const liveMinPerf = (snapshot: FileSnapshot): string | undefined => read(snapshot, MIN_PERF_FILE);

@@ -12,7 +12,12 @@ export interface CpuGovernorArgs {
     energyPerformancePreference?: pulumi.Input<string | string[]>;
     /** CPU list such as "0-3,8". Default: every online CPU. */
     cpus?: pulumi.Input<string>;
-    /** A host without cpufreq (most VMs) or without EPP: "fail" (default) or "skip" (reported). */
+    /**
+     * intel_pstate's performance floor in percent (/sys/devices/system/cpu/intel_pstate/min_perf_pct),
+     * for every CPU of the host whatever `cpus` says: tuned's latency-performance sets 100.
+     */
+    minPerfPct?: pulumi.Input<number>;
+    /** A host without cpufreq (most VMs), without EPP or without intel_pstate for minPerfPct: "fail" (default) or "skip" (reported). */
     onUnsupported?: pulumi.Input<"fail" | "skip">;
     /** Install a systemd oneshot unit that re-applies the governor at boot. Default true. */
     persist?: pulumi.Input<boolean>;
@@ -26,6 +31,8 @@ export class CpuGovernor extends pulumi.dynamic.Resource {
     declare public readonly governors: pulumi.Output<Record<string, string>>;
     /** Live energy_performance_preference per CPU, where requested. */
     declare public readonly energyPerformancePreferences: pulumi.Output<Record<string, string>>;
+    /** intel_pstate's live min_perf_pct, where minPerfPct is declared and the host has it. */
+    declare public readonly minPerfPctLive: pulumi.Output<string | undefined>;
     /** Governor each CPU was given (the first available of the preference list). */
     declare public readonly desiredGovernors: pulumi.Output<Record<string, string>>;
     declare public readonly originals: pulumi.Output<Record<string, { governor: string; epp?: string }>>;
@@ -56,6 +63,9 @@ export class CpuGovernor extends pulumi.dynamic.Resource {
                 energyPerformancePreferences: undefined,
                 desiredGovernors: undefined,
                 desiredEnergyPerformancePreferences: undefined,
+                desiredMinPerfPct: undefined,
+                minPerfPctLive: undefined,
+                minPerfPctOriginal: undefined,
                 originals: undefined,
                 unsupported: undefined,
                 eppUnsupported: undefined,

@@ -16,6 +16,8 @@ export const cpuGovernorInputsSchema = z
             .refine((value) => !preferenceList(value).includes("default"), 'cannot be "default": the kernel then shows the firmware\'s own value, so it would always look drifted; name the preference')
             .optional(),
         cpus: cpuListSchema.optional(),
+        /** intel_pstate's performance floor, for every CPU: tuned's latency-performance sets 100. */
+        minPerfPct: z.number().int().min(0).max(100).optional(),
         onUnsupported: z.enum(["fail", "skip"]).default("fail"),
         persist: z.boolean().default(true),
         restoreOnDelete: z.boolean().default(true),

@@ -113,6 +113,35 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             assert.deepEqual([0, 1, 2, 3].map(epp), ["balance_power", "balance_power", "balance_power", "balance_power"]);
         });
 
+        it("sets intel_pstate's min_perf_pct where the host has it, drift and all, puts it back; skips it on acpi-cpufreq with the governor still set", async function () {
+            const minPerf = "/sys/devices/system/cpu/intel_pstate/min_perf_pct";
+            assert.equal(cat(lab, server, minPerf), "20");
+            assert.equal(onHost(lab, cluster, ["sh", "-c", "[ -e /sys/devices/system/cpu/intel_pstate ] && echo yes || echo no"]).trim(), "no", "acpi-cpufreq: no intel_pstate");
+            const stack = await labStack("cpu-governor-min-perf", async () => {
+                new CpuGovernor("floor", { connection: connectionTo(lab, server), governor: "performance", energyPerformancePreference: "performance", minPerfPct: 100 });
+                new CpuGovernor("floor-acpi", { connection: connectionTo(lab, cluster), governor: "performance", minPerfPct: 100, onUnsupported: "skip", persist: false });
+            });
+            try {
+                const up = collect();
+                await stack.up({ onOutput: up.onOutput });
+                assert.equal(cat(lab, server, minPerf), "100");
+                assert.match(fileOn(lab, server, "/etc/systemd/system/pulumi-cpu-governor-floor.service") ?? "", /^ExecStart=-\/bin\/sh -c 'echo 100 > \/sys\/devices\/system\/cpu\/intel_pstate\/min_perf_pct'$/m);
+                assert.match(up.text(), /skipped minPerfPct: no \/sys\/devices\/system\/cpu\/intel_pstate\/min_perf_pct \(driver acpi-cpufreq\)/);
+                assert.deepEqual([0, 1, 2, 3].map((cpu) => governorOf(lab, cluster, cpu)), ["performance", "performance", "performance", "performance"]);
+                assertNoChanges((await stack.preview()).changeSummary);
+                onHost(lab, server, ["sh", "-c", `echo 30 > ${minPerf}`]);
+                const drift = collect();
+                assert.equal((await stack.preview({ onOutput: drift.onOutput })).changeSummary.update, 1);
+                assert.match(drift.text(), /drift: intel_pstate min_perf_pct live 30, desired 100/);
+                await stack.up();
+                assert.equal(cat(lab, server, minPerf), "100");
+            } finally {
+                await stack.destroy();
+            }
+            assert.equal(cat(lab, server, minPerf), "20", "the original");
+            assert.deepEqual([0, 1, 2, 3].map((cpu) => governorOf(lab, server, cpu)), ["powersave", "powersave", "powersave", "powersave"]);
+        });
+
         it("a CPU gone offline keeps its original through an update, and the delete waits for it rather than losing it", async function () {
             const online = "/sys/devices/system/cpu/cpu3/online";
             const governors = () => [0, 1, 2, 3].map((cpu) => governorOf(lab, server, cpu));

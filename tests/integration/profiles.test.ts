@@ -30,6 +30,7 @@ function hostState(lab: Lab, host: LabHost, keys: string[]): Record<string, stri
     state.coalesce = onHost(lab, host, ["ethtool", "-c", "eth1"]);
     state.irqs = onHost(lab, host, ["sh", "-c", "for i in 102 103 104 105; do cat /proc/irq/$i/smp_affinity_list; done"]);
     state.governors = onHost(lab, host, ["sh", "-c", "cat /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor"]);
+    state.minPerfPct = cat(lab, host, "/sys/devices/system/cpu/intel_pstate/min_perf_pct");
     state.thp = cat(lab, host, "/sys/kernel/mm/transparent_hugepage/enabled");
     state.wakeup = onHost(lab, host, ["sh", "-c", "cat /sys/devices/system/cpu/cpu*/power/pm_qos_resume_latency_us"]);
     state.txqueuelen = cat(lab, host, "/sys/class/net/eth1/tx_queue_len");
@@ -162,7 +163,7 @@ describe("profiles through the real engine on a lab host", function () {
         });
     }
 
-    it("restores the host exactly: sysctls, rings, coalescing, IRQ affinity, governors, THP, wake-up latency and queue length", async function () {
+    it("restores the host exactly: sysctls, rings, coalescing, IRQ affinity, governors and min_perf_pct, THP, wake-up latency and queue length", async function () {
         const keys = [...new Set([...Object.keys(lowLatencyPlan().sysctls), ...Object.keys(highConnectionRatePlan({ connectionsPerSecond: 1 }).sysctls), "net.ipv4.tcp_rmem", "net.core.somaxconn"])];
         const before = hostState(lab, host, keys);
         const stack = await labStack("profile-restore", async () => {
@@ -181,6 +182,7 @@ describe("profiles through the real engine on a lab host", function () {
         assert.match(during.coalesce, /Adaptive RX: off/);
         assert.doesNotMatch(during.irqs, /^0$/m, "no IRQ on the application core");
         assert.equal(during.thp, "always madvise [never]");
+        assert.equal(during.minPerfPct, "100", "intel_pstate's floor, as tuned's latency-performance");
         await stack.destroy();
         assert.deepEqual(hostState(lab, host, keys), before);
     });

@@ -933,7 +933,8 @@ class Tree:
             extra["cpu%d" % cpu] = self.cpu_dir(cpu)
         if self.prof.get("cpufreq"):
             extra["cpufreq"] = Dir({"policy%d" % g[0]: self.policy_dir(g[0]) for g in self.m.policy_groups() if g[0] < n})
-            extra["intel_pstate"] = self.pstate_dir()
+            if self.prof["cpufreq"]["driver"] in ("intel_pstate", "intel_cpufreq"):
+                extra["intel_pstate"] = self.pstate_dir()  # intel_pstate's own: acpi-cpufreq hosts have none
         else:
             extra["cpufreq"] = Dir({})
 

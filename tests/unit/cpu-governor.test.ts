@@ -185,7 +185,7 @@ describe("CpuGovernor planning", function () {
             "each CPU's line on its own: one the boot lacks does not stop the others",
         );
         assert.match(unit, /^After=sysinit\.target ondemand\.service .*power-profiles-daemon\.service tuned\.service$/m, "after what else sets governors at boot: the declared one is the last word");
-        assert.deepEqual(detectGovernorDrift(desired, live, "/u", unit).cpus, [{ cpu: "cpu1", live: "powersave", desired: "performance" }]);
+        assert.deepEqual(detectGovernorDrift(desired, live, "/u", unit).values, [{ name: "cpu1", live: "powersave", desired: "performance" }]);
         const restore = planGovernorRestore({ originals: { cpu0: { governor: "powersave" } }, unitFile: "/u" }, live, true, "gov");
         assert.deepEqual(restore.writes, [{ path: `${C}/cpu0/cpufreq/scaling_governor`, value: "powersave" }]);
         assert.ok(restore.files.remove?.includes("/u"));
@@ -211,6 +211,50 @@ describe("CpuGovernor planning", function () {
             { path: `${C}/cpu1/cpufreq/scaling_governor`, value: "powersave" },
         ]);
         assert.deepEqual(planGovernor(inputs({}), back, "h", update.record).record.originals.cpu1, { governor: "powersave", epp: "balance_power" }, "online again: its kept original, not this resource's value");
+    });
+
+    it("sets intel_pstate's min_perf_pct (global), keeps its original, puts it back when no longer declared and at delete, and says where it cannot", function () {
+        const pstate = () => {
+            const snap = host();
+            snap.files.set(`${C}/intel_pstate/min_perf_pct`, "20\n");
+            snap.files.set(`${C}/intel_pstate/max_perf_pct`, "100\n");
+            return snap;
+        };
+        const plan = planGovernor(inputs({ minPerfPct: 100 }), pstate(), "h");
+        assert.deepEqual(plan.writes.slice(-1), [{ path: `${C}/intel_pstate/min_perf_pct`, value: "100" }], "after the governors");
+        assert.equal(plan.desired.minPerfPct, "100");
+        assert.equal(plan.record.minPerfPctOriginal, "20");
+        assert.match(renderUnit("gov", plan.desired), /^ExecStart=-\/bin\/sh -c 'echo 100 > \/sys\/devices\/system\/cpu\/intel_pstate\/min_perf_pct'$/m);
+        assert.ok(governorItems(plan.record).includes(`${C}/intel_pstate/min_perf_pct`), "in the ledger's items");
+
+        const tuned = pstate();
+        tuned.files.set(`${C}/intel_pstate/min_perf_pct`, "100\n");
+        tuned.files.set(`${C}/cpu0/cpufreq/scaling_governor`, "performance\n");
+        tuned.files.set(`${C}/cpu1/cpufreq/scaling_governor`, "performance\n");
+        assert.deepEqual(detectGovernorDrift(plan.desired, tuned, undefined, undefined).values, []);
+        const lowered = pstate();
+        lowered.files.set(`${C}/cpu0/cpufreq/scaling_governor`, "performance\n");
+        lowered.files.set(`${C}/cpu1/cpufreq/scaling_governor`, "performance\n");
+        assert.deepEqual(detectGovernorDrift(plan.desired, lowered, undefined, undefined).values, [{ name: "intel_pstate min_perf_pct", live: "20", desired: "100" }]);
+        assert.equal(planGovernor(inputs({ minPerfPct: 100 }), tuned, "h", plan.record).record.minPerfPctOriginal, "20", "not 100, this resource's own value");
+
+        const dropped = planGovernor(inputs({}), tuned, "h", plan.record);
+        assert.deepEqual(dropped.writes, [{ path: `${C}/intel_pstate/min_perf_pct`, value: "20" }]);
+        assert.equal(dropped.record.minPerfPctOriginal, undefined);
+        assert.deepEqual(planGovernorRestore(plan.record, tuned, true, "gov").writes.slice(-1), [{ path: `${C}/intel_pstate/min_perf_pct`, value: "20" }]);
+
+        assert.deepEqual(governorProblems(inputs({ minPerfPct: 100 }), host(), "h"), [
+            { property: "minPerfPct", reason: `h: no ${C}/intel_pstate/min_perf_pct (driver unknown): min_perf_pct is intel_pstate's own. Set onUnsupported: "skip" to accept that` },
+        ]);
+        const skipped = planGovernor(inputs({ minPerfPct: 100, onUnsupported: "skip" }), host(), "h");
+        assert.match(skipped.warnings.join("\n"), /h: skipped minPerfPct: no .*min_perf_pct .*\(onUnsupported: "skip"\)/);
+        assert.deepEqual(skipped.desired.governors, { cpu0: "performance", cpu1: "performance" }, "the governor is still set");
+        const capped = pstate();
+        capped.files.set(`${C}/intel_pstate/max_perf_pct`, "80\n");
+        assert.deepEqual(governorProblems(inputs({ minPerfPct: 100 }), capped, "h"), [
+            { property: "minPerfPct", reason: "h: 100 is above intel_pstate's max_perf_pct 80 here, and the kernel keeps min_perf_pct at or below it" },
+        ]);
+        assert.ok(checkFailures(cpuGovernorInputsSchema, { resourceName: "g", governor: "performance", minPerfPct: 101 }).some((f) => f.property === "minPerfPct"));
     });
 
     it("refuses the EPP \"default\", which the kernel shows by the firmware's own name, never as declared", function () {
