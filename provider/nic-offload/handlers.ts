@@ -5,7 +5,7 @@ import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
-import { LEDGER_KIND, OffloadPlan, OffloadRecord, OffloadValues, expectedRule, liveOf, mainProperty, offloadDrift, offloadItems, planOffloadRestore, planOffloads, resolve } from "./plan";
+import { LEDGER_KIND, OffloadPlan, OffloadRecord, OffloadValues, expectedRule, liveOf, mainProperty, offloadDrift, offloadItems, planOffloadRestore, planOffloads, resolve, unreadableOriginals } from "./plan";
 import { OffloadSnapshot, applyOffloads, readOffloads } from "./remote";
 import { NicOffloadsInputs, nicOffloadsInputsSchema, ruleFile } from "./schema";
 import { afterRuleWrite } from "../nic/rule-snapshot";
@@ -142,6 +142,12 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
     const rule = ruleFile(inputs.resourceName);
     const snapshot = await readOffloads(transport, inputs.interface, rule);
     const record = recordToRestore(recordOf(raw), snapshot.ledgers);
+    const unreadable = unreadableOriginals(record, snapshot, inputs.restoreOnDelete);
+    if (unreadable.length > 0) {
+        throw new Error(
+            `${transport.target}: cannot put back the originals of ${inputs.interface}'s ${unreadable.join(", ")}. Nothing was changed, and the host-side ledger keeps them: run the delete again once they can be read`,
+        );
+    }
     const restore = planOffloadRestore(record, snapshot, rule, transport.target, inputs.restoreOnDelete);
     restore.warnings.forEach((w) => console.log(w));
     if (restore.change || restore.rule !== undefined || restore.rmdir.length > 0 || record.ledgerFile) {

@@ -320,6 +320,21 @@ function ruleRestore(managed: ManagedFiles, snapshot: OffloadSnapshot, rulePath:
     return { rule: changeAt(plan.changes, rulePath), rmdir: plan.changes.rmdir ?? [], warnings: plan.warnings };
 }
 
+/**
+ * Originals a delete cannot put back now on an interface that is there: its features while
+ * `ethtool -k` fails (a driver resetting, ethtool gone), its queue length while tx_queue_len
+ * cannot be read. The delete must fail and keep them, rather than drop them with the ledger.
+ */
+export function unreadableOriginals(record: OffloadRecord, snapshot: OffloadSnapshot, restore: boolean): string[] {
+    if (!restore || !snapshot.exists) {
+        return [];
+    }
+    return [
+        ...(Object.keys(record.originals.features).length > 0 && snapshot.featuresError !== undefined ? [`features (ethtool -k: ${snapshot.featuresError})`] : []),
+        ...(record.originals.txqueuelen !== undefined && snapshot.txqueuelen === undefined ? ["txqueuelen"] : []),
+    ];
+}
+
 /** Delete: originals written back (with restoreOnDelete), the rule as it was before, directories created for it removed when empty. */
 export function planOffloadRestore(record: OffloadRecord, snapshot: OffloadSnapshot, rulePath: string, target: string, restore: boolean): { change?: OffloadChange } & RuleRestore {
     const change = restore ? changeTo(record.originals, snapshot, () => true) : undefined;

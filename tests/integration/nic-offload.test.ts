@@ -127,7 +127,7 @@ describe("NicOffloads through the real engine on a lab host's veth", function ()
         assert.equal(state(), before);
     });
 
-    it("an up while ethtool -k fails keeps the originals, and destroy puts them back once it works again", async function () {
+    it("an up or a delete while ethtool -k fails keeps the originals, and destroy puts them back once it works again", async function () {
         const before = state();
         const stack = await labStack("nic-offloads-blind", async () => {
             new NicOffloads("blind", { connection: connectionTo(lab, host), interface: "eth1", features: { gro: true }, onUnsupported: "skip", persist: false });
@@ -141,12 +141,14 @@ describe("NicOffloads through the real engine on a lab host's veth", function ()
             const out = collect();
             await stack.up({ onOutput: out.onOutput });
             assert.match(out.text(), /skipped features on eth1/);
+            // A delete now could not put GRO back: it fails, and the ledger keeps the original.
+            assert.match(await expectFailure(stack.destroy()), /cannot put back the originals of eth1's features \(ethtool -k: .*Operation not supported\)\. Nothing was changed, and the host-side ledger keeps them/);
         } finally {
             restore();
         }
         assert.match(features(), /^generic-receive-offload: on$/m);
         await stack.destroy();
-        assert.equal(state(), before, "GRO back off: the original outlived the blind up");
+        assert.equal(state(), before, "GRO back off: the original outlived the blind up and the refused delete");
     });
 
     it("refuses a [fixed] feature and an unknown one in preview, naming the property and the host, with nothing written", async function () {

@@ -3,7 +3,7 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { checkFailures } from "../../provider/check";
 import { hostLedgerPath, ledgerWrite, ownershipFailures, recoveredRecord } from "../../provider/host/ledger";
-import { OffloadRecord, changeTo, liveOf, mainProperty, offloadDrift, offloadItems, planOffloadRestore, planOffloads, renderRule, resolve } from "../../provider/nic-offload/plan";
+import { OffloadRecord, changeTo, liveOf, mainProperty, offloadDrift, offloadItems, planOffloadRestore, planOffloads, renderRule, resolve, unreadableOriginals } from "../../provider/nic-offload/plan";
 import { OffloadSnapshot, parseFeatures, parseOffloadOutput } from "../../provider/nic-offload/remote";
 import { canonicalFeature, nicOffloadsInputsSchema } from "../../provider/nic-offload/schema";
 import { ledgerListing } from "./ledger-listing";
@@ -216,6 +216,11 @@ describe("NicOffloads planning", function () {
         assert.equal(dropped.record.originals.txqueuelen, 1000, "nor a queue length it cannot read");
         const tuned = snapshot(VETH.replace("generic-receive-offload: off", "generic-receive-offload: on"));
         assert.deepEqual(planOffloadRestore(blind.record, tuned, RULE, TARGET, true).change?.set, { "generic-receive-offload": false }, "delete puts it back");
+        assert.deepEqual(unreadableOriginals(blind.record, tuned, true), []);
+        const withQueue = { ...blind.record, originals: { ...blind.record.originals, txqueuelen: 1000 } };
+        assert.deepEqual(unreadableOriginals(withQueue, { ...failing, txqueuelen: undefined }, true), ["features (ethtool -k: Cannot get device feature names: Operation not supported)", "txqueuelen"], "a delete now must fail, keeping them");
+        assert.deepEqual(unreadableOriginals(withQueue, { ...failing, txqueuelen: undefined }, false), [], "restoreOnDelete: false puts nothing back");
+        assert.deepEqual(unreadableOriginals(withQueue, { ...failing, exists: false }, true), [], "the interface gone: nothing to put back on it");
     });
 
     it("restores originals and removes the rule on delete", function () {
