@@ -107,9 +107,17 @@ async function apply(raw: Record<string, unknown>, previous?: ModuleRecord) {
     const record = plan.record;
     for (const [name, added] of Object.entries(outcome.added)) {
         // A module that was loaded before this resource stays loaded on delete, even when it had to be loaded again.
-        if (record.originals[name] === "not loaded") {
-            record.loadedByUs[name] = [...new Set([...(record.loadedByUs[name] ?? []), ...added])];
+        if (record.originals[name] !== "not loaded") {
+            continue;
         }
+        if (added.length === 0 && !record.loadedByUs[name]?.length) {
+            // Loaded by something else between the read and the modprobe, which then had nothing to do: the host's.
+            record.originals[name] = "loaded";
+            delete record.loadedByUs[name];
+            plan.warnings.push(`${transport.target}: ${name} was loaded by something else while this apply ran: left to the host, not unloaded on delete`);
+            continue;
+        }
+        record.loadedByUs[name] = [...new Set([...(record.loadedByUs[name] ?? []), ...added])];
     }
     if (record.managedFiles && outcome.createdDirs.length) {
         record.managedFiles = withCreatedDirs(record.managedFiles, outcome.createdDirs);

@@ -358,7 +358,9 @@ export function planModules(
     const stillToUnload = options.restoreOnDelete ? pendingUnloads(pending, (m) => snapshot.loaded.has(m) && !kept.has(m)) : undefined;
     const unload = unloadOrder(stillToUnload ?? {}, Object.keys(stillToUnload ?? {}));
     const load = dependenciesFirst(
-        specs.filter((s) => moduleState(s.name, snapshot) === "not loaded").map((s) => ({ name: s.name, parameters: s.parameters, ours: originals[s.name] === "not loaded" })),
+        specs
+            .filter((s) => moduleState(s.name, snapshot) === "not loaded")
+            .map((s) => ({ name: s.name, parameters: s.parameters, ours: originals[s.name] === "not loaded", brings: [...new Set([...(snapshot.inserts.get(s.name) ?? []), s.name])] })),
         snapshot,
     );
 

@@ -169,8 +169,9 @@ restore_parameters() {
     pn=$((pn-1))
   done
 }
-# Modules loaded since $before (the set before the modprobe under way).
-newly_loaded() { for x in $(loaded_set); do case "$before" in *" $x "*) ;; *) printf ' %s' "$x" ;; esac; done; }
+# Modules the modprobe under way loaded: new since $before, and among those it $brings (another
+# loaded by something else meanwhile, a container runtime's br_netfilter, is not this resource's).
+newly_loaded() { for x in $(loaded_set); do case "$before" in *" $x "*) ;; *) case " $brings " in *" $x "*) printf ' %s' "$x" ;; esac ;; esac; done; }
 # A stop while modprobe runs may find the module loaded: what it brought in goes too.
 loading= failing=
 fail() {
@@ -190,7 +191,7 @@ apply_file "$load" "$load_action"
 apply_file "$opts" "$opts_action"
 count=$1; shift
 while [ "$count" -gt 0 ]; do
-  m=$1 words=$2 ours=$3; shift 3; count=$((count-1))
+  m=$1 words=$2 ours=$3 brings=$4; shift 4; count=$((count-1))
   before=" $(loaded_set) " loading=1
   # Without the lock's descriptor: an install rule that leaves a process behind must not hold it.
   err=$(modprobe "$m" $words 2>&1 7<&-); code=$?
@@ -361,8 +362,12 @@ export async function readModules(transport: Transport, files: { load: string; o
 export type FileAction = FileData | null | undefined;
 
 export interface ModuleChanges {
-    /** `ours`: loaded by this resource (its original is "not loaded"); what it brings in goes into the ledger. */
-    load: { name: string; parameters: Record<string, string>; ours: boolean }[];
+    /**
+     * `ours`: loaded by this resource (its original is "not loaded"); what it brings in goes into the
+     * ledger. `brings`: the modules its load may insert (itself, and what `modprobe -n -v` lists):
+     * only those count as brought in, not a module something else loads meanwhile.
+     */
+    load: { name: string; parameters: Record<string, string>; ours: boolean; brings: string[] }[];
     /** Run-time writes to /sys/module/NAME/parameters/P of modules this resource loaded, after the loads. */
     parameters: { name: string; parameter: string; value: string }[];
     unload: string[];
@@ -429,7 +434,7 @@ export async function applyModules(transport: Transport, files: { load: string; 
         String(changes.rmdir.length),
         ...changes.rmdir,
         String(changes.load.length),
-        ...changes.load.flatMap((m) => [m.name, Object.entries(m.parameters).map(([p, v]) => `${p}=${v}`).join(" "), m.ours ? "1" : "0"]),
+        ...changes.load.flatMap((m) => [m.name, Object.entries(m.parameters).map(([p, v]) => `${p}=${v}`).join(" "), m.ours ? "1" : "0", m.brings.join(" ")]),
         String(changes.parameters.length),
         ...changes.parameters.flatMap((w) => [w.name, w.parameter, w.value]),
         String(changes.unload.length),

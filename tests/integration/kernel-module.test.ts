@@ -5,7 +5,7 @@ import * as path from "path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { HostTuning, KernelModule, SysctlSet, SysfsSet } from "../../provider";
 import { labStack } from "./engine";
-import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, sysctlOn } from "./lab";
+import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, onHostMeanwhile, sysctlOn } from "./lab";
 import { assertNoChanges, collect, expectFailure } from "./support";
 
 /** What the host's kernel has loaded, as its own /sys/module says (initstate: a loaded loadable module). */
@@ -183,6 +183,29 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
             await stack.destroy();
         }
         assert.deepEqual(emulatedLoaded(lab, server), []);
+    });
+
+    it("a module something else loads while its own load runs is not its own: destroy leaves it loaded", async function () {
+        const hw = (...args: string[]) => execFileSync("/usr/bin/python3", ["-I", path.join(lab.dir, "hw.py"), ...args]);
+        hw("module-slow", path.join(lab.dir, "hosts", server.name), "dummy", "4");
+        const stack = await labStack("kernel-module-meanwhile", async () => {
+            const slow = new KernelModule("slow", { connection: connectionTo(lab, server), modules: ["dummy"], persist: false });
+            return { loadedByUs: slow.loadedByUs };
+        });
+        try {
+            // As a container runtime starting beside it: tcp_htcp lands in /sys/module during dummy's 4 s load, which
+            // begins just after the apply writes its ledger.
+            const meanwhile = "until ls /var/lib/pulumi-linux-tuning/kernel-module/*.ledger >/dev/null 2>&1; do sleep 0.05; done; sleep 1; modprobe tcp_htcp";
+            const [up, outside] = await Promise.all([stack.up(), onHostMeanwhile(lab, server, ["sh", "-c", meanwhile])]);
+            assert.equal(outside, 0);
+            assert.deepEqual(up.outputs.loadedByUs.value, { dummy: ["dummy"] });
+            assert.doesNotMatch(onHost(lab, server, ["sh", "-c", "cat /var/lib/pulumi-linux-tuning/kernel-module/*.ledger"]), /module:tcp_htcp/, "nor claimed in its ledger");
+        } finally {
+            hw("module-slow", path.join(lab.dir, "hosts", server.name), "dummy", "0");
+            await stack.destroy();
+        }
+        assert.deepEqual(emulatedLoaded(lab, server), ["tcp_htcp"], "the other's module stays");
+        onHost(lab, server, ["rmmod", "tcp_htcp"]);
     });
 
     it("a parameter the kernel clamps when loading (ip_vs conn_tab_bits) is recorded as its answer: said once, a second preview is clean", async function () {

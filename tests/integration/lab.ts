@@ -102,6 +102,12 @@ export function onHost(lab: Lab, host: LabHost, argv: string[]): string {
     return execFileSync("bash", [LAB_SCRIPT, "exec", lab.dir, host.name, "--", ...argv], { encoding: "utf8" });
 }
 
+/** The same, without waiting: something else on the host acting while Pulumi does. Resolves with its exit code. */
+export function onHostMeanwhile(lab: Lab, host: LabHost, argv: string[]): Promise<number | null> {
+    const child = spawn("bash", [LAB_SCRIPT, "exec", lab.dir, host.name, "--", ...argv], { stdio: "ignore" });
+    return new Promise((resolve) => child.on("exit", resolve));
+}
+
 /**
  * Makes `ethtool OPTION …` fail on the host with `message` and exit `code`, the rest of ethtool
  * working, as a driver that cannot answer it (now, or at all) does; returns what undoes it.

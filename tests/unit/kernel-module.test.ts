@@ -134,9 +134,11 @@ describe("KernelModule: planning", function () {
     it("loads only what is not loaded, records what was there before, and writes both files", function () {
         const specs = moduleSpecs(inputs(["tcp_bbr", { name: "dummy", parameters: { numdummies: 3 } }, "nf_conntrack"]));
         const plan = planModules(specs, options, parseModuleSnapshot(READ), FILES, TARGET);
-        assert.deepEqual(plan.changes.load, [{ name: "tcp_bbr", parameters: {}, ours: true }]);
+        assert.deepEqual(plan.changes.load, [{ name: "tcp_bbr", parameters: {}, ours: true, brings: ["tcp_bbr"] }], "only what it brings counts as its own");
+        const withDependency = parseModuleSnapshot(READ.replace("probe\ttcp_bbr\t0\t", "probe\ttcp_bbr\t0\tinsmod /lib/modules/6.1.0/kernel/net/ipv4/tcp-cong-base.ko insmod /lib/modules/6.1.0/kernel/net/ipv4/tcp_bbr.ko.xz "));
+        assert.deepEqual(planModules(moduleSpecs(inputs(["tcp_bbr"])), options, withDependency, FILES, TARGET).changes.load[0].brings, ["tcp_cong_base", "tcp_bbr"], "what modprobe -n -v would insert with it");
         const reload = planModules(moduleSpecs(inputs(["tcp_bbr"])), options, parseModuleSnapshot(READ), FILES, TARGET, { originals: { tcp_bbr: "loaded" }, loadedByUs: {} });
-        assert.deepEqual(reload.changes.load, [{ name: "tcp_bbr", parameters: {}, ours: false }], "loaded again after someone unloaded it: still the host's, and so is what it brings in");
+        assert.deepEqual(reload.changes.load, [{ name: "tcp_bbr", parameters: {}, ours: false, brings: ["tcp_bbr"] }], "loaded again after someone unloaded it: still the host's, and so is what it brings in");
         assert.deepEqual(plan.record.originals, { tcp_bbr: "not loaded", dummy: "loaded", nf_conntrack: "built-in" });
         assert.match(plan.changes.files.load!.content, /\ntcp_bbr\ndummy\nnf_conntrack\n$/);
         assert.match(plan.changes.files.options!.content, /\noptions dummy numdummies=3\n$/);
