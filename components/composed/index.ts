@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { PartPreferences, ProfilePlan, composePlansBeforeOverrides } from "../profile/plan";
+import { PartPreferences, ProfileFactError, ProfilePlan, composePlansBeforeOverrides } from "../profile/plan";
 import { ProfileHostArgs, TuningProfile } from "../profile/tuning-profile";
 
 export interface ComposedProfileArgs extends ProfileHostArgs {
@@ -13,6 +13,9 @@ export interface ComposedProfileArgs extends ProfileHostArgs {
 export class ComposedProfile extends TuningProfile {
     constructor(name: string, args: ComposedProfileArgs, opts?: pulumi.ComponentResourceOptions) {
         const [first, ...rest] = args.plans;
+        if (!first) {
+            throw new ProfileFactError(`ComposedProfile "${name}": plans must name at least one profile's plan, e.g. [lowLatencyPlan()]`);
+        }
         // TuningProfile applies the overrides, once, to the composed plan.
         super("linux-tuning:profiles:Composed", name, rest.reduce((a, b) => composePlansBeforeOverrides(a, b, args.sysctlOverrides, args.prefer), first), args, opts);
     }

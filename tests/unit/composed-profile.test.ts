@@ -22,4 +22,9 @@ describe("ComposedProfile (mocks)", function () {
             /low-latency\+high-connection-rate\+sip-router: sysctlOverrides: vm\.swapiness is null, but the profile does not set vm\.swapiness; did you mean vm\.swappiness\?/,
         );
     });
+
+    it("refuses no plans at all with a declaration error naming plans, not a crash", function () {
+        const { ComposedProfile } = components;
+        assert.throws(() => new ComposedProfile("none", { plans: [], evidence: false }), (e: Error) => e.name !== "TypeError" && /^ComposedProfile "none": plans must name at least one profile's plan/.test(e.message));
+    });
 });
