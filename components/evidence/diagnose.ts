@@ -11,8 +11,14 @@ interface Rule {
     knob: string;
     sysctls: string[];
     sources: SourceKey[];
-    /** When a non-zero rate is normal background (a few retransmits), or counted by another rule, what makes it worth a finding. */
-    significant?: (rate: number, rates: Record<string, Rate>, counter: string) => boolean;
+    /** When a non-zero rate is normal background (a few retransmits), what makes it worth a finding. */
+    significant?: (rate: number, rates: Record<string, Rate>) => boolean;
+    /**
+     * For a counter that also counts what other rules find (InErrors counts every RcvbufErrors):
+     * the rate of that part. Only the rest is this rule's finding, and only when it is more than
+     * a stray count or two (a sample's skew): over 1/s and over 1% of the counter's rate.
+     */
+    explainedBy?: (rates: Record<string, Rate>, counter: string) => number;
 }
 
 const RULES: Rule[] = [
@@ -30,7 +36,7 @@ const RULES: Rule[] = [
         knob: "net.core.somaxconn and the application's listen() backlog, which cap the SYN queue as they cap the accept queue (Linux 4.4 on); net.ipv4.tcp_syncookies = 1 (with it off, net.ipv4.tcp_max_syn_backlog drops early)",
         sysctls: ["net.core.somaxconn", "net.ipv4.tcp_syncookies", "net.ipv4.tcp_max_syn_backlog"],
         sources: ["IPS", "MAJEK"],
-        significant: (rate, rates) => rate > (rates["TcpExt.ListenOverflows"]?.perSecond ?? 0),
+        explainedBy: (rates) => rates["TcpExt.ListenOverflows"]?.perSecond ?? 0,
     },
     {
         counters: /^TcpExt\.(SyncookiesSent|TCPReqQFullDrop|TCPReqQFullDoCookies)$/,
@@ -48,9 +54,9 @@ const RULES: Rule[] = [
     },
     {
         counters: /^Udp6?\.MemErrors$/,
-        meaning: "UDP datagrams were dropped because all UDP sockets together reached the memory limit (udp_mem's max, or its pressure level with the socket over its share)",
-        knob: "net.ipv4.udp_mem (pages for all UDP sockets; SipRouterProfile derives it from RAM)",
-        sysctls: ["net.ipv4.udp_mem"],
+        meaning: "UDP datagrams were dropped at the memory limit of all UDP sockets together: above udp_mem's first value (UDP has no pressure mode) a socket already holding net.ipv4.udp_rmem_min is refused, and above its last value every one is",
+        knob: "net.ipv4.udp_mem (pages for all UDP sockets; SipRouterProfile derives it from RAM), with net.ipv4.udp_rmem_min the share each socket keeps",
+        sysctls: ["net.ipv4.udp_mem", "net.ipv4.udp_rmem_min"],
         sources: ["IPS", "KMEMERR"],
     },
     {
@@ -61,10 +67,9 @@ const RULES: Rule[] = [
         knob: "net.ipv4.udp_mem (pages for all UDP sockets; SipRouterProfile derives it from RAM)",
         sysctls: ["net.ipv4.udp_mem"],
         sources: ["KMEMERR", "NDUDP"],
-        significant: (rate, rates, counter) => {
+        explainedBy: (rates, counter) => {
             const family = counter.split(".")[0];
-            const counted = ["RcvbufErrors", "InCsumErrors", "MemErrors"].reduce((sum, field) => sum + (rates[`${family}.${field}`]?.perSecond ?? 0), 0);
-            return rate > counted;
+            return ["RcvbufErrors", "InCsumErrors", "MemErrors"].reduce((sum, field) => sum + (rates[`${family}.${field}`]?.perSecond ?? 0), 0);
         },
     },
     {
@@ -76,8 +81,8 @@ const RULES: Rule[] = [
     },
     {
         counters: /^Udp6?\.SndbufErrors$/,
-        meaning: "UDP sends failed because a socket's send buffer was full",
-        knob: "net.core.wmem_default / net.core.wmem_max (or SO_SNDBUF)",
+        meaning: "UDP sends failed because a socket's send buffer was full, or the interface's queue was (a qdisc drop comes back to the sender as ENOBUFS, counted here)",
+        knob: "net.core.wmem_default / net.core.wmem_max (or SO_SNDBUF); if tc -s qdisc shows drops on the interface, its txqueuelen and qdisc limit (NicOffloads txqueuelen)",
         sysctls: ["net.core.wmem_default", "net.core.wmem_max"],
         sources: ["NDUDPSND"],
     },
@@ -157,16 +162,21 @@ export function diagnose(rates: Record<string, Rate>, settings: Record<string, s
             continue;
         }
         const rule = RULES.find((r) => r.counters.test(counter));
-        if (rule && (!rule.significant || rule.significant(rate.perSecond, rates, counter))) {
-            findings.push({
-                counter,
-                perSecond: rate.perSecond,
-                meaning: rule.meaning,
-                knob: rule.knob,
-                settings: Object.fromEntries(rule.sysctls.filter((k) => settings[k] !== undefined).map((k) => [k, settings[k]])),
-                sources: rule.sources.map((s) => (SOURCES[s].url ? `${s} ${SOURCES[s].url}` : s)),
-            });
+        if (!rule || (rule.significant && !rule.significant(rate.perSecond, rates))) {
+            continue;
         }
+        const perSecond = rule.explainedBy ? rate.perSecond - rule.explainedBy(rates, counter) : rate.perSecond;
+        if (rule.explainedBy && !(perSecond > 1 && perSecond > 0.01 * rate.perSecond)) {
+            continue;
+        }
+        findings.push({
+            counter,
+            perSecond,
+            meaning: rule.meaning,
+            knob: rule.knob,
+            settings: Object.fromEntries(rule.sysctls.filter((k) => settings[k] !== undefined).map((k) => [k, settings[k]])),
+            sources: rule.sources.map((s) => (SOURCES[s].url ? `${s} ${SOURCES[s].url}` : s)),
+        });
     }
     findings.push(...irqImbalance(rates));
     return findings.sort((a, b) => b.perSecond - a.perSecond);

@@ -346,6 +346,11 @@ describe("counters: diagnosis", function () {
         assert.match(findings["TcpExt.ListenDrops"].knob, /tcp_max_syn_backlog/);
         const memory = counterRates(at(0, { "Udp.InErrors": 0, "Udp.RcvbufErrors": 0 }), at(10, { "Udp.InErrors": 100, "Udp.RcvbufErrors": 20 }));
         assert.match(diagnose(memory).find((f) => f.counter === "Udp.InErrors")?.knob ?? "", /udp_mem/, "drops beyond full buffers, on a kernel without MemErrors: memory");
+        assert.equal(diagnose(memory).find((f) => f.counter === "Udp.InErrors")?.perSecond, 8, "the rate beyond RcvbufErrors (10/s - 2/s), not the whole");
+        assert.equal(findings["TcpExt.ListenDrops"].perSecond, 3, "8/s, of which 5/s are the overflows");
+        // One datagram of skew between the two reads of a burst: no finding of its own, and nothing above the real one.
+        const burst = counterRates(at(0, { "Udp.InErrors": 0, "Udp.RcvbufErrors": 0 }), at(3, { "Udp.InErrors": 30001, "Udp.RcvbufErrors": 30000 }));
+        assert.deepEqual(diagnose(burst).map((f) => f.counter), ["Udp.RcvbufErrors"]);
     });
 
     it("points UDP memory-limit drops (MemErrors) at udp_mem, and then InErrors, which counts them too, adds no finding of its own", function () {
@@ -356,6 +361,9 @@ describe("counters: diagnosis", function () {
         assert.match(findings["Udp6.MemErrors"].knob, /^net\.ipv4\.udp_mem/);
         assert.deepEqual(findings["Udp6.MemErrors"].settings, { "net.ipv4.udp_mem": "45996\t61330\t91992" });
         assert.match(findings["Udp.InErrors"].meaning, /socket filter/, "3/s beyond the 2/s MemErrors counted");
+        assert.match(findings["Udp6.MemErrors"].meaning, /above udp_mem's first value \(UDP has no pressure mode\) a socket already holding net\.ipv4\.udp_rmem_min is refused/);
+        const sends = counterRates(sample(0, { "Udp.SndbufErrors": 0 }), sample(10, { "Udp.SndbufErrors": 100 }));
+        assert.match(diagnose(sends)[0].knob, /wmem_max .*; if tc -s qdisc shows drops on the interface, its txqueuelen and qdisc limit/, "a qdisc drop comes back as ENOBUFS, counted as a send buffer error");
     });
 
     it("gives no rate for a 32-bit counter over a window long enough for it to wrap more than once", function () {
