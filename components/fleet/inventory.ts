@@ -7,6 +7,11 @@ import { interfaceName } from "../../provider/nic/schema";
 import { DeclarationError } from "../profile/declaration-error";
 import { connectionSchema } from "../../provider/transport/connection";
 import { counterConditionSchema, failureBudgetSchema, healthCheckSchema } from "../../provider/wave-gate/schema";
+import { longestRatedWindow } from "../../provider/counters/rates";
+
+/** The profiles watch softnet.dropped, whose 32-bit per-CPU counts bound the evidence window. */
+const SOFTNET_WINDOW = longestRatedWindow("softnet.dropped")!;
+const SOFTNET_WINDOW_WHY = `must be at most ${SOFTNET_WINDOW} s: softnet's 32-bit counts per CPU, which the profiles watch, could wrap more than once in a longer window`;
 
 /**
  * The fleet as declared: stack config for the default program, or a Fleet's args. Every shape is
@@ -187,7 +192,7 @@ export const fleetConfigSchema = z
          * measured over `windowSeconds` (default 3) before its first write and at every refresh.
          * `false` to skip.
          */
-        evidence: z.union([z.literal(false), z.object({ windowSeconds: z.number().positive().max(600).optional() }).strict()]).default({}),
+        evidence: z.union([z.literal(false), z.object({ windowSeconds: z.number().positive().max(SOFTNET_WINDOW, SOFTNET_WINDOW_WHY).optional() }).strict()]).default({}),
     })
     .strict()
     // Run even when some hosts fail their own grammar, so one preview names every host's problems.

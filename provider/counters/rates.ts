@@ -35,6 +35,21 @@ function wrapRateLimit(name: string): number | undefined {
     return PER_CPU_SOFTNET.test(name) ? MAX_SOFTNET_PER_CPU_PER_SECOND : PER_IRQ_INTERRUPTS.test(name) ? MAX_INTERRUPTS_PER_CPU_PER_SECOND : undefined;
 }
 
+/**
+ * The longest window over which `counter` (a total or a part) can be rated, in whole seconds:
+ * softnet's per-CPU 32-bit counts could wrap more than once in a longer one. Undefined: no limit
+ * within the hour (interrupt counts, 64-bit counters).
+ */
+export function longestRatedWindow(counter: string): number | undefined {
+    return /^softnet\./.test(counter) ? Math.floor((TWO_32 - 1) / MAX_SOFTNET_PER_CPU_PER_SECOND) : undefined;
+}
+
+/** A window's problem for counters rated over it: the first softnet counter it is too long for. */
+export function windowTooLong(counters: readonly string[], windowSeconds: number): string | undefined {
+    const limited = counters.find((c) => longestRatedWindow(c) !== undefined && windowSeconds > longestRatedWindow(c)!);
+    return limited && `${limited} is made of 32-bit counts per CPU, which could wrap more than once in ${windowSeconds} s: at most ${longestRatedWindow(limited)} s`;
+}
+
 /** The counters of the sampled interface: its link statistics, `ethtool -S` and queue interrupts. */
 export const isInterfaceCounter = (name: string): boolean => /^(link|nic|irq)\./.test(name);
 

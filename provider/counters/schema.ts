@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { interfaceName } from "../nic/schema";
+import { windowTooLong } from "./rates";
 import { optionalConnectionSchema } from "../transport/connection";
 
 export const counterEvidenceInputsSchema = z
@@ -15,7 +16,13 @@ export const counterEvidenceInputsSchema = z
         /** Given by a fleet's WaveEvidence: false while the host is held behind an earlier wave's gate (not contacted; the baseline waits for its admission), and a failed measurement is recorded rather than thrown. */
         admitted: z.boolean().default(true),
     })
-    .strict();
+    .strict()
+    .superRefine((inputs, ctx) => {
+        const why = windowTooLong(inputs.counters, inputs.windowSeconds);
+        if (why) {
+            ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["windowSeconds"], message: why });
+        }
+    });
 
 export type CounterEvidenceInputs = z.infer<typeof counterEvidenceInputsSchema>;
 

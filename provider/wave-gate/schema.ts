@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { isGauge } from "../counters/parse";
+import { windowTooLong } from "../counters/rates";
 import { interfaceName } from "../nic/schema";
 import { optionalConnectionSchema } from "../transport/connection";
 
@@ -61,7 +62,13 @@ export const counterConditionSchema = z
         maxPerSecond: z.number().min(0),
         windowSeconds: z.number().positive().max(3600),
     })
-    .strict();
+    .strict()
+    .superRefine((condition, ctx) => {
+        const why = windowTooLong([condition.counter], condition.windowSeconds);
+        if (why) {
+            ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["windowSeconds"], message: why });
+        }
+    });
 
 /** A count of hosts, or a percentage of the wave ("25%"), as Ansible's max_fail_percentage. */
 export const failureBudgetSchema = z.union([

@@ -5,7 +5,11 @@ import { diagnoseHost, diagnosisText } from "../../components/evidence";
 import { diagnose } from "../../components/evidence/diagnose";
 import { extendBaseline, riseSinceBaseline } from "../../provider/counters/handlers";
 import { isGauge, parseEthtoolStats, parseProtocolCounters, parseSnmp6, parseSoftnet, queueInterruptsPerCpu } from "../../provider/counters/parse";
-import { conditionFailure, counterRates } from "../../provider/counters/rates";
+import { conditionFailure, counterRates, longestRatedWindow } from "../../provider/counters/rates";
+import { counterEvidenceInputsSchema } from "../../provider/counters/schema";
+import { checkFailures } from "../../provider/check";
+import { counterConditionSchema } from "../../provider/wave-gate/schema";
+import { parseFleetConfig } from "../../components/fleet/inventory";
 import { Sample, parseSample } from "../../provider/counters/sample";
 
 /**
@@ -373,6 +377,17 @@ describe("counters: diagnosis", function () {
         const long = counterRates(at(0, 1000), at(3600, 1515099112))["softnet.cpu0.processed"];
         assert.equal(long.perSecond, null);
         assert.match(long.note ?? "", /a 32-bit counter: at up to \d+\/s it can wrap more than once in 3600 s/);
+    });
+
+    it("refuses, before any sample, a window too long for softnet's 32-bit counts: in a gate's condition, a profile's evidence, a fleet's", function () {
+        assert.equal(longestRatedWindow("softnet.dropped"), 429);
+        assert.equal(longestRatedWindow("Udp.RcvbufErrors"), undefined);
+        const condition = (counter: string, windowSeconds: number) => checkFailures(counterConditionSchema, { counter, maxPerSecond: 1, windowSeconds });
+        assert.deepEqual(condition("softnet.dropped", 429), []);
+        assert.deepEqual(condition("softnet.dropped", 600), [{ property: "windowSeconds", reason: "softnet.dropped is made of 32-bit counts per CPU, which could wrap more than once in 600 s: at most 429 s" }]);
+        assert.deepEqual(condition("Udp.RcvbufErrors", 3600), [], "a 64-bit counter: any window");
+        assert.match(checkFailures(counterEvidenceInputsSchema, { counters: ["Tcp.RetransSegs", "softnet.dropped"], windowSeconds: 500, resourceName: "e" })[0]?.reason ?? "", /softnet\.dropped .* at most 429 s/);
+        assert.throws(() => parseFleetConfig({ hosts: [{ name: "h1", connection: { host: "10.0.0.1" } }], assignments: [{ profile: "sip-router" }], evidence: { windowSeconds: 500 } } as never), /evidence\.windowSeconds: must be at most 429 s/);
     });
 
     it("reads an interface whose name has a dot (a VLAN), and an interrupt counter that wrapped at 2^32", function () {
