@@ -6,7 +6,7 @@ import { counterOnHost } from "../../provider/wave-gate/plan";
 import { canonicalKey } from "../../provider/sysctl/keys";
 import { DeclarationError } from "../profile/declaration-error";
 import { HostParts, hostParts, watchedCounters } from "../profile/parts";
-import { ProfilePlan, SysctlOverrides, applyOverrides, meetSetting, nullsDroppingNothing, spelledAs } from "../profile/plan";
+import { ProfilePlan, SysctlOverrides, applyOverrides, keysAdded, meetSetting, nullsDroppingNothing, spelledAs } from "../profile/plan";
 import { settingValue } from "../../provider/sysctl/schema";
 import { sipRouterPlan } from "../sip-router/plan";
 import { Assignment, FleetConfig, FleetConfigError, HostFactsConfig, InventoryHost, RAW_PARTS, configPath, matches } from "./inventory";
@@ -121,7 +121,8 @@ function partsOf(assignment: Assignment, index: number, host: InventoryHost, hos
         // Applied to the profile's plan above; without a profile, to the assignment's own sysctls.
         refuseUnsetNulls(parts.sysctls?.settings ?? {}, assignment.sysctlOverrides as SysctlOverrides, ["assignments", index, "sysctlOverrides"], host.name, (key) => `the assignment's sysctls do not set ${key}`);
         const settings = withOverrides(parts.sysctls?.settings ?? {}, assignment.sysctlOverrides as SysctlOverrides);
-        parts.sysctls = { settings, onMissing: facts.missingKeys ?? "skip", persist };
+        const requiredKeys = keysAdded(parts.sysctls?.settings ?? {}, assignment.sysctlOverrides as SysctlOverrides);
+        parts.sysctls = { settings, onMissing: facts.missingKeys ?? "skip", persist, ...(requiredKeys.length > 0 && { requiredKeys }) };
     }
     if (parts.sysctls && Object.keys(parts.sysctls.settings).length === 0) {
         delete parts.sysctls;
@@ -200,7 +201,8 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
                     factConflicts.push(`facts.${fact}: ${earlier.by} sets ${JSON.stringify(earlier.value)}, ${name} sets ${JSON.stringify(value)} (for the sysctls both add)`);
                 }
             }
-            composed.parts.sysctls = { ...(current ?? parts.sysctls), settings, ...explicit };
+            const requiredKeys = [...new Set([...(current?.requiredKeys ?? []), ...(parts.sysctls.requiredKeys ?? [])])];
+            composed.parts.sysctls = { ...(current ?? parts.sysctls), settings, ...explicit, ...(requiredKeys.length > 0 && { requiredKeys }) };
         }
         for (const part of SPEC_PARTS) {
             const spec = parts[part];
@@ -244,13 +246,16 @@ export function assignHost(config: FleetConfig, host: InventoryHost): HostAssign
         const current = composed.parts.sysctls ?? { settings: {}, onMissing: host.facts.missingKeys ?? "skip", persist: host.facts.persist ?? true };
         refuseUnsetNulls(current.settings, host.sysctlOverrides as SysctlOverrides, ["hosts", hostIndex, "sysctlOverrides"], host.name, (key) => `no assignment of this host sets ${key}`);
         const settings = withOverrides(current.settings, host.sysctlOverrides as SysctlOverrides);
+        // Keys the host's overrides add are required too; a required key they drop is gone.
+        const requiredKeys = [...(current.requiredKeys ?? []), ...keysAdded(current.settings, host.sysctlOverrides as SysctlOverrides)].filter((key) => spelledAs(settings, key) in settings);
         for (const [key, value] of Object.entries(host.sysctlOverrides)) {
             if (value !== null) {
                 origin.set(`sysctls:${key}`, ["hosts", hostIndex, "sysctlOverrides", key]);
             }
         }
         if (Object.keys(settings).length > 0) {
-            composed.parts.sysctls = { ...current, settings };
+            const { requiredKeys: _, ...rest } = current;
+            composed.parts.sysctls = { ...rest, settings, ...(requiredKeys.length > 0 && { requiredKeys }) };
         } else {
             delete composed.parts.sysctls;
         }

@@ -5,7 +5,7 @@ import { canonicalKey, keyFromConfLine, shownValue } from "../../provider/sysctl
 import { ledgerDrift } from "../../provider/host/ledger";
 import { samePathContent } from "../../provider/host/restore";
 import { ledgerStatus, recordOf } from "../../provider/sysctl/handlers";
-import { SysctlSetRecord, describeDesired, detectDrift, filesToRead, keysToRead, managedFilesOf } from "../../provider/sysctl/plan";
+import { SysctlSetRecord, describeDesired, detectDrift, filesToRead, keysToRead, managedFilesOf, skipsMissing } from "../../provider/sysctl/plan";
 import { HostSnapshot, readHost } from "../../provider/sysctl/remote";
 import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "../../provider/sysctl/schema";
 import { normalise, satisfies } from "../../provider/sysctl/values";
@@ -76,7 +76,7 @@ export function sysctlRows(host: string, declared: SysctlSetInputs, snapshot: Ho
         const inFile = persisted.get(canonical);
         const row = { host, key: canonical, desired: shownValue(canonical, describeDesired(desired)), live: liveOf(canonical), persisted: persistedOf(canonical) };
         if (live?.state !== "value") {
-            return { ...row, status: drifted.has(canonical) && (recorded !== undefined || declared.onMissing === "fail") ? "drifted" : "skipped" };
+            return { ...row, status: drifted.has(canonical) && (recorded !== undefined || !skipsMissing(declared, canonical)) ? "drifted" : "skipped" };
         }
         const fileOk = !declared.persist || (inFile !== undefined && satisfies(desired, inFile));
         return { ...row, status: !drifted.has(canonical) && fileOk ? "ok" : "drifted" };

@@ -26,7 +26,8 @@ export interface HostFacts {
 
 /** The inputs of each resource a plan turns into on one host (connection aside). */
 export interface HostParts {
-    sysctls: { settings: Record<string, SettingValue>; onMissing: "skip" | "fail"; persist: boolean };
+    /** `requiredKeys`: keys added by sysctlOverrides, never skipped (a typo would be). */
+    sysctls: { settings: Record<string, SettingValue>; onMissing: "skip" | "fail"; persist: boolean; requiredKeys?: string[] };
     nic?: { interface: string; rings?: NonNullable<ProfilePlan["nic"]>["rings"]; coalesce?: NonNullable<ProfilePlan["nic"]>["coalesce"]; onUnsupported: "skip"; persist: boolean };
     irqs?: { interface: string; numaLocal?: boolean; spread?: string; exclude?: string; irqbalance: "ban" | "stop" | "leave"; persist: boolean };
     governor?: { governor: string[]; energyPerformancePreference?: string[]; minPerfPct?: number; onUnsupported: "skip" | "fail"; persist: boolean };
@@ -45,7 +46,10 @@ export interface HostParts {
  */
 export function hostParts(plan: ProfilePlan, facts: HostFacts): HostParts {
     const persist = facts.persist ?? true;
-    const parts: HostParts = { sysctls: { settings: sysctlValues(plan), onMissing: facts.missingKeys ?? "skip", persist } };
+    const requiredKeys = Object.entries(plan.sysctls)
+        .filter(([, cited]) => cited.mustExist)
+        .map(([key]) => key);
+    const parts: HostParts = { sysctls: { settings: sysctlValues(plan), onMissing: facts.missingKeys ?? "skip", persist, ...(requiredKeys.length > 0 && { requiredKeys }) } };
     if (facts.interface && plan.nic && (plan.nic.rings || plan.nic.coalesce)) {
         parts.nic = { interface: facts.interface, rings: plan.nic.rings, coalesce: plan.nic.coalesce, onUnsupported: "skip", persist };
     }

@@ -10,6 +10,8 @@ export interface Cited<T> {
     sources: SourceKey[];
     /** Why this value, when it is derived or the sources disagree. */
     note?: string;
+    /** A key the profile does not set, added by sysctlOverrides: a host without it fails rather than skips it, as a typo would be skipped. */
+    mustExist?: true;
 }
 
 export interface NicPlan {
@@ -96,15 +98,23 @@ export function applyOverrides(plan: ProfilePlan, overrides: SysctlOverrides | u
     if (typo) {
         throw new ProfileFactError(`${plan.profile}: sysctlOverrides: ${typo.key} is null, but the profile does not set ${typo.key}${typo.didYouMean}`);
     }
+    const added = new Set(keysAdded(plan.sysctls, overrides));
     const sysctls = { ...plan.sysctls };
     for (const [key, value] of Object.entries(overrides)) {
         delete sysctls[spelledAs(sysctls, key)];
         if (value !== null) {
-            sysctls[key] = { value, sources: [], note: "user override" };
+            sysctls[key] = { value, sources: [], note: "user override", ...(added.has(key) && { mustExist: true as const }) };
         }
     }
     const setsCongestionControl = Object.keys(overrides).some((key) => canonicalKey(key) === CONGESTION_CONTROL);
     return setsCongestionControl ? { ...plan, sysctls, modules: modulesStillNeeded(plan.modules, sysctls) } : { ...plan, sysctls };
+}
+
+/** The keys `overrides` gives a value that `settings` does not hold in either spelling: added, not changed. */
+export function keysAdded(settings: object, overrides: SysctlOverrides | undefined): string[] {
+    return Object.entries(overrides ?? {})
+        .filter(([key, value]) => value !== null && !(spelledAs(settings, key) in settings))
+        .map(([key]) => key);
 }
 
 /** The key `settings` holds for `key` in either spelling (net/core/somaxconn is net.core.somaxconn), else `key` itself. */

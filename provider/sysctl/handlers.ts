@@ -13,7 +13,7 @@ import { netnsProbeKeys, restrictedCongestionControl } from "./netns";
 import { portRangeProbeKeys, rangeBelowUnprivileged } from "./port-range";
 import { memoryBeyondHost, pageCountedProbeKeys } from "./page-counted";
 import { declaresCpuMask, masksBeyondHost } from "./cpu-masks";
-import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, ledgerBeyond, ledgerOnlyItems, liveSettings, ownLedgerPath, ownerOf, ownershipConflicts, persistFileProblem, planApply, planRestore, sysctlRecordToRestore, unwritableKeys } from "./plan";
+import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, ledgerBeyond, ledgerOnlyItems, liveSettings, ownLedgerPath, ownerOf, ownershipConflicts, persistFileProblem, planApply, planRestore, skipsMissing, sysctlRecordToRestore, unwritableKeys } from "./plan";
 import { HostReads, HostSnapshot, applyToHost, readHost } from "./remote";
 import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "./schema";
 import { SettingValue, isBound, normalise, satisfies, sameValue } from "./values";
@@ -23,7 +23,7 @@ import { SettingValue, isBound, normalise, satisfies, sameValue } from "./values
  * thin provider object in resource.ts from the installed package.
  */
 
-const INPUT_FIELDS = ["connection", "settings", "persist", "persistFile", "onMissing", "restoreOnDelete", "takeOver", "resourceName", "owner", "modules"] as const;
+const INPUT_FIELDS = ["connection", "settings", "persist", "persistFile", "onMissing", "requiredKeys", "restoreOnDelete", "takeOver", "resourceName", "owner", "modules"] as const;
 
 type PersistedFileStatus = "in place" | "missing" | "edited" | "not persisted";
 
@@ -163,7 +163,7 @@ export async function checkSysctls(olds: Record<string, unknown>, rawNews: Recor
     if (fileHolder) {
         failures.push({ property: "persistFile", reason: `${transport.target}: ${persistFile} is also the persistence file of ${inThisProgram(fileHolder)}; one SysctlSet per file` });
     }
-    const needsModules = (snapshot: HostSnapshot) => missingModules(moduleNeeds(inputs.settings, snapshot), inputs.modules ?? [], inputs.onMissing === "skip", transport.target);
+    const needsModules = (snapshot: HostSnapshot) => missingModules(moduleNeeds(inputs.settings, snapshot), inputs.modules ?? [], (key) => skipsMissing(inputs, key), transport.target);
     // What the host needs to judge: modules, and what its network namespace lets `judged` (the settings this operation writes) set.
     const probeKeys = (judged: Record<string, SettingValue>) => [...moduleProbeKeys(inputs.settings), ...netnsProbeKeys(judged), ...portRangeProbeKeys(judged), ...pageCountedProbeKeys(judged)];
     const refusedByHost = (snapshot: HostSnapshot, judged: Record<string, SettingValue>) => [
@@ -212,7 +212,7 @@ export async function checkSysctls(olds: Record<string, unknown>, rawNews: Recor
             const absent = [...snapshot.values].filter(([, live]) => live.state !== "value").map(([key]) => key);
             const onlyInLedger = ledgerOnlyItems(snapshot.ledgers, inputsOf(withoutEngineKeys(olds)), inputs);
             const liveDrift = [
-                ...describeDrift(detectDrift(inputs, snapshot, inputs.onMissing === "skip" ? absent : [])),
+                ...describeDrift(detectDrift(inputs, snapshot, absent.filter((key) => skipsMissing(inputs, key)))),
                 ...(onlyInLedger ? [ledgerHoldsMore(onlyInLedger.file, onlyInLedger.items)] : []),
             ];
             return { inputs: { ...news, liveDrift }, failures: [...refusedByHost(snapshot, changed), ...unwritable(added, snapshot)] };
@@ -248,7 +248,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
         olds,
         news: withoutEngineKeys(news),
         parse,
-        fields: ["persist", "persistFile", "onMissing", "restoreOnDelete", "takeOver"],
+        fields: ["persist", "persistFile", "onMissing", "requiredKeys", "restoreOnDelete", "takeOver"],
         recordedDrift: (inputs) => settingsChanged(olds, inputs) || persistenceDrifted(olds.persistedFileStatus),
         probe: Array.isArray(news.liveDrift) ? async () => news.liveDrift as string[] : (inputs) => probeDrift(olds, inputs),
     });

@@ -66,12 +66,12 @@ export function moduleProbeKeys(settings: Record<string, SettingValue>): string[
 
 /**
  * Needs the host does not meet and `modules` does not promise, as check failures naming the key,
- * the module and the host. Under onMissing: "skip", a missing key is skipped (and reported), not refused.
+ * the module and the host. A missing key `skipsKey` skips is skipped (and reported), not refused.
  */
-export function missingModules(needs: readonly ModuleNeed[], modules: readonly string[], skipMissingKeys: boolean, target: string): CheckFailure[] {
+export function missingModules(needs: readonly ModuleNeed[], modules: readonly string[], skipsKey: (key: string) => boolean, target: string): CheckFailure[] {
     const promised = new Set(modules.map(normaliseModuleName));
     return needs
-        .filter((n) => !promised.has(n.module) && !(skipMissingKeys && n.what === "the key"))
+        .filter((n) => !promised.has(n.module) && !(n.what === "the key" && skipsKey(n.key)))
         .map((n) => ({
             property: `settings[${JSON.stringify(n.key)}]`,
             reason: `${n.what === "the key" ? `${canonicalKey(n.key)} exists only when` : `${n.what} needs`} kernel module ${n.module}, which is not loaded on ${target}; load it with a KernelModule and pass it in modules`,

@@ -40,15 +40,18 @@ export class MissingKeysError extends Error {}
 const WHY_MISSING = "(an older kernel, a module not loaded, or a global-only key inside a network namespace or container)";
 const WHY_READ_ONLY = "(a global key inside a network namespace, or /proc/sys mounted read-only as in a container)";
 
+/** Whether a key the host lacks (or will not let be written) is skipped: under onMissing: "skip", unless it is one of `requiredKeys`. */
+export function skipsMissing(inputs: Pick<SysctlSetInputs, "onMissing" | "requiredKeys">, key: string): boolean {
+    return inputs.onMissing === "skip" && !(inputs.requiredKeys ?? []).some((required) => canonicalKey(required) === canonicalKey(key));
+}
+
 /**
- * What planApply would refuse, at check: under onMissing: "fail", each declared key the host
- * lacks or will not let be written, on its own property. `byModule`: keys whose absence the
- * module check judges (a module in `modules` creates them, or it names the module to load).
+ * What planApply would refuse, at check: each declared key the host lacks or will not let be
+ * written that is not skipped (see skipsMissing), on its own property. `byModule`: keys whose
+ * absence the module check judges (a module in `modules` creates them, or it names the module to load).
  */
 export function unwritableKeys(inputs: SysctlSetInputs, snapshot: HostSnapshot, target: string, byModule: ReadonlySet<string>): CheckFailure[] {
-    if (inputs.onMissing === "skip") {
-        return [];
-    }
+    const howToSkip = inputs.onMissing === "skip" ? "it is one of requiredKeys, which are never skipped" : 'set onMissing: "skip" to skip it';
     return Object.keys(inputs.settings).flatMap((key) => {
         const live = snapshot.values.get(canonicalKey(key));
         const why =
@@ -57,7 +60,7 @@ export function unwritableKeys(inputs: SysctlSetInputs, snapshot: HostSnapshot, 
                 : live?.state === "readonly"
                   ? `is read-only here ${WHY_READ_ONLY}`
                   : undefined;
-        return why ? [{ property: `settings[${JSON.stringify(key)}]`, reason: `${target}: ${canonicalKey(key)} ${why}; set onMissing: "skip" to skip it` }] : [];
+        return why && !skipsMissing(inputs, key) ? [{ property: `settings[${JSON.stringify(key)}]`, reason: `${target}: ${canonicalKey(key)} ${why}; ${howToSkip}` }] : [];
     });
 }
 
@@ -273,7 +276,7 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
     for (const [key, desired] of managedKeys(inputs)) {
         const live = snapshot.values.get(key);
         if (!live || live.state === "missing" || live.state === "readonly") {
-            if (inputs.onMissing === "skip") {
+            if (skipsMissing(inputs, key)) {
                 skipped.push(key);
             } else {
                 (live?.state === "readonly" ? readOnly : missing).push(key);
@@ -442,7 +445,7 @@ export function detectDrift(inputs: SysctlSetInputs, snapshot: HostSnapshot, ski
     for (const [key, desired] of managedKeys(inputs)) {
         const live = snapshot.values.get(key);
         if (!live || live.state !== "value") {
-            if (!skipped.includes(key) || inputs.onMissing === "fail") {
+            if (!skipped.includes(key) || !skipsMissing(inputs, key)) {
                 values.push({ key, live: live?.state ?? "missing", desired: describeDesired(desired) });
             }
             continue;

@@ -47,6 +47,11 @@ export interface SysctlSetArgs {
      * network namespace or container): "fail" (default) or "skip" (reported in `skipped`).
      */
     onMissing?: pulumi.Input<"fail" | "skip">;
+    /**
+     * Keys of `settings` that fail when the host lacks them even under onMissing: "skip": a
+     * profile's keys added by sysctlOverrides, where a typo must not be skipped in silence.
+     */
+    requiredKeys?: pulumi.Input<pulumi.Input<string>[]>;
     /** On delete, put back the values the host had before this resource. Default true. */
     restoreOnDelete?: pulumi.Input<boolean>;
     /**

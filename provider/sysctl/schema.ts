@@ -153,6 +153,8 @@ export const sysctlSetInputsSchema = z
             })
             .optional(),
         onMissing: z.enum(["fail", "skip"]).default("fail"),
+        /** Keys of `settings` that fail when the host lacks them even under onMissing: "skip". */
+        requiredKeys: z.array(z.string()).max(4096).optional(),
         restoreOnDelete: z.boolean().default(true),
         /** Take keys another SysctlSet's ledger holds on the host (their original values come along). */
         takeOver: z.boolean().default(false),
@@ -164,6 +166,12 @@ export const sysctlSetInputsSchema = z
     })
     .strict()
     .superRefine((inputs, ctx) => {
+        const declared = new Set(Object.keys(inputs.settings).map(canonicalKey));
+        (inputs.requiredKeys ?? []).forEach((key, i) => {
+            if (!declared.has(canonicalKey(key))) {
+                ctx.addIssue({ code: "custom", path: ["requiredKeys", i], message: `${key} is not one of the settings` });
+            }
+        });
         if (inputs.persist && inputs.persistFile === undefined) {
             const length = overlongFileName(defaultPersistFile(inputs.resourceName));
             if (length !== undefined) {

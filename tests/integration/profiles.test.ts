@@ -163,6 +163,17 @@ describe("profiles through the real engine on a lab host", function () {
         });
     }
 
+    it("an override adding a key the host lacks (a typo) fails the preview naming it, though the profile's own missing keys are skipped", async function () {
+        const before = sysctlOn(lab, host, "net.ipv4.tcp_fin_timeout");
+        const stack = await labStack("profile-override-typo", async () => {
+            new HighConnectionRateProfile("p", { connection: connectionTo(lab, host), connectionsPerSecond: 20000, sysctlOverrides: { "net.ipv4.tcp_fin_timeot": 20 }, evidence: false });
+        });
+        const message = await expectFailure(stack.preview());
+        assert.match(message, /settings\["net\.ipv4\.tcp_fin_timeot"\].*net\.ipv4\.tcp_fin_timeot does not exist on this host .*it is one of requiredKeys, which are never skipped/);
+        assert.match(await expectFailure(stack.up()), /tcp_fin_timeot/);
+        assert.equal(sysctlOn(lab, host, "net.ipv4.tcp_fin_timeout"), before, "nothing written");
+    });
+
     it("restores the host exactly: sysctls, rings, coalescing, IRQ affinity, governors and min_perf_pct, THP, wake-up latency and queue length", async function () {
         const keys = [...new Set([...Object.keys(lowLatencyPlan().sysctls), ...Object.keys(highConnectionRatePlan({ connectionsPerSecond: 1 }).sysctls), "net.ipv4.tcp_rmem", "net.core.somaxconn"])];
         const before = hostState(lab, host, keys);

@@ -290,6 +290,27 @@ describe("fleet: config and assignments", function () {
         conflict([{ profile: "low-latency" }, { profile: "sip-router" }], [/^  irqs placement: assignments\[0\] \(low-latency\) sets \{"numaLocal":true\}, assignments\[1\] \(sip-router\) sets \{"spread":"0-4095"\}$/m]);
     });
 
+    it("requires the sysctl keys overrides add, from an assignment or the host, not the ones they change or drop", function () {
+        const config = parseFleetConfig(
+            fleet(1, {
+                hosts: [{ name: "h1", connection: { host: "10.0.0.1", hostKey: KEY }, sysctlOverrides: { "net.ipv4.tcp_fin_timeot": 20, "net.core.somaxconn": 8192 } }],
+                assignments: [
+                    { profile: "high-connection-rate", facts: { connectionsPerSecond: 20000 }, sysctlOverrides: { "net.core.somaxcon": 8192 } },
+                    { sysctls: { "vm.swappiness": 10 }, sysctlOverrides: { "vm.dirty_ratio": 10 } },
+                ],
+            }),
+        );
+        const sysctls = assignHost(config, config.hosts[0]).parts.sysctls!;
+        assert.deepEqual([...(sysctls.requiredKeys ?? [])].sort(), ["net.core.somaxcon", "net.ipv4.tcp_fin_timeot", "vm.dirty_ratio"]);
+        const dropping = parseFleetConfig(
+            fleet(1, {
+                hosts: [{ name: "h1", connection: { host: "10.0.0.1", hostKey: KEY }, sysctlOverrides: { "net.core.somaxcon": null } }],
+                assignments: [{ profile: "high-connection-rate", facts: { connectionsPerSecond: 20000 }, sysctlOverrides: { "net.core.somaxcon": 8192 } }],
+            }),
+        );
+        assert.equal(assignHost(dropping, dropping.hosts[0]).parts.sysctls!.requiredKeys, undefined, "dropped by the host: no longer declared, nor required");
+    });
+
     it("refuses an interface name the kernel would refuse (a ':' alias label) at its config path, and takes one with '@' through to the counters", function () {
         const withInterface = (name: string) => fleet(1, { hosts: fleet(1).hosts.map((h) => ({ ...h, facts: { interface: name, memoryGiB: 16 } })), assignments: [{ profile: "sip-router" }] });
         assert.throws(() => parseFleetConfig(withInterface("eth0:1")), /hosts\[0\]\.facts\.interface: must be a network interface name \(1-15 characters, no '\/', ':' or spaces/);

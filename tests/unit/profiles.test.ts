@@ -17,7 +17,7 @@ import {
     sysctlValues,
 } from "../../components";
 import { withProfileDocs } from "../../components/profile/docs";
-import { watchedCounters } from "../../components/profile/parts";
+import { hostParts, watchedCounters } from "../../components/profile/parts";
 import { SOURCES, SourceKey } from "../../components/profile/sources";
 import { checkFailures } from "../../provider/check";
 import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
@@ -162,6 +162,14 @@ describe("profile overrides and composition", function () {
         assert.equal(sysctlValues(plan)["vm.stat_interval"], 30);
         assert.equal(plan.sysctls["vm.stat_interval"].note, "user override");
         assert.ok(!("vm.swappiness" in plan.sysctls));
+    });
+
+    it("requires the keys an override adds (a typo would be skipped as missing), not the ones it changes", function () {
+        const plan = applyOverrides(lowLatencyPlan(), { "vm.stat_interval": 30, "net.ipv4.tcp_rmen": "4096 87380 6291456" });
+        assert.equal(plan.sysctls["net.ipv4.tcp_rmen"].mustExist, true);
+        assert.equal(plan.sysctls["vm.stat_interval"].mustExist, undefined);
+        assert.deepEqual(hostParts(plan, {}).sysctls.requiredKeys, ["net.ipv4.tcp_rmen"]);
+        assert.equal(hostParts(lowLatencyPlan(), {}).sysctls.requiredKeys, undefined);
     });
 
     it("refuses dropping a setting the profile does not set, naming close matches, and still takes new keys", function () {

@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { checkFailures } from "../../provider/check";
 import { claimInRun } from "../../provider/host/ledger";
 import { checkSysctls } from "../../provider/sysctl/handlers";
-import { unwritableKeys } from "../../provider/sysctl/plan";
+import { planApply, unwritableKeys } from "../../provider/sysctl/plan";
 import { restrictedCongestionControl } from "../../provider/sysctl/netns";
 import { parseReadOutput } from "../../provider/sysctl/remote";
 import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
@@ -70,6 +70,16 @@ describe("SysctlSet check", function () {
             },
         ]);
         assert.deepEqual(unwritableKeys({ ...inputs, onMissing: "skip" }, snapshot, "root@h1:22", new Set()), []);
+        // A key in requiredKeys (a profile override's: a typo) is refused even under skip, saying why.
+        const required = sysctlSetInputsSchema.parse({ resourceName: "t", settings, onMissing: "skip", requiredKeys: ["net.core.somaxconnn"] });
+        assert.deepEqual(unwritableKeys(required, snapshot, "root@h1:22", new Set()), [
+            {
+                property: 'settings["net/core/somaxconnn"]',
+                reason: "root@h1:22: net.core.somaxconnn does not exist on this host (an older kernel, a module not loaded, or a global-only key inside a network namespace or container); it is one of requiredKeys, which are never skipped",
+            },
+        ]);
+        assert.throws(() => planApply(required, snapshot, "root@h1:22"), /net\.core\.somaxconnn does not exist on this host/, "nor skipped at up");
+        assert.deepEqual(checkFailures(sysctlSetInputsSchema, { resourceName: "t", settings, requiredKeys: ["vm.dirty_ratio"] }), [{ property: "requiredKeys[0]", reason: "vm.dirty_ratio is not one of the settings" }]);
     });
 
     it("refuses a congestion control outside tcp_allowed_congestion_control only in a network namespace other than the machine's own", function () {
