@@ -27,6 +27,8 @@ export function readRequests(inputs: CpuGovernorInputs): string[] {
         `${CPU_ROOT}/cpu[0-9]*/cpufreq/scaling_driver`,
         MIN_PERF_FILE,
         MAX_PERF_FILE,
+        `${CPU_ROOT}/cpu0/cpufreq/cpuinfo_min_freq`,
+        `${CPU_ROOT}/cpu0/cpufreq/cpuinfo_max_freq`,
         `${UNIT_DIR}/${unitName(inputs.resourceName)}`,
         `symlink:${unitPaths(inputs.resourceName).link}`,
         `readlink:${CPU_ROOT}/cpu[0-9]*/cpufreq`,
@@ -173,7 +175,7 @@ interface Assessment {
     eppCpus: number[];
     /** Why the declared EPP is left out on some CPUs, under onUnsupported: "skip". */
     eppUnsupported?: string;
-    /** Why the declared minPerfPct is left out (no intel_pstate), under onUnsupported: "skip". */
+    /** Why the declared minPerfPct is left out (no intel_pstate), whatever onUnsupported says. */
     minPerfUnsupported?: string;
     /** What create/update would refuse, in the order they would find it; at most one per property. */
     problems: GovernorProblem[];
@@ -242,16 +244,15 @@ function assess(inputs: CpuGovernorInputs, snapshot: FileSnapshot): Assessment {
         }
     }
     const minPerf = minPerfAssessment(inputs, snapshot);
-    if (minPerf.unsupported && inputs.onUnsupported === "fail") {
-        problems.push(...unsupportedProblem("minPerfPct", minPerf.unsupported));
-    }
     problems.push(...minPerf.problems);
     return { requested, eppCpus, ...(eppUnsupported && { eppUnsupported }), ...(minPerf.unsupported && { minPerfUnsupported: minPerf.unsupported }), problems };
 }
 
 /**
  * A declared minPerfPct against the host: intel_pstate's file absent (another driver, or
- * intel_pstate off), or a floor above its max_perf_pct, which the kernel clamps it to.
+ * intel_pstate off: skipped, as tuned skips it, whatever onUnsupported says, since no other
+ * driver has the knob), or a floor the kernel would clamp: above max_perf_pct, or below the
+ * lowest performance the CPU has (its cpuinfo_min_freq in percent of cpuinfo_max_freq).
  */
 function minPerfAssessment(inputs: CpuGovernorInputs, snapshot: FileSnapshot): { unsupported?: string; problems: GovernorProblem[] } {
     if (inputs.minPerfPct === undefined) {
@@ -264,6 +265,11 @@ function minPerfAssessment(inputs: CpuGovernorInputs, snapshot: FileSnapshot): {
     const max = Number(read(snapshot, MAX_PERF_FILE) ?? 100);
     if (inputs.minPerfPct > max) {
         return { problems: [{ property: "minPerfPct", why: `${inputs.minPerfPct} is above intel_pstate's max_perf_pct ${max} here, and the kernel keeps min_perf_pct at or below it` }] };
+    }
+    const [lowest, highest] = ["cpuinfo_min_freq", "cpuinfo_max_freq"].map((f) => Number(read(snapshot, `${CPU_ROOT}/cpu0/cpufreq/${f}`)));
+    const floor = lowest > 0 && highest > 0 ? Math.ceil((lowest * 100) / highest) : 0;
+    if (inputs.minPerfPct < floor) {
+        return { problems: [{ property: "minPerfPct", why: `${inputs.minPerfPct} is below the lowest performance these CPUs have (${floor}%: cpuinfo_min_freq ${lowest} of cpuinfo_max_freq ${highest} kHz), which the kernel raises min_perf_pct to` }] };
     }
     return { problems: [] };
 }
@@ -361,7 +367,7 @@ export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, 
     }
 
     if (minPerfUnsupported) {
-        warnings.push(`${target}: skipped minPerfPct: ${minPerfUnsupported} (onUnsupported: "skip")`);
+        warnings.push(`${target}: skipped minPerfPct: ${minPerfUnsupported}, as tuned skips it`);
     }
     const minPerf = planMinPerf(inputs, snapshot, previous?.minPerfPctOriginal);
     writes.push(...minPerf.writes);

@@ -14,10 +14,11 @@ export interface CpuGovernorArgs {
     cpus?: pulumi.Input<string>;
     /**
      * intel_pstate's performance floor in percent (/sys/devices/system/cpu/intel_pstate/min_perf_pct),
-     * for every CPU of the host whatever `cpus` says: tuned's latency-performance sets 100.
+     * for every CPU of the host whatever `cpus` says: tuned's latency-performance sets 100. Skipped,
+     * with a warning, where the host has no intel_pstate, as tuned skips it.
      */
     minPerfPct?: pulumi.Input<number>;
-    /** A host without cpufreq (most VMs), without EPP or without intel_pstate for minPerfPct: "fail" (default) or "skip" (reported). */
+    /** A host without cpufreq (most VMs) or without EPP: "fail" (default) or "skip" (reported). */
     onUnsupported?: pulumi.Input<"fail" | "skip">;
     /** Install a systemd oneshot unit that re-applies the governor at boot. Default true. */
     persist?: pulumi.Input<boolean>;

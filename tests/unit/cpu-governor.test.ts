@@ -243,18 +243,25 @@ describe("CpuGovernor planning", function () {
         assert.equal(dropped.record.minPerfPctOriginal, undefined);
         assert.deepEqual(planGovernorRestore(plan.record, tuned, true, "gov").writes.slice(-1), [{ path: `${C}/intel_pstate/min_perf_pct`, value: "20" }]);
 
-        assert.deepEqual(governorProblems(inputs({ minPerfPct: 100 }), host(), "h"), [
-            { property: "minPerfPct", reason: `h: no ${C}/intel_pstate/min_perf_pct (driver unknown): min_perf_pct is intel_pstate's own. Set onUnsupported: "skip" to accept that` },
-        ]);
-        const skipped = planGovernor(inputs({ minPerfPct: 100, onUnsupported: "skip" }), host(), "h");
-        assert.match(skipped.warnings.join("\n"), /h: skipped minPerfPct: no .*min_perf_pct .*\(onUnsupported: "skip"\)/);
+        // No other driver has the knob: skipped as tuned skips it, even under onUnsupported: "fail" (a profile's low latency on amd-pstate).
+        assert.deepEqual(governorProblems(inputs({ minPerfPct: 100 }), host(), "h"), []);
+        const skipped = planGovernor(inputs({ minPerfPct: 100 }), host(), "h");
+        assert.match(skipped.warnings.join("\n"), new RegExp(`h: skipped minPerfPct: no ${C}/intel_pstate/min_perf_pct \\(driver unknown\\): min_perf_pct is intel_pstate's own, as tuned skips it`));
         assert.deepEqual(skipped.desired.governors, { cpu0: "performance", cpu1: "performance" }, "the governor is still set");
+        assert.equal(skipped.desired.minPerfPct, undefined);
         const capped = pstate();
         capped.files.set(`${C}/intel_pstate/max_perf_pct`, "80\n");
         assert.deepEqual(governorProblems(inputs({ minPerfPct: 100 }), capped, "h"), [
             { property: "minPerfPct", reason: "h: 100 is above intel_pstate's max_perf_pct 80 here, and the kernel keeps min_perf_pct at or below it" },
         ]);
         assert.ok(checkFailures(cpuGovernorInputsSchema, { resourceName: "g", governor: "performance", minPerfPct: 101 }).some((f) => f.property === "minPerfPct"));
+        const slowest = pstate();
+        slowest.files.set(`${C}/cpu0/cpufreq/cpuinfo_min_freq`, "800000\n");
+        slowest.files.set(`${C}/cpu0/cpufreq/cpuinfo_max_freq`, "3900000\n");
+        assert.deepEqual(governorProblems(inputs({ minPerfPct: 10 }), slowest, "h"), [
+            { property: "minPerfPct", reason: "h: 10 is below the lowest performance these CPUs have (21%: cpuinfo_min_freq 800000 of cpuinfo_max_freq 3900000 kHz), which the kernel raises min_perf_pct to" },
+        ], "the kernel would raise it: drift at every preview");
+        assert.deepEqual(governorProblems(inputs({ minPerfPct: 21 }), slowest, "h"), []);
     });
 
     it("refuses the EPP \"default\", which the kernel shows by the firmware's own name, never as declared", function () {
