@@ -37,11 +37,12 @@ function wrapRateLimit(name: string): number | undefined {
 
 /**
  * The longest window over which `counter` (a total or a part) can be rated, in whole seconds:
- * softnet's per-CPU 32-bit counts could wrap more than once in a longer one. Undefined: no limit
- * within the hour (interrupt counts, 64-bit counters).
+ * softnet's per-CPU 32-bit counts could wrap more than once in a longer one (429.5 s), less the
+ * time taking the two samples adds to the window as measured. Undefined: no limit within the hour
+ * (interrupt counts, 64-bit counters).
  */
 export function longestRatedWindow(counter: string): number | undefined {
-    return /^softnet\./.test(counter) ? Math.floor((TWO_32 - 1) / MAX_SOFTNET_PER_CPU_PER_SECOND) : undefined;
+    return /^softnet\./.test(counter) ? Math.floor(TWO_32 / MAX_SOFTNET_PER_CPU_PER_SECOND) - 29 : undefined;
 }
 
 /** A window's problem for counters rated over it: the first softnet counter it is too long for. */

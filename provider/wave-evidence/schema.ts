@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { windowTooLong } from "../counters/rates";
 import { counterEvidenceInputsSchema } from "../counters/schema";
 
 const { connection, interface: iface, counters, windowSeconds } = counterEvidenceInputsSchema.shape;
@@ -13,7 +14,13 @@ export const waveEvidenceInputsSchema = z
         /** False while an earlier wave's gate holds this one: no host is contacted. */
         admitted: z.boolean().default(true),
     })
-    .strict();
+    .strict()
+    .superRefine((inputs, ctx) => {
+        const why = windowTooLong([...new Set(inputs.hosts.flatMap((h) => h.counters))], inputs.windowSeconds);
+        if (why) {
+            ctx.addIssue({ code: "custom", path: ["windowSeconds"], message: why });
+        }
+    });
 
 export type WaveEvidenceInputs = z.infer<typeof waveEvidenceInputsSchema>;
 export type WaveEvidenceHost = z.infer<typeof waveHostSchema>;

@@ -9,6 +9,7 @@ import { conditionFailure, counterRates, longestRatedWindow } from "../../provid
 import { counterEvidenceInputsSchema } from "../../provider/counters/schema";
 import { checkFailures } from "../../provider/check";
 import { counterConditionSchema } from "../../provider/wave-gate/schema";
+import { waveEvidenceInputsSchema } from "../../provider/wave-evidence/schema";
 import { parseFleetConfig } from "../../components/fleet/inventory";
 import { Sample, parseSample } from "../../provider/counters/sample";
 
@@ -380,14 +381,15 @@ describe("counters: diagnosis", function () {
     });
 
     it("refuses, before any sample, a window too long for softnet's 32-bit counts: in a gate's condition, a profile's evidence, a fleet's", function () {
-        assert.equal(longestRatedWindow("softnet.dropped"), 429);
+        assert.equal(longestRatedWindow("softnet.dropped"), 400, "429.5 s, less what taking the samples adds to the measured window");
         assert.equal(longestRatedWindow("Udp.RcvbufErrors"), undefined);
         const condition = (counter: string, windowSeconds: number) => checkFailures(counterConditionSchema, { counter, maxPerSecond: 1, windowSeconds });
-        assert.deepEqual(condition("softnet.dropped", 429), []);
-        assert.deepEqual(condition("softnet.dropped", 600), [{ property: "windowSeconds", reason: "softnet.dropped is made of 32-bit counts per CPU, which could wrap more than once in 600 s: at most 429 s" }]);
+        assert.deepEqual(condition("softnet.dropped", 400), []);
+        assert.deepEqual(condition("softnet.dropped", 429), [{ property: "windowSeconds", reason: "softnet.dropped is made of 32-bit counts per CPU, which could wrap more than once in 429 s: at most 400 s" }]);
         assert.deepEqual(condition("Udp.RcvbufErrors", 3600), [], "a 64-bit counter: any window");
-        assert.match(checkFailures(counterEvidenceInputsSchema, { counters: ["Tcp.RetransSegs", "softnet.dropped"], windowSeconds: 500, resourceName: "e" })[0]?.reason ?? "", /softnet\.dropped .* at most 429 s/);
-        assert.throws(() => parseFleetConfig({ hosts: [{ name: "h1", connection: { host: "10.0.0.1" } }], assignments: [{ profile: "sip-router" }], evidence: { windowSeconds: 500 } } as never), /evidence\.windowSeconds: must be at most 429 s/);
+        assert.match(checkFailures(counterEvidenceInputsSchema, { counters: ["Tcp.RetransSegs", "softnet.dropped"], windowSeconds: 500, resourceName: "e" })[0]?.reason ?? "", /softnet\.dropped .* at most 400 s/);
+        assert.match(checkFailures(waveEvidenceInputsSchema, { wave: 1, hosts: [{ name: "h1", counters: ["softnet.dropped"] }], windowSeconds: 500 })[0]?.reason ?? "", /at most 400 s/, "a fleet's evidence resource too");
+        assert.throws(() => parseFleetConfig({ hosts: [{ name: "h1", connection: { host: "10.0.0.1" } }], assignments: [{ profile: "sip-router" }], evidence: { windowSeconds: 500 } } as never), /evidence\.windowSeconds: must be at most 400 s/);
     });
 
     it("reads an interface whose name has a dot (a VLAN), and an interrupt counter that wrapped at 2^32", function () {
