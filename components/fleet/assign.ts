@@ -115,7 +115,8 @@ function partsOf(assignment: Assignment, index: number, host: InventoryHost, hos
             delete settings[spelledAs(settings, key)];
             settings[key] = value;
         }
-        parts.sysctls = { settings, onMissing: facts.missingKeys ?? "skip", persist };
+        // The keys its profile's overrides added stay required.
+        parts.sysctls = { settings, onMissing: facts.missingKeys ?? "skip", persist, ...(parts.sysctls?.requiredKeys && { requiredKeys: parts.sysctls.requiredKeys }) };
     }
     if (!assignment.profile && assignment.sysctlOverrides) {
         // Applied to the profile's plan above; without a profile, to the assignment's own sysctls.

@@ -300,7 +300,8 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
                 `${missing.join(", ")} ${missing.length === 1 ? "does" : "do"} not exist on this host ${WHY_MISSING}`,
             readOnly.length > 0 && `${readOnly.join(", ")} ${readOnly.length === 1 ? "is" : "are"} read-only here ${WHY_READ_ONLY}`,
         ].filter(Boolean);
-        throw new MissingKeysError(`${target}: ${reasons.join("; ")}. Set onMissing: "skip" to skip them. Nothing was changed.`);
+        const howToSkip = inputs.onMissing === "skip" ? "They are in requiredKeys, which are never skipped" : 'Set onMissing: "skip" to skip them';
+        throw new MissingKeysError(`${target}: ${reasons.join("; ")}. ${howToSkip}. Nothing was changed.`);
     }
     if (unreadable.length > 0) {
         throw new Error(`${target}: cannot read ${unreadable.join(", ")}. Nothing was changed.`);

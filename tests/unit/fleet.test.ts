@@ -309,6 +309,10 @@ describe("fleet: config and assignments", function () {
             }),
         );
         assert.equal(assignHost(dropping, dropping.hosts[0]).parts.sysctls!.requiredKeys, undefined, "dropped by the host: no longer declared, nor required");
+        const withOwn = parseFleetConfig(
+            fleet(1, { assignments: [{ profile: "high-connection-rate", facts: { connectionsPerSecond: 20000 }, sysctlOverrides: { "net.core.somaxcon": 8192 }, sysctls: { "vm.swappiness": 10 } }] }),
+        );
+        assert.deepEqual(assignHost(withOwn, withOwn.hosts[0]).parts.sysctls!.requiredKeys, ["net.core.somaxcon"], "kept beside the assignment's own sysctls");
     });
 
     it("refuses an interface name the kernel would refuse (a ':' alias label) at its config path, and takes one with '@' through to the counters", function () {
