@@ -1,3 +1,4 @@
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime";
 import { verifyParts } from "../../provider/host-tuning/handlers";
 import { partResourceName } from "../../provider/host-tuning/plan";
 import { APPLIED, PART_ORDER, PartName, PartRecords } from "../../provider/host-tuning/schema";
@@ -114,16 +115,13 @@ export interface RecordedHost {
     status?: string;
 }
 
-/** The signature key and value that mark a secret in an exported deployment (apitype.SecretV1). */
-const SECRET_SIGNATURE = ["4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"] as const;
-
 /**
  * An output as `pulumi stack export --show-secrets` holds it, with a secret's envelope opened: a
  * host declaring a secret sysctl key has its `parts` kept secret, as `{ <signature>, plaintext: "<JSON>" }`.
  */
 export function revealed(value: unknown): unknown {
     const envelope = value as Record<string, unknown> | null;
-    if (typeof envelope === "object" && envelope !== null && envelope[SECRET_SIGNATURE[0]] === SECRET_SIGNATURE[1]) {
+    if (typeof envelope === "object" && envelope !== null && envelope[specialSigKey] === specialSecretSig) {
         if (typeof envelope.plaintext !== "string") {
             throw new Error("the exported stack holds a secret without its plaintext: export it with --show-secrets");
         }
