@@ -321,10 +321,14 @@ export function originalWithEdits(banned: IrqbalanceRecord["banned"], state: Irq
     if (!banned || !original || !written || state.configFile !== path || state.configContent === null || samePathContent(configContent(state.configContent), written)) {
         return undefined;
     }
-    const originalBytes = original.kind === "file" ? configBytes(original) : null;
-    const without = withoutBannedIrqs(state.configContent, banned.added ?? banned.irqs, !setsArgs(originalBytes));
+    const without = withoutOurBans(state.configContent, banned.added ?? banned.irqs, original);
     const edited = without === "" && original.kind === "absent" ? ABSENT : configContent(without);
     return samePathContent(edited, original) ? undefined : edited;
+}
+
+/** irqbalance's file as edited since, without this resource's bans (nor the IRQBALANCE_ARGS line it added to a file that had none). */
+function withoutOurBans(now: string, ours: number[], original: PathContent): string {
+    return withoutBannedIrqs(now, ours, !setsArgs(original.kind === "file" ? configBytes(original) : null));
 }
 
 function configRestore(banned: NonNullable<IrqbalanceRecord["banned"]>, state: IrqbalanceState, managed: ManagedFiles | undefined, target: string): IrqbalanceRestore {
@@ -349,7 +353,7 @@ function configRestore(banned: NonNullable<IrqbalanceRecord["banned"]>, state: I
         return { config: originalBytes };
     }
     const ourLine = !setsArgs(originalBytes);
-    const config = withoutBannedIrqs(now, ours, ourLine);
+    const config = withoutOurBans(now, ours, original);
     if (config === now) {
         return {};
     }
