@@ -412,16 +412,17 @@ function planMinPerf(inputs: CpuGovernorInputs, snapshot: FileSnapshot, original
         const desired = String(inputs.minPerfPct);
         return { writes: now !== desired ? [{ path: MIN_PERF_FILE, value: desired }] : [], desired, original: original ?? now };
     }
-    if (original === undefined || now === undefined || !inputs.restoreOnDelete) {
-        return { writes: [], original: now === undefined && inputs.restoreOnDelete ? original : undefined };
+    if (!inputs.restoreOnDelete) {
+        return { writes: [] };
     }
-    return { writes: now !== original ? [{ path: MIN_PERF_FILE, value: original }] : [] };
+    return { writes: minPerfRestore(original, snapshot), original: now === undefined ? original : undefined };
 }
 
-const minPerfRestore = (record: GovernorRecord, snapshot: FileSnapshot): ValueWrite[] => {
+/** min_perf_pct's original back, where it differs and intel_pstate can be read. */
+function minPerfRestore(original: string | undefined, snapshot: FileSnapshot): ValueWrite[] {
     const now = read(snapshot, MIN_PERF_FILE);
-    return record.minPerfPctOriginal !== undefined && now !== undefined && now !== record.minPerfPctOriginal ? [{ path: MIN_PERF_FILE, value: record.minPerfPctOriginal }] : [];
-};
+    return original !== undefined && now !== undefined && now !== original ? [{ path: MIN_PERF_FILE, value: original }] : [];
+}
 
 /** CPUs with an original whose governor cannot be read (an offline CPU's inactive policy answers EBUSY): nothing can go back there now. */
 export function unrestorable(originals: Record<string, CpuState>, snapshot: FileSnapshot): string[] {
@@ -460,7 +461,7 @@ export function planGovernorRestore(
                 `Bring it online and delete again, or set restoreOnDelete: false to leave it. Nothing was changed.`,
         );
     }
-    const writes = restore ? [...Object.entries(record.originals).flatMap(([id, original]) => restoreWrites(id, original, snapshot)), ...minPerfRestore(record, snapshot)] : [];
+    const writes = restore ? [...Object.entries(record.originals).flatMap(([id, original]) => restoreWrites(id, original, snapshot)), ...minPerfRestore(record.minPerfPctOriginal, snapshot)] : [];
     if (record.managedFiles) {
         const plan = planRestore(record.managedFiles, (p) => pathContentOf(snapshot, p), target, { removeDirs: true });
         return { writes, files: plan.changes, warnings: plan.warnings };
