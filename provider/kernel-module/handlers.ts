@@ -102,6 +102,7 @@ async function apply(raw: Record<string, unknown>, previous?: ModuleRecord) {
     const snapshot = await snapshotOf(inputs);
     const { plan, ledger } = planWithLedger(ledgerScope(inputs, snapshot, transport.target), previous, planner(inputs, snapshot, transport.target));
     plan.warnings.forEach((w) => console.log(w));
+    const printed = plan.warnings.length;
     // Run even with nothing to change: the ledger is what claims the modules.
     const outcome = await applyModules(transport, files, plan.changes, specs.map((s) => s.name), ledger);
     const record = plan.record;
@@ -131,6 +132,8 @@ async function apply(raw: Record<string, unknown>, previous?: ModuleRecord) {
     const written = new Set(plan.changes.parameters.map((w) => `${w.name}.${w.parameter}`));
     const adjusted = kernelAdjustments(specs, (name) => outcome.snapshot.parameters.get(name), outcome.snapshot.parameterTypes, (name, p) => loadedNow.has(name) || written.has(`${name}.${p}`), record.adjusted);
     plan.warnings.push(...newAdjustmentWarnings(adjusted, record.adjusted, transport.target));
+    // What the apply found (in use, loaded meanwhile, adjusted by the kernel) is said too, not only kept in `warnings`.
+    plan.warnings.slice(printed).forEach((w) => console.log(w));
     record.adjusted = Object.keys(adjusted).length > 0 ? adjusted : undefined;
     return outputs(raw, inputs, record, outcome.snapshot, "in place", plan.warnings);
 }
