@@ -802,6 +802,19 @@ describe("fleet: drift report", function () {
         assert.equal(missing(sysctlRows("h4", declared(settings, "fail"), read(live, written))), "drifted", "missingKeys: fail would fail the up");
     });
 
+    it("keeps quiet about a writeback partner whose original the rollout kept beside a declared key", function () {
+        const dirty = { "vm.dirty_bytes": 268435456 };
+        const file = renderPersistFile("fleet-h4-sysctls", { "vm.dirty_bytes": "268435456" });
+        const host = read(["value\tvm/dirty_bytes\t268435456", "value\tvm/dirty_ratio\t0"], file);
+        const rollout = { originals: { "vm.dirty_bytes": "0", "vm.dirty_ratio": "20" }, skipped: [] };
+        assert.deepEqual(rowsOf(sysctlRows("h4", declared(dirty), host, rollout)), [["vm.dirty_bytes", "268435456", "268435456", "268435456", "ok"]], "the kernel zeroed vm.dirty_ratio as vm.dirty_bytes was written");
+        const dropped = rowsOf(sysctlRows("h4", declared({ "net.core.somaxconn": 4096 }), read(["value\tnet/core/somaxconn\t4096", "value\tvm/dirty_bytes\t268435456", "value\tvm/dirty_ratio\t0"], renderPersistFile("fleet-h4-sysctls", { "net.core.somaxconn": "4096" })), { originals: { ...rollout.originals, "net.core.somaxconn": "128" }, skipped: [] }));
+        assert.deepEqual(dropped.slice(1).map((r) => [r[0], r[1], r[4]]), [
+            ["vm.dirty_bytes", "not declared: restore 0", "drifted"],
+            ["vm.dirty_ratio", "not declared: restore 20", "drifted"],
+        ], "with the declared key dropped, both go back at the next up");
+    });
+
     it("reports a key the rollout set and the config dropped, and a sysctl.d file changed behind the fleet's back", function () {
         const rollout = { originals: { "net.ipv4.tcp_fin_timeout": "60", "net.ipv4.tcp_keepalive_time": "7200" }, skipped: [] };
         const withDropped = renderPersistFile("fleet-h4-sysctls", { "net.ipv4.tcp_fin_timeout": "30", "net.ipv4.tcp_keepalive_time": "600" });
