@@ -186,7 +186,7 @@ export function partRows(host: string, declared: readonly PartName[], recorded: 
 
 /** The connection a host gets from the config, with the key read (for commands outside the engine). */
 export function connectionFor(config: FleetConfig, host: InventoryHost, fleetKey: FleetKey<string>) {
-    return connectionSchema.parse(connectionFields(config.defaults, host.connection, fleetKey, (file) => readPrivateKey(file, host)));
+    return connectionSchema.parse(connectionFields(config.defaults, host.connection, fleetKey, (file, setting) => readPrivateKey(file, config, host, setting)));
 }
 
 /** A host whose last rollout did not end `applied`: its parts may match state and still not be what was declared. */
@@ -227,7 +227,7 @@ export async function readFleetDrift(config: FleetConfig, fleetKey: FleetKey<str
                 connection = connectionFor(config, host, fleetKey);
             } catch (e) {
                 // One host's unreadable key file is that host's row, not the end of the whole report.
-                return [{ host: host.name, key: "(host)", desired: "a connection", live: (e as Error).message, persisted: NOT_PERSISTED, status: "unreachable" }];
+                return [{ host: host.name, key: "(host)", desired: "a connection", live: (e as Error).message.replace(/:?\s*\n\s*/g, ": "), persisted: NOT_PERSISTED, status: "unreachable" }];
             }
             const sysctls = parts.sysctls && sysctlSetInputsSchema.parse({ ...parts.sysctls, resourceName: partResourceName(`${FLEET_NAME}-${host.name}`, "sysctls") });
             const sysctlRecord = appliedSysctls && recordOf(appliedSysctls.state);

@@ -112,5 +112,5 @@ export class Fleet extends pulumi.ComponentResource {
 }
 
 function connectionOf(config: FleetConfig, host: InventoryHost, fleetKey: FleetKey<pulumi.Input<string>>): ConnectionArgs {
-    return connectionFields(config.defaults, host.connection, fleetKey, (file) => pulumi.secret(readPrivateKey(file, host))) as unknown as ConnectionArgs;
+    return connectionFields(config.defaults, host.connection, fleetKey, (file, setting) => pulumi.secret(readPrivateKey(file, config, host, setting))) as unknown as ConnectionArgs;
 }

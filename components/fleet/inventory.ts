@@ -302,14 +302,17 @@ export interface FleetKey<Key> {
 
 /**
  * A host's connection from the config: the fleet's defaults under its own fields, each
- * `privateKeyPath` read with `readKey` (else the fleet's key), every key with the fleet's
- * passphrase; a bastion with no credential of its own logs in with the host's key and agent, as `ssh -J` would.
+ * `privateKeyPath` read with `readKey` (else the fleet's key), which is told where in the config
+ * the path was set (`connection.privateKeyPath` of the host, or `defaults.privateKeyPath`), every
+ * key with the fleet's passphrase; a bastion with no credential of its own logs in with the
+ * host's key and agent, as `ssh -J` would.
  */
-export function connectionFields<Key>(defaults: FleetConfig["defaults"], own: InventoryHost["connection"], fleet: FleetKey<Key>, readKey: (file: string) => Key): Record<string, unknown> {
+export function connectionFields<Key>(defaults: FleetConfig["defaults"], own: InventoryHost["connection"], fleet: FleetKey<Key>, readKey: (file: string, setting: string) => Key): Record<string, unknown> {
     const { privateKeyPath, proxy, ...fields } = { ...defaults, ...own };
+    const setIn = (field: "privateKeyPath" | "proxy") => (own !== undefined && field in own && own[field] !== undefined ? "connection" : "defaults");
     const withPassphrase = (key: Key | undefined) =>
         key === undefined ? {} : { privateKey: key, ...(fleet.privateKeyPassword !== undefined ? { privateKeyPassword: fleet.privateKeyPassword } : {}) };
-    const key = privateKeyPath !== undefined ? readKey(privateKeyPath) : fleet.privateKey;
+    const key = privateKeyPath !== undefined ? readKey(privateKeyPath, `${setIn("privateKeyPath")}.privateKeyPath`) : fleet.privateKey;
     const withKey = { ...fields, ...withPassphrase(key) };
     if (!proxy) {
         return withKey;
@@ -320,7 +323,7 @@ export function connectionFields<Key>(defaults: FleetConfig["defaults"], own: In
         return { ...withKey, proxy };
     }
     if (proxyKeyFile !== undefined) {
-        return { ...withKey, proxy: { ...proxyFields, ...withPassphrase(readKey(proxyKeyFile)) } };
+        return { ...withKey, proxy: { ...proxyFields, ...withPassphrase(readKey(proxyKeyFile, `${setIn("proxy")}.proxy.privateKeyPath`)) } };
     }
     if (PROXY_CREDENTIALS.some((c) => c in proxyFields)) {
         return { ...withKey, proxy: proxyFields };
@@ -329,10 +332,12 @@ export function connectionFields<Key>(defaults: FleetConfig["defaults"], own: In
     return { ...withKey, proxy: { ...proxyFields, ...agent, ...withPassphrase(key) } };
 }
 
-export function readPrivateKey(file: string, host: InventoryHost): string {
+/** A key file named at `setting` (as connectionFields says where) for `host`: one it cannot read fails naming the config path, as every config error does. */
+export function readPrivateKey(file: string, config: FleetConfig, host: InventoryHost, setting: string): string {
     try {
         return readFileSync(file, "utf8");
     } catch (e) {
-        throw new Error(`${host.name}: privateKeyPath ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        const path = setting.startsWith("connection.") ? `hosts[${config.hosts.indexOf(host)}].${setting}` : setting;
+        throw new FleetConfigError(`invalid fleet config (for ${host.name}):\n  ${path}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
 }

@@ -6,7 +6,7 @@ import { RunError } from "@pulumi/pulumi/errors";
 import { AssignmentConflictError, assignHost } from "../../components/fleet/assign";
 import { fleetConfigOf, interfaceToDiagnose, program as cliProgram } from "../../components/fleet/cli";
 import { DriftRow, mergeReports, partRows, readFleetDrift, persistedValues, recordedHosts, report, rolloutRow, sysctlRows, undeclaredHostRows } from "../../components/fleet/drift";
-import { FleetConfigError, FleetConfigInput, connectionFields, parseFleetConfig, refuseUnknownConfigKeys } from "../../components/fleet/inventory";
+import { FleetConfigError, FleetConfigInput, connectionFields, parseFleetConfig, readPrivateKey, refuseUnknownConfigKeys } from "../../components/fleet/inventory";
 import { fleetProgram } from "../../components/fleet/program";
 import { evidenceCell, hostEvidence, hostRecords } from "../../components/fleet/report";
 import { checkFailures } from "../../provider/check";
@@ -231,6 +231,20 @@ describe("fleet: config and assignments", function () {
             "a fleet on an SSH agent alone offers the agent to the bastion too, as ssh -J does",
         );
         assert.deepEqual(connectionFields({}, { host: "h1" }, passphrase, read), { host: "h1", privateKey: "the fleet's key", privateKeyPassword: "its passphrase" });
+        const where: string[] = [];
+        const noting = (file: string, setting: string) => (where.push(setting), `key from ${file}`);
+        connectionFields({ privateKeyPath: "/k/fleet", proxy: { ...bastion, privateKeyPath: "/k/jump" } }, { host: "h1" }, {}, noting);
+        connectionFields({ privateKeyPath: "/k/fleet" }, { host: "h1", privateKeyPath: "/k/h1", proxy: { ...bastion, privateKeyPath: "/k/jump" } }, {}, noting);
+        assert.deepEqual(where, ["defaults.privateKeyPath", "defaults.proxy.privateKeyPath", "connection.privateKeyPath", "connection.proxy.privateKeyPath"]);
+        const unreadable = fleet(2);
+        unreadable.hosts[1].connection.privateKeyPath = "/nonexistent/plt-key";
+        const parsed = parseFleetConfig(unreadable);
+        assert.throws(() => readPrivateKey("/nonexistent/plt-key", parsed, parsed.hosts[1], "connection.privateKeyPath"), (e: Error) => {
+            assert.ok(e instanceof FleetConfigError);
+            assert.match(e.message, /^invalid fleet config \(for h2\):\n  hosts\[1\]\.connection\.privateKeyPath: cannot read \/nonexistent\/plt-key: ENOENT$/);
+            return true;
+        });
+        assert.throws(() => readPrivateKey("/nonexistent/plt-key", parsed, parsed.hosts[1], "defaults.privateKeyPath"), /invalid fleet config \(for h2\):\n  defaults\.privateKeyPath: cannot read/);
         const config = fleet(2);
         config.defaults = { proxy: { host: "jump", privateKeyPath: "/k/jump" } };
         assert.doesNotThrow(() => parseFleetConfig(config), "privateKeyPath is a bastion's field too");
@@ -852,7 +866,7 @@ describe("fleet: drift report", function () {
         const config = parseFleetConfig({ ...fleet(1), defaults: { user: "root", privateKeyPath: "/nonexistent/key" } });
         const rows = await readFleetDrift(config, {}, new Map());
         assert.deepEqual(rows.map((r) => [r.host, r.key, r.status]), [["h1", "(host)", "unreachable"]]);
-        assert.match(rows[0].live, /^h1: privateKeyPath \/nonexistent\/key: ENOENT/);
+        assert.equal(rows[0].live, "invalid fleet config (for h1): defaults.privateKeyPath: cannot read /nonexistent/key: ENOENT", "on one line, naming the config path");
     });
 
     it("refuses, before reading any host, a config the rollout would refuse: a host no assignment selects, a NIC counter for a host without an interface", async function () {
