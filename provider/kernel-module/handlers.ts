@@ -1,9 +1,10 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
-import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDrift, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
+import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDrift, ledgerStatus, ledgerWrite, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
 import { withCreatedDirs } from "../host/restore";
 import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
 import { transportFor } from "../transport";
+import type { Transport } from "../transport/transport";
 import { hostIdentity } from "../transport/connection";
 import { containsUnknown } from "../unknowns";
 import {
@@ -22,6 +23,7 @@ import {
     parameterDrift,
     moduleItems,
     moduleProblems,
+    ownLoadsOnly,
     pendingUnloads,
     persistStatus,
     planModules,
@@ -30,7 +32,7 @@ import {
     renderLoadFile,
     renderOptionsFile,
 } from "./plan";
-import { ModuleSnapshot, applyModules, readModules } from "./remote";
+import { ModuleSnapshot, applyModules, readModules, rewriteLedger } from "./remote";
 import { KernelModuleInputs, kernelModuleInputsSchema, moduleSpecs, persistFiles } from "./schema";
 
 const INPUT_FIELDS = ["connection", "modules", "persist", "restoreOnDelete", "resourceName", "owner"] as const;
@@ -56,7 +58,7 @@ const ledgerStatusOf = (record: ModuleRecord, snapshot: ModuleSnapshot) => ledge
 const ledgerScope = (inputs: KernelModuleInputs, snapshot: ModuleSnapshot, target: string): LedgerScope => ({ kind: LEDGER_KIND, owner: inputs.owner ?? inputs.resourceName, ledgers: snapshot.ledgers, target });
 
 const planner = (inputs: KernelModuleInputs, snapshot: ModuleSnapshot, target: string): LedgeredPlanner<ModuleRecord, ModulePlan> => ({
-    plan: (start) => planModules(moduleSpecs(inputs), inputs, snapshot, persistFiles(inputs.resourceName), target, start),
+    plan: (start) => planModules(moduleSpecs(inputs), inputs, snapshot, persistFiles(inputs.resourceName), target, start && ownLoadsOnly(start)),
     items: moduleItems,
     // A ledger left by a killed run keeps what was loaded before it, which tells its own loads apart.
     recovered: (record) => recoveredLoads(record as LedgeredModuleRecord, snapshot, (record.ledgerFile && snapshot.ledgers.get(record.ledgerFile)?.items) || []),
@@ -106,6 +108,7 @@ async function apply(raw: Record<string, unknown>, previous?: ModuleRecord) {
     // Run even with nothing to change: the ledger is what claims the modules.
     const outcome = await applyModules(transport, files, plan.changes, specs.map((s) => s.name), ledger);
     const record = plan.record;
+    let loadedMeanwhile = false;
     for (const [name, added] of Object.entries(outcome.added)) {
         // A module that was loaded before this resource stays loaded on delete, even when it had to be loaded again.
         if (record.originals[name] !== "not loaded") {
@@ -115,6 +118,7 @@ async function apply(raw: Record<string, unknown>, previous?: ModuleRecord) {
             // Loaded by something else between the read and the modprobe, which then had nothing to do: the host's.
             record.originals[name] = "loaded";
             delete record.loadedByUs[name];
+            loadedMeanwhile = true;
             plan.warnings.push(`${transport.target}: ${name} was loaded by something else while this apply ran: left to the host, not unloaded on delete`);
             continue;
         }
@@ -135,7 +139,27 @@ async function apply(raw: Record<string, unknown>, previous?: ModuleRecord) {
     // What the apply found (in use, loaded meanwhile, adjusted by the kernel) is said too, not only kept in `warnings`.
     plan.warnings.slice(printed).forEach((w) => console.log(w));
     record.adjusted = Object.keys(adjusted).length > 0 ? adjusted : undefined;
+    if (loadedMeanwhile) {
+        plan.warnings.push(...(await ledgerAsRecorded(transport, ledgerScope(inputs, snapshot, transport.target), record, snapshot)));
+    }
     return outputs(raw, inputs, record, outcome.snapshot, "in place", plan.warnings);
+}
+
+/**
+ * The ledger, written before the apply, says a module something else loaded meanwhile was not
+ * loaded: rewritten from the record the apply ended with, so a refresh finds it as state has it.
+ * The host is as declared either way, so a rewrite that fails is said, not failed: the next
+ * update writes it (delete already keeps such a module, see ownLoadsOnly).
+ */
+async function ledgerAsRecorded(transport: Transport, scope: LedgerScope, record: ModuleRecord, snapshot: ModuleSnapshot): Promise<string[]> {
+    try {
+        await rewriteLedger(transport, ledgerWrite(scope.ledgers, record.ledgerFile as string, scope.owner, moduleItems(record), ledgerRecord(record, snapshot), transport.target));
+        return [];
+    } catch (e) {
+        const warning = `${transport.target}: ${record.ledgerFile} still says the module loaded meanwhile was not loaded (${(e as Error).message}); the next up rewrites it`;
+        console.log(warning);
+        return [warning];
+    }
 }
 
 /**
@@ -218,7 +242,7 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
     const transport = transportFor(inputs.connection);
     const files = persistFiles(inputs.resourceName);
     const snapshot = await snapshotOf(inputs);
-    const record = recordToRestore(recordOf(raw), snapshot.ledgers, planner(inputs, snapshot, transport.target).recovered);
+    const record = ownLoadsOnly(recordToRestore(recordOf(raw), snapshot.ledgers, planner(inputs, snapshot, transport.target).recovered));
     const plan = planModulesRestore(record, snapshot, files, inputs.restoreOnDelete, transport.target);
     plan.warnings.forEach((w) => console.log(w));
     const { changes } = plan;

@@ -202,7 +202,8 @@ function dependenciesOf(name: string, snapshot: ModuleSnapshot, seen = new Set<s
  * it goes with the first declared module that run loaded.
  */
 export function recoveredLoads(record: LedgeredModuleRecord, snapshot: ModuleSnapshot, items: readonly string[] = []): ModuleRecord {
-    const { loadedBefore, ...recovered } = record;
+    const { loadedBefore, ...written } = record;
+    const recovered = items.length > 0 ? withoutUnloaded(written, items) : written;
     const before = new Set(loadedBefore);
     const loadedByUs = { ...recovered.loadedByUs };
     const loadedByRun: string[] = [];
@@ -221,6 +222,30 @@ export function recoveredLoads(record: LedgeredModuleRecord, snapshot: ModuleSna
         loadedByUs[loadedByRun[0]] = [...loadedByUs[loadedByRun[0]], ...unattributed];
     }
     return { ...recovered, loadedByUs };
+}
+
+/**
+ * A ledger's record without the modules the apply that wrote it unloaded since: the program takes
+ * each one out of the ledger's items as it unloads it, while the record keeps the list it started
+ * with. Else a later update or delete would take them for its own again, and unload them once
+ * something else has loaded them.
+ */
+function withoutUnloaded(record: ModuleRecord, items: readonly string[]): ModuleRecord {
+    const claimed = new Set(items.filter((item) => item.startsWith("module:")).map((item) => item.slice("module:".length)));
+    const still = (lists: Record<string, string[]>) =>
+        Object.fromEntries(Object.entries(lists).map(([name, modules]) => [name, modules.filter((m) => claimed.has(m))]).filter(([, modules]) => modules.length > 0));
+    const stillToUnload = record.stillToUnload && still(record.stillToUnload);
+    return { ...record, loadedByUs: still(record.loadedByUs), stillToUnload: stillToUnload && Object.keys(stillToUnload).length > 0 ? stillToUnload : undefined };
+}
+
+/**
+ * Only the loads that are this resource's: a declared module whose original is not "not loaded"
+ * (something else loaded it while the apply ran) is the host's, whatever a ledger written before
+ * that apply says its run loaded.
+ */
+export function ownLoadsOnly(record: ModuleRecord): ModuleRecord {
+    const loadedByUs = Object.fromEntries(Object.entries(record.loadedByUs).filter(([name]) => record.originals[name] === undefined || record.originals[name] === "not loaded"));
+    return { ...record, loadedByUs };
 }
 
 export interface ModulePlan {

@@ -208,6 +208,55 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         onHost(lab, server, ["rmmod", "tcp_htcp"]);
     });
 
+    it("a declared module something else loads while the apply waits for the host's module lock stays the host's: in state, in the ledger, and after destroy", async function () {
+        const stack = await labStack("kernel-module-declared-meanwhile", async () => {
+            const km = new KernelModule("raced", { connection: connectionTo(lab, server), modules: ["tcp_htcp"], persist: false });
+            return { originals: km.originals, loadedByUs: km.loadedByUs, ledgerFile: km.ledgerFile, warnings: km.warnings };
+        });
+        try {
+            // As a container runtime starting beside it: holding the lock every KernelModule apply takes before its
+            // loads, it loads tcp_htcp once this apply has written its ledger (and read what is loaded).
+            const dir = "/var/lib/pulumi-linux-tuning/kernel-module";
+            const meanwhile = `mkdir -p ${dir} && exec flock ${dir} sh -c 'until ls ${dir}/*.ledger >/dev/null 2>&1; do sleep 0.05; done; modprobe tcp_htcp'`;
+            const [up, outside] = await Promise.all([stack.up(), onHostMeanwhile(lab, server, ["sh", "-c", meanwhile])]);
+            assert.equal(outside, 0);
+            assert.deepEqual(up.outputs.originals.value, { tcp_htcp: "loaded" });
+            assert.deepEqual(up.outputs.loadedByUs.value, {});
+            assert.match(up.outputs.warnings.value.join("\n"), /tcp_htcp was loaded by something else while this apply ran/);
+            const ledger = onHost(lab, server, ["cat", up.outputs.ledgerFile.value]);
+            const record = JSON.parse(Buffer.from(/^record\t(.*)$/m.exec(ledger)![1], "base64").toString("utf8"));
+            assert.deepEqual(record.originals, { tcp_htcp: "loaded" }, "the ledger says what state says");
+            assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+            await stack.destroy();
+            assert.deepEqual(emulatedLoaded(lab, server), ["tcp_htcp"], "the host's module stays loaded");
+        } finally {
+            await stack.destroy().catch(() => undefined);
+            onHost(lab, server, ["sh", "-c", "rmmod tcp_htcp 2>/dev/null; true"]);
+        }
+    });
+
+    it("a module its update unloaded, loaded again by something else, is not its own: destroy leaves it loaded", async function () {
+        let modules = ["tcp_htcp", "dummy"];
+        const stack = await labStack("kernel-module-unloaded-then-loaded", async () => {
+            const km = new KernelModule("dropping", { connection: connectionTo(lab, server), modules, persist: false });
+            return { stillToUnload: km.stillToUnload };
+        });
+        try {
+            await stack.up();
+            assert.deepEqual(emulatedLoaded(lab, server), ["dummy", "tcp_htcp"]);
+            modules = ["dummy"];
+            await stack.up();
+            assert.deepEqual(emulatedLoaded(lab, server), ["dummy"], "the update unloaded what it had loaded");
+            onHost(lab, server, ["modprobe", "tcp_htcp"]);
+            assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+            await stack.destroy();
+            assert.deepEqual(emulatedLoaded(lab, server), ["tcp_htcp"], "loaded since by something else: left loaded");
+        } finally {
+            await stack.destroy().catch(() => undefined);
+            onHost(lab, server, ["sh", "-c", "for m in tcp_htcp dummy; do rmmod $m 2>/dev/null; done; true"]);
+        }
+    });
+
     it("a parameter the kernel clamps when loading (ip_vs conn_tab_bits) is recorded as its answer: said once, a second preview is clean", async function () {
         const param = "/sys/module/ip_vs/parameters/conn_tab_bits";
         const stack = await labStack("kernel-module-clamped", async () => {

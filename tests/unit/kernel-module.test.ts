@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { checkFailures } from "../../provider/check";
-import { hostLedgerPath, renderHostLedger } from "../../provider/host/ledger";
+import { hostLedgerPath, renderHostLedger, startingRecord } from "../../provider/host/ledger";
 import { ABSENT } from "../../provider/host/restore";
 import {
     blacklistedAtBoot,
@@ -16,6 +16,8 @@ import {
     parameterDrift,
     pendingUnloads,
     planModules,
+    ModuleRecord,
+    ownLoadsOnly,
     planModulesRestore,
     recoveredLoads,
     unloadOrder,
@@ -368,6 +370,35 @@ describe("KernelModule: ledger", function () {
         const softdep = READ.replace("loaded\tinet_diag\t1\ttcp_diag ", "loaded\tinet_diag\t0\t");
         assert.deepEqual(recoveredLoads(ledger, parseModuleSnapshot(softdep), items).loadedByUs, { tcp_diag: ["tcp_diag", "inet_diag"] }, "no holder link: from the ledger's items");
         assert.deepEqual(recoveredLoads(ledger, parseModuleSnapshot(softdep)).loadedByUs, { tcp_diag: ["tcp_diag"] }, "without them it would be forgotten");
+    });
+
+    it("leaves a module its update unloaded to whoever loads it next: the program took it out of the ledger's items, the record written before still lists it", function () {
+        // State after the update that dropped dummy and unloaded it; the ledger was written before that unload.
+        const state: ModuleRecord = { originals: { tcp_diag: "not loaded" }, loadedByUs: { tcp_diag: ["tcp_diag", "inet_diag"] } };
+        const ledger = { ...state, stillToUnload: { dummy: ["dummy"] }, loadedBefore: ["dummy"] };
+        const items = ["module:tcp_diag", "module:inet_diag"];
+        // READ: dummy is loaded again, by something else (another stack's KernelModule, which the ledger no longer refused).
+        const now = parseModuleSnapshot(READ);
+        const recovered = recoveredLoads(ledger, now, items);
+        assert.equal(recovered.stillToUnload, undefined);
+        assert.deepEqual(recovered.loadedByUs, state.loadedByUs);
+        const restore = planModulesRestore(ownLoadsOnly(startingRecord(state, recovered)!), now, FILES, true, TARGET);
+        assert.deepEqual(restore.changes.unload, ["tcp_diag", "inet_diag"], "not dummy");
+        const update = planModules(moduleSpecs(inputs(["tcp_diag"])), options, now, FILES, TARGET, startingRecord(state, recovered));
+        assert.deepEqual(update.changes.unload, []);
+        assert.deepEqual(recoveredLoads(ledger, now, [...items, "module:dummy"]).stillToUnload, { dummy: ["dummy"] }, "still claimed (rmmod refused it): still its own");
+    });
+
+    it("keeps a declared module something else loaded while the apply ran the host's, though the ledger written before the apply says it was not loaded", function () {
+        const state: ModuleRecord = { originals: { tcp_diag: "loaded" }, loadedByUs: {} };
+        const ledger = { originals: { tcp_diag: "not loaded" as const }, loadedByUs: {}, loadedBefore: ["dummy"] };
+        const now = parseModuleSnapshot(READ);
+        const merged = startingRecord(state, recoveredLoads(ledger, now, ["module:tcp_diag"]))!;
+        assert.deepEqual(merged.loadedByUs, { tcp_diag: ["tcp_diag", "inet_diag"] }, "what the ledger alone would say");
+        assert.deepEqual(ownLoadsOnly(merged).loadedByUs, {});
+        assert.deepEqual(planModulesRestore(ownLoadsOnly(merged), now, FILES, true, TARGET).changes.unload, []);
+        const ours = { originals: { tcp_diag: "not loaded" as const }, loadedByUs: { tcp_diag: ["tcp_diag"] } };
+        assert.deepEqual(ownLoadsOnly(ours), ours, "a load of its own stays");
     });
 
     it("takes nothing for its own that was loaded before the interrupted run, nor a module that run never got to", function () {
