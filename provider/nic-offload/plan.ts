@@ -10,6 +10,8 @@ import { netAddLines } from "../nic/udev";
 export interface OffloadValues {
     features: Record<string, boolean>;
     txqueuelen?: number;
+    /** Live only: a feature the kernel holds otherwise than requested (`off [requested on]`), and its request. */
+    requested?: Record<string, boolean>;
 }
 
 export interface Resolved {
@@ -151,6 +153,9 @@ export function liveOf(desired: OffloadValues, snapshot: OffloadSnapshot): Offlo
         const state = snapshot.table.features.get(name);
         if (state) {
             live.features[name] = state.on;
+            if (wantedState(state) !== state.on) {
+                live.requested = { ...live.requested, [name]: wantedState(state) };
+            }
         }
     }
     if (desired.txqueuelen !== undefined && snapshot.txqueuelen !== undefined) {
@@ -159,10 +164,20 @@ export function liveOf(desired: OffloadValues, snapshot: OffloadSnapshot): Offlo
     return live;
 }
 
+/**
+ * Per feature and for the queue length. A feature held as declared against its request (declared
+ * off, live `off [requested on]`) is drift too: the request turns it on the moment what it
+ * depends on is, and the next up sets it.
+ */
 export function offloadDrift(desired: OffloadValues, live: OffloadValues): string[] {
+    const shown = (name: string) => {
+        const on = live.features[name];
+        const request = live.requested?.[name];
+        return on === undefined ? "absent" : request === undefined ? onOff(on) : `${onOff(on)} [requested ${onOff(request)}]`;
+    };
     const drift = Object.entries(desired.features)
-        .filter(([name, on]) => live.features[name] !== on)
-        .map(([name, on]) => `${name} live ${live.features[name] === undefined ? "absent" : onOff(live.features[name])}, desired ${onOff(on)}`);
+        .filter(([name, on]) => live.features[name] !== on || (live.requested?.[name] ?? on) !== on)
+        .map(([name, on]) => `${name} live ${shown(name)}, desired ${onOff(on)}`);
     if (desired.txqueuelen !== undefined && live.txqueuelen !== desired.txqueuelen) {
         drift.push(`txqueuelen live ${live.txqueuelen ?? "absent"}, desired ${desired.txqueuelen}`);
     }

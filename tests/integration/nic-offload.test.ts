@@ -246,6 +246,32 @@ describe("NicOffloads through the real engine on a lab host's veth", function ()
         }
     });
 
+    it("a feature declared off and requested on behind Pulumi's back, held off only by what it depends on, is drift: preview names the request and up asks it off again", async function () {
+        const before = state();
+        const stack = await labStack("nic-offloads-request-drift", async () => {
+            new NicOffloads("request-drift", { connection: connectionTo(lab, host), interface: "eth1", features: { sg: false, gso: false }, persist: false });
+        });
+        try {
+            await stack.up();
+            assert.match(features(), /^generic-segmentation-offload: off$/m);
+            // Someone asks GSO on: with sg off the kernel keeps it off, and turns it on the moment sg is.
+            // ethtool says "Could not change any device features" and exits 1: the request is recorded all the same.
+            onHost(lab, host, ["sh", "-c", "ethtool -K eth1 gso on; true"]);
+            assert.match(features(), /^generic-segmentation-offload: off \[requested on\]$/m);
+            const plain = collect();
+            assert.equal((await stack.preview({ onOutput: plain.onOutput })).changeSummary.update, 1);
+            assert.match(plain.text(), /drift: eth1 generic-segmentation-offload live off \[requested on\], desired off/);
+            const refreshed = collect();
+            assert.equal((await stack.preview({ refresh: true, onOutput: refreshed.onOutput })).changeSummary.update, 1, "and after a refresh");
+            await stack.up();
+            assert.match(features(), /^generic-segmentation-offload: off$/m, "asked off again");
+            assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+        } finally {
+            await stack.destroy();
+        }
+        assert.equal(state(), before, "sg and GSO as they were");
+    });
+
     it("an update that stops declaring a feature the kernel holds off puts its request back, and succeeds though it stays off", async function () {
         onHost(lab, host, ["ethtool", "-K", "eth1", "sg", "off"]);
         try {

@@ -236,9 +236,13 @@ describe("NicOffloads planning", function () {
     it("names drift per feature and for the queue length", function () {
         const desired = { features: { "generic-receive-offload": true, "tx-tcp6-segmentation": true }, txqueuelen: 5000 };
         const live = liveOf(desired, snapshot(VETH_SG_OFF));
-        assert.deepEqual(live, { features: { "generic-receive-offload": false, "tx-tcp6-segmentation": false }, txqueuelen: 1000 });
-        assert.deepEqual(offloadDrift(desired, live), ["generic-receive-offload live off, desired on", "tx-tcp6-segmentation live off, desired on", "txqueuelen live 1000, desired 5000"]);
+        assert.deepEqual(live, { features: { "generic-receive-offload": false, "tx-tcp6-segmentation": false }, txqueuelen: 1000, requested: { "tx-tcp6-segmentation": true } });
+        assert.deepEqual(offloadDrift(desired, live), ["generic-receive-offload live off, desired on", "tx-tcp6-segmentation live off [requested on], desired on", "txqueuelen live 1000, desired 5000"]);
         assert.deepEqual(offloadDrift(desired, desired), []);
+        // Declared off and held off only because scatter-gather is: the request turns it on with sg, and up sets it.
+        const off = { features: { "generic-segmentation-offload": false } };
+        assert.deepEqual(offloadDrift(off, liveOf(off, snapshot(VETH_SG_OFF))), ["generic-segmentation-offload live off [requested on], desired off"]);
+        assert.deepEqual(offloadDrift(off, { features: { "generic-segmentation-offload": false } }), [], "off as requested");
     });
 
     it("sets a feature held off but requested on, so turning on what it depends on does not bring it back; undoes and restores the request", function () {
