@@ -64,24 +64,34 @@ export function redactSecrets(output: string, secrets: readonly string[]): strin
 /**
  * The check's wrapper on the host. The environment comes first on stdin, one `NAME=base64` line
  * per variable, so no secret is in an argument (`ps`, sudo's log); what follows is the user's
- * stdin. The command runs under coreutils' timeout with its output in files, so a child it leaves
- * in the background cannot hold the session open past the timeout; the files are printed after.
- * Its own variables are `plt_*`, names the schema refuses for the environment.
+ * stdin. It reaches the check alone: exported in the subshell that becomes the check, after the
+ * wrapper has made its files and found its tools, so a PATH or TMPDIR of the check's own cannot
+ * break the wrapper. The command runs under coreutils' timeout with its output in files, so a
+ * child it leaves in the background cannot hold the session open past the timeout; the files are
+ * printed after. Its own variables are `plt_*`, names the schema refuses for the environment.
  */
 const CHECK_PROGRAM = `
-plt_count=$2
-while [ "$plt_count" -gt 0 ]; do
+plt_count=$2 plt_i=0
+while [ "$plt_i" -lt "$plt_count" ]; do
   IFS= read -r plt_line && plt_value=$(printf %s "\${plt_line#*=}" | base64 -d && echo .) || { echo "pulumi-health-check: cannot read the check's environment" >&2; exit 125; }
-  export "\${plt_line%%=*}=\${plt_value%.}"
-  plt_count=$((plt_count - 1))
+  plt_i=$((plt_i + 1))
+  eval "plt_name_$plt_i=\\\${plt_line%%=*} plt_value_$plt_i=\\\${plt_value%.}"
 done
+plt_timeout=$(command -v timeout) && plt_sh=$(command -v sh) || { echo "pulumi-health-check: no timeout (coreutils) or sh on this host's PATH" >&2; exit 125; }
 plt_out= plt_err=
 trap 'rm -f \${plt_out:+"$plt_out"} \${plt_err:+"$plt_err"}' EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
 plt_out=$(mktemp) && plt_err=$(mktemp) || { echo "pulumi-health-check: cannot make a temporary file for the check's output" >&2; exit 125; }
-timeout -k 5 "$1" sh -c "$3" >"$plt_out" 2>"$plt_err"
+(
+  plt_i=0
+  while [ "$plt_i" -lt "$plt_count" ]; do
+    plt_i=$((plt_i + 1))
+    eval "export \\"\\$plt_name_$plt_i=\\$plt_value_$plt_i\\""
+  done
+  exec "$plt_timeout" -k 5 "$1" "$plt_sh" -c "$3"
+) >"$plt_out" 2>"$plt_err"
 plt_status=$?
 cat "$plt_out"
 cat "$plt_err" >&2

@@ -159,7 +159,8 @@ describe("Fleet rollout through the real engine on 8 lab hosts", function () {
         onHost(lab, canary, ["sh", "-c", `echo 'disk full' > ${UNHEALTHY}`]);
         // A check that prints its credential when it fails, as `curl -v` prints an Authorization header.
         const TOKEN = "tok-canary-7f3a9";
-        const healthCheck = { ...HEALTH_CHECK, create: HEALTH_CHECK.create.replace('exit 1', 'echo "Authorization: Bearer $API_TOKEN" >&2; exit 1'), environment: { API_TOKEN: TOKEN } };
+        // A TMPDIR of the check's own (one the host lacks) is the check's alone: the wrapper made its files before.
+        const healthCheck = { ...HEALTH_CHECK, create: HEALTH_CHECK.create.replace('exit 1', 'echo "Authorization: Bearer $API_TOKEN" >&2; exit 1'), environment: { API_TOKEN: TOKEN, TMPDIR: "/nonexistent/app-tmp" } };
         const rollout = { serial: [1, "25%", "100%"], healthCheck };
         const stack = await fleetStack("fleet-canary", { ...labFleetConfig(lab), rollout });
         // As `pulumi config set --secret`: the token is ciphertext in the stack's config.

@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
 import { CommanderError } from "commander";
 import fc from "fast-check";
 import * as pulumi from "@pulumi/pulumi";
@@ -158,6 +159,17 @@ describe("fleet: failure budget (Ansible's max_fail_percentage)", function () {
         assert.equal(describeCheckFailure({ exitCode: 137, timedOut: false, output: "oom" }, 10), "health check exited with status 137: oom", "killed before its time: not a timeout");
         assert.equal(describeCheckFailure({ exitCode: 3, timedOut: false, output: "no" }, 10), "health check exited with status 3: no");
         assert.equal(outputTail("x".repeat(10), "", 4), "…xxxx");
+    });
+
+    it("gives the check its environment alone: a PATH or TMPDIR of its own does not break the wrapper, and values arrive as they are", function () {
+        const environment = { PATH: "/opt/plt-app/bin", TMPDIR: "/nonexistent/plt-tmp", TOKEN: "s3cr3t $(id) 'q' \\n\n" };
+        const { argv, stdin } = checkCommand({ create: `printf '%s|%s|%s|' "$PATH" "$TMPDIR" "$TOKEN"; read -r line; printf '%s' "$line"`, timeoutSeconds: 10, environment, stdin: "user stdin\n" });
+        const run = spawnSync(argv[0], argv.slice(1), { input: stdin, encoding: "utf8" });
+        assert.equal(run.stderr, "");
+        assert.equal(run.status, 0);
+        assert.equal(run.stdout, `/opt/plt-app/bin|/nonexistent/plt-tmp|s3cr3t $(id) 'q' \\n\n|user stdin`);
+        const failing = checkCommand({ create: "exit 3", timeoutSeconds: 10, environment: { PATH: "/opt/plt-app/bin" } });
+        assert.equal(spawnSync(failing.argv[0], failing.argv.slice(1), { input: failing.stdin }).status, 3, "the check's own status");
     });
 
     it("a held host's status says what an earlier run left on it", function () {
