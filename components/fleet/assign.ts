@@ -6,7 +6,7 @@ import { counterOnHost } from "../../provider/wave-gate/plan";
 import { canonicalKey } from "../../provider/sysctl/keys";
 import { DeclarationError } from "../profile/declaration-error";
 import { HostParts, hostParts, watchedCounters } from "../profile/parts";
-import { ProfilePlan, SysctlOverrides, applyOverrides, keysAdded, meetSetting, nullsDroppingNothing, spelledAs } from "../profile/plan";
+import { ProfileFactError, ProfilePlan, SysctlOverrides, applyOverrides, keysAdded, meetSetting, nullsDroppingNothing, spelledAs } from "../profile/plan";
 import { settingValue } from "../../provider/sysctl/schema";
 import { sipRouterPlan } from "../sip-router/plan";
 import { Assignment, FleetConfig, FleetConfigError, HostFactsConfig, InventoryHost, RAW_PARTS, configPath, matches } from "./inventory";
@@ -81,6 +81,18 @@ function composedFacts(selecting: readonly Selecting[], host: InventoryHost): { 
     return { facts: { ...(first ? { interface: first.assignment.facts.interface } : {}), ...host.facts }, conflicts };
 }
 
+/** The assignment's profile plan for the host; facts it cannot compute from name the assignment and the host, as missing ones do. */
+function profileFor(assignment: Assignment, index: number, host: InventoryHost, facts: HostFactsConfig) {
+    try {
+        return profilePlan(assignment.profile!, facts);
+    } catch (e) {
+        if (e instanceof ProfileFactError) {
+            throw new Error(`${label(assignment, index)} on ${host.name}: ${e.message} (facts on the host or the assignment)`);
+        }
+        throw e;
+    }
+}
+
 /** One assignment's parts on one host (whose facts are composed already), and the counters its profile watches there. */
 function partsOf(assignment: Assignment, index: number, host: InventoryHost, hostFacts: HostFactsConfig): { parts: Partial<HostParts>; counters: string[] } {
     const facts = { ...assignment.facts, ...hostFacts };
@@ -91,7 +103,7 @@ function partsOf(assignment: Assignment, index: number, host: InventoryHost, hos
         if (missing.length > 0) {
             throw new Error(`${label(assignment, index)} on ${host.name}: the profile needs facts.${missing.join(", facts.")} (on the host or the assignment)`);
         }
-        const profile = profilePlan(assignment.profile, facts);
+        const profile = profileFor(assignment, index, host, facts);
         refuseUnsetNulls(profile.sysctls, assignment.sysctlOverrides as SysctlOverrides | undefined, ["assignments", index, "sysctlOverrides"], host.name, (key) => `the ${assignment.profile} profile does not set ${key}`);
         const plan = applyOverrides(profile, assignment.sysctlOverrides as SysctlOverrides | undefined);
         const profileParts = hostParts(plan, facts);

@@ -86,7 +86,7 @@ export const hostFactsSchema = z
         irqbalance: z.enum(["ban", "stop", "leave"]).optional(),
         persist: z.boolean().optional(),
         // Profile facts
-        busyPollMicros: z.number().int().min(0).max(1_000_000).optional(),
+        busyPollMicros: z.number().int().min(1).max(1_000_000).optional(),
         wakeupLatencyUs: z.number().int().min(1).max(2_000_000_000).optional(),
         rxQueues: z.number().int().min(1).max(4096).optional(),
         cpus: z.number().int().min(1).max(8192).optional(),

@@ -32,6 +32,11 @@ export function sipRouterPlan(facts: SipRouterFacts): ProfilePlan {
         rxQueues: { value: facts.rxQueues, max: 4096, unit: "receive queues", whole: true },
         cpus: { value: facts.cpus, max: 8192, unit: "CPUs", whole: true },
     });
+    if ((facts.rxQueues === undefined) !== (facts.cpus === undefined)) {
+        // One alone would leave RPS/RFS out in silence: the profile compares the two.
+        const [given, missing] = facts.rxQueues === undefined ? ["cpus", "rxQueues"] : ["rxQueues", "cpus"];
+        throw new ProfileFactError(`sip-router: ${given} is given without ${missing}: RPS/RFS is planned from the two together (when the NIC has fewer receive queues than CPUs); give both, or neither`);
+    }
     const pageSizeKiB = facts.pageSizeKiB ?? 4;
     if (![4, 16, 64].includes(pageSizeKiB)) {
         throw new ProfileFactError(`sip-router: pageSizeKiB: ${pageSizeKiB} is not a kernel page size (4, 16 or 64)`);

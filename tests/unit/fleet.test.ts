@@ -205,6 +205,9 @@ describe("fleet: config and assignments", function () {
             return true;
         });
         assert.throws(() => parseFleetConfig({ ...fleet(2), rollout: { maxFailures: "150%" } }), /rollout\.maxFailures/);
+        const busy = fleet(2);
+        busy.hosts[1].facts = { busyPollMicros: 0 };
+        assert.throws(() => parseFleetConfig(busy), /hosts\[1\]\.facts\.busyPollMicros: /, "0 would pass here and fail in the low-latency profile without a path");
         const level = (counter: string) => parseFleetConfig({ ...fleet(2), rollout: { counterConditions: [{ counter, maxPerSecond: 1, windowSeconds: 10 }] } });
         assert.throws(() => level("sockstat.TCP.inuse"), /rollout\.counterConditions\[0\]\.counter: is a level, not a counter/);
         assert.throws(() => level("Tcp.CurrEstab"), /is a level, not a counter/);
@@ -671,9 +674,13 @@ describe("fleet: config and assignments", function () {
         assert.equal(assignHost(fine, fine.hosts[0]).parts.nic?.rings?.rx, 1024);
     });
 
-    it("refuses a profile without the facts it needs, naming the assignment and host", function () {
+    it("refuses a profile without the facts it needs, or with facts it cannot compute from, naming the assignment and host", function () {
         const config = parseFleetConfig(fleet(1, { assignments: [{ profile: "high-throughput", facts: { linkGbps: 10 } }] }));
         assert.throws(() => assignHost(config, config.hosts[0]), /assignments\[0\] \(high-throughput\) on h1: the profile needs facts\.rttMs/);
+        const half = parseFleetConfig(fleet(2, { assignments: [{ profile: "sip-router", facts: { memoryGiB: 8 } }] }));
+        half.hosts[1].facts = { cpus: 16 };
+        assert.equal(assignHost(half, half.hosts[0]).parts.steering, undefined, "neither: no steering");
+        assert.throws(() => assignHost(half, half.hosts[1]), /^Error: assignments\[0\] \(sip-router\) on h2: sip-router: cpus is given without rxQueues/, "and facts it cannot compute from");
     });
 });
 

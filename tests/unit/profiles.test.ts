@@ -81,6 +81,8 @@ describe("profile plans", function () {
         refused(() => sipRouterPlan({ memoryGiB: 8, rxQueues: 0, cpus: 8 }), /^sip-router: rxQueues: 0 is not a whole number of receive queues above 0 and at most 4096$/);
         refused(() => sipRouterPlan({ memoryGiB: 8, rxQueues: NaN, cpus: 8 }), /rxQueues: NaN is not a whole number of receive queues/);
         refused(() => sipRouterPlan({ memoryGiB: 8, rxQueues: 2, cpus: 2.5 }), /^sip-router: cpus: 2\.5 is not a whole number of CPUs above 0 and at most 8192$/);
+        refused(() => sipRouterPlan({ memoryGiB: 8, rxQueues: 2 }), /^sip-router: rxQueues is given without cpus: RPS\/RFS is planned from the two together/);
+        refused(() => sipRouterPlan({ memoryGiB: 8, cpus: 16 }), /^sip-router: cpus is given without rxQueues/);
     });
 
     it("sizes accept and SYN queues from the connection rate, only ever raising", function () {
