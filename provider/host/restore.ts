@@ -8,7 +8,8 @@ import { FileChanges, FileData, FileSnapshot, fileDataOf, fileIn } from "./files
  */
 
 /** What a path holds: nothing, a file's exact bytes, or a symlink's own target. */
-export type PathContent = { kind: "absent" } | ({ kind: "file" } & FileData) | { kind: "link"; target: string };
+/** A file's `mode` (octal, as `stat -c %a` prints it) where its reader kept it: put back with the bytes, a mode this resource changed (0600 for a secret) goes back too. */
+export type PathContent = { kind: "absent" } | ({ kind: "file"; mode?: string } & FileData) | { kind: "link"; target: string };
 
 export interface ManagedFiles {
     /** Path → what it held before this resource first changed it. */
@@ -101,7 +102,7 @@ export function putBack(changes: FileChanges, path: string, content: PathContent
     if (content.kind === "absent") {
         (changes.remove ??= []).push(path);
     } else if (content.kind === "file") {
-        (changes.write ??= []).push({ path, ...fileDataOf(content) });
+        (changes.write ??= []).push({ path, ...fileDataOf(content), ...(content.mode !== undefined && { mode: content.mode }) });
     } else {
         (changes.link ??= []).push({ path, target: content.target });
     }

@@ -31,7 +31,7 @@ while [ "$nown" -gt 0 ]; do
   f=$1; shift; nown=$((nown-1)); own="$own
 $f"
   if [ -L "$f" ]; then printf 'own-link\\t%s\\t%s\\n' "$f" "$(printf '%s' "$(readlink "$f")" | base64 -w0)"
-  elif [ -f "$f" ]; then printf 'own\\t%s\\t%s\\n' "$f" "$(base64 -w0 < "$f")"
+  elif [ -f "$f" ]; then printf 'own\\t%s\\t%s\\t%s\\n' "$f" "$(base64 -w0 < "$f")" "$(stat -c %a "$f")"
   else printf 'own-absent\\t%s\\n' "$f"; fi
 done
 ${FLAT}
@@ -269,9 +269,11 @@ export function parseReadOutput(stdout: string): HostSnapshot {
             case "unreadable":
                 snapshot.values.set(canonicalKey(fields[0]), { state: "unreadable", message: fields.slice(1).join(" ").trim() });
                 break;
-            case "own":
-                own(fields[0], fileOf(fileFromBase64(fields[1] ?? "")));
+            case "own": {
+                const mode = fields[2] ?? "";
+                own(fields[0], { ...fileOf(fileFromBase64(fields[1] ?? "")), ...(/^[0-7]{3,4}$/.test(mode) && { mode }) });
                 break;
+            }
             case "own-link":
                 own(fields[0], linkTo(Buffer.from(fields[1] ?? "", "base64").toString("utf8")));
                 break;

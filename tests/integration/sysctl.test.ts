@@ -204,6 +204,28 @@ describe("SysctlSet through the real engine on lab hosts", function () {
             }
         });
 
+        it("an admin's 0644 file at persistFile holds a secret key's value 0600 while it is ours, and is back with its bytes and its mode after destroy", async function () {
+            const file = "/etc/sysctl.d/99-admin.conf";
+            const key = "net.ipv4.tcp_fastopen_key";
+            onHost(lab, h2, ["sh", "-c", 'printf "# admin\\nvm.swappiness = 30\\n" > "$1" && chmod 0644 "$1"', "sh", file]);
+            const before = sha(h2, file);
+            assert.match(before, /^644 0:0$/m);
+            const original = sysctlOn(lab, h2, key);
+            const stack = await labStack("sysctl-admin-file-secret", async () => {
+                new SysctlSet("admin", { connection: connectionTo(lab, h2), settings: { [key]: "0123abcd-4567ef01-89abcdef-01234567" }, persistFile: file });
+            });
+            try {
+                await stack.up();
+                assert.match(sha(h2, file), /^600 0:0$/m, "only root reads the secret");
+                await stack.destroy();
+                assert.equal(sha(h2, file), before, "sha256, mode and owner, read on the host");
+                assert.equal(sysctlOn(lab, h2, key), original);
+            } finally {
+                await stack.destroy().catch(() => undefined);
+                onHost(lab, h2, ["rm", "-f", file]);
+            }
+        });
+
         it("refuses at preview, and at up, a persistFile that is a symbolic link (Debian's 99-sysctl.conf → ../sysctl.conf), with the file it points to untouched", async function () {
             const link = "/etc/sysctl.d/99-linked.conf";
             onHost(lab, h1, ["ln", "-sfn", "../sysctl.conf", link]);

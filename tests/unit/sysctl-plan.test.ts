@@ -225,6 +225,21 @@ describe("SysctlSet remote output parsing", function () {
         assert.deepEqual(snap.otherWriters, [{ file: "/etc/sysctl.d/99-x.conf", key: "net.core.somaxconn", value: "1024" }]);
     });
 
+    it("keeps the mode of a file already at persistFile: a secret key's file is written 0600, and delete puts the admin's back with its own mode", function () {
+        const file = "/etc/sysctl.d/99-admin.conf";
+        const admin = "# admin\nvm.swappiness = 30\n";
+        const read = (content: string, mode: string, key: string) =>
+            parseReadOutput([`value\tnet/ipv4/tcp_fastopen_key\t${key}`, `own\t${file}\t${Buffer.from(content).toString("base64")}\t${mode}`].join("\n"));
+        const ours = "0123abcd-4567ef01-89abcdef-01234567";
+        const plan = planApply(inputs({ owner: "p/s/web", settings: { "net.ipv4.tcp_fastopen_key": ours }, persistFile: file }), read(admin, "644", "00000000-00000000-00000000-00000000"), "h1");
+        assert.equal(plan.file.changes.write?.[0].mode, "0600");
+        assert.deepEqual(plan.record.managedFiles?.originals[file], { kind: "file", content: admin, mode: "644" });
+        const restore = planRestore(plan.record, read(plan.persistedContent!, "600", ours), true, "h1");
+        assert.deepEqual(restore.file.changes.write, [{ path: file, content: admin, mode: "644" }]);
+        assert.equal(parseReadOutput(`own\t${file}\t${Buffer.from(admin).toString("base64")}\t6; x`).ownPaths.get(file)?.kind, "file", "a mode that is not octal digits is not kept");
+        assert.ok(!("mode" in parseReadOutput(`own\t${file}\t${Buffer.from(admin).toString("base64")}\t6; x`).ownPaths.get(file)!));
+    });
+
     it("turns a failed apply into an error naming the key and the kernel's reason", function () {
         assert.throws(
             () => parseApplyOutput("root@h1:22", "set\tnet/core/somaxconn\t4096\t5000\nfailed\tnet/core/rmem_max\tsysctl: setting key \"net.core.rmem_max\": Invalid argument\n"),
