@@ -102,14 +102,14 @@ export function lookUpKnownHosts(content: string, name: string): KnownHostsLooku
 
 export type HostKeyVerdict = { ok: true } | { ok: false; reason: string };
 
-/** Decides whether the key a server presented may be trusted. */
-export function verifyHostKey(presented: Buffer, trusted: HostKeyEntry[], revoked: HostKeyEntry[], target: string): HostKeyVerdict {
+/** Decides whether the key a server presented may be trusted; `trusted` undefined: any key not revoked (insecureSkipHostKeyCheck). */
+export function verifyHostKey(presented: Buffer, trusted: HostKeyEntry[] | undefined, revoked: HostKeyEntry[], target: string): HostKeyVerdict {
     const presentedB64 = presented.toString("base64");
     const seen = fingerprint(presented);
     if (revoked.some((k) => k.key === presentedB64)) {
         return { ok: false, reason: `${target}: host key ${seen} is marked @revoked in known_hosts` };
     }
-    if (trusted.some((k) => k.key === presentedB64)) {
+    if (trusted === undefined || trusted.some((k) => k.key === presentedB64)) {
         return { ok: true };
     }
     if (trusted.length === 0) {

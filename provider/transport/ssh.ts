@@ -17,21 +17,32 @@ function describe(endpoint: Endpoint): string {
     return `${endpoint.user}@${endpoint.host}:${endpoint.port}`;
 }
 
-function trustedKeys(endpoint: Endpoint): { trusted: HostKeyEntry[]; revoked: HostKeyEntry[] } {
-    if (endpoint.hostKey) {
-        return { trusted: endpoint.hostKey.split("\n").filter((line) => line.trim()).map(parsePublicKey), revoked: [] };
-    }
+/**
+ * Which host keys a login accepts: the pinned `hostKey`, else known_hosts' for the host, else,
+ * under insecureSkipHostKeyCheck, any (`trusted` undefined). Whatever trusts it, a key known_hosts
+ * marks `@revoked` is refused, as OpenSSH refuses it under any StrictHostKeyChecking: the mark
+ * is how a leaked host key is withdrawn from a fleet. A known_hosts file named explicitly must be
+ * there; the default one (~/.ssh/known_hosts) may be missing, and when only its revocations are
+ * wanted (a pinned key, the check skipped), unreadable, as OpenSSH then goes on without it.
+ */
+export function hostKeyPolicy(endpoint: Endpoint, read: (file: string) => string = (file) => readFileSync(file, "utf8")): { trusted?: HostKeyEntry[]; revoked: HostKeyEntry[] } {
+    const pinned = endpoint.hostKey ? endpoint.hostKey.split("\n").filter((line) => line.trim()).map(parsePublicKey) : undefined;
     const file = endpoint.knownHostsPath ?? path.join(homedir(), ".ssh", "known_hosts");
     let content = "";
     try {
-        content = readFileSync(file, "utf8");
+        content = read(file);
     } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "ENOENT") {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (endpoint.knownHostsPath !== undefined) {
+            throw new Error(code === "ENOENT" ? `knownHostsPath ${file}: no such file` : `knownHostsPath ${file}: ${(e as Error).message}`);
+        }
+        if (code !== "ENOENT" && !pinned && !endpoint.insecureSkipHostKeyCheck) {
             throw e;
         }
     }
     const found = lookUpKnownHosts(content, knownHostsName(endpoint.host, endpoint.port));
-    return { trusted: found.accepted, revoked: found.revoked };
+    const trusted = pinned ?? (endpoint.insecureSkipHostKeyCheck ? undefined : found.accepted);
+    return { trusted, revoked: found.revoked };
 }
 
 /** A setting that fails before any packet is sent: the tunnel opened for the attempt is closed with it. */
@@ -42,15 +53,15 @@ function refusedBeforeConnecting(target: string, error: unknown, setting: string
 
 function connectOnce(endpoint: Endpoint, sock?: NodeJS.ReadableStream): Promise<Client> {
     const target = describe(endpoint);
-    let keys: ReturnType<typeof trustedKeys> | undefined;
+    let keys: ReturnType<typeof hostKeyPolicy>;
     try {
         // A pinned key is checked whatever insecureSkipHostKeyCheck says (a fleet default left on).
-        keys = endpoint.hostKey || !endpoint.insecureSkipHostKeyCheck ? trustedKeys(endpoint) : undefined;
+        keys = hostKeyPolicy(endpoint);
     } catch (e) {
         // An unreadable known_hosts file or a pinned key that does not decode.
-        return refusedBeforeConnecting(target, e, endpoint.hostKey ? "hostKey" : "knownHostsPath", sock);
+        return refusedBeforeConnecting(target, e, endpoint.hostKey && !/^knownHostsPath /.test((e as Error).message) ? "hostKey" : "knownHostsPath", sock);
     }
-    const algorithms = keys ? hostKeyAlgorithms(keys.trusted) : [];
+    const algorithms = keys.trusted ? hostKeyAlgorithms(keys.trusted) : [];
     let refusal: string | undefined;
     const config: ConnectConfig = {
         host: endpoint.host,
@@ -65,9 +76,6 @@ function connectOnce(endpoint: Endpoint, sock?: NodeJS.ReadableStream): Promise<
         sock: sock as ConnectConfig["sock"],
         ...(algorithms.length > 0 ? { algorithms: { serverHostKey: algorithms as NonNullable<ConnectConfig["algorithms"]>["serverHostKey"] } } : {}),
         hostVerifier: (presented: Buffer) => {
-            if (!keys) {
-                return true;
-            }
             const verdict = verifyHostKey(presented, keys.trusted, keys.revoked, target);
             if (!verdict.ok) {
                 refusal = verdict.reason;

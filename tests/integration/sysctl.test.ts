@@ -417,6 +417,28 @@ describe("SysctlSet through the real engine on lab hosts", function () {
             });
         });
 
+        it("refuses a host key known_hosts marks @revoked even under insecureSkipHostKeyCheck, and a knownHostsPath that is not there by its name", async function () {
+            const dir = mkdtempSync(path.join(os.tmpdir(), "plt-known-hosts-"));
+            const knownHosts = path.join(dir, "known_hosts");
+            const name = h1.port === 22 ? h1.address : `[${h1.address}]:${h1.port}`;
+            writeFileSync(knownHosts, `@revoked ${name} ${h1.hostKey}\n`);
+            let connection = { ...connectionTo(lab, h1), hostKey: undefined, insecureSkipHostKeyCheck: true, knownHostsPath: knownHosts };
+            const stack = await labStack("sysctl-revoked-host-key", async () => {
+                new SysctlSet("revoked", { connection, settings: { "net.core.somaxconn": 5005 }, persist: false });
+            });
+            try {
+                const before = sshdLog(lab, h1).length;
+                assert.match(await expectFailure(stack.preview()), /property connection\.hostKey value .* has a problem: .*host key SHA256:\S+ is marked @revoked in known_hosts/);
+                assert.match(await expectFailure(stack.up()), /is marked @revoked in known_hosts/);
+                assert.doesNotMatch(sshdLog(lab, h1).slice(before), /Accepted publickey/, "never logged in");
+                assert.notEqual(sysctlOn(lab, h1, "net.core.somaxconn"), "5005");
+                connection = { ...connection, knownHostsPath: path.join(dir, "known_host") };
+                assert.match(await expectFailure(stack.preview()), /property connection\.knownHostsPath value .* has a problem: .*knownHostsPath \S+\/known_host: no such file/);
+            } finally {
+                rmSync(dir, { recursive: true });
+            }
+        });
+
         it("refuses an unknown host when no hostKey is pinned and known_hosts lacks it", async function () {
             const stack = await labStack("sysctl-unknown-host", async () => {
                 new SysctlSet("unknown", {

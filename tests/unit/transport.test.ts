@@ -5,7 +5,7 @@ import { COMMAND_LINE_FROM_STDIN, MAX_COMMAND_BYTES, shProgram, shellQuote, sshC
 import { fingerprint, hostKeyAlgorithms, knownHostsName, lookUpKnownHosts, verifyHostKey } from "../../provider/transport/known-hosts";
 import { LocalTransport } from "../../provider/transport/local";
 import { connectionSchema } from "../../provider/transport/connection";
-import { SshTransport, tunnel } from "../../provider/transport/ssh";
+import { SshTransport, hostKeyPolicy, tunnel } from "../../provider/transport/ssh";
 
 describe("command lines", function () {
     it("quotes every argument so a shell sees exactly the original words", function () {
@@ -147,6 +147,40 @@ describe("host key verification", function () {
         assert.ok(!unknown.ok && /unknown host key/.test(unknown.reason));
         const revoked = verifyHostKey(key, trusted, trusted, "h");
         assert.ok(!revoked.ok && /revoked/.test(revoked.reason));
+    });
+});
+
+describe("which host keys a login accepts", function () {
+    const key = randomBytes(51).toString("base64");
+    const pinned = `ssh-ed25519 ${key}`;
+    const knownHosts = `@revoked 10.0.0.5 ${pinned}\n10.0.0.6 ${pinned}\n`;
+    const files = (content: string | NodeJS.ErrnoException) => (file: string) => {
+        if (typeof content !== "string") {
+            throw content;
+        }
+        return file === "/k" || file.endsWith("/.ssh/known_hosts") ? content : "";
+    };
+    const endpoint = (fields: Record<string, unknown>) => connectionSchema.parse({ host: "10.0.0.5", ...fields });
+    const missing = Object.assign(new Error("ENOENT: no such file or directory"), { code: "ENOENT" });
+    const denied = Object.assign(new Error("EACCES: permission denied"), { code: "EACCES" });
+
+    it("refuses a key known_hosts marks @revoked whatever trusts it: a pinned key, or the check skipped", function () {
+        const revoked = [{ keyType: "ssh-ed25519", key }];
+        assert.deepEqual(hostKeyPolicy(endpoint({ insecureSkipHostKeyCheck: true, knownHostsPath: "/k" }), files(knownHosts)), { trusted: undefined, revoked });
+        assert.deepEqual(hostKeyPolicy(endpoint({ hostKey: pinned, knownHostsPath: "/k" }), files(knownHosts)), { trusted: revoked, revoked });
+        const skipped = hostKeyPolicy(endpoint({ insecureSkipHostKeyCheck: true, knownHostsPath: "/k" }), files(knownHosts));
+        assert.match((verifyHostKey(Buffer.from(key, "base64"), skipped.trusted, skipped.revoked, "h") as { reason: string }).reason, /marked @revoked/);
+        assert.deepEqual(verifyHostKey(randomBytes(51), skipped.trusted, skipped.revoked, "h"), { ok: true }, "any other key, as the flag says");
+        assert.deepEqual(hostKeyPolicy(endpoint({ host: "10.0.0.6", knownHostsPath: "/k" }), files(knownHosts)).trusted, revoked);
+    });
+
+    it("needs a known_hosts file named explicitly; the default one may be missing, or unreadable when only its revocations count", function () {
+        assert.throws(() => hostKeyPolicy(endpoint({ knownHostsPath: "/k" }), files(missing)), /^Error: knownHostsPath \/k: no such file$/);
+        assert.throws(() => hostKeyPolicy(endpoint({ hostKey: pinned, knownHostsPath: "/k" }), files(missing)), /knownHostsPath \/k: no such file/, "a typo is said, not read as an empty file");
+        assert.deepEqual(hostKeyPolicy(endpoint({}), files(missing)), { trusted: [], revoked: [] });
+        assert.throws(() => hostKeyPolicy(endpoint({}), files(denied)), /EACCES/, "the default file decides trust: unreadable is refused");
+        assert.deepEqual(hostKeyPolicy(endpoint({ hostKey: pinned }), files(denied)).revoked, []);
+        assert.deepEqual(hostKeyPolicy(endpoint({ insecureSkipHostKeyCheck: true }), files(denied)), { trusted: undefined, revoked: [] });
     });
 });
 
