@@ -132,16 +132,23 @@ export function tunnel(bastion: Pick<Client, "forwardOut">, proxy: Endpoint, con
             timedOut = true;
             reject(new Error(`${describe(proxy)}: no tunnel to ${describe(connection)} within ${connection.perDialTimeout} s`));
         }, connection.perDialTimeout * 1000);
-        bastion.forwardOut("127.0.0.1", 0, connection.host, connection.port, (err, stream) => {
+        const failed = (err: Error) => reject(new Error(`${describe(proxy)}: cannot tunnel to ${describe(connection)}: ${err.message}`));
+        try {
+            bastion.forwardOut("127.0.0.1", 0, connection.host, connection.port, (err, stream) => {
+                clearTimeout(timer);
+                if (timedOut) {
+                    stream?.destroy();
+                } else if (err) {
+                    failed(err);
+                } else {
+                    resolve(stream);
+                }
+            });
+        } catch (e) {
+            // A bastion connection already gone ("Not connected") throws at once.
             clearTimeout(timer);
-            if (timedOut) {
-                stream?.destroy();
-            } else if (err) {
-                reject(new Error(`${describe(proxy)}: cannot tunnel to ${describe(connection)}: ${err.message}`));
-            } else {
-                resolve(stream);
-            }
-        });
+            failed(e as Error);
+        }
     });
 }
 
@@ -151,11 +158,13 @@ async function connect(connection: Connection): Promise<Client> {
         return connectWithRetries(connection);
     }
     // The bastion is pooled like any host: one connection for every target behind it (not one
-    // login per target at once, which sshd's MaxStartups drops), closed with the others.
-    const bastion = await pooled(proxy as Connection).client.catch((e) => {
-        throw isRefusedConnection(e) ? new HostConnectError(e.message, `proxy.${e.setting}`) : e;
-    });
-    return connectWithRetries(connection, () => tunnel(bastion, proxy, connection));
+    // login per target at once, which sshd's MaxStartups drops), closed with the others. Taken
+    // again at each attempt: one that dropped meanwhile has left the pool, and the next is new.
+    const bastion = () =>
+        pooled(proxy as Connection).client.catch((e) => {
+            throw isRefusedConnection(e) ? new HostConnectError(e.message, `proxy.${e.setting}`) : e;
+        });
+    return connectWithRetries(connection, async () => tunnel(await bastion(), proxy, connection));
 }
 
 /** A counting semaphore: at most `limit` channels open at once on one connection. */

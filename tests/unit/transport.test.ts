@@ -218,6 +218,19 @@ describe("a tunnel through a bastion", function () {
         assert.ok(destroyed);
     });
 
+    it("names the bastion and the target when the bastion's connection is already gone, and leaves no timer behind", async function () {
+        const gone = {
+            forwardOut: () => {
+                throw new Error("Not connected");
+            },
+        };
+        const timers = () => (process as unknown as { getActiveResourcesInfo(): string[] }).getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+        await new Promise((r) => setImmediate(r)); // after mocha has armed its own timeout for this test
+        const before = timers();
+        await assert.rejects(tunnel(gone as never, proxy, { ...target, perDialTimeout: 30 }), /root@bastion:22: cannot tunnel to root@10\.0\.0\.9:22: Not connected/);
+        assert.equal(timers(), before, "its 30 s timer was cleared: a command-line tool exits when done");
+    });
+
     it("names the bastion and the target when the bastion refuses the channel", async function () {
         const refusing = { forwardOut: (_a: string, _b: number, _c: string, _d: number, callback: (err: Error) => void) => callback(new Error("(SSH) Channel open failure: Connection refused")) };
         await assert.rejects(tunnel(refusing as never, proxy, target), /root@bastion:22: cannot tunnel to root@10\.0\.0\.9:22: \(SSH\) Channel open failure: Connection refused/);
