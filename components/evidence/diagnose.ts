@@ -223,5 +223,11 @@ function irqImbalance(rates: Record<string, Rate>): Finding[] {
     return findings;
 }
 
+/**
+ * Whether a counter is one a rule (or the IRQ spread) judges: without its rate, "nothing rose"
+ * cannot be said. (The RULES' IF stands for the interface, so a pattern matches whole names.)
+ */
+export const judgedCounter = (counter: string): boolean => RULES.some((r) => r.counters.test(counter)) || /^irq\.(.+)\.cpu\d+$/.test(counter);
+
 /** The sysctls the rules may show, to read alongside the counters. */
 export const DIAGNOSED_SYSCTLS = [...new Set(RULES.flatMap((r) => r.sysctls))];

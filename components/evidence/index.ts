@@ -3,7 +3,7 @@ import { Sample, measureRates, sampleHost } from "../../provider/counters/sample
 import { interfaceName } from "../../provider/nic/schema";
 import { readHost } from "../../provider/sysctl/remote";
 import type { Transport } from "../../provider/transport/transport";
-import { DIAGNOSED_SYSCTLS, Finding, diagnose } from "./diagnose";
+import { DIAGNOSED_SYSCTLS, Finding, diagnose, judgedCounter } from "./diagnose";
 
 export { CounterCondition, Finding, Rate, Sample, conditionFailure, counterRates, diagnose, sampleHost };
 
@@ -17,6 +17,8 @@ export interface HostDiagnosis {
     missing: string[];
     /** Counters whose rate could not be computed (wrapped, reset, rebooted), and why. */
     notes: Record<string, string>;
+    /** Of those, the ones a rule judges: with any, no finding is not an all-clear. */
+    unjudged: string[];
 }
 
 /** A NaN, zero or negative window samples twice at once: "nothing rose" would be a false all-clear. */
@@ -46,7 +48,7 @@ export async function diagnoseHost(transport: Transport, iface: string | undefin
     }
     const rising = Object.fromEntries(Object.entries(rates).filter(([, r]) => (r.perSecond ?? 0) > 0).map(([name, r]) => [name, r.perSecond!]));
     const notes = Object.fromEntries(Object.entries(rates).filter(([, r]) => r.note && r.perSecond === null).map(([name, r]) => [name, r.note!]));
-    return { target: transport.target, windowSeconds, rising, findings: diagnose(rates, settings), missing: after.missing, notes };
+    return { target: transport.target, windowSeconds, rising, findings: diagnose(rates, settings), missing: after.missing, notes, unjudged: Object.keys(notes).filter(judgedCounter) };
 }
 
 /** Notes that several counters share (a reboot gives every counter the same one) are one line. */
@@ -60,7 +62,13 @@ function noteLines(notes: Record<string, string>): string[] {
 
 /** The diagnosis for people: findings first, then what could not be rated and what the host lacks. */
 export function diagnosisText(d: HostDiagnosis): string {
-    const lines = [`${d.target}: ${d.findings.length === 0 ? "no drop or overflow counter rose" : `${d.findings.length} finding(s)`} over ${d.windowSeconds} s`];
+    const verdict =
+        d.findings.length > 0
+            ? `${d.findings.length} finding(s)`
+            : d.unjudged.length > 0
+              ? `could not judge: ${d.unjudged.length} of the counters the diagnosis reads have no rate (below)`
+              : "no drop or overflow counter rose";
+    const lines = [`${d.target}: ${verdict} over ${d.windowSeconds} s`];
     for (const f of d.findings) {
         const now = Object.entries(f.settings).map(([k, v]) => `${k} = ${v}`).join(", ");
         lines.push(`  ${f.counter} rising ${f.perSecond.toFixed(1)}/s: ${f.meaning}`, `    look at: ${f.knob}${now ? ` (now ${now})` : ""}`, `    sources: ${f.sources.join(" · ")}`);

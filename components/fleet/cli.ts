@@ -284,7 +284,9 @@ async function diagnoseCommand(opts: { stack?: string; local?: boolean; host?: s
     }
     const text = (d: HostDiagnosis | Undiagnosed) => ("error" in d ? `${d.target}: could not diagnose: ${d.error}` : diagnosisText(d));
     console.log(opts.json ? JSON.stringify(diagnoses, null, 2) : diagnoses.map(text).join("\n"));
-    return diagnoses.some((d) => "error" in d) ? 2 : diagnoses.some((d) => "findings" in d && d.findings.length > 0) ? 1 : 0;
+    // A host whose judged counters could not all be rated has no all-clear to give: 3, not 0.
+    const judged = (d: HostDiagnosis | Undiagnosed): d is HostDiagnosis => "findings" in d;
+    return diagnoses.some((d) => "error" in d) ? 2 : diagnoses.some((d) => judged(d) && d.findings.length > 0) ? 1 : diagnoses.some((d) => judged(d) && d.unjudged.length > 0) ? 3 : 0;
 }
 
 function run<O>(action: (opts: O) => Promise<number>) {
@@ -329,7 +331,7 @@ program
 
 program
     .command("diagnose")
-    .description("sample the kernel's drop and overflow counters twice and name the knob behind each rising one; read-only; exit 1 on findings")
+    .description("sample the kernel's drop and overflow counters twice and name the knob behind each rising one; read-only; exit 1 on findings, 3 when counters it reads could not be rated (a reboot in the window) and nothing was found")
     .option("-s, --stack <name>", "every host of this stack")
     .option("--host <name>", "only this host of the stack")
     .addOption(new Option("--local", "the machine this runs on (no root needed)").conflicts(["stack", "host"]))

@@ -3,13 +3,13 @@ import { execFile } from "child_process";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { HighConnectionRateProfile, SipRouterProfile, sipRouterPlan, sysctlValues } from "../../components";
-import { diagnoseHost, sampleHost } from "../../components/evidence";
+import { diagnoseHost, diagnosisText, sampleHost } from "../../components/evidence";
 import { CounterEvidence } from "../../provider";
 import * as waveEvidence from "../../provider/wave-evidence/handlers";
 import { connectionSchema, transportFor } from "../../provider/transport";
 import { labStack } from "./engine";
 import { assertNoChanges, expectFailure } from "./support";
-import { Lab, LabHost, connectionTo, labDown, labUp, listenBurst, netCounter, nicTraffic, onHost, setSysctlOn, snmp6Counter, sysctlOn, udpBurstOn } from "./lab";
+import { Lab, LabHost, connectionTo, labDown, labUp, listenBurst, netCounter, nicTraffic, onHost, onHostMeanwhile, setSysctlOn, snmp6Counter, sysctlOn, udpBurstOn } from "./lab";
 
 const OVERFLOWS = "TcpExt.ListenOverflows";
 
@@ -313,5 +313,20 @@ describe("diagnosis on a lab VM whose NIC has one queue pair (virtio1-input.0, v
         assert.ok(finding, JSON.stringify(diagnosis.findings));
         assert.match(finding.meaning, /100% of eth1's interrupts land on cpu0/);
         assert.match(finding.knob, /^PacketSteering \(RPS/);
+    });
+
+    it("an interface re-created during the window leaves its counters without a rate: the diagnosis says it could not judge, not that nothing rose", async function () {
+        onHost(lab, vm, ["ip", "link", "add", "plt0", "type", "veth", "peer", "name", "plt0p"]);
+        try {
+            const recreate = onHostMeanwhile(lab, vm, ["sh", "-c", "sleep 1; ip link del plt0 && ip link add plt0 type veth peer name plt0p"]);
+            const diagnosis = await diagnoseHost(transportFor(connectionSchema.parse(connectionTo(lab, vm))), "plt0", 3);
+            assert.equal(await recreate, 0);
+            assert.deepEqual(diagnosis.findings, []);
+            assert.ok(diagnosis.unjudged.includes("link.plt0.rx_dropped"), JSON.stringify(diagnosis.unjudged));
+            assert.match(diagnosis.notes["link.plt0.rx_dropped"], /the interface was re-created between the samples/);
+            assert.match(diagnosisText(diagnosis), /: could not judge: \d+ of the counters the diagnosis reads have no rate \(below\) over 3 s\n/);
+        } finally {
+            onHost(lab, vm, ["sh", "-c", "ip link del plt0 2>/dev/null; true"]);
+        }
     });
 });

@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { diagnoseHost, diagnosisText } from "../../components/evidence";
-import { diagnose } from "../../components/evidence/diagnose";
+import { diagnose, judgedCounter } from "../../components/evidence/diagnose";
 import { extendBaseline, riseSinceBaseline } from "../../provider/counters/handlers";
 import { isGauge, parseEthtoolStats, parseProtocolCounters, parseSnmp6, parseSoftnet, queueInterruptsPerCpu } from "../../provider/counters/parse";
 import { conditionFailure, counterRates, longestRatedWindow } from "../../provider/counters/rates";
@@ -295,14 +295,24 @@ describe("counters: diagnosis", function () {
     });
 
     it("the text report says which counters it could not rate (reset, reboot) instead of a bare all-clear", function () {
-        const base = { target: "h1", windowSeconds: 3, rising: {}, findings: [], missing: [] };
+        const base = { target: "h1", windowSeconds: 3, rising: {}, findings: [], missing: [], unjudged: [] };
         assert.equal(diagnosisText({ ...base, notes: {} }), "h1: no drop or overflow counter rose over 3 s");
-        const reset = diagnosisText({ ...base, notes: { "nic.eth1.rx_missed_errors": "went backwards (900 → 2): reset" } });
-        assert.match(reset, /^h1: no drop or overflow counter rose over 3 s\n {2}no rate \(cannot tell whether it rose\): nic\.eth1\.rx_missed_errors went backwards \(900 → 2\): reset$/);
+        const reset = diagnosisText({ ...base, notes: { "nic.eth1.rx_missed_errors": "went backwards (900 → 2): reset" }, unjudged: ["nic.eth1.rx_missed_errors"] });
+        assert.match(reset, /^h1: could not judge: 1 of the counters the diagnosis reads have no rate \(below\) over 3 s\n {2}no rate \(cannot tell whether it rose\): nic\.eth1\.rx_missed_errors went backwards \(900 → 2\): reset$/);
+        const quietBesides = diagnosisText({ ...base, notes: { "Tcp.InSegs": "went backwards (9 → 2): reset" } });
+        assert.match(quietBesides, /^h1: no drop or overflow counter rose over 3 s\n/, "a counter no rule reads does not cloud the verdict");
         const rebooted = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`c${i}`, "the host rebooted between the samples"]));
-        const text = diagnosisText({ ...base, notes: rebooted });
+        const text = diagnosisText({ ...base, notes: rebooted, unjudged: ["c1"] });
         assert.equal(text.split("\n").length, 2, text);
+        assert.match(text, /^h1: could not judge/);
         assert.match(text, /no rate \(cannot tell whether it rose\): 40 counters: the host rebooted between the samples$/);
+        assert.deepEqual(["TcpExt.ListenOverflows", "link.eth1.rx_dropped", "nic.eth1.rx_missed_errors", "irq.eth1.cpu0", "softnet.time_squeeze", "Tcp.InSegs", "irq.eth1.cpu0.irq38"].filter(judgedCounter), [
+            "TcpExt.ListenOverflows",
+            "link.eth1.rx_dropped",
+            "nic.eth1.rx_missed_errors",
+            "irq.eth1.cpu0",
+            "softnet.time_squeeze",
+        ]);
     });
 
     it("points each rising counter at its knob, with the current value and sources", function () {
