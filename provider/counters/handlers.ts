@@ -91,7 +91,9 @@ export async function update(_id: string, olds: Record<string, unknown>, news: R
     }
     const inputs = parse(raw);
     const { rates, end } = await measure(inputs);
-    return { outs: plainState({ ...olds, ...inputsOf(raw), now: rates, baseline: extendBaseline(olds.baseline as Baseline, inputs.counters, end), missing: end.missing }) };
+    const extended = extendBaseline(olds.baseline as Baseline, inputs.counters, end);
+    // Measured now, as a refresh would: the counters declared now, not the ones the last refresh saw.
+    return { outs: plainState({ ...olds, ...inputsOf(raw), now: rates, baseline: extended, sinceBaseline: riseSinceBaseline(inputs.counters, extended, end), missing: end.missing }) };
 }
 
 /** The baseline with a total, from `end`, for each counter it has none for: added since, or missing when it was taken. */

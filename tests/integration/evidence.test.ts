@@ -186,7 +186,8 @@ describe("evidence: listen overflows before and after HighConnectionRateProfile 
         try {
             await stack.up();
             counters = [OVERFLOWS, "TcpExt.ListenDrops"];
-            await stack.up();
+            const added = (await stack.up()).outputs.sinceBaseline.value as Record<string, number | null>;
+            assert.deepEqual(Object.keys(added).sort(), ["TcpExt.ListenDrops", OVERFLOWS].sort(), "the update measured the counters declared now");
             const start = netCounter(lab, host, "TcpExt.ListenDrops");
             await listenBurst(lab, host, 3);
             const rose = netCounter(lab, host, "TcpExt.ListenDrops") - start;
