@@ -22,6 +22,7 @@ export interface Rate {
  * snmp/netstat/snmp6 are 64-bit on a 64-bit kernel.
  */
 const PER_CPU_SOFTNET = /^softnet\.cpu\d+\.([a-z_]+)$/;
+const SOFTNET_TOTAL = /^softnet\.[a-z_]+$/;
 const PER_IRQ_INTERRUPTS = /^(irq\..+\.cpu\d+)\.(tx)?irq\d+$/;
 
 /** The sum a 32-bit count is a part of: a CPU's softnet field of `softnet.FIELD`, one queue IRQ's count on a CPU of `irq.IF.cpuN`. */
@@ -88,6 +89,9 @@ export function counterRates(before: Sample, after: Sample): Record<string, Rate
             rates[name] = { delta: null, perSecond: null, note: recreated };
         } else if (then === undefined) {
             rates[name] = { delta: null, perSecond: null, note: "not in the earlier sample" };
+        } else if (SOFTNET_TOTAL.test(name) && seconds * MAX_SOFTNET_PER_CPU_PER_SECOND >= TWO_32) {
+            // Rated from the totals alone where no per-CPU rows are named (before Linux 5.10): its parts could have wrapped as often.
+            rates[name] = { delta: null, perSecond: null, note: `a sum of 32-bit counts per CPU: at up to ${MAX_SOFTNET_PER_CPU_PER_SECOND}/s each can wrap more than once in ${seconds} s` };
         } else {
             rates[name] = counterRate(then, now, seconds, wrapRateLimit(name));
         }

@@ -51,6 +51,14 @@ describe("counter rates: wraps and resets", function () {
 });
 
 describe("counter diagnosis: which drop points at which knob", function () {
+    it("a softnet total read without per-CPU rows (before Linux 5.10) has no rate over a window its 32-bit parts could wrap in more than once", function () {
+        const at = (t: number, dropped: number) => sample(t, { "softnet.dropped": dropped });
+        assert.deepEqual(counterRates(at(0, 10), at(100, 30))["softnet.dropped"], { delta: 20, perSecond: 0.2 });
+        const long = counterRates(at(0, 10), at(500, 30))["softnet.dropped"];
+        assert.equal(long.perSecond, null);
+        assert.match(long.note!, /a sum of 32-bit counts per CPU: .* can wrap more than once in 500 s/);
+    });
+
     it("points receive ring overflow at the rings, and nothing else there: not tx or XDP drops, not the kernel's rx_dropped", function () {
         const names = ["nic.eth1.rx_missed_errors", "nic.eth1.rx_fifo_errors", "nic.eth1.rx_no_buffer_count", "nic.eth1.rx_queue_0_drops", "nic.eth1.rx0_drops", "link.eth1.rx_missed_errors", "nic.eth1.tx_queue_0_drops", "nic.eth1.rx_queue_0_xdp_drops", "nic.eth1.rx0_xdp_drop", "link.eth1.rx_dropped", "link.eth1.tx_dropped", "nic.eth1.rxq0_drv_dropped_rx_total", "nic.eth1.rxq0_drv_dropped_rx_total_fcs", "nic.eth1.rxq0_pkts_rx_OOB"];
         const rates = counterRates(sample(0, Object.fromEntries(names.map((n) => [n, 0]))), sample(10, Object.fromEntries(names.map((n) => [n, 100]))));
