@@ -395,3 +395,19 @@ export async function applyTransaction(
     }
     return parseTransactionOutput(transport.target, result.stdout, options.describe);
 }
+
+const LEDGER_ONLY_PROGRAM = withLedger(`printf 'done\\n'`);
+
+/**
+ * Writes a resource's ledger anew, and nothing else (under the host's ledger lock, refused when
+ * another owner holds an item): for what an apply learns only after its writes (a driver's or the
+ * kernel's adjustment, a module loaded by something else), which the ledger written before them
+ * cannot hold.
+ */
+export async function rewriteLedger(transport: Transport, ledger: LedgerAction): Promise<void> {
+    const result = await transport.run(shProgram(LEDGER_ONLY_PROGRAM, "pulumi-ledger-write", ledgerArgs(ledger)));
+    if (result.code !== 0) {
+        throw new RemoteCommandError(transport.target, "ledger write", result);
+    }
+    throwIfLedgerUnwritten(transport.target, result.stdout);
+}

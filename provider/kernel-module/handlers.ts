@@ -1,6 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
 import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDrift, ledgerStatus, ledgerWrite, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
+import { rewriteLedger } from "../host/files";
 import { withCreatedDirs } from "../host/restore";
 import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
 import { transportFor } from "../transport";
@@ -32,7 +33,7 @@ import {
     renderLoadFile,
     renderOptionsFile,
 } from "./plan";
-import { ModuleSnapshot, applyModules, readModules, rewriteLedger } from "./remote";
+import { ModuleSnapshot, applyModules, readModules } from "./remote";
 import { KernelModuleInputs, kernelModuleInputsSchema, moduleSpecs, persistFiles } from "./schema";
 
 const INPUT_FIELDS = ["connection", "modules", "persist", "restoreOnDelete", "resourceName", "owner"] as const;

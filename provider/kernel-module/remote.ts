@@ -385,17 +385,6 @@ export interface ApplyOutcome {
     createdDirs: string[];
 }
 
-const LEDGER_ONLY_PROGRAM = withLedger(`printf 'done\\n'`);
-
-/** Writes a resource's ledger anew, and nothing else (under the host's ledger lock, refused when another owner holds an item). */
-export async function rewriteLedger(transport: Transport, ledger: LedgerAction): Promise<void> {
-    const result = await transport.run(shProgram(LEDGER_ONLY_PROGRAM, "pulumi-modules-ledger", ledgerArgs(ledger)));
-    if (result.code !== 0) {
-        throw new RemoteCommandError(transport.target, "ledger write", result);
-    }
-    throwIfLedgerUnwritten(transport.target, result.stdout);
-}
-
 export class ModuleApplyError extends Error {}
 
 export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {

@@ -1,7 +1,9 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
-import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDrift, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
+import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDrift, ledgerStatus, ledgerWrite, ownLedgerRecord, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
+import { rewriteLedger } from "../host/files";
 import { transportFor } from "../transport";
+import type { Transport } from "../transport/transport";
 import { hostIdentity } from "../transport/connection";
 import { applyEntryPoints, diffResource, persistenceDrifted, pickInputs, plainState } from "../lifecycle";
 import { containsUnknown } from "../unknowns";
@@ -78,7 +80,27 @@ async function apply(raw: Record<string, unknown>, previous?: NicRecord) {
     const adjusted = adjustmentsAfterApply(plan.desired, plan.asked, known, liveDeclared(plan.desired, after));
     const warnings = [...plan.warnings, ...newAdjustments(adjusted, known).map((w) => `${transport.target}: ${inputs.interface} ${w}`)];
     warnings.slice(plan.warnings.length).forEach((w) => console.log(w));
-    return outputs(raw, inputs, { ...record, ...(Object.keys(adjusted).length > 0 ? { adjusted } : {}) }, plan.desired, after, "in place", warnings);
+    const final: NicRecord = { ...record, ...(Object.keys(adjusted).length > 0 ? { adjusted } : {}) };
+    if (warnings.length > plan.warnings.length) {
+        warnings.push(...(await ledgerWithAdjustments(transport, ledgerScope(inputs, snapshot, transport.target), inputs.interface, final)));
+    }
+    return outputs(raw, inputs, final, plan.desired, after, "in place", warnings);
+}
+
+/**
+ * A driver's new adjustment goes into the ledger too, written again after the apply: a preview's
+ * check has only the ledger to tell sizes in place (1008 for 1001) from a resize to come. Failing
+ * that is said, not failed: the host is as declared, and the next update writes it.
+ */
+async function ledgerWithAdjustments(transport: Transport, scope: LedgerScope, iface: string, record: NicRecord): Promise<string[]> {
+    try {
+        await rewriteLedger(transport, ledgerWrite(scope.ledgers, record.ledgerFile as string, scope.owner, nicItems(iface, record), record, transport.target));
+        return [];
+    } catch (e) {
+        const warning = `${transport.target}: ${record.ledgerFile} does not hold the driver's adjustment yet (${(e as Error).message}); a preview may take the sizes in place for a resize until the next up`;
+        console.log(warning);
+        return [warning];
+    }
 }
 
 /** The adjustments a driver made in this apply, in words. */
@@ -96,8 +118,9 @@ function hostProblems(inputs: NicRingConfigInputs, snapshot: NicSnapshot, target
     if (problems.length > 0) {
         return problems.map(({ property, reason }) => ({ property, reason: `${target}: ${reason}` }));
     }
-    // Only a resize this run would make: a stack already applied, whose sizes stand (as its driver took them), moves nothing.
-    const previous = olds.originals ? recordOf(olds) : undefined;
+    // Only a resize this run would make: a stack already applied, whose sizes stand (as its driver took them), moves nothing,
+    // and one that puts back a size no longer declared resizes. Check has the old inputs only: the record is the ledger's.
+    const previous = ownLedgerRecord<NicRecord>(ledgerScope(inputs, snapshot, target), olds);
     const planned = new Set(planner(inputs, snapshot, target).plan(previous).changes.map((change) => change.section));
     const changes = (["rings", "channels"] as const).filter((section) => planned.has(section));
     const undone = nicResizes(hostIdentity(inputs.connection), inputs.interface, { kind: LEDGER_KIND, owner: inputs.owner ?? inputs.resourceName }, changes);

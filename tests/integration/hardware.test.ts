@@ -390,6 +390,31 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             assert.equal(ringsOf(lab, server).rx, 256);
         });
 
+        it("an unlinked IrqAffinity beside it previews once the driver's aligned size stands, and is refused when an update would put back a size no longer declared", async function () {
+            const start = ringsOf(lab, server);
+            let rings: { rx?: number; tx: number } = { rx: 1001, tx: start.tx };
+            let withIrqs = false;
+            const stack = await labStack("nic-rounded-followed", async () => {
+                new NicRingConfig("rounded", { connection: connectionTo(lab, server), interface: "eth1", rings, persist: false });
+                if (withIrqs) {
+                    new IrqAffinity("irqs", { connection: connectionTo(lab, server), interface: "eth1", cpus: "3", irqbalance: "leave", persist: false });
+                }
+            });
+            try {
+                await stack.up();
+                assert.equal(ringsOf(lab, server).rx, 1008);
+                withIrqs = true;
+                await stack.preview(); // 1008 stands for the declared 1001: no resize, nothing to undo
+                rings = { tx: start.tx };
+                const message = await expectFailure(stack.preview());
+                assert.match(message, /eth1's rings change would undo what .*irqs \(IrqAffinity\) in this program sets on it|changes eth1's rings, which undoes this/, "rx goes back to its original: a resize");
+            } finally {
+                withIrqs = false;
+                await stack.destroy();
+            }
+            assert.equal(ringsOf(lab, server).rx, start.rx);
+        });
+
         it("a delete while ethtool cannot read the rings fails naming them and keeps the originals; run again once it can, it puts them back", async function () {
             const stack = await labStack("nic-busy-delete", async () => {
                 new NicRingConfig("busy", { connection: connectionTo(lab, server), interface: "eth1", rings: { rx: 2048 }, persist: false });
