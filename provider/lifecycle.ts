@@ -25,8 +25,8 @@ export interface DiffSpec<I extends { connection?: Connection }> {
     probe: (inputs: I) => Promise<string[]>;
 }
 
-/** A persistence file (sysctl.d, udev rule, unit, tmpfiles.d) deleted or edited behind our back, or one an earlier version wrote differently, is drift. */
-export const persistenceDrifted = (status: unknown): boolean => status === "missing" || status === "edited" || status === "outdated";
+/** A persistence file (sysctl.d, udev rule, unit, tmpfiles.d) deleted or edited behind our back, or one an earlier version wrote differently, is drift; so is a boot unit disabled. */
+export const persistenceDrifted = (status: unknown): boolean => status === "missing" || status === "edited" || status === "outdated" || status === "disabled";
 
 /**
  * A different host, port or proxy replaces the resource; the old one is deleted first. A new route

@@ -152,7 +152,7 @@ async function refresh(id: string, props: Record<string, unknown>): Promise<dyna
     let unitStatus = "not persisted";
     if (record.unitFile) {
         const drift = detectGovernorDrift({ governors: {}, epp: {} }, snapshot, record.unitFile, renderUnit(inputs.resourceName, desired));
-        unitStatus = drift.unit ? (drift.unit.endsWith("missing") ? "missing" : "edited") : "in place";
+        unitStatus = drift.unit ? (drift.unit.endsWith("missing") ? "missing" : drift.unit.includes(" is not enabled ") ? "disabled" : "edited") : "in place";
     }
     const props2 = {
         ...raw,

@@ -2,7 +2,7 @@ import type { CheckFailure } from "../check";
 import { formatCpuList, parseCpuList } from "../cpus";
 import { FileChanges, FileSnapshot, ValueWrite } from "../host/files";
 import { ALL_LEDGERS, itemsOf } from "../host/ledger";
-import { ABSENT, ManagedFiles, fileContent, forget, linkTo, manage, pathContentOf, planRestore } from "../host/restore";
+import { ABSENT, ManagedFiles, enabledAt, fileContent, forget, linkTo, manage, pathContentOf, planRestore } from "../host/restore";
 import { CpuGovernorInputs, preferenceList, unitName } from "./schema";
 
 export const CPU_ROOT = "/sys/devices/system/cpu";
@@ -380,7 +380,7 @@ export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, 
     let managedFiles = previous?.managedFiles ?? (previous?.unitFile ? { originals: { [paths.unit]: ABSENT, [paths.link]: ABSENT }, written: {}, createdDirs: [] } : undefined);
     if (inputs.persist) {
         const content = renderUnit(inputs.resourceName, desired);
-        if (snapshot.files.get(paths.unit) !== content || pathContentOf(snapshot, paths.link).kind !== "link" || previous?.unitFile !== paths.unit) {
+        if (snapshot.files.get(paths.unit) !== content || !enabledAt(snapshot, paths.link, paths.unit) || previous?.unitFile !== paths.unit) {
             files.write = [{ path: paths.unit, content }];
             files.link = [{ path: paths.link, target: paths.unit }];
         }
@@ -495,7 +495,15 @@ export function detectGovernorDrift(desired: Desired, snapshot: FileSnapshot, un
     let unit: string | undefined;
     if (unitFile) {
         const content = snapshot.files.get(unitFile);
-        unit = content === undefined ? `${unitFile} is missing` : content !== unitContent ? `${unitFile} was edited` : undefined;
+        const link = `${WANTS_DIR}/${unitFile.slice(unitFile.lastIndexOf("/") + 1)}`;
+        unit =
+            content === undefined
+                ? `${unitFile} is missing`
+                : content !== unitContent
+                  ? `${unitFile} was edited`
+                  : !enabledAt(snapshot, link, unitFile)
+                    ? `${unitFile} is not enabled (no ${link})`
+                    : undefined;
     }
     return { values, unit };
 }

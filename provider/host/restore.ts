@@ -50,6 +50,16 @@ export function pathContentOf(snapshot: FileSnapshot, path: string): PathContent
 }
 
 /**
+ * Whether the boot unit `unit` is enabled as a persisting resource enables it: `link` (its
+ * multi-user.target.wants entry) a symbolic link to it. `systemctl disable`, or the link deleted,
+ * leaves the unit file in place and nothing running it at boot.
+ */
+export function enabledAt(snapshot: FileSnapshot, link: string, unit: string): boolean {
+    const content = pathContentOf(snapshot, link);
+    return content.kind === "link" && content.target === unit;
+}
+
+/**
  * The record after this resource made (or kept) each of `wanted` hold the given content: a
  * path's original is taken from `current` the first time only.
  */

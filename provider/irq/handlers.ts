@@ -2,7 +2,7 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkAgainstHost, parseChecked, withoutEngineKeys } from "../check";
 import { FileChanges, FileSnapshot, ValueWrite, readFiles } from "../host/files";
 import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDrift, ledgersIn, ledgerStatus, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
-import { ManagedFiles, pathContentOf, planRestore, withCreatedDirs } from "../host/restore";
+import { ManagedFiles, enabledAt, pathContentOf, planRestore, withCreatedDirs } from "../host/restore";
 import { unlinkedFollower } from "../nic/followers";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
@@ -138,6 +138,18 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
     return { inputs: news, failures };
 }
 
+/** The boot unit as the host has it: "missing", "edited", "disabled" (its multi-user.target.wants link gone) or "in place". */
+function unitStatusOf(inputs: IrqAffinityInputs, record: ReturnType<typeof recordOf>, assignment: Record<string, string>, snapshot: FileSnapshot): string {
+    const { unit, link } = unitPaths(inputs.resourceName);
+    if (!snapshot.files.has(unit)) {
+        return "missing";
+    }
+    if (snapshot.files.get(unit) !== writtenUnit(record, unit, inputs.resourceName, inputs.interface, assignment)) {
+        return "edited";
+    }
+    return enabledAt(snapshot, link, unit) ? "in place" : "disabled";
+}
+
 async function probeDrift(olds: Record<string, unknown>, inputs: IrqAffinityInputs): Promise<string[]> {
     const assignment = (olds.assignment as Record<string, string>) ?? {};
     const snapshot = await readFiles(transportFor(inputs.connection), readRequests(inputs));
@@ -147,9 +159,9 @@ async function probeDrift(olds: Record<string, unknown>, inputs: IrqAffinityInpu
     if (!inputs.perIrq && JSON.stringify(discovered) !== JSON.stringify(Object.keys(assignment).sort())) {
         drift.push(`${inputs.interface}'s queue IRQs are now ${discovered.join(", ") || "none"}`);
     }
-    const unit = unitPaths(inputs.resourceName).unit;
-    if (inputs.persist && snapshot.files.get(unit) !== writtenUnit(recordOf(olds), unit, inputs.resourceName, inputs.interface, assignment)) {
-        drift.push(`${unit} is ${snapshot.files.has(unit) ? "edited" : "missing"}`);
+    const status = inputs.persist ? unitStatusOf(inputs, recordOf(olds), assignment, snapshot) : "not persisted";
+    if (persistenceDrifted(status)) {
+        drift.push(`${unitPaths(inputs.resourceName).unit} is ${status === "disabled" ? `not enabled (no ${unitPaths(inputs.resourceName).link})` : status}`);
     }
     return [...drift, ...irqbalanceDrift(recordOf(olds).irqbalanceState, view.irqbalance), ...ledgerDrift(ledgerStatusOf(olds, snapshot))];
 }
@@ -179,8 +191,7 @@ async function refresh(id: string, props: Record<string, unknown>): Promise<dyna
     const view = viewOf(inputs, snapshot);
     const assignment = (raw.assignment as Record<string, string>) ?? {};
     const affinity = Object.fromEntries(Object.keys(assignment).map((irq) => [irq, view.affinity.get(Number(irq)) ?? "absent"]));
-    const unit = unitPaths(inputs.resourceName).unit;
-    const unitStatus = !inputs.persist ? "not persisted" : !snapshot.files.has(unit) ? "missing" : snapshot.files.get(unit) === writtenUnit(recordOf(raw), unit, inputs.resourceName, inputs.interface, assignment) ? "in place" : "edited";
+    const unitStatus = inputs.persist ? unitStatusOf(inputs, recordOf(raw), assignment, snapshot) : "not persisted";
     return { id, props: plainState({ ...raw, affinity, unitStatus, ledgerStatus: ledgerStatusOf(raw, snapshot) }), inputs: plainState(inputsOf(raw)) };
 }
 

@@ -4,7 +4,7 @@ import { FileChanges, FileSnapshot, ValueWrite, fileIn } from "../host/files";
 import { ALL_LEDGERS, itemsOf } from "../host/ledger";
 import { Discovery, InterruptLine, discoverQueueIrqs, isTransmitOnlyIrqName, parseInterrupts } from "./discover";
 import { nicNuma, nicNumaRequests } from "../nic-numa";
-import { ABSENT, ManagedFiles, PathContent, fileContent, forget, linkTo, manage, pathContentOf, planRestore, samePathContent } from "../host/restore";
+import { ABSENT, ManagedFiles, PathContent, enabledAt, fileContent, forget, linkTo, manage, pathContentOf, planRestore, samePathContent } from "../host/restore";
 import { CONFIG_FILES, IrqbalanceState, banArgs, bannedIn, configBytes, configContent, setsArgs, withBannedIrqs, withoutBannedIrqs } from "./irqbalance";
 import { IrqAffinityInputs, unitName } from "./schema";
 
@@ -522,7 +522,7 @@ export function planIrqAffinity(inputs: IrqAffinityInputs, view: HostIrqView, sn
     const wanted: Record<string, PathContent> = {};
     if (inputs.persist) {
         const content = renderUnit(inputs.resourceName, inputs.interface, assignment, new Map(view.interrupts.map((l) => [l.irq, l.name])));
-        if (snapshot.files.get(unit.unit) !== content || current(unit.link).kind !== "link") {
+        if (snapshot.files.get(unit.unit) !== content || !enabledAt(snapshot, unit.link, unit.unit)) {
             files.write = [{ path: unit.unit, content }];
             files.link = [{ path: unit.link, target: unit.unit }];
         }

@@ -75,6 +75,17 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             assert.equal(governorOf(lab, server, 2), "performance");
         });
 
+        it("shows its boot unit disabled behind Pulumi's back (the wants link gone) as drift, and up enables it again", async function () {
+            const link = "/etc/systemd/system/multi-user.target.wants/pulumi-cpu-governor-gov.service";
+            onHost(lab, server, ["rm", link]);
+            const plain = collect();
+            assert.equal((await stack.preview({ onOutput: plain.onOutput })).changeSummary.update, 1);
+            assert.match(plain.text(), /drift: .*pulumi-cpu-governor-gov\.service is not enabled \(no \/etc\/systemd\/system\/multi-user\.target\.wants\/pulumi-cpu-governor-gov\.service\)/);
+            await stack.up();
+            assert.equal(onHost(lab, server, ["readlink", link]).trim(), unit, "enabled again");
+            assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+        });
+
         it("writes the EPP again after a governor change, which makes the driver put back the EPP it kept for that policy", async function () {
             governor = ["powersave"];
             await stack.up();
@@ -629,6 +640,16 @@ describe("hardware resources through the real engine on emulated lab hardware", 
                     onHost(lab, server, ["/bin/sh", "-c", script.replace(/\$\$/g, "$").replace(/%%/g, "%")]);
                 }
                 assert.deepEqual(irqs.map((irq) => affinityOf(lab, server, irq)), ["2", "2", "2", "2"]);
+
+                // `systemctl disable` behind Pulumi's back: the unit stays, nothing runs it at boot.
+                const link = "/etc/systemd/system/multi-user.target.wants/pulumi-irq-affinity-irqs.service";
+                onHost(lab, server, ["rm", link]);
+                const plain = collect();
+                assert.equal((await stack.preview({ onOutput: plain.onOutput })).changeSummary.update, 1);
+                assert.match(plain.text(), /drift: .*pulumi-irq-affinity-irqs\.service is not enabled \(no \/etc\/systemd\/system\/multi-user\.target\.wants\/pulumi-irq-affinity-irqs\.service\)/);
+                await stack.up();
+                assert.equal(onHost(lab, server, ["readlink", link]).trim(), "/etc/systemd/system/pulumi-irq-affinity-irqs.service", "enabled again");
+                assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
             } finally {
                 await stack.destroy();
             }

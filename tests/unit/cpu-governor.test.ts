@@ -186,6 +186,14 @@ describe("CpuGovernor planning", function () {
         );
         assert.match(unit, /^After=sysinit\.target ondemand\.service .*power-profiles-daemon\.service tuned\.service$/m, "after what else sets governors at boot: the declared one is the last word");
         assert.deepEqual(detectGovernorDrift(desired, live, "/u", unit).values, [{ name: "cpu1", live: "powersave", desired: "performance" }]);
+        const unitFile = "/etc/systemd/system/pulumi-cpu-governor-gov.service";
+        const link = "/etc/systemd/system/multi-user.target.wants/pulumi-cpu-governor-gov.service";
+        live.files.set(unitFile, unit);
+        assert.equal(detectGovernorDrift(desired, live, unitFile, unit).unit, `${unitFile} is not enabled (no ${link})`, "systemctl disable: the unit stays, nothing runs it at boot");
+        live.symlinks = new Map([[link, unitFile]]);
+        assert.equal(detectGovernorDrift(desired, live, unitFile, unit).unit, undefined);
+        live.symlinks = new Map([[link, "/dev/null"]]);
+        assert.match(detectGovernorDrift(desired, live, unitFile, unit).unit ?? "", /is not enabled/, "a link elsewhere (masked) enables nothing");
         const restore = planGovernorRestore({ originals: { cpu0: { governor: "powersave" } }, unitFile: "/u" }, live, true, "gov");
         assert.deepEqual(restore.writes, [{ path: `${C}/cpu0/cpufreq/scaling_governor`, value: "powersave" }]);
         assert.ok(restore.files.remove?.includes("/u"));
