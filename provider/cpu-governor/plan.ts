@@ -68,7 +68,7 @@ export interface GovernorRecord {
     originals: Record<string, CpuState>;
     /** Why nothing was applied, under onUnsupported: "skip". */
     unsupported?: string;
-    /** Whether it set the EPP: an update that stops declaring it puts each CPU's back. */
+    /** Whether it set the EPP: an update that stops declaring it puts each CPU's back (kept while the driver holds it at performance, until it can). */
     eppDeclared?: boolean;
     /** Why the declared EPP was left out on some CPUs, under onUnsupported: "skip". */
     eppUnsupported?: string;
@@ -321,6 +321,7 @@ export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, 
     const writes: ValueWrite[] = [];
     const desired: Desired = { governors: {}, epp: {} };
     const originals: Record<string, CpuState> = {};
+    let eppOwed = false;
     for (const cpu of requested) {
         const id = `cpu${cpu}`;
         const governorNow = read(snapshot, governorFile(cpu))!;
@@ -341,10 +342,16 @@ export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, 
                 writes.push({ path: eppFile(cpu), value: epp });
             }
         } else if (previous?.eppDeclared && inputs.restoreOnDelete) {
-            // No longer declared: the EPP goes back, unless the driver pins it under this governor.
+            // No longer declared: the EPP goes back, unless the driver pins it under this governor;
+            // then it is still owed, since leaving performance later brings back the EPP the driver
+            // kept for the policy, ours.
             const original = originals[id].epp;
-            if (original !== undefined && eppNow !== undefined && !pinsEppUnder(cpu, governor, snapshot) && (original !== eppNow || governor !== governorNow)) {
-                writes.push({ path: eppFile(cpu), value: original });
+            if (original !== undefined && eppNow !== undefined) {
+                if (pinsEppUnder(cpu, governor, snapshot)) {
+                    eppOwed ||= original !== "performance";
+                } else if (original !== eppNow || governor !== governorNow) {
+                    writes.push({ path: eppFile(cpu), value: original });
+                }
             }
         }
     }
@@ -354,10 +361,15 @@ export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, 
     if (previous && inputs.restoreOnDelete) {
         const dropped = Object.entries(previous.originals).filter(([id]) => !(id in desired.governors));
         const waiting = unrestorable(Object.fromEntries(dropped), snapshot);
+        // A dropped CPU in the policy of a declared one (offline now, so cpus could leave it out)
+        // writes that policy's one file: putting its original back would undo the declared CPUs'.
+        // Theirs go back at the delete, for the whole policy.
+        const policyOf = (id: string) => snapshot.links.get(`${CPU_ROOT}/${id}/cpufreq`) || undefined;
+        const declaredPolicies = new Set<string | undefined>(Object.keys(desired.governors).map(policyOf).filter((p) => p !== undefined));
         for (const [id, original] of dropped) {
             if (waiting.includes(id)) {
                 originals[id] = original;
-            } else {
+            } else if (!declaredPolicies.has(policyOf(id))) {
                 writes.push(...restoreWrites(id, original, snapshot));
             }
         }
@@ -393,7 +405,7 @@ export function planGovernor(inputs: CpuGovernorInputs, snapshot: FileSnapshot, 
     }
     const record: GovernorRecord = {
         originals,
-        ...(eppCpus.length > 0 && { eppDeclared: true }),
+        ...((eppCpus.length > 0 || eppOwed) && { eppDeclared: true }),
         ...(eppUnsupported && { eppUnsupported }),
         ...(minPerf.original !== undefined && { minPerfPctOriginal: minPerf.original }),
         unitFile: inputs.persist ? paths.unit : undefined,

@@ -63,6 +63,28 @@ describe("CpuGovernor planning", function () {
         assert.match(governorProblems(inputs({ cpus: "0" }), before43, "h")[0]?.reason ?? "", /cpu0 shares its cpufreq policy \(\/sys\/devices\/system\/cpu\/cpu0\/cpufreq\) with CPU 1/, "before Linux 4.3: the first CPU's own directory");
     });
 
+    it("does not put back a dropped CPU that shares a declared CPU's policy (offline now, so cpus could leave it out): that one file holds the declared governor", function () {
+        const shared = (online: string) => {
+            const snapshot = host();
+            snapshot.files.set(`${C}/online`, `${online}\n`);
+            snapshot.links.set(`${C}/cpu0/cpufreq`, `${C}/cpufreq/policy0`);
+            snapshot.links.set(`${C}/cpu1/cpufreq`, `${C}/cpufreq/policy0`);
+            return snapshot;
+        };
+        const created = planGovernor(inputs({ cpus: "0-1", persist: false }), shared("0-1"), "h");
+        const tuned = shared("0");
+        for (const cpu of [0, 1]) {
+            tuned.files.set(`${C}/cpu${cpu}/cpufreq/scaling_governor`, "performance\n");
+        }
+        const update = planGovernor(inputs({ cpus: "0", persist: false }), tuned, "h", created.record);
+        assert.deepEqual(update.writes, [], "cpu1's powersave would set policy0, and cpu0 with it");
+        assert.deepEqual(planGovernorRestore(update.record, tuned, true, "gov").writes.filter((w) => w.path.endsWith("scaling_governor")), [{ path: `${C}/cpu0/cpufreq/scaling_governor`, value: "powersave" }], "the delete puts the policy back");
+        const ownPolicies = host();
+        ownPolicies.files.set(`${C}/online`, "0\n");
+        ownPolicies.files.set(`${C}/cpu1/cpufreq/scaling_governor`, "performance\n");
+        assert.deepEqual(planGovernor(inputs({ cpus: "0", persist: false }), ownPolicies, "h", planGovernor(inputs({ cpus: "0-1", persist: false }), host(), "h").record).writes.filter((w) => w.path.includes("cpu1/cpufreq/scaling_governor")), [{ path: `${C}/cpu1/cpufreq/scaling_governor`, value: "powersave" }], "a policy of its own goes back");
+    });
+
     it("refuses a governor the CPU does not offer, listing what it does", function () {
         assert.throws(() => planGovernor(inputs({ governor: "ondemand" }), host(), "h"), /none of ondemand is available on cpu0 \(available: performance powersave\)/);
     });
@@ -122,6 +144,15 @@ describe("CpuGovernor planning", function () {
         assert.deepEqual(planGovernor(inputs({ governor: "powersave", persist: false }), tuned, "h", dropped.record).writes, [], "once back, not its own any more");
         const performance = planGovernor(inputs({ governor: "performance", persist: false }), tuned, "h", applied);
         assert.deepEqual(performance.writes.map((w) => w.path), [0, 1].map((cpu) => `${C}/cpu${cpu}/cpufreq/scaling_governor`), "active intel_pstate holds the EPP at performance under it");
+        assert.equal(performance.record.eppDeclared, true, "still owed: leaving performance brings back the EPP the driver kept, ours");
+        const held = host();
+        for (const cpu of [0, 1]) {
+            held.files.set(`${C}/cpu${cpu}/cpufreq/scaling_governor`, "performance\n");
+            held.files.set(`${C}/cpu${cpu}/cpufreq/energy_performance_preference`, "performance\n");
+        }
+        const back = planGovernor(inputs({ governor: "powersave", persist: false }), held, "h", performance.record);
+        assert.deepEqual(back.writes.filter((w) => w.path.endsWith("energy_performance_preference")), [0, 1].map((cpu) => ({ path: `${C}/cpu${cpu}/cpufreq/energy_performance_preference`, value: "balance_power" })), "written after the governor, over the driver's kept one");
+        assert.equal(back.record.eppDeclared, undefined, "paid");
         assert.deepEqual(planGovernor(inputs({ governor: "powersave", persist: false, restoreOnDelete: false }), tuned, "h", applied).writes, []);
     });
 
