@@ -274,10 +274,17 @@ parenthesised() {
   case $_t in "" | *[!" 	"]*) return 1 ;; esac
 }
 rollback() {
+  _again=
   while [ "$n" -gt 0 ]; do
     eval "p=\\$path_$n v=\\$old_$n"
-    printf '%s\\n' "$v" | tee "$p" >/dev/null 2>&1 || printf 'rollback-failed\\t%s\\n' "$p"
+    printf '%s\\n' "$v" | tee "$p" >/dev/null 2>&1 || _again="$_again $n"
     n=$((n-1))
+  done
+  # One the kernel refuses while another is still changed (an EPP under the performance governor,
+  # EBUSY until the governor is back) is tried once more, after the rest.
+  for _i in $_again; do
+    eval "p=\\$path_$_i v=\\$old_$_i"
+    printf '%s\\n' "$v" | tee "$p" >/dev/null 2>&1 || printf 'rollback-failed\\t%s\\n' "$p"
   done
 }
 fail() { undo_files; rollback; undo_extra; printf 'failed\\t%s\\t%s\\n' "$1" "$(flat "$2")"; exit 0; }

@@ -157,6 +157,27 @@ describe("byte-exact restore of files in /etc", function () {
         }
     });
 
+    it("a rollback tries once more what the kernel refused while another write was still in place (an EPP under the performance governor), before it says it could not", function () {
+        inTempDir("plt-rollback-order-", (root) => {
+            const [governor, epp] = [path.join(root, "scaling_governor"), path.join(root, "energy_performance_preference")];
+            writeFileSync(governor, "powersave\n");
+            writeFileSync(epp, "balance_power\n");
+            // As intel_pstate: an EPP other than performance is refused (EBUSY) under the performance governor.
+            const bin = path.join(root, "bin");
+            mkdirSync(bin);
+            writeFileSync(path.join(bin, "tee"), `#!/bin/sh\nv=$(cat)\nif [ "$1" = "${epp}" ] && [ "$v" != performance ] && [ "$(cat "${governor}")" = performance ]; then echo "tee: $1: Device or resource busy" >&2; exit 1; fi\nprintf '%s\\n' "$v" | /usr/bin/tee "$@"\n`, { mode: 0o755 });
+            const writes = [
+                { path: governor, value: "performance" },
+                { path: epp, value: "performance" },
+                { path: path.join(root, "offline/scaling_governor"), value: "performance" },
+            ];
+            const stdout = execFileSync("sh", ["-c", `undo_extra() { :; }\n${FILE_HELPERS}\n${TRANSACTION_BODY}`, "t", ...transactionArgs(writes, {})], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+            assert.doesNotMatch(stdout, /rollback-failed/);
+            assert.throws(() => parseTransactionOutput("local", stdout), /Everything this operation had already changed was restored/);
+            assert.deepEqual([readFileSync(governor, "utf8"), readFileSync(epp, "utf8")], ["powersave\n", "balance_power\n"]);
+        });
+    });
+
     it("a file that is a symlink is written through: the link stays, the file it names keeps its mode, and a failure puts its bytes back", function () {
         inTempDir("plt-link-", (root) => {
             const checkout = path.join(root, "checkout");
