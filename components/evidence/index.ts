@@ -1,4 +1,4 @@
-import { CounterCondition, Rate, conditionFailure, counterRates } from "../../provider/counters/rates";
+import { CounterCondition, Rate, conditionFailure, counterRates, longestRatedWindow } from "../../provider/counters/rates";
 import { Sample, measureRates, sampleHost } from "../../provider/counters/sample";
 import { interfaceName } from "../../provider/nic/schema";
 import { readHost } from "../../provider/sysctl/remote";
@@ -21,10 +21,17 @@ export interface HostDiagnosis {
     unjudged: string[];
 }
 
-/** A NaN, zero or negative window samples twice at once: "nothing rose" would be a false all-clear. */
+/** The longest window the diagnosis takes: softnet's 32-bit per-CPU counts have no rate over a longer one, so no verdict could be given. */
+export const LONGEST_DIAGNOSIS_WINDOW = longestRatedWindow("softnet.dropped")!;
+
+/**
+ * A NaN, zero or negative window samples twice at once: "nothing rose" would be a false
+ * all-clear; a longer one than softnet's counters can be rated over, a verdict that can never be
+ * given.
+ */
 export function checkWindow(windowSeconds: number): void {
-    if (!(windowSeconds >= 0.1 && windowSeconds <= 3600)) {
-        throw new Error(`window: ${windowSeconds} is not a number of seconds from 0.1 to 3600`);
+    if (!(windowSeconds >= 0.1 && windowSeconds <= LONGEST_DIAGNOSIS_WINDOW)) {
+        throw new Error(`window: ${windowSeconds} is not a number of seconds from 0.1 to ${LONGEST_DIAGNOSIS_WINDOW} (softnet's per-CPU counts are 32-bit, and could wrap more than once in a longer one)`);
     }
 }
 
