@@ -102,6 +102,9 @@ function connectOnce(endpoint: Endpoint, sock?: NodeJS.ReadableStream): Promise<
     return connected;
 }
 
+/** A bastion its own tries could not reach: the target behind it fails with that, without trying again. */
+class BastionUnreachableError extends Error {}
+
 async function connectWithRetries(endpoint: Endpoint, sock?: () => Promise<NodeJS.ReadableStream>): Promise<Client> {
     let lastError: Error = new Error(`${describe(endpoint)}: no connection attempt made`);
     for (let attempt = 1; attempt <= endpoint.dialErrorLimit; attempt++) {
@@ -109,7 +112,7 @@ async function connectWithRetries(endpoint: Endpoint, sock?: () => Promise<NodeJ
             return await connectOnce(endpoint, sock ? await sock() : undefined);
         } catch (e) {
             lastError = e as Error;
-            if (isRefusedConnection(e)) {
+            if (isRefusedConnection(e) || e instanceof BastionUnreachableError) {
                 break;
             }
             if (attempt < endpoint.dialErrorLimit) {
@@ -162,7 +165,8 @@ async function connect(connection: Connection): Promise<Client> {
     // again at each attempt: one that dropped meanwhile has left the pool, and the next is new.
     const bastion = () =>
         pooled(proxy as Connection).client.catch((e) => {
-            throw isRefusedConnection(e) ? new HostConnectError(e.message, `proxy.${e.setting}`) : e;
+            // The bastion's dial made its own tries already: the target's are for its tunnel, not for more of them.
+            throw isRefusedConnection(e) ? new HostConnectError(e.message, `proxy.${e.setting}`) : new BastionUnreachableError((e as Error).message);
         });
     return connectWithRetries(connection, async () => tunnel(await bastion(), proxy, connection));
 }

@@ -6,6 +6,8 @@ import { fingerprint, hostKeyAlgorithms, knownHostsName, lookUpKnownHosts, verif
 import { LocalTransport } from "../../provider/transport/local";
 import { connectionSchema } from "../../provider/transport/connection";
 import { SshTransport, hostKeyPolicy, tunnel } from "../../provider/transport/ssh";
+import { closeAllConnections } from "../../provider/transport";
+import { AddressInfo, createServer } from "net";
 
 describe("command lines", function () {
     it("quotes every argument so a shell sees exactly the original words", function () {
@@ -216,6 +218,24 @@ describe("a tunnel through a bastion", function () {
         let destroyed = false;
         late!(undefined, { destroy: () => void (destroyed = true) });
         assert.ok(destroyed);
+    });
+
+    it("a bastion its own tries cannot reach fails the target behind it: dialErrorLimit dials of the bastion, not their square", async function () {
+        let dials = 0;
+        const dropping = createServer((socket) => {
+            dials++;
+            socket.destroy();
+        });
+        await new Promise<void>((resolve) => dropping.listen(0, "127.0.0.1", resolve));
+        const port = (dropping.address() as AddressInfo).port;
+        try {
+            const behind = new SshTransport(connectionSchema.parse({ host: "10.0.0.9", insecureSkipHostKeyCheck: true, dialErrorLimit: 3, proxy: { host: "127.0.0.1", port, insecureSkipHostKeyCheck: true, dialErrorLimit: 2 } }));
+            await assert.rejects(behind.run(["true"]), /127\.0\.0\.1:\d+/);
+            assert.equal(dials, 2, "the bastion's own two tries; the target's three were for a tunnel, which never got that far");
+        } finally {
+            await closeAllConnections();
+            dropping.close();
+        }
     });
 
     it("names the bastion and the target when the bastion's connection is already gone, and leaves no timer behind", async function () {
