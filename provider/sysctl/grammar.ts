@@ -262,6 +262,11 @@ export function valueProblem(key: string, value: SettingValue): string | undefin
         const reads = /^[+-]?0[0-7]+$/.test(String(octal)) ? `storing ${parseInt(String(octal), 8)}` : "and refuses (8 and 9 are no octal digits)";
         return `has ${octal}, which the kernel reads as octal (a leading 0), ${reads}: write the number without its leading zeros`;
     }
+    // Base 0 takes "0x10" too, and reads back 16: as declared it would drift at every preview.
+    const hex = typeof value === "string" ? tokensIn(value).find((t) => /^[+-]?0[xX][0-9a-fA-F]+$/.test(String(t))) : undefined;
+    if (hex !== undefined) {
+        return `has ${hex}, which the kernel reads as hexadecimal and shows as ${parseInt(String(hex), 16)}: write the decimal number`;
+    }
     const count = VALUE_COUNTS[canonical];
     const tokens = tokensIn(value);
     if (count !== undefined && tokens.length !== count) {

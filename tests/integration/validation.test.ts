@@ -96,17 +96,18 @@ describe("inputs refused at preview, through the real engine on a lab host", fun
             assert.equal(sysctlOn(lab, h1, "net.ipv4.tcp_fin_timeout"), before);
         });
 
-        it("SysctlSet: a vector key with one value too many and a descending port range", async function () {
+        it("SysctlSet: a vector key with one value too many, a descending port range, and a hexadecimal number that would read back in decimal", async function () {
             const before = sysctlOn(lab, h1, "net.ipv4.tcp_rmem");
             const section = await refusedPreview("validation-sysctl-vectors", async () => {
                 new SysctlSet("vectors", {
                     connection: connectionTo(lab, h1),
-                    settings: { "net.ipv4.tcp_rmem": [4096, 131072, 6291456, 7], "net.ipv4.ip_local_port_range": [60000, 1024] },
+                    settings: { "net.ipv4.tcp_rmem": [4096, 131072, 6291456, 7], "net.ipv4.ip_local_port_range": [60000, 1024], "net.ipv4.ip_forward": "0x1" },
                 });
             });
             assertOnce(section, [
                 /property settings\["net\.ipv4\.tcp_rmem"\][^\n]*takes exactly 3 values, got 4/,
                 /property settings\["net\.ipv4\.ip_local_port_range"\][^\n]*end is not below its start, got 60000 1024/,
+                /property settings\["net\.ipv4\.ip_forward"\][^\n]*has 0x1, which the kernel reads as hexadecimal and shows as 1: write the decimal number/,
             ]);
             assert.equal(sysctlOn(lab, h1, "net.ipv4.tcp_rmem"), before);
         });

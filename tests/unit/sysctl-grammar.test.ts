@@ -29,6 +29,9 @@ describe("sysctl value grammars", function () {
         for (const fine of ["0", "10", "4096 0 6291456", " 8 "]) {
             assert.equal(valueProblem("net.ipv4.tcp_fin_timeout", fine), undefined, fine);
         }
+        assert.equal(valueProblem("kernel.sysrq", "0x10"), "has 0x10, which the kernel reads as hexadecimal and shows as 16: write the decimal number", "base 0 takes hex too, and reads back 16");
+        assert.match(valueProblem("net.ipv4.tcp_rmem", "4096 0X1000 6291456") ?? "", /^has 0X1000, .* shows as 4096/);
+        assert.equal(valueProblem("net.core.rps_default_mask", "f"), undefined, "a CPU mask is hex by its own grammar");
     });
 
     it("refuses 0 for a writeback byte count, naming the ratio that takes over", function () {
