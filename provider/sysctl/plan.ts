@@ -54,6 +54,13 @@ export function unwritableKeys(inputs: SysctlSetInputs, snapshot: HostSnapshot, 
     const howToSkip = inputs.onMissing === "skip" ? "it is one of requiredKeys, which are never skipped" : 'set onMissing: "skip" to skip it';
     return Object.keys(inputs.settings).flatMap((key) => {
         const live = snapshot.values.get(canonicalKey(key));
+        if (live?.state === "unreadable") {
+            // No original to record, so none to put back: the apply would refuse it, skipped or not.
+            const why = /stable_secret$/.test(canonicalKey(key)) && /Input\/output error/.test(live.message)
+                ? "is unset here (the kernel answers EIO until it is set once, and cannot unset it again), so there is no original to put back on delete: set it once outside Pulumi, then declare it"
+                : `cannot be read here (${live.message}), so its original could not be recorded`;
+            return [{ property: `settings[${JSON.stringify(key)}]`, reason: `${target}: ${canonicalKey(key)} ${why}` }];
+        }
         const why =
             live?.state === "missing" && !byModule.has(key)
                 ? `does not exist on this host ${WHY_MISSING}`

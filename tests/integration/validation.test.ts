@@ -263,6 +263,16 @@ describe("inputs refused at preview, through the real engine on a lab host", fun
             assert.equal(sysctlOn(lab, h1, "net.core.somaxconn"), before);
         });
 
+        it("an IPv6 stable_secret never set (the kernel answers EIO) is refused at preview, skipped or not: there is no original to put back", async function () {
+            const key = "net.ipv6.conf.eth1.stable_secret";
+            assert.match(onHost(lab, h1, ["sh", "-c", "cat /proc/sys/net/ipv6/conf/eth1/stable_secret 2>&1; true"]), /Input\/output error/, "unset on a fresh lab host");
+            const section = await refusedPreview("validation-sysctl-stable-secret", async () => {
+                new SysctlSet("secret", { connection: connectionTo(lab, h1), settings: { [key]: "fe80::1:2:3:4" }, onMissing: "skip" });
+            });
+            assertOnce(section, [new RegExp(`property settings\\["net\\.ipv6\\.conf\\.eth1\\.stable_secret"\\][^\\n]*${host}: net\\.ipv6\\.conf\\.eth1\\.stable_secret is unset here \\(the kernel answers EIO`)]);
+            assert.match(onHost(lab, h1, ["sh", "-c", "cat /proc/sys/net/ipv6/conf/eth1/stable_secret 2>&1; true"]), /Input\/output error/, "still unset");
+        });
+
         it("a congestion control a network namespace may not set (not in tcp_allowed_congestion_control) is refused, naming the allowed ones", async function () {
             const allowed = sysctlOn(lab, h1, "net.ipv4.tcp_allowed_congestion_control");
             assert.doesNotMatch(allowed, /cubic/, "the lab host is a network namespace whose kernel allows only reno and the machine's default");

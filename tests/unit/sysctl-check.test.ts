@@ -53,6 +53,15 @@ describe("SysctlSet check", function () {
         assert.deepEqual(failures({ settings: { "vm.swappiness": 10 }, connection: { host: UNKNOWN } }), []);
     });
 
+    it("refuses a key the host cannot read, whose original could not be recorded: an unset stable_secret (EIO) says so, skipped or not", function () {
+        const snapshot = parseReadOutput(["unreadable\tnet/ipv6/conf/eth1/stable_secret\tcat: /proc/sys/net/ipv6/conf/eth1/stable_secret: Input/output error", "unreadable\tnet/core/x\tPermission denied"].join("\n"));
+        const inputs = sysctlSetInputsSchema.parse({ resourceName: "t", onMissing: "skip", settings: { "net.ipv6.conf.eth1.stable_secret": "fe80::1", "net.core.x": 1 } });
+        const refused = unwritableKeys(inputs, snapshot, "root@h1:22", new Set());
+        assert.deepEqual(refused.map((f) => f.property), ['settings["net.ipv6.conf.eth1.stable_secret"]', 'settings["net.core.x"]']);
+        assert.match(refused[0].reason, /^root@h1:22: net\.ipv6\.conf\.eth1\.stable_secret is unset here \(the kernel answers EIO until it is set once, and cannot unset it again\), so there is no original to put back on delete/);
+        assert.equal(refused[1].reason, "root@h1:22: net.core.x cannot be read here (Permission denied), so its original could not be recorded");
+    });
+
     it("refuses each declared key the host lacks or will not let be written under onMissing: fail, leaving module keys to the module check", function () {
         const snapshot = parseReadOutput(
             ["value\tnet/core/somaxconn\t4096", "missing\tnet/core/somaxconnn", "readonly\tvm/swappiness\t60", "missing\tnet/netfilter/nf_conntrack_max"].join("\n"),
