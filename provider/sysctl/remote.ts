@@ -1,16 +1,17 @@
 import { cpuListProblem, parseCpuList } from "../cpus";
-import { shProgram } from "../transport/argv";
+import { shProgram, shProgramWithHiddenArgs } from "../transport/argv";
 import { RemoteCommandError, Transport } from "../transport/transport";
 import { FILE_CHANGES, FILE_HELPERS, FileChanges, fileChangeArgs, fileFromBase64 } from "../host/files";
 import { ABSENT, PathContent, fileOf, linkTo } from "../host/restore";
-import { canonicalKey, keyFromConfLine, procPath, shownValue } from "./keys";
+import { canonicalKey, isSecretKey, keyFromConfLine, procPath, shownValue } from "./keys";
 import { ALL_LEDGERS, LEDGER_ROOT, LedgerWriteError } from "../host/ledger";
 import { LEDGER_DIR, Ledger, parseLedgerLines } from "./ledger";
 import { comparable } from "./values";
 
 /**
  * The two fixed programs SysctlSet runs on a host, one per phase. User data (keys, values, file
- * content) only ever arrives as positional parameters.
+ * content) only ever arrives as positional parameters; the apply's by stdin, since they may hold
+ * secrets.
  */
 
 const SYSCTL_CONF_FILES = "/etc/sysctl.conf /etc/sysctl.d/*.conf /run/sysctl.d/*.conf /usr/local/lib/sysctl.d/*.conf /usr/lib/sysctl.d/*.conf /lib/sysctl.d/*.conf";
@@ -96,21 +97,24 @@ exit 0
 `;
 
 const APPLY_PROGRAM = `
-ledger=$1 record=$2 takeover=$3 dir=$4 npairs=$5; shift 5
+ledger=$1 record=$2 takeover=$3 dir=$4 nwrites=$5; shift 5
 [ "$(id -u)" = 0 ] || { printf 'not-root\\t%s\\n' "$(id -un)"; exit 0; }
 n=0 made=
 ${FLAT}
 ${FILE_HELPERS}
 # sysctl -w, for the kernel's reason in its message; an empty value (ip_local_reserved_ports'
-# default) straight to the file, since procps before 4 refuses "key=" as malformed.
+# default) straight to the file, since procps before 4 refuses "key=" as malformed; a secret by
+# the shell's own printf, so that it is in no process's arguments.
 write_key() {
-  if [ -n "$2" ]; then sysctl -q -w "$1=$2"; else printf '\\n' > "/proc/sys/$1"; fi
+  if [ "$3" = secret ]; then
+    { printf '%s\\n' "$2" > "/proc/sys/$1"; } 2>/dev/null || { echo "the kernel refused the value (a secret, not shown)" >&2; return 1; }
+  elif [ -n "$2" ]; then sysctl -q -w "$1=$2"; else printf '\\n' > "/proc/sys/$1"; fi
 }
 rollback() {
   _refused=
   while [ "$n" -gt 0 ]; do
-    eval "k=\\$key_$n v=\\$old_$n"
-    write_key "$k" "$v" >/dev/null 2>&1 || _refused="$_refused $n"
+    eval "k=\\$key_$n v=\\$old_$n s=\\$kind_$n"
+    write_key "$k" "$v" "$s" >/dev/null 2>&1 || _refused="$_refused $n"
     n=$((n-1))
   done
   # A key the kernel would not take back (vm.dirty_bytes to 0) may be back all the same, once its
@@ -182,12 +186,12 @@ if [ "$ledger" != - ]; then
     err=$( { printf '%s' "$record" > "$ledger.tmp" && chmod 0600 "$ledger.tmp" && mv -f "$ledger.tmp" "$ledger"; } 2>&1 ) || fail "$ledger" "$err"
   fi
 fi
-while [ "$npairs" -gt 0 ]; do
-  k=$1 v=$2; shift 2; npairs=$((npairs-1))
+while [ "$nwrites" -gt 0 ]; do
+  k=$1 v=$2 s=$3; shift 3; nwrites=$((nwrites-1))
   [ -e "/proc/sys/$k" ] || fail "$k" "No such file or directory: the key does not exist on this kernel or in this network namespace"
   old=$(cat "/proc/sys/$k" 2>&1) || fail "$k" "$old"
-  n=$((n+1)); eval "key_$n=\\$k old_$n=\\$old"
-  err=$(write_key "$k" "$v" 2>&1 >/dev/null); rc=$?
+  n=$((n+1)); eval "key_$n=\\$k old_$n=\\$old kind_$n=\\$s"
+  err=$(write_key "$k" "$v" "$s" 2>&1 >/dev/null); rc=$?
   if [ $rc -ne 0 ] || [ -n "$err" ]; then fail "$k" "$err"; fi
   now=$(cat "/proc/sys/$k" 2>&1)
   flat "$old"; was=$flat; flat "$now"
@@ -448,10 +452,12 @@ export function parseApplyOutput(target: string, stdout: string): ApplyOutcome {
 /** Writes values in order and the persistence files last; on any failure restores the values and reports. */
 export async function applyToHost(transport: Transport, writes: readonly Write[], file: FileAction, ledger?: LedgerAction): Promise<ApplyOutcome> {
     const ledgerArgs = [ledger?.path ?? "-", ledger?.record ?? "", ledger?.takeOver ? "1" : "0"];
-    const pairs = writes.flatMap((w) => [procPath(w.key), w.value]);
+    const triples = writes.flatMap((w) => [procPath(w.key), w.value, isSecretKey(w.key) ? "secret" : "-"]);
     driftReads.delete(hostKeyOf(transport));
-    const args = [...ledgerArgs, file.dir ?? "-", String(writes.length), ...pairs, ...fileChangeArgs(file.changes)];
-    const result = await transport.run(shProgram(APPLY_PROGRAM, "pulumi-sysctl-apply", args));
+    const args = [...ledgerArgs, file.dir ?? "-", String(writes.length), ...triples, ...fileChangeArgs(file.changes)];
+    // On stdin: secret keys' values and originals, in the ledger's record and the persisted file too.
+    const program = shProgramWithHiddenArgs(APPLY_PROGRAM, "pulumi-sysctl-apply", args);
+    const result = await transport.run(program.argv, program.stdin);
     if (result.code !== 0) {
         throw new RemoteCommandError(transport.target, "sysctl apply", result);
     }

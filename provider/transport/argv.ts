@@ -77,3 +77,14 @@ export function sshCommand(target: string, argv: readonly string[], stdin: strin
 export function shProgram(script: string, name: string, args: readonly string[]): string[] {
     return ["sh", "-c", script, name, ...args];
 }
+
+/**
+ * As shProgram, with the arguments on the program's standard input rather than in its argument
+ * list, which any user of the host can read (`ps`, /proc/PID/cmdline, sudo's log), as can the
+ * login shell's that SSH starts: for a program given secrets. They arrive quoted as toCommandLine
+ * quotes them and become $1, $2, … before the script runs, its standard input then empty.
+ */
+export function shProgramWithHiddenArgs(script: string, name: string, args: readonly string[]): { argv: string[]; stdin: string } {
+    const unpack = `plt_args=$(cat) && exec </dev/null && eval "set -- $plt_args" && unset plt_args || exit 125\n`;
+    return { argv: shProgram(unpack + script, name, []), stdin: args.map(shellQuote).join(" ") };
+}

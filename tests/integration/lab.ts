@@ -130,6 +130,32 @@ mount --bind /run/plt-ethtool-failing /usr/sbin/ethtool`;
     };
 }
 
+/**
+ * Traces every program the host's sshd and its sessions start (strace of execve, every argument
+ * whole) until the function returned is called, which gives the trace: what any user of the host
+ * could have read in a process's arguments.
+ */
+export async function traceProgramsStartedOn(host: LabHost): Promise<() => Promise<string>> {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), "plt-trace-")), "execve");
+    const strace = spawn("strace", ["-f", "-qq", "-e", "trace=execve", "-s", "1000000", "-o", file, "-p", String(host.sshdPid)], { stdio: "ignore" });
+    const tracer = () => /^TracerPid:\s*(\d+)/m.exec(readFileSync(`/proc/${host.sshdPid}/status`, "utf8"))?.[1];
+    for (let i = 0; tracer() !== String(strace.pid); i++) {
+        if (i === 200 || strace.exitCode !== null) {
+            strace.kill();
+            throw new Error(`${host.name}: strace did not attach to sshd (pid ${host.sshdPid}) within 10 s`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+    }
+    return async () => {
+        const ended = new Promise((resolve) => strace.on("exit", resolve));
+        strace.kill("SIGINT");
+        await ended;
+        const trace = readFileSync(file, "utf8");
+        rmSync(path.dirname(file), { recursive: true, force: true });
+        return trace;
+    };
+}
+
 /** Starts a real `irqbalance --foreground [args]` inside the host (its own PID namespace). */
 export function startIrqbalance(lab: Lab, host: LabHost, args: string[] = []): void {
     execFileSync("bash", [LAB_SCRIPT, "irqbalance", lab.dir, host.name, ...args], { stdio: ["ignore", "inherit", "inherit"] });

@@ -10,7 +10,7 @@ import { SysctlSet } from "../../provider";
 import { connectionSchema, shProgram, transportFor } from "../../provider/transport";
 import { assertNoChanges, collect, expectFailure } from "./support";
 import { labStack, storedStateText } from "./engine";
-import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, setSysctlOn, sshCommandCount, sshConnectionCount, sshdLog, sysctlOn } from "./lab";
+import { Lab, LabHost, connectionTo, fileOn, labDown, labUp, onHost, setSysctlOn, sshCommandCount, sshConnectionCount, sshdLog, sysctlOn, traceProgramsStartedOn } from "./lab";
 
 describe("SysctlSet through the real engine on lab hosts", function () {
     this.timeout(10 * 60 * 1000);
@@ -520,6 +520,39 @@ describe("SysctlSet through the real engine on lab hosts", function () {
             }
         });
         assert.equal(fileOn(lab, h2, file), null);
+    });
+
+    it("a secret key's values, ours and the host's, are in no program's arguments on the host, through sudo too (strace of its sshd)", async function () {
+        const key = "net.ipv4.tcp_fastopen_key";
+        const ours = "fedcba98-76543210-fedcba98-76543210";
+        const behindOurBack = "13572468-13572468-13572468-13572468";
+        onHost(lab, h1, ["sysctl", "-qw", `${key}=24681357-24681357-24681357-24681357`]);
+        const original = sysctlOn(lab, h1, key);
+        const stack = await labStack("sysctl-secret-argv", async () => {
+            new SysctlSet("tfo", { connection: { ...connectionTo(lab, h1, { user: "pltuser", sudo: true }), hostKey: undefined, knownHostsPath: lab.knownHostsPath }, settings: { [key]: ours } });
+        });
+        const stopTrace = await traceProgramsStartedOn(h1);
+        let trace = "";
+        try {
+            await stack.up();
+            assert.equal(sysctlOn(lab, h1, key), ours);
+            onHost(lab, h1, ["sysctl", "-qw", `${key}=${behindOurBack}`]);
+            await stack.up({ refresh: true });
+            assert.equal(sysctlOn(lab, h1, key), ours, "the drift put right: a second apply, its original the value found");
+            await stack.destroy();
+            assert.equal(sysctlOn(lab, h1, key), original);
+        } finally {
+            trace = await stopTrace();
+            await stack.destroy().catch(() => undefined);
+        }
+        assert.ok((trace.match(/execve\("\/usr\/bin\/sudo".*pulumi-sysctl-apply/g) ?? []).length >= 3, "the trace saw the three applies through sudo");
+        // Plain, or inside the persisted file as the apply carries it: base64, at any of its three alignments.
+        const encoded = (secret: string) => [0, 1, 2].map((pad) => Buffer.from("x".repeat(pad) + secret).toString("base64").slice(pad ? 4 : 0, -4));
+        for (const secret of [ours, original, behindOurBack]) {
+            for (const form of [secret, ...encoded(secret)]) {
+                assert.ok(!trace.includes(form), `${secret.slice(0, 8)}… in no process's arguments (as ${form.slice(0, 12)}…)`);
+            }
+        }
     });
 
     it("a reserved port list written in any order is no drift once the kernel prints it back merged", async function () {

@@ -192,7 +192,7 @@ ensure_pltuser() {
 # work on a fresh machine: sshd and ssh-keygen, ip, nsenter/unshare, sysctl, sudo (for pltuser),
 # and the hardware emulation: a FUSE daemon in Python (python3-fusepy, with libfuse2), the real
 # ethtool it falls back to, and a real irqbalance for `lab.sh irqbalance` (and udev: ensure_udev).
-LAB_PACKAGES=(openssh-server openssh-client iproute2 util-linux procps sudo python3-fusepy irqbalance ethtool)
+LAB_PACKAGES=(openssh-server openssh-client iproute2 util-linux procps sudo python3-fusepy irqbalance ethtool strace)
 
 # Locked: concurrent labs would race on apt-get and useradd.
 locked_ensure_packages() {

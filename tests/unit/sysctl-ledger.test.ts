@@ -8,6 +8,7 @@ import { LEDGER_DIR, ledgerPath, parseLedgerLines, renderLedger } from "../../pr
 import { planApply, planRestore } from "../../provider/sysctl/plan";
 import { HostSnapshot, LiveValue, OwnedKeyError, applyToHost, parseReadOutput } from "../../provider/sysctl/remote";
 import { LocalTransport } from "../../provider/transport/local";
+import { Transport } from "../../provider/transport/transport";
 import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
 
 const inputs = (owner: string, extra: Record<string, unknown> = {}) =>
@@ -103,6 +104,37 @@ describe("SysctlSet apply program on this machine, with a sysctl that refuses (r
             process.env.PATH = path0;
             rmSync(bin, { recursive: true, force: true });
         }
+    });
+
+    it("writes a secret key, and puts it back when a later key is refused, with neither value in the program's arguments", async function () {
+        if (process.getuid?.() !== 0) {
+            this.skip();
+        }
+        const key = "net.ipv4.tcp_fastopen_key";
+        const ours = "fedcba98-76543210-fedcba98-76543210";
+        const commands: string[][] = [];
+        let keyAtEnd = "";
+        // A new network namespace for each command, this machine's keys untouched; the key as the command left it on stderr.
+        const inFreshNetns: Transport = {
+            target: "netns",
+            run: async (argv, stdin) => {
+                commands.push([...argv]);
+                const wrapper = 'printf "%s\\n" 00000001-00000002-00000003-00000004 > /proc/sys/net/ipv4/tcp_fastopen_key && "$@"; rc=$?; cat /proc/sys/net/ipv4/tcp_fastopen_key >&2; exit $rc';
+                const result = await new LocalTransport(false).run(["unshare", "-n", "sh", "-c", wrapper, "sh", ...argv], stdin);
+                keyAtEnd = result.stderr.trim();
+                return result;
+            },
+        };
+        const outcome = await applyToHost(inFreshNetns, [{ key, value: ours }], { changes: {} });
+        assert.deepEqual([outcome.previous.get(key), outcome.readBack.get(key)], ["00000001-00000002-00000003-00000004", ours]);
+        assert.equal(keyAtEnd, ours);
+        await assert.rejects(
+            applyToHost(inFreshNetns, [{ key, value: ours }, { key: "net.ipv4.tcp_congestion_control", value: "no-such-algorithm" }], { changes: {} }),
+            /the kernel refused net\.ipv4\.tcp_congestion_control: .*Every value this operation had already written was restored/,
+        );
+        assert.equal(keyAtEnd, "00000001-00000002-00000003-00000004", "written, then put back");
+        await assert.rejects(applyToHost(inFreshNetns, [{ key, value: "not-hex" }], { changes: {} }), /^Error: netns: the kernel refused net\.ipv4\.tcp_fastopen_key: the kernel refused the value \(a secret, not shown\)\./);
+        assert.ok(!commands.flat().some((word) => word.includes(ours) || word.includes("00000003")), "no secret in any argument");
     });
 
     it("an apply stopped by its time limit puts back what it had written before the end", async function () {

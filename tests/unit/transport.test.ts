@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import { execFileSync, spawnSync } from "child_process";
 import { createHmac, randomBytes } from "crypto";
-import { COMMAND_LINE_FROM_STDIN, MAX_COMMAND_BYTES, shProgram, shellQuote, sshCommand, toCommandLine } from "../../provider/transport/argv";
+import { COMMAND_LINE_FROM_STDIN, MAX_COMMAND_BYTES, shProgram, shProgramWithHiddenArgs, shellQuote, sshCommand, toCommandLine } from "../../provider/transport/argv";
 import { fingerprint, hostKeyAlgorithms, knownHostsName, lookUpKnownHosts, verifyHostKey } from "../../provider/transport/known-hosts";
 import { LocalTransport } from "../../provider/transport/local";
 import { connectionSchema } from "../../provider/transport/connection";
@@ -27,6 +27,18 @@ describe("command lines", function () {
         const argv = shProgram('printf "%s\\n" "$@"', "t", ["$(echo injected)", "two words"]);
         const result = await new LocalTransport(false).run(argv);
         assert.equal(result.stdout, "$(echo injected)\ntwo words\n");
+    });
+
+    it("can pass a program's arguments on its stdin instead, where no other user of the host sees them, intact whatever they hold", async function () {
+        const args = ["$(echo injected)", "two words", "", "it's\nmultiline\t", "-x", "x".repeat(200_000)];
+        const { argv, stdin } = shProgramWithHiddenArgs('printf "%s|%s|%s|" "$0" "$#" "${#6}"; printf "%s\\n" "$1" "$2" "$3" "$4" "$5"; printf "[%s]" "$(cat)"', "named", args);
+        for (const arg of args.filter((a) => a.length > 2)) {
+            assert.ok(!argv.some((word) => word.includes(arg)), `${arg.slice(0, 20)} not in the argument list`);
+        }
+        const result = await new LocalTransport(false).run(argv, stdin);
+        assert.equal(result.stdout, "named|6|200000|$(echo injected)\ntwo words\n\nit's\nmultiline\t\n-x\n[]", "every word as it was, above the one-argument limit too; the program's stdin empty");
+        const none = shProgramWithHiddenArgs('printf "%s" "$#"', "t", []);
+        assert.equal((await new LocalTransport(false).run(none.argv, none.stdin)).stdout, "0");
     });
 
     it("refuses, before running anything, an argument the kernel would refuse as too long", async function () {
