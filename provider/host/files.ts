@@ -418,3 +418,19 @@ export async function rewriteLedger(transport: Transport, ledger: LedgerAction):
     }
     throwIfLedgerUnwritten(transport.target, result.stdout);
 }
+
+/**
+ * rewriteLedger after an apply that succeeded: the host is as declared either way, so a rewrite
+ * that fails is said, not failed; `stale` says what the ledger then still holds and what follows.
+ * Returns the warning, if any.
+ */
+export async function rewriteLedgerOrWarn(transport: Transport, path: string, ledger: () => LedgerAction, stale: (why: string) => string): Promise<string[]> {
+    try {
+        await rewriteLedger(transport, ledger());
+        return [];
+    } catch (e) {
+        const warning = `${transport.target}: ${path} ${stale((e as Error).message)}`;
+        console.log(warning);
+        return [warning];
+    }
+}

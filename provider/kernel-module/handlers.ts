@@ -1,7 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
 import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDrift, ledgerStatus, ledgerWrite, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
-import { rewriteLedger } from "../host/files";
+import { rewriteLedgerOrWarn } from "../host/files";
 import { withCreatedDirs } from "../host/restore";
 import { applyEntryPoints, diffResource, pickInputs, plainState } from "../lifecycle";
 import { transportFor } from "../transport";
@@ -149,18 +149,11 @@ async function apply(raw: Record<string, unknown>, previous?: ModuleRecord) {
 /**
  * The ledger, written before the apply, says a module something else loaded meanwhile was not
  * loaded: rewritten from the record the apply ended with, so a refresh finds it as state has it.
- * The host is as declared either way, so a rewrite that fails is said, not failed: the next
- * update writes it (delete already keeps such a module, see ownLoadsOnly).
+ * Delete already keeps such a module, see ownLoadsOnly.
  */
-async function ledgerAsRecorded(transport: Transport, scope: LedgerScope, record: ModuleRecord, snapshot: ModuleSnapshot): Promise<string[]> {
-    try {
-        await rewriteLedger(transport, ledgerWrite(scope.ledgers, record.ledgerFile as string, scope.owner, moduleItems(record), ledgerRecord(record, snapshot), transport.target));
-        return [];
-    } catch (e) {
-        const warning = `${transport.target}: ${record.ledgerFile} still says the module loaded meanwhile was not loaded (${(e as Error).message}); the next up rewrites it`;
-        console.log(warning);
-        return [warning];
-    }
+function ledgerAsRecorded(transport: Transport, scope: LedgerScope, record: ModuleRecord, snapshot: ModuleSnapshot): Promise<string[]> {
+    const ledger = () => ledgerWrite(scope.ledgers, record.ledgerFile as string, scope.owner, moduleItems(record), ledgerRecord(record, snapshot), transport.target);
+    return rewriteLedgerOrWarn(transport, record.ledgerFile as string, ledger, (why) => `still says the module loaded meanwhile was not loaded (${why}); the next up rewrites it`);
 }
 
 /**

@@ -1,7 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckFailure, checkFailures, hostFailures, parseChecked, withoutEngineKeys } from "../check";
 import { LedgerHolder, LedgerScope, LedgeredPlanner, ledgerDrift, ledgerStatus, ledgerWrite, ownLedgerRecord, planWithLedger, plannedOwnershipFailures, recordToRestore } from "../host/ledger";
-import { rewriteLedger } from "../host/files";
+import { rewriteLedgerOrWarn } from "../host/files";
 import { transportFor } from "../transport";
 import type { Transport } from "../transport/transport";
 import { hostIdentity } from "../transport/connection";
@@ -89,18 +89,11 @@ async function apply(raw: Record<string, unknown>, previous?: NicRecord) {
 
 /**
  * A driver's new adjustment goes into the ledger too, written again after the apply: a preview's
- * check has only the ledger to tell sizes in place (1008 for 1001) from a resize to come. Failing
- * that is said, not failed: the host is as declared, and the next update writes it.
+ * check has only the ledger to tell sizes in place (1008 for 1001) from a resize to come.
  */
-async function ledgerWithAdjustments(transport: Transport, scope: LedgerScope, iface: string, record: NicRecord): Promise<string[]> {
-    try {
-        await rewriteLedger(transport, ledgerWrite(scope.ledgers, record.ledgerFile as string, scope.owner, nicItems(iface, record), record, transport.target));
-        return [];
-    } catch (e) {
-        const warning = `${transport.target}: ${record.ledgerFile} does not hold the driver's adjustment yet (${(e as Error).message}); a preview may take the sizes in place for a resize until the next up`;
-        console.log(warning);
-        return [warning];
-    }
+function ledgerWithAdjustments(transport: Transport, scope: LedgerScope, iface: string, record: NicRecord): Promise<string[]> {
+    const ledger = () => ledgerWrite(scope.ledgers, record.ledgerFile as string, scope.owner, nicItems(iface, record), record, transport.target);
+    return rewriteLedgerOrWarn(transport, record.ledgerFile as string, ledger, (why) => `does not hold the driver's adjustment yet (${why}); a preview may take the sizes in place for a resize until the next up`);
 }
 
 /** The adjustments a driver made in this apply, in words. */

@@ -27,7 +27,8 @@ import {
     withLedger,
     withLedgerListing,
 } from "../../provider/host/ledger";
-import { FILE_HELPERS } from "../../provider/host/files";
+import { FILE_HELPERS, rewriteLedgerOrWarn } from "../../provider/host/files";
+import { Transport } from "../../provider/transport/transport";
 import { renderLedger } from "../../provider/sysctl/ledger";
 
 const record = { originals: { cpu0: { governor: "schedutil" } }, managedFiles: { originals: { "/etc/x": { kind: "absent" } }, written: {}, createdDirs: ["/etc/a"] } };
@@ -366,5 +367,23 @@ printf 'done\\n'`);
             );
             assert.deepEqual(parseHostLedger(others)?.createdDirs, ["/etc/udev/rules.d"]);
         });
+    });
+
+    it("a ledger rewritten after an apply that succeeded warns, naming the host and the file, when it cannot be written or is another owner's", async function () {
+        const output = console.log;
+        console.log = () => undefined;
+        try {
+            const refusing: Transport = { target: "h9:22", run: async () => ({ code: 0, stdout: "ledger-failed\t/var/lib/x.ledger\tRead-only file system\n", stderr: "" }) };
+            const ledger = { path: "/var/lib/x.ledger", content: "owner\tp/s/a\n" };
+            const warnings = await rewriteLedgerOrWarn(refusing, ledger.path, () => ledger, (why) => `is stale (${why}); the next up rewrites it`);
+            assert.equal(warnings.length, 1);
+            assert.match(warnings[0], /^h9:22: \/var\/lib\/x\.ledger is stale \(.*Read-only file system.*\); the next up rewrites it$/);
+            const theirs = () => ledgerWrite(new Map([["/var/lib/y.ledger", parseHostLedger(renderHostLedger({ owner: "p/s/b", items: ["/sys/x"], record: {} }))!]]), "/var/lib/x.ledger", "p/s/a", ["/sys/x"], {}, "h9:22");
+            assert.match((await rewriteLedgerOrWarn(refusing, ledger.path, theirs, (why) => `is stale (${why})`))[0], /^h9:22: \/var\/lib\/x\.ledger is stale \(.*p\/s\/b/);
+            const accepting: Transport = { target: "h9:22", run: async () => ({ code: 0, stdout: "done\n", stderr: "" }) };
+            assert.deepEqual(await rewriteLedgerOrWarn(accepting, ledger.path, () => ledger, () => "never"), []);
+        } finally {
+            console.log = output;
+        }
     });
 });
