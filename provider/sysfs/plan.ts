@@ -250,16 +250,27 @@ export function planSysfs(wanted: PathValues, snapshot: SysfsSnapshot, options: 
 
 /**
  * Each path whose live value differs from its original gets the original back. Paths gone from
- * the host are left, and so, with a warning, are paths that have turned read-only: a write would
- * fail the whole operation and put nothing back.
+ * the host are left, and so are paths that have turned read-only (a write would fail the whole
+ * operation and put nothing back), each with a warning. A path there that cannot be read now (a
+ * device in reset answering EIO) fails the operation before anything is written: with its
+ * original unknown to be needed or not, dropping it would lose it with the ledger.
  */
 function restoreWrites(originals: PathValues, snapshot: SysfsSnapshot, target: string): { writes: ValueWrite[]; warnings: string[] } {
     const live = liveValues(Object.keys(originals), snapshot);
     const writes: ValueWrite[] = [];
     const warnings: string[] = [];
+    const unreadable: string[] = [];
     for (const [path, original] of Object.entries(originals)) {
         const state = snapshot.get(path);
-        if (!(path in live) || live[path] === original || state?.kind !== "file") {
+        if (state?.kind === "unreadable") {
+            unreadable.push(`${path} (${state.why || "unreadable"})`);
+            continue;
+        }
+        if (state?.kind !== "file") {
+            warnings.push(`${target}: left ${path} as it is: it is gone from this host, so its original ${original} cannot go back`);
+            continue;
+        }
+        if (live[path] === original) {
             continue;
         }
         if (state.writable) {
@@ -267,6 +278,11 @@ function restoreWrites(originals: PathValues, snapshot: SysfsSnapshot, target: s
         } else {
             warnings.push(`${target}: left ${path} at ${live[path]}: it is read-only now, so its original ${original} cannot go back`);
         }
+    }
+    if (unreadable.length > 0) {
+        throw new Error(
+            `${target}: cannot put back the original of ${unreadable.join(", ")}: it cannot be read now. Nothing was changed, and the host-side ledger keeps the originals: run this again once it can be read, or set restoreOnDelete: false to leave it`,
+        );
     }
     return { writes, warnings };
 }

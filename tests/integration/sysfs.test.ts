@@ -257,6 +257,28 @@ describe("SysfsSet, TransparentHugepages and CpuWakeupLatency through the real e
             }
         });
 
+        it("a delete while a path cannot be read (its CPU's cpufreq policy offline: EBUSY) fails and keeps the original, put back once it reads again", async function () {
+            const maxFreq = "/sys/devices/system/cpu/cpu3/cpufreq/scaling_max_freq";
+            const original = cat(maxFreq);
+            const stack = await labStack("sysfs-unreadable-delete", async () => {
+                new SysfsSet("cap", { connection: connectionTo(lab, host), settings: { [maxFreq]: 2000000 }, persist: false });
+            });
+            try {
+                await stack.up();
+                assert.equal(cat(maxFreq), "2000000");
+                write("/sys/devices/system/cpu/cpu3/online", "0");
+                assert.match(onHost(lab, host, ["sh", "-c", 'cat "$1" 2>&1 || true', "sh", maxFreq]), /Device or resource busy/);
+                const message = await expectFailure(stack.destroy());
+                assert.match(message, new RegExp(`cannot put back the original of ${maxFreq} \\(.*Device or resource busy\\): it cannot be read now\\. Nothing was changed, and the host-side ledger keeps the originals`));
+                assert.match(onHost(lab, host, ["sh", "-c", "cat /var/lib/pulumi-linux-tuning/sysfs/*.ledger"]), new RegExp(maxFreq), "the ledger still holds it");
+            } finally {
+                write("/sys/devices/system/cpu/cpu3/online", "1");
+            }
+            await stack.destroy();
+            assert.equal(cat(maxFreq), original);
+            assert.equal(onHost(lab, host, ["sh", "-c", "ls /var/lib/pulumi-linux-tuning/sysfs 2>/dev/null | wc -l"]).trim(), "0");
+        });
+
         it("more CPUs than one apply can pass the host fail in preview, asking to split them", async function () {
             const stack = await labStack("sysfs-many-cpus", async () => {
                 new CpuWakeupLatency("many", { connection: connectionTo(lab, host), cpus: "0-511", latencyUs: 10 });

@@ -254,6 +254,18 @@ describe("SysfsSet", function () {
             assert.deepEqual(restore.files, { remove: [FILE], rmdir: ["/etc/tmpfiles.d"] });
             assert.deepEqual(planSysfsRestore(record, applied, false, "h").writes, []);
         });
+        it("fails a delete, or an update dropping it, rather than lose the original of a path that cannot be read now; a path gone is left with a warning", function () {
+            const plan = planSysfs({ [THP]: "never", [QOS1]: "20" }, host(), options);
+            const resetting = host([[THP, file("always madvise [never]\n")], [QOS1, { kind: "unreadable", why: "Input/output error" }], [FILE, file(plan.files.write![0].content)]]);
+            const refused = new RegExp(`^Error: root@h:22: cannot put back the original of ${QOS1} \\(Input/output error\\): it cannot be read now\\. Nothing was changed, and the host-side ledger keeps the originals`);
+            assert.throws(() => planSysfsRestore(plan.record, resetting, true, "root@h:22"), refused);
+            assert.throws(() => planSysfs({ [THP]: "never" }, resetting, { ...options, target: "root@h:22" }, plan.record), refused);
+            assert.deepEqual(planSysfsRestore(plan.record, resetting, false, "root@h:22").writes, [], "restoreOnDelete: false leaves it");
+            const gone = new Map([...resetting].filter(([path]) => path !== QOS1));
+            const restore = planSysfsRestore(plan.record, gone, true, "root@h:22");
+            assert.deepEqual(restore.writes, [{ path: THP, value: "always" }]);
+            assert.deepEqual(restore.warnings, [`root@h:22: left ${QOS1} as it is: it is gone from this host, so its original 0 cannot go back`]);
+        });
         it("describes drift per path and values the kernel normalises", function () {
             assert.deepEqual(sysfsDrift({ [THP]: "never", [QOS1]: "n/a" }, { [THP]: "always", [QOS1]: "n/a" }), [`${THP} live always, desired never`]);
             assert.match(readBackWarnings({ [QOS1]: "0x10" }, { [QOS1]: "16" }, "h")[0], /took "0x10" but reads back "16"/);
