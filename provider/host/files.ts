@@ -93,10 +93,12 @@ export interface FileSnapshot {
     cmdlines: Map<number, string[]>;
     /** Symlink targets as stored (not resolved), for `symlink:PATH` requests; absent: not a symlink. */
     symlinks?: Map<string, string>;
+    /** Files that exist but could not be read (a read error: EIO, EINVAL, EBUSY). */
+    unreadable?: Set<string>;
 }
 
 export function parseFileSnapshot(stdout: string): FileSnapshot {
-    const snapshot: FileSnapshot = { files: new Map(), nonUtf8: new Map(), dirs: new Map(), pids: new Map(), commands: new Map(), links: new Map(), cmdlines: new Map(), symlinks: new Map() };
+    const snapshot: FileSnapshot = { files: new Map(), nonUtf8: new Map(), dirs: new Map(), pids: new Map(), commands: new Map(), links: new Map(), cmdlines: new Map(), symlinks: new Map(), unreadable: new Set() };
     for (const line of stdout.split("\n")) {
         const [kind, name, value = ""] = line.split("\t");
         if (kind === "file") {
@@ -115,6 +117,8 @@ export function parseFileSnapshot(stdout: string): FileSnapshot {
             snapshot.links.set(name, value.trim());
         } else if (kind === "symlink") {
             snapshot.symlinks!.set(name, value);
+        } else if (kind === "unreadable") {
+            snapshot.unreadable!.add(name);
         } else if (kind === "cmdline" && value) {
             snapshot.cmdlines.set(Number(name), Buffer.from(value, "base64").toString("utf8").split("\0").filter(Boolean));
         }

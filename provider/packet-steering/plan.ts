@@ -66,6 +66,8 @@ export interface SteeringView extends CpuHost {
     tx: string[];
     /** Item → what the kernel shows now (trimmed); an item missing here could not be read. */
     values: Record<string, string>;
+    /** Items there that answered a read error (xps_cpus of a tx queue in no traffic class: EINVAL). */
+    unreadable?: string[];
     /** CPUs the host booted to keep RPS off (isolcpus=, nohz_full=): the kernel drops them from rps_cpus. */
     isolated: number[];
 }
@@ -101,6 +103,7 @@ export function viewOf(inputs: PacketSteeringInputs, snapshot: FileSnapshot): St
         rx: queues.filter((q) => /^rx-\d+$/.test(q)).sort(byNumber),
         tx: queues.filter((q) => /^tx-\d+$/.test(q)).sort(byNumber),
         values,
+        unreadable: [...(snapshot.unreadable ?? [])].filter((path) => path.startsWith(`${net}/queues/`)).map((path) => path.slice(`${net}/queues/`.length)),
         online: parseCpuList(snapshot.files.get("/sys/devices/system/cpu/online") ?? ""),
         isolated: [...new Set(ISOLATED_PATHS.flatMap((p) => cpuListFile(snapshot.files.get(p))))].sort((a, b) => a - b),
         ...nicNuma(snapshot, net),
@@ -310,9 +313,13 @@ export function planSteering(inputs: PacketSteeringInputs, view: SteeringView, s
             writes.push({ path: itemPath(inputs.interface, item), value });
         }
     }
-    for (const [item, original] of Object.entries(previous?.originals ?? {})) {
+    const dropped = Object.fromEntries(Object.entries(previous?.originals ?? {}).filter(([item]) => !(item in desired.values)));
+    if (inputs.restoreOnDelete) {
+        refuseUnreadable(dropped, view, inputs.interface, target);
+    }
+    for (const [item, original] of Object.entries(dropped)) {
         const live = view.values[item];
-        if (item in desired.values || live === undefined) {
+        if (live === undefined) {
             continue;
         }
         if (inputs.restoreOnDelete && !sameValue(item, live, original)) {
@@ -337,10 +344,24 @@ export function planSteering(inputs: PacketSteeringInputs, view: SteeringView, s
     return { writes, files, desired, warnings, record: { originals, ruleFile: inputs.persist ? rulePath : undefined, managedFiles } };
 }
 
+/**
+ * An original to put back on a queue file there that cannot be read now fails the operation before
+ * anything is written: dropped with the ledger, it would be lost.
+ */
+function refuseUnreadable(originals: Record<string, string>, view: SteeringView, iface: string, target: string): void {
+    const unreadable = (view.unreadable ?? []).filter((item) => item in originals);
+    if (unreadable.length > 0) {
+        throw new Error(
+            `${target}: cannot put back the original of ${iface}'s ${unreadable.join(", ")}: it cannot be read now. Nothing was changed, and the host-side ledger keeps the originals: run this again once it can be read, or set restoreOnDelete: false to leave it`,
+        );
+    }
+}
+
 /** Delete: each item that still exists back to its original; the rule as it was, directories created for it removed when empty. */
 export function planSteeringRestore(record: SteeringRecord, view: SteeringView, snapshot: FileSnapshot, iface: string, restore: boolean, target: string): { writes: ValueWrite[]; files: FileChanges; warnings: string[] } {
     const writes: ValueWrite[] = [];
     if (restore) {
+        refuseUnreadable(record.originals, view, iface, target);
         for (const [item, original] of Object.entries(record.originals)) {
             const live = view.values[item];
             if (live !== undefined && !sameValue(item, live, original)) {

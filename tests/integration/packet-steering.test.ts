@@ -231,6 +231,28 @@ describe("PacketSteering through the real engine on a lab host (RPS, RFS, XPS)",
         }
     });
 
+    it("a delete while a queue's xps_cpus cannot be read (the queue in no traffic class: EINVAL) fails and keeps the original, put back once it reads again", async function () {
+        const txUnmapped = (queues: string) => execFileSync("/usr/bin/python3", ["-I", path.join(lab.dir, "hw.py"), "tx-unmapped", path.join(lab.dir, "hosts", host.name), queues]);
+        const before = queues();
+        const s = await labStack("steering-unreadable", async () => {
+            new PacketSteering("xps", { connection: connectionTo(lab, host), interface: "eth1", xps: { spread: "0-1" }, persist: false });
+        });
+        try {
+            await s.up();
+            assert.notDeepEqual(queues(), before, "XPS set");
+            const last = Object.keys(before).filter((file) => file.startsWith("tx-")).pop()!;
+            txUnmapped(last.split("/")[0]);
+            assert.match(onHost(lab, host, ["sh", "-c", `cat ${Q}/${last} 2>&1 || true`]), /Invalid argument/);
+            const message = await expectFailure(s.destroy());
+            assert.ok(message.includes(`cannot put back the original of eth1's ${last}: it cannot be read now. Nothing was changed, and the host-side ledger keeps the originals`), message);
+            assert.ok(onHost(lab, host, ["sh", "-c", "cat /var/lib/pulumi-linux-tuning/packet-steering/*.ledger"]).includes(last), "the ledger still holds it");
+        } finally {
+            txUnmapped("");
+        }
+        await s.destroy();
+        assert.deepEqual(queues(), before);
+    });
+
     it("a failed apply rolls back every value it wrote and names what failed", async function () {
         // /etc/udev/rules.d as a plain file: the rule, written after the values, cannot be.
         onHost(lab, host, ["sh", "-c", "mkdir -p /etc/udev && { [ ! -e /etc/udev/rules.d ] || mv /etc/udev/rules.d /etc/udev/.rules.d.aside; } && printf x > /etc/udev/rules.d"]);

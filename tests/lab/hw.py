@@ -35,6 +35,10 @@ tuning tool reads on real hardware, with the real kernel's and tools' limits and
                                    the host as booted with isolcpus=ISOLATED nohz_full=NOHZ_FULL (CPU
                                    lists, "" for none): /sys/devices/system/cpu/{isolated,nohz_full}
                                    show them, and rps_cpus leaves them out as the kernel does
+  hw.py tx-unmapped HOST_DIR QUEUES
+                                   the NIC's tx queues QUEUES ("tx-2 tx-3", "" for none) belong to no
+                                   traffic class, as under an mqprio qdisc that maps fewer queues:
+                                   their xps_cpus answers EINVAL, as xps_cpus_show() does
   hw.py traffic HOST_DIR RATE      the NIC takes traffic: each queue IRQ raises RATE interrupts a
                                    second on its effective CPU, in /proc/interrupts (0: none, the
                                    default, where the counts stand still)
@@ -1284,6 +1288,8 @@ class Tree:
                 return (qname, os.lstat(qreal.path).st_ino)
 
             def read():
+                if attr == "xps_cpus" and qname in read_tx_unmapped(self.hdir):
+                    raise _err(errno.EINVAL)
                 with m.lock:
                     k = key()
                     if k not in masks:
@@ -1907,6 +1913,28 @@ def read_isolation(hdir):
         return set(), set()
 
 
+def tx_unmapped_file(hdir):
+    return os.path.join(hdir, "hw", "tx-unmapped.json")
+
+
+def read_tx_unmapped(hdir):
+    """The tx queues in no traffic class; none unless tx-unmapped said."""
+    try:
+        with open(tx_unmapped_file(hdir)) as f:
+            return set(json.load(f))
+    except FileNotFoundError:
+        return set()
+
+
+def cmd_tx_unmapped(hdir, queues):
+    """Tx queues left out of every traffic class (the daemon reads this file on every access)."""
+    names = queues.split()
+    if any(not re.fullmatch(r"tx-[0-9]+", q) for q in names):
+        raise SystemExit("hw.py: tx-unmapped takes tx queue names: %r" % queues)
+    write_json(tx_unmapped_file(hdir), names)
+    return 0
+
+
 def cmd_boot_isolated(hdir, isolated, nohz_full):
     """The host as booted with isolcpus= and nohz_full= (the daemon reads this file on every access)."""
     lists = {}
@@ -2335,6 +2363,8 @@ def main(argv):
         return cmd_module_slow(argv[1], argv[2], float(argv[3]))
     if len(argv) == 4 and argv[0] == "boot-isolated":
         return cmd_boot_isolated(argv[1], argv[2], argv[3])
+    if len(argv) == 3 and argv[0] == "tx-unmapped":
+        return cmd_tx_unmapped(argv[1], argv[2])
     if len(argv) == 3 and argv[0] == "traffic":
         return cmd_traffic(argv[1], argv[2])
     if len(argv) >= 2 and argv[0] in ("modprobe", "rmmod", "lsmod", "modinfo"):

@@ -246,6 +246,19 @@ describe("PacketSteering plan", function () {
         assert.deepEqual(removed.warnings, []);
     });
 
+    it("fails a delete, or an update dropping it, rather than lose the original of a queue file that cannot be read now", function () {
+        const first = planSteering(inputs({ xps: { spread: "0-1" }, rps: { cpus: "0" } }), view(), snapshot(), RULE, TARGET);
+        const unmapped = viewOf(
+            inputs({ xps: { spread: "0-1" } }),
+            parseFileSnapshot([`dir\t/sys/class/net/eth1\tqueues`, `dir\t${Q}\trx-0 tx-0 tx-1`, `file\t${Q}/tx-0/xps_cpus\t${Buffer.from("1\n").toString("base64")}`, `file\t${Q}/rx-0/rps_cpus\t${Buffer.from("1\n").toString("base64")}`, `unreadable\t${Q}/tx-1/xps_cpus`, `file\t/sys/devices/system/cpu/online\t${Buffer.from("0-3\n").toString("base64")}`].join("\n")),
+        );
+        assert.deepEqual(unmapped.unreadable, ["tx-1/xps_cpus"]);
+        const refused = /^Error: root@10\.0\.0\.5:22: cannot put back the original of eth1's tx-1\/xps_cpus: it cannot be read now\. Nothing was changed, and the host-side ledger keeps the originals/;
+        assert.throws(() => planSteeringRestore(first.record, unmapped, snapshot(), "eth1", true, TARGET), refused);
+        assert.throws(() => planSteering(inputs({ rps: { cpus: "0" } }), unmapped, snapshot(), RULE, TARGET, first.record), refused);
+        assert.deepEqual(planSteeringRestore(first.record, unmapped, snapshot(), "eth1", false, TARGET).writes, [], "restoreOnDelete: false leaves it");
+    });
+
     it("restores what still exists and the rule byte for byte", function () {
         const first = planSteering(inputs({ xps: { spread: "0-1" } }), view(), snapshot("# the admin's own\n"), RULE, TARGET);
         const written = renderRule("st", "eth1", first.desired.values);
