@@ -148,7 +148,7 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
             `${transport.target}: cannot put back the originals of ${inputs.interface}'s ${unreadable.join(", ")}. Nothing was changed, and the host-side ledger keeps them: run the delete again once they can be read`,
         );
     }
-    const restore = planOffloadRestore(record, snapshot, rule, transport.target, inputs.restoreOnDelete);
+    const restore = planOffloadRestore(record, snapshot, inputs.interface, rule, transport.target, inputs.restoreOnDelete);
     restore.warnings.forEach((w) => console.log(w));
     if (restore.change || restore.rule !== undefined || restore.rmdir.length > 0 || record.ledgerFile) {
         await applyOffloads(transport, inputs.interface, restore.change, rule, restore.rule, restore.rmdir, record.ledgerFile ? { path: record.ledgerFile } : undefined);

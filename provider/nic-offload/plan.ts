@@ -350,11 +350,27 @@ export function unreadableOriginals(record: OffloadRecord, snapshot: OffloadSnap
     ];
 }
 
+/**
+ * Originals a restore leaves, each in a warning: features the interface no longer has, or now
+ * holds [fixed] otherwise (a driver reloaded, new firmware), which no write can change.
+ */
+function originalsLeft(originals: OffloadValues, snapshot: OffloadSnapshot, iface: string, target: string): string[] {
+    return Object.entries(originals.features).flatMap(([name, on]) => {
+        const state = snapshot.table.features.get(name);
+        if (!state) {
+            return [`${target}: left ${iface}'s ${name} as it is: the interface no longer has it, so its original ${onOff(on)} cannot go back`];
+        }
+        return state.fixed && state.on !== on ? [`${target}: left ${iface}'s ${name} ${onOff(state.on)}: it is fixed now, so its original ${onOff(on)} cannot go back`] : [];
+    });
+}
+
 /** Delete: originals written back (with restoreOnDelete), the rule as it was before, directories created for it removed when empty. */
-export function planOffloadRestore(record: OffloadRecord, snapshot: OffloadSnapshot, rulePath: string, target: string, restore: boolean): { change?: OffloadChange } & RuleRestore {
+export function planOffloadRestore(record: OffloadRecord, snapshot: OffloadSnapshot, iface: string, rulePath: string, target: string, restore: boolean): { change?: OffloadChange } & RuleRestore {
     const change = restore ? changeTo(record.originals, snapshot, () => true) : undefined;
+    const left = restore && snapshot.exists ? originalsLeft(record.originals, snapshot, iface, target) : [];
     if (record.managedFiles) {
-        return { change, ...ruleRestore(record.managedFiles, snapshot, rulePath, target, true) };
+        const rule = ruleRestore(record.managedFiles, snapshot, rulePath, target, true);
+        return { change, ...rule, warnings: [...left, ...rule.warnings] };
     }
-    return { change, rule: record.ruleFile ? null : undefined, rmdir: [], warnings: [] };
+    return { change, rule: record.ruleFile ? null : undefined, rmdir: [], warnings: left };
 }

@@ -113,14 +113,28 @@ export function onHostMeanwhile(lab: Lab, host: LabHost, argv: string[]): Promis
  * working, as a driver that cannot answer it (now, or at all) does; returns what undoes it.
  */
 export function failingEthtool(lab: Lab, host: LabHost, option: string, message: string, code: number): () => void {
-    const wrapper = String.raw`cp /usr/sbin/ethtool /run/plt-ethtool
-printf '#!/bin/sh
-[ "$1" = %s ] && { echo "%s" >&2; exit %d; }
-exec sh /run/plt-ethtool "$@"
-' "$1" "$2" "$3" > /run/plt-ethtool-failing
+    return wrappedEthtool(lab, host, `[ "$1" = %s ] && { echo "%s" >&2; exit %d; }`, [option, message, String(code)]);
+}
+
+/**
+ * Makes `ethtool -k IF` show `feature` as "VALUE [fixed]", as a driver that no longer lets it
+ * change does (after a reload, new firmware); returns what undoes it.
+ */
+export function fixedEthtoolFeature(lab: Lab, host: LabHost, feature: string, value: "on" | "off"): () => void {
+    return wrappedEthtool(lab, host, `[ "$1" = -k ] && { sh /run/plt-ethtool "$@" | sed "s/^%s: .*/%s: %s [fixed]/"; exit 0; }`, [feature, feature, value]);
+}
+
+/** /usr/sbin/ethtool on the host replaced by a wrapper running `test` (a printf format of `args`) first, then the real one. */
+function wrappedEthtool(lab: Lab, host: LabHost, test: string, args: string[]): () => void {
+    const wrapper = String.raw`format=$1; shift
+cp /usr/sbin/ethtool /run/plt-ethtool
+printf "#!/bin/sh
+$format
+exec sh /run/plt-ethtool "\$@"
+" "$@" > /run/plt-ethtool-failing
 chmod 0755 /run/plt-ethtool-failing
 mount --bind /run/plt-ethtool-failing /usr/sbin/ethtool`;
-    onHost(lab, host, ["sh", "-c", wrapper, "sh", option, message, String(code)]);
+    onHost(lab, host, ["sh", "-c", wrapper, "sh", test, ...args]);
     let undone = false;
     return () => {
         if (!undone) {

@@ -3,7 +3,7 @@ import type { Stack } from "@pulumi/pulumi/automation";
 import { NicOffloads } from "../../provider";
 import { assertNoChanges, collect, expectFailure } from "./support";
 import { labStack } from "./engine";
-import { Lab, LabHost, connectionTo, failingEthtool, fileOn, labDown, labUp, onHost } from "./lab";
+import { Lab, LabHost, connectionTo, failingEthtool, fileOn, fixedEthtoolFeature, labDown, labUp, onHost } from "./lab";
 
 /** What NicOffloads can touch, one line per item: everything under /etc (type, mode, owner, SHA-256), eth1's features, its queue length. */
 const HOST_STATE = String.raw`
@@ -17,6 +17,26 @@ describe("NicOffloads through the real engine on a lab host's veth", function ()
     this.timeout(10 * 60 * 1000);
     let lab: Lab;
     let host: LabHost;
+    it("a delete leaves, with a warning naming its original, a feature the driver now holds [fixed]", async function () {
+        const before = state();
+        const stack = await labStack("nic-offloads-fixed", async () => {
+            new NicOffloads("fixed", { connection: connectionTo(lab, host), interface: "eth1", features: { gro: true }, persist: false });
+        });
+        await stack.up();
+        const restore = fixedEthtoolFeature(lab, host, "generic-receive-offload", "on");
+        try {
+            assert.match(features(), /^generic-receive-offload: on \[fixed\]$/m);
+            const out = collect();
+            await stack.destroy({ onOutput: out.onOutput });
+            assert.match(out.text(), /left eth1's generic-receive-offload on: it is fixed now, so its original off cannot go back/);
+        } finally {
+            restore();
+        }
+        assert.match(features(), /^generic-receive-offload: on$/m, "left as it was");
+        onHost(lab, host, ["ethtool", "-K", "eth1", "gro", "off"]);
+        assert.equal(state(), before);
+    });
+
     const rule = "/etc/udev/rules.d/90-pulumi-offload-offloads.rules";
 
     const state = () => onHost(lab, host, ["sh", "-c", HOST_STATE]);

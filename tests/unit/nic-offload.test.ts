@@ -215,7 +215,7 @@ describe("NicOffloads planning", function () {
         assert.equal(dropped.record.originals.features["generic-receive-offload"], false, "nor a feature the driver no longer lists");
         assert.equal(dropped.record.originals.txqueuelen, 1000, "nor a queue length it cannot read");
         const tuned = snapshot(VETH.replace("generic-receive-offload: off", "generic-receive-offload: on"));
-        assert.deepEqual(planOffloadRestore(blind.record, tuned, RULE, TARGET, true).change?.set, { "generic-receive-offload": false }, "delete puts it back");
+        assert.deepEqual(planOffloadRestore(blind.record, tuned, "eth1", RULE, TARGET, true).change?.set, { "generic-receive-offload": false }, "delete puts it back");
         assert.deepEqual(unreadableOriginals(blind.record, tuned, true), []);
         const withQueue = { ...blind.record, originals: { ...blind.record.originals, txqueuelen: 1000 } };
         assert.deepEqual(unreadableOriginals(withQueue, { ...failing, txqueuelen: undefined }, true), ["features (ethtool -k: Cannot get device feature names: Operation not supported)", "txqueuelen"], "a delete now must fail, keeping them");
@@ -226,11 +226,16 @@ describe("NicOffloads planning", function () {
     it("restores originals and removes the rule on delete", function () {
         const first = planOffloads(inputs({ features: { gro: true }, txqueuelen: 5000 }), snapshot(), RULE, TARGET);
         const tuned = snapshot(VETH.replace("generic-receive-offload: off", "generic-receive-offload: on"), { txqueuelen: 5000, ownRule: first.rule! });
-        const restore = planOffloadRestore(first.record, tuned, RULE, TARGET, true);
+        const restore = planOffloadRestore(first.record, tuned, "eth1", RULE, TARGET, true);
         assert.deepEqual(restore.change?.set, { "generic-receive-offload": false });
         assert.deepEqual(restore.change?.txqueuelen, { to: 1000, from: 5000 });
         assert.equal(restore.rule, null);
-        assert.deepEqual(planOffloadRestore(first.record, tuned, RULE, TARGET, false).change, undefined);
+        assert.deepEqual(planOffloadRestore(first.record, tuned, "eth1", RULE, TARGET, false).change, undefined);
+        assert.deepEqual(restore.warnings, []);
+        const fixed = snapshot(VETH.replace("generic-receive-offload: off", "generic-receive-offload: on [fixed]"), { txqueuelen: 5000, ownRule: first.rule! });
+        assert.deepEqual(planOffloadRestore(first.record, fixed, "eth1", RULE, TARGET, true).warnings, [`${TARGET}: left eth1's generic-receive-offload on: it is fixed now, so its original off cannot go back`]);
+        const gone = snapshot(VETH.replace(/^generic-receive-offload: .*\n/m, ""), { txqueuelen: 5000, ownRule: first.rule! });
+        assert.deepEqual(planOffloadRestore(first.record, gone, "eth1", RULE, TARGET, true).warnings, [`${TARGET}: left eth1's generic-receive-offload as it is: the interface no longer has it, so its original off cannot go back`]);
     });
 
     it("names drift per feature and for the queue length", function () {
@@ -254,7 +259,7 @@ describe("NicOffloads planning", function () {
         assert.deepEqual([change.expect, change.expectRequested], [want.features, {}], "an apply checks the states the NIC is in");
         const first = planOffloads(inputs({ features: { "tx-scatter-gather": true, gso: false } }), snapshot(VETH_SG_OFF), RULE, TARGET);
         assert.deepEqual(first.record.originals.features, { "tx-scatter-gather": false, "generic-segmentation-offload": true }, "the original of GSO is its request");
-        const restore = planOffloadRestore(first.record, snapshot(VETH), RULE, TARGET, true).change!;
+        const restore = planOffloadRestore(first.record, snapshot(VETH), "eth1", RULE, TARGET, true).change!;
         assert.deepEqual([restore.expect, restore.expectRequested], [{}, first.record.originals.features], "a restore checks the requests it puts back");
         assert.deepEqual(restore.set, { "tx-scatter-gather": false }, "GSO's request is on already");
         // An update that stops declaring GSO puts its original request back, checked as a request: the kernel holds it off while sg is off.
