@@ -2,7 +2,7 @@ import { FileChanges, ValueWrite } from "../host/files";
 import { itemsOf } from "../host/ledger";
 import { ABSENT, ManagedFiles, PathContent, fileContent, fileOf, forget, manage, planRestore, releaseUnusedDirs } from "../host/restore";
 import { SysfsSnapshot } from "./remote";
-import { otherFilesystemProblem } from "./schema";
+import { notASettingProblem } from "./schema";
 
 /**
  * Pure planning for sysfs attributes: what a file's value is, what the host cannot take, what
@@ -88,8 +88,8 @@ export function assessPaths(desired: PathValues, snapshot: SysfsSnapshot, onMiss
         const twin = declaredAs.get(real);
         declaredAs.set(real, twin ?? path);
         // Judged here, not by the input grammar: a resource created before keeps its refresh and destroy.
-        const pathElsewhere = otherFilesystemProblem(path);
-        const realElsewhere = otherFilesystemProblem(real);
+        const pathElsewhere = notASettingProblem(path);
+        const realElsewhere = notASettingProblem(real);
         if (twin !== undefined) {
             // Two writes to one file, the last winning, and each preview showing the other drifted.
             why = `${path} is the same file as ${twin} (${real}): declare it once`;

@@ -37,9 +37,26 @@ const OTHER_FILESYSTEMS: [string, string][] = [
 ];
 
 /** Why `path` lies on a filesystem mounted under /sys that is not sysfs, or undefined. */
-export function otherFilesystemProblem(path: string): string | undefined {
+function otherFilesystemProblem(path: string): string | undefined {
     const mount = OTHER_FILESYSTEMS.find(([point]) => path === point || path.startsWith(`${point}/`));
     return mount && `is on ${mount[1]} (mounted at ${mount[0]}), not sysfs: SysfsSet writes only sysfs attributes, whose values it can read back and put back`;
+}
+
+/**
+ * sysfs files that act rather than hold a value: writing one does something each time, and there
+ * is no original to put back. Write-only ones (bind, remove, rescan) fail the read already.
+ */
+const ACTIONS: [RegExp, string][] = [
+    [/\/uevent$/, "sends the device's uevent again (udev runs its rules) on each write"],
+    [/^\/sys\/power\/state$/, "suspends or hibernates the host on each write"],
+    [/^\/sys\/power\/resume$/, "resumes from a hibernation image on that device when written"],
+    [/^\/sys\/power\/wakeup_count$/, "is a handshake with a suspend in progress, not a setting"],
+];
+
+/** Why `path` is not a setting SysfsSet writes: on another filesystem, or an action. */
+export function notASettingProblem(path: string): string | undefined {
+    const action = ACTIONS.find(([pattern]) => pattern.test(path));
+    return otherFilesystemProblem(path) ?? (action && `${action[1]}: SysfsSet writes only attributes that hold a value it can read back and put back`);
 }
 
 /** Why `path` is not a sysfs attribute path we write, or undefined. */

@@ -188,6 +188,16 @@ describe("SysfsSet, TransparentHugepages and CpuWakeupLatency through the real e
             assert.equal(etc(), etcBefore, "/etc changed");
         });
 
+        it("a file that acts rather than holds a value (eth1's uevent) fails in preview, at up too, naming the property and the host", async function () {
+            const uevent = "/sys/class/net/eth1/uevent";
+            const stack = await labStack("sysfs-action", async () => {
+                new SysfsSet("action", { connection: connectionTo(lab, host), settings: { [uevent]: "add" } });
+            });
+            const refused = new RegExp(`property settings\\["${uevent.replace(/\//g, "\\/")}"\\] value \\{.*\\} has a problem: root@${host.address.replace(/\./g, "\\.")}:22: ${uevent} sends the device's uevent again`);
+            assert.match(await expectFailure(stack.preview()), refused);
+            assert.match(await expectFailure(stack.up()), /sends the device's uevent again/);
+        });
+
         it("a word a selection file does not offer fails in preview, naming the property, the host and the choices", async function () {
             const stack = await labStack("sysfs-bad-word", async () => {
                 new SysfsSet("bad", { connection: connectionTo(lab, host), settings: { [`${THP}/enabled`]: "sometimes" } });

@@ -140,6 +140,17 @@ describe("SysfsSet", function () {
             assert.deepEqual(why("/sys/kernel/debug/sched/migration_cost_ns"), [], "tuned's scheduler knobs");
             assert.deepEqual(why("/sys/fs/cgroupx"), [], "a sibling name is sysfs");
         });
+        it("refuses files that act rather than hold a value (suspend, a uevent), by their path or the one they lead to", function () {
+            const snapshot = host([
+                ["/sys/power/state", file("freeze mem disk\n")],
+                ["/sys/class/net/eth1/uevent", { ...file("INTERFACE=eth1\nIFINDEX=3\n"), realPath: "/sys/devices/virtual/net/eth1/uevent" }],
+                ["/sys/power/mem_sleep", file("s2idle [deep]\n")],
+            ]);
+            const why = (p: string, value = "1") => assessPaths({ [p]: value }, snapshot, "skip").problems.map((x) => x.why);
+            assert.deepEqual(why("/sys/power/state", "mem"), ["/sys/power/state suspends or hibernates the host on each write: SysfsSet writes only attributes that hold a value it can read back and put back"]);
+            assert.match(why("/sys/class/net/eth1/uevent", "add")[0], /^\/sys\/class\/net\/eth1\/uevent sends the device's uevent again/);
+            assert.deepEqual(why("/sys/power/mem_sleep", "deep"), [], "a selection that holds a value");
+        });
         it("skips missing and read-only paths under onMissing: skip, never a word not offered", function () {
             const { problems, skipped } = assessPaths({ [THP]: "sometimes", "/sys/nope": "1" }, host(), "skip");
             assert.deepEqual(skipped, ["/sys/nope"]);
