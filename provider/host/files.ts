@@ -172,7 +172,9 @@ $_made"; _d=\${_d%/*}; done
   if [ -n "\${ledger_content:-}" ]; then
     printf '%s' "$_made" | while IFS= read -r _d; do [ -z "$_d" ] || printf 'dir\\t%s\\n' "$_d" >> "$ledger"; done
   fi
-  err=$(mkdir -p "$1" 2>&1) || return 1
+  # One that fails partway (a component too long, a full disk) takes back those it made: the
+  # ledger's lines for them go with the rollback.
+  err=$(mkdir -p "$1" 2>&1) || { printf '%s' "$_made" | sort -r | while IFS= read -r _d; do [ -z "$_d" ] || rmdir "$_d" 2>/dev/null; done; return 1; }
   made_dirs="$_made$made_dirs"
   printf '%s' "$_made" | while IFS= read -r _d; do
     [ -z "$_d" ] || printf 'created\\t%s\\n' "$_d"

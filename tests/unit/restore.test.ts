@@ -152,6 +152,10 @@ describe("byte-exact restore of files in /etc", function () {
             const removal = execFileSync("sh", ["-c", `undo_extra() { :; }\n${FILE_HELPERS}\n${TRANSACTION_BODY}`, "t", ...transactionArgs([], { write: [{ path: path.join(root, "blocker/x"), content: "x" }], remove: [gone] })], { encoding: "utf8" });
             assert.match(removal, /^failed/m);
             assert.equal(listing(), before, "and a removal before a failure is undone too");
+            // mkdir -p failing partway, at a name too long after making new/: new/ goes too.
+            const partway = execFileSync("sh", ["-c", `undo_extra() { :; }\n${FILE_HELPERS}\n${TRANSACTION_BODY}`, "t", ...transactionArgs([], { write: [{ path: path.join(root, "new", "n".repeat(300), "file"), content: "x" }] })], { encoding: "utf8" });
+            assert.match(partway, /^failed\t.*File name too long/m);
+            assert.equal(listing(), before, "no directory left from a mkdir that failed partway");
         } finally {
             rmSync(root, { recursive: true, force: true });
         }
