@@ -73,7 +73,7 @@ export const counterConditionSchema = z
 /** A count of hosts, or a percentage of the wave ("25%"), as Ansible's max_fail_percentage. */
 export const failureBudgetSchema = z.union([
     z.number().int().min(0),
-    z.string().regex(/^(100|[1-9]?[0-9])(\.[0-9]+)?%$/, 'must be a count or a percentage such as "25%"'),
+    z.string().regex(/^(100(\.0+)?|[1-9]?[0-9](\.[0-9]+)?)%$/, 'must be a count or a percentage from 0% to 100%, such as "25%"'),
 ]);
 
 export type FailureBudget = z.infer<typeof failureBudgetSchema>;

@@ -205,6 +205,8 @@ describe("fleet: config and assignments", function () {
             return true;
         });
         assert.throws(() => parseFleetConfig({ ...fleet(2), rollout: { maxFailures: "150%" } }), /rollout\.maxFailures/);
+        assert.throws(() => parseFleetConfig({ ...fleet(2), rollout: { maxFailures: "100.5%" } }), /rollout\.maxFailures/);
+        assert.deepEqual(["100.0%", "14.3%", "0%"].map((maxFailures) => parseFleetConfig({ ...fleet(2), rollout: { maxFailures } }).rollout?.maxFailures), ["100.0%", "14.3%", "0%"]);
         const busy = fleet(2);
         busy.hosts[1].facts = { busyPollMicros: 0 };
         assert.throws(() => parseFleetConfig(busy), /hosts\[1\]\.facts\.busyPollMicros: /, "0 would pass here and fail in the low-latency profile without a path");
