@@ -16,7 +16,10 @@ for arg in "$@"; do
   case $arg in
     pidof:*) name=\${arg#pidof:}; pids=$(pidof -x "$name" 2>/dev/null)
       printf 'pids\\t%s\\t%s\\n' "$name" "$(printf '%s' "$pids" | tr ' ' ',')"
-      for pid in $(printf '%s' "$pids" | tr ' ' '\\n'); do printf 'cmdline\\t%s\\t%s\\n' "$pid" "$(base64 -w0 < "/proc/$pid/cmdline" 2>/dev/null)"; done
+      for pid in $(printf '%s' "$pids" | tr ' ' '\\n'); do
+        printf 'cmdline\\t%s\\t%s\\n' "$pid" "$(base64 -w0 < "/proc/$pid/cmdline" 2>/dev/null)"
+        printf 'cgroup\\t%s\\t%s\\n' "$pid" "$(base64 -w0 < "/proc/$pid/cgroup" 2>/dev/null)"
+      done
       continue ;;
     which:*) name=\${arg#which:}; printf 'which\\t%s\\t%s\\n' "$name" "$(command -v "$name" 2>/dev/null)"; continue ;;
     readlink:*) name=\${arg#readlink:}; for f in $name; do printf 'link\\t%s\\t%s\\n' "$f" "$(readlink -f "$f" 2>/dev/null)"; done; continue ;;
@@ -91,6 +94,8 @@ export interface FileSnapshot {
     links: Map<string, string>;
     /** Argument vectors of the processes found by `pidof:NAME`. */
     cmdlines: Map<number, string[]>;
+    /** Their /proc/PID/cgroup, which names the systemd unit running each, if one does. */
+    cgroups?: Map<number, string>;
     /** Symlink targets as stored (not resolved), for `symlink:PATH` requests; absent: not a symlink. */
     symlinks?: Map<string, string>;
     /** Files that exist but could not be read (a read error: EIO, EINVAL, EBUSY). */
@@ -98,7 +103,7 @@ export interface FileSnapshot {
 }
 
 export function parseFileSnapshot(stdout: string): FileSnapshot {
-    const snapshot: FileSnapshot = { files: new Map(), nonUtf8: new Map(), dirs: new Map(), pids: new Map(), commands: new Map(), links: new Map(), cmdlines: new Map(), symlinks: new Map(), unreadable: new Set() };
+    const snapshot: FileSnapshot = { files: new Map(), nonUtf8: new Map(), dirs: new Map(), pids: new Map(), commands: new Map(), links: new Map(), cmdlines: new Map(), cgroups: new Map(), symlinks: new Map(), unreadable: new Set() };
     for (const line of stdout.split("\n")) {
         const [kind, name, value = ""] = line.split("\t");
         if (kind === "file") {
@@ -119,6 +124,8 @@ export function parseFileSnapshot(stdout: string): FileSnapshot {
             snapshot.symlinks!.set(name, value);
         } else if (kind === "unreadable") {
             snapshot.unreadable!.add(name);
+        } else if (kind === "cgroup" && value) {
+            snapshot.cgroups!.set(Number(name), Buffer.from(value, "base64").toString("utf8"));
         } else if (kind === "cmdline" && value) {
             snapshot.cmdlines.set(Number(name), Buffer.from(value, "base64").toString("utf8").split("\0").filter(Boolean));
         }

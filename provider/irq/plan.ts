@@ -73,11 +73,20 @@ export function viewOf(inputs: IrqAffinityInputs, snapshot: FileSnapshot): HostI
             running: pids.length > 0,
             pids,
             cmdline: pids.length > 0 ? (snapshot.cmdlines.get(pids[0]) ?? []) : [],
-            systemd: snapshot.dirs.has("/run/systemd/system") && (snapshot.commands.get("systemctl") ?? "") !== "",
+            systemd: snapshot.dirs.has("/run/systemd/system") && (snapshot.commands.get("systemctl") ?? "") !== "" && (pids.length === 0 || runByItsUnit(snapshot.cgroups?.get(pids[0]))),
             configFile,
             configContent: config ? configBytes(config) : null,
         },
     };
+}
+
+/**
+ * Whether the daemon runs in irqbalance.service, so that systemctl reaches it: one started by hand
+ * or by another unit on a systemd host is stopped and started as on a host without systemd.
+ * Unknown (no cgroup read): the unit, as on every systemd host before this was read.
+ */
+function runByItsUnit(cgroup: string | undefined): boolean {
+    return !cgroup || cgroup.split("\n").some((line) => /\/irqbalance\.service(\/|$)/.test(line));
 }
 
 /** A placement the host cannot take: `property` is the input at fault, `why` says how. */

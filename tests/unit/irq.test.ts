@@ -208,6 +208,27 @@ describe("irqbalance handling", function () {
         assert.deepEqual(state.cmdline, ["/usr/sbin/irqbalance", "--foreground"]);
     });
 
+    it("on a systemd host, reaches through systemctl only a daemon irqbalance.service runs; one started otherwise is stopped and started itself", function () {
+        const read = (cgroup: string | undefined) =>
+            viewOf(
+                inputs({ cpus: "1" }),
+                parseFileSnapshot(
+                    [
+                        "dir\t/run/systemd/system\t",
+                        "which\tsystemctl\t/usr/bin/systemctl",
+                        "pids\tirqbalance\t9",
+                        `cmdline\t9\t${Buffer.from("/usr/sbin/irqbalance\0--foreground\0").toString("base64")}`,
+                        ...(cgroup === undefined ? [] : [`cgroup\t9\t${Buffer.from(cgroup).toString("base64")}`]),
+                    ].join("\n"),
+                ),
+            ).irqbalance.systemd;
+        assert.equal(read("0::/system.slice/irqbalance.service\n"), true);
+        assert.equal(read("12:pids:/system.slice/irqbalance.service\n1:name=systemd:/system.slice/irqbalance.service\n"), true, "cgroup v1");
+        assert.equal(read("0::/user.slice/user-0.slice/session-3.scope\n"), false, "started by hand");
+        assert.equal(read("0::/system.slice/my-irqbalance.service\n"), false, "another unit");
+        assert.equal(read(undefined), true, "no cgroup read: the unit, as before");
+    });
+
     it("adds and removes exactly our bans in IRQBALANCE_ARGS", function () {
         const banned = withBannedIrqs('# comment\nIRQBALANCE_ARGS="--policyscript=/x"\n', [102, 103]);
         assert.match(banned, /^IRQBALANCE_ARGS="--policyscript=\/x --banirq=102 --banirq=103"$/m);
