@@ -41,6 +41,12 @@ export function resolve(inputs: NicRingConfigInputs, snapshot: NicSnapshot): Res
     if (linked) {
         resolved.problems.push({ property: "persist", reason: linked });
     }
+    // Not the NIC's lack, so never skipped: every section would read as unsupported.
+    const noEthtool = SECTIONS.find((section) => Object.keys(declared(inputs, section)).length > 0 && !snapshot.ethtoolPath);
+    if (noEthtool) {
+        resolved.problems.push({ property: noEthtool, reason: "this host has no ethtool on its PATH, which reads and sets rings, channels and coalescing: install the ethtool package" });
+        return resolved;
+    }
     for (const section of SECTIONS) {
         const wanted = declared(inputs, section);
         if (Object.keys(wanted).length === 0) {

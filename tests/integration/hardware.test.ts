@@ -472,6 +472,21 @@ describe("hardware resources through the real engine on emulated lab hardware", 
             assert.deepEqual(ringsOf(lab, vm), { rx: 256, tx: 256 });
             assert.equal(fileOn(lab, vm, "/etc/udev/rules.d/90-pulumi-nic-big.rules"), null);
         });
+
+        it("on a host without ethtool, fails the preview under onUnsupported: skip too, saying to install it rather than that the NIC lacks it", async function () {
+            onHost(lab, vm, ["sh", "-c", ": > /run/plt-no-ethtool && chmod 0644 /run/plt-no-ethtool && mount --bind /run/plt-no-ethtool /usr/sbin/ethtool"]);
+            try {
+                const bare = await labStack("nic-no-ethtool", async () => {
+                    new NicRingConfig("bare", { connection: connectionTo(lab, vm), interface: "eth1", rings: { rx: 128 }, onUnsupported: "skip" });
+                });
+                const message = await expectFailure(bare.preview());
+                assert.match(message, new RegExp(`property rings .* has a problem: root@${vm.address}:${vm.port}: this host has no ethtool on its PATH, .*install the ethtool package`));
+                assert.doesNotMatch(message, /does not support/);
+            } finally {
+                onHost(lab, vm, ["sh", "-c", "umount /usr/sbin/ethtool; rm -f /run/plt-no-ethtool"]);
+            }
+            assert.deepEqual(ringsOf(lab, vm), { rx: 256, tx: 256 });
+        });
     });
 
     describe("IrqAffinity", function () {

@@ -93,6 +93,13 @@ describe("NicRingConfig planning", function () {
         ]);
     });
 
+    it("a host without ethtool fails on the first declared section, under onUnsupported: skip too, not as the NIC's lack", function () {
+        const bare = { ...snapshot(), ethtoolPath: "" };
+        const resolved = resolve(inputs({ channels: { combined: 2 }, coalesce: { rxUsecs: 50 }, onUnsupported: "skip" }), bare);
+        assert.deepEqual(resolved.problems, [{ property: "channels", reason: "this host has no ethtool on its PATH, which reads and sets rings, channels and coalescing: install the ethtool package" }]);
+        assert.deepEqual(resolved.skipped, []);
+    });
+
     it("names the maximum when a size is above it, and unsupported parameters", function () {
         const problems = resolve(inputs({ rings: { rx: 8192, rxMini: 64 }, channels: { combined: 2 } }), snapshot()).problems;
         assert.deepEqual(problems.map((p) => p.property), ["rings.rx", "rings.rxMini", "channels.combined"]);
