@@ -6,7 +6,7 @@ import { canonicalKey, keyFromConfLine, shownValue } from "../../provider/sysctl
 import { ledgerDrift } from "../../provider/host/ledger";
 import { samePathContent } from "../../provider/host/restore";
 import { ledgerStatus, recordOf } from "../../provider/sysctl/handlers";
-import { SysctlSetRecord, describeDesired, detectDrift, filesToRead, keysToRead, managedFilesOf, skipsMissing, companionKeys } from "../../provider/sysctl/plan";
+import { SysctlSetRecord, describeDesired, detectDrift, filesToRead, keysToRead, managedFilesOf, skipsMissing, writebackCompanions } from "../../provider/sysctl/plan";
 import { HostSnapshot, readHost } from "../../provider/sysctl/remote";
 import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "../../provider/sysctl/schema";
 import { normalise, satisfies } from "../../provider/sysctl/values";
@@ -82,8 +82,8 @@ export function sysctlRows(host: string, declared: SysctlSetInputs, snapshot: Ho
         const fileOk = !declared.persist || (inFile !== undefined && satisfies(desired, inFile));
         return { ...row, status: !drifted.has(canonical) && fileOk ? "ok" : "drifted" };
     });
-    // A companion (vm.dirty_ratio beside a declared vm.dirty_bytes) has its original kept, not declared: the kernel changes it as the declared key is written.
-    const keptBeside = new Set([...rows.map((r) => r.key), ...companionKeys(declared)]);
+    // A writeback partner (vm.dirty_ratio beside a declared vm.dirty_bytes) has its original kept, not declared: the kernel zeroes it as the declared key is written.
+    const keptBeside = new Set([...rows.map((r) => r.key), ...writebackCompanions(declared)]);
     for (const [key, original] of Object.entries(recorded?.originals ?? {})) {
         if (!keptBeside.has(key)) {
             rows.push({ host, key, desired: `not declared: restore ${shownValue(key, original)}`, live: liveOf(key), persisted: persistedOf(key), status: "drifted" });

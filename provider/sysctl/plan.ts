@@ -87,43 +87,24 @@ const WRITEBACK_PARTNERS: Record<string, string> = {
     "vm.dirty_background_ratio": "vm.dirty_background_bytes",
 };
 
-/**
- * Keys the kernel changes itself as a declared key is written: a writeback limit's partner, and
- * the allowed congestion controls, which a new default joins for good
- * (tcp_set_default_congestion_control marks it TCP_CONG_NON_RESTRICTED). Outside the machine's
- * own network namespace that list is read-only and stays as it is.
- */
-const COMPANIONS: Record<string, string> = {
-    ...WRITEBACK_PARTNERS,
-    "net.ipv4.tcp_congestion_control": "net.ipv4.tcp_allowed_congestion_control",
-};
-
-/** Companions of declared keys that are not declared themselves: their originals are kept too, for the restore. */
-export function companionKeys(inputs: SysctlSetInputs): string[] {
+/** Partners of declared keys that are not declared themselves: their originals are kept too, for the restore. */
+export function writebackCompanions(inputs: SysctlSetInputs): string[] {
     const declared = new Set(managedKeys(inputs).map(([key]) => key));
-    return [...new Set([...declared].map((key) => COMPANIONS[key]).filter((p): p is string => p !== undefined && !declared.has(p)))];
+    return [...new Set([...declared].map((key) => WRITEBACK_PARTNERS[key]).filter((p): p is string => p !== undefined && !declared.has(p)))];
 }
 
-/** Companions that only follow (the allowed list follows the default, not the other way round): put back last. */
-const FOLLOWERS = new Set(Object.entries(COMPANIONS).flatMap(([key, companion]) => (COMPANIONS[companion] === key ? [] : [companion])));
-
-/**
- * What to write to put `originals` back: a key whose original is 0 and whose partner goes back to
- * a value in force is left to that write; the allowed congestion controls go back after the
- * default, which would widen them again.
- */
+/** What to write to put `originals` back: a key whose original is 0 and whose partner goes back to a value in force is left to that write. */
 export function restoreWrites(originals: readonly [string, string][]): Write[] {
     const back = new Map(originals);
     const leftToPartner = (key: string, value: string) => {
         const partner = WRITEBACK_PARTNERS[key];
         return partner !== undefined && sameValue(value, "0") && back.has(partner) && !sameValue(back.get(partner)!, "0");
     };
-    const writes = originals.filter(([key, value]) => !leftToPartner(key, value)).map(([key, value]) => ({ key, value }));
-    return [...writes.filter((w) => !FOLLOWERS.has(w.key)), ...writes.filter((w) => FOLLOWERS.has(w.key))];
+    return originals.filter(([key, value]) => !leftToPartner(key, value)).map(([key, value]) => ({ key, value }));
 }
 
 export function keysToRead(inputs: SysctlSetInputs, previous?: SysctlSetRecord): string[] {
-    const keys = new Set([...managedKeys(inputs).map(([key]) => key), ...companionKeys(inputs)]);
+    const keys = new Set([...managedKeys(inputs).map(([key]) => key), ...writebackCompanions(inputs)]);
     for (const key of Object.keys(previous?.originals ?? {})) {
         keys.add(key);
     }
@@ -332,16 +313,15 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
     if (unreadable.length > 0) {
         throw new Error(`${target}: cannot read ${unreadable.join(", ")}. Nothing was changed.`);
     }
-    for (const companion of companionKeys(inputs)) {
+    for (const companion of writebackCompanions(inputs)) {
         const live = snapshot.values.get(companion);
         if (live?.state !== "value") {
             continue;
         }
         originals[companion] = previous?.originals[companion] ?? ledgered[companion] ?? live.value;
-        // Written first, as it is, and so undone last by a rollback: the allowed list narrowed
-        // again after the default went back; a writeback ratio in force again after its byte
-        // count's rollback (to 0, refused), which puts the byte count back to 0 too.
-        if (!sameValue(live.value, "0") && writes.some((w) => COMPANIONS[w.key] === companion)) {
+        // Written first, as it is, while in force: a rollback of the byte count (to 0, refused)
+        // then ends with this write undone, which puts the byte count back to 0 too.
+        if (!sameValue(live.value, "0") && writes.some((w) => WRITEBACK_PARTNERS[w.key] === companion)) {
             writes.unshift({ key: companion, value: live.value });
         }
     }
@@ -404,7 +384,7 @@ export function ledgerOnlyItems(ledgers: ReadonlyMap<string, Ledger>, olds: Reco
         return undefined;
     }
     const [file, ledger] = own;
-    const keys = declared.flatMap((i) => [...Object.keys(i.settings).map(canonicalKey), ...companionKeys(i)]);
+    const keys = declared.flatMap((i) => [...Object.keys(i.settings).map(canonicalKey), ...writebackCompanions(i)]);
     const items = ledgerBeyond(ledger, keys, declared.filter((i) => i.persist).map(persistFileOf));
     return items.length > 0 ? { file, items } : undefined;
 }

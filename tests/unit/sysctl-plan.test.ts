@@ -39,23 +39,6 @@ describe("SysctlSet planning", function () {
         assert.deepEqual(ratioKept.writes, [{ key: "vm.dirty_ratio", value: "10" }], "a ratio in force needs no help");
     });
 
-    it("a new default congestion control joins the allowed list for good: the list's original is kept and goes back after the default", function () {
-        const [cc, allowed] = ["net.ipv4.tcp_congestion_control", "net.ipv4.tcp_allowed_congestion_control"];
-        const cubic = inputs({ owner: "p/s/web", settings: { [cc]: "cubic" }, persist: false });
-        const plan = planApply(cubic, snapshot({ [cc]: "bbr", [allowed]: "reno bbr" }), "h1");
-        assert.deepEqual(plan.record.originals, { [cc]: "bbr", [allowed]: "reno bbr" });
-        assert.deepEqual(plan.writes, [{ key: allowed, value: "reno bbr" }, { key: cc, value: "cubic" }], "the list first, as it is: a rollback ends with it");
-        const tuned = snapshot({ [cc]: "cubic", [allowed]: "reno bbr cubic" });
-        assert.deepEqual(detectDrift(cubic, tuned, []).values, [], "the widened list is no drift");
-        // State hands the originals back in its own (sorted) order: the default still goes first.
-        const sorted = { ...plan.record, originals: { [allowed]: "reno bbr", [cc]: "bbr" } };
-        assert.deepEqual(planRestore(sorted, tuned, true, "h1").writes, [{ key: cc, value: "bbr" }, { key: allowed, value: "reno bbr" }]);
-        const dropped = planApply(inputs({ owner: "p/s/web", settings: { "vm.swappiness": 10 }, persist: false }), { ...tuned, values: new Map([...tuned.values, ["vm.swappiness", { state: "value", value: "60" }]]) }, "h1", sorted);
-        assert.deepEqual(dropped.writes.slice(1), [{ key: cc, value: "bbr" }, { key: allowed, value: "reno bbr" }], "dropped from the settings: back in the same order");
-        const inNetns = { ...tuned, values: new Map<string, LiveValue>([[cc, { state: "value", value: "bbr" }], [allowed, { state: "readonly", value: "reno bbr cubic" }]]) };
-        assert.deepEqual(planApply(cubic, inNetns, "h1").record.originals, { [cc]: "bbr" }, "read-only outside the machine's own namespace: left alone");
-    });
-
     it("writes back a key only its own ledger holds (an update killed before the engine saved it), so the new ledger does not lose its original", function () {
         const desired = inputs({ owner: "p/s/web", settings: { "vm.swappiness": 10 }, persist: false });
         const host = snapshot({ "vm.swappiness": "10", "net.ipv4.tcp_keepalive_time": "333" });
