@@ -352,7 +352,7 @@ function refuseUnreadable(originals: Record<string, string>, view: SteeringView,
     const unreadable = (view.unreadable ?? []).filter((item) => item in originals);
     if (unreadable.length > 0) {
         throw new Error(
-            `${target}: cannot put back the original of ${iface}'s ${unreadable.join(", ")}: it cannot be read now. Nothing was changed, and the host-side ledger keeps the originals: run this again once it can be read, or set restoreOnDelete: false to leave it`,
+            `${target}: cannot put back the original of ${iface}'s ${unreadable.join(", ")}: it cannot be read now. Nothing was changed, and the host-side ledger keeps the originals: run this again once it can be read, or leave it as it is: an up with restoreOnDelete: false that no longer declares it, then this again`,
         );
     }
 }

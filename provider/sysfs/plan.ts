@@ -281,7 +281,7 @@ function restoreWrites(originals: PathValues, snapshot: SysfsSnapshot, target: s
     }
     if (unreadable.length > 0) {
         throw new Error(
-            `${target}: cannot put back the original of ${unreadable.join(", ")}: it cannot be read now. Nothing was changed, and the host-side ledger keeps the originals: run this again once it can be read, or set restoreOnDelete: false to leave it`,
+            `${target}: cannot put back the original of ${unreadable.join(", ")}: it cannot be read now. Nothing was changed, and the host-side ledger keeps the originals: run this again once it can be read, or leave it as it is: an up with restoreOnDelete: false that no longer declares it, then this again`,
         );
     }
     return { writes, warnings };
