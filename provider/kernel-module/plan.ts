@@ -380,7 +380,9 @@ export function planModules(
         pending[name] = [...new Set([...(pending[name] ?? []), ...(previous?.loadedByUs[name] ?? [])])];
     }
     const kept = new Set([...names, ...Object.values(loadedByUs).flat()]);
-    const stillToUnload = options.restoreOnDelete ? pendingUnloads(pending, (m) => snapshot.loaded.has(m) && !kept.has(m)) : undefined;
+    const releasing = [...new Set(Object.values(pending).flat())].filter((m) => snapshot.loaded.has(m) && !kept.has(m));
+    warnings.push(...(options.restoreOnDelete ? keptForOthers(releasing, snapshot, target).warnings : []));
+    const stillToUnload = options.restoreOnDelete ? pendingUnloads(pending, (m) => snapshot.loaded.has(m) && !kept.has(m) && !snapshot.loadedElsewhere.has(m)) : undefined;
     const unload = unloadOrder(stillToUnload ?? {}, Object.keys(stillToUnload ?? {}));
     const load = dependenciesFirst(
         specs
@@ -420,15 +422,29 @@ export function planModules(
     };
 }
 
-/** Delete: what this resource loaded is unloaded (unless in use), the files go back as they were. */
+/**
+ * Of modules this resource would unload, those another modules-load.d file loads at boot stay,
+ * each with a warning: something on the host has come to rely on it since (kubeadm's
+ * br_netfilter), and a module in use by a rule or a bridge may have no reference rmmod sees.
+ */
+function keptForOthers(modules: readonly string[], snapshot: ModuleSnapshot, target: string): { unload: string[]; warnings: string[] } {
+    const kept = modules.filter((m) => snapshot.loadedElsewhere.has(m));
+    return {
+        unload: modules.filter((m) => !kept.includes(m)),
+        warnings: kept.map((m) => `${target}: left ${m} loaded: ${snapshot.loadedElsewhere.get(m)} loads it at boot too, so something on this host relies on it`),
+    };
+}
+
+/** Delete: what this resource loaded is unloaded (unless in use, or loaded at boot by another file), the files go back as they were. */
 export function planModulesRestore(record: ModuleRecord, snapshot: ModuleSnapshot, files: { load: string; options: string }, restore: boolean, target: string): { changes: ModuleChanges; warnings: string[] } {
     const pending = record.stillToUnload ?? {};
-    const unload = restore ? [...new Set([...unloadOrder(pending, Object.keys(pending)), ...unloadOrder(record.loadedByUs, Object.keys(record.originals))])].filter((m) => snapshot.loaded.has(m)) : [];
+    const ours = restore ? [...new Set([...unloadOrder(pending, Object.keys(pending)), ...unloadOrder(record.loadedByUs, Object.keys(record.originals))])].filter((m) => snapshot.loaded.has(m)) : [];
+    const { unload, warnings } = keptForOthers(ours, snapshot, target);
     if (!record.managedFiles) {
-        return { changes: { load: [], parameters: [], unload, files: { load: undefined, options: undefined }, rmdir: [] }, warnings: [] };
+        return { changes: { load: [], parameters: [], unload, files: { load: undefined, options: undefined }, rmdir: [] }, warnings };
     }
     const plan = planRestore(record.managedFiles, (p) => contentOf(snapshot, p), target, { removeDirs: true });
-    return { changes: { load: [], parameters: [], unload, files: { load: changeAt(plan.changes, files.load), options: changeAt(plan.changes, files.options) }, rmdir: plan.changes.rmdir ?? [] }, warnings: plan.warnings };
+    return { changes: { load: [], parameters: [], unload, files: { load: changeAt(plan.changes, files.load), options: changeAt(plan.changes, files.options) }, rmdir: plan.changes.rmdir ?? [] }, warnings: [...warnings, ...plan.warnings] };
 }
 
 const shown = (parameter: string, value: string) => (value === "" ? parameter : `${parameter}=${value}`);

@@ -51,6 +51,19 @@ other_options() {
   fi
   return 0
 }
+# The modules other modules-load.d files load at boot, with their paths, as systemd-modules-load
+# reads them: a name in an earlier directory hides it in the later ones; # and ; start comments.
+other_loads() {
+  _seen="/\${1##*/}/"; set --
+  for _f in /etc/modules-load.d/*.conf /run/modules-load.d/*.conf /usr/local/lib/modules-load.d/*.conf /usr/lib/modules-load.d/*.conf /lib/modules-load.d/*.conf; do
+    [ -e "$_f" ] || continue
+    case $_seen in *"/\${_f##*/}/"*) continue ;; esac
+    _seen="$_seen\${_f##*/}/"
+    [ -f "$_f" ] && set -- "$@" "$_f"
+  done
+  [ $# -gt 0 ] && awk '{ sub(/^[ \\t]+/, ""); sub(/[ \\t\\r]+$/, "") } $0 == "" || /^[#;]/ { next } { m = $1; gsub("-", "_", m); print "loads-elsewhere\\t" FILENAME "\\t" m }' "$@" 2>/dev/null
+  return 0
+}
 # Arguments: the two persistence files, then the module names.
 report() {
   _load=$1 _opts=$2; shift 2
@@ -93,6 +106,7 @@ $_p "}; [ "$_a" = "$_modes" ] && _a= || _a=\${_a%%"
     elif [ -f "$_f" ]; then printf 'file\\t%s\\t%s\\n' "$_f" "$(base64 -w0 < "$_f")"; else printf 'absent\\t%s\\n' "$_f"; fi
   done
   other_options "$_opts" "$_names"
+  other_loads "$_load"
   # kmod takes MODULE.PARAM=VALUE and modprobe.blacklist= from here too, after every file.
   _c=; read -r _c 2>/dev/null < /proc/cmdline; printf 'cmdline\\t%s\\n' "$_c"
 }
@@ -264,6 +278,8 @@ export interface ModuleSnapshot {
     otherOptions: ModuleOptionsLine[];
     /** Where a declared module is blacklisted: a modprobe.d `blacklist` line, or the command line's modprobe.blacklist=. */
     blacklist: { module: string; file: string }[];
+    /** Modules another modules-load.d file loads at boot, with that file: something on the host relies on them. */
+    loadedElsewhere: Map<string, string>;
     /** Every resource's ledger on the host, by path (none after an apply). */
     ledgers: Map<string, HostLedger>;
 }
@@ -296,7 +312,7 @@ export function parseKernelCommandLine(text: string): { options: ModuleOptionsLi
 }
 
 export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
-    const snapshot: ModuleSnapshot = { modprobe: "", release: "", loaded: new Map(), builtin: new Set(), probe: new Map(), inserts: new Map(), resolvesTo: new Map(), parameterNames: new Map(), parameterTypes: new Map(), parameters: new Map(), writableParameters: new Map(), files: new Map(), links: new Map(), otherOptions: [], blacklist: [], ledgers: parseLedgerListing(stdout) };
+    const snapshot: ModuleSnapshot = { modprobe: "", release: "", loaded: new Map(), builtin: new Set(), probe: new Map(), inserts: new Map(), resolvesTo: new Map(), parameterNames: new Map(), parameterTypes: new Map(), parameters: new Map(), writableParameters: new Map(), files: new Map(), links: new Map(), otherOptions: [], blacklist: [], loadedElsewhere: new Map(), ledgers: parseLedgerListing(stdout) };
     let commandLine: ReturnType<typeof parseKernelCommandLine> | undefined;
     for (const line of stdout.split("\n")) {
         const [kind, a = "", b = "", c = "", d = ""] = line.split("\t");
@@ -334,6 +350,8 @@ export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
             snapshot.otherOptions.push({ file: a, module: normaliseModuleName(module), parameters });
         } else if (kind === "blacklist") {
             snapshot.blacklist.push({ module: b, file: a });
+        } else if (kind === "loads-elsewhere") {
+            snapshot.loadedElsewhere.set(b, snapshot.loadedElsewhere.get(b) ?? a);
         } else if (kind === "cmdline") {
             commandLine = parseKernelCommandLine(line.slice(kind.length + 1));
         } else if (kind === "file") {

@@ -185,6 +185,25 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         assert.deepEqual(emulatedLoaded(lab, server), []);
     });
 
+    it("a module it loaded that another modules-load.d file has come to load at boot (kubeadm's br_netfilter) is left loaded by destroy, saying so", async function () {
+        const k8s = "/etc/modules-load.d/k8s.conf";
+        const stack = await labStack("kernel-module-relied-on", async () => {
+            new KernelModule("nat", { connection: connectionTo(lab, server), modules: ["tcp_htcp", "dummy"], persist: false });
+        });
+        try {
+            await stack.up();
+            assert.deepEqual(emulatedLoaded(lab, server), ["dummy", "tcp_htcp"]);
+            onHost(lab, server, ["sh", "-c", 'mkdir -p /etc/modules-load.d && printf "# kubeadm\\n  tcp-htcp \\n" > "$1"', "sh", k8s]);
+            const out = collect();
+            await stack.destroy({ onOutput: out.onOutput });
+            assert.match(out.text(), /left tcp_htcp loaded: \/etc\/modules-load\.d\/k8s\.conf loads it at boot too, so something on this host relies on it/);
+            assert.deepEqual(emulatedLoaded(lab, server), ["tcp_htcp"], "dummy unloaded, tcp_htcp left");
+        } finally {
+            await stack.destroy().catch(() => undefined);
+            onHost(lab, server, ["sh", "-c", 'rm -f "$1"; rmmod tcp_htcp 2>/dev/null; true', "sh", k8s]);
+        }
+    });
+
     it("a module something else loads while its own load runs is not its own: destroy leaves it loaded", async function () {
         const hw = (...args: string[]) => execFileSync("/usr/bin/python3", ["-I", path.join(lab.dir, "hw.py"), ...args]);
         hw("module-slow", path.join(lab.dir, "hosts", server.name), "dummy", "4");

@@ -168,6 +168,19 @@ describe("KernelModule: planning", function () {
         assert.deepEqual(planModulesRestore(previous, snapshot, FILES, false, TARGET).changes.unload, []);
     });
 
+    it("leaves loaded, with a warning, a module another modules-load.d file loads at boot (kubeadm's br_netfilter), on delete and on an update dropping it", function () {
+        const snapshot = parseModuleSnapshot(`${READ}\nloads-elsewhere\t/etc/modules-load.d/k8s.conf\tinet_diag\n`);
+        assert.equal(snapshot.loadedElsewhere.get("inet_diag"), "/etc/modules-load.d/k8s.conf");
+        const previous = { originals: { tcp_diag: "not loaded" as const, dummy: "loaded" as const }, loadedByUs: { tcp_diag: ["tcp_diag", "inet_diag"] } };
+        const warning = `${TARGET}: left inet_diag loaded: /etc/modules-load.d/k8s.conf loads it at boot too, so something on this host relies on it`;
+        const restore = planModulesRestore(previous, snapshot, FILES, true, TARGET);
+        assert.deepEqual([restore.changes.unload, restore.warnings], [["tcp_diag"], [warning]]);
+        const update = planModules(moduleSpecs(inputs(["dummy"])), options, snapshot, FILES, TARGET, previous);
+        assert.deepEqual(update.changes.unload, ["tcp_diag"]);
+        assert.ok(update.warnings.includes(warning));
+        assert.deepEqual(update.record.stillToUnload, { tcp_diag: ["tcp_diag"] }, "inet_diag not left to a later update either");
+    });
+
     it("an update that puts back the options file also removes the directory it made for it, and keeps the one the load file still lies in", function () {
         const ours = (content: string) => ({ kind: "file" as const, content });
         const snapshot = parseModuleSnapshot(
