@@ -257,8 +257,9 @@ export function planIrqbalance(
     let stopped: IrqbalanceRecord["stopped"];
     let runsAfter = state.running;
     if (policy === "stop") {
-        // A record from before kept our bans in the command line it stopped.
-        const before = previous?.stopped ?? (state.running ? { systemd: state.systemd, cmdline: state.cmdline } : undefined);
+        // The daemon running now is the one to start again, as it runs (a record from before may
+        // have taken a hand-started one for the unit's); our bans out of its command line.
+        const before = state.running ? { systemd: state.systemd, cmdline: state.cmdline } : previous?.stopped;
         stopped = before && { ...before, cmdline: withoutOurs(before.cmdline) };
         if (state.running) {
             Object.assign(action, state.systemd ? { systemctl: "stop" } : { kill: "pids", pids: state.pids });

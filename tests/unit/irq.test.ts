@@ -282,6 +282,16 @@ describe("irqbalance handling", function () {
         assert.equal(planIrqbalance(inputs({ spread: "1-3" }), tuned, [102], own.record, "h").action.start, undefined, "nor does an update that stops targeting 103 restart it without");
     });
 
+    it("under stop, a record that took a hand-started daemon for the unit's (systemctl stop left it running) is put right: it is killed, and delete starts it again as it ran", function () {
+        const handStarted = view({ irqbalance: { running: true, pids: [77], cmdline: ["/usr/local/sbin/irqbalance", "--foreground"], systemd: false, configFile: "/etc/default/irqbalance", configContent: null } });
+        const stale = { policy: "stop" as const, stopped: { systemd: true, cmdline: ["/usr/local/sbin/irqbalance", "--foreground"] } };
+        const plan = planIrqbalance(inputs({ cpus: "1", irqbalance: "stop" }), handStarted, [102], stale, "h");
+        assert.deepEqual([plan.action.kill, plan.action.pids, plan.action.systemctl], ["pids", [77], undefined]);
+        assert.deepEqual(plan.record.stopped, { systemd: false, cmdline: ["/usr/local/sbin/irqbalance", "--foreground"] });
+        const stoppedNow = view({ irqbalance: { ...handStarted.irqbalance, running: false, pids: [], cmdline: [] } });
+        assert.deepEqual(irqbalanceRestore(plan.record, stoppedNow).start, ["/usr/local/sbin/irqbalance", "--foreground"]);
+    });
+
     it("uses systemctl under systemd, and stop/start for the stop policy", function () {
         const systemd = view({ irqbalance: { running: true, pids: [5], cmdline: ["irqbalance"], systemd: true, configFile: "/etc/default/irqbalance", configContent: "" } });
         assert.equal(planIrqbalance(inputs({ cpus: "1", irqbalance: "ban" }), systemd, [102], undefined, "h").action.systemctl, "try-restart");
