@@ -381,8 +381,9 @@ export function planModules(
     }
     const kept = new Set([...names, ...Object.values(loadedByUs).flat()]);
     const releasing = [...new Set(Object.values(pending).flat())].filter((m) => snapshot.loaded.has(m) && !kept.has(m));
-    warnings.push(...(options.restoreOnDelete ? keptForOthers(releasing, snapshot, target).warnings : []));
-    const stillToUnload = options.restoreOnDelete ? pendingUnloads(pending, (m) => snapshot.loaded.has(m) && !kept.has(m) && !snapshot.loadedElsewhere.has(m)) : undefined;
+    const forOthers = keptForOthers(releasing, snapshot, target);
+    warnings.push(...(options.restoreOnDelete ? forOthers.warnings : []));
+    const stillToUnload = options.restoreOnDelete ? pendingUnloads(pending, (m) => releasing.includes(m) && !forOthers.kept.has(m)) : undefined;
     const unload = unloadOrder(stillToUnload ?? {}, Object.keys(stillToUnload ?? {}));
     const load = dependenciesFirst(
         specs
@@ -427,11 +428,27 @@ export function planModules(
  * each with a warning: something on the host has come to rely on it since (kubeadm's
  * br_netfilter), and a module in use by a rule or a bridge may have no reference rmmod sees.
  */
-function keptForOthers(modules: readonly string[], snapshot: ModuleSnapshot, target: string): { unload: string[]; warnings: string[] } {
-    const kept = modules.filter((m) => snapshot.loadedElsewhere.has(m));
+function keptForOthers(modules: readonly string[], snapshot: ModuleSnapshot, target: string): { unload: string[]; kept: Set<string>; warnings: string[] } {
+    const listed = modules.filter((m) => snapshot.loadedElsewhere.has(m));
+    // What a kept module uses stays with it (bridge under br_netfilter): rmmod would refuse it anyway.
+    const kept = new Set(listed);
+    for (let grew = true; grew; ) {
+        grew = false;
+        for (const m of modules) {
+            if (!kept.has(m) && (snapshot.loaded.get(m)?.holders ?? []).some((holder) => kept.has(holder))) {
+                kept.add(m);
+                grew = true;
+            }
+        }
+    }
+    const used = modules.filter((m) => kept.has(m) && !listed.includes(m));
     return {
-        unload: modules.filter((m) => !kept.includes(m)),
-        warnings: kept.map((m) => `${target}: left ${m} loaded: ${snapshot.loadedElsewhere.get(m)} loads it at boot too, so something on this host relies on it`),
+        unload: modules.filter((m) => !kept.has(m)),
+        kept,
+        warnings: [
+            ...listed.map((m) => `${target}: left ${m} loaded: ${snapshot.loadedElsewhere.get(m)} loads it at boot too, so something on this host relies on it`),
+            ...(used.length > 0 ? [`${target}: left ${used.join(", ")} loaded too: in use by what stays`] : []),
+        ],
     };
 }
 

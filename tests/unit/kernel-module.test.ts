@@ -179,6 +179,13 @@ describe("KernelModule: planning", function () {
         assert.deepEqual(update.changes.unload, ["tcp_diag"]);
         assert.ok(update.warnings.includes(warning));
         assert.deepEqual(update.record.stillToUnload, { tcp_diag: ["tcp_diag"] }, "inet_diag not left to a later update either");
+        // The module a file lists uses another this resource loaded (br_netfilter on bridge): both stay.
+        const top = parseModuleSnapshot(`${READ}\nloads-elsewhere\t/etc/modules-load.d/k8s.conf\ttcp_diag\n`);
+        const keptBoth = planModulesRestore(previous, top, FILES, true, TARGET);
+        assert.deepEqual(keptBoth.changes.unload, []);
+        assert.deepEqual(keptBoth.warnings, [`${TARGET}: left tcp_diag loaded: /etc/modules-load.d/k8s.conf loads it at boot too, so something on this host relies on it`, `${TARGET}: left inet_diag loaded too: in use by what stays`]);
+        const dropBoth = planModules(moduleSpecs(inputs(["dummy"])), options, top, FILES, TARGET, previous);
+        assert.deepEqual([dropBoth.changes.unload, dropBoth.record.stillToUnload], [[], undefined], "nothing left claimed for a later update");
     });
 
     it("an update that puts back the options file also removes the directory it made for it, and keeps the one the load file still lies in", function () {
