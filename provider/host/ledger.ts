@@ -414,6 +414,16 @@ export function recordToRestore<R extends { ledgerFile?: string }>(record: R, le
     return startingRecord(record, recovered && recover ? recover(recovered) : recovered)!;
 }
 
+/**
+ * A delete (or an update putting back what it no longer declares) that finds an original's item
+ * there but unreadable: dropped with the ledger, that original would be lost, so nothing is done.
+ */
+export function originalsUnreadableError(target: string, items: readonly string[]): Error {
+    return new Error(
+        `${target}: cannot put back the original of ${items.join(", ")}: it cannot be read now. Nothing was changed, and the host-side ledger keeps the originals: run this again once it can be read, or leave it as it is: an up with restoreOnDelete: false that no longer declares it, then this again`,
+    );
+}
+
 /** A resource among the host's ledgers: its kind (their directory), its owner, every ledger the read found, and the host's name for messages. */
 export interface LedgerScope {
     kind: string;

@@ -1,7 +1,7 @@
 import type { CheckFailure } from "../check";
 import { CpuHost, CpuPolicy, CpuPolicyError, distributeCpus, formatCpuList, formatMask, parseCpuList, parseMask, policyCpus } from "../cpus";
 import { FileChanges, FileSnapshot, ValueWrite, linkedOwnFile } from "../host/files";
-import { ALL_LEDGERS, itemsOf } from "../host/ledger";
+import { ALL_LEDGERS, itemsOf, originalsUnreadableError } from "../host/ledger";
 import { ManagedFiles, fileContent, forget, manage, pathContentOf, planRestore } from "../host/restore";
 import { PacketSteeringInputs, nextPowerOfTwo } from "./schema";
 import { netAddLines } from "../nic/udev";
@@ -351,9 +351,7 @@ export function planSteering(inputs: PacketSteeringInputs, view: SteeringView, s
 function refuseUnreadable(originals: Record<string, string>, view: SteeringView, iface: string, target: string): void {
     const unreadable = (view.unreadable ?? []).filter((item) => item in originals);
     if (unreadable.length > 0) {
-        throw new Error(
-            `${target}: cannot put back the original of ${iface}'s ${unreadable.join(", ")}: it cannot be read now. Nothing was changed, and the host-side ledger keeps the originals: run this again once it can be read, or leave it as it is: an up with restoreOnDelete: false that no longer declares it, then this again`,
-        );
+        throw originalsUnreadableError(target, unreadable.map((item) => `${iface}'s ${item}`));
     }
 }
 

@@ -1,5 +1,5 @@
 import { FileChanges, ValueWrite } from "../host/files";
-import { itemsOf } from "../host/ledger";
+import { itemsOf, originalsUnreadableError } from "../host/ledger";
 import { ABSENT, ManagedFiles, PathContent, fileContent, fileOf, forget, manage, planRestore, releaseUnusedDirs } from "../host/restore";
 import { SysfsSnapshot } from "./remote";
 import { notASettingProblem } from "./schema";
@@ -280,9 +280,7 @@ function restoreWrites(originals: PathValues, snapshot: SysfsSnapshot, target: s
         }
     }
     if (unreadable.length > 0) {
-        throw new Error(
-            `${target}: cannot put back the original of ${unreadable.join(", ")}: it cannot be read now. Nothing was changed, and the host-side ledger keeps the originals: run this again once it can be read, or leave it as it is: an up with restoreOnDelete: false that no longer declares it, then this again`,
-        );
+        throw originalsUnreadableError(target, unreadable);
     }
     return { writes, warnings };
 }
