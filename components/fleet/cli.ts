@@ -17,7 +17,7 @@ import { HostDiagnosis, checkWindow, diagnoseHost, diagnosisText } from "../evid
 import { assignHost } from "./assign";
 import { DriftReport, connectionFor, mergeReports, readFleetDrift, recordedHosts, report } from "./drift";
 import { CONFIG_NAMESPACE, FLEET_CONFIG_KEYS, FLEET_KEY_CONFIG, FleetConfig, FleetConfigInput, FleetKey, InventoryHost, SHARD_OF_KEY, parseFleetConfig, refuseUnknownConfigKeys } from "./inventory";
-import { shardConfig, shardsBy, shardsWithoutFirstWave, staleShards } from "./shards";
+import { shardCanaryNote, shardConfig, shardsBy, staleShards } from "./shards";
 import { listedStack, sameStack, stackConfigFile } from "./stack-names";
 import { HostRecord, evidenceCell } from "./report";
 
@@ -194,7 +194,8 @@ async function drift(opts: { stack?: string; cwd: string; json?: boolean; merge?
 }
 
 async function shard(opts: { stack: string; by: string; cwd: string }): Promise<number> {
-    const workspace = await workspaceIn(opts.cwd);
+    const cwd = enterProject(opts.cwd);
+    const workspace = await workspaceIn(cwd);
     const { config, fleetKey, secret } = fleetConfigOf(await workspace.getAllConfig(opts.stack));
     const fleet = parseFleetConfig(config);
     const shards = shardsBy(config.hosts, opts.by, opts.stack);
@@ -217,7 +218,7 @@ async function shard(opts: { stack: string; by: string; cwd: string }): Promise<
     }
     const include: { stack: string; hosts: number }[] = [];
     for (const [name, hosts] of shards) {
-        const stack = await fleetStack(name, opts.cwd);
+        const stack = await fleetStack(name, cwd);
         const values: Record<string, { value: string; secret?: boolean }> = {};
         const own = shardConfig(fleet, config, hosts);
         for (const key of FLEET_CONFIG_KEYS) {
@@ -241,12 +242,9 @@ async function shard(opts: { stack: string; by: string; cwd: string }): Promise<
         await stack.setAllConfig(values);
         include.push({ stack: name, hosts: hosts.length });
     }
-    const ungated = shardsWithoutFirstWave(fleet, shards);
-    if (ungated.length > 0) {
-        console.error(
-            `note: no host of the fleet's first wave is in ${ungated.join(", ")}: run side by side with the shard that has one, they do not wait for it; ` +
-                "roll that shard out first, or give each shard a first wave of its own",
-        );
+    const note = shardCanaryNote(fleet, shards);
+    if (note) {
+        console.error(`note: ${note}`);
     }
     console.log(JSON.stringify({ include }));
     return 0;

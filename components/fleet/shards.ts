@@ -1,5 +1,6 @@
 import { FleetConfig, FleetConfigInput, Selector, explicitWaveHosts, matches } from "./inventory";
 import { stackOwnName } from "./stack-names";
+import { DEFAULT_SERIAL, serialSizes } from "./waves";
 
 type Hosts = FleetConfigInput["hosts"];
 
@@ -55,12 +56,26 @@ export function shardConfig(fleet: FleetConfig, declared: FleetConfigInput, host
     };
 }
 
-/** Shards holding no host of the fleet's first explicit wave (its canary): their rollouts, run beside the canary's shard, do not wait for it. */
-export function shardsWithoutFirstWave(fleet: FleetConfig, shards: ReadonlyMap<string, Hosts>): string[] {
-    const waves = fleet.rollout.waves;
-    if (!waves) {
-        return [];
+/**
+ * What `shard` tells the user about canaries: shards run side by side, so a shard holding no host
+ * of the fleet's first explicit wave does not wait for it, and `serial`, taken of each shard's own
+ * hosts, starts more hosts at once than the whole fleet's first wave would.
+ */
+export function shardCanaryNote(fleet: FleetConfig, shards: ReadonlyMap<string, Hosts>): string | undefined {
+    const { waves, serial } = fleet.rollout;
+    if (waves) {
+        const first = new Set(explicitWaveHosts(fleet.hosts, waves)[0].map((h) => h.name));
+        const ungated = [...shards].filter(([, hosts]) => !hosts.some((h) => first.has(h.name))).map(([name]) => name);
+        return ungated.length === 0
+            ? undefined
+            : `no host of the fleet's first wave is in ${ungated.join(", ")}: run side by side with the shard that has one, they do not wait for it; ` +
+                  "roll that shard out first, or give each shard a first wave of its own";
     }
-    const first = new Set(explicitWaveHosts(fleet.hosts, waves)[0].map((h) => h.name));
-    return [...shards].filter(([, hosts]) => !hosts.some((h) => first.has(h.name))).map(([name]) => name);
+    const steps = serial ?? DEFAULT_SERIAL;
+    const firstWaves = [...shards.values()].reduce((sum, hosts) => sum + serialSizes(steps, hosts.length)[0], 0);
+    const fleetFirstWave = serialSizes(steps, fleet.hosts.length)[0];
+    return firstWaves <= fleetFirstWave
+        ? undefined
+        : `serial ${JSON.stringify(steps)} is taken of each shard's own hosts: the first waves of the ${shards.size} shards start ${firstWaves} hosts at once, ` +
+              `where the whole fleet's would start ${fleetFirstWave}; for one canary, roll one shard out first`;
 }

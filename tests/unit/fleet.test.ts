@@ -13,7 +13,7 @@ import { evidenceCell, hostEvidence, hostRecords } from "../../components/fleet/
 import { checkFailures } from "../../provider/check";
 import { counterEvidenceInputsSchema } from "../../provider/counters/schema";
 import { keptBaseline } from "../../provider/host-tuning/handlers";
-import { shardConfig, shardsBy, shardsWithoutFirstWave, staleShards } from "../../components/fleet/shards";
+import { shardCanaryNote, shardConfig, shardsBy, staleShards } from "../../components/fleet/shards";
 import { listedStack, sameStack, stackConfigFile } from "../../components/fleet/stack-names";
 import { planWaves, serialSizes } from "../../components/fleet/waves";
 import { renderPersistFile } from "../../provider/sysctl/plan";
@@ -724,9 +724,20 @@ describe("fleet: shards", function () {
         const noWaveOfTheirs = shardConfig(whole, declared, declared.hosts.slice(2, 3));
         assert.deepEqual(noWaveOfTheirs.rollout, { serial: [1, "100%"], maxFailures: 1 }, "a canary of its own: no other shard's holds it back");
         const shards = shardsBy(declared.hosts, "rack", "prod");
-        assert.deepEqual(shardsWithoutFirstWave(whole, shards), ["prod-b"], "rack b holds no host of the canary wave");
-        assert.deepEqual(shardsWithoutFirstWave(parseFleetConfig(fleet(4)), shardsBy(fleet(4).hosts, "rack", "prod")), [], "serial: each shard has a canary of its own");
+        assert.match(shardCanaryNote(whole, shards) ?? "", /^no host of the fleet's first wave is in prod-b: /, "rack b holds no host of the canary wave");
+        assert.equal(shardCanaryNote(parseFleetConfig({ ...declared, rollout: { waves: [{ select: { tier: "main" } }] } }), shards), undefined, "every shard holds a host of the first wave");
         assert.deepEqual(shardConfig(parseFleetConfig(fleet(2)), fleet(2), fleet(2).hosts.slice(1)).rollout, { maxFailures: 0 });
+    });
+
+    it("says when serial, taken of each shard's own hosts, starts more hosts at once than the whole fleet's first wave", function () {
+        const byRack = shardsBy(fleet(4).hosts, "rack", "prod");
+        assert.equal(
+            shardCanaryNote(parseFleetConfig(fleet(4)), byRack),
+            'serial [1,"100%"] is taken of each shard\'s own hosts: the first waves of the 2 shards start 2 hosts at once, where the whole fleet\'s would start 1; for one canary, roll one shard out first',
+        );
+        assert.equal(shardCanaryNote(parseFleetConfig(fleet(4, { rollout: { serial: ["50%"] } })), byRack), undefined, "half of each rack is half of the fleet");
+        assert.match(shardCanaryNote(parseFleetConfig(fleet(4, { rollout: { serial: [2, "100%"] } })), byRack) ?? "", /start 4 hosts at once, where the whole fleet's would start 2/);
+        assert.equal(shardCanaryNote(parseFleetConfig(fleet(4)), new Map([["prod-a", fleet(4).hosts]])), undefined, "one shard: its canary is the fleet's");
     });
 
     it("leaves out of a shard a wave whose hosts there all go in its earlier waves", function () {
