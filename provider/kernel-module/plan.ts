@@ -39,7 +39,7 @@ export function moduleProblems(specs: readonly ModuleSpec[], snapshot: ModuleSna
         } else if (state === "not loaded" && probe && disablingRule(probe.message)) {
             problems.push({
                 property: `modules[${i}]`,
-                reason: `${target}: kernel module ${spec.name} is disabled on this host: /etc/modprobe.d has modprobe run "${disablingRule(probe.message)}" instead of loading it (modprobe -n -v ${spec.name}); remove that install rule to use it`,
+                reason: `${target}: kernel module ${spec.name} is disabled on this host: a modprobe.d install rule has modprobe run "${disablingRule(probe.message)}" instead of loading it (modprobe -n -v ${spec.name}); remove that install rule to use it`,
             });
         } else if (state === "built-in" && Object.keys(spec.parameters).length > 0) {
             const example = Object.entries(spec.parameters).map(([p, v]) => `${spec.name}.${p}=${v}`).join(" ");
@@ -430,8 +430,9 @@ export function planModules(
  */
 function keptForOthers(modules: readonly string[], snapshot: ModuleSnapshot, target: string): { unload: string[]; kept: Set<string>; warnings: string[] } {
     const listed = modules.filter((m) => snapshot.loadedElsewhere.has(m));
-    // What a kept module uses stays with it (bridge under br_netfilter): rmmod would refuse it anyway.
-    const kept = new Set(listed);
+    // What a module loaded at boot uses stays with it (bridge under br_netfilter), whether that
+    // module is one of these or not: rmmod would refuse it at every run.
+    const kept = new Set([...listed, ...[...snapshot.loadedElsewhere.keys()].filter((m) => snapshot.loaded.has(m))]);
     for (let grew = true; grew; ) {
         grew = false;
         for (const m of modules) {

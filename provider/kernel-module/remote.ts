@@ -278,7 +278,7 @@ export interface ModuleSnapshot {
     otherOptions: ModuleOptionsLine[];
     /** Where a declared module is blacklisted: a modprobe.d `blacklist` line, or the command line's modprobe.blacklist=. */
     blacklist: { module: string; file: string }[];
-    /** Modules another modules-load.d file loads at boot, with that file: something on the host relies on them. */
+    /** Modules another modules-load.d file (or the command line's modules_load=) loads at boot, with that file: something on the host relies on them. */
     loadedElsewhere: Map<string, string>;
     /** Every resource's ledger on the host, by path (none after an apply). */
     ledgers: Map<string, HostLedger>;
@@ -296,19 +296,26 @@ export const KERNEL_COMMAND_LINE = "/proc/cmdline";
 /** Words as the kernel's parser and kmod split them: a value may be quoted, spaces and all. */
 const quotedWords = (text: string): string[] => (text.match(/(?:[^\s"]|"[^"]*")+/g) ?? []).map((w) => w.replace(/"/g, ""));
 
-/** What kmod takes from the kernel command line: MODULE.PARAM=VALUE as options, modprobe.blacklist=A,B. */
-export function parseKernelCommandLine(text: string): { options: ModuleOptionsLine[]; blacklisted: string[] } {
+/**
+ * What kmod takes from the kernel command line: MODULE.PARAM=VALUE as options, modprobe.blacklist=A,B;
+ * and what systemd-modules-load loads from it: modules_load=A,B (rd.modules_load= in the initrd).
+ */
+export function parseKernelCommandLine(text: string): { options: ModuleOptionsLine[]; blacklisted: string[]; loads: string[] } {
     const options: ModuleOptionsLine[] = [];
     const blacklisted: string[] = [];
+    const loads: string[] = [];
     for (const word of quotedWords(text.split(" -- ")[0])) {
+        const bootLoads = /^(?:rd\.)?modules_load=(.*)$/.exec(word);
         const match = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_.-]+?)(?:=(.*))?$/.exec(word);
-        if (match && match[1] === "modprobe" && match[2] === "blacklist") {
+        if (bootLoads) {
+            loads.push(...bootLoads[1].split(",").filter(Boolean).map(normaliseModuleName));
+        } else if (match && match[1] === "modprobe" && match[2] === "blacklist") {
             blacklisted.push(...(match[3] ?? "").split(",").filter(Boolean).map(normaliseModuleName));
         } else if (match) {
             options.push({ file: KERNEL_COMMAND_LINE, module: normaliseModuleName(match[1]), parameters: { [normaliseModuleName(match[2])]: match[3] ?? "" } });
         }
     }
-    return { options, blacklisted };
+    return { options, blacklisted, loads };
 }
 
 export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
@@ -365,6 +372,9 @@ export function parseModuleSnapshot(stdout: string): ModuleSnapshot {
     // After every file: kmod reads the command line last.
     snapshot.otherOptions.push(...(commandLine?.options ?? []));
     snapshot.blacklist.push(...(commandLine?.blacklisted ?? []).map((module) => ({ module, file: KERNEL_COMMAND_LINE })));
+    for (const module of commandLine?.loads ?? []) {
+        snapshot.loadedElsewhere.set(module, snapshot.loadedElsewhere.get(module) ?? KERNEL_COMMAND_LINE);
+    }
     return snapshot;
 }
 

@@ -496,7 +496,7 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         try {
             onHost(lab, vm, ["sh", "-c", `mkdir -p /etc/modprobe.d && echo 'install dummy /bin/true' > ${rule}`]);
             const message = await expectFailure(stack.preview());
-            assert.match(message, new RegExp(`modules\\[1\\] value .* has a problem: root@${vm.address.replace(/\./g, "\\.")}:22: kernel module dummy is disabled on this host: /etc/modprobe.d has modprobe run "install /bin/true" instead of loading it`));
+            assert.match(message, new RegExp(`modules\\[1\\] value .* has a problem: root@${vm.address.replace(/\./g, "\\.")}:22: kernel module dummy is disabled on this host: a modprobe.d install rule has modprobe run "install /bin/true" instead of loading it`));
             onHost(lab, vm, ["sh", "-c", `echo 'install dummy /bin/echo dummy is off here' > ${rule}`]);
             await stack.preview();
             const failure = await expectFailure(stack.up());

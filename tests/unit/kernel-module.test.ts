@@ -122,7 +122,7 @@ describe("KernelModule: host state", function () {
         for (const rule of ["install /bin/true", "install /usr/bin/false", "install true"]) {
             const problems = moduleProblems(moduleSpecs(inputs(["tcp_bbr"])), probed(`${rule} `), TARGET);
             assert.deepEqual(problems.map((p) => p.property), ["modules[0]"], rule);
-            assert.match(problems[0].reason, new RegExp(`tcp_bbr is disabled on this host: /etc/modprobe.d has modprobe run "${rule}" instead of loading it`));
+            assert.match(problems[0].reason, new RegExp(`tcp_bbr is disabled on this host: a modprobe.d install rule has modprobe run "${rule}" instead of loading it`));
         }
         for (const fine of ["insmod /lib/modules/6.1.0-18-amd64/kernel/net/ipv4/tcp_bbr.ko ", "install /sbin/modprobe --ignore-install tcp_bbr ", "install /usrtrue", "install /bin/truer"]) {
             assert.deepEqual(moduleProblems(moduleSpecs(inputs(["tcp_bbr"])), probed(fine), TARGET), [], fine);
@@ -186,6 +186,26 @@ describe("KernelModule: planning", function () {
         assert.deepEqual(keptBoth.warnings, [`${TARGET}: left tcp_diag loaded: /etc/modules-load.d/k8s.conf loads it at boot too, so something on this host relies on it`, `${TARGET}: left inet_diag loaded too: in use by what stays`]);
         const dropBoth = planModules(moduleSpecs(inputs(["dummy"])), options, top, FILES, TARGET, previous);
         assert.deepEqual([dropBoth.changes.unload, dropBoth.record.stillToUnload], [[], undefined], "nothing left claimed for a later update");
+    });
+
+    it("leaves loaded what a module loaded at boot uses, though that module is none of this resource's (kubeadm's br_netfilter on the bridge it loaded)", function () {
+        const holder = `${READ}\nloaded\tbr_netfilter\t0\t\nloaded\tbridge\t1\tbr_netfilter \nloads-elsewhere\t/etc/modules-load.d/k8s.conf\tbr_netfilter\n`;
+        const previous = { originals: { bridge: "not loaded" as const, dummy: "loaded" as const }, loadedByUs: { bridge: ["bridge"] } };
+        const update = planModules(moduleSpecs(inputs(["dummy"])), options, parseModuleSnapshot(holder), FILES, TARGET, previous);
+        assert.deepEqual([update.changes.unload, update.record.stillToUnload], [[], undefined], "not retried at every up while br_netfilter holds it");
+        assert.deepEqual(update.warnings, [`${TARGET}: left bridge loaded too: in use by what stays`]);
+        const unheld = planModules(moduleSpecs(inputs(["dummy"])), options, parseModuleSnapshot(holder.replace("loads-elsewhere\t/etc/modules-load.d/k8s.conf\tbr_netfilter\n", "")), FILES, TARGET, previous);
+        assert.deepEqual(unheld.changes.unload, ["bridge"], "a holder no boot file loads may go: rmmod is the judge");
+    });
+
+    it("takes the command line's modules_load= (and rd.modules_load=) as loading at boot, as systemd-modules-load does", function () {
+        const snapshot = parseModuleSnapshot(`${READ}\ncmdline\tBOOT_IMAGE=/vmlinuz modules_load=tcp-diag rd.modules_load=dummy,vfio quiet`);
+        assert.deepEqual([...snapshot.loadedElsewhere], [["tcp_diag", "/proc/cmdline"], ["dummy", "/proc/cmdline"], ["vfio", "/proc/cmdline"]]);
+        assert.deepEqual(snapshot.otherOptions, [], "rd.modules_load= is no option of a module named rd");
+        const previous = { originals: { tcp_diag: "not loaded" as const, dummy: "loaded" as const }, loadedByUs: { tcp_diag: ["tcp_diag", "inet_diag"] } };
+        const restore = planModulesRestore(previous, snapshot, FILES, true, TARGET);
+        assert.deepEqual(restore.changes.unload, []);
+        assert.match(restore.warnings[0], /left tcp_diag loaded: \/proc\/cmdline loads it at boot too/);
     });
 
     it("an update that puts back the options file also removes the directory it made for it, and keeps the one the load file still lies in", function () {
