@@ -19,6 +19,7 @@ import {
     affinityFile,
     irqItems,
     irqbalanceRestore,
+    irqbalanceProblems,
     placementProblems,
     restoreAffinity,
     planIrqAffinity,
@@ -102,7 +103,7 @@ async function apply(raw: Record<string, unknown>, previous?: IrqRecord) {
  */
 function hostProblems(inputs: IrqAffinityInputs, snapshot: FileSnapshot, target: string, olds: LedgerHolder): CheckFailure[] {
     const view = viewOf(inputs, snapshot);
-    const problems = placementProblems(inputs, view, target);
+    const problems = [...placementProblems(inputs, view, target), ...irqbalanceProblems(inputs, view, target)];
     if (problems.length > 0) {
         return problems;
     }

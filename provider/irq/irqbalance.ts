@@ -26,6 +26,8 @@ export interface IrqbalanceState {
     cmdline: string[];
     /** Managed by a running systemd. */
     systemd: boolean;
+    /** On a systemd host, the unit other than irqbalance.service whose cgroup the daemon runs in. */
+    otherUnit?: string;
     configFile: string;
     /** The environment file's bytes, one character each (configBytes); null when absent. */
     configContent: string | null;

@@ -62,6 +62,8 @@ export function viewOf(inputs: IrqAffinityInputs, snapshot: FileSnapshot): HostI
     const pids = (snapshot.pids.get("irqbalance") ?? []).filter((pid) => (snapshot.cmdlines.get(pid) ?? []).length > 0);
     const configFile = CONFIG_FILES.find((f) => snapshot.files.has(f)) ?? CONFIG_FILES[0];
     const config = fileIn(snapshot, configFile);
+    const systemdHost = snapshot.dirs.has("/run/systemd/system") && (snapshot.commands.get("systemctl") ?? "") !== "";
+    const cgroup = pids.length > 0 ? snapshot.cgroups?.get(pids[0]) : undefined;
     return {
         exists: snapshot.dirs.has(`/sys/class/net/${inputs.interface}`),
         online: parseCpuList(snapshot.files.get("/sys/devices/system/cpu/online") ?? ""),
@@ -73,7 +75,8 @@ export function viewOf(inputs: IrqAffinityInputs, snapshot: FileSnapshot): HostI
             running: pids.length > 0,
             pids,
             cmdline: pids.length > 0 ? (snapshot.cmdlines.get(pids[0]) ?? []) : [],
-            systemd: snapshot.dirs.has("/run/systemd/system") && (snapshot.commands.get("systemctl") ?? "") !== "" && (pids.length === 0 || runByItsUnit(snapshot.cgroups?.get(pids[0]))),
+            systemd: systemdHost && (pids.length === 0 || runByItsUnit(cgroup)),
+            ...(systemdHost && otherUnit(cgroup) && { otherUnit: otherUnit(cgroup) }),
             configFile,
             configContent: config ? configBytes(config) : null,
         },
@@ -82,11 +85,35 @@ export function viewOf(inputs: IrqAffinityInputs, snapshot: FileSnapshot): HostI
 
 /**
  * Whether the daemon runs in irqbalance.service, so that systemctl reaches it: one started by hand
- * or by another unit on a systemd host is stopped and started as on a host without systemd.
+ * on a systemd host is stopped and started as on a host without systemd (another unit's is refused).
  * Unknown (no cgroup read): the unit, as on every systemd host before this was read.
  */
 function runByItsUnit(cgroup: string | undefined): boolean {
     return !cgroup || cgroup.split("\n").some((line) => /\/irqbalance\.service(\/|$)/.test(line));
+}
+
+/** The service unit other than irqbalance.service a daemon's cgroup names (a wrapper unit, a vendor's own). */
+function otherUnit(cgroup: string | undefined): string | undefined {
+    const units = (cgroup ?? "").split("\n").map((line) => /\/([^/]+\.service)(?:\/|$)/.exec(line)?.[1]).filter((unit): unit is string => unit !== undefined);
+    return units.length > 0 && !units.includes("irqbalance.service") ? units[0] : undefined;
+}
+
+/**
+ * A daemon another unit runs can be neither stopped nor restarted with bans from here: that unit
+ * would start it again (Restart=), or run a second copy beside ours without the bans.
+ */
+export function irqbalanceProblems(inputs: IrqAffinityInputs, view: HostIrqView, target: string): CheckFailure[] {
+    const unit = view.irqbalance.otherUnit;
+    if (!unit || inputs.irqbalance === "leave") {
+        return [];
+    }
+    const doing = inputs.irqbalance === "stop" ? "stopped" : "restarted with the bans";
+    return [
+        {
+            property: "irqbalance",
+            reason: `${target}: irqbalance runs under ${unit}, not irqbalance.service, so it cannot be ${doing} from here without fighting that unit: ${inputs.irqbalance === "stop" ? "stop" : "add --banirq for these IRQs to"} it through ${unit}, then set irqbalance: "leave"`,
+        },
+    ];
 }
 
 /** A placement the host cannot take: `property` is the input at fault, `why` says how. */

@@ -9,7 +9,7 @@ import { discoverQueueIrqs, parseInterrupts } from "../../provider/irq/discover"
 import { bannedIn, withBannedIrqs, withoutBannedIrqs } from "../../provider/irq/irqbalance";
 import { FileSnapshot, parseFileSnapshot } from "../../provider/host/files";
 import { fileContent } from "../../provider/host/restore";
-import { HostIrqView, IrqRecord, deviceUnitName, irqItems, irqbalanceDrift, irqbalanceRestore, placement, placementProblems, planIrqAffinity, planIrqbalance, renderUnit, viewOf, writtenUnit } from "../../provider/irq/plan";
+import { HostIrqView, IrqRecord, deviceUnitName, irqItems, irqbalanceDrift, irqbalanceProblems, irqbalanceRestore, placement, placementProblems, planIrqAffinity, planIrqbalance, renderUnit, viewOf, writtenUnit } from "../../provider/irq/plan";
 import { irqAffinityInputsSchema } from "../../provider/irq/schema";
 import { checkFailures } from "../../provider/check";
 
@@ -209,9 +209,9 @@ describe("irqbalance handling", function () {
     });
 
     it("on a systemd host, reaches through systemctl only a daemon irqbalance.service runs; one started otherwise is stopped and started itself", function () {
-        const read = (cgroup: string | undefined) =>
+        const view = (cgroup: string | undefined, policy: Record<string, unknown> = {}) =>
             viewOf(
-                inputs({ cpus: "1" }),
+                inputs({ cpus: "1", ...policy }),
                 parseFileSnapshot(
                     [
                         "dir\t/run/systemd/system\t",
@@ -221,12 +221,33 @@ describe("irqbalance handling", function () {
                         ...(cgroup === undefined ? [] : [`cgroup\t9\t${Buffer.from(cgroup).toString("base64")}`]),
                     ].join("\n"),
                 ),
-            ).irqbalance.systemd;
+            );
+        const read = (cgroup: string | undefined) => view(cgroup).irqbalance.systemd;
         assert.equal(read("0::/system.slice/irqbalance.service\n"), true);
         assert.equal(read("12:pids:/system.slice/irqbalance.service\n1:name=systemd:/system.slice/irqbalance.service\n"), true, "cgroup v1");
         assert.equal(read("0::/user.slice/user-0.slice/session-3.scope\n"), false, "started by hand");
         assert.equal(read("0::/system.slice/my-irqbalance.service\n"), false, "another unit");
         assert.equal(read(undefined), true, "no cgroup read: the unit, as before");
+    });
+
+    it("refuses at preview to stop or re-ban a daemon another systemd unit runs, which would start it again beside the bans", function () {
+        const problems = (cgroup: string, irqbalance: string) => {
+            const snapshot = parseFileSnapshot(
+                ["dir\t/run/systemd/system\t", "which\tsystemctl\t/usr/bin/systemctl", "pids\tirqbalance\t9", `cmdline\t9\t${Buffer.from("/usr/sbin/irqbalance\0").toString("base64")}`, `cgroup\t9\t${Buffer.from(cgroup).toString("base64")}`].join("\n"),
+            );
+            const declared = inputs({ cpus: "1", irqbalance });
+            return irqbalanceProblems(declared, viewOf(declared, snapshot), "h1");
+        };
+        assert.deepEqual(problems("0::/system.slice/vendor-tuning.service\n", "stop"), [
+            {
+                property: "irqbalance",
+                reason: 'h1: irqbalance runs under vendor-tuning.service, not irqbalance.service, so it cannot be stopped from here without fighting that unit: stop it through vendor-tuning.service, then set irqbalance: "leave"',
+            },
+        ]);
+        assert.match(problems("0::/system.slice/vendor-tuning.service/irqbalance\n", "ban")[0]?.reason ?? "", /cannot be restarted with the bans from here without fighting that unit: add --banirq for these IRQs to it through vendor-tuning\.service/);
+        assert.deepEqual(problems("0::/system.slice/vendor-tuning.service\n", "leave"), [], "leave touches no daemon");
+        assert.deepEqual(problems("0::/system.slice/irqbalance.service\n", "stop"), []);
+        assert.deepEqual(problems("0::/user.slice/user-0.slice/session-3.scope\n", "ban"), [], "started by hand: stopped and started itself");
     });
 
     it("adds and removes exactly our bans in IRQBALANCE_ARGS", function () {
