@@ -94,7 +94,7 @@ export function sipRouterPlan(facts: SipRouterFacts): ProfilePlan {
     if (facts.linkGbps !== undefined && facts.linkGbps >= 10) {
         plan.queueLength = { txqueuelen: txqueuelenForLink(facts.linkGbps), sources: ["VOIP4", "OSG"], note: "VOIP4: longer than 1000 at 10G and above; OSG's tier for the link speed, its low end" };
         plan.choices.push(
-            "txqueuelen: only pfifo_fast reads it; fq_codel (systemd's default_qdisc) and fq keep their own packet limits (10240, 10000), so on such a host the value is inert and the qdisc's limit is what to raise.",
+            "txqueuelen: only the fifo qdiscs read it (pfifo_fast, and pfifo or bfifo added without a limit); fq_codel (systemd's default_qdisc) and fq keep their own packet limits (10240, 10000), so on such a host the value is inert and the qdisc's limit is what to raise.",
         );
     }
     if (facts.rxQueues !== undefined && facts.cpus !== undefined && facts.rxQueues < facts.cpus) {
