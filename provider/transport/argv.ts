@@ -52,11 +52,22 @@ export function checkArgumentSizes(target: string, words: readonly string[]): vo
 }
 
 /**
+ * Ends what travels on stdin, as a shell comment after the last word. A connection cut while it
+ * is sent closes the remote stdin as cleanly as the end does, and a cut between two words would
+ * leave a shorter command (`4096` as `40`) that still runs: without this mark, nothing runs.
+ */
+const END_OF_INPUT = " # pulumi-linux-tuning: end";
+
+/** Sh text: exits 125, running nothing, unless `$variable` ends with END_OF_INPUT. */
+const refuseUnlessWhole = (variable: string) =>
+    `case $${variable} in *"${END_OF_INPUT}") ;; *) echo "incomplete input: the connection ended before the whole command arrived; nothing was run" >&2; exit 125 ;; esac`;
+
+/**
  * The remote command that runs a command line sent on its standard input: for one too long to be
  * the single argument of the remote login shell that SSH makes of it. The line is read whole
  * before it runs, and what it runs reads no leftover of it.
  */
-export const COMMAND_LINE_FROM_STDIN = `sh -c 'line=$(cat) && exec </dev/null && eval "$line"'`;
+export const COMMAND_LINE_FROM_STDIN = `sh -c 'line=$(cat) && ${refuseUnlessWhole("line")} && exec </dev/null && eval "$line"'`;
 
 /**
  * How an SSH command travels: as the exec request's command line, or (when that is too long for
@@ -67,7 +78,7 @@ export function sshCommand(target: string, argv: readonly string[], stdin: strin
     const commandLine = toCommandLine(argv);
     if (stdin === undefined && Buffer.byteLength(commandLine) >= MAX_ARGUMENT_BYTES) {
         checkArgumentSizes(target, argv);
-        return { command: COMMAND_LINE_FROM_STDIN, stdin: commandLine };
+        return { command: COMMAND_LINE_FROM_STDIN, stdin: commandLine + END_OF_INPUT };
     }
     checkArgumentSizes(target, [commandLine]);
     return { command: commandLine, stdin: stdin ?? "" };
@@ -85,6 +96,6 @@ export function shProgram(script: string, name: string, args: readonly string[])
  * quotes them and become $1, $2, … before the script runs, its standard input then empty.
  */
 export function shProgramWithHiddenArgs(script: string, name: string, args: readonly string[]): { argv: string[]; stdin: string } {
-    const unpack = `plt_args=$(cat) && exec </dev/null && eval "set -- $plt_args" && unset plt_args || exit 125\n`;
-    return { argv: shProgram(unpack + script, name, []), stdin: args.map(shellQuote).join(" ") };
+    const unpack = `plt_args=$(cat) && ${refuseUnlessWhole("plt_args")} && exec </dev/null && eval "set -- $plt_args" && unset plt_args || exit 125\n`;
+    return { argv: shProgram(unpack + script, name, []), stdin: args.map(shellQuote).join(" ") + END_OF_INPUT };
 }

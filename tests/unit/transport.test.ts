@@ -39,6 +39,9 @@ describe("command lines", function () {
         assert.equal(result.stdout, "named|6|200000|$(echo injected)\ntwo words\n\nit's\nmultiline\t\n-x\n[]", "every word as it was, above the one-argument limit too; the program's stdin empty");
         const none = shProgramWithHiddenArgs('printf "%s" "$#"', "t", []);
         assert.equal((await new LocalTransport(false).run(none.argv, none.stdin)).stdout, "0");
+        const count = shProgramWithHiddenArgs('printf "%s" "$1"', "t", ["4096"]);
+        const cut = await new LocalTransport(false).run(count.argv, count.stdin.slice(0, 2));
+        assert.deepEqual([cut.code, cut.stdout], [125, ""], "4096 cut to 40 by a closed connection is not written");
     });
 
     it("refuses, before running anything, an argument the kernel would refuse as too long", async function () {
@@ -61,9 +64,13 @@ describe("command lines", function () {
         const long = shProgram('cat; printf "%s %s %s\\n" "${#1}" "${#2}" "$3"', "t", ["x".repeat(70_000), "y'z ".repeat(17_500), "$(id)"]);
         const request = sshCommand("h", long, undefined);
         assert.equal(request.command, COMMAND_LINE_FROM_STDIN);
-        assert.equal(request.stdin, toCommandLine(long));
+        assert.ok(request.stdin.startsWith(toCommandLine(long)));
         // What the remote login shell then runs: the words arrive intact, and nothing reads the line twice.
         assert.equal(execFileSync("sh", ["-c", request.command], { input: request.stdin, encoding: "utf8" }), "70000 70000 $(id)\n");
+        // A connection cut between two words closes stdin as cleanly as the end: the shorter command does not run.
+        const cut = spawnSync("sh", ["-c", request.command], { input: request.stdin.slice(0, request.stdin.lastIndexOf(" '$(id)'")), encoding: "utf8" });
+        assert.deepEqual([cut.status, cut.stdout], [125, ""]);
+        assert.match(cut.stderr, /^incomplete input: the connection ended before the whole command arrived; nothing was run$/m);
         assert.throws(() => sshCommand("h", long, "input"), /^Error: h: this operation would pass the host 1\d{5} bytes in one argument/, "a command that takes input cannot also take its line there");
         assert.throws(() => sshCommand("h", shProgram(":", "t", ["x".repeat(131_072)]), undefined), /131072 bytes in one argument/);
     });
