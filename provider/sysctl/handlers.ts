@@ -13,7 +13,7 @@ import { netnsProbeKeys, restrictedCongestionControl } from "./netns";
 import { portRangeProbeKeys, rangeBelowUnprivileged } from "./port-range";
 import { memoryBeyondHost, pageCountedProbeKeys } from "./page-counted";
 import { declaresCpuMask, masksBeyondHost } from "./cpu-masks";
-import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, ledgerBeyond, ledgerOnlyItems, liveSettings, ownLedgerPath, ownerOf, ownershipConflicts, persistFileProblem, planApply, planRestore, skipsMissing, sysctlRecordToRestore, unwritableKeys } from "./plan";
+import { SysctlSetRecord, describeDrift, detectDrift, filesToRead, keysToRead, ledgerBeyond, ledgerOnlyItems, liveSettings, ownLedgerPath, ownerOf, ownershipConflicts, persistFileProblem, planApply, planRestore, skipsMissing, sysctlRecordToRestore, unwritableKeys, writebackPartner } from "./plan";
 import { HostReads, HostSnapshot, applyToHost, readHost } from "./remote";
 import { SysctlSetInputs, persistFileOf, sysctlSetInputsSchema } from "./schema";
 import { SettingValue, isBound, normalise, satisfies, sameValue } from "./values";
@@ -154,8 +154,20 @@ export async function checkSysctls(olds: Record<string, unknown>, rawNews: Recor
     for (const key of Object.keys(inputs.settings)) {
         // Claimed by its /proc/sys file, as every other kind names it (PacketSteering's RFS table size).
         const holder = claimInRun(host, `/proc/sys/${procPath(canonicalKey(key))}`, claimant);
-        if (holder !== undefined && !(inputs.takeOver && holder.kind === LEDGER_KIND)) {
-            failures.push({ property: `settings[${JSON.stringify(key)}]`, reason: `${transport.target}: ${canonicalKey(key)} is also declared by ${inThisProgram(holder)}; one owner per key` });
+        if (holder !== undefined) {
+            if (!(inputs.takeOver && holder.kind === LEDGER_KIND)) {
+                failures.push({ property: `settings[${JSON.stringify(key)}]`, reason: `${transport.target}: ${canonicalKey(key)} is also declared by ${inThisProgram(holder)}; one owner per key` });
+            }
+            continue;
+        }
+        // The kernel keeps dirty_ratio and dirty_bytes as one limit: two resources would zero each other's.
+        const partner = writebackPartner(canonicalKey(key));
+        const pairHolder = partner && claimInRun(host, `writeback:${[canonicalKey(key), partner].sort().join("+")}`, claimant);
+        if (pairHolder) {
+            failures.push({
+                property: `settings[${JSON.stringify(key)}]`,
+                reason: `${transport.target}: writing ${canonicalKey(key)} sets ${partner} to 0 (the kernel keeps one of the two), and ${inThisProgram(pairHolder)} declares the pair too; declare both in one SysctlSet`,
+            });
         }
     }
     const persistFile = inputs.persist ? persistFileOf(inputs) : undefined;

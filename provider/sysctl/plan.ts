@@ -87,6 +87,9 @@ const WRITEBACK_PARTNERS: Record<string, string> = {
     "vm.dirty_background_ratio": "vm.dirty_background_bytes",
 };
 
+/** The key the kernel keeps in one with `key` (dirty_ratio with dirty_bytes), if any. */
+export const writebackPartner = (key: string): string | undefined => WRITEBACK_PARTNERS[key];
+
 /** Partners of declared keys that are not declared themselves: their originals are kept too, for the restore. */
 export function writebackCompanions(inputs: SysctlSetInputs): string[] {
     const declared = new Set(managedKeys(inputs).map(([key]) => key));

@@ -836,6 +836,18 @@ describe("SysctlSet on this machine (local transport): a writeback byte count, w
         }
         assert.deepEqual(raw(), before, "byte for byte");
     });
+
+    it("refuses at preview vm.dirty_ratio and vm.dirty_bytes in two SysctlSets of one program, since each write zeroes the other", async function () {
+        const before = raw();
+        const stack = await labStack("sysctl-dirty-pair", async () => {
+            new SysctlSet("writeback-bytes", { settings: { "vm.dirty_bytes": 268435456 }, persist: false });
+            new SysctlSet("writeback-ratio", { settings: { "vm.dirty_ratio": 15 }, persist: false });
+        });
+        const out = collect();
+        const message = (await expectFailure(stack.preview({ onOutput: out.onOutput }))) + out.text();
+        assert.match(message, /settings\["vm\.dirty_(ratio|bytes)"\]\S* value .* has a problem: local: writing vm\.dirty_(ratio|bytes) sets vm\.dirty_(bytes|ratio) to 0 \(the kernel keeps one of the two\), and \S+\/writeback-(bytes|ratio) \(SysctlSet\) in this program declares the pair too; declare both in one SysctlSet/);
+        assert.deepEqual(raw(), before, "a preview writes nothing");
+    });
 });
 
 describe("SysctlSet on this machine (local transport): udp_mem and tcp_mem count pages of the machine's size", function () {

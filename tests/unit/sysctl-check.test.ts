@@ -117,4 +117,17 @@ describe("SysctlSet check", function () {
             { property: 'settings["net/core/rps_sock_flow_entries"]', reason: "root@10.0.0.77:22: net.core.rps_sock_flow_entries is also declared by p/s/same (PacketSteering) in this program; one owner per key" },
         ]);
     });
+
+    it("refuses a writeback limit whose partner another SysctlSet of the run declares: each write zeroes the other's", async function () {
+        const connection = { host: "10.0.0.78", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq" };
+        claimInRun("10.0.0.78:22", "/proc/sys/vm/dirty_bytes", { kind: "sysctl", owner: "p/s/bytes" });
+        claimInRun("10.0.0.78:22", "writeback:vm.dirty_bytes+vm.dirty_ratio", { kind: "sysctl", owner: "p/s/bytes" });
+        const { failures } = await checkSysctls({}, { resourceName: "ratio", owner: "p/s/ratio", connection, settings: { "vm.dirty_ratio": 10 } }, false);
+        assert.deepEqual(failures, [
+            {
+                property: 'settings["vm.dirty_ratio"]',
+                reason: "root@10.0.0.78:22: writing vm.dirty_ratio sets vm.dirty_bytes to 0 (the kernel keeps one of the two), and p/s/bytes (SysctlSet) in this program declares the pair too; declare both in one SysctlSet",
+            },
+        ]);
+    });
 });
