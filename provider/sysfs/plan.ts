@@ -39,6 +39,13 @@ export function parseSelection(content: string): Selection {
     return { value: tokens.join(" ") };
 }
 
+/**
+ * A block queue's scheduler file lists only the elevators already loaded: writing a modular one
+ * (bfq on Debian) has the kernel load `<name>-iosched` first (block/elevator.c), so it is no typo.
+ */
+const ELEVATORS = new Set(["mq-deadline", "kyber", "bfq", "none"]);
+const loadedOnWrite = (path: string, value: string): boolean => /\/queue\/scheduler$/.test(path) && ELEVATORS.has(value);
+
 export function normaliseValue(value: string | number): string {
     return words(String(value)).join(" ");
 }
@@ -107,7 +114,7 @@ export function assessPaths(desired: PathValues, snapshot: SysfsSnapshot, onMiss
             [why, skippable] = [`${path} is read-only on this host (the kernel takes no writes there)`, true];
         } else {
             const { choices } = parseSelection(state.content);
-            if (choices && !choices.includes(value)) {
+            if (choices && !choices.includes(value) && !loadedOnWrite(path, value)) {
                 why = `"${value}" is not offered by ${path} (it offers ${choices.join(", ")})`;
             }
         }

@@ -115,6 +115,13 @@ describe("SysfsSet", function () {
                 "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size is read-only on this host (the kernel takes no writes there)",
             ]);
         });
+        it("takes an elevator a block queue does not list yet, which the kernel loads on the write, but not a typo", function () {
+            const scheduler = "/sys/block/vda/queue/scheduler";
+            const snapshot = host([[scheduler, file("[mq-deadline] none\n")]]);
+            assert.deepEqual(assessPaths({ [scheduler]: "bfq" }, snapshot, "fail").problems, []);
+            assert.deepEqual(assessPaths({ [scheduler]: "bfqq" }, snapshot, "fail").problems.map((p) => p.why), [`"bfqq" is not offered by ${scheduler} (it offers mq-deadline, none)`]);
+            assert.equal(assessPaths({ [THP]: "bfq" }, snapshot, "fail").problems.length, 1, "only a scheduler file loads what it is given");
+        });
         it("refuses one file declared by two paths (a symlinked spelling and its real path)", function () {
             const real = "/sys/devices/pci0000:00/0000:00:03.0/net/eth1/mtu";
             const snapshot = host([
