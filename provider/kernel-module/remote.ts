@@ -52,16 +52,23 @@ other_options() {
   return 0
 }
 # The modules other modules-load.d files load at boot, with their paths, as systemd-modules-load
-# reads them: a name in an earlier directory hides it in the later ones; # and ; start comments.
+# reads them: a name in an earlier directory hides it in the later ones; # and ; start comments;
+# an alias (ip_conntrack) stands for the modules modprobe -R gives, asked only of a name no
+# loaded module has.
 other_loads() {
-  _seen="/\${1##*/}/"; set --
+  _seen="/\${1##*/}/" _tab=$(printf '\\t'); set --
   for _f in /etc/modules-load.d/*.conf /run/modules-load.d/*.conf /usr/local/lib/modules-load.d/*.conf /usr/lib/modules-load.d/*.conf /lib/modules-load.d/*.conf; do
     [ -e "$_f" ] || continue
     case $_seen in *"/\${_f##*/}/"*) continue ;; esac
     _seen="$_seen\${_f##*/}/"
     [ -f "$_f" ] && set -- "$@" "$_f"
   done
-  [ $# -gt 0 ] && awk '{ sub(/^[ \\t]+/, ""); sub(/[ \\t\\r]+$/, "") } $0 == "" || /^[#;]/ { next } { m = $1; gsub("-", "_", m); print "loads-elsewhere\\t" FILENAME "\\t" m }' "$@" 2>/dev/null
+  [ $# -gt 0 ] && awk '{ sub(/^[ \\t]+/, ""); sub(/[ \\t\\r]+$/, "") } $0 == "" || /^[#;]/ { next } { m = $1; gsub("-", "_", m); print FILENAME "\\t" m }' "$@" 2>/dev/null |
+    while IFS="$_tab" read -r _f _m; do
+      printf 'loads-elsewhere\\t%s\\t%s\\n' "$_f" "$_m"
+      [ -d "/sys/module/$_m" ] && continue
+      for _r in $(modprobe -R "$_m" 2>/dev/null); do [ "$_r" = "$_m" ] || printf 'loads-elsewhere\\t%s\\t%s\\n' "$_f" "$_r"; done
+    done
   return 0
 }
 # Arguments: the two persistence files, then the module names.

@@ -185,8 +185,9 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         assert.deepEqual(emulatedLoaded(lab, server), []);
     });
 
-    it("a module it loaded that another modules-load.d file has come to load at boot (kubeadm's br_netfilter) is left loaded by destroy, saying so", async function () {
+    it("a module it loaded that another modules-load.d file has come to load at boot (kubeadm's br_netfilter), by name or by alias, is left loaded by destroy, saying so", async function () {
         const k8s = "/etc/modules-load.d/k8s.conf";
+        const netdevs = "/etc/modules-load.d/netdevs.conf";
         const stack = await labStack("kernel-module-relied-on", async () => {
             new KernelModule("nat", { connection: connectionTo(lab, server), modules: ["tcp_htcp", "dummy"], persist: false });
         });
@@ -198,9 +199,16 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
             await stack.destroy({ onOutput: out.onOutput });
             assert.match(out.text(), /left tcp_htcp loaded: \/etc\/modules-load\.d\/k8s\.conf loads it at boot too, so something on this host relies on it/);
             assert.deepEqual(emulatedLoaded(lab, server), ["tcp_htcp"], "dummy unloaded, tcp_htcp left");
+            // By an alias (modules.alias: rtnl-link-dummy is dummy), as systemd-modules-load resolves it.
+            await stack.up();
+            onHost(lab, server, ["sh", "-c", 'printf "rtnl-link-dummy\\n" > "$1"', "sh", netdevs]);
+            const again = collect();
+            await stack.destroy({ onOutput: again.onOutput });
+            assert.match(again.text(), /left dummy loaded: \/etc\/modules-load\.d\/netdevs\.conf loads it at boot too/);
+            assert.deepEqual(emulatedLoaded(lab, server), ["dummy", "tcp_htcp"]);
         } finally {
             await stack.destroy().catch(() => undefined);
-            onHost(lab, server, ["sh", "-c", 'rm -f "$1"; rmmod tcp_htcp 2>/dev/null; true', "sh", k8s]);
+            onHost(lab, server, ["sh", "-c", 'rm -f "$1" "$2"; rmmod tcp_htcp 2>/dev/null; rmmod dummy 2>/dev/null; true', "sh", k8s, netdevs]);
         }
     });
 
