@@ -305,11 +305,16 @@ count=$1; shift
 while [ "$count" -gt 0 ]; do
   p=$1 v=$2; shift 2; count=$((count-1))
   old=$(cat "$p" 2>&1) || fail "$p" "$old"
-  # A selection file ("always [madvise] never", debugfs's "none (voluntary) full ") takes back only its selected word.
+  # A selection file ("always [madvise] never", debugfs's "none (voluntary) full ") takes back only
+  # its selected word; one given free text (several words, or a mark: sysfs/plan.ts's isFreeText) is no selection file.
   back=$old
-  case $old in
-    *\\[*\\]*) back=\${old#*\\[}; back=\${back%%\\]*} ;;
-    *\\(*) parenthesised "$old" && back=$word ;;
+  case $v in
+    *" "* | *"["* | *"]"* | *"("* | *")"*) ;;
+    *)
+      case $old in
+        *\\[*\\]*) back=\${old#*\\[}; back=\${back%%\\]*} ;;
+        *\\(*) parenthesised "$old" && back=$word ;;
+      esac ;;
   esac
   n=$((n+1)); eval "path_$n=\\$p old_$n=\\$back"
   err=$(printf '%s\\n' "$v" | tee "$p" 2>&1 >/dev/null) || fail "$p" "\${err#tee: }"

@@ -131,7 +131,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
             ...record,
             hostId: hostIdentity(inputs.connection),
             desired,
-            live: liveValues(Object.keys(desired), snapshot),
+            live: liveValues(desired, snapshot),
             persistedFileStatus: persistedStatus(snapshot, record.persistedFile, renderTmpfiles(inputs.resourceName, desired)),
             ledgerStatus: ledgerState,
             warnings,
@@ -188,7 +188,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
         for (const path of planned.files.remove ?? []) {
             snapshot.set(path, { kind: "absent" });
         }
-        warnings.push(...readBackWarnings(planned.desired, liveValues([...outcome.after.keys()], snapshot), transport.target));
+        warnings.push(...readBackWarnings(planned.desired, liveValues(Object.fromEntries(Object.entries(planned.desired).filter(([path]) => outcome.after.has(path))), snapshot), transport.target));
         warnings.forEach((w) => console.log(w));
         return outputs(raw, inputs, planned.record, planned.desired, snapshot, "in place", warnings);
     }
@@ -228,7 +228,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
         const { snapshot, ledgers } = await readSysfs(transportFor(inputs.connection), reads(inputs, record));
         const status = persistedStatus(snapshot, record.persistedFile, renderTmpfiles(inputs.resourceName, desired));
         const present = pathsNowPresent(record, kind.settings(inputs), snapshot, kind.onMissing(inputs)).map((path) => `${path} skipped when applied, now on the host: not yet set`);
-        return [...sysfsDrift(desired, liveValues(Object.keys(desired), snapshot)), ...present, ...fileDrift(record, status), ...ledgerDrift(ledgerStatusOf(record, ledgers, snapshot))];
+        return [...sysfsDrift(desired, liveValues(desired, snapshot)), ...present, ...fileDrift(record, status), ...ledgerDrift(ledgerStatusOf(record, ledgers, snapshot))];
     }
 
     async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<dynamic.DiffResult> {

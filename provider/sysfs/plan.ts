@@ -113,7 +113,7 @@ export function assessPaths(desired: PathValues, snapshot: SysfsSnapshot, onMiss
         } else if (!state.writable) {
             [why, skippable] = [`${path} is read-only on this host (the kernel takes no writes there)`, true];
         } else {
-            const { choices } = parseSelection(state.content);
+            const { choices } = isFreeText(value) ? {} : parseSelection(state.content);
             if (choices && !choices.includes(value) && !loadedOnWrite(path, value)) {
                 why = `"${value}" is not offered by ${path} (it offers ${choices.join(", ")})`;
             }
@@ -127,13 +127,19 @@ export function assessPaths(desired: PathValues, snapshot: SysfsSnapshot, onMiss
     return { problems, skipped };
 }
 
-/** The live value of each of `paths` that the host has. */
-export function liveValues(paths: readonly string[], snapshot: SysfsSnapshot): PathValues {
+/**
+ * A value no selection file holds, for it is one word: several words, or a mark. Its file is free
+ * text (an interface's ifalias "uplink [bond0]"), read whole rather than as the marked word.
+ */
+export const isFreeText = (value: string): boolean => /[\s\][()]/.test(value);
+
+/** The live value of each path of `values` that the host has, read as a selection unless its value is free text. */
+export function liveValues(values: PathValues, snapshot: SysfsSnapshot): PathValues {
     const live: PathValues = {};
-    for (const path of paths) {
+    for (const [path, value] of Object.entries(values)) {
         const state = snapshot.get(path);
         if (state?.kind === "file") {
-            live[path] = parseSelection(state.content).value;
+            live[path] = isFreeText(value) ? normaliseValue(state.content) : parseSelection(state.content).value;
         }
     }
     return live;
@@ -206,7 +212,7 @@ export function planSysfs(wanted: PathValues, snapshot: SysfsSnapshot, options: 
         throw new Error(`${options.target}: ${reasons.join("; ")}. Nothing was changed.`);
     }
     const desired = Object.fromEntries(Object.entries(wanted).filter(([path]) => !skipped.includes(path)));
-    const live = liveValues(Object.keys(desired), snapshot);
+    const live = liveValues(desired, snapshot);
     const writes: ValueWrite[] = [];
     const originals: PathValues = {};
     // A path declared now under another spelling of a file this resource changed before
@@ -263,7 +269,7 @@ export function planSysfs(wanted: PathValues, snapshot: SysfsSnapshot, options: 
  * original unknown to be needed or not, dropping it would lose it with the ledger.
  */
 function restoreWrites(originals: PathValues, snapshot: SysfsSnapshot, target: string): { writes: ValueWrite[]; warnings: string[] } {
-    const live = liveValues(Object.keys(originals), snapshot);
+    const live = liveValues(originals, snapshot);
     const writes: ValueWrite[] = [];
     const warnings: string[] = [];
     const unreadable: string[] = [];

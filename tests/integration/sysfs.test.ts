@@ -141,6 +141,29 @@ describe("SysfsSet, TransparentHugepages and CpuWakeupLatency through the real e
         assert.equal(cat(preempt), "none (voluntary) full lazy");
     });
 
+    it("free text with a bracketed word (an ifalias) is read whole: no drift after up, and destroy and a rollback put the whole original back", async function () {
+        const alias = "/sys/class/net/eth1/ifalias";
+        write(alias, "core (lag1)");
+        const refused = await labStack("sysfs-alias-refused", async () => {
+            new SysfsSet("alias-refused", { connection: connectionTo(lab, host), settings: { [alias]: "uplink [bond0]", "/sys/kernel/debug/sched/tunable_scaling": 3 }, persist: false });
+        });
+        await expectFailure(refused.up());
+        assert.equal(cat(alias), "core (lag1)", "the rollback wrote the whole original, not lag1");
+        const stack = await labStack("sysfs-alias", async () => {
+            new SysfsSet("alias", { connection: connectionTo(lab, host), settings: { [alias]: "uplink [bond0]" }, persist: false });
+        });
+        try {
+            await stack.up();
+            assert.equal(cat(alias), "uplink [bond0]");
+            assertNoChanges((await stack.preview({ refresh: true })).changeSummary);
+            await stack.destroy();
+            assert.equal(cat(alias), "core (lag1)");
+        } finally {
+            await stack.destroy().catch(() => undefined);
+            onHost(lab, host, ["sh", "-c", 'printf "\\n" > "$1"', "sh", alias]);
+        }
+    });
+
     it("a path skipped while absent shows as drift once the host has it; declared again by its real path, a file keeps its original", async function () {
         const link = "/sys/class/net/eth1/gro_flush_timeout";
         const real = onHost(lab, host, ["readlink", "-f", link]).trim();

@@ -9,6 +9,7 @@ import { LocalTransport } from "../../provider/transport/local";
 import {
     PlanOptions,
     assessPaths,
+    liveValues,
     parseSelection,
     planSysfs,
     pathsNowPresent,
@@ -176,6 +177,15 @@ describe("SysfsSet", function () {
             assert.equal(plan.files.write?.[0].path, "/etc/tmpfiles.d/90-pulumi-sysfs-low.conf");
             assert.match(plan.files.write![0].content, /^w \/sys\/kernel\/mm\/transparent_hugepage\/enabled - - - - never$/m);
             assert.deepEqual(plan.record.managedFiles?.originals, { [FILE]: { kind: "absent" } });
+        });
+        it("reads a file given free text (several words, or a mark) whole: no choices to offer, the whole original, no drift once set", function () {
+            const alias = "/sys/class/net/eth1/ifalias";
+            const snapshot = host([[alias, file("core [lag1]\n")]]);
+            assert.deepEqual(assessPaths({ [alias]: "uplink [bond0]" }, snapshot, "fail").problems, [], "not refused as a word core [lag1] does not offer");
+            const plan = planSysfs({ [alias]: "uplink [bond0]" }, snapshot, options);
+            assert.deepEqual([plan.record.originals[alias], plan.writes], ["core [lag1]", [{ path: alias, value: "uplink [bond0]" }]]);
+            assert.deepEqual(sysfsDrift({ [alias]: "uplink [bond0]" }, liveValues({ [alias]: "uplink [bond0]" }, host([[alias, file("uplink [bond0]\n")]]))), []);
+            assert.equal(liveValues({ [THP]: "never" }, snapshot)[THP], "always", "a one-word value still reads the selection");
         });
         it("keeps the original of a path skipped on a later update, so it is not taken again from this resource's own value", function () {
             const skip = { ...options, onMissing: "skip" as const };
@@ -372,6 +382,13 @@ describe("SysfsSet", function () {
             assert.ok(failure instanceof TransactionError);
             assert.match(failure.message, /prop\(refuses\): .*Is a directory\. Everything this operation had already changed was restored/);
             assert.equal(readFileSync(selection, "utf8"), "madvise\n");
+        });
+
+        it("rolls back a file given free text (an ifalias) to its whole original, brackets and all", async function () {
+            const alias = path.join(dir, "ifalias");
+            writeFileSync(alias, "core (lag1)\n");
+            await applyTransaction(local, [{ path: alias, value: "uplink [bond0]" }, { path: path.join(dir, "refuses"), value: "1" }], {}).catch((e: Error) => e);
+            assert.equal(readFileSync(alias, "utf8"), "core (lag1)\n");
         });
     });
 });
