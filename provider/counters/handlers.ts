@@ -3,7 +3,7 @@ import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { diffResource, pickInputs, plainState, resourceId } from "../lifecycle";
 import { transportFor } from "../transport";
 import { hostIdentity } from "../transport/connection";
-import { isInterfaceCounter, rebootedBetween, recreatedBetween } from "./rates";
+import { isInterfaceCounter, rateOf, rebootedBetween, recreatedBetween, sampledValue } from "./rates";
 import { Sample, measureRates } from "./sample";
 import { CounterEvidenceInputs, Rates, counterEvidenceInputsSchema } from "./schema";
 
@@ -21,11 +21,11 @@ const parse = (props: Record<string, unknown>): CounterEvidenceInputs => parseCh
 
 async function measure(inputs: CounterEvidenceInputs): Promise<{ rates: Rates; end: Sample }> {
     const { rates, end } = await measureRates(transportFor(inputs.connection), inputs.interface, inputs.windowSeconds);
-    return { rates: Object.fromEntries(inputs.counters.map((c) => [c, rates[c]?.perSecond ?? null])), end };
+    return { rates: Object.fromEntries(inputs.counters.map((c) => [c, rateOf(rates, c)?.perSecond ?? null])), end };
 }
 
 function totals(inputs: CounterEvidenceInputs, sample: Sample): Record<string, number | null> {
-    return Object.fromEntries(inputs.counters.map((c) => [c, sample.counters[c] ?? null]));
+    return Object.fromEntries(inputs.counters.map((c) => [c, sampledValue(sample.counters, c) ?? null]));
 }
 
 async function baseline(raw: Record<string, unknown>) {
@@ -99,7 +99,7 @@ export async function update(_id: string, olds: Record<string, unknown>, news: R
 /** The baseline with a total, from `end`, for each counter it has none for: added since, or missing when it was taken. */
 export function extendBaseline(base: Baseline, counters: readonly string[], end: Sample): Baseline {
     const added = counters.filter((c) => (base.totals[c] ?? null) === null);
-    return { ...base, totals: { ...base.totals, ...Object.fromEntries(added.map((c) => [c, end.counters[c] ?? null])) } };
+    return { ...base, totals: { ...base.totals, ...Object.fromEntries(added.map((c) => [c, sampledValue(end.counters, c) ?? null])) } };
 }
 
 /** Totals at the first measurement; `bootId` and `ifindex` are absent in states written before they were sampled. */
@@ -121,7 +121,7 @@ export function riseSinceBaseline(counters: readonly string[], base: Baseline, e
     return Object.fromEntries(
         counters.map((c) => {
             const then = base.totals[c];
-            const now = end.counters[c];
+            const now = sampledValue(end.counters, c);
             return [c, rebooted || (recreated && isInterfaceCounter(c)) || then === null || now === undefined || now < then ? null : now - then];
         }),
     );

@@ -52,6 +52,15 @@ export function windowTooLong(counters: readonly string[], windowSeconds: number
     return limited && `${limited} is made of 32-bit counts per CPU, which could wrap more than once in ${windowSeconds} s: at most ${longestRatedWindow(limited)} s`;
 }
 
+/**
+ * Counters the kernel prints only once they are non-zero (icmpmsg_put, snmp6's ICMPv6 types): one
+ * missing from a sample of the host is 0, not a counter the host lacks.
+ */
+const PRINTED_ONCE_NONZERO = /^(IcmpMsg|Icmp6)\.(In|Out)Type\d+$/;
+
+/** A sample's value of `name`: what it read, or 0 for a counter the kernel leaves out while it is 0. */
+export const sampledValue = (counters: Readonly<Record<string, number>>, name: string): number | undefined => counters[name] ?? (PRINTED_ONCE_NONZERO.test(name) ? 0 : undefined);
+
 /** The counters of the sampled interface: its link statistics, `ethtool -S` and queue interrupts. */
 export const isInterfaceCounter = (name: string): boolean => /^(link|nic|irq)\./.test(name);
 
@@ -82,7 +91,7 @@ export function counterRates(before: Sample, after: Sample): Record<string, Rate
     const recreated = recreatedBetween(before, after) ? `the interface was re-created between the samples (ifindex ${before.ifindex} → ${after.ifindex}): its counters restarted` : undefined;
     const rates: Record<string, Rate> = {};
     for (const [name, now] of Object.entries(after.counters)) {
-        const then = before.counters[name];
+        const then = sampledValue(before.counters, name);
         if (unrated) {
             rates[name] = { delta: null, perSecond: null, note: unrated };
         } else if (recreated && isInterfaceCounter(name)) {
@@ -162,6 +171,18 @@ function sumOfParts(parts: string[], gone: string[], rates: Record<string, Rate>
     return { delta, perSecond: delta / seconds };
 }
 
+/**
+ * The rate of `counter`, undefined where the host lacks it. One the kernel leaves out while it is 0,
+ * out of both samples, stayed at 0: 0/s, unless nothing could be rated between them (a reboot).
+ */
+export function rateOf(rates: Readonly<Record<string, Rate>>, counter: string): Rate | undefined {
+    if (rates[counter] || sampledValue({}, counter) === undefined) {
+        return rates[counter];
+    }
+    const unrated = Object.values(rates).find((r) => r.note !== undefined && /^(the host rebooted|no time passed)/.test(r.note));
+    return unrated ?? { delta: 0, perSecond: 0 };
+}
+
 /** "UdpRcvbufErrors must not rise faster than 10/s over 60 s": judged on the rate over the window. */
 export interface CounterCondition {
     counter: string;
@@ -170,7 +191,7 @@ export interface CounterCondition {
 }
 /** `measuredSeconds`: the window the rates span, when it is not the condition's own (a gate measures every condition over its longest). */
 export function conditionFailure(condition: CounterCondition, rates: Record<string, Rate>): string | undefined {
-    const rate = rates[condition.counter];
+    const rate = rateOf(rates, condition.counter);
     if (!rate) {
         return `${condition.counter}: this host does not report it`;
     }

@@ -1,7 +1,14 @@
 import { z } from "zod";
 import { interfaceName } from "../nic/schema";
+import { isGauge } from "./parse";
 import { windowTooLong } from "./rates";
 import { optionalConnectionSchema } from "../transport/connection";
+
+/** A counter as the sampler names it; a level (Tcp.CurrEstab, sockstat) has no rate and is refused. */
+export const counterNameSchema = z
+    .string()
+    .regex(/^[A-Za-z0-9_.@-]{1,128}$/, 'must be a counter name such as "Udp.RcvbufErrors"')
+    .refine((c) => !isGauge(c), "is a level, not a counter: a rate over a window does not apply to it");
 
 export const counterEvidenceInputsSchema = z
     .object({
@@ -9,7 +16,7 @@ export const counterEvidenceInputsSchema = z
         /** The NIC whose drops and interrupts count. */
         interface: interfaceName.optional(),
         /** Counters to report before vs now, as the sampler names them ("TcpExt.ListenOverflows"). */
-        counters: z.array(z.string().regex(/^[A-Za-z0-9_.@-]{1,128}$/, 'must be a counter name such as "Udp.RcvbufErrors"')).min(1).max(64),
+        counters: z.array(counterNameSchema).min(1).max(64),
         /** Rates are measured over this window at apply (before tuning) and at each refresh. Default 3. */
         windowSeconds: z.number().positive().max(600).default(3),
         resourceName: z.string().min(1),

@@ -2,7 +2,7 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkFailures, parseChecked, withoutEngineKeys } from "../check";
 import { verifyParts } from "../host-tuning/handlers";
 import { APPLIED, NOT_ATTEMPTED, PartRecords } from "../host-tuning/schema";
-import { CounterCondition, conditionFailure } from "../counters/rates";
+import { CounterCondition, conditionFailure, rateOf } from "../counters/rates";
 import { measureRatesOver } from "../counters/sample";
 import { sleep } from "../sleep";
 import { pickInputs, plainState } from "../lifecycle";
@@ -68,7 +68,7 @@ const countersStayDown =
         const judged = named as CounterCondition[];
         // Each condition over its own window, all from one first sample.
         const rates = await measureRatesOver(transportFor(host.connection), host.interface, judged.map((c) => c.windowSeconds));
-        verdict.counters = ratesByCondition(judged, (c) => rates.get(c.windowSeconds)![c.counter]?.perSecond ?? null);
+        verdict.counters = ratesByCondition(judged, (c) => rateOf(rates.get(c.windowSeconds)!, c.counter)?.perSecond ?? null);
         const failures = judged.map((c) => conditionFailure(c, rates.get(c.windowSeconds)!)).filter((f): f is string => f !== undefined);
         return failures.length > 0 ? failures.join("; ") : undefined;
     };

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { isGauge } from "../counters/parse";
+import { counterNameSchema } from "../counters/schema";
 import { windowTooLong } from "../counters/rates";
 import { interfaceName } from "../nic/schema";
 import { optionalConnectionSchema } from "../transport/connection";
@@ -55,10 +55,7 @@ export type HealthCheck = z.infer<typeof healthCheckSchema>;
 export const counterConditionSchema = z
     .object({
         /** As the sampler names it: "Udp.RcvbufErrors", "TcpExt.ListenOverflows", "softnet.dropped", "link.eth1.rx_dropped". */
-        counter: z
-            .string()
-            .regex(/^[A-Za-z0-9_.@-]{1,128}$/, 'must be a counter name such as "Udp.RcvbufErrors"')
-            .refine((c) => !isGauge(c), "is a level, not a counter: a rate over a window does not apply to it"),
+        counter: counterNameSchema,
         maxPerSecond: z.number().min(0),
         windowSeconds: z.number().positive().max(3600),
     })

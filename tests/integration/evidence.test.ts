@@ -83,7 +83,8 @@ describe("evidence: listen overflows before and after HighConnectionRateProfile 
                 connection: connectionTo(lab, host),
                 connectionsPerSecond: 20000,
                 evidence: false,
-                healthGate: { counterConditions: [{ counter: OVERFLOWS, maxPerSecond: 0, windowSeconds }] },
+                // Port unreachables, which the kernel lists only once one is sent: 0/s, not a counter the host lacks.
+                healthGate: { counterConditions: [{ counter: OVERFLOWS, maxPerSecond: 0, windowSeconds }, { counter: "IcmpMsg.OutType3", maxPerSecond: 100, windowSeconds }] },
             });
             return { health: profile.health!.results };
         });
@@ -104,6 +105,7 @@ describe("evidence: listen overflows before and after HighConnectionRateProfile 
             const [verdict] = passed.outputs.health.value as { status: string; counters: Record<string, number> }[];
             assert.equal(verdict.status, "applied");
             assert.equal(verdict.counters[OVERFLOWS], 0);
+            assert.equal(verdict.counters["IcmpMsg.OutType3"], 0);
             assertNoChanges((await stack.preview()).changeSummary);
 
             windowSeconds = 1;

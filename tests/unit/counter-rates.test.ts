@@ -84,6 +84,18 @@ describe("counter rates: reboots and interrupt wraps", function () {
         assert.equal(counterRates(booted("boot-a", 100, { c: 10 }), booted("boot-a", 110, { c: 50 })).c.perSecond, 4, "the same boot");
     });
 
+    it("takes an ICMP type the kernel leaves out while it is 0 as 0, not as a counter the host lacks", function () {
+        const quiet = counterRates(booted("boot-a", 100, { "Udp.InDatagrams": 5 }), booted("boot-a", 110, { "Udp.InDatagrams": 5 }));
+        const condition = { counter: "IcmpMsg.OutType3", maxPerSecond: 10, windowSeconds: 10 };
+        assert.equal(conditionFailure(condition, quiet), undefined, "no port unreachable sent: within the limit");
+        const firstSent = counterRates(booted("boot-a", 100, {}), booted("boot-a", 110, { "IcmpMsg.OutType3": 500, "Icmp6.InType133": 2 }));
+        assert.deepEqual([firstSent["IcmpMsg.OutType3"], firstSent["Icmp6.InType133"].perSecond], [{ delta: 500, perSecond: 50 }, 0.2], "the first ones sent in the window are a rise from 0");
+        assert.match(conditionFailure(condition, firstSent) ?? "", /^IcmpMsg\.OutType3 rose 50\.0\/s/);
+        const rebooted = counterRates(booted("boot-a", 100, { "Udp.InDatagrams": 5 }), booted("boot-b", 110, { "Udp.InDatagrams": 5 }));
+        assert.match(conditionFailure(condition, rebooted) ?? "", /cannot judge/, "a reboot in the window hides it as it hides any other");
+        assert.equal(conditionFailure({ ...condition, counter: "Udp.NoSuchCounter" }, quiet), "Udp.NoSuchCounter: this host does not report it");
+    });
+
     it("falls back to the uptime only when a sample has no boot id", function () {
         assert.match(counterRates(booted(undefined, 5000, { c: 10 }), booted("boot-b", 40, { c: 50 })).c.note ?? "", /rebooted/);
         assert.equal(counterRates(booted("boot-a", 100, { c: 10 }), booted(undefined, 110, { c: 50 })).c.perSecond, 4);

@@ -228,6 +228,13 @@ describe("counters: rise since the baseline", function () {
     const later = (uptimeSeconds: number, bootId: string | undefined, overflows: number): Sample => ({ ...sample(uptimeSeconds, { "TcpExt.ListenOverflows": overflows, "Udp.RcvbufErrors": 4 }), ...(bootId ? { bootId } : {}) });
     const counters = ["TcpExt.ListenOverflows", "Udp.RcvbufErrors"];
 
+    it("refuses a level (Tcp.CurrEstab, sockstat) as evidence, whose rate would always be null", function () {
+        const failures = (counters: string[]) => counterEvidenceInputsSchema.safeParse({ resourceName: "e", counters }).error?.issues.map((i) => i.message) ?? [];
+        assert.deepEqual(failures(["Tcp.CurrEstab"]), ["is a level, not a counter: a rate over a window does not apply to it"]);
+        assert.deepEqual(failures(["sockstat.TCP.inuse"]).length, 1);
+        assert.deepEqual(failures(["Tcp.RetransSegs"]), []);
+    });
+
     it("is the growth of each counter on the same boot", function () {
         assert.deepEqual(riseSinceBaseline(counters, base, later(9000, base.bootId, 160)), { "TcpExt.ListenOverflows": 60, "Udp.RcvbufErrors": null });
     });
