@@ -103,10 +103,11 @@ const RULES: Rule[] = [
     {
         // Any driver's receive drops (ixgbe's rx_no_dma_resources, a queue with no free descriptor; ENA's rx_drops, mlx5's rx_discards_phy and rx_out_of_buffer, rx_queue_0_drops,
         // bnxt's ring0_rx_discards, vmxnet3's rxq0_pkts_rx_OOB, not its drv_dropped total of bad frames and failed
-        // buffer allocations), not XDP's own drops nor any tx drop, nor a bare
+        // buffer allocations), not XDP's or AF_XDP's own drops (mlx5's rx_xsk_drop), nor frames over the MTU
+        // (mlx5's rx0_oversize_pkts_sw_drop), nor any tx drop, nor a bare
         // rx_dropped: ixgbe, i40e and igb print the kernel's own rx_dropped under that name (the rule below; i40e's
         // port.rx_dropped and ice's rx_dropped.nic, ice's port counters ending in .nic, are the port's own discards).
-        counters: /^(nic\..+\.(?:(?<=\.port\.)|(?!rx_dropped$))(?![^.]*(?:xdp|drv_dropped))(?![^.]*(?<![a-z])tx)(?=[^.]*(?<![a-z])rx)[^.]*(drop|discard|missed_errors|fifo_errors|no_buffer|out_of_buffer|no_dma_resources|oob)[^.]*(?:\.nic)?|link\..+\.(rx_missed_errors|rx_fifo_errors))$/i,
+        counters: /^(nic\..+\.(?:(?<=\.port\.)|(?!rx_dropped$))(?![^.]*(?:xdp|xsk|oversize|drv_dropped))(?![^.]*(?<![a-z])tx)(?=[^.]*(?<![a-z])rx)[^.]*(drop|discard|missed_errors|fifo_errors|no_buffer|out_of_buffer|no_dma_resources|oob)[^.]*(?:\.nic)?|link\..+\.(rx_missed_errors|rx_fifo_errors))$/i,
         meaning: "the NIC dropped received packets: its ring filled before the kernel drained it",
         knob: "NicRingConfig rings (rx: \"max\"), and IrqAffinity so the queues' interrupts are served",
         sysctls: [],

@@ -187,9 +187,9 @@ describe("counter rates: reboots and interrupt wraps", function () {
 });
 
 describe("counter diagnosis: any driver's receive drops point at the rings", function () {
-    it("reads rx drop and discard counters by their drivers' names, and still not tx or XDP ones", function () {
+    it("reads rx drop and discard counters by their drivers' names, and still not tx, XDP, AF_XDP or oversize ones", function () {
         const ring = ["rx_drops", "rx_discards_phy", "rx_out_of_buffer", "queue_0_rx_drops", "ring0_rx_discards", "rxq0_pkts_rx_OOB", "port.rx_dropped", "rx_no_dma_resources"];
-        const other = ["tx_dropped", "tx_drops", "ring0_tx_discards", "txq0_pkts_tx_discard", "rx_xdp_drop", "rxq0_xdp_drops", "rx_packets", "ring0_rx_ucast_packets"];
+        const other = ["tx_dropped", "tx_drops", "ring0_tx_discards", "txq0_pkts_tx_discard", "rx_xdp_drop", "rxq0_xdp_drops", "rx_xsk_drop", "rx0_oversize_pkts_sw_drop", "rx_packets", "ring0_rx_ucast_packets"];
         const names = [...ring, ...other].map((n) => `nic.eth1.${n}`);
         const rates = counterRates(sample(0, Object.fromEntries(names.map((n) => [n, 0]))), sample(10, Object.fromEntries(names.map((n) => [n, 100]))));
         const rings = diagnose(rates)
