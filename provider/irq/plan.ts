@@ -92,9 +92,13 @@ function runByItsUnit(cgroup: string | undefined): boolean {
     return !cgroup || cgroup.split("\n").some((line) => /\/irqbalance\.service(\/|$)/.test(line));
 }
 
-/** The service unit other than irqbalance.service a daemon's cgroup names (a wrapper unit, a vendor's own). */
+/**
+ * Another irqbalance unit a daemon's cgroup names (a vendor's irqbalance-numa.service). A daemon
+ * that merely sits in a unit that started it once (rc-local, cron, a user's manager, sshd without
+ * pam_systemd, where one restarted from here lands too) is handled as one started by hand.
+ */
 function otherUnit(cgroup: string | undefined): string | undefined {
-    const units = (cgroup ?? "").split("\n").map((line) => /\/([^/]+\.service)(?:\/|$)/.exec(line)?.[1]).filter((unit): unit is string => unit !== undefined);
+    const units = (cgroup ?? "").split("\n").map((line) => /\/([^/]*irqbalance[^/]*\.service)(?:\/|$)/.exec(line)?.[1]).filter((unit): unit is string => unit !== undefined);
     return units.length > 0 && !units.includes("irqbalance.service") ? units[0] : undefined;
 }
 

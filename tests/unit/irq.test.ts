@@ -238,16 +238,19 @@ describe("irqbalance handling", function () {
             const declared = inputs({ cpus: "1", irqbalance });
             return irqbalanceProblems(declared, viewOf(declared, snapshot), "h1");
         };
-        assert.deepEqual(problems("0::/system.slice/vendor-tuning.service\n", "stop"), [
+        assert.deepEqual(problems("0::/system.slice/irqbalance-numa.service\n", "stop"), [
             {
                 property: "irqbalance",
-                reason: 'h1: irqbalance runs under vendor-tuning.service, not irqbalance.service, so it cannot be stopped from here without fighting that unit: stop it through vendor-tuning.service, then set irqbalance: "leave"',
+                reason: 'h1: irqbalance runs under irqbalance-numa.service, not irqbalance.service, so it cannot be stopped from here without fighting that unit: stop it through irqbalance-numa.service, then set irqbalance: "leave"',
             },
         ]);
-        assert.match(problems("0::/system.slice/vendor-tuning.service/irqbalance\n", "ban")[0]?.reason ?? "", /cannot be restarted with the bans from here without fighting that unit: add --banirq for these IRQs to it through vendor-tuning\.service/);
-        assert.deepEqual(problems("0::/system.slice/vendor-tuning.service\n", "leave"), [], "leave touches no daemon");
+        assert.match(problems("0::/system.slice/irqbalance-numa.service/irqbalance\n", "ban")[0]?.reason ?? "", /cannot be restarted with the bans from here without fighting that unit: add --banirq for these IRQs to it through irqbalance-numa\.service/);
+        assert.deepEqual(problems("0::/system.slice/irqbalance-numa.service\n", "leave"), [], "leave touches no daemon");
         assert.deepEqual(problems("0::/system.slice/irqbalance.service\n", "stop"), []);
         assert.deepEqual(problems("0::/user.slice/user-0.slice/session-3.scope\n", "ban"), [], "started by hand: stopped and started itself");
+        for (const launcher of ["rc-local.service", "cron.service", "ssh.service", "user@0.service/app.slice/x.scope"]) {
+            assert.deepEqual(problems(`0::/system.slice/${launcher}\n`, "ban"), [], `${launcher} started it once and will not again`);
+        }
     });
 
     it("adds and removes exactly our bans in IRQBALANCE_ARGS", function () {
