@@ -58,8 +58,15 @@ export function windowTooLong(counters: readonly string[], windowSeconds: number
  */
 const PRINTED_ONCE_NONZERO = /^(IcmpMsg|Icmp6)\.(In|Out)Type\d+$/;
 
+/** The file a counter the kernel leaves out at 0 is read from, as its always-printed counters show it was: /proc/net/snmp's Icmp line, snmp6 (none with IPv6 off). */
+const printedBeside = (name: string): string => (name.startsWith("Icmp6.") ? "Icmp6." : "Icmp.");
+
+/** Whether `name` is left out of a read of its file only while it is 0. */
+const zeroWhenAbsent = (keys: Iterable<string>, name: string): boolean => PRINTED_ONCE_NONZERO.test(name) && [...keys].some((key) => key.startsWith(printedBeside(name)));
+
 /** A sample's value of `name`: what it read, or 0 for a counter the kernel leaves out while it is 0. */
-export const sampledValue = (counters: Readonly<Record<string, number>>, name: string): number | undefined => counters[name] ?? (PRINTED_ONCE_NONZERO.test(name) ? 0 : undefined);
+export const sampledValue = (counters: Readonly<Record<string, number>>, name: string): number | undefined =>
+    counters[name] ?? (zeroWhenAbsent(Object.keys(counters), name) ? 0 : undefined);
 
 /** The counters of the sampled interface: its link statistics, `ethtool -S` and queue interrupts. */
 export const isInterfaceCounter = (name: string): boolean => /^(link|nic|irq)\./.test(name);
@@ -176,7 +183,7 @@ function sumOfParts(parts: string[], gone: string[], rates: Record<string, Rate>
  * out of both samples, stayed at 0: 0/s, unless nothing could be rated between them (a reboot).
  */
 export function rateOf(rates: Readonly<Record<string, Rate>>, counter: string): Rate | undefined {
-    if (rates[counter] || sampledValue({}, counter) === undefined) {
+    if (rates[counter] || !zeroWhenAbsent(Object.keys(rates), counter)) {
         return rates[counter];
     }
     const unrated = Object.values(rates).find((r) => r.note !== undefined && /^(the host rebooted|no time passed)/.test(r.note));

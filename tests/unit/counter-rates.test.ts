@@ -85,13 +85,16 @@ describe("counter rates: reboots and interrupt wraps", function () {
     });
 
     it("takes an ICMP type the kernel leaves out while it is 0 as 0, not as a counter the host lacks", function () {
-        const quiet = counterRates(booted("boot-a", 100, { "Udp.InDatagrams": 5 }), booted("boot-a", 110, { "Udp.InDatagrams": 5 }));
+        const read = { "Icmp.InMsgs": 5, "Icmp6.InMsgs": 5 };
+        const quiet = counterRates(booted("boot-a", 100, read), booted("boot-a", 110, read));
         const condition = { counter: "IcmpMsg.OutType3", maxPerSecond: 10, windowSeconds: 10 };
         assert.equal(conditionFailure(condition, quiet), undefined, "no port unreachable sent: within the limit");
-        const firstSent = counterRates(booted("boot-a", 100, {}), booted("boot-a", 110, { "IcmpMsg.OutType3": 500, "Icmp6.InType133": 2 }));
+        const noIpv6 = counterRates(booted("boot-a", 100, { "Icmp.InMsgs": 5 }), booted("boot-a", 110, { "Icmp.InMsgs": 5 }));
+        assert.equal(conditionFailure({ ...condition, counter: "Icmp6.OutType1" }, noIpv6), "Icmp6.OutType1: this host does not report it", "IPv6 off: no snmp6 to leave it out of");
+        const firstSent = counterRates(booted("boot-a", 100, read), booted("boot-a", 110, { ...read, "IcmpMsg.OutType3": 500, "Icmp6.InType133": 2 }));
         assert.deepEqual([firstSent["IcmpMsg.OutType3"], firstSent["Icmp6.InType133"].perSecond], [{ delta: 500, perSecond: 50 }, 0.2], "the first ones sent in the window are a rise from 0");
         assert.match(conditionFailure(condition, firstSent) ?? "", /^IcmpMsg\.OutType3 rose 50\.0\/s/);
-        const rebooted = counterRates(booted("boot-a", 100, { "Udp.InDatagrams": 5 }), booted("boot-b", 110, { "Udp.InDatagrams": 5 }));
+        const rebooted = counterRates(booted("boot-a", 100, read), booted("boot-b", 110, read));
         assert.match(conditionFailure(condition, rebooted) ?? "", /cannot judge/, "a reboot in the window hides it as it hides any other");
         assert.equal(conditionFailure({ ...condition, counter: "Udp.NoSuchCounter" }, quiet), "Udp.NoSuchCounter: this host does not report it");
     });
