@@ -163,7 +163,7 @@ export async function checkSysctls(olds: Record<string, unknown>, rawNews: Recor
         // The kernel keeps dirty_ratio and dirty_bytes as one limit: two resources would zero each other's.
         const partner = writebackPartner(canonicalKey(key));
         const pairHolder = partner && claimInRun(host, `writeback:${[canonicalKey(key), partner].sort().join("+")}`, claimant);
-        if (pairHolder) {
+        if (pairHolder && !(inputs.takeOver && pairHolder.kind === LEDGER_KIND)) {
             failures.push({
                 property: `settings[${JSON.stringify(key)}]`,
                 reason: `${transport.target}: writing ${canonicalKey(key)} sets ${partner} to 0 (the kernel keeps one of the two), and ${inThisProgram(pairHolder)} declares the pair too; declare both in one SysctlSet`,
