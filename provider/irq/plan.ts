@@ -64,6 +64,7 @@ export function viewOf(inputs: IrqAffinityInputs, snapshot: FileSnapshot): HostI
     const config = fileIn(snapshot, configFile);
     const systemdHost = snapshot.dirs.has("/run/systemd/system") && (snapshot.commands.get("systemctl") ?? "") !== "";
     const cgroup = pids.length > 0 ? snapshot.cgroups?.get(pids[0]) : undefined;
+    const unit = systemdHost ? otherUnit(cgroup) : undefined;
     return {
         exists: snapshot.dirs.has(`/sys/class/net/${inputs.interface}`),
         online: parseCpuList(snapshot.files.get("/sys/devices/system/cpu/online") ?? ""),
@@ -76,7 +77,7 @@ export function viewOf(inputs: IrqAffinityInputs, snapshot: FileSnapshot): HostI
             pids,
             cmdline: pids.length > 0 ? (snapshot.cmdlines.get(pids[0]) ?? []) : [],
             systemd: systemdHost && (pids.length === 0 || runByItsUnit(cgroup)),
-            ...(systemdHost && otherUnit(cgroup) && { otherUnit: otherUnit(cgroup) }),
+            ...(unit && { otherUnit: unit }),
             configFile,
             configContent: config ? configBytes(config) : null,
         },

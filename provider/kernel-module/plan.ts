@@ -430,9 +430,9 @@ export function planModules(
  */
 function keptForOthers(modules: readonly string[], snapshot: ModuleSnapshot, target: string): { unload: string[]; kept: Set<string>; warnings: string[] } {
     const listed = modules.filter((m) => snapshot.loadedElsewhere.has(m));
-    // What a module loaded at boot uses stays with it (bridge under br_netfilter), whether that
-    // module is one of these or not: rmmod would refuse it at every run.
-    const kept = new Set([...listed, ...[...snapshot.loadedElsewhere.keys()].filter((m) => snapshot.loaded.has(m))]);
+    // Every loaded module the boot loads stays, and what it uses with it (bridge under
+    // br_netfilter), whether that module is one of these or not: rmmod would refuse it at every run.
+    const kept = new Set([...snapshot.loadedElsewhere.keys()].filter((m) => snapshot.loaded.has(m)));
     for (let grew = true; grew; ) {
         grew = false;
         for (const m of modules) {
