@@ -20,6 +20,7 @@ import {
     persistedStatus,
     planSysfs,
     planSysfsRestore,
+    problemProperty,
     readBackWarnings,
     renderTmpfiles,
     sysfsDrift,
@@ -50,8 +51,10 @@ export interface SysfsKind<I extends SysfsBaseInputs> {
     fields: (keyof I & string)[];
     /** Path → value to write. */
     settings(inputs: I): PathValues;
-    /** The input a path comes from, for messages. */
+    /** The input a path's value comes from, for messages. */
     property(inputs: I, path: string): string;
+    /** The input the path itself comes from, where another: what a missing or read-only path is reported on. */
+    pathProperty?(inputs: I, path: string): string;
     /** The input a refusal of paths another resource owns is reported on. */
     mainProperty(inputs: I): string;
     onMissing(inputs: I): "fail" | "skip";
@@ -115,13 +118,18 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
         return why ? [{ property: "persist", why }] : [];
     };
 
+    const namesFor = (inputs: I) => ({
+        property: (path: string) => kind.property(inputs, path),
+        pathProperty: kind.pathProperty ? (path: string) => kind.pathProperty!(inputs, path) : undefined,
+    });
+
     /** The kind's own problems first and alone: CPUs the host lacks would otherwise fail again as each CPU's missing file. */
     const problemsOn = (inputs: I, snapshot: SysfsSnapshot, links: ReadonlyMap<string, string>): HostProblem[] => {
         const own = kind.hostProblems?.(inputs, snapshot) ?? [];
         if (own.length > 0) {
             return own;
         }
-        const paths = assessPaths(kind.settings(inputs), snapshot, kind.onMissing(inputs)).problems.map((p) => ({ property: kind.property(inputs, p.path), why: p.why }));
+        const paths = assessPaths(kind.settings(inputs), snapshot, kind.onMissing(inputs)).problems.map((p) => ({ property: problemProperty(p, namesFor(inputs)), why: p.why }));
         return [...paths, ...linkedFile(inputs, links)];
     };
 
@@ -158,7 +166,7 @@ export function sysfsHandlers<I extends SysfsBaseInputs>(kind: SysfsKind<I>) {
                 resourceName: inputs.resourceName,
                 tmpfilesFile: fileOf(inputs),
                 target,
-                property: (path) => kind.property(inputs, path),
+                ...namesFor(inputs),
             },
             previous,
         );

@@ -80,6 +80,8 @@ export function sysfsItems(record: SysfsRecord, snapshot: SysfsSnapshot): string
 export interface PathProblem {
     path: string;
     why: string;
+    /** The value is refused (a word the file does not offer), not the path. */
+    ofValue?: boolean;
 }
 
 /** What the host cannot take: missing, unreadable or read-only paths, and words a selection file does not offer. */
@@ -91,6 +93,7 @@ export function assessPaths(desired: PathValues, snapshot: SysfsSnapshot, onMiss
         const state = snapshot.get(path) ?? { kind: "absent" };
         let why: string | undefined;
         let skippable = false;
+        let ofValue = false;
         const real = state.kind === "file" ? (state.realPath ?? path) : path;
         const twin = declaredAs.get(real);
         declaredAs.set(real, twin ?? path);
@@ -115,13 +118,13 @@ export function assessPaths(desired: PathValues, snapshot: SysfsSnapshot, onMiss
         } else {
             const { choices } = isFreeText(value) ? {} : parseSelection(state.content);
             if (choices && !choices.includes(value) && !loadedOnWrite(path, value)) {
-                why = `"${value}" is not offered by ${path} (it offers ${choices.join(", ")})`;
+                [why, ofValue] = [`"${value}" is not offered by ${path} (it offers ${choices.join(", ")})`, true];
             }
         }
         if (why && skippable && onMissing === "skip") {
             skipped.push(path);
         } else if (why) {
-            problems.push({ path, why });
+            problems.push(ofValue ? { path, why, ofValue } : { path, why });
         }
     }
     return { problems, skipped };
@@ -179,9 +182,15 @@ export interface PlanOptions {
     resourceName: string;
     tmpfilesFile: string;
     target: string;
-    /** The input a path comes from, for messages: `settings["/sys/…"]`, `enabled`. */
+    /** The input a path's value comes from, for messages: `settings["/sys/…"]`, `enabled`. */
     property: (path: string) => string;
+    /** The input the path itself comes from, where another (a CPU list): what a missing path is reported on. */
+    pathProperty?: (path: string) => string;
 }
+
+/** The input a problem is reported on: the value's, or the path's where the path is at fault. */
+export const problemProperty = (problem: PathProblem, options: Pick<PlanOptions, "property" | "pathProperty">): string =>
+    (problem.ofValue ? undefined : options.pathProperty?.(problem.path)) ?? options.property(problem.path);
 
 /**
  * Puts back every file this resource manages that is no longer its tmpfiles.d file: all of them
@@ -208,7 +217,7 @@ function unmanageStale(managed: ManagedFiles | undefined, current: string | unde
 export function planSysfs(wanted: PathValues, snapshot: SysfsSnapshot, options: PlanOptions, previous?: SysfsRecord): SysfsPlan {
     const { problems, skipped } = assessPaths(wanted, snapshot, options.onMissing);
     if (problems.length > 0) {
-        const reasons = problems.map((p) => `${options.property(p.path)}: ${p.why}`);
+        const reasons = problems.map((p) => `${problemProperty(p, options)}: ${p.why}`);
         throw new Error(`${options.target}: ${reasons.join("; ")}. Nothing was changed.`);
     }
     const desired = Object.fromEntries(Object.entries(wanted).filter(([path]) => !skipped.includes(path)));

@@ -14,6 +14,7 @@ export const { check, diff, create, update, read, remove, liveDrift } = sysfsHan
     fields: ["cpus", "latencyUs", "persist", "restoreOnDelete"],
     settings: (inputs) => Object.fromEntries(parseCpuList(inputs.cpus).map((cpu) => [`${CPU_ROOT}/cpu${cpu}/power/pm_qos_resume_latency_us`, String(inputs.latencyUs)])),
     property: () => "latencyUs",
+    pathProperty: () => "cpus",
     mainProperty: () => "cpus",
     onMissing: () => "fail",
     extraReads: [ONLINE],

@@ -167,6 +167,11 @@ describe("SysfsSet", function () {
         it("apply throws naming the property and the host, with nothing to write", function () {
             assert.throws(() => planSysfs({ [THP]: "sometimes" }, host(), options), /root@h:22: settings\["\/sys\/kernel\/mm\/transparent_hugepage\/enabled"\]: "sometimes" is not offered.*Nothing was changed/);
         });
+        it("reports a missing path on the input the path comes from, a refused word on the value's", function () {
+            const names = { ...options, property: () => "latencyUs", pathProperty: () => "cpus" };
+            assert.throws(() => planSysfs({ "/sys/devices/system/cpu/cpu9/power/pm_qos_resume_latency_us": "20" }, host(), names), /root@h:22: cpus: \/sys\/devices\/system\/cpu\/cpu9\/power\/pm_qos_resume_latency_us does not exist/);
+            assert.throws(() => planSysfs({ [THP]: "sometimes" }, host(), names), /root@h:22: latencyUs: "sometimes" is not offered/);
+        });
     });
 
     describe("planning", function () {
