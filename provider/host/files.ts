@@ -306,16 +306,17 @@ while [ "$count" -gt 0 ]; do
   p=$1 v=$2; shift 2; count=$((count-1))
   old=$(cat "$p" 2>&1) || fail "$p" "$old"
   # A selection file ("always [madvise] never", debugfs's "none (voluntary) full ") takes back only
-  # its selected word; one given free text (several words, or a mark: sysfs/plan.ts's isFreeText) is no selection file.
-  back=$old
-  case $v in
-    *" "* | *"["* | *"]"* | *"("* | *")"*) ;;
-    *)
-      case $old in
-        *\\[*\\]*) back=\${old#*\\[}; back=\${back%%\\]*} ;;
-        *\\(*) parenthesised "$old" && back=$word ;;
-      esac ;;
-  esac
+  # its selected word; an ifalias, or one given free text (several words, or a mark), is no
+  # selection file (sysfs/plan.ts's isFreeText).
+  back=$old free=
+  case $v in *" "* | *"["* | *"]"* | *"("* | *")"*) free=1 ;; esac
+  case $p in */ifalias) free=1 ;; esac
+  if [ -z "$free" ]; then
+    case $old in
+      *\\[*\\]*) back=\${old#*\\[}; back=\${back%%\\]*} ;;
+      *\\(*) parenthesised "$old" && back=$word ;;
+    esac
+  fi
   n=$((n+1)); eval "path_$n=\\$p old_$n=\\$back"
   err=$(printf '%s\\n' "$v" | tee "$p" 2>&1 >/dev/null) || fail "$p" "\${err#tee: }"
   printf 'set\\t%s\\t%s\\t%s\\n' "$p" "$(flat "$old")" "$(flat "$(cat "$p" 2>&1)")"

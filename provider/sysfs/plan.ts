@@ -116,7 +116,7 @@ export function assessPaths(desired: PathValues, snapshot: SysfsSnapshot, onMiss
         } else if (!state.writable) {
             [why, skippable] = [`${path} is read-only on this host (the kernel takes no writes there)`, true];
         } else {
-            const { choices } = isFreeText(value) ? {} : parseSelection(state.content);
+            const { choices } = isFreeText(path, value) ? {} : parseSelection(state.content);
             if (choices && !choices.includes(value) && !loadedOnWrite(path, value)) {
                 [why, ofValue] = [`"${value}" is not offered by ${path} (it offers ${choices.join(", ")})`, true];
             }
@@ -131,10 +131,11 @@ export function assessPaths(desired: PathValues, snapshot: SysfsSnapshot, onMiss
 }
 
 /**
- * A value no selection file holds, for it is one word: several words, or a mark. Its file is free
- * text (an interface's ifalias "uplink [bond0]"), read whole rather than as the marked word.
+ * A file read whole rather than as a selection's marked word: an interface's ifalias, which holds
+ * whatever text it was given ("core [bond0]"), and any file given a value no selection file
+ * holds, for a selection's word is one word: several words, or a mark.
  */
-export const isFreeText = (value: string): boolean => /[\s\][()]/.test(value);
+export const isFreeText = (path: string, value: string): boolean => /\/ifalias$/.test(path) || /[\s\][()]/.test(value);
 
 /** The live value of each path of `values` that the host has, read as a selection unless its value is free text. */
 export function liveValues(values: PathValues, snapshot: SysfsSnapshot): PathValues {
@@ -142,7 +143,7 @@ export function liveValues(values: PathValues, snapshot: SysfsSnapshot): PathVal
     for (const [path, value] of Object.entries(values)) {
         const state = snapshot.get(path);
         if (state?.kind === "file") {
-            live[path] = isFreeText(value) ? normaliseValue(state.content) : parseSelection(state.content).value;
+            live[path] = isFreeText(path, value) ? normaliseValue(state.content) : parseSelection(state.content).value;
         }
     }
     return live;

@@ -190,7 +190,9 @@ describe("SysfsSet", function () {
             const plan = planSysfs({ [alias]: "uplink [bond0]" }, snapshot, options);
             assert.deepEqual([plan.record.originals[alias], plan.writes], ["core [lag1]", [{ path: alias, value: "uplink [bond0]" }]]);
             assert.deepEqual(sysfsDrift({ [alias]: "uplink [bond0]" }, liveValues({ [alias]: "uplink [bond0]" }, host([[alias, file("uplink [bond0]\n")]]))), []);
-            assert.equal(liveValues({ [THP]: "never" }, snapshot)[THP], "always", "a one-word value still reads the selection");
+            assert.equal(liveValues({ [THP]: "never" }, host([[THP, file("always [never]\n")]]))[THP], "never", "a one-word value elsewhere still reads the selection");
+            assert.deepEqual(assessPaths({ [alias]: "uplink" }, snapshot, "fail").problems, [], "an ifalias is free text whatever the value");
+            assert.equal(planSysfs({ [alias]: "uplink" }, snapshot, options).record.originals[alias], "core [lag1]", "not the bracketed word");
         });
         it("keeps the original of a path skipped on a later update, so it is not taken again from this resource's own value", function () {
             const skip = { ...options, onMissing: "skip" as const };
@@ -392,8 +394,10 @@ describe("SysfsSet", function () {
         it("rolls back a file given free text (an ifalias) to its whole original, brackets and all", async function () {
             const alias = path.join(dir, "ifalias");
             writeFileSync(alias, "core (lag1)\n");
-            await applyTransaction(local, [{ path: alias, value: "uplink [bond0]" }, { path: path.join(dir, "refuses"), value: "1" }], {}).catch((e: Error) => e);
-            assert.equal(readFileSync(alias, "utf8"), "core (lag1)\n");
+            for (const value of ["uplink [bond0]", "uplink"]) {
+                await applyTransaction(local, [{ path: alias, value }, { path: path.join(dir, "refuses"), value: "1" }], {}).catch((e: Error) => e);
+                assert.equal(readFileSync(alias, "utf8"), "core (lag1)\n", value);
+            }
         });
     });
 });
