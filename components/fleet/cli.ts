@@ -16,7 +16,7 @@ import { closeAllConnections, transportFor } from "../../provider/transport";
 import { HostDiagnosis, checkWindow, diagnoseHost, diagnosisText } from "../evidence";
 import { assignHost } from "./assign";
 import { DriftReport, connectionFor, mergeReports, readFleetDrift, recordedHosts, report } from "./drift";
-import { CONFIG_NAMESPACE, FLEET_CONFIG_KEYS, FLEET_KEY_CONFIG, FleetConfig, FleetConfigInput, FleetKey, InventoryHost, SHARD_OF_KEY, parseFleetConfig, refuseUnknownConfigKeys } from "./inventory";
+import { CONFIG_NAMESPACE, FLEET_CONFIG_KEYS, FLEET_KEY_CONFIG, FleetConfig, FleetConfigInput, FleetKey, InventoryHost, SHARD_OF_KEY, fleetConfigJson, parseFleetConfig, refuseUnknownConfigKeys } from "./inventory";
 import { shardCanaryNote, shardConfig, shardsBy, staleShards } from "./shards";
 import { listedStack, sameStack, stackConfigFile } from "./stack-names";
 import { HostRecord, evidenceCell } from "./report";
@@ -110,7 +110,7 @@ export function fleetConfigOf(all: ConfigMap): { config: FleetConfigInput; fleet
     for (const key of FLEET_CONFIG_KEYS) {
         const entry = all[`${CONFIG_NAMESPACE}:${key}`];
         if (entry) {
-            config[key] = parseJson(entry.value, `${CONFIG_NAMESPACE}:${key}`, "a mapping or list in Pulumi.<stack>.yaml, as the README shows");
+            config[key] = fleetConfigJson(key, entry.value);
             if (entry.secret) {
                 secret.add(key);
             }

@@ -277,6 +277,18 @@ export function configPath(path: readonly PropertyKey[]): string {
 
 export class FleetConfigError extends DeclarationError {}
 
+/**
+ * A fleet key's config text as JSON, or an error naming the key, without the parser's words: they
+ * quote the text, and a secret's is no less secret for being malformed.
+ */
+export function fleetConfigJson(key: string, text: string): unknown {
+    try {
+        return JSON.parse(text);
+    } catch {
+        throw new FleetConfigError(`invalid fleet config:\n  ${CONFIG_NAMESPACE}:${key}: not JSON; it should be a mapping or list in Pulumi.<stack>.yaml, as the README shows`);
+    }
+}
+
 /** The validated fleet, or one error listing every problem by its path. */
 export function parseFleetConfig(raw: unknown): FleetConfig {
     const parsed = fleetConfigSchema.safeParse(raw);

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Fleet, FleetArgs } from "./fleet";
-import { CONFIG_NAMESPACE, FLEET_KEY_CONFIG, FleetConfigError, SHARD_OF_KEY, refuseUnknownConfigKeys } from "./inventory";
+import { CONFIG_NAMESPACE, FLEET_KEY_CONFIG, FleetConfigError, SHARD_OF_KEY, fleetConfigJson, refuseUnknownConfigKeys } from "./inventory";
 
 /**
  * The default program (Pulumi.yaml's main): the fleet from stack config, so a user runs this
@@ -17,14 +17,19 @@ import { CONFIG_NAMESPACE, FLEET_KEY_CONFIG, FleetConfigError, SHARD_OF_KEY, ref
 export function fleetProgram(options: Pick<FleetArgs, "haltFailsRun"> = {}): Record<string, pulumi.Output<unknown>> {
     const config = new pulumi.Config(CONFIG_NAMESPACE);
     const shardOf = config.get(SHARD_OF_KEY);
+    // Not config.getObject: its error on text that is not JSON quotes the text, a secret's too.
+    const objectConfig = <T>(key: string): T | undefined => {
+        const text = config.get(key);
+        return text === undefined ? undefined : (fleetConfigJson(key, text) as T);
+    };
     try {
         refuseUnknownConfigKeys(Object.keys(pulumi.runtime.allConfig()));
         const fleet = new Fleet("fleet", {
-            defaults: config.getObject("defaults"),
-            hosts: config.getObject("hosts") as never,
-            assignments: config.getObject("assignments") as never,
-            rollout: config.getObject("rollout"),
-            evidence: config.getObject("evidence"),
+            defaults: objectConfig<FleetArgs["defaults"]>("defaults"),
+            hosts: objectConfig("hosts") as never,
+            assignments: objectConfig("assignments") as never,
+            rollout: objectConfig<FleetArgs["rollout"]>("rollout"),
+            evidence: objectConfig<FleetArgs["evidence"]>("evidence"),
             privateKey: config.getSecret(FLEET_KEY_CONFIG.privateKey),
             privateKeyPassword: config.getSecret(FLEET_KEY_CONFIG.privateKeyPassword),
             ...options,

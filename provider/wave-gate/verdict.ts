@@ -29,7 +29,7 @@ export function haltMessage(waves: readonly WaveResult[], gateOf?: string): stri
         return `health gate of ${gateOf} failed:\n${failures.join("\n")}\nThe tuning stays applied: fix the host or the tuning and run \`pulumi up\` again (\`pulumi destroy\` undoes it).`;
     }
     const held = waves.filter((w) => w.wave > halted.wave).reduce((n, w) => n + w.results.length, 0);
-    return `rollout halted: ${halted.outcome}\n${failures.join("\n")}\n${held} host(s) in later waves were not touched; fix and run \`pulumi up\` again to resume.`;
+    return `rollout halted: ${halted.outcome}\n${failures.join("\n")}\n${held} host(s) in later waves were not touched in this run; fix and run \`pulumi up\` again to resume.`;
 }
 
 /** `haltFailsRun: false` (the rollout command's): a halt is recorded, not thrown, so the run goes on to its deletes. */

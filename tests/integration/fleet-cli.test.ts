@@ -197,18 +197,19 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         const merged = await cli(project, "drift", "--merge", ...files);
         assert.equal(merged.code, 0, merged.stdout);
         assert.match(merged.stdout, /no drift across 4 host\(s\) in fleet-a, fleet-b/);
-        // Not JSON: a truncated report, and a config value set as a string (`pulumi config set rollout '{serial: [1]}'`): each named.
+        // Not JSON: a truncated report, and a config value set as a string (`pulumi config set --secret rollout '{serial: [1]}'`): each named, the secret not shown.
         require("fs").writeFileSync(files[1], clean[1].stdout.slice(0, 20));
         const truncated = await cli(project, "drift", "--merge", ...files);
         assert.equal(truncated.code, 2, truncated.stdout + truncated.stderr);
         assert.match(truncated.stderr, new RegExp(`${files[1].replace(/[.]/g, "\\.")}: not JSON \\(.*\\); it should be a report of \`drift --stack S --json\``));
         require("fs").writeFileSync(files[1], clean[1].stdout);
         const rollout = await workspace.getConfig(shards[0], "pulumi-linux-tuning:rollout").catch(() => undefined);
-        await workspace.setConfig(shards[0], "pulumi-linux-tuning:rollout", { value: "{serial: [1]}" });
+        await workspace.setConfig(shards[0], "pulumi-linux-tuning:rollout", { value: "{serial: [1]}", secret: true });
         const stringValue = await cli(project, "drift", "--stack", shards[0]);
         await (rollout ? workspace.setConfig(shards[0], "pulumi-linux-tuning:rollout", rollout) : workspace.removeConfig(shards[0], "pulumi-linux-tuning:rollout"));
         assert.equal(stringValue.code, 2, stringValue.stdout + stringValue.stderr);
-        assert.match(stringValue.stderr, /pulumi-linux-tuning:rollout: not JSON \(.*\); it should be a mapping or list in Pulumi\.<stack>\.yaml/);
+        assert.match(stringValue.stderr, /pulumi-linux-tuning:rollout: not JSON; it should be a mapping or list in Pulumi\.<stack>\.yaml/);
+        assert.doesNotMatch(stringValue.stderr, /serial/, "a secret set as a string is not quoted back");
         // What the rollout would refuse, drift refuses too, rather than reporting a clean fleet: a NIC counter for a host with no NIC named.
         const hostsConfig = await workspace.getConfig(shards[0], "pulumi-linux-tuning:hosts");
         const noNic = (JSON.parse(hostsConfig.value) as { facts?: object }[]).map((h, i) => (i === 0 ? { ...h, facts: {} } : h));

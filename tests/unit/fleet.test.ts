@@ -531,6 +531,20 @@ describe("fleet: config and assignments", function () {
         }
     });
 
+    it("names a fleet key whose config is not JSON, without quoting it: it may be a secret", function () {
+        const saved = pulumi.runtime.allConfig();
+        pulumi.runtime.setAllConfig({ ...saved, "pulumi-linux-tuning:hosts": "s3cr3t-token-set-as-a-string" }, ["pulumi-linux-tuning:hosts"]);
+        try {
+            assert.throws(() => fleetProgram(), (e: Error) => {
+                assert.ok(e instanceof FleetConfigError);
+                assert.equal(e.message, "invalid fleet config:\n  pulumi-linux-tuning:hosts: not JSON; it should be a mapping or list in Pulumi.<stack>.yaml, as the README shows");
+                return true;
+            });
+        } finally {
+            pulumi.runtime.setAllConfig(saved);
+        }
+    });
+
     it("tells a shard stack whose config the fleet has outgrown to shard again", function () {
         const saved = pulumi.runtime.allConfig();
         const stale = fleet(2, { rollout: { waves: [{ select: { rack: "c" } }] } });
