@@ -1,6 +1,6 @@
 import { distance } from "fastest-levenshtein";
 import { canonicalKey } from "../../provider/sysctl/keys";
-import { Bound, PlainValue, SettingValue, isBound, keepsHigher, limitsOf, normalise, satisfies } from "../../provider/sysctl/values";
+import { Bound, PlainValue, SettingValue, isBound, keepsHigher, limitsOf, normalise, sameValue, satisfies } from "../../provider/sysctl/values";
 import { DeclarationError } from "./declaration-error";
 import type { SourceKey } from "./sources";
 
@@ -136,19 +136,17 @@ export function nullsDroppingNothing(settings: object, overrides: SysctlOverride
         });
 }
 
-const CONGESTION_CONTROL = "net.ipv4.tcp_congestion_control";
+export const CONGESTION_CONTROL = "net.ipv4.tcp_congestion_control";
 
 /**
  * A profile loads tcp_<name> for the congestion control it sets (bbr needs tcp_bbr): once an
  * override sets another one (or drops it), that module is no longer the profile's to load.
  */
+export const modulesForControl = (modules: readonly string[], control: unknown): string[] => modules.filter((m) => !m.startsWith("tcp_") || control === m.slice("tcp_".length));
+
 function modulesStillNeeded(modules: Cited<string[]> | undefined, sysctls: ProfilePlan["sysctls"]): Cited<string[]> | undefined {
-    if (!modules) {
-        return undefined;
-    }
-    const control = sysctls[spelledAs(sysctls, CONGESTION_CONTROL)]?.value;
-    const value = modules.value.filter((m) => !m.startsWith("tcp_") || control === m.slice("tcp_".length));
-    return value.length > 0 ? { ...modules, value } : undefined;
+    const value = modules && modulesForControl(modules.value, sysctls[spelledAs(sysctls, CONGESTION_CONTROL)]?.value);
+    return modules && value && value.length > 0 ? { ...modules, value } : undefined;
 }
 
 export class ProfileConflictError extends DeclarationError {}
@@ -179,13 +177,17 @@ export function requirePositiveFacts(profile: string, facts: Record<string, { va
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /**
- * One value both profiles accept, when there is one: the higher of two lower bounds, the lower of
- * two upper bounds (element by element for multi-value keys), a fixed value that meets the other's
- * bound (judged as SysctlSet judges a live value).
+ * One value both profiles accept, when there is one: a value both set, however written (a list or
+ * its words, spaces or tabs, 1 or "1"), the higher of two lower bounds, the lower of two upper
+ * bounds (element by element for multi-value keys), a fixed value that meets the other's bound
+ * (judged as SysctlSet judges a live value).
  */
 export function meetSetting(a: SettingValue, b: SettingValue): SettingValue | undefined {
     if (same(a, b)) {
         return a;
+    }
+    if (!isBound(a) && !isBound(b)) {
+        return sameValue(normalise(a), normalise(b)) ? a : undefined;
     }
     if (isBound(a) && isBound(b)) {
         return tighterBound(a, b);

@@ -260,6 +260,10 @@ describe("profile overrides and composition", function () {
         assert.deepEqual(meetSetting([4096, 131072, 33554432], tuned), [4096, 131072, 33554432]);
         assert.deepEqual(meetSetting(tuned, "4096 131072 33554432"), "4096 131072 33554432");
         assert.equal(meetSetting([4096, 65536, 33554432], tuned), undefined, "65536 is below 131072");
+        assert.deepEqual(meetSetting("4096 87380 6291456", "4096\t87380  6291456 "), "4096 87380 6291456", "one value, written two ways");
+        assert.deepEqual(meetSetting([4096, 87380, 6291456], "4096 87380 6291456"), [4096, 87380, 6291456]);
+        assert.equal(meetSetting(1, "1"), 1);
+        assert.equal(meetSetting("4096 87380 6291456", "4096 87380 6291457"), undefined);
         const rmem = (profile: string, value: typeof tuned, source: SourceKey): ProfilePlan => ({ profile, sysctls: { "net.ipv4.tcp_rmem": { value, sources: [source] } }, choices: [], bootOnly: [], improves: { value: [], sources: [] } });
         const composed = composePlans(rmem("a", tuned, "TUNED"), rmem("b", wider, "OSG"));
         assert.deepEqual(composed.sysctls["net.ipv4.tcp_rmem"], { value: { atLeast: [4096, 262144, 16777216] }, sources: ["TUNED", "OSG"] });
