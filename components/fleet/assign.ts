@@ -6,7 +6,7 @@ import { counterOnHost } from "../../provider/wave-gate/plan";
 import { canonicalKey } from "../../provider/sysctl/keys";
 import { DeclarationError } from "../profile/declaration-error";
 import { HostParts, hostParts, watchedCounters } from "../profile/parts";
-import { ProfileFactError, ProfilePlan, SysctlOverrides, applyOverrides, keysAdded, meetSetting, nullsDroppingNothing, spelledAs } from "../profile/plan";
+import { CONGESTION_CONTROL, ProfileFactError, ProfilePlan, SysctlOverrides, applyOverrides, keysAdded, meetSetting, modulesForControl, nullsDroppingNothing, spelledAs } from "../profile/plan";
 import { settingValue } from "../../provider/sysctl/schema";
 import { sipRouterPlan } from "../sip-router/plan";
 import { Assignment, FleetConfig, FleetConfigError, HostFactsConfig, InventoryHost, RAW_PARTS, configPath, matches } from "./inventory";
@@ -139,6 +139,16 @@ function partsOf(assignment: Assignment, index: number, host: InventoryHost, hos
     }
     if (parts.sysctls && Object.keys(parts.sysctls.settings).length === 0) {
         delete parts.sysctls;
+    }
+    // As a profile's own overrides do: the host's (which win) or the assignment's sysctls setting another congestion control drop its module.
+    const controlSetBy = [host.sysctlOverrides, assignment.sysctls].find((settings) => settings && spelledAs(settings, CONGESTION_CONTROL) in settings);
+    if (parts.modules && controlSetBy) {
+        const modules = modulesForControl(parts.modules.modules, controlSetBy[spelledAs(controlSetBy, CONGESTION_CONTROL)]);
+        if (modules.length > 0) {
+            parts.modules = { ...parts.modules, modules };
+        } else {
+            delete parts.modules;
+        }
     }
     for (const part of SPEC_PARTS) {
         const spec = assignment[part];

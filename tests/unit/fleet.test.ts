@@ -437,6 +437,19 @@ describe("fleet: config and assignments", function () {
         assert.throws(typo(onHost), (e: Error) => /hosts\[0\]\.sysctlOverrides\["net\.core\.somaxcon"\]: null drops nothing: no assignment of this host sets/.test(e.message) && !/tcp_fin_timeout/.test(e.message));
     });
 
+    it("drops the profile's congestion-control module when the host's overrides or the assignment's sysctls set another, as the profile's own overrides do", function () {
+        const modulesOf = (assignment: Partial<FleetConfigInput["assignments"][number]>, hostOverrides?: Record<string, string | null>) => {
+            const config = parseFleetConfig(fleet(1, { assignments: [{ select: {}, profile: "high-throughput", facts: { linkGbps: 100, rttMs: 50 }, ...assignment }] }));
+            const host = hostOverrides ? { ...config.hosts[0], sysctlOverrides: hostOverrides } : config.hosts[0];
+            return assignHost(config, host).parts.modules?.modules;
+        };
+        assert.deepEqual(modulesOf({}), ["tcp_bbr"]);
+        assert.equal(modulesOf({}, { "net.ipv4.tcp_congestion_control": "cubic" }), undefined, "the host's override");
+        assert.equal(modulesOf({}, { "net/ipv4/tcp_congestion_control": null }), undefined, "dropped by the host, in the other spelling");
+        assert.equal(modulesOf({ sysctls: { "net.ipv4.tcp_congestion_control": "cubic" } }), undefined, "the assignment's sysctls");
+        assert.deepEqual(modulesOf({ sysctls: { "net.ipv4.tcp_congestion_control": "cubic" } }, { "net.ipv4.tcp_congestion_control": "bbr" }), ["tcp_bbr"], "the host's wins");
+    });
+
     it("watches the counters of every profile a host is assigned, on its interface; raw specs watch none", function () {
         const config = parseFleetConfig(
             fleet(2, {
