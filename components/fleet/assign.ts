@@ -2,6 +2,7 @@ import { highConnectionRatePlan } from "../high-connection-rate/plan";
 import { highThroughputPlan } from "../high-throughput/plan";
 import { lowLatencyPlan } from "../low-latency/plan";
 import { PART_SCHEMAS, PartName } from "../../provider/host-tuning/schema";
+import { otherNicProblem } from "../../provider/counters/schema";
 import { counterOnHost } from "../../provider/wave-gate/plan";
 import { canonicalKey } from "../../provider/sysctl/keys";
 import { DeclarationError } from "../profile/declaration-error";
@@ -453,9 +454,17 @@ export function planHost(config: FleetConfig, host: InventoryHost): HostAssignme
     if (assignment.from.length === 0) {
         throw new Error(`${host.name}: no assignment selects this host (labels ${JSON.stringify(host.labels)})`);
     }
-    const onNic = (config.rollout.counterConditions ?? []).findIndex((c) => counterOnHost(c.counter, undefined) === undefined);
+    const conditions = config.rollout.counterConditions ?? [];
+    const onNic = conditions.findIndex((c) => counterOnHost(c.counter, undefined) === undefined);
     if (onNic >= 0 && assignment.interface === undefined) {
         throw new Error(`${host.name}: rollout.counterConditions[${onNic}].counter names IF, and no facts.interface (the host's or an assignment's) names this host's NIC`);
+    }
+    const elsewhere = conditions.flatMap((c, i) => {
+        const why = otherNicProblem(c.counter, assignment.interface, true);
+        return why ? [`rollout.counterConditions[${i}].counter: ${c.counter} ${why} on this host`] : [];
+    });
+    if (elsewhere.length > 0) {
+        throw new Error(`${host.name}: ${elsewhere.join("; ")}`);
     }
     return assignment;
 }

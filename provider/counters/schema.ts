@@ -10,6 +10,20 @@ export const counterNameSchema = z
     .regex(/^[A-Za-z0-9_.@-]{1,128}$/, 'must be a counter name such as "Udp.RcvbufErrors"')
     .refine((c) => !isGauge(c), "is a level, not a counter: a rate over a window does not apply to it");
 
+/**
+ * Why a counter of one NIC (`link.eth1.rx_dropped`, `nic.…`, `irq.…`) cannot be sampled on a host
+ * whose NIC is `iface`: the sampler reads that one NIC only, so another's never appears. `IF`
+ * stands for the host's own, where a gate's conditions allow it.
+ */
+export function otherNicProblem(counter: string, iface: string | undefined, placeholder = false): string | undefined {
+    const [family, nic] = counter.split(".");
+    if (!["link", "nic", "irq"].includes(family) || nic === undefined || (placeholder && nic === "IF") || (iface !== undefined && counter.startsWith(`${family}.${iface}.`))) {
+        return undefined;
+    }
+    const own = placeholder ? ` (${family}.IF.… names each host's own)` : "";
+    return iface === undefined ? `names a NIC, and no interface is given to sample${own}` : `names a NIC other than ${iface}, the one sampled${own}`;
+}
+
 export const counterEvidenceInputsSchema = z
     .object({
         connection: optionalConnectionSchema,
@@ -29,6 +43,12 @@ export const counterEvidenceInputsSchema = z
         if (why) {
             ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["windowSeconds"], message: why });
         }
+        inputs.counters.forEach((counter, index) => {
+            const elsewhere = otherNicProblem(counter, inputs.interface);
+            if (elsewhere) {
+                ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["counters", index], message: `${counter} ${elsewhere}` });
+            }
+        });
     });
 
 export type CounterEvidenceInputs = z.infer<typeof counterEvidenceInputsSchema>;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { counterNameSchema } from "../counters/schema";
+import { counterNameSchema, otherNicProblem } from "../counters/schema";
 import { windowTooLong } from "../counters/rates";
 import { interfaceName } from "../nic/schema";
 import { optionalConnectionSchema } from "../transport/connection";
@@ -100,7 +100,16 @@ export const waveGateInputsSchema = z
         /** False when an earlier wave did not pass: this wave was not attempted. */
         admitted: z.boolean().default(true),
     })
-    .strict();
+    .strict()
+    .superRefine((inputs, ctx) => {
+        (inputs.counterConditions ?? []).forEach(({ counter }, index) => {
+            const hosts = inputs.hosts.filter((h) => otherNicProblem(counter, h.interface, true)).map((h) => `${h.name} (${h.interface ?? "no interface"})`);
+            if (hosts.length > 0) {
+                const message = `${counter} names a NIC these hosts do not sample: ${hosts.join(", ")}; ${counter.split(".")[0]}.IF.… names each host's own`;
+                ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["counterConditions", index, "counter"], message });
+            }
+        });
+    });
 
 export type WaveGateInputs = z.infer<typeof waveGateInputsSchema>;
 export type GateHost = z.infer<typeof gateHostSchema>;

@@ -210,16 +210,18 @@ describe("pulumi-linux-tuning shard / rollout / drift on 4 lab hosts in two rack
         assert.equal(stringValue.code, 2, stringValue.stdout + stringValue.stderr);
         assert.match(stringValue.stderr, /pulumi-linux-tuning:rollout: not JSON; it should be a mapping or list in Pulumi\.<stack>\.yaml/);
         assert.doesNotMatch(stringValue.stderr, /serial/, "a secret set as a string is not quoted back");
-        // What the rollout would refuse, drift refuses too, rather than reporting a clean fleet: a NIC counter for a host with no NIC named.
+        // What the rollout would refuse, drift refuses too, rather than reporting a clean fleet: a NIC counter for a host with no NIC named, or for another NIC.
         const hostsConfig = await workspace.getConfig(shards[0], "pulumi-linux-tuning:hosts");
         const noNic = (JSON.parse(hostsConfig.value) as { facts?: object }[]).map((h, i) => (i === 0 ? { ...h, facts: {} } : h));
         await workspace.setConfig(shards[0], "pulumi-linux-tuning:hosts", { value: JSON.stringify(noNic) });
-        await workspace.setConfig(shards[0], "pulumi-linux-tuning:rollout", { value: JSON.stringify({ counterConditions: [{ counter: "link.IF.rx_dropped", maxPerSecond: 1, windowSeconds: 1 }] }) });
+        const conditions = [{ counter: "link.IF.rx_dropped", maxPerSecond: 1, windowSeconds: 1 }, { counter: "link.eth9.rx_dropped", maxPerSecond: 1, windowSeconds: 1 }];
+        await workspace.setConfig(shards[0], "pulumi-linux-tuning:rollout", { value: JSON.stringify({ counterConditions: conditions }) });
         const refused = await cli(project, "drift", "--stack", shards[0]);
         await workspace.setConfig(shards[0], "pulumi-linux-tuning:hosts", hostsConfig);
         await (rollout ? workspace.setConfig(shards[0], "pulumi-linux-tuning:rollout", rollout) : workspace.removeConfig(shards[0], "pulumi-linux-tuning:rollout"));
         assert.equal(refused.code, 2, refused.stdout + refused.stderr);
         assert.match(refused.stderr, /h1: rollout\.counterConditions\[0\]\.counter names IF, and no facts\.interface/);
+        assert.match(refused.stderr, /h2: rollout\.counterConditions\[1\]\.counter: link\.eth9\.rx_dropped names a NIC other than eth1, the one sampled/, "and a NIC the host's sampler does not read");
 
         const cleanB = JSON.parse(clean[1].stdout) as DriftReport;
         assert.deepEqual(

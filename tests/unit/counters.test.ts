@@ -235,6 +235,16 @@ describe("counters: rise since the baseline", function () {
         assert.deepEqual(failures(["Tcp.RetransSegs"]), []);
     });
 
+    it("refuses a counter of a NIC other than the one sampled, or of any NIC when none is given", function () {
+        const failures = (counters: string[], iface?: string) => checkFailures(counterEvidenceInputsSchema, { resourceName: "e", counters, ...(iface ? { interface: iface } : {}) }).map((f) => [f.property, f.reason]);
+        assert.deepEqual(failures(["link.eth1.rx_dropped", "link.eth2.rx_dropped", "irq.eth1.cpu0", "nic.IF.rx_missed_errors"], "eth1"), [
+            ["counters[1]", "link.eth2.rx_dropped names a NIC other than eth1, the one sampled"],
+            ["counters[3]", "nic.IF.rx_missed_errors names a NIC other than eth1, the one sampled"],
+        ]);
+        assert.deepEqual(failures(["irq.eth1.cpu0"]), [["counters[0]", "irq.eth1.cpu0 names a NIC, and no interface is given to sample"]]);
+        assert.deepEqual(failures(["Udp.RcvbufErrors", "softnet.dropped"]), []);
+    });
+
     it("is the growth of each counter on the same boot", function () {
         assert.deepEqual(riseSinceBaseline(counters, base, later(9000, base.bootId, 160)), { "TcpExt.ListenOverflows": 60, "Udp.RcvbufErrors": null });
     });

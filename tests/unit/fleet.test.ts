@@ -4,7 +4,7 @@ import { CommanderError } from "commander";
 import fc from "fast-check";
 import * as pulumi from "@pulumi/pulumi";
 import { RunError } from "@pulumi/pulumi/errors";
-import { AssignmentConflictError, assignHost } from "../../components/fleet/assign";
+import { AssignmentConflictError, assignHost, planHost } from "../../components/fleet/assign";
 import { fleetConfigOf, interfaceToDiagnose, program as cliProgram } from "../../components/fleet/cli";
 import { DriftRow, mergeReports, partRows, readFleetDrift, persistedValues, recordedHosts, report, rolloutRow, sysctlRows, undeclaredHostRows } from "../../components/fleet/drift";
 import { FleetConfigError, FleetConfigInput, connectionFields, parseFleetConfig, readPrivateKey, refuseUnknownConfigKeys } from "../../components/fleet/inventory";
@@ -22,7 +22,7 @@ import { sysctlSetInputsSchema } from "../../provider/sysctl/schema";
 import { SettingValue } from "../../provider/sysctl/values";
 import { allowedFailures, checkCommand, counterOnHost, describeCheckFailure, outputTail, ratesByCondition, redactSecrets, secretsOf, waveOutcome } from "../../provider/wave-gate/plan";
 import { diff as gateDiff, heldStatus } from "../../provider/wave-gate/handlers";
-import { healthCheckSchema } from "../../provider/wave-gate/schema";
+import { healthCheckSchema, waveGateInputsSchema } from "../../provider/wave-gate/schema";
 import * as verdict from "../../provider/wave-gate/verdict";
 import { haltMessage } from "../../provider/wave-gate/verdict";
 
@@ -939,6 +939,24 @@ describe("fleet: drift report", function () {
             assert.match(e.message, /h2: no assignment selects this host/);
             return true;
         });
+    });
+
+    it("refuses a gate's counter that names a NIC the host's sampler does not read, in the fleet and in a WaveGate", function () {
+        const onEth1 = (counter: string) => {
+            const config = parseFleetConfig({ ...fleet(1), rollout: { counterConditions: [{ counter, maxPerSecond: 1, windowSeconds: 1 }] } });
+            return planHost(config, { ...config.hosts[0], facts: { interface: "eth1" } });
+        };
+        assert.throws(() => onEth1("link.eth2.rx_dropped"), /^Error: h1: rollout\.counterConditions\[0\]\.counter: link\.eth2\.rx_dropped names a NIC other than eth1, the one sampled \(link\.IF\.… names each host's own\) on this host$/);
+        for (const fine of ["link.eth1.rx_dropped", "irq.IF.cpu0", "Udp.RcvbufErrors"]) {
+            assert.doesNotThrow(() => onEth1(fine), fine);
+        }
+        const gate = (counter: string) => {
+            const host = (name: string, iface?: string) => ({ name, status: "applied", parts: {}, ...(iface ? { interface: iface } : {}) });
+            const inputs = { wave: 1, hosts: [host("h1", "eth1"), host("h2", "eth2"), host("h3")], counterConditions: [{ counter, maxPerSecond: 1, windowSeconds: 1 }] };
+            return checkFailures(waveGateInputsSchema, inputs).map((f) => [f.property, f.reason]);
+        };
+        assert.deepEqual(gate("nic.eth1.rx_missed_errors"), [["counterConditions[0].counter", "nic.eth1.rx_missed_errors names a NIC these hosts do not sample: h2 (eth2), h3 (no interface); nic.IF.… names each host's own"]]);
+        assert.deepEqual(gate("Udp.RcvbufErrors"), []);
     });
 
     it("finds each host's recorded parts among the exported state's resources", function () {
