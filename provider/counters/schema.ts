@@ -3,6 +3,7 @@ import { interfaceName } from "../nic/schema";
 import { isGauge } from "./parse";
 import { windowTooLong } from "./rates";
 import { optionalConnectionSchema } from "../transport/connection";
+import { UNKNOWN } from "../unknowns";
 
 /** A counter as the sampler names it; a level (Tcp.CurrEstab, sockstat) has no rate and is refused. */
 export const counterNameSchema = z
@@ -17,7 +18,8 @@ export const counterNameSchema = z
  */
 export function otherNicProblem(counter: string, iface: string | undefined, placeholder = false): string | undefined {
     const [family, nic] = counter.split(".");
-    if (!["link", "nic", "irq"].includes(family) || nic === undefined || (placeholder && nic === "IF") || (iface !== undefined && counter.startsWith(`${family}.${iface}.`))) {
+    // An interface not known until apply (another resource's output) is judged then.
+    if (!["link", "nic", "irq"].includes(family) || nic === undefined || (placeholder && nic === "IF") || iface === UNKNOWN || (iface !== undefined && counter.startsWith(`${family}.${iface}.`))) {
         return undefined;
     }
     const own = placeholder ? ` (${family}.IF.… names each host's own)` : "";

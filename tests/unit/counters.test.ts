@@ -7,6 +7,7 @@ import { extendBaseline, riseSinceBaseline } from "../../provider/counters/handl
 import { isGauge, parseEthtoolStats, parseProtocolCounters, parseSnmp6, parseSoftnet, queueInterruptsPerCpu } from "../../provider/counters/parse";
 import { conditionFailure, counterRates, longestRatedWindow } from "../../provider/counters/rates";
 import { counterEvidenceInputsSchema } from "../../provider/counters/schema";
+import { UNKNOWN } from "../../provider/unknowns";
 import { checkFailures } from "../../provider/check";
 import { counterConditionSchema } from "../../provider/wave-gate/schema";
 import { waveEvidenceInputsSchema } from "../../provider/wave-evidence/schema";
@@ -243,6 +244,7 @@ describe("counters: rise since the baseline", function () {
         ]);
         assert.deepEqual(failures(["irq.eth1.cpu0"]), [["counters[0]", "irq.eth1.cpu0 names a NIC, and no interface is given to sample"]]);
         assert.deepEqual(failures(["Udp.RcvbufErrors", "softnet.dropped"]), []);
+        assert.deepEqual(failures(["link.eth1.rx_dropped"], UNKNOWN), [], "an interface known only at apply is judged then");
     });
 
     it("is the growth of each counter on the same boot", function () {
