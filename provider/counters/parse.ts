@@ -13,6 +13,8 @@ export function parseProtocolCounters(text: string): Record<string, number> {
         const [group, ...names] = lines[i].trim().split(/\s+/);
         const [valueGroup, ...values] = lines[i + 1].trim().split(/\s+/);
         if (group !== valueGroup || !group.endsWith(":")) {
+            // A line without its pair (a truncated read): the next may start one.
+            i -= 1;
             continue;
         }
         names.forEach((name, j) => {

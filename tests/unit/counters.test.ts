@@ -107,6 +107,7 @@ describe("counters: parsing the kernel's files", function () {
 
     it("pairs snmp header and value lines, and sums softnet_stat per column", function () {
         assert.deepEqual(parseProtocolCounters("Udp: InDatagrams RcvbufErrors\nUdp: 10 3\nTcpExt: ListenOverflows\nTcpExt: 7\n"), { "Udp.InDatagrams": 10, "Udp.RcvbufErrors": 3, "TcpExt.ListenOverflows": 7 });
+        assert.deepEqual(parseProtocolCounters("Ip: A B\nIp: 1 2\nBogus: x\nTcp: C D\nTcp: 3 4\n"), { "Ip.A": 1, "Ip.B": 2, "Tcp.C": 3, "Tcp.D": 4 }, "a line without its pair loses no group after it");
         const softnet = parseSoftnet("0000000a 00000001 00000002 0 0 0 0 0 0 0 0 0 00000000\n00000005 00000000 00000003 0 0 0 0 0 0 0 0 0 00000002\n");
         assert.equal(softnet["softnet.time_squeeze"], 5);
         assert.equal(softnet["softnet.cpu2.time_squeeze"], 3, "the CPU id column, not the row");
