@@ -165,8 +165,13 @@ export function renderPersistFile(resourceName: string, values: Record<string, s
  * any does.
  */
 function otherWriterWarnings(writers: OtherWriter[], expected: Record<string, string>, ownFile: string | undefined, target: string): string[] {
+    // A writeback limit's partner set to anything but 0 undoes it too: the kernel keeps one of the two.
+    const partnerOf = (w: OtherWriter) => {
+        const partner = writebackPartner(w.key);
+        return partner !== undefined && partner in expected && !sameValue(normalise(w.value), "0") ? partner : undefined;
+    };
     return writers
-        .filter((w) => w.key in expected && !sameValue(comparable(w.key, w.value), comparable(w.key, expected[w.key])))
+        .filter((w) => (w.key in expected && !sameValue(comparable(w.key, w.value), comparable(w.key, expected[w.key]))) || partnerOf(w) !== undefined)
         .filter((w) => ownFile === undefined || w.file === "/etc/sysctl.conf" || posix.basename(w.file) > posix.basename(ownFile))
         .map((w) => {
             const why =
@@ -175,7 +180,9 @@ function otherWriterWarnings(writers: OtherWriter[], expected: Record<string, st
                     : w.file === "/etc/sysctl.conf"
                       ? "`sysctl --system` applies that file after every sysctl.d file, undoing this setting"
                       : `it sorts after ${ownFile}, so at boot it is applied last and wins`;
-            return `${target}: ${w.file} also sets ${w.key} = ${shownValue(w.key, w.value)} (we set ${shownValue(w.key, expected[w.key])}); ${why}`;
+            const partner = w.key in expected ? undefined : partnerOf(w);
+            const ours = partner ? `which puts ${partner} to 0; we set ${partner} = ${shownValue(partner, expected[partner])}` : `we set ${shownValue(w.key, expected[w.key])}`;
+            return `${target}: ${w.file} also sets ${w.key} = ${shownValue(w.key, w.value)} (${ours}); ${why}`;
         });
 }
 

@@ -163,6 +163,18 @@ describe("SysctlSet planning", function () {
         assert.match(unpersisted[0], /50-default\.conf also sets .*this SysctlSet persists nothing, so at boot that file's value is the one set/);
     });
 
+    it("warns of a later file that sets a writeback limit's partner, which puts the declared one to 0 at boot", function () {
+        const host = snapshot({ "vm.dirty_bytes": "0", "vm.dirty_ratio": "20" });
+        host.otherWriters.push(
+            { file: "/etc/sysctl.d/99-local.conf", key: "vm.dirty_ratio", value: "20" },
+            { file: "/etc/sysctl.d/99-zero.conf", key: "vm.dirty_ratio", value: "0" },
+            { file: "/etc/sysctl.d/10-early.conf", key: "vm.dirty_ratio", value: "30" },
+        );
+        assert.deepEqual(planApply(inputs({ settings: { "vm.dirty_bytes": 200000000 } }), host, "h1").warnings, [
+            "h1: /etc/sysctl.d/99-local.conf also sets vm.dirty_ratio = 20 (which puts vm.dirty_bytes to 0; we set vm.dirty_bytes = 200000000); it sorts after /etc/sysctl.d/90-pulumi-web.conf, so at boot it is applied last and wins",
+        ]);
+    });
+
     it("restores originals on delete, writing only what changed since", function () {
         const restore = planRestore(
             { originals: { "a.b": "1", "c.d": "2" }, skipped: [], persistedFile: "/etc/sysctl.d/x.conf" },
