@@ -154,16 +154,15 @@ export async function checkSysctls(olds: Record<string, unknown>, rawNews: Recor
     for (const key of Object.keys(inputs.settings)) {
         // Claimed by its /proc/sys file, as every other kind names it (PacketSteering's RFS table size).
         const holder = claimInRun(host, `/proc/sys/${procPath(canonicalKey(key))}`, claimant);
+        // takeOver moves a key from a ledger on the host, not from a resource of this program, which would take it back at its next up.
         if (holder !== undefined) {
-            if (!(inputs.takeOver && holder.kind === LEDGER_KIND)) {
-                failures.push({ property: `settings[${JSON.stringify(key)}]`, reason: `${transport.target}: ${canonicalKey(key)} is also declared by ${inThisProgram(holder)}; one owner per key` });
-            }
+            failures.push({ property: `settings[${JSON.stringify(key)}]`, reason: `${transport.target}: ${canonicalKey(key)} is also declared by ${inThisProgram(holder)}; one owner per key` });
             continue;
         }
         // The kernel keeps dirty_ratio and dirty_bytes as one limit: two resources would zero each other's.
         const partner = writebackPartner(canonicalKey(key));
         const pairHolder = partner && claimInRun(host, `writeback:${[canonicalKey(key), partner].sort().join("+")}`, claimant);
-        if (pairHolder && !(inputs.takeOver && pairHolder.kind === LEDGER_KIND)) {
+        if (pairHolder) {
             failures.push({
                 property: `settings[${JSON.stringify(key)}]`,
                 reason: `${transport.target}: writing ${canonicalKey(key)} sets ${partner} to 0 (the kernel keeps one of the two), and ${inThisProgram(pairHolder)} declares the pair too; declare both in one SysctlSet`,

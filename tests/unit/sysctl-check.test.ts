@@ -118,6 +118,21 @@ describe("SysctlSet check", function () {
         ]);
     });
 
+    it("refuses a key another SysctlSet of the run declares even under takeOver, which moves keys from ledgers on the host only", async function () {
+        const connection = { host: "10.0.0.79", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq" };
+        claimInRun("10.0.0.79:22", "/proc/sys/net/ipv4/tcp_fin_timeout", { kind: "sysctl", owner: "p/s/first" });
+        claimInRun("10.0.0.79:22", "writeback:vm.dirty_bytes+vm.dirty_ratio", { kind: "sysctl", owner: "p/s/first" });
+        const news = { resourceName: "second", owner: "p/s/second", connection, settings: { "net.ipv4.tcp_fin_timeout": 25, "vm.dirty_ratio": 10 }, takeOver: true };
+        const { failures } = await checkSysctls({}, news, false);
+        assert.deepEqual(
+            (failures ?? []).map((f) => f.reason),
+            [
+                "root@10.0.0.79:22: net.ipv4.tcp_fin_timeout is also declared by p/s/first (SysctlSet) in this program; one owner per key",
+                "root@10.0.0.79:22: writing vm.dirty_ratio sets vm.dirty_bytes to 0 (the kernel keeps one of the two), and p/s/first (SysctlSet) in this program declares the pair too; declare both in one SysctlSet",
+            ],
+        );
+    });
+
     it("refuses a writeback limit whose partner another SysctlSet of the run declares: each write zeroes the other's", async function () {
         const connection = { host: "10.0.0.78", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq" };
         claimInRun("10.0.0.78:22", "/proc/sys/vm/dirty_bytes", { kind: "sysctl", owner: "p/s/bytes" });
