@@ -281,7 +281,8 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
     // A create after an interrupted run finds its own ledger: those are the true originals.
     const ownLedger = snapshot.ledgers.get(path);
     const ledgered = ownLedger?.originals ?? {};
-    const takenOver = inputs.takeOver ? foreignOwners(snapshot.ledgers, path, managedKeys(inputs).map(([key]) => key)) : new Map();
+    // The writeback companions too: the pair moves whole, each key with the original its owner recorded.
+    const takenOver = inputs.takeOver ? foreignOwners(snapshot.ledgers, path, [...managedKeys(inputs).map(([key]) => key), ...writebackCompanions(inputs)]) : new Map();
     const writes: Write[] = [];
     const expected: Record<string, string> = {};
     const originals: Record<string, string> = {};
@@ -328,7 +329,7 @@ export function planApply(inputs: SysctlSetInputs, snapshot: HostSnapshot, targe
         if (live?.state !== "value") {
             continue;
         }
-        originals[companion] = previous?.originals[companion] ?? ledgered[companion] ?? live.value;
+        originals[companion] = previous?.originals[companion] ?? ledgered[companion] ?? takenOver.get(companion)?.originals[companion] ?? live.value;
         // Written first, as it is, while in force: a rollback of the byte count (to 0, refused)
         // then ends with this write undone, which puts the byte count back to 0 too.
         if (!sameValue(live.value, "0") && writes.some((w) => WRITEBACK_PARTNERS[w.key] === companion)) {

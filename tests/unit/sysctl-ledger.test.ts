@@ -62,6 +62,13 @@ describe("SysctlSet ledger", function () {
         assert.equal(plan.ledger.takeOver, true);
     });
 
+    it("takeOver of a writeback limit brings its partner's original along, which the other owner recorded", function () {
+        // q/t/b set vm.dirty_ratio 10 (the host had 20): its ledger holds the pair's originals.
+        const snapshot = host({ "vm.dirty_ratio": "10", "vm.dirty_bytes": "0" }, { "q/t/b": { owner: "q/t/b", originals: { "vm.dirty_ratio": "20", "vm.dirty_bytes": "0" } } });
+        const bytes = sysctlSetInputsSchema.parse({ resourceName: "a", owner: "p/s/a", settings: { "vm.dirty_bytes": 200000000 }, persist: false, takeOver: true });
+        assert.deepEqual(planApply(bytes, snapshot, "h1").record.originals, { "vm.dirty_bytes": "0", "vm.dirty_ratio": "20" }, "not 10, the other owner's value");
+    });
+
     it("a delete restores only the keys still in its ledger, then removes the ledger", function () {
         const snapshot = host({ "net.ipv4.tcp_fin_timeout": "25", "net.core.somaxconn": "8192" }, { "p/s/a": { owner: "p/s/a", originals: { "net.core.somaxconn": "4096" } } });
         const plan = planRestore({ originals: { "net.ipv4.tcp_fin_timeout": "60", "net.core.somaxconn": "4096" }, skipped: [], ledgerFile: ledgerPath("p/s/a") }, snapshot, true, "h1");
