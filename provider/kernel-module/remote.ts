@@ -143,10 +143,35 @@ while [ "$ndirs" -gt 0 ]; do dirs="$dirs$1
 # appeared in /sys/module meanwhile, which another resource's load must not add to. The lock is
 # the kind's ledger directory (no file left behind); a failed redirection would end this shell.
 if command -v flock >/dev/null 2>&1 && [ -d "\${ledger_dir:-}" ]; then exec 7<"$ledger_dir" && flock 7; fi
+# "MODULE IFNAME" for each interface a module runs: a NIC's driver, and a link kind's
+# (rtnl-link-KIND: bridge, bonding, vxlan). Their devices hold no reference rmmod sees, and
+# rmmod deletes them: a host's bridge or bond, and its network with it.
+link_modules() {
+  for _d in /sys/class/net/*/device/driver/module; do
+    [ -e "$_d" ] || continue
+    _n=\${_d#/sys/class/net/}; _t=$(readlink "$_d"); printf '%s %s\\n' "\${_t##*/}" "\${_n%%/*}"
+  done
+  command -v ip >/dev/null 2>&1 || return 0
+  # ip -d -o: "N: NAME[@LINK]: … \\    link/… \\    KIND …", the kind opening the third part when there is one.
+  _kinds=$(ip -d -o link show 2>/dev/null | awk -F'\\\\    ' 'NF >= 3 { split($1, h, ": "); sub(/@.*/, "", h[2]); split($3, k, " "); print k[1], h[2] }')
+  for _k in $(printf '%s\\n' "$_kinds" | awk 'NF { print $1 }' | sort -u); do
+    for _r in $(modprobe -R "rtnl-link-$_k" 2>/dev/null); do printf '%s\\n' "$_kinds" | awk -v k="$_k" -v r="$_r" '$1 == k { print r, $2 }'; done
+  done
+}
 # Unloads exactly these modules (rmmod, never modprobe -r, which would also take out
-# dependencies loaded before us), dependents before what they use; rmmod refuses a module in use.
+# dependencies loaded before us), dependents before what they use; rmmod refuses a module in use,
+# and one an interface runs on is left as in use.
 unload() {
-  _left="$*"
+  _links=$(link_modules) _left=
+  for _m in "$@"; do
+    _on=$(printf '%s\\n' "$_links" | awk -v m="$_m" '$1 == m { printf " %s", $2 }')
+    if [ -n "$_on" ] && [ -e "/sys/module/$_m/initstate" ]; then
+      printf 'in-use\\t%s\\t%s\\n' "$_m" "interfaces$_on run on it, and unloading it would delete them"
+      [ -z "$failing" ] || printf 'rollback-failed\\tmodule:%s\\n' "$_m"
+    else
+      _left="$_left $_m"
+    fi
+  done
   while [ -n "$_left" ]; do
     _next= _progress=
     for _m in $_left; do

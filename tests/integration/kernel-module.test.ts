@@ -496,6 +496,25 @@ describe("KernelModule through the real engine on lab hosts (emulated modprobe)"
         }
     });
 
+    it("destroy leaves loaded a module an interface runs on (a bridge built on the bridge module it loaded), which rmmod would take with it, saying so", async function () {
+        const stack = await labStack("kernel-module-bridge", async () => {
+            new KernelModule("bridged", { connection: connectionTo(lab, server), modules: ["bridge"], persist: false });
+        });
+        try {
+            await stack.up();
+            assert.deepEqual(emulatedLoaded(lab, server), ["bridge"]);
+            onHost(lab, server, ["ip", "link", "add", "pltbr0", "type", "bridge"]);
+            const said = collect();
+            await stack.destroy({ onOutput: said.onOutput });
+            assert.match(said.text(), /left bridge loaded \(it is in use; this resource loaded it\): interfaces pltbr0 run on it, and unloading it would delete them/);
+            assert.deepEqual(emulatedLoaded(lab, server), ["bridge"]);
+            assert.match(onHost(lab, server, ["ip", "-o", "link", "show", "pltbr0"]), /^\d+: pltbr0:/);
+        } finally {
+            onHost(lab, server, ["sh", "-c", "ip link del pltbr0 2>/dev/null; rmmod bridge 2>/dev/null; true"]);
+            await stack.destroy().catch(() => undefined);
+        }
+    });
+
     it("an install rule in modprobe.d: /bin/true is refused at preview; one that exits 0 without loading fails the up, which loads nothing", async function () {
         const rule = "/etc/modprobe.d/local-dummy.conf";
         const stack = await labStack("kernel-module-install-rule", async () => {

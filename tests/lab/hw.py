@@ -1820,6 +1820,9 @@ def module_catalogue():
         "tcp_diag": {"path": "kernel/net/ipv4/tcp_diag.ko", "deps": ["inet_diag"], "params": {}},
         "udp_diag": {"path": "kernel/net/ipv4/udp_diag.ko", "deps": ["inet_diag"], "params": {}},
         "dummy": {"path": "kernel/drivers/net/dummy.ko", "deps": [], "params": {"numdummies": ["int", "1"]}},
+        # A link kind's module, whose devices hold no reference (the real one also needs stp and llc): rmmod would
+        # take, and here takes, its bridges with it. The lab kernel's own bridge code makes the devices.
+        "bridge": {"path": "kernel/net/bridge/bridge.ko", "deps": [], "params": {}},
         # Parameters writable at run time (tcp_htcp.c: module_param(use_rtt_scaling, int, 0644), and use_bandwidth_switch).
         "tcp_htcp": {"path": "kernel/net/ipv4/tcp_htcp.ko", "deps": [], "params": {"use_bandwidth_switch": ["int", "1", 0o644], "use_rtt_scaling": ["int", "1", 0o644]}},
         # A dependency with a parameter (ip_vs_conn.c's conn_tab_bits, 0444): loaded by ip_vs_rr's load, it takes options from modprobe.d only.
@@ -1833,8 +1836,8 @@ def module_catalogue():
     # What the real kernel has built in (it shows in the real /sys/module).
     builtin = {"nf_conntrack": "kernel/net/netfilter/nf_conntrack.ko", "nf_conntrack_ftp": "kernel/net/netfilter/nf_conntrack_ftp.ko",
                "tcp_cubic": "kernel/net/ipv4/tcp_cubic.ko"}
-    # modules.alias: what `ip link add type dummy` asks modprobe for (dummy.c's MODULE_ALIAS_RTNL_LINK).
-    aliases = {"rtnl-link-dummy": "dummy"}
+    # modules.alias: what `ip link add type dummy` asks modprobe for (dummy.c's MODULE_ALIAS_RTNL_LINK; br_device.c's).
+    aliases = {"rtnl-link-dummy": "dummy", "rtnl-link-bridge": "bridge"}
     return {"release": os.uname().release, "modules": mods, "builtin": builtin, "aliases": aliases, "loaded": {}}
 
 
