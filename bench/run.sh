@@ -24,9 +24,11 @@ case "$which" in
   programs) script=bench/remote-programs.ts ;;
   *) echo "usage: npm run bench [-- sysctl|fleet|ansible|effect|programs]" >&2; exit 2 ;;
 esac
-export PATH="$(bash scripts/pulumi-toolchain.sh | tail -n 1):$PATH"
+toolchain_bin="$(bash scripts/pulumi-toolchain.sh | tail -n 1)"
+export PATH="$toolchain_bin:$PATH"
 npm run --silent build
 ln -sfn .. node_modules/pulumi-linux-tuning
-export PLT_LAB_ROOT="$(mktemp -d /tmp/plt-bench.XXXXXX)"
+PLT_LAB_ROOT="$(mktemp -d /tmp/plt-bench.XXXXXX)"
+export PLT_LAB_ROOT
 trap 'bash tests/lab/lab.sh down-all >/dev/null 2>&1 || true; rm -rf "$PLT_LAB_ROOT"' EXIT
 TS_NODE_PROJECT=tests/tsconfig.json npx ts-node "$script"

@@ -20,6 +20,8 @@ if [[ $EUID -ne 0 ]]; then
   exit 1
 fi
 
+# `npm test` on a fresh clone, without the `npm ci` of the run command first.
+[[ -d node_modules ]] || npm ci --no-audit --no-fund
 toolchain_bin="$(bash scripts/pulumi-toolchain.sh | tail -n 1)"
 export PATH="$toolchain_bin:$PATH"
 npm run --silent build
@@ -27,7 +29,8 @@ npm run --silent build
 ln -sfn .. node_modules/pulumi-linux-tuning
 
 # Labs of this run live under their own root, so cleanup never touches another run's lab.
-export PLT_LAB_ROOT="$(mktemp -d /tmp/plt-labs.XXXXXX)"
+PLT_LAB_ROOT="$(mktemp -d /tmp/plt-labs.XXXXXX)"
+export PLT_LAB_ROOT
 # The Debian packages the tests use, unit tests too (ssh-keygen, sysctl), before any of them runs.
 bash tests/lab/lab.sh packages
 
