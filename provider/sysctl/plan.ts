@@ -168,7 +168,7 @@ function otherWriterWarnings(writers: OtherWriter[], expected: Record<string, st
     // A writeback limit's partner set to anything but 0 undoes it too: the kernel keeps one of the two.
     const partnerOf = (w: OtherWriter) => {
         const partner = writebackPartner(w.key);
-        return partner !== undefined && partner in expected && !sameValue(normalise(w.value), "0") ? partner : undefined;
+        return partner !== undefined && partner in expected && !(w.key in expected) && !sameValue(normalise(w.value), "0") ? partner : undefined;
     };
     return writers
         .filter((w) => (w.key in expected && !sameValue(comparable(w.key, w.value), comparable(w.key, expected[w.key]))) || partnerOf(w) !== undefined)
@@ -180,7 +180,7 @@ function otherWriterWarnings(writers: OtherWriter[], expected: Record<string, st
                     : w.file === "/etc/sysctl.conf"
                       ? "`sysctl --system` applies that file after every sysctl.d file, undoing this setting"
                       : `it sorts after ${ownFile}, so at boot it is applied last and wins`;
-            const partner = w.key in expected ? undefined : partnerOf(w);
+            const partner = partnerOf(w);
             const ours = partner ? `which puts ${partner} to 0; we set ${partner} = ${shownValue(partner, expected[partner])}` : `we set ${shownValue(w.key, expected[w.key])}`;
             return `${target}: ${w.file} also sets ${w.key} = ${shownValue(w.key, w.value)} (${ours}); ${why}`;
         });

@@ -173,6 +173,9 @@ describe("SysctlSet planning", function () {
         assert.deepEqual(planApply(inputs({ settings: { "vm.dirty_bytes": 200000000 } }), host, "h1").warnings, [
             "h1: /etc/sysctl.d/99-local.conf also sets vm.dirty_ratio = 20 (which puts vm.dirty_bytes to 0; we set vm.dirty_bytes = 200000000); it sorts after /etc/sysctl.d/90-pulumi-web.conf, so at boot it is applied last and wins",
         ]);
+        const both = planApply(inputs({ settings: { "vm.dirty_bytes": 200000000, "vm.dirty_ratio": 20 } }), host, "h1").warnings;
+        assert.deepEqual(both.filter((w) => /99-local/.test(w)), [], "both declared: a file agreeing on one of them is no warning");
+
     });
 
     it("restores originals on delete, writing only what changed since", function () {
