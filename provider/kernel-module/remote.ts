@@ -143,17 +143,25 @@ while [ "$ndirs" -gt 0 ]; do dirs="$dirs$1
 # appeared in /sys/module meanwhile, which another resource's load must not add to. The lock is
 # the kind's ledger directory (no file left behind); a failed redirection would end this shell.
 if command -v flock >/dev/null 2>&1 && [ -d "\${ledger_dir:-}" ]; then exec 7<"$ledger_dir" && flock 7; fi
-# "MODULE IFNAME" for each interface a module runs: a NIC's driver, and a link kind's
-# (rtnl-link-KIND: bridge, bonding, vxlan). Their devices hold no reference rmmod sees, and
-# rmmod deletes them: a host's bridge or bond, and its network with it.
+# "MODULE IFNAME" for each interface in service that a module runs: a NIC's driver, and a link
+# kind's (rtnl-link-KIND: bridge, bonding, vxlan). Their devices hold no reference rmmod sees,
+# and rmmod deletes them: a host's bridge or bond, and its network with it. In service: up, or
+# another's master; not the idle device a module makes as it loads (bonding's bond0, dummy0).
 link_modules() {
   for _d in /sys/class/net/*/device/driver/module; do
     [ -e "$_d" ] || continue
-    _n=\${_d#/sys/class/net/}; _t=$(readlink "$_d"); printf '%s %s\\n' "\${_t##*/}" "\${_n%%/*}"
+    _n=\${_d#/sys/class/net/}; _n=\${_n%%/*}; _f=0; read -r _f 2>/dev/null < "/sys/class/net/$_n/flags"
+    [ $((_f & 1)) = 1 ] || continue
+    _t=$(readlink "$_d"); printf '%s %s\\n' "\${_t##*/}" "$_n"
   done
   command -v ip >/dev/null 2>&1 || return 0
-  # ip -d -o: "N: NAME[@LINK]: … \\    link/… \\    KIND …", the kind opening the third part when there is one.
-  _kinds=$(ip -d -o link show 2>/dev/null | awk -F'\\\\    ' 'NF >= 3 { split($1, h, ": "); sub(/@.*/, "", h[2]); split($3, k, " "); print k[1], h[2] }')
+  # ip -d -o: "N: NAME[@LINK]: <FLAGS> … [master M] … \\    link/… \\    KIND …", the kind opening the third part when there is one.
+  _kinds=$(ip -d -o link show 2>/dev/null | awk -F'\\\\    ' '
+    { split($1, h, ": "); n = h[2]; sub(/@.*/, "", n)
+      if ($1 ~ /<([^>]*,)?UP[,>]/) live[n] = 1
+      if (match($1, / master [^ ]+/)) live[substr($1, RSTART + 8, RLENGTH - 8)] = 1
+      if (NF >= 3) { split($3, k, " "); kind[n] = k[1] } }
+    END { for (n in kind) if (n in live) print kind[n], n }')
   for _k in $(printf '%s\\n' "$_kinds" | awk 'NF { print $1 }' | sort -u); do
     for _r in $(modprobe -R "rtnl-link-$_k" 2>/dev/null); do printf '%s\\n' "$_kinds" | awk -v k="$_k" -v r="$_r" '$1 == k { print r, $2 }'; done
   done
