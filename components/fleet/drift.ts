@@ -77,7 +77,9 @@ export function sysctlRows(host: string, declared: SysctlSetInputs, snapshot: Ho
         const inFile = persisted.get(canonical);
         const row = { host, key: canonical, desired: shownValue(canonical, describeDesired(desired)), live: liveOf(canonical), persisted: persistedOf(canonical) };
         if (live?.state !== "value") {
-            return { ...row, status: drifted.has(canonical) && (recorded !== undefined || !skipsMissing(declared, canonical)) ? "drifted" : "skipped" };
+            // Skipped only where `up` skips it: a key the host has but will not let be read (stable_secret unset: EIO) fails `up`, skipped or not.
+            const skippable = live?.state !== "unreadable" && skipsMissing(declared, canonical);
+            return { ...row, status: drifted.has(canonical) && (recorded !== undefined || !skippable) ? "drifted" : "skipped" };
         }
         const fileOk = !declared.persist || (inFile !== undefined && satisfies(desired, inFile));
         return { ...row, status: !drifted.has(canonical) && fileOk ? "ok" : "drifted" };

@@ -873,6 +873,9 @@ describe("fleet: drift report", function () {
         assert.equal(missing(sysctlRows("h4", declared(settings), read(live, written), record(["net.core.netdev_max_backlog"]))), "skipped", "missing at the rollout too");
         assert.equal(missing(sysctlRows("h4", declared(settings), read(live, written), record([]))), "drifted", "set at the rollout, gone since (a module not loaded after a reboot)");
         assert.equal(missing(sysctlRows("h4", declared(settings, "fail"), read(live, written))), "drifted", "missingKeys: fail would fail the up");
+        const secret = "net.ipv6.conf.all.stable_secret";
+        const unreadable = sysctlRows("h4", declared({ [secret]: "::1" }), read(["unreadable\tnet/ipv6/conf/all/stable_secret\tInput/output error"], null));
+        assert.deepEqual([unreadable[0].live, unreadable[0].status], ["unreadable", "drifted"], "a key the host will not let be read fails the up, skipped or not");
     });
 
     it("keeps quiet about a writeback partner whose original the rollout kept beside a declared key", function () {
