@@ -258,8 +258,13 @@ export function report(stacks: string[], rows: DriftRow[]): DriftReport {
     return { stacks, rows, drifted: rows.filter((r) => r.status === "drifted" || r.status === "unreachable").length };
 }
 
-/** Shards' reports as one: the fleet's drift across stacks. */
+/** Shards' reports as one: the fleet's drift across stacks, each stack once (a file given twice, or a merged one among its parts, would count its drift twice). */
 export function mergeReports(reports: readonly DriftReport[]): DriftReport {
+    const stacks = reports.flatMap((r) => r.stacks);
+    const twice = [...new Set(stacks.filter((stack, i) => stacks.indexOf(stack) !== i))];
+    if (twice.length > 0) {
+        throw new Error(`${twice.join(", ")}: in more than one of the reports to merge; give each stack's report once`);
+    }
     return report(
         reports.flatMap((r) => r.stacks),
         reports.flatMap((r) => r.rows),

@@ -853,6 +853,7 @@ describe("fleet: drift report", function () {
         const merged = mergeReports([report(["a"], rows.slice(1)), report(["b"], rows.slice(0, 1))]);
         assert.deepEqual(merged.stacks, ["a", "b"]);
         assert.equal(merged.drifted, 1);
+        assert.throws(() => mergeReports([merged, report(["b"], rows.slice(0, 1))]), /^Error: b: in more than one of the reports to merge; give each stack's report once$/);
     });
 
     it("never shows a secret key's value: declared, live, persisted or original", function () {
