@@ -317,6 +317,8 @@ while [ "$count" -gt 0 ]; do
       *\\(*) parenthesised "$old" && back=$word ;;
     esac
   fi
+  # An unset driver_override reads "(null)", which written back would name a driver; an empty write unsets it.
+  case $p/$back in */driver_override/"(null)") back= ;; esac
   n=$((n+1)); eval "path_$n=\\$p old_$n=\\$back"
   err=$(printf '%s\\n' "$v" | tee "$p" 2>&1 >/dev/null) || fail "$p" "\${err#tee: }"
   printf 'set\\t%s\\t%s\\t%s\\n' "$p" "$(flat "$old")" "$(flat "$(cat "$p" 2>&1)")"

@@ -116,8 +116,11 @@ export function assessPaths(desired: PathValues, snapshot: SysfsSnapshot, onMiss
         } else if (!state.writable) {
             [why, skippable] = [`${path} is read-only on this host (the kernel takes no writes there)`, true];
         } else {
-            const { choices } = isFreeText(path, value) ? {} : parseSelection(state.content);
-            if (choices && !choices.includes(value) && !loadedOnWrite(path, value)) {
+            const { choices } = /\/ifalias$/.test(path) ? {} : parseSelection(state.content);
+            if (choices && isFreeText(path, value) && words(value).every((word) => choices.includes(word.replace(/^[[(](.*)[\])]$/, "$1")))) {
+                // "[never]", "madvise never": the file's listing pasted, which the kernel refuses (and no original would be its word).
+                [why, ofValue] = [`"${value}" is words of the listing ${path} shows, not a value: write one word it offers (${choices.join(", ")}), without brackets`, true];
+            } else if (choices && !isFreeText(path, value) && !choices.includes(value) && !loadedOnWrite(path, value)) {
                 [why, ofValue] = [`"${value}" is not offered by ${path} (it offers ${choices.join(", ")})`, true];
             }
         }
@@ -297,7 +300,8 @@ function restoreWrites(originals: PathValues, snapshot: SysfsSnapshot, target: s
             continue;
         }
         if (state.writable) {
-            writes.push({ path, value: original });
+            // A driver_override unset reads "(null)": written back, that would name a driver. An empty write unsets it.
+            writes.push({ path, value: /\/driver_override$/.test(path) && original === "(null)" ? "" : original });
         } else {
             warnings.push(`${target}: left ${path} at ${live[path]}: it is read-only now, so its original ${original} cannot go back`);
         }

@@ -233,6 +233,14 @@ describe("SysfsSet, TransparentHugepages and CpuWakeupLatency through the real e
             assert.match(message, /settings\["\/sys\/kernel\/mm\/transparent_hugepage\/enabled"\]/);
             assert.match(message, new RegExp(`root@${host.address.replace(/\./g, "\\.")}:22: "sometimes" is not offered by .* \\(it offers always, madvise, never\\)`));
             assert.match(await expectFailure(stack.up()), /is not offered/);
+            // The listing pasted: free text to any other file, never a value here; nothing is written, no ledger left.
+            const before = onHost(lab, host, ["sh", "-c", `cat ${THP}/enabled; ls /var/lib/pulumi-linux-tuning/sysfs 2>/dev/null; true`]);
+            const pasted = await labStack("sysfs-pasted", async () => {
+                new SysfsSet("pasted", { connection: connectionTo(lab, host), settings: { [`${THP}/enabled`]: "[never]" } });
+            });
+            assert.match(await expectFailure(pasted.preview()), /"\[never\]" is words of the listing .* shows, not a value: write one word it offers \(always, madvise, never\), without brackets/);
+            assert.match(await expectFailure(pasted.up()), /is words of the listing/);
+            assert.equal(onHost(lab, host, ["sh", "-c", `cat ${THP}/enabled; ls /var/lib/pulumi-linux-tuning/sysfs 2>/dev/null; true`]), before);
         });
 
         it("one file declared by its class path and its real path fails in preview, naming both", async function () {

@@ -20,7 +20,7 @@ import {
     sysfsItems,
 } from "../../provider/sysfs/plan";
 import { PathState, SysfsSnapshot, parseSysfsSnapshot, readSysfs } from "../../provider/sysfs/remote";
-import { sysfsPathProblem, sysfsSetInputsSchema, sysfsValueProblem, tmpfilesPath } from "../../provider/sysfs/schema";
+import { notASettingProblem, sysfsPathProblem, sysfsSetInputsSchema, sysfsValueProblem, tmpfilesPath } from "../../provider/sysfs/schema";
 import { transparentHugepagesInputsSchema } from "../../provider/thp/schema";
 import { cpuWakeupLatencyInputsSchema } from "../../provider/wakeup-latency/schema";
 import { checkFailures } from "../../provider/check";
@@ -116,6 +116,16 @@ describe("SysfsSet", function () {
                 "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size is read-only on this host (the kernel takes no writes there)",
             ]);
         });
+        it("refuses a selection file's listing pasted as the value (a marked word, or several offered words), which the kernel refuses", function () {
+            const why = (value: string) => assessPaths({ [THP]: value }, host(), "fail").problems.map((p) => [p.why, p.ofValue]);
+            const listing = (value: string) => [[`"${value}" is words of the listing ${THP} shows, not a value: write one word it offers (always, madvise, never), without brackets`, true]];
+            assert.deepEqual(why("[never]"), listing("[never]"));
+            assert.deepEqual(why("madvise never"), listing("madvise never"));
+            assert.deepEqual(why("always [madvise] never"), listing("always [madvise] never"));
+            assert.deepEqual(why("never"), []);
+            const preempt = "/sys/kernel/debug/sched/preempt";
+            assert.equal(assessPaths({ [preempt]: "(full)" }, host([[preempt, file("none (voluntary) full lazy\n")]]), "fail").problems.length, 1);
+        });
         it("takes an elevator a block queue does not list yet, which the kernel loads on the write, but not a typo", function () {
             const scheduler = "/sys/block/vda/queue/scheduler";
             const snapshot = host([[scheduler, file("[mq-deadline] none\n")]]);
@@ -147,6 +157,14 @@ describe("SysfsSet", function () {
             assert.match(why("/sys/class/x/cpuset")[0], /^\/sys\/class\/x\/cpuset leads to \/sys\/fs\/cgroup\/x\/cpuset\.cpus, which is on cgroup/);
             assert.deepEqual(why("/sys/kernel/debug/sched/migration_cost_ns"), [], "tuned's scheduler knobs");
             assert.deepEqual(why("/sys/fs/cgroupx"), [], "a sibling name is sysfs");
+        });
+        it("refuses lists that take one change per write (scheduler features, dynamic debug, tracing filters), whose read is no value", function () {
+            for (const path of ["/sys/kernel/debug/sched/features", "/sys/kernel/debug/dynamic_debug/control", "/sys/kernel/tracing/set_ftrace_filter", "/sys/kernel/debug/tracing/kprobe_events", "/sys/kernel/tracing/instances/a/set_event"]) {
+                assert.match(notASettingProblem(path) ?? "", /: SysfsSet writes only attributes that hold a value it can read back and put back$/, path);
+            }
+            for (const path of ["/sys/kernel/debug/sched/preempt", "/sys/kernel/tracing/tracing_on", "/sys/kernel/tracing/buffer_size_kb", "/sys/kernel/tracing/events/sched/enable"]) {
+                assert.equal(notASettingProblem(path), undefined, path);
+            }
         });
         it("refuses files that act rather than hold a value (suspend, a uevent), by their path or the one they lead to", function () {
             const snapshot = host([
@@ -391,6 +409,15 @@ describe("SysfsSet", function () {
             assert.equal(readFileSync(selection, "utf8"), "madvise\n");
         });
 
+        it("unsets a driver_override that read (null) on delete and on rollback, rather than naming a driver (null)", async function () {
+            const override = path.join(dir, "driver_override");
+            const restore = planSysfsRestore({ originals: { [override]: "(null)" }, skipped: [] }, host([[override, file("vfio-pci\n")]]), true, "root@h:22");
+            assert.deepEqual(restore.writes, [{ path: override, value: "" }]);
+            assert.deepEqual(planSysfsRestore({ originals: { [override]: "(null)" }, skipped: [] }, host([[override, file("(null)\n")]]), true, "root@h:22").writes, [], "unset already");
+            writeFileSync(override, "(null)\n");
+            await applyTransaction(local, [{ path: override, value: "vfio-pci" }, { path: path.join(dir, "refuses"), value: "1" }], {}).catch((e: Error) => e);
+            assert.equal(readFileSync(override, "utf8"), "\n");
+        });
         it("rolls back a file given free text (an ifalias) to its whole original, brackets and all", async function () {
             const alias = path.join(dir, "ifalias");
             writeFileSync(alias, "core (lag1)\n");
