@@ -212,6 +212,14 @@ describe("SysfsSet", function () {
             assert.deepEqual(assessPaths({ [alias]: "uplink" }, snapshot, "fail").problems, [], "an ifalias is free text whatever the value");
             assert.equal(planSysfs({ [alias]: "uplink" }, snapshot, options).record.originals[alias], "core [lag1]", "not the bracketed word");
         });
+        it("says a NIC's attribute persisted in tmpfiles.d may find no NIC at boot", function () {
+            const gro = "/sys/class/net/eth1/gro_flush_timeout";
+            const warnings = (persist: boolean) => planSysfs({ [gro]: "20000", [THP]: "never" }, host([[gro, file("0\n")]]), { ...options, persist }).warnings;
+            assert.deepEqual(warnings(true), [
+                `root@h:22: ${gro} is a NIC's attribute: systemd-tmpfiles sets them at boot without waiting for udev to bring the NIC up, so a line whose NIC is not there yet is skipped (preview --refresh shows it as drift after such a boot)`,
+            ]);
+            assert.deepEqual(warnings(false), []);
+        });
         it("keeps the original of a path skipped on a later update, so it is not taken again from this resource's own value", function () {
             const skip = { ...options, onMissing: "skip" as const };
             const first = planSysfs({ [THP]: "never", [QOS1]: "20" }, host(), skip);
