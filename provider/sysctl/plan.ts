@@ -464,7 +464,8 @@ export function detectDrift(inputs: SysctlSetInputs, snapshot: HostSnapshot, ski
     for (const [key, desired] of managedKeys(inputs)) {
         const live = snapshot.values.get(key);
         if (!live || live.state !== "value") {
-            if (!skipped.includes(key) || !skipsMissing(inputs, key)) {
+            // Skipped while missing; one the host now has but will not let be read fails `up`, skipped or not.
+            if (!skipped.includes(key) || !skipsMissing(inputs, key) || live?.state === "unreadable") {
                 values.push({ key, live: live?.state ?? "missing", desired: describeDesired(desired) });
             }
             continue;
