@@ -252,7 +252,7 @@ export function planSysfs(wanted: PathValues, snapshot: SysfsSnapshot, options: 
     }
     const warnings = skipped.length > 0 ? [`${options.target}: skipped ${skipped.join(", ")}: absent or read-only on this host (onMissing: "skip")`] : [];
     // systemd-tmpfiles-setup is ordered after the local filesystems, not after udev's coldplug, which probes and renames NICs.
-    const onNics = Object.keys(desired).filter((path) => /\/net\/[^/]+\//.test(realOf(path)));
+    const onNics = Object.keys(desired).filter((path) => path.startsWith("/sys/class/net/") || /\/net\/[^/]+\//.test(realOf(path)));
     if (options.persist && onNics.length > 0) {
         warnings.push(
             `${options.target}: ${onNics.join(", ")} ${onNics.length === 1 ? "is a NIC's attribute" : "are NICs' attributes"}: systemd-tmpfiles sets them at boot without waiting for udev to bring the NIC up, so a line whose NIC is not there yet is skipped (preview --refresh shows it as drift after such a boot)`,

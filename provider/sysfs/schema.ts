@@ -52,10 +52,10 @@ const ACTIONS: [RegExp, string][] = [
     [/^\/sys\/power\/resume$/, "resumes from a hibernation image on that device when written"],
     [/^\/sys\/power\/wakeup_count$/, "is a handshake with a suspend in progress, not a setting"],
     // Lists that show every entry and take one change per write: no value to read back and put back.
-    [/^\/sys\/kernel\/debug\/sched\/features$/, "lists every scheduler feature and takes one (NAME or NO_NAME) per write"],
+    [/^\/sys\/kernel\/debug\/sched(\/features|_features)$/, "lists every scheduler feature and takes one (NAME or NO_NAME) per write"],
     [/^\/sys\/kernel\/debug\/dynamic_debug\/control$/, "lists every debug call site and takes one query per write"],
     [
-        /^\/sys\/kernel\/(debug\/)?tracing\/(.*\/)?(set_[a-z_]+|[a-z]*_events|trace|trace_marker(_raw)?)$/,
+        /^\/sys\/kernel\/(debug\/)?tracing\/(.*\/)?(set_[a-z_]+|[a-z]*_events|trace|trace_marker(_raw)?|trace_options|trigger|stack_trace_filter)$/,
         "edits a tracing list, or the trace buffer, on each write rather than holding one value",
     ],
 ];

@@ -159,10 +159,10 @@ describe("SysfsSet", function () {
             assert.deepEqual(why("/sys/fs/cgroupx"), [], "a sibling name is sysfs");
         });
         it("refuses lists that take one change per write (scheduler features, dynamic debug, tracing filters), whose read is no value", function () {
-            for (const path of ["/sys/kernel/debug/sched/features", "/sys/kernel/debug/dynamic_debug/control", "/sys/kernel/tracing/set_ftrace_filter", "/sys/kernel/debug/tracing/kprobe_events", "/sys/kernel/tracing/instances/a/set_event"]) {
+            for (const path of ["/sys/kernel/debug/sched/features", "/sys/kernel/debug/sched_features", "/sys/kernel/debug/dynamic_debug/control", "/sys/kernel/tracing/set_ftrace_filter", "/sys/kernel/debug/tracing/kprobe_events", "/sys/kernel/tracing/instances/a/set_event", "/sys/kernel/tracing/trace_options", "/sys/kernel/tracing/events/sched/sched_switch/trigger"]) {
                 assert.match(notASettingProblem(path) ?? "", /: SysfsSet writes only attributes that hold a value it can read back and put back$/, path);
             }
-            for (const path of ["/sys/kernel/debug/sched/preempt", "/sys/kernel/tracing/tracing_on", "/sys/kernel/tracing/buffer_size_kb", "/sys/kernel/tracing/events/sched/enable"]) {
+            for (const path of ["/sys/kernel/debug/sched/preempt", "/sys/kernel/tracing/tracing_on", "/sys/kernel/tracing/buffer_size_kb", "/sys/kernel/tracing/events/sched/enable", "/sys/kernel/tracing/events/sched/sched_switch/filter", "/sys/kernel/tracing/options/overwrite"]) {
                 assert.equal(notASettingProblem(path), undefined, path);
             }
         });
@@ -214,9 +214,11 @@ describe("SysfsSet", function () {
         });
         it("says a NIC's attribute persisted in tmpfiles.d may find no NIC at boot", function () {
             const gro = "/sys/class/net/eth1/gro_flush_timeout";
-            const warnings = (persist: boolean) => planSysfs({ [gro]: "20000", [THP]: "never" }, host([[gro, file("0\n")]]), { ...options, persist }).warnings;
+            const vfs = "/sys/class/net/eth1/device/sriov_numvfs";
+            const nics = host([[gro, file("0\n")], [vfs, { ...file("0\n"), realPath: "/sys/devices/pci0000:00/0000:03:00.0/sriov_numvfs" }]]);
+            const warnings = (persist: boolean) => planSysfs({ [gro]: "20000", [vfs]: "4", [THP]: "never" }, nics, { ...options, persist }).warnings;
             assert.deepEqual(warnings(true), [
-                `root@h:22: ${gro} is a NIC's attribute: systemd-tmpfiles sets them at boot without waiting for udev to bring the NIC up, so a line whose NIC is not there yet is skipped (preview --refresh shows it as drift after such a boot)`,
+                `root@h:22: ${gro}, ${vfs} are NICs' attributes: systemd-tmpfiles sets them at boot without waiting for udev to bring the NIC up, so a line whose NIC is not there yet is skipped (preview --refresh shows it as drift after such a boot)`,
             ]);
             assert.deepEqual(warnings(false), []);
         });
